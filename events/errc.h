@@ -1,0 +1,30 @@
+#pragma once
+
+#include <system_error>
+
+namespace caseline::events {
+
+enum class errc {
+  ok = 0,
+  unavailable = 1,   // retriable: the log cannot be reached or did not acknowledge in time
+  fatal,             // the producer or store is broken; it is recreated, the write is not done
+  bad_config,        // a setting that is invalid or would lose acknowledged events
+  corrupt_record,    // a record that cannot be decoded: consumers stop, nothing is skipped
+  invalid_partition, // a partition the log does not have
+  closed,            // the log is shutting down
+  timed_out,         // flush or read did not finish in time
+};
+
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// Whether retrying the same operation later may succeed.
+bool is_retriable(std::error_code ec) noexcept;
+
+}  // namespace caseline::events
+
+template <>
+struct std::is_error_code_enum<caseline::events::errc> : std::true_type {};

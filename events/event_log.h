@@ -1,0 +1,91 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/named_type.h"
+#include "core/result.h"
+
+namespace caseline::events {
+
+using partition_id = named_type<std::int32_t, struct partition_id_tag>;
+using log_offset = named_type<std::int64_t, struct log_offset_tag>;
+
+struct log_position {
+  partition_id partition;
+  log_offset offset;
+  friend auto operator<=>(const log_position&, const log_position&) = default;
+};
+
+// One record of the log: the key (a case id) and the encoded value (events/record.h).
+struct log_record {
+  log_position position;
+  std::string key;
+  std::string value;
+};
+
+// Where a subscription starts: partition -> first offset to deliver. Partitions not named start
+// at offset 0.
+using start_offsets = std::map<std::int32_t, std::int64_t>;
+
+// A running subscription. Destroying it stops delivery and joins its thread; after the
+// destructor returns, the handler is never called again.
+class subscription {
+ public:
+  virtual ~subscription() = default;
+  // The error that stopped delivery (the handler's or the log's), if any. A stopped
+  // subscription delivers nothing more: a record that cannot be handled is never skipped.
+  virtual std::optional<error> failure() const = 0;
+};
+
+// The case-event log: partitions of ordered records, records of one key always in one partition
+// (partition_for), offsets 0, 1, 2 ... per partition. Two backends implement it (Kafka and the
+// embedded RocksDB log) and one conformance suite tests both; nothing above events/ knows which
+// one runs.
+//
+// Thread-safety: every member function may be called from any thread concurrently.
+class event_log {
+ public:
+  // Runs exactly once per append, on a thread of the log, once the record is durable (Kafka:
+  // acknowledged by all in-sync replicas; embedded: in a synced WAL) with its position, or with
+  // the error that means it is not known to be written. It must not block.
+  using append_handler = std::function<void(result<log_position>)>;
+  // Handles one batch of records of one partition, in offset order. An error stops the
+  // subscription (see subscription::failure).
+  using batch_handler = std::function<result<void>(std::span<const log_record>)>;
+
+  virtual ~event_log() = default;
+
+  virtual std::int32_t partition_count() const = 0;
+  // Asynchronous: returns at once; appends from many threads are batched by the backend.
+  virtual void append(std::string key, std::string value, append_handler handler) = 0;
+  // Up to `max_records` records of `p` from offset `from` on; waits up to `wait` for the first
+  // one when there is none yet, then returns what there is (possibly nothing).
+  virtual result<std::vector<log_record>> read(partition_id p, log_offset from,
+                                               std::size_t max_records,
+                                               std::chrono::milliseconds wait) = 0;
+  // The offset the next record appended to `p` will get.
+  virtual result<log_offset> end_offset(partition_id p) = 0;
+  // Delivers every record from `from` on, in order per partition, to `handler` (on a thread of
+  // the subscription), until the subscription is destroyed or the handler fails.
+  virtual result<std::unique_ptr<subscription>> subscribe(start_offsets from,
+                                                           batch_handler handler) = 0;
+  // Waits until every append issued before the call has had its handler called.
+  virtual result<void> flush(std::chrono::milliseconds timeout) = 0;
+  // Is the log reachable now (for /readyz)?
+  virtual result<void> check() = 0;
+};
+
+// The partition of a key: Kafka's Java client default partitioner (murmur2, positive, modulo),
+// so that any other client producing with the same key agrees with us.
+partition_id partition_for(std::string_view key, std::int32_t partition_count);
+
+}  // namespace caseline::events
