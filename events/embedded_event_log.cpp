@@ -1,0 +1,396 @@
+#include "events/embedded_event_log.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+
+namespace caseline::events {
+
+namespace {
+
+using detail::from_rocksdb;
+
+constexpr std::string_view partitions_key = "partitions";
+constexpr std::string_view records_cf_name = "records";
+
+std::string record_key(std::int32_t p, std::int64_t offset) {
+  std::string k;
+  k.reserve(12);
+  detail::put_be32(k, static_cast<std::uint32_t>(p));
+  detail::put_be64(k, static_cast<std::uint64_t>(offset));
+  return k;
+}
+
+// The database and the published end offsets. Shared by the log and its subscriptions, so that
+// a subscription never outlives what it reads.
+class log_store {
+ public:
+  log_store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+            std::vector<std::int64_t> end)
+      : db_(std::move(db)), handles_(std::move(handles)), end_(std::move(end)) {}
+
+  ~log_store() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+
+  std::int32_t partitions() const { return static_cast<std::int32_t>(end_.size()); }
+  rocksdb::DB& db() { return *db_; }
+  rocksdb::ColumnFamilyHandle* records() { return handles_[1]; }
+
+  std::int64_t end_of(std::int32_t p) {
+    std::lock_guard lk(mu_);
+    return end_[p];
+  }
+
+  void publish(const std::vector<std::int64_t>& end) {
+    {
+      std::lock_guard lk(mu_);
+      end_ = end;
+    }
+    appended_.notify_all();
+  }
+
+  // Waits until some partition in `positions` has records past its position, the deadline
+  // passes, or `stop` is set. Returns immediately when records are there.
+  template <class Pred>
+  void wait_until(std::chrono::steady_clock::time_point deadline, Pred ready) {
+    std::unique_lock lk(mu_);
+    appended_.wait_until(lk, deadline, [&] { return ready(end_); });
+  }
+
+  void wake_all() {
+    { std::lock_guard lk(mu_); }
+    appended_.notify_all();
+  }
+
+  result<std::vector<log_record>> read_range(std::int32_t p, std::int64_t from, std::size_t max) {
+    std::vector<log_record> out;
+    const std::int64_t end = end_of(p);
+    if (from >= end || max == 0) return out;
+    const std::string upper = record_key(p, end);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records()));
+    std::int64_t expected = from;
+    for (it->Seek(record_key(p, from)); it->Valid() && out.size() < max; it->Next()) {
+      const auto k = it->key();
+      const auto offset = static_cast<std::int64_t>(detail::get_be64({k.data() + 4, 8}));
+      if (offset != expected)
+        return make_error(errc::corrupt_record, "embedded log: partition " + std::to_string(p) +
+                                                    " has a gap at offset " +
+                                                    std::to_string(expected));
+      const auto v = it->value();
+      if (v.size() < 4) return make_error(errc::corrupt_record, "embedded log: short record");
+      const std::uint32_t key_len = detail::get_be32({v.data(), 4});
+      if (v.size() < 4 + static_cast<std::size_t>(key_len))
+        return make_error(errc::corrupt_record, "embedded log: truncated record key");
+      out.push_back(log_record{{partition_id{p}, log_offset{offset}},
+                               std::string(v.data() + 4, key_len),
+                               std::string(v.data() + 4 + key_len, v.size() - 4 - key_len)});
+      ++expected;
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "embedded log read");
+    if (out.empty() && from < end)
+      return make_error(errc::corrupt_record, "embedded log: partition " + std::to_string(p) +
+                                                  " is missing offset " + std::to_string(from));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, records]
+  std::mutex mu_;
+  std::condition_variable appended_;
+  std::vector<std::int64_t> end_;  // next offset per partition, guarded by mu_
+};
+
+// Delivers records to a handler on its own thread; see event_log::subscribe.
+class embedded_subscription final : public subscription {
+ public:
+  embedded_subscription(std::shared_ptr<log_store> store, start_offsets from,
+                        event_log::batch_handler handler, std::size_t max_batch)
+      : store_(std::move(store)), handler_(std::move(handler)), max_batch_(max_batch) {
+    pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);
+    for (auto [p, off] : from) pos_[static_cast<std::size_t>(p)] = off;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~embedded_subscription() override {
+    stop_.store(true);
+    store_->wake_all();
+    thread_.join();
+  }
+
+  std::optional<error> failure() const override {
+    std::lock_guard lk(failure_mu_);
+    return failure_;
+  }
+
+ private:
+  void fail(error e) {
+    std::lock_guard lk(failure_mu_);
+    failure_ = std::move(e);
+  }
+
+  void run() {
+    while (!stop_.load()) {
+      bool delivered = false;
+      for (std::int32_t p = 0; p < store_->partitions() && !stop_.load(); ++p) {
+        auto& pos = pos_[static_cast<std::size_t>(p)];
+        auto batch = store_->read_range(p, pos, max_batch_);
+        if (!batch) return fail(batch.error());
+        if (batch.value().empty()) continue;
+        if (auto r = handler_(batch.value()); !r) return fail(r.error());
+        pos += static_cast<std::int64_t>(batch.value().size());
+        delivered = true;
+      }
+      if (delivered) continue;
+      store_->wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(500),
+                         [this](const std::vector<std::int64_t>& end) {
+                           if (stop_.load()) return true;
+                           for (std::size_t i = 0; i < end.size(); ++i)
+                             if (end[i] > pos_[i]) return true;
+                           return false;
+                         });
+    }
+  }
+
+  std::shared_ptr<log_store> store_;
+  event_log::batch_handler handler_;
+  std::size_t max_batch_;
+  std::vector<std::int64_t> pos_;  // owned by the thread
+  std::atomic<bool> stop_{false};
+  mutable std::mutex failure_mu_;
+  std::optional<error> failure_;
+  std::thread thread_;
+};
+
+// Lifecycle: opened by open_embedded_log; the destructor writes every queued append, then
+// stops the writer. Subscriptions keep the store alive but must be destroyed by their owner.
+class embedded_event_log final : public event_log {
+ public:
+  embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch)
+      : store_(std::move(store)), max_batch_(max_batch) {
+    next_.resize(static_cast<std::size_t>(store_->partitions()));
+    for (std::int32_t p = 0; p < store_->partitions(); ++p)
+      next_[static_cast<std::size_t>(p)] = store_->end_of(p);
+    writer_ = std::thread([this] { write_loop(); });
+  }
+
+  ~embedded_event_log() override {
+    {
+      std::lock_guard lk(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+  }
+
+  std::int32_t partition_count() const override { return store_->partitions(); }
+
+  void append(std::string key, std::string value, append_handler handler) override {
+    {
+      std::lock_guard lk(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back(pending{std::move(key), std::move(value), std::move(handler)});
+        ++issued_;
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    handler(make_error(errc::closed, "append after shutdown began"));
+  }
+
+  result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
+                                       std::chrono::milliseconds wait) override {
+    if (p() < 0 || p() >= store_->partitions())
+      return make_error(errc::invalid_partition, "partition " + std::to_string(p()));
+    if (from() < 0) return make_error(errc::invalid_partition, "negative offset");
+    if (wait.count() > 0) {
+      store_->wait_until(std::chrono::steady_clock::now() + wait,
+                         [&](const std::vector<std::int64_t>& end) {
+                           return end[static_cast<std::size_t>(p())] > from();
+                         });
+    }
+    return store_->read_range(p(), from(), max_records);
+  }
+
+  result<log_offset> end_offset(partition_id p) override {
+    if (p() < 0 || p() >= store_->partitions())
+      return make_error(errc::invalid_partition, "partition " + std::to_string(p()));
+    return log_offset{store_->end_of(p())};
+  }
+
+  result<std::unique_ptr<subscription>> subscribe(start_offsets from,
+                                                  batch_handler handler) override {
+    for (auto [p, off] : from) {
+      if (p < 0 || p >= store_->partitions())
+        return make_error(errc::invalid_partition, "partition " + std::to_string(p));
+      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
+    }
+    return std::unique_ptr<subscription>(
+        std::make_unique<embedded_subscription>(store_, std::move(from), std::move(handler), 1024));
+  }
+
+  result<void> flush(std::chrono::milliseconds timeout) override {
+    std::unique_lock lk(queue_mu_);
+    const std::uint64_t target = issued_;
+    if (!flushed_cv_.wait_for(lk, timeout, [&] { return completed_ >= target; }))
+      return make_error(errc::timed_out, "embedded log flush");
+    return success();
+  }
+
+  result<void> check() override { return success(); }
+
+ private:
+  struct pending {
+    std::string key;
+    std::string value;
+    append_handler handler;
+  };
+
+  void write_loop() {
+    std::vector<pending> batch;
+    std::vector<log_position> positions;
+    for (;;) {
+      {
+        std::unique_lock lk(queue_mu_);
+        queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued is written
+        while (!queue_.empty() && batch.size() < max_batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      write_batch(batch, positions);
+      {
+        std::lock_guard lk(queue_mu_);
+        completed_ += batch.size();
+      }
+      flushed_cv_.notify_all();
+      batch.clear();
+    }
+  }
+
+  // One WriteBatch and one WAL sync for the whole group; the handlers run after it.
+  void write_batch(std::vector<pending>& batch, std::vector<log_position>& positions) {
+    const auto before = next_;
+    positions.clear();
+    rocksdb::WriteBatch wb;
+    std::string value;
+    for (auto& item : batch) {
+      const partition_id p = partition_for(item.key, store_->partitions());
+      const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
+      value.clear();
+      detail::put_be32(value, static_cast<std::uint32_t>(item.key.size()));
+      value += item.key;
+      value += item.value;
+      wb.Put(store_->records(), record_key(p(), offset), value);
+      positions.push_back({p, log_offset{offset}});
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const rocksdb::Status s = store_->db().Write(wo, &wb);
+    if (!s.ok()) {
+      next_ = before;
+      const error e = from_rocksdb(s, "embedded log append");
+      for (auto& item : batch) item.handler(e);
+      return;
+    }
+    store_->publish(next_);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].handler(positions[i]);
+  }
+
+  std::shared_ptr<log_store> store_;
+  std::size_t max_batch_;
+  std::vector<std::int64_t> next_;  // owned by the writer thread
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::condition_variable flushed_cv_;
+  std::deque<pending> queue_;
+  std::uint64_t issued_{0};
+  std::uint64_t completed_{0};
+  bool stopping_{false};
+  std::thread writer_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {
+  if (options.partitions < 1 || options.partitions > 4096)
+    return make_error(errc::bad_config, "partitions must be between 1 and 4096");
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {std::string(records_cf_name), rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);
+  if (!s.ok()) return from_rocksdb(s, "cannot open the embedded log at " + options.dir);
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  auto close_handles = [&] {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  };
+  std::string stored;
+  s = db->Get(rocksdb::ReadOptions(), handles[0], partitions_key, &stored);
+  if (s.IsNotFound()) {
+    std::string v;
+    detail::put_be32(v, static_cast<std::uint32_t>(options.partitions));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[0], partitions_key, v);
+    if (!s.ok()) {
+      close_handles();
+      return from_rocksdb(s, "embedded log: cannot store the partition count");
+    }
+  } else if (!s.ok()) {
+    close_handles();
+    return from_rocksdb(s, "embedded log: cannot read the partition count");
+  } else if (stored.size() != 4 ||
+             static_cast<std::int32_t>(detail::get_be32(stored)) != options.partitions) {
+    close_handles();
+    return make_error(errc::bad_config,
+                      "the embedded log at " + options.dir + " has " +
+                          std::to_string(stored.size() == 4 ? detail::get_be32(stored) : 0) +
+                          " partitions, not " + std::to_string(options.partitions) +
+                          " (records would move between partitions)");
+  }
+
+  std::vector<std::int64_t> end(static_cast<std::size_t>(options.partitions), 0);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    for (std::int32_t p = 0; p < options.partitions; ++p) {
+      it->SeekForPrev(record_key(p, std::numeric_limits<std::int64_t>::max()));
+      if (it->Valid() && it->key().size() == 12 &&
+          static_cast<std::int32_t>(detail::get_be32({it->key().data(), 4})) == p)
+        end[static_cast<std::size_t>(p)] =
+            static_cast<std::int64_t>(detail::get_be64({it->key().data() + 4, 8})) + 1;
+    }
+    if (!it->status().ok()) {
+      auto e = from_rocksdb(it->status(), "embedded log: cannot find the end offsets");
+      it.reset();
+      close_handles();
+      return e;
+    }
+  }
+  auto store = std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end));
+  return std::unique_ptr<event_log>(
+      std::make_unique<embedded_event_log>(std::move(store), options.max_batch_records));
+}
+
+}  // namespace caseline::events

@@ -1,0 +1,112 @@
+#include "events/record.h"
+
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/cereal.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <openssl/evp.h>
+
+#include "events/errc.h"
+
+namespace caseline::events {
+
+// Wire form of the envelope. The version is written first (CEREAL_CLASS_VERSION), so a later
+// layout can read every earlier one.
+template <class Archive>
+void serialize(Archive& ar, actor& a, std::uint32_t /*version*/) {
+  ar(a.user, a.role, a.center, a.unit);
+}
+
+template <class Archive>
+void serialize(Archive& ar, envelope& e, std::uint32_t /*version*/) {
+  ar(e.event_id, e.case_id, e.sequence, e.type_id, e.version, e.occurred_at, e.recorded_at, e.by,
+     e.correlation_id, e.prev_hash, e.body);
+}
+
+template <class Archive>
+void serialize(Archive& ar, record& r, std::uint32_t /*version*/) {
+  ar(r.events);
+}
+
+}  // namespace caseline::events
+
+CEREAL_CLASS_VERSION(caseline::events::actor, 1);
+CEREAL_CLASS_VERSION(caseline::events::envelope, 1);
+CEREAL_CLASS_VERSION(caseline::events::record, 1);
+
+namespace caseline::events {
+
+namespace {
+
+// A record starts with this magic so that a foreign record in the topic is recognised as such.
+constexpr std::string_view record_magic = "CL1";
+
+template <class T>
+std::string to_bytes(const T& value) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(value);
+  }
+  return std::move(out).str();
+}
+
+template <class T>
+result<T> from_bytes(std::string_view bytes, std::string_view what) {
+  try {
+    std::istringstream in{std::string(bytes)};
+    cereal::PortableBinaryInputArchive ar(in);
+    T value;
+    ar(value);
+    if (in.peek() != std::char_traits<char>::eof())
+      return make_error(errc::corrupt_record, std::string(what) + " has trailing bytes");
+    return value;
+  } catch (const std::exception& ex) {
+    return make_error(errc::corrupt_record, std::string(what) + ": " + ex.what());
+  }
+}
+
+}  // namespace
+
+std::string encode_envelope(const envelope& e) { return to_bytes(e); }
+
+result<envelope> decode_envelope(std::string_view bytes) {
+  return from_bytes<envelope>(bytes, "event envelope");
+}
+
+std::string encode_record(const record& r) {
+  std::string out(record_magic);
+  out += to_bytes(r);
+  return out;
+}
+
+result<record> decode_record(std::string_view bytes) {
+  if (bytes.substr(0, record_magic.size()) != record_magic)
+    return make_error(errc::corrupt_record, "not a caseline record (bad magic)");
+  auto r = from_bytes<record>(bytes.substr(record_magic.size()), "record");
+  if (r && r.value().events.empty()) return make_error(errc::corrupt_record, "record holds no event");
+  return r;
+}
+
+std::string sha256(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("EVP_Digest(sha256) failed");
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+}  // namespace caseline::events

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/result.h"
+#include "core/time.h"
+
+namespace caseline::events {
+
+// Who did it: the token's user, role and center (and unit, for a handling unit's staff).
+struct actor {
+  std::string user;
+  std::string role;
+  std::string center;
+  std::string unit;
+
+  friend bool operator==(const actor&, const actor&) = default;
+};
+
+// One event as it travels in the log. The body is core's cereal encoding of the domain event;
+// everything else is the envelope that every event type shares.
+struct envelope {
+  std::string event_id;        // "<case id>#<sequence>": unique and stable
+  ::caseline::case_id case_id;
+  sequence_number sequence;    // 1, 2, 3 ... within the case
+  std::uint16_t type_id{0};
+  std::uint16_t version{0};    // the body's schema version
+  timestamp occurred_at;       // when it happened, as the client says (defaults to recorded_at)
+  timestamp recorded_at;       // when the command was decided
+  actor by;
+  std::string correlation_id;  // ties the event to the request that caused it
+  std::string prev_hash;       // SHA-256 of the stored bytes of the case's previous event ("" for the first)
+  std::string body;
+
+  friend bool operator==(const envelope&, const envelope&) = default;
+};
+
+// The value of one log record: the events one command decided, all-or-nothing. Each event is
+// kept as its own encoded bytes so that the hash chain covers exactly what is stored.
+struct record {
+  std::vector<std::string> events;  // each: encode_envelope()
+};
+
+std::string encode_envelope(const envelope& e);
+result<envelope> decode_envelope(std::string_view bytes);
+
+std::string encode_record(const record& r);
+// errc::corrupt_record when the bytes are not a record of a known format version.
+result<record> decode_record(std::string_view bytes);
+
+// SHA-256 of the bytes, as 32 raw bytes.
+std::string sha256(std::string_view bytes);
+std::string to_hex(std::string_view bytes);
+
+}  // namespace caseline::events
