@@ -21,8 +21,10 @@ std::string_view to_string(day_kind k);
 // guess.
 class calendar {
  public:
-  // Parses the calendar data file format (see core/data/cn-workdays.txt).
+  // Parses the calendar data file format (see core/data/cn-workdays.txt). A malformed line is
+  // errc::invalid_argument naming the line.
   static result<calendar> parse(std::string_view text);
+  // Reads and parses a data file; the deployment passes its path (a file it may replace).
   static result<calendar> load_file(const std::string& path);
 
   result<day_kind> kind(civil_date d) const;
@@ -32,11 +34,23 @@ class calendar {
   result<civil_date> add_working_days(civil_date d, working_days n) const;
   // Working days in (from, to]: 0 when to <= from.
   result<int> working_days_between(civil_date from, civil_date to) const;
+  // The covered years, ascending.
   std::vector<int> years() const;
+  // The source the data file names for a covered year ("" if none or not covered).
+  std::string source(int year) const;
+  // The holiday or make-up day's name ("春节"), "" for a plain workday or weekend.
+  std::string name_of(civil_date d) const;
 
  private:
-  // Per covered year, the dates whose kind differs from the plain weekday/weekend rule.
-  std::map<int, std::map<std::int64_t, day_kind>> exceptions_;
+  struct special_day {
+    day_kind kind{day_kind::holiday};
+    std::string name;
+  };
+  result<void> check_covered(civil_date d) const;
+
+  std::map<int, std::string> covered_;  // year -> source
+  // Dates (days since the epoch) whose kind differs from the plain weekday/weekend rule.
+  std::map<std::int64_t, special_day> special_;
 };
 
 }  // namespace caseline::core

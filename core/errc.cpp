@@ -17,6 +17,47 @@ class category final : public std::error_category {
       case errc::undecodable_event: return "event cannot be decoded";
       case errc::case_already_exists: return "a case is received once (Art. 26)";
       case errc::case_not_found: return "case not found";
+      case errc::calendar_unreadable: return "calendar data file cannot be read";
+      case errc::case_archived: return "an archived case takes no further command (Art. 38)";
+      case errc::not_at_intake:
+        return "only a received matter not yet classified can be answered at once, not accepted "
+               "or redirected (Art. 26-29)";
+      case errc::not_classified:
+        return "a matter is classified before it is transferred or escalated (Art. 27)";
+      case errc::unknown_center: return "the center is not in the registry (Art. 5)";
+      case errc::unit_not_registered:
+        return "a matter is transferred only to a handling unit registered with the center "
+               "(Art. 30-31)";
+      case errc::no_upper_center:
+        return "the provincial center has no upper center; escalate to the department (Art. 27)";
+      case errc::expressway_not_highway:
+        return "only a highway matter can be an expressway matter (Art. 5)";
+      case errc::not_transferred:
+        return "only a matter transferred to a unit can be returned, extended or replied "
+               "(Art. 32-37)";
+      case errc::not_the_handling_unit:
+        return "only the unit the matter is transferred to may act on it (Art. 30)";
+      case errc::not_the_owning_center:
+        return "only the center the matter belongs to may act on it (Art. 5, 27)";
+      case errc::extension_after_deadline:
+        return "extension must be requested before the reply deadline (Art. 34)";
+      case errc::extension_too_long:
+        return "extensions add at most 30 working days in total (Art. 34)";
+      case errc::nothing_overdue:
+        return "a reminder is sent only when a deadline has passed unmet (Art. 35)";
+      case errc::reply_incomplete:
+        return "a reply states the facts, the handling process and the legal basis (Art. 37)";
+      case errc::not_replied: return "a matter is revisited after its reply (Art. 23)";
+      case errc::revisit_required:
+        return "a complaint or sampled matter is archived only after its revisit (Art. 23, 38)";
+      case errc::not_closable:
+        return "a matter is archived once answered, not accepted, redirected or replied (Art. 38)";
+      case errc::already_flagged: return "a matter is flagged major-urgent once (Art. 40, 43)";
+      case errc::flag_too_late:
+        return "a matter is flagged major-urgent at intake or classification (Art. 40, 43)";
+      case errc::sample_rate_too_low:
+        return "at least 30% of replied matters are revisited (Art. 23)";
+      case errc::not_permitted: return "the actor's role may not issue this command (Art. 16-23)";
     }
     return "unknown core error";
   }
