@@ -3,38 +3,119 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/events.h"
 
 namespace caseline::core {
 
 enum class case_status : std::uint8_t {
-  none,      // no event yet
-  received,  // recorded, awaiting an answer, classification or transfer
+  none,          // no event yet
+  received,      // recorded, awaiting an answer, classification or transfer (Art. 26)
+  answered,      // answered at once (Art. 26)
+  not_accepted,  // Art. 28
+  redirected,    // Art. 29
+  classified,    // Art. 27
+  escalated,     // awaiting coordinated transfer (Art. 27)
+  transferred,   // with a handling unit (Art. 30, 33)
+  returned,      // the unit returned it; to be transferred again (Art. 32)
+  replied,       // Art. 37
+  revisited,     // Art. 23
+  reopened,      // the revisit found more handling needed; with the unit again (Art. 23)
+  archived,      // Art. 38
 };
 std::string_view to_string(case_status s);
 
-// The state of one case: the left fold of its events with evolve(). A plain value.
+struct reminder_key {
+  deadline_kind kind{deadline_kind::reply};
+  civil_date due;
+
+  friend bool operator==(const reminder_key&, const reminder_key&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(kind, due);
+  }
+};
+
+// The state of one case: the left fold of its events with evolve(). A plain value, stored by
+// the projection (cereal).
 struct case_state {
   case_id id;
   std::uint64_t version{0};  // the number of events applied (= last sequence number)
   case_status status{case_status::none};
   channel via{channel::phone};
-  center_code center;
+  center_code center;        // where it was received
+  center_code owner_center;  // where it belongs now (Art. 5, 27)
   caller_info caller;
   std::string content;
   std::optional<recording_ref> recording;
   timestamp received_at;
   civil_date received_on;
   civil_date transfer_due;
+  user_id received_by;
+
+  std::optional<core::category> cat;
+  std::optional<core::domain> dom;
+  std::vector<std::string> topics;
+  bool expressway{false};
+  bool major_urgent{false};
+  std::string major_urgent_reason;
+
+  std::optional<not_accepted_reason> not_accepted_for;
+  std::optional<redirect_target> redirected_to;
+  std::uint32_t escalations{0};
+
+  std::optional<unit_id> unit;                        // the unit handling it now
+  std::optional<civil_date> first_transferred_on;     // meets the transfer deadline
+  std::optional<civil_date> transferred_on;           // the current transfer
+  std::optional<civil_date> return_by;
+  std::optional<civil_date> reply_due;                // after extensions
+  int extension_days{0};                              // used so far, of 30 (Art. 34)
+  std::uint32_t returns{0};
+  std::uint32_t late_returns{0};
+
+  std::optional<civil_date> replied_on;  // of the current handling cycle
+  bool replied_on_time{false};
+  bool caller_reached{false};
+  bool revisit_required{false};
+  bool revisited{false};
+  std::optional<core::satisfaction> result_view;
+  std::optional<core::timeliness> time_view;
+  std::optional<civil_date> closed_on;  // answered, not accepted, redirected or replied
+  std::optional<civil_date> archived_on;
+  std::vector<reminder_key> reminders;
+
+  friend bool operator==(const case_state&, const case_state&) = default;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
-    ar(id, version, status, via, center, caller, content, recording, received_at, received_on,
-       transfer_due);
+    ar(id, version, status, via, center, owner_center, caller, content, recording, received_at,
+       received_on, transfer_due, received_by);
+    ar(cat, dom, topics, expressway, major_urgent, major_urgent_reason, not_accepted_for,
+       redirected_to, escalations);
+    ar(unit, first_transferred_on, transferred_on, return_by, reply_due, extension_days, returns,
+       late_returns);
+    ar(replied_on, replied_on_time, caller_reached, revisit_required, revisited, result_view,
+       time_view, closed_on, archived_on, reminders);
   }
 };
 
+enum class deadline_state : std::uint8_t { pending, met, missed };
+std::string_view to_string(deadline_state s);
+
+// A deadline the center tracks: due at the end (24:00 Asia/Shanghai) of `due`.
+struct deadline {
+  deadline_kind kind{deadline_kind::transfer};
+  civil_date due;
+  deadline_state state{deadline_state::pending};
+  std::optional<civil_date> met_on;  // the day it was met (or met late)
+};
+
+// The transfer (Art. 27) and reply (Art. 33-34) deadlines of the case as of `now`. The transfer
+// deadline is dropped once the matter is closed at intake (answered, not accepted, redirected).
+std::vector<deadline> deadlines(const case_state& s, timestamp now);
+
 }  // namespace caseline::core
 
-CEREAL_CLASS_VERSION(caseline::core::case_state, 1);
+CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 2);

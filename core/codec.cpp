@@ -15,14 +15,16 @@ std::uint16_t current_version() {
   return static_cast<std::uint16_t>(cereal::detail::Version<T>::version);
 }
 
-template <std::size_t I = 0>
-result<event> decode_alternative(std::uint16_t type_id, std::uint16_t version,
-                                 std::string_view bytes) {
-  if constexpr (I == std::variant_size_v<event>) {
+// Finds the alternative of Variant with the type id and decodes it. Older versions are upcast by
+// the type's serialize(), which cereal hands the stored version.
+template <class Variant, std::size_t I = 0>
+result<Variant> decode_alternative(std::uint16_t type_id, std::uint16_t version,
+                                   std::string_view bytes) {
+  if constexpr (I == std::variant_size_v<Variant>) {
     return make_error(errc::undecodable_event, "unknown event type id " + std::to_string(type_id));
   } else {
-    using T = std::variant_alternative_t<I, event>;
-    if (T::type_id != type_id) return decode_alternative<I + 1>(type_id, version, bytes);
+    using T = std::variant_alternative_t<I, Variant>;
+    if (T::type_id != type_id) return decode_alternative<Variant, I + 1>(type_id, version, bytes);
     if (version == 0 || version > current_version<T>())
       return make_error(errc::undecodable_event, "unknown version " + std::to_string(version) +
                                                      " of event type " + std::to_string(type_id));
@@ -34,7 +36,7 @@ result<event> decode_alternative(std::uint16_t type_id, std::uint16_t version,
       if (in.peek() != std::char_traits<char>::eof())
         return make_error(errc::undecodable_event, "trailing bytes after event type " +
                                                        std::to_string(type_id));
-      return event{std::move(value)};
+      return Variant{std::move(value)};
     } catch (const std::exception& ex) {
       return make_error(errc::undecodable_event,
                         "event type " + std::to_string(type_id) + ": " + ex.what());
@@ -42,9 +44,8 @@ result<event> decode_alternative(std::uint16_t type_id, std::uint16_t version,
   }
 }
 
-}  // namespace
-
-encoded_event encode(const event& e) {
+template <class Variant>
+encoded_event encode_variant(const Variant& e) {
   return std::visit(
       [](const auto& v) {
         using T = std::decay_t<decltype(v)>;
@@ -58,8 +59,18 @@ encoded_event encode(const event& e) {
       e);
 }
 
+}  // namespace
+
+encoded_event encode(const event& e) { return encode_variant(e); }
+encoded_event encode(const registry_event& e) { return encode_variant(e); }
+
 result<event> decode(std::uint16_t type_id, std::uint16_t version, std::string_view bytes) {
-  return decode_alternative(type_id, version, bytes);
+  return decode_alternative<event>(type_id, version, bytes);
+}
+
+result<registry_event> decode_registry_event(std::uint16_t type_id, std::uint16_t version,
+                                             std::string_view bytes) {
+  return decode_alternative<registry_event>(type_id, version, bytes);
 }
 
 std::uint16_t type_id_of(const event& e) {
@@ -69,6 +80,22 @@ std::uint16_t type_id_of(const event& e) {
 std::string_view event_name(std::uint16_t type_id) {
   switch (type_id) {
     case case_received::type_id: return "case_received";
+    case answered_immediately::type_id: return "answered_immediately";
+    case not_accepted::type_id: return "not_accepted";
+    case redirected::type_id: return "redirected";
+    case classified::type_id: return "classified";
+    case transferred::type_id: return "transferred";
+    case escalated::type_id: return "escalated";
+    case returned::type_id: return "returned";
+    case extended::type_id: return "extended";
+    case reminded::type_id: return "reminded";
+    case replied::type_id: return "replied";
+    case revisited::type_id: return "revisited";
+    case archived::type_id: return "archived";
+    case flagged_major_urgent::type_id: return "flagged_major_urgent";
+    case reserved_type_id::recording_purged: return "recording_purged";
+    case reserved_type_id::text_shredded: return "text_shredded";
+    case unit_registered::type_id: return "unit_registered";
   }
   return "";
 }

@@ -3,20 +3,113 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/events.h"
 
 namespace caseline::core {
 
-// receive: record a matter (Art. 26).
+// receive: record a matter (Art. 26). A non-empty major_urgent_reason flags it at intake
+// (Art. 40(4), 43). The id is assigned by the caller of decide: in the command, or as the id of
+// the empty state it decides against.
 struct receive {
   channel via{channel::phone};
   center_code center;
   caller_info caller;
   std::string content;
   std::optional<recording_ref> recording;
+  case_id id;
+  std::string major_urgent_reason;
 };
 
-using command = std::variant<receive>;
+// 即时答复 (Art. 26).
+struct answer_immediately {
+  std::string answer;
+};
+
+// 不予受理 (Art. 28): the reason is told to the caller.
+struct not_accept {
+  not_accepted_reason reason{not_accepted_reason::outside_remit};
+  std::string explanation;
+};
+
+// Art. 29.
+struct redirect {
+  redirect_target target{redirect_target::rail};
+  std::string number_given;
+  bool call_transferred{false};
+};
+
+// Art. 27; `expressway` only for highway matters, which then belong to the provincial center
+// (Art. 5). A non-empty major_urgent_reason flags the matter at classification.
+struct classify {
+  core::category cat{core::category::inquiry};
+  core::domain dom{core::domain::highway};
+  std::vector<std::string> topics;
+  bool expressway{false};
+  std::string major_urgent_reason;
+};
+
+// Art. 27, 30: to a unit registered with the center the case belongs to.
+struct transfer {
+  unit_id unit;
+};
+
+// Art. 27.
+struct escalate {
+  escalation_target target{escalation_target::upper_center};
+  escalation_reason reason{escalation_reason::cross_region};
+  std::string note;
+};
+
+// Art. 32: by the handling unit, with reasons.
+struct return_case {
+  std::string reasons;
+};
+
+// Art. 34: approved by the unit's head; at most 30 wd in total; before the reply deadline.
+struct extend {
+  user_id approved_by;
+  extension_reason reason{extension_reason::complex};
+  working_days days{0};
+  std::string explanation;
+};
+
+// Art. 35: names the deadline it is about, so sending it twice does nothing the second time.
+struct remind {
+  deadline_kind kind{deadline_kind::reply};
+  civil_date due;
+};
+
+// Art. 37.
+struct reply {
+  std::string facts;
+  std::string process;
+  std::string basis;
+  bool caller_reached{false};
+};
+
+// Art. 23. satisfaction is required when the caller was reached.
+struct revisit {
+  bool reached{false};
+  std::optional<core::satisfaction> result_view;
+  std::optional<core::timeliness> time_view;
+  bool further_handling{false};
+  std::string notes;
+};
+
+// Art. 38.
+struct archive {};
+
+// Art. 40(4), 43.
+struct flag_major_urgent {
+  std::string reason;
+};
+
+using command = std::variant<receive, answer_immediately, not_accept, redirect, classify, transfer,
+                             escalate, return_case, extend, remind, reply, revisit, archive,
+                             flag_major_urgent>;
+
+std::string_view command_name(const command& c);
 
 }  // namespace caseline::core

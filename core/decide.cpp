@@ -1,39 +1,287 @@
 #include "core/decide.h"
 
+#include <algorithm>
+
 #include "core/errc.h"
 
 namespace caseline::core {
 
-std::string_view to_string(case_status s) {
-  switch (s) {
-    case case_status::none: return "none";
-    case case_status::received: return "received";
-  }
-  return "unknown";
-}
-
 namespace {
 
-result<std::vector<event>> decide_receive(const case_state& s, const receive& c,
-                                          const context& ctx) {
+using events = std::vector<event>;
+
+events one(event e) { return events{std::move(e)}; }
+
+bool is_unit_role(role r) { return r == role::unit_staff || r == role::unit_head; }
+
+bool is_one_of(case_status s, std::initializer_list<case_status> allowed) {
+  return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
+}
+
+error status_error(errc code, const case_state& s) {
+  return make_error(code, "the case is " + std::string(to_string(s.status)));
+}
+
+// A center-side command: a center's staff member of the center the case belongs to.
+result<void> check_center_actor(const case_state& s, const context& ctx) {
+  if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
+  if (ctx.who.center != s.owner_center)
+    return make_error(errc::not_the_owning_center, "the case belongs to " + s.owner_center());
+  return success();
+}
+
+// A unit-side command: a member of the unit the case is transferred to.
+result<void> check_unit_actor(const case_state& s, const context& ctx) {
+  if (!is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "not a unit's staff");
+  if (!s.unit || ctx.who.unit != *s.unit) return make_error(errc::not_the_handling_unit);
+  return success();
+}
+
+result<civil_date> due_after(const context& ctx, civil_date from, working_days n) {
+  return ctx.cal->add_working_days(from, n);
+}
+
+error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
+
+bool blank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
+}
+
+result<flagged_major_urgent> make_flag(const case_state& s, const std::string& reason,
+                                       const context& ctx) {
+  if (s.major_urgent) return make_error(errc::already_flagged);
+  return flagged_major_urgent{reason, shanghai_date(ctx.now), ctx.who.id};
+}
+
+// --- intake (Art. 26-29) ----------------------------------------------------------------------
+
+result<events> decide(const case_state& s, const receive& c, const context& ctx) {
   if (s.status != case_status::none) return make_error(errc::case_already_exists);
+  if (ctx.reg->center(c.center) == nullptr) return make_error(errc::unknown_center, c.center());
+  if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
+  if (ctx.who.center != c.center)
+    return make_error(errc::not_the_owning_center, "received at " + c.center());
+  // The id comes with the command, or the caller has named the (empty) stream's state.
+  const case_id id = c.id().empty() ? s.id : c.id;
+  if (id().empty()) return missing("case id");
   const civil_date today = shanghai_date(ctx.now);
-  auto due = ctx.cal->add_working_days(today, working_days{3});
+  auto due = due_after(ctx, today, ctx.sla.transfer_days);
   if (!due) return due.error();
-  case_received e{c.via, c.center, c.caller, c.content, c.recording, today, due.value()};
-  return std::vector<event>{std::move(e)};
+  events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, today,
+                                 due.value(), id, ctx.who.id});
+  if (!blank(c.major_urgent_reason))
+    out.emplace_back(flagged_major_urgent{c.major_urgent_reason, today, ctx.who.id});
+  return out;
+}
+
+result<events> decide(const case_state& s, const answer_immediately& c, const context& ctx) {
+  if (s.status != case_status::received) return status_error(errc::not_at_intake, s);
+  if (blank(c.answer)) return missing("answer");
+  return one(answered_immediately{c.answer, shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const not_accept& c, const context& ctx) {
+  if (!is_one_of(s.status, {case_status::received, case_status::classified}))
+    return status_error(errc::not_at_intake, s);
+  if (blank(c.explanation)) return missing("explanation: the reason is told to the caller (Art. 28)");
+  return one(not_accepted{c.reason, c.explanation, shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const redirect& c, const context& ctx) {
+  if (s.status != case_status::received) return status_error(errc::not_at_intake, s);
+  if (blank(c.number_given)) return missing("number_given: the caller is told the number (Art. 29)");
+  return one(redirected{c.target, c.number_given, c.call_transferred, shanghai_date(ctx.now),
+                        ctx.who.id});
+}
+
+// --- classification, transfer, escalation (Art. 5, 27, 30) ------------------------------------
+
+result<events> decide(const case_state& s, const classify& c, const context& ctx) {
+  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
+                            case_status::returned}))
+    return status_error(errc::not_at_intake, s);
+  if (c.expressway && c.dom != domain::highway)
+    return make_error(errc::expressway_not_highway, std::string(to_string(c.dom)));
+  const center_code owner = c.expressway ? center_code{registry::provincial_center} : s.owner_center;
+  events out = one(classified{c.cat, c.dom, c.topics, c.expressway, owner, ctx.who.id});
+  if (!blank(c.major_urgent_reason)) {
+    auto flag = make_flag(s, c.major_urgent_reason, ctx);
+    if (!flag) return flag.error();
+    out.emplace_back(std::move(flag).value());
+  }
+  return out;
+}
+
+result<events> decide(const case_state& s, const transfer& c, const context& ctx) {
+  if (!is_one_of(s.status, {case_status::classified, case_status::escalated, case_status::returned}))
+    return status_error(errc::not_classified, s);
+  if (!s.cat) return make_error(errc::not_classified, "no category");
+  const unit_info* u = ctx.reg->unit(c.unit);
+  if (u == nullptr || u->center != s.owner_center)
+    return make_error(errc::unit_not_registered, c.unit() + " with " + s.owner_center());
+  const civil_date today = shanghai_date(ctx.now);
+  auto return_by = due_after(ctx, today, ctx.sla.return_days);
+  if (!return_by) return return_by.error();
+  const working_days days = ctx.sla.reply_days(*s.cat);
+  auto reply_due = due_after(ctx, today, days);
+  if (!reply_due) return reply_due.error();
+  return one(transferred{c.unit, s.owner_center, today, return_by.value(), days, reply_due.value(),
+                         today > s.transfer_due, ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const escalate& c, const context& ctx) {
+  if (!is_one_of(s.status, {case_status::classified, case_status::escalated, case_status::returned}))
+    return status_error(errc::not_classified, s);
+  center_code to;
+  if (c.target == escalation_target::upper_center) {
+    auto upper = ctx.reg->upper_center(s.owner_center);
+    if (!upper) return make_error(errc::no_upper_center, s.owner_center());
+    to = *upper;
+  }
+  return one(escalated{c.target, c.reason, s.owner_center, to, c.note, ctx.who.id});
+}
+
+// --- handling by the unit (Art. 32-37) --------------------------------------------------------
+
+bool with_unit(const case_state& s) {
+  return is_one_of(s.status, {case_status::transferred, case_status::reopened});
+}
+
+result<events> decide(const case_state& s, const return_case& c, const context& ctx) {
+  if (!with_unit(s)) return status_error(errc::not_transferred, s);
+  if (blank(c.reasons)) return missing("reasons (Art. 32)");
+  const civil_date today = shanghai_date(ctx.now);
+  return one(returned{*s.unit, c.reasons, today, s.return_by && today > *s.return_by, ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const extend& c, const context& ctx) {
+  if (!with_unit(s) || !s.reply_due) return status_error(errc::not_transferred, s);
+  if (c.approved_by().empty()) return missing("approved_by: the unit head's approval (Art. 34)");
+  if (blank(c.explanation)) return missing("explanation: the caller is told why (Art. 34)");
+  if (c.days() < 1) return missing("days: at least 1");
+  if (ctx.now >= shanghai_end_of_day(*s.reply_due))
+    return make_error(errc::extension_after_deadline, "the reply was due " + s.reply_due->to_string());
+  if (s.extension_days + c.days() > ctx.sla.max_extension_days())
+    return make_error(errc::extension_too_long,
+                      std::to_string(s.extension_days) + " wd used, " + std::to_string(c.days()) +
+                          " more requested");
+  auto due = due_after(ctx, *s.reply_due, c.days);
+  if (!due) return due.error();
+  return one(extended{c.approved_by, c.reason, c.days, c.explanation, *s.reply_due, due.value(),
+                      ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const reply& c, const context& ctx) {
+  if (!with_unit(s)) return status_error(errc::not_transferred, s);
+  if (blank(c.facts) || blank(c.process) || blank(c.basis)) return make_error(errc::reply_incomplete);
+  if (auto ok = ctx.sla.check(); !ok) return ok.error();
+  const civil_date today = shanghai_date(ctx.now);
+  const bool on_time = s.reply_due && today <= *s.reply_due;
+  const bool revisit = revisit_required(s.id, *s.cat, ctx.sla.revisit_sample_percent);
+  return one(replied{c.facts, c.process, c.basis, c.caller_reached, today, on_time, revisit,
+                     ctx.who.id});
+}
+
+// --- tracking, revisit, closing (Art. 23, 35, 38, 40, 43) -------------------------------------
+
+result<events> decide(const case_state& s, const remind& c, const context& ctx) {
+  for (const deadline& d : deadlines(s, ctx.now)) {
+    if (d.kind != c.kind) continue;
+    if (d.due != c.due)
+      return make_error(errc::nothing_overdue, std::string(to_string(c.kind)) + " deadline is " +
+                                                   d.due.to_string());
+    if (d.state != deadline_state::missed || d.met_on)
+      return make_error(errc::nothing_overdue, std::string(to_string(c.kind)) + " deadline " +
+                                                   d.due.to_string() + " is " +
+                                                   std::string(to_string(d.state)));
+    const reminder_key key{c.kind, c.due};
+    if (std::find(s.reminders.begin(), s.reminders.end(), key) != s.reminders.end())
+      return events{};  // already reminded of this deadline: idempotent
+    const unit_id unit = c.kind == deadline_kind::reply && s.unit ? *s.unit : unit_id{};
+    return one(reminded{c.kind, c.due, shanghai_date(ctx.now), unit, ctx.who.id});
+  }
+  return make_error(errc::nothing_overdue, "no open " + std::string(to_string(c.kind)) + " deadline");
+}
+
+result<events> decide(const case_state& s, const revisit& c, const context& ctx) {
+  if (s.status != case_status::replied) return status_error(errc::not_replied, s);
+  if (c.reached && !c.result_view) return missing("result_view: the caller's satisfaction (Art. 23)");
+  if (!c.reached && (c.result_view || c.time_view))
+    return missing("a caller not reached gives no view (Art. 23)");
+  const civil_date today = shanghai_date(ctx.now);
+  std::optional<civil_date> reopened_due;
+  if (c.further_handling) {
+    auto due = due_after(ctx, today, ctx.sla.reply_days(*s.cat));
+    if (!due) return due.error();
+    reopened_due = due.value();
+  }
+  return one(revisited{c.reached, c.result_view, c.time_view, c.further_handling, c.notes, today,
+                       reopened_due, ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const archive&, const context& ctx) {
+  switch (s.status) {
+    case case_status::answered:
+    case case_status::not_accepted:
+    case case_status::redirected:
+    case case_status::revisited: break;
+    case case_status::replied:
+      if (s.revisit_required) return make_error(errc::revisit_required);
+      break;
+    default: return status_error(errc::not_closable, s);
+  }
+  return one(archived{shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const flag_major_urgent& c, const context& ctx) {
+  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated}))
+    return s.major_urgent ? make_error(errc::already_flagged) : status_error(errc::flag_too_late, s);
+  if (blank(c.reason)) return missing("reason (Art. 43)");
+  auto flag = make_flag(s, c.reason, ctx);
+  if (!flag) return flag.error();
+  return one(std::move(flag).value());
+}
+
+// Who may issue a command, beyond the state rules.
+result<void> check_actor(const case_state& s, const command& cmd, const context& ctx) {
+  if (std::holds_alternative<receive>(cmd)) return success();  // checked against the command
+  if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
+      std::holds_alternative<reply>(cmd))
+    return check_unit_actor(s, ctx);
+  if (std::holds_alternative<revisit>(cmd) && ctx.who.role != role::revisit_officer &&
+      ctx.who.role != role::supervisor)
+    return make_error(errc::not_permitted, "revisits are made by a revisit officer (Art. 23)");
+  return check_center_actor(s, ctx);
 }
 
 }  // namespace
 
+std::vector<deadline> deadlines(const case_state& s, timestamp now) {
+  std::vector<deadline> out;
+  if (s.status == case_status::none) return out;
+  const civil_date today = shanghai_date(now);
+  const auto judge = [&](deadline_kind k, civil_date due, std::optional<civil_date> met_on) {
+    deadline d{k, due, deadline_state::pending, met_on};
+    if (met_on) d.state = *met_on <= due ? deadline_state::met : deadline_state::missed;
+    else if (today > due) d.state = deadline_state::missed;
+    out.push_back(d);
+  };
+  const bool closed_at_intake = !s.first_transferred_on && s.closed_on;
+  if (!closed_at_intake) judge(deadline_kind::transfer, s.transfer_due, s.first_transferred_on);
+  if (s.reply_due) judge(deadline_kind::reply, *s.reply_due, s.replied_on);
+  return out;
+}
+
 result<std::vector<event>> decide(const case_state& state, const command& cmd,
                                   const context& ctx) {
-  return std::visit(
-      [&](const auto& c) -> result<std::vector<event>> {
-        using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, receive>) return decide_receive(state, c, ctx);
-      },
-      cmd);
+  if (ctx.cal == nullptr || ctx.reg == nullptr)
+    return make_error(errc::invalid_argument, "context without a calendar or registry");
+  if (!std::holds_alternative<receive>(cmd)) {
+    if (state.status == case_status::none) return make_error(errc::case_not_found);
+    if (state.status == case_status::archived) return make_error(errc::case_archived);
+  }
+  if (auto ok = check_actor(state, cmd, ctx); !ok) return ok.error();
+  return std::visit([&](const auto& c) -> result<events> { return decide(state, c, ctx); }, cmd);
 }
 
 case_state evolve(case_state s, const event& e, timestamp at) {
@@ -42,14 +290,89 @@ case_state evolve(case_state s, const event& e, timestamp at) {
         using E = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<E, case_received>) {
           s.status = case_status::received;
+          if (!ev.id().empty()) s.id = ev.id;  // a v1 event has none: the stream names the case
           s.via = ev.via;
           s.center = ev.center;
+          s.owner_center = ev.center;
           s.caller = ev.caller;
           s.content = ev.content;
           s.recording = ev.recording;
           s.received_at = at;
           s.received_on = ev.received_on;
           s.transfer_due = ev.transfer_due;
+          s.received_by = ev.received_by;
+        } else if constexpr (std::is_same_v<E, answered_immediately>) {
+          s.status = case_status::answered;
+          s.closed_on = ev.answered_on;
+        } else if constexpr (std::is_same_v<E, not_accepted>) {
+          s.status = case_status::not_accepted;
+          s.not_accepted_for = ev.reason;
+          s.closed_on = ev.decided_on;
+        } else if constexpr (std::is_same_v<E, redirected>) {
+          s.status = case_status::redirected;
+          s.redirected_to = ev.target;
+          s.closed_on = ev.redirected_on;
+        } else if constexpr (std::is_same_v<E, classified>) {
+          s.status = case_status::classified;
+          s.cat = ev.cat;
+          s.dom = ev.dom;
+          s.topics = ev.topics;
+          s.expressway = ev.expressway;
+          s.owner_center = ev.owner_center;
+        } else if constexpr (std::is_same_v<E, transferred>) {
+          s.status = case_status::transferred;
+          s.unit = ev.unit;
+          if (!s.first_transferred_on) s.first_transferred_on = ev.transferred_on;
+          s.transferred_on = ev.transferred_on;
+          s.return_by = ev.return_by;
+          s.reply_due = ev.reply_due;
+          s.extension_days = 0;
+          s.replied_on.reset();
+        } else if constexpr (std::is_same_v<E, escalated>) {
+          s.status = case_status::escalated;
+          ++s.escalations;
+          if (ev.target == escalation_target::upper_center) s.owner_center = ev.to_center;
+        } else if constexpr (std::is_same_v<E, returned>) {
+          s.status = case_status::returned;
+          ++s.returns;
+          if (ev.late) ++s.late_returns;
+          s.unit.reset();
+          s.transferred_on.reset();
+          s.return_by.reset();
+          s.reply_due.reset();
+          s.extension_days = 0;
+        } else if constexpr (std::is_same_v<E, extended>) {
+          s.reply_due = ev.reply_due;
+          s.extension_days += ev.days();
+        } else if constexpr (std::is_same_v<E, reminded>) {
+          s.reminders.push_back(reminder_key{ev.kind, ev.due});
+        } else if constexpr (std::is_same_v<E, replied>) {
+          s.status = case_status::replied;
+          s.replied_on = ev.replied_on;
+          s.replied_on_time = ev.on_time;
+          s.caller_reached = ev.caller_reached;
+          s.revisit_required = ev.revisit_required;
+          s.revisited = false;
+          s.closed_on = ev.replied_on;
+        } else if constexpr (std::is_same_v<E, revisited>) {
+          s.revisited = true;
+          s.result_view = ev.result_view;
+          s.time_view = ev.time_view;
+          if (ev.further_handling && ev.reopened_reply_due) {
+            s.status = case_status::reopened;
+            s.reply_due = ev.reopened_reply_due;
+            s.replied_on.reset();
+            s.extension_days = 0;
+            s.closed_on.reset();
+          } else {
+            s.status = case_status::revisited;
+          }
+        } else if constexpr (std::is_same_v<E, archived>) {
+          s.status = case_status::archived;
+          s.archived_on = ev.archived_on;
+        } else if constexpr (std::is_same_v<E, flagged_major_urgent>) {
+          s.major_urgent = true;
+          s.major_urgent_reason = ev.reason;
         }
       },
       e);

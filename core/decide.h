@@ -5,19 +5,47 @@
 #include "core/calendar.h"
 #include "core/case_state.h"
 #include "core/commands.h"
+#include "core/registry.h"
 #include "core/result.h"
+#include "core/sla.h"
 
 namespace caseline::core {
 
-// Everything a decision may depend on besides the state: the instant, the calendar. Passed in,
-// never read from the environment, so that decisions are reproducible.
+// Staff roles (Art. 16-23) and the handling units' people (Art. 30-31).
+enum class role : std::uint8_t {
+  agent,              // 话务员
+  shift_lead,         // 话务班长
+  supervisor,         // 业务主管
+  quality_inspector,  // 质量检验师
+  analyst,            // 运行分析师
+  revisit_officer,    // 回访员
+  unit_staff,         // a handling unit's staff
+  unit_head,          // a handling unit's head
+};
+std::string_view to_string(role r);
+
+// Who issues the command: a center's staff member (center set) or a unit's (unit set).
+struct actor {
+  user_id id;
+  core::role role{core::role::agent};
+  center_code center;
+  unit_id unit;
+};
+
+// Everything a decision may depend on besides the state: the instant, the calendar, the
+// registry, the time limits and who acts. Passed in, never read from the environment, so that
+// decisions are reproducible. The pointers are borrowed and must outlive the call.
 struct context {
   timestamp now;
   const calendar* cal{nullptr};
+  const core::registry* reg{nullptr};
+  sla_policy sla;
+  core::actor who;
 };
 
-// Decides a command against the current state. Success: the events to append (at least one),
-// in order. Failure: a rule error naming the rule and article. Pure.
+// Decides a command against the current state. Success: the events to append, in order; empty
+// only for a reminder already sent for the same deadline (Art. 35 reminders are idempotent).
+// Failure: a rule error naming the rule and article. Pure.
 result<std::vector<event>> decide(const case_state& state, const command& cmd, const context& ctx);
 
 // Applies one event (recorded at `at`) to the state. Pure and total: every event that decide

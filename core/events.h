@@ -3,11 +3,14 @@
 // The domain events of a case. Each type has a stable numeric id (never reused) and a version
 // (CEREAL_CLASS_VERSION); the body is encoded with cereal's portable binary archive by
 // core/codec.h. Golden samples of every type and version live under tests/core/golden/.
+// Deadlines are computed when an event is decided and stored in it, so a replay years later
+// gives the same deadlines even if the calendar file changed since.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/optional.hpp>
@@ -21,11 +24,49 @@
 namespace caseline::core {
 
 enum class channel : std::uint8_t { phone, website, sms, wechat, app, email, fax, other_hotline };
+// Art. 28 (1)-(5).
+enum class not_accepted_reason : std::uint8_t {
+  outside_remit,           // (1) outside the remit of transport authorities
+  no_clear_subject,        // (2) a complaint without a clear subject, facts and grounds
+  handled_by_other_body,   // (3) accepted by a court, arbitration or reconsideration body
+  secrets_or_privacy,      // (4) state secrets, trade secrets or personal privacy
+  excluded_by_law,         // (5) other cases excluded by law
+};
+// Art. 29: lines that are not 12328's.
+enum class redirect_target : std::uint8_t { rail, aviation, postal, expressway_rescue, water_distress };
+// Art. 3.
+enum class category : std::uint8_t { complaint, inquiry, suggestion };
+enum class domain : std::uint8_t {
+  highway, waterway, road_transport, maritime, rescue_salvage, work_safety
+};
+// Art. 27.
+enum class escalation_target : std::uint8_t { upper_center, department };
+enum class escalation_reason : std::uint8_t { cross_region, no_unit };
+// Art. 34.
+enum class extension_reason : std::uint8_t { complex, evidence, appraisal, other };
+// The deadlines a center tracks (Art. 27, 33-35).
+enum class deadline_kind : std::uint8_t { transfer, reply };
+// Art. 23.
+enum class satisfaction : std::uint8_t { satisfied, basically_satisfied, dissatisfied };
+enum class timeliness : std::uint8_t { timely, acceptable, too_slow };
+
+std::string_view to_string(channel v);
+std::string_view to_string(not_accepted_reason v);
+std::string_view to_string(redirect_target v);
+std::string_view to_string(category v);
+std::string_view to_string(domain v);
+std::string_view to_string(escalation_target v);
+std::string_view to_string(escalation_reason v);
+std::string_view to_string(extension_reason v);
+std::string_view to_string(deadline_kind v);
+std::string_view to_string(satisfaction v);
+std::string_view to_string(timeliness v);
 
 struct caller_info {
   std::string phone;
   std::string name;
 
+  friend bool operator==(const caller_info&, const caller_info&) = default;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
     ar(phone, name);
@@ -38,6 +79,7 @@ struct recording_ref {
   std::string sha256;
   std::uint32_t duration_s{0};
 
+  friend bool operator==(const recording_ref&, const recording_ref&) = default;
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
     ar(uri, sha256, duration_s);
@@ -45,6 +87,7 @@ struct recording_ref {
 };
 
 // id 1: a matter was recorded at a center (Art. 26). Deadline: transfer within 3 wd (Art. 27).
+// v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   channel via{channel::phone};
@@ -54,19 +97,251 @@ struct case_received {
   std::optional<recording_ref> recording;
   civil_date received_on;   // Asia/Shanghai date of receipt
   civil_date transfer_due;  // 3 wd after received_on (Art. 27), fixed when decided
+  case_id id;               // v2
+  user_id received_by;      // v2: the agent who recorded it
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(via, center, caller, content, recording, received_on, transfer_due);
+    if (version >= 2) ar(id, received_by);
   }
 };
 
-// Every event type, in type-id order. Appending a type is fine; removing or reordering is not
-// (the id, not the index, is what is stored).
-using event = std::variant<case_received>;
+// id 2: answered at once (即时答复, Art. 26).
+struct answered_immediately {
+  static constexpr std::uint16_t type_id = 2;
+  std::string answer;
+  civil_date answered_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(answer, answered_on, by);
+  }
+};
+
+// id 3: not accepted (不予受理, Art. 28), the reason told to the caller.
+struct not_accepted {
+  static constexpr std::uint16_t type_id = 3;
+  not_accepted_reason reason{not_accepted_reason::outside_remit};
+  std::string explanation;
+  civil_date decided_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, explanation, decided_on, by);
+  }
+};
+
+// id 4: the caller was given another line's number, or the call was put through (Art. 29).
+struct redirected {
+  static constexpr std::uint16_t type_id = 4;
+  redirect_target target{redirect_target::rail};
+  std::string number_given;  // e.g. "12306"
+  bool call_transferred{false};
+  civil_date redirected_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(target, number_given, call_transferred, redirected_on, by);
+  }
+};
+
+// id 5: classified (Art. 27). An expressway matter belongs to the provincial center (Art. 5):
+// owner_center says which center the case belongs to from now on.
+struct classified {
+  static constexpr std::uint16_t type_id = 5;
+  core::category cat{core::category::inquiry};
+  core::domain dom{core::domain::highway};
+  std::vector<std::string> topics;
+  bool expressway{false};
+  center_code owner_center;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(cat, dom, topics, expressway, owner_center, by);
+  }
+};
+
+// id 6: transferred to a handling unit (Art. 27, 30). The return window (Art. 32) and the reply
+// deadline (Art. 33) are counted from transferred_on.
+struct transferred {
+  static constexpr std::uint16_t type_id = 6;
+  unit_id unit;
+  center_code center;
+  civil_date transferred_on;
+  civil_date return_by;     // 2 wd (Art. 32)
+  working_days reply_days;  // 5 / 10 / 30 wd by category (Art. 33), as configured
+  civil_date reply_due;
+  bool late{false};         // after the case's transfer deadline (Art. 27)
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(unit, center, transferred_on, return_by, reply_days, reply_due, late, by);
+  }
+};
+
+// id 7: escalated for coordinated transfer (Art. 27). to_center is the upper center, or empty
+// when escalated to the department.
+struct escalated {
+  static constexpr std::uint16_t type_id = 7;
+  escalation_target target{escalation_target::upper_center};
+  escalation_reason reason{escalation_reason::cross_region};
+  center_code from_center;
+  center_code to_center;
+  std::string note;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(target, reason, from_center, to_center, note, by);
+  }
+};
+
+// id 8: returned by the unit as outside its remit (Art. 32). A return after the 2-wd window is
+// accepted but marked late.
+struct returned {
+  static constexpr std::uint16_t type_id = 8;
+  unit_id unit;
+  std::string reasons;
+  civil_date returned_on;
+  bool late{false};
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(unit, reasons, returned_on, late, by);
+  }
+};
+
+// id 9: reply deadline extended with the unit head's approval (Art. 34).
+struct extended {
+  static constexpr std::uint16_t type_id = 9;
+  user_id approved_by;
+  extension_reason reason{extension_reason::complex};
+  working_days days;
+  std::string explanation;
+  civil_date previous_due;
+  civil_date reply_due;  // the new deadline
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(approved_by, reason, days, explanation, previous_due, reply_due, by);
+  }
+};
+
+// id 10: the center reminded the unit (or itself) of a passed deadline (Art. 35). (kind, due)
+// identifies the deadline, so a second reminder for it is a no-op.
+struct reminded {
+  static constexpr std::uint16_t type_id = 10;
+  deadline_kind kind{deadline_kind::reply};
+  civil_date due;
+  civil_date reminded_on;
+  unit_id unit;  // empty for the transfer deadline
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(kind, due, reminded_on, unit, by);
+  }
+};
+
+// id 11: the unit's reply (Art. 37). revisit_required is decided here (complaints always,
+// others sampled, Art. 23) so revisit queues can be rebuilt exactly.
+struct replied {
+  static constexpr std::uint16_t type_id = 11;
+  std::string facts;
+  std::string process;
+  std::string basis;
+  bool caller_reached{false};
+  civil_date replied_on;
+  bool on_time{false};
+  bool revisit_required{false};
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(facts, process, basis, caller_reached, replied_on, on_time, revisit_required, by);
+  }
+};
+
+// id 12: the revisit (Art. 23). further_handling reopens the case for the unit with a new reply
+// deadline.
+struct revisited {
+  static constexpr std::uint16_t type_id = 12;
+  bool reached{false};
+  std::optional<core::satisfaction> result_view;
+  std::optional<core::timeliness> time_view;
+  bool further_handling{false};
+  std::string notes;
+  civil_date revisited_on;
+  std::optional<civil_date> reopened_reply_due;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reached, result_view, time_view, further_handling, notes, revisited_on, reopened_reply_due, by);
+  }
+};
+
+// id 13: closed and archived (Art. 38).
+struct archived {
+  static constexpr std::uint16_t type_id = 13;
+  civil_date archived_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(archived_on, by);
+  }
+};
+
+// id 14: a major urgent matter (Art. 40(4), 43): reported at once, triggers the emergency plan.
+struct flagged_major_urgent {
+  static constexpr std::uint16_t type_id = 14;
+  std::string reason;
+  civil_date flagged_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, flagged_on, by);
+  }
+};
+
+// Ids taken by events that are not case events, or not written yet: never reuse them.
+namespace reserved_type_id {
+inline constexpr std::uint16_t recording_purged = 15;  // call audio deleted after retention (Art. 38)
+inline constexpr std::uint16_t text_shredded = 16;     // text records deleted after retention (Art. 38)
+inline constexpr std::uint16_t unit_registered = 17;   // core/registry.h
+}  // namespace reserved_type_id
+
+// Every case event type, in type-id order. Appending a type is fine; removing or reordering is
+// not (the id, not the index, is what is stored).
+using event = std::variant<case_received, answered_immediately, not_accepted, redirected, classified,
+                           transferred, escalated, returned, extended, reminded, replied, revisited,
+                           archived, flagged_major_urgent>;
 
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 2);
+CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
+CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
+CEREAL_CLASS_VERSION(caseline::core::redirected, 1);
+CEREAL_CLASS_VERSION(caseline::core::classified, 1);
+CEREAL_CLASS_VERSION(caseline::core::transferred, 1);
+CEREAL_CLASS_VERSION(caseline::core::escalated, 1);
+CEREAL_CLASS_VERSION(caseline::core::returned, 1);
+CEREAL_CLASS_VERSION(caseline::core::extended, 1);
+CEREAL_CLASS_VERSION(caseline::core::reminded, 1);
+CEREAL_CLASS_VERSION(caseline::core::replied, 1);
+CEREAL_CLASS_VERSION(caseline::core::revisited, 1);
+CEREAL_CLASS_VERSION(caseline::core::archived, 1);
+CEREAL_CLASS_VERSION(caseline::core::flagged_major_urgent, 1);

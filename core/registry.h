@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/variant.hpp>
+
+#include "core/events.h"
+#include "core/ids.h"
+#include "core/result.h"
+
+namespace caseline::core {
+
+// A service center (Art. 5): the provincial center 410000 over one center per prefecture-level
+// city and per directly-administered county, each named by its GB/T 2260 code.
+struct center_info {
+  center_code code;
+  std::string name;
+  std::optional<center_code> parent;  // none for the provincial center
+
+  friend bool operator==(const center_info&, const center_info&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(code, name, parent);
+  }
+};
+
+// The one responsible contact a handling unit names to its center and keeps current (Art. 31).
+struct unit_contact {
+  std::string name;
+  std::string mobile;
+  std::string email;
+  std::string fax;
+
+  friend bool operator==(const unit_contact&, const unit_contact&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(name, mobile, email, fax);
+  }
+};
+
+// id 17: a handling unit registered with a center, or its contact updated (Art. 30-31).
+struct unit_registered {
+  static constexpr std::uint16_t type_id = 17;
+  unit_id unit;
+  std::string name;
+  center_code center;
+  unit_contact contact;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(unit, name, center, contact);
+  }
+};
+
+// Registry events, in type-id order (ids are shared with case events and never reused).
+using registry_event = std::variant<unit_registered>;
+
+struct unit_info {
+  unit_id id;
+  std::string name;
+  center_code center;
+  unit_contact contact;
+
+  friend bool operator==(const unit_info&, const unit_info&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, name, center, contact);
+  }
+};
+
+// The centers and the handling units registered with them. A plain value: the fold of the
+// registry events over the built-in Henan centers; decisions read it through the context.
+// Not synchronised: share it between threads only as const.
+class registry {
+ public:
+  // The Henan provincial center and its city and directly-administered county centers.
+  static registry henan();
+
+  static constexpr const char* provincial_center = "410000";
+
+  const center_info* center(const center_code& code) const;
+  const unit_info* unit(const unit_id& id) const;
+  // The center directly above `code`, if any.
+  std::optional<center_code> upper_center(const center_code& code) const;
+  std::vector<center_info> centers() const;
+  std::vector<unit_info> units_of(const center_code& code) const;
+
+  // Checks a registration (known center, unit id and name, a contact that can be reached).
+  result<void> check(const unit_registered& e) const;
+  // Applies a checked registration; a later registration of the same unit replaces the earlier.
+  void apply(const unit_registered& e);
+  void add_center(center_info c);
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(centers_, units_);
+  }
+
+ private:
+  std::map<center_code, center_info> centers_;
+  std::map<unit_id, unit_info> units_;
+};
+
+}  // namespace caseline::core
+
+CEREAL_CLASS_VERSION(caseline::core::center_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::unit_contact, 1);
+CEREAL_CLASS_VERSION(caseline::core::unit_registered, 1);
+CEREAL_CLASS_VERSION(caseline::core::unit_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::registry, 1);
+
+static_assert(caseline::core::unit_registered::type_id ==
+              caseline::core::reserved_type_id::unit_registered);
