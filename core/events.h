@@ -90,6 +90,7 @@ struct recording_ref {
 // v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
+  friend bool operator==(const case_received&, const case_received&) = default;
   channel via{channel::phone};
   center_code center;
   caller_info caller;
@@ -110,6 +111,7 @@ struct case_received {
 // id 2: answered at once (即时答复, Art. 26).
 struct answered_immediately {
   static constexpr std::uint16_t type_id = 2;
+  friend bool operator==(const answered_immediately&, const answered_immediately&) = default;
   std::string answer;
   civil_date answered_on;
   user_id by;
@@ -123,6 +125,7 @@ struct answered_immediately {
 // id 3: not accepted (不予受理, Art. 28), the reason told to the caller.
 struct not_accepted {
   static constexpr std::uint16_t type_id = 3;
+  friend bool operator==(const not_accepted&, const not_accepted&) = default;
   not_accepted_reason reason{not_accepted_reason::outside_remit};
   std::string explanation;
   civil_date decided_on;
@@ -137,6 +140,7 @@ struct not_accepted {
 // id 4: the caller was given another line's number, or the call was put through (Art. 29).
 struct redirected {
   static constexpr std::uint16_t type_id = 4;
+  friend bool operator==(const redirected&, const redirected&) = default;
   redirect_target target{redirect_target::rail};
   std::string number_given;  // e.g. "12306"
   bool call_transferred{false};
@@ -153,6 +157,7 @@ struct redirected {
 // owner_center says which center the case belongs to from now on.
 struct classified {
   static constexpr std::uint16_t type_id = 5;
+  friend bool operator==(const classified&, const classified&) = default;
   core::category cat{core::category::inquiry};
   core::domain dom{core::domain::highway};
   std::vector<std::string> topics;
@@ -170,6 +175,7 @@ struct classified {
 // deadline (Art. 33) are counted from transferred_on.
 struct transferred {
   static constexpr std::uint16_t type_id = 6;
+  friend bool operator==(const transferred&, const transferred&) = default;
   unit_id unit;
   center_code center;
   civil_date transferred_on;
@@ -189,6 +195,7 @@ struct transferred {
 // when escalated to the department.
 struct escalated {
   static constexpr std::uint16_t type_id = 7;
+  friend bool operator==(const escalated&, const escalated&) = default;
   escalation_target target{escalation_target::upper_center};
   escalation_reason reason{escalation_reason::cross_region};
   center_code from_center;
@@ -206,6 +213,7 @@ struct escalated {
 // accepted but marked late.
 struct returned {
   static constexpr std::uint16_t type_id = 8;
+  friend bool operator==(const returned&, const returned&) = default;
   unit_id unit;
   std::string reasons;
   civil_date returned_on;
@@ -221,6 +229,7 @@ struct returned {
 // id 9: reply deadline extended with the unit head's approval (Art. 34).
 struct extended {
   static constexpr std::uint16_t type_id = 9;
+  friend bool operator==(const extended&, const extended&) = default;
   user_id approved_by;
   extension_reason reason{extension_reason::complex};
   working_days days;
@@ -239,6 +248,7 @@ struct extended {
 // identifies the deadline, so a second reminder for it is a no-op.
 struct reminded {
   static constexpr std::uint16_t type_id = 10;
+  friend bool operator==(const reminded&, const reminded&) = default;
   deadline_kind kind{deadline_kind::reply};
   civil_date due;
   civil_date reminded_on;
@@ -255,6 +265,7 @@ struct reminded {
 // others sampled, Art. 23) so revisit queues can be rebuilt exactly.
 struct replied {
   static constexpr std::uint16_t type_id = 11;
+  friend bool operator==(const replied&, const replied&) = default;
   std::string facts;
   std::string process;
   std::string basis;
@@ -274,6 +285,7 @@ struct replied {
 // deadline.
 struct revisited {
   static constexpr std::uint16_t type_id = 12;
+  friend bool operator==(const revisited&, const revisited&) = default;
   bool reached{false};
   std::optional<core::satisfaction> result_view;
   std::optional<core::timeliness> time_view;
@@ -292,6 +304,7 @@ struct revisited {
 // id 13: closed and archived (Art. 38).
 struct archived {
   static constexpr std::uint16_t type_id = 13;
+  friend bool operator==(const archived&, const archived&) = default;
   civil_date archived_on;
   user_id by;
 
@@ -304,6 +317,7 @@ struct archived {
 // id 14: a major urgent matter (Art. 40(4), 43): reported at once, triggers the emergency plan.
 struct flagged_major_urgent {
   static constexpr std::uint16_t type_id = 14;
+  friend bool operator==(const flagged_major_urgent&, const flagged_major_urgent&) = default;
   std::string reason;
   civil_date flagged_on;
   user_id by;

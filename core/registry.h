@@ -50,6 +50,7 @@ struct unit_contact {
 // id 17: a handling unit registered with a center, or its contact updated (Art. 30-31).
 struct unit_registered {
   static constexpr std::uint16_t type_id = 17;
+  friend bool operator==(const unit_registered&, const unit_registered&) = default;
   unit_id unit;
   std::string name;
   center_code center;

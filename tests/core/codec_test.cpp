@@ -1,0 +1,165 @@
+#include "core/codec.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/decide.h"
+#include "core/errc.h"
+#include "tests/core/test_support.h"
+
+using namespace caseline;
+using namespace caseline::core;
+
+// Golden files: tests/core/golden/<type id, 2 digits>-<name>.v<version>.bin hold the cereal body
+// of one sample per event type and version. They must decode forever. CASELINE_WRITE_GOLDEN=1
+// writes the files of the current versions that do not exist yet; it never overwrites one (an
+// existing file that no longer matches is a compatibility break, not something to regenerate).
+
+namespace {
+
+const user_id agent{"u-agent-7"};
+
+case_received sample_received() {
+  return case_received{channel::wechat, center_code{"410100"}, caller_info{"13800000000", "张三"},
+                       "高速收费站乱收费", recording_ref{"blob://recordings/0001", std::string(64, 'a'), 95},
+                       civil_date{2026, 9, 30}, civil_date{2026, 10, 10},
+                       case_id{"410100-20260930-000001"}, agent};
+}
+
+std::vector<event> current_samples() {
+  const civil_date d{2026, 10, 9};
+  return {
+      sample_received(),
+      answered_immediately{"12328 服务时间为全天", d, agent},
+      not_accepted{not_accepted_reason::handled_by_other_body, "已由法院受理", d, agent},
+      redirected{redirect_target::rail, "12306", true, d, agent},
+      classified{category::complaint, domain::highway, {"收费", "服务区"}, true, center_code{"410000"}, agent},
+      transferred{unit_id{"u-410000-gs"}, center_code{"410000"}, d, civil_date{2026, 10, 12},
+                  working_days{30}, civil_date{2026, 11, 20}, true, agent},
+      escalated{escalation_target::upper_center, escalation_reason::cross_region, center_code{"410100"},
+                center_code{"410000"}, "涉及郑州、开封", agent},
+      returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-unit-1"}},
+      extended{user_id{"u-head-1"}, extension_reason::appraisal, working_days{10}, "需技术鉴定",
+               civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}},
+      reminded{deadline_kind::reply, civil_date{2026, 11, 20}, civil_date{2026, 11, 23},
+               unit_id{"u-410000-gs"}, agent},
+      replied{"经查属实", "现场核查", "《收费公路管理条例》第五十二条", true, d, true, true,
+              user_id{"u-unit-1"}},
+      revisited{true, satisfaction::basically_satisfied, timeliness::too_slow, true, "要求退费",
+                d, civil_date{2026, 11, 23}, user_id{"u-rv-1"}},
+      archived{d, agent},
+      flagged_major_urgent{"多车追尾，道路中断", d, agent},
+  };
+}
+
+registry_event sample_unit_registered() {
+  return unit_registered{unit_id{"u-410100-yg"}, "郑州市运管处", center_code{"410100"},
+                         unit_contact{"李四", "13900000000", "ops@example.cn", "0371-00000000"}};
+}
+
+std::string golden_dir() { return core::testing::source_dir() + "/tests/core/golden"; }
+
+std::string file_name(std::uint16_t type_id, std::uint16_t version) {
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%02u-%s.v%u.bin", unsigned{type_id},
+                std::string(event_name(type_id)).c_str(), unsigned{version});
+  return buf;
+}
+
+std::optional<std::string> read_golden(const std::string& name) {
+  std::ifstream in(golden_dir() + "/" + name, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes a missing golden file in generator mode; returns its bytes, or nullopt if it is missing
+// and may not be written.
+std::optional<std::string> golden_or_write(const encoded_event& enc) {
+  const std::string name = file_name(enc.type_id, enc.version);
+  if (auto bytes = read_golden(name)) return bytes;
+  const char* write = std::getenv("CASELINE_WRITE_GOLDEN");
+  if (write == nullptr || std::string_view(write) != "1") return std::nullopt;
+  std::ofstream(golden_dir() + "/" + name, std::ios::binary) << enc.bytes;
+  MESSAGE("wrote golden file " << name);
+  return enc.bytes;
+}
+
+}  // namespace
+
+TEST_CASE("every event type's current version decodes from its golden file") {
+  for (const event& sample : current_samples()) {
+    const encoded_event enc = encode(sample);
+    CAPTURE(event_name(enc.type_id));
+    auto bytes = golden_or_write(enc);
+    REQUIRE_MESSAGE(bytes, "missing golden file " << file_name(enc.type_id, enc.version));
+    auto decoded = decode(enc.type_id, enc.version, *bytes);
+    REQUIRE(decoded);
+    CHECK(decoded.value() == sample);
+    CHECK(*bytes == enc.bytes);  // the encoding itself is stable
+  }
+  const encoded_event enc = encode(sample_unit_registered());
+  auto bytes = golden_or_write(enc);
+  REQUIRE(bytes);
+  auto decoded = decode_registry_event(enc.type_id, enc.version, *bytes);
+  REQUIRE(decoded);
+  CHECK(decoded.value() == sample_unit_registered());
+}
+
+TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
+  auto bytes = read_golden("01-case_received.v1.bin");
+  REQUIRE(bytes);
+  auto decoded = decode(case_received::type_id, 1, *bytes);
+  REQUIRE(decoded);
+  case_received expected = sample_received();
+  expected.id = case_id{};
+  expected.received_by = user_id{};
+  CHECK(std::get<case_received>(decoded.value()) == expected);
+  // Folding a v1 event keeps the id the stream gave the state.
+  case_state s;
+  s.id = case_id{"410100-20260930-000001"};
+  s = evolve(s, decoded.value(), timestamp{0});
+  CHECK(s.id() == "410100-20260930-000001");
+  CHECK(s.transfer_due == civil_date{2026, 10, 10});
+}
+
+TEST_CASE("every golden file in the folder is known and decodes") {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(golden_dir())) {
+    const std::string name = entry.path().filename().string();
+    unsigned type_id = 0, version = 0;
+    char event_text[64] = {};
+    REQUIRE(std::sscanf(name.c_str(), "%2u-%63[a-z_].v%u.bin", &type_id, event_text, &version) == 3);
+    CAPTURE(name);
+    CHECK(event_name(static_cast<std::uint16_t>(type_id)) == event_text);
+    const auto bytes = read_golden(name);
+    REQUIRE(bytes);
+    const bool ok = type_id == unit_registered::type_id
+                        ? bool(decode_registry_event(static_cast<std::uint16_t>(type_id),
+                                                     static_cast<std::uint16_t>(version), *bytes))
+                        : bool(decode(static_cast<std::uint16_t>(type_id),
+                                      static_cast<std::uint16_t>(version), *bytes));
+    CHECK(ok);
+    ++files;
+  }
+  CHECK(files == 16);  // 14 case event types, case_received v1, unit_registered
+}
+
+TEST_CASE("unknown types, unknown versions and garbage do not decode") {
+  CHECK(decode(15, 1, "").error().code == errc::undecodable_event);
+  CHECK(decode(99, 1, "").error().code == errc::undecodable_event);
+  CHECK(decode(case_received::type_id, 3, "").error().code == errc::undecodable_event);
+  CHECK(decode(archived::type_id, 1, "\x01").error().code == errc::undecodable_event);
+  const encoded_event enc = encode(event{archived{civil_date{2026, 1, 5}, user_id{"x"}}});
+  CHECK(decode(archived::type_id, 1, enc.bytes + "x").error().code == errc::undecodable_event);
+  CHECK(event_name(15) == "recording_purged");
+  CHECK(event_name(16) == "text_shredded");
+  CHECK(event_name(17) == "unit_registered");
+  CHECK(event_name(18).empty());
+}
