@@ -1,0 +1,379 @@
+#include "core/decide.h"
+
+#include <doctest/doctest.h>
+
+#include "core/errc.h"
+#include "tests/core/test_support.h"
+
+using namespace caseline;
+using namespace caseline::core;
+using caseline::core::testing::date;
+using caseline::core::testing::step;
+using caseline::core::testing::world;
+
+namespace {
+
+const world w;
+
+receive a_call(const char* center = "410100", const char* id = "410100-20261102-000001") {
+  return receive{channel::phone, center_code{center}, caller_info{"13800000000", "张三"},
+                 "出租车拒载", std::nullopt, case_id{id}, ""};
+}
+
+// Unwraps a step that must succeed.
+case_state ok(const result<case_state>& r) {
+  if (!r) FAIL(r.error().message());
+  return r.value();
+}
+
+// The rule error of a step that must fail.
+errc fails(const result<case_state>& r) {
+  if (r) return errc::ok;
+  // Every rule error names its article.
+  const std::string m = r.error().message();
+  if (r.error().code != errc::invalid_argument && r.error().code != errc::case_not_found)
+    CHECK_MESSAGE(m.find("Art. ") != std::string::npos, m);
+  return static_cast<errc>(r.error().code.value());
+}
+
+const reply a_reply{"经查属实", "现场核查", "《道路运输条例》", true};
+
+case_state received_on(civil_date d) { return ok(step({}, a_call(), w.at(d, world::agent()))); }
+
+case_state classified_as(category c, civil_date d) {
+  return ok(step(received_on(d), classify{c, domain::road_transport, {"出租车"}, false, ""},
+                 w.at(d, world::agent())));
+}
+
+case_state transferred_as(category c, civil_date d) {
+  return ok(step(classified_as(c, d), transfer{unit_id{"u-zz-yg"}}, w.at(d, world::agent())));
+}
+
+const actor unit = world::unit_member("u-zz-yg");
+
+}  // namespace
+
+TEST_CASE("Art. 26: a matter is recorded once, with its transfer deadline") {
+  const civil_date mon{2026, 11, 2};
+  const case_state s = received_on(mon);
+  CHECK(s.status == case_status::received);
+  CHECK(s.id() == "410100-20261102-000001");
+  CHECK(s.transfer_due == civil_date{2026, 11, 5});
+  CHECK(s.owner_center() == "410100");
+  CHECK(fails(step(s, a_call(), w.at(mon, world::agent()))) == errc::case_already_exists);
+  CHECK(fails(step({}, a_call("419999"), w.at(mon, world::agent("419999")))) == errc::unknown_center);
+  CHECK(fails(step({}, a_call(), w.at(mon, world::agent("410200")))) == errc::not_the_owning_center);
+  CHECK(fails(step({}, answer_immediately{"x"}, w.at(mon, world::agent()))) == errc::case_not_found);
+  // Received the day before National Day: the transfer deadline runs past the holiday.
+  CHECK(received_on(civil_date{2026, 9, 30}).transfer_due == civil_date{2026, 10, 10});
+}
+
+TEST_CASE("Art. 26: what can be answered at once is answered and can be archived") {
+  const civil_date d{2026, 11, 2};
+  case_state s = ok(step(received_on(d), answer_immediately{"营业时间 8:00-18:00"}, w.at(d, world::agent())));
+  CHECK(s.status == case_status::answered);
+  CHECK(deadlines(s, w.at(d, world::agent()).now).empty());  // no transfer due any more
+  CHECK(fails(step(s, classify{}, w.at(d, world::agent()))) == errc::not_at_intake);
+  s = ok(step(s, archive{}, w.at(d, world::agent())));
+  CHECK(s.status == case_status::archived);
+  CHECK(fails(step(s, archive{}, w.at(d, world::agent()))) == errc::case_archived);
+}
+
+TEST_CASE("Art. 28: the five reasons for not accepting, told to the caller") {
+  const civil_date d{2026, 11, 2};
+  for (const auto reason : {not_accepted_reason::outside_remit, not_accepted_reason::no_clear_subject,
+                            not_accepted_reason::handled_by_other_body,
+                            not_accepted_reason::secrets_or_privacy, not_accepted_reason::excluded_by_law}) {
+    CAPTURE(to_string(reason));
+    const case_state s = ok(step(received_on(d), not_accept{reason, "已告知来电人"}, w.at(d, world::agent())));
+    CHECK(s.status == case_status::not_accepted);
+    CHECK(s.not_accepted_for == reason);
+  }
+  CHECK(fails(step(received_on(d), not_accept{not_accepted_reason::outside_remit, " "},
+                   w.at(d, world::agent()))) == errc::invalid_argument);
+  CHECK(fails(step(transferred_as(category::inquiry, d), not_accept{not_accepted_reason::outside_remit, "x"},
+                   w.at(d, world::agent()))) == errc::not_at_intake);
+}
+
+TEST_CASE("Art. 29: rail, aviation, postal, expressway rescue and water distress are redirected") {
+  const civil_date d{2026, 11, 2};
+  const struct {
+    redirect_target target;
+    const char* number;
+  } rows[] = {{redirect_target::rail, "12306"},
+              {redirect_target::aviation, "12326"},
+              {redirect_target::postal, "12305"},
+              {redirect_target::expressway_rescue, "12122"},
+              {redirect_target::water_distress, "12395"}};
+  for (const auto& r : rows) {
+    const case_state s = ok(step(received_on(d), redirect{r.target, r.number, false}, w.at(d, world::agent())));
+    CHECK(s.status == case_status::redirected);
+    CHECK(s.redirected_to == r.target);
+  }
+  CHECK(fails(step(received_on(d), redirect{redirect_target::rail, "", false}, w.at(d, world::agent()))) ==
+        errc::invalid_argument);
+  CHECK(fails(step(classified_as(category::inquiry, d), redirect{redirect_target::rail, "12306", false},
+                   w.at(d, world::agent()))) == errc::not_at_intake);
+}
+
+TEST_CASE("Art. 5: expressway matters belong to the provincial center wherever received") {
+  const civil_date d{2026, 11, 2};
+  const case_state s = ok(step(received_on(d), classify{category::complaint, domain::highway, {"收费"}, true, ""},
+                               w.at(d, world::agent())));
+  CHECK(s.owner_center() == "410000");
+  CHECK(fails(step(s, transfer{unit_id{"u-zz-yg"}}, w.at(d, world::agent()))) == errc::not_the_owning_center);
+  CHECK(fails(step(s, transfer{unit_id{"u-zz-yg"}}, w.at(d, world::agent("410000")))) ==
+        errc::unit_not_registered);
+  const case_state t = ok(step(s, transfer{unit_id{"u-prov-gs"}}, w.at(d, world::agent("410000"))));
+  CHECK(t.unit == unit_id{"u-prov-gs"});
+  CHECK(fails(step(received_on(d), classify{category::complaint, domain::waterway, {}, true, ""},
+                   w.at(d, world::agent()))) == errc::expressway_not_highway);
+}
+
+TEST_CASE("Art. 27: classified before transfer, transferred within 3 wd or marked late") {
+  const civil_date mon{2026, 11, 2};
+  CHECK(fails(step(received_on(mon), transfer{unit_id{"u-zz-yg"}}, w.at(mon, world::agent()))) ==
+        errc::not_classified);
+  const case_state c = classified_as(category::inquiry, mon);
+  const struct {
+    civil_date on;
+    bool late;
+    deadline_state state;
+  } rows[] = {{mon, false, deadline_state::met},
+              {civil_date{2026, 11, 5}, false, deadline_state::met},
+              {civil_date{2026, 11, 6}, true, deadline_state::missed}};
+  for (const auto& r : rows) {
+    auto events = decide(c, transfer{unit_id{"u-zz-yg"}}, w.at(r.on, world::agent()));
+    REQUIRE(events);
+    CHECK(std::get<transferred>(events.value().front()).late == r.late);
+    const case_state t = ok(step(c, transfer{unit_id{"u-zz-yg"}}, w.at(r.on, world::agent())));
+    CHECK(deadlines(t, w.at(r.on, world::agent()).now).front().state == r.state);
+  }
+  CHECK(fails(step(c, transfer{unit_id{"u-kf-yg"}}, w.at(mon, world::agent()))) == errc::unit_not_registered);
+  CHECK(fails(step(c, transfer{unit_id{"u-nobody"}}, w.at(mon, world::agent()))) == errc::unit_not_registered);
+}
+
+TEST_CASE("Art. 27: escalation goes to the upper center or the department") {
+  const civil_date d{2026, 11, 2};
+  const case_state c = classified_as(category::complaint, d);
+  const case_state up = ok(step(c, escalate{escalation_target::upper_center, escalation_reason::cross_region, "郑汴"},
+                                w.at(d, world::agent())));
+  CHECK(up.status == case_status::escalated);
+  CHECK(up.owner_center() == "410000");
+  CHECK(fails(step(up, escalate{escalation_target::upper_center, escalation_reason::no_unit, ""},
+                   w.at(d, world::agent("410000")))) == errc::no_upper_center);
+  const case_state dept = ok(step(up, escalate{escalation_target::department, escalation_reason::no_unit, ""},
+                                  w.at(d, world::agent("410000"))));
+  CHECK(dept.owner_center() == "410000");
+  CHECK(ok(step(dept, transfer{unit_id{"u-prov-gs"}}, w.at(d, world::agent("410000")))).status ==
+        case_status::transferred);
+  CHECK(fails(step(received_on(d), escalate{}, w.at(d, world::agent()))) == errc::not_classified);
+}
+
+TEST_CASE("Art. 31: a unit names a responsible contact to a known center") {
+  registry reg = registry::henan();
+  CHECK(reg.center(center_code{"410100"})->name == "郑州市");
+  CHECK(reg.upper_center(center_code{"410100"}) == center_code{"410000"});
+  CHECK_FALSE(reg.upper_center(center_code{"410000"}));
+  CHECK(reg.check(unit_registered{unit_id{"u"}, "n", center_code{"410100"}, {"李四", "139", "", ""}}));
+  CHECK(reg.check(unit_registered{unit_id{"u"}, "n", center_code{"410100"}, {"李四", "", "", ""}}).error().code ==
+        errc::invalid_argument);
+  CHECK(reg.check(unit_registered{unit_id{"u"}, "n", center_code{"999999"}, {"李四", "1", "", ""}}).error().code ==
+        errc::unknown_center);
+}
+
+TEST_CASE("Art. 32: a unit returns a matter within 2 wd, later is accepted but late") {
+  const civil_date fri{2026, 10, 30};
+  const case_state t = transferred_as(category::inquiry, fri);
+  CHECK(t.return_by == civil_date{2026, 11, 3});
+  const struct {
+    civil_date on;
+    bool late;
+  } rows[] = {{civil_date{2026, 11, 3}, false}, {civil_date{2026, 11, 4}, true}};
+  for (const auto& r : rows) {
+    const case_state s = ok(step(t, return_case{"不属本单位职责"}, w.at(r.on, unit)));
+    CHECK(s.status == case_status::returned);
+    CHECK(s.late_returns == (r.late ? 1u : 0u));
+    CHECK_FALSE(s.unit);
+  }
+  CHECK(fails(step(t, return_case{""}, w.at(fri, unit))) == errc::invalid_argument);
+  CHECK(fails(step(t, return_case{"x"}, w.at(fri, world::unit_member("u-zz-gl")))) ==
+        errc::not_the_handling_unit);
+  CHECK(fails(step(t, return_case{"x"}, w.at(fri, world::agent()))) == errc::not_permitted);
+}
+
+TEST_CASE("Art. 33: reply limits of 5 / 10 / 30 wd by category, configurable") {
+  const civil_date mon{2026, 11, 2};
+  const struct {
+    category cat;
+    civil_date due;
+  } rows[] = {{category::inquiry, {2026, 11, 9}},
+              {category::suggestion, {2026, 11, 16}},
+              {category::complaint, {2026, 12, 14}}};
+  for (const auto& r : rows) CHECK(transferred_as(r.cat, mon).reply_due == r.due);
+  world custom;
+  custom.sla.inquiry_reply_days = working_days{7};
+  const case_state c = classified_as(category::inquiry, mon);
+  CHECK(ok(step(c, transfer{unit_id{"u-zz-yg"}}, custom.at(mon, world::agent()))).reply_due ==
+        civil_date{2026, 11, 11});
+}
+
+TEST_CASE("Art. 34: an approved extension of at most 30 wd, before the reply deadline") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::inquiry, mon);  // due 2026-11-09
+  const extend ten{user_id{"head"}, extension_reason::evidence, working_days{10}, "取证困难"};
+  const case_state e = ok(step(t, ten, w.at(civil_date{2026, 11, 9}, unit)));
+  CHECK(e.reply_due == civil_date{2026, 11, 23});
+  CHECK(e.extension_days == 10);
+  auto late = step(t, ten, w.at(civil_date{2026, 11, 10}, unit));
+  CHECK(fails(late) == errc::extension_after_deadline);
+  CHECK(late.error().message().find("extension must be requested before the reply deadline (Art. 34)") == 0);
+  const extend twenty_one{user_id{"head"}, extension_reason::other, working_days{21}, "x"};
+  CHECK(fails(step(e, twenty_one, w.at(mon, unit))) == errc::extension_too_long);
+  const extend twenty{user_id{"head"}, extension_reason::complex, working_days{20}, "x"};
+  CHECK(ok(step(e, twenty, w.at(mon, unit))).extension_days == 30);
+  CHECK(fails(step(t, extend{user_id{}, extension_reason::complex, working_days{5}, "x"}, w.at(mon, unit))) ==
+        errc::invalid_argument);
+  CHECK(fails(step(t, ten, w.at(mon, world::agent()))) == errc::not_permitted);
+}
+
+TEST_CASE("Art. 35: a reminder only for a deadline passed unmet, once per deadline") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::inquiry, mon);  // reply due 2026-11-09
+  const remind r{deadline_kind::reply, civil_date{2026, 11, 9}};
+  CHECK(fails(step(t, r, w.at(civil_date{2026, 11, 9}, world::agent()))) == errc::nothing_overdue);
+  const case_state s = ok(step(t, r, w.at(civil_date{2026, 11, 10}, world::agent())));
+  CHECK(s.reminders.size() == 1);
+  CHECK(decide(s, r, w.at(civil_date{2026, 11, 11}, world::agent())).value().empty());
+  CHECK(fails(step(t, remind{deadline_kind::reply, civil_date{2026, 11, 8}},
+                   w.at(civil_date{2026, 11, 10}, world::agent()))) == errc::nothing_overdue);
+  // The transfer deadline: received Monday, not transferred by Thursday.
+  const case_state c = classified_as(category::inquiry, mon);
+  CHECK(ok(step(c, remind{deadline_kind::transfer, civil_date{2026, 11, 5}},
+                w.at(civil_date{2026, 11, 6}, world::agent()))).reminders.size() == 1);
+  CHECK(fails(step(t, remind{deadline_kind::transfer, civil_date{2026, 11, 5}},
+                   w.at(civil_date{2026, 11, 6}, world::agent()))) == errc::nothing_overdue);
+}
+
+TEST_CASE("Art. 37: a reply states facts, process and basis") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::suggestion, mon);
+  CHECK(fails(step(t, reply{"", "p", "b", true}, w.at(mon, unit))) == errc::reply_incomplete);
+  CHECK(fails(step(t, reply{"f", "p", " ", true}, w.at(mon, unit))) == errc::reply_incomplete);
+  const case_state r = ok(step(t, a_reply, w.at(civil_date{2026, 11, 16}, unit)));
+  CHECK(r.status == case_status::replied);
+  CHECK(r.replied_on_time);
+  CHECK_FALSE(ok(step(t, a_reply, w.at(civil_date{2026, 11, 17}, unit))).replied_on_time);
+  CHECK(deadlines(r, w.at(civil_date{2026, 12, 1}, unit).now).back().state == deadline_state::met);
+}
+
+TEST_CASE("Art. 23: revisits record the views, further handling reopens the case") {
+  const civil_date mon{2026, 11, 2};
+  const case_state r = ok(step(transferred_as(category::complaint, mon), a_reply, w.at(mon, unit)));
+  CHECK(r.revisit_required);
+  const actor rv = world::revisit_officer();
+  CHECK(fails(step(transferred_as(category::complaint, mon), revisit{}, w.at(mon, rv))) == errc::not_replied);
+  CHECK(fails(step(r, revisit{true, std::nullopt, std::nullopt, false, ""}, w.at(mon, rv))) ==
+        errc::invalid_argument);
+  CHECK(fails(step(r, revisit{false, std::nullopt, std::nullopt, false, ""}, w.at(mon, world::agent()))) ==
+        errc::not_permitted);
+  const case_state again = ok(step(
+      r, revisit{true, satisfaction::dissatisfied, timeliness::too_slow, true, "未退费"}, w.at(mon, rv)));
+  CHECK(again.status == case_status::reopened);
+  CHECK(again.reply_due == civil_date{2026, 12, 14});
+  CHECK(again.unit == unit_id{"u-zz-yg"});
+  const case_state r2 = ok(step(again, a_reply, w.at(civil_date{2026, 11, 3}, unit)));
+  const case_state done = ok(step(
+      r2, revisit{true, satisfaction::satisfied, timeliness::acceptable, false, ""}, w.at(mon, rv)));
+  CHECK(done.status == case_status::revisited);
+  CHECK(ok(step(done, archive{}, w.at(mon, world::agent()))).status == case_status::archived);
+}
+
+TEST_CASE("Art. 23: complaints always revisited, others sampled deterministically at >= 30%") {
+  CHECK(stable_hash("") == 14695981039346656037ULL);
+  CHECK(stable_hash("a") == 0xaf63dc4c8601ec8cULL);  // FNV-1a 64 reference value
+  for (int rate : {30, 50, 100}) {
+    int sampled = 0;
+    constexpr int n = 20000;
+    for (int i = 0; i < n; ++i) {
+      const case_id id{"410100-20261102-" + std::to_string(100000 + i)};
+      CHECK(revisit_required(id, category::complaint, rate));
+      const bool s = revisit_required(id, category::inquiry, rate);
+      CHECK(s == revisit_required(id, category::inquiry, rate));
+      sampled += s;
+    }
+    CHECK(sampled >= n * rate / 100 - n / 50);
+    CHECK(sampled <= n * rate / 100 + n / 50);
+  }
+  world low;
+  low.sla.revisit_sample_percent = 29;
+  const case_state t = transferred_as(category::inquiry, civil_date{2026, 11, 2});
+  CHECK(fails(step(t, a_reply, low.at(civil_date{2026, 11, 2}, unit))) == errc::sample_rate_too_low);
+}
+
+TEST_CASE("Art. 38: archived after the reply and, where required, the revisit") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::complaint, mon);
+  CHECK(fails(step(t, archive{}, w.at(mon, world::agent()))) == errc::not_closable);
+  const case_state r = ok(step(t, a_reply, w.at(mon, unit)));
+  CHECK(fails(step(r, archive{}, w.at(mon, world::agent()))) == errc::revisit_required);
+  // An inquiry whose id falls outside the sample is archived straight after the reply.
+  for (int i = 0;; ++i) {
+    const std::string id = "410100-20261102-" + std::to_string(200000 + i);
+    if (revisit_required(case_id{id}, category::inquiry, 30)) continue;
+    case_state s = ok(step({}, a_call("410100", id.c_str()), w.at(mon, world::agent())));
+    s = ok(step(s, classify{category::inquiry, domain::road_transport, {}, false, ""}, w.at(mon, world::agent())));
+    s = ok(step(s, transfer{unit_id{"u-zz-yg"}}, w.at(mon, world::agent())));
+    s = ok(step(s, a_reply, w.at(mon, unit)));
+    CHECK_FALSE(s.revisit_required);
+    CHECK(ok(step(s, archive{}, w.at(mon, world::agent()))).status == case_status::archived);
+    break;
+  }
+}
+
+TEST_CASE("Art. 40(4), 43: major urgent matters are flagged at intake or classification") {
+  const civil_date d{2026, 11, 2};
+  receive urgent = a_call();
+  urgent.major_urgent_reason = "隧道内多车相撞";
+  auto events = decide({}, urgent, w.at(d, world::agent()));
+  REQUIRE(events);
+  REQUIRE(events.value().size() == 2);
+  const case_state s = ok(step({}, urgent, w.at(d, world::agent())));
+  CHECK(s.major_urgent);
+  CHECK(fails(step(s, flag_major_urgent{"again"}, w.at(d, world::agent()))) == errc::already_flagged);
+  CHECK(ok(step(classified_as(category::complaint, d), flag_major_urgent{"x"}, w.at(d, world::agent())))
+            .major_urgent);
+  CHECK(fails(step(transferred_as(category::complaint, d), flag_major_urgent{"x"}, w.at(d, world::agent()))) ==
+        errc::flag_too_late);
+  CHECK(ok(step(received_on(d), classify{category::complaint, domain::highway, {}, false, "x"},
+                w.at(d, world::agent())))
+            .major_urgent);
+}
+
+TEST_CASE("deadlines are pending, met or missed") {
+  const civil_date mon{2026, 11, 2};
+  const case_state c = classified_as(category::inquiry, mon);
+  auto ds = deadlines(c, w.at(civil_date{2026, 11, 5}, world::agent()).now);
+  REQUIRE(ds.size() == 1);
+  CHECK(ds[0].state == deadline_state::pending);
+  // 24:00 Shanghai on the due day is already late.
+  CHECK(deadlines(c, shanghai_end_of_day(civil_date{2026, 11, 5})).front().state == deadline_state::missed);
+  CHECK(deadlines(c, timestamp{shanghai_end_of_day(civil_date{2026, 11, 5}).ms - 1}).front().state ==
+        deadline_state::pending);
+  const case_state t = ok(step(c, transfer{unit_id{"u-zz-yg"}}, w.at(civil_date{2026, 11, 4}, world::agent())));
+  ds = deadlines(t, w.at(civil_date{2026, 11, 20}, world::agent()).now);
+  REQUIRE(ds.size() == 2);
+  CHECK(ds[0].state == deadline_state::met);
+  CHECK(ds[1].kind == deadline_kind::reply);
+  CHECK(ds[1].state == deadline_state::missed);
+}
+
+TEST_CASE("every rule error names its article") {
+  for (int e = static_cast<int>(errc::case_already_exists); e <= static_cast<int>(errc::not_permitted); ++e) {
+    const std::string m = make_error_code(static_cast<errc>(e)).message();
+    if (static_cast<errc>(e) == errc::case_not_found || static_cast<errc>(e) == errc::calendar_unreadable)
+      continue;
+    CAPTURE(m);
+    CHECK(m.find("(Art. ") != std::string::npos);
+  }
+}
