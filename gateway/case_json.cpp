@@ -1,0 +1,199 @@
+#include "gateway/case_json.h"
+
+#include <boost/json/array.hpp>
+
+#include "core/codec.h"
+
+namespace caseline::gateway {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value date(const civil_date& d) { return json::value(d.to_string()); }
+
+template <class T>
+json::value opt_date(const std::optional<T>& d) {
+  return d ? date(*d) : json::value(nullptr);
+}
+
+template <class E>
+json::value opt_enum(const std::optional<E>& e) {
+  return e ? json::value(core::to_string(*e)) : json::value(nullptr);
+}
+
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+json::object recording(const core::recording_ref& r) {
+  return {{"uri", r.uri}, {"sha256", r.sha256}, {"duration_s", r.duration_s}};
+}
+
+// One object per event type: every field of the body, enums by name, dates as YYYY-MM-DD.
+struct body_renderer {
+  json::object operator()(const core::case_received& e) const {
+    json::object o{{"channel", core::to_string(e.via)},
+                   {"center", e.center()},
+                   {"caller", {{"phone", e.caller.phone}, {"name", e.caller.name}}},
+                   {"content", e.content},
+                   {"received_on", date(e.received_on)},
+                   {"transfer_due", date(e.transfer_due)}};
+    o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
+    return o;
+  }
+  json::object operator()(const core::answered_immediately& e) const {
+    return {{"answer", e.answer}, {"answered_on", date(e.answered_on)}};
+  }
+  json::object operator()(const core::not_accepted& e) const {
+    return {{"reason", core::to_string(e.reason)},
+            {"explanation", e.explanation},
+            {"decided_on", date(e.decided_on)}};
+  }
+  json::object operator()(const core::redirected& e) const {
+    return {{"to", core::to_string(e.target)},
+            {"number", e.number_given},
+            {"call_transferred", e.call_transferred},
+            {"redirected_on", date(e.redirected_on)}};
+  }
+  json::object operator()(const core::classified& e) const {
+    return {{"category", core::to_string(e.cat)}, {"domain", core::to_string(e.dom)},
+            {"topics", strings(e.topics)},        {"expressway", e.expressway},
+            {"owner_center", e.owner_center()}};
+  }
+  json::object operator()(const core::transferred& e) const {
+    return {{"unit", e.unit()},
+            {"center", e.center()},
+            {"transferred_on", date(e.transferred_on)},
+            {"return_by", date(e.return_by)},
+            {"reply_days", e.reply_days()},
+            {"reply_due", date(e.reply_due)},
+            {"late", e.late}};
+  }
+  json::object operator()(const core::escalated& e) const {
+    return {{"to", core::to_string(e.target)},     {"reason", core::to_string(e.reason)},
+            {"from_center", e.from_center()},      {"to_center", e.to_center()},
+            {"note", e.note}};
+  }
+  json::object operator()(const core::returned& e) const {
+    return {{"unit", e.unit()},
+            {"reasons", e.reasons},
+            {"returned_on", date(e.returned_on)},
+            {"late", e.late}};
+  }
+  json::object operator()(const core::extended& e) const {
+    return {{"approved_by", e.approved_by()},     {"reason", core::to_string(e.reason)},
+            {"working_days", e.days()},           {"explanation", e.explanation},
+            {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
+  }
+  json::object operator()(const core::reminded& e) const {
+    return {{"kind", core::to_string(e.kind)},
+            {"due", date(e.due)},
+            {"reminded_on", date(e.reminded_on)},
+            {"unit", e.unit()}};
+  }
+  json::object operator()(const core::replied& e) const {
+    return {{"facts", e.facts},
+            {"process", e.process},
+            {"basis", e.basis},
+            {"caller_reached", e.caller_reached},
+            {"replied_on", date(e.replied_on)},
+            {"on_time", e.on_time},
+            {"revisit_required", e.revisit_required}};
+  }
+  json::object operator()(const core::revisited& e) const {
+    return {{"reached", e.reached},
+            {"satisfaction", opt_enum(e.result_view)},
+            {"timeliness", opt_enum(e.time_view)},
+            {"further_handling", e.further_handling},
+            {"notes", e.notes},
+            {"revisited_on", date(e.revisited_on)},
+            {"reopened_reply_due", opt_date(e.reopened_reply_due)}};
+  }
+  json::object operator()(const core::archived& e) const {
+    return {{"archived_on", date(e.archived_on)}};
+  }
+  json::object operator()(const core::flagged_major_urgent& e) const {
+    return {{"reason", e.reason}};
+  }
+  template <class Other>
+  json::object operator()(const Other&) const {
+    return {};
+  }
+};
+
+}  // namespace
+
+json::object case_to_json(const core::case_state& s, timestamp now) {
+  json::object o;
+  o["id"] = s.id();
+  o["version"] = s.version;
+  o["status"] = core::to_string(s.status);
+  o["channel"] = core::to_string(s.via);
+  o["center"] = s.center();
+  o["owner_center"] = s.owner_center();
+  o["caller"] = {{"phone", s.caller.phone}, {"name", s.caller.name}};
+  o["content"] = s.content;
+  o["recording"] = s.recording ? json::value(recording(*s.recording)) : json::value(nullptr);
+  o["received_at"] = to_rfc3339_shanghai(s.received_at);
+  o["received_on"] = date(s.received_on);
+  o["category"] = opt_enum(s.cat);
+  o["domain"] = opt_enum(s.dom);
+  o["topics"] = strings(s.topics);
+  o["expressway"] = s.expressway;
+  o["major_urgent"] = s.major_urgent;
+  o["major_urgent_reason"] = s.major_urgent_reason;
+  o["not_accepted_reason"] = opt_enum(s.not_accepted_for);
+  o["redirected_to"] = opt_enum(s.redirected_to);
+  o["unit"] = s.unit ? json::value((*s.unit)()) : json::value(nullptr);
+  o["transferred_on"] = opt_date(s.transferred_on);
+  o["extension_days"] = s.extension_days;
+  o["returns"] = s.returns;
+  o["replied_on"] = opt_date(s.replied_on);
+  o["replied_on_time"] = s.replied_on_time;
+  o["caller_reached"] = s.caller_reached;
+  o["revisit_required"] = s.revisit_required;
+  o["revisited"] = s.revisited;
+  o["satisfaction"] = opt_enum(s.result_view);
+  o["timeliness"] = opt_enum(s.time_view);
+  o["closed_on"] = opt_date(s.closed_on);
+  o["archived_on"] = opt_date(s.archived_on);
+
+  // deadlines: {transfer_by, return_by, reply_by}, each with its due date and state.
+  json::object deadlines;
+  deadlines["transfer_by"] = nullptr;
+  deadlines["return_by"] = s.return_by ? json::value(json::object{{"due", date(*s.return_by)}})
+                                       : json::value(nullptr);
+  deadlines["reply_by"] = nullptr;
+  for (const auto& d : core::deadlines(s, now)) {
+    json::object dj{{"due", date(d.due)},
+                    {"state", core::to_string(d.state)},
+                    {"met_on", opt_date(d.met_on)}};
+    deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] = dj;
+  }
+  o["deadlines"] = std::move(deadlines);
+  return o;
+}
+
+json::object event_to_json(const events::envelope& env, const core::event& e) {
+  json::object o;
+  o["event_id"] = env.event_id;
+  o["sequence"] = env.sequence();
+  o["type"] = core::event_name(env.type_id);
+  o["type_id"] = env.type_id;
+  o["version"] = env.version;
+  o["occurred_at"] = to_rfc3339_shanghai(env.occurred_at);
+  o["recorded_at"] = to_rfc3339_shanghai(env.recorded_at);
+  o["actor"] = {{"user", env.by.user},
+                {"role", env.by.role},
+                {"center", env.by.center},
+                {"unit", env.by.unit}};
+  o["correlation_id"] = env.correlation_id;
+  o["prev_hash"] = events::to_hex(env.prev_hash);
+  o["data"] = std::visit(body_renderer{}, e);
+  return o;
+}
+
+}  // namespace caseline::gateway

@@ -1,0 +1,164 @@
+#include "gateway/problem.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/errc.h"
+#include "events/errc.h"
+#include "projections/errc.h"
+
+namespace caseline::gateway {
+
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "caseline.gateway"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "ok";
+      case errc::malformed_json: return "the body is not valid JSON";
+      case errc::invalid_field: return "invalid field";
+      case errc::not_found: return "not found";
+      case errc::method_not_allowed: return "method not allowed";
+      case errc::unsupported_media_type: return "the body must be application/json";
+      case errc::payload_too_large: return "payload too large";
+      case errc::headers_too_large: return "request header fields too large";
+      case errc::bad_request: return "bad request";
+      case errc::request_timeout: return "request timeout";
+      case errc::too_many_requests: return "too many requests";
+      case errc::not_ready: return "not ready";
+      case errc::internal: return "internal error";
+    }
+    return "unknown gateway error";
+  }
+};
+
+// "(Art. 34)" or "(Art. 40(4), 43)" at the end of a rule's message.
+std::string article_of(std::string_view message) {
+  const auto pos = message.rfind("(Art. ");
+  if (pos == std::string_view::npos) return {};
+  const auto end = message.rfind(')');
+  if (end == std::string_view::npos || end <= pos) return {};
+  return std::string(message.substr(pos + 1, end - pos - 1));
+}
+
+struct mapping {
+  int status;
+  const char* slug;
+  const char* title;
+};
+
+mapping map_gateway(errc e) {
+  switch (e) {
+    case errc::malformed_json: return {400, "malformed-json", "Malformed JSON"};
+    case errc::invalid_field: return {422, "invalid-field", "Invalid field"};
+    case errc::not_found: return {404, "not-found", "Not found"};
+    case errc::method_not_allowed: return {405, "method-not-allowed", "Method not allowed"};
+    case errc::unsupported_media_type:
+      return {415, "unsupported-media-type", "Unsupported media type"};
+    case errc::payload_too_large: return {413, "payload-too-large", "Payload too large"};
+    case errc::headers_too_large:
+      return {431, "headers-too-large", "Request header fields too large"};
+    case errc::bad_request: return {400, "bad-request", "Bad request"};
+    case errc::request_timeout: return {408, "request-timeout", "Request timeout"};
+    case errc::too_many_requests: return {429, "too-many-requests", "Too many requests"};
+    case errc::not_ready: return {503, "not-ready", "Service unavailable"};
+    case errc::ok:
+    case errc::internal: break;
+  }
+  return {500, "internal", "Internal error"};
+}
+
+mapping map_core(core::errc e) {
+  switch (e) {
+    case core::errc::invalid_argument: return {422, "invalid-field", "Invalid field"};
+    case core::errc::case_not_found: return {404, "case-not-found", "Case not found"};
+    case core::errc::undecodable_event: return {500, "internal", "Internal error"};
+    default: break;
+  }
+  // Everything else is a rule of the measures that the case's state does not allow now.
+  return {409, "rule-violation", "The regulation does not allow this now"};
+}
+
+mapping map_projections(projections::errc e) {
+  switch (e) {
+    case projections::errc::case_not_found: return {404, "case-not-found", "Case not found"};
+    case projections::errc::stale_version:
+      return {412, "stale-version", "The case has changed (If-Match)"};
+    case projections::errc::shutting_down:
+      return {503, "shutting-down", "The server is shutting down"};
+    case projections::errc::ok: break;
+  }
+  return {500, "internal", "Internal error"};
+}
+
+mapping map_events(events::errc e) {
+  switch (e) {
+    case events::errc::unavailable:
+    case events::errc::timed_out:
+    case events::errc::fatal:
+    case events::errc::closed:
+      return {503, "log-unavailable", "The event log is unavailable; nothing was written"};
+    default: break;
+  }
+  return {500, "internal", "Internal error"};
+}
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const category c;
+  return c;
+}
+
+problem to_problem(const error& e) {
+  mapping m{500, "internal", "Internal error"};
+  const auto& cat = e.code.category();
+  if (cat == error_category()) {
+    m = map_gateway(static_cast<errc>(e.code.value()));
+  } else if (cat == core::error_category()) {
+    m = map_core(static_cast<core::errc>(e.code.value()));
+  } else if (cat == projections::error_category()) {
+    m = map_projections(static_cast<projections::errc>(e.code.value()));
+  } else if (cat == events::error_category()) {
+    m = map_events(static_cast<events::errc>(e.code.value()));
+  }
+  problem p;
+  p.status = m.status;
+  p.slug = m.slug;
+  p.title = m.title;
+  if (m.status == 500) {
+    p.detail = "an internal error occurred; it has been logged";
+  } else {
+    p.detail = e.message();
+    p.article = article_of(e.code.message());
+  }
+  if (cat == error_category() && e.code == errc::invalid_field) {
+    const auto colon = e.detail.find(':');
+    p.field = e.detail.substr(0, colon);
+  }
+  return p;
+}
+
+http_response problem_response(const problem& p, std::string_view instance) {
+  boost::json::object o;
+  o["type"] = "/problems/" + p.slug;
+  o["title"] = p.title;
+  o["status"] = p.status;
+  if (!p.detail.empty()) o["detail"] = p.detail;
+  if (!instance.empty()) o["instance"] = instance;
+  if (!p.article.empty()) o["article"] = p.article;
+  if (!p.field.empty()) o["field"] = p.field;
+  http_response r;
+  r.status = p.status;
+  r.content_type = "application/problem+json";
+  r.body = boost::json::serialize(o);
+  return r;
+}
+
+http_response error_response(const error& e, std::string_view instance) {
+  return problem_response(to_problem(e), instance);
+}
+
+}  // namespace caseline::gateway

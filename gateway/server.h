@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "gateway/http.h"
+
+namespace caseline::gateway {
+
+struct server_options {
+  std::string host{"127.0.0.1"};
+  std::uint16_t port{8080};  // 0: any free port (see http_server::port())
+  unsigned threads{2};
+  std::size_t body_limit{64 * 1024};
+  std::size_t header_limit{8 * 1024};
+  std::chrono::seconds read_timeout{15};   // a whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request
+  std::size_t max_connections{10'000};
+};
+
+// Handles one request; answers through the responder exactly once (from any thread).
+using request_handler = std::function<void(http_request, responder)>;
+
+// The HTTP/1.1 server (Boost.Beast, kept out of this header). Rejects what the handler must
+// never see: oversize bodies and headers (413/431), request smuggling vectors (Content-Length
+// with Transfer-Encoding, a Transfer-Encoding not ending in chunked: 400), malformed requests
+// (400), slow clients (timeouts). Every error it produces itself is problem+json.
+//
+// Lifecycle: start() binds and runs the I/O threads; stop() stops accepting, lets requests in
+// flight finish (up to `grace`), then closes everything. Thread-safe.
+class http_server {
+ public:
+  http_server(server_options options, request_handler handler);
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  result<void> start();
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  std::uint16_t port() const;
+  std::size_t active_requests() const;
+
+  class impl;  // opaque: keeps Beast and Asio out of this header
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace caseline::gateway

@@ -1,0 +1,154 @@
+#include "projections/case_projection.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/decide.h"
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+
+namespace caseline::projections {
+
+namespace {
+
+using events::detail::from_rocksdb;
+
+std::string event_key(std::string_view id, std::uint64_t sequence) {
+  std::string k(id);
+  k += '\0';
+  events::detail::put_be64(k, sequence);
+  return k;
+}
+
+std::string encode_location(const event_location& l) {
+  std::string v;
+  events::detail::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
+  events::detail::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
+  events::detail::put_be32(v, l.index);
+  return v;
+}
+
+std::string encode_u64(std::uint64_t n) {
+  std::string v;
+  events::detail::put_be64(v, n);
+  return v;
+}
+
+}  // namespace
+
+std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence) {
+  return fmt::format("{}-{:04}{:02}{:02}-{:06}", center, day.year, day.month, day.day, sequence);
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> split_case_id(std::string_view id) {
+  const auto dash = id.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 >= id.size()) return std::nullopt;
+  std::uint64_t seq = 0;
+  const auto* first = id.data() + dash + 1;
+  const auto* last = id.data() + id.size();
+  auto [ptr, ec] = std::from_chars(first, last, seq);
+  if (ec != std::errc() || ptr != last) return std::nullopt;
+  return std::pair{std::string(id.substr(0, dash)), seq};
+}
+
+void case_projection::begin_batch() {
+  rows_.clear();
+  counters_.clear();
+}
+
+void case_projection::end_batch(bool /*committed*/) {
+  rows_.clear();
+  counters_.clear();
+}
+
+result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+  const std::string& id = e.env.case_id();
+  auto found = rows_.find(id);
+  if (found == rows_.end()) {
+    auto stored = case_reader(store_).get(e.env.case_id);
+    if (!stored) return stored.error();
+    case_row row;
+    if (stored.value()) {
+      row = std::move(*stored.value());
+    } else {
+      row.state.id = e.env.case_id;
+    }
+    found = rows_.emplace(id, std::move(row)).first;
+  }
+  case_row& row = found->second;
+  if (e.env.sequence() != row.state.version + 1)
+    return make_error(events::errc::corrupt_record,
+                      fmt::format("case {}: event {} has sequence {}, expected {}", id,
+                                  e.env.event_id, e.env.sequence(), row.state.version + 1));
+  if (e.env.prev_hash != row.last_hash)
+    return make_error(events::errc::corrupt_record,
+                      fmt::format("case {}: event {} does not chain to the previous event (hash "
+                                  "mismatch)",
+                                  id, e.env.event_id));
+  row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
+  row.last_hash = events::sha256(e.stored_bytes);
+  batch.Put(store_.cf(family::cases), id, encode_case_row(row));
+  batch.Put(store_.cf(family::case_events), event_key(id, e.env.sequence()),
+            encode_location({e.position, e.index}));
+
+  if (std::holds_alternative<core::case_received>(e.event)) {
+    if (auto parts = split_case_id(id)) {
+      auto it = counters_.find(parts->first);
+      if (it == counters_.end()) {
+        auto stored = case_reader(store_).counter(parts->first);
+        if (!stored) return stored.error();
+        it = counters_.emplace(parts->first, stored.value()).first;
+      }
+      if (parts->second > it->second) {
+        it->second = parts->second;
+        batch.Put(store_.cf(family::counters), parts->first, encode_u64(parts->second));
+      }
+    }
+  }
+  return success();
+}
+
+result<std::optional<case_row>> case_reader::get(const case_id& id) const {
+  std::string value;
+  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::cases), id(), &value);
+  if (s.IsNotFound()) return std::optional<case_row>{};
+  if (!s.ok()) return from_rocksdb(s, "read case");
+  auto row = decode_case_row(value);
+  if (!row) return row.error();
+  return std::optional<case_row>{std::move(row).value()};
+}
+
+result<std::vector<event_location>> case_reader::locations(const case_id& id) const {
+  std::vector<event_location> out;
+  std::string prefix(id());
+  prefix += '\0';
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::case_events)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const auto v = it->value();
+    if (v.size() != 16) return make_error(events::errc::corrupt_record, "stored event location");
+    out.push_back(event_location{
+        {events::partition_id{static_cast<std::int32_t>(events::detail::get_be32({v.data(), 4}))},
+         events::log_offset{
+             static_cast<std::int64_t>(events::detail::get_be64({v.data() + 4, 8}))}},
+        events::detail::get_be32({v.data() + 12, 4})});
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read case events");
+  return out;
+}
+
+result<std::uint64_t> case_reader::counter(std::string_view center_and_day) const {
+  std::string value;
+  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::counters),
+                                 center_and_day, &value);
+  if (s.IsNotFound()) return std::uint64_t{0};
+  if (!s.ok()) return from_rocksdb(s, "read case counter");
+  if (value.size() != 8) return make_error(events::errc::corrupt_record, "stored case counter");
+  return events::detail::get_be64(value);
+}
+
+}  // namespace caseline::projections

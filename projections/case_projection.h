@@ -1,0 +1,50 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "projections/case_row.h"
+#include "projections/projection.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// The case projection: each case's current state (cases), the index of its events in the log
+// (case_events) and the highest case-id sequence used per center and day (counters). Used by the
+// runner's thread only.
+class case_projection final : public projection {
+ public:
+  explicit case_projection(store& s) : store_(s) {}
+  std::string_view name() const override { return "cases"; }
+  void begin_batch() override;
+  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  void end_batch(bool committed) override;
+
+ private:
+  store& store_;
+  // Rows written in the current batch, read before the store (the batch is not committed yet).
+  std::map<std::string, case_row> rows_;
+  std::map<std::string, std::uint64_t> counters_;
+};
+
+// Reads what the case projection stored. Thread-safe.
+class case_reader {
+ public:
+  explicit case_reader(store& s) : store_(s) {}
+  result<std::optional<case_row>> get(const case_id& id) const;
+  result<std::vector<event_location>> locations(const case_id& id) const;
+  // The highest sequence used for case ids "<center>-<YYYYMMDD>-*"; 0 when none.
+  result<std::uint64_t> counter(std::string_view center_and_day) const;
+
+ private:
+  store& store_;
+};
+
+// Case ids: "<center>-<YYYYMMDD>-<sequence, at least 6 digits>".
+std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence);
+// The "<center>-<YYYYMMDD>" prefix and the sequence of a case id, if it has that form.
+std::optional<std::pair<std::string, std::uint64_t>> split_case_id(std::string_view id);
+
+}  // namespace caseline::projections

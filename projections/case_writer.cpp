@@ -1,0 +1,253 @@
+#include "projections/case_writer.h"
+
+#include <fmt/format.h>
+
+#include "core/codec.h"
+#include "core/decide.h"
+#include "core/errc.h"
+#include "events/errc.h"
+#include "projections/errc.h"
+
+namespace caseline::projections {
+
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "caseline.projections"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "ok";
+      case errc::case_not_found: return "case not found";
+      case errc::stale_version: return "the case has changed since that version (If-Match)";
+      case errc::shutting_down: return "the server is shutting down";
+    }
+    return "unknown projections error";
+  }
+};
+
+// How long a command waits for the projection before deciding against a possibly stale state.
+constexpr std::chrono::seconds catch_up_timeout{10};
+// Idle slots are kept (cached state) until there are this many, then swept.
+constexpr std::size_t sweep_threshold = 4096;
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const category c;
+  return c;
+}
+
+case_writer::case_writer(events::event_log& log, store& s, projection_runner& runner,
+                         core::context base, const clock& clk, unsigned threads)
+    : log_(log),
+      store_(s),
+      reader_(s),
+      runner_(runner),
+      base_(base),
+      clock_(clk),
+      last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
+      pool_(threads) {}
+
+case_writer::~case_writer() { drain(std::chrono::seconds(30)); }
+
+void case_writer::post(std::function<void()> task) { pool_.post(std::move(task)); }
+
+bool case_writer::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  draining_ = true;
+  return idle_cv_.wait_for(lk, timeout, [&] { return in_flight_ == 0; });
+}
+
+std::int64_t case_writer::last_acked(events::partition_id p) const {
+  std::lock_guard lk(mu_);
+  return last_acked_.at(static_cast<std::size_t>(p()));
+}
+
+result<std::string> case_writer::allocate_id(const core::command& cmd) {
+  const auto* rec = std::get_if<core::receive>(&cmd);
+  if (!rec) return make_error(errc::case_not_found, "only receive creates a case");
+  const civil_date day = shanghai_date(clock_.now());
+  const std::string prefix = format_case_id(rec->center(), day, 0).substr(0, rec->center().size() + 9);
+  auto it = counters_.find(prefix);
+  if (it == counters_.end()) {
+    auto stored = reader_.counter(prefix);
+    if (!stored) return stored.error();
+    it = counters_.emplace(prefix, stored.value()).first;
+  }
+  return format_case_id(rec->center(), day, ++it->second);
+}
+
+void case_writer::submit(command_request request, done_handler done) {
+  std::string id;
+  {
+    std::lock_guard lk(mu_);
+    if (draining_) {
+      done(make_error(errc::shutting_down));
+      return;
+    }
+    if (request.id) {
+      id = (*request.id)();
+    } else {
+      auto allocated = allocate_id(request.cmd);
+      if (!allocated) {
+        done(allocated.error());
+        return;
+      }
+      id = std::move(allocated).value();
+      request.id = case_id{id};
+      std::get<core::receive>(request.cmd).id = case_id{id};
+    }
+    if (slots_.size() >= sweep_threshold) sweep_locked();
+    slot& s = slots_[id];
+    s.queue.push_back(pending{std::move(request), std::move(done)});
+    ++in_flight_;
+    if (s.busy) return;
+    s.busy = true;
+  }
+  post([this, id] { run_next(id); });
+}
+
+void case_writer::sweep_locked() {
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    const slot& s = it->second;
+    const bool applied = !s.position || runner_.applied(s.position->partition) >
+                                            s.position->offset();
+    if (!s.busy && s.queue.empty() && !s.uncertain && applied)
+      it = slots_.erase(it);
+    else
+      ++it;
+  }
+}
+
+void case_writer::run_next(const std::string& id) {
+  pending work;
+  std::optional<case_row> cached;
+  bool uncertain = false;
+  {
+    std::lock_guard lk(mu_);
+    slot& s = slots_.at(id);
+    work = std::move(s.queue.front());
+    s.queue.pop_front();
+    cached = s.cached;
+    uncertain = s.uncertain;
+  }
+  auto fail = [&](error e) {
+    work.done(std::move(e));
+    finish(id);
+  };
+
+  const case_id cid{id};
+  const events::partition_id partition = events::partition_for(id, log_.partition_count());
+  if (uncertain || !cached) {
+    // The store is the truth for this case: wait until it holds everything the log has for the
+    // partition (our own acknowledged writes, and any whose outcome we do not know).
+    if (uncertain) {
+      auto end = log_.end_offset(partition);
+      if (!end) return fail(end.error());
+      if (end.value()() > 0 &&
+          !runner_.wait_applied({partition, events::log_offset{end.value()() - 1}},
+                                catch_up_timeout))
+        return fail(make_error(events::errc::unavailable,
+                               "the projection has not caught up with the log"));
+    }
+    auto stored = reader_.get(cid);
+    if (!stored) return fail(stored.error());
+    if (stored.value()) {
+      cached = std::move(*stored.value());
+    } else {
+      cached = case_row{};
+      cached->state.id = cid;
+    }
+    std::lock_guard lk(mu_);
+    slot& s = slots_.at(id);
+    s.cached = cached;
+    s.uncertain = false;
+  }
+
+  const command_request& req = work.request;
+  const bool is_receive = std::holds_alternative<core::receive>(req.cmd);
+  if (cached->state.version == 0 && !is_receive)
+    return fail(make_error(errc::case_not_found, id));
+  if (req.if_match && *req.if_match != cached->state.version)
+    return fail(make_error(errc::stale_version,
+                           fmt::format("the case is at version {}, not {}",
+                                       cached->state.version, *req.if_match)));
+
+  core::context ctx = base_;
+  ctx.now = clock_.now();
+  ctx.who = req.who;
+  auto decided = core::decide(cached->state, req.cmd, ctx);
+  if (!decided) return fail(decided.error());
+
+  command_outcome outcome;
+  case_row next = *cached;
+  events::record rec;
+  for (const auto& ev : decided.value()) {
+    const auto body = core::encode(ev);
+    events::envelope env;
+    env.sequence = sequence_number{next.state.version + 1};
+    env.event_id = fmt::format("{}#{}", id, env.sequence());
+    env.case_id = cid;
+    env.type_id = body.type_id;
+    env.version = body.version;
+    env.recorded_at = ctx.now;
+    env.occurred_at = req.occurred_at.value_or(ctx.now);
+    env.by = events::actor{req.who.id(), std::string(core::to_string(req.who.role)),
+                           req.who.center(), req.who.unit()};
+    env.correlation_id = req.correlation_id;
+    env.prev_hash = next.last_hash;
+    env.body = body.bytes;
+    std::string bytes = events::encode_envelope(env);
+    next.last_hash = events::sha256(bytes);
+    next.state = core::evolve(std::move(next.state), ev, env.recorded_at);
+    rec.events.push_back(std::move(bytes));
+    outcome.events.push_back(std::move(env));
+  }
+  outcome.state = next.state;
+
+  auto shared_done = std::make_shared<done_handler>(std::move(work.done));
+  auto shared_outcome = std::make_shared<command_outcome>(std::move(outcome));
+  auto shared_row = std::make_shared<case_row>(std::move(next));
+  log_.append(id, events::encode_record(rec),
+              [this, id, shared_done, shared_outcome, shared_row](result<events::log_position> r) {
+                // Runs on a log thread: hand over to a writer thread at once.
+                post([this, id, shared_done, shared_outcome, shared_row, r = std::move(r)] {
+                  {
+                    std::lock_guard lk(mu_);
+                    slot& s = slots_.at(id);
+                    if (r) {
+                      s.cached = std::move(*shared_row);
+                      s.position = r.value();
+                      auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
+                      acked = std::max(acked, r.value().offset());
+                    } else {
+                      s.cached.reset();
+                      s.uncertain = true;
+                    }
+                  }
+                  if (r) {
+                    shared_outcome->position = r.value();
+                    (*shared_done)(std::move(*shared_outcome));
+                  } else {
+                    (*shared_done)(r.error());
+                  }
+                  finish(id);
+                });
+              });
+}
+
+void case_writer::finish(const std::string& id) {
+  bool more = false;
+  {
+    std::lock_guard lk(mu_);
+    slot& s = slots_.at(id);
+    --in_flight_;
+    more = !s.queue.empty();
+    if (!more) s.busy = false;
+    if (in_flight_ == 0) idle_cv_.notify_all();
+  }
+  if (more) post([this, id] { run_next(id); });
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/commands.h"
+#include "core/decide.h"
+#include "core/result.h"
+#include "events/event_log.h"
+#include "events/record.h"
+#include "events/thread_pool.h"
+#include "projections/case_projection.h"
+#include "projections/clock.h"
+#include "projections/runner.h"
+
+namespace caseline::projections {
+
+struct command_request {
+  std::optional<case_id> id;  // absent for receive: the writer assigns the case id
+  core::command cmd;
+  core::actor who;
+  std::string correlation_id;
+  std::optional<std::uint64_t> if_match;  // the version the client saw
+  std::optional<timestamp> occurred_at;
+};
+
+struct command_outcome {
+  core::case_state state;         // after the command
+  events::log_position position;  // of the record that holds its events
+  std::vector<events::envelope> events;
+};
+
+// The write side: decides commands against each case's current state and appends their events,
+// one record per command. Commands for one case run one at a time, in arrival order, and each
+// sees the previous one's acknowledged result (even before the projection has applied it);
+// commands for different cases run concurrently and are batched by the log.
+//
+// After an append whose outcome is unknown (error or timeout: it may still be in the log), the
+// case's next command first waits for the projection to catch up with the log and reloads the
+// state from it, so no decision is made against a state that may be stale.
+//
+// Lifecycle: construct after the runner has caught up with the log; destroy after the gateway
+// stopped submitting (the destructor waits for commands in flight). Thread-safe.
+class case_writer {
+ public:
+  using done_handler = std::function<void(result<command_outcome>)>;
+
+  case_writer(events::event_log& log, store& s, projection_runner& runner,
+              core::context base, const clock& clk, unsigned threads = 2);
+  ~case_writer();
+
+  // `done` runs exactly once, on a writer thread.
+  void submit(command_request request, done_handler done);
+  // The offset of the last record this writer appended to p and saw acknowledged (-1: none).
+  std::int64_t last_acked(events::partition_id p) const;
+  // Stops taking commands and waits (up to timeout) for those in flight. True if all finished.
+  bool drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct pending {
+    command_request request;
+    done_handler done;
+  };
+  struct slot {
+    std::deque<pending> queue;
+    bool busy{false};
+    bool uncertain{false};            // the last append's outcome is unknown
+    std::optional<case_row> cached;   // state after this writer's last acknowledged command
+    std::optional<events::log_position> position;
+  };
+
+  void post(std::function<void()> task);
+  void run_next(const std::string& id);
+  void finish(const std::string& id);
+  result<std::string> allocate_id(const core::command& cmd);
+  void sweep_locked();
+
+  events::event_log& log_;
+  store& store_;
+  case_reader reader_;
+  projection_runner& runner_;
+  core::context base_;  // calendar, registry, policy; `now` and the actor are set per command
+  const clock& clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::unordered_map<std::string, slot> slots_;
+  std::map<std::string, std::uint64_t> counters_;  // "<center>-<YYYYMMDD>" -> last sequence
+  std::vector<std::int64_t> last_acked_;
+  std::size_t in_flight_{0};
+  bool draining_{false};
+
+  events::thread_pool pool_;  // last: destroyed (joined) first
+};
+
+}  // namespace caseline::projections

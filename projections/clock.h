@@ -1,0 +1,33 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include "core/time.h"
+
+namespace caseline::projections {
+
+// Where "now" comes from. Core never reads a clock; the shells pass one of these in.
+class clock {
+ public:
+  virtual ~clock() = default;
+  virtual timestamp now() const = 0;
+};
+
+class system_clock final : public clock {
+ public:
+  timestamp now() const override { return from_chrono(std::chrono::system_clock::now()); }
+};
+
+// A clock that moves only when told (tests, demos: `serve --clock manual`). Thread-safe.
+class manual_clock final : public clock {
+ public:
+  explicit manual_clock(timestamp start) : ms_(start.ms) {}
+  timestamp now() const override { return timestamp{ms_.load()}; }
+  void set(timestamp t) { ms_.store(t.ms); }
+
+ private:
+  std::atomic<std::int64_t> ms_;
+};
+
+}  // namespace caseline::projections

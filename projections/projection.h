@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/events.h"
+#include "core/result.h"
+#include "events/event_log.h"
+#include "events/record.h"
+
+namespace rocksdb {
+class WriteBatch;
+}
+
+namespace caseline::projections {
+
+// One event of the log as projections see it: decoded once by the runner.
+struct decoded_event {
+  const events::envelope& env;
+  const core::event& event;
+  events::log_position position;  // of the record that holds it
+  std::uint32_t index;            // within the record
+  std::string_view stored_bytes;  // the envelope's bytes as stored (the hash chain covers them)
+};
+
+// A read model: a state machine over the log. The runner calls begin_batch, apply for every
+// event of a batch in log order, then end_batch with whether the batch was committed. apply adds
+// rows to the runner's WriteBatch; the runner adds the consumed offsets to the same batch, so a
+// batch is applied entirely or not at all. apply must be deterministic: no clock, no random,
+// nothing but the events and the store's previous rows.
+class projection {
+ public:
+  virtual ~projection() = default;
+  virtual std::string_view name() const = 0;
+  virtual void begin_batch() {}
+  virtual result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) = 0;
+  virtual void end_batch(bool /*committed*/) {}
+};
+
+}  // namespace caseline::projections

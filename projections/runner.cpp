@@ -1,0 +1,183 @@
+#include "projections/runner.h"
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/codec.h"
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "events/record.h"
+
+namespace caseline::projections {
+
+namespace {
+
+std::string offset_key(std::int32_t p) {
+  std::string k = "log/";
+  events::detail::put_be32(k, static_cast<std::uint32_t>(p));
+  return k;
+}
+
+}  // namespace
+
+projection_runner::projection_runner(events::event_log& log, store& s,
+                                     std::vector<projection*> projections)
+    : log_(log), store_(s), projections_(std::move(projections)) {
+  auto offsets = load_offsets();
+  if (!offsets) throw std::runtime_error(offsets.error().message());
+  applied_ = std::move(offsets).value();
+}
+
+projection_runner::~projection_runner() { stop(); }
+
+result<std::vector<std::int64_t>> projection_runner::load_offsets() {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(log_.partition_count()), 0);
+  for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
+    std::string v;
+    const auto s =
+        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::offsets), offset_key(p), &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return events::detail::from_rocksdb(s, "read projection offsets");
+    if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored projection offset");
+    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(events::detail::get_be64(v));
+  }
+  return out;
+}
+
+result<void> projection_runner::start() {
+  events::start_offsets from;
+  {
+    std::lock_guard lk(mu_);
+    for (std::size_t p = 0; p < applied_.size(); ++p)
+      from[static_cast<std::int32_t>(p)] = applied_[p];
+  }
+  auto sub = log_.subscribe(std::move(from), [this](std::span<const events::log_record> batch) {
+    auto r = apply(batch);
+    if (!r) {
+      std::lock_guard lk(mu_);
+      failure_ = r.error();
+      cv_.notify_all();
+    }
+    return r;
+  });
+  if (!sub) return sub.error();
+  subscription_ = std::move(sub).value();
+  return success();
+}
+
+void projection_runner::stop() { subscription_.reset(); }
+
+result<void> projection_runner::apply(std::span<const events::log_record> batch) {
+  if (batch.empty()) return success();
+  const std::int32_t p = batch.front().position.partition();
+  if (p < 0 || p >= static_cast<std::int32_t>(applied_.size()))
+    return make_error(events::errc::invalid_partition, fmt::format("partition {}", p));
+  std::int64_t next;
+  {
+    std::lock_guard lk(mu_);
+    next = applied_[static_cast<std::size_t>(p)];
+  }
+  for (auto* proj : projections_) proj->begin_batch();
+  rocksdb::WriteBatch wb;
+  std::uint64_t count = 0;
+  auto fail = [&](error e) {
+    for (auto* proj : projections_) proj->end_batch(false);
+    return e;
+  };
+  for (const auto& rec : batch) {
+    if (rec.position.offset() < next) continue;  // applied before: offsets make it idempotent
+    if (rec.position.offset() != next)
+      return fail(make_error(events::errc::corrupt_record,
+                             fmt::format("partition {}: expected offset {}, got {}", p, next,
+                                         rec.position.offset())));
+    auto decoded = events::decode_record(rec.value);
+    if (!decoded)
+      return fail(make_error(decoded.error().code,
+                             fmt::format("partition {} offset {}: {}", p, next,
+                                         decoded.error().detail)));
+    for (std::uint32_t i = 0; i < decoded.value().events.size(); ++i) {
+      const std::string& bytes = decoded.value().events[i];
+      auto env = events::decode_envelope(bytes);
+      if (!env)
+        return fail(make_error(env.error().code, fmt::format("partition {} offset {}: {}", p,
+                                                             next, env.error().detail)));
+      auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
+      if (!ev)
+        return fail(make_error(ev.error().code, fmt::format("partition {} offset {} event {}: {}",
+                                                            p, next, env.value().event_id,
+                                                            ev.error().detail)));
+      const decoded_event de{env.value(), ev.value(), rec.position, i, bytes};
+      for (auto* proj : projections_) {
+        if (auto r = proj->apply(de, wb); !r)
+          return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
+                                                             r.error().detail)));
+      }
+      ++count;
+    }
+    ++next;
+  }
+  std::string v;
+  events::detail::put_be64(v, static_cast<std::uint64_t>(next));
+  wb.Put(store_.cf(family::offsets), offset_key(p), v);
+  // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
+  const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) return fail(events::detail::from_rocksdb(s, "write projection batch"));
+  for (auto* proj : projections_) proj->end_batch(true);
+  {
+    std::lock_guard lk(mu_);
+    applied_[static_cast<std::size_t>(p)] = next;
+    events_applied_ += count;
+  }
+  cv_.notify_all();
+  return success();
+}
+
+std::int64_t projection_runner::applied(events::partition_id p) const {
+  std::lock_guard lk(mu_);
+  return applied_.at(static_cast<std::size_t>(p()));
+}
+
+bool projection_runner::wait_applied(events::log_position pos,
+                                     std::chrono::milliseconds timeout) const {
+  std::unique_lock lk(mu_);
+  return cv_.wait_for(lk, timeout, [&] {
+    return failure_.has_value() ||
+           applied_.at(static_cast<std::size_t>(pos.partition())) > pos.offset();
+  }) && !failure_;
+}
+
+result<void> projection_runner::catch_up(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
+    auto end = log_.end_offset(events::partition_id{p});
+    if (!end) return end.error();
+    if (end.value()() == 0) continue;
+    std::unique_lock lk(mu_);
+    const bool ok = cv_.wait_until(lk, deadline, [&] {
+      return failure_.has_value() || applied_[static_cast<std::size_t>(p)] >= end.value()();
+    });
+    if (failure_) return *failure_;
+    if (!ok)
+      return make_error(events::errc::timed_out,
+                        fmt::format("projections did not catch up with partition {}", p));
+  }
+  return success();
+}
+
+std::optional<error> projection_runner::failure() const {
+  {
+    std::lock_guard lk(mu_);
+    if (failure_) return failure_;
+  }
+  // The log's own failure (a consumer error), when the handler never saw the batch.
+  return subscription_ ? subscription_->failure() : std::nullopt;
+}
+
+std::uint64_t projection_runner::events_applied() const {
+  std::lock_guard lk(mu_);
+  return events_applied_;
+}
+
+}  // namespace caseline::projections

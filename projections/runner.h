@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "events/event_log.h"
+#include "projections/projection.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// Feeds the log to a set of projections. Each batch (of one partition) is decoded once, applied
+// by every projection into one WriteBatch together with the partition's next offset, and written
+// atomically: after a crash the runner resumes from its stored offsets, so no event is applied
+// twice or skipped. A record that cannot be decoded or applied stops the runner with that error
+// (failure()); it is never skipped.
+//
+// Lifecycle: construct, start() (subscribes from the stored offsets), destroy (stops). apply()
+// may also be called directly (rebuild, tests) when not started. Thread-safety: applied(),
+// wait_applied() and failure() from any thread; apply() from one thread at a time.
+class projection_runner {
+ public:
+  projection_runner(events::event_log& log, store& s, std::vector<projection*> projections);
+  ~projection_runner();
+
+  result<void> start();
+  void stop();
+
+  result<void> apply(std::span<const events::log_record> batch);
+
+  // The next offset to apply in partition p.
+  std::int64_t applied(events::partition_id p) const;
+  // Waits until the record at `pos` has been applied (or the runner failed, or timeout).
+  bool wait_applied(events::log_position pos, std::chrono::milliseconds timeout) const;
+  // Waits until every partition has applied everything the log held when called.
+  result<void> catch_up(std::chrono::milliseconds timeout) const;
+  std::optional<error> failure() const;
+  // Total events applied since construction (metrics, progress).
+  std::uint64_t events_applied() const;
+
+ private:
+  result<std::vector<std::int64_t>> load_offsets();
+
+  events::event_log& log_;
+  store& store_;
+  std::vector<projection*> projections_;
+  std::unique_ptr<events::subscription> subscription_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<std::int64_t> applied_;  // guarded by mu_
+  std::optional<error> failure_;       // guarded by mu_
+  std::uint64_t events_applied_{0};    // guarded by mu_
+};
+
+}  // namespace caseline::projections

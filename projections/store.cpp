@@ -1,0 +1,35 @@
+#include "projections/store.h"
+
+#include <rocksdb/db.h>
+
+#include "events/detail/rocksdb_status.h"
+
+namespace caseline::projections {
+
+namespace {
+constexpr const char* family_names[] = {"offsets", "cases", "case_events", "counters"};
+static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
+}  // namespace
+
+store::store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
+
+store::~store() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+}
+
+result<std::unique_ptr<store>> store::open(const std::string& dir) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+  for (const char* name : family_names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
+  if (!s.ok()) return events::detail::from_rocksdb(s, "cannot open the projection store at " + dir);
+  return std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+}
+
+}  // namespace caseline::projections

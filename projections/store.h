@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace caseline::projections {
+
+// The column families of the projection store. Each projection owns its own families; every
+// projection writes its consumed offsets into `offsets` in the same WriteBatch as its rows.
+enum class family : std::size_t {
+  offsets = 0,   // "<projection>/<partition be32>" -> next offset (be64)
+  cases,         // case id -> case_row (cereal)
+  case_events,   // case id, 0, sequence (be64) -> event location (partition, offset, index)
+  counters,      // "<center>-<YYYYMMDD>" -> highest case sequence number used (be64)
+  count_         // keep last
+};
+
+// The RocksDB database that holds every projection (under <data>/store). Lifecycle: open()
+// creates or opens it; destroying it closes it. Thread-safe (RocksDB is).
+class store {
+ public:
+  static result<std::unique_ptr<store>> open(const std::string& dir);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  rocksdb::DB& db() { return *db_; }
+  rocksdb::ColumnFamilyHandle* cf(family f) { return handles_[static_cast<std::size_t>(f) + 1]; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
+
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, families...]
+};
+
+}  // namespace caseline::projections

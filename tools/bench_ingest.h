@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <string>
+
+namespace caseline::tools {
+
+struct bench_ingest_options {
+  std::string url{"http://127.0.0.1:8080"};  // the server under test
+  unsigned connections{8};
+  std::chrono::seconds duration{10};
+  std::string center{"410100"};
+  // Also measure, with the same client in the same run, an in-process HTTP server of ours that
+  // answers 201 at once: the HTTP layer alone, without the log and the projections.
+  bool baseline{true};
+};
+
+// Drives POST /v1/cases over keep-alive connections and prints throughput and latency
+// percentiles (and the baseline beside them). Returns the exit code: 0 even when requests
+// failed (a benchmark never fails CI); 2 for bad options.
+int run_bench_ingest(const bench_ingest_options& options, std::ostream& out, std::ostream& err);
+
+}  // namespace caseline::tools
