@@ -179,6 +179,10 @@ void case_writer::run_next(const std::string& id) {
   ctx.who = req.who;
   auto decided = core::decide(cached->state, req.cmd, ctx);
   if (!decided) return fail(decided.error());
+  if (decided.value().empty()) {  // nothing to do (e.g. a reminder already sent): append nothing
+    work.done(command_outcome{cached->state, std::nullopt, {}});
+    return finish(id);
+  }
 
   command_outcome outcome;
   case_row next = *cached;

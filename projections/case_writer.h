@@ -33,8 +33,10 @@ struct command_request {
 };
 
 struct command_outcome {
-  core::case_state state;         // after the command
-  events::log_position position;  // of the record that holds its events
+  core::case_state state;  // after the command
+  // Of the record that holds its events; none when the command decided no event (a reminder
+  // that was already sent).
+  std::optional<events::log_position> position;
   std::vector<events::envelope> events;
 };
 

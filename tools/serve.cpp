@@ -11,6 +11,7 @@
 #include "core/decide.h"
 #include "core/registry.h"
 #include "events/embedded_event_log.h"
+#include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
@@ -24,27 +25,122 @@ namespace caseline::tools {
 
 namespace {
 
-bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
+result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& listen) {
+  auto bad = make_error(events::errc::bad_config, "--listen must be HOST:PORT, not '" + listen + "'");
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = listen.substr(0, colon);
+  if (colon == std::string::npos || colon == 0) return bad;
+  std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  try {
-    std::size_t used = 0;
-    const unsigned long p = std::stoul(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1 || p > 65535) return false;
-    port = static_cast<std::uint16_t>(p);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return bad;
+  const unsigned long p = std::stoul(port);
+  if (p > 65535) return bad;
+  return std::pair{host, static_cast<std::uint16_t>(p)};
 }
 
 }  // namespace
 
-int run_serve(const serve_options& options, std::ostream& out, std::ostream& err,
-              const std::function<void(const std::string&)>& ready) {
+result<std::unique_ptr<events::event_log>> open_log(const store_options& options) {
+  if (!options.kafka.empty()) {
+    events::kafka_log_options k;
+    k.brokers = options.kafka;
+    k.topic = options.topic;
+    k.partitions = options.partitions;
+    return events::open_kafka_log(k);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return make_error(events::errc::bad_config,
+                      "cannot create " + options.data_dir + ": " + ec.message());
+  return events::open_embedded_log(
+      {(std::filesystem::path(options.data_dir) / "log").string(), options.partitions});
+}
+
+// Members in construction order; destroyed in reverse (server first, log last).
+struct server_stack::parts {
+  core::calendar calendar;
+  core::registry registry = core::registry::henan();
+  projections::system_clock clock;
+  std::unique_ptr<events::event_log> log;
+  std::unique_ptr<projections::store> store;
+  std::unique_ptr<projections::case_projection> cases;
+  std::unique_ptr<projections::projection_runner> runner;
+  std::unique_ptr<projections::case_writer> writer;
+  std::unique_ptr<gateway::api> api;
+  std::unique_ptr<gateway::http_server> server;
+  std::string host;
+  bool stopped{false};
+};
+
+server_stack::server_stack(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
+
+server_stack::~server_stack() { stop(std::chrono::seconds(10)); }
+
+std::string server_stack::address() const {
+  return fmt::format("{}:{}", parts_->host, parts_->server->port());
+}
+
+void server_stack::stop(std::chrono::milliseconds grace) {
+  if (!parts_ || parts_->stopped) return;
+  parts_->stopped = true;
+  parts_->server->stop(grace);  // stop accepting; answer what is in flight
+  parts_->writer->drain(grace);
+  if (auto r = parts_->log->flush(grace); !r)
+    spdlog::warn(R"({{"event":"flush_failed","error":"{}"}})", r.error().message());
+  parts_->runner->stop();
+}
+
+result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& options,
+                                                         std::unique_ptr<events::event_log> log) {
+  auto listen = split_listen(options.listen);
+  if (!listen) return listen.error();
+  auto cal = core::calendar::load_file(options.store.calendar_file);
+  if (!cal) return cal.error();
+  auto p = std::make_unique<parts>();
+  p->calendar = std::move(cal).value();
+  p->host = listen.value().first;
+  if (!log) {
+    auto opened = open_log(options.store);
+    if (!opened) return opened.error();
+    log = std::move(opened).value();
+  }
+  p->log = std::move(log);
+  std::error_code ec;
+  std::filesystem::create_directories(options.store.data_dir, ec);
+  auto store = projections::store::open(
+      (std::filesystem::path(options.store.data_dir) / "store").string());
+  if (!store) return store.error();
+  p->store = std::move(store).value();
+  p->cases = std::make_unique<projections::case_projection>(*p->store);
+  p->runner = std::make_unique<projections::projection_runner>(
+      *p->log, *p->store, std::vector<projections::projection*>{p->cases.get()});
+  if (auto r = p->runner->start(); !r) return r.error();
+  // Decisions need every acknowledged event: catch up before taking commands.
+  if (auto r = p->runner->catch_up(std::chrono::minutes(30)); !r) return r.error();
+
+  core::context base;
+  base.cal = &p->calendar;
+  base.reg = &p->registry;
+  p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner, base,
+                                                         p->clock);
+  p->api = std::make_unique<gateway::api>(
+      gateway::services{*p->log, *p->store, *p->runner, *p->writer, p->clock});
+  gateway::server_options so;
+  so.host = listen.value().first;
+  so.port = listen.value().second;
+  so.threads = options.io_threads;
+  p->server = std::make_unique<gateway::http_server>(
+      so, [api = p->api.get()](gateway::http_request req, gateway::responder respond) {
+        api->handle(std::move(req), std::move(respond));
+      });
+  if (auto r = p->server->start(); !r) return r.error();
+  return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
+}
+
+int run_serve(const serve_options& options, std::ostream& out, std::ostream& err) {
   // Block the stop signals in every thread created from here on; this thread waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -52,101 +148,22 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::string host;
-  std::uint16_t port = 0;
-  if (!split_listen(options.listen, host, port)) {
-    err << "caseline serve: --listen must be HOST:PORT, not '" << options.listen << "'\n";
-    return 2;
-  }
-  auto cal = core::calendar::load_file(options.store.calendar_file);
-  if (!cal) {
-    err << "caseline serve: calendar " << options.store.calendar_file << ": "
-        << cal.error().message() << "\n";
-    return 2;
-  }
-  std::error_code fs_ec;
-  std::filesystem::create_directories(options.store.data_dir, fs_ec);
-  if (fs_ec) {
-    err << "caseline serve: cannot create " << options.store.data_dir << ": " << fs_ec.message()
-        << "\n";
-    return 2;
-  }
-  std::unique_ptr<events::event_log> log;
-  if (options.store.kafka.empty()) {
-    auto opened = events::open_embedded_log(
-        {(std::filesystem::path(options.store.data_dir) / "log").string(),
-         options.store.partitions});
-    if (!opened) {
-      err << "caseline serve: " << opened.error().message() << "\n";
-      return 1;
-    }
-    log = std::move(opened).value();
-  } else {
-    events::kafka_log_options k;
-    k.brokers = options.store.kafka;
-    k.topic = options.store.topic;
-    k.partitions = options.store.partitions;
-    auto opened = events::open_kafka_log(k);
-    if (!opened) {
-      err << "caseline serve: " << opened.error().message() << "\n";
-      return 1;
-    }
-    log = std::move(opened).value();
-  }
-  auto store = projections::store::open(
-      (std::filesystem::path(options.store.data_dir) / "store").string());
-  if (!store) {
-    err << "caseline serve: " << store.error().message() << "\n";
+  auto stack = server_stack::open(options);
+  if (!stack) {
+    err << "caseline serve: " << stack.error().message() << "\n";
     return 1;
   }
-  projections::case_projection cases(*store.value());
-  projections::projection_runner runner(*log, *store.value(), {&cases});
-  if (auto r = runner.start(); !r) {
-    err << "caseline serve: " << r.error().message() << "\n";
-    return 1;
-  }
-  // Decisions need every acknowledged event: catch up before taking commands.
-  if (auto r = runner.catch_up(std::chrono::minutes(30)); !r) {
-    err << "caseline serve: " << r.error().message() << "\n";
-    return 1;
-  }
-
-  const core::registry registry = core::registry::henan();
-  projections::system_clock clock;
-  core::context base;
-  base.cal = &cal.value();
-  base.reg = &registry;
-  projections::case_writer writer(*log, *store.value(), runner, base, clock);
-  gateway::api api({*log, *store.value(), runner, writer, clock});
-  gateway::server_options so;
-  so.host = host;
-  so.port = port;
-  so.threads = options.io_threads;
-  gateway::http_server server(so, [&api](gateway::http_request req, gateway::responder respond) {
-    api.handle(std::move(req), std::move(respond));
-  });
-  if (auto r = server.start(); !r) {
-    err << "caseline serve: " << r.error().message() << "\n";
-    return 1;
-  }
-  const std::string address = fmt::format("{}:{}", host, server.port());
-  out << fmt::format("caseline listening on http://{} (data {}, log {})\n", address,
-                     options.store.data_dir,
+  out << fmt::format("caseline listening on http://{} (data {}, log {})\n",
+                     stack.value()->address(), options.store.data_dir,
                      options.store.kafka.empty()
                          ? std::string("embedded")
                          : fmt::format("kafka {} topic {}", options.store.kafka,
                                        options.store.topic))
       << std::flush;
-  if (ready) ready(address);
-
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info(R"({{"event":"shutdown","signal":{}}})", sig);
-  server.stop(options.shutdown_grace);  // stop accepting; answer what is in flight
-  writer.drain(options.shutdown_grace);
-  if (auto r = log->flush(options.shutdown_grace); !r)
-    err << "caseline serve: " << r.error().message() << "\n";
-  runner.stop();
+  stack.value()->stop(options.shutdown_grace);
   return 0;
 }
 

@@ -9,6 +9,10 @@
 
 #include "core/result.h"
 
+namespace caseline::events {
+class event_log;
+}
+
 namespace caseline::tools {
 
 // Where the store and the log live. The same options serve every subcommand that reads or writes
@@ -28,10 +32,32 @@ struct serve_options {
   std::chrono::seconds shutdown_grace{10};
 };
 
-// Runs the server until SIGINT or SIGTERM: opens the
-// log and the store, catches the projections up with the log, then serves. `ready` is called
-// with the bound address once requests are accepted. Returns the process exit code.
-int run_serve(const serve_options& options, std::ostream& out, std::ostream& err,
-              const std::function<void(const std::string& address)>& ready = {});
+// Opens the log named by the options: Kafka when options.kafka is set, else the embedded log
+// under <data>/log.
+result<std::unique_ptr<events::event_log>> open_log(const store_options& options);
+
+// The whole server in one object: log, projection store and runner, write side, API and HTTP
+// server. open() returns once the projections have caught up with the log and the server
+// accepts requests. stop() stops accepting, answers what is in flight, drains the writer and
+// flushes the log; the destructor stops too.
+class server_stack {
+ public:
+  // `log` may be given (tests inject a log with faults); otherwise open_log(options.store).
+  static result<std::unique_ptr<server_stack>> open(const serve_options& options,
+                                                    std::unique_ptr<events::event_log> log = {});
+  ~server_stack();
+  std::string address() const;  // "HOST:PORT" as bound
+  void stop(std::chrono::milliseconds grace);
+
+  struct parts;
+
+ private:
+  explicit server_stack(std::unique_ptr<parts> p);
+  std::unique_ptr<parts> parts_;
+};
+
+// `caseline serve`: runs the server until SIGINT or SIGTERM. Prints the address and the data
+// folder once requests are accepted. Returns the process exit code.
+int run_serve(const serve_options& options, std::ostream& out, std::ostream& err);
 
 }  // namespace caseline::tools

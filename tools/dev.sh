@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# dev.sh - the project's two everyday commands, on a fresh Debian bookworm machine or a used one.
+#
+#   tools/dev.sh serve [ARGS...]  install packages, build, run `caseline serve` on the embedded
+#                                 log (default --listen 127.0.0.1:8080 --data ./caseline-data)
+#   tools/dev.sh test  [ARGS...]  install packages, build, start a real Kafka broker, run every
+#                                 test with ctest (ARGS go to ctest), stop the broker
+#   tools/dev.sh deps             only install the Debian packages
+#   tools/dev.sh build            only configure and build (preset "default", or $PRESET)
+#
+# Needs root or sudo for apt-get (only when a package is missing), and Maven Central for the
+# first Kafka fetch.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+preset="${PRESET:-default}"
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  librdkafka-dev librocksdb-dev rocksdb-tools
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libfmt-dev libspdlog-dev libcereal-dev doctest-dev libcli11-dev libssl-dev
+  openjdk-17-jre-headless maven kcat python3 curl
+)
+
+log() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then return 0; fi
+  log "installing: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cd "$root"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+}
+
+binary_dir() {
+  case "$preset" in
+    default) echo "$root/build" ;;
+    debug) echo "$root/build-debug" ;;
+    *) echo "$root/build-$preset" ;;
+  esac
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  deps) deps ;;
+  build) deps; build ;;
+  serve)
+    deps; build
+    exec "$(binary_dir)/tools/caseline" serve --listen 127.0.0.1:8080 --data "$root/caseline-data" "$@" ;;
+  test)
+    deps; build
+    "$root/tools/kafka-local.sh" fetch
+    cd "$root"
+    exec "$root/tools/kafka-local.sh" run -- ctest --preset "$preset" -j2 --output-on-failure "$@" ;;
+  *)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" >&2
+    exit 2 ;;
+esac
