@@ -1,0 +1,105 @@
+#include "events/detail/rdkafka_handle.h"
+
+#include <climits>
+
+#include "events/errc.h"
+
+namespace caseline::events::detail {
+
+namespace {
+
+errc classify(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+      return errc::fatal;
+    case RD_KAFKA_RESP_ERR__DESTROY:
+      return errc::closed;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return errc::invalid_partition;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+      return errc::timed_out;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+      return errc::bad_config;
+    default:
+      // Transport errors, broker timeouts, leader moves, not enough replicas, a full local
+      // queue, a message that timed out or was purged: the record is not known to be written
+      // and the same append may succeed later.
+      return errc::unavailable;
+  }
+}
+
+// "<what>: <ERROR_NAME> (<description>)"
+std::string describe(std::string_view what, const char* name, const char* text) {
+  std::string detail{what};
+  detail += ": ";
+  detail += name;
+  detail += " (";
+  detail += text;
+  detail += ")";
+  return detail;
+}
+
+}  // namespace
+
+error translate(rd_kafka_resp_err_t err, std::string_view what) {
+  return make_error(make_error_code(classify(err)),
+                    describe(what, rd_kafka_err2name(err), rd_kafka_err2str(err)));
+}
+
+error translate(const rd_kafka_error_t* err, std::string_view what) {
+  errc code = classify(rd_kafka_error_code(err));
+  if (rd_kafka_error_is_fatal(err)) {
+    code = errc::fatal;
+  } else if (rd_kafka_error_is_retriable(err) && code == errc::bad_config) {
+    code = errc::unavailable;  // librdkafka knows better than our table that a retry helps
+  }
+  return make_error(make_error_code(code),
+                    describe(what, rd_kafka_error_name(err), rd_kafka_error_string(err)));
+}
+
+result<conf_ptr> make_conf(const properties& props) {
+  conf_ptr conf{rd_kafka_conf_new()};
+  char errstr[512];
+  for (const auto& [name, value] : props) {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+      return make_error(errc::bad_config, "librdkafka property " + name + ": " + errstr);
+    }
+  }
+  return conf;
+}
+
+result<handle_ptr> make_handle(rd_kafka_type_t type, conf_ptr conf) {
+  char errstr[512];
+  // rd_kafka_new takes the configuration only when it succeeds.
+  handle_ptr rk{rd_kafka_new(type, conf.get(), errstr, sizeof errstr)};
+  if (!rk) return make_error(errc::bad_config, std::string{"librdkafka client: "} + errstr);
+  (void)conf.release();
+  return rk;
+}
+
+int to_ms(std::chrono::milliseconds d) noexcept {
+  if (d.count() < 0) return 0;
+  if (d.count() > INT_MAX) return INT_MAX;
+  return static_cast<int>(d.count());
+}
+
+}  // namespace caseline::events::detail

@@ -1,0 +1,415 @@
+#include "events/kafka_event_log.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "events/detail/rdkafka_admin.h"
+#include "events/detail/rdkafka_handle.h"
+#include "events/detail/rdkafka_producer.h"
+#include "events/errc.h"
+
+namespace caseline::events {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using detail::properties;
+
+// ------------------------------------------------------------------------------ configuration
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Extra properties that would lose acknowledged events, make appends hang, skip or re-read
+// records silently, or change the write semantics.
+result<void> refuse_unsafe(const properties& extra) {
+  for (const auto& [name, raw] : extra) {
+    const std::string value = lower(raw);
+    auto refuse = [&](const std::string& why) -> result<void> {
+      return make_error(errc::bad_config, name + "=" + raw + " refused: " + why);
+    };
+    if (name == "enable.idempotence" && value != "true") {
+      return refuse("the producer must be idempotent (retries would duplicate or reorder events)");
+    }
+    if ((name == "acks" || name == "request.required.acks") && value != "all" && value != "-1") {
+      return refuse("only acks=all keeps an acknowledged event when a broker fails");
+    }
+    if ((name == "message.timeout.ms" || name == "delivery.timeout.ms") && value == "0") {
+      return refuse("an infinite delivery timeout makes appends hang while the broker is down");
+    }
+    if (name == "auto.offset.reset" && value != "error") {
+      return refuse("readers must stop at a missing offset, never jump over records");
+    }
+    if (name == "transactional.id") return refuse("the case log does not use transactions");
+    if (name == "allow.auto.create.topics" && value != "false") {
+      return refuse("the log creates its topic itself, with unlimited retention");
+    }
+  }
+  return success();
+}
+
+properties common_properties(const kafka_log_options& o) {
+  properties p;
+  if (!o.brokers.empty()) p["bootstrap.servers"] = o.brokers;
+  p["client.id"] = o.client_id;
+  p["allow.auto.create.topics"] = "false";
+  p["socket.nagle.disable"] = "true";
+  p["reconnect.backoff.max.ms"] = "1000";  // come back quickly after a broker restart
+  return p;
+}
+
+properties with_extra(properties p, const kafka_log_options& o) {
+  for (const auto& [k, v] : o.properties) p[k] = v;
+  return p;
+}
+
+properties producer_properties(const kafka_log_options& o) {
+  properties p = common_properties(o);
+  p["enable.idempotence"] = "true";
+  p["acks"] = "all";
+  p["linger.ms"] = std::to_string(o.timeouts.linger.count());
+  p["message.timeout.ms"] = std::to_string(o.timeouts.delivery.count());
+  return with_extra(std::move(p), o);
+}
+
+std::string unique_suffix() {
+  static std::atomic<std::uint64_t> counter{0};
+  std::random_device rd;
+  return std::to_string(rd()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+properties consumer_properties(const kafka_log_options& o, const std::string& role) {
+  properties p = common_properties(o);
+  // assign() needs a group id in librdkafka; it is unique and never joined or committed to:
+  // positions come from the caller only.
+  p["group.id"] = o.client_id + "." + role + "." + unique_suffix();
+  p["enable.auto.commit"] = "false";
+  p["enable.auto.offset.store"] = "false";
+  p["auto.offset.reset"] = "error";
+  p["enable.partition.eof"] = "false";
+  return with_extra(std::move(p), o);
+}
+
+result<detail::handle_ptr> make_consumer(const properties& props) {
+  auto conf = detail::make_conf(props);
+  if (!conf) return std::move(conf).error();
+  auto rk = detail::make_handle(RD_KAFKA_CONSUMER, std::move(conf).value());
+  if (!rk) return std::move(rk).error();
+  // Serve errors and logs from the consumer queue too, so that nothing piles up unpolled.
+  rd_kafka_poll_set_consumer(rk.value().get());
+  return rk;
+}
+
+result<void> assign(rd_kafka_t* rk, const std::string& topic,
+                    const std::map<std::int32_t, std::int64_t>& offsets) {
+  detail::partition_list_ptr list{
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()))};
+  for (const auto& [p, off] : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = off;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return detail::translate(err, "assign partitions");
+  return success();
+}
+
+void close_consumer(rd_kafka_t* rk) {
+  // No group membership and no commits: closing only stops the fetchers. Its error is
+  // deliberately ignored, the handle is destroyed right after.
+  (void)rd_kafka_consumer_close(rk);
+}
+
+log_record to_record(const rd_kafka_message_t& m) {
+  log_record r;
+  r.position = {partition_id{m.partition}, log_offset{m.offset}};
+  if (m.key) r.key.assign(static_cast<const char*>(m.key), m.key_len);
+  if (m.payload) r.value.assign(static_cast<const char*>(m.payload), m.len);
+  return r;
+}
+
+// --------------------------------------------------------------------------------- subscription
+
+// Delivers the topic from given offsets to a handler on its own thread, one batch of one
+// partition at a time, in offset order. Lifecycle: starts in its constructor, stops on the
+// handler's first error, on a consumer error that retrying cannot fix, or in the destructor
+// (which joins the thread). Owns its consumer. Thread-safety: failure() from any thread.
+class kafka_subscription final : public subscription {
+ public:
+  kafka_subscription(detail::handle_ptr rk, std::int32_t partitions,
+                     std::map<std::int32_t, std::int64_t> from, event_log::batch_handler handler)
+      : rk_(std::move(rk)), next_(from.begin(), from.end()), handler_(std::move(handler)) {
+    (void)partitions;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~kafka_subscription() override {
+    stop_.store(true);
+    thread_.join();
+    close_consumer(rk_.get());
+  }
+
+  std::optional<error> failure() const override {
+    std::lock_guard lk(mutex_);
+    return failure_;
+  }
+
+ private:
+  static constexpr std::size_t max_batch = 512;
+
+  void fail(error e) {
+    std::lock_guard lk(mutex_);
+    failure_ = std::move(e);
+  }
+
+  void run() {
+    std::vector<detail::message_ptr> msgs;
+    while (!stop_.load()) {
+      msgs.clear();
+      detail::message_ptr first{rd_kafka_consumer_poll(rk_.get(), 100)};
+      if (!first) continue;
+      msgs.push_back(std::move(first));
+      while (msgs.size() < max_batch) {
+        detail::message_ptr m{rd_kafka_consumer_poll(rk_.get(), 0)};
+        if (!m) break;
+        msgs.push_back(std::move(m));
+      }
+      if (!deliver(msgs)) return;
+    }
+  }
+
+  // Splits what was polled into runs of one partition (order within a partition is kept) and
+  // hands each run to the handler. False once the subscription has stopped.
+  bool deliver(const std::vector<detail::message_ptr>& msgs) {
+    std::vector<log_record> batch;
+    auto flush = [&]() -> bool {
+      if (batch.empty()) return true;
+      auto r = handler_(batch);
+      batch.clear();
+      if (!r) {
+        fail(std::move(r).error());
+        return false;
+      }
+      return true;
+    };
+    for (const auto& m : msgs) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error e = detail::translate(m->err, "subscription fetch");
+        // Transport errors are informational: librdkafka reconnects and fetches on.
+        if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
+        if (!flush()) return false;
+        fail(std::move(e));
+        return false;
+      }
+      auto& next = next_[m->partition];
+      if (m->offset < next) continue;  // already delivered (a refetch after a reconnect)
+      if (!batch.empty() && batch.front().position.partition() != m->partition) {
+        if (!flush()) return false;
+      }
+      batch.push_back(to_record(*m));
+      next = m->offset + 1;
+    }
+    return flush();
+  }
+
+  detail::handle_ptr rk_;
+  std::map<std::int32_t, std::int64_t> next_;  // owned by the thread
+  event_log::batch_handler handler_;
+  mutable std::mutex mutex_;
+  std::optional<error> failure_;  // guarded by mutex_
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// ----------------------------------------------------------------------------------------- log
+
+// See open_kafka_log. Lifecycle: fully connected when open_kafka_log returns; the destructor
+// drains the producer (up to timeouts.close), then closes the reader. Subscriptions own their
+// consumers and may outlive the log. Thread-safety: every member from any thread; reads are
+// serialised on the one reader consumer.
+class kafka_event_log final : public event_log {
+ public:
+  kafka_event_log(kafka_log_options options, std::unique_ptr<detail::rdkafka_producer> producer,
+                  detail::handle_ptr reader)
+      : options_(std::move(options)), producer_(std::move(producer)), reader_(std::move(reader)) {}
+
+  ~kafka_event_log() override {
+    producer_.reset();
+    close_consumer(reader_.get());
+  }
+
+  std::int32_t partition_count() const override { return options_.partitions; }
+
+  void append(std::string key, std::string value, append_handler handler) override {
+    const partition_id p = partition_for(key, options_.partitions);
+    producer_->produce(p, std::move(key), std::move(value), std::move(handler));
+  }
+
+  result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
+                                       std::chrono::milliseconds wait) override {
+    if (auto r = valid(p); !r) return std::move(r).error();
+    if (from() < 0) return make_error(errc::invalid_partition, "negative offset");
+    std::vector<log_record> out;
+    if (max_records == 0) return out;
+    const auto wait_deadline = clock::now() + wait;
+
+    std::lock_guard lk(reader_mutex_);
+    // The end offset tells whether records are there already (then they are fetched even when
+    // `wait` is 0, up to the request timeout) or must be waited for.
+    auto high = end_offset(p);
+    if (!high) return std::move(high).error();
+    while (from() > high.value()()) {  // nothing can be fetched there yet
+      if (clock::now() >= wait_deadline) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      high = end_offset(p);
+      if (!high) return std::move(high).error();
+    }
+    const std::int64_t available = high.value()() - from();
+    const auto first_deadline =
+        available > 0 ? clock::now() + options_.timeouts.request : wait_deadline;
+    const std::size_t want =
+        available > 0 ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
+                      : max_records;
+
+    if (!reader_at_ || *reader_at_ != log_position{p, from}) {
+      reader_at_.reset();
+      if (auto r = assign(reader_.get(), options_.topic, {{p(), from()}}); !r) return r.error();
+    }
+    // Records known to exist are waited for up to the request timeout; beyond them, only what
+    // is already queued is taken.
+    const auto known_deadline = clock::now() + options_.timeouts.request;
+    std::int64_t next = from();
+    while (out.size() < want) {
+      const bool known = static_cast<std::int64_t>(out.size()) < available;
+      const auto until = out.empty() ? first_deadline : known ? known_deadline : clock::now();
+      const auto remaining =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      detail::message_ptr m{rd_kafka_consumer_poll(reader_.get(), detail::to_ms(remaining))};
+      if (!m) {
+        if (clock::now() < until) continue;
+        break;
+      }
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error e = detail::translate(m->err, "read");
+        if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
+        reader_at_.reset();
+        return e;
+      }
+      if (m->partition != p() || m->offset < next) continue;  // left from an earlier assignment
+      out.push_back(to_record(*m));
+      next = m->offset + 1;
+    }
+    reader_at_ = log_position{p, log_offset{next}};
+    if (available > 0 && out.empty()) {
+      return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
+                                             " offset " + std::to_string(from()) +
+                                             " not fetched in time");
+    }
+    return out;
+  }
+
+  result<log_offset> end_offset(partition_id p) override {
+    if (auto r = valid(p); !r) return std::move(r).error();
+    // A client that has just started may not know the partition leaders yet: retriable
+    // answers are retried until the request timeout.
+    const auto deadline = clock::now() + options_.timeouts.request;
+    for (;;) {
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+      const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+          reader_.get(), options_.topic.c_str(), p(), &low, &high, std::max(1, detail::to_ms(left)));
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return log_offset{high};
+      error e = detail::translate(err, "end offset");
+      if (e.code != errc::unavailable || clock::now() >= deadline) return e;
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});  // retry back-off
+    }
+  }
+
+  result<std::unique_ptr<subscription>> subscribe(start_offsets from,
+                                                  batch_handler handler) override {
+    std::map<std::int32_t, std::int64_t> offsets;
+    for (std::int32_t p = 0; p < options_.partitions; ++p) offsets[p] = 0;
+    for (const auto& [p, off] : from) {
+      if (auto r = valid(partition_id{p}); !r) return std::move(r).error();
+      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
+      offsets[p] = off;
+    }
+    auto rk = make_consumer(consumer_properties(options_, "subscription"));
+    if (!rk) return std::move(rk).error();
+    if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
+    return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
+        std::move(rk).value(), options_.partitions, std::move(offsets), std::move(handler)));
+  }
+
+  result<void> flush(std::chrono::milliseconds timeout) override {
+    return producer_->flush(timeout);
+  }
+
+  result<void> check() override { return producer_->check(options_.timeouts.request); }
+
+ private:
+  result<void> valid(partition_id p) const {
+    if (p() < 0 || p() >= options_.partitions) {
+      return make_error(errc::invalid_partition,
+                        "partition " + std::to_string(p()) + " of " +
+                            std::to_string(options_.partitions));
+    }
+    return success();
+  }
+
+  const kafka_log_options options_;
+  std::unique_ptr<detail::rdkafka_producer> producer_;
+  std::mutex reader_mutex_;
+  detail::handle_ptr reader_;
+  std::optional<log_position> reader_at_;  // where the reader's assignment continues; reader_mutex_
+};
+
+result<void> check_options(const kafka_log_options& o) {
+  if (o.brokers.empty() && !o.properties.contains("bootstrap.servers")) {
+    return make_error(errc::bad_config, "brokers is empty");
+  }
+  if (o.topic.empty()) return make_error(errc::bad_config, "topic is empty");
+  if (o.partitions <= 0) return make_error(errc::bad_config, "partitions must be positive");
+  if (o.timeouts.delivery.count() <= 0) {
+    return make_error(errc::bad_config, "delivery timeout must be positive");
+  }
+  return refuse_unsafe(o.properties);
+}
+
+}  // namespace
+
+result<std::map<std::string, std::string>> kafka_producer_properties(
+    const kafka_log_options& options) {
+  if (auto r = check_options(options); !r) return std::move(r).error();
+  return producer_properties(options);
+}
+
+result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
+  if (auto r = check_options(options); !r) return std::move(r).error();
+  {
+    // A short-lived admin client: topic setup happens once, before anything is produced.
+    auto conf = detail::make_conf(with_extra(common_properties(options), options));
+    if (!conf) return std::move(conf).error();
+    auto admin = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+    if (!admin) return std::move(admin).error();
+    if (auto r = detail::ensure_topic(admin.value().get(), {options.topic, options.partitions},
+                                      options.timeouts.open);
+        !r) {
+      return std::move(r).error();
+    }
+  }
+  auto producer = detail::rdkafka_producer::open(options.topic, producer_properties(options),
+                                                 options.timeouts.close);
+  if (!producer) return std::move(producer).error();
+  auto reader = make_consumer(consumer_properties(options, "reader"));
+  if (!reader) return std::move(reader).error();
+  return std::unique_ptr<event_log>(std::make_unique<kafka_event_log>(
+      options, std::move(producer).value(), std::move(reader).value()));
+}
+
+}  // namespace caseline::events

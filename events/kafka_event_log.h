@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "events/event_log.h"
+
+namespace caseline::events {
+
+struct kafka_log_timeouts {
+  // A record not acknowledged by then fails with errc::unavailable (librdkafka
+  // message.timeout.ms): a broker that is down makes appends fail in bounded time, never hang.
+  std::chrono::milliseconds delivery{10'000};
+  // Producer batching: how long a record may wait for others (librdkafka linger.ms).
+  std::chrono::milliseconds linger{5};
+  // Creating or checking the topic at open, including waiting for its partition leaders.
+  std::chrono::milliseconds open{30'000};
+  // check() and end_offset(): one metadata or list-offsets request.
+  std::chrono::milliseconds request{5'000};
+  // How long destroying the log waits for outstanding appends before failing them (closed).
+  std::chrono::milliseconds close{10'000};
+};
+
+struct kafka_log_options {
+  std::string brokers;                 // bootstrap servers, "host:port[,host:port...]"
+  std::string topic{"cases.events"};
+  std::int32_t partitions{8};          // created with this count; an existing topic must match
+  std::string client_id{"caseline"};
+  // Extra librdkafka properties for every client (security, tuning). Settings that would lose
+  // acknowledged events or make appends hang are refused at open with errc::bad_config.
+  std::map<std::string, std::string> properties;
+  kafka_log_timeouts timeouts;
+};
+
+// The log on an Apache Kafka topic through librdkafka.
+//
+// Open checks the options, creates the topic if it is missing (the configured partition count,
+// replication factor min(3, brokers), retention.ms and retention.bytes -1, min.insync.replicas
+// min(2, replication factor), no unclean leader election) or refuses an existing one that would
+// lose events (finite retention, compaction, unclean election) or whose partition count differs,
+// all with errc::bad_config naming the setting.
+//
+// Appends use an idempotent producer (acks=all) to the partition partition_for(key) gives; the
+// handler runs on the producer's poll thread with the delivery report's position, or an error:
+// unavailable (not acknowledged in time, broker down), fatal (the producer broke and is
+// recreated), closed. Reads use a dedicated consumer without a group; each subscription has its
+// own consumer assigned at the given offsets (no committed group offsets are ever used).
+result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options);
+
+// The librdkafka producer properties the Kafka log uses for `options` (idempotent, acks=all,
+// bounded delivery timeout, linger, Nagle off, plus the extra properties), or bad_config for a
+// setting that would lose acknowledged events. For tools that produce with raw librdkafka (the
+// produce benchmark) exactly as the log does.
+result<std::map<std::string, std::string>> kafka_producer_properties(
+    const kafka_log_options& options);
+
+}  // namespace caseline::events

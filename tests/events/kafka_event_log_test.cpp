@@ -1,0 +1,147 @@
+#include "events/kafka_event_log.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "events/detail/rdkafka_handle.h"
+#include "events/errc.h"
+#include "tests/events/event_log_conformance.h"
+#include "tests/events/kafka_test_support.h"
+
+namespace caseline::events::testing {
+
+// A new topic per test case on the real broker; open() is a new client of that topic.
+struct kafka_backend {
+  static constexpr std::int32_t partitions = 4;
+
+  kafka_backend() : options(kafka_options(unique_topic("conformance"), partitions)) {}
+
+  result<std::unique_ptr<event_log>> open() { return open_kafka_log(options); }
+
+  kafka_log_options options;
+};
+
+namespace {
+
+// Creates `topic` behind the log's back, as an operator might have, with one config set.
+void create_topic_with(const std::string& topic, int partitions,
+                       const std::map<std::string, std::string>& configs) {
+  auto conf = detail::make_conf({{"bootstrap.servers", kafka_bootstrap()}});
+  REQUIRE(conf.has_value());
+  auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  REQUIRE(rk.has_value());
+  char errstr[256];
+  detail::rdkafka_ptr<rd_kafka_NewTopic_t> nt{
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof errstr)};
+  REQUIRE(nt);
+  for (const auto& [name, value] : configs) {
+    REQUIRE(rd_kafka_NewTopic_set_config(nt.get(), name.c_str(), value.c_str()) == 0);
+  }
+  detail::queue_ptr q{rd_kafka_queue_new(rk.value().get())};
+  rd_kafka_NewTopic_t* topics[] = {nt.get()};
+  rd_kafka_CreateTopics(rk.value().get(), topics, 1, nullptr, q.get());
+  detail::event_ptr ev{rd_kafka_queue_poll(q.get(), 30000)};
+  REQUIRE(ev);
+  REQUIRE(rd_kafka_event_error(ev.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
+  REQUIRE(n == 1);
+  REQUIRE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+void require_refused(const kafka_log_options& o, const std::string& naming) {
+  auto log = open_kafka_log(o);
+  REQUIRE_FALSE(log.has_value());
+  CHECK(log.error().code == errc::bad_config);
+  INFO(log.error().message());
+  CHECK(log.error().detail.find(naming) != std::string::npos);
+}
+
+}  // namespace
+
+}  // namespace caseline::events::testing
+
+TEST_CASE_TEMPLATE_INVOKE(event_log_conformance, caseline::events::testing::kafka_backend);
+
+using namespace caseline::events;
+using namespace caseline::events::testing;
+
+TEST_CASE("settings that would lose acknowledged events are refused at open, naming them") {
+  auto o = kafka_options(unique_topic("refused"), 2);
+  SUBCASE("acks other than all") {
+    o.properties["acks"] = "1";
+    require_refused(o, "acks");
+  }
+  SUBCASE("the same through its librdkafka alias") {
+    o.properties["request.required.acks"] = "0";
+    require_refused(o, "request.required.acks");
+  }
+  SUBCASE("a producer that is not idempotent") {
+    o.properties["enable.idempotence"] = "false";
+    require_refused(o, "enable.idempotence");
+  }
+  SUBCASE("an infinite delivery timeout, under which appends hang") {
+    o.properties["message.timeout.ms"] = "0";
+    require_refused(o, "message.timeout.ms");
+  }
+  SUBCASE("readers that would jump over records") {
+    o.properties["auto.offset.reset"] = "latest";
+    require_refused(o, "auto.offset.reset");
+  }
+}
+
+TEST_CASE("an existing topic is checked: partition count and unlimited retention") {
+  SUBCASE("a topic the log created is accepted again with the same partition count") {
+    auto o = kafka_options(unique_topic("existing"), 3);
+    REQUIRE(open_kafka_log(o).has_value());
+    auto again = open_kafka_log(o);
+    REQUIRE_MESSAGE(again.has_value(), (again ? std::string{} : again.error().message()));
+    CHECK(again.value()->partition_count() == 3);
+  }
+  SUBCASE("another partition count is refused") {
+    auto o = kafka_options(unique_topic("existing"), 3);
+    REQUIRE(open_kafka_log(o).has_value());
+    o.partitions = 5;
+    require_refused(o, "partitions");
+  }
+  SUBCASE("a finite retention.ms is refused") {
+    auto o = kafka_options(unique_topic("retention"), 2);
+    create_topic_with(o.topic, 2, {{"retention.ms", "86400000"}, {"retention.bytes", "-1"}});
+    require_refused(o, "retention.ms");
+  }
+  SUBCASE("a finite retention.bytes is refused") {
+    auto o = kafka_options(unique_topic("retention"), 2);
+    create_topic_with(o.topic, 2, {{"retention.ms", "-1"}, {"retention.bytes", "1073741824"}});
+    require_refused(o, "retention.bytes");
+  }
+  SUBCASE("a compacted topic is refused") {
+    auto o = kafka_options(unique_topic("compacted"), 2);
+    create_topic_with(o.topic, 2,
+                      {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"cleanup.policy", "compact"}});
+    require_refused(o, "cleanup.policy");
+  }
+  SUBCASE("unclean leader election is refused") {
+    auto o = kafka_options(unique_topic("unclean"), 2);
+    create_topic_with(o.topic, 2,
+                      {{"retention.ms", "-1"}, {"retention.bytes", "-1"},
+                       {"unclean.leader.election.enable", "true"}});
+    require_refused(o, "unclean.leader.election.enable");
+  }
+}
+
+TEST_CASE("a broker that cannot be reached fails open in bounded time") {
+  kafka_log_options o;
+  o.brokers = "127.0.0.1:1";  // nothing listens on port 1
+  o.topic = unique_topic("unreachable");
+  o.timeouts.open = std::chrono::seconds{3};
+  const auto start = std::chrono::steady_clock::now();
+  auto log = open_kafka_log(o);
+  REQUIRE_FALSE(log.has_value());
+  CHECK(log.error().code == errc::unavailable);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{20});
+}
