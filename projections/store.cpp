@@ -7,7 +7,9 @@
 namespace caseline::projections {
 
 namespace {
-constexpr const char* family_names[] = {"offsets", "cases", "case_events", "counters"};
+constexpr const char* family_names[] = {"offsets",     "cases",      "case_events",
+                                        "counters",    "tokens",     "idempotency",
+                                        "case_index",  "registry",   "access_log"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
 }  // namespace
 

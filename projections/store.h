@@ -21,6 +21,12 @@ enum class family : std::size_t {
   cases,         // case id -> case_row (cereal)
   case_events,   // case id, 0, sequence (be64) -> event location (partition, offset, index)
   counters,      // "<center>-<YYYYMMDD>" -> highest case sequence number used (be64)
+  // issue 4 (gateway): tokens, idempotency, list index, registry, access log
+  tokens,        // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
+  idempotency,   // token id, 0, Idempotency-Key -> the first answer (projections/idempotency_store.h)
+  case_index,    // scope, 0, received_on, 0, case id -> case summary (projections/case_index.h)
+  registry,      // "unit/<id>" -> unit_info; "meta" -> registry stream head (registry_projection.h)
+  access_log,    // be64 ms, token id, correlation id -> who read which case (projections/access_log.h)
   count_         // keep last
 };
 
