@@ -1,0 +1,231 @@
+// The foundation end to end: the real `caseline serve` binary on the embedded log and on the real
+// Kafka broker that the test command started; cases posted concurrently, the server killed with
+// SIGKILL and restarted; every acknowledged case must be there, once, and (on Kafka) its record
+// must be in the topic as an independent consumer reads it.
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "events/embedded_event_log.h"
+#include "events/record.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+struct server {
+  std::unique_ptr<test::child_process> proc;
+  std::string address;
+};
+
+server start_server(const std::string& data, const std::string& kafka, const std::string& topic) {
+  std::vector<std::string> argv{test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
+                                "--data", data, "--partitions", "4"};
+  if (!kafka.empty()) {
+    argv.insert(argv.end(), {"--kafka", kafka, "--topic", topic});
+  }
+  server s;
+  s.proc = std::make_unique<test::child_process>(argv);
+  auto line = s.proc->wait_for_line("listening on http://", 120s);
+  REQUIRE_MESSAGE(line.has_value(), "caseline serve did not start: " << s.proc->output());
+  const auto at = line->find("http://") + 7;
+  s.address = line->substr(at, line->find(' ', at) - at);
+  return s;
+}
+
+std::string case_body(int i) {
+  return R"({"channel":"phone","center":"410100","caller":{"phone":"1380000)" +
+         std::to_string(1000 + i) + R"(","name":"测试"},"content":"case )" + std::to_string(i) +
+         R"(: the bus skipped the stop"})";
+}
+
+// Posts `n` cases from `threads` threads; returns id -> content of every acknowledged one.
+std::map<std::string, std::string> post_cases(const std::string& address, int n, int threads) {
+  std::mutex mu;
+  std::map<std::string, std::string> acked;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = t; i < n; i += threads) {
+        auto r = test::http_call(address, "POST", "/v1/cases", case_body(i));
+        if (r.status != 201) continue;
+        auto v = boost::json::parse(r.body).as_object();
+        std::lock_guard lk(mu);
+        acked[std::string(v["id"].as_string())] = std::string(v["content"].as_string());
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  return acked;
+}
+
+void check_cases(const std::string& address, const std::map<std::string, std::string>& acked) {
+  for (const auto& [id, content] : acked) {
+    auto r = test::http_call(address, "GET", "/v1/cases/" + id);
+    REQUIRE_MESSAGE(r.status == 200, id << ": " << r.body);
+    auto v = boost::json::parse(r.body).as_object();
+    CHECK(v["content"].as_string() == content);
+    CHECK(v["version"].as_int64() == 1);
+    auto h = test::http_call(address, "GET", "/v1/cases/" + id + "/events");
+    REQUIRE(h.status == 200);
+    auto events = boost::json::parse(h.body).as_object()["events"].as_array();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].as_object()["type"].as_string() == "case_received");
+  }
+}
+
+// Every record key in the topic, read by a plain librdkafka consumer of its own.
+std::multiset<std::string> topic_keys(const std::string& brokers, const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", ("verify-" + topic).c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  REQUIRE(rk != nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  REQUIRE(rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(md->topic_cnt == 1);
+  const int partitions = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(t);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  std::map<int, std::int64_t> high;
+  for (int p = 0; p < partitions; ++p) {
+    std::int64_t lo = 0, hi = 0;
+    REQUIRE(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    high[p] = hi;
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  REQUIRE(rd_kafka_assign(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::multiset<std::string> keys;
+  std::map<int, std::int64_t> next;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto done = [&] {
+    for (auto [p, hi] : high)
+      if (next[p] < hi) return false;
+    return true;
+  };
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 500);
+    if (!m) continue;
+    if (!m->err) {
+      keys.emplace(static_cast<const char*>(m->key), m->key_len);
+      auto rec = events::decode_record(
+          std::string_view(static_cast<const char*>(m->payload), m->len));
+      CHECK_MESSAGE(rec.has_value(), "a record in the topic does not decode");
+      next[m->partition] = m->offset + 1;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  CHECK_MESSAGE(done(), "could not read the whole topic");
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return keys;
+}
+
+std::int64_t embedded_record_count(const std::string& data) {
+  auto log = events::open_embedded_log({data + "/log", 4});
+  REQUIRE(log.has_value());
+  std::int64_t n = 0;
+  for (std::int32_t p = 0; p < 4; ++p) n += log.value()->end_offset(events::partition_id{p}).value()();
+  return n;
+}
+
+void survive_kill9(const std::string& kafka) {
+  test::temp_dir dir;
+  const std::string topic = kafka.empty() ? "" : test::unique_topic("kill9");
+  std::map<std::string, std::string> acked;
+  {
+    auto s = start_server(dir.path(), kafka, topic);
+    acked = post_cases(s.address, 60, 6);
+    REQUIRE(acked.size() == 60);
+    // Kill while more requests are in flight: whatever was acknowledged must survive.
+    std::thread more([&] {
+      auto extra = post_cases(s.address, 40, 4);
+      acked.merge(extra);
+    });
+    more.join();
+    s.proc->signal(SIGKILL);
+    REQUIRE(s.proc->wait(30s) == 128 + SIGKILL);
+  }
+  auto s = start_server(dir.path(), kafka, topic);
+  check_cases(s.address, acked);
+  // The case-id sequence continues after the restart: no id is handed out twice.
+  auto after = post_cases(s.address, 5, 1);
+  for (const auto& [id, content] : after) CHECK_MESSAGE(!acked.contains(id), id << " reused");
+  acked.merge(after);
+  s.proc->signal(SIGTERM);
+  CHECK(s.proc->wait(60s) == 0);
+  if (kafka.empty()) {
+    CHECK(embedded_record_count(dir.path()) == static_cast<std::int64_t>(acked.size()));
+  } else {
+    const auto keys = topic_keys(kafka, topic);
+    CHECK(keys.size() == acked.size());
+    for (const auto& [id, content] : acked) CHECK_MESSAGE(keys.count(id) == 1, id);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("acknowledged cases survive kill -9 of the server (embedded log)") { survive_kill9(""); }
+
+TEST_CASE("acknowledged cases survive kill -9 of the server (Kafka), one record each in the topic") {
+  survive_kill9(test::kafka_bootstrap());
+}
+
+TEST_CASE("rejected requests append nothing and answer problem+json") {
+  test::temp_dir dir;
+  {
+    auto s = start_server(dir.path(), "", "");
+    struct bad {
+      const char* name;
+      std::string body;
+      int status;
+    };
+    const std::vector<bad> cases{
+        {"invalid JSON", R"({"channel": )", 400},
+        {"not an object", R"([1,2])", 400},
+        {"missing field", R"({"channel":"phone","center":"410100","content":"x"})", 422},
+        {"mistyped field",
+         R"({"channel":"phone","center":410100,"caller":{"phone":"138"},"content":"x"})", 422},
+        {"unknown field",
+         R"({"channel":"phone","center":"410100","caller":{"phone":"138"},"content":"x","x":1})",
+         422},
+        {"unknown channel",
+         R"({"channel":"pigeon","center":"410100","caller":{"phone":"138"},"content":"x"})", 422},
+        {"unknown center",
+         R"({"channel":"phone","center":"999999","caller":{"phone":"138"},"content":"x"})", 409},
+        {"oversize body", std::string(200 * 1024, 'x'), 413},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.name);
+      auto r = test::http_call(s.address, "POST", "/v1/cases", c.body);
+      CHECK(r.status == c.status);
+      CHECK(r.header("content-type") == "application/problem+json");
+      auto p = boost::json::parse(r.body).as_object();
+      CHECK(p["status"].as_int64() == c.status);
+      CHECK(p.contains("type"));
+      CHECK(p.contains("title"));
+    }
+    auto r = test::http_call(s.address, "GET", "/v1/cases/410100-20250101-000001");
+    CHECK(r.status == 404);
+    CHECK(test::http_call(s.address, "GET", "/v1/nothing").status == 404);
+    CHECK(test::http_call(s.address, "DELETE", "/v1/cases").status == 405);
+    s.proc->signal(SIGTERM);
+    REQUIRE(s.proc->wait(60s) == 0);
+  }
+  CHECK(embedded_record_count(dir.path()) == 0);
+}
