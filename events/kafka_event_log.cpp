@@ -140,10 +140,9 @@ log_record to_record(const rd_kafka_message_t& m) {
 // (which joins the thread). Owns its consumer. Thread-safety: failure() from any thread.
 class kafka_subscription final : public subscription {
  public:
-  kafka_subscription(detail::handle_ptr rk, std::int32_t partitions,
-                     std::map<std::int32_t, std::int64_t> from, event_log::batch_handler handler)
-      : rk_(std::move(rk)), next_(from.begin(), from.end()), handler_(std::move(handler)) {
-    (void)partitions;
+  kafka_subscription(detail::handle_ptr rk, std::map<std::int32_t, std::int64_t> from,
+                     event_log::batch_handler handler)
+      : rk_(std::move(rk)), next_(std::move(from)), handler_(std::move(handler)) {
     thread_ = std::thread([this] { run(); });
   }
 
@@ -343,7 +342,7 @@ class kafka_event_log final : public event_log {
     if (!rk) return std::move(rk).error();
     if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
     return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
-        std::move(rk).value(), options_.partitions, std::move(offsets), std::move(handler)));
+        std::move(rk).value(), std::move(offsets), std::move(handler)));
   }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
