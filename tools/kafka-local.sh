@@ -16,6 +16,8 @@
 #   KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL when stopping (default 30)
 #   KAFKA_CMD_STOP_TIMEOUT seconds between SIGTERM and SIGKILL for CMD after a signal (default 10)
 #   KAFKA_KEEP_WORK=1    keep the broker's data and logs folder after it stops
+#   KAFKA_BOOTSTRAP_FILE `start` writes KAFKA_BOOTSTRAP=... there once ready (for callers that
+#                        run it in the background) and removes it when the broker stops
 #   KAFKA_JAVA           java binary (default $JAVA_HOME/bin/java or java; needs 17+)
 #
 # Guarantees: the JVM is stopped (SIGTERM for a controlled shutdown, then SIGKILL) whether CMD
@@ -287,6 +289,7 @@ kafka_stop() {
     wait "$_kl_watchdog_pid" 2>/dev/null || true
     _kl_watchdog_pid=""
   fi
+  if [[ -n "${KAFKA_BOOTSTRAP_FILE:-}" ]]; then rm -f "$KAFKA_BOOTSTRAP_FILE"; fi
   if [[ -n "${KAFKA_WORK:-}" && -d "$KAFKA_WORK" ]]; then
     if [[ "${KAFKA_KEEP_WORK:-0}" == 1 ]]; then
       _kl_log "kept $KAFKA_WORK"
@@ -333,6 +336,11 @@ cmd_start() {
   _kl_install_traps
   kafka_start
   echo "KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP"
+  if [[ -n "${KAFKA_BOOTSTRAP_FILE:-}" ]]; then
+    # written whole, then renamed: a reader never sees half a line
+    echo "KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP" >"$KAFKA_BOOTSTRAP_FILE.tmp"
+    mv "$KAFKA_BOOTSTRAP_FILE.tmp" "$KAFKA_BOOTSTRAP_FILE"
+  fi
   # wait returns when a trapped signal arrives (the trap then stops the broker) or the JVM dies.
   local rc=0
   wait "$KAFKA_PID" || rc=$?
