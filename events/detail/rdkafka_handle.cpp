@@ -16,9 +16,6 @@ errc classify(rd_kafka_resp_err_t err) {
       return errc::closed;
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
       return errc::invalid_partition;
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
-      return errc::timed_out;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
     case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
@@ -39,9 +36,10 @@ errc classify(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
       return errc::bad_config;
     default:
-      // Transport errors, broker timeouts, leader moves, not enough replicas, a full local
-      // queue, a message that timed out or was purged: the record is not known to be written
-      // and the same append may succeed later.
+      // Transport errors, requests the cluster did not answer in time, leader moves, not
+      // enough replicas, a full local queue, a message that timed out or was purged: the log
+      // is not reachable now, the record is not known to be written, and a retry may succeed.
+      // (errc::timed_out is kept for our own deadlines: flush, read.)
       return errc::unavailable;
   }
 }

@@ -49,7 +49,7 @@ using metadata_ptr = rdkafka_ptr<const rd_kafka_metadata_t>;
 using properties = std::map<std::string, std::string>;
 
 // The one place where librdkafka error codes become events::errc, keeping whether a retry may
-// help: transport and timeout errors are `unavailable`, a fatal producer error is `fatal`, an
+// help: transport errors and unanswered requests are `unavailable`, a fatal producer error is `fatal`, an
 // unknown partition is `invalid_partition`, requests the cluster refuses for good (size,
 // authorisation, invalid settings) are `bad_config`, a destroyed handle is `closed`.
 // `what` says which operation failed; the detail also carries librdkafka's error name.
