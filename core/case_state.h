@@ -85,6 +85,13 @@ struct case_state {
   std::optional<civil_date> archived_on;
   std::vector<reminder_key> reminders;
 
+  // Retention (Art. 38).
+  bool legal_hold{false};
+  std::string legal_hold_reason;
+  std::optional<civil_date> recording_purged_on;
+  std::optional<civil_date> text_shredded_on;
+  std::uint32_t purge_refusals{0};
+
   friend bool operator==(const case_state&, const case_state&) = default;
 
   template <class Archive>
@@ -97,6 +104,8 @@ struct case_state {
        late_returns);
     ar(replied_on, replied_on_time, caller_reached, revisit_required, revisited, result_view,
        time_view, closed_on, archived_on, reminders);
+    if (version >= 3) ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on,
+                         purge_refusals);
   }
 };
 
@@ -118,4 +127,4 @@ std::vector<deadline> deadlines(const case_state& s, timestamp now);
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 2);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 3);

@@ -93,9 +93,12 @@ std::string_view event_name(std::uint16_t type_id) {
     case revisited::type_id: return "revisited";
     case archived::type_id: return "archived";
     case flagged_major_urgent::type_id: return "flagged_major_urgent";
-    case reserved_type_id::recording_purged: return "recording_purged";
-    case reserved_type_id::text_shredded: return "text_shredded";
+    case recording_purged::type_id: return "recording_purged";
+    case text_shredded::type_id: return "text_shredded";
     case unit_registered::type_id: return "unit_registered";
+    case legal_hold_placed::type_id: return "legal_hold_placed";
+    case legal_hold_lifted::type_id: return "legal_hold_lifted";
+    case purge_refused::type_id: return "purge_refused";
   }
   return "";
 }

@@ -106,9 +106,27 @@ struct flag_major_urgent {
   std::string reason;
 };
 
+// Art. 38: delete the call audio after at least 1 year from the call.
+struct purge_recording {};
+// Art. 38: crypto-shred the case's text after at least 5 years from archiving.
+struct shred_text {};
+// A legal hold stops every purge until it is lifted.
+struct place_legal_hold {
+  std::string reason;
+};
+struct lift_legal_hold {
+  std::string reason;
+};
+// Records a purge that was refused (the attempt itself is part of the audit trail).
+struct record_refused_purge {
+  retained_item item{retained_item::text};
+  std::string rule;
+};
+
 using command = std::variant<receive, answer_immediately, not_accept, redirect, classify, transfer,
                              escalate, return_case, extend, remind, reply, revisit, archive,
-                             flag_major_urgent>;
+                             flag_major_urgent, purge_recording, shred_text, place_legal_hold,
+                             lift_legal_hold, record_refused_purge>;
 
 std::string_view command_name(const command& c);
 

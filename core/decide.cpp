@@ -242,6 +242,66 @@ result<events> decide(const case_state& s, const flag_major_urgent& c, const con
   return one(std::move(flag).value());
 }
 
+// --- retention (Art. 38) ---------------------------------------------------------------------
+
+bool is_retention(const command& c) {
+  return std::holds_alternative<purge_recording>(c) || std::holds_alternative<shred_text>(c) ||
+         std::holds_alternative<place_legal_hold>(c) ||
+         std::holds_alternative<lift_legal_hold>(c) ||
+         std::holds_alternative<record_refused_purge>(c);
+}
+
+// Why an item may not be purged today, if it may not.
+result<civil_date> check_purge(const case_state& s, retained_item item, const context& ctx) {
+  const auto until = item == retained_item::recording ? recording_retain_until(s, ctx.retention)
+                                                      : text_retain_until(s, ctx.retention);
+  const bool done = item == retained_item::recording ? s.recording_purged_on.has_value()
+                                                     : s.text_shredded_on.has_value();
+  if (done || (item == retained_item::recording && !s.recording))
+    return make_error(errc::nothing_to_purge, std::string(to_string(item)));
+  if (!until)
+    return make_error(errc::retention_not_over, "the case is not archived yet; text is kept 5 "
+                                                "years from archiving");
+  if (s.legal_hold) return make_error(errc::legal_hold, s.legal_hold_reason);
+  const civil_date today = shanghai_date(ctx.now);
+  if (today <= *until)
+    return make_error(errc::retention_not_over, std::string(to_string(item)) +
+                                                    " must be kept through " + until->to_string());
+  return *until;
+}
+
+result<events> decide(const case_state& s, const purge_recording&, const context& ctx) {
+  auto until = check_purge(s, retained_item::recording, ctx);
+  if (!until) return until.error();
+  return one(recording_purged{s.recording->sha256, until.value(), shanghai_date(ctx.now),
+                              ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const shred_text&, const context& ctx) {
+  auto until = check_purge(s, retained_item::text, ctx);
+  if (!until) return until.error();
+  return one(text_shredded{until.value(), shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const place_legal_hold& c, const context& ctx) {
+  if (s.legal_hold) return make_error(errc::hold_state, "a hold is already placed");
+  if (blank(c.reason)) return missing("reason");
+  return one(legal_hold_placed{c.reason, shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const lift_legal_hold& c, const context& ctx) {
+  if (!s.legal_hold) return make_error(errc::hold_state, "there is no hold to lift");
+  if (blank(c.reason)) return missing("reason");
+  return one(legal_hold_lifted{c.reason, shanghai_date(ctx.now), ctx.who.id});
+}
+
+result<events> decide(const case_state& s, const record_refused_purge& c, const context& ctx) {
+  if (blank(c.rule)) return missing("rule");
+  const auto until = c.item == retained_item::recording ? recording_retain_until(s, ctx.retention)
+                                                        : text_retain_until(s, ctx.retention);
+  return one(purge_refused{c.item, c.rule, until, shanghai_date(ctx.now), ctx.who.id});
+}
+
 // Who may issue a command, beyond the state rules.
 result<void> check_actor(const case_state& s, const command& cmd, const context& ctx) {
   if (std::holds_alternative<receive>(cmd)) return success();  // checked against the command
@@ -278,7 +338,8 @@ result<std::vector<event>> decide(const case_state& state, const command& cmd,
     return make_error(errc::invalid_argument, "context without a calendar or registry");
   if (!std::holds_alternative<receive>(cmd)) {
     if (state.status == case_status::none) return make_error(errc::case_not_found);
-    if (state.status == case_status::archived) return make_error(errc::case_archived);
+    if (state.status == case_status::archived && !is_retention(cmd))
+      return make_error(errc::case_archived);
   }
   if (auto ok = check_actor(state, cmd, ctx); !ok) return ok.error();
   return std::visit([&](const auto& c) -> result<events> { return decide(state, c, ctx); }, cmd);
@@ -373,6 +434,22 @@ case_state evolve(case_state s, const event& e, timestamp at) {
         } else if constexpr (std::is_same_v<E, flagged_major_urgent>) {
           s.major_urgent = true;
           s.major_urgent_reason = ev.reason;
+        } else if constexpr (std::is_same_v<E, recording_purged>) {
+          s.recording_purged_on = ev.purged_on;
+        } else if constexpr (std::is_same_v<E, text_shredded>) {
+          s.text_shredded_on = ev.shredded_on;
+          // The key is gone: what the state held is unreadable; keep only the facts.
+          s.caller = {};
+          s.content.clear();
+          s.major_urgent_reason.clear();
+        } else if constexpr (std::is_same_v<E, legal_hold_placed>) {
+          s.legal_hold = true;
+          s.legal_hold_reason = ev.reason;
+        } else if constexpr (std::is_same_v<E, legal_hold_lifted>) {
+          s.legal_hold = false;
+          s.legal_hold_reason.clear();
+        } else if constexpr (std::is_same_v<E, purge_refused>) {
+          ++s.purge_refusals;
         }
       },
       e);

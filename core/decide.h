@@ -7,6 +7,7 @@
 #include "core/commands.h"
 #include "core/registry.h"
 #include "core/result.h"
+#include "core/retention.h"
 #include "core/sla.h"
 
 namespace caseline::core {
@@ -41,6 +42,7 @@ struct context {
   const core::registry* reg{nullptr};
   sla_policy sla;
   core::actor who;
+  retention_policy retention;
 };
 
 // Decides a command against the current state. Success: the events to append, in order; empty

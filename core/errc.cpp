@@ -58,6 +58,15 @@ class category final : public std::error_category {
       case errc::sample_rate_too_low:
         return "at least 30% of replied matters are revisited (Art. 23)";
       case errc::not_permitted: return "the actor's role may not issue this command (Art. 16-23)";
+      case errc::retention_not_over:
+        return "nothing may be purged before its retain-until date: call audio is kept at least "
+               "1 year, text at least 5 years after archiving (Art. 38)";
+      case errc::legal_hold: return "a legal hold stops every purge until it is lifted (Art. 38)";
+      case errc::nothing_to_purge:
+        return "there is nothing left to purge: no recording, or already purged (Art. 38)";
+      case errc::hold_state: return "a legal hold is placed once and lifted once (Art. 38)";
+      case errc::retention_too_short:
+        return "retention may only be made longer than the regulation's minimum (Art. 38)";
     }
     return "unknown core error";
   }

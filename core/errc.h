@@ -36,6 +36,11 @@ enum class errc {
   flag_too_late,             // flagging after classification and transfer (Art. 40, 43)
   sample_rate_too_low,       // a revisit sample rate below 30% (Art. 23)
   not_permitted,             // the actor's role may not issue the command (Art. 16-23)
+  retention_not_over,        // a purge before the retain-until date (Art. 38)
+  legal_hold,                // a purge while a legal hold stands (Art. 38)
+  nothing_to_purge,          // no recording, or text already shredded (Art. 38)
+  hold_state,                // a hold placed twice, or lifted when there is none
+  retention_too_short,       // a retention period below the regulation's minimum (Art. 38)
 };
 
 const std::error_category& error_category() noexcept;

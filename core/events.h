@@ -328,10 +328,90 @@ struct flagged_major_urgent {
   }
 };
 
-// Ids taken by events that are not case events, or not written yet: never reuse them.
+// What retention concerns: the call audio (kept at least 1 year from the call) or the case's text
+// (kept at least 5 years from archiving), Art. 38.
+enum class retained_item : std::uint8_t { recording, text };
+std::string_view to_string(retained_item v);
+
+// id 15: the call audio was deleted from the blob store after its retention (Art. 38).
+struct recording_purged {
+  static constexpr std::uint16_t type_id = 15;
+  friend bool operator==(const recording_purged&, const recording_purged&) = default;
+  std::string sha256;
+  civil_date retain_until;  // the last day it had to be kept
+  civil_date purged_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(sha256, retain_until, purged_on, by);
+  }
+};
+
+// id 16: the case's personal text was made unreadable for ever by deleting its data key
+// (crypto-shredding) after its retention (Art. 38). Non-personal facts stay.
+struct text_shredded {
+  static constexpr std::uint16_t type_id = 16;
+  friend bool operator==(const text_shredded&, const text_shredded&) = default;
+  civil_date retain_until;
+  civil_date shredded_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(retain_until, shredded_on, by);
+  }
+};
+
+// id 18: a legal hold: nothing of the case is purged until it is lifted.
+struct legal_hold_placed {
+  static constexpr std::uint16_t type_id = 18;
+  friend bool operator==(const legal_hold_placed&, const legal_hold_placed&) = default;
+  std::string reason;
+  civil_date placed_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, placed_on, by);
+  }
+};
+
+// id 19
+struct legal_hold_lifted {
+  static constexpr std::uint16_t type_id = 19;
+  friend bool operator==(const legal_hold_lifted&, const legal_hold_lifted&) = default;
+  std::string reason;
+  civil_date lifted_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, lifted_on, by);
+  }
+};
+
+// id 20: a purge that was refused (before retain-until, or under a legal hold) is itself
+// recorded, so that the audit shows every attempt.
+struct purge_refused {
+  static constexpr std::uint16_t type_id = 20;
+  friend bool operator==(const purge_refused&, const purge_refused&) = default;
+  retained_item item{retained_item::text};
+  std::string rule;  // the rule that refused it, with its article
+  std::optional<civil_date> retain_until;
+  civil_date attempted_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(item, rule, retain_until, attempted_on, by);
+  }
+};
+
+// Ids taken by events that are not case events: never reuse them.
 namespace reserved_type_id {
-inline constexpr std::uint16_t recording_purged = 15;  // call audio deleted after retention (Art. 38)
-inline constexpr std::uint16_t text_shredded = 16;     // text records deleted after retention (Art. 38)
+inline constexpr std::uint16_t recording_purged = 15;
+inline constexpr std::uint16_t text_shredded = 16;
 inline constexpr std::uint16_t unit_registered = 17;   // core/registry.h
 }  // namespace reserved_type_id
 
@@ -339,7 +419,8 @@ inline constexpr std::uint16_t unit_registered = 17;   // core/registry.h
 // not (the id, not the index, is what is stored).
 using event = std::variant<case_received, answered_immediately, not_accepted, redirected, classified,
                            transferred, escalated, returned, extended, reminded, replied, revisited,
-                           archived, flagged_major_urgent>;
+                           archived, flagged_major_urgent, recording_purged, text_shredded,
+                           legal_hold_placed, legal_hold_lifted, purge_refused>;
 
 }  // namespace caseline::core
 
@@ -359,3 +440,8 @@ CEREAL_CLASS_VERSION(caseline::core::replied, 1);
 CEREAL_CLASS_VERSION(caseline::core::revisited, 1);
 CEREAL_CLASS_VERSION(caseline::core::archived, 1);
 CEREAL_CLASS_VERSION(caseline::core::flagged_major_urgent, 1);
+CEREAL_CLASS_VERSION(caseline::core::recording_purged, 1);
+CEREAL_CLASS_VERSION(caseline::core::text_shredded, 1);
+CEREAL_CLASS_VERSION(caseline::core::legal_hold_placed, 1);
+CEREAL_CLASS_VERSION(caseline::core::legal_hold_lifted, 1);
+CEREAL_CLASS_VERSION(caseline::core::purge_refused, 1);

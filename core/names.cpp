@@ -85,11 +85,17 @@ std::string_view to_string(role v) {
   return name_in(n, v);
 }
 
+std::string_view to_string(retained_item v) {
+  static constexpr std::array<std::string_view, 2> n{"recording", "text"};
+  return name_in(n, v);
+}
+
 std::string_view command_name(const command& c) {
   static constexpr std::array<std::string_view, std::variant_size_v<command>> n{
       "receive",  "answer_immediately", "not_accept", "redirect", "classify", "transfer", "escalate",
       "return",   "extend",             "remind",     "reply",    "revisit",  "archive",
-      "flag_major_urgent"};
+      "flag_major_urgent", "purge_recording", "shred_text", "place_legal_hold", "lift_legal_hold",
+      "record_refused_purge"};
   return n[c.index()];
 }
 

@@ -54,6 +54,12 @@ std::vector<event> current_samples() {
                 d, civil_date{2026, 11, 23}, user_id{"u-rv-1"}},
       archived{d, agent},
       flagged_major_urgent{"多车追尾，道路中断", d, agent},
+      recording_purged{std::string(64, 'a'), civil_date{2027, 9, 30}, civil_date{2027, 10, 8}, agent},
+      text_shredded{civil_date{2031, 10, 9}, civil_date{2031, 10, 10}, agent},
+      legal_hold_placed{"行政诉讼中", d, agent},
+      legal_hold_lifted{"诉讼终结", civil_date{2027, 3, 1}, agent},
+      purge_refused{retained_item::text, "retention not over (Art. 38)", civil_date{2031, 10, 9},
+                    civil_date{2027, 3, 2}, agent},
   };
 }
 
@@ -148,7 +154,7 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  CHECK(files == 16);  // 14 case event types, case_received v1, unit_registered
+  CHECK(files == 21);  // 19 case event types, case_received v1, unit_registered
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {
@@ -161,5 +167,7 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(15) == "recording_purged");
   CHECK(event_name(16) == "text_shredded");
   CHECK(event_name(17) == "unit_registered");
-  CHECK(event_name(18).empty());
+  CHECK(event_name(18) == "legal_hold_placed");
+  CHECK(event_name(20) == "purge_refused");
+  CHECK(event_name(21).empty());
 }

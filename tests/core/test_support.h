@@ -65,7 +65,7 @@ struct world {
 
   context at(civil_date day, actor who) const {
     return context{timestamp{shanghai_start_of_day(day).ms + 10LL * 3600 * 1000}, &repo_calendar(),
-                   &reg, sla, std::move(who)};
+                   &reg, sla, std::move(who), retention_policy{}};
   }
 };
 
