@@ -70,6 +70,10 @@ result<T> from_bytes(std::string_view bytes, std::string_view what) {
 
 }  // namespace
 
+std::string event_id_of(const case_id& id, sequence_number seq) {
+  return id() + "#" + std::to_string(seq());
+}
+
 std::string encode_envelope(const envelope& e) { return to_bytes(e); }
 
 result<envelope> decode_envelope(std::string_view bytes) {

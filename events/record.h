@@ -45,6 +45,9 @@ struct record {
   std::vector<std::string> events;  // each: encode_envelope()
 };
 
+// "<case id>#<sequence>": the id of a case's event.
+std::string event_id_of(const case_id& id, sequence_number seq);
+
 std::string encode_envelope(const envelope& e);
 result<envelope> decode_envelope(std::string_view bytes);
 

@@ -1,0 +1,154 @@
+#include "events/field_crypto.h"
+
+#include <memory>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "events/errc.h"
+
+namespace caseline::events {
+
+namespace {
+
+constexpr std::size_t nonce_size = 12;
+constexpr std::size_t tag_size = 16;
+constexpr char sealed_marker[2] = {'\0', '\x01'};
+
+using ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+ctx_ptr new_ctx() {
+  ctx_ptr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  if (!ctx) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
+  return ctx;
+}
+
+std::string field_aad(std::string_view case_id, std::string_view event_id,
+                      std::string_view field) {
+  std::string aad = "caseline.field.v1";
+  for (auto part : {case_id, event_id, field}) {
+    aad += '\0';
+    aad += part;
+  }
+  return aad;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+secret_key::secret_key(std::string_view bytes) {
+  if (bytes.size() != size) throw std::invalid_argument("a key has 32 bytes");
+  std::copy(bytes.begin(), bytes.end(), bytes_.begin());
+}
+
+secret_key::~secret_key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+
+secret_key secret_key::random() {
+  secret_key k;
+  if (RAND_bytes(k.bytes_.data(), static_cast<int>(size)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return k;
+}
+
+result<secret_key> secret_key::from_hex(std::string_view hex) {
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' '))
+    hex.remove_suffix(1);
+  if (hex.size() != 2 * size) return make_error(errc::bad_config, "a key is 64 hex digits");
+  secret_key k;
+  for (std::size_t i = 0; i < size; ++i) {
+    const int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return make_error(errc::bad_config, "a key is 64 hex digits");
+    k.bytes_[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return k;
+}
+
+std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext,
+                         std::string_view aad) {
+  std::string out(nonce_size + plaintext.size() + tag_size, '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  if (RAND_bytes(nonce, static_cast<int>(nonce_size)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  auto ctx = new_ctx();
+  int len = 0;
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + nonce_size, &len,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), nullptr, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+                          out.data() + nonce_size + plaintext.size()) != 1)
+    throw std::runtime_error("AES-256-GCM encryption failed");
+  return out;
+}
+
+result<std::string> aes_gcm_open(const secret_key& key, std::string_view sealed,
+                                 std::string_view aad) {
+  if (sealed.size() < nonce_size + tag_size)
+    return make_error(errc::corrupt_record, "encrypted field too short");
+  const std::size_t n = sealed.size() - nonce_size - tag_size;
+  std::string out(n, '\0');
+  auto ctx = new_ctx();
+  int len = 0;
+  std::string tag(sealed.substr(nonce_size + n));
+  const bool ok =
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+                         reinterpret_cast<const unsigned char*>(sealed.data())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        reinterpret_cast<const unsigned char*>(sealed.data()) + nonce_size,
+                        static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size),
+                          tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return make_error(errc::corrupt_record, "encrypted field does not verify (tag mismatch)");
+  }
+  return out;
+}
+
+bool is_sealed_field(std::string_view value) {
+  return value.size() >= 2 && value[0] == sealed_marker[0] && value[1] == sealed_marker[1];
+}
+
+std::string seal_field(const secret_key& case_key, std::string_view case_id,
+                       std::string_view event_id, std::string_view field,
+                       std::string_view plaintext) {
+  if (plaintext.empty()) return {};
+  if (event_id.size() > 255) throw std::invalid_argument("event id longer than 255 bytes");
+  std::string out(sealed_marker, 2);
+  out += static_cast<char>(event_id.size());
+  out += event_id;
+  out += aes_gcm_seal(case_key, plaintext, field_aad(case_id, event_id, field));
+  return out;
+}
+
+result<std::string> open_field(const secret_key& case_key, std::string_view case_id,
+                               std::string_view field, std::string_view sealed,
+                               std::string_view expected_event_id) {
+  if (sealed.empty()) return std::string{};
+  if (!is_sealed_field(sealed) || sealed.size() < 3)
+    return make_error(errc::corrupt_record, "field " + std::string(field) + " is not encrypted");
+  const auto id_len = static_cast<unsigned char>(sealed[2]);
+  if (sealed.size() < 3u + id_len)
+    return make_error(errc::corrupt_record, "encrypted field truncated");
+  const std::string_view event_id = sealed.substr(3, id_len);
+  if (!expected_event_id.empty() && event_id != expected_event_id)
+    return make_error(errc::corrupt_record,
+                      "field " + std::string(field) + " was sealed for another event");
+  return aes_gcm_open(case_key, sealed.substr(3 + id_len), field_aad(case_id, event_id, field));
+}
+
+}  // namespace caseline::events

@@ -1,0 +1,70 @@
+#include "projections/personal_data.h"
+
+#include "core/personal_fields.h"
+#include "events/errc.h"
+#include "events/field_crypto.h"
+#include "events/record.h"
+
+namespace caseline::projections {
+
+namespace {
+
+// Opens every personal field that `visit` names; a shredded case empties them instead.
+template <class Visit>
+result<bool> open_fields(key_store& keys, const case_id& id, std::string_view event_id,
+                         Visit visit) {
+  auto key = keys.get(id);
+  if (!key) return key.error();
+  std::optional<error> failure;
+  visit([&](std::string_view field, std::string& value) {
+    if (failure || value.empty()) return;
+    if (!key.value()) {
+      value.clear();
+      return;
+    }
+    auto plain = events::open_field(*key.value(), id(), field, value, event_id);
+    if (!plain) {
+      failure = make_error(plain.error().code,
+                           "case " + id() + " field " + std::string(field) + ": " +
+                               plain.error().detail);
+      return;
+    }
+    value = std::move(plain).value();
+  });
+  if (failure) return *failure;
+  return key.value().has_value();
+}
+
+}  // namespace
+
+result<void> personal_data::seal(const case_id& id, std::uint64_t first_sequence,
+                                 std::vector<core::event>& evs, bool new_case) {
+  auto key = [&]() -> result<events::secret_key> {
+    if (new_case) return keys_.create(id);
+    auto k = keys_.get(id);
+    if (!k) return k.error();
+    if (!k.value())
+      return make_error(events::errc::bad_config,
+                        "case " + id() + " has no data key (its text was shredded)");
+    return *k.value();
+  }();
+  if (!key) return key.error();
+  for (std::size_t i = 0; i < evs.size(); ++i) {
+    const std::string event_id = events::event_id_of(id, sequence_number{first_sequence + i});
+    core::for_each_personal_field(evs[i], [&](std::string_view field, std::string& value) {
+      value = events::seal_field(key.value(), id(), event_id, field, value);
+    });
+  }
+  return success();
+}
+
+result<bool> personal_data::open(core::case_state& s) {
+  return open_fields(keys_, s.id, {}, [&](const auto& f) { core::for_each_personal_field(s, f); });
+}
+
+result<bool> personal_data::open(const case_id& id, std::string_view event_id, core::event& e) {
+  return open_fields(keys_, id, event_id,
+                     [&](const auto& f) { core::for_each_personal_field(e, f); });
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/case_state.h"
+#include "core/events.h"
+#include "core/result.h"
+#include "projections/key_store.h"
+
+namespace caseline::projections {
+
+// Encrypts personal fields before they enter the log and decrypts them for display. Each field is
+// sealed with its case's data key and bound to (case id, event id, field name); deleting the
+// case's key (key_store::shred) makes every copy of its text unreadable while the non-personal
+// facts stay. A field whose tag does not verify is an error, never shown as data.
+//
+// Thread-safe (the key store is).
+class personal_data {
+ public:
+  explicit personal_data(key_store& keys) : keys_(keys) {}
+
+  // Seals the personal fields of a command's events; event i gets the event id of sequence
+  // `first_sequence + i`. A new case gets its key here, before anything is appended.
+  result<void> seal(const case_id& id, std::uint64_t first_sequence,
+                    std::vector<core::event>& events, bool new_case);
+  // Opens a state's personal fields in place. false when the case's text was shredded (the
+  // fields are then emptied).
+  result<bool> open(core::case_state& s);
+  // Opens one event's personal fields in place (they must have been sealed for `event_id`).
+  result<bool> open(const case_id& id, std::string_view event_id, core::event& e);
+
+ private:
+  key_store& keys_;
+};
+
+}  // namespace caseline::projections

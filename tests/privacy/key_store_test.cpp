@@ -1,0 +1,139 @@
+#include "projections/key_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <ostream>
+
+#include <doctest/doctest.h>
+
+#include "core/codec.h"
+#include "core/decide.h"
+#include "events/errc.h"
+#include "projections/personal_data.h"
+#include "tests/support/process.h"
+
+using namespace caseline;
+
+namespace {
+
+// Every byte of every file below `dir`.
+std::string all_bytes(const std::string& dir) {
+  std::string out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    out += s.str();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("case keys are wrapped, survive a reopen, and are gone from every file once shredded") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const case_id a{"410100-20261129-000001"}, b{"410100-20261129-000002"};
+  std::string key_a;
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+    auto k = ks.value()->create(a);
+    REQUIRE(k);
+    key_a = std::string(k.value().view());
+    REQUIRE(ks.value()->create(b));
+  }
+  CHECK(all_bytes(dir.path()).find(key_a) == std::string::npos);  // only wrapped on disk
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  auto got = ks.value()->get(a);
+  REQUIRE(got);
+  REQUIRE(got.value().has_value());
+  CHECK(got.value()->view() == key_a);
+
+  REQUIRE(ks.value()->shred({a}));
+  CHECK_FALSE(ks.value()->get(a).value().has_value());
+  CHECK(ks.value()->get(b).value().has_value());
+  CHECK(ks.value()->shred({a}));  // idempotent
+  ks.value().reset();
+  // Reopened with the master key, nothing of a's key can be found or unwrapped.
+  auto again = projections::key_store::open(dir.path(), master);
+  REQUIRE(again);
+  CHECK_FALSE(again.value()->get(a).value().has_value());
+}
+
+TEST_CASE("a wrong master key is an error naming the case, never a wrong key") {
+  test::temp_dir dir;
+  const case_id a{"410100-20261129-000001"};
+  {
+    auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
+    REQUIRE(ks);
+    REQUIRE(ks.value()->create(a));
+  }
+  auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
+  REQUIRE(ks);
+  auto got = ks.value()->get(a);
+  REQUIRE_FALSE(got);
+  CHECK(got.error().code == events::errc::corrupt_record);
+  CHECK(got.error().message().find(a()) != std::string::npos);
+}
+
+TEST_CASE("the development master key is created once, 0600, and read back") {
+  test::temp_dir dir;
+  const std::string file = dir.path() + "/sub/master.key";
+  auto k1 = projections::load_master_key({"", "", file});
+  REQUIRE(k1);
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_all) ==
+        std::filesystem::perms::none);
+  auto k2 = projections::load_master_key({"", "", file});
+  REQUIRE(k2);
+  CHECK(k1.value().view() == k2.value().view());
+  auto from_file = projections::load_master_key({file, "", ""});
+  REQUIRE(from_file);
+  CHECK(from_file.value().view() == k1.value().view());
+  CHECK_FALSE(projections::load_master_key({dir.path() + "/missing", "", ""}));
+  CHECK_FALSE(projections::load_master_key({"", "xyz", ""}));
+}
+
+TEST_CASE("personal fields are sealed per event and open again, until the case is shredded") {
+  test::temp_dir dir;
+  auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
+  REQUIRE(ks);
+  projections::personal_data pd(*ks.value());
+  const case_id id{"410100-20261129-000007"};
+  std::vector<core::event> evs{core::case_received{
+      core::channel::phone, center_code{"410100"}, core::caller_info{"13912345678", "李四"},
+      "出租车绕路", std::nullopt, civil_date{2026, 11, 29}, civil_date{2026, 12, 2}, id,
+      user_id{"agent"}}};
+  REQUIRE(pd.seal(id, 1, evs, true));
+  const auto& sealed = std::get<core::case_received>(evs[0]);
+  CHECK(events::is_sealed_field(sealed.content));
+  CHECK(events::is_sealed_field(sealed.caller.phone));
+  CHECK(core::encode(evs[0]).bytes.find("13912345678") == std::string::npos);
+
+  core::case_state empty;
+  empty.id = id;
+  core::case_state s = core::evolve(empty, evs[0], timestamp{0});
+  core::case_state shown = s;
+  REQUIRE(pd.open(shown).value());
+  CHECK(shown.content == "出租车绕路");
+  CHECK(shown.caller.name == "李四");
+  core::event e = evs[0];
+  REQUIRE(pd.open(id, "410100-20261129-000007#1", e).value());
+  CHECK(std::get<core::case_received>(e).caller.phone == "13912345678");
+  core::event wrong_place = evs[0];
+  CHECK_FALSE(pd.open(id, "410100-20261129-000007#2", wrong_place));
+
+  REQUIRE(ks.value()->shred({id}));
+  core::case_state after = s;
+  auto opened = pd.open(after);
+  REQUIRE(opened);
+  CHECK_FALSE(opened.value());
+  CHECK(after.content.empty());
+  CHECK(after.caller.phone.empty());
+  std::vector<core::event> more{core::answered_immediately{"x", civil_date{}, user_id{"a"}}};
+  CHECK_FALSE(pd.seal(id, 2, more, false));
+}
