@@ -200,16 +200,15 @@ class embedded_event_log final : public event_log {
   std::int32_t partition_count() const override { return store_->partitions(); }
 
   void append(std::string key, std::string value, append_handler handler) override {
-    {
-      std::lock_guard lk(queue_mu_);
-      if (!stopping_) {
-        queue_.push_back(pending{std::move(key), std::move(value), std::move(handler)});
-        ++issued_;
-        queue_cv_.notify_one();
-        return;
-      }
-    }
-    handler(make_error(errc::closed, "append after shutdown began"));
+    const partition_id p = partition_for(key, store_->partitions());
+    enqueue(p, std::move(key), std::move(value), std::move(handler));
+  }
+
+  void append_to(partition_id p, std::string key, std::string value,
+                 append_handler handler) override {
+    if (p() < 0 || p() >= store_->partitions())
+      return handler(make_error(errc::invalid_partition, "partition " + std::to_string(p())));
+    enqueue(p, std::move(key), std::move(value), std::move(handler));
   }
 
   result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
@@ -254,7 +253,21 @@ class embedded_event_log final : public event_log {
   result<void> check() override { return success(); }
 
  private:
+  void enqueue(partition_id p, std::string key, std::string value, append_handler handler) {
+    {
+      std::lock_guard lk(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back(pending{p, std::move(key), std::move(value), std::move(handler)});
+        ++issued_;
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    handler(make_error(errc::closed, "append after shutdown began"));
+  }
+
   struct pending {
+    partition_id partition;
     std::string key;
     std::string value;
     append_handler handler;
@@ -290,7 +303,7 @@ class embedded_event_log final : public event_log {
     rocksdb::WriteBatch wb;
     std::string value;
     for (auto& item : batch) {
-      const partition_id p = partition_for(item.key, store_->partitions());
+      const partition_id p = item.partition;
       const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
       value.clear();
       detail::put_be32(value, static_cast<std::uint32_t>(item.key.size()));

@@ -67,6 +67,11 @@ class event_log {
   virtual std::int32_t partition_count() const = 0;
   // Asynchronous: returns at once; appends from many threads are batched by the backend.
   virtual void append(std::string key, std::string value, append_handler handler) = 0;
+  // The same, to partition `p` whatever the key: for records that belong to a partition rather
+  // than to a key (tamper-evidence checkpoints, events/checkpoint.h). An invalid partition fails
+  // the handler with errc::invalid_partition. Order with appends to the same partition is kept.
+  virtual void append_to(partition_id p, std::string key, std::string value,
+                         append_handler handler) = 0;
   // Up to `max_records` records of `p` from offset `from` on; waits up to `wait` for the first
   // one when there is none yet, then returns what there is (possibly nothing).
   virtual result<std::vector<log_record>> read(partition_id p, log_offset from,

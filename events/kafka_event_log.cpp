@@ -248,6 +248,12 @@ class kafka_event_log final : public event_log {
     producer_->produce(p, std::move(key), std::move(value), std::move(handler));
   }
 
+  void append_to(partition_id p, std::string key, std::string value,
+                 append_handler handler) override {
+    if (auto r = valid(p); !r) return handler(std::move(r).error());
+    producer_->produce(p, std::move(key), std::move(value), std::move(handler));
+  }
+
   result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
                                        std::chrono::milliseconds wait) override {
     if (auto r = valid(p); !r) return std::move(r).error();

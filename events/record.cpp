@@ -30,11 +30,17 @@ void serialize(Archive& ar, record& r, std::uint32_t /*version*/) {
   ar(r.events);
 }
 
+template <class Archive>
+void serialize(Archive& ar, checkpoint& c, std::uint32_t /*version*/) {
+  ar(c.partition, c.last_offset, c.running_hash, c.written_at);
+}
+
 }  // namespace caseline::events
 
 CEREAL_CLASS_VERSION(caseline::events::actor, 1);
 CEREAL_CLASS_VERSION(caseline::events::envelope, 1);
 CEREAL_CLASS_VERSION(caseline::events::record, 1);
+CEREAL_CLASS_VERSION(caseline::events::checkpoint, 1);
 
 namespace caseline::events {
 
@@ -42,6 +48,8 @@ namespace {
 
 // A record starts with this magic so that a foreign record in the topic is recognised as such.
 constexpr std::string_view record_magic = "CL1";
+// A checkpoint record: never a prefix of, nor prefixed by, record_magic.
+constexpr std::string_view checkpoint_magic = "CLC1";
 
 template <class T>
 std::string to_bytes(const T& value) {
@@ -87,11 +95,32 @@ std::string encode_record(const record& r) {
 }
 
 result<record> decode_record(std::string_view bytes) {
+  if (is_checkpoint(bytes))
+    return make_error(errc::corrupt_record, "a checkpoint record, not events");
   if (bytes.substr(0, record_magic.size()) != record_magic)
     return make_error(errc::corrupt_record, "not a caseline record (bad magic)");
   auto r = from_bytes<record>(bytes.substr(record_magic.size()), "record");
   if (r && r.value().events.empty()) return make_error(errc::corrupt_record, "record holds no event");
   return r;
+}
+
+std::string encode_checkpoint(const checkpoint& c) {
+  std::string out(checkpoint_magic);
+  out += to_bytes(c);
+  return out;
+}
+
+result<checkpoint> decode_checkpoint(std::string_view bytes) {
+  if (!is_checkpoint(bytes))
+    return make_error(errc::corrupt_record, "not a caseline checkpoint (bad magic)");
+  auto c = from_bytes<checkpoint>(bytes.substr(checkpoint_magic.size()), "checkpoint");
+  if (c && c.value().running_hash.size() != 32)
+    return make_error(errc::corrupt_record, "checkpoint hash is not 32 bytes");
+  return c;
+}
+
+bool is_checkpoint(std::string_view value) {
+  return value.substr(0, checkpoint_magic.size()) == checkpoint_magic;
 }
 
 std::string sha256(std::string_view bytes) {

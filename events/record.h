@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "core/result.h"
 #include "core/time.h"
+#include "events/event_log.h"
 
 namespace caseline::events {
 
@@ -52,8 +53,27 @@ std::string encode_envelope(const envelope& e);
 result<envelope> decode_envelope(std::string_view bytes);
 
 std::string encode_record(const record& r);
-// errc::corrupt_record when the bytes are not a record of a known format version.
+// errc::corrupt_record when the bytes are not a record of a known format version (a checkpoint
+// record included: it holds no events).
 result<record> decode_record(std::string_view bytes);
+
+// The second kind of record: a partition's tamper-evidence checkpoint (events/checkpoint.h). It
+// has its own magic ("CLC1", where event records have "CL1"), so it is never decoded as events;
+// consumers of events skip it (is_checkpoint). It holds no personal data.
+struct checkpoint {
+  partition_id partition;     // the partition it is written to and covers
+  log_offset last_offset;     // the last offset it covers: every record at 0..last_offset
+  std::string running_hash;   // h(last_offset), 32 bytes: see events/checkpoint.h
+  timestamp written_at;
+
+  friend bool operator==(const checkpoint&, const checkpoint&) = default;
+};
+
+std::string encode_checkpoint(const checkpoint& c);
+// errc::corrupt_record when the bytes are not a checkpoint of a known format version.
+result<checkpoint> decode_checkpoint(std::string_view bytes);
+// Whether a record value is a checkpoint (by its magic alone; it may still not decode).
+bool is_checkpoint(std::string_view value);
 
 // SHA-256 of the bytes, as 32 raw bytes.
 std::string sha256(std::string_view bytes);

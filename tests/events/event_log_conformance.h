@@ -114,6 +114,42 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
               .code == errc::invalid_partition);
   }
 
+  SUBCASE("append_to puts a record in the named partition, whatever its key, in append order") {
+    const partition_id home = partition_for(case_key(11), n);
+    const partition_id other{(home() + 1) % n};
+    ack_collector acks;
+    acks.append(*log, case_key(11), "event 0");
+    acks.append(*log, case_key(11), "event 1");
+    log->append_to(home, "pinned-home", "pinned 2", acks.handler("pinned-home", "pinned 2"));
+    acks.append(*log, case_key(11), "event 3");
+    log->append_to(other, case_key(11), "pinned elsewhere",
+                   acks.handler(case_key(11), "pinned elsewhere"));
+    for (const auto& a : acks.wait_for(5)) require_ok(a);
+
+    const auto records = read_all(*log, home);
+    REQUIRE(records.size() == 4);
+    CHECK(records[0].value == "event 0");
+    CHECK(records[1].value == "event 1");
+    CHECK(records[2].key == "pinned-home");
+    CHECK(records[2].value == "pinned 2");
+    CHECK(records[2].position == log_position{home, log_offset{2}});
+    CHECK(records[3].value == "event 3");
+    if (other != home) {
+      const auto elsewhere = read_all(*log, other);
+      REQUIRE(elsewhere.size() == 1);
+      CHECK(elsewhere[0].key == case_key(11));
+      CHECK(elsewhere[0].value == "pinned elsewhere");
+    }
+
+    ack_collector bad;
+    log->append_to(partition_id{n}, "k", "v", bad.handler("k", "v"));
+    log->append_to(partition_id{-1}, "k", "v", bad.handler("k", "v"));
+    for (const auto& a : bad.wait_for(2)) {
+      REQUIRE_FALSE(a.outcome.has_value());
+      CHECK(a.outcome.error().code == errc::invalid_partition);
+    }
+  }
+
   SUBCASE("a read from the middle returns the records from there, at most max_records") {
     ack_collector acks;
     for (int i = 0; i < 10; ++i) acks.append(*log, case_key(3), std::to_string(i));
