@@ -183,6 +183,14 @@ void case_writer::run_next(const std::string& id) {
     work.done(command_outcome{cached->state, std::nullopt, {}});
     return finish(id);
   }
+  // Personal text leaves this process only encrypted: the log, the projections and every copy
+  // hold ciphertext bound to this case, event and field.
+  if (personal_data_) {
+    if (auto sealed = personal_data_->seal(cid, cached->state.version + 1, decided.value(),
+                                           cached->state.version == 0);
+        !sealed)
+      return fail(sealed.error());
+  }
 
   command_outcome outcome;
   case_row next = *cached;
@@ -191,7 +199,7 @@ void case_writer::run_next(const std::string& id) {
     const auto body = core::encode(ev);
     events::envelope env;
     env.sequence = sequence_number{next.state.version + 1};
-    env.event_id = fmt::format("{}#{}", id, env.sequence());
+    env.event_id = events::event_id_of(cid, env.sequence);
     env.case_id = cid;
     env.type_id = body.type_id;
     env.version = body.version;

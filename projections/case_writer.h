@@ -19,6 +19,7 @@
 #include "events/thread_pool.h"
 #include "projections/case_projection.h"
 #include "projections/clock.h"
+#include "projections/personal_data.h"
 #include "projections/runner.h"
 
 namespace caseline::projections {
@@ -63,6 +64,10 @@ class case_writer {
   void submit(command_request request, done_handler done);
   // The offset of the last record this writer appended to p and saw acknowledged (-1: none).
   std::int64_t last_acked(events::partition_id p) const;
+  // Seals personal fields before they are appended (field encryption, crypto-shredding). Set
+  // before the first submit; without it events carry their text in the clear (tests of other
+  // modules only — the server always sets it).
+  void set_personal_data(personal_data* p) { personal_data_ = p; }
   // Stops taking commands and waits (up to timeout) for those in flight. True if all finished.
   bool drain(std::chrono::milliseconds timeout);
 
@@ -91,6 +96,7 @@ class case_writer {
   projection_runner& runner_;
   core::context base_;  // calendar, registry, policy; `now` and the actor are set per command
   const clock& clock_;
+  personal_data* personal_data_{nullptr};
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
