@@ -177,6 +177,11 @@ void case_writer::run_next(const std::string& id) {
   core::context ctx = base_;
   ctx.now = clock_.now();
   ctx.who = req.who;
+  std::shared_ptr<const core::registry> reg;  // keeps the snapshot alive while deciding
+  if (registry_source_) {
+    reg = registry_source_();
+    ctx.reg = reg.get();
+  }
   auto decided = core::decide(cached->state, req.cmd, ctx);
   if (!decided) return fail(decided.error());
   if (decided.value().empty()) {  // nothing to do (e.g. a reminder already sent): append nothing

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ class case_writer {
   void submit(command_request request, done_handler done);
   // The offset of the last record this writer appended to p and saw acknowledged (-1: none).
   std::int64_t last_acked(events::partition_id p) const;
+  // Where decisions read the registry from: each decision takes the current snapshot (the
+  // registry projection's), instead of base.reg. Set before the first submit.
+  using registry_source = std::function<std::shared_ptr<const core::registry>()>;
+  void set_registry_source(registry_source source) { registry_source_ = std::move(source); }
   // Seals personal fields before they are appended (field encryption, crypto-shredding). Set
   // before the first submit; without it events carry their text in the clear (tests of other
   // modules only — the server always sets it).
@@ -96,6 +101,7 @@ class case_writer {
   projection_runner& runner_;
   core::context base_;  // calendar, registry, policy; `now` and the actor are set per command
   const clock& clock_;
+  registry_source registry_source_;
   personal_data* personal_data_{nullptr};
 
   mutable std::mutex mu_;

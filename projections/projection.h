@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/events.h"
+#include "core/registry.h"
 #include "core/result.h"
 #include "events/event_log.h"
 #include "events/record.h"
@@ -23,6 +24,16 @@ struct decoded_event {
   std::string_view stored_bytes;  // the envelope's bytes as stored (the hash chain covers them)
 };
 
+// A registry event of the log (core/registry.h: units registered with a center), decoded once by
+// the runner. Registry events share the log (and the type-id space) with case events.
+struct decoded_registry_event {
+  const events::envelope& env;
+  const core::registry_event& event;
+  events::log_position position;
+  std::uint32_t index;
+  std::string_view stored_bytes;
+};
+
 // A read model: a state machine over the log. The runner calls begin_batch, apply for every
 // event of a batch in log order, then end_batch with whether the batch was committed. apply adds
 // rows to the runner's WriteBatch; the runner adds the consumed offsets to the same batch, so a
@@ -34,6 +45,11 @@ class projection {
   virtual std::string_view name() const = 0;
   virtual void begin_batch() {}
   virtual result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) = 0;
+  // Registry events: most projections ignore them.
+  virtual result<void> apply_registry(const decoded_registry_event& /*e*/,
+                                      rocksdb::WriteBatch& /*batch*/) {
+    return success();
+  }
   virtual void end_batch(bool /*committed*/) {}
 };
 

@@ -1,5 +1,8 @@
 #include "projections/runner.h"
 
+#include <utility>
+#include <variant>
+
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -18,6 +21,13 @@ std::string offset_key(std::int32_t p) {
   std::string k = "log/";
   events::detail::put_be32(k, static_cast<std::uint32_t>(p));
   return k;
+}
+
+// Whether a type id is one of core::registry_event's (they decode with decode_registry_event).
+bool is_registry_type(std::uint16_t type_id) {
+  return []<std::size_t... I>(std::uint16_t t, std::index_sequence<I...>) {
+    return ((std::variant_alternative_t<I, core::registry_event>::type_id == t) || ...);
+  }(type_id, std::make_index_sequence<std::variant_size_v<core::registry_event>>{});
 }
 
 }  // namespace
@@ -92,6 +102,10 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       return fail(make_error(events::errc::corrupt_record,
                              fmt::format("partition {}: expected offset {}, got {}", p, next,
                                          rec.position.offset())));
+    if (events::is_checkpoint(rec.value)) {  // tamper evidence (events/checkpoint.h): no events
+      ++next;
+      continue;
+    }
     auto decoded = events::decode_record(rec.value);
     if (!decoded)
       return fail(make_error(decoded.error().code,
@@ -103,6 +117,22 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       if (!env)
         return fail(make_error(env.error().code, fmt::format("partition {} offset {}: {}", p,
                                                              next, env.error().detail)));
+      if (is_registry_type(env.value().type_id)) {
+        auto rev = core::decode_registry_event(env.value().type_id, env.value().version,
+                                               env.value().body);
+        if (!rev)
+          return fail(make_error(rev.error().code, fmt::format("partition {} offset {} event {}: {}",
+                                                               p, next, env.value().event_id,
+                                                               rev.error().detail)));
+        const decoded_registry_event dr{env.value(), rev.value(), rec.position, i, bytes};
+        for (auto* proj : projections_) {
+          if (auto r = proj->apply_registry(dr, wb); !r)
+            return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
+                                                               r.error().detail)));
+        }
+        ++count;
+        continue;
+      }
       auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
       if (!ev)
         return fail(make_error(ev.error().code, fmt::format("partition {} offset {} event {}: {}",

@@ -1,0 +1,64 @@
+#include "projections/access_log.h"
+
+#include <atomic>
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <rocksdb/db.h>
+
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+
+namespace caseline::projections {
+
+namespace {
+
+std::atomic<std::uint64_t> sequence{0};
+
+}  // namespace
+
+result<void> access_log::record(const access_entry& e) {
+  // Time first, so entries scan in order; the token, the correlation id and a process-local
+  // sequence make two reads in the same millisecond distinct keys.
+  std::string key;
+  events::detail::put_be64(key, static_cast<std::uint64_t>(e.at.ms));
+  key += e.token_id;
+  key += '\0';
+  key += e.correlation_id;
+  key += '\0';
+  events::detail::put_be64(key, sequence.fetch_add(1));
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    const std::uint32_t version = 1;
+    ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);
+  }
+  const auto s = store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key,
+                                 std::move(out).str());
+  if (!s.ok()) return events::detail::from_rocksdb(s, "record access");
+  return success();
+}
+
+result<std::vector<access_entry>> access_log::of_case(const std::string& case_id) const {
+  std::vector<access_entry> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::access_log)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    try {
+      std::istringstream in(it->value().ToString());
+      cereal::PortableBinaryInputArchive ar(in);
+      std::uint32_t version = 0;
+      access_entry e;
+      ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);
+      if (e.case_id == case_id) out.push_back(std::move(e));
+    } catch (const std::exception& ex) {
+      return make_error(events::errc::corrupt_record, std::string("access entry: ") + ex.what());
+    }
+  }
+  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read access log");
+  return out;
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,166 @@
+#include "projections/case_index.h"
+
+#include <set>
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/decide.h"
+#include "core/errc.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "events/record.h"
+#include "projections/case_projection.h"
+
+namespace caseline::projections {
+
+namespace {
+
+std::string day_key(civil_date d) { return fmt::format("{:04}{:02}{:02}", d.year, d.month, d.day); }
+
+std::string row_key(const std::string& scope, civil_date day, const std::string& id) {
+  std::string k = scope;
+  k += '\0';
+  k += day_key(day);
+  k += '\0';
+  k += id;
+  return k;
+}
+
+std::set<std::string> scopes_of(const core::case_state& s) {
+  std::set<std::string> out;
+  if (s.status == core::case_status::none) return out;
+  out.insert("*");
+  out.insert("c" + s.center());
+  out.insert("c" + s.owner_center());
+  if (s.unit) out.insert("u" + (*s.unit)());
+  return out;
+}
+
+std::string encode(const case_summary& c) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    const std::uint32_t version = 1;
+    ar(version, c.id, c.center, c.owner_center, c.status, c.unit, c.category, c.domain,
+       c.received_on, c.version, c.major_urgent);
+  }
+  return std::move(out).str();
+}
+
+result<case_summary> decode(const std::string& bytes) {
+  try {
+    std::istringstream in(bytes);
+    cereal::PortableBinaryInputArchive ar(in);
+    std::uint32_t version = 0;
+    case_summary c;
+    ar(version, c.id, c.center, c.owner_center, c.status, c.unit, c.category, c.domain,
+       c.received_on, c.version, c.major_urgent);
+    return c;
+  } catch (const std::exception& ex) {
+    return make_error(events::errc::corrupt_record, std::string("case summary: ") + ex.what());
+  }
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    auto v = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    const int hi = v(hex[i]), lo = v(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+}  // namespace
+
+case_summary summarize(const core::case_state& s) {
+  case_summary c;
+  c.id = s.id();
+  c.center = s.center();
+  c.owner_center = s.owner_center();
+  c.status = std::string(core::to_string(s.status));
+  c.unit = s.unit ? (*s.unit)() : std::string();
+  c.category = s.cat ? std::string(core::to_string(*s.cat)) : std::string();
+  c.domain = s.dom ? std::string(core::to_string(*s.dom)) : std::string();
+  c.received_on = s.received_on;
+  c.version = s.version;
+  c.major_urgent = s.major_urgent;
+  return c;
+}
+
+result<void> case_index_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+  const std::string& id = e.env.case_id();
+  auto it = states_.find(id);
+  if (it == states_.end()) {
+    auto stored = case_reader(store_).get(e.env.case_id);
+    if (!stored) return stored.error();
+    core::case_state st;
+    if (stored.value()) {
+      st = std::move(stored.value()->state);
+    } else {
+      st.id = e.env.case_id;
+    }
+    it = states_.emplace(id, std::move(st)).first;
+  }
+  const core::case_state before = it->second;
+  it->second = core::evolve(std::move(it->second), e.event, e.env.recorded_at);
+  const core::case_state& after = it->second;
+  const auto old_scopes = scopes_of(before);
+  const auto new_scopes = scopes_of(after);
+  for (const auto& sc : old_scopes)
+    if (!new_scopes.contains(sc) || before.received_on != after.received_on)
+      batch.Delete(store_.cf(family::case_index), row_key(sc, before.received_on, id));
+  const std::string value = encode(summarize(after));
+  for (const auto& sc : new_scopes)
+    batch.Put(store_.cf(family::case_index), row_key(sc, after.received_on, id), value);
+  return success();
+}
+
+result<list_page> case_index_reader::list(const list_query& q) const {
+  std::string prefix = q.scope;
+  prefix += '\0';
+  std::string start = prefix + (q.received_from ? day_key(*q.received_from) : std::string());
+  if (!q.after.empty()) {
+    auto after = from_hex(q.after);
+    if (!after || !after->starts_with(prefix))
+      return make_error(core::errc::invalid_argument, "cursor: not a cursor of this list");
+    start = std::max(start, *after + '\x01');  // strictly after the last row returned
+  }
+  // received_to is inclusive: stop before the next day.
+  std::string stop;
+  if (q.received_to) stop = prefix + day_key(q.received_to->plus_days(1));
+
+  list_page page;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::case_index)));
+  std::size_t scanned = 0;
+  std::string last_key;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string key = it->key().ToString();
+    if (!stop.empty() && key >= stop) break;
+    if (page.items.size() == q.limit || scanned == q.max_scanned) {
+      page.next = events::to_hex(last_key);
+      break;
+    }
+    ++scanned;
+    last_key = key;
+    auto c = decode(it->value().ToString());
+    if (!c) return c.error();
+    if (!q.keep || q.keep(c.value())) page.items.push_back(std::move(c).value());
+  }
+  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read case index");
+  return page;
+}
+
+}  // namespace caseline::projections

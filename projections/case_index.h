@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/case_state.h"
+#include "core/result.h"
+#include "projections/projection.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// What a case list shows of a case: no personal data (no caller, no content).
+struct case_summary {
+  std::string id;
+  std::string center;        // received at
+  std::string owner_center;  // belongs to now
+  std::string status;
+  std::string unit;          // handling unit now ("" when none)
+  std::string category;      // "" until classified
+  std::string domain;
+  civil_date received_on;
+  std::uint64_t version{0};
+  bool major_urgent{false};
+
+  friend bool operator==(const case_summary&, const case_summary&) = default;
+};
+
+case_summary summarize(const core::case_state& s);
+
+// The list index of cases (family case_index), so that lists are range scans, never a scan of
+// every case. Each case has one row per scope it can be listed in:
+//   "c<center>"  the center it was received at, and the center it belongs to now;
+//   "u<unit>"    the unit handling it now;
+//   "*"          every case (the provincial center, auditors).
+// Key: scope, 0, YYYYMMDD received_on, 0, case id -> case_summary. When an event changes a
+// case's scopes, the rows of scopes it left are deleted in the same batch.
+// apply() runs on the runner's thread only; it folds the state itself (core::evolve) from the
+// case rows stored before the batch.
+class case_index_projection final : public projection {
+ public:
+  explicit case_index_projection(store& s) : store_(s) {}
+  std::string_view name() const override { return "case_index"; }
+  void begin_batch() override { states_.clear(); }
+  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  void end_batch(bool) override { states_.clear(); }
+
+ private:
+  store& store_;
+  std::map<std::string, core::case_state> states_;  // cases touched by the current batch
+};
+
+struct list_query {
+  std::string scope;                     // "c410100", "u<unit>" or "*"
+  std::optional<civil_date> received_from;
+  std::optional<civil_date> received_to;
+  std::function<bool(const case_summary&)> keep;  // the other filters; null keeps all
+  std::string after;                     // cursor from the previous page ("" for the first)
+  std::size_t limit{50};
+  std::size_t max_scanned{10'000};       // bounds one page's work; the cursor continues it
+};
+
+struct list_page {
+  std::vector<case_summary> items;
+  std::string next;  // cursor of the next page; "" when there is none
+};
+
+// Reads the index. Thread-safe.
+class case_index_reader {
+ public:
+  explicit case_index_reader(store& s) : store_(s) {}
+  // errc::invalid_argument (core) for a malformed cursor.
+  result<list_page> list(const list_query& q) const;
+
+ private:
+  store& store_;
+};
+
+}  // namespace caseline::projections

@@ -1,0 +1,62 @@
+#include "projections/idempotency_store.h"
+
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+#include <rocksdb/db.h>
+
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+
+namespace caseline::projections {
+
+namespace {
+
+std::string row_key(std::string_view token_id, std::string_view key) {
+  std::string k(token_id);
+  k += '\0';
+  k += key;
+  return k;
+}
+
+}  // namespace
+
+result<std::optional<stored_answer>> idempotency_store::find(std::string_view token_id,
+                                                             std::string_view key) const {
+  std::string value;
+  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::idempotency),
+                                 row_key(token_id, key), &value);
+  if (s.IsNotFound()) return std::optional<stored_answer>{};
+  if (!s.ok()) return events::detail::from_rocksdb(s, "read idempotency key");
+  try {
+    std::istringstream in(value);
+    cereal::PortableBinaryInputArchive ar(in);
+    std::uint32_t version = 0;
+    stored_answer a;
+    ar(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
+    return std::optional<stored_answer>{std::move(a)};
+  } catch (const std::exception& ex) {
+    return make_error(events::errc::corrupt_record, std::string("stored answer: ") + ex.what());
+  }
+}
+
+result<void> idempotency_store::put(std::string_view token_id, std::string_view key,
+                                    const stored_answer& a) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    const std::uint32_t version = 1;
+    ar(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key),
+                                 std::move(out).str());
+  if (!s.ok()) return events::detail::from_rocksdb(s, "store idempotency key");
+  return success();
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,77 @@
+#include "projections/token_store.h"
+
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <openssl/rand.h>
+#include <rocksdb/db.h>
+
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "events/record.h"
+
+namespace caseline::projections {
+
+namespace {
+
+constexpr std::string_view secret_prefix = "clt_";
+
+std::string hash_key(std::string_view secret) { return events::to_hex(events::sha256(secret)); }
+
+std::string encode(const token_info& t) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    const std::uint32_t version = 1;
+    ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms);
+  }
+  return std::move(out).str();
+}
+
+result<token_info> decode(const std::string& bytes) {
+  try {
+    std::istringstream in(bytes);
+    cereal::PortableBinaryInputArchive ar(in);
+    std::uint32_t version = 0;
+    token_info t;
+    ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms);
+    return t;
+  } catch (const std::exception& ex) {
+    return make_error(events::errc::corrupt_record, std::string("stored token: ") + ex.what());
+  }
+}
+
+}  // namespace
+
+result<created_token> token_store::create(std::string role, std::string center, std::string unit,
+                                          timestamp now) {
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof random) != 1)
+    return make_error(events::errc::fatal, "no random bytes for a token");
+  created_token out;
+  out.secret = std::string(secret_prefix) +
+               events::to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
+  const std::string key = hash_key(out.secret);
+  out.info = token_info{key.substr(0, 12), std::move(role), std::move(center), std::move(unit), now};
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // a token handed out must survive a crash
+  const auto s = store_.db().Put(wo, store_.cf(family::tokens), key, encode(out.info));
+  if (!s.ok()) return events::detail::from_rocksdb(s, "store token");
+  return out;
+}
+
+result<std::optional<token_info>> token_store::find(std::string_view secret) const {
+  if (!secret.starts_with(secret_prefix) || secret.size() != secret_prefix.size() + 64)
+    return std::optional<token_info>{};
+  std::string value;
+  const auto s =
+      store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::tokens), hash_key(secret), &value);
+  if (s.IsNotFound()) return std::optional<token_info>{};
+  if (!s.ok()) return events::detail::from_rocksdb(s, "read token");
+  auto t = decode(value);
+  if (!t) return t.error();
+  return std::optional<token_info>{std::move(t).value()};
+}
+
+}  // namespace caseline::projections
