@@ -1,8 +1,11 @@
 #include "gateway/api.h"
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <random>
 
+#include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,12 +13,22 @@
 #include "core/codec.h"
 #include "core/errc.h"
 #include "events/errc.h"
+#include "events/record.h"
 #include "events/thread_pool.h"
+#include "gateway/auth.h"
 #include "gateway/case_json.h"
+#include "gateway/command_json.h"
 #include "gateway/json_input.h"
+#include "gateway/metrics.h"
+#include "gateway/openapi.h"
 #include "gateway/problem.h"
+#include "gateway/routes.h"
+#include "projections/access_log.h"
+#include "projections/case_index.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
+#include "projections/idempotency_store.h"
+#include "projections/token_store.h"
 
 namespace caseline::gateway {
 
@@ -33,35 +46,11 @@ http_response json_response(int status, const json::object& body) {
   return r;
 }
 
-// Every name an enum has (core's to_string answers "unknown" past the last one).
-template <class E>
-std::vector<std::string_view> enum_names() {
-  std::vector<std::string_view> out;
-  for (int i = 0; i < 64; ++i) {
-    const auto n = core::to_string(static_cast<E>(i));
-    if (n == "unknown") break;
-    out.push_back(n);
-  }
-  return out;
-}
-
-template <class E>
-result<E> read_enum(object_reader& r, std::string_view field) {
-  auto s = r.optional_string(field, 64);
-  if (!s) return s.error();
-  if (!s.value()) return field_error(r.path(field), "required");
-  const auto names = enum_names<E>();
-  for (std::size_t i = 0; i < names.size(); ++i)
-    if (names[i] == *s.value()) return static_cast<E>(i);
-  std::string list;
-  for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
-  return field_error(r.path(field), "must be one of: " + list);
-}
-
-bool valid_correlation_id(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
+bool valid_token_text(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max) return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == ':'))
       return false;
   return true;
 }
@@ -71,121 +60,329 @@ std::string new_correlation_id() {
   return fmt::format("{:016x}", rng());
 }
 
-bool is_center_code(std::string_view s) {
-  if (s.size() != 6) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
+// The 404 of a case that does not exist, and of one outside the caller's scope: the same bytes.
+error case_not_found(const std::string& id) {
+  return make_error(projections::errc::case_not_found, id);
 }
 
-bool is_phone(std::string_view s) {
-  if (s.size() < 3 || s.size() > 20) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ')) return false;
-  return true;
+result<void> require_json(const http_request& req) {
+  const auto ct = req.header("content-type");
+  if (!ct || !(ct->starts_with("application/json")))
+    return make_error(errc::unsupported_media_type,
+                      "send the body as Content-Type: application/json");
+  return success();
 }
 
-// "/v1/cases/X/events" -> {"v1", "cases", "X", "events"}
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    const auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
-  }
+// If-Match: "3" (or W/"3", or 3). Absent: no precondition.
+result<std::optional<std::uint64_t>> parse_if_match(const http_request& req) {
+  auto h = req.header("if-match");
+  if (!h) return std::optional<std::uint64_t>{};
+  std::string_view v = *h;
+  if (v.starts_with("W/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string_view::npos)
+    return make_error(errc::bad_precondition, "If-Match");
+  return std::optional<std::uint64_t>{std::stoull(std::string(v))};
+}
+
+std::string etag(std::uint64_t version) { return fmt::format("\"{}\"", version); }
+
+json::object summary_json(const projections::case_summary& c) {
+  auto opt = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
+  return {{"id", c.id},
+          {"center", c.center},
+          {"owner_center", c.owner_center},
+          {"status", c.status},
+          {"unit", opt(c.unit)},
+          {"category", opt(c.category)},
+          {"domain", opt(c.domain)},
+          {"received_on", c.received_on.to_string()},
+          {"version", c.version},
+          {"major_urgent", c.major_urgent}};
+}
+
+json::object unit_json(const core::unit_info& u) {
+  return {{"id", u.id()},
+          {"name", u.name},
+          {"center", u.center()},
+          {"contact",
+           {{"name", u.contact.name},
+            {"mobile", u.contact.mobile},
+            {"email", u.contact.email},
+            {"fax", u.contact.fax}}}};
+}
+
+std::string digits_of(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (c >= '0' && c <= '9') out += c;
   return out;
+}
+
+template <class E>
+bool is_enum_name(std::string_view v) {
+  for (int i = 0; i < 64; ++i) {
+    const auto n = core::to_string(static_cast<E>(i));
+    if (n == "unknown") return false;
+    if (n == v) return true;
+  }
+  return false;
 }
 
 struct request_scope {
   http_request req;
   std::string correlation_id;
-  std::vector<std::string_view> path;
+  route_match match;
+  std::optional<principal> who;
+  std::string route_name;  // the template, for logs and metrics
+};
+
+using scope_ptr = std::shared_ptr<request_scope>;
+
+// A POST with an Idempotency-Key that is being answered now: later duplicates wait for it.
+struct in_flight {
+  std::string request_hash;
+  std::vector<responder> waiters;
 };
 
 }  // namespace
 
 class api::impl {
  public:
-  impl(services s, unsigned threads) : s_(s), pool_(threads) {}
+  impl(services s, api_options o)
+      : s_(std::move(s)),
+        tokens_(s_.store),
+        idempotency_(s_.store),
+        access_(s_.store),
+        token_limit_(o.token_rate),
+        status_limit_(o.status_rate),
+        pool_(o.threads) {}
 
   void handle(http_request req, responder respond) {
     const auto started = std::chrono::steady_clock::now();
-    auto scope = std::make_shared<request_scope>();
-    scope->req = std::move(req);
-    const auto given = scope->req.header("x-correlation-id");
-    scope->correlation_id =
-        given && valid_correlation_id(*given) ? std::string(*given) : new_correlation_id();
-    scope->path = segments(scope->req.path);
-    // Every answer carries the correlation id and is logged once.
-    auto done = [scope, started, respond = std::move(respond)](http_response r) {
-      r.headers.emplace_back("X-Correlation-Id", scope->correlation_id);
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
-      spdlog::info(R"({{"method":"{}","route":"{}","status":{},"duration_us":{},"correlation_id":"{}"}})",
-                   scope->req.method, route_name(scope->path), r.status, us, scope->correlation_id);
+    auto sc = std::make_shared<request_scope>();
+    sc->req = std::move(req);
+    const auto given = sc->req.header("x-correlation-id");
+    sc->correlation_id =
+        given && valid_token_text(*given, 64) ? std::string(*given) : new_correlation_id();
+    sc->match = match_route(sc->req.method, sc->req.path);
+    // Without `--clock manual` the clock route does not exist.
+    if (sc->match.matched && sc->match.matched->name == "set_clock" && !s_.manual_clock)
+      sc->match = route_match{};
+    sc->route_name = sc->match.matched ? std::string(sc->match.matched->path) : "unmatched";
+    // Every answer carries the correlation id, is counted, and is logged once: route template,
+    // status, duration, correlation id, token id. Never a phone number, a body or a secret.
+    auto done = [this, sc, started, respond = std::move(respond)](http_response r) {
+      r.headers.emplace_back("X-Correlation-Id", sc->correlation_id);
+      const auto elapsed = std::chrono::steady_clock::now() - started;
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+      metrics_.observe_request(sc->route_name, sc->req.method, r.status,
+                               std::chrono::duration<double>(elapsed).count());
+      spdlog::info(
+          R"({{"method":"{}","route":"{}","status":{},"duration_us":{},"correlation_id":"{}","token_id":"{}"}})",
+          valid_token_text(sc->req.method, 16) ? sc->req.method : "other", sc->route_name,
+          r.status, us, sc->correlation_id, sc->who ? sc->who->token_id : "");
       respond(std::move(r));
     };
-    pool_.post([this, scope, done = std::move(done)]() mutable {
+    pool_.post([this, sc, done = std::move(done)]() mutable {
       try {
-        route(*scope, std::move(done));
+        dispatch(sc, std::move(done));
       } catch (const std::exception& ex) {
         spdlog::error(R"({{"event":"handler_exception","correlation_id":"{}","what":"{}"}})",
-                      scope->correlation_id, ex.what());
+                      sc->correlation_id, ex.what());
         done(error_response(make_error(errc::internal)));
       }
     });
   }
 
  private:
-  // The route template, for logs and metrics: ids are replaced so that no personal or
-  // high-cardinality value is logged.
-  static std::string route_name(const std::vector<std::string_view>& p) {
-    if (p.size() >= 3 && p[0] == "v1" && p[1] == "cases")
-      return p.size() == 3 ? "/v1/cases/{id}" : "/v1/cases/{id}/" + std::string(p[3]);
-    std::string out;
-    for (auto s : p) out += "/" + std::string(s).substr(0, 32);
-    return out.empty() ? "/" : out;
-  }
+  using handler = void (impl::*)(const scope_ptr&, responder);
 
-  void route(request_scope& sc, responder done) {
-    const auto& p = sc.path;
-    const auto& m = sc.req.method;
-    auto method_not_allowed = [&](std::string_view allow) {
+  void dispatch(const scope_ptr& sc, responder done) {
+    const auto& m = sc->match;
+    if (!m.matched) {
+      if (m.allow.empty())
+        return done(problem_response({404, "not-found", "Not found", "no route for this path", "",
+                                      ""}));
       auto r = problem_response({405, "method-not-allowed", "Method not allowed",
-                                 m + " is not allowed here; allowed: " + std::string(allow), "",
-                                 ""});
-      r.headers.emplace_back("Allow", std::string(allow));
-      done(std::move(r));
-    };
-    if (p.size() == 1 && (p[0] == "healthz" || p[0] == "readyz")) {
-      if (m != "GET") return method_not_allowed("GET");
-      return p[0] == "healthz" ? done(json_response(200, {{"status", "ok"}})) : readyz(done);
+                                 "allowed: " + m.allow, "", ""});
+      r.headers.emplace_back("Allow", m.allow);
+      return done(std::move(r));
     }
-    if (p.size() >= 2 && p[0] == "v1" && p[1] == "cases") {
-      if (p.size() == 2) {
-        if (m != "POST") return method_not_allowed("POST");
-        return post_case(sc, std::move(done));
+    const route& rt = *m.matched;
+    if (rt.op) {
+      auto who = authenticate(sc->req);
+      if (!who) {
+        auto r = error_response(who.error(), sc->req.path);
+        if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return done(std::move(r));
       }
-      const case_id id{std::string(p[2])};
-      if (p.size() == 3) {
-        if (m != "GET") return method_not_allowed("GET");
-        return get_case(id, done);
+      sc->who = who.value();
+      int retry_after = 1;
+      if (!token_limit_.allow(sc->who->token_id, retry_after)) {
+        auto r = error_response(make_error(errc::too_many_requests, "per-token request rate"));
+        r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        return done(std::move(r));
       }
-      if (p.size() == 4 && p[3] == "events") {
-        if (m != "GET") return method_not_allowed("GET");
-        return get_events(id, done);
-      }
+      if (!permitted(sc->who->role, *rt.op))
+        return done(error_response(
+            make_error(errc::forbidden, "role " + std::string(to_string(sc->who->role))),
+            sc->req.path));
     }
-    done(problem_response({404, "not-found", "Not found",
-                           "no route for " + route_name(p), "", ""}));
+    const auto h = handlers().find(rt.name);
+    if (h == handlers().end()) return done(error_response(make_error(errc::internal)));
+    const handler fn = h->second;
+    if (rt.method == "POST" && sc->req.header("idempotency-key"))
+      return idempotent(sc, std::move(done), fn);
+    (this->*fn)(sc, std::move(done));
   }
 
-  void readyz(const responder& done) {
+  static const std::map<std::string_view, handler>& handlers() {
+    static const std::map<std::string_view, handler> table{
+        {"healthz", &impl::healthz},
+        {"readyz", &impl::readyz},
+        {"openapi", &impl::openapi},
+        {"metrics", &impl::metrics_text},
+        {"receive", &impl::receive},
+        {"list_cases", &impl::list_cases},
+        {"get_case", &impl::get_case},
+        {"get_case_events", &impl::get_events},
+        {"answer", &impl::command},
+        {"not_accept", &impl::command},
+        {"redirect", &impl::command},
+        {"classify", &impl::command},
+        {"transfer", &impl::command},
+        {"flag_major_urgent", &impl::command},
+        {"escalate", &impl::command},
+        {"return", &impl::command},
+        {"extend", &impl::command},
+        {"reply", &impl::command},
+        {"revisit", &impl::command},
+        {"archive", &impl::command},
+        {"get_calendar", &impl::get_calendar},
+        {"get_status", &impl::get_status},
+        {"get_unit", &impl::get_unit},
+        {"put_unit", &impl::put_unit},
+        {"list_centers", &impl::list_centers},
+        {"set_clock", &impl::set_clock},
+    };
+    return table;
+  }
+
+  // --- authentication, idempotency, access log --------------------------------------------
+
+  result<principal> authenticate(const http_request& req) {
+    const auto h = req.header("authorization");
+    if (!h || !h->starts_with("Bearer "))
+      return make_error(errc::unauthorized, "send Authorization: Bearer <token>");
+    auto found = tokens_.find(h->substr(7));
+    if (!found) return found.error();
+    if (!found.value()) return make_error(errc::unauthorized, "unknown token");
+    auto p = to_principal(*found.value());
+    if (!p) return make_error(errc::unauthorized, "the token's role is unknown");
+    return *p;
+  }
+
+  void idempotent(const scope_ptr& sc, responder done, handler fn) {
+    const std::string key(*sc->req.header("idempotency-key"));
+    if (!valid_token_text(key, 255))
+      return done(error_response(
+          make_error(errc::bad_request, "Idempotency-Key: 1-255 of A-Z a-z 0-9 - _ . :")));
+    const std::string token = sc->who ? sc->who->token_id : std::string("-");
+    const std::string hash = events::to_hex(
+        events::sha256(sc->req.method + "\n" + sc->req.path + "\n" + sc->req.body));
+    const std::string slot = token + '\0' + key;
+    auto reused = [&] {
+      done(error_response(make_error(errc::idempotency_key_reused, key), sc->req.path));
+    };
+    {
+      std::lock_guard lk(idem_mu_);
+      if (auto it = in_flight_.find(slot); it != in_flight_.end()) {
+        if (it->second.request_hash != hash) return reused();
+        it->second.waiters.push_back(std::move(done));
+        return;
+      }
+      auto stored = idempotency_.find(token, key);
+      if (!stored) return done(error_response(stored.error(), sc->req.path));
+      if (stored.value()) {
+        const auto& a = *stored.value();
+        if (a.request_hash != hash) return reused();
+        http_response r;
+        r.status = a.status;
+        r.content_type = a.content_type;
+        r.body = a.body;
+        r.headers = a.headers;
+        r.headers.emplace_back("Idempotent-Replayed", "true");
+        return done(std::move(r));
+      }
+      in_flight_[slot] = in_flight{hash, {}};
+    }
+    (this->*fn)(sc, [this, slot, token, key, hash, done = std::move(done)](http_response r) {
+      // A final answer is kept; a 5xx or 429 is not, so that the retry can succeed.
+      if (r.status < 500 && r.status != 429) {
+        auto put = idempotency_.put(token, key,
+                                    {hash, r.status, r.content_type, r.body, r.headers});
+        if (!put) {
+          spdlog::error(R"({{"event":"idempotency_store_failed","error":"{}"}})",
+                        put.error().message());
+          r = error_response(put.error());
+        }
+      }
+      std::vector<responder> waiters;
+      {
+        std::lock_guard lk(idem_mu_);
+        waiters = std::move(in_flight_[slot].waiters);
+        in_flight_.erase(slot);
+      }
+      for (auto& w : waiters) {
+        http_response copy = r;
+        copy.headers.emplace_back("Idempotent-Replayed", "true");
+        w(std::move(copy));
+      }
+      done(std::move(r));
+    });
+  }
+
+  // Every read of a case's personal data is recorded before it is shown.
+  result<void> record_read(const request_scope& sc, const std::string& case_id) {
+    return access_.record({s_.clock.now(), sc.who ? sc.who->token_id : "", 
+                           sc.who ? std::string(to_string(sc.who->role)) : "", case_id,
+                           sc.route_name, sc.correlation_id});
+  }
+
+  // Read-your-writes: wait until the projection holds this server's acknowledged writes to the
+  // partition.
+  result<void> await_own_writes(events::partition_id p) {
+    const auto acked = s_.writer.last_acked(p);
+    if (acked < 0) return success();
+    if (!s_.runner.wait_applied({p, events::log_offset{acked}}, read_your_writes_timeout)) {
+      if (auto f = s_.runner.failure()) return *f;
+      return make_error(errc::not_ready, "the projection is behind the log");
+    }
+    return success();
+  }
+  result<void> await_own_writes(const std::string& id) {
+    return await_own_writes(events::partition_for(id, s_.log.partition_count()));
+  }
+
+  // The case, if it exists and is in the caller's scope; nullopt answers 404 either way.
+  result<std::optional<core::case_state>> visible_case(const request_scope& sc,
+                                                       const std::string& id) {
+    if (auto w = await_own_writes(id); !w) return w.error();
+    auto row = projections::case_reader(s_.store).get(case_id{id});
+    if (!row) return row.error();
+    if (!row.value() || !sc.who || !in_scope(*sc.who, row.value()->state))
+      return std::optional<core::case_state>{};
+    return std::optional<core::case_state>{std::move(row.value()->state)};
+  }
+
+  bool masked(const request_scope& sc) const { return !sc.who || !sees_phone(sc.who->role); }
+
+  // --- operations ---------------------------------------------------------------------------
+
+  void healthz(const scope_ptr&, responder done) { done(json_response(200, {{"status", "ok"}})); }
+
+  void readyz(const scope_ptr&, responder done) {
     json::object checks;
     bool ok = true;
     if (auto r = s_.log.check(); !r) {
@@ -200,139 +397,117 @@ class api::impl {
     } else {
       checks["projections"] = "ok";
     }
-    if (!ok) {
-      auto r = problem_response({503, "not-ready", "Service unavailable",
-                                 "a dependency is not ready", "", ""});
-      return done(std::move(r));
-    }
+    if (!ok)
+      return done(problem_response(
+          {503, "not-ready", "Service unavailable", "a dependency is not ready", "", ""}));
     done(json_response(200, {{"status", "ready"}, {"checks", checks}}));
   }
 
-  static result<void> require_json(const http_request& req) {
-    const auto ct = req.header("content-type");
-    if (!ct || !(ct->starts_with("application/json")))
-      return make_error(errc::unsupported_media_type,
-                        "send the body as Content-Type: application/json");
-    return success();
+  void openapi(const scope_ptr&, responder done) {
+    http_response r;
+    r.body = std::string(openapi_document());
+    done(std::move(r));
   }
 
-  static result<core::receive> parse_receive(const http_request& req,
-                                             std::optional<timestamp>& occurred_at) {
-    if (auto r = require_json(req); !r) return r.error();
-    const json_limits limits;
-    auto body = parse_json_object(req.body, limits);
-    if (!body) return body.error();
-    object_reader r(body.value(), "", limits);
-    core::receive cmd;
-    auto via = read_enum<core::channel>(r, "channel");
-    if (!via) return via.error();
-    cmd.via = via.value();
-    auto center = r.required_string("center", 6, 6);
-    if (!center) return center.error();
-    if (!is_center_code(center.value()))
-      return field_error("center", "must be a 6-digit GB/T 2260 code");
-    cmd.center = center_code{center.value()};
-    auto caller = r.required_object("caller");
-    if (!caller) return caller.error();
-    {
-      object_reader c(*caller.value(), "caller", limits);
-      auto phone = c.required_string("phone", 3, 20);
-      if (!phone) return phone.error();
-      if (!is_phone(phone.value()))
-        return field_error("caller.phone", "digits, '+', '-' and spaces only");
-      auto name = c.optional_string("name", 64);
-      if (!name) return name.error();
-      cmd.caller = core::caller_info{phone.value(), name.value().value_or("")};
-      if (auto f = c.finish(); !f) return f.error();
+  void metrics_text(const scope_ptr&, responder done) {
+    std::vector<gauge_sample> gauges;
+    double lag = 0;
+    for (std::int32_t p = 0; p < s_.log.partition_count(); ++p) {
+      auto end = s_.log.end_offset(events::partition_id{p});
+      if (!end) return done(error_response(end.error()));
+      lag += static_cast<double>(
+          std::max<std::int64_t>(0, end.value()() - s_.runner.applied(events::partition_id{p})));
     }
-    auto content = r.required_string("content", 1, 4000);
-    if (!content) return content.error();
-    cmd.content = content.value();
-    auto rec = r.optional_object("recording");
-    if (!rec) return rec.error();
-    if (rec.value()) {
-      object_reader c(*rec.value(), "recording", limits);
-      auto uri = c.required_string("uri", 1, 1024);
-      if (!uri) return uri.error();
-      auto sha = c.required_string("sha256", 64, 64);
-      if (!sha) return sha.error();
-      for (char ch : sha.value())
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-          return field_error("recording.sha256", "must be 64 lower-case hex digits");
-      auto dur = c.required_int("duration_s", 0, 24 * 3600);
-      if (!dur) return dur.error();
-      if (auto f = c.finish(); !f) return f.error();
-      cmd.recording = core::recording_ref{uri.value(), sha.value(),
-                                          static_cast<std::uint32_t>(dur.value())};
-    }
-    auto urgent = r.optional_string("major_urgent_reason", 500);
-    if (!urgent) return urgent.error();
-    cmd.major_urgent_reason = urgent.value().value_or("");
-    auto occurred = r.optional_string("occurred_at", 40);
-    if (!occurred) return occurred.error();
-    if (occurred.value()) {
-      occurred_at = parse_rfc3339(*occurred.value());
-      if (!occurred_at) return field_error("occurred_at", "must be an RFC 3339 date-time");
-    }
-    if (auto f = r.finish(); !f) return f.error();
-    return cmd;
+    // One runner applies every projection in the same batch, so they share one lag.
+    for (const auto& name : s_.projection_names)
+      gauges.push_back({"caseline_projection_lag_records",
+                        "Records in the log that the projection has not applied yet.", "gauge",
+                        {{"projection", name}}, lag});
+    gauges.push_back({"caseline_projection_events_applied_total",
+                      "Events applied by the projection runner since start.", "counter", {},
+                      static_cast<double>(s_.runner.events_applied())});
+    http_response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_.render(gauges);
+    done(std::move(r));
   }
 
-  void post_case(request_scope& sc, responder done) {
-    std::optional<timestamp> occurred_at;
-    auto cmd = parse_receive(sc.req, occurred_at);
-    if (!cmd) return done(error_response(cmd.error(), sc.req.path));
-    projections::command_request req;
-    req.cmd = std::move(cmd).value();
-    req.correlation_id = sc.correlation_id;
-    req.occurred_at = occurred_at;
-    // Until tokens exist (issue 4) the actor is the intake desk of the case's center.
-    req.who = core::actor{user_id{"intake"}, core::role::agent,
-                          std::get<core::receive>(req.cmd).center, unit_id{}};
-    const timestamp now = s_.clock.now();
-    s_.writer.submit(std::move(req), [done = std::move(done), now](
+  // Submits a command and answers with the case after it (201 for receive).
+  void submit(const scope_ptr& sc, projections::command_request req, int status, responder done) {
+    const auto submitted = std::chrono::steady_clock::now();
+    req.correlation_id = sc->correlation_id;
+    req.who = to_actor(*sc->who);
+    s_.writer.submit(std::move(req), [this, sc, status, submitted, done = std::move(done)](
                                          result<projections::command_outcome> r) {
-      if (!r) return done(error_response(r.error(), "/v1/cases"));
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+      if (!r) {
+        const auto p = to_problem(r.error());
+        metrics_.observe_append(p.status >= 500 ? "failed" : "refused", seconds);
+        return done(error_response(r.error(), sc->req.path));
+      }
+      metrics_.observe_append("ok", seconds);
       const auto& st = r.value().state;
-      auto resp = json_response(201, case_to_json(st, now));
-      resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
-      resp.headers.emplace_back("ETag", fmt::format("\"{}\"", st.version));
+      if (auto rec = record_read(*sc, st.id()); !rec)
+        return done(error_response(rec.error(), sc->req.path));
+      auto resp = json_response(status, case_to_json(st, s_.clock.now(), masked(*sc)));
+      if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
+      resp.headers.emplace_back("ETag", etag(st.version));
       done(std::move(resp));
     });
   }
 
-  // Read-your-writes: wait until the projection holds this server's acknowledged writes to the
-  // case's partition.
-  result<void> await_own_writes(const case_id& id) {
-    const auto p = events::partition_for(id(), s_.log.partition_count());
-    const auto acked = s_.writer.last_acked(p);
-    if (acked < 0) return success();
-    if (!s_.runner.wait_applied({p, events::log_offset{acked}}, read_your_writes_timeout)) {
-      if (auto f = s_.runner.failure()) return *f;
-      return make_error(errc::not_ready, "the projection is behind the log");
-    }
-    return success();
+  void receive(const scope_ptr& sc, responder done) {
+    if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    std::optional<timestamp> occurred_at;
+    auto cmd = parse_receive(sc->req.body, occurred_at);
+    if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+    projections::command_request req;
+    req.cmd = std::move(cmd).value();
+    req.occurred_at = occurred_at;
+    submit(sc, std::move(req), 201, std::move(done));
   }
 
-  void get_case(const case_id& id, const responder& done) {
-    const std::string instance = "/v1/cases/" + id();
-    if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), instance));
-    auto row = projections::case_reader(s_.store).get(id);
-    if (!row) return done(error_response(row.error(), instance));
-    if (!row.value())
-      return done(error_response(make_error(projections::errc::case_not_found, id()), instance));
-    auto resp = json_response(200, case_to_json(row.value()->state, s_.clock.now()));
-    resp.headers.emplace_back("ETag", fmt::format("\"{}\"", row.value()->state.version));
+  void command(const scope_ptr& sc, responder done) {
+    const std::string& id = sc->match.params.at("id");
+    const std::string_view path = sc->match.matched->path;
+    const std::string action(path.substr(path.rfind('/') + 1));
+    if (!sc->req.body.empty())
+      if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    auto cmd = parse_case_command(action, sc->req.body);
+    if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+    auto if_match = parse_if_match(sc->req);
+    if (!if_match) return done(error_response(if_match.error(), sc->req.path));
+    auto found = visible_case(*sc, id);
+    if (!found) return done(error_response(found.error(), sc->req.path));
+    if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+    projections::command_request req;
+    req.id = case_id{id};
+    req.cmd = std::move(cmd).value();
+    req.if_match = if_match.value();
+    submit(sc, std::move(req), 200, std::move(done));
+  }
+
+  void get_case(const scope_ptr& sc, responder done) {
+    const std::string& id = sc->match.params.at("id");
+    auto found = visible_case(*sc, id);
+    if (!found) return done(error_response(found.error(), sc->req.path));
+    if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+    if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), sc->req.path));
+    auto resp = json_response(200, case_to_json(*found.value(), s_.clock.now(), masked(*sc)));
+    resp.headers.emplace_back("ETag", etag(found.value()->version));
     done(std::move(resp));
   }
 
-  void get_events(const case_id& id, const responder& done) {
-    const std::string instance = "/v1/cases/" + id() + "/events";
-    if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), instance));
-    auto locations = projections::case_reader(s_.store).locations(id);
+  void get_events(const scope_ptr& sc, responder done) {
+    const std::string& id = sc->match.params.at("id");
+    const std::string& instance = sc->req.path;
+    auto found = visible_case(*sc, id);
+    if (!found) return done(error_response(found.error(), instance));
+    if (!found.value()) return done(error_response(case_not_found(id), instance));
+    auto locations = projections::case_reader(s_.store).locations(case_id{id});
     if (!locations) return done(error_response(locations.error(), instance));
-    if (locations.value().empty())
-      return done(error_response(make_error(projections::errc::case_not_found, id()), instance));
+    if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), instance));
     json::array out;
     std::optional<events::log_position> cached_pos;
     events::record cached;
@@ -358,16 +533,196 @@ class api::impl {
       if (!env) return done(error_response(env.error(), instance));
       auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
       if (!ev) return done(error_response(ev.error(), instance));
-      out.emplace_back(event_to_json(env.value(), ev.value()));
+      out.emplace_back(event_to_json(env.value(), ev.value(), masked(*sc)));
     }
-    done(json_response(200, {{"case_id", id()}, {"events", std::move(out)}}));
+    done(json_response(200, {{"case_id", id}, {"events", std::move(out)}}));
+  }
+
+  void list_cases(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req.query;
+    static constexpr std::string_view known[] = {"center",   "status",        "unit",
+                                                 "category", "domain",        "received_from",
+                                                 "received_to", "cursor",     "limit"};
+    for (const auto& [name, value] : q)
+      if (std::find(std::begin(known), std::end(known), name) == std::end(known))
+        return done(error_response(field_error(name, "unknown query parameter"), sc->req.path));
+    auto param = [&](std::string_view n) -> std::string {
+      auto v = sc->req.query_param(n);
+      return v ? std::string(*v) : std::string();
+    };
+    projections::list_query lq;
+    lq.scope = list_scope(*sc->who);
+    const std::string center = param("center"), unit = param("unit"), status = param("status"),
+                      category = param("category"), domain = param("domain");
+    if (!status.empty() && !is_enum_name<core::case_status>(status))
+      return done(error_response(field_error("status", "not a case status"), sc->req.path));
+    if (!category.empty() && !is_enum_name<core::category>(category))
+      return done(error_response(field_error("category", "not a category"), sc->req.path));
+    if (!domain.empty() && !is_enum_name<core::domain>(domain))
+      return done(error_response(field_error("domain", "not a domain"), sc->req.path));
+    for (const char* n : {"received_from", "received_to"}) {
+      const std::string v = param(n);
+      if (v.empty()) continue;
+      auto d = civil_date::parse(v);
+      if (!d) return done(error_response(field_error(n, "must be YYYY-MM-DD"), sc->req.path));
+      (std::string_view(n) == "received_from" ? lq.received_from : lq.received_to) = *d;
+    }
+    if (const std::string l = param("limit"); !l.empty()) {
+      if (l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(l) < 1 || std::stoul(l) > 200)
+        return done(error_response(field_error("limit", "must be 1 to 200"), sc->req.path));
+      lq.limit = std::stoul(l);
+    }
+    lq.after = param("cursor");
+    // Narrow the scanned range with the most selective index the caller's scope allows.
+    if (lq.scope == "*" && !unit.empty())
+      lq.scope = "u" + unit;
+    else if (lq.scope == "*" && !center.empty())
+      lq.scope = "c" + center;
+    lq.keep = [=](const projections::case_summary& c) {
+      return (center.empty() || c.center == center || c.owner_center == center) &&
+             (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
+             (category.empty() || c.category == category) && (domain.empty() || c.domain == domain);
+    };
+    for (std::int32_t p = 0; p < s_.log.partition_count(); ++p)
+      if (auto w = await_own_writes(events::partition_id{p}); !w)
+        return done(error_response(w.error(), sc->req.path));
+    auto page = projections::case_index_reader(s_.store).list(lq);
+    if (!page) {
+      if (page.error().code == core::errc::invalid_argument)
+        return done(error_response(field_error("cursor", "not a cursor of this list"), sc->req.path));
+      return done(error_response(page.error(), sc->req.path));
+    }
+    json::array items;
+    for (const auto& c : page.value().items) items.emplace_back(summary_json(c));
+    done(json_response(200, {{"items", std::move(items)},
+                             {"next_cursor", page.value().next.empty()
+                                                 ? json::value(nullptr)
+                                                 : json::value(page.value().next)}}));
+  }
+
+  void get_status(const scope_ptr& sc, responder done) {
+    int retry_after = 1;
+    if (!status_limit_.allow(sc->req.client, retry_after)) {
+      auto r = error_response(make_error(errc::too_many_requests, "per-address request rate"));
+      r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+      return done(std::move(r));
+    }
+    const std::string& id = sc->match.params.at("id");
+    const auto last4 = sc->req.query_param("phone_last4");
+    if (!last4 || last4->size() != 4 || digits_of(*last4).size() != 4)
+      return done(error_response(field_error("phone_last4", "must be 4 digits"), sc->req.path));
+    if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), sc->req.path));
+    auto row = projections::case_reader(s_.store).get(case_id{id});
+    if (!row) return done(error_response(row.error(), sc->req.path));
+    // A wrong id and a wrong phone answer the same bytes.
+    const std::string phone = row.value() ? digits_of(row.value()->state.caller.phone) : "";
+    if (!row.value() || phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
+      return done(error_response(case_not_found(id), sc->req.path));
+    const auto& st = row.value()->state;
+    json::object deadlines{{"transfer_by", nullptr}, {"reply_by", nullptr}};
+    for (const auto& d : core::deadlines(st, s_.clock.now()))
+      deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] =
+          json::object{{"due", d.due.to_string()}, {"state", core::to_string(d.state)}};
+    auto date = [](const std::optional<civil_date>& d) {
+      return d ? json::value(d->to_string()) : json::value(nullptr);
+    };
+    done(json_response(200, {{"id", id},
+                             {"status", core::to_string(st.status)},
+                             {"received_on", st.received_on.to_string()},
+                             {"closed_on", date(st.closed_on)},
+                             {"archived_on", date(st.archived_on)},
+                             {"deadlines", std::move(deadlines)}}));
+  }
+
+  void get_calendar(const scope_ptr& sc, responder done) {
+    const std::string& y = sc->match.params.at("year");
+    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)
+      return done(error_response(field_error("year", "must be YYYY"), sc->req.path));
+    const int year = std::stoi(y);
+    const auto years = s_.calendar.years();
+    if (std::find(years.begin(), years.end(), year) == years.end())
+      return done(error_response(make_error(core::errc::no_calendar_for_year, y), sc->req.path));
+    json::array days;
+    int workdays = 0;
+    for (civil_date d{year, 1, 1}; d.year == year; d = d.plus_days(1)) {
+      auto kind = s_.calendar.kind(d);
+      if (!kind) return done(error_response(kind.error(), sc->req.path));
+      if (kind.value() == core::day_kind::workday || kind.value() == core::day_kind::makeup_workday)
+        ++workdays;
+      days.emplace_back(json::object{{"date", d.to_string()},
+                                     {"kind", core::to_string(kind.value())},
+                                     {"name", s_.calendar.name_of(d)}});
+    }
+    done(json_response(200, {{"year", year},
+                             {"source", s_.calendar.source(year)},
+                             {"workdays", workdays},
+                             {"days", std::move(days)}}));
+  }
+
+  void get_unit(const scope_ptr& sc, responder done) {
+    const std::string& id = sc->match.params.at("id");
+    const auto reg = s_.registry.snapshot();
+    const core::unit_info* u = reg->unit(unit_id{id});
+    if (!u) return done(error_response(make_error(errc::not_found, "unit " + id), sc->req.path));
+    done(json_response(200, unit_json(*u)));
+  }
+
+  void put_unit(const scope_ptr& sc, responder done) {
+    if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    const std::string& id = sc->match.params.at("id");
+    auto e = parse_unit(unit_id{id}, sc->req.body);
+    if (!e) return done(error_response(e.error(), sc->req.path));
+    // A supervisor keeps the registry of the own center; an admin that of every center.
+    if (sc->who->role == role::supervisor && e.value().center != sc->who->center &&
+        sc->who->center() != core::registry::provincial_center)
+      return done(error_response(make_error(errc::forbidden, "another center's unit"), sc->req.path));
+    const auto a = to_actor(*sc->who);
+    auto u = s_.registry_writer.put(
+        e.value(),
+        events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
+        sc->correlation_id);
+    if (!u) return done(error_response(u.error(), sc->req.path));
+    done(json_response(200, unit_json(u.value())));
+  }
+
+  void list_centers(const scope_ptr&, responder done) {
+    const auto reg = s_.registry.snapshot();
+    json::array out;
+    for (const auto& c : reg->centers()) {
+      json::array units;
+      for (const auto& u : reg->units_of(c.code)) units.emplace_back(u.id());
+      out.emplace_back(json::object{
+          {"code", c.code()},
+          {"name", c.name},
+          {"parent", c.parent ? json::value((*c.parent)()) : json::value(nullptr)},
+          {"units", std::move(units)}});
+    }
+    done(json_response(200, {{"centers", std::move(out)}}));
+  }
+
+  void set_clock(const scope_ptr& sc, responder done) {
+    if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    auto t = parse_clock(sc->req.body);
+    if (!t) return done(error_response(t.error(), sc->req.path));
+    s_.manual_clock->set(t.value());
+    done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
   }
 
   services s_;
-  events::thread_pool pool_;
+  projections::token_store tokens_;
+  projections::idempotency_store idempotency_;
+  projections::access_log access_;
+  rate_limiter token_limit_;
+  rate_limiter status_limit_;
+  gateway::metrics metrics_;
+  std::mutex idem_mu_;
+  std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_
+  events::thread_pool pool_;                    // last: joined first
 };
 
-api::api(services s, unsigned threads) : impl_(std::make_unique<impl>(s, threads)) {}
+api::api(services s, api_options options)
+    : impl_(std::make_unique<impl>(std::move(s), options)) {}
 api::~api() = default;
 void api::handle(http_request request, responder respond) {
   impl_->handle(std::move(request), std::move(respond));

@@ -1,13 +1,17 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/calendar.h"
 #include "core/decide.h"
 #include "events/event_log.h"
 #include "gateway/http.h"
+#include "gateway/rate_limit.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
+#include "projections/registry_projection.h"
 #include "projections/runner.h"
 #include "projections/store.h"
 
@@ -20,14 +24,27 @@ struct services {
   projections::projection_runner& runner;
   projections::case_writer& writer;
   const projections::clock& clock;
+  const core::calendar& calendar;
+  projections::registry_projection& registry;
+  projections::registry_writer& registry_writer;
+  // Set only with `serve --clock manual`: POST /v1/admin/clock exists only then.
+  projections::manual_clock* manual_clock{nullptr};
+  // The projections the runner feeds, for the lag metric.
+  std::vector<std::string> projection_names;
 };
 
-// The REST API: routes requests to the write side and the projections, and renders answers.
-// Handlers that may wait (for the log, for the projection) run on the api's own threads, never
-// on the server's I/O threads. Thread-safe.
+struct api_options {
+  unsigned threads{4};
+  rate token_rate{50, 100};  // per bearer token: 429 beyond it
+  rate status_rate{0.2, 10}; // GET /v1/status per client address (Art. 36: no token needed)
+};
+
+// The REST API: authenticates bearer tokens, checks role and scope, routes requests to the write
+// side and the projections, and renders answers. Handlers that may wait (for the log, for the
+// projection) run on the api's own threads, never on the server's I/O threads. Thread-safe.
 class api {
  public:
-  explicit api(services s, unsigned threads = 4);
+  explicit api(services s, api_options options = {});
   ~api();
   // The server's request handler.
   void handle(http_request request, responder respond);

@@ -3,12 +3,16 @@
 #include <boost/json/array.hpp>
 
 #include "core/codec.h"
+#include "gateway/auth.h"
+#include "gateway/command_json.h"
 
 namespace caseline::gateway {
 
 namespace json = boost::json;
 
 namespace {
+
+std::string mask_phone_number(std::string_view p) { return mask_phone(p); }
 
 json::value date(const civil_date& d) { return json::value(d.to_string()); }
 
@@ -34,10 +38,13 @@ json::object recording(const core::recording_ref& r) {
 
 // One object per event type: every field of the body, enums by name, dates as YYYY-MM-DD.
 struct body_renderer {
+  bool mask_phone{false};
   json::object operator()(const core::case_received& e) const {
     json::object o{{"channel", core::to_string(e.via)},
                    {"center", e.center()},
-                   {"caller", {{"phone", e.caller.phone}, {"name", e.caller.name}}},
+                   {"caller",
+                    {{"phone", mask_phone ? mask_phone_number(e.caller.phone) : e.caller.phone},
+                     {"name", e.caller.name}}},
                    {"content", e.content},
                    {"received_on", date(e.received_on)},
                    {"transfer_due", date(e.transfer_due)}};
@@ -48,7 +55,7 @@ struct body_renderer {
     return {{"answer", e.answer}, {"answered_on", date(e.answered_on)}};
   }
   json::object operator()(const core::not_accepted& e) const {
-    return {{"reason", core::to_string(e.reason)},
+    return {{"reason", wire_name(e.reason)},
             {"explanation", e.explanation},
             {"decided_on", date(e.decided_on)}};
   }
@@ -126,7 +133,7 @@ struct body_renderer {
 
 }  // namespace
 
-json::object case_to_json(const core::case_state& s, timestamp now) {
+json::object case_to_json(const core::case_state& s, timestamp now, bool mask_phone) {
   json::object o;
   o["id"] = s.id();
   o["version"] = s.version;
@@ -134,7 +141,8 @@ json::object case_to_json(const core::case_state& s, timestamp now) {
   o["channel"] = core::to_string(s.via);
   o["center"] = s.center();
   o["owner_center"] = s.owner_center();
-  o["caller"] = {{"phone", s.caller.phone}, {"name", s.caller.name}};
+  o["caller"] = {{"phone", mask_phone ? mask_phone_number(s.caller.phone) : s.caller.phone},
+                 {"name", s.caller.name}};
   o["content"] = s.content;
   o["recording"] = s.recording ? json::value(recording(*s.recording)) : json::value(nullptr);
   o["received_at"] = to_rfc3339_shanghai(s.received_at);
@@ -145,7 +153,8 @@ json::object case_to_json(const core::case_state& s, timestamp now) {
   o["expressway"] = s.expressway;
   o["major_urgent"] = s.major_urgent;
   o["major_urgent_reason"] = s.major_urgent_reason;
-  o["not_accepted_reason"] = opt_enum(s.not_accepted_for);
+  o["not_accepted_reason"] =
+      s.not_accepted_for ? json::value(wire_name(*s.not_accepted_for)) : json::value(nullptr);
   o["redirected_to"] = opt_enum(s.redirected_to);
   o["unit"] = s.unit ? json::value((*s.unit)()) : json::value(nullptr);
   o["transferred_on"] = opt_date(s.transferred_on);
@@ -177,7 +186,7 @@ json::object case_to_json(const core::case_state& s, timestamp now) {
   return o;
 }
 
-json::object event_to_json(const events::envelope& env, const core::event& e) {
+json::object event_to_json(const events::envelope& env, const core::event& e, bool mask_phone) {
   json::object o;
   o["event_id"] = env.event_id;
   o["sequence"] = env.sequence();
@@ -192,7 +201,7 @@ json::object event_to_json(const events::envelope& env, const core::event& e) {
                 {"unit", env.by.unit}};
   o["correlation_id"] = env.correlation_id;
   o["prev_hash"] = events::to_hex(env.prev_hash);
-  o["data"] = std::visit(body_renderer{}, e);
+  o["data"] = std::visit(body_renderer{mask_phone}, e);
   return o;
 }
 

@@ -29,6 +29,11 @@ class category final : public std::error_category {
       case errc::too_many_requests: return "too many requests";
       case errc::not_ready: return "not ready";
       case errc::internal: return "internal error";
+      case errc::unauthorized: return "a valid bearer token is required";
+      case errc::forbidden: return "the token's role may not do this (Art. 16-23)";
+      case errc::idempotency_key_reused:
+        return "this Idempotency-Key was used for another request";
+      case errc::bad_precondition: return "If-Match must be a quoted case version, e.g. \"3\"";
     }
     return "unknown gateway error";
   }
@@ -64,6 +69,11 @@ mapping map_gateway(errc e) {
     case errc::request_timeout: return {408, "request-timeout", "Request timeout"};
     case errc::too_many_requests: return {429, "too-many-requests", "Too many requests"};
     case errc::not_ready: return {503, "not-ready", "Service unavailable"};
+    case errc::unauthorized: return {401, "unauthorized", "Unauthorized"};
+    case errc::forbidden: return {403, "forbidden", "Forbidden"};
+    case errc::idempotency_key_reused:
+      return {422, "idempotency-key-reused", "Idempotency-Key reused"};
+    case errc::bad_precondition: return {400, "bad-precondition", "Bad precondition"};
     case errc::ok:
     case errc::internal: break;
   }
@@ -74,6 +84,8 @@ mapping map_core(core::errc e) {
   switch (e) {
     case core::errc::invalid_argument: return {422, "invalid-field", "Invalid field"};
     case core::errc::case_not_found: return {404, "case-not-found", "Case not found"};
+    case core::errc::no_calendar_for_year:
+      return {404, "no-calendar-for-year", "No calendar for that year"};
     case core::errc::undecodable_event: return {500, "internal", "Internal error"};
     default: break;
   }

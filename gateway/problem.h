@@ -26,6 +26,10 @@ enum class errc {
   too_many_requests,
   not_ready,              // the log or the store cannot be reached
   internal,               // a bug; the detail is logged, not shown
+  unauthorized,           // no bearer token, or one that is not known
+  forbidden,              // the token's role may never use this route
+  idempotency_key_reused, // the same Idempotency-Key with another request
+  bad_precondition,       // an If-Match that is not "<version>"
 };
 
 const std::error_category& error_category() noexcept;

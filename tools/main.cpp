@@ -9,6 +9,7 @@
 #include "tools/bench_ingest.h"
 #include "tools/calendar_cmd.h"
 #include "tools/serve.h"
+#include "tools/token_cmd.h"
 
 namespace {
 
@@ -61,6 +62,32 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
 
+  serve_cmd->add_option("--clock", serve.clock,
+                        "system, or manual: moves only through POST /v1/admin/clock (tests, demos)")
+      ->envname("CASELINE_CLOCK")
+      ->check(CLI::IsMember({"system", "manual"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--token-rate", serve.token_rate.per_second, "requests/s per token")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve_cmd->add_option("--token-burst", serve.token_rate.burst, "burst per token")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  tools::store_options token_store;
+  tools::token_request token_req;
+  auto* token_cmd = app.add_subcommand("token", "bearer tokens");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand(
+      "create", "create a token; prints it once (stored only as its SHA-256)");
+  add_store_options(*token_create, token_store);
+  token_create->add_option("--role", token_req.role,
+                           "agent, shift_lead, quality_inspector, analyst, revisit_officer, "
+                           "supervisor, unit, auditor, admin")
+      ->required();
+  token_create->add_option("--center", token_req.center, "GB/T 2260 center code")->required();
+  token_create->add_option("--unit", token_req.unit, "handling unit id (role unit)");
+
   std::string calendar_file = CASELINE_DEFAULT_CALENDAR;
   auto* cal_cmd = app.add_subcommand("calendar", "the working-day calendar");
   cal_cmd->require_subcommand(1);
@@ -93,6 +120,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
+  if (*token_create) return tools::run_token_create(token_store, token_req, std::cout, std::cerr);
   if (*cal_cmd) {
     return with_calendar(calendar_file, [&](const core::calendar& cal) {
       if (*is_workday) return tools::calendar_is_workday(cal, cal_date, std::cout, std::cerr);

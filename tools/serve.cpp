@@ -15,11 +15,14 @@
 #include "events/kafka_event_log.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
+#include "projections/case_index.h"
 #include "projections/case_projection.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
+#include "projections/registry_projection.h"
 #include "projections/runner.h"
 #include "projections/store.h"
+#include "tools/token_cmd.h"
 
 namespace caseline::tools {
 
@@ -62,13 +65,17 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
 // Members in construction order; destroyed in reverse (server first, log last).
 struct server_stack::parts {
   core::calendar calendar;
-  core::registry registry = core::registry::henan();
-  projections::system_clock clock;
+  core::registry registry = core::registry::henan();  // base; decisions read registry_proj's
+  std::unique_ptr<projections::clock> clock;
+  projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
   std::unique_ptr<projections::store> store;
   std::unique_ptr<projections::case_projection> cases;
+  std::unique_ptr<projections::case_index_projection> case_index;
+  std::unique_ptr<projections::registry_projection> registry_proj;
   std::unique_ptr<projections::projection_runner> runner;
   std::unique_ptr<projections::case_writer> writer;
+  std::unique_ptr<projections::registry_writer> registry_writer;
   std::unique_ptr<gateway::api> api;
   std::unique_ptr<gateway::http_server> server;
   std::string host;
@@ -81,6 +88,10 @@ server_stack::~server_stack() { stop(std::chrono::seconds(10)); }
 
 std::string server_stack::address() const {
   return fmt::format("{}:{}", parts_->host, parts_->server->port());
+}
+
+result<projections::created_token> server_stack::create_token(const token_request& r) {
+  return tools::create_token(*parts_->store, r);
 }
 
 void server_stack::stop(std::chrono::milliseconds grace) {
@@ -101,6 +112,16 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (!cal) return cal.error();
   auto p = std::make_unique<parts>();
   p->calendar = std::move(cal).value();
+  if (options.clock == "manual") {
+    auto manual = std::make_unique<projections::manual_clock>(projections::system_clock{}.now());
+    p->manual_clock = manual.get();
+    p->clock = std::move(manual);
+  } else if (options.clock == "system") {
+    p->clock = std::make_unique<projections::system_clock>();
+  } else {
+    return make_error(events::errc::bad_config,
+                      "--clock must be system or manual, not '" + options.clock + "'");
+  }
   p->host = listen.value().first;
   if (!log) {
     auto opened = open_log(options.store);
@@ -115,8 +136,12 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (!store) return store.error();
   p->store = std::move(store).value();
   p->cases = std::make_unique<projections::case_projection>(*p->store);
-  p->runner = std::make_unique<projections::projection_runner>(
-      *p->log, *p->store, std::vector<projections::projection*>{p->cases.get()});
+  p->case_index = std::make_unique<projections::case_index_projection>(*p->store);
+  p->registry_proj = std::make_unique<projections::registry_projection>(*p->store);
+  if (const auto& e = p->registry_proj->load_error()) return *e;
+  const std::vector<projections::projection*> projections{p->cases.get(), p->case_index.get(),
+                                                          p->registry_proj.get()};
+  p->runner = std::make_unique<projections::projection_runner>(*p->log, *p->store, projections);
   if (auto r = p->runner->start(); !r) return r.error();
   // Decisions need every acknowledged event: catch up before taking commands.
   if (auto r = p->runner->catch_up(std::chrono::minutes(30)); !r) return r.error();
@@ -125,13 +150,26 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   base.cal = &p->calendar;
   base.reg = &p->registry;
   p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner, base,
-                                                         p->clock);
+                                                         *p->clock);
+  p->writer->set_registry_source([reg = p->registry_proj.get()] { return reg->snapshot(); });
+  p->registry_writer = std::make_unique<projections::registry_writer>(
+      *p->log, *p->runner, *p->registry_proj, *p->clock);
+  std::vector<std::string> names;
+  for (const auto* proj : projections) names.emplace_back(proj->name());
+  gateway::api_options ao;
+  ao.token_rate = options.token_rate;
+  ao.status_rate = options.status_rate;
   p->api = std::make_unique<gateway::api>(
-      gateway::services{*p->log, *p->store, *p->runner, *p->writer, p->clock});
+      gateway::services{*p->log, *p->store, *p->runner, *p->writer, *p->clock, p->calendar,
+                        *p->registry_proj, *p->registry_writer, p->manual_clock,
+                        std::move(names)},
+      ao);
   gateway::server_options so;
   so.host = listen.value().first;
   so.port = listen.value().second;
   so.threads = options.io_threads;
+  so.read_timeout = options.read_timeout;
+  so.idle_timeout = options.idle_timeout;
   p->server = std::make_unique<gateway::http_server>(
       so, [api = p->api.get()](gateway::http_request req, gateway::responder respond) {
         api->handle(std::move(req), std::move(respond));

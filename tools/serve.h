@@ -8,6 +8,8 @@
 #include <string>
 
 #include "core/result.h"
+#include "gateway/rate_limit.h"
+#include "projections/token_store.h"
 
 namespace caseline::events {
 class event_log;
@@ -30,7 +32,16 @@ struct serve_options {
   std::string listen{"127.0.0.1:8080"};   // HOST:PORT; port 0 picks a free port
   unsigned io_threads{2};
   std::chrono::seconds shutdown_grace{10};
+  // "system", or "manual": a clock that starts at the current time and moves only through
+  // POST /v1/admin/clock (admin token). Tests and demos only; without it that route is 404.
+  std::string clock{"system"};
+  gateway::rate token_rate{50, 100};  // per bearer token (429 beyond)
+  gateway::rate status_rate{0.2, 10}; // GET /v1/status per client address
+  std::chrono::seconds read_timeout{15};  // a whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};  // a keep-alive connection without a request
 };
+
+struct token_request;
 
 // Opens the log named by the options: Kafka when options.kafka is set, else the embedded log
 // under <data>/log.
@@ -47,6 +58,9 @@ class server_stack {
                                                     std::unique_ptr<events::event_log> log = {});
   ~server_stack();
   std::string address() const;  // "HOST:PORT" as bound
+  // Creates a bearer token in the running stack's store (tests, demos). The secret is returned
+  // once; only its hash is stored. See tools/token_cmd.h for a store that is not open.
+  result<projections::created_token> create_token(const token_request& r);
   void stop(std::chrono::milliseconds grace);
 
   struct parts;

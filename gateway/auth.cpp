@@ -1,0 +1,103 @@
+#include "gateway/auth.h"
+
+#include <array>
+
+#include "core/registry.h"
+
+namespace caseline::gateway {
+
+namespace {
+
+constexpr std::array<std::string_view, 9> names{"agent",           "shift_lead", "quality_inspector",
+                                                "analyst",         "revisit_officer",
+                                                "supervisor",      "unit",       "auditor",
+                                                "admin"};
+
+}  // namespace
+
+std::string_view to_string(role r) {
+  const auto i = static_cast<std::size_t>(r);
+  return i < names.size() ? names[i] : std::string_view{"unknown"};
+}
+
+std::optional<role> parse_role(std::string_view name) {
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<role>(i);
+  return std::nullopt;
+}
+
+std::vector<std::string_view> role_names() { return {names.begin(), names.end()}; }
+
+std::optional<principal> to_principal(const projections::token_info& t) {
+  const auto r = parse_role(t.role);
+  if (!r) return std::nullopt;
+  return principal{t.id, *r, center_code{t.center}, unit_id{t.unit}};
+}
+
+bool permitted(role r, operation op) {
+  using enum role;
+  switch (op) {
+    case operation::receive:
+    case operation::intake_command: return r == agent || r == shift_lead || r == supervisor;
+    case operation::escalate:
+    case operation::archive: return r == supervisor;
+    case operation::unit_command: return r == unit;
+    case operation::revisit: return r == revisit_officer || r == supervisor;
+    case operation::read_case:
+      return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
+             r == supervisor || r == unit || r == auditor;
+    case operation::read_registry: return true;
+    case operation::write_registry: return r == admin || r == supervisor;
+    case operation::admin_clock: return r == admin;
+    case operation::metrics: return r == admin || r == analyst || r == auditor;
+  }
+  return false;
+}
+
+bool in_scope(const principal& p, const core::case_state& s) {
+  if (s.status == core::case_status::none) return false;
+  switch (p.role) {
+    case role::auditor: return true;
+    case role::admin:
+    case role::analyst: return false;
+    case role::unit: return s.unit && *s.unit == p.unit && !p.unit().empty();
+    default: break;
+  }
+  if (p.center() == core::registry::provincial_center) return true;
+  return s.center == p.center || s.owner_center == p.center;
+}
+
+std::string list_scope(const principal& p) {
+  if (p.role == role::unit) return "u" + p.unit();
+  if (p.role == role::auditor || p.center() == core::registry::provincial_center) return "*";
+  return "c" + p.center();
+}
+
+bool sees_phone(role r) {
+  return r == role::agent || r == role::shift_lead || r == role::supervisor ||
+         r == role::revisit_officer || r == role::unit;
+}
+
+std::string mask_phone(std::string_view phone) {
+  if (phone.size() < 8) return "****";
+  return std::string(phone.substr(0, 3)) + "****" + std::string(phone.substr(phone.size() - 4));
+}
+
+core::actor to_actor(const principal& p) {
+  core::role r = core::role::agent;
+  switch (p.role) {
+    case role::agent: r = core::role::agent; break;
+    case role::shift_lead: r = core::role::shift_lead; break;
+    case role::quality_inspector: r = core::role::quality_inspector; break;
+    case role::analyst: r = core::role::analyst; break;
+    case role::revisit_officer: r = core::role::revisit_officer; break;
+    case role::supervisor: r = core::role::supervisor; break;
+    case role::unit: r = core::role::unit_staff; break;
+    // Not case actors: permitted() keeps them from commands; agent is never used for them.
+    case role::auditor:
+    case role::admin: r = core::role::quality_inspector; break;
+  }
+  return core::actor{user_id{"token:" + p.token_id}, r, p.center, p.unit};
+}
+
+}  // namespace caseline::gateway

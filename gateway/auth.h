@@ -1,0 +1,72 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/case_state.h"
+#include "core/decide.h"
+#include "projections/token_store.h"
+
+namespace caseline::gateway {
+
+// The roles a token may have (Art. 16-23, 30-31, and the operators of the system). The names
+// are the wire and storage names: never rename one.
+enum class role : std::uint8_t {
+  agent,              // intake, answer, not-accept, redirect, classify, transfer
+  shift_lead,         // an agent's commands, for the shift
+  quality_inspector,  // reads cases (phone numbers masked)
+  analyst,            // reports and metrics; no case data
+  revisit_officer,    // revisits
+  supervisor,         // everything in the center, escalate, archive, the center's units
+  unit,               // a handling unit: return, extend, reply, only on cases transferred to it
+  auditor,            // reads everything, histories included (phone numbers masked)
+  admin,              // tokens, the registry, the manual clock; no case data
+};
+std::string_view to_string(role r);
+std::optional<role> parse_role(std::string_view name);
+std::vector<std::string_view> role_names();
+
+// Who a request acts as: the token's role and scope.
+struct principal {
+  std::string token_id;
+  gateway::role role{gateway::role::agent};
+  center_code center;
+  unit_id unit;
+};
+
+// The principal of a stored token; nullopt when its stored role is not one we know.
+std::optional<principal> to_principal(const projections::token_info& t);
+
+// What a route does, for the permission table. Every route that needs a token names one.
+enum class operation : std::uint8_t {
+  receive,
+  intake_command,   // answer, not-accept, redirect, classify, transfer, flag-major-urgent
+  escalate,
+  archive,
+  unit_command,     // return, extend, reply
+  revisit,
+  read_case,        // a case, its history, the case list
+  read_registry,    // calendar, centers, units
+  write_registry,   // PUT a unit
+  admin_clock,
+  metrics,
+};
+
+// May this role ever do this (whatever the case)? False answers 403.
+bool permitted(role r, operation op);
+// Is the case within the principal's scope? False answers 404, exactly as a missing case: a
+// center's staff see their center's cases (received there or belonging there now; the provincial
+// center sees all), a unit sees the cases transferred to it, auditors see all.
+bool in_scope(const principal& p, const core::case_state& s);
+// The list scope of the principal ("c<center>", "u<unit>", "*"), see projections/case_index.h.
+std::string list_scope(const principal& p);
+// Roles that do not need the caller's number see it masked.
+bool sees_phone(role r);
+// "13800000000" -> "138****0000"; short numbers are masked entirely.
+std::string mask_phone(std::string_view phone);
+// The actor core decides with.
+core::actor to_actor(const principal& p);
+
+}  // namespace caseline::gateway

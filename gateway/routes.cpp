@@ -1,0 +1,101 @@
+#include "gateway/routes.h"
+
+#include <array>
+#include <vector>
+
+namespace caseline::gateway {
+
+namespace {
+
+using enum operation;
+
+constexpr std::array<route, 26> routes{{
+    {"GET", "/healthz", "healthz", std::nullopt},
+    {"GET", "/readyz", "readyz", std::nullopt},
+    {"GET", "/openapi.json", "openapi", std::nullopt},
+    {"GET", "/metrics", "metrics", metrics},
+    {"POST", "/v1/cases", "receive", receive},
+    {"GET", "/v1/cases", "list_cases", read_case},
+    {"GET", "/v1/cases/{id}", "get_case", read_case},
+    {"GET", "/v1/cases/{id}/events", "get_case_events", read_case},
+    {"POST", "/v1/cases/{id}/answer", "answer", intake_command},
+    {"POST", "/v1/cases/{id}/not-accept", "not_accept", intake_command},
+    {"POST", "/v1/cases/{id}/redirect", "redirect", intake_command},
+    {"POST", "/v1/cases/{id}/classify", "classify", intake_command},
+    {"POST", "/v1/cases/{id}/transfer", "transfer", intake_command},
+    {"POST", "/v1/cases/{id}/flag-major-urgent", "flag_major_urgent", intake_command},
+    {"POST", "/v1/cases/{id}/escalate", "escalate", escalate},
+    {"POST", "/v1/cases/{id}/return", "return", unit_command},
+    {"POST", "/v1/cases/{id}/extend", "extend", unit_command},
+    {"POST", "/v1/cases/{id}/reply", "reply", unit_command},
+    {"POST", "/v1/cases/{id}/revisit", "revisit", revisit},
+    {"POST", "/v1/cases/{id}/archive", "archive", archive},
+    {"GET", "/v1/calendar/{year}", "get_calendar", read_registry},
+    {"GET", "/v1/status/{id}", "get_status", std::nullopt},
+    {"GET", "/v1/units/{id}", "get_unit", read_registry},
+    {"PUT", "/v1/units/{id}", "put_unit", write_registry},
+    {"GET", "/v1/centers", "list_centers", read_registry},
+    {"POST", "/v1/admin/clock", "set_clock", admin_clock},
+}};
+
+std::vector<std::string_view> split(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  return out;
+}
+
+bool match_path(std::string_view tmpl, const std::vector<std::string_view>& segs,
+                std::map<std::string, std::string>& params) {
+  const auto t = split(tmpl);
+  if (t.size() != segs.size()) return false;
+  std::map<std::string, std::string> found;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i].size() > 2 && t[i].front() == '{' && t[i].back() == '}') {
+      if (segs[i].empty()) return false;
+      found.emplace(std::string(t[i].substr(1, t[i].size() - 2)), std::string(segs[i]));
+    } else if (t[i] != segs[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+}  // namespace
+
+std::span<const route> route_table() { return routes; }
+
+route_match match_route(std::string_view method, std::string_view path) {
+  route_match m;
+  // A trailing slash or an empty segment is another path: "/v1/cases/" is not "/v1/cases".
+  if (path.empty() || path.front() != '/' || (path.size() > 1 && path.back() == '/') ||
+      path.find("//") != std::string_view::npos)
+    return m;
+  const auto segs = split(path);
+  for (const auto& r : routes) {
+    std::map<std::string, std::string> params;
+    if (!match_path(r.path, segs, params)) continue;
+    // A literal route wins over a template one ("/v1/cases/x/events" is never "{id}").
+    if (r.method == method) {
+      if (!m.matched || m.matched->path.find('{') != std::string_view::npos) {
+        m.matched = &r;
+        m.params = std::move(params);
+      }
+    } else if (m.allow.find(r.method) == std::string::npos) {
+      m.allow += m.allow.empty() ? "" : ", ";
+      m.allow += r.method;
+    }
+  }
+  if (m.matched) m.allow.clear();
+  return m;
+}
+
+}  // namespace caseline::gateway
