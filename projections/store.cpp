@@ -9,7 +9,9 @@ namespace caseline::projections {
 namespace {
 constexpr const char* family_names[] = {"offsets",     "cases",      "case_events",
                                         "counters",    "tokens",     "idempotency",
-                                        "case_index",  "registry",   "access_log"};
+                                        "case_index",  "registry",   "access_log",
+                                        "queue_cases", "queues", "sla_deadlines", "sla_remind",
+                                        "report_cases", "report_counters"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
 }  // namespace
 

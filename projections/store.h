@@ -27,6 +27,13 @@ enum class family : std::size_t {
   case_index,    // scope, 0, received_on, 0, case id -> case summary (projections/case_index.h)
   registry,      // "unit/<id>" -> unit_info; "meta" -> registry stream head (registry_projection.h)
   access_log,    // be64 ms, token id, correlation id -> who read which case (projections/access_log.h)
+  // issue 5 (projections): work queues, deadline index, statutory report counters
+  queue_cases,      // case id -> the case's slim state (queues.h: personal fields cleared)
+  queues,           // queue, 0, scope, 0, rank, 0, case id -> queue_item (queues.h)
+  sla_deadlines,    // scope, 0, due, 0, kind, 0, case id -> deadline_row (sla_index.h)
+  sla_remind,       // due, 0, kind, 0, case id -> deadline_row, until reminded (sla_index.h)
+  report_cases,     // case id -> report_facts (reports.h)
+  report_counters,  // "m|d/<period>/<center>/<domain>/<category>/<metric>" -> be64 (reports.h)
   count_         // keep last
 };
 

@@ -1,0 +1,265 @@
+#include "projections/queues.h"
+
+#include <charconv>
+#include <memory>
+#include <set>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/decide.h"
+#include "core/errc.h"
+#include "events/detail/rocksdb_status.h"
+#include "projections/report_render.h"
+
+namespace caseline::projections {
+
+namespace {
+
+using events::detail::from_rocksdb;
+using core::case_status;
+
+constexpr std::size_t max_page = 500;
+
+std::string queue_prefix(queue_kind q, std::string_view scope_key) {
+  std::string k(to_string(q));
+  k += '\0';
+  k += scope_key;
+  k += '\0';
+  return k;
+}
+
+// Major-urgent first (Art. 40(4), 43), then by date, then by case id.
+std::string rank_suffix(const queue_item& item) {
+  std::string k = item.major_urgent ? "0" : "1";
+  k += item.due.to_string();
+  k += '\0';
+  k += item.id();
+  return k;
+}
+
+// Every row a case contributes to the queue and deadline families, by family and key.
+using row_set = std::map<std::pair<family, std::string>, std::string>;
+
+row_set rows_of(const core::case_state& s) {
+  row_set rows;
+  if (auto item = queue_entry(s)) {
+    const std::string value = detail::encode_row(*item);
+    const std::string suffix = rank_suffix(*item);
+    rows[{family::queues, queue_prefix(item->queue, scope{item->center, {}}.key()) + suffix}] =
+        value;
+    if (!item->unit().empty())
+      rows[{family::queues, queue_prefix(item->queue, scope{{}, item->unit}.key()) + suffix}] =
+          value;
+  }
+  for (const auto& d : pending_deadlines(s)) {
+    const std::string value = encode_deadline_row(d);
+    for (auto& k : deadline_keys(d)) rows[{family::sla_deadlines, std::move(k)}] = value;
+    if (!d.reminded) rows[{family::sla_remind, remind_key(d)}] = value;
+  }
+  return rows;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 0xf];
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    auto [ptr, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+    if (ec != std::errc() || ptr != hex.data() + i + 2) return std::nullopt;
+    out += static_cast<char>(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(queue_kind q) {
+  switch (q) {
+    case queue_kind::to_classify: return "to_classify";
+    case queue_kind::to_transfer: return "to_transfer";
+    case queue_kind::at_unit: return "at_unit";
+    case queue_kind::returned: return "returned";
+    case queue_kind::escalated: return "escalated";
+    case queue_kind::awaiting_revisit: return "awaiting_revisit";
+    case queue_kind::to_archive: return "to_archive";
+  }
+  return "unknown";
+}
+
+std::optional<queue_kind> parse_queue_kind(std::string_view s) {
+  for (auto q : all_queues)
+    if (to_string(q) == s) return q;
+  return std::nullopt;
+}
+
+std::optional<queue_item> queue_entry(const core::case_state& s) {
+  queue_item item;
+  item.id = s.id;
+  item.center = s.owner_center;
+  item.status = s.status;
+  item.major_urgent = s.major_urgent;
+  item.cat = s.cat;
+  item.dom = s.dom;
+  item.received_on = s.received_on;
+  const auto by_transfer_deadline = [&](queue_kind q) {
+    item.queue = q;
+    item.due_kind = core::deadline_kind::transfer;
+    item.due = s.transfer_due;
+  };
+  const auto by_date = [&](queue_kind q, std::optional<civil_date> since) {
+    item.queue = q;
+    item.due = since.value_or(s.received_on);
+  };
+  switch (s.status) {
+    case case_status::received: by_transfer_deadline(queue_kind::to_classify); break;
+    case case_status::classified: by_transfer_deadline(queue_kind::to_transfer); break;
+    case case_status::returned: by_transfer_deadline(queue_kind::returned); break;
+    case case_status::escalated: by_transfer_deadline(queue_kind::escalated); break;
+    case case_status::transferred:
+    case case_status::reopened:
+      item.queue = queue_kind::at_unit;
+      item.due_kind = core::deadline_kind::reply;
+      item.due = s.reply_due.value_or(s.transfer_due);
+      item.unit = s.unit.value_or(unit_id{});
+      break;
+    case case_status::replied:
+      if (s.revisit_required && !s.revisited)
+        by_date(queue_kind::awaiting_revisit, s.replied_on);
+      else
+        by_date(queue_kind::to_archive, s.closed_on);
+      break;
+    case case_status::answered:
+    case case_status::not_accepted:
+    case case_status::redirected:
+    case case_status::revisited: by_date(queue_kind::to_archive, s.closed_on); break;
+    case case_status::none:
+    case case_status::archived: return std::nullopt;
+  }
+  return item;
+}
+
+result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+  const std::string& id = e.env.case_id();
+  auto found = states_.find(id);
+  if (found == states_.end()) {
+    auto stored = detail::read_row<core::case_state>(store_, family::queue_cases, id, "queue case state");
+    if (!stored) return stored.error();
+    core::case_state state = std::move(stored).value().value_or(core::case_state{});
+    if (!stored.value()) state.id = e.env.case_id;
+    found = states_.emplace(id, std::move(state)).first;
+  }
+  core::case_state& state = found->second;
+  const row_set before = rows_of(state);
+  state = core::evolve(std::move(state), e.event, e.env.recorded_at);
+  // Personal data never leaves the case projection: the queues need none of it.
+  state.caller = {};
+  state.content.clear();
+  state.recording.reset();
+  const row_set after = rows_of(state);
+
+  for (const auto& [key, value] : before)
+    if (!after.contains(key)) batch.Delete(store_.cf(key.first), key.second);
+  for (const auto& [key, value] : after) {
+    const auto old = before.find(key);
+    if (old == before.end() || old->second != value) batch.Put(store_.cf(key.first), key.second, value);
+  }
+  batch.Put(store_.cf(family::queue_cases), id, detail::encode_row(state));
+  return success();
+}
+
+result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string_view cursor,
+                                      std::size_t limit) const {
+  if (!sc.center && !sc.unit)
+    return make_error(core::errc::invalid_argument, "center or unit: a queue belongs to one");
+  const std::string prefix = queue_prefix(q, sc.key());
+  std::string start = prefix;
+  std::optional<std::string> after;
+  if (!cursor.empty()) {
+    after = from_hex(cursor);
+    if (!after) return make_error(core::errc::invalid_argument, "cursor");
+    start += *after;
+  }
+  queue_page out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::queues)));
+  it->Seek(start);
+  if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  std::string last;
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (out.items.size() == limit) {
+      out.next_cursor = to_hex(last);
+      break;
+    }
+    auto item = detail::decode_row<queue_item>(it->value().ToStringView(), "queue item");
+    if (!item) return item.error();
+    // A unit's queue: only the center asked for, when both are given.
+    if (sc.unit && sc.center && item.value().center != *sc.center) continue;
+    last = it->key().ToString().substr(prefix.size());
+    out.items.push_back(std::move(item).value());
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read queue");
+  return out;
+}
+
+result<std::string> queue_json(store& s, std::string_view queue, const scope& sc,
+                               std::string_view cursor, std::string_view limit,
+                               civil_date today) {
+  const auto q = parse_queue_kind(queue);
+  if (!q)
+    return make_error(core::errc::invalid_argument,
+                      "queue: one of to_classify, to_transfer, at_unit, returned, escalated, "
+                      "awaiting_revisit, to_archive");
+  std::size_t n = 50;
+  if (!limit.empty()) {
+    auto [ptr, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
+    if (ec != std::errc() || ptr != limit.data() + limit.size() || n < 1 || n > max_page)
+      return make_error(core::errc::invalid_argument, "limit: from 1 to 500");
+  }
+  auto page = queue_reader(s).page(*q, sc, cursor, n);
+  if (!page) return page.error();
+  json_writer w;
+  w.begin_object();
+  w.key("queue").value(to_string(*q));
+  if (sc.center) w.key("center").value((*sc.center)());
+  if (sc.unit) w.key("unit").value((*sc.unit)());
+  w.key("items").begin_array();
+  for (const auto& item : page.value().items) {
+    w.begin_object();
+    w.key("case_id").value(item.id());
+    w.key("status").value(core::to_string(item.status));
+    w.key("center").value(item.center());
+    if (!item.unit().empty()) w.key("unit").value(item.unit());
+    w.key("major_urgent").value(item.major_urgent);
+    if (item.due_kind) {
+      w.key("deadline").value(core::to_string(*item.due_kind));
+      w.key("due").value(item.due.to_string());
+      w.key("overdue").value(item.due < today);
+    } else {
+      w.key("since").value(item.due.to_string());
+    }
+    if (item.cat) w.key("category").value(core::to_string(*item.cat));
+    if (item.dom) w.key("domain").value(core::to_string(*item.dom));
+    w.key("received_on").value(item.received_on.to_string());
+    w.end_object();
+  }
+  w.end_array();
+  if (page.value().next_cursor.empty())
+    w.key("next_cursor").null();
+  else
+    w.key("next_cursor").value(page.value().next_cursor);
+  w.end_object();
+  return std::move(w).str();
+}
+
+}  // namespace caseline::projections

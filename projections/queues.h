@@ -1,0 +1,112 @@
+#pragma once
+
+// The work queues of every center and handling unit (issue 5 §1) and, from the same fold, the
+// deadline index of sla_index.h.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/optional.hpp>
+
+#include "core/case_state.h"
+#include "projections/projection.h"
+#include "projections/sla_index.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// The step a case waits for. A case is in at most one queue at a time.
+enum class queue_kind : std::uint8_t {
+  to_classify,       // received, not classified yet (Art. 27): by transfer deadline
+  to_transfer,       // classified, not transferred yet (Art. 27): by transfer deadline
+  at_unit,           // with a handling unit, awaiting its reply (Art. 33-34): by reply deadline
+  returned,          // returned by the unit, to be transferred again (Art. 32): by transfer deadline
+  escalated,         // awaiting coordinated transfer (Art. 27): by transfer deadline
+  awaiting_revisit,  // replied, in the revisit sample or a complaint (Art. 23): by reply date
+  to_archive,        // closed, to be confirmed and archived (Art. 38): by closing date
+};
+inline constexpr queue_kind all_queues[] = {
+    queue_kind::to_classify, queue_kind::to_transfer,      queue_kind::at_unit,
+    queue_kind::returned,    queue_kind::escalated,        queue_kind::awaiting_revisit,
+    queue_kind::to_archive};
+std::string_view to_string(queue_kind q);
+std::optional<queue_kind> parse_queue_kind(std::string_view s);
+
+// One entry of a queue: what a list shows without reading the case.
+struct queue_item {
+  case_id id;
+  queue_kind queue{queue_kind::to_classify};
+  center_code center;  // the center the case belongs to now
+  unit_id unit;        // at_unit only
+  core::case_status status{core::case_status::none};
+  // The deadline the queue is sorted by (transfer or reply); none for revisit and archive,
+  // which are sorted by `since` (the reply or closing date).
+  std::optional<core::deadline_kind> due_kind;
+  civil_date due;  // the deadline, or `since` when there is none
+  bool major_urgent{false};
+  std::optional<core::category> cat;
+  std::optional<core::domain> dom;
+  civil_date received_on;
+
+  friend bool operator==(const queue_item&, const queue_item&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, queue, center, unit, status, due_kind, due, major_urgent, cat, dom, received_on);
+  }
+};
+
+// The queue entry of a case in a given state, if it waits for anything.
+std::optional<queue_item> queue_entry(const core::case_state& s);
+
+// Maintains family::queue_cases (each case's state with the personal fields cleared: caller,
+// content, recording), family::queues and the deadline index (family::sla_deadlines,
+// family::sla_remind). For each event it folds the case's state, derives its rows before and
+// after, and deletes or writes the difference, so the rows are a pure function of the log:
+// a rebuild writes the same bytes. Used by the runner's thread only.
+class queue_projection final : public projection {
+ public:
+  explicit queue_projection(store& s) : store_(s) {}
+  std::string_view name() const override { return "queues"; }
+  void begin_batch() override { states_.clear(); }
+  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  void end_batch(bool /*committed*/) override { states_.clear(); }
+
+ private:
+  store& store_;
+  // States written in the current (uncommitted) batch, read before the store.
+  std::map<std::string, core::case_state> states_;
+};
+
+struct queue_page {
+  std::vector<queue_item> items;
+  std::string next_cursor;  // empty on the last page
+};
+
+// Reads the queues: major-urgent cases first, then by deadline (or date), then case id.
+// Thread-safe.
+class queue_reader {
+ public:
+  explicit queue_reader(store& s) : store_(s) {}
+  // A page of `q` for the scope (a center or a unit is required), after `cursor` (from a previous
+  // page; empty for the first). errc::invalid_argument for a bad cursor or an empty scope.
+  result<queue_page> page(queue_kind q, const scope& sc, std::string_view cursor,
+                          std::size_t limit) const;
+
+ private:
+  store& store_;
+};
+
+// The route GET /v1/queues/{queue}?center=&unit=&cursor=&limit= as a function of its parameters:
+// a JSON body {"queue":..,"items":[..],"next_cursor":..}, or errc::invalid_argument naming the
+// parameter. `today` (Shanghai date of the server clock) marks items that are overdue.
+result<std::string> queue_json(store& s, std::string_view queue, const scope& sc,
+                               std::string_view cursor, std::string_view limit, civil_date today);
+
+}  // namespace caseline::projections
+
+CEREAL_CLASS_VERSION(caseline::projections::queue_item, 1);

@@ -1,0 +1,192 @@
+#include "projections/rebuild.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "events/record.h"
+#include "projections/runner.h"
+
+namespace caseline::projections {
+
+namespace {
+
+using events::detail::from_rocksdb;
+
+constexpr std::size_t replay_batch = 2048;
+
+// A store opened read-only with every family it has, by name. Closes in the destructor.
+class readonly_db {
+ public:
+  static result<std::unique_ptr<readonly_db>> open(const std::string& dir) {
+    std::vector<std::string> names;
+    rocksdb::DBOptions options;
+    auto s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
+    if (!s.ok()) return from_rocksdb(s, "list the families of " + dir);
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    auto out = std::unique_ptr<readonly_db>(new readonly_db);
+    rocksdb::DB* db = nullptr;
+    s = rocksdb::DB::OpenForReadOnly(options, dir, cfs, &out->handles_, &db);
+    if (!s.ok()) return from_rocksdb(s, "open " + dir + " read-only");
+    out->db_.reset(db);
+    for (std::size_t i = 0; i < names.size(); ++i) out->by_name_[names[i]] = out->handles_[i];
+    return out;
+  }
+  ~readonly_db() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  rocksdb::DB& db() { return *db_; }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const {
+    const auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+
+ private:
+  readonly_db() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
+};
+
+std::string printable(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& log_derived_families() {
+  static const std::vector<std::string> names{
+      "offsets",    "cases",  "case_events",   "counters",     "queue_cases",
+      "queues",     "sla_deadlines", "sla_remind", "report_cases", "report_counters"};
+  return names;
+}
+
+double replay_stats::events_per_second() const {
+  return elapsed.count() > 0 ? static_cast<double>(events) / elapsed.count() : 0.0;
+}
+
+result<replay_stats> replay(events::event_log& log, store& target,
+                            std::vector<projection*> projections,
+                            const std::map<std::int32_t, std::int64_t>& until,
+                            const std::function<void(const replay_progress&)>& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  projection_runner runner(log, target, std::move(projections));
+  std::vector<std::int64_t> from, to;
+  replay_progress p;
+  for (std::int32_t part = 0; part < log.partition_count(); ++part) {
+    std::int64_t end = 0;
+    if (auto it = until.find(part); it != until.end()) {
+      end = it->second;
+    } else {
+      auto e = log.end_offset(events::partition_id{part});
+      if (!e) return e.error();
+      end = e.value()();
+    }
+    from.push_back(runner.applied(events::partition_id{part}));
+    to.push_back(end);
+    p.total_records += static_cast<std::uint64_t>(std::max<std::int64_t>(0, end - from.back()));
+  }
+  const std::uint64_t events_before = runner.events_applied();
+  for (std::int32_t part = 0; part < log.partition_count(); ++part) {
+    const auto i = static_cast<std::size_t>(part);
+    std::int64_t next = from[i];
+    while (next < to[i]) {
+      const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
+          static_cast<std::int64_t>(replay_batch), to[i] - next));
+      auto batch = log.read(events::partition_id{part}, events::log_offset{next}, want,
+                            std::chrono::milliseconds(1000));
+      if (!batch) return batch.error();
+      if (batch.value().empty())
+        return make_error(events::errc::unavailable,
+                          fmt::format("partition {}: no record at offset {} (the log ends at {}?)",
+                                      part, next, to[i]));
+      auto& recs = batch.value();
+      while (!recs.empty() && recs.back().position.offset() >= to[i]) recs.pop_back();
+      if (auto r = runner.apply(recs); !r) return r.error();
+      p.records += recs.size();
+      next = runner.applied(events::partition_id{part});
+      p.events = runner.events_applied() - events_before;
+      p.elapsed = std::chrono::steady_clock::now() - start;
+      if (progress) progress(p);
+    }
+  }
+  return replay_stats{p.records, runner.events_applied() - events_before,
+                      std::chrono::steady_clock::now() - start};
+}
+
+result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& store_dir) {
+  auto db = readonly_db::open(store_dir);
+  if (!db) return db.error();
+  auto* cf = db.value()->cf("offsets");
+  std::map<std::int32_t, std::int64_t> out;
+  if (cf == nullptr) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db.value()->db().NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek("log/"); it->Valid() && it->key().starts_with("log/"); it->Next()) {
+    const auto k = it->key().ToStringView();
+    const auto v = it->value().ToStringView();
+    if (k.size() != 8 || v.size() != 8)
+      return make_error(events::errc::corrupt_record, "stored projection offset");
+    out[static_cast<std::int32_t>(events::detail::get_be32(k.substr(4)))] =
+        static_cast<std::int64_t>(events::detail::get_be64(v));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read offsets");
+  return out;
+}
+
+result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
+                                                     const std::string& b_dir,
+                                                     const std::vector<std::string>& families,
+                                                     std::size_t max) {
+  auto a = readonly_db::open(a_dir);
+  if (!a) return a.error();
+  auto b = readonly_db::open(b_dir);
+  if (!b) return b.error();
+  std::vector<store_difference> out;
+  for (const auto& fam : families) {
+    auto* ca = a.value()->cf(fam);
+    auto* cb = b.value()->cf(fam);
+    if (ca == nullptr || cb == nullptr) {
+      out.push_back({fam, "", ca == nullptr ? "family missing in " + a_dir
+                                            : "family missing in " + b_dir});
+      continue;
+    }
+    std::unique_ptr<rocksdb::Iterator> ia(a.value()->db().NewIterator(rocksdb::ReadOptions(), ca));
+    std::unique_ptr<rocksdb::Iterator> ib(b.value()->db().NewIterator(rocksdb::ReadOptions(), cb));
+    ia->SeekToFirst();
+    ib->SeekToFirst();
+    while ((ia->Valid() || ib->Valid()) && out.size() < max) {
+      const int c = !ia->Valid()   ? 1
+                    : !ib->Valid() ? -1
+                                   : ia->key().compare(ib->key());
+      if (c < 0) {
+        out.push_back({fam, printable(ia->key().ToStringView()), "only in " + a_dir});
+        ia->Next();
+      } else if (c > 0) {
+        out.push_back({fam, printable(ib->key().ToStringView()), "only in " + b_dir});
+        ib->Next();
+      } else {
+        if (ia->value() != ib->value())
+          out.push_back({fam, printable(ia->key().ToStringView()), "values differ"});
+        ia->Next();
+        ib->Next();
+      }
+    }
+    if (!ia->status().ok()) return from_rocksdb(ia->status(), "read " + a_dir);
+    if (!ib->status().ok()) return from_rocksdb(ib->status(), "read " + b_dir);
+  }
+  return out;
+}
+
+}  // namespace caseline::projections

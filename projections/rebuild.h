@@ -1,0 +1,81 @@
+#pragma once
+
+// Replaying the log into fresh projections, and comparing two stores key by key: the proof that
+// every read model is a function of the log (issue 5 §4).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "events/event_log.h"
+#include "projections/case_projection.h"
+#include "projections/projection.h"
+#include "projections/queues.h"
+#include "projections/reports.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// The projections that are pure functions of the log, over one store, in the order the runner
+// applies them. Owns them; borrows the store. Not thread-safe (the runner's thread uses them).
+class projection_set {
+ public:
+  explicit projection_set(store& s) : cases_(s), queues_(s), reports_(s) {}
+  std::vector<projection*> all() { return {&cases_, &queues_, &reports_}; }
+
+ private:
+  case_projection cases_;
+  queue_projection queues_;
+  report_projection reports_;
+};
+
+// The column families those projections write (names as the store opens them), the ones a
+// verify compares. Families written by the gateway itself (tokens, idempotency, access log) are
+// not a function of the log and are not compared.
+const std::vector<std::string>& log_derived_families();
+
+struct replay_progress {
+  std::uint64_t records{0};
+  std::uint64_t events{0};
+  std::uint64_t total_records{0};  // to replay in all
+  std::chrono::duration<double> elapsed{};
+};
+
+struct replay_stats {
+  std::uint64_t records{0};
+  std::uint64_t events{0};
+  std::chrono::duration<double> elapsed{};
+  double events_per_second() const;
+};
+
+// Replays partitions [0, n) of the log from each partition's stored offset (0 in a fresh store)
+// up to `until` (partition -> end offset, exclusive; a partition not named: the log's end when
+// called) through a runner over `projections`. `progress` is called after each batch.
+result<replay_stats> replay(events::event_log& log, store& target,
+                            std::vector<projection*> projections,
+                            const std::map<std::int32_t, std::int64_t>& until,
+                            const std::function<void(const replay_progress&)>& progress = {});
+
+// The next offset of every partition a store has applied (read-only: the store may be open in a
+// running server). A partition never applied is absent.
+result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& store_dir);
+
+struct store_difference {
+  std::string family;
+  std::string key;   // printable: hex for bytes outside ASCII
+  std::string what;  // "only in <a>", "only in <b>", "values differ"
+};
+
+// Compares the named families of two stores (both opened read-only) key by key and byte by
+// byte; at most `max` differences are returned.
+result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
+                                                     const std::string& b_dir,
+                                                     const std::vector<std::string>& families,
+                                                     std::size_t max = 50);
+
+}  // namespace caseline::projections

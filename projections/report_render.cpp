@@ -1,0 +1,507 @@
+#include "projections/report_render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "projections/reports.h"
+
+namespace caseline::projections {
+
+// --- JSON ------------------------------------------------------------------------------------
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out += c;
+    }
+  }
+  return out;
+}
+
+double round4(double v) { return std::round(v * 10000.0) / 10000.0; }
+
+void json_writer::separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+  }
+}
+
+json_writer& json_writer::begin_object() {
+  separate();
+  out_ += '{';
+  first_.push_back(true);
+  return *this;
+}
+json_writer& json_writer::end_object() {
+  out_ += '}';
+  first_.pop_back();
+  return *this;
+}
+json_writer& json_writer::begin_array() {
+  separate();
+  out_ += '[';
+  first_.push_back(true);
+  return *this;
+}
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  first_.pop_back();
+  return *this;
+}
+json_writer& json_writer::key(std::string_view k) {
+  separate();
+  out_ += '"';
+  out_ += json_escape(k);
+  out_ += "\":";
+  after_key_ = true;
+  return *this;
+}
+json_writer& json_writer::value(std::string_view v) {
+  separate();
+  out_ += '"';
+  out_ += json_escape(v);
+  out_ += '"';
+  return *this;
+}
+json_writer& json_writer::value(std::int64_t v) {
+  separate();
+  out_ += std::to_string(v);
+  return *this;
+}
+json_writer& json_writer::value(std::uint64_t v) {
+  separate();
+  out_ += std::to_string(v);
+  return *this;
+}
+json_writer& json_writer::value(double v) {
+  separate();
+  out_ += fmt::format("{}", round4(v));
+  return *this;
+}
+json_writer& json_writer::value(bool v) {
+  separate();
+  out_ += v ? "true" : "false";
+  return *this;
+}
+json_writer& json_writer::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+
+std::optional<report_format> parse_report_format(std::string_view s) {
+  if (s == "json") return report_format::json;
+  if (s == "csv") return report_format::csv;
+  if (s == "html") return report_format::html;
+  return std::nullopt;
+}
+
+std::string_view extension(report_format f) {
+  switch (f) {
+    case report_format::json: return "json";
+    case report_format::csv: return "csv";
+    case report_format::html: return "html";
+  }
+  return "txt";
+}
+
+namespace {
+
+// Chinese labels with the English beside them.
+std::string_view domain_label(std::string_view d) {
+  static const std::map<std::string_view, std::string_view> labels{
+      {"highway", "公路 Highway"},
+      {"waterway", "水路 Waterway"},
+      {"road_transport", "道路运输（含城市客运） Road transport"},
+      {"maritime", "海事 Maritime"},
+      {"rescue_salvage", "救助打捞 Rescue & salvage"},
+      {"work_safety", "安全生产 Work safety"},
+      {"unclassified", "未分类 Unclassified"}};
+  const auto it = labels.find(d);
+  return it == labels.end() ? d : it->second;
+}
+
+std::string_view category_label(std::string_view c) {
+  static const std::map<std::string_view, std::string_view> labels{
+      {"complaint", "投诉举报 Complaint/report"},
+      {"inquiry", "信息咨询 Inquiry"},
+      {"suggestion", "意见建议 Suggestion"},
+      {"unclassified", "未分类 Unclassified"}};
+  const auto it = labels.find(c);
+  return it == labels.end() ? c : it->second;
+}
+
+std::string_view kind_label(report_kind k) {
+  switch (k) {
+    case report_kind::monthly: return "月度统计分析报告 Monthly report";
+    case report_kind::annual: return "年度统计分析报告 Annual report";
+    case report_kind::period: return "专项报告 Special-period report";
+    case report_kind::urgent_day: return "重大紧急事项专报 Major-urgent matters of the day";
+  }
+  return "";
+}
+
+figures complaints(const std::vector<dimension_row>& rows, bool previous) {
+  figures f;
+  for (const auto& r : rows)
+    if (r.category == "complaint") f += previous ? r.previous : r.current;
+  return f;
+}
+
+void write_figures(json_writer& w, const figures& f) {
+  w.begin_object();
+  for (std::size_t i = 0; i < f.n.size(); ++i)
+    w.key(to_string(static_cast<metric>(i))).value(f.n[i]);
+  w.key("accepted").value(f.accepted());
+  w.key("immediate_answer_rate").value(f.immediate_answer_rate());
+  w.key("on_time_rate").value(f.on_time_rate());
+  w.key("revisit_rate").value(f.revisit_rate());
+  w.key("satisfaction_rate").value(f.satisfaction_rate());
+  w.end_object();
+}
+
+void write_period(json_writer& w, const period& p) {
+  w.begin_object();
+  w.key("from").value(p.from.to_string());
+  w.key("to").value(p.to.to_string());
+  w.end_object();
+}
+
+void write_assessment(json_writer& w, const std::vector<assessment_row>& rows) {
+  w.begin_array();
+  for (const auto& a : rows) {
+    w.begin_object();
+    w.key("rank").value(a.rank);
+    w.key("center").value(a.center);
+    w.key("name").value(a.name);
+    w.key("received").value(a.totals[metric::received]);
+    w.key("immediate_answer_rate").value(a.totals.immediate_answer_rate());
+    w.key("on_time_rate").value(a.totals.on_time_rate());
+    w.key("revisit_rate").value(a.totals.revisit_rate());
+    w.key("satisfaction_rate").value(a.totals.satisfaction_rate());
+    w.key("score").value(a.score);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+std::string pct(std::optional<double> v) {
+  return v ? fmt::format("{:.2f}%", round4(*v) * 100.0) : std::string("—");
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_rate(std::optional<double> v) { return v ? fmt::format("{}", round4(*v)) : ""; }
+
+// A horizontal bar chart: one bar per (label, value), or two (current and previous) per label.
+struct bar {
+  std::string label;
+  double value{0};
+  std::optional<double> previous;
+  std::string text;  // shown at the end of the bar
+};
+
+std::string svg_bars(std::string_view title, const std::vector<bar>& bars, double max_value) {
+  constexpr int label_w = 230, chart_w = 360, row_h = 26, top = 28;
+  const bool pairs = std::any_of(bars.begin(), bars.end(), [](const bar& b) { return b.previous.has_value(); });
+  const int height = top + static_cast<int>(bars.size()) * row_h + (pairs ? 24 : 8);
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" "
+      "aria-label=\"{}\"><text x=\"0\" y=\"16\" class=\"t\">{}</text>",
+      label_w + chart_w + 90, height, html_escape(title), html_escape(title));
+  if (max_value <= 0) max_value = 1;
+  int y = top;
+  for (const auto& b : bars) {
+    const double w = chart_w * std::clamp(b.value / max_value, 0.0, 1.0);
+    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 6, y + 14,
+                     html_escape(b.label));
+    if (b.previous) {
+      const double pw = chart_w * std::clamp(*b.previous / max_value, 0.0, 1.0);
+      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"10\" class=\"cur\"/>",
+                       label_w, y + 2, w);
+      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"10\" class=\"prev\"/>",
+                       label_w, y + 13, pw);
+    } else {
+      s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"18\" class=\"cur\"/>",
+                       label_w, y + 2, w);
+    }
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\">{}</text>", label_w + w + 4, y + 14,
+                     html_escape(b.text));
+    y += row_h;
+  }
+  if (pairs) {
+    s += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"10\" class=\"cur\"/><text x=\"{}\" y=\"{}\">"
+        "本期 This period</text><rect x=\"{}\" y=\"{}\" width=\"12\" height=\"10\" class=\"prev\"/>"
+        "<text x=\"{}\" y=\"{}\">上期 Previous period</text>",
+        label_w, y + 4, label_w + 16, y + 13, label_w + 150, y + 4, label_w + 166, y + 13);
+  }
+  return s + "</svg>";
+}
+
+}  // namespace
+
+std::string render_json(const report& r) {
+  json_writer w;
+  w.begin_object();
+  w.key("kind").value(to_string(r.kind));
+  w.key("label").value(r.label);
+  if (!r.title.empty()) w.key("title").value(r.title);
+  w.key("period");
+  write_period(w, r.current);
+  w.key("previous_period");
+  write_period(w, r.previous);
+  w.key("year_before_period");
+  write_period(w, r.year_before);
+  w.key("center").value(r.center ? (*r.center)() : std::string("province"));
+  w.key("center_name").value(r.center_name);
+  w.key("due").value(r.due.to_string());
+  w.key("totals");
+  write_figures(w, r.total);
+  w.key("previous_totals");
+  write_figures(w, r.total_previous);
+  w.key("year_before_totals");
+  write_figures(w, r.total_year_before);
+  w.key("growth").begin_object();
+  w.key("month_on_month").value(r.month_on_month);
+  w.key("year_on_year").value(r.year_on_year);
+  w.end_object();
+  const figures c = complaints(r.rows, false);
+  w.key("complaints").begin_object();
+  w.key("replied").value(c[metric::replied]);
+  w.key("revisited").value(c[metric::replied_revisited]);
+  w.key("revisit_rate").value(c.revisit_rate());
+  w.key("required_revisit_rate").value(1.0);
+  w.end_object();
+  w.key("by_domain_category").begin_array();
+  for (const auto& row : r.rows) {
+    w.begin_object();
+    w.key("domain").value(row.domain);
+    w.key("category").value(row.category);
+    w.key("figures");
+    write_figures(w, row.current);
+    w.key("previous");
+    write_figures(w, row.previous);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("hot_topics").begin_array();
+  for (const auto& t : r.hot_topics) {
+    w.begin_object();
+    w.key("topic").value(t.topic);
+    w.key("count").value(t.count);
+    w.key("previous").value(t.previous);
+    w.key("change").value(t.change);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("major_urgent").begin_array();
+  for (const auto& u : r.urgent) {
+    w.begin_object();
+    w.key("center").value(u.center);
+    w.key("case_id").value(u.case_id);
+    w.end_object();
+  }
+  w.end_array();
+  if (!r.assessment.empty()) {
+    w.key("assessment");
+    write_assessment(w, r.assessment);
+  }
+  w.end_object();
+  return std::move(w).str();
+}
+
+std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows) {
+  json_writer w;
+  w.begin_object();
+  w.key("month").value(month);
+  w.key("score").value("mean of the available rates: immediate answer, on-time closure, revisit, satisfaction");
+  w.key("centers");
+  write_assessment(w, rows);
+  w.end_object();
+  return std::move(w).str();
+}
+
+std::string render_csv(const report& r) {
+  std::string out = "center,period_from,period_to,domain,category";
+  for (std::size_t i = 0; i < static_cast<std::size_t>(metric::count_); ++i)
+    out += fmt::format(",{}", to_string(static_cast<metric>(i)));
+  out += ",accepted,immediate_answer_rate,on_time_rate,revisit_rate,satisfaction_rate\n";
+  const std::string center = r.center ? (*r.center)() : "province";
+  const auto line = [&](std::string_view dom, std::string_view cat, const figures& f) {
+    out += fmt::format("{},{},{},{},{}", csv_field(center), r.current.from.to_string(),
+                       r.current.to.to_string(), csv_field(dom), csv_field(cat));
+    for (auto n : f.n) out += fmt::format(",{}", n);
+    out += fmt::format(",{},{},{},{},{}\n", f.accepted(), csv_rate(f.immediate_answer_rate()),
+                       csv_rate(f.on_time_rate()), csv_rate(f.revisit_rate()),
+                       csv_rate(f.satisfaction_rate()));
+  };
+  for (const auto& row : r.rows) line(row.domain, row.category, row.current);
+  line("total", "total", r.total);
+  return out;
+}
+
+std::string render_html(const report& r) {
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width\">";
+  h += fmt::format("<title>12328 {} {} {}</title>", html_escape(r.center_name), html_escape(r.label),
+                   html_escape(kind_label(r.kind)));
+  h += "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
+       "margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}"
+       "th:first-child,td:first-child{text-align:left}svg{display:block;margin:1em 0}"
+       "svg text{font-size:12px}svg .t{font-size:14px;font-weight:bold}.cur{fill:#2b6cb0}"
+       ".prev{fill:#a0aec0}.muted{color:#666}</style></head><body>\n";
+  h += fmt::format("<h1>12328 交通运输服务监督电话 {} <span class=\"muted\">Transport service "
+                   "hotline</span></h1>\n",
+                   html_escape(kind_label(r.kind)));
+  h += fmt::format("<p>{} · {} {}（{} – {}）· 报送截止 Due {}</p>\n", html_escape(r.center_name),
+                   html_escape(r.title), html_escape(r.label), r.current.from.to_string(),
+                   r.current.to.to_string(), r.due.to_string());
+
+  const figures& t = r.total;
+  const figures& p = r.total_previous;
+  h += "<h2>总体情况 Overview</h2><table><tr><th>指标 Indicator</th><th>本期 This period</th>"
+       "<th>上期 Previous</th></tr>";
+  const auto row = [&](std::string_view label, const std::string& a, const std::string& b) {
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", label, a, b);
+  };
+  row("受理量 Received", std::to_string(t[metric::received]), std::to_string(p[metric::received]));
+  row("环比 Month-on-month growth", pct(r.month_on_month), "");
+  row("同比 Year-on-year growth", pct(r.year_on_year), "");
+  row("即时答复率 Immediate-answer rate", pct(t.immediate_answer_rate()), pct(p.immediate_answer_rate()));
+  row("限时办结率 On-time closure rate", pct(t.on_time_rate()), pct(p.on_time_rate()));
+  row("抽查回访率 Revisit rate", pct(t.revisit_rate()), pct(p.revisit_rate()));
+  const figures c = complaints(r.rows, false);
+  row("投诉回访率 Complaint revisit rate (应为 must be 100%)", pct(c.revisit_rate()),
+      pct(complaints(r.rows, true).revisit_rate()));
+  row("群众满意率 Satisfaction rate", pct(t.satisfaction_rate()), pct(p.satisfaction_rate()));
+  h += "</table>\n";
+
+  // Volumes by domain and by category.
+  std::map<std::string, std::int64_t> by_domain, by_category;
+  for (const auto& d : r.rows) {
+    by_domain[d.domain] += d.current[metric::received];
+    by_category[d.category] += d.current[metric::received];
+  }
+  const auto volume_bars = [](const std::map<std::string, std::int64_t>& m, auto label) {
+    std::vector<bar> bars;
+    double max = 0;
+    for (const auto& [k, n] : m) {
+      bars.push_back(bar{std::string(label(k)), static_cast<double>(n), std::nullopt, std::to_string(n)});
+      max = std::max(max, static_cast<double>(n));
+    }
+    return std::pair{bars, max};
+  };
+  auto [dom_bars, dom_max] = volume_bars(by_domain, domain_label);
+  h += svg_bars("按业务领域受理量 Received by business domain", dom_bars, dom_max);
+  auto [cat_bars, cat_max] = volume_bars(by_category, category_label);
+  h += svg_bars("按类别受理量 Received by category", cat_bars, cat_max);
+
+  const auto rate_bar = [](std::string label, std::optional<double> now, std::optional<double> before) {
+    return bar{std::move(label), now.value_or(0) * 100, before.value_or(0) * 100,
+               pct(now) + " / " + pct(before)};
+  };
+  h += svg_bars("四率对比上期 The four rates against the previous period (%)",
+                {rate_bar("即时答复率 Immediate answer", t.immediate_answer_rate(), p.immediate_answer_rate()),
+                 rate_bar("限时办结率 On-time closure", t.on_time_rate(), p.on_time_rate()),
+                 rate_bar("抽查回访率 Revisit", t.revisit_rate(), p.revisit_rate()),
+                 rate_bar("群众满意率 Satisfaction", t.satisfaction_rate(), p.satisfaction_rate())},
+                100);
+
+  std::vector<bar> topic_bars;
+  double topic_max = 0;
+  for (const auto& ht : r.hot_topics) {
+    topic_bars.push_back(bar{ht.topic, static_cast<double>(ht.count), static_cast<double>(ht.previous),
+                             fmt::format("{} ({})", ht.count,
+                                         ht.change ? fmt::format("{:+.1f}%", round4(*ht.change) * 100)
+                                                   : std::string("new 新增"))});
+    topic_max = std::max({topic_max, static_cast<double>(ht.count), static_cast<double>(ht.previous)});
+  }
+  h += svg_bars("热点问题 Hot topics (本期/上期 this/previous period)", topic_bars, topic_max);
+
+  h += "<h2>分领域分类别 By business domain × category</h2><table><tr><th>领域 Domain</th>"
+       "<th>类别 Category</th><th>受理 Received</th><th>即时答复率 Immediate</th>"
+       "<th>限时办结率 On time</th><th>回访率 Revisit</th><th>满意率 Satisfaction</th></tr>";
+  for (const auto& d : r.rows) {
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                     html_escape(domain_label(d.domain)), html_escape(category_label(d.category)),
+                     d.current[metric::received], pct(d.current.immediate_answer_rate()),
+                     pct(d.current.on_time_rate()), pct(d.current.revisit_rate()),
+                     pct(d.current.satisfaction_rate()));
+  }
+  h += "</table>\n";
+
+  if (!r.urgent.empty()) {
+    h += "<h2>重大紧急事项 Major-urgent matters</h2><table><tr><th>中心 Center</th><th>工单 Case</th></tr>";
+    for (const auto& u : r.urgent)
+      h += fmt::format("<tr><td>{}</td><td>{}</td></tr>", html_escape(u.center), html_escape(u.case_id));
+    h += "</table>\n";
+  }
+  if (!r.assessment.empty()) {
+    h += "<h2>全省考核排名 Provincial assessment (Art. 45)</h2><table><tr><th>排名 Rank</th>"
+         "<th>中心 Center</th><th>受理 Received</th><th>即时答复率</th><th>限时办结率</th>"
+         "<th>抽查回访率</th><th>群众满意率</th><th>得分 Score</th></tr>";
+    for (const auto& a : r.assessment)
+      h += fmt::format("<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                       "<td>{}</td><td>{}</td></tr>",
+                       a.rank, html_escape(a.name), html_escape(a.center), a.totals[metric::received],
+                       pct(a.totals.immediate_answer_rate()), pct(a.totals.on_time_rate()),
+                       pct(a.totals.revisit_rate()), pct(a.totals.satisfaction_rate()), pct(a.score));
+    h += "</table>\n";
+  }
+  h += "<p class=\"muted\">口径 Formulas: projections/README-reports.md</p></body></html>\n";
+  return h;
+}
+
+std::string render(const report& r, report_format f) {
+  switch (f) {
+    case report_format::json: return render_json(r);
+    case report_format::csv: return render_csv(r);
+    case report_format::html: return render_html(r);
+  }
+  return {};
+}
+
+}  // namespace caseline::projections

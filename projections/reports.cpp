@@ -1,0 +1,664 @@
+#include "projections/reports.h"
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <set>
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/errc.h"
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "projections/report_render.h"
+#include "projections/sla_index.h"
+
+namespace caseline::projections {
+
+namespace {
+
+using events::detail::from_rocksdb;
+
+constexpr std::string_view unclassified = "unclassified";
+constexpr std::size_t hot_topic_count = 10;
+constexpr std::size_t urgent_limit = 1000;
+
+std::string month_of(civil_date d) { return fmt::format("{:04}-{:02}", d.year, d.month); }
+
+civil_date month_start(int year, unsigned month) { return civil_date{year, month, 1}; }
+civil_date month_end(int year, unsigned month) {
+  return month == 12 ? civil_date{year, 12, 31} : civil_date{year, month + 1, 1}.plus_days(-1);
+}
+
+// The same date a year earlier (29 February becomes the 28th).
+civil_date year_earlier(civil_date d) {
+  civil_date e{d.year - 1, d.month, d.day};
+  if (!e.valid()) e.day = 28;
+  return e;
+}
+
+std::optional<double> ratio(std::int64_t num, std::int64_t den) {
+  if (den <= 0) return std::nullopt;
+  return static_cast<double>(num) / static_cast<double>(den);
+}
+
+std::optional<double> growth(std::int64_t now, std::int64_t before) {
+  if (before <= 0) return std::nullopt;
+  return static_cast<double>(now - before) / static_cast<double>(before);
+}
+
+std::string encode_i64(std::int64_t v) {
+  std::string out;
+  events::detail::put_be64(out, static_cast<std::uint64_t>(v));
+  return out;
+}
+
+result<std::int64_t> decode_i64(std::string_view v) {
+  if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored report counter");
+  return static_cast<std::int64_t>(events::detail::get_be64(v));
+}
+
+bool affects_statistics(const core::event& e) {
+  return !std::holds_alternative<core::reminded>(e) && !std::holds_alternative<core::archived>(e) &&
+         !std::holds_alternative<core::escalated>(e);
+}
+
+std::optional<metric> parse_metric(std::string_view s) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(metric::count_); ++i)
+    if (to_string(static_cast<metric>(i)) == s) return static_cast<metric>(i);
+  return std::nullopt;
+}
+
+error bad(std::string what) { return make_error(core::errc::invalid_argument, std::move(what)); }
+
+std::optional<center_code> center_param(std::string_view center) {
+  if (center.empty() || center == "province") return std::nullopt;
+  return center_code{std::string(center)};
+}
+
+}  // namespace
+
+// --- the fold and the contributions -----------------------------------------------------------
+
+report_facts fold(report_facts f, const core::event& e) {
+  std::visit(
+      [&](const auto& ev) {
+        using E = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<E, core::case_received>) {
+          f.received = true;
+          if (!ev.id().empty()) f.id = ev.id;
+          f.center = ev.center;
+          f.received_on = ev.received_on;
+        } else if constexpr (std::is_same_v<E, core::answered_immediately>) {
+          f.outcome = intake_outcome::answered;
+        } else if constexpr (std::is_same_v<E, core::not_accepted>) {
+          f.outcome = intake_outcome::not_accepted;
+        } else if constexpr (std::is_same_v<E, core::redirected>) {
+          f.outcome = intake_outcome::redirected;
+        } else if constexpr (std::is_same_v<E, core::classified>) {
+          f.cat = ev.cat;
+          f.dom = ev.dom;
+          f.topics = ev.topics;
+        } else if constexpr (std::is_same_v<E, core::transferred>) {
+          f.cycles.push_back(report_cycle{ev.center, ev.reply_due, {}, false, {}, false, {}});
+          f.open_cycle = true;
+        } else if constexpr (std::is_same_v<E, core::returned>) {
+          if (f.open_cycle) f.cycles.pop_back();
+          f.open_cycle = false;
+        } else if constexpr (std::is_same_v<E, core::extended>) {
+          if (f.open_cycle) f.cycles.back().due = ev.reply_due;
+        } else if constexpr (std::is_same_v<E, core::replied>) {
+          if (f.open_cycle) {
+            f.cycles.back().replied_on = ev.replied_on;
+            f.cycles.back().revisit_required = ev.revisit_required;
+          }
+          f.open_cycle = false;
+        } else if constexpr (std::is_same_v<E, core::revisited>) {
+          if (!f.cycles.empty() && !f.open_cycle) {
+            report_cycle& c = f.cycles.back();
+            c.revisited_on = ev.revisited_on;
+            c.reached = ev.reached;
+            c.view = ev.result_view;
+            if (ev.further_handling && ev.reopened_reply_due) {
+              f.cycles.push_back(report_cycle{c.center, *ev.reopened_reply_due, {}, false, {}, false, {}});
+              f.open_cycle = true;
+            }
+          }
+        } else if constexpr (std::is_same_v<E, core::flagged_major_urgent>) {
+          f.flagged_on = ev.flagged_on;
+        }
+      },
+      e);
+  return f;
+}
+
+std::map<std::string, std::int64_t> contributions(const report_facts& f) {
+  std::map<std::string, std::int64_t> out;
+  if (!f.received) return out;
+  const std::string dims = fmt::format("{}/{}", f.dom ? core::to_string(*f.dom) : unclassified,
+                                       f.cat ? core::to_string(*f.cat) : unclassified);
+  const auto add = [&](civil_date d, const center_code& center, metric m) {
+    const std::string rest = fmt::format("/{}/{}/{}", center(), dims, to_string(m));
+    ++out["m/" + month_of(d) + rest];
+    ++out["d/" + d.to_string() + rest];
+  };
+  add(f.received_on, f.center, metric::received);
+  switch (f.outcome) {
+    case intake_outcome::answered: add(f.received_on, f.center, metric::answered); break;
+    case intake_outcome::not_accepted: add(f.received_on, f.center, metric::not_accepted); break;
+    case intake_outcome::redirected: add(f.received_on, f.center, metric::redirected); break;
+    case intake_outcome::none: break;
+  }
+  for (const auto& c : f.cycles) {
+    add(c.due, c.center, metric::reply_due);
+    if (!c.replied_on) continue;
+    if (*c.replied_on <= c.due) add(c.due, c.center, metric::replied_on_time);
+    add(*c.replied_on, c.center, metric::replied);
+    if (!c.revisited_on) continue;
+    add(*c.replied_on, c.center, metric::replied_revisited);
+    add(*c.revisited_on, c.center, metric::revisits);
+    if (!c.reached) continue;
+    add(*c.revisited_on, c.center, metric::revisits_reached);
+    if (c.view == core::satisfaction::satisfied) add(*c.revisited_on, c.center, metric::satisfied);
+    if (c.view == core::satisfaction::basically_satisfied)
+      add(*c.revisited_on, c.center, metric::basically_satisfied);
+    if (c.view == core::satisfaction::dissatisfied)
+      add(*c.revisited_on, c.center, metric::dissatisfied);
+  }
+  const std::set<std::string> topics(f.topics.begin(), f.topics.end());
+  for (const auto& t : topics) {
+    if (t.empty()) continue;
+    ++out["tm/" + month_of(f.received_on) + "/" + f.center() + "/" + t];
+    ++out["td/" + f.received_on.to_string() + "/" + f.center() + "/" + t];
+  }
+  if (f.flagged_on) out["u/" + f.flagged_on->to_string() + "/" + f.center() + "/" + f.id()] = 1;
+  return out;
+}
+
+// --- the projection ---------------------------------------------------------------------------
+
+void report_projection::begin_batch() {
+  facts_.clear();
+  counters_.clear();
+}
+
+void report_projection::end_batch(bool /*committed*/) {
+  facts_.clear();
+  counters_.clear();
+}
+
+result<std::int64_t*> report_projection::counter(const std::string& key) {
+  auto it = counters_.find(key);
+  if (it == counters_.end()) {
+    std::string v;
+    const auto s =
+        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::report_counters), key, &v);
+    std::int64_t n = 0;
+    if (s.ok()) {
+      auto d = decode_i64(v);
+      if (!d) return d.error();
+      n = d.value();
+    } else if (!s.IsNotFound()) {
+      return from_rocksdb(s, "read report counter");
+    }
+    it = counters_.emplace(key, n).first;
+  }
+  return &it->second;
+}
+
+result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+  if (!affects_statistics(e.event)) return success();
+  const std::string& id = e.env.case_id();
+  auto found = facts_.find(id);
+  if (found == facts_.end()) {
+    auto stored = detail::read_row<report_facts>(store_, family::report_cases, id, "report facts");
+    if (!stored) return stored.error();
+    report_facts f = std::move(stored).value().value_or(report_facts{});
+    if (!stored.value()) f.id = e.env.case_id;
+    found = facts_.emplace(id, std::move(f)).first;
+  }
+  const auto before = contributions(found->second);
+  found->second = fold(std::move(found->second), e.event);
+  const auto after = contributions(found->second);
+
+  std::map<std::string, std::int64_t> delta;
+  for (const auto& [k, n] : before) delta[k] -= n;
+  for (const auto& [k, n] : after) delta[k] += n;
+  for (const auto& [k, d] : delta) {
+    if (d == 0) continue;
+    auto c = counter(k);
+    if (!c) return c.error();
+    std::int64_t& value = *c.value();
+    value += d;
+    if (value < 0)
+      return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
+    if (value == 0)
+      batch.Delete(store_.cf(family::report_counters), k);
+    else
+      batch.Put(store_.cf(family::report_counters), k, encode_i64(value));
+  }
+  batch.Put(store_.cf(family::report_cases), id, detail::encode_row(found->second));
+  return success();
+}
+
+// --- figures ------------------------------------------------------------------------------------
+
+std::string_view to_string(metric m) {
+  switch (m) {
+    case metric::received: return "received";
+    case metric::answered: return "answered_immediately";
+    case metric::not_accepted: return "not_accepted";
+    case metric::redirected: return "redirected";
+    case metric::reply_due: return "reply_due";
+    case metric::replied_on_time: return "replied_on_time";
+    case metric::replied: return "replied";
+    case metric::replied_revisited: return "replied_revisited";
+    case metric::revisits: return "revisits";
+    case metric::revisits_reached: return "revisits_reached";
+    case metric::satisfied: return "satisfied";
+    case metric::basically_satisfied: return "basically_satisfied";
+    case metric::dissatisfied: return "dissatisfied";
+    case metric::count_: break;
+  }
+  return "unknown";
+}
+
+figures& figures::operator+=(const figures& o) {
+  for (std::size_t i = 0; i < n.size(); ++i) n[i] += o.n[i];
+  return *this;
+}
+
+std::int64_t figures::accepted() const {
+  return (*this)[metric::received] - (*this)[metric::not_accepted] - (*this)[metric::redirected];
+}
+std::optional<double> figures::immediate_answer_rate() const {
+  return ratio((*this)[metric::answered], accepted());
+}
+std::optional<double> figures::on_time_rate() const {
+  return ratio((*this)[metric::replied_on_time], (*this)[metric::reply_due]);
+}
+std::optional<double> figures::revisit_rate() const {
+  return ratio((*this)[metric::replied_revisited], (*this)[metric::replied]);
+}
+std::optional<double> figures::satisfaction_rate() const {
+  return ratio((*this)[metric::satisfied] + (*this)[metric::basically_satisfied],
+               (*this)[metric::revisits_reached]);
+}
+
+// --- the reader ---------------------------------------------------------------------------------
+
+template <class F>
+result<void> report_reader::scan_prefix(const std::string& from, const std::string& to_exclusive,
+                                        F&& f) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
+  for (it->Seek(from); it->Valid() && it->key().compare(to_exclusive) < 0; it->Next()) {
+    auto v = decode_i64(it->value().ToStringView());
+    if (!v) return v.error();
+    if (auto r = f(it->key().ToStringView(), v.value()); !r) return r;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
+  return success();
+}
+
+// Whole months read the monthly counters, the rest of the period the daily ones. f gets the key
+// after "<prefix>/<period>/" and the value.
+template <class F>
+result<void> report_reader::scan(const period& p, F&& f) const {
+  // The first character of f's kind tag: "m"/"d" for figures, "tm"/"td" for topics.
+  civil_date d = p.from;
+  while (d <= p.to) {
+    const civil_date end = month_end(d.year, d.month);
+    auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+      // skip "<prefix>/<period>/"
+      const auto first = key.find('/');
+      const auto second = key.find('/', first + 1);
+      return f(key.substr(0, first), key.substr(second + 1), v);
+    };
+    if (d.day == 1 && end <= p.to) {
+      for (const char* prefix : {"m/", "tm/"}) {
+        const std::string k = prefix + month_of(d) + "/";
+        if (auto r = scan_prefix(k, k.substr(0, k.size() - 1) + "0", each); !r) return r;
+      }
+      d = end.plus_days(1);
+      continue;
+    }
+    const civil_date last = std::min(end, p.to);
+    for (const char* prefix : {"d/", "td/"}) {
+      if (auto r = scan_prefix(prefix + d.to_string() + "/",
+                               prefix + last.plus_days(1).to_string() + "/", each);
+          !r)
+        return r;
+    }
+    d = last.plus_days(1);
+  }
+  return success();
+}
+
+namespace {
+
+// "<center>/<domain>/<category>/<metric>"
+struct figure_key {
+  std::string_view center, domain, category;
+  metric m{metric::received};
+};
+
+std::optional<figure_key> parse_figure_key(std::string_view rest) {
+  figure_key k;
+  std::string_view parts[4];
+  for (int i = 0; i < 3; ++i) {
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    parts[i] = rest.substr(0, slash);
+    rest.remove_prefix(slash + 1);
+  }
+  parts[3] = rest;
+  auto m = parse_metric(parts[3]);
+  if (!m) return std::nullopt;
+  return figure_key{parts[0], parts[1], parts[2], *m};
+}
+
+bool is_figure_tag(std::string_view tag) { return tag == "m" || tag == "d"; }
+
+}  // namespace
+
+result<std::map<std::pair<std::string, std::string>, figures>> report_reader::by_dimension(
+    const period& p, const std::optional<center_code>& center) const {
+  std::map<std::pair<std::string, std::string>, figures> out;
+  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
+    if (!is_figure_tag(tag)) return success();
+    auto k = parse_figure_key(rest);
+    if (!k) return make_error(events::errc::corrupt_record, "report counter key");
+    if (center && k->center != (*center)()) return success();
+    out[{std::string(k->domain), std::string(k->category)}][k->m] += v;
+    return success();
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+result<std::map<std::string, figures>> report_reader::by_center(const period& p) const {
+  std::map<std::string, figures> out;
+  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
+    if (!is_figure_tag(tag)) return success();
+    auto k = parse_figure_key(rest);
+    if (!k) return make_error(events::errc::corrupt_record, "report counter key");
+    out[std::string(k->center)][k->m] += v;
+    return success();
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+result<std::map<std::string, std::int64_t>> report_reader::topics(
+    const period& p, const std::optional<center_code>& center) const {
+  std::map<std::string, std::int64_t> out;
+  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
+    if (is_figure_tag(tag)) return success();
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos)
+      return make_error(events::errc::corrupt_record, "topic counter key");
+    if (center && rest.substr(0, slash) != (*center)()) return success();
+    out[std::string(rest.substr(slash + 1))] += v;
+    return success();
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
+    civil_date day, const std::optional<center_code>& center) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string from = "u/" + day.to_string() + "/";
+  auto r = scan_prefix(from, "u/" + day.plus_days(1).to_string() + "/",
+                       [&](std::string_view key, std::int64_t) -> result<void> {
+                         std::string_view rest = key.substr(from.size());
+                         const auto slash = rest.find('/');
+                         if (slash == std::string_view::npos)
+                           return make_error(events::errc::corrupt_record, "urgent key");
+                         const auto c = rest.substr(0, slash);
+                         if ((!center || c == (*center)()) && out.size() < urgent_limit)
+                           out.emplace_back(std::string(c), std::string(rest.substr(slash + 1)));
+                         return success();
+                       });
+  if (!r) return r.error();
+  return out;
+}
+
+result<std::optional<std::string>> report_reader::first_month() const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
+  it->Seek("m/");
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
+  if (!it->Valid() || !it->key().starts_with("m/")) return std::optional<std::string>{};
+  return std::optional<std::string>{it->key().ToString().substr(2, 7)};
+}
+
+// --- reports --------------------------------------------------------------------------------------
+
+std::string_view to_string(report_kind k) {
+  switch (k) {
+    case report_kind::monthly: return "monthly";
+    case report_kind::annual: return "annual";
+    case report_kind::period: return "period";
+    case report_kind::urgent_day: return "urgent_day";
+  }
+  return "unknown";
+}
+
+civil_date monthly_due(int year, unsigned month) {
+  return month == 12 ? civil_date{year + 1, 1, 2} : civil_date{year, month + 1, 2};
+}
+civil_date annual_due(int year) { return civil_date{year + 1, 1, 9}; }
+civil_date period_due(civil_date to) { return to.plus_days(2); }
+
+result<report_request> monthly_request(std::string_view month, std::string_view center) {
+  auto d = civil_date::parse(std::string(month) + "-01");
+  if (month.size() != 7 || !d) return bad("month: YYYY-MM");
+  return report_request{report_kind::monthly, {*d, month_end(d->year, d->month)},
+                        center_param(center), {}};
+}
+
+result<report_request> annual_request(std::string_view year, std::string_view center) {
+  auto d = civil_date::parse(std::string(year) + "-01-01");
+  if (year.size() != 4 || !d) return bad("year: YYYY");
+  return report_request{report_kind::annual, {*d, civil_date{d->year, 12, 31}},
+                        center_param(center), {}};
+}
+
+result<report_request> period_request(std::string_view from, std::string_view to,
+                                      std::string_view center) {
+  auto f = civil_date::parse(from);
+  if (!f) return bad("from: YYYY-MM-DD");
+  auto t = civil_date::parse(to);
+  if (!t) return bad("to: YYYY-MM-DD");
+  if (*t < *f) return bad("to: not before from");
+  if (t->days_since_epoch() - f->days_since_epoch() > 366) return bad("to: a period of at most a year");
+  return report_request{report_kind::period, {*f, *t}, center_param(center), {}};
+}
+
+result<report_request> urgent_request(std::string_view day, std::string_view center) {
+  auto d = civil_date::parse(day);
+  if (!d) return bad("day: YYYY-MM-DD");
+  return report_request{report_kind::urgent_day, {*d, *d}, center_param(center), {}};
+}
+
+result<report> build_report(const report_reader& rd, const core::registry& reg,
+                            const report_request& req) {
+  report out;
+  out.kind = req.kind;
+  out.title = req.title;
+  out.current = req.current;
+  out.center = req.center;
+  if (req.center) {
+    const auto* c = reg.center(*req.center);
+    if (c == nullptr) return bad("center: unknown center " + (*req.center)());
+    out.center_name = c->name;
+  } else {
+    out.center_name = "河南省全省";
+  }
+  const civil_date from = req.current.from;
+  const civil_date to = req.current.to;
+  switch (req.kind) {
+    case report_kind::monthly: {
+      out.label = month_of(from);
+      const civil_date prev = from.plus_days(-1);
+      out.previous = {month_start(prev.year, prev.month), prev};
+      out.year_before = {month_start(from.year - 1, from.month), month_end(from.year - 1, from.month)};
+      out.due = monthly_due(from.year, from.month);
+      break;
+    }
+    case report_kind::annual:
+      out.label = std::to_string(from.year);
+      out.previous = {civil_date{from.year - 1, 1, 1}, civil_date{from.year - 1, 12, 31}};
+      out.year_before = out.previous;
+      out.due = annual_due(from.year);
+      break;
+    case report_kind::period:
+    case report_kind::urgent_day: {
+      const std::int64_t days = to.days_since_epoch() - from.days_since_epoch() + 1;
+      out.label = req.kind == report_kind::urgent_day ? from.to_string()
+                                                      : from.to_string() + ".." + to.to_string();
+      out.previous = {from.plus_days(-days), from.plus_days(-1)};
+      out.year_before = {year_earlier(from), year_earlier(to)};
+      out.due = req.kind == report_kind::urgent_day ? from : period_due(to);
+      break;
+    }
+  }
+
+  auto cur = rd.by_dimension(out.current, req.center);
+  if (!cur) return cur.error();
+  auto prev = rd.by_dimension(out.previous, req.center);
+  if (!prev) return prev.error();
+  auto yb = rd.by_dimension(out.year_before, req.center);
+  if (!yb) return yb.error();
+  std::set<std::pair<std::string, std::string>> dims;
+  for (const auto& [k, v] : cur.value()) dims.insert(k);
+  for (const auto& [k, v] : prev.value()) dims.insert(k);
+  for (const auto& k : dims) {
+    dimension_row row{k.first, k.second, {}, {}};
+    if (auto it = cur.value().find(k); it != cur.value().end()) row.current = it->second;
+    if (auto it = prev.value().find(k); it != prev.value().end()) row.previous = it->second;
+    out.total += row.current;
+    out.total_previous += row.previous;
+    out.rows.push_back(std::move(row));
+  }
+  for (const auto& [k, v] : yb.value()) out.total_year_before += v;
+  if (req.kind != report_kind::annual)
+    out.month_on_month = growth(out.total[metric::received], out.total_previous[metric::received]);
+  out.year_on_year = growth(out.total[metric::received], out.total_year_before[metric::received]);
+
+  auto topics = rd.topics(out.current, req.center);
+  if (!topics) return topics.error();
+  auto prev_topics = rd.topics(out.previous, req.center);
+  if (!prev_topics) return prev_topics.error();
+  for (const auto& [t, n] : topics.value()) {
+    const auto p = prev_topics.value().find(t);
+    const std::int64_t before = p == prev_topics.value().end() ? 0 : p->second;
+    out.hot_topics.push_back(hot_topic{t, n, before, growth(n, before)});
+  }
+  std::stable_sort(out.hot_topics.begin(), out.hot_topics.end(),
+                   [](const hot_topic& a, const hot_topic& b) { return a.count > b.count; });
+  if (out.hot_topics.size() > hot_topic_count) out.hot_topics.resize(hot_topic_count);
+
+  for (civil_date d = from; d <= to && out.urgent.size() < urgent_limit; d = d.plus_days(1)) {
+    auto u = rd.urgent(d, req.center);
+    if (!u) return u.error();
+    for (auto& [c, id] : u.value()) out.urgent.push_back(urgent_case{std::move(c), std::move(id)});
+  }
+
+  if (req.kind == report_kind::monthly && !req.center) {
+    auto a = build_assessment(rd, reg, from.year, from.month);
+    if (!a) return a.error();
+    out.assessment = std::move(a).value();
+  }
+  return out;
+}
+
+result<std::vector<assessment_row>> build_assessment(const report_reader& rd,
+                                                     const core::registry& reg, int year,
+                                                     unsigned month) {
+  auto totals = rd.by_center({month_start(year, month), month_end(year, month)});
+  if (!totals) return totals.error();
+  std::vector<assessment_row> rows;
+  for (const auto& c : reg.centers()) {
+    if (!c.parent) continue;  // the provincial center assesses, it is not assessed (Art. 45)
+    assessment_row row{c.code(), c.name, {}, std::nullopt, 0};
+    if (auto it = totals.value().find(c.code()); it != totals.value().end()) row.totals = it->second;
+    double sum = 0;
+    int n = 0;
+    for (auto r : {row.totals.immediate_answer_rate(), row.totals.on_time_rate(),
+                   row.totals.revisit_rate(), row.totals.satisfaction_rate()}) {
+      if (!r) continue;
+      sum += *r;
+      ++n;
+    }
+    if (n > 0) row.score = round4(sum / n);
+    rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const assessment_row& a, const assessment_row& b) {
+    if (a.score.has_value() != b.score.has_value()) return a.score.has_value();
+    if (a.score && *a.score != *b.score) return *a.score > *b.score;
+    return a.center < b.center;
+  });
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const bool tie = i > 0 && rows[i].score == rows[i - 1].score;
+    rows[i].rank = tie ? rows[i - 1].rank : static_cast<int>(i) + 1;
+  }
+  return rows;
+}
+
+std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year) {
+  std::vector<std::pair<std::string, period>> out;
+  for (civil_date d{year, 1, 1}; d.year == year; d = d.plus_days(1)) {
+    auto k = cal.kind(d);
+    if (!k) return out;  // a year without data: no periods, never a guess
+    if (k.value() != core::day_kind::holiday) continue;
+    const std::string name = cal.name_of(d);
+    if (!out.empty() && out.back().first == name && out.back().second.to == d.plus_days(-1))
+      out.back().second.to = d;
+    else
+      out.emplace_back(name, period{d, d});
+  }
+  return out;
+}
+
+namespace {
+result<std::string> to_json(store& s, const core::registry& reg, result<report_request> req) {
+  if (!req) return req.error();
+  auto r = build_report(report_reader(s), reg, req.value());
+  if (!r) return r.error();
+  return render_json(r.value());
+}
+}  // namespace
+
+result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
+                                        std::string_view center) {
+  return to_json(s, reg, monthly_request(month, center));
+}
+result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
+                                       std::string_view center) {
+  return to_json(s, reg, annual_request(year, center));
+}
+result<std::string> report_period_json(store& s, const core::registry& reg, std::string_view from,
+                                       std::string_view to, std::string_view center) {
+  return to_json(s, reg, period_request(from, to, center));
+}
+result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
+                                       std::string_view center) {
+  return to_json(s, reg, urgent_request(day, center));
+}
+result<std::string> report_assessment_json(store& s, const core::registry& reg,
+                                           std::string_view month) {
+  auto req = monthly_request(month, "");
+  if (!req) return req.error();
+  auto rows = build_assessment(report_reader(s), reg, req.value().current.from.year,
+                               req.value().current.from.month);
+  if (!rows) return rows.error();
+  return render_assessment_json(month, rows.value());
+}
+
+}  // namespace caseline::projections

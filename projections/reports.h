@@ -1,0 +1,259 @@
+#pragma once
+
+// The statutory statistics (Art. 39-40, 45): counters per day and per month × center × business
+// domain × category, kept by report_projection so that any report is a sum over a few thousand
+// keys (milliseconds), and the report builders over them. The formulas are in
+// projections/README-reports.md, exactly as implemented here.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "core/calendar.h"
+#include "core/events.h"
+#include "core/registry.h"
+#include "projections/projection.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// One handling cycle of a case: a transfer (or a reopening after a revisit) until the reply.
+// A cycle that ends with the unit returning the case is dropped: its deadline was the unit's,
+// and the case was not the unit's (Art. 32).
+struct report_cycle {
+  center_code center;  // the center that transferred it (the case's owner then)
+  civil_date due;      // the reply deadline, after extensions (Art. 33-34)
+  std::optional<civil_date> replied_on;
+  bool revisit_required{false};
+  std::optional<civil_date> revisited_on;
+  bool reached{false};
+  std::optional<core::satisfaction> view;
+
+  friend bool operator==(const report_cycle&, const report_cycle&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(center, due, replied_on, revisit_required, revisited_on, reached, view);
+  }
+};
+
+enum class intake_outcome : std::uint8_t { none, answered, not_accepted, redirected };
+
+// What the statistics need of one case, folded from its events (family::report_cases).
+struct report_facts {
+  case_id id;
+  bool received{false};
+  center_code center;  // where it was received
+  civil_date received_on;
+  std::optional<core::category> cat;
+  std::optional<core::domain> dom;
+  std::vector<std::string> topics;
+  intake_outcome outcome{intake_outcome::none};
+  std::optional<civil_date> flagged_on;  // major-urgent (Art. 40(4), 43)
+  std::vector<report_cycle> cycles;
+  bool open_cycle{false};  // the last cycle awaits its reply
+
+  friend bool operator==(const report_facts&, const report_facts&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, received, center, received_on, cat, dom, topics, outcome, flagged_on, cycles,
+       open_cycle);
+  }
+};
+
+report_facts fold(report_facts facts, const core::event& e);
+
+// The counters a case adds to the totals: key -> count. Keys:
+//   "m/<YYYY-MM>/<center>/<domain>/<category>/<metric>" and the same with "d/<YYYY-MM-DD>",
+//   "tm/<YYYY-MM>/<center>/<topic>", "td/<YYYY-MM-DD>/<center>/<topic>",
+//   "u/<YYYY-MM-DD>/<center>/<case id>" (flagged major-urgent that day).
+// domain and category are "unclassified" until the case is classified.
+std::map<std::string, std::int64_t> contributions(const report_facts& facts);
+
+// Keeps family::report_cases and family::report_counters. For each event it folds the case's
+// facts, and adds the difference between the case's contributions after and before to the
+// counters (read-modify-write, with the batch's own pending values read first). A counter that
+// reaches zero is deleted, so the stored bytes equal those of a rebuild whatever the order of
+// reclassifications. Used by the runner's thread only.
+class report_projection final : public projection {
+ public:
+  explicit report_projection(store& s) : store_(s) {}
+  std::string_view name() const override { return "reports"; }
+  void begin_batch() override;
+  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  void end_batch(bool committed) override;
+
+ private:
+  result<std::int64_t*> counter(const std::string& key);
+  store& store_;
+  std::map<std::string, report_facts> facts_;      // this batch's, uncommitted
+  std::map<std::string, std::int64_t> counters_;  // this batch's, uncommitted
+};
+
+// The counted quantities (see README-reports.md for what each counts and on which date).
+enum class metric : std::uint8_t {
+  received, answered, not_accepted, redirected,       // by received_on, receiving center
+  reply_due, replied_on_time,                          // by the cycle's reply deadline
+  replied, replied_revisited,                          // by replied_on
+  revisits, revisits_reached, satisfied, basically_satisfied, dissatisfied,  // by revisited_on
+  count_
+};
+std::string_view to_string(metric m);
+
+struct figures {
+  std::array<std::int64_t, static_cast<std::size_t>(metric::count_)> n{};
+
+  std::int64_t operator[](metric m) const { return n[static_cast<std::size_t>(m)]; }
+  std::int64_t& operator[](metric m) { return n[static_cast<std::size_t>(m)]; }
+  figures& operator+=(const figures& o);
+
+  std::int64_t accepted() const;
+  std::optional<double> immediate_answer_rate() const;
+  std::optional<double> on_time_rate() const;
+  std::optional<double> revisit_rate() const;
+  std::optional<double> satisfaction_rate() const;
+};
+
+struct period {
+  civil_date from;  // inclusive
+  civil_date to;    // inclusive
+  friend bool operator==(const period&, const period&) = default;
+};
+
+// Reads the counters. Thread-safe.
+class report_reader {
+ public:
+  explicit report_reader(store& s) : store_(s) {}
+  // (domain, category) -> figures over [from, to] of one center, or of all centers (province).
+  result<std::map<std::pair<std::string, std::string>, figures>> by_dimension(
+      const period& p, const std::optional<center_code>& center) const;
+  // center -> figures (totals) over the period: the assessment's input.
+  result<std::map<std::string, figures>> by_center(const period& p) const;
+  result<std::map<std::string, std::int64_t>> topics(const period& p,
+                                                     const std::optional<center_code>& center) const;
+  // Cases flagged major-urgent on `day`: (center, case id), in key order.
+  result<std::vector<std::pair<std::string, std::string>>> urgent(
+      civil_date day, const std::optional<center_code>& center) const;
+  // The earliest month with any counter, if any ("YYYY-MM").
+  result<std::optional<std::string>> first_month() const;
+
+ private:
+  // Calls f(center, domain, category, metric, value) for every counter of the period.
+  template <class F>
+  result<void> scan(const period& p, F&& f) const;
+  template <class F>
+  result<void> scan_prefix(const std::string& from, const std::string& to_exclusive, F&& f) const;
+  store& store_;
+};
+
+enum class report_kind : std::uint8_t { monthly, annual, period, urgent_day };
+std::string_view to_string(report_kind k);
+
+struct hot_topic {
+  std::string topic;
+  std::int64_t count{0};
+  std::int64_t previous{0};
+  std::optional<double> change;  // (count - previous) / previous; none when previous is 0
+};
+
+struct dimension_row {
+  std::string domain;
+  std::string category;
+  figures current;
+  figures previous;
+};
+
+struct urgent_case {
+  std::string center;
+  std::string case_id;
+};
+
+// Art. 45: one city/county center's rates for a month, and its rank.
+struct assessment_row {
+  std::string center;
+  std::string name;
+  figures totals;
+  std::optional<double> score;  // the mean of the available rates
+  int rank{0};                  // 1 = best; centers without any rate are ranked last
+};
+
+// A computed report: everything the renderers show.
+struct report {
+  report_kind kind{report_kind::monthly};
+  std::string label;        // "2026-10", "2026", "2026-10-01..2026-10-07", "2026-10-05"
+  std::string title;        // e.g. "国庆节 National Day" for a holiday period, else ""
+  period current;
+  period previous;          // the period before (month, year, or as long before `from`)
+  period year_before;       // the same period a year earlier
+  std::optional<center_code> center;  // none: province-wide (every center)
+  std::string center_name;
+  civil_date due;           // when it must be submitted by (Art. 40)
+  figures total;
+  figures total_previous;
+  figures total_year_before;
+  std::optional<double> month_on_month;  // growth of received vs the previous period
+  std::optional<double> year_on_year;
+  std::vector<dimension_row> rows;   // by domain × category, in key order
+  std::vector<hot_topic> hot_topics;  // at most 10, most frequent first
+  std::vector<urgent_case> urgent;    // the major-urgent cases of the period
+  std::vector<assessment_row> assessment;  // province-wide monthly only (Art. 45)
+};
+
+// Due dates (Art. 40): monthly before the 3rd of the next month (the 2nd), annual before
+// 10 January (the 9th), holiday and major-event periods within 2 days after the end, the day's
+// major-urgent report on the day.
+civil_date monthly_due(int year, unsigned month);
+civil_date annual_due(int year);
+civil_date period_due(civil_date to);
+
+struct report_request {
+  report_kind kind{report_kind::monthly};
+  period current;
+  std::optional<center_code> center;
+  std::string title;
+};
+
+// "YYYY-MM" / "YYYY" / from..to / a day; errc::invalid_argument naming the parameter.
+result<report_request> monthly_request(std::string_view month, std::string_view center);
+result<report_request> annual_request(std::string_view year, std::string_view center);
+result<report_request> period_request(std::string_view from, std::string_view to,
+                                      std::string_view center);
+result<report_request> urgent_request(std::string_view day, std::string_view center);
+
+result<report> build_report(const report_reader& r, const core::registry& reg,
+                            const report_request& req);
+result<std::vector<assessment_row>> build_assessment(const report_reader& r,
+                                                     const core::registry& reg, int year,
+                                                     unsigned month);
+
+// The holiday periods of a year from the calendar (consecutive holiday days of one name), for
+// the special reports: (name, period).
+std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year);
+
+// The routes GET /v1/reports/monthly/{YYYY-MM}?center=, /v1/reports/annual/{YYYY}?center=,
+// /v1/reports/period?from=&to=&center=, /v1/reports/assessment/{YYYY-MM},
+// /v1/reports/urgent/{YYYY-MM-DD}?center= as functions of their parameters: the JSON body, or
+// errc::invalid_argument naming the parameter.
+result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
+                                        std::string_view center);
+result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
+                                       std::string_view center);
+result<std::string> report_period_json(store& s, const core::registry& reg, std::string_view from,
+                                       std::string_view to, std::string_view center);
+result<std::string> report_assessment_json(store& s, const core::registry& reg,
+                                           std::string_view month);
+result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
+                                       std::string_view center);
+
+}  // namespace caseline::projections
+
+CEREAL_CLASS_VERSION(caseline::projections::report_cycle, 1);
+CEREAL_CLASS_VERSION(caseline::projections::report_facts, 1);

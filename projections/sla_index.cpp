@@ -1,0 +1,205 @@
+#include "projections/sla_index.h"
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+
+#include <rocksdb/db.h>
+
+#include "core/errc.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "projections/report_render.h"
+
+namespace caseline::projections {
+
+namespace detail {
+result<void> decode_failed(std::string_view what, const std::exception& ex) {
+  return make_error(events::errc::corrupt_record, "stored " + std::string(what) + ": " + ex.what());
+}
+
+result<std::optional<std::string>> read_bytes(store& s, family f, const std::string& key,
+                                              std::string_view what) {
+  std::string bytes;
+  const auto st = s.db().Get(rocksdb::ReadOptions(), s.cf(f), key, &bytes);
+  if (st.IsNotFound()) return std::optional<std::string>{};
+  if (!st.ok()) return events::detail::from_rocksdb(st, "read " + std::string(what));
+  return std::optional<std::string>{std::move(bytes)};
+}
+}  // namespace detail
+
+namespace {
+
+std::string index_suffix(const deadline_row& row) {
+  std::string k = row.due.to_string();
+  k += '\0';
+  k += core::to_string(row.kind);
+  k += '\0';
+  k += row.id();
+  return k;
+}
+
+std::string scope_prefix(std::string_view scope_key) {
+  std::string k(scope_key);
+  k += '\0';
+  return k;
+}
+
+}  // namespace
+
+std::vector<deadline_row> pending_deadlines(const core::case_state& s) {
+  using core::case_status;
+  std::vector<deadline_row> out;
+  const auto reminded = [&](core::deadline_kind k, civil_date due) {
+    return std::find(s.reminders.begin(), s.reminders.end(), core::reminder_key{k, due}) !=
+           s.reminders.end();
+  };
+  const auto add = [&](core::deadline_kind k, civil_date due, unit_id unit) {
+    out.push_back(deadline_row{s.id, k, due, s.owner_center, std::move(unit), s.major_urgent,
+                               reminded(k, due)});
+  };
+  switch (s.status) {
+    case case_status::received:
+    case case_status::classified:
+    case case_status::escalated:
+      // Art. 27: until the first transfer. A case returned by a unit had its first transfer.
+      if (!s.first_transferred_on) add(core::deadline_kind::transfer, s.transfer_due, {});
+      break;
+    case case_status::transferred:
+    case case_status::reopened:
+      if (s.reply_due && !s.replied_on)
+        add(core::deadline_kind::reply, *s.reply_due, s.unit.value_or(unit_id{}));
+      break;
+    default: break;
+  }
+  return out;
+}
+
+std::string encode_deadline_row(const deadline_row& row) { return detail::encode_row(row); }
+
+result<deadline_row> decode_deadline_row(std::string_view bytes) {
+  return detail::decode_row<deadline_row>(bytes, "deadline row");
+}
+
+std::string scope::key() const {
+  if (unit) return "u:" + (*unit)();
+  if (center) return "c:" + (*center)();
+  return "*";
+}
+
+std::vector<std::string> deadline_keys(const deadline_row& row) {
+  std::vector<std::string> keys;
+  const std::string suffix = index_suffix(row);
+  keys.push_back(scope_prefix("*") + suffix);
+  keys.push_back(scope_prefix(scope{row.center, std::nullopt}.key()) + suffix);
+  if (!row.unit().empty()) keys.push_back(scope_prefix(scope{std::nullopt, row.unit}.key()) + suffix);
+  return keys;
+}
+
+std::string remind_key(const deadline_row& row) { return index_suffix(row); }
+
+result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
+                                                    const std::string& from,
+                                                    const std::string& to_exclusive,
+                                                    std::size_t limit) const {
+  const bool remind = prefix.empty();
+  auto* cf = store_.cf(remind ? family::sla_remind : family::sla_deadlines);
+  std::vector<deadline_row> out;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db().NewIterator(rocksdb::ReadOptions(), cf));
+  const std::string upper = prefix + to_exclusive;
+  for (it->Seek(prefix + from); it->Valid() && out.size() < limit; it->Next()) {
+    const auto k = it->key();
+    if (!k.starts_with(prefix) || k.compare(upper) >= 0) break;
+    auto row = decode_deadline_row(it->value().ToStringView());
+    if (!row) return row.error();
+    out.push_back(std::move(row).value());
+  }
+  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read deadline index");
+  return out;
+}
+
+result<std::vector<deadline_row>> sla_reader::overdue(const scope& sc, civil_date today,
+                                                      std::size_t limit) const {
+  return range(scope_prefix(sc.key()), "", today.to_string(), limit);
+}
+
+result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_date today,
+                                                       working_days within,
+                                                       std::size_t limit) const {
+  civil_date last = today;
+  if (within() > 0) {
+    auto d = cal_.add_working_days(today, within);
+    if (!d) return d.error();
+    last = d.value();
+  }
+  return range(scope_prefix(sc.key()), today.to_string(), last.plus_days(1).to_string(), limit);
+}
+
+result<std::vector<deadline_row>> sla_reader::to_remind(civil_date today, std::size_t limit) const {
+  return range("", "", today.to_string(), limit);
+}
+
+namespace {
+
+void write_rows(json_writer& w, const std::vector<deadline_row>& rows, civil_date today) {
+  w.key("items").begin_array();
+  for (const auto& r : rows) {
+    w.begin_object();
+    w.key("case_id").value(r.id());
+    w.key("kind").value(core::to_string(r.kind));
+    w.key("due").value(r.due.to_string());
+    w.key("center").value(r.center());
+    if (!r.unit().empty()) w.key("unit").value(r.unit());
+    w.key("major_urgent").value(r.major_urgent);
+    w.key("overdue").value(r.due < today);
+    w.key("reminded").value(r.reminded);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+void write_scope(json_writer& w, const scope& sc) {
+  if (sc.center) w.key("center").value((*sc.center)());
+  if (sc.unit) w.key("unit").value((*sc.unit)());
+}
+
+}  // namespace
+
+result<std::string> sla_overdue_json(store& s, const core::calendar& cal, timestamp now,
+                                     const scope& sc, std::size_t limit) {
+  const civil_date today = shanghai_date(now);
+  auto rows = sla_reader(s, cal).overdue(sc, today, limit);
+  if (!rows) return rows.error();
+  json_writer w;
+  w.begin_object();
+  w.key("today").value(today.to_string());
+  write_scope(w, sc);
+  write_rows(w, rows.value(), today);
+  w.end_object();
+  return std::move(w).str();
+}
+
+result<std::string> sla_due_soon_json(store& s, const core::calendar& cal, timestamp now,
+                                      std::string_view within, const scope& sc,
+                                      std::size_t limit) {
+  int n = 2;
+  if (!within.empty()) {
+    auto [ptr, ec] = std::from_chars(within.data(), within.data() + within.size(), n);
+    if (ec != std::errc() || ptr != within.data() + within.size() || n < 0 || n > 60)
+      return make_error(core::errc::invalid_argument,
+                        "within: a number of working days from 0 to 60");
+  }
+  const civil_date today = shanghai_date(now);
+  auto rows = sla_reader(s, cal).due_soon(sc, today, working_days{n}, limit);
+  if (!rows) return rows.error();
+  json_writer w;
+  w.begin_object();
+  w.key("today").value(today.to_string());
+  w.key("within_working_days").value(n);
+  write_scope(w, sc);
+  write_rows(w, rows.value(), today);
+  w.end_object();
+  return std::move(w).str();
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,145 @@
+#pragma once
+
+// The deadline index (Art. 27, 33-35): every pending transfer and reply deadline of every case,
+// by due date, so that overdue and due-soon lists and the reminder scheduler read a range of
+// keys instead of scanning cases. The rows are written by queue_projection (queues.h), which
+// folds the same slim case state for the work queues; this header defines the rows, their keys
+// and the reader.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/cereal.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "core/calendar.h"
+#include "core/case_state.h"
+#include "core/result.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+namespace detail {
+// The stored bytes of a row: cereal's portable binary archive (the rows of queues.h, reports.h
+// and this header). Identical values give identical bytes.
+template <class T>
+std::string encode_row(const T& value) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(value);
+  }
+  return std::move(out).str();
+}
+
+// Decodes a stored row; errors are events::errc::corrupt_record naming `what` (see the .cpp).
+result<void> decode_failed(std::string_view what, const std::exception& ex);
+// The stored bytes of `key` in family `f`, or none.
+result<std::optional<std::string>> read_bytes(store& s, family f, const std::string& key,
+                                              std::string_view what);
+template <class T>
+result<T> decode_row(std::string_view bytes, std::string_view what) {
+  try {
+    std::istringstream in{std::string(bytes)};
+    cereal::PortableBinaryInputArchive ar(in);
+    T value;
+    ar(value);
+    return value;
+  } catch (const std::exception& ex) {
+    return decode_failed(what, ex).error();
+  }
+}
+
+// The stored row of `key` in family `f` (none if absent), decoded.
+template <class T>
+result<std::optional<T>> read_row(store& s, family f, const std::string& key,
+                                  std::string_view what) {
+  auto bytes = read_bytes(s, f, key, what);
+  if (!bytes) return bytes.error();
+  if (!bytes.value()) return std::optional<T>{};
+  auto row = decode_row<T>(*bytes.value(), what);
+  if (!row) return row.error();
+  return std::optional<T>{std::move(row).value()};
+}
+}  // namespace detail
+
+// One pending deadline of a case: not met yet (the transfer not made, the reply not given).
+struct deadline_row {
+  case_id id;
+  core::deadline_kind kind{core::deadline_kind::transfer};
+  civil_date due;
+  center_code center;  // the center the case belongs to now (it issues the reminder)
+  unit_id unit;        // the handling unit, for a reply deadline
+  bool major_urgent{false};
+  bool reminded{false};  // a reminder for exactly this (kind, due) is in the log
+
+  friend bool operator==(const deadline_row&, const deadline_row&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, kind, due, center, unit, major_urgent, reminded);
+  }
+};
+
+// The pending deadlines of a case, from its state alone (no clock): the transfer deadline until
+// the first transfer (unless closed at intake), the reply deadline while the case is with a unit.
+std::vector<deadline_row> pending_deadlines(const core::case_state& s);
+
+std::string encode_deadline_row(const deadline_row& row);
+result<deadline_row> decode_deadline_row(std::string_view bytes);
+
+// Which deadlines or queue entries a query asks for: a center's, a unit's, or (neither) all.
+struct scope {
+  std::optional<center_code> center;
+  std::optional<unit_id> unit;
+  // "u:<unit>" when a unit is named, else "c:<center>", else "*".
+  std::string key() const;
+};
+
+// Keys of family::sla_deadlines: scope, 0, due (YYYY-MM-DD), 0, kind, 0, case id. Every row is
+// stored under "*", "c:<center>" and, with a unit, "u:<unit>".
+std::vector<std::string> deadline_keys(const deadline_row& row);
+// Key of family::sla_remind (present only while not reminded): due, 0, kind, 0, case id.
+std::string remind_key(const deadline_row& row);
+
+// Reads the deadline index. Thread-safe; borrows the store and the calendar.
+class sla_reader {
+ public:
+  sla_reader(store& s, const core::calendar& cal) : store_(s), cal_(cal) {}
+
+  // Deadlines of the scope that passed unmet before `today` (due < today), oldest first.
+  result<std::vector<deadline_row>> overdue(const scope& sc, civil_date today,
+                                            std::size_t limit) const;
+  // Deadlines of the scope due from `today` to the `within`-th working day after it, inclusive.
+  result<std::vector<deadline_row>> due_soon(const scope& sc, civil_date today,
+                                             working_days within, std::size_t limit) const;
+  // Every deadline that passed before `today` and has not been reminded (the scheduler's list).
+  result<std::vector<deadline_row>> to_remind(civil_date today, std::size_t limit) const;
+
+ private:
+  result<std::vector<deadline_row>> range(const std::string& prefix, const std::string& from,
+                                          const std::string& to_exclusive,
+                                          std::size_t limit) const;
+  store& store_;
+  const core::calendar& cal_;
+};
+
+// The routes GET /v1/sla/overdue?center=&unit=&limit= and /v1/sla/due-soon?within=&center=&unit=
+// as functions of their query parameters: a JSON body, or errc::invalid_argument naming the
+// parameter. `now` comes from the server's clock.
+result<std::string> sla_overdue_json(store& s, const core::calendar& cal, timestamp now,
+                                     const scope& sc, std::size_t limit = 200);
+result<std::string> sla_due_soon_json(store& s, const core::calendar& cal, timestamp now,
+                                      std::string_view within, const scope& sc,
+                                      std::size_t limit = 200);
+
+}  // namespace caseline::projections
+
+CEREAL_CLASS_VERSION(caseline::projections::deadline_row, 1);

@@ -1,0 +1,171 @@
+#include "projections/reports.h"
+
+#include "projections/report_render.h"
+#include "tests/projections/october_scenario.h"
+
+namespace caseline::projections::testing {
+namespace {
+
+// One row of expected figures: (domain, category) and the counters in metric order:
+// received, answered, not_accepted, redirected, reply_due, replied_on_time, replied,
+// replied_revisited, revisits, revisits_reached, satisfied, basically_satisfied, dissatisfied.
+struct expected_row {
+  const char* domain;
+  const char* category;
+  std::array<std::int64_t, static_cast<std::size_t>(metric::count_)> n;
+};
+
+// Worked out by hand from october_scenario(): see the comments there.
+const expected_row october_zz[] = {
+    {"highway", "complaint", {1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0}},            // E
+    {"road_transport", "complaint", {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},      // H, J
+    {"road_transport", "inquiry", {3, 0, 0, 0, 3, 2, 2, 1, 1, 0, 0, 0, 0}},        // D, G, I
+    {"unclassified", "unclassified", {4, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},     // A, B, C, K
+    {"waterway", "suggestion", {1, 0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1}},           // F
+};
+
+std::optional<double> r4(std::optional<double> v) {
+  return v ? std::optional<double>(round4(*v)) : std::nullopt;
+}
+
+TEST_CASE("the monthly report's figures equal the hand-computed ones") {
+  stack s;
+  const auto ids = play(s, october_scenario());
+  const report_reader rd(s.db());
+  const auto& reg = s.world().reg;
+
+  auto req = monthly_request("2026-10", "410100");
+  REQUIRE(req);
+  auto r = build_report(rd, reg, req.value());
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+  const report& m = r.value();
+
+  REQUIRE(m.rows.size() == std::size(october_zz));
+  for (std::size_t i = 0; i < m.rows.size(); ++i) {
+    INFO(m.rows[i].domain << "/" << m.rows[i].category);
+    CHECK(m.rows[i].domain == october_zz[i].domain);
+    CHECK(m.rows[i].category == october_zz[i].category);
+    CHECK(m.rows[i].current.n == october_zz[i].n);
+  }
+  const figures& t = m.total;
+  CHECK(t[metric::received] == 11);
+  CHECK(t.accepted() == 9);                              // 11 - 1 not accepted - 1 redirected
+  CHECK(r4(t.immediate_answer_rate()) == round4(1.0 / 9));  // A
+  CHECK(t.on_time_rate() == 0.5);                         // D, G of D, G, I, F
+  CHECK(t.revisit_rate() == 0.75);                        // E, G, F of D, E, G, F
+  CHECK(t.satisfaction_rate() == 0.5);                    // E satisfied; F dissatisfied; G not reached
+  CHECK(m.month_on_month == 4.5);                         // 11 vs 2 in September
+  CHECK(m.year_on_year == 10.0);                          // 11 vs 1 in October 2025
+  CHECK(m.due == date("2026-11-02"));                     // before the 3rd (Art. 40(1))
+  CHECK(m.previous == period{date("2026-09-01"), date("2026-09-30")});
+
+  REQUIRE(m.hot_topics.size() == 4);
+  CHECK(m.hot_topics[0].topic == "出租车");
+  CHECK(m.hot_topics[0].count == 3);
+  CHECK(m.hot_topics[0].previous == 1);
+  CHECK(m.hot_topics[0].change == 2.0);
+  CHECK(m.hot_topics[1].count == 1);
+  CHECK_FALSE(m.hot_topics[1].change.has_value());  // new this month
+
+  REQUIRE(m.urgent.size() == 1);
+  CHECK(m.urgent[0].case_id == ids.at("H")());
+
+  SUBCASE("complaints are shown apart: E was replied and revisited") {
+    const auto json = render_json(m);
+    CHECK(json.find(R"("complaints":{"replied":1,"revisited":1,"revisit_rate":1,)") != std::string::npos);
+  }
+
+  SUBCASE("province-wide adds every center, and ranks the city and county centers") {
+    auto preq = monthly_request("2026-10", "");
+    REQUIRE(preq);
+    auto p = build_report(rd, reg, preq.value());
+    REQUIRE(p);
+    CHECK(p.value().total[metric::received] == 12);         // + N at Kaifeng
+    CHECK(p.value().total.immediate_answer_rate() == 0.2);  // A, N of 10 accepted
+    REQUIRE(p.value().assessment.size() == reg.centers().size() - 1);
+    const auto& a = p.value().assessment;
+    CHECK(a[0].center == "410200");  // immediate answer 100%, no other rate
+    CHECK(a[0].score == 1.0);
+    CHECK(a[0].rank == 1);
+    CHECK(a[1].center == "410100");
+    CHECK(a[1].score == round4((1.0 / 9 + 0.5 + 0.75 + 0.5) / 4));
+    CHECK(a[1].rank == 2);
+    CHECK(a[2].rank == 3);  // no figures: ranked last, together
+    CHECK(a.back().rank == 3);
+  }
+
+  SUBCASE("a period report sums the days, and the same-day major-urgent report lists H") {
+    auto preq = period_request("2026-10-12", "2026-10-14", "410100");
+    REQUIRE(preq);
+    auto p = build_report(rd, reg, preq.value());
+    REQUIRE(p);
+    CHECK(p.value().total[metric::received] == 8);  // A B C D E G (12th), F (13th), H (14th)
+    CHECK(p.value().total[metric::replied] == 1);   // D
+    CHECK(p.value().due == date("2026-10-16"));     // within 2 days of the end (Art. 40(3))
+    auto ureq = urgent_request("2026-10-14", "");
+    REQUIRE(ureq);
+    auto u = build_report(rd, reg, ureq.value());
+    REQUIRE(u);
+    REQUIRE(u.value().urgent.size() == 1);
+    CHECK(u.value().urgent[0].center == "410100");
+  }
+
+  SUBCASE("the annual report sums the months; due before 10 January") {
+    auto areq = annual_request("2026", "410100");
+    REQUIRE(areq);
+    auto a = build_report(rd, reg, areq.value());
+    REQUIRE(a);
+    CHECK(a.value().total[metric::received] == 13);  // 11 in October + 2 in September
+    CHECK(a.value().due == date("2027-01-09"));
+    CHECK(a.value().year_on_year == 12.0);           // 13 vs 1 in 2025
+    CHECK_FALSE(a.value().month_on_month.has_value());
+  }
+
+  SUBCASE("renderings: JSON, CSV and one self-contained HTML file") {
+    const auto csv = render_csv(m);
+    CHECK(csv.find("410100,2026-10-01,2026-10-31,total,total,11,1,1,1,4,2,4,3,3,2,1,0,1,9,0.1111,0.5,0.75,0.5\n") !=
+          std::string::npos);
+    const auto html = render_html(m);
+    CHECK(html.find("<svg") != std::string::npos);
+    CHECK(html.find("即时答复率 Immediate-answer rate") != std::string::npos);
+    CHECK(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // no other link
+    CHECK(html.find("<script") == std::string::npos);
+    CHECK(html.find("src=") == std::string::npos);
+  }
+
+  SUBCASE("the routes refuse bad parameters") {
+    CHECK_FALSE(report_monthly_json(s.db(), reg, "2026-13", ""));
+    CHECK_FALSE(report_monthly_json(s.db(), reg, "2026-10", "999999"));
+    CHECK_FALSE(report_period_json(s.db(), reg, "2026-10-05", "2026-10-01", ""));
+    CHECK(report_annual_json(s.db(), reg, "2026", ""));
+    CHECK(report_assessment_json(s.db(), reg, "2026-10"));
+  }
+}
+
+TEST_CASE("reclassification moves a case's counts; the counters equal a recount") {
+  stack s;
+  const auto agent = world::agent("410100");
+  auto ids = play(s, {{"2026-10-12", "X", recv("410100"), agent},
+                      {"2026-10-12", "X", classify(core::category::inquiry, core::domain::highway, {"a"}), agent}});
+  REQUIRE(s.run(ids.at("X"), classify(core::category::complaint, core::domain::maritime, {"b"}), agent,
+                at(date("2026-10-13"))));
+  auto r = report_reader(s.db()).by_dimension({date("2026-10-01"), date("2026-10-31")}, std::nullopt);
+  REQUIRE(r);
+  REQUIRE(r.value().size() == 1);
+  CHECK(r.value().begin()->first == std::pair<std::string, std::string>{"maritime", "complaint"});
+  auto topics = report_reader(s.db()).topics({date("2026-10-01"), date("2026-10-31")}, std::nullopt);
+  REQUIRE(topics);
+  CHECK(topics.value() == std::map<std::string, std::int64_t>{{"b", 1}});
+}
+
+TEST_CASE("holiday periods come from the calendar, for the special reports") {
+  const auto periods = holiday_periods(core::testing::repo_calendar(), 2026);
+  const auto national = std::find_if(periods.begin(), periods.end(),
+                                     [](const auto& p) { return p.first == "国庆节"; });
+  REQUIRE(national != periods.end());
+  CHECK(national->second == period{date("2026-10-01"), date("2026-10-07")});
+  CHECK(period_due(national->second.to) == date("2026-10-09"));
+}
+
+}  // namespace
+}  // namespace caseline::projections::testing

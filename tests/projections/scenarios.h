@@ -1,0 +1,200 @@
+#pragma once
+
+// Test bodies that run on both log backends: the embedded test binary and the Kafka one call
+// them with their backend.
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/codec.h"
+#include "projections/reminder_scheduler.h"
+#include "projections/reports.h"
+#include "projections/report_render.h"
+#include "tests/projections/october_scenario.h"
+
+namespace caseline::projections::testing {
+
+inline std::string monthly_json(store& st, const core::registry& reg) {
+  auto j = report_monthly_json(st, reg, "2026-10", "");
+  REQUIRE_MESSAGE(j, (j ? "" : j.error().message()));
+  return j.value();
+}
+
+// A reply deadline passes (10-19), the server is down when a transfer deadline passes (10-15 for
+// S), and it restarts twice: one reminder per deadline, whatever happens.
+inline void reminder_exactly_once(backend b) {
+  stack s(b);
+  const auto agent = world::agent("410100");
+  auto ids = play(s, {{"2026-10-12", "R", recv("410100"), agent},
+                      {"2026-10-12", "R", classify(core::category::inquiry, core::domain::highway, {}), agent},
+                      {"2026-10-12", "R", transfer("u-zz-yg"), agent},  // reply due 10-19
+                      {"2026-10-12", "S", recv("410100"), agent}});     // transfer due 10-15
+  const auto& cal = core::testing::repo_calendar();
+  const auto reminded = [&] { return s.count_in_log(core::reminded::type_id); };
+  {
+    reminder_scheduler sched(s.db(), s.writer(), cal);
+    auto n = sched.tick(at(date("2026-10-15")));  // nothing has passed yet (due at 24:00)
+    REQUIRE(n);
+    CHECK(n.value() == 0);
+  }
+  // Down from the 15th to the 20th: both deadlines passed meanwhile.
+  s.close();
+  s.clock().set(at(date("2026-10-20")));
+  s.open();
+  {
+    reminder_scheduler first(s.db(), s.writer(), cal);
+    reminder_scheduler second(s.db(), s.writer(), cal);  // e.g. a stale instance: still once
+    auto n = first.tick(s.clock().now());
+    REQUIRE(n);
+    CHECK(n.value() == 2);
+    REQUIRE(second.tick(s.clock().now()));
+    REQUIRE(first.wait_idle(60s));
+    REQUIRE(second.wait_idle(60s));
+    CHECK(first.written() + second.written() == 2);
+    CHECK(first.failed() + second.failed() == 0);
+    auto again = first.tick(s.clock().now());  // settled: not submitted again
+    REQUIRE(again);
+    CHECK(again.value() == 0);
+  }
+  CHECK(reminded() == 2);
+  s.catch_up();
+  // A restart: the index no longer lists them; a new scheduler submits nothing.
+  s.close();
+  s.clock().set(at(date("2026-10-21")));
+  s.open();
+  {
+    reminder_scheduler sched(s.db(), s.writer(), cal);
+    auto n = sched.tick(s.clock().now());
+    REQUIRE(n);
+    CHECK(n.value() == 0);
+  }
+  CHECK(reminded() == 2);
+  // The reminder carries the deadline it is about.
+  auto overdue = sla_reader(s.db(), cal).overdue(scope{}, date("2026-10-21"), 10);
+  REQUIRE(overdue);
+  REQUIRE(overdue.value().size() == 2);
+  CHECK(overdue.value()[0].id == ids.at("S"));
+  CHECK(overdue.value()[0].kind == core::deadline_kind::transfer);
+  CHECK(overdue.value()[0].due == date("2026-10-15"));
+  CHECK(overdue.value()[0].reminded);
+  CHECK(overdue.value()[1].id == ids.at("R"));
+  CHECK(overdue.value()[1].due == date("2026-10-19"));
+  CHECK(overdue.value()[1].reminded);
+  // An extension cannot come after the deadline, but a late reply meets it: gone from the list.
+  REQUIRE(s.run(ids.at("R"), reply(), world::unit_member("u-zz-yg"), at(date("2026-10-21"))));
+  auto after = sla_reader(s.db(), cal).overdue(scope{}, date("2026-10-21"), 10);
+  REQUIRE(after);
+  CHECK(after.value().size() == 1);
+}
+
+// The October scenario, then a rebuild from offset 0 into a fresh store: the families are equal
+// key by key and byte by byte, and so are the reports computed from them.
+inline void rebuild_is_identical(backend b) {
+  stack s(b);
+  play(s, october_scenario());
+  const std::string live_report = monthly_json(s.db(), s.world().reg);
+  const std::string live_dir = s.dir().sub("store");
+  s.close();
+
+  auto until = stored_offsets(live_dir);
+  REQUIRE(until);
+  auto fresh = store::open(s.dir().sub("rebuilt"));
+  REQUIRE(fresh);
+  {
+    projection_set set(*fresh.value());
+    std::uint64_t calls = 0;
+    auto stats = replay(s.log(), *fresh.value(), set.all(), until.value(),
+                        [&](const replay_progress&) { ++calls; });
+    REQUIRE_MESSAGE(stats, (stats ? "" : stats.error().message()));
+    CHECK(stats.value().events > 40);
+    CHECK(calls > 0);
+  }
+  CHECK(monthly_json(*fresh.value(), s.world().reg) == live_report);
+  fresh.value().reset();
+  auto diff = compare_stores(live_dir, s.dir().sub("rebuilt"), log_derived_families());
+  REQUIRE(diff);
+  for (const auto& d : diff.value()) INFO(d.family << " " << d.key << " " << d.what);
+  CHECK(diff.value().empty());
+
+  SUBCASE("verify can fail: a changed row is reported") {
+    {
+      auto st = store::open(s.dir().sub("rebuilt"));
+      REQUIRE(st);
+      REQUIRE(st.value()->db().Put(rocksdb::WriteOptions(), st.value()->cf(family::report_counters),
+                                   "m/2026-10/410100/x/y/received", std::string(8, '\1')).ok());
+    }
+    auto d2 = compare_stores(live_dir, s.dir().sub("rebuilt"), log_derived_families());
+    REQUIRE(d2);
+    CHECK(d2.value().size() == 1);
+  }
+}
+
+// A crash after the projections consumed a batch but before the batch (rows + offsets) was
+// written: their rows went nowhere, the restart re-applies the batch, nothing is counted twice.
+// And a committed batch delivered again is skipped by its offsets.
+inline void crash_between_consume_and_commit(backend b) {
+  stack s(b);
+  play(s, october_scenario());
+  const std::string expected = monthly_json(s.db(), s.world().reg);
+  s.close();
+
+  auto st = store::open(s.dir().sub("crashed"));
+  REQUIRE(st);
+  std::vector<std::vector<events::log_record>> batches;
+  for (std::int32_t p = 0; p < s.log().partition_count(); ++p) {
+    auto end = s.log().end_offset(events::partition_id{p});
+    REQUIRE(end);
+    if (end.value()() == 0) continue;
+    std::vector<events::log_record> all;
+    while (static_cast<std::int64_t>(all.size()) < end.value()()) {
+      auto recs = s.log().read(events::partition_id{p},
+                               events::log_offset{static_cast<std::int64_t>(all.size())}, 1000, 10s);
+      REQUIRE(recs);
+      REQUIRE_FALSE(recs.value().empty());
+      for (auto& r : recs.value()) all.push_back(std::move(r));
+    }
+    batches.push_back(std::move(all));
+  }
+  REQUIRE_FALSE(batches.empty());
+  {
+    // Consume everything into a WriteBatch, then "crash": the batch is never written.
+    projection_set set(*st.value());
+    for (auto& batch : batches) {
+      for (auto* proj : set.all()) proj->begin_batch();
+      rocksdb::WriteBatch lost;
+      for (const auto& rec : batch) {
+        auto decoded = events::decode_record(rec.value);
+        REQUIRE(decoded);
+        for (std::uint32_t i = 0; i < decoded.value().events.size(); ++i) {
+          auto env = events::decode_envelope(decoded.value().events[i]);
+          REQUIRE(env);
+          auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
+          if (!ev) continue;  // a registry event: not a case event
+          const decoded_event de{env.value(), ev.value(), rec.position, i, decoded.value().events[i]};
+          for (auto* proj : set.all()) REQUIRE(proj->apply(de, lost));
+        }
+      }
+      CHECK(lost.Count() > 0);
+      for (auto* proj : set.all()) proj->end_batch(false);
+    }
+  }
+  st.value().reset();  // the process dies
+  st = store::open(s.dir().sub("crashed"));
+  REQUIRE(st);
+  {
+    projection_set set(*st.value());
+    projection_runner runner(s.log(), *st.value(), set.all());
+    for (const auto& batch : batches) REQUIRE(runner.apply(batch));
+    const std::string once = monthly_json(*st.value(), s.world().reg);
+    CHECK(once == expected);
+    // The same batches again (a redelivery after the commit): skipped by the stored offsets.
+    for (const auto& batch : batches) REQUIRE(runner.apply(batch));
+    CHECK(monthly_json(*st.value(), s.world().reg) == expected);
+  }
+  st.value().reset();
+  auto diff = compare_stores(s.dir().sub("store"), s.dir().sub("crashed"), log_derived_families());
+  REQUIRE(diff);
+  CHECK(diff.value().empty());
+}
+
+}  // namespace caseline::projections::testing
