@@ -6,8 +6,10 @@
 #include <CLI/CLI.hpp>
 
 #include "core/calendar.h"
+#include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
 #include "tools/calendar_cmd.h"
+#include "tools/replay_cmd.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
 
@@ -117,7 +119,27 @@ int main(int argc, char** argv) {
   bool no_baseline = false;
   ingest_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 
+  // issue 6: tamper evidence
+  tools::replay_options replay;
+  auto* replay_cmd =
+      app.add_subcommand("replay", "a case's history from the log, its chain verified");
+  add_store_options(*replay_cmd, replay.store);
+  replay_cmd->add_option("case", replay.case_id, "case id")->required();
+  replay_cmd->add_option("--as-of", replay.as_of, "RFC 3339: the case as it stood then");
+  replay_cmd->add_option("--format", replay.format)
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  replay_cmd->add_flag("--verify", replay.verify, "also recompute the partition's checkpoints");
+  tools::audit_options audit;
+  auto* audit_cmd = app.add_subcommand("audit", "tamper evidence over the whole log");
+  audit_cmd->require_subcommand(1);
+  auto* audit_verify = audit_cmd->add_subcommand("verify", "every case chain and checkpoint");
+  add_store_options(*audit_verify, audit.store);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*replay_cmd) return tools::run_replay(replay, std::cout, std::cerr);
+  if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
 
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
   if (*token_create) return tools::run_token_create(token_store, token_req, std::cout, std::cerr);
