@@ -1,0 +1,330 @@
+// The routes of gateway/api.h against a real server: a case's whole life, lists, the status
+// query, the calendar, the registry, the manual clock, masking, the access log and metrics.
+#include "gateway/api.h"
+
+#include "projections/access_log.h"
+#include "tests/gateway/gateway_test_support.h"
+
+using namespace caseline;
+using namespace caseline::gwtest;
+
+namespace {
+std::string str(const json::value& v, const char* k) { return v.at(k).as_string().c_str(); }
+}  // namespace
+
+TEST_CASE("a case goes through its whole life over the API, each answer the case with its new version") {
+  test_server srv;
+  const auto& own = srv.own;
+  const auto id = srv.receive();
+  auto c = srv.get("/v1/cases/" + id, own.at("agent"));
+  REQUIRE(c.status == 200);
+  CHECK(c.header("etag") == "\"1\"");
+  CHECK(str(c.json(), "status") == "received");
+  CHECK(str(c.json().at("deadlines").at("transfer_by"), "due") == "2025-09-30");  // Sun 28 Sep is a make-up working day
+
+  auto r = srv.post("/v1/cases/" + id + "/classify",
+                    R"({"category":"complaint","domain":"road_transport","topics":["bus"]})",
+                    own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(r.json().at("version").as_int64() == 2);
+  CHECK(r.header("etag") == "\"2\"");
+  r = srv.post("/v1/cases/" + id + "/transfer", std::string(R"({"unit":")") + own_unit + "\"}",
+               own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "transferred");
+  r = srv.post("/v1/cases/" + id + "/extend",
+               R"({"reason":"evidence","working_days":5,"approved_by":"head-1","explanation":"CCTV"})",
+               own.at("unit"));
+  REQUIRE(r.status == 200);
+  CHECK(r.json().at("extension_days").as_int64() == 5);
+  r = srv.post("/v1/cases/" + id + "/reply",
+               R"({"facts":"f","process":"p","basis":"Art. 37","caller_reached":true})",
+               own.at("unit"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "replied");
+  // A complaint is archived only after its revisit (Art. 23, 38): 409 naming the article.
+  r = srv.post("/v1/cases/" + id + "/archive", "", own.at("supervisor"));
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "article") == "Art. 23, 38");
+  r = srv.post("/v1/cases/" + id + "/revisit",
+               R"({"reached":true,"satisfaction":"satisfied","timeliness":"timely","further_handling":false,"notes":"ok"})",
+               own.at("revisit_officer"));
+  REQUIRE(r.status == 200);
+  r = srv.post("/v1/cases/" + id + "/archive", "{}", own.at("supervisor"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "archived");
+  CHECK(r.json().at("version").as_int64() == 7);
+
+  auto ev = srv.get("/v1/cases/" + id + "/events", own.at("auditor"));
+  REQUIRE(ev.status == 200);
+  const auto& events = ev.json().at("events").as_array();
+  REQUIRE(events.size() == 7);
+  CHECK(str(events[0], "type") == "case_received");
+  CHECK(str(events[6], "type") == "archived");
+}
+
+TEST_CASE("the intake commands: answer, not-accept (wire name already_in_proceedings), redirect, escalate, return, flag") {
+  test_server srv;
+  const auto& own = srv.own;
+  auto id = srv.receive();
+  auto r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":"Line 2 runs every 5 minutes."})", own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "answered");
+
+  id = srv.receive();
+  r = srv.post("/v1/cases/" + id + "/not-accept",
+               R"({"reason":"already_in_proceedings","explanation":"Before the court."})", own.at("shift_lead"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "not_accepted_reason") == "already_in_proceedings");
+  r = srv.post("/v1/cases/" + id + "/not-accept", R"({"reason":"handled_by_other_body","explanation":"x"})",
+               own.at("agent"));
+  CHECK(r.status == 422);  // core's name is not the wire name
+
+  id = srv.receive();
+  r = srv.post("/v1/cases/" + id + "/redirect", R"({"to":"rail","number":"12306"})", own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "redirected_to") == "rail");
+
+  id = srv.receive();
+  r = srv.post("/v1/cases/" + id + "/flag-major-urgent", R"({"reason":"bridge closed"})", own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(r.json().at("major_urgent").as_bool());
+  r = srv.post("/v1/cases/" + id + "/classify", R"({"category":"inquiry","domain":"highway"})", own.at("agent"));
+  REQUIRE(r.status == 200);
+  r = srv.post("/v1/cases/" + id + "/escalate", R"({"to":"upper_center","reason":"cross_region"})",
+               own.at("supervisor"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "owner_center") == "410000");
+
+  id = srv.transferred();
+  r = srv.post("/v1/cases/" + id + "/return", R"({"reasons":"not ours"})", own.at("unit"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "returned");
+  // The unit no longer sees a case it returned.
+  CHECK(srv.get("/v1/cases/" + id, own.at("unit")).status == 404);
+}
+
+TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enums, lengths") {
+  test_server srv;
+  const auto id = srv.receive();
+  const auto& agent = srv.own.at("agent");
+  auto r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":"x","extra":1})", agent);
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "extra");
+  r = srv.post("/v1/cases/" + id + "/classify", R"({"category":"praise","domain":"highway"})", agent);
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "category");
+  r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":)" + std::string("\"") + std::string(4001, 'a') + "\"}", agent);
+  CHECK(r.status == 422);
+  r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":1})", agent);
+  CHECK(r.status == 422);
+  r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":"x")", agent);
+  CHECK(r.status == 400);
+  r = request(srv.port, "POST", "/v1/cases/" + id + "/answer", R"({"answer":"x"})",
+              {{"Authorization", "Bearer " + agent}, {"Content-Type", "text/plain"}});
+  CHECK(r.status == 415);
+  // Nothing was appended by the refused requests.
+  CHECK(srv.get("/v1/cases/" + id, agent).json().at("version").as_int64() == 1);
+}
+
+TEST_CASE("GET /v1/cases lists from the index with filters and cursor paging, within the token's scope") {
+  test_server srv;
+  std::vector<std::string> mine;
+  for (int i = 0; i < 5; ++i) mine.push_back(srv.receive());
+  const auto foreign = srv.receive(false);
+  const auto moved = srv.transferred();
+  mine.push_back(moved);
+
+  const auto& agent = srv.own.at("agent");
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto r = srv.get("/v1/cases?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), agent);
+    REQUIRE(r.status == 200);
+    for (const auto& it : r.json().at("items").as_array()) {
+      seen.push_back(str(it, "id"));
+      CHECK_FALSE(it.as_object().contains("caller"));  // no personal data in lists
+    }
+    const auto& next = r.json().at("next_cursor");
+    cursor = next.is_null() ? "" : next.as_string().c_str();
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  CHECK(pages >= 3);
+  std::sort(seen.begin(), seen.end());
+  auto expected = mine;
+  std::sort(expected.begin(), expected.end());
+  CHECK(seen == expected);
+
+  auto r = srv.get("/v1/cases?status=transferred", agent);
+  REQUIRE(r.json().at("items").as_array().size() == 1);
+  CHECK(str(r.json().at("items").as_array()[0], "id") == moved);
+  r = srv.get(std::string("/v1/cases?unit=") + own_unit + "&category=complaint&domain=road_transport", agent);
+  CHECK(r.json().at("items").as_array().size() == 1);
+  r = srv.get("/v1/cases?received_from=2025-09-27", agent);
+  CHECK(r.json().at("items").as_array().empty());
+  r = srv.get("/v1/cases?received_from=2025-09-26&received_to=2025-09-26", agent);
+  CHECK(r.json().at("items").as_array().size() == mine.size());
+  // Another center's filter gives nothing to a city token; the provincial center sees all.
+  r = srv.get(std::string("/v1/cases?center=") + other_center, agent);
+  CHECK(r.json().at("items").as_array().empty());
+  r = srv.get(std::string("/v1/cases?center=") + other_center, srv.provincial.at("supervisor"));
+  REQUIRE(r.json().at("items").as_array().size() == 1);
+  CHECK(str(r.json().at("items").as_array()[0], "id") == foreign);
+  // A unit lists only the cases transferred to it.
+  r = srv.get("/v1/cases", srv.own.at("unit"));
+  REQUIRE(r.json().at("items").as_array().size() == 1);
+  CHECK(srv.get("/v1/cases?status=bogus", agent).status == 422);
+  CHECK(srv.get("/v1/cases?cursor=zz", agent).status == 422);
+  CHECK(srv.get("/v1/cases?color=red", agent).status == 422);
+}
+
+TEST_CASE("GET /v1/status needs no token, shows no personal data, and is identical for a wrong id and a wrong phone") {
+  test_server srv;
+  const auto id = srv.receive(true, "13800005678");
+  auto ok = request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=5678");
+  REQUIRE(ok.status == 200);
+  CHECK(str(ok.json(), "status") == "received");
+  CHECK(ok.body.find("13800005678") == std::string::npos);
+  CHECK(ok.body.find("张三") == std::string::npos);
+  auto wrong_phone = request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=0000");
+  const std::string missing = id.substr(0, id.size() - 1) + "9";
+  auto wrong_id = request(srv.port, "GET", "/v1/status/" + missing + "?phone_last4=5678");
+  CHECK(wrong_phone.status == 404);
+  CHECK(wrong_id.status == 404);
+  // Same bytes but for the id echoed in `detail`/`instance`.
+  auto strip = [](std::string body, const std::string& s) {
+    for (auto p = body.find(s); p != std::string::npos; p = body.find(s)) body.replace(p, s.size(), "ID");
+    return body;
+  };
+  CHECK(strip(wrong_phone.body, id) == strip(wrong_id.body, missing));
+}
+
+TEST_CASE("GET /v1/status is rate-limited per client address") {
+  test_server srv([](tools::serve_options& o) { o.status_rate = {0.001, 3}; });
+  const auto id = srv.receive();
+  int limited = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto r = request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=1234");
+    if (r.status == 429) {
+      ++limited;
+      CHECK_FALSE(r.header("retry-after").empty());
+    }
+  }
+  CHECK(limited == 3);
+}
+
+TEST_CASE("the calendar, the centers and the units registry") {
+  test_server srv;
+  const auto& t = srv.own.at("analyst");
+  auto cal = srv.get("/v1/calendar/2025", t);
+  REQUIRE(cal.status == 200);
+  const auto& days = cal.json().at("days").as_array();
+  CHECK(days.size() == 365);
+  CHECK(str(days[0], "kind") == "holiday");
+  CHECK(srv.get("/v1/calendar/1999", t).status == 404);
+  CHECK(srv.get("/v1/calendar/20x5", t).status == 422);
+
+  auto centers = srv.get("/v1/centers", t);
+  REQUIRE(centers.status == 200);
+  bool found = false;
+  for (const auto& c : centers.json().at("centers").as_array())
+    if (str(c, "code") == own_center) found = c.at("units").as_array().size() == 1;
+  CHECK(found);
+
+  auto u = srv.get(std::string("/v1/units/") + own_unit, t);
+  REQUIRE(u.status == 200);
+  CHECK(str(u.json().at("contact"), "mobile") == "13700000000");
+  CHECK(srv.get("/v1/units/nope", t).status == 404);
+  // A supervisor keeps the own center's units, not another's; a registration is checked.
+  auto put = request(srv.port, "PUT", "/v1/units/zz-2",
+                     R"({"name":"ZZ 2","center":"410100","contact":{"name":"Li","mobile":"13600000000"}})",
+                     test_server::auth(srv.own.at("supervisor")));
+  CHECK(put.status == 200);
+  put = request(srv.port, "PUT", "/v1/units/ly-2",
+                R"({"name":"LY 2","center":"410300","contact":{"name":"Li","mobile":"13600000000"}})",
+                test_server::auth(srv.own.at("supervisor")));
+  CHECK(put.status == 403);
+  put = request(srv.port, "PUT", "/v1/units/x-9",
+                R"({"name":"X","center":"999999","contact":{"name":"Li","mobile":"13600000000"}})",
+                test_server::auth(srv.own.at("admin")));
+  CHECK(put.status == 409);
+  // Registry changes are events of the log: they survive a restart and drive decisions.
+  srv.restart();
+  CHECK(srv.get("/v1/units/zz-2", t).status == 200);
+  const auto id = srv.receive();
+  REQUIRE(srv.post("/v1/cases/" + id + "/classify", R"({"category":"inquiry","domain":"highway"})",
+                   srv.own.at("agent")).status == 200);
+  CHECK(srv.post("/v1/cases/" + id + "/transfer", R"({"unit":"zz-2"})", srv.own.at("agent")).status == 200);
+}
+
+TEST_CASE("the manual clock moves deadlines; without --clock manual its route does not exist") {
+  test_server srv;
+  const auto id = srv.receive();
+  auto r = srv.post("/v1/admin/clock", R"({"now":"2025-10-20T10:00:00+08:00"})", srv.own.at("admin"));
+  REQUIRE(r.status == 200);
+  auto c = srv.get("/v1/cases/" + id, srv.own.at("agent"));
+  CHECK(str(c.json().at("deadlines").at("transfer_by"), "state") == "missed");
+  CHECK(srv.post("/v1/admin/clock", R"({"now":"2025-10-20T10:00:00+08:00"})", srv.own.at("supervisor")).status == 403);
+
+  test_server sys([](tools::serve_options& o) { o.clock = "system"; });
+  CHECK(sys.post("/v1/admin/clock", R"({"now":"2025-10-20T10:00:00+08:00"})", sys.own.at("admin")).status == 404);
+  CHECK(request(sys.port, "POST", "/v1/admin/clock", "{}").status == 404);
+}
+
+TEST_CASE("phone numbers are masked for roles that do not need them, in the case and its history") {
+  test_server srv;
+  const auto id = srv.receive(true, "13800000000");
+  auto full = srv.get("/v1/cases/" + id, srv.own.at("agent"));
+  CHECK(str(full.json().at("caller"), "phone") == "13800000000");
+  for (const char* role : {"quality_inspector", "auditor"}) {
+    CAPTURE(role);
+    auto c = srv.get("/v1/cases/" + id, srv.own.at(role));
+    REQUIRE(c.status == 200);
+    CHECK(str(c.json().at("caller"), "phone") == "138****0000");
+    auto e = srv.get("/v1/cases/" + id + "/events", srv.own.at(role));
+    CHECK(e.body.find("13800000000") == std::string::npos);
+    CHECK(e.body.find("138****0000") != std::string::npos);
+  }
+}
+
+TEST_CASE("every read of personal data is recorded: who, when, which case") {
+  std::string id;
+  {
+    test_server srv;
+    id = srv.receive();
+    REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("quality_inspector")).status == 200);
+    REQUIRE(srv.get("/v1/cases/" + id + "/events", srv.own.at("auditor")).status == 200);
+    srv.stack.reset();
+    auto s = projections::store::open((srv.dir.path / "store").string());
+    REQUIRE(s);
+    auto entries = projections::access_log(*s.value()).of_case(id);
+    REQUIRE(entries);
+    std::vector<std::string> roles;
+    for (const auto& e : entries.value()) {
+      roles.push_back(e.role);
+      CHECK_FALSE(e.token_id.empty());
+      CHECK(e.at.ms > 0);
+    }
+    // The agent saw it when receiving it (the answer is the case), then the two reads.
+    CHECK(roles == std::vector<std::string>{"agent", "quality_inspector", "auditor"});
+  }
+}
+
+TEST_CASE("/metrics, /openapi.json, /healthz and /readyz") {
+  test_server srv;
+  srv.receive();
+  auto m = srv.get("/metrics", srv.own.at("analyst"));
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find(R"(caseline_http_requests_total{route="/v1/cases",method="POST",status="201"} 1)") != std::string::npos);
+  CHECK(m.body.find("caseline_http_request_duration_seconds_bucket{route=\"/v1/cases\"") != std::string::npos);
+  CHECK(m.body.find("caseline_append_duration_seconds_count{outcome=\"ok\"}") != std::string::npos);
+  CHECK(m.body.find("caseline_projection_lag_records{projection=\"cases\"}") != std::string::npos);
+  CHECK(m.body.find("13800001234") == std::string::npos);
+  CHECK(request(srv.port, "GET", "/metrics").status == 401);
+  auto doc = request(srv.port, "GET", "/openapi.json");
+  REQUIRE(doc.status == 200);
+  CHECK(str(doc.json(), "openapi") == "3.1.0");
+  CHECK(request(srv.port, "GET", "/healthz").status == 200);
+  CHECK(request(srv.port, "GET", "/readyz").status == 200);
+}

@@ -1,0 +1,161 @@
+// The authorization matrix: every role x every route x an own and a foreign case. The expected
+// permissions are written out here from issue 4 §2 (not taken from gateway/auth.h), so that a
+// change to the permission table fails this test.
+#include "gateway/auth.h"
+
+#include <set>
+
+#include "gateway/routes.h"
+#include "tests/gateway/gateway_test_support.h"
+
+using namespace caseline;
+using namespace caseline::gwtest;
+
+namespace {
+
+const std::set<std::string> center_readers{"agent",      "shift_lead", "quality_inspector",
+                                           "revisit_officer", "supervisor", "unit", "auditor"};
+const std::set<std::string> intake{"agent", "shift_lead", "supervisor"};
+const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
+                                     "revisit_officer", "supervisor", "unit", "auditor", "admin"};
+
+// Route name -> the roles that may use it (issue 4 §2). Routes without a token are absent.
+const std::map<std::string, std::set<std::string>>& allowed() {
+  static const std::map<std::string, std::set<std::string>> m{
+      {"metrics", {"admin", "analyst", "auditor"}},
+      {"receive", intake},
+      {"list_cases", center_readers},
+      {"get_case", center_readers},
+      {"get_case_events", center_readers},
+      {"answer", intake},
+      {"not_accept", intake},
+      {"redirect", intake},
+      {"classify", intake},
+      {"transfer", intake},
+      {"flag_major_urgent", intake},
+      {"escalate", {"supervisor"}},
+      {"archive", {"supervisor"}},
+      {"return", {"unit"}},
+      {"extend", {"unit"}},
+      {"reply", {"unit"}},
+      {"revisit", {"revisit_officer", "supervisor"}},
+      {"get_calendar", everyone},
+      {"get_unit", everyone},
+      {"list_centers", everyone},
+      {"put_unit", {"admin", "supervisor"}},
+      {"set_clock", {"admin"}},
+  };
+  return m;
+}
+
+const std::map<std::string, std::string>& bodies() {
+  static const std::map<std::string, std::string> m{
+      {"receive", R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c"})"},
+      {"answer", R"({"answer":"a"})"},
+      {"not_accept", R"({"reason":"outside_remit","explanation":"e"})"},
+      {"redirect", R"({"to":"postal","number":"11185"})"},
+      {"classify", R"({"category":"inquiry","domain":"highway"})"},
+      {"transfer", std::string(R"({"unit":")") + own_unit + "\"}"},
+      {"flag_major_urgent", R"({"reason":"r"})"},
+      {"escalate", R"({"to":"department","reason":"no_unit"})"},
+      {"archive", "{}"},
+      {"return", R"({"reasons":"r"})"},
+      {"extend", R"({"reason":"complex","working_days":3,"approved_by":"h","explanation":"e"})"},
+      {"reply", R"({"facts":"f","process":"p","basis":"b","caller_reached":false})"},
+      {"revisit", R"({"reached":false})"},
+      {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
+      {"set_clock", R"({"now":"2025-09-26T10:00:00+08:00"})"},
+  };
+  return m;
+}
+
+std::string target_of(const gateway::route& r, const std::string& id) {
+  std::string t(r.path);
+  if (auto p = t.find("{id}"); p != std::string::npos)
+    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit) : id);
+  if (auto p = t.find("{year}"); p != std::string::npos) t.replace(p, 6, "2025");
+  if (r.name == "get_status") t += "?phone_last4=1234";
+  return t;
+}
+
+reply call(test_server& srv, const gateway::route& r, const std::string& id, const std::string& token) {
+  const auto b = bodies().find(std::string(r.name));
+  return request(srv.port, std::string(r.method), target_of(r, id),
+                 b == bodies().end() ? std::string() : b->second, test_server::auth(token));
+}
+
+bool on_a_case(const gateway::route& r) {
+  return std::string_view(r.path).starts_with("/v1/cases/{id}");
+}
+
+}  // namespace
+
+TEST_CASE("the permission table of the test covers every route that needs a token") {
+  for (const auto& r : gateway::route_table()) {
+    CAPTURE(r.name);
+    CHECK(r.op.has_value() == allowed().contains(std::string(r.name)));
+  }
+}
+
+TEST_CASE("every role x every route x own and foreign case") {
+  test_server srv;
+  const std::string missing = "410100-20250926-999999";
+  for (const auto& r : gateway::route_table()) {
+    if (!r.op) continue;
+    const std::string name(r.name);
+    CAPTURE(name);
+    // Without a token, or with an unknown one: 401, for every route that needs one.
+    const auto any = srv.receive();
+    CHECK(call(srv, r, any, "").status == 401);
+    CHECK(call(srv, r, any, "clt_" + std::string(64, '0')).status == 401);
+    for (const auto& role : all_roles()) {
+      CAPTURE(role);
+      const bool may = allowed().at(name).contains(role);
+      // A fresh case transferred to the role's own unit, so that each command meets a case in
+      // its own scope (a center's staff see it as their center's).
+      const auto own_case = srv.transferred(true);
+      const auto own = call(srv, r, own_case, srv.own.at(role));
+      CAPTURE(own.body);
+      if (!may) {
+        CHECK(own.status == 403);
+        continue;
+      }
+      CHECK(own.status != 401);
+      CHECK(own.status != 403);
+      CHECK(own.status != 404);
+      CHECK(own.status < 500);
+      if (!on_a_case(r)) continue;
+      // A case of another center (for a unit: transferred to another unit) is exactly a
+      // missing case: same status, same body but for the id.
+      const auto foreign_case = srv.transferred(false);
+      const auto foreign = call(srv, r, foreign_case, srv.own.at(role));
+      const auto absent = call(srv, r, missing, srv.own.at(role));
+      if (role == "auditor") {
+        CHECK(foreign.status < 400);  // auditors read everything
+        continue;
+      }
+      CHECK(foreign.status == 404);
+      CHECK(absent.status == 404);
+      auto body = foreign.body;
+      for (auto p = body.find(foreign_case); p != std::string::npos; p = body.find(foreign_case))
+        body.replace(p, foreign_case.size(), missing);
+      CHECK(body == absent.body);
+      // And the provincial center's staff see every case.
+      if (role != "unit") {
+        const auto prov = call(srv, r, foreign_case, srv.provincial.at(role));
+        CHECK(prov.status != 404);
+      }
+    }
+  }
+}
+
+TEST_CASE("a foreign case is never changed by a refused command") {
+  test_server srv;
+  const auto id = srv.transferred(false);
+  const auto before = srv.get("/v1/cases/" + id, srv.other.at("agent")).json().at("version");
+  CHECK(srv.post("/v1/cases/" + id + "/reply", R"({"facts":"f","process":"p","basis":"b","caller_reached":true})",
+                 srv.own.at("unit")).status == 404);
+  CHECK(srv.post("/v1/cases/" + id + "/escalate", R"({"to":"department","reason":"no_unit"})",
+                 srv.own.at("supervisor")).status == 404);
+  CHECK(srv.get("/v1/cases/" + id, srv.other.at("agent")).json().at("version") == before);
+}
