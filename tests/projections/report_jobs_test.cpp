@@ -1,0 +1,75 @@
+#include "tools/report_cmd.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/projections/october_scenario.h"
+
+namespace caseline::projections::testing {
+namespace {
+
+std::vector<std::string> manifest(const std::filesystem::path& outbox) {
+  std::ifstream in(outbox / "manifest.jsonl");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+TEST_CASE("report jobs write each due report once, across restarts and a crash in between") {
+  stack s;
+  play(s, october_scenario());
+  const auto& cal = core::testing::repo_calendar();
+  const auto outbox = s.dir().path() / "outbox";
+  const std::vector<report_format> formats{report_format::json, report_format::html};
+  const auto& reg = s.world().reg;
+
+  // 2 November: September and October have ended (plus October 2025 .. August 2026), the
+  // National Day period has ended, H's day (10-14) is past. 2025 has ended: annual reports too.
+  auto first = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-02")), formats);
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().message()));
+  const std::size_t centers = reg.centers().size() + 1;  // and the province
+  const std::size_t months = 13;                         // 2025-10 .. 2026-10
+  const std::size_t expected_files = 2 * (months * centers + centers /* annual 2025 */ + 1 /* urgent 10-14 */ +
+                                          0);
+  CHECK(first.value().written.size() >= expected_files);
+  CHECK(std::filesystem::exists(outbox / "monthly-2026-10-410100.json"));
+  CHECK(std::filesystem::exists(outbox / "monthly-2026-10-province.html"));
+  CHECK(std::filesystem::exists(outbox / "urgent-2026-10-14-province.json"));
+  CHECK(std::filesystem::exists(outbox / "annual-2025-province.json"));
+  CHECK(std::filesystem::exists(outbox / "period-2026-10-01-2026-10-07-province.json"));
+  CHECK_FALSE(std::filesystem::exists(outbox / "monthly-2026-11-province.json"));  // not ended
+  CHECK(manifest(outbox).size() == first.value().written.size());
+
+  // The October report in the outbox is the one the route computes.
+  {
+    std::ifstream in(outbox / "monthly-2026-10-410100.json");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto route = report_monthly_json(s.db(), reg, "2026-10", "410100");
+    REQUIRE(route);
+    CHECK(buf.str() == route.value());
+  }
+
+  // A restart the same day: nothing is written again.
+  auto again = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-02"), 5), formats);
+  REQUIRE(again);
+  CHECK(again.value().written.empty());
+  CHECK(again.value().present == first.value().written.size());
+  CHECK(manifest(outbox).size() == first.value().written.size());
+
+  // A crash after a file was renamed into place but before its manifest line: simulated by
+  // dropping the last line. The next run records it, and does not write it again.
+  auto lines = manifest(outbox);
+  {
+    std::ofstream out(outbox / "manifest.jsonl", std::ios::trunc);
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) out << lines[i] << "\n";
+  }
+  auto recovered = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-03")), formats);
+  REQUIRE(recovered);
+  CHECK(recovered.value().written.empty());
+  CHECK(recovered.value().recovered == 1);
+  CHECK(manifest(outbox).size() == lines.size());
+}
+
+}  // namespace
+}  // namespace caseline::projections::testing

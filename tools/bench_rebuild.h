@@ -1,0 +1,41 @@
+#pragma once
+
+// `caseline bench rebuild`: how fast the projections are rebuilt from the log, beside the raw
+// consume rate of the same log and RocksDB's own batched write rate (db_bench fillbatch) on the
+// same machine in the same run. A benchmark: it never fails CI.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "core/calendar.h"
+#include "core/result.h"
+#include "events/event_log.h"
+
+namespace caseline::tools {
+
+struct bench_rebuild_options {
+  std::uint64_t events{1'000'000};  // at least this many events are generated
+  std::int32_t partitions{8};
+  std::string dir;                  // working folder; default a fresh one under the temp dir
+  std::string calendar_file;
+  std::uint64_t seed{12328};
+  std::string db_bench{"db_bench"};  // empty: skip it
+};
+
+struct generated_log {
+  std::uint64_t cases{0};
+  std::uint64_t records{0};
+  std::uint64_t events{0};
+};
+
+// Appends realistic case histories (intake outcomes, classification, transfers, returns,
+// extensions, late replies with their reminders, revisits, archiving) decided by core::decide
+// from a seeded generator, until at least `events` events are in `log`. Deterministic: the same
+// seed gives the same records in the same order.
+result<generated_log> generate_log(events::event_log& log, const core::calendar& cal,
+                                   std::uint64_t events, std::uint64_t seed);
+
+int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err);
+
+}  // namespace caseline::tools

@@ -1,0 +1,28 @@
+#pragma once
+
+// `caseline rebuild [--verify]` as a library function (main.cpp wires it to CLI11, tests call
+// it). Exit codes: 0 done (and, with --verify, identical), 1 a failure or a difference, 2 bad
+// arguments.
+
+#include <ostream>
+#include <string>
+
+#include "tools/serve.h"
+
+namespace caseline::tools {
+
+struct rebuild_options {
+  store_options store;
+  std::string into;     // the fresh store; default <data>/rebuild (replaced if it exists)
+  bool verify{false};   // rebuild up to the live store's offsets, then compare key by key
+  bool progress{true};  // a progress line on `err`
+};
+
+// Replays the log from offset 0 into a fresh store with every log-derived projection
+// (projections::projection_set), printing progress and events per second. With verify, the
+// replay stops at the offsets the live store (<data>/store, opened read-only) has applied, and
+// every log-derived family is compared key by key and byte by byte. The embedded log is locked
+// by a running server: stop it first (with Kafka, the server may keep running).
+int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err);
+
+}  // namespace caseline::tools

@@ -1,0 +1,298 @@
+#include "tools/report_cmd.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/errc.h"
+#include "events/record.h"
+#include "projections/reports.h"
+
+namespace caseline::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+using projections::report_format;
+
+result<std::unique_ptr<projections::store>> open_store(const store_options& o) {
+  const auto dir = fs::path(o.data_dir) / "store";
+  if (!fs::exists(dir))
+    return make_error(core::errc::invalid_argument, "no projection store at " + dir.string());
+  return projections::store::open(dir.string());
+}
+
+result<std::string> render_request(projections::store& s, const core::registry& reg,
+                                   const report_options& o, report_format f) {
+  using namespace projections;
+  if (o.kind == "assessment") {
+    if (f != report_format::json)
+      return make_error(core::errc::invalid_argument,
+                        "assessment: --format json (the HTML shows it in the province-wide monthly report)");
+    return report_assessment_json(s, reg, o.month);
+  }
+  result<report_request> req = make_error(core::errc::invalid_argument, "kind: " + o.kind);
+  if (o.kind == "monthly") req = monthly_request(o.month, o.center);
+  if (o.kind == "annual") req = annual_request(o.year, o.center);
+  if (o.kind == "period") req = period_request(o.from, o.to, o.center);
+  if (o.kind == "urgent") req = urgent_request(o.day, o.center);
+  if (!req) return req.error();
+  req.value().title = o.title;
+  auto r = build_report(report_reader(s), reg, req.value());
+  if (!r) return r.error();
+  return render(r.value(), f);
+}
+
+// Writes `content` to dir/name through a temporary file and a rename: the name exists only
+// once the content is complete.
+result<void> write_atomically(const fs::path& dir, const std::string& name, const std::string& content) {
+  const fs::path tmp = dir / (".tmp-" + name);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << content;
+    f.flush();
+    if (!f) return make_error(core::errc::invalid_argument, "cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / name, ec);
+  if (ec) return make_error(core::errc::invalid_argument, "cannot rename " + tmp.string() + ": " + ec.message());
+  return success();
+}
+
+struct job {
+  std::string name;  // without extension
+  projections::report_request request;
+};
+
+std::vector<job> due_jobs(const projections::report_reader& rd, const core::registry& reg,
+                          const core::calendar& cal, civil_date today) {
+  using namespace projections;
+  std::vector<job> out;
+  auto first = rd.first_month();
+  if (!first || !first.value()) return out;
+  auto start = civil_date::parse(*first.value() + "-01");
+  if (!start) return out;
+  std::vector<std::optional<center_code>> centers{std::nullopt};
+  for (const auto& c : reg.centers()) centers.push_back(c.code);
+  const auto center_name = [](const std::optional<center_code>& c) {
+    return c ? (*c)() : std::string("province");
+  };
+  // Monthly: every month that has ended.
+  for (civil_date m = *start; civil_date{m.year, m.month, 1} < civil_date{today.year, today.month, 1};
+       m = m.month == 12 ? civil_date{m.year + 1, 1, 1} : civil_date{m.year, m.month + 1, 1}) {
+    const std::string month = fmt::format("{:04}-{:02}", m.year, m.month);
+    for (const auto& c : centers) {
+      auto req = monthly_request(month, c ? (*c)() : "");
+      if (req) out.push_back({fmt::format("monthly-{}-{}", month, center_name(c)), req.value()});
+    }
+  }
+  // Annual: every year that has ended.
+  for (int y = start->year; y < today.year; ++y)
+    for (const auto& c : centers) {
+      auto req = annual_request(std::to_string(y), c ? (*c)() : "");
+      if (req) out.push_back({fmt::format("annual-{}-{}", y, center_name(c)), req.value()});
+    }
+  // Holiday periods (Art. 40(3)) that have ended, province-wide.
+  for (int y = start->year; y <= today.year; ++y)
+    for (const auto& [name, p] : holiday_periods(cal, y)) {
+      if (p.to >= today || p.to < *start) continue;
+      auto req = period_request(p.from.to_string(), p.to.to_string(), "");
+      if (!req) continue;
+      req.value().title = name;
+      out.push_back({fmt::format("period-{}-{}-province", p.from.to_string(), p.to.to_string()),
+                     req.value()});
+    }
+  // The day's major-urgent matters (Art. 40(4)): every past day that had one, province-wide.
+  for (civil_date d = *start; d < today; d = d.plus_days(1)) {
+    auto u = rd.urgent(d, std::nullopt);
+    if (!u || u.value().empty()) continue;
+    auto req = urgent_request(d.to_string(), "");
+    if (req) out.push_back({fmt::format("urgent-{}-province", d.to_string()), req.value()});
+  }
+  return out;
+}
+
+std::string manifest_line(const std::string& file, const projections::report& r, timestamp now,
+                          bool recovered, const std::string& content) {
+  projections::json_writer w;
+  w.begin_object();
+  w.key("file").value(file);
+  w.key("kind").value(projections::to_string(r.kind));
+  w.key("center").value(r.center ? (*r.center)() : std::string("province"));
+  w.key("period").value(r.label);
+  w.key("due").value(r.due.to_string());
+  w.key("written_at").value(to_rfc3339_shanghai(now));
+  w.key("late").value(shanghai_date(now) > r.due);
+  w.key("sha256").value(events::to_hex(events::sha256(content)));
+  if (recovered) w.key("recovered").value(true);
+  w.end_object();
+  return std::move(w).str() + "\n";
+}
+
+}  // namespace
+
+int run_report(const report_options& o, std::ostream& out, std::ostream& err) {
+  const auto f = projections::parse_report_format(o.format);
+  if (!f) {
+    err << "caseline report: --format json|csv|html\n";
+    return 2;
+  }
+  auto s = open_store(o.store);
+  if (!s) {
+    err << "caseline report: " << s.error().message() << "\n";
+    return 1;
+  }
+  const auto reg = core::registry::henan();
+  auto text = render_request(*s.value(), reg, o, *f);
+  if (!text) {
+    err << "caseline report: " << text.error().message() << "\n";
+    return text.error().code == core::errc::invalid_argument ? 2 : 1;
+  }
+  if (o.out.empty()) {
+    out << text.value();
+    return 0;
+  }
+  std::ofstream file(o.out, std::ios::binary | std::ios::trunc);
+  file << text.value();
+  if (!file.flush()) {
+    err << "caseline report: cannot write " << o.out << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
+                                            const core::calendar& cal, const std::string& outbox,
+                                            timestamp now,
+                                            const std::vector<report_format>& formats) {
+  std::error_code ec;
+  fs::create_directories(outbox, ec);
+  if (ec) return make_error(core::errc::invalid_argument, "cannot create " + outbox + ": " + ec.message());
+  const fs::path dir(outbox);
+  const fs::path manifest = dir / "manifest.jsonl";
+  std::set<std::string> listed;
+  {
+    std::ifstream in(manifest);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto k = line.find("\"file\":\"");
+      if (k == std::string::npos) continue;
+      const auto end = line.find('"', k + 8);
+      listed.insert(line.substr(k + 8, end - k - 8));
+    }
+  }
+  std::ofstream log(manifest, std::ios::app);
+  report_jobs_summary summary;
+  const projections::report_reader rd(s);
+  for (const auto& j : due_jobs(rd, reg, cal, shanghai_date(now))) {
+    std::optional<projections::report> built;
+    for (auto f : formats) {
+      const std::string file = j.name + "." + std::string(projections::extension(f));
+      const bool exists = fs::exists(dir / file);
+      if (exists && listed.contains(file)) {
+        ++summary.present;
+        continue;
+      }
+      if (!built) {
+        auto r = projections::build_report(rd, reg, j.request);
+        if (!r) return r.error();
+        built = std::move(r).value();
+      }
+      std::string content;
+      if (exists) {  // written, then the process died before its manifest line: record it
+        std::ifstream in(dir / file, std::ios::binary);
+        std::ostringstream buf;
+        buf << in.rdbuf();
+        content = buf.str();
+        ++summary.recovered;
+      } else {
+        content = projections::render(*built, f);
+        if (auto w = write_atomically(dir, file, content); !w) return w.error();
+        summary.written.push_back(file);
+      }
+      log << manifest_line(file, *built, now, exists, content);
+      log.flush();
+      if (!log) return make_error(core::errc::invalid_argument, "cannot append to " + manifest.string());
+      listed.insert(file);
+    }
+  }
+  return summary;
+}
+
+int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::ostream& err) {
+  std::vector<report_format> formats;
+  for (const auto& f : o.formats) {
+    auto p = projections::parse_report_format(f);
+    if (!p) {
+      err << "caseline report jobs: unknown format " << f << "\n";
+      return 2;
+    }
+    formats.push_back(*p);
+  }
+  timestamp now = from_chrono(std::chrono::system_clock::now());
+  if (!o.now.empty()) {
+    auto t = parse_rfc3339(o.now);
+    if (!t) {
+      err << "caseline report jobs: --now must be RFC 3339\n";
+      return 2;
+    }
+    now = *t;
+  }
+  auto cal = core::calendar::load_file(o.store.calendar_file);
+  if (!cal) {
+    err << "caseline report jobs: " << cal.error().message() << "\n";
+    return 2;
+  }
+  auto s = open_store(o.store);
+  if (!s) {
+    err << "caseline report jobs: " << s.error().message() << "\n";
+    return 1;
+  }
+  auto r = run_report_jobs(*s.value(), core::registry::henan(), cal.value(), o.outbox, now, formats);
+  if (!r) {
+    err << "caseline report jobs: " << r.error().message() << "\n";
+    return 1;
+  }
+  for (const auto& f : r.value().written) out << "wrote " << f << "\n";
+  out << fmt::format("{} written, {} already in {}, {} recovered\n", r.value().written.size(),
+                     r.value().present, o.outbox, r.value().recovered);
+  return 0;
+}
+
+report_jobs_thread::report_jobs_thread(projections::store& s, const core::registry& reg,
+                                       const core::calendar& cal, std::string outbox,
+                                       const projections::clock& clk,
+                                       std::chrono::milliseconds interval)
+    : store_(s), reg_(reg), cal_(cal), outbox_(std::move(outbox)), clock_(clk),
+      interval_(interval), thread_([this] { run(); }) {}
+
+report_jobs_thread::~report_jobs_thread() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void report_jobs_thread::run() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    lk.unlock();
+    auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
+                             {report_format::json, report_format::html});
+    if (!r)
+      spdlog::warn(R"({{"event":"report_jobs_failed","error":"{}"}})", r.error().message());
+    else if (!r.value().written.empty())
+      spdlog::info(R"({{"event":"report_jobs","written":{}}})", r.value().written.size());
+    lk.lock();
+    cv_.wait_for(lk, interval_, [&] { return stop_; });
+  }
+}
+
+}  // namespace caseline::tools

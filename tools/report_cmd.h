@@ -1,0 +1,95 @@
+#pragma once
+
+// `caseline report ...` and the report jobs (Art. 40-41) as library functions: main.cpp wires
+// them to CLI11, tests call them directly, `serve` may run report_jobs_thread. Exit codes: 0
+// success, 1 a failure (store, file), 2 bad arguments.
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/calendar.h"
+#include "core/registry.h"
+#include "core/result.h"
+#include "projections/clock.h"
+#include "projections/report_render.h"
+#include "projections/store.h"
+#include "tools/serve.h"
+
+namespace caseline::tools {
+
+struct report_options {
+  store_options store;
+  std::string kind{"monthly"};  // monthly | annual | period | assessment | urgent
+  std::string month;            // YYYY-MM (monthly, assessment)
+  std::string year;             // YYYY (annual)
+  std::string from, to;         // YYYY-MM-DD (period)
+  std::string day;              // YYYY-MM-DD (urgent)
+  std::string center;           // a center code; empty: province-wide
+  std::string title;            // period: e.g. "国庆节 National Day"
+  std::string format{"json"};   // json | csv | html
+  std::string out;              // a file; empty: `out`
+};
+
+// Reads the projection store under <data>/store as the projections left it (the server must not
+// be running: the store is locked; use GET /v1/reports/... or report jobs in `serve` then).
+int run_report(const report_options& o, std::ostream& out, std::ostream& err);
+
+struct report_jobs_options {
+  store_options store;
+  std::string outbox;
+  std::vector<std::string> formats{"json", "html"};
+  std::string now;  // RFC 3339; empty: the system clock
+};
+
+struct report_jobs_summary {
+  std::vector<std::string> written;  // file names written by this run
+  std::size_t present{0};            // reports already in the outbox (written before)
+  std::size_t recovered{0};          // files found without a manifest line (a crash): added
+};
+
+// Writes every report that has fallen due by `now` and is not in `outbox` yet: the monthly
+// report of every finished month (province-wide and per center, with the Art. 45 assessment in
+// the province-wide one), the annual report of every finished year, the report of every holiday
+// period of the calendar once it has ended, and the day's major-urgent report of every past day
+// that had one. From the first month with any figure on. Each file is written to a temporary name
+// and renamed, then a line is appended to manifest.jsonl; a file that exists is never written
+// again, and one without its manifest line (a crash in between) gets the line: a restart never
+// writes a report twice or skips one.
+result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
+                                            const core::calendar& cal, const std::string& outbox,
+                                            timestamp now,
+                                            const std::vector<projections::report_format>& formats);
+
+// `caseline report jobs --outbox DIR`.
+int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::ostream& err);
+
+// Runs report jobs every `interval` on its own thread inside `serve` (`--report-outbox DIR`),
+// following the server's clock. Failures are logged and retried at the next run. Stops and joins
+// in the destructor. Borrows everything; all must outlive it.
+class report_jobs_thread {
+ public:
+  report_jobs_thread(projections::store& s, const core::registry& reg, const core::calendar& cal,
+                     std::string outbox, const projections::clock& clk,
+                     std::chrono::milliseconds interval = std::chrono::minutes(1));
+  ~report_jobs_thread();
+
+ private:
+  void run();
+  projections::store& store_;
+  const core::registry& reg_;
+  const core::calendar& cal_;
+  std::string outbox_;
+  const projections::clock& clock_;
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_{false};
+  std::thread thread_;  // last
+};
+
+}  // namespace caseline::tools
