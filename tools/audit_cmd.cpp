@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <ostream>
 #include <unordered_map>
 #include <utility>
@@ -163,6 +164,8 @@ checkpoint_verifier::outcome checkpoint_verifier::add(const events::log_record& 
     return o;
   }
   ++verified_;
+  anchor_ = fmt::format("partition {} offset {} covers 0..{} h={}", r.position.partition(),
+                        r.position.offset(), last, events::to_hex(c.running_hash));
   covered_ = last;
   window_.erase(window_.begin(), it);  // later checkpoints cover at least this much
   return o;
@@ -235,13 +238,24 @@ result<audit_report> audit_log(
       note(report.log, fmt::format("partition {}: {}", pi, r.error().message()));
     report.cases += heads.size();
     report.checkpoints += verifier.verified();
+    if (!verifier.anchor().empty()) report.anchors.push_back(verifier.anchor());
     report.uncovered += static_cast<std::uint64_t>(verifier.end() - 1 - verifier.last_checkpoint());
   }
   return report;
 }
 
+result<std::unique_ptr<events::event_log>> open_existing_log(const store_options& options) {
+  if (options.kafka.empty()) {
+    const auto dir = std::filesystem::path(options.data_dir) / "log";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+      return make_error(events::errc::bad_config, "there is no embedded log at " + dir.string());
+  }
+  return open_log(options);
+}
+
 int run_audit_verify(const audit_options& options, std::ostream& out, std::ostream& err) {
-  auto log = open_log(options.store);
+  auto log = open_existing_log(options.store);
   if (!log) {
     err << "caseline audit verify: " << log.error().message() << "\n";
     return 2;
@@ -269,6 +283,7 @@ int run_audit_verify(const audit_options& options, std::ostream& out, std::ostre
     if (p->count == 0) continue;
     out << fmt::format("{} problems: {}; first: {}\n", name, p->count, p->first);
   }
+  for (const auto& a : r.anchors) out << "last checkpoint: " << a << "\n";
   out << (r.clean() ? "verified: every chain and checkpoint holds\n"
                     : "TAMPERED: the log does not verify\n");
   return r.clean() ? 0 : 1;

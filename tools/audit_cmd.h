@@ -4,9 +4,11 @@
 #include <deque>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "events/checkpoint.h"
@@ -62,6 +64,7 @@ class checkpoint_verifier {
   std::int64_t covered() const { return covered_; }                  // by the last good one
   std::int64_t last_checkpoint() const { return last_checkpoint_; }  // its offset, -1: none
   std::int64_t end() const { return hasher_.next()(); }              // records added
+  const std::string& anchor() const { return anchor_; }  // the last good one, as audit prints it
 
  private:
   events::partition_hasher hasher_;
@@ -69,7 +72,12 @@ class checkpoint_verifier {
   std::int64_t covered_{-1};
   std::int64_t last_checkpoint_{-1};
   std::uint64_t verified_{0};
+  std::string anchor_;
 };
+
+// open_log for the tools that only read: an embedded log that is not there is an error
+// (bad_config), instead of a new empty log created under a mistyped --data.
+result<std::unique_ptr<events::event_log>> open_existing_log(const store_options& options);
 
 // ------------------------------------------------------------------------- caseline audit verify
 
@@ -86,6 +94,10 @@ struct audit_report {
   std::uint64_t cases{0};          // streams (cases and registry streams) seen
   std::uint64_t checkpoints{0};    // checkpoints whose running hash was recomputed and matched
   std::uint64_t uncovered{0};      // records after the last checkpoint of their partition
+  // Per partition with a verified checkpoint, the last one: "partition P offset O covers
+  // 0..L h=<hex>". Auditors keep these outside the log; a later audit must reproduce them (the
+  // log alone cannot show that its tail, checkpoints included, was cut off).
+  std::vector<std::string> anchors;
 
   struct problems {
     std::uint64_t count{0};

@@ -283,7 +283,7 @@ int run_replay(const replay_options& options, std::ostream& out, std::ostream& e
     err << "caseline replay: --format must be text or json, not '" << options.format << "'\n";
     return 2;
   }
-  auto log = open_log(options.store);
+  auto log = open_existing_log(options.store);
   if (!log) {
     err << "caseline replay: " << log.error().message() << "\n";
     return 2;

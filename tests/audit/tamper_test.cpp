@@ -153,6 +153,14 @@ TEST_CASE("an untampered log replays and audits clean") {
   CHECK(contains(a.out, "events 12, cases 3"));
   CHECK(contains(a.out, "verified: every chain and checkpoint holds"));
   CHECK(a.err.empty());  // the progress bar stays quiet on a string stream
+  // The last checkpoint of each partition with records, to be kept outside the log.
+  CHECK(contains(a.out, "last checkpoint: partition " + std::to_string(w.partition_of(w.a))));
+
+  // A mistyped --data is an error, not a new empty log.
+  auto nowhere = replay(w.dir.path / "nowhere", w.a, false);
+  CHECK(nowhere.code == 2);
+  CHECK(contains(nowhere.err, "there is no embedded log at"));
+  CHECK_FALSE(std::filesystem::exists(w.dir.path / "nowhere"));
 
   auto missing = replay(w.dir.path, "410100-20250303-000099", false);
   CHECK(missing.code == 2);
