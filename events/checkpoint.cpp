@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -66,33 +67,35 @@ result<checkpointer::partition_state> checkpointer::resume(partition_id p, log_o
   std::size_t window = options_.read_batch;
   while (hi > 0) {
     const std::int64_t lo = std::max<std::int64_t>(0, hi - static_cast<std::int64_t>(window));
-    std::vector<log_record> records;
-    while (lo + static_cast<std::int64_t>(records.size()) < hi) {
-      const std::int64_t from = lo + static_cast<std::int64_t>(records.size());
-      auto got = log_.read(p, log_offset{from},
-                           static_cast<std::size_t>(hi - from), std::chrono::milliseconds{0});
+    // Forward through the window a batch at a time, keeping only the last checkpoint seen.
+    std::optional<log_record> last;
+    for (std::int64_t from = lo; from < hi;) {
+      const auto want = std::min<std::size_t>(options_.read_batch, static_cast<std::size_t>(hi - from));
+      auto got = log_.read(p, log_offset{from}, want, std::chrono::milliseconds{0});
       if (!got) return std::move(got).error();
       if (got.value().empty())
         return make_error(errc::timed_out, "checkpointer: nothing read at " + where(p, from));
-      for (auto& r : got.value()) records.push_back(std::move(r));
+      for (auto& r : got.value()) {
+        if (r.position.offset() >= hi) break;
+        if (is_checkpoint(r.value)) last = std::move(r);
+      }
+      from = got.value().back().position.offset() + 1;
     }
-    for (auto it = records.rbegin(); it != records.rend(); ++it) {
-      if (!is_checkpoint(it->value)) continue;
-      auto cp = decode_checkpoint(it->value);
+    if (last) {
+      auto cp = decode_checkpoint(last->value);
       if (!cp)
-        return make_error(cp.error().code,
-                          "checkpointer: " + where(p, it->position.offset()) + ": " +
-                              cp.error().detail);
-      if (cp.value().partition != p || cp.value().last_offset() >= it->position.offset())
+        return make_error(cp.error().code, "checkpointer: " + where(p, last->position.offset()) +
+                                               ": " + cp.error().detail);
+      if (cp.value().partition != p || cp.value().last_offset() >= last->position.offset())
         return make_error(errc::corrupt_record, "checkpointer: the checkpoint at " +
-                                                    where(p, it->position.offset()) +
+                                                    where(p, last->position.offset()) +
                                                     " does not describe its own partition");
       return partition_state{
           partition_hasher(p, cp.value().last_offset, std::move(cp.value().running_hash)),
-          it->position.offset()};
+          last->position.offset()};
     }
     hi = lo;
-    window = std::min<std::size_t>(window * 2, 1u << 20);
+    window = std::min<std::size_t>(window * 2, std::size_t{1} << 20);
   }
   return partition_state{partition_hasher(p), -1};
 }

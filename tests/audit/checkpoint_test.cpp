@@ -158,6 +158,19 @@ TEST_CASE("tick writes a checkpoint to each partition whose end moved, covering 
     REQUIRE(cps.size() == 2);
     CHECK(cps[1].second.running_hash == recompute(*log, pa, cps[1].second.last_offset()));
   }
+  SUBCASE("resuming reads back window by window until it finds the last checkpoint") {
+    append(*log, key_a, 5);
+    checkpoint_options small;
+    small.read_batch = 2;
+    checkpointer resumed(*log, small);
+    auto one = resumed.tick();
+    REQUIRE_MESSAGE(one.has_value(), (one ? std::string{} : one.error().message()));
+    CHECK(one.value().written == 1);
+    CHECK(one.value().records_hashed == 6);  // the old checkpoint and the five new records
+    cps = checkpoints(*log, pa);
+    REQUIRE(cps.size() == 2);
+    CHECK(cps[1].second.running_hash == recompute(*log, pa, cps[1].second.last_offset()));
+  }
 }
 
 TEST_CASE("the checkpoint thread ticks once more when stopped") {
