@@ -20,15 +20,14 @@ std::atomic<std::uint64_t> sequence{0};
 }  // namespace
 
 result<void> access_log::record(const access_entry& e) {
-  // Time first, so entries scan in order; the token, the correlation id and a process-local
-  // sequence make two reads in the same millisecond distinct keys.
+  // Time first, so entries scan in order; a process-local sequence keeps reads of the same
+  // millisecond in order, and the token and correlation id keep keys distinct across restarts.
   std::string key;
   events::detail::put_be64(key, static_cast<std::uint64_t>(e.at.ms));
+  events::detail::put_be64(key, sequence.fetch_add(1));
   key += e.token_id;
   key += '\0';
   key += e.correlation_id;
-  key += '\0';
-  events::detail::put_be64(key, sequence.fetch_add(1));
   std::ostringstream out;
   {
     cereal::PortableBinaryOutputArchive ar(out);

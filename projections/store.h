@@ -26,7 +26,7 @@ enum class family : std::size_t {
   idempotency,   // token id, 0, Idempotency-Key -> the first answer (projections/idempotency_store.h)
   case_index,    // scope, 0, received_on, 0, case id -> case summary (projections/case_index.h)
   registry,      // "unit/<id>" -> unit_info; "meta" -> registry stream head (registry_projection.h)
-  access_log,    // be64 ms, token id, correlation id -> who read which case (projections/access_log.h)
+  access_log,    // be64 ms, be64 seq, token id, correlation id -> who read which case (access_log.h)
   // issue 5 (projections): work queues, deadline index, statutory report counters
   queue_cases,      // case id -> the case's slim state (queues.h: personal fields cleared)
   queues,           // queue, 0, scope, 0, rank, 0, case id -> queue_item (queues.h)
