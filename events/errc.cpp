@@ -19,6 +19,7 @@ class category final : public std::error_category {
       case errc::invalid_partition: return "no such partition";
       case errc::closed: return "event log is closed";
       case errc::timed_out: return "event log operation timed out";
+      case errc::not_found: return "not found";
     }
     return "unknown event log error";
   }

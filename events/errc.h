@@ -13,6 +13,7 @@ enum class errc {
   invalid_partition, // a partition the log does not have
   closed,            // the log is shutting down
   timed_out,         // flush or read did not finish in time
+  not_found,         // a stored object (a recording blob) that is not there
 };
 
 const std::error_category& error_category() noexcept;

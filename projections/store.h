@@ -34,6 +34,8 @@ enum class family : std::size_t {
   sla_remind,       // due, 0, kind, 0, case id -> deadline_row, until reminded (sla_index.h)
   report_cases,     // case id -> report_facts (reports.h)
   report_counters,  // "m|d/<period>/<center>/<domain>/<category>/<metric>" -> be64 (reports.h)
+  // issue 6 (retention): every purge, refusal and legal hold, in log order per case
+  retention,        // case id, 0, sequence (be64) -> retention_entry (retention.h)
   count_         // keep last
 };
 

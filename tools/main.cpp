@@ -8,6 +8,7 @@
 #include "core/calendar.h"
 #include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
+#include "tools/bench_produce.h"
 #include "tools/calendar_cmd.h"
 #include "tools/replay_cmd.h"
 #include "tools/serve.h"
@@ -119,6 +120,24 @@ int main(int argc, char** argv) {
   bool no_baseline = false;
   ingest_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 
+  tools::bench_produce_options produce;
+  unsigned produce_seconds = 10;
+  auto* produce_cmd =
+      bench_cmd->add_subcommand("produce", "raw librdkafka produce rate, the log's settings");
+  produce_cmd->add_option("--kafka", produce.brokers, "bootstrap servers")
+      ->envname("CASELINE_KAFKA")
+      ->required();
+  produce_cmd->add_option("--topic", produce.topic)->capture_default_str();
+  produce_cmd->add_option("--partitions", produce.partitions)->capture_default_str();
+  produce_cmd->add_option("--seconds", produce_seconds)->capture_default_str();
+  produce_cmd->add_option("--records", produce.max_records, "stop after this many (0: no limit)")
+      ->capture_default_str();
+  produce_cmd->add_option("--size", produce.record_size, "value bytes per record")
+      ->capture_default_str();
+  produce_cmd->add_option("--keys", produce.keys, "distinct keys")->capture_default_str();
+  produce_cmd->add_option("--in-flight", produce.max_in_flight, "records awaiting delivery")
+      ->capture_default_str();
+
   // issue 6: tamper evidence
   tools::replay_options replay;
   auto* replay_cmd =
@@ -149,6 +168,10 @@ int main(int argc, char** argv) {
       if (*add) return tools::calendar_add(cal, cal_date, cal_n, std::cout, std::cerr);
       return tools::calendar_show(cal, cal_year, cal_json, std::cout, std::cerr);
     });
+  }
+  if (*produce_cmd) {
+    produce.duration = std::chrono::seconds(produce_seconds);
+    return tools::run_bench_produce(produce, std::cout);
   }
   if (*ingest_cmd) {
     ingest.duration = std::chrono::seconds(ingest_seconds);

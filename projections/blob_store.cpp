@@ -1,0 +1,123 @@
+#include "projections/blob_store.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "events/errc.h"
+#include "events/record.h"
+
+namespace caseline::projections {
+
+namespace {
+
+error io_error(const std::string& what) {
+  return make_error(events::errc::unavailable, what + ": " + std::strerror(errno));
+}
+
+result<void> fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return io_error("open " + dir);
+  const int r = ::fsync(fd);
+  ::close(fd);
+  if (r != 0) return io_error("fsync " + dir);
+  return success();
+}
+
+}  // namespace
+
+bool is_sha256_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string blob_store::path_of(std::string_view sha) const {
+  return dir_ + "/" + std::string(sha.substr(0, 2)) + "/" + std::string(sha);
+}
+
+result<std::string> blob_store::put(std::string_view bytes) {
+  const std::string sha = events::to_hex(events::sha256(bytes));
+  const std::string path = path_of(sha);
+  if (std::filesystem::exists(path)) return sha;
+  const std::string folder = dir_ + "/" + sha.substr(0, 2);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) return make_error(events::errc::unavailable, "create " + folder + ": " + ec.message());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("create " + tmp);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = io_error("write " + tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    auto e = io_error("fsync " + tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto e = io_error("rename " + tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  if (auto r = fsync_dir(folder); !r) return r.error();
+  return sha;
+}
+
+result<std::string> blob_store::get(std::string_view sha) const {
+  if (!is_sha256_hex(sha))
+    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(sha));
+  const std::string path = path_of(sha);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(events::errc::not_found, "no recording " + std::string(sha));
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = io_error("read " + path);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (events::to_hex(events::sha256(out)) != sha)
+    return make_error(events::errc::corrupt_record,
+                      "recording " + std::string(sha) + " does not match its hash");
+  return out;
+}
+
+bool blob_store::exists(std::string_view sha) const {
+  return is_sha256_hex(sha) && std::filesystem::exists(path_of(sha));
+}
+
+result<void> blob_store::remove(std::string_view sha) {
+  if (!is_sha256_hex(sha))
+    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(sha));
+  const std::string path = path_of(sha);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return success();
+    return io_error("unlink " + path);
+  }
+  return fsync_dir(dir_ + "/" + std::string(sha.substr(0, 2)));
+}
+
+}  // namespace caseline::projections

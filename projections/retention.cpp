@@ -1,0 +1,316 @@
+#include "projections/retention.h"
+
+#include <future>
+#include <sstream>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/errc.h"
+#include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "projections/case_row.h"
+#include "projections/report_render.h"
+
+namespace caseline::projections {
+
+namespace {
+
+using events::detail::from_rocksdb;
+
+std::string entry_key(std::string_view id, std::uint64_t seq) {
+  std::string k(id);
+  k += '\0';
+  events::detail::put_be64(k, seq);
+  return k;
+}
+
+std::string encode_entry(const retention_entry& e) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(e.case_id, e.sequence, e.kind, e.item, e.on, e.by, e.retain_until, e.note);
+  }
+  return std::move(out).str();
+}
+
+result<retention_entry> decode_entry(std::string_view bytes) {
+  try {
+    std::istringstream in{std::string(bytes)};
+    cereal::PortableBinaryInputArchive ar(in);
+    retention_entry e;
+    ar(e.case_id, e.sequence, e.kind, e.item, e.on, e.by, e.retain_until, e.note);
+    return e;
+  } catch (const std::exception& ex) {
+    return make_error(events::errc::corrupt_record, std::string("retention entry: ") + ex.what());
+  }
+}
+
+}  // namespace
+
+result<void> retention_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+  retention_entry r;
+  r.case_id = e.env.case_id();
+  r.sequence = e.env.sequence();
+  r.by = e.env.by.user;
+  const bool relevant = std::visit(
+      [&](const auto& ev) {
+        using E = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<E, core::recording_purged>) {
+          r.kind = "recording_purged";
+          r.item = core::retained_item::recording;
+          r.on = ev.purged_on;
+          r.retain_until = ev.retain_until;
+          r.note = ev.sha256;
+        } else if constexpr (std::is_same_v<E, core::text_shredded>) {
+          r.kind = "text_shredded";
+          r.on = ev.shredded_on;
+          r.retain_until = ev.retain_until;
+        } else if constexpr (std::is_same_v<E, core::purge_refused>) {
+          r.kind = "purge_refused";
+          r.item = ev.item;
+          r.on = ev.attempted_on;
+          r.retain_until = ev.retain_until;
+          r.note = ev.rule;
+        } else if constexpr (std::is_same_v<E, core::legal_hold_placed>) {
+          r.kind = "legal_hold_placed";
+          r.on = ev.placed_on;
+          r.note = ev.reason;
+        } else if constexpr (std::is_same_v<E, core::legal_hold_lifted>) {
+          r.kind = "legal_hold_lifted";
+          r.on = ev.lifted_on;
+          r.note = ev.reason;
+        } else {
+          return false;
+        }
+        return true;
+      },
+      e.event);
+  if (relevant)
+    batch.Put(store_.cf(family::retention), entry_key(r.case_id, r.sequence), encode_entry(r));
+  return success();
+}
+
+result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
+                                        civil_date as_of, const blob_store* blobs,
+                                        key_store* keys) {
+  retention_audit a;
+  a.as_of = as_of;
+  a.policy = policy;
+  // The trail first: purges are checked against the case's own dates below.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db().NewIterator(rocksdb::ReadOptions(), s.cf(family::retention)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto e = decode_entry(std::string_view(it->value().data(), it->value().size()));
+      if (!e) return e.error();
+      if (e.value().kind == "purge_refused") ++a.refused;
+      a.history.push_back(std::move(e).value());
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read the retention trail");
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      s.db().NewIterator(rocksdb::ReadOptions(), s.cf(family::cases)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto row = decode_case_row(std::string_view(it->value().data(), it->value().size()));
+    if (!row) return row.error();
+    const core::case_state& st = row.value().state;
+    auto judge = [&](core::retained_item item, std::optional<civil_date> until,
+                     std::optional<civil_date> purged_on, std::string sha) {
+      retained_status r{st.id(), item, std::move(sha), until, "kept", purged_on};
+      if (purged_on) {
+        r.status = "purged";
+        ++a.purged;
+        if (!until || *purged_on <= *until)
+          a.violations.push_back(fmt::format("{} {}: purged on {} but kept until {}", st.id(),
+                                             core::to_string(item), purged_on->to_string(),
+                                             until ? until->to_string() : "archiving + 5 years"));
+      } else if (st.legal_hold) {
+        r.status = "held";
+        ++a.held;
+      } else if (until && as_of > *until) {
+        r.status = "eligible";
+        ++a.eligible;
+      } else {
+        ++a.kept;
+      }
+      a.items.push_back(std::move(r));
+    };
+    if (st.recording) {
+      judge(core::retained_item::recording, core::recording_retain_until(st, policy),
+            st.recording_purged_on, st.recording->sha256);
+      if (st.recording_purged_on && blobs && blobs->exists(st.recording->sha256))
+        a.violations.push_back(st.id() + " recording: purged, but its audio is still stored");
+    }
+    judge(core::retained_item::text, core::text_retain_until(st, policy), st.text_shredded_on, {});
+    if (st.text_shredded_on && keys) {
+      auto key = keys->get(st.id);
+      if (!key) return key.error();
+      if (key.value()) a.violations.push_back(st.id() + " text: shredded, but its key remains");
+    }
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read the cases");
+  return a;
+}
+
+std::string retention_audit_json(const retention_audit& a) {
+  json_writer w;
+  w.begin_object();
+  w.key("as_of").value(a.as_of.to_string());
+  w.key("policy").begin_object();
+  w.key("recording_years").value(a.policy.recording_years);
+  w.key("text_years").value(a.policy.text_years);
+  w.end_object();
+  w.key("summary").begin_object();
+  w.key("kept").value(static_cast<std::uint64_t>(a.kept));
+  w.key("eligible").value(static_cast<std::uint64_t>(a.eligible));
+  w.key("held").value(static_cast<std::uint64_t>(a.held));
+  w.key("purged").value(static_cast<std::uint64_t>(a.purged));
+  w.key("refused_attempts").value(static_cast<std::uint64_t>(a.refused));
+  w.end_object();
+  w.key("items").begin_array();
+  for (const auto& i : a.items) {
+    w.begin_object();
+    w.key("case_id").value(i.case_id);
+    w.key("item").value(core::to_string(i.item));
+    if (!i.sha256.empty()) w.key("sha256").value(i.sha256);
+    w.key("retain_until");
+    i.retain_until ? w.value(i.retain_until->to_string()) : w.null();
+    w.key("status").value(i.status);
+    w.key("purged_on");
+    i.purged_on ? w.value(i.purged_on->to_string()) : w.null();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("history").begin_array();
+  for (const auto& h : a.history) {
+    w.begin_object();
+    w.key("case_id").value(h.case_id);
+    w.key("sequence").value(h.sequence);
+    w.key("kind").value(h.kind);
+    w.key("item").value(core::to_string(h.item));
+    w.key("on").value(h.on.to_string());
+    w.key("by").value(h.by);
+    w.key("retain_until");
+    h.retain_until ? w.value(h.retain_until->to_string()) : w.null();
+    w.key("note").value(h.note);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("verdict").begin_object();
+  w.key("no_early_purge").value(a.ok());
+  w.key("violations").begin_array();
+  for (const auto& v : a.violations) w.value(v);
+  w.end_array();
+  w.end_object();
+  w.end_object();
+  return std::move(w).str();
+}
+
+std::string retention_audit_text(const retention_audit& a) {
+  std::string out = fmt::format(
+      "retention audit as of {} (audio {} year(s) from the call, text {} year(s) from "
+      "archiving)\n{} kept, {} eligible for purge, {} on legal hold, {} purged, {} refused "
+      "attempts\n",
+      a.as_of.to_string(), a.policy.recording_years, a.policy.text_years, a.kept, a.eligible,
+      a.held, a.purged, a.refused);
+  for (const auto& i : a.items)
+    out += fmt::format("  {:<24} {:<9} retain until {:<10}  {}{}\n", i.case_id,
+                       core::to_string(i.item),
+                       i.retain_until ? i.retain_until->to_string() : "(archiving + " +
+                                                                         std::to_string(a.policy.text_years) + "y)",
+                       i.status, i.purged_on ? " on " + i.purged_on->to_string() : "");
+  for (const auto& h : a.history)
+    out += fmt::format("  {} #{} {} {} on {} by {}{}\n", h.case_id, h.sequence, h.kind,
+                       core::to_string(h.item), h.on.to_string(), h.by,
+                       h.note.empty() ? "" : " (" + h.note + ")");
+  out += a.ok() ? "verdict: nothing was purged before its retain-until date\n"
+                : "verdict: VIOLATIONS\n";
+  for (const auto& v : a.violations) out += "  " + v + "\n";
+  return out;
+}
+
+result<command_outcome> submit_and_wait(case_writer& writer, command_request request,
+                                        std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<result<command_outcome>>>();
+  auto future = promise->get_future();
+  writer.submit(std::move(request),
+                [promise](result<command_outcome> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(timeout) != std::future_status::ready)
+    return make_error(events::errc::timed_out, "the command did not complete in time");
+  return future.get();
+}
+
+result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
+                                      blob_store& blobs, const core::retention_policy& policy,
+                                      civil_date as_of, bool dry_run, const core::actor& who) {
+  auto audit = audit_retention(s, policy, as_of, nullptr, nullptr);
+  if (!audit) return audit.error();
+  purge_outcome out;
+  for (const auto& item : audit.value().items) {
+    const std::string label = item.case_id + " " + std::string(core::to_string(item.item));
+    // Repairs: the event is in the log but the bytes or key were not deleted (a crash between).
+    if (item.status == "purged") {
+      if (dry_run) continue;
+      if (item.item == core::retained_item::recording && blobs.exists(item.sha256)) {
+        if (auto r = blobs.remove(item.sha256); !r) out.failed.push_back(label + ": " + r.error().message());
+      }
+      if (item.item == core::retained_item::text) {
+        auto key = keys.get(case_id{item.case_id});
+        if (key && key.value()) {
+          if (auto r = keys.shred({case_id{item.case_id}}); !r)
+            out.failed.push_back(label + ": " + r.error().message());
+        }
+      }
+      continue;
+    }
+    if (item.status != "eligible") continue;
+    if (dry_run) {
+      out.done.push_back(label);
+      continue;
+    }
+    command_request req;
+    req.id = case_id{item.case_id};
+    if (item.item == core::retained_item::recording)
+      req.cmd = core::purge_recording{};
+    else
+      req.cmd = core::shred_text{};
+    req.who = who;
+    req.correlation_id = "retention-purge";
+    auto r = submit_and_wait(writer, req, std::chrono::seconds(60));
+    if (!r) {
+      if (r.error().code.category() != core::error_category()) {
+        out.failed.push_back(label + ": " + r.error().message());
+        continue;
+      }
+      // A rule refused it (not yet past retain-until by the real clock, or held): record it.
+      command_request refusal;
+      refusal.id = req.id;
+      refusal.cmd = core::record_refused_purge{item.item, r.error().message()};
+      refusal.who = who;
+      refusal.correlation_id = "retention-purge";
+      if (auto rr = submit_and_wait(writer, refusal, std::chrono::seconds(60)); !rr)
+        out.failed.push_back(label + ": refusal not recorded: " + rr.error().message());
+      out.refused.push_back(label + ": " + r.error().message());
+      continue;
+    }
+    if (item.item == core::retained_item::recording) {
+      if (auto rm = blobs.remove(item.sha256); !rm) {
+        out.failed.push_back(label + ": " + rm.error().message());
+        continue;
+      }
+    } else if (auto sh = keys.shred({case_id{item.case_id}}); !sh) {
+      out.failed.push_back(label + ": " + sh.error().message());
+      continue;
+    }
+    out.done.push_back(label);
+  }
+  return out;
+}
+
+}  // namespace caseline::projections

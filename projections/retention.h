@@ -1,0 +1,91 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/commands.h"
+#include "core/retention.h"
+#include "core/result.h"
+#include "projections/blob_store.h"
+#include "projections/case_writer.h"
+#include "projections/key_store.h"
+#include "projections/projection.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// One retention event of a case, as the audit trail keeps it.
+struct retention_entry {
+  std::string case_id;
+  std::uint64_t sequence{0};
+  std::string kind;  // recording_purged, text_shredded, purge_refused, legal_hold_placed/lifted
+  core::retained_item item{core::retained_item::text};
+  civil_date on;
+  std::string by;
+  std::optional<civil_date> retain_until;
+  std::string note;  // the refusal's rule, or the hold's reason
+};
+
+// The retention audit trail (family `retention`): every purge, refusal and legal hold, per case
+// in log order. Deterministic; runner thread only.
+class retention_projection final : public projection {
+ public:
+  explicit retention_projection(store& s) : store_(s) {}
+  std::string_view name() const override { return "retention"; }
+  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+
+ private:
+  store& store_;
+};
+
+// One retained item (a case's call audio or its text) as of a date.
+struct retained_status {
+  std::string case_id;
+  core::retained_item item{core::retained_item::text};
+  std::string sha256;                     // recordings
+  std::optional<civil_date> retain_until; // none: text of a case not archived yet
+  std::string status;                     // kept | eligible | held | purged
+  std::optional<civil_date> purged_on;
+};
+
+struct retention_audit {
+  civil_date as_of;
+  core::retention_policy policy;
+  std::vector<retained_status> items;
+  std::vector<retention_entry> history;  // purges, refusals, holds
+  std::size_t kept{0}, eligible{0}, held{0}, purged{0}, refused{0};
+  // Every purge that happened on or before its retain-until day (recomputed from the case's own
+  // dates, not taken from the purge event), and every purged item whose bytes or key remain.
+  std::vector<std::string> violations;
+  bool ok() const { return violations.empty(); }
+};
+
+// Reads the case projection and the trail. `blobs` and `keys` (optional) let it also check that
+// purged audio and shredded keys are really gone.
+result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
+                                        civil_date as_of, const blob_store* blobs,
+                                        key_store* keys);
+std::string retention_audit_json(const retention_audit& a);
+std::string retention_audit_text(const retention_audit& a);
+
+struct purge_outcome {
+  std::vector<std::string> done;     // "<case> recording|text"
+  std::vector<std::string> refused;  // "<case> <item>: <rule>" (each recorded as an event)
+  std::vector<std::string> failed;   // errors other than rules
+};
+
+// Purges what the audit as of `as_of` finds eligible: appends recording_purged / text_shredded
+// through the writer (which decides against the real clock: an item not yet past its
+// retain-until day is refused, and the refusal is recorded as a purge_refused event), then
+// deletes the audio blob or the case's data key. A crash between the two is repaired by the
+// next run (the audit reports the remains). `dry_run` only lists what would be purged.
+result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
+                                      blob_store& blobs, const core::retention_policy& policy,
+                                      civil_date as_of, bool dry_run, const core::actor& who);
+
+// Submits one command and waits for its outcome (tools and jobs; never on a writer thread).
+result<command_outcome> submit_and_wait(case_writer& writer, command_request request,
+                                        std::chrono::milliseconds timeout);
+
+}  // namespace caseline::projections

@@ -1,0 +1,121 @@
+// The projection runner: batches applied with their offsets in one WriteBatch, resumed from the
+// stored offsets, never applied twice, and stopped (never skipping) by a record it cannot decode.
+#include "projections/runner.h"
+
+#include <future>
+#include <ostream>
+
+#include <doctest/doctest.h>
+
+#include "core/calendar.h"
+#include "core/registry.h"
+#include "events/embedded_event_log.h"
+#include "events/errc.h"
+#include "projections/case_projection.h"
+#include "projections/case_writer.h"
+#include "projections/retention.h"
+#include "tests/support/process.h"
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+namespace {
+
+core::calendar repo_calendar() {
+  const char* src = std::getenv("CASELINE_SOURCE_DIR");
+  REQUIRE(src);
+  return core::calendar::load_file(std::string(src) + "/core/data/cn-workdays.txt").value();
+}
+
+core::receive a_call(int i) {
+  return core::receive{core::channel::website, center_code{"410100"},
+                       core::caller_info{"1380000" + std::to_string(1000 + i), ""},
+                       "case " + std::to_string(i), std::nullopt, {}, ""};
+}
+
+// Appends `n` cases through a real writer, then stops everything.
+void write_cases(const std::string& dir, int n) {
+  const auto cal = repo_calendar();
+  const auto reg = core::registry::henan();
+  projections::manual_clock clock{timestamp{1'780'000'000'000}};
+  auto log = events::open_embedded_log({dir + "/log", 2}).value();
+  auto store = projections::store::open(dir + "/store").value();
+  projections::case_projection cases(*store);
+  projections::projection_runner runner(*log, *store, {&cases});
+  REQUIRE(runner.start());
+  core::context base;
+  base.cal = &cal;
+  base.reg = &reg;
+  projections::case_writer writer(*log, *store, runner, base, clock);
+  const core::actor agent{user_id{"a"}, core::role::agent, center_code{"410100"}, {}};
+  for (int i = 0; i < n; ++i) {
+    auto r = projections::submit_and_wait(
+        writer, projections::command_request{std::nullopt, a_call(i), agent, "t", {}, {}}, 30s);
+    REQUIRE(r);
+  }
+  REQUIRE(runner.catch_up(30s));
+}
+
+std::int64_t applied_total(projections::projection_runner& r) {
+  return r.applied(events::partition_id{0}) + r.applied(events::partition_id{1});
+}
+
+}  // namespace
+
+TEST_CASE("a runner resumes from its stored offsets and never applies a record twice") {
+  test::temp_dir dir;
+  write_cases(dir.path(), 20);
+  auto log = events::open_embedded_log({dir.path() + "/log", 2}).value();
+  auto store = projections::store::open(dir.path() + "/store").value();
+  projections::case_projection cases(*store);
+  projections::projection_runner runner(*log, *store, {&cases});
+  CHECK(applied_total(runner) == 20);  // loaded from the store, before anything runs
+  // Feeding an already applied batch again changes nothing: the offsets make it idempotent.
+  auto batch = log->read(events::partition_id{0}, events::log_offset{0}, 100, 0ms).value();
+  REQUIRE_FALSE(batch.empty());
+  REQUIRE(runner.apply(batch));
+  CHECK(runner.events_applied() == 0);
+  for (const auto& rec : batch) {
+    auto row = projections::case_reader(*store).get(case_id{rec.key}).value();
+    REQUIRE(row);
+    CHECK(row->state.version == 1);
+  }
+  // A gap (a batch that starts past the next offset) is refused, not skipped over.
+  auto later = log->read(events::partition_id{1}, events::log_offset{0}, 100, 0ms).value();
+  REQUIRE(later.size() >= 2);
+  std::vector<events::log_record> gap(later.begin() + 1, later.end());
+  for (auto& r : gap) r.position.offset = events::log_offset{r.position.offset() + 1000};
+  CHECK_FALSE(runner.apply(gap));
+}
+
+TEST_CASE("a record that cannot be decoded stops the runner with its position, never skipped") {
+  test::temp_dir dir;
+  write_cases(dir.path(), 3);
+  auto log = events::open_embedded_log({dir.path() + "/log", 2}).value();
+  // A foreign record in the log, keyed like a case.
+  std::promise<result<events::log_position>> appended;
+  log->append("410100-20260101-999999", "not a caseline record",
+              [&](result<events::log_position> r) { appended.set_value(std::move(r)); });
+  const auto pos = appended.get_future().get().value();
+  // And a good record after it in the same partition, which must not be applied either.
+  std::promise<result<events::log_position>> after;
+  log->append("410100-20260101-999999", "still not", [&](result<events::log_position> r) {
+    after.set_value(std::move(r));
+  });
+  REQUIRE(after.get_future().get());
+
+  auto store = projections::store::open(dir.path() + "/store").value();
+  projections::case_projection cases(*store);
+  projections::projection_runner runner(*log, *store, {&cases});
+  REQUIRE(runner.start());
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!runner.failure() && std::chrono::steady_clock::now() < deadline)
+    runner.wait_applied(events::log_position{pos.partition, events::log_offset(pos.offset() + 5)},
+                        100ms);
+  auto failure = runner.failure();
+  REQUIRE(failure);
+  CHECK(failure->code == events::errc::corrupt_record);
+  CHECK(failure->message().find("offset " + std::to_string(pos.offset())) != std::string::npos);
+  CHECK(runner.applied(pos.partition) == pos.offset());  // stopped right before it
+  CHECK_FALSE(runner.catch_up(1s));
+}

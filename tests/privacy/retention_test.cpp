@@ -1,0 +1,234 @@
+// Retention end to end on the real write path (embedded log, RocksDB store, key store, blob
+// store): purges only after retain-until, refusals recorded, legal holds, crypto-shredding, and
+// an audit that proves it — and that does fail when something was purged early.
+#include "projections/retention.h"
+
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <rocksdb/db.h>
+
+#include "core/calendar.h"
+#include "core/registry.h"
+#include "events/embedded_event_log.h"
+#include "events/errc.h"
+#include "events/record.h"
+#include "events/field_crypto.h"
+#include "projections/case_projection.h"
+#include "projections/personal_data.h"
+#include "projections/runner.h"
+#include "tests/support/process.h"
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+namespace {
+
+timestamp at(int y, unsigned m, unsigned d) {
+  return timestamp{shanghai_start_of_day(civil_date{y, m, d}).ms + 10LL * 3600 * 1000};
+}
+
+std::string all_bytes(const std::string& dir) {
+  std::string out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    out += s.str();
+  }
+  return out;
+}
+
+// The server's write and read path without HTTP.
+struct rig {
+  test::temp_dir dir;
+  core::calendar cal;
+  core::registry reg = core::registry::henan();
+  projections::manual_clock clock{at(2026, 3, 2)};
+  std::unique_ptr<events::event_log> log;
+  std::unique_ptr<projections::store> store;
+  std::unique_ptr<projections::key_store> keys;
+  std::unique_ptr<projections::personal_data> privacy;
+  projections::blob_store blobs{dir.path() + "/blobs"};
+  std::unique_ptr<projections::case_projection> cases;
+  std::unique_ptr<projections::retention_projection> trail;
+  std::unique_ptr<projections::projection_runner> runner;
+  std::unique_ptr<projections::case_writer> writer;
+  const core::actor agent{user_id{"agent-1"}, core::role::agent, center_code{"410100"}, {}};
+  const core::actor supervisor{user_id{"sup-1"}, core::role::supervisor, center_code{"410100"}, {}};
+
+  rig() {
+    const char* src = std::getenv("CASELINE_SOURCE_DIR");
+    REQUIRE(src);
+    cal = core::calendar::load_file(std::string(src) + "/core/data/cn-workdays.txt").value();
+    log = events::open_embedded_log({dir.path() + "/log", 2}).value();
+    store = projections::store::open(dir.path() + "/store").value();
+    keys = projections::key_store::open(dir.path() + "/keys", events::secret_key::random()).value();
+    privacy = std::make_unique<projections::personal_data>(*keys);
+    cases = std::make_unique<projections::case_projection>(*store);
+    trail = std::make_unique<projections::retention_projection>(*store);
+    runner = std::make_unique<projections::projection_runner>(
+        *log, *store, std::vector<projections::projection*>{cases.get(), trail.get()});
+    REQUIRE(runner->start());
+    core::context base;
+    base.cal = &cal;
+    base.reg = &reg;
+    writer = std::make_unique<projections::case_writer>(*log, *store, *runner, base, clock);
+    writer->set_personal_data(privacy.get());
+  }
+  ~rig() {
+    writer.reset();
+    runner.reset();
+  }
+
+  projections::command_outcome run(std::optional<case_id> id, core::command cmd,
+                                   const core::actor& who) {
+    projections::command_request req{id, std::move(cmd), who, "test", std::nullopt, std::nullopt};
+    auto r = projections::submit_and_wait(*writer, std::move(req), 30s);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+    REQUIRE(r.value().position);
+    REQUIRE(runner->wait_applied(*r.value().position, 30s));
+    return std::move(r).value();
+  }
+
+  projections::retention_audit audit(civil_date as_of) {
+    auto a = projections::audit_retention(*store, {}, as_of, &blobs, keys.get());
+    REQUIRE(a);
+    return std::move(a).value();
+  }
+
+  projections::purge_outcome purge(civil_date as_of) {
+    auto p = projections::purge_retention(*store, *writer, *keys, blobs, {}, as_of, false,
+                                          supervisor);
+    REQUIRE(p);
+    runner->catch_up(30s).value();
+    return std::move(p).value();
+  }
+};
+
+const std::string secret_text = "SECRET-CONTENT-7f3a 乘客被拒载";
+const std::string secret_phone = "13712345678";
+
+}  // namespace
+
+TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the audit proves it") {
+  rig r;
+  const auto sha = r.blobs.put("RIFF fake call audio bytes").value();
+  auto rec = r.run(std::nullopt,
+                   core::receive{core::channel::phone, center_code{"410100"},
+                                 core::caller_info{secret_phone, "王某"}, secret_text,
+                                 core::recording_ref{"blob:" + sha, sha, 61}, {}, ""},
+                   r.agent);
+  const case_id id = rec.state.id;
+  r.run(id, core::answer_immediately{"已告知"}, r.agent);
+  r.clock.set(at(2026, 3, 3));
+  r.run(id, core::archive{}, r.agent);
+
+  // Nothing personal reaches the disk in the clear: log, store, keys.
+  REQUIRE(r.log->flush(10s));
+  const std::string disk = all_bytes(r.dir.path());
+  CHECK(disk.find(secret_phone) == std::string::npos);
+  CHECK(disk.find("SECRET-CONTENT-7f3a") == std::string::npos);
+
+  auto a = r.audit(civil_date{2026, 6, 1});
+  CHECK(a.ok());
+  CHECK(a.eligible == 0);
+  CHECK(a.kept == 2);
+
+  SUBCASE("the recording on its retain-until day is kept; the day after it is purged") {
+    r.clock.set(at(2027, 3, 2));
+    auto p = r.purge(civil_date{2027, 3, 2});
+    CHECK(p.done.empty());
+    CHECK(r.blobs.exists(sha));
+    r.clock.set(at(2027, 3, 3));
+    p = r.purge(civil_date{2027, 3, 3});
+    REQUIRE(p.done.size() == 1);
+    CHECK_FALSE(r.blobs.exists(sha));
+    a = r.audit(civil_date{2027, 3, 3});
+    CHECK(a.ok());
+    CHECK(a.purged == 1);
+    REQUIRE(a.history.size() == 1);
+    CHECK(a.history[0].kind == "recording_purged");
+    CHECK(a.history[0].by == "sup-1");
+  }
+
+  SUBCASE("a purge asked for a future date is refused by the real date and recorded") {
+    r.clock.set(at(2027, 3, 3));
+    auto p = r.purge(civil_date{2031, 3, 4});  // text would be eligible then, not now
+    CHECK(p.done.size() == 1);                  // the audio is due
+    REQUIRE(p.refused.size() == 1);
+    CHECK(p.refused[0].find("Art. 38") != std::string::npos);
+    a = r.audit(civil_date{2027, 3, 3});
+    CHECK(a.refused == 1);
+    CHECK(a.ok());
+    auto text = r.privacy->open(rec.state);
+    CHECK(text.value());  // still readable
+  }
+
+  SUBCASE("a legal hold stops the shredding; lifted, the text is shredded for ever") {
+    r.clock.set(at(2031, 3, 4));
+    r.run(id, core::place_legal_hold{"行政复议"}, r.supervisor);
+    auto p = r.purge(civil_date{2031, 3, 4});
+    CHECK(p.done.empty());
+    a = r.audit(civil_date{2031, 3, 4});
+    CHECK(a.held == 2);
+    r.run(id, core::lift_legal_hold{"复议终结"}, r.supervisor);
+    p = r.purge(civil_date{2031, 3, 4});
+    CHECK(p.done.size() == 2);
+    a = r.audit(civil_date{2031, 3, 4});
+    CHECK(a.ok());
+    CHECK(a.purged == 2);
+    CHECK_FALSE(r.keys->get(id).value().has_value());
+    auto stored = projections::case_reader(*r.store).get(id).value();
+    REQUIRE(stored);
+    core::case_state shown = stored->state;
+    CHECK_FALSE(r.privacy->open(shown).value());
+    CHECK(shown.content.empty());
+    // The facts stay for the reports.
+    CHECK(shown.received_on == civil_date{2026, 3, 2});
+    CHECK(shown.status == core::case_status::archived);
+  }
+}
+
+TEST_CASE("the audit reports an item purged on or before its retain-until day") {
+  rig r;
+  auto rec = r.run(std::nullopt,
+                   core::receive{core::channel::sms, center_code{"410100"},
+                                 core::caller_info{"13800000001", ""}, "咨询", std::nullopt, {}, ""},
+                   r.agent);
+  r.run(rec.state.id, core::answer_immediately{"x"}, r.agent);
+  r.run(rec.state.id, core::archive{}, r.agent);
+  // Forge a state whose text was shredded the day after archiving (what the rules never allow).
+  auto row = projections::case_reader(*r.store).get(rec.state.id).value().value();
+  row.state.text_shredded_on = civil_date{2026, 3, 3};
+  REQUIRE(r.store->db()
+              .Put(rocksdb::WriteOptions(), r.store->cf(projections::family::cases),
+                   rec.state.id(), projections::encode_case_row(row))
+              .ok());
+  auto a = r.audit(civil_date{2026, 3, 4});
+  CHECK_FALSE(a.ok());
+  REQUIRE(a.violations.size() == 2);  // early, and the key is still there
+  CHECK(a.violations[0].find("purged on 2026-03-03") != std::string::npos);
+  CHECK(projections::retention_audit_json(a).find("\"no_early_purge\":false") != std::string::npos);
+}
+
+TEST_CASE("the blob store writes atomically, checks bytes on read and deletes idempotently") {
+  test::temp_dir dir;
+  projections::blob_store b(dir.path());
+  const auto sha = b.put("audio").value();
+  CHECK(sha == events::to_hex(events::sha256("audio")));
+  CHECK(b.put("audio").value() == sha);
+  CHECK(b.get(sha).value() == "audio");
+  {
+    std::ofstream(b.path_of(sha), std::ios::binary | std::ios::trunc) << "tampered";
+  }
+  CHECK(b.get(sha).error().code == events::errc::corrupt_record);
+  CHECK(b.remove(sha));
+  CHECK(b.remove(sha));
+  CHECK(b.get(sha).error().code == events::errc::not_found);
+  CHECK(b.get("../../etc/passwd").error().code == events::errc::corrupt_record);
+}
