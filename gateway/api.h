@@ -1,16 +1,21 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/calendar.h"
 #include "core/decide.h"
+#include "core/retention.h"
 #include "events/event_log.h"
 #include "gateway/http.h"
 #include "gateway/rate_limit.h"
 #include "projections/case_writer.h"
+#include "projections/blob_store.h"
 #include "projections/clock.h"
+#include "projections/key_store.h"
+#include "projections/personal_data.h"
 #include "projections/registry_projection.h"
 #include "projections/runner.h"
 #include "projections/store.h"
@@ -31,6 +36,13 @@ struct services {
   projections::manual_clock* manual_clock{nullptr};
   // The projections the runner feeds, for the lag metric.
   std::vector<std::string> projection_names;
+  // Personal data: fields are sealed in the log and the store; the API opens them to show them.
+  projections::personal_data& privacy;
+  projections::blob_store& blobs;  // call audio
+  const core::retention_policy& retention;
+  projections::key_store& keys;
+  // Called after POST /v1/admin/clock moved the manual clock (the reminder thread looks again).
+  std::function<void()> clock_moved;
 };
 
 struct api_options {

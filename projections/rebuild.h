@@ -13,26 +13,11 @@
 
 #include "core/result.h"
 #include "events/event_log.h"
-#include "projections/case_projection.h"
 #include "projections/projection.h"
-#include "projections/queues.h"
-#include "projections/reports.h"
+#include "projections/projection_set.h"
 #include "projections/store.h"
 
 namespace caseline::projections {
-
-// The projections that are pure functions of the log, over one store, in the order the runner
-// applies them. Owns them; borrows the store. Not thread-safe (the runner's thread uses them).
-class projection_set {
- public:
-  explicit projection_set(store& s) : cases_(s), queues_(s), reports_(s) {}
-  std::vector<projection*> all() { return {&cases_, &queues_, &reports_}; }
-
- private:
-  case_projection cases_;
-  queue_projection queues_;
-  report_projection reports_;
-};
 
 // The column families those projections write (names as the store opens them), the ones a
 // verify compares. Families written by the gateway itself (tokens, idempotency, access log) are

@@ -15,13 +15,17 @@
 #include "events/kafka_event_log.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
-#include "projections/case_index.h"
-#include "projections/case_projection.h"
+#include "events/checkpoint.h"
+#include "projections/blob_store.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
-#include "projections/registry_projection.h"
+#include "projections/key_store.h"
+#include "projections/personal_data.h"
+#include "projections/projection_set.h"
+#include "projections/reminder_scheduler.h"
 #include "projections/runner.h"
 #include "projections/store.h"
+#include "tools/report_cmd.h"
 #include "tools/token_cmd.h"
 
 namespace caseline::tools {
@@ -65,17 +69,24 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
 // Members in construction order; destroyed in reverse (server first, log last).
 struct server_stack::parts {
   core::calendar calendar;
-  core::registry registry = core::registry::henan();  // base; decisions read registry_proj's
+  core::registry registry = core::registry::henan();  // base; decisions read the projection's
+  core::retention_policy retention;
   std::unique_ptr<projections::clock> clock;
   projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
   std::unique_ptr<projections::store> store;
-  std::unique_ptr<projections::case_projection> cases;
-  std::unique_ptr<projections::case_index_projection> case_index;
-  std::unique_ptr<projections::registry_projection> registry_proj;
+  std::unique_ptr<projections::key_store> keys;
+  std::unique_ptr<projections::personal_data> privacy;
+  std::unique_ptr<projections::blob_store> blobs;
+  std::unique_ptr<projections::projection_set> projections;
   std::unique_ptr<projections::projection_runner> runner;
+  std::unique_ptr<events::checkpointer> checkpointer;
   std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::registry_writer> registry_writer;
+  std::unique_ptr<projections::reminder_scheduler> reminders;
+  std::unique_ptr<projections::reminder_thread> reminder_ticker;
+  std::unique_ptr<report_jobs_thread> report_jobs;
+  std::unique_ptr<events::checkpoint_thread> checkpoints;
   std::unique_ptr<gateway::api> api;
   std::unique_ptr<gateway::http_server> server;
   std::string host;
@@ -87,8 +98,16 @@ server_stack::server_stack(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
 server_stack::~server_stack() { stop(std::chrono::seconds(10)); }
 
 std::string server_stack::address() const {
+  if (!parts_->server) return {};
   return fmt::format("{}:{}", parts_->host, parts_->server->port());
 }
+
+projections::store& server_stack::store() { return *parts_->store; }
+projections::case_writer& server_stack::writer() { return *parts_->writer; }
+projections::key_store& server_stack::keys() { return *parts_->keys; }
+projections::blob_store& server_stack::blobs() { return *parts_->blobs; }
+projections::personal_data& server_stack::privacy() { return *parts_->privacy; }
+const core::retention_policy& server_stack::retention() const { return parts_->retention; }
 
 result<projections::created_token> server_stack::create_token(const token_request& r) {
   return tools::create_token(*parts_->store, r);
@@ -97,8 +116,12 @@ result<projections::created_token> server_stack::create_token(const token_reques
 void server_stack::stop(std::chrono::milliseconds grace) {
   if (!parts_ || parts_->stopped) return;
   parts_->stopped = true;
-  parts_->server->stop(grace);  // stop accepting; answer what is in flight
+  if (parts_->server) parts_->server->stop(grace);  // stop accepting; answer what is in flight
+  parts_->report_jobs.reset();
+  parts_->reminder_ticker.reset();
+  if (parts_->reminders) parts_->reminders->wait_idle(grace);
   parts_->writer->drain(grace);
+  parts_->checkpoints.reset();  // one last checkpoint over everything written
   if (auto r = parts_->log->flush(grace); !r)
     spdlog::warn(R"({{"event":"flush_failed","error":"{}"}})", r.error().message());
   parts_->runner->stop();
@@ -106,12 +129,18 @@ void server_stack::stop(std::chrono::milliseconds grace) {
 
 result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& options,
                                                          std::unique_ptr<events::event_log> log) {
-  auto listen = split_listen(options.listen);
-  if (!listen) return listen.error();
+  std::pair<std::string, std::uint16_t> listen;
+  if (options.http) {
+    auto l = split_listen(options.listen);
+    if (!l) return l.error();
+    listen = l.value();
+  }
+  if (auto r = options.store.retention.check(); !r) return r.error();
   auto cal = core::calendar::load_file(options.store.calendar_file);
   if (!cal) return cal.error();
   auto p = std::make_unique<parts>();
   p->calendar = std::move(cal).value();
+  p->retention = options.store.retention;
   if (options.clock == "manual") {
     auto manual = std::make_unique<projections::manual_clock>(projections::system_clock{}.now());
     p->manual_clock = manual.get();
@@ -122,26 +151,35 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     return make_error(events::errc::bad_config,
                       "--clock must be system or manual, not '" + options.clock + "'");
   }
-  p->host = listen.value().first;
+  p->host = listen.first;
+  const std::filesystem::path data(options.store.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec)
+    return make_error(events::errc::bad_config,
+                      "cannot create " + data.string() + ": " + ec.message());
+  auto master = projections::load_master_key({options.store.master_key_file,
+                                              options.store.master_key_hex,
+                                              (data / "master.key").string()});
+  if (!master) return master.error();
   if (!log) {
     auto opened = open_log(options.store);
     if (!opened) return opened.error();
     log = std::move(opened).value();
   }
   p->log = std::move(log);
-  std::error_code ec;
-  std::filesystem::create_directories(options.store.data_dir, ec);
-  auto store = projections::store::open(
-      (std::filesystem::path(options.store.data_dir) / "store").string());
+  auto store = projections::store::open((data / "store").string());
   if (!store) return store.error();
   p->store = std::move(store).value();
-  p->cases = std::make_unique<projections::case_projection>(*p->store);
-  p->case_index = std::make_unique<projections::case_index_projection>(*p->store);
-  p->registry_proj = std::make_unique<projections::registry_projection>(*p->store);
-  if (const auto& e = p->registry_proj->load_error()) return *e;
-  const std::vector<projections::projection*> projections{p->cases.get(), p->case_index.get(),
-                                                          p->registry_proj.get()};
-  p->runner = std::make_unique<projections::projection_runner>(*p->log, *p->store, projections);
+  auto keys = projections::key_store::open((data / "keys").string(), master.value());
+  if (!keys) return keys.error();
+  p->keys = std::move(keys).value();
+  p->privacy = std::make_unique<projections::personal_data>(*p->keys);
+  p->blobs = std::make_unique<projections::blob_store>((data / "blobs").string());
+  p->projections = std::make_unique<projections::projection_set>(*p->store);
+  if (const auto& e = p->projections->load_error()) return *e;
+  p->runner = std::make_unique<projections::projection_runner>(*p->log, *p->store,
+                                                               p->projections->all());
   if (auto r = p->runner->start(); !r) return r.error();
   // Decisions need every acknowledged event: catch up before taking commands.
   if (auto r = p->runner->catch_up(std::chrono::minutes(30)); !r) return r.error();
@@ -149,24 +187,45 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   core::context base;
   base.cal = &p->calendar;
   base.reg = &p->registry;
+  base.retention = p->retention;
   p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner, base,
                                                          *p->clock);
-  p->writer->set_registry_source([reg = p->registry_proj.get()] { return reg->snapshot(); });
+  p->writer->set_registry_source(
+      [reg = &p->projections->registry()] { return reg->snapshot(); });
+  p->writer->set_personal_data(p->privacy.get());
   p->registry_writer = std::make_unique<projections::registry_writer>(
-      *p->log, *p->runner, *p->registry_proj, *p->clock);
+      *p->log, *p->runner, p->projections->registry(), *p->clock);
+  if (options.checkpoint_interval.count() > 0) {
+    p->checkpointer = std::make_unique<events::checkpointer>(*p->log);
+    p->checkpoints = std::make_unique<events::checkpoint_thread>(
+        *p->checkpointer, options.checkpoint_interval, [](const error& e) {
+          spdlog::warn(R"({{"event":"checkpoint_failed","error":"{}"}})", e.message());
+        });
+  }
+  if (!options.http) return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
+
+  p->reminders =
+      std::make_unique<projections::reminder_scheduler>(*p->store, *p->writer, p->calendar);
+  p->reminder_ticker = std::make_unique<projections::reminder_thread>(
+      *p->reminders, *p->clock, options.reminder_interval);
+  if (!options.report_outbox.empty())
+    p->report_jobs = std::make_unique<report_jobs_thread>(*p->store, p->registry, p->calendar,
+                                                          options.report_outbox, *p->clock);
   std::vector<std::string> names;
-  for (const auto* proj : projections) names.emplace_back(proj->name());
+  for (const auto* proj : p->projections->all()) names.emplace_back(proj->name());
   gateway::api_options ao;
   ao.token_rate = options.token_rate;
   ao.status_rate = options.status_rate;
-  p->api = std::make_unique<gateway::api>(
-      gateway::services{*p->log, *p->store, *p->runner, *p->writer, *p->clock, p->calendar,
-                        *p->registry_proj, *p->registry_writer, p->manual_clock,
-                        std::move(names)},
-      ao);
+  gateway::services services{*p->log,        *p->store,          *p->runner,
+                             *p->writer,     *p->clock,          p->calendar,
+                             p->projections->registry(),         *p->registry_writer,
+                             p->manual_clock, std::move(names),  *p->privacy,
+                             *p->blobs,      p->retention,       *p->keys,
+                             [ticker = p->reminder_ticker.get()] { ticker->poke(); }};
+  p->api = std::make_unique<gateway::api>(std::move(services), ao);
   gateway::server_options so;
-  so.host = listen.value().first;
-  so.port = listen.value().second;
+  so.host = listen.first;
+  so.port = listen.second;
   so.threads = options.io_threads;
   so.read_timeout = options.read_timeout;
   so.idle_timeout = options.idle_timeout;

@@ -8,12 +8,20 @@
 #include <string>
 
 #include "core/result.h"
+#include "core/retention.h"
 #include "gateway/rate_limit.h"
 #include "projections/token_store.h"
 
 namespace caseline::events {
 class event_log;
 }
+namespace caseline::projections {
+class store;
+class case_writer;
+class key_store;
+class blob_store;
+class personal_data;
+}  // namespace caseline::projections
 
 namespace caseline::tools {
 
@@ -25,6 +33,11 @@ struct store_options {
   std::string topic{"cases.events"};
   std::int32_t partitions{8};
   std::string calendar_file;              // the working-day calendar data file
+  // The master key that wraps the per-case data keys: a file of 64 hex digits, or the hex itself
+  // (CASELINE_MASTER_KEY). With neither, a development key is kept at <data>/master.key.
+  std::string master_key_file;
+  std::string master_key_hex;
+  core::retention_policy retention;       // Art. 38: audio >= 1 year, text >= 5 years
 };
 
 struct serve_options {
@@ -39,6 +52,10 @@ struct serve_options {
   gateway::rate status_rate{0.2, 10}; // GET /v1/status per client address
   std::chrono::seconds read_timeout{15};  // a whole request must arrive within this
   std::chrono::seconds idle_timeout{60};  // a keep-alive connection without a request
+  bool http{true};                        // false: the stack without the HTTP server (tools)
+  std::string report_outbox;              // report jobs write due reports here; empty: off
+  std::chrono::minutes checkpoint_interval{5};       // tamper-evidence checkpoints; 0: none
+  std::chrono::milliseconds reminder_interval{5000}; // how often passed deadlines are reminded
 };
 
 struct token_request;
@@ -57,7 +74,14 @@ class server_stack {
   static result<std::unique_ptr<server_stack>> open(const serve_options& options,
                                                     std::unique_ptr<events::event_log> log = {});
   ~server_stack();
-  std::string address() const;  // "HOST:PORT" as bound
+  std::string address() const;  // "HOST:PORT" as bound ("" without HTTP)
+  // The parts, for tools that run on the stack without HTTP (retention purge, ...).
+  projections::store& store();
+  projections::case_writer& writer();
+  projections::key_store& keys();
+  projections::blob_store& blobs();
+  projections::personal_data& privacy();
+  const core::retention_policy& retention() const;
   // Creates a bearer token in the running stack's store (tests, demos). The secret is returned
   // once; only its hash is stored. See tools/token_cmd.h for a store that is not open.
   result<projections::created_token> create_token(const token_request& r);

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <vector>
+
+#include "projections/case_index.h"
+#include "projections/case_projection.h"
+#include "projections/projection.h"
+#include "projections/queues.h"
+#include "projections/registry_projection.h"
+#include "projections/reports.h"
+#include "projections/retention.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+// Every projection that is a pure function of the log, over one store, in the order the runner
+// applies them. The server, the offline tools and the rebuild all use this one set: the runner
+// keeps one offset per partition for all of them, so a tool that ran a subset would move the
+// offsets past events the others never saw. Owns them; borrows the store. Runner thread only,
+// except registry() (thread-safe snapshots).
+class projection_set {
+ public:
+  explicit projection_set(store& s)
+      : cases_(s), index_(s), registry_(s), queues_(s), reports_(s), retention_(s) {}
+  std::vector<projection*> all() {
+    return {&cases_, &index_, &registry_, &queues_, &reports_, &retention_};
+  }
+  registry_projection& registry() { return registry_; }
+  // Fails when a projection's stored rows cannot be loaded at start.
+  const std::optional<error>& load_error() const { return registry_.load_error(); }
+
+ private:
+  case_projection cases_;
+  case_index_projection index_;
+  registry_projection registry_;
+  queue_projection queues_;
+  report_projection reports_;
+  retention_projection retention_;
+};
+
+}  // namespace caseline::projections
