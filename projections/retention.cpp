@@ -122,7 +122,8 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
     const core::case_state& st = row.value().state;
     auto judge = [&](core::retained_item item, std::optional<civil_date> until,
                      std::optional<civil_date> purged_on, std::string sha) {
-      retained_status r{st.id(), item, std::move(sha), until, "kept", purged_on};
+      retained_status r{st.id(), st.owner_center(), item, std::move(sha), until, "kept",
+                        purged_on};
       if (purged_on) {
         r.status = "purged";
         ++a.purged;
@@ -281,6 +282,7 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
     else
       req.cmd = core::shred_text{};
     req.who = who;
+    req.who.center = center_code{item.owner_center};
     req.correlation_id = "retention-purge";
     auto r = submit_and_wait(writer, req, std::chrono::seconds(60));
     if (!r) {
@@ -292,7 +294,7 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
       command_request refusal;
       refusal.id = req.id;
       refusal.cmd = core::record_refused_purge{item.item, r.error().message()};
-      refusal.who = who;
+      refusal.who = req.who;
       refusal.correlation_id = "retention-purge";
       if (auto rr = submit_and_wait(writer, refusal, std::chrono::seconds(60)); !rr)
         out.failed.push_back(label + ": refusal not recorded: " + rr.error().message());

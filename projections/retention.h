@@ -42,6 +42,7 @@ class retention_projection final : public projection {
 // One retained item (a case's call audio or its text) as of a date.
 struct retained_status {
   std::string case_id;
+  std::string owner_center;  // whose staff may purge it
   core::retained_item item{core::retained_item::text};
   std::string sha256;                     // recordings
   std::optional<civil_date> retain_until; // none: text of a case not archived yet
@@ -79,7 +80,8 @@ struct purge_outcome {
 // through the writer (which decides against the real clock: an item not yet past its
 // retain-until day is refused, and the refusal is recorded as a purge_refused event), then
 // deletes the audio blob or the case's data key. A crash between the two is repaired by the
-// next run (the audit reports the remains). `dry_run` only lists what would be purged.
+// next run (the audit reports the remains). `dry_run` only lists what would be purged. `who`
+// acts for each case's owning center (its center is set per case).
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
                                       blob_store& blobs, const core::retention_policy& policy,
                                       civil_date as_of, bool dry_run, const core::actor& who);

@@ -9,8 +9,12 @@
 #include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
+#include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
+#include "tools/rebuild_cmd.h"
 #include "tools/replay_cmd.h"
+#include "tools/report_cmd.h"
+#include "tools/retention_cmd.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
 
@@ -35,6 +39,18 @@ void add_store_options(CLI::App& app, tools::store_options& o) {
       ->capture_default_str();
   app.add_option("--calendar", o.calendar_file, "working-day calendar data file")
       ->envname("CASELINE_CALENDAR")
+      ->capture_default_str();
+  app.add_option("--master-key-file", o.master_key_file,
+                 "file with the 64-hex-digit master key that wraps the case keys")
+      ->envname("CASELINE_MASTER_KEY_FILE");
+  o.master_key_hex = std::getenv("CASELINE_MASTER_KEY") ? std::getenv("CASELINE_MASTER_KEY") : "";
+  app.add_option("--keep-audio-years", o.retention.recording_years,
+                 "years call audio is kept after the call (at least 1, Art. 38)")
+      ->envname("CASELINE_KEEP_AUDIO_YEARS")
+      ->capture_default_str();
+  app.add_option("--keep-text-years", o.retention.text_years,
+                 "years text is kept after archiving (at least 5, Art. 38)")
+      ->envname("CASELINE_KEEP_TEXT_YEARS")
       ->capture_default_str();
 }
 
@@ -155,7 +171,116 @@ int main(int argc, char** argv) {
   auto* audit_verify = audit_cmd->add_subcommand("verify", "every case chain and checkpoint");
   add_store_options(*audit_verify, audit.store);
 
+  unsigned checkpoint_minutes = 5;
+  serve_cmd
+      ->add_option("--checkpoint-interval", checkpoint_minutes,
+                   "minutes between tamper-evidence checkpoints (0: none)")
+      ->envname("CASELINE_CHECKPOINT_INTERVAL")
+      ->capture_default_str();
+  serve_cmd->add_option("--report-outbox", serve.report_outbox,
+                        "write each statutory report once when it falls due (Art. 41)")
+      ->envname("CASELINE_REPORT_OUTBOX");
+
+  // --- reports, rebuild (issue 5) ---
+  tools::report_options report;
+  report.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  auto* report_cmd = app.add_subcommand("report", "statutory reports (Art. 39-41, 45)");
+  report_cmd->require_subcommand(1);
+  auto report_common = [&](CLI::App* c) {
+    add_store_options(*c, report.store);
+    c->add_option("--center", report.center, "center code; default province-wide");
+    c->add_option("--format", report.format)
+        ->check(CLI::IsMember({"json", "csv", "html"}))
+        ->capture_default_str();
+    c->add_option("--out", report.out, "output file; default stdout");
+  };
+  auto* r_monthly = report_cmd->add_subcommand("monthly", "monthly report");
+  report_common(r_monthly);
+  r_monthly->add_option("--month", report.month, "YYYY-MM")->required();
+  auto* r_annual = report_cmd->add_subcommand("annual", "annual report");
+  report_common(r_annual);
+  r_annual->add_option("--year", report.year, "YYYY")->required();
+  auto* r_period = report_cmd->add_subcommand("period", "special-period report");
+  report_common(r_period);
+  r_period->add_option("--from", report.from, "YYYY-MM-DD")->required();
+  r_period->add_option("--to", report.to, "YYYY-MM-DD")->required();
+  r_period->add_option("--title", report.title);
+  auto* r_assess = report_cmd->add_subcommand("assessment", "Art. 45 ranking of the centers");
+  add_store_options(*r_assess, report.store);
+  r_assess->add_option("--month", report.month, "YYYY-MM")->required();
+  r_assess->add_option("--out", report.out);
+  auto* r_urgent = report_cmd->add_subcommand("urgent", "the day's major-urgent matters");
+  report_common(r_urgent);
+  r_urgent->add_option("--day", report.day, "YYYY-MM-DD")->required();
+  tools::report_jobs_options jobs;
+  jobs.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  auto* r_jobs = report_cmd->add_subcommand("jobs", "write every due report once into an outbox");
+  add_store_options(*r_jobs, jobs.store);
+  r_jobs->add_option("--outbox", jobs.outbox)->required();
+  r_jobs->add_option("--format", jobs.formats)->capture_default_str();
+  r_jobs->add_option("--now", jobs.now, "RFC 3339; default the system clock");
+
+  tools::rebuild_options rebuild;
+  rebuild.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  auto* rebuild_cmd = app.add_subcommand("rebuild", "replay the log into fresh projections");
+  add_store_options(*rebuild_cmd, rebuild.store);
+  rebuild_cmd->add_option("--into", rebuild.into, "default <data>/rebuild");
+  rebuild_cmd->add_flag("--verify", rebuild.verify, "compare with <data>/store key by key");
+
+  tools::bench_rebuild_options brb;
+  brb.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  auto* brb_cmd =
+      bench_cmd->add_subcommand("rebuild", "rebuild rate beside raw consume and db_bench");
+  brb_cmd->add_option("--events", brb.events)->capture_default_str();
+  brb_cmd->add_option("--partitions", brb.partitions)->capture_default_str();
+  brb_cmd->add_option("--dir", brb.dir);
+  brb_cmd->add_option("--seed", brb.seed)->capture_default_str();
+  brb_cmd->add_option("--db-bench", brb.db_bench, "db_bench program; empty to skip")
+      ->capture_default_str();
+
+  // --- retention (issue 6) ---
+  tools::retention_options retention;
+  retention.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  auto* retention_cmd = app.add_subcommand("retention", "call audio and text retention (Art. 38)");
+  retention_cmd->require_subcommand(1);
+  auto* ret_audit = retention_cmd->add_subcommand("audit", "what is kept, purged, eligible");
+  add_store_options(*ret_audit, retention.store);
+  ret_audit->add_option("--as-of", retention.as_of, "YYYY-MM-DD; default today");
+  ret_audit->add_option("--format", retention.format)
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  auto* ret_purge = retention_cmd->add_subcommand("purge", "purge what is past retention");
+  add_store_options(*ret_purge, retention.store);
+  ret_purge->add_option("--as-of", retention.as_of, "YYYY-MM-DD")->required();
+  ret_purge->add_flag("--dry-run", retention.dry_run, "only list what would be purged");
+  ret_purge->add_option("--user", retention.user, "who purges (recorded)")->capture_default_str();
+  tools::store_options recording_store;
+  recording_store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  std::string recording_file;
+  auto* recording_cmd = app.add_subcommand("recording", "call audio in the blob store");
+  recording_cmd->require_subcommand(1);
+  auto* rec_put = recording_cmd->add_subcommand("put", "store a call recording");
+  add_store_options(*rec_put, recording_store);
+  rec_put->add_option("FILE", recording_file)->required();
+
   CLI11_PARSE(app, argc, argv);
+  serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
+
+  if (*report_cmd) {
+    if (*r_jobs) return tools::run_report_jobs_cmd(jobs, std::cout, std::cerr);
+    report.kind = *r_monthly ? "monthly"
+                  : *r_annual ? "annual"
+                  : *r_period ? "period"
+                  : *r_assess ? "assessment"
+                              : "urgent";
+    if (*r_assess) report.format = "json";
+    return tools::run_report(report, std::cout, std::cerr);
+  }
+  if (*rebuild_cmd) return tools::run_rebuild(rebuild, std::cout, std::cerr);
+  if (*brb_cmd) return tools::run_bench_rebuild(brb, std::cout, std::cerr);
+  if (*ret_audit) return tools::run_retention_audit(retention, std::cout, std::cerr);
+  if (*ret_purge) return tools::run_retention_purge(retention, std::cout, std::cerr);
+  if (*rec_put) return tools::run_recording_put(recording_store, recording_file, std::cout, std::cerr);
 
   if (*replay_cmd) return tools::run_replay(replay, std::cout, std::cerr);
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
