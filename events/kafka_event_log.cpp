@@ -29,7 +29,10 @@ std::string lower(std::string s) {
 // Extra properties that would lose acknowledged events, make appends hang, skip or re-read
 // records silently, or change the write semantics.
 result<void> refuse_unsafe(const properties& extra) {
-  for (const auto& [name, raw] : extra) {
+  for (const auto& kv : extra) {
+    // Named copies, not structured bindings: clang 14 cannot capture those in the lambda below.
+    const std::string& name = kv.first;
+    const std::string& raw = kv.second;
     const std::string value = lower(raw);
     auto refuse = [&](const std::string& why) -> result<void> {
       return make_error(errc::bad_config, name + "=" + raw + " refused: " + why);

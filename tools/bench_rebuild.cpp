@@ -218,6 +218,7 @@ result<std::pair<std::uint64_t, double>> raw_consume(events::event_log& log) {
       if (!recs) return recs.error();
       if (recs.value().empty()) return make_error(events::errc::unavailable, "short read");
       for (const auto& r : recs.value()) {
+        if (events::is_checkpoint(r.value)) continue;
         auto rec = events::decode_record(r.value);
         if (!rec) return rec.error();
         for (const auto& e : rec.value().events) {

@@ -29,15 +29,27 @@ TEST_CASE("a broker that goes down gives 503 problem+json within the delivery ti
   const std::string bootstrap = line->substr(line->find('=') + 1);
 
   test::temp_dir dir;
+  const std::string topic = test::unique_topic("down");
+  std::string token;
+  {
+    test::child_process create({test::caseline_binary(), "token", "create", "--data", dir.path(),
+                                "--role", "agent", "--center", "410100", "--kafka", bootstrap,
+                                "--topic", topic, "--partitions", "2"});
+    REQUIRE_MESSAGE(create.wait(120s) == 0, create.output());
+    token = create.output();
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    token = token.substr(token.rfind('\n') + 1);
+  }
+  const test::header_list auth{{"authorization", "Bearer " + token}};
   test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
-                              "--data", dir.path(), "--kafka", bootstrap, "--topic",
-                              test::unique_topic("down"), "--partitions", "2"});
+                              "--data", dir.path(), "--kafka", bootstrap, "--topic", topic,
+                              "--partitions", "2"});
   auto listening = server.wait_for_line("listening on http://", 120s);
   REQUIRE_MESSAGE(listening.has_value(), server.output());
   const auto at = listening->find("http://") + 7;
   const std::string address = listening->substr(at, listening->find(' ', at) - at);
 
-  auto ok = test::http_call(address, "POST", "/v1/cases", body(0));
+  auto ok = test::http_call(address, "POST", "/v1/cases", body(0), auth);
   REQUIRE(ok.status == 201);
   const std::string id(boost::json::parse(ok.body).as_object()["id"].as_string());
 
@@ -45,13 +57,13 @@ TEST_CASE("a broker that goes down gives 503 problem+json within the delivery ti
   REQUIRE(broker.wait(90s).has_value());
 
   const auto started = std::chrono::steady_clock::now();
-  auto down = test::http_call(address, "POST", "/v1/cases", body(1));
+  auto down = test::http_call(address, "POST", "/v1/cases", body(1), auth);
   const auto took = std::chrono::steady_clock::now() - started;
   CHECK(down.status == 503);
   CHECK(down.header("content-type") == "application/problem+json");
   CHECK_MESSAGE(took < 40s, "the write hung instead of failing in bounded time");
   // Reads of what was acknowledged still answer from the projection.
-  CHECK(test::http_call(address, "GET", "/v1/cases/" + id).status == 200);
+  CHECK(test::http_call(address, "GET", "/v1/cases/" + id, {}, auth).status == 200);
 
   server.signal(SIGTERM);
   CHECK(server.wait(60s).has_value());

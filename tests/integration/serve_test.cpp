@@ -5,6 +5,7 @@
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -27,6 +28,22 @@ struct server {
   std::string address;
 };
 
+// A bearer token of an agent of center 410100, created with `caseline token create` while no
+// server has the store open (tokens persist in the store across restarts).
+std::string make_token(const std::string& data, const std::string& kafka, const std::string& topic) {
+  std::vector<std::string> argv{test::caseline_binary(), "token", "create", "--data", data,
+                                "--role", "agent", "--center", "410100", "--partitions", "4"};
+  if (!kafka.empty()) argv.insert(argv.end(), {"--kafka", kafka, "--topic", topic});
+  test::child_process p(argv);
+  REQUIRE_MESSAGE(p.wait(120s) == 0, "token create failed: " << p.output());
+  std::string out = p.output();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  const auto nl = out.rfind('\n');
+  return nl == std::string::npos ? out : out.substr(nl + 1);
+}
+
+test::header_list bearer(const std::string& token) { return {{"authorization", "Bearer " + token}}; }
+
 server start_server(const std::string& data, const std::string& kafka, const std::string& topic) {
   std::vector<std::string> argv{test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
                                 "--data", data, "--partitions", "4"};
@@ -48,34 +65,43 @@ std::string case_body(int i) {
          R"(: the bus skipped the stop"})";
 }
 
-// Posts `n` cases from `threads` threads; returns id -> content of every acknowledged one.
-std::map<std::string, std::string> post_cases(const std::string& address, int n, int threads) {
+// Acknowledged cases, id -> content, shared by the posting threads.
+struct acked_cases {
   std::mutex mu;
-  std::map<std::string, std::string> acked;
+  std::map<std::string, std::string> ids;
+  std::size_t size() {
+    std::lock_guard lk(mu);
+    return ids.size();
+  }
+};
+
+// Posts `n` cases from `threads` threads into `acked` (only those answered 201).
+void post_cases(const std::string& address, const std::string& token, int first, int n,
+                int threads, acked_cases& acked) {
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
-      for (int i = t; i < n; i += threads) {
-        auto r = test::http_call(address, "POST", "/v1/cases", case_body(i));
+      for (int i = first + t; i < first + n; i += threads) {
+        auto r = test::http_call(address, "POST", "/v1/cases", case_body(i), bearer(token));
         if (r.status != 201) continue;
         auto v = boost::json::parse(r.body).as_object();
-        std::lock_guard lk(mu);
-        acked[std::string(v["id"].as_string())] = std::string(v["content"].as_string());
+        std::lock_guard lk(acked.mu);
+        acked.ids[std::string(v["id"].as_string())] = std::string(v["content"].as_string());
       }
     });
   }
   for (auto& t : ts) t.join();
-  return acked;
 }
 
-void check_cases(const std::string& address, const std::map<std::string, std::string>& acked) {
+void check_cases(const std::string& address, const std::string& token,
+                 const std::map<std::string, std::string>& acked) {
   for (const auto& [id, content] : acked) {
-    auto r = test::http_call(address, "GET", "/v1/cases/" + id);
+    auto r = test::http_call(address, "GET", "/v1/cases/" + id, {}, bearer(token));
     REQUIRE_MESSAGE(r.status == 200, id << ": " << r.body);
     auto v = boost::json::parse(r.body).as_object();
     CHECK(v["content"].as_string() == content);
     CHECK(v["version"].as_int64() == 1);
-    auto h = test::http_call(address, "GET", "/v1/cases/" + id + "/events");
+    auto h = test::http_call(address, "GET", "/v1/cases/" + id + "/events", {}, bearer(token));
     REQUIRE(h.status == 200);
     auto events = boost::json::parse(h.body).as_object()["events"].as_array();
     REQUIRE(events.size() == 1);
@@ -122,11 +148,15 @@ std::multiset<std::string> topic_keys(const std::string& brokers, const std::str
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 500);
     if (!m) continue;
     if (!m->err) {
-      keys.emplace(static_cast<const char*>(m->key), m->key_len);
-      auto rec = events::decode_record(
-          std::string_view(static_cast<const char*>(m->payload), m->len));
-      CHECK_MESSAGE(rec.has_value(), "a record in the topic does not decode");
+      const std::string_view value(static_cast<const char*>(m->payload), m->len);
       next[m->partition] = m->offset + 1;
+      if (!events::is_checkpoint(value)) {
+        keys.emplace(static_cast<const char*>(m->key), m->key_len);
+        CHECK_MESSAGE(events::decode_record(value).has_value(), "a record does not decode");
+        // Personal text is encrypted before it enters the log.
+        CHECK(value.find("skipped the stop") == std::string::npos);
+        CHECK(value.find("13800001") == std::string::npos);
+      }
     }
     rd_kafka_message_destroy(m);
   }
@@ -136,45 +166,58 @@ std::multiset<std::string> topic_keys(const std::string& brokers, const std::str
   return keys;
 }
 
-std::int64_t embedded_record_count(const std::string& data) {
+// Case records in the embedded log (checkpoint records left out); none may hold personal text.
+std::int64_t embedded_case_records(const std::string& data) {
   auto log = events::open_embedded_log({data + "/log", 4});
   REQUIRE(log.has_value());
   std::int64_t n = 0;
-  for (std::int32_t p = 0; p < 4; ++p) n += log.value()->end_offset(events::partition_id{p}).value()();
+  for (std::int32_t p = 0; p < 4; ++p) {
+    auto recs = log.value()->read(events::partition_id{p}, events::log_offset{0}, 100000, 0ms);
+    REQUIRE(recs);
+    for (const auto& r : recs.value()) {
+      if (events::is_checkpoint(r.value)) continue;
+      CHECK(r.value.find("skipped the stop") == std::string::npos);
+      ++n;
+    }
+  }
   return n;
 }
 
 void survive_kill9(const std::string& kafka) {
   test::temp_dir dir;
   const std::string topic = kafka.empty() ? "" : test::unique_topic("kill9");
-  std::map<std::string, std::string> acked;
+  const std::string token = make_token(dir.path(), kafka, topic);
+  acked_cases acked;
   {
     auto s = start_server(dir.path(), kafka, topic);
-    acked = post_cases(s.address, 60, 6);
+    post_cases(s.address, token, 0, 60, 6, acked);
     REQUIRE(acked.size() == 60);
     // Kill while more requests are in flight: whatever was acknowledged must survive.
-    std::thread more([&] {
-      auto extra = post_cases(s.address, 40, 4);
-      acked.merge(extra);
-    });
-    more.join();
+    std::thread more([&] { post_cases(s.address, token, 1000, 400, 4, acked); });
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (acked.size() < 80 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
     s.proc->signal(SIGKILL);
     REQUIRE(s.proc->wait(30s) == 128 + SIGKILL);
+    more.join();
+    CHECK(acked.size() >= 80);
   }
   auto s = start_server(dir.path(), kafka, topic);
-  check_cases(s.address, acked);
+  check_cases(s.address, token, acked.ids);
   // The case-id sequence continues after the restart: no id is handed out twice.
-  auto after = post_cases(s.address, 5, 1);
-  for (const auto& [id, content] : after) CHECK_MESSAGE(!acked.contains(id), id << " reused");
-  acked.merge(after);
+  acked_cases after;
+  post_cases(s.address, token, 5000, 5, 1, after);
+  REQUIRE(after.size() == 5);
+  for (const auto& [id, content] : after.ids) CHECK_MESSAGE(!acked.ids.contains(id), id << " reused");
+  acked.ids.merge(after.ids);
   s.proc->signal(SIGTERM);
   CHECK(s.proc->wait(60s) == 0);
   if (kafka.empty()) {
-    CHECK(embedded_record_count(dir.path()) == static_cast<std::int64_t>(acked.size()));
+    CHECK(embedded_case_records(dir.path()) == static_cast<std::int64_t>(acked.size()));
   } else {
     const auto keys = topic_keys(kafka, topic);
     CHECK(keys.size() == acked.size());
-    for (const auto& [id, content] : acked) CHECK_MESSAGE(keys.count(id) == 1, id);
+    for (const auto& [id, content] : acked.ids) CHECK_MESSAGE(keys.count(id) == 1, id);
   }
 }
 
@@ -188,6 +231,7 @@ TEST_CASE("acknowledged cases survive kill -9 of the server (Kafka), one record 
 
 TEST_CASE("rejected requests append nothing and answer problem+json") {
   test::temp_dir dir;
+  const std::string token = make_token(dir.path(), "", "");
   {
     auto s = start_server(dir.path(), "", "");
     struct bad {
@@ -212,7 +256,7 @@ TEST_CASE("rejected requests append nothing and answer problem+json") {
     };
     for (const auto& c : cases) {
       CAPTURE(c.name);
-      auto r = test::http_call(s.address, "POST", "/v1/cases", c.body);
+      auto r = test::http_call(s.address, "POST", "/v1/cases", c.body, bearer(token));
       CHECK(r.status == c.status);
       CHECK(r.header("content-type") == "application/problem+json");
       auto p = boost::json::parse(r.body).as_object();
@@ -220,12 +264,15 @@ TEST_CASE("rejected requests append nothing and answer problem+json") {
       CHECK(p.contains("type"));
       CHECK(p.contains("title"));
     }
-    auto r = test::http_call(s.address, "GET", "/v1/cases/410100-20250101-000001");
+    auto r = test::http_call(s.address, "GET", "/v1/cases/410100-20250101-000001", {},
+                             bearer(token));
     CHECK(r.status == 404);
-    CHECK(test::http_call(s.address, "GET", "/v1/nothing").status == 404);
-    CHECK(test::http_call(s.address, "DELETE", "/v1/cases").status == 405);
+    CHECK(test::http_call(s.address, "GET", "/v1/nothing", {}, bearer(token)).status == 404);
+    CHECK(test::http_call(s.address, "DELETE", "/v1/cases", {}, bearer(token)).status == 405);
+    // Without a token nothing is written either.
+    CHECK(test::http_call(s.address, "POST", "/v1/cases", case_body(1)).status == 401);
     s.proc->signal(SIGTERM);
     REQUIRE(s.proc->wait(60s) == 0);
   }
-  CHECK(embedded_record_count(dir.path()) == 0);
+  CHECK(embedded_case_records(dir.path()) == 0);
 }

@@ -6,6 +6,8 @@
 
 namespace caseline::test {
 
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
 struct http_reply {
   int status{0};  // 0: no answer (connection failed)
   std::string body;
