@@ -23,11 +23,16 @@
 #include "gateway/openapi.h"
 #include "gateway/problem.h"
 #include "gateway/routes.h"
+#include "events/field_crypto.h"
 #include "projections/access_log.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
 #include "projections/idempotency_store.h"
+#include "projections/queues.h"
+#include "projections/reports.h"
+#include "projections/retention.h"
+#include "projections/sla_index.h"
 #include "projections/token_store.h"
 
 namespace caseline::gateway {
@@ -87,6 +92,35 @@ result<std::optional<std::uint64_t>> parse_if_match(const http_request& req) {
 
 std::string etag(std::uint64_t version) { return fmt::format("\"{}\"", version); }
 
+// A body some projection already rendered as JSON.
+http_response raw_json_response(std::string body, std::string content_type = "application/json") {
+  http_response r;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+std::string param(const http_request& req, std::string_view name) {
+  const auto v = req.query_param(name);
+  return v ? std::string(*v) : std::string();
+}
+
+// Unknown query parameters are refused: a typo must not silently widen or narrow an answer.
+result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : req.query)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      return field_error(name, "unknown query parameter");
+  return success();
+}
+
+// The event id an idempotent answer is sealed under: short (seal_field takes at most 255 bytes)
+// and never the id of a case event.
+std::string answer_seal_id(std::string_view token, std::string_view key) {
+  return "answer:" +
+         events::to_hex(events::sha256(std::string(token) + '\0' + std::string(key))).substr(0, 32);
+}
+constexpr std::string_view answer_field = "answer.body";
+
 json::object summary_json(const projections::case_summary& c) {
   auto opt = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
   return {{"id", c.id},
@@ -135,6 +169,9 @@ struct request_scope {
   route_match match;
   std::optional<principal> who;
   std::string route_name;  // the template, for logs and metrics
+  // The case whose opened personal data the answer shows: a stored idempotent answer is sealed
+  // with that case's key, so that no plaintext reaches RocksDB (and shredding covers it).
+  std::string sealed_for;
 };
 
 using scope_ptr = std::shared_ptr<request_scope>;
@@ -265,6 +302,19 @@ class api::impl {
         {"put_unit", &impl::put_unit},
         {"list_centers", &impl::list_centers},
         {"set_clock", &impl::set_clock},
+        {"get_queue", &impl::get_queue},
+        {"sla_overdue", &impl::sla_overdue},
+        {"sla_due_soon", &impl::sla_due_soon},
+        {"report_monthly", &impl::report_monthly},
+        {"report_annual", &impl::report_annual},
+        {"report_period", &impl::report_period},
+        {"report_assessment", &impl::report_assessment},
+        {"report_urgent", &impl::report_urgent},
+        {"retention_audit", &impl::retention_audit},
+        {"place_legal_hold", &impl::command},
+        {"lift_legal_hold", &impl::command},
+        {"put_recording", &impl::put_recording},
+        {"get_recording", &impl::get_recording},
     };
     return table;
   }
@@ -310,18 +360,23 @@ class api::impl {
         http_response r;
         r.status = a.status;
         r.content_type = a.content_type;
-        r.body = a.body;
         r.headers = a.headers;
+        auto body = open_answer(*sc, token, key, a);
+        if (!body) return done(error_response(body.error(), sc->req.path));
+        r.body = std::move(body).value();
         r.headers.emplace_back("Idempotent-Replayed", "true");
         return done(std::move(r));
       }
       in_flight_[slot] = in_flight{hash, {}};
     }
-    (this->*fn)(sc, [this, slot, token, key, hash, done = std::move(done)](http_response r) {
+    (this->*fn)(sc, [this, sc, slot, token, key, hash, done = std::move(done)](http_response r) {
       // A final answer is kept; a 5xx or 429 is not, so that the retry can succeed.
       if (r.status < 500 && r.status != 429) {
-        auto put = idempotency_.put(token, key,
-                                    {hash, r.status, r.content_type, r.body, r.headers});
+        auto body = seal_answer(*sc, token, key, r.body);
+        auto put = body ? idempotency_.put(token, key,
+                                           {hash, r.status, r.content_type,
+                                            std::move(body).value(), r.headers})
+                        : result<void>(body.error());
         if (!put) {
           spdlog::error(R"({{"event":"idempotency_store_failed","error":"{}"}})",
                         put.error().message());
@@ -341,6 +396,36 @@ class api::impl {
       }
       done(std::move(r));
     });
+  }
+
+  // An answer that shows a case's personal data is stored sealed with the case's key (bound to
+  // the token and the key), as every other copy of that data is.
+  result<std::string> seal_answer(const request_scope& sc, std::string_view token,
+                                  std::string_view key, const std::string& body) {
+    if (sc.sealed_for.empty()) return body;
+    auto k = s_.keys.get(case_id{sc.sealed_for});
+    if (!k) return k.error();
+    if (!k.value()) return body;  // shredded: the answer holds no personal data
+    return events::seal_field(*k.value(), sc.sealed_for, answer_seal_id(token, key),
+                              answer_field, body);
+  }
+  result<std::string> open_answer(const request_scope& sc, std::string_view token,
+                                  std::string_view key, const projections::stored_answer& a) {
+    if (!events::is_sealed_field(a.body)) return a.body;
+    // The case: the command's {id}, or for POST /v1/cases the Location of the first answer.
+    std::string id;
+    if (auto it = sc.match.params.find("id"); it != sc.match.params.end()) id = it->second;
+    for (const auto& [name, value] : a.headers)
+      if (name == "Location") id = value.substr(value.rfind('/') + 1);
+    auto k = s_.keys.get(case_id{id});
+    if (!k) return k.error();
+    if (!k.value())
+      return make_error(errc::not_found,
+                        "the first answer showed personal data that has since been shredded "
+                        "(Art. 38)");
+    auto body = events::open_field(*k.value(), id, answer_field, a.body, answer_seal_id(token, key));
+    if (!body) log_unverified(sc, id, body.error());
+    return body;
   }
 
   // Every read of a case's personal data is recorded before it is shown.
@@ -377,6 +462,36 @@ class api::impl {
   }
 
   bool masked(const request_scope& sc) const { return !sc.who || !sees_phone(sc.who->role); }
+  personal_view view(const request_scope& sc, bool available) const {
+    return personal_view{masked(sc), !available};
+  }
+
+  // Opens the personal fields of a copy of a case's state (or of one of its events) for display:
+  // true when opened, false when the case's text was shredded. A field that does not verify is
+  // logged with the case id and the field's name (never a value) and answers 500.
+  result<bool> open_personal(const request_scope& sc, core::case_state& s) {
+    auto r = s_.privacy.open(s);
+    if (!r) log_unverified(sc, s.id(), r.error());
+    return r;
+  }
+  result<bool> open_personal(const request_scope& sc, const std::string& id,
+                             std::string_view event_id, core::event& e) {
+    auto r = s_.privacy.open(case_id{id}, event_id, e);
+    if (!r) log_unverified(sc, id, r.error());
+    return r;
+  }
+  static void log_unverified(const request_scope& sc, std::string_view id, const error& e) {
+    spdlog::error(
+        R"({{"event":"personal_data_unreadable","case_id":"{}","correlation_id":"{}","error":"{}"}})",
+        valid_token_text(id, 64) ? id : "?", sc.correlation_id, e.message());
+  }
+
+  // Read-your-writes over every partition (lists and projections that span cases).
+  result<void> await_all_writes() {
+    for (std::int32_t p = 0; p < s_.log.partition_count(); ++p)
+      if (auto w = await_own_writes(events::partition_id{p}); !w) return w.error();
+    return success();
+  }
 
   // --- operations ---------------------------------------------------------------------------
 
@@ -447,10 +562,13 @@ class api::impl {
         return done(error_response(r.error(), sc->req.path));
       }
       metrics_.observe_append("ok", seconds);
-      const auto& st = r.value().state;
+      auto st = r.value().state;  // a copy: opened for display only
+      auto opened = open_personal(*sc, st);
+      if (!opened) return done(error_response(opened.error(), sc->req.path));
       if (auto rec = record_read(*sc, st.id()); !rec)
         return done(error_response(rec.error(), sc->req.path));
-      auto resp = json_response(status, case_to_json(st, s_.clock.now(), masked(*sc)));
+      sc->sealed_for = st.id();
+      auto resp = json_response(status, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
       if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
       resp.headers.emplace_back("ETag", etag(st.version));
       done(std::move(resp));
@@ -493,8 +611,11 @@ class api::impl {
     auto found = visible_case(*sc, id);
     if (!found) return done(error_response(found.error(), sc->req.path));
     if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+    auto& st = *found.value();
+    auto opened = open_personal(*sc, st);
+    if (!opened) return done(error_response(opened.error(), sc->req.path));
     if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), sc->req.path));
-    auto resp = json_response(200, case_to_json(*found.value(), s_.clock.now(), masked(*sc)));
+    auto resp = json_response(200, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
     resp.headers.emplace_back("ETag", etag(found.value()->version));
     done(std::move(resp));
   }
@@ -509,6 +630,7 @@ class api::impl {
     if (!locations) return done(error_response(locations.error(), instance));
     if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), instance));
     json::array out;
+    bool shredded = false;
     std::optional<events::log_position> cached_pos;
     events::record cached;
     for (const auto& loc : locations.value()) {
@@ -533,9 +655,14 @@ class api::impl {
       if (!env) return done(error_response(env.error(), instance));
       auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
       if (!ev) return done(error_response(ev.error(), instance));
-      out.emplace_back(event_to_json(env.value(), ev.value(), masked(*sc)));
+      auto opened = open_personal(*sc, id, env.value().event_id, ev.value());
+      if (!opened) return done(error_response(opened.error(), instance));
+      shredded = shredded || !opened.value();
+      out.emplace_back(event_to_json(env.value(), ev.value(), view(*sc, opened.value())));
     }
-    done(json_response(200, {{"case_id", id}, {"events", std::move(out)}}));
+    done(json_response(200, {{"case_id", id},
+                             {"personal_data", shredded ? "shredded" : "available"},
+                             {"events", std::move(out)}}));
   }
 
   void list_cases(const scope_ptr& sc, responder done) {
@@ -584,9 +711,7 @@ class api::impl {
              (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
              (category.empty() || c.category == category) && (domain.empty() || c.domain == domain);
     };
-    for (std::int32_t p = 0; p < s_.log.partition_count(); ++p)
-      if (auto w = await_own_writes(events::partition_id{p}); !w)
-        return done(error_response(w.error(), sc->req.path));
+    if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
     auto page = projections::case_index_reader(s_.store).list(lq);
     if (!page) {
       if (page.error().code == core::errc::invalid_argument)
@@ -615,11 +740,14 @@ class api::impl {
     if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), sc->req.path));
     auto row = projections::case_reader(s_.store).get(case_id{id});
     if (!row) return done(error_response(row.error(), sc->req.path));
-    // A wrong id and a wrong phone answer the same bytes.
-    const std::string phone = row.value() ? digits_of(row.value()->state.caller.phone) : "";
-    if (!row.value() || phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
+    // A wrong id, a wrong phone and a shredded case (no phone left) answer the same bytes.
+    if (!row.value()) return done(error_response(case_not_found(id), sc->req.path));
+    auto st = row.value()->state;
+    auto opened = open_personal(*sc, st);
+    if (!opened) return done(error_response(opened.error(), sc->req.path));
+    const std::string phone = digits_of(st.caller.phone);
+    if (phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
       return done(error_response(case_not_found(id), sc->req.path));
-    const auto& st = row.value()->state;
     json::object deadlines{{"transfer_by", nullptr}, {"reply_by", nullptr}};
     for (const auto& d : core::deadlines(st, s_.clock.now()))
       deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] =
@@ -707,6 +835,223 @@ class api::impl {
     if (!t) return done(error_response(t.error(), sc->req.path));
     s_.manual_clock->set(t.value());
     done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
+  }
+
+  // --- work queues, deadlines, reports (issue 5), retention and recordings (issue 6) ---------
+
+  // The scope of a queue or deadline list: non-provincial center staff see their own center
+  // (and the units registered with it), a unit token its own unit; the provincial center's staff
+  // and auditors what they name. Asking for another's is 403 (the names are not secret).
+  result<projections::scope> worklist_scope(const principal& p, const std::string& center,
+                                            const std::string& unit) {
+    if (!center.empty() && !is_center_code(center))
+      return field_error("center", "must be a 6-digit GB/T 2260 code");
+    if (!unit.empty() && !valid_token_text(unit, 64)) return field_error("unit", "not a unit id");
+    projections::scope out;
+    if (p.role == role::unit) {
+      if ((!unit.empty() && unit != p.unit()) || (!center.empty() && center != p.center()))
+        return make_error(errc::forbidden, "a unit sees its own unit's cases only");
+      out.unit = p.unit;
+      return out;
+    }
+    if (!unit.empty()) out.unit = unit_id{unit};
+    if (p.role == role::auditor || provincial(p)) {
+      if (!center.empty()) out.center = center_code{center};
+      return out;
+    }
+    if (!center.empty() && center != p.center())
+      return make_error(errc::forbidden, "another center's cases");
+    out.center = p.center;
+    if (!unit.empty()) {
+      const auto reg = s_.registry.snapshot();
+      const core::unit_info* u = reg->unit(unit_id{unit});
+      if (!u || u->center() != p.center())
+        return make_error(errc::forbidden, "not a unit of the token's center");
+    }
+    return out;
+  }
+
+  // The center a report is about: "" is province-wide. Non-provincial staff get their own
+  // center's only.
+  result<std::string> report_center(const principal& p, const std::string& center) {
+    if (!center.empty() && !is_center_code(center))
+      return field_error("center", "must be a 6-digit GB/T 2260 code");
+    if (p.role == role::auditor || provincial(p)) return center;
+    if (!center.empty() && center != p.center())
+      return make_error(errc::forbidden, "another center's report");
+    return p.center();
+  }
+
+  // Answers a projection's rendered JSON (or its error) after this server's writes are applied.
+  void answer_projection(const scope_ptr& sc, const responder& done,
+                         const std::function<result<std::string>()>& render) {
+    if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
+    auto body = render();
+    if (!body) return done(error_response(body.error(), sc->req.path));
+    done(raw_json_response(std::move(body).value()));
+  }
+
+  void get_queue(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, {"center", "unit", "cursor", "limit"}); !k)
+      return done(error_response(k.error(), q.path));
+    auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
+    if (!scope) return done(error_response(scope.error(), q.path));
+    if (!scope.value().center && !scope.value().unit)
+      return done(error_response(field_error("center", "a queue belongs to a center or a unit: "
+                                                       "name one"),
+                                 q.path));
+    answer_projection(sc, done, [&] {
+      return projections::queue_json(s_.store, sc->match.params.at("queue"), scope.value(),
+                                     param(q, "cursor"), param(q, "limit"),
+                                     shanghai_date(s_.clock.now()));
+    });
+  }
+
+  void sla_overdue(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, {"center", "unit"}); !k)
+      return done(error_response(k.error(), q.path));
+    auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
+    if (!scope) return done(error_response(scope.error(), q.path));
+    answer_projection(sc, done, [&] {
+      return projections::sla_overdue_json(s_.store, s_.calendar, s_.clock.now(), scope.value());
+    });
+  }
+
+  void sla_due_soon(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, {"within", "center", "unit"}); !k)
+      return done(error_response(k.error(), q.path));
+    auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
+    if (!scope) return done(error_response(scope.error(), q.path));
+    answer_projection(sc, done, [&] {
+      return projections::sla_due_soon_json(s_.store, s_.calendar, s_.clock.now(),
+                                             param(q, "within"), scope.value());
+    });
+  }
+
+  // The report routes share their checks: known parameters, then the caller's center.
+  void report(const scope_ptr& sc, const responder& done,
+              std::initializer_list<std::string_view> params,
+              const std::function<result<std::string>(const core::registry&,
+                                                      const std::string& center)>& render) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, params); !k) return done(error_response(k.error(), q.path));
+    auto center = report_center(*sc->who, param(q, "center"));
+    if (!center) return done(error_response(center.error(), q.path));
+    const auto reg = s_.registry.snapshot();
+    answer_projection(sc, done, [&] { return render(*reg, center.value()); });
+  }
+
+  void report_monthly(const scope_ptr& sc, responder done) {
+    report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+      return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center);
+    });
+  }
+
+  void report_annual(const scope_ptr& sc, responder done) {
+    report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+      return projections::report_annual_json(s_.store, reg, sc->match.params.at("year"), center);
+    });
+  }
+
+  void report_period(const scope_ptr& sc, responder done) {
+    report(sc, done, {"from", "to", "center"},
+           [&](const core::registry& reg, const std::string& center) {
+             return projections::report_period_json(s_.store, reg, param(sc->req, "from"),
+                                                    param(sc->req, "to"), center);
+           });
+  }
+
+  void report_urgent(const scope_ptr& sc, responder done) {
+    report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+      return projections::report_urgent_json(s_.store, reg, sc->match.params.at("day"), center);
+    });
+  }
+
+  // Art. 45: the provincial center assesses every city/county center; others do not see it.
+  void report_assessment(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
+    if (sc->who->role != role::auditor && !provincial(*sc->who))
+      return done(error_response(
+          make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
+          q.path));
+    const auto reg = s_.registry.snapshot();
+    answer_projection(sc, done, [&] {
+      return projections::report_assessment_json(s_.store, *reg, sc->match.params.at("month"));
+    });
+  }
+
+  // Art. 38: auditors, and the provincial center's supervisors.
+  void retention_audit(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    if (auto k = known_params(q, {"as_of", "format"}); !k)
+      return done(error_response(k.error(), q.path));
+    if (sc->who->role != role::auditor && !provincial(*sc->who))
+      return done(error_response(
+          make_error(errc::forbidden,
+                     "the retention audit is for auditors and the provincial center's supervisors"),
+          q.path));
+    civil_date as_of = shanghai_date(s_.clock.now());
+    if (const auto a = param(q, "as_of"); !a.empty()) {
+      const auto d = civil_date::parse(a);
+      if (!d) return done(error_response(field_error("as_of", "must be YYYY-MM-DD"), q.path));
+      as_of = *d;
+    }
+    const auto format = param(q, "format");
+    if (!format.empty() && format != "json" && format != "text")
+      return done(error_response(field_error("format", "json or text"), q.path));
+    if (auto w = await_all_writes(); !w) return done(error_response(w.error(), q.path));
+    auto audit = projections::audit_retention(s_.store, s_.retention, as_of, &s_.blobs, &s_.keys);
+    if (!audit) return done(error_response(audit.error(), q.path));
+    if (format == "text")
+      return done(raw_json_response(projections::retention_audit_text(audit.value()),
+                                    "text/plain; charset=utf-8"));
+    done(raw_json_response(projections::retention_audit_json(audit.value())));
+  }
+
+  // The call's audio, stored content-addressed; the case refers to it by "blob:<sha256>".
+  void put_recording(const scope_ptr& sc, responder done) {
+    const auto ct = sc->req.header("content-type");
+    const std::string_view type = ct ? ct->substr(0, ct->find(';')) : std::string_view{};
+    if (!type.starts_with("audio/") && type != "application/octet-stream")
+      return done(error_response(
+          make_error(errc::unsupported_media_type,
+                     "send the audio as Content-Type: audio/* or application/octet-stream"),
+          sc->req.path));
+    if (sc->req.body.empty())
+      return done(error_response(field_error("body", "the audio is empty"), sc->req.path));
+    auto sha = s_.blobs.put(sc->req.body);
+    if (!sha) return done(error_response(sha.error(), sc->req.path));
+    auto r = json_response(201, {{"sha256", sha.value()},
+                                 {"uri", "blob:" + sha.value()},
+                                 {"bytes", sc->req.body.size()}});
+    r.headers.emplace_back("Location", "/v1/recordings/" + sha.value());
+    done(std::move(r));
+  }
+
+  // A call's audio is personal data: each fetch is recorded (under "blob:<sha256>").
+  void get_recording(const scope_ptr& sc, responder done) {
+    const std::string& sha = sc->match.params.at("sha256");
+    if (!projections::is_sha256_hex(sha))
+      return done(error_response(field_error("sha256", "must be 64 lower-case hex digits"),
+                                 sc->req.path));
+    auto bytes = s_.blobs.get(sha);
+    if (!bytes) {
+      if (bytes.error().code != events::errc::not_found)
+        spdlog::error(R"({{"event":"recording_unreadable","sha256":"{}","correlation_id":"{}","error":"{}"}})",
+                      sha, sc->correlation_id, bytes.error().message());
+      return done(error_response(bytes.error(), sc->req.path));
+    }
+    if (auto rec = record_read(*sc, "blob:" + sha); !rec)
+      return done(error_response(rec.error(), sc->req.path));
+    http_response r;
+    r.content_type = "application/octet-stream";
+    r.body = std::move(bytes).value();
+    r.headers.emplace_back("ETag", "\"" + sha + "\"");
+    done(std::move(r));
   }
 
   services s_;

@@ -50,6 +50,16 @@ bool permitted(role r, operation op) {
     case operation::write_registry: return r == admin || r == supervisor;
     case operation::admin_clock: return r == admin;
     case operation::metrics: return r == admin || r == analyst || r == auditor;
+    case operation::read_worklists:
+      return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
+             r == supervisor || r == unit || r == auditor;
+    case operation::read_reports: return r == analyst || r == supervisor || r == auditor;
+    // Supervisors of the provincial center only: the handler checks the center.
+    case operation::retention_audit: return r == auditor || r == supervisor;
+    case operation::legal_hold: return r == supervisor;
+    case operation::upload_recording: return r == agent || r == shift_lead || r == supervisor;
+    case operation::read_recording:
+      return r == supervisor || r == auditor || r == quality_inspector;
   }
   return false;
 }
@@ -65,6 +75,10 @@ bool in_scope(const principal& p, const core::case_state& s) {
   }
   if (p.center() == core::registry::provincial_center) return true;
   return s.center == p.center || s.owner_center == p.center;
+}
+
+bool provincial(const principal& p) {
+  return p.role != role::unit && p.center() == core::registry::provincial_center;
 }
 
 std::string list_scope(const principal& p) {

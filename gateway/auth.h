@@ -52,6 +52,12 @@ enum class operation : std::uint8_t {
   write_registry,   // PUT a unit
   admin_clock,
   metrics,
+  read_worklists,    // work queues, overdue and due-soon deadlines (no personal data)
+  read_reports,      // the statutory reports (Art. 39-40, 45)
+  retention_audit,   // the retention audit (Art. 38)
+  legal_hold,        // place or lift a legal hold on a case
+  upload_recording,  // store a call's audio
+  read_recording,    // fetch a call's audio
 };
 
 // May this role ever do this (whatever the case)? False answers 403.
@@ -62,6 +68,8 @@ bool permitted(role r, operation op);
 bool in_scope(const principal& p, const core::case_state& s);
 // The list scope of the principal ("c<center>", "u<unit>", "*"), see projections/case_index.h.
 std::string list_scope(const principal& p);
+// Staff of the provincial center (410000): they see every center's cases, queues and reports.
+bool provincial(const principal& p);
 // Roles that do not need the caller's number see it masked.
 bool sees_phone(role r);
 // "13800000000" -> "138****0000"; short numbers are masked entirely.

@@ -32,31 +32,41 @@ json::array strings(const std::vector<std::string>& v) {
   return a;
 }
 
+// A personal field: null once the case's text is shredded.
+json::value personal(const std::string& v, const personal_view& view) {
+  return view.shredded ? json::value(nullptr) : json::value(v);
+}
+
+json::value phone(const std::string& v, const personal_view& view) {
+  if (view.shredded) return nullptr;
+  return json::value(view.mask_phone ? mask_phone_number(v) : v);
+}
+
 json::object recording(const core::recording_ref& r) {
   return {{"uri", r.uri}, {"sha256", r.sha256}, {"duration_s", r.duration_s}};
 }
 
 // One object per event type: every field of the body, enums by name, dates as YYYY-MM-DD.
 struct body_renderer {
-  bool mask_phone{false};
+  personal_view view;
+  json::value text(const std::string& v) const { return personal(v, view); }
   json::object operator()(const core::case_received& e) const {
     json::object o{{"channel", core::to_string(e.via)},
                    {"center", e.center()},
                    {"caller",
-                    {{"phone", mask_phone ? mask_phone_number(e.caller.phone) : e.caller.phone},
-                     {"name", e.caller.name}}},
-                   {"content", e.content},
+                    {{"phone", phone(e.caller.phone, view)}, {"name", text(e.caller.name)}}},
+                   {"content", text(e.content)},
                    {"received_on", date(e.received_on)},
                    {"transfer_due", date(e.transfer_due)}};
     o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
     return o;
   }
   json::object operator()(const core::answered_immediately& e) const {
-    return {{"answer", e.answer}, {"answered_on", date(e.answered_on)}};
+    return {{"answer", text(e.answer)}, {"answered_on", date(e.answered_on)}};
   }
   json::object operator()(const core::not_accepted& e) const {
     return {{"reason", wire_name(e.reason)},
-            {"explanation", e.explanation},
+            {"explanation", text(e.explanation)},
             {"decided_on", date(e.decided_on)}};
   }
   json::object operator()(const core::redirected& e) const {
@@ -82,17 +92,17 @@ struct body_renderer {
   json::object operator()(const core::escalated& e) const {
     return {{"to", core::to_string(e.target)},     {"reason", core::to_string(e.reason)},
             {"from_center", e.from_center()},      {"to_center", e.to_center()},
-            {"note", e.note}};
+            {"note", text(e.note)}};
   }
   json::object operator()(const core::returned& e) const {
     return {{"unit", e.unit()},
-            {"reasons", e.reasons},
+            {"reasons", text(e.reasons)},
             {"returned_on", date(e.returned_on)},
             {"late", e.late}};
   }
   json::object operator()(const core::extended& e) const {
     return {{"approved_by", e.approved_by()},     {"reason", core::to_string(e.reason)},
-            {"working_days", e.days()},           {"explanation", e.explanation},
+            {"working_days", e.days()},           {"explanation", text(e.explanation)},
             {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
   }
   json::object operator()(const core::reminded& e) const {
@@ -102,9 +112,9 @@ struct body_renderer {
             {"unit", e.unit()}};
   }
   json::object operator()(const core::replied& e) const {
-    return {{"facts", e.facts},
-            {"process", e.process},
-            {"basis", e.basis},
+    return {{"facts", text(e.facts)},
+            {"process", text(e.process)},
+            {"basis", text(e.basis)},
             {"caller_reached", e.caller_reached},
             {"replied_on", date(e.replied_on)},
             {"on_time", e.on_time},
@@ -115,7 +125,7 @@ struct body_renderer {
             {"satisfaction", opt_enum(e.result_view)},
             {"timeliness", opt_enum(e.time_view)},
             {"further_handling", e.further_handling},
-            {"notes", e.notes},
+            {"notes", text(e.notes)},
             {"revisited_on", date(e.revisited_on)},
             {"reopened_reply_due", opt_date(e.reopened_reply_due)}};
   }
@@ -123,17 +133,37 @@ struct body_renderer {
     return {{"archived_on", date(e.archived_on)}};
   }
   json::object operator()(const core::flagged_major_urgent& e) const {
-    return {{"reason", e.reason}};
+    return {{"reason", text(e.reason)}};
   }
-  template <class Other>
-  json::object operator()(const Other&) const {
-    return {};
+  json::object operator()(const core::recording_purged& e) const {
+    return {{"sha256", e.sha256},
+            {"retain_until", date(e.retain_until)},
+            {"purged_on", date(e.purged_on)},
+            {"by", e.by()}};
+  }
+  json::object operator()(const core::text_shredded& e) const {
+    return {{"retain_until", date(e.retain_until)},
+            {"shredded_on", date(e.shredded_on)},
+            {"by", e.by()}};
+  }
+  json::object operator()(const core::legal_hold_placed& e) const {
+    return {{"reason", e.reason}, {"placed_on", date(e.placed_on)}, {"by", e.by()}};
+  }
+  json::object operator()(const core::legal_hold_lifted& e) const {
+    return {{"reason", e.reason}, {"lifted_on", date(e.lifted_on)}, {"by", e.by()}};
+  }
+  json::object operator()(const core::purge_refused& e) const {
+    return {{"item", core::to_string(e.item)},
+            {"rule", e.rule},
+            {"retain_until", opt_date(e.retain_until)},
+            {"attempted_on", date(e.attempted_on)},
+            {"by", e.by()}};
   }
 };
 
 }  // namespace
 
-json::object case_to_json(const core::case_state& s, timestamp now, bool mask_phone) {
+json::object case_to_json(const core::case_state& s, timestamp now, personal_view view) {
   json::object o;
   o["id"] = s.id();
   o["version"] = s.version;
@@ -141,9 +171,9 @@ json::object case_to_json(const core::case_state& s, timestamp now, bool mask_ph
   o["channel"] = core::to_string(s.via);
   o["center"] = s.center();
   o["owner_center"] = s.owner_center();
-  o["caller"] = {{"phone", mask_phone ? mask_phone_number(s.caller.phone) : s.caller.phone},
-                 {"name", s.caller.name}};
-  o["content"] = s.content;
+  o["caller"] = {{"phone", phone(s.caller.phone, view)},
+                 {"name", personal(s.caller.name, view)}};
+  o["content"] = personal(s.content, view);
   o["recording"] = s.recording ? json::value(recording(*s.recording)) : json::value(nullptr);
   o["received_at"] = to_rfc3339_shanghai(s.received_at);
   o["received_on"] = date(s.received_on);
@@ -152,7 +182,7 @@ json::object case_to_json(const core::case_state& s, timestamp now, bool mask_ph
   o["topics"] = strings(s.topics);
   o["expressway"] = s.expressway;
   o["major_urgent"] = s.major_urgent;
-  o["major_urgent_reason"] = s.major_urgent_reason;
+  o["major_urgent_reason"] = personal(s.major_urgent_reason, view);
   o["not_accepted_reason"] =
       s.not_accepted_for ? json::value(wire_name(*s.not_accepted_for)) : json::value(nullptr);
   o["redirected_to"] = opt_enum(s.redirected_to);
@@ -169,6 +199,11 @@ json::object case_to_json(const core::case_state& s, timestamp now, bool mask_ph
   o["timeliness"] = opt_enum(s.time_view);
   o["closed_on"] = opt_date(s.closed_on);
   o["archived_on"] = opt_date(s.archived_on);
+  o["legal_hold"] = s.legal_hold;
+  o["legal_hold_reason"] = s.legal_hold ? json::value(s.legal_hold_reason) : json::value(nullptr);
+  o["recording_purged_on"] = opt_date(s.recording_purged_on);
+  o["text_shredded_on"] = opt_date(s.text_shredded_on);
+  o["personal_data"] = view.shredded ? "shredded" : "available";
 
   // deadlines: {transfer_by, return_by, reply_by}, each with its due date and state.
   json::object deadlines;
@@ -186,7 +221,8 @@ json::object case_to_json(const core::case_state& s, timestamp now, bool mask_ph
   return o;
 }
 
-json::object event_to_json(const events::envelope& env, const core::event& e, bool mask_phone) {
+json::object event_to_json(const events::envelope& env, const core::event& e,
+                           personal_view view) {
   json::object o;
   o["event_id"] = env.event_id;
   o["sequence"] = env.sequence();
@@ -201,7 +237,7 @@ json::object event_to_json(const events::envelope& env, const core::event& e, bo
                 {"unit", env.by.unit}};
   o["correlation_id"] = env.correlation_id;
   o["prev_hash"] = events::to_hex(env.prev_hash);
-  o["data"] = std::visit(body_renderer{mask_phone}, e);
+  o["data"] = std::visit(body_renderer{view}, e);
   return o;
 }
 

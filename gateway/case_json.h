@@ -7,11 +7,21 @@
 
 namespace caseline::gateway {
 
-// The case as the API shows it. `now` decides which deadlines are pending or missed. With
-// mask_phone, the caller's number is shown as "138****0000" (roles that do not need it).
-boost::json::object case_to_json(const core::case_state& s, timestamp now, bool mask_phone = false);
+// How personal fields are shown. They must have been opened (projections::personal_data) before
+// rendering: these functions never decrypt.
+struct personal_view {
+  // The caller's number is shown as "138****0000" (roles that do not need it).
+  bool mask_phone{false};
+  // The case's text was crypto-shredded (Art. 38): every personal field is null, and the case
+  // carries "personal_data": "shredded". The non-personal facts stay.
+  bool shredded{false};
+};
+
+// The case as the API shows it. `now` decides which deadlines are pending or missed.
+boost::json::object case_to_json(const core::case_state& s, timestamp now,
+                                 personal_view view = {});
 // One event of a case's history: envelope and body.
 boost::json::object event_to_json(const events::envelope& env, const core::event& e,
-                                  bool mask_phone = false);
+                                  personal_view view = {});
 
 }  // namespace caseline::gateway

@@ -52,13 +52,6 @@ std::vector<std::string_view> not_accepted_wire_names() {
   return out;
 }
 
-bool is_center_code(std::string_view s) {
-  if (s.size() != 6) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
 bool is_phone(std::string_view s) {
   if (s.size() < 3 || s.size() > 20) return false;
   for (char c : s)
@@ -163,12 +156,22 @@ result<core::command> parse_flag(object_reader& r) {
   return core::command{core::flag_major_urgent{reason.value()}};
 }
 
+result<core::command> parse_place_hold(object_reader& r) {
+  CASELINE_TRY(reason, r.required_string("reason", 1, 500));
+  return core::command{core::place_legal_hold{reason.value()}};
+}
+
+result<core::command> parse_lift_hold(object_reader& r) {
+  CASELINE_TRY(reason, r.required_string("reason", 1, 500));
+  return core::command{core::lift_legal_hold{reason.value()}};
+}
+
 struct action_parser {
   std::string_view action;
   result<core::command> (*parse)(object_reader&);
 };
 
-constexpr std::array<action_parser, 12> action_parsers{{
+constexpr std::array<action_parser, 14> action_parsers{{
     {"answer", parse_answer},
     {"not-accept", parse_not_accept},
     {"redirect", parse_redirect},
@@ -181,9 +184,18 @@ constexpr std::array<action_parser, 12> action_parsers{{
     {"revisit", parse_revisit},
     {"archive", parse_archive},
     {"flag-major-urgent", parse_flag},
+    {"legal-hold", parse_place_hold},
+    {"lift-legal-hold", parse_lift_hold},
 }};
 
 }  // namespace
+
+bool is_center_code(std::string_view s) {
+  if (s.size() != 6) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
 
 std::string_view wire_name(core::not_accepted_reason r) {
   return r == core::not_accepted_reason::handled_by_other_body ? "already_in_proceedings"

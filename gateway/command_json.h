@@ -26,6 +26,9 @@ result<core::unit_registered> parse_unit(const unit_id& id, std::string_view bod
 // POST /v1/admin/clock: {"now": RFC 3339}.
 result<timestamp> parse_clock(std::string_view body);
 
+// Six digits: the form of a GB/T 2260 center code.
+bool is_center_code(std::string_view s);
+
 // The wire name of an Art. 28 reason. Core's `handled_by_other_body` is `already_in_proceedings`
 // on the wire; the others keep core's names.
 std::string_view wire_name(core::not_accepted_reason r);

@@ -21,7 +21,7 @@ class category final : public std::error_category {
       case errc::invalid_field: return "invalid field";
       case errc::not_found: return "not found";
       case errc::method_not_allowed: return "method not allowed";
-      case errc::unsupported_media_type: return "the body must be application/json";
+      case errc::unsupported_media_type: return "unsupported media type";
       case errc::payload_too_large: return "payload too large";
       case errc::headers_too_large: return "request header fields too large";
       case errc::bad_request: return "bad request";
@@ -112,6 +112,7 @@ mapping map_events(events::errc e) {
     case events::errc::fatal:
     case events::errc::closed:
       return {503, "log-unavailable", "The event log is unavailable; nothing was written"};
+    case events::errc::not_found: return {404, "not-found", "Not found"};
     default: break;
   }
   return {500, "internal", "Internal error"};
@@ -149,6 +150,13 @@ problem to_problem(const error& e) {
   if (cat == error_category() && e.code == errc::invalid_field) {
     const auto colon = e.detail.find(':');
     p.field = e.detail.substr(0, colon);
+  } else if (e.code == core::errc::invalid_argument) {
+    // Query parameters checked by the projections: "limit: from 1 to 500" names "limit".
+    const auto colon = e.detail.find(':');
+    const std::string name = e.detail.substr(0, colon);
+    if (!name.empty() &&
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos)
+      p.field = name;
   }
   return p;
 }

@@ -1,5 +1,6 @@
 #include "gateway/routes.h"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -9,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 26> routes{{
+constexpr std::array<route, 39> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -36,6 +37,19 @@ constexpr std::array<route, 26> routes{{
     {"PUT", "/v1/units/{id}", "put_unit", write_registry},
     {"GET", "/v1/centers", "list_centers", read_registry},
     {"POST", "/v1/admin/clock", "set_clock", admin_clock},
+    {"GET", "/v1/queues/{queue}", "get_queue", read_worklists},
+    {"GET", "/v1/sla/overdue", "sla_overdue", read_worklists},
+    {"GET", "/v1/sla/due-soon", "sla_due_soon", read_worklists},
+    {"GET", "/v1/reports/monthly/{month}", "report_monthly", read_reports},
+    {"GET", "/v1/reports/annual/{year}", "report_annual", read_reports},
+    {"GET", "/v1/reports/period", "report_period", read_reports},
+    {"GET", "/v1/reports/assessment/{month}", "report_assessment", read_reports},
+    {"GET", "/v1/reports/urgent/{day}", "report_urgent", read_reports},
+    {"GET", "/v1/retention/audit", "retention_audit", retention_audit},
+    {"POST", "/v1/cases/{id}/legal-hold", "place_legal_hold", legal_hold},
+    {"POST", "/v1/cases/{id}/lift-legal-hold", "lift_legal_hold", legal_hold},
+    {"PUT", "/v1/recordings", "put_recording", upload_recording, recording_body_limit},
+    {"GET", "/v1/recordings/{sha256}", "get_recording", read_recording},
 }};
 
 std::vector<std::string_view> split(std::string_view path) {
@@ -96,6 +110,18 @@ route_match match_route(std::string_view method, std::string_view path) {
   }
   if (m.matched) m.allow.clear();
   return m;
+}
+
+std::size_t max_route_body_limit() {
+  std::size_t n = 0;
+  for (const auto& r : routes) n = std::max(n, r.body_limit);
+  return n;
+}
+
+std::size_t route_body_limit(std::string_view method, std::string_view target) {
+  // The raw path: a route with its own limit has no parameter that needs decoding to match.
+  const auto m = match_route(method, target.substr(0, target.find('?')));
+  return m.matched ? m.matched->body_limit : 0;
 }
 
 }  // namespace caseline::gateway

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 
 #include "gateway/problem.h"
+#include "gateway/routes.h"
 
 namespace caseline::gateway {
 
@@ -151,7 +152,8 @@ class session : public std::enable_shared_from_this<session> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options().header_limit));
-    parser_->body_limit(server_.options().body_limit);
+    body_limit_ = std::max(server_.options().body_limit, max_route_body_limit());
+    parser_->body_limit(body_limit_);
     stream_.expires_after(first_request_ ? server_.options().read_timeout
                                          : server_.options().idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
@@ -175,6 +177,15 @@ class session : public std::enable_shared_from_this<session> {
     if (h.count(bhttp::field::content_length) > 1 || h.count(bhttp::field::host) > 1)
       return reject({400, "bad-request", "Bad request", "duplicate Content-Length or Host", "",
                      ""});
+    // A route may take a larger body than the default (call audio). The header was read with
+    // the largest limit of any route (Beast checks Content-Length while parsing the header);
+    // now that the route is known, its own limit applies.
+    body_limit_ = std::max(server_.options().body_limit,
+                           route_body_limit(std::string_view(h.method_string()),
+                                            std::string_view(h.target())));
+    if (const auto length = parser_->content_length(); length && *length > body_limit_)
+      return on_read_error(bhttp::error::body_limit);
+    parser_->body_limit(body_limit_);
     stream_.expires_after(server_.options().read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code e, std::size_t) {
@@ -189,7 +200,7 @@ class session : public std::enable_shared_from_this<session> {
       return close();
     if (ec == bhttp::error::body_limit)
       return reject({413, "payload-too-large", "Payload too large",
-                     "the body exceeds " + std::to_string(server_.options().body_limit) +
+                     "the body exceeds " + std::to_string(body_limit_) +
                          " bytes",
                      "", ""});
     if (ec == bhttp::error::header_limit)
@@ -274,6 +285,7 @@ class session : public std::enable_shared_from_this<session> {
   http_server::impl& server_;
   bool keep_alive_{true};
   bool first_request_{true};
+  std::size_t body_limit_{0};  // of the request being read
 };
 
 }  // namespace

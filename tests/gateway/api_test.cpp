@@ -283,6 +283,7 @@ TEST_CASE("phone numbers are masked for roles that do not need them, in the case
     REQUIRE(c.status == 200);
     CHECK(str(c.json().at("caller"), "phone") == "138****0000");
     auto e = srv.get("/v1/cases/" + id + "/events", srv.own.at(role));
+    CAPTURE(e.body);
     CHECK(e.body.find("13800000000") == std::string::npos);
     CHECK(e.body.find("138****0000") != std::string::npos);
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "gateway/routes.h"
+#include "projections/blob_store.h"
 #include "tests/gateway/gateway_test_support.h"
 
 using namespace caseline;
@@ -16,6 +17,7 @@ namespace {
 const std::set<std::string> center_readers{"agent",      "shift_lead", "quality_inspector",
                                            "revisit_officer", "supervisor", "unit", "auditor"};
 const std::set<std::string> intake{"agent", "shift_lead", "supervisor"};
+const std::set<std::string> report_readers{"analyst", "supervisor", "auditor"};
 const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
                                      "revisit_officer", "supervisor", "unit", "auditor", "admin"};
 
@@ -44,6 +46,32 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"list_centers", everyone},
       {"put_unit", {"admin", "supervisor"}},
       {"set_clock", {"admin"}},
+      // issue 5: queues and deadlines for the center's staff, units and auditors; reports for
+      // analysts, supervisors and auditors.
+      {"get_queue", center_readers},
+      {"sla_overdue", center_readers},
+      {"sla_due_soon", center_readers},
+      {"report_monthly", report_readers},
+      {"report_annual", report_readers},
+      {"report_period", report_readers},
+      {"report_assessment", report_readers},
+      {"report_urgent", report_readers},
+      // issue 6
+      {"retention_audit", {"auditor", "supervisor"}},
+      {"place_legal_hold", {"supervisor"}},
+      {"lift_legal_hold", {"supervisor"}},
+      {"put_recording", intake},
+      {"get_recording", {"supervisor", "auditor", "quality_inspector"}},
+  };
+  return m;
+}
+
+// Roles that may use a route only as staff of the provincial center (410000): a city center's
+// token of that role is 403 (Art. 38 audit, Art. 45 assessment).
+const std::map<std::string, std::set<std::string>>& provincial_only() {
+  static const std::map<std::string, std::set<std::string>> m{
+      {"retention_audit", {"supervisor"}},
+      {"report_assessment", {"analyst", "supervisor"}},
   };
   return m;
 }
@@ -65,12 +93,25 @@ const std::map<std::string, std::string>& bodies() {
       {"revisit", R"({"reached":false})"},
       {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
       {"set_clock", R"({"now":"2025-09-26T10:00:00+08:00"})"},
+      {"place_legal_hold", R"({"reason":"court order"})"},
+      {"lift_legal_hold", R"({"reason":"lifted"})"},
+      {"put_recording", "RIFF....WAVEfmt "},
   };
   return m;
 }
 
+// A recording stored before the matrix runs (GET /v1/recordings/{sha256} needs one).
+std::string recording_sha;
+
 std::string target_of(const gateway::route& r, const std::string& id) {
   std::string t(r.path);
+  const std::pair<const char*, std::string> params[] = {{"{queue}", "to_classify"},
+                                                        {"{month}", "2025-09"},
+                                                        {"{day}", "2025-09-26"},
+                                                        {"{sha256}", recording_sha}};
+  for (const auto& [name, value] : params)
+    if (auto p = t.find(name); p != std::string::npos) t.replace(p, std::string(name).size(), value);
+  if (r.name == "report_period") t += "?from=2025-09-01&to=2025-09-30";
   if (auto p = t.find("{id}"); p != std::string::npos)
     t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit) : id);
   if (auto p = t.find("{year}"); p != std::string::npos) t.replace(p, 6, "2025");
@@ -80,8 +121,11 @@ std::string target_of(const gateway::route& r, const std::string& id) {
 
 reply call(test_server& srv, const gateway::route& r, const std::string& id, const std::string& token) {
   const auto b = bodies().find(std::string(r.name));
+  header_list extra;
+  if (r.name == "put_recording") extra.emplace_back("Content-Type", "audio/wav");
   return request(srv.port, std::string(r.method), target_of(r, id),
-                 b == bodies().end() ? std::string() : b->second, test_server::auth(token));
+                 b == bodies().end() ? std::string() : b->second,
+                 test_server::auth(token, std::move(extra)));
 }
 
 bool on_a_case(const gateway::route& r) {
@@ -100,6 +144,9 @@ TEST_CASE("the permission table of the test covers every route that needs a toke
 TEST_CASE("every role x every route x own and foreign case") {
   test_server srv;
   const std::string missing = "410100-20250926-999999";
+  auto stored = srv.stack->blobs().put("RIFF....WAVEfmt ");
+  REQUIRE(stored);
+  recording_sha = stored.value();
   for (const auto& r : gateway::route_table()) {
     if (!r.op) continue;
     const std::string name(r.name);
@@ -111,13 +158,22 @@ TEST_CASE("every role x every route x own and foreign case") {
     for (const auto& role : all_roles()) {
       CAPTURE(role);
       const bool may = allowed().at(name).contains(role);
+      const auto prov_only = provincial_only().find(name);
+      const bool city_may = may && (prov_only == provincial_only().end() ||
+                                    !prov_only->second.contains(role));
       // A fresh case transferred to the role's own unit, so that each command meets a case in
       // its own scope (a center's staff see it as their center's).
       const auto own_case = srv.transferred(true);
       const auto own = call(srv, r, own_case, srv.own.at(role));
       CAPTURE(own.body);
-      if (!may) {
+      if (!city_may) {
         CHECK(own.status == 403);
+        if (may) {  // the same role at the provincial center may
+          const auto prov = call(srv, r, own_case, srv.provincial.at(role));
+          CAPTURE(prov.body);
+          CHECK(prov.status != 403);
+          CHECK(prov.status < 500);
+        }
         continue;
       }
       CHECK(own.status != 401);
