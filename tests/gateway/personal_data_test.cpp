@@ -37,6 +37,8 @@ std::string family_bytes(projections::store& s, projections::family f) {
 TEST_CASE("a case's personal fields are stored sealed and shown opened: case, command answer, history, status") {
   test_server srv;
   const auto id = srv.receive(true, "13800001234");
+  // (A read through the API waits until the projection holds the server's own writes.)
+  REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("agent")).status == 200);
 
   // Sealed where they are kept.
   auto row = projections::case_reader(srv.stack->store()).get(case_id{id});
@@ -131,6 +133,7 @@ TEST_CASE("a shredded case shows its facts without any text, and its status answ
 TEST_CASE("a personal field that does not verify is a 500 problem, never data") {
   test_server srv;
   const auto id = srv.receive(true, "13800007777");
+  REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("agent")).status == 200);  // applied
   auto& store = srv.stack->store();
   auto row = projections::case_reader(store).get(case_id{id});
   REQUIRE(row);
