@@ -36,9 +36,7 @@ TEST_CASE("a broker that goes down gives 503 problem+json within the delivery ti
                                 "--role", "agent", "--center", "410100", "--kafka", bootstrap,
                                 "--topic", topic, "--partitions", "2"});
     REQUIRE_MESSAGE(create.wait(120s) == 0, create.output());
-    token = create.output();
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    token = token.substr(token.rfind('\n') + 1);
+    token = test::token_in(create.output());
   }
   const test::header_list auth{{"authorization", "Bearer " + token}};
   test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",

@@ -36,10 +36,7 @@ std::string make_token(const std::string& data, const std::string& kafka, const 
   if (!kafka.empty()) argv.insert(argv.end(), {"--kafka", kafka, "--topic", topic});
   test::child_process p(argv);
   REQUIRE_MESSAGE(p.wait(120s) == 0, "token create failed: " << p.output());
-  std::string out = p.output();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  const auto nl = out.rfind('\n');
-  return nl == std::string::npos ? out : out.substr(nl + 1);
+  return test::token_in(p.output());
 }
 
 test::header_list bearer(const std::string& token) { return {{"authorization", "Bearer " + token}}; }

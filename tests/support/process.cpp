@@ -113,6 +113,13 @@ std::string kafka_bootstrap() {
   return b;
 }
 
+std::string token_in(const std::string& output) {
+  const auto at = output.find("clt_");
+  REQUIRE_MESSAGE(at != std::string::npos, "no token in: " << output);
+  const auto end = output.find_first_of("\r\n", at);
+  return output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 std::string unique_topic(const std::string& prefix) {
   static std::atomic<int> n{0};
   std::random_device rd;

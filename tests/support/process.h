@@ -52,6 +52,9 @@ class temp_dir {
 
 // The Kafka bootstrap address the test command exported; fails the test when it is missing.
 std::string kafka_bootstrap();
+// The bearer token `caseline token create` printed (its stdout line "clt_..."); fails the test
+// when there is none.
+std::string token_in(const std::string& output);
 // A topic name no other test uses.
 std::string unique_topic(const std::string& prefix);
 
