@@ -32,7 +32,8 @@ struct run_result {
 };
 
 run_result drive(const std::string& host, const std::string& port, unsigned connections,
-                 std::chrono::seconds duration, const std::string& center) {
+                 std::chrono::seconds duration, const std::string& center,
+                 const std::string& token) {
   run_result total;
   std::mutex mu;
   const auto deadline = std::chrono::steady_clock::now() + duration;
@@ -60,6 +61,7 @@ run_result drive(const std::string& host, const std::string& port, unsigned conn
         bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/cases", 11};
         req.set(bhttp::field::host, host);
         req.set(bhttp::field::content_type, "application/json");
+        if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
         req.keep_alive(true);
         req.body() = fmt::format(
             R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"benchmark case {} of connection {}: the bus did not stop at the station"}})",
@@ -135,7 +137,7 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
                      o.connections, o.duration.count(), std::thread::hardware_concurrency());
   out << fmt::format("{:<28} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}\n", "target", "req/s",
                      "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms");
-  print_row(out, "caseline " + hostport, drive(host, port, o.connections, o.duration, o.center));
+  print_row(out, "caseline " + hostport, drive(host, port, o.connections, o.duration, o.center, o.token));
   if (o.baseline) {
     gateway::server_options so;
     so.port = 0;
@@ -150,7 +152,8 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
       return 0;
     }
     print_row(out, "http layer only (baseline)",
-              drive("127.0.0.1", std::to_string(bare.port()), o.connections, o.duration, o.center));
+              drive("127.0.0.1", std::to_string(bare.port()), o.connections, o.duration, o.center,
+                    o.token));
     bare.stop();
   }
   return 0;

@@ -11,6 +11,7 @@ struct bench_ingest_options {
   unsigned connections{8};
   std::chrono::seconds duration{10};
   std::string center{"410100"};
+  std::string token;  // bearer token of an agent of `center` (caseline token create)
   // Also measure, with the same client in the same run, an in-process HTTP server of ours that
   // answers 201 at once: the HTTP layer alone, without the log and the projections.
   bool baseline{true};

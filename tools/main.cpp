@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--connections", ingest.connections)->capture_default_str();
   ingest_cmd->add_option("--seconds", ingest_seconds)->capture_default_str();
   ingest_cmd->add_option("--center", ingest.center)->capture_default_str();
+  ingest_cmd->add_option("--token", ingest.token, "bearer token (caseline token create)")
+      ->envname("CASELINE_TOKEN");
   bool no_baseline = false;
   ingest_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 
