@@ -95,7 +95,7 @@ struct case_state {
   friend bool operator==(const case_state&, const case_state&) = default;
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t class_version) {
     ar(id, version, status, via, center, owner_center, caller, content, recording, received_at,
        received_on, transfer_due, received_by);
     ar(cat, dom, topics, expressway, major_urgent, major_urgent_reason, not_accepted_for,
@@ -104,8 +104,8 @@ struct case_state {
        late_returns);
     ar(replied_on, replied_on_time, caller_reached, revisit_required, revisited, result_view,
        time_view, closed_on, archived_on, reminders);
-    if (version >= 3) ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on,
-                         purge_refusals);
+    if (class_version >= 3)
+      ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on, purge_refusals);
   }
 };
 
