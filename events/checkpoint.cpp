@@ -176,6 +176,11 @@ checkpoint_thread::~checkpoint_thread() {
   thread_.join();
 }
 
+void checkpoint_thread::cancel_final_tick() {
+  std::lock_guard lk(mu_);
+  final_tick_ = false;
+}
+
 std::uint64_t checkpoint_thread::ticks() const {
   std::lock_guard lk(mu_);
   return ticks_;
@@ -187,6 +192,7 @@ void checkpoint_thread::run() {
   while (!last) {
     cv_.wait_for(lk, interval_, [&] { return stop_; });
     last = stop_;  // stopping: one more tick covers what was appended since the previous one
+    if (last && !final_tick_) break;
     lk.unlock();
     auto r = checkpointer_.tick();
     if (!r && on_error_) on_error_(r.error());

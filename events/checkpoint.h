@@ -123,6 +123,8 @@ class checkpoint_thread {
 
   // Ticks completed so far (successful or not).
   std::uint64_t ticks() const;
+  // Stop without the last tick (the log is down: it could only wait and fail).
+  void cancel_final_tick();
 
  private:
   void run();
@@ -133,6 +135,7 @@ class checkpoint_thread {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_{false};         // guarded by mu_
+  bool final_tick_{true};    // guarded by mu_
   std::uint64_t ticks_{0};   // guarded by mu_
   std::thread thread_;       // last: starts after everything it uses
 };

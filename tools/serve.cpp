@@ -121,7 +121,9 @@ void server_stack::stop(std::chrono::milliseconds grace) {
   parts_->reminder_ticker.reset();
   if (parts_->reminders) parts_->reminders->wait_idle(grace);
   parts_->writer->drain(grace);
-  parts_->checkpoints.reset();  // one last checkpoint over everything written
+  // One last checkpoint over everything written, unless the log is down (it would only wait).
+  if (parts_->checkpoints && !parts_->log->check()) parts_->checkpoints->cancel_final_tick();
+  parts_->checkpoints.reset();
   if (auto r = parts_->log->flush(grace); !r)
     spdlog::warn(R"({{"event":"flush_failed","error":"{}"}})", r.error().message());
   parts_->runner->stop();

@@ -41,7 +41,7 @@ TEST_CASE("a broker that goes down gives 503 problem+json within the delivery ti
   const test::header_list auth{{"authorization", "Bearer " + token}};
   test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
                               "--data", dir.path(), "--kafka", bootstrap, "--topic", topic,
-                              "--partitions", "2"});
+                              "--partitions", "2", "--checkpoint-interval", "1"});
   auto listening = server.wait_for_line("listening on http://", 120s);
   REQUIRE_MESSAGE(listening.has_value(), server.output());
   const auto at = listening->find("http://") + 7;
@@ -63,6 +63,7 @@ TEST_CASE("a broker that goes down gives 503 problem+json within the delivery ti
   // Reads of what was acknowledged still answer from the projection.
   CHECK(test::http_call(address, "GET", "/v1/cases/" + id, {}, auth).status == 200);
 
+  // With the broker gone, a graceful stop still ends in bounded time.
   server.signal(SIGTERM);
-  CHECK(server.wait(60s).has_value());
+  CHECK(server.wait(90s) == 0);
 }
