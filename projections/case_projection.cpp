@@ -60,6 +60,11 @@ void case_projection::begin_batch() {
   counters_.clear();
 }
 
+result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
+  for (const auto& [id, row] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(row));
+  return success();
+}
+
 void case_projection::end_batch(bool /*committed*/) {
   rows_.clear();
   counters_.clear();
@@ -91,7 +96,6 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
                                   id, e.env.event_id));
   row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
   row.last_hash = events::sha256(e.stored_bytes);
-  batch.Put(store_.cf(family::cases), id, encode_case_row(row));
   batch.Put(store_.cf(family::case_events), event_key(id, e.env.sequence()),
             encode_location({e.position, e.index}));
 

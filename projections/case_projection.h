@@ -20,6 +20,7 @@ class case_projection final : public projection {
   std::string_view name() const override { return "cases"; }
   void begin_batch() override;
   result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
   void end_batch(bool committed) override;
 
  private:

@@ -50,6 +50,10 @@ class projection {
                                       rocksdb::WriteBatch& /*batch*/) {
     return success();
   }
+  // After the last apply of a batch, before the runner writes it: a projection that folds many
+  // events of a batch into one row (a case's row, a monthly counter) writes that row here, once,
+  // instead of once per event (every Put of the same key is another memtable entry).
+  virtual result<void> prepare_commit(rocksdb::WriteBatch& /*batch*/) { return success(); }
   virtual void end_batch(bool /*committed*/) {}
 };
 

@@ -149,7 +149,7 @@ std::optional<queue_item> queue_entry(const core::case_state& s) {
   return item;
 }
 
-result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {
   const std::string& id = e.env.case_id();
   auto found = states_.find(id);
   if (found == states_.end()) {
@@ -157,24 +157,32 @@ result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch
     if (!stored) return stored.error();
     core::case_state state = std::move(stored).value().value_or(core::case_state{});
     if (!stored.value()) state.id = e.env.case_id;
-    found = states_.emplace(id, std::move(state)).first;
+    found = states_.emplace(id, touched{state, state}).first;
   }
-  core::case_state& state = found->second;
-  const row_set before = rows_of(state);
+  core::case_state& state = found->second.now;
   state = core::evolve(std::move(state), e.event, e.env.recorded_at);
   // Personal data never leaves the case projection: the queues need none of it.
   state.caller = {};
   state.content.clear();
   state.recording.reset();
-  const row_set after = rows_of(state);
+  return success();
+}
 
-  for (const auto& [key, value] : before)
-    if (!after.contains(key)) batch.Delete(store_.cf(key.first), key.second);
-  for (const auto& [key, value] : after) {
-    const auto old = before.find(key);
-    if (old == before.end() || old->second != value) batch.Put(store_.cf(key.first), key.second, value);
+// Each touched case's rows are replaced once per batch: from its rows when the batch began to
+// its rows after the batch's last event.
+result<void> queue_projection::prepare_commit(rocksdb::WriteBatch& batch) {
+  for (const auto& [id, t] : states_) {
+    const row_set before = rows_of(t.before);
+    const row_set after = rows_of(t.now);
+    for (const auto& [key, value] : before)
+      if (!after.contains(key)) batch.Delete(store_.cf(key.first), key.second);
+    for (const auto& [key, value] : after) {
+      const auto old = before.find(key);
+      if (old == before.end() || old->second != value)
+        batch.Put(store_.cf(key.first), key.second, value);
+    }
+    batch.Put(store_.cf(family::queue_cases), id, detail::encode_row(t.now));
   }
-  batch.Put(store_.cf(family::queue_cases), id, detail::encode_row(state));
   return success();
 }
 

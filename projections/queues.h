@@ -74,12 +74,17 @@ class queue_projection final : public projection {
   std::string_view name() const override { return "queues"; }
   void begin_batch() override { states_.clear(); }
   result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
   void end_batch(bool /*committed*/) override { states_.clear(); }
 
  private:
+  struct touched {
+    core::case_state before;  // as stored when the batch began (rows to replace)
+    core::case_state now;     // after the batch's events
+  };
   store& store_;
-  // States written in the current (uncommitted) batch, read before the store.
-  std::map<std::string, core::case_state> states_;
+  // States of the cases the current (uncommitted) batch touched, read before the store.
+  std::map<std::string, touched> states_;
 };
 
 struct queue_page {

@@ -183,11 +183,26 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
 void report_projection::begin_batch() {
   facts_.clear();
   counters_.clear();
+  dirty_counters_.clear();
 }
 
 void report_projection::end_batch(bool /*committed*/) {
   facts_.clear();
   counters_.clear();
+  dirty_counters_.clear();
+}
+
+result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
+  for (const auto& k : dirty_counters_) {
+    const std::int64_t value = counters_.at(k);
+    if (value == 0)
+      batch.Delete(store_.cf(family::report_counters), k);
+    else
+      batch.Put(store_.cf(family::report_counters), k, encode_i64(value));
+  }
+  for (const auto& [id, f] : facts_)
+    batch.Put(store_.cf(family::report_cases), id, detail::encode_row(f));
+  return success();
 }
 
 result<std::int64_t*> report_projection::counter(const std::string& key) {
@@ -209,7 +224,7 @@ result<std::int64_t*> report_projection::counter(const std::string& key) {
   return &it->second;
 }
 
-result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {
   if (!affects_statistics(e.event)) return success();
   const std::string& id = e.env.case_id();
   auto found = facts_.find(id);
@@ -235,12 +250,8 @@ result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatc
     value += d;
     if (value < 0)
       return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
-    if (value == 0)
-      batch.Delete(store_.cf(family::report_counters), k);
-    else
-      batch.Put(store_.cf(family::report_counters), k, encode_i64(value));
+    dirty_counters_.insert(k);
   }
-  batch.Put(store_.cf(family::report_cases), id, detail::encode_row(found->second));
   return success();
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,6 +90,7 @@ class report_projection final : public projection {
   std::string_view name() const override { return "reports"; }
   void begin_batch() override;
   result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
   void end_batch(bool committed) override;
 
  private:
@@ -96,6 +98,7 @@ class report_projection final : public projection {
   store& store_;
   std::map<std::string, report_facts> facts_;      // this batch's, uncommitted
   std::map<std::string, std::int64_t> counters_;  // this batch's, uncommitted
+  std::set<std::string> dirty_counters_;          // changed in this batch
 };
 
 // The counted quantities (see README-reports.md for what each counts and on which date).

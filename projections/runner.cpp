@@ -148,6 +148,11 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
     }
     ++next;
   }
+  for (auto* proj : projections_) {
+    if (auto r = proj->prepare_commit(wb); !r)
+      return fail(make_error(r.error().code,
+                             fmt::format("projection {}: {}", proj->name(), r.error().detail)));
+  }
   std::string v;
   events::detail::put_be64(v, static_cast<std::uint64_t>(next));
   wb.Put(store_.cf(family::offsets), offset_key(p), v);
