@@ -19,6 +19,8 @@
 #include "events/field_crypto.h"
 #include "projections/case_projection.h"
 #include "projections/personal_data.h"
+#include "projections/projection_set.h"
+#include "projections/reports.h"
 #include "projections/runner.h"
 #include "tests/support/process.h"
 
@@ -54,8 +56,7 @@ struct rig {
   std::unique_ptr<projections::key_store> keys;
   std::unique_ptr<projections::personal_data> privacy;
   projections::blob_store blobs{dir.path() + "/blobs"};
-  std::unique_ptr<projections::case_projection> cases;
-  std::unique_ptr<projections::retention_projection> trail;
+  std::unique_ptr<projections::projection_set> projections;
   std::unique_ptr<projections::projection_runner> runner;
   std::unique_ptr<projections::case_writer> writer;
   const core::actor agent{user_id{"agent-1"}, core::role::agent, center_code{"410100"}, {}};
@@ -69,10 +70,8 @@ struct rig {
     store = projections::store::open(dir.path() + "/store").value();
     keys = projections::key_store::open(dir.path() + "/keys", events::secret_key::random()).value();
     privacy = std::make_unique<projections::personal_data>(*keys);
-    cases = std::make_unique<projections::case_projection>(*store);
-    trail = std::make_unique<projections::retention_projection>(*store);
-    runner = std::make_unique<projections::projection_runner>(
-        *log, *store, std::vector<projections::projection*>{cases.get(), trail.get()});
+    projections = std::make_unique<projections::projection_set>(*store);
+    runner = std::make_unique<projections::projection_runner>(*log, *store, projections->all());
     REQUIRE(runner->start());
     core::context base;
     base.cal = &cal;
@@ -177,6 +176,9 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
     a = r.audit(civil_date{2031, 3, 4});
     CHECK(a.held == 2);
     r.run(id, core::lift_legal_hold{"复议终结"}, r.supervisor);
+    // The statutory figures do not depend on the personal text: shredding leaves them as they were.
+    const auto report_before = projections::report_monthly_json(*r.store, r.reg, "2026-03", "");
+    REQUIRE(report_before);
     p = r.purge(civil_date{2031, 3, 4});
     CHECK(p.done.size() == 2);
     a = r.audit(civil_date{2031, 3, 4});
@@ -191,6 +193,10 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
     // The facts stay for the reports.
     CHECK(shown.received_on == civil_date{2026, 3, 2});
     CHECK(shown.status == core::case_status::archived);
+    const auto report_after = projections::report_monthly_json(*r.store, r.reg, "2026-03", "");
+    REQUIRE(report_after);
+    CHECK(report_after.value() == report_before.value());
+    CHECK(report_after.value().find("\"received\":1") != std::string::npos);
   }
 }
 
