@@ -7,6 +7,8 @@
 #                                 test with ctest (ARGS go to ctest), stop the broker
 #   tools/dev.sh deps             only install the Debian packages
 #   tools/dev.sh build            only configure and build (preset "default", or $PRESET)
+#   tools/dev.sh fuzz             build the gateway's libFuzzer target with clang and run it
+#                                 briefly (part of `test`)
 #
 # Needs root or sudo for apt-get (only when a package is missing), and Maven Central for the
 # first Kafka fetch.
@@ -20,7 +22,7 @@ packages=(
   librdkafka-dev librocksdb-dev rocksdb-tools
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libfmt-dev libspdlog-dev libcereal-dev doctest-dev libcli11-dev libssl-dev
-  openjdk-17-jre-headless maven kcat python3 curl
+  openjdk-17-jre-headless maven kcat python3 curl clang
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -44,6 +46,16 @@ build() {
   cmake --build --preset "$preset"
 }
 
+# The gateway's libFuzzer target needs clang: a second, small build (only what it links) whose
+# ctest entry runs a bounded number of inputs.
+fuzz() {
+  cd "$root"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCASELINE_FUZZ=ON -DCASELINE_WERROR=OFF >/dev/null
+  cmake --build build-fuzz --target gateway_fuzz
+  ctest --test-dir build-fuzz -R gateway_fuzz --output-on-failure
+}
+
 binary_dir() {
   case "$preset" in
     default) echo "$root/build" ;;
@@ -57,11 +69,13 @@ shift || true
 case "$cmd" in
   deps) deps ;;
   build) deps; build ;;
+  fuzz) deps; fuzz ;;
   serve)
     deps; build
     exec "$(binary_dir)/tools/caseline" serve --listen 127.0.0.1:8080 --data "$root/caseline-data" "$@" ;;
   test)
     deps; build
+    fuzz
     "$root/tools/kafka-local.sh" fetch
     cd "$root"
     exec "$root/tools/kafka-local.sh" run -- ctest --preset "$preset" -j2 --output-on-failure "$@" ;;
