@@ -16,22 +16,6 @@
 
 using namespace caseline;
 
-namespace {
-
-// Every byte of every file below `dir`.
-std::string all_bytes(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    out += s.str();
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("case keys are wrapped, survive a reopen, and are gone from every file once shredded") {
   test::temp_dir dir;
@@ -46,7 +30,7 @@ TEST_CASE("case keys are wrapped, survive a reopen, and are gone from every file
     key_a = std::string(k.value().view());
     REQUIRE(ks.value()->create(b));
   }
-  CHECK(all_bytes(dir.path()).find(key_a) == std::string::npos);  // only wrapped on disk
+  CHECK(test::all_bytes_under(dir.path()).find(key_a) == std::string::npos);  // only wrapped on disk
   auto ks = projections::key_store::open(dir.path(), master);
   REQUIRE(ks);
   auto got = ks.value()->get(a);

@@ -33,18 +33,6 @@ timestamp at(int y, unsigned m, unsigned d) {
   return timestamp{shanghai_start_of_day(civil_date{y, m, d}).ms + 10LL * 3600 * 1000};
 }
 
-std::string all_bytes(const std::string& dir) {
-  std::string out;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!f.is_regular_file()) continue;
-    std::ifstream in(f.path(), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    out += s.str();
-  }
-  return out;
-}
-
 // The server's write and read path without HTTP.
 struct rig {
   test::temp_dir dir;
@@ -129,7 +117,7 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
 
   // Nothing personal reaches the disk in the clear: log, store, keys.
   REQUIRE(r.log->flush(10s));
-  const std::string disk = all_bytes(r.dir.path());
+  const std::string disk = test::all_bytes_under(r.dir.path());
   CHECK(disk.find(secret_phone) == std::string::npos);
   CHECK(disk.find("SECRET-CONTENT-7f3a") == std::string::npos);
 

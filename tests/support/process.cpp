@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <stdexcept>
 
@@ -103,6 +105,18 @@ temp_dir::temp_dir() {
 temp_dir::~temp_dir() {
   std::error_code ec;  // best effort: a leftover temp folder is not a test failure
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string all_bytes_under(const std::string& dir) {
+  std::string out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    out += s.str();
+  }
+  return out;
 }
 
 std::string kafka_bootstrap() {

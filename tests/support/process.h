@@ -50,6 +50,9 @@ class temp_dir {
   std::string path_;
 };
 
+// Every byte of every regular file below `dir`, concatenated (to search for plaintext).
+std::string all_bytes_under(const std::string& dir);
+
 // The Kafka bootstrap address the test command exported; fails the test when it is missing.
 std::string kafka_bootstrap();
 // The bearer token `caseline token create` printed (its stdout line "clt_..."); fails the test
