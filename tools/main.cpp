@@ -4,6 +4,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/calendar.h"
 #include "tools/audit_cmd.h"
@@ -66,6 +67,8 @@ int with_calendar(const std::string& path, const std::function<int(const core::c
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One JSON object per log line: every message is itself a JSON object (no personal data).
+  spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%v})");
   CLI::App app{"caseline: event-sourced case management for the 12328 hotline"};
   app.require_subcommand(1);
   app.set_config("--config", "", "read options from this TOML/INI file");
