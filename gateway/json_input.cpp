@@ -12,8 +12,8 @@ error field_error(std::string_view path, std::string_view reason) {
 
 namespace {
 
-// Counts UTF-8 code points; nullopt when the bytes are not valid UTF-8 (Boost.JSON already
-// validates, so this only measures).
+// Counts UTF-8 code points (Boost.JSON has already refused invalid UTF-8, so this only
+// measures).
 std::size_t code_points(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s)

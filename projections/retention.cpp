@@ -253,6 +253,11 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
   auto audit = audit_retention(s, policy, as_of, nullptr, nullptr);
   if (!audit) return audit.error();
   purge_outcome out;
+  // Keys are shredded together at the end: one flush and compaction of the key store for the
+  // whole run, not one per case. Their text_shredded events are already in the log by then; a
+  // crash before the shred is repaired by the next run.
+  std::vector<case_id> to_shred;
+  std::vector<std::string> shred_labels;
   for (const auto& item : audit.value().items) {
     const std::string label = item.case_id + " " + std::string(core::to_string(item.item));
     // Repairs: the event is in the log but the bytes or key were not deleted (a crash between).
@@ -263,10 +268,8 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
       }
       if (item.item == core::retained_item::text) {
         auto key = keys.get(case_id{item.case_id});
-        if (key && key.value()) {
-          if (auto r = keys.shred({case_id{item.case_id}}); !r)
-            out.failed.push_back(label + ": " + r.error().message());
-        }
+        if (!key) out.failed.push_back(label + ": " + key.error().message());
+        else if (key.value()) to_shred.push_back(case_id{item.case_id});
       }
       continue;
     }
@@ -306,11 +309,19 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
         out.failed.push_back(label + ": " + rm.error().message());
         continue;
       }
-    } else if (auto sh = keys.shred({case_id{item.case_id}}); !sh) {
-      out.failed.push_back(label + ": " + sh.error().message());
+    } else {
+      to_shred.push_back(case_id{item.case_id});
+      shred_labels.push_back(label);
       continue;
     }
     out.done.push_back(label);
+  }
+  if (!to_shred.empty()) {
+    if (auto sh = keys.shred(to_shred); !sh) {
+      for (const auto& label : shred_labels) out.failed.push_back(label + ": " + sh.error().message());
+    } else {
+      out.done.insert(out.done.end(), shred_labels.begin(), shred_labels.end());
+    }
   }
   return out;
 }
