@@ -22,7 +22,7 @@ packages=(
   librdkafka-dev librocksdb-dev rocksdb-tools
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libfmt-dev libspdlog-dev libcereal-dev doctest-dev libcli11-dev libssl-dev
-  openjdk-17-jre-headless maven kcat python3 curl clang
+  openjdk-17-jre-headless maven kcat python3 curl clang libclang-rt-14-dev
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
