@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/errc.h"
+#include "core/sla.h"
 
 namespace caseline::core {
 
@@ -13,6 +14,15 @@ std::string_view to_string(day_kind k) {
     case day_kind::weekend: return "weekend";
     case day_kind::holiday: return "holiday";
     case day_kind::makeup_workday: return "makeup_workday";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(year_status s) {
+  switch (s) {
+    case year_status::official: return "official";
+    case year_status::provisional: return "provisional";
+    case year_status::weekends_only: return "weekends_only";
   }
   return "unknown";
 }
@@ -62,11 +72,13 @@ result<calendar> calendar::parse(std::string_view text) {
     const std::string_view first = next_word(rest);
     if (first == "year") {
       const std::string_view year_text = next_word(rest);
-      const std::string_view covered = next_word(rest);
+      const std::string_view status = next_word(rest);
       const auto probe = civil_date::parse(std::string(year_text) + "-01-01");
-      if (!probe || covered != "covered")
-        return line_error(line_no, "expected `year YYYY covered <source>`");
-      if (!cal.covered_.emplace(probe->year, std::string(rest)).second)
+      if (!probe || (status != "covered" && status != "provisional"))
+        return line_error(line_no, "expected `year YYYY covered <source>` (a year with its "
+                                   "notice) or `year YYYY provisional <source>`");
+      const year_status st = status == "covered" ? year_status::official : year_status::provisional;
+      if (!cal.covered_.emplace(probe->year, year_info{st, std::string(rest)}).second)
         return line_error(line_no, "year " + std::string(year_text) + " is covered twice");
       continue;
     }
@@ -99,7 +111,90 @@ result<calendar> calendar::parse(std::string_view text) {
                                        " is listed twice");
     }
   }
+  cal.compute_version();
   return cal;
+}
+
+result<std::map<int, std::string>> calendar::split_years(std::string_view text) {
+  std::map<int, std::string> blocks;
+  std::string* current = nullptr;
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const auto nl = text.find('\n');
+    const std::string_view raw = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    std::string_view line = raw;
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;  // comments between years belong to neither
+    std::string_view rest = line;
+    if (next_word(rest) == "year") {
+      const auto probe = civil_date::parse(std::string(next_word(rest)) + "-01-01");
+      if (!probe) return line_error(line_no, "expected `year YYYY covered <source>`");
+      current = &blocks[probe->year];
+      if (!current->empty())
+        return line_error(line_no, "year " + std::to_string(probe->year) + " is covered twice");
+    } else if (current == nullptr) {
+      return line_error(line_no, "a date before the first `year` line");
+    }
+    (*current += trim(raw)) += '\n';
+  }
+  return blocks;
+}
+
+result<calendar> calendar::parse_year(int year, std::string_view text) {
+  auto cal = parse(text);
+  if (!cal) return cal;
+  const auto years = cal.value().years();
+  if (years.size() != 1 || years.front() != year)
+    return make_error(errc::invalid_argument,
+                      "calendar: the text must have exactly one `year " + std::to_string(year) +
+                          " covered <source>` line (or `provisional`)");
+  // Dates far from the year are a typo, not part of its notice.
+  int line_no = 0;
+  for (std::string_view rest_text = text; !rest_text.empty();) {
+    ++line_no;
+    const auto nl = rest_text.find('\n');
+    std::string_view line = rest_text.substr(0, nl);
+    rest_text = nl == std::string_view::npos ? std::string_view{} : rest_text.substr(nl + 1);
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    std::string_view rest = trim(line);
+    const std::string_view first = next_word(rest);
+    if (first.empty() || first == "year") continue;
+    const auto dots = first.find("..");
+    for (auto part : {first.substr(0, dots),
+                      dots == std::string_view::npos ? first : first.substr(dots + 2)}) {
+      const auto d = civil_date::parse(part);
+      if (d && (d->year < year - 1 || d->year > year + 1))
+        return line_error(line_no, d->to_string() + " is not a date of " +
+                                       std::to_string(year) + " or the years beside it");
+    }
+  }
+  return cal;
+}
+
+result<calendar> calendar::compose(const std::map<int, std::string>& blocks) {
+  std::string text;
+  for (const auto& [year, block] : blocks) (text += block) += '\n';
+  auto cal = parse(text);
+  if (!cal)
+    return make_error(errc::invalid_argument,
+                      "the years' data conflict: " + cal.error().detail);
+  return cal;
+}
+
+void calendar::compute_version() {
+  std::string canonical;
+  for (const auto& [year, info] : covered_)
+    canonical += std::to_string(year) + ' ' + std::string(to_string(info.status)) + ' ' +
+                 info.source + '\n';
+  for (const auto& [day, sd] : special_)
+    canonical += std::to_string(day) + ' ' + std::string(to_string(sd.kind)) + ' ' + sd.name + '\n';
+  static constexpr char digits[] = "0123456789abcdef";
+  std::uint64_t h = stable_hash(canonical);
+  version_.assign(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) version_[static_cast<std::size_t>(i)] = digits[h & 0xf];
 }
 
 result<calendar> calendar::load_file(const std::string& path) {
@@ -113,16 +208,13 @@ result<calendar> calendar::load_file(const std::string& path) {
   return cal;
 }
 
-result<void> calendar::check_covered(civil_date d) const {
-  if (!d.valid()) return make_error(errc::invalid_argument, "not a valid date");
-  if (!covered_.contains(d.year))
-    return make_error(errc::no_calendar_for_year, "no calendar for " + std::to_string(d.year));
-  return success();
-}
-
 result<day_kind> calendar::kind(civil_date d) const {
-  if (auto ok = check_covered(d); !ok) return ok.error();
-  if (const auto it = special_.find(d.days_since_epoch()); it != special_.end()) return it->second.kind;
+  if (!d.valid()) return make_error(errc::invalid_argument, "not a valid date");
+  // A special day listed for a year without data (2017-12-30 under 2018's notice) is not
+  // answered: that year's days are counted from the weekday alone.
+  if (covered_.contains(d.year))
+    if (const auto it = special_.find(d.days_since_epoch()); it != special_.end())
+      return it->second.kind;
   return is_weekend(d) ? day_kind::weekend : day_kind::workday;
 }
 
@@ -134,7 +226,7 @@ result<bool> calendar::is_workday(civil_date d) const {
 
 result<civil_date> calendar::add_working_days(civil_date d, working_days n) const {
   if (n() < 1) return make_error(errc::invalid_argument, "working-day count must be at least 1");
-  if (auto ok = check_covered(d); !ok) return ok.error();
+  if (!d.valid()) return make_error(errc::invalid_argument, "not a valid date");
   civil_date day = d;
   for (int counted = 0; counted < n();) {
     day = day.plus_days(1);
@@ -146,7 +238,7 @@ result<civil_date> calendar::add_working_days(civil_date d, working_days n) cons
 }
 
 result<int> calendar::working_days_between(civil_date from, civil_date to) const {
-  if (auto ok = check_covered(from); !ok) return ok.error();
+  if (!from.valid() || !to.valid()) return make_error(errc::invalid_argument, "not a valid date");
   int count = 0;
   for (civil_date day = from.plus_days(1); day <= to; day = day.plus_days(1)) {
     auto work = is_workday(day);
@@ -164,12 +256,38 @@ std::vector<int> calendar::years() const {
 
 std::string calendar::source(int year) const {
   const auto it = covered_.find(year);
-  return it == covered_.end() ? std::string{} : it->second;
+  return it == covered_.end() ? std::string{} : it->second.source;
+}
+
+year_status calendar::status(int year) const {
+  const auto it = covered_.find(year);
+  return it == covered_.end() ? year_status::weekends_only : it->second.status;
+}
+
+bool calendar::official_between(civil_date from, civil_date to) const {
+  for (int y = from.plus_days(1).year; y <= to.year; ++y)
+    if (status(y) != year_status::official) return false;
+  return true;
+}
+
+civil_date calendar::official_until(civil_date d) const {
+  if (status(d.year) != year_status::official) return d;
+  int y = d.year;
+  while (status(y + 1) == year_status::official) ++y;
+  return civil_date{y, 12, 31};
 }
 
 std::string calendar::name_of(civil_date d) const {
   const auto it = special_.find(d.days_since_epoch());
   return it == special_.end() ? std::string{} : it->second.name;
+}
+
+bool next_year_provisional(const calendar& cal, civil_date today) {
+  return today.month >= 10 && cal.status(today.year + 1) != year_status::official;
+}
+
+int official_days_left(const calendar& cal, civil_date today) {
+  return static_cast<int>(cal.official_until(today).days_since_epoch() - today.days_since_epoch());
 }
 
 }  // namespace caseline::core

@@ -92,6 +92,14 @@ struct case_state {
   std::optional<civil_date> text_shredded_on;
   std::uint32_t purge_refusals{0};
 
+  // What each deadline stands on (v4), and how the current reply deadline is counted, so that a
+  // newer calendar can recompute it: reply_from + reply_days (the limit plus extensions).
+  deadline_basis transfer_basis;
+  deadline_basis return_basis;
+  deadline_basis reply_basis;
+  std::optional<civil_date> reply_from;
+  int reply_days{0};
+
   friend bool operator==(const case_state&, const case_state&) = default;
 
   template <class Archive>
@@ -106,6 +114,7 @@ struct case_state {
        time_view, closed_on, archived_on, reminders);
     if (class_version >= 3)
       ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on, purge_refusals);
+    if (class_version >= 4) ar(transfer_basis, return_basis, reply_basis, reply_from, reply_days);
   }
 };
 
@@ -118,6 +127,7 @@ struct deadline {
   civil_date due;
   deadline_state state{deadline_state::pending};
   std::optional<civil_date> met_on;  // the day it was met (or met late)
+  deadline_basis basis;
 };
 
 // The transfer (Art. 27) and reply (Art. 33-34) deadlines of the case as of `now`. The transfer
@@ -127,4 +137,4 @@ std::vector<deadline> deadlines(const case_state& s, timestamp now);
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 3);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 4);

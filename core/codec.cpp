@@ -99,6 +99,8 @@ std::string_view event_name(std::uint16_t type_id) {
     case legal_hold_placed::type_id: return "legal_hold_placed";
     case legal_hold_lifted::type_id: return "legal_hold_lifted";
     case purge_refused::type_id: return "purge_refused";
+    case deadline_revised::type_id: return "deadline_revised";
+    case calendar_year_published::type_id: return "calendar_year_published";
   }
   return "";
 }

@@ -123,10 +123,14 @@ struct record_refused_purge {
   std::string rule;
 };
 
+// A newer calendar was published: recompute the case's pending deadlines on it (the context's
+// calendar). Issued by the server after a publication, never by a client.
+struct revise_deadlines {};
+
 using command = std::variant<receive, answer_immediately, not_accept, redirect, classify, transfer,
                              escalate, return_case, extend, remind, reply, revisit, archive,
                              flag_major_urgent, purge_recording, shred_text, place_legal_hold,
-                             lift_legal_hold, record_refused_purge>;
+                             lift_legal_hold, record_refused_purge, revise_deadlines>;
 
 std::string_view command_name(const command& c);
 

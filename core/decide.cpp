@@ -37,8 +37,17 @@ result<void> check_unit_actor(const case_state& s, const context& ctx) {
   return success();
 }
 
-result<civil_date> due_after(const context& ctx, civil_date from, working_days n) {
-  return ctx.cal->add_working_days(from, n);
+// A deadline as counted now, with what it stands on (see deadline_basis).
+struct counted_due {
+  civil_date due;
+  deadline_basis basis;
+};
+
+result<counted_due> due_after(const context& ctx, civil_date from, working_days n) {
+  auto due = ctx.cal->add_working_days(from, n);
+  if (!due) return due.error();
+  return counted_due{due.value(),
+                     deadline_basis{!ctx.cal->official_between(from, due.value()), ctx.cal->version()}};
 }
 
 error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
@@ -68,7 +77,7 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
   auto due = due_after(ctx, today, ctx.sla.transfer_days);
   if (!due) return due.error();
   events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, today,
-                                 due.value(), id, ctx.who.id});
+                                 due.value().due, id, ctx.who.id, due.value().basis});
   if (!blank(c.major_urgent_reason))
     out.emplace_back(flagged_major_urgent{c.major_urgent_reason, today, ctx.who.id});
   return out;
@@ -125,8 +134,9 @@ result<events> decide(const case_state& s, const transfer& c, const context& ctx
   const working_days days = ctx.sla.reply_days(*s.cat);
   auto reply_due = due_after(ctx, today, days);
   if (!reply_due) return reply_due.error();
-  return one(transferred{c.unit, s.owner_center, today, return_by.value(), days, reply_due.value(),
-                         today > s.transfer_due, ctx.who.id});
+  return one(transferred{c.unit, s.owner_center, today, return_by.value().due, days,
+                         reply_due.value().due, today > s.transfer_due, ctx.who.id,
+                         return_by.value().basis, reply_due.value().basis});
 }
 
 result<events> decide(const case_state& s, const escalate& c, const context& ctx) {
@@ -167,8 +177,11 @@ result<events> decide(const case_state& s, const extend& c, const context& ctx) 
                           " more requested");
   auto due = due_after(ctx, *s.reply_due, c.days);
   if (!due) return due.error();
-  return one(extended{c.approved_by, c.reason, c.days, c.explanation, *s.reply_due, due.value(),
-                      ctx.who.id});
+  // Counted on from the current deadline: provisional if that one is.
+  deadline_basis basis = due.value().basis;
+  basis.provisional = basis.provisional || s.reply_basis.provisional;
+  return one(extended{c.approved_by, c.reason, c.days, c.explanation, *s.reply_due, due.value().due,
+                      ctx.who.id, basis});
 }
 
 result<events> decide(const case_state& s, const reply& c, const context& ctx) {
@@ -210,13 +223,17 @@ result<events> decide(const case_state& s, const revisit& c, const context& ctx)
     return missing("a caller not reached gives no view (Art. 23)");
   const civil_date today = shanghai_date(ctx.now);
   std::optional<civil_date> reopened_due;
+  working_days days{0};
+  deadline_basis basis;
   if (c.further_handling) {
-    auto due = due_after(ctx, today, ctx.sla.reply_days(*s.cat));
+    days = ctx.sla.reply_days(*s.cat);
+    auto due = due_after(ctx, today, days);
     if (!due) return due.error();
-    reopened_due = due.value();
+    reopened_due = due.value().due;
+    basis = due.value().basis;
   }
   return one(revisited{c.reached, c.result_view, c.time_view, c.further_handling, c.notes, today,
-                       reopened_due, ctx.who.id});
+                       reopened_due, ctx.who.id, days, basis});
 }
 
 result<events> decide(const case_state& s, const archive&, const context& ctx) {
@@ -240,6 +257,42 @@ result<events> decide(const case_state& s, const flag_major_urgent& c, const con
   auto flag = make_flag(s, c.reason, ctx);
   if (!flag) return flag.error();
   return one(std::move(flag).value());
+}
+
+// --- calendar publication (Art. 27, 32-34 counted in working days) ---------------------------
+
+// Recomputes each pending deadline that was counted on another calendar version. A deadline
+// already passed stays as it is; a revision never moves one before today; an unchanged date and
+// status is no event, so publishing the same year twice revises nothing the second time.
+result<events> decide(const case_state& s, const revise_deadlines&, const context& ctx) {
+  const civil_date today = shanghai_date(ctx.now);
+  events out;
+  const auto revise = [&](deadline_kind k, civil_date from, working_days n, civil_date old_due,
+                          const deadline_basis& old_basis) -> result<void> {
+    if (today > old_due || old_basis.calendar == ctx.cal->version() || n() < 1) return success();
+    auto next = due_after(ctx, from, n);
+    if (!next) return next.error();
+    counted_due d = std::move(next).value();
+    if (d.due < today) d.due = today;
+    if (d.due == old_due && d.basis.provisional == old_basis.provisional) return success();
+    out.emplace_back(deadline_revised{k, old_due, d.due, d.basis, today, ctx.who.id});
+    return success();
+  };
+  result<void> ok = success();
+  if (is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated}) &&
+      !s.first_transferred_on)
+    ok = revise(deadline_kind::transfer, s.received_on, ctx.sla.transfer_days, s.transfer_due,
+                s.transfer_basis);
+  if (ok && with_unit(s) && s.return_by && s.transferred_on)
+    ok = revise(deadline_kind::return_window, *s.transferred_on, ctx.sla.return_days, *s.return_by,
+                s.return_basis);
+  if (ok && with_unit(s) && s.reply_due && !s.replied_on && s.reply_from) {
+    // A reopening written before the count was recorded: the category's limit.
+    const int days = s.reply_days > 0 ? s.reply_days : ctx.sla.reply_days(*s.cat)() + s.extension_days;
+    ok = revise(deadline_kind::reply, *s.reply_from, working_days{days}, *s.reply_due, s.reply_basis);
+  }
+  if (!ok) return ok.error();
+  return out;
 }
 
 // --- retention (Art. 38) ---------------------------------------------------------------------
@@ -320,15 +373,17 @@ std::vector<deadline> deadlines(const case_state& s, timestamp now) {
   std::vector<deadline> out;
   if (s.status == case_status::none) return out;
   const civil_date today = shanghai_date(now);
-  const auto judge = [&](deadline_kind k, civil_date due, std::optional<civil_date> met_on) {
-    deadline d{k, due, deadline_state::pending, met_on};
+  const auto judge = [&](deadline_kind k, civil_date due, std::optional<civil_date> met_on,
+                         const deadline_basis& basis) {
+    deadline d{k, due, deadline_state::pending, met_on, basis};
     if (met_on) d.state = *met_on <= due ? deadline_state::met : deadline_state::missed;
     else if (today > due) d.state = deadline_state::missed;
     out.push_back(d);
   };
   const bool closed_at_intake = !s.first_transferred_on && s.closed_on;
-  if (!closed_at_intake) judge(deadline_kind::transfer, s.transfer_due, s.first_transferred_on);
-  if (s.reply_due) judge(deadline_kind::reply, *s.reply_due, s.replied_on);
+  if (!closed_at_intake)
+    judge(deadline_kind::transfer, s.transfer_due, s.first_transferred_on, s.transfer_basis);
+  if (s.reply_due) judge(deadline_kind::reply, *s.reply_due, s.replied_on, s.reply_basis);
   return out;
 }
 
@@ -361,6 +416,7 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.received_at = at;
           s.received_on = ev.received_on;
           s.transfer_due = ev.transfer_due;
+          s.transfer_basis = ev.transfer_basis;
           s.received_by = ev.received_by;
         } else if constexpr (std::is_same_v<E, answered_immediately>) {
           s.status = case_status::answered;
@@ -387,6 +443,10 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.transferred_on = ev.transferred_on;
           s.return_by = ev.return_by;
           s.reply_due = ev.reply_due;
+          s.return_basis = ev.return_basis;
+          s.reply_basis = ev.reply_basis;
+          s.reply_from = ev.transferred_on;
+          s.reply_days = ev.reply_days();
           s.extension_days = 0;
           s.replied_on.reset();
         } else if constexpr (std::is_same_v<E, escalated>) {
@@ -401,10 +461,14 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.transferred_on.reset();
           s.return_by.reset();
           s.reply_due.reset();
+          s.reply_from.reset();
+          s.reply_days = 0;
           s.extension_days = 0;
         } else if constexpr (std::is_same_v<E, extended>) {
           s.reply_due = ev.reply_due;
+          s.reply_basis = ev.reply_basis;
           s.extension_days += ev.days();
+          if (s.reply_days > 0) s.reply_days += ev.days();
         } else if constexpr (std::is_same_v<E, reminded>) {
           s.reminders.push_back(reminder_key{ev.kind, ev.due});
         } else if constexpr (std::is_same_v<E, replied>) {
@@ -422,6 +486,9 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           if (ev.further_handling && ev.reopened_reply_due) {
             s.status = case_status::reopened;
             s.reply_due = ev.reopened_reply_due;
+            s.reply_basis = ev.reopened_basis;
+            s.reply_from = ev.revisited_on;
+            s.reply_days = ev.reopened_reply_days();
             s.replied_on.reset();
             s.extension_days = 0;
             s.closed_on.reset();
@@ -450,6 +517,21 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.legal_hold_reason.clear();
         } else if constexpr (std::is_same_v<E, purge_refused>) {
           ++s.purge_refusals;
+        } else if constexpr (std::is_same_v<E, deadline_revised>) {
+          switch (ev.kind) {
+            case deadline_kind::transfer:
+              s.transfer_due = ev.due;
+              s.transfer_basis = ev.basis;
+              break;
+            case deadline_kind::return_window:
+              s.return_by = ev.due;
+              s.return_basis = ev.basis;
+              break;
+            case deadline_kind::reply:
+              s.reply_due = ev.due;
+              s.reply_basis = ev.basis;
+              break;
+          }
         }
       },
       e);

@@ -44,8 +44,8 @@ enum class escalation_target : std::uint8_t { upper_center, department };
 enum class escalation_reason : std::uint8_t { cross_region, no_unit };
 // Art. 34.
 enum class extension_reason : std::uint8_t { complex, evidence, appraisal, other };
-// The deadlines a center tracks (Art. 27, 33-35).
-enum class deadline_kind : std::uint8_t { transfer, reply };
+// The deadlines a center tracks (Art. 27, 33-35) and the unit's return window (Art. 32).
+enum class deadline_kind : std::uint8_t { transfer, reply, return_window };
 // Art. 23.
 enum class satisfaction : std::uint8_t { satisfied, basically_satisfied, dissatisfied };
 enum class timeliness : std::uint8_t { timely, acceptable, too_slow };
@@ -73,6 +73,21 @@ struct caller_info {
   }
 };
 
+// What a stored deadline stands on: whether a working day it counted lies in a year without its
+// State Council notice (a provisional year, or beyond the calendar data), and the version of the
+// calendar it was computed with (calendar::version()). An event written before deadlines kept
+// this decodes as official with an empty version: its calendar was the official one then.
+struct deadline_basis {
+  bool provisional{false};
+  std::string calendar;
+
+  friend bool operator==(const deadline_basis&, const deadline_basis&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(provisional, calendar);
+  }
+};
+
 // A reference to the call audio in the blob store (content-addressed).
 struct recording_ref {
   std::string uri;
@@ -88,6 +103,7 @@ struct recording_ref {
 
 // id 1: a matter was recorded at a center (Art. 26). Deadline: transfer within 3 wd (Art. 27).
 // v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
+// v3 adds transfer_basis; older bodies decode as official with no calendar version.
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   friend bool operator==(const case_received&, const case_received&) = default;
@@ -100,11 +116,13 @@ struct case_received {
   civil_date transfer_due;  // 3 wd after received_on (Art. 27), fixed when decided
   case_id id;               // v2
   user_id received_by;      // v2: the agent who recorded it
+  deadline_basis transfer_basis;  // v3
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(via, center, caller, content, recording, received_on, transfer_due);
     if (version >= 2) ar(id, received_by);
+    if (version >= 3) ar(transfer_basis);
   }
 };
 
@@ -172,7 +190,7 @@ struct classified {
 };
 
 // id 6: transferred to a handling unit (Art. 27, 30). The return window (Art. 32) and the reply
-// deadline (Art. 33) are counted from transferred_on.
+// deadline (Art. 33) are counted from transferred_on. v2 adds what each stands on.
 struct transferred {
   static constexpr std::uint16_t type_id = 6;
   friend bool operator==(const transferred&, const transferred&) = default;
@@ -184,10 +202,13 @@ struct transferred {
   civil_date reply_due;
   bool late{false};         // after the case's transfer deadline (Art. 27)
   user_id by;
+  deadline_basis return_basis;  // v2
+  deadline_basis reply_basis;   // v2
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(unit, center, transferred_on, return_by, reply_days, reply_due, late, by);
+    if (version >= 2) ar(return_basis, reply_basis);
   }
 };
 
@@ -226,7 +247,7 @@ struct returned {
   }
 };
 
-// id 9: reply deadline extended with the unit head's approval (Art. 34).
+// id 9: reply deadline extended with the unit head's approval (Art. 34). v2 adds reply_basis.
 struct extended {
   static constexpr std::uint16_t type_id = 9;
   friend bool operator==(const extended&, const extended&) = default;
@@ -237,10 +258,12 @@ struct extended {
   civil_date previous_due;
   civil_date reply_due;  // the new deadline
   user_id by;
+  deadline_basis reply_basis;  // v2
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(approved_by, reason, days, explanation, previous_due, reply_due, by);
+    if (version >= 2) ar(reply_basis);
   }
 };
 
@@ -282,7 +305,7 @@ struct replied {
 };
 
 // id 12: the revisit (Art. 23). further_handling reopens the case for the unit with a new reply
-// deadline.
+// deadline. v2 adds the working days and the basis of that deadline.
 struct revisited {
   static constexpr std::uint16_t type_id = 12;
   friend bool operator==(const revisited&, const revisited&) = default;
@@ -294,10 +317,13 @@ struct revisited {
   civil_date revisited_on;
   std::optional<civil_date> reopened_reply_due;
   user_id by;
+  working_days reopened_reply_days;  // v2 (0 in v1 bodies: the category's limit then)
+  deadline_basis reopened_basis;     // v2
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(reached, result_view, time_view, further_handling, notes, revisited_on, reopened_reply_due, by);
+    if (version >= 2) ar(reopened_reply_days, reopened_basis);
   }
 };
 
@@ -408,11 +434,32 @@ struct purge_refused {
   }
 };
 
+// id 21: a pending deadline recomputed on a newer calendar: a year's notice was published after
+// the deadline had been counted on the provisional year (or the calendar was corrected). Only
+// deadlines still pending are revised; a revision never moves one to a day already past (it is
+// then due the day of the revision). Earlier events are never rewritten.
+struct deadline_revised {
+  static constexpr std::uint16_t type_id = 21;
+  friend bool operator==(const deadline_revised&, const deadline_revised&) = default;
+  deadline_kind kind{deadline_kind::reply};
+  civil_date previous_due;
+  civil_date due;
+  deadline_basis basis;  // the new one
+  civil_date revised_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(kind, previous_due, due, basis, revised_on, by);
+  }
+};
+
 // Ids taken by events that are not case events: never reuse them.
 namespace reserved_type_id {
 inline constexpr std::uint16_t recording_purged = 15;
 inline constexpr std::uint16_t text_shredded = 16;
-inline constexpr std::uint16_t unit_registered = 17;   // core/registry.h
+inline constexpr std::uint16_t unit_registered = 17;          // core/registry.h
+inline constexpr std::uint16_t calendar_year_published = 22;  // core/registry.h
 }  // namespace reserved_type_id
 
 // Every case event type, in type-id order. Appending a type is fine; removing or reordering is
@@ -420,24 +467,25 @@ inline constexpr std::uint16_t unit_registered = 17;   // core/registry.h
 using event = std::variant<case_received, answered_immediately, not_accepted, redirected, classified,
                            transferred, escalated, returned, extended, reminded, replied, revisited,
                            archived, flagged_major_urgent, recording_purged, text_shredded,
-                           legal_hold_placed, legal_hold_lifted, purge_refused>;
+                           legal_hold_placed, legal_hold_lifted, purge_refused, deadline_revised>;
 
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 2);
+CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 3);
 CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);
 CEREAL_CLASS_VERSION(caseline::core::classified, 1);
-CEREAL_CLASS_VERSION(caseline::core::transferred, 1);
+CEREAL_CLASS_VERSION(caseline::core::transferred, 2);
 CEREAL_CLASS_VERSION(caseline::core::escalated, 1);
 CEREAL_CLASS_VERSION(caseline::core::returned, 1);
-CEREAL_CLASS_VERSION(caseline::core::extended, 1);
+CEREAL_CLASS_VERSION(caseline::core::extended, 2);
 CEREAL_CLASS_VERSION(caseline::core::reminded, 1);
 CEREAL_CLASS_VERSION(caseline::core::replied, 1);
-CEREAL_CLASS_VERSION(caseline::core::revisited, 1);
+CEREAL_CLASS_VERSION(caseline::core::revisited, 2);
 CEREAL_CLASS_VERSION(caseline::core::archived, 1);
 CEREAL_CLASS_VERSION(caseline::core::flagged_major_urgent, 1);
 CEREAL_CLASS_VERSION(caseline::core::recording_purged, 1);
@@ -445,3 +493,4 @@ CEREAL_CLASS_VERSION(caseline::core::text_shredded, 1);
 CEREAL_CLASS_VERSION(caseline::core::legal_hold_placed, 1);
 CEREAL_CLASS_VERSION(caseline::core::legal_hold_lifted, 1);
 CEREAL_CLASS_VERSION(caseline::core::purge_refused, 1);
+CEREAL_CLASS_VERSION(caseline::core::deadline_revised, 1);

@@ -56,7 +56,7 @@ std::string_view to_string(extension_reason v) {
   return name_in(n, v);
 }
 std::string_view to_string(deadline_kind v) {
-  static constexpr std::array<std::string_view, 2> n{"transfer", "reply"};
+  static constexpr std::array<std::string_view, 3> n{"transfer", "reply", "return"};
   return name_in(n, v);
 }
 std::string_view to_string(satisfaction v) {
@@ -95,7 +95,7 @@ std::string_view command_name(const command& c) {
       "receive",  "answer_immediately", "not_accept", "redirect", "classify", "transfer", "escalate",
       "return",   "extend",             "remind",     "reply",    "revisit",  "archive",
       "flag_major_urgent", "purge_recording", "shred_text", "place_legal_hold", "lift_legal_hold",
-      "record_refused_purge"};
+      "record_refused_purge", "revise_deadlines"};
   return n[c.index()];
 }
 

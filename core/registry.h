@@ -62,8 +62,28 @@ struct unit_registered {
   }
 };
 
-// Registry events, in type-id order (ids are shared with case events and never reused).
-using registry_event = std::variant<unit_registered>;
+// id 22: a year of the working-day calendar published (its State Council notice, or the
+// provisional year the law fixes), in the calendar data file format (core/calendar.h): one
+// `year YYYY covered|provisional <source>` line and the year's days. It replaces what the log
+// said of that year before. Written under the stream key "calendar", so every instance and every
+// replay sees the same calendar at the same log position.
+struct calendar_year_published {
+  static constexpr std::uint16_t type_id = 22;
+  friend bool operator==(const calendar_year_published&, const calendar_year_published&) = default;
+  std::int32_t year{0};
+  std::string text;
+  civil_date published_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(year, text, published_on, by);
+  }
+};
+
+// Reference-data events (the registry of units, the calendar), in type-id order (ids are shared
+// with case events and never reused).
+using registry_event = std::variant<unit_registered, calendar_year_published>;
 
 struct unit_info {
   unit_id id;
@@ -117,7 +137,10 @@ CEREAL_CLASS_VERSION(caseline::core::center_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_contact, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_registered, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::calendar_year_published, 1);
 CEREAL_CLASS_VERSION(caseline::core::registry, 1);
 
 static_assert(caseline::core::unit_registered::type_id ==
               caseline::core::reserved_type_id::unit_registered);
+static_assert(caseline::core::calendar_year_published::type_id ==
+              caseline::core::reserved_type_id::calendar_year_published);

@@ -203,8 +203,9 @@ class api::impl {
     sc->correlation_id =
         given && valid_token_text(*given, 64) ? std::string(*given) : new_correlation_id();
     sc->match = match_route(sc->req.method, sc->req.path);
-    // Without `--clock manual` the clock route does not exist.
-    if (sc->match.matched && sc->match.matched->name == "set_clock" && !s_.manual_clock)
+    // Without `--clock manual` the clock routes do not exist.
+    if (sc->match.matched && !s_.manual_clock &&
+        (sc->match.matched->name == "set_clock" || sc->match.matched->name == "get_clock"))
       sc->match = route_match{};
     sc->route_name = sc->match.matched ? std::string(sc->match.matched->path) : "unmatched";
     // Every answer carries the correlation id, is counted, and is logged once: route template,
@@ -297,10 +298,12 @@ class api::impl {
         {"revisit", &impl::command},
         {"archive", &impl::command},
         {"get_calendar", &impl::get_calendar},
+        {"publish_calendar", &impl::publish_calendar},
         {"get_status", &impl::get_status},
         {"get_unit", &impl::get_unit},
         {"put_unit", &impl::put_unit},
         {"list_centers", &impl::list_centers},
+        {"get_clock", &impl::get_clock},
         {"set_clock", &impl::set_clock},
         {"get_queue", &impl::get_queue},
         {"sla_overdue", &impl::sla_overdue},
@@ -512,6 +515,12 @@ class api::impl {
     } else {
       checks["projections"] = "ok";
     }
+    // A provisional year never makes the server unready: work goes on, deadlines are revised
+    // when the notice is published.
+    checks["calendar"] = "ok";
+    if (const auto cal = s_.calendar.snapshot();
+        cal && core::next_year_provisional(*cal, shanghai_date(s_.clock.now())))
+      checks["calendar"] = "provisional next year";
     if (!ok)
       return done(problem_response(
           {503, "not-ready", "Service unavailable", "a dependency is not ready", "", ""}));
@@ -541,6 +550,12 @@ class api::impl {
     gauges.push_back({"caseline_projection_events_applied_total",
                       "Events applied by the projection runner since start.", "counter", {},
                       static_cast<double>(s_.runner.events_applied())});
+    if (const auto cal = s_.calendar.snapshot())
+      gauges.push_back({"caseline_calendar_official_days_left",
+                        "Days until the last day of the official calendar years (a State Council "
+                        "notice loaded); deadlines counted past it are provisional.",
+                        "gauge", {}, static_cast<double>(core::official_days_left(
+                                         *cal, shanghai_date(s_.clock.now())))});
     http_response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_.render(gauges);
@@ -751,7 +766,9 @@ class api::impl {
     json::object deadlines{{"transfer_by", nullptr}, {"reply_by", nullptr}};
     for (const auto& d : core::deadlines(st, s_.clock.now()))
       deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] =
-          json::object{{"due", d.due.to_string()}, {"state", core::to_string(d.state)}};
+          json::object{{"due", d.due.to_string()},
+                       {"state", core::to_string(d.state)},
+                       {"provisional", d.basis.provisional}};
     auto date = [](const std::optional<civil_date>& d) {
       return d ? json::value(d->to_string()) : json::value(nullptr);
     };
@@ -763,29 +780,75 @@ class api::impl {
                              {"deadlines", std::move(deadlines)}}));
   }
 
-  void get_calendar(const scope_ptr& sc, responder done) {
+  // The working-day calendar as the log has published it: a year with its notice is official,
+  // one without is provisional; a year with no data at all is answered from the weekdays.
+  result<int> calendar_year(const scope_ptr& sc) {
     const std::string& y = sc->match.params.at("year");
-    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos)
-      return done(error_response(field_error("year", "must be YYYY"), sc->req.path));
-    const int year = std::stoi(y);
-    const auto years = s_.calendar.years();
-    if (std::find(years.begin(), years.end(), year) == years.end())
-      return done(error_response(make_error(core::errc::no_calendar_for_year, y), sc->req.path));
+    if (y.size() != 4 || y.find_first_not_of("0123456789") != std::string::npos || y < "1971")
+      return field_error("year", "must be YYYY");
+    return std::stoi(y);
+  }
+
+  std::shared_ptr<const core::calendar> current_calendar() {
+    auto cal = s_.calendar.snapshot();
+    return cal ? cal : std::make_shared<const core::calendar>();
+  }
+
+  void get_calendar(const scope_ptr& sc, responder done) {
+    auto year = calendar_year(sc);
+    if (!year) return done(error_response(year.error(), sc->req.path));
+    const auto cal = current_calendar();
     json::array days;
     int workdays = 0;
-    for (civil_date d{year, 1, 1}; d.year == year; d = d.plus_days(1)) {
-      auto kind = s_.calendar.kind(d);
+    for (civil_date d{year.value(), 1, 1}; d.year == year.value(); d = d.plus_days(1)) {
+      auto kind = cal->kind(d);
       if (!kind) return done(error_response(kind.error(), sc->req.path));
       if (kind.value() == core::day_kind::workday || kind.value() == core::day_kind::makeup_workday)
         ++workdays;
       days.emplace_back(json::object{{"date", d.to_string()},
                                      {"kind", core::to_string(kind.value())},
-                                     {"name", s_.calendar.name_of(d)}});
+                                     {"name", cal->name_of(d)}});
     }
-    done(json_response(200, {{"year", year},
-                             {"source", s_.calendar.source(year)},
-                             {"workdays", workdays},
-                             {"days", std::move(days)}}));
+    json::object o{{"year", year.value()},
+                   {"status", core::to_string(cal->status(year.value()))},
+                   {"provisional", cal->status(year.value()) != core::year_status::official},
+                   {"source", cal->source(year.value())},
+                   {"calendar", cal->version()},
+                   {"workdays", workdays},
+                   {"published_on", nullptr},
+                   {"text", nullptr}};
+    const auto years = s_.calendar.years();
+    if (const auto it = years.find(year.value()); it != years.end()) {
+      o["published_on"] = it->second.published_on.to_string();
+      o["text"] = it->second.text;
+    }
+    o["days"] = std::move(days);
+    done(json_response(200, std::move(o)));
+  }
+
+  // PUT /v1/calendar/{year}: the year's lines in the calendar data file format (text/plain).
+  void publish_calendar(const scope_ptr& sc, responder done) {
+    const auto ct = sc->req.header("content-type");
+    if (!ct || !ct->starts_with("text/plain"))
+      return done(error_response(make_error(errc::unsupported_media_type,
+                                            "send the year's lines as Content-Type: text/plain"),
+                                 sc->req.path));
+    auto year = calendar_year(sc);
+    if (!year) return done(error_response(year.error(), sc->req.path));
+    const auto a = to_actor(*sc->who);
+    auto p = s_.calendar_writer.publish(
+        year.value(), sc->req.body,
+        events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
+        sc->correlation_id);
+    if (!p) return done(error_response(p.error(), sc->req.path));
+    // Pending deadlines counted on the replaced year are revised in the background.
+    if (p.value().changed && s_.clock_moved) s_.clock_moved();
+    done(json_response(p.value().changed ? 201 : 200,
+                       {{"year", year.value()},
+                        {"status", core::to_string(current_calendar()->status(year.value()))},
+                        {"calendar", p.value().calendar_version},
+                        {"published_on", p.value().year.published_on.to_string()},
+                        {"changed", p.value().changed}}));
   }
 
   void get_unit(const scope_ptr& sc, responder done) {
@@ -827,6 +890,10 @@ class api::impl {
           {"units", std::move(units)}});
     }
     done(json_response(200, {{"centers", std::move(out)}}));
+  }
+
+  void get_clock(const scope_ptr&, responder done) {
+    done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
   }
 
   void set_clock(const scope_ptr& sc, responder done) {
@@ -915,7 +982,8 @@ class api::impl {
     auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
     if (!scope) return done(error_response(scope.error(), q.path));
     answer_projection(sc, done, [&] {
-      return projections::sla_overdue_json(s_.store, s_.calendar, s_.clock.now(), scope.value());
+      return projections::sla_overdue_json(s_.store, *current_calendar(), s_.clock.now(),
+                                           scope.value());
     });
   }
 
@@ -926,7 +994,7 @@ class api::impl {
     auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
     if (!scope) return done(error_response(scope.error(), q.path));
     answer_projection(sc, done, [&] {
-      return projections::sla_due_soon_json(s_.store, s_.calendar, s_.clock.now(),
+      return projections::sla_due_soon_json(s_.store, *current_calendar(), s_.clock.now(),
                                              param(q, "within"), scope.value());
     });
   }

@@ -11,8 +11,9 @@
 #include "events/event_log.h"
 #include "gateway/http.h"
 #include "gateway/rate_limit.h"
-#include "projections/case_writer.h"
 #include "projections/blob_store.h"
+#include "projections/calendar_projection.h"
+#include "projections/case_writer.h"
 #include "projections/clock.h"
 #include "projections/key_store.h"
 #include "projections/personal_data.h"
@@ -29,7 +30,9 @@ struct services {
   projections::projection_runner& runner;
   projections::case_writer& writer;
   const projections::clock& clock;
-  const core::calendar& calendar;
+  // The working-day calendar as the log publishes it, and its write side.
+  projections::calendar_projection& calendar;
+  projections::calendar_writer& calendar_writer;
   projections::registry_projection& registry;
   projections::registry_writer& registry_writer;
   // Set only with `serve --clock manual`: POST /v1/admin/clock exists only then.
@@ -41,7 +44,8 @@ struct services {
   projections::blob_store& blobs;  // call audio
   const core::retention_policy& retention;
   projections::key_store& keys;
-  // Called after POST /v1/admin/clock moved the manual clock (the reminder thread looks again).
+  // Called after POST /v1/admin/clock moved the manual clock, or a calendar year was published
+  // (the reminder thread looks again: deadline revision, then reminders).
   std::function<void()> clock_moved;
 };
 

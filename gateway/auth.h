@@ -58,6 +58,7 @@ enum class operation : std::uint8_t {
   legal_hold,        // place or lift a legal hold on a case
   upload_recording,  // store a call's audio
   read_recording,    // fetch a call's audio
+  publish_calendar,  // PUT a year of the working-day calendar
 };
 
 // May this role ever do this (whatever the case)? False answers 403.

@@ -42,6 +42,13 @@ json::value phone(const std::string& v, const personal_view& view) {
   return json::value(view.mask_phone ? mask_phone_number(v) : v);
 }
 
+// The calendar a deadline stands on (core::deadline_basis): `<field>_provisional` beside the
+// date, and the calendar version once per event.
+void put_basis(json::object& o, std::string_view due_field, const core::deadline_basis& b) {
+  o[std::string(due_field) + "_provisional"] = b.provisional;
+  o["calendar"] = b.calendar;
+}
+
 json::object recording(const core::recording_ref& r) {
   return {{"uri", r.uri}, {"sha256", r.sha256}, {"duration_s", r.duration_s}};
 }
@@ -59,6 +66,7 @@ struct body_renderer {
                    {"received_on", date(e.received_on)},
                    {"transfer_due", date(e.transfer_due)}};
     o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
+    put_basis(o, "transfer_due", e.transfer_basis);
     return o;
   }
   json::object operator()(const core::answered_immediately& e) const {
@@ -81,13 +89,16 @@ struct body_renderer {
             {"owner_center", e.owner_center()}};
   }
   json::object operator()(const core::transferred& e) const {
-    return {{"unit", e.unit()},
-            {"center", e.center()},
-            {"transferred_on", date(e.transferred_on)},
-            {"return_by", date(e.return_by)},
-            {"reply_days", e.reply_days()},
-            {"reply_due", date(e.reply_due)},
-            {"late", e.late}};
+    json::object o{{"unit", e.unit()},
+                   {"center", e.center()},
+                   {"transferred_on", date(e.transferred_on)},
+                   {"return_by", date(e.return_by)},
+                   {"reply_days", e.reply_days()},
+                   {"reply_due", date(e.reply_due)},
+                   {"late", e.late}};
+    put_basis(o, "return_by", e.return_basis);
+    put_basis(o, "reply_due", e.reply_basis);
+    return o;
   }
   json::object operator()(const core::escalated& e) const {
     return {{"to", core::to_string(e.target)},     {"reason", core::to_string(e.reason)},
@@ -101,9 +112,11 @@ struct body_renderer {
             {"late", e.late}};
   }
   json::object operator()(const core::extended& e) const {
-    return {{"approved_by", e.approved_by()},     {"reason", core::to_string(e.reason)},
-            {"working_days", e.days()},           {"explanation", text(e.explanation)},
-            {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
+    json::object o{{"approved_by", e.approved_by()},     {"reason", core::to_string(e.reason)},
+                   {"working_days", e.days()},           {"explanation", text(e.explanation)},
+                   {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
+    put_basis(o, "reply_due", e.reply_basis);
+    return o;
   }
   json::object operator()(const core::reminded& e) const {
     return {{"kind", core::to_string(e.kind)},
@@ -121,13 +134,23 @@ struct body_renderer {
             {"revisit_required", e.revisit_required}};
   }
   json::object operator()(const core::revisited& e) const {
-    return {{"reached", e.reached},
+    json::object o{{"reached", e.reached},
             {"satisfaction", opt_enum(e.result_view)},
             {"timeliness", opt_enum(e.time_view)},
             {"further_handling", e.further_handling},
             {"notes", text(e.notes)},
             {"revisited_on", date(e.revisited_on)},
             {"reopened_reply_due", opt_date(e.reopened_reply_due)}};
+    if (e.reopened_reply_due) {
+      o["reopened_reply_days"] = e.reopened_reply_days();
+      put_basis(o, "reopened_reply_due", e.reopened_basis);
+    }
+    return o;
+  }
+  json::object operator()(const core::deadline_revised& e) const {
+    return {{"kind", core::to_string(e.kind)},     {"previous_due", date(e.previous_due)},
+            {"due", date(e.due)},                  {"provisional", e.basis.provisional},
+            {"calendar", e.basis.calendar},        {"revised_on", date(e.revised_on)}};
   }
   json::object operator()(const core::archived& e) const {
     return {{"archived_on", date(e.archived_on)}};
@@ -205,16 +228,22 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   o["text_shredded_on"] = opt_date(s.text_shredded_on);
   o["personal_data"] = view.shredded ? "shredded" : "available";
 
-  // deadlines: {transfer_by, return_by, reply_by}, each with its due date and state.
+  // deadlines: {transfer_by, return_by, reply_by}, each with its due date and state, and the
+  // calendar it was counted on (provisional while a year it counts has no notice yet).
   json::object deadlines;
   deadlines["transfer_by"] = nullptr;
-  deadlines["return_by"] = s.return_by ? json::value(json::object{{"due", date(*s.return_by)}})
-                                       : json::value(nullptr);
+  deadlines["return_by"] = nullptr;
+  if (s.return_by)
+    deadlines["return_by"] = {{"due", date(*s.return_by)},
+                              {"provisional", s.return_basis.provisional},
+                              {"calendar", s.return_basis.calendar}};
   deadlines["reply_by"] = nullptr;
   for (const auto& d : core::deadlines(s, now)) {
     json::object dj{{"due", date(d.due)},
                     {"state", core::to_string(d.state)},
-                    {"met_on", opt_date(d.met_on)}};
+                    {"met_on", opt_date(d.met_on)},
+                    {"provisional", d.basis.provisional},
+                    {"calendar", d.basis.calendar}};
     deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] = dj;
   }
   o["deadlines"] = std::move(deadlines);

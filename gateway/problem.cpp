@@ -80,17 +80,53 @@ mapping map_gateway(errc e) {
   return {500, "internal", "Internal error"};
 }
 
+// A rule of the measures: 409 when the case's state does not allow the command now, 422 when
+// the command itself breaks the rule whatever the state. `type` names the rule
+// (/problems/rule/<name>), the detail and `article` say which article.
+mapping rule(int status, const char* slug) {
+  return {status, slug,
+          status == 422 ? "The regulation does not allow this"
+                        : "The regulation does not allow this now"};
+}
+
 mapping map_core(core::errc e) {
+  using core::errc;
   switch (e) {
-    case core::errc::invalid_argument: return {422, "invalid-field", "Invalid field"};
-    case core::errc::case_not_found: return {404, "case-not-found", "Case not found"};
-    case core::errc::no_calendar_for_year:
-      return {404, "no-calendar-for-year", "No calendar for that year"};
-    case core::errc::undecodable_event: return {500, "internal", "Internal error"};
-    default: break;
+    case errc::invalid_argument: return {422, "invalid-field", "Invalid field"};
+    case errc::case_not_found: return {404, "case-not-found", "Case not found"};
+    case errc::undecodable_event:
+    case errc::calendar_unreadable:
+    case errc::ok: return {500, "internal", "Internal error"};
+    case errc::no_calendar_for_year: return rule(422, "rule/no-calendar-for-year");
+    case errc::case_already_exists: return rule(409, "rule/case-already-exists");
+    case errc::case_archived: return rule(409, "rule/case-archived");
+    case errc::not_at_intake: return rule(409, "rule/not-at-intake");
+    case errc::not_classified: return rule(409, "rule/not-classified");
+    case errc::unknown_center: return rule(422, "rule/unknown-center");
+    case errc::unit_not_registered: return rule(422, "rule/unit-not-registered");
+    case errc::no_upper_center: return rule(409, "rule/no-upper-center");
+    case errc::expressway_not_highway: return rule(422, "rule/expressway-not-highway");
+    case errc::not_transferred: return rule(409, "rule/not-transferred");
+    case errc::not_the_handling_unit: return rule(409, "rule/not-the-handling-unit");
+    case errc::not_the_owning_center: return rule(409, "rule/not-the-owning-center");
+    case errc::extension_after_deadline: return rule(409, "rule/extension-after-deadline");
+    case errc::extension_too_long: return rule(422, "rule/extension-too-long");
+    case errc::nothing_overdue: return rule(409, "rule/nothing-overdue");
+    case errc::reply_incomplete: return rule(422, "rule/reply-incomplete");
+    case errc::not_replied: return rule(409, "rule/not-replied");
+    case errc::revisit_required: return rule(409, "rule/revisit-required");
+    case errc::not_closable: return rule(409, "rule/not-closable");
+    case errc::already_flagged: return rule(409, "rule/already-flagged");
+    case errc::flag_too_late: return rule(409, "rule/flag-too-late");
+    case errc::sample_rate_too_low: return rule(422, "rule/sample-rate-too-low");
+    case errc::not_permitted: return rule(409, "rule/not-permitted");
+    case errc::retention_not_over: return rule(409, "rule/retention-not-over");
+    case errc::legal_hold: return rule(409, "rule/legal-hold");
+    case errc::nothing_to_purge: return rule(409, "rule/nothing-to-purge");
+    case errc::hold_state: return rule(409, "rule/hold-state");
+    case errc::retention_too_short: return rule(422, "rule/retention-too-short");
   }
-  // Everything else is a rule of the measures that the case's state does not allow now.
-  return {409, "rule-violation", "The regulation does not allow this now"};
+  return {500, "internal", "Internal error"};
 }
 
 mapping map_projections(projections::errc e) {

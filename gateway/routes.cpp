@@ -10,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 39> routes{{
+constexpr std::array<route, 41> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -32,10 +32,12 @@ constexpr std::array<route, 39> routes{{
     {"POST", "/v1/cases/{id}/revisit", "revisit", revisit},
     {"POST", "/v1/cases/{id}/archive", "archive", archive},
     {"GET", "/v1/calendar/{year}", "get_calendar", read_registry},
+    {"PUT", "/v1/calendar/{year}", "publish_calendar", publish_calendar},
     {"GET", "/v1/status/{id}", "get_status", std::nullopt},
     {"GET", "/v1/units/{id}", "get_unit", read_registry},
     {"PUT", "/v1/units/{id}", "put_unit", write_registry},
     {"GET", "/v1/centers", "list_centers", read_registry},
+    {"GET", "/v1/admin/clock", "get_clock", admin_clock},
     {"POST", "/v1/admin/clock", "set_clock", admin_clock},
     {"GET", "/v1/queues/{queue}", "get_queue", read_worklists},
     {"GET", "/v1/sla/overdue", "sla_overdue", read_worklists},

@@ -182,6 +182,8 @@ void case_writer::run_next(const std::string& id) {
     reg = registry_source_();
     ctx.reg = reg.get();
   }
+  std::shared_ptr<const core::calendar> cal;  // likewise
+  if (calendar_source_ && (cal = calendar_source_())) ctx.cal = cal.get();
   auto decided = core::decide(cached->state, req.cmd, ctx);
   if (!decided) return fail(decided.error());
   if (decided.value().empty()) {  // nothing to do (e.g. a reminder already sent): append nothing

@@ -69,6 +69,11 @@ class case_writer {
   // registry projection's), instead of base.reg. Set before the first submit.
   using registry_source = std::function<std::shared_ptr<const core::registry>()>;
   void set_registry_source(registry_source source) { registry_source_ = std::move(source); }
+  // Where decisions read the working-day calendar from (the calendar projection's snapshot, so
+  // deadlines are counted on what the log has published), instead of base.cal. A source that
+  // returns null falls back to base.cal. Set before the first submit.
+  using calendar_source = std::function<std::shared_ptr<const core::calendar>()>;
+  void set_calendar_source(calendar_source source) { calendar_source_ = std::move(source); }
   // Seals personal fields before they are appended (field encryption, crypto-shredding). Set
   // before the first submit; without it events carry their text in the clear (tests of other
   // modules only — the server always sets it).
@@ -102,6 +107,7 @@ class case_writer {
   core::context base_;  // calendar, registry, policy; `now` and the actor are set per command
   const clock& clock_;
   registry_source registry_source_;
+  calendar_source calendar_source_;
   personal_data* personal_data_{nullptr};
 
   mutable std::mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "projections/calendar_projection.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
 #include "projections/projection.h"
@@ -17,22 +18,26 @@ namespace caseline::projections {
 // applies them. The server, the offline tools and the rebuild all use this one set: the runner
 // keeps one offset per partition for all of them, so a tool that ran a subset would move the
 // offsets past events the others never saw. Owns them; borrows the store. Runner thread only,
-// except registry() (thread-safe snapshots).
+// except registry() and calendar() (thread-safe snapshots).
 class projection_set {
  public:
   explicit projection_set(store& s)
-      : cases_(s), index_(s), registry_(s), queues_(s), reports_(s), retention_(s) {}
+      : cases_(s), index_(s), registry_(s), calendar_(s), queues_(s), reports_(s), retention_(s) {}
   std::vector<projection*> all() {
-    return {&cases_, &index_, &registry_, &queues_, &reports_, &retention_};
+    return {&cases_, &index_, &registry_, &calendar_, &queues_, &reports_, &retention_};
   }
   registry_projection& registry() { return registry_; }
+  calendar_projection& calendar() { return calendar_; }
   // Fails when a projection's stored rows cannot be loaded at start.
-  const std::optional<error>& load_error() const { return registry_.load_error(); }
+  const std::optional<error>& load_error() const {
+    return registry_.load_error() ? registry_.load_error() : calendar_.load_error();
+  }
 
  private:
   case_projection cases_;
   case_index_projection index_;
   registry_projection registry_;
+  calendar_projection calendar_;
   queue_projection queues_;
   report_projection reports_;
   retention_projection retention_;

@@ -116,6 +116,7 @@ std::optional<queue_item> queue_entry(const core::case_state& s) {
     item.queue = q;
     item.due_kind = core::deadline_kind::transfer;
     item.due = s.transfer_due;
+    item.due_provisional = s.transfer_basis.provisional;
   };
   const auto by_date = [&](queue_kind q, std::optional<civil_date> since) {
     item.queue = q;
@@ -131,6 +132,7 @@ std::optional<queue_item> queue_entry(const core::case_state& s) {
       item.queue = queue_kind::at_unit;
       item.due_kind = core::deadline_kind::reply;
       item.due = s.reply_due.value_or(s.transfer_due);
+      item.due_provisional = s.reply_due ? s.reply_basis.provisional : s.transfer_basis.provisional;
       item.unit = s.unit.value_or(unit_id{});
       break;
     case case_status::replied:
@@ -252,6 +254,7 @@ result<std::string> queue_json(store& s, std::string_view queue, const scope& sc
     if (item.due_kind) {
       w.key("deadline").value(core::to_string(*item.due_kind));
       w.key("due").value(item.due.to_string());
+      w.key("provisional").value(item.due_provisional);
       w.key("overdue").value(item.due < today);
     } else {
       w.key("since").value(item.due.to_string());

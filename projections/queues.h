@@ -52,11 +52,13 @@ struct queue_item {
   std::optional<core::category> cat;
   std::optional<core::domain> dom;
   civil_date received_on;
+  bool due_provisional{false};  // v2: the deadline counts a day of a year without its notice
 
   friend bool operator==(const queue_item&, const queue_item&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(id, queue, center, unit, status, due_kind, due, major_urgent, cat, dom, received_on);
+    if (version >= 2) ar(due_provisional);
   }
 };
 
@@ -114,4 +116,4 @@ result<std::string> queue_json(store& s, std::string_view queue, const scope& sc
 
 }  // namespace caseline::projections
 
-CEREAL_CLASS_VERSION(caseline::projections::queue_item, 1);
+CEREAL_CLASS_VERSION(caseline::projections::queue_item, 2);

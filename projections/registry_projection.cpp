@@ -1,6 +1,5 @@
 #include "projections/registry_projection.h"
 
-#include <future>
 #include <sstream>
 
 #include <cereal/archives/portable_binary.hpp>
@@ -74,23 +73,18 @@ void registry_projection::begin_batch() { pending_.reset(); }
 
 result<void> registry_projection::apply_registry(const decoded_registry_event& e,
                                                  rocksdb::WriteBatch& batch) {
+  const auto* reg = std::get_if<core::unit_registered>(&e.event);
+  if (reg == nullptr) return success();  // another reference stream's (the calendar's)
   if (!pending_) {
     std::lock_guard lk(mu_);
     pending_ = *current_;
     pending_head_ = head_;
   }
-  if (e.env.sequence() != pending_head_.sequence + 1 || e.env.prev_hash != pending_head_.last_hash)
-    return make_error(events::errc::corrupt_record,
-                      fmt::format("registry event {} does not follow event {} of the registry",
-                                  e.env.event_id, pending_head_.sequence));
-  if (const auto* reg = std::get_if<core::unit_registered>(&e.event)) {
-    pending_->apply(*reg);
-    const core::unit_info& u = *pending_->unit(reg->unit);
-    batch.Put(store_.cf(family::registry), std::string(unit_prefix) + reg->unit(),
-              encode_values(u));
-  }
-  pending_head_.sequence = e.env.sequence();
-  pending_head_.last_hash = events::sha256(e.stored_bytes);
+  if (auto ok = check_follows(pending_head_, e, registry_writer::stream_key); !ok) return ok;
+  pending_->apply(*reg);
+  const core::unit_info& u = *pending_->unit(reg->unit);
+  batch.Put(store_.cf(family::registry), std::string(unit_prefix) + reg->unit(), encode_values(u));
+  pending_head_ = advance(e);
   batch.Put(store_.cf(family::registry), std::string(meta_key),
             encode_values(pending_head_.sequence, pending_head_.last_hash));
   return success();
@@ -110,7 +104,7 @@ std::shared_ptr<const core::registry> registry_projection::snapshot() const {
   return current_;
 }
 
-registry_projection::stream_head registry_projection::head() const {
+stream_head registry_projection::head() const {
   std::lock_guard lk(mu_);
   return head_;
 }
@@ -120,42 +114,13 @@ result<core::unit_info> registry_writer::put(const core::unit_registered& e,
                                              const std::string& correlation_id) {
   std::lock_guard lk(mu_);
   // Decide against everything the log holds for the registry (also writes whose outcome was
-  // unknown): wait for the projection to apply the registry partition's end.
-  const auto partition = events::partition_for(stream_key, log_.partition_count());
-  auto end = log_.end_offset(partition);
-  if (!end) return end.error();
-  if (end.value()() > 0 &&
-      !runner_.wait_applied({partition, events::log_offset{end.value()() - 1}}, write_timeout))
-    return make_error(events::errc::unavailable, "the registry projection is behind the log");
+  // unknown).
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
   if (auto ok = registry_.snapshot()->check(e); !ok) return ok.error();
-
-  const auto h = registry_.head();
-  const auto body = core::encode(core::registry_event{e});
-  events::envelope env;
-  env.sequence = sequence_number{h.sequence + 1};
-  env.event_id = fmt::format("{}#{}", stream_key, env.sequence());
-  env.case_id = case_id{stream_key};
-  env.type_id = body.type_id;
-  env.version = body.version;
-  env.recorded_at = clock_.now();
-  env.occurred_at = env.recorded_at;
-  env.by = by;
-  env.correlation_id = correlation_id;
-  env.prev_hash = h.last_hash;
-  env.body = body.bytes;
-  events::record rec;
-  rec.events.push_back(events::encode_envelope(env));
-
-  auto acked = std::make_shared<std::promise<result<events::log_position>>>();
-  auto future = acked->get_future();
-  log_.append(stream_key, events::encode_record(rec),
-              [acked](result<events::log_position> r) { acked->set_value(std::move(r)); });
-  if (future.wait_for(write_timeout) != std::future_status::ready)
-    return make_error(events::errc::timed_out, "the log did not acknowledge the registration");
-  auto pos = future.get();
+  auto pos = append_reference_event(log_, runner_, stream_key, registry_.head(),
+                                    core::registry_event{e}, by, correlation_id, clock_.now(),
+                                    write_timeout);
   if (!pos) return pos.error();
-  if (!runner_.wait_applied(pos.value(), write_timeout))
-    return make_error(events::errc::unavailable, "the registry projection is behind the log");
   const core::unit_info* u = registry_.snapshot()->unit(e.unit);
   if (u == nullptr) return make_error(events::errc::fatal, "a registered unit is missing");
   return *u;

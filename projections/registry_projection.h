@@ -12,6 +12,7 @@
 #include "events/record.h"
 #include "projections/clock.h"
 #include "projections/projection.h"
+#include "projections/reference_stream.h"
 #include "projections/runner.h"
 #include "projections/store.h"
 
@@ -34,11 +35,6 @@ class registry_projection final : public projection {
   void end_batch(bool committed) override;
 
   std::shared_ptr<const core::registry> snapshot() const;
-
-  struct stream_head {
-    std::uint64_t sequence{0};  // registry events applied
-    std::string last_hash;      // of the last one's stored bytes
-  };
   stream_head head() const;
   // Fails when the stored rows cannot be read (the constructor loads them).
   const std::optional<error>& load_error() const { return load_error_; }

@@ -109,8 +109,12 @@ std::uint64_t reminder_scheduler::failed() const {
 }
 
 reminder_thread::reminder_thread(reminder_scheduler& scheduler, const clock& clk,
-                                 std::chrono::milliseconds interval)
-    : scheduler_(scheduler), clock_(clk), interval_(interval), thread_([this] { run(); }) {}
+                                 std::chrono::milliseconds interval, tick_hook before_tick)
+    : scheduler_(scheduler),
+      clock_(clk),
+      interval_(interval),
+      before_tick_(std::move(before_tick)),
+      thread_([this] { run(); }) {}
 
 reminder_thread::~reminder_thread() {
   {
@@ -133,8 +137,10 @@ void reminder_thread::run() {
   std::unique_lock lk(mu_);
   while (!stop_) {
     lk.unlock();
+    const timestamp now = clock_.now();
+    if (before_tick_) before_tick_(now);
     // A failed tick (the store unreadable) is retried at the next one; the error is kept.
-    if (auto r = scheduler_.tick(clock_.now()); !r) scheduler_.note_error(r.error().message());
+    if (auto r = scheduler_.tick(now); !r) scheduler_.note_error(r.error().message());
     lk.lock();
     cv_.wait_for(lk, interval_, [&] { return stop_ || poked_; });
     poked_ = false;

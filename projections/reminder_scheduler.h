@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -69,11 +70,15 @@ class reminder_scheduler {
 
 // Runs a scheduler's tick every `interval` on its own thread, following `clk` (the system clock
 // or the manual clock of `serve --clock manual`); poke() makes it tick at once (after the manual
-// clock moved). Stops and joins in the destructor.
+// clock moved, or a calendar year was published). `before_tick`, when given, runs first at each
+// tick with the same time (the deadline revision, so reminders follow revised deadlines).
+// Stops and joins in the destructor.
 class reminder_thread {
  public:
+  using tick_hook = std::function<void(timestamp)>;
   reminder_thread(reminder_scheduler& scheduler, const clock& clk,
-                  std::chrono::milliseconds interval = std::chrono::seconds(5));
+                  std::chrono::milliseconds interval = std::chrono::seconds(5),
+                  tick_hook before_tick = {});
   ~reminder_thread();
   void poke();
 
@@ -82,6 +87,7 @@ class reminder_thread {
   reminder_scheduler& scheduler_;
   const clock& clock_;
   std::chrono::milliseconds interval_;
+  tick_hook before_tick_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_{false};

@@ -54,21 +54,23 @@ std::vector<deadline_row> pending_deadlines(const core::case_state& s) {
     return std::find(s.reminders.begin(), s.reminders.end(), core::reminder_key{k, due}) !=
            s.reminders.end();
   };
-  const auto add = [&](core::deadline_kind k, civil_date due, unit_id unit) {
+  const auto add = [&](core::deadline_kind k, civil_date due, unit_id unit,
+                       const core::deadline_basis& basis) {
     out.push_back(deadline_row{s.id, k, due, s.owner_center, std::move(unit), s.major_urgent,
-                               reminded(k, due)});
+                               reminded(k, due), basis});
   };
   switch (s.status) {
     case case_status::received:
     case case_status::classified:
     case case_status::escalated:
       // Art. 27: until the first transfer. A case returned by a unit had its first transfer.
-      if (!s.first_transferred_on) add(core::deadline_kind::transfer, s.transfer_due, {});
+      if (!s.first_transferred_on)
+        add(core::deadline_kind::transfer, s.transfer_due, {}, s.transfer_basis);
       break;
     case case_status::transferred:
     case case_status::reopened:
       if (s.reply_due && !s.replied_on)
-        add(core::deadline_kind::reply, *s.reply_due, s.unit.value_or(unit_id{}));
+        add(core::deadline_kind::reply, *s.reply_due, s.unit.value_or(unit_id{}), s.reply_basis);
       break;
     default: break;
   }
@@ -148,6 +150,8 @@ void write_rows(json_writer& w, const std::vector<deadline_row>& rows, civil_dat
     w.key("case_id").value(r.id());
     w.key("kind").value(core::to_string(r.kind));
     w.key("due").value(r.due.to_string());
+    w.key("provisional").value(r.basis.provisional);
+    w.key("calendar").value(r.basis.calendar);
     w.key("center").value(r.center());
     if (!r.unit().empty()) w.key("unit").value(r.unit());
     w.key("major_urgent").value(r.major_urgent);

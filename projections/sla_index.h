@@ -80,11 +80,13 @@ struct deadline_row {
   unit_id unit;        // the handling unit, for a reply deadline
   bool major_urgent{false};
   bool reminded{false};  // a reminder for exactly this (kind, due) is in the log
+  core::deadline_basis basis;  // v2: provisional, and the calendar version it was counted on
 
   friend bool operator==(const deadline_row&, const deadline_row&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(id, kind, due, center, unit, major_urgent, reminded);
+    if (version >= 2) ar(basis);
   }
 };
 
@@ -142,4 +144,4 @@ result<std::string> sla_due_soon_json(store& s, const core::calendar& cal, times
 
 }  // namespace caseline::projections
 
-CEREAL_CLASS_VERSION(caseline::projections::deadline_row, 1);
+CEREAL_CLASS_VERSION(caseline::projections::deadline_row, 2);

@@ -11,7 +11,8 @@ constexpr const char* family_names[] = {"offsets",     "cases",      "case_event
                                         "counters",    "tokens",     "idempotency",
                                         "case_index",  "registry",   "access_log",
                                         "queue_cases", "queues", "sla_deadlines", "sla_remind",
-                                        "report_cases", "report_counters", "retention"};
+                                        "report_cases", "report_counters", "retention",
+                                        "server_state"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
 }  // namespace
 

@@ -36,6 +36,8 @@ enum class family : std::size_t {
   report_counters,  // "m|d/<period>/<center>/<domain>/<category>/<metric>" -> be64 (reports.h)
   // issue 6 (retention): every purge, refusal and legal hold, in log order per case
   retention,        // case id, 0, sequence (be64) -> retention_entry (retention.h)
+  // the server's own state, not a function of the log (never compared by rebuild --verify)
+  server_state,     // "manual_clock" -> be64 ms; "calendar_revised" -> calendar version swept
   count_         // keep last
 };
 

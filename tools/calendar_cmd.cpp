@@ -33,6 +33,11 @@ int report(const error& e, std::ostream& err) {
   return e.code == core::errc::no_calendar_for_year ? exit_unanswerable : exit_usage;
 }
 
+// "official", or "provisional" for a year without its notice (weekends only beyond the data).
+std::string_view status_word(const core::calendar& cal, int year) {
+  return cal.status(year) == core::year_status::official ? "official" : "provisional";
+}
+
 // JSON string escaping for the names and sources of the data file (UTF-8 passes through).
 void write_json_string(std::ostream& out, std::string_view s) {
   out << '"';
@@ -60,7 +65,7 @@ int calendar_is_workday(const core::calendar& cal, std::string_view date, std::o
   const bool work = kind.value() == core::day_kind::workday ||
                     kind.value() == core::day_kind::makeup_workday;
   out << d->to_string() << ' ' << core::to_string(kind.value()) << ' ' << (work ? "yes" : "no")
-      << '\n';
+      << ' ' << status_word(cal, d->year) << '\n';
   return exit_ok;
 }
 
@@ -75,7 +80,8 @@ int calendar_add(const core::calendar& cal, std::string_view date, std::string_v
   }
   auto due = cal.add_working_days(*d, working_days{*count});
   if (!due) return report(due.error(), err);
-  out << due.value().to_string() << '\n';
+  out << due.value().to_string() << ' '
+      << (cal.official_between(*d, due.value()) ? "official" : "provisional") << '\n';
   return exit_ok;
 }
 
@@ -86,16 +92,21 @@ int calendar_show(const core::calendar& cal, std::string_view year, bool json, s
     err << "not a year: " << year << '\n';
     return exit_usage;
   }
-  // Check the whole year first so that nothing is printed for a year without data.
+  // Check the whole year first so that nothing is printed for a date that cannot be answered.
   if (auto first = cal.kind(civil_date{*y, 1, 1}); !first) return report(first.error(), err);
   if (json) {
-    out << "{\"year\":" << *y << ",\"source\":";
+    out << "{\"year\":" << *y << ",\"status\":\"" << core::to_string(cal.status(*y))
+        << "\",\"source\":";
     write_json_string(out, cal.source(*y));
     out << ",\"days\":[";
+  } else {
+    out << "# " << *y << ' ' << core::to_string(cal.status(*y));
+    if (!cal.source(*y).empty()) out << ' ' << cal.source(*y);
+    out << '\n';
   }
   bool first_day = true;
   for (civil_date d{*y, 1, 1}; d.year == *y; d = d.plus_days(1)) {
-    const core::day_kind kind = cal.kind(d).value();  // the year is covered: checked above
+    const core::day_kind kind = cal.kind(d).value();  // a valid date: checked above
     const std::string name = cal.name_of(d);
     if (json) {
       out << (first_day ? "" : ",") << "{\"date\":\"" << d.to_string() << "\",\"kind\":\""

@@ -12,6 +12,7 @@
 #include "tools/bench_produce.h"
 #include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
+#include "tools/calendar_publish.h"
 #include "tools/rebuild_cmd.h"
 #include "tools/replay_cmd.h"
 #include "tools/report_cmd.h"
@@ -126,6 +127,15 @@ int main(int argc, char** argv) {
   auto* show = cal_cmd->add_subcommand("show", "every date of YEAR with its kind");
   show->add_option("YEAR", cal_year, "YYYY")->required();
   show->add_flag("--json", cal_json, "JSON output");
+  tools::calendar_publish_options publish;
+  auto* publish_cmd = cal_cmd->add_subcommand(
+      "publish", "publish each year of FILE through a running server (PUT /v1/calendar/{year})");
+  publish_cmd->add_option("FILE", publish.file, "calendar data file with the years to publish")
+      ->required();
+  publish_cmd->add_option("--url", publish.url, "server base URL")->capture_default_str();
+  publish_cmd->add_option("--token", publish.token, "an admin bearer token")
+      ->envname("CASELINE_TOKEN")
+      ->required();
 
   auto* bench_cmd = app.add_subcommand("bench", "benchmarks (they never fail CI)");
   bench_cmd->require_subcommand(1);
@@ -292,6 +302,7 @@ int main(int argc, char** argv) {
 
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
   if (*token_create) return tools::run_token_create(token_store, token_req, std::cout, std::cerr);
+  if (*cal_cmd && *publish_cmd) return tools::run_calendar_publish(publish, std::cout, std::cerr);
   if (*cal_cmd) {
     return with_calendar(calendar_file, [&](const core::calendar& cal) {
       if (*is_workday) return tools::calendar_is_workday(cal, cal_date, std::cout, std::cerr);

@@ -2,7 +2,10 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <ostream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +20,8 @@
 #include "gateway/server.h"
 #include "events/checkpoint.h"
 #include "projections/blob_store.h"
+#include "projections/calendar_projection.h"
+#include "projections/calendar_revision.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
 #include "projections/key_store.h"
@@ -24,6 +29,7 @@
 #include "projections/projection_set.h"
 #include "projections/reminder_scheduler.h"
 #include "projections/runner.h"
+#include "projections/server_state.h"
 #include "projections/store.h"
 #include "tools/report_cmd.h"
 #include "tools/token_cmd.h"
@@ -31,6 +37,21 @@
 namespace caseline::tools {
 
 namespace {
+
+// The manual clock resumes where it was: its time is stored at every move (big-endian ms).
+std::string encode_ms(timestamp t) {
+  std::string out(8, '\0');
+  auto v = static_cast<std::uint64_t>(t.ms);
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+std::optional<timestamp> decode_ms(std::string_view bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  std::uint64_t v = 0;
+  for (unsigned char c : bytes) v = (v << 8) | c;
+  return timestamp{static_cast<std::int64_t>(v)};
+}
 
 result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& listen) {
   auto bad = make_error(events::errc::bad_config, "--listen must be HOST:PORT, not '" + listen + "'");
@@ -68,7 +89,8 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
 
 // Members in construction order; destroyed in reverse (server first, log last).
 struct server_stack::parts {
-  core::calendar calendar;
+  core::calendar calendar;     // the shipped data file: seeds the log's calendar at first start
+  std::string calendar_text;
   core::registry registry = core::registry::henan();  // base; decisions read the projection's
   core::retention_policy retention;
   std::unique_ptr<projections::clock> clock;
@@ -83,6 +105,9 @@ struct server_stack::parts {
   std::unique_ptr<events::checkpointer> checkpointer;
   std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::registry_writer> registry_writer;
+  std::unique_ptr<projections::calendar_writer> calendar_writer;
+  std::unique_ptr<projections::deadline_reviser> reviser;
+  civil_date calendar_warned_on;  // the reminder thread's: one warning a day
   std::unique_ptr<projections::reminder_scheduler> reminders;
   std::unique_ptr<projections::reminder_thread> reminder_ticker;
   std::unique_ptr<report_jobs_thread> report_jobs;
@@ -142,17 +167,16 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (!cal) return cal.error();
   auto p = std::make_unique<parts>();
   p->calendar = std::move(cal).value();
+  {
+    std::ifstream in(options.store.calendar_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    p->calendar_text = std::move(text).str();
+  }
   p->retention = options.store.retention;
-  if (options.clock == "manual") {
-    auto manual = std::make_unique<projections::manual_clock>(projections::system_clock{}.now());
-    p->manual_clock = manual.get();
-    p->clock = std::move(manual);
-  } else if (options.clock == "system") {
-    p->clock = std::make_unique<projections::system_clock>();
-  } else {
+  if (options.clock != "manual" && options.clock != "system")
     return make_error(events::errc::bad_config,
                       "--clock must be system or manual, not '" + options.clock + "'");
-  }
   p->host = listen.first;
   const std::filesystem::path data(options.store.data_dir);
   std::error_code ec;
@@ -173,6 +197,26 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto store = projections::store::open((data / "store").string());
   if (!store) return store.error();
   p->store = std::move(store).value();
+  if (options.clock == "manual") {
+    // Starts at the system time only the first time; afterwards where it was last set.
+    auto stored = projections::read_server_state(*p->store, projections::server_state_key::manual_clock);
+    if (!stored) return stored.error();
+    const auto last = stored.value() ? decode_ms(*stored.value()) : std::nullopt;
+    auto* st = p->store.get();
+    auto persist = [st](timestamp t) {
+      if (auto w = projections::write_server_state(*st, projections::server_state_key::manual_clock,
+                                                   encode_ms(t));
+          !w)
+        spdlog::warn(R"({{"event":"manual_clock_not_stored","error":"{}"}})", w.error().message());
+    };
+    auto manual = std::make_unique<projections::manual_clock>(
+        last.value_or(projections::system_clock{}.now()), persist);
+    if (!last) manual->set(manual->now());
+    p->manual_clock = manual.get();
+    p->clock = std::move(manual);
+  } else {
+    p->clock = std::make_unique<projections::system_clock>();
+  }
   auto keys = projections::key_store::open((data / "keys").string(), master.value());
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
@@ -194,6 +238,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                                          *p->clock);
   p->writer->set_registry_source(
       [reg = &p->projections->registry()] { return reg->snapshot(); });
+  p->writer->set_calendar_source(
+      [cal = &p->projections->calendar()] { return cal->snapshot(); });
   p->writer->set_personal_data(p->privacy.get());
   p->registry_writer = std::make_unique<projections::registry_writer>(
       *p->log, *p->runner, p->projections->registry(), *p->clock);
@@ -204,12 +250,39 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
           spdlog::warn(R"({{"event":"checkpoint_failed","error":"{}"}})", e.message());
         });
   }
+  p->calendar_writer = std::make_unique<projections::calendar_writer>(
+      *p->log, *p->runner, p->projections->calendar(), *p->clock);
   if (!options.http) return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
 
+  // The first start publishes the shipped calendar years into the log; later years come by
+  // publication (PUT /v1/calendar/{year}).
+  if (auto seeded = p->calendar_writer->seed(p->calendar_text,
+                                             events::actor{"caseline", "admin", "", ""});
+      !seeded)
+    return seeded.error();
+  p->reviser = std::make_unique<projections::deadline_reviser>(*p->store, *p->writer,
+                                                               p->projections->calendar());
   p->reminders =
       std::make_unique<projections::reminder_scheduler>(*p->store, *p->writer, p->calendar);
   p->reminder_ticker = std::make_unique<projections::reminder_thread>(
-      *p->reminders, *p->clock, options.reminder_interval);
+      *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
+        // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
+        if (auto r = raw->reviser->tick(now); !r)
+          spdlog::warn(R"({{"event":"deadline_revision_failed","error":"{}"}})",
+                       r.error().message());
+        else if (r.value().swept)
+          spdlog::info(R"({{"event":"deadlines_revised","cases":{},"revised":{},"failed":{}}})",
+                       r.value().cases, r.value().revised, r.value().failed);
+        const civil_date today = shanghai_date(now);
+        const auto current = raw->projections->calendar().snapshot();
+        if (current && core::next_year_provisional(*current, today) &&
+            raw->calendar_warned_on != today) {
+          raw->calendar_warned_on = today;
+          spdlog::warn(
+              R"({{"event":"calendar_provisional_next_year","year":{},"official_days_left":{}}})",
+              today.year + 1, core::official_days_left(*current, today));
+        }
+      });
   if (!options.report_outbox.empty())
     p->report_jobs = std::make_unique<report_jobs_thread>(*p->store, p->registry, p->calendar,
                                                           options.report_outbox, *p->clock);
@@ -219,7 +292,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   ao.token_rate = options.token_rate;
   ao.status_rate = options.status_rate;
   gateway::services services{*p->log,        *p->store,          *p->runner,
-                             *p->writer,     *p->clock,          p->calendar,
+                             *p->writer,     *p->clock,          p->projections->calendar(),
+                             *p->calendar_writer,
                              p->projections->registry(),         *p->registry_writer,
                              p->manual_clock, std::move(names),  *p->privacy,
                              *p->blobs,      p->retention,       *p->keys,

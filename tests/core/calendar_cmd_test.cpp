@@ -33,21 +33,20 @@ TEST_CASE("calendar is-workday names the kind of the day") {
     const char* date;
     const char* line;
   } rows[] = {
-      {"2026-10-01", "2026-10-01 holiday no\n"},
-      {"2026-10-10", "2026-10-10 makeup_workday yes\n"},
-      {"2026-10-11", "2026-10-11 weekend no\n"},
-      {"2026-10-12", "2026-10-12 workday yes\n"},
-      {"2020-02-01", "2020-02-01 holiday no\n"},
+      {"2026-10-01", "2026-10-01 holiday no official\n"},
+      {"2026-10-10", "2026-10-10 makeup_workday yes official\n"},
+      {"2026-10-11", "2026-10-11 weekend no official\n"},
+      {"2026-10-12", "2026-10-12 workday yes official\n"},
+      {"2020-02-01", "2020-02-01 holiday no official\n"},
+      {"2027-01-04", "2027-01-04 workday yes provisional\n"},
+      {"2027-02-05", "2027-02-05 holiday no provisional\n"},
+      {"2032-01-03", "2032-01-03 weekend no provisional\n"},
   };
   for (const auto& r : rows) {
     auto res = run([&](auto& o, auto& e) { return tools::calendar_is_workday(cal, r.date, o, e); });
     CHECK(res.code == 0);
     CHECK(res.out == r.line);
   }
-  auto missing = run([&](auto& o, auto& e) { return tools::calendar_is_workday(cal, "2027-01-04", o, e); });
-  CHECK(missing.code == 1);
-  CHECK(missing.out.empty());
-  CHECK(missing.err.find("no calendar for 2027") != std::string::npos);
   auto bad = run([&](auto& o, auto& e) { return tools::calendar_is_workday(cal, "2026-1-4", o, e); });
   CHECK(bad.code == 2);
 }
@@ -56,12 +55,15 @@ TEST_CASE("calendar add prints the Nth working day after the date") {
   const auto& cal = repo_calendar();
   auto res = run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-09-30", "1", o, e); });
   CHECK(res.code == 0);
-  CHECK(res.out == "2026-10-08\n");
+  CHECK(res.out == "2026-10-08 official\n");
   res = run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-02-12", "3", o, e); });
-  CHECK(res.out == "2026-02-24\n");
+  CHECK(res.out == "2026-02-24 official\n");
   CHECK(run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-02-12", "0", o, e); }).code == 2);
   CHECK(run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-02-12", "x", o, e); }).code == 2);
-  CHECK(run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-12-30", "5", o, e); }).code == 1);
+  // A complaint transferred on 2026-11-20 (30 wd) runs into 2027: answered, provisional.
+  res = run([&](auto& o, auto& e) { return tools::calendar_add(cal, "2026-11-20", "30", o, e); });
+  CHECK(res.code == 0);
+  CHECK(res.out == "2027-01-04 provisional\n");
 }
 
 TEST_CASE("calendar show --json lists every date of every covered year with its kind") {
@@ -87,7 +89,13 @@ TEST_CASE("calendar show --json lists every date of every covered year with its 
   }
   auto text = run([&](auto& o, auto& e) { return tools::calendar_show(cal, "2026", false, o, e); });
   CHECK(text.out.find("2026-10-01 holiday 国庆节\n") != std::string::npos);
-  auto none = run([&](auto& o, auto& e) { return tools::calendar_show(cal, "2027", true, o, e); });
-  CHECK(none.code == 1);
-  CHECK(none.out.empty());
+  CHECK(text.out.rfind("# 2026 official https://", 0) == 0);
+  auto provisional = run([&](auto& o, auto& e) { return tools::calendar_show(cal, "2027", true, o, e); });
+  REQUIRE(provisional.code == 0);
+  const boost::json::object doc = boost::json::parse(provisional.out).as_object();
+  CHECK(doc.at("status").as_string() == "provisional");
+  CHECK(doc.at("days").as_array().size() == 365u);
+  auto beyond = run([&](auto& o, auto& e) { return tools::calendar_show(cal, "2040", false, o, e); });
+  CHECK(beyond.code == 0);
+  CHECK(beyond.out.rfind("# 2040 weekends_only\n", 0) == 0);
 }

@@ -159,8 +159,9 @@ TEST_CASE("every holiday of 2018-2026 is a holiday, in covered years") {
     for (int i = 0; i < p.days; ++i) {
       const civil_date d = first.plus_days(i);
       CAPTURE(d.to_string());
-      if (d.year < 2018) {
-        CHECK(cal.kind(d).error().code == errc::no_calendar_for_year);
+      if (d.year < 2018) {  // a year without data: the weekday alone
+        CHECK(cal.status(d.year) == year_status::weekends_only);
+        CHECK(cal.kind(d).value() == (d.iso_weekday() >= 5 ? day_kind::weekend : day_kind::workday));
         continue;
       }
       REQUIRE(cal.kind(d));
@@ -208,7 +209,7 @@ TEST_CASE("the data file says nothing the notices do not") {
   }
   CHECK(makeup_count == static_cast<int>(makeups.size()));
   CHECK(holiday_count == static_cast<int>(holidays.size()) - 2);  // 2017-12-30, 2017-12-31
-  CHECK(cal.years() == std::vector<int>{2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025, 2026});
+  CHECK(cal.years() == std::vector<int>{2018, 2019, 2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027, 2028, 2029, 2030, 2031});
   CHECK(cal.source(2026).find("gov.cn") != std::string::npos);
   CHECK(cal.name_of(date("2026-10-01")) == "国庆节");
 }
@@ -263,20 +264,109 @@ TEST_CASE("Civil Code Art. 201: day D is not counted, deadlines cross Spring Fes
   CHECK(cal.working_days_between(date("2026-10-09"), date("2026-10-01")).value() == 0);
 }
 
-TEST_CASE("a year without data is an error, never a guess") {
+TEST_CASE("a year without its notice is provisional, never refused") {
   const calendar& cal = repo_calendar();
-  auto k = cal.kind(date("2027-03-01"));
-  REQUIRE_FALSE(k);
-  CHECK(k.error().code == errc::no_calendar_for_year);
-  CHECK(k.error().detail == "no calendar for 2027");
-  CHECK(cal.kind(date("2017-12-31")).error().code == errc::no_calendar_for_year);
-  // A deadline that would run into 2027 is an error too.
+  CHECK(cal.status(2026) == year_status::official);
+  for (int y = 2027; y <= 2031; ++y) CHECK(cal.status(y) == year_status::provisional);
+  CHECK(cal.status(2032) == year_status::weekends_only);
+  CHECK(cal.status(2017) == year_status::weekends_only);
+  // The statutory days the law fixes (Decree No. 795), and nothing else: no bridging days, no
+  // make-up days, no substitute day for one that falls on a weekend.
+  CHECK(cal.kind(date("2027-01-01")).value() == day_kind::holiday);
+  CHECK(cal.kind(date("2027-02-05")).value() == day_kind::holiday);  // 除夕
+  CHECK(cal.kind(date("2027-02-08")).value() == day_kind::holiday);
+  CHECK(cal.kind(date("2027-02-09")).value() == day_kind::workday);
+  CHECK(cal.kind(date("2027-02-13")).value() == day_kind::weekend);  // no make-up day
+  CHECK(cal.kind(date("2027-10-04")).value() == day_kind::workday);  // no bridging day
+  CHECK(cal.kind(date("2028-10-03")).value() == day_kind::holiday);  // 中秋 inside 国庆
+  CHECK(cal.name_of(date("2027-09-15")) == "中秋节");
+  // Beyond the data: weekends only, still answered.
+  CHECK(cal.kind(date("2032-01-01")).value() == day_kind::workday);
+  CHECK(cal.kind(date("2032-01-03")).value() == day_kind::weekend);
+  CHECK(cal.kind(civil_date{2027, 2, 30}).error().code == errc::invalid_argument);
+
+  // A deadline that runs into 2027 is computed, and says it is provisional.
   auto due = cal.add_working_days(date("2026-12-28"), working_days{5});
-  REQUIRE_FALSE(due);
-  CHECK(due.error().detail == "no calendar for 2027");
+  REQUIRE(due);
+  CHECK(due.value() == date("2027-01-05"));  // 12-29, 30, 31, (1 Jan holiday), 01-04, 01-05
+  CHECK_FALSE(cal.official_between(date("2026-12-28"), due.value()));
+  CHECK(cal.official_between(date("2026-12-28"), date("2026-12-31")));
+  CHECK(cal.official_between(date("2026-12-31"), date("2026-12-31")));  // nothing counted
   CHECK(cal.add_working_days(date("2026-12-28"), working_days{3}).value() == date("2026-12-31"));
   CHECK(cal.add_working_days(date("2026-12-28"), working_days{0}).error().code ==
         errc::invalid_argument);
+  // How long deadlines stay final.
+  CHECK(cal.official_until(date("2026-11-30")) == date("2026-12-31"));
+  CHECK(official_days_left(cal, date("2026-11-30")) == 31);
+  CHECK(official_days_left(cal, date("2027-01-04")) == 0);
+  CHECK(cal.official_until(date("2019-05-01")) == date("2026-12-31"));
+}
+
+TEST_CASE("the early warning starts on 1 October while next year has no notice") {
+  const calendar& cal = repo_calendar();
+  CHECK_FALSE(next_year_provisional(cal, date("2026-09-30")));
+  CHECK(next_year_provisional(cal, date("2026-10-01")));
+  CHECK(next_year_provisional(cal, date("2026-12-31")));
+  CHECK_FALSE(next_year_provisional(cal, date("2025-10-01")));  // 2026's notice is in
+  CHECK_FALSE(next_year_provisional(cal, date("2027-03-01")));  // not before October
+}
+
+TEST_CASE("a calendar's version names its content") {
+  const calendar& cal = repo_calendar();
+  CHECK(cal.version().size() == 16);
+  auto again = calendar::load_file(caseline::core::testing::source_dir() + "/core/data/cn-workdays.txt");
+  REQUIRE(again);
+  CHECK(again.value().version() == cal.version());
+  auto other = calendar::parse("year 2027 covered a\n2027-01-01 holiday 元旦\n");
+  auto same_days_other_status = calendar::parse("year 2027 provisional a\n2027-01-01 holiday 元旦\n");
+  REQUIRE(other);
+  REQUIRE(same_days_other_status);
+  CHECK(other.value().version() != same_days_other_status.value().version());
+  CHECK(other.value().version() != cal.version());
+}
+
+TEST_CASE("the data file splits into its years, and a published year is checked alone and with the others") {
+  const std::string text = "# notices\n"
+                           "year 2026 covered n26\n"
+                           "2026-01-01 holiday 元旦  # a comment\n"
+                           "\n"
+                           "# next\n"
+                           "year 2027 covered n27\n"
+                           "2026-12-26 makeup_workday 元旦\n"
+                           "2027-01-01 holiday 元旦\n";
+  auto blocks = calendar::split_years(text);
+  REQUIRE(blocks);
+  REQUIRE(blocks.value().size() == 2);
+  CHECK(blocks.value().at(2026) == "year 2026 covered n26\n2026-01-01 holiday 元旦  # a comment\n");
+  CHECK(blocks.value().at(2027) == "year 2027 covered n27\n2026-12-26 makeup_workday 元旦\n2027-01-01 holiday 元旦\n");
+  auto whole = calendar::compose(blocks.value());
+  REQUIRE(whole);
+  CHECK(whole.value().kind(date("2026-12-26")).value() == day_kind::makeup_workday);
+  CHECK(whole.value().version() == calendar::parse(text).value().version());
+
+  CHECK(calendar::split_years("2026-01-01 holiday x\nyear 2026 covered a\n").error().detail ==
+        "calendar line 1: a date before the first `year` line");
+  CHECK(calendar::split_years("year 2026 covered a\nyear 2026 covered b\n").error().detail ==
+        "calendar line 2: year 2026 is covered twice");
+
+  CHECK(calendar::parse_year(2027, blocks.value().at(2027)));
+  auto wrong_year = calendar::parse_year(2028, blocks.value().at(2027));
+  REQUIRE_FALSE(wrong_year);
+  CHECK(wrong_year.error().code == errc::invalid_argument);
+  CHECK(calendar::parse_year(2027, "2027-01-01 holiday x\n").error().code == errc::invalid_argument);
+  auto far = calendar::parse_year(2027, "year 2027 covered a\n2029-01-01 holiday x\n");
+  REQUIRE_FALSE(far);
+  CHECK(far.error().detail == "calendar line 2: 2029-01-01 is not a date of 2027 or the years beside it");
+  auto bad_line = calendar::parse_year(2027, "year 2027 covered a\n2027-13-01 holiday x\n");
+  REQUIRE_FALSE(bad_line);
+  CHECK(bad_line.error().detail.find("calendar line 2:") == 0);
+
+  // Two years that list the same date do not compose.
+  auto clash = blocks.value();
+  clash[2026] += "2026-12-26 holiday x\n";
+  auto conflict = calendar::compose(clash);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error().detail.find("2026-12-26 is listed twice") != std::string::npos);
 }
 
 TEST_CASE("a new year is added by adding lines") {
@@ -290,7 +380,9 @@ TEST_CASE("a new year is added by adding lines") {
   CHECK(cal.value().kind(date("2027-02-13")).value() == day_kind::makeup_workday);
   CHECK(cal.value().kind(date("2027-02-14")).value() == day_kind::weekend);
   CHECK(cal.value().kind(date("2027-02-15")).value() == day_kind::workday);
-  CHECK(cal.value().kind(date("2026-02-15")).error().code == errc::no_calendar_for_year);
+  CHECK(cal.value().status(2027) == year_status::official);
+  CHECK(cal.value().status(2026) == year_status::weekends_only);
+  CHECK(cal.value().kind(date("2026-02-16")).value() == day_kind::workday);
 }
 
 TEST_CASE("malformed data files are rejected with the line") {

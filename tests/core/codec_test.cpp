@@ -23,12 +23,30 @@ using namespace caseline::core;
 namespace {
 
 const user_id agent{"u-agent-7"};
+const deadline_basis official{false, "5c1f0e9a3b7d2468"};
+const deadline_basis provisional{true, "5c1f0e9a3b7d2468"};
 
 case_received sample_received() {
   return case_received{channel::wechat, center_code{"410100"}, caller_info{"13800000000", "张三"},
                        "高速收费站乱收费", recording_ref{"blob://recordings/0001", std::string(64, 'a'), 95},
                        civil_date{2026, 9, 30}, civil_date{2026, 10, 10},
-                       case_id{"410100-20260930-000001"}, agent};
+                       case_id{"410100-20260930-000001"}, agent, official};
+}
+
+// The samples of versions before the current one, as their golden files hold them.
+transferred sample_transferred_v1() {
+  return transferred{unit_id{"u-410000-gs"}, center_code{"410000"}, civil_date{2026, 10, 9},
+                     civil_date{2026, 10, 12}, working_days{30}, civil_date{2026, 11, 20}, true,
+                     agent, {}, {}};
+}
+extended sample_extended_v1() {
+  return extended{user_id{"u-head-1"}, extension_reason::appraisal, working_days{10}, "需技术鉴定",
+                  civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, {}};
+}
+revisited sample_revisited_v1() {
+  return revisited{true, satisfaction::basically_satisfied, timeliness::too_slow, true, "要求退费",
+                   civil_date{2026, 10, 9}, civil_date{2026, 11, 23}, user_id{"u-rv-1"},
+                   working_days{0}, {}};
 }
 
 std::vector<event> current_samples() {
@@ -40,18 +58,18 @@ std::vector<event> current_samples() {
       redirected{redirect_target::rail, "12306", true, d, agent},
       classified{category::complaint, domain::highway, {"收费", "服务区"}, true, center_code{"410000"}, agent},
       transferred{unit_id{"u-410000-gs"}, center_code{"410000"}, d, civil_date{2026, 10, 12},
-                  working_days{30}, civil_date{2026, 11, 20}, true, agent},
+                  working_days{30}, civil_date{2026, 11, 20}, true, agent, official, provisional},
       escalated{escalation_target::upper_center, escalation_reason::cross_region, center_code{"410100"},
                 center_code{"410000"}, "涉及郑州、开封", agent},
       returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-unit-1"}},
       extended{user_id{"u-head-1"}, extension_reason::appraisal, working_days{10}, "需技术鉴定",
-               civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}},
+               civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, provisional},
       reminded{deadline_kind::reply, civil_date{2026, 11, 20}, civil_date{2026, 11, 23},
                unit_id{"u-410000-gs"}, agent},
       replied{"经查属实", "现场核查", "《收费公路管理条例》第五十二条", true, d, true, true,
               user_id{"u-unit-1"}},
       revisited{true, satisfaction::basically_satisfied, timeliness::too_slow, true, "要求退费",
-                d, civil_date{2026, 11, 23}, user_id{"u-rv-1"}},
+                d, civil_date{2026, 11, 23}, user_id{"u-rv-1"}, working_days{30}, official},
       archived{d, agent},
       flagged_major_urgent{"多车追尾，道路中断", d, agent},
       recording_purged{std::string(64, 'a'), civil_date{2027, 9, 30}, civil_date{2027, 10, 8}, agent},
@@ -60,12 +78,20 @@ std::vector<event> current_samples() {
       legal_hold_lifted{"诉讼终结", civil_date{2027, 3, 1}, agent},
       purge_refused{retained_item::text, "retention not over (Art. 38)", civil_date{2031, 10, 9},
                     civil_date{2027, 3, 2}, agent},
+      deadline_revised{deadline_kind::reply, civil_date{2027, 2, 9}, civil_date{2027, 2, 12},
+                       deadline_basis{false, "0b9d4e2a71c3f580"}, civil_date{2026, 12, 8},
+                       user_id{"caseline-calendar"}},
   };
 }
 
-registry_event sample_unit_registered() {
-  return unit_registered{unit_id{"u-410100-yg"}, "郑州市运管处", center_code{"410100"},
-                         unit_contact{"李四", "13900000000", "ops@example.cn", "0371-00000000"}};
+std::vector<registry_event> registry_samples() {
+  return {unit_registered{unit_id{"u-410100-yg"}, "郑州市运管处", center_code{"410100"},
+                          unit_contact{"李四", "13900000000", "ops@example.cn", "0371-00000000"}},
+          calendar_year_published{2027,
+                                  "year 2027 covered https://www.gov.cn/example\n"
+                                  "2027-01-01 holiday 元旦\n"
+                                  "2027-02-06 makeup_workday 春节\n",
+                                  civil_date{2026, 12, 8}, user_id{"u-admin"}}};
 }
 
 std::string golden_dir() { return core::testing::source_dir() + "/tests/core/golden"; }
@@ -110,12 +136,58 @@ TEST_CASE("every event type's current version decodes from its golden file") {
     CHECK(decoded.value() == sample);
     CHECK(*bytes == enc.bytes);  // the encoding itself is stable
   }
-  const encoded_event enc = encode(sample_unit_registered());
-  auto bytes = golden_or_write(enc);
-  REQUIRE(bytes);
-  auto decoded = decode_registry_event(enc.type_id, enc.version, *bytes);
-  REQUIRE(decoded);
-  CHECK(decoded.value() == sample_unit_registered());
+  for (const registry_event& sample : registry_samples()) {
+    const encoded_event enc = encode(sample);
+    CAPTURE(event_name(enc.type_id));
+    auto bytes = golden_or_write(enc);
+    REQUIRE(bytes);
+    auto decoded = decode_registry_event(enc.type_id, enc.version, *bytes);
+    REQUIRE(decoded);
+    CHECK(decoded.value() == sample);
+    CHECK(*bytes == enc.bytes);
+  }
+}
+
+TEST_CASE("events written before deadlines kept their calendar decode as official with no version") {
+  const deadline_basis none{};
+  SUBCASE("case_received v2") {
+    auto bytes = read_golden("01-case_received.v2.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(case_received::type_id, 2, *bytes);
+    REQUIRE(decoded);
+    case_received expected = sample_received();
+    expected.transfer_basis = none;
+    CHECK(std::get<case_received>(decoded.value()) == expected);
+  }
+  SUBCASE("transferred v1") {
+    auto bytes = read_golden("06-transferred.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(transferred::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<transferred>(decoded.value()) == sample_transferred_v1());
+    // Its reply deadline can still be recomputed: from the transfer, over its reply days.
+    case_state s;
+    s.status = case_status::classified;
+    s = evolve(s, decoded.value(), timestamp{0});
+    CHECK(s.reply_from == civil_date{2026, 10, 9});
+    CHECK(s.reply_days == 30);
+    CHECK(s.reply_basis == none);
+  }
+  SUBCASE("extended v1") {
+    auto bytes = read_golden("09-extended.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(extended::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<extended>(decoded.value()) == sample_extended_v1());
+  }
+  SUBCASE("revisited v1") {
+    auto bytes = read_golden("12-revisited.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(revisited::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<revisited>(decoded.value()) == sample_revisited_v1());
+    CHECK(std::get<revisited>(decoded.value()).reopened_reply_days() == 0);
+  }
 }
 
 TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
@@ -126,6 +198,7 @@ TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
   case_received expected = sample_received();
   expected.id = case_id{};
   expected.received_by = user_id{};
+  expected.transfer_basis = deadline_basis{};
   CHECK(std::get<case_received>(decoded.value()) == expected);
   // Folding a v1 event keeps the id the stream gave the state.
   case_state s;
@@ -146,7 +219,7 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(event_name(static_cast<std::uint16_t>(type_id)) == event_text);
     const auto bytes = read_golden(name);
     REQUIRE(bytes);
-    const bool ok = type_id == unit_registered::type_id
+    const bool ok = type_id == unit_registered::type_id || type_id == calendar_year_published::type_id
                         ? bool(decode_registry_event(static_cast<std::uint16_t>(type_id),
                                                      static_cast<std::uint16_t>(version), *bytes))
                         : bool(decode(static_cast<std::uint16_t>(type_id),
@@ -154,13 +227,15 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  CHECK(files == 21);  // 19 case event types, case_received v1, unit_registered
+  // 20 case event types and their older versions (case_received v1 and v2, transferred,
+  // extended and revisited v1), unit_registered, calendar_year_published.
+  CHECK(files == 27);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(decode(15, 1, "").error().code == errc::undecodable_event);
   CHECK(decode(99, 1, "").error().code == errc::undecodable_event);
-  CHECK(decode(case_received::type_id, 3, "").error().code == errc::undecodable_event);
+  CHECK(decode(case_received::type_id, 4, "").error().code == errc::undecodable_event);
   CHECK(decode(archived::type_id, 1, "\x01").error().code == errc::undecodable_event);
   const encoded_event enc = encode(event{archived{civil_date{2026, 1, 5}, user_id{"x"}}});
   CHECK(decode(archived::type_id, 1, enc.bytes + "x").error().code == errc::undecodable_event);
@@ -169,5 +244,7 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(17) == "unit_registered");
   CHECK(event_name(18) == "legal_hold_placed");
   CHECK(event_name(20) == "purge_refused");
-  CHECK(event_name(21).empty());
+  CHECK(event_name(21) == "deadline_revised");
+  CHECK(event_name(22) == "calendar_year_published");
+  CHECK(event_name(23).empty());
 }

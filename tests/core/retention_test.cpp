@@ -115,7 +115,7 @@ TEST_CASE("Art. 38: a refused purge is recorded as an event") {
 TEST_CASE("personal fields: every free-text field of every event is named") {
   event received = case_received{channel::sms, center_code{"410100"}, caller_info{"138", "张三"},
                                  "内容", std::nullopt, civil_date{}, civil_date{},
-                                 case_id{"x"}, user_id{"a"}};
+                                 case_id{"x"}, user_id{"a"}, {}};
   std::vector<std::string> names;
   for_each_personal_field(received, [&](std::string_view n, std::string& v) {
     names.emplace_back(n);

@@ -46,6 +46,8 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"list_centers", everyone},
       {"put_unit", {"admin", "supervisor"}},
       {"set_clock", {"admin"}},
+      {"get_clock", {"admin"}},
+      {"publish_calendar", {"admin"}},
       // issue 5: queues and deadlines for the center's staff, units and auditors; reports for
       // analysts, supervisors and auditors.
       {"get_queue", center_readers},
@@ -96,6 +98,7 @@ const std::map<std::string, std::string>& bodies() {
       {"place_legal_hold", R"({"reason":"court order"})"},
       {"lift_legal_hold", R"({"reason":"lifted"})"},
       {"put_recording", "RIFF....WAVEfmt "},
+      {"publish_calendar", "year 2025 covered https://www.gov.cn/example\n2025-01-01 holiday 元旦\n"},
   };
   return m;
 }
@@ -123,6 +126,7 @@ reply call(test_server& srv, const gateway::route& r, const std::string& id, con
   const auto b = bodies().find(std::string(r.name));
   header_list extra;
   if (r.name == "put_recording") extra.emplace_back("Content-Type", "audio/wav");
+  if (r.name == "publish_calendar") extra.emplace_back("Content-Type", "text/plain");
   return request(srv.port, std::string(r.method), target_of(r, id),
                  b == bodies().end() ? std::string() : b->second,
                  test_server::auth(token, std::move(extra)));

@@ -91,7 +91,7 @@ TEST_CASE("personal fields are sealed per event and open again, until the case i
   std::vector<core::event> evs{core::case_received{
       core::channel::phone, center_code{"410100"}, core::caller_info{"13912345678", "李四"},
       "出租车绕路", std::nullopt, civil_date{2026, 11, 29}, civil_date{2026, 12, 2}, id,
-      user_id{"agent"}}};
+      user_id{"agent"}, {}}};
   REQUIRE(pd.seal(id, 1, evs, true));
   const auto& sealed = std::get<core::case_received>(evs[0]);
   CHECK(events::is_sealed_field(sealed.content));

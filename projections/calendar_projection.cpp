@@ -1,0 +1,164 @@
+#include "projections/calendar_projection.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/errc.h"
+#include "events/detail/rocksdb_status.h"
+#include "events/errc.h"
+#include "projections/sla_index.h"
+
+namespace caseline::projections {
+
+namespace {
+
+constexpr std::string_view year_prefix = "calendar/year/";
+constexpr std::string_view meta_key = "calendar/meta";
+constexpr std::chrono::seconds write_timeout{10};
+
+struct stored_head {
+  std::uint64_t sequence{0};
+  std::string last_hash;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(sequence, last_hash);
+  }
+};
+
+std::map<int, std::string> blocks_of(const std::map<int, published_year>& years) {
+  std::map<int, std::string> blocks;
+  for (const auto& [y, p] : years) blocks[y] = p.text;
+  return blocks;
+}
+
+}  // namespace
+
+calendar_projection::calendar_projection(store& s) : store_(s) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::registry)));
+  for (it->Seek(year_prefix); it->Valid() && it->key().starts_with(year_prefix); it->Next()) {
+    auto y = detail::decode_row<published_year>(it->value().ToStringView(), "calendar year");
+    if (!y) {
+      load_error_ = y.error();
+      break;
+    }
+    years_[y.value().year] = std::move(y).value();
+  }
+  if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read calendar");
+  auto head = detail::read_row<stored_head>(store_, family::registry, std::string(meta_key),
+                                            "calendar head");
+  if (!head) load_error_ = head.error();
+  else if (head.value()) head_ = {head.value()->sequence, head.value()->last_hash};
+  if (!years_.empty() && !load_error_) {
+    auto cal = core::calendar::compose(blocks_of(years_));
+    if (!cal) load_error_ = cal.error();
+    else current_ = std::make_shared<const core::calendar>(std::move(cal).value());
+  }
+}
+
+void calendar_projection::begin_batch() {
+  pending_years_.reset();
+  pending_calendar_.reset();
+}
+
+result<void> calendar_projection::apply_registry(const decoded_registry_event& e,
+                                                 rocksdb::WriteBatch& batch) {
+  const auto* pub = std::get_if<core::calendar_year_published>(&e.event);
+  if (pub == nullptr) return success();  // the registry's
+  if (!pending_years_) {
+    std::lock_guard lk(mu_);
+    pending_years_ = years_;
+    pending_head_ = head_;
+  }
+  if (auto ok = check_follows(pending_head_, e, calendar_writer::stream_key); !ok) return ok;
+  published_year y{pub->year, pub->text, pub->published_on, pub->by()};
+  (*pending_years_)[pub->year] = y;
+  // The writer checked the year against the others; a log that still does not compose was
+  // written by something else and is not applied.
+  auto cal = core::calendar::compose(blocks_of(*pending_years_));
+  if (!cal)
+    return make_error(events::errc::corrupt_record,
+                      "calendar event " + e.env.event_id + ": " + cal.error().detail);
+  pending_calendar_ = std::make_shared<const core::calendar>(std::move(cal).value());
+  pending_head_ = advance(e);
+  batch.Put(store_.cf(family::registry), std::string(year_prefix) + std::to_string(pub->year),
+            detail::encode_row(y));
+  batch.Put(store_.cf(family::registry), std::string(meta_key),
+            detail::encode_row(stored_head{pending_head_.sequence, pending_head_.last_hash}));
+  return success();
+}
+
+void calendar_projection::end_batch(bool committed) {
+  if (committed && pending_years_) {
+    std::lock_guard lk(mu_);
+    years_ = std::move(*pending_years_);
+    current_ = std::move(pending_calendar_);
+    head_ = pending_head_;
+  }
+  pending_years_.reset();
+  pending_calendar_.reset();
+}
+
+std::shared_ptr<const core::calendar> calendar_projection::snapshot() const {
+  std::lock_guard lk(mu_);
+  return current_;
+}
+
+std::map<int, published_year> calendar_projection::years() const {
+  std::lock_guard lk(mu_);
+  return years_;
+}
+
+stream_head calendar_projection::head() const {
+  std::lock_guard lk(mu_);
+  return head_;
+}
+
+result<publication> calendar_writer::publish(int year, const std::string& text,
+                                             const events::actor& by,
+                                             const std::string& correlation_id) {
+  std::lock_guard lk(mu_);
+  auto own = core::calendar::parse_year(year, text);
+  if (!own) return own.error();
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  auto years = calendar_.years();
+  if (const auto it = years.find(year); it != years.end() && it->second.text == text) {
+    const auto cal = calendar_.snapshot();
+    return publication{it->second, cal ? cal->version() : std::string{}, false};
+  }
+  auto blocks = blocks_of(years);
+  blocks[year] = text;
+  if (auto cal = core::calendar::compose(blocks); !cal) return cal.error();
+  const timestamp now = clock_.now();
+  const core::calendar_year_published e{year, text, shanghai_date(now), user_id{by.user}};
+  auto pos = append_reference_event(log_, runner_, stream_key, calendar_.head(),
+                                    core::registry_event{e}, by, correlation_id, now,
+                                    write_timeout);
+  if (!pos) return pos.error();
+  const auto cal = calendar_.snapshot();
+  years = calendar_.years();
+  const auto it = years.find(year);
+  if (!cal || it == years.end())
+    return make_error(events::errc::fatal, "a published calendar year is missing");
+  return publication{it->second, cal->version(), true};
+}
+
+result<int> calendar_writer::seed(std::string_view data_file_text, const events::actor& by) {
+  {
+    std::lock_guard lk(mu_);
+    if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+    if (calendar_.head().sequence > 0) return 0;
+  }
+  auto blocks = core::calendar::split_years(data_file_text);
+  if (!blocks) return blocks.error();
+  if (auto whole = core::calendar::compose(blocks.value()); !whole) return whole.error();
+  int published = 0;
+  for (const auto& [year, text] : blocks.value()) {
+    auto p = publish(year, text, by, "calendar-seed");
+    if (!p) return p.error();
+    ++published;
+  }
+  return published;
+}
+
+}  // namespace caseline::projections

@@ -1,0 +1,73 @@
+#include "projections/reference_stream.h"
+
+#include <future>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/codec.h"
+#include "events/errc.h"
+
+namespace caseline::projections {
+
+result<void> check_follows(const stream_head& head, const decoded_registry_event& e,
+                           std::string_view stream) {
+  if (e.env.sequence() != head.sequence + 1 || e.env.prev_hash != head.last_hash)
+    return make_error(events::errc::corrupt_record,
+                      fmt::format("{} event {} does not follow event {} of the {}", stream,
+                                  e.env.event_id, head.sequence, stream));
+  return success();
+}
+
+stream_head advance(const decoded_registry_event& e) {
+  return stream_head{e.env.sequence(), events::sha256(e.stored_bytes)};
+}
+
+result<void> catch_up_stream(events::event_log& log, const projection_runner& runner,
+                             std::string_view stream, std::chrono::milliseconds timeout) {
+  const auto partition = events::partition_for(stream, log.partition_count());
+  auto end = log.end_offset(partition);
+  if (!end) return end.error();
+  if (end.value()() > 0 &&
+      !runner.wait_applied({partition, events::log_offset{end.value()() - 1}}, timeout))
+    return make_error(events::errc::unavailable,
+                      fmt::format("the {} projection is behind the log", stream));
+  return success();
+}
+
+result<events::log_position> append_reference_event(
+    events::event_log& log, const projection_runner& runner, std::string_view stream,
+    const stream_head& head, const core::registry_event& e, const events::actor& by,
+    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
+  const auto body = core::encode(e);
+  events::envelope env;
+  env.sequence = sequence_number{head.sequence + 1};
+  env.event_id = fmt::format("{}#{}", stream, env.sequence());
+  env.case_id = case_id{std::string(stream)};
+  env.type_id = body.type_id;
+  env.version = body.version;
+  env.recorded_at = now;
+  env.occurred_at = now;
+  env.by = by;
+  env.correlation_id = correlation_id;
+  env.prev_hash = head.last_hash;
+  env.body = body.bytes;
+  events::record rec;
+  rec.events.push_back(events::encode_envelope(env));
+
+  auto acked = std::make_shared<std::promise<result<events::log_position>>>();
+  auto future = acked->get_future();
+  log.append(std::string(stream), events::encode_record(rec),
+             [acked](result<events::log_position> r) { acked->set_value(std::move(r)); });
+  if (future.wait_for(timeout) != std::future_status::ready)
+    return make_error(events::errc::timed_out,
+                      fmt::format("the log did not acknowledge the {} event", stream));
+  auto pos = future.get();
+  if (!pos) return pos.error();
+  if (!runner.wait_applied(pos.value(), timeout))
+    return make_error(events::errc::unavailable,
+                      fmt::format("the {} projection is behind the log", stream));
+  return pos;
+}
+
+}  // namespace caseline::projections

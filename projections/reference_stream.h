@@ -1,0 +1,46 @@
+#pragma once
+
+// Reference data that every decision reads (the registry of units, the working-day calendar) is
+// kept in the log like the cases, each kind as one ordered, hash-chained stream under its own
+// key. This header holds what those streams share: the head of a stream, the check that an event
+// follows it, and the append that writes the next event and waits until it is applied.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/registry.h"
+#include "core/result.h"
+#include "events/event_log.h"
+#include "events/record.h"
+#include "projections/projection.h"
+#include "projections/runner.h"
+
+namespace caseline::projections {
+
+// Where a reference stream stands: events applied, and the SHA-256 of the last one's stored bytes.
+struct stream_head {
+  std::uint64_t sequence{0};
+  std::string last_hash;
+};
+
+// errc corrupt_record unless `e` is the event that follows `head` in its stream.
+result<void> check_follows(const stream_head& head, const decoded_registry_event& e,
+                           std::string_view stream);
+// The head after `e`.
+stream_head advance(const decoded_registry_event& e);
+
+// Waits until the runner has applied everything the log holds for the stream's partition
+// (also writes whose outcome was unknown), so that a decision sees the whole stream.
+result<void> catch_up_stream(events::event_log& log, const projection_runner& runner,
+                             std::string_view stream, std::chrono::milliseconds timeout);
+
+// Appends `e` as the event after `head` of the stream and waits until the log acknowledged it
+// and the runner applied it.
+result<events::log_position> append_reference_event(
+    events::event_log& log, const projection_runner& runner, std::string_view stream,
+    const stream_head& head, const core::registry_event& e, const events::actor& by,
+    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout);
+
+}  // namespace caseline::projections

@@ -1,0 +1,24 @@
+#pragma once
+
+// The server's own small state in the store (family server_state): not a function of the log,
+// so a rebuild keeps it and rebuild --verify does not compare it.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "projections/store.h"
+
+namespace caseline::projections {
+
+namespace server_state_key {
+inline constexpr std::string_view manual_clock = "manual_clock";          // be64 ms
+inline constexpr std::string_view calendar_revised = "calendar_revised";  // calendar version
+}  // namespace server_state_key
+
+result<std::optional<std::string>> read_server_state(store& s, std::string_view key);
+// Written with a synced WAL: it survives a crash once this returns.
+result<void> write_server_state(store& s, std::string_view key, std::string_view value);
+
+}  // namespace caseline::projections
