@@ -317,7 +317,10 @@ class embedded_event_log final : public event_log {
     const rocksdb::Status s = store_->db().Write(wo, &wb);
     if (!s.ok()) {
       next_ = before;
-      const error e = from_rocksdb(s, "embedded log append");
+      // A failed synced write may still have reached the WAL (and be replayed at the next
+      // open): the records are not known to be written, nor known not to be.
+      const error e = make_error(errc::outcome_unknown,
+                                 from_rocksdb(s, "embedded log append").detail);
       for (auto& item : batch) item.handler(e);
       return;
     }

@@ -20,6 +20,7 @@ class category final : public std::error_category {
       case errc::closed: return "event log is closed";
       case errc::timed_out: return "event log operation timed out";
       case errc::not_found: return "not found";
+      case errc::outcome_unknown: return "the event log did not confirm the append";
     }
     return "unknown event log error";
   }
@@ -33,7 +34,8 @@ const std::error_category& error_category() noexcept {
 }
 
 bool is_retriable(std::error_code ec) noexcept {
-  return ec == errc::unavailable || ec == errc::timed_out || ec == errc::fatal;
+  return ec == errc::unavailable || ec == errc::timed_out || ec == errc::fatal ||
+         ec == errc::outcome_unknown;
 }
 
 }  // namespace caseline::events

@@ -14,6 +14,10 @@ enum class errc {
   closed,            // the log is shutting down
   timed_out,         // flush or read did not finish in time
   not_found,         // a stored object (a recording blob) that is not there
+  // retriable: an append was handed to the log but its outcome is not known (Kafka: a record
+  // that may have reached the broker; embedded: a failed WAL sync). It may be in the log. Every
+  // other error of an append means the record is certainly not written.
+  outcome_unknown,
 };
 
 const std::error_category& error_category() noexcept;

@@ -31,6 +31,23 @@ void serialize(Archive& ar, record& r, std::uint32_t /*version*/) {
 }
 
 template <class Archive>
+void serialize(Archive& ar, idempotency_mark& m, std::uint32_t /*version*/) {
+  ar(m.key_hash, m.request_hash);
+}
+
+// The CL2 payload: a record with its idempotency mark. Its own type, so that the CL1 layout
+// (record, version 1) never changes.
+struct keyed_record {
+  std::vector<std::string> events;
+  idempotency_mark idempotency;
+};
+
+template <class Archive>
+void serialize(Archive& ar, keyed_record& r, std::uint32_t /*version*/) {
+  ar(r.events, r.idempotency);
+}
+
+template <class Archive>
 void serialize(Archive& ar, checkpoint& c, std::uint32_t /*version*/) {
   ar(c.partition, c.last_offset, c.running_hash, c.written_at);
 }
@@ -41,6 +58,8 @@ CEREAL_CLASS_VERSION(caseline::events::actor, 1);
 CEREAL_CLASS_VERSION(caseline::events::envelope, 1);
 CEREAL_CLASS_VERSION(caseline::events::record, 1);
 CEREAL_CLASS_VERSION(caseline::events::checkpoint, 1);
+CEREAL_CLASS_VERSION(caseline::events::idempotency_mark, 1);
+CEREAL_CLASS_VERSION(caseline::events::keyed_record, 1);
 
 namespace caseline::events {
 
@@ -48,7 +67,9 @@ namespace {
 
 // A record starts with this magic so that a foreign record in the topic is recognised as such.
 constexpr std::string_view record_magic = "CL1";
-// A checkpoint record: never a prefix of, nor prefixed by, record_magic.
+// A record that also carries the Idempotency-Key of its command (keyed_record).
+constexpr std::string_view keyed_record_magic = "CL2";
+// A checkpoint record: never a prefix of, nor prefixed by, either record magic.
 constexpr std::string_view checkpoint_magic = "CLC1";
 
 template <class T>
@@ -89,6 +110,11 @@ result<envelope> decode_envelope(std::string_view bytes) {
 }
 
 std::string encode_record(const record& r) {
+  if (r.idempotency) {
+    std::string out(keyed_record_magic);
+    out += to_bytes(keyed_record{r.events, *r.idempotency});
+    return out;
+  }
   std::string out(record_magic);
   out += to_bytes(r);
   return out;
@@ -97,9 +123,14 @@ std::string encode_record(const record& r) {
 result<record> decode_record(std::string_view bytes) {
   if (is_checkpoint(bytes))
     return make_error(errc::corrupt_record, "a checkpoint record, not events");
-  if (bytes.substr(0, record_magic.size()) != record_magic)
-    return make_error(errc::corrupt_record, "not a caseline record (bad magic)");
-  auto r = from_bytes<record>(bytes.substr(record_magic.size()), "record");
+  result<record> r = make_error(errc::corrupt_record, "not a caseline record (bad magic)");
+  if (bytes.substr(0, record_magic.size()) == record_magic) {
+    r = from_bytes<record>(bytes.substr(record_magic.size()), "record");
+  } else if (bytes.substr(0, keyed_record_magic.size()) == keyed_record_magic) {
+    auto k = from_bytes<keyed_record>(bytes.substr(keyed_record_magic.size()), "record");
+    if (!k) return k.error();
+    r = record{std::move(k.value().events), std::move(k.value().idempotency)};
+  }
   if (r && r.value().events.empty()) return make_error(errc::corrupt_record, "record holds no event");
   return r;
 }
@@ -129,6 +160,13 @@ std::string sha256(std::string_view bytes) {
   if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("EVP_Digest(sha256) failed");
   return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string idempotency_key_hash(std::string_view token_id, std::string_view key) {
+  std::string scoped(token_id);
+  scoped += '\0';
+  scoped += key;
+  return to_hex(sha256(scoped));
 }
 
 std::string to_hex(std::string_view bytes) {

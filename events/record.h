@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +41,29 @@ struct envelope {
   friend bool operator==(const envelope&, const envelope&) = default;
 };
 
+// The Idempotency-Key a command was sent with, as the record that holds its events carries it:
+// a retry after any outcome (a crash, a timeout, a 503) finds the first write in the log. No
+// personal data and not the client's key itself: both are hashes.
+struct idempotency_mark {
+  std::string key_hash;      // idempotency_key_hash(token id, key): hex SHA-256
+  std::string request_hash;  // hex SHA-256 of method, path and body: a retry must match it
+
+  friend bool operator==(const idempotency_mark&, const idempotency_mark&) = default;
+};
+
 // The value of one log record: the events one command decided, all-or-nothing. Each event is
 // kept as its own encoded bytes so that the hash chain covers exactly what is stored.
+//
+// Format versions (by magic): "CL1" holds the events only; "CL2" also the idempotency mark.
+// A record without a mark is still written as CL1, so such records keep their bytes; both decode
+// forever.
 struct record {
   std::vector<std::string> events;  // each: encode_envelope()
+  std::optional<idempotency_mark> idempotency;
 };
+
+// hex SHA-256 of (token id, Idempotency-Key): a key scoped by the token that used it.
+std::string idempotency_key_hash(std::string_view token_id, std::string_view key);
 
 // "<case id>#<sequence>": the id of a case's event.
 std::string event_id_of(const case_id& id, sequence_number seq);
@@ -58,7 +77,7 @@ std::string encode_record(const record& r);
 result<record> decode_record(std::string_view bytes);
 
 // The second kind of record: a partition's tamper-evidence checkpoint (events/checkpoint.h). It
-// has its own magic ("CLC1", where event records have "CL1"), so it is never decoded as events;
+// has its own magic ("CLC1", where event records have "CL1" or "CL2"), so it is never decoded as events;
 // consumers of events skip it (is_checkpoint). It holds no personal data.
 struct checkpoint {
   partition_id partition;     // the partition it is written to and covers

@@ -28,6 +28,7 @@
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
+#include "projections/idempotency_index.h"
 #include "projections/idempotency_store.h"
 #include "projections/queues.h"
 #include "projections/reports.h"
@@ -43,6 +44,8 @@ namespace {
 
 // How long a read waits for the projection to show this server's own acknowledged writes.
 constexpr std::chrono::seconds read_your_writes_timeout{5};
+// How long a command with an Idempotency-Key waits for the key index to hold the log's end.
+constexpr std::chrono::seconds idempotency_catch_up_timeout{10};
 
 http_response json_response(int status, const json::object& body) {
   http_response r;
@@ -172,6 +175,8 @@ struct request_scope {
   // The case whose opened personal data the answer shows: a stored idempotent answer is sealed
   // with that case's key, so that no plaintext reaches RocksDB (and shredding covers it).
   std::string sealed_for;
+  // The Idempotency-Key of a command, as its record carries it into the log.
+  std::optional<events::idempotency_mark> idempotency;
 };
 
 using scope_ptr = std::shared_ptr<request_scope>;
@@ -342,8 +347,7 @@ class api::impl {
       return done(error_response(
           make_error(errc::bad_request, "Idempotency-Key: 1-255 of A-Z a-z 0-9 - _ . :")));
     const std::string token = sc->who ? sc->who->token_id : std::string("-");
-    const std::string hash = events::to_hex(
-        events::sha256(sc->req.method + "\n" + sc->req.path + "\n" + sc->req.body));
+    const std::string hash = projections::request_hash(sc->req.method, sc->req.path, sc->req.body);
     const std::string slot = token + '\0' + key;
     auto reused = [&] {
       done(error_response(make_error(errc::idempotency_key_reused, key), sc->req.path));
@@ -372,9 +376,12 @@ class api::impl {
       }
       in_flight_[slot] = in_flight{hash, {}};
     }
-    (this->*fn)(sc, [this, sc, slot, token, key, hash, done = std::move(done)](http_response r) {
-      // A final answer is kept; a 5xx or 429 is not, so that the retry can succeed.
-      if (r.status < 500 && r.status != 429) {
+    // Answers this request and the duplicates that waited for it. A final answer is kept; a 5xx
+    // or 429 is not, so that the retry can succeed; `keep` false keeps nothing (a refusal that
+    // is not this key's answer). `replayed`: the answer is an earlier request's.
+    auto finish = [this, sc, slot, token, key, hash, done = std::move(done)](
+                      http_response r, bool keep, bool replayed) {
+      if (keep && r.status < 500 && r.status != 429) {
         auto body = seal_answer(*sc, token, key, r.body);
         auto put = body ? idempotency_.put(token, key,
                                            {hash, r.status, r.content_type,
@@ -397,8 +404,43 @@ class api::impl {
         copy.headers.emplace_back("Idempotent-Replayed", "true");
         w(std::move(copy));
       }
+      if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
       done(std::move(r));
+    };
+    // Commands write the key into their record. The stored answer may be missing although the
+    // record was written (a crash before it was stored, a timeout, a 503 whose write landed):
+    // the key index, once it holds every record that could carry the key, has the first write.
+    if (fn == &impl::receive || fn == &impl::command) {
+      sc->idempotency = events::idempotency_mark{events::idempotency_key_hash(token, key), hash};
+      const bool creates = fn == &impl::receive;
+      auto first = logged_write(*sc, creates);
+      if (!first) return finish(error_response(first.error(), sc->req.path), false, false);
+      if (first.value()) {
+        if (first.value()->request_hash != hash)
+          return finish(error_response(make_error(errc::idempotency_key_reused, key),
+                                       sc->req.path),
+                        false, false);
+        auto answer = case_answer(*sc, first.value()->id(), creates ? 201 : 200);
+        if (!answer) return finish(error_response(answer.error(), sc->req.path), false, false);
+        return finish(std::move(answer).value(), true, true);
+      }
+    }
+    (this->*fn)(sc, [finish = std::move(finish)](http_response r) mutable {
+      finish(std::move(r), true, false);
     });
+  }
+
+  // The first write of this request's key, from the key index, once the index holds every
+  // record that could carry the key: those of the case's partition for a command on a case, of
+  // every partition for a new case (its id, hence its partition, is not known before).
+  result<std::optional<projections::keyed_write>> logged_write(const request_scope& sc,
+                                                               bool creates) {
+    auto caught = creates ? s_.runner.catch_up(idempotency_catch_up_timeout)
+                          : s_.runner.catch_up(events::partition_for(sc.match.params.at("id"),
+                                                                     s_.log.partition_count()),
+                                               idempotency_catch_up_timeout);
+    if (!caught) return caught.error();
+    return projections::idempotency_index(s_.store).find(sc.idempotency->key_hash);
   }
 
   // An answer that shows a case's personal data is stored sealed with the case's key (bound to
@@ -567,6 +609,7 @@ class api::impl {
     const auto submitted = std::chrono::steady_clock::now();
     req.correlation_id = sc->correlation_id;
     req.who = to_actor(*sc->who);
+    req.idempotency = sc->idempotency;
     s_.writer.submit(std::move(req), [this, sc, status, submitted, done = std::move(done)](
                                          result<projections::command_outcome> r) {
       const double seconds =
@@ -577,17 +620,32 @@ class api::impl {
         return done(error_response(r.error(), sc->req.path));
       }
       metrics_.observe_append("ok", seconds);
-      auto st = r.value().state;  // a copy: opened for display only
-      auto opened = open_personal(*sc, st);
-      if (!opened) return done(error_response(opened.error(), sc->req.path));
-      if (auto rec = record_read(*sc, st.id()); !rec)
-        return done(error_response(rec.error(), sc->req.path));
-      sc->sealed_for = st.id();
-      auto resp = json_response(status, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
-      if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
-      resp.headers.emplace_back("ETag", etag(st.version));
-      done(std::move(resp));
+      auto resp = render_case(*sc, r.value().state, status);
+      done(resp ? std::move(resp).value() : error_response(resp.error(), sc->req.path));
     });
+  }
+
+  // The answer to a command: the case after it (201 and its Location for a new case), its
+  // personal data opened for display and the read recorded.
+  result<http_response> render_case(request_scope& sc, core::case_state st, int status) {
+    auto opened = open_personal(sc, st);  // st is a copy: opened for display only
+    if (!opened) return opened.error();
+    if (auto rec = record_read(sc, st.id()); !rec) return rec.error();
+    sc.sealed_for = st.id();
+    auto resp = json_response(status, case_to_json(st, s_.clock.now(), view(sc, opened.value())));
+    if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
+    resp.headers.emplace_back("ETag", etag(st.version));
+    return resp;
+  }
+
+  // A command's answer given again from the log: the case as it stands now (the index has been
+  // caught up with the log, so the store holds the write), if the caller still sees it.
+  result<http_response> case_answer(request_scope& sc, const std::string& id, int status) {
+    auto row = projections::case_reader(s_.store).get(case_id{id});
+    if (!row) return row.error();
+    if (!row.value() || !sc.who || !in_scope(*sc.who, row.value()->state))
+      return case_not_found(id);
+    return render_case(sc, std::move(row.value()->state), status);
   }
 
   void receive(const scope_ptr& sc, responder done) {

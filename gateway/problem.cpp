@@ -148,6 +148,11 @@ mapping map_events(events::errc e) {
     case events::errc::fatal:
     case events::errc::closed:
       return {503, "log-unavailable", "The event log is unavailable; nothing was written"};
+    // Only the errors above mean the append certainly did not happen.
+    case events::errc::outcome_unknown:
+      return {503, "log-outcome-unknown",
+              "The event log did not confirm the write; it may have been written: retry with "
+              "the same Idempotency-Key"};
     case events::errc::not_found: return {404, "not-found", "Not found"};
     default: break;
   }

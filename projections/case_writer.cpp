@@ -202,6 +202,7 @@ void case_writer::run_next(const std::string& id) {
   command_outcome outcome;
   case_row next = *cached;
   events::record rec;
+  rec.idempotency = req.idempotency;
   for (const auto& ev : decided.value()) {
     const auto body = core::encode(ev);
     events::envelope env;

@@ -32,6 +32,9 @@ struct command_request {
   std::string correlation_id;
   std::optional<std::uint64_t> if_match;  // the version the client saw
   std::optional<timestamp> occurred_at;
+  // The Idempotency-Key the command was sent with: its record carries it, and the key index
+  // (idempotency_index.h) finds the write after any outcome, a crash included.
+  std::optional<events::idempotency_mark> idempotency;
 };
 
 struct command_outcome {
@@ -47,6 +50,8 @@ struct command_outcome {
 // sees the previous one's acknowledged result (even before the projection has applied it);
 // commands for different cases run concurrently and are batched by the log.
 //
+// An append error is the log's: events::errc::outcome_unknown when the record may be in the log,
+// any other code when it certainly is not (errors before the append are never outcome_unknown).
 // After an append whose outcome is unknown (error or timeout: it may still be in the log), the
 // case's next command first waits for the projection to catch up with the log and reloads the
 // state from it, so no decision is made against a state that may be stale.

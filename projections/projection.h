@@ -22,6 +22,8 @@ struct decoded_event {
   events::log_position position;  // of the record that holds it
   std::uint32_t index;            // within the record
   std::string_view stored_bytes;  // the envelope's bytes as stored (the hash chain covers them)
+  // The Idempotency-Key of the command whose record holds the event; null when it had none.
+  const events::idempotency_mark* idempotency;
 };
 
 // A registry event of the log (core/registry.h: units registered with a center), decoded once by

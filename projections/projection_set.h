@@ -5,6 +5,7 @@
 #include "projections/calendar_projection.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
+#include "projections/idempotency_index.h"
 #include "projections/projection.h"
 #include "projections/queues.h"
 #include "projections/registry_projection.h"
@@ -22,9 +23,16 @@ namespace caseline::projections {
 class projection_set {
  public:
   explicit projection_set(store& s)
-      : cases_(s), index_(s), registry_(s), calendar_(s), queues_(s), reports_(s), retention_(s) {}
+      : cases_(s),
+        index_(s),
+        registry_(s),
+        calendar_(s),
+        queues_(s),
+        reports_(s),
+        retention_(s),
+        keys_(s) {}
   std::vector<projection*> all() {
-    return {&cases_, &index_, &registry_, &calendar_, &queues_, &reports_, &retention_};
+    return {&cases_, &index_, &registry_, &calendar_, &queues_, &reports_, &retention_, &keys_};
   }
   registry_projection& registry() { return registry_; }
   calendar_projection& calendar() { return calendar_; }
@@ -41,6 +49,7 @@ class projection_set {
   queue_projection queues_;
   report_projection reports_;
   retention_projection retention_;
+  idempotency_projection keys_;
 };
 
 }  // namespace caseline::projections

@@ -138,7 +138,9 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
         return fail(make_error(ev.error().code, fmt::format("partition {} offset {} event {}: {}",
                                                             p, next, env.value().event_id,
                                                             ev.error().detail)));
-      const decoded_event de{env.value(), ev.value(), rec.position, i, bytes};
+      const decoded_event de{env.value(), ev.value(), rec.position, i, bytes,
+                             decoded.value().idempotency ? &*decoded.value().idempotency
+                                                         : nullptr};
       for (auto* proj : projections_) {
         if (auto r = proj->apply(de, wb); !r)
           return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
@@ -185,19 +187,31 @@ bool projection_runner::wait_applied(events::log_position pos,
 
 result<void> projection_runner::catch_up(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
-    auto end = log_.end_offset(events::partition_id{p});
-    if (!end) return end.error();
-    if (end.value()() == 0) continue;
-    std::unique_lock lk(mu_);
-    const bool ok = cv_.wait_until(lk, deadline, [&] {
-      return failure_.has_value() || applied_[static_cast<std::size_t>(p)] >= end.value()();
-    });
-    if (failure_) return *failure_;
-    if (!ok)
-      return make_error(events::errc::timed_out,
-                        fmt::format("projections did not catch up with partition {}", p));
-  }
+  for (std::int32_t p = 0; p < log_.partition_count(); ++p)
+    if (auto r = catch_up_until(events::partition_id{p}, deadline); !r) return r;
+  return success();
+}
+
+result<void> projection_runner::catch_up(events::partition_id p,
+                                         std::chrono::milliseconds timeout) const {
+  return catch_up_until(p, std::chrono::steady_clock::now() + timeout);
+}
+
+result<void> projection_runner::catch_up_until(
+    events::partition_id p, std::chrono::steady_clock::time_point deadline) const {
+  if (p() < 0 || p() >= static_cast<std::int32_t>(applied_.size()))
+    return make_error(events::errc::invalid_partition, fmt::format("partition {}", p()));
+  auto end = log_.end_offset(p);
+  if (!end) return end.error();
+  if (end.value()() == 0) return success();
+  std::unique_lock lk(mu_);
+  const bool ok = cv_.wait_until(lk, deadline, [&] {
+    return failure_.has_value() || applied_[static_cast<std::size_t>(p())] >= end.value()();
+  });
+  if (failure_) return *failure_;
+  if (!ok)
+    return make_error(events::errc::timed_out,
+                      fmt::format("projections did not catch up with partition {}", p()));
   return success();
 }
 

@@ -42,12 +42,16 @@ class projection_runner {
   bool wait_applied(events::log_position pos, std::chrono::milliseconds timeout) const;
   // Waits until every partition has applied everything the log held when called.
   result<void> catch_up(std::chrono::milliseconds timeout) const;
+  // The same for one partition: everything p held when called.
+  result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout) const;
   std::optional<error> failure() const;
   // Total events applied since construction (metrics, progress).
   std::uint64_t events_applied() const;
 
  private:
   result<std::vector<std::int64_t>> load_offsets();
+  result<void> catch_up_until(events::partition_id p,
+                              std::chrono::steady_clock::time_point deadline) const;
 
   events::event_log& log_;
   store& store_;

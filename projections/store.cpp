@@ -12,7 +12,7 @@ constexpr const char* family_names[] = {"offsets",     "cases",      "case_event
                                         "case_index",  "registry",   "access_log",
                                         "queue_cases", "queues", "sla_deadlines", "sla_remind",
                                         "report_cases", "report_counters", "retention",
-                                        "server_state"};
+                                        "server_state", "idempotency_index"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
 }  // namespace
 

@@ -38,6 +38,8 @@ enum class family : std::size_t {
   retention,        // case id, 0, sequence (be64) -> retention_entry (retention.h)
   // the server's own state, not a function of the log (never compared by rebuild --verify)
   server_state,     // "manual_clock" -> be64 ms; "calendar_revised" -> calendar version swept
+  // Idempotency-Keys carried by records: the first write of each key (idempotency_index.h)
+  idempotency_index,  // key hash (hex) -> keyed_write
   count_         // keep last
 };
 

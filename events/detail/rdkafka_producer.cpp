@@ -122,6 +122,14 @@ void rdkafka_producer::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg
     g->owner->deliver(r, log_position{partition_id{msg->partition}, log_offset{msg->offset}});
     return;
   }
+  // A record that was sent and not acknowledged (a broker that stopped answering, a purge of
+  // requests in flight) may still be in the log: say so, whatever the cause. Only a record that
+  // never left this client keeps the cause's code, which then means "not written".
+  const bool maybe_written = rd_kafka_message_status(msg) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+  auto unknown_or = [&](error e) {
+    if (!maybe_written) return e;
+    return make_error(errc::outcome_unknown, e.detail + "; the record may have been written");
+  };
   // The error callback that announces a fatal error may come after these reports in the same
   // poll: ask the client itself.
   char buf[512] = "";
@@ -131,10 +139,10 @@ void rdkafka_producer::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg
     std::string detail = std::string{"producer failed ("} + rd_kafka_err2name(cause) + ": " +
                          buf + "); record " + rd_kafka_err2name(msg->err) +
                          ", producer is recreated";
-    g->owner->deliver(r, make_error(errc::fatal, std::move(detail)));
+    g->owner->deliver(r, unknown_or(make_error(errc::fatal, std::move(detail))));
     return;
   }
-  g->owner->deliver(r, translate(msg->err, "delivery"));
+  g->owner->deliver(r, unknown_or(translate(msg->err, "delivery")));
 }
 
 void rdkafka_producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {

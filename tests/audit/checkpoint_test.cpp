@@ -73,8 +73,8 @@ TEST_CASE("a checkpoint record round-trips and is never taken for an event recor
   CHECK(is_checkpoint(bytes));
   CHECK(decode_checkpoint(bytes).value() == c);
   CHECK(decode_record(bytes).error().code == errc::corrupt_record);
-  CHECK_FALSE(is_checkpoint(encode_record(record{{"x"}})));
-  CHECK(decode_checkpoint(encode_record(record{{"x"}})).error().code == errc::corrupt_record);
+  CHECK_FALSE(is_checkpoint(encode_record(record{{"x"}, {}})));
+  CHECK(decode_checkpoint(encode_record(record{{"x"}, {}})).error().code == errc::corrupt_record);
   checkpoint short_hash = c;
   short_hash.running_hash = "abc";
   CHECK(decode_checkpoint(encode_checkpoint(short_hash)).error().code == errc::corrupt_record);

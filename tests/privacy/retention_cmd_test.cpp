@@ -47,15 +47,15 @@ TEST_CASE("caseline recording put, retention audit and retention purge") {
         {std::nullopt,
          core::receive{core::channel::phone, center_code{"410100"}, {"13811112222", "某"}, "问询",
                        core::recording_ref{"blob:" + sha, sha, 12}, {}, ""},
-         agent, "t", {}, {}},
+         agent, "t", {}, {}, {}},
         30s);
     REQUIRE(r);
     id = r.value().state.id();
     REQUIRE(projections::submit_and_wait(stack.value()->writer(),
-                                         {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}},
+                                         {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}, {}},
                                          30s));
     REQUIRE(projections::submit_and_wait(stack.value()->writer(),
-                                         {case_id{id}, core::archive{}, agent, "t", {}, {}}, 30s));
+                                         {case_id{id}, core::archive{}, agent, "t", {}, {}, {}}, 30s));
   }
 
   SUBCASE("the audit lists the items and its verdict") {

@@ -122,7 +122,8 @@ class stack {
 
   // Runs one command at `when` and waits until the projections have applied it.
   result<command_outcome> run(std::optional<case_id> id, core::command cmd, core::actor who,
-                              timestamp when) {
+                              timestamp when,
+                              std::optional<events::idempotency_mark> idempotency = {}) {
     clock_.set(when);
     std::promise<result<command_outcome>> done;
     auto fut = done.get_future();
@@ -131,6 +132,7 @@ class stack {
     req.cmd = std::move(cmd);
     req.who = std::move(who);
     req.correlation_id = "test";
+    req.idempotency = std::move(idempotency);
     writer_->submit(std::move(req), [&done](result<command_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(fut.wait_for(60s) == std::future_status::ready);
     auto r = fut.get();

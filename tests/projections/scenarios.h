@@ -89,28 +89,40 @@ inline void reminder_exactly_once(backend b) {
 
 // The October scenario, then a rebuild from offset 0 into a fresh store: the families are equal
 // key by key and byte by byte, and so are the reports computed from them.
+// A rebuild: closes the stack and replays its log, up to where the live store stood, into a
+// fresh store in the folder `name`.
+struct rebuilt {
+  std::string live_dir;
+  std::unique_ptr<store> fresh;
+  replay_stats stats;
+};
+inline rebuilt rebuild_from_log(stack& s, const std::string& name,
+                                const std::function<void(const replay_progress&)>& progress = {}) {
+  rebuilt out{s.dir().sub("store"), nullptr, {}};
+  s.close();
+  auto until = stored_offsets(out.live_dir);
+  REQUIRE(until);
+  auto fresh = store::open(s.dir().sub(name));
+  REQUIRE(fresh);
+  out.fresh = std::move(fresh).value();
+  projection_set set(*out.fresh);
+  auto stats = replay(s.log(), *out.fresh, set.all(), until.value(), progress);
+  REQUIRE_MESSAGE(stats, (stats ? "" : stats.error().message()));
+  out.stats = stats.value();
+  return out;
+}
+
 inline void rebuild_is_identical(backend b) {
   stack s(b);
   play(s, october_scenario());
   const std::string live_report = monthly_json(s.db(), s.world().reg);
-  const std::string live_dir = s.dir().sub("store");
-  s.close();
-
-  auto until = stored_offsets(live_dir);
-  REQUIRE(until);
-  auto fresh = store::open(s.dir().sub("rebuilt"));
-  REQUIRE(fresh);
-  {
-    projection_set set(*fresh.value());
-    std::uint64_t calls = 0;
-    auto stats = replay(s.log(), *fresh.value(), set.all(), until.value(),
-                        [&](const replay_progress&) { ++calls; });
-    REQUIRE_MESSAGE(stats, (stats ? "" : stats.error().message()));
-    CHECK(stats.value().events > 40);
-    CHECK(calls > 0);
-  }
-  CHECK(monthly_json(*fresh.value(), s.world().reg) == live_report);
-  fresh.value().reset();
+  std::uint64_t calls = 0;
+  auto r = rebuild_from_log(s, "rebuilt", [&](const replay_progress&) { ++calls; });
+  const std::string live_dir = r.live_dir;
+  CHECK(r.stats.events > 40);
+  CHECK(calls > 0);
+  CHECK(monthly_json(*r.fresh, s.world().reg) == live_report);
+  r.fresh.reset();
   auto diff = compare_stores(live_dir, s.dir().sub("rebuilt"), log_derived_families());
   REQUIRE(diff);
   for (const auto& d : diff.value()) INFO(d.family << " " << d.key << " " << d.what);
@@ -170,7 +182,9 @@ inline void crash_between_consume_and_commit(backend b) {
           REQUIRE(env);
           auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
           if (!ev) continue;  // a registry event: not a case event
-          const decoded_event de{env.value(), ev.value(), rec.position, i, decoded.value().events[i]};
+          const decoded_event de{env.value(), ev.value(), rec.position, i, decoded.value().events[i],
+                                 decoded.value().idempotency ? &*decoded.value().idempotency
+                                                             : nullptr};
           for (auto* proj : set.all()) REQUIRE(proj->apply(de, lost));
         }
       }
