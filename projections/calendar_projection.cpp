@@ -144,16 +144,19 @@ result<publication> calendar_writer::publish(int year, const std::string& text,
 }
 
 result<int> calendar_writer::seed(std::string_view data_file_text, const events::actor& by) {
-  {
-    std::lock_guard lk(mu_);
-    if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
-    if (calendar_.head().sequence > 0) return 0;
-  }
   auto blocks = core::calendar::split_years(data_file_text);
   if (!blocks) return blocks.error();
   if (auto whole = core::calendar::compose(blocks.value()); !whole) return whole.error();
+  {
+    std::lock_guard lk(mu_);
+    if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  }
+  // Each year the log has never published: all of them at the first start, the rest of them
+  // after a start that was cut short while seeding. A year the log has is never replaced here.
+  const auto known = calendar_.years();
   int published = 0;
   for (const auto& [year, text] : blocks.value()) {
+    if (known.contains(year)) continue;
     auto p = publish(year, text, by, "calendar-seed");
     if (!p) return p.error();
     ++published;

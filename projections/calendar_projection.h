@@ -94,8 +94,10 @@ class calendar_writer {
 
   result<publication> publish(int year, const std::string& text, const events::actor& by,
                               const std::string& correlation_id);
-  // At the first start (the log has no calendar yet): publishes every year of the shipped data
-  // file, one event each. Later starts append nothing. Returns the years published.
+  // Publishes each year of the shipped data file that the log has never published, one event
+  // each: every year at the first start (and the rest of them after a start cut short while
+  // seeding). A year the log holds is never replaced here: that is publish()'s. Returns the
+  // years published.
   result<int> seed(std::string_view data_file_text, const events::actor& by);
 
   static constexpr const char* stream_key = "calendar";

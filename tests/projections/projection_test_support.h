@@ -176,6 +176,7 @@ class stack {
   events::event_log& log() { return *log_; }
   store& db() { return *store_; }
   projection_runner& runner() { return *runner_; }
+  calendar_projection& calendar() { return projections_->calendar(); }
   case_writer& writer() { return *writer_; }
   const temp_dir& dir() const { return dir_; }
 

@@ -1,0 +1,74 @@
+// The working-day calendar as a projection of the log: seeding publishes only the years the log
+// has never had (so a start cut short while seeding completes it, and an admin's publication is
+// never overwritten); a publication replaces its year; a malformed or conflicting year appends
+// nothing; the rows reload to the same calendar after a restart.
+
+#include "projections/calendar_projection.h"
+
+#include <doctest/doctest.h>
+
+#include "core/errc.h"
+#include "tests/projections/projection_test_support.h"
+
+using namespace caseline;
+using namespace caseline::projections;
+using namespace caseline::projections::testing;
+
+namespace {
+const events::actor admin{"admin-1", "admin", "410000", ""};
+}  // namespace
+
+TEST_CASE("calendar years are events: seeded once per year, replaced by publication, reloaded") {
+  stack s;
+  calendar_writer w(s.log(), s.runner(), s.calendar(), s.clock());
+  CHECK(s.calendar().snapshot() == nullptr);  // nothing published yet
+  const std::string y2026 = "year 2026 covered notice-2026\n2026-01-01 holiday 元旦\n";
+  const std::string y2027 = "year 2027 provisional law\n2027-01-01 holiday 元旦\n";
+
+  auto seeded = w.seed(y2026, admin);
+  REQUIRE(seeded);
+  CHECK(seeded.value() == 1);
+  // A later start (or one after a seed cut short) publishes only the missing years.
+  seeded = w.seed(y2026 + y2027, admin);
+  REQUIRE(seeded);
+  CHECK(seeded.value() == 1);
+  auto cal = s.calendar().snapshot();
+  REQUIRE(cal);
+  CHECK(cal->status(2026) == core::year_status::official);
+  CHECK(cal->status(2027) == core::year_status::provisional);
+  CHECK(s.calendar().head().sequence == 2);
+
+  // The notice replaces the provisional year; the seed never undoes it.
+  const std::string notice = "year 2027 covered notice-2027\n2027-01-01..2027-01-03 holiday 元旦\n";
+  auto p = w.publish(2027, notice, admin, "c1");
+  REQUIRE(p);
+  CHECK(p.value().changed);
+  CHECK(p.value().calendar_version == s.calendar().snapshot()->version());
+  CHECK(w.seed(y2026 + y2027, admin).value() == 0);
+  CHECK(s.calendar().snapshot()->status(2027) == core::year_status::official);
+  // The same lines again: nothing appended.
+  p = w.publish(2027, notice, admin, "c2");
+  REQUIRE(p);
+  CHECK_FALSE(p.value().changed);
+  CHECK(s.calendar().head().sequence == 3);
+  CHECK(s.count_in_log(core::calendar_year_published::type_id) == 3);
+
+  // Refused, with nothing appended: a malformed line, another year's lines, a date two years
+  // listed.
+  auto bad = w.publish(2027, "year 2027 covered x\n2027-02-30 holiday x\n", admin, "c3");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == core::errc::invalid_argument);
+  CHECK(bad.error().detail.find("calendar line 2") != std::string::npos);
+  CHECK_FALSE(w.publish(2028, notice, admin, "c4"));
+  CHECK_FALSE(w.publish(2026, "year 2026 covered x\n2027-01-01 holiday x\n", admin, "c5"));
+  CHECK(s.count_in_log(core::calendar_year_published::type_id) == 3);
+
+  // A restart reloads the rows into the same calendar.
+  const std::string version = s.calendar().snapshot()->version();
+  s.close();
+  s.open();
+  REQUIRE(s.calendar().snapshot());
+  CHECK(s.calendar().snapshot()->version() == version);
+  CHECK(s.calendar().years().at(2027).text == notice);
+  CHECK(s.calendar().head().sequence == 3);
+}
