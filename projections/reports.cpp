@@ -110,6 +110,9 @@ report_facts fold(report_facts f, const core::event& e) {
           f.open_cycle = false;
         } else if constexpr (std::is_same_v<E, core::extended>) {
           if (f.open_cycle) f.cycles.back().due = ev.reply_due;
+        } else if constexpr (std::is_same_v<E, core::deadline_revised>) {
+          // A calendar published after the deadline was counted moved it (Art. 33-34).
+          if (f.open_cycle && ev.kind == core::deadline_kind::reply) f.cycles.back().due = ev.due;
         } else if constexpr (std::is_same_v<E, core::replied>) {
           if (f.open_cycle) {
             f.cycles.back().replied_on = ev.replied_on;

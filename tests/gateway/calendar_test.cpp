@@ -132,6 +132,15 @@ TEST_CASE("a year without its notice: provisional deadlines, then the published 
     CHECK(deadline(got, "return_by").at("due").as_string() == "2027-01-05");
     CHECK(deadline(got, "return_by").at("provisional").as_bool());
     CHECK(events_of(s, c, "deadline_revised").empty());  // the inquiry's deadline was official
+    // The statutory reports count the reply deadline on its revised day (Art. 39-40).
+    const auto due_on = [&](const char* day) {
+      const auto rep = s.get(std::string("/v1/reports/period?from=") + day + "&to=" + day +
+                                 "&center=410100",
+                             s.own["analyst"]);
+      return rep.status == 200 ? rep.json().at("totals").at("reply_due").as_int64() : -1;
+    };
+    REQUIRE(eventually([&] { return due_on("2027-02-18") == 1; }));
+    CHECK(due_on("2027-02-16") == 0);
     year = s.get("/v1/calendar/2027", s.own["agent"]);
     CHECK(year.json().at("status").as_string() == "official");
 
