@@ -9,6 +9,7 @@
 #   tools/dev.sh build            only configure and build (preset "default", or $PRESET)
 #   tools/dev.sh fuzz             build the gateway's libFuzzer target with clang and run it
 #                                 briefly (part of `test`)
+#   tools/dev.sh chaos [ARGS...]  the chaos suite (tools/chaos.py; --short: seconds a scenario)
 #
 # Needs root or sudo for apt-get (only when a package is missing), and Maven Central for the
 # first Kafka fetch.
@@ -79,7 +80,12 @@ case "$cmd" in
     "$root/tools/kafka-local.sh" fetch
     cd "$root"
     exec "$root/tools/kafka-local.sh" run -- ctest --preset "$preset" -j2 --output-on-failure "$@" ;;
+  chaos)
+    deps; build
+    "$root/tools/kafka-local.sh" fetch
+    cd "$root"
+    exec "$root/tools/kafka-local.sh" run -- python3 tools/chaos.py --binary "$(binary_dir)/tools/caseline" "$@" ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,13p' "${BASH_SOURCE[0]}" >&2
     exit 2 ;;
 esac
