@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log_line.h"
 #include "core/codec.h"
 #include "core/errc.h"
 #include "events/errc.h"
@@ -221,18 +222,23 @@ class api::impl {
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
       metrics_.observe_request(sc->route_name, sc->req.method, r.status,
                                std::chrono::duration<double>(elapsed).count());
-      spdlog::info(
-          R"({{"method":"{}","route":"{}","status":{},"duration_us":{},"correlation_id":"{}","token_id":"{}"}})",
-          valid_token_text(sc->req.method, 16) ? sc->req.method : "other", sc->route_name,
-          r.status, us, sc->correlation_id, sc->who ? sc->who->token_id : "");
+      spdlog::info("{}", log_line("request",
+                                  {{"method", valid_token_text(sc->req.method, 16)
+                                                  ? std::string_view(sc->req.method)
+                                                  : std::string_view("other")},
+                                   {"route", sc->route_name},
+                                   {"status", r.status},
+                                   {"duration_us", us},
+                                   {"correlation_id", sc->correlation_id},
+                                   {"token_id", sc->who ? sc->who->token_id : ""}}));
       respond(std::move(r));
     };
     pool_.post([this, sc, done = std::move(done)]() mutable {
       try {
         dispatch(sc, std::move(done));
       } catch (const std::exception& ex) {
-        spdlog::error(R"({{"event":"handler_exception","correlation_id":"{}","what":"{}"}})",
-                      sc->correlation_id, ex.what());
+        spdlog::error("{}", log_line("handler_exception", {{"correlation_id", sc->correlation_id},
+                                                           {"what", ex.what()}}));
         done(error_response(make_error(errc::internal)));
       }
     });
@@ -388,8 +394,8 @@ class api::impl {
                                             std::move(body).value(), r.headers})
                         : result<void>(body.error());
         if (!put) {
-          spdlog::error(R"({{"event":"idempotency_store_failed","error":"{}"}})",
-                        put.error().message());
+          spdlog::error("{}", log_line("idempotency_store_failed",
+                                       {{"error", put.error().message()}}));
           r = error_response(put.error());
         }
       }
@@ -526,9 +532,10 @@ class api::impl {
     return r;
   }
   static void log_unverified(const request_scope& sc, std::string_view id, const error& e) {
-    spdlog::error(
-        R"({{"event":"personal_data_unreadable","case_id":"{}","correlation_id":"{}","error":"{}"}})",
-        valid_token_text(id, 64) ? id : "?", sc.correlation_id, e.message());
+    spdlog::error("{}", log_line("personal_data_unreadable",
+                                 {{"case_id", valid_token_text(id, 64) ? id : "?"},
+                                  {"correlation_id", sc.correlation_id},
+                                  {"error", e.message()}}));
   }
 
   // Read-your-writes over every partition (lists and projections that span cases).
@@ -1167,8 +1174,10 @@ class api::impl {
     auto bytes = s_.blobs.get(sha);
     if (!bytes) {
       if (bytes.error().code != events::errc::not_found)
-        spdlog::error(R"({{"event":"recording_unreadable","sha256":"{}","correlation_id":"{}","error":"{}"}})",
-                      sha, sc->correlation_id, bytes.error().message());
+        spdlog::error("{}", log_line("recording_unreadable",
+                                     {{"sha256", sha},
+                                      {"correlation_id", sc->correlation_id},
+                                      {"error", bytes.error().message()}}));
       return done(error_response(bytes.error(), sc->req.path));
     }
     if (auto rec = record_read(*sc, "blob:" + sha); !rec)

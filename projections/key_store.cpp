@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "core/log_line.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 
@@ -63,8 +64,9 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
                       "cannot write a development master key to " + source.dev_default_file);
   }
   ::close(fd);
-  spdlog::warn(R"({{"event":"dev_master_key","path":"{}","hint":"set --master-key-file or CASELINE_MASTER_KEY in production"}})",
-               source.dev_default_file);
+  spdlog::warn("{}", log_line("dev_master_key",
+                              {{"path", source.dev_default_file},
+                               {"hint", "set --master-key-file or CASELINE_MASTER_KEY in production"}}));
   return key;
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log_line.h"
 #include "core/errc.h"
 #include "events/record.h"
 #include "projections/reports.h"
@@ -287,9 +288,9 @@ void report_jobs_thread::run() {
     auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
                              {report_format::json, report_format::html});
     if (!r)
-      spdlog::warn(R"({{"event":"report_jobs_failed","error":"{}"}})", r.error().message());
+      spdlog::warn("{}", log_line("report_jobs_failed", {{"error", r.error().message()}}));
     else if (!r.value().written.empty())
-      spdlog::info(R"({{"event":"report_jobs","written":{}}})", r.value().written.size());
+      spdlog::info("{}", log_line("report_jobs", {{"written", r.value().written.size()}}));
     lk.lock();
     cv_.wait_for(lk, interval_, [&] { return stop_; });
   }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log_line.h"
 #include "core/calendar.h"
 #include "core/decide.h"
 #include "core/registry.h"
@@ -150,7 +151,7 @@ void server_stack::stop(std::chrono::milliseconds grace) {
   if (parts_->checkpoints && !parts_->log->check()) parts_->checkpoints->cancel_final_tick();
   parts_->checkpoints.reset();
   if (auto r = parts_->log->flush(grace); !r)
-    spdlog::warn(R"({{"event":"flush_failed","error":"{}"}})", r.error().message());
+    spdlog::warn("{}", log_line("flush_failed", {{"error", r.error().message()}}));
   parts_->runner->stop();
 }
 
@@ -207,7 +208,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
       if (auto w = projections::write_server_state(*st, projections::server_state_key::manual_clock,
                                                    encode_ms(t));
           !w)
-        spdlog::warn(R"({{"event":"manual_clock_not_stored","error":"{}"}})", w.error().message());
+        spdlog::warn("{}", log_line("manual_clock_not_stored", {{"error", w.error().message()}}));
     };
     auto manual = std::make_unique<projections::manual_clock>(
         last.value_or(projections::system_clock{}.now()), persist);
@@ -247,7 +248,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     p->checkpointer = std::make_unique<events::checkpointer>(*p->log);
     p->checkpoints = std::make_unique<events::checkpoint_thread>(
         *p->checkpointer, options.checkpoint_interval, [](const error& e) {
-          spdlog::warn(R"({{"event":"checkpoint_failed","error":"{}"}})", e.message());
+          spdlog::warn("{}", log_line("checkpoint_failed", {{"error", e.message()}}));
         });
   }
   p->calendar_writer = std::make_unique<projections::calendar_writer>(
@@ -268,19 +269,20 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
       *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
-          spdlog::warn(R"({{"event":"deadline_revision_failed","error":"{}"}})",
-                       r.error().message());
+          spdlog::warn("{}", log_line("deadline_revision_failed", {{"error", r.error().message()}}));
         else if (r.value().swept)
-          spdlog::info(R"({{"event":"deadlines_revised","cases":{},"revised":{},"failed":{}}})",
-                       r.value().cases, r.value().revised, r.value().failed);
+          spdlog::info("{}", log_line("deadlines_revised", {{"cases", r.value().cases},
+                                                            {"revised", r.value().revised},
+                                                            {"failed", r.value().failed}}));
         const civil_date today = shanghai_date(now);
         const auto current = raw->projections->calendar().snapshot();
         if (current && core::next_year_provisional(*current, today) &&
             raw->calendar_warned_on != today) {
           raw->calendar_warned_on = today;
-          spdlog::warn(
-              R"({{"event":"calendar_provisional_next_year","year":{},"official_days_left":{}}})",
-              today.year + 1, core::official_days_left(*current, today));
+          spdlog::warn("{}", log_line("calendar_provisional_next_year",
+                                      {{"year", today.year + 1},
+                                       {"official_days_left",
+                                        core::official_days_left(*current, today)}}));
         }
       });
   if (!options.report_outbox.empty())
@@ -335,7 +337,7 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
       << std::flush;
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info(R"({{"event":"shutdown","signal":{}}})", sig);
+  spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));
   stack.value()->stop(options.shutdown_grace);
   return 0;
 }
