@@ -2,6 +2,9 @@
 
 #include <climits>
 
+#include <spdlog/spdlog.h>
+
+#include "core/log_line.h"
 #include "events/errc.h"
 
 namespace caseline::events::detail {
@@ -57,6 +60,19 @@ std::string describe(std::string_view what, const char* name, const char* text) 
 
 }  // namespace
 
+void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  // syslog levels: 0-3 error, 4 warning, 5-6 notice and info, 7 debug.
+  const auto lvl = level <= 3   ? spdlog::level::err
+                   : level == 4 ? spdlog::level::warn
+                   : level <= 6 ? spdlog::level::info
+                                : spdlog::level::debug;
+  // librdkafka's messages name brokers, topics and errors, never a record's key or value.
+  spdlog::log(lvl, "{}",
+              log_line("librdkafka", {{"client", rk ? rd_kafka_name(rk) : ""},
+                                      {"facility", facility ? facility : ""},
+                                      {"message", message ? message : ""}}));
+}
+
 error translate(rd_kafka_resp_err_t err, std::string_view what) {
   return make_error(make_error_code(classify(err)),
                     describe(what, rd_kafka_err2name(err), rd_kafka_err2str(err)));
@@ -75,6 +91,7 @@ error translate(const rd_kafka_error_t* err, std::string_view what) {
 
 result<conf_ptr> make_conf(const properties& props) {
   conf_ptr conf{rd_kafka_conf_new()};
+  rd_kafka_conf_set_log_cb(conf.get(), &log_to_spdlog);
   char errstr[512];
   for (const auto& [name, value] : props) {
     if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) !=

@@ -57,7 +57,11 @@ error translate(rd_kafka_resp_err_t err, std::string_view what);
 // The same for an rd_kafka_error_t (which knows itself whether it is fatal or retriable).
 error translate(const rd_kafka_error_t* err, std::string_view what);
 
-// A configuration holding `props` in order; a property librdkafka refuses is `bad_config`
+// librdkafka's log callback: each line goes to spdlog as one JSON object (log_line), never to
+// stderr as librdkafka's own text. make_conf installs it on every client.
+void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message);
+
+// A configuration holding `props` in order (and logging through log_to_spdlog); a property librdkafka refuses is `bad_config`
 // naming it.
 result<conf_ptr> make_conf(const properties& props);
 
