@@ -1,6 +1,11 @@
 #include "gateway/json_input.h"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "gateway/problem.h"
 
@@ -27,6 +32,97 @@ bool has_control(std::string_view s) {
   return false;
 }
 
+// A SAX pass that finds the first key given twice in one object (Boost.JSON keeps the last one
+// silently): a body whose meaning depends on which copy wins is refused.
+class duplicate_key_finder {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  // "caller.phone" for the key phone in the object under caller; empty when none.
+  std::string duplicate;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects_.push_back({path_, {}});
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    objects_.pop_back();
+    return value_done();
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    objects_.push_back({path_, {}});  // an array level: its elements have no key
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    objects_.pop_back();
+    return value_done();
+  }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key_.append(s.data(), s.size());
+    auto& current = objects_.back();
+    path_ = current.path.empty() ? key_ : current.path + "." + key_;
+    if (!current.keys.insert(key_).second) {
+      duplicate = path_;
+      ec = boost::json::error::syntax;  // stops the pass; `duplicate` says why
+      return false;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    return true;
+  }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    return value_done();
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) {
+    return value_done();
+  }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) {
+    return value_done();
+  }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) {
+    return value_done();
+  }
+  bool on_bool(bool, boost::system::error_code&) { return value_done(); }
+  bool on_null(boost::system::error_code&) { return value_done(); }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  struct level {
+    std::string path;  // of the object itself
+    std::set<std::string> keys;
+  };
+  // After a member's value the path goes back to the enclosing object's.
+  bool value_done() {
+    if (!objects_.empty()) path_ = objects_.back().path;
+    return true;
+  }
+  std::vector<level> objects_;
+  std::string path_;
+  std::string key_;
+};
+
+std::optional<std::string> first_duplicate_key(std::string_view body,
+                                               const boost::json::parse_options& opts) {
+  boost::json::basic_parser<duplicate_key_finder> p(opts);
+  boost::system::error_code ec;
+  p.write_some(false, body.data(), body.size(), ec);
+  if (!p.handler().duplicate.empty()) return p.handler().duplicate;
+  return std::nullopt;
+}
+
 }  // namespace
 
 result<boost::json::object> parse_json_object(std::string_view body, const json_limits& limits) {
@@ -36,6 +132,8 @@ result<boost::json::object> parse_json_object(std::string_view body, const json_
   boost::json::value v = boost::json::parse(body, ec, {}, opts);
   if (ec) return make_error(errc::malformed_json, ec.message());
   if (!v.is_object()) return make_error(errc::malformed_json, "the body must be a JSON object");
+  if (auto dup = first_duplicate_key(body, opts))
+    return field_error(*dup, "duplicate key (each key may appear once in an object)");
   return std::move(v.as_object());
 }
 

@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/errc.h"
+#include "core/log_line.h"
 #include "events/errc.h"
 #include "projections/errc.h"
 
@@ -207,10 +208,12 @@ http_response problem_response(const problem& p, std::string_view instance) {
   o["type"] = "/problems/" + p.slug;
   o["title"] = p.title;
   o["status"] = p.status;
-  if (!p.detail.empty()) o["detail"] = p.detail;
-  if (!instance.empty()) o["instance"] = instance;
+  // The instance (the request's path), a detail or a field may echo what the client sent:
+  // never as invalid UTF-8, which would make the body invalid JSON text.
+  if (!p.detail.empty()) o["detail"] = valid_utf8(p.detail);
+  if (!instance.empty()) o["instance"] = valid_utf8(instance);
   if (!p.article.empty()) o["article"] = p.article;
-  if (!p.field.empty()) o["field"] = p.field;
+  if (!p.field.empty()) o["field"] = valid_utf8(p.field);
   http_response r;
   r.status = p.status;
   r.content_type = "application/problem+json";

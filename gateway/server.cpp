@@ -177,6 +177,10 @@ class session : public std::enable_shared_from_this<session> {
     if (h.count(bhttp::field::content_length) > 1 || h.count(bhttp::field::host) > 1)
       return reject({400, "bad-request", "Bad request", "duplicate Content-Length or Host", "",
                      ""});
+    // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+    if (h.version() >= 11 && h.count(bhttp::field::host) == 0)
+      return reject({400, "bad-request", "Bad request", "an HTTP/1.1 request needs a Host header",
+                     "", ""});
     // A route may take a larger body than the default (call audio). The header was read with
     // the largest limit of any route (Beast checks Content-Length while parsing the header);
     // now that the route is known, its own limit applies.
