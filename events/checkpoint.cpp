@@ -152,7 +152,12 @@ result<checkpoint_tick> checkpointer::tick() {
     if (!r) {
       // The checkpoint may or may not be in the log: rebuild this partition's state from it.
       state_.erase(p);
+      const bool log_down = r.error().code == errc::unavailable ||
+                            r.error().code == errc::timed_out || r.error().code == errc::closed;
       if (!first) first = std::move(r).error();
+      // The log did not answer: the other partitions would wait as long and fail the same way
+      // (a stop must not wait for each of them in turn). The next tick tries them all again.
+      if (log_down) break;
     }
   }
   if (first) return *first;

@@ -87,7 +87,8 @@ class checkpointer {
   explicit checkpointer(event_log& log, checkpoint_options options = {});
 
   // Appends the checkpoints that are due and waits for each to be acknowledged. Every partition
-  // is tried; the first error is returned. A partition that failed has its state dropped and
+  // is tried, unless the log does not answer (unavailable, timed out, closed): then the tick
+  // ends at once. The first error is returned. A partition that failed has its state dropped and
   // rebuilt from the log next time (its checkpoint may or may not have been written).
   result<checkpoint_tick> tick();
 

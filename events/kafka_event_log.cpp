@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -227,21 +231,141 @@ class kafka_subscription final : public subscription {
   std::thread thread_;
 };
 
+// -------------------------------------------------------------------------------------- reader
+
+// The offset the next record appended to `p` will get, asked of the partition's leader.
+// `rd_kafka_query_watermark_offsets` does not honour its timeout once its request is sent (it
+// waits for the answer, which a frozen broker never gives, for socket.timeout.ms times the
+// retries), so it is only ever called on the reader thread, whose callers wait for it only until
+// their own deadline.
+result<log_offset> query_end_offset(rd_kafka_t* rk, const std::string& topic, partition_id p,
+                                    std::chrono::milliseconds timeout) {
+  // A client that has just started may not know the partition leaders yet: retriable answers
+  // are retried until the timeout.
+  const auto deadline = clock::now() + timeout;
+  for (;;) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk, topic.c_str(), p(), &low, &high, std::max(1, detail::to_ms(left)));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return log_offset{high};
+    error e = detail::translate(err, "end offset");
+    if (e.code != errc::unavailable || clock::now() >= deadline) return e;
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});  // retry back-off
+  }
+}
+
+// The reader consumer and the one thread that calls into it. Callers hand it a job and wait
+// for the answer only until their own deadline: whatever librdkafka or the broker does, no
+// caller (an API worker, the checkpoint thread, a graceful stop) blocks beyond it. A job whose
+// caller has given up is not started.
+//
+// Lifecycle: shared by the log and the thread. The log's destructor stops the thread and
+// detaches it instead of joining: a call stuck in librdkafka then ends on its own, and the last
+// owner closes the consumer. Thread-safety: submit() from any thread; the consumer and `at` are
+// used by the thread only.
+class reader_thread {
+ public:
+  struct state {
+    detail::handle_ptr rk;
+    std::optional<log_position> at;  // where the assignment continues
+    ~state() {
+      if (rk) close_consumer(rk.get());
+    }
+  };
+  using job = std::function<void(state*)>;  // nullptr: cancelled, answer without the consumer
+
+  explicit reader_thread(detail::handle_ptr rk) : shared_(std::make_shared<shared>()) {
+    shared_->st.rk = std::move(rk);
+    std::thread([sh = shared_] { run(sh); }).detach();
+  }
+
+  ~reader_thread() {
+    std::deque<job> left;
+    {
+      std::lock_guard lk(shared_->mu);
+      shared_->stop = true;
+      left.swap(shared_->jobs);
+    }
+    shared_->cv.notify_all();
+    for (auto& j : left) j(nullptr);
+  }
+
+  // Runs `fn` on the reader thread; its answer, or timed_out at `deadline`.
+  template <class T>
+  result<T> call(clock::time_point deadline, std::function<result<T>(state&)> fn) {
+    auto done = std::make_shared<std::promise<result<T>>>();
+    auto answer = done->get_future();
+    {
+      std::lock_guard lk(shared_->mu);
+      if (shared_->stop) return make_error(errc::closed, "the log is closing");
+      shared_->jobs.push_back([done, deadline, fn = std::move(fn)](state* st) {
+        if (st == nullptr) return done->set_value(make_error(errc::closed, "the log is closing"));
+        if (clock::now() >= deadline)
+          return done->set_value(make_error(errc::timed_out, "the reader was busy until the deadline"));
+        done->set_value(fn(*st));
+      });
+    }
+    shared_->cv.notify_one();
+    if (answer.wait_until(deadline) != std::future_status::ready)
+      return make_error(errc::timed_out, "the broker did not answer the reader in time");
+    return answer.get();
+  }
+
+ private:
+  struct shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<job> jobs;  // guarded by mu
+    bool stop{false};      // guarded by mu
+    state st;              // the thread's only
+  };
+
+  static void run(std::shared_ptr<shared> sh) {
+    std::unique_lock lk(sh->mu);
+    for (;;) {
+      sh->cv.wait(lk, [&] { return sh->stop || !sh->jobs.empty(); });
+      if (sh->stop) return;
+      job j = std::move(sh->jobs.front());
+      sh->jobs.pop_front();
+      lk.unlock();
+      j(&sh->st);
+      lk.lock();
+    }
+  }
+
+  std::shared_ptr<shared> shared_;
+};
+
 // ----------------------------------------------------------------------------------------- log
 
 // See open_kafka_log. Lifecycle: fully connected when open_kafka_log returns; the destructor
-// drains the producer (up to timeouts.close), then closes the reader. Subscriptions own their
-// consumers and may outlive the log. Thread-safety: every member from any thread; reads are
-// serialised on the one reader consumer.
+// stops the health probe, drains the producer (up to timeouts.close) and lets the reader go.
+// Subscriptions own their consumers and may outlive the log. Thread-safety: every member from
+// any thread; reads run one at a time on the reader thread, each caller waiting at most its
+// deadline; check() never waits for the broker (it answers from the last health probe).
 class kafka_event_log final : public event_log {
  public:
   kafka_event_log(kafka_log_options options, std::unique_ptr<detail::rdkafka_producer> producer,
                   detail::handle_ptr reader)
-      : options_(std::move(options)), producer_(std::move(producer)), reader_(std::move(reader)) {}
+      : options_(std::move(options)),
+        producer_(std::move(producer)),
+        reader_(std::make_unique<reader_thread>(std::move(reader))) {
+    health_ = producer_->check(options_.timeouts.request);
+    health_at_ = clock::now();
+    prober_ = std::thread([this] { probe_loop(); });
+  }
 
   ~kafka_event_log() override {
+    {
+      std::lock_guard lk(health_mu_);
+      stopping_ = true;
+    }
+    health_cv_.notify_all();
+    prober_.join();  // its metadata request honours the request timeout
+    reader_.reset();
     producer_.reset();
-    close_consumer(reader_.get());
   }
 
   std::int32_t partition_count() const override { return options_.partitions; }
@@ -261,81 +385,24 @@ class kafka_event_log final : public event_log {
                                        std::chrono::milliseconds wait) override {
     if (auto r = valid(p); !r) return std::move(r).error();
     if (from() < 0) return make_error(errc::invalid_partition, "negative offset");
-    std::vector<log_record> out;
-    if (max_records == 0) return out;
-    const auto wait_deadline = clock::now() + wait;
-
-    std::lock_guard lk(reader_mutex_);
-    // The end offset tells whether records are there already (then they are fetched even when
-    // `wait` is 0, up to the request timeout) or must be waited for.
-    auto high = end_offset(p);
-    if (!high) return std::move(high).error();
-    while (from() > high.value()()) {  // nothing can be fetched there yet
-      if (clock::now() >= wait_deadline) return out;
-      std::this_thread::sleep_for(std::chrono::milliseconds{20});
-      high = end_offset(p);
-      if (!high) return std::move(high).error();
-    }
-    const std::int64_t available = high.value()() - from();
-    const auto first_deadline =
-        available > 0 ? clock::now() + options_.timeouts.request : wait_deadline;
-    const std::size_t want =
-        available > 0 ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
-                      : max_records;
-
-    if (!reader_at_ || *reader_at_ != log_position{p, from}) {
-      reader_at_.reset();
-      if (auto r = assign(reader_.get(), options_.topic, {{p(), from()}}); !r) return r.error();
-    }
-    // Records known to exist are waited for up to the request timeout; beyond them, only what
-    // is already queued is taken.
-    const auto known_deadline = clock::now() + options_.timeouts.request;
-    std::int64_t next = from();
-    while (out.size() < want) {
-      const bool known = static_cast<std::int64_t>(out.size()) < available;
-      const auto until = out.empty() ? first_deadline : known ? known_deadline : clock::now();
-      const auto remaining =
-          std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
-      detail::message_ptr m{rd_kafka_consumer_poll(reader_.get(), detail::to_ms(remaining))};
-      if (!m) {
-        if (clock::now() < until) continue;
-        break;
-      }
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        error e = detail::translate(m->err, "read");
-        if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
-        reader_at_.reset();
-        return e;
-      }
-      if (m->partition != p() || m->offset < next) continue;  // left from an earlier assignment
-      out.push_back(to_record(*m));
-      next = m->offset + 1;
-    }
-    reader_at_ = log_position{p, log_offset{next}};
-    if (available > 0 && out.empty()) {
-      return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
-                                             " offset " + std::to_string(from()) +
-                                             " not fetched in time");
-    }
-    return out;
+    if (max_records == 0) return std::vector<log_record>{};
+    // Waiting for records that are not there yet, then fetching the ones that are: never more
+    // than `wait` plus one request timeout, whatever the broker does.
+    const auto deadline = clock::now() + wait + options_.timeouts.request;
+    return reader_->call<std::vector<log_record>>(
+        deadline, [p, from, max_records, wait, topic = options_.topic,
+                   request = options_.timeouts.request](reader_thread::state& st) {
+          return read_on_reader(st, topic, request, p, from, max_records, wait);
+        });
   }
 
   result<log_offset> end_offset(partition_id p) override {
     if (auto r = valid(p); !r) return std::move(r).error();
-    // A client that has just started may not know the partition leaders yet: retriable
-    // answers are retried until the request timeout.
-    const auto deadline = clock::now() + options_.timeouts.request;
-    for (;;) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-      const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          reader_.get(), options_.topic.c_str(), p(), &low, &high, std::max(1, detail::to_ms(left)));
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return log_offset{high};
-      error e = detail::translate(err, "end offset");
-      if (e.code != errc::unavailable || clock::now() >= deadline) return e;
-      std::this_thread::sleep_for(std::chrono::milliseconds{50});  // retry back-off
-    }
+    const auto request = options_.timeouts.request;
+    return reader_->call<log_offset>(
+        clock::now() + request, [p, request, topic = options_.topic](reader_thread::state& st) {
+          return query_end_offset(st.rk.get(), topic, p, request);
+        });
   }
 
   result<std::unique_ptr<subscription>> subscribe(start_offsets from,
@@ -358,9 +425,91 @@ class kafka_event_log final : public event_log {
     return producer_->flush(timeout);
   }
 
-  result<void> check() override { return producer_->check(options_.timeouts.request); }
+  // The last probe's answer; a probe that has not answered for a while counts as a failure.
+  result<void> check() override {
+    std::lock_guard lk(health_mu_);
+    const auto stale_after = 2 * (probe_interval + options_.timeouts.request);
+    if (clock::now() - health_at_ > stale_after)
+      return make_error(errc::unavailable, "the broker has not answered a health probe lately");
+    return health_;
+  }
 
  private:
+  static constexpr std::chrono::milliseconds probe_interval{1000};
+
+  // The health probe: one metadata request (which honours its timeout) every probe_interval.
+  void probe_loop() {
+    std::unique_lock lk(health_mu_);
+    while (!health_cv_.wait_for(lk, probe_interval, [&] { return stopping_; })) {
+      lk.unlock();
+      auto r = producer_->check(options_.timeouts.request);
+      lk.lock();
+      health_ = std::move(r);
+      health_at_ = clock::now();
+    }
+  }
+
+  static result<std::vector<log_record>> read_on_reader(reader_thread::state& st,
+                                                        const std::string& topic,
+                                                        std::chrono::milliseconds request,
+                                                        partition_id p, log_offset from,
+                                                        std::size_t max_records,
+                                                        std::chrono::milliseconds wait) {
+    std::vector<log_record> out;
+    const auto wait_deadline = clock::now() + wait;
+    // The end offset tells whether records are there already (then they are fetched even when
+    // `wait` is 0, up to the request timeout) or must be waited for.
+    auto high = query_end_offset(st.rk.get(), topic, p, request);
+    if (!high) return std::move(high).error();
+    while (from() > high.value()()) {  // nothing can be fetched there yet
+      if (clock::now() >= wait_deadline) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      high = query_end_offset(st.rk.get(), topic, p, request);
+      if (!high) return std::move(high).error();
+    }
+    const std::int64_t available = high.value()() - from();
+    const auto first_deadline = available > 0 ? clock::now() + request : wait_deadline;
+    const std::size_t want =
+        available > 0 ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
+                      : max_records;
+
+    if (!st.at || *st.at != log_position{p, from}) {
+      st.at.reset();
+      if (auto r = assign(st.rk.get(), topic, {{p(), from()}}); !r) return r.error();
+    }
+    // Records known to exist are waited for up to the request timeout; beyond them, only what
+    // is already queued is taken.
+    const auto known_deadline = clock::now() + request;
+    std::int64_t next = from();
+    while (out.size() < want) {
+      const bool known = static_cast<std::int64_t>(out.size()) < available;
+      const auto until = out.empty() ? first_deadline : known ? known_deadline : clock::now();
+      const auto remaining =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      detail::message_ptr m{rd_kafka_consumer_poll(st.rk.get(), detail::to_ms(remaining))};
+      if (!m) {
+        if (clock::now() < until) continue;
+        break;
+      }
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error e = detail::translate(m->err, "read");
+        if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
+        st.at.reset();
+        return e;
+      }
+      if (m->partition != p() || m->offset < next) continue;  // left from an earlier assignment
+      out.push_back(to_record(*m));
+      next = m->offset + 1;
+    }
+    st.at = log_position{p, log_offset{next}};
+    if (available > 0 && out.empty()) {
+      return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
+                                             " offset " + std::to_string(from()) +
+                                             " not fetched in time");
+    }
+    return out;
+  }
+
   result<void> valid(partition_id p) const {
     if (p() < 0 || p() >= options_.partitions) {
       return make_error(errc::invalid_partition,
@@ -372,9 +521,13 @@ class kafka_event_log final : public event_log {
 
   const kafka_log_options options_;
   std::unique_ptr<detail::rdkafka_producer> producer_;
-  std::mutex reader_mutex_;
-  detail::handle_ptr reader_;
-  std::optional<log_position> reader_at_;  // where the reader's assignment continues; reader_mutex_
+  std::unique_ptr<reader_thread> reader_;
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  result<void> health_{success()};  // guarded by health_mu_
+  clock::time_point health_at_;     // guarded by health_mu_
+  bool stopping_{false};            // guarded by health_mu_
+  std::thread prober_;              // last: starts after everything it uses
 };
 
 result<void> check_options(const kafka_log_options& o) {

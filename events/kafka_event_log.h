@@ -49,6 +49,11 @@ struct kafka_log_options {
 // unavailable (not acknowledged in time, broker down), fatal (the producer broke and is
 // recreated), closed. Reads use a dedicated consumer without a group; each subscription has its
 // own consumer assigned at the given offsets (no committed group offsets are ever used).
+//
+// No call waits for the broker beyond a bound: read() returns within `wait` plus
+// timeouts.request and end_offset() within timeouts.request (timed_out beyond), whatever the
+// broker does, even frozen; check() never waits, it answers from a background health probe
+// (one metadata request a second).
 result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options);
 
 // The librdkafka producer properties the Kafka log uses for `options` (idempotent, acks=all,

@@ -233,6 +233,11 @@ class api::impl {
                                    {"token_id", sc->who ? sc->who->token_id : ""}}));
       respond(std::move(r));
     };
+    // Liveness and readiness never wait (readiness reads the log's last health probe): they are
+    // answered at once on the calling thread, so that workers busy with a slow log cannot
+    // delay them.
+    if (sc->route_name == "/healthz" || sc->route_name == "/readyz")
+      return dispatch(sc, std::move(done));
     pool_.post([this, sc, done = std::move(done)]() mutable {
       try {
         dispatch(sc, std::move(done));

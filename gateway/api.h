@@ -57,7 +57,8 @@ struct api_options {
 
 // The REST API: authenticates bearer tokens, checks role and scope, routes requests to the write
 // side and the projections, and renders answers. Handlers that may wait (for the log, for the
-// projection) run on the api's own threads, never on the server's I/O threads. Thread-safe.
+// projection) run on the api's own threads, never on the server's I/O threads; /healthz and
+// /readyz never wait and are answered at once. Thread-safe.
 class api {
  public:
   explicit api(services s, api_options options = {});

@@ -1,0 +1,134 @@
+// A broker that stops answering (frozen with SIGSTOP: connections stay open, nothing comes back)
+// must not freeze the API: /healthz and /readyz answer at once, a read that needs the broker
+// answers 503 problem+json within the delivery timeout, and a graceful stop ends in bounded
+// time. Uses a second, private broker (tools/kafka-local.sh start) so the shared one stays up.
+#include <csignal>
+#include <cstdlib>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+struct timed_reply {
+  test::http_reply reply;
+  steady::duration took;
+};
+
+timed_reply timed_call(const std::string& address, const std::string& target,
+                       const test::header_list& headers = {}) {
+  const auto started = steady::now();
+  auto r = test::http_call(address, "GET", target, {}, headers);
+  return {std::move(r), steady::now() - started};
+}
+
+// The JVM's pid from kafka-local.sh's "ready on ... (pid N, ...)" line.
+pid_t broker_pid(const std::string& output) {
+  const auto at = output.find("(pid ");
+  REQUIRE_MESSAGE(at != std::string::npos, output);
+  return static_cast<pid_t>(std::stol(output.substr(at + 5)));
+}
+
+}  // namespace
+
+TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded time") {
+  const char* src = std::getenv("CASELINE_SOURCE_DIR");
+  REQUIRE(src != nullptr);
+  test::child_process broker({"/bin/bash", std::string(src) + "/tools/kafka-local.sh", "start"});
+  auto line = broker.wait_for_line("KAFKA_BOOTSTRAP=", 240s);
+  REQUIRE_MESSAGE(line.has_value(), "private broker did not start: " << broker.output());
+  const std::string bootstrap = line->substr(line->find('=') + 1);
+  const pid_t jvm = broker_pid(broker.output());
+
+  test::temp_dir dir;
+  const std::string topic = test::unique_topic("freeze");
+  std::string token;
+  {
+    test::child_process create({test::caseline_binary(), "token", "create", "--data", dir.path(),
+                                "--role", "agent", "--center", "410100", "--kafka", bootstrap,
+                                "--topic", topic, "--partitions", "2"});
+    REQUIRE_MESSAGE(create.wait(120s) == 0, create.output());
+    token = test::token_in(create.output());
+  }
+  const test::header_list auth{{"authorization", "Bearer " + token}};
+  test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
+                              "--data", dir.path(), "--kafka", bootstrap, "--topic", topic,
+                              "--partitions", "2", "--checkpoint-interval", "1"});
+  auto listening = server.wait_for_line("listening on http://", 120s);
+  REQUIRE_MESSAGE(listening.has_value(), server.output());
+  const auto at = listening->find("http://") + 7;
+  const std::string address = listening->substr(at, listening->find(' ', at) - at);
+
+  auto created = test::http_call(
+      address, "POST", "/v1/cases",
+      R"({"channel":"wechat","center":"410100","caller":{"phone":"13900001100"},"content":"freeze"})",
+      auth);
+  REQUIRE(created.status == 201);
+  const std::string id(boost::json::parse(created.body).as_object()["id"].as_string());
+  const std::string events = "/v1/cases/" + id + "/events";
+  REQUIRE(test::http_call(address, "GET", events, {}, auth).status == 200);
+
+  REQUIRE(::kill(jvm, SIGSTOP) == 0);
+  struct resume {
+    pid_t pid;
+    ~resume() { ::kill(pid, SIGCONT); }  // whatever happens, the broker can be stopped
+  } resume_broker{jvm};
+
+  // More reads of the history than the API has workers: each needs the broker.
+  std::vector<std::future<timed_reply>> reads;
+  for (int i = 0; i < 6; ++i)
+    reads.push_back(std::async(std::launch::async, [&] { return timed_call(address, events, auth); }));
+  // Meanwhile liveness and readiness answer at once (readiness from the last health probe).
+  for (int i = 0; i < 10; ++i) {
+    auto health = timed_call(address, "/healthz");
+    CHECK(health.reply.status == 200);
+    CHECK(health.took < 100ms);
+    auto ready = timed_call(address, "/readyz");
+    CHECK((ready.reply.status == 200 || ready.reply.status == 503));
+    CHECK(ready.took < 100ms);
+  }
+  for (auto& f : reads) {
+    auto r = f.get();
+    CHECK(r.reply.status == 503);
+    CHECK(r.reply.header("content-type") == "application/problem+json");
+    CHECK_MESSAGE(r.took < 12s, "a read waited beyond the delivery timeout for the broker");
+  }
+  // Reads that do not need the broker still answer from the projection.
+  CHECK(test::http_call(address, "GET", "/v1/cases/" + id, {}, auth).status == 200);
+
+  // The health probe gets no answer: the server says it is not ready, still at once.
+  const auto until = steady::now() + 30s;
+  timed_reply ready;
+  do {
+    ready = timed_call(address, "/readyz");
+    CHECK(ready.took < 100ms);
+  } while (ready.reply.status != 503 && steady::now() < until);
+  CHECK(ready.reply.status == 503);
+  CHECK(ready.reply.header("content-type") == "application/problem+json");
+
+  // A graceful stop with reads in flight and the broker still frozen ends in bounded time.
+  std::vector<std::future<timed_reply>> in_flight;
+  for (int i = 0; i < 4; ++i)
+    in_flight.push_back(
+        std::async(std::launch::async, [&] { return timed_call(address, events, auth); }));
+  const auto stop_started = steady::now();
+  server.signal(SIGTERM);
+  const auto code = server.wait(30s);
+  CHECK_MESSAGE(code == 0, "the server did not stop within 30 s: " << server.output());
+  CHECK(steady::now() - stop_started < 30s);
+  for (auto& f : in_flight) {
+    auto r = f.get();  // answered 503 or closed by the stop; never left hanging
+    CHECK(r.reply.status != 200);
+  }
+}
