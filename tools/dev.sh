@@ -4,12 +4,14 @@
 #   tools/dev.sh serve [ARGS...]  install packages, build, run `caseline serve` on the embedded
 #                                 log (default --listen 127.0.0.1:8080 --data ./caseline-data)
 #   tools/dev.sh test  [ARGS...]  install packages, build, start a real Kafka broker, run every
-#                                 test with ctest (ARGS go to ctest), stop the broker
+#                                 test with ctest (ARGS go to ctest; with none, then the short
+#                                 chaos suite), stop the broker
 #   tools/dev.sh deps             only install the Debian packages
 #   tools/dev.sh build            only configure and build (preset "default", or $PRESET)
 #   tools/dev.sh fuzz             build the gateway's libFuzzer target with clang and run it
 #                                 briefly (part of `test`)
-#   tools/dev.sh chaos [ARGS...]  the chaos suite (tools/chaos.py; --short: seconds a scenario)
+#   tools/dev.sh chaos [ARGS...]  the full chaos suite (tools/chaos.py: minutes; `test` runs its
+#                                 --short version after ctest)
 #
 # Needs root or sudo for apt-get (only when a package is missing), and Maven Central for the
 # first Kafka fetch.
@@ -79,6 +81,13 @@ case "$cmd" in
     fuzz
     "$root/tools/kafka-local.sh" fetch
     cd "$root"
+    # Every test, then (for a whole run, not a selection) the short chaos suite against the same
+    # broker: kill -9 under retrying clients, the broker frozen and stopped, replays killed.
+    if (($# == 0)); then
+      exec "$root/tools/kafka-local.sh" run -- bash -c \
+        'ctest --preset "$1" -j2 --output-on-failure && python3 tools/chaos.py --short --binary "$2"' \
+        _ "$preset" "$(binary_dir)/tools/caseline"
+    fi
     exec "$root/tools/kafka-local.sh" run -- ctest --preset "$preset" -j2 --output-on-failure "$@" ;;
   chaos)
     deps; build
@@ -86,6 +95,6 @@ case "$cmd" in
     cd "$root"
     exec "$root/tools/kafka-local.sh" run -- python3 tools/chaos.py --binary "$(binary_dir)/tools/caseline" "$@" ;;
   *)
-    sed -n '2,13p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,15p' "${BASH_SOURCE[0]}" >&2
     exit 2 ;;
 esac
