@@ -338,6 +338,11 @@ class api::impl {
     if (!found.value()) return make_error(errc::unauthorized, "unknown token");
     auto p = to_principal(*found.value());
     if (!p) return make_error(errc::unauthorized, "the token's role is unknown");
+    // A unit token made before its unit was checked, or whose unit has since moved to another
+    // center, is not honoured: it would act on another center's cases.
+    if (p->role == role::unit &&
+        !check_token_scope(p->role, p->center, p->unit, *s_.registry.snapshot()))
+      return make_error(errc::unauthorized, "the token's unit is not registered with its center");
     return *p;
   }
 
@@ -922,15 +927,13 @@ class api::impl {
     const std::string& id = sc->match.params.at("id");
     auto e = parse_unit(unit_id{id}, sc->req.body);
     if (!e) return done(error_response(e.error(), sc->req.path));
-    // A supervisor keeps the registry of the own center; an admin that of every center.
-    if (sc->who->role == role::supervisor && e.value().center != sc->who->center &&
-        sc->who->center() != core::registry::provincial_center)
-      return done(error_response(make_error(errc::forbidden, "another center's unit"), sc->req.path));
     const auto a = to_actor(*sc->who);
+    const principal who = *sc->who;
     auto u = s_.registry_writer.put(
         e.value(),
         events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
-        sc->correlation_id);
+        sc->correlation_id,
+        [&](const core::registry& reg) { return may_register_unit(who, e.value(), reg); });
     if (!u) return done(error_response(u.error(), sc->req.path));
     done(json_response(200, unit_json(u.value())));
   }
