@@ -971,7 +971,24 @@ class api::impl {
     const auto reg = s_.registry.snapshot();
     const core::unit_info* u = reg->unit(unit_id{id});
     if (!u) return done(error_response(make_error(errc::not_found, "unit " + id), sc->req.path));
-    done(json_response(200, unit_json(*u)));
+    auto shown = opened_unit(*sc, *u);
+    if (!shown) return done(error_response(shown.error(), sc->req.path));
+    done(json_response(200, unit_json(shown.value())));
+  }
+
+  // A unit with its contact (personal data, sealed in the log and the registry rows) opened on
+  // a copy for display; a contact that does not verify is logged and counted like a case field.
+  result<core::unit_info> opened_unit(const request_scope& sc, core::unit_info u) {
+    auto opened = s_.privacy.open(u);
+    if (!opened) {
+      if (integrity_failure(opened.error()))
+        integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error(
+          R"({{"event":"personal_data_unreadable","unit_id":"{}","correlation_id":"{}","error":"{}"}})",
+          valid_token_text(u.id(), 64) ? u.id() : "?", sc.correlation_id, opened.error().message());
+      return opened.error();
+    }
+    return u;
   }
 
   void put_unit(const scope_ptr& sc, responder done) {
@@ -979,6 +996,9 @@ class api::impl {
     const std::string& id = sc->match.params.at("id");
     auto e = parse_unit(unit_id{id}, sc->req.body);
     if (!e) return done(error_response(e.error(), sc->req.path));
+    // The contact is sealed before it enters the log.
+    if (auto sealed = s_.privacy.seal(e.value()); !sealed)
+      return done(error_response(sealed.error(), sc->req.path));
     const auto a = to_actor(*sc->who);
     const principal who = *sc->who;
     auto u = s_.registry_writer.put(
@@ -987,7 +1007,9 @@ class api::impl {
         sc->correlation_id,
         [&](const core::registry& reg) { return may_register_unit(who, e.value(), reg); });
     if (!u) return done(error_response(u.error(), sc->req.path));
-    done(json_response(200, unit_json(u.value())));
+    auto shown = opened_unit(*sc, u.value());
+    if (!shown) return done(error_response(shown.error(), sc->req.path));
+    done(json_response(200, unit_json(shown.value())));
   }
 
   void list_centers(const scope_ptr&, responder done) {

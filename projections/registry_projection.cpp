@@ -55,7 +55,7 @@ registry_projection::registry_projection(store& s) : store_(s) {
       load_error_ = r.error();
       break;
     }
-    reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact});
+    reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact, u.contact_sealed});
   }
   if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read registry");
   std::string meta;

@@ -237,3 +237,37 @@ TEST_CASE("an idempotent answer with personal data is stored sealed and replayed
   CHECK(stored.find("Taxi overcharged") == std::string::npos);
   CHECK(stored.find("李四") == std::string::npos);
 }
+
+TEST_CASE("a unit's contact and an extension's approver are sealed in the log and the store, "
+          "shown opened") {
+  test_server srv;
+  auto put = request(srv.port, "PUT", "/v1/units/zz-metro",
+                     R"({"name":"Metro","center":"410100","contact":{"name":"赵六","mobile":"13712345678","email":"zhao@example.cn"}})",
+                     test_server::auth(srv.own.at("supervisor")));
+  REQUIRE(put.status == 200);
+  CHECK(str(put.json().at("contact"), "mobile") == "13712345678");
+  auto u = srv.get("/v1/units/zz-metro", srv.own.at("agent"));
+  REQUIRE(u.status == 200);
+  CHECK(str(u.json().at("contact"), "name") == "赵六");
+  CHECK(str(u.json().at("contact"), "email") == "zhao@example.cn");
+
+  const auto id = srv.transferred(true);
+  auto ext = srv.post("/v1/cases/" + id + "/extend",
+                      R"({"reason":"complex","working_days":3,"approved_by":"Director Qian 13622223333","explanation":"e"})",
+                      srv.own.at("unit"));
+  REQUIRE(ext.status == 200);
+  auto ev = srv.get("/v1/cases/" + id + "/events", srv.own.at("agent"));
+  REQUIRE(ev.status == 200);
+  CHECK(ev.body.find("Director Qian 13622223333") != std::string::npos);
+
+  const auto registry = family_bytes(srv.stack->store(), projections::family::registry);
+  CHECK_FALSE(registry.empty());
+  CHECK(registry.find("13712345678") == std::string::npos);
+  CHECK(registry.find("赵六") == std::string::npos);
+  const auto log = test::all_bytes_under((srv.dir.path / "log").string());
+  CHECK_FALSE(log.empty());
+  CHECK(log.find("13712345678") == std::string::npos);
+  CHECK(log.find("赵六") == std::string::npos);
+  CHECK(log.find("13622223333") == std::string::npos);
+  CHECK(log.find(id) != std::string::npos);  // (the log's bytes are searchable)
+}
