@@ -180,7 +180,7 @@ result<events> decide(const case_state& s, const extend& c, const context& ctx) 
   // Counted on from the current deadline: provisional if that one is.
   deadline_basis basis = due.value().basis;
   basis.provisional = basis.provisional || s.reply_basis.provisional;
-  return one(extended{c.approved_by, c.reason, c.days, c.explanation, *s.reply_due, due.value().due,
+  return one(extended{c.approved_by(), c.reason, c.days, c.explanation, *s.reply_due, due.value().due,
                       ctx.who.id, basis});
 }
 

@@ -248,10 +248,13 @@ struct returned {
 };
 
 // id 9: reply deadline extended with the unit head's approval (Art. 34). v2 adds reply_basis.
+// v3: approved_by (who approved, as the unit gives it: may be a person's name) is a personal
+// field, sealed like the explanation; in v1 and v2 bodies it is plain text (same bytes: a
+// user_id is stored as its string), which the upcast says with approved_by_sealed = false.
 struct extended {
   static constexpr std::uint16_t type_id = 9;
   friend bool operator==(const extended&, const extended&) = default;
-  user_id approved_by;
+  std::string approved_by;
   extension_reason reason{extension_reason::complex};
   working_days days;
   std::string explanation;
@@ -259,11 +262,13 @@ struct extended {
   civil_date reply_due;  // the new deadline
   user_id by;
   deadline_basis reply_basis;  // v2
+  bool approved_by_sealed{true};  // not stored: v3 and later seal it
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(approved_by, reason, days, explanation, previous_due, reply_due, by);
     if (version >= 2) ar(reply_basis);
+    if constexpr (Archive::is_loading::value) approved_by_sealed = version >= 3;
   }
 };
 
@@ -482,7 +487,7 @@ CEREAL_CLASS_VERSION(caseline::core::classified, 1);
 CEREAL_CLASS_VERSION(caseline::core::transferred, 2);
 CEREAL_CLASS_VERSION(caseline::core::escalated, 1);
 CEREAL_CLASS_VERSION(caseline::core::returned, 1);
-CEREAL_CLASS_VERSION(caseline::core::extended, 2);
+CEREAL_CLASS_VERSION(caseline::core::extended, 3);
 CEREAL_CLASS_VERSION(caseline::core::reminded, 1);
 CEREAL_CLASS_VERSION(caseline::core::replied, 1);
 CEREAL_CLASS_VERSION(caseline::core::revisited, 2);

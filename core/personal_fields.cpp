@@ -16,7 +16,10 @@ struct visitor {
   void operator()(not_accepted& e) const { f("explanation", e.explanation); }
   void operator()(escalated& e) const { f("note", e.note); }
   void operator()(returned& e) const { f("reasons", e.reasons); }
-  void operator()(extended& e) const { f("explanation", e.explanation); }
+  void operator()(extended& e) const {
+    f("explanation", e.explanation);
+    if (e.approved_by_sealed) f("approved_by", e.approved_by);  // plain text before v3
+  }
   void operator()(replied& e) const {
     f("reply.facts", e.facts);
     f("reply.process", e.process);

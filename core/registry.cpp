@@ -66,7 +66,7 @@ result<void> registry::check(const unit_registered& e) const {
 }
 
 void registry::apply(const unit_registered& e) {
-  units_[e.unit] = unit_info{e.unit, e.name, e.center, e.contact};
+  units_[e.unit] = unit_info{e.unit, e.name, e.center, e.contact, e.contact_sealed};
 }
 
 void registry::add_center(center_info c) {

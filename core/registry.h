@@ -48,6 +48,9 @@ struct unit_contact {
 };
 
 // id 17: a handling unit registered with a center, or its contact updated (Art. 30-31).
+// v2: the contact (a person's name, mobile, email, fax) is personal data, sealed under the
+// registry's data key before it enters the log (projections::personal_data); v1 bodies hold it
+// in plain text, which the upcast says with contact_sealed = false.
 struct unit_registered {
   static constexpr std::uint16_t type_id = 17;
   friend bool operator==(const unit_registered&, const unit_registered&) = default;
@@ -55,10 +58,12 @@ struct unit_registered {
   std::string name;
   center_code center;
   unit_contact contact;
+  bool contact_sealed{true};  // not stored: v2 and later seal it
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(unit, name, center, contact);
+    if constexpr (Archive::is_loading::value) contact_sealed = version >= 2;
   }
 };
 
@@ -90,11 +95,13 @@ struct unit_info {
   std::string name;
   center_code center;
   unit_contact contact;
+  bool contact_sealed{false};  // v2: as its registration (rows of v1 hold plain text)
 
   friend bool operator==(const unit_info&, const unit_info&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(id, name, center, contact);
+    if (version >= 2) ar(contact_sealed);
   }
 };
 
@@ -135,8 +142,8 @@ class registry {
 
 CEREAL_CLASS_VERSION(caseline::core::center_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_contact, 1);
-CEREAL_CLASS_VERSION(caseline::core::unit_registered, 1);
-CEREAL_CLASS_VERSION(caseline::core::unit_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::unit_registered, 2);
+CEREAL_CLASS_VERSION(caseline::core::unit_info, 2);
 CEREAL_CLASS_VERSION(caseline::core::calendar_year_published, 1);
 CEREAL_CLASS_VERSION(caseline::core::registry, 1);
 

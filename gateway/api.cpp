@@ -1,5 +1,6 @@
 #include "gateway/api.h"
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -32,6 +33,7 @@
 #include "projections/idempotency_index.h"
 #include "projections/idempotency_store.h"
 #include "projections/queues.h"
+#include "projections/recordings.h"
 #include "projections/reports.h"
 #include "projections/retention.h"
 #include "projections/sla_index.h"
@@ -349,6 +351,11 @@ class api::impl {
     if (!found.value()) return make_error(errc::unauthorized, "unknown token");
     auto p = to_principal(*found.value());
     if (!p) return make_error(errc::unauthorized, "the token's role is unknown");
+    // A unit token made before its unit was checked, or whose unit has since moved to another
+    // center, is not honoured: it would act on another center's cases.
+    if (p->role == role::unit &&
+        !check_token_scope(p->role, p->center, p->unit, *s_.registry.snapshot()))
+      return make_error(errc::unauthorized, "the token's unit is not registered with its center");
     return *p;
   }
 
@@ -536,11 +543,18 @@ class api::impl {
     if (!r) log_unverified(sc, id, r.error());
     return r;
   }
-  static void log_unverified(const request_scope& sc, std::string_view id, const error& e) {
+  // A sealed field whose tag does not verify (altered bytes, a wrong key, a field moved) is an
+  // integrity failure: logged with the case id and the field's name (never a value) and counted
+  // (caseline_integrity_failures_total). Other errors (the key store unreachable) are logged only.
+  void log_unverified(const request_scope& sc, std::string_view id, const error& e) {
+    if (integrity_failure(e)) integrity_failures_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("{}", log_line("personal_data_unreadable",
                                  {{"case_id", valid_token_text(id, 64) ? id : "?"},
                                   {"correlation_id", sc.correlation_id},
                                   {"error", e.message()}}));
+  }
+  static bool integrity_failure(const error& e) {
+    return e.code == events::errc::corrupt_record;
   }
 
   // Read-your-writes over every partition (lists and projections that span cases).
@@ -610,19 +624,27 @@ class api::impl {
                         "notice loaded); deadlines counted past it are provisional.",
                         "gauge", {}, static_cast<double>(core::official_days_left(
                                          *cal, shanghai_date(s_.clock.now())))});
+    gauges.push_back({"caseline_integrity_failures_total",
+                      "Sealed personal fields or recordings that failed their authentication tag "
+                      "when read (altered or damaged data).",
+                      "counter", {},
+                      static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
     http_response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_.render(gauges);
     done(std::move(r));
   }
 
-  // Submits a command and answers with the case after it (201 for receive).
-  void submit(const scope_ptr& sc, projections::command_request req, int status, responder done) {
+  // Submits a command and answers with the case after it (201 for receive). `written` runs once
+  // the log holds the command, before the answer.
+  void submit(const scope_ptr& sc, projections::command_request req, int status, responder done,
+              std::function<void(const core::case_state&)> written = {}) {
     const auto submitted = std::chrono::steady_clock::now();
     req.correlation_id = sc->correlation_id;
     req.who = to_actor(*sc->who);
     req.idempotency = sc->idempotency;
-    s_.writer.submit(std::move(req), [this, sc, status, submitted, done = std::move(done)](
+    s_.writer.submit(std::move(req), [this, sc, status, submitted, done = std::move(done),
+                                      written = std::move(written)](
                                          result<projections::command_outcome> r) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
@@ -632,6 +654,7 @@ class api::impl {
         return done(error_response(r.error(), sc->req.path));
       }
       metrics_.observe_append("ok", seconds);
+      if (written) written(r.value().state);
       auto resp = render_case(*sc, r.value().state, status);
       done(resp ? std::move(resp).value() : error_response(resp.error(), sc->req.path));
     });
@@ -665,10 +688,35 @@ class api::impl {
     std::optional<timestamp> occurred_at;
     auto cmd = parse_receive(sc->req.body, occurred_at);
     if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+    // The case's recording must have been uploaded, and belong to no other case.
+    std::optional<std::string> recording;
+    if (const auto& rec = cmd.value().recording) {
+      if (auto ok = recordings_.claimable(rec->sha256, case_id{}); !ok) {
+        const auto& e = ok.error();
+        if (e.code == events::errc::not_found)
+          return done(error_response(
+              field_error("recording.sha256", "no such recording: upload it first (PUT /v1/recordings)"),
+              sc->req.path));
+        if (e.code == core::errc::invalid_argument)
+          return done(error_response(
+              field_error("recording.sha256", "the recording belongs to another case"), sc->req.path));
+        return done(error_response(e, sc->req.path));
+      }
+      recording = rec->sha256;
+    }
     projections::command_request req;
     req.cmd = std::move(cmd).value();
     req.occurred_at = occurred_at;
-    submit(sc, std::move(req), 201, std::move(done));
+    // Once the case is in the log its recording is re-sealed under the case's key; should that
+    // fail, the first fetch through the case claims it.
+    auto claim = [this, sc, recording](const core::case_state& st) {
+      if (!recording) return;
+      if (auto c = recordings_.claim(*recording, st.id); !c)
+        spdlog::error(
+            R"({{"event":"recording_not_claimed","case_id":"{}","correlation_id":"{}","error":"{}"}})",
+            st.id(), sc->correlation_id, c.error().message());
+    };
+    submit(sc, std::move(req), 201, std::move(done), std::move(claim));
   }
 
   void command(const scope_ptr& sc, responder done) {
@@ -824,11 +872,20 @@ class api::impl {
       return done(error_response(field_error("phone_last4", "must be 4 digits"), sc->req.path));
     if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), sc->req.path));
     auto row = projections::case_reader(s_.store).get(case_id{id});
+    if (!row && integrity_failure(row.error())) {
+      log_unverified(*sc, id, row.error());
+      return done(error_response(case_not_found(id), sc->req.path));
+    }
     if (!row) return done(error_response(row.error(), sc->req.path));
-    // A wrong id, a wrong phone and a shredded case (no phone left) answer the same bytes.
+    // A wrong id, a wrong phone, a shredded case (no phone left) and a damaged one answer the
+    // same bytes.
     if (!row.value()) return done(error_response(case_not_found(id), sc->req.path));
     auto st = row.value()->state;
     auto opened = open_personal(*sc, st);
+    // A damaged case answers as a missing one: this route needs no token, and "exists but
+    // damaged" must not be learnt from it (the failure is logged and counted).
+    if (!opened && integrity_failure(opened.error()))
+      return done(error_response(case_not_found(id), sc->req.path));
     if (!opened) return done(error_response(opened.error(), sc->req.path));
     const std::string phone = digits_of(st.caller.phone);
     if (phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
@@ -926,7 +983,24 @@ class api::impl {
     const auto reg = s_.registry.snapshot();
     const core::unit_info* u = reg->unit(unit_id{id});
     if (!u) return done(error_response(make_error(errc::not_found, "unit " + id), sc->req.path));
-    done(json_response(200, unit_json(*u)));
+    auto shown = opened_unit(*sc, *u);
+    if (!shown) return done(error_response(shown.error(), sc->req.path));
+    done(json_response(200, unit_json(shown.value())));
+  }
+
+  // A unit with its contact (personal data, sealed in the log and the registry rows) opened on
+  // a copy for display; a contact that does not verify is logged and counted like a case field.
+  result<core::unit_info> opened_unit(const request_scope& sc, core::unit_info u) {
+    auto opened = s_.privacy.open(u);
+    if (!opened) {
+      if (integrity_failure(opened.error()))
+        integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error(
+          R"({{"event":"personal_data_unreadable","unit_id":"{}","correlation_id":"{}","error":"{}"}})",
+          valid_token_text(u.id(), 64) ? u.id() : "?", sc.correlation_id, opened.error().message());
+      return opened.error();
+    }
+    return u;
   }
 
   void put_unit(const scope_ptr& sc, responder done) {
@@ -934,17 +1008,20 @@ class api::impl {
     const std::string& id = sc->match.params.at("id");
     auto e = parse_unit(unit_id{id}, sc->req.body);
     if (!e) return done(error_response(e.error(), sc->req.path));
-    // A supervisor keeps the registry of the own center; an admin that of every center.
-    if (sc->who->role == role::supervisor && e.value().center != sc->who->center &&
-        sc->who->center() != core::registry::provincial_center)
-      return done(error_response(make_error(errc::forbidden, "another center's unit"), sc->req.path));
+    // The contact is sealed before it enters the log.
+    if (auto sealed = s_.privacy.seal(e.value()); !sealed)
+      return done(error_response(sealed.error(), sc->req.path));
     const auto a = to_actor(*sc->who);
+    const principal who = *sc->who;
     auto u = s_.registry_writer.put(
         e.value(),
         events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
-        sc->correlation_id);
+        sc->correlation_id,
+        [&](const core::registry& reg) { return may_register_unit(who, e.value(), reg); });
     if (!u) return done(error_response(u.error(), sc->req.path));
-    done(json_response(200, unit_json(u.value())));
+    auto shown = opened_unit(*sc, u.value());
+    if (!shown) return done(error_response(shown.error(), sc->req.path));
+    done(json_response(200, unit_json(shown.value())));
   }
 
   void list_centers(const scope_ptr&, responder done) {
@@ -1161,31 +1238,44 @@ class api::impl {
           sc->req.path));
     if (sc->req.body.empty())
       return done(error_response(field_error("body", "the audio is empty"), sc->req.path));
-    auto sha = s_.blobs.put(sc->req.body);
+    // Staged, sealed under a key of its own, until the case that references it claims it.
+    auto sha = recordings_.stage(sc->req.body);
     if (!sha) return done(error_response(sha.error(), sc->req.path));
-    auto r = json_response(201, {{"sha256", sha.value()},
-                                 {"uri", "blob:" + sha.value()},
-                                 {"bytes", sc->req.body.size()}});
-    r.headers.emplace_back("Location", "/v1/recordings/" + sha.value());
-    done(std::move(r));
+    done(json_response(201, {{"sha256", sha.value()},
+                             {"uri", "blob:" + sha.value()},
+                             {"bytes", sc->req.body.size()}}));
   }
 
-  // A call's audio is personal data: each fetch is recorded (under "blob:<sha256>").
+  // A call's audio is personal data, fetched through its case with the case's scope (a foreign
+  // case is 404 exactly as a missing one); each fetch is recorded under the case.
   void get_recording(const scope_ptr& sc, responder done) {
-    const std::string& sha = sc->match.params.at("sha256");
-    if (!projections::is_sha256_hex(sha))
-      return done(error_response(field_error("sha256", "must be 64 lower-case hex digits"),
-                                 sc->req.path));
-    auto bytes = s_.blobs.get(sha);
+    const std::string& id = sc->match.params.at("id");
+    auto found = visible_case(*sc, id);
+    if (!found) return done(error_response(found.error(), sc->req.path));
+    if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+    const auto& st = *found.value();
+    if (!st.recording)
+      return done(error_response(make_error(errc::gone, "the case has no recording"), sc->req.path));
+    if (st.recording_purged_on)
+      return done(error_response(
+          make_error(errc::gone, "the recording was purged when its retention ended (Art. 38)"),
+          sc->req.path));
+    const std::string sha = st.recording->sha256;
+    auto bytes = recordings_.open(sha, st.id);
     if (!bytes) {
-      if (bytes.error().code != events::errc::not_found)
-        spdlog::error("{}", log_line("recording_unreadable",
-                                     {{"sha256", sha},
-                                      {"correlation_id", sc->correlation_id},
-                                      {"error", bytes.error().message()}}));
+      if (bytes.error().code == events::errc::not_found)
+        return done(error_response(
+            make_error(errc::gone, "the recording is no longer stored or was shredded (Art. 38)"),
+            sc->req.path));
+      if (integrity_failure(bytes.error()))
+        integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("{}", log_line("recording_unreadable",
+                                   {{"case_id", valid_token_text(id, 64) ? id : "?"},
+                                    {"correlation_id", sc->correlation_id},
+                                    {"error", bytes.error().message()}}));
       return done(error_response(bytes.error(), sc->req.path));
     }
-    if (auto rec = record_read(*sc, "blob:" + sha); !rec)
+    if (auto rec = record_read(*sc, id); !rec)
       return done(error_response(rec.error(), sc->req.path));
     http_response r;
     r.content_type = "application/octet-stream";
@@ -1203,6 +1293,8 @@ class api::impl {
   gateway::metrics metrics_;
   std::mutex idem_mu_;
   std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_
+  std::atomic<std::uint64_t> integrity_failures_{0};
+  projections::recording_store recordings_{s_.blobs, s_.keys};
   events::thread_pool pool_;                    // last: joined first
 };
 

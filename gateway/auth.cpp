@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/registry.h"
+#include "gateway/problem.h"
 
 namespace caseline::gateway {
 
@@ -32,6 +33,38 @@ std::optional<principal> to_principal(const projections::token_info& t) {
   const auto r = parse_role(t.role);
   if (!r) return std::nullopt;
   return principal{t.id, *r, center_code{t.center}, unit_id{t.unit}};
+}
+
+result<void> check_token_scope(role r, const center_code& center, const unit_id& unit,
+                               const core::registry& reg) {
+  if (reg.center(center) == nullptr)
+    return make_error(errc::invalid_field, "center: not a Henan center code");
+  if (r != role::unit) {
+    if (!unit().empty()) return make_error(errc::invalid_field, "unit: only for role unit");
+    return success();
+  }
+  if (unit().empty()) return make_error(errc::invalid_field, "unit: required for role unit");
+  const core::unit_info* u = reg.unit(unit);
+  if (u == nullptr)
+    return make_error(errc::invalid_field,
+                      "unit: '" + unit() + "' is not registered (PUT /v1/units/{id} first)");
+  if (u->center != center)
+    return make_error(errc::invalid_field, "unit: '" + unit() + "' is registered with center " +
+                                               u->center() + ", not " + center());
+  return success();
+}
+
+result<void> may_register_unit(const principal& p, const core::unit_registered& e,
+                               const core::registry& reg) {
+  if (p.role == role::admin || (p.role == role::supervisor && provincial(p))) return success();
+  if (p.role != role::supervisor) return make_error(errc::forbidden, "the registry of units");
+  if (e.center != p.center)
+    return make_error(errc::forbidden, "a supervisor registers units with the own center");
+  if (const core::unit_info* now = reg.unit(e.unit); now != nullptr && now->center != p.center)
+    return make_error(errc::forbidden,
+                      "another center's unit: moving a unit between centers is for the provincial "
+                      "center or an admin");
+  return success();
 }
 
 bool permitted(role r, operation op) {

@@ -7,6 +7,8 @@
 
 #include "core/case_state.h"
 #include "core/decide.h"
+#include "core/registry.h"
+#include "core/result.h"
 #include "projections/token_store.h"
 
 namespace caseline::gateway {
@@ -38,6 +40,23 @@ struct principal {
 
 // The principal of a stored token; nullopt when its stored role is not one we know.
 std::optional<principal> to_principal(const projections::token_info& t);
+
+// May a token of this role, center and unit be issued and honoured? A unit token names exactly
+// one unit, registered with the token's center: a unit acts on the cases transferred to it, and
+// a token naming an unknown unit, or another center's, would act across centers. Refusals are
+// invalid_field errors naming "unit" (or "center"). Used by `caseline token create` and checked
+// again at every authentication, so a unit moved to another center takes its old tokens' scope
+// with it.
+result<void> check_token_scope(role r, const center_code& center, const unit_id& unit,
+                               const core::registry& reg);
+
+// May this principal register (or update) this unit, given the registry as it stands? Admins
+// and the provincial center's supervisors keep every center's units and alone move a unit from
+// one center to another; a city/county supervisor registers new units with the own center and
+// updates those registered with it now, without moving them. Refusals are `forbidden` (403:
+// unit ids and their centers are not secret).
+result<void> may_register_unit(const principal& p, const core::unit_registered& e,
+                               const core::registry& reg);
 
 // What a route does, for the permission table. Every route that needs a token names one.
 enum class operation : std::uint8_t {

@@ -112,7 +112,7 @@ struct body_renderer {
             {"late", e.late}};
   }
   json::object operator()(const core::extended& e) const {
-    json::object o{{"approved_by", e.approved_by()},     {"reason", core::to_string(e.reason)},
+    json::object o{{"approved_by", e.approved_by},     {"reason", core::to_string(e.reason)},
                    {"working_days", e.days()},           {"explanation", text(e.explanation)},
                    {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
     put_basis(o, "reply_due", e.reply_basis);

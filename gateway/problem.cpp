@@ -35,6 +35,7 @@ class category final : public std::error_category {
       case errc::idempotency_key_reused:
         return "this Idempotency-Key was used for another request";
       case errc::bad_precondition: return "If-Match must be a quoted case version, e.g. \"3\"";
+      case errc::gone: return "not stored (any more)";
     }
     return "unknown gateway error";
   }
@@ -75,6 +76,7 @@ mapping map_gateway(errc e) {
     case errc::idempotency_key_reused:
       return {422, "idempotency-key-reused", "Idempotency-Key reused"};
     case errc::bad_precondition: return {400, "bad-precondition", "Bad precondition"};
+    case errc::gone: return {410, "gone", "Gone"};
     case errc::ok:
     case errc::internal: break;
   }

@@ -30,6 +30,7 @@ enum class errc {
   forbidden,              // the token's role may never use this route
   idempotency_key_reused, // the same Idempotency-Key with another request
   bad_precondition,       // an If-Match that is not "<version>"
+  gone,                   // a case's resource that is not (or no longer) there: a purged recording
 };
 
 const std::error_category& error_category() noexcept;

@@ -51,7 +51,7 @@ constexpr std::array<route, 41> routes{{
     {"POST", "/v1/cases/{id}/legal-hold", "place_legal_hold", legal_hold},
     {"POST", "/v1/cases/{id}/lift-legal-hold", "lift_legal_hold", legal_hold},
     {"PUT", "/v1/recordings", "put_recording", upload_recording, recording_body_limit},
-    {"GET", "/v1/recordings/{sha256}", "get_recording", read_recording},
+    {"GET", "/v1/cases/{id}/recording", "get_recording", read_recording},
 }};
 
 std::vector<std::string_view> split(std::string_view path) {

@@ -42,8 +42,16 @@ std::string blob_store::path_of(std::string_view sha) const {
 
 result<std::string> blob_store::put(std::string_view bytes) {
   const std::string sha = events::to_hex(events::sha256(bytes));
+  if (std::filesystem::exists(path_of(sha))) return sha;
+  if (auto w = write(sha, bytes); !w) return w.error();
+  return sha;
+}
+
+result<void> blob_store::write(std::string_view name, std::string_view bytes) {
+  if (!is_sha256_hex(name))
+    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(name));
+  const std::string sha(name);
   const std::string path = path_of(sha);
-  if (std::filesystem::exists(path)) return sha;
   const std::string folder = dir_ + "/" + sha.substr(0, 2);
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
@@ -75,11 +83,19 @@ result<std::string> blob_store::put(std::string_view bytes) {
     ::unlink(tmp.c_str());
     return e;
   }
-  if (auto r = fsync_dir(folder); !r) return r.error();
-  return sha;
+  return fsync_dir(folder);
 }
 
 result<std::string> blob_store::get(std::string_view sha) const {
+  auto out = read(sha);
+  if (!out) return out;
+  if (events::to_hex(events::sha256(out.value())) != sha)
+    return make_error(events::errc::corrupt_record,
+                      "recording " + std::string(sha) + " does not match its hash");
+  return out;
+}
+
+result<std::string> blob_store::read(std::string_view sha) const {
   if (!is_sha256_hex(sha))
     return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(sha));
   const std::string path = path_of(sha);
@@ -99,9 +115,6 @@ result<std::string> blob_store::get(std::string_view sha) const {
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  if (events::to_hex(events::sha256(out)) != sha)
-    return make_error(events::errc::corrupt_record,
-                      "recording " + std::string(sha) + " does not match its hash");
   return out;
 }
 

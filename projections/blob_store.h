@@ -22,6 +22,11 @@ class blob_store {
   // events::errc::not_found when there is no such blob.
   result<std::string> get(std::string_view sha256_hex) const;
   bool exists(std::string_view sha256_hex) const;
+  // The raw file layer under put/get, for content stored under the hash of something else (a
+  // recording sealed under a key, named by the SHA-256 of its audio): `write` replaces the blob
+  // atomically; `read` returns its bytes unchecked, events::errc::not_found when there is none.
+  result<void> write(std::string_view sha256_hex, std::string_view bytes);
+  result<std::string> read(std::string_view sha256_hex) const;
   // Deletes a blob (and syncs its folder). Deleting a missing blob is a no-op.
   result<void> remove(std::string_view sha256_hex);
   std::string path_of(std::string_view sha256_hex) const;

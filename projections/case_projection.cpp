@@ -126,6 +126,16 @@ result<std::optional<case_row>> case_reader::get(const case_id& id) const {
   return std::optional<case_row>{std::move(row).value()};
 }
 
+result<void> case_reader::for_each(
+    const std::function<void(const case_id& id, result<case_row> row)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::cases)));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    visit(case_id{it->key().ToString()}, decode_case_row(it->value().ToString()));
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read cases");
+  return success();
+}
+
 result<std::vector<event_location>> case_reader::locations(const case_id& id) const {
   std::vector<event_location> out;
   std::string prefix(id());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ class case_reader {
   explicit case_reader(store& s) : store_(s) {}
   result<std::optional<case_row>> get(const case_id& id) const;
   result<std::vector<event_location>> locations(const case_id& id) const;
+  // Every stored case in id order, each row decoded (or the reason it does not decode).
+  result<void> for_each(
+      const std::function<void(const case_id& id, result<case_row> row)>& visit) const;
   // The highest sequence used for case ids "<center>-<YYYYMMDD>-*"; 0 when none.
   result<std::uint64_t> counter(std::string_view center_and_day) const;
 

@@ -64,6 +64,59 @@ result<void> personal_data::seal(const case_id& id, std::uint64_t first_sequence
   return success();
 }
 
+namespace {
+
+template <class F>
+void for_each_contact_field(core::unit_contact& c, F f) {
+  f("contact.name", c.name);
+  f("contact.mobile", c.mobile);
+  f("contact.email", c.email);
+  f("contact.fax", c.fax);
+}
+
+std::string unit_seal_id(const unit_id& u) { return "unit:" + u(); }
+
+}  // namespace
+
+result<void> personal_data::seal(core::unit_registered& e) {
+  const case_id reg{registry_key};
+  auto existing = keys_.get(reg);
+  if (!existing) return existing.error();
+  auto key = existing.value() ? result<events::secret_key>(*existing.value()) : keys_.create(reg);
+  if (!key) return key.error();
+  const std::string seal_id = unit_seal_id(e.unit);
+  if (seal_id.size() > 255) return make_error(events::errc::bad_config, "unit id too long");
+  for_each_contact_field(e.contact, [&](std::string_view field, std::string& value) {
+    if (!value.empty()) value = events::seal_field(key.value(), reg(), seal_id, field, value);
+  });
+  e.contact_sealed = true;
+  return success();
+}
+
+result<bool> personal_data::open(core::unit_info& u) {
+  if (!u.contact_sealed) return true;
+  auto key = keys_.get(case_id{registry_key});
+  if (!key) return key.error();
+  std::optional<error> failure;
+  const std::string seal_id = unit_seal_id(u.id);
+  for_each_contact_field(u.contact, [&](std::string_view field, std::string& value) {
+    if (failure || value.empty()) return;
+    if (!key.value()) {
+      value.clear();
+      return;
+    }
+    auto plain = events::open_field(*key.value(), registry_key, field, value, seal_id);
+    if (!plain) {
+      failure = make_error(plain.error().code, "unit " + u.id() + " field " + std::string(field) +
+                                                   ": " + plain.error().detail);
+      return;
+    }
+    value = std::move(plain).value();
+  });
+  if (failure) return *failure;
+  return key.value().has_value();
+}
+
 result<bool> personal_data::open(core::case_state& s) {
   return open_fields(keys_, s.id, {}, [&](const auto& f) { core::for_each_personal_field(s, f); });
 }

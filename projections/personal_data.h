@@ -6,6 +6,7 @@
 
 #include "core/case_state.h"
 #include "core/events.h"
+#include "core/registry.h"
 #include "core/result.h"
 #include "projections/key_store.h"
 
@@ -30,6 +31,16 @@ class personal_data {
   result<bool> open(core::case_state& s);
   // Opens one event's personal fields in place (they must have been sealed for `event_id`).
   result<bool> open(const case_id& id, std::string_view event_id, core::event& e);
+
+  // The registry's personal data: a unit's contact, sealed under the registry's data key (kept
+  // in the key store under `registry_key`) and bound to the unit and the field, so the event
+  // and the registry row carry the same sealed bytes. Shredding that key would blank every
+  // contact; nothing else depends on it.
+  static constexpr const char* registry_key = "registry:units";
+  result<void> seal(core::unit_registered& e);
+  // Opens a unit's contact in place (a contact registered before it was sealed is plain text
+  // and stays as it is); false when the registry's key is gone (the contact is then emptied).
+  result<bool> open(core::unit_info& u);
 
  private:
   key_store& keys_;

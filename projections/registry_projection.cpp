@@ -55,7 +55,7 @@ registry_projection::registry_projection(store& s) : store_(s) {
       load_error_ = r.error();
       break;
     }
-    reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact});
+    reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact, u.contact_sealed});
   }
   if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read registry");
   std::string meta;
@@ -111,12 +111,16 @@ stream_head registry_projection::head() const {
 
 result<core::unit_info> registry_writer::put(const core::unit_registered& e,
                                              const events::actor& by,
-                                             const std::string& correlation_id) {
+                                             const std::string& correlation_id,
+                                             const std::function<result<void>(const core::registry&)>& allowed) {
   std::lock_guard lk(mu_);
   // Decide against everything the log holds for the registry (also writes whose outcome was
   // unknown).
   if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
-  if (auto ok = registry_.snapshot()->check(e); !ok) return ok.error();
+  const auto current = registry_.snapshot();
+  if (allowed)
+    if (auto ok = allowed(*current); !ok) return ok.error();
+  if (auto ok = current->check(e); !ok) return ok.error();
   auto pos = append_reference_event(log_, runner_, stream_key, registry_.head(),
                                     core::registry_event{e}, by, correlation_id, clock_.now(),
                                     write_timeout);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,8 +61,11 @@ class registry_writer {
                   const clock& clk)
       : log_(log), runner_(runner), registry_(reg), clock_(clk) {}
 
-  result<core::unit_info> put(const core::unit_registered& e, const events::actor& by,
-                              const std::string& correlation_id);
+  // `allowed` (may be empty) is asked under the writer's lock against the registry the log
+  // holds, so that the caller's permission cannot be checked against a unit that has moved.
+  result<core::unit_info> put(
+      const core::unit_registered& e, const events::actor& by, const std::string& correlation_id,
+      const std::function<result<void>(const core::registry&)>& allowed = {});
 
   static constexpr const char* stream_key = "registry";
 

@@ -15,6 +15,10 @@
 #include "core/registry.h"
 #include "events/checkpoint.h"
 #include "events/errc.h"
+#include "projections/case_projection.h"
+#include "projections/key_store.h"
+#include "projections/personal_data.h"
+#include "projections/store.h"
 #include "tools/progress.h"
 
 namespace caseline::tools {
@@ -39,6 +43,17 @@ constexpr std::size_t max_window = std::size_t{1} << 22;
 
 void note(audit_report::problems& p, const std::string& what) {
   if (p.count++ == 0) p.first = what;
+}
+
+// Opens the sealed personal fields of one case event; one that fails its tag is a problem
+// naming the case and the field (never a value).
+void check_sealed(const sealed_fields& sealed, const events::envelope& e, const std::string& where,
+                  audit_report& report) {
+  auto ev = core::decode(e.type_id, e.version, e.body);
+  if (!ev) return;  // reported by check_body
+  if (auto opened = sealed.privacy.open(case_id{e.case_id()}, e.event_id, ev.value()); !opened)
+    note(report.sealed, fmt::format("event {} ({}): {}", e.event_id, where,
+                                    opened.error().message()));
 }
 
 }  // namespace
@@ -173,8 +188,10 @@ checkpoint_verifier::outcome checkpoint_verifier::add(const events::log_record& 
 
 result<audit_report> audit_log(
     events::event_log& log,
-    const std::function<void(std::uint64_t done, std::uint64_t total)>& on_progress) {
+    const std::function<void(std::uint64_t done, std::uint64_t total)>& on_progress,
+    const sealed_fields* sealed) {
   audit_report report;
+  report.sealed_checked = sealed != nullptr;
   const std::int32_t partitions = log.partition_count();
   std::uint64_t total = 0;
   for (std::int32_t p = 0; p < partitions; ++p) {
@@ -229,6 +246,8 @@ result<audit_report> audit_log(
           note(report.record, fmt::format("event {} (sequence {}, {}): the body does not decode: {}",
                                           e.event_id, e.sequence(), at(r.position),
                                           body.error().message()));
+        else if (sealed && !is_registry_type(e.type_id))
+          check_sealed(*sealed, e, at(r.position), report);
         // Resynchronise on this event, so that one bad event is one problem, not every later one.
         advance(head, e, bytes, r.position);
       }
@@ -240,6 +259,17 @@ result<audit_report> audit_log(
     report.checkpoints += verifier.verified();
     if (!verifier.anchor().empty()) report.anchors.push_back(verifier.anchor());
     report.uncovered += static_cast<std::uint64_t>(verifier.end() - 1 - verifier.last_checkpoint());
+  }
+  if (sealed && sealed->store) {
+    auto rows = projections::case_reader(*sealed->store).for_each(
+        [&](const case_id& id, result<projections::case_row> row) {
+          if (!row) return note(report.sealed, fmt::format("case {} (stored state): {}", id(),
+                                                           row.error().message()));
+          if (auto opened = sealed->privacy.open(row.value().state); !opened)
+            note(report.sealed, fmt::format("case {} (stored state): {}", id(),
+                                            opened.error().message()));
+        });
+    if (!rows) return std::move(rows).error();
   }
   return report;
 }
@@ -260,13 +290,44 @@ int run_audit_verify(const audit_options& options, std::ostream& out, std::ostre
     err << "caseline audit verify: " << log.error().message() << "\n";
     return 2;
   }
+  // The sealed fields, when this data folder holds the case keys.
+  const std::filesystem::path data(options.store.data_dir);
+  std::unique_ptr<projections::key_store> keys;
+  std::unique_ptr<projections::store> store;
+  std::optional<projections::personal_data> privacy;
+  std::optional<sealed_fields> sealed;
+  std::string sealed_skipped = "there are no case keys in " + (data / "keys").string();
+  if (std::error_code ec; std::filesystem::is_directory(data / "keys", ec)) {
+    auto master = projections::load_master_key({options.store.master_key_file,
+                                                options.store.master_key_hex,
+                                                (data / "master.key").string()});
+    auto k = master ? projections::key_store::open((data / "keys").string(), master.value())
+                    : result<std::unique_ptr<projections::key_store>>(master.error());
+    if (k) {
+      keys = std::move(k).value();
+      privacy.emplace(*keys);
+      sealed.emplace(sealed_fields{*privacy, nullptr});
+      if (auto st = projections::store::open((data / "store").string()); st) {
+        store = std::move(st).value();
+        sealed->store = store.get();
+      } else {
+        err << "caseline audit verify: the stored case rows are not checked: "
+            << st.error().message() << "\n";
+      }
+    } else {
+      sealed_skipped = k.error().message();
+    }
+  }
   std::optional<progress_bar> bar;
   if (options.progress) bar.emplace(err, "verifying", 0);
-  auto report = audit_log(*log.value(), [&](std::uint64_t done, std::uint64_t total) {
-    if (!bar) return;
-    bar->set_total(total);
-    bar->update(done);
-  });
+  auto report = audit_log(
+      *log.value(),
+      [&](std::uint64_t done, std::uint64_t total) {
+        if (!bar) return;
+        bar->set_total(total);
+        bar->update(done);
+      },
+      sealed ? &*sealed : nullptr);
   if (bar) bar->finish();
   if (!report) {
     err << "caseline audit verify: " << report.error().message() << "\n";
@@ -277,8 +338,10 @@ int run_audit_verify(const audit_options& options, std::ostream& out, std::ostre
       "records {}, events {}, cases {}, checkpoints verified {}, records after the last "
       "checkpoint {}\n",
       r.records, r.events, r.cases, r.checkpoints, r.uncovered);
+  if (!r.sealed_checked) out << "sealed fields not checked: " << sealed_skipped << "\n";
   const std::pair<const char*, const audit_report::problems*> kinds[] = {
-      {"chain", &r.chain}, {"record", &r.record}, {"checkpoint", &r.checkpoint}, {"log", &r.log}};
+      {"chain", &r.chain},   {"record", &r.record}, {"checkpoint", &r.checkpoint},
+      {"log", &r.log},       {"sealed field", &r.sealed}};
   for (const auto& [name, p] : kinds) {
     if (p->count == 0) continue;
     out << fmt::format("{} problems: {}; first: {}\n", name, p->count, p->first);

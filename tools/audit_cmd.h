@@ -107,21 +107,35 @@ struct audit_report {
   problems record;      // records, envelopes or bodies that do not decode; misplaced streams
   problems checkpoint;  // checkpoints that do not match the recomputed running hash
   problems log;         // the log itself: a missing offset, a read error
+  // Sealed personal fields that fail their tag, in the log's events or the store's case rows
+  // (checked only when the keys are at hand: sealed_fields). Shredded cases are not problems.
+  problems sealed;
+  bool sealed_checked{false};
 
   bool clean() const {
-    return chain.count + record.count + checkpoint.count + log.count == 0;
+    return chain.count + record.count + checkpoint.count + log.count + sealed.count == 0;
   }
+};
+
+// What audit_log needs to open sealed fields: the case keys, and optionally the projection
+// store whose case rows are checked too. Borrowed.
+struct sealed_fields {
+  projections::personal_data& privacy;
+  projections::store* store{nullptr};
 };
 
 // Checks every record of every partition: each event chains to the previous event of its case
 // (sequence 1..n, SHA-256 links, ids and keys), every body decodes, and every checkpoint's
-// running hash is recomputed from offset 0 and compared (events/checkpoint.h).
+// running hash is recomputed from offset 0 and compared (events/checkpoint.h). With `sealed`,
+// every sealed personal field of every case event, and of every stored case row, must open.
 result<audit_report> audit_log(events::event_log& log,
                                const std::function<void(std::uint64_t done, std::uint64_t total)>&
-                                   on_progress = {});
+                                   on_progress = {},
+                               const sealed_fields* sealed = nullptr);
 
 // `caseline audit verify`: audit_log over the log the options name, with a progress bar on `err`,
-// and a summary on `out`. Exit code: 0 clean, 1 a problem found, 2 the log could not be read.
+// and a summary on `out`; the sealed fields too when <data>/keys exists (the store must not be
+// open elsewhere, else they are reported as not checked). Exit code: 0 clean, 1 a problem found, 2 the log could not be read.
 int run_audit_verify(const audit_options& options, std::ostream& out, std::ostream& err);
 
 }  // namespace caseline::tools

@@ -7,6 +7,7 @@
 
 #include "projections/blob_store.h"
 #include "projections/clock.h"
+#include "projections/recordings.h"
 #include "projections/retention.h"
 
 namespace caseline::tools {
@@ -100,8 +101,14 @@ int run_recording_put(const store_options& o, const std::string& file, std::ostr
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();
-  projections::blob_store blobs((std::filesystem::path(o.data_dir) / "blobs").string());
-  auto sha = blobs.put(bytes.str());
+  // Staged under a key of its own in the key store: the stack holds both.
+  auto stack = open_offline(o);
+  if (!stack) {
+    err << "caseline recording put: " << stack.error().message() << "\n";
+    return 2;
+  }
+  auto sha = projections::recording_store(stack.value()->blobs(), stack.value()->keys())
+                 .stage(bytes.str());
   if (!sha) {
     err << "caseline recording put: " << sha.error().message() << "\n";
     return 1;

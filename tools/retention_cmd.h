@@ -28,8 +28,8 @@ int run_retention_audit(const retention_options& o, std::ostream& out, std::ostr
 // was purged, 1 when something was refused or failed, 2 for bad options.
 int run_retention_purge(const retention_options& o, std::ostream& out, std::ostream& err);
 
-// `caseline recording put FILE`: stores call audio in the blob store under --data and prints
-// its sha256 and the uri to put in the case's "recording".
+// `caseline recording put FILE`: stages call audio (sealed, projections/recordings.h) under
+// --data and prints its sha256 and the uri to put in the case's "recording".
 int run_recording_put(const store_options& o, const std::string& file, std::ostream& out,
                       std::ostream& err);
 

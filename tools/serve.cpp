@@ -136,7 +136,7 @@ projections::personal_data& server_stack::privacy() { return *parts_->privacy; }
 const core::retention_policy& server_stack::retention() const { return parts_->retention; }
 
 result<projections::created_token> server_stack::create_token(const token_request& r) {
-  return tools::create_token(*parts_->store, r);
+  return tools::create_token(*parts_->store, *parts_->projections->registry().snapshot(), r);
 }
 
 void server_stack::stop(std::chrono::milliseconds grace) {

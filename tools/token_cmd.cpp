@@ -8,35 +8,33 @@
 #include "gateway/auth.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
+#include "projections/registry_projection.h"
 #include "projections/store.h"
 
 namespace caseline::tools {
 
-result<void> check_token_request(const token_request& r) {
+result<void> check_token_request(const token_request& r, const core::registry& reg) {
   const auto role = gateway::parse_role(r.role);
   if (!role) {
     std::string names;
     for (auto n : gateway::role_names()) names += (names.empty() ? "" : ", ") + std::string(n);
     return make_error(gateway::errc::invalid_field, "role: must be one of: " + names);
   }
-  if (core::registry::henan().center(center_code{r.center}) == nullptr)
-    return make_error(gateway::errc::invalid_field, "center: not a Henan center code");
-  if (*role == gateway::role::unit && r.unit.empty())
-    return make_error(gateway::errc::invalid_field, "unit: required for role unit");
-  if (*role != gateway::role::unit && !r.unit.empty())
-    return make_error(gateway::errc::invalid_field, "unit: only for role unit");
-  return success();
+  return gateway::check_token_scope(*role, center_code{r.center}, unit_id{r.unit}, reg);
 }
 
-result<projections::created_token> create_token(projections::store& s, const token_request& r) {
-  if (auto ok = check_token_request(r); !ok) return ok.error();
+result<projections::created_token> create_token(projections::store& s, const core::registry& reg,
+                                                const token_request& r) {
+  if (auto ok = check_token_request(r, reg); !ok) return ok.error();
   return projections::token_store(s).create(r.role, r.center, r.unit,
                                             projections::system_clock{}.now());
 }
 
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r) {
-  if (auto ok = check_token_request(r); !ok) return ok.error();
+  // Only a unit's registration needs the store: refuse the rest before creating one for nothing.
+  if (r.role != "unit")
+    if (auto ok = check_token_request(r, core::registry::henan()); !ok) return ok.error();
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
@@ -44,7 +42,9 @@ result<projections::created_token> create_token(const store_options& options,
                       "cannot create " + options.data_dir + ": " + ec.message());
   auto s = projections::store::open((std::filesystem::path(options.data_dir) / "store").string());
   if (!s) return s.error();
-  return create_token(*s.value(), r);
+  projections::registry_projection reg(*s.value());
+  if (const auto& e = reg.load_error()) return *e;
+  return create_token(*s.value(), *reg.snapshot(), r);
 }
 
 int run_token_create(const store_options& options, const token_request& r, std::ostream& out,

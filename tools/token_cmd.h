@@ -7,6 +7,9 @@
 #include "projections/token_store.h"
 #include "tools/serve.h"
 
+namespace caseline::core {
+class registry;
+}
 namespace caseline::projections {
 class store;
 }
@@ -20,13 +23,17 @@ struct token_request {
   std::string unit;    // required for role "unit", refused otherwise
 };
 
-// Checks a request (known role and center; a unit exactly for role "unit").
-result<void> check_token_request(const token_request& r);
+// Checks a request: a known role and center; a unit exactly for role "unit", registered with
+// that center in `reg` (gateway::check_token_scope).
+result<void> check_token_request(const token_request& r, const core::registry& reg);
 
-// Creates a token in an open store (a running server_stack uses this).
-result<projections::created_token> create_token(projections::store& s, const token_request& r);
+// Creates a token in an open store, checked against the registry `reg` (a running server_stack
+// passes its registry projection's snapshot).
+result<projections::created_token> create_token(projections::store& s, const core::registry& reg,
+                                                const token_request& r);
 
-// Creates a token in the store under options.data_dir. The store must not be open in another
+// Creates a token in the store under options.data_dir, checked against the registry of units as
+// that store has applied it (every PUT /v1/units answered before it is). The store must not be open in another
 // process (RocksDB locks it): run it before `caseline serve` starts, or use
 // server_stack::create_token on a running stack. On Kafka, the same --kafka/--topic flags are
 // accepted; tokens live in the local store either way.

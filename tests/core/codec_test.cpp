@@ -40,8 +40,19 @@ transferred sample_transferred_v1() {
                      agent, {}, {}};
 }
 extended sample_extended_v1() {
-  return extended{user_id{"u-head-1"}, extension_reason::appraisal, working_days{10}, "需技术鉴定",
-                  civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, {}};
+  return extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
+                  civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, {},
+                  false};
+}
+extended sample_extended_v2() {
+  extended e = sample_extended_v1();
+  e.reply_basis = deadline_basis{true, "5c1f0e9a3b7d2468"};
+  return e;
+}
+unit_registered sample_unit_registered_v1() {
+  return unit_registered{unit_id{"u-410100-yg"}, "郑州市运管处", center_code{"410100"},
+                         unit_contact{"李四", "13900000000", "ops@example.cn", "0371-00000000"},
+                         false};
 }
 revisited sample_revisited_v1() {
   return revisited{true, satisfaction::basically_satisfied, timeliness::too_slow, true, "要求退费",
@@ -62,7 +73,7 @@ std::vector<event> current_samples() {
       escalated{escalation_target::upper_center, escalation_reason::cross_region, center_code{"410100"},
                 center_code{"410000"}, "涉及郑州、开封", agent},
       returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-unit-1"}},
-      extended{user_id{"u-head-1"}, extension_reason::appraisal, working_days{10}, "需技术鉴定",
+      extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
                civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, provisional},
       reminded{deadline_kind::reply, civil_date{2026, 11, 20}, civil_date{2026, 11, 23},
                unit_id{"u-410000-gs"}, agent},
@@ -180,6 +191,21 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     REQUIRE(decoded);
     CHECK(std::get<extended>(decoded.value()) == sample_extended_v1());
   }
+  SUBCASE("extended v2: approved_by in plain text, as before it was sealed") {
+    auto bytes = read_golden("09-extended.v2.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(extended::type_id, 2, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<extended>(decoded.value()) == sample_extended_v2());
+    CHECK_FALSE(std::get<extended>(decoded.value()).approved_by_sealed);
+  }
+  SUBCASE("unit_registered v1: the contact in plain text, as before it was sealed") {
+    auto bytes = read_golden("17-unit_registered.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode_registry_event(unit_registered::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<unit_registered>(decoded.value()) == sample_unit_registered_v1());
+  }
   SUBCASE("revisited v1") {
     auto bytes = read_golden("12-revisited.v1.bin");
     REQUIRE(bytes);
@@ -227,9 +253,9 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  // 20 case event types and their older versions (case_received v1 and v2, transferred,
-  // extended and revisited v1), unit_registered, calendar_year_published.
-  CHECK(files == 27);
+  // 20 case event types and their older versions (case_received v1 and v2, transferred and
+  // revisited v1, extended v1 and v2), unit_registered v1 and v2, calendar_year_published.
+  CHECK(files == 29);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {

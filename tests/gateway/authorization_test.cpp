@@ -6,7 +6,6 @@
 #include <set>
 
 #include "gateway/routes.h"
-#include "projections/blob_store.h"
 #include "tests/gateway/gateway_test_support.h"
 
 using namespace caseline;
@@ -103,15 +102,11 @@ const std::map<std::string, std::string>& bodies() {
   return m;
 }
 
-// A recording stored before the matrix runs (GET /v1/recordings/{sha256} needs one).
-std::string recording_sha;
-
 std::string target_of(const gateway::route& r, const std::string& id) {
   std::string t(r.path);
   const std::pair<const char*, std::string> params[] = {{"{queue}", "to_classify"},
                                                         {"{month}", "2025-09"},
-                                                        {"{day}", "2025-09-26"},
-                                                        {"{sha256}", recording_sha}};
+                                                        {"{day}", "2025-09-26"}};
   for (const auto& [name, value] : params)
     if (auto p = t.find(name); p != std::string::npos) t.replace(p, std::string(name).size(), value);
   if (r.name == "report_period") t += "?from=2025-09-01&to=2025-09-30";
@@ -148,9 +143,6 @@ TEST_CASE("the permission table of the test covers every route that needs a toke
 TEST_CASE("every role x every route x own and foreign case") {
   test_server srv;
   const std::string missing = "410100-20250926-999999";
-  auto stored = srv.stack->blobs().put("RIFF....WAVEfmt ");
-  REQUIRE(stored);
-  recording_sha = stored.value();
   for (const auto& r : gateway::route_table()) {
     if (!r.op) continue;
     const std::string name(r.name);
@@ -191,7 +183,8 @@ TEST_CASE("every role x every route x own and foreign case") {
       const auto foreign = call(srv, r, foreign_case, srv.own.at(role));
       const auto absent = call(srv, r, missing, srv.own.at(role));
       if (role == "auditor") {
-        CHECK(foreign.status < 400);  // auditors read everything
+        // Auditors read everything (a case without audio answers its recording with 410).
+        CHECK((foreign.status < 400 || (name == "get_recording" && foreign.status == 410)));
         continue;
       }
       CHECK(foreign.status == 404);

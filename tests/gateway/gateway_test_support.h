@@ -189,9 +189,10 @@ constexpr const char* own_center = "410100";    // 郑州
 constexpr const char* other_center = "410300";  // 洛阳
 constexpr const char* own_unit = "zz-transit";
 constexpr const char* other_unit = "ly-transit";
+constexpr const char* provincial_unit = "prov-unit";
 
-// A running server with a manual clock at 2025-09-26T10:00+08:00, the units own_unit (410100)
-// and other_unit (410300) registered, and a token per role for own_center (unit: own_unit), one
+// A running server with a manual clock at 2025-09-26T10:00+08:00, the units own_unit (410100),
+// other_unit (410300) and provincial_unit (410000) registered, and a token per role for own_center (unit: own_unit), one
 // per role for other_center (unit: other_unit) and a provincial one per role.
 struct test_server {
   temp_dir dir;
@@ -217,16 +218,22 @@ struct test_server {
     const auto addr = stack->address();
     port = static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
     if (own.empty()) {
+      // A unit token names a unit registered with its center: the units come first.
       for (const auto& r : all_roles()) {
-        own[r] = token(r, own_center, r == "unit" ? own_unit : "");
-        other[r] = token(r, other_center, r == "unit" ? other_unit : "");
-        provincial[r] = token(r, "410000", r == "unit" ? "prov-unit" : "");
+        if (r == "unit") continue;
+        own[r] = token(r, own_center, "");
+        other[r] = token(r, other_center, "");
+        provincial[r] = token(r, "410000", "");
       }
       if (manual)
         REQUIRE(post("/v1/admin/clock", R"({"now":"2025-09-26T10:00:00+08:00"})", own["admin"])
                     .status == 200);
       REQUIRE(put_unit(own_unit, own_center).status == 200);
       REQUIRE(put_unit(other_unit, other_center).status == 200);
+      REQUIRE(put_unit(provincial_unit, "410000").status == 200);
+      own["unit"] = token("unit", own_center, own_unit);
+      other["unit"] = token("unit", other_center, other_unit);
+      provincial["unit"] = token("unit", "410000", provincial_unit);
     }
   }
   void restart(const std::function<void(tools::serve_options&)>& tweak = {}) {

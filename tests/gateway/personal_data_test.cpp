@@ -4,6 +4,7 @@
 #include "gateway/case_json.h"
 
 #include <memory>
+#include <sstream>
 
 #include <rocksdb/db.h>
 
@@ -13,6 +14,8 @@
 #include "projections/key_store.h"
 #include "projections/store.h"
 #include "tests/gateway/gateway_test_support.h"
+#include "tests/support/process.h"
+#include "tools/audit_cmd.h"
 
 using namespace caseline;
 using namespace caseline::gwtest;
@@ -30,6 +33,20 @@ std::string family_bytes(projections::store& s, projections::family f) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) out += it->value().ToString();
   REQUIRE(it->status().ok());
   return out;
+}
+
+// `caseline audit verify` on the server's data folder, the server stopped (the embedded store
+// is locked while it runs); its exit code, and its report in `out`.
+int audit_verify(test_server& srv, std::string& out) {
+  srv.stack.reset();
+  tools::audit_options o;
+  o.store.data_dir = srv.dir.path.string();
+  o.store.partitions = 4;
+  o.progress = false;
+  std::ostringstream report, err;
+  const int code = tools::run_audit_verify(o, report, err);
+  out = report.str();
+  return code;
 }
 
 }  // namespace
@@ -130,7 +147,8 @@ TEST_CASE("a shredded case shows its facts without any text, and its status answ
   CHECK(body == status_missing.body);
 }
 
-TEST_CASE("a personal field that does not verify is a 500 problem, never data") {
+TEST_CASE("a personal field that does not verify is a 500 problem to staff, never data; to the "
+          "status query it is a missing case; it is counted and audit verify names it") {
   test_server srv;
   const auto id = srv.receive(true, "13800007777");
   REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("agent")).status == 200);  // applied
@@ -151,12 +169,43 @@ TEST_CASE("a personal field that does not verify is a 500 problem, never data") 
   CHECK(str(c.json(), "type") == "/problems/internal");
   CHECK(c.body.find("7777") == std::string::npos);
   CHECK(c.body.find("bus") == std::string::npos);
-  // The status query does not show it either.
-  CHECK(request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=7777").status == 500);
+  // The status query needs no token: a damaged case answers exactly as a missing one, so it
+  // cannot be used to learn that a case exists but was damaged.
+  const std::string missing = "410100-20250926-999999";
+  auto st = request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=7777");
+  auto absent = request(srv.port, "GET", "/v1/status/" + missing + "?phone_last4=7777");
+  CHECK(st.status == 404);
+  CHECK(st.header("content-type") == "application/problem+json");
+  auto body = st.body;
+  for (auto p = body.find(id); p != std::string::npos; p = body.find(id))
+    body.replace(p, id.size(), missing);
+  CHECK(body == absent.body);
+  // Each failure is counted.
+  auto m = srv.get("/metrics", srv.own.at("admin"));
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find("caseline_integrity_failures_total 2") != std::string::npos);
   // The log itself is intact: the history still opens.
   auto ev = srv.get("/v1/cases/" + id + "/events", srv.own.at("agent"));
   CHECK(ev.status == 200);
   CHECK(str(ev.json().at("events").as_array()[0].at("data"), "content") == content);
+
+  // `caseline audit verify` names the case whose sealed field fails.
+  std::string out;
+  CHECK(audit_verify(srv, out) == 1);
+  CAPTURE(out);
+  CHECK(out.find("sealed field problems: 1") != std::string::npos);
+  CHECK(out.find("case " + id) != std::string::npos);
+  CHECK(out.find("content") != std::string::npos);
+  CHECK(out.find("bus") == std::string::npos);
+}
+
+TEST_CASE("audit verify checks the sealed fields of an untouched log and store") {
+  test_server srv;
+  srv.receive(true, "13800007777");
+  std::string out;
+  CHECK(audit_verify(srv, out) == 0);
+  CAPTURE(out);
+  CHECK(out.find("sealed fields not checked") == std::string::npos);
 }
 
 TEST_CASE("an idempotent answer with personal data is stored sealed and replayed opened") {
@@ -187,4 +236,38 @@ TEST_CASE("an idempotent answer with personal data is stored sealed and replayed
   CHECK(stored.find("13900004321") == std::string::npos);
   CHECK(stored.find("Taxi overcharged") == std::string::npos);
   CHECK(stored.find("李四") == std::string::npos);
+}
+
+TEST_CASE("a unit's contact and an extension's approver are sealed in the log and the store, "
+          "shown opened") {
+  test_server srv;
+  auto put = request(srv.port, "PUT", "/v1/units/zz-metro",
+                     R"({"name":"Metro","center":"410100","contact":{"name":"赵六","mobile":"13712345678","email":"zhao@example.cn"}})",
+                     test_server::auth(srv.own.at("supervisor")));
+  REQUIRE(put.status == 200);
+  CHECK(str(put.json().at("contact"), "mobile") == "13712345678");
+  auto u = srv.get("/v1/units/zz-metro", srv.own.at("agent"));
+  REQUIRE(u.status == 200);
+  CHECK(str(u.json().at("contact"), "name") == "赵六");
+  CHECK(str(u.json().at("contact"), "email") == "zhao@example.cn");
+
+  const auto id = srv.transferred(true);
+  auto ext = srv.post("/v1/cases/" + id + "/extend",
+                      R"({"reason":"complex","working_days":3,"approved_by":"Director Qian 13622223333","explanation":"e"})",
+                      srv.own.at("unit"));
+  REQUIRE(ext.status == 200);
+  auto ev = srv.get("/v1/cases/" + id + "/events", srv.own.at("agent"));
+  REQUIRE(ev.status == 200);
+  CHECK(ev.body.find("Director Qian 13622223333") != std::string::npos);
+
+  const auto registry = family_bytes(srv.stack->store(), projections::family::registry);
+  CHECK_FALSE(registry.empty());
+  CHECK(registry.find("13712345678") == std::string::npos);
+  CHECK(registry.find("赵六") == std::string::npos);
+  const auto log = test::all_bytes_under((srv.dir.path / "log").string());
+  CHECK_FALSE(log.empty());
+  CHECK(log.find("13712345678") == std::string::npos);
+  CHECK(log.find("赵六") == std::string::npos);
+  CHECK(log.find("13622223333") == std::string::npos);
+  CHECK(log.find(id) != std::string::npos);  // (the log's bytes are searchable)
 }

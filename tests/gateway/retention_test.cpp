@@ -4,6 +4,7 @@
 #include "gateway/api.h"
 
 #include <fstream>
+#include <sstream>
 
 #include "events/record.h"
 #include "projections/access_log.h"
@@ -33,7 +34,26 @@ reply put_audio(test_server& srv, const std::string& bytes, const std::string& t
 
 }  // namespace
 
-TEST_CASE("a recording is stored by its hash, fetched checked against it, and every fetch is recorded") {
+std::string case_with_recording(test_server& srv, const std::string& sha, bool own_side = true) {
+  auto c = srv.post("/v1/cases",
+                    std::string(R"({"channel":"phone","center":")") +
+                        (own_side ? own_center : other_center) +
+                        R"(","caller":{"phone":"13800001234"},"content":"c","recording":{"uri":"blob:)" +
+                        sha + R"(","sha256":")" + sha + R"(","duration_s":60}})",
+                    (own_side ? srv.own : srv.other).at("agent"));
+  REQUIRE(c.status == 201);
+  CHECK(str(c.json().at("recording"), "sha256") == sha);
+  return str(c.json(), "id");
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream out;
+  out << f.rdbuf();
+  return out.str();
+}
+
+TEST_CASE("a recording is stored sealed, fetched through its case, and every fetch is recorded") {
   test_server srv;
   const auto bytes = audio_bytes();
   auto r = put_audio(srv, bytes, srv.own.at("agent"));
@@ -42,42 +62,86 @@ TEST_CASE("a recording is stored by its hash, fetched checked against it, and ev
   CHECK(sha == events::to_hex(events::sha256(bytes)));
   CHECK(str(r.json(), "uri") == "blob:" + sha);
   CHECK(r.json().at("bytes").as_int64() == static_cast<std::int64_t>(bytes.size()));
-  CHECK(r.header("location") == "/v1/recordings/" + sha);
   // The same bytes again: the same answer.
   CHECK(str(put_audio(srv, bytes, srv.own.at("shift_lead"), "application/octet-stream").json(),
             "sha256") == sha);
+  // Never on disk as audio: staged, it is sealed under a key of its own.
+  const std::string path = srv.stack->blobs().path_of(sha);
+  CHECK(file_bytes(path).find(bytes.substr(1000, 64)) == std::string::npos);
 
-  // A case refers to it.
+  const auto id = case_with_recording(srv, sha);
+  CHECK(file_bytes(path).find(bytes.substr(1000, 64)) == std::string::npos);
+
+  auto g = srv.get("/v1/cases/" + id + "/recording", srv.own.at("quality_inspector"));
+  REQUIRE(g.status == 200);
+  CHECK(g.header("content-type") == "application/octet-stream");
+  CHECK(g.body == bytes);
+  auto log = projections::access_log(srv.stack->store()).of_case(id);
+  REQUIRE(log);
+  CHECK(log.value().size() >= 1);
+
+  // Another center's supervisor: exactly a missing case.
+  const std::string missing = "410100-20250926-999999";
+  auto foreign = srv.get("/v1/cases/" + id + "/recording", srv.other.at("supervisor"));
+  auto absent = srv.get("/v1/cases/" + missing + "/recording", srv.other.at("supervisor"));
+  CHECK(foreign.status == 404);
+  auto body = foreign.body;
+  for (auto p = body.find(id); p != std::string::npos; p = body.find(id))
+    body.replace(p, id.size(), missing);
+  CHECK(body == absent.body);
+  // The old route by hash is gone: no recording is served without its case.
+  CHECK(srv.get("/v1/recordings/" + sha, srv.own.at("supervisor")).status == 404);
+
+  // A second case cannot take this recording.
+  auto second = srv.post("/v1/cases",
+                         R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c","recording":{"uri":"blob:)" +
+                             sha + R"(","sha256":")" + sha + R"(","duration_s":60}})",
+                         srv.own.at("agent"));
+  CHECK(second.status == 422);
+  CHECK(str(second.json(), "field") == "recording.sha256");
+
+  // Bytes that no longer verify are an error, never served, and counted.
+  const std::string sealed = file_bytes(path);
+  {
+    std::string altered = sealed;
+    altered.back() = static_cast<char>(altered.back() ^ 0x01);
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << altered;
+  }
+  auto corrupt = srv.get("/v1/cases/" + id + "/recording", srv.own.at("supervisor"));
+  CHECK(corrupt.status == 500);
+  CHECK(corrupt.header("content-type") == "application/problem+json");
+  CHECK(srv.get("/metrics", srv.own.at("admin")).body.find("caseline_integrity_failures_total 1") !=
+        std::string::npos);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << sealed;
+  CHECK(srv.get("/v1/cases/" + id + "/recording", srv.own.at("supervisor")).status == 200);
+
+  // Shredding the case's key makes its audio unreadable, although the file is still there.
+  REQUIRE(srv.stack->keys().shred({case_id{id}}));
+  auto shredded = srv.get("/v1/cases/" + id + "/recording", srv.own.at("supervisor"));
+  CHECK(shredded.status == 410);
+  CHECK(shredded.header("content-type") == "application/problem+json");
+  CHECK(std::filesystem::exists(path));
+  CHECK(file_bytes(path).find(bytes.substr(1000, 64)) == std::string::npos);
+}
+
+TEST_CASE("a case that names a recording never uploaded is refused, naming the field") {
+  test_server srv;
+  const std::string sha(64, 'a');
   auto c = srv.post("/v1/cases",
                     R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c","recording":{"uri":"blob:)" +
                         sha + R"(","sha256":")" + sha + R"(","duration_s":60}})",
                     srv.own.at("agent"));
-  REQUIRE(c.status == 201);
-  CHECK(str(c.json().at("recording"), "sha256") == sha);
-
-  auto g = srv.get("/v1/recordings/" + sha, srv.own.at("quality_inspector"));
-  REQUIRE(g.status == 200);
-  CHECK(g.header("content-type") == "application/octet-stream");
-  CHECK(g.body == bytes);
-  auto log = projections::access_log(srv.stack->store()).of_case("blob:" + sha);
-  REQUIRE(log);
-  CHECK(log.value().size() == 1);
-
-  // Bytes that no longer match their hash are an error, never served.
-  {
-    std::ofstream f(srv.stack->blobs().path_of(sha), std::ios::binary | std::ios::trunc);
-    f << "not the recording";
-  }
-  auto corrupt = srv.get("/v1/recordings/" + sha, srv.own.at("supervisor"));
-  CHECK(corrupt.status == 500);
-  CHECK(corrupt.header("content-type") == "application/problem+json");
-  // Purged (or never stored): 404.
-  REQUIRE(srv.stack->blobs().remove(sha));
-  CHECK(srv.get("/v1/recordings/" + sha, srv.own.at("auditor")).status == 404);
-  CHECK(srv.get("/v1/recordings/" + std::string(64, 'a'), srv.own.at("auditor")).status == 404);
-  auto bad = srv.get("/v1/recordings/not-a-hash", srv.own.at("auditor"));
-  CHECK(bad.status == 422);
-  CHECK(str(bad.json(), "field") == "sha256");
+  CHECK(c.status == 422);
+  CHECK(c.header("content-type") == "application/problem+json");
+  CHECK(str(c.json(), "field") == "recording.sha256");
+  // Nothing was written.
+  auto list = srv.get("/v1/cases?center=410100", srv.own.at("agent"));
+  REQUIRE(list.status == 200);
+  CHECK(list.json().at("items").as_array().empty());
+  // A case without a recording: 410, not 404 (404 is only "no such case").
+  const auto id = srv.receive();
+  CHECK(srv.get("/v1/cases/" + id + "/recording", srv.own.at("supervisor")).status == 410);
 }
 
 TEST_CASE("PUT /v1/recordings: its own body limit, audio media types only") {

@@ -1,0 +1,127 @@
+// A center's staff act within their center: a unit token names a unit registered with the
+// token's center, and a city/county supervisor keeps only the own center's units. Against a
+// real server (tests/gateway/gateway_test_support.h).
+#include "tools/token_cmd.h"
+
+#include <sstream>
+
+#include "gateway/auth.h"
+#include "projections/clock.h"
+#include "projections/token_store.h"
+#include "tests/gateway/gateway_test_support.h"
+
+using namespace caseline;
+using namespace caseline::gwtest;
+
+namespace {
+
+std::string unit_body(const std::string& center, const std::string& name = "Transit") {
+  return R"({"name":")" + name + R"(","center":")" + center +
+         R"(","contact":{"name":"Zhao","mobile":"13900000000"}})";
+}
+
+reply put_unit_as(test_server& srv, const std::string& id, const std::string& center,
+                  const std::string& token, const std::string& name = "Transit") {
+  return request(srv.port, "PUT", "/v1/units/" + id, unit_body(center, name),
+                 test_server::auth(token));
+}
+
+std::string center_of_unit(test_server& srv, const std::string& id) {
+  auto r = srv.get("/v1/units/" + id, srv.own.at("agent"));
+  REQUIRE(r.status == 200);
+  return r.json().at("center").as_string().c_str();
+}
+
+}  // namespace
+
+TEST_CASE("a unit token names a unit registered with the token's center") {
+  test_server srv;
+  SUBCASE("an unknown unit is refused, naming the field") {
+    auto t = srv.stack->create_token(tools::token_request{"unit", own_center, "no-such-unit"});
+    REQUIRE(!t);
+    CHECK(t.error().message().find("unit") != std::string::npos);
+    CHECK(t.error().message().find("not registered") != std::string::npos);
+  }
+  SUBCASE("another center's unit is refused") {
+    auto t = srv.stack->create_token(tools::token_request{"unit", other_center, own_unit});
+    REQUIRE(!t);
+    CHECK(t.error().message().find(std::string("registered with center ") + own_center) !=
+          std::string::npos);
+  }
+  SUBCASE("the own center's unit is accepted") {
+    CHECK(srv.stack->create_token(tools::token_request{"unit", own_center, own_unit}));
+  }
+  SUBCASE("caseline token create exits non-zero with the reason, and stores nothing") {
+    const std::string data = srv.dir.path.string();
+    srv.stack.reset();  // the embedded store is locked while the server runs
+    tools::store_options o;
+    o.data_dir = data;
+    o.partitions = 4;
+    std::ostringstream out, err;
+    CHECK(tools::run_token_create(o, {"unit", other_center, own_unit}, out, err) != 0);
+    CHECK(out.str().empty());
+    CHECK(err.str().find(std::string("registered with center ") + own_center) !=
+          std::string::npos);
+    std::ostringstream out2, err2;
+    CHECK(tools::run_token_create(o, {"unit", own_center, "nope"}, out2, err2) != 0);
+    CHECK(err2.str().find("not registered") != std::string::npos);
+    std::ostringstream out3, err3;
+    CHECK(tools::run_token_create(o, {"unit", own_center, own_unit}, out3, err3) == 0);
+    CHECK(out3.str().starts_with("clt_"));
+  }
+}
+
+TEST_CASE("a unit token whose unit is not its center's is not honoured") {
+  test_server srv;
+  const auto id = srv.transferred(true);  // a 410100 case transferred to own_unit
+  // As a token made before the check was: another center's token naming own_unit.
+  auto forged = projections::token_store(srv.stack->store())
+                    .create("unit", other_center, own_unit, projections::system_clock{}.now());
+  REQUIRE(forged);
+  const std::string t = forged.value().secret;
+  auto read = srv.get("/v1/cases/" + id, t);
+  CHECK(read.status == 401);
+  CHECK(read.header("content-type") == "application/problem+json");
+  const auto before = srv.get("/v1/cases/" + id, srv.own.at("agent")).json().at("version");
+  CHECK(srv.post("/v1/cases/" + id + "/extend", R"({"reason":"complex","working_days":3,"approved_by":"h","explanation":"e"})", t).status ==
+        401);
+  CHECK(srv.get("/v1/cases/" + id, srv.own.at("agent")).json().at("version") == before);
+  // The own center's unit token still acts.
+  CHECK(srv.get("/v1/cases/" + id, srv.own.at("unit")).status == 200);
+}
+
+TEST_CASE("a city supervisor keeps the own center's units and never takes another's") {
+  test_server srv;
+  const std::string other_sup = srv.other.at("supervisor");
+  const std::string own_sup = srv.own.at("supervisor");
+  REQUIRE(put_unit_as(srv, "kf-bus", other_center, other_sup).status == 200);
+
+  SUBCASE("naming the own center in the body does not move another center's unit") {
+    auto r = put_unit_as(srv, "kf-bus", own_center, own_sup);
+    CHECK(r.status == 403);
+    CHECK(r.header("content-type") == "application/problem+json");
+    CHECK(center_of_unit(srv, "kf-bus") == other_center);
+  }
+  SUBCASE("nor does naming the unit's own center change it") {
+    CHECK(put_unit_as(srv, "kf-bus", other_center, own_sup, "Renamed").status == 403);
+    auto u = srv.get("/v1/units/kf-bus", srv.own.at("agent"));
+    CHECK(std::string(u.json().at("name").as_string().c_str()) == "Transit");
+  }
+  SUBCASE("a supervisor updates and registers the own center's units") {
+    CHECK(put_unit_as(srv, "kf-bus", other_center, other_sup, "Renamed").status == 200);
+    CHECK(put_unit_as(srv, "zz-new", own_center, own_sup).status == 200);
+    CHECK(put_unit_as(srv, "zz-new2", other_center, own_sup).status == 403);
+  }
+  SUBCASE("the provincial supervisor and an admin move a unit between centers") {
+    CHECK(put_unit_as(srv, "kf-bus", own_center, srv.provincial.at("supervisor")).status == 200);
+    CHECK(center_of_unit(srv, "kf-bus") == own_center);
+    CHECK(put_unit_as(srv, "kf-bus", other_center, srv.own.at("admin")).status == 200);
+    CHECK(center_of_unit(srv, "kf-bus") == other_center);
+  }
+  SUBCASE("a moved unit's old tokens lose their scope") {
+    const std::string unit_token = srv.token("unit", other_center, "kf-bus");
+    CHECK(srv.get("/v1/queues/at_unit?unit=kf-bus", unit_token).status != 401);
+    REQUIRE(put_unit_as(srv, "kf-bus", own_center, srv.own.at("admin")).status == 200);
+    CHECK(srv.get("/v1/queues/at_unit?unit=kf-bus", unit_token).status == 401);
+  }
+}
