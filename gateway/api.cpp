@@ -962,7 +962,7 @@ class api::impl {
     done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
   }
 
-  // --- work queues, deadlines, reports (issue 5), retention and recordings (issue 6) ---------
+  // --- work queues, deadlines, reports, retention and recordings (Art. 38-41) ---------------
 
   // The scope of a queue or deadline list: non-provincial center staff see their own center
   // (and the units registered with it), a unit token its own unit; the provincial center's staff

@@ -12,7 +12,7 @@ namespace caseline::gateway {
 
 // The request bodies of the API, decoded strictly into core's commands (unknown fields, wrong
 // types, overlong strings and too-deep JSON are errc::invalid_field / malformed_json naming the
-// field). The field names are the contract of issue 4 and gateway/openapi.json.
+// field). The field names are the public contract, documented in gateway/openapi.json.
 
 // POST /v1/cases. `occurred_at` is set when the body names it.
 result<core::receive> parse_receive(std::string_view body, std::optional<timestamp>& occurred_at);

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
   produce_cmd->add_option("--in-flight", produce.max_in_flight, "records awaiting delivery")
       ->capture_default_str();
 
-  // issue 6: tamper evidence
+  // --- tamper evidence ---
   tools::replay_options replay;
   auto* replay_cmd =
       app.add_subcommand("replay", "a case's history from the log, its chain verified");
@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");
 
-  // --- reports, rebuild (issue 5) ---
+  // --- reports, rebuild ---
   tools::report_options report;
   report.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
   auto* report_cmd = app.add_subcommand("report", "statutory reports (Art. 39-41, 45)");
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
   brb_cmd->add_option("--db-bench", brb.db_bench, "db_bench program; empty to skip")
       ->capture_default_str();
 
-  // --- retention (issue 6) ---
+  // --- retention (Art. 38) ---
   tools::retention_options retention;
   retention.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
   auto* retention_cmd = app.add_subcommand("retention", "call audio and text retention (Art. 38)");

@@ -1,6 +1,6 @@
 // The authorization matrix: every role x every route x an own and a foreign case. The expected
-// permissions are written out here from issue 4 §2 (not taken from gateway/auth.h), so that a
-// change to the permission table fails this test.
+// permissions are written out here from the role table of gateway/README.md (not taken from
+// gateway/auth.h), so that a change to the permission table fails this test.
 #include "gateway/auth.h"
 
 #include <set>
@@ -21,7 +21,7 @@ const std::set<std::string> report_readers{"analyst", "supervisor", "auditor"};
 const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
                                      "revisit_officer", "supervisor", "unit", "auditor", "admin"};
 
-// Route name -> the roles that may use it (issue 4 §2). Routes without a token are absent.
+// Route name -> the roles that may use it (Art. 16-23, 30). Routes without a token are absent.
 const std::map<std::string, std::set<std::string>>& allowed() {
   static const std::map<std::string, std::set<std::string>> m{
       {"metrics", {"admin", "analyst", "auditor"}},
@@ -48,7 +48,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"set_clock", {"admin"}},
       {"get_clock", {"admin"}},
       {"publish_calendar", {"admin"}},
-      // issue 5: queues and deadlines for the center's staff, units and auditors; reports for
+      // Queues and deadlines for the center's staff, units and auditors; reports for
       // analysts, supervisors and auditors.
       {"get_queue", center_readers},
       {"sla_overdue", center_readers},
@@ -58,7 +58,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"report_period", report_readers},
       {"report_assessment", report_readers},
       {"report_urgent", report_readers},
-      // issue 6
+      // Retention and call audio (Art. 38)
       {"retention_audit", {"auditor", "supervisor"}},
       {"place_legal_hold", {"supervisor"}},
       {"lift_legal_hold", {"supervisor"}},
