@@ -13,6 +13,7 @@
 #include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
 #include "tools/calendar_publish.h"
+#include "tools/install_paths.h"
 #include "tools/rebuild_cmd.h"
 #include "tools/replay_cmd.h"
 #include "tools/report_cmd.h"
@@ -71,11 +72,12 @@ int main(int argc, char** argv) {
   // One JSON object per log line: every message is itself a JSON object (no personal data).
   spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%v})");
   CLI::App app{"caseline: event-sourced case management for the 12328 hotline"};
+  const std::string default_calendar = tools::default_calendar_file();
   app.require_subcommand(1);
   app.set_config("--config", "", "read options from this TOML/INI file");
 
   tools::serve_options serve;
-  serve.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  serve.store.calendar_file = default_calendar;
   auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
   add_store_options(*serve_cmd, serve.store);
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free)")
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
   token_create->add_option("--center", token_req.center, "GB/T 2260 center code")->required();
   token_create->add_option("--unit", token_req.unit, "handling unit id (role unit)");
 
-  std::string calendar_file = CASELINE_DEFAULT_CALENDAR;
+  std::string calendar_file = default_calendar;
   auto* cal_cmd = app.add_subcommand("calendar", "the working-day calendar");
   cal_cmd->require_subcommand(1);
   cal_cmd->add_option("--calendar", calendar_file, "calendar data file")
@@ -198,7 +200,7 @@ int main(int argc, char** argv) {
 
   // --- reports, rebuild ---
   tools::report_options report;
-  report.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  report.store.calendar_file = default_calendar;
   auto* report_cmd = app.add_subcommand("report", "statutory reports (Art. 39-41, 45)");
   report_cmd->require_subcommand(1);
   auto report_common = [&](CLI::App* c) {
@@ -228,7 +230,7 @@ int main(int argc, char** argv) {
   report_common(r_urgent);
   r_urgent->add_option("--day", report.day, "YYYY-MM-DD")->required();
   tools::report_jobs_options jobs;
-  jobs.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  jobs.store.calendar_file = default_calendar;
   auto* r_jobs = report_cmd->add_subcommand("jobs", "write every due report once into an outbox");
   add_store_options(*r_jobs, jobs.store);
   r_jobs->add_option("--outbox", jobs.outbox)->required();
@@ -236,14 +238,14 @@ int main(int argc, char** argv) {
   r_jobs->add_option("--now", jobs.now, "RFC 3339; default the system clock");
 
   tools::rebuild_options rebuild;
-  rebuild.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  rebuild.store.calendar_file = default_calendar;
   auto* rebuild_cmd = app.add_subcommand("rebuild", "replay the log into fresh projections");
   add_store_options(*rebuild_cmd, rebuild.store);
   rebuild_cmd->add_option("--into", rebuild.into, "default <data>/rebuild");
   rebuild_cmd->add_flag("--verify", rebuild.verify, "compare with <data>/store key by key");
 
   tools::bench_rebuild_options brb;
-  brb.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  brb.calendar_file = default_calendar;
   auto* brb_cmd =
       bench_cmd->add_subcommand("rebuild", "rebuild rate beside raw consume and db_bench");
   brb_cmd->add_option("--events", brb.events)->capture_default_str();
@@ -255,7 +257,7 @@ int main(int argc, char** argv) {
 
   // --- retention (Art. 38) ---
   tools::retention_options retention;
-  retention.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  retention.store.calendar_file = default_calendar;
   auto* retention_cmd = app.add_subcommand("retention", "call audio and text retention (Art. 38)");
   retention_cmd->require_subcommand(1);
   auto* ret_audit = retention_cmd->add_subcommand("audit", "what is kept, purged, eligible");
@@ -270,7 +272,7 @@ int main(int argc, char** argv) {
   ret_purge->add_flag("--dry-run", retention.dry_run, "only list what would be purged");
   ret_purge->add_option("--user", retention.user, "who purges (recorded)")->capture_default_str();
   tools::store_options recording_store;
-  recording_store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  recording_store.calendar_file = default_calendar;
   std::string recording_file;
   auto* recording_cmd = app.add_subcommand("recording", "call audio in the blob store");
   recording_cmd->require_subcommand(1);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# An installed caseline runs with the source and build trees out of reach: `cmake --install`
+# into a temporary prefix, then `caseline serve` from there, with no CASELINE_* variable, a cwd
+# outside the tree and the tree hidden under an empty tmpfs (a private mount namespace). It must
+# find its calendar, start, and answer /healthz; the unit and the example settings are installed.
+#   install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build_dir=$1
+source_dir=$(cd "$2" && pwd)
+prefix=$(mktemp -d /tmp/caseline-install.XXXXXX)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]]; then kill -KILL "$server_pid" 2>/dev/null || true; fi  # may be gone
+  rm -rf "$prefix"
+}
+trap cleanup EXIT
+fail() { echo "install_test: FAIL: $*" >&2; exit 1; }
+
+cmake --install "$build_dir" --prefix "$prefix" >/dev/null
+for f in bin/caseline share/caseline/cn-workdays.txt share/caseline/caseline.env \
+         lib/systemd/system/caseline.service lib/sysusers.d/caseline.conf; do
+  [[ -f $prefix/$f ]] || fail "$f not installed"
+done
+unit=$prefix/lib/systemd/system/caseline.service
+grep -qx "ExecStart=$prefix/bin/caseline serve --data /var/lib/caseline" "$unit" ||
+  fail "the unit does not run the installed binary"
+for line in User=caseline ProtectSystem=strict ReadWritePaths=/var/lib/caseline NoNewPrivileges=yes; do
+  grep -qx "$line" "$unit" || fail "the unit lacks $line"
+done
+if grep -q "$source_dir" "$unit"; then fail "the unit names the source tree"; fi
+
+# The server, in a mount namespace where the source tree (and the build tree inside it) is an
+# empty folder. Its first output line is the address, or an error.
+coproc server {
+  exec unshare --mount --propagation private -- sh -c \
+    'mount -t tmpfs none "$1" && cd / && exec env -i PATH=/usr/bin:/bin "$2/bin/caseline" serve --listen 127.0.0.1:0 --data "$2/data" 2>&1' \
+    sh "$source_dir" "$prefix"
+}
+server_pid=$server_PID
+address=
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)) && IFS= read -r -t $((deadline - SECONDS)) line <&"${server[0]}"; do
+  echo "server: $line"
+  if [[ $line =~ listening\ on\ http://([0-9.]+:[0-9]+) ]]; then
+    address=${BASH_REMATCH[1]}
+    break
+  fi
+done
+[[ -n $address ]] || fail "the installed server did not start"
+[[ $line == *"data $prefix/data"* ]] || fail "unexpected start line: $line"
+health=$(curl -sS --max-time 10 "http://$address/healthz") || fail "no answer on /healthz"
+echo "healthz: $health"
+[[ $health == *ok* ]] || fail "/healthz answered: $health"
+
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "the server did not stop cleanly (exit $?)"
+server_pid=
+echo "install_test: installed caseline started from $prefix and answered /healthz"
