@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/calendar.h"
+#include "projections/clock.h"
 #include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
@@ -105,13 +106,30 @@ int main(int argc, char** argv) {
   token_cmd->require_subcommand(1);
   auto* token_create = token_cmd->add_subcommand(
       "create", "create a token; prints it once (stored only as its SHA-256)");
-  add_store_options(*token_create, token_store);
   token_create->add_option("--role", token_req.role,
                            "agent, shift_lead, quality_inspector, analyst, revisit_officer, "
                            "supervisor, unit, auditor, admin")
       ->required();
   token_create->add_option("--center", token_req.center, "GB/T 2260 center code")->required();
   token_create->add_option("--unit", token_req.unit, "handling unit id (role unit)");
+  std::string token_expires;
+  token_create->add_option("--expires", token_expires,
+                           "RFC 3339 date-time or a duration (90m, 12h, 30d); default never");
+  tools::token_admin token_via;
+  // Through the running server (admin token) or, without --url, on the stopped store.
+  auto add_token_via = [&](CLI::App* c) {
+    add_store_options(*c, token_store);
+    c->add_option("--url", token_via.url, "a running server (http://HOST:PORT): through its API");
+    c->add_option("--token", token_via.token, "an admin bearer token, with --url")
+        ->envname("CASELINE_TOKEN");
+  };
+  add_token_via(token_create);
+  auto* token_list = token_cmd->add_subcommand("list", "every token (never a secret)");
+  add_token_via(token_list);
+  std::string token_id;
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "revoke a token: 401 from then on");
+  add_token_via(token_revoke);
+  token_revoke->add_option("ID", token_id, "the token's id (token list)")->required();
 
   std::string calendar_file = default_calendar;
   auto* cal_cmd = app.add_subcommand("calendar", "the working-day calendar");
@@ -303,7 +321,20 @@ int main(int argc, char** argv) {
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
 
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
-  if (*token_create) return tools::run_token_create(token_store, token_req, std::cout, std::cerr);
+  if (*token_create) {
+    if (!token_expires.empty()) {
+      auto e = tools::parse_expires(token_expires, projections::system_clock{}.now());
+      if (!e) {
+        std::cerr << "caseline token create: " << e.error().message() << "\n";
+        return 2;
+      }
+      token_req.expires_at = e.value();
+    }
+    return tools::run_token_create(token_store, token_via, token_req, std::cout, std::cerr);
+  }
+  if (*token_list) return tools::run_token_list(token_store, token_via, std::cout, std::cerr);
+  if (*token_revoke)
+    return tools::run_token_revoke(token_store, token_via, token_id, std::cout, std::cerr);
   if (*cal_cmd && *publish_cmd) return tools::run_calendar_publish(publish, std::cout, std::cerr);
   if (*cal_cmd) {
     return with_calendar(calendar_file, [&](const core::calendar& cal) {

@@ -48,6 +48,9 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"set_clock", {"admin"}},
       {"get_clock", {"admin"}},
       {"publish_calendar", {"admin"}},
+      {"create_token", {"admin"}},
+      {"list_tokens", {"admin"}},
+      {"revoke_token", {"admin"}},
       // Queues and deadlines for the center's staff, units and auditors; reports for
       // analysts, supervisors and auditors.
       {"get_queue", center_readers},
@@ -95,6 +98,7 @@ const std::map<std::string, std::string>& bodies() {
       {"revisit", R"({"reached":false})"},
       {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
       {"set_clock", R"({"now":"2025-09-26T10:00:00+08:00"})"},
+      {"create_token", R"({"role":"agent","center":"410100"})"},
       {"place_legal_hold", R"({"reason":"court order"})"},
       {"lift_legal_hold", R"({"reason":"lifted"})"},
       {"put_recording", "RIFF....WAVEfmt "},
@@ -105,6 +109,8 @@ const std::map<std::string, std::string>& bodies() {
 
 // A recording stored before the matrix runs (GET /v1/recordings/{sha256} needs one).
 std::string recording_sha;
+// A token that only DELETE /v1/admin/tokens/{id} uses (the admin revokes it once).
+std::string spare_token_id;
 
 std::string target_of(const gateway::route& r, const std::string& id) {
   std::string t(r.path);
@@ -116,7 +122,9 @@ std::string target_of(const gateway::route& r, const std::string& id) {
     if (auto p = t.find(name); p != std::string::npos) t.replace(p, std::string(name).size(), value);
   if (r.name == "report_period") t += "?from=2025-09-01&to=2025-09-30";
   if (auto p = t.find("{id}"); p != std::string::npos)
-    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit) : id);
+    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit)
+                    : r.name == "revoke_token"                   ? spare_token_id
+                                                                 : id);
   if (auto p = t.find("{year}"); p != std::string::npos) t.replace(p, 6, "2025");
   if (r.name == "get_status") t += "?phone_last4=1234";
   return t;
@@ -151,6 +159,9 @@ TEST_CASE("every role x every route x own and foreign case") {
   auto stored = srv.stack->blobs().put("RIFF....WAVEfmt ");
   REQUIRE(stored);
   recording_sha = stored.value();
+  auto spare = srv.stack->create_token(tools::token_request{"agent", "410100", ""});
+  REQUIRE(spare);
+  spare_token_id = spare.value().info.id;
   for (const auto& r : gateway::route_table()) {
     if (!r.op) continue;
     const std::string name(r.name);

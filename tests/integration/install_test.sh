@@ -3,6 +3,8 @@
 # into a temporary prefix, then `caseline serve` from there, with no CASELINE_* variable, a cwd
 # outside the tree and the tree hidden under an empty tmpfs (a private mount namespace). It must
 # find its calendar, start, and answer /healthz; the unit and the example settings are installed.
+# Its first start prints the bootstrap admin token, with which `caseline token create|list|revoke
+# --url` administer tokens while it runs.
 #   install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build_dir=$1
@@ -51,6 +53,24 @@ done
 health=$(curl -sS --max-time 10 "http://$address/healthz") || fail "no answer on /healthz"
 echo "healthz: $health"
 [[ $health == *ok* ]] || fail "/healthz answered: $health"
+
+# The first start hands out one admin token; with it, tokens are administered while it runs.
+boot=
+while ((SECONDS < deadline)) && IFS= read -r -t $((deadline - SECONDS)) line <&"${server[0]}"; do
+  if [[ $line =~ ^bootstrap\ admin\ token.*:\ (clt_[0-9a-f]{64})$ ]]; then boot=${BASH_REMATCH[1]}; break; fi
+done
+[[ -n $boot ]] || fail "the first start printed no bootstrap admin token"
+caseline=("$prefix/bin/caseline")
+agent=$("${caseline[@]}" token create --url "http://$address" --token "$boot" --role agent \
+  --center 410100 --expires 1h 2>/dev/null) || fail "token create through the server"
+[[ $agent =~ ^clt_[0-9a-f]{64}$ ]] || fail "token create printed: $agent"
+status() { curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $1" "http://$address/v1/cases"; }
+[[ $(status "$agent") == 200 ]] || fail "the new token is refused"
+listed=$("${caseline[@]}" token list --url "http://$address" --token "$boot") || fail "token list"
+[[ $listed != *clt_* ]] || fail "token list shows a secret"
+id=$(python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["tokens"] if t["role"]=="agent"][0])' <<<"$listed")
+"${caseline[@]}" token revoke --url "http://$address" --token "$boot" "$id" >/dev/null || fail "token revoke"
+[[ $(status "$agent") == 401 ]] || fail "a revoked token is still accepted"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "the server did not stop cleanly (exit $?)"
