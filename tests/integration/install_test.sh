@@ -31,12 +31,19 @@ for line in User=caseline ProtectSystem=strict ReadWritePaths=/var/lib/caseline 
 done
 if grep -q "$source_dir" "$unit"; then fail "the unit names the source tree"; fi
 
-# The server, in a mount namespace where the source tree (and the build tree inside it) is an
-# empty folder. Its first output line is the address, or an error.
+# The server, in a private mount namespace where the source tree (and the build tree inside it)
+# is an empty folder. Where mounts cannot be made private (inside a chroot, whose / is no mount
+# point) the tree is not hidden, never a tmpfs that could reach the host's namespace: the binary
+# still runs from / with no variable, and an installed binary never falls back to the tree.
+if unshare --mount --propagation private -- true 2>/dev/null; then
+  hide=(unshare --mount --propagation private -- sh -c 'mount -t tmpfs none "$1" && shift && exec "$@"' sh "$source_dir")
+else
+  echo "install_test: no private mount namespace here: the source tree stays visible"
+  hide=()
+fi
 coproc server {
-  exec unshare --mount --propagation private -- sh -c \
-    'mount -t tmpfs none "$1" && cd / && exec env -i PATH=/usr/bin:/bin "$2/bin/caseline" serve --listen 127.0.0.1:0 --data "$2/data" 2>&1' \
-    sh "$source_dir" "$prefix"
+  cd /
+  exec "${hide[@]}" env -i PATH=/usr/bin:/bin "$prefix/bin/caseline" serve --listen 127.0.0.1:0 --data "$prefix/data" 2>&1
 }
 server_pid=$server_PID
 address=
