@@ -323,6 +323,9 @@ class api::impl {
         {"list_centers", &impl::list_centers},
         {"get_clock", &impl::get_clock},
         {"set_clock", &impl::set_clock},
+        {"create_token", &impl::create_token},
+        {"list_tokens", &impl::list_tokens},
+        {"revoke_token", &impl::revoke_token},
         {"get_queue", &impl::get_queue},
         {"sla_overdue", &impl::sla_overdue},
         {"sla_due_soon", &impl::sla_due_soon},
@@ -349,6 +352,8 @@ class api::impl {
     auto found = tokens_.find(h->substr(7));
     if (!found) return found.error();
     if (!found.value()) return make_error(errc::unauthorized, "unknown token");
+    if (projections::expired(*found.value(), s_.clock.now()))
+      return make_error(errc::unauthorized, "the token has expired");
     auto p = to_principal(*found.value());
     if (!p) return make_error(errc::unauthorized, "the token's role is unknown");
     // A unit token made before its unit was checked, or whose unit has since moved to another
@@ -1051,7 +1056,61 @@ class api::impl {
     done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
   }
 
-  // --- work queues, deadlines, reports (issue 5), retention and recordings (issue 6) ---------
+  // --- bearer tokens (admin): created, listed and revoked while the server runs -------------
+
+  static json::object token_json(const projections::token_info& t) {
+    return {{"id", t.id},
+            {"role", t.role},
+            {"center", t.center},
+            {"unit", t.unit.empty() ? json::value(nullptr) : json::value(t.unit)},
+            {"created_at", to_rfc3339_shanghai(t.created_at)},
+            {"expires", t.expires_at ? json::value(to_rfc3339_shanghai(*t.expires_at))
+                                     : json::value(nullptr)}};
+  }
+
+  void create_token(const scope_ptr& sc, responder done) {
+    if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    auto order = parse_token_order(sc->req.body);
+    if (!order) return done(error_response(order.error(), sc->req.path));
+    if (order.value().expires_at && order.value().expires_at->ms <= s_.clock.now().ms)
+      return done(error_response(field_error("expires", "must be in the future"), sc->req.path));
+    if (!s_.create_token) return done(error_response(make_error(errc::internal)));
+    auto created = s_.create_token(order.value());
+    if (!created) return done(error_response(created.error(), sc->req.path));
+    // The secret is in this answer only; the log line names the token id, never the secret.
+    spdlog::info(R"({{"event":"token_created","id":"{}","role":"{}","by":"{}"}})",
+                 created.value().info.id, created.value().info.role, sc->who->token_id);
+    auto body = token_json(created.value().info);
+    body["token"] = created.value().secret;
+    auto resp = json_response(201, body);
+    resp.headers.emplace_back("Cache-Control", "no-store");
+    done(std::move(resp));
+  }
+
+  void list_tokens(const scope_ptr& sc, responder done) {
+    auto all = tokens_.list();
+    if (!all) return done(error_response(all.error(), sc->req.path));
+    const auto now = s_.clock.now();
+    json::array items;
+    for (const auto& t : all.value()) {
+      auto o = token_json(t);
+      o["expired"] = projections::expired(t, now);
+      items.emplace_back(std::move(o));
+    }
+    done(json_response(200, {{"tokens", std::move(items)}}));
+  }
+
+  void revoke_token(const scope_ptr& sc, responder done) {
+    const auto& id = sc->match.params.at("id");
+    auto revoked = tokens_.revoke(id);
+    if (!revoked) return done(error_response(revoked.error(), sc->req.path));
+    if (!revoked.value())
+      return done(problem_response({404, "not-found", "Not found", "no token with this id", "", ""}));
+    spdlog::info(R"({{"event":"token_revoked","id":"{}","by":"{}"}})", id, sc->who->token_id);
+    done(http_response{204, "", "", {}});
+  }
+
+  // --- work queues, deadlines, reports, retention and recordings (Art. 38-41) ---------------
 
   // The scope of a queue or deadline list: non-provincial center staff see their own center
   // (and the units registered with it), a unit token its own unit; the provincial center's staff

@@ -9,6 +9,7 @@
 #include "core/decide.h"
 #include "core/retention.h"
 #include "events/event_log.h"
+#include "gateway/command_json.h"
 #include "gateway/http.h"
 #include "gateway/rate_limit.h"
 #include "projections/blob_store.h"
@@ -20,6 +21,7 @@
 #include "projections/registry_projection.h"
 #include "projections/runner.h"
 #include "projections/store.h"
+#include "projections/token_store.h"
 
 namespace caseline::gateway {
 
@@ -47,6 +49,8 @@ struct services {
   // Called after POST /v1/admin/clock moved the manual clock, or a calendar year was published
   // (the reminder thread looks again: deadline revision, then reminders).
   std::function<void()> clock_moved;
+  // POST /v1/admin/tokens: checks the order like `caseline token create` and stores the token.
+  std::function<result<projections::created_token>(const token_order&)> create_token{};
 };
 
 struct api_options {

@@ -82,7 +82,8 @@ bool permitted(role r, operation op) {
     case operation::read_registry: return true;
     case operation::write_registry: return r == admin || r == supervisor;
     case operation::admin_clock:
-    case operation::publish_calendar: return r == admin;
+    case operation::publish_calendar:
+    case operation::admin_tokens: return r == admin;
     case operation::metrics: return r == admin || r == analyst || r == auditor;
     case operation::read_worklists:
       return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||

@@ -78,6 +78,7 @@ enum class operation : std::uint8_t {
   upload_recording,  // store a call's audio
   read_recording,    // fetch a call's audio
   publish_calendar,  // PUT a year of the working-day calendar
+  admin_tokens,      // create, list and revoke bearer tokens
 };
 
 // May this role ever do this (whatever the case)? False answers 403.

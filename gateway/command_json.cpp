@@ -306,6 +306,25 @@ result<timestamp> parse_clock(std::string_view body) {
   return *t;
 }
 
+result<token_order> parse_token_order(std::string_view body) {
+  const json_limits limits;
+  boost::json::object o;
+  if (auto ok = require_json_object_body(body, o, limits); !ok) return ok.error();
+  object_reader r(o, "", limits);
+  CASELINE_TRY(role, r.required_string("role", 1, 32));
+  CASELINE_TRY(center, r.required_string("center", 1, 16));
+  CASELINE_TRY(unit, r.optional_string("unit", 64));
+  CASELINE_TRY(expires, r.optional_string("expires", 40));
+  if (auto f = r.finish(); !f) return f.error();
+  token_order out{std::move(role).value(), std::move(center).value(),
+                  unit.value().value_or(""), std::nullopt};
+  if (expires.value()) {
+    out.expires_at = parse_rfc3339(*expires.value());
+    if (!out.expires_at) return field_error("expires", "must be an RFC 3339 date-time");
+  }
+  return out;
+}
+
 #undef CASELINE_TRY
 
 }  // namespace caseline::gateway

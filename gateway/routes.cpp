@@ -10,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 41> routes{{
+constexpr std::array<route, 44> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -39,6 +39,9 @@ constexpr std::array<route, 41> routes{{
     {"GET", "/v1/centers", "list_centers", read_registry},
     {"GET", "/v1/admin/clock", "get_clock", admin_clock},
     {"POST", "/v1/admin/clock", "set_clock", admin_clock},
+    {"POST", "/v1/admin/tokens", "create_token", admin_tokens},
+    {"GET", "/v1/admin/tokens", "list_tokens", admin_tokens},
+    {"DELETE", "/v1/admin/tokens/{id}", "revoke_token", admin_tokens},
     {"GET", "/v1/queues/{queue}", "get_queue", read_worklists},
     {"GET", "/v1/sla/overdue", "sla_overdue", read_worklists},
     {"GET", "/v1/sla/due-soon", "sla_due_soon", read_worklists},

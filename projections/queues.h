@@ -1,6 +1,6 @@
 #pragma once
 
-// The work queues of every center and handling unit (issue 5 §1) and, from the same fold, the
+// The work queues of every center and handling unit (Art. 32-34) and, from the same fold, the
 // deadline index of sla_index.h.
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 
 // Replaying the log into fresh projections, and comparing two stores key by key: the proof that
-// every read model is a function of the log (issue 5 §4).
+// every read model is a function of the log.
 
 #include <chrono>
 #include <cstdint>

@@ -15,6 +15,7 @@ namespace caseline::projections {
 namespace server_state_key {
 inline constexpr std::string_view manual_clock = "manual_clock";          // be64 ms
 inline constexpr std::string_view calendar_revised = "calendar_revised";  // calendar version
+inline constexpr std::string_view bootstrap_token = "bootstrap_token";    // token id, once issued
 }  // namespace server_state_key
 
 result<std::optional<std::string>> read_server_state(store& s, std::string_view key);

@@ -21,20 +21,20 @@ enum class family : std::size_t {
   cases,         // case id -> case_row (cereal)
   case_events,   // case id, 0, sequence (be64) -> event location (partition, offset, index)
   counters,      // "<center>-<YYYYMMDD>" -> highest case sequence number used (be64)
-  // issue 4 (gateway): tokens, idempotency, list index, registry, access log
+  // the gateway's: tokens, idempotency, list index, registry, access log
   tokens,        // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
   idempotency,   // token id, 0, Idempotency-Key -> the first answer (projections/idempotency_store.h)
   case_index,    // scope, 0, received_on, 0, case id -> case summary (projections/case_index.h)
   registry,      // "unit/<id>" -> unit_info; "meta" -> registry stream head (registry_projection.h)
   access_log,    // be64 ms, be64 seq, token id, correlation id -> who read which case (access_log.h)
-  // issue 5 (projections): work queues, deadline index, statutory report counters
+  // worklists and reports: work queues, deadline index, statutory report counters
   queue_cases,      // case id -> the case's slim state (queues.h: personal fields cleared)
   queues,           // queue, 0, scope, 0, rank, 0, case id -> queue_item (queues.h)
   sla_deadlines,    // scope, 0, due, 0, kind, 0, case id -> deadline_row (sla_index.h)
   sla_remind,       // due, 0, kind, 0, case id -> deadline_row, until reminded (sla_index.h)
   report_cases,     // case id -> report_facts (reports.h)
   report_counters,  // "m|d/<period>/<center>/<domain>/<category>/<metric>" -> be64 (reports.h)
-  // issue 6 (retention): every purge, refusal and legal hold, in log order per case
+  // retention (Art. 38): every purge, refusal and legal hold, in log order per case
   retention,        // case id, 0, sequence (be64) -> retention_entry (retention.h)
   // the server's own state, not a function of the log (never compared by rebuild --verify)
   server_state,     // "manual_clock" -> be64 ms; "calendar_revised" -> calendar version swept

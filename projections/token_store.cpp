@@ -1,5 +1,6 @@
 #include "projections/token_store.h"
 
+#include <memory>
 #include <sstream>
 
 #include <cereal/archives/portable_binary.hpp>
@@ -23,8 +24,9 @@ std::string encode(const token_info& t) {
   std::ostringstream out;
   {
     cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 1;
-    ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms);
+    const std::uint32_t version = 2;  // 2: expires_at (0: never)
+    ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms,
+       t.expires_at ? t.expires_at->ms : std::int64_t{0});
   }
   return std::move(out).str();
 }
@@ -36,6 +38,11 @@ result<token_info> decode(const std::string& bytes) {
     std::uint32_t version = 0;
     token_info t;
     ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms);
+    if (version >= 2) {
+      std::int64_t expires = 0;
+      ar(expires);
+      if (expires != 0) t.expires_at = timestamp{expires};
+    }
     return t;
   } catch (const std::exception& ex) {
     return make_error(events::errc::corrupt_record, std::string("stored token: ") + ex.what());
@@ -44,8 +51,12 @@ result<token_info> decode(const std::string& bytes) {
 
 }  // namespace
 
+bool expired(const token_info& t, timestamp now) {
+  return t.expires_at && now.ms >= t.expires_at->ms;
+}
+
 result<created_token> token_store::create(std::string role, std::string center, std::string unit,
-                                          timestamp now) {
+                                          timestamp now, std::optional<timestamp> expires_at) {
   unsigned char random[32];
   if (RAND_bytes(random, sizeof random) != 1)
     return make_error(events::errc::fatal, "no random bytes for a token");
@@ -53,7 +64,8 @@ result<created_token> token_store::create(std::string role, std::string center, 
   out.secret = std::string(secret_prefix) +
                events::to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
   const std::string key = hash_key(out.secret);
-  out.info = token_info{key.substr(0, 12), std::move(role), std::move(center), std::move(unit), now};
+  out.info = token_info{key.substr(0, 12), std::move(role), std::move(center), std::move(unit), now,
+                        expires_at};
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a token handed out must survive a crash
   const auto s = store_.db().Put(wo, store_.cf(family::tokens), key, encode(out.info));
@@ -72,6 +84,39 @@ result<std::optional<token_info>> token_store::find(std::string_view secret) con
   auto t = decode(value);
   if (!t) return t.error();
   return std::optional<token_info>{std::move(t).value()};
+}
+
+result<std::vector<token_info>> token_store::list() const {
+  std::vector<token_info> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::tokens)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto t = decode(it->value().ToString());
+    if (!t) return t.error();
+    out.push_back(std::move(t).value());
+  }
+  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "list tokens");
+  return out;
+}
+
+result<bool> token_store::revoke(std::string_view id) {
+  // The id is the first 12 hex digits of the key (the hash): one prefix seek finds it.
+  if (id.size() != 12 || id.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    return false;
+  std::string key;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::tokens)));
+    it->Seek(rocksdb::Slice(id.data(), id.size()));
+    if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "find token");
+    if (!it->Valid() || !it->key().starts_with(rocksdb::Slice(id.data(), id.size()))) return false;
+    key = it->key().ToString();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // a revocation must survive a crash
+  const auto s = store_.db().Delete(wo, store_.cf(family::tokens), key);
+  if (!s.ok()) return events::detail::from_rocksdb(s, "revoke token");
+  return true;
 }
 
 }  // namespace caseline::projections

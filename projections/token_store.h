@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -18,7 +19,11 @@ struct token_info {
   std::string center;  // GB/T 2260 code of the holder's center
   std::string unit;    // for a handling unit's token; empty otherwise
   timestamp created_at;
+  std::optional<timestamp> expires_at{};  // from then on the token answers 401; none: never
 };
+
+// Whether the token no longer authenticates at `now`.
+bool expired(const token_info& t, timestamp now);
 
 struct created_token {
   std::string secret;  // "clt_<64 hex>": shown once, never stored
@@ -26,7 +31,8 @@ struct created_token {
 };
 
 // Bearer tokens in the `tokens` family, stored only as the SHA-256 of the secret. Tokens are
-// credentials, not case events: they are not in the log and a rebuild keeps them.
+// credentials, not case events: they are not in the log and a rebuild keeps them. Every lookup
+// reads the store, so a revocation (the row deleted) or an expiry holds from the next request.
 // Thread-safe (RocksDB is); holds a reference to the store, which must outlive it.
 class token_store {
  public:
@@ -34,9 +40,14 @@ class token_store {
 
   // Creates a token with fresh random bytes (OpenSSL RAND_bytes) and stores its hash (synced).
   result<created_token> create(std::string role, std::string center, std::string unit,
-                               timestamp now);
-  // The token a secret stands for; nullopt when unknown.
+                               timestamp now, std::optional<timestamp> expires_at = {});
+  // The token a secret stands for; nullopt when unknown (or revoked). Expiry is the caller's
+  // check (expired()), against its own clock.
   result<std::optional<token_info>> find(std::string_view secret) const;
+  // Every stored token, in id order; secrets are never stored, so never listed.
+  result<std::vector<token_info>> list() const;
+  // Deletes the token with this public id (synced); false when there is none.
+  result<bool> revoke(std::string_view id);
 
  private:
   store& store_;

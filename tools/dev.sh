@@ -12,21 +12,19 @@
 #                                 briefly (part of `test`)
 #   tools/dev.sh chaos [ARGS...]  the full chaos suite (tools/chaos.py: minutes; `test` runs its
 #                                 --short version after ctest)
+#   tools/dev.sh fresh-check [DIR]  bootstrap a clean bookworm root (mmdebstrap) in DIR, clone
+#                                 this HEAD into it, and run `serve` (until it prints its
+#                                 address) and `test` inside it: proves tools/packages.txt
 #
-# Needs root or sudo for apt-get (only when a package is missing), and Maven Central for the
-# first Kafka fetch.
+# The packages come from tools/packages.txt. Needs root or sudo for apt-get (only when a package
+# is missing), and Maven Central for the first Kafka fetch.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${PRESET:-default}"
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config git
-  librdkafka-dev librocksdb-dev rocksdb-tools
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libfmt-dev libspdlog-dev libcereal-dev doctest-dev libcli11-dev libssl-dev
-  openjdk-17-jre-headless maven kcat python3 curl clang libclang-rt-14-dev
-)
+# The one list of Debian packages (comments and blank lines skipped).
+mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$root/tools/packages.txt")
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -59,6 +57,91 @@ fuzz() {
   ctest --test-dir build-fuzz -R gateway_fuzz --output-on-failure
 }
 
+# A clean Debian bookworm root (mmdebstrap, from this machine's own apt sources), a clone of
+# HEAD inside it at the same path as this checkout, and the README's two commands run there.
+# Proves that tools/packages.txt and the scripts are enough on a fresh machine. The root is kept
+# (its path is printed) for inspection; /proc, /dev and /sys are unmounted whatever happens.
+# FRESH_CHECK_SEED=1 copies this checkout's .cache/kafka and the ccache folder in first, which
+# saves the jar download and most of the compile time without changing what is checked.
+fresh_check() {
+  local dir="${1:-}" started=$SECONDS
+  if [[ -z $dir ]]; then dir=$(mktemp -d /var/tmp/caseline-fresh.XXXXXX); fi
+  if [[ -e $dir && -n $(ls -A "$dir") ]]; then log "fresh-check: $dir is not empty"; return 2; fi
+  if [[ $(id -u) -ne 0 ]]; then log "fresh-check: needs root (mmdebstrap, chroot, mount)"; return 2; fi
+  if ! command -v mmdebstrap >/dev/null; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap
+  fi
+  # The machine's own sources: only what its apt already reaches.
+  local sources=() f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    if [[ -s $f ]] && grep -qE '^[^#]*(debian|bookworm)' "$f"; then sources+=("$f"); fi
+  done
+  log "fresh-check: bootstrapping bookworm into $dir from ${sources[*]}"
+  mmdebstrap --variant=apt --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$dir" "${sources[@]}"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"  # Maven Central (the Kafka jars) by name
+
+  local head src="$dir$root"
+  head=$(git -C "$root" rev-parse HEAD)
+  mkdir -p "$(dirname "$src")"
+  git clone -q --no-checkout "$root" "$src"
+  git -C "$src" checkout -q --detach "$head"
+  if [[ ${FRESH_CHECK_SEED:-0} == 1 ]]; then
+    if [[ -d $root/.cache/kafka ]]; then mkdir -p "$src/.cache" && cp -a "$root/.cache/kafka" "$src/.cache/"; fi
+    local ccache_dir
+    ccache_dir=$(ccache -k cache_dir 2>/dev/null || true)
+    if [[ -n $ccache_dir && -d $ccache_dir ]]; then
+      mkdir -p "$dir/root/.cache" && cp -a "$ccache_dir" "$dir/root/.cache/ccache"
+    fi
+    log "fresh-check: seeded .cache/kafka and ccache from this machine"
+  fi
+
+  local mounted=()
+  # shellcheck disable=SC2317  # run by the trap
+  unmount_all() {
+    local m i
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+      m=${mounted[i]}
+      umount -R "$m" || umount -lR "$m" || log "fresh-check: could not unmount $m"
+    done
+    mounted=()
+  }
+  trap unmount_all EXIT INT TERM
+  for f in proc dev sys; do
+    mount --rbind "/$f" "$dir/$f" && mount --make-rslave "$dir/$f"
+    mounted+=("$dir/$f")
+  done
+
+  log "fresh-check: running 'tools/dev.sh serve' then 'tools/dev.sh test' in the chroot (HEAD $head)"
+  local rc=0
+  chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 ${FRESH_CHECK_SEED:+CCACHE_BASEDIR=${CCACHE_BASEDIR:-}} /bin/bash -c '
+      set -euo pipefail
+      cd "$1"
+      coproc server { exec tools/dev.sh serve 2>&1; }
+      pid=$server_PID
+      address=
+      while IFS= read -r line <&"${server[0]}"; do
+        printf "serve: %s\n" "$line"
+        if [[ $line == "caseline listening on "* ]]; then address=${line#caseline listening on }; break; fi
+      done
+      if [[ -z $address ]]; then echo "fresh-check: serve never printed its address" >&2; exit 1; fi
+      kill -TERM "$pid"
+      wait "$pid"
+      echo "fresh-check: serve answered on ${address%% *} and stopped"
+      tools/dev.sh test
+    ' fresh-check "$root" || rc=$?
+  unmount_all
+  trap - EXIT INT TERM
+  local took=$((SECONDS - started))
+  if ((rc == 0)); then
+    log "fresh-check: PASSED in $((took / 60))m$((took % 60))s (root kept at $dir)"
+  else
+    log "fresh-check: FAILED (exit $rc) after $((took / 60))m$((took % 60))s (root kept at $dir)"
+  fi
+  return "$rc"
+}
+
 binary_dir() {
   case "$preset" in
     default) echo "$root/build" ;;
@@ -73,6 +156,7 @@ case "$cmd" in
   deps) deps ;;
   build) deps; build ;;
   fuzz) deps; fuzz ;;
+  fresh-check) fresh_check "$@" ;;
   serve)
     deps; build
     exec "$(binary_dir)/tools/caseline" serve --listen 127.0.0.1:8080 --data "$root/caseline-data" "$@" ;;
@@ -95,6 +179,6 @@ case "$cmd" in
     cd "$root"
     exec "$root/tools/kafka-local.sh" run -- python3 tools/chaos.py --binary "$(binary_dir)/tools/caseline" "$@" ;;
   *)
-    sed -n '2,15p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,18p' "${BASH_SOURCE[0]}" >&2
     exit 2 ;;
 esac

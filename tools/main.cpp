@@ -7,12 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include "core/calendar.h"
+#include "projections/clock.h"
 #include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
 #include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
 #include "tools/calendar_publish.h"
+#include "tools/install_paths.h"
 #include "tools/rebuild_cmd.h"
 #include "tools/replay_cmd.h"
 #include "tools/report_cmd.h"
@@ -71,11 +73,12 @@ int main(int argc, char** argv) {
   // One JSON object per log line: every message is itself a JSON object (no personal data).
   spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%v})");
   CLI::App app{"caseline: event-sourced case management for the 12328 hotline"};
+  const std::string default_calendar = tools::default_calendar_file();
   app.require_subcommand(1);
   app.set_config("--config", "", "read options from this TOML/INI file");
 
   tools::serve_options serve;
-  serve.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  serve.store.calendar_file = default_calendar;
   auto* serve_cmd = app.add_subcommand("serve", "run the HTTP server");
   add_store_options(*serve_cmd, serve.store);
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free)")
@@ -103,15 +106,32 @@ int main(int argc, char** argv) {
   token_cmd->require_subcommand(1);
   auto* token_create = token_cmd->add_subcommand(
       "create", "create a token; prints it once (stored only as its SHA-256)");
-  add_store_options(*token_create, token_store);
   token_create->add_option("--role", token_req.role,
                            "agent, shift_lead, quality_inspector, analyst, revisit_officer, "
                            "supervisor, unit, auditor, admin")
       ->required();
   token_create->add_option("--center", token_req.center, "GB/T 2260 center code")->required();
   token_create->add_option("--unit", token_req.unit, "handling unit id (role unit)");
+  std::string token_expires;
+  token_create->add_option("--expires", token_expires,
+                           "RFC 3339 date-time or a duration (90m, 12h, 30d); default never");
+  tools::token_admin token_via;
+  // Through the running server (admin token) or, without --url, on the stopped store.
+  auto add_token_via = [&](CLI::App* c) {
+    add_store_options(*c, token_store);
+    c->add_option("--url", token_via.url, "a running server (http://HOST:PORT): through its API");
+    c->add_option("--token", token_via.token, "an admin bearer token, with --url")
+        ->envname("CASELINE_TOKEN");
+  };
+  add_token_via(token_create);
+  auto* token_list = token_cmd->add_subcommand("list", "every token (never a secret)");
+  add_token_via(token_list);
+  std::string token_id;
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "revoke a token: 401 from then on");
+  add_token_via(token_revoke);
+  token_revoke->add_option("ID", token_id, "the token's id (token list)")->required();
 
-  std::string calendar_file = CASELINE_DEFAULT_CALENDAR;
+  std::string calendar_file = default_calendar;
   auto* cal_cmd = app.add_subcommand("calendar", "the working-day calendar");
   cal_cmd->require_subcommand(1);
   cal_cmd->add_option("--calendar", calendar_file, "calendar data file")
@@ -169,7 +189,7 @@ int main(int argc, char** argv) {
   produce_cmd->add_option("--in-flight", produce.max_in_flight, "records awaiting delivery")
       ->capture_default_str();
 
-  // issue 6: tamper evidence
+  // --- tamper evidence ---
   tools::replay_options replay;
   auto* replay_cmd =
       app.add_subcommand("replay", "a case's history from the log, its chain verified");
@@ -196,9 +216,9 @@ int main(int argc, char** argv) {
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");
 
-  // --- reports, rebuild (issue 5) ---
+  // --- reports, rebuild ---
   tools::report_options report;
-  report.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  report.store.calendar_file = default_calendar;
   auto* report_cmd = app.add_subcommand("report", "statutory reports (Art. 39-41, 45)");
   report_cmd->require_subcommand(1);
   auto report_common = [&](CLI::App* c) {
@@ -228,7 +248,7 @@ int main(int argc, char** argv) {
   report_common(r_urgent);
   r_urgent->add_option("--day", report.day, "YYYY-MM-DD")->required();
   tools::report_jobs_options jobs;
-  jobs.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  jobs.store.calendar_file = default_calendar;
   auto* r_jobs = report_cmd->add_subcommand("jobs", "write every due report once into an outbox");
   add_store_options(*r_jobs, jobs.store);
   r_jobs->add_option("--outbox", jobs.outbox)->required();
@@ -236,14 +256,14 @@ int main(int argc, char** argv) {
   r_jobs->add_option("--now", jobs.now, "RFC 3339; default the system clock");
 
   tools::rebuild_options rebuild;
-  rebuild.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  rebuild.store.calendar_file = default_calendar;
   auto* rebuild_cmd = app.add_subcommand("rebuild", "replay the log into fresh projections");
   add_store_options(*rebuild_cmd, rebuild.store);
   rebuild_cmd->add_option("--into", rebuild.into, "default <data>/rebuild");
   rebuild_cmd->add_flag("--verify", rebuild.verify, "compare with <data>/store key by key");
 
   tools::bench_rebuild_options brb;
-  brb.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  brb.calendar_file = default_calendar;
   auto* brb_cmd =
       bench_cmd->add_subcommand("rebuild", "rebuild rate beside raw consume and db_bench");
   brb_cmd->add_option("--events", brb.events)->capture_default_str();
@@ -253,9 +273,9 @@ int main(int argc, char** argv) {
   brb_cmd->add_option("--db-bench", brb.db_bench, "db_bench program; empty to skip")
       ->capture_default_str();
 
-  // --- retention (issue 6) ---
+  // --- retention (Art. 38) ---
   tools::retention_options retention;
-  retention.store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  retention.store.calendar_file = default_calendar;
   auto* retention_cmd = app.add_subcommand("retention", "call audio and text retention (Art. 38)");
   retention_cmd->require_subcommand(1);
   auto* ret_audit = retention_cmd->add_subcommand("audit", "what is kept, purged, eligible");
@@ -270,7 +290,7 @@ int main(int argc, char** argv) {
   ret_purge->add_flag("--dry-run", retention.dry_run, "only list what would be purged");
   ret_purge->add_option("--user", retention.user, "who purges (recorded)")->capture_default_str();
   tools::store_options recording_store;
-  recording_store.calendar_file = CASELINE_DEFAULT_CALENDAR;
+  recording_store.calendar_file = default_calendar;
   std::string recording_file;
   auto* recording_cmd = app.add_subcommand("recording", "call audio in the blob store");
   recording_cmd->require_subcommand(1);
@@ -301,7 +321,20 @@ int main(int argc, char** argv) {
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
 
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
-  if (*token_create) return tools::run_token_create(token_store, token_req, std::cout, std::cerr);
+  if (*token_create) {
+    if (!token_expires.empty()) {
+      auto e = tools::parse_expires(token_expires, projections::system_clock{}.now());
+      if (!e) {
+        std::cerr << "caseline token create: " << e.error().message() << "\n";
+        return 2;
+      }
+      token_req.expires_at = e.value();
+    }
+    return tools::run_token_create(token_store, token_via, token_req, std::cout, std::cerr);
+  }
+  if (*token_list) return tools::run_token_list(token_store, token_via, std::cout, std::cerr);
+  if (*token_revoke)
+    return tools::run_token_revoke(token_store, token_via, token_id, std::cout, std::cerr);
   if (*cal_cmd && *publish_cmd) return tools::run_calendar_publish(publish, std::cout, std::cerr);
   if (*cal_cmd) {
     return with_calendar(calendar_file, [&](const core::calendar& cal) {

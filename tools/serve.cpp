@@ -300,6 +300,11 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                              p->manual_clock, std::move(names),  *p->privacy,
                              *p->blobs,      p->retention,       *p->keys,
                              [ticker = p->reminder_ticker.get()] { ticker->poke(); }};
+  services.create_token = [st = p->store.get(),
+                           reg = &p->projections->registry()](const gateway::token_order& o) {
+    return tools::create_token(*st, *reg->snapshot(),
+                               token_request{o.role, o.center, o.unit, o.expires_at});
+  };
   p->api = std::make_unique<gateway::api>(std::move(services), ao);
   gateway::server_options so;
   so.host = listen.first;
@@ -335,6 +340,18 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
                          : fmt::format("kafka {} topic {}", options.store.kafka,
                                        options.store.topic))
       << std::flush;
+  // The very first start hands out one admin token (stdout only, never the log), so that the
+  // first operator creates the others through the API without stopping the server.
+  auto boot = bootstrap_admin_token(stack.value()->store(), projections::system_clock{}.now(),
+                                    std::chrono::hours(24));
+  if (!boot) {
+    err << "caseline serve: bootstrap token: " << boot.error().message() << "\n";
+    return 1;
+  }
+  if (boot.value())
+    out << "bootstrap admin token (shown once, expires in 24 hours): " << boot.value()->secret
+        << "\n"
+        << std::flush;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));

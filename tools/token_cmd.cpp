@@ -1,7 +1,10 @@
 #include "tools/token_cmd.h"
 
+#include <charconv>
 #include <filesystem>
 #include <ostream>
+
+#include <boost/json.hpp>
 
 #include "core/registry.h"
 #include "events/errc.h"
@@ -9,7 +12,9 @@
 #include "gateway/problem.h"
 #include "projections/clock.h"
 #include "projections/registry_projection.h"
+#include "projections/server_state.h"
 #include "projections/store.h"
+#include "tools/admin_client.h"
 
 namespace caseline::tools {
 
@@ -27,28 +32,83 @@ result<projections::created_token> create_token(projections::store& s, const cor
                                                 const token_request& r) {
   if (auto ok = check_token_request(r, reg); !ok) return ok.error();
   return projections::token_store(s).create(r.role, r.center, r.unit,
-                                            projections::system_clock{}.now());
+                                            projections::system_clock{}.now(), r.expires_at);
 }
+
+namespace {
+
+result<std::unique_ptr<projections::store>> open_token_store(const store_options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return make_error(events::errc::bad_config,
+                      "cannot create " + options.data_dir + ": " + ec.message());
+  return projections::store::open((std::filesystem::path(options.data_dir) / "store").string());
+}
+
+}  // namespace
 
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r) {
   // Only a unit's registration needs the store: refuse the rest before creating one for nothing.
   if (r.role != "unit")
     if (auto ok = check_token_request(r, core::registry::henan()); !ok) return ok.error();
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec)
-    return make_error(events::errc::bad_config,
-                      "cannot create " + options.data_dir + ": " + ec.message());
-  auto s = projections::store::open((std::filesystem::path(options.data_dir) / "store").string());
+  auto s = open_token_store(options);
   if (!s) return s.error();
   projections::registry_projection reg(*s.value());
   if (const auto& e = reg.load_error()) return *e;
   return create_token(*s.value(), *reg.snapshot(), r);
 }
 
-int run_token_create(const store_options& options, const token_request& r, std::ostream& out,
-                     std::ostream& err) {
+result<timestamp> parse_expires(std::string_view text, timestamp now) {
+  if (auto t = parse_rfc3339(text)) return *t;
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::int64_t per = 0;
+  if (unit == "m") per = 60'000;
+  else if (unit == "h") per = 3'600'000;
+  else if (unit == "d") per = 86'400'000;
+  if (ec != std::errc{} || n <= 0 || per == 0 || n > 3650LL * 86'400'000 / per)
+    return make_error(gateway::errc::invalid_field,
+                      "expires: an RFC 3339 date-time or a duration such as 90m, 12h, 30d");
+  return timestamp{now.ms + n * per};
+}
+
+namespace {
+
+// A problem+json answer as one line for the operator.
+int report_answer(std::string_view what, const result<admin_answer>& a, int ok_status,
+                  std::ostream& err) {
+  if (!a) {
+    err << "caseline token " << what << ": " << a.error().message() << "\n";
+    return 1;
+  }
+  if (a.value().status != ok_status) {
+    err << "caseline token " << what << ": " << a.value().status << " " << a.value().body << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+
+}  // namespace
+
+int run_token_create(const store_options& options, const token_admin& via, const token_request& r,
+                     std::ostream& out, std::ostream& err) {
+  if (!via.url.empty()) {
+    boost::json::object body{{"role", r.role}, {"center", r.center}};
+    if (!r.unit.empty()) body["unit"] = r.unit;
+    if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
+    auto a = admin_request({via.url, via.token}, "POST", "/v1/admin/tokens",
+                           boost::json::serialize(body));
+    if (int rc = report_answer("create", a, 201, err); rc != 0) return rc;
+    const auto answer = boost::json::parse(a.value().body).as_object();
+    out << answer.at("token").as_string().c_str() << "\n";
+    err << "token " << answer.at("id").as_string().c_str()
+        << ": shown once, stored only as its SHA-256\n";
+    return 0;
+  }
   auto t = create_token(options, r);
   if (!t) {
     err << "caseline token create: " << t.error().message() << "\n";
@@ -59,6 +119,91 @@ int run_token_create(const store_options& options, const token_request& r, std::
       << (r.unit.empty() ? "" : ", unit " + r.unit)
       << "): shown once, stored only as its SHA-256\n";
   return 0;
+}
+
+int run_token_list(const store_options& options, const token_admin& via, std::ostream& out,
+                   std::ostream& err) {
+  if (!via.url.empty()) {
+    auto a = admin_request({via.url, via.token}, "GET", "/v1/admin/tokens");
+    if (int rc = report_answer("list", a, 200, err); rc != 0) return rc;
+    out << a.value().body << "\n";
+    return 0;
+  }
+  auto s = open_token_store(options);
+  if (!s) {
+    err << "caseline token list: " << s.error().message() << "\n";
+    return 1;
+  }
+  auto all = projections::token_store(*s.value()).list();
+  if (!all) {
+    err << "caseline token list: " << all.error().message() << "\n";
+    return 1;
+  }
+  const auto now = projections::system_clock{}.now();
+  boost::json::array items;
+  for (const auto& t : all.value())
+    items.emplace_back(boost::json::object{
+        {"id", t.id}, {"role", t.role}, {"center", t.center},
+        {"unit", t.unit.empty() ? boost::json::value(nullptr) : boost::json::value(t.unit)},
+        {"created_at", to_rfc3339_shanghai(t.created_at)},
+        {"expires", t.expires_at ? boost::json::value(to_rfc3339_shanghai(*t.expires_at))
+                                 : boost::json::value(nullptr)},
+        {"expired", projections::expired(t, now)}});
+  out << boost::json::serialize(boost::json::object{{"tokens", std::move(items)}}) << "\n";
+  return 0;
+}
+
+int run_token_revoke(const store_options& options, const token_admin& via, const std::string& id,
+                     std::ostream& out, std::ostream& err) {
+  if (!via.url.empty()) {
+    auto a = admin_request({via.url, via.token}, "DELETE", "/v1/admin/tokens/" + id);
+    if (int rc = report_answer("revoke", a, 204, err); rc != 0) return rc;
+    out << "revoked " << id << "\n";
+    return 0;
+  }
+  auto s = open_token_store(options);
+  if (!s) {
+    err << "caseline token revoke: " << s.error().message() << "\n";
+    return 1;
+  }
+  auto revoked = projections::token_store(*s.value()).revoke(id);
+  if (!revoked || !revoked.value()) {
+    err << "caseline token revoke: "
+        << (revoked ? "no token with id " + id : revoked.error().message()) << "\n";
+    return 1;
+  }
+  out << "revoked " << id << "\n";
+  return 0;
+}
+
+result<std::optional<projections::created_token>> bootstrap_admin_token(projections::store& s,
+                                                                        timestamp now,
+                                                                        std::chrono::hours valid_for) {
+  using none = std::optional<projections::created_token>;
+  auto issued = projections::read_server_state(s, projections::server_state_key::bootstrap_token);
+  if (!issued) return issued.error();
+  if (issued.value()) return none{};
+  projections::token_store tokens(s);
+  auto all = tokens.list();
+  if (!all) return all.error();
+  if (!all.value().empty()) {
+    // Tokens were made before the first start (token create on the stopped store): no need.
+    if (auto w = projections::write_server_state(s, projections::server_state_key::bootstrap_token,
+                                                 "none");
+        !w)
+      return w.error();
+    return none{};
+  }
+  auto t = tokens.create("admin", std::string(core::registry::provincial_center), "", now,
+                         timestamp{now.ms + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                valid_for)
+                                                .count()});
+  if (!t) return t.error();
+  if (auto w = projections::write_server_state(s, projections::server_state_key::bootstrap_token,
+                                               t.value().info.id);
+      !w)
+    return w.error();
+  return none{std::move(t).value()};
 }
 
 }  // namespace caseline::tools

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "projections/token_store.h"
@@ -21,7 +24,11 @@ struct token_request {
                        // revisit_officer, supervisor, unit, auditor, admin
   std::string center;  // GB/T 2260 code of a Henan center (410000: the provincial center)
   std::string unit;    // required for role "unit", refused otherwise
+  std::optional<timestamp> expires_at{};  // none: never expires (revoke it instead)
 };
+
+// --expires: an RFC 3339 date-time, or a duration from now ("90m", "12h", "30d").
+result<timestamp> parse_expires(std::string_view text, timestamp now);
 
 // Checks a request: a known role and center; a unit exactly for role "unit", registered with
 // that center in `reg` (gateway::check_token_scope).
@@ -40,8 +47,26 @@ result<projections::created_token> create_token(projections::store& s, const cor
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r);
 
-// `caseline token create`: prints the secret once (stdout, one line) and the token id (stderr).
-int run_token_create(const store_options& options, const token_request& r, std::ostream& out,
-                     std::ostream& err);
+// `caseline token create|list|revoke`. With an admin target (--url, --token) through the running
+// server (POST, GET /v1/admin/tokens, DELETE /v1/admin/tokens/{id}); without one, on the store
+// under options.data_dir, which must not be open in another process. create prints the secret
+// once (stdout, one line) and the token id (stderr); list prints one JSON object.
+struct token_admin {
+  std::string url;    // empty: the store directly
+  std::string token;  // an admin token, for --url
+};
+int run_token_create(const store_options& options, const token_admin& via, const token_request& r,
+                     std::ostream& out, std::ostream& err);
+int run_token_list(const store_options& options, const token_admin& via, std::ostream& out,
+                   std::ostream& err);
+int run_token_revoke(const store_options& options, const token_admin& via, const std::string& id,
+                     std::ostream& out, std::ostream& err);
+
+// At the very first start of a store (no token yet, none handed out before): an admin token for
+// the provincial center that expires after `valid_for`, so the first operator can create the
+// others through the API without stopping the server. nullopt on any later start.
+result<std::optional<projections::created_token>> bootstrap_admin_token(projections::store& s,
+                                                                        timestamp now,
+                                                                        std::chrono::hours valid_for);
 
 }  // namespace caseline::tools

@@ -333,3 +333,58 @@ TEST_CASE("/metrics, /openapi.json, /healthz and /readyz") {
   CHECK(request(srv.port, "GET", "/healthz").status == 200);
   CHECK(request(srv.port, "GET", "/readyz").status == 200);
 }
+
+TEST_CASE("bearer tokens are created, listed and revoked while the server runs; revoked and expired ones answer 401") {
+  test_server srv;
+  const auto admin = srv.own.at("admin");
+  // One hour after the manual clock (2025-09-26T10:00+08:00).
+  const auto made = srv.post(
+      "/v1/admin/tokens",
+      R"({"role":"agent","center":"410100","expires":"2025-09-26T11:00:00+08:00"})", admin);
+  REQUIRE(made.status == 201);
+  const auto created = json::parse(made.body);
+  const std::string secret = str(created, "token");
+  const std::string id = str(created, "id");
+  CHECK(secret.starts_with("clt_"));
+  CHECK(srv.get("/v1/cases", secret).status == 200);
+
+  const auto list = srv.get("/v1/admin/tokens", admin);
+  REQUIRE(list.status == 200);
+  CHECK(list.body.find(id) != std::string::npos);
+  CHECK(list.body.find("clt_") == std::string::npos);  // secrets are never listed
+  CHECK(srv.get("/v1/admin/tokens", srv.own.at("supervisor")).status == 403);
+
+  SUBCASE("expired: 401 once the clock reaches the expiry") {
+    REQUIRE(srv.post("/v1/admin/clock", R"({"now":"2025-09-26T10:59:59+08:00"})", admin).status ==
+            200);
+    CHECK(srv.get("/v1/cases", secret).status == 200);
+    REQUIRE(srv.post("/v1/admin/clock", R"({"now":"2025-09-26T11:00:00+08:00"})", admin).status ==
+            200);
+    const auto r = srv.get("/v1/cases", secret);
+    CHECK(r.status == 401);
+    CHECK(r.body.find("expired") != std::string::npos);
+    const auto listed = json::parse(srv.get("/v1/admin/tokens", admin).body);
+    bool marked = false;
+    for (const auto& t : listed.at("tokens").as_array())
+      if (str(t, "id") == id) marked = t.at("expired").as_bool();
+    CHECK(marked);
+  }
+  SUBCASE("revoked: 401 from the next request on; a second revocation is 404") {
+    CHECK(request(srv.port, "DELETE", "/v1/admin/tokens/" + id, {}, test_server::auth(admin))
+              .status == 204);
+    CHECK(srv.get("/v1/cases", secret).status == 401);
+    CHECK(request(srv.port, "DELETE", "/v1/admin/tokens/" + id, {}, test_server::auth(admin))
+              .status == 404);
+    CHECK(srv.get("/v1/admin/tokens", admin).body.find(id) == std::string::npos);
+  }
+  SUBCASE("the order is checked as by caseline token create") {
+    CHECK(srv.post("/v1/admin/tokens", R"({"role":"pilot","center":"410100"})", admin).status ==
+          422);
+    CHECK(srv.post("/v1/admin/tokens", R"({"role":"agent","center":"999999"})", admin).status ==
+          422);
+    CHECK(srv.post("/v1/admin/tokens",
+                   R"({"role":"agent","center":"410100","expires":"2025-09-26T09:00:00+08:00"})",
+                   admin)
+              .status == 422);
+  }
+}

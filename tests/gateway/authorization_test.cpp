@@ -1,6 +1,6 @@
 // The authorization matrix: every role x every route x an own and a foreign case. The expected
-// permissions are written out here from issue 4 §2 (not taken from gateway/auth.h), so that a
-// change to the permission table fails this test.
+// permissions are written out here from the role table of gateway/README.md (not taken from
+// gateway/auth.h), so that a change to the permission table fails this test.
 #include "gateway/auth.h"
 
 #include <set>
@@ -20,7 +20,7 @@ const std::set<std::string> report_readers{"analyst", "supervisor", "auditor"};
 const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
                                      "revisit_officer", "supervisor", "unit", "auditor", "admin"};
 
-// Route name -> the roles that may use it (issue 4 §2). Routes without a token are absent.
+// Route name -> the roles that may use it (Art. 16-23, 30). Routes without a token are absent.
 const std::map<std::string, std::set<std::string>>& allowed() {
   static const std::map<std::string, std::set<std::string>> m{
       {"metrics", {"admin", "analyst", "auditor"}},
@@ -47,7 +47,10 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"set_clock", {"admin"}},
       {"get_clock", {"admin"}},
       {"publish_calendar", {"admin"}},
-      // issue 5: queues and deadlines for the center's staff, units and auditors; reports for
+      {"create_token", {"admin"}},
+      {"list_tokens", {"admin"}},
+      {"revoke_token", {"admin"}},
+      // Queues and deadlines for the center's staff, units and auditors; reports for
       // analysts, supervisors and auditors.
       {"get_queue", center_readers},
       {"sla_overdue", center_readers},
@@ -57,7 +60,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"report_period", report_readers},
       {"report_assessment", report_readers},
       {"report_urgent", report_readers},
-      // issue 6
+      // Retention and call audio (Art. 38)
       {"retention_audit", {"auditor", "supervisor"}},
       {"place_legal_hold", {"supervisor"}},
       {"lift_legal_hold", {"supervisor"}},
@@ -94,6 +97,7 @@ const std::map<std::string, std::string>& bodies() {
       {"revisit", R"({"reached":false})"},
       {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
       {"set_clock", R"({"now":"2025-09-26T10:00:00+08:00"})"},
+      {"create_token", R"({"role":"agent","center":"410100"})"},
       {"place_legal_hold", R"({"reason":"court order"})"},
       {"lift_legal_hold", R"({"reason":"lifted"})"},
       {"put_recording", "RIFF....WAVEfmt "},
@@ -101,6 +105,9 @@ const std::map<std::string, std::string>& bodies() {
   };
   return m;
 }
+
+// A token that only DELETE /v1/admin/tokens/{id} uses (the admin revokes it once).
+std::string spare_token_id;
 
 std::string target_of(const gateway::route& r, const std::string& id) {
   std::string t(r.path);
@@ -111,7 +118,9 @@ std::string target_of(const gateway::route& r, const std::string& id) {
     if (auto p = t.find(name); p != std::string::npos) t.replace(p, std::string(name).size(), value);
   if (r.name == "report_period") t += "?from=2025-09-01&to=2025-09-30";
   if (auto p = t.find("{id}"); p != std::string::npos)
-    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit) : id);
+    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit)
+                    : r.name == "revoke_token"                   ? spare_token_id
+                                                                 : id);
   if (auto p = t.find("{year}"); p != std::string::npos) t.replace(p, 6, "2025");
   if (r.name == "get_status") t += "?phone_last4=1234";
   return t;
@@ -143,6 +152,9 @@ TEST_CASE("the permission table of the test covers every route that needs a toke
 TEST_CASE("every role x every route x own and foreign case") {
   test_server srv;
   const std::string missing = "410100-20250926-999999";
+  auto spare = srv.stack->create_token(tools::token_request{"agent", "410100", ""});
+  REQUIRE(spare);
+  spare_token_id = spare.value().info.id;
   for (const auto& r : gateway::route_table()) {
     if (!r.op) continue;
     const std::string name(r.name);

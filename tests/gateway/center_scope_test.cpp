@@ -58,15 +58,15 @@ TEST_CASE("a unit token names a unit registered with the token's center") {
     o.data_dir = data;
     o.partitions = 4;
     std::ostringstream out, err;
-    CHECK(tools::run_token_create(o, {"unit", other_center, own_unit}, out, err) != 0);
+    CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit", other_center, own_unit}, out, err) != 0);
     CHECK(out.str().empty());
     CHECK(err.str().find(std::string("registered with center ") + own_center) !=
           std::string::npos);
     std::ostringstream out2, err2;
-    CHECK(tools::run_token_create(o, {"unit", own_center, "nope"}, out2, err2) != 0);
+    CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit", own_center, "nope"}, out2, err2) != 0);
     CHECK(err2.str().find("not registered") != std::string::npos);
     std::ostringstream out3, err3;
-    CHECK(tools::run_token_create(o, {"unit", own_center, own_unit}, out3, err3) == 0);
+    CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit", own_center, own_unit}, out3, err3) == 0);
     CHECK(out3.str().starts_with("clt_"));
   }
 }

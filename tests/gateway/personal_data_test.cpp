@@ -1,4 +1,4 @@
-// Personal data over the API (issue 6 §1): the fields sealed in the log and the store are opened
+// Personal data over the API (Art. 38): the fields sealed in the log and the store are opened
 // for display (masked where the role asks), null once the case is shredded while its facts stay,
 // and a field that does not verify is a 500 problem, never data. No plaintext in stored answers.
 #include "gateway/case_json.h"

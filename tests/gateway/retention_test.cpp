@@ -1,4 +1,4 @@
-// The routes of issue 6 against a real server: call audio stored and fetched by its hash (with
+// The retention routes (Art. 38) against a real server: call audio stored and fetched by its hash (with
 // its own body limit, checked on read), legal holds (also on archived cases), and the retention
 // audit for auditors and the provincial center's supervisors.
 #include "gateway/api.h"

@@ -1,4 +1,4 @@
-// The read routes of issue 5 against a real server and a small scenario: work queues, overdue
+// The worklist and report routes against a real server and a small scenario: work queues, overdue
 // and due-soon deadlines, and the statutory reports, each in the caller's scope, with bad
 // parameters answered as 422 problems naming the parameter.
 #include "gateway/api.h"
