@@ -634,6 +634,8 @@ class api::impl {
                       "when read (altered or damaged data).",
                       "counter", {},
                       static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
+    if (s_.connection_metrics)
+      for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
     http_response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_.render(gauges);
@@ -866,7 +868,9 @@ class api::impl {
 
   void get_status(const scope_ptr& sc, responder done) {
     int retry_after = 1;
-    if (!status_limit_.allow(sc->req.client, retry_after)) {
+    // Per client address: behind a trusted proxy, the address it forwarded.
+    if (!status_limit_.allow(sc->req.client_key.empty() ? sc->req.client : sc->req.client_key,
+                             retry_after)) {
       auto r = error_response(make_error(errc::too_many_requests, "per-address request rate"));
       r.headers.emplace_back("Retry-After", std::to_string(retry_after));
       return done(std::move(r));

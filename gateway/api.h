@@ -11,6 +11,7 @@
 #include "events/event_log.h"
 #include "gateway/command_json.h"
 #include "gateway/http.h"
+#include "gateway/metrics.h"
 #include "gateway/rate_limit.h"
 #include "projections/blob_store.h"
 #include "projections/calendar_projection.h"
@@ -51,6 +52,8 @@ struct services {
   std::function<void()> clock_moved;
   // POST /v1/admin/tokens: checks the order like `caseline token create` and stores the token.
   std::function<result<projections::created_token>(const token_order&)> create_token{};
+  // The HTTP server's connection counters (http_server::connection_metrics), for /metrics.
+  std::function<std::vector<gauge_sample>()> connection_metrics{};
 };
 
 struct api_options {

@@ -19,7 +19,10 @@ struct http_request {
   std::multimap<std::string, std::string> query;  // decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string client;  // the peer's address
+  // The client's address: the peer's, or the one a trusted proxy forwarded (client_address.h).
+  std::string client;
+  // What per-address limits count it under (address_key(): IPv4 itself, IPv6 by its /64).
+  std::string client_key;
 
   std::optional<std::string_view> header(std::string_view lower_name) const;
   std::optional<std::string_view> query_param(std::string_view name) const;

@@ -1,6 +1,13 @@
 #include "gateway/server.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -11,10 +18,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include "core/log_line.h"
+#include "gateway/client_address.h"
+#include "gateway/connection_limit.h"
 #include "gateway/problem.h"
 #include "gateway/routes.h"
 
@@ -47,16 +60,93 @@ std::string last_coding(std::string_view te) {
   return lower(last);
 }
 
+// Descriptors kept for everything but client connections: the store's files, the log's sockets
+// and files, the reserve descriptor.
+constexpr rlim_t descriptors_kept = 1024;
+
+// Raises the soft RLIMIT_NOFILE to the hard one and returns how many connections the rest
+// allows, at most `wanted`.
+std::size_t connections_allowed(std::size_t wanted) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;  // cannot tell: trust the option
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+    rlimit up = rl;
+    up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    // Not raised: the soft limit stands and the cap below follows it.
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t kept = std::min(descriptors_kept, rl.rlim_cur / 2);
+  const auto usable = static_cast<std::size_t>(rl.rlim_cur - kept);
+  if (usable < wanted)
+    spdlog::warn("{}", log_line("max_connections_capped",
+                                {{"wanted", static_cast<std::int64_t>(wanted)},
+                                 {"allowed", static_cast<std::int64_t>(usable)},
+                                 {"rlimit_nofile", static_cast<std::int64_t>(rl.rlim_cur)}}));
+  return std::min(wanted, usable);
+}
+
+// The whole answer to a refused connection, written once without waiting: a 503 problem.
+std::string refusal_bytes(refusal r, const connection_limits& limits) {
+  std::string detail;
+  switch (r) {
+    case refusal::per_address:
+      detail = "this address holds its share of connections (" +
+               std::to_string(limits.per_address) + "); close one or retry later";
+      break;
+    case refusal::reserved:
+      detail = "the last connections are kept for addresses that hold few; retry later";
+      break;
+    default: detail = "the server holds as many connections as it can; retry later"; break;
+  }
+  const auto p = problem_response({503, "too-many-connections", "Too many connections", detail,
+                                   "", ""});
+  return "HTTP/1.1 503 Service Unavailable\r\nServer: caseline\r\nContent-Type: " +
+         p.content_type + "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(p.body.size()) + "\r\n\r\n" + p.body;
+}
+
+bool out_of_descriptors(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int v = ec.value();
+  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
+}
+
+ip_address peer_address(const tcp::endpoint& e) {
+  if (e.address().is_v4()) {
+    const auto b = e.address().to_v4().to_bytes();
+    return ip_from_bytes(b.data(), b.size());
+  }
+  const auto b = e.address().to_v6().to_bytes();
+  return ip_from_bytes(b.data(), b.size());
+}
+
 }  // namespace
 
 class http_server::impl {
  public:
   impl(server_options options, request_handler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(ioc_) {}
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        acceptor_(asio::make_strand(ioc_)),
+        backoff_(acceptor_.get_executor()) {}
 
-  ~impl() { stop(std::chrono::milliseconds(0)); }
+  ~impl() {
+    stop(std::chrono::milliseconds(0));
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
 
   result<void> start() {
+    auto proxies = trusted_proxies::parse(options_.trusted_proxies);
+    if (!proxies) return make_error(errc::internal, proxies.error().message());
+    trusted_ = std::move(proxies).value();
+    limits_ = {connections_allowed(options_.max_connections),
+               options_.max_connections_per_address};
+    limiter_ = std::make_unique<connection_limiter>(limits_);
+    limits_.per_address = limiter_->stats().per_address_limit;
+    for (std::size_t r = 0; r < refusal_kinds; ++r)
+      refusal_bytes_[r] = refusal_bytes(static_cast<refusal>(r), limits_);
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     beast::error_code ec;
     const auto address = asio::ip::make_address(options_.host, ec);
     if (ec) return make_error(errc::internal, "bad listen address " + options_.host);
@@ -65,6 +155,8 @@ class http_server::impl {
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    // Accepting by hand when descriptors run out (on_no_descriptors) must not block.
+    if (!ec) acceptor_.non_blocking(true, ec);
     if (ec)
       return make_error(errc::internal, "cannot listen on " + options_.host + ":" +
                                             std::to_string(options_.port) + ": " + ec.message());
@@ -80,6 +172,7 @@ class http_server::impl {
     asio::post(acceptor_.get_executor(), [this] {
       beast::error_code ignored;  // closing a listening socket cannot fail in a way we act on
       acceptor_.close(ignored);
+      backoff_.cancel();
     });
     {
       std::unique_lock lk(mu_);
@@ -109,7 +202,11 @@ class http_server::impl {
     std::lock_guard lk(mu_);
     if (--active_requests_ == 0) idle_cv_.notify_all();
   }
-  std::atomic<std::size_t>& connections() { return connections_; }
+  const trusted_proxies& trusted() const { return trusted_; }
+  connection_limiter& limiter() { return *limiter_; }
+  std::vector<gauge_sample> connection_metrics() const {
+    return limiter_ ? connection_gauges(limiter_->stats()) : std::vector<gauge_sample>{};
+  }
 
  private:
   void do_accept() {
@@ -118,15 +215,29 @@ class http_server::impl {
     });
   }
   void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_no_descriptors();
+  void refuse(tcp::socket& socket, refusal r);
+  void resume_after(std::chrono::milliseconds pause);
 
   server_options options_;
   request_handler handler_;
+  trusted_proxies trusted_;
+  connection_limits limits_;
+  // Declared before the io_context: sessions still queued in it when it is destroyed release
+  // their count here.
+  std::unique_ptr<connection_limiter> limiter_;
+  std::array<std::string, refusal_kinds> refusal_bytes_;
   asio::io_context ioc_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;      // on a strand: accepting, stop() and the backoff never overlap
+  asio::steady_timer backoff_;  // the pause before accepting again after a failed accept
+  // A descriptor held back so that, when the process runs out, one can be freed to accept and
+  // close a waiting connection instead of leaving it in the backlog (where the acceptor would
+  // see the same failure again at once).
+  int reserve_fd_{-1};
+  std::chrono::steady_clock::time_point last_exhaustion_log_{};
   std::vector<std::thread> threads_;
   std::uint16_t port_{0};
   std::atomic<bool> stopped_{false};
-  std::atomic<std::size_t> connections_{0};
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
   std::size_t active_requests_{0};
@@ -138,11 +249,10 @@ namespace {
 // answer, repeat while keep-alive. Runs on its own strand.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket socket, http_server::impl& server)
-      : stream_(std::move(socket)), server_(server) {
-    ++server_.connections();
-  }
-  ~session() { --server_.connections(); }
+  // Admitted by the server's connection_limiter under `key`; released when the session ends.
+  session(tcp::socket socket, http_server::impl& server, ip_address peer, std::string key)
+      : stream_(std::move(socket)), server_(server), peer_(peer), key_(std::move(key)) {}
+  ~session() { server_.limiter().release(key_); }
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
@@ -240,9 +350,16 @@ class session : public std::enable_shared_from_this<session> {
     for (const auto& field : req)
       r.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
     r.body = std::move(req.body());
-    beast::error_code ignored;  // a peer that went away has no address; it is only for logs
-    const auto endpoint = stream_.socket().remote_endpoint(ignored);
-    r.client = endpoint.address().to_string();
+    // Forwarding headers count only from a trusted proxy; from anyone else they are ignored.
+    forwarding_headers forwarding;
+    if (server_.trusted().contains(peer_))
+      for (const auto& [name, value] : r.headers) {
+        if (name == "forwarded") forwarding.forwarded.emplace_back(value);
+        if (name == "x-forwarded-for") forwarding.x_forwarded_for.emplace_back(value);
+      }
+    const auto client = client_address(peer_, forwarding, server_.trusted());
+    r.client = client.to_string();
+    r.client_key = address_key(client);
 
     server_.request_started();
     stream_.expires_never();  // the handler may wait for the log; the write has its own timeout
@@ -287,6 +404,8 @@ class session : public std::enable_shared_from_this<session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   http_server::impl& server_;
+  const ip_address peer_;
+  const std::string key_;  // the peer's address_key, as the limiter counts it
   bool keep_alive_{true};
   bool first_request_{true};
   std::size_t body_limit_{0};  // of the request being read
@@ -294,18 +413,88 @@ class session : public std::enable_shared_from_this<session> {
 
 }  // namespace
 
+// Never stops accepting and never spins: a connection over a limit is closed at once; when
+// descriptors run out, a waiting connection is accepted on the reserve descriptor and closed;
+// any other failure pauses briefly.
 void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-  if (!ec) {
-    if (connections_.load() >= options_.max_connections) {
-      beast::error_code ignored;  // refused: too many connections
-      socket.close(ignored);
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<session>(std::move(socket), *this)->run();
-    }
+  if (ec == asio::error::operation_aborted || !acceptor_.is_open() || stopped_.load()) return;
+  if (out_of_descriptors(ec)) return on_no_descriptors();
+  if (ec) {
+    // A connection that went away before it was accepted costs nothing more; anything else
+    // might repeat at once, so the acceptor pauses instead of spinning.
+    if (ec == asio::error::connection_aborted || ec == asio::error::connection_reset)
+      return do_accept();
+    spdlog::warn("{}", log_line("accept_failed", {{"error", ec.message()}}));
+    return resume_after(std::chrono::milliseconds(100));
   }
+  beast::error_code peer_ec;
+  const auto endpoint = socket.remote_endpoint(peer_ec);
+  if (peer_ec) {  // gone already
+    socket.close(peer_ec);
+    return do_accept();
+  }
+  const auto peer = peer_address(endpoint);
+  auto key = address_key(peer);
+  if (const auto r = limiter_->admit(key, trusted_.contains(peer)); r != refusal::none) {
+    refuse(socket, r);
+    return do_accept();
+  }
+  beast::error_code ignored;  // Nagle stays on if this fails: slower, still correct
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<session>(std::move(socket), *this, peer, std::move(key))->run();
   do_accept();
+}
+
+// Answers 503 and closes, all without waiting: on a fresh connection the send buffer is empty,
+// so the answer is written at once or not at all. What the client already sent is read first,
+// so that the close is a FIN (unread data would make it a reset that may discard the answer).
+void http_server::impl::refuse(tcp::socket& socket, refusal r) {
+  const int fd = socket.native_handle();
+  char scratch[4096];
+  for (int i = 0; i < 16; ++i)
+    if (::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0) break;
+  const auto& bytes = refusal_bytes_[static_cast<std::size_t>(r)];
+  // Best effort, deliberately unchecked: a peer that is gone or not reading gets the close alone.
+  [[maybe_unused]] const auto sent =
+      ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  beast::error_code ignored;  // the peer may be gone already; there is nothing left to do
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+void http_server::impl::on_no_descriptors() {
+  limiter_->count_refusal(refusal::fd_exhausted);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_exhaustion_log_ > std::chrono::seconds(10)) {
+    last_exhaustion_log_ = now;
+    spdlog::warn("{}", log_line("accept_out_of_descriptors",
+                                {{"open_connections",
+                                  static_cast<std::int64_t>(limiter_->stats().open)}}));
+  }
+  bool drained = false;
+  if (reserve_fd_ >= 0) {
+    ::close(reserve_fd_);
+    reserve_fd_ = -1;
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      drained = true;
+    }
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  // One waiting connection closed: try the next one at once (each turn empties the backlog by
+  // one, so this is no spin). Otherwise pause until descriptors may be free again.
+  if (drained && reserve_fd_ >= 0) return do_accept();
+  resume_after(std::chrono::milliseconds(50));
+}
+
+void http_server::impl::resume_after(std::chrono::milliseconds pause) {
+  backoff_.expires_after(pause);
+  backoff_.async_wait([this](beast::error_code ec) {
+    if (ec || !acceptor_.is_open() || stopped_.load()) return;
+    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    do_accept();
+  });
 }
 
 http_server::http_server(server_options options, request_handler handler)
@@ -315,5 +504,8 @@ result<void> http_server::start() { return impl_->start(); }
 void http_server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 std::uint16_t http_server::port() const { return impl_->port(); }
 std::size_t http_server::active_requests() const { return impl_->active_requests(); }
+std::vector<gauge_sample> http_server::connection_metrics() const {
+  return impl_->connection_metrics();
+}
 
 }  // namespace caseline::gateway

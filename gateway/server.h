@@ -5,9 +5,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "gateway/http.h"
+#include "gateway/metrics.h"
 
 namespace caseline::gateway {
 
@@ -19,7 +21,14 @@ struct server_options {
   std::size_t header_limit{8 * 1024};
   std::chrono::seconds read_timeout{15};   // a whole request must arrive within this
   std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request
+  // Open connections at once: in total (capped at start by what RLIMIT_NOFILE leaves after a
+  // reserve for the store and the log), and from one client address (an IPv6 /64; at most half
+  // the total; a trusted proxy only by the total). See connection_limiter.
   std::size_t max_connections{10'000};
+  std::size_t max_connections_per_address{256};
+  // Reverse proxies (ADDR or ADDR/PREFIX) whose Forwarded / X-Forwarded-For name the client
+  // (http_request::client); from any other peer those headers are ignored.
+  std::vector<std::string> trusted_proxies;
 };
 
 // Handles one request; answers through the responder exactly once (from any thread).
@@ -28,7 +37,8 @@ using request_handler = std::function<void(http_request, responder)>;
 // The HTTP/1.1 server (Boost.Beast, kept out of this header). Rejects what the handler must
 // never see: oversize bodies and headers (413/431), request smuggling vectors (Content-Length
 // with Transfer-Encoding, a Transfer-Encoding not ending in chunked: 400), malformed requests
-// (400), slow clients (timeouts). Every error it produces itself is problem+json.
+// (400), slow clients (timeouts), connections over the limits (closed at once, with a 503
+// where it can be written without waiting). Every error it produces itself is problem+json.
 //
 // Lifecycle: start() binds and runs the I/O threads; stop() stops accepting, lets requests in
 // flight finish (up to `grace`), then closes everything. Thread-safe.
@@ -43,6 +53,8 @@ class http_server {
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
   std::uint16_t port() const;
   std::size_t active_requests() const;
+  // Connections open, accepted and refused (caseline_connections_*), for /metrics.
+  std::vector<gauge_sample> connection_metrics() const;
 
   class impl;  // opaque: keeps Beast and Asio out of this header
 

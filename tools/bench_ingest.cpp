@@ -141,6 +141,7 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
   if (o.baseline) {
     gateway::server_options so;
     so.port = 0;
+    so.max_connections_per_address = 1024;  // every bench connection comes from one address
     gateway::http_server bare(so, [](gateway::http_request, gateway::responder respond) {
       gateway::http_response r;
       r.status = 201;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/calendar.h"
+#include "gateway/client_address.h"
 #include "projections/clock.h"
 #include "tools/audit_cmd.h"
 #include "tools/bench_ingest.h"
@@ -99,6 +100,29 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--token-burst", serve.token_rate.burst, "burst per token")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections", serve.max_connections,
+                   "HTTP connections open at once (capped by RLIMIT_NOFILE less 1024 kept)")
+      ->envname("CASELINE_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections-per-address", serve.max_connections_per_address,
+                   "HTTP connections open at once from one client address (IPv6: a /64); at "
+                   "most half of --max-connections; trusted proxies only by the total")
+      ->envname("CASELINE_MAX_CONNECTIONS_PER_ADDRESS")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--trusted-proxy", serve.trusted_proxies,
+                   "ADDR or ADDR/PREFIX of a reverse proxy whose Forwarded / X-Forwarded-For "
+                   "name the client (repeatable); from other peers those headers are ignored")
+      ->envname("CASELINE_TRUSTED_PROXIES")
+      ->delimiter(',')
+      ->check([](const std::string& v) {
+        return gateway::parse_prefix(v) ? std::string()
+                                        : "not an address or ADDR/PREFIX: " + v;
+      });
 
   tools::store_options token_store;
   tools::token_request token_req;

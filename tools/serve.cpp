@@ -305,6 +305,10 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     return tools::create_token(*st, *reg->snapshot(),
                                token_request{o.role, o.center, o.unit, o.expires_at});
   };
+  // The server is made below, before any request can arrive, and outlives the requests it serves.
+  services.connection_metrics = [raw = p.get()] {
+    return raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
+  };
   p->api = std::make_unique<gateway::api>(std::move(services), ao);
   gateway::server_options so;
   so.host = listen.first;
@@ -312,6 +316,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   so.threads = options.io_threads;
   so.read_timeout = options.read_timeout;
   so.idle_timeout = options.idle_timeout;
+  so.max_connections = options.max_connections;
+  so.max_connections_per_address = options.max_connections_per_address;
+  so.trusted_proxies = options.trusted_proxies;
   p->server = std::make_unique<gateway::http_server>(
       so, [api = p->api.get()](gateway::http_request req, gateway::responder respond) {
         api->handle(std::move(req), std::move(respond));

@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/retention.h"
@@ -52,6 +53,11 @@ struct serve_options {
   gateway::rate status_rate{0.2, 10}; // GET /v1/status per client address
   std::chrono::seconds read_timeout{15};  // a whole request must arrive within this
   std::chrono::seconds idle_timeout{60};  // a keep-alive connection without a request
+  // Open connections in total and from one client address (gateway::server_options).
+  std::size_t max_connections{10'000};
+  std::size_t max_connections_per_address{256};
+  // ADDR or ADDR/PREFIX of reverse proxies whose Forwarded / X-Forwarded-For are believed.
+  std::vector<std::string> trusted_proxies;
   bool http{true};                        // false: the stack without the HTTP server (tools)
   std::string report_outbox;              // report jobs write due reports here; empty: off
   std::chrono::minutes checkpoint_interval{5};       // tamper-evidence checkpoints; 0: none

@@ -72,9 +72,20 @@ struct reply {
   mutable std::optional<json::value> parsed;
 };
 
-// Connects to 127.0.0.1:port; -1 on failure.
-inline int connect_to(std::uint16_t port) {
+// Connects to 127.0.0.1:port, from `from` when given (any 127.x address is the loopback on
+// Linux, so a test can be several clients); -1 on failure.
+inline int connect_to(std::uint16_t port, const char* from = nullptr) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (from) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, from, &local.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -141,8 +152,9 @@ inline reply parse_reply(const std::string& raw) {
 
 // Sends raw bytes on a fresh connection and reads the answer until the server closes.
 inline reply raw_request(std::uint16_t port, std::string_view bytes,
-                         std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const int fd = connect_to(port);
+                         std::chrono::milliseconds deadline = std::chrono::seconds(10),
+                         const char* from = nullptr) {
+  const int fd = connect_to(port, from);
   if (fd < 0) return {};
   send_all(fd, bytes);
   auto raw = read_until_close(fd, deadline);
@@ -153,7 +165,8 @@ inline reply raw_request(std::uint16_t port, std::string_view bytes,
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 inline reply request(std::uint16_t port, const std::string& method, const std::string& target,
-                     const std::string& body = {}, const header_list& headers = {}) {
+                     const std::string& body = {}, const header_list& headers = {},
+                     const char* from = nullptr) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   bool has_ct = false;
   for (const auto& [n, v] : headers) {
@@ -164,7 +177,7 @@ inline reply request(std::uint16_t port, const std::string& method, const std::s
   if (!body.empty() || method == "POST" || method == "PUT")
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
-  return raw_request(port, req);
+  return raw_request(port, req, std::chrono::seconds(10), from);
 }
 
 // Waits for a condition with a deadline (never a sleep to wait).
