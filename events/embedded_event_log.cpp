@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "events/detail/big_endian.h"
+#include "events/detail/rocksdb_secondary.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 
@@ -38,13 +39,18 @@ class log_store {
   log_store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
             std::vector<std::int64_t> end)
       : db_(std::move(db)), handles_(std::move(handles)), end_(std::move(end)) {}
+  log_store(std::unique_ptr<detail::secondary_db> secondary, std::vector<std::int64_t> end)
+      : secondary_(std::move(secondary)), handles_(secondary_->handles()), end_(std::move(end)) {}
 
   ~log_store() {
+    if (secondary_) return;  // it closes its own database
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   }
 
+  bool read_only() const { return secondary_ != nullptr; }
+
   std::int32_t partitions() const { return static_cast<std::int32_t>(end_.size()); }
-  rocksdb::DB& db() { return *db_; }
+  rocksdb::DB& db() { return secondary_ ? secondary_->db() : *db_; }
   rocksdb::ColumnFamilyHandle* records() { return handles_[1]; }
 
   std::int64_t end_of(std::int32_t p) {
@@ -81,7 +87,7 @@ class log_store {
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper_slice(upper);
     ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records()));
+    std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(ro, records()));
     std::int64_t expected = from;
     for (it->Seek(record_key(p, from)); it->Valid() && out.size() < max; it->Next()) {
       const auto k = it->key();
@@ -108,6 +114,7 @@ class log_store {
   }
 
  private:
+  std::unique_ptr<detail::secondary_db> secondary_;  // read-only: owns the database and handles
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, records]
   std::mutex mu_;
@@ -254,6 +261,8 @@ class embedded_event_log final : public event_log {
 
  private:
   void enqueue(partition_id p, std::string key, std::string value, append_handler handler) {
+    if (store_->read_only())
+      return handler(make_error(errc::closed, "the embedded log is open read-only"));
     {
       std::lock_guard lk(queue_mu_);
       if (!stopping_) {
@@ -344,7 +353,47 @@ class embedded_event_log final : public event_log {
 
 }  // namespace
 
+namespace {
+
+// The next offset of every partition: one past the last record's.
+result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* records,
+                                              std::int32_t partitions) {
+  std::vector<std::int64_t> end(static_cast<std::size_t>(partitions), 0);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), records));
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    it->SeekForPrev(record_key(p, std::numeric_limits<std::int64_t>::max()));
+    if (it->Valid() && it->key().size() == 12 &&
+        static_cast<std::int32_t>(detail::get_be32({it->key().data(), 4})) == p)
+      end[static_cast<std::size_t>(p)] =
+          static_cast<std::int64_t>(detail::get_be64({it->key().data() + 4, 8})) + 1;
+  }
+  if (!it->status().ok())
+    return from_rocksdb(it->status(), "embedded log: cannot find the end offsets");
+  return end;
+}
+
+result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& options) {
+  auto db = detail::open_secondary(options.dir, {rocksdb::kDefaultColumnFamilyName,
+                                                 std::string(records_cf_name)});
+  if (!db) return db.error();
+  std::string stored;
+  const auto s = db.value()->db().Get(rocksdb::ReadOptions(), db.value()->handles()[0],
+                                      partitions_key, &stored);
+  if (!s.ok() || stored.size() != 4)
+    return make_error(errc::bad_config,
+                      "the embedded log at " + options.dir + " has no partition count");
+  const auto partitions = static_cast<std::int32_t>(detail::get_be32(stored));
+  auto end = end_offsets(db.value()->db(), db.value()->handles()[1], partitions);
+  if (!end) return end.error();
+  auto store = std::make_shared<log_store>(std::move(db).value(), std::move(end).value());
+  return std::unique_ptr<event_log>(
+      std::make_unique<embedded_event_log>(std::move(store), options.max_batch_records));
+}
+
+}  // namespace
+
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {
+  if (options.read_only) return open_read_only(options);
   if (options.partitions < 1 || options.partitions > 4096)
     return make_error(errc::bad_config, "partitions must be between 1 and 4096");
   rocksdb::DBOptions db_options;
@@ -387,24 +436,12 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
                           " (records would move between partitions)");
   }
 
-  std::vector<std::int64_t> end(static_cast<std::size_t>(options.partitions), 0);
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
-    for (std::int32_t p = 0; p < options.partitions; ++p) {
-      it->SeekForPrev(record_key(p, std::numeric_limits<std::int64_t>::max()));
-      if (it->Valid() && it->key().size() == 12 &&
-          static_cast<std::int32_t>(detail::get_be32({it->key().data(), 4})) == p)
-        end[static_cast<std::size_t>(p)] =
-            static_cast<std::int64_t>(detail::get_be64({it->key().data() + 4, 8})) + 1;
-    }
-    if (!it->status().ok()) {
-      auto e = from_rocksdb(it->status(), "embedded log: cannot find the end offsets");
-      it.reset();
-      close_handles();
-      return e;
-    }
+  auto end = end_offsets(*db, handles[1], options.partitions);
+  if (!end) {
+    close_handles();
+    return end.error();
   }
-  auto store = std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end));
+  auto store = std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end).value());
   return std::unique_ptr<event_log>(
       std::make_unique<embedded_event_log>(std::move(store), options.max_batch_records));
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log_line.h"
+#include "events/detail/rocksdb_secondary.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 
@@ -71,7 +72,18 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
 }
 
 key_store::key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master)
-    : db_(std::move(db)), master_(master) {}
+    : owned_(std::move(db)), db_(owned_.get()), master_(master) {}
+
+key_store::key_store(std::unique_ptr<events::detail::secondary_db> secondary,
+                     events::secret_key master)
+    : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {}
+
+result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& dir,
+                                                             events::secret_key master) {
+  auto db = events::detail::open_secondary(dir, {rocksdb::kDefaultColumnFamilyName});
+  if (!db) return db.error();
+  return std::unique_ptr<key_store>(new key_store(std::move(db).value(), master));
+}
 
 key_store::~key_store() = default;
 

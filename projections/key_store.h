@@ -14,6 +14,9 @@
 namespace rocksdb {
 class DB;
 }
+namespace caseline::events::detail {
+class secondary_db;
+}
 
 namespace caseline::projections {
 
@@ -37,6 +40,10 @@ class key_store {
  public:
   static result<std::unique_ptr<key_store>> open(const std::string& dir,
                                                  events::secret_key master);
+  // Read-only, beside a running server that holds the lock (a RocksDB secondary instance): the
+  // keys as they were at the open; create and shred fail. errc::not_found when there is none.
+  static result<std::unique_ptr<key_store>> open_secondary(const std::string& dir,
+                                                           events::secret_key master);
   ~key_store();
 
   // A new random key for a new case, written (synced) before any event of the case is appended.
@@ -48,9 +55,12 @@ class key_store {
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master);
+  key_store(std::unique_ptr<events::detail::secondary_db> secondary, events::secret_key master);
   std::string wrap_aad(const case_id& id) const;
 
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns *db_ when set
+  std::unique_ptr<rocksdb::DB> owned_;
+  rocksdb::DB* db_{nullptr};
   events::secret_key master_;
   std::mutex mu_;
   std::unordered_map<std::string, events::secret_key> cache_;

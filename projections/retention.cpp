@@ -247,6 +247,17 @@ result<command_outcome> submit_and_wait(case_writer& writer, command_request req
   return future.get();
 }
 
+result<std::vector<std::string>> purge_plan(store& s, const core::retention_policy& policy,
+                                            civil_date as_of) {
+  auto audit = audit_retention(s, policy, as_of, nullptr, nullptr);
+  if (!audit) return audit.error();
+  std::vector<std::string> out;
+  for (const auto& item : audit.value().items)
+    if (item.status == "eligible")
+      out.push_back(item.case_id + " " + std::string(core::to_string(item.item)));
+  return out;
+}
+
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
                                       blob_store& blobs, const core::retention_policy& policy,
                                       civil_date as_of, bool dry_run, const core::actor& who) {

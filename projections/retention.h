@@ -76,6 +76,10 @@ struct purge_outcome {
   std::vector<std::string> failed;   // errors other than rules
 };
 
+// What a purge as of `as_of` would purge ("<case> recording|text"), in audit order; reads only.
+result<std::vector<std::string>> purge_plan(store& s, const core::retention_policy& policy,
+                                            civil_date as_of);
+
 // Purges what the audit as of `as_of` finds eligible: appends recording_purged / text_shredded
 // through the writer (which decides against the real clock: an item not yet past its
 // retain-until day is refused, and the refusal is recorded as a purge_refused event), then

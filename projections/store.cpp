@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 
+#include "events/detail/rocksdb_secondary.h"
 #include "events/detail/rocksdb_status.h"
 
 namespace caseline::projections {
@@ -19,8 +20,22 @@ static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_
 store::store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
     : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
 
+store::store(std::string dir, std::unique_ptr<events::detail::secondary_db> secondary)
+    : dir_(std::move(dir)), secondary_(std::move(secondary)), db_(&secondary_->db()),
+      handles_(secondary_->handles()) {}
+
 store::~store() {
+  if (secondary_) return;  // it closes its own database
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  delete db_;
+}
+
+result<std::unique_ptr<store>> store::open_secondary(const std::string& dir) {
+  std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
+  names.insert(names.end(), std::begin(family_names), std::end(family_names));
+  auto db = events::detail::open_secondary(dir, std::move(names));
+  if (!db) return db.error();
+  return std::unique_ptr<store>(new store(dir, std::move(db).value()));
 }
 
 result<std::unique_ptr<store>> store::open(const std::string& dir) {

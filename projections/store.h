@@ -11,6 +11,9 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
+namespace caseline::events::detail {
+class secondary_db;
+}
 
 namespace caseline::projections {
 
@@ -48,19 +51,27 @@ enum class family : std::size_t {
 class store {
  public:
   static result<std::unique_ptr<store>> open(const std::string& dir);
+  // The store as a running server has it, read-only (a RocksDB secondary instance, beside the
+  // server that holds the lock): what the server had written at the open. Writes fail. For the
+  // tools that only read (reports, retention audit, audit verify); errc::not_found when there
+  // is no store at `dir`.
+  static result<std::unique_ptr<store>> open_secondary(const std::string& dir);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
   rocksdb::DB& db() { return *db_; }
+  bool read_only() const { return secondary_ != nullptr; }
   rocksdb::ColumnFamilyHandle* cf(family f) { return handles_[static_cast<std::size_t>(f) + 1]; }
   const std::string& dir() const { return dir_; }
 
  private:
   store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  store(std::string dir, std::unique_ptr<events::detail::secondary_db> secondary);
 
   std::string dir_;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns db_ and handles_ when set
+  rocksdb::DB* db_{nullptr};
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, families...]
 };
 

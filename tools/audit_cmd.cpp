@@ -14,6 +14,7 @@
 #include "core/codec.h"
 #include "core/registry.h"
 #include "events/checkpoint.h"
+#include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "projections/case_projection.h"
 #include "projections/key_store.h"
@@ -280,6 +281,7 @@ result<std::unique_ptr<events::event_log>> open_existing_log(const store_options
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
       return make_error(events::errc::bad_config, "there is no embedded log at " + dir.string());
+    return events::open_embedded_log({dir.string(), options.partitions, 4096, true});
   }
   return open_log(options);
 }
@@ -301,13 +303,16 @@ int run_audit_verify(const audit_options& options, std::ostream& out, std::ostre
     auto master = projections::load_master_key({options.store.master_key_file,
                                                 options.store.master_key_hex,
                                                 (data / "master.key").string()});
-    auto k = master ? projections::key_store::open((data / "keys").string(), master.value())
+    // The store before the keys: a case's key is written before its first event, so every
+    // row the store holds has its key in a key store opened after it (the server may be running).
+    auto st = projections::store::open_secondary((data / "store").string());
+    auto k = master ? projections::key_store::open_secondary((data / "keys").string(), master.value())
                     : result<std::unique_ptr<projections::key_store>>(master.error());
     if (k) {
       keys = std::move(k).value();
       privacy.emplace(*keys);
       sealed.emplace(sealed_fields{*privacy, nullptr});
-      if (auto st = projections::store::open((data / "store").string()); st) {
+      if (st) {
         store = std::move(st).value();
         sealed->store = store.get();
       } else {

@@ -76,7 +76,9 @@ class checkpoint_verifier {
 };
 
 // open_log for the tools that only read: an embedded log that is not there is an error
-// (bad_config), instead of a new empty log created under a mistyped --data.
+// (bad_config), instead of a new empty log created under a mistyped --data. The embedded log is
+// opened read-only (a RocksDB secondary instance), so this works while `caseline serve` holds
+// it, and sees every record acknowledged before the open; Kafka is read as it is.
 result<std::unique_ptr<events::event_log>> open_existing_log(const store_options& options);
 
 // ------------------------------------------------------------------------- caseline audit verify

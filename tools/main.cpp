@@ -10,6 +10,7 @@
 #include "gateway/client_address.h"
 #include "projections/clock.h"
 #include "tools/audit_cmd.h"
+#include "tools/backup_cmd.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
 #include "tools/bench_rebuild.h"
@@ -322,6 +323,22 @@ int main(int argc, char** argv) {
   add_store_options(*rec_put, recording_store);
   rec_put->add_option("FILE", recording_file)->required();
 
+  // --- backup and restore (tools/backup_cmd.h) ---
+  tools::store_options backup_store;
+  std::string backup_out, backup_verify;
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "back up a data folder, also while the server runs; or check a backup");
+  add_store_options(*backup_cmd, backup_store);
+  auto* backup_out_opt =
+      backup_cmd->add_option("--out", backup_out, "the backup folder to write (must not exist)");
+  backup_cmd->add_option("--verify", backup_verify, "check BACKUP against its manifest")
+      ->excludes(backup_out_opt);
+  std::string restore_from, restore_into;
+  auto* restore_cmd = app.add_subcommand("restore", "restore a backup into a new data folder");
+  restore_cmd->add_option("BACKUP", restore_from, "a backup folder (caseline backup)")->required();
+  restore_cmd->add_option("--data", restore_into, "the new data folder (must not exist)")
+      ->required();
+
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
 
@@ -344,6 +361,15 @@ int main(int argc, char** argv) {
   if (*replay_cmd) return tools::run_replay(replay, std::cout, std::cerr);
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
 
+  if (*backup_cmd) {
+    if (!backup_verify.empty()) return tools::run_backup_verify(backup_verify, std::cout, std::cerr);
+    if (backup_out.empty()) {
+      std::cerr << "caseline backup: --out BACKUP or --verify BACKUP\n";
+      return 2;
+    }
+    return tools::run_backup(backup_store, backup_out, std::cout, std::cerr);
+  }
+  if (*restore_cmd) return tools::run_restore(restore_from, restore_into, std::cout, std::cerr);
   if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
   if (*token_create) {
     if (!token_expires.empty()) {

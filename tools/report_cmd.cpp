@@ -21,11 +21,13 @@ namespace {
 namespace fs = std::filesystem;
 using projections::report_format;
 
+// Reports only read: the store is opened read-only beside a running server (a secondary
+// instance), as the server had it at the open.
 result<std::unique_ptr<projections::store>> open_store(const store_options& o) {
   const auto dir = fs::path(o.data_dir) / "store";
   if (!fs::exists(dir))
     return make_error(core::errc::invalid_argument, "no projection store at " + dir.string());
-  return projections::store::open(dir.string());
+  return projections::store::open_secondary(dir.string());
 }
 
 result<std::string> render_request(projections::store& s, const core::registry& reg,

@@ -7,6 +7,8 @@
 
 #include "projections/blob_store.h"
 #include "projections/clock.h"
+#include "projections/key_store.h"
+#include "projections/store.h"
 #include "projections/recordings.h"
 #include "projections/retention.h"
 
@@ -30,6 +32,33 @@ result<std::unique_ptr<server_stack>> open_offline(const store_options& store) {
   return server_stack::open(so);
 }
 
+// The parts retention audit and purge --dry-run read, opened read-only beside a running server
+// (RocksDB secondary instances; the blob store is plain files).
+struct read_only_parts {
+  std::unique_ptr<projections::store> store;
+  std::unique_ptr<projections::key_store> keys;  // none when the data folder has no key store
+  std::unique_ptr<projections::blob_store> blobs;
+};
+
+result<read_only_parts> open_read_only(const store_options& o) {
+  namespace fs = std::filesystem;
+  const fs::path data(o.data_dir);
+  read_only_parts parts;
+  auto st = projections::store::open_secondary((data / "store").string());
+  if (!st) return st.error();
+  parts.store = std::move(st).value();
+  if (std::error_code ec; fs::is_directory(data / "keys", ec)) {
+    auto master = projections::load_master_key(
+        {o.master_key_file, o.master_key_hex, (data / "master.key").string()});
+    if (!master) return master.error();
+    auto k = projections::key_store::open_secondary((data / "keys").string(), master.value());
+    if (!k) return k.error();
+    parts.keys = std::move(k).value();
+  }
+  parts.blobs = std::make_unique<projections::blob_store>((data / "blobs").string());
+  return parts;
+}
+
 }  // namespace
 
 int run_retention_audit(const retention_options& o, std::ostream& out, std::ostream& err) {
@@ -42,14 +71,18 @@ int run_retention_audit(const retention_options& o, std::ostream& out, std::ostr
     err << "caseline retention audit: --format must be text or json\n";
     return 2;
   }
-  auto stack = open_offline(o.store);
-  if (!stack) {
-    err << "caseline retention audit: " << stack.error().message() << "\n";
+  if (auto r = o.store.retention.check(); !r) {
+    err << "caseline retention audit: " << r.error().message() << "\n";
     return 2;
   }
-  auto& s = *stack.value();
-  auto audit = projections::audit_retention(s.store(), s.retention(), as_of.value(), &s.blobs(),
-                                            &s.keys());
+  auto parts = open_read_only(o.store);
+  if (!parts) {
+    err << "caseline retention audit: " << parts.error().message() << "\n";
+    return 2;
+  }
+  auto& p = parts.value();
+  auto audit = projections::audit_retention(*p.store, o.store.retention, as_of.value(),
+                                            p.blobs.get(), p.keys.get());
   if (!audit) {
     err << "caseline retention audit: " << audit.error().message() << "\n";
     return 2;
@@ -69,6 +102,23 @@ int run_retention_purge(const retention_options& o, std::ostream& out, std::ostr
     err << "caseline retention purge: " << as_of.error().detail << "\n";
     return 2;
   }
+  if (o.dry_run) {
+    // Only reads: beside a running server.
+    auto parts = open_read_only(o.store);
+    if (!parts) {
+      err << "caseline retention purge: " << parts.error().message() << "\n";
+      return 2;
+    }
+    auto plan = projections::purge_plan(*parts.value().store, o.store.retention, as_of.value());
+    if (!plan) {
+      err << "caseline retention purge: " << plan.error().message() << "\n";
+      return 2;
+    }
+    for (const auto& d : plan.value()) out << "would purge " << d << "\n";
+    out << plan.value().size() << " to purge, 0 refused, 0 failed\n";
+    return 0;
+  }
+  // A purge appends events and deletes bytes and keys: it runs on the stopped store.
   auto stack = open_offline(o.store);
   if (!stack) {
     err << "caseline retention purge: " << stack.error().message() << "\n";
@@ -77,15 +127,15 @@ int run_retention_purge(const retention_options& o, std::ostream& out, std::ostr
   auto& s = *stack.value();
   const core::actor who{user_id{o.user}, core::role::supervisor, center_code{}, unit_id{}};
   auto outcome = projections::purge_retention(s.store(), s.writer(), s.keys(), s.blobs(),
-                                              s.retention(), as_of.value(), o.dry_run, who);
+                                              s.retention(), as_of.value(), false, who);
   if (!outcome) {
     err << "caseline retention purge: " << outcome.error().message() << "\n";
     return 2;
   }
-  for (const auto& d : outcome.value().done) out << (o.dry_run ? "would purge " : "purged ") << d << "\n";
+  for (const auto& d : outcome.value().done) out << "purged " << d << "\n";
   for (const auto& r : outcome.value().refused) out << "refused " << r << "\n";
   for (const auto& f : outcome.value().failed) err << "failed " << f << "\n";
-  out << outcome.value().done.size() << (o.dry_run ? " to purge, " : " purged, ")
+  out << outcome.value().done.size() << " purged, "
       << outcome.value().refused.size() << " refused, " << outcome.value().failed.size()
       << " failed\n";
   s.stop(std::chrono::seconds(30));

@@ -72,8 +72,8 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
 
 // The whole server in one object: log, projection store and runner, write side, API and HTTP
 // server. open() returns once the projections have caught up with the log and the server
-// accepts requests. stop() stops accepting, answers what is in flight, drains the writer and
-// flushes the log; the destructor stops too.
+// accepts requests. stop() stops accepting, answers what is in flight, drains the writer,
+// flushes the log and catches the projections up with it; the destructor stops too.
 class server_stack {
  public:
   // `log` may be given (tests inject a log with faults); otherwise open_log(options.store).

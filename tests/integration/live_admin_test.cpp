@@ -1,0 +1,288 @@
+// Operations on a running server (the real `caseline serve` binary, embedded log): the read-only
+// admin commands (report, replay, audit verify, retention audit, retention purge --dry-run) run
+// beside it while it takes writes, and a backup taken under load restores into a new folder that
+// serves every case acknowledged before the backup began and rebuilds to an equal store.
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace caseline;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+test::header_list bearer(const std::string& token) { return {{"authorization", "Bearer " + token}}; }
+
+struct server {
+  std::unique_ptr<test::child_process> proc;
+  std::string address;
+  std::string bootstrap;  // the first start's admin token, when it printed one
+};
+
+server start_server(const std::string& data, bool first_start = true) {
+  server s;
+  s.proc = std::make_unique<test::child_process>(std::vector<std::string>{
+      test::caseline_binary(), "serve", "--listen", "127.0.0.1:0", "--data", data,
+      "--partitions", "4", "--token-rate", "100000", "--token-burst", "100000"});
+  auto line = s.proc->wait_for_line("listening on http://", 120s);
+  REQUIRE_MESSAGE(line.has_value(), "caseline serve did not start: " << s.proc->output());
+  const auto at = line->find("http://") + 7;
+  s.address = line->substr(at, line->find(' ', at) - at);
+  if (first_start) {
+    auto boot = s.proc->wait_for_line("bootstrap admin token", 30s);
+    REQUIRE_MESSAGE(boot.has_value(), s.proc->output());
+    s.bootstrap = test::token_in(*boot);
+  }
+  return s;
+}
+
+void stop_server(server& s) {
+  s.proc->signal(SIGTERM);
+  REQUIRE(s.proc->wait(60s) == 0);
+}
+
+std::string agent_token(const server& s) {
+  REQUIRE(!s.bootstrap.empty());
+  auto r = test::http_call(s.address, "POST", "/v1/admin/tokens",
+                           R"({"role":"agent","center":"410100"})", bearer(s.bootstrap));
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return std::string(boost::json::parse(r.body).as_object()["token"].as_string());
+}
+
+std::string post_case(const server& s, const std::string& token, int i) {
+  const std::string body = R"({"channel":"phone","center":"410100","caller":{"phone":"1380000)" +
+                           std::to_string(1000 + i % 9000) +
+                           R"(","name":"测试"},"content":"case )" + std::to_string(i) +
+                           R"(: the bus skipped the stop"})";
+  auto r = test::http_call(s.address, "POST", "/v1/cases", body, bearer(token));
+  if (r.status != 201) return {};
+  return std::string(boost::json::parse(r.body).as_object()["id"].as_string());
+}
+
+// Posts `n` cases one after the other; each must be acknowledged.
+std::vector<std::string> post_cases(const server& s, const std::string& token, int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    ids.push_back(post_case(s, token, i));
+    REQUIRE(!ids.back().empty());
+  }
+  return ids;
+}
+
+// Posts cases from a thread until stopped: the server is serving writes meanwhile.
+class load {
+ public:
+  load(const server& s, std::string token, int first)
+      : thread_([this, &s, token = std::move(token), first] {
+          for (int i = first; !stop_.load(); ++i)
+            if (auto id = post_case(s, token, i); !id.empty()) {
+              {
+                std::lock_guard lk(mu_);
+                ids_.push_back(id);
+              }
+              acked_.notify_all();
+            }
+        }) {}
+  ~load() { stop(); }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  std::size_t size() {
+    std::lock_guard lk(mu_);
+    return ids_.size();
+  }
+  std::vector<std::string> ids() {
+    std::lock_guard lk(mu_);
+    return ids_;
+  }
+  // Waits until `n` more cases are acknowledged: the load is really running.
+  void wait_for(std::size_t n) {
+    std::unique_lock lk(mu_);
+    const std::size_t target = ids_.size() + n;
+    REQUIRE(acked_.wait_for(lk, 60s, [&] { return ids_.size() >= target; }));
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable acked_;
+  std::vector<std::string> ids_;
+  std::thread thread_;
+};
+
+struct ran {
+  int code;
+  std::string output;
+};
+
+ran run(std::vector<std::string> args) {
+  args.insert(args.begin(), test::caseline_binary());
+  test::child_process p(args);
+  auto code = p.wait(120s);
+  REQUIRE_MESSAGE(code.has_value(), "timed out: " << p.output());
+  return {*code, p.output()};
+}
+
+// The current month in Asia/Shanghai (the server's system clock dates the cases).
+std::string this_month() {
+  const auto t = std::chrono::system_clock::now() + 8h;
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(t)};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u", static_cast<int>(d.year()),
+                static_cast<unsigned>(d.month()));
+  return buf;
+}
+
+std::string today() {
+  const auto t = std::chrono::system_clock::now() + 8h;
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(t)};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()),
+                static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("report, replay, audit verify and retention run while the server serves writes") {
+  test::temp_dir dir;
+  const std::string data = dir.path() + "/data";
+  server s = start_server(data);
+  const std::string agent = agent_token(s);
+  const std::vector<std::string> before = post_cases(s, agent, 10);
+  load writes(s, agent, 1000);
+  writes.wait_for(5);
+
+  SUBCASE("replay shows a case acknowledged just before, its chain verified") {
+    const std::string id = post_case(s, agent, 500);
+    REQUIRE(!id.empty());
+    auto r = run({"replay", id, "--data", data, "--format", "json"});
+    CHECK_MESSAGE(r.code == 0, r.output);
+    CHECK(r.output.find(id) != std::string::npos);
+    CHECK(r.output.find("case_received") != std::string::npos);
+    auto missing = run({"replay", "410100-20000101-99999", "--data", data});
+    CHECK(missing.code == 2);
+  }
+  SUBCASE("audit verify passes over the log the server is appending to") {
+    auto r = run({"audit", "verify", "--data", data});
+    CHECK_MESSAGE(r.code == 0, r.output);
+    CHECK(r.output.find("verified: every chain and checkpoint holds") != std::string::npos);
+  }
+  SUBCASE("the monthly report counts the cases received") {
+    // The report reads the server's store as of its open; its counters follow each
+    // acknowledged case closely, so it is asked again until it has them (with a deadline).
+    const std::size_t at_least = before.size() + writes.size();
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::int64_t received = 0;
+    for (;;) {
+      auto r = run({"report", "monthly", "--month", this_month(), "--format", "json", "--data",
+                    data});
+      REQUIRE_MESSAGE(r.code == 0, r.output);
+      const auto json = r.output.substr(r.output.find('{'));
+      received = boost::json::parse(json).at("totals").at("received").to_number<std::int64_t>();
+      if (received >= static_cast<std::int64_t>(at_least)) break;
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, received << " < " << at_least);
+    }
+    CHECK(received >= static_cast<std::int64_t>(at_least));
+  }
+  SUBCASE("retention audit and a dry-run purge read the running server's store") {
+    auto a = run({"retention", "audit", "--data", data, "--format", "json"});
+    CHECK_MESSAGE(a.code == 0, a.output);
+    CHECK(a.output.find(before.front()) != std::string::npos);
+    auto p = run({"retention", "purge", "--dry-run", "--as-of", today(), "--data", data});
+    CHECK_MESSAGE(p.code == 0, p.output);
+    CHECK(p.output.find("0 to purge, 0 refused, 0 failed") != std::string::npos);
+  }
+  writes.stop();
+  stop_server(s);
+}
+
+TEST_CASE("a backup taken under load restores into a new folder, equal and complete") {
+  test::temp_dir dir;
+  const std::string data = dir.path() + "/data";
+  const std::string backup = dir.path() + "/backup";
+  const std::string restored = dir.path() + "/restored";
+  server s = start_server(data);
+  const std::string agent = agent_token(s);
+  std::vector<std::string> before = post_cases(s, agent, 20);
+  {
+    load writes(s, agent, 1000);
+    writes.wait_for(5);
+    // Every case acknowledged before this point must be in the backup.
+    const auto during = writes.ids();
+    before.insert(before.end(), during.begin(), during.end());
+    auto b = run({"backup", "--data", data, "--out", backup});
+    REQUIRE_MESSAGE(b.code == 0, b.output);
+    writes.wait_for(5);  // the server kept taking writes during and after the backup
+    writes.stop();
+    auto again = run({"backup", "--data", data, "--out", backup});
+    CHECK(again.code == 2);
+    CHECK(again.output.find("exists already") != std::string::npos);
+  }
+  stop_server(s);
+
+  auto v = run({"backup", "--verify", backup});
+  CHECK_MESSAGE(v.code == 0, v.output);
+  auto r = run({"restore", backup, "--data", restored});
+  REQUIRE_MESSAGE(r.code == 0, r.output);
+  auto twice = run({"restore", backup, "--data", restored});
+  CHECK(twice.code == 2);
+  CHECK(twice.output.find("exists already") != std::string::npos);
+
+  {
+    // Not a first start: the tokens came with the backup (the agent's token works below).
+    server back = start_server(restored, false);
+    for (const auto& id : before) {
+      auto got = test::http_call(back.address, "GET", "/v1/cases/" + id, {}, bearer(agent));
+      CHECK_MESSAGE(got.status == 200, id << ": " << got.body);
+    }
+    // It takes writes where the backup left off.
+    CHECK(!post_case(back, agent, 90000).empty());
+    stop_server(back);
+  }
+  auto rebuilt = run({"rebuild", "--data", restored, "--partitions", "4", "--verify"});
+  CHECK_MESSAGE(rebuilt.code == 0, rebuilt.output);
+
+  SUBCASE("a damaged backup is refused, the bad file named, and nothing is restored") {
+    const std::string damaged = dir.path() + "/damaged";
+    fs::copy(backup, damaged, fs::copy_options::recursive);
+    std::string victim;
+    for (const auto& e : fs::recursive_directory_iterator(damaged + "/log"))
+      if (e.is_regular_file() && e.path().extension() == ".sst" && e.file_size() > 100)
+        victim = e.path().string();
+    REQUIRE(!victim.empty());
+    {
+      std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(50);
+      char c = 0;
+      f.get(c);
+      f.seekp(50);
+      f.put(static_cast<char>(c ^ 0x01));
+    }
+    const std::string rel = fs::relative(victim, damaged).generic_string();
+    auto bad = run({"backup", "--verify", damaged});
+    CHECK(bad.code == 1);
+    CHECK_MESSAGE(bad.output.find(rel) != std::string::npos, bad.output);
+    const std::string into = dir.path() + "/from-damaged";
+    auto refused = run({"restore", damaged, "--data", into});
+    CHECK(refused.code == 1);
+    CHECK_MESSAGE(refused.output.find(rel) != std::string::npos, refused.output);
+    CHECK(!fs::exists(into));
+    for (const auto& e : fs::directory_iterator(dir.path()))
+      CHECK_MESSAGE(e.path().filename().string().find(".partial-") == std::string::npos,
+                    e.path());
+  }
+}
