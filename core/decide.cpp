@@ -313,8 +313,9 @@ result<civil_date> check_purge(const case_state& s, retained_item item, const co
   if (done || (item == retained_item::recording && !s.recording))
     return make_error(errc::nothing_to_purge, std::string(to_string(item)));
   if (!until)
-    return make_error(errc::retention_not_over, "the case is not archived yet; text is kept 5 "
-                                                "years from archiving");
+    return make_error(errc::retention_not_over,
+                      "the case is not archived yet: nothing of an open or reopened case is "
+                      "purged; audio is kept 1 year, text 5 years from archiving");
   if (s.legal_hold) return make_error(errc::legal_hold, s.legal_hold_reason);
   const civil_date today = shanghai_date(ctx.now);
   if (today <= *until)
