@@ -627,17 +627,34 @@ result<std::vector<assessment_row>> build_assessment(const report_reader& rd,
 
 std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year) {
   std::vector<std::pair<std::string, period>> out;
-  for (civil_date d{year, 1, 1}; d.year == year; d = d.plus_days(1)) {
+  // A period that spans the new year (元旦 2023-12-30 .. 2024-01-01) is one period and one report
+  // (Art. 40(3)): it belongs to the year it begins in, which follows it into January; the year
+  // after skips the days it carried over.
+  std::string carried;
+  const civil_date eve{year - 1, 12, 31};
+  if (auto k = cal.kind(eve); k && k.value() == core::day_kind::holiday) carried = cal.name_of(eve);
+  for (civil_date d{year, 1, 1};; d = d.plus_days(1)) {
     auto k = cal.kind(d);
-    if (!k) return out;  // a year without data: no periods, never a guess
-    if (k.value() != core::day_kind::holiday) continue;
-    const std::string name = cal.name_of(d);
-    if (!out.empty() && out.back().first == name && out.back().second.to == d.plus_days(-1))
+    if (!k) return out;  // a year without data: no periods (or no more days), never a guess
+    const bool holiday = k.value() == core::day_kind::holiday;
+    const std::string name = holiday ? cal.name_of(d) : std::string();
+    if (!carried.empty()) {
+      if (holiday && name == carried) continue;
+      carried.clear();
+    }
+    const bool extends = holiday && !out.empty() && out.back().first == name &&
+                         out.back().second.to == d.plus_days(-1);
+    if (d.year != year) {
+      if (!extends) return out;
+      out.back().second.to = d;
+      continue;
+    }
+    if (!holiday) continue;
+    if (extends)
       out.back().second.to = d;
     else
       out.emplace_back(name, period{d, d});
   }
-  return out;
 }
 
 namespace {

@@ -238,7 +238,8 @@ result<std::vector<assessment_row>> build_assessment(const report_reader& r,
                                                      unsigned month);
 
 // The holiday periods of a year from the calendar (consecutive holiday days of one name), for
-// the special reports: (name, period).
+// the special reports: (name, period). A period spanning the new year is one period, listed
+// under the year it begins in (Art. 40(3)).
 std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year);
 
 // The routes GET /v1/reports/monthly/{YYYY-MM}?center=, /v1/reports/annual/{YYYY}?center=,

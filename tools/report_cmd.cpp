@@ -98,8 +98,9 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
       auto req = annual_request(std::to_string(y), c ? (*c)() : "");
       if (req) out.push_back({fmt::format("annual-{}-{}", y, center_name(c)), req.value()});
     }
-  // Holiday periods (Art. 40(3)) that have ended, province-wide.
-  for (int y = start->year; y <= today.year; ++y)
+  // Holiday periods (Art. 40(3)) that have ended, province-wide. A period is listed under the
+  // year it begins in, which may be the year before the first case (元旦 spanning the new year).
+  for (int y = start->year - 1; y <= today.year; ++y)
     for (const auto& [name, p] : holiday_periods(cal, y)) {
       if (p.to >= today || p.to < *start) continue;
       auto req = period_request(p.from.to_string(), p.to.to_string(), "");

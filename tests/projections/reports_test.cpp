@@ -1,5 +1,7 @@
 #include "projections/reports.h"
 
+#include <map>
+
 #include "projections/report_render.h"
 #include "tests/projections/october_scenario.h"
 
@@ -165,6 +167,38 @@ TEST_CASE("holiday periods come from the calendar, for the special reports") {
   REQUIRE(national != periods.end());
   CHECK(national->second == period{date("2026-10-01"), date("2026-10-07")});
   CHECK(period_due(national->second.to) == date("2026-10-09"));
+}
+
+TEST_CASE("Art. 40(3) — a holiday period spanning the new year is one period and one report") {
+  const struct {
+    int year;
+    std::vector<period> new_year;  // the 元旦 periods listed under that year
+  } table[] = {
+      {2022, {{date("2022-01-01"), date("2022-01-03")}, {date("2022-12-31"), date("2023-01-02")}}},
+      {2023, {{date("2023-12-30"), date("2024-01-01")}}},  // 01-01..01-02 belong to 2022's
+      {2024, {}},                                          // 01-01 belongs to 2023's
+      {2025, {{date("2025-01-01"), date("2025-01-01")}}},
+      {2026, {{date("2026-01-01"), date("2026-01-03")}}},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.year);
+    std::vector<period> found;
+    for (const auto& [name, p] : holiday_periods(core::testing::repo_calendar(), row.year))
+      if (name == "元旦") found.push_back(p);
+    CHECK(found == row.new_year);
+  }
+  // Every holiday day of 2022-2025 lies in exactly one listed period.
+  std::map<civil_date, int> covered;
+  for (int y = 2022; y <= 2025; ++y)
+    for (const auto& [name, p] : holiday_periods(core::testing::repo_calendar(), y))
+      for (civil_date d = p.from; d <= p.to; d = d.plus_days(1)) ++covered[d];
+  for (civil_date d = date("2022-01-01"); d <= date("2025-12-31"); d = d.plus_days(1)) {
+    CAPTURE(d.to_string());
+    const bool holiday =
+        core::testing::repo_calendar().kind(d).value() == core::day_kind::holiday;
+    CHECK(covered[d] == (holiday ? 1 : 0));
+  }
+  CHECK(period_due(date("2024-01-01")) == date("2024-01-03"));
 }
 
 }  // namespace
