@@ -251,7 +251,10 @@ result<events> decide(const case_state& s, const archive&, const context& ctx) {
 }
 
 result<events> decide(const case_state& s, const flag_major_urgent& c, const context& ctx) {
-  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated}))
+  // At any open step, also with the unit, when the facts become known (Art. 40(4), 43); a matter
+  // already closed (answered, not accepted, redirected, replied) is no longer an emergency.
+  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
+                            case_status::transferred, case_status::returned, case_status::reopened}))
     return s.major_urgent ? make_error(errc::already_flagged) : status_error(errc::flag_too_late, s);
   if (blank(c.reason)) return missing("reason (Art. 43)");
   auto flag = make_flag(s, c.reason, ctx);

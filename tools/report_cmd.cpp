@@ -109,12 +109,15 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
       out.push_back({fmt::format("period-{}-{}-province", p.from.to_string(), p.to.to_string()),
                      req.value()});
     }
-  // The day's major-urgent matters (Art. 40(4)): every past day that had one, province-wide.
-  for (civil_date d = *start; d < today; d = d.plus_days(1)) {
+  // Major-urgent matters (Art. 40(4)): a special report per matter as soon as it is flagged,
+  // due that same day: the day's report as it stands then, province-wide.
+  for (civil_date d = *start; d <= today; d = d.plus_days(1)) {
     auto u = rd.urgent(d, std::nullopt);
-    if (!u || u.value().empty()) continue;
-    auto req = urgent_request(d.to_string(), "");
-    if (req) out.push_back({fmt::format("urgent-{}-province", d.to_string()), req.value()});
+    if (!u) continue;
+    for (const auto& [center, id] : u.value()) {
+      auto req = urgent_request(d.to_string(), "");
+      if (req) out.push_back({fmt::format("urgent-{}-{}-province", d.to_string(), id), req.value()});
+    }
   }
   return out;
 }
@@ -269,23 +272,36 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
 report_jobs_thread::report_jobs_thread(projections::store& s, const core::registry& reg,
                                        const core::calendar& cal, std::string outbox,
                                        const projections::clock& clk,
-                                       std::chrono::milliseconds interval)
+                                       std::chrono::milliseconds interval,
+                                       std::function<void()> before_run)
     : store_(s), reg_(reg), cal_(cal), outbox_(std::move(outbox)), clock_(clk),
-      interval_(interval), thread_([this] { run(); }) {}
+      interval_(interval), before_run_(std::move(before_run)), thread_([this] { run(); }) {}
 
 report_jobs_thread::~report_jobs_thread() {
   {
-    std::lock_guard lk(mu_);
-    stop_ = true;
+    std::lock_guard lk(signal_->mu);
+    signal_->stop = true;
   }
-  cv_.notify_all();
+  signal_->cv.notify_all();
   thread_.join();
 }
 
+std::function<void()> report_jobs_thread::waker() const {
+  return [s = signal_] {
+    {
+      std::lock_guard lk(s->mu);
+      s->woken = true;
+    }
+    s->cv.notify_all();
+  };
+}
+
 void report_jobs_thread::run() {
-  std::unique_lock lk(mu_);
-  while (!stop_) {
+  std::unique_lock lk(signal_->mu);
+  while (!signal_->stop) {
+    signal_->woken = false;  // a wake during the run below runs it again
     lk.unlock();
+    if (before_run_) before_run_();
     auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
                              {report_format::json, report_format::html});
     if (!r)
@@ -293,7 +309,7 @@ void report_jobs_thread::run() {
     else if (!r.value().written.empty())
       spdlog::info("{}", log_line("report_jobs", {{"written", r.value().written.size()}}));
     lk.lock();
-    cv_.wait_for(lk, interval_, [&] { return stop_; });
+    signal_->cv.wait_for(lk, interval_, [&] { return signal_->stop || signal_->woken; });
   }
 }
 
