@@ -35,7 +35,7 @@ result<std::string> render_request(projections::store& s, const core::registry& 
     if (f != report_format::json)
       return make_error(core::errc::invalid_argument,
                         "assessment: --format json (the HTML shows it in the province-wide monthly report)");
-    return report_assessment_json(s, reg, o.month);
+    return report_assessment_json(s, reg, o.month, o.weights);
   }
   result<report_request> req = make_error(core::errc::invalid_argument, "kind: " + o.kind);
   if (o.kind == "monthly") req = monthly_request(o.month, o.center);
@@ -44,6 +44,7 @@ result<std::string> render_request(projections::store& s, const core::registry& 
   if (o.kind == "urgent") req = urgent_request(o.day, o.center);
   if (!req) return req.error();
   req.value().title = o.title;
+  req.value().weights = o.weights;
   auto r = build_report(report_reader(s), reg, req.value());
   if (!r) return r.error();
   return render(r.value(), f);
@@ -71,7 +72,8 @@ struct job {
 };
 
 std::vector<job> due_jobs(const projections::report_reader& rd, const core::registry& reg,
-                          const core::calendar& cal, civil_date today) {
+                          const core::calendar& cal, civil_date today,
+                          const projections::assessment_weights& weights) {
   using namespace projections;
   std::vector<job> out;
   auto first = rd.first_month();
@@ -89,6 +91,7 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
     const std::string month = fmt::format("{:04}-{:02}", m.year, m.month);
     for (const auto& c : centers) {
       auto req = monthly_request(month, c ? (*c)() : "");
+      if (req) req.value().weights = weights;
       if (req) out.push_back({fmt::format("monthly-{}-{}", month, center_name(c)), req.value()});
     }
   }
@@ -174,7 +177,8 @@ int run_report(const report_options& o, std::ostream& out, std::ostream& err) {
 result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
                                             const core::calendar& cal, const std::string& outbox,
                                             timestamp now,
-                                            const std::vector<report_format>& formats) {
+                                            const std::vector<report_format>& formats,
+                                            const projections::assessment_weights& weights) {
   std::error_code ec;
   fs::create_directories(outbox, ec);
   if (ec) return make_error(core::errc::invalid_argument, "cannot create " + outbox + ": " + ec.message());
@@ -194,7 +198,7 @@ result<report_jobs_summary> run_report_jobs(projections::store& s, const core::r
   std::ofstream log(manifest, std::ios::app);
   report_jobs_summary summary;
   const projections::report_reader rd(s);
-  for (const auto& j : due_jobs(rd, reg, cal, shanghai_date(now))) {
+  for (const auto& j : due_jobs(rd, reg, cal, shanghai_date(now), weights)) {
     std::optional<projections::report> built;
     for (auto f : formats) {
       const std::string file = j.name + "." + std::string(projections::extension(f));
@@ -258,7 +262,8 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
     err << "caseline report jobs: " << s.error().message() << "\n";
     return 1;
   }
-  auto r = run_report_jobs(*s.value(), core::registry::henan(), cal.value(), o.outbox, now, formats);
+  auto r = run_report_jobs(*s.value(), core::registry::henan(), cal.value(), o.outbox, now, formats,
+                           o.weights);
   if (!r) {
     err << "caseline report jobs: " << r.error().message() << "\n";
     return 1;
@@ -273,9 +278,11 @@ report_jobs_thread::report_jobs_thread(projections::store& s, const core::regist
                                        const core::calendar& cal, std::string outbox,
                                        const projections::clock& clk,
                                        std::chrono::milliseconds interval,
-                                       std::function<void()> before_run)
+                                       std::function<void()> before_run,
+                                       projections::assessment_weights weights)
     : store_(s), reg_(reg), cal_(cal), outbox_(std::move(outbox)), clock_(clk),
-      interval_(interval), before_run_(std::move(before_run)), thread_([this] { run(); }) {}
+      interval_(interval), before_run_(std::move(before_run)), weights_(weights),
+      thread_([this] { run(); }) {}
 
 report_jobs_thread::~report_jobs_thread() {
   {
@@ -303,7 +310,7 @@ void report_jobs_thread::run() {
     lk.unlock();
     if (before_run_) before_run_();
     auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
-                             {report_format::json, report_format::html});
+                             {report_format::json, report_format::html}, weights_);
     if (!r)
       spdlog::warn("{}", log_line("report_jobs_failed", {{"error", r.error().message()}}));
     else if (!r.value().written.empty())

@@ -17,6 +17,7 @@
 #include "core/calendar.h"
 #include "core/registry.h"
 #include "core/result.h"
+#include "projections/assessment_weights.h"
 #include "projections/clock.h"
 #include "projections/report_render.h"
 #include "projections/store.h"
@@ -35,6 +36,7 @@ struct report_options {
   std::string title;            // period: e.g. "国庆节 National Day"
   std::string format{"json"};   // json | csv | html
   std::string out;              // a file; empty: `out`
+  projections::assessment_weights weights;  // the Art. 45 score (monthly province-wide, assessment)
 };
 
 // Reads the projection store under <data>/store as the projections left it (the server must not
@@ -46,6 +48,7 @@ struct report_jobs_options {
   std::string outbox;
   std::vector<std::string> formats{"json", "html"};
   std::string now;  // RFC 3339; empty: the system clock
+  projections::assessment_weights weights;  // the Art. 45 score of the province-wide monthly
 };
 
 struct report_jobs_summary {
@@ -62,11 +65,13 @@ struct report_jobs_summary {
 // then, named `urgent-<day>-<case id>-province`. From the first month with any figure on. Each file is written to a temporary name
 // and renamed, then a line is appended to manifest.jsonl; a file that exists is never written
 // again, and one without its manifest line (a crash in between) gets the line: a restart never
-// writes a report twice or skips one.
+// writes a report twice or skips one. The province-wide monthly reports score the assessment
+// with `weights`; a report already written keeps the weights it was written with.
 result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
                                             const core::calendar& cal, const std::string& outbox,
                                             timestamp now,
-                                            const std::vector<projections::report_format>& formats);
+                                            const std::vector<projections::report_format>& formats,
+                                            const projections::assessment_weights& weights = {});
 
 // `caseline report jobs --outbox DIR`.
 int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::ostream& err);
@@ -83,7 +88,8 @@ class report_jobs_thread {
   report_jobs_thread(projections::store& s, const core::registry& reg, const core::calendar& cal,
                      std::string outbox, const projections::clock& clk,
                      std::chrono::milliseconds interval = std::chrono::minutes(1),
-                     std::function<void()> before_run = {});
+                     std::function<void()> before_run = {},
+                     projections::assessment_weights weights = {});
   ~report_jobs_thread();
 
   // A function that makes the thread run now; safe to call from any thread, also after this
@@ -105,6 +111,7 @@ class report_jobs_thread {
   const projections::clock& clock_;
   std::chrono::milliseconds interval_;
   std::function<void()> before_run_;
+  projections::assessment_weights weights_;
   std::shared_ptr<signal> signal_ = std::make_shared<signal>();
   std::thread thread_;  // last
 };

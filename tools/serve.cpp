@@ -292,7 +292,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
           // Deliberately not an error: a run on projections still behind writes what they
           // hold, and the next wake or interval writes the rest.
           (void)runner->catch_up(std::chrono::seconds(10));
-        });
+        },
+        options.assessment_weights);
     // A matter flagged major-urgent wakes the jobs: its special report is due that day.
     p->writer->set_appended_observer([wake = p->report_jobs->waker()](
                                          const projections::command_outcome& o) {
@@ -305,6 +306,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   gateway::api_options ao;
   ao.token_rate = options.token_rate;
   ao.status_rate = options.status_rate;
+  ao.assessment_weights = options.assessment_weights;
   gateway::services services{*p->log,        *p->store,          *p->runner,
                              *p->writer,     *p->clock,          p->projections->calendar(),
                              *p->calendar_writer,

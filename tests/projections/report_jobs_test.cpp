@@ -74,6 +74,40 @@ TEST_CASE("report jobs write each due report once, across restarts and a crash i
   CHECK(manifest(outbox).size() == lines.size());
 }
 
+// Art. 45: the jobs score the assessment with the configured weights and state them; files
+// already written keep theirs (they are never rewritten).
+TEST_CASE("report jobs use the configured assessment weights; written files are not rewritten") {
+  stack s;
+  (void)play(s, october_scenario());
+  const auto& cal = core::testing::repo_calendar();
+  const auto outbox = s.dir().path() / "outbox";
+  const auto& reg = s.world().reg;
+  const std::vector<report_format> formats{report_format::json};
+  const auto read = [&](const char* name) {
+    std::ifstream in(outbox / name);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  };
+  auto w = parse_assessment_weights("immediate_answer=0,on_time=2");
+  REQUIRE(w);
+  auto first = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-02")),
+                                      formats, w.value());
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().message()));
+  const auto written = read("monthly-2026-10-province.json");
+  CHECK(written == report_monthly_json(s.db(), reg, "2026-10", "", w.value()).value());
+  CHECK(written.find(R"("assessment_weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+        std::string::npos);
+  CHECK(written.find(R"("score":0.5625})") != std::string::npos);  // 410100, as in reports_test
+
+  // Other weights afterwards: the file stays as written, the route computes with the new ones.
+  auto again = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-03")),
+                                      formats, assessment_weights{});
+  REQUIRE(again);
+  CHECK(read("monthly-2026-10-province.json") == written);
+  CHECK(report_monthly_json(s.db(), reg, "2026-10", "").value() != written);
+}
+
 // Art. 40(4): the special report of a major-urgent matter is due the day it is flagged. The
 // report thread runs once an hour here, so only the wake on the event can write it in time.
 TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the day it is flagged") {
