@@ -106,7 +106,7 @@ struct flag_major_urgent {
   std::string reason;
 };
 
-// Art. 38: delete the call audio after at least 1 year from the call.
+// Art. 38: delete the call audio at least 1 year after the case was archived.
 struct purge_recording {};
 // Art. 38: crypto-shred the case's text after at least 5 years from archiving.
 struct shred_text {};

@@ -251,7 +251,10 @@ result<events> decide(const case_state& s, const archive&, const context& ctx) {
 }
 
 result<events> decide(const case_state& s, const flag_major_urgent& c, const context& ctx) {
-  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated}))
+  // At any open step, also with the unit, when the facts become known (Art. 40(4), 43); a matter
+  // already closed (answered, not accepted, redirected, replied) is no longer an emergency.
+  if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
+                            case_status::transferred, case_status::returned, case_status::reopened}))
     return s.major_urgent ? make_error(errc::already_flagged) : status_error(errc::flag_too_late, s);
   if (blank(c.reason)) return missing("reason (Art. 43)");
   auto flag = make_flag(s, c.reason, ctx);
@@ -313,8 +316,9 @@ result<civil_date> check_purge(const case_state& s, retained_item item, const co
   if (done || (item == retained_item::recording && !s.recording))
     return make_error(errc::nothing_to_purge, std::string(to_string(item)));
   if (!until)
-    return make_error(errc::retention_not_over, "the case is not archived yet; text is kept 5 "
-                                                "years from archiving");
+    return make_error(errc::retention_not_over,
+                      "the case is not archived yet: nothing of an open or reopened case is "
+                      "purged; audio is kept 1 year, text 5 years from archiving");
   if (s.legal_hold) return make_error(errc::legal_hold, s.legal_hold_reason);
   const civil_date today = shanghai_date(ctx.now);
   if (today <= *until)

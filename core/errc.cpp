@@ -54,7 +54,7 @@ class category final : public std::error_category {
         return "a matter is archived once answered, not accepted, redirected or replied (Art. 38)";
       case errc::already_flagged: return "a matter is flagged major-urgent once (Art. 40, 43)";
       case errc::flag_too_late:
-        return "a matter is flagged major-urgent at intake or classification (Art. 40, 43)";
+        return "a matter is flagged major-urgent while it is open (Art. 40, 43)";
       case errc::sample_rate_too_low:
         return "at least 30% of replied matters are revisited (Art. 23)";
       case errc::not_permitted: return "the actor's role may not issue this command (Art. 16-23)";

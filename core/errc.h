@@ -33,7 +33,7 @@ enum class errc {
   revisit_required,          // archiving a complaint or sampled case before its revisit (Art. 23, 38)
   not_closable,              // archiving a case that is still being handled (Art. 38)
   already_flagged,           // flagging a case major-urgent twice (Art. 40, 43)
-  flag_too_late,             // flagging after classification and transfer (Art. 40, 43)
+  flag_too_late,             // flagging a matter already closed (Art. 40, 43)
   sample_rate_too_low,       // a revisit sample rate below 30% (Art. 23)
   not_permitted,             // the actor's role may not issue the command (Art. 16-23)
   retention_not_over,        // a purge before the retain-until date (Art. 38)

@@ -359,8 +359,8 @@ struct flagged_major_urgent {
   }
 };
 
-// What retention concerns: the call audio (kept at least 1 year from the call) or the case's text
-// (kept at least 5 years from archiving), Art. 38.
+// What retention concerns: the call audio (kept at least 1 year) or the case's text (kept at least
+// 5 years), both counted from archiving, Art. 38.
 enum class retained_item : std::uint8_t { recording, text };
 std::string_view to_string(retained_item v);
 
@@ -369,7 +369,7 @@ struct recording_purged {
   static constexpr std::uint16_t type_id = 15;
   friend bool operator==(const recording_purged&, const recording_purged&) = default;
   std::string sha256;
-  civil_date retain_until;  // the last day it had to be kept
+  civil_date retain_until;  // the last day it had to be kept, as the rule stood when purged
   civil_date purged_on;
   user_id by;
 

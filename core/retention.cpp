@@ -17,8 +17,8 @@ civil_date add_years(civil_date d, int years) {
 }
 
 std::optional<civil_date> recording_retain_until(const case_state& s, const retention_policy& p) {
-  if (!s.recording) return std::nullopt;
-  return add_years(s.received_on, p.recording_years);
+  if (!s.recording || !s.archived_on) return std::nullopt;
+  return add_years(*s.archived_on, p.recording_years);
 }
 
 std::optional<civil_date> text_retain_until(const case_state& s, const retention_policy& p) {

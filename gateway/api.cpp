@@ -201,6 +201,7 @@ class api::impl {
         access_(s_.store),
         token_limit_(o.token_rate),
         status_limit_(o.status_rate),
+        assessment_weights_(o.assessment_weights),
         pool_(o.threads) {}
 
   void handle(http_request req, responder respond) {
@@ -1224,7 +1225,8 @@ class api::impl {
 
   void report_monthly(const scope_ptr& sc, responder done) {
     report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
-      return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center);
+      return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center,
+                                              assessment_weights_);
     });
   }
 
@@ -1258,7 +1260,8 @@ class api::impl {
           q.path));
     const auto reg = s_.registry.snapshot();
     answer_projection(sc, done, [&] {
-      return projections::report_assessment_json(s_.store, *reg, sc->match.params.at("month"));
+      return projections::report_assessment_json(s_.store, *reg, sc->match.params.at("month"),
+                                                 assessment_weights_);
     });
   }
 
@@ -1353,6 +1356,7 @@ class api::impl {
   projections::access_log access_;
   rate_limiter token_limit_;
   rate_limiter status_limit_;
+  const projections::assessment_weights assessment_weights_;
   gateway::metrics metrics_;
   std::mutex idem_mu_;
   std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_

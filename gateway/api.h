@@ -13,6 +13,7 @@
 #include "gateway/http.h"
 #include "gateway/metrics.h"
 #include "gateway/rate_limit.h"
+#include "projections/assessment_weights.h"
 #include "projections/blob_store.h"
 #include "projections/calendar_projection.h"
 #include "projections/case_writer.h"
@@ -60,6 +61,8 @@ struct api_options {
   unsigned threads{4};
   rate token_rate{50, 100};  // per bearer token: 429 beyond it
   rate status_rate{0.2, 10}; // GET /v1/status per client address (Art. 36: no token needed)
+  // The Art. 45 assessment score's weights (GET /v1/reports/monthly province-wide, assessment).
+  projections::assessment_weights assessment_weights;
 };
 
 // The REST API: authenticates bearer tokens, checks role and scope, routes requests to the write

@@ -248,6 +248,7 @@ void case_writer::run_next(const std::string& id) {
                   }
                   if (r) {
                     shared_outcome->position = r.value();
+                    if (appended_observer_) appended_observer_(*shared_outcome);
                     (*shared_done)(std::move(*shared_outcome));
                   } else {
                     (*shared_done)(r.error());

@@ -83,6 +83,11 @@ class case_writer {
   // before the first submit; without it events carry their text in the clear (tests of other
   // modules only — the server always sets it).
   void set_personal_data(personal_data* p) { personal_data_ = p; }
+  // Called on a writer thread with each command's outcome once the log has acknowledged its
+  // record, before the command's own handler: jobs that wake on an event (the same-day
+  // major-urgent report, Art. 40(4)). It must not block. Set before the first submit.
+  using appended_observer = std::function<void(const command_outcome&)>;
+  void set_appended_observer(appended_observer o) { appended_observer_ = std::move(o); }
   // Stops taking commands and waits (up to timeout) for those in flight. True if all finished.
   bool drain(std::chrono::milliseconds timeout);
 
@@ -114,6 +119,7 @@ class case_writer {
   registry_source registry_source_;
   calendar_source calendar_source_;
   personal_data* personal_data_{nullptr};
+  appended_observer appended_observer_;
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;

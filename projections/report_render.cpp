@@ -204,6 +204,17 @@ void write_assessment(json_writer& w, const std::vector<assessment_row>& rows) {
   w.end_array();
 }
 
+// The weights the score was computed with, so that a reader knows how (Art. 45; the measures
+// give none: README-reports.md).
+void write_weights(json_writer& w, const assessment_weights& a) {
+  w.begin_object();
+  w.key("immediate_answer").value(a.immediate_answer);
+  w.key("on_time").value(a.on_time);
+  w.key("revisit").value(a.revisit);
+  w.key("satisfaction").value(a.satisfaction);
+  w.end_object();
+}
+
 std::string pct(std::optional<double> v) {
   return v ? fmt::format("{:.2f}%", round4(*v) * 100.0) : std::string("—");
 }
@@ -347,16 +358,23 @@ std::string render_json(const report& r) {
   if (!r.assessment.empty()) {
     w.key("assessment");
     write_assessment(w, r.assessment);
+    w.key("assessment_weights");
+    write_weights(w, r.weights);
   }
   w.end_object();
   return std::move(w).str();
 }
 
-std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows) {
+std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows,
+                                   const assessment_weights& weights) {
   json_writer w;
   w.begin_object();
   w.key("month").value(month);
-  w.key("score").value("mean of the available rates: immediate answer, on-time closure, revisit, satisfaction");
+  w.key("score").value(
+      "weighted mean of the available rates: immediate answer, on-time closure, revisit, "
+      "satisfaction");
+  w.key("weights");
+  write_weights(w, weights);
   w.key("centers");
   write_assessment(w, rows);
   w.end_object();
@@ -490,6 +508,8 @@ std::string render_html(const report& r) {
                        pct(a.totals.immediate_answer_rate()), pct(a.totals.on_time_rate()),
                        pct(a.totals.revisit_rate()), pct(a.totals.satisfaction_rate()), pct(a.score));
     h += "</table>\n";
+    h += fmt::format("<p>得分 Score = Σ wᵢ·rᵢ / Σ wᵢ over the available rates; weights w: {}</p>\n",
+                     html_escape(to_string(r.weights)));
   }
   h += "<p class=\"muted\">口径 Formulas: projections/README-reports.md</p></body></html>\n";
   return h;

@@ -14,6 +14,7 @@ namespace caseline::projections {
 
 struct report;
 struct assessment_row;
+struct assessment_weights;
 
 // Writes JSON text in the order it is told; commas are placed automatically. Not validating:
 // callers pair begin/end. Numbers: integers as is, doubles rounded to 4 decimals.
@@ -59,6 +60,7 @@ std::string render_csv(const report& r);
 std::string render_html(const report& r);
 std::string render(const report& r, report_format f);
 
-std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows);
+std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows,
+                                   const assessment_weights& weights);
 
 }  // namespace caseline::projections

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <memory>
 #include <set>
 
@@ -453,6 +454,59 @@ result<std::optional<std::string>> report_reader::first_month() const {
 
 // --- reports --------------------------------------------------------------------------------------
 
+namespace {
+constexpr std::pair<std::string_view, double assessment_weights::*> weight_names[] = {
+    {"immediate_answer", &assessment_weights::immediate_answer},
+    {"on_time", &assessment_weights::on_time},
+    {"revisit", &assessment_weights::revisit},
+    {"satisfaction", &assessment_weights::satisfaction}};
+}  // namespace
+
+result<assessment_weights> parse_assessment_weights(std::string_view text) {
+  assessment_weights out;
+  std::set<std::string_view> seen;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view entry = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos)
+      return bad(fmt::format("assessment weights: \"{}\": expected NAME=WEIGHT", entry));
+    const std::string_view name = entry.substr(0, eq);
+    const std::string_view value = entry.substr(eq + 1);
+    const auto* known = std::find_if(std::begin(weight_names), std::end(weight_names),
+                                     [&](const auto& n) { return n.first == name; });
+    if (known == std::end(weight_names))
+      return bad(fmt::format(
+          "assessment weights: \"{}\": unknown rate \"{}\" (immediate_answer, on_time, revisit, "
+          "satisfaction)",
+          entry, name));
+    if (!seen.insert(known->first).second)
+      return bad(fmt::format("assessment weights: \"{}\": \"{}\" given twice", entry, name));
+    double v = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v,
+                                           std::chars_format::fixed);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() ||
+        !std::isfinite(v))
+      return bad(fmt::format("assessment weights: \"{}\": the weight is not a number", entry));
+    // Reports show numbers to 4 decimals; a finer weight could not be shown as it was used.
+    if (const auto dot = value.find('.'); dot != std::string_view::npos && value.size() - dot - 1 > 4)
+      return bad(fmt::format("assessment weights: \"{}\": more than 4 decimals", entry));
+    if (v < 0) return bad(fmt::format("assessment weights: \"{}\": the weight is negative", entry));
+    out.*(known->second) = v;
+  }
+  if (out.immediate_answer == 0 && out.on_time == 0 && out.revisit == 0 && out.satisfaction == 0)
+    return bad("assessment weights: every weight is 0 (at least one must be positive)");
+  return out;
+}
+
+std::string to_string(const assessment_weights& w) {
+  std::string out;
+  for (const auto& [name, member] : weight_names)
+    out += fmt::format("{}{}={}", out.empty() ? "" : ",", name, w.*member);
+  return out;
+}
+
 std::string_view to_string(report_kind k) {
   switch (k) {
     case report_kind::monthly: return "monthly";
@@ -473,14 +527,14 @@ result<report_request> monthly_request(std::string_view month, std::string_view 
   auto d = civil_date::parse(std::string(month) + "-01");
   if (month.size() != 7 || !d) return bad("month: YYYY-MM");
   return report_request{report_kind::monthly, {*d, month_end(d->year, d->month)},
-                        center_param(center), {}};
+                        center_param(center), {}, {}};
 }
 
 result<report_request> annual_request(std::string_view year, std::string_view center) {
   auto d = civil_date::parse(std::string(year) + "-01-01");
   if (year.size() != 4 || !d) return bad("year: YYYY");
   return report_request{report_kind::annual, {*d, civil_date{d->year, 12, 31}},
-                        center_param(center), {}};
+                        center_param(center), {}, {}};
 }
 
 result<report_request> period_request(std::string_view from, std::string_view to,
@@ -491,13 +545,13 @@ result<report_request> period_request(std::string_view from, std::string_view to
   if (!t) return bad("to: YYYY-MM-DD");
   if (*t < *f) return bad("to: not before from");
   if (t->days_since_epoch() - f->days_since_epoch() > 366) return bad("to: a period of at most a year");
-  return report_request{report_kind::period, {*f, *t}, center_param(center), {}};
+  return report_request{report_kind::period, {*f, *t}, center_param(center), {}, {}};
 }
 
 result<report_request> urgent_request(std::string_view day, std::string_view center) {
   auto d = civil_date::parse(day);
   if (!d) return bad("day: YYYY-MM-DD");
-  return report_request{report_kind::urgent_day, {*d, *d}, center_param(center), {}};
+  return report_request{report_kind::urgent_day, {*d, *d}, center_param(center), {}, {}};
 }
 
 result<report> build_report(const report_reader& rd, const core::registry& reg,
@@ -585,16 +639,18 @@ result<report> build_report(const report_reader& rd, const core::registry& reg,
   }
 
   if (req.kind == report_kind::monthly && !req.center) {
-    auto a = build_assessment(rd, reg, from.year, from.month);
+    auto a = build_assessment(rd, reg, from.year, from.month, req.weights);
     if (!a) return a.error();
     out.assessment = std::move(a).value();
+    out.weights = req.weights;
   }
   return out;
 }
 
 result<std::vector<assessment_row>> build_assessment(const report_reader& rd,
                                                      const core::registry& reg, int year,
-                                                     unsigned month) {
+                                                     unsigned month,
+                                                     const assessment_weights& w) {
   auto totals = rd.by_center({month_start(year, month), month_end(year, month)});
   if (!totals) return totals.error();
   std::vector<assessment_row> rows;
@@ -602,15 +658,21 @@ result<std::vector<assessment_row>> build_assessment(const report_reader& rd,
     if (!c.parent) continue;  // the provincial center assesses, it is not assessed (Art. 45)
     assessment_row row{c.code(), c.name, {}, std::nullopt, 0};
     if (auto it = totals.value().find(c.code()); it != totals.value().end()) row.totals = it->second;
+    // score = Σ wᵢ·rᵢ / Σ wᵢ over the defined rates (README-reports.md); a rate with weight 0
+    // does not count, and without any defined rate of positive weight there is no score.
     double sum = 0;
-    int n = 0;
-    for (auto r : {row.totals.immediate_answer_rate(), row.totals.on_time_rate(),
-                   row.totals.revisit_rate(), row.totals.satisfaction_rate()}) {
-      if (!r) continue;
-      sum += *r;
-      ++n;
+    double weight = 0;
+    const std::pair<std::optional<double>, double> rates[] = {
+        {row.totals.immediate_answer_rate(), w.immediate_answer},
+        {row.totals.on_time_rate(), w.on_time},
+        {row.totals.revisit_rate(), w.revisit},
+        {row.totals.satisfaction_rate(), w.satisfaction}};
+    for (const auto& [r, wi] : rates) {
+      if (!r || wi == 0) continue;
+      sum += wi * *r;
+      weight += wi;
     }
-    if (n > 0) row.score = round4(sum / n);
+    if (weight > 0) row.score = round4(sum / weight);
     rows.push_back(std::move(row));
   }
   std::stable_sort(rows.begin(), rows.end(), [](const assessment_row& a, const assessment_row& b) {
@@ -627,17 +689,34 @@ result<std::vector<assessment_row>> build_assessment(const report_reader& rd,
 
 std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year) {
   std::vector<std::pair<std::string, period>> out;
-  for (civil_date d{year, 1, 1}; d.year == year; d = d.plus_days(1)) {
+  // A period that spans the new year (元旦 2023-12-30 .. 2024-01-01) is one period and one report
+  // (Art. 40(3)): it belongs to the year it begins in, which follows it into January; the year
+  // after skips the days it carried over.
+  std::string carried;
+  const civil_date eve{year - 1, 12, 31};
+  if (auto k = cal.kind(eve); k && k.value() == core::day_kind::holiday) carried = cal.name_of(eve);
+  for (civil_date d{year, 1, 1};; d = d.plus_days(1)) {
     auto k = cal.kind(d);
-    if (!k) return out;  // a year without data: no periods, never a guess
-    if (k.value() != core::day_kind::holiday) continue;
-    const std::string name = cal.name_of(d);
-    if (!out.empty() && out.back().first == name && out.back().second.to == d.plus_days(-1))
+    if (!k) return out;  // a year without data: no periods (or no more days), never a guess
+    const bool holiday = k.value() == core::day_kind::holiday;
+    const std::string name = holiday ? cal.name_of(d) : std::string();
+    if (!carried.empty()) {
+      if (holiday && name == carried) continue;
+      carried.clear();
+    }
+    const bool extends = holiday && !out.empty() && out.back().first == name &&
+                         out.back().second.to == d.plus_days(-1);
+    if (d.year != year) {
+      if (!extends) return out;
+      out.back().second.to = d;
+      continue;
+    }
+    if (!holiday) continue;
+    if (extends)
       out.back().second.to = d;
     else
       out.emplace_back(name, period{d, d});
   }
-  return out;
 }
 
 namespace {
@@ -650,8 +729,10 @@ result<std::string> to_json(store& s, const core::registry& reg, result<report_r
 }  // namespace
 
 result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
-                                        std::string_view center) {
-  return to_json(s, reg, monthly_request(month, center));
+                                        std::string_view center, const assessment_weights& w) {
+  auto req = monthly_request(month, center);
+  if (req) req.value().weights = w;
+  return to_json(s, reg, std::move(req));
 }
 result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
                                        std::string_view center) {
@@ -666,13 +747,14 @@ result<std::string> report_urgent_json(store& s, const core::registry& reg, std:
   return to_json(s, reg, urgent_request(day, center));
 }
 result<std::string> report_assessment_json(store& s, const core::registry& reg,
-                                           std::string_view month) {
+                                           std::string_view month,
+                                           const assessment_weights& w) {
   auto req = monthly_request(month, "");
   if (!req) return req.error();
   auto rows = build_assessment(report_reader(s), reg, req.value().current.from.year,
-                               req.value().current.from.month);
+                               req.value().current.from.month, w);
   if (!rows) return rows.error();
-  return render_assessment_json(month, rows.value());
+  return render_assessment_json(month, rows.value(), w);
 }
 
 }  // namespace caseline::projections

@@ -19,6 +19,8 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "projections/assessment_weights.h"
+
 #include "core/calendar.h"
 #include "core/events.h"
 #include "core/registry.h"
@@ -184,7 +186,7 @@ struct assessment_row {
   std::string center;
   std::string name;
   figures totals;
-  std::optional<double> score;  // the mean of the available rates
+  std::optional<double> score;  // the weighted mean of the available rates
   int rank{0};                  // 1 = best; centers without any rate are ranked last
 };
 
@@ -208,6 +210,7 @@ struct report {
   std::vector<hot_topic> hot_topics;  // at most 10, most frequent first
   std::vector<urgent_case> urgent;    // the major-urgent cases of the period
   std::vector<assessment_row> assessment;  // province-wide monthly only (Art. 45)
+  assessment_weights weights;              // the assessment's score was computed with these
 };
 
 // Due dates (Art. 40): monthly before the 3rd of the next month (the 2nd), annual before
@@ -222,6 +225,7 @@ struct report_request {
   period current;
   std::optional<center_code> center;
   std::string title;
+  assessment_weights weights;  // the Art. 45 score (province-wide monthly only)
 };
 
 // "YYYY-MM" / "YYYY" / from..to / a day; errc::invalid_argument naming the parameter.
@@ -235,10 +239,12 @@ result<report> build_report(const report_reader& r, const core::registry& reg,
                             const report_request& req);
 result<std::vector<assessment_row>> build_assessment(const report_reader& r,
                                                      const core::registry& reg, int year,
-                                                     unsigned month);
+                                                     unsigned month,
+                                                     const assessment_weights& w = {});
 
 // The holiday periods of a year from the calendar (consecutive holiday days of one name), for
-// the special reports: (name, period).
+// the special reports: (name, period). A period spanning the new year is one period, listed
+// under the year it begins in (Art. 40(3)).
 std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year);
 
 // The routes GET /v1/reports/monthly/{YYYY-MM}?center=, /v1/reports/annual/{YYYY}?center=,
@@ -246,13 +252,15 @@ std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar
 // /v1/reports/urgent/{YYYY-MM-DD}?center= as functions of their parameters: the JSON body, or
 // errc::invalid_argument naming the parameter.
 result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
-                                        std::string_view center);
+                                        std::string_view center,
+                                        const assessment_weights& w = {});
 result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
                                        std::string_view center);
 result<std::string> report_period_json(store& s, const core::registry& reg, std::string_view from,
                                        std::string_view to, std::string_view center);
 result<std::string> report_assessment_json(store& s, const core::registry& reg,
-                                           std::string_view month);
+                                           std::string_view month,
+                                           const assessment_weights& w = {});
 result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
                                        std::string_view center);
 

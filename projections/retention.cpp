@@ -130,7 +130,7 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
         if (!until || *purged_on <= *until)
           a.violations.push_back(fmt::format("{} {}: purged on {} but kept until {}", st.id(),
                                              core::to_string(item), purged_on->to_string(),
-                                             until ? until->to_string() : "archiving + 5 years"));
+                                             until ? until->to_string() : "its archiving"));
       } else if (st.legal_hold) {
         r.status = "held";
         ++a.held;
@@ -215,7 +215,7 @@ std::string retention_audit_json(const retention_audit& a) {
 
 std::string retention_audit_text(const retention_audit& a) {
   std::string out = fmt::format(
-      "retention audit as of {} (audio {} year(s) from the call, text {} year(s) from "
+      "retention audit as of {} (audio {} year(s), text {} year(s), both from "
       "archiving)\n{} kept, {} eligible for purge, {} on legal hold, {} purged, {} refused "
       "attempts\n",
       a.as_of.to_string(), a.policy.recording_years, a.policy.text_years, a.kept, a.eligible,
@@ -223,8 +223,11 @@ std::string retention_audit_text(const retention_audit& a) {
   for (const auto& i : a.items)
     out += fmt::format("  {:<24} {:<9} retain until {:<10}  {}{}\n", i.case_id,
                        core::to_string(i.item),
-                       i.retain_until ? i.retain_until->to_string() : "(archiving + " +
-                                                                         std::to_string(a.policy.text_years) + "y)",
+                       i.retain_until ? i.retain_until->to_string()
+                                      : fmt::format("(archiving + {}y)",
+                                                    i.item == core::retained_item::recording
+                                                        ? a.policy.recording_years
+                                                        : a.policy.text_years),
                        i.status, i.purged_on ? " on " + i.purged_on->to_string() : "");
   for (const auto& h : a.history)
     out += fmt::format("  {} #{} {} {} on {} by {}{}\n", h.case_id, h.sequence, h.kind,

@@ -240,6 +240,15 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--report-outbox", serve.report_outbox,
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");
+  // Art. 45: the measures give no weights for the assessment score; they are configuration.
+  std::string assessment_weights;
+  const auto add_weights = [&](CLI::App* c) {
+    c->add_option("--assessment-weights", assessment_weights,
+                  "Art. 45 score weights: immediate_answer=W,on_time=W,revisit=W,satisfaction=W "
+                  "(names not given: 1)")
+        ->envname("CASELINE_ASSESSMENT_WEIGHTS");
+  };
+  add_weights(serve_cmd);
 
   // --- reports, rebuild ---
   tools::report_options report;
@@ -257,6 +266,7 @@ int main(int argc, char** argv) {
   auto* r_monthly = report_cmd->add_subcommand("monthly", "monthly report");
   report_common(r_monthly);
   r_monthly->add_option("--month", report.month, "YYYY-MM")->required();
+  add_weights(r_monthly);
   auto* r_annual = report_cmd->add_subcommand("annual", "annual report");
   report_common(r_annual);
   r_annual->add_option("--year", report.year, "YYYY")->required();
@@ -269,6 +279,7 @@ int main(int argc, char** argv) {
   add_store_options(*r_assess, report.store);
   r_assess->add_option("--month", report.month, "YYYY-MM")->required();
   r_assess->add_option("--out", report.out);
+  add_weights(r_assess);
   auto* r_urgent = report_cmd->add_subcommand("urgent", "the day's major-urgent matters");
   report_common(r_urgent);
   r_urgent->add_option("--day", report.day, "YYYY-MM-DD")->required();
@@ -279,6 +290,7 @@ int main(int argc, char** argv) {
   r_jobs->add_option("--outbox", jobs.outbox)->required();
   r_jobs->add_option("--format", jobs.formats)->capture_default_str();
   r_jobs->add_option("--now", jobs.now, "RFC 3339; default the system clock");
+  add_weights(r_jobs);
 
   tools::rebuild_options rebuild;
   rebuild.store.calendar_file = default_calendar;
@@ -341,6 +353,15 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
+  {
+    auto w = projections::parse_assessment_weights(assessment_weights);
+    if (!w) {
+      std::cerr << "caseline: " << w.error().message()
+                << " (--assessment-weights, CASELINE_ASSESSMENT_WEIGHTS)\n";
+      return 2;
+    }
+    serve.assessment_weights = report.weights = jobs.weights = w.value();
+  }
 
   if (*report_cmd) {
     if (*r_jobs) return tools::run_report_jobs_cmd(jobs, std::cout, std::cerr);

@@ -37,7 +37,7 @@ result<std::string> render_request(projections::store& s, const core::registry& 
     if (f != report_format::json)
       return make_error(core::errc::invalid_argument,
                         "assessment: --format json (the HTML shows it in the province-wide monthly report)");
-    return report_assessment_json(s, reg, o.month);
+    return report_assessment_json(s, reg, o.month, o.weights);
   }
   result<report_request> req = make_error(core::errc::invalid_argument, "kind: " + o.kind);
   if (o.kind == "monthly") req = monthly_request(o.month, o.center);
@@ -46,6 +46,7 @@ result<std::string> render_request(projections::store& s, const core::registry& 
   if (o.kind == "urgent") req = urgent_request(o.day, o.center);
   if (!req) return req.error();
   req.value().title = o.title;
+  req.value().weights = o.weights;
   auto r = build_report(report_reader(s), reg, req.value());
   if (!r) return r.error();
   return render(r.value(), f);
@@ -73,7 +74,8 @@ struct job {
 };
 
 std::vector<job> due_jobs(const projections::report_reader& rd, const core::registry& reg,
-                          const core::calendar& cal, civil_date today) {
+                          const core::calendar& cal, civil_date today,
+                          const projections::assessment_weights& weights) {
   using namespace projections;
   std::vector<job> out;
   auto first = rd.first_month();
@@ -91,6 +93,7 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
     const std::string month = fmt::format("{:04}-{:02}", m.year, m.month);
     for (const auto& c : centers) {
       auto req = monthly_request(month, c ? (*c)() : "");
+      if (req) req.value().weights = weights;
       if (req) out.push_back({fmt::format("monthly-{}-{}", month, center_name(c)), req.value()});
     }
   }
@@ -100,8 +103,9 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
       auto req = annual_request(std::to_string(y), c ? (*c)() : "");
       if (req) out.push_back({fmt::format("annual-{}-{}", y, center_name(c)), req.value()});
     }
-  // Holiday periods (Art. 40(3)) that have ended, province-wide.
-  for (int y = start->year; y <= today.year; ++y)
+  // Holiday periods (Art. 40(3)) that have ended, province-wide. A period is listed under the
+  // year it begins in, which may be the year before the first case (元旦 spanning the new year).
+  for (int y = start->year - 1; y <= today.year; ++y)
     for (const auto& [name, p] : holiday_periods(cal, y)) {
       if (p.to >= today || p.to < *start) continue;
       auto req = period_request(p.from.to_string(), p.to.to_string(), "");
@@ -110,12 +114,15 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
       out.push_back({fmt::format("period-{}-{}-province", p.from.to_string(), p.to.to_string()),
                      req.value()});
     }
-  // The day's major-urgent matters (Art. 40(4)): every past day that had one, province-wide.
-  for (civil_date d = *start; d < today; d = d.plus_days(1)) {
+  // Major-urgent matters (Art. 40(4)): a special report per matter as soon as it is flagged,
+  // due that same day: the day's report as it stands then, province-wide.
+  for (civil_date d = *start; d <= today; d = d.plus_days(1)) {
     auto u = rd.urgent(d, std::nullopt);
-    if (!u || u.value().empty()) continue;
-    auto req = urgent_request(d.to_string(), "");
-    if (req) out.push_back({fmt::format("urgent-{}-province", d.to_string()), req.value()});
+    if (!u) continue;
+    for (const auto& [center, id] : u.value()) {
+      auto req = urgent_request(d.to_string(), "");
+      if (req) out.push_back({fmt::format("urgent-{}-{}-province", d.to_string(), id), req.value()});
+    }
   }
   return out;
 }
@@ -172,7 +179,8 @@ int run_report(const report_options& o, std::ostream& out, std::ostream& err) {
 result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
                                             const core::calendar& cal, const std::string& outbox,
                                             timestamp now,
-                                            const std::vector<report_format>& formats) {
+                                            const std::vector<report_format>& formats,
+                                            const projections::assessment_weights& weights) {
   std::error_code ec;
   fs::create_directories(outbox, ec);
   if (ec) return make_error(core::errc::invalid_argument, "cannot create " + outbox + ": " + ec.message());
@@ -192,7 +200,7 @@ result<report_jobs_summary> run_report_jobs(projections::store& s, const core::r
   std::ofstream log(manifest, std::ios::app);
   report_jobs_summary summary;
   const projections::report_reader rd(s);
-  for (const auto& j : due_jobs(rd, reg, cal, shanghai_date(now))) {
+  for (const auto& j : due_jobs(rd, reg, cal, shanghai_date(now), weights)) {
     std::optional<projections::report> built;
     for (auto f : formats) {
       const std::string file = j.name + "." + std::string(projections::extension(f));
@@ -256,7 +264,8 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
     err << "caseline report jobs: " << s.error().message() << "\n";
     return 1;
   }
-  auto r = run_report_jobs(*s.value(), core::registry::henan(), cal.value(), o.outbox, now, formats);
+  auto r = run_report_jobs(*s.value(), core::registry::henan(), cal.value(), o.outbox, now, formats,
+                           o.weights);
   if (!r) {
     err << "caseline report jobs: " << r.error().message() << "\n";
     return 1;
@@ -270,31 +279,46 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
 report_jobs_thread::report_jobs_thread(projections::store& s, const core::registry& reg,
                                        const core::calendar& cal, std::string outbox,
                                        const projections::clock& clk,
-                                       std::chrono::milliseconds interval)
+                                       std::chrono::milliseconds interval,
+                                       std::function<void()> before_run,
+                                       projections::assessment_weights weights)
     : store_(s), reg_(reg), cal_(cal), outbox_(std::move(outbox)), clock_(clk),
-      interval_(interval), thread_([this] { run(); }) {}
+      interval_(interval), before_run_(std::move(before_run)), weights_(weights),
+      thread_([this] { run(); }) {}
 
 report_jobs_thread::~report_jobs_thread() {
   {
-    std::lock_guard lk(mu_);
-    stop_ = true;
+    std::lock_guard lk(signal_->mu);
+    signal_->stop = true;
   }
-  cv_.notify_all();
+  signal_->cv.notify_all();
   thread_.join();
 }
 
+std::function<void()> report_jobs_thread::waker() const {
+  return [s = signal_] {
+    {
+      std::lock_guard lk(s->mu);
+      s->woken = true;
+    }
+    s->cv.notify_all();
+  };
+}
+
 void report_jobs_thread::run() {
-  std::unique_lock lk(mu_);
-  while (!stop_) {
+  std::unique_lock lk(signal_->mu);
+  while (!signal_->stop) {
+    signal_->woken = false;  // a wake during the run below runs it again
     lk.unlock();
+    if (before_run_) before_run_();
     auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
-                             {report_format::json, report_format::html});
+                             {report_format::json, report_format::html}, weights_);
     if (!r)
       spdlog::warn("{}", log_line("report_jobs_failed", {{"error", r.error().message()}}));
     else if (!r.value().written.empty())
       spdlog::info("{}", log_line("report_jobs", {{"written", r.value().written.size()}}));
     lk.lock();
-    cv_.wait_for(lk, interval_, [&] { return stop_; });
+    signal_->cv.wait_for(lk, interval_, [&] { return signal_->stop || signal_->woken; });
   }
 }
 

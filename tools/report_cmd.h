@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <string>
@@ -15,6 +17,7 @@
 #include "core/calendar.h"
 #include "core/registry.h"
 #include "core/result.h"
+#include "projections/assessment_weights.h"
 #include "projections/clock.h"
 #include "projections/report_render.h"
 #include "projections/store.h"
@@ -33,6 +36,7 @@ struct report_options {
   std::string title;            // period: e.g. "国庆节 National Day"
   std::string format{"json"};   // json | csv | html
   std::string out;              // a file; empty: `out`
+  projections::assessment_weights weights;  // the Art. 45 score (monthly province-wide, assessment)
 };
 
 // Reads the projection store under <data>/store as the projections left it (the server must not
@@ -44,6 +48,7 @@ struct report_jobs_options {
   std::string outbox;
   std::vector<std::string> formats{"json", "html"};
   std::string now;  // RFC 3339; empty: the system clock
+  projections::assessment_weights weights;  // the Art. 45 score of the province-wide monthly
 };
 
 struct report_jobs_summary {
@@ -55,30 +60,49 @@ struct report_jobs_summary {
 // Writes every report that has fallen due by `now` and is not in `outbox` yet: the monthly
 // report of every finished month (province-wide and per center, with the Art. 45 assessment in
 // the province-wide one), the annual report of every finished year, the report of every holiday
-// period of the calendar once it has ended, and the day's major-urgent report of every past day
-// that had one. From the first month with any figure on. Each file is written to a temporary name
+// period of the calendar once it has ended, and a special report for every major-urgent matter
+// as soon as it is flagged, due the same day (Art. 40(4)): the report of its day as it stands
+// then, named `urgent-<day>-<case id>-province`. From the first month with any figure on. Each file is written to a temporary name
 // and renamed, then a line is appended to manifest.jsonl; a file that exists is never written
 // again, and one without its manifest line (a crash in between) gets the line: a restart never
-// writes a report twice or skips one.
+// writes a report twice or skips one. The province-wide monthly reports score the assessment
+// with `weights`; a report already written keeps the weights it was written with.
 result<report_jobs_summary> run_report_jobs(projections::store& s, const core::registry& reg,
                                             const core::calendar& cal, const std::string& outbox,
                                             timestamp now,
-                                            const std::vector<projections::report_format>& formats);
+                                            const std::vector<projections::report_format>& formats,
+                                            const projections::assessment_weights& weights = {});
 
 // `caseline report jobs --outbox DIR`.
 int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::ostream& err);
 
 // Runs report jobs every `interval` on its own thread inside `serve` (`--report-outbox DIR`),
-// following the server's clock. Failures are logged and retried at the next run. Stops and joins
-// in the destructor. Borrows everything; all must outlive it.
+// following the server's clock, and at once when woken (a matter flagged major-urgent: its
+// special report is due that day, Art. 40(4)). `before_run` (optional) runs before each run:
+// `serve` waits there for the projections to apply what the log holds, so a run that was woken
+// sees the event that woke it. Failures are logged and retried at the next run. Stops and joins
+// in the destructor. Borrows everything; all must outlive it. Thread-safe: waker() from any
+// thread.
 class report_jobs_thread {
  public:
   report_jobs_thread(projections::store& s, const core::registry& reg, const core::calendar& cal,
                      std::string outbox, const projections::clock& clk,
-                     std::chrono::milliseconds interval = std::chrono::minutes(1));
+                     std::chrono::milliseconds interval = std::chrono::minutes(1),
+                     std::function<void()> before_run = {},
+                     projections::assessment_weights weights = {});
   ~report_jobs_thread();
 
+  // A function that makes the thread run now; safe to call from any thread, also after this
+  // object is gone (it then does nothing), so a writer's observer may hold it.
+  std::function<void()> waker() const;
+
  private:
+  struct signal {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop{false};
+    bool woken{false};
+  };
   void run();
   projections::store& store_;
   const core::registry& reg_;
@@ -86,9 +110,9 @@ class report_jobs_thread {
   std::string outbox_;
   const projections::clock& clock_;
   std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_{false};
+  std::function<void()> before_run_;
+  projections::assessment_weights weights_;
+  std::shared_ptr<signal> signal_ = std::make_shared<signal>();
   std::thread thread_;  // last
 };
 

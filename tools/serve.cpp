@@ -291,14 +291,28 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                         core::official_days_left(*current, today)}}));
         }
       });
-  if (!options.report_outbox.empty())
-    p->report_jobs = std::make_unique<report_jobs_thread>(*p->store, p->registry, p->calendar,
-                                                          options.report_outbox, *p->clock);
+  if (!options.report_outbox.empty()) {
+    p->report_jobs = std::make_unique<report_jobs_thread>(
+        *p->store, p->registry, p->calendar, options.report_outbox, *p->clock,
+        std::chrono::minutes(1), [runner = p->runner.get()] {
+          // Deliberately not an error: a run on projections still behind writes what they
+          // hold, and the next wake or interval writes the rest.
+          (void)runner->catch_up(std::chrono::seconds(10));
+        },
+        options.assessment_weights);
+    // A matter flagged major-urgent wakes the jobs: its special report is due that day.
+    p->writer->set_appended_observer([wake = p->report_jobs->waker()](
+                                         const projections::command_outcome& o) {
+      for (const auto& e : o.events)
+        if (e.type_id == core::flagged_major_urgent::type_id) return wake();
+    });
+  }
   std::vector<std::string> names;
   for (const auto* proj : p->projections->all()) names.emplace_back(proj->name());
   gateway::api_options ao;
   ao.token_rate = options.token_rate;
   ao.status_rate = options.status_rate;
+  ao.assessment_weights = options.assessment_weights;
   gateway::services services{*p->log,        *p->store,          *p->runner,
                              *p->writer,     *p->clock,          p->projections->calendar(),
                              *p->calendar_writer,

@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "core/retention.h"
 #include "gateway/rate_limit.h"
+#include "projections/assessment_weights.h"
 #include "projections/token_store.h"
 
 namespace caseline::events {
@@ -60,6 +61,8 @@ struct serve_options {
   std::vector<std::string> trusted_proxies;
   bool http{true};                        // false: the stack without the HTTP server (tools)
   std::string report_outbox;              // report jobs write due reports here; empty: off
+  // The Art. 45 assessment score's weights, for the report routes and the report jobs.
+  projections::assessment_weights assessment_weights;
   std::chrono::minutes checkpoint_interval{5};       // tamper-evidence checkpoints; 0: none
   std::chrono::milliseconds reminder_interval{5000}; // how often passed deadlines are reminded
 };

@@ -331,7 +331,7 @@ TEST_CASE("Art. 38: archived after the reply and, where required, the revisit") 
   }
 }
 
-TEST_CASE("Art. 40(4), 43: major urgent matters are flagged at intake or classification") {
+TEST_CASE("Art. 40(4), 43: major urgent matters are flagged at intake, classification or later") {
   const civil_date d{2026, 11, 2};
   receive urgent = a_call();
   urgent.major_urgent_reason = "隧道内多车相撞";
@@ -343,11 +343,48 @@ TEST_CASE("Art. 40(4), 43: major urgent matters are flagged at intake or classif
   CHECK(fails(step(s, flag_major_urgent{"again"}, w.at(d, world::agent()))) == errc::already_flagged);
   CHECK(ok(step(classified_as(category::complaint, d), flag_major_urgent{"x"}, w.at(d, world::agent())))
             .major_urgent);
-  CHECK(fails(step(transferred_as(category::complaint, d), flag_major_urgent{"x"}, w.at(d, world::agent()))) ==
-        errc::flag_too_late);
   CHECK(ok(step(received_on(d), classify{category::complaint, domain::highway, {}, false, "x"},
                 w.at(d, world::agent())))
             .major_urgent);
+}
+
+TEST_CASE("Art. 40(4) — a matter is flagged major-urgent at any open step, also after transfer") {
+  const civil_date d{2026, 11, 2};
+  const reply a_reply{"事实", "过程", "依据", true};
+  const case_state with_unit = transferred_as(category::complaint, d);
+  const case_state returned = ok(step(with_unit, return_case{"不属本单位"}, w.at(d, unit)));
+  const case_state replied = ok(step(with_unit, a_reply, w.at(d, unit)));
+  const case_state reopened =
+      ok(step(replied, revisit{true, satisfaction::dissatisfied, timeliness::too_slow, true, "再办"},
+              w.at(d, world::revisit_officer())));
+  const case_state answered = ok(step(received_on(d), answer_immediately{"已答复"}, w.at(d, world::agent())));
+  const struct {
+    const char* name;
+    case_state s;
+    errc expected;
+  } table[] = {
+      {"received", received_on(d), errc::ok},
+      {"classified", classified_as(category::inquiry, d), errc::ok},
+      {"with the unit", with_unit, errc::ok},
+      {"returned by the unit", returned, errc::ok},
+      {"reopened by the revisit", reopened, errc::ok},
+      {"replied", replied, errc::flag_too_late},
+      {"answered at once", answered, errc::flag_too_late},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.name);
+    const auto r = step(row.s, flag_major_urgent{"桥梁垮塌"}, w.at(d, world::agent()));
+    if (row.expected == errc::ok) {
+      REQUIRE(r);
+      CHECK(r.value().major_urgent);
+      CHECK(r.value().status == row.s.status);  // flagging moves no step
+      CHECK(fails(step(r.value(), flag_major_urgent{"again"}, w.at(d, world::agent()))) ==
+            errc::already_flagged);
+    } else {
+      CHECK(fails(r) == row.expected);
+      CHECK(r.error().message().find("Art. 40") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("deadlines are pending, met or missed") {

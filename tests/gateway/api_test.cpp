@@ -2,6 +2,8 @@
 // query, the calendar, the registry, the manual clock, masking, the access log and metrics.
 #include "gateway/api.h"
 
+#include <functional>
+
 #include "projections/access_log.h"
 #include "tests/gateway/gateway_test_support.h"
 
@@ -387,4 +389,53 @@ TEST_CASE("bearer tokens are created, listed and revoked while the server runs; 
                    admin)
               .status == 422);
   }
+}
+
+TEST_CASE("Art. 40(4) — a matter is flagged major-urgent at any open step, also with the unit") {
+  test_server srv;
+  const auto& own = srv.own;
+  const std::string reply = R"({"facts":"f","process":"p","basis":"b","caller_reached":true})";
+  const struct {
+    const char* name;
+    std::function<std::string()> make;
+    int status;
+  } rows[] = {
+      {"received", [&] { return srv.receive(); }, 200},
+      {"with the unit", [&] { return srv.transferred(); }, 200},
+      {"returned by the unit",
+       [&] {
+         auto id = srv.transferred();
+         REQUIRE(srv.post("/v1/cases/" + id + "/return", R"({"reasons":"not ours"})", own.at("unit"))
+                     .status == 200);
+         return id;
+       },
+       200},
+      {"replied (closed)",
+       [&] {
+         auto id = srv.transferred();
+         REQUIRE(srv.post("/v1/cases/" + id + "/reply", reply, own.at("unit")).status == 200);
+         return id;
+       },
+       409},
+  };
+  std::size_t flagged = 0;
+  for (const auto& row : rows) {
+    CAPTURE(row.name);
+    const auto id = row.make();
+    auto r = srv.post("/v1/cases/" + id + "/flag-major-urgent", R"({"reason":"bridge closed"})",
+                      own.at("agent"));
+    CHECK(r.status == row.status);
+    if (row.status == 200) {
+      ++flagged;
+      CHECK(r.json().at("major_urgent").as_bool());
+    } else {
+      CHECK(r.header("content-type") == "application/problem+json");
+      CHECK(str(r.json(), "type").ends_with("/problems/rule/flag-too-late"));
+      CHECK(str(r.json(), "detail").find("Art. 40") != std::string::npos);
+    }
+  }
+  // The day's special report lists each flagged matter the same day.
+  auto u = srv.get("/v1/reports/urgent/2025-09-26", srv.own.at("analyst"));
+  REQUIRE(u.status == 200);
+  CHECK(u.json().at("major_urgent").as_array().size() == flagged);
 }

@@ -100,16 +100,26 @@ struct rig {
 const std::string secret_text = "SECRET-CONTENT-7f3a 乘客被拒载";
 const std::string secret_phone = "13712345678";
 
+// A phone call received now, its audio stored first: the case and the audio's SHA-256.
+struct call {
+  projections::command_outcome rec;
+  std::string sha;
+};
+call call_with_audio(rig& r, const std::string& audio, std::uint32_t seconds) {
+  const auto sha = r.blobs.put(audio).value();
+  auto rec = r.run(std::nullopt,
+                   core::receive{core::channel::phone, center_code{"410100"},
+                                 core::caller_info{secret_phone, "王某"}, secret_text,
+                                 core::recording_ref{"blob:" + sha, sha, seconds}, {}, ""},
+                   r.agent);
+  return {std::move(rec), sha};
+}
+
 }  // namespace
 
 TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the audit proves it") {
   rig r;
-  const auto sha = r.blobs.put("RIFF fake call audio bytes").value();
-  auto rec = r.run(std::nullopt,
-                   core::receive{core::channel::phone, center_code{"410100"},
-                                 core::caller_info{secret_phone, "王某"}, secret_text,
-                                 core::recording_ref{"blob:" + sha, sha, 61}, {}, ""},
-                   r.agent);
+  auto [rec, sha] = call_with_audio(r, "RIFF fake call audio bytes", 61);
   const case_id id = rec.state.id;
   r.run(id, core::answer_immediately{"已告知"}, r.agent);
   r.clock.set(at(2026, 3, 3));
@@ -127,15 +137,15 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
   CHECK(a.kept == 2);
 
   SUBCASE("the recording on its retain-until day is kept; the day after it is purged") {
-    r.clock.set(at(2027, 3, 2));
-    auto p = r.purge(civil_date{2027, 3, 2});
+    r.clock.set(at(2027, 3, 3));  // a year after the call and after archiving
+    auto p = r.purge(civil_date{2027, 3, 3});
     CHECK(p.done.empty());
     CHECK(r.blobs.exists(sha));
-    r.clock.set(at(2027, 3, 3));
-    p = r.purge(civil_date{2027, 3, 3});
+    r.clock.set(at(2027, 3, 4));
+    p = r.purge(civil_date{2027, 3, 4});
     REQUIRE(p.done.size() == 1);
     CHECK_FALSE(r.blobs.exists(sha));
-    a = r.audit(civil_date{2027, 3, 3});
+    a = r.audit(civil_date{2027, 3, 4});
     CHECK(a.ok());
     CHECK(a.purged == 1);
     REQUIRE(a.history.size() == 1);
@@ -144,12 +154,12 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
   }
 
   SUBCASE("a purge asked for a future date is refused by the real date and recorded") {
-    r.clock.set(at(2027, 3, 3));
+    r.clock.set(at(2027, 3, 4));
     auto p = r.purge(civil_date{2031, 3, 4});  // text would be eligible then, not now
     CHECK(p.done.size() == 1);                  // the audio is due
     REQUIRE(p.refused.size() == 1);
     CHECK(p.refused[0].find("Art. 38") != std::string::npos);
-    a = r.audit(civil_date{2027, 3, 3});
+    a = r.audit(civil_date{2027, 3, 4});
     CHECK(a.refused == 1);
     CHECK(a.ok());
     auto text = r.privacy->open(rec.state);
@@ -186,6 +196,35 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
     CHECK(report_after.value() == report_before.value());
     CHECK(report_after.value().find("\"received\":1") != std::string::npos);
   }
+}
+
+TEST_CASE("Art. 38 — the audio of an open case is kept however old the call; archiving starts its year") {
+  rig r;
+  const auto [rec, sha] = call_with_audio(r, "RIFF audio of a complaint still open", 42);
+  const case_id id = rec.state.id;
+  // Years pass with the case open: every purge run keeps its audio and text.
+  for (const civil_date day : {civil_date{2027, 3, 3}, civil_date{2028, 6, 1}, civil_date{2033, 1, 4}}) {
+    CAPTURE(day.to_string());
+    r.clock.set(at(day.year, day.month, day.day));
+    const auto a = r.audit(day);
+    CHECK(a.ok());
+    CHECK(a.eligible == 0);
+    for (const auto& item : a.items) CHECK_FALSE(item.retain_until.has_value());
+    const auto p = r.purge(day);
+    CHECK(p.done.empty());
+    CHECK(r.blobs.exists(sha));
+  }
+  // Answered and archived on 2033-01-04 (the clock's day): audio through 2034-01-04.
+  r.run(id, core::answer_immediately{"已答复"}, r.agent);
+  r.run(id, core::archive{}, r.agent);
+  r.clock.set(at(2034, 1, 4));
+  CHECK(r.purge(civil_date{2034, 1, 4}).done.empty());
+  r.clock.set(at(2034, 1, 5));
+  const auto p = r.purge(civil_date{2034, 1, 5});
+  REQUIRE(p.done.size() == 1);
+  CHECK(p.done[0] == id.value() + " recording");
+  CHECK_FALSE(r.blobs.exists(sha));
+  CHECK(r.audit(civil_date{2034, 1, 5}).ok());
 }
 
 TEST_CASE("the audit reports an item purged on or before its retain-until day") {

@@ -1,7 +1,10 @@
 #include "tools/report_cmd.h"
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tests/projections/october_scenario.h"
 
@@ -17,7 +20,7 @@ std::vector<std::string> manifest(const std::filesystem::path& outbox) {
 
 TEST_CASE("report jobs write each due report once, across restarts and a crash in between") {
   stack s;
-  play(s, october_scenario());
+  const auto ids = play(s, october_scenario());
   const auto& cal = core::testing::repo_calendar();
   const auto outbox = s.dir().path() / "outbox";
   const std::vector<report_format> formats{report_format::json, report_format::html};
@@ -34,7 +37,7 @@ TEST_CASE("report jobs write each due report once, across restarts and a crash i
   CHECK(first.value().written.size() >= expected_files);
   CHECK(std::filesystem::exists(outbox / "monthly-2026-10-410100.json"));
   CHECK(std::filesystem::exists(outbox / "monthly-2026-10-province.html"));
-  CHECK(std::filesystem::exists(outbox / "urgent-2026-10-14-province.json"));
+  CHECK(std::filesystem::exists(outbox / ("urgent-2026-10-14-" + ids.at("H")() + "-province.json")));
   CHECK(std::filesystem::exists(outbox / "annual-2025-province.json"));
   CHECK(std::filesystem::exists(outbox / "period-2026-10-01-2026-10-07-province.json"));
   CHECK_FALSE(std::filesystem::exists(outbox / "monthly-2026-11-province.json"));  // not ended
@@ -69,6 +72,93 @@ TEST_CASE("report jobs write each due report once, across restarts and a crash i
   CHECK(recovered.value().written.empty());
   CHECK(recovered.value().recovered == 1);
   CHECK(manifest(outbox).size() == lines.size());
+}
+
+// Art. 45: the jobs score the assessment with the configured weights and state them; files
+// already written keep theirs (they are never rewritten).
+TEST_CASE("report jobs use the configured assessment weights; written files are not rewritten") {
+  stack s;
+  (void)play(s, october_scenario());
+  const auto& cal = core::testing::repo_calendar();
+  const auto outbox = s.dir().path() / "outbox";
+  const auto& reg = s.world().reg;
+  const std::vector<report_format> formats{report_format::json};
+  const auto read = [&](const char* name) {
+    std::ifstream in(outbox / name);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  };
+  auto w = parse_assessment_weights("immediate_answer=0,on_time=2");
+  REQUIRE(w);
+  auto first = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-02")),
+                                      formats, w.value());
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().message()));
+  const auto written = read("monthly-2026-10-province.json");
+  CHECK(written == report_monthly_json(s.db(), reg, "2026-10", "", w.value()).value());
+  CHECK(written.find(R"("assessment_weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+        std::string::npos);
+  CHECK(written.find(R"("score":0.5625})") != std::string::npos);  // 410100, as in reports_test
+
+  // Other weights afterwards: the file stays as written, the route computes with the new ones.
+  auto again = tools::run_report_jobs(s.db(), reg, cal, outbox.string(), at(date("2026-11-03")),
+                                      formats, assessment_weights{});
+  REQUIRE(again);
+  CHECK(read("monthly-2026-10-province.json") == written);
+  CHECK(report_monthly_json(s.db(), reg, "2026-10", "").value() != written);
+}
+
+// Art. 40(4): the special report of a major-urgent matter is due the day it is flagged. The
+// report thread runs once an hour here, so only the wake on the event can write it in time.
+TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the day it is flagged") {
+  stack s;
+  const auto& reg = s.world().reg;
+  const auto outbox = s.dir().path() / "outbox";
+  const civil_date day = date("2026-10-14");
+  s.clock().set(at(day));
+  tools::report_jobs_thread jobs(s.db(), reg, core::testing::repo_calendar(), outbox.string(),
+                                 s.clock(), std::chrono::hours(1),
+                                 [&s] { (void)s.runner().catch_up(60s); });  // checked below
+  s.writer().set_appended_observer([wake = jobs.waker()](const command_outcome& o) {
+    for (const auto& e : o.events)
+      if (e.type_id == core::flagged_major_urgent::type_id) return wake();
+  });
+  const auto agent = world::agent();
+  const struct {
+    const char* name;
+    std::vector<core::command> before;  // the steps before the flag
+  } table[] = {
+      {"flagged at intake", {}},
+      {"flagged with the unit, after transfer",
+       {classify(core::category::complaint, core::domain::road_transport, {"滞留"}),
+        transfer("u-zz-yg")}},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.name);
+    auto r = s.run(std::nullopt, recv("410100", row.before.empty() ? "隧道火灾" : ""), agent, at(day, 1));
+    REQUIRE(r);
+    const case_id id = r.value().state.id;
+    for (const auto& c : row.before) REQUIRE(s.run(id, c, agent, at(day, 2)));
+    if (!row.before.empty())
+      REQUIRE(s.run(id, core::flag_major_urgent{"桥梁垮塌"}, agent, at(day, 3)));
+    const auto file = outbox / ("urgent-2026-10-14-" + id() + "-province.json");
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    REQUIRE(std::filesystem::exists(file));
+    // Written the day it was due: not late, and it lists the matter.
+    const auto lines = manifest(outbox);
+    const auto line = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
+      return l.find(id() + "-province.json") != std::string::npos;
+    });
+    REQUIRE(line != lines.end());
+    CHECK(line->find("\"late\":false") != std::string::npos);
+    CHECK(line->find("\"due\":\"2026-10-14\"") != std::string::npos);
+    std::ifstream in(file);
+    std::stringstream body;
+    body << in.rdbuf();
+    CHECK(body.str().find(id()) != std::string::npos);
+  }
 }
 
 }  // namespace

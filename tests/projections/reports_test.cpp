@@ -1,5 +1,12 @@
 #include "projections/reports.h"
 
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/errc.h"
+
 #include "projections/report_render.h"
 #include "tests/projections/october_scenario.h"
 
@@ -94,6 +101,45 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(a.back().rank == 3);
   }
 
+  SUBCASE("the assessment weights are configuration: a hand-computed weighted score") {
+    auto w = parse_assessment_weights("immediate_answer=0,on_time=2");  // revisit, satisfaction: 1
+    REQUIRE(w);
+    auto preq = monthly_request("2026-10", "");
+    REQUIRE(preq);
+    preq.value().weights = w.value();
+    auto p = build_report(rd, reg, preq.value());
+    REQUIRE(p);
+    const auto& a = p.value().assessment;
+    REQUIRE(a.size() == reg.centers().size() - 1);
+    CHECK(a[0].center == "410100");
+    CHECK(a[0].score == 0.5625);  // (2·0.5 + 1·0.75 + 1·0.5) / (2 + 1 + 1)
+    CHECK(a[0].rank == 1);
+    const auto kf = std::find_if(a.begin(), a.end(), [](const auto& x) { return x.center == "410200"; });
+    REQUIRE(kf != a.end());
+    CHECK_FALSE(kf->score.has_value());  // only the immediate-answer rate, weight 0: no score
+    CHECK(kf->rank == 2);                // ranked last, with the centers without figures
+    CHECK(a.back().rank == 2);
+    const auto json = render_json(p.value());
+    CHECK(json.find(R"("assessment_weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+          std::string::npos);
+    CHECK(render_html(p.value()).find("immediate_answer=0,on_time=2,revisit=1,satisfaction=1") !=
+          std::string::npos);
+    // The same weights give the same report; the route takes them too.
+    CHECK(report_monthly_json(s.db(), reg, "2026-10", "", w.value()).value() == json);
+    const auto route = report_assessment_json(s.db(), reg, "2026-10", w.value());
+    REQUIRE(route);
+    CHECK(route.value().find(R"("weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+          std::string::npos);
+    CHECK(route.value().find(R"("score":0.5625})") != std::string::npos);
+    // Defaults: every weight 1, the plain mean (as in the subcase above), and stated.
+    auto d = report_monthly_json(s.db(), reg, "2026-10", "");
+    REQUIRE(d);
+    CHECK(d.value().find(R"("assessment_weights":{"immediate_answer":1,"on_time":1,"revisit":1,"satisfaction":1})") !=
+          std::string::npos);
+    CHECK(d.value().find(fmt::format(R"("score":{}}})", round4((1.0 / 9 + 0.5 + 0.75 + 0.5) / 4))) !=
+          std::string::npos);
+  }
+
   SUBCASE("a period report sums the days, and the same-day major-urgent report lists H") {
     auto preq = period_request("2026-10-12", "2026-10-14", "410100");
     REQUIRE(preq);
@@ -142,6 +188,43 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   }
 }
 
+TEST_CASE("assessment weights: parsed, and every bad entry named") {
+  CHECK(parse_assessment_weights("").value() == assessment_weights{});
+  const auto w = parse_assessment_weights("satisfaction=2.5,immediate_answer=0.1234");
+  REQUIRE(w);
+  CHECK(w.value() == assessment_weights{0.1234, 1, 1, 2.5});
+  CHECK(to_string(w.value()) == "immediate_answer=0.1234,on_time=1,revisit=1,satisfaction=2.5");
+  CHECK(parse_assessment_weights(to_string(w.value())).value() == w.value());
+  CHECK(parse_assessment_weights("on_time=0,revisit=0,satisfaction=0").value().immediate_answer == 1);
+
+  const struct {
+    const char* text;
+    const char* message;  // a part of the error
+  } bad[] = {
+      {"speed=1", R"("speed=1": unknown rate "speed")"},
+      {"ten_second_answer=1", R"(unknown rate "ten_second_answer")"},
+      {"on_time=-1", R"("on_time=-1": the weight is negative)"},
+      {"on_time=abc", R"("on_time=abc": the weight is not a number)"},
+      {"on_time=", R"("on_time=": the weight is not a number)"},
+      {"on_time=1x", R"("on_time=1x": the weight is not a number)"},
+      {"on_time=1e3", R"("on_time=1e3": the weight is not a number)"},
+      {"on_time=inf", R"("on_time=inf": the weight is not a number)"},
+      {"on_time=nan", R"("on_time=nan": the weight is not a number)"},
+      {"on_time=0.00001", R"("on_time=0.00001": more than 4 decimals)"},
+      {"on_time", R"("on_time": expected NAME=WEIGHT)"},
+      {"on_time=1,,revisit=1", R"("": expected NAME=WEIGHT)"},
+      {"revisit=1,revisit=2", R"("revisit=2": "revisit" given twice)"},
+      {"immediate_answer=0,on_time=0,revisit=0,satisfaction=0", "every weight is 0"},
+  };
+  for (const auto& b : bad) {
+    INFO(b.text);
+    const auto r = parse_assessment_weights(b.text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == core::errc::invalid_argument);
+    CHECK(r.error().message().find(b.message) != std::string::npos);
+  }
+}
+
 TEST_CASE("reclassification moves a case's counts; the counters equal a recount") {
   stack s;
   const auto agent = world::agent("410100");
@@ -165,6 +248,38 @@ TEST_CASE("holiday periods come from the calendar, for the special reports") {
   REQUIRE(national != periods.end());
   CHECK(national->second == period{date("2026-10-01"), date("2026-10-07")});
   CHECK(period_due(national->second.to) == date("2026-10-09"));
+}
+
+TEST_CASE("Art. 40(3) — a holiday period spanning the new year is one period and one report") {
+  const struct {
+    int year;
+    std::vector<period> new_year;  // the 元旦 periods listed under that year
+  } table[] = {
+      {2022, {{date("2022-01-01"), date("2022-01-03")}, {date("2022-12-31"), date("2023-01-02")}}},
+      {2023, {{date("2023-12-30"), date("2024-01-01")}}},  // 01-01..01-02 belong to 2022's
+      {2024, {}},                                          // 01-01 belongs to 2023's
+      {2025, {{date("2025-01-01"), date("2025-01-01")}}},
+      {2026, {{date("2026-01-01"), date("2026-01-03")}}},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.year);
+    std::vector<period> found;
+    for (const auto& [name, p] : holiday_periods(core::testing::repo_calendar(), row.year))
+      if (name == "元旦") found.push_back(p);
+    CHECK(found == row.new_year);
+  }
+  // Every holiday day of 2022-2025 lies in exactly one listed period.
+  std::map<civil_date, int> covered;
+  for (int y = 2022; y <= 2025; ++y)
+    for (const auto& [name, p] : holiday_periods(core::testing::repo_calendar(), y))
+      for (civil_date d = p.from; d <= p.to; d = d.plus_days(1)) ++covered[d];
+  for (civil_date d = date("2022-01-01"); d <= date("2025-12-31"); d = d.plus_days(1)) {
+    CAPTURE(d.to_string());
+    const bool holiday =
+        core::testing::repo_calendar().kind(d).value() == core::day_kind::holiday;
+    CHECK(covered[d] == (holiday ? 1 : 0));
+  }
+  CHECK(period_due(date("2024-01-01")) == date("2024-01-03"));
 }
 
 }  // namespace
