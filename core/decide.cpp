@@ -73,11 +73,13 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
   // The id comes with the command, or the caller has named the (empty) stream's state.
   const case_id id = c.id().empty() ? s.id : c.id;
   if (id().empty()) return missing("case id");
+  if (c.cat.has_value() != c.dom.has_value())
+    return missing("category and domain: both or neither at intake (Art. 39)");
   const civil_date today = shanghai_date(ctx.now);
   auto due = due_after(ctx, today, ctx.sla.transfer_days);
   if (!due) return due.error();
   events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, today,
-                                 due.value().due, id, ctx.who.id, due.value().basis});
+                                 due.value().due, id, ctx.who.id, due.value().basis, c.cat, c.dom});
   if (!blank(c.major_urgent_reason))
     out.emplace_back(flagged_major_urgent{c.major_urgent_reason, today, ctx.who.id});
   return out;
@@ -106,8 +108,9 @@ result<events> decide(const case_state& s, const redirect& c, const context& ctx
 // --- classification, transfer, escalation (Art. 5, 27, 30) ------------------------------------
 
 result<events> decide(const case_state& s, const classify& c, const context& ctx) {
+  // A matter answered at once is still counted by domain and category (Art. 39).
   if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
-                            case_status::returned}))
+                            case_status::returned, case_status::answered}))
     return status_error(errc::not_at_intake, s);
   if (c.expressway && c.dom != domain::highway)
     return make_error(errc::expressway_not_highway, std::string(to_string(c.dom)));
@@ -418,6 +421,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.transfer_due = ev.transfer_due;
           s.transfer_basis = ev.transfer_basis;
           s.received_by = ev.received_by;
+          s.cat = ev.cat;
+          s.dom = ev.dom;
         } else if constexpr (std::is_same_v<E, answered_immediately>) {
           s.status = case_status::answered;
           s.closed_on = ev.answered_on;
@@ -430,7 +435,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.redirected_to = ev.target;
           s.closed_on = ev.redirected_on;
         } else if constexpr (std::is_same_v<E, classified>) {
-          s.status = case_status::classified;
+          // An answered matter stays answered: classifying it only counts it (Art. 39).
+          if (s.status != case_status::answered) s.status = case_status::classified;
           s.cat = ev.cat;
           s.dom = ev.dom;
           s.topics = ev.topics;

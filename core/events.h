@@ -104,6 +104,7 @@ struct recording_ref {
 // id 1: a matter was recorded at a center (Art. 26). Deadline: transfer within 3 wd (Art. 27).
 // v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
 // v3 adds transfer_basis; older bodies decode as official with no calendar version.
+// v4 adds the category and domain named at intake (Art. 39); older bodies decode without them.
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   friend bool operator==(const case_received&, const case_received&) = default;
@@ -117,12 +118,15 @@ struct case_received {
   case_id id;               // v2
   user_id received_by;      // v2: the agent who recorded it
   deadline_basis transfer_basis;  // v3
+  std::optional<core::category> cat{};  // v4
+  std::optional<core::domain> dom{};    // v4
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(via, center, caller, content, recording, received_on, transfer_due);
     if (version >= 2) ar(id, received_by);
     if (version >= 3) ar(transfer_basis);
+    if (version >= 4) ar(cat, dom);
   }
 };
 
@@ -479,7 +483,7 @@ using event = std::variant<case_received, answered_immediately, not_accepted, re
 CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 3);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 4);
 CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);

@@ -66,6 +66,8 @@ struct body_renderer {
                    {"received_on", date(e.received_on)},
                    {"transfer_due", date(e.transfer_due)}};
     o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
+    o["category"] = opt_enum(e.cat);
+    o["domain"] = opt_enum(e.dom);
     put_basis(o, "transfer_due", e.transfer_basis);
     return o;
   }

@@ -258,6 +258,13 @@ result<core::receive> parse_receive(std::string_view body, std::optional<timesta
   }
   CASELINE_TRY(urgent, r.optional_string("major_urgent_reason", 500));
   cmd.major_urgent_reason = urgent.value().value_or("");
+  // Art. 39: the category and domain may be named at intake, both or neither.
+  CASELINE_TRY(cat, optional_enum<core::category>(r, "category", enum_names<core::category>()));
+  CASELINE_TRY(dom, optional_enum<core::domain>(r, "domain", enum_names<core::domain>()));
+  if (cat.value().has_value() != dom.value().has_value())
+    return field_error(cat.value() ? "domain" : "category", "category and domain come together");
+  cmd.cat = cat.value();
+  cmd.dom = dom.value();
   CASELINE_TRY(occurred, r.optional_string("occurred_at", 40));
   if (occurred.value()) {
     occurred_at = parse_rfc3339(*occurred.value());

@@ -73,10 +73,67 @@ TEST_CASE("Art. 26: what can be answered at once is answered and can be archived
   case_state s = ok(step(received_on(d), answer_immediately{"营业时间 8:00-18:00"}, w.at(d, world::agent())));
   CHECK(s.status == case_status::answered);
   CHECK(deadlines(s, w.at(d, world::agent()).now).empty());  // no transfer due any more
-  CHECK(fails(step(s, classify{}, w.at(d, world::agent()))) == errc::not_at_intake);
   s = ok(step(s, archive{}, w.at(d, world::agent())));
   CHECK(s.status == case_status::archived);
   CHECK(fails(step(s, archive{}, w.at(d, world::agent()))) == errc::case_archived);
+}
+
+TEST_CASE("Art. 39 — every matter is counted by domain and category, also one answered at once") {
+  const civil_date d{2026, 11, 2};
+  const auto agent = w.at(d, world::agent());
+  receive named = a_call();
+  named.cat = category::inquiry;
+  named.dom = domain::waterway;
+  const classify as_complaint{category::complaint, domain::highway, {"收费"}, false, ""};
+  const answer_immediately answer{"营业时间 8:00-18:00"};
+  const not_accept refuse{not_accepted_reason::outside_remit, "不属交通运输部门职责"};
+  // Each row: how the matter is received, what happens to it, and what it ends as.
+  const struct {
+    const char* name;
+    receive intake;
+    std::vector<command> then;
+    case_status status;
+    std::optional<category> cat;
+    std::optional<domain> dom;
+    errc last;  // the outcome of the last command
+  } rows[] = {
+      {"named at intake, answered", named, {answer}, case_status::answered, category::inquiry,
+       domain::waterway, errc::ok},
+      {"answered, then classified: stays answered", a_call(), {answer, as_complaint},
+       case_status::answered, category::complaint, domain::highway, errc::ok},
+      {"named at intake, answered, reclassified", named, {answer, as_complaint},
+       case_status::answered, category::complaint, domain::highway, errc::ok},
+      {"named at intake, then classified for transfer", named, {as_complaint},
+       case_status::classified, category::complaint, domain::highway, errc::ok},
+      {"named at intake: still to be classified before transfer", named,
+       {transfer{unit_id{"u-zz-yg"}}}, case_status::received, category::inquiry, domain::waterway,
+       errc::not_classified},
+      {"not accepted: not counted as accepted, not classified after", a_call(),
+       {refuse, as_complaint}, case_status::not_accepted, std::nullopt, std::nullopt,
+       errc::not_at_intake},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    case_state s = ok(step({}, r.intake, agent));
+    errc last = errc::ok;
+    for (const auto& c : r.then) {
+      auto next = step(s, c, agent);
+      last = fails(next);
+      if (next) s = next.value();
+    }
+    CHECK(last == r.last);
+    CHECK(s.status == r.status);
+    CHECK(s.cat == r.cat);
+    CHECK(s.dom == r.dom);
+  }
+  // Both or neither at intake.
+  receive half = a_call();
+  half.cat = category::complaint;
+  CHECK(fails(step({}, half, agent)) == errc::invalid_argument);
+  // An answered, classified matter is archived as an answered one.
+  case_state s = ok(step(ok(step(ok(step({}, a_call(), agent)), answer, agent)), as_complaint, agent));
+  CHECK(deadlines(s, agent.now).empty());
+  CHECK(ok(step(s, archive{}, agent)).status == case_status::archived);
 }
 
 TEST_CASE("Art. 28: the five reasons for not accepting, told to the caller") {
