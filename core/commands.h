@@ -23,6 +23,9 @@ struct receive {
   std::string major_urgent_reason;
   std::optional<core::category> cat{};
   std::optional<core::domain> dom{};
+  // When the matter was received, if before it was recorded (a message read on Monday that came
+  // on Friday): its deadlines count from that day (Art. 27). At most 7 days back, never ahead.
+  std::optional<timestamp> occurred_at{};
 };
 
 // 即时答复 (Art. 26).

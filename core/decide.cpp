@@ -64,6 +64,9 @@ result<flagged_major_urgent> make_flag(const case_state& s, const std::string& r
 
 // --- intake (Art. 26-29) ----------------------------------------------------------------------
 
+// How far back a matter's receipt may be dated when it is recorded (Art. 27).
+constexpr std::int64_t max_receipt_lag_ms = 7LL * 24 * 3600 * 1000;
+
 result<events> decide(const case_state& s, const receive& c, const context& ctx) {
   if (s.status != case_status::none) return make_error(errc::case_already_exists);
   if (ctx.reg->center(c.center) == nullptr) return make_error(errc::unknown_center, c.center());
@@ -75,13 +78,21 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
   if (id().empty()) return missing("case id");
   if (c.cat.has_value() != c.dom.has_value())
     return missing("category and domain: both or neither at intake (Art. 39)");
-  const civil_date today = shanghai_date(ctx.now);
-  auto due = due_after(ctx, today, ctx.sla.transfer_days);
+  // Art. 27: the clock starts when the matter was received, not when it was keyed in.
+  const timestamp received_at = c.occurred_at.value_or(ctx.now);
+  if (received_at > ctx.now)
+    return make_error(errc::received_out_of_range, "occurred_at is after the time of recording");
+  if (ctx.now.ms - received_at.ms > max_receipt_lag_ms)
+    return make_error(errc::received_out_of_range,
+                      "occurred_at is more than 7 days before the time of recording");
+  const civil_date received_on = shanghai_date(received_at);
+  auto due = due_after(ctx, received_on, ctx.sla.transfer_days);
   if (!due) return due.error();
-  events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, today,
-                                 due.value().due, id, ctx.who.id, due.value().basis, c.cat, c.dom});
+  events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, received_on,
+                                 due.value().due, id, ctx.who.id, due.value().basis, c.cat, c.dom,
+                                 c.occurred_at});
   if (!blank(c.major_urgent_reason))
-    out.emplace_back(flagged_major_urgent{c.major_urgent_reason, today, ctx.who.id});
+    out.emplace_back(flagged_major_urgent{c.major_urgent_reason, shanghai_date(ctx.now), ctx.who.id});
   return out;
 }
 
@@ -416,7 +427,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.caller = ev.caller;
           s.content = ev.content;
           s.recording = ev.recording;
-          s.received_at = at;
+          s.received_at = ev.received_at.value_or(at);
+          s.recorded_at = at;
           s.received_on = ev.received_on;
           s.transfer_due = ev.transfer_due;
           s.transfer_basis = ev.transfer_basis;

@@ -105,6 +105,9 @@ struct recording_ref {
 // v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
 // v3 adds transfer_basis; older bodies decode as official with no calendar version.
 // v4 adds the category and domain named at intake (Art. 39); older bodies decode without them.
+// v5 adds received_at: when the matter was received, if the agent named it (Art. 27: received_on
+// and transfer_due count from it); older bodies, and matters recorded as they come, have none
+// and were received when recorded (the envelope's recorded_at).
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   friend bool operator==(const case_received&, const case_received&) = default;
@@ -120,6 +123,7 @@ struct case_received {
   deadline_basis transfer_basis;  // v3
   std::optional<core::category> cat{};  // v4
   std::optional<core::domain> dom{};    // v4
+  std::optional<timestamp> received_at{};  // v5
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
@@ -127,6 +131,7 @@ struct case_received {
     if (version >= 2) ar(id, received_by);
     if (version >= 3) ar(transfer_basis);
     if (version >= 4) ar(cat, dom);
+    if (version >= 5) ar(received_at);
   }
 };
 
@@ -483,7 +488,7 @@ using event = std::variant<case_received, answered_immediately, not_accepted, re
 CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 4);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 5);
 CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);

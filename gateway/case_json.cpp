@@ -68,6 +68,7 @@ struct body_renderer {
     o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
     o["category"] = opt_enum(e.cat);
     o["domain"] = opt_enum(e.dom);
+    if (e.received_at) o["received_at"] = to_rfc3339_shanghai(*e.received_at);
     put_basis(o, "transfer_due", e.transfer_basis);
     return o;
   }
@@ -201,6 +202,7 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   o["content"] = personal(s.content, view);
   o["recording"] = s.recording ? json::value(recording(*s.recording)) : json::value(nullptr);
   o["received_at"] = to_rfc3339_shanghai(s.received_at);
+  o["recorded_at"] = to_rfc3339_shanghai(s.recorded_at.ms != 0 ? s.recorded_at : s.received_at);
   o["received_on"] = date(s.received_on);
   o["category"] = opt_enum(s.cat);
   o["domain"] = opt_enum(s.dom);

@@ -269,6 +269,7 @@ result<core::receive> parse_receive(std::string_view body, std::optional<timesta
   if (occurred.value()) {
     occurred_at = parse_rfc3339(*occurred.value());
     if (!occurred_at) return field_error("occurred_at", "must be an RFC 3339 date-time");
+    cmd.occurred_at = occurred_at;  // its deadlines count from it (Art. 27)
   }
   if (auto f = r.finish(); !f) return f.error();
   return cmd;

@@ -136,6 +136,53 @@ TEST_CASE("Art. 39 — every matter is counted by domain and category, also one 
   CHECK(ok(step(s, archive{}, agent)).status == case_status::archived);
 }
 
+TEST_CASE("Art. 27 — the clock starts when the matter was received, at most 7 days back") {
+  const civil_date mon{2026, 11, 2};
+  const auto agent = w.at(mon, world::agent());  // recorded Mon 2 Nov 10:00
+  constexpr std::int64_t hour = 3600 * 1000;
+  const struct {
+    const char* name;
+    std::optional<timestamp> occurred;
+    errc outcome;
+    civil_date received_on;
+    civil_date transfer_due;
+  } rows[] = {
+      {"recorded as it comes", std::nullopt, errc::ok, mon, {2026, 11, 5}},
+      {"the same instant", agent.now, errc::ok, mon, {2026, 11, 5}},
+      {"a message of Friday evening", timestamp{agent.now.ms - 64 * hour}, errc::ok, {2026, 10, 30},
+       {2026, 11, 4}},
+      {"exactly 7 days back", timestamp{agent.now.ms - 7 * 24 * hour}, errc::ok, {2026, 10, 26},
+       {2026, 10, 29}},
+      {"7 days and a millisecond back", timestamp{agent.now.ms - 7 * 24 * hour - 1},
+       errc::received_out_of_range, {}, {}},
+      {"a millisecond in the future", timestamp{agent.now.ms + 1}, errc::received_out_of_range, {}, {}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    receive c = a_call();
+    c.occurred_at = r.occurred;
+    auto s = step({}, c, agent);
+    REQUIRE(fails(s) == r.outcome);
+    if (!s) {
+      CHECK(s.error().message().find("(Art. 27)") != std::string::npos);
+      continue;
+    }
+    CHECK(s.value().received_on == r.received_on);
+    CHECK(s.value().transfer_due == r.transfer_due);
+    CHECK(s.value().received_at == r.occurred.value_or(agent.now));
+    CHECK(s.value().recorded_at == agent.now);
+  }
+  // A Friday message transferred on Thursday is late: the deadline was Wednesday.
+  receive friday = a_call();
+  friday.occurred_at = timestamp{agent.now.ms - 64 * hour};
+  case_state s = ok(step({}, friday, agent));
+  const civil_date thu{2026, 11, 5};
+  s = ok(step(s, classify{category::inquiry, domain::road_transport, {}, false, ""}, w.at(thu, world::agent())));
+  auto t = decide(s, transfer{unit_id{"u-zz-yg"}}, w.at(thu, world::agent()));
+  REQUIRE(t);
+  CHECK(std::get<transferred>(t.value().front()).late);
+}
+
 TEST_CASE("Art. 28: the five reasons for not accepting, told to the caller") {
   const civil_date d{2026, 11, 2};
   for (const auto reason : {not_accepted_reason::outside_remit, not_accepted_reason::no_clear_subject,

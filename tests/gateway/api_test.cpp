@@ -388,3 +388,42 @@ TEST_CASE("bearer tokens are created, listed and revoked while the server runs; 
               .status == 422);
   }
 }
+
+TEST_CASE("Art. 27 — a matter's deadlines count from when it was received, named by occurred_at") {
+  test_server srv;  // the clock: Fri 2025-09-26 10:00 Shanghai
+  const auto& agent = srv.own.at("agent");
+  const auto body = [](const std::string& occurred) {
+    return R"({"channel":"website","center":"410100","caller":{"phone":"13800001234"},"content":"A message.","occurred_at":")" +
+           occurred + "\"}";
+  };
+  const struct {
+    const char* occurred;
+    int status;
+    const char* received_on;
+    const char* transfer_due;
+  } rows[] = {
+      {"2025-09-22T09:00:00+08:00", 201, "2025-09-22", "2025-09-25"},  // Monday: due Thursday
+      {"2025-09-19T10:00:00+08:00", 201, "2025-09-19", "2025-09-24"},  // exactly 7 days back
+      {"2025-09-19T09:59:59+08:00", 422, "", ""},                      // more than 7 days back
+      {"2025-09-26T10:00:01+08:00", 422, "", ""},                      // in the future
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.occurred);
+    auto c = srv.post("/v1/cases", body(r.occurred), agent);
+    REQUIRE(c.status == r.status);
+    if (r.status != 201) {
+      CHECK(c.header("content-type") == "application/problem+json");
+      CHECK(str(c.json(), "type") == "/problems/rule/received-out-of-range");
+      CHECK(str(c.json(), "article") == "Art. 27");
+      continue;
+    }
+    CHECK(str(c.json(), "received_on") == r.received_on);
+    CHECK(str(c.json().at("deadlines").at("transfer_by"), "due") == r.transfer_due);
+    CHECK(str(c.json(), "recorded_at") == "2025-09-26T10:00:00.000+08:00");
+    auto ev = srv.get("/v1/cases/" + str(c.json(), "id") + "/events", srv.own.at("auditor"));
+    REQUIRE(ev.status == 200);
+    const auto& first = ev.json().at("events").as_array().at(0);
+    CHECK(str(first, "recorded_at") == "2025-09-26T10:00:00.000+08:00");
+    CHECK(str(first, "occurred_at") == str(c.json(), "received_at"));
+  }
+}
