@@ -52,6 +52,15 @@ result<counted_due> due_after(const context& ctx, civil_date from, working_days 
 
 error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
 
+// Art. 23: the provincial center's revisit officers also receive, transfer, close and archive
+// the matters that come by the app, the website and WeChat.
+bool online_desk(const center_code& center, channel via) {
+  return center() == registry::provincial_center &&
+         (via == channel::app || via == channel::website || via == channel::wechat);
+}
+constexpr const char* revisit_officer_intake =
+    "a revisit officer handles only the provincial center's app, web and WeChat matters (Art. 23)";
+
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
 }
@@ -71,6 +80,13 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
   if (s.status != case_status::none) return make_error(errc::case_already_exists);
   if (ctx.reg->center(c.center) == nullptr) return make_error(errc::unknown_center, c.center());
   if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
+  if (ctx.who.role == role::revisit_officer && !online_desk(c.center, c.via))
+    return make_error(errc::not_permitted, revisit_officer_intake);
+  // Someone must be able to answer the caller: by phone, or through the channel's account.
+  if (c.via == channel::phone && blank(c.caller.phone))
+    return missing("caller.phone: required for the phone channel");
+  if (blank(c.caller.phone) && blank(c.caller.account))
+    return missing("caller: a phone or the channel's account, to answer the caller (Art. 23)");
   if (ctx.who.center != c.center)
     return make_error(errc::not_the_owning_center, "received at " + c.center());
   // The id comes with the command, or the caller has named the (empty) stream's state.
@@ -375,9 +391,16 @@ result<void> check_actor(const case_state& s, const command& cmd, const context&
   if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
       std::holds_alternative<reply>(cmd))
     return check_unit_actor(s, ctx);
-  if (std::holds_alternative<revisit>(cmd) && ctx.who.role != role::revisit_officer &&
-      ctx.who.role != role::supervisor)
+  const bool revisit_cmd = std::holds_alternative<revisit>(cmd);
+  if (revisit_cmd && ctx.who.role != role::revisit_officer && ctx.who.role != role::supervisor)
     return make_error(errc::not_permitted, "revisits are made by a revisit officer (Art. 23)");
+  if (ctx.who.role == role::revisit_officer && !revisit_cmd && !online_desk(s.center, s.via))
+    return make_error(errc::not_permitted, revisit_officer_intake);
+  // Art. 22(4): an agent archives the work orders that agent handled (received).
+  if (std::holds_alternative<archive>(cmd) && ctx.who.role == role::agent &&
+      s.received_by != ctx.who.id)
+    return make_error(errc::not_permitted,
+                      "an agent archives only the work orders that agent handled (Art. 22(4))");
   return check_center_actor(s, ctx);
 }
 

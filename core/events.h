@@ -62,14 +62,19 @@ std::string_view to_string(deadline_kind v);
 std::string_view to_string(satisfaction v);
 std::string_view to_string(timeliness v);
 
+// The caller and how to answer them. Phone is required only for the phone channel; a matter that
+// came by another channel is answered by phone or through the channel's account (v2: the WeChat,
+// app or web account id), a personal field sealed like the phone (Art. 23).
 struct caller_info {
   std::string phone;
   std::string name;
+  std::string account{};  // v2
 
   friend bool operator==(const caller_info&, const caller_info&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(phone, name);
+    if (version >= 2) ar(account);
   }
 };
 
@@ -108,6 +113,8 @@ struct recording_ref {
 // v5 adds received_at: when the matter was received, if the agent named it (Art. 27: received_on
 // and transfer_due count from it); older bodies, and matters recorded as they come, have none
 // and were received when recorded (the envelope's recorded_at).
+// v6: the caller may carry the channel's account (caller_info v2); older bodies hold caller_info
+// v1, which decodes without one.
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   friend bool operator==(const case_received&, const case_received&) = default;
@@ -485,10 +492,10 @@ using event = std::variant<case_received, answered_immediately, not_accepted, re
 
 }  // namespace caseline::core
 
-CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::caller_info, 2);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 5);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 6);
 CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);

@@ -233,13 +233,22 @@ result<core::receive> parse_receive(std::string_view body, std::optional<timesta
   cmd.center = center_code{center.value()};
   CASELINE_TRY(caller, r.required_object("caller"));
   {
+    // Phone only for the phone channel; otherwise a phone or the channel's account (Art. 23).
     object_reader c(*caller.value(), "caller", limits);
-    CASELINE_TRY(phone, c.required_string("phone", 3, 20));
-    if (!is_phone(phone.value()))
+    CASELINE_TRY(phone, c.optional_string("phone", 20));
+    if (phone.value() && !is_phone(*phone.value()))
       return field_error("caller.phone", "digits, '+', '-' and spaces only");
     CASELINE_TRY(name, c.optional_string("name", 64));
-    cmd.caller = core::caller_info{phone.value(), name.value().value_or("")};
+    CASELINE_TRY(account, c.optional_string("account", 128));
+    if (account.value() && account.value()->empty())
+      return field_error("caller.account", "must not be empty");
     if (auto f = c.finish(); !f) return f.error();
+    if (!phone.value() && cmd.via == core::channel::phone)
+      return field_error("caller.phone", "required for the phone channel");
+    if (!phone.value() && !account.value())
+      return field_error("caller", "a phone or the channel's account is required to answer the caller");
+    cmd.caller = core::caller_info{phone.value().value_or(""), name.value().value_or(""),
+                                   account.value().value_or("")};
   }
   CASELINE_TRY(content, r.required_string("content", 1, text_limit));
   cmd.content = content.value();

@@ -183,6 +183,73 @@ TEST_CASE("Art. 27 — the clock starts when the matter was received, at most 7 
   CHECK(std::get<transferred>(t.value().front()).late);
 }
 
+TEST_CASE("Art. 22(4), 23 — who receives and archives, and a way to answer the caller") {
+  const civil_date d{2026, 11, 2};
+  const actor city_rv = world::revisit_officer();
+  const actor prov_rv = world::revisit_officer("410000");
+  const actor prov_agent = world::agent("410000");
+  const struct {
+    const char* name;
+    actor who;
+    const char* center;
+    channel via;
+    const char* phone;
+    const char* account;
+    errc outcome;
+  } intake[] = {
+      {"an agent, by phone", world::agent(), "410100", channel::phone, "13800000000", "", errc::ok},
+      {"the phone channel needs a phone", world::agent(), "410100", channel::phone, "", "wx-1",
+       errc::invalid_argument},
+      {"WeChat: the account answers", world::agent(), "410100", channel::wechat, "", "wx-1", errc::ok},
+      {"the website with no way back", world::agent(), "410100", channel::website, "", "",
+       errc::invalid_argument},
+      {"provincial revisit officer, WeChat", prov_rv, "410000", channel::wechat, "", "wx-1", errc::ok},
+      {"provincial revisit officer, app", prov_rv, "410000", channel::app, "13800000000", "", errc::ok},
+      {"provincial revisit officer, website", prov_rv, "410000", channel::website, "", "u-42", errc::ok},
+      {"provincial revisit officer, phone", prov_rv, "410000", channel::phone, "13800000000", "",
+       errc::not_permitted},
+      {"a city's revisit officer", city_rv, "410100", channel::wechat, "", "wx-1", errc::not_permitted},
+  };
+  for (const auto& r : intake) {
+    CAPTURE(r.name);
+    receive c = a_call(r.center, "x-1");
+    c.via = r.via;
+    c.caller = caller_info{r.phone, "", r.account};
+    CHECK(fails(step({}, c, w.at(d, r.who))) == r.outcome);
+  }
+
+  // Archiving a closed work order.
+  const answer_immediately answer{"营业时间 8:00-18:00"};
+  const case_state by_agent =
+      ok(step(ok(step({}, a_call(), w.at(d, world::agent()))), answer, w.at(d, world::agent())));
+  receive online = a_call("410000", "410000-1");
+  online.via = channel::wechat;
+  online.caller = caller_info{"", "", "wx-1"};
+  const case_state by_rv = ok(step(ok(step({}, online, w.at(d, prov_rv))), answer, w.at(d, prov_rv)));
+  const case_state phone_at_prov =
+      ok(step(ok(step({}, a_call("410000", "410000-2"), w.at(d, prov_agent))), answer, w.at(d, prov_agent)));
+  const actor other_agent{user_id{"agent-2@410100"}, role::agent, center_code{"410100"}, {}};
+  const actor supervisor{user_id{"sv@410100"}, role::supervisor, center_code{"410100"}, {}};
+  const struct {
+    const char* name;
+    const case_state& s;
+    actor who;
+    errc outcome;
+  } archiving[] = {
+      {"the agent who handled it", by_agent, world::agent(), errc::ok},
+      {"another agent", by_agent, other_agent, errc::not_permitted},
+      {"the supervisor", by_agent, supervisor, errc::ok},
+      {"the provincial revisit officer, a WeChat matter", by_rv, prov_rv, errc::ok},
+      {"the provincial revisit officer, a phone matter", phone_at_prov, prov_rv, errc::not_permitted},
+  };
+  for (const auto& r : archiving) {
+    CAPTURE(r.name);
+    auto s = step(r.s, archive{}, w.at(d, r.who));
+    CHECK(fails(s) == r.outcome);
+    if (!s) CHECK(s.error().message().find("Art. 2") != std::string::npos);
+  }
+}
+
 TEST_CASE("Art. 28: the five reasons for not accepting, told to the caller") {
   const civil_date d{2026, 11, 2};
   for (const auto reason : {not_accepted_reason::outside_remit, not_accepted_reason::no_clear_subject,

@@ -427,3 +427,54 @@ TEST_CASE("Art. 27 — a matter's deadlines count from when it was received, nam
     CHECK(str(first, "occurred_at") == str(c.json(), "received_at"));
   }
 }
+
+TEST_CASE("Art. 22(4), 23 — agents archive their own work orders; the provincial revisit officer takes app, web and WeChat") {
+  test_server srv;
+  const auto receive = [&](const std::string& center, const std::string& channel,
+                           const std::string& caller, const std::string& token) {
+    return srv.post("/v1/cases",
+                    R"({"channel":")" + channel + R"(","center":")" + center + R"(","caller":)" + caller +
+                        R"(,"content":"Where is my refund?"})",
+                    token);
+  };
+  const std::string wx = R"({"account":"wx-o6_bmjrPTlm6"})";
+  // A way to answer the caller: phone for the phone channel, else a phone or the account.
+  auto r = receive(own_center, "phone", wx, srv.own.at("agent"));
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "caller.phone");
+  r = receive(own_center, "website", R"({"name":"Li"})", srv.own.at("agent"));
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "caller");
+  // The provincial center's revisit officer receives, answers and archives a WeChat matter.
+  r = receive("410000", "wechat", wx, srv.provincial.at("revisit_officer"));
+  REQUIRE(r.status == 201);
+  const auto online = str(r.json(), "id");
+  CHECK(str(r.json().at("caller"), "account") == "wx-o6_bmjrPTlm6");
+  CHECK(r.json().at("caller").at("phone").is_null());
+  REQUIRE(srv.post("/v1/cases/" + online + "/answer", R"({"answer":"Tomorrow."})",
+                   srv.provincial.at("revisit_officer")).status == 200);
+  // Masked for those who do not need it, like the phone.
+  auto seen = srv.get("/v1/cases/" + online, srv.provincial.at("quality_inspector"));
+  REQUIRE(seen.status == 200);
+  CHECK(str(seen.json().at("caller"), "account") == "wx-****Tlm6");
+  CHECK(seen.body.find("wx-o6_bmjrPTlm6") == std::string::npos);
+  r = srv.post("/v1/cases/" + online + "/archive", "{}", srv.provincial.at("revisit_officer"));
+  CHECK(r.status == 200);
+  // Not a phone matter, and not a city center's revisit officer.
+  r = receive("410000", "phone", R"({"phone":"13800001234"})", srv.provincial.at("revisit_officer"));
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "type") == "/problems/rule/not-permitted");
+  CHECK(str(r.json(), "article") == "Art. 23");
+  CHECK(receive(own_center, "wechat", wx, srv.own.at("revisit_officer")).status == 409);
+
+  // An agent archives the work orders that agent handled, not another agent's.
+  const auto mine = srv.receive();
+  REQUIRE(srv.post("/v1/cases/" + mine + "/answer", R"({"answer":"8:00."})", srv.own.at("agent")).status == 200);
+  const auto colleague = srv.token("agent", own_center, "");
+  r = srv.post("/v1/cases/" + mine + "/archive", "{}", colleague);
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "article") == "Art. 22(4)");
+  r = srv.post("/v1/cases/" + mine + "/archive", "{}", srv.own.at("agent"));
+  CHECK(r.status == 200);
+  CHECK(str(r.json(), "status") == "archived");
+}
