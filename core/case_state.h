@@ -49,7 +49,7 @@ struct case_state {
   caller_info caller;
   std::string content;
   std::optional<recording_ref> recording;
-  timestamp received_at;
+  timestamp received_at;  // when it was received (Art. 27): named at intake, or when recorded
   civil_date received_on;
   civil_date transfer_due;
   user_id received_by;
@@ -99,6 +99,7 @@ struct case_state {
   deadline_basis reply_basis;
   std::optional<civil_date> reply_from;
   int reply_days{0};
+  timestamp recorded_at;  // v5: when it was recorded (0 in older rows: received_at)
 
   friend bool operator==(const case_state&, const case_state&) = default;
 
@@ -115,6 +116,7 @@ struct case_state {
     if (class_version >= 3)
       ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on, purge_refusals);
     if (class_version >= 4) ar(transfer_basis, return_basis, reply_basis, reply_from, reply_days);
+    if (class_version >= 5) ar(recorded_at);
   }
 };
 
@@ -137,4 +139,4 @@ std::vector<deadline> deadlines(const case_state& s, timestamp now);
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 4);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 5);

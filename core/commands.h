@@ -11,7 +11,8 @@ namespace caseline::core {
 
 // receive: record a matter (Art. 26). A non-empty major_urgent_reason flags it at intake
 // (Art. 40(4), 43). The id is assigned by the caller of decide: in the command, or as the id of
-// the empty state it decides against.
+// the empty state it decides against. The agent may name the matter's category and domain at
+// intake (both or neither), so that a matter answered at once is counted by them (Art. 39).
 struct receive {
   channel via{channel::phone};
   center_code center;
@@ -20,6 +21,11 @@ struct receive {
   std::optional<recording_ref> recording;
   case_id id;
   std::string major_urgent_reason;
+  std::optional<core::category> cat{};
+  std::optional<core::domain> dom{};
+  // When the matter was received, if before it was recorded (a message read on Monday that came
+  // on Friday): its deadlines count from that day (Art. 27). At most 7 days back, never ahead.
+  std::optional<timestamp> occurred_at{};
 };
 
 // 即时答复 (Art. 26).
@@ -41,7 +47,9 @@ struct redirect {
 };
 
 // Art. 27; `expressway` only for highway matters, which then belong to the provincial center
-// (Art. 5). A non-empty major_urgent_reason flags the matter at classification.
+// (Art. 5). A non-empty major_urgent_reason flags the matter at classification. A matter answered
+// at once may still be classified (it stays answered), so it is counted by domain and category
+// (Art. 39).
 struct classify {
   core::category cat{core::category::inquiry};
   core::domain dom{core::domain::highway};

@@ -52,6 +52,15 @@ result<counted_due> due_after(const context& ctx, civil_date from, working_days 
 
 error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
 
+// Art. 23: the provincial center's revisit officers also receive, transfer, close and archive
+// the matters that come by the app, the website and WeChat.
+bool online_desk(const center_code& center, channel via) {
+  return center() == registry::provincial_center &&
+         (via == channel::app || via == channel::website || via == channel::wechat);
+}
+constexpr const char* revisit_officer_intake =
+    "a revisit officer handles only the provincial center's app, web and WeChat matters (Art. 23)";
+
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
 }
@@ -64,22 +73,42 @@ result<flagged_major_urgent> make_flag(const case_state& s, const std::string& r
 
 // --- intake (Art. 26-29) ----------------------------------------------------------------------
 
+// How far back a matter's receipt may be dated when it is recorded (Art. 27).
+constexpr std::int64_t max_receipt_lag_ms = 7LL * 24 * 3600 * 1000;
+
 result<events> decide(const case_state& s, const receive& c, const context& ctx) {
   if (s.status != case_status::none) return make_error(errc::case_already_exists);
   if (ctx.reg->center(c.center) == nullptr) return make_error(errc::unknown_center, c.center());
   if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
+  if (ctx.who.role == role::revisit_officer && !online_desk(c.center, c.via))
+    return make_error(errc::not_permitted, revisit_officer_intake);
+  // Someone must be able to answer the caller: by phone, or through the channel's account.
+  if (c.via == channel::phone && blank(c.caller.phone))
+    return missing("caller.phone: required for the phone channel");
+  if (blank(c.caller.phone) && blank(c.caller.account))
+    return missing("caller: a phone or the channel's account, to answer the caller (Art. 23)");
   if (ctx.who.center != c.center)
     return make_error(errc::not_the_owning_center, "received at " + c.center());
   // The id comes with the command, or the caller has named the (empty) stream's state.
   const case_id id = c.id().empty() ? s.id : c.id;
   if (id().empty()) return missing("case id");
-  const civil_date today = shanghai_date(ctx.now);
-  auto due = due_after(ctx, today, ctx.sla.transfer_days);
+  if (c.cat.has_value() != c.dom.has_value())
+    return missing("category and domain: both or neither at intake (Art. 39)");
+  // Art. 27: the clock starts when the matter was received, not when it was keyed in.
+  const timestamp received_at = c.occurred_at.value_or(ctx.now);
+  if (received_at > ctx.now)
+    return make_error(errc::received_out_of_range, "occurred_at is after the time of recording");
+  if (ctx.now.ms - received_at.ms > max_receipt_lag_ms)
+    return make_error(errc::received_out_of_range,
+                      "occurred_at is more than 7 days before the time of recording");
+  const civil_date received_on = shanghai_date(received_at);
+  auto due = due_after(ctx, received_on, ctx.sla.transfer_days);
   if (!due) return due.error();
-  events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, today,
-                                 due.value().due, id, ctx.who.id, due.value().basis});
+  events out = one(case_received{c.via, c.center, c.caller, c.content, c.recording, received_on,
+                                 due.value().due, id, ctx.who.id, due.value().basis, c.cat, c.dom,
+                                 c.occurred_at});
   if (!blank(c.major_urgent_reason))
-    out.emplace_back(flagged_major_urgent{c.major_urgent_reason, today, ctx.who.id});
+    out.emplace_back(flagged_major_urgent{c.major_urgent_reason, shanghai_date(ctx.now), ctx.who.id});
   return out;
 }
 
@@ -106,8 +135,9 @@ result<events> decide(const case_state& s, const redirect& c, const context& ctx
 // --- classification, transfer, escalation (Art. 5, 27, 30) ------------------------------------
 
 result<events> decide(const case_state& s, const classify& c, const context& ctx) {
+  // A matter answered at once is still counted by domain and category (Art. 39).
   if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
-                            case_status::returned}))
+                            case_status::returned, case_status::answered}))
     return status_error(errc::not_at_intake, s);
   if (c.expressway && c.dom != domain::highway)
     return make_error(errc::expressway_not_highway, std::string(to_string(c.dom)));
@@ -365,9 +395,16 @@ result<void> check_actor(const case_state& s, const command& cmd, const context&
   if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
       std::holds_alternative<reply>(cmd))
     return check_unit_actor(s, ctx);
-  if (std::holds_alternative<revisit>(cmd) && ctx.who.role != role::revisit_officer &&
-      ctx.who.role != role::supervisor)
+  const bool revisit_cmd = std::holds_alternative<revisit>(cmd);
+  if (revisit_cmd && ctx.who.role != role::revisit_officer && ctx.who.role != role::supervisor)
     return make_error(errc::not_permitted, "revisits are made by a revisit officer (Art. 23)");
+  if (ctx.who.role == role::revisit_officer && !revisit_cmd && !online_desk(s.center, s.via))
+    return make_error(errc::not_permitted, revisit_officer_intake);
+  // Art. 22(4): an agent archives the work orders that agent handled (received).
+  if (std::holds_alternative<archive>(cmd) && ctx.who.role == role::agent &&
+      s.received_by != ctx.who.id)
+    return make_error(errc::not_permitted,
+                      "an agent archives only the work orders that agent handled (Art. 22(4))");
   return check_center_actor(s, ctx);
 }
 
@@ -417,11 +454,14 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.caller = ev.caller;
           s.content = ev.content;
           s.recording = ev.recording;
-          s.received_at = at;
+          s.received_at = ev.received_at.value_or(at);
+          s.recorded_at = at;
           s.received_on = ev.received_on;
           s.transfer_due = ev.transfer_due;
           s.transfer_basis = ev.transfer_basis;
           s.received_by = ev.received_by;
+          s.cat = ev.cat;
+          s.dom = ev.dom;
         } else if constexpr (std::is_same_v<E, answered_immediately>) {
           s.status = case_status::answered;
           s.closed_on = ev.answered_on;
@@ -434,7 +474,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.redirected_to = ev.target;
           s.closed_on = ev.redirected_on;
         } else if constexpr (std::is_same_v<E, classified>) {
-          s.status = case_status::classified;
+          // An answered matter stays answered: classifying it only counts it (Art. 39).
+          if (s.status != case_status::answered) s.status = case_status::classified;
           s.cat = ev.cat;
           s.dom = ev.dom;
           s.topics = ev.topics;

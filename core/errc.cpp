@@ -67,6 +67,9 @@ class category final : public std::error_category {
       case errc::hold_state: return "a legal hold is placed once and lifted once (Art. 38)";
       case errc::retention_too_short:
         return "retention may only be made longer than the regulation's minimum (Art. 38)";
+      case errc::received_out_of_range:
+        return "a matter's deadlines count from when it was received: occurred_at may not be in "
+               "the future nor more than 7 days before it is recorded (Art. 27)";
     }
     return "unknown core error";
   }

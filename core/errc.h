@@ -41,6 +41,7 @@ enum class errc {
   nothing_to_purge,          // no recording, or text already shredded (Art. 38)
   hold_state,                // a hold placed twice, or lifted when there is none
   retention_too_short,       // a retention period below the regulation's minimum (Art. 38)
+  received_out_of_range,     // a receipt time in the future or more than 7 days back (Art. 27)
 };
 
 const std::error_category& error_category() noexcept;

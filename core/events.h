@@ -62,14 +62,19 @@ std::string_view to_string(deadline_kind v);
 std::string_view to_string(satisfaction v);
 std::string_view to_string(timeliness v);
 
+// The caller and how to answer them. Phone is required only for the phone channel; a matter that
+// came by another channel is answered by phone or through the channel's account (v2: the WeChat,
+// app or web account id), a personal field sealed like the phone (Art. 23).
 struct caller_info {
   std::string phone;
   std::string name;
+  std::string account{};  // v2
 
   friend bool operator==(const caller_info&, const caller_info&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(phone, name);
+    if (version >= 2) ar(account);
   }
 };
 
@@ -104,6 +109,12 @@ struct recording_ref {
 // id 1: a matter was recorded at a center (Art. 26). Deadline: transfer within 3 wd (Art. 27).
 // v1: without id and received_by. v2 adds them; a v1 body decodes with both empty (upcast).
 // v3 adds transfer_basis; older bodies decode as official with no calendar version.
+// v4 adds the category and domain named at intake (Art. 39); older bodies decode without them.
+// v5 adds received_at: when the matter was received, if the agent named it (Art. 27: received_on
+// and transfer_due count from it); older bodies, and matters recorded as they come, have none
+// and were received when recorded (the envelope's recorded_at).
+// v6: the caller may carry the channel's account (caller_info v2); older bodies hold caller_info
+// v1, which decodes without one.
 struct case_received {
   static constexpr std::uint16_t type_id = 1;
   friend bool operator==(const case_received&, const case_received&) = default;
@@ -117,12 +128,17 @@ struct case_received {
   case_id id;               // v2
   user_id received_by;      // v2: the agent who recorded it
   deadline_basis transfer_basis;  // v3
+  std::optional<core::category> cat{};  // v4
+  std::optional<core::domain> dom{};    // v4
+  std::optional<timestamp> received_at{};  // v5
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(via, center, caller, content, recording, received_on, transfer_due);
     if (version >= 2) ar(id, received_by);
     if (version >= 3) ar(transfer_basis);
+    if (version >= 4) ar(cat, dom);
+    if (version >= 5) ar(received_at);
   }
 };
 
@@ -476,10 +492,10 @@ using event = std::variant<case_received, answered_immediately, not_accepted, re
 
 }  // namespace caseline::core
 
-CEREAL_CLASS_VERSION(caseline::core::caller_info, 1);
+CEREAL_CLASS_VERSION(caseline::core::caller_info, 2);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_received, 3);
+CEREAL_CLASS_VERSION(caseline::core::case_received, 6);
 CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);

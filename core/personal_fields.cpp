@@ -10,6 +10,7 @@ struct visitor {
   void operator()(case_received& e) const {
     f("caller.phone", e.caller.phone);
     f("caller.name", e.caller.name);
+    f("caller.account", e.caller.account);
     f("content", e.content);
   }
   void operator()(answered_immediately& e) const { f("answer", e.answer); }
@@ -37,6 +38,7 @@ void for_each_personal_field(event& e, const field_fn& f) { std::visit(visitor{f
 void for_each_personal_field(case_state& s, const field_fn& f) {
   f("caller.phone", s.caller.phone);
   f("caller.name", s.caller.name);
+  f("caller.account", s.caller.account);
   f("content", s.content);
   f("reason", s.major_urgent_reason);
 }

@@ -9,8 +9,8 @@
 
 namespace caseline::core {
 
-// Calls `f(field, value)` for every personal or free-text field of the event: the caller's name
-// and phone, the content, answers, explanations, replies, notes. These are the fields that are
+// Calls `f(field, value)` for every personal or free-text field of the event: the caller's name,
+// phone and channel account, the content, answers, explanations, replies, notes. These are the fields that are
 // encrypted before they enter the log and shredded when their retention ends. `field` is a stable
 // name ("caller.phone", "content", "reply.facts", ...) used to bind each ciphertext to its place.
 void for_each_personal_field(event& e,

@@ -70,10 +70,14 @@ result<void> may_register_unit(const principal& p, const core::unit_registered& 
 bool permitted(role r, operation op) {
   using enum role;
   switch (op) {
+    // Revisit officers: the provincial center's app, web and WeChat matters (Art. 23), which
+    // core checks against the case.
     case operation::receive:
-    case operation::intake_command: return r == agent || r == shift_lead || r == supervisor;
-    case operation::escalate:
-    case operation::archive: return r == supervisor;
+    case operation::intake_command:
+      return r == agent || r == shift_lead || r == supervisor || r == revisit_officer;
+    case operation::escalate: return r == supervisor;
+    // Agents: the work orders they handled (Art. 22(4)), which core checks.
+    case operation::archive: return r == supervisor || r == agent || r == revisit_officer;
     case operation::unit_command: return r == unit;
     case operation::revisit: return r == revisit_officer || r == supervisor;
     case operation::read_case:

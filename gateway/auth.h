@@ -16,11 +16,11 @@ namespace caseline::gateway {
 // The roles a token may have (Art. 16-23, 30-31, and the operators of the system). The names
 // are the wire and storage names: never rename one.
 enum class role : std::uint8_t {
-  agent,              // intake, answer, not-accept, redirect, classify, transfer
+  agent,              // intake, answer, not-accept, redirect, classify, transfer; archives own
   shift_lead,         // an agent's commands, for the shift
   quality_inspector,  // reads cases (phone numbers masked)
   analyst,            // reports and metrics; no case data
-  revisit_officer,    // revisits
+  revisit_officer,    // revisits; at 410000 also the app, web and WeChat matters (Art. 23)
   supervisor,         // everything in the center, escalate, archive, the center's units
   unit,               // a handling unit: return, extend, reply, only on cases transferred to it
   auditor,            // reads everything, histories included (phone numbers masked)

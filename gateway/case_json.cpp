@@ -42,6 +42,13 @@ json::value phone(const std::string& v, const personal_view& view) {
   return json::value(view.mask_phone ? mask_phone_number(v) : v);
 }
 
+// The caller's way back: the phone and the channel's account, masked alike; none is null.
+json::object caller(const core::caller_info& c, const personal_view& view) {
+  return {{"phone", c.phone.empty() ? json::value(nullptr) : phone(c.phone, view)},
+          {"name", personal(c.name, view)},
+          {"account", c.account.empty() ? json::value(nullptr) : phone(c.account, view)}};
+}
+
 // The calendar a deadline stands on (core::deadline_basis): `<field>_provisional` beside the
 // date, and the calendar version once per event.
 void put_basis(json::object& o, std::string_view due_field, const core::deadline_basis& b) {
@@ -60,12 +67,14 @@ struct body_renderer {
   json::object operator()(const core::case_received& e) const {
     json::object o{{"channel", core::to_string(e.via)},
                    {"center", e.center()},
-                   {"caller",
-                    {{"phone", phone(e.caller.phone, view)}, {"name", text(e.caller.name)}}},
+                   {"caller", caller(e.caller, view)},
                    {"content", text(e.content)},
                    {"received_on", date(e.received_on)},
                    {"transfer_due", date(e.transfer_due)}};
     o["recording"] = e.recording ? json::value(recording(*e.recording)) : json::value(nullptr);
+    o["category"] = opt_enum(e.cat);
+    o["domain"] = opt_enum(e.dom);
+    if (e.received_at) o["received_at"] = to_rfc3339_shanghai(*e.received_at);
     put_basis(o, "transfer_due", e.transfer_basis);
     return o;
   }
@@ -194,11 +203,11 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   o["channel"] = core::to_string(s.via);
   o["center"] = s.center();
   o["owner_center"] = s.owner_center();
-  o["caller"] = {{"phone", phone(s.caller.phone, view)},
-                 {"name", personal(s.caller.name, view)}};
+  o["caller"] = caller(s.caller, view);
   o["content"] = personal(s.content, view);
   o["recording"] = s.recording ? json::value(recording(*s.recording)) : json::value(nullptr);
   o["received_at"] = to_rfc3339_shanghai(s.received_at);
+  o["recorded_at"] = to_rfc3339_shanghai(s.recorded_at.ms != 0 ? s.recorded_at : s.received_at);
   o["received_on"] = date(s.received_on);
   o["category"] = opt_enum(s.cat);
   o["domain"] = opt_enum(s.dom);

@@ -233,13 +233,22 @@ result<core::receive> parse_receive(std::string_view body, std::optional<timesta
   cmd.center = center_code{center.value()};
   CASELINE_TRY(caller, r.required_object("caller"));
   {
+    // Phone only for the phone channel; otherwise a phone or the channel's account (Art. 23).
     object_reader c(*caller.value(), "caller", limits);
-    CASELINE_TRY(phone, c.required_string("phone", 3, 20));
-    if (!is_phone(phone.value()))
+    CASELINE_TRY(phone, c.optional_string("phone", 20));
+    if (phone.value() && !is_phone(*phone.value()))
       return field_error("caller.phone", "digits, '+', '-' and spaces only");
     CASELINE_TRY(name, c.optional_string("name", 64));
-    cmd.caller = core::caller_info{phone.value(), name.value().value_or("")};
+    CASELINE_TRY(account, c.optional_string("account", 128));
+    if (account.value() && account.value()->empty())
+      return field_error("caller.account", "must not be empty");
     if (auto f = c.finish(); !f) return f.error();
+    if (!phone.value() && cmd.via == core::channel::phone)
+      return field_error("caller.phone", "required for the phone channel");
+    if (!phone.value() && !account.value())
+      return field_error("caller", "a phone or the channel's account is required to answer the caller");
+    cmd.caller = core::caller_info{phone.value().value_or(""), name.value().value_or(""),
+                                   account.value().value_or("")};
   }
   CASELINE_TRY(content, r.required_string("content", 1, text_limit));
   cmd.content = content.value();
@@ -258,10 +267,18 @@ result<core::receive> parse_receive(std::string_view body, std::optional<timesta
   }
   CASELINE_TRY(urgent, r.optional_string("major_urgent_reason", 500));
   cmd.major_urgent_reason = urgent.value().value_or("");
+  // Art. 39: the category and domain may be named at intake, both or neither.
+  CASELINE_TRY(cat, optional_enum<core::category>(r, "category", enum_names<core::category>()));
+  CASELINE_TRY(dom, optional_enum<core::domain>(r, "domain", enum_names<core::domain>()));
+  if (cat.value().has_value() != dom.value().has_value())
+    return field_error(cat.value() ? "domain" : "category", "category and domain come together");
+  cmd.cat = cat.value();
+  cmd.dom = dom.value();
   CASELINE_TRY(occurred, r.optional_string("occurred_at", 40));
   if (occurred.value()) {
     occurred_at = parse_rfc3339(*occurred.value());
     if (!occurred_at) return field_error("occurred_at", "must be an RFC 3339 date-time");
+    cmd.occurred_at = occurred_at;  // its deadlines count from it (Art. 27)
   }
   if (auto f = r.finish(); !f) return f.error();
   return cmd;

@@ -128,6 +128,7 @@ mapping map_core(core::errc e) {
     case errc::nothing_to_purge: return rule(409, "rule/nothing-to-purge");
     case errc::hold_state: return rule(409, "rule/hold-state");
     case errc::retention_too_short: return rule(422, "rule/retention-too-short");
+    case errc::received_out_of_range: return rule(422, "rule/received-out-of-range");
   }
   return {500, "internal", "Internal error"};
 }

@@ -93,6 +93,8 @@ report_facts fold(report_facts f, const core::event& e) {
           if (!ev.id().empty()) f.id = ev.id;
           f.center = ev.center;
           f.received_on = ev.received_on;
+          if (ev.cat) f.cat = ev.cat;  // named at intake (Art. 39)
+          if (ev.dom) f.dom = ev.dom;
         } else if constexpr (std::is_same_v<E, core::answered_immediately>) {
           f.outcome = intake_outcome::answered;
         } else if constexpr (std::is_same_v<E, core::not_accepted>) {

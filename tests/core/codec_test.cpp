@@ -27,10 +27,12 @@ const deadline_basis official{false, "5c1f0e9a3b7d2468"};
 const deadline_basis provisional{true, "5c1f0e9a3b7d2468"};
 
 case_received sample_received() {
-  return case_received{channel::wechat, center_code{"410100"}, caller_info{"13800000000", "张三"},
+  return case_received{channel::wechat, center_code{"410100"},
+                       caller_info{"13800000000", "张三", "wx-o6_bmjrPTlm6_2sgVt7hMZOPfL2M"},
                        "高速收费站乱收费", recording_ref{"blob://recordings/0001", std::string(64, 'a'), 95},
                        civil_date{2026, 9, 30}, civil_date{2026, 10, 10},
-                       case_id{"410100-20260930-000001"}, agent, official};
+                       case_id{"410100-20260930-000001"}, agent, official, category::complaint,
+                       domain::highway, timestamp{1'759'190'400'000}};  // 2025-09-30T08:00+08:00
 }
 
 // The samples of versions before the current one, as their golden files hold them.
@@ -168,7 +170,50 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     REQUIRE(decoded);
     case_received expected = sample_received();
     expected.transfer_basis = none;
+    expected.cat.reset();
+    expected.dom.reset();
+    expected.received_at.reset();
+    expected.caller.account.clear();
     CHECK(std::get<case_received>(decoded.value()) == expected);
+  }
+  SUBCASE("case_received v5: a caller without a channel account (Art. 23)") {
+    auto bytes = read_golden("01-case_received.v5.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(case_received::type_id, 5, *bytes);
+    REQUIRE(decoded);
+    case_received expected = sample_received();
+    expected.caller.account.clear();
+    CHECK(std::get<case_received>(decoded.value()) == expected);
+  }
+  SUBCASE("case_received v4: received when recorded (Art. 27)") {
+    auto bytes = read_golden("01-case_received.v4.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(case_received::type_id, 4, *bytes);
+    REQUIRE(decoded);
+    case_received expected = sample_received();
+    expected.received_at.reset();
+    expected.caller.account.clear();
+    CHECK(std::get<case_received>(decoded.value()) == expected);
+    case_state s;
+    s = evolve(s, decoded.value(), timestamp{42});
+    CHECK(s.received_at == timestamp{42});
+    CHECK(s.recorded_at == timestamp{42});
+  }
+  SUBCASE("case_received v3: no category or domain named at intake (Art. 39)") {
+    auto bytes = read_golden("01-case_received.v3.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(case_received::type_id, 3, *bytes);
+    REQUIRE(decoded);
+    case_received expected = sample_received();
+    expected.cat.reset();
+    expected.dom.reset();
+    expected.received_at.reset();
+    expected.caller.account.clear();
+    CHECK(std::get<case_received>(decoded.value()) == expected);
+    case_state s;
+    s = evolve(s, decoded.value(), timestamp{0});
+    CHECK_FALSE(s.cat);
+    CHECK_FALSE(s.dom);
   }
   SUBCASE("transferred v1") {
     auto bytes = read_golden("06-transferred.v1.bin");
@@ -225,6 +270,10 @@ TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
   expected.id = case_id{};
   expected.received_by = user_id{};
   expected.transfer_basis = deadline_basis{};
+  expected.cat.reset();
+  expected.dom.reset();
+  expected.received_at.reset();
+    expected.caller.account.clear();
   CHECK(std::get<case_received>(decoded.value()) == expected);
   // Folding a v1 event keeps the id the stream gave the state.
   case_state s;
@@ -253,15 +302,15 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  // 20 case event types and their older versions (case_received v1 and v2, transferred and
+  // 20 case event types and their older versions (case_received v1 to v5, transferred and
   // revisited v1, extended v1 and v2), unit_registered v1 and v2, calendar_year_published.
-  CHECK(files == 29);
+  CHECK(files == 32);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(decode(15, 1, "").error().code == errc::undecodable_event);
   CHECK(decode(99, 1, "").error().code == errc::undecodable_event);
-  CHECK(decode(case_received::type_id, 4, "").error().code == errc::undecodable_event);
+  CHECK(decode(case_received::type_id, 7, "").error().code == errc::undecodable_event);
   CHECK(decode(archived::type_id, 1, "\x01").error().code == errc::undecodable_event);
   const encoded_event enc = encode(event{archived{civil_date{2026, 1, 5}, user_id{"x"}}});
   CHECK(decode(archived::type_id, 1, enc.bytes + "x").error().code == errc::undecodable_event);

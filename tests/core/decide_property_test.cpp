@@ -123,7 +123,7 @@ TEST_CASE("random command sequences keep the rules and replay to the same state"
     for (int i = 0; i < 40; ++i) {
       today = today.plus_days(static_cast<std::int64_t>(rng() % 5));
       const command c = i == 0 && rng() % 10 != 0
-                            ? command{receive{channel::phone, center_code{"410100"}, caller_info{}, "x",
+                            ? command{receive{channel::phone, center_code{"410100"}, caller_info{"138", ""}, "x",
                                               std::nullopt, case_id{"410100-p-" + std::to_string(run)}, ""}}
                             : random_command(rng, s, today);
       const context ctx = w.at(today, random_actor(rng, s, c));

@@ -73,10 +73,181 @@ TEST_CASE("Art. 26: what can be answered at once is answered and can be archived
   case_state s = ok(step(received_on(d), answer_immediately{"营业时间 8:00-18:00"}, w.at(d, world::agent())));
   CHECK(s.status == case_status::answered);
   CHECK(deadlines(s, w.at(d, world::agent()).now).empty());  // no transfer due any more
-  CHECK(fails(step(s, classify{}, w.at(d, world::agent()))) == errc::not_at_intake);
   s = ok(step(s, archive{}, w.at(d, world::agent())));
   CHECK(s.status == case_status::archived);
   CHECK(fails(step(s, archive{}, w.at(d, world::agent()))) == errc::case_archived);
+}
+
+TEST_CASE("Art. 39 — every matter is counted by domain and category, also one answered at once") {
+  const civil_date d{2026, 11, 2};
+  const auto agent = w.at(d, world::agent());
+  receive named = a_call();
+  named.cat = category::inquiry;
+  named.dom = domain::waterway;
+  const classify as_complaint{category::complaint, domain::highway, {"收费"}, false, ""};
+  const answer_immediately answer{"营业时间 8:00-18:00"};
+  const not_accept refuse{not_accepted_reason::outside_remit, "不属交通运输部门职责"};
+  // Each row: how the matter is received, what happens to it, and what it ends as.
+  const struct {
+    const char* name;
+    receive intake;
+    std::vector<command> then;
+    case_status status;
+    std::optional<category> cat;
+    std::optional<domain> dom;
+    errc last;  // the outcome of the last command
+  } rows[] = {
+      {"named at intake, answered", named, {answer}, case_status::answered, category::inquiry,
+       domain::waterway, errc::ok},
+      {"answered, then classified: stays answered", a_call(), {answer, as_complaint},
+       case_status::answered, category::complaint, domain::highway, errc::ok},
+      {"named at intake, answered, reclassified", named, {answer, as_complaint},
+       case_status::answered, category::complaint, domain::highway, errc::ok},
+      {"named at intake, then classified for transfer", named, {as_complaint},
+       case_status::classified, category::complaint, domain::highway, errc::ok},
+      {"named at intake: still to be classified before transfer", named,
+       {transfer{unit_id{"u-zz-yg"}}}, case_status::received, category::inquiry, domain::waterway,
+       errc::not_classified},
+      {"not accepted: not counted as accepted, not classified after", a_call(),
+       {refuse, as_complaint}, case_status::not_accepted, std::nullopt, std::nullopt,
+       errc::not_at_intake},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    case_state s = ok(step({}, r.intake, agent));
+    errc last = errc::ok;
+    for (const auto& c : r.then) {
+      auto next = step(s, c, agent);
+      last = fails(next);
+      if (next) s = next.value();
+    }
+    CHECK(last == r.last);
+    CHECK(s.status == r.status);
+    CHECK(s.cat == r.cat);
+    CHECK(s.dom == r.dom);
+  }
+  // Both or neither at intake.
+  receive half = a_call();
+  half.cat = category::complaint;
+  CHECK(fails(step({}, half, agent)) == errc::invalid_argument);
+  // An answered, classified matter is archived as an answered one.
+  case_state s = ok(step(ok(step(ok(step({}, a_call(), agent)), answer, agent)), as_complaint, agent));
+  CHECK(deadlines(s, agent.now).empty());
+  CHECK(ok(step(s, archive{}, agent)).status == case_status::archived);
+}
+
+TEST_CASE("Art. 27 — the clock starts when the matter was received, at most 7 days back") {
+  const civil_date mon{2026, 11, 2};
+  const auto agent = w.at(mon, world::agent());  // recorded Mon 2 Nov 10:00
+  constexpr std::int64_t hour = 3600 * 1000;
+  const struct {
+    const char* name;
+    std::optional<timestamp> occurred;
+    errc outcome;
+    civil_date received_on;
+    civil_date transfer_due;
+  } rows[] = {
+      {"recorded as it comes", std::nullopt, errc::ok, mon, {2026, 11, 5}},
+      {"the same instant", agent.now, errc::ok, mon, {2026, 11, 5}},
+      {"a message of Friday evening", timestamp{agent.now.ms - 64 * hour}, errc::ok, {2026, 10, 30},
+       {2026, 11, 4}},
+      {"exactly 7 days back", timestamp{agent.now.ms - 7 * 24 * hour}, errc::ok, {2026, 10, 26},
+       {2026, 10, 29}},
+      {"7 days and a millisecond back", timestamp{agent.now.ms - 7 * 24 * hour - 1},
+       errc::received_out_of_range, {}, {}},
+      {"a millisecond in the future", timestamp{agent.now.ms + 1}, errc::received_out_of_range, {}, {}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    receive c = a_call();
+    c.occurred_at = r.occurred;
+    auto s = step({}, c, agent);
+    REQUIRE(fails(s) == r.outcome);
+    if (!s) {
+      CHECK(s.error().message().find("(Art. 27)") != std::string::npos);
+      continue;
+    }
+    CHECK(s.value().received_on == r.received_on);
+    CHECK(s.value().transfer_due == r.transfer_due);
+    CHECK(s.value().received_at == r.occurred.value_or(agent.now));
+    CHECK(s.value().recorded_at == agent.now);
+  }
+  // A Friday message transferred on Thursday is late: the deadline was Wednesday.
+  receive friday = a_call();
+  friday.occurred_at = timestamp{agent.now.ms - 64 * hour};
+  case_state s = ok(step({}, friday, agent));
+  const civil_date thu{2026, 11, 5};
+  s = ok(step(s, classify{category::inquiry, domain::road_transport, {}, false, ""}, w.at(thu, world::agent())));
+  auto t = decide(s, transfer{unit_id{"u-zz-yg"}}, w.at(thu, world::agent()));
+  REQUIRE(t);
+  CHECK(std::get<transferred>(t.value().front()).late);
+}
+
+TEST_CASE("Art. 22(4), 23 — who receives and archives, and a way to answer the caller") {
+  const civil_date d{2026, 11, 2};
+  const actor city_rv = world::revisit_officer();
+  const actor prov_rv = world::revisit_officer("410000");
+  const actor prov_agent = world::agent("410000");
+  const struct {
+    const char* name;
+    actor who;
+    const char* center;
+    channel via;
+    const char* phone;
+    const char* account;
+    errc outcome;
+  } intake[] = {
+      {"an agent, by phone", world::agent(), "410100", channel::phone, "13800000000", "", errc::ok},
+      {"the phone channel needs a phone", world::agent(), "410100", channel::phone, "", "wx-1",
+       errc::invalid_argument},
+      {"WeChat: the account answers", world::agent(), "410100", channel::wechat, "", "wx-1", errc::ok},
+      {"the website with no way back", world::agent(), "410100", channel::website, "", "",
+       errc::invalid_argument},
+      {"provincial revisit officer, WeChat", prov_rv, "410000", channel::wechat, "", "wx-1", errc::ok},
+      {"provincial revisit officer, app", prov_rv, "410000", channel::app, "13800000000", "", errc::ok},
+      {"provincial revisit officer, website", prov_rv, "410000", channel::website, "", "u-42", errc::ok},
+      {"provincial revisit officer, phone", prov_rv, "410000", channel::phone, "13800000000", "",
+       errc::not_permitted},
+      {"a city's revisit officer", city_rv, "410100", channel::wechat, "", "wx-1", errc::not_permitted},
+  };
+  for (const auto& r : intake) {
+    CAPTURE(r.name);
+    receive c = a_call(r.center, "x-1");
+    c.via = r.via;
+    c.caller = caller_info{r.phone, "", r.account};
+    CHECK(fails(step({}, c, w.at(d, r.who))) == r.outcome);
+  }
+
+  // Archiving a closed work order.
+  const answer_immediately answer{"营业时间 8:00-18:00"};
+  const case_state by_agent =
+      ok(step(ok(step({}, a_call(), w.at(d, world::agent()))), answer, w.at(d, world::agent())));
+  receive online = a_call("410000", "410000-1");
+  online.via = channel::wechat;
+  online.caller = caller_info{"", "", "wx-1"};
+  const case_state by_rv = ok(step(ok(step({}, online, w.at(d, prov_rv))), answer, w.at(d, prov_rv)));
+  const case_state phone_at_prov =
+      ok(step(ok(step({}, a_call("410000", "410000-2"), w.at(d, prov_agent))), answer, w.at(d, prov_agent)));
+  const actor other_agent{user_id{"agent-2@410100"}, role::agent, center_code{"410100"}, {}};
+  const actor supervisor{user_id{"sv@410100"}, role::supervisor, center_code{"410100"}, {}};
+  const struct {
+    const char* name;
+    const case_state& s;
+    actor who;
+    errc outcome;
+  } archiving[] = {
+      {"the agent who handled it", by_agent, world::agent(), errc::ok},
+      {"another agent", by_agent, other_agent, errc::not_permitted},
+      {"the supervisor", by_agent, supervisor, errc::ok},
+      {"the provincial revisit officer, a WeChat matter", by_rv, prov_rv, errc::ok},
+      {"the provincial revisit officer, a phone matter", phone_at_prov, prov_rv, errc::not_permitted},
+  };
+  for (const auto& r : archiving) {
+    CAPTURE(r.name);
+    auto s = step(r.s, archive{}, w.at(d, r.who));
+    CHECK(fails(s) == r.outcome);
+    if (!s) CHECK(s.error().message().find("Art. 2") != std::string::npos);
+  }
 }
 
 TEST_CASE("Art. 28: the five reasons for not accepting, told to the caller") {

@@ -199,7 +199,7 @@ TEST_CASE("personal fields: every free-text field of every event is named") {
     names.emplace_back(n);
     v = "sealed";
   });
-  CHECK(names == std::vector<std::string>{"caller.phone", "caller.name", "content"});
+  CHECK(names == std::vector<std::string>{"caller.phone", "caller.name", "caller.account", "content"});
   CHECK(std::get<case_received>(received).content == "sealed");
   event rep = replied{"f", "p", "b", true, civil_date{}, true, false, user_id{"u"}};
   int n = 0;

@@ -439,3 +439,93 @@ TEST_CASE("Art. 40(4) — a matter is flagged major-urgent at any open step, als
   REQUIRE(u.status == 200);
   CHECK(u.json().at("major_urgent").as_array().size() == flagged);
 }
+
+TEST_CASE("Art. 27 — a matter's deadlines count from when it was received, named by occurred_at") {
+  test_server srv;  // the clock: Fri 2025-09-26 10:00 Shanghai
+  const auto& agent = srv.own.at("agent");
+  const auto body = [](const std::string& occurred) {
+    return R"({"channel":"website","center":"410100","caller":{"phone":"13800001234"},"content":"A message.","occurred_at":")" +
+           occurred + "\"}";
+  };
+  const struct {
+    const char* occurred;
+    int status;
+    const char* received_on;
+    const char* transfer_due;
+  } rows[] = {
+      {"2025-09-22T09:00:00+08:00", 201, "2025-09-22", "2025-09-25"},  // Monday: due Thursday
+      {"2025-09-19T10:00:00+08:00", 201, "2025-09-19", "2025-09-24"},  // exactly 7 days back
+      {"2025-09-19T09:59:59+08:00", 422, "", ""},                      // more than 7 days back
+      {"2025-09-26T10:00:01+08:00", 422, "", ""},                      // in the future
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.occurred);
+    auto c = srv.post("/v1/cases", body(r.occurred), agent);
+    REQUIRE(c.status == r.status);
+    if (r.status != 201) {
+      CHECK(c.header("content-type") == "application/problem+json");
+      CHECK(str(c.json(), "type") == "/problems/rule/received-out-of-range");
+      CHECK(str(c.json(), "article") == "Art. 27");
+      continue;
+    }
+    CHECK(str(c.json(), "received_on") == r.received_on);
+    CHECK(str(c.json().at("deadlines").at("transfer_by"), "due") == r.transfer_due);
+    CHECK(str(c.json(), "recorded_at") == "2025-09-26T10:00:00.000+08:00");
+    auto ev = srv.get("/v1/cases/" + str(c.json(), "id") + "/events", srv.own.at("auditor"));
+    REQUIRE(ev.status == 200);
+    const auto& first = ev.json().at("events").as_array().at(0);
+    CHECK(str(first, "recorded_at") == "2025-09-26T10:00:00.000+08:00");
+    CHECK(str(first, "occurred_at") == str(c.json(), "received_at"));
+  }
+}
+
+TEST_CASE("Art. 22(4), 23 — agents archive their own work orders; the provincial revisit officer takes app, web and WeChat") {
+  test_server srv;
+  const auto receive = [&](const std::string& center, const std::string& channel,
+                           const std::string& caller, const std::string& token) {
+    return srv.post("/v1/cases",
+                    R"({"channel":")" + channel + R"(","center":")" + center + R"(","caller":)" + caller +
+                        R"(,"content":"Where is my refund?"})",
+                    token);
+  };
+  const std::string wx = R"({"account":"wx-o6_bmjrPTlm6"})";
+  // A way to answer the caller: phone for the phone channel, else a phone or the account.
+  auto r = receive(own_center, "phone", wx, srv.own.at("agent"));
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "caller.phone");
+  r = receive(own_center, "website", R"({"name":"Li"})", srv.own.at("agent"));
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "caller");
+  // The provincial center's revisit officer receives, answers and archives a WeChat matter.
+  r = receive("410000", "wechat", wx, srv.provincial.at("revisit_officer"));
+  REQUIRE(r.status == 201);
+  const auto online = str(r.json(), "id");
+  CHECK(str(r.json().at("caller"), "account") == "wx-o6_bmjrPTlm6");
+  CHECK(r.json().at("caller").at("phone").is_null());
+  REQUIRE(srv.post("/v1/cases/" + online + "/answer", R"({"answer":"Tomorrow."})",
+                   srv.provincial.at("revisit_officer")).status == 200);
+  // Masked for those who do not need it, like the phone.
+  auto seen = srv.get("/v1/cases/" + online, srv.provincial.at("quality_inspector"));
+  REQUIRE(seen.status == 200);
+  CHECK(str(seen.json().at("caller"), "account") == "wx-****Tlm6");
+  CHECK(seen.body.find("wx-o6_bmjrPTlm6") == std::string::npos);
+  r = srv.post("/v1/cases/" + online + "/archive", "{}", srv.provincial.at("revisit_officer"));
+  CHECK(r.status == 200);
+  // Not a phone matter, and not a city center's revisit officer.
+  r = receive("410000", "phone", R"({"phone":"13800001234"})", srv.provincial.at("revisit_officer"));
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "type") == "/problems/rule/not-permitted");
+  CHECK(str(r.json(), "detail").find("(Art. 23)") != std::string::npos);
+  CHECK(receive(own_center, "wechat", wx, srv.own.at("revisit_officer")).status == 409);
+
+  // An agent archives the work orders that agent handled, not another agent's.
+  const auto mine = srv.receive();
+  REQUIRE(srv.post("/v1/cases/" + mine + "/answer", R"({"answer":"8:00."})", srv.own.at("agent")).status == 200);
+  const auto colleague = srv.token("agent", own_center, "");
+  r = srv.post("/v1/cases/" + mine + "/archive", "{}", colleague);
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "detail").find("(Art. 22(4))") != std::string::npos);
+  r = srv.post("/v1/cases/" + mine + "/archive", "{}", srv.own.at("agent"));
+  CHECK(r.status == 200);
+  CHECK(str(r.json(), "status") == "archived");
+}

@@ -16,6 +16,9 @@ namespace {
 const std::set<std::string> center_readers{"agent",      "shift_lead", "quality_inspector",
                                            "revisit_officer", "supervisor", "unit", "auditor"};
 const std::set<std::string> intake{"agent", "shift_lead", "supervisor"};
+// The provincial center's revisit officers also take the app, web and WeChat matters (Art. 23):
+// core refuses them any other matter (409), so a city center's is not 403 here.
+const std::set<std::string> online_intake{"agent", "shift_lead", "supervisor", "revisit_officer"};
 const std::set<std::string> report_readers{"analyst", "supervisor", "auditor"};
 const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
                                      "revisit_officer", "supervisor", "unit", "auditor", "admin"};
@@ -24,18 +27,18 @@ const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector
 const std::map<std::string, std::set<std::string>>& allowed() {
   static const std::map<std::string, std::set<std::string>> m{
       {"metrics", {"admin", "analyst", "auditor"}},
-      {"receive", intake},
+      {"receive", online_intake},
       {"list_cases", center_readers},
       {"get_case", center_readers},
       {"get_case_events", center_readers},
-      {"answer", intake},
-      {"not_accept", intake},
-      {"redirect", intake},
-      {"classify", intake},
-      {"transfer", intake},
-      {"flag_major_urgent", intake},
+      {"answer", online_intake},
+      {"not_accept", online_intake},
+      {"redirect", online_intake},
+      {"classify", online_intake},
+      {"transfer", online_intake},
+      {"flag_major_urgent", online_intake},
       {"escalate", {"supervisor"}},
-      {"archive", {"supervisor"}},
+      {"archive", {"supervisor", "agent", "revisit_officer"}},  // Art. 22(4), 23
       {"return", {"unit"}},
       {"extend", {"unit"}},
       {"reply", {"unit"}},

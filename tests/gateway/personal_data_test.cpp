@@ -271,3 +271,22 @@ TEST_CASE("a unit's contact and an extension's approver are sealed in the log an
   CHECK(log.find("13622223333") == std::string::npos);
   CHECK(log.find(id) != std::string::npos);  // (the log's bytes are searchable)
 }
+
+TEST_CASE("Art. 23 — a caller's channel account is sealed in the log and the store like the phone") {
+  test_server srv;
+  const std::string account = "wx-o6_bmjrPTlm6-account";
+  auto r = srv.post("/v1/cases",
+                    R"({"channel":"wechat","center":"410100","caller":{"account":")" + account +
+                        R"("},"content":"Where is my refund?"})",
+                    srv.own.at("agent"));
+  REQUIRE(r.status == 201);
+  const auto id = str(r.json(), "id");
+  CHECK(str(r.json().at("caller"), "account") == account);
+  REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("agent")).status == 200);
+  auto row = projections::case_reader(srv.stack->store()).get(case_id{id});
+  REQUIRE(row);
+  REQUIRE(row.value());
+  CHECK(events::is_sealed_field(row.value()->state.caller.account));
+  CHECK(row.value()->state.caller.phone.empty());
+  CHECK(family_bytes(srv.stack->store(), projections::family::cases).find(account) == std::string::npos);
+}

@@ -181,3 +181,61 @@ TEST_CASE("the statutory reports answer from the counters, per center or provinc
   check_field_error(srv.get("/v1/reports/monthly/2025-09?center=999999", srv.provincial.at("analyst")),
                     "center");
 }
+
+TEST_CASE("Art. 39 — the immediate-answer rate is given per domain × category") {
+  test_server srv;
+  const auto& agent = srv.own.at("agent");
+  const auto receive = [&](const std::string& extra) {
+    auto r = srv.post("/v1/cases",
+                      R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"When does the ferry leave?")" +
+                          extra + "}",
+                      agent);
+    REQUIRE(r.status == 201);
+    return str(r.json(), "id");
+  };
+  const auto answer = [&](const std::string& id) {
+    REQUIRE(srv.post("/v1/cases/" + id + "/answer", R"({"answer":"At 8:00."})", agent).status == 200);
+  };
+  // Named at intake and answered; answered and then classified (it stays answered); named at
+  // intake and transferred after classification; never classified.
+  const auto a = receive(R"(,"category":"inquiry","domain":"waterway")");
+  answer(a);
+  const auto b = receive("");
+  answer(b);
+  auto r = srv.post("/v1/cases/" + b + "/classify", R"({"category":"inquiry","domain":"waterway"})", agent);
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "answered");
+  CHECK(str(r.json(), "category") == "inquiry");
+  const auto c = receive(R"(,"category":"inquiry","domain":"waterway")");
+  REQUIRE(srv.post("/v1/cases/" + c + "/classify", R"({"category":"inquiry","domain":"waterway"})", agent)
+              .status == 200);
+  REQUIRE(srv.post("/v1/cases/" + c + "/transfer", std::string(R"({"unit":")") + own_unit + "\"}", agent)
+              .status == 200);
+  receive("");
+  // One of the two alone is refused, naming the missing one.
+  check_field_error(srv.post("/v1/cases",
+                             R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"x","category":"inquiry"})",
+                             agent),
+                    "domain");
+  // A case not accepted is not classified afterwards.
+  const auto d = receive("");
+  REQUIRE(srv.post("/v1/cases/" + d + "/not-accept",
+                   R"({"reason":"outside_remit","explanation":"Not transport."})", agent).status == 200);
+  r = srv.post("/v1/cases/" + d + "/classify", R"({"category":"inquiry","domain":"waterway"})", agent);
+  CHECK(r.status == 409);
+  CHECK(str(r.json(), "type") == "/problems/rule/not-at-intake");
+
+  bool found = false;
+  REQUIRE(eventually([&] {
+    auto m = srv.get("/v1/reports/monthly/2025-09", srv.own.at("analyst"));
+    if (m.status != 200 || m.json().at("totals").at("received").as_int64() != 5) return false;
+    for (const auto& row : m.json().at("by_domain_category").as_array()) {
+      if (str(row, "domain") != "waterway" || str(row, "category") != "inquiry") continue;
+      const auto& f = row.at("figures");
+      found = f.at("received").as_int64() == 3 && f.at("answered_immediately").as_int64() == 2;
+      if (found) CHECK(f.at("immediate_answer_rate").as_double() == 0.6667);  // 2 of 3, 4 decimals
+    }
+    return found;
+  }));
+  CHECK(found);
+}
