@@ -80,6 +80,13 @@ fresh_check() {
   log "fresh-check: bootstrapping bookworm into $dir from ${sources[*]}"
   mmdebstrap --variant=apt --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$dir" "${sources[@]}"
   cp /etc/resolv.conf "$dir/etc/resolv.conf"  # Maven Central (the Kafka jars) by name
+  # This machine's own extra certificate authorities (as with its apt sources): where HTTPS goes
+  # through a local proxy, Maven Central is trusted only through them. ca-certificates(-java),
+  # installed by `deps` in the root, adds them to the system and the JVM trust stores.
+  if [[ -d /usr/local/share/ca-certificates ]]; then
+    mkdir -p "$dir/usr/local/share/ca-certificates"
+    cp -a /usr/local/share/ca-certificates/. "$dir/usr/local/share/ca-certificates/"
+  fi
 
   local head src="$dir$root"
   head=$(git -C "$root" rev-parse HEAD)
