@@ -2,10 +2,11 @@
 // National Day and Mid-Autumn holidays (1-8 October, make-up working days 28 September and
 // 11 October) taken from the real calendar. About 300 matters of every channel, domain and
 // category are received, answered at once, not accepted, redirected, classified and transferred
-// to several units, returned within the window, extended, replied on time and late, revisited
-// (reached or not, satisfied or not, reopened), archived, flagged major-urgent, or left open at
-// month end; September 2025 and October 2024 give the growth figures, and a few matters of the
-// Luoyang center (410300) the province-wide totals and the assessment (Art. 45).
+// to several units, escalated to the provincial center (whose handling figures they become),
+// returned within the window, extended, replied on time and late, revisited (reached or not,
+// satisfied or not, reopened), archived, flagged major-urgent, or left open at month end.
+// September 2025 and October 2024 give the growth figures, and a few matters of the Luoyang
+// center (410300) the province-wide totals and the assessment (Art. 45).
 //
 // The matters come from a fixed seed. The expected figures of the monthly report are counted in
 // this file from the scenario's own plan, by the definitions of the top-level README ("Statutory
@@ -69,7 +70,16 @@ int reply_days(const std::string& cat) {  // Art. 33
 
 // --- the plan ----------------------------------------------------------------------------------
 
+struct span {
+  civil_date from, to;
+  bool contains(civil_date d) const { return from <= d && d <= to; }
+};
+const span october{day("2025-10-01"), day("2025-10-31")};
+const span september{day("2025-09-01"), day("2025-09-30")};
+const span october_2024{day("2024-10-01"), day("2024-10-31")};
+
 const civil_date scenario_end = day("2025-11-05");  // the report is read this day
+constexpr const char* provincial_center = "410000";
 
 struct revisit_plan {
   civil_date on;
@@ -108,6 +118,8 @@ struct matter {
   std::string cat, dom;  // as classified (what the report counts by)
   std::vector<std::string> topics;
   bool urgent_at_intake{false};
+  // Escalated to the upper center (Art. 27), which transfers it: the handling is its own.
+  bool escalated{false};
   std::vector<cycle> cycles;
   std::optional<civil_date> archived_on;
   std::string id;  // given by the server
@@ -119,6 +131,10 @@ struct matter {
   std::string final_dom() const {
     if (classify) return dom;
     return at_intake ? at_intake->second : "unclassified";
+  }
+  // The center whose the handling cycles are: the one that transferred the matter.
+  std::string handling_center() const {
+    return escalated ? std::string(provincial_center) : center;
   }
   std::optional<civil_date> flagged_on() const {
     if (urgent_at_intake) return recorded_on;
@@ -353,6 +369,18 @@ plan october_2025() {
       break;
     }
   }
+  // Escalated to the provincial center (Art. 27), which transfers them to a unit of its own.
+  int escalated = 0;
+  for (auto& t : p.matters) {
+    if (escalated == 3) break;
+    if (t.center != own_center || !october.contains(t.received_on) ||
+        t.how != intake::transferred || t.cycles.empty() || t.cycles[0].returned_on ||
+        t.cycles[0].flagged_on)
+      continue;
+    t.escalated = true;
+    for (auto& c : t.cycles) c.unit = provincial_unit;
+    ++escalated;
+  }
   // Luoyang (410300): the province-wide totals and the assessment.
   for (int i = 0; i < 12; ++i)
     p.matters.push_back(draw_matter(d, day("2025-10-01").plus_days(d(31)), other_center));
@@ -431,6 +459,8 @@ struct scenario {
   void enact(std::size_t index, std::vector<action>& out) {
     matter* m = &p.matters[index];
     const std::map<std::string, std::string>* tk = &tokens(*m);
+    // The cycles' center: the transfer, the revisit and the archiving are its staff's.
+    const std::map<std::string, std::string>* hc = m->escalated ? &s.provincial : tk;
     civil_date last = m->recorded_on;
     int slot = -1;
     const auto add = [&](civil_date on, std::string what, std::function<void()> f) {
@@ -464,14 +494,19 @@ struct scenario {
       case intake::classified_only:
       case intake::transferred:
         add(m->recorded_on, "classify", [this, m] { classify(*m); });
+        if (m->escalated)  // by the center's supervisor
+          add(m->recorded_on, "escalate", [this, m, tk] {
+            command(*m, "escalate", R"({"to":"upper_center","reason":"cross_region"})",
+                    tk->at("supervisor"), "escalate " + m->id);
+          });
         break;
     }
     for (const cycle& cy : m->cycles) {
       const cycle* c = &cy;
       const std::string* unit = &unit_tokens.at(c->unit);
       if (!c->reopened)
-        add(c->from, "transfer", [this, m, tk, c] {
-          auto r = command(*m, "transfer", R"({"unit":")" + c->unit + "\"}", tk->at("agent"),
+        add(c->from, "transfer", [this, m, hc, c] {
+          auto r = command(*m, "transfer", R"({"unit":")" + c->unit + "\"}", hc->at("agent"),
                            "transfer " + m->id);
           check_reply_due(r, add_wd(c->from, reply_days(m->cat)), "transfer " + m->id);
         });
@@ -502,18 +537,18 @@ struct scenario {
                   *unit, "reply " + m->id);
         });
       if (c->revisit)
-        add(c->revisit->on, "revisit", [this, m, tk, c] {
+        add(c->revisit->on, "revisit", [this, m, hc, c] {
           const auto& r = *c->revisit;
           std::string body = R"({"reached":)" + std::string(r.reached ? "true" : "false");
           if (r.reached) body += R"(,"satisfaction":")" + r.view + R"(","timeliness":"timely")";
           if (r.further) body += R"(,"further_handling":true)";
           body += "}";
-          command(*m, "revisit", body, tk->at("revisit_officer"), "revisit " + m->id);
+          command(*m, "revisit", body, hc->at("revisit_officer"), "revisit " + m->id);
         });
     }
     if (m->archived_on)
-      add(*m->archived_on, "archive", [this, m, tk] {
-        command(*m, "archive", "{}", tk->at("supervisor"), "archive " + m->id);
+      add(*m->archived_on, "archive", [this, m, hc] {
+        command(*m, "archive", "{}", hc->at("supervisor"), "archive " + m->id);
       });
   }
 
@@ -545,25 +580,23 @@ using tally = std::map<std::string, std::int64_t>;               // metric -> co
 using dims = std::pair<std::string, std::string>;                // domain, category
 using by_dims = std::map<dims, tally>;
 
-struct span {
-  civil_date from, to;
-  bool contains(civil_date d) const { return from <= d && d <= to; }
-};
 
 // The counters of the top-level README ("What is counted, on which date, for which center"),
 // over the period, for one center or (none) every center.
 by_dims expected_figures(const plan& p, span period, const std::optional<std::string>& center) {
   by_dims out;
   for (const matter& m : p.matters) {
-    if (center && m.center != *center) continue;
     const dims k{m.final_dom(), m.final_cat()};
+    // Intake is the receiving center's, the handling cycles the transferring center's.
+    bool ours = !center || m.center == *center;
     const auto add = [&](civil_date on, const char* metric) {
-      if (period.contains(on)) ++out[k][metric];
+      if (ours && period.contains(on)) ++out[k][metric];
     };
     add(m.received_on, "received");
     if (m.how == intake::answered) add(m.received_on, "answered_immediately");
     if (m.how == intake::not_accepted) add(m.received_on, "not_accepted");
     if (m.how == intake::redirected) add(m.received_on, "redirected");
+    ours = !center || m.handling_center() == *center;
     for (const cycle& c : m.cycles) {
       if (c.returned_on) continue;  // the unit's deadline, not the case's (Art. 32)
       const civil_date due = c.due(m.cat);
@@ -665,9 +698,6 @@ std::optional<double> growth(std::int64_t now, std::int64_t before) {
   return round4(static_cast<double>(now - before) / static_cast<double>(before));
 }
 
-const span october{day("2025-10-01"), day("2025-10-31")};
-const span september{day("2025-09-01"), day("2025-09-30")};
-const span october_2024{day("2024-10-01"), day("2024-10-31")};
 
 // The monthly report of one center (or the province) against the plan.
 void compare_report(const plan& p, const json::value& rep,
@@ -815,6 +845,8 @@ TEST_CASE("a month of a center through the API: the monthly report's figures as 
     CHECK(reopened > 0);
     CHECK(unreached > 0);
     CHECK(open_at_end > 0);
+    CHECK(std::count_if(p.matters.begin(), p.matters.end(),
+                        [](const matter& m) { return m.escalated; }) == 3);
   }
 
   test_server s;
@@ -824,6 +856,7 @@ TEST_CASE("a month of a center through the API: the monthly report's figures as 
     sc.unit_tokens[u] = s.token("unit", own_center, u);
   }
   sc.unit_tokens[other_unit] = s.other.at("unit");
+  sc.unit_tokens[provincial_unit] = s.provincial.at("unit");
   sc.run();
 
   // The center's monthly report (one run of the month, so no SUBCASE: each would replay it).
