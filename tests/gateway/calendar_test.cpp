@@ -5,11 +5,8 @@
 
 #include <doctest/doctest.h>
 
-#include <sstream>
-
 #include "tests/gateway/gateway_test_support.h"
 #include "tests/support/notice_2027.h"
-#include "tools/rebuild_cmd.h"
 
 using namespace caseline;
 using caseline::testing::notice_2027;
@@ -156,16 +153,10 @@ TEST_CASE("a year without its notice: provisional deadlines, then the published 
 
     // The log replayed into a fresh store gives the same rows, revised deadlines included.
     s.stack.reset();
-    tools::rebuild_options ro;
-    ro.store.data_dir = s.dir.path.string();
-    ro.store.partitions = 4;
-    ro.store.calendar_file = source_dir() + "/core/data/cn-workdays.txt";
-    ro.verify = true;
-    ro.progress = false;
-    std::ostringstream out, err;
-    CHECK(tools::run_rebuild(ro, out, err) == 0);
-    INFO(out.str() << err.str());
-    CHECK(out.str().find("verify: identical") != std::string::npos);
+    std::string output;
+    CHECK(rebuild_verify(s, output) == 0);
+    INFO(output);
+    CHECK(output.find("verify: identical") != std::string::npos);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,6 +30,7 @@
 #include <doctest/doctest.h>
 
 #include "events/event_log.h"
+#include "tools/rebuild_cmd.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
 
@@ -302,5 +304,20 @@ struct test_server {
     return id;
   }
 };
+
+// `caseline rebuild --verify` on a stopped test server's data (its stack reset first: the
+// embedded log is locked while it runs): the exit code, and what it printed in `output`.
+inline int rebuild_verify(const test_server& s, std::string& output) {
+  tools::rebuild_options ro;
+  ro.store.data_dir = s.dir.path.string();
+  ro.store.partitions = 4;
+  ro.store.calendar_file = source_dir() + "/core/data/cn-workdays.txt";
+  ro.verify = true;
+  ro.progress = false;
+  std::ostringstream out, err;
+  const int rc = tools::run_rebuild(ro, out, err);
+  output = out.str() + err.str();
+  return rc;
+}
 
 }  // namespace caseline::gwtest
