@@ -37,6 +37,19 @@ struct reminder_key {
   }
 };
 
+// The first transfer of the case to a unit (Art. 32-33): a unit's reply deadline counts from it,
+// also when the matter comes back to the unit after a return.
+struct unit_first_transfer {
+  unit_id unit;
+  civil_date on;
+
+  friend bool operator==(const unit_first_transfer&, const unit_first_transfer&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(unit, on);
+  }
+};
+
 // The state of one case: the left fold of its events with evolve(). A plain value, stored by
 // the projection (cereal).
 struct case_state {
@@ -100,6 +113,10 @@ struct case_state {
   std::optional<civil_date> reply_from;
   int reply_days{0};
   timestamp recorded_at;  // v5: when it was recorded (0 in older rows: received_at)
+  // v6: the day the current transfer was returned (return_by is kept after the return, so that
+  // the window shows whether it was met), and each unit's first transfer (Art. 32-33).
+  std::optional<civil_date> returned_on;
+  std::vector<unit_first_transfer> unit_transfers;
 
   friend bool operator==(const case_state&, const case_state&) = default;
 
@@ -117,10 +134,13 @@ struct case_state {
       ar(legal_hold, legal_hold_reason, recording_purged_on, text_shredded_on, purge_refusals);
     if (class_version >= 4) ar(transfer_basis, return_basis, reply_basis, reply_from, reply_days);
     if (class_version >= 5) ar(recorded_at);
+    if (class_version >= 6) ar(returned_on, unit_transfers);
   }
 };
 
-enum class deadline_state : std::uint8_t { pending, met, missed };
+// closed: only for the return window (Art. 32), which passed without a return: the unit keeps
+// the matter (nothing was missed).
+enum class deadline_state : std::uint8_t { pending, met, missed, closed };
 std::string_view to_string(deadline_state s);
 
 // A deadline the center tracks: due at the end (24:00 Asia/Shanghai) of `due`.
@@ -136,7 +156,14 @@ struct deadline {
 // deadline is dropped once the matter is closed at intake (answered, not accepted, redirected).
 std::vector<deadline> deadlines(const case_state& s, timestamp now);
 
+// The return window of the current (or last) transfer (Art. 32), as of `now`: pending while open,
+// met when the unit returned the matter within it, missed when a shift lead accepted a late
+// return, closed when it passed without a return. None before the first transfer. Not a
+// deadline the center reminds of, so it is not among deadlines().
+std::optional<deadline> return_window(const case_state& s, timestamp now);
+
 }  // namespace caseline::core
 
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 5);
+CEREAL_CLASS_VERSION(caseline::core::unit_first_transfer, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 6);

@@ -70,9 +70,16 @@ struct escalate {
   std::string note;
 };
 
-// Art. 32: by the handling unit, with reasons.
+// Art. 32: by the handling unit, with reasons, within 2 wd of the transfer.
 struct return_case {
   std::string reasons;
+};
+
+// Art. 32: a shift lead accepts a return the unit could no longer make itself (after the 2-wd
+// window), with the reason for accepting it; unit_reasons are the unit's, as it gave them.
+struct accept_late_return {
+  std::string reason;
+  std::string unit_reasons;
 };
 
 // Art. 34: approved by the unit's head; at most 30 wd in total; before the reply deadline.
@@ -138,7 +145,8 @@ struct revise_deadlines {};
 using command = std::variant<receive, answer_immediately, not_accept, redirect, classify, transfer,
                              escalate, return_case, extend, remind, reply, revisit, archive,
                              flag_major_urgent, purge_recording, shred_text, place_legal_hold,
-                             lift_legal_hold, record_refused_purge, revise_deadlines>;
+                             lift_legal_hold, record_refused_purge, revise_deadlines,
+                             accept_late_return>;
 
 std::string_view command_name(const command& c);
 

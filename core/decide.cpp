@@ -161,12 +161,17 @@ result<events> decide(const case_state& s, const transfer& c, const context& ctx
   const civil_date today = shanghai_date(ctx.now);
   auto return_by = due_after(ctx, today, ctx.sla.return_days);
   if (!return_by) return return_by.error();
+  // A unit that had the matter before (and returned it) replies counting from its first transfer
+  // (Art. 32-33): returning a matter does not buy a unit a new reply deadline.
+  std::optional<civil_date> reply_from;
+  for (const unit_first_transfer& t : s.unit_transfers)
+    if (t.unit == c.unit) reply_from = t.on;
   const working_days days = ctx.sla.reply_days(*s.cat);
-  auto reply_due = due_after(ctx, today, days);
+  auto reply_due = due_after(ctx, reply_from.value_or(today), days);
   if (!reply_due) return reply_due.error();
   return one(transferred{c.unit, s.owner_center, today, return_by.value().due, days,
                          reply_due.value().due, today > s.transfer_due, ctx.who.id,
-                         return_by.value().basis, reply_due.value().basis});
+                         return_by.value().basis, reply_due.value().basis, reply_from});
 }
 
 result<events> decide(const case_state& s, const escalate& c, const context& ctx) {
@@ -191,7 +196,22 @@ result<events> decide(const case_state& s, const return_case& c, const context& 
   if (!with_unit(s)) return status_error(errc::not_transferred, s);
   if (blank(c.reasons)) return missing("reasons (Art. 32)");
   const civil_date today = shanghai_date(ctx.now);
-  return one(returned{*s.unit, c.reasons, today, s.return_by && today > *s.return_by, ctx.who.id});
+  if (s.return_by && today > *s.return_by)
+    return make_error(errc::return_window_passed, "the window closed on " + s.return_by->to_string());
+  return one(returned{*s.unit, c.reasons, today, false, ctx.who.id});
+}
+
+// The return is recorded as the unit's (the unit it leaves), made late and accepted by the shift
+// lead, who is the event's actor.
+result<events> decide(const case_state& s, const accept_late_return& c, const context& ctx) {
+  if (!with_unit(s)) return status_error(errc::not_transferred, s);
+  if (blank(c.reason)) return missing("reason: why the late return is accepted (Art. 32)");
+  const civil_date today = shanghai_date(ctx.now);
+  if (!s.return_by || today <= *s.return_by)
+    return make_error(errc::return_window_open,
+                      "the unit may return it itself through " +
+                          (s.return_by ? s.return_by->to_string() : std::string("its window")));
+  return one(returned{*s.unit, c.unit_reasons, today, true, ctx.who.id, c.reason});
 }
 
 result<events> decide(const case_state& s, const extend& c, const context& ctx) {
@@ -395,6 +415,9 @@ result<void> check_actor(const case_state& s, const command& cmd, const context&
   if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
       std::holds_alternative<reply>(cmd))
     return check_unit_actor(s, ctx);
+  if (std::holds_alternative<accept_late_return>(cmd) && ctx.who.role != role::shift_lead &&
+      ctx.who.role != role::supervisor)
+    return make_error(errc::not_permitted, "a late return is accepted by a shift lead (Art. 32)");
   const bool revisit_cmd = std::holds_alternative<revisit>(cmd);
   if (revisit_cmd && ctx.who.role != role::revisit_officer && ctx.who.role != role::supervisor)
     return make_error(errc::not_permitted, "revisits are made by a revisit officer (Art. 23)");
@@ -426,6 +449,17 @@ std::vector<deadline> deadlines(const case_state& s, timestamp now) {
     judge(deadline_kind::transfer, s.transfer_due, s.first_transferred_on, s.transfer_basis);
   if (s.reply_due) judge(deadline_kind::reply, *s.reply_due, s.replied_on, s.reply_basis);
   return out;
+}
+
+std::optional<deadline> return_window(const case_state& s, timestamp now) {
+  if (!s.return_by) return std::nullopt;
+  deadline d{deadline_kind::return_window, *s.return_by, deadline_state::pending, s.returned_on,
+             s.return_basis};
+  if (s.returned_on)
+    d.state = *s.returned_on <= d.due ? deadline_state::met : deadline_state::missed;
+  else if (shanghai_date(now) > d.due)
+    d.state = deadline_state::closed;
+  return d;
 }
 
 result<std::vector<event>> decide(const case_state& state, const command& cmd,
@@ -485,12 +519,16 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.status = case_status::transferred;
           s.unit = ev.unit;
           if (!s.first_transferred_on) s.first_transferred_on = ev.transferred_on;
+          const bool known = std::any_of(s.unit_transfers.begin(), s.unit_transfers.end(),
+                                         [&](const unit_first_transfer& t) { return t.unit == ev.unit; });
+          if (!known) s.unit_transfers.push_back(unit_first_transfer{ev.unit, ev.transferred_on});
           s.transferred_on = ev.transferred_on;
           s.return_by = ev.return_by;
+          s.returned_on.reset();
           s.reply_due = ev.reply_due;
           s.return_basis = ev.return_basis;
           s.reply_basis = ev.reply_basis;
-          s.reply_from = ev.transferred_on;
+          s.reply_from = ev.reply_from.value_or(ev.transferred_on);
           s.reply_days = ev.reply_days();
           s.extension_days = 0;
           s.replied_on.reset();
@@ -504,7 +542,7 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           if (ev.late) ++s.late_returns;
           s.unit.reset();
           s.transferred_on.reset();
-          s.return_by.reset();
+          s.returned_on = ev.returned_on;  // return_by stays: the window shows how it ended
           s.reply_due.reset();
           s.reply_from.reset();
           s.reply_days = 0;

@@ -70,6 +70,12 @@ class category final : public std::error_category {
       case errc::received_out_of_range:
         return "a matter's deadlines count from when it was received: occurred_at may not be in "
                "the future nor more than 7 days before it is recorded (Art. 27)";
+      case errc::return_window_passed:
+        return "a unit returns a matter within 2 working days of its transfer; a later return "
+               "is accepted only by a shift lead, with a reason (Art. 32)";
+      case errc::return_window_open:
+        return "a late return is accepted only once the unit's 2-working-day window has passed; "
+               "until then the unit returns the matter itself (Art. 32)";
     }
     return "unknown core error";
   }

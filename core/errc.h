@@ -42,6 +42,8 @@ enum class errc {
   hold_state,                // a hold placed twice, or lifted when there is none
   retention_too_short,       // a retention period below the regulation's minimum (Art. 38)
   received_out_of_range,     // a receipt time in the future or more than 7 days back (Art. 27)
+  return_window_passed,      // a unit's return after its 2-wd window (Art. 32)
+  return_window_open,        // accepting a late return while the unit may still return (Art. 32)
 };
 
 const std::error_category& error_category() noexcept;

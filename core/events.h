@@ -205,8 +205,11 @@ struct classified {
   }
 };
 
-// id 6: transferred to a handling unit (Art. 27, 30). The return window (Art. 32) and the reply
-// deadline (Art. 33) are counted from transferred_on. v2 adds what each stands on.
+// id 6: transferred to a handling unit (Art. 27, 30). The return window (Art. 32) is counted from
+// transferred_on, the reply deadline (Art. 33) from reply_from. v2 adds what each stands on.
+// v3 adds reply_from: a matter transferred again to a unit that had it before (it returned it)
+// counts that unit's reply deadline from the first transfer to it, so a return does not restart
+// the unit's clock (Art. 32-33). Older bodies, and first transfers, have none: transferred_on.
 struct transferred {
   static constexpr std::uint16_t type_id = 6;
   friend bool operator==(const transferred&, const transferred&) = default;
@@ -220,11 +223,13 @@ struct transferred {
   user_id by;
   deadline_basis return_basis;  // v2
   deadline_basis reply_basis;   // v2
+  std::optional<civil_date> reply_from{};  // v3
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(unit, center, transferred_on, return_by, reply_days, reply_due, late, by);
     if (version >= 2) ar(return_basis, reply_basis);
+    if (version >= 3) ar(reply_from);
   }
 };
 
@@ -246,20 +251,24 @@ struct escalated {
   }
 };
 
-// id 8: returned by the unit as outside its remit (Art. 32). A return after the 2-wd window is
-// accepted but marked late.
+// id 8: returned by the unit as outside its remit (Art. 32). The unit returns a matter within the
+// 2-wd window itself; a later return is refused, and only a shift lead may accept it, with a
+// reason: the event is then the shift lead's (by), late, with accepted_late_reason. v1 bodies
+// (when a late return was accepted from the unit and only marked late) decode without a reason.
 struct returned {
   static constexpr std::uint16_t type_id = 8;
   friend bool operator==(const returned&, const returned&) = default;
   unit_id unit;
-  std::string reasons;
+  std::string reasons;  // the unit's
   civil_date returned_on;
   bool late{false};
   user_id by;
+  std::string accepted_late_reason{};  // v2: the shift lead's, for a late return
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(unit, reasons, returned_on, late, by);
+    if (version >= 2) ar(accepted_late_reason);
   }
 };
 
@@ -500,9 +509,9 @@ CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);
 CEREAL_CLASS_VERSION(caseline::core::classified, 1);
-CEREAL_CLASS_VERSION(caseline::core::transferred, 2);
+CEREAL_CLASS_VERSION(caseline::core::transferred, 3);
 CEREAL_CLASS_VERSION(caseline::core::escalated, 1);
-CEREAL_CLASS_VERSION(caseline::core::returned, 1);
+CEREAL_CLASS_VERSION(caseline::core::returned, 2);
 CEREAL_CLASS_VERSION(caseline::core::extended, 3);
 CEREAL_CLASS_VERSION(caseline::core::reminded, 1);
 CEREAL_CLASS_VERSION(caseline::core::replied, 1);

@@ -75,7 +75,7 @@ std::string_view to_string(case_status v) {
   return name_in(n, v);
 }
 std::string_view to_string(deadline_state v) {
-  static constexpr std::array<std::string_view, 3> n{"pending", "met", "missed"};
+  static constexpr std::array<std::string_view, 4> n{"pending", "met", "missed", "closed"};
   return name_in(n, v);
 }
 std::string_view to_string(role v) {
@@ -95,7 +95,7 @@ std::string_view command_name(const command& c) {
       "receive",  "answer_immediately", "not_accept", "redirect", "classify", "transfer", "escalate",
       "return",   "extend",             "remind",     "reply",    "revisit",  "archive",
       "flag_major_urgent", "purge_recording", "shred_text", "place_legal_hold", "lift_legal_hold",
-      "record_refused_purge", "revise_deadlines"};
+      "record_refused_purge", "revise_deadlines", "accept_late_return"};
   return n[c.index()];
 }
 

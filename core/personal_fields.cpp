@@ -16,7 +16,10 @@ struct visitor {
   void operator()(answered_immediately& e) const { f("answer", e.answer); }
   void operator()(not_accepted& e) const { f("explanation", e.explanation); }
   void operator()(escalated& e) const { f("note", e.note); }
-  void operator()(returned& e) const { f("reasons", e.reasons); }
+  void operator()(returned& e) const {
+    f("reasons", e.reasons);
+    f("accepted_late_reason", e.accepted_late_reason);
+  }
   void operator()(extended& e) const {
     f("explanation", e.explanation);
     if (e.approved_by_sealed) f("approved_by", e.approved_by);  // plain text before v3

@@ -314,6 +314,7 @@ class api::impl {
         {"return", &impl::command},
         {"extend", &impl::command},
         {"reply", &impl::command},
+        {"accept_late_return", &impl::command},
         {"revisit", &impl::command},
         {"archive", &impl::command},
         {"get_calendar", &impl::get_calendar},

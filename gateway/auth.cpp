@@ -79,6 +79,8 @@ bool permitted(role r, operation op) {
     // Agents: the work orders they handled (Art. 22(4)), which core checks.
     case operation::archive: return r == supervisor || r == agent || r == revisit_officer;
     case operation::unit_command: return r == unit;
+    // Art. 32: after the unit's window only the center's shift lead (or supervisor) takes it back.
+    case operation::accept_late_return: return r == shift_lead || r == supervisor;
     case operation::revisit: return r == revisit_officer || r == supervisor;
     case operation::read_case:
       return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||

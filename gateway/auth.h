@@ -65,6 +65,7 @@ enum class operation : std::uint8_t {
   escalate,
   archive,
   unit_command,     // return, extend, reply
+  accept_late_return,  // a unit's return after its window (Art. 32)
   revisit,
   read_case,        // a case, its history, the case list
   read_registry,    // calendar, centers, units

@@ -16,6 +16,15 @@ std::string mask_phone_number(std::string_view p) { return mask_phone(p); }
 
 json::value date(const civil_date& d) { return json::value(d.to_string()); }
 
+std::string_view deadline_name(core::deadline_kind k) {
+  switch (k) {
+    case core::deadline_kind::transfer: return "transfer_by";
+    case core::deadline_kind::return_window: return "return_by";
+    case core::deadline_kind::reply: return "reply_by";
+  }
+  return "reply_by";
+}
+
 template <class T>
 json::value opt_date(const std::optional<T>& d) {
   return d ? date(*d) : json::value(nullptr);
@@ -105,6 +114,7 @@ struct body_renderer {
                    {"reply_days", e.reply_days()},
                    {"reply_due", date(e.reply_due)},
                    {"late", e.late}};
+    if (e.reply_from) o["reply_from"] = date(*e.reply_from);
     put_basis(o, "return_by", e.return_basis);
     put_basis(o, "reply_due", e.reply_basis);
     return o;
@@ -115,10 +125,14 @@ struct body_renderer {
             {"note", text(e.note)}};
   }
   json::object operator()(const core::returned& e) const {
-    return {{"unit", e.unit()},
-            {"reasons", text(e.reasons)},
-            {"returned_on", date(e.returned_on)},
-            {"late", e.late}};
+    json::object o{{"unit", e.unit()},
+                   {"reasons", text(e.reasons)},
+                   {"returned_on", date(e.returned_on)},
+                   {"late", e.late}};
+    // Accepted after the window by the shift lead, the event's actor (Art. 32).
+    if (e.late && !e.accepted_late_reason.empty())
+      o["accepted_late_reason"] = text(e.accepted_late_reason);
+    return o;
   }
   json::object operator()(const core::extended& e) const {
     json::object o{{"approved_by", e.approved_by},     {"reason", core::to_string(e.reason)},
@@ -242,18 +256,16 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   json::object deadlines;
   deadlines["transfer_by"] = nullptr;
   deadlines["return_by"] = nullptr;
-  if (s.return_by)
-    deadlines["return_by"] = {{"due", date(*s.return_by)},
-                              {"provisional", s.return_basis.provisional},
-                              {"calendar", s.return_basis.calendar}};
   deadlines["reply_by"] = nullptr;
-  for (const auto& d : core::deadlines(s, now)) {
+  auto all = core::deadlines(s, now);
+  if (auto w = core::return_window(s, now)) all.push_back(*w);
+  for (const auto& d : all) {
     json::object dj{{"due", date(d.due)},
                     {"state", core::to_string(d.state)},
                     {"met_on", opt_date(d.met_on)},
                     {"provisional", d.basis.provisional},
                     {"calendar", d.basis.calendar}};
-    deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] = dj;
+    deadlines[deadline_name(d.kind)] = dj;
   }
   o["deadlines"] = std::move(deadlines);
   return o;

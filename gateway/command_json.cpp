@@ -119,6 +119,13 @@ result<core::command> parse_return(object_reader& r) {
   return core::command{core::return_case{reasons.value()}};
 }
 
+result<core::command> parse_accept_late_return(object_reader& r) {
+  CASELINE_TRY(reason, r.required_string("reason", 1, text_limit));
+  CASELINE_TRY(unit_reasons, r.optional_string("unit_reasons", text_limit));
+  return core::command{
+      core::accept_late_return{reason.value(), unit_reasons.value().value_or("")}};
+}
+
 result<core::command> parse_extend(object_reader& r) {
   CASELINE_TRY(reason, required_enum<core::extension_reason>(r, "reason"));
   CASELINE_TRY(days, r.required_int("working_days", 1, 30));
@@ -171,7 +178,7 @@ struct action_parser {
   result<core::command> (*parse)(object_reader&);
 };
 
-constexpr std::array<action_parser, 14> action_parsers{{
+constexpr std::array<action_parser, 15> action_parsers{{
     {"answer", parse_answer},
     {"not-accept", parse_not_accept},
     {"redirect", parse_redirect},
@@ -179,6 +186,7 @@ constexpr std::array<action_parser, 14> action_parsers{{
     {"transfer", parse_transfer},
     {"escalate", parse_escalate},
     {"return", parse_return},
+    {"accept-late-return", parse_accept_late_return},
     {"extend", parse_extend},
     {"reply", parse_reply},
     {"revisit", parse_revisit},

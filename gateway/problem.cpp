@@ -129,6 +129,8 @@ mapping map_core(core::errc e) {
     case errc::hold_state: return rule(409, "rule/hold-state");
     case errc::retention_too_short: return rule(422, "rule/retention-too-short");
     case errc::received_out_of_range: return rule(422, "rule/received-out-of-range");
+    case errc::return_window_passed: return rule(409, "rule/return-window-passed");
+    case errc::return_window_open: return rule(409, "rule/return-window-open");
   }
   return {500, "internal", "Internal error"};
 }

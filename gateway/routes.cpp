@@ -10,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 44> routes{{
+constexpr std::array<route, 45> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -29,6 +29,7 @@ constexpr std::array<route, 44> routes{{
     {"POST", "/v1/cases/{id}/return", "return", unit_command},
     {"POST", "/v1/cases/{id}/extend", "extend", unit_command},
     {"POST", "/v1/cases/{id}/reply", "reply", unit_command},
+    {"POST", "/v1/cases/{id}/accept-late-return", "accept_late_return", accept_late_return},
     {"POST", "/v1/cases/{id}/revisit", "revisit", revisit},
     {"POST", "/v1/cases/{id}/archive", "archive", archive},
     {"GET", "/v1/calendar/{year}", "get_calendar", read_registry},

@@ -347,6 +347,18 @@ std::string render_json(const report& r) {
     w.end_object();
   }
   w.end_array();
+  w.key("units").begin_array();
+  for (const auto& u : r.units) {
+    w.begin_object();
+    w.key("center").value(u.center);
+    w.key("unit").value(u.unit);
+    w.key("name").value(u.name);
+    for (std::size_t i = 0; i < u.current.n.size(); ++i)
+      w.key(to_string(static_cast<unit_metric>(i))).value(u.current.n[i]);
+    w.key("on_time_rate").value(u.current.on_time_rate());
+    w.end_object();
+  }
+  w.end_array();
   w.key("major_urgent").begin_array();
   for (const auto& u : r.urgent) {
     w.begin_object();
@@ -491,6 +503,19 @@ std::string render_html(const report& r) {
   }
   h += "</table>\n";
 
+  if (!r.units.empty()) {
+    h += "<h2>承办单位 By handling unit (Art. 32-33)</h2><table><tr><th>中心 Center</th>"
+         "<th>单位 Unit</th><th>应办结 Due</th><th>按时办结 On time</th><th>限时办结率 Rate</th>"
+         "<th>退回 Returns</th><th>逾期退回 Late returns</th></tr>";
+    for (const auto& u : r.units)
+      h += fmt::format("<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                       "<td>{}</td></tr>",
+                       html_escape(u.center), html_escape(u.name), html_escape(u.unit),
+                       u.current[unit_metric::reply_due], u.current[unit_metric::replied_on_time],
+                       pct(u.current.on_time_rate()), u.current[unit_metric::returns],
+                       u.current[unit_metric::late_returns]);
+    h += "</table>\n";
+  }
   if (!r.urgent.empty()) {
     h += "<h2>重大紧急事项 Major-urgent matters</h2><table><tr><th>中心 Center</th><th>工单 Case</th></tr>";
     for (const auto& u : r.urgent)

@@ -106,9 +106,12 @@ report_facts fold(report_facts f, const core::event& e) {
           f.dom = ev.dom;
           f.topics = ev.topics;
         } else if constexpr (std::is_same_v<E, core::transferred>) {
-          f.cycles.push_back(report_cycle{ev.center, ev.reply_due, {}, false, {}, false, {}});
+          f.cycles.push_back(
+              report_cycle{ev.center, ev.reply_due, {}, false, {}, false, {}, ev.unit});
           f.open_cycle = true;
         } else if constexpr (std::is_same_v<E, core::returned>) {
+          const center_code from = f.open_cycle ? f.cycles.back().center : f.center;
+          f.returns.push_back(report_return{from, ev.unit, ev.returned_on, ev.late});
           if (f.open_cycle) f.cycles.pop_back();
           f.open_cycle = false;
         } else if constexpr (std::is_same_v<E, core::extended>) {
@@ -129,7 +132,8 @@ report_facts fold(report_facts f, const core::event& e) {
             c.reached = ev.reached;
             c.view = ev.result_view;
             if (ev.further_handling && ev.reopened_reply_due) {
-              f.cycles.push_back(report_cycle{c.center, *ev.reopened_reply_due, {}, false, {}, false, {}});
+              f.cycles.push_back(report_cycle{c.center, *ev.reopened_reply_due, {}, false, {},
+                                              false, {}, c.unit});
               f.open_cycle = true;
             }
           }
@@ -173,6 +177,23 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
       add(*c.revisited_on, c.center, metric::basically_satisfied);
     if (c.view == core::satisfaction::dissatisfied)
       add(*c.revisited_on, c.center, metric::dissatisfied);
+  }
+  // Per unit; a cycle folded before cycles kept their unit counts for no unit.
+  const auto add_unit = [&](civil_date d, const center_code& center, const unit_id& unit,
+                            unit_metric m) {
+    if (unit().empty()) return;
+    const std::string rest = fmt::format("/{}/{}/{}", center(), unit(), to_string(m));
+    ++out["um/" + month_of(d) + rest];
+    ++out["ud/" + d.to_string() + rest];
+  };
+  for (const auto& c : f.cycles) {
+    add_unit(c.due, c.center, c.unit, unit_metric::reply_due);
+    if (c.replied_on && *c.replied_on <= c.due)
+      add_unit(c.due, c.center, c.unit, unit_metric::replied_on_time);
+  }
+  for (const auto& r : f.returns) {
+    add_unit(r.returned_on, r.center, r.unit, unit_metric::returns);
+    if (r.late) add_unit(r.returned_on, r.center, r.unit, unit_metric::late_returns);
   }
   const std::set<std::string> topics(f.topics.begin(), f.topics.end());
   for (const auto& t : topics) {
@@ -283,6 +304,21 @@ std::string_view to_string(metric m) {
   return "unknown";
 }
 
+std::string_view to_string(unit_metric m) {
+  switch (m) {
+    case unit_metric::reply_due: return "reply_due";
+    case unit_metric::replied_on_time: return "replied_on_time";
+    case unit_metric::returns: return "returns";
+    case unit_metric::late_returns: return "late_returns";
+    case unit_metric::count_: break;
+  }
+  return "unknown";
+}
+
+std::optional<double> unit_figures::on_time_rate() const {
+  return ratio((*this)[unit_metric::replied_on_time], (*this)[unit_metric::reply_due]);
+}
+
 figures& figures::operator+=(const figures& o) {
   for (std::size_t i = 0; i < n.size(); ++i) n[i] += o.n[i];
   return *this;
@@ -336,7 +372,7 @@ result<void> report_reader::scan(const period& p, F&& f) const {
       return f(key.substr(0, first), key.substr(second + 1), v);
     };
     if (d.day == 1 && end <= p.to) {
-      for (const char* prefix : {"m/", "tm/"}) {
+      for (const char* prefix : {"m/", "tm/", "um/"}) {
         const std::string k = prefix + month_of(d) + "/";
         if (auto r = scan_prefix(k, k.substr(0, k.size() - 1) + "0", each); !r) return r;
       }
@@ -344,7 +380,7 @@ result<void> report_reader::scan(const period& p, F&& f) const {
       continue;
     }
     const civil_date last = std::min(end, p.to);
-    for (const char* prefix : {"d/", "td/"}) {
+    for (const char* prefix : {"d/", "td/", "ud/"}) {
       if (auto r = scan_prefix(prefix + d.to_string() + "/",
                                prefix + last.plus_days(1).to_string() + "/", each);
           !r)
@@ -379,6 +415,14 @@ std::optional<figure_key> parse_figure_key(std::string_view rest) {
 }
 
 bool is_figure_tag(std::string_view tag) { return tag == "m" || tag == "d"; }
+bool is_topic_tag(std::string_view tag) { return tag == "tm" || tag == "td"; }
+bool is_unit_tag(std::string_view tag) { return tag == "um" || tag == "ud"; }
+
+std::optional<unit_metric> parse_unit_metric(std::string_view s) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(unit_metric::count_); ++i)
+    if (to_string(static_cast<unit_metric>(i)) == s) return static_cast<unit_metric>(i);
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -414,12 +458,33 @@ result<std::map<std::string, std::int64_t>> report_reader::topics(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::string, std::int64_t> out;
   auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
-    if (is_figure_tag(tag)) return success();
+    if (!is_topic_tag(tag)) return success();
     const auto slash = rest.find('/');
     if (slash == std::string_view::npos)
       return make_error(events::errc::corrupt_record, "topic counter key");
     if (center && rest.substr(0, slash) != (*center)()) return success();
     out[std::string(rest.substr(slash + 1))] += v;
+    return success();
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+result<std::map<std::pair<std::string, std::string>, unit_figures>> report_reader::by_unit(
+    const period& p, const std::optional<center_code>& center) const {
+  std::map<std::pair<std::string, std::string>, unit_figures> out;
+  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
+    if (!is_unit_tag(tag)) return success();
+    // "<center>/<unit>/<metric>"
+    const auto first = rest.find('/');
+    const auto last = rest.rfind('/');
+    if (first == std::string_view::npos || last == first)
+      return make_error(events::errc::corrupt_record, "unit counter key");
+    auto m = parse_unit_metric(rest.substr(last + 1));
+    if (!m) return make_error(events::errc::corrupt_record, "unit counter key");
+    const auto c = rest.substr(0, first);
+    if (center && c != (*center)()) return success();
+    out[{std::string(c), std::string(rest.substr(first + 1, last - first - 1))}][*m] += v;
     return success();
   });
   if (!r) return r.error();
@@ -638,6 +703,13 @@ result<report> build_report(const report_reader& rd, const core::registry& reg,
     auto u = rd.urgent(d, req.center);
     if (!u) return u.error();
     for (auto& [c, id] : u.value()) out.urgent.push_back(urgent_case{std::move(c), std::move(id)});
+  }
+
+  auto units = rd.by_unit(out.current, req.center);
+  if (!units) return units.error();
+  for (auto& [k, v] : units.value()) {
+    const core::unit_info* u = reg.unit(unit_id{k.second});
+    out.units.push_back(unit_row{k.first, k.second, u ? u->name : std::string(), v});
   }
 
   if (req.kind == report_kind::monthly && !req.center) {

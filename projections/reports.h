@@ -30,8 +30,9 @@
 namespace caseline::projections {
 
 // One handling cycle of a case: a transfer (or a reopening after a revisit) until the reply.
-// A cycle that ends with the unit returning the case is dropped: its deadline was the unit's,
-// and the case was not the unit's (Art. 32).
+// A cycle that ends with the unit returning the case is dropped: the case was not the unit's
+// (Art. 32). A unit that gets the matter back counts its deadline from its first transfer (the
+// event's reply_due says so), so a return does not restart the unit's clock.
 struct report_cycle {
   center_code center;  // the center that transferred it (the case's owner then)
   civil_date due;      // the reply deadline, after extensions (Art. 33-34)
@@ -40,11 +41,27 @@ struct report_cycle {
   std::optional<civil_date> revisited_on;
   bool reached{false};
   std::optional<core::satisfaction> view;
+  unit_id unit{};  // v2: the unit it was transferred to (empty in rows folded before)
 
   friend bool operator==(const report_cycle&, const report_cycle&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(center, due, replied_on, revisit_required, revisited_on, reached, view);
+    if (version >= 2) ar(unit);
+  }
+};
+
+// A unit's return of the case (Art. 32): within its window, or late (accepted by a shift lead).
+struct report_return {
+  center_code center;  // the center that had transferred it
+  unit_id unit;
+  civil_date returned_on;
+  bool late{false};
+
+  friend bool operator==(const report_return&, const report_return&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(center, unit, returned_on, late);
   }
 };
 
@@ -63,12 +80,14 @@ struct report_facts {
   std::optional<civil_date> flagged_on;  // major-urgent (Art. 40(4), 43)
   std::vector<report_cycle> cycles;
   bool open_cycle{false};  // the last cycle awaits its reply
+  std::vector<report_return> returns;  // v2
 
   friend bool operator==(const report_facts&, const report_facts&) = default;
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(id, received, center, received_on, cat, dom, topics, outcome, flagged_on, cycles,
        open_cycle);
+    if (version >= 2) ar(returns);
   }
 };
 
@@ -77,7 +96,8 @@ report_facts fold(report_facts facts, const core::event& e);
 // The counters a case adds to the totals: key -> count. Keys:
 //   "m/<YYYY-MM>/<center>/<domain>/<category>/<metric>" and the same with "d/<YYYY-MM-DD>",
 //   "tm/<YYYY-MM>/<center>/<topic>", "td/<YYYY-MM-DD>/<center>/<topic>",
-//   "u/<YYYY-MM-DD>/<center>/<case id>" (flagged major-urgent that day).
+//   "u/<YYYY-MM-DD>/<center>/<case id>" (flagged major-urgent that day),
+//   "um/<YYYY-MM>/<center>/<unit>/<unit metric>" and the same with "ud/<YYYY-MM-DD>" (per unit).
 // domain and category are "unclassified" until the case is classified.
 std::map<std::string, std::int64_t> contributions(const report_facts& facts);
 
@@ -127,6 +147,19 @@ struct figures {
   std::optional<double> satisfaction_rate() const;
 };
 
+// Per handling unit (Art. 32-33): its reply deadlines falling in the period and those met (counted
+// from its first transfer of the matter), and its returns, late ones apart, by the return's day.
+enum class unit_metric : std::uint8_t { reply_due, replied_on_time, returns, late_returns, count_ };
+std::string_view to_string(unit_metric m);
+
+struct unit_figures {
+  std::array<std::int64_t, static_cast<std::size_t>(unit_metric::count_)> n{};
+
+  std::int64_t operator[](unit_metric m) const { return n[static_cast<std::size_t>(m)]; }
+  std::int64_t& operator[](unit_metric m) { return n[static_cast<std::size_t>(m)]; }
+  std::optional<double> on_time_rate() const;
+};
+
 struct period {
   civil_date from;  // inclusive
   civil_date to;    // inclusive
@@ -144,6 +177,9 @@ class report_reader {
   result<std::map<std::string, figures>> by_center(const period& p) const;
   result<std::map<std::string, std::int64_t>> topics(const period& p,
                                                      const std::optional<center_code>& center) const;
+  // (center, unit) -> the unit's figures over the period, of one center or of all.
+  result<std::map<std::pair<std::string, std::string>, unit_figures>> by_unit(
+      const period& p, const std::optional<center_code>& center) const;
   // Cases flagged major-urgent on `day`: (center, case id), in key order.
   result<std::vector<std::pair<std::string, std::string>>> urgent(
       civil_date day, const std::optional<center_code>& center) const;
@@ -174,6 +210,13 @@ struct dimension_row {
   std::string category;
   figures current;
   figures previous;
+};
+
+struct unit_row {
+  std::string center;
+  std::string unit;
+  std::string name;  // as registered; empty for a unit no longer known
+  unit_figures current;
 };
 
 struct urgent_case {
@@ -209,6 +252,7 @@ struct report {
   std::vector<dimension_row> rows;   // by domain × category, in key order
   std::vector<hot_topic> hot_topics;  // at most 10, most frequent first
   std::vector<urgent_case> urgent;    // the major-urgent cases of the period
+  std::vector<unit_row> units;        // per handling unit, in (center, unit) order (Art. 32-33)
   std::vector<assessment_row> assessment;  // province-wide monthly only (Art. 45)
   assessment_weights weights;              // the assessment's score was computed with these
 };
@@ -266,5 +310,6 @@ result<std::string> report_urgent_json(store& s, const core::registry& reg, std:
 
 }  // namespace caseline::projections
 
-CEREAL_CLASS_VERSION(caseline::projections::report_cycle, 1);
-CEREAL_CLASS_VERSION(caseline::projections::report_facts, 1);
+CEREAL_CLASS_VERSION(caseline::projections::report_cycle, 2);
+CEREAL_CLASS_VERSION(caseline::projections::report_return, 1);
+CEREAL_CLASS_VERSION(caseline::projections::report_facts, 2);

@@ -41,6 +41,15 @@ transferred sample_transferred_v1() {
                      civil_date{2026, 10, 12}, working_days{30}, civil_date{2026, 11, 20}, true,
                      agent, {}, {}};
 }
+transferred sample_transferred_v2() {
+  return transferred{unit_id{"u-410000-gs"}, center_code{"410000"}, civil_date{2026, 10, 9},
+                     civil_date{2026, 10, 12}, working_days{30}, civil_date{2026, 11, 20}, true,
+                     agent, official, provisional};
+}
+returned sample_returned_v1() {
+  return returned{unit_id{"u-410100-yg"}, "不属本单位职责", civil_date{2026, 10, 9}, true,
+                  user_id{"u-unit-1"}};
+}
 extended sample_extended_v1() {
   return extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
                   civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, {},
@@ -71,10 +80,12 @@ std::vector<event> current_samples() {
       redirected{redirect_target::rail, "12306", true, d, agent},
       classified{category::complaint, domain::highway, {"收费", "服务区"}, true, center_code{"410000"}, agent},
       transferred{unit_id{"u-410000-gs"}, center_code{"410000"}, d, civil_date{2026, 10, 12},
-                  working_days{30}, civil_date{2026, 11, 20}, true, agent, official, provisional},
+                  working_days{30}, civil_date{2026, 11, 13}, true, agent, official, provisional,
+                  civil_date{2026, 9, 30}},
       escalated{escalation_target::upper_center, escalation_reason::cross_region, center_code{"410100"},
                 center_code{"410000"}, "涉及郑州、开封", agent},
-      returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-unit-1"}},
+      returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-shift-1"},
+               "单位逾期退回，经核确非其职责"},
       extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
                civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, provisional},
       reminded{deadline_kind::reply, civil_date{2026, 11, 20}, civil_date{2026, 11, 23},
@@ -229,6 +240,30 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     CHECK(s.reply_days == 30);
     CHECK(s.reply_basis == none);
   }
+  SUBCASE("transferred v2: the reply deadline counts from this transfer (Art. 32-33)") {
+    auto bytes = read_golden("06-transferred.v2.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(transferred::type_id, 2, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<transferred>(decoded.value()) == sample_transferred_v2());
+    CHECK_FALSE(std::get<transferred>(decoded.value()).reply_from);
+    case_state s;
+    s.status = case_status::classified;
+    s = evolve(s, decoded.value(), timestamp{0});
+    CHECK(s.reply_from == civil_date{2026, 10, 9});
+  }
+  SUBCASE("returned v1: a late return accepted from the unit, marked late, without a reason") {
+    auto bytes = read_golden("08-returned.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(returned::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<returned>(decoded.value()) == sample_returned_v1());
+    case_state s;
+    s.status = case_status::transferred;
+    s = evolve(s, decoded.value(), timestamp{0});
+    CHECK(s.returns == 1);
+    CHECK(s.late_returns == 1);
+  }
   SUBCASE("extended v1") {
     auto bytes = read_golden("09-extended.v1.bin");
     REQUIRE(bytes);
@@ -302,9 +337,10 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  // 20 case event types and their older versions (case_received v1 to v5, transferred and
-  // revisited v1, extended v1 and v2), unit_registered v1 and v2, calendar_year_published.
-  CHECK(files == 32);
+  // 20 case event types and their older versions (case_received v1 to v5, transferred v1 and v2,
+  // returned v1, revisited v1, extended v1 and v2), unit_registered v1 and v2,
+  // calendar_year_published.
+  CHECK(files == 34);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {

@@ -48,7 +48,9 @@ command random_command(std::mt19937_64& rng, const case_state& s, civil_date tod
     case 5: return transfer{unit_id{units[rng() % 4]}};
     case 6: return escalate{pick(rng, {escalation_target::upper_center, escalation_target::department}),
                             escalation_reason::cross_region, ""};
-    case 7: return return_case{maybe_blank(rng, "非本单位职责")};
+    case 7:
+      if (rng() % 3 == 0) return accept_late_return{maybe_blank(rng, "逾期退回，确非其职责"), "非本单位职责"};
+      return return_case{maybe_blank(rng, "非本单位职责")};
     case 8: return extend{user_id{"head"}, extension_reason::complex,
                           working_days{static_cast<int>(rng() % 35)}, "复杂"};
     case 9: {
@@ -76,6 +78,8 @@ actor random_actor(std::mt19937_64& rng, const case_state& s, const command& c) 
       std::holds_alternative<reply>(c))
     return world::unit_member(s.unit ? (*s.unit)().c_str() : "u-zz-yg");
   if (std::holds_alternative<revisit>(c)) return world::revisit_officer(center.c_str());
+  if (std::holds_alternative<accept_late_return>(c))
+    return actor{user_id{"lead@" + center}, role::shift_lead, center_code{center}, {}};
   return world::agent(center.c_str());
 }
 
@@ -93,7 +97,10 @@ std::string forbidden(const case_state& s, const std::vector<event>& history) {
     const unit_info* u = w.reg.unit(*s.unit);
     if (u == nullptr || u->center != s.owner_center) return "a unit not registered with the center (Art. 30)";
   }
-  if (s.reply_due && s.transferred_on && *s.reply_due <= *s.transferred_on) return "reply due before transfer";
+  // A unit's reply deadline counts from its first transfer to it (Art. 32-33), which may lie
+  // before the current transfer when the unit had returned the matter.
+  if (s.reply_due && s.reply_from && *s.reply_due <= *s.reply_from)
+    return "reply due before the day it counts from";
   if (s.replied_on && s.cat == category::complaint && !s.revisit_required)
     return "a complaint without a revisit (Art. 23)";
   if (s.status == case_status::archived && s.replied_on && s.revisit_required && !s.revisited)

@@ -353,24 +353,119 @@ TEST_CASE("Art. 31: a unit names a responsible contact to a known center") {
         errc::unknown_center);
 }
 
-TEST_CASE("Art. 32: a unit returns a matter within 2 wd, later is accepted but late") {
+TEST_CASE("Art. 32 — a unit returns a matter within 2 wd; later only a shift lead accepts it") {
   const civil_date fri{2026, 10, 30};
   const case_state t = transferred_as(category::inquiry, fri);
   CHECK(t.return_by == civil_date{2026, 11, 3});
+  const actor lead{user_id{"lead@410100"}, role::shift_lead, center_code{"410100"}, {}};
+  const actor other_lead{user_id{"lead@410200"}, role::shift_lead, center_code{"410200"}, {}};
+  const actor supervisor{user_id{"sup@410100"}, role::supervisor, center_code{"410100"}, {}};
+  const return_case by_unit{"不属本单位职责"};
+  const accept_late_return by_lead{"单位逾期退回，经核确非其职责", "不属本单位职责"};
+  const civil_date in_window{2026, 11, 3};
+  const civil_date after{2026, 11, 4};
+  const struct {
+    const char* what;
+    command cmd;
+    actor who;
+    civil_date on;
+    errc expected;
+  } rows[] = {
+      {"the unit within the window", by_unit, unit, in_window, errc::ok},
+      {"the unit after the window", by_unit, unit, after, errc::return_window_passed},
+      {"the shift lead within the window", by_lead, lead, in_window, errc::return_window_open},
+      {"the shift lead after the window", by_lead, lead, after, errc::ok},
+      {"a supervisor after the window", by_lead, supervisor, after, errc::ok},
+      {"an agent after the window", by_lead, world::agent(), after, errc::not_permitted},
+      {"the unit accepting its own late return", by_lead, unit, after, errc::not_permitted},
+      {"another center's shift lead", by_lead, other_lead, after, errc::not_the_owning_center},
+      {"the shift lead without a reason", accept_late_return{" ", "x"}, lead, after,
+       errc::invalid_argument},
+      {"the unit without reasons", return_case{""}, unit, in_window, errc::invalid_argument},
+      {"another unit", return_case{"x"}, world::unit_member("u-zz-gl"), in_window,
+       errc::not_the_handling_unit},
+      {"an agent returning", return_case{"x"}, world::agent(), in_window, errc::not_permitted},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    const auto next = step(t, r.cmd, w.at(r.on, r.who));
+    CHECK(fails(next) == r.expected);
+    if (!next) continue;
+    const case_state& s = next.value();
+    CHECK(s.status == case_status::returned);
+    CHECK_FALSE(s.unit);
+    CHECK(s.returns == 1);
+    const bool late = r.on > in_window;
+    CHECK(s.late_returns == (late ? 1u : 0u));
+    const auto window = return_window(s, w.at(r.on, r.who).now);
+    REQUIRE(window);
+    CHECK(window->state == (late ? deadline_state::missed : deadline_state::met));
+    CHECK(window->met_on == r.on);
+    // The event is the actor's: the unit's own return, or the shift lead's acceptance.
+    auto events = decide(t, r.cmd, w.at(r.on, r.who));
+    REQUIRE(events);
+    const auto& e = std::get<returned>(events.value().front());
+    CHECK(e.unit() == "u-zz-yg");
+    CHECK(e.late == late);
+    CHECK(e.by == r.who.id);
+    CHECK(e.reasons == "不属本单位职责");
+    CHECK(e.accepted_late_reason == (late ? by_lead.reason : std::string()));
+  }
+}
+
+TEST_CASE("Art. 32 — the return window is pending, then closed when the unit keeps the matter") {
+  const civil_date fri{2026, 10, 30};
+  const case_state t = transferred_as(category::inquiry, fri);
   const struct {
     civil_date on;
-    bool late;
-  } rows[] = {{civil_date{2026, 11, 3}, false}, {civil_date{2026, 11, 4}, true}};
+    deadline_state state;
+  } rows[] = {{fri, deadline_state::pending},
+              {civil_date{2026, 11, 3}, deadline_state::pending},
+              {civil_date{2026, 11, 4}, deadline_state::closed}};
   for (const auto& r : rows) {
-    const case_state s = ok(step(t, return_case{"不属本单位职责"}, w.at(r.on, unit)));
-    CHECK(s.status == case_status::returned);
-    CHECK(s.late_returns == (r.late ? 1u : 0u));
-    CHECK_FALSE(s.unit);
+    CAPTURE(r.on);
+    const auto window = return_window(t, w.at(r.on, unit).now);
+    REQUIRE(window);
+    CHECK(window->due == civil_date{2026, 11, 3});
+    CHECK(window->state == r.state);
+    CHECK_FALSE(window->met_on);
   }
-  CHECK(fails(step(t, return_case{""}, w.at(fri, unit))) == errc::invalid_argument);
-  CHECK(fails(step(t, return_case{"x"}, w.at(fri, world::unit_member("u-zz-gl")))) ==
-        errc::not_the_handling_unit);
-  CHECK(fails(step(t, return_case{"x"}, w.at(fri, world::agent()))) == errc::not_permitted);
+  CHECK_FALSE(return_window(classified_as(category::inquiry, fri), w.at(fri, unit).now));
+  // Not a deadline the center reminds of (Art. 35).
+  for (const auto& d : deadlines(t, w.at(civil_date{2026, 11, 4}, unit).now))
+    CHECK(d.kind != deadline_kind::return_window);
+}
+
+TEST_CASE("Art. 32 — a re-transfer to the same unit does not restart its reply clock") {
+  const civil_date fri{2026, 10, 30};
+  const case_state t = transferred_as(category::inquiry, fri);  // reply due 2026-11-06
+  CHECK(t.reply_due == civil_date{2026, 11, 6});
+  const case_state back = ok(step(t, return_case{"不属本单位职责"}, w.at(civil_date{2026, 11, 2}, unit)));
+  const civil_date thu{2026, 11, 5};
+  const struct {
+    const char* unit;
+    civil_date reply_from;
+    civil_date reply_due;
+    bool from_first;
+  } rows[] = {{"u-zz-yg", fri, civil_date{2026, 11, 6}, true},
+              {"u-zz-gl", thu, civil_date{2026, 11, 12}, false}};
+  for (const auto& r : rows) {
+    CAPTURE(r.unit);
+    auto events = decide(back, transfer{unit_id{r.unit}}, w.at(thu, world::agent()));
+    REQUIRE(events);
+    const auto& e = std::get<transferred>(events.value().front());
+    CHECK(e.reply_due == r.reply_due);
+    CHECK(e.reply_from.has_value() == r.from_first);
+    CHECK(e.return_by == civil_date{2026, 11, 9});  // the window is the new transfer's
+    const case_state again = ok(step(back, transfer{unit_id{r.unit}}, w.at(thu, world::agent())));
+    CHECK(again.reply_due == r.reply_due);
+    CHECK(again.reply_from == r.reply_from);
+    CHECK(again.transferred_on == thu);
+    // Replying on the day after the first transfer's deadline is late for the same unit.
+    const actor member = world::unit_member(r.unit);
+    const auto replied_state = ok(step(again, a_reply, w.at(civil_date{2026, 11, 9}, member)));
+    CHECK(replied_state.replied_on_time == !r.from_first);
+  }
 }
 
 TEST_CASE("Art. 33: reply limits of 5 / 10 / 30 wd by category, configurable") {
@@ -577,7 +672,7 @@ TEST_CASE("deadlines are pending, met or missed") {
 }
 
 TEST_CASE("every rule error names its article") {
-  for (int e = static_cast<int>(errc::case_already_exists); e <= static_cast<int>(errc::not_permitted); ++e) {
+  for (int e = static_cast<int>(errc::case_already_exists); e <= static_cast<int>(errc::return_window_open); ++e) {
     const std::string m = make_error_code(static_cast<errc>(e)).message();
     if (static_cast<errc>(e) == errc::case_not_found || static_cast<errc>(e) == errc::calendar_unreadable)
       continue;

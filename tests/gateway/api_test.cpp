@@ -106,6 +106,106 @@ TEST_CASE("the intake commands: answer, not-accept (wire name already_in_proceed
   CHECK(srv.get("/v1/cases/" + id, own.at("unit")).status == 404);
 }
 
+TEST_CASE("Art. 32 — a late return is refused to the unit and accepted by a shift lead with a reason") {
+  test_server srv;
+  const auto& own = srv.own;
+  const auto set_clock = [&](const char* now) {
+    REQUIRE(srv.post("/v1/admin/clock", std::string(R"({"now":")") + now + "\"}", own.at("admin"))
+                .status == 200);
+  };
+  // Transferred Friday 26 September 2025: Sunday the 28th is a make-up working day, so the
+  // window runs through Monday the 29th.
+  const auto in_time = srv.transferred();
+  const auto late = srv.transferred();
+  auto c = srv.get("/v1/cases/" + late, own.at("agent")).json();
+  const auto& window = c.at("deadlines").at("return_by");
+  CHECK(str(window, "due") == "2025-09-29");
+  CHECK(str(window, "state") == "pending");
+  CHECK(window.at("met_on").is_null());
+  const std::string reply_due = str(c.at("deadlines").at("reply_by"), "due");
+
+  auto r = srv.post("/v1/cases/" + in_time + "/return", R"({"reasons":"not ours"})", own.at("unit"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json().at("deadlines").at("return_by"), "state") == "met");
+  CHECK(str(r.json().at("deadlines").at("return_by"), "met_on") == "2025-09-26");
+
+  set_clock("2025-09-30T10:00:00+08:00");
+  const auto closed = srv.get("/v1/cases/" + late, own.at("agent")).json();
+  CHECK(str(closed.at("deadlines").at("return_by"), "state") == "closed");
+  const struct {
+    const char* what;
+    const char* route;
+    const char* body;
+    std::string token;
+    int status;
+    const char* type;
+  } rows[] = {
+      {"the unit, after its window", "/return", R"({"reasons":"not ours"})", own.at("unit"), 409,
+       "/problems/rule/return-window-passed"},
+      {"an agent", "/accept-late-return", R"({"reason":"r"})", own.at("agent"), 403,
+       "/problems/forbidden"},
+      {"the unit itself", "/accept-late-return", R"({"reason":"r"})", own.at("unit"), 403,
+       "/problems/forbidden"},
+      {"a shift lead without a reason", "/accept-late-return", R"({"unit_reasons":"x"})",
+       own.at("shift_lead"), 422, "/problems/invalid-field"},
+      {"a shift lead accepting a return on time", "/accept-late-return", R"({"reason":"r"})",
+       own.at("shift_lead"), 409, "/problems/rule/return-window-open"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.what);
+    const std::string id = std::string_view(row.route) == "/accept-late-return" &&
+                                   std::string_view(row.type).ends_with("window-open")
+                               ? srv.transferred()
+                               : late;
+    r = srv.post("/v1/cases/" + id + row.route, row.body, row.token);
+    CAPTURE(r.body);
+    CHECK(r.status == row.status);
+    CHECK(r.header("content-type") == "application/problem+json");
+    CHECK(str(r.json(), "type") == row.type);
+    if (row.status == 409) CHECK(str(r.json(), "article") == "Art. 32");
+  }
+  CHECK(srv.get("/v1/cases/" + late, own.at("agent")).json().at("status") == "transferred");
+
+  r = srv.post("/v1/cases/" + late + "/accept-late-return",
+               R"({"reason":"the unit was closed for the holiday","unit_reasons":"not ours"})",
+               own.at("shift_lead"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "returned");
+  CHECK(str(r.json().at("deadlines").at("return_by"), "state") == "missed");
+  CHECK(str(r.json().at("deadlines").at("return_by"), "met_on") == "2025-09-30");
+  auto ev = srv.get("/v1/cases/" + late + "/events", own.at("auditor")).json().at("events").as_array();
+  // The return is recorded as accepted late, by the shift lead: the event's actor.
+  const auto& returned = ev.back();
+  CHECK(str(returned, "type") == "returned");
+  CHECK(returned.at("version").as_int64() == 2);
+  CHECK(str(returned.at("actor"), "role") == "shift_lead");
+  CHECK(str(returned.at("data"), "unit") == own_unit);
+  CHECK(returned.at("data").at("late").as_bool());
+  CHECK(str(returned.at("data"), "reasons") == "not ours");
+  CHECK(str(returned.at("data"), "accepted_late_reason") == "the unit was closed for the holiday");
+
+  // Back to the same unit: its reply deadline still counts from the first transfer.
+  r = srv.post("/v1/cases/" + late + "/transfer", std::string(R"({"unit":")") + own_unit + "\"}",
+               own.at("agent"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json().at("deadlines").at("reply_by"), "due") == reply_due);
+  CHECK(str(r.json().at("deadlines").at("return_by"), "state") == "pending");
+  ev = srv.get("/v1/cases/" + late + "/events", own.at("auditor")).json().at("events").as_array();
+  CHECK(str(ev.back().at("data"), "reply_from") == "2025-09-26");
+
+  // The monthly report shows the unit's returns, late ones apart.
+  const auto report = [&] {
+    return srv.get("/v1/reports/monthly/2025-09?center=410100", own.at("analyst"));
+  };
+  REQUIRE(eventually([&] {
+    const auto units = report().json().at("units").as_array();
+    return units.size() == 1 && units[0].at("returns").as_int64() == 2;
+  }));
+  const auto unit_row = report().json().at("units").as_array().at(0);
+  CHECK(str(unit_row, "unit") == own_unit);
+  CHECK(unit_row.at("late_returns").as_int64() == 1);
+}
+
 TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enums, lengths") {
   test_server srv;
   const auto id = srv.receive();

@@ -40,6 +40,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"escalate", {"supervisor"}},
       {"archive", {"supervisor", "agent", "revisit_officer"}},  // Art. 22(4), 23
       {"return", {"unit"}},
+      {"accept_late_return", {"shift_lead", "supervisor"}},  // Art. 32
       {"extend", {"unit"}},
       {"reply", {"unit"}},
       {"revisit", {"revisit_officer", "supervisor"}},
@@ -95,6 +96,7 @@ const std::map<std::string, std::string>& bodies() {
       {"escalate", R"({"to":"department","reason":"no_unit"})"},
       {"archive", "{}"},
       {"return", R"({"reasons":"r"})"},
+      {"accept_late_return", R"({"reason":"r"})"},
       {"extend", R"({"reason":"complex","working_days":3,"approved_by":"h","explanation":"e"})"},
       {"reply", R"({"facts":"f","process":"p","basis":"b","caller_reached":false})"},
       {"revisit", R"({"reached":false})"},

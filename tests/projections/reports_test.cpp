@@ -77,6 +77,27 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   REQUIRE(m.urgent.size() == 1);
   CHECK(m.urgent[0].case_id == ids.at("H")());
 
+  SUBCASE("Art. 32-33 — per unit: reply deadlines met and returns") {
+    REQUIRE(m.units.size() == 2);
+    const unit_row& gl = m.units[0];
+    CHECK(gl.unit == "u-zz-gl");
+    CHECK(gl.name == "郑州市公路事业发展中心");
+    CHECK(gl.current[unit_metric::reply_due] == 1);        // F (E, J due later)
+    CHECK(gl.current[unit_metric::replied_on_time] == 0);  // F late
+    CHECK(gl.current[unit_metric::returns] == 0);
+    const unit_row& yg = m.units[1];
+    CHECK(yg.unit == "u-zz-yg");
+    CHECK(yg.current[unit_metric::reply_due] == 3);        // D, G, I (H due in November)
+    CHECK(yg.current[unit_metric::replied_on_time] == 2);  // D, G
+    CHECK(yg.current[unit_metric::returns] == 1);          // J, within its window
+    CHECK(yg.current[unit_metric::late_returns] == 0);
+    const auto json = render_json(m);
+    CHECK(json.find(R"({"center":"410100","unit":"u-zz-yg","name":"郑州市道路运输管理局","reply_due":3,)"
+                    R"("replied_on_time":2,"returns":1,"late_returns":0,"on_time_rate":0.6667})") !=
+          std::string::npos);
+    CHECK(render_html(m).find("逾期退回 Late returns") != std::string::npos);
+  }
+
   SUBCASE("complaints are shown apart: E was replied and revisited") {
     const auto json = render_json(m);
     CHECK(json.find(R"("complaints":{"replied":1,"revisited":1,"revisit_rate":1,)") != std::string::npos);
@@ -223,6 +244,48 @@ TEST_CASE("assessment weights: parsed, and every bad entry named") {
     CHECK(r.error().code == core::errc::invalid_argument);
     CHECK(r.error().message().find(b.message) != std::string::npos);
   }
+}
+
+TEST_CASE("Art. 32 — late returns per unit, and a unit's on-time figure counts from its first transfer") {
+  stack s;
+  const auto agent = world::agent("410100");
+  const auto yg = world::unit_member("u-zz-yg");
+  const core::actor lead{user_id{"lead@410100"}, core::role::shift_lead, center_code{"410100"}, {}};
+  // Transferred Monday 2 November: return window through the 4th, reply due the 9th (5 wd).
+  auto ids = play(s, {{"2026-11-02", "X", recv("410100"), agent},
+                      {"2026-11-02", "X", classify(core::category::inquiry, core::domain::highway, {}), agent},
+                      {"2026-11-02", "X", transfer("u-zz-yg"), agent}});
+  const case_id x = ids.at("X");
+  auto refused = s.run(x, give_back(), yg, at(date("2026-11-05")));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == core::errc::return_window_passed);
+  REQUIRE(s.run(x, core::accept_late_return{"late, but not its remit", "not our remit"}, lead,
+                at(date("2026-11-05"), 1)));
+  // The center sends it back to the same unit: its clock still runs from 2 November.
+  auto again = s.run(x, transfer("u-zz-yg"), agent, at(date("2026-11-06")));
+  REQUIRE(again);
+  CHECK(again.value().state.reply_due == date("2026-11-09"));
+  REQUIRE(s.run(x, reply(), yg, at(date("2026-11-10"))));  // late: it would be on time from the 6th
+
+  const report_reader rd(s.db());
+  auto units = rd.by_unit({date("2026-11-01"), date("2026-11-30")}, center_code{"410100"});
+  REQUIRE(units);
+  REQUIRE(units.value().size() == 1);
+  const auto& [key, f] = *units.value().begin();
+  CHECK(key == std::pair<std::string, std::string>{"410100", "u-zz-yg"});
+  CHECK(f[unit_metric::reply_due] == 1);
+  CHECK(f[unit_metric::replied_on_time] == 0);
+  CHECK(f[unit_metric::returns] == 1);
+  CHECK(f[unit_metric::late_returns] == 1);
+  // Counted on the day of the return: a period report of that day shows it too.
+  auto day = rd.by_unit({date("2026-11-05"), date("2026-11-05")}, std::nullopt);
+  REQUIRE(day);
+  REQUIRE(day.value().size() == 1);
+  CHECK(day.value().begin()->second[unit_metric::late_returns] == 1);
+  CHECK(day.value().begin()->second[unit_metric::reply_due] == 0);
+  auto other = rd.by_unit({date("2026-11-01"), date("2026-11-30")}, center_code{"410200"});
+  REQUIRE(other);
+  CHECK(other.value().empty());
 }
 
 TEST_CASE("reclassification moves a case's counts; the counters equal a recount") {
