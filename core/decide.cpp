@@ -115,7 +115,11 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
 result<events> decide(const case_state& s, const answer_immediately& c, const context& ctx) {
   if (s.status != case_status::received) return status_error(errc::not_at_intake, s);
   if (blank(c.answer)) return missing("answer");
-  return one(answered_immediately{c.answer, shanghai_date(ctx.now), ctx.who.id});
+  if (auto ok = ctx.sla.check(); !ok) return ok.error();
+  // Art. 23(1): a matter answered at once is revisited like a replied one.
+  const bool revisit = s.cat == category::complaint ||
+                       revisit_pick(ctx.revisit_so_far, ctx.sla.revisit_sample_percent);
+  return one(answered_immediately{c.answer, shanghai_date(ctx.now), ctx.who.id, revisit});
 }
 
 result<events> decide(const case_state& s, const not_accept& c, const context& ctx) {
@@ -240,7 +244,11 @@ result<events> decide(const case_state& s, const reply& c, const context& ctx) {
   if (auto ok = ctx.sla.check(); !ok) return ok.error();
   const civil_date today = shanghai_date(ctx.now);
   const bool on_time = s.reply_due && today <= *s.reply_due;
-  const bool revisit = revisit_required(s.id, *s.cat, ctx.sla.revisit_sample_percent);
+  // A reply after a reopening keeps the matter's pick: it is counted in the sample once.
+  const bool revisit = *s.cat == category::complaint ||
+                       (s.status == case_status::reopened
+                            ? s.revisit_required
+                            : revisit_pick(ctx.revisit_so_far, ctx.sla.revisit_sample_percent));
   return one(replied{c.facts, c.process, c.basis, c.caller_reached, today, on_time, revisit,
                      ctx.who.id});
 }
@@ -267,7 +275,11 @@ result<events> decide(const case_state& s, const remind& c, const context& ctx) 
 }
 
 result<events> decide(const case_state& s, const revisit& c, const context& ctx) {
-  if (s.status != case_status::replied) return status_error(errc::not_replied, s);
+  if (!is_one_of(s.status, {case_status::replied, case_status::answered}))
+    return status_error(errc::not_replied, s);
+  if (s.status == case_status::answered && c.further_handling)
+    return missing("further_handling: a matter answered at once has no unit to reopen it for; "
+                   "record the caller's new request as a new matter (Art. 23)");
   if (c.reached && !c.result_view) return missing("result_view: the caller's satisfaction (Art. 23)");
   if (!c.reached && (c.result_view || c.time_view))
     return missing("a caller not reached gives no view (Art. 23)");
@@ -289,6 +301,8 @@ result<events> decide(const case_state& s, const revisit& c, const context& ctx)
 result<events> decide(const case_state& s, const archive&, const context& ctx) {
   switch (s.status) {
     case case_status::answered:
+      if (s.revisit_required) return make_error(errc::revisit_required);
+      break;
     case case_status::not_accepted:
     case case_status::redirected:
     case case_status::revisited: break;
@@ -499,6 +513,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
         } else if constexpr (std::is_same_v<E, answered_immediately>) {
           s.status = case_status::answered;
           s.closed_on = ev.answered_on;
+          s.revisit_required = ev.revisit_required;
+          s.revisited = false;
         } else if constexpr (std::is_same_v<E, not_accepted>) {
           s.status = case_status::not_accepted;
           s.not_accepted_for = ev.reason;

@@ -43,6 +43,9 @@ struct context {
   sla_policy sla;
   core::actor who;
   retention_policy retention;
+  // The revisit sample so far of the case's center and month (in the case's log partition),
+  // which a reply or an immediate answer joins (Art. 23, 46; core/sla.h). The writer keeps it.
+  revisit_tally revisit_so_far;
 };
 
 // Decides a command against the current state. Success: the events to append, in order; empty

@@ -47,7 +47,8 @@ class category final : public std::error_category {
         return "a reminder is sent only when a deadline has passed unmet (Art. 35)";
       case errc::reply_incomplete:
         return "a reply states the facts, the handling process and the legal basis (Art. 37)";
-      case errc::not_replied: return "a matter is revisited after its reply (Art. 23)";
+      case errc::not_replied:
+        return "a matter is revisited after its reply or its immediate answer (Art. 23)";
       case errc::revisit_required:
         return "a complaint or sampled matter is archived only after its revisit (Art. 23, 38)";
       case errc::not_closable:

@@ -142,17 +142,21 @@ struct case_received {
   }
 };
 
-// id 2: answered at once (即时答复, Art. 26).
+// id 2: answered at once (即时答复, Art. 26). v2 adds revisit_required: matters answered at once
+// are revisited too (Art. 23(1)): complaints always, others when the center's monthly sample
+// picks them (core/sla.h). A v1 body decodes as not picked: before v2 none was revisited.
 struct answered_immediately {
   static constexpr std::uint16_t type_id = 2;
   friend bool operator==(const answered_immediately&, const answered_immediately&) = default;
   std::string answer;
   civil_date answered_on;
   user_id by;
+  bool revisit_required{false};  // v2
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(answer, answered_on, by);
+    if (version >= 2) ar(revisit_required);
   }
 };
 
@@ -315,7 +319,8 @@ struct reminded {
 };
 
 // id 11: the unit's reply (Art. 37). revisit_required is decided here (complaints always,
-// others sampled, Art. 23) so revisit queues can be rebuilt exactly.
+// others by the center's monthly sample, core/sla.h, Art. 23, 46) and stored, so the picks and
+// the revisit queues are rebuilt exactly from the log.
 struct replied {
   static constexpr std::uint16_t type_id = 11;
   friend bool operator==(const replied&, const replied&) = default;
@@ -505,7 +510,7 @@ CEREAL_CLASS_VERSION(caseline::core::caller_info, 2);
 CEREAL_CLASS_VERSION(caseline::core::recording_ref, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_basis, 1);
 CEREAL_CLASS_VERSION(caseline::core::case_received, 6);
-CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 1);
+CEREAL_CLASS_VERSION(caseline::core::answered_immediately, 2);
 CEREAL_CLASS_VERSION(caseline::core::not_accepted, 1);
 CEREAL_CLASS_VERSION(caseline::core::redirected, 1);
 CEREAL_CLASS_VERSION(caseline::core::classified, 1);

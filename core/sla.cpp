@@ -31,9 +31,22 @@ std::uint64_t stable_hash(std::string_view bytes) {
   return h;
 }
 
-bool revisit_required(const case_id& id, core::category c, int sample_percent) {
-  if (c == core::category::complaint) return true;
-  return static_cast<int>(stable_hash(id()) % 100) < sample_percent;
+bool revisit_pick(const revisit_tally& so_far, int sample_percent) {
+  // picked < ceil(p * (closed + 1) / 100)  <=>  100 * picked < p * (closed + 1), in integers.
+  return 100ULL * so_far.picked <
+         static_cast<unsigned long long>(sample_percent) * (so_far.closed + 1ULL);
+}
+
+std::optional<sampled_closure> sample_closure_of(const case_state& before, const event& e) {
+  if (before.cat == core::category::complaint) return std::nullopt;
+  const auto month = [](civil_date d) { return d.to_string().substr(0, 7); };
+  if (const auto* r = std::get_if<replied>(&e)) {
+    if (before.status == case_status::reopened) return std::nullopt;
+    return sampled_closure{before.owner_center, month(r->replied_on), r->revisit_required};
+  }
+  if (const auto* a = std::get_if<answered_immediately>(&e))
+    return sampled_closure{before.owner_center, month(a->answered_on), a->revisit_required};
+  return std::nullopt;
 }
 
 }  // namespace caseline::core

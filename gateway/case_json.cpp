@@ -88,7 +88,9 @@ struct body_renderer {
     return o;
   }
   json::object operator()(const core::answered_immediately& e) const {
-    return {{"answer", text(e.answer)}, {"answered_on", date(e.answered_on)}};
+    return {{"answer", text(e.answer)},
+            {"answered_on", date(e.answered_on)},
+            {"revisit_required", e.revisit_required}};
   }
   json::object operator()(const core::not_accepted& e) const {
     return {{"reason", wire_name(e.reason)},

@@ -38,6 +38,17 @@ std::string encode_u64(std::uint64_t n) {
   return v;
 }
 
+std::string tally_key(events::partition_id p, std::string_view center, std::string_view month) {
+  return fmt::format("revisit/{}/{}/{}", p(), center, month);
+}
+
+std::string encode_tally(const core::revisit_tally& t) {
+  std::string v;
+  events::detail::put_be64(v, t.closed);
+  events::detail::put_be64(v, t.picked);
+  return v;
+}
+
 }  // namespace
 
 std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence) {
@@ -58,6 +69,7 @@ std::optional<std::pair<std::string, std::uint64_t>> split_case_id(std::string_v
 void case_projection::begin_batch() {
   rows_.clear();
   counters_.clear();
+  tallies_.clear();
 }
 
 result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
@@ -68,6 +80,7 @@ result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
 void case_projection::end_batch(bool /*committed*/) {
   rows_.clear();
   counters_.clear();
+  tallies_.clear();
 }
 
 result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
@@ -94,6 +107,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
                       fmt::format("case {}: event {} does not chain to the previous event (hash "
                                   "mismatch)",
                                   id, e.env.event_id));
+  const auto sample = core::sample_closure_of(row.state, e.event);
   row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
   row.last_hash = events::sha256(e.stored_bytes);
   batch.Put(store_.cf(family::case_events), event_key(id, e.env.sequence()),
@@ -112,6 +126,20 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
         batch.Put(store_.cf(family::counters), parts->first, encode_u64(parts->second));
       }
     }
+  }
+  if (sample) {
+    // The same tally the writer kept when it decided the pick, counted again from log order.
+    const std::string key = tally_key(e.position.partition, sample->center(), sample->month);
+    auto it = tallies_.find(key);
+    if (it == tallies_.end()) {
+      auto stored = case_reader(store_).revisit_tally(e.position.partition, sample->center,
+                                                      sample->month);
+      if (!stored) return stored.error();
+      it = tallies_.emplace(key, stored.value()).first;
+    }
+    ++it->second.closed;
+    if (sample->picked) ++it->second.picked;
+    batch.Put(store_.cf(family::counters), key, encode_tally(it->second));
   }
   return success();
 }
@@ -163,6 +191,20 @@ result<std::uint64_t> case_reader::counter(std::string_view center_and_day) cons
   if (!s.ok()) return from_rocksdb(s, "read case counter");
   if (value.size() != 8) return make_error(events::errc::corrupt_record, "stored case counter");
   return events::detail::get_be64(value);
+}
+
+result<core::revisit_tally> case_reader::revisit_tally(events::partition_id p,
+                                                       const center_code& center,
+                                                       std::string_view month) const {
+  std::string value;
+  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::counters),
+                                 tally_key(p, center(), month), &value);
+  if (s.IsNotFound()) return core::revisit_tally{};
+  if (!s.ok()) return from_rocksdb(s, "read revisit tally");
+  if (value.size() != 16) return make_error(events::errc::corrupt_record, "stored revisit tally");
+  return core::revisit_tally{
+      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(0, 8))),
+      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(8, 8)))};
 }
 
 }  // namespace caseline::projections

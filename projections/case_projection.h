@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/sla.h"
+#include "events/event_log.h"
 #include "projections/case_row.h"
 #include "projections/projection.h"
 #include "projections/store.h"
@@ -13,8 +15,9 @@
 namespace caseline::projections {
 
 // The case projection: each case's current state (cases), the index of its events in the log
-// (case_events) and the highest case-id sequence used per center and day (counters). Used by the
-// runner's thread only.
+// (case_events), the highest case-id sequence used per center and day (counters) and the revisit
+// sample's tally per partition, center and month (counters, "revisit/..."; core/sla.h). Used by
+// the runner's thread only.
 class case_projection final : public projection {
  public:
   explicit case_projection(store& s) : store_(s) {}
@@ -29,6 +32,7 @@ class case_projection final : public projection {
   // Rows written in the current batch, read before the store (the batch is not committed yet).
   std::map<std::string, case_row> rows_;
   std::map<std::string, std::uint64_t> counters_;
+  std::map<std::string, core::revisit_tally> tallies_;
 };
 
 // Reads what the case projection stored. Thread-safe.
@@ -42,6 +46,10 @@ class case_reader {
       const std::function<void(const case_id& id, result<case_row> row)>& visit) const;
   // The highest sequence used for case ids "<center>-<YYYYMMDD>-*"; 0 when none.
   result<std::uint64_t> counter(std::string_view center_and_day) const;
+  // The revisit sample so far of a center's month ("YYYY-MM") in one partition of the log
+  // (Art. 23, 46); zero when none of its matters closed there yet.
+  result<core::revisit_tally> revisit_tally(events::partition_id p, const center_code& center,
+                                            std::string_view month) const;
 
  private:
   store& store_;

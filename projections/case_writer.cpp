@@ -47,6 +47,7 @@ case_writer::case_writer(events::event_log& log, store& s, projection_runner& ru
       base_(base),
       clock_(clk),
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
+      gates_(static_cast<std::size_t>(log.partition_count())),
       pool_(threads) {}
 
 case_writer::~case_writer() { drain(std::chrono::seconds(30)); }
@@ -62,6 +63,62 @@ bool case_writer::drain(std::chrono::milliseconds timeout) {
 std::int64_t case_writer::last_acked(events::partition_id p) const {
   std::lock_guard lk(mu_);
   return last_acked_.at(static_cast<std::size_t>(p()));
+}
+
+result<core::revisit_tally> case_writer::enter_sample(events::partition_id p,
+                                                      const center_code& center,
+                                                      const std::string& month) {
+  sample_gate& g = gates_.at(static_cast<std::size_t>(p()));
+  bool reload = false;
+  {
+    std::unique_lock lk(sample_mu_);
+    // The holder releases from the log's delivery callback, never needing a writer thread.
+    sample_cv_.wait(lk, [&] { return !g.busy; });
+    g.busy = true;
+    reload = g.uncertain;
+  }
+  const auto give_up = [&](error e) -> result<core::revisit_tally> {
+    std::lock_guard lk(sample_mu_);
+    g.busy = false;
+    sample_cv_.notify_all();
+    return e;
+  };
+  if (reload) {
+    auto end = log_.end_offset(p);
+    if (!end) return give_up(end.error());
+    if (end.value()() > 0 &&
+        !runner_.wait_applied({p, events::log_offset{end.value()() - 1}}, catch_up_timeout))
+      return give_up(make_error(events::errc::unavailable,
+                                "the projection has not caught up with the log"));
+    std::lock_guard lk(sample_mu_);
+    g.tallies.clear();
+    g.uncertain = false;
+  }
+  const std::string key = center() + "/" + month;
+  {
+    std::lock_guard lk(sample_mu_);
+    if (auto it = g.tallies.find(key); it != g.tallies.end()) return it->second;
+  }
+  auto stored = reader_.revisit_tally(p, center, month);
+  if (!stored) return give_up(stored.error());
+  std::lock_guard lk(sample_mu_);
+  g.tallies.emplace(key, stored.value());
+  return stored.value();
+}
+
+void case_writer::leave_sample(events::partition_id p,
+                               const std::optional<core::sampled_closure>& closure, bool appended) {
+  std::lock_guard lk(sample_mu_);
+  sample_gate& g = gates_.at(static_cast<std::size_t>(p()));
+  if (!appended) {
+    g.uncertain = true;
+  } else if (closure) {
+    core::revisit_tally& t = g.tallies[closure->center() + "/" + closure->month];
+    ++t.closed;
+    if (closure->picked) ++t.picked;
+  }
+  g.busy = false;
+  sample_cv_.notify_all();
 }
 
 result<std::string> case_writer::allocate_id(const core::command& cmd) {
@@ -132,13 +189,15 @@ void case_writer::run_next(const std::string& id) {
     cached = s.cached;
     uncertain = s.uncertain;
   }
+  const case_id cid{id};
+  const events::partition_id partition = events::partition_for(id, log_.partition_count());
+  bool gated = false;  // holds the partition's sample gate (a closing command)
   auto fail = [&](error e) {
+    if (gated) leave_sample(partition, std::nullopt, true);
     work.done(std::move(e));
     finish(id);
   };
 
-  const case_id cid{id};
-  const events::partition_id partition = events::partition_for(id, log_.partition_count());
   if (uncertain || !cached) {
     // The store is the truth for this case: wait until it holds everything the log has for the
     // partition (our own acknowledged writes, and any whose outcome we do not know).
@@ -184,9 +243,18 @@ void case_writer::run_next(const std::string& id) {
   }
   std::shared_ptr<const core::calendar> cal;  // likewise
   if (calendar_source_ && (cal = calendar_source_())) ctx.cal = cal.get();
+  if (std::holds_alternative<core::reply>(req.cmd) ||
+      std::holds_alternative<core::answer_immediately>(req.cmd)) {
+    const civil_date today = shanghai_date(ctx.now);
+    auto tally = enter_sample(partition, cached->state.owner_center, today.to_string().substr(0, 7));
+    if (!tally) return fail(tally.error());
+    gated = true;
+    ctx.revisit_so_far = tally.value();
+  }
   auto decided = core::decide(cached->state, req.cmd, ctx);
   if (!decided) return fail(decided.error());
   if (decided.value().empty()) {  // nothing to do (e.g. a reminder already sent): append nothing
+    if (gated) leave_sample(partition, std::nullopt, true);
     work.done(command_outcome{cached->state, std::nullopt, {}});
     return finish(id);
   }
@@ -200,6 +268,7 @@ void case_writer::run_next(const std::string& id) {
   }
 
   command_outcome outcome;
+  std::optional<core::sampled_closure> closure;  // the tally it joins, if a sample closure
   case_row next = *cached;
   events::record rec;
   rec.idempotency = req.idempotency;
@@ -220,17 +289,24 @@ void case_writer::run_next(const std::string& id) {
     env.body = body.bytes;
     std::string bytes = events::encode_envelope(env);
     next.last_hash = events::sha256(bytes);
+    if (gated) {
+      if (auto c = core::sample_closure_of(next.state, ev)) closure = std::move(c);
+    }
     next.state = core::evolve(std::move(next.state), ev, env.recorded_at);
     rec.events.push_back(std::move(bytes));
     outcome.events.push_back(std::move(env));
   }
+
   outcome.state = next.state;
 
   auto shared_done = std::make_shared<done_handler>(std::move(work.done));
   auto shared_outcome = std::make_shared<command_outcome>(std::move(outcome));
   auto shared_row = std::make_shared<case_row>(std::move(next));
   log_.append(id, events::encode_record(rec),
-              [this, id, shared_done, shared_outcome, shared_row](result<events::log_position> r) {
+              [this, id, shared_done, shared_outcome, shared_row, gated, partition,
+               closure = std::move(closure)](result<events::log_position> r) {
+                // The next closing command of the partition may be decided now.
+                if (gated) leave_sample(partition, closure, r.has_value());
                 // Runs on a log thread: hand over to a writer thread at once.
                 post([this, id, shared_done, shared_outcome, shared_row, r = std::move(r)] {
                   {

@@ -56,6 +56,15 @@ struct command_outcome {
 // case's next command first waits for the projection to catch up with the log and reloads the
 // state from it, so no decision is made against a state that may be stale.
 //
+// The revisit sample (Art. 23, 46; core/sla.h) is decided here, on a tally of the closures so far
+// of the case's center and month in the case's partition of the log. A closing command (a reply
+// or an immediate answer) holds its partition's sample gate from its decision until its append's
+// outcome is known, so the closures of one partition are decided one at a time, each on the
+// tally of all those before it in log order; the pick is stored in the closing event, and the
+// case projection counts the same tally again from the log (what a restart starts from). After
+// an append whose outcome is unknown, the partition's tallies are read again from the store
+// once the projection has caught up with the log.
+//
 // Lifecycle: construct after the runner has caught up with the log; destroy after the gateway
 // stopped submitting (the destructor waits for commands in flight). Thread-safe.
 class case_writer {
@@ -104,7 +113,22 @@ class case_writer {
     std::optional<events::log_position> position;
   };
 
+  // One per partition: whether a closing command is between decision and outcome, and the
+  // tallies of the sample ("<center>/<YYYY-MM>").
+  struct sample_gate {
+    bool busy{false};
+    bool uncertain{false};  // a closing append's outcome is unknown: reload from the store
+    std::map<std::string, core::revisit_tally> tallies;
+  };
+
   void post(std::function<void()> task);
+  // Waits until no closing command of p is in flight, then takes p's gate and returns the tally
+  // of the center's month. On error the gate is not taken.
+  result<core::revisit_tally> enter_sample(events::partition_id p, const center_code& center,
+                                           const std::string& month);
+  // Releases p's gate; `appended`: whether the record is certainly in the log.
+  void leave_sample(events::partition_id p, const std::optional<core::sampled_closure>& closure,
+                    bool appended);
   void run_next(const std::string& id);
   void finish(const std::string& id);
   result<std::string> allocate_id(const core::command& cmd);
@@ -126,6 +150,9 @@ class case_writer {
   std::unordered_map<std::string, slot> slots_;
   std::map<std::string, std::uint64_t> counters_;  // "<center>-<YYYYMMDD>" -> last sequence
   std::vector<std::int64_t> last_acked_;
+  std::mutex sample_mu_;
+  std::condition_variable sample_cv_;
+  std::vector<sample_gate> gates_;  // by partition
   std::size_t in_flight_{0};
   bool draining_{false};
 

@@ -142,6 +142,12 @@ std::optional<queue_item> queue_entry(const core::case_state& s) {
         by_date(queue_kind::to_archive, s.closed_on);
       break;
     case case_status::answered:
+      // Art. 23(1): a matter answered at once that the sample picked waits for its revisit.
+      if (s.revisit_required && !s.revisited)
+        by_date(queue_kind::awaiting_revisit, s.closed_on);
+      else
+        by_date(queue_kind::to_archive, s.closed_on);
+      break;
     case case_status::not_accepted:
     case case_status::redirected:
     case case_status::revisited: by_date(queue_kind::to_archive, s.closed_on); break;

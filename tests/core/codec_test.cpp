@@ -75,7 +75,7 @@ std::vector<event> current_samples() {
   const civil_date d{2026, 10, 9};
   return {
       sample_received(),
-      answered_immediately{"12328 服务时间为全天", d, agent},
+      answered_immediately{"12328 服务时间为全天", d, agent, true},
       not_accepted{not_accepted_reason::handled_by_other_body, "已由法院受理", d, agent},
       redirected{redirect_target::rail, "12306", true, d, agent},
       classified{category::complaint, domain::highway, {"收费", "服务区"}, true, center_code{"410000"}, agent},
@@ -286,6 +286,19 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     REQUIRE(decoded);
     CHECK(std::get<unit_registered>(decoded.value()) == sample_unit_registered_v1());
   }
+  SUBCASE("answered_immediately v1: not picked for a revisit, as none was before v2 (Art. 23(1))") {
+    auto bytes = read_golden("02-answered_immediately.v1.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(answered_immediately::type_id, 1, *bytes);
+    REQUIRE(decoded);
+    const auto& a = std::get<answered_immediately>(decoded.value());
+    CHECK(a == answered_immediately{"12328 服务时间为全天", civil_date{2026, 10, 9}, agent, false});
+    case_state s;
+    s.status = case_status::received;
+    s = evolve(s, decoded.value(), timestamp{0});
+    CHECK(s.status == case_status::answered);
+    CHECK_FALSE(s.revisit_required);
+  }
   SUBCASE("revisited v1") {
     auto bytes = read_golden("12-revisited.v1.bin");
     REQUIRE(bytes);
@@ -337,10 +350,10 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  // 20 case event types and their older versions (case_received v1 to v5, transferred v1 and v2,
-  // returned v1, revisited v1, extended v1 and v2), unit_registered v1 and v2,
-  // calendar_year_published.
-  CHECK(files == 34);
+  // 20 case event types and their older versions (case_received v1 to v5, answered_immediately
+  // v1, transferred v1 and v2, returned v1, revisited v1, extended v1 and v2), unit_registered v1
+  // and v2, calendar_year_published.
+  CHECK(files == 35);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {

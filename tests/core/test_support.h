@@ -41,6 +41,9 @@ inline civil_date date(std::string_view text) {
 struct world {
   core::registry reg = core::registry::henan();
   core::sla_policy sla;
+  // The center's revisit sample so far (Art. 23, 46): by default one closure, picked, so the next
+  // non-complaint closure is not picked unless a test sets a tally that needs it.
+  core::revisit_tally revisit_so_far{1, 1};
 
   world() {
     reg.apply(unit_registered{unit_id{"u-zz-yg"}, "郑州市道路运输管理局", center_code{"410100"},
@@ -65,7 +68,7 @@ struct world {
 
   context at(civil_date day, actor who) const {
     return context{timestamp{shanghai_start_of_day(day).ms + 10LL * 3600 * 1000}, &repo_calendar(),
-                   &reg, sla, std::move(who), retention_policy{}};
+                   &reg, sla, std::move(who), retention_policy{}, revisit_so_far};
   }
 };
 

@@ -609,6 +609,7 @@ TEST_CASE("Art. 22(4), 23 — agents archive their own work orders; the provinci
   REQUIRE(seen.status == 200);
   CHECK(str(seen.json().at("caller"), "account") == "wx-****Tlm6");
   CHECK(seen.body.find("wx-o6_bmjrPTlm6") == std::string::npos);
+  srv.revisit_if_picked(online, srv.provincial.at("revisit_officer"));
   r = srv.post("/v1/cases/" + online + "/archive", "{}", srv.provincial.at("revisit_officer"));
   CHECK(r.status == 200);
   // Not a phone matter, and not a city center's revisit officer.
@@ -625,7 +626,75 @@ TEST_CASE("Art. 22(4), 23 — agents archive their own work orders; the provinci
   r = srv.post("/v1/cases/" + mine + "/archive", "{}", colleague);
   CHECK(r.status == 409);
   CHECK(str(r.json(), "detail").find("(Art. 22(4))") != std::string::npos);
+  srv.revisit_if_picked(mine, srv.own.at("supervisor"));
   r = srv.post("/v1/cases/" + mine + "/archive", "{}", srv.own.at("agent"));
+  CHECK(r.status == 200);
+  CHECK(str(r.json(), "status") == "archived");
+}
+
+TEST_CASE("Art. 23, 46 — at least 30% of closed non-complaint matters are revisited, matters answered at once included, and the case shows its pick") {
+  test_server srv;
+  const auto& own = srv.own;
+  // In request order (which is log order): a = answered at once (not a complaint), c = a
+  // complaint transferred and replied to.
+  struct row {
+    const char* kinds;
+  };
+  int closed = 0, picked = 0;
+  std::vector<std::string> picked_answers, unpicked_answers;
+  for (const row& t : {row{"aaaaaaaaaa"}, row{"cacacaac"}, row{"aaaaacccaaaa"}}) {
+    for (const char* k = t.kinds; *k != '\0'; ++k) {
+      if (*k == 'c') {
+        const auto id = srv.transferred();
+        auto r = srv.post("/v1/cases/" + id + "/reply",
+                          R"({"facts":"f","process":"p","basis":"b","caller_reached":true})",
+                          own.at("unit"));
+        REQUIRE(r.status == 200);
+        CHECK(r.json().at("revisit_required").as_bool());  // every complaint
+        continue;
+      }
+      const auto id = srv.receive();
+      auto r = srv.post("/v1/cases/" + id + "/answer", R"({"answer":"8:00."})", own.at("agent"));
+      REQUIRE(r.status == 200);
+      ++closed;
+      const bool pick = r.json().at("revisit_required").as_bool();
+      picked += pick;
+      (pick ? picked_answers : unpicked_answers).push_back(id);
+      // After every closure: picks >= ceil(30% of the closures so far).
+      CHECK(100 * picked >= 30 * closed);
+      // The case view and the event say the same.
+      auto c = srv.get("/v1/cases/" + id, own.at("agent"));
+      REQUIRE(c.status == 200);
+      CHECK(c.json().at("revisit_required").as_bool() == pick);
+      auto ev = srv.get("/v1/cases/" + id + "/events", own.at("auditor"));
+      REQUIRE(ev.status == 200);
+      const auto& answered = ev.json().at("events").as_array().back();
+      CHECK(str(answered, "type") == "answered_immediately");
+      CHECK(answered.at("data").at("revisit_required").as_bool() == pick);
+    }
+  }
+  REQUIRE(!picked_answers.empty());
+  REQUIRE(!unpicked_answers.empty());
+  // A picked matter answered at once is archived only after its revisit (Art. 23(1), 38); it
+  // cannot be reopened for a unit it never had.
+  const auto& p = picked_answers.front();
+  auto r = srv.post("/v1/cases/" + p + "/archive", "{}", own.at("supervisor"));
+  CHECK(r.status == 409);
+  CHECK(r.header("content-type") == "application/problem+json");
+  CHECK(str(r.json(), "type") == "/problems/rule/revisit-required");
+  CHECK(str(r.json(), "article") == "Art. 23, 38");
+  r = srv.post("/v1/cases/" + p + "/revisit", R"({"reached":true,"satisfaction":"satisfied","further_handling":true})",
+               own.at("revisit_officer"));
+  CHECK(r.status == 422);
+  CHECK(r.header("content-type") == "application/problem+json");
+  r = srv.post("/v1/cases/" + p + "/revisit", R"({"reached":true,"satisfaction":"satisfied"})",
+               own.at("revisit_officer"));
+  REQUIRE(r.status == 200);
+  CHECK(str(r.json(), "status") == "revisited");
+  CHECK(r.json().at("revisited").as_bool());
+  CHECK(srv.post("/v1/cases/" + p + "/archive", "{}", own.at("supervisor")).status == 200);
+  // One not picked is archived at once.
+  r = srv.post("/v1/cases/" + unpicked_answers.front() + "/archive", "{}", own.at("supervisor"));
   CHECK(r.status == 200);
   CHECK(str(r.json(), "status") == "archived");
 }

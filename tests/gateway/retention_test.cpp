@@ -165,6 +165,7 @@ TEST_CASE("legal holds: placed and lifted by a supervisor, once each, also on ar
   const auto id = srv.receive();
   REQUIRE(srv.post("/v1/cases/" + id + "/answer", R"({"answer":"a"})", srv.own.at("agent")).status ==
           200);
+  srv.revisit_if_picked(id, srv.own.at("supervisor"));
   REQUIRE(srv.post("/v1/cases/" + id + "/archive", "{}", srv.own.at("supervisor")).status == 200);
 
   auto h = srv.post("/v1/cases/" + id + "/legal-hold", R"({"reason":"court order 2025-17"})",
@@ -211,6 +212,7 @@ TEST_CASE("the retention audit: auditors and the provincial center's supervisors
   const auto id = str(c.json(), "id");
   REQUIRE(srv.post("/v1/cases/" + id + "/answer", R"({"answer":"a"})", srv.own.at("agent")).status ==
           200);
+  srv.revisit_if_picked(id, srv.own.at("supervisor"));
   REQUIRE(srv.post("/v1/cases/" + id + "/archive", "{}", srv.own.at("supervisor")).status == 200);
   REQUIRE(srv.post("/v1/cases/" + id + "/legal-hold", R"({"reason":"inquiry"})",
                    srv.own.at("supervisor")).status == 200);

@@ -51,9 +51,18 @@ TEST_CASE("caseline recording put, retention audit and retention purge") {
         30s);
     REQUIRE(r);
     id = r.value().state.id();
-    REQUIRE(projections::submit_and_wait(stack.value()->writer(),
-                                         {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}, {}},
-                                         30s));
+    auto answered = projections::submit_and_wait(
+        stack.value()->writer(), {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}, {}},
+        30s);
+    REQUIRE(answered);
+    if (answered.value().state.revisit_required) {  // picked by the sample (Art. 23(1), 46)
+      const core::actor supervisor{user_id{"s"}, core::role::supervisor, center_code{"410100"}, {}};
+      REQUIRE(projections::submit_and_wait(
+          stack.value()->writer(),
+          {case_id{id}, core::revisit{true, core::satisfaction::satisfied, std::nullopt, false, ""},
+           supervisor, "t", {}, {}, {}},
+          30s));
+    }
     REQUIRE(projections::submit_and_wait(stack.value()->writer(),
                                          {case_id{id}, core::archive{}, agent, "t", {}, {}, {}}, 30s));
   }

@@ -115,13 +115,21 @@ call call_with_audio(rig& r, const std::string& audio, std::uint32_t seconds) {
   return {std::move(rec), sha};
 }
 
+// Answered at once and, if the revisit sample picked it (Art. 23(1), 46), revisited: then it
+// may be archived.
+void answer_and_revisit(rig& r, const case_id& id, const std::string& answer) {
+  if (r.run(id, core::answer_immediately{answer}, r.agent).state.revisit_required)
+    r.run(id, core::revisit{true, core::satisfaction::satisfied, std::nullopt, false, ""},
+          r.supervisor);
+}
+
 }  // namespace
 
 TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the audit proves it") {
   rig r;
   auto [rec, sha] = call_with_audio(r, "RIFF fake call audio bytes", 61);
   const case_id id = rec.state.id;
-  r.run(id, core::answer_immediately{"已告知"}, r.agent);
+  answer_and_revisit(r, id, "已告知");
   r.clock.set(at(2026, 3, 3));
   r.run(id, core::archive{}, r.agent);
 
@@ -215,7 +223,7 @@ TEST_CASE("Art. 38 — the audio of an open case is kept however old the call; a
     CHECK(r.blobs.exists(sha));
   }
   // Answered and archived on 2033-01-04 (the clock's day): audio through 2034-01-04.
-  r.run(id, core::answer_immediately{"已答复"}, r.agent);
+  answer_and_revisit(r, id, "已答复");
   r.run(id, core::archive{}, r.agent);
   r.clock.set(at(2034, 1, 4));
   CHECK(r.purge(civil_date{2034, 1, 4}).done.empty());
@@ -233,7 +241,7 @@ TEST_CASE("the audit reports an item purged on or before its retain-until day") 
                    core::receive{core::channel::sms, center_code{"410100"},
                                  core::caller_info{"13800000001", ""}, "咨询", std::nullopt, {}, ""},
                    r.agent);
-  r.run(rec.state.id, core::answer_immediately{"x"}, r.agent);
+  answer_and_revisit(r, rec.state.id, "x");
   r.run(rec.state.id, core::archive{}, r.agent);
   // Forge a state whose text was shredded the day after archiving (what the rules never allow).
   auto row = projections::case_reader(*r.store).get(rec.state.id).value().value();

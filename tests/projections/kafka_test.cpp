@@ -15,6 +15,10 @@ TEST_CASE("kafka: a rebuild from offset 0 gives byte-identical families and repo
   rebuild_is_identical(backend::kafka);
 }
 
+TEST_CASE("kafka: Art. 23, 46: at least 30% of each center's month revisited at every point, the same on replay") {
+  revisit_sample_holds_at_every_point(backend::kafka);
+}
+
 TEST_CASE("kafka: a crash between consuming and committing counts nothing twice") {
   crash_between_consume_and_commit(backend::kafka);
 }

@@ -4,6 +4,9 @@
 // (410100), with September 2026 and October 2025 cases for the growth figures and one Kaifeng
 // (410200) case for the province-wide totals and the assessment. The expected figures are
 // worked out by hand in the tests, from this data and the calendar (1-7 October are holidays).
+// The stack's revisit sample is 100%: every matter replied or answered at once is revisited
+// before it is archived (Art. 23, 46); a revisit of a matter answered at once is in no report
+// figure.
 
 #include <vector>
 
@@ -25,6 +28,7 @@ inline std::vector<step> october_scenario() {
       // October 2025 (year-on-year): one case, answered at once.
       {"2025-10-15", "M", recv(zz), agent},
       {"2025-10-15", "M", answer(), agent},
+      {"2025-10-16", "M", revisit(satisfaction::satisfied), rv},  // picked by the sample (Art. 23(1))
       {"2025-10-16", "M", archive(), agent},
       // September 2026 (month-on-month, previous hot topics): two cases.
       {"2026-09-15", "L1", recv(zz), agent},
@@ -33,10 +37,12 @@ inline std::vector<step> october_scenario() {
       {"2026-09-16", "L1", archive(), agent},
       {"2026-09-15", "L2", recv(zz), agent},
       {"2026-09-15", "L2", answer(), agent},
+      {"2026-09-16", "L2", revisit(satisfaction::satisfied), rv},
       {"2026-09-16", "L2", archive(), agent},
       // October 2026.
       {"2026-10-12", "A", recv(zz), agent},
       {"2026-10-12", "A", answer(), agent},
+      {"2026-10-12", "A", revisit(satisfaction::satisfied), rv},  // answered at once, revisited
       {"2026-10-12", "B", recv(zz), agent},
       {"2026-10-12", "B", not_accept(), agent},
       {"2026-10-12", "C", recv(zz), agent},
@@ -52,6 +58,7 @@ inline std::vector<step> october_scenario() {
       {"2026-10-12", "G", transfer("u-zz-yg"), agent},  // reply due 10-19
       {"2026-10-12", "N", recv("410200"), kf},
       {"2026-10-12", "N", answer(), kf},
+      {"2026-10-12", "N", revisit(std::nullopt), world::revisit_officer("410200")},
       {"2026-10-13", "F", recv(zz), agent},
       {"2026-10-13", "F", classify(category::suggestion, domain::waterway, {"出租车"}), agent},
       {"2026-10-13", "F", transfer("u-zz-gl"), agent},  // reply due 10-27 (10 wd)

@@ -65,8 +65,9 @@ inline timestamp at(civil_date d, int minutes = 0) {
 }
 
 // The server's parts over one data folder, closable and reopenable (a restart) without losing
-// the log. The revisit sample is 100% so that every replied case waits for a revisit: the
-// figures then depend only on the scenario, not on the case ids' hashes.
+// the log. The revisit sample is 100% so that every matter replied or answered at once waits for
+// a revisit: the figures then depend only on the scenario, not on the order of the closures in
+// the log (Art. 23, 46).
 class stack {
  public:
   explicit stack(backend b = backend::embedded, std::int32_t partitions = 4)

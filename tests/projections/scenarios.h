@@ -211,4 +211,180 @@ inline void crash_between_consume_and_commit(backend b) {
   CHECK(diff.value().empty());
 }
 
+// Art. 23, 46: at least 30% of the closed non-complaint matters (replied or answered at once) of
+// each center's month are picked for a revisit, after every closure, and every complaint; the
+// picks are in the log, so a rebuild gives the same. Three center-months of varied mixes; each
+// month's closing commands are submitted all at once (the writer decides them concurrently),
+// with a restart halfway.
+inline void revisit_sample_holds_at_every_point(backend b) {
+  stack s(b);
+  s.close();
+  s.world().sla.revisit_sample_percent = 30;
+  s.open();
+  struct month_plan {
+    const char* center;
+    const char* unit;
+    const char* day;
+    int matters;
+    std::uint32_t seed;
+    const char* kinds;  // I inquiry, S suggestion, C complaint: replied; A inquiry, Q complaint: answered at once
+  };
+  const std::vector<month_plan> plans = {{"410100", "u-zz-yg", "2026-11-02", 60, 1, "IISCAAQ"},
+                                         {"410200", "u-kf-yg", "2026-11-03", 25, 2, "AAAAAQI"},
+                                         {"410100", "u-zz-yg", "2026-12-01", 30, 3, "CCCCIIS"}};
+  std::size_t closures = 0;
+  for (const auto& plan : plans) {
+    const civil_date day = date(plan.day);
+    const auto agent = world::agent(plan.center);
+    const auto unit = world::unit_member(plan.unit);
+    std::vector<std::pair<case_id, core::command>> closing;
+    std::vector<core::actor> closers;
+    std::uint32_t x = plan.seed;
+    for (int i = 0; i < plan.matters; ++i) {
+      x = x * 1664525u + 1013904223u;
+      const char kind = plan.kinds[(x >> 16) % std::char_traits<char>::length(plan.kinds)];
+      const core::category cat = kind == 'C' || kind == 'Q' ? core::category::complaint
+                                 : kind == 'S'              ? core::category::suggestion
+                                                            : core::category::inquiry;
+      core::command call = recv(plan.center);
+      const bool at_once = kind == 'A' || kind == 'Q';
+      if (at_once) {
+        std::get<core::receive>(call).cat = cat;
+        std::get<core::receive>(call).dom = core::domain::road_transport;
+      }
+      auto r = s.run(std::nullopt, call, agent, at(day, i));
+      REQUIRE(r);
+      const case_id id = r.value().state.id;
+      if (at_once) {
+        closing.emplace_back(id, answer());
+        closers.push_back(agent);
+        continue;
+      }
+      REQUIRE(s.run(id, classify(cat, core::domain::road_transport, {}), agent, at(day, i)));
+      REQUIRE(s.run(id, transfer(plan.unit), agent, at(day, i)));
+      closing.emplace_back(id, reply());
+      closers.push_back(unit);
+    }
+    s.clock().set(at(day, 120));  // closed the same day, after every intake
+    const std::size_t half = closing.size() / 2;
+    for (const auto& [from, to] : {std::pair{std::size_t{0}, half}, std::pair{half, closing.size()}}) {
+      std::vector<std::promise<result<command_outcome>>> done(to - from);
+      for (std::size_t i = from; i < to; ++i) {
+        command_request req;
+        req.id = closing[i].first;
+        req.cmd = closing[i].second;
+        req.who = closers[i];
+        req.correlation_id = "test";
+        s.writer().submit(std::move(req), [&done, k = i - from](result<command_outcome> r) {
+          done[k].set_value(std::move(r));
+        });
+      }
+      for (auto& d : done) {
+        auto f = d.get_future();
+        REQUIRE(f.wait_for(60s) == std::future_status::ready);
+        auto r = f.get();
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+      }
+      closures += to - from;
+      s.catch_up();
+      if (from == 0) {  // a restart halfway: the tallies go on from the store
+        s.close();
+        s.open();
+      }
+    }
+  }
+
+  // The log, partition by partition in offset order, folded case by case.
+  struct closure {
+    std::string center_month;
+    bool picked;
+  };
+  std::vector<std::vector<closure>> by_partition(static_cast<std::size_t>(s.log().partition_count()));
+  std::map<std::string, core::case_state> states;
+  std::map<std::string, core::revisit_tally> tallies;  // "<partition>/<center>/<month>"
+  std::size_t complaints = 0, complaint_picks = 0, seen = 0;
+  for (std::int32_t p = 0; p < s.log().partition_count(); ++p) {
+    auto end = s.log().end_offset(events::partition_id{p});
+    REQUIRE(end);
+    std::int64_t next = 0;
+    while (next < end.value()()) {
+      auto recs = s.log().read(events::partition_id{p}, events::log_offset{next}, 1000, 5s);
+      REQUIRE(recs);
+      REQUIRE(!recs.value().empty());
+      for (const auto& rec : recs.value()) {
+        next = rec.position.offset() + 1;
+        auto record = events::decode_record(rec.value);
+        if (!record) continue;  // not a case record (the calendar's, the registry's)
+        for (const auto& bytes : record.value().events) {
+          auto env = events::decode_envelope(bytes);
+          REQUIRE(env);
+          auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
+          if (!ev) continue;  // not a case event
+          core::case_state& st = states[env.value().case_id()];
+          const bool closing = std::holds_alternative<core::replied>(ev.value()) ||
+                               std::holds_alternative<core::answered_immediately>(ev.value());
+          if (closing && st.cat == core::category::complaint) ++complaints;
+          if (auto c = core::sample_closure_of(st, ev.value())) {
+            ++seen;
+            core::revisit_tally& t =
+                tallies[std::to_string(p) + "/" + c->center() + "/" + c->month];
+            ++t.closed;
+            t.picked += c->picked;
+            by_partition[static_cast<std::size_t>(p)].push_back({c->center() + "/" + c->month, c->picked});
+            // After every closure of the partition: at least 30% picked.
+            CHECK(100ULL * t.picked >= 30ULL * t.closed);
+          }
+          st = core::evolve(std::move(st), ev.value(), env.value().recorded_at);
+          if (closing && st.cat == core::category::complaint) complaint_picks += st.revisit_required;
+        }
+      }
+    }
+  }
+  CHECK(seen + complaints == closures);
+  CHECK(seen > 60);
+  CHECK(complaint_picks == complaints);
+  CHECK(complaints > 10);
+  // Whatever order the partitions are read in together (here: round robin), every point of each
+  // center's month has at least 30% picked.
+  std::map<std::string, core::revisit_tally> merged;
+  for (std::size_t i = 0;; ++i) {
+    bool any = false;
+    for (const auto& list : by_partition) {
+      if (i >= list.size()) continue;
+      any = true;
+      core::revisit_tally& t = merged[list[i].center_month];
+      ++t.closed;
+      t.picked += list[i].picked;
+      CHECK(100ULL * t.picked >= 30ULL * t.closed);
+    }
+    if (!any) break;
+  }
+  CHECK(merged.size() == 3);
+  // The case shows its pick, and the store's tallies are the log's.
+  case_reader reader(s.db());
+  for (const auto& [id, st] : states) {
+    auto row = reader.get(case_id{id});
+    REQUIRE(row);
+    REQUIRE(row.value());
+    CHECK(row.value()->state.revisit_required == st.revisit_required);
+  }
+  for (const auto& [key, t] : tallies) {
+    const auto slash = key.find('/');
+    const auto slash2 = key.find('/', slash + 1);
+    auto stored = reader.revisit_tally(events::partition_id{std::stoi(key.substr(0, slash))},
+                                       center_code{key.substr(slash + 1, slash2 - slash - 1)},
+                                       key.substr(slash2 + 1));
+    REQUIRE(stored);
+    CHECK(stored.value() == t);
+  }
+  // Replay: a rebuild from the log gives the same picks and tallies, byte for byte.
+  auto r = rebuild_from_log(s, "rebuilt");
+  const std::string live_dir = r.live_dir;
+  r.fresh.reset();
+  auto diff = compare_stores(live_dir, s.dir().sub("rebuilt"), log_derived_families());
+  REQUIRE(diff);
+  for (const auto& d : diff.value()) INFO(d.family << " " << d.key << " " << d.what);
+  CHECK(diff.value().empty());
+}
+
 }  // namespace caseline::projections::testing
