@@ -9,31 +9,40 @@
 
 namespace caseline::events {
 
-// A fixed set of threads running posted tasks in FIFO order. The destructor runs every task
-// already posted, then joins. Thread-safe.
+// A fixed set of threads running posted tasks in FIFO order. shutdown() (or the destructor) runs
+// every task already posted, then joins. Thread-safe.
 class thread_pool {
  public:
   explicit thread_pool(unsigned threads) {
     for (unsigned i = 0; i < (threads == 0 ? 1 : threads); ++i)
       threads_.emplace_back([this] { work(); });
   }
-  ~thread_pool() {
+  ~thread_pool() { shutdown(); }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  // False (and the task is not run) once shutdown() has begun.
+  bool post(std::function<void()> task) {
+    {
+      std::lock_guard lk(mu_);
+      if (stopping_) return false;
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Runs every task already posted, then joins the threads. Idempotent; from any thread but the
+  // pool's own.
+  void shutdown() {
     {
       std::lock_guard lk(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  thread_pool(const thread_pool&) = delete;
-  thread_pool& operator=(const thread_pool&) = delete;
-
-  void post(std::function<void()> task) {
-    {
-      std::lock_guard lk(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
+    std::lock_guard join(join_mu_);
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
   }
 
  private:
@@ -55,6 +64,7 @@ class thread_pool {
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_{false};
+  std::mutex join_mu_;  // one shutdown() joins at a time
   std::vector<std::thread> threads_;
 };
 

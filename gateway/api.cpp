@@ -50,6 +50,13 @@ constexpr std::chrono::seconds read_your_writes_timeout{5};
 // How long a command with an Idempotency-Key waits for the key index to hold the log's end.
 constexpr std::chrono::seconds idempotency_catch_up_timeout{10};
 
+// The answer to a request that arrives while the server stops (the client retries elsewhere or
+// later; nothing was written).
+http_response shutting_down() {
+  return error_response(make_error(projections::errc::shutting_down,
+                                   "the server is shutting down; nothing was written"));
+}
+
 http_response json_response(int status, const json::object& body) {
   http_response r;
   r.status = status;
@@ -241,15 +248,27 @@ class api::impl {
     // delay them.
     if (sc->route_name == "/healthz" || sc->route_name == "/readyz")
       return dispatch(sc, std::move(done));
-    pool_.post([this, sc, done = std::move(done)]() mutable {
-      try {
-        dispatch(sc, std::move(done));
-      } catch (const std::exception& ex) {
-        spdlog::error("{}", log_line("handler_exception", {{"correlation_id", sc->correlation_id},
-                                                           {"what", ex.what()}}));
-        done(error_response(make_error(errc::internal)));
-      }
-    });
+    if (stopping_.load()) return done(shutting_down());
+    // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
+    auto task = std::make_shared<responder>(std::move(done));
+    if (!pool_.post([this, sc, task] {
+          responder answer = std::move(*task);
+          if (stopping_.load()) return answer(shutting_down());
+          try {
+            dispatch(sc, std::move(answer));
+          } catch (const std::exception& ex) {
+            spdlog::error("{}", log_line("handler_exception",
+                                         {{"correlation_id", sc->correlation_id},
+                                          {"what", ex.what()}}));
+            answer(error_response(make_error(errc::internal)));
+          }
+        }))
+      (*task)(shutting_down());
+  }
+
+  void stop() {
+    stopping_.store(true);
+    pool_.shutdown();
   }
 
  private:
@@ -1363,6 +1382,7 @@ class api::impl {
   std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_
   std::atomic<std::uint64_t> integrity_failures_{0};
   projections::recording_store recordings_{s_.blobs, s_.keys};
+  std::atomic<bool> stopping_{false};  // stop(): requests are answered 503 from then on
   events::thread_pool pool_;                    // last: joined first
 };
 
@@ -1372,5 +1392,6 @@ api::~api() = default;
 void api::handle(http_request request, responder respond) {
   impl_->handle(std::move(request), std::move(respond));
 }
+void api::stop() { impl_->stop(); }
 
 }  // namespace caseline::gateway

@@ -69,12 +69,21 @@ struct api_options {
 // side and the projections, and renders answers. Handlers that may wait (for the log, for the
 // projection) run on the api's own threads, never on the server's I/O threads; /healthz and
 // /readyz never wait and are answered at once. Thread-safe.
+//
+// Lifecycle: stop() once the HTTP server stopped handing it requests; then the write side
+// (whose commands in flight answer through the api's responders), then the api, then the
+// server that owns the responders' connections may be destroyed.
 class api {
  public:
   explicit api(services s, api_options options = {});
   ~api();
   // The server's request handler.
   void handle(http_request request, responder respond);
+  // Stops taking requests: one that arrives later, or still waits for a worker, is answered 503
+  // shutting-down. Returns once the workers finished the requests they hold (each is bounded by
+  // its own waits). A command already handed to the writer is answered when the writer is done
+  // with it (case_writer::drain). Idempotent.
+  void stop();
 
  private:
   class impl;

@@ -361,11 +361,13 @@ class session : public std::enable_shared_from_this<session> {
     r.client = client.to_string();
     r.client_key = address_key(client);
 
+    // In flight until its answer is written (or the connection fails): stop() waits for that,
+    // so that an answer decided before the stop reaches its client.
     server_.request_started();
+    answering_ = true;
     stream_.expires_never();  // the handler may wait for the log; the write has its own timeout
     server_.handler()(std::move(r), [self = shared_from_this()](http_response resp) {
       asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
-        self->server_.request_finished();
         self->write(std::move(resp));
       });
     });
@@ -383,11 +385,16 @@ class session : public std::enable_shared_from_this<session> {
       msg->set(name, value);
     }
     msg->body() = std::move(resp.body);
+    if (server_.stopping()) keep_alive_ = false;  // no further request on a stopping server
     msg->keep_alive(keep_alive_);
     msg->prepare_payload();
     stream_.expires_after(server_.options().read_timeout);
     bhttp::async_write(stream_, *msg,
                        [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
+                         if (self->answering_) {
+                           self->answering_ = false;
+                           self->server_.request_finished();
+                         }
                          if (ec) return self->close();
                          if (!self->keep_alive_) return self->close();
                          self->do_read();
@@ -408,6 +415,7 @@ class session : public std::enable_shared_from_this<session> {
   const std::string key_;  // the peer's address_key, as the limiter counts it
   bool keep_alive_{true};
   bool first_request_{true};
+  bool answering_{false};  // a request was handed to the handler and its answer is not written
   std::size_t body_limit_{0};  // of the request being read
 };
 

@@ -41,7 +41,11 @@ using request_handler = std::function<void(http_request, responder)>;
 // where it can be written without waiting). Every error it produces itself is problem+json.
 //
 // Lifecycle: start() binds and runs the I/O threads; stop() stops accepting, lets requests in
-// flight finish (up to `grace`), then closes everything. Thread-safe.
+// flight finish and their answers be written (up to `grace`; answers close their connections),
+// then stops the I/O threads. A responder called after that drops its answer, but it still
+// refers to the server: the server must outlive every responder it handed out, so whatever
+// holds them (the api's workers, the writer's commands in flight) is finished first.
+// Thread-safe.
 class http_server {
  public:
   http_server(server_options options, request_handler handler);

@@ -88,7 +88,11 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
       {(std::filesystem::path(options.data_dir) / "log").string(), options.partitions});
 }
 
-// Members in construction order; destroyed in reverse (server first, log last).
+// Members destroyed in reverse order, log last. The order that matters at the end: whatever
+// submits commands (reminders, deadline revision) goes first; then the writer, whose destructor
+// waits for commands still in flight, which answer through the api into the HTTP server; then
+// the api (whose responders hold the server's connections); the server last of the three.
+// stop() has stopped the server and the api by then, so neither hands out new work.
 struct server_stack::parts {
   core::calendar calendar;     // the shipped data file: seeds the log's calendar at first start
   std::string calendar_text;
@@ -104,17 +108,17 @@ struct server_stack::parts {
   std::unique_ptr<projections::projection_set> projections;
   std::unique_ptr<projections::projection_runner> runner;
   std::unique_ptr<events::checkpointer> checkpointer;
-  std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::registry_writer> registry_writer;
   std::unique_ptr<projections::calendar_writer> calendar_writer;
+  std::unique_ptr<gateway::http_server> server;
+  std::unique_ptr<gateway::api> api;
+  std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::deadline_reviser> reviser;
   civil_date calendar_warned_on;  // the reminder thread's: one warning a day
   std::unique_ptr<projections::reminder_scheduler> reminders;
   std::unique_ptr<projections::reminder_thread> reminder_ticker;
   std::unique_ptr<report_jobs_thread> report_jobs;
   std::unique_ptr<events::checkpoint_thread> checkpoints;
-  std::unique_ptr<gateway::api> api;
-  std::unique_ptr<gateway::http_server> server;
   std::string host;
   bool stopped{false};
 };
@@ -142,7 +146,10 @@ result<projections::created_token> server_stack::create_token(const token_reques
 void server_stack::stop(std::chrono::milliseconds grace) {
   if (!parts_ || parts_->stopped) return;
   parts_->stopped = true;
-  if (parts_->server) parts_->server->stop(grace);  // stop accepting; answer what is in flight
+  // Stop accepting and answer what is in flight (up to `grace`); then no request reaches the
+  // api's workers any more, and those still at work finish before the writer is drained.
+  if (parts_->server) parts_->server->stop(grace);
+  if (parts_->api) parts_->api->stop();
   parts_->report_jobs.reset();
   parts_->reminder_ticker.reset();
   if (parts_->reminders) parts_->reminders->wait_idle(grace);
@@ -325,7 +332,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     return tools::create_token(*st, *reg->snapshot(),
                                token_request{o.role, o.center, o.unit, o.expires_at});
   };
-  // The server is made below, before any request can arrive, and outlives the requests it serves.
+  // The server is made below, before any request can arrive; stop() ends the api's workers (the
+  // only callers) before the server is destroyed.
   services.connection_metrics = [raw = p.get()] {
     return raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
   };
