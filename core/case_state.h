@@ -50,6 +50,21 @@ struct unit_first_transfer {
   }
 };
 
+// A unit's pending request to extend its reply deadline (Art. 34), until its head approves it.
+// The explanation stays in the request's event (a sealed personal field).
+struct pending_extension {
+  extension_reason reason{extension_reason::complex};
+  working_days days;
+  civil_date requested_on;
+  user_id by;
+
+  friend bool operator==(const pending_extension&, const pending_extension&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, days, requested_on, by);
+  }
+};
+
 // The state of one case: the left fold of its events with evolve(). A plain value, stored by
 // the projection (cereal).
 struct case_state {
@@ -117,6 +132,8 @@ struct case_state {
   // the window shows whether it was met), and each unit's first transfer (Art. 32-33).
   std::optional<civil_date> returned_on;
   std::vector<unit_first_transfer> unit_transfers;
+  // v7: the unit's extension request awaiting its head's approval (Art. 34).
+  std::optional<pending_extension> extension_request;
 
   friend bool operator==(const case_state&, const case_state&) = default;
 
@@ -135,6 +152,7 @@ struct case_state {
     if (class_version >= 4) ar(transfer_basis, return_basis, reply_basis, reply_from, reply_days);
     if (class_version >= 5) ar(recorded_at);
     if (class_version >= 6) ar(returned_on, unit_transfers);
+    if (class_version >= 7) ar(extension_request);
   }
 };
 
@@ -166,4 +184,5 @@ std::optional<deadline> return_window(const case_state& s, timestamp now);
 
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_first_transfer, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 6);
+CEREAL_CLASS_VERSION(caseline::core::pending_extension, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 7);

@@ -101,6 +101,7 @@ std::string_view event_name(std::uint16_t type_id) {
     case purge_refused::type_id: return "purge_refused";
     case deadline_revised::type_id: return "deadline_revised";
     case calendar_year_published::type_id: return "calendar_year_published";
+    case extension_requested::type_id: return "extension_requested";
   }
   return "";
 }

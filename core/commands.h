@@ -82,13 +82,18 @@ struct accept_late_return {
   std::string unit_reasons;
 };
 
-// Art. 34: approved by the unit's head; at most 30 wd in total; before the reply deadline.
+// Art. 34: approved by the unit's head; at most 30 wd in total; before the reply deadline. Made
+// by the unit's head, it extends at once, the head being the approver; made by the unit's staff,
+// it is a request that the head approves (approve_extension). The approver is who acts, never a
+// field of the command.
 struct extend {
-  user_id approved_by;
   extension_reason reason{extension_reason::complex};
   working_days days{0};
   std::string explanation;
 };
+
+// Art. 34: the unit's head approves the unit's pending extension request.
+struct approve_extension {};
 
 // Art. 35: names the deadline it is about, so sending it twice does nothing the second time.
 struct remind {
@@ -146,7 +151,7 @@ using command = std::variant<receive, answer_immediately, not_accept, redirect, 
                              escalate, return_case, extend, remind, reply, revisit, archive,
                              flag_major_urgent, purge_recording, shred_text, place_legal_hold,
                              lift_legal_hold, record_refused_purge, revise_deadlines,
-                             accept_late_return>;
+                             accept_late_return, approve_extension>;
 
 std::string_view command_name(const command& c);
 

@@ -218,24 +218,47 @@ result<events> decide(const case_state& s, const accept_late_return& c, const co
   return one(returned{*s.unit, c.unit_reasons, today, true, ctx.who.id, c.reason});
 }
 
-result<events> decide(const case_state& s, const extend& c, const context& ctx) {
+// The rules an extension keeps whoever asks (Art. 34): at most 30 wd in total, before the reply
+// deadline passes; the new deadline, counted on from the current one.
+result<extended> extension(const case_state& s, extension_reason reason, working_days days,
+                           const context& ctx) {
   if (!with_unit(s) || !s.reply_due) return status_error(errc::not_transferred, s);
-  if (c.approved_by().empty()) return missing("approved_by: the unit head's approval (Art. 34)");
-  if (blank(c.explanation)) return missing("explanation: the caller is told why (Art. 34)");
-  if (c.days() < 1) return missing("days: at least 1");
+  if (days() < 1) return missing("days: at least 1");
   if (ctx.now >= shanghai_end_of_day(*s.reply_due))
     return make_error(errc::extension_after_deadline, "the reply was due " + s.reply_due->to_string());
-  if (s.extension_days + c.days() > ctx.sla.max_extension_days())
+  if (s.extension_days + days() > ctx.sla.max_extension_days())
     return make_error(errc::extension_too_long,
-                      std::to_string(s.extension_days) + " wd used, " + std::to_string(c.days()) +
+                      std::to_string(s.extension_days) + " wd used, " + std::to_string(days()) +
                           " more requested");
-  auto due = due_after(ctx, *s.reply_due, c.days);
+  auto due = due_after(ctx, *s.reply_due, days);
   if (!due) return due.error();
   // Counted on from the current deadline: provisional if that one is.
   deadline_basis basis = due.value().basis;
   basis.provisional = basis.provisional || s.reply_basis.provisional;
-  return one(extended{c.approved_by(), c.reason, c.days, c.explanation, *s.reply_due, due.value().due,
-                      ctx.who.id, basis});
+  // The approver is the unit head who acts (Art. 34): the event's actor, never a given name.
+  return extended{ctx.who.id(), reason, days, {}, *s.reply_due, due.value().due, ctx.who.id, basis};
+}
+
+// By the unit's head: extended at once. By its staff: a request for the head to approve.
+result<events> decide(const case_state& s, const extend& c, const context& ctx) {
+  auto e = extension(s, c.reason, c.days, ctx);
+  if (!e) return e.error();
+  if (blank(c.explanation)) return missing("explanation: the caller is told why (Art. 34)");
+  if (ctx.who.role != role::unit_head)
+    return one(extension_requested{c.reason, c.days, c.explanation, shanghai_date(ctx.now),
+                                   ctx.who.id});
+  e.value().explanation = c.explanation;
+  return one(std::move(e).value());
+}
+
+result<events> decide(const case_state& s, const approve_extension&, const context& ctx) {
+  if (with_unit(s) && !s.extension_request) return make_error(errc::no_extension_request);
+  if (!with_unit(s)) return status_error(errc::not_transferred, s);
+  const pending_extension& req = *s.extension_request;
+  auto e = extension(s, req.reason, req.days, ctx);
+  if (!e) return e.error();
+  e.value().requested_by = req.by;
+  return one(std::move(e).value());
 }
 
 result<events> decide(const case_state& s, const reply& c, const context& ctx) {
@@ -429,6 +452,11 @@ result<void> check_actor(const case_state& s, const command& cmd, const context&
   if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
       std::holds_alternative<reply>(cmd))
     return check_unit_actor(s, ctx);
+  if (std::holds_alternative<approve_extension>(cmd)) {
+    if (ctx.who.role != role::unit_head)
+      return make_error(errc::not_permitted, "an extension is approved by the unit's head (Art. 34)");
+    return check_unit_actor(s, ctx);
+  }
   if (std::holds_alternative<accept_late_return>(cmd) && ctx.who.role != role::shift_lead &&
       ctx.who.role != role::supervisor)
     return make_error(errc::not_permitted, "a late return is accepted by a shift lead (Art. 32)");
@@ -541,6 +569,7 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.transferred_on = ev.transferred_on;
           s.return_by = ev.return_by;
           s.returned_on.reset();
+          s.extension_request.reset();
           s.reply_due = ev.reply_due;
           s.return_basis = ev.return_basis;
           s.reply_basis = ev.reply_basis;
@@ -559,11 +588,15 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.unit.reset();
           s.transferred_on.reset();
           s.returned_on = ev.returned_on;  // return_by stays: the window shows how it ended
+          s.extension_request.reset();
           s.reply_due.reset();
           s.reply_from.reset();
           s.reply_days = 0;
           s.extension_days = 0;
+        } else if constexpr (std::is_same_v<E, extension_requested>) {
+          s.extension_request = pending_extension{ev.reason, ev.days, ev.requested_on, ev.by};
         } else if constexpr (std::is_same_v<E, extended>) {
+          s.extension_request.reset();
           s.reply_due = ev.reply_due;
           s.reply_basis = ev.reply_basis;
           s.extension_days += ev.days();
@@ -572,6 +605,7 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           s.reminders.push_back(reminder_key{ev.kind, ev.due});
         } else if constexpr (std::is_same_v<E, replied>) {
           s.status = case_status::replied;
+          s.extension_request.reset();
           s.replied_on = ev.replied_on;
           s.replied_on_time = ev.on_time;
           s.caller_reached = ev.caller_reached;

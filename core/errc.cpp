@@ -74,6 +74,9 @@ class category final : public std::error_category {
       case errc::return_window_passed:
         return "a unit returns a matter within 2 working days of its transfer; a later return "
                "is accepted only by a shift lead, with a reason (Art. 32)";
+      case errc::no_extension_request:
+        return "an extension is approved by the unit's head on the unit's request; there is no "
+               "pending request (Art. 34)";
       case errc::return_window_open:
         return "a late return is accepted only once the unit's 2-working-day window has passed; "
                "until then the unit returns the matter itself (Art. 32)";

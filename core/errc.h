@@ -44,6 +44,7 @@ enum class errc {
   received_out_of_range,     // a receipt time in the future or more than 7 days back (Art. 27)
   return_window_passed,      // a unit's return after its 2-wd window (Art. 32)
   return_window_open,        // accepting a late return while the unit may still return (Art. 32)
+  no_extension_request,      // approving an extension the unit has not requested (Art. 34)
 };
 
 const std::error_category& error_category() noexcept;

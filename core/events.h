@@ -277,9 +277,14 @@ struct returned {
 };
 
 // id 9: reply deadline extended with the unit head's approval (Art. 34). v2 adds reply_basis.
-// v3: approved_by (who approved, as the unit gives it: may be a person's name) is a personal
+// v3: approved_by (who approved, as the unit gave it: may be a person's name) is a personal
 // field, sealed like the explanation; in v1 and v2 bodies it is plain text (same bytes: a
 // user_id is stored as its string), which the upcast says with approved_by_sealed = false.
+// v4: the approver is the authenticated unit head, never a text field: approved_by is the head's
+// user id (the event's actor, `by`), in the clear like every actor, and requested_by the unit
+// member whose request the head approved (empty when the head extended directly). An approved
+// request's explanation stays in its extension_requested event (sealed there, bound to it):
+// the extended event then has none. Bodies before v4 decode with no requested_by.
 struct extended {
   static constexpr std::uint16_t type_id = 9;
   friend bool operator==(const extended&, const extended&) = default;
@@ -291,13 +296,15 @@ struct extended {
   civil_date reply_due;  // the new deadline
   user_id by;
   deadline_basis reply_basis;  // v2
-  bool approved_by_sealed{true};  // not stored: v3 and later seal it
+  user_id requested_by{};      // v4
+  bool approved_by_sealed{false};  // not stored: only v3 sealed it
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
     ar(approved_by, reason, days, explanation, previous_due, reply_due, by);
     if (version >= 2) ar(reply_basis);
-    if constexpr (Archive::is_loading::value) approved_by_sealed = version >= 3;
+    if (version >= 4) ar(requested_by);
+    if constexpr (Archive::is_loading::value) approved_by_sealed = version == 3;
   }
 };
 
@@ -489,6 +496,23 @@ struct deadline_revised {
   }
 };
 
+// id 24: the unit asks its head to extend the reply deadline (Art. 34). Nothing changes until
+// the head approves it (an extended event); a later request replaces a pending one.
+struct extension_requested {
+  static constexpr std::uint16_t type_id = 24;
+  friend bool operator==(const extension_requested&, const extension_requested&) = default;
+  extension_reason reason{extension_reason::complex};
+  working_days days;
+  std::string explanation;  // told to the caller (Art. 34); personal, sealed
+  civil_date requested_on;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(reason, days, explanation, requested_on, by);
+  }
+};
+
 // Ids taken by events that are not case events: never reuse them.
 namespace reserved_type_id {
 inline constexpr std::uint16_t recording_purged = 15;
@@ -502,7 +526,8 @@ inline constexpr std::uint16_t calendar_year_published = 22;  // core/registry.h
 using event = std::variant<case_received, answered_immediately, not_accepted, redirected, classified,
                            transferred, escalated, returned, extended, reminded, replied, revisited,
                            archived, flagged_major_urgent, recording_purged, text_shredded,
-                           legal_hold_placed, legal_hold_lifted, purge_refused, deadline_revised>;
+                           legal_hold_placed, legal_hold_lifted, purge_refused, deadline_revised,
+                           extension_requested>;
 
 }  // namespace caseline::core
 
@@ -517,7 +542,7 @@ CEREAL_CLASS_VERSION(caseline::core::classified, 1);
 CEREAL_CLASS_VERSION(caseline::core::transferred, 3);
 CEREAL_CLASS_VERSION(caseline::core::escalated, 1);
 CEREAL_CLASS_VERSION(caseline::core::returned, 2);
-CEREAL_CLASS_VERSION(caseline::core::extended, 3);
+CEREAL_CLASS_VERSION(caseline::core::extended, 4);
 CEREAL_CLASS_VERSION(caseline::core::reminded, 1);
 CEREAL_CLASS_VERSION(caseline::core::replied, 1);
 CEREAL_CLASS_VERSION(caseline::core::revisited, 2);
@@ -529,3 +554,4 @@ CEREAL_CLASS_VERSION(caseline::core::legal_hold_placed, 1);
 CEREAL_CLASS_VERSION(caseline::core::legal_hold_lifted, 1);
 CEREAL_CLASS_VERSION(caseline::core::purge_refused, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_revised, 1);
+CEREAL_CLASS_VERSION(caseline::core::extension_requested, 1);

@@ -95,7 +95,8 @@ std::string_view command_name(const command& c) {
       "receive",  "answer_immediately", "not_accept", "redirect", "classify", "transfer", "escalate",
       "return",   "extend",             "remind",     "reply",    "revisit",  "archive",
       "flag_major_urgent", "purge_recording", "shred_text", "place_legal_hold", "lift_legal_hold",
-      "record_refused_purge", "revise_deadlines", "accept_late_return"};
+      "record_refused_purge", "revise_deadlines", "accept_late_return",
+      "approve_extension"};
   return n[c.index()];
 }
 

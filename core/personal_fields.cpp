@@ -22,8 +22,9 @@ struct visitor {
   }
   void operator()(extended& e) const {
     f("explanation", e.explanation);
-    if (e.approved_by_sealed) f("approved_by", e.approved_by);  // plain text before v3
+    if (e.approved_by_sealed) f("approved_by", e.approved_by);  // only v3 sealed it
   }
+  void operator()(extension_requested& e) const { f("explanation", e.explanation); }
   void operator()(replied& e) const {
     f("reply.facts", e.facts);
     f("reply.process", e.process);

@@ -332,6 +332,7 @@ class api::impl {
         {"escalate", &impl::command},
         {"return", &impl::command},
         {"extend", &impl::command},
+        {"approve_extension", &impl::command},
         {"reply", &impl::command},
         {"accept_late_return", &impl::command},
         {"revisit", &impl::command},
@@ -379,7 +380,7 @@ class api::impl {
     if (!p) return make_error(errc::unauthorized, "the token's role is unknown");
     // A unit token made before its unit was checked, or whose unit has since moved to another
     // center, is not honoured: it would act on another center's cases.
-    if (p->role == role::unit &&
+    if (unit_role(p->role) &&
         !check_token_scope(p->role, p->center, p->unit, *s_.registry.snapshot()))
       return make_error(errc::unauthorized, "the token's unit is not registered with its center");
     return *p;
@@ -750,7 +751,8 @@ class api::impl {
   void command(const scope_ptr& sc, responder done) {
     const std::string& id = sc->match.params.at("id");
     const std::string_view path = sc->match.matched->path;
-    const std::string action(path.substr(path.rfind('/') + 1));
+    // What follows "/v1/cases/{id}/": "reply", "extension/approve".
+    const std::string action(path.substr(path.find("{id}/") + 5));
     if (!sc->req.body.empty())
       if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
     auto cmd = parse_case_command(action, sc->req.body);
@@ -1146,7 +1148,7 @@ class api::impl {
       return field_error("center", "must be a 6-digit GB/T 2260 code");
     if (!unit.empty() && !valid_token_text(unit, 64)) return field_error("unit", "not a unit id");
     projections::scope out;
-    if (p.role == role::unit) {
+    if (unit_role(p.role)) {
       if ((!unit.empty() && unit != p.unit()) || (!center.empty() && center != p.center()))
         return make_error(errc::forbidden, "a unit sees its own unit's cases only");
       out.unit = p.unit;

@@ -9,10 +9,10 @@ namespace caseline::gateway {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> names{"agent",           "shift_lead", "quality_inspector",
-                                                "analyst",         "revisit_officer",
-                                                "supervisor",      "unit",       "auditor",
-                                                "admin"};
+constexpr std::array<std::string_view, 10> names{"agent",           "shift_lead", "quality_inspector",
+                                                 "analyst",         "revisit_officer",
+                                                 "supervisor",      "unit",       "auditor",
+                                                 "admin",           "unit_head"};
 
 }  // namespace
 
@@ -29,6 +29,8 @@ std::optional<role> parse_role(std::string_view name) {
 
 std::vector<std::string_view> role_names() { return {names.begin(), names.end()}; }
 
+bool unit_role(role r) { return r == role::unit || r == role::unit_head; }
+
 std::optional<principal> to_principal(const projections::token_info& t) {
   const auto r = parse_role(t.role);
   if (!r) return std::nullopt;
@@ -39,11 +41,13 @@ result<void> check_token_scope(role r, const center_code& center, const unit_id&
                                const core::registry& reg) {
   if (reg.center(center) == nullptr)
     return make_error(errc::invalid_field, "center: not a Henan center code");
-  if (r != role::unit) {
-    if (!unit().empty()) return make_error(errc::invalid_field, "unit: only for role unit");
+  if (!unit_role(r)) {
+    if (!unit().empty())
+      return make_error(errc::invalid_field, "unit: only for role unit or unit_head");
     return success();
   }
-  if (unit().empty()) return make_error(errc::invalid_field, "unit: required for role unit");
+  if (unit().empty())
+    return make_error(errc::invalid_field, "unit: required for role unit or unit_head");
   const core::unit_info* u = reg.unit(unit);
   if (u == nullptr)
     return make_error(errc::invalid_field,
@@ -78,13 +82,14 @@ bool permitted(role r, operation op) {
     case operation::escalate: return r == supervisor;
     // Agents: the work orders they handled (Art. 22(4)), which core checks.
     case operation::archive: return r == supervisor || r == agent || r == revisit_officer;
-    case operation::unit_command: return r == unit;
+    case operation::unit_command: return unit_role(r);
+    case operation::approve_extension: return r == unit_head;
     // Art. 32: after the unit's window only the center's shift lead (or supervisor) takes it back.
     case operation::accept_late_return: return r == shift_lead || r == supervisor;
     case operation::revisit: return r == revisit_officer || r == supervisor;
     case operation::read_case:
       return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
-             r == supervisor || r == unit || r == auditor;
+             r == supervisor || unit_role(r) || r == auditor;
     case operation::read_registry: return true;
     case operation::write_registry: return r == admin || r == supervisor;
     case operation::admin_clock:
@@ -93,7 +98,7 @@ bool permitted(role r, operation op) {
     case operation::metrics: return r == admin || r == analyst || r == auditor;
     case operation::read_worklists:
       return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
-             r == supervisor || r == unit || r == auditor;
+             r == supervisor || unit_role(r) || r == auditor;
     case operation::read_reports: return r == analyst || r == supervisor || r == auditor;
     // Supervisors of the provincial center only: the handler checks the center.
     case operation::retention_audit: return r == auditor || r == supervisor;
@@ -111,7 +116,8 @@ bool in_scope(const principal& p, const core::case_state& s) {
     case role::auditor: return true;
     case role::admin:
     case role::analyst: return false;
-    case role::unit: return s.unit && *s.unit == p.unit && !p.unit().empty();
+    case role::unit:
+    case role::unit_head: return s.unit && *s.unit == p.unit && !p.unit().empty();
     default: break;
   }
   if (p.center() == core::registry::provincial_center) return true;
@@ -119,18 +125,18 @@ bool in_scope(const principal& p, const core::case_state& s) {
 }
 
 bool provincial(const principal& p) {
-  return p.role != role::unit && p.center() == core::registry::provincial_center;
+  return !unit_role(p.role) && p.center() == core::registry::provincial_center;
 }
 
 std::string list_scope(const principal& p) {
-  if (p.role == role::unit) return "u" + p.unit();
+  if (unit_role(p.role)) return "u" + p.unit();
   if (p.role == role::auditor || p.center() == core::registry::provincial_center) return "*";
   return "c" + p.center();
 }
 
 bool sees_phone(role r) {
   return r == role::agent || r == role::shift_lead || r == role::supervisor ||
-         r == role::revisit_officer || r == role::unit;
+         r == role::revisit_officer || unit_role(r);
 }
 
 std::string mask_phone(std::string_view phone) {
@@ -148,6 +154,7 @@ core::actor to_actor(const principal& p) {
     case role::revisit_officer: r = core::role::revisit_officer; break;
     case role::supervisor: r = core::role::supervisor; break;
     case role::unit: r = core::role::unit_staff; break;
+    case role::unit_head: r = core::role::unit_head; break;
     // Not case actors: permitted() keeps them from commands; agent is never used for them.
     case role::auditor:
     case role::admin: r = core::role::quality_inspector; break;

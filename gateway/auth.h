@@ -25,10 +25,14 @@ enum class role : std::uint8_t {
   unit,               // a handling unit: return, extend, reply, only on cases transferred to it
   auditor,            // reads everything, histories included (phone numbers masked)
   admin,              // tokens, the registry, the manual clock; no case data
+  unit_head,          // a handling unit's head: as unit, and extends or approves extensions (Art. 34)
 };
 std::string_view to_string(role r);
 std::optional<role> parse_role(std::string_view name);
 std::vector<std::string_view> role_names();
+// A handling unit's token (its staff or its head): scoped to one unit, acting on the cases
+// transferred to it (Art. 30).
+bool unit_role(role r);
 
 // Who a request acts as: the token's role and scope.
 struct principal {
@@ -64,7 +68,8 @@ enum class operation : std::uint8_t {
   intake_command,   // answer, not-accept, redirect, classify, transfer, flag-major-urgent
   escalate,
   archive,
-  unit_command,     // return, extend, reply
+  unit_command,     // return, extend (the head extends, the staff request), reply
+  approve_extension,  // the unit head approves the unit's extension request (Art. 34)
   accept_late_return,  // a unit's return after its window (Art. 32)
   revisit,
   read_case,        // a case, its history, the case list

@@ -140,8 +140,16 @@ struct body_renderer {
     json::object o{{"approved_by", e.approved_by},     {"reason", core::to_string(e.reason)},
                    {"working_days", e.days()},           {"explanation", text(e.explanation)},
                    {"previous_due", date(e.previous_due)}, {"reply_due", date(e.reply_due)}};
+    // Approved on the unit's request (Art. 34): the explanation is the request's.
+    if (!e.requested_by().empty()) o["requested_by"] = e.requested_by();
     put_basis(o, "reply_due", e.reply_basis);
     return o;
+  }
+  json::object operator()(const core::extension_requested& e) const {
+    return {{"reason", core::to_string(e.reason)},
+            {"working_days", e.days()},
+            {"explanation", text(e.explanation)},
+            {"requested_on", date(e.requested_on)}};
   }
   json::object operator()(const core::reminded& e) const {
     return {{"kind", core::to_string(e.kind)},
@@ -237,6 +245,14 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   o["unit"] = s.unit ? json::value((*s.unit)()) : json::value(nullptr);
   o["transferred_on"] = opt_date(s.transferred_on);
   o["extension_days"] = s.extension_days;
+  // Art. 34: the unit's request awaiting its head's approval.
+  if (s.extension_request)
+    o["extension_request"] = {{"reason", core::to_string(s.extension_request->reason)},
+                              {"working_days", s.extension_request->days()},
+                              {"requested_on", date(s.extension_request->requested_on)},
+                              {"by", s.extension_request->by()}};
+  else
+    o["extension_request"] = nullptr;
   o["returns"] = s.returns;
   o["replied_on"] = opt_date(s.replied_on);
   o["replied_on_time"] = s.replied_on_time;

@@ -126,14 +126,23 @@ result<core::command> parse_accept_late_return(object_reader& r) {
       core::accept_late_return{reason.value(), unit_reasons.value().value_or("")}};
 }
 
+// The approver is the authenticated unit head (Art. 34): a client that still names one is told
+// so, rather than have a name it gave silently dropped.
 result<core::command> parse_extend(object_reader& r) {
+  CASELINE_TRY(approved_by, r.optional_string("approved_by", 64));
+  if (approved_by.value())
+    return field_error(r.path("approved_by"),
+                       "no longer a field: the approver is the unit head who extends or approves "
+                       "(Art. 34)");
   CASELINE_TRY(reason, required_enum<core::extension_reason>(r, "reason"));
   CASELINE_TRY(days, r.required_int("working_days", 1, 30));
-  CASELINE_TRY(approved_by, r.required_string("approved_by", 1, 64));
   CASELINE_TRY(explanation, r.required_string("explanation", 1, text_limit));
-  return core::command{core::extend{user_id{approved_by.value()}, reason.value(),
-                                    working_days{static_cast<int>(days.value())},
+  return core::command{core::extend{reason.value(), working_days{static_cast<int>(days.value())},
                                     explanation.value()}};
+}
+
+result<core::command> parse_approve_extension(object_reader&) {
+  return core::command{core::approve_extension{}};
 }
 
 result<core::command> parse_reply(object_reader& r) {
@@ -178,7 +187,7 @@ struct action_parser {
   result<core::command> (*parse)(object_reader&);
 };
 
-constexpr std::array<action_parser, 15> action_parsers{{
+constexpr std::array<action_parser, 16> action_parsers{{
     {"answer", parse_answer},
     {"not-accept", parse_not_accept},
     {"redirect", parse_redirect},
@@ -188,6 +197,7 @@ constexpr std::array<action_parser, 15> action_parsers{{
     {"return", parse_return},
     {"accept-late-return", parse_accept_late_return},
     {"extend", parse_extend},
+    {"extension/approve", parse_approve_extension},
     {"reply", parse_reply},
     {"revisit", parse_revisit},
     {"archive", parse_archive},
@@ -215,7 +225,7 @@ result<core::command> parse_case_command(std::string_view action, std::string_vi
     if (p.action != action) continue;
     const json_limits limits;
     boost::json::object o;
-    // archive takes no field: an empty body is the empty object.
+    // archive and the approval take no field: an empty body is the empty object.
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
     if (auto ok = require_json_object_body(body, o, limits); !ok) return ok.error();
     object_reader r(o, "", limits);

@@ -131,6 +131,7 @@ mapping map_core(core::errc e) {
     case errc::received_out_of_range: return rule(422, "rule/received-out-of-range");
     case errc::return_window_passed: return rule(409, "rule/return-window-passed");
     case errc::return_window_open: return rule(409, "rule/return-window-open");
+    case errc::no_extension_request: return rule(409, "rule/no-extension-request");
   }
   return {500, "internal", "Internal error"};
 }

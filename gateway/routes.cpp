@@ -10,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 45> routes{{
+constexpr std::array<route, 46> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -28,6 +28,7 @@ constexpr std::array<route, 45> routes{{
     {"POST", "/v1/cases/{id}/escalate", "escalate", escalate},
     {"POST", "/v1/cases/{id}/return", "return", unit_command},
     {"POST", "/v1/cases/{id}/extend", "extend", unit_command},
+    {"POST", "/v1/cases/{id}/extension/approve", "approve_extension", approve_extension},
     {"POST", "/v1/cases/{id}/reply", "reply", unit_command},
     {"POST", "/v1/cases/{id}/accept-late-return", "accept_late_return", accept_late_return},
     {"POST", "/v1/cases/{id}/revisit", "revisit", revisit},

@@ -179,8 +179,8 @@ result<generated_log> generate_log(events::event_log& log, const core::calendar&
     const core::actor unit_staff{user_id{"staff@" + unit()}, core::role::unit_staff, {}, unit};
     if (pick(100) < 10) {
       d = d.plus_days(1);
-      g.run(id, core::extend{user_id{"head@" + unit()}, core::extension_reason::complex, working_days{5}, "复杂"},
-            now(), unit_staff);
+      const core::actor head{user_id{"head@" + unit()}, core::role::unit_head, {}, unit};
+      g.run(id, core::extend{core::extension_reason::complex, working_days{5}, "复杂"}, now(), head);
     }
     const int limit_days = cat == core::category::complaint ? 42 : cat == core::category::inquiry ? 7 : 14;
     d = d.plus_days(1 + static_cast<std::int64_t>(pick(static_cast<std::uint64_t>(limit_days * 6 / 5))));

@@ -133,10 +133,10 @@ int main(int argc, char** argv) {
       "create", "create a token; prints it once (stored only as its SHA-256)");
   token_create->add_option("--role", token_req.role,
                            "agent, shift_lead, quality_inspector, analyst, revisit_officer, "
-                           "supervisor, unit, auditor, admin")
+                           "supervisor, unit, unit_head, auditor, admin")
       ->required();
   token_create->add_option("--center", token_req.center, "GB/T 2260 center code")->required();
-  token_create->add_option("--unit", token_req.unit, "handling unit id (role unit)");
+  token_create->add_option("--unit", token_req.unit, "handling unit id (roles unit, unit_head)");
   std::string token_expires;
   token_create->add_option("--expires", token_expires,
                            "RFC 3339 date-time or a duration (90m, 12h, 30d); default never");

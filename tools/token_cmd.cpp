@@ -51,7 +51,7 @@ result<std::unique_ptr<projections::store>> open_token_store(const store_options
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r) {
   // Only a unit's registration needs the store: refuse the rest before creating one for nothing.
-  if (r.role != "unit")
+  if (r.role != "unit" && r.role != "unit_head")
     if (auto ok = check_token_request(r, core::registry::henan()); !ok) return ok.error();
   auto s = open_token_store(options);
   if (!s) return s.error();

@@ -21,16 +21,17 @@ namespace caseline::tools {
 
 struct token_request {
   std::string role;    // gateway role name: agent, shift_lead, quality_inspector, analyst,
-                       // revisit_officer, supervisor, unit, auditor, admin
+                       // revisit_officer, supervisor, unit, auditor, admin, unit_head
   std::string center;  // GB/T 2260 code of a Henan center (410000: the provincial center)
-  std::string unit;    // required for role "unit", refused otherwise
+  std::string unit;    // required for roles "unit" and "unit_head", refused otherwise
   std::optional<timestamp> expires_at{};  // none: never expires (revoke it instead)
 };
 
 // --expires: an RFC 3339 date-time, or a duration from now ("90m", "12h", "30d").
 result<timestamp> parse_expires(std::string_view text, timestamp now);
 
-// Checks a request: a known role and center; a unit exactly for role "unit", registered with
+// Checks a request: a known role and center; a unit exactly for roles "unit" and "unit_head"
+// (the unit's head, Art. 34), registered with
 // that center in `reg` (gateway::check_token_scope).
 result<void> check_token_request(const token_request& r, const core::registry& reg);
 

@@ -93,8 +93,8 @@ TEST_CASE("Art. 27, 32, 33: intake and transfer at the turn of a year without it
 
   // An extension counted on from a provisional deadline stays provisional (Art. 34).
   const case_state extended_s =
-      must(step(s, extend{user_id{"head"}, extension_reason::complex, working_days{5}, "需调查"},
-                at(cal, date("2027-01-10"), world::unit_member("u-zz-yg"))));
+      must(step(s, extend{extension_reason::complex, working_days{5}, "需调查"},
+                at(cal, date("2027-01-10"), world::unit_member("u-zz-yg", role::unit_head))));
   CHECK(extended_s.reply_due == date("2027-02-23"));
   CHECK(extended_s.reply_basis.provisional);
   CHECK(extended_s.reply_days == 35);

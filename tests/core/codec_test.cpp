@@ -53,11 +53,17 @@ returned sample_returned_v1() {
 extended sample_extended_v1() {
   return extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
                   civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, {},
-                  false};
+                  {}, false};
 }
 extended sample_extended_v2() {
   extended e = sample_extended_v1();
   e.reply_basis = deadline_basis{true, "5c1f0e9a3b7d2468"};
+  return e;
+}
+extended sample_extended_v3() {
+  extended e = sample_extended_v2();
+  e.reply_basis = provisional;
+  e.approved_by_sealed = true;
   return e;
 }
 unit_registered sample_unit_registered_v1() {
@@ -86,8 +92,9 @@ std::vector<event> current_samples() {
                 center_code{"410000"}, "涉及郑州、开封", agent},
       returned{unit_id{"u-410100-yg"}, "不属本单位职责", d, true, user_id{"u-shift-1"},
                "单位逾期退回，经核确非其职责"},
-      extended{"u-head-1", extension_reason::appraisal, working_days{10}, "需技术鉴定",
-               civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"u-unit-1"}, provisional},
+      extended{"token:8f3a2c1b9d4e", extension_reason::appraisal, working_days{10}, "",
+               civil_date{2026, 11, 20}, civil_date{2026, 12, 4}, user_id{"token:8f3a2c1b9d4e"},
+               provisional, user_id{"token:1a2b3c4d5e6f"}},
       reminded{deadline_kind::reply, civil_date{2026, 11, 20}, civil_date{2026, 11, 23},
                unit_id{"u-410000-gs"}, agent},
       replied{"经查属实", "现场核查", "《收费公路管理条例》第五十二条", true, d, true, true,
@@ -105,6 +112,8 @@ std::vector<event> current_samples() {
       deadline_revised{deadline_kind::reply, civil_date{2027, 2, 9}, civil_date{2027, 2, 12},
                        deadline_basis{false, "0b9d4e2a71c3f580"}, civil_date{2026, 12, 8},
                        user_id{"caseline-calendar"}},
+      extension_requested{extension_reason::appraisal, working_days{10}, "需技术鉴定",
+                          civil_date{2026, 11, 18}, user_id{"token:1a2b3c4d5e6f"}},
   };
 }
 
@@ -279,6 +288,15 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     CHECK(std::get<extended>(decoded.value()) == sample_extended_v2());
     CHECK_FALSE(std::get<extended>(decoded.value()).approved_by_sealed);
   }
+  SUBCASE("extended v3: approved_by as the unit gave it, sealed; no requester (Art. 34)") {
+    auto bytes = read_golden("09-extended.v3.bin");
+    REQUIRE(bytes);
+    auto decoded = decode(extended::type_id, 3, *bytes);
+    REQUIRE(decoded);
+    CHECK(std::get<extended>(decoded.value()) == sample_extended_v3());
+    CHECK(std::get<extended>(decoded.value()).approved_by_sealed);
+    CHECK(std::get<extended>(decoded.value()).requested_by().empty());
+  }
   SUBCASE("unit_registered v1: the contact in plain text, as before it was sealed") {
     auto bytes = read_golden("17-unit_registered.v1.bin");
     REQUIRE(bytes);
@@ -350,10 +368,10 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(ok);
     ++files;
   }
-  // 20 case event types and their older versions (case_received v1 to v5, answered_immediately
-  // v1, transferred v1 and v2, returned v1, revisited v1, extended v1 and v2), unit_registered v1
+  // 21 case event types and their older versions (case_received v1 to v5, answered_immediately
+  // v1, transferred v1 and v2, returned v1, revisited v1, extended v1 to v3), unit_registered v1
   // and v2, calendar_year_published.
-  CHECK(files == 35);
+  CHECK(files == 37);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {
@@ -371,4 +389,5 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(21) == "deadline_revised");
   CHECK(event_name(22) == "calendar_year_published");
   CHECK(event_name(23).empty());
+  CHECK(event_name(24) == "extension_requested");
 }

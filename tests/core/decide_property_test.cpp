@@ -51,8 +51,9 @@ command random_command(std::mt19937_64& rng, const case_state& s, civil_date tod
     case 7:
       if (rng() % 3 == 0) return accept_late_return{maybe_blank(rng, "逾期退回，确非其职责"), "非本单位职责"};
       return return_case{maybe_blank(rng, "非本单位职责")};
-    case 8: return extend{user_id{"head"}, extension_reason::complex,
-                          working_days{static_cast<int>(rng() % 35)}, "复杂"};
+    case 8:
+      if (rng() % 3 == 0) return approve_extension{};
+      return extend{extension_reason::complex, working_days{static_cast<int>(rng() % 35)}, "复杂"};
     case 9: {
       const auto ds = deadlines(s, core::testing::world{}.at(today, world::agent()).now);
       if (!ds.empty() && rng() % 4 != 0) return remind{ds[rng() % ds.size()].kind, ds[rng() % ds.size()].due};
@@ -75,8 +76,9 @@ actor random_actor(std::mt19937_64& rng, const case_state& s, const command& c) 
     return pick(rng, {world::agent("410200"), world::unit_member("u-kf-yg"), world::revisit_officer()});
   const std::string center = s.owner_center().empty() ? "410100" : s.owner_center();
   if (std::holds_alternative<return_case>(c) || std::holds_alternative<extend>(c) ||
-      std::holds_alternative<reply>(c))
-    return world::unit_member(s.unit ? (*s.unit)().c_str() : "u-zz-yg");
+      std::holds_alternative<reply>(c) || std::holds_alternative<approve_extension>(c))
+    return world::unit_member(s.unit ? (*s.unit)().c_str() : "u-zz-yg",
+                              rng() % 2 == 0 ? role::unit_head : role::unit_staff);
   if (std::holds_alternative<revisit>(c)) return world::revisit_officer(center.c_str());
   if (std::holds_alternative<accept_late_return>(c))
     return actor{user_id{"lead@" + center}, role::shift_lead, center_code{center}, {}};

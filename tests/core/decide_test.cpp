@@ -484,23 +484,91 @@ TEST_CASE("Art. 33: reply limits of 5 / 10 / 30 wd by category, configurable") {
         civil_date{2026, 11, 11});
 }
 
-TEST_CASE("Art. 34: an approved extension of at most 30 wd, before the reply deadline") {
+TEST_CASE("Art. 34 — an extension of at most 30 wd, before the reply deadline, by the unit's head") {
   const civil_date mon{2026, 11, 2};
   const case_state t = transferred_as(category::inquiry, mon);  // due 2026-11-09
-  const extend ten{user_id{"head"}, extension_reason::evidence, working_days{10}, "取证困难"};
-  const case_state e = ok(step(t, ten, w.at(civil_date{2026, 11, 9}, unit)));
+  const actor head = world::unit_member("u-zz-yg", role::unit_head);
+  const extend ten{extension_reason::evidence, working_days{10}, "取证困难"};
+  const case_state e = ok(step(t, ten, w.at(civil_date{2026, 11, 9}, head)));
   CHECK(e.reply_due == civil_date{2026, 11, 23});
   CHECK(e.extension_days == 10);
-  auto late = step(t, ten, w.at(civil_date{2026, 11, 10}, unit));
+  // The approver is the head who acts: the event says so, whatever a client might have named.
+  const auto ev = decide(t, ten, w.at(mon, head));
+  REQUIRE(ev);
+  const auto& x = std::get<extended>(ev.value().front());
+  CHECK(x.approved_by == head.id());
+  CHECK(x.by == head.id);
+  CHECK(x.requested_by().empty());
+  CHECK(x.explanation == "取证困难");
+  auto late = step(t, ten, w.at(civil_date{2026, 11, 10}, head));
   CHECK(fails(late) == errc::extension_after_deadline);
   CHECK(late.error().message().find("extension must be requested before the reply deadline (Art. 34)") == 0);
-  const extend twenty_one{user_id{"head"}, extension_reason::other, working_days{21}, "x"};
-  CHECK(fails(step(e, twenty_one, w.at(mon, unit))) == errc::extension_too_long);
-  const extend twenty{user_id{"head"}, extension_reason::complex, working_days{20}, "x"};
-  CHECK(ok(step(e, twenty, w.at(mon, unit))).extension_days == 30);
-  CHECK(fails(step(t, extend{user_id{}, extension_reason::complex, working_days{5}, "x"}, w.at(mon, unit))) ==
+  const extend twenty_one{extension_reason::other, working_days{21}, "x"};
+  CHECK(fails(step(e, twenty_one, w.at(mon, head))) == errc::extension_too_long);
+  const extend twenty{extension_reason::complex, working_days{20}, "x"};
+  CHECK(ok(step(e, twenty, w.at(mon, head))).extension_days == 30);
+  CHECK(fails(step(t, extend{extension_reason::complex, working_days{5}, " "}, w.at(mon, head))) ==
         errc::invalid_argument);
   CHECK(fails(step(t, ten, w.at(mon, world::agent()))) == errc::not_permitted);
+  CHECK(fails(step(t, ten, w.at(mon, world::unit_member("u-zz-gl", role::unit_head)))) ==
+        errc::not_the_handling_unit);
+}
+
+TEST_CASE("Art. 34 — the unit requests an extension, its head approves it") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::inquiry, mon);  // due 2026-11-09
+  const actor head = world::unit_member("u-zz-yg", role::unit_head);
+  const actor other_head = world::unit_member("u-zz-gl", role::unit_head);
+  const extend five{extension_reason::appraisal, working_days{5}, "需技术鉴定"};
+  // A staff member's extension is a request: the deadline does not move until the head approves.
+  const case_state asked = ok(step(t, five, w.at(mon, unit)));
+  CHECK(asked.reply_due == civil_date{2026, 11, 9});
+  CHECK(asked.extension_days == 0);
+  REQUIRE(asked.extension_request);
+  CHECK(asked.extension_request->days() == 5);
+  CHECK(asked.extension_request->by == unit.id);
+  const struct {
+    const char* what;
+    case_state from;
+    actor who;
+    civil_date on;
+    errc expected;
+  } rows[] = {
+      {"the head approves", asked, head, civil_date{2026, 11, 9}, errc::ok},
+      {"the staff approve their own request", asked, unit, mon, errc::not_permitted},
+      {"an agent", asked, world::agent(), mon, errc::not_permitted},
+      {"another unit's head", asked, other_head, mon, errc::not_the_handling_unit},
+      {"nothing was requested", t, head, mon, errc::no_extension_request},
+      {"after the reply deadline", asked, head, civil_date{2026, 11, 10},
+       errc::extension_after_deadline},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    const auto next = step(r.from, approve_extension{}, w.at(r.on, r.who));
+    CHECK(fails(next) == r.expected);
+    if (!next) continue;
+    CHECK(next.value().reply_due == civil_date{2026, 11, 16});
+    CHECK(next.value().extension_days == 5);
+    CHECK_FALSE(next.value().extension_request);
+    const auto ev = decide(r.from, approve_extension{}, w.at(r.on, r.who));
+    REQUIRE(ev);
+    const auto& x = std::get<extended>(ev.value().front());
+    CHECK(x.approved_by == head.id());
+    CHECK(x.by == head.id);
+    CHECK(x.requested_by == unit.id);
+    CHECK(x.reason == extension_reason::appraisal);
+    CHECK(x.explanation.empty());  // it is the request's, sealed in its own event
+  }
+  // A request is checked like an extension: within 30 wd in total, before the deadline.
+  CHECK(fails(step(t, extend{extension_reason::other, working_days{31}, "x"}, w.at(mon, unit))) ==
+        errc::extension_too_long);
+  CHECK(fails(step(t, five, w.at(civil_date{2026, 11, 10}, unit))) == errc::extension_after_deadline);
+  // A later request replaces a pending one; a return drops it.
+  const case_state again = ok(step(asked, extend{extension_reason::other, working_days{3}, "y"},
+                                   w.at(mon, unit)));
+  CHECK(again.extension_request->days() == 3);
+  const case_state back = ok(step(asked, return_case{"不属本单位职责"}, w.at(mon, unit)));
+  CHECK_FALSE(back.extension_request);
 }
 
 TEST_CASE("Art. 35: a reminder only for a deadline passed unmet, once per deadline") {
@@ -792,7 +860,7 @@ TEST_CASE("deadlines are pending, met or missed") {
 }
 
 TEST_CASE("every rule error names its article") {
-  for (int e = static_cast<int>(errc::case_already_exists); e <= static_cast<int>(errc::return_window_open); ++e) {
+  for (int e = static_cast<int>(errc::case_already_exists); e <= static_cast<int>(errc::no_extension_request); ++e) {
     const std::string m = make_error_code(static_cast<errc>(e)).message();
     if (static_cast<errc>(e) == errc::case_not_found || static_cast<errc>(e) == errc::calendar_unreadable)
       continue;

@@ -34,9 +34,8 @@ TEST_CASE("a case goes through its whole life over the API, each answer the case
                own.at("agent"));
   REQUIRE(r.status == 200);
   CHECK(str(r.json(), "status") == "transferred");
-  r = srv.post("/v1/cases/" + id + "/extend",
-               R"({"reason":"evidence","working_days":5,"approved_by":"head-1","explanation":"CCTV"})",
-               own.at("unit"));
+  r = srv.post("/v1/cases/" + id + "/extend", R"({"reason":"evidence","working_days":5,"explanation":"CCTV"})",
+               own.at("unit_head"));
   REQUIRE(r.status == 200);
   CHECK(r.json().at("extension_days").as_int64() == 5);
   r = srv.post("/v1/cases/" + id + "/reply",
@@ -204,6 +203,80 @@ TEST_CASE("Art. 32 — a late return is refused to the unit and accepted by a sh
   const auto unit_row = report().json().at("units").as_array().at(0);
   CHECK(str(unit_row, "unit") == own_unit);
   CHECK(unit_row.at("late_returns").as_int64() == 1);
+}
+
+TEST_CASE("Art. 34 — the unit's head extends, or approves the unit's request; the approver is the token") {
+  test_server srv;
+  const auto& own = srv.own;
+  const std::string body = R"({"reason":"appraisal","working_days":5,"explanation":"expert needed"})";
+  // A client that still names the approver is told the approver is whoever acts.
+  auto id = srv.transferred();
+  auto r = srv.post("/v1/cases/" + id + "/extend",
+                    R"({"reason":"complex","working_days":3,"approved_by":"head","explanation":"e"})",
+                    own.at("unit_head"));
+  CHECK(r.status == 422);
+  CHECK(str(r.json(), "field") == "approved_by");
+
+  const struct {
+    const char* what;
+    const char* route;
+    std::string token;
+    bool requested_first;
+    int status;
+    const char* type;
+  } rows[] = {
+      {"the head extends", "/extend", own.at("unit_head"), false, 200, ""},
+      {"the head approves a request", "/extension/approve", own.at("unit_head"), true, 200, ""},
+      {"the staff approve their own request", "/extension/approve", own.at("unit"), true, 403,
+       "/problems/forbidden"},
+      {"a supervisor approves", "/extension/approve", own.at("supervisor"), true, 403,
+       "/problems/forbidden"},
+      {"another unit's head", "/extension/approve", srv.other.at("unit_head"), true, 404,
+       "/problems/case-not-found"},
+      {"the head approves what nobody asked", "/extension/approve", own.at("unit_head"), false, 409,
+       "/problems/rule/no-extension-request"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.what);
+    id = srv.transferred();
+    const std::string due = str(srv.get("/v1/cases/" + id, own.at("agent")).json().at("deadlines").at("reply_by"), "due");
+    if (row.requested_first) {
+      r = srv.post("/v1/cases/" + id + "/extend", body, own.at("unit"));
+      REQUIRE(r.status == 200);
+      // A request changes no deadline until the head approves it.
+      CHECK(r.json().at("extension_days").as_int64() == 0);
+      CHECK(str(r.json().at("deadlines").at("reply_by"), "due") == due);
+      CHECK(str(r.json().at("extension_request"), "reason") == "appraisal");
+      CHECK(r.json().at("extension_request").at("working_days").as_int64() == 5);
+    }
+    r = srv.post("/v1/cases/" + id + row.route, std::string_view(row.route) == "/extend" ? body : "",
+                 row.token);
+    CAPTURE(r.body);
+    REQUIRE(r.status == row.status);
+    if (row.status != 200) {
+      CHECK(str(r.json(), "type") == row.type);
+      if (row.status == 409) CHECK(str(r.json(), "article") == "Art. 34");
+      continue;
+    }
+    CHECK(r.json().at("extension_days").as_int64() == 5);
+    CHECK(r.json().at("extension_request").is_null());
+    CHECK(str(r.json().at("deadlines").at("reply_by"), "due") != due);
+    const auto events = srv.get("/v1/cases/" + id + "/events", own.at("auditor")).json().at("events").as_array();
+    const auto& ext = events.back();
+    CHECK(str(ext, "type") == "extended");
+    CHECK(ext.at("version").as_int64() == 4);
+    CHECK(str(ext.at("actor"), "role") == "unit_head");
+    // The approver is the head's token, as the actor: never a text a client gave.
+    CHECK(str(ext.at("data"), "approved_by") == str(ext.at("actor"), "user"));
+    CHECK(str(ext.at("data"), "approved_by").starts_with("token:"));
+    if (row.requested_first) {
+      const auto& req = events[events.size() - 2];
+      CHECK(str(req, "type") == "extension_requested");
+      CHECK(str(req.at("actor"), "role") == "unit_staff");
+      CHECK(str(req.at("data"), "explanation") == "expert needed");
+      CHECK(str(ext.at("data"), "requested_by") == str(req.at("actor"), "user"));
+    }
+  }
 }
 
 TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enums, lengths") {

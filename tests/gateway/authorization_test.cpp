@@ -14,14 +14,18 @@ using namespace caseline::gwtest;
 namespace {
 
 const std::set<std::string> center_readers{"agent",      "shift_lead", "quality_inspector",
-                                           "revisit_officer", "supervisor", "unit", "auditor"};
+                                           "revisit_officer", "supervisor", "unit", "unit_head",
+                                           "auditor"};
+// A handling unit's staff and its head (Art. 30, 34).
+const std::set<std::string> unit_roles{"unit", "unit_head"};
 const std::set<std::string> intake{"agent", "shift_lead", "supervisor"};
 // The provincial center's revisit officers also take the app, web and WeChat matters (Art. 23):
 // core refuses them any other matter (409), so a city center's is not 403 here.
 const std::set<std::string> online_intake{"agent", "shift_lead", "supervisor", "revisit_officer"};
 const std::set<std::string> report_readers{"analyst", "supervisor", "auditor"};
 const std::set<std::string> everyone{"agent",   "shift_lead", "quality_inspector", "analyst",
-                                     "revisit_officer", "supervisor", "unit", "auditor", "admin"};
+                                     "revisit_officer", "supervisor", "unit", "auditor", "admin",
+                                     "unit_head"};
 
 // Route name -> the roles that may use it (Art. 16-23, 30). Routes without a token are absent.
 const std::map<std::string, std::set<std::string>>& allowed() {
@@ -39,10 +43,11 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"flag_major_urgent", online_intake},
       {"escalate", {"supervisor"}},
       {"archive", {"supervisor", "agent", "revisit_officer"}},  // Art. 22(4), 23
-      {"return", {"unit"}},
+      {"return", unit_roles},
       {"accept_late_return", {"shift_lead", "supervisor"}},  // Art. 32
-      {"extend", {"unit"}},
-      {"reply", {"unit"}},
+      {"extend", unit_roles},
+      {"approve_extension", {"unit_head"}},  // Art. 34
+      {"reply", unit_roles},
       {"revisit", {"revisit_officer", "supervisor"}},
       {"get_calendar", everyone},
       {"get_unit", everyone},
@@ -97,7 +102,8 @@ const std::map<std::string, std::string>& bodies() {
       {"archive", "{}"},
       {"return", R"({"reasons":"r"})"},
       {"accept_late_return", R"({"reason":"r"})"},
-      {"extend", R"({"reason":"complex","working_days":3,"approved_by":"h","explanation":"e"})"},
+      {"extend", R"({"reason":"complex","working_days":3,"explanation":"e"})"},
+      {"approve_extension", "{}"},
       {"reply", R"({"facts":"f","process":"p","basis":"b","caller_reached":false})"},
       {"revisit", R"({"reached":false})"},
       {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
@@ -211,7 +217,7 @@ TEST_CASE("every role x every route x own and foreign case") {
         body.replace(p, foreign_case.size(), missing);
       CHECK(body == absent.body);
       // And the provincial center's staff see every case.
-      if (role != "unit") {
+      if (!unit_roles.contains(role)) {
         const auto prov = call(srv, r, foreign_case, srv.provincial.at(role));
         CHECK(prov.status != 404);
       }

@@ -51,6 +51,23 @@ TEST_CASE("a unit token names a unit registered with the token's center") {
   SUBCASE("the own center's unit is accepted") {
     CHECK(srv.stack->create_token(tools::token_request{"unit", own_center, own_unit}));
   }
+  SUBCASE("Art. 34 — a unit head's token names its unit like a unit token") {
+    CHECK(srv.stack->create_token(tools::token_request{"unit_head", own_center, own_unit}));
+    CHECK_FALSE(srv.stack->create_token(tools::token_request{"unit_head", own_center, ""}));
+    CHECK_FALSE(srv.stack->create_token(tools::token_request{"unit_head", other_center, own_unit}));
+    // Through the admin token API too.
+    auto r = srv.post("/v1/admin/tokens",
+                      std::string(R"({"role":"unit_head","center":")") + own_center +
+                          R"(","unit":")" + own_unit + "\"}",
+                      srv.own.at("admin"));
+    CHECK(r.status == 201);
+    CHECK(r.json().at("role").as_string() == "unit_head");
+    r = srv.post("/v1/admin/tokens",
+                 std::string(R"({"role":"unit_head","center":")") + own_center + "\"}",
+                 srv.own.at("admin"));
+    CHECK(r.status == 422);
+    CHECK(r.json().at("field").as_string() == "unit");
+  }
   SUBCASE("caseline token create exits non-zero with the reason, and stores nothing") {
     const std::string data = srv.dir.path.string();
     srv.stack.reset();  // the embedded store is locked while the server runs
@@ -68,6 +85,13 @@ TEST_CASE("a unit token names a unit registered with the token's center") {
     std::ostringstream out3, err3;
     CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit", own_center, own_unit}, out3, err3) == 0);
     CHECK(out3.str().starts_with("clt_"));
+    // Art. 34: the unit's head, by `caseline token create --role unit_head`.
+    std::ostringstream out4, err4;
+    CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit_head", own_center, own_unit}, out4, err4) == 0);
+    CHECK(out4.str().starts_with("clt_"));
+    std::ostringstream out5, err5;
+    CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit_head", own_center, ""}, out5, err5) != 0);
+    CHECK(err5.str().find("unit") != std::string::npos);
   }
 }
 
@@ -83,7 +107,7 @@ TEST_CASE("a unit token whose unit is not its center's is not honoured") {
   CHECK(read.status == 401);
   CHECK(read.header("content-type") == "application/problem+json");
   const auto before = srv.get("/v1/cases/" + id, srv.own.at("agent")).json().at("version");
-  CHECK(srv.post("/v1/cases/" + id + "/extend", R"({"reason":"complex","working_days":3,"approved_by":"h","explanation":"e"})", t).status ==
+  CHECK(srv.post("/v1/cases/" + id + "/extend", R"({"reason":"complex","working_days":3,"explanation":"e"})", t).status ==
         401);
   CHECK(srv.get("/v1/cases/" + id, srv.own.at("agent")).json().at("version") == before);
   // The own center's unit token still acts.

@@ -196,7 +196,8 @@ inline bool eventually(const std::function<bool()>& f,
 inline const std::vector<std::string>& all_roles() {
   static const std::vector<std::string> r{"agent",           "shift_lead", "quality_inspector",
                                           "analyst",         "revisit_officer", "supervisor",
-                                          "unit",            "auditor",    "admin"};
+                                          "unit",            "auditor",    "admin",
+                                          "unit_head"};
   return r;
 }
 
@@ -235,7 +236,7 @@ struct test_server {
     if (own.empty()) {
       // A unit token names a unit registered with its center: the units come first.
       for (const auto& r : all_roles()) {
-        if (r == "unit") continue;
+        if (r == "unit" || r == "unit_head") continue;
         own[r] = token(r, own_center, "");
         other[r] = token(r, other_center, "");
         provincial[r] = token(r, "410000", "");
@@ -246,9 +247,11 @@ struct test_server {
       REQUIRE(put_unit(own_unit, own_center).status == 200);
       REQUIRE(put_unit(other_unit, other_center).status == 200);
       REQUIRE(put_unit(provincial_unit, "410000").status == 200);
-      own["unit"] = token("unit", own_center, own_unit);
-      other["unit"] = token("unit", other_center, other_unit);
-      provincial["unit"] = token("unit", "410000", provincial_unit);
+      for (const char* r : {"unit", "unit_head"}) {
+        own[r] = token(r, own_center, own_unit);
+        other[r] = token(r, other_center, other_unit);
+        provincial[r] = token(r, "410000", provincial_unit);
+      }
     }
   }
   void restart(const std::function<void(tools::serve_options&)>& tweak = {}) {

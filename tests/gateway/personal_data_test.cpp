@@ -238,8 +238,8 @@ TEST_CASE("an idempotent answer with personal data is stored sealed and replayed
   CHECK(stored.find("李四") == std::string::npos);
 }
 
-TEST_CASE("a unit's contact and an extension's approver are sealed in the log and the store, "
-          "shown opened") {
+TEST_CASE("a unit's contact and an extension request's explanation are sealed in the log and the "
+          "store, shown opened") {
   test_server srv;
   auto put = request(srv.port, "PUT", "/v1/units/zz-metro",
                      R"({"name":"Metro","center":"410100","contact":{"name":"赵六","mobile":"13712345678","email":"zhao@example.cn"}})",
@@ -252,10 +252,12 @@ TEST_CASE("a unit's contact and an extension's approver are sealed in the log an
   CHECK(str(u.json().at("contact"), "email") == "zhao@example.cn");
 
   const auto id = srv.transferred(true);
+  // The unit asks (its explanation is told to the caller: personal), its head approves (Art. 34).
   auto ext = srv.post("/v1/cases/" + id + "/extend",
-                      R"({"reason":"complex","working_days":3,"approved_by":"Director Qian 13622223333","explanation":"e"})",
+                      R"({"reason":"complex","working_days":3,"explanation":"Director Qian 13622223333 inspects"})",
                       srv.own.at("unit"));
   REQUIRE(ext.status == 200);
+  REQUIRE(srv.post("/v1/cases/" + id + "/extension/approve", "", srv.own.at("unit_head")).status == 200);
   auto ev = srv.get("/v1/cases/" + id + "/events", srv.own.at("agent"));
   REQUIRE(ev.status == 200);
   CHECK(ev.body.find("Director Qian 13622223333") != std::string::npos);

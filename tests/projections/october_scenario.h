@@ -23,6 +23,7 @@ inline std::vector<step> october_scenario() {
   const auto rv = world::revisit_officer("410100");
   const auto yg = world::unit_member("u-zz-yg");
   const auto gl = world::unit_member("u-zz-gl");
+  const auto yg_head = world::unit_member("u-zz-yg", core::role::unit_head);
   const char* zz = "410100";
   return {
       // October 2025 (year-on-year): one case, answered at once.
@@ -66,7 +67,7 @@ inline std::vector<step> october_scenario() {
       {"2026-10-14", "H", recv(zz, "大面积滞留 mass stranding"), agent},
       {"2026-10-14", "H", classify(category::complaint, domain::road_transport, {"滞留"}), agent},
       {"2026-10-14", "H", transfer("u-zz-yg"), agent},  // reply due in November
-      {"2026-10-15", "G", extend(3), yg},               // reply due 10-19 -> 10-22
+      {"2026-10-15", "G", extend(3), yg_head},          // reply due 10-19 -> 10-22 (Art. 34)
       {"2026-10-15", "I", recv(zz), agent},
       {"2026-10-15", "I", classify(category::inquiry, domain::road_transport, {}), agent},
       {"2026-10-15", "I", transfer("u-zz-yg"), agent},  // reply due 10-22, never replied

@@ -222,7 +222,7 @@ inline core::command classify(core::category c, core::domain d, std::vector<std:
 inline core::command transfer(const char* unit) { return core::transfer{unit_id{unit}}; }
 inline core::command give_back() { return core::return_case{"not our remit"}; }
 inline core::command extend(int days) {
-  return core::extend{user_id{"head"}, core::extension_reason::complex, working_days{days}, "complex"};
+  return core::extend{core::extension_reason::complex, working_days{days}, "complex"};
 }
 inline core::command reply(bool reached = true) { return core::reply{"facts", "process", "basis", reached}; }
 inline core::command revisit(std::optional<core::satisfaction> view) {
