@@ -41,7 +41,6 @@ const std::error_category& error_category() noexcept {
 case_writer::case_writer(events::event_log& log, store& s, projection_runner& runner,
                          core::context base, const clock& clk, unsigned threads)
     : log_(log),
-      store_(s),
       reader_(s),
       runner_(runner),
       base_(base),

@@ -364,7 +364,6 @@ struct figure_key {
 };
 
 std::optional<figure_key> parse_figure_key(std::string_view rest) {
-  figure_key k;
   std::string_view parts[4];
   for (int i = 0; i < 3; ++i) {
     const auto slash = rest.find('/');
