@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "core/codec.h"
 #include "core/decide.h"
 #include "core/errc.h"
@@ -43,7 +45,7 @@ case_writer::case_writer(events::event_log& log, store& s, projection_runner& ru
     : log_(log),
       reader_(s),
       runner_(runner),
-      base_(base),
+      base_(std::move(base)),
       clock_(clk),
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
       pool_(threads) {}

@@ -237,8 +237,9 @@ result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatc
   if (found == facts_.end()) {
     auto stored = detail::read_row<report_facts>(store_, family::report_cases, id, "report facts");
     if (!stored) return stored.error();
+    const bool first_seen = !stored.value().has_value();
     report_facts f = std::move(stored).value().value_or(report_facts{});
-    if (!stored.value()) f.id = e.env.case_id;
+    if (first_seen) f.id = e.env.case_id;
     found = facts_.emplace(id, std::move(f)).first;
   }
   const auto before = contributions(found->second);

@@ -83,8 +83,7 @@ lint() {
        return 1 ;;
   esac
 
-  cmake --preset default >/dev/null
-  cmake --build --preset default
+  cmake --preset default >/dev/null  # compile_commands.json, for clang-tidy
   local changed=()
   mapfile -t changed < <(git diff --name-only --diff-filter=d "$base" -- "${dirs[@]/%//*.cpp}" |
     grep -Fxf <(python3 -c 'import json,os,sys
