@@ -28,6 +28,8 @@ struct civil_date {
   unsigned month{1};
   unsigned day{1};
 
+  // clang-tidy 14 takes the synthesized comparison with 0 for a null pointer constant.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend constexpr auto operator<=>(const civil_date&, const civil_date&) = default;
 
   // Days since 1970-01-01.

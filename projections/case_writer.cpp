@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "core/codec.h"
 #include "core/decide.h"
 #include "core/errc.h"
@@ -41,10 +43,9 @@ const std::error_category& error_category() noexcept {
 case_writer::case_writer(events::event_log& log, store& s, projection_runner& runner,
                          core::context base, const clock& clk, unsigned threads)
     : log_(log),
-      store_(s),
       reader_(s),
       runner_(runner),
-      base_(base),
+      base_(std::move(base)),
       clock_(clk),
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
       gates_(static_cast<std::size_t>(log.partition_count())),

@@ -135,7 +135,6 @@ class case_writer {
   void sweep_locked();
 
   events::event_log& log_;
-  store& store_;
   case_reader reader_;
   projection_runner& runner_;
   core::context base_;  // calendar, registry, policy; `now` and the actor are set per command

@@ -15,7 +15,7 @@ std::string key_of(const deadline_row& d) {
 
 reminder_scheduler::reminder_scheduler(store& s, case_writer& writer, const core::calendar& cal,
                                        reminder_options options)
-    : store_(s), writer_(writer), reader_(s, cal), options_(std::move(options)) {}
+    : writer_(writer), reader_(s, cal), options_(std::move(options)) {}
 
 reminder_scheduler::~reminder_scheduler() { wait_idle(std::chrono::seconds(30)); }
 

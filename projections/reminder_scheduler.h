@@ -55,7 +55,6 @@ class reminder_scheduler {
  private:
   void on_done(const std::string& key, result<command_outcome> r);
 
-  store& store_;
   case_writer& writer_;
   sla_reader reader_;
   reminder_options options_;

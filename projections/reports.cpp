@@ -258,8 +258,9 @@ result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatc
   if (found == facts_.end()) {
     auto stored = detail::read_row<report_facts>(store_, family::report_cases, id, "report facts");
     if (!stored) return stored.error();
+    const bool first_seen = !stored.value().has_value();
     report_facts f = std::move(stored).value().value_or(report_facts{});
-    if (!stored.value()) f.id = e.env.case_id;
+    if (first_seen) f.id = e.env.case_id;
     found = facts_.emplace(id, std::move(f)).first;
   }
   const auto before = contributions(found->second);
@@ -400,7 +401,6 @@ struct figure_key {
 };
 
 std::optional<figure_key> parse_figure_key(std::string_view rest) {
-  figure_key k;
   std::string_view parts[4];
   for (int i = 0; i < 3; ++i) {
     const auto slash = rest.find('/');

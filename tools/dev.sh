@@ -10,6 +10,10 @@
 #   tools/dev.sh build            only configure and build (preset "default", or $PRESET)
 #   tools/dev.sh fuzz             build the gateway's libFuzzer target with clang and run it
 #                                 briefly (part of `test`)
+#   tools/dev.sh lint             what the conventions say, checked (part of .ci/run): the
+#                                 changed lines clang-format clean, clang-tidy on the changed
+#                                 sources, every header compiled alone, the unit tests under
+#                                 ASan and UBSan (preset "debug")
 #   tools/dev.sh chaos [ARGS...]  the full chaos suite (tools/chaos.py: minutes; `test` runs its
 #                                 --short version after ctest)
 #   tools/dev.sh fresh-check [DIR]  bootstrap a clean bookworm root (mmdebstrap) in DIR, clone
@@ -52,9 +56,52 @@ build() {
 fuzz() {
   cd "$root"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCASELINE_FUZZ=ON -DCASELINE_WERROR=OFF >/dev/null
+    -DCASELINE_FUZZ=ON >/dev/null
   cmake --build build-fuzz --target gateway_fuzz
   ctest --test-dir build-fuzz -R gateway_fuzz --output-on-failure
+}
+
+# The conventions (../CONVENTIONS.md and the module READMEs), enforced. "Changed" means the
+# commits since $CASELINE_LINT_BASE (default: the parent of HEAD, which for a merge is everything
+# the merge brings): the existing code is formatted as it was written, and every change from now
+# on is formatted and tidied. Warnings are errors in all four steps.
+lint() {
+  cd "$root"
+  local base="${CASELINE_LINT_BASE:-HEAD^}"
+  if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
+    log "lint: no commit '$base' to compare with (a shallow clone? set CASELINE_LINT_BASE)"
+    return 2
+  fi
+  local dirs=(core events projections gateway tools tests)
+
+  log "lint: clang-format on the lines changed since $(git rev-parse --short "$base")"
+  local diff
+  diff=$(git clang-format-14 --binary clang-format-14 --diff --extensions cpp,h "$base" -- "${dirs[@]}")
+  case "$diff" in
+    "no modified files to format" | "clang-format did not modify any files" | "") ;;
+    *) printf '%s\n' "$diff"; log "lint: the lines above are not formatted (git clang-format $base)"
+       return 1 ;;
+  esac
+
+  cmake --preset default >/dev/null  # compile_commands.json, for clang-tidy
+  local changed=()
+  mapfile -t changed < <(git diff --name-only --diff-filter=d "$base" -- "${dirs[@]/%//*.cpp}" |
+    grep -Fxf <(python3 -c 'import json,os,sys
+for e in json.load(open(sys.argv[1])): print(os.path.relpath(e["file"], sys.argv[2]))' \
+      build/compile_commands.json "$root") || true)
+  if ((${#changed[@]})); then
+    log "lint: clang-tidy on ${#changed[@]} changed source files"
+    printf '%s\0' "${changed[@]}" | xargs -0 -n 4 -P "$(nproc)" clang-tidy-14 -p build --quiet \
+      --warnings-as-errors='*' --header-filter="^$root/(core|events|projections|gateway|tools)/"
+  fi
+
+  log "lint: every header compiled alone"
+  cmake --build --preset default --target header_check
+
+  log "lint: the unit tests under ASan and UBSan"
+  cmake --preset debug >/dev/null
+  cmake --build --preset debug --target unit_tests
+  ctest --preset debug -L unit -j "$(nproc)"
 }
 
 # A clean Debian bookworm root (mmdebstrap, from this machine's own apt sources), a clone of
@@ -163,6 +210,7 @@ case "$cmd" in
   deps) deps ;;
   build) deps; build ;;
   fuzz) deps; fuzz ;;
+  lint) deps; lint ;;
   fresh-check) fresh_check "$@" ;;
   serve)
     deps; build
