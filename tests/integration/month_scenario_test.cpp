@@ -405,6 +405,7 @@ struct scenario {
   test_server& s;
   plan& p;
   std::map<std::string, std::string> unit_tokens;
+  std::map<std::string, std::string> head_tokens;  // the unit's head: extensions (Art. 34)
 
   const std::map<std::string, std::string>& tokens(const matter& m) const {
     return m.center == own_center ? s.own : s.other;
@@ -521,12 +522,13 @@ struct scenario {
         continue;
       }
       if (c->extended_on)
-        add(*c->extended_on, "extend", [this, m, c, unit] {
+        add(*c->extended_on, "extend", [this, m, c] {
+          // Made by the unit's head (Art. 34): the approver is the token, not a field.
           auto r = command(*m, "extend",
                            fmt::format(R"({{"reason":"complex","working_days":{},)"
-                                       R"("approved_by":"head-{}","explanation":"需多方核查"}})",
-                                       c->extension_days, c->unit),
-                           *unit, "extend " + m->id);
+                                       R"("explanation":"需多方核查"}})",
+                                       c->extension_days),
+                           head_tokens.at(c->unit), "extend " + m->id);
           check_reply_due(r, c->due(m->cat), "extend " + m->id);
         });
       if (c->replied_on)
@@ -610,6 +612,30 @@ by_dims expected_figures(const plan& p, span period, const std::optional<std::st
       if (!c.revisit->reached) continue;
       add(c.revisit->on, "revisits_reached");
       add(c.revisit->on, c.revisit->view.c_str());
+    }
+  }
+  return out;
+}
+
+// Per handling unit (Art. 32-33), keyed by the center that transferred the matter and the unit:
+// the cycles the unit was given, by their deadline, and its returns, by the day of the return.
+// No return is late: a late one is refused (Art. 32), and the plan makes none.
+using unit_key = std::pair<std::string, std::string>;
+std::map<unit_key, tally> expected_units(const plan& p, span period,
+                                         const std::optional<std::string>& center) {
+  std::map<unit_key, tally> out;
+  for (const matter& m : p.matters) {
+    if (center && m.handling_center() != *center) continue;
+    for (const cycle& c : m.cycles) {
+      const unit_key k{m.handling_center(), c.unit};
+      if (c.returned_on) {
+        if (period.contains(*c.returned_on)) ++out[k]["returns"];
+        continue;
+      }
+      const civil_date due = c.due(m.cat);
+      if (!period.contains(due)) continue;
+      ++out[k]["reply_due"];
+      if (c.replied_on && *c.replied_on <= due) ++out[k]["replied_on_time"];
     }
   }
   return out;
@@ -742,6 +768,31 @@ void compare_report(const plan& p, const json::value& rep,
   CHECK(c.at("revisited").as_int64() == get(complaints, "replied_revisited"));
   check_rate(c.at("revisit_rate"), rates(complaints).at("revisit_rate"), who + " complaints");
 
+  // Per handling unit (Art. 32-33): a row for every unit with a figure this month, and nothing
+  // the plan does not count.
+  const auto units = expected_units(p, october, center);
+  std::set<unit_key> unit_keys, got_unit_keys;
+  for (const auto& [k, t] : units) unit_keys.insert(k);
+  for (const auto& row : rep.at("units").as_array()) {
+    const unit_key k{row.at("center").as_string().c_str(), row.at("unit").as_string().c_str()};
+    got_unit_keys.insert(k);
+    const tally t = units.contains(k) ? units.at(k) : tally{};
+    const std::string what = who + " unit " + k.first + "/" + k.second;
+    for (const auto& kv : row.as_object()) {
+      const std::string n(kv.key());
+      INFO(what << " " << n);
+      if (n == "center" || n == "unit" || n == "name") continue;
+      if (n == "on_time_rate") {
+        check_rate(kv.value(), ratio(get(t, "replied_on_time"), get(t, "reply_due")),
+                   what + " on-time rate");
+        continue;
+      }
+      CHECK((n == "reply_due" || n == "replied_on_time" || n == "returns" || n == "late_returns"));
+      CHECK(kv.value().as_int64() == get(t, n.c_str()));
+    }
+  }
+  CHECK(got_unit_keys == unit_keys);
+
   // Major-urgent matters of the month (Art. 40(4)).
   std::set<std::string> urgent, got_urgent;
   for (const matter& m : p.matters)
@@ -850,13 +901,16 @@ TEST_CASE("a month of a center through the API: the monthly report's figures as 
   }
 
   test_server s;
-  scenario sc{s, p, {}};
+  scenario sc{s, p, {}, {}};
   for (const auto& u : zz_units) {
     if (u != own_unit) REQUIRE(s.put_unit(u, own_center).status == 200);
     sc.unit_tokens[u] = s.token("unit", own_center, u);
+    sc.head_tokens[u] = s.token("unit_head", own_center, u);
   }
   sc.unit_tokens[other_unit] = s.other.at("unit");
   sc.unit_tokens[provincial_unit] = s.provincial.at("unit");
+  sc.head_tokens[other_unit] = s.other.at("unit_head");
+  sc.head_tokens[provincial_unit] = s.provincial.at("unit_head");
   sc.run();
 
   // The center's monthly report (one run of the month, so no SUBCASE: each would replay it).
