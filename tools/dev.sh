@@ -12,8 +12,9 @@
 #                                 briefly (part of `test`)
 #   tools/dev.sh lint             what the conventions say, checked (part of .ci/run): the
 #                                 changed lines clang-format clean, clang-tidy on the changed
-#                                 sources, every header compiled alone, the unit tests under
-#                                 ASan and UBSan (preset "debug")
+#                                 sources, every header compiled alone
+#   tools/dev.sh sanitize         the unit tests (label "unit") under ASan and UBSan (preset
+#                                 "debug", build-debug/)
 #   tools/dev.sh chaos [ARGS...]  the full chaos suite (tools/chaos.py: minutes; `test` runs its
 #                                 --short version after ctest)
 #   tools/dev.sh fresh-check [DIR]  bootstrap a clean bookworm root (mmdebstrap) in DIR, clone
@@ -64,7 +65,7 @@ fuzz() {
 # The conventions (../CONVENTIONS.md and the module READMEs), enforced. "Changed" means the
 # commits since $CASELINE_LINT_BASE (default: the parent of HEAD, which for a merge is everything
 # the merge brings): the existing code is formatted as it was written, and every change from now
-# on is formatted and tidied. Warnings are errors in all four steps.
+# on is formatted and tidied. Warnings are errors in all three steps.
 lint() {
   cd "$root"
   local base="${CASELINE_LINT_BASE:-HEAD^}"
@@ -97,8 +98,12 @@ for e in json.load(open(sys.argv[1])): print(os.path.relpath(e["file"], sys.argv
 
   log "lint: every header compiled alone"
   cmake --build --preset default --target header_check
+}
 
-  log "lint: the unit tests under ASan and UBSan"
+# The unit tests (no server, no broker) built with AddressSanitizer and UndefinedBehaviorSanitizer:
+# a second build folder, build-debug/, of only what they link.
+sanitize() {
+  cd "$root"
   cmake --preset debug >/dev/null
   cmake --build --preset debug --target unit_tests
   ctest --preset debug -L unit -j "$(nproc)"
@@ -211,6 +216,7 @@ case "$cmd" in
   build) deps; build ;;
   fuzz) deps; fuzz ;;
   lint) deps; lint ;;
+  sanitize) deps; sanitize ;;
   fresh-check) fresh_check "$@" ;;
   serve)
     deps; build
