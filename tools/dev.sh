@@ -150,7 +150,10 @@ fresh_check() {
     local ccache_dir
     ccache_dir=$(ccache -k cache_dir 2>/dev/null || true)
     if [[ -n $ccache_dir && -d $ccache_dir ]]; then
-      mkdir -p "$dir/root/.cache" && cp -a "$ccache_dir" "$dir/root/.cache/ccache"
+      # A cache in use loses temporary files while it is copied; the seed is only a speed-up.
+      mkdir -p "$dir/root/.cache" &&
+        cp -a "$ccache_dir" "$dir/root/.cache/ccache" 2>/dev/null ||
+        log "fresh-check: some ccache files changed while copied (the seed is partial)"
     fi
     log "fresh-check: seeded .cache/kafka and ccache from this machine"
   fi
