@@ -11,10 +11,15 @@
 namespace caseline::projections::testing {
 namespace {
 
+// The complete lines of the outbox's manifest (a line still being appended is left out).
 std::vector<std::string> manifest(const std::filesystem::path& outbox) {
   std::ifstream in(outbox / "manifest.jsonl");
+  std::stringstream all;
+  all << in.rdbuf();
   std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::string l;
+  for (std::istringstream text(all.str()); std::getline(text, l);)
+    if (!text.eof()) lines.push_back(l);
   return lines;
 }
 
@@ -142,15 +147,21 @@ TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the 
     if (!row.before.empty())
       REQUIRE(s.run(id, core::flag_major_urgent{"桥梁垮塌"}, agent, at(day, 3)));
     const auto file = outbox / ("urgent-2026-10-14-" + id() + "-province.json");
+    // The file is renamed into place first, then its manifest line is appended: wait for both.
+    const auto listed = [&](const std::vector<std::string>& lines) {
+      return std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
+        return l.find(id() + "-province.json") != std::string::npos;
+      });
+    };
+    std::vector<std::string> lines = manifest(outbox);
     const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
+    while (listed(lines) == lines.end() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();
+      lines = manifest(outbox);
+    }
     REQUIRE(std::filesystem::exists(file));
     // Written the day it was due: not late, and it lists the matter.
-    const auto lines = manifest(outbox);
-    const auto line = std::find_if(lines.begin(), lines.end(), [&](const std::string& l) {
-      return l.find(id() + "-province.json") != std::string::npos;
-    });
+    const auto line = listed(lines);
     REQUIRE(line != lines.end());
     CHECK(line->find("\"late\":false") != std::string::npos);
     CHECK(line->find("\"due\":\"2026-10-14\"") != std::string::npos);
