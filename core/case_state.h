@@ -65,6 +65,19 @@ struct pending_extension {
   }
 };
 
+// A reply deadline that passed unmet and was reported to the department (Art. 35).
+struct overdue_report {
+  civil_date due;
+  civil_date reported_on;
+  unit_id unit;
+
+  friend bool operator==(const overdue_report&, const overdue_report&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(due, reported_on, unit);
+  }
+};
+
 // The state of one case: the left fold of its events with evolve(). A plain value, stored by
 // the projection (cereal).
 struct case_state {
@@ -134,6 +147,8 @@ struct case_state {
   std::vector<unit_first_transfer> unit_transfers;
   // v7: the unit's extension request awaiting its head's approval (Art. 34).
   std::optional<pending_extension> extension_request;
+  // v8: the overdue cycles reported to the center's department, oldest first (Art. 35).
+  std::vector<overdue_report> overdue_reports;
 
   friend bool operator==(const case_state&, const case_state&) = default;
 
@@ -153,6 +168,7 @@ struct case_state {
     if (class_version >= 5) ar(recorded_at);
     if (class_version >= 6) ar(returned_on, unit_transfers);
     if (class_version >= 7) ar(extension_request);
+    if (class_version >= 8) ar(overdue_reports);
   }
 };
 
@@ -185,4 +201,5 @@ std::optional<deadline> return_window(const case_state& s, timestamp now);
 CEREAL_CLASS_VERSION(caseline::core::reminder_key, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_first_transfer, 1);
 CEREAL_CLASS_VERSION(caseline::core::pending_extension, 1);
-CEREAL_CLASS_VERSION(caseline::core::case_state, 7);
+CEREAL_CLASS_VERSION(caseline::core::overdue_report, 1);
+CEREAL_CLASS_VERSION(caseline::core::case_state, 8);

@@ -292,7 +292,13 @@ result<events> decide(const case_state& s, const remind& c, const context& ctx) 
     if (std::find(s.reminders.begin(), s.reminders.end(), key) != s.reminders.end())
       return events{};  // already reminded of this deadline: idempotent
     const unit_id unit = c.kind == deadline_kind::reply && s.unit ? *s.unit : unit_id{};
-    return one(reminded{c.kind, c.due, shanghai_date(ctx.now), unit, ctx.who.id});
+    const civil_date today = shanghai_date(ctx.now);
+    events out = one(reminded{c.kind, c.due, today, unit, ctx.who.id});
+    // Art. 35: a reply deadline passed unmet is also reported to the department at the center's
+    // level, once per deadline (the reminder key above makes both exactly-once).
+    if (c.kind == deadline_kind::reply && !unit().empty())
+      out.emplace_back(overdue_reported{c.due, today, unit, s.owner_center, ctx.who.id});
+    return out;
   }
   return make_error(errc::nothing_overdue, "no open " + std::string(to_string(c.kind)) + " deadline");
 }
@@ -603,6 +609,8 @@ case_state evolve(case_state s, const event& e, timestamp at) {
           if (s.reply_days > 0) s.reply_days += ev.days();
         } else if constexpr (std::is_same_v<E, reminded>) {
           s.reminders.push_back(reminder_key{ev.kind, ev.due});
+        } else if constexpr (std::is_same_v<E, overdue_reported>) {
+          s.overdue_reports.push_back(overdue_report{ev.due, ev.reported_on, ev.unit});
         } else if constexpr (std::is_same_v<E, replied>) {
           s.status = case_status::replied;
           s.extension_request.reset();

@@ -513,6 +513,27 @@ struct extension_requested {
   }
 };
 
+// id 25: the reply deadline passed with no reply, so the center reported the matter to its own
+// level's transport department for coordination (Art. 35: 报请本级交通运输主管部门协调处理).
+// Written with the reminder of the same deadline, in the same append, so there is exactly one
+// per matter and overdue cycle (a cycle is one reply deadline: an extension or a new transfer
+// that misses its deadline again is a new cycle). center is the reporting center: the
+// department is the one at its level.
+struct overdue_reported {
+  static constexpr std::uint16_t type_id = 25;
+  friend bool operator==(const overdue_reported&, const overdue_reported&) = default;
+  civil_date due;  // the reply deadline that passed
+  civil_date reported_on;
+  unit_id unit;
+  center_code center;
+  user_id by;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(due, reported_on, unit, center, by);
+  }
+};
+
 // Ids taken by events that are not case events: never reuse them.
 namespace reserved_type_id {
 inline constexpr std::uint16_t recording_purged = 15;
@@ -527,7 +548,7 @@ using event = std::variant<case_received, answered_immediately, not_accepted, re
                            transferred, escalated, returned, extended, reminded, replied, revisited,
                            archived, flagged_major_urgent, recording_purged, text_shredded,
                            legal_hold_placed, legal_hold_lifted, purge_refused, deadline_revised,
-                           extension_requested>;
+                           extension_requested, overdue_reported>;
 
 }  // namespace caseline::core
 
@@ -555,3 +576,4 @@ CEREAL_CLASS_VERSION(caseline::core::legal_hold_lifted, 1);
 CEREAL_CLASS_VERSION(caseline::core::purge_refused, 1);
 CEREAL_CLASS_VERSION(caseline::core::deadline_revised, 1);
 CEREAL_CLASS_VERSION(caseline::core::extension_requested, 1);
+CEREAL_CLASS_VERSION(caseline::core::overdue_reported, 1);

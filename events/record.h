@@ -97,5 +97,7 @@ bool is_checkpoint(std::string_view value);
 // SHA-256 of the bytes, as 32 raw bytes.
 std::string sha256(std::string_view bytes);
 std::string to_hex(std::string_view bytes);
+// The bytes of lower-case hex text; none when it is not that (odd length, another character).
+std::optional<std::string> from_hex(std::string_view hex);
 
 }  // namespace caseline::events

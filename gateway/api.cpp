@@ -356,6 +356,7 @@ class api::impl {
         {"report_period", &impl::report_period},
         {"report_assessment", &impl::report_assessment},
         {"report_urgent", &impl::report_urgent},
+        {"report_overdue", &impl::report_overdue},
         {"retention_audit", &impl::retention_audit},
         {"place_legal_hold", &impl::command},
         {"lift_legal_hold", &impl::command},
@@ -1270,6 +1271,20 @@ class api::impl {
     report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
       return projections::report_urgent_json(s_.store, reg, sc->match.params.at("day"), center);
     });
+  }
+
+  // Art. 35: the matters reported to the department as overdue, for the department.
+  void report_overdue(const scope_ptr& sc, responder done) {
+    const auto& q = sc->req;
+    const std::string unit = param(q, "unit");
+    if (!unit.empty() && !valid_token_text(unit, 64))
+      return done(error_response(field_error("unit", "not a unit id"), q.path));
+    report(sc, done, {"from", "to", "center", "unit", "cursor", "limit"},
+           [&](const core::registry& reg, const std::string& center) {
+             return projections::report_overdue_json(s_.store, reg, param(q, "from"),
+                                                     param(q, "to"), center, unit,
+                                                     param(q, "cursor"), param(q, "limit"));
+           });
   }
 
   // Art. 45: the provincial center assesses every city/county center; others do not see it.

@@ -157,6 +157,12 @@ struct body_renderer {
             {"reminded_on", date(e.reminded_on)},
             {"unit", e.unit()}};
   }
+  json::object operator()(const core::overdue_reported& e) const {
+    return {{"due", date(e.due)},
+            {"reported_on", date(e.reported_on)},
+            {"unit", e.unit()},
+            {"center", e.center()}};
+  }
   json::object operator()(const core::replied& e) const {
     return {{"facts", text(e.facts)},
             {"process", text(e.process)},
@@ -254,6 +260,12 @@ json::object case_to_json(const core::case_state& s, timestamp now, personal_vie
   else
     o["extension_request"] = nullptr;
   o["returns"] = s.returns;
+  // Art. 35: the reply deadlines that passed unmet and were reported to the department.
+  json::array overdue;
+  for (const auto& r : s.overdue_reports)
+    overdue.push_back(json::object{
+        {"due", date(r.due)}, {"reported_on", date(r.reported_on)}, {"unit", r.unit()}});
+  o["overdue_reports"] = std::move(overdue);
   o["replied_on"] = opt_date(s.replied_on);
   o["replied_on_time"] = s.replied_on_time;
   o["caller_reached"] = s.caller_reached;

@@ -10,7 +10,7 @@ namespace {
 
 using enum operation;
 
-constexpr std::array<route, 46> routes{{
+constexpr std::array<route, 47> routes{{
     {"GET", "/healthz", "healthz", std::nullopt},
     {"GET", "/readyz", "readyz", std::nullopt},
     {"GET", "/openapi.json", "openapi", std::nullopt},
@@ -52,6 +52,7 @@ constexpr std::array<route, 46> routes{{
     {"GET", "/v1/reports/period", "report_period", read_reports},
     {"GET", "/v1/reports/assessment/{month}", "report_assessment", read_reports},
     {"GET", "/v1/reports/urgent/{day}", "report_urgent", read_reports},
+    {"GET", "/v1/reports/overdue", "report_overdue", read_reports},
     {"GET", "/v1/retention/audit", "retention_audit", retention_audit},
     {"POST", "/v1/cases/{id}/legal-hold", "place_legal_hold", legal_hold},
     {"POST", "/v1/cases/{id}/lift-legal-hold", "lift_legal_hold", legal_hold},

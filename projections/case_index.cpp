@@ -66,21 +66,6 @@ result<case_summary> decode(const std::string& bytes) {
   }
 }
 
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    auto v = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    const int hi = v(hex[i]), lo = v(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -132,7 +117,7 @@ result<list_page> case_index_reader::list(const list_query& q) const {
   prefix += '\0';
   std::string start = prefix + (q.received_from ? day_key(*q.received_from) : std::string());
   if (!q.after.empty()) {
-    auto after = from_hex(q.after);
+    auto after = events::from_hex(q.after);
     if (!after || !after->starts_with(prefix))
       return make_error(core::errc::invalid_argument, "cursor: not a cursor of this list");
     start = std::max(start, *after + '\x01');  // strictly after the last row returned

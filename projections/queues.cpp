@@ -10,6 +10,7 @@
 #include "core/decide.h"
 #include "core/errc.h"
 #include "events/detail/rocksdb_status.h"
+#include "events/record.h"
 #include "projections/report_render.h"
 
 namespace caseline::projections {
@@ -58,28 +59,6 @@ row_set rows_of(const core::case_state& s) {
     if (!d.reminded) rows[{family::sla_remind, remind_key(d)}] = value;
   }
   return rows;
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    unsigned v = 0;
-    auto [ptr, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
-    if (ec != std::errc() || ptr != hex.data() + i + 2) return std::nullopt;
-    out += static_cast<char>(v);
-  }
-  return out;
 }
 
 }  // namespace
@@ -202,7 +181,7 @@ result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string
   std::string start = prefix;
   std::optional<std::string> after;
   if (!cursor.empty()) {
-    after = from_hex(cursor);
+    after = events::from_hex(cursor);
     if (!after) return make_error(core::errc::invalid_argument, "cursor");
     start += *after;
   }
@@ -214,7 +193,7 @@ result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string
   std::string last;
   for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (out.items.size() == limit) {
-      out.next_cursor = to_hex(last);
+      out.next_cursor = events::to_hex(last);
       break;
     }
     auto item = detail::decode_row<queue_item>(it->value().ToStringView(), "queue item");

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/registry.h"
 #include "projections/reports.h"
 
 namespace caseline::projections {
@@ -184,6 +185,35 @@ void write_period(json_writer& w, const period& p) {
   w.key("from").value(p.from.to_string());
   w.key("to").value(p.to.to_string());
   w.end_object();
+}
+
+// One matter reported overdue (Art. 35), in the monthly report and in the list alike.
+void write_overdue(json_writer& w, const overdue_case& o, std::string_view unit_name) {
+  w.begin_object();
+  w.key("case_id").value(o.case_id);
+  w.key("center").value(o.center);
+  w.key("unit").value(o.unit);
+  w.key("unit_name").value(unit_name);
+  w.key("due").value(o.due.to_string());
+  w.key("reported_on").value(o.reported_on.to_string());
+  if (o.replied_on)
+    w.key("replied_on").value(o.replied_on->to_string());
+  else
+    w.key("replied_on").null();
+  if (o.dom)
+    w.key("domain").value(core::to_string(*o.dom));
+  else
+    w.key("domain").value("unclassified");
+  if (o.cat)
+    w.key("category").value(core::to_string(*o.cat));
+  else
+    w.key("category").value("unclassified");
+  w.end_object();
+}
+
+std::string unit_name(const core::registry& reg, const std::string& unit) {
+  const core::unit_info* u = reg.unit(unit_id{unit});
+  return u ? u->name : std::string();
 }
 
 void write_assessment(json_writer& w, const std::vector<assessment_row>& rows) {
@@ -367,6 +397,15 @@ std::string render_json(const report& r) {
     w.end_object();
   }
   w.end_array();
+  w.key("overdue_reported").begin_array();
+  for (const auto& o : r.overdue) {
+    const auto named = std::find_if(r.units.begin(), r.units.end(), [&](const unit_row& u) {
+      return u.center == o.center && u.unit == o.unit;
+    });
+    write_overdue(w, o, named == r.units.end() ? std::string_view() : named->name);
+  }
+  w.end_array();
+  w.key("overdue_reported_truncated").value(r.overdue_truncated);
   if (!r.assessment.empty()) {
     w.key("assessment");
     write_assessment(w, r.assessment);
@@ -389,6 +428,32 @@ std::string render_assessment_json(std::string_view month, const std::vector<ass
   write_weights(w, weights);
   w.key("centers");
   write_assessment(w, rows);
+  w.end_object();
+  return std::move(w).str();
+}
+
+std::string render_overdue_json(const period& p, const std::optional<center_code>& center,
+                                const std::optional<unit_id>& unit, const overdue_page& page,
+                                const core::registry& reg) {
+  json_writer w;
+  w.begin_object();
+  w.key("period");
+  write_period(w, p);
+  if (center)
+    w.key("center").value((*center)());
+  else
+    w.key("center").value("province");
+  if (unit)
+    w.key("unit").value((*unit)());
+  else
+    w.key("unit").null();
+  w.key("items").begin_array();
+  for (const auto& o : page.items) write_overdue(w, o, unit_name(reg, o.unit));
+  w.end_array();
+  if (page.next_cursor.empty())
+    w.key("next_cursor").null();
+  else
+    w.key("next_cursor").value(page.next_cursor);
   w.end_object();
   return std::move(w).str();
 }
@@ -506,15 +571,30 @@ std::string render_html(const report& r) {
   if (!r.units.empty()) {
     h += "<h2>承办单位 By handling unit (Art. 32-33)</h2><table><tr><th>中心 Center</th>"
          "<th>单位 Unit</th><th>应办结 Due</th><th>按时办结 On time</th><th>限时办结率 Rate</th>"
-         "<th>退回 Returns</th><th>逾期退回 Late returns</th></tr>";
+         "<th>退回 Returns</th><th>逾期退回 Late returns</th>"
+         "<th>逾期报告 Reported overdue</th></tr>";
     for (const auto& u : r.units)
       h += fmt::format("<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                       "<td>{}</td></tr>",
+                       "<td>{}</td><td>{}</td></tr>",
                        html_escape(u.center), html_escape(u.name), html_escape(u.unit),
                        u.current[unit_metric::reply_due], u.current[unit_metric::replied_on_time],
                        pct(u.current.on_time_rate()), u.current[unit_metric::returns],
-                       u.current[unit_metric::late_returns]);
+                       u.current[unit_metric::late_returns],
+                       u.current[unit_metric::overdue_reported]);
     h += "</table>\n";
+  }
+  if (!r.overdue.empty()) {
+    h += "<h2>逾期未办结报请协调 Reported to the department as overdue (Art. 35)</h2><table><tr>"
+         "<th>中心 Center</th><th>单位 Unit</th><th>工单 Case</th><th>办理期限 Due</th>"
+         "<th>报告日 Reported</th><th>回复日 Replied</th></tr>";
+    for (const auto& o : r.overdue)
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                       html_escape(o.center), html_escape(o.unit), html_escape(o.case_id),
+                       o.due.to_string(), o.reported_on.to_string(),
+                       o.replied_on ? o.replied_on->to_string() : std::string("—"));
+    h += "</table>\n";
+    if (r.overdue_truncated)
+      h += "<p class=\"muted\">列表截断 The list stops here; GET /v1/reports/overdue gives all.</p>\n";
   }
   if (!r.urgent.empty()) {
     h += "<h2>重大紧急事项 Major-urgent matters</h2><table><tr><th>中心 Center</th><th>工单 Case</th></tr>";

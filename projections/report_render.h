@@ -10,11 +10,19 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ids.h"
+
+namespace caseline::core {
+class registry;
+}
+
 namespace caseline::projections {
 
 struct report;
 struct assessment_row;
 struct assessment_weights;
+struct period;
+struct overdue_page;
 
 // Writes JSON text in the order it is told; commas are placed automatically. Not validating:
 // callers pair begin/end. Numbers: integers as is, doubles rounded to 4 decimals.
@@ -59,6 +67,11 @@ std::string render_csv(const report& r);
 // One HTML file: inline CSS and SVG, no script, no network; Chinese labels with English beside.
 std::string render_html(const report& r);
 std::string render(const report& r, report_format f);
+
+// The list of GET /v1/reports/overdue (Art. 35): the period and scope asked for, one page.
+std::string render_overdue_json(const period& p, const std::optional<center_code>& center,
+                                const std::optional<unit_id>& unit, const overdue_page& page,
+                                const core::registry& reg);
 
 std::string render_assessment_json(std::string_view month, const std::vector<assessment_row>& rows,
                                    const assessment_weights& weights);

@@ -14,6 +14,7 @@
 #include "events/detail/big_endian.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/record.h"
 #include "projections/report_render.h"
 #include "projections/sla_index.h"
 
@@ -60,6 +61,14 @@ std::string encode_i64(std::int64_t v) {
 result<std::int64_t> decode_i64(std::string_view v) {
   if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored report counter");
   return static_cast<std::int64_t>(events::detail::get_be64(v));
+}
+
+// "o/<reported_on>/<center>/<unit>/<case id>/<due>": one matter reported overdue (Art. 35).
+// Dates sort as text, so a day's keys are contiguous; none of the parts holds a '/'.
+constexpr std::string_view overdue_tag = "o/";
+std::string overdue_key(const report_overdue& o, const case_id& id) {
+  return fmt::format("{}{}/{}/{}/{}/{}", overdue_tag, o.reported_on.to_string(), o.center(),
+                     o.unit(), id(), o.due.to_string());
 }
 
 bool affects_statistics(const core::event& e) {
@@ -139,6 +148,8 @@ report_facts fold(report_facts f, const core::event& e) {
           }
         } else if constexpr (std::is_same_v<E, core::flagged_major_urgent>) {
           f.flagged_on = ev.flagged_on;
+        } else if constexpr (std::is_same_v<E, core::overdue_reported>) {
+          f.overdue.push_back(report_overdue{ev.center, ev.unit, ev.due, ev.reported_on});
         }
       },
       e);
@@ -194,6 +205,11 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   for (const auto& r : f.returns) {
     add_unit(r.returned_on, r.center, r.unit, unit_metric::returns);
     if (r.late) add_unit(r.returned_on, r.center, r.unit, unit_metric::late_returns);
+  }
+  for (const auto& o : f.overdue) {
+    add(o.reported_on, o.center, metric::overdue_reported);
+    add_unit(o.reported_on, o.center, o.unit, unit_metric::overdue_reported);
+    out[overdue_key(o, f.id)] = 1;
   }
   const std::set<std::string> topics(f.topics.begin(), f.topics.end());
   for (const auto& t : topics) {
@@ -300,6 +316,7 @@ std::string_view to_string(metric m) {
     case metric::satisfied: return "satisfied";
     case metric::basically_satisfied: return "basically_satisfied";
     case metric::dissatisfied: return "dissatisfied";
+    case metric::overdue_reported: return "overdue_reported";
     case metric::count_: break;
   }
   return "unknown";
@@ -311,6 +328,7 @@ std::string_view to_string(unit_metric m) {
     case unit_metric::replied_on_time: return "replied_on_time";
     case unit_metric::returns: return "returns";
     case unit_metric::late_returns: return "late_returns";
+    case unit_metric::overdue_reported: return "overdue_reported";
     case unit_metric::count_: break;
   }
   return "unknown";
@@ -510,6 +528,64 @@ result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
   return out;
 }
 
+result<overdue_page> report_reader::overdue(const period& p, const std::optional<center_code>& center,
+                                            const std::optional<unit_id>& unit,
+                                            std::string_view cursor, std::size_t limit) const {
+  std::string from = std::string(overdue_tag) + p.from.to_string() + "/";
+  const std::string to = std::string(overdue_tag) + p.to.plus_days(1).to_string() + "/";
+  std::optional<std::string> after;
+  if (!cursor.empty()) {
+    after = events::from_hex(cursor);
+    if (!after || !after->starts_with(overdue_tag)) return bad("cursor: not one this list gave");
+    if (*after >= from) from = *after;
+  }
+  overdue_page out;
+  std::string last;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
+  for (it->Seek(from); it->Valid() && it->key().compare(to) < 0; it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (after && key == *after) continue;
+    // "<reported_on>/<center>/<unit>/<case id>/<due>"
+    std::string_view parts[5];
+    std::string_view rest = key.substr(overdue_tag.size());
+    for (int i = 0; i < 5; ++i) {
+      const auto slash = rest.find('/');
+      if ((slash == std::string_view::npos) != (i == 4))
+        return make_error(events::errc::corrupt_record, "overdue report key");
+      parts[i] = rest.substr(0, slash);
+      if (i < 4) rest.remove_prefix(slash + 1);
+    }
+    if (center && parts[1] != (*center)()) continue;
+    if (unit && parts[2] != (*unit)()) continue;
+    if (out.items.size() == limit) {
+      out.next_cursor = events::to_hex(last);
+      break;
+    }
+    const auto reported_on = civil_date::parse(parts[0]);
+    const auto due = civil_date::parse(parts[4]);
+    if (!reported_on || !due) return make_error(events::errc::corrupt_record, "overdue report key");
+    overdue_case c{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
+                   *reported_on, std::nullopt, std::nullopt, std::nullopt};
+    auto facts = detail::read_row<report_facts>(store_, family::report_cases, c.case_id,
+                                                "report facts");
+    if (!facts) return facts.error();
+    if (facts.value()) {
+      const report_facts& f = *facts.value();
+      c.dom = f.dom;
+      c.cat = f.cat;
+      // The reply of the cycle reported: the unit's, with that deadline (a passed deadline is
+      // never extended, Art. 34).
+      for (const auto& cy : f.cycles)
+        if (cy.unit() == c.unit && cy.due == c.due && cy.replied_on) c.replied_on = cy.replied_on;
+    }
+    last = std::string(key);
+    out.items.push_back(std::move(c));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read overdue reports");
+  return out;
+}
+
 result<std::optional<std::string>> report_reader::first_month() const {
   std::unique_ptr<rocksdb::Iterator> it(
       store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
@@ -705,6 +781,13 @@ result<report> build_report(const report_reader& rd, const core::registry& reg,
     for (auto& [c, id] : u.value()) out.urgent.push_back(urgent_case{std::move(c), std::move(id)});
   }
 
+  // Art. 35: the matters reported to the department, listed up to the same bound as the urgent
+  // ones; GET /v1/reports/overdue pages through all of them.
+  auto overdue = rd.overdue(out.current, req.center, std::nullopt, "", urgent_limit);
+  if (!overdue) return overdue.error();
+  out.overdue = std::move(overdue).value().items;
+  out.overdue_truncated = out.overdue.size() == urgent_limit;
+
   auto units = rd.by_unit(out.current, req.center);
   if (!units) return units.error();
   for (auto& [k, v] : units.value()) {
@@ -820,6 +903,27 @@ result<std::string> report_urgent_json(store& s, const core::registry& reg, std:
                                        std::string_view center) {
   return to_json(s, reg, urgent_request(day, center));
 }
+result<std::string> report_overdue_json(store& s, const core::registry& reg, std::string_view from,
+                                        std::string_view to, std::string_view center,
+                                        std::string_view unit, std::string_view cursor,
+                                        std::string_view limit) {
+  auto req = period_request(from, to, center);
+  if (!req) return req.error();
+  if (req.value().center && reg.center(*req.value().center) == nullptr)
+    return bad("center: unknown center " + (*req.value().center)());
+  std::optional<unit_id> u;
+  if (!unit.empty()) u = unit_id{std::string(unit)};
+  std::size_t n = 100;
+  if (!limit.empty()) {
+    const auto [ptr, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
+    if (ec != std::errc() || ptr != limit.data() + limit.size() || n < 1 || n > 500)
+      return bad("limit: from 1 to 500");
+  }
+  auto page = report_reader(s).overdue(req.value().current, req.value().center, u, cursor, n);
+  if (!page) return page.error();
+  return render_overdue_json(req.value().current, req.value().center, u, page.value(), reg);
+}
+
 result<std::string> report_assessment_json(store& s, const core::registry& reg,
                                            std::string_view month,
                                            const assessment_weights& w) {

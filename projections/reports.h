@@ -65,6 +65,20 @@ struct report_return {
   }
 };
 
+// A reply deadline the center reported to its department as passed unmet (Art. 35).
+struct report_overdue {
+  center_code center;  // the reporting center (the department is the one at its level)
+  unit_id unit;
+  civil_date due;
+  civil_date reported_on;
+
+  friend bool operator==(const report_overdue&, const report_overdue&) = default;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(center, unit, due, reported_on);
+  }
+};
+
 enum class intake_outcome : std::uint8_t { none, answered, not_accepted, redirected };
 
 // What the statistics need of one case, folded from its events (family::report_cases).
@@ -81,6 +95,7 @@ struct report_facts {
   std::vector<report_cycle> cycles;
   bool open_cycle{false};  // the last cycle awaits its reply
   std::vector<report_return> returns;  // v2
+  std::vector<report_overdue> overdue;  // v3
 
   friend bool operator==(const report_facts&, const report_facts&) = default;
   template <class Archive>
@@ -88,6 +103,7 @@ struct report_facts {
     ar(id, received, center, received_on, cat, dom, topics, outcome, flagged_on, cycles,
        open_cycle);
     if (version >= 2) ar(returns);
+    if (version >= 3) ar(overdue);
   }
 };
 
@@ -97,7 +113,8 @@ report_facts fold(report_facts facts, const core::event& e);
 //   "m/<YYYY-MM>/<center>/<domain>/<category>/<metric>" and the same with "d/<YYYY-MM-DD>",
 //   "tm/<YYYY-MM>/<center>/<topic>", "td/<YYYY-MM-DD>/<center>/<topic>",
 //   "u/<YYYY-MM-DD>/<center>/<case id>" (flagged major-urgent that day),
-//   "um/<YYYY-MM>/<center>/<unit>/<unit metric>" and the same with "ud/<YYYY-MM-DD>" (per unit).
+//   "um/<YYYY-MM>/<center>/<unit>/<unit metric>" and the same with "ud/<YYYY-MM-DD>" (per unit),
+//   "o/<YYYY-MM-DD>/<center>/<unit>/<case id>/<due>" (reported overdue that day, Art. 35).
 // domain and category are "unclassified" until the case is classified.
 std::map<std::string, std::int64_t> contributions(const report_facts& facts);
 
@@ -129,6 +146,7 @@ enum class metric : std::uint8_t {
   reply_due, replied_on_time,                          // by the cycle's reply deadline
   replied, replied_revisited,                          // by replied_on
   revisits, revisits_reached, satisfied, basically_satisfied, dissatisfied,  // by revisited_on
+  overdue_reported,                                    // by the day reported (Art. 35)
   count_
 };
 std::string_view to_string(metric m);
@@ -148,8 +166,11 @@ struct figures {
 };
 
 // Per handling unit (Art. 32-33): its reply deadlines falling in the period and those met (counted
-// from its first transfer of the matter), and its returns, late ones apart, by the return's day.
-enum class unit_metric : std::uint8_t { reply_due, replied_on_time, returns, late_returns, count_ };
+// from its first transfer of the matter), and its returns, late ones apart, by the return's day;
+// its deadlines reported to the department as passed unmet, by the day reported (Art. 35).
+enum class unit_metric : std::uint8_t {
+  reply_due, replied_on_time, returns, late_returns, overdue_reported, count_
+};
 std::string_view to_string(unit_metric m);
 
 struct unit_figures {
@@ -158,6 +179,24 @@ struct unit_figures {
   std::int64_t operator[](unit_metric m) const { return n[static_cast<std::size_t>(m)]; }
   std::int64_t& operator[](unit_metric m) { return n[static_cast<std::size_t>(m)]; }
   std::optional<double> on_time_rate() const;
+};
+
+// A matter reported to the department as overdue (Art. 35), as the list and the reports show it.
+struct overdue_case {
+  std::string center;
+  std::string unit;
+  std::string case_id;
+  civil_date due;          // the reply deadline that passed
+  civil_date reported_on;  // when the center reported it
+  // What became of it, from the case's statistics facts: the reply of that cycle, if any.
+  std::optional<civil_date> replied_on;
+  std::optional<core::domain> dom;
+  std::optional<core::category> cat;
+};
+
+struct overdue_page {
+  std::vector<overdue_case> items;
+  std::string next_cursor;  // empty on the last page
 };
 
 struct period {
@@ -183,6 +222,12 @@ class report_reader {
   // Cases flagged major-urgent on `day`: (center, case id), in key order.
   result<std::vector<std::pair<std::string, std::string>>> urgent(
       civil_date day, const std::optional<center_code>& center) const;
+  // The matters reported overdue in the period (Art. 35), by day reported, center, unit, case:
+  // of one center (or all) and one unit (or all), at most `limit` after the cursor (the
+  // `next_cursor` of the page before; errc::invalid_argument "cursor" when it is not one).
+  result<overdue_page> overdue(const period& p, const std::optional<center_code>& center,
+                               const std::optional<unit_id>& unit, std::string_view cursor,
+                               std::size_t limit) const;
   // The earliest month with any counter, if any ("YYYY-MM").
   result<std::optional<std::string>> first_month() const;
 
@@ -252,6 +297,8 @@ struct report {
   std::vector<dimension_row> rows;   // by domain × category, in key order
   std::vector<hot_topic> hot_topics;  // at most 10, most frequent first
   std::vector<urgent_case> urgent;    // the major-urgent cases of the period
+  std::vector<overdue_case> overdue;  // reported to the department in the period (Art. 35)
+  bool overdue_truncated{false};      // more than the report lists (the route pages them all)
   std::vector<unit_row> units;        // per handling unit, in (center, unit) order (Art. 32-33)
   std::vector<assessment_row> assessment;  // province-wide monthly only (Art. 45)
   assessment_weights weights;              // the assessment's score was computed with these
@@ -307,9 +354,16 @@ result<std::string> report_assessment_json(store& s, const core::registry& reg,
                                            const assessment_weights& w = {});
 result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
                                        std::string_view center);
+// GET /v1/reports/overdue?from=&to=&center=&unit=&cursor=&limit= (Art. 35): the matters reported
+// to the department as overdue in [from, to], a page at a time (limit 1-500, default 100).
+result<std::string> report_overdue_json(store& s, const core::registry& reg, std::string_view from,
+                                        std::string_view to, std::string_view center,
+                                        std::string_view unit, std::string_view cursor,
+                                        std::string_view limit);
 
 }  // namespace caseline::projections
 
 CEREAL_CLASS_VERSION(caseline::projections::report_cycle, 2);
 CEREAL_CLASS_VERSION(caseline::projections::report_return, 1);
-CEREAL_CLASS_VERSION(caseline::projections::report_facts, 2);
+CEREAL_CLASS_VERSION(caseline::projections::report_overdue, 1);
+CEREAL_CLASS_VERSION(caseline::projections::report_facts, 3);

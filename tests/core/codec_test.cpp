@@ -114,6 +114,8 @@ std::vector<event> current_samples() {
                        user_id{"caseline-calendar"}},
       extension_requested{extension_reason::appraisal, working_days{10}, "需技术鉴定",
                           civil_date{2026, 11, 18}, user_id{"token:1a2b3c4d5e6f"}},
+      overdue_reported{civil_date{2026, 11, 9}, civil_date{2026, 11, 10}, unit_id{"u-410100-yg"},
+                       center_code{"410100"}, user_id{"caseline-scheduler"}},
   };
 }
 
@@ -371,7 +373,7 @@ TEST_CASE("every golden file in the folder is known and decodes") {
   // 21 case event types and their older versions (case_received v1 to v5, answered_immediately
   // v1, transferred v1 and v2, returned v1, revisited v1, extended v1 to v3), unit_registered v1
   // and v2, calendar_year_published.
-  CHECK(files == 37);
+  CHECK(files == 38);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {

@@ -589,6 +589,38 @@ TEST_CASE("Art. 35: a reminder only for a deadline passed unmet, once per deadli
                    w.at(civil_date{2026, 11, 6}, world::agent()))) == errc::nothing_overdue);
 }
 
+TEST_CASE("Art. 35: a reply deadline passed unmet is reported to the department, once per cycle") {
+  const civil_date mon{2026, 11, 2};
+  const case_state t = transferred_as(category::inquiry, mon);  // reply due 2026-11-09
+  const remind r{deadline_kind::reply, civil_date{2026, 11, 9}};
+  const auto late = w.at(civil_date{2026, 11, 10}, world::agent());
+  auto evs = decide(t, r, late);
+  REQUIRE(evs);
+  // The reminder and the report, in one append: both or neither.
+  REQUIRE(evs.value().size() == 2);
+  CHECK(std::holds_alternative<reminded>(evs.value()[0]));
+  const auto* rep = std::get_if<overdue_reported>(&evs.value()[1]);
+  REQUIRE(rep != nullptr);
+  CHECK(rep->due == civil_date{2026, 11, 9});
+  CHECK(rep->reported_on == civil_date{2026, 11, 10});
+  CHECK(rep->unit == *t.unit);
+  CHECK(rep->center == t.owner_center);
+  CHECK(rep->by == late.who.id);
+  const case_state s = ok(step(t, r, late));
+  REQUIRE(s.overdue_reports.size() == 1);
+  CHECK(s.overdue_reports[0] == overdue_report{civil_date{2026, 11, 9}, civil_date{2026, 11, 10},
+                                               *t.unit});
+  // The same cycle again: nothing, neither reminder nor report.
+  CHECK(decide(s, r, w.at(civil_date{2026, 11, 12}, world::agent())).value().empty());
+  // The center's own transfer deadline is reminded, not reported: no unit was late.
+  const case_state c = classified_as(category::inquiry, mon);
+  auto own = decide(c, remind{deadline_kind::transfer, civil_date{2026, 11, 5}},
+                    w.at(civil_date{2026, 11, 6}, world::agent()));
+  REQUIRE(own);
+  REQUIRE(own.value().size() == 1);
+  CHECK(std::holds_alternative<reminded>(own.value()[0]));
+}
+
 TEST_CASE("Art. 37: a reply states facts, process and basis") {
   const civil_date mon{2026, 11, 2};
   const case_state t = transferred_as(category::suggestion, mon);

@@ -69,6 +69,7 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"report_period", report_readers},
       {"report_assessment", report_readers},
       {"report_urgent", report_readers},
+      {"report_overdue", report_readers},
       // Retention and call audio (Art. 38)
       {"retention_audit", {"auditor", "supervisor"}},
       {"place_legal_hold", {"supervisor"}},

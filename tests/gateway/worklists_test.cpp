@@ -182,6 +182,89 @@ TEST_CASE("the statutory reports answer from the counters, per center or provinc
                     "center");
 }
 
+TEST_CASE("Art. 35 — a passed reply deadline is reported to the department, and listed for it") {
+  scenario s;
+  auto& srv = s.srv;
+  auto before = srv.get("/v1/cases/" + s.b, srv.own.at("supervisor"));
+  REQUIRE(before.status == 200);
+  CHECK(before.json().at("overdue_reports").as_array().empty());
+  const std::string due = str(before.json().at("deadlines").at("reply_by"), "due");
+  // The morning after the deadline: the reminder scheduler reminds and reports, once.
+  const auto day_after = civil_date::parse(due)->plus_days(1).to_string();
+  REQUIRE(srv.post("/v1/admin/clock", R"({"now":")" + day_after + R"(T09:00:00+08:00"})",
+                   srv.own.at("admin"))
+              .status == 200);
+  // The case's history (auditor: any center) shows the reminder and the report once applied.
+  const auto history_has = [&](const std::string& type) {
+    auto h = srv.get("/v1/cases/" + s.b + "/events", srv.own.at("auditor"));
+    if (h.status != 200) return false;
+    for (const auto& e : h.json().at("events").as_array())
+      if (str(e, "type") == type) return true;
+    return false;
+  };
+  const bool done = eventually([&] { return history_has("overdue_reported"); });
+  if (!done) MESSAGE(srv.get("/v1/cases/" + s.b + "/events", srv.own.at("supervisor")).body);
+  REQUIRE(done);
+  auto now_case = srv.get("/v1/cases/" + s.b, srv.own.at("supervisor"));
+  REQUIRE(now_case.status == 200);
+  const json::value reports = now_case.json().at("overdue_reports");
+  REQUIRE(reports.as_array().size() == 1);
+  CHECK(str(reports.as_array()[0], "due") == due);
+  CHECK(str(reports.as_array()[0], "reported_on") == day_after);
+  CHECK(str(reports.as_array()[0], "unit") == own_unit);
+  auto history = srv.get("/v1/cases/" + s.b + "/events", srv.own.at("supervisor"));
+  REQUIRE(history.status == 200);
+  int reported = 0;
+  for (const auto& e : history.json().at("events").as_array())
+    if (str(e, "type") == "overdue_reported") {
+      ++reported;
+      CHECK(str(e.at("data"), "center") == own_center);
+    }
+  CHECK(reported == 1);
+
+  const std::string period = "/v1/reports/overdue?from=" + due.substr(0, 8) + "01&to=" + day_after;
+  auto list = srv.get(period, srv.own.at("analyst"));
+  REQUIRE(list.status == 200);
+  CHECK(str(list.json(), "center") == own_center);
+  REQUIRE(case_ids(list) == std::vector<std::string>{s.b});
+  const auto& item = list.json().at("items").as_array()[0];
+  CHECK(str(item, "unit") == own_unit);
+  CHECK(str(item, "due") == due);
+  CHECK(item.at("replied_on").is_null());
+  CHECK(list.json().at("next_cursor").is_null());
+  // The unit replies late: the list says so.
+  REQUIRE(srv.post("/v1/cases/" + s.b + "/reply",
+                   R"({"facts":"f","process":"p","basis":"b","caller_reached":true})",
+                   srv.own.at("unit"))
+              .status == 200);
+  auto after = srv.get(period, srv.own.at("supervisor"));
+  REQUIRE(after.status == 200);
+  CHECK(str(after.json().at("items").as_array()[0], "replied_on") == day_after);
+  // The monthly report has the list and the unit's count.
+  auto month = srv.get("/v1/reports/monthly/" + day_after.substr(0, 7), srv.own.at("analyst"));
+  REQUIRE(month.status == 200);
+  REQUIRE(month.json().at("overdue_reported").as_array().size() == 1);
+  bool counted = false;
+  for (const auto& u : month.json().at("units").as_array())
+    if (str(u, "unit") == own_unit) counted = u.at("overdue_reported").as_int64() == 1;
+  CHECK(counted);
+
+  // Scope: the own center's and the province's staff; another center's not; units never.
+  CHECK(case_ids(srv.get(period, srv.provincial.at("analyst"))) == std::vector<std::string>{s.b});
+  CHECK(case_ids(srv.get(period + "&unit=" + other_unit, srv.provincial.at("analyst"))).empty());
+  CHECK(srv.get(period + "&center=" + own_center, srv.other.at("analyst")).status == 403);
+  CHECK(case_ids(srv.get(period, srv.other.at("analyst"))).empty());
+  CHECK(srv.get(period, srv.own.at("unit")).status == 403);
+  CHECK(srv.get(period, srv.own.at("agent")).status == 403);
+  // Bad parameters: 422 naming the parameter.
+  check_field_error(srv.get("/v1/reports/overdue?to=" + day_after, srv.own.at("analyst")), "from");
+  check_field_error(srv.get(period + "&limit=0", srv.own.at("analyst")), "limit");
+  check_field_error(srv.get(period + "&cursor=xyz", srv.own.at("analyst")), "cursor");
+  check_field_error(srv.get(period + "&unit=a%20b", srv.own.at("analyst")), "unit");
+  check_field_error(srv.get(period + "&center=41", srv.provincial.at("analyst")), "center");
+  check_field_error(srv.get(period + "&colour=red", srv.own.at("analyst")), "colour");
+}
+
 TEST_CASE("Art. 39 — the immediate-answer rate is given per domain × category") {
   test_server srv;
   const auto& agent = srv.own.at("agent");

@@ -326,6 +326,10 @@ matter answered_at_once(draw& d, civil_date received, civil_date recorded, std::
 
 struct plan {
   std::vector<matter> matters;
+  // The days the service clock was set to while the plan was enacted (scenario::run): the
+  // reminder scheduler reminds, and reports to the department (Art. 35), on the first of them
+  // after a deadline passed, before anything else happens that day.
+  std::set<civil_date> clock_days;
 };
 
 plan october_2025() {
@@ -554,6 +558,25 @@ struct scenario {
       });
   }
 
+  // After the clock moved: every deadline that passed is reminded (and a unit's reply deadline
+  // reported to the department, Art. 35) before the day's first action, as the scheduler does
+  // when the clock moves.
+  void await_reminders(const std::string& t) {
+    std::string pending;
+    const bool settled = eventually(
+        [&] {
+          auto r = s.get("/v1/sla/overdue", s.provincial["supervisor"]);
+          if (r.status != 200) return false;
+          pending.clear();
+          for (const auto& i : r.json().at("items").as_array())
+            if (!i.at("reminded").as_bool()) pending += std::string(i.at("case_id").as_string()) + " ";
+          return pending.empty();
+        },
+        std::chrono::seconds(60));
+    INFO("at " << t << " not reminded: " << pending);
+    REQUIRE(settled);
+  }
+
   void run() {
     std::vector<action> all;
     for (std::size_t i = 0; i < p.matters.size(); ++i) enact(i, all);
@@ -566,6 +589,7 @@ struct scenario {
       if (t != now) {
         must(s.post("/v1/admin/clock", R"({"now":")" + t + "\"}", s.own["admin"]), 200,
              "clock " + t);
+        if (p.clock_days.insert(a.on).second) await_reminders(t);
         now = t;
       }
       INFO("matter " << a.matter << " " << a.what << " on " << a.on.to_string());
@@ -573,6 +597,8 @@ struct scenario {
     }
     must(s.post("/v1/admin/clock", R"({"now":")" + at(scenario_end, 100) + "\"}", s.own["admin"]),
          200, "clock at the end");
+    p.clock_days.insert(scenario_end);
+    await_reminders("the end");
   }
 };
 
@@ -582,6 +608,17 @@ using tally = std::map<std::string, std::int64_t>;               // metric -> co
 using dims = std::pair<std::string, std::string>;                // domain, category
 using by_dims = std::map<dims, tally>;
 
+
+// Art. 35: the day a cycle's reply deadline was reported to the department as passed unmet —
+// the first day the clock was set to after it, unless the unit had replied by then — or none.
+std::optional<civil_date> reported_on(const plan& p, const matter& m, const cycle& c) {
+  if (c.returned_on) return std::nullopt;
+  const civil_date due = c.due(m.cat);
+  if (c.replied_on && *c.replied_on <= due) return std::nullopt;
+  const auto next = p.clock_days.upper_bound(due);
+  if (next == p.clock_days.end()) return std::nullopt;
+  return *next;
+}
 
 // The counters of the top-level README ("What is counted, on which date, for which center"),
 // over the period, for one center or (none) every center.
@@ -602,6 +639,7 @@ by_dims expected_figures(const plan& p, span period, const std::optional<std::st
     for (const cycle& c : m.cycles) {
       if (c.returned_on) continue;  // the unit's deadline, not the case's (Art. 32)
       const civil_date due = c.due(m.cat);
+      if (auto r = reported_on(p, m, c)) add(*r, "overdue_reported");
       add(due, "reply_due");
       if (!c.replied_on) continue;
       if (*c.replied_on <= due) add(due, "replied_on_time");
@@ -632,6 +670,7 @@ std::map<unit_key, tally> expected_units(const plan& p, span period,
         if (period.contains(*c.returned_on)) ++out[k]["returns"];
         continue;
       }
+      if (auto r = reported_on(p, m, c); r && period.contains(*r)) ++out[k]["overdue_reported"];
       const civil_date due = c.due(m.cat);
       if (!period.contains(due)) continue;
       ++out[k]["reply_due"];
@@ -787,7 +826,8 @@ void compare_report(const plan& p, const json::value& rep,
                    what + " on-time rate");
         continue;
       }
-      CHECK((n == "reply_due" || n == "replied_on_time" || n == "returns" || n == "late_returns"));
+      CHECK((n == "reply_due" || n == "replied_on_time" || n == "returns" || n == "late_returns" ||
+             n == "overdue_reported"));
       CHECK(kv.value().as_int64() == get(t, n.c_str()));
     }
   }
@@ -801,6 +841,28 @@ void compare_report(const plan& p, const json::value& rep,
   for (const auto& u : rep.at("major_urgent").as_array())
     got_urgent.insert(u.at("case_id").as_string().c_str());
   CHECK(got_urgent == urgent);
+
+  // Reported to the department as overdue this month (Art. 35): each matter and deadline, the
+  // unit, the day reported, and the unit's reply of that cycle if there was one by the end.
+  using overdue_row = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+  std::set<overdue_row> overdue, got_overdue;
+  for (const matter& m : p.matters) {
+    if (center && m.handling_center() != *center) continue;
+    for (const cycle& cy : m.cycles) {
+      const auto r = reported_on(p, m, cy);
+      if (!r || !october.contains(*r)) continue;
+      overdue.emplace(m.id, cy.unit, cy.due(m.cat).to_string(), r->to_string(),
+                      cy.replied_on ? cy.replied_on->to_string() : "-");
+    }
+  }
+  for (const auto& o : rep.at("overdue_reported").as_array())
+    got_overdue.emplace(o.at("case_id").as_string().c_str(), o.at("unit").as_string().c_str(),
+                        o.at("due").as_string().c_str(), o.at("reported_on").as_string().c_str(),
+                        o.at("replied_on").is_null() ? "-" : o.at("replied_on").as_string().c_str());
+  MESSAGE(who << ": " << overdue.size() << " matters reported overdue in October");
+  CHECK_FALSE(overdue.empty());  // the plan has late and unreplied cycles: a month has some
+  CHECK(got_overdue == overdue);
+  CHECK_FALSE(rep.at("overdue_reported_truncated").as_bool());
 }
 
 // The hot topics of a center: the 10 most frequent tags, ties in byte order, with last month's

@@ -93,7 +93,7 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(yg.current[unit_metric::late_returns] == 0);
     const auto json = render_json(m);
     CHECK(json.find(R"({"center":"410100","unit":"u-zz-yg","name":"郑州市道路运输管理局","reply_due":3,)"
-                    R"("replied_on_time":2,"returns":1,"late_returns":0,"on_time_rate":0.6667})") !=
+                    R"("replied_on_time":2,"returns":1,"late_returns":0,"overdue_reported":0,"on_time_rate":0.6667})") !=
           std::string::npos);
     CHECK(render_html(m).find("逾期退回 Late returns") != std::string::npos);
   }
@@ -190,7 +190,7 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
 
   SUBCASE("renderings: JSON, CSV and one self-contained HTML file") {
     const auto csv = render_csv(m);
-    CHECK(csv.find("410100,2026-10-01,2026-10-31,total,total,11,1,1,1,4,2,4,3,3,2,1,0,1,9,0.1111,0.5,0.75,0.5\n") !=
+    CHECK(csv.find("410100,2026-10-01,2026-10-31,total,total,11,1,1,1,4,2,4,3,3,2,1,0,1,0,9,0.1111,0.5,0.75,0.5\n") !=
           std::string::npos);
     const auto html = render_html(m);
     CHECK(html.find("<svg") != std::string::npos);
@@ -286,6 +286,145 @@ TEST_CASE("Art. 32 — late returns per unit, and a unit's on-time figure counts
   auto other = rd.by_unit({date("2026-11-01"), date("2026-11-30")}, center_code{"410200"});
   REQUIRE(other);
   CHECK(other.value().empty());
+}
+
+TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the department: counts, list, report") {
+  stack s;
+  const auto agent = world::agent("410100");
+  const core::actor sup{user_id{"sup@410100"}, core::role::supervisor, center_code{"410100"}, {}};
+  const auto yg = world::unit_member("u-zz-yg");
+  const auto gl = world::unit_member("u-zz-gl");
+  const auto inquiry = classify(core::category::inquiry, core::domain::highway, {});
+  // Transferred Monday 2 November: each reply due Monday the 9th (5 wd).
+  auto ids = play(s, {{"2026-11-02", "X", recv("410100"), agent},
+                      {"2026-11-02", "X", inquiry, agent},
+                      {"2026-11-02", "X", transfer("u-zz-yg"), agent},
+                      {"2026-11-02", "Y", recv("410100"), agent},
+                      {"2026-11-02", "Y", inquiry, agent},
+                      {"2026-11-02", "Y", transfer("u-zz-yg"), agent},
+                      {"2026-11-02", "Z", recv("410100"), agent},
+                      {"2026-11-02", "Z", classify(core::category::inquiry, core::domain::waterway, {}),
+                       agent},
+                      {"2026-11-02", "Z", transfer("u-zz-gl"), agent},
+                      {"2026-11-02", "W", recv("410100"), agent},
+                      {"2026-11-02", "W", inquiry, agent},
+                      {"2026-11-02", "W", transfer("u-zz-gl"), agent}});
+  const core::command overdue_9th = core::remind{core::deadline_kind::reply, date("2026-11-09")};
+  REQUIRE(s.run(ids.at("W"), reply(), gl, at(date("2026-11-09"))));  // on time: never reported
+  CHECK_FALSE(s.run(ids.at("W"), overdue_9th, sup, at(date("2026-11-10"))));
+  for (const char* label : {"X", "Y", "Z"})
+    REQUIRE(s.run(ids.at(label), overdue_9th, sup, at(date("2026-11-10"), 1)));
+  // Sent again (a restarted scheduler): nothing more is reported.
+  auto again = s.run(ids.at("X"), overdue_9th, sup, at(date("2026-11-10"), 2));
+  REQUIRE(again);
+  CHECK_FALSE(again.value().position);
+  REQUIRE(s.run(ids.at("X"), reply(), yg, at(date("2026-11-11"))));  // late
+  // X's caller is not satisfied and the matter goes back to the unit: a new cycle, due the 19th,
+  // which passes unmet too: a second report of X.
+  REQUIRE(s.run(ids.at("X"),
+                core::revisit{true, core::satisfaction::dissatisfied, std::nullopt, true, "again"},
+                world::revisit_officer("410100"), at(date("2026-11-12"))));
+  auto reopened = s.run(ids.at("X"), core::remind{core::deadline_kind::reply, date("2026-11-19")},
+                        sup, at(date("2026-11-20")));
+  REQUIRE_MESSAGE(reopened, (reopened ? "" : reopened.error().message()));
+  CHECK(s.count_in_log(core::overdue_reported::type_id) == 4);
+  CHECK(s.count_in_log(core::reminded::type_id) == 4);
+
+  const report_reader rd(s.db());
+  const period november{date("2026-11-01"), date("2026-11-30")};
+  auto units = rd.by_unit(november, center_code{"410100"});
+  REQUIRE(units);
+  using key = std::pair<std::string, std::string>;
+  CHECK(units.value().at(key{"410100", "u-zz-yg"})[unit_metric::overdue_reported] == 3);
+  CHECK(units.value().at(key{"410100", "u-zz-gl"})[unit_metric::overdue_reported] == 1);
+  // Counted on the day reported: the 10th has three, the 20th one.
+  auto tenth = rd.by_unit({date("2026-11-10"), date("2026-11-10")}, std::nullopt);
+  REQUIRE(tenth);
+  CHECK(tenth.value().at(key{"410100", "u-zz-yg"})[unit_metric::overdue_reported] == 2);
+
+  // The list: by day reported, center, unit, case; what became of each cycle.
+  auto all = rd.overdue(november, center_code{"410100"}, std::nullopt, "", 100);
+  REQUIRE(all);
+  const auto& items = all.value().items;
+  REQUIRE(items.size() == 4);
+  CHECK(all.value().next_cursor.empty());
+  CHECK(items[0].case_id == ids.at("Z")());  // u-zz-gl sorts before u-zz-yg
+  CHECK(items[0].dom == core::domain::waterway);
+  CHECK(items[1].case_id == ids.at("X")());
+  CHECK(items[1].due == date("2026-11-09"));
+  CHECK(items[1].reported_on == date("2026-11-10"));
+  CHECK(items[1].replied_on == date("2026-11-11"));
+  CHECK(items[2].case_id == ids.at("Y")());
+  CHECK_FALSE(items[2].replied_on);
+  CHECK(items[3].case_id == ids.at("X")());
+  CHECK(items[3].due == date("2026-11-19"));
+  CHECK(items[3].reported_on == date("2026-11-20"));
+  CHECK_FALSE(items[3].replied_on);
+
+  SUBCASE("paged with a cursor, filtered by unit and center") {
+    std::vector<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    do {
+      auto page = rd.overdue(november, center_code{"410100"}, std::nullopt, cursor, 3);
+      REQUIRE(page);
+      for (const auto& c : page.value().items) seen.push_back(c.case_id);
+      cursor = page.value().next_cursor;
+      ++pages;
+    } while (!cursor.empty() && pages < 10);
+    CHECK(pages == 2);
+    CHECK(seen == std::vector<std::string>{items[0].case_id, items[1].case_id, items[2].case_id,
+                                           items[3].case_id});
+    auto yg_only = rd.overdue(november, std::nullopt, unit_id{"u-zz-yg"}, "", 100);
+    REQUIRE(yg_only);
+    CHECK(yg_only.value().items.size() == 3);
+    auto other = rd.overdue(november, center_code{"410200"}, std::nullopt, "", 100);
+    REQUIRE(other);
+    CHECK(other.value().items.empty());
+    auto october = rd.overdue({date("2026-10-01"), date("2026-10-31")}, std::nullopt, std::nullopt,
+                              "", 100);
+    REQUIRE(october);
+    CHECK(october.value().items.empty());
+    auto bad_cursor = rd.overdue(november, std::nullopt, std::nullopt, "zz", 100);
+    REQUIRE_FALSE(bad_cursor);
+    CHECK(bad_cursor.error().code == core::errc::invalid_argument);
+    CHECK(bad_cursor.error().message().find("cursor") != std::string::npos);
+  }
+
+  SUBCASE("the monthly report has the section, in JSON, CSV and HTML") {
+    auto req = monthly_request("2026-11", "410100");
+    REQUIRE(req);
+    auto r = build_report(rd, s.world().reg, req.value());
+    REQUIRE(r);
+    const report& m = r.value();
+    CHECK(m.total[metric::overdue_reported] == 4);
+    REQUIRE(m.overdue.size() == 4);
+    CHECK_FALSE(m.overdue_truncated);
+    const auto json = render_json(m);
+    CHECK(json.find(fmt::format(R"("overdue_reported":[{{"case_id":"{}","center":"410100",)"
+                                R"("unit":"u-zz-gl","unit_name":"郑州市公路事业发展中心",)"
+                                R"("due":"2026-11-09","reported_on":"2026-11-10","replied_on":null,)"
+                                R"("domain":"waterway","category":"inquiry"}})",
+                                ids.at("Z")())) != std::string::npos);
+    CHECK(json.find(R"("late_returns":0,"overdue_reported":3,"on_time_rate")") != std::string::npos);
+    const auto csv = render_csv(m);
+    CHECK(csv.find(",dissatisfied,overdue_reported,accepted,") != std::string::npos);
+    CHECK(render_html(m).find("Reported to the department as overdue (Art. 35)") !=
+          std::string::npos);
+    auto listed = report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "410100",
+                                      "u-zz-gl", "", "");
+    REQUIRE(listed);
+    CHECK(listed.value().find(R"("center":"410100","unit":"u-zz-gl","items":[{"case_id")") !=
+          std::string::npos);
+    CHECK(listed.value().find(R"("next_cursor":null)") != std::string::npos);
+    auto bad_limit = report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "",
+                                         "", "", "0");
+    REQUIRE_FALSE(bad_limit);
+    CHECK(bad_limit.error().message().find("limit: from 1 to 500") != std::string::npos);
+    auto no_from = report_overdue_json(s.db(), s.world().reg, "", "2026-11-30", "", "", "", "");
+    REQUIRE_FALSE(no_from);
+    CHECK(no_from.error().message().find("from: YYYY-MM-DD") != std::string::npos);
+  }
 }
 
 TEST_CASE("reclassification moves a case's counts; the counters equal a recount") {

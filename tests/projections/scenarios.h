@@ -57,6 +57,9 @@ inline void reminder_exactly_once(backend b) {
     CHECK(again.value() == 0);
   }
   CHECK(reminded() == 2);
+  // Art. 35: the unit's reply deadline is also reported to the department, once; the center's
+  // own transfer deadline is not.
+  CHECK(s.count_in_log(core::overdue_reported::type_id) == 1);
   s.catch_up();
   // A restart: the index no longer lists them; a new scheduler submits nothing.
   s.close();
@@ -69,6 +72,7 @@ inline void reminder_exactly_once(backend b) {
     CHECK(n.value() == 0);
   }
   CHECK(reminded() == 2);
+  CHECK(s.count_in_log(core::overdue_reported::type_id) == 1);
   // The reminder carries the deadline it is about.
   auto overdue = sla_reader(s.db(), cal).overdue(scope{}, date("2026-10-21"), 10);
   REQUIRE(overdue);
