@@ -102,7 +102,8 @@ std::string_view event_name(std::uint16_t type_id) {
     case deadline_revised::type_id: return "deadline_revised";
     case calendar_year_published::type_id: return "calendar_year_published";
     case extension_requested::type_id: return "extension_requested";
-    case overdue_reported::type_id: return "overdue_reported";
+    case overdue_reported::type_id:
+      return "overdue_reported";
   }
   return "";
 }

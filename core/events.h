@@ -544,11 +544,11 @@ inline constexpr std::uint16_t calendar_year_published = 22;  // core/registry.h
 
 // Every case event type, in type-id order. Appending a type is fine; removing or reordering is
 // not (the id, not the index, is what is stored).
-using event = std::variant<case_received, answered_immediately, not_accepted, redirected, classified,
-                           transferred, escalated, returned, extended, reminded, replied, revisited,
-                           archived, flagged_major_urgent, recording_purged, text_shredded,
-                           legal_hold_placed, legal_hold_lifted, purge_refused, deadline_revised,
-                           extension_requested, overdue_reported>;
+using event = std::variant<case_received, answered_immediately, not_accepted, redirected,
+                           classified, transferred, escalated, returned, extended, reminded,
+                           replied, revisited, archived, flagged_major_urgent, recording_purged,
+                           text_shredded, legal_hold_placed, legal_hold_lifted, purge_refused,
+                           deadline_revised, extension_requested, overdue_reported>;
 
 }  // namespace caseline::core
 

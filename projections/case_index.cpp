@@ -66,7 +66,6 @@ result<case_summary> decode(const std::string& bytes) {
   }
 }
 
-
 }  // namespace
 
 case_summary summarize(const core::case_state& s) {

@@ -574,13 +574,13 @@ std::string render_html(const report& r) {
          "<th>退回 Returns</th><th>逾期退回 Late returns</th>"
          "<th>逾期报告 Reported overdue</th></tr>";
     for (const auto& u : r.units)
-      h += fmt::format("<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                       "<td>{}</td><td>{}</td></tr>",
-                       html_escape(u.center), html_escape(u.name), html_escape(u.unit),
-                       u.current[unit_metric::reply_due], u.current[unit_metric::replied_on_time],
-                       pct(u.current.on_time_rate()), u.current[unit_metric::returns],
-                       u.current[unit_metric::late_returns],
-                       u.current[unit_metric::overdue_reported]);
+      h += fmt::format(
+          "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+          "<td>{}</td><td>{}</td></tr>",
+          html_escape(u.center), html_escape(u.name), html_escape(u.unit),
+          u.current[unit_metric::reply_due], u.current[unit_metric::replied_on_time],
+          pct(u.current.on_time_rate()), u.current[unit_metric::returns],
+          u.current[unit_metric::late_returns], u.current[unit_metric::overdue_reported]);
     h += "</table>\n";
   }
   if (!r.overdue.empty()) {
@@ -588,13 +588,14 @@ std::string render_html(const report& r) {
          "<th>中心 Center</th><th>单位 Unit</th><th>工单 Case</th><th>办理期限 Due</th>"
          "<th>报告日 Reported</th><th>回复日 Replied</th></tr>";
     for (const auto& o : r.overdue)
-      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                       html_escape(o.center), html_escape(o.unit), html_escape(o.case_id),
-                       o.due.to_string(), o.reported_on.to_string(),
-                       o.replied_on ? o.replied_on->to_string() : std::string("—"));
+      h += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+          html_escape(o.center), html_escape(o.unit), html_escape(o.case_id), o.due.to_string(),
+          o.reported_on.to_string(), o.replied_on ? o.replied_on->to_string() : std::string("—"));
     h += "</table>\n";
     if (r.overdue_truncated)
-      h += "<p class=\"muted\">列表截断 The list stops here; GET /v1/reports/overdue gives all.</p>\n";
+      h += "<p class=\"muted\">列表截断 The list stops here; GET /v1/reports/overdue gives "
+           "all.</p>\n";
   }
   if (!r.urgent.empty()) {
     h += "<h2>重大紧急事项 Major-urgent matters</h2><table><tr><th>中心 Center</th><th>工单 Case</th></tr>";

@@ -316,7 +316,8 @@ std::string_view to_string(metric m) {
     case metric::satisfied: return "satisfied";
     case metric::basically_satisfied: return "basically_satisfied";
     case metric::dissatisfied: return "dissatisfied";
-    case metric::overdue_reported: return "overdue_reported";
+    case metric::overdue_reported:
+      return "overdue_reported";
     case metric::count_: break;
   }
   return "unknown";
@@ -328,7 +329,8 @@ std::string_view to_string(unit_metric m) {
     case unit_metric::replied_on_time: return "replied_on_time";
     case unit_metric::returns: return "returns";
     case unit_metric::late_returns: return "late_returns";
-    case unit_metric::overdue_reported: return "overdue_reported";
+    case unit_metric::overdue_reported:
+      return "overdue_reported";
     case unit_metric::count_: break;
   }
   return "unknown";
@@ -528,7 +530,8 @@ result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
   return out;
 }
 
-result<overdue_page> report_reader::overdue(const period& p, const std::optional<center_code>& center,
+result<overdue_page> report_reader::overdue(const period& p,
+                                            const std::optional<center_code>& center,
                                             const std::optional<unit_id>& unit,
                                             std::string_view cursor, std::size_t limit) const {
   std::string from = std::string(overdue_tag) + p.from.to_string() + "/";
@@ -565,10 +568,11 @@ result<overdue_page> report_reader::overdue(const period& p, const std::optional
     const auto reported_on = civil_date::parse(parts[0]);
     const auto due = civil_date::parse(parts[4]);
     if (!reported_on || !due) return make_error(events::errc::corrupt_record, "overdue report key");
-    overdue_case c{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
-                   *reported_on, std::nullopt, std::nullopt, std::nullopt};
-    auto facts = detail::read_row<report_facts>(store_, family::report_cases, c.case_id,
-                                                "report facts");
+    overdue_case c{
+        std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
+        *reported_on,          std::nullopt,          std::nullopt,          std::nullopt};
+    auto facts =
+        detail::read_row<report_facts>(store_, family::report_cases, c.case_id, "report facts");
     if (!facts) return facts.error();
     if (facts.value()) {
       const report_facts& f = *facts.value();

@@ -142,11 +142,20 @@ class report_projection final : public projection {
 
 // The counted quantities (see README-reports.md for what each counts and on which date).
 enum class metric : std::uint8_t {
-  received, answered, not_accepted, redirected,       // by received_on, receiving center
-  reply_due, replied_on_time,                          // by the cycle's reply deadline
-  replied, replied_revisited,                          // by replied_on
-  revisits, revisits_reached, satisfied, basically_satisfied, dissatisfied,  // by revisited_on
-  overdue_reported,                                    // by the day reported (Art. 35)
+  received,
+  answered,
+  not_accepted,
+  redirected,  // by received_on, receiving center
+  reply_due,
+  replied_on_time,  // by the cycle's reply deadline
+  replied,
+  replied_revisited,  // by replied_on
+  revisits,
+  revisits_reached,
+  satisfied,
+  basically_satisfied,
+  dissatisfied,      // by revisited_on
+  overdue_reported,  // by the day reported (Art. 35)
   count_
 };
 std::string_view to_string(metric m);
@@ -169,7 +178,12 @@ struct figures {
 // from its first transfer of the matter), and its returns, late ones apart, by the return's day;
 // its deadlines reported to the department as passed unmet, by the day reported (Art. 35).
 enum class unit_metric : std::uint8_t {
-  reply_due, replied_on_time, returns, late_returns, overdue_reported, count_
+  reply_due,
+  replied_on_time,
+  returns,
+  late_returns,
+  overdue_reported,
+  count_
 };
 std::string_view to_string(unit_metric m);
 

@@ -608,8 +608,8 @@ TEST_CASE("Art. 35: a reply deadline passed unmet is reported to the department,
   CHECK(rep->by == late.who.id);
   const case_state s = ok(step(t, r, late));
   REQUIRE(s.overdue_reports.size() == 1);
-  CHECK(s.overdue_reports[0] == overdue_report{civil_date{2026, 11, 9}, civil_date{2026, 11, 10},
-                                               *t.unit});
+  CHECK(s.overdue_reports[0] ==
+        overdue_report{civil_date{2026, 11, 9}, civil_date{2026, 11, 10}, *t.unit});
   // The same cycle again: nothing, neither reminder nor report.
   CHECK(decide(s, r, w.at(civil_date{2026, 11, 12}, world::agent())).value().empty());
   // The center's own transfer deadline is reminded, not reported: no unit was late.

@@ -569,7 +569,8 @@ struct scenario {
           if (r.status != 200) return false;
           pending.clear();
           for (const auto& i : r.json().at("items").as_array())
-            if (!i.at("reminded").as_bool()) pending += std::string(i.at("case_id").as_string()) + " ";
+            if (!i.at("reminded").as_bool())
+              pending += std::string(i.at("case_id").as_string()) + " ";
           return pending.empty();
         },
         std::chrono::seconds(60));
@@ -607,7 +608,6 @@ struct scenario {
 using tally = std::map<std::string, std::int64_t>;               // metric -> count
 using dims = std::pair<std::string, std::string>;                // domain, category
 using by_dims = std::map<dims, tally>;
-
 
 // Art. 35: the day a cycle's reply deadline was reported to the department as passed unmet —
 // the first day the clock was set to after it, unless the unit had replied by then — or none.
@@ -856,9 +856,10 @@ void compare_report(const plan& p, const json::value& rep,
     }
   }
   for (const auto& o : rep.at("overdue_reported").as_array())
-    got_overdue.emplace(o.at("case_id").as_string().c_str(), o.at("unit").as_string().c_str(),
-                        o.at("due").as_string().c_str(), o.at("reported_on").as_string().c_str(),
-                        o.at("replied_on").is_null() ? "-" : o.at("replied_on").as_string().c_str());
+    got_overdue.emplace(
+        o.at("case_id").as_string().c_str(), o.at("unit").as_string().c_str(),
+        o.at("due").as_string().c_str(), o.at("reported_on").as_string().c_str(),
+        o.at("replied_on").is_null() ? "-" : o.at("replied_on").as_string().c_str());
   MESSAGE(who << ": " << overdue.size() << " matters reported overdue in October");
   CHECK_FALSE(overdue.empty());  // the plan has late and unreplied cycles: a month has some
   CHECK(got_overdue == overdue);

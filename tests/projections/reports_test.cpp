@@ -92,9 +92,11 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(yg.current[unit_metric::returns] == 1);          // J, within its window
     CHECK(yg.current[unit_metric::late_returns] == 0);
     const auto json = render_json(m);
-    CHECK(json.find(R"({"center":"410100","unit":"u-zz-yg","name":"郑州市道路运输管理局","reply_due":3,)"
-                    R"("replied_on_time":2,"returns":1,"late_returns":0,"overdue_reported":0,"on_time_rate":0.6667})") !=
-          std::string::npos);
+    CHECK(
+        json.find(
+            R"({"center":"410100","unit":"u-zz-yg","name":"郑州市道路运输管理局","reply_due":3,)"
+            R"("replied_on_time":2,"returns":1,"late_returns":0,"overdue_reported":0,"on_time_rate":0.6667})") !=
+        std::string::npos);
     CHECK(render_html(m).find("逾期退回 Late returns") != std::string::npos);
   }
 
@@ -190,8 +192,8 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
 
   SUBCASE("renderings: JSON, CSV and one self-contained HTML file") {
     const auto csv = render_csv(m);
-    CHECK(csv.find("410100,2026-10-01,2026-10-31,total,total,11,1,1,1,4,2,4,3,3,2,1,0,1,0,9,0.1111,0.5,0.75,0.5\n") !=
-          std::string::npos);
+    CHECK(csv.find("410100,2026-10-01,2026-10-31,total,total,11,1,1,1,4,2,4,3,3,2,1,0,1,0,9,0.1111,"
+                   "0.5,0.75,0.5\n") != std::string::npos);
     const auto html = render_html(m);
     CHECK(html.find("<svg") != std::string::npos);
     CHECK(html.find("即时答复率 Immediate-answer rate") != std::string::npos);
@@ -288,7 +290,8 @@ TEST_CASE("Art. 32 — late returns per unit, and a unit's on-time figure counts
   CHECK(other.value().empty());
 }
 
-TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the department: counts, list, report") {
+TEST_CASE(
+    "Art. 35 — a reply deadline passed unmet is reported to the department: counts, list, report") {
   stack s;
   const auto agent = world::agent("410100");
   const core::actor sup{user_id{"sup@410100"}, core::role::supervisor, center_code{"410100"}, {}};
@@ -296,19 +299,19 @@ TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the departme
   const auto gl = world::unit_member("u-zz-gl");
   const auto inquiry = classify(core::category::inquiry, core::domain::highway, {});
   // Transferred Monday 2 November: each reply due Monday the 9th (5 wd).
-  auto ids = play(s, {{"2026-11-02", "X", recv("410100"), agent},
-                      {"2026-11-02", "X", inquiry, agent},
-                      {"2026-11-02", "X", transfer("u-zz-yg"), agent},
-                      {"2026-11-02", "Y", recv("410100"), agent},
-                      {"2026-11-02", "Y", inquiry, agent},
-                      {"2026-11-02", "Y", transfer("u-zz-yg"), agent},
-                      {"2026-11-02", "Z", recv("410100"), agent},
-                      {"2026-11-02", "Z", classify(core::category::inquiry, core::domain::waterway, {}),
-                       agent},
-                      {"2026-11-02", "Z", transfer("u-zz-gl"), agent},
-                      {"2026-11-02", "W", recv("410100"), agent},
-                      {"2026-11-02", "W", inquiry, agent},
-                      {"2026-11-02", "W", transfer("u-zz-gl"), agent}});
+  auto ids = play(
+      s, {{"2026-11-02", "X", recv("410100"), agent},
+          {"2026-11-02", "X", inquiry, agent},
+          {"2026-11-02", "X", transfer("u-zz-yg"), agent},
+          {"2026-11-02", "Y", recv("410100"), agent},
+          {"2026-11-02", "Y", inquiry, agent},
+          {"2026-11-02", "Y", transfer("u-zz-yg"), agent},
+          {"2026-11-02", "Z", recv("410100"), agent},
+          {"2026-11-02", "Z", classify(core::category::inquiry, core::domain::waterway, {}), agent},
+          {"2026-11-02", "Z", transfer("u-zz-gl"), agent},
+          {"2026-11-02", "W", recv("410100"), agent},
+          {"2026-11-02", "W", inquiry, agent},
+          {"2026-11-02", "W", transfer("u-zz-gl"), agent}});
   const core::command overdue_9th = core::remind{core::deadline_kind::reply, date("2026-11-09")};
   REQUIRE(s.run(ids.at("W"), reply(), gl, at(date("2026-11-09"))));  // on time: never reported
   CHECK_FALSE(s.run(ids.at("W"), overdue_9th, sup, at(date("2026-11-10"))));
@@ -381,8 +384,8 @@ TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the departme
     auto other = rd.overdue(november, center_code{"410200"}, std::nullopt, "", 100);
     REQUIRE(other);
     CHECK(other.value().items.empty());
-    auto october = rd.overdue({date("2026-10-01"), date("2026-10-31")}, std::nullopt, std::nullopt,
-                              "", 100);
+    auto october =
+        rd.overdue({date("2026-10-01"), date("2026-10-31")}, std::nullopt, std::nullopt, "", 100);
     REQUIRE(october);
     CHECK(october.value().items.empty());
     auto bad_cursor = rd.overdue(november, std::nullopt, std::nullopt, "zz", 100);
@@ -401,12 +404,14 @@ TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the departme
     REQUIRE(m.overdue.size() == 4);
     CHECK_FALSE(m.overdue_truncated);
     const auto json = render_json(m);
-    CHECK(json.find(fmt::format(R"("overdue_reported":[{{"case_id":"{}","center":"410100",)"
-                                R"("unit":"u-zz-gl","unit_name":"郑州市公路事业发展中心",)"
-                                R"("due":"2026-11-09","reported_on":"2026-11-10","replied_on":null,)"
-                                R"("domain":"waterway","category":"inquiry"}})",
-                                ids.at("Z")())) != std::string::npos);
-    CHECK(json.find(R"("late_returns":0,"overdue_reported":3,"on_time_rate")") != std::string::npos);
+    CHECK(
+        json.find(fmt::format(R"("overdue_reported":[{{"case_id":"{}","center":"410100",)"
+                              R"("unit":"u-zz-gl","unit_name":"郑州市公路事业发展中心",)"
+                              R"("due":"2026-11-09","reported_on":"2026-11-10","replied_on":null,)"
+                              R"("domain":"waterway","category":"inquiry"}})",
+                              ids.at("Z")())) != std::string::npos);
+    CHECK(json.find(R"("late_returns":0,"overdue_reported":3,"on_time_rate")") !=
+          std::string::npos);
     const auto csv = render_csv(m);
     CHECK(csv.find(",dissatisfied,overdue_reported,accepted,") != std::string::npos);
     CHECK(render_html(m).find("Reported to the department as overdue (Art. 35)") !=
@@ -417,8 +422,8 @@ TEST_CASE("Art. 35 — a reply deadline passed unmet is reported to the departme
     CHECK(listed.value().find(R"("center":"410100","unit":"u-zz-gl","items":[{"case_id")") !=
           std::string::npos);
     CHECK(listed.value().find(R"("next_cursor":null)") != std::string::npos);
-    auto bad_limit = report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "",
-                                         "", "", "0");
+    auto bad_limit =
+        report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "", "", "", "0");
     REQUIRE_FALSE(bad_limit);
     CHECK(bad_limit.error().message().find("limit: from 1 to 500") != std::string::npos);
     auto no_from = report_overdue_json(s.db(), s.world().reg, "", "2026-11-30", "", "", "", "");
