@@ -11,8 +11,8 @@
 #   tools/dev.sh fuzz             build the gateway's libFuzzer target with clang and run it
 #                                 briefly (part of `test`)
 #   tools/dev.sh lint             what the conventions say, checked (part of .ci/run): the
-#                                 changed lines clang-format clean, clang-tidy on the changed
-#                                 sources, every header compiled alone
+#                                 changed lines clang-format clean and clang-tidy clean, every
+#                                 header compiled alone
 #   tools/dev.sh sanitize         the unit tests (label "unit") under ASan and UBSan (preset
 #                                 "debug", build-debug/)
 #   tools/dev.sh chaos [ARGS...]  the full chaos suite (tools/chaos.py: minutes; `test` runs its
@@ -91,9 +91,24 @@ lint() {
 for e in json.load(open(sys.argv[1])): print(os.path.relpath(e["file"], sys.argv[2]))' \
       build/compile_commands.json "$root") || true)
   if ((${#changed[@]})); then
-    log "lint: clang-tidy on ${#changed[@]} changed source files"
+    # Only the changed lines (of the sources and of the headers they include) are judged, as
+    # with clang-format: the code before the conventions were checked is left as it was written.
+    local filter
+    filter=$(git diff -U0 --diff-filter=d "$base" -- "${dirs[@]/%//*.cpp}" "${dirs[@]/%//*.h}" |
+      python3 -c 'import json,re,sys
+root, ranges, name = sys.argv[1], {}, None
+for line in sys.stdin:
+    if line.startswith("+++ "):
+        name = None if line.startswith("+++ /dev/null") else root + "/" + line[6:].rstrip("\n")
+    m = re.match(r"@@ -\S+ \+(\d+)(?:,(\d+))? @@", line)
+    if m and name:
+        first, count = int(m.group(1)), int(m.group(2) or 1)
+        if count: ranges.setdefault(name, []).append([first, first + count - 1])
+print(json.dumps([{"name": n, "lines": r} for n, r in ranges.items()]))' "$root")
+    log "lint: clang-tidy on the changed lines of ${#changed[@]} source files"
     printf '%s\0' "${changed[@]}" | xargs -0 -n 4 -P "$(nproc)" clang-tidy-14 -p build --quiet \
-      --warnings-as-errors='*' --header-filter="^$root/(core|events|projections|gateway|tools)/"
+      --warnings-as-errors='*' --line-filter="$filter" \
+      --header-filter="^$root/(core|events|projections|gateway|tools)/"
   fi
 
   log "lint: every header compiled alone"
