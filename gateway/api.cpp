@@ -1274,6 +1274,7 @@ class api::impl {
   }
 
   // Art. 35: the matters reported to the department as overdue, for the department.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): the route table's handler signature
   void report_overdue(const scope_ptr& sc, responder done) {
     const auto& q = sc->req;
     const std::string unit = param(q, "unit");

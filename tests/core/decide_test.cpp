@@ -836,7 +836,6 @@ TEST_CASE("Art. 40(4), 43: major urgent matters are flagged at intake, classific
 
 TEST_CASE("Art. 40(4) — a matter is flagged major-urgent at any open step, also after transfer") {
   const civil_date d{2026, 11, 2};
-  const reply a_reply{"事实", "过程", "依据", true};
   const case_state with_unit = transferred_as(category::complaint, d);
   const case_state returned = ok(step(with_unit, return_case{"不属本单位"}, w.at(d, unit)));
   const case_state replied = ok(step(with_unit, a_reply, w.at(d, unit)));

@@ -751,7 +751,8 @@ void check_figures(const json::value& got, const tally& expected, const std::str
       CHECK(value.as_int64() == get(expected, k.c_str()));
     }
   }
-  for (const auto& [k, n] : expected) {
+  for (const auto& kv : expected) {
+    const std::string& k = kv.first;
     INFO(what << ": the report has no figure " << k);
     CHECK(seen.contains(k));
   }
