@@ -14,6 +14,8 @@ namespace caseline {
 struct timestamp {
   std::int64_t ms{0};
 
+  // clang-tidy 14 takes the synthesized comparison with 0 for a null pointer constant.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend constexpr auto operator<=>(const timestamp&, const timestamp&) = default;
 
   template <class Archive>

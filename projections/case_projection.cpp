@@ -10,6 +10,7 @@
 #include "events/detail/big_endian.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 
 namespace caseline::projections {
 
@@ -98,11 +99,12 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
     found = rows_.emplace(id, std::move(row)).first;
   }
   case_row& row = found->second;
-  if (e.env.sequence() != row.state.version + 1)
+  const auto broken = events::follows(row.state.version, row.last_hash, e.env);
+  if (broken && broken != events::chain_fault::hash)
     return make_error(events::errc::corrupt_record,
                       fmt::format("case {}: event {} has sequence {}, expected {}", id,
                                   e.env.event_id, e.env.sequence(), row.state.version + 1));
-  if (e.env.prev_hash != row.last_hash)
+  if (broken)
     return make_error(events::errc::corrupt_record,
                       fmt::format("case {}: event {} does not chain to the previous event (hash "
                                   "mismatch)",

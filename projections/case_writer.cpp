@@ -8,6 +8,7 @@
 #include "core/decide.h"
 #include "core/errc.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 #include "projections/errc.h"
 
 namespace caseline::projections {
@@ -274,22 +275,13 @@ void case_writer::run_next(const std::string& id) {
   events::record rec;
   rec.idempotency = req.idempotency;
   for (const auto& ev : decided.value()) {
-    const auto body = core::encode(ev);
-    events::envelope env;
-    env.sequence = sequence_number{next.state.version + 1};
-    env.event_id = events::event_id_of(cid, env.sequence);
-    env.case_id = cid;
-    env.type_id = body.type_id;
-    env.version = body.version;
+    events::envelope env = events::new_event(cid, core::encode(ev));
     env.recorded_at = ctx.now;
     env.occurred_at = req.occurred_at.value_or(ctx.now);
     env.by = events::actor{req.who.id(), std::string(core::to_string(req.who.role)),
                            req.who.center(), req.who.unit()};
     env.correlation_id = req.correlation_id;
-    env.prev_hash = next.last_hash;
-    env.body = body.bytes;
-    std::string bytes = events::encode_envelope(env);
-    next.last_hash = events::sha256(bytes);
+    std::string bytes = events::link_next(env, next.state.version, next.last_hash);
     if (gated) {
       if (auto c = core::sample_closure_of(next.state, ev)) closure = std::move(c);
     }

@@ -7,12 +7,13 @@
 
 #include "core/codec.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 
 namespace caseline::projections {
 
 result<void> check_follows(const stream_head& head, const decoded_registry_event& e,
                            std::string_view stream) {
-  if (e.env.sequence() != head.sequence + 1 || e.env.prev_hash != head.last_hash)
+  if (events::follows(head.sequence, head.last_hash, e.env))
     return make_error(events::errc::corrupt_record,
                       fmt::format("{} event {} does not follow event {} of the {}", stream,
                                   e.env.event_id, head.sequence, stream));
@@ -39,21 +40,14 @@ result<events::log_position> append_reference_event(
     events::event_log& log, const projection_runner& runner, std::string_view stream,
     const stream_head& head, const core::registry_event& e, const events::actor& by,
     const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
-  const auto body = core::encode(e);
-  events::envelope env;
-  env.sequence = sequence_number{head.sequence + 1};
-  env.event_id = fmt::format("{}#{}", stream, env.sequence());
-  env.case_id = case_id{std::string(stream)};
-  env.type_id = body.type_id;
-  env.version = body.version;
+  events::envelope env = events::new_event(case_id{std::string(stream)}, core::encode(e));
   env.recorded_at = now;
   env.occurred_at = now;
   env.by = by;
   env.correlation_id = correlation_id;
-  env.prev_hash = head.last_hash;
-  env.body = body.bytes;
+  std::string last_hash = head.last_hash;
   events::record rec;
-  rec.events.push_back(events::encode_envelope(env));
+  rec.events.push_back(events::link_next(env, head.sequence, last_hash));
 
   auto acked = std::make_shared<std::promise<result<events::log_position>>>();
   auto future = acked->get_future();

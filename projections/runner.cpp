@@ -7,11 +7,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "core/codec.h"
 #include "events/detail/big_endian.h"
 #include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
-#include "events/record.h"
+#include "events/log_reader.h"
 
 namespace caseline::projections {
 
@@ -21,13 +20,6 @@ std::string offset_key(std::int32_t p) {
   std::string k = "log/";
   events::detail::put_be32(k, static_cast<std::uint32_t>(p));
   return k;
-}
-
-// Whether a type id is one of core::registry_event's (they decode with decode_registry_event).
-bool is_registry_type(std::uint16_t type_id) {
-  return []<std::size_t... I>(std::uint16_t t, std::index_sequence<I...>) {
-    return ((std::variant_alternative_t<I, core::registry_event>::type_id == t) || ...);
-  }(type_id, std::make_index_sequence<std::variant_size_v<core::registry_event>>{});
 }
 
 }  // namespace
@@ -106,25 +98,17 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       ++next;
       continue;
     }
-    auto decoded = events::decode_record(rec.value);
-    if (!decoded)
-      return fail(make_error(decoded.error().code,
-                             fmt::format("partition {} offset {}: {}", p, next,
-                                         decoded.error().detail)));
-    for (std::uint32_t i = 0; i < decoded.value().events.size(); ++i) {
-      const std::string& bytes = decoded.value().events[i];
-      auto env = events::decode_envelope(bytes);
-      if (!env)
-        return fail(make_error(env.error().code, fmt::format("partition {} offset {}: {}", p,
-                                                             next, env.error().detail)));
-      if (is_registry_type(env.value().type_id)) {
-        auto rev = core::decode_registry_event(env.value().type_id, env.value().version,
-                                               env.value().body);
-        if (!rev)
-          return fail(make_error(rev.error().code, fmt::format("partition {} offset {} event {}: {}",
-                                                               p, next, env.value().event_id,
-                                                               rev.error().detail)));
-        const decoded_registry_event dr{env.value(), rev.value(), rec.position, i, bytes};
+    auto decoded = events::record_events::decode(rec);
+    if (!decoded) return fail(decoded.error().to_error());
+    const events::record_events& events_of = decoded.value();
+    for (std::uint32_t i = 0; i < events_of.size(); ++i) {
+      auto ev = events_of.event(i);
+      if (!ev) return fail(ev.error().to_error());
+      auto body = events::decode_body(ev.value());
+      if (!body) return fail(body.error().to_error());
+      const events::logged_event& e = ev.value();
+      if (const auto* registry = std::get_if<core::registry_event>(&body.value())) {
+        const decoded_registry_event dr{e.env, *registry, e.position, i, e.stored_bytes};
         for (auto* proj : projections_) {
           if (auto r = proj->apply_registry(dr, wb); !r)
             return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
@@ -133,14 +117,10 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
         ++count;
         continue;
       }
-      auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
-      if (!ev)
-        return fail(make_error(ev.error().code, fmt::format("partition {} offset {} event {}: {}",
-                                                            p, next, env.value().event_id,
-                                                            ev.error().detail)));
-      const decoded_event de{env.value(), ev.value(), rec.position, i, bytes,
-                             decoded.value().idempotency ? &*decoded.value().idempotency
-                                                         : nullptr};
+      const decoded_event de{
+          e.env,          std::get<core::event>(body.value()),
+          e.position,     i,
+          e.stored_bytes, events_of.idempotency() ? &*events_of.idempotency() : nullptr};
       for (auto* proj : projections_) {
         if (auto r = proj->apply(de, wb); !r)
           return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),

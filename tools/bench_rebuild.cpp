@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "core/decide.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 #include "events/record.h"
 #include "projections/case_row.h"
 #include "projections/rebuild.h"
@@ -63,7 +65,7 @@ class throttle {
 class case_gen {
  public:
   case_gen(events::event_log& log, throttle& t, core::context base, generated_log& stats)
-      : log_(log), throttle_(t), base_(base), stats_(stats) {}
+      : log_(log), throttle_(t), base_(std::move(base)), stats_(stats) {}
 
   // Decides `cmd` at `now` by `who`; false if a rule refused it (the history stops there).
   bool run(const case_id& id, const core::command& cmd, timestamp now, const core::actor& who) {
@@ -75,21 +77,12 @@ class case_gen {
     if (!decided || decided.value().empty()) return false;
     events::record rec;
     for (const auto& ev : decided.value()) {
-      const auto body = core::encode(ev);
-      events::envelope env;
-      env.sequence = sequence_number{row_.state.version + 1};
-      env.event_id = fmt::format("{}#{}", id(), env.sequence());
-      env.case_id = id;
-      env.type_id = body.type_id;
-      env.version = body.version;
+      events::envelope env = events::new_event(id, core::encode(ev));
       env.recorded_at = now;
       env.occurred_at = now;
       env.by = events::actor{who.id(), std::string(core::to_string(who.role)), who.center(), who.unit()};
       env.correlation_id = "bench";
-      env.prev_hash = row_.last_hash;
-      env.body = body.bytes;
-      std::string bytes = events::encode_envelope(env);
-      row_.last_hash = events::sha256(bytes);
+      std::string bytes = events::link_next(env, row_.state.version, row_.last_hash);
       row_.state = core::evolve(std::move(row_.state), ev, now);
       rec.events.push_back(std::move(bytes));
     }
@@ -97,7 +90,7 @@ class case_gen {
     ++stats_.records;
     throttle_.acquire();
     log_.append(id(), events::encode_record(rec),
-                [t = &throttle_](result<events::log_position> r) { t->release(r); });
+                [t = &throttle_](const result<events::log_position>& r) { t->release(r); });
     return true;
   }
   const core::case_state& state() const { return row_.state; }
@@ -111,7 +104,8 @@ class case_gen {
 };
 
 timestamp at(civil_date d, std::uint64_t minute) {
-  return timestamp{shanghai_start_of_day(d).ms + static_cast<std::int64_t>(8 * 60 + minute % 600) * 60000};
+  return timestamp{shanghai_start_of_day(d).ms +
+                   static_cast<std::int64_t>(std::uint64_t{8} * 60 + minute % 600) * 60000};
 }
 
 }  // namespace
@@ -219,11 +213,11 @@ result<std::pair<std::uint64_t, double>> raw_consume(events::event_log& log) {
       if (recs.value().empty()) return make_error(events::errc::unavailable, "short read");
       for (const auto& r : recs.value()) {
         if (events::is_checkpoint(r.value)) continue;
-        auto rec = events::decode_record(r.value);
-        if (!rec) return rec.error();
-        for (const auto& e : rec.value().events) {
-          auto env = events::decode_envelope(e);
-          if (!env) return env.error();
+        auto rec = events::record_events::decode(r);
+        if (!rec) return rec.error().cause;
+        for (std::uint32_t i = 0; i < rec.value().size(); ++i) {
+          auto env = rec.value().event(i);
+          if (!env) return env.error().cause;
           ++n;
         }
         next = r.position.offset() + 1;

@@ -11,6 +11,7 @@
 #include "core/codec.h"
 #include "core/decide.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 #include "tools/audit_cmd.h"
 
 namespace caseline::tools {
@@ -178,93 +179,18 @@ result<replay_result> replay_case(events::event_log& log, const replay_options& 
                         "--as-of must be RFC 3339 (e.g. 2026-03-01T12:00:00+08:00), not '" +
                             options.as_of + "'");
   }
-  r.partition = events::partition_for(options.case_id, log.partition_count());
-
-  struct stored_event {
-    events::envelope env;
-    core::event event;
-    events::log_position position;
-    std::uint32_t index;
-    std::string hash;
-  };
-  std::vector<stored_event> chain;
-  chain_head head;
-  bool broken = false;  // after the first bad event nothing more of the case is trusted
-  std::optional<replay_problem> checkpoint_problem;
-  checkpoint_verifier verifier(r.partition);
-  std::vector<std::pair<std::string, events::log_position>> seen;  // every event id of the case
-
-  auto bad = [&](const events::envelope* env, events::log_position pos, std::string what) {
-    if (broken) return;
-    broken = true;
-    r.problem = replay_problem{env ? env->event_id : std::string{},
-                               env ? env->sequence() : 0, pos, std::move(what)};
-  };
-
-  auto visit = [&](const events::log_record& rec) -> bool {
-    if (options.verify) {
-      auto checked = verifier.add(rec);
-      if (checked.problem && !checkpoint_problem) {
-        replay_problem p{{}, 0, rec.position, *checked.problem};
-        // Name this case's events in the range the checkpoint failed to cover.
-        std::string suspects;
-        for (const auto& [id, pos] : seen)
-          if (pos.offset() > verifier.covered() && pos.offset() < rec.position.offset())
-            suspects += (suspects.empty() ? "" : ", ") + id + " at " + at(pos);
-        if (!suspects.empty()) p.what += "; this case's events in that range: " + suspects;
-        checkpoint_problem = std::move(p);
-      }
-    }
-    if (events::is_checkpoint(rec.value)) return true;
-    const bool keyed = rec.key == options.case_id;
-    auto decoded = events::decode_record(rec.value);
-    if (!decoded) {
-      if (keyed) bad(nullptr, rec.position, "the record does not decode: " + decoded.error().detail);
-      return true;  // another key's record: audit verify's business
-    }
-    for (std::uint32_t i = 0; i < decoded.value().events.size(); ++i) {
-      const std::string& bytes = decoded.value().events[i];
-      auto env = events::decode_envelope(bytes);
-      if (!env) {
-        if (keyed)
-          bad(nullptr, rec.position,
-              fmt::format("event {} of the record does not decode: {}", i, env.error().detail));
-        continue;
-      }
-      const events::envelope& e = env.value();
-      if (e.case_id() != options.case_id && !keyed) continue;
-      seen.emplace_back(e.event_id, rec.position);
-      ++r.events_in_log;
-      if (broken) continue;
-      if (auto problem = chain_problem(head, e, rec.key)) {
-        bad(&e, rec.position, *problem);
-        continue;
-      }
-      auto ev = core::decode(e.type_id, e.version, e.body);
-      if (!ev) {
-        bad(&e, rec.position, "the body does not decode as a case event: " + ev.error().message());
-        continue;
-      }
-      advance(head, e, bytes, rec.position);
-      chain.push_back(
-          stored_event{e, std::move(ev).value(), rec.position, i, events::to_hex(head.last_hash)});
-    }
-    return true;
-  };
-  if (auto scanned = scan_partition(log, r.partition, visit); !scanned) {
-    // A record missing from the middle of the partition is tampering too, not just an error.
-    if (scanned.error().code != events::errc::corrupt_record) return std::move(scanned).error();
-    if (!r.problem) r.problem = replay_problem{{}, 0, std::nullopt, scanned.error().message()};
-  }
-  if (!r.problem && checkpoint_problem) r.problem = std::move(checkpoint_problem);
-  r.checkpoints_verified = verifier.verified();
-  if (options.verify)
-    r.uncovered_records =
-        static_cast<std::uint64_t>(verifier.end() - 1 - verifier.last_checkpoint());
+  auto verified = events::verify_case(log, options.case_id, options.verify);
+  if (!verified) return std::move(verified).error();
+  events::case_verification& v = verified.value();
+  r.partition = v.partition;
+  r.events_in_log = v.events_in_log;
+  r.checkpoints_verified = v.checkpoints_verified;
+  r.uncovered_records = v.uncovered_records;
+  r.problem = std::move(v.problem);
 
   core::case_state state;
   state.id = case_id{options.case_id};
-  for (auto& e : chain) {
+  for (auto& e : v.events) {
     if (r.as_of && e.env.recorded_at > *r.as_of) break;  // it had not happened yet
     state = core::evolve(std::move(state), e.event, e.env.recorded_at);
     auto deadlines = core::deadlines(state, e.env.recorded_at);

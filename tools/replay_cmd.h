@@ -9,6 +9,7 @@
 #include "core/case_state.h"
 #include "core/result.h"
 #include "events/event_log.h"
+#include "events/log_reader.h"
 #include "events/record.h"
 #include "tools/serve.h"
 
@@ -34,12 +35,7 @@ struct replayed_event {
 };
 
 // The first thing found wrong: the event (or record, or checkpoint) and what is wrong with it.
-struct replay_problem {
-  std::string event_id;          // empty when no event is concerned (a checkpoint, a read error)
-  std::uint64_t sequence{0};
-  std::optional<events::log_position> position;
-  std::string what;
-};
+using replay_problem = events::integrity_problem;
 
 struct replay_result {
   std::string case_id;
@@ -55,12 +51,9 @@ struct replay_result {
   std::optional<replay_problem> problem;
 };
 
-// Reads the case's history from its partition (a full scan: the log is the only truth, an index
-// could itself be stale or altered), verifies its chain (sequence 1..n, SHA-256 links, keys and
-// ids, decodable bodies) and folds it with core::evolve. With options.verify, every checkpoint
-// of the partition is recomputed too, which also catches the edit or removal of a case's last
-// events that the chain alone cannot see. A tampered history is a result with `problem` set;
-// an error is a log that cannot be read or bad options.
+// The case's history verified by events::verify_case (its chain; with options.verify, every
+// checkpoint of its partition too), folded with core::evolve up to as_of. A tampered history is
+// a result with `problem` set; an error is a log that cannot be read or bad options.
 result<replay_result> replay_case(events::event_log& log, const replay_options& options);
 
 // `caseline replay CASE`: the timeline on `out` (text or json), problems on `err`.

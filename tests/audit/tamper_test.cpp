@@ -129,7 +129,7 @@ bool edit_first_body(raw_log& raw, std::int32_t p, std::int64_t o) {
   raw.put(p, o, v);
   auto edited = events::decode_envelope(
       events::decode_record(std::string_view(v).substr(4 + key_len)).value().events.at(0));
-  return edited.has_value() && caseline::tools::check_body(edited.value()).has_value();
+  return edited.has_value() && events::decode_body(edited.value()).has_value();
 }
 
 }  // namespace
