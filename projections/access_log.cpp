@@ -7,9 +7,9 @@
 #include <cereal/types/string.hpp>
 #include <rocksdb/db.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -23,8 +23,8 @@ result<void> access_log::record(const access_entry& e) {
   // Time first, so entries scan in order; a process-local sequence keeps reads of the same
   // millisecond in order, and the token and correlation id keep keys distinct across restarts.
   std::string key;
-  events::detail::put_be64(key, static_cast<std::uint64_t>(e.at.ms));
-  events::detail::put_be64(key, sequence.fetch_add(1));
+  storage::put_be64(key, static_cast<std::uint64_t>(e.at.ms));
+  storage::put_be64(key, sequence.fetch_add(1));
   key += e.token_id;
   key += '\0';
   key += e.correlation_id;
@@ -36,7 +36,7 @@ result<void> access_log::record(const access_entry& e) {
   }
   const auto s = store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key,
                                  std::move(out).str());
-  if (!s.ok()) return events::detail::from_rocksdb(s, "record access");
+  if (!s.ok()) return storage::from_rocksdb(s, "record access");
   return success();
 }
 
@@ -56,7 +56,7 @@ result<std::vector<access_entry>> access_log::of_case(const std::string& case_id
       return make_error(events::errc::corrupt_record, std::string("access entry: ") + ex.what());
     }
   }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read access log");
+  if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read access log");
   return out;
 }
 

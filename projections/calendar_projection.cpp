@@ -4,8 +4,8 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 #include "projections/sla_index.h"
 
 namespace caseline::projections {
@@ -44,7 +44,7 @@ calendar_projection::calendar_projection(store& s) : store_(s) {
     }
     years_[y.value().year] = std::move(y).value();
   }
-  if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read calendar");
+  if (!it->status().ok()) load_error_ = storage::from_rocksdb(it->status(), "read calendar");
   auto head = detail::read_row<stored_head>(store_, family::registry, std::string(meta_key),
                                             "calendar head");
   if (!head) load_error_ = head.error();

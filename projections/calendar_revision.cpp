@@ -7,8 +7,8 @@
 #include <rocksdb/db.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 #include "projections/server_state.h"
 #include "projections/sla_index.h"
 
@@ -34,8 +34,7 @@ result<revision_stats> deadline_reviser::tick(timestamp /*now*/) {
     if (!row) return row.error();
     if (row.value().basis.calendar != cal->version()) cases.emplace(row.value().id(), row.value().center);
   }
-  if (!it->status().ok())
-    return events::detail::from_rocksdb(it->status(), "read the deadline index");
+  if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read the deadline index");
   stats.cases = cases.size();
 
   struct outcomes {

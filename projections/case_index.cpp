@@ -11,9 +11,9 @@
 
 #include "core/decide.h"
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/status.h"
 #include "projections/case_projection.h"
 
 namespace caseline::projections {
@@ -159,7 +159,7 @@ result<list_page> case_index_reader::list(const list_query& q) const {
     if (!c) return c.error();
     if (!q.keep || q.keep(c.value())) page.items.push_back(std::move(c).value());
   }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read case index");
+  if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read case index");
   return page;
 }
 

@@ -7,34 +7,34 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/decide.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 std::string event_key(std::string_view id, std::uint64_t sequence) {
   std::string k(id);
   k += '\0';
-  events::detail::put_be64(k, sequence);
+  storage::put_be64(k, sequence);
   return k;
 }
 
 std::string encode_location(const event_location& l) {
   std::string v;
-  events::detail::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
-  events::detail::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
-  events::detail::put_be32(v, l.index);
+  storage::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
+  storage::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
+  storage::put_be32(v, l.index);
   return v;
 }
 
 std::string encode_u64(std::uint64_t n) {
   std::string v;
-  events::detail::put_be64(v, n);
+  storage::put_be64(v, n);
   return v;
 }
 
@@ -44,8 +44,8 @@ std::string tally_key(events::partition_id p, std::string_view center, std::stri
 
 std::string encode_tally(const core::revisit_tally& t) {
   std::string v;
-  events::detail::put_be64(v, t.closed);
-  events::detail::put_be64(v, t.picked);
+  storage::put_be64(v, t.closed);
+  storage::put_be64(v, t.picked);
   return v;
 }
 
@@ -174,10 +174,9 @@ result<std::vector<event_location>> case_reader::locations(const case_id& id) co
     const auto v = it->value();
     if (v.size() != 16) return make_error(events::errc::corrupt_record, "stored event location");
     out.push_back(event_location{
-        {events::partition_id{static_cast<std::int32_t>(events::detail::get_be32({v.data(), 4}))},
-         events::log_offset{
-             static_cast<std::int64_t>(events::detail::get_be64({v.data() + 4, 8}))}},
-        events::detail::get_be32({v.data() + 12, 4})});
+        {events::partition_id{static_cast<std::int32_t>(storage::get_be32({v.data(), 4}))},
+         events::log_offset{static_cast<std::int64_t>(storage::get_be64({v.data() + 4, 8}))}},
+        storage::get_be32({v.data() + 12, 4})});
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "read case events");
   return out;
@@ -190,7 +189,7 @@ result<std::uint64_t> case_reader::counter(std::string_view center_and_day) cons
   if (s.IsNotFound()) return std::uint64_t{0};
   if (!s.ok()) return from_rocksdb(s, "read case counter");
   if (value.size() != 8) return make_error(events::errc::corrupt_record, "stored case counter");
-  return events::detail::get_be64(value);
+  return storage::get_be64(value);
 }
 
 result<core::revisit_tally> case_reader::revisit_tally(events::partition_id p,
@@ -203,8 +202,8 @@ result<core::revisit_tally> case_reader::revisit_tally(events::partition_id p,
   if (!s.ok()) return from_rocksdb(s, "read revisit tally");
   if (value.size() != 16) return make_error(events::errc::corrupt_record, "stored revisit tally");
   return core::revisit_tally{
-      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(0, 8))),
-      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(8, 8)))};
+      static_cast<std::uint32_t>(storage::get_be64(std::string_view(value).substr(0, 8))),
+      static_cast<std::uint32_t>(storage::get_be64(std::string_view(value).substr(8, 8)))};
 }
 
 }  // namespace caseline::projections

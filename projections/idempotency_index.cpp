@@ -7,9 +7,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -49,7 +49,7 @@ result<bool> stored(store& s, const std::string& key_hash) {
   const auto st =
       s.db().Get(rocksdb::ReadOptions(), s.cf(family::idempotency_index), key_hash, &value);
   if (st.IsNotFound()) return false;
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read idempotency index");
+  if (!st.ok()) return storage::from_rocksdb(st, "read idempotency index");
   return true;
 }
 
@@ -83,7 +83,7 @@ result<std::optional<keyed_write>> idempotency_index::find(std::string_view key_
   const auto st = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::idempotency_index),
                                   key_hash, &value);
   if (st.IsNotFound()) return std::optional<keyed_write>{};
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read idempotency index");
+  if (!st.ok()) return storage::from_rocksdb(st, "read idempotency index");
   auto row = decode_row(value);
   if (!row) return row.error();
   return std::optional<keyed_write>{std::move(row).value()};

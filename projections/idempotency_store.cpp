@@ -8,8 +8,8 @@
 #include <cereal/types/vector.hpp>
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -30,7 +30,7 @@ result<std::optional<stored_answer>> idempotency_store::find(std::string_view to
   const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::idempotency),
                                  row_key(token_id, key), &value);
   if (s.IsNotFound()) return std::optional<stored_answer>{};
-  if (!s.ok()) return events::detail::from_rocksdb(s, "read idempotency key");
+  if (!s.ok()) return storage::from_rocksdb(s, "read idempotency key");
   try {
     std::istringstream in(value);
     cereal::PortableBinaryInputArchive ar(in);
@@ -55,7 +55,7 @@ result<void> idempotency_store::put(std::string_view token_id, std::string_view 
   wo.sync = true;
   const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key),
                                  std::move(out).str());
-  if (!s.ok()) return events::detail::from_rocksdb(s, "store idempotency key");
+  if (!s.ok()) return storage::from_rocksdb(s, "store idempotency key");
   return success();
 }
 

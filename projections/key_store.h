@@ -14,7 +14,7 @@
 namespace rocksdb {
 class DB;
 }
-namespace caseline::events::detail {
+namespace caseline::storage {
 class secondary_db;
 }
 
@@ -55,10 +55,10 @@ class key_store {
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master);
-  key_store(std::unique_ptr<events::detail::secondary_db> secondary, events::secret_key master);
+  key_store(std::unique_ptr<storage::secondary_db> secondary, events::secret_key master);
   std::string wrap_aad(const case_id& id) const;
 
-  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns *db_ when set
+  std::unique_ptr<storage::secondary_db> secondary_;  // owns *db_ when set
   std::unique_ptr<rocksdb::DB> owned_;
   rocksdb::DB* db_{nullptr};
   events::secret_key master_;

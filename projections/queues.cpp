@@ -9,15 +9,15 @@
 
 #include "core/decide.h"
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
+#include "events/storage/status.h"
 #include "projections/report_render.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
 using core::case_status;
+using storage::from_rocksdb;
 
 constexpr std::size_t max_page = 500;
 

@@ -5,17 +5,17 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 #include "projections/runner.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 constexpr std::size_t replay_batch = 2048;
 
@@ -139,8 +139,8 @@ result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& s
     const auto v = it->value().ToStringView();
     if (k.size() != 8 || v.size() != 8)
       return make_error(events::errc::corrupt_record, "stored projection offset");
-    out[static_cast<std::int32_t>(events::detail::get_be32(k.substr(4)))] =
-        static_cast<std::int64_t>(events::detail::get_be64(v));
+    out[static_cast<std::int32_t>(storage::get_be32(k.substr(4)))] =
+        static_cast<std::int64_t>(storage::get_be64(v));
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "read offsets");
   return out;

@@ -8,8 +8,8 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/codec.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -57,14 +57,14 @@ registry_projection::registry_projection(store& s) : store_(s) {
     }
     reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact, u.contact_sealed});
   }
-  if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read registry");
+  if (!it->status().ok()) load_error_ = storage::from_rocksdb(it->status(), "read registry");
   std::string meta;
   const auto st = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::registry),
                                   std::string(meta_key), &meta);
   if (st.ok()) {
     if (auto r = decode_values(meta, head_.sequence, head_.last_hash); !r) load_error_ = r.error();
   } else if (!st.IsNotFound()) {
-    load_error_ = events::detail::from_rocksdb(st, "read registry head");
+    load_error_ = storage::from_rocksdb(st, "read registry head");
   }
   current_ = std::make_shared<const core::registry>(std::move(reg));
 }

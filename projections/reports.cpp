@@ -11,9 +11,9 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 #include "projections/report_render.h"
 #include "projections/sla_index.h"
 
@@ -21,7 +21,7 @@ namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 constexpr std::string_view unclassified = "unclassified";
 constexpr std::size_t hot_topic_count = 10;
@@ -53,13 +53,13 @@ std::optional<double> growth(std::int64_t now, std::int64_t before) {
 
 std::string encode_i64(std::int64_t v) {
   std::string out;
-  events::detail::put_be64(out, static_cast<std::uint64_t>(v));
+  storage::put_be64(out, static_cast<std::uint64_t>(v));
   return out;
 }
 
 result<std::int64_t> decode_i64(std::string_view v) {
   if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored report counter");
-  return static_cast<std::int64_t>(events::detail::get_be64(v));
+  return static_cast<std::int64_t>(storage::get_be64(v));
 }
 
 bool affects_statistics(const core::event& e) {

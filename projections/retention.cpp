@@ -11,9 +11,9 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 #include "projections/case_row.h"
 #include "projections/report_render.h"
 
@@ -21,12 +21,12 @@ namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 std::string entry_key(std::string_view id, std::uint64_t seq) {
   std::string k(id);
   k += '\0';
-  events::detail::put_be64(k, seq);
+  storage::put_be64(k, seq);
   return k;
 }
 

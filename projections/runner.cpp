@@ -8,10 +8,10 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/codec.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -19,7 +19,7 @@ namespace {
 
 std::string offset_key(std::int32_t p) {
   std::string k = "log/";
-  events::detail::put_be32(k, static_cast<std::uint32_t>(p));
+  storage::put_be32(k, static_cast<std::uint32_t>(p));
   return k;
 }
 
@@ -49,9 +49,9 @@ result<std::vector<std::int64_t>> projection_runner::load_offsets() {
     const auto s =
         store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::offsets), offset_key(p), &v);
     if (s.IsNotFound()) continue;
-    if (!s.ok()) return events::detail::from_rocksdb(s, "read projection offsets");
+    if (!s.ok()) return storage::from_rocksdb(s, "read projection offsets");
     if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored projection offset");
-    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(events::detail::get_be64(v));
+    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(storage::get_be64(v));
   }
   return out;
 }
@@ -156,11 +156,11 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
                              fmt::format("projection {}: {}", proj->name(), r.error().detail)));
   }
   std::string v;
-  events::detail::put_be64(v, static_cast<std::uint64_t>(next));
+  storage::put_be64(v, static_cast<std::uint64_t>(next));
   wb.Put(store_.cf(family::offsets), offset_key(p), v);
   // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
   const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
-  if (!s.ok()) return fail(events::detail::from_rocksdb(s, "write projection batch"));
+  if (!s.ok()) return fail(storage::from_rocksdb(s, "write projection batch"));
   for (auto* proj : projections_) proj->end_batch(true);
   {
     std::lock_guard lk(mu_);

@@ -7,8 +7,8 @@
 #include <rocksdb/db.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 #include "projections/report_render.h"
 
 namespace caseline::projections {
@@ -23,7 +23,7 @@ result<std::optional<std::string>> read_bytes(store& s, family f, const std::str
   std::string bytes;
   const auto st = s.db().Get(rocksdb::ReadOptions(), s.cf(f), key, &bytes);
   if (st.IsNotFound()) return std::optional<std::string>{};
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read " + std::string(what));
+  if (!st.ok()) return storage::from_rocksdb(st, "read " + std::string(what));
   return std::optional<std::string>{std::move(bytes)};
 }
 }  // namespace detail
@@ -116,7 +116,7 @@ result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
     if (!row) return row.error();
     out.push_back(std::move(row).value());
   }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read deadline index");
+  if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read deadline index");
   return out;
 }
 

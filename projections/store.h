@@ -11,7 +11,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
-namespace caseline::events::detail {
+namespace caseline::storage {
 class secondary_db;
 }
 
@@ -67,10 +67,10 @@ class store {
 
  private:
   store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
-  store(std::string dir, std::unique_ptr<events::detail::secondary_db> secondary);
+  store(std::string dir, std::unique_ptr<storage::secondary_db> secondary);
 
   std::string dir_;
-  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns db_ and handles_ when set
+  std::unique_ptr<storage::secondary_db> secondary_;  // owns db_ and handles_ when set
   rocksdb::DB* db_{nullptr};
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, families...]
 };

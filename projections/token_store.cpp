@@ -8,9 +8,9 @@
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -69,7 +69,7 @@ result<created_token> token_store::create(std::string role, std::string center, 
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a token handed out must survive a crash
   const auto s = store_.db().Put(wo, store_.cf(family::tokens), key, encode(out.info));
-  if (!s.ok()) return events::detail::from_rocksdb(s, "store token");
+  if (!s.ok()) return storage::from_rocksdb(s, "store token");
   return out;
 }
 
@@ -80,7 +80,7 @@ result<std::optional<token_info>> token_store::find(std::string_view secret) con
   const auto s =
       store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::tokens), hash_key(secret), &value);
   if (s.IsNotFound()) return std::optional<token_info>{};
-  if (!s.ok()) return events::detail::from_rocksdb(s, "read token");
+  if (!s.ok()) return storage::from_rocksdb(s, "read token");
   auto t = decode(value);
   if (!t) return t.error();
   return std::optional<token_info>{std::move(t).value()};
@@ -95,7 +95,7 @@ result<std::vector<token_info>> token_store::list() const {
     if (!t) return t.error();
     out.push_back(std::move(t).value());
   }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "list tokens");
+  if (!it->status().ok()) return storage::from_rocksdb(it->status(), "list tokens");
   return out;
 }
 
@@ -108,14 +108,14 @@ result<bool> token_store::revoke(std::string_view id) {
     std::unique_ptr<rocksdb::Iterator> it(
         store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::tokens)));
     it->Seek(rocksdb::Slice(id.data(), id.size()));
-    if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "find token");
+    if (!it->status().ok()) return storage::from_rocksdb(it->status(), "find token");
     if (!it->Valid() || !it->key().starts_with(rocksdb::Slice(id.data(), id.size()))) return false;
     key = it->key().ToString();
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a revocation must survive a crash
   const auto s = store_.db().Delete(wo, store_.cf(family::tokens), key);
-  if (!s.ok()) return events::detail::from_rocksdb(s, "revoke token");
+  if (!s.ok()) return storage::from_rocksdb(s, "revoke token");
   return true;
 }
 
