@@ -12,16 +12,14 @@
 
 #include "core/errc.h"
 #include "events/errc.h"
-#include "events/storage/big_endian.h"
-#include "events/storage/status.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
 #include "projections/report_render.h"
 #include "projections/sla_index.h"
 
 namespace caseline::projections {
 
 namespace {
-
-using storage::from_rocksdb;
 
 constexpr std::string_view unclassified = "unclassified";
 constexpr std::size_t hot_topic_count = 10;
@@ -52,14 +50,13 @@ std::optional<double> growth(std::int64_t now, std::int64_t before) {
 }
 
 std::string encode_i64(std::int64_t v) {
-  std::string out;
-  storage::put_be64(out, static_cast<std::uint64_t>(v));
-  return out;
+  return storage::be64_value(static_cast<std::uint64_t>(v));
 }
 
 result<std::int64_t> decode_i64(std::string_view v) {
-  if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored report counter");
-  return static_cast<std::int64_t>(storage::get_be64(v));
+  const auto n = storage::parse_be64_value(v);
+  if (!n) return make_error(events::errc::corrupt_record, "stored report counter");
+  return static_cast<std::int64_t>(*n);
 }
 
 bool affects_statistics(const core::event& e) {
@@ -235,16 +232,14 @@ result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
 result<std::int64_t*> report_projection::counter(const std::string& key) {
   auto it = counters_.find(key);
   if (it == counters_.end()) {
-    std::string v;
-    const auto s =
-        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::report_counters), key, &v);
+    auto v =
+        storage::get(store_.db(), store_.cf(family::report_counters), key, "read report counter");
+    if (!v) return v.error();
     std::int64_t n = 0;
-    if (s.ok()) {
-      auto d = decode_i64(v);
+    if (v.value()) {
+      auto d = decode_i64(*v.value());
       if (!d) return d.error();
       n = d.value();
-    } else if (!s.IsNotFound()) {
-      return from_rocksdb(s, "read report counter");
     }
     it = counters_.emplace(key, n).first;
   }
@@ -347,15 +342,16 @@ std::optional<double> figures::satisfaction_rate() const {
 template <class F>
 result<void> report_reader::scan_prefix(const std::string& from, const std::string& to_exclusive,
                                         F&& f) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
-  for (it->Seek(from); it->Valid() && it->key().compare(to_exclusive) < 0; it->Next()) {
-    auto v = decode_i64(it->value().ToStringView());
-    if (!v) return v.error();
-    if (auto r = f(it->key().ToStringView(), v.value()); !r) return r;
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
-  return success();
+  // Every key of a scan begins with its kind tag ("m/", "d/", "u/", ...) and so does `from`.
+  return storage::scan(
+      store_.db(), store_.cf(family::report_counters),
+      {std::string(from.substr(0, from.find('/') + 1)), from, to_exclusive}, "read report counters",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        auto v = decode_i64(value);
+        if (!v) return v.error();
+        if (auto r = f(key, v.value()); !r) return r.error();
+        return storage::scan_step::next;
+      });
 }
 
 // Whole months read the monthly counters, the rest of the period the daily ones. f gets the key
@@ -511,12 +507,14 @@ result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
 }
 
 result<std::optional<std::string>> report_reader::first_month() const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
-  it->Seek("m/");
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
-  if (!it->Valid() || !it->key().starts_with("m/")) return std::optional<std::string>{};
-  return std::optional<std::string>{it->key().ToString().substr(2, 7)};
+  std::optional<std::string> out;
+  auto r = storage::scan(store_.db(), store_.cf(family::report_counters), {"m/", {}, {}},
+                         "read report counters", [&](std::string_view key, std::string_view) {
+                           out = std::string(key.substr(2, 7));
+                           return storage::scan_step::stop;
+                         });
+  if (!r) return r.error();
+  return out;
 }
 
 // --- reports --------------------------------------------------------------------------------------

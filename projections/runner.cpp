@@ -10,18 +10,14 @@
 #include "core/codec.h"
 #include "events/errc.h"
 #include "events/record.h"
-#include "events/storage/big_endian.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
 #include "events/storage/status.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
-
-std::string offset_key(std::int32_t p) {
-  std::string k = "log/";
-  storage::put_be32(k, static_cast<std::uint32_t>(p));
-  return k;
-}
 
 // Whether a type id is one of core::registry_event's (they decode with decode_registry_event).
 bool is_registry_type(std::uint16_t type_id) {
@@ -45,13 +41,13 @@ projection_runner::~projection_runner() { stop(); }
 result<std::vector<std::int64_t>> projection_runner::load_offsets() {
   std::vector<std::int64_t> out(static_cast<std::size_t>(log_.partition_count()), 0);
   for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
-    std::string v;
-    const auto s =
-        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::offsets), offset_key(p), &v);
-    if (s.IsNotFound()) continue;
-    if (!s.ok()) return storage::from_rocksdb(s, "read projection offsets");
-    if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored projection offset");
-    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(storage::get_be64(v));
+    auto v = storage::get(store_.db(), store_.cf(family::offsets), keys::offset{p}.encode(),
+                          "read projection offsets");
+    if (!v) return v.error();
+    if (!v.value()) continue;
+    const auto next = storage::parse_be64_value(*v.value());
+    if (!next) return make_error(events::errc::corrupt_record, "stored projection offset");
+    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(*next);
   }
   return out;
 }
@@ -155,9 +151,8 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       return fail(make_error(r.error().code,
                              fmt::format("projection {}: {}", proj->name(), r.error().detail)));
   }
-  std::string v;
-  storage::put_be64(v, static_cast<std::uint64_t>(next));
-  wb.Put(store_.cf(family::offsets), offset_key(p), v);
+  wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
+         storage::be64_value(static_cast<std::uint64_t>(next)));
   // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
   const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return fail(storage::from_rocksdb(s, "write projection batch"));
