@@ -125,7 +125,7 @@ class log_store {
 // Delivers records to a handler on its own thread; see event_log::subscribe.
 class embedded_subscription final : public subscription {
  public:
-  embedded_subscription(std::shared_ptr<log_store> store, start_offsets from,
+  embedded_subscription(std::shared_ptr<log_store> store, const start_offsets& from,
                         event_log::batch_handler handler, std::size_t max_batch)
       : store_(std::move(store)), handler_(std::move(handler)), max_batch_(max_batch) {
     pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);

@@ -38,7 +38,8 @@ calendar_projection::calendar_projection(store& s) : store_(s) {
       "read calendar", [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
         auto y = detail::decode_row<published_year>(value, "calendar year");
         if (!y) return y.error();
-        years_[y.value().year] = std::move(y).value();
+        const int year = y.value().year;
+        years_[year] = std::move(y).value();
         return storage::scan_step::next;
       });
   if (!years) load_error_ = years.error();

@@ -71,14 +71,15 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
   return key;
 }
 
-key_store::key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master)
+key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master)
     : owned_(std::move(db)), db_(owned_.get()), master_(master) {}
 
-key_store::key_store(std::unique_ptr<storage::secondary_db> secondary, events::secret_key master)
+key_store::key_store(std::unique_ptr<storage::secondary_db> secondary,
+                     const events::secret_key& master)
     : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {}
 
 result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& dir,
-                                                             events::secret_key master) {
+                                                             const events::secret_key& master) {
   auto db = storage::open_secondary(dir, {rocksdb::kDefaultColumnFamilyName});
   if (!db) return db.error();
   return std::unique_ptr<key_store>(new key_store(std::move(db).value(), master));
@@ -87,7 +88,7 @@ result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& 
 key_store::~key_store() = default;
 
 result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
-                                                   events::secret_key master) {
+                                                   const events::secret_key& master) {
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* db = nullptr;

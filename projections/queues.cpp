@@ -153,8 +153,9 @@ result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch
   if (found == states_.end()) {
     auto stored = detail::read_row<core::case_state>(store_, family::queue_cases, id, "queue case state");
     if (!stored) return stored.error();
+    const bool known = stored.value().has_value();
     core::case_state state = std::move(stored).value().value_or(core::case_state{});
-    if (!stored.value()) state.id = e.env.case_id;
+    if (!known) state.id = e.env.case_id;
     found = states_.emplace(id, touched{state, state}).first;
   }
   core::case_state& state = found->second.now;

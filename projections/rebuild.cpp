@@ -30,6 +30,7 @@ class readonly_db {
     auto s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
     if (!s.ok()) return from_rocksdb(s, "list the families of " + dir);
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    cfs.reserve(names.size());
     for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     auto out = std::unique_ptr<readonly_db>(new readonly_db);
     rocksdb::DB* db = nullptr;

@@ -6,14 +6,7 @@
 #include <vector>
 
 #include "core/result.h"
-
-namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
-}  // namespace rocksdb
-namespace caseline::storage {
-class secondary_db;
-}
+#include "events/storage/fwd.h"
 
 namespace caseline::projections {
 

@@ -6,11 +6,7 @@
 #include <string_view>
 
 #include "core/result.h"
-
-namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
-}  // namespace rocksdb
+#include "events/storage/fwd.h"
 
 namespace caseline::storage {
 

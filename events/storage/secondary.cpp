@@ -45,6 +45,7 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
                       "cannot create a temporary folder for a secondary instance");
   out->private_dir_ = templ;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.reserve(families.size());
   for (const auto& n : families) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), primary_dir,
