@@ -10,16 +10,16 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_secondary.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/secondary.h"
+#include "events/storage/status.h"
 
 namespace caseline::events {
 
 namespace {
 
-using detail::from_rocksdb;
+using storage::from_rocksdb;
 
 constexpr std::string_view partitions_key = "partitions";
 constexpr std::string_view records_cf_name = "records";
@@ -27,8 +27,8 @@ constexpr std::string_view records_cf_name = "records";
 std::string record_key(std::int32_t p, std::int64_t offset) {
   std::string k;
   k.reserve(12);
-  detail::put_be32(k, static_cast<std::uint32_t>(p));
-  detail::put_be64(k, static_cast<std::uint64_t>(offset));
+  storage::put_be32(k, static_cast<std::uint32_t>(p));
+  storage::put_be64(k, static_cast<std::uint64_t>(offset));
   return k;
 }
 
@@ -39,7 +39,7 @@ class log_store {
   log_store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
             std::vector<std::int64_t> end)
       : db_(std::move(db)), handles_(std::move(handles)), end_(std::move(end)) {}
-  log_store(std::unique_ptr<detail::secondary_db> secondary, std::vector<std::int64_t> end)
+  log_store(std::unique_ptr<storage::secondary_db> secondary, std::vector<std::int64_t> end)
       : secondary_(std::move(secondary)), handles_(secondary_->handles()), end_(std::move(end)) {}
 
   ~log_store() {
@@ -91,14 +91,14 @@ class log_store {
     std::int64_t expected = from;
     for (it->Seek(record_key(p, from)); it->Valid() && out.size() < max; it->Next()) {
       const auto k = it->key();
-      const auto offset = static_cast<std::int64_t>(detail::get_be64({k.data() + 4, 8}));
+      const auto offset = static_cast<std::int64_t>(storage::get_be64({k.data() + 4, 8}));
       if (offset != expected)
         return make_error(errc::corrupt_record, "embedded log: partition " + std::to_string(p) +
                                                     " has a gap at offset " +
                                                     std::to_string(expected));
       const auto v = it->value();
       if (v.size() < 4) return make_error(errc::corrupt_record, "embedded log: short record");
-      const std::uint32_t key_len = detail::get_be32({v.data(), 4});
+      const std::uint32_t key_len = storage::get_be32({v.data(), 4});
       if (v.size() < 4 + static_cast<std::size_t>(key_len))
         return make_error(errc::corrupt_record, "embedded log: truncated record key");
       out.push_back(log_record{{partition_id{p}, log_offset{offset}},
@@ -114,7 +114,7 @@ class log_store {
   }
 
  private:
-  std::unique_ptr<detail::secondary_db> secondary_;  // read-only: owns the database and handles
+  std::unique_ptr<storage::secondary_db> secondary_;  // read-only: owns the database and handles
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, records]
   std::mutex mu_;
@@ -125,7 +125,7 @@ class log_store {
 // Delivers records to a handler on its own thread; see event_log::subscribe.
 class embedded_subscription final : public subscription {
  public:
-  embedded_subscription(std::shared_ptr<log_store> store, start_offsets from,
+  embedded_subscription(std::shared_ptr<log_store> store, const start_offsets& from,
                         event_log::batch_handler handler, std::size_t max_batch)
       : store_(std::move(store)), handler_(std::move(handler)), max_batch_(max_batch) {
     pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);
@@ -315,7 +315,7 @@ class embedded_event_log final : public event_log {
       const partition_id p = item.partition;
       const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
       value.clear();
-      detail::put_be32(value, static_cast<std::uint32_t>(item.key.size()));
+      storage::put_be32(value, static_cast<std::uint32_t>(item.key.size()));
       value += item.key;
       value += item.value;
       wb.Put(store_->records(), record_key(p(), offset), value);
@@ -363,9 +363,9 @@ result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFa
   for (std::int32_t p = 0; p < partitions; ++p) {
     it->SeekForPrev(record_key(p, std::numeric_limits<std::int64_t>::max()));
     if (it->Valid() && it->key().size() == 12 &&
-        static_cast<std::int32_t>(detail::get_be32({it->key().data(), 4})) == p)
+        static_cast<std::int32_t>(storage::get_be32({it->key().data(), 4})) == p)
       end[static_cast<std::size_t>(p)] =
-          static_cast<std::int64_t>(detail::get_be64({it->key().data() + 4, 8})) + 1;
+          static_cast<std::int64_t>(storage::get_be64({it->key().data() + 4, 8})) + 1;
   }
   if (!it->status().ok())
     return from_rocksdb(it->status(), "embedded log: cannot find the end offsets");
@@ -373,8 +373,8 @@ result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFa
 }
 
 result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& options) {
-  auto db = detail::open_secondary(options.dir, {rocksdb::kDefaultColumnFamilyName,
-                                                 std::string(records_cf_name)});
+  auto db = storage::open_secondary(
+      options.dir, {rocksdb::kDefaultColumnFamilyName, std::string(records_cf_name)});
   if (!db) return db.error();
   std::string stored;
   const auto s = db.value()->db().Get(rocksdb::ReadOptions(), db.value()->handles()[0],
@@ -382,7 +382,7 @@ result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& op
   if (!s.ok() || stored.size() != 4)
     return make_error(errc::bad_config,
                       "the embedded log at " + options.dir + " has no partition count");
-  const auto partitions = static_cast<std::int32_t>(detail::get_be32(stored));
+  const auto partitions = static_cast<std::int32_t>(storage::get_be32(stored));
   auto end = end_offsets(db.value()->db(), db.value()->handles()[1], partitions);
   if (!end) return end.error();
   auto store = std::make_shared<log_store>(std::move(db).value(), std::move(end).value());
@@ -415,7 +415,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   s = db->Get(rocksdb::ReadOptions(), handles[0], partitions_key, &stored);
   if (s.IsNotFound()) {
     std::string v;
-    detail::put_be32(v, static_cast<std::uint32_t>(options.partitions));
+    storage::put_be32(v, static_cast<std::uint32_t>(options.partitions));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, handles[0], partitions_key, v);
@@ -427,11 +427,11 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
     close_handles();
     return from_rocksdb(s, "embedded log: cannot read the partition count");
   } else if (stored.size() != 4 ||
-             static_cast<std::int32_t>(detail::get_be32(stored)) != options.partitions) {
+             static_cast<std::int32_t>(storage::get_be32(stored)) != options.partitions) {
     close_handles();
     return make_error(errc::bad_config,
                       "the embedded log at " + options.dir + " has " +
-                          std::to_string(stored.size() == 4 ? detail::get_be32(stored) : 0) +
+                          std::to_string(stored.size() == 4 ? storage::get_be32(stored) : 0) +
                           " partitions, not " + std::to_string(options.partitions) +
                           " (records would move between partitions)");
   }

@@ -7,9 +7,10 @@
 #include <cereal/types/string.hpp>
 #include <rocksdb/db.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
+#include "events/storage/status.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
@@ -22,12 +23,8 @@ std::atomic<std::uint64_t> sequence{0};
 result<void> access_log::record(const access_entry& e) {
   // Time first, so entries scan in order; a process-local sequence keeps reads of the same
   // millisecond in order, and the token and correlation id keep keys distinct across restarts.
-  std::string key;
-  events::detail::put_be64(key, static_cast<std::uint64_t>(e.at.ms));
-  events::detail::put_be64(key, sequence.fetch_add(1));
-  key += e.token_id;
-  key += '\0';
-  key += e.correlation_id;
+  const std::string key =
+      keys::access{e.at.ms, sequence.fetch_add(1), e.token_id, e.correlation_id}.encode();
   std::ostringstream out;
   {
     cereal::PortableBinaryOutputArchive ar(out);
@@ -36,27 +33,29 @@ result<void> access_log::record(const access_entry& e) {
   }
   const auto s = store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key,
                                  std::move(out).str());
-  if (!s.ok()) return events::detail::from_rocksdb(s, "record access");
+  if (!s.ok()) return storage::from_rocksdb(s, "record access");
   return success();
 }
 
 result<std::vector<access_entry>> access_log::of_case(const std::string& case_id) const {
   std::vector<access_entry> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::access_log)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    try {
-      std::istringstream in(it->value().ToString());
-      cereal::PortableBinaryInputArchive ar(in);
-      std::uint32_t version = 0;
-      access_entry e;
-      ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);
-      if (e.case_id == case_id) out.push_back(std::move(e));
-    } catch (const std::exception& ex) {
-      return make_error(events::errc::corrupt_record, std::string("access entry: ") + ex.what());
-    }
-  }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read access log");
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::access_log), {}, "read access log",
+      [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+        try {
+          std::istringstream in{std::string(value)};
+          cereal::PortableBinaryInputArchive ar(in);
+          std::uint32_t version = 0;
+          access_entry e;
+          ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);
+          if (e.case_id == case_id) out.push_back(std::move(e));
+        } catch (const std::exception& ex) {
+          return make_error(events::errc::corrupt_record,
+                            std::string("access entry: ") + ex.what());
+        }
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return out;
 }
 

@@ -4,16 +4,15 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
+#include "projections/row_keys.h"
 #include "projections/sla_index.h"
 
 namespace caseline::projections {
 
 namespace {
 
-constexpr std::string_view year_prefix = "calendar/year/";
-constexpr std::string_view meta_key = "calendar/meta";
 constexpr std::chrono::seconds write_timeout{10};
 
 struct stored_head {
@@ -34,19 +33,18 @@ std::map<int, std::string> blocks_of(const std::map<int, published_year>& years)
 }  // namespace
 
 calendar_projection::calendar_projection(store& s) : store_(s) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::registry)));
-  for (it->Seek(year_prefix); it->Valid() && it->key().starts_with(year_prefix); it->Next()) {
-    auto y = detail::decode_row<published_year>(it->value().ToStringView(), "calendar year");
-    if (!y) {
-      load_error_ = y.error();
-      break;
-    }
-    years_[y.value().year] = std::move(y).value();
-  }
-  if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read calendar");
-  auto head = detail::read_row<stored_head>(store_, family::registry, std::string(meta_key),
-                                            "calendar head");
+  auto years = storage::scan(
+      store_.db(), store_.cf(family::registry), {std::string(keys::registry::year_prefix), {}, {}},
+      "read calendar", [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+        auto y = detail::decode_row<published_year>(value, "calendar year");
+        if (!y) return y.error();
+        const int year = y.value().year;
+        years_[year] = std::move(y).value();
+        return storage::scan_step::next;
+      });
+  if (!years) load_error_ = years.error();
+  auto head = detail::read_row<stored_head>(
+      store_, family::registry, std::string(keys::registry::calendar_meta), "calendar head");
   if (!head) load_error_ = head.error();
   else if (head.value()) head_ = {head.value()->sequence, head.value()->last_hash};
   if (!years_.empty() && !load_error_) {
@@ -81,9 +79,8 @@ result<void> calendar_projection::apply_registry(const decoded_registry_event& e
                       "calendar event " + e.env.event_id + ": " + cal.error().detail);
   pending_calendar_ = std::make_shared<const core::calendar>(std::move(cal).value());
   pending_head_ = advance(e);
-  batch.Put(store_.cf(family::registry), std::string(year_prefix) + std::to_string(pub->year),
-            detail::encode_row(y));
-  batch.Put(store_.cf(family::registry), std::string(meta_key),
+  batch.Put(store_.cf(family::registry), keys::registry::year(pub->year), detail::encode_row(y));
+  batch.Put(store_.cf(family::registry), std::string(keys::registry::calendar_meta),
             detail::encode_row(stored_head{pending_head_.sequence, pending_head_.last_hash}));
   return success();
 }

@@ -7,8 +7,9 @@
 #include <rocksdb/db.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
+#include "projections/row_keys.h"
 #include "projections/server_state.h"
 #include "projections/sla_index.h"
 
@@ -26,16 +27,17 @@ result<revision_stats> deadline_reviser::tick(timestamp /*now*/) {
   // Every pending deadline is listed under the scope "*" (sla_index.h): the cases to revise,
   // with the center that owns each (the actor of the revision).
   std::map<std::string, center_code> cases;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::sla_deadlines)));
-  const std::string prefix = scope{}.key() + std::string(1, '\0');
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    auto row = decode_deadline_row(it->value().ToStringView());
-    if (!row) return row.error();
-    if (row.value().basis.calendar != cal->version()) cases.emplace(row.value().id(), row.value().center);
-  }
-  if (!it->status().ok())
-    return events::detail::from_rocksdb(it->status(), "read the deadline index");
+  auto pending =
+      storage::scan(store_.db(), store_.cf(family::sla_deadlines),
+                    {keys::deadline::prefix(scope{}.key()), {}, {}}, "read the deadline index",
+                    [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+                      auto row = decode_deadline_row(value);
+                      if (!row) return row.error();
+                      if (row.value().basis.calendar != cal->version())
+                        cases.emplace(row.value().id(), row.value().center);
+                      return storage::scan_step::next;
+                    });
+  if (!pending) return pending.error();
   stats.cases = cases.size();
 
   struct outcomes {

@@ -3,32 +3,25 @@
 #include <set>
 #include <sstream>
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
-#include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
 
 #include "core/decide.h"
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/scan.h"
 #include "projections/case_projection.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
 
-std::string day_key(civil_date d) { return fmt::format("{:04}{:02}{:02}", d.year, d.month, d.day); }
-
 std::string row_key(const std::string& scope, civil_date day, const std::string& id) {
-  std::string k = scope;
-  k += '\0';
-  k += day_key(day);
-  k += '\0';
-  k += id;
-  return k;
+  return keys::case_index{scope, day, id}.encode();
 }
 
 std::set<std::string> scopes_of(const core::case_state& s) {
@@ -112,9 +105,9 @@ result<void> case_index_projection::apply(const decoded_event& e, rocksdb::Write
 }
 
 result<list_page> case_index_reader::list(const list_query& q) const {
-  std::string prefix = q.scope;
-  prefix += '\0';
-  std::string start = prefix + (q.received_from ? day_key(*q.received_from) : std::string());
+  const std::string prefix = keys::case_index::prefix(q.scope);
+  std::string start =
+      q.received_from ? keys::case_index::from_day(q.scope, *q.received_from) : prefix;
   if (!q.after.empty()) {
     auto after = events::from_hex(q.after);
     if (!after || !after->starts_with(prefix))
@@ -123,27 +116,26 @@ result<list_page> case_index_reader::list(const list_query& q) const {
   }
   // received_to is inclusive: stop before the next day.
   std::string stop;
-  if (q.received_to) stop = prefix + day_key(q.received_to->plus_days(1));
+  if (q.received_to) stop = keys::case_index::from_day(q.scope, q.received_to->plus_days(1));
 
   list_page page;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::case_index)));
   std::size_t scanned = 0;
   std::string last_key;
-  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string key = it->key().ToString();
-    if (!stop.empty() && key >= stop) break;
-    if (page.items.size() == q.limit || scanned == q.max_scanned) {
-      page.next = events::to_hex(last_key);
-      break;
-    }
-    ++scanned;
-    last_key = key;
-    auto c = decode(it->value().ToString());
-    if (!c) return c.error();
-    if (!q.keep || q.keep(c.value())) page.items.push_back(std::move(c).value());
-  }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read case index");
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::case_index), {prefix, start, stop}, "read case index",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        if (page.items.size() == q.limit || scanned == q.max_scanned) {
+          page.next = events::to_hex(last_key);
+          return storage::scan_step::stop;
+        }
+        ++scanned;
+        last_key = key;
+        auto c = decode(std::string(value));
+        if (!c) return c.error();
+        if (!q.keep || q.keep(c.value())) page.items.push_back(std::move(c).value());
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return page;
 }
 

@@ -7,46 +7,33 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/decide.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
+#include "events/storage/big_endian.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
-
-std::string event_key(std::string_view id, std::uint64_t sequence) {
-  std::string k(id);
-  k += '\0';
-  events::detail::put_be64(k, sequence);
-  return k;
-}
-
 std::string encode_location(const event_location& l) {
   std::string v;
-  events::detail::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
-  events::detail::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
-  events::detail::put_be32(v, l.index);
-  return v;
-}
-
-std::string encode_u64(std::uint64_t n) {
-  std::string v;
-  events::detail::put_be64(v, n);
+  storage::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
+  storage::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
+  storage::put_be32(v, l.index);
   return v;
 }
 
 std::string tally_key(events::partition_id p, std::string_view center, std::string_view month) {
-  return fmt::format("revisit/{}/{}/{}", p(), center, month);
+  return keys::revisit_tally{p(), std::string(center), std::string(month)}.encode();
 }
 
 std::string encode_tally(const core::revisit_tally& t) {
   std::string v;
-  events::detail::put_be64(v, t.closed);
-  events::detail::put_be64(v, t.picked);
+  storage::put_be64(v, t.closed);
+  storage::put_be64(v, t.picked);
   return v;
 }
 
@@ -112,7 +99,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
   const auto sample = core::sample_closure_of(row.state, e.event);
   row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
   row.last_hash = events::sha256(e.stored_bytes);
-  batch.Put(store_.cf(family::case_events), event_key(id, e.env.sequence()),
+  batch.Put(store_.cf(family::case_events), keys::case_sequence{id, e.env.sequence()}.encode(),
             encode_location({e.position, e.index}));
 
   if (std::holds_alternative<core::case_received>(e.event)) {
@@ -125,7 +112,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
       }
       if (parts->second > it->second) {
         it->second = parts->second;
-        batch.Put(store_.cf(family::counters), parts->first, encode_u64(parts->second));
+        batch.Put(store_.cf(family::counters), parts->first, storage::be64_value(parts->second));
       }
     }
   }
@@ -147,66 +134,61 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
 }
 
 result<std::optional<case_row>> case_reader::get(const case_id& id) const {
-  std::string value;
-  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::cases), id(), &value);
-  if (s.IsNotFound()) return std::optional<case_row>{};
-  if (!s.ok()) return from_rocksdb(s, "read case");
-  auto row = decode_case_row(value);
+  auto value = storage::get(store_.db(), store_.cf(family::cases), id(), "read case");
+  if (!value) return value.error();
+  if (!value.value()) return std::optional<case_row>{};
+  auto row = decode_case_row(*value.value());
   if (!row) return row.error();
   return std::optional<case_row>{std::move(row).value()};
 }
 
 result<void> case_reader::for_each(
     const std::function<void(const case_id& id, result<case_row> row)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::cases)));
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    visit(case_id{it->key().ToString()}, decode_case_row(it->value().ToString()));
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read cases");
-  return success();
+  return storage::scan(store_.db(), store_.cf(family::cases), {}, "read cases",
+                       [&](std::string_view key, std::string_view value) {
+                         visit(case_id{std::string(key)}, decode_case_row(value));
+                         return storage::scan_step::next;
+                       });
 }
 
 result<std::vector<event_location>> case_reader::locations(const case_id& id) const {
   std::vector<event_location> out;
-  std::string prefix(id());
-  prefix += '\0';
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::case_events)));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const auto v = it->value();
-    if (v.size() != 16) return make_error(events::errc::corrupt_record, "stored event location");
-    out.push_back(event_location{
-        {events::partition_id{static_cast<std::int32_t>(events::detail::get_be32({v.data(), 4}))},
-         events::log_offset{
-             static_cast<std::int64_t>(events::detail::get_be64({v.data() + 4, 8}))}},
-        events::detail::get_be32({v.data() + 12, 4})});
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read case events");
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::case_events), {keys::case_sequence::prefix(id()), {}, {}},
+      "read case events", [&](std::string_view, std::string_view v) -> result<storage::scan_step> {
+        if (v.size() != 16)
+          return make_error(events::errc::corrupt_record, "stored event location");
+        out.push_back(event_location{
+            {events::partition_id{static_cast<std::int32_t>(storage::get_be32(v.substr(0, 4)))},
+             events::log_offset{static_cast<std::int64_t>(storage::get_be64(v.substr(4, 8)))}},
+            storage::get_be32(v.substr(12, 4))});
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return out;
 }
 
 result<std::uint64_t> case_reader::counter(std::string_view center_and_day) const {
-  std::string value;
-  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::counters),
-                                 center_and_day, &value);
-  if (s.IsNotFound()) return std::uint64_t{0};
-  if (!s.ok()) return from_rocksdb(s, "read case counter");
-  if (value.size() != 8) return make_error(events::errc::corrupt_record, "stored case counter");
-  return events::detail::get_be64(value);
+  auto value =
+      storage::get(store_.db(), store_.cf(family::counters), center_and_day, "read case counter");
+  if (!value) return value.error();
+  if (!value.value()) return std::uint64_t{0};
+  const auto n = storage::parse_be64_value(*value.value());
+  if (!n) return make_error(events::errc::corrupt_record, "stored case counter");
+  return *n;
 }
 
 result<core::revisit_tally> case_reader::revisit_tally(events::partition_id p,
                                                        const center_code& center,
                                                        std::string_view month) const {
-  std::string value;
-  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::counters),
-                                 tally_key(p, center(), month), &value);
-  if (s.IsNotFound()) return core::revisit_tally{};
-  if (!s.ok()) return from_rocksdb(s, "read revisit tally");
+  auto stored = storage::get(store_.db(), store_.cf(family::counters),
+                             tally_key(p, center(), month), "read revisit tally");
+  if (!stored) return stored.error();
+  if (!stored.value()) return core::revisit_tally{};
+  const std::string_view value = *stored.value();
   if (value.size() != 16) return make_error(events::errc::corrupt_record, "stored revisit tally");
-  return core::revisit_tally{
-      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(0, 8))),
-      static_cast<std::uint32_t>(events::detail::get_be64(std::string_view(value).substr(8, 8)))};
+  return core::revisit_tally{static_cast<std::uint32_t>(storage::get_be64(value.substr(0, 8))),
+                             static_cast<std::uint32_t>(storage::get_be64(value.substr(8, 8)))};
 }
 
 }  // namespace caseline::projections

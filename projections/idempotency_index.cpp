@@ -7,9 +7,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/scan.h"
 
 namespace caseline::projections {
 
@@ -45,12 +45,10 @@ result<keyed_write> decode_row(const std::string& bytes) {
 }
 
 result<bool> stored(store& s, const std::string& key_hash) {
-  std::string value;
-  const auto st =
-      s.db().Get(rocksdb::ReadOptions(), s.cf(family::idempotency_index), key_hash, &value);
-  if (st.IsNotFound()) return false;
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read idempotency index");
-  return true;
+  auto value =
+      storage::get(s.db(), s.cf(family::idempotency_index), key_hash, "read idempotency index");
+  if (!value) return value.error();
+  return value.value().has_value();
 }
 
 }  // namespace
@@ -79,12 +77,11 @@ result<void> idempotency_projection::apply(const decoded_event& e, rocksdb::Writ
 }
 
 result<std::optional<keyed_write>> idempotency_index::find(std::string_view key_hash) const {
-  std::string value;
-  const auto st = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::idempotency_index),
-                                  key_hash, &value);
-  if (st.IsNotFound()) return std::optional<keyed_write>{};
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read idempotency index");
-  auto row = decode_row(value);
+  auto value = storage::get(store_.db(), store_.cf(family::idempotency_index), key_hash,
+                            "read idempotency index");
+  if (!value) return value.error();
+  if (!value.value()) return std::optional<keyed_write>{};
+  auto row = decode_row(*value.value());
   if (!row) return row.error();
   return std::optional<keyed_write>{std::move(row).value()};
 }

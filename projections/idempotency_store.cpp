@@ -8,31 +8,29 @@
 #include <cereal/types/vector.hpp>
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
+#include "events/storage/status.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
 
 std::string row_key(std::string_view token_id, std::string_view key) {
-  std::string k(token_id);
-  k += '\0';
-  k += key;
-  return k;
+  return keys::idempotency{std::string(token_id), std::string(key)}.encode();
 }
 
 }  // namespace
 
 result<std::optional<stored_answer>> idempotency_store::find(std::string_view token_id,
                                                              std::string_view key) const {
-  std::string value;
-  const auto s = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::idempotency),
-                                 row_key(token_id, key), &value);
-  if (s.IsNotFound()) return std::optional<stored_answer>{};
-  if (!s.ok()) return events::detail::from_rocksdb(s, "read idempotency key");
+  auto value = storage::get(store_.db(), store_.cf(family::idempotency), row_key(token_id, key),
+                            "read idempotency key");
+  if (!value) return value.error();
+  if (!value.value()) return std::optional<stored_answer>{};
   try {
-    std::istringstream in(value);
+    std::istringstream in(*value.value());
     cereal::PortableBinaryInputArchive ar(in);
     std::uint32_t version = 0;
     stored_answer a;
@@ -55,7 +53,7 @@ result<void> idempotency_store::put(std::string_view token_id, std::string_view 
   wo.sync = true;
   const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key),
                                  std::move(out).str());
-  if (!s.ok()) return events::detail::from_rocksdb(s, "store idempotency key");
+  if (!s.ok()) return storage::from_rocksdb(s, "store idempotency key");
   return success();
 }
 

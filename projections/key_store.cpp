@@ -11,15 +11,15 @@
 #include <unistd.h>
 
 #include "core/log_line.h"
-#include "events/detail/rocksdb_secondary.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/secondary.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 constexpr std::size_t cache_limit = 100'000;
 
 result<std::string> read_file(const std::string& path) {
@@ -71,16 +71,16 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
   return key;
 }
 
-key_store::key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master)
+key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master)
     : owned_(std::move(db)), db_(owned_.get()), master_(master) {}
 
-key_store::key_store(std::unique_ptr<events::detail::secondary_db> secondary,
-                     events::secret_key master)
+key_store::key_store(std::unique_ptr<storage::secondary_db> secondary,
+                     const events::secret_key& master)
     : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {}
 
 result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& dir,
-                                                             events::secret_key master) {
-  auto db = events::detail::open_secondary(dir, {rocksdb::kDefaultColumnFamilyName});
+                                                             const events::secret_key& master) {
+  auto db = storage::open_secondary(dir, {rocksdb::kDefaultColumnFamilyName});
   if (!db) return db.error();
   return std::unique_ptr<key_store>(new key_store(std::move(db).value(), master));
 }
@@ -88,7 +88,7 @@ result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& 
 key_store::~key_store() = default;
 
 result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
-                                                   events::secret_key master) {
+                                                   const events::secret_key& master) {
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* db = nullptr;

@@ -10,13 +10,7 @@
 #include "core/ids.h"
 #include "core/result.h"
 #include "events/field_crypto.h"
-
-namespace rocksdb {
-class DB;
-}
-namespace caseline::events::detail {
-class secondary_db;
-}
+#include "events/storage/fwd.h"
 
 namespace caseline::projections {
 
@@ -39,11 +33,11 @@ result<events::secret_key> load_master_key(const master_key_source& source);
 class key_store {
  public:
   static result<std::unique_ptr<key_store>> open(const std::string& dir,
-                                                 events::secret_key master);
+                                                 const events::secret_key& master);
   // Read-only, beside a running server that holds the lock (a RocksDB secondary instance): the
   // keys as they were at the open; create and shred fail. errc::not_found when there is none.
   static result<std::unique_ptr<key_store>> open_secondary(const std::string& dir,
-                                                           events::secret_key master);
+                                                           const events::secret_key& master);
   ~key_store();
 
   // A new random key for a new case, written (synced) before any event of the case is appended.
@@ -54,11 +48,11 @@ class key_store {
   result<void> shred(const std::vector<case_id>& ids);
 
  private:
-  key_store(std::unique_ptr<rocksdb::DB> db, events::secret_key master);
-  key_store(std::unique_ptr<events::detail::secondary_db> secondary, events::secret_key master);
+  key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);
+  key_store(std::unique_ptr<storage::secondary_db> secondary, const events::secret_key& master);
   std::string wrap_aad(const case_id& id) const;
 
-  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns *db_ when set
+  std::unique_ptr<storage::secondary_db> secondary_;  // owns *db_ when set
   std::unique_ptr<rocksdb::DB> owned_;
   rocksdb::DB* db_{nullptr};
   events::secret_key master_;

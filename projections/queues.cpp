@@ -9,34 +9,27 @@
 
 #include "core/decide.h"
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/record.h"
+#include "events/storage/scan.h"
 #include "projections/report_render.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
 using core::case_status;
 
 constexpr std::size_t max_page = 500;
 
 std::string queue_prefix(queue_kind q, std::string_view scope_key) {
-  std::string k(to_string(q));
-  k += '\0';
-  k += scope_key;
-  k += '\0';
-  return k;
+  return keys::queue::prefix(to_string(q), scope_key);
 }
 
-// Major-urgent first (Art. 40(4), 43), then by date, then by case id.
-std::string rank_suffix(const queue_item& item) {
-  std::string k = item.major_urgent ? "0" : "1";
-  k += item.due.to_string();
-  k += '\0';
-  k += item.id();
-  return k;
+std::string queue_key(const queue_item& item, const scope& sc) {
+  return keys::queue{std::string(to_string(item.queue)), sc.key(), item.major_urgent, item.due,
+                     item.id()}
+      .encode();
 }
 
 // Every row a case contributes to the queue and deadline families, by family and key.
@@ -46,12 +39,9 @@ row_set rows_of(const core::case_state& s) {
   row_set rows;
   if (auto item = queue_entry(s)) {
     const std::string value = detail::encode_row(*item);
-    const std::string suffix = rank_suffix(*item);
-    rows[{family::queues, queue_prefix(item->queue, scope{item->center, {}}.key()) + suffix}] =
-        value;
+    rows[{family::queues, queue_key(*item, scope{item->center, {}})}] = value;
     if (!item->unit().empty())
-      rows[{family::queues, queue_prefix(item->queue, scope{{}, item->unit}.key()) + suffix}] =
-          value;
+      rows[{family::queues, queue_key(*item, scope{{}, item->unit})}] = value;
   }
   for (const auto& d : pending_deadlines(s)) {
     const std::string value = encode_deadline_row(d);
@@ -142,8 +132,9 @@ result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch
   if (found == states_.end()) {
     auto stored = detail::read_row<core::case_state>(store_, family::queue_cases, id, "queue case state");
     if (!stored) return stored.error();
+    const bool known = stored.value().has_value();
     core::case_state state = std::move(stored).value().value_or(core::case_state{});
-    if (!stored.value()) state.id = e.env.case_id;
+    if (!known) state.id = e.env.case_id;
     found = states_.emplace(id, touched{state, state}).first;
   }
   core::case_state& state = found->second.now;
@@ -186,24 +177,25 @@ result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string
     start += *after;
   }
   queue_page out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::queues)));
-  it->Seek(start);
-  if (after && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
   std::string last;
-  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (out.items.size() == limit) {
-      out.next_cursor = events::to_hex(last);
-      break;
-    }
-    auto item = detail::decode_row<queue_item>(it->value().ToStringView(), "queue item");
-    if (!item) return item.error();
-    // A unit's queue: only the center asked for, when both are given.
-    if (sc.unit && sc.center && item.value().center != *sc.center) continue;
-    last = it->key().ToString().substr(prefix.size());
-    out.items.push_back(std::move(item).value());
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read queue");
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::queues), {prefix, start, {}}, "read queue",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        if (after && key == start) return storage::scan_step::next;  // the cursor's own row
+        if (out.items.size() == limit) {
+          out.next_cursor = events::to_hex(last);
+          return storage::scan_step::stop;
+        }
+        auto item = detail::decode_row<queue_item>(value, "queue item");
+        if (!item) return item.error();
+        // A unit's queue: only the center asked for, when both are given.
+        if (sc.unit && sc.center && item.value().center != *sc.center)
+          return storage::scan_step::next;
+        last = key.substr(prefix.size());
+        out.items.push_back(std::move(item).value());
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return out;
 }
 

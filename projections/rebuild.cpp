@@ -5,17 +5,19 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
+#include "events/storage/status.h"
+#include "projections/row_keys.h"
 #include "projections/runner.h"
 
 namespace caseline::projections {
 
 namespace {
 
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 constexpr std::size_t replay_batch = 2048;
 
@@ -28,6 +30,7 @@ class readonly_db {
     auto s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
     if (!s.ok()) return from_rocksdb(s, "list the families of " + dir);
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    cfs.reserve(names.size());
     for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     auto out = std::unique_ptr<readonly_db>(new readonly_db);
     rocksdb::DB* db = nullptr;
@@ -133,16 +136,17 @@ result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& s
   auto* cf = db.value()->cf("offsets");
   std::map<std::int32_t, std::int64_t> out;
   if (cf == nullptr) return out;
-  std::unique_ptr<rocksdb::Iterator> it(db.value()->db().NewIterator(rocksdb::ReadOptions(), cf));
-  for (it->Seek("log/"); it->Valid() && it->key().starts_with("log/"); it->Next()) {
-    const auto k = it->key().ToStringView();
-    const auto v = it->value().ToStringView();
-    if (k.size() != 8 || v.size() != 8)
-      return make_error(events::errc::corrupt_record, "stored projection offset");
-    out[static_cast<std::int32_t>(events::detail::get_be32(k.substr(4)))] =
-        static_cast<std::int64_t>(events::detail::get_be64(v));
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read offsets");
+  auto r = storage::scan(
+      db.value()->db(), cf, {std::string(keys::offset::prefix), {}, {}}, "read offsets",
+      [&](std::string_view k, std::string_view v) -> result<storage::scan_step> {
+        const auto key = keys::offset::decode(k);
+        const auto next = storage::parse_be64_value(v);
+        if (!key || !next)
+          return make_error(events::errc::corrupt_record, "stored projection offset");
+        out[key->partition] = static_cast<std::int64_t>(*next);
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return out;
 }
 

@@ -8,15 +8,14 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/codec.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
 
-constexpr std::string_view unit_prefix = "unit/";
-constexpr std::string_view meta_key = "meta";
 constexpr std::chrono::seconds write_timeout{10};
 
 template <class... T>
@@ -47,24 +46,22 @@ result<void> decode_values(const std::string& bytes, T&... values) {
 
 registry_projection::registry_projection(store& s) : store_(s) {
   core::registry reg = core::registry::henan();
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::registry)));
-  for (it->Seek(unit_prefix); it->Valid() && it->key().starts_with(unit_prefix); it->Next()) {
-    core::unit_info u;
-    if (auto r = decode_values(it->value().ToString(), u); !r) {
+  auto units = storage::scan(
+      store_.db(), store_.cf(family::registry), {std::string(keys::registry::unit_prefix), {}, {}},
+      "read registry", [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+        core::unit_info u;
+        if (auto r = decode_values(std::string(value), u); !r) return r.error();
+        reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact, u.contact_sealed});
+        return storage::scan_step::next;
+      });
+  if (!units) load_error_ = units.error();
+  auto meta = storage::get(store_.db(), store_.cf(family::registry), keys::registry::meta,
+                           "read registry head");
+  if (!meta) {
+    load_error_ = meta.error();
+  } else if (meta.value()) {
+    if (auto r = decode_values(*meta.value(), head_.sequence, head_.last_hash); !r)
       load_error_ = r.error();
-      break;
-    }
-    reg.apply(core::unit_registered{u.id, u.name, u.center, u.contact, u.contact_sealed});
-  }
-  if (!it->status().ok()) load_error_ = events::detail::from_rocksdb(it->status(), "read registry");
-  std::string meta;
-  const auto st = store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::registry),
-                                  std::string(meta_key), &meta);
-  if (st.ok()) {
-    if (auto r = decode_values(meta, head_.sequence, head_.last_hash); !r) load_error_ = r.error();
-  } else if (!st.IsNotFound()) {
-    load_error_ = events::detail::from_rocksdb(st, "read registry head");
   }
   current_ = std::make_shared<const core::registry>(std::move(reg));
 }
@@ -83,9 +80,9 @@ result<void> registry_projection::apply_registry(const decoded_registry_event& e
   if (auto ok = check_follows(pending_head_, e, registry_writer::stream_key); !ok) return ok;
   pending_->apply(*reg);
   const core::unit_info& u = *pending_->unit(reg->unit);
-  batch.Put(store_.cf(family::registry), std::string(unit_prefix) + reg->unit(), encode_values(u));
+  batch.Put(store_.cf(family::registry), keys::registry::unit(reg->unit()), encode_values(u));
   pending_head_ = advance(e);
-  batch.Put(store_.cf(family::registry), std::string(meta_key),
+  batch.Put(store_.cf(family::registry), std::string(keys::registry::meta),
             encode_values(pending_head_.sequence, pending_head_.last_hash));
   return success();
 }

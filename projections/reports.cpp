@@ -11,18 +11,16 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
 #include "projections/report_render.h"
 #include "projections/sla_index.h"
 
 namespace caseline::projections {
 
 namespace {
-
-using events::detail::from_rocksdb;
 
 constexpr std::string_view unclassified = "unclassified";
 constexpr std::size_t hot_topic_count = 10;
@@ -53,14 +51,13 @@ std::optional<double> growth(std::int64_t now, std::int64_t before) {
 }
 
 std::string encode_i64(std::int64_t v) {
-  std::string out;
-  events::detail::put_be64(out, static_cast<std::uint64_t>(v));
-  return out;
+  return storage::be64_value(static_cast<std::uint64_t>(v));
 }
 
 result<std::int64_t> decode_i64(std::string_view v) {
-  if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored report counter");
-  return static_cast<std::int64_t>(events::detail::get_be64(v));
+  const auto n = storage::parse_be64_value(v);
+  if (!n) return make_error(events::errc::corrupt_record, "stored report counter");
+  return static_cast<std::int64_t>(*n);
 }
 
 // "o/<reported_on>/<center>/<unit>/<case id>/<due>": one matter reported overdue (Art. 35).
@@ -251,16 +248,14 @@ result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
 result<std::int64_t*> report_projection::counter(const std::string& key) {
   auto it = counters_.find(key);
   if (it == counters_.end()) {
-    std::string v;
-    const auto s =
-        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::report_counters), key, &v);
+    auto v =
+        storage::get(store_.db(), store_.cf(family::report_counters), key, "read report counter");
+    if (!v) return v.error();
     std::int64_t n = 0;
-    if (s.ok()) {
-      auto d = decode_i64(v);
+    if (v.value()) {
+      auto d = decode_i64(*v.value());
       if (!d) return d.error();
       n = d.value();
-    } else if (!s.IsNotFound()) {
-      return from_rocksdb(s, "read report counter");
     }
     it = counters_.emplace(key, n).first;
   }
@@ -367,15 +362,16 @@ std::optional<double> figures::satisfaction_rate() const {
 template <class F>
 result<void> report_reader::scan_prefix(const std::string& from, const std::string& to_exclusive,
                                         F&& f) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
-  for (it->Seek(from); it->Valid() && it->key().compare(to_exclusive) < 0; it->Next()) {
-    auto v = decode_i64(it->value().ToStringView());
-    if (!v) return v.error();
-    if (auto r = f(it->key().ToStringView(), v.value()); !r) return r;
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
-  return success();
+  // Every key of a scan begins with its kind tag ("m/", "d/", "u/", ...) and so does `from`.
+  return storage::scan(
+      store_.db(), store_.cf(family::report_counters),
+      {std::string(from.substr(0, from.find('/') + 1)), from, to_exclusive}, "read report counters",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        auto v = decode_i64(value);
+        if (!v) return v.error();
+        if (auto r = f(key, v.value()); !r) return r.error();
+        return storage::scan_step::next;
+      });
 }
 
 // Whole months read the monthly counters, the rest of the period the daily ones. f gets the key
@@ -544,11 +540,8 @@ result<overdue_page> report_reader::overdue(const period& p,
   }
   overdue_page out;
   std::string last;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
-  for (it->Seek(from); it->Valid() && it->key().compare(to) < 0; it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    if (after && key == *after) continue;
+  const auto visit = [&](std::string_view key, std::string_view) -> result<storage::scan_step> {
+    if (after && key == *after) return storage::scan_step::next;
     // "<reported_on>/<center>/<unit>/<case id>/<due>"
     std::string_view parts[5];
     std::string_view rest = key.substr(overdue_tag.size());
@@ -559,18 +552,17 @@ result<overdue_page> report_reader::overdue(const period& p,
       parts[i] = rest.substr(0, slash);
       if (i < 4) rest.remove_prefix(slash + 1);
     }
-    if (center && parts[1] != (*center)()) continue;
-    if (unit && parts[2] != (*unit)()) continue;
+    if (center && parts[1] != (*center)()) return storage::scan_step::next;
+    if (unit && parts[2] != (*unit)()) return storage::scan_step::next;
     if (out.items.size() == limit) {
       out.next_cursor = events::to_hex(last);
-      break;
+      return storage::scan_step::stop;
     }
     const auto reported_on = civil_date::parse(parts[0]);
     const auto due = civil_date::parse(parts[4]);
     if (!reported_on || !due) return make_error(events::errc::corrupt_record, "overdue report key");
-    overdue_case c{
-        std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
-        *reported_on,          std::nullopt,          std::nullopt,          std::nullopt};
+    overdue_case c{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
+                   *reported_on, std::nullopt, std::nullopt, std::nullopt};
     auto facts =
         detail::read_row<report_facts>(store_, family::report_cases, c.case_id, "report facts");
     if (!facts) return facts.error();
@@ -585,18 +577,23 @@ result<overdue_page> report_reader::overdue(const period& p,
     }
     last = std::string(key);
     out.items.push_back(std::move(c));
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read overdue reports");
+    return storage::scan_step::next;
+  };
+  auto r = storage::scan(store_.db(), store_.cf(family::report_counters),
+                         {std::string(overdue_tag), from, to}, "read overdue reports", visit);
+  if (!r) return r.error();
   return out;
 }
 
 result<std::optional<std::string>> report_reader::first_month() const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::report_counters)));
-  it->Seek("m/");
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read report counters");
-  if (!it->Valid() || !it->key().starts_with("m/")) return std::optional<std::string>{};
-  return std::optional<std::string>{it->key().ToString().substr(2, 7)};
+  std::optional<std::string> out;
+  auto r = storage::scan(store_.db(), store_.cf(family::report_counters), {"m/", {}, {}},
+                         "read report counters", [&](std::string_view key, std::string_view) {
+                           out = std::string(key.substr(2, 7));
+                           return storage::scan_step::stop;
+                         });
+  if (!r) return r.error();
+  return out;
 }
 
 // --- reports --------------------------------------------------------------------------------------

@@ -11,24 +11,15 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
 #include "projections/case_row.h"
 #include "projections/report_render.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
 namespace {
-
-using events::detail::from_rocksdb;
-
-std::string entry_key(std::string_view id, std::uint64_t seq) {
-  std::string k(id);
-  k += '\0';
-  events::detail::put_be64(k, seq);
-  return k;
-}
 
 std::string encode_entry(const retention_entry& e) {
   std::ostringstream out;
@@ -92,7 +83,8 @@ result<void> retention_projection::apply(const decoded_event& e, rocksdb::WriteB
       },
       e.event);
   if (relevant)
-    batch.Put(store_.cf(family::retention), entry_key(r.case_id, r.sequence), encode_entry(r));
+    batch.Put(store_.cf(family::retention), keys::case_sequence{r.case_id, r.sequence}.encode(),
+              encode_entry(r));
   return success();
 }
 
@@ -103,21 +95,19 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
   a.as_of = as_of;
   a.policy = policy;
   // The trail first: purges are checked against the case's own dates below.
-  {
-    std::unique_ptr<rocksdb::Iterator> it(
-        s.db().NewIterator(rocksdb::ReadOptions(), s.cf(family::retention)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto e = decode_entry(std::string_view(it->value().data(), it->value().size()));
-      if (!e) return e.error();
-      if (e.value().kind == "purge_refused") ++a.refused;
-      a.history.push_back(std::move(e).value());
-    }
-    if (!it->status().ok()) return from_rocksdb(it->status(), "read the retention trail");
-  }
-  std::unique_ptr<rocksdb::Iterator> it(
-      s.db().NewIterator(rocksdb::ReadOptions(), s.cf(family::cases)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto row = decode_case_row(std::string_view(it->value().data(), it->value().size()));
+  auto trail =
+      storage::scan(s.db(), s.cf(family::retention), {}, "read the retention trail",
+                    [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+                      auto e = decode_entry(value);
+                      if (!e) return e.error();
+                      if (e.value().kind == "purge_refused") ++a.refused;
+                      a.history.push_back(std::move(e).value());
+                      return storage::scan_step::next;
+                    });
+  if (!trail) return trail.error();
+  const auto audit_case = [&](std::string_view,
+                              std::string_view value) -> result<storage::scan_step> {
+    auto row = decode_case_row(value);
     if (!row) return row.error();
     const core::case_state& st = row.value().state;
     auto judge = [&](core::retained_item item, std::optional<civil_date> until,
@@ -154,8 +144,10 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
       if (!key) return key.error();
       if (key.value()) a.violations.push_back(st.id() + " text: shredded, but its key remains");
     }
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read the cases");
+    return storage::scan_step::next;
+  };
+  auto cases = storage::scan(s.db(), s.cf(family::cases), {}, "read the cases", audit_case);
+  if (!cases) return cases.error();
   return a;
 }
 

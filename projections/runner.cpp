@@ -7,22 +7,14 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "events/detail/big_endian.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
+#include "events/storage/status.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
-
-namespace {
-
-std::string offset_key(std::int32_t p) {
-  std::string k = "log/";
-  events::detail::put_be32(k, static_cast<std::uint32_t>(p));
-  return k;
-}
-
-}  // namespace
 
 projection_runner::projection_runner(events::event_log& log, store& s,
                                      std::vector<projection*> projections)
@@ -37,13 +29,13 @@ projection_runner::~projection_runner() { stop(); }
 result<std::vector<std::int64_t>> projection_runner::load_offsets() {
   std::vector<std::int64_t> out(static_cast<std::size_t>(log_.partition_count()), 0);
   for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
-    std::string v;
-    const auto s =
-        store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::offsets), offset_key(p), &v);
-    if (s.IsNotFound()) continue;
-    if (!s.ok()) return events::detail::from_rocksdb(s, "read projection offsets");
-    if (v.size() != 8) return make_error(events::errc::corrupt_record, "stored projection offset");
-    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(events::detail::get_be64(v));
+    auto v = storage::get(store_.db(), store_.cf(family::offsets), keys::offset{p}.encode(),
+                          "read projection offsets");
+    if (!v) return v.error();
+    if (!v.value()) continue;
+    const auto next = storage::parse_be64_value(*v.value());
+    if (!next) return make_error(events::errc::corrupt_record, "stored projection offset");
+    out[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(*next);
   }
   return out;
 }
@@ -135,12 +127,11 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       return fail(make_error(r.error().code,
                              fmt::format("projection {}: {}", proj->name(), r.error().detail)));
   }
-  std::string v;
-  events::detail::put_be64(v, static_cast<std::uint64_t>(next));
-  wb.Put(store_.cf(family::offsets), offset_key(p), v);
+  wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
+         storage::be64_value(static_cast<std::uint64_t>(next)));
   // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
   const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
-  if (!s.ok()) return fail(events::detail::from_rocksdb(s, "write projection batch"));
+  if (!s.ok()) return fail(storage::from_rocksdb(s, "write projection batch"));
   for (auto* proj : projections_) proj->end_batch(true);
   {
     std::lock_guard lk(mu_);

@@ -2,7 +2,7 @@
 
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_status.h"
+#include "events/storage/status.h"
 #include "projections/sla_index.h"
 
 namespace caseline::projections {
@@ -16,7 +16,7 @@ result<void> write_server_state(store& s, std::string_view key, std::string_view
   options.sync = true;
   const auto st = s.db().Put(options, s.cf(family::server_state), rocksdb::Slice(key.data(), key.size()),
                              rocksdb::Slice(value.data(), value.size()));
-  if (!st.ok()) return events::detail::from_rocksdb(st, "write server state");
+  if (!st.ok()) return storage::from_rocksdb(st, "write server state");
   return success();
 }
 

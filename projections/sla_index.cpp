@@ -7,9 +7,10 @@
 #include <rocksdb/db.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/scan.h"
 #include "projections/report_render.h"
+#include "projections/row_keys.h"
 
 namespace caseline::projections {
 
@@ -20,29 +21,18 @@ result<void> decode_failed(std::string_view what, const std::exception& ex) {
 
 result<std::optional<std::string>> read_bytes(store& s, family f, const std::string& key,
                                               std::string_view what) {
-  std::string bytes;
-  const auto st = s.db().Get(rocksdb::ReadOptions(), s.cf(f), key, &bytes);
-  if (st.IsNotFound()) return std::optional<std::string>{};
-  if (!st.ok()) return events::detail::from_rocksdb(st, "read " + std::string(what));
-  return std::optional<std::string>{std::move(bytes)};
+  return storage::get(s.db(), s.cf(f), key, "read " + std::string(what));
 }
 }  // namespace detail
 
 namespace {
 
-std::string index_suffix(const deadline_row& row) {
-  std::string k = row.due.to_string();
-  k += '\0';
-  k += core::to_string(row.kind);
-  k += '\0';
-  k += row.id();
-  return k;
-}
+std::string scope_prefix(std::string_view scope_key) { return keys::deadline::prefix(scope_key); }
 
-std::string scope_prefix(std::string_view scope_key) {
-  std::string k(scope_key);
-  k += '\0';
-  return k;
+std::string indexed_key(const deadline_row& row, std::string_view scope_key) {
+  return keys::deadline{std::string(scope_key), row.due, std::string(core::to_string(row.kind)),
+                        row.id()}
+      .encode();
 }
 
 }  // namespace
@@ -90,15 +80,16 @@ std::string scope::key() const {
 }
 
 std::vector<std::string> deadline_keys(const deadline_row& row) {
-  std::vector<std::string> keys;
-  const std::string suffix = index_suffix(row);
-  keys.push_back(scope_prefix("*") + suffix);
-  keys.push_back(scope_prefix(scope{row.center, std::nullopt}.key()) + suffix);
-  if (!row.unit().empty()) keys.push_back(scope_prefix(scope{std::nullopt, row.unit}.key()) + suffix);
-  return keys;
+  std::vector<std::string> out;
+  out.push_back(indexed_key(row, "*"));
+  out.push_back(indexed_key(row, scope{row.center, std::nullopt}.key()));
+  if (!row.unit().empty()) out.push_back(indexed_key(row, scope{std::nullopt, row.unit}.key()));
+  return out;
 }
 
-std::string remind_key(const deadline_row& row) { return index_suffix(row); }
+std::string remind_key(const deadline_row& row) {
+  return keys::remind{row.due, std::string(core::to_string(row.kind)), row.id()}.encode();
+}
 
 result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
                                                     const std::string& from,
@@ -107,16 +98,16 @@ result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
   const bool remind = prefix.empty();
   auto* cf = store_.cf(remind ? family::sla_remind : family::sla_deadlines);
   std::vector<deadline_row> out;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db().NewIterator(rocksdb::ReadOptions(), cf));
-  const std::string upper = prefix + to_exclusive;
-  for (it->Seek(prefix + from); it->Valid() && out.size() < limit; it->Next()) {
-    const auto k = it->key();
-    if (!k.starts_with(prefix) || k.compare(upper) >= 0) break;
-    auto row = decode_deadline_row(it->value().ToStringView());
-    if (!row) return row.error();
-    out.push_back(std::move(row).value());
-  }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "read deadline index");
+  auto r = storage::scan(
+      store_.db(), cf, {prefix, prefix + from, prefix + to_exclusive}, "read deadline index",
+      [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+        if (out.size() >= limit) return storage::scan_step::stop;
+        auto row = decode_deadline_row(value);
+        if (!row) return row.error();
+        out.push_back(std::move(row).value());
+        return storage::scan_step::next;
+      });
+  if (!r) return r.error();
   return out;
 }
 

@@ -2,8 +2,8 @@
 
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_secondary.h"
-#include "events/detail/rocksdb_status.h"
+#include "events/storage/secondary.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -20,8 +20,10 @@ static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_
 store::store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
     : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
 
-store::store(std::string dir, std::unique_ptr<events::detail::secondary_db> secondary)
-    : dir_(std::move(dir)), secondary_(std::move(secondary)), db_(&secondary_->db()),
+store::store(std::string dir, std::unique_ptr<storage::secondary_db> secondary)
+    : dir_(std::move(dir)),
+      secondary_(std::move(secondary)),
+      db_(&secondary_->db()),
       handles_(secondary_->handles()) {}
 
 store::~store() {
@@ -33,7 +35,7 @@ store::~store() {
 result<std::unique_ptr<store>> store::open_secondary(const std::string& dir) {
   std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
   names.insert(names.end(), std::begin(family_names), std::end(family_names));
-  auto db = events::detail::open_secondary(dir, std::move(names));
+  auto db = storage::open_secondary(dir, std::move(names));
   if (!db) return db.error();
   return std::unique_ptr<store>(new store(dir, std::move(db).value()));
 }
@@ -48,7 +50,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
-  if (!s.ok()) return events::detail::from_rocksdb(s, "cannot open the projection store at " + dir);
+  if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
   return std::unique_ptr<store>(new store(dir, db, std::move(handles)));
 }
 

@@ -6,44 +6,38 @@
 #include <vector>
 
 #include "core/result.h"
-
-namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
-}  // namespace rocksdb
-namespace caseline::events::detail {
-class secondary_db;
-}
+#include "events/storage/fwd.h"
 
 namespace caseline::projections {
 
 // The column families of the projection store. Each projection owns its own families; every
-// projection writes its consumed offsets into `offsets` in the same WriteBatch as its rows.
+// projection writes its consumed offsets into `offsets` in the same WriteBatch as its rows. The
+// key layouts, each written once with its encoding and decoding: row_keys.h.
 enum class family : std::size_t {
-  offsets = 0,   // "<projection>/<partition be32>" -> next offset (be64)
-  cases,         // case id -> case_row (cereal)
-  case_events,   // case id, 0, sequence (be64) -> event location (partition, offset, index)
-  counters,      // "<center>-<YYYYMMDD>" -> highest case sequence number used (be64)
+  offsets = 0,  // keys::offset -> next offset to apply (be64)
+  cases,        // case id -> case_row (cereal)
+  case_events,  // keys::case_sequence -> event location (partition, offset, index)
+  counters,     // "<center>-<YYYYMMDD>" -> highest case sequence (be64); keys::revisit_tally
   // the gateway's: tokens, idempotency, list index, registry, access log
-  tokens,        // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
-  idempotency,   // token id, 0, Idempotency-Key -> the first answer (projections/idempotency_store.h)
-  case_index,    // scope, 0, received_on, 0, case id -> case summary (projections/case_index.h)
-  registry,      // "unit/<id>" -> unit_info; "meta" -> registry stream head (registry_projection.h)
-  access_log,    // be64 ms, be64 seq, token id, correlation id -> who read which case (access_log.h)
+  tokens,       // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
+  idempotency,  // keys::idempotency -> the first answer (projections/idempotency_store.h)
+  case_index,   // keys::case_index -> case summary (projections/case_index.h)
+  registry,     // keys::registry: units, calendar years, both streams' heads
+  access_log,   // keys::access -> who read which case (access_log.h)
   // worklists and reports: work queues, deadline index, statutory report counters
   queue_cases,      // case id -> the case's slim state (queues.h: personal fields cleared)
-  queues,           // queue, 0, scope, 0, rank, 0, case id -> queue_item (queues.h)
-  sla_deadlines,    // scope, 0, due, 0, kind, 0, case id -> deadline_row (sla_index.h)
-  sla_remind,       // due, 0, kind, 0, case id -> deadline_row, until reminded (sla_index.h)
+  queues,           // keys::queue -> queue_item (queues.h)
+  sla_deadlines,    // keys::deadline -> deadline_row (sla_index.h)
+  sla_remind,       // keys::remind -> deadline_row, until reminded (sla_index.h)
   report_cases,     // case id -> report_facts (reports.h)
-  report_counters,  // "m|d/<period>/<center>/<domain>/<category>/<metric>" -> be64 (reports.h)
+  report_counters,  // "<kind>/<period>/<center>/..." -> be64 (reports.cpp, contributions())
   // retention (Art. 38): every purge, refusal and legal hold, in log order per case
-  retention,        // case id, 0, sequence (be64) -> retention_entry (retention.h)
+  retention,  // keys::case_sequence -> retention_entry (retention.h)
   // the server's own state, not a function of the log (never compared by rebuild --verify)
-  server_state,     // "manual_clock" -> be64 ms; "calendar_revised" -> calendar version swept
+  server_state,  // the names in server_state_key (server_state.h) -> their values
   // Idempotency-Keys carried by records: the first write of each key (idempotency_index.h)
   idempotency_index,  // key hash (hex) -> keyed_write
-  count_         // keep last
+  count_              // keep last
 };
 
 // The RocksDB database that holds every projection (under <data>/store). Lifecycle: open()
@@ -67,10 +61,10 @@ class store {
 
  private:
   store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
-  store(std::string dir, std::unique_ptr<events::detail::secondary_db> secondary);
+  store(std::string dir, std::unique_ptr<storage::secondary_db> secondary);
 
   std::string dir_;
-  std::unique_ptr<events::detail::secondary_db> secondary_;  // owns db_ and handles_ when set
+  std::unique_ptr<storage::secondary_db> secondary_;  // owns db_ and handles_ when set
   rocksdb::DB* db_{nullptr};
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, families...]
 };

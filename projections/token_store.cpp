@@ -8,9 +8,10 @@
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/scan.h"
+#include "events/storage/status.h"
 
 namespace caseline::projections {
 
@@ -69,33 +70,32 @@ result<created_token> token_store::create(std::string role, std::string center, 
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a token handed out must survive a crash
   const auto s = store_.db().Put(wo, store_.cf(family::tokens), key, encode(out.info));
-  if (!s.ok()) return events::detail::from_rocksdb(s, "store token");
+  if (!s.ok()) return storage::from_rocksdb(s, "store token");
   return out;
 }
 
 result<std::optional<token_info>> token_store::find(std::string_view secret) const {
   if (!secret.starts_with(secret_prefix) || secret.size() != secret_prefix.size() + 64)
     return std::optional<token_info>{};
-  std::string value;
-  const auto s =
-      store_.db().Get(rocksdb::ReadOptions(), store_.cf(family::tokens), hash_key(secret), &value);
-  if (s.IsNotFound()) return std::optional<token_info>{};
-  if (!s.ok()) return events::detail::from_rocksdb(s, "read token");
-  auto t = decode(value);
+  auto value = storage::get(store_.db(), store_.cf(family::tokens), hash_key(secret), "read token");
+  if (!value) return value.error();
+  if (!value.value()) return std::optional<token_info>{};
+  auto t = decode(*value.value());
   if (!t) return t.error();
   return std::optional<token_info>{std::move(t).value()};
 }
 
 result<std::vector<token_info>> token_store::list() const {
   std::vector<token_info> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::tokens)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto t = decode(it->value().ToString());
-    if (!t) return t.error();
-    out.push_back(std::move(t).value());
-  }
-  if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "list tokens");
+  auto r =
+      storage::scan(store_.db(), store_.cf(family::tokens), {}, "list tokens",
+                    [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+                      auto t = decode(std::string(value));
+                      if (!t) return t.error();
+                      out.push_back(std::move(t).value());
+                      return storage::scan_step::next;
+                    });
+  if (!r) return r.error();
   return out;
 }
 
@@ -104,18 +104,17 @@ result<bool> token_store::revoke(std::string_view id) {
   if (id.size() != 12 || id.find_first_not_of("0123456789abcdef") != std::string_view::npos)
     return false;
   std::string key;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(
-        store_.db().NewIterator(rocksdb::ReadOptions(), store_.cf(family::tokens)));
-    it->Seek(rocksdb::Slice(id.data(), id.size()));
-    if (!it->status().ok()) return events::detail::from_rocksdb(it->status(), "find token");
-    if (!it->Valid() || !it->key().starts_with(rocksdb::Slice(id.data(), id.size()))) return false;
-    key = it->key().ToString();
-  }
+  auto found = storage::scan(store_.db(), store_.cf(family::tokens), {std::string(id), {}, {}},
+                             "find token", [&](std::string_view k, std::string_view) {
+                               key = k;
+                               return storage::scan_step::stop;
+                             });
+  if (!found) return found.error();
+  if (key.empty()) return false;
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a revocation must survive a crash
   const auto s = store_.db().Delete(wo, store_.cf(family::tokens), key);
-  if (!s.ok()) return events::detail::from_rocksdb(s, "revoke token");
+  if (!s.ok()) return storage::from_rocksdb(s, "revoke token");
   return true;
 }
 

@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "core/errc.h"
-#include "events/detail/rocksdb_secondary.h"
-#include "events/detail/rocksdb_status.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
+#include "events/storage/secondary.h"
+#include "events/storage/status.h"
 #include "projections/rebuild.h"
 
 namespace caseline::tools {
@@ -29,7 +29,7 @@ namespace caseline::tools {
 namespace {
 
 namespace fs = std::filesystem;
-using events::detail::from_rocksdb;
+using storage::from_rocksdb;
 
 constexpr const char* manifest_name = "manifest.json";
 
@@ -129,7 +129,7 @@ class staging_dir {
 // Copies a RocksDB database, read through a secondary instance (the server may hold it), key by
 // key into a new database at `to` with the same column families.
 result<void> copy_database(const fs::path& from, const fs::path& to) {
-  auto src = events::detail::open_secondary(from.string());
+  auto src = storage::open_secondary(from.string());
   if (!src) return src.error();
   rocksdb::DBOptions options;
   options.create_if_missing = true;

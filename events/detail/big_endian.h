@@ -1,30 +1,14 @@
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
+#include "events/storage/big_endian.h"
 
 namespace caseline::events::detail {
 
-// Big-endian fixed-width integers, so that RocksDB's bytewise order is numeric order.
-inline void put_be32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
-
-inline void put_be64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
-
-inline std::uint32_t get_be32(std::string_view in) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-
-inline std::uint64_t get_be64(std::string_view in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
+// The record hash chain (checkpoint.cpp) frames its input with the storage module's big-endian
+// integers; RocksDB code includes events/storage/big_endian.h itself.
+using storage::get_be32;
+using storage::get_be64;
+using storage::put_be32;
+using storage::put_be64;
 
 }  // namespace caseline::events::detail

@@ -1,12 +1,12 @@
-#include "events/detail/rocksdb_secondary.h"
+#include "events/storage/secondary.h"
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "events/detail/rocksdb_status.h"
 #include "events/errc.h"
+#include "events/storage/status.h"
 
-namespace caseline::events::detail {
+namespace caseline::storage {
 
 namespace fs = std::filesystem;
 
@@ -30,7 +30,7 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
                                                      std::vector<std::string> families) {
   std::error_code ec;
   if (!fs::exists(fs::path(primary_dir) / "CURRENT", ec))
-    return make_error(errc::not_found, "there is no database at " + primary_dir);
+    return make_error(events::errc::not_found, "there is no database at " + primary_dir);
   rocksdb::Options options;
   // A secondary keeps every file it reads open: the primary may delete them once compacted.
   options.max_open_files = -1;
@@ -41,9 +41,11 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
   auto out = std::unique_ptr<secondary_db>(new secondary_db);
   std::string templ = (fs::temp_directory_path(ec) / "caseline-secondary-XXXXXX").string();
   if (ec || ::mkdtemp(templ.data()) == nullptr)
-    return make_error(errc::bad_config, "cannot create a temporary folder for a secondary instance");
+    return make_error(events::errc::bad_config,
+                      "cannot create a temporary folder for a secondary instance");
   out->private_dir_ = templ;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.reserve(families.size());
   for (const auto& n : families) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), primary_dir,
@@ -55,4 +57,4 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
   return out;
 }
 
-}  // namespace caseline::events::detail
+}  // namespace caseline::storage

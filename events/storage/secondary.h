@@ -8,7 +8,7 @@
 
 #include "core/result.h"
 
-namespace caseline::events::detail {
+namespace caseline::storage {
 
 // A RocksDB database opened as a secondary instance: read-only, beside a primary that may hold
 // the database's lock (a running server). It sees what the primary had written when it caught
@@ -30,7 +30,7 @@ class secondary_db {
 
  private:
   friend result<std::unique_ptr<secondary_db>> open_secondary(const std::string&,
-                                                             std::vector<std::string>);
+                                                              std::vector<std::string>);
   secondary_db() = default;
   std::string private_dir_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -43,4 +43,4 @@ class secondary_db {
 result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_dir,
                                                      std::vector<std::string> families = {});
 
-}  // namespace caseline::events::detail
+}  // namespace caseline::storage

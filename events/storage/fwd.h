@@ -1,0 +1,12 @@
+#pragma once
+
+// The RocksDB types and storage handles that headers name without using them, declared once so
+// that those headers need not include RocksDB's.
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace caseline::storage {
+class secondary_db;
+}  // namespace caseline::storage

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+
+#include <rocksdb/status.h>
+
+#include "core/result.h"
+#include "events/errc.h"
+
+namespace caseline::storage {
+
+// RocksDB statuses are translated once, here, into the events error category (events/errc.h).
+// Busy/TryAgain/TimedOut/Incomplete are retriable (errc::unavailable); the rest (corruption, I/O
+// errors) are fatal for the store (errc::fatal). `what` says what was being done.
+inline error from_rocksdb(const rocksdb::Status& s, const std::string& what) {
+  const bool retriable = s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() || s.IsIncomplete();
+  return make_error(retriable ? events::errc::unavailable : events::errc::fatal,
+                    what + ": " + s.ToString());
+}
+
+}  // namespace caseline::storage

@@ -1,0 +1,198 @@
+#include "projections/row_keys.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "events/storage/key.h"
+
+namespace caseline::projections::keys {
+
+namespace {
+
+using storage::key_builder;
+using storage::key_parser;
+
+template <class Int>
+std::optional<Int> parse_decimal(std::string_view s) {
+  Int v{};
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string compact_day(civil_date d) {
+  return fmt::format("{:04}{:02}{:02}", d.year, d.month, d.day);
+}
+
+std::optional<civil_date> parse_compact_day(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  const auto y = parse_decimal<int>(s.substr(0, 4));
+  const auto m = parse_decimal<unsigned>(s.substr(4, 2));
+  const auto d = parse_decimal<unsigned>(s.substr(6, 2));
+  if (!y || !m || !d) return std::nullopt;
+  const civil_date out{*y, *m, *d};
+  if (!out.valid()) return std::nullopt;
+  return out;
+}
+
+std::optional<civil_date> parse_day(std::optional<std::string_view> s) {
+  if (!s) return std::nullopt;
+  return civil_date::parse(*s);
+}
+
+}  // namespace
+
+std::string offset::encode() const {
+  return key_builder().literal(prefix).be32(static_cast<std::uint32_t>(partition)).str();
+}
+
+std::optional<offset> offset::decode(std::string_view key) {
+  key_parser p(key);
+  if (!p.literal(prefix)) return std::nullopt;
+  const auto partition = p.be32();
+  if (!partition || !p.done()) return std::nullopt;
+  return offset{static_cast<std::int32_t>(*partition)};
+}
+
+std::string case_sequence::prefix(std::string_view case_id) {
+  return key_builder().field(case_id).str();
+}
+
+std::string case_sequence::encode() const {
+  return key_builder().field(case_id).be64(sequence).str();
+}
+
+std::optional<case_sequence> case_sequence::decode(std::string_view key) {
+  key_parser p(key);
+  const auto id = p.field();
+  const auto seq = id ? p.be64() : std::nullopt;
+  if (!seq || !p.done()) return std::nullopt;
+  return case_sequence{std::string(*id), *seq};
+}
+
+std::string revisit_tally::encode() const {
+  return key_builder()
+      .literal("revisit/")
+      .field(std::to_string(partition), '/')
+      .field(center, '/')
+      .literal(month)
+      .str();
+}
+
+std::optional<revisit_tally> revisit_tally::decode(std::string_view key) {
+  key_parser p(key);
+  if (!p.literal("revisit/")) return std::nullopt;
+  const auto partition = p.field('/');
+  const auto center = partition ? p.field('/') : std::nullopt;
+  if (!center) return std::nullopt;
+  const auto n = parse_decimal<std::int32_t>(*partition);
+  if (!n) return std::nullopt;
+  return revisit_tally{*n, std::string(*center), std::string(p.rest())};
+}
+
+std::string idempotency::encode() const { return key_builder().field(token_id).literal(key).str(); }
+
+std::optional<idempotency> idempotency::decode(std::string_view key) {
+  key_parser p(key);
+  const auto token = p.field();
+  if (!token) return std::nullopt;
+  return idempotency{std::string(*token), std::string(p.rest())};
+}
+
+std::string case_index::prefix(std::string_view scope) { return key_builder().field(scope).str(); }
+
+std::string case_index::from_day(std::string_view scope, civil_date day) {
+  return key_builder().field(scope).literal(compact_day(day)).str();
+}
+
+std::string case_index::encode() const {
+  return key_builder().field(scope).field(compact_day(received_on)).literal(case_id).str();
+}
+
+std::optional<case_index> case_index::decode(std::string_view key) {
+  key_parser p(key);
+  const auto scope = p.field();
+  const auto day = scope ? p.field() : std::nullopt;
+  const auto received_on = day ? parse_compact_day(*day) : std::nullopt;
+  if (!received_on) return std::nullopt;
+  return case_index{std::string(*scope), *received_on, std::string(p.rest())};
+}
+
+std::string registry::unit(std::string_view unit_id) {
+  return key_builder().literal(unit_prefix).literal(unit_id).str();
+}
+
+std::string registry::year(int year) {
+  return key_builder().literal(year_prefix).literal(std::to_string(year)).str();
+}
+
+std::string access::encode() const {
+  return key_builder()
+      .be64(static_cast<std::uint64_t>(at_ms))
+      .be64(sequence)
+      .field(token_id)
+      .literal(correlation_id)
+      .str();
+}
+
+std::optional<access> access::decode(std::string_view key) {
+  key_parser p(key);
+  const auto at = p.be64();
+  const auto seq = at ? p.be64() : std::nullopt;
+  const auto token = seq ? p.field() : std::nullopt;
+  if (!token) return std::nullopt;
+  return access{static_cast<std::int64_t>(*at), *seq, std::string(*token), std::string(p.rest())};
+}
+
+std::string queue::prefix(std::string_view queue_name, std::string_view scope) {
+  return key_builder().field(queue_name).field(scope).str();
+}
+
+std::string queue::encode() const {
+  return key_builder()
+      .field(queue_name)
+      .field(scope)
+      .literal(major_urgent ? "0" : "1")
+      .field(due.to_string())
+      .literal(case_id)
+      .str();
+}
+
+std::optional<queue> queue::decode(std::string_view key) {
+  key_parser p(key);
+  const auto name = p.field();
+  const auto scope = name ? p.field() : std::nullopt;
+  if (!scope) return std::nullopt;
+  const bool urgent = p.literal("0");
+  if (!urgent && !p.literal("1")) return std::nullopt;
+  const auto due = parse_day(p.field());
+  if (!due) return std::nullopt;
+  return queue{std::string(*name), std::string(*scope), urgent, *due, std::string(p.rest())};
+}
+
+std::string remind::encode() const {
+  return key_builder().field(due.to_string()).field(kind).literal(case_id).str();
+}
+
+std::optional<remind> remind::decode(std::string_view key) {
+  key_parser p(key);
+  const auto due = parse_day(p.field());
+  const auto kind = due ? p.field() : std::nullopt;
+  if (!kind) return std::nullopt;
+  return remind{*due, std::string(*kind), std::string(p.rest())};
+}
+
+std::string deadline::prefix(std::string_view scope) { return key_builder().field(scope).str(); }
+
+std::string deadline::encode() const { return prefix(scope) + remind{due, kind, case_id}.encode(); }
+
+std::optional<deadline> deadline::decode(std::string_view key) {
+  key_parser p(key);
+  const auto scope = p.field();
+  const auto rest = scope ? remind::decode(p.rest()) : std::nullopt;
+  if (!rest) return std::nullopt;
+  return deadline{std::string(*scope), rest->due, rest->kind, rest->case_id};
+}
+
+}  // namespace caseline::projections::keys

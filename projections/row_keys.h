@@ -1,0 +1,140 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/time.h"
+
+// The keys of the projection store's rows, one codec per key family: each layout is written
+// once, here, beside the code that builds and reads it, in the notation of
+// events/storage/key.h (field\0: a text ended by a zero byte; be32/be64: big-endian integers).
+// The stored bytes of existing stores depend on these layouts: a layout changes only together
+// with a rebuild (rebuild.h). Values and the families' owners: store.h.
+namespace caseline::projections::keys {
+
+// offsets: "log/" be32(partition) -> be64 next offset to apply. One row per log partition for
+// every projection together (runner.cpp; projection_set.h says why).
+struct offset {
+  static constexpr std::string_view prefix = "log/";
+  std::int32_t partition{0};
+
+  std::string encode() const;
+  static std::optional<offset> decode(std::string_view key);
+};
+
+// case_events: case id\0 be64(sequence) -> event location (case_projection.cpp).
+// retention:   case id\0 be64(sequence) -> retention entry (retention.cpp).
+struct case_sequence {
+  std::string case_id;
+  std::uint64_t sequence{0};
+
+  // case id\0: every row of one case.
+  static std::string prefix(std::string_view case_id);
+  std::string encode() const;
+  static std::optional<case_sequence> decode(std::string_view key);
+};
+
+// counters, the revisit sample's tallies: "revisit/" partition/ center/ month (decimal
+// partition, month YYYY-MM) -> be64 closed, be64 picked (case_projection.cpp). The case-id
+// counters of the same family are keyed by a case id without its "-<sequence>" (split_case_id).
+struct revisit_tally {
+  std::int32_t partition{0};
+  std::string center;
+  std::string month;
+
+  std::string encode() const;
+  static std::optional<revisit_tally> decode(std::string_view key);
+};
+
+// idempotency: token id\0 Idempotency-Key -> the first answer (idempotency_store.cpp).
+struct idempotency {
+  std::string token_id;
+  std::string key;
+
+  std::string encode() const;
+  static std::optional<idempotency> decode(std::string_view key);
+};
+
+// case_index: scope\0 received on (YYYYMMDD)\0 case id -> case summary (case_index.cpp). Scopes:
+// "*" (every case), "c<center>", "u<unit>".
+struct case_index {
+  std::string scope;
+  civil_date received_on;
+  std::string case_id;
+
+  // scope\0: one list.
+  static std::string prefix(std::string_view scope);
+  // scope\0 YYYYMMDD: the list's rows received on `day` and after.
+  static std::string from_day(std::string_view scope, civil_date day);
+  std::string encode() const;
+  static std::optional<case_index> decode(std::string_view key);
+};
+
+// registry: "unit/" unit id -> unit_info, "meta" -> the registry stream's head
+// (registry_projection.cpp); "calendar/year/" year (decimal) -> published year, "calendar/meta"
+// -> the calendar stream's head (calendar_projection.cpp).
+struct registry {
+  static constexpr std::string_view unit_prefix = "unit/";
+  static constexpr std::string_view meta = "meta";
+  static constexpr std::string_view year_prefix = "calendar/year/";
+  static constexpr std::string_view calendar_meta = "calendar/meta";
+
+  static std::string unit(std::string_view unit_id);
+  static std::string year(int year);
+};
+
+// access_log: be64(ms) be64(process sequence) token id\0 correlation id -> who read which case
+// (access_log.cpp). Time first, so that entries scan in order.
+struct access {
+  std::int64_t at_ms{0};
+  std::uint64_t sequence{0};
+  std::string token_id;
+  std::string correlation_id;
+
+  std::string encode() const;
+  static std::optional<access> decode(std::string_view key);
+};
+
+// queues: queue\0 scope\0 rank due (YYYY-MM-DD)\0 case id -> queue_item (queues.cpp). Rank "0"
+// for a major-urgent case (Art. 40(4), 43), "1" for the others: they come first, then by date,
+// then by case id. Scopes: scope::key() (sla_index.h).
+struct queue {
+  std::string queue_name;
+  std::string scope;
+  bool major_urgent{false};
+  civil_date due;
+  std::string case_id;
+
+  // queue\0 scope\0: one queue of one scope.
+  static std::string prefix(std::string_view queue_name, std::string_view scope);
+  std::string encode() const;
+  static std::optional<queue> decode(std::string_view key);
+};
+
+// sla_remind: due (YYYY-MM-DD)\0 kind\0 case id -> deadline_row, until reminded (sla_index.cpp).
+struct remind {
+  civil_date due;
+  std::string kind;
+  std::string case_id;
+
+  std::string encode() const;
+  static std::optional<remind> decode(std::string_view key);
+};
+
+// sla_deadlines: scope\0 then a remind key (due\0 kind\0 case id) -> deadline_row. Every pending
+// deadline is listed under "*", its center's scope and its unit's (sla_index.cpp).
+struct deadline {
+  std::string scope;
+  civil_date due;
+  std::string kind;
+  std::string case_id;
+
+  // scope\0: every deadline of a scope.
+  static std::string prefix(std::string_view scope);
+  std::string encode() const;
+  static std::optional<deadline> decode(std::string_view key);
+};
+
+}  // namespace caseline::projections::keys

@@ -1,0 +1,139 @@
+#include "projections/row_keys.h"
+
+#include <string>
+
+#include <doctest/doctest.h>
+
+namespace caseline::projections::keys {
+
+namespace {
+
+using namespace std::string_literals;
+
+civil_date day(int y, unsigned m, unsigned d) { return civil_date{y, m, d}; }
+
+}  // namespace
+
+// The bytes are pinned: stores written before these codecs existed must read the same.
+TEST_CASE("each key family keeps its stored bytes and reads back what it encoded") {
+  SUBCASE("offsets") {
+    const offset k{258};
+    CHECK(k.encode() == "log/\0\0\x01\x02"s);
+    REQUIRE(offset::decode(k.encode()));
+    CHECK(offset::decode(k.encode())->partition == 258);
+    CHECK_FALSE(offset::decode("log/\0\0\x01"s));
+    CHECK_FALSE(offset::decode("log/\0\0\x01\x02\x03"s));
+    CHECK_FALSE(offset::decode("off/\0\0\x01\x02"s));
+  }
+  SUBCASE("case events and retention: case id, sequence") {
+    const case_sequence k{"ZZ-20240105-000001", 256};
+    CHECK(k.encode() == "ZZ-20240105-000001\0\0\0\0\0\0\0\x01\x00"s);
+    CHECK(case_sequence::prefix("ZZ-20240105-000001") == "ZZ-20240105-000001\0"s);
+    const auto d = case_sequence::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->case_id == k.case_id);
+    CHECK(d->sequence == 256);
+    CHECK_FALSE(case_sequence::decode("no separator"));
+  }
+  SUBCASE("revisit tallies") {
+    const revisit_tally k{3, "ZZ", "2024-01"};
+    CHECK(k.encode() == "revisit/3/ZZ/2024-01");
+    const auto d = revisit_tally::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->partition == 3);
+    CHECK(d->center == "ZZ");
+    CHECK(d->month == "2024-01");
+    CHECK_FALSE(revisit_tally::decode("revisit/x/ZZ/2024-01"));
+  }
+  SUBCASE("idempotency") {
+    const idempotency k{"tok", "key-1"};
+    CHECK(k.encode() == "tok\0key-1"s);
+    const auto d = idempotency::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->token_id == "tok");
+    CHECK(d->key == "key-1");
+  }
+  SUBCASE("case index") {
+    const case_index k{"cZZ", day(2024, 1, 5), "ZZ-20240105-000001"};
+    CHECK(k.encode() == "cZZ\00020240105\0ZZ-20240105-000001"s);
+    CHECK(case_index::prefix("cZZ") == "cZZ\0"s);
+    CHECK(case_index::from_day("cZZ", day(2024, 1, 5)) == "cZZ\00020240105"s);
+    const auto d = case_index::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->scope == "cZZ");
+    CHECK(d->received_on == day(2024, 1, 5));
+    CHECK(d->case_id == "ZZ-20240105-000001");
+    CHECK_FALSE(case_index::decode("cZZ\00020241305\0id"s));
+  }
+  SUBCASE("registry") {
+    CHECK(registry::unit("U1") == "unit/U1");
+    CHECK(registry::year(2025) == "calendar/year/2025");
+  }
+  SUBCASE("access log") {
+    const access k{0x0102, 7, "tok", "corr"};
+    CHECK(k.encode() == "\0\0\0\0\0\0\x01\x02\0\0\0\0\0\0\0\x07tok\0corr"s);
+    const auto d = access::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->at_ms == 0x0102);
+    CHECK(d->sequence == 7);
+    CHECK(d->token_id == "tok");
+    CHECK(d->correlation_id == "corr");
+  }
+  SUBCASE("queues") {
+    const queue k{"at_unit", "u:U1", true, day(2024, 1, 5), "ZZ-20240105-000001"};
+    CHECK(k.encode() ==
+          "at_unit\0u:U1\0"
+          "02024-01-05\0ZZ-20240105-000001"s);
+    CHECK(queue::prefix("at_unit", "u:U1") == "at_unit\0u:U1\0"s);
+    const auto d = queue::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->queue_name == "at_unit");
+    CHECK(d->scope == "u:U1");
+    CHECK(d->major_urgent);
+    CHECK(d->due == day(2024, 1, 5));
+    CHECK(d->case_id == "ZZ-20240105-000001");
+    CHECK_FALSE(
+        queue::decode("at_unit\0u:U1\0"
+                      "22024-01-05\0id"s));
+  }
+  SUBCASE("deadline index and reminders") {
+    const deadline k{"*", day(2024, 1, 5), "reply", "ZZ-20240105-000001"};
+    CHECK(k.encode() ==
+          "*\0"
+          "2024-01-05\0reply\0ZZ-20240105-000001"s);
+    CHECK(deadline::prefix("*") == "*\0"s);
+    const remind r{day(2024, 1, 5), "reply", "ZZ-20240105-000001"};
+    CHECK(r.encode() == "2024-01-05\0reply\0ZZ-20240105-000001"s);
+    const auto d = deadline::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->scope == "*");
+    CHECK(d->due == day(2024, 1, 5));
+    CHECK(d->kind == "reply");
+    CHECK(d->case_id == "ZZ-20240105-000001");
+    const auto dr = remind::decode(r.encode());
+    REQUIRE(dr);
+    CHECK(dr->case_id == "ZZ-20240105-000001");
+    CHECK_FALSE(remind::decode("2024-01-5\0reply\0id"s));
+  }
+}
+
+TEST_CASE("keys of a family sort in the order their readers page through") {
+  // Queues: major-urgent first, then by date, then by case id.
+  const auto q = [](bool urgent, civil_date due, std::string id) {
+    return queue{"at_unit", "u:U1", urgent, due, std::move(id)}.encode();
+  };
+  CHECK(q(true, day(2024, 3, 1), "b") < q(false, day(2024, 1, 1), "a"));
+  CHECK(q(false, day(2024, 1, 1), "b") < q(false, day(2024, 1, 2), "a"));
+  CHECK(q(false, day(2024, 1, 1), "a") < q(false, day(2024, 1, 1), "b"));
+  // Events of a case by sequence, whatever the number of digits.
+  CHECK(case_sequence{"c", 9}.encode() < case_sequence{"c", 10}.encode());
+  CHECK(case_sequence{"c", 255}.encode() < case_sequence{"c", 256}.encode());
+  // Offsets by partition; the access log by time.
+  CHECK(offset{1}.encode() < offset{256}.encode());
+  CHECK(access{255, 9, "z", ""}.encode() < access{256, 0, "a", ""}.encode());
+  // The case list of a day before the next day's.
+  CHECK(case_index{"*", day(2024, 1, 31), "z"}.encode() <
+        case_index{"*", day(2024, 2, 1), "a"}.encode());
+}
+
+}  // namespace caseline::projections::keys
