@@ -6,8 +6,8 @@
 #include "events/detail/big_endian.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
-#include "tests/audit/temp_dir.h"
 #include "tests/events/event_log_test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -19,11 +19,11 @@ using caseline::events::testing::read_all;
 // A fresh log folder; open() (re)opens the embedded log there.
 struct log_dir {
   std::unique_ptr<event_log> open() {
-    auto log = open_embedded_log({.dir = (dir.path / "log").string(), .partitions = 3});
+    auto log = open_embedded_log({.dir = (dir.path() / "log").string(), .partitions = 3});
     REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
     return std::move(log).value();
   }
-  caseline::audit_testing::temp_dir dir;
+  caseline::test::temp_dir dir;
 };
 
 // Appends `n` records of `key` and waits for them.

@@ -476,7 +476,7 @@ TEST_CASE("every read of personal data is recorded: who, when, which case") {
     REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("quality_inspector")).status == 200);
     REQUIRE(srv.get("/v1/cases/" + id + "/events", srv.own.at("auditor")).status == 200);
     srv.stack.reset();
-    auto s = projections::store::open((srv.dir.path / "store").string());
+    auto s = projections::store::open((srv.dir.path() / "store").string());
     REQUIRE(s);
     auto entries = projections::access_log(*s.value()).of_case(id);
     REQUIRE(entries);

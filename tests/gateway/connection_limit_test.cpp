@@ -5,9 +5,13 @@
 // any 127.x address on the loopback, so each test is several clients.
 #include "gateway/connection_limit.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gateway/server.h"
 #include "tests/gateway/gateway_test_support.h"

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "events/embedded_event_log.h"
 #include "projections/rebuild.h"
 #include "tests/gateway/gateway_test_support.h"
@@ -171,9 +173,9 @@ TEST_CASE("stopping under load keeps every acknowledged case, with or without a 
     stop = true;
     for (auto& t : clients) t.join();
     if (grace.count() > 0) {
-      auto offsets = projections::stored_offsets((srv.dir.path / "store").string());
+      auto offsets = projections::stored_offsets((srv.dir.path() / "store").string());
       REQUIRE(offsets);
-      auto log = events::open_embedded_log({(srv.dir.path / "log").string(), 4});
+      auto log = events::open_embedded_log({(srv.dir.path() / "log").string(), 4});
       REQUIRE(log);
       for (std::int32_t p = 0; p < log.value()->partition_count(); ++p) {
         CAPTURE(p);

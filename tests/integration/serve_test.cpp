@@ -15,8 +15,11 @@
 
 #include "events/embedded_event_log.h"
 #include "events/record.h"
+#include "tests/support/environment.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -200,9 +203,7 @@ void survive_kill9(const std::string& kafka) {
     REQUIRE(acked.size() == 60);
     // Kill while more requests are in flight: whatever was acknowledged must survive.
     std::thread more([&] { post_cases(s.address, token, 1000, 400, 4, acked); });
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (acked.size() < 80 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+    test::eventually([&] { return acked.size() >= 80; }, 60s);
     s.proc->signal(SIGKILL);
     REQUIRE(s.proc->wait(30s) == 128 + SIGKILL);
     more.join();
