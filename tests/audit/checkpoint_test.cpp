@@ -137,7 +137,7 @@ TEST_CASE("tick writes a checkpoint to each partition whose end moved, covering 
     CHECK(again.value().written == 1);
     cps = checkpoints(*log, pa);
     REQUIRE(cps.size() == 2);
-    const std::int64_t end = read_all(*log, pa).size();
+    const auto end = static_cast<std::int64_t>(read_all(*log, pa).size());
     CHECK(cps[1].first == end - 1);
     CHECK(cps[1].second.last_offset == log_offset{end - 2});
     CHECK(cps[1].second.running_hash == recompute(*log, pa, end - 2));

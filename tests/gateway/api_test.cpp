@@ -305,6 +305,7 @@ TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enu
 TEST_CASE("GET /v1/cases lists from the index with filters and cursor paging, within the token's scope") {
   test_server srv;
   std::vector<std::string> mine;
+  mine.reserve(5);
   for (int i = 0; i < 5; ++i) mine.push_back(srv.receive());
   const auto foreign = srv.receive(false);
   const auto moved = srv.transferred();

@@ -73,7 +73,7 @@ struct rig {
     runner.reset();
   }
 
-  projections::command_outcome run(std::optional<case_id> id, core::command cmd,
+  projections::command_outcome run(const std::optional<case_id>& id, core::command cmd,
                                    const core::actor& who) {
     projections::command_request req{id, std::move(cmd), who, "test", std::nullopt, std::nullopt, std::nullopt};
     auto r = projections::submit_and_wait(*writer, std::move(req), 30s);

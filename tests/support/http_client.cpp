@@ -60,11 +60,12 @@ int connect_address(const std::string& address, std::chrono::milliseconds deadli
 std::string request_bytes(const std::string& method, const std::string& target,
                           const std::string& host, const std::string& body,
                           const header_list& headers) {
-  std::string req =
-      method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  std::string req = method;
+  req.append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host);
+  req.append("\r\nConnection: close\r\n");
   bool has_ct = false;
   for (const auto& [n, v] : headers) {
-    req += n + ": " + v + "\r\n";
+    req.append(n).append(": ").append(v).append("\r\n");
     if (::strcasecmp(n.c_str(), "Content-Type") == 0) has_ct = true;
   }
   if (!body.empty() && !has_ct) req += "Content-Type: application/json\r\n";
