@@ -46,7 +46,7 @@ TEST_CASE("a server that never answers fails the call at its deadline instead of
                                                     "POST", "/v1/cases", "{}", {}, 300ms);
   CHECK(by_address.status == 0);
   const auto took = steady::now() - started;
-  CHECK(took >= 600ms);
+  CHECK(took >= 500ms);  // each call waited about its deadline (a read ends within 1 ms of it)
   CHECK(took < 5s);
 }
 
