@@ -20,7 +20,7 @@ class named_type {
   constexpr const T& operator()() const noexcept { return value_; }
   constexpr const T& value() const noexcept { return value_; }
 
-  friend constexpr auto operator<=>(const named_type&, const named_type&) = default;
+  friend constexpr auto operator<=>(const named_type&, const named_type&) = default;  // NOLINT
   friend constexpr bool operator==(const named_type&, const named_type&) = default;
   friend std::ostream& operator<<(std::ostream& os, const named_type& v) { return os << v.value_; }
 

@@ -22,7 +22,7 @@ using log_offset = named_type<std::int64_t, struct log_offset_tag>;
 struct log_position {
   partition_id partition;
   log_offset offset;
-  friend auto operator<=>(const log_position&, const log_position&) = default;
+  friend auto operator<=>(const log_position&, const log_position&) = default;  // NOLINT
 };
 
 // One record of the log: the key (a case id) and the encoded value (events/record.h).

@@ -17,8 +17,8 @@ struct server_options {
   std::string host{"127.0.0.1"};
   std::uint16_t port{8080};  // 0: any free port (see http_server::port())
   unsigned threads{2};
-  std::size_t body_limit{64 * 1024};
-  std::size_t header_limit{8 * 1024};
+  std::size_t body_limit{std::size_t{64} * 1024};
+  std::size_t header_limit{std::size_t{8} * 1024};
   std::chrono::seconds read_timeout{15};   // a whole request must arrive within this
   std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request
   // Open connections at once: in total (capped at start by what RLIMIT_NOFILE leaves after a

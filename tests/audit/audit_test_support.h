@@ -29,18 +29,15 @@
 #include "projections/clock.h"
 #include "projections/runner.h"
 #include "projections/store.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/environment.h"
+#include "tests/support/temp_dir.h"
 
 namespace caseline::audit_testing {
 
 using namespace std::chrono_literals;
+using test::temp_dir;
 
-inline std::string source_dir() {
-  const char* dir = std::getenv("CASELINE_SOURCE_DIR");
-  if (dir == nullptr || *dir == '\0')
-    throw std::runtime_error("CASELINE_SOURCE_DIR is not set (ctest sets it)");
-  return dir;
-}
+using test::source_dir;
 
 // An instant given as Shanghai local time "YYYY-MM-DDTHH:MM".
 inline timestamp local(const std::string& text) {

@@ -6,8 +6,8 @@
 #include "events/detail/big_endian.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
-#include "tests/audit/temp_dir.h"
 #include "tests/events/event_log_test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -19,11 +19,11 @@ using caseline::events::testing::read_all;
 // A fresh log folder; open() (re)opens the embedded log there.
 struct log_dir {
   std::unique_ptr<event_log> open() {
-    auto log = open_embedded_log({.dir = (dir.path / "log").string(), .partitions = 3});
+    auto log = open_embedded_log({.dir = (dir.path() / "log").string(), .partitions = 3});
     REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
     return std::move(log).value();
   }
-  caseline::audit_testing::temp_dir dir;
+  caseline::test::temp_dir dir;
 };
 
 // Appends `n` records of `key` and waits for them.
@@ -137,7 +137,7 @@ TEST_CASE("tick writes a checkpoint to each partition whose end moved, covering 
     CHECK(again.value().written == 1);
     cps = checkpoints(*log, pa);
     REQUIRE(cps.size() == 2);
-    const std::int64_t end = read_all(*log, pa).size();
+    const auto end = static_cast<std::int64_t>(read_all(*log, pa).size());
     CHECK(cps[1].first == end - 1);
     CHECK(cps[1].second.last_offset == log_offset{end - 2});
     CHECK(cps[1].second.running_hash == recompute(*log, pa, end - 2));

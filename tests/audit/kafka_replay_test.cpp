@@ -23,7 +23,7 @@ TEST_CASE("a case written to Kafka replays with its chain and checkpoint verifie
   {
     auto log = events::open_kafka_log(events::testing::kafka_options(topic, 3));
     REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
-    history h(dir.path, 3, std::move(log).value());
+    history h(dir.path(), 3, std::move(log).value());
     id = h.one_case("the bus skipped the stop", "2025-03-03");
     events::checkpointer cp(h.log());
     auto t = cp.tick();
@@ -34,7 +34,7 @@ TEST_CASE("a case written to Kafka replays with its chain and checkpoint verifie
   }
 
   tools::replay_options o;
-  o.store.data_dir = dir.path.string();
+  o.store.data_dir = dir.path().string();
   o.store.kafka = brokers;
   o.store.topic = topic;
   o.store.partitions = 3;

@@ -61,7 +61,7 @@ struct written_log {
   std::string a, b, c;
 
   written_log() {
-    history h(dir.path, partitions);
+    history h(dir.path(), partitions);
     events::checkpointer cp(h.log());
     a = h.one_case("the bus skipped the stop", "2025-03-03");
     REQUIRE(cp.tick().has_value());
@@ -137,7 +137,7 @@ bool edit_first_body(raw_log& raw, std::int32_t p, std::int64_t o) {
 TEST_CASE("an untampered log replays and audits clean") {
   written_log w;
   for (const auto& id : {w.a, w.b, w.c}) {
-    auto r = replay(w.dir.path, id, true);
+    auto r = replay(w.dir.path(), id, true);
     INFO(r.err);
     CHECK(r.code == 0);
     CHECK(contains(r.out, "#4 "));
@@ -147,7 +147,7 @@ TEST_CASE("an untampered log replays and audits clean") {
     CHECK_FALSE(contains(r.out, "13800000000"));
     CHECK_FALSE(contains(r.out, "skipped"));
   }
-  auto a = audit(w.dir.path);
+  auto a = audit(w.dir.path());
   INFO(a.out << a.err);
   CHECK(a.code == 0);
   CHECK(contains(a.out, "events 12, cases 3"));
@@ -157,12 +157,12 @@ TEST_CASE("an untampered log replays and audits clean") {
   CHECK(contains(a.out, "last checkpoint: partition " + std::to_string(w.partition_of(w.a))));
 
   // A mistyped --data is an error, not a new empty log.
-  auto nowhere = replay(w.dir.path / "nowhere", w.a, false);
+  auto nowhere = replay(w.dir.path() / "nowhere", w.a, false);
   CHECK(nowhere.code == 2);
   CHECK(contains(nowhere.err, "there is no embedded log at"));
-  CHECK_FALSE(std::filesystem::exists(w.dir.path / "nowhere"));
+  CHECK_FALSE(std::filesystem::exists(w.dir.path() / "nowhere"));
 
-  auto missing = replay(w.dir.path, "410100-20250303-000099", false);
+  auto missing = replay(w.dir.path(), "410100-20250303-000099", false);
   CHECK(missing.code == 2);
   CHECK(contains(missing.err, "is not in the log"));
 }
@@ -174,15 +174,15 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
   SUBCASE("an edited body") {
     bool still_decodes = false;
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       REQUIRE(l.of_case.size() == 4);
       still_decodes = edit_first_body(raw, p, l.of_case[0]);
     }
-    auto r = replay(w.dir.path, w.a, false);
+    auto r = replay(w.dir.path(), w.a, false);
     CHECK(r.code == 1);
     INFO(r.err);
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     INFO(v.out);
     CHECK(contains(v.out, "checkpoint problems:"));
@@ -200,19 +200,19 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
 
   SUBCASE("an edited last event: only the checkpoints see it") {
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       // The reply's correlation id: part of the stored event, not of the body.
       replace_in(raw, p, l.of_case[3], "corr-", "CORR-");
     }
     // The chain alone cannot see an edit of the last event (nothing points at it yet) ...
-    CHECK(replay(w.dir.path, w.a, false).code == 0);
+    CHECK(replay(w.dir.path(), w.a, false).code == 0);
     // ... the checkpoint that covers it does, and names the case's events it covers.
-    auto r = replay(w.dir.path, w.a, true);
+    auto r = replay(w.dir.path(), w.a, true);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "does not match the records"));
     CHECK(contains(r.err, w.a + "#4"));
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "checkpoint problems:"));
     CHECK_FALSE(contains(v.out, "chain problems:"));
@@ -220,15 +220,15 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
 
   SUBCASE("an inserted record (a replayed copy of an event)") {
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       raw.insert(p, l.of_case[1] + 1, raw.get(p, l.of_case[1]));
     }
-    auto r = replay(w.dir.path, w.a, false);
+    auto r = replay(w.dir.path(), w.a, false);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "first bad event: event " + w.a + "#2 (sequence 2"));
     CHECK(contains(r.err, "sequence 2 comes after sequence 2"));
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "chain problems:"));
     CHECK(contains(v.out, "first: event " + w.a + "#2"));
@@ -236,42 +236,42 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
 
   SUBCASE("a deleted record, later offsets moved down") {
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       raw.remove(p, l.of_case[1]);
     }
-    auto r = replay(w.dir.path, w.a, false);
+    auto r = replay(w.dir.path(), w.a, false);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "first bad event: event " + w.a + "#3 (sequence 3"));
     CHECK(contains(r.err, w.a + "#2 is missing"));
-    CHECK(audit(w.dir.path).code == 1);
+    CHECK(audit(w.dir.path()).code == 1);
   }
 
   SUBCASE("a deleted record, leaving a hole") {
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       raw.erase(p, l.of_case[1]);
     }
-    auto r = replay(w.dir.path, w.a, false);
+    auto r = replay(w.dir.path(), w.a, false);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "gap at offset"));
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "log problems:"));
   }
 
   SUBCASE("two records swapped") {
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       raw.swap(p, l.of_case[1], l.of_case[2]);
     }
-    auto r = replay(w.dir.path, w.a, false);
+    auto r = replay(w.dir.path(), w.a, false);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "first bad event: event " + w.a + "#3 (sequence 3"));
     CHECK(contains(r.err, w.a + "#2 is missing"));
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "first: event " + w.a + "#3"));
   }
@@ -279,7 +279,7 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
   SUBCASE("a rewritten checkpoint") {
     std::int64_t at = -1;
     {
-      raw_log raw(w.dir.path);
+      raw_log raw(w.dir.path());
       const auto l = find(raw, p, w.a);
       REQUIRE_FALSE(l.checkpoints.empty());
       at = l.checkpoints.back();
@@ -291,12 +291,12 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
       raw.put(p, at, v.substr(0, 4 + key_len) + events::encode_checkpoint(cp.value()));
     }
     // The case's own chain still holds; the checkpoint does not.
-    CHECK(replay(w.dir.path, w.a, false).code == 0);
-    auto r = replay(w.dir.path, w.a, true);
+    CHECK(replay(w.dir.path(), w.a, false).code == 0);
+    auto r = replay(w.dir.path(), w.a, true);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "checkpoint at partition " + std::to_string(p) + " offset " +
                               std::to_string(at)));
-    auto v = audit(w.dir.path);
+    auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "checkpoint problems: 1; first: checkpoint at partition " +
                               std::to_string(p) + " offset " + std::to_string(at)));
@@ -307,7 +307,7 @@ TEST_CASE("replay --as-of shows the case as it stood at that moment") {
   written_log w;
   auto as_of = [&](const std::string& t) {
     tools::store_options so;
-    so.data_dir = w.dir.path.string();
+    so.data_dir = w.dir.path().string();
     so.partitions = partitions;
     auto log = tools::open_log(so);
     REQUIRE(log.has_value());
@@ -353,12 +353,12 @@ TEST_CASE("replay --as-of shows the case as it stood at that moment") {
   for (const auto& d : replied.deadlines) CHECK(d.state == core::deadline_state::met);
 
   // The text and JSON forms say the same.
-  auto text = replay(w.dir.path, w.a, false, "2025-03-03T16:00:00+08:00");
+  auto text = replay(w.dir.path(), w.a, false, "2025-03-03T16:00:00+08:00");
   CHECK(text.code == 0);
   CHECK(contains(text.out, "3 as of 2025-03-03T16:00:00.000+08:00"));
   CHECK(contains(text.out, "status=transferred"));
   CHECK_FALSE(contains(text.out, "#4 "));
-  auto json = replay(w.dir.path, w.a, true, "2025-03-03T16:00:00+08:00", "json");
+  auto json = replay(w.dir.path(), w.a, true, "2025-03-03T16:00:00+08:00", "json");
   REQUIRE(json.code == 0);
   auto doc = boost::json::parse(json.out).as_object();
   CHECK(doc["events"].as_array().size() == 3);
@@ -367,7 +367,7 @@ TEST_CASE("replay --as-of shows the case as it stood at that moment") {
   CHECK(doc["events"].as_array()[0].as_object()["type"].as_string() == "case_received");
   CHECK(doc["verification"].as_object()["verified"].as_bool());
 
-  auto bad = replay(w.dir.path, w.a, false, "yesterday");
+  auto bad = replay(w.dir.path(), w.a, false, "yesterday");
   CHECK(bad.code == 2);
   CHECK(contains(bad.err, "--as-of must be RFC 3339"));
 }

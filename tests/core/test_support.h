@@ -11,15 +11,11 @@
 
 #include "core/calendar.h"
 #include "core/decide.h"
+#include "tests/support/environment.h"
 
 namespace caseline::core::testing {
 
-inline std::string source_dir() {
-  const char* dir = std::getenv("CASELINE_SOURCE_DIR");
-  if (dir == nullptr || *dir == '\0')
-    throw std::runtime_error("CASELINE_SOURCE_DIR is not set (ctest sets it)");
-  return dir;
-}
+using test::source_dir;
 
 inline const calendar& repo_calendar() {
   static const calendar cal = [] {

@@ -1,7 +1,7 @@
 #pragma once
 
-// Shared by the event-log tests: waiting on conditions with deadlines (never sleeping to wait),
-// and a collector of append outcomes.
+// Shared by the event-log tests: a collector of append outcomes, waited for with deadlines
+// (never sleeping to wait).
 
 #include <chrono>
 #include <condition_variable>
@@ -16,22 +16,13 @@
 
 #include "core/result.h"
 #include "events/event_log.h"
+#include "tests/support/eventually.h"
 
 namespace caseline::events::testing {
 
 using namespace std::chrono_literals;
 
-// Re-evaluates `pred` until it holds or `timeout` passes, for states that have no notification
-// of their own (a subscription's failure()). True when it held.
-inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-    std::this_thread::sleep_for(2ms);  // a re-check interval, not a wait for the condition
-  }
-  return true;
-}
+using test::eventually;
 
 // The outcome of an append, tagged with what the test passed in.
 struct ack {

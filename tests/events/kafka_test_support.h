@@ -10,23 +10,12 @@
 #include <doctest/doctest.h>
 
 #include "events/kafka_event_log.h"
+#include "tests/support/environment.h"
 
 namespace caseline::events::testing {
 
-inline std::string kafka_bootstrap() {
-  const char* b = std::getenv("KAFKA_BOOTSTRAP");
-  if (b == nullptr || *b == '\0') {
-    FAIL("KAFKA_BOOTSTRAP is not set: the Kafka tests need a real broker; run them as "
-         "tools/kafka-local.sh run -- ctest --test-dir <build> -L kafka");
-  }
-  return b;
-}
-
-// A topic name no other test case uses.
-inline std::string unique_topic(const std::string& prefix) {
-  static std::random_device rd;
-  return prefix + "." + std::to_string(rd()) + "." + std::to_string(rd());
-}
+using test::kafka_bootstrap;
+using test::unique_topic;
 
 inline kafka_log_options kafka_options(std::string topic, std::int32_t partitions) {
   kafka_log_options o;

@@ -305,6 +305,7 @@ TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enu
 TEST_CASE("GET /v1/cases lists from the index with filters and cursor paging, within the token's scope") {
   test_server srv;
   std::vector<std::string> mine;
+  mine.reserve(5);
   for (int i = 0; i < 5; ++i) mine.push_back(srv.receive());
   const auto foreign = srv.receive(false);
   const auto moved = srv.transferred();
@@ -476,7 +477,7 @@ TEST_CASE("every read of personal data is recorded: who, when, which case") {
     REQUIRE(srv.get("/v1/cases/" + id, srv.own.at("quality_inspector")).status == 200);
     REQUIRE(srv.get("/v1/cases/" + id + "/events", srv.own.at("auditor")).status == 200);
     srv.stack.reset();
-    auto s = projections::store::open((srv.dir.path / "store").string());
+    auto s = projections::store::open((srv.dir.path() / "store").string());
     REQUIRE(s);
     auto entries = projections::access_log(*s.value()).of_case(id);
     REQUIRE(entries);

@@ -69,7 +69,7 @@ TEST_CASE("a unit token names a unit registered with the token's center") {
     CHECK(r.json().at("field").as_string() == "unit");
   }
   SUBCASE("caseline token create exits non-zero with the reason, and stores nothing") {
-    const std::string data = srv.dir.path.string();
+    const std::string data = srv.dir.path().string();
     srv.stack.reset();  // the embedded store is locked while the server runs
     tools::store_options o;
     o.data_dir = data;

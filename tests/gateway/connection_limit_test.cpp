@@ -5,9 +5,13 @@
 // any 127.x address on the loopback, so each test is several clients.
 #include "gateway/connection_limit.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gateway/server.h"
 #include "tests/gateway/gateway_test_support.h"
@@ -23,7 +27,7 @@ struct bare_server {
   explicit bare_server(std::size_t total, std::size_t per_address,
                        std::vector<std::string> trusted = {})
       : server(options(total, per_address, std::move(trusted)),
-               [](gateway::http_request r, gateway::responder respond) {
+               [](const gateway::http_request& r, const gateway::responder& respond) {
                  respond({200, "text/plain", r.client, {}});
                }) {
     REQUIRE(server.start());
@@ -137,6 +141,7 @@ TEST_CASE("out of descriptors, waiting connections are closed and accepting resu
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   // Client sockets made now, connected once no descriptor is left for the server to accept on.
   std::vector<int> clients;
+  clients.reserve(3);
   for (int i = 0; i < 3; ++i) clients.push_back(::socket(AF_INET, SOCK_STREAM, 0));
   int highest = 0;
   if (DIR* d = ::opendir("/proc/self/fd")) {
@@ -145,7 +150,7 @@ TEST_CASE("out of descriptors, waiting connections are closed and accepting resu
     ::closedir(d);
   }
   rlimit low = saved;
-  low.rlim_cur = static_cast<rlim_t>(highest + 32);
+  low.rlim_cur = static_cast<rlim_t>(highest) + 32;
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
   std::vector<int> filler;
   for (;;) {
@@ -196,7 +201,7 @@ TEST_CASE("GET /v1/status counts the client a trusted proxy names, and only a tr
     o.trusted_proxies = {"127.0.0.1"};
   });
   const auto id = srv.receive();
-  const auto status = [&](header_list h, const char* from = "127.0.0.1") {
+  const auto status = [&](const header_list& h, const char* from = "127.0.0.1") {
     return request(srv.port, "GET", "/v1/status/" + id + "?phone_last4=1234", {}, h, from).status;
   };
   SUBCASE("X-Forwarded-For and Forwarded select the bucket") {

@@ -1,14 +1,8 @@
 #pragma once
 
 // A real server (server_stack: embedded log, RocksDB in a temporary folder, manual clock) on
-// 127.0.0.1:0, a tiny blocking HTTP/1.1 client over POSIX sockets (raw bytes too, for the
-// hardening cases), and tokens for every role. No mocks.
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+// 127.0.0.1:0 and tokens for every role, reached with the tests' HTTP client
+// (tests/support/http_client.h). No mocks.
 
 #include <chrono>
 #include <cstdlib>
@@ -30,6 +24,10 @@
 #include <doctest/doctest.h>
 
 #include "events/event_log.h"
+#include "tests/support/environment.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
 #include "tools/rebuild_cmd.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
@@ -38,160 +36,17 @@ namespace caseline::gwtest {
 
 namespace json = boost::json;
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() /
-           ("caseline-gw-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;  // best effort: a leftover temp folder is not a test failure
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
-inline std::string source_dir() {
-  const char* s = std::getenv("CASELINE_SOURCE_DIR");
-  return s ? s : ".";
-}
-
-struct reply {
-  int status{0};  // 0: no answer
-  std::string head;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-cased names
-  std::string header(const std::string& n) const {
-    auto it = headers.find(n);
-    return it == headers.end() ? std::string() : it->second;
-  }
-  // Parsed once and kept with the reply, so references into it live as long as the reply.
-  const json::value& json() const {
-    if (!parsed) parsed = json::parse(body);
-    return *parsed;
-  }
-  mutable std::optional<json::value> parsed;
-};
-
-// Connects to 127.0.0.1:port, from `from` when given (any 127.x address is the loopback on
-// Linux, so a test can be several clients); -1 on failure.
-inline int connect_to(std::uint16_t port, const char* from = nullptr) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  if (from) {
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    if (::inet_pton(AF_INET, from, &local.sin_addr) != 1 ||
-        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-      ::close(fd);
-      return -1;
-    }
-  }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-inline void send_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
-// Reads until the peer closes or the deadline passes. `closed` tells which.
-inline std::string read_until_close(int fd, std::chrono::milliseconds deadline, bool* closed = nullptr) {
-  std::string out;
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  char buf[8192];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      if (closed) *closed = false;
-      return out;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      if (closed) *closed = true;
-      return out;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-inline reply parse_reply(const std::string& raw) {
-  reply r;
-  const auto end = raw.find("\r\n\r\n");
-  if (raw.size() < 12 || end == std::string::npos) return r;
-  r.status = std::stoi(raw.substr(9, 3));
-  r.head = raw.substr(0, end);
-  std::size_t pos = raw.find("\r\n") + 2;
-  while (pos < end) {
-    const auto eol = raw.find("\r\n", pos);
-    const std::string line = raw.substr(pos, eol - pos);
-    const auto colon = line.find(':');
-    std::string name = line.substr(0, colon);
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    r.headers[name] = value;
-    pos = eol + 2;
-  }
-  r.body = raw.substr(end + 4);
-  return r;
-}
-
-// Sends raw bytes on a fresh connection and reads the answer until the server closes.
-inline reply raw_request(std::uint16_t port, std::string_view bytes,
-                         std::chrono::milliseconds deadline = std::chrono::seconds(10),
-                         const char* from = nullptr) {
-  const int fd = connect_to(port, from);
-  if (fd < 0) return {};
-  send_all(fd, bytes);
-  auto raw = read_until_close(fd, deadline);
-  ::close(fd);
-  return parse_reply(raw);
-}
-
-using header_list = std::vector<std::pair<std::string, std::string>>;
-
-inline reply request(std::uint16_t port, const std::string& method, const std::string& target,
-                     const std::string& body = {}, const header_list& headers = {},
-                     const char* from = nullptr) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  bool has_ct = false;
-  for (const auto& [n, v] : headers) {
-    req += n + ": " + v + "\r\n";
-    if (n == "Content-Type") has_ct = true;
-  }
-  if (!body.empty() && !has_ct) req += "Content-Type: application/json\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT")
-    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
-  return raw_request(port, req, std::chrono::seconds(10), from);
-}
-
-// Waits for a condition with a deadline (never a sleep to wait).
-inline bool eventually(const std::function<bool()>& f,
-                       std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::yield();
-  }
-  return f();
-}
+using reply = test::http_reply;
+using test::connect_to;
+using test::eventually;
+using test::header_list;
+using test::parse_reply;
+using test::raw_request;
+using test::read_until_close;
+using test::request;
+using test::send_all;
+using test::source_dir;
+using test::temp_dir;
 
 inline const std::vector<std::string>& all_roles() {
   static const std::vector<std::string> r{"agent",           "shift_lead", "quality_inspector",
@@ -220,7 +75,7 @@ struct test_server {
 
   void start(const std::function<void(tools::serve_options&)>& tweak = {}) {
     tools::serve_options o;
-    o.store.data_dir = dir.path.string();
+    o.store.data_dir = dir.path().string();
     o.store.partitions = 4;
     o.store.calendar_file = source_dir() + "/core/data/cn-workdays.txt";
     o.listen = "127.0.0.1:0";
@@ -321,7 +176,7 @@ struct test_server {
 // embedded log is locked while it runs): the exit code, and what it printed in `output`.
 inline int rebuild_verify(const test_server& s, std::string& output) {
   tools::rebuild_options ro;
-  ro.store.data_dir = s.dir.path.string();
+  ro.store.data_dir = s.dir.path().string();
   ro.store.partitions = 4;
   ro.store.calendar_file = source_dir() + "/core/data/cn-workdays.txt";
   ro.verify = true;

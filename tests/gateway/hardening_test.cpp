@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "events/embedded_event_log.h"
 #include "projections/rebuild.h"
 #include "tests/gateway/gateway_test_support.h"
@@ -55,7 +57,7 @@ TEST_CASE("request smuggling vectors are 400 and nothing is appended") {
 TEST_CASE("oversize bodies and headers, deep JSON and long strings are refused") {
   test_server srv;
   const auto& agent = srv.own.at("agent");
-  auto r = srv.post("/v1/cases", std::string(70 * 1024, ' '), agent);
+  auto r = srv.post("/v1/cases", std::string(std::size_t{70} * 1024, ' '), agent);
   CHECK(r.status == 413);
   r = request(srv.port, "GET", "/healthz", {}, {{"X-Big", std::string(9000, 'a')}});
   CHECK(r.status == 431);
@@ -145,6 +147,7 @@ TEST_CASE("stopping under load keeps every acknowledged case, with or without a 
     std::vector<std::string> acked;
     std::atomic<bool> stop{false};
     std::vector<std::thread> clients;
+    clients.reserve(8);
     for (int c = 0; c < 8; ++c)
       clients.emplace_back([&] {
         while (!stop.load()) {
@@ -171,9 +174,9 @@ TEST_CASE("stopping under load keeps every acknowledged case, with or without a 
     stop = true;
     for (auto& t : clients) t.join();
     if (grace.count() > 0) {
-      auto offsets = projections::stored_offsets((srv.dir.path / "store").string());
+      auto offsets = projections::stored_offsets((srv.dir.path() / "store").string());
       REQUIRE(offsets);
-      auto log = events::open_embedded_log({(srv.dir.path / "log").string(), 4});
+      auto log = events::open_embedded_log({(srv.dir.path() / "log").string(), 4});
       REQUIRE(log);
       for (std::int32_t p = 0; p < log.value()->partition_count(); ++p) {
         CAPTURE(p);

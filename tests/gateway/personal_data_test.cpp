@@ -40,7 +40,7 @@ std::string family_bytes(projections::store& s, projections::family f) {
 int audit_verify(test_server& srv, std::string& out) {
   srv.stack.reset();
   tools::audit_options o;
-  o.store.data_dir = srv.dir.path.string();
+  o.store.data_dir = srv.dir.path().string();
   o.store.partitions = 4;
   o.progress = false;
   std::ostringstream report, err;
@@ -266,7 +266,7 @@ TEST_CASE("a unit's contact and an extension request's explanation are sealed in
   CHECK_FALSE(registry.empty());
   CHECK(registry.find("13712345678") == std::string::npos);
   CHECK(registry.find("赵六") == std::string::npos);
-  const auto log = test::all_bytes_under((srv.dir.path / "log").string());
+  const auto log = test::all_bytes_under((srv.dir.path() / "log").string());
   CHECK_FALSE(log.empty());
   CHECK(log.find("13712345678") == std::string::npos);
   CHECK(log.find("赵六") == std::string::npos);

@@ -7,8 +7,10 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/environment.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;

@@ -11,8 +11,10 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/environment.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -87,6 +89,7 @@ TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded tim
 
   // More reads of the history than the API has workers: each needs the broker.
   std::vector<std::future<timed_reply>> reads;
+  reads.reserve(6);
   for (int i = 0; i < 6; ++i)
     reads.push_back(std::async(std::launch::async, [&] { return timed_call(address, events, auth); }));
   // Meanwhile liveness and readiness answer at once (readiness from the last health probe).
@@ -119,6 +122,7 @@ TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded tim
 
   // A graceful stop with reads in flight and the broker still frozen ends in bounded time.
   std::vector<std::future<timed_reply>> in_flight;
+  in_flight.reserve(4);
   for (int i = 0; i < 4; ++i)
     in_flight.push_back(
         std::async(std::launch::async, [&] { return timed_call(address, events, auth); }));

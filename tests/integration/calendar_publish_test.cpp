@@ -8,8 +8,9 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
 #include "tests/support/notice_2027.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -35,7 +36,7 @@ TEST_CASE("caseline calendar publish: an admin publishes a year through the runn
   const std::string url = listening->substr(at, listening->find(' ', at) - at);
   const std::string address = url.substr(7);
 
-  const std::string file = dir.path() + "/notice-2027.txt";
+  const std::string file = dir.sub("notice-2027.txt");
   std::ofstream(file) << "# the 2027 notice\n" << caseline::testing::notice_2027;
 
   {
@@ -46,7 +47,7 @@ TEST_CASE("caseline calendar publish: an admin publishes a year through the runn
   }
   {
     test::child_process missing({test::caseline_binary(), "calendar", "publish",
-                                 dir.path() + "/none.txt", "--url", url, "--token", admin});
+                                 dir.sub("none.txt"), "--url", url, "--token", admin});
     CHECK(missing.wait(60s) == 2);
     CHECK(missing.output().find("cannot read") != std::string::npos);
   }

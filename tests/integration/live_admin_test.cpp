@@ -18,8 +18,11 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/environment.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -190,7 +193,7 @@ std::string today() {
 
 TEST_CASE("report, replay, audit verify and retention run while the server serves writes") {
   test::temp_dir dir;
-  const std::string data = dir.path() + "/data";
+  const std::string data = dir.sub("data");
   server s = start_server(data);
   const std::string agent = agent_token(s);
   const std::vector<std::string> before = post_cases(s, agent, 10);
@@ -216,17 +219,18 @@ TEST_CASE("report, replay, audit verify and retention run while the server serve
     // The report reads the server's store as of its open; its counters follow each
     // acknowledged case closely, so it is asked again until it has them (with a deadline).
     const std::size_t at_least = before.size() + writes.size();
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
     std::int64_t received = 0;
-    for (;;) {
-      auto r = run({"report", "monthly", "--month", this_month(), "--format", "json", "--data",
-                    data});
-      REQUIRE_MESSAGE(r.code == 0, r.output);
-      const auto json = r.output.substr(r.output.find('{'));
-      received = boost::json::parse(json).at("totals").at("received").to_number<std::int64_t>();
-      if (received >= static_cast<std::int64_t>(at_least)) break;
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, received << " < " << at_least);
-    }
+    const bool counted = test::eventually(
+        [&] {
+          auto r = run(
+              {"report", "monthly", "--month", this_month(), "--format", "json", "--data", data});
+          REQUIRE_MESSAGE(r.code == 0, r.output);
+          const auto json = r.output.substr(r.output.find('{'));
+          received = boost::json::parse(json).at("totals").at("received").to_number<std::int64_t>();
+          return received >= static_cast<std::int64_t>(at_least);
+        },
+        60s);
+    REQUIRE_MESSAGE(counted, received << " < " << at_least);
     CHECK(received >= static_cast<std::int64_t>(at_least));
   }
   SUBCASE("retention audit and a dry-run purge read the running server's store") {
@@ -243,9 +247,9 @@ TEST_CASE("report, replay, audit verify and retention run while the server serve
 
 TEST_CASE("a backup taken under load restores into a new folder, equal and complete") {
   test::temp_dir dir;
-  const std::string data = dir.path() + "/data";
-  const std::string backup = dir.path() + "/backup";
-  const std::string restored = dir.path() + "/restored";
+  const std::string data = dir.sub("data");
+  const std::string backup = dir.sub("backup");
+  const std::string restored = dir.sub("restored");
   server s = start_server(data);
   const std::string agent = agent_token(s);
   std::vector<std::string> before = post_cases(s, agent, 20);
@@ -288,7 +292,7 @@ TEST_CASE("a backup taken under load restores into a new folder, equal and compl
   CHECK_MESSAGE(rebuilt.code == 0, rebuilt.output);
 
   SUBCASE("a damaged backup is refused, the bad file named, and nothing is restored") {
-    const std::string damaged = dir.path() + "/damaged";
+    const std::string damaged = dir.sub("damaged");
     fs::copy(backup, damaged, fs::copy_options::recursive);
     std::string victim;
     for (const auto& e : fs::recursive_directory_iterator(damaged + "/log"))
@@ -307,7 +311,7 @@ TEST_CASE("a backup taken under load restores into a new folder, equal and compl
     auto bad = run({"backup", "--verify", damaged});
     CHECK(bad.code == 1);
     CHECK_MESSAGE(bad.output.find(rel) != std::string::npos, bad.output);
-    const std::string into = dir.path() + "/from-damaged";
+    const std::string into = dir.sub("from-damaged");
     auto refused = run({"restore", damaged, "--data", into});
     CHECK(refused.code == 1);
     CHECK_MESSAGE(refused.output.find(rel) != std::string::npos, refused.output);
@@ -323,9 +327,9 @@ TEST_CASE("a backup taken under load restores into a new folder, equal and compl
 // every case the old server acknowledged: none applied twice (the rebuild is equal), none skipped.
 TEST_CASE("a backup taken under load on Kafka restores and catches up from its stored offsets") {
   test::temp_dir dir;
-  const std::string data = dir.path() + "/data";
-  const std::string backup = dir.path() + "/backup";
-  const std::string restored = dir.path() + "/restored";
+  const std::string data = dir.sub("data");
+  const std::string backup = dir.sub("backup");
+  const std::string restored = dir.sub("restored");
   const std::vector<std::string> on_kafka{"--kafka", test::kafka_bootstrap(), "--topic",
                                           test::unique_topic("backup")};
   server s = start_server(data, true, on_kafka);
@@ -377,13 +381,15 @@ TEST_CASE("a backup taken under load on Kafka restores and catches up from its s
     server back = start_server(restored, false, on_kafka);
     // The last case the old server acknowledged is there: the restored store caught up over
     // the topic from its stored offsets (asked again until it is, with a deadline).
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    for (;;) {
-      auto got = test::http_call(back.address, "GET", "/v1/cases/" + after.back(), {},
-                                 bearer(agent));
-      if (got.status == 200) break;
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, got.status << " " << got.body);
-    }
+    test::http_reply last;
+    const bool caught_up = test::eventually(
+        [&] {
+          last =
+              test::http_call(back.address, "GET", "/v1/cases/" + after.back(), {}, bearer(agent));
+          return last.status == 200;
+        },
+        60s);
+    REQUIRE_MESSAGE(caught_up, last.status << " " << last.body);
     for (const auto& id : acked) {
       auto got = test::http_call(back.address, "GET", "/v1/cases/" + id, {}, bearer(agent));
       REQUIRE_MESSAGE(got.status == 200, id << ": " << got.body);

@@ -15,6 +15,7 @@
 #include "projections/case_writer.h"
 #include "projections/retention.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -65,8 +66,8 @@ std::int64_t applied_total(projections::projection_runner& r) {
 TEST_CASE("a runner resumes from its stored offsets and never applies a record twice") {
   test::temp_dir dir;
   write_cases(dir.path(), 20);
-  auto log = events::open_embedded_log({dir.path() + "/log", 2}).value();
-  auto store = projections::store::open(dir.path() + "/store").value();
+  auto log = events::open_embedded_log({dir.sub("log"), 2}).value();
+  auto store = projections::store::open(dir.sub("store")).value();
   projections::case_projection cases(*store);
   projections::projection_runner runner(*log, *store, {&cases});
   CHECK(applied_total(runner) == 20);  // loaded from the store, before anything runs
@@ -91,7 +92,7 @@ TEST_CASE("a runner resumes from its stored offsets and never applies a record t
 TEST_CASE("a record that cannot be decoded stops the runner with its position, never skipped") {
   test::temp_dir dir;
   write_cases(dir.path(), 3);
-  auto log = events::open_embedded_log({dir.path() + "/log", 2}).value();
+  auto log = events::open_embedded_log({dir.sub("log"), 2}).value();
   // A foreign record in the log, keyed like a case.
   std::promise<result<events::log_position>> appended;
   log->append("410100-20260101-999999", "not a caseline record",
@@ -104,7 +105,7 @@ TEST_CASE("a record that cannot be decoded stops the runner with its position, n
   });
   REQUIRE(after.get_future().get());
 
-  auto store = projections::store::open(dir.path() + "/store").value();
+  auto store = projections::store::open(dir.sub("store")).value();
   projections::case_projection cases(*store);
   projections::projection_runner runner(*log, *store, {&cases});
   REQUIRE(runner.start());

@@ -15,8 +15,11 @@
 
 #include "events/embedded_event_log.h"
 #include "events/record.h"
+#include "tests/support/environment.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -78,6 +81,7 @@ struct acked_cases {
 void post_cases(const std::string& address, const std::string& token, int first, int n,
                 int threads, acked_cases& acked) {
   std::vector<std::thread> ts;
+  ts.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
       for (int i = first + t; i < first + n; i += threads) {
@@ -94,7 +98,8 @@ void post_cases(const std::string& address, const std::string& token, int first,
 
 void check_cases(const std::string& address, const std::string& token,
                  const std::map<std::string, std::string>& acked) {
-  for (const auto& [id, content] : acked) {
+  for (const auto& [key, content] : acked) {
+    const std::string& id = key;  // a plain reference: the message lambdas cannot capture a binding
     auto r = test::http_call(address, "GET", "/v1/cases/" + id, {}, bearer(token));
     REQUIRE_MESSAGE(r.status == 200, id << ": " << r.body);
     auto v = boost::json::parse(r.body).as_object();
@@ -200,9 +205,7 @@ void survive_kill9(const std::string& kafka) {
     REQUIRE(acked.size() == 60);
     // Kill while more requests are in flight: whatever was acknowledged must survive.
     std::thread more([&] { post_cases(s.address, token, 1000, 400, 4, acked); });
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (acked.size() < 80 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+    test::eventually([&] { return acked.size() >= 80; }, 60s);
     s.proc->signal(SIGKILL);
     REQUIRE(s.proc->wait(30s) == 128 + SIGKILL);
     more.join();
@@ -214,7 +217,8 @@ void survive_kill9(const std::string& kafka) {
   acked_cases after;
   post_cases(s.address, token, 5000, 5, 1, after);
   REQUIRE(after.size() == 5);
-  for (const auto& [id, content] : after.ids) CHECK_MESSAGE(!acked.ids.contains(id), id << " reused");
+  for (const auto& entry : after.ids)
+    CHECK_MESSAGE(!acked.ids.contains(entry.first), entry.first << " reused");
   acked.ids.merge(after.ids);
   s.proc->signal(SIGTERM);
   CHECK(s.proc->wait(60s) == 0);
@@ -224,7 +228,7 @@ void survive_kill9(const std::string& kafka) {
   const auto keys = kafka.empty() ? embedded_case_keys(dir.path()) : topic_keys(kafka, topic);
   CHECK(keys.size() >= acked.size());
   CHECK(keys.size() <= acked.size() + 4);  // at most one in flight per posting thread
-  for (const auto& [id, content] : acked.ids) CHECK_MESSAGE(keys.count(id) == 1, id);
+  for (const auto& entry : acked.ids) CHECK_MESSAGE(keys.count(entry.first) == 1, entry.first);
   for (const auto& k : keys) CHECK_MESSAGE(keys.count(k) == 1, k << " written twice");
 }
 
@@ -259,7 +263,7 @@ TEST_CASE("rejected requests append nothing and answer problem+json") {
          R"({"channel":"pigeon","center":"410100","caller":{"phone":"138"},"content":"x"})", 422},
         {"unknown center",
          R"({"channel":"phone","center":"999999","caller":{"phone":"138"},"content":"x"})", 422},
-        {"oversize body", std::string(200 * 1024, 'x'), 413},
+        {"oversize body", std::string(std::size_t{200} * 1024, 'x'), 413},
     };
     for (const auto& c : cases) {
       CAPTURE(c.name);

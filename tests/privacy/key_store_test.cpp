@@ -13,6 +13,7 @@
 #include "events/errc.h"
 #include "projections/personal_data.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 
@@ -67,7 +68,7 @@ TEST_CASE("a wrong master key is an error naming the case, never a wrong key") {
 
 TEST_CASE("the development master key is created once, 0600, and read back") {
   test::temp_dir dir;
-  const std::string file = dir.path() + "/sub/master.key";
+  const std::string file = dir.sub("sub/master.key");
   auto k1 = projections::load_master_key({"", "", file});
   REQUIRE(k1);
   CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_all) ==
@@ -78,7 +79,7 @@ TEST_CASE("the development master key is created once, 0600, and read back") {
   auto from_file = projections::load_master_key({file, "", ""});
   REQUIRE(from_file);
   CHECK(from_file.value().view() == k1.value().view());
-  CHECK_FALSE(projections::load_master_key({dir.path() + "/missing", "", ""}));
+  CHECK_FALSE(projections::load_master_key({dir.sub("missing"), "", ""}));
   CHECK_FALSE(projections::load_master_key({"", "xyz", ""}));
 }
 

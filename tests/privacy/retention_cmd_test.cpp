@@ -11,6 +11,7 @@
 #include "core/commands.h"
 #include "projections/retention.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -24,7 +25,7 @@ TEST_CASE("caseline recording put, retention audit and retention purge") {
   o.store.partitions = 2;
   o.store.calendar_file = std::string(src) + "/core/data/cn-workdays.txt";
 
-  const std::string audio = dir.path() + "/call.wav";
+  const std::string audio = dir.sub("call.wav");
   std::ofstream(audio, std::ios::binary) << "RIFF....WAVE fake call";
   std::ostringstream out, err;
   REQUIRE(tools::run_recording_put(o.store, audio, out, err) == 0);
@@ -32,7 +33,7 @@ TEST_CASE("caseline recording put, retention audit and retention purge") {
   const auto at = put.find("\"sha256\":\"") + 10;
   const std::string sha = put.substr(at, 64);
   CHECK(put.find("blob:" + sha) != std::string::npos);
-  CHECK(tools::run_recording_put(o.store, dir.path() + "/missing.wav", out, err) == 2);
+  CHECK(tools::run_recording_put(o.store, dir.sub("missing.wav"), out, err) == 2);
 
   std::string id;
   {

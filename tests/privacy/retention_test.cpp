@@ -15,14 +15,15 @@
 #include "core/registry.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
-#include "events/record.h"
 #include "events/field_crypto.h"
+#include "events/record.h"
 #include "projections/case_projection.h"
 #include "projections/personal_data.h"
 #include "projections/projection_set.h"
 #include "projections/reports.h"
 #include "projections/runner.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -43,7 +44,7 @@ struct rig {
   std::unique_ptr<projections::store> store;
   std::unique_ptr<projections::key_store> keys;
   std::unique_ptr<projections::personal_data> privacy;
-  projections::blob_store blobs{dir.path() + "/blobs"};
+  projections::blob_store blobs{dir.sub("blobs")};
   std::unique_ptr<projections::projection_set> projections;
   std::unique_ptr<projections::projection_runner> runner;
   std::unique_ptr<projections::case_writer> writer;
@@ -54,9 +55,9 @@ struct rig {
     const char* src = std::getenv("CASELINE_SOURCE_DIR");
     REQUIRE(src);
     cal = core::calendar::load_file(std::string(src) + "/core/data/cn-workdays.txt").value();
-    log = events::open_embedded_log({dir.path() + "/log", 2}).value();
-    store = projections::store::open(dir.path() + "/store").value();
-    keys = projections::key_store::open(dir.path() + "/keys", events::secret_key::random()).value();
+    log = events::open_embedded_log({dir.sub("log"), 2}).value();
+    store = projections::store::open(dir.sub("store")).value();
+    keys = projections::key_store::open(dir.sub("keys"), events::secret_key::random()).value();
     privacy = std::make_unique<projections::personal_data>(*keys);
     projections = std::make_unique<projections::projection_set>(*store);
     runner = std::make_unique<projections::projection_runner>(*log, *store, projections->all());
@@ -72,7 +73,7 @@ struct rig {
     runner.reset();
   }
 
-  projections::command_outcome run(std::optional<case_id> id, core::command cmd,
+  projections::command_outcome run(const std::optional<case_id>& id, core::command cmd,
                                    const core::actor& who) {
     projections::command_request req{id, std::move(cmd), who, "test", std::nullopt, std::nullopt, std::nullopt};
     auto r = projections::submit_and_wait(*writer, std::move(req), 30s);

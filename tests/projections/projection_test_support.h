@@ -27,35 +27,16 @@
 #include "projections/store.h"
 #include "tests/core/test_support.h"
 #include "tests/events/kafka_test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace caseline::projections::testing {
 
 using namespace std::chrono_literals;
 using core::testing::date;
 
-class temp_dir {
- public:
-  temp_dir() {
-    static std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("caseline-proj-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);  // best effort: a leftover temp folder is harmless
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
 using events::testing::kafka_bootstrap;
 using events::testing::unique_topic;
+using test::temp_dir;
 
 enum class backend { embedded, kafka };
 

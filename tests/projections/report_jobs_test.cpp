@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tests/projections/october_scenario.h"
+#include "tests/support/eventually.h"
 
 namespace caseline::projections::testing {
 namespace {
@@ -153,12 +154,13 @@ TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the 
         return l.find(id() + "-province.json") != std::string::npos;
       });
     };
-    std::vector<std::string> lines = manifest(outbox);
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (listed(lines) == lines.end() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::yield();
-      lines = manifest(outbox);
-    }
+    std::vector<std::string> lines;
+    test::eventually(
+        [&] {
+          lines = manifest(outbox);
+          return listed(lines) != lines.end();
+        },
+        60s);
     REQUIRE(std::filesystem::exists(file));
     // Written the day it was due: not late, and it lists the matter.
     const auto line = listed(lines);

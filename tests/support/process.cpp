@@ -1,13 +1,11 @@
 #include "tests/support/process.h"
 
-#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <random>
 #include <stdexcept>
 
 #include <doctest/doctest.h>
@@ -30,6 +28,7 @@ child_process::child_process(const std::vector<std::string>& argv) {
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
@@ -99,17 +98,6 @@ std::string caseline_binary() {
   return b;
 }
 
-temp_dir::temp_dir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "caseline-test-XXXXXX").string();
-  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ec;  // best effort: a leftover temp folder is not a test failure
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string all_bytes_under(const std::string& dir) {
   std::string out;
   for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
@@ -122,26 +110,11 @@ std::string all_bytes_under(const std::string& dir) {
   return out;
 }
 
-std::string kafka_bootstrap() {
-  const char* b = std::getenv("KAFKA_BOOTSTRAP");
-  REQUIRE_MESSAGE(b != nullptr,
-                  "KAFKA_BOOTSTRAP is not set: run the tests with tools/dev.sh test, which starts "
-                  "a real broker (tools/kafka-local.sh run -- ctest ...)");
-  return b;
-}
-
 std::string token_in(const std::string& output) {
   const auto at = output.find("clt_");
   REQUIRE_MESSAGE(at != std::string::npos, "no token in: " << output);
   const auto end = output.find_first_of("\r\n", at);
   return output.substr(at, end == std::string::npos ? std::string::npos : end - at);
-}
-
-std::string unique_topic(const std::string& prefix) {
-  static std::atomic<int> n{0};
-  std::random_device rd;
-  return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000) + "-" +
-         std::to_string(n++);
 }
 
 }  // namespace caseline::test

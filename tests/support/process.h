@@ -39,26 +39,11 @@ class child_process {
 
 // The caseline binary built with the tests (ctest passes CASELINE_BINARY).
 std::string caseline_binary();
-// A fresh temporary folder, removed by the destructor.
-class temp_dir {
- public:
-  temp_dir();
-  ~temp_dir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // Every byte of every regular file below `dir`, concatenated (to search for plaintext).
 std::string all_bytes_under(const std::string& dir);
 
-// The Kafka bootstrap address the test command exported; fails the test when it is missing.
-std::string kafka_bootstrap();
 // The bearer token `caseline token create` printed (its stdout line "clt_..."); fails the test
 // when there is none.
 std::string token_in(const std::string& output);
-// A topic name no other test uses.
-std::string unique_topic(const std::string& prefix);
 
 }  // namespace caseline::test
