@@ -7,7 +7,7 @@
 #include "events/checkpoint.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/events/event_log_test_support.h"
 
 // The log-reading library against a real embedded log (RocksDB in a temporary folder): the
@@ -25,11 +25,11 @@ constexpr std::int32_t partitions = 2;
 
 struct log_dir {
   std::unique_ptr<event_log> open() {
-    auto log = open_embedded_log({.dir = (dir.path / "log").string(), .partitions = partitions});
+    auto log = open_embedded_log({.dir = (dir.path() / "log").string(), .partitions = partitions});
     REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
     return std::move(log).value();
   }
-  caseline::audit_testing::temp_dir dir;
+  caseline::test::temp_dir dir;
 };
 
 // Appends each (key, value) in order and waits for all; their positions.

@@ -13,13 +13,13 @@
 #include "events/errc.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace caseline::storage {
 
 namespace {
 
-using audit_testing::temp_dir;
+using caseline::test::temp_dir;
 
 // A real RocksDB in a temporary folder, default family only. Closed by the destructor.
 struct test_db {
@@ -101,7 +101,7 @@ TEST_CASE("keys sort as their parts do: numbers numerically, fields field by fie
 
 TEST_CASE("a prefix scan visits its prefix's rows in order and stops at the prefix end") {
   temp_dir dir;
-  test_db t(dir.path);
+  test_db t(dir.path());
   const std::string p = key_builder().field("case-1").str();
   for (std::uint64_t seq : {300, 2, 1, 256}) t.put(key_builder().literal(p).be64(seq).str(), "row");
   t.put("case-1", "shorter than the prefix");
@@ -153,7 +153,7 @@ TEST_CASE("a prefix scan visits its prefix's rows in order and stops at the pref
 TEST_CASE("a prefix scan over a damaged table reports the read error, not the end of the rows") {
   temp_dir dir;
   {
-    test_db t(dir.path);
+    test_db t(dir.path());
     // Enough rows for several data blocks, flushed into a table file.
     rocksdb::WriteBatch batch;
     for (std::uint64_t i = 0; i < 5000; ++i)
@@ -162,7 +162,7 @@ TEST_CASE("a prefix scan over a damaged table reports the read error, not the en
     REQUIRE(t.db->Flush(rocksdb::FlushOptions()).ok());
   }
   std::filesystem::path table;
-  for (const auto& f : std::filesystem::directory_iterator(dir.path))
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))
     if (f.path().extension() == ".sst") table = f.path();
   REQUIRE_FALSE(table.empty());
   {
@@ -172,7 +172,7 @@ TEST_CASE("a prefix scan over a damaged table reports the read error, not the en
     const std::string junk(256, '\x5a');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
-  test_db t(dir.path);
+  test_db t(dir.path());
   std::size_t visited = 0;
   auto r = scan(*t.db, t.db->DefaultColumnFamily(), {key_builder().field("p").str(), {}, {}},
                 "read the damaged rows", [&](std::string_view, std::string_view) {
