@@ -561,8 +561,9 @@ result<overdue_page> report_reader::overdue(const period& p,
     const auto reported_on = civil_date::parse(parts[0]);
     const auto due = civil_date::parse(parts[4]);
     if (!reported_on || !due) return make_error(events::errc::corrupt_record, "overdue report key");
-    overdue_case c{std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
-                   *reported_on, std::nullopt, std::nullopt, std::nullopt};
+    overdue_case c{
+        std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
+        *reported_on,          std::nullopt,          std::nullopt,          std::nullopt};
     auto facts =
         detail::read_row<report_facts>(store_, family::report_cases, c.case_id, "report facts");
     if (!facts) return facts.error();

@@ -7,8 +7,8 @@
 #include "events/checkpoint.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
-#include "tests/support/temp_dir.h"
 #include "tests/events/event_log_test_support.h"
+#include "tests/support/temp_dir.h"
 
 // The log-reading library against a real embedded log (RocksDB in a temporary folder): the
 // decode pipeline and its typed errors, the hash chain written by link_next and checked by
