@@ -252,15 +252,21 @@ class api::impl {
     // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
     auto task = std::make_shared<responder>(std::move(done));
     if (!pool_.post([this, sc, task] {
-          responder answer = std::move(*task);
-          if (stopping_.load()) return answer(shutting_down());
+          if (stopping_.load()) return (*task)(shutting_down());
+          // A handler that throws is answered 500 here, unless it answered (or handed its
+          // responder on) before it threw: `once` lets only the first answer through, so that
+          // no connection is written twice.
+          auto answered = std::make_shared<std::atomic<bool>>(false);
+          responder once = [answered, task](http_response r) {
+            if (!answered->exchange(true)) (*task)(std::move(r));
+          };
           try {
-            dispatch(sc, std::move(answer));
+            dispatch(sc, once);
           } catch (const std::exception& ex) {
             spdlog::error("{}", log_line("handler_exception",
                                          {{"correlation_id", sc->correlation_id},
                                           {"what", ex.what()}}));
-            answer(error_response(make_error(errc::internal)));
+            once(error_response(make_error(errc::internal)));
           }
         }))
       (*task)(shutting_down());

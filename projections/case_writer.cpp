@@ -297,11 +297,19 @@ void case_writer::run_next(const std::string& id) {
   auto shared_row = std::make_shared<case_row>(std::move(next));
   log_.append(id, events::encode_record(rec),
               [this, id, shared_done, shared_outcome, shared_row, gated, partition,
-               closure = std::move(closure)](result<events::log_position> r) {
+               closure = std::move(closure)](result<events::log_position> r) mutable {
                 // The next closing command of the partition may be decided now.
                 if (gated) leave_sample(partition, closure, r.has_value());
-                // Runs on a log thread: hand over to a writer thread at once.
-                post([this, id, shared_done, shared_outcome, shared_row, r = std::move(r)] {
+                // Runs on a log thread: hand over to a writer thread at once. The log destroys
+                // this callback when it likes (the embedded log: after its whole batch), which
+                // can be after the task answered, drain() returned and the api and the HTTP
+                // server are gone; the done handler holds the api's responder, and with it the
+                // server's connection. So what the callback holds moves into the task, which
+                // the writer's pool destroys before ~case_writer returns (it joins the pool):
+                // no done handler outlives the writer. `this` is not used after post().
+                post([this, id, shared_done = std::move(shared_done),
+                      shared_outcome = std::move(shared_outcome),
+                      shared_row = std::move(shared_row), r = std::move(r)] {
                   {
                     std::lock_guard lk(mu_);
                     slot& s = slots_.at(id);
