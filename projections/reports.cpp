@@ -787,8 +787,8 @@ result<report> build_report(const report_reader& rd, const core::registry& reg,
   // ones; GET /v1/reports/overdue pages through all of them.
   auto overdue = rd.overdue(out.current, req.center, std::nullopt, "", urgent_limit);
   if (!overdue) return overdue.error();
+  out.overdue_truncated = !overdue.value().next_cursor.empty();  // more than the bound
   out.overdue = std::move(overdue).value().items;
-  out.overdue_truncated = out.overdue.size() == urgent_limit;
 
   auto units = rd.by_unit(out.current, req.center);
   if (!units) return units.error();
