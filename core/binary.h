@@ -49,6 +49,7 @@ class binary_input : public cereal::InputArchive<binary_input, cereal::AllowEmpt
   std::size_t remaining() const noexcept { return rest_.size(); }
 
   // Called by cereal for every value: `size` bytes made of elements of DataSize bytes.
+  // NOLINTNEXTLINE(readability-identifier-naming): the name cereal calls
   template <std::streamsize DataSize>
   void loadBinary(void* data, std::streamsize size) {
     const auto n = static_cast<std::size_t>(size);

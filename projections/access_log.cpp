@@ -25,10 +25,10 @@ result<void> access_log::record(const access_entry& e) {
   const std::string key =
       keys::access{e.at.ms, sequence.fetch_add(1), e.token_id, e.correlation_id}.encode();
   const std::uint32_t version = 1;
-  std::string bytes = core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id, e.route,
-                                          e.correlation_id);
-  const auto s = store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key,
-                                 std::move(bytes));
+  const std::string bytes = core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id,
+                                                e.route, e.correlation_id);
+  const auto s =
+      store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key, bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "record access");
   return success();
 }

@@ -45,8 +45,7 @@ result<void> idempotency_store::put(std::string_view token_id, std::string_view 
       core::binary_encode(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  const auto s =
-      store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key), std::move(bytes));
+  const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key), bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "store idempotency key");
   return success();
 }
