@@ -49,9 +49,9 @@ class binary_input : public cereal::InputArchive<binary_input, cereal::AllowEmpt
   std::size_t remaining() const noexcept { return rest_.size(); }
 
   // Called by cereal for every value: `size` bytes made of elements of DataSize bytes.
-  // NOLINTNEXTLINE(readability-identifier-naming): the name cereal calls
+  // (The name is cereal's.)
   template <std::streamsize DataSize>
-  void loadBinary(void* data, std::streamsize size) {
+  void loadBinary(void* data, std::streamsize size) {  // NOLINT(readability-identifier-naming)
     const auto n = static_cast<std::size_t>(size);
     if (size < 0 || n > rest_.size())
       throw cereal::Exception("record ends early: " + std::to_string(size) + " bytes wanted, " +
