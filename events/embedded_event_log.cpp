@@ -12,6 +12,7 @@
 
 #include "events/errc.h"
 #include "events/storage/big_endian.h"
+#include "events/storage/key.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 
@@ -21,15 +22,11 @@ namespace {
 
 using storage::from_rocksdb;
 
-constexpr std::string_view partitions_key = "partitions";
-constexpr std::string_view records_cf_name = "records";
+using embedded_layout::partitions_key;
+using embedded_layout::records_family;
 
 std::string record_key(std::int32_t p, std::int64_t offset) {
-  std::string k;
-  k.reserve(12);
-  storage::put_be32(k, static_cast<std::uint32_t>(p));
-  storage::put_be64(k, static_cast<std::uint64_t>(offset));
-  return k;
+  return embedded_layout::record_key{p, offset}.encode();
 }
 
 // The database and the published end offsets. Shared by the log and its subscriptions, so that
@@ -90,20 +87,19 @@ class log_store {
     std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(ro, records()));
     std::int64_t expected = from;
     for (it->Seek(record_key(p, from)); it->Valid() && out.size() < max; it->Next()) {
-      const auto k = it->key();
-      const auto offset = static_cast<std::int64_t>(storage::get_be64({k.data() + 4, 8}));
+      const auto k = embedded_layout::record_key::decode(it->key().ToStringView());
+      if (!k || k->partition != p)
+        return make_error(errc::corrupt_record, "embedded log: a record key of another layout");
+      const std::int64_t offset = k->offset;
       if (offset != expected)
         return make_error(errc::corrupt_record, "embedded log: partition " + std::to_string(p) +
                                                     " has a gap at offset " +
                                                     std::to_string(expected));
-      const auto v = it->value();
-      if (v.size() < 4) return make_error(errc::corrupt_record, "embedded log: short record");
-      const std::uint32_t key_len = storage::get_be32({v.data(), 4});
-      if (v.size() < 4 + static_cast<std::size_t>(key_len))
-        return make_error(errc::corrupt_record, "embedded log: truncated record key");
+      const auto v = embedded_layout::record_value::decode(it->value().ToStringView());
+      if (!v) return v.error();
       out.push_back(log_record{{partition_id{p}, log_offset{offset}},
-                               std::string(v.data() + 4, key_len),
-                               std::string(v.data() + 4 + key_len, v.size() - 4 - key_len)});
+                               std::string(v.value().key),
+                               std::string(v.value().bytes)});
       ++expected;
     }
     if (!it->status().ok()) return from_rocksdb(it->status(), "embedded log read");
@@ -310,15 +306,11 @@ class embedded_event_log final : public event_log {
     const auto before = next_;
     positions.clear();
     rocksdb::WriteBatch wb;
-    std::string value;
     for (auto& item : batch) {
       const partition_id p = item.partition;
       const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
-      value.clear();
-      storage::put_be32(value, static_cast<std::uint32_t>(item.key.size()));
-      value += item.key;
-      value += item.value;
-      wb.Put(store_->records(), record_key(p(), offset), value);
+      wb.Put(store_->records(), record_key(p(), offset),
+             embedded_layout::record_value{item.key, item.value}.encode());
       positions.push_back({p, log_offset{offset}});
     }
     rocksdb::WriteOptions wo;
@@ -328,8 +320,8 @@ class embedded_event_log final : public event_log {
       next_ = before;
       // A failed synced write may still have reached the WAL (and be replayed at the next
       // open): the records are not known to be written, nor known not to be.
-      const error e = make_error(errc::outcome_unknown,
-                                 from_rocksdb(s, "embedded log append").detail);
+      const error e =
+          make_error(errc::outcome_unknown, from_rocksdb(s, "embedded log append").detail);
       for (auto& item : batch) item.handler(e);
       return;
     }
@@ -362,10 +354,9 @@ result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFa
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), records));
   for (std::int32_t p = 0; p < partitions; ++p) {
     it->SeekForPrev(record_key(p, std::numeric_limits<std::int64_t>::max()));
-    if (it->Valid() && it->key().size() == 12 &&
-        static_cast<std::int32_t>(storage::get_be32({it->key().data(), 4})) == p)
-      end[static_cast<std::size_t>(p)] =
-          static_cast<std::int64_t>(storage::get_be64({it->key().data() + 4, 8})) + 1;
+    if (!it->Valid()) continue;
+    const auto k = embedded_layout::record_key::decode(it->key().ToStringView());
+    if (k && k->partition == p) end[static_cast<std::size_t>(p)] = k->offset + 1;
   }
   if (!it->status().ok())
     return from_rocksdb(it->status(), "embedded log: cannot find the end offsets");
@@ -374,7 +365,7 @@ result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFa
 
 result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& options) {
   auto db = storage::open_secondary(
-      options.dir, {rocksdb::kDefaultColumnFamilyName, std::string(records_cf_name)});
+      options.dir, {rocksdb::kDefaultColumnFamilyName, std::string(records_family)});
   if (!db) return db.error();
   std::string stored;
   const auto s = db.value()->db().Get(rocksdb::ReadOptions(), db.value()->handles()[0],
@@ -401,7 +392,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   db_options.create_missing_column_families = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {std::string(records_cf_name), rocksdb::ColumnFamilyOptions()}};
+      {std::string(records_family), rocksdb::ColumnFamilyOptions()}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);
@@ -441,9 +432,47 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
     close_handles();
     return end.error();
   }
-  auto store = std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end).value());
+  auto store =
+      std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end).value());
   return std::unique_ptr<event_log>(
       std::make_unique<embedded_event_log>(std::move(store), options.max_batch_records));
 }
 
 }  // namespace caseline::events
+
+namespace caseline::events::embedded_layout {
+
+std::string record_key::encode() const {
+  return storage::key_builder()
+      .be32(static_cast<std::uint32_t>(partition))
+      .be64(static_cast<std::uint64_t>(offset))
+      .str();
+}
+
+std::optional<record_key> record_key::decode(std::string_view key) {
+  storage::key_parser in(key);
+  const auto p = in.be32();
+  const auto o = in.be64();
+  if (!p || !o || !in.done()) return std::nullopt;
+  return record_key{static_cast<std::int32_t>(*p), static_cast<std::int64_t>(*o)};
+}
+
+std::string record_value::encode() const {
+  std::string out = storage::key_builder().be32(static_cast<std::uint32_t>(key.size())).str();
+  out.reserve(out.size() + key.size() + bytes.size());
+  out += key;
+  out += bytes;
+  return out;
+}
+
+result<record_value> record_value::decode(std::string_view value) {
+  storage::key_parser in(value);
+  const auto len = in.be32();
+  if (!len) return make_error(errc::corrupt_record, "embedded log: short record");
+  const std::string_view rest = in.rest();
+  if (rest.size() < *len)
+    return make_error(errc::corrupt_record, "embedded log: truncated record key");
+  return record_value{rest.substr(0, *len), rest.substr(*len)};
+}
+
+}  // namespace caseline::events::embedded_layout

@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "events/event_log.h"
@@ -10,8 +12,8 @@
 namespace caseline::events {
 
 struct embedded_log_options {
-  std::string dir;                 // the RocksDB folder of the log (created if missing)
-  std::int32_t partitions{8};      // fixed at creation; reopening with another count is refused
+  std::string dir;             // the RocksDB folder of the log (created if missing)
+  std::int32_t partitions{8};  // fixed at creation; reopening with another count is refused
   std::size_t max_batch_records{4096};  // group commit: at most this many appends per WAL sync
   // Read-only, beside a running server that holds the log's lock (a RocksDB secondary
   // instance): every record acknowledged before the open (acknowledged means synced to the WAL,
@@ -26,5 +28,32 @@ struct embedded_log_options {
 // per batch, then the handlers run. A record is acknowledged only once it would survive a
 // process crash or power loss.
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options);
+
+// The embedded log's stored layout (notation of events/storage/key.h), for the log itself and
+// for the tools and tests that open its RocksDB directly:
+//   column family "records": be32(partition) be64(offset) -> be32(key length), key, record bytes
+//   default column family:   "partitions" -> the partition count (decimal)
+namespace embedded_layout {
+constexpr std::string_view records_family = "records";
+constexpr std::string_view partitions_key = "partitions";
+
+struct record_key {
+  std::int32_t partition{0};
+  std::int64_t offset{0};
+
+  std::string encode() const;
+  static std::optional<record_key> decode(std::string_view key);
+};
+
+// A record's stored value: its Kafka-style key and its bytes, views into `value`.
+struct record_value {
+  std::string_view key;
+  std::string_view bytes;
+
+  std::string encode() const;
+  // errc::corrupt_record when the value is shorter than its declared key.
+  static result<record_value> decode(std::string_view value);
+};
+}  // namespace embedded_layout
 
 }  // namespace caseline::events

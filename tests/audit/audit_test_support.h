@@ -21,7 +21,6 @@
 
 #include "core/calendar.h"
 #include "core/decide.h"
-#include "events/detail/big_endian.h"
 #include "events/embedded_event_log.h"
 #include "events/event_log.h"
 #include "projections/case_projection.h"
@@ -54,8 +53,13 @@ inline core::actor unit_staff() {
 }
 
 inline core::receive a_call(const std::string& content) {
-  return core::receive{core::channel::phone, center_code{"410100"},
-                       core::caller_info{"13800000000", "张三"}, content, std::nullopt, {}, ""};
+  return core::receive{core::channel::phone,
+                       center_code{"410100"},
+                       core::caller_info{"13800000000", "张三"},
+                       content,
+                       std::nullopt,
+                       {},
+                       ""};
 }
 
 // The write side over a log: store, case projection, runner and case_writer, with a manual
@@ -95,15 +99,15 @@ class history {
   ~history() { close(); }
 
   // Decides and appends `cmd` at `at`; the outcome must be a success.
-  projections::command_outcome run(std::optional<case_id> id, core::command cmd,
-                                   core::actor who, timestamp at) {
+  projections::command_outcome run(std::optional<case_id> id, core::command cmd, core::actor who,
+                                   timestamp at) {
     clock_.set(at);
     // Distinct, fixed-width correlation ids: a test can find and alter one in the stored bytes.
     std::string correlation = std::to_string(++commands_);
-    correlation = "corr-" + std::string(6 - std::min<std::size_t>(6, correlation.size()), '0') +
-                  correlation;
-    projections::command_request req{std::move(id), std::move(cmd), std::move(who),
-                                      std::move(correlation), {}, {}, {}};
+    correlation =
+        "corr-" + std::string(6 - std::min<std::size_t>(6, correlation.size()), '0') + correlation;
+    projections::command_request req{
+        std::move(id), std::move(cmd), std::move(who), std::move(correlation), {}, {}, {}};
     std::promise<result<projections::command_outcome>> done;
     auto f = done.get_future();
     writer_->submit(std::move(req), [&done](result<projections::command_outcome> r) {
@@ -120,8 +124,9 @@ class history {
   std::string one_case(const std::string& content, const std::string& day) {
     auto received = run(std::nullopt, a_call(content), agent(), local(day + "T10:00"));
     const case_id id = received.state.id;
-    run(id, core::classify{core::category::inquiry, core::domain::road_transport, {"出租车"}, false,
-                           ""},
+    run(id,
+        core::classify{
+            core::category::inquiry, core::domain::road_transport, {"出租车"}, false, ""},
         agent(), local(day + "T11:00"));
     run(id, core::transfer{unit_id{"u-zz-yg"}}, agent(), local(day + "T15:00"));
     run(id, core::reply{"facts checked", "site visit", "the regulation", true}, unit_staff(),
@@ -159,15 +164,14 @@ class history {
   std::unique_ptr<projections::case_writer> writer_;
 };
 
-// The embedded log's RocksDB, opened directly: records are (be32 partition, be64 offset) ->
-// be32 key length, key, record bytes (events/embedded_event_log.cpp).
+// The embedded log's RocksDB, opened directly (its layout: events::embedded_layout).
 class raw_log {
  public:
   explicit raw_log(const std::filesystem::path& dir) {
     rocksdb::DBOptions o;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {"records", rocksdb::ColumnFamilyOptions()}};
+        {std::string(events::embedded_layout::records_family), rocksdb::ColumnFamilyOptions()}};
     rocksdb::DB* raw = nullptr;
     const auto s = rocksdb::DB::Open(o, (dir / "log").string(), cfs, &handles_, &raw);
     REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -180,10 +184,7 @@ class raw_log {
   raw_log& operator=(const raw_log&) = delete;
 
   static std::string key(std::int32_t p, std::int64_t offset) {
-    std::string k;
-    events::detail::put_be32(k, static_cast<std::uint32_t>(p));
-    events::detail::put_be64(k, static_cast<std::uint64_t>(offset));
-    return k;
+    return events::embedded_layout::record_key{p, offset}.encode();
   }
 
   // The stored value (key length, key, record bytes) of a record.

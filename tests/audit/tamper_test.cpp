@@ -6,8 +6,8 @@
 
 #include <sstream>
 
-#include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
+#include <boost/json/parse.hpp>
 
 #include "events/checkpoint.h"
 #include "tests/audit/audit_test_support.h"
@@ -89,11 +89,11 @@ layout find(raw_log& raw, std::int32_t p, const std::string& id) {
   layout l;
   for (std::int64_t o = 0, n = raw.end(p); o < n; ++o) {
     const std::string v = raw.get(p, o);
-    const std::uint32_t key_len = events::detail::get_be32(v);
-    const std::string key = v.substr(4, key_len);
-    if (events::is_checkpoint(std::string_view(v).substr(4 + key_len)))
+    const auto stored = events::embedded_layout::record_value::decode(v);
+    REQUIRE(stored.has_value());
+    if (events::is_checkpoint(stored.value().bytes))
       l.checkpoints.push_back(o);
-    else if (key == id)
+    else if (stored.value().key == id)
       l.of_case.push_back(o);
   }
   return l;
@@ -114,8 +114,9 @@ void replace_in(raw_log& raw, std::int32_t p, std::int64_t o, const std::string&
 // body still decodes.
 bool edit_first_body(raw_log& raw, std::int32_t p, std::int64_t o) {
   std::string v = raw.get(p, o);
-  const std::uint32_t key_len = events::detail::get_be32(v);
-  auto rec = events::decode_record(std::string_view(v).substr(4 + key_len));
+  const auto stored = events::embedded_layout::record_value::decode(v);
+  REQUIRE(stored.has_value());
+  auto rec = events::decode_record(stored.value().bytes);
   REQUIRE(rec.has_value());
   auto env = events::decode_envelope(rec.value().events.at(0));
   REQUIRE(env.has_value());
@@ -128,7 +129,9 @@ bool edit_first_body(raw_log& raw, std::int32_t p, std::int64_t o) {
   v[edit] = static_cast<char>(v[edit] ^ 0x04);  // "skipped" -> "skmpped"
   raw.put(p, o, v);
   auto edited = events::decode_envelope(
-      events::decode_record(std::string_view(v).substr(4 + key_len)).value().events.at(0));
+      events::decode_record(events::embedded_layout::record_value::decode(v).value().bytes)
+          .value()
+          .events.at(0));
   return edited.has_value() && events::decode_body(edited.value()).has_value();
 }
 
@@ -284,18 +287,22 @@ TEST_CASE("every kind of tampering is detected and the first bad event is named"
       REQUIRE_FALSE(l.checkpoints.empty());
       at = l.checkpoints.back();
       std::string v = raw.get(p, at);
-      const std::uint32_t key_len = events::detail::get_be32(v);
-      auto cp = events::decode_checkpoint(std::string_view(v).substr(4 + key_len));
+      const auto stored = events::embedded_layout::record_value::decode(v);
+      REQUIRE(stored.has_value());
+      auto cp = events::decode_checkpoint(stored.value().bytes);
       REQUIRE(cp.has_value());
       cp.value().running_hash[0] = static_cast<char>(cp.value().running_hash[0] ^ 1);
-      raw.put(p, at, v.substr(0, 4 + key_len) + events::encode_checkpoint(cp.value()));
+      raw.put(p, at,
+              events::embedded_layout::record_value{stored.value().key,
+                                                    events::encode_checkpoint(cp.value())}
+                  .encode());
     }
     // The case's own chain still holds; the checkpoint does not.
     CHECK(replay(w.dir.path(), w.a, false).code == 0);
     auto r = replay(w.dir.path(), w.a, true);
     CHECK(r.code == 1);
-    CHECK(contains(r.err, "checkpoint at partition " + std::to_string(p) + " offset " +
-                              std::to_string(at)));
+    CHECK(contains(
+        r.err, "checkpoint at partition " + std::to_string(p) + " offset " + std::to_string(at)));
     auto v = audit(w.dir.path());
     CHECK(v.code == 1);
     CHECK(contains(v.out, "checkpoint problems: 1; first: checkpoint at partition " +
