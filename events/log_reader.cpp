@@ -198,6 +198,37 @@ result<void> scan_partition(event_log& log, partition_id p,
   return success();
 }
 
+result<void> scan_events(
+    event_log& log, partition_id p,
+    const std::function<bool(const logged_event&, const typed_event&)>& visit) {
+  std::optional<error> failed;
+  auto scanned = scan_partition(log, p, [&](const log_record& r) {
+    if (is_checkpoint(r.value)) return true;
+    auto events_of = record_events::decode(r);
+    if (!events_of) {
+      failed = events_of.error().to_error();
+      return false;
+    }
+    for (std::uint32_t i = 0; i < events_of.value().size(); ++i) {
+      auto e = events_of.value().event(i);
+      if (!e) {
+        failed = e.error().to_error();
+        return false;
+      }
+      auto body = decode_body(e.value());
+      if (!body) {
+        failed = body.error().to_error();
+        return false;
+      }
+      if (!visit(e.value(), body.value())) return false;
+    }
+    return true;
+  });
+  if (!scanned) return scanned;
+  if (failed) return std::move(*failed);
+  return success();
+}
+
 checkpoint_verifier::outcome checkpoint_verifier::add(const log_record& r) {
   outcome o;
   o.checkpoint = is_checkpoint(r.value);

@@ -159,6 +159,12 @@ void advance(chain_head& head, const logged_event& e);
 result<void> scan_partition(event_log& log, partition_id p,
                             const std::function<bool(const log_record&)>& visit);
 
+// Every event of partition p in log order, each body decoded (stages 1-3), checkpoints
+// skipped; stops early when `visit` returns false. A record, envelope or body that does not
+// decode is the error returned (errc::corrupt_record, undecodable_event), as a read error is.
+result<void> scan_events(event_log& log, partition_id p,
+                         const std::function<bool(const logged_event&, const typed_event&)>& visit);
+
 // Recomputes the running hash of one partition (events/checkpoint.h) as its records come in
 // offset order from 0, and checks each checkpoint record against it. A plain value.
 class checkpoint_verifier {

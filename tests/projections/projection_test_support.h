@@ -20,6 +20,7 @@
 #include "core/commands.h"
 #include "events/embedded_event_log.h"
 #include "events/kafka_event_log.h"
+#include "events/log_reader.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
 #include "projections/rebuild.h"
@@ -115,7 +116,8 @@ class stack {
     req.who = std::move(who);
     req.correlation_id = "test";
     req.idempotency = std::move(idempotency);
-    writer_->submit(std::move(req), [&done](result<command_outcome> r) { done.set_value(std::move(r)); });
+    writer_->submit(std::move(req),
+                    [&done](result<command_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(fut.wait_for(60s) == std::future_status::ready);
     auto r = fut.get();
     if (r && r.value().position) REQUIRE(runner_->wait_applied(*r.value().position, 60s));
@@ -131,24 +133,12 @@ class stack {
   std::size_t count_in_log(std::uint16_t type_id) {
     std::size_t n = 0;
     for (std::int32_t p = 0; p < log_->partition_count(); ++p) {
-      auto end = log_->end_offset(events::partition_id{p});
-      REQUIRE(end);
-      std::int64_t next = 0;
-      while (next < end.value()()) {
-        auto recs = log_->read(events::partition_id{p}, events::log_offset{next}, 1000, 5s);
-        REQUIRE(recs);
-        REQUIRE(!recs.value().empty());
-        for (const auto& rec : recs.value()) {
-          auto decoded = events::decode_record(rec.value);
-          REQUIRE(decoded);
-          for (const auto& bytes : decoded.value().events) {
-            auto env = events::decode_envelope(bytes);
-            REQUIRE(env);
-            if (env.value().type_id == type_id) ++n;
-          }
-          next = rec.position.offset() + 1;
-        }
-      }
+      auto r = events::scan_events(*log_, events::partition_id{p},
+                                   [&](const events::logged_event& e, const events::typed_event&) {
+                                     if (e.env.type_id == type_id) ++n;
+                                     return true;
+                                   });
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
     }
     return n;
   }
@@ -188,14 +178,21 @@ struct step {
 };
 
 inline core::command recv(const char* center, std::string urgent = {}) {
-  return core::receive{core::channel::phone, center_code{center}, {"13800000000", "张三"},
-                       "content", std::nullopt, {}, std::move(urgent)};
+  return core::receive{core::channel::phone,
+                       center_code{center},
+                       {"13800000000", "张三"},
+                       "content",
+                       std::nullopt,
+                       {},
+                       std::move(urgent)};
 }
 inline core::command answer() { return core::answer_immediately{"answered"}; }
 inline core::command not_accept() {
   return core::not_accept{core::not_accepted_reason::outside_remit, "not ours"};
 }
-inline core::command redirect() { return core::redirect{core::redirect_target::rail, "12306", false}; }
+inline core::command redirect() {
+  return core::redirect{core::redirect_target::rail, "12306", false};
+}
 inline core::command classify(core::category c, core::domain d, std::vector<std::string> topics,
                               std::string urgent = {}) {
   return core::classify{c, d, std::move(topics), false, std::move(urgent)};
@@ -205,7 +202,9 @@ inline core::command give_back() { return core::return_case{"not our remit"}; }
 inline core::command extend(int days) {
   return core::extend{core::extension_reason::complex, working_days{days}, "complex"};
 }
-inline core::command reply(bool reached = true) { return core::reply{"facts", "process", "basis", reached}; }
+inline core::command reply(bool reached = true) {
+  return core::reply{"facts", "process", "basis", reached};
+}
 inline core::command revisit(std::optional<core::satisfaction> view) {
   return core::revisit{view.has_value(), view, std::nullopt, false, "notes"};
 }

@@ -7,9 +7,10 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/codec.h"
+#include "events/log_reader.h"
 #include "projections/reminder_scheduler.h"
-#include "projections/reports.h"
 #include "projections/report_render.h"
+#include "projections/reports.h"
 #include "tests/projections/october_scenario.h"
 
 namespace caseline::projections::testing {
@@ -308,41 +309,32 @@ inline void revisit_sample_holds_at_every_point(backend b) {
   std::map<std::string, core::revisit_tally> tallies;  // "<partition>/<center>/<month>"
   std::size_t complaints = 0, complaint_picks = 0, seen = 0;
   for (std::int32_t p = 0; p < s.log().partition_count(); ++p) {
-    auto end = s.log().end_offset(events::partition_id{p});
-    REQUIRE(end);
-    std::int64_t next = 0;
-    while (next < end.value()()) {
-      auto recs = s.log().read(events::partition_id{p}, events::log_offset{next}, 1000, 5s);
-      REQUIRE(recs);
-      REQUIRE(!recs.value().empty());
-      for (const auto& rec : recs.value()) {
-        next = rec.position.offset() + 1;
-        auto record = events::decode_record(rec.value);
-        if (!record) continue;  // not a case record (the calendar's, the registry's)
-        for (const auto& bytes : record.value().events) {
-          auto env = events::decode_envelope(bytes);
-          REQUIRE(env);
-          auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
-          if (!ev) continue;  // not a case event
-          core::case_state& st = states[env.value().case_id()];
-          const bool closing = std::holds_alternative<core::replied>(ev.value()) ||
-                               std::holds_alternative<core::answered_immediately>(ev.value());
+    auto scanned = events::scan_events(
+        s.log(), events::partition_id{p},
+        [&](const events::logged_event& e, const events::typed_event& body) {
+          const auto* ev = std::get_if<core::event>(&body);
+          if (ev == nullptr) return true;  // a registry event: not a case event
+          core::case_state& st = states[e.env.case_id()];
+          const bool closing = std::holds_alternative<core::replied>(*ev) ||
+                               std::holds_alternative<core::answered_immediately>(*ev);
           if (closing && st.cat == core::category::complaint) ++complaints;
-          if (auto c = core::sample_closure_of(st, ev.value())) {
+          if (auto c = core::sample_closure_of(st, *ev)) {
             ++seen;
             core::revisit_tally& t =
                 tallies[std::to_string(p) + "/" + c->center() + "/" + c->month];
             ++t.closed;
             t.picked += c->picked;
-            by_partition[static_cast<std::size_t>(p)].push_back({c->center() + "/" + c->month, c->picked});
+            by_partition[static_cast<std::size_t>(p)].push_back(
+                {c->center() + "/" + c->month, c->picked});
             // After every closure of the partition: at least 30% picked.
             CHECK(100ULL * t.picked >= 30ULL * t.closed);
           }
-          st = core::evolve(std::move(st), ev.value(), env.value().recorded_at);
-          if (closing && st.cat == core::category::complaint) complaint_picks += st.revisit_required;
-        }
-      }
-    }
+          st = core::evolve(std::move(st), *ev, e.env.recorded_at);
+          if (closing && st.cat == core::category::complaint)
+            complaint_picks += st.revisit_required;
+          return true;
+        });
+    REQUIRE_MESSAGE(scanned, (scanned ? "" : scanned.error().message()));
   }
   CHECK(seen + complaints == closures);
   CHECK(seen > 60);
