@@ -17,7 +17,6 @@
 #include "events/field_crypto.h"
 #include "gateway/case_json.h"
 #include "gateway/detail/api_impl.h"
-#include "gateway/json_input.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
 
@@ -209,65 +208,9 @@ void api::impl::dispatch(const scope_ptr& sc, responder done) {
           make_error(errc::forbidden, "role " + std::string(to_string(sc->who->role))),
           sc->req.path));
   }
-  const auto h = handlers().find(rt.name);
-  if (h == handlers().end()) return done(error_response(make_error(errc::internal)));
-  const handler fn = h->second;
   if (rt.method == "POST" && sc->req.header("idempotency-key"))
-    return idempotent(sc, std::move(done), fn);
-  (this->*fn)(sc, std::move(done));
-}
-
-auto api::impl::handlers() -> const std::map<std::string_view, handler>& {
-  static const std::map<std::string_view, handler> table{
-      {"healthz", &impl::healthz},
-      {"readyz", &impl::readyz},
-      {"openapi", &impl::openapi},
-      {"metrics", &impl::metrics_text},
-      {"receive", &impl::receive},
-      {"list_cases", &impl::list_cases},
-      {"get_case", &impl::get_case},
-      {"get_case_events", &impl::get_events},
-      {"answer", &impl::command},
-      {"not_accept", &impl::command},
-      {"redirect", &impl::command},
-      {"classify", &impl::command},
-      {"transfer", &impl::command},
-      {"flag_major_urgent", &impl::command},
-      {"escalate", &impl::command},
-      {"return", &impl::command},
-      {"extend", &impl::command},
-      {"approve_extension", &impl::command},
-      {"reply", &impl::command},
-      {"accept_late_return", &impl::command},
-      {"revisit", &impl::command},
-      {"archive", &impl::command},
-      {"get_calendar", &impl::get_calendar},
-      {"publish_calendar", &impl::publish_calendar},
-      {"get_status", &impl::get_status},
-      {"get_unit", &impl::get_unit},
-      {"put_unit", &impl::put_unit},
-      {"list_centers", &impl::list_centers},
-      {"get_clock", &impl::get_clock},
-      {"set_clock", &impl::set_clock},
-      {"create_token", &impl::create_token},
-      {"list_tokens", &impl::list_tokens},
-      {"revoke_token", &impl::revoke_token},
-      {"get_queue", &impl::get_queue},
-      {"sla_overdue", &impl::sla_overdue},
-      {"sla_due_soon", &impl::sla_due_soon},
-      {"report_monthly", &impl::report_monthly},
-      {"report_annual", &impl::report_annual},
-      {"report_period", &impl::report_period},
-      {"report_assessment", &impl::report_assessment},
-      {"report_urgent", &impl::report_urgent},
-      {"report_overdue", &impl::report_overdue},
-      {"retention_audit", &impl::retention_audit},
-      {"place_legal_hold", &impl::command},
-      {"lift_legal_hold", &impl::command},
-      {"put_recording", &impl::put_recording},
-      {"get_recording", &impl::get_recording},
-  };
-  return table;
+    return idempotent(sc, std::move(done), rt.handler);
+  rt.handler(*this, sc, std::move(done));
 }
 
 result<principal> api::impl::authenticate(const http_request& req) {
@@ -289,7 +232,7 @@ result<principal> api::impl::authenticate(const http_request& req) {
   return *p;
 }
 
-void api::impl::idempotent(const scope_ptr& sc, responder done, handler fn) {
+void api::impl::idempotent(const scope_ptr& sc, responder done, route_handler fn) {
   const std::string key(*sc->req.header("idempotency-key"));
   if (!valid_token_text(key, 255))
     return done(error_response(
@@ -358,9 +301,10 @@ void api::impl::idempotent(const scope_ptr& sc, responder done, handler fn) {
   // Commands write the key into their record. The stored answer may be missing although the
   // record was written (a crash before it was stored, a timeout, a 503 whose write landed):
   // the key index, once it holds every record that could carry the key, has the first write.
-  if (fn == &impl::receive || fn == &impl::command) {
+  constexpr route_handler receive_handler = handled_by<&impl::receive>;
+  if (fn == receive_handler || fn == handled_by<&impl::command>) {
     sc->idempotency = events::idempotency_mark{events::idempotency_key_hash(token, key), hash};
-    const bool creates = fn == &impl::receive;
+    const bool creates = fn == receive_handler;
     auto first = logged_write(*sc, creates);
     if (!first) return finish(error_response(first.error(), sc->req.path), false, false);
     if (first.value()) {
@@ -372,9 +316,8 @@ void api::impl::idempotent(const scope_ptr& sc, responder done, handler fn) {
       return finish(std::move(answer).value(), true, true);
     }
   }
-  (this->*fn)(sc, [finish = std::move(finish)](http_response r) mutable {
-    finish(std::move(r), true, false);
-  });
+  fn(*this, sc,
+     [finish = std::move(finish)](http_response r) mutable { finish(std::move(r), true, false); });
 }
 
 // The first write of this request's key, from the key index, once the index holds every

@@ -85,8 +85,12 @@ class api {
   // with it (case_writer::drain). Idempotent.
   void stop();
 
- private:
+  // The api's insides: the pipeline's state and the handlers. Named here so that the route
+  // table (gateway/routes.cpp) can point at its handlers; defined in gateway/detail/api_impl.h,
+  // which only the gateway's own files include.
   class impl;
+
+ private:
   std::unique_ptr<impl> impl_;
 };
 

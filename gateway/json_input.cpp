@@ -11,10 +11,6 @@
 
 namespace caseline::gateway {
 
-error field_error(std::string_view path, std::string_view reason) {
-  return make_error(errc::invalid_field, std::string(path) + ": " + std::string(reason));
-}
-
 namespace {
 
 // Counts UTF-8 code points (Boost.JSON has already refused invalid UTF-8, so this only

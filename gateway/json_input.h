@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/result.h"
+#include "gateway/problem.h"  // field_error: the errors below
 
 namespace caseline::gateway {
 
@@ -59,7 +60,5 @@ class object_reader {
   json_limits limits_;
   std::set<std::string, std::less<>> seen_;
 };
-
-error field_error(std::string_view path, std::string_view reason);
 
 }  // namespace caseline::gateway

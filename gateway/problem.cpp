@@ -227,6 +227,10 @@ http_response problem_response(const problem& p, std::string_view instance) {
   return r;
 }
 
+error field_error(std::string_view path, std::string_view reason) {
+  return make_error(errc::invalid_field, std::string(path) + ": " + std::string(reason));
+}
+
 http_response error_response(const error& e, std::string_view instance) {
   return problem_response(to_problem(e), instance);
 }

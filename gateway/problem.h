@@ -38,6 +38,10 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
+// A field (of a body, or a query parameter) that is missing, of the wrong type, unknown or out
+// of range: errc::invalid_field, answered 422 naming the field ("caller.phone: required").
+error field_error(std::string_view path, std::string_view reason);
+
 // An RFC 9457 problem. `type` is a URI reference relative to the API ("/problems/<slug>").
 struct problem {
   int status{500};

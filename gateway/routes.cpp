@@ -4,61 +4,87 @@
 #include <array>
 #include <vector>
 
+#include "gateway/detail/api_impl.h"
+
 namespace caseline::gateway {
 
+// The route table: method, path template, name (the OpenAPI operationId), the operation the
+// token's role must be permitted (none: no token), the handler, and a body limit of its own.
+std::span<const route> api::impl::routes() {
+  using enum operation;
+  static constexpr auto table = std::to_array<route>({
+      {"GET", "/healthz", "healthz", std::nullopt, handled_by<&impl::healthz>},
+      {"GET", "/readyz", "readyz", std::nullopt, handled_by<&impl::readyz>},
+      {"GET", "/openapi.json", "openapi", std::nullopt, handled_by<&impl::openapi>},
+      {"GET", "/metrics", "metrics", metrics, handled_by<&impl::metrics_text>},
+      {"POST", "/v1/cases", "receive", receive, handled_by<&impl::receive>},
+      {"GET", "/v1/cases", "list_cases", read_case, handled_by<&impl::list_cases>},
+      {"GET", "/v1/cases/{id}", "get_case", read_case, handled_by<&impl::get_case>},
+      {"GET", "/v1/cases/{id}/events", "get_case_events", read_case, handled_by<&impl::get_events>},
+      {"POST", "/v1/cases/{id}/answer", "answer", intake_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/not-accept", "not_accept", intake_command,
+       handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/redirect", "redirect", intake_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/classify", "classify", intake_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/transfer", "transfer", intake_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/flag-major-urgent", "flag_major_urgent", intake_command,
+       handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/escalate", "escalate", escalate, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/return", "return", unit_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/extend", "extend", unit_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/extension/approve", "approve_extension", approve_extension,
+       handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/reply", "reply", unit_command, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/accept-late-return", "accept_late_return", accept_late_return,
+       handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/revisit", "revisit", revisit, handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/archive", "archive", archive, handled_by<&impl::command>},
+      {"GET", "/v1/calendar/{year}", "get_calendar", read_registry,
+       handled_by<&impl::get_calendar>},
+      {"PUT", "/v1/calendar/{year}", "publish_calendar", publish_calendar,
+       handled_by<&impl::publish_calendar>},
+      {"GET", "/v1/status/{id}", "get_status", std::nullopt, handled_by<&impl::get_status>},
+      {"GET", "/v1/units/{id}", "get_unit", read_registry, handled_by<&impl::get_unit>},
+      {"PUT", "/v1/units/{id}", "put_unit", write_registry, handled_by<&impl::put_unit>},
+      {"GET", "/v1/centers", "list_centers", read_registry, handled_by<&impl::list_centers>},
+      {"GET", "/v1/admin/clock", "get_clock", admin_clock, handled_by<&impl::get_clock>},
+      {"POST", "/v1/admin/clock", "set_clock", admin_clock, handled_by<&impl::set_clock>},
+      {"POST", "/v1/admin/tokens", "create_token", admin_tokens, handled_by<&impl::create_token>},
+      {"GET", "/v1/admin/tokens", "list_tokens", admin_tokens, handled_by<&impl::list_tokens>},
+      {"DELETE", "/v1/admin/tokens/{id}", "revoke_token", admin_tokens,
+       handled_by<&impl::revoke_token>},
+      {"GET", "/v1/queues/{queue}", "get_queue", read_worklists, handled_by<&impl::get_queue>},
+      {"GET", "/v1/sla/overdue", "sla_overdue", read_worklists, handled_by<&impl::sla_overdue>},
+      {"GET", "/v1/sla/due-soon", "sla_due_soon", read_worklists, handled_by<&impl::sla_due_soon>},
+      {"GET", "/v1/reports/monthly/{month}", "report_monthly", read_reports,
+       handled_by<&impl::report_monthly>},
+      {"GET", "/v1/reports/annual/{year}", "report_annual", read_reports,
+       handled_by<&impl::report_annual>},
+      {"GET", "/v1/reports/period", "report_period", read_reports,
+       handled_by<&impl::report_period>},
+      {"GET", "/v1/reports/assessment/{month}", "report_assessment", read_reports,
+       handled_by<&impl::report_assessment>},
+      {"GET", "/v1/reports/urgent/{day}", "report_urgent", read_reports,
+       handled_by<&impl::report_urgent>},
+      {"GET", "/v1/reports/overdue", "report_overdue", read_reports,
+       handled_by<&impl::report_overdue>},
+      {"GET", "/v1/retention/audit", "retention_audit", retention_audit,
+       handled_by<&impl::retention_audit>},
+      {"POST", "/v1/cases/{id}/legal-hold", "place_legal_hold", legal_hold,
+       handled_by<&impl::command>},
+      {"POST", "/v1/cases/{id}/lift-legal-hold", "lift_legal_hold", legal_hold,
+       handled_by<&impl::command>},
+      {"PUT", "/v1/recordings", "put_recording", upload_recording, handled_by<&impl::put_recording>,
+       recording_body_limit},
+      {"GET", "/v1/cases/{id}/recording", "get_recording", read_recording,
+       handled_by<&impl::get_recording>},
+  });
+  static_assert(std::ranges::none_of(table, [](const route& r) { return r.handler == nullptr; }),
+                "every route names its handler");
+  return table;
+}
+
 namespace {
-
-using enum operation;
-
-constexpr std::array<route, 47> routes{{
-    {"GET", "/healthz", "healthz", std::nullopt},
-    {"GET", "/readyz", "readyz", std::nullopt},
-    {"GET", "/openapi.json", "openapi", std::nullopt},
-    {"GET", "/metrics", "metrics", metrics},
-    {"POST", "/v1/cases", "receive", receive},
-    {"GET", "/v1/cases", "list_cases", read_case},
-    {"GET", "/v1/cases/{id}", "get_case", read_case},
-    {"GET", "/v1/cases/{id}/events", "get_case_events", read_case},
-    {"POST", "/v1/cases/{id}/answer", "answer", intake_command},
-    {"POST", "/v1/cases/{id}/not-accept", "not_accept", intake_command},
-    {"POST", "/v1/cases/{id}/redirect", "redirect", intake_command},
-    {"POST", "/v1/cases/{id}/classify", "classify", intake_command},
-    {"POST", "/v1/cases/{id}/transfer", "transfer", intake_command},
-    {"POST", "/v1/cases/{id}/flag-major-urgent", "flag_major_urgent", intake_command},
-    {"POST", "/v1/cases/{id}/escalate", "escalate", escalate},
-    {"POST", "/v1/cases/{id}/return", "return", unit_command},
-    {"POST", "/v1/cases/{id}/extend", "extend", unit_command},
-    {"POST", "/v1/cases/{id}/extension/approve", "approve_extension", approve_extension},
-    {"POST", "/v1/cases/{id}/reply", "reply", unit_command},
-    {"POST", "/v1/cases/{id}/accept-late-return", "accept_late_return", accept_late_return},
-    {"POST", "/v1/cases/{id}/revisit", "revisit", revisit},
-    {"POST", "/v1/cases/{id}/archive", "archive", archive},
-    {"GET", "/v1/calendar/{year}", "get_calendar", read_registry},
-    {"PUT", "/v1/calendar/{year}", "publish_calendar", publish_calendar},
-    {"GET", "/v1/status/{id}", "get_status", std::nullopt},
-    {"GET", "/v1/units/{id}", "get_unit", read_registry},
-    {"PUT", "/v1/units/{id}", "put_unit", write_registry},
-    {"GET", "/v1/centers", "list_centers", read_registry},
-    {"GET", "/v1/admin/clock", "get_clock", admin_clock},
-    {"POST", "/v1/admin/clock", "set_clock", admin_clock},
-    {"POST", "/v1/admin/tokens", "create_token", admin_tokens},
-    {"GET", "/v1/admin/tokens", "list_tokens", admin_tokens},
-    {"DELETE", "/v1/admin/tokens/{id}", "revoke_token", admin_tokens},
-    {"GET", "/v1/queues/{queue}", "get_queue", read_worklists},
-    {"GET", "/v1/sla/overdue", "sla_overdue", read_worklists},
-    {"GET", "/v1/sla/due-soon", "sla_due_soon", read_worklists},
-    {"GET", "/v1/reports/monthly/{month}", "report_monthly", read_reports},
-    {"GET", "/v1/reports/annual/{year}", "report_annual", read_reports},
-    {"GET", "/v1/reports/period", "report_period", read_reports},
-    {"GET", "/v1/reports/assessment/{month}", "report_assessment", read_reports},
-    {"GET", "/v1/reports/urgent/{day}", "report_urgent", read_reports},
-    {"GET", "/v1/reports/overdue", "report_overdue", read_reports},
-    {"GET", "/v1/retention/audit", "retention_audit", retention_audit},
-    {"POST", "/v1/cases/{id}/legal-hold", "place_legal_hold", legal_hold},
-    {"POST", "/v1/cases/{id}/lift-legal-hold", "lift_legal_hold", legal_hold},
-    {"PUT", "/v1/recordings", "put_recording", upload_recording, recording_body_limit},
-    {"GET", "/v1/cases/{id}/recording", "get_recording", read_recording},
-}};
 
 std::vector<std::string_view> split(std::string_view path) {
   std::vector<std::string_view> out;
@@ -93,7 +119,7 @@ bool match_path(std::string_view tmpl, const std::vector<std::string_view>& segs
 
 }  // namespace
 
-std::span<const route> route_table() { return routes; }
+std::span<const route> route_table() { return api::impl::routes(); }
 
 route_match match_route(std::string_view method, std::string_view path) {
   route_match m;
@@ -102,7 +128,7 @@ route_match match_route(std::string_view method, std::string_view path) {
       path.find("//") != std::string_view::npos)
     return m;
   const auto segs = split(path);
-  for (const auto& r : routes) {
+  for (const auto& r : route_table()) {
     std::map<std::string, std::string> params;
     if (!match_path(r.path, segs, params)) continue;
     // A literal route wins over a template one ("/v1/cases/x/events" is never "{id}").
@@ -122,7 +148,7 @@ route_match match_route(std::string_view method, std::string_view path) {
 
 std::size_t max_route_body_limit() {
   std::size_t n = 0;
-  for (const auto& r : routes) n = std::max(n, r.body_limit);
+  for (const auto& r : route_table()) n = std::max(n, r.body_limit);
   return n;
 }
 

@@ -1,26 +1,40 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "gateway/auth.h"
+#include "gateway/http.h"
 
 namespace caseline::gateway {
 
-// One route of the API. The table is the router: the api dispatches on `name`, and the
-// OpenAPI document (gateway/openapi.json) must list exactly these (method, path) pairs — a
-// test holds the two together.
+struct request_scope;  // gateway/detail/api_impl.h
+class api_handlers;    // the api's insides as the route table sees them (gateway/detail/api_impl.h)
+
+// Answers a matched request through `done`, exactly once, from any thread.
+using route_handler = void (*)(api_handlers& api, const std::shared_ptr<request_scope>& sc,
+                               responder done);
+
+// One route of the API. The table is the router and the dispatch table in one: each route
+// names its handler (the table is defined in gateway/routes.cpp, next to the handlers it points
+// to, and does not compile with a route whose handler is missing). The OpenAPI document
+// (gateway/openapi.json) lists exactly these routes, each with its name as its operationId and
+// a bearer token required exactly where `op` is set: tests/gateway/openapi_test.cpp derives
+// the document's paths from this table and holds the two equal.
 struct route {
   std::string_view method;
-  std::string_view path;  // template: "/v1/cases/{id}/answer"
-  std::string_view name;  // the OpenAPI operationId
-  std::optional<operation> op;  // none: no token needed
-  std::size_t body_limit{0};    // bytes; 0: the server's default (server_options::body_limit)
+  std::string_view path;        // template: "/v1/cases/{id}/answer"
+  std::string_view name;        // the OpenAPI operationId
+  std::optional<operation> op;  // what the token's role must be permitted; none: no token needed
+  route_handler handler{nullptr};
+  std::size_t body_limit{0};  // bytes; 0: the server's default (server_options::body_limit)
 };
 
+// Every route, in the order the router tries them (the order of an Allow header).
 std::span<const route> route_table();
 
 struct route_match {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,32 @@ struct request_scope {
 
 using scope_ptr = std::shared_ptr<request_scope>;
 
+// A handler's responder: answers its request exactly once, from any thread, like the responder
+// it wraps. fail() answers with the problem of an error (error_response), the request's path as
+// its instance: `return done.fail(e);`. Hand it on with std::move where a responder is taken.
+class answerer {
+ public:
+  answerer(responder respond, std::string instance)
+      : respond_(std::move(respond)), instance_(std::move(instance)) {}
+  void operator()(http_response r) const { respond_(std::move(r)); }
+  void fail(const error& e) const { respond_(error_response(e, instance_)); }
+
+ private:
+  responder respond_;
+  std::string instance_;
+};
+
+// What the route table's handlers are called on (routes.h); api::impl is the only one.
+class api_handlers {
+ protected:
+  api_handlers() = default;
+  ~api_handlers() = default;
+
+ public:
+  api_handlers(const api_handlers&) = delete;
+  api_handlers& operator=(const api_handlers&) = delete;
+};
+
 // A POST with an Idempotency-Key that is being answered now: later duplicates wait for it.
 struct in_flight {
   std::string request_hash;
@@ -78,24 +105,33 @@ http_response raw_json_response(std::string body, std::string content_type = "ap
 std::string param(const http_request& req, std::string_view name);
 result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known);
 
-// The API's state and its handlers. Each handler is a member, named in the dispatch table in
-// gateway/api.cpp and defined in the handler file of its resource. Lifecycle and thread-safety
-// as class api states: one instance, owned by api, used from the api's worker threads.
-class api::impl {
+// The API's state and its handlers. Each handler is a member, named by its route in the route
+// table (gateway/routes.cpp) and defined in the handler file of its resource. Lifecycle and
+// thread-safety as class api states: one instance, owned by api, used from the api's worker
+// threads.
+class api::impl : api_handlers {
  public:
   impl(services s, api_options o);
 
   void handle(http_request req, responder respond);
   void stop();
 
+  // The route table (gateway/routes.cpp): every route with its handler.
+  static std::span<const route> routes();
+
  private:
-  using handler = void (impl::*)(const scope_ptr&, responder);
+  using member_handler = void (impl::*)(const scope_ptr&, answerer);
+
+  // A member handler as the route table holds it: called with an answerer for the request.
+  template <member_handler Handler>
+  static void handled_by(api_handlers& api, const scope_ptr& sc, responder done) {
+    (static_cast<impl&>(api).*Handler)(sc, answerer{std::move(done), sc->req.path});
+  }
 
   // --- the pipeline and shared helpers (gateway/api.cpp) ---------------------------------
   void dispatch(const scope_ptr& sc, responder done);
-  static const std::map<std::string_view, handler>& handlers();
   result<principal> authenticate(const http_request& req);
-  void idempotent(const scope_ptr& sc, responder done, handler fn);
+  void idempotent(const scope_ptr& sc, responder done, route_handler fn);
   result<std::optional<projections::keyed_write>> logged_write(const request_scope& sc,
                                                                bool creates);
   result<std::string> seal_answer(const request_scope& sc, std::string_view token,
@@ -124,44 +160,44 @@ class api::impl {
                          const std::function<result<std::string>()>& render);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
-  void healthz(const scope_ptr&, responder done);
-  void readyz(const scope_ptr&, responder done);
-  void openapi(const scope_ptr&, responder done);
-  void metrics_text(const scope_ptr&, responder done);
+  void healthz(const scope_ptr&, answerer done);
+  void readyz(const scope_ptr&, answerer done);
+  void openapi(const scope_ptr&, answerer done);
+  void metrics_text(const scope_ptr&, answerer done);
 
   // --- cases: receive, list, read, history, public status (handlers/cases.cpp) -------------
-  void receive(const scope_ptr& sc, responder done);
-  void get_case(const scope_ptr& sc, responder done);
-  void get_events(const scope_ptr& sc, responder done);
-  void list_cases(const scope_ptr& sc, responder done);
-  void get_status(const scope_ptr& sc, responder done);
+  void receive(const scope_ptr& sc, answerer done);
+  void get_case(const scope_ptr& sc, answerer done);
+  void get_events(const scope_ptr& sc, answerer done);
+  void list_cases(const scope_ptr& sc, answerer done);
+  void get_status(const scope_ptr& sc, answerer done);
 
   // --- commands on a case (handlers/commands.cpp) ---------------------------------------
-  void command(const scope_ptr& sc, responder done);
+  void command(const scope_ptr& sc, answerer done);
 
   // --- the working-day calendar and the registry of units (handlers/calendar_registry.cpp) -
   result<int> calendar_year(const scope_ptr& sc);
-  void get_calendar(const scope_ptr& sc, responder done);
-  void publish_calendar(const scope_ptr& sc, responder done);
-  void get_unit(const scope_ptr& sc, responder done);
+  void get_calendar(const scope_ptr& sc, answerer done);
+  void publish_calendar(const scope_ptr& sc, answerer done);
+  void get_unit(const scope_ptr& sc, answerer done);
   result<core::unit_info> opened_unit(const request_scope& sc, core::unit_info u);
-  void put_unit(const scope_ptr& sc, responder done);
-  void list_centers(const scope_ptr&, responder done);
+  void put_unit(const scope_ptr& sc, answerer done);
+  void list_centers(const scope_ptr&, answerer done);
 
   // --- admin: the manual clock, bearer tokens (handlers/admin.cpp) ------------------------
-  void get_clock(const scope_ptr&, responder done);
-  void set_clock(const scope_ptr& sc, responder done);
+  void get_clock(const scope_ptr&, answerer done);
+  void set_clock(const scope_ptr& sc, answerer done);
   static json::object token_json(const projections::token_info& t);
-  void create_token(const scope_ptr& sc, responder done);
-  void list_tokens(const scope_ptr& sc, responder done);
-  void revoke_token(const scope_ptr& sc, responder done);
+  void create_token(const scope_ptr& sc, answerer done);
+  void list_tokens(const scope_ptr&, answerer done);
+  void revoke_token(const scope_ptr& sc, answerer done);
 
   // --- work queues and deadline lists (handlers/worklists.cpp) -----------------------------
   result<projections::scope> worklist_scope(const principal& p, const std::string& center,
                                             const std::string& unit);
-  void get_queue(const scope_ptr& sc, responder done);
-  void sla_overdue(const scope_ptr& sc, responder done);
-  void sla_due_soon(const scope_ptr& sc, responder done);
+  void get_queue(const scope_ptr& sc, answerer done);
+  void sla_overdue(const scope_ptr& sc, answerer done);
+  void sla_due_soon(const scope_ptr& sc, answerer done);
 
   // --- reports (handlers/reports.cpp) -----------------------------------------------------
   result<std::string> report_center(const principal& p, const std::string& center);
@@ -169,19 +205,19 @@ class api::impl {
               std::initializer_list<std::string_view> params,
               const std::function<result<std::string>(const core::registry&,
                                                       const std::string& center)>& render);
-  void report_monthly(const scope_ptr& sc, responder done);
-  void report_annual(const scope_ptr& sc, responder done);
-  void report_period(const scope_ptr& sc, responder done);
-  void report_urgent(const scope_ptr& sc, responder done);
-  void report_overdue(const scope_ptr& sc, responder done);
-  void report_assessment(const scope_ptr& sc, responder done);
+  void report_monthly(const scope_ptr& sc, answerer done);
+  void report_annual(const scope_ptr& sc, answerer done);
+  void report_period(const scope_ptr& sc, answerer done);
+  void report_urgent(const scope_ptr& sc, answerer done);
+  void report_overdue(const scope_ptr& sc, answerer done);
+  void report_assessment(const scope_ptr& sc, answerer done);
 
   // --- the retention audit (handlers/retention.cpp) ---------------------------------------
-  void retention_audit(const scope_ptr& sc, responder done);
+  void retention_audit(const scope_ptr& sc, answerer done);
 
   // --- call recordings (handlers/recordings.cpp) ------------------------------------------
-  void put_recording(const scope_ptr& sc, responder done);
-  void get_recording(const scope_ptr& sc, responder done);
+  void put_recording(const scope_ptr& sc, answerer done);
+  void get_recording(const scope_ptr& sc, answerer done);
 
   services s_;
   projections::token_store tokens_;

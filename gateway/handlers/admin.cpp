@@ -8,22 +8,21 @@
 #include <boost/json/object.hpp>
 
 #include "gateway/command_json.h"
-#include "gateway/json_input.h"
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
-void api::impl::get_clock(const scope_ptr&, responder done) {
+void api::impl::get_clock(const scope_ptr&, answerer done) {
   done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
 }
 
-void api::impl::set_clock(const scope_ptr& sc, responder done) {
-  if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+void api::impl::set_clock(const scope_ptr& sc, answerer done) {
+  if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   auto t = parse_clock(sc->req.body);
-  if (!t) return done(error_response(t.error(), sc->req.path));
+  if (!t) return done.fail(t.error());
   s_.manual_clock->set(t.value());
   done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
 }
@@ -38,15 +37,15 @@ json::object api::impl::token_json(const projections::token_info& t) {
            t.expires_at ? json::value(to_rfc3339_shanghai(*t.expires_at)) : json::value(nullptr)}};
 }
 
-void api::impl::create_token(const scope_ptr& sc, responder done) {
-  if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+void api::impl::create_token(const scope_ptr& sc, answerer done) {
+  if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   auto order = parse_token_order(sc->req.body);
-  if (!order) return done(error_response(order.error(), sc->req.path));
+  if (!order) return done.fail(order.error());
   if (order.value().expires_at && order.value().expires_at->ms <= s_.clock.now().ms)
-    return done(error_response(field_error("expires", "must be in the future"), sc->req.path));
+    return done.fail(field_error("expires", "must be in the future"));
   if (!s_.create_token) return done(error_response(make_error(errc::internal)));
   auto created = s_.create_token(order.value());
-  if (!created) return done(error_response(created.error(), sc->req.path));
+  if (!created) return done.fail(created.error());
   // The secret is in this answer only; the log line names the token id, never the secret.
   spdlog::info(R"({{"event":"token_created","id":"{}","role":"{}","by":"{}"}})",
                created.value().info.id, created.value().info.role, sc->who->token_id);
@@ -57,9 +56,9 @@ void api::impl::create_token(const scope_ptr& sc, responder done) {
   done(std::move(resp));
 }
 
-void api::impl::list_tokens(const scope_ptr& sc, responder done) {
+void api::impl::list_tokens(const scope_ptr&, answerer done) {
   auto all = tokens_.list();
-  if (!all) return done(error_response(all.error(), sc->req.path));
+  if (!all) return done.fail(all.error());
   const auto now = s_.clock.now();
   json::array items;
   for (const auto& t : all.value()) {
@@ -70,10 +69,10 @@ void api::impl::list_tokens(const scope_ptr& sc, responder done) {
   done(json_response(200, {{"tokens", std::move(items)}}));
 }
 
-void api::impl::revoke_token(const scope_ptr& sc, responder done) {
+void api::impl::revoke_token(const scope_ptr& sc, answerer done) {
   const auto& id = sc->match.params.at("id");
   auto revoked = tokens_.revoke(id);
-  if (!revoked) return done(error_response(revoked.error(), sc->req.path));
+  if (!revoked) return done.fail(revoked.error());
   if (!revoked.value())
     return done(problem_response({404, "not-found", "Not found", "no token with this id", "", ""}));
   spdlog::info(R"({{"event":"token_revoked","id":"{}","by":"{}"}})", id, sc->who->token_id);

@@ -9,11 +9,10 @@
 
 #include "core/calendar.h"
 #include "gateway/command_json.h"
-#include "gateway/json_input.h"
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
@@ -41,15 +40,15 @@ result<int> api::impl::calendar_year(const scope_ptr& sc) {
   return std::stoi(y);
 }
 
-void api::impl::get_calendar(const scope_ptr& sc, responder done) {
+void api::impl::get_calendar(const scope_ptr& sc, answerer done) {
   auto year = calendar_year(sc);
-  if (!year) return done(error_response(year.error(), sc->req.path));
+  if (!year) return done.fail(year.error());
   const auto cal = current_calendar();
   json::array days;
   int workdays = 0;
   for (civil_date d{year.value(), 1, 1}; d.year == year.value(); d = d.plus_days(1)) {
     auto kind = cal->kind(d);
-    if (!kind) return done(error_response(kind.error(), sc->req.path));
+    if (!kind) return done.fail(kind.error());
     if (kind.value() == core::day_kind::workday || kind.value() == core::day_kind::makeup_workday)
       ++workdays;
     days.emplace_back(json::object{{"date", d.to_string()},
@@ -74,20 +73,19 @@ void api::impl::get_calendar(const scope_ptr& sc, responder done) {
 }
 
 // PUT /v1/calendar/{year}: the year's lines in the calendar data file format (text/plain).
-void api::impl::publish_calendar(const scope_ptr& sc, responder done) {
+void api::impl::publish_calendar(const scope_ptr& sc, answerer done) {
   const auto ct = sc->req.header("content-type");
   if (!ct || !ct->starts_with("text/plain"))
-    return done(error_response(make_error(errc::unsupported_media_type,
-                                          "send the year's lines as Content-Type: text/plain"),
-                               sc->req.path));
+    return done.fail(make_error(errc::unsupported_media_type,
+                                "send the year's lines as Content-Type: text/plain"));
   auto year = calendar_year(sc);
-  if (!year) return done(error_response(year.error(), sc->req.path));
+  if (!year) return done.fail(year.error());
   const auto a = to_actor(*sc->who);
   auto p = s_.calendar_writer.publish(
       year.value(), sc->req.body,
       events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
       sc->correlation_id);
-  if (!p) return done(error_response(p.error(), sc->req.path));
+  if (!p) return done.fail(p.error());
   // Pending deadlines counted on the replaced year are revised in the background.
   if (p.value().changed && s_.clock_moved) s_.clock_moved();
   done(json_response(p.value().changed ? 201 : 200,
@@ -98,13 +96,13 @@ void api::impl::publish_calendar(const scope_ptr& sc, responder done) {
                       {"changed", p.value().changed}}));
 }
 
-void api::impl::get_unit(const scope_ptr& sc, responder done) {
+void api::impl::get_unit(const scope_ptr& sc, answerer done) {
   const std::string& id = sc->match.params.at("id");
   const auto reg = s_.registry.snapshot();
   const core::unit_info* u = reg->unit(unit_id{id});
-  if (!u) return done(error_response(make_error(errc::not_found, "unit " + id), sc->req.path));
+  if (!u) return done.fail(make_error(errc::not_found, "unit " + id));
   auto shown = opened_unit(*sc, *u);
-  if (!shown) return done(error_response(shown.error(), sc->req.path));
+  if (!shown) return done.fail(shown.error());
   done(json_response(200, unit_json(shown.value())));
 }
 
@@ -123,27 +121,26 @@ result<core::unit_info> api::impl::opened_unit(const request_scope& sc, core::un
   return u;
 }
 
-void api::impl::put_unit(const scope_ptr& sc, responder done) {
-  if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+void api::impl::put_unit(const scope_ptr& sc, answerer done) {
+  if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   const std::string& id = sc->match.params.at("id");
   auto e = parse_unit(unit_id{id}, sc->req.body);
-  if (!e) return done(error_response(e.error(), sc->req.path));
+  if (!e) return done.fail(e.error());
   // The contact is sealed before it enters the log.
-  if (auto sealed = s_.privacy.seal(e.value()); !sealed)
-    return done(error_response(sealed.error(), sc->req.path));
+  if (auto sealed = s_.privacy.seal(e.value()); !sealed) return done.fail(sealed.error());
   const auto a = to_actor(*sc->who);
   const principal who = *sc->who;
   auto u = s_.registry_writer.put(
       e.value(), events::actor{a.id(), std::string(to_string(sc->who->role)), a.center(), a.unit()},
       sc->correlation_id,
       [&](const core::registry& reg) { return may_register_unit(who, e.value(), reg); });
-  if (!u) return done(error_response(u.error(), sc->req.path));
+  if (!u) return done.fail(u.error());
   auto shown = opened_unit(*sc, u.value());
-  if (!shown) return done(error_response(shown.error(), sc->req.path));
+  if (!shown) return done.fail(shown.error());
   done(json_response(200, unit_json(shown.value())));
 }
 
-void api::impl::list_centers(const scope_ptr&, responder done) {
+void api::impl::list_centers(const scope_ptr&, answerer done) {
   const auto reg = s_.registry.snapshot();
   json::array out;
   for (const auto& c : reg->centers()) {

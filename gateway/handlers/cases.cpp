@@ -15,13 +15,12 @@
 #include "events/errc.h"
 #include "gateway/case_json.h"
 #include "gateway/command_json.h"
-#include "gateway/json_input.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
@@ -60,11 +59,11 @@ bool is_enum_name(std::string_view v) {
 
 }  // namespace
 
-void api::impl::receive(const scope_ptr& sc, responder done) {
-  if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+void api::impl::receive(const scope_ptr& sc, answerer done) {
+  if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   std::optional<timestamp> occurred_at;
   auto cmd = parse_receive(sc->req.body, occurred_at);
-  if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+  if (!cmd) return done.fail(cmd.error());
   // The case's recording must have been uploaded, and belong to no other case.
   std::optional<std::string> recording;
   if (const auto& rec = cmd.value().recording) {
@@ -79,7 +78,7 @@ void api::impl::receive(const scope_ptr& sc, responder done) {
         return done(
             error_response(field_error("recording.sha256", "the recording belongs to another case"),
                            sc->req.path));
-      return done(error_response(e, sc->req.path));
+      return done.fail(e);
     }
     recording = rec->sha256;
   }
@@ -98,29 +97,28 @@ void api::impl::receive(const scope_ptr& sc, responder done) {
   submit(sc, std::move(req), 201, std::move(done), std::move(claim));
 }
 
-void api::impl::get_case(const scope_ptr& sc, responder done) {
+void api::impl::get_case(const scope_ptr& sc, answerer done) {
   const std::string& id = sc->match.params.at("id");
   auto found = visible_case(*sc, id);
-  if (!found) return done(error_response(found.error(), sc->req.path));
-  if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+  if (!found) return done.fail(found.error());
+  if (!found.value()) return done.fail(case_not_found(id));
   auto& st = *found.value();
   auto opened = open_personal(*sc, st);
-  if (!opened) return done(error_response(opened.error(), sc->req.path));
-  if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), sc->req.path));
+  if (!opened) return done.fail(opened.error());
+  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   auto resp = json_response(200, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
   resp.headers.emplace_back("ETag", etag(found.value()->version));
   done(std::move(resp));
 }
 
-void api::impl::get_events(const scope_ptr& sc, responder done) {
+void api::impl::get_events(const scope_ptr& sc, answerer done) {
   const std::string& id = sc->match.params.at("id");
-  const std::string& instance = sc->req.path;
   auto found = visible_case(*sc, id);
-  if (!found) return done(error_response(found.error(), instance));
-  if (!found.value()) return done(error_response(case_not_found(id), instance));
+  if (!found) return done.fail(found.error());
+  if (!found.value()) return done.fail(case_not_found(id));
   auto locations = projections::case_reader(s_.store).locations(case_id{id});
-  if (!locations) return done(error_response(locations.error(), instance));
-  if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), instance));
+  if (!locations) return done.fail(locations.error());
+  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   json::array out;
   bool shredded = false;
   std::optional<events::log_position> cached_pos;
@@ -129,26 +127,24 @@ void api::impl::get_events(const scope_ptr& sc, responder done) {
     if (!cached_pos || *cached_pos != loc.position) {
       auto recs =
           s_.log.read(loc.position.partition, loc.position.offset, 1, std::chrono::milliseconds(0));
-      if (!recs) return done(error_response(recs.error(), instance));
+      if (!recs) return done.fail(recs.error());
       if (recs.value().empty() || recs.value().front().position != loc.position)
-        return done(error_response(
-            make_error(events::errc::corrupt_record, "an indexed record is missing from the log"),
-            instance));
+        return done.fail(
+            make_error(events::errc::corrupt_record, "an indexed record is missing from the log"));
       auto rec = events::decode_record(recs.value().front().value);
-      if (!rec) return done(error_response(rec.error(), instance));
+      if (!rec) return done.fail(rec.error());
       cached = std::move(rec).value();
       cached_pos = loc.position;
     }
     if (loc.index >= cached.events.size())
-      return done(error_response(
-          make_error(events::errc::corrupt_record, "an indexed event is missing from its record"),
-          instance));
+      return done.fail(
+          make_error(events::errc::corrupt_record, "an indexed event is missing from its record"));
     auto env = events::decode_envelope(cached.events[loc.index]);
-    if (!env) return done(error_response(env.error(), instance));
+    if (!env) return done.fail(env.error());
     auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
-    if (!ev) return done(error_response(ev.error(), instance));
+    if (!ev) return done.fail(ev.error());
     auto opened = open_personal(*sc, id, env.value().event_id, ev.value());
-    if (!opened) return done(error_response(opened.error(), instance));
+    if (!opened) return done.fail(opened.error());
     shredded = shredded || !opened.value();
     out.emplace_back(event_to_json(env.value(), ev.value(), view(*sc, opened.value())));
   }
@@ -157,14 +153,14 @@ void api::impl::get_events(const scope_ptr& sc, responder done) {
                            {"events", std::move(out)}}));
 }
 
-void api::impl::list_cases(const scope_ptr& sc, responder done) {
+void api::impl::list_cases(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req.query;
   static constexpr std::string_view known[] = {"center",      "status", "unit",
                                                "category",    "domain", "received_from",
                                                "received_to", "cursor", "limit"};
   for (const auto& [name, value] : q)
     if (std::find(std::begin(known), std::end(known), name) == std::end(known))
-      return done(error_response(field_error(name, "unknown query parameter"), sc->req.path));
+      return done.fail(field_error(name, "unknown query parameter"));
   auto param = [&](std::string_view n) -> std::string {
     auto v = sc->req.query_param(n);
     return v ? std::string(*v) : std::string();
@@ -174,22 +170,22 @@ void api::impl::list_cases(const scope_ptr& sc, responder done) {
   const std::string center = param("center"), unit = param("unit"), status = param("status"),
                     category = param("category"), domain = param("domain");
   if (!status.empty() && !is_enum_name<core::case_status>(status))
-    return done(error_response(field_error("status", "not a case status"), sc->req.path));
+    return done.fail(field_error("status", "not a case status"));
   if (!category.empty() && !is_enum_name<core::category>(category))
-    return done(error_response(field_error("category", "not a category"), sc->req.path));
+    return done.fail(field_error("category", "not a category"));
   if (!domain.empty() && !is_enum_name<core::domain>(domain))
-    return done(error_response(field_error("domain", "not a domain"), sc->req.path));
+    return done.fail(field_error("domain", "not a domain"));
   for (const char* n : {"received_from", "received_to"}) {
     const std::string v = param(n);
     if (v.empty()) continue;
     auto d = civil_date::parse(v);
-    if (!d) return done(error_response(field_error(n, "must be YYYY-MM-DD"), sc->req.path));
+    if (!d) return done.fail(field_error(n, "must be YYYY-MM-DD"));
     (std::string_view(n) == "received_from" ? lq.received_from : lq.received_to) = *d;
   }
   if (const std::string l = param("limit"); !l.empty()) {
     if (l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
         std::stoul(l) < 1 || std::stoul(l) > 200)
-      return done(error_response(field_error("limit", "must be 1 to 200"), sc->req.path));
+      return done.fail(field_error("limit", "must be 1 to 200"));
     lq.limit = std::stoul(l);
   }
   lq.after = param("cursor");
@@ -203,12 +199,12 @@ void api::impl::list_cases(const scope_ptr& sc, responder done) {
            (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
            (category.empty() || c.category == category) && (domain.empty() || c.domain == domain);
   };
-  if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
+  if (auto w = await_all_writes(); !w) return done.fail(w.error());
   auto page = projections::case_index_reader(s_.store).list(lq);
   if (!page) {
     if (page.error().code == core::errc::invalid_argument)
-      return done(error_response(field_error("cursor", "not a cursor of this list"), sc->req.path));
-    return done(error_response(page.error(), sc->req.path));
+      return done.fail(field_error("cursor", "not a cursor of this list"));
+    return done.fail(page.error());
   }
   json::array items;
   for (const auto& c : page.value().items) items.emplace_back(summary_json(c));
@@ -218,7 +214,7 @@ void api::impl::list_cases(const scope_ptr& sc, responder done) {
              page.value().next.empty() ? json::value(nullptr) : json::value(page.value().next)}}));
 }
 
-void api::impl::get_status(const scope_ptr& sc, responder done) {
+void api::impl::get_status(const scope_ptr& sc, answerer done) {
   int retry_after = 1;
   // Per client address: behind a trusted proxy, the address it forwarded.
   if (!status_limit_.allow(sc->req.client_key.empty() ? sc->req.client : sc->req.client_key,
@@ -230,27 +226,26 @@ void api::impl::get_status(const scope_ptr& sc, responder done) {
   const std::string& id = sc->match.params.at("id");
   const auto last4 = sc->req.query_param("phone_last4");
   if (!last4 || last4->size() != 4 || digits_of(*last4).size() != 4)
-    return done(error_response(field_error("phone_last4", "must be 4 digits"), sc->req.path));
-  if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), sc->req.path));
+    return done.fail(field_error("phone_last4", "must be 4 digits"));
+  if (auto w = await_own_writes(id); !w) return done.fail(w.error());
   auto row = projections::case_reader(s_.store).get(case_id{id});
   if (!row && integrity_failure(row.error())) {
     log_unverified(*sc, id, row.error());
-    return done(error_response(case_not_found(id), sc->req.path));
+    return done.fail(case_not_found(id));
   }
-  if (!row) return done(error_response(row.error(), sc->req.path));
+  if (!row) return done.fail(row.error());
   // A wrong id, a wrong phone, a shredded case (no phone left) and a damaged one answer the
   // same bytes.
-  if (!row.value()) return done(error_response(case_not_found(id), sc->req.path));
+  if (!row.value()) return done.fail(case_not_found(id));
   auto st = row.value()->state;
   auto opened = open_personal(*sc, st);
   // A damaged case answers as a missing one: this route needs no token, and "exists but
   // damaged" must not be learnt from it (the failure is logged and counted).
-  if (!opened && integrity_failure(opened.error()))
-    return done(error_response(case_not_found(id), sc->req.path));
-  if (!opened) return done(error_response(opened.error(), sc->req.path));
+  if (!opened && integrity_failure(opened.error())) return done.fail(case_not_found(id));
+  if (!opened) return done.fail(opened.error());
   const std::string phone = digits_of(st.caller.phone);
   if (phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
-    return done(error_response(case_not_found(id), sc->req.path));
+    return done.fail(case_not_found(id));
   json::object deadlines{{"transfer_by", nullptr}, {"reply_by", nullptr}};
   for (const auto& d : core::deadlines(st, s_.clock.now()))
     deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] =

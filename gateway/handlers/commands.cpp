@@ -7,7 +7,7 @@
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
@@ -27,7 +27,7 @@ result<std::optional<std::uint64_t>> parse_if_match(const http_request& req) {
 
 }  // namespace
 
-void api::impl::command(const scope_ptr& sc, responder done) {
+void api::impl::command(const scope_ptr& sc, answerer done) {
   const std::string& id = sc->match.params.at("id");
   const std::string_view path = sc->match.matched->path;
   // What follows "/v1/cases/{id}/": "reply", "extension/approve".

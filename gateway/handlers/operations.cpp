@@ -11,15 +11,15 @@
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
-void api::impl::healthz(const scope_ptr&, responder done) {
+void api::impl::healthz(const scope_ptr&, answerer done) {
   done(json_response(200, {{"status", "ok"}}));
 }
 
-void api::impl::readyz(const scope_ptr&, responder done) {
+void api::impl::readyz(const scope_ptr&, answerer done) {
   json::object checks;
   bool ok = true;
   if (auto r = s_.log.check(); !r) {
@@ -46,13 +46,13 @@ void api::impl::readyz(const scope_ptr&, responder done) {
   done(json_response(200, {{"status", "ready"}, {"checks", checks}}));
 }
 
-void api::impl::openapi(const scope_ptr&, responder done) {
+void api::impl::openapi(const scope_ptr&, answerer done) {
   http_response r;
   r.body = std::string(openapi_document());
   done(std::move(r));
 }
 
-void api::impl::metrics_text(const scope_ptr&, responder done) {
+void api::impl::metrics_text(const scope_ptr&, answerer done) {
   std::vector<gauge_sample> gauges;
   double lag = 0;
   for (std::int32_t p = 0; p < s_.log.partition_count(); ++p) {

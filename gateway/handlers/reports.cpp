@@ -8,7 +8,7 @@
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
@@ -36,20 +36,20 @@ void api::impl::report(
   answer_projection(sc, done, [&] { return render(*reg, center.value()); });
 }
 
-void api::impl::report_monthly(const scope_ptr& sc, responder done) {
+void api::impl::report_monthly(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
     return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center,
                                             assessment_weights_);
   });
 }
 
-void api::impl::report_annual(const scope_ptr& sc, responder done) {
+void api::impl::report_annual(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
     return projections::report_annual_json(s_.store, reg, sc->match.params.at("year"), center);
   });
 }
 
-void api::impl::report_period(const scope_ptr& sc, responder done) {
+void api::impl::report_period(const scope_ptr& sc, answerer done) {
   report(sc, done, {"from", "to", "center"},
          [&](const core::registry& reg, const std::string& center) {
            return projections::report_period_json(s_.store, reg, param(sc->req, "from"),
@@ -57,14 +57,14 @@ void api::impl::report_period(const scope_ptr& sc, responder done) {
          });
 }
 
-void api::impl::report_urgent(const scope_ptr& sc, responder done) {
+void api::impl::report_urgent(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
     return projections::report_urgent_json(s_.store, reg, sc->match.params.at("day"), center);
   });
 }
 
 // Art. 35: the matters reported to the department as overdue, for the department.
-void api::impl::report_overdue(const scope_ptr& sc, responder done) {
+void api::impl::report_overdue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   const std::string unit = param(q, "unit");
   if (!unit.empty() && !valid_token_text(unit, 64))
@@ -78,7 +78,7 @@ void api::impl::report_overdue(const scope_ptr& sc, responder done) {
 }
 
 // Art. 45: the provincial center assesses every city/county center; others do not see it.
-void api::impl::report_assessment(const scope_ptr& sc, responder done) {
+void api::impl::report_assessment(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
   if (sc->who->role != role::auditor && !provincial(*sc->who))

@@ -7,12 +7,12 @@
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
 // Art. 38: auditors, and the provincial center's supervisors.
-void api::impl::retention_audit(const scope_ptr& sc, responder done) {
+void api::impl::retention_audit(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"as_of", "format"}); !k)
     return done(error_response(k.error(), q.path));

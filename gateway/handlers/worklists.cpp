@@ -9,7 +9,7 @@
 
 namespace caseline::gateway {
 
-// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 
@@ -45,7 +45,7 @@ result<projections::scope> api::impl::worklist_scope(const principal& p, const s
   return out;
 }
 
-void api::impl::get_queue(const scope_ptr& sc, responder done) {
+void api::impl::get_queue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"center", "unit", "cursor", "limit"}); !k)
     return done(error_response(k.error(), q.path));
@@ -63,7 +63,7 @@ void api::impl::get_queue(const scope_ptr& sc, responder done) {
   });
 }
 
-void api::impl::sla_overdue(const scope_ptr& sc, responder done) {
+void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"center", "unit"}); !k)
     return done(error_response(k.error(), q.path));
@@ -75,7 +75,7 @@ void api::impl::sla_overdue(const scope_ptr& sc, responder done) {
   });
 }
 
-void api::impl::sla_due_soon(const scope_ptr& sc, responder done) {
+void api::impl::sla_due_soon(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"within", "center", "unit"}); !k)
     return done(error_response(k.error(), q.path));
