@@ -12,11 +12,14 @@ namespace caseline::core {
 namespace {
 
 // The roles of the centers' staff, where no article names them for the operation.
-constexpr std::string_view staff_articles = "Art. 16-23";
+constexpr std::string_view staff = "Art. 16-23";
 
 // One row of the table: an operation, the article that gives its holders their power, whether
 // decide() holds every caller to the row (statutory: the article names the roles, whoever
-// calls core), and the reach of each role, in the order of `role`.
+// calls core), and the reach of each role, one letter a role in the order of `role`: agent,
+// shift lead, supervisor, quality inspector, analyst, revisit officer, unit staff, unit head,
+// auditor, admin. `-` none, `U` own unit, `C` own center (the provincial center's staff: every
+// center), `P` the provincial center's staff only, `A` all.
 //
 // Rows that are not statutory are the service's assignment of duties: the gateway holds every
 // request to them, while core only keeps a center's command to the center's staff and a unit's to
@@ -24,61 +27,75 @@ constexpr std::string_view staff_articles = "Art. 16-23";
 // a supervisor of the case's center; the rules' tests act as whichever staff member they need.
 struct row {
   operation op;
+  std::string_view name;
   std::string_view article;
   bool statutory;
-  // Who holds the power, for the refusal: "an extension is approved by the unit's head".
+  std::string_view reach;
+  // Who holds a statutory power, for the refusal: "an extension is approved by the unit's head".
   std::string_view holders;
-  std::array<scope_kind, role_count> reach;
 };
-
-constexpr scope_kind N = scope_kind::none;
-constexpr scope_kind U = scope_kind::unit;
-constexpr scope_kind C = scope_kind::center;
-constexpr scope_kind P = scope_kind::province;
-constexpr scope_kind A = scope_kind::all;
 
 using O = operation;
 
 // clang-format off
 constexpr std::array<row, operation_count> table{{
-  //                                                            agent  shift  super  inspec analys revis  u.stf  u.head audit  admin
-  {O::receive,            staff_articles, false, "",                                {C,     C,     C,     N,     N,     C,     N,     N,     N,     N}},
-  {O::intake_command,     staff_articles, false, "",                                {C,     C,     C,     N,     N,     C,     N,     N,     N,     N}},
-  {O::escalate,           staff_articles, false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::archive,            staff_articles, false, "",                                {C,     N,     C,     N,     N,     C,     N,     N,     N,     N}},
-  {O::unit_command,       "Art. 30",      false, "",                                {N,     N,     N,     N,     N,     N,     U,     U,     N,     N}},
-  {O::approve_extension,  "Art. 34",      true,  "an extension is approved by the unit's head",
-                                                                                 {N,     N,     N,     N,     N,     N,     N,     U,     N,     N}},
-  {O::accept_late_return, "Art. 32",      true,  "a late return is accepted by a shift lead",
-                                                                                 {N,     C,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::revisit,            "Art. 23",      true,  "revisits are made by a revisit officer",
-                                                                                 {N,     N,     C,     N,     N,     C,     N,     N,     N,     N}},
-  {O::read_case,          staff_articles, false, "",                                {C,     C,     C,     C,     N,     C,     U,     U,     A,     N}},
-  {O::read_registry,      staff_articles, false, "",                                {A,     A,     A,     A,     A,     A,     A,     A,     A,     A}},
-  {O::write_registry,     "Art. 30-31",   false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     A}},
-  {O::admin_clock,        staff_articles, false, "",                                {N,     N,     N,     N,     N,     N,     N,     N,     N,     A}},
-  {O::metrics,            staff_articles, false, "",                                {N,     N,     N,     N,     A,     N,     N,     N,     A,     A}},
-  {O::read_worklists,     staff_articles, false, "",                                {C,     C,     C,     C,     N,     C,     U,     U,     A,     N}},
-  {O::read_reports,       "Art. 39-40",   false, "",                                {N,     N,     C,     N,     C,     N,     N,     N,     A,     N}},
-  {O::retention_audit,    "Art. 38",      false, "",                                {N,     N,     P,     N,     N,     N,     N,     N,     A,     N}},
-  {O::legal_hold,         staff_articles, false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::upload_recording,   staff_articles, false, "",                                {C,     C,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::read_recording,     staff_articles, false, "",                                {N,     N,     C,     C,     N,     N,     N,     N,     A,     N}},
-  {O::publish_calendar,   staff_articles, false, "",                                {N,     N,     N,     N,     N,     N,     N,     N,     N,     A}},
-  {O::admin_tokens,       staff_articles, false, "",                                {N,     N,     N,     N,     N,     N,     N,     N,     N,     A}},
-  {O::read_assessment,    "Art. 45",      false, "",                                {N,     N,     P,     N,     P,     N,     N,     N,     A,     N}},
-  {O::remind,             "Art. 35",      false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::purge,              "Art. 38",      false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     N}},
-  {O::revise_deadlines,   staff_articles, false, "",                                {N,     N,     C,     N,     N,     N,     N,     N,     N,     N}},
+  {O::receive,           "receive",            staff,        false, "CCC--C----", ""},
+  {O::intake_command,    "intake_command",     staff,        false, "CCC--C----", ""},
+  {O::escalate,          "escalate",           staff,        false, "--C-------", ""},
+  {O::archive,           "archive",            staff,        false, "C-C--C----", ""},
+  {O::unit_command,      "unit_command",       "Art. 30",    false, "------UU--", ""},
+  {O::approve_extension, "approve_extension",  "Art. 34",    true,  "-------U--",
+   "an extension is approved by the unit's head"},
+  {O::accept_late_return,"accept_late_return", "Art. 32",    true,  "-CC-------",
+   "a late return is accepted by a shift lead"},
+  {O::revisit,           "revisit",            "Art. 23",    true,  "--C--C----",
+   "revisits are made by a revisit officer"},
+  {O::read_case,         "read_case",          staff,        false, "CCCC-CUUA-", ""},
+  {O::read_registry,     "read_registry",      staff,        false, "AAAAAAAAAA", ""},
+  {O::write_registry,    "write_registry",     "Art. 30-31", false, "--C------A", ""},
+  {O::admin_clock,       "admin_clock",        staff,        false, "---------A", ""},
+  {O::metrics,           "metrics",            staff,        false, "----A---AA", ""},
+  {O::read_worklists,    "read_worklists",     staff,        false, "CCCC-CUUA-", ""},
+  {O::read_reports,      "read_reports",       "Art. 39-40", false, "--C-C---A-", ""},
+  {O::retention_audit,   "retention_audit",    "Art. 38",    false, "--P-----A-", ""},
+  {O::legal_hold,        "legal_hold",         staff,        false, "--C-------", ""},
+  {O::upload_recording,  "upload_recording",   staff,        false, "CCC-------", ""},
+  {O::read_recording,    "read_recording",     staff,        false, "--CC----A-", ""},
+  {O::publish_calendar,  "publish_calendar",   staff,        false, "---------A", ""},
+  {O::admin_tokens,      "admin_tokens",       staff,        false, "---------A", ""},
+  {O::read_assessment,   "read_assessment",    "Art. 45",    false, "--P-P---A-", ""},
+  {O::remind,            "remind",             "Art. 35",    false, "--C-------", ""},
+  {O::purge,             "purge",              "Art. 38",    false, "--C-------", ""},
+  {O::revise_deadlines,  "revise_deadlines",   staff,        false, "--C-------", ""},
 }};
 // clang-format on
 
-constexpr bool rows_in_order() {
-  for (std::size_t i = 0; i < table.size(); ++i)
+constexpr scope_kind cell(char c) {
+  switch (c) {
+    case 'U':
+      return scope_kind::unit;
+    case 'C':
+      return scope_kind::center;
+    case 'P':
+      return scope_kind::province;
+    case 'A':
+      return scope_kind::all;
+    default:
+      return scope_kind::none;
+  }
+}
+
+constexpr bool well_formed() {
+  for (std::size_t i = 0; i < table.size(); ++i) {
     if (static_cast<std::size_t>(table[i].op) != i) return false;
+    if (table[i].reach.size() != role_count) return false;
+    for (const char c : table[i].reach)
+      if (c != '-' && cell(c) == scope_kind::none) return false;
+    if (table[i].statutory == table[i].holders.empty()) return false;
+  }
   return true;
 }
-static_assert(rows_in_order(), "one row per operation, in the order of the enum");
+static_assert(well_formed(), "one row per operation, in the order of the enum, a letter a role");
 
 const row& row_of(operation op) { return table.at(static_cast<std::size_t>(op)); }
 
@@ -87,7 +104,7 @@ bool unit_side(operation op) { return op == O::unit_command || op == O::approve_
 
 error refuse(operation op, std::string what) {
   const auto article = article_of(op);
-  if (article != staff_articles) what += " (" + std::string(article) + ")";
+  if (article != staff) what += " (" + std::string(article) + ")";
   return make_error(errc::not_permitted, std::move(what));
 }
 
@@ -103,16 +120,8 @@ constexpr const char* revisit_officer_intake =
 }  // namespace
 
 std::string_view to_string(operation op) {
-  static constexpr std::array<std::string_view, operation_count> n{
-      "receive",         "intake_command",   "escalate",        "archive",
-      "unit_command",    "approve_extension", "accept_late_return", "revisit",
-      "read_case",       "read_registry",    "write_registry",  "admin_clock",
-      "metrics",         "read_worklists",   "read_reports",    "retention_audit",
-      "legal_hold",      "upload_recording", "read_recording",  "publish_calendar",
-      "admin_tokens",    "read_assessment",  "remind",          "purge",
-      "revise_deadlines"};
   const auto i = static_cast<std::size_t>(op);
-  return i < n.size() ? n[i] : std::string_view{"unknown"};
+  return i < table.size() ? table.at(i).name : std::string_view{"unknown"};
 }
 
 std::string_view to_string(scope_kind k) {
@@ -125,24 +134,34 @@ operation operation_of(const command& cmd) {
   return std::visit(
       [](const auto& c) -> operation {
         using Cmd = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<Cmd, core::receive>) return O::receive;
-        else if constexpr (std::is_same_v<Cmd, core::escalate>) return O::escalate;
-        else if constexpr (std::is_same_v<Cmd, core::archive>) return O::archive;
+        if constexpr (std::is_same_v<Cmd, core::receive>)
+          return O::receive;
+        else if constexpr (std::is_same_v<Cmd, core::escalate>)
+          return O::escalate;
+        else if constexpr (std::is_same_v<Cmd, core::archive>)
+          return O::archive;
         else if constexpr (std::is_same_v<Cmd, return_case> || std::is_same_v<Cmd, extend> ||
                            std::is_same_v<Cmd, reply>)
           return O::unit_command;
-        else if constexpr (std::is_same_v<Cmd, core::approve_extension>) return O::approve_extension;
-        else if constexpr (std::is_same_v<Cmd, core::accept_late_return>) return O::accept_late_return;
-        else if constexpr (std::is_same_v<Cmd, core::revisit>) return O::revisit;
+        else if constexpr (std::is_same_v<Cmd, core::approve_extension>)
+          return O::approve_extension;
+        else if constexpr (std::is_same_v<Cmd, core::accept_late_return>)
+          return O::accept_late_return;
+        else if constexpr (std::is_same_v<Cmd, core::revisit>)
+          return O::revisit;
         else if constexpr (std::is_same_v<Cmd, place_legal_hold> ||
                            std::is_same_v<Cmd, lift_legal_hold>)
           return O::legal_hold;
-        else if constexpr (std::is_same_v<Cmd, core::remind>) return O::remind;
-        else if constexpr (std::is_same_v<Cmd, purge_recording> || std::is_same_v<Cmd, shred_text> ||
+        else if constexpr (std::is_same_v<Cmd, core::remind>)
+          return O::remind;
+        else if constexpr (std::is_same_v<Cmd, purge_recording> ||
+                           std::is_same_v<Cmd, shred_text> ||
                            std::is_same_v<Cmd, record_refused_purge>)
           return O::purge;
-        else if constexpr (std::is_same_v<Cmd, core::revise_deadlines>) return O::revise_deadlines;
-        else return O::intake_command;  // answer, not-accept, redirect, classify, transfer, flag
+        else if constexpr (std::is_same_v<Cmd, core::revise_deadlines>)
+          return O::revise_deadlines;
+        else
+          return O::intake_command;  // answer, not-accept, redirect, classify, transfer, flag
       },
       cmd);
 }
@@ -151,7 +170,7 @@ bool is_unit_role(role r) { return r == role::unit_staff || r == role::unit_head
 
 scope_kind allowed_scope(role r, operation op) {
   const auto i = static_cast<std::size_t>(r);
-  return i < role_count ? row_of(op).reach.at(i) : scope_kind::none;
+  return i < role_count ? cell(row_of(op).reach.at(i)) : scope_kind::none;
 }
 
 bool permitted(role r, operation op) { return allowed_scope(r, op) != scope_kind::none; }
@@ -164,8 +183,10 @@ bool provincial(const actor& a) {
 
 std::optional<scope> scope_of(const actor& a, operation op) {
   switch (allowed_scope(a.role, op)) {
-    case scope_kind::none: return std::nullopt;
-    case scope_kind::all: return scope::everything();
+    case scope_kind::none:
+      return std::nullopt;
+    case scope_kind::all:
+      return scope::everything();
     case scope_kind::province:
       if (!provincial(a)) return std::nullopt;
       return scope::province();
@@ -184,10 +205,13 @@ std::optional<scope> scope_of(const actor& a, operation op) {
 bool covers(const scope& sc, const case_state& s) {
   if (s.status == case_status::none) return false;
   switch (sc.kind) {
-    case scope_kind::none: return false;
+    case scope_kind::none:
+      return false;
     case scope_kind::all:
-    case scope_kind::province: return true;
-    case scope_kind::center: return s.center == sc.center || s.owner_center == sc.center;
+    case scope_kind::province:
+      return true;
+    case scope_kind::center:
+      return s.center == sc.center || s.owner_center == sc.center;
     case scope_kind::unit:
       return !sc.unit().empty() && s.unit && *s.unit == sc.unit &&
              (sc.center().empty() || s.center == sc.center || s.owner_center == sc.center);

@@ -26,11 +26,11 @@ enum class role : std::uint8_t {
   supervisor,         // 业务主管: everything in the center, escalations, legal holds
   quality_inspector,  // 质量检验师: reads cases (phone numbers masked)
   analyst,            // 运行分析师: reports and metrics; no case data
-  revisit_officer,    // 回访员: revisits; at 410000 also the app, web and WeChat matters (Art. 23)
-  unit_staff,         // a handling unit's staff: the cases transferred to the unit (Art. 30)
-  unit_head,          // a handling unit's head: as its staff, and extensions (Art. 34)
-  auditor,            // reads everything, histories included (phone numbers masked); no commands
-  admin,              // tokens, the registry, the manual clock; no case data
+  revisit_officer,  // 回访员: revisits; at 410000 also the app, web and WeChat matters (Art. 23)
+  unit_staff,       // a handling unit's staff: the cases transferred to the unit (Art. 30)
+  unit_head,        // a handling unit's head: as its staff, and extensions (Art. 34)
+  auditor,          // reads everything, histories included (phone numbers masked); no commands
+  admin,            // tokens, the registry, the manual clock; no case data
 };
 inline constexpr std::size_t role_count = 10;
 std::string_view to_string(role r);
@@ -49,30 +49,30 @@ struct actor {
 // (`operation_of`).
 enum class operation : std::uint8_t {
   receive,
-  intake_command,      // answer, not-accept, redirect, classify, transfer, flag-major-urgent
+  intake_command,  // answer, not-accept, redirect, classify, transfer, flag-major-urgent
   escalate,
   archive,
   unit_command,        // return, extend (the head extends, the staff request), reply
   approve_extension,   // the unit head approves the unit's extension request (Art. 34)
   accept_late_return,  // a unit's return after its window (Art. 32)
   revisit,
-  read_case,           // a case, its history, the case list
-  read_registry,       // calendar, centers, units
-  write_registry,      // PUT a unit
+  read_case,       // a case, its history, the case list
+  read_registry,   // calendar, centers, units
+  write_registry,  // PUT a unit
   admin_clock,
   metrics,
-  read_worklists,      // work queues, overdue and due-soon deadlines (no personal data)
-  read_reports,        // the statutory reports (Art. 39-40)
-  retention_audit,     // the retention audit (Art. 38)
-  legal_hold,          // place or lift a legal hold on a case
-  upload_recording,    // store a call's audio
-  read_recording,      // fetch a call's audio
-  publish_calendar,    // PUT a year of the working-day calendar
-  admin_tokens,        // create, list and revoke bearer tokens
-  read_assessment,     // the assessment of the city and county centers (Art. 45)
-  remind,              // the reminder job: reminders and overdue reports (Art. 35)
-  purge,               // the retention job: purges, shreds and refused purges (Art. 38)
-  revise_deadlines,    // the deadline revision after a calendar is published
+  read_worklists,    // work queues, overdue and due-soon deadlines (no personal data)
+  read_reports,      // the statutory reports (Art. 39-40)
+  retention_audit,   // the retention audit (Art. 38)
+  legal_hold,        // place or lift a legal hold on a case
+  upload_recording,  // store a call's audio
+  read_recording,    // fetch a call's audio
+  publish_calendar,  // PUT a year of the working-day calendar
+  admin_tokens,      // create, list and revoke bearer tokens
+  read_assessment,   // the assessment of the city and county centers (Art. 45)
+  remind,            // the reminder job: reminders and overdue reports (Art. 35)
+  purge,             // the retention job: purges, shreds and refused purges (Art. 38)
+  revise_deadlines,  // the deadline revision after a calendar is published
 };
 inline constexpr std::size_t operation_count = 25;
 std::string_view to_string(operation op);
@@ -107,6 +107,16 @@ struct scope {
   }
   // Every center's cases (all or province): no id bounds it.
   bool unbounded() const { return kind == scope_kind::all || kind == scope_kind::province; }
+  // The center and the unit that bound it, as a read's answer names them.
+  std::optional<center_code> named_center() const {
+    if (kind == scope_kind::center || (kind == scope_kind::unit && !center().empty()))
+      return center;
+    return std::nullopt;
+  }
+  std::optional<unit_id> named_unit() const {
+    if (kind == scope_kind::unit) return unit;
+    return std::nullopt;
+  }
   friend bool operator==(const scope&, const scope&) = default;
 };
 

@@ -18,10 +18,11 @@ using namespace caseline::core;
 
 namespace {
 
-const std::vector<role> roles{role::agent,           role::shift_lead, role::supervisor,
-                              role::quality_inspector, role::analyst,  role::revisit_officer,
-                              role::unit_staff,      role::unit_head,  role::auditor,
-                              role::admin};
+const std::vector<role> roles{role::agent,      role::shift_lead,
+                              role::supervisor, role::quality_inspector,
+                              role::analyst,    role::revisit_officer,
+                              role::unit_staff, role::unit_head,
+                              role::auditor,    role::admin};
 
 // Operation -> the reach of each role that holds it ('C' own center, the provincial center's
 // staff all; 'P' the provincial center's staff only; 'U' own unit; 'A' all). Roles absent: none.
@@ -32,17 +33,18 @@ const std::map<operation, std::map<role, char>>& expected() {
       {revisit_officer, 'C'}, {unit_staff, 'U'}, {unit_head, 'U'},  {auditor, 'A'}};
   static const std::map<role, char> intake{
       {agent, 'C'}, {shift_lead, 'C'}, {supervisor, 'C'}, {revisit_officer, 'C'}};
-  static const std::map<role, char> everyone{
-      {agent, 'A'},   {shift_lead, 'A'},      {supervisor, 'A'}, {quality_inspector, 'A'},
-      {analyst, 'A'}, {revisit_officer, 'A'}, {unit_staff, 'A'}, {unit_head, 'A'},
-      {auditor, 'A'}, {admin, 'A'}};
+  static const std::map<role, char> everyone{{agent, 'A'},      {shift_lead, 'A'},
+                                             {supervisor, 'A'}, {quality_inspector, 'A'},
+                                             {analyst, 'A'},    {revisit_officer, 'A'},
+                                             {unit_staff, 'A'}, {unit_head, 'A'},
+                                             {auditor, 'A'},    {admin, 'A'}};
   static const std::map<operation, std::map<role, char>> m{
       {operation::receive, intake},
       {operation::intake_command, intake},
       {operation::escalate, {{supervisor, 'C'}}},
       {operation::archive, {{agent, 'C'}, {supervisor, 'C'}, {revisit_officer, 'C'}}},
       {operation::unit_command, {{unit_staff, 'U'}, {unit_head, 'U'}}},
-      {operation::approve_extension, {{unit_head, 'U'}}},                     // Art. 34
+      {operation::approve_extension, {{unit_head, 'U'}}},                       // Art. 34
       {operation::accept_late_return, {{shift_lead, 'C'}, {supervisor, 'C'}}},  // Art. 32
       {operation::revisit, {{revisit_officer, 'C'}, {supervisor, 'C'}}},        // Art. 23
       {operation::read_case, case_readers},
@@ -74,11 +76,16 @@ char expected_cell(role r, operation op) {
 
 scope_kind kind_of(char cell) {
   switch (cell) {
-    case 'U': return scope_kind::unit;
-    case 'C': return scope_kind::center;
-    case 'P': return scope_kind::province;
-    case 'A': return scope_kind::all;
-    default: return scope_kind::none;
+    case 'U':
+      return scope_kind::unit;
+    case 'C':
+      return scope_kind::center;
+    case 'P':
+      return scope_kind::province;
+    case 'A':
+      return scope_kind::all;
+    default:
+      return scope_kind::none;
   }
 }
 
@@ -94,15 +101,18 @@ std::vector<actor> placements(role r) {
 std::optional<scope> expected_scope(char cell, const actor& a) {
   const bool prov = a.center() == "410000" && !is_unit_role(a.role);
   switch (cell) {
-    case 'A': return scope{scope_kind::all, {}, {}};
+    case 'A':
+      return scope{scope_kind::all, {}, {}};
     case 'P':
       if (!prov) return std::nullopt;
       return scope{scope_kind::province, center_code{"410000"}, {}};
     case 'C':
       if (prov) return scope{scope_kind::province, center_code{"410000"}, {}};
       return scope{scope_kind::center, a.center, {}};
-    case 'U': return scope{scope_kind::unit, {}, a.unit};
-    default: return std::nullopt;
+    case 'U':
+      return scope{scope_kind::unit, {}, a.unit};
+    default:
+      return std::nullopt;
   }
 }
 
@@ -135,10 +145,14 @@ const std::vector<case_row>& cases() {
 bool expected_covers(const scope& sc, const case_state& s) {
   switch (sc.kind) {
     case scope_kind::all:
-    case scope_kind::province: return true;
-    case scope_kind::center: return s.center == sc.center || s.owner_center == sc.center;
-    case scope_kind::unit: return s.unit && *s.unit == sc.unit;
-    case scope_kind::none: return false;
+    case scope_kind::province:
+      return true;
+    case scope_kind::center:
+      return s.center == sc.center || s.owner_center == sc.center;
+    case scope_kind::unit:
+      return s.unit && *s.unit == sc.unit;
+    case scope_kind::none:
+      return false;
   }
   return false;
 }
@@ -152,7 +166,8 @@ std::vector<operation> all_operations() {
 registry units() {
   registry reg;
   reg.apply(unit_registered{unit_id{"u-zz-yg"}, "郑州市道路运输管理局", center_code{"410100"}, {}});
-  reg.apply(unit_registered{unit_id{"u-zz-gl"}, "郑州市公路事业发展中心", center_code{"410100"}, {}});
+  reg.apply(
+      unit_registered{unit_id{"u-zz-gl"}, "郑州市公路事业发展中心", center_code{"410100"}, {}});
   reg.apply(unit_registered{unit_id{"u-kf-yg"}, "开封市道路运输管理局", center_code{"410200"}, {}});
   return reg;
 }
@@ -248,8 +263,10 @@ TEST_CASE("a read names a center or a unit: the scope narrows, or the read is re
     CAPTURE(r.name);
     const auto got = read_scope(r.who, operation::read_worklists, r.center, r.unit, reg);
     REQUIRE(got.has_value() == r.want.has_value());
-    if (r.want) CHECK(got.value() == *r.want);
-    else CHECK(got.error().code == errc::not_permitted);
+    if (r.want)
+      CHECK(got.value() == *r.want);
+    else
+      CHECK(got.error().code == errc::not_permitted);
   }
   // A role without the power is refused whatever it names.
   const actor admin{user_id{"x"}, role::admin, center_code{"410000"}, {}};
@@ -258,7 +275,8 @@ TEST_CASE("a read names a center or a unit: the scope narrows, or the read is re
   const actor analyst{user_id{"n"}, role::analyst, center_code{"410100"}, {}};
   CHECK(read_scope(analyst, operation::read_reports, none_c, none_u, reg).value() ==
         scope::of_center(center_code{"410100"}));
-  const auto other = read_scope(analyst, operation::read_reports, center_code{"410200"}, none_u, reg);
+  const auto other =
+      read_scope(analyst, operation::read_reports, center_code{"410200"}, none_u, reg);
   REQUIRE_FALSE(other);
   CHECK(other.error().detail == "another center's report");
 }
@@ -291,7 +309,8 @@ TEST_CASE("every command is an operation, and a refusal names the article that g
   REQUIRE(of.size() == std::variant_size_v<command>);
   const auto each = []<std::size_t... I>(std::index_sequence<I...>) {
     return std::vector<command>{command{std::in_place_index<I>}...};
-  }(std::make_index_sequence<std::variant_size_v<command>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<command>>{});
   for (const command& c : each) {
     CAPTURE(command_name(c));
     CHECK(operation_of(c) == of.at(std::string(command_name(c))));
@@ -318,8 +337,10 @@ TEST_CASE("every command is an operation, and a refusal names the article that g
     const auto e = check_actor(s, r.cmd, r.who);
     REQUIRE_FALSE(e);
     CHECK(e.error().code == errc::not_permitted);
-    if (r.article.empty()) CHECK(e.error().detail.find("(Art. ") == std::string::npos);
-    else CHECK(e.error().detail.ends_with("(" + r.article + ")"));
+    if (r.article.empty())
+      CHECK(e.error().detail.find("(Art. ") == std::string::npos);
+    else
+      CHECK(e.error().detail.ends_with("(" + r.article + ")"));
   }
   // The power alone is not enough: the case must be the actor's center's, or the unit's.
   CHECK(check_actor(s, reply{}, staff));
