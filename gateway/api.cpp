@@ -872,10 +872,10 @@ class api::impl {
     }
     lq.after = param("cursor");
     // Narrow the scanned range with the most selective index the caller's scope allows.
-    if (lq.scope == "*" && !unit.empty())
-      lq.scope = "u" + unit;
-    else if (lq.scope == "*" && !center.empty())
-      lq.scope = "c" + center;
+    if (lq.scope.unbounded() && !unit.empty())
+      lq.scope = core::scope::of_unit(unit_id{unit});
+    else if (lq.scope.unbounded() && !center.empty())
+      lq.scope = core::scope::of_center(center_code{center});
     lq.keep = [=](const projections::case_summary& c) {
       return (center.empty() || c.center == center || c.owner_center == center) &&
              (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
@@ -1154,28 +1154,7 @@ class api::impl {
     if (!center.empty() && !is_center_code(center))
       return field_error("center", "must be a 6-digit GB/T 2260 code");
     if (!unit.empty() && !valid_token_text(unit, 64)) return field_error("unit", "not a unit id");
-    projections::scope out;
-    if (unit_role(p.role)) {
-      if ((!unit.empty() && unit != p.unit()) || (!center.empty() && center != p.center()))
-        return make_error(errc::forbidden, "a unit sees its own unit's cases only");
-      out.unit = p.unit;
-      return out;
-    }
-    if (!unit.empty()) out.unit = unit_id{unit};
-    if (p.role == role::auditor || provincial(p)) {
-      if (!center.empty()) out.center = center_code{center};
-      return out;
-    }
-    if (!center.empty() && center != p.center())
-      return make_error(errc::forbidden, "another center's cases");
-    out.center = p.center;
-    if (!unit.empty()) {
-      const auto reg = s_.registry.snapshot();
-      const core::unit_info* u = reg->unit(unit_id{unit});
-      if (!u || u->center() != p.center())
-        return make_error(errc::forbidden, "not a unit of the token's center");
-    }
-    return out;
+    return read_scope(p, operation::read_worklists, center, unit, *s_.registry.snapshot());
   }
 
   // The center a report is about: "" is province-wide. Non-provincial staff get their own
@@ -1183,10 +1162,10 @@ class api::impl {
   result<std::string> report_center(const principal& p, const std::string& center) {
     if (!center.empty() && !is_center_code(center))
       return field_error("center", "must be a 6-digit GB/T 2260 code");
-    if (p.role == role::auditor || provincial(p)) return center;
-    if (!center.empty() && center != p.center())
-      return make_error(errc::forbidden, "another center's report");
-    return p.center();
+    auto sc = read_scope(p, operation::read_reports, center, "", *s_.registry.snapshot());
+    if (!sc) return sc.error();
+    const auto named = sc.value().named_center();
+    return named ? (*named)() : std::string();
   }
 
   // Answers a projection's rendered JSON (or its error) after this server's writes are applied.
@@ -1204,7 +1183,7 @@ class api::impl {
       return done(error_response(k.error(), q.path));
     auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
     if (!scope) return done(error_response(scope.error(), q.path));
-    if (!scope.value().center && !scope.value().unit)
+    if (scope.value().unbounded())
       return done(error_response(field_error("center", "a queue belongs to a center or a unit: "
                                                        "name one"),
                                  q.path));
@@ -1298,7 +1277,7 @@ class api::impl {
   void report_assessment(const scope_ptr& sc, responder done) {
     const auto& q = sc->req;
     if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
-    if (sc->who->role != role::auditor && !provincial(*sc->who))
+    if (!reaches(*sc->who, operation::read_assessment))
       return done(error_response(
           make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
           q.path));
@@ -1314,7 +1293,7 @@ class api::impl {
     const auto& q = sc->req;
     if (auto k = known_params(q, {"as_of", "format"}); !k)
       return done(error_response(k.error(), q.path));
-    if (sc->who->role != role::auditor && !provincial(*sc->who))
+    if (!reaches(*sc->who, operation::retention_audit))
       return done(error_response(
           make_error(errc::forbidden,
                      "the retention audit is for auditors and the provincial center's supervisors"),
