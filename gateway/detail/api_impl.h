@@ -1,0 +1,202 @@
+#pragma once
+
+// The api's insides, shared by gateway/api.cpp (the pipeline: authenticate -> rate limit ->
+// idempotency -> handler -> access log, and the helpers handlers share) and the handler files
+// gateway/handlers/*.cpp (one per resource). Only those files include it. Beast and Asio stay
+// out; Boost.JSON is only forward-declared here, so that a handler file that renders no JSON
+// object does not pay for it.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/fwd.hpp>
+
+#include "core/case_state.h"
+#include "core/result.h"
+#include "events/record.h"
+#include "events/thread_pool.h"
+#include "gateway/api.h"
+#include "gateway/auth.h"
+#include "gateway/http.h"
+#include "gateway/metrics.h"
+#include "gateway/problem.h"
+#include "gateway/rate_limit.h"
+#include "gateway/routes.h"
+#include "projections/access_log.h"
+#include "projections/idempotency_index.h"
+#include "projections/idempotency_store.h"
+#include "projections/recordings.h"
+#include "projections/token_store.h"
+
+namespace caseline::projections {
+struct scope;  // projections/sla_index.h
+}  // namespace caseline::projections
+
+namespace caseline::gateway {
+
+namespace json = boost::json;
+
+struct personal_view;  // gateway/case_json.h
+
+struct request_scope {
+  http_request req;
+  std::string correlation_id;
+  route_match match;
+  std::optional<principal> who;
+  std::string route_name;  // the template, for logs and metrics
+  // The case whose opened personal data the answer shows: a stored idempotent answer is sealed
+  // with that case's key, so that no plaintext reaches RocksDB (and shredding covers it).
+  std::string sealed_for;
+  // The Idempotency-Key of a command, as its record carries it into the log.
+  std::optional<events::idempotency_mark> idempotency;
+};
+
+using scope_ptr = std::shared_ptr<request_scope>;
+
+// A POST with an Idempotency-Key that is being answered now: later duplicates wait for it.
+struct in_flight {
+  std::string request_hash;
+  std::vector<responder> waiters;
+};
+
+// Helpers the handlers share, defined (and explained) in gateway/api.cpp.
+http_response json_response(int status, const json::object& body);
+bool valid_token_text(std::string_view s, std::size_t max);
+error case_not_found(const std::string& id);
+result<void> require_json(const http_request& req);
+std::string etag(std::uint64_t version);
+http_response raw_json_response(std::string body, std::string content_type = "application/json");
+std::string param(const http_request& req, std::string_view name);
+result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known);
+
+// The API's state and its handlers. Each handler is a member, named in the dispatch table in
+// gateway/api.cpp and defined in the handler file of its resource. Lifecycle and thread-safety
+// as class api states: one instance, owned by api, used from the api's worker threads.
+class api::impl {
+ public:
+  impl(services s, api_options o);
+
+  void handle(http_request req, responder respond);
+  void stop();
+
+ private:
+  using handler = void (impl::*)(const scope_ptr&, responder);
+
+  // --- the pipeline and shared helpers (gateway/api.cpp) ---------------------------------
+  void dispatch(const scope_ptr& sc, responder done);
+  static const std::map<std::string_view, handler>& handlers();
+  result<principal> authenticate(const http_request& req);
+  void idempotent(const scope_ptr& sc, responder done, handler fn);
+  result<std::optional<projections::keyed_write>> logged_write(const request_scope& sc,
+                                                               bool creates);
+  result<std::string> seal_answer(const request_scope& sc, std::string_view token,
+                                  std::string_view key, const std::string& body);
+  result<std::string> open_answer(const request_scope& sc, std::string_view token,
+                                  std::string_view key, const projections::stored_answer& a);
+  result<void> record_read(const request_scope& sc, const std::string& case_id);
+  result<void> await_own_writes(events::partition_id p);
+  result<void> await_own_writes(const std::string& id);
+  result<std::optional<core::case_state>> visible_case(const request_scope& sc,
+                                                       const std::string& id);
+  bool masked(const request_scope& sc) const;
+  personal_view view(const request_scope& sc, bool available) const;
+  result<bool> open_personal(const request_scope& sc, core::case_state& s);
+  result<bool> open_personal(const request_scope& sc, const std::string& id,
+                             std::string_view event_id, core::event& e);
+  void log_unverified(const request_scope& sc, std::string_view id, const error& e);
+  static bool integrity_failure(const error& e);
+  result<void> await_all_writes();
+  void submit(const scope_ptr& sc, projections::command_request req, int status, responder done,
+              std::function<void(const core::case_state&)> written = {});
+  result<http_response> render_case(request_scope& sc, core::case_state st, int status);
+  result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
+  std::shared_ptr<const core::calendar> current_calendar();
+  void answer_projection(const scope_ptr& sc, const responder& done,
+                         const std::function<result<std::string>()>& render);
+
+  // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
+  void healthz(const scope_ptr&, responder done);
+  void readyz(const scope_ptr&, responder done);
+  void openapi(const scope_ptr&, responder done);
+  void metrics_text(const scope_ptr&, responder done);
+
+  // --- cases: receive, list, read, history, public status (handlers/cases.cpp) -------------
+  void receive(const scope_ptr& sc, responder done);
+  void get_case(const scope_ptr& sc, responder done);
+  void get_events(const scope_ptr& sc, responder done);
+  void list_cases(const scope_ptr& sc, responder done);
+  void get_status(const scope_ptr& sc, responder done);
+
+  // --- commands on a case (handlers/commands.cpp) ---------------------------------------
+  void command(const scope_ptr& sc, responder done);
+
+  // --- the working-day calendar and the registry of units (handlers/calendar_registry.cpp) -
+  result<int> calendar_year(const scope_ptr& sc);
+  void get_calendar(const scope_ptr& sc, responder done);
+  void publish_calendar(const scope_ptr& sc, responder done);
+  void get_unit(const scope_ptr& sc, responder done);
+  result<core::unit_info> opened_unit(const request_scope& sc, core::unit_info u);
+  void put_unit(const scope_ptr& sc, responder done);
+  void list_centers(const scope_ptr&, responder done);
+
+  // --- admin: the manual clock, bearer tokens (handlers/admin.cpp) ------------------------
+  void get_clock(const scope_ptr&, responder done);
+  void set_clock(const scope_ptr& sc, responder done);
+  static json::object token_json(const projections::token_info& t);
+  void create_token(const scope_ptr& sc, responder done);
+  void list_tokens(const scope_ptr& sc, responder done);
+  void revoke_token(const scope_ptr& sc, responder done);
+
+  // --- work queues and deadline lists (handlers/worklists.cpp) -----------------------------
+  result<projections::scope> worklist_scope(const principal& p, const std::string& center,
+                                            const std::string& unit);
+  void get_queue(const scope_ptr& sc, responder done);
+  void sla_overdue(const scope_ptr& sc, responder done);
+  void sla_due_soon(const scope_ptr& sc, responder done);
+
+  // --- reports (handlers/reports.cpp) -----------------------------------------------------
+  result<std::string> report_center(const principal& p, const std::string& center);
+  void report(const scope_ptr& sc, const responder& done,
+              std::initializer_list<std::string_view> params,
+              const std::function<result<std::string>(const core::registry&,
+                                                      const std::string& center)>& render);
+  void report_monthly(const scope_ptr& sc, responder done);
+  void report_annual(const scope_ptr& sc, responder done);
+  void report_period(const scope_ptr& sc, responder done);
+  void report_urgent(const scope_ptr& sc, responder done);
+  void report_overdue(const scope_ptr& sc, responder done);
+  void report_assessment(const scope_ptr& sc, responder done);
+
+  // --- the retention audit (handlers/retention.cpp) ---------------------------------------
+  void retention_audit(const scope_ptr& sc, responder done);
+
+  // --- call recordings (handlers/recordings.cpp) ------------------------------------------
+  void put_recording(const scope_ptr& sc, responder done);
+  void get_recording(const scope_ptr& sc, responder done);
+
+  services s_;
+  projections::token_store tokens_;
+  projections::idempotency_store idempotency_;
+  projections::access_log access_;
+  rate_limiter token_limit_;
+  rate_limiter status_limit_;
+  const projections::assessment_weights assessment_weights_;
+  gateway::metrics metrics_;
+  std::mutex idem_mu_;
+  std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_
+  std::atomic<std::uint64_t> integrity_failures_{0};
+  projections::recording_store recordings_{s_.blobs, s_.keys};
+  std::atomic<bool> stopping_{false};  // stop(): requests are answered 503 from then on
+  events::thread_pool pool_;           // last: joined first
+};
+
+}  // namespace caseline::gateway

@@ -1,0 +1,273 @@
+// Cases: receive one (Art. 27), list them, read one and its history, and the public status by
+// phone (Art. 36).
+
+#include "gateway/detail/api_impl.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "core/codec.h"
+#include "core/errc.h"
+#include "events/errc.h"
+#include "gateway/case_json.h"
+#include "gateway/command_json.h"
+#include "gateway/json_input.h"
+#include "projections/case_index.h"
+#include "projections/case_projection.h"
+
+namespace caseline::gateway {
+
+// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// value, whether it hands it on or only answers through it.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+
+namespace {
+
+json::object summary_json(const projections::case_summary& c) {
+  auto opt = [](const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); };
+  return {{"id", c.id},
+          {"center", c.center},
+          {"owner_center", c.owner_center},
+          {"status", c.status},
+          {"unit", opt(c.unit)},
+          {"category", opt(c.category)},
+          {"domain", opt(c.domain)},
+          {"received_on", c.received_on.to_string()},
+          {"version", c.version},
+          {"major_urgent", c.major_urgent}};
+}
+
+std::string digits_of(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (c >= '0' && c <= '9') out += c;
+  return out;
+}
+
+template <class E>
+bool is_enum_name(std::string_view v) {
+  for (int i = 0; i < 64; ++i) {
+    const auto n = core::to_string(static_cast<E>(i));
+    if (n == "unknown") return false;
+    if (n == v) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void api::impl::receive(const scope_ptr& sc, responder done) {
+  if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+  std::optional<timestamp> occurred_at;
+  auto cmd = parse_receive(sc->req.body, occurred_at);
+  if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+  // The case's recording must have been uploaded, and belong to no other case.
+  std::optional<std::string> recording;
+  if (const auto& rec = cmd.value().recording) {
+    if (auto ok = recordings_.claimable(rec->sha256, case_id{}); !ok) {
+      const auto& e = ok.error();
+      if (e.code == events::errc::not_found)
+        return done(
+            error_response(field_error("recording.sha256",
+                                       "no such recording: upload it first (PUT /v1/recordings)"),
+                           sc->req.path));
+      if (e.code == core::errc::invalid_argument)
+        return done(
+            error_response(field_error("recording.sha256", "the recording belongs to another case"),
+                           sc->req.path));
+      return done(error_response(e, sc->req.path));
+    }
+    recording = rec->sha256;
+  }
+  projections::command_request req;
+  req.cmd = std::move(cmd).value();
+  req.occurred_at = occurred_at;
+  // Once the case is in the log its recording is re-sealed under the case's key; should that
+  // fail, the first fetch through the case claims it.
+  auto claim = [this, sc, recording](const core::case_state& st) {
+    if (!recording) return;
+    if (auto c = recordings_.claim(*recording, st.id); !c)
+      spdlog::error(
+          R"({{"event":"recording_not_claimed","case_id":"{}","correlation_id":"{}","error":"{}"}})",
+          st.id(), sc->correlation_id, c.error().message());
+  };
+  submit(sc, std::move(req), 201, std::move(done), std::move(claim));
+}
+
+void api::impl::get_case(const scope_ptr& sc, responder done) {
+  const std::string& id = sc->match.params.at("id");
+  auto found = visible_case(*sc, id);
+  if (!found) return done(error_response(found.error(), sc->req.path));
+  if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+  auto& st = *found.value();
+  auto opened = open_personal(*sc, st);
+  if (!opened) return done(error_response(opened.error(), sc->req.path));
+  if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), sc->req.path));
+  auto resp = json_response(200, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
+  resp.headers.emplace_back("ETag", etag(found.value()->version));
+  done(std::move(resp));
+}
+
+void api::impl::get_events(const scope_ptr& sc, responder done) {
+  const std::string& id = sc->match.params.at("id");
+  const std::string& instance = sc->req.path;
+  auto found = visible_case(*sc, id);
+  if (!found) return done(error_response(found.error(), instance));
+  if (!found.value()) return done(error_response(case_not_found(id), instance));
+  auto locations = projections::case_reader(s_.store).locations(case_id{id});
+  if (!locations) return done(error_response(locations.error(), instance));
+  if (auto rec = record_read(*sc, id); !rec) return done(error_response(rec.error(), instance));
+  json::array out;
+  bool shredded = false;
+  std::optional<events::log_position> cached_pos;
+  events::record cached;
+  for (const auto& loc : locations.value()) {
+    if (!cached_pos || *cached_pos != loc.position) {
+      auto recs =
+          s_.log.read(loc.position.partition, loc.position.offset, 1, std::chrono::milliseconds(0));
+      if (!recs) return done(error_response(recs.error(), instance));
+      if (recs.value().empty() || recs.value().front().position != loc.position)
+        return done(error_response(
+            make_error(events::errc::corrupt_record, "an indexed record is missing from the log"),
+            instance));
+      auto rec = events::decode_record(recs.value().front().value);
+      if (!rec) return done(error_response(rec.error(), instance));
+      cached = std::move(rec).value();
+      cached_pos = loc.position;
+    }
+    if (loc.index >= cached.events.size())
+      return done(error_response(
+          make_error(events::errc::corrupt_record, "an indexed event is missing from its record"),
+          instance));
+    auto env = events::decode_envelope(cached.events[loc.index]);
+    if (!env) return done(error_response(env.error(), instance));
+    auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
+    if (!ev) return done(error_response(ev.error(), instance));
+    auto opened = open_personal(*sc, id, env.value().event_id, ev.value());
+    if (!opened) return done(error_response(opened.error(), instance));
+    shredded = shredded || !opened.value();
+    out.emplace_back(event_to_json(env.value(), ev.value(), view(*sc, opened.value())));
+  }
+  done(json_response(200, {{"case_id", id},
+                           {"personal_data", shredded ? "shredded" : "available"},
+                           {"events", std::move(out)}}));
+}
+
+void api::impl::list_cases(const scope_ptr& sc, responder done) {
+  const auto& q = sc->req.query;
+  static constexpr std::string_view known[] = {"center",      "status", "unit",
+                                               "category",    "domain", "received_from",
+                                               "received_to", "cursor", "limit"};
+  for (const auto& [name, value] : q)
+    if (std::find(std::begin(known), std::end(known), name) == std::end(known))
+      return done(error_response(field_error(name, "unknown query parameter"), sc->req.path));
+  auto param = [&](std::string_view n) -> std::string {
+    auto v = sc->req.query_param(n);
+    return v ? std::string(*v) : std::string();
+  };
+  projections::list_query lq;
+  lq.scope = list_scope(*sc->who);
+  const std::string center = param("center"), unit = param("unit"), status = param("status"),
+                    category = param("category"), domain = param("domain");
+  if (!status.empty() && !is_enum_name<core::case_status>(status))
+    return done(error_response(field_error("status", "not a case status"), sc->req.path));
+  if (!category.empty() && !is_enum_name<core::category>(category))
+    return done(error_response(field_error("category", "not a category"), sc->req.path));
+  if (!domain.empty() && !is_enum_name<core::domain>(domain))
+    return done(error_response(field_error("domain", "not a domain"), sc->req.path));
+  for (const char* n : {"received_from", "received_to"}) {
+    const std::string v = param(n);
+    if (v.empty()) continue;
+    auto d = civil_date::parse(v);
+    if (!d) return done(error_response(field_error(n, "must be YYYY-MM-DD"), sc->req.path));
+    (std::string_view(n) == "received_from" ? lq.received_from : lq.received_to) = *d;
+  }
+  if (const std::string l = param("limit"); !l.empty()) {
+    if (l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(l) < 1 || std::stoul(l) > 200)
+      return done(error_response(field_error("limit", "must be 1 to 200"), sc->req.path));
+    lq.limit = std::stoul(l);
+  }
+  lq.after = param("cursor");
+  // Narrow the scanned range with the most selective index the caller's scope allows.
+  if (lq.scope.unbounded() && !unit.empty())
+    lq.scope = core::scope::of_unit(unit_id{unit});
+  else if (lq.scope.unbounded() && !center.empty())
+    lq.scope = core::scope::of_center(center_code{center});
+  lq.keep = [=](const projections::case_summary& c) {
+    return (center.empty() || c.center == center || c.owner_center == center) &&
+           (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
+           (category.empty() || c.category == category) && (domain.empty() || c.domain == domain);
+  };
+  if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
+  auto page = projections::case_index_reader(s_.store).list(lq);
+  if (!page) {
+    if (page.error().code == core::errc::invalid_argument)
+      return done(error_response(field_error("cursor", "not a cursor of this list"), sc->req.path));
+    return done(error_response(page.error(), sc->req.path));
+  }
+  json::array items;
+  for (const auto& c : page.value().items) items.emplace_back(summary_json(c));
+  done(json_response(
+      200, {{"items", std::move(items)},
+            {"next_cursor",
+             page.value().next.empty() ? json::value(nullptr) : json::value(page.value().next)}}));
+}
+
+void api::impl::get_status(const scope_ptr& sc, responder done) {
+  int retry_after = 1;
+  // Per client address: behind a trusted proxy, the address it forwarded.
+  if (!status_limit_.allow(sc->req.client_key.empty() ? sc->req.client : sc->req.client_key,
+                           retry_after)) {
+    auto r = error_response(make_error(errc::too_many_requests, "per-address request rate"));
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    return done(std::move(r));
+  }
+  const std::string& id = sc->match.params.at("id");
+  const auto last4 = sc->req.query_param("phone_last4");
+  if (!last4 || last4->size() != 4 || digits_of(*last4).size() != 4)
+    return done(error_response(field_error("phone_last4", "must be 4 digits"), sc->req.path));
+  if (auto w = await_own_writes(id); !w) return done(error_response(w.error(), sc->req.path));
+  auto row = projections::case_reader(s_.store).get(case_id{id});
+  if (!row && integrity_failure(row.error())) {
+    log_unverified(*sc, id, row.error());
+    return done(error_response(case_not_found(id), sc->req.path));
+  }
+  if (!row) return done(error_response(row.error(), sc->req.path));
+  // A wrong id, a wrong phone, a shredded case (no phone left) and a damaged one answer the
+  // same bytes.
+  if (!row.value()) return done(error_response(case_not_found(id), sc->req.path));
+  auto st = row.value()->state;
+  auto opened = open_personal(*sc, st);
+  // A damaged case answers as a missing one: this route needs no token, and "exists but
+  // damaged" must not be learnt from it (the failure is logged and counted).
+  if (!opened && integrity_failure(opened.error()))
+    return done(error_response(case_not_found(id), sc->req.path));
+  if (!opened) return done(error_response(opened.error(), sc->req.path));
+  const std::string phone = digits_of(st.caller.phone);
+  if (phone.size() < 4 || phone.substr(phone.size() - 4) != *last4)
+    return done(error_response(case_not_found(id), sc->req.path));
+  json::object deadlines{{"transfer_by", nullptr}, {"reply_by", nullptr}};
+  for (const auto& d : core::deadlines(st, s_.clock.now()))
+    deadlines[d.kind == core::deadline_kind::transfer ? "transfer_by" : "reply_by"] =
+        json::object{{"due", d.due.to_string()},
+                     {"state", core::to_string(d.state)},
+                     {"provisional", d.basis.provisional}};
+  auto date = [](const std::optional<civil_date>& d) {
+    return d ? json::value(d->to_string()) : json::value(nullptr);
+  };
+  done(json_response(200, {{"id", id},
+                           {"status", core::to_string(st.status)},
+                           {"received_on", st.received_on.to_string()},
+                           {"closed_on", date(st.closed_on)},
+                           {"archived_on", date(st.archived_on)},
+                           {"deadlines", std::move(deadlines)}}));
+}
+
+// NOLINTEND(performance-unnecessary-value-param)
+
+}  // namespace caseline::gateway

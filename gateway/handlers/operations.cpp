@@ -1,0 +1,100 @@
+// Health, readiness, the OpenAPI document and the metrics: the routes that are about the server.
+
+#include "gateway/detail/api_impl.h"
+
+#include <algorithm>
+
+#include <boost/json/object.hpp>
+
+#include "core/calendar.h"
+#include "gateway/openapi.h"
+
+namespace caseline::gateway {
+
+// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// value, whether it hands it on or only answers through it.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+
+void api::impl::healthz(const scope_ptr&, responder done) {
+  done(json_response(200, {{"status", "ok"}}));
+}
+
+void api::impl::readyz(const scope_ptr&, responder done) {
+  json::object checks;
+  bool ok = true;
+  if (auto r = s_.log.check(); !r) {
+    ok = false;
+    checks["log"] = r.error().message();
+  } else {
+    checks["log"] = "ok";
+  }
+  if (auto f = s_.runner.failure()) {
+    ok = false;
+    checks["projections"] = f->message();
+  } else {
+    checks["projections"] = "ok";
+  }
+  // A provisional year never makes the server unready: work goes on, deadlines are revised
+  // when the notice is published.
+  checks["calendar"] = "ok";
+  if (const auto cal = s_.calendar.snapshot();
+      cal && core::next_year_provisional(*cal, shanghai_date(s_.clock.now())))
+    checks["calendar"] = "provisional next year";
+  if (!ok)
+    return done(problem_response(
+        {503, "not-ready", "Service unavailable", "a dependency is not ready", "", ""}));
+  done(json_response(200, {{"status", "ready"}, {"checks", checks}}));
+}
+
+void api::impl::openapi(const scope_ptr&, responder done) {
+  http_response r;
+  r.body = std::string(openapi_document());
+  done(std::move(r));
+}
+
+void api::impl::metrics_text(const scope_ptr&, responder done) {
+  std::vector<gauge_sample> gauges;
+  double lag = 0;
+  for (std::int32_t p = 0; p < s_.log.partition_count(); ++p) {
+    auto end = s_.log.end_offset(events::partition_id{p});
+    if (!end) return done(error_response(end.error()));
+    lag += static_cast<double>(
+        std::max<std::int64_t>(0, end.value()() - s_.runner.applied(events::partition_id{p})));
+  }
+  // One runner applies every projection in the same batch, so they share one lag.
+  for (const auto& name : s_.projection_names)
+    gauges.push_back({"caseline_projection_lag_records",
+                      "Records in the log that the projection has not applied yet.",
+                      "gauge",
+                      {{"projection", name}},
+                      lag});
+  gauges.push_back({"caseline_projection_events_applied_total",
+                    "Events applied by the projection runner since start.",
+                    "counter",
+                    {},
+                    static_cast<double>(s_.runner.events_applied())});
+  if (const auto cal = s_.calendar.snapshot())
+    gauges.push_back(
+        {"caseline_calendar_official_days_left",
+         "Days until the last day of the official calendar years (a State Council "
+         "notice loaded); deadlines counted past it are provisional.",
+         "gauge",
+         {},
+         static_cast<double>(core::official_days_left(*cal, shanghai_date(s_.clock.now())))});
+  gauges.push_back({"caseline_integrity_failures_total",
+                    "Sealed personal fields or recordings that failed their authentication tag "
+                    "when read (altered or damaged data).",
+                    "counter",
+                    {},
+                    static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
+  if (s_.connection_metrics)
+    for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
+  http_response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = metrics_.render(gauges);
+  done(std::move(r));
+}
+
+// NOLINTEND(performance-unnecessary-value-param)
+
+}  // namespace caseline::gateway

@@ -1,0 +1,97 @@
+// Reports: monthly, annual, period, urgent, overdue (Art. 35) and the assessment (Art. 45).
+
+#include "gateway/detail/api_impl.h"
+
+#include "gateway/command_json.h"
+#include "gateway/json_input.h"
+#include "projections/reports.h"
+
+namespace caseline::gateway {
+
+// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// value, whether it hands it on or only answers through it.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+
+// The center a report is about: "" is province-wide. Non-provincial staff get their own
+// center's only.
+result<std::string> api::impl::report_center(const principal& p, const std::string& center) {
+  if (!center.empty() && !is_center_code(center))
+    return field_error("center", "must be a 6-digit GB/T 2260 code");
+  auto sc = read_scope(p, operation::read_reports, center, "", *s_.registry.snapshot());
+  if (!sc) return sc.error();
+  const auto named = sc.value().named_center();
+  return named ? (*named)() : std::string();
+}
+
+// The report routes share their checks: known parameters, then the caller's center.
+void api::impl::report(
+    const scope_ptr& sc, const responder& done, std::initializer_list<std::string_view> params,
+    const std::function<result<std::string>(const core::registry&, const std::string& center)>&
+        render) {
+  const auto& q = sc->req;
+  if (auto k = known_params(q, params); !k) return done(error_response(k.error(), q.path));
+  auto center = report_center(*sc->who, param(q, "center"));
+  if (!center) return done(error_response(center.error(), q.path));
+  const auto reg = s_.registry.snapshot();
+  answer_projection(sc, done, [&] { return render(*reg, center.value()); });
+}
+
+void api::impl::report_monthly(const scope_ptr& sc, responder done) {
+  report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+    return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center,
+                                            assessment_weights_);
+  });
+}
+
+void api::impl::report_annual(const scope_ptr& sc, responder done) {
+  report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+    return projections::report_annual_json(s_.store, reg, sc->match.params.at("year"), center);
+  });
+}
+
+void api::impl::report_period(const scope_ptr& sc, responder done) {
+  report(sc, done, {"from", "to", "center"},
+         [&](const core::registry& reg, const std::string& center) {
+           return projections::report_period_json(s_.store, reg, param(sc->req, "from"),
+                                                  param(sc->req, "to"), center);
+         });
+}
+
+void api::impl::report_urgent(const scope_ptr& sc, responder done) {
+  report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
+    return projections::report_urgent_json(s_.store, reg, sc->match.params.at("day"), center);
+  });
+}
+
+// Art. 35: the matters reported to the department as overdue, for the department.
+void api::impl::report_overdue(const scope_ptr& sc, responder done) {
+  const auto& q = sc->req;
+  const std::string unit = param(q, "unit");
+  if (!unit.empty() && !valid_token_text(unit, 64))
+    return done(error_response(field_error("unit", "not a unit id"), q.path));
+  report(sc, done, {"from", "to", "center", "unit", "cursor", "limit"},
+         [&](const core::registry& reg, const std::string& center) {
+           return projections::report_overdue_json(s_.store, reg, param(q, "from"), param(q, "to"),
+                                                   center, unit, param(q, "cursor"),
+                                                   param(q, "limit"));
+         });
+}
+
+// Art. 45: the provincial center assesses every city/county center; others do not see it.
+void api::impl::report_assessment(const scope_ptr& sc, responder done) {
+  const auto& q = sc->req;
+  if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
+  if (!reaches(*sc->who, operation::read_assessment))
+    return done(error_response(
+        make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
+        q.path));
+  const auto reg = s_.registry.snapshot();
+  answer_projection(sc, done, [&] {
+    return projections::report_assessment_json(s_.store, *reg, sc->match.params.at("month"),
+                                               assessment_weights_);
+  });
+}
+
+// NOLINTEND(performance-unnecessary-value-param)
+
+}  // namespace caseline::gateway

@@ -1,0 +1,44 @@
+// The retention audit (Art. 38): auditors and the provincial center's supervisors.
+
+#include "gateway/detail/api_impl.h"
+
+#include "gateway/json_input.h"
+#include "projections/retention.h"
+
+namespace caseline::gateway {
+
+// Every handler has the dispatch table's signature (api_impl.h): it takes its responder by
+// value, whether it hands it on or only answers through it.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+
+// Art. 38: auditors, and the provincial center's supervisors.
+void api::impl::retention_audit(const scope_ptr& sc, responder done) {
+  const auto& q = sc->req;
+  if (auto k = known_params(q, {"as_of", "format"}); !k)
+    return done(error_response(k.error(), q.path));
+  if (!reaches(*sc->who, operation::retention_audit))
+    return done(error_response(
+        make_error(errc::forbidden,
+                   "the retention audit is for auditors and the provincial center's supervisors"),
+        q.path));
+  civil_date as_of = shanghai_date(s_.clock.now());
+  if (const auto a = param(q, "as_of"); !a.empty()) {
+    const auto d = civil_date::parse(a);
+    if (!d) return done(error_response(field_error("as_of", "must be YYYY-MM-DD"), q.path));
+    as_of = *d;
+  }
+  const auto format = param(q, "format");
+  if (!format.empty() && format != "json" && format != "text")
+    return done(error_response(field_error("format", "json or text"), q.path));
+  if (auto w = await_all_writes(); !w) return done(error_response(w.error(), q.path));
+  auto audit = projections::audit_retention(s_.store, s_.retention, as_of, &s_.blobs, &s_.keys);
+  if (!audit) return done(error_response(audit.error(), q.path));
+  if (format == "text")
+    return done(raw_json_response(projections::retention_audit_text(audit.value()),
+                                  "text/plain; charset=utf-8"));
+  done(raw_json_response(projections::retention_audit_json(audit.value())));
+}
+
+// NOLINTEND(performance-unnecessary-value-param)
+
+}  // namespace caseline::gateway
