@@ -16,8 +16,8 @@ namespace caseline::gateway {
 // The scope of a queue or deadline list: non-provincial center staff see their own center
 // (and the units registered with it), a unit token its own unit; the provincial center's staff
 // and auditors what they name. Asking for another's is 403 (the names are not secret).
-result<projections::scope> api::impl::worklist_scope(const principal& p, const std::string& center,
-                                                     const std::string& unit) {
+result<core::scope> api::impl::worklist_scope(const principal& p, const std::string& center,
+                                              const std::string& unit) {
   if (!center.empty() && !is_center_code(center))
     return field_error("center", "must be a 6-digit GB/T 2260 code");
   if (!unit.empty() && !valid_token_text(unit, 64)) return field_error("unit", "not a unit id");
