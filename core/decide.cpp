@@ -12,29 +12,12 @@ using events = std::vector<event>;
 
 events one(event e) { return events{std::move(e)}; }
 
-bool is_unit_role(role r) { return r == role::unit_staff || r == role::unit_head; }
-
 bool is_one_of(case_status s, std::initializer_list<case_status> allowed) {
   return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
 }
 
 error status_error(errc code, const case_state& s) {
   return make_error(code, "the case is " + std::string(to_string(s.status)));
-}
-
-// A center-side command: a center's staff member of the center the case belongs to.
-result<void> check_center_actor(const case_state& s, const context& ctx) {
-  if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
-  if (ctx.who.center != s.owner_center)
-    return make_error(errc::not_the_owning_center, "the case belongs to " + s.owner_center());
-  return success();
-}
-
-// A unit-side command: a member of the unit the case is transferred to.
-result<void> check_unit_actor(const case_state& s, const context& ctx) {
-  if (!is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "not a unit's staff");
-  if (!s.unit || ctx.who.unit != *s.unit) return make_error(errc::not_the_handling_unit);
-  return success();
 }
 
 // A deadline as counted now, with what it stands on (see deadline_basis).
@@ -51,15 +34,6 @@ result<counted_due> due_after(const context& ctx, civil_date from, working_days 
 }
 
 error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
-
-// Art. 23: the provincial center's revisit officers also receive, transfer, close and archive
-// the matters that come by the app, the website and WeChat.
-bool online_desk(const center_code& center, channel via) {
-  return center() == registry::provincial_center &&
-         (via == channel::app || via == channel::website || via == channel::wechat);
-}
-constexpr const char* revisit_officer_intake =
-    "a revisit officer handles only the provincial center's app, web and WeChat matters (Art. 23)";
 
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
@@ -79,9 +53,7 @@ constexpr std::int64_t max_receipt_lag_ms = 7LL * 24 * 3600 * 1000;
 result<events> decide(const case_state& s, const receive& c, const context& ctx) {
   if (s.status != case_status::none) return make_error(errc::case_already_exists);
   if (ctx.reg->center(c.center) == nullptr) return make_error(errc::unknown_center, c.center());
-  if (is_unit_role(ctx.who.role)) return make_error(errc::not_permitted, "a unit's staff");
-  if (ctx.who.role == role::revisit_officer && !online_desk(c.center, c.via))
-    return make_error(errc::not_permitted, revisit_officer_intake);
+  if (auto ok = check_receiver(c, ctx.who); !ok) return ok.error();
   // Someone must be able to answer the caller: by phone, or through the channel's account.
   if (c.via == channel::phone && blank(c.caller.phone))
     return missing("caller.phone: required for the phone channel");
@@ -452,33 +424,6 @@ result<events> decide(const case_state& s, const record_refused_purge& c, const 
   return one(purge_refused{c.item, c.rule, until, shanghai_date(ctx.now), ctx.who.id});
 }
 
-// Who may issue a command, beyond the state rules.
-result<void> check_actor(const case_state& s, const command& cmd, const context& ctx) {
-  if (std::holds_alternative<receive>(cmd)) return success();  // checked against the command
-  if (std::holds_alternative<return_case>(cmd) || std::holds_alternative<extend>(cmd) ||
-      std::holds_alternative<reply>(cmd))
-    return check_unit_actor(s, ctx);
-  if (std::holds_alternative<approve_extension>(cmd)) {
-    if (ctx.who.role != role::unit_head)
-      return make_error(errc::not_permitted, "an extension is approved by the unit's head (Art. 34)");
-    return check_unit_actor(s, ctx);
-  }
-  if (std::holds_alternative<accept_late_return>(cmd) && ctx.who.role != role::shift_lead &&
-      ctx.who.role != role::supervisor)
-    return make_error(errc::not_permitted, "a late return is accepted by a shift lead (Art. 32)");
-  const bool revisit_cmd = std::holds_alternative<revisit>(cmd);
-  if (revisit_cmd && ctx.who.role != role::revisit_officer && ctx.who.role != role::supervisor)
-    return make_error(errc::not_permitted, "revisits are made by a revisit officer (Art. 23)");
-  if (ctx.who.role == role::revisit_officer && !revisit_cmd && !online_desk(s.center, s.via))
-    return make_error(errc::not_permitted, revisit_officer_intake);
-  // Art. 22(4): an agent archives the work orders that agent handled (received).
-  if (std::holds_alternative<archive>(cmd) && ctx.who.role == role::agent &&
-      s.received_by != ctx.who.id)
-    return make_error(errc::not_permitted,
-                      "an agent archives only the work orders that agent handled (Art. 22(4))");
-  return check_center_actor(s, ctx);
-}
-
 }  // namespace
 
 std::vector<deadline> deadlines(const case_state& s, timestamp now) {
@@ -519,7 +464,7 @@ result<std::vector<event>> decide(const case_state& state, const command& cmd,
     if (state.status == case_status::archived && !is_retention(cmd))
       return make_error(errc::case_archived);
   }
-  if (auto ok = check_actor(state, cmd, ctx); !ok) return ok.error();
+  if (auto ok = check_actor(state, cmd, ctx.who); !ok) return ok.error();
   return std::visit([&](const auto& c) -> result<events> { return decide(state, c, ctx); }, cmd);
 }
 

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/authorization.h"
 #include "core/calendar.h"
 #include "core/case_state.h"
 #include "core/commands.h"
@@ -11,27 +12,6 @@
 #include "core/sla.h"
 
 namespace caseline::core {
-
-// Staff roles (Art. 16-23) and the handling units' people (Art. 30-31).
-enum class role : std::uint8_t {
-  agent,              // 话务员
-  shift_lead,         // 话务班长
-  supervisor,         // 业务主管
-  quality_inspector,  // 质量检验师
-  analyst,            // 运行分析师
-  revisit_officer,    // 回访员
-  unit_staff,         // a handling unit's staff
-  unit_head,          // a handling unit's head
-};
-std::string_view to_string(role r);
-
-// Who issues the command: a center's staff member (center set) or a unit's (unit set).
-struct actor {
-  user_id id;
-  core::role role{core::role::agent};
-  center_code center;
-  unit_id unit;
-};
 
 // Everything a decision may depend on besides the state: the instant, the calendar, the
 // registry, the time limits and who acts. Passed in, never read from the environment, so that

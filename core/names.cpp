@@ -79,9 +79,9 @@ std::string_view to_string(deadline_state v) {
   return name_in(n, v);
 }
 std::string_view to_string(role v) {
-  static constexpr std::array<std::string_view, 8> n{"agent",   "shift_lead",      "supervisor",
-                                                     "quality_inspector", "analyst",
-                                                     "revisit_officer", "unit_staff", "unit_head"};
+  static constexpr std::array<std::string_view, role_count> n{
+      "agent",           "shift_lead", "supervisor", "quality_inspector", "analyst",
+      "revisit_officer", "unit_staff", "unit_head",  "auditor",           "admin"};
   return name_in(n, v);
 }
 

@@ -14,6 +14,15 @@ constexpr std::array<std::string_view, 10> names{"agent",           "shift_lead"
                                                  "supervisor",      "unit",       "auditor",
                                                  "admin",           "unit_head"};
 
+// The same role in core's enum, one to one, in the order of `role`.
+constexpr std::array<core::role, names.size()> core_roles{
+    core::role::agent,      core::role::shift_lead,      core::role::quality_inspector,
+    core::role::analyst,    core::role::revisit_officer, core::role::supervisor,
+    core::role::unit_staff, core::role::auditor,         core::role::admin,
+    core::role::unit_head};
+
+core::role to_core(role r) { return core_roles.at(static_cast<std::size_t>(r)); }
+
 }  // namespace
 
 std::string_view to_string(role r) {
@@ -60,78 +69,43 @@ result<void> check_token_scope(role r, const center_code& center, const unit_id&
 
 result<void> may_register_unit(const principal& p, const core::unit_registered& e,
                                const core::registry& reg) {
-  if (p.role == role::admin || (p.role == role::supervisor && provincial(p))) return success();
-  if (p.role != role::supervisor) return make_error(errc::forbidden, "the registry of units");
-  if (e.center != p.center)
+  const auto sc = core::scope_of(to_actor(p), operation::write_registry);
+  if (!sc) return make_error(errc::forbidden, "the registry of units");
+  if (sc->unbounded()) return success();
+  if (e.center != sc->center)
     return make_error(errc::forbidden, "a supervisor registers units with the own center");
-  if (const core::unit_info* now = reg.unit(e.unit); now != nullptr && now->center != p.center)
+  if (const core::unit_info* now = reg.unit(e.unit); now != nullptr && now->center != sc->center)
     return make_error(errc::forbidden,
                       "another center's unit: moving a unit between centers is for the provincial "
                       "center or an admin");
   return success();
 }
 
-bool permitted(role r, operation op) {
-  using enum role;
-  switch (op) {
-    // Revisit officers: the provincial center's app, web and WeChat matters (Art. 23), which
-    // core checks against the case.
-    case operation::receive:
-    case operation::intake_command:
-      return r == agent || r == shift_lead || r == supervisor || r == revisit_officer;
-    case operation::escalate: return r == supervisor;
-    // Agents: the work orders they handled (Art. 22(4)), which core checks.
-    case operation::archive: return r == supervisor || r == agent || r == revisit_officer;
-    case operation::unit_command: return unit_role(r);
-    case operation::approve_extension: return r == unit_head;
-    // Art. 32: after the unit's window only the center's shift lead (or supervisor) takes it back.
-    case operation::accept_late_return: return r == shift_lead || r == supervisor;
-    case operation::revisit: return r == revisit_officer || r == supervisor;
-    case operation::read_case:
-      return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
-             r == supervisor || unit_role(r) || r == auditor;
-    case operation::read_registry: return true;
-    case operation::write_registry: return r == admin || r == supervisor;
-    case operation::admin_clock:
-    case operation::publish_calendar:
-    case operation::admin_tokens: return r == admin;
-    case operation::metrics: return r == admin || r == analyst || r == auditor;
-    case operation::read_worklists:
-      return r == agent || r == shift_lead || r == quality_inspector || r == revisit_officer ||
-             r == supervisor || unit_role(r) || r == auditor;
-    case operation::read_reports: return r == analyst || r == supervisor || r == auditor;
-    // Supervisors of the provincial center only: the handler checks the center.
-    case operation::retention_audit: return r == auditor || r == supervisor;
-    case operation::legal_hold: return r == supervisor;
-    case operation::upload_recording: return r == agent || r == shift_lead || r == supervisor;
-    case operation::read_recording:
-      return r == supervisor || r == auditor || r == quality_inspector;
-  }
-  return false;
-}
+bool permitted(role r, operation op) { return core::permitted(to_core(r), op); }
 
 bool in_scope(const principal& p, const core::case_state& s) {
-  if (s.status == core::case_status::none) return false;
-  switch (p.role) {
-    case role::auditor: return true;
-    case role::admin:
-    case role::analyst: return false;
-    case role::unit:
-    case role::unit_head: return s.unit && *s.unit == p.unit && !p.unit().empty();
-    default: break;
-  }
-  if (p.center() == core::registry::provincial_center) return true;
-  return s.center == p.center || s.owner_center == p.center;
+  return core::may(to_actor(p), operation::read_case, s);
 }
 
-bool provincial(const principal& p) {
-  return !unit_role(p.role) && p.center() == core::registry::provincial_center;
+bool provincial(const principal& p) { return core::provincial(to_actor(p)); }
+
+core::scope list_scope(const principal& p) {
+  return core::scope_of(to_actor(p), operation::read_case).value_or(core::scope{});
 }
 
-std::string list_scope(const principal& p) {
-  if (unit_role(p.role)) return "u" + p.unit();
-  if (p.role == role::auditor || p.center() == core::registry::provincial_center) return "*";
-  return "c" + p.center();
+bool reaches(const principal& p, operation op) {
+  return core::scope_of(to_actor(p), op).has_value();
+}
+
+result<core::scope> read_scope(const principal& p, operation op, std::string_view center,
+                               std::string_view unit, const core::registry& reg) {
+  std::optional<center_code> c;
+  std::optional<unit_id> u;
+  if (!center.empty()) c = center_code{std::string(center)};
+  if (!unit.empty()) u = unit_id{std::string(unit)};
+  auto sc = core::read_scope(to_actor(p), op, c, u, reg);
+  if (!sc) return make_error(errc::forbidden, sc.error().detail);
+  return sc.value();
 }
 
 bool sees_phone(role r) {
@@ -145,21 +119,7 @@ std::string mask_phone(std::string_view phone) {
 }
 
 core::actor to_actor(const principal& p) {
-  core::role r = core::role::agent;
-  switch (p.role) {
-    case role::agent: r = core::role::agent; break;
-    case role::shift_lead: r = core::role::shift_lead; break;
-    case role::quality_inspector: r = core::role::quality_inspector; break;
-    case role::analyst: r = core::role::analyst; break;
-    case role::revisit_officer: r = core::role::revisit_officer; break;
-    case role::supervisor: r = core::role::supervisor; break;
-    case role::unit: r = core::role::unit_staff; break;
-    case role::unit_head: r = core::role::unit_head; break;
-    // Not case actors: permitted() keeps them from commands; agent is never used for them.
-    case role::auditor:
-    case role::admin: r = core::role::quality_inspector; break;
-  }
-  return core::actor{user_id{"token:" + p.token_id}, r, p.center, p.unit};
+  return core::actor{user_id{"token:" + p.token_id}, to_core(p.role), p.center, p.unit};
 }
 
 }  // namespace caseline::gateway

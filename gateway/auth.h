@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/authorization.h"
 #include "core/case_state.h"
 #include "core/decide.h"
 #include "core/registry.h"
@@ -62,46 +63,33 @@ result<void> check_token_scope(role r, const center_code& center, const unit_id&
 result<void> may_register_unit(const principal& p, const core::unit_registered& e,
                                const core::registry& reg);
 
-// What a route does, for the permission table. Every route that needs a token names one.
-enum class operation : std::uint8_t {
-  receive,
-  intake_command,   // answer, not-accept, redirect, classify, transfer, flag-major-urgent
-  escalate,
-  archive,
-  unit_command,     // return, extend (the head extends, the staff request), reply
-  approve_extension,  // the unit head approves the unit's extension request (Art. 34)
-  accept_late_return,  // a unit's return after its window (Art. 32)
-  revisit,
-  read_case,        // a case, its history, the case list
-  read_registry,    // calendar, centers, units
-  write_registry,   // PUT a unit
-  admin_clock,
-  metrics,
-  read_worklists,    // work queues, overdue and due-soon deadlines (no personal data)
-  read_reports,      // the statutory reports (Art. 39-40, 45)
-  retention_audit,   // the retention audit (Art. 38)
-  legal_hold,        // place or lift a legal hold on a case
-  upload_recording,  // store a call's audio
-  read_recording,    // fetch a call's audio
-  publish_calendar,  // PUT a year of the working-day calendar
-  admin_tokens,      // create, list and revoke bearer tokens
-};
+// What a route does: the operations of the one policy (core/authorization.h). Every route that
+// needs a token names one.
+using operation = core::operation;
 
+// The questions the gateway asks the policy (core/authorization.h), for a principal.
 // May this role ever do this (whatever the case)? False answers 403.
 bool permitted(role r, operation op);
 // Is the case within the principal's scope? False answers 404, exactly as a missing case: a
 // center's staff see their center's cases (received there or belonging there now; the provincial
 // center sees all), a unit sees the cases transferred to it, auditors see all.
 bool in_scope(const principal& p, const core::case_state& s);
-// The list scope of the principal ("c<center>", "u<unit>", "*"), see projections/case_index.h.
-std::string list_scope(const principal& p);
+// Whose cases the principal's case list covers.
+core::scope list_scope(const principal& p);
+// Does the principal's power to do `op` reach anywhere? False for the operations that only the
+// provincial center's staff (and auditors) hold, asked by another center's: 403.
+bool reaches(const principal& p, operation op);
+// The scope of a list, queue or report read naming `center` and/or `unit` ("" names none):
+// core::read_scope, a refusal answering 403 (forbidden: the names are not secret).
+result<core::scope> read_scope(const principal& p, operation op, std::string_view center,
+                               std::string_view unit, const core::registry& reg);
 // Staff of the provincial center (410000): they see every center's cases, queues and reports.
 bool provincial(const principal& p);
 // Roles that do not need the caller's number see it masked.
 bool sees_phone(role r);
 // "13800000000" -> "138****0000"; short numbers are masked entirely.
 std::string mask_phone(std::string_view phone);
-// The actor core decides with.
+// The actor core decides with: the same role (core's names the unit's staff `unit_staff`).
 core::actor to_actor(const principal& p);
 
 }  // namespace caseline::gateway

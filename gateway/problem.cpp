@@ -194,6 +194,10 @@ problem to_problem(const error& e) {
   } else {
     p.detail = e.message();
     p.article = article_of(e.code.message());
+    // A role's refusal names the article that gives the power, where one does
+    // (core/authorization.h); the code's own is the centers' staff (Art. 16-23).
+    if (e.code == core::errc::not_permitted)
+      if (auto a = article_of(e.detail); !a.empty()) p.article = std::move(a);
   }
   if (cat == error_category() && e.code == errc::invalid_field) {
     const auto colon = e.detail.find(':');

@@ -29,7 +29,8 @@ result<revision_stats> deadline_reviser::tick(timestamp /*now*/) {
   std::map<std::string, center_code> cases;
   auto pending =
       storage::scan(store_.db(), store_.cf(family::sla_deadlines),
-                    {keys::deadline::prefix(scope{}.key()), {}, {}}, "read the deadline index",
+                    {keys::deadline::prefix(keys::worklist_scope(scope::everything())), {}, {}},
+                    "read the deadline index",
                     [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
                       auto row = decode_deadline_row(value);
                       if (!row) return row.error();

@@ -27,10 +27,10 @@ std::string row_key(const std::string& scope, civil_date day, const std::string&
 std::set<std::string> scopes_of(const core::case_state& s) {
   std::set<std::string> out;
   if (s.status == core::case_status::none) return out;
-  out.insert("*");
-  out.insert("c" + s.center());
-  out.insert("c" + s.owner_center());
-  if (s.unit) out.insert("u" + (*s.unit)());
+  out.insert(keys::list_scope(core::scope::everything()));
+  out.insert(keys::list_scope(core::scope::of_center(s.center)));
+  out.insert(keys::list_scope(core::scope::of_center(s.owner_center)));
+  if (s.unit) out.insert(keys::list_scope(core::scope::of_unit(*s.unit)));
   return out;
 }
 
@@ -99,9 +99,10 @@ result<void> case_index_projection::apply(const decoded_event& e, rocksdb::Write
 }
 
 result<list_page> case_index_reader::list(const list_query& q) const {
-  const std::string prefix = keys::case_index::prefix(q.scope);
+  const std::string list_key = keys::list_scope(q.scope);
+  const std::string prefix = keys::case_index::prefix(list_key);
   std::string start =
-      q.received_from ? keys::case_index::from_day(q.scope, *q.received_from) : prefix;
+      q.received_from ? keys::case_index::from_day(list_key, *q.received_from) : prefix;
   if (!q.after.empty()) {
     auto after = events::from_hex(q.after);
     if (!after || !after->starts_with(prefix))
@@ -110,7 +111,7 @@ result<list_page> case_index_reader::list(const list_query& q) const {
   }
   // received_to is inclusive: stop before the next day.
   std::string stop;
-  if (q.received_to) stop = keys::case_index::from_day(q.scope, q.received_to->plus_days(1));
+  if (q.received_to) stop = keys::case_index::from_day(list_key, q.received_to->plus_days(1));
 
   list_page page;
   std::size_t scanned = 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/authorization.h"
 #include "core/case_state.h"
 #include "core/result.h"
 #include "projections/projection.h"
@@ -55,7 +56,7 @@ class case_index_projection final : public projection {
 };
 
 struct list_query {
-  std::string scope;                     // "c410100", "u<unit>" or "*"
+  core::scope scope;  // whose cases (core/authorization.h); none lists nothing
   std::optional<civil_date> received_from;
   std::optional<civil_date> received_to;
   std::function<bool(const case_summary&)> keep;  // the other filters; null keeps all

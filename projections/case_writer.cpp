@@ -42,12 +42,14 @@ const std::error_category& error_category() noexcept {
 }
 
 case_writer::case_writer(events::event_log& log, store& s, projection_runner& runner,
-                         core::context base, const clock& clk, unsigned threads)
+                         personal_data* privacy, core::context base, const clock& clk,
+                         unsigned threads)
     : log_(log),
       reader_(s),
       runner_(runner),
       base_(std::move(base)),
       clock_(clk),
+      personal_data_(privacy),
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
       gates_(static_cast<std::size_t>(log.partition_count())),
       pool_(threads) {}

@@ -71,7 +71,11 @@ class case_writer {
  public:
   using done_handler = std::function<void(result<command_outcome>)>;
 
-  case_writer(events::event_log& log, store& s, projection_runner& runner,
+  // `privacy` seals the personal fields of every command's events before they are appended
+  // (field encryption, crypto-shredding); borrowed, it must outlive the writer. Null means the
+  // events carry their text in the clear: only tests of other modules pass it (the server
+  // never does: tools/serve.cpp).
+  case_writer(events::event_log& log, store& s, projection_runner& runner, personal_data* privacy,
               core::context base, const clock& clk, unsigned threads = 2);
   ~case_writer();
 
@@ -88,10 +92,6 @@ class case_writer {
   // returns null falls back to base.cal. Set before the first submit.
   using calendar_source = std::function<std::shared_ptr<const core::calendar>()>;
   void set_calendar_source(calendar_source source) { calendar_source_ = std::move(source); }
-  // Seals personal fields before they are appended (field encryption, crypto-shredding). Set
-  // before the first submit; without it events carry their text in the clear (tests of other
-  // modules only — the server always sets it).
-  void set_personal_data(personal_data* p) { personal_data_ = p; }
   // Called on a writer thread with each command's outcome once the log has acknowledged its
   // record, before the command's own handler: jobs that wake on an event (the same-day
   // major-urgent report, Art. 40(4)). It must not block. Set before the first submit.
@@ -141,7 +141,7 @@ class case_writer {
   const clock& clock_;
   registry_source registry_source_;
   calendar_source calendar_source_;
-  personal_data* personal_data_{nullptr};
+  personal_data* const personal_data_;
   appended_observer appended_observer_;
 
   mutable std::mutex mu_;

@@ -27,8 +27,8 @@ std::string queue_prefix(queue_kind q, std::string_view scope_key) {
 }
 
 std::string queue_key(const queue_item& item, const scope& sc) {
-  return keys::queue{std::string(to_string(item.queue)), sc.key(), item.major_urgent, item.due,
-                     item.id()}
+  return keys::queue{std::string(to_string(item.queue)), keys::worklist_scope(sc),
+                     item.major_urgent, item.due, item.id()}
       .encode();
 }
 
@@ -39,9 +39,9 @@ row_set rows_of(const core::case_state& s) {
   row_set rows;
   if (auto item = queue_entry(s)) {
     const std::string value = detail::encode_row(*item);
-    rows[{family::queues, queue_key(*item, scope{item->center, {}})}] = value;
+    rows[{family::queues, queue_key(*item, scope::of_center(item->center))}] = value;
     if (!item->unit().empty())
-      rows[{family::queues, queue_key(*item, scope{{}, item->unit})}] = value;
+      rows[{family::queues, queue_key(*item, scope::of_unit(item->unit))}] = value;
   }
   for (const auto& d : pending_deadlines(s)) {
     const std::string value = encode_deadline_row(d);
@@ -166,9 +166,9 @@ result<void> queue_projection::prepare_commit(rocksdb::WriteBatch& batch) {
 
 result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string_view cursor,
                                       std::size_t limit) const {
-  if (!sc.center && !sc.unit)
+  if (sc.kind != core::scope_kind::center && sc.kind != core::scope_kind::unit)
     return make_error(core::errc::invalid_argument, "center or unit: a queue belongs to one");
-  const std::string prefix = queue_prefix(q, sc.key());
+  const std::string prefix = queue_prefix(q, keys::worklist_scope(sc));
   std::string start = prefix;
   std::optional<std::string> after;
   if (!cursor.empty()) {
@@ -189,7 +189,8 @@ result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string
         auto item = detail::decode_row<queue_item>(value, "queue item");
         if (!item) return item.error();
         // A unit's queue: only the center asked for, when both are given.
-        if (sc.unit && sc.center && item.value().center != *sc.center)
+        if (const auto c = sc.named_center();
+            sc.kind == core::scope_kind::unit && c && item.value().center != *c)
           return storage::scan_step::next;
         last = key.substr(prefix.size());
         out.items.push_back(std::move(item).value());
@@ -218,8 +219,8 @@ result<std::string> queue_json(store& s, std::string_view queue, const scope& sc
   json_writer w;
   w.begin_object();
   w.key("queue").value(to_string(*q));
-  if (sc.center) w.key("center").value((*sc.center)());
-  if (sc.unit) w.key("unit").value((*sc.unit)());
+  if (const auto c = sc.named_center()) w.key("center").value((*c)());
+  if (const auto u = sc.named_unit()) w.key("unit").value((*u)());
   w.key("items").begin_array();
   for (const auto& item : page.value().items) {
     w.begin_object();

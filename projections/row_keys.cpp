@@ -100,6 +100,29 @@ std::optional<idempotency> idempotency::decode(std::string_view key) {
   return idempotency{std::string(*token), std::string(p.rest())};
 }
 
+namespace {
+
+std::string scope_key(const core::scope& sc, std::string_view center_tag,
+                      std::string_view unit_tag) {
+  switch (sc.kind) {
+    case core::scope_kind::all:
+    case core::scope_kind::province:
+      return "*";
+    case core::scope_kind::center:
+      return std::string(center_tag) + sc.center();
+    case core::scope_kind::unit:
+      return std::string(unit_tag) + sc.unit();
+    case core::scope_kind::none:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string list_scope(const core::scope& sc) { return scope_key(sc, "c", "u"); }
+std::string worklist_scope(const core::scope& sc) { return scope_key(sc, "c:", "u:"); }
+
 std::string case_index::prefix(std::string_view scope) { return key_builder().field(scope).str(); }
 
 std::string case_index::from_day(std::string_view scope, civil_date day) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/authorization.h"
 #include "core/time.h"
 
 // The keys of the projection store's rows, one codec per key family: each layout is written
@@ -57,8 +58,15 @@ struct idempotency {
   static std::optional<idempotency> decode(std::string_view key);
 };
 
+// The scope part of the case_index keys (list_scope) and of the queues and sla_deadlines keys
+// (worklist_scope): "*" for every case (core::scope all or province), "c<center>" / "c:<center>",
+// "u<unit>" / "u:<unit>" (a unit's scope narrowed to a center is read from the unit's rows and
+// filtered). A scope of kind none encodes as "", under which no row is ever stored.
+std::string list_scope(const core::scope& sc);
+std::string worklist_scope(const core::scope& sc);
+
 // case_index: scope\0 received on (YYYYMMDD)\0 case id -> case summary (case_index.cpp). Scopes:
-// "*" (every case), "c<center>", "u<unit>".
+// list_scope.
 struct case_index {
   std::string scope;
   civil_date received_on;
@@ -99,7 +107,7 @@ struct access {
 
 // queues: queue\0 scope\0 rank due (YYYY-MM-DD)\0 case id -> queue_item (queues.cpp). Rank "0"
 // for a major-urgent case (Art. 40(4), 43), "1" for the others: they come first, then by date,
-// then by case id. Scopes: scope::key() (sla_index.h).
+// then by case id. Scopes: worklist_scope.
 struct queue {
   std::string queue_name;
   std::string scope;
@@ -124,7 +132,7 @@ struct remind {
 };
 
 // sla_deadlines: scope\0 then a remind key (due\0 kind\0 case id) -> deadline_row. Every pending
-// deadline is listed under "*", its center's scope and its unit's (sla_index.cpp).
+// deadline is listed under "*", its center's scope and its unit's (worklist_scope; sla_index.cpp).
 struct deadline {
   std::string scope;
   civil_date due;

@@ -73,17 +73,12 @@ result<deadline_row> decode_deadline_row(std::string_view bytes) {
   return detail::decode_row<deadline_row>(bytes, "deadline row");
 }
 
-std::string scope::key() const {
-  if (unit) return "u:" + (*unit)();
-  if (center) return "c:" + (*center)();
-  return "*";
-}
-
 std::vector<std::string> deadline_keys(const deadline_row& row) {
   std::vector<std::string> out;
   out.push_back(indexed_key(row, "*"));
-  out.push_back(indexed_key(row, scope{row.center, std::nullopt}.key()));
-  if (!row.unit().empty()) out.push_back(indexed_key(row, scope{std::nullopt, row.unit}.key()));
+  out.push_back(indexed_key(row, keys::worklist_scope(scope::of_center(row.center))));
+  if (!row.unit().empty())
+    out.push_back(indexed_key(row, keys::worklist_scope(scope::of_unit(row.unit))));
   return out;
 }
 
@@ -113,7 +108,7 @@ result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
 
 result<std::vector<deadline_row>> sla_reader::overdue(const scope& sc, civil_date today,
                                                       std::size_t limit) const {
-  return range(scope_prefix(sc.key()), "", today.to_string(), limit);
+  return range(scope_prefix(keys::worklist_scope(sc)), "", today.to_string(), limit);
 }
 
 result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_date today,
@@ -125,7 +120,8 @@ result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_da
     if (!d) return d.error();
     last = d.value();
   }
-  return range(scope_prefix(sc.key()), today.to_string(), last.plus_days(1).to_string(), limit);
+  return range(scope_prefix(keys::worklist_scope(sc)), today.to_string(),
+               last.plus_days(1).to_string(), limit);
 }
 
 result<std::vector<deadline_row>> sla_reader::to_remind(civil_date today, std::size_t limit) const {
@@ -154,8 +150,8 @@ void write_rows(json_writer& w, const std::vector<deadline_row>& rows, civil_dat
 }
 
 void write_scope(json_writer& w, const scope& sc) {
-  if (sc.center) w.key("center").value((*sc.center)());
-  if (sc.unit) w.key("unit").value((*sc.unit)());
+  if (const auto c = sc.named_center()) w.key("center").value((*c)());
+  if (const auto u = sc.named_unit()) w.key("unit").value((*u)());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "core/authorization.h"
 #include "core/binary.h"
 #include "core/calendar.h"
 #include "core/case_state.h"
@@ -89,16 +90,12 @@ std::vector<deadline_row> pending_deadlines(const core::case_state& s);
 std::string encode_deadline_row(const deadline_row& row);
 result<deadline_row> decode_deadline_row(std::string_view bytes);
 
-// Which deadlines or queue entries a query asks for: a center's, a unit's, or (neither) all.
-struct scope {
-  std::optional<center_code> center;
-  std::optional<unit_id> unit;
-  // "u:<unit>" when a unit is named, else "c:<center>", else "*".
-  std::string key() const;
-};
+// Which deadlines or queue entries a query asks for: a center's, a unit's (of one center, when
+// the scope names both), or every center's; core/authorization.h resolves it for the reader.
+using scope = core::scope;
 
 // Keys of family::sla_deadlines: scope, 0, due (YYYY-MM-DD), 0, kind, 0, case id. Every row is
-// stored under "*", "c:<center>" and, with a unit, "u:<unit>".
+// stored under "*", "c:<center>" and, with a unit, "u:<unit>" (keys::worklist_scope).
 std::vector<std::string> deadline_keys(const deadline_row& row);
 // Key of family::sla_remind (present only while not reminded): due, 0, kind, 0, case id.
 std::string remind_key(const deadline_row& row);

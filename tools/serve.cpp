@@ -250,13 +250,11 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   base.cal = &p->calendar;
   base.reg = &p->registry;
   base.retention = p->retention;
-  p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner, base,
-                                                         *p->clock);
+  p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner,
+                                                         p->privacy.get(), base, *p->clock);
   p->writer->set_registry_source(
       [reg = &p->projections->registry()] { return reg->snapshot(); });
-  p->writer->set_calendar_source(
-      [cal = &p->projections->calendar()] { return cal->snapshot(); });
-  p->writer->set_personal_data(p->privacy.get());
+  p->writer->set_calendar_source([cal = &p->projections->calendar()] { return cal->snapshot(); });
   p->registry_writer = std::make_unique<projections::registry_writer>(
       *p->log, *p->runner, p->projections->registry(), *p->clock);
   if (options.checkpoint_interval.count() > 0) {

@@ -21,6 +21,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "core/authorization.h"
 #include "core/case_state.h"
 #include "core/result.h"
 #include "events/record.h"
@@ -37,10 +38,6 @@
 #include "projections/idempotency_store.h"
 #include "projections/recordings.h"
 #include "projections/token_store.h"
-
-namespace caseline::projections {
-struct scope;  // projections/sla_index.h
-}  // namespace caseline::projections
 
 namespace caseline::gateway {
 
@@ -193,8 +190,8 @@ class api::impl : api_handlers {
   void revoke_token(const scope_ptr& sc, answerer done);
 
   // --- work queues and deadline lists (handlers/worklists.cpp) -----------------------------
-  result<projections::scope> worklist_scope(const principal& p, const std::string& center,
-                                            const std::string& unit);
+  result<core::scope> worklist_scope(const principal& p, const std::string& center,
+                                     const std::string& unit);
   void get_queue(const scope_ptr& sc, answerer done);
   void sla_overdue(const scope_ptr& sc, answerer done);
   void sla_due_soon(const scope_ptr& sc, answerer done);

@@ -190,10 +190,10 @@ void api::impl::list_cases(const scope_ptr& sc, answerer done) {
   }
   lq.after = param("cursor");
   // Narrow the scanned range with the most selective index the caller's scope allows.
-  if (lq.scope == "*" && !unit.empty())
-    lq.scope = "u" + unit;
-  else if (lq.scope == "*" && !center.empty())
-    lq.scope = "c" + center;
+  if (lq.scope.unbounded() && !unit.empty())
+    lq.scope = core::scope::of_unit(unit_id{unit});
+  else if (lq.scope.unbounded() && !center.empty())
+    lq.scope = core::scope::of_center(center_code{center});
   lq.keep = [=](const projections::case_summary& c) {
     return (center.empty() || c.center == center || c.owner_center == center) &&
            (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&

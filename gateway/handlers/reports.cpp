@@ -17,10 +17,10 @@ namespace caseline::gateway {
 result<std::string> api::impl::report_center(const principal& p, const std::string& center) {
   if (!center.empty() && !is_center_code(center))
     return field_error("center", "must be a 6-digit GB/T 2260 code");
-  if (p.role == role::auditor || provincial(p)) return center;
-  if (!center.empty() && center != p.center())
-    return make_error(errc::forbidden, "another center's report");
-  return p.center();
+  auto sc = read_scope(p, operation::read_reports, center, "", *s_.registry.snapshot());
+  if (!sc) return sc.error();
+  const auto named = sc.value().named_center();
+  return named ? (*named)() : std::string();
 }
 
 // The report routes share their checks: known parameters, then the caller's center.
@@ -81,7 +81,7 @@ void api::impl::report_overdue(const scope_ptr& sc, answerer done) {
 void api::impl::report_assessment(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
-  if (sc->who->role != role::auditor && !provincial(*sc->who))
+  if (!reaches(*sc->who, operation::read_assessment))
     return done(error_response(
         make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
         q.path));

@@ -16,7 +16,7 @@ void api::impl::retention_audit(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"as_of", "format"}); !k)
     return done(error_response(k.error(), q.path));
-  if (sc->who->role != role::auditor && !provincial(*sc->who))
+  if (!reaches(*sc->who, operation::retention_audit))
     return done(error_response(
         make_error(errc::forbidden,
                    "the retention audit is for auditors and the provincial center's supervisors"),

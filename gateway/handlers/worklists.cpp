@@ -16,33 +16,12 @@ namespace caseline::gateway {
 // The scope of a queue or deadline list: non-provincial center staff see their own center
 // (and the units registered with it), a unit token its own unit; the provincial center's staff
 // and auditors what they name. Asking for another's is 403 (the names are not secret).
-result<projections::scope> api::impl::worklist_scope(const principal& p, const std::string& center,
-                                                     const std::string& unit) {
+result<core::scope> api::impl::worklist_scope(const principal& p, const std::string& center,
+                                              const std::string& unit) {
   if (!center.empty() && !is_center_code(center))
     return field_error("center", "must be a 6-digit GB/T 2260 code");
   if (!unit.empty() && !valid_token_text(unit, 64)) return field_error("unit", "not a unit id");
-  projections::scope out;
-  if (unit_role(p.role)) {
-    if ((!unit.empty() && unit != p.unit()) || (!center.empty() && center != p.center()))
-      return make_error(errc::forbidden, "a unit sees its own unit's cases only");
-    out.unit = p.unit;
-    return out;
-  }
-  if (!unit.empty()) out.unit = unit_id{unit};
-  if (p.role == role::auditor || provincial(p)) {
-    if (!center.empty()) out.center = center_code{center};
-    return out;
-  }
-  if (!center.empty() && center != p.center())
-    return make_error(errc::forbidden, "another center's cases");
-  out.center = p.center;
-  if (!unit.empty()) {
-    const auto reg = s_.registry.snapshot();
-    const core::unit_info* u = reg->unit(unit_id{unit});
-    if (!u || u->center() != p.center())
-      return make_error(errc::forbidden, "not a unit of the token's center");
-  }
-  return out;
+  return read_scope(p, operation::read_worklists, center, unit, *s_.registry.snapshot());
 }
 
 void api::impl::get_queue(const scope_ptr& sc, answerer done) {
@@ -51,7 +30,7 @@ void api::impl::get_queue(const scope_ptr& sc, answerer done) {
     return done(error_response(k.error(), q.path));
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
   if (!scope) return done(error_response(scope.error(), q.path));
-  if (!scope.value().center && !scope.value().unit)
+  if (scope.value().unbounded())
     return done(error_response(field_error("center",
                                            "a queue belongs to a center or a unit: "
                                            "name one"),

@@ -93,7 +93,8 @@ class history {
     core::context base;
     base.cal = &cal_;
     base.reg = &reg_;
-    writer_ = std::make_unique<projections::case_writer>(*log_, *store_, *runner_, base, clock_);
+    writer_ =
+        std::make_unique<projections::case_writer>(*log_, *store_, *runner_, nullptr, base, clock_);
   }
 
   ~history() { close(); }

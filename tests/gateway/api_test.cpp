@@ -691,6 +691,8 @@ TEST_CASE("Art. 22(4), 23 — agents archive their own work orders; the provinci
   CHECK(r.status == 409);
   CHECK(str(r.json(), "type") == "/problems/rule/not-permitted");
   CHECK(str(r.json(), "detail").find("(Art. 23)") != std::string::npos);
+  // The article that gives the revisit officer the power, not the code's generic one.
+  CHECK(str(r.json(), "article") == "Art. 23");
   CHECK(receive(own_center, "wechat", wx, srv.own.at("revisit_officer")).status == 409);
 
   // An agent archives the work orders that agent handled, not another agent's.

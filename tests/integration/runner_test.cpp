@@ -47,7 +47,7 @@ void write_cases(const std::string& dir, int n) {
   core::context base;
   base.cal = &cal;
   base.reg = &reg;
-  projections::case_writer writer(*log, *store, runner, base, clock);
+  projections::case_writer writer(*log, *store, runner, nullptr, base, clock);
   const core::actor agent{user_id{"a"}, core::role::agent, center_code{"410100"}, {}};
   for (int i = 0; i < n; ++i) {
     auto r = projections::submit_and_wait(

@@ -65,8 +65,8 @@ struct rig {
     core::context base;
     base.cal = &cal;
     base.reg = &reg;
-    writer = std::make_unique<projections::case_writer>(*log, *store, *runner, base, clock);
-    writer->set_personal_data(privacy.get());
+    writer = std::make_unique<projections::case_writer>(*log, *store, *runner, privacy.get(), base,
+                                                        clock);
   }
   ~rig() {
     writer.reset();

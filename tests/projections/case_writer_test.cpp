@@ -61,7 +61,7 @@ TEST_CASE("a done handler is gone with the writer, however long the log keeps it
   base.cal = &core::testing::repo_calendar();
   base.reg = &s.world().reg;
   base.sla = s.world().sla;
-  auto writer = std::make_unique<case_writer>(log, s.db(), s.runner(), base, s.clock());
+  auto writer = std::make_unique<case_writer>(log, s.db(), s.runner(), nullptr, base, s.clock());
   // Stands for what the server's done handler holds: the connection the answer is written to.
   auto connection = std::make_shared<int>(0);
   std::promise<bool> answered;

@@ -92,7 +92,7 @@ class stack {
     base.cal = &core::testing::repo_calendar();
     base.reg = &world_.reg;
     base.sla = world_.sla;
-    writer_ = std::make_unique<case_writer>(*log_, *store_, *runner_, base, clock_);
+    writer_ = std::make_unique<case_writer>(*log_, *store_, *runner_, nullptr, base, clock_);
   }
 
   // A restart: everything but the log and the data folder goes away.

@@ -31,7 +31,7 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   stack s;
   const auto ids = play(s, october_scenario());
   const queue_reader q(s.db());
-  const scope zz{center_code{"410100"}, std::nullopt};
+  const scope zz = scope::of_center(center_code{"410100"});
   auto page = [&](queue_kind k, const scope& sc) {
     auto p = q.page(k, sc, "", 100);
     REQUIRE(p);
@@ -44,13 +44,13 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   CHECK(page(queue_kind::escalated, zz).empty());
   // H is major-urgent: first although its deadline (November) is the latest but J's.
   CHECK(page(queue_kind::at_unit, zz) == strings{"H", "I", "J"});
-  CHECK(page(queue_kind::at_unit, scope{std::nullopt, unit_id{"u-zz-yg"}}) == strings{"H", "I"});
-  CHECK(page(queue_kind::at_unit, scope{std::nullopt, unit_id{"u-zz-gl"}}) == strings{"J"});
+  CHECK(page(queue_kind::at_unit, scope::of_unit(unit_id{"u-zz-yg"})) == strings{"H", "I"});
+  CHECK(page(queue_kind::at_unit, scope::of_unit(unit_id{"u-zz-gl"})) == strings{"J"});
   CHECK(page(queue_kind::awaiting_revisit, zz) == strings{"D"});
   // Closed on 10-12 (A, B, C), 10-20 (E, replied then revisited), 10-22 (G), 10-28 (F); the
   // archived September and 2025 cases are gone.
   CHECK(page(queue_kind::to_archive, zz) == strings{"A", "B", "C", "E", "G", "F"});
-  CHECK(page(queue_kind::to_archive, scope{center_code{"410200"}, std::nullopt}) == strings{"N"});
+  CHECK(page(queue_kind::to_archive, scope::of_center(center_code{"410200"})) == strings{"N"});
 
   SUBCASE("the deadline shown is the (extended) one the queue is sorted by") {
     auto p = q.page(queue_kind::at_unit, zz, "", 100);
@@ -81,10 +81,10 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
     auto overdue = sla.overdue(zz, today, 100);
     REQUIRE(overdue);
     CHECK(labels(overdue.value(), ids) == strings{"I reply 2026-10-22"});
-    auto all = sla.overdue(scope{}, today, 100);
+    auto all = sla.overdue(scope::everything(), today, 100);
     REQUIRE(all);
     CHECK(labels(all.value(), ids) == strings{"I reply 2026-10-22"});
-    auto unit = sla.overdue(scope{std::nullopt, unit_id{"u-zz-gl"}}, today, 100);
+    auto unit = sla.overdue(scope::of_unit(unit_id{"u-zz-gl"}), today, 100);
     REQUIRE(unit);
     CHECK(unit.value().empty());
     // K was received on Friday 10-30: its transfer is due on the 3rd working day, Wed 11-04.
@@ -120,7 +120,7 @@ TEST_CASE("a case moves between queues as it is handled, and leaves them when ar
       {"2026-11-02", "X", classify(core::category::inquiry, core::domain::highway, {}), agent},
   };
   auto ids = play(s, steps);
-  const scope zz{center_code{"410100"}, std::nullopt};
+  const scope zz = scope::of_center(center_code{"410100"});
   const queue_reader q(s.db());
   const auto count = [&](queue_kind k) {
     auto p = q.page(k, zz, "", 100);
@@ -134,19 +134,19 @@ TEST_CASE("a case moves between queues as it is handled, and leaves them when ar
                 agent, at(date("2026-11-02"), 5)));
   // Escalated to the provincial center: it is that center's queue now.
   CHECK(count(queue_kind::to_transfer) == 0);
-  auto prov = q.page(queue_kind::escalated, scope{center_code{"410000"}, std::nullopt}, "", 10);
+  auto prov = q.page(queue_kind::escalated, scope::of_center(center_code{"410000"}), "", 10);
   REQUIRE(prov);
   CHECK(prov.value().items.size() == 1);
   const auto prov_agent = world::agent("410000");
   REQUIRE(s.run(ids.at("X"), transfer("u-prov-gs"), prov_agent, at(date("2026-11-03"))));
-  auto at_unit = q.page(queue_kind::at_unit, scope{std::nullopt, unit_id{"u-prov-gs"}}, "", 10);
+  auto at_unit = q.page(queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10);
   REQUIRE(at_unit);
   CHECK(at_unit.value().items.size() == 1);
   REQUIRE(s.run(ids.at("X"), give_back(), world::unit_member("u-prov-gs"), at(date("2026-11-04"))));
-  auto returned = q.page(queue_kind::returned, scope{center_code{"410000"}, std::nullopt}, "", 10);
+  auto returned = q.page(queue_kind::returned, scope::of_center(center_code{"410000"}), "", 10);
   REQUIRE(returned);
   CHECK(returned.value().items.size() == 1);
-  auto none = q.page(queue_kind::at_unit, scope{std::nullopt, unit_id{"u-prov-gs"}}, "", 10);
+  auto none = q.page(queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10);
   REQUIRE(none);
   CHECK(none.value().items.empty());
 }

@@ -75,7 +75,7 @@ inline void reminder_exactly_once(backend b) {
   CHECK(reminded() == 2);
   CHECK(s.count_in_log(core::overdue_reported::type_id) == 1);
   // The reminder carries the deadline it is about.
-  auto overdue = sla_reader(s.db(), cal).overdue(scope{}, date("2026-10-21"), 10);
+  auto overdue = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), 10);
   REQUIRE(overdue);
   REQUIRE(overdue.value().size() == 2);
   CHECK(overdue.value()[0].id == ids.at("S"));
@@ -87,7 +87,7 @@ inline void reminder_exactly_once(backend b) {
   CHECK(overdue.value()[1].reminded);
   // An extension cannot come after the deadline, but a late reply meets it: gone from the list.
   REQUIRE(s.run(ids.at("R"), reply(), world::unit_member("u-zz-yg"), at(date("2026-10-21"))));
-  auto after = sla_reader(s.db(), cal).overdue(scope{}, date("2026-10-21"), 10);
+  auto after = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), 10);
   REQUIRE(after);
   CHECK(after.value().size() == 1);
 }
