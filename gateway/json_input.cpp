@@ -12,7 +12,7 @@
 namespace caseline::gateway {
 
 error field_error(std::string_view path, std::string_view reason) {
-  return make_error(errc::invalid_field, std::string(path) + ": " + std::string(reason));
+  return make_field_error(errc::invalid_field, std::string(path), reason);
 }
 
 namespace {

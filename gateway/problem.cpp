@@ -195,11 +195,11 @@ problem to_problem(const error& e) {
     p.detail = e.message();
     p.article = article_of(e.code.message());
   }
-  if (cat == error_category() && e.code == errc::invalid_field) {
-    const auto colon = e.detail.find(':');
-    p.field = e.detail.substr(0, colon);
+  if (!e.field.empty()) {
+    p.field = e.field;
   } else if (e.code == core::errc::invalid_argument) {
-    // Query parameters checked by the projections: "limit: from 1 to 500" names "limit".
+    // core's rules name the field they miss first in their detail: "days: at least 1" names
+    // "days" (the gateway's and the projections' errors name it typed, above).
     const auto colon = e.detail.find(':');
     const std::string name = e.detail.substr(0, colon);
     if (!name.empty() &&

@@ -9,6 +9,7 @@
 #include "core/registry.h"
 #include "events/errc.h"
 #include "gateway/auth.h"
+#include "gateway/json_input.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
 #include "projections/registry_projection.h"
@@ -23,7 +24,7 @@ result<void> check_token_request(const token_request& r, const core::registry& r
   if (!role) {
     std::string names;
     for (auto n : gateway::role_names()) names += (names.empty() ? "" : ", ") + std::string(n);
-    return make_error(gateway::errc::invalid_field, "role: must be one of: " + names);
+    return gateway::field_error("role", "must be one of: " + names);
   }
   return gateway::check_token_scope(*role, center_code{r.center}, unit_id{r.unit}, reg);
 }
@@ -70,8 +71,8 @@ result<timestamp> parse_expires(std::string_view text, timestamp now) {
   else if (unit == "h") per = 3'600'000;
   else if (unit == "d") per = 86'400'000;
   if (ec != std::errc{} || n <= 0 || per == 0 || n > 3650LL * 86'400'000 / per)
-    return make_error(gateway::errc::invalid_field,
-                      "expires: an RFC 3339 date-time or a duration such as 90m, 12h, 30d");
+    return gateway::field_error("expires",
+                                "an RFC 3339 date-time or a duration such as 90m, 12h, 30d");
   return timestamp{now.ms + n * per};
 }
 
