@@ -1,11 +1,12 @@
 #include "gateway/problem.h"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/errc.h"
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "gateway/json_text.h"
 #include "projections/errc.h"
 
 namespace caseline::gateway {
@@ -223,7 +224,7 @@ http_response problem_response(const problem& p, std::string_view instance) {
   http_response r;
   r.status = p.status;
   r.content_type = "application/problem+json";
-  r.body = boost::json::serialize(o);
+  r.body = json_text(o);
   return r;
 }
 

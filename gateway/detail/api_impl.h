@@ -38,7 +38,8 @@
 #include "projections/token_store.h"
 
 namespace caseline::projections {
-struct scope;  // projections/sla_index.h
+struct scope;           // projections/sla_index.h
+struct report_request;  // projections/reports.h
 }  // namespace caseline::projections
 
 namespace caseline::gateway {
@@ -74,9 +75,6 @@ bool valid_token_text(std::string_view s, std::size_t max);
 error case_not_found(const std::string& id);
 result<void> require_json(const http_request& req);
 std::string etag(std::uint64_t version);
-http_response raw_json_response(std::string body, std::string content_type = "application/json");
-std::string param(const http_request& req, std::string_view name);
-result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known);
 
 // The API's state and its handlers. Each handler is a member, named in the dispatch table in
 // gateway/api.cpp and defined in the handler file of its resource. Lifecycle and thread-safety
@@ -121,7 +119,7 @@ class api::impl {
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
   void answer_projection(const scope_ptr& sc, const responder& done,
-                         const std::function<result<std::string>()>& render);
+                         const std::function<result<json::object>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
   void healthz(const scope_ptr&, responder done);
@@ -165,10 +163,12 @@ class api::impl {
 
   // --- reports (handlers/reports.cpp) -----------------------------------------------------
   result<std::string> report_center(const principal& p, const std::string& center);
+  result<json::object> report_body(const core::registry& reg,
+                                   result<projections::report_request> req);
   void report(const scope_ptr& sc, const responder& done,
               std::initializer_list<std::string_view> params,
-              const std::function<result<std::string>(const core::registry&,
-                                                      const std::string& center)>& render);
+              const std::function<result<json::object>(const core::registry&,
+                                                       const std::string& center)>& read);
   void report_monthly(const scope_ptr& sc, responder done);
   void report_annual(const scope_ptr& sc, responder done);
   void report_period(const scope_ptr& sc, responder done);
