@@ -9,6 +9,7 @@
 #include "core/registry.h"
 #include "events/errc.h"
 #include "gateway/auth.h"
+#include "gateway/json_text.h"
 #include "gateway/json_input.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
@@ -102,7 +103,7 @@ int run_token_create(const store_options& options, const token_admin& via, const
     if (!r.unit.empty()) body["unit"] = r.unit;
     if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
     auto a = admin_request({via.url, via.token}, "POST", "/v1/admin/tokens",
-                           boost::json::serialize(body));
+                           gateway::json_text(body));
     if (int rc = report_answer("create", a, 201, err); rc != 0) return rc;
     const auto answer = boost::json::parse(a.value().body).as_object();
     out << answer.at("token").as_string().c_str() << "\n";
@@ -150,7 +151,7 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
         {"expires", t.expires_at ? boost::json::value(to_rfc3339_shanghai(*t.expires_at))
                                  : boost::json::value(nullptr)},
         {"expired", projections::expired(t, now)}});
-  out << boost::json::serialize(boost::json::object{{"tokens", std::move(items)}}) << "\n";
+  out << gateway::json_text(boost::json::object{{"tokens", std::move(items)}}) << "\n";
   return 0;
 }
 
