@@ -1,9 +1,6 @@
 #include "core/codec.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
-
+#include "core/binary.h"
 #include "core/errc.h"
 
 namespace caseline::core {
@@ -29,13 +26,12 @@ result<Variant> decode_alternative(std::uint16_t type_id, std::uint16_t version,
       return make_error(errc::undecodable_event, "unknown version " + std::to_string(version) +
                                                      " of event type " + std::to_string(type_id));
     try {
-      std::istringstream in{std::string(bytes)};
-      cereal::PortableBinaryInputArchive ar(in);
+      binary_input ar(bytes);
       T value;
       ar(value);  // cereal reads the stored class version and passes it to serialize()
-      if (in.peek() != std::char_traits<char>::eof())
-        return make_error(errc::undecodable_event, "trailing bytes after event type " +
-                                                       std::to_string(type_id));
+      if (ar.remaining() != 0)
+        return make_error(errc::undecodable_event,
+                          "trailing bytes after event type " + std::to_string(type_id));
       return Variant{std::move(value)};
     } catch (const std::exception& ex) {
       return make_error(errc::undecodable_event,
@@ -49,12 +45,7 @@ encoded_event encode_variant(const Variant& e) {
   return std::visit(
       [](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        std::ostringstream out;
-        {
-          cereal::PortableBinaryOutputArchive ar(out);
-          ar(v);
-        }
-        return encoded_event{T::type_id, current_version<T>(), std::move(out).str()};
+        return encoded_event{T::type_id, current_version<T>(), binary_encode(v)};
       },
       e);
 }
@@ -79,29 +70,52 @@ std::uint16_t type_id_of(const event& e) {
 
 std::string_view event_name(std::uint16_t type_id) {
   switch (type_id) {
-    case case_received::type_id: return "case_received";
-    case answered_immediately::type_id: return "answered_immediately";
-    case not_accepted::type_id: return "not_accepted";
-    case redirected::type_id: return "redirected";
-    case classified::type_id: return "classified";
-    case transferred::type_id: return "transferred";
-    case escalated::type_id: return "escalated";
-    case returned::type_id: return "returned";
-    case extended::type_id: return "extended";
-    case reminded::type_id: return "reminded";
-    case replied::type_id: return "replied";
-    case revisited::type_id: return "revisited";
-    case archived::type_id: return "archived";
-    case flagged_major_urgent::type_id: return "flagged_major_urgent";
-    case recording_purged::type_id: return "recording_purged";
-    case text_shredded::type_id: return "text_shredded";
-    case unit_registered::type_id: return "unit_registered";
-    case legal_hold_placed::type_id: return "legal_hold_placed";
-    case legal_hold_lifted::type_id: return "legal_hold_lifted";
-    case purge_refused::type_id: return "purge_refused";
-    case deadline_revised::type_id: return "deadline_revised";
-    case calendar_year_published::type_id: return "calendar_year_published";
-    case extension_requested::type_id: return "extension_requested";
+    case case_received::type_id:
+      return "case_received";
+    case answered_immediately::type_id:
+      return "answered_immediately";
+    case not_accepted::type_id:
+      return "not_accepted";
+    case redirected::type_id:
+      return "redirected";
+    case classified::type_id:
+      return "classified";
+    case transferred::type_id:
+      return "transferred";
+    case escalated::type_id:
+      return "escalated";
+    case returned::type_id:
+      return "returned";
+    case extended::type_id:
+      return "extended";
+    case reminded::type_id:
+      return "reminded";
+    case replied::type_id:
+      return "replied";
+    case revisited::type_id:
+      return "revisited";
+    case archived::type_id:
+      return "archived";
+    case flagged_major_urgent::type_id:
+      return "flagged_major_urgent";
+    case recording_purged::type_id:
+      return "recording_purged";
+    case text_shredded::type_id:
+      return "text_shredded";
+    case unit_registered::type_id:
+      return "unit_registered";
+    case legal_hold_placed::type_id:
+      return "legal_hold_placed";
+    case legal_hold_lifted::type_id:
+      return "legal_hold_lifted";
+    case purge_refused::type_id:
+      return "purge_refused";
+    case deadline_revised::type_id:
+      return "deadline_revised";
+    case calendar_year_published::type_id:
+      return "calendar_year_published";
+    case extension_requested::type_id:
+      return "extension_requested";
     case overdue_reported::type_id:
       return "overdue_reported";
   }

@@ -164,46 +164,15 @@ result<checkpoint_tick> checkpointer::tick() {
   return report;
 }
 
-// --------------------------------------------------------------------------- checkpoint_thread
+// --------------------------------------------------------------------------- the periodic task
 
-checkpoint_thread::checkpoint_thread(checkpointer& c, std::chrono::milliseconds interval,
-                                     error_handler on_error)
-    : checkpointer_(c), interval_(interval), on_error_(std::move(on_error)) {
-  thread_ = std::thread([this] { run(); });
-}
-
-checkpoint_thread::~checkpoint_thread() {
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-void checkpoint_thread::cancel_final_tick() {
-  std::lock_guard lk(mu_);
-  final_tick_ = false;
-}
-
-std::uint64_t checkpoint_thread::ticks() const {
-  std::lock_guard lk(mu_);
-  return ticks_;
-}
-
-void checkpoint_thread::run() {
-  std::unique_lock lk(mu_);
-  bool last = false;
-  while (!last) {
-    cv_.wait_for(lk, interval_, [&] { return stop_; });
-    last = stop_;  // stopping: one more tick covers what was appended since the previous one
-    if (last && !final_tick_) break;
-    lk.unlock();
-    auto r = checkpointer_.tick();
-    if (!r && on_error_) on_error_(r.error());
-    lk.lock();
-    ++ticks_;
-  }
+periodic_task start_checkpoints(checkpointer& c, std::chrono::milliseconds interval,
+                                std::function<void(const error&)> on_error) {
+  return periodic_task("checkpoints", {.interval = interval, .at_stop = true},
+                       [&c, on_error = std::move(on_error)] {
+                         auto r = c.tick();
+                         if (!r && on_error) on_error(r.error());
+                       });
 }
 
 }  // namespace caseline::events

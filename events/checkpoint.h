@@ -14,7 +14,6 @@
 // the checkpoint that the writer had seen. Checking a checkpoint = recomputing h(L) from offset 0.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,11 +21,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/result.h"
 #include "core/time.h"
 #include "events/event_log.h"
+#include "events/periodic.h"
 #include "events/record.h"
 
 namespace caseline::events {
@@ -107,38 +106,11 @@ class checkpointer {
   std::map<std::int32_t, partition_state> state_;  // guarded by mu_
 };
 
-// Runs checkpointer::tick() every `interval` on its own thread, and once more when stopped.
-// Errors go to `on_error` (on that thread) and the next tick retries.
-//
-// Lifecycle: starts in the constructor; the destructor wakes the thread, runs a last tick and
-// joins. The checkpointer must outlive it. Thread-safety: construct and destroy from one thread.
-class checkpoint_thread {
- public:
-  using error_handler = std::function<void(const error&)>;
-
-  checkpoint_thread(checkpointer& c, std::chrono::milliseconds interval,
-                    error_handler on_error = {});
-  ~checkpoint_thread();
-  checkpoint_thread(const checkpoint_thread&) = delete;
-  checkpoint_thread& operator=(const checkpoint_thread&) = delete;
-
-  // Ticks completed so far (successful or not).
-  std::uint64_t ticks() const;
-  // Stop without the last tick (the log is down: it could only wait and fail).
-  void cancel_final_tick();
-
- private:
-  void run();
-
-  checkpointer& checkpointer_;
-  std::chrono::milliseconds interval_;
-  error_handler on_error_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_{false};         // guarded by mu_
-  bool final_tick_{true};    // guarded by mu_
-  std::uint64_t ticks_{0};   // guarded by mu_
-  std::thread thread_;       // last: starts after everything it uses
-};
+// Runs c.tick() every `interval` as the periodic task "checkpoints", and once more when stopped
+// (over what was appended since the previous tick; stop_without_final_run() when the log is down
+// and it could only wait and fail). Errors go to `on_error` (on the task's thread) and the next
+// tick retries. The checkpointer must outlive the task.
+periodic_task start_checkpoints(checkpointer& c, std::chrono::milliseconds interval,
+                                std::function<void(const error&)> on_error = {});
 
 }  // namespace caseline::events

@@ -15,6 +15,7 @@
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
 #include "events/errc.h"
+#include "events/periodic.h"
 
 namespace caseline::events {
 
@@ -258,7 +259,7 @@ result<log_offset> query_end_offset(rd_kafka_t* rk, const std::string& topic, pa
 
 // The reader consumer and the one thread that calls into it. Callers hand it a job and wait
 // for the answer only until their own deadline: whatever librdkafka or the broker does, no
-// caller (an API worker, the checkpoint thread, a graceful stop) blocks beyond it. A job whose
+// caller (an API worker, the checkpoint task, a graceful stop) blocks beyond it. A job whose
 // caller has given up is not started.
 //
 // Lifecycle: shared by the log and the thread. The log's destructor stops the thread and
@@ -354,16 +355,11 @@ class kafka_event_log final : public event_log {
         reader_(std::make_unique<reader_thread>(std::move(reader))) {
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
-    prober_ = std::thread([this] { probe_loop(); });
+    prober_ = periodic_task("kafka-health", {.interval = probe_interval}, [this] { probe(); });
   }
 
   ~kafka_event_log() override {
-    {
-      std::lock_guard lk(health_mu_);
-      stopping_ = true;
-    }
-    health_cv_.notify_all();
-    prober_.join();  // its metadata request honours the request timeout
+    prober_.stop();  // its metadata request honours the request timeout
     reader_.reset();
     producer_.reset();
   }
@@ -437,16 +433,12 @@ class kafka_event_log final : public event_log {
  private:
   static constexpr std::chrono::milliseconds probe_interval{1000};
 
-  // The health probe: one metadata request (which honours its timeout) every probe_interval.
-  void probe_loop() {
-    std::unique_lock lk(health_mu_);
-    while (!health_cv_.wait_for(lk, probe_interval, [&] { return stopping_; })) {
-      lk.unlock();
-      auto r = producer_->check(options_.timeouts.request);
-      lk.lock();
-      health_ = std::move(r);
-      health_at_ = clock::now();
-    }
+  // The health probe, every probe_interval: one metadata request (which honours its timeout).
+  void probe() {
+    auto r = producer_->check(options_.timeouts.request);
+    std::lock_guard lk(health_mu_);
+    health_ = std::move(r);
+    health_at_ = clock::now();
   }
 
   static result<std::vector<log_record>> read_on_reader(reader_thread::state& st,
@@ -523,11 +515,9 @@ class kafka_event_log final : public event_log {
   std::unique_ptr<detail::rdkafka_producer> producer_;
   std::unique_ptr<reader_thread> reader_;
   std::mutex health_mu_;
-  std::condition_variable health_cv_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
-  bool stopping_{false};            // guarded by health_mu_
-  std::thread prober_;              // last: starts after everything it uses
+  periodic_task prober_;            // last: starts after everything it uses
 };
 
 result<void> check_options(const kafka_log_options& o) {

@@ -1,13 +1,11 @@
 #include "events/record.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
+#include <openssl/evp.h>
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
-#include <openssl/evp.h>
 
+#include "core/binary.h"
 #include "events/errc.h"
 
 namespace caseline::events {
@@ -74,22 +72,16 @@ constexpr std::string_view checkpoint_magic = "CLC1";
 
 template <class T>
 std::string to_bytes(const T& value) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    ar(value);
-  }
-  return std::move(out).str();
+  return core::binary_encode(value);
 }
 
 template <class T>
 result<T> from_bytes(std::string_view bytes, std::string_view what) {
   try {
-    std::istringstream in{std::string(bytes)};
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     T value;
     ar(value);
-    if (in.peek() != std::char_traits<char>::eof())
+    if (ar.remaining() != 0)
       return make_error(errc::corrupt_record, std::string(what) + " has trailing bytes");
     return value;
   } catch (const std::exception& ex) {
@@ -131,7 +123,8 @@ result<record> decode_record(std::string_view bytes) {
     if (!k) return k.error();
     r = record{std::move(k.value().events), std::move(k.value().idempotency)};
   }
-  if (r && r.value().events.empty()) return make_error(errc::corrupt_record, "record holds no event");
+  if (r && r.value().events.empty())
+    return make_error(errc::corrupt_record, "record holds no event");
   return r;
 }
 

@@ -1,12 +1,11 @@
 #include "projections/access_log.h"
 
 #include <atomic>
-#include <sstream>
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
 #include <rocksdb/db.h>
+#include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
@@ -25,14 +24,11 @@ result<void> access_log::record(const access_entry& e) {
   // millisecond in order, and the token and correlation id keep keys distinct across restarts.
   const std::string key =
       keys::access{e.at.ms, sequence.fetch_add(1), e.token_id, e.correlation_id}.encode();
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 1;
-    ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);
-  }
-  const auto s = store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key,
-                                 std::move(out).str());
+  const std::uint32_t version = 1;
+  const std::string bytes = core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id,
+                                                e.route, e.correlation_id);
+  const auto s =
+      store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key, bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "record access");
   return success();
 }
@@ -43,8 +39,7 @@ result<std::vector<access_entry>> access_log::of_case(const std::string& case_id
       store_.db(), store_.cf(family::access_log), {}, "read access log",
       [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
         try {
-          std::istringstream in{std::string(value)};
-          cereal::PortableBinaryInputArchive ar(in);
+          core::binary_input ar(value);
           std::uint32_t version = 0;
           access_entry e;
           ar(version, e.at.ms, e.token_id, e.role, e.case_id, e.route, e.correlation_id);

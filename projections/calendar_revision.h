@@ -30,7 +30,7 @@ struct revision_stats {
 // only when every case had its outcome.
 //
 // Lifecycle: borrows the store, the writer and the calendar projection, which must outlive it.
-// tick() from one thread at a time (the reminder thread, before its reminders, so reminders
+// tick() from one thread at a time (the reminder task, before its reminders, so reminders
 // follow revised deadlines).
 class deadline_reviser {
  public:

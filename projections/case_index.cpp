@@ -1,13 +1,13 @@
 #include "projections/case_index.h"
 
 #include <set>
-#include <sstream>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-#include <cereal/archives/portable_binary.hpp>
+
 #include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "core/decide.h"
 #include "core/errc.h"
 #include "events/errc.h"
@@ -35,20 +35,14 @@ std::set<std::string> scopes_of(const core::case_state& s) {
 }
 
 std::string encode(const case_summary& c) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 1;
-    ar(version, c.id, c.center, c.owner_center, c.status, c.unit, c.category, c.domain,
-       c.received_on, c.version, c.major_urgent);
-  }
-  return std::move(out).str();
+  const std::uint32_t version = 1;
+  return core::binary_encode(version, c.id, c.center, c.owner_center, c.status, c.unit, c.category,
+                             c.domain, c.received_on, c.version, c.major_urgent);
 }
 
 result<case_summary> decode(const std::string& bytes) {
   try {
-    std::istringstream in(bytes);
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     std::uint32_t version = 0;
     case_summary c;
     ar(version, c.id, c.center, c.owner_center, c.status, c.unit, c.category, c.domain,

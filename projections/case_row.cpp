@@ -1,26 +1,17 @@
 #include "projections/case_row.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
-
+#include "core/binary.h"
 #include "events/errc.h"
 
 namespace caseline::projections {
 
 std::string encode_case_row(const case_row& row) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    ar(row.state, row.last_hash);
-  }
-  return std::move(out).str();
+  return core::binary_encode(row.state, row.last_hash);
 }
 
 result<case_row> decode_case_row(std::string_view bytes) {
   try {
-    std::istringstream in{std::string(bytes)};
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     case_row row;
     ar(row.state, row.last_hash);
     return row;

@@ -1,12 +1,10 @@
 #include "projections/idempotency_index.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "events/errc.h"
 #include "events/record.h"
 #include "events/storage/scan.h"
@@ -18,18 +16,13 @@ namespace {
 constexpr std::uint32_t row_version = 1;
 
 std::string encode_row(const keyed_write& w) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    ar(row_version, w.id(), w.position.partition(), w.position.offset(), w.request_hash);
-  }
-  return std::move(out).str();
+  return core::binary_encode(row_version, w.id(), w.position.partition(), w.position.offset(),
+                             w.request_hash);
 }
 
 result<keyed_write> decode_row(const std::string& bytes) {
   try {
-    std::istringstream in(bytes);
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     std::uint32_t version = 0;
     std::string id;
     std::int32_t partition = 0;
@@ -40,7 +33,8 @@ result<keyed_write> decode_row(const std::string& bytes) {
                        {events::partition_id{partition}, events::log_offset{offset}},
                        std::move(hash)};
   } catch (const std::exception& ex) {
-    return make_error(events::errc::corrupt_record, std::string("idempotency index row: ") + ex.what());
+    return make_error(events::errc::corrupt_record,
+                      std::string("idempotency index row: ") + ex.what());
   }
 }
 

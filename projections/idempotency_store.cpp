@@ -1,13 +1,11 @@
 #include "projections/idempotency_store.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
+#include <rocksdb/db.h>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
-#include <rocksdb/db.h>
 
+#include "core/binary.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
@@ -30,8 +28,7 @@ result<std::optional<stored_answer>> idempotency_store::find(std::string_view to
   if (!value) return value.error();
   if (!value.value()) return std::optional<stored_answer>{};
   try {
-    std::istringstream in(*value.value());
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(*value.value());
     std::uint32_t version = 0;
     stored_answer a;
     ar(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
@@ -43,16 +40,12 @@ result<std::optional<stored_answer>> idempotency_store::find(std::string_view to
 
 result<void> idempotency_store::put(std::string_view token_id, std::string_view key,
                                     const stored_answer& a) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 1;
-    ar(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
-  }
+  const std::uint32_t version = 1;
+  std::string bytes =
+      core::binary_encode(version, a.request_hash, a.status, a.content_type, a.body, a.headers);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key),
-                                 std::move(out).str());
+  const auto s = store_.db().Put(wo, store_.cf(family::idempotency), row_key(token_id, key), bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "store idempotency key");
   return success();
 }

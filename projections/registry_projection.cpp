@@ -1,12 +1,10 @@
 #include "projections/registry_projection.h"
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/binary.h"
 #include "core/codec.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
@@ -20,20 +18,14 @@ constexpr std::chrono::seconds write_timeout{10};
 
 template <class... T>
 std::string encode_values(const T&... values) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 1;
-    ar(version, values...);
-  }
-  return std::move(out).str();
+  const std::uint32_t version = 1;
+  return core::binary_encode(version, values...);
 }
 
 template <class... T>
 result<void> decode_values(const std::string& bytes, T&... values) {
   try {
-    std::istringstream in(bytes);
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     std::uint32_t version = 0;
     ar(version, values...);
     return success();
@@ -106,10 +98,9 @@ stream_head registry_projection::head() const {
   return head_;
 }
 
-result<core::unit_info> registry_writer::put(const core::unit_registered& e,
-                                             const events::actor& by,
-                                             const std::string& correlation_id,
-                                             const std::function<result<void>(const core::registry&)>& allowed) {
+result<core::unit_info> registry_writer::put(
+    const core::unit_registered& e, const events::actor& by, const std::string& correlation_id,
+    const std::function<result<void>(const core::registry&)>& allowed) {
   std::lock_guard lk(mu_);
   // Decide against everything the log holds for the registry (also writes whose outcome was
   // unknown).
@@ -118,9 +109,9 @@ result<core::unit_info> registry_writer::put(const core::unit_registered& e,
   if (allowed)
     if (auto ok = allowed(*current); !ok) return ok.error();
   if (auto ok = current->check(e); !ok) return ok.error();
-  auto pos = append_reference_event(log_, runner_, stream_key, registry_.head(),
-                                    core::registry_event{e}, by, correlation_id, clock_.now(),
-                                    write_timeout);
+  auto pos =
+      append_reference_event(log_, runner_, stream_key, registry_.head(), core::registry_event{e},
+                             by, correlation_id, clock_.now(), write_timeout);
   if (!pos) return pos.error();
   const core::unit_info* u = registry_.snapshot()->unit(e.unit);
   if (u == nullptr) return make_error(events::errc::fatal, "a registered unit is missing");

@@ -108,43 +108,16 @@ std::uint64_t reminder_scheduler::failed() const {
   return failed_;
 }
 
-reminder_thread::reminder_thread(reminder_scheduler& scheduler, const clock& clk,
-                                 std::chrono::milliseconds interval, tick_hook before_tick)
-    : scheduler_(scheduler),
-      clock_(clk),
-      interval_(interval),
-      before_tick_(std::move(before_tick)),
-      thread_([this] { run(); }) {}
-
-reminder_thread::~reminder_thread() {
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-void reminder_thread::poke() {
-  {
-    std::lock_guard lk(mu_);
-    poked_ = true;
-  }
-  cv_.notify_all();
-}
-
-void reminder_thread::run() {
-  std::unique_lock lk(mu_);
-  while (!stop_) {
-    lk.unlock();
-    const timestamp now = clock_.now();
-    if (before_tick_) before_tick_(now);
-    // A failed tick (the store unreadable) is retried at the next one; the error is kept.
-    if (auto r = scheduler_.tick(now); !r) scheduler_.note_error(r.error().message());
-    lk.lock();
-    cv_.wait_for(lk, interval_, [&] { return stop_ || poked_; });
-    poked_ = false;
-  }
+events::periodic_task start_reminders(reminder_scheduler& scheduler, const clock& clk,
+                                      std::chrono::milliseconds interval,
+                                      std::function<void(timestamp)> before_tick) {
+  return events::periodic_task("reminders", {.interval = interval, .at_start = true},
+                               [&scheduler, &clk, before_tick = std::move(before_tick)] {
+                                 const timestamp now = clk.now();
+                                 if (before_tick) before_tick(now);
+                                 if (auto r = scheduler.tick(now); !r)
+                                   scheduler.note_error(r.error().message());
+                               });
 }
 
 }  // namespace caseline::projections

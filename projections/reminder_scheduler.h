@@ -7,9 +7,9 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "core/time.h"
+#include "events/periodic.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
 #include "projections/sla_index.h"
@@ -67,31 +67,14 @@ class reminder_scheduler {
   std::string last_error_;
 };
 
-// Runs a scheduler's tick every `interval` on its own thread, following `clk` (the system clock
-// or the manual clock of `serve --clock manual`); poke() makes it tick at once (after the manual
-// clock moved, or a calendar year was published). `before_tick`, when given, runs first at each
-// tick with the same time (the deadline revision, so reminders follow revised deadlines).
-// Stops and joins in the destructor.
-class reminder_thread {
- public:
-  using tick_hook = std::function<void(timestamp)>;
-  reminder_thread(reminder_scheduler& scheduler, const clock& clk,
-                  std::chrono::milliseconds interval = std::chrono::seconds(5),
-                  tick_hook before_tick = {});
-  ~reminder_thread();
-  void poke();
-
- private:
-  void run();
-  reminder_scheduler& scheduler_;
-  const clock& clock_;
-  std::chrono::milliseconds interval_;
-  tick_hook before_tick_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_{false};
-  bool poked_{false};
-  std::thread thread_;  // last: started after the members it reads
-};
+// Runs the scheduler's tick as the periodic task "reminders": at once, then every `interval` and
+// whenever poked (after the manual clock moved, or a calendar year was published), at the time of
+// `clk` (the system clock or the manual clock of `serve --clock manual`). `before_tick`, when
+// given, runs first at each tick with the same time (the deadline revision, so reminders follow
+// revised deadlines). A failed tick (the store unreadable) is kept as last_error() and retried at
+// the next. Borrows the scheduler and the clock, which must outlive the task.
+events::periodic_task start_reminders(reminder_scheduler& scheduler, const clock& clk,
+                                      std::chrono::milliseconds interval = std::chrono::seconds(5),
+                                      std::function<void(timestamp)> before_tick = {});
 
 }  // namespace caseline::projections

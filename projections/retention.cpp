@@ -1,15 +1,14 @@
 #include "projections/retention.h"
 
 #include <future>
-#include <sstream>
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/optional.hpp>
-#include <cereal/types/string.hpp>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "core/errc.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
@@ -21,18 +20,13 @@ namespace caseline::projections {
 namespace {
 
 std::string encode_entry(const retention_entry& e) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    ar(e.case_id, e.sequence, e.kind, e.item, e.on, e.by, e.retain_until, e.note);
-  }
-  return std::move(out).str();
+  return core::binary_encode(e.case_id, e.sequence, e.kind, e.item, e.on, e.by, e.retain_until,
+                             e.note);
 }
 
 result<retention_entry> decode_entry(std::string_view bytes) {
   try {
-    std::istringstream in{std::string(bytes)};
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     retention_entry e;
     ar(e.case_id, e.sequence, e.kind, e.item, e.on, e.by, e.retain_until, e.note);
     return e;
@@ -111,8 +105,7 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
     const core::case_state& st = row.value().state;
     auto judge = [&](core::retained_item item, std::optional<civil_date> until,
                      std::optional<civil_date> purged_on, std::string sha) {
-      retained_status r{st.id(), st.owner_center(), item, std::move(sha), until, "kept",
-                        purged_on};
+      retained_status r{st.id(), st.owner_center(), item, std::move(sha), until, "kept", purged_on};
       if (purged_on) {
         r.status = "purged";
         ++a.purged;
@@ -158,14 +151,13 @@ std::string retention_audit_text(const retention_audit& a) {
       a.as_of.to_string(), a.policy.recording_years, a.policy.text_years, a.kept, a.eligible,
       a.held, a.purged, a.refused);
   for (const auto& i : a.items)
-    out += fmt::format("  {:<24} {:<9} retain until {:<10}  {}{}\n", i.case_id,
-                       core::to_string(i.item),
-                       i.retain_until ? i.retain_until->to_string()
-                                      : fmt::format("(archiving + {}y)",
-                                                    i.item == core::retained_item::recording
-                                                        ? a.policy.recording_years
-                                                        : a.policy.text_years),
-                       i.status, i.purged_on ? " on " + i.purged_on->to_string() : "");
+    out += fmt::format(
+        "  {:<24} {:<9} retain until {:<10}  {}{}\n", i.case_id, core::to_string(i.item),
+        i.retain_until ? i.retain_until->to_string()
+                       : fmt::format("(archiving + {}y)", i.item == core::retained_item::recording
+                                                              ? a.policy.recording_years
+                                                              : a.policy.text_years),
+        i.status, i.purged_on ? " on " + i.purged_on->to_string() : "");
   for (const auto& h : a.history)
     out += fmt::format("  {} #{} {} {} on {} by {}{}\n", h.case_id, h.sequence, h.kind,
                        core::to_string(h.item), h.on.to_string(), h.by,
@@ -215,12 +207,15 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
     if (item.status == "purged") {
       if (dry_run) continue;
       if (item.item == core::retained_item::recording && blobs.exists(item.sha256)) {
-        if (auto r = blobs.remove(item.sha256); !r) out.failed.push_back(label + ": " + r.error().message());
+        if (auto r = blobs.remove(item.sha256); !r)
+          out.failed.push_back(label + ": " + r.error().message());
       }
       if (item.item == core::retained_item::text) {
         auto key = keys.get(case_id{item.case_id});
-        if (!key) out.failed.push_back(label + ": " + key.error().message());
-        else if (key.value()) to_shred.push_back(case_id{item.case_id});
+        if (!key)
+          out.failed.push_back(label + ": " + key.error().message());
+        else if (key.value())
+          to_shred.push_back(case_id{item.case_id});
       }
       continue;
     }
@@ -269,7 +264,8 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
   }
   if (!to_shred.empty()) {
     if (auto sh = keys.shred(to_shred); !sh) {
-      for (const auto& label : shred_labels) out.failed.push_back(label + ": " + sh.error().message());
+      for (const auto& label : shred_labels)
+        out.failed.push_back(label + ": " + sh.error().message());
     } else {
       out.done.insert(out.done.end(), shred_labels.begin(), shred_labels.end());
     }

@@ -12,14 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include <sstream>
-
-#include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
 #include <cereal/types/optional.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "core/binary.h"
 #include "core/calendar.h"
 #include "core/case_state.h"
 #include "core/result.h"
@@ -32,12 +30,7 @@ namespace detail {
 // and this header). Identical values give identical bytes.
 template <class T>
 std::string encode_row(const T& value) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    ar(value);
-  }
-  return std::move(out).str();
+  return core::binary_encode(value);
 }
 
 // Decodes a stored row; errors are events::errc::corrupt_record naming `what` (see the .cpp).
@@ -48,8 +41,7 @@ result<std::optional<std::string>> read_bytes(store& s, family f, const std::str
 template <class T>
 result<T> decode_row(std::string_view bytes, std::string_view what) {
   try {
-    std::istringstream in{std::string(bytes)};
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     T value;
     ar(value);
     return value;
@@ -79,7 +71,7 @@ struct deadline_row {
   center_code center;  // the center the case belongs to now (it issues the reminder)
   unit_id unit;        // the handling unit, for a reply deadline
   bool major_urgent{false};
-  bool reminded{false};  // a reminder for exactly this (kind, due) is in the log
+  bool reminded{false};        // a reminder for exactly this (kind, due) is in the log
   core::deadline_basis basis;  // v2: provisional, and the calendar version it was counted on
 
   friend bool operator==(const deadline_row&, const deadline_row&) = default;
@@ -120,15 +112,14 @@ class sla_reader {
   result<std::vector<deadline_row>> overdue(const scope& sc, civil_date today,
                                             std::size_t limit) const;
   // Deadlines of the scope due from `today` to the `within`-th working day after it, inclusive.
-  result<std::vector<deadline_row>> due_soon(const scope& sc, civil_date today,
-                                             working_days within, std::size_t limit) const;
+  result<std::vector<deadline_row>> due_soon(const scope& sc, civil_date today, working_days within,
+                                             std::size_t limit) const;
   // Every deadline that passed before `today` and has not been reminded (the scheduler's list).
   result<std::vector<deadline_row>> to_remind(civil_date today, std::size_t limit) const;
 
  private:
   result<std::vector<deadline_row>> range(const std::string& prefix, const std::string& from,
-                                          const std::string& to_exclusive,
-                                          std::size_t limit) const;
+                                          const std::string& to_exclusive, std::size_t limit) const;
   store& store_;
   const core::calendar& cal_;
 };

@@ -1,13 +1,12 @@
 #include "projections/token_store.h"
 
 #include <memory>
-#include <sstream>
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
+#include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "events/errc.h"
 #include "events/record.h"
 #include "events/storage/scan.h"
@@ -22,20 +21,14 @@ constexpr std::string_view secret_prefix = "clt_";
 std::string hash_key(std::string_view secret) { return events::to_hex(events::sha256(secret)); }
 
 std::string encode(const token_info& t) {
-  std::ostringstream out;
-  {
-    cereal::PortableBinaryOutputArchive ar(out);
-    const std::uint32_t version = 2;  // 2: expires_at (0: never)
-    ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms,
-       t.expires_at ? t.expires_at->ms : std::int64_t{0});
-  }
-  return std::move(out).str();
+  const std::uint32_t version = 2;  // 2: expires_at (0: never)
+  return core::binary_encode(version, t.id, t.role, t.center, t.unit, t.created_at.ms,
+                             t.expires_at ? t.expires_at->ms : std::int64_t{0});
 }
 
 result<token_info> decode(const std::string& bytes) {
   try {
-    std::istringstream in(bytes);
-    cereal::PortableBinaryInputArchive ar(in);
+    core::binary_input ar(bytes);
     std::uint32_t version = 0;
     token_info t;
     ar(version, t.id, t.role, t.center, t.unit, t.created_at.ms);
@@ -62,8 +55,9 @@ result<created_token> token_store::create(std::string role, std::string center, 
   if (RAND_bytes(random, sizeof random) != 1)
     return make_error(events::errc::fatal, "no random bytes for a token");
   created_token out;
-  out.secret = std::string(secret_prefix) +
-               events::to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
+  out.secret =
+      std::string(secret_prefix) +
+      events::to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
   const std::string key = hash_key(out.secret);
   out.info = token_info{key.substr(0, 12), std::move(role), std::move(center), std::move(unit), now,
                         expires_at};

@@ -292,50 +292,24 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
   return 0;
 }
 
-report_jobs_thread::report_jobs_thread(projections::store& s, const core::registry& reg,
-                                       const core::calendar& cal, std::string outbox,
-                                       const projections::clock& clk,
-                                       std::chrono::milliseconds interval,
-                                       std::function<void()> before_run,
-                                       projections::assessment_weights weights)
-    : store_(s), reg_(reg), cal_(cal), outbox_(std::move(outbox)), clock_(clk),
-      interval_(interval), before_run_(std::move(before_run)), weights_(weights),
-      thread_([this] { run(); }) {}
-
-report_jobs_thread::~report_jobs_thread() {
-  {
-    std::lock_guard lk(signal_->mu);
-    signal_->stop = true;
-  }
-  signal_->cv.notify_all();
-  thread_.join();
-}
-
-std::function<void()> report_jobs_thread::waker() const {
-  return [s = signal_] {
-    {
-      std::lock_guard lk(s->mu);
-      s->woken = true;
-    }
-    s->cv.notify_all();
-  };
-}
-
-void report_jobs_thread::run() {
-  std::unique_lock lk(signal_->mu);
-  while (!signal_->stop) {
-    signal_->woken = false;  // a wake during the run below runs it again
-    lk.unlock();
-    if (before_run_) before_run_();
-    auto r = run_report_jobs(store_, reg_, cal_, outbox_, clock_.now(),
-                             {report_format::json, report_format::html}, weights_);
-    if (!r)
-      spdlog::warn("{}", log_line("report_jobs_failed", {{"error", r.error().message()}}));
-    else if (!r.value().written.empty())
-      spdlog::info("{}", log_line("report_jobs", {{"written", r.value().written.size()}}));
-    lk.lock();
-    signal_->cv.wait_for(lk, interval_, [&] { return signal_->stop || signal_->woken; });
-  }
+events::periodic_task start_report_jobs(projections::store& s, const core::registry& reg,
+                                        const core::calendar& cal, std::string outbox,
+                                        const projections::clock& clk,
+                                        std::chrono::milliseconds interval,
+                                        std::function<void()> before_run,
+                                        projections::assessment_weights weights) {
+  return events::periodic_task(
+      "report-jobs", {.interval = interval, .at_start = true},
+      [&s, &reg, &cal, &clk, outbox = std::move(outbox), before_run = std::move(before_run),
+       weights] {
+        if (before_run) before_run();
+        auto r = run_report_jobs(s, reg, cal, outbox, clk.now(),
+                                 {report_format::json, report_format::html}, weights);
+        if (!r)
+          spdlog::warn("{}", log_line("report_jobs_failed", {{"error", r.error().message()}}));
+        else if (!r.value().written.empty())
+          spdlog::info("{}", log_line("report_jobs", {{"written", r.value().written.size()}}));
+      });
 }
 
 }  // namespace caseline::tools

@@ -1,22 +1,19 @@
 #pragma once
 
 // `caseline report ...` and the report jobs (Art. 40-41) as library functions: main.cpp wires
-// them to CLI11, tests call them directly, `serve` may run report_jobs_thread. Exit codes: 0
-// success, 1 a failure (store, file), 2 bad arguments.
+// them to CLI11, tests call them directly, `serve` runs them as a periodic task
+// (start_report_jobs). Exit codes: 0 success, 1 a failure (store, file), 2 bad arguments.
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <ostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/calendar.h"
 #include "core/registry.h"
 #include "core/result.h"
+#include "events/periodic.h"
 #include "projections/assessment_weights.h"
 #include "projections/clock.h"
 #include "projections/report_render.h"
@@ -76,44 +73,16 @@ result<report_jobs_summary> run_report_jobs(projections::store& s, const core::r
 // `caseline report jobs --outbox DIR`.
 int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::ostream& err);
 
-// Runs report jobs every `interval` on its own thread inside `serve` (`--report-outbox DIR`),
-// following the server's clock, and at once when woken (a matter flagged major-urgent: its
-// special report is due that day, Art. 40(4)). `before_run` (optional) runs before each run:
-// `serve` waits there for the projections to apply what the log holds, so a run that was woken
-// sees the event that woke it. Failures are logged and retried at the next run. Stops and joins
-// in the destructor. Borrows everything; all must outlive it. Thread-safe: waker() from any
-// thread.
-class report_jobs_thread {
- public:
-  report_jobs_thread(projections::store& s, const core::registry& reg, const core::calendar& cal,
-                     std::string outbox, const projections::clock& clk,
-                     std::chrono::milliseconds interval = std::chrono::minutes(1),
-                     std::function<void()> before_run = {},
-                     projections::assessment_weights weights = {});
-  ~report_jobs_thread();
-
-  // A function that makes the thread run now; safe to call from any thread, also after this
-  // object is gone (it then does nothing), so a writer's observer may hold it.
-  std::function<void()> waker() const;
-
- private:
-  struct signal {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool stop{false};
-    bool woken{false};
-  };
-  void run();
-  projections::store& store_;
-  const core::registry& reg_;
-  const core::calendar& cal_;
-  std::string outbox_;
-  const projections::clock& clock_;
-  std::chrono::milliseconds interval_;
-  std::function<void()> before_run_;
-  projections::assessment_weights weights_;
-  std::shared_ptr<signal> signal_ = std::make_shared<signal>();
-  std::thread thread_;  // last
-};
+// Runs report jobs inside `serve` (`--report-outbox DIR`) as the periodic task "report-jobs": at
+// once, then every `interval` and whenever poked (a matter flagged major-urgent: its special
+// report is due that day, Art. 40(4); the task's poker() may be held by a writer's observer), at
+// the time of `clk`. `before_run` (optional) runs before each run: `serve` waits there for the
+// projections to apply what the log holds, so a run that was poked sees the event that poked it.
+// Failures are logged and retried at the next run. Borrows the store, registry, calendar and
+// clock; all must outlive the task.
+events::periodic_task start_report_jobs(
+    projections::store& s, const core::registry& reg, const core::calendar& cal, std::string outbox,
+    const projections::clock& clk, std::chrono::milliseconds interval = std::chrono::minutes(1),
+    std::function<void()> before_run = {}, projections::assessment_weights weights = {});
 
 }  // namespace caseline::tools

@@ -114,11 +114,11 @@ struct server_stack::parts {
   std::unique_ptr<gateway::api> api;
   std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::deadline_reviser> reviser;
-  civil_date calendar_warned_on;  // the reminder thread's: one warning a day
+  civil_date calendar_warned_on;  // the reminder task's: one warning a day
   std::unique_ptr<projections::reminder_scheduler> reminders;
-  std::unique_ptr<projections::reminder_thread> reminder_ticker;
-  std::unique_ptr<report_jobs_thread> report_jobs;
-  std::unique_ptr<events::checkpoint_thread> checkpoints;
+  events::periodic_task reminder_ticker;
+  events::periodic_task report_jobs;
+  events::periodic_task checkpoints;
   std::string host;
   bool stopped{false};
 };
@@ -150,13 +150,15 @@ void server_stack::stop(std::chrono::milliseconds grace) {
   // api's workers any more, and those still at work finish before the writer is drained.
   if (parts_->server) parts_->server->stop(grace);
   if (parts_->api) parts_->api->stop();
-  parts_->report_jobs.reset();
-  parts_->reminder_ticker.reset();
+  parts_->report_jobs.stop();
+  parts_->reminder_ticker.stop();
   if (parts_->reminders) parts_->reminders->wait_idle(grace);
   parts_->writer->drain(grace);
   // One last checkpoint over everything written, unless the log is down (it would only wait).
-  if (parts_->checkpoints && !parts_->log->check()) parts_->checkpoints->cancel_final_tick();
-  parts_->checkpoints.reset();
+  if (parts_->log->check())
+    parts_->checkpoints.stop();
+  else
+    parts_->checkpoints.stop_without_final_run();
   if (auto r = parts_->log->flush(grace); !r)
     spdlog::warn("{}", log_line("flush_failed", {{"error", r.error().message()}}));
   // The store closes caught up with the log (unless the log is down: it would only wait), so
@@ -259,7 +261,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
       *p->log, *p->runner, p->projections->registry(), *p->clock);
   if (options.checkpoint_interval.count() > 0) {
     p->checkpointer = std::make_unique<events::checkpointer>(*p->log);
-    p->checkpoints = std::make_unique<events::checkpoint_thread>(
+    p->checkpoints = events::start_checkpoints(
         *p->checkpointer, options.checkpoint_interval, [](const error& e) {
           spdlog::warn("{}", log_line("checkpoint_failed", {{"error", e.message()}}));
         });
@@ -278,7 +280,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                                                p->projections->calendar());
   p->reminders =
       std::make_unique<projections::reminder_scheduler>(*p->store, *p->writer, p->calendar);
-  p->reminder_ticker = std::make_unique<projections::reminder_thread>(
+  p->reminder_ticker = projections::start_reminders(
       *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
@@ -299,20 +301,21 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
         }
       });
   if (!options.report_outbox.empty()) {
-    p->report_jobs = std::make_unique<report_jobs_thread>(
+    p->report_jobs = start_report_jobs(
         *p->store, p->registry, p->calendar, options.report_outbox, *p->clock,
-        std::chrono::minutes(1), [runner = p->runner.get()] {
+        std::chrono::minutes(1),
+        [runner = p->runner.get()] {
           // Deliberately not an error: a run on projections still behind writes what they
           // hold, and the next wake or interval writes the rest.
           (void)runner->catch_up(std::chrono::seconds(10));
         },
         options.assessment_weights);
     // A matter flagged major-urgent wakes the jobs: its special report is due that day.
-    p->writer->set_appended_observer([wake = p->report_jobs->waker()](
-                                         const projections::command_outcome& o) {
-      for (const auto& e : o.events)
-        if (e.type_id == core::flagged_major_urgent::type_id) return wake();
-    });
+    p->writer->set_appended_observer(
+        [wake = p->report_jobs.poker()](const projections::command_outcome& o) {
+          for (const auto& e : o.events)
+            if (e.type_id == core::flagged_major_urgent::type_id) return wake();
+        });
   }
   std::vector<std::string> names;
   for (const auto* proj : p->projections->all()) names.emplace_back(proj->name());
@@ -320,13 +323,22 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   ao.token_rate = options.token_rate;
   ao.status_rate = options.status_rate;
   ao.assessment_weights = options.assessment_weights;
-  gateway::services services{*p->log,        *p->store,          *p->runner,
-                             *p->writer,     *p->clock,          p->projections->calendar(),
+  gateway::services services{*p->log,
+                             *p->store,
+                             *p->runner,
+                             *p->writer,
+                             *p->clock,
+                             p->projections->calendar(),
                              *p->calendar_writer,
-                             p->projections->registry(),         *p->registry_writer,
-                             p->manual_clock, std::move(names),  *p->privacy,
-                             *p->blobs,      p->retention,       *p->keys,
-                             [ticker = p->reminder_ticker.get()] { ticker->poke(); }};
+                             p->projections->registry(),
+                             *p->registry_writer,
+                             p->manual_clock,
+                             std::move(names),
+                             *p->privacy,
+                             *p->blobs,
+                             p->retention,
+                             *p->keys,
+                             p->reminder_ticker.poker()};
   services.create_token = [st = p->store.get(),
                            reg = &p->projections->registry()](const gateway::token_order& o) {
     return tools::create_token(*st, *reg->snapshot(),

@@ -173,14 +173,15 @@ TEST_CASE("tick writes a checkpoint to each partition whose end moved, covering 
   }
 }
 
-TEST_CASE("the checkpoint thread ticks once more when stopped") {
+TEST_CASE("the checkpoint task ticks once more when stopped") {
   log_dir dir;
   auto log = dir.open();
   append(*log, key_a, 3);
   checkpointer cp(*log);
   std::vector<error> errors;
   {
-    checkpoint_thread t(cp, std::chrono::hours(1), [&](const error& e) { errors.push_back(e); });
+    auto t =
+        start_checkpoints(cp, std::chrono::hours(1), [&](const error& e) { errors.push_back(e); });
   }  // the destructor wakes it at once: no waiting for the hour
   CHECK(errors.empty());
   CHECK(checkpoints(*log, partition_for(key_a, 3)).size() == 1);

@@ -4,10 +4,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "core/binary.h"
 #include "core/decide.h"
 #include "core/errc.h"
 #include "tests/core/test_support.h"
@@ -398,4 +402,49 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(22) == "calendar_year_published");
   CHECK(event_name(23).empty());
   CHECK(event_name(24) == "extension_requested");
+}
+
+TEST_CASE("a declared length beyond the bytes left is refused before anything is allocated") {
+  // binary_encode(std::string) is: the endianness flag, a 64-bit length, the characters.
+  std::string bytes = binary_encode(std::string("abc"), std::vector<std::string>{"d"});
+  {
+    binary_input ar(bytes);
+    std::string s;
+    std::vector<std::string> v;
+    ar(s, v);
+    CHECK(s == "abc");
+    CHECK(v == std::vector<std::string>{"d"});
+    CHECK(ar.remaining() == 0);
+  }
+  SUBCASE("a string that says it is 2^62 bytes long") {
+    const std::uint64_t huge = std::uint64_t{1} << 62;
+    std::memcpy(bytes.data() + 1, &huge, sizeof huge);
+    binary_input ar(bytes);
+    std::string s;
+    CHECK_THROWS_WITH_AS(ar(s), doctest::Contains("exceeds"), cereal::Exception);
+  }
+  SUBCASE("a vector that says it holds more elements than there are bytes") {
+    const std::uint64_t more = 100;  // the vector's count follows the string's 1 + 8 + 3 bytes
+    std::memcpy(bytes.data() + 12, &more, sizeof more);
+    binary_input ar(bytes);
+    std::string s;
+    std::vector<std::string> v;
+    CHECK_THROWS_WITH_AS(ar(s, v), doctest::Contains("exceeds"), cereal::Exception);
+  }
+  SUBCASE("bytes that end early") {
+    binary_input ar(std::string_view(bytes).substr(0, 5));
+    std::string s;
+    CHECK_THROWS_WITH_AS(ar(s), doctest::Contains("ends early"), cereal::Exception);
+  }
+  SUBCASE("an event body whose string length is corrupt is undecodable, not an allocation") {
+    const encoded_event enc = encode(event{archived{civil_date{2026, 1, 5}, user_id{"x"}}});
+    std::string body = enc.bytes;
+    // The user id's length is the 8 bytes before its one character, at the end.
+    const std::uint64_t huge = std::uint64_t{1} << 40;
+    std::memcpy(body.data() + body.size() - 9, &huge, sizeof huge);
+    const auto r = decode(archived::type_id, 1, body);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::undecodable_event);
+    CHECK(r.error().detail.find("exceeds") != std::string::npos);
+  }
 }

@@ -9,19 +9,19 @@ TEST_CASE("each passed deadline is reminded exactly once, across restarts and do
   reminder_exactly_once(backend::embedded);
 }
 
-TEST_CASE("the reminder thread follows the manual clock") {
+TEST_CASE("the reminder task follows the manual clock") {
   stack s;
   const auto agent = world::agent("410100");
   play(s, {{"2026-10-12", "S", recv("410100"), agent}});  // transfer due 10-15
   reminder_scheduler sched(s.db(), s.writer(), core::testing::repo_calendar());
   {
-    reminder_thread thread(sched, s.clock(), std::chrono::hours(1));
+    auto task = start_reminders(sched, s.clock(), std::chrono::hours(1));
     s.clock().set(at(date("2026-10-16")));
-    thread.poke();
+    task.poke();
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (sched.written() == 0 && std::chrono::steady_clock::now() < deadline) {
       sched.wait_idle(100ms);
-      thread.poke();
+      task.poke();
     }
   }
   REQUIRE(sched.wait_idle(60s));

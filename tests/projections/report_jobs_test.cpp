@@ -116,17 +116,17 @@ TEST_CASE("report jobs use the configured assessment weights; written files are 
 }
 
 // Art. 40(4): the special report of a major-urgent matter is due the day it is flagged. The
-// report thread runs once an hour here, so only the wake on the event can write it in time.
+// report task runs once an hour here, so only the wake on the event can write it in time.
 TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the day it is flagged") {
   stack s;
   const auto& reg = s.world().reg;
   const auto outbox = s.dir().path() / "outbox";
   const civil_date day = date("2026-10-14");
   s.clock().set(at(day));
-  tools::report_jobs_thread jobs(s.db(), reg, core::testing::repo_calendar(), outbox.string(),
-                                 s.clock(), std::chrono::hours(1),
-                                 [&s] { (void)s.runner().catch_up(60s); });  // checked below
-  s.writer().set_appended_observer([wake = jobs.waker()](const command_outcome& o) {
+  auto jobs = tools::start_report_jobs(s.db(), reg, core::testing::repo_calendar(), outbox.string(),
+                                       s.clock(), std::chrono::hours(1),
+                                       [&s] { (void)s.runner().catch_up(60s); });  // checked below
+  s.writer().set_appended_observer([wake = jobs.poker()](const command_outcome& o) {
     for (const auto& e : o.events)
       if (e.type_id == core::flagged_major_urgent::type_id) return wake();
   });
