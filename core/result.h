@@ -43,7 +43,8 @@ inline error make_error(std::error_code code, std::string detail = {}) {
 }
 
 // A validation error naming its field: the detail reads "<field>: <reason>" (or the field alone).
-inline error make_field_error(std::error_code code, std::string field, std::string_view reason = {}) {
+inline error make_field_error(std::error_code code, std::string field,
+                              std::string_view reason = {}) {
   std::string detail = field;
   if (!reason.empty()) {
     detail += ": ";

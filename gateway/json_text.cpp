@@ -1,8 +1,8 @@
 #include "gateway/json_text.h"
 
+#include <fmt/format.h>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <fmt/format.h>
 
 #include "projections/report_render.h"
 
@@ -41,7 +41,8 @@ void write(std::string& out, const json::value& v) {
     case json::kind::double_:
       fmt::format_to(std::back_inserter(out), "{}", projections::round4(v.get_double()));
       return;
-    default: out += json::serialize(v);
+    default:
+      out += json::serialize(v);
   }
 }
 

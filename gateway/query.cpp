@@ -64,8 +64,7 @@ result<working_days> parse_within(std::string_view text) {
   return working_days{*n};
 }
 
-result<projections::report_request> parse_monthly(std::string_view month,
-                                                  std::string_view center) {
+result<projections::report_request> parse_monthly(std::string_view month, std::string_view center) {
   const auto d = civil_date::parse(std::string(month) + "-01");
   if (month.size() != 7 || !d) return bad("month", "YYYY-MM");
   return projections::monthly_request(d->year, d->month, center_of(center));

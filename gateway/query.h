@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "core/ids.h"
-#include "core/time.h"
 #include "core/result.h"
+#include "core/time.h"
 #include "gateway/http.h"
 #include "projections/queues.h"
 #include "projections/reports.h"

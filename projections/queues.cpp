@@ -164,7 +164,8 @@ result<queue_page> queue_reader::page(const queue_query& q) const {
   const scope& sc = q.sc;
   const std::size_t limit = q.limit;
   if (!sc.center && !sc.unit)
-    return make_field_error(core::errc::invalid_argument, "center", "a queue belongs to a center or a unit");
+    return make_field_error(core::errc::invalid_argument, "center",
+                            "a queue belongs to a center or a unit");
   const std::string prefix = queue_prefix(q.queue, sc.key());
   std::string start = prefix;
   std::optional<std::string> after;

@@ -530,7 +530,8 @@ result<overdue_page> report_reader::overdue(const period& p,
   std::optional<std::string> after;
   if (!cursor.empty()) {
     after = events::from_hex(cursor);
-    if (!after || !after->starts_with(overdue_tag)) return make_field_error(core::errc::invalid_argument, "cursor", "not one this list gave");
+    if (!after || !after->starts_with(overdue_tag))
+      return make_field_error(core::errc::invalid_argument, "cursor", "not one this list gave");
     if (*after >= from) from = *after;
   }
   overdue_page out;
@@ -670,23 +671,32 @@ civil_date monthly_due(int year, unsigned month) {
 civil_date annual_due(int year) { return civil_date{year + 1, 1, 9}; }
 civil_date period_due(civil_date to) { return to.plus_days(2); }
 
+namespace {
+report_request request(report_kind kind, period p, std::optional<center_code> center) {
+  report_request r;
+  r.kind = kind;
+  r.current = p;
+  r.center = std::move(center);
+  return r;
+}
+}  // namespace
+
 report_request monthly_request(int year, unsigned month, std::optional<center_code> center) {
-  return report_request{report_kind::monthly,
-                        {civil_date{year, month, 1}, month_end(year, month)},
-                        std::move(center), {}, {}};
+  return request(report_kind::monthly, {civil_date{year, month, 1}, month_end(year, month)},
+                 std::move(center));
 }
 
 report_request annual_request(int year, std::optional<center_code> center) {
-  return report_request{report_kind::annual, {civil_date{year, 1, 1}, civil_date{year, 12, 31}},
-                        std::move(center), {}, {}};
+  return request(report_kind::annual, {civil_date{year, 1, 1}, civil_date{year, 12, 31}},
+                 std::move(center));
 }
 
 report_request period_request(period p, std::optional<center_code> center) {
-  return report_request{report_kind::period, p, std::move(center), {}, {}};
+  return request(report_kind::period, p, std::move(center));
 }
 
 report_request urgent_request(civil_date day, std::optional<center_code> center) {
-  return report_request{report_kind::urgent_day, {day, day}, std::move(center), {}, {}};
+  return request(report_kind::urgent_day, {day, day}, std::move(center));
 }
 
 result<report> build_report(const report_reader& rd, const core::registry& reg,

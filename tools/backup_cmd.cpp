@@ -7,21 +7,21 @@
 #include <memory>
 #include <ostream>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "core/errc.h"
-#include "gateway/json_text.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "gateway/json_text.h"
 #include "projections/rebuild.h"
 
 namespace caseline::tools {

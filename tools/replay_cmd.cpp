@@ -3,10 +3,10 @@
 #include <ostream>
 #include <utility>
 
+#include <fmt/format.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <fmt/format.h>
 
 #include "core/codec.h"
 #include "core/decide.h"

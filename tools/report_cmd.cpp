@@ -6,13 +6,13 @@
 #include <set>
 #include <sstream>
 
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
-#include "core/log_line.h"
 #include "core/errc.h"
+#include "core/log_line.h"
 #include "events/record.h"
 #include "gateway/json_text.h"
 #include "gateway/query.h"
@@ -40,9 +40,12 @@ result<std::unique_ptr<projections::store>> open_store(const store_options& o) {
 // projections/report_render.h.
 std::string render(const projections::report& r, report_format f) {
   switch (f) {
-    case report_format::json: return gateway::json_text(gateway::report_json(r));
-    case report_format::csv: return projections::render_csv(r);
-    case report_format::html: return projections::render_html(r);
+    case report_format::json:
+      return gateway::json_text(gateway::report_json(r));
+    case report_format::csv:
+      return projections::render_csv(r);
+    case report_format::html:
+      return projections::render_html(r);
   }
   return {};
 }

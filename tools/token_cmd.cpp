@@ -9,8 +9,8 @@
 #include "core/registry.h"
 #include "events/errc.h"
 #include "gateway/auth.h"
-#include "gateway/json_text.h"
 #include "gateway/json_input.h"
+#include "gateway/json_text.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
 #include "projections/registry_projection.h"
@@ -102,8 +102,8 @@ int run_token_create(const store_options& options, const token_admin& via, const
     boost::json::object body{{"role", r.role}, {"center", r.center}};
     if (!r.unit.empty()) body["unit"] = r.unit;
     if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
-    auto a = admin_request({via.url, via.token}, "POST", "/v1/admin/tokens",
-                           gateway::json_text(body));
+    auto a =
+        admin_request({via.url, via.token}, "POST", "/v1/admin/tokens", gateway::json_text(body));
     if (int rc = report_answer("create", a, 201, err); rc != 0) return rc;
     const auto answer = boost::json::parse(a.value().body).as_object();
     out << answer.at("token").as_string().c_str() << "\n";

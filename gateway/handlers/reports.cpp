@@ -26,10 +26,10 @@ result<std::string> api::impl::report_center(const principal& p, const std::stri
 }
 
 // The report routes share their checks: known parameters, then the caller's center.
-void api::impl::report(
-    const scope_ptr& sc, const responder& done, std::initializer_list<std::string_view> params,
-    const std::function<result<json::object>(const core::registry&, const std::string& center)>&
-        read) {
+void api::impl::report(const scope_ptr& sc, const responder& done,
+                       std::initializer_list<std::string_view> params,
+                       const std::function<result<json::object>(const core::registry&,
+                                                                const std::string& center)>& read) {
   const auto& q = sc->req;
   if (auto k = known_params(q, params); !k) return done(error_response(k.error(), q.path));
   auto center = report_center(*sc->who, param(q, "center"));

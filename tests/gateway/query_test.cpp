@@ -1,8 +1,8 @@
 #include "gateway/query.h"
 
+#include <doctest/doctest.h>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <doctest/doctest.h>
 
 #include "core/errc.h"
 #include "gateway/json_text.h"

@@ -73,7 +73,7 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
     REQUIRE(second);
     CHECK(ids_of(second.value(), ids) == strings{"G", "F"});
     CHECK(second.value().next_cursor.empty());
-    CHECK_FALSE(q.page({queue_kind::to_archive, zz, "zz", 4}));  // not a cursor
+    CHECK_FALSE(q.page({queue_kind::to_archive, zz, "zz", 4}));     // not a cursor
     CHECK_FALSE(q.page({queue_kind::to_archive, scope{}, "", 4}));  // no scope
   }
 
@@ -150,7 +150,8 @@ TEST_CASE("a case moves between queues as it is handled, and leaves them when ar
   REQUIRE(at_unit);
   CHECK(at_unit.value().items.size() == 1);
   REQUIRE(s.run(ids.at("X"), give_back(), world::unit_member("u-prov-gs"), at(date("2026-11-04"))));
-  auto returned = q.page({queue_kind::returned, scope{center_code{"410000"}, std::nullopt}, "", 10});
+  auto returned =
+      q.page({queue_kind::returned, scope{center_code{"410000"}, std::nullopt}, "", 10});
   REQUIRE(returned);
   CHECK(returned.value().items.size() == 1);
   auto none = q.page({queue_kind::at_unit, scope{std::nullopt, unit_id{"u-prov-gs"}}, "", 10});

@@ -18,9 +18,8 @@ inline std::string report_text(const report& r) {
 }
 
 // The body of GET /v1/reports/monthly/{month}?center=, or its error.
-inline result<std::string> monthly_text(store& s, const core::registry& reg,
-                                        std::string_view month, std::string_view center,
-                                        const assessment_weights& w = {}) {
+inline result<std::string> monthly_text(store& s, const core::registry& reg, std::string_view month,
+                                        std::string_view center, const assessment_weights& w = {}) {
   auto req = gateway::parse_monthly(month, center);
   if (!req) return req.error();
   req.value().weights = w;

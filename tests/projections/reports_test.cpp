@@ -147,8 +147,10 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(monthly_text(s.db(), reg, "2026-10", "", w.value()).value() == json);
     auto rows = build_assessment(rd, reg, 2026, 10, w.value());
     REQUIRE(rows);
-    const auto route = gateway::json_text(gateway::assessment_json("2026-10", rows.value(), w.value()));
-    CHECK(route.find(R"("weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+    const auto route =
+        gateway::json_text(gateway::assessment_json("2026-10", rows.value(), w.value()));
+    CHECK(route.find(
+              R"("weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
           std::string::npos);
     CHECK(route.find(R"("score":0.5625})") != std::string::npos);
     // Defaults: every weight 1, the plain mean (as in the subcase above), and stated.
@@ -161,9 +163,8 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   }
 
   SUBCASE("a period report sums the days, and the same-day major-urgent report lists H") {
-    auto p = build_report(rd, reg,
-                          period_request({date("2026-10-12"), date("2026-10-14")},
-                                         center_code{"410100"}));
+    auto p = build_report(
+        rd, reg, period_request({date("2026-10-12"), date("2026-10-14")}, center_code{"410100"}));
     REQUIRE(p);
     CHECK(p.value().total[metric::received] == 8);  // A B C D E G (12th), F (13th), H (14th)
     CHECK(p.value().total[metric::replied] == 1);   // D
