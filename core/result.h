@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -15,6 +16,9 @@ namespace caseline {
 struct error {
   std::error_code code;
   std::string detail;
+  // The request field (a body field's path or a query parameter) a validation error concerns,
+  // typed, so that the gateway's problem names it without reading the detail; empty otherwise.
+  std::string field;
 
   // "<code message>: <detail>", or the code message alone.
   std::string message() const {
@@ -35,7 +39,18 @@ using result = boost::outcome_v2::basic_result<T, error, boost::outcome_v2::poli
 using boost::outcome_v2::success;
 
 inline error make_error(std::error_code code, std::string detail = {}) {
-  return error{code, std::move(detail)};
+  return error{code, std::move(detail), {}};
+}
+
+// A validation error naming its field: the detail reads "<field>: <reason>" (or the field alone).
+inline error make_field_error(std::error_code code, std::string field,
+                              std::string_view reason = {}) {
+  std::string detail = field;
+  if (!reason.empty()) {
+    detail += ": ";
+    detail += reason;
+  }
+  return error{code, std::move(detail), std::move(field)};
 }
 
 }  // namespace caseline

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include "core/errc.h"
 #include "core/log_line.h"
@@ -17,6 +17,7 @@
 #include "events/field_crypto.h"
 #include "gateway/case_json.h"
 #include "gateway/detail/api_impl.h"
+#include "gateway/json_text.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
 
@@ -54,7 +55,7 @@ constexpr std::string_view answer_field = "answer.body";
 http_response json_response(int status, const json::object& body) {
   http_response r;
   r.status = status;
-  r.body = json::serialize(body);
+  r.body = json_text(body);
   return r;
 }
 
@@ -81,27 +82,6 @@ result<void> require_json(const http_request& req) {
 }
 
 std::string etag(std::uint64_t version) { return fmt::format("\"{}\"", version); }
-
-// A body some projection already rendered as JSON.
-http_response raw_json_response(std::string body, std::string content_type) {
-  http_response r;
-  r.content_type = std::move(content_type);
-  r.body = std::move(body);
-  return r;
-}
-
-std::string param(const http_request& req, std::string_view name) {
-  const auto v = req.query_param(name);
-  return v ? std::string(*v) : std::string();
-}
-
-// Unknown query parameters are refused: a typo must not silently widen or narrow an answer.
-result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : req.query)
-    if (std::find(known.begin(), known.end(), name) == known.end())
-      return field_error(name, "unknown query parameter");
-  return success();
-}
 
 api::impl::impl(services s, api_options o)
     : s_(std::move(s)),
@@ -495,13 +475,14 @@ std::shared_ptr<const core::calendar> api::impl::current_calendar() {
   return cal ? cal : std::make_shared<const core::calendar>();
 }
 
-// Answers a projection's rendered JSON (or its error) after this server's writes are applied.
+// Answers what a projection read, as JSON (or its error), after this server's writes are
+// applied.
 void api::impl::answer_projection(const scope_ptr& sc, const responder& done,
-                                  const std::function<result<std::string>()>& render) {
+                                  const std::function<result<json::object>()>& read) {
   if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
-  auto body = render();
+  auto body = read();
   if (!body) return done(error_response(body.error(), sc->req.path));
-  done(raw_json_response(std::move(body).value()));
+  done(json_response(200, body.value()));
 }
 
 api::api(services s, api_options options) : impl_(std::make_unique<impl>(std::move(s), options)) {}

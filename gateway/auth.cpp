@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/registry.h"
+#include "gateway/json_input.h"
 #include "gateway/problem.h"
 
 namespace caseline::gateway {
@@ -48,22 +49,18 @@ std::optional<principal> to_principal(const projections::token_info& t) {
 
 result<void> check_token_scope(role r, const center_code& center, const unit_id& unit,
                                const core::registry& reg) {
-  if (reg.center(center) == nullptr)
-    return make_error(errc::invalid_field, "center: not a Henan center code");
+  if (reg.center(center) == nullptr) return field_error("center", "not a Henan center code");
   if (!unit_role(r)) {
-    if (!unit().empty())
-      return make_error(errc::invalid_field, "unit: only for role unit or unit_head");
+    if (!unit().empty()) return field_error("unit", "only for role unit or unit_head");
     return success();
   }
-  if (unit().empty())
-    return make_error(errc::invalid_field, "unit: required for role unit or unit_head");
+  if (unit().empty()) return field_error("unit", "required for role unit or unit_head");
   const core::unit_info* u = reg.unit(unit);
   if (u == nullptr)
-    return make_error(errc::invalid_field,
-                      "unit: '" + unit() + "' is not registered (PUT /v1/units/{id} first)");
+    return field_error("unit", "'" + unit() + "' is not registered (PUT /v1/units/{id} first)");
   if (u->center != center)
-    return make_error(errc::invalid_field, "unit: '" + unit() + "' is registered with center " +
-                                               u->center() + ", not " + center());
+    return field_error(
+        "unit", "'" + unit() + "' is registered with center " + u->center() + ", not " + center());
   return success();
 }
 

@@ -1,11 +1,12 @@
 #include "gateway/problem.h"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/errc.h"
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "gateway/json_text.h"
 #include "projections/errc.h"
 
 namespace caseline::gateway {
@@ -199,11 +200,11 @@ problem to_problem(const error& e) {
     if (e.code == core::errc::not_permitted)
       if (auto a = article_of(e.detail); !a.empty()) p.article = std::move(a);
   }
-  if (cat == error_category() && e.code == errc::invalid_field) {
-    const auto colon = e.detail.find(':');
-    p.field = e.detail.substr(0, colon);
+  if (!e.field.empty()) {
+    p.field = e.field;
   } else if (e.code == core::errc::invalid_argument) {
-    // Query parameters checked by the projections: "limit: from 1 to 500" names "limit".
+    // core's rules name the field they miss first in their detail: "days: at least 1" names
+    // "days" (the gateway's and the projections' errors name it typed, above).
     const auto colon = e.detail.find(':');
     const std::string name = e.detail.substr(0, colon);
     if (!name.empty() &&
@@ -227,12 +228,12 @@ http_response problem_response(const problem& p, std::string_view instance) {
   http_response r;
   r.status = p.status;
   r.content_type = "application/problem+json";
-  r.body = boost::json::serialize(o);
+  r.body = json_text(o);
   return r;
 }
 
 error field_error(std::string_view path, std::string_view reason) {
-  return make_error(errc::invalid_field, std::string(path) + ": " + std::string(reason));
+  return make_field_error(errc::invalid_field, std::string(path), reason);
 }
 
 http_response error_response(const error& e, std::string_view instance) {

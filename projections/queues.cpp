@@ -1,6 +1,5 @@
 #include "projections/queues.h"
 
-#include <charconv>
 #include <memory>
 #include <set>
 
@@ -11,7 +10,6 @@
 #include "core/errc.h"
 #include "events/record.h"
 #include "events/storage/scan.h"
-#include "projections/report_render.h"
 #include "projections/row_keys.h"
 
 namespace caseline::projections {
@@ -19,8 +17,6 @@ namespace caseline::projections {
 namespace {
 
 using core::case_status;
-
-constexpr std::size_t max_page = 500;
 
 std::string queue_prefix(queue_kind q, std::string_view scope_key) {
   return keys::queue::prefix(to_string(q), scope_key);
@@ -164,16 +160,18 @@ result<void> queue_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   return success();
 }
 
-result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string_view cursor,
-                                      std::size_t limit) const {
+result<queue_page> queue_reader::page(const queue_query& q) const {
+  const scope& sc = q.sc;
+  const std::size_t limit = q.limit;
   if (sc.kind != core::scope_kind::center && sc.kind != core::scope_kind::unit)
-    return make_error(core::errc::invalid_argument, "center or unit: a queue belongs to one");
-  const std::string prefix = queue_prefix(q, keys::worklist_scope(sc));
+    return make_field_error(core::errc::invalid_argument, "center",
+                            "a queue belongs to a center or a unit");
+  const std::string prefix = queue_prefix(q.queue, keys::worklist_scope(sc));
   std::string start = prefix;
   std::optional<std::string> after;
-  if (!cursor.empty()) {
-    after = events::from_hex(cursor);
-    if (!after) return make_error(core::errc::invalid_argument, "cursor");
+  if (!q.cursor.empty()) {
+    after = events::from_hex(q.cursor);
+    if (!after) return make_field_error(core::errc::invalid_argument, "cursor");
     start += *after;
   }
   queue_page out;
@@ -198,57 +196,6 @@ result<queue_page> queue_reader::page(queue_kind q, const scope& sc, std::string
       });
   if (!r) return r.error();
   return out;
-}
-
-result<std::string> queue_json(store& s, std::string_view queue, const scope& sc,
-                               std::string_view cursor, std::string_view limit,
-                               civil_date today) {
-  const auto q = parse_queue_kind(queue);
-  if (!q)
-    return make_error(core::errc::invalid_argument,
-                      "queue: one of to_classify, to_transfer, at_unit, returned, escalated, "
-                      "awaiting_revisit, to_archive");
-  std::size_t n = 50;
-  if (!limit.empty()) {
-    auto [ptr, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
-    if (ec != std::errc() || ptr != limit.data() + limit.size() || n < 1 || n > max_page)
-      return make_error(core::errc::invalid_argument, "limit: from 1 to 500");
-  }
-  auto page = queue_reader(s).page(*q, sc, cursor, n);
-  if (!page) return page.error();
-  json_writer w;
-  w.begin_object();
-  w.key("queue").value(to_string(*q));
-  if (const auto c = sc.named_center()) w.key("center").value((*c)());
-  if (const auto u = sc.named_unit()) w.key("unit").value((*u)());
-  w.key("items").begin_array();
-  for (const auto& item : page.value().items) {
-    w.begin_object();
-    w.key("case_id").value(item.id());
-    w.key("status").value(core::to_string(item.status));
-    w.key("center").value(item.center());
-    if (!item.unit().empty()) w.key("unit").value(item.unit());
-    w.key("major_urgent").value(item.major_urgent);
-    if (item.due_kind) {
-      w.key("deadline").value(core::to_string(*item.due_kind));
-      w.key("due").value(item.due.to_string());
-      w.key("provisional").value(item.due_provisional);
-      w.key("overdue").value(item.due < today);
-    } else {
-      w.key("since").value(item.due.to_string());
-    }
-    if (item.cat) w.key("category").value(core::to_string(*item.cat));
-    if (item.dom) w.key("domain").value(core::to_string(*item.dom));
-    w.key("received_on").value(item.received_on.to_string());
-    w.end_object();
-  }
-  w.end_array();
-  if (page.value().next_cursor.empty())
-    w.key("next_cursor").null();
-  else
-    w.key("next_cursor").value(page.value().next_cursor);
-  w.end_object();
-  return std::move(w).str();
 }
 
 }  // namespace caseline::projections

@@ -89,6 +89,15 @@ class queue_projection final : public projection {
   std::map<std::string, touched> states_;
 };
 
+// What a queue's page asks for (GET /v1/queues/{queue}?center=&unit=&cursor=&limit=, parsed by
+// the gateway).
+struct queue_query {
+  queue_kind queue{queue_kind::to_classify};
+  scope sc;            // a center or a unit: a queue belongs to one
+  std::string cursor;  // the next_cursor of the page before; empty for the first
+  std::size_t limit{50};
+};
+
 struct queue_page {
   std::vector<queue_item> items;
   std::string next_cursor;  // empty on the last page
@@ -99,20 +108,14 @@ struct queue_page {
 class queue_reader {
  public:
   explicit queue_reader(store& s) : store_(s) {}
-  // A page of `q` for the scope (a center or a unit is required), after `cursor` (from a previous
-  // page; empty for the first). errc::invalid_argument for a bad cursor or an empty scope.
-  result<queue_page> page(queue_kind q, const scope& sc, std::string_view cursor,
-                          std::size_t limit) const;
+  // At most `limit` items of the query's queue and scope after its cursor.
+  // core::errc::invalid_argument naming the field "cursor" for a cursor that is not one, and
+  // "center" for an empty scope.
+  result<queue_page> page(const queue_query& q) const;
 
  private:
   store& store_;
 };
-
-// The route GET /v1/queues/{queue}?center=&unit=&cursor=&limit= as a function of its parameters:
-// a JSON body {"queue":..,"items":[..],"next_cursor":..}, or errc::invalid_argument naming the
-// parameter. `today` (Shanghai date of the server clock) marks items that are overdue.
-result<std::string> queue_json(store& s, std::string_view queue, const scope& sc,
-                               std::string_view cursor, std::string_view limit, civil_date today);
 
 }  // namespace caseline::projections
 

@@ -81,11 +81,6 @@ std::optional<metric> parse_metric(std::string_view s) {
 
 error bad(std::string what) { return make_error(core::errc::invalid_argument, std::move(what)); }
 
-std::optional<center_code> center_param(std::string_view center) {
-  if (center.empty() || center == "province") return std::nullopt;
-  return center_code{std::string(center)};
-}
-
 }  // namespace
 
 // --- the fold and the contributions -----------------------------------------------------------
@@ -535,7 +530,8 @@ result<overdue_page> report_reader::overdue(const period& p,
   std::optional<std::string> after;
   if (!cursor.empty()) {
     after = events::from_hex(cursor);
-    if (!after || !after->starts_with(overdue_tag)) return bad("cursor: not one this list gave");
+    if (!after || !after->starts_with(overdue_tag))
+      return make_field_error(core::errc::invalid_argument, "cursor", "not one this list gave");
     if (*after >= from) from = *after;
   }
   overdue_page out;
@@ -662,41 +658,45 @@ std::string_view to_string(report_kind k) {
   return "unknown";
 }
 
+figures complaints(const std::vector<dimension_row>& rows, bool previous) {
+  figures f;
+  for (const auto& r : rows)
+    if (r.category == "complaint") f += previous ? r.previous : r.current;
+  return f;
+}
+
 civil_date monthly_due(int year, unsigned month) {
   return month == 12 ? civil_date{year + 1, 1, 2} : civil_date{year, month + 1, 2};
 }
 civil_date annual_due(int year) { return civil_date{year + 1, 1, 9}; }
 civil_date period_due(civil_date to) { return to.plus_days(2); }
 
-result<report_request> monthly_request(std::string_view month, std::string_view center) {
-  auto d = civil_date::parse(std::string(month) + "-01");
-  if (month.size() != 7 || !d) return bad("month: YYYY-MM");
-  return report_request{report_kind::monthly, {*d, month_end(d->year, d->month)},
-                        center_param(center), {}, {}};
+namespace {
+report_request request(report_kind kind, period p, std::optional<center_code> center) {
+  report_request r;
+  r.kind = kind;
+  r.current = p;
+  r.center = std::move(center);
+  return r;
+}
+}  // namespace
+
+report_request monthly_request(int year, unsigned month, std::optional<center_code> center) {
+  return request(report_kind::monthly, {civil_date{year, month, 1}, month_end(year, month)},
+                 std::move(center));
 }
 
-result<report_request> annual_request(std::string_view year, std::string_view center) {
-  auto d = civil_date::parse(std::string(year) + "-01-01");
-  if (year.size() != 4 || !d) return bad("year: YYYY");
-  return report_request{report_kind::annual, {*d, civil_date{d->year, 12, 31}},
-                        center_param(center), {}, {}};
+report_request annual_request(int year, std::optional<center_code> center) {
+  return request(report_kind::annual, {civil_date{year, 1, 1}, civil_date{year, 12, 31}},
+                 std::move(center));
 }
 
-result<report_request> period_request(std::string_view from, std::string_view to,
-                                      std::string_view center) {
-  auto f = civil_date::parse(from);
-  if (!f) return bad("from: YYYY-MM-DD");
-  auto t = civil_date::parse(to);
-  if (!t) return bad("to: YYYY-MM-DD");
-  if (*t < *f) return bad("to: not before from");
-  if (t->days_since_epoch() - f->days_since_epoch() > 366) return bad("to: a period of at most a year");
-  return report_request{report_kind::period, {*f, *t}, center_param(center), {}, {}};
+report_request period_request(period p, std::optional<center_code> center) {
+  return request(report_kind::period, p, std::move(center));
 }
 
-result<report_request> urgent_request(std::string_view day, std::string_view center) {
-  auto d = civil_date::parse(day);
-  if (!d) return bad("day: YYYY-MM-DD");
-  return report_request{report_kind::urgent_day, {*d, *d}, center_param(center), {}, {}};
+report_request urgent_request(civil_date day, std::optional<center_code> center) {
+  return request(report_kind::urgent_day, {day, day}, std::move(center));
 }
 
 result<report> build_report(const report_reader& rd, const core::registry& reg,
@@ -708,7 +708,9 @@ result<report> build_report(const report_reader& rd, const core::registry& reg,
   out.center = req.center;
   if (req.center) {
     const auto* c = reg.center(*req.center);
-    if (c == nullptr) return bad("center: unknown center " + (*req.center)());
+    if (c == nullptr)
+      return make_field_error(core::errc::invalid_argument, "center",
+                              "unknown center " + (*req.center)());
     out.center_name = c->name;
   } else {
     out.center_name = "河南省全省";
@@ -878,63 +880,12 @@ std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar
   }
 }
 
-namespace {
-result<std::string> to_json(store& s, const core::registry& reg, result<report_request> req) {
-  if (!req) return req.error();
-  auto r = build_report(report_reader(s), reg, req.value());
-  if (!r) return r.error();
-  return render_json(r.value());
-}
-}  // namespace
-
-result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
-                                        std::string_view center, const assessment_weights& w) {
-  auto req = monthly_request(month, center);
-  if (req) req.value().weights = w;
-  return to_json(s, reg, std::move(req));
-}
-result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
-                                       std::string_view center) {
-  return to_json(s, reg, annual_request(year, center));
-}
-result<std::string> report_period_json(store& s, const core::registry& reg, std::string_view from,
-                                       std::string_view to, std::string_view center) {
-  return to_json(s, reg, period_request(from, to, center));
-}
-result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
-                                       std::string_view center) {
-  return to_json(s, reg, urgent_request(day, center));
-}
-result<std::string> report_overdue_json(store& s, const core::registry& reg, std::string_view from,
-                                        std::string_view to, std::string_view center,
-                                        std::string_view unit, std::string_view cursor,
-                                        std::string_view limit) {
-  auto req = period_request(from, to, center);
-  if (!req) return req.error();
-  if (req.value().center && reg.center(*req.value().center) == nullptr)
-    return bad("center: unknown center " + (*req.value().center)());
-  std::optional<unit_id> u;
-  if (!unit.empty()) u = unit_id{std::string(unit)};
-  std::size_t n = 100;
-  if (!limit.empty()) {
-    const auto [ptr, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
-    if (ec != std::errc() || ptr != limit.data() + limit.size() || n < 1 || n > 500)
-      return bad("limit: from 1 to 500");
-  }
-  auto page = report_reader(s).overdue(req.value().current, req.value().center, u, cursor, n);
-  if (!page) return page.error();
-  return render_overdue_json(req.value().current, req.value().center, u, page.value(), reg);
-}
-
-result<std::string> report_assessment_json(store& s, const core::registry& reg,
-                                           std::string_view month,
-                                           const assessment_weights& w) {
-  auto req = monthly_request(month, "");
-  if (!req) return req.error();
-  auto rows = build_assessment(report_reader(s), reg, req.value().current.from.year,
-                               req.value().current.from.month, w);
-  if (!rows) return rows.error();
-  return render_assessment_json(month, rows.value(), w);
+result<overdue_page> list_overdue(const report_reader& r, const core::registry& reg,
+                                  const overdue_query& q) {
+  if (q.center && reg.center(*q.center) == nullptr)
+    return make_field_error(core::errc::invalid_argument, "center",
+                            "unknown center " + (*q.center)());
+  return r.overdue(q.p, q.center, q.unit, q.cursor, q.limit);
 }
 
 }  // namespace caseline::projections

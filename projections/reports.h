@@ -172,6 +172,7 @@ struct figures {
   std::optional<double> on_time_rate() const;
   std::optional<double> revisit_rate() const;
   std::optional<double> satisfaction_rate() const;
+  friend bool operator==(const figures&, const figures&) = default;
 };
 
 // Per handling unit (Art. 32-33): its reply deadlines falling in the period and those met (counted
@@ -193,6 +194,7 @@ struct unit_figures {
   std::int64_t operator[](unit_metric m) const { return n[static_cast<std::size_t>(m)]; }
   std::int64_t& operator[](unit_metric m) { return n[static_cast<std::size_t>(m)]; }
   std::optional<double> on_time_rate() const;
+  friend bool operator==(const unit_figures&, const unit_figures&) = default;
 };
 
 // A matter reported to the department as overdue (Art. 35), as the list and the reports show it.
@@ -206,6 +208,7 @@ struct overdue_case {
   std::optional<civil_date> replied_on;
   std::optional<core::domain> dom;
   std::optional<core::category> cat;
+  friend bool operator==(const overdue_case&, const overdue_case&) = default;
 };
 
 struct overdue_page {
@@ -238,7 +241,8 @@ class report_reader {
       civil_date day, const std::optional<center_code>& center) const;
   // The matters reported overdue in the period (Art. 35), by day reported, center, unit, case:
   // of one center (or all) and one unit (or all), at most `limit` after the cursor (the
-  // `next_cursor` of the page before; errc::invalid_argument "cursor" when it is not one).
+  // `next_cursor` of the page before; errc::invalid_argument naming the field "cursor" when it
+  // is not one).
   result<overdue_page> overdue(const period& p, const std::optional<center_code>& center,
                                const std::optional<unit_id>& unit, std::string_view cursor,
                                std::size_t limit) const;
@@ -262,6 +266,7 @@ struct hot_topic {
   std::int64_t count{0};
   std::int64_t previous{0};
   std::optional<double> change;  // (count - previous) / previous; none when previous is 0
+  friend bool operator==(const hot_topic&, const hot_topic&) = default;
 };
 
 struct dimension_row {
@@ -269,6 +274,7 @@ struct dimension_row {
   std::string category;
   figures current;
   figures previous;
+  friend bool operator==(const dimension_row&, const dimension_row&) = default;
 };
 
 struct unit_row {
@@ -276,11 +282,13 @@ struct unit_row {
   std::string unit;
   std::string name;  // as registered; empty for a unit no longer known
   unit_figures current;
+  friend bool operator==(const unit_row&, const unit_row&) = default;
 };
 
 struct urgent_case {
   std::string center;
   std::string case_id;
+  friend bool operator==(const urgent_case&, const urgent_case&) = default;
 };
 
 // Art. 45: one city/county center's rates for a month, and its rank.
@@ -290,6 +298,7 @@ struct assessment_row {
   figures totals;
   std::optional<double> score;  // the weighted mean of the available rates
   int rank{0};                  // 1 = best; centers without any rate are ranked last
+  friend bool operator==(const assessment_row&, const assessment_row&) = default;
 };
 
 // A computed report: everything the renderers show.
@@ -316,7 +325,12 @@ struct report {
   std::vector<unit_row> units;        // per handling unit, in (center, unit) order (Art. 32-33)
   std::vector<assessment_row> assessment;  // province-wide monthly only (Art. 45)
   assessment_weights weights;              // the assessment's score was computed with these
+  friend bool operator==(const report&, const report&) = default;
 };
+
+// The complaints' figures of a report (Art. 23: every complaint is revisited): the sum of the
+// complaint rows, of the current period or of the previous one.
+figures complaints(const std::vector<dimension_row>& rows, bool previous);
 
 // Due dates (Art. 40): monthly before the 3rd of the next month (the 2nd), annual before
 // 10 January (the 9th), holiday and major-event periods within 2 days after the end, the day's
@@ -333,13 +347,15 @@ struct report_request {
   assessment_weights weights;  // the Art. 45 score (province-wide monthly only)
 };
 
-// "YYYY-MM" / "YYYY" / from..to / a day; errc::invalid_argument naming the parameter.
-result<report_request> monthly_request(std::string_view month, std::string_view center);
-result<report_request> annual_request(std::string_view year, std::string_view center);
-result<report_request> period_request(std::string_view from, std::string_view to,
-                                      std::string_view center);
-result<report_request> urgent_request(std::string_view day, std::string_view center);
+// The request of each kind of report; the gateway (and `caseline report`) parse the text of
+// months, years and days into them.
+report_request monthly_request(int year, unsigned month, std::optional<center_code> center);
+report_request annual_request(int year, std::optional<center_code> center);
+report_request period_request(period p, std::optional<center_code> center);
+report_request urgent_request(civil_date day, std::optional<center_code> center);
 
+// A report of a center the registry does not know is core::errc::invalid_argument naming the
+// field "center".
 result<report> build_report(const report_reader& r, const core::registry& reg,
                             const report_request& req);
 result<std::vector<assessment_row>> build_assessment(const report_reader& r,
@@ -352,28 +368,19 @@ result<std::vector<assessment_row>> build_assessment(const report_reader& r,
 // under the year it begins in (Art. 40(3)).
 std::vector<std::pair<std::string, period>> holiday_periods(const core::calendar& cal, int year);
 
-// The routes GET /v1/reports/monthly/{YYYY-MM}?center=, /v1/reports/annual/{YYYY}?center=,
-// /v1/reports/period?from=&to=&center=, /v1/reports/assessment/{YYYY-MM},
-// /v1/reports/urgent/{YYYY-MM-DD}?center= as functions of their parameters: the JSON body, or
-// errc::invalid_argument naming the parameter.
-result<std::string> report_monthly_json(store& s, const core::registry& reg, std::string_view month,
-                                        std::string_view center,
-                                        const assessment_weights& w = {});
-result<std::string> report_annual_json(store& s, const core::registry& reg, std::string_view year,
-                                       std::string_view center);
-result<std::string> report_period_json(store& s, const core::registry& reg, std::string_view from,
-                                       std::string_view to, std::string_view center);
-result<std::string> report_assessment_json(store& s, const core::registry& reg,
-                                           std::string_view month,
-                                           const assessment_weights& w = {});
-result<std::string> report_urgent_json(store& s, const core::registry& reg, std::string_view day,
-                                       std::string_view center);
-// GET /v1/reports/overdue?from=&to=&center=&unit=&cursor=&limit= (Art. 35): the matters reported
-// to the department as overdue in [from, to], a page at a time (limit 1-500, default 100).
-result<std::string> report_overdue_json(store& s, const core::registry& reg, std::string_view from,
-                                        std::string_view to, std::string_view center,
-                                        std::string_view unit, std::string_view cursor,
-                                        std::string_view limit);
+// What a page of the overdue list asks for (GET /v1/reports/overdue, Art. 35).
+struct overdue_query {
+  period p;
+  std::optional<center_code> center;  // none: every center
+  std::optional<unit_id> unit;        // none: every unit
+  std::string cursor;                 // the next_cursor of the page before; empty for the first
+  std::size_t limit{100};
+};
+
+// The page, after checking that the registry knows the center (else core::errc::invalid_argument
+// naming "center"; a cursor that is not one names "cursor").
+result<overdue_page> list_overdue(const report_reader& r, const core::registry& reg,
+                                  const overdue_query& q);
 
 }  // namespace caseline::projections
 

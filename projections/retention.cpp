@@ -13,7 +13,6 @@
 #include "events/errc.h"
 #include "events/storage/scan.h"
 #include "projections/case_row.h"
-#include "projections/report_render.h"
 #include "projections/row_keys.h"
 
 namespace caseline::projections {
@@ -142,60 +141,6 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
   auto cases = storage::scan(s.db(), s.cf(family::cases), {}, "read the cases", audit_case);
   if (!cases) return cases.error();
   return a;
-}
-
-std::string retention_audit_json(const retention_audit& a) {
-  json_writer w;
-  w.begin_object();
-  w.key("as_of").value(a.as_of.to_string());
-  w.key("policy").begin_object();
-  w.key("recording_years").value(a.policy.recording_years);
-  w.key("text_years").value(a.policy.text_years);
-  w.end_object();
-  w.key("summary").begin_object();
-  w.key("kept").value(static_cast<std::uint64_t>(a.kept));
-  w.key("eligible").value(static_cast<std::uint64_t>(a.eligible));
-  w.key("held").value(static_cast<std::uint64_t>(a.held));
-  w.key("purged").value(static_cast<std::uint64_t>(a.purged));
-  w.key("refused_attempts").value(static_cast<std::uint64_t>(a.refused));
-  w.end_object();
-  w.key("items").begin_array();
-  for (const auto& i : a.items) {
-    w.begin_object();
-    w.key("case_id").value(i.case_id);
-    w.key("item").value(core::to_string(i.item));
-    if (!i.sha256.empty()) w.key("sha256").value(i.sha256);
-    w.key("retain_until");
-    i.retain_until ? w.value(i.retain_until->to_string()) : w.null();
-    w.key("status").value(i.status);
-    w.key("purged_on");
-    i.purged_on ? w.value(i.purged_on->to_string()) : w.null();
-    w.end_object();
-  }
-  w.end_array();
-  w.key("history").begin_array();
-  for (const auto& h : a.history) {
-    w.begin_object();
-    w.key("case_id").value(h.case_id);
-    w.key("sequence").value(h.sequence);
-    w.key("kind").value(h.kind);
-    w.key("item").value(core::to_string(h.item));
-    w.key("on").value(h.on.to_string());
-    w.key("by").value(h.by);
-    w.key("retain_until");
-    h.retain_until ? w.value(h.retain_until->to_string()) : w.null();
-    w.key("note").value(h.note);
-    w.end_object();
-  }
-  w.end_array();
-  w.key("verdict").begin_object();
-  w.key("no_early_purge").value(a.ok());
-  w.key("violations").begin_array();
-  for (const auto& v : a.violations) w.value(v);
-  w.end_array();
-  w.end_object();
-  w.end_object();
-  return std::move(w).str();
 }
 
 std::string retention_audit_text(const retention_audit& a) {

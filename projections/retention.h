@@ -67,7 +67,7 @@ struct retention_audit {
 result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
                                         civil_date as_of, const blob_store* blobs,
                                         key_store* keys);
-std::string retention_audit_json(const retention_audit& a);
+// The audit as plain text (GET /v1/retention/audit?format=text, `caseline retention audit`).
 std::string retention_audit_text(const retention_audit& a);
 
 struct purge_outcome {

@@ -1,7 +1,6 @@
 #include "projections/sla_index.h"
 
 #include <algorithm>
-#include <charconv>
 #include <memory>
 
 #include <rocksdb/db.h>
@@ -9,7 +8,6 @@
 #include "core/errc.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
-#include "projections/report_render.h"
 #include "projections/row_keys.h"
 
 namespace caseline::projections {
@@ -126,71 +124,6 @@ result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_da
 
 result<std::vector<deadline_row>> sla_reader::to_remind(civil_date today, std::size_t limit) const {
   return range("", "", today.to_string(), limit);
-}
-
-namespace {
-
-void write_rows(json_writer& w, const std::vector<deadline_row>& rows, civil_date today) {
-  w.key("items").begin_array();
-  for (const auto& r : rows) {
-    w.begin_object();
-    w.key("case_id").value(r.id());
-    w.key("kind").value(core::to_string(r.kind));
-    w.key("due").value(r.due.to_string());
-    w.key("provisional").value(r.basis.provisional);
-    w.key("calendar").value(r.basis.calendar);
-    w.key("center").value(r.center());
-    if (!r.unit().empty()) w.key("unit").value(r.unit());
-    w.key("major_urgent").value(r.major_urgent);
-    w.key("overdue").value(r.due < today);
-    w.key("reminded").value(r.reminded);
-    w.end_object();
-  }
-  w.end_array();
-}
-
-void write_scope(json_writer& w, const scope& sc) {
-  if (const auto c = sc.named_center()) w.key("center").value((*c)());
-  if (const auto u = sc.named_unit()) w.key("unit").value((*u)());
-}
-
-}  // namespace
-
-result<std::string> sla_overdue_json(store& s, const core::calendar& cal, timestamp now,
-                                     const scope& sc, std::size_t limit) {
-  const civil_date today = shanghai_date(now);
-  auto rows = sla_reader(s, cal).overdue(sc, today, limit);
-  if (!rows) return rows.error();
-  json_writer w;
-  w.begin_object();
-  w.key("today").value(today.to_string());
-  write_scope(w, sc);
-  write_rows(w, rows.value(), today);
-  w.end_object();
-  return std::move(w).str();
-}
-
-result<std::string> sla_due_soon_json(store& s, const core::calendar& cal, timestamp now,
-                                      std::string_view within, const scope& sc,
-                                      std::size_t limit) {
-  int n = 2;
-  if (!within.empty()) {
-    auto [ptr, ec] = std::from_chars(within.data(), within.data() + within.size(), n);
-    if (ec != std::errc() || ptr != within.data() + within.size() || n < 0 || n > 60)
-      return make_error(core::errc::invalid_argument,
-                        "within: a number of working days from 0 to 60");
-  }
-  const civil_date today = shanghai_date(now);
-  auto rows = sla_reader(s, cal).due_soon(sc, today, working_days{n}, limit);
-  if (!rows) return rows.error();
-  json_writer w;
-  w.begin_object();
-  w.key("today").value(today.to_string());
-  w.key("within_working_days").value(n);
-  write_scope(w, sc);
-  write_rows(w, rows.value(), today);
-  w.end_object();
-  return std::move(w).str();
 }
 
 }  // namespace caseline::projections

@@ -121,15 +121,6 @@ class sla_reader {
   const core::calendar& cal_;
 };
 
-// The routes GET /v1/sla/overdue?center=&unit=&limit= and /v1/sla/due-soon?within=&center=&unit=
-// as functions of their query parameters: a JSON body, or errc::invalid_argument naming the
-// parameter. `now` comes from the server's clock.
-result<std::string> sla_overdue_json(store& s, const core::calendar& cal, timestamp now,
-                                     const scope& sc, std::size_t limit = 200);
-result<std::string> sla_due_soon_json(store& s, const core::calendar& cal, timestamp now,
-                                      std::string_view within, const scope& sc,
-                                      std::size_t limit = 200);
-
 }  // namespace caseline::projections
 
 CEREAL_CLASS_VERSION(caseline::projections::deadline_row, 2);

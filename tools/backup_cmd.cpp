@@ -7,21 +7,21 @@
 #include <memory>
 #include <ostream>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include "core/errc.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "gateway/json_text.h"
 #include "projections/rebuild.h"
 
 namespace caseline::tools {
@@ -214,7 +214,7 @@ std::string manifest_json(const backup_manifest& m) {
   for (const auto& f : m.files)
     files.push_back(boost::json::object{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}});
   o["files"] = std::move(files);
-  return boost::json::serialize(o) + "\n";
+  return gateway::json_text(o) + "\n";
 }
 
 // A manifest path may name only a file inside the backup: relative, no "..", no empty part.

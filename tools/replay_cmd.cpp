@@ -3,15 +3,16 @@
 #include <ostream>
 #include <utility>
 
+#include <fmt/format.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <fmt/format.h>
+#include <boost/json/value.hpp>
 
 #include "core/codec.h"
 #include "core/decide.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
+#include "gateway/json_text.h"
 #include "tools/audit_cmd.h"
 
 namespace caseline::tools {
@@ -163,7 +164,7 @@ void print_json(const replay_result& r, const replay_options& o, std::ostream& o
   }
   if (r.problem) v["problem"] = to_json(*r.problem);
   doc["verification"] = std::move(v);
-  out << boost::json::serialize(doc) << "\n";
+  out << gateway::json_text(doc) << "\n";
 }
 
 }  // namespace

@@ -8,10 +8,16 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
-#include "core/log_line.h"
 #include "core/errc.h"
+#include "core/log_line.h"
 #include "events/record.h"
+#include "gateway/json_text.h"
+#include "gateway/query.h"
+#include "gateway/read_model_json.h"
+#include "projections/report_render.h"
 #include "projections/reports.h"
 
 namespace caseline::tools {
@@ -30,6 +36,20 @@ result<std::unique_ptr<projections::store>> open_store(const store_options& o) {
   return projections::store::open_secondary(dir.string());
 }
 
+// A report in a file format: JSON through the gateway's one encoder, CSV and HTML from
+// projections/report_render.h.
+std::string render(const projections::report& r, report_format f) {
+  switch (f) {
+    case report_format::json:
+      return gateway::json_text(gateway::report_json(r));
+    case report_format::csv:
+      return projections::render_csv(r);
+    case report_format::html:
+      return projections::render_html(r);
+  }
+  return {};
+}
+
 result<std::string> render_request(projections::store& s, const core::registry& reg,
                                    const report_options& o, report_format f) {
   using namespace projections;
@@ -37,13 +57,18 @@ result<std::string> render_request(projections::store& s, const core::registry& 
     if (f != report_format::json)
       return make_error(core::errc::invalid_argument,
                         "assessment: --format json (the HTML shows it in the province-wide monthly report)");
-    return report_assessment_json(s, reg, o.month, o.weights);
+    auto req = gateway::parse_monthly(o.month, "");
+    if (!req) return req.error();
+    const civil_date month = req.value().current.from;
+    auto rows = build_assessment(report_reader(s), reg, month.year, month.month, o.weights);
+    if (!rows) return rows.error();
+    return gateway::json_text(gateway::assessment_json(o.month, rows.value(), o.weights));
   }
   result<report_request> req = make_error(core::errc::invalid_argument, "kind: " + o.kind);
-  if (o.kind == "monthly") req = monthly_request(o.month, o.center);
-  if (o.kind == "annual") req = annual_request(o.year, o.center);
-  if (o.kind == "period") req = period_request(o.from, o.to, o.center);
-  if (o.kind == "urgent") req = urgent_request(o.day, o.center);
+  if (o.kind == "monthly") req = gateway::parse_monthly(o.month, o.center);
+  if (o.kind == "annual") req = gateway::parse_annual(o.year, o.center);
+  if (o.kind == "period") req = gateway::parse_period(o.from, o.to, o.center);
+  if (o.kind == "urgent") req = gateway::parse_urgent(o.day, o.center);
   if (!req) return req.error();
   req.value().title = o.title;
   req.value().weights = o.weights;
@@ -92,56 +117,50 @@ std::vector<job> due_jobs(const projections::report_reader& rd, const core::regi
        m = m.month == 12 ? civil_date{m.year + 1, 1, 1} : civil_date{m.year, m.month + 1, 1}) {
     const std::string month = fmt::format("{:04}-{:02}", m.year, m.month);
     for (const auto& c : centers) {
-      auto req = monthly_request(month, c ? (*c)() : "");
-      if (req) req.value().weights = weights;
-      if (req) out.push_back({fmt::format("monthly-{}-{}", month, center_name(c)), req.value()});
+      auto req = monthly_request(m.year, m.month, c);
+      req.weights = weights;
+      out.push_back({fmt::format("monthly-{}-{}", month, center_name(c)), req});
     }
   }
   // Annual: every year that has ended.
   for (int y = start->year; y < today.year; ++y)
-    for (const auto& c : centers) {
-      auto req = annual_request(std::to_string(y), c ? (*c)() : "");
-      if (req) out.push_back({fmt::format("annual-{}-{}", y, center_name(c)), req.value()});
-    }
+    for (const auto& c : centers)
+      out.push_back({fmt::format("annual-{}-{}", y, center_name(c)), annual_request(y, c)});
   // Holiday periods (Art. 40(3)) that have ended, province-wide. A period is listed under the
   // year it begins in, which may be the year before the first case (元旦 spanning the new year).
   for (int y = start->year - 1; y <= today.year; ++y)
     for (const auto& [name, p] : holiday_periods(cal, y)) {
       if (p.to >= today || p.to < *start) continue;
-      auto req = period_request(p.from.to_string(), p.to.to_string(), "");
-      if (!req) continue;
-      req.value().title = name;
-      out.push_back({fmt::format("period-{}-{}-province", p.from.to_string(), p.to.to_string()),
-                     req.value()});
+      auto req = period_request(p, std::nullopt);
+      req.title = name;
+      out.push_back(
+          {fmt::format("period-{}-{}-province", p.from.to_string(), p.to.to_string()), req});
     }
   // Major-urgent matters (Art. 40(4)): a special report per matter as soon as it is flagged,
   // due that same day: the day's report as it stands then, province-wide.
   for (civil_date d = *start; d <= today; d = d.plus_days(1)) {
     auto u = rd.urgent(d, std::nullopt);
     if (!u) continue;
-    for (const auto& [center, id] : u.value()) {
-      auto req = urgent_request(d.to_string(), "");
-      if (req) out.push_back({fmt::format("urgent-{}-{}-province", d.to_string(), id), req.value()});
-    }
+    for (const auto& [center, id] : u.value())
+      out.push_back({fmt::format("urgent-{}-{}-province", d.to_string(), id),
+                     urgent_request(d, std::nullopt)});
   }
   return out;
 }
 
 std::string manifest_line(const std::string& file, const projections::report& r, timestamp now,
                           bool recovered, const std::string& content) {
-  projections::json_writer w;
-  w.begin_object();
-  w.key("file").value(file);
-  w.key("kind").value(projections::to_string(r.kind));
-  w.key("center").value(r.center ? (*r.center)() : std::string("province"));
-  w.key("period").value(r.label);
-  w.key("due").value(r.due.to_string());
-  w.key("written_at").value(to_rfc3339_shanghai(now));
-  w.key("late").value(shanghai_date(now) > r.due);
-  w.key("sha256").value(events::to_hex(events::sha256(content)));
-  if (recovered) w.key("recovered").value(true);
-  w.end_object();
-  return std::move(w).str() + "\n";
+  boost::json::object o;
+  o["file"] = file;
+  o["kind"] = projections::to_string(r.kind);
+  o["center"] = r.center ? (*r.center)() : std::string("province");
+  o["period"] = r.label;
+  o["due"] = r.due.to_string();
+  o["written_at"] = to_rfc3339_shanghai(now);
+  o["late"] = shanghai_date(now) > r.due;
+  o["sha256"] = events::to_hex(events::sha256(content));
+  if (recovered) o["recovered"] = true;
+  return gateway::json_text(o) + "\n";
 }
 
 }  // namespace
@@ -222,7 +241,7 @@ result<report_jobs_summary> run_report_jobs(projections::store& s, const core::r
         content = buf.str();
         ++summary.recovered;
       } else {
-        content = projections::render(*built, f);
+        content = render(*built, f);
         if (auto w = write_atomically(dir, file, content); !w) return w.error();
         summary.written.push_back(file);
       }

@@ -5,12 +5,14 @@
 #include <ostream>
 #include <sstream>
 
+#include "gateway/json_text.h"
+#include "gateway/read_model_json.h"
 #include "projections/blob_store.h"
 #include "projections/clock.h"
 #include "projections/key_store.h"
-#include "projections/store.h"
 #include "projections/recordings.h"
 #include "projections/retention.h"
+#include "projections/store.h"
 
 namespace caseline::tools {
 
@@ -87,8 +89,9 @@ int run_retention_audit(const retention_options& o, std::ostream& out, std::ostr
     err << "caseline retention audit: " << audit.error().message() << "\n";
     return 2;
   }
-  out << (o.format == "json" ? projections::retention_audit_json(audit.value()) + "\n"
-                             : projections::retention_audit_text(audit.value()));
+  out << (o.format == "json"
+              ? gateway::json_text(gateway::retention_audit_json(audit.value())) + "\n"
+              : projections::retention_audit_text(audit.value()));
   return audit.value().ok() ? 0 : 1;
 }
 

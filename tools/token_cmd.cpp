@@ -9,6 +9,8 @@
 #include "core/registry.h"
 #include "events/errc.h"
 #include "gateway/auth.h"
+#include "gateway/json_input.h"
+#include "gateway/json_text.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
 #include "projections/registry_projection.h"
@@ -23,7 +25,7 @@ result<void> check_token_request(const token_request& r, const core::registry& r
   if (!role) {
     std::string names;
     for (auto n : gateway::role_names()) names += (names.empty() ? "" : ", ") + std::string(n);
-    return make_error(gateway::errc::invalid_field, "role: must be one of: " + names);
+    return gateway::field_error("role", "must be one of: " + names);
   }
   return gateway::check_token_scope(*role, center_code{r.center}, unit_id{r.unit}, reg);
 }
@@ -70,8 +72,8 @@ result<timestamp> parse_expires(std::string_view text, timestamp now) {
   else if (unit == "h") per = 3'600'000;
   else if (unit == "d") per = 86'400'000;
   if (ec != std::errc{} || n <= 0 || per == 0 || n > 3650LL * 86'400'000 / per)
-    return make_error(gateway::errc::invalid_field,
-                      "expires: an RFC 3339 date-time or a duration such as 90m, 12h, 30d");
+    return gateway::field_error("expires",
+                                "an RFC 3339 date-time or a duration such as 90m, 12h, 30d");
   return timestamp{now.ms + n * per};
 }
 
@@ -100,8 +102,8 @@ int run_token_create(const store_options& options, const token_admin& via, const
     boost::json::object body{{"role", r.role}, {"center", r.center}};
     if (!r.unit.empty()) body["unit"] = r.unit;
     if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
-    auto a = admin_request({via.url, via.token}, "POST", "/v1/admin/tokens",
-                           boost::json::serialize(body));
+    auto a =
+        admin_request({via.url, via.token}, "POST", "/v1/admin/tokens", gateway::json_text(body));
     if (int rc = report_answer("create", a, 201, err); rc != 0) return rc;
     const auto answer = boost::json::parse(a.value().body).as_object();
     out << answer.at("token").as_string().c_str() << "\n";
@@ -149,7 +151,7 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
         {"expires", t.expires_at ? boost::json::value(to_rfc3339_shanghai(*t.expires_at))
                                  : boost::json::value(nullptr)},
         {"expired", projections::expired(t, now)}});
-  out << boost::json::serialize(boost::json::object{{"tokens", std::move(items)}}) << "\n";
+  out << gateway::json_text(boost::json::object{{"tokens", std::move(items)}}) << "\n";
   return 0;
 }
 

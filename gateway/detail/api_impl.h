@@ -39,6 +39,10 @@
 #include "projections/recordings.h"
 #include "projections/token_store.h"
 
+namespace caseline::projections {
+struct report_request;  // projections/reports.h
+}  // namespace caseline::projections
+
 namespace caseline::gateway {
 
 namespace json = boost::json;
@@ -98,9 +102,6 @@ bool valid_token_text(std::string_view s, std::size_t max);
 error case_not_found(const std::string& id);
 result<void> require_json(const http_request& req);
 std::string etag(std::uint64_t version);
-http_response raw_json_response(std::string body, std::string content_type = "application/json");
-std::string param(const http_request& req, std::string_view name);
-result<void> known_params(const http_request& req, std::initializer_list<std::string_view> known);
 
 // The API's state and its handlers. Each handler is a member, named by its route in the route
 // table (gateway/routes.cpp) and defined in the handler file of its resource. Lifecycle and
@@ -154,7 +155,7 @@ class api::impl : api_handlers {
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
   void answer_projection(const scope_ptr& sc, const responder& done,
-                         const std::function<result<std::string>()>& render);
+                         const std::function<result<json::object>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
   void healthz(const scope_ptr&, answerer done);
@@ -198,10 +199,12 @@ class api::impl : api_handlers {
 
   // --- reports (handlers/reports.cpp) -----------------------------------------------------
   result<std::string> report_center(const principal& p, const std::string& center);
+  result<json::object> report_body(const core::registry& reg,
+                                   result<projections::report_request> req);
   void report(const scope_ptr& sc, const responder& done,
               std::initializer_list<std::string_view> params,
-              const std::function<result<std::string>(const core::registry&,
-                                                      const std::string& center)>& render);
+              const std::function<result<json::object>(const core::registry&,
+                                                       const std::string& center)>& read);
   void report_monthly(const scope_ptr& sc, answerer done);
   void report_annual(const scope_ptr& sc, answerer done);
   void report_period(const scope_ptr& sc, answerer done);

@@ -4,6 +4,8 @@
 
 #include "gateway/command_json.h"
 #include "gateway/json_input.h"
+#include "gateway/query.h"
+#include "gateway/read_model_json.h"
 #include "projections/reports.h"
 
 namespace caseline::gateway {
@@ -24,42 +26,52 @@ result<std::string> api::impl::report_center(const principal& p, const std::stri
 }
 
 // The report routes share their checks: known parameters, then the caller's center.
-void api::impl::report(
-    const scope_ptr& sc, const responder& done, std::initializer_list<std::string_view> params,
-    const std::function<result<std::string>(const core::registry&, const std::string& center)>&
-        render) {
+void api::impl::report(const scope_ptr& sc, const responder& done,
+                       std::initializer_list<std::string_view> params,
+                       const std::function<result<json::object>(const core::registry&,
+                                                                const std::string& center)>& read) {
   const auto& q = sc->req;
   if (auto k = known_params(q, params); !k) return done(error_response(k.error(), q.path));
   auto center = report_center(*sc->who, param(q, "center"));
   if (!center) return done(error_response(center.error(), q.path));
   const auto reg = s_.registry.snapshot();
-  answer_projection(sc, done, [&] { return render(*reg, center.value()); });
+  answer_projection(sc, done, [&] { return read(*reg, center.value()); });
+}
+
+// A statutory report as JSON, from its parsed request.
+result<json::object> api::impl::report_body(const core::registry& reg,
+                                            result<projections::report_request> req) {
+  if (!req) return req.error();
+  auto r = projections::build_report(projections::report_reader(s_.store), reg, req.value());
+  if (!r) return r.error();
+  return report_json(r.value());
 }
 
 void api::impl::report_monthly(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
-    return projections::report_monthly_json(s_.store, reg, sc->match.params.at("month"), center,
-                                            assessment_weights_);
+    auto req = parse_monthly(sc->match.params.at("month"), center);
+    if (req) req.value().weights = assessment_weights_;  // the Art. 45 score's
+    return report_body(reg, std::move(req));
   });
 }
 
 void api::impl::report_annual(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
-    return projections::report_annual_json(s_.store, reg, sc->match.params.at("year"), center);
+    return report_body(reg, parse_annual(sc->match.params.at("year"), center));
   });
 }
 
 void api::impl::report_period(const scope_ptr& sc, answerer done) {
   report(sc, done, {"from", "to", "center"},
          [&](const core::registry& reg, const std::string& center) {
-           return projections::report_period_json(s_.store, reg, param(sc->req, "from"),
-                                                  param(sc->req, "to"), center);
+           return report_body(reg,
+                              parse_period(param(sc->req, "from"), param(sc->req, "to"), center));
          });
 }
 
 void api::impl::report_urgent(const scope_ptr& sc, answerer done) {
   report(sc, done, {"center"}, [&](const core::registry& reg, const std::string& center) {
-    return projections::report_urgent_json(s_.store, reg, sc->match.params.at("day"), center);
+    return report_body(reg, parse_urgent(sc->match.params.at("day"), center));
   });
 }
 
@@ -70,10 +82,14 @@ void api::impl::report_overdue(const scope_ptr& sc, answerer done) {
   if (!unit.empty() && !valid_token_text(unit, 64))
     return done(error_response(field_error("unit", "not a unit id"), q.path));
   report(sc, done, {"from", "to", "center", "unit", "cursor", "limit"},
-         [&](const core::registry& reg, const std::string& center) {
-           return projections::report_overdue_json(s_.store, reg, param(q, "from"), param(q, "to"),
-                                                   center, unit, param(q, "cursor"),
-                                                   param(q, "limit"));
+         [&](const core::registry& reg, const std::string& center) -> result<json::object> {
+           auto query = parse_overdue(param(q, "from"), param(q, "to"), center, unit,
+                                      param(q, "cursor"), param(q, "limit"));
+           if (!query) return query.error();
+           auto page =
+               projections::list_overdue(projections::report_reader(s_.store), reg, query.value());
+           if (!page) return page.error();
+           return overdue_page_json(query.value(), page.value(), reg);
          });
 }
 
@@ -86,9 +102,15 @@ void api::impl::report_assessment(const scope_ptr& sc, answerer done) {
         make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
         q.path));
   const auto reg = s_.registry.snapshot();
-  answer_projection(sc, done, [&] {
-    return projections::report_assessment_json(s_.store, *reg, sc->match.params.at("month"),
-                                               assessment_weights_);
+  const std::string& month = sc->match.params.at("month");
+  answer_projection(sc, done, [&]() -> result<json::object> {
+    auto req = parse_monthly(month, "");
+    if (!req) return req.error();
+    const civil_date first = req.value().current.from;
+    auto rows = projections::build_assessment(projections::report_reader(s_.store), *reg,
+                                              first.year, first.month, assessment_weights_);
+    if (!rows) return rows.error();
+    return assessment_json(month, rows.value(), assessment_weights_);
   });
 }
 

@@ -2,7 +2,11 @@
 
 #include "gateway/detail/api_impl.h"
 
+#include <boost/json/object.hpp>
+
 #include "gateway/json_input.h"
+#include "gateway/query.h"
+#include "gateway/read_model_json.h"
 #include "projections/retention.h"
 
 namespace caseline::gateway {
@@ -33,10 +37,13 @@ void api::impl::retention_audit(const scope_ptr& sc, answerer done) {
   if (auto w = await_all_writes(); !w) return done(error_response(w.error(), q.path));
   auto audit = projections::audit_retention(s_.store, s_.retention, as_of, &s_.blobs, &s_.keys);
   if (!audit) return done(error_response(audit.error(), q.path));
-  if (format == "text")
-    return done(raw_json_response(projections::retention_audit_text(audit.value()),
-                                  "text/plain; charset=utf-8"));
-  done(raw_json_response(projections::retention_audit_json(audit.value())));
+  if (format == "text") {
+    http_response r;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = projections::retention_audit_text(audit.value());
+    return done(std::move(r));
+  }
+  done(json_response(200, retention_audit_json(audit.value())));
 }
 
 // NOLINTEND(performance-unnecessary-value-param)

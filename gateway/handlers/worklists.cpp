@@ -4,10 +4,17 @@
 
 #include "gateway/command_json.h"
 #include "gateway/json_input.h"
+#include "gateway/query.h"
+#include "gateway/read_model_json.h"
 #include "projections/queues.h"
 #include "projections/sla_index.h"
 
 namespace caseline::gateway {
+
+namespace {
+// At most this many deadlines in an overdue or due-soon list.
+constexpr std::size_t deadline_list_limit = 200;
+}  // namespace
 
 // Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
@@ -35,10 +42,16 @@ void api::impl::get_queue(const scope_ptr& sc, answerer done) {
                                            "a queue belongs to a center or a unit: "
                                            "name one"),
                                q.path));
-  answer_projection(sc, done, [&] {
-    return projections::queue_json(s_.store, sc->match.params.at("queue"), scope.value(),
-                                   param(q, "cursor"), param(q, "limit"),
-                                   shanghai_date(s_.clock.now()));
+  auto queue = parse_queue(sc->match.params.at("queue"));
+  if (!queue) return done(error_response(queue.error(), q.path));
+  auto limit = parse_limit(param(q, "limit"), 50, 500);
+  if (!limit) return done(error_response(limit.error(), q.path));
+  const projections::queue_query query{queue.value(), scope.value(), param(q, "cursor"),
+                                       limit.value()};
+  answer_projection(sc, done, [&]() -> result<json::object> {
+    auto page = projections::queue_reader(s_.store).page(query);
+    if (!page) return page.error();
+    return queue_page_json(query, page.value(), shanghai_date(s_.clock.now()));
   });
 }
 
@@ -48,9 +61,12 @@ void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
     return done(error_response(k.error(), q.path));
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
   if (!scope) return done(error_response(scope.error(), q.path));
-  answer_projection(sc, done, [&] {
-    return projections::sla_overdue_json(s_.store, *current_calendar(), s_.clock.now(),
-                                         scope.value());
+  answer_projection(sc, done, [&]() -> result<json::object> {
+    const civil_date today = shanghai_date(s_.clock.now());
+    auto rows = projections::sla_reader(s_.store, *current_calendar())
+                    .overdue(scope.value(), today, deadline_list_limit);
+    if (!rows) return rows.error();
+    return deadlines_json(today, std::nullopt, scope.value(), rows.value());
   });
 }
 
@@ -60,9 +76,14 @@ void api::impl::sla_due_soon(const scope_ptr& sc, answerer done) {
     return done(error_response(k.error(), q.path));
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
   if (!scope) return done(error_response(scope.error(), q.path));
-  answer_projection(sc, done, [&] {
-    return projections::sla_due_soon_json(s_.store, *current_calendar(), s_.clock.now(),
-                                          param(q, "within"), scope.value());
+  auto within = parse_within(param(q, "within"));
+  if (!within) return done(error_response(within.error(), q.path));
+  answer_projection(sc, done, [&]() -> result<json::object> {
+    const civil_date today = shanghai_date(s_.clock.now());
+    auto rows = projections::sla_reader(s_.store, *current_calendar())
+                    .due_soon(scope.value(), today, within.value(), deadline_list_limit);
+    if (!rows) return rows.error();
+    return deadlines_json(today, within.value(), scope.value(), rows.value());
   });
 }
 

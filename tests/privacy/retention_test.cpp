@@ -17,6 +17,8 @@
 #include "events/errc.h"
 #include "events/field_crypto.h"
 #include "events/record.h"
+#include "gateway/json_text.h"
+#include "gateway/read_model_json.h"
 #include "projections/case_projection.h"
 #include "projections/personal_data.h"
 #include "projections/projection_set.h"
@@ -184,7 +186,9 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
     CHECK(a.held == 2);
     r.run(id, core::lift_legal_hold{"复议终结"}, r.supervisor);
     // The statutory figures do not depend on the personal text: shredding leaves them as they were.
-    const auto report_before = projections::report_monthly_json(*r.store, r.reg, "2026-03", "");
+    const auto report_before =
+        projections::build_report(projections::report_reader(*r.store), r.reg,
+                                  projections::monthly_request(2026, 3, std::nullopt));
     REQUIRE(report_before);
     p = r.purge(civil_date{2031, 3, 4});
     CHECK(p.done.size() == 2);
@@ -200,10 +204,12 @@ TEST_CASE("Art. 38: audio and text are kept, purged after retain-until, and the 
     // The facts stay for the reports.
     CHECK(shown.received_on == civil_date{2026, 3, 2});
     CHECK(shown.status == core::case_status::archived);
-    const auto report_after = projections::report_monthly_json(*r.store, r.reg, "2026-03", "");
+    const auto report_after =
+        projections::build_report(projections::report_reader(*r.store), r.reg,
+                                  projections::monthly_request(2026, 3, std::nullopt));
     REQUIRE(report_after);
     CHECK(report_after.value() == report_before.value());
-    CHECK(report_after.value().find("\"received\":1") != std::string::npos);
+    CHECK(report_after.value().total[projections::metric::received] == 1);
   }
 }
 
@@ -255,7 +261,8 @@ TEST_CASE("the audit reports an item purged on or before its retain-until day") 
   CHECK_FALSE(a.ok());
   REQUIRE(a.violations.size() == 2);  // early, and the key is still there
   CHECK(a.violations[0].find("purged on 2026-03-03") != std::string::npos);
-  CHECK(projections::retention_audit_json(a).find("\"no_early_purge\":false") != std::string::npos);
+  CHECK(gateway::json_text(gateway::retention_audit_json(a)).find("\"no_early_purge\":false") !=
+        std::string::npos);
 }
 
 TEST_CASE("the blob store writes atomically, checks bytes on read and deletes idempotently") {

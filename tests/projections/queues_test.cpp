@@ -1,5 +1,7 @@
 #include "projections/queues.h"
 
+#include "gateway/json_text.h"
+#include "gateway/read_model_json.h"
 #include "projections/sla_index.h"
 #include "tests/projections/october_scenario.h"
 
@@ -33,7 +35,7 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   const queue_reader q(s.db());
   const scope zz = scope::of_center(center_code{"410100"});
   auto page = [&](queue_kind k, const scope& sc) {
-    auto p = q.page(k, sc, "", 100);
+    auto p = q.page({k, sc, "", 100});
     REQUIRE(p);
     CHECK(p.value().next_cursor.empty());
     return ids_of(p.value(), ids);
@@ -53,7 +55,7 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   CHECK(page(queue_kind::to_archive, scope::of_center(center_code{"410200"})) == strings{"N"});
 
   SUBCASE("the deadline shown is the (extended) one the queue is sorted by") {
-    auto p = q.page(queue_kind::at_unit, zz, "", 100);
+    auto p = q.page({queue_kind::at_unit, zz, "", 100});
     REQUIRE(p);
     REQUIRE(p.value().items.size() == 3);
     CHECK(p.value().items[0].major_urgent);
@@ -63,16 +65,16 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   }
 
   SUBCASE("cursor paging returns every item once, in order") {
-    auto first = q.page(queue_kind::to_archive, zz, "", 4);
+    auto first = q.page({queue_kind::to_archive, zz, "", 4});
     REQUIRE(first);
     CHECK(ids_of(first.value(), ids) == strings{"A", "B", "C", "E"});
     REQUIRE_FALSE(first.value().next_cursor.empty());
-    auto second = q.page(queue_kind::to_archive, zz, first.value().next_cursor, 4);
+    auto second = q.page({queue_kind::to_archive, zz, first.value().next_cursor, 4});
     REQUIRE(second);
     CHECK(ids_of(second.value(), ids) == strings{"G", "F"});
     CHECK(second.value().next_cursor.empty());
-    CHECK_FALSE(q.page(queue_kind::to_archive, zz, "zz", 4));  // not a cursor
-    CHECK_FALSE(q.page(queue_kind::to_archive, scope{}, "", 4));  // no scope
+    CHECK_FALSE(q.page({queue_kind::to_archive, zz, "zz", 4}));     // not a cursor
+    CHECK_FALSE(q.page({queue_kind::to_archive, scope{}, "", 4}));  // no scope
   }
 
   SUBCASE("overdue and due-soon lists read the deadline index") {
@@ -96,19 +98,24 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
     CHECK(labels(soon3.value(), ids) == strings{"K transfer 2026-11-04"});
   }
 
-  SUBCASE("the routes answer JSON, and refuse bad parameters") {
-    auto body = queue_json(s.db(), "at_unit", zz, "", "2", date("2026-10-30"));
-    REQUIRE(body);
-    CHECK(body.value().find("\"queue\":\"at_unit\"") != std::string::npos);
-    CHECK(body.value().find("\"overdue\":true") != std::string::npos);  // I
-    CHECK(body.value().find("\"next_cursor\":\"") != std::string::npos);
-    CHECK_FALSE(queue_json(s.db(), "nope", zz, "", "", date("2026-10-30")));
-    CHECK_FALSE(queue_json(s.db(), "at_unit", zz, "", "0", date("2026-10-30")));
-    auto overdue = sla_overdue_json(s.db(), core::testing::repo_calendar(), at(date("2026-10-30")), zz);
+  SUBCASE("a page as the route answers it: items, overdue against today, the next cursor") {
+    const queue_query query{queue_kind::at_unit, zz, "", 2};
+    auto p = q.page(query);
+    REQUIRE(p);
+    const auto body =
+        gateway::json_text(gateway::queue_page_json(query, p.value(), date("2026-10-30")));
+    CHECK(body.find("\"queue\":\"at_unit\"") != std::string::npos);
+    CHECK(body.find("\"overdue\":true") != std::string::npos);  // I
+    CHECK(body.find("\"next_cursor\":\"") != std::string::npos);
+    auto bad = q.page({queue_kind::at_unit, zz, "zz", 2});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().field == "cursor");
+    const civil_date today = date("2026-10-30");
+    auto overdue = sla_reader(s.db(), core::testing::repo_calendar()).overdue(zz, today, 200);
     REQUIRE(overdue);
-    CHECK(overdue.value().find(ids.at("I")()) != std::string::npos);
-    CHECK_FALSE(sla_due_soon_json(s.db(), core::testing::repo_calendar(), at(date("2026-10-30")),
-                                  "x", zz));
+    const auto listed =
+        gateway::json_text(gateway::deadlines_json(today, std::nullopt, zz, overdue.value()));
+    CHECK(listed.find(ids.at("I")()) != std::string::npos);
   }
 }
 
@@ -123,7 +130,7 @@ TEST_CASE("a case moves between queues as it is handled, and leaves them when ar
   const scope zz = scope::of_center(center_code{"410100"});
   const queue_reader q(s.db());
   const auto count = [&](queue_kind k) {
-    auto p = q.page(k, zz, "", 100);
+    auto p = q.page({k, zz, "", 100});
     REQUIRE(p);
     return p.value().items.size();
   };
@@ -134,19 +141,19 @@ TEST_CASE("a case moves between queues as it is handled, and leaves them when ar
                 agent, at(date("2026-11-02"), 5)));
   // Escalated to the provincial center: it is that center's queue now.
   CHECK(count(queue_kind::to_transfer) == 0);
-  auto prov = q.page(queue_kind::escalated, scope::of_center(center_code{"410000"}), "", 10);
+  auto prov = q.page({queue_kind::escalated, scope::of_center(center_code{"410000"}), "", 10});
   REQUIRE(prov);
   CHECK(prov.value().items.size() == 1);
   const auto prov_agent = world::agent("410000");
   REQUIRE(s.run(ids.at("X"), transfer("u-prov-gs"), prov_agent, at(date("2026-11-03"))));
-  auto at_unit = q.page(queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10);
+  auto at_unit = q.page({queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10});
   REQUIRE(at_unit);
   CHECK(at_unit.value().items.size() == 1);
   REQUIRE(s.run(ids.at("X"), give_back(), world::unit_member("u-prov-gs"), at(date("2026-11-04"))));
-  auto returned = q.page(queue_kind::returned, scope::of_center(center_code{"410000"}), "", 10);
+  auto returned = q.page({queue_kind::returned, scope::of_center(center_code{"410000"}), "", 10});
   REQUIRE(returned);
   CHECK(returned.value().items.size() == 1);
-  auto none = q.page(queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10);
+  auto none = q.page({queue_kind::at_unit, scope::of_unit(unit_id{"u-prov-gs"}), "", 10});
   REQUIRE(none);
   CHECK(none.value().items.empty());
 }

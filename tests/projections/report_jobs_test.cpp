@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tests/projections/october_scenario.h"
+#include "tests/projections/report_text.h"
 #include "tests/support/eventually.h"
 
 namespace caseline::projections::testing {
@@ -54,7 +55,7 @@ TEST_CASE("report jobs write each due report once, across restarts and a crash i
     std::ifstream in(outbox / "monthly-2026-10-410100.json");
     std::stringstream buf;
     buf << in.rdbuf();
-    auto route = report_monthly_json(s.db(), reg, "2026-10", "410100");
+    auto route = monthly_text(s.db(), reg, "2026-10", "410100");
     REQUIRE(route);
     CHECK(buf.str() == route.value());
   }
@@ -101,7 +102,7 @@ TEST_CASE("report jobs use the configured assessment weights; written files are 
                                       formats, w.value());
   REQUIRE_MESSAGE(first, (first ? "" : first.error().message()));
   const auto written = read("monthly-2026-10-province.json");
-  CHECK(written == report_monthly_json(s.db(), reg, "2026-10", "", w.value()).value());
+  CHECK(written == monthly_text(s.db(), reg, "2026-10", "", w.value()).value());
   CHECK(written.find(R"("assessment_weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
         std::string::npos);
   CHECK(written.find(R"("score":0.5625})") != std::string::npos);  // 410100, as in reports_test
@@ -111,7 +112,7 @@ TEST_CASE("report jobs use the configured assessment weights; written files are 
                                       formats, assessment_weights{});
   REQUIRE(again);
   CHECK(read("monthly-2026-10-province.json") == written);
-  CHECK(report_monthly_json(s.db(), reg, "2026-10", "").value() != written);
+  CHECK(monthly_text(s.db(), reg, "2026-10", "").value() != written);
 }
 
 // Art. 40(4): the special report of a major-urgent matter is due the day it is flagged. The

@@ -9,6 +9,7 @@
 
 #include "projections/report_render.h"
 #include "tests/projections/october_scenario.h"
+#include "tests/projections/report_text.h"
 
 namespace caseline::projections::testing {
 namespace {
@@ -41,9 +42,7 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   const report_reader rd(s.db());
   const auto& reg = s.world().reg;
 
-  auto req = monthly_request("2026-10", "410100");
-  REQUIRE(req);
-  auto r = build_report(rd, reg, req.value());
+  auto r = build_report(rd, reg, monthly_request(2026, 10, center_code{"410100"}));
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
   const report& m = r.value();
 
@@ -91,7 +90,7 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(yg.current[unit_metric::replied_on_time] == 2);  // D, G
     CHECK(yg.current[unit_metric::returns] == 1);          // J, within its window
     CHECK(yg.current[unit_metric::late_returns] == 0);
-    const auto json = render_json(m);
+    const auto json = report_text(m);
     CHECK(
         json.find(
             R"({"center":"410100","unit":"u-zz-yg","name":"郑州市道路运输管理局","reply_due":3,)"
@@ -101,14 +100,12 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   }
 
   SUBCASE("complaints are shown apart: E was replied and revisited") {
-    const auto json = render_json(m);
+    const auto json = report_text(m);
     CHECK(json.find(R"("complaints":{"replied":1,"revisited":1,"revisit_rate":1,)") != std::string::npos);
   }
 
   SUBCASE("province-wide adds every center, and ranks the city and county centers") {
-    auto preq = monthly_request("2026-10", "");
-    REQUIRE(preq);
-    auto p = build_report(rd, reg, preq.value());
+    auto p = build_report(rd, reg, monthly_request(2026, 10, std::nullopt));
     REQUIRE(p);
     CHECK(p.value().total[metric::received] == 12);         // + N at Kaifeng
     CHECK(p.value().total.immediate_answer_rate() == 0.2);  // A, N of 10 accepted
@@ -127,10 +124,9 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   SUBCASE("the assessment weights are configuration: a hand-computed weighted score") {
     auto w = parse_assessment_weights("immediate_answer=0,on_time=2");  // revisit, satisfaction: 1
     REQUIRE(w);
-    auto preq = monthly_request("2026-10", "");
-    REQUIRE(preq);
-    preq.value().weights = w.value();
-    auto p = build_report(rd, reg, preq.value());
+    auto preq = monthly_request(2026, 10, std::nullopt);
+    preq.weights = w.value();
+    auto p = build_report(rd, reg, preq);
     REQUIRE(p);
     const auto& a = p.value().assessment;
     REQUIRE(a.size() == reg.centers().size() - 1);
@@ -142,20 +138,23 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK_FALSE(kf->score.has_value());  // only the immediate-answer rate, weight 0: no score
     CHECK(kf->rank == 2);                // ranked last, with the centers without figures
     CHECK(a.back().rank == 2);
-    const auto json = render_json(p.value());
+    const auto json = report_text(p.value());
     CHECK(json.find(R"("assessment_weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
           std::string::npos);
     CHECK(render_html(p.value()).find("immediate_answer=0,on_time=2,revisit=1,satisfaction=1") !=
           std::string::npos);
     // The same weights give the same report; the route takes them too.
-    CHECK(report_monthly_json(s.db(), reg, "2026-10", "", w.value()).value() == json);
-    const auto route = report_assessment_json(s.db(), reg, "2026-10", w.value());
-    REQUIRE(route);
-    CHECK(route.value().find(R"("weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
+    CHECK(monthly_text(s.db(), reg, "2026-10", "", w.value()).value() == json);
+    auto rows = build_assessment(rd, reg, 2026, 10, w.value());
+    REQUIRE(rows);
+    const auto route =
+        gateway::json_text(gateway::assessment_json("2026-10", rows.value(), w.value()));
+    CHECK(route.find(
+              R"("weights":{"immediate_answer":0,"on_time":2,"revisit":1,"satisfaction":1})") !=
           std::string::npos);
-    CHECK(route.value().find(R"("score":0.5625})") != std::string::npos);
+    CHECK(route.find(R"("score":0.5625})") != std::string::npos);
     // Defaults: every weight 1, the plain mean (as in the subcase above), and stated.
-    auto d = report_monthly_json(s.db(), reg, "2026-10", "");
+    auto d = monthly_text(s.db(), reg, "2026-10", "");
     REQUIRE(d);
     CHECK(d.value().find(R"("assessment_weights":{"immediate_answer":1,"on_time":1,"revisit":1,"satisfaction":1})") !=
           std::string::npos);
@@ -164,25 +163,20 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
   }
 
   SUBCASE("a period report sums the days, and the same-day major-urgent report lists H") {
-    auto preq = period_request("2026-10-12", "2026-10-14", "410100");
-    REQUIRE(preq);
-    auto p = build_report(rd, reg, preq.value());
+    auto p = build_report(
+        rd, reg, period_request({date("2026-10-12"), date("2026-10-14")}, center_code{"410100"}));
     REQUIRE(p);
     CHECK(p.value().total[metric::received] == 8);  // A B C D E G (12th), F (13th), H (14th)
     CHECK(p.value().total[metric::replied] == 1);   // D
     CHECK(p.value().due == date("2026-10-16"));     // within 2 days of the end (Art. 40(3))
-    auto ureq = urgent_request("2026-10-14", "");
-    REQUIRE(ureq);
-    auto u = build_report(rd, reg, ureq.value());
+    auto u = build_report(rd, reg, urgent_request(date("2026-10-14"), std::nullopt));
     REQUIRE(u);
     REQUIRE(u.value().urgent.size() == 1);
     CHECK(u.value().urgent[0].center == "410100");
   }
 
   SUBCASE("the annual report sums the months; due before 10 January") {
-    auto areq = annual_request("2026", "410100");
-    REQUIRE(areq);
-    auto a = build_report(rd, reg, areq.value());
+    auto a = build_report(rd, reg, annual_request(2026, center_code{"410100"}));
     REQUIRE(a);
     CHECK(a.value().total[metric::received] == 13);  // 11 in October + 2 in September
     CHECK(a.value().due == date("2027-01-09"));
@@ -202,12 +196,13 @@ TEST_CASE("the monthly report's figures equal the hand-computed ones") {
     CHECK(html.find("src=") == std::string::npos);
   }
 
-  SUBCASE("the routes refuse bad parameters") {
-    CHECK_FALSE(report_monthly_json(s.db(), reg, "2026-13", ""));
-    CHECK_FALSE(report_monthly_json(s.db(), reg, "2026-10", "999999"));
-    CHECK_FALSE(report_period_json(s.db(), reg, "2026-10-05", "2026-10-01", ""));
-    CHECK(report_annual_json(s.db(), reg, "2026", ""));
-    CHECK(report_assessment_json(s.db(), reg, "2026-10"));
+  SUBCASE("a center the registry does not know is a field error naming it") {
+    auto unknown = build_report(rd, reg, monthly_request(2026, 10, center_code{"999999"}));
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == core::errc::invalid_argument);
+    CHECK(unknown.error().field == "center");
+    CHECK(build_report(rd, reg, annual_request(2026, std::nullopt)));
+    CHECK(build_assessment(rd, reg, 2026, 10));
   }
 }
 
@@ -391,19 +386,17 @@ TEST_CASE(
     auto bad_cursor = rd.overdue(november, std::nullopt, std::nullopt, "zz", 100);
     REQUIRE_FALSE(bad_cursor);
     CHECK(bad_cursor.error().code == core::errc::invalid_argument);
-    CHECK(bad_cursor.error().message().find("cursor") != std::string::npos);
+    CHECK(bad_cursor.error().field == "cursor");
   }
 
   SUBCASE("the monthly report has the section, in JSON, CSV and HTML") {
-    auto req = monthly_request("2026-11", "410100");
-    REQUIRE(req);
-    auto r = build_report(rd, s.world().reg, req.value());
+    auto r = build_report(rd, s.world().reg, monthly_request(2026, 11, center_code{"410100"}));
     REQUIRE(r);
     const report& m = r.value();
     CHECK(m.total[metric::overdue_reported] == 4);
     REQUIRE(m.overdue.size() == 4);
     CHECK_FALSE(m.overdue_truncated);
-    const auto json = render_json(m);
+    const auto json = report_text(m);
     CHECK(
         json.find(fmt::format(R"("overdue_reported":[{{"case_id":"{}","center":"410100",)"
                               R"("unit":"u-zz-gl","unit_name":"郑州市公路事业发展中心",)"
@@ -416,19 +409,19 @@ TEST_CASE(
     CHECK(csv.find(",dissatisfied,overdue_reported,accepted,") != std::string::npos);
     CHECK(render_html(m).find("Reported to the department as overdue (Art. 35)") !=
           std::string::npos);
-    auto listed = report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "410100",
-                                      "u-zz-gl", "", "");
+    auto q = gateway::parse_overdue("2026-11-01", "2026-11-30", "410100", "u-zz-gl", "", "");
+    REQUIRE(q);
+    auto listed = list_overdue(rd, s.world().reg, q.value());
     REQUIRE(listed);
-    CHECK(listed.value().find(R"("center":"410100","unit":"u-zz-gl","items":[{"case_id")") !=
+    const auto text =
+        gateway::json_text(gateway::overdue_page_json(q.value(), listed.value(), s.world().reg));
+    CHECK(text.find(R"("center":"410100","unit":"u-zz-gl","items":[{"case_id")") !=
           std::string::npos);
-    CHECK(listed.value().find(R"("next_cursor":null)") != std::string::npos);
-    auto bad_limit =
-        report_overdue_json(s.db(), s.world().reg, "2026-11-01", "2026-11-30", "", "", "", "0");
-    REQUIRE_FALSE(bad_limit);
-    CHECK(bad_limit.error().message().find("limit: from 1 to 500") != std::string::npos);
-    auto no_from = report_overdue_json(s.db(), s.world().reg, "", "2026-11-30", "", "", "", "");
-    REQUIRE_FALSE(no_from);
-    CHECK(no_from.error().message().find("from: YYYY-MM-DD") != std::string::npos);
+    CHECK(text.find(R"("next_cursor":null)") != std::string::npos);
+    q.value().center = center_code{"999999"};
+    auto unknown = list_overdue(rd, s.world().reg, q.value());
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().field == "center");
   }
 }
 

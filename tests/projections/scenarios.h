@@ -15,10 +15,11 @@
 
 namespace caseline::projections::testing {
 
-inline std::string monthly_json(store& st, const core::registry& reg) {
-  auto j = report_monthly_json(st, reg, "2026-10", "");
-  REQUIRE_MESSAGE(j, (j ? "" : j.error().message()));
-  return j.value();
+// The province-wide report of October 2026.
+inline report monthly_report(store& st, const core::registry& reg) {
+  auto r = build_report(report_reader(st), reg, monthly_request(2026, 10, std::nullopt));
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+  return r.value();
 }
 
 // A reply deadline passes (10-19), the server is down when a transfer deadline passes (10-15 for
@@ -120,13 +121,13 @@ inline rebuilt rebuild_from_log(stack& s, const std::string& name,
 inline void rebuild_is_identical(backend b) {
   stack s(b);
   play(s, october_scenario());
-  const std::string live_report = monthly_json(s.db(), s.world().reg);
+  const report live_report = monthly_report(s.db(), s.world().reg);
   std::uint64_t calls = 0;
   auto r = rebuild_from_log(s, "rebuilt", [&](const replay_progress&) { ++calls; });
   const std::string live_dir = r.live_dir;
   CHECK(r.stats.events > 40);
   CHECK(calls > 0);
-  CHECK(monthly_json(*r.fresh, s.world().reg) == live_report);
+  CHECK(monthly_report(*r.fresh, s.world().reg) == live_report);
   r.fresh.reset();
   auto diff = compare_stores(live_dir, s.dir().sub("rebuilt"), log_derived_families());
   REQUIRE(diff);
@@ -152,7 +153,7 @@ inline void rebuild_is_identical(backend b) {
 inline void crash_between_consume_and_commit(backend b) {
   stack s(b);
   play(s, october_scenario());
-  const std::string expected = monthly_json(s.db(), s.world().reg);
+  const report expected = monthly_report(s.db(), s.world().reg);
   s.close();
 
   auto st = store::open(s.dir().sub("crashed"));
@@ -204,11 +205,11 @@ inline void crash_between_consume_and_commit(backend b) {
     projection_set set(*st.value());
     projection_runner runner(s.log(), *st.value(), set.all());
     for (const auto& batch : batches) REQUIRE(runner.apply(batch));
-    const std::string once = monthly_json(*st.value(), s.world().reg);
+    const report once = monthly_report(*st.value(), s.world().reg);
     CHECK(once == expected);
     // The same batches again (a redelivery after the commit): skipped by the stored offsets.
     for (const auto& batch : batches) REQUIRE(runner.apply(batch));
-    CHECK(monthly_json(*st.value(), s.world().reg) == expected);
+    CHECK(monthly_report(*st.value(), s.world().reg) == expected);
   }
   st.value().reset();
   auto diff = compare_stores(s.dir().sub("store"), s.dir().sub("crashed"), log_derived_families());

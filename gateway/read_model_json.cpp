@@ -1,0 +1,280 @@
+#include "gateway/read_model_json.h"
+
+#include <algorithm>
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/registry.h"
+
+namespace caseline::gateway {
+
+namespace {
+
+namespace json = boost::json;
+using namespace caseline::projections;
+
+json::value number_or_null(std::optional<double> v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::value date_or_null(const std::optional<civil_date>& d) {
+  return d ? json::value(d->to_string()) : json::value(nullptr);
+}
+
+json::value cursor_or_null(const std::string& next) {
+  return next.empty() ? json::value(nullptr) : json::value(next);
+}
+
+void add_scope(json::object& o, const scope& sc) {
+  if (const auto c = sc.named_center()) o["center"] = (*c)();
+  if (const auto u = sc.named_unit()) o["unit"] = (*u)();
+}
+
+json::object figures_json(const figures& f) {
+  json::object o;
+  for (std::size_t i = 0; i < f.n.size(); ++i) o[to_string(static_cast<metric>(i))] = f.n[i];
+  o["accepted"] = f.accepted();
+  o["immediate_answer_rate"] = number_or_null(f.immediate_answer_rate());
+  o["on_time_rate"] = number_or_null(f.on_time_rate());
+  o["revisit_rate"] = number_or_null(f.revisit_rate());
+  o["satisfaction_rate"] = number_or_null(f.satisfaction_rate());
+  return o;
+}
+
+json::object period_json(const period& p) {
+  return {{"from", p.from.to_string()}, {"to", p.to.to_string()}};
+}
+
+// One matter reported overdue (Art. 35), in the monthly report and in the list alike.
+json::object overdue_json(const overdue_case& o, std::string_view unit_name) {
+  json::object j;
+  j["case_id"] = o.case_id;
+  j["center"] = o.center;
+  j["unit"] = o.unit;
+  j["unit_name"] = unit_name;
+  j["due"] = o.due.to_string();
+  j["reported_on"] = o.reported_on.to_string();
+  j["replied_on"] = date_or_null(o.replied_on);
+  j["domain"] = o.dom ? core::to_string(*o.dom) : std::string_view("unclassified");
+  j["category"] = o.cat ? core::to_string(*o.cat) : std::string_view("unclassified");
+  return j;
+}
+
+json::array assessment_rows_json(const std::vector<assessment_row>& rows) {
+  json::array out;
+  for (const auto& a : rows) {
+    json::object o;
+    o["rank"] = a.rank;
+    o["center"] = a.center;
+    o["name"] = a.name;
+    o["received"] = a.totals[metric::received];
+    o["immediate_answer_rate"] = number_or_null(a.totals.immediate_answer_rate());
+    o["on_time_rate"] = number_or_null(a.totals.on_time_rate());
+    o["revisit_rate"] = number_or_null(a.totals.revisit_rate());
+    o["satisfaction_rate"] = number_or_null(a.totals.satisfaction_rate());
+    o["score"] = number_or_null(a.score);
+    out.emplace_back(std::move(o));
+  }
+  return out;
+}
+
+// The weights the score was computed with, so that a reader knows how (Art. 45; the measures
+// give none: README-reports.md).
+json::object weights_json(const assessment_weights& a) {
+  return {{"immediate_answer", a.immediate_answer},
+          {"on_time", a.on_time},
+          {"revisit", a.revisit},
+          {"satisfaction", a.satisfaction}};
+}
+
+}  // namespace
+
+json::object queue_page_json(const queue_query& q, const queue_page& page, civil_date today) {
+  json::object o;
+  o["queue"] = to_string(q.queue);
+  add_scope(o, q.sc);
+  json::array items;
+  for (const auto& item : page.items) {
+    json::object i;
+    i["case_id"] = item.id();
+    i["status"] = core::to_string(item.status);
+    i["center"] = item.center();
+    if (!item.unit().empty()) i["unit"] = item.unit();
+    i["major_urgent"] = item.major_urgent;
+    if (item.due_kind) {
+      i["deadline"] = core::to_string(*item.due_kind);
+      i["due"] = item.due.to_string();
+      i["provisional"] = item.due_provisional;
+      i["overdue"] = item.due < today;
+    } else {
+      i["since"] = item.due.to_string();
+    }
+    if (item.cat) i["category"] = core::to_string(*item.cat);
+    if (item.dom) i["domain"] = core::to_string(*item.dom);
+    i["received_on"] = item.received_on.to_string();
+    items.emplace_back(std::move(i));
+  }
+  o["items"] = std::move(items);
+  o["next_cursor"] = cursor_or_null(page.next_cursor);
+  return o;
+}
+
+json::object deadlines_json(civil_date today, std::optional<working_days> within, const scope& sc,
+                            const std::vector<deadline_row>& rows) {
+  json::object o;
+  o["today"] = today.to_string();
+  if (within) o["within_working_days"] = (*within)();
+  add_scope(o, sc);
+  json::array items;
+  for (const auto& r : rows) {
+    json::object i;
+    i["case_id"] = r.id();
+    i["kind"] = core::to_string(r.kind);
+    i["due"] = r.due.to_string();
+    i["provisional"] = r.basis.provisional;
+    i["calendar"] = r.basis.calendar;
+    i["center"] = r.center();
+    if (!r.unit().empty()) i["unit"] = r.unit();
+    i["major_urgent"] = r.major_urgent;
+    i["overdue"] = r.due < today;
+    i["reminded"] = r.reminded;
+    items.emplace_back(std::move(i));
+  }
+  o["items"] = std::move(items);
+  return o;
+}
+
+json::object report_json(const report& r) {
+  json::object o;
+  o["kind"] = to_string(r.kind);
+  o["label"] = r.label;
+  if (!r.title.empty()) o["title"] = r.title;
+  o["period"] = period_json(r.current);
+  o["previous_period"] = period_json(r.previous);
+  o["year_before_period"] = period_json(r.year_before);
+  o["center"] = r.center ? (*r.center)() : std::string("province");
+  o["center_name"] = r.center_name;
+  o["due"] = r.due.to_string();
+  o["totals"] = figures_json(r.total);
+  o["previous_totals"] = figures_json(r.total_previous);
+  o["year_before_totals"] = figures_json(r.total_year_before);
+  o["growth"] = {{"month_on_month", number_or_null(r.month_on_month)},
+                 {"year_on_year", number_or_null(r.year_on_year)}};
+  const figures c = complaints(r.rows, false);
+  o["complaints"] = {{"replied", c[metric::replied]},
+                     {"revisited", c[metric::replied_revisited]},
+                     {"revisit_rate", number_or_null(c.revisit_rate())},
+                     {"required_revisit_rate", 1.0}};
+  json::array rows;
+  for (const auto& row : r.rows)
+    rows.emplace_back(json::object{{"domain", row.domain},
+                                   {"category", row.category},
+                                   {"figures", figures_json(row.current)},
+                                   {"previous", figures_json(row.previous)}});
+  o["by_domain_category"] = std::move(rows);
+  json::array topics;
+  for (const auto& t : r.hot_topics)
+    topics.emplace_back(json::object{{"topic", t.topic},
+                                     {"count", t.count},
+                                     {"previous", t.previous},
+                                     {"change", number_or_null(t.change)}});
+  o["hot_topics"] = std::move(topics);
+  json::array units;
+  for (const auto& u : r.units) {
+    json::object j{{"center", u.center}, {"unit", u.unit}, {"name", u.name}};
+    for (std::size_t i = 0; i < u.current.n.size(); ++i)
+      j[to_string(static_cast<unit_metric>(i))] = u.current.n[i];
+    j["on_time_rate"] = number_or_null(u.current.on_time_rate());
+    units.emplace_back(std::move(j));
+  }
+  o["units"] = std::move(units);
+  json::array urgent;
+  for (const auto& u : r.urgent)
+    urgent.emplace_back(json::object{{"center", u.center}, {"case_id", u.case_id}});
+  o["major_urgent"] = std::move(urgent);
+  json::array overdue;
+  for (const auto& matter : r.overdue) {
+    const auto named = std::find_if(r.units.begin(), r.units.end(), [&](const unit_row& u) {
+      return u.center == matter.center && u.unit == matter.unit;
+    });
+    overdue.emplace_back(
+        overdue_json(matter, named == r.units.end() ? std::string_view() : named->name));
+  }
+  o["overdue_reported"] = std::move(overdue);
+  o["overdue_reported_truncated"] = r.overdue_truncated;
+  if (!r.assessment.empty()) {
+    o["assessment"] = assessment_rows_json(r.assessment);
+    o["assessment_weights"] = weights_json(r.weights);
+  }
+  return o;
+}
+
+json::object assessment_json(std::string_view month, const std::vector<assessment_row>& rows,
+                             const assessment_weights& weights) {
+  json::object o;
+  o["month"] = month;
+  o["score"] =
+      "weighted mean of the available rates: immediate answer, on-time closure, revisit, "
+      "satisfaction";
+  o["weights"] = weights_json(weights);
+  o["centers"] = assessment_rows_json(rows);
+  return o;
+}
+
+json::object overdue_page_json(const overdue_query& q, const overdue_page& page,
+                               const core::registry& reg) {
+  json::object o;
+  o["period"] = period_json(q.p);
+  o["center"] = q.center ? (*q.center)() : std::string("province");
+  o["unit"] = q.unit ? json::value((*q.unit)()) : json::value(nullptr);
+  json::array items;
+  for (const auto& c : page.items) {
+    const core::unit_info* u = reg.unit(unit_id{c.unit});
+    items.emplace_back(overdue_json(c, u ? std::string_view(u->name) : std::string_view()));
+  }
+  o["items"] = std::move(items);
+  o["next_cursor"] = cursor_or_null(page.next_cursor);
+  return o;
+}
+
+json::object retention_audit_json(const retention_audit& a) {
+  json::object o;
+  o["as_of"] = a.as_of.to_string();
+  o["policy"] = {{"recording_years", a.policy.recording_years},
+                 {"text_years", a.policy.text_years}};
+  o["summary"] = {{"kept", a.kept},
+                  {"eligible", a.eligible},
+                  {"held", a.held},
+                  {"purged", a.purged},
+                  {"refused_attempts", a.refused}};
+  json::array items;
+  for (const auto& i : a.items) {
+    json::object j;
+    j["case_id"] = i.case_id;
+    j["item"] = core::to_string(i.item);
+    if (!i.sha256.empty()) j["sha256"] = i.sha256;
+    j["retain_until"] = date_or_null(i.retain_until);
+    j["status"] = i.status;
+    j["purged_on"] = date_or_null(i.purged_on);
+    items.emplace_back(std::move(j));
+  }
+  o["items"] = std::move(items);
+  json::array history;
+  for (const auto& h : a.history)
+    history.emplace_back(json::object{{"case_id", h.case_id},
+                                      {"sequence", h.sequence},
+                                      {"kind", h.kind},
+                                      {"item", core::to_string(h.item)},
+                                      {"on", h.on.to_string()},
+                                      {"by", h.by},
+                                      {"retain_until", date_or_null(h.retain_until)},
+                                      {"note", h.note}});
+  o["history"] = std::move(history);
+  json::array violations;
+  for (const auto& v : a.violations) violations.emplace_back(v);
+  o["verdict"] = {{"no_early_purge", a.ok()}, {"violations", std::move(violations)}};
+  return o;
+}
+
+}  // namespace caseline::gateway

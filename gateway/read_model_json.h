@@ -1,0 +1,54 @@
+#pragma once
+
+// The read models as JSON: the bodies of the queue, deadline, report and retention routes (and
+// of the report files the tools write), built from the projections' typed pages and reports.
+// Serialize them with json_text (json_text.h).
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/ids.h"
+#include "core/time.h"
+#include "projections/queues.h"
+#include "projections/reports.h"
+#include "projections/retention.h"
+#include "projections/sla_index.h"
+
+namespace caseline::core {
+class registry;
+}
+
+namespace caseline::gateway {
+
+// GET /v1/queues/{queue}: {"queue", "center"?, "unit"?, "items", "next_cursor"}; an item with a
+// deadline is overdue when it was due before `today` (Shanghai date of the server clock).
+boost::json::object queue_page_json(const projections::queue_query& q,
+                                    const projections::queue_page& page, civil_date today);
+
+// GET /v1/sla/overdue and /v1/sla/due-soon (with `within`): {"today", "within_working_days"?,
+// "center"?, "unit"?, "items"}.
+boost::json::object deadlines_json(civil_date today, std::optional<working_days> within,
+                                   const projections::scope& sc,
+                                   const std::vector<projections::deadline_row>& rows);
+
+// GET /v1/reports/monthly, annual, period, urgent; the JSON report files.
+boost::json::object report_json(const projections::report& r);
+
+// GET /v1/reports/assessment/{YYYY-MM} (Art. 45).
+boost::json::object assessment_json(std::string_view month,
+                                    const std::vector<projections::assessment_row>& rows,
+                                    const projections::assessment_weights& weights);
+
+// GET /v1/reports/overdue (Art. 35): the query's period and scope, one page, each matter with
+// its unit's registered name.
+boost::json::object overdue_page_json(const projections::overdue_query& q,
+                                      const projections::overdue_page& page,
+                                      const core::registry& reg);
+
+// GET /v1/retention/audit (Art. 38) and `caseline retention audit --format json`.
+boost::json::object retention_audit_json(const projections::retention_audit& a);
+
+}  // namespace caseline::gateway
