@@ -477,11 +477,11 @@ std::shared_ptr<const core::calendar> api::impl::current_calendar() {
 
 // Answers what a projection read, as JSON (or its error), after this server's writes are
 // applied.
-void api::impl::answer_projection(const scope_ptr& sc, const responder& done,
+void api::impl::answer_projection(const answerer& done,
                                   const std::function<result<json::object>()>& read) {
-  if (auto w = await_all_writes(); !w) return done(error_response(w.error(), sc->req.path));
+  if (auto w = await_all_writes(); !w) return done.fail(w.error());
   auto body = read();
-  if (!body) return done(error_response(body.error(), sc->req.path));
+  if (!body) return done.fail(body.error());
   done(json_response(200, body.value()));
 }
 

@@ -154,8 +154,7 @@ class api::impl : api_handlers {
   result<http_response> render_case(request_scope& sc, core::case_state st, int status);
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
-  void answer_projection(const scope_ptr& sc, const responder& done,
-                         const std::function<result<json::object>()>& read);
+  void answer_projection(const answerer& done, const std::function<result<json::object>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
   void healthz(const scope_ptr&, answerer done);
@@ -201,7 +200,7 @@ class api::impl : api_handlers {
   result<std::string> report_center(const principal& p, const std::string& center);
   result<json::object> report_body(const core::registry& reg,
                                    result<projections::report_request> req);
-  void report(const scope_ptr& sc, const responder& done,
+  void report(const scope_ptr& sc, const answerer& done,
               std::initializer_list<std::string_view> params,
               const std::function<result<json::object>(const core::registry&,
                                                        const std::string& center)>& read);

@@ -33,14 +33,14 @@ void api::impl::command(const scope_ptr& sc, answerer done) {
   // What follows "/v1/cases/{id}/": "reply", "extension/approve".
   const std::string action(path.substr(path.find("{id}/") + 5));
   if (!sc->req.body.empty())
-    if (auto r = require_json(sc->req); !r) return done(error_response(r.error(), sc->req.path));
+    if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   auto cmd = parse_case_command(action, sc->req.body);
-  if (!cmd) return done(error_response(cmd.error(), sc->req.path));
+  if (!cmd) return done.fail(cmd.error());
   auto if_match = parse_if_match(sc->req);
-  if (!if_match) return done(error_response(if_match.error(), sc->req.path));
+  if (!if_match) return done.fail(if_match.error());
   auto found = visible_case(*sc, id);
-  if (!found) return done(error_response(found.error(), sc->req.path));
-  if (!found.value()) return done(error_response(case_not_found(id), sc->req.path));
+  if (!found) return done.fail(found.error());
+  if (!found.value()) return done.fail(case_not_found(id));
   projections::command_request req;
   req.id = case_id{id};
   req.cmd = std::move(cmd).value();

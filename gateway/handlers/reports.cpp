@@ -26,16 +26,16 @@ result<std::string> api::impl::report_center(const principal& p, const std::stri
 }
 
 // The report routes share their checks: known parameters, then the caller's center.
-void api::impl::report(const scope_ptr& sc, const responder& done,
+void api::impl::report(const scope_ptr& sc, const answerer& done,
                        std::initializer_list<std::string_view> params,
                        const std::function<result<json::object>(const core::registry&,
                                                                 const std::string& center)>& read) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, params); !k) return done(error_response(k.error(), q.path));
+  if (auto k = known_params(q, params); !k) return done.fail(k.error());
   auto center = report_center(*sc->who, param(q, "center"));
-  if (!center) return done(error_response(center.error(), q.path));
+  if (!center) return done.fail(center.error());
   const auto reg = s_.registry.snapshot();
-  answer_projection(sc, done, [&] { return read(*reg, center.value()); });
+  answer_projection(done, [&] { return read(*reg, center.value()); });
 }
 
 // A statutory report as JSON, from its parsed request.
@@ -80,7 +80,7 @@ void api::impl::report_overdue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   const std::string unit = param(q, "unit");
   if (!unit.empty() && !valid_token_text(unit, 64))
-    return done(error_response(field_error("unit", "not a unit id"), q.path));
+    return done.fail(field_error("unit", "not a unit id"));
   report(sc, done, {"from", "to", "center", "unit", "cursor", "limit"},
          [&](const core::registry& reg, const std::string& center) -> result<json::object> {
            auto query = parse_overdue(param(q, "from"), param(q, "to"), center, unit,
@@ -96,14 +96,13 @@ void api::impl::report_overdue(const scope_ptr& sc, answerer done) {
 // Art. 45: the provincial center assesses every city/county center; others do not see it.
 void api::impl::report_assessment(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {}); !k) return done(error_response(k.error(), q.path));
+  if (auto k = known_params(q, {}); !k) return done.fail(k.error());
   if (!reaches(*sc->who, operation::read_assessment))
-    return done(error_response(
-        make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"),
-        q.path));
+    return done.fail(
+        make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"));
   const auto reg = s_.registry.snapshot();
   const std::string& month = sc->match.params.at("month");
-  answer_projection(sc, done, [&]() -> result<json::object> {
+  answer_projection(done, [&]() -> result<json::object> {
     auto req = parse_monthly(month, "");
     if (!req) return req.error();
     const civil_date first = req.value().current.from;

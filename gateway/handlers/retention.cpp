@@ -18,25 +18,23 @@ namespace caseline::gateway {
 // Art. 38: auditors, and the provincial center's supervisors.
 void api::impl::retention_audit(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {"as_of", "format"}); !k)
-    return done(error_response(k.error(), q.path));
+  if (auto k = known_params(q, {"as_of", "format"}); !k) return done.fail(k.error());
   if (!reaches(*sc->who, operation::retention_audit))
-    return done(error_response(
+    return done.fail(
         make_error(errc::forbidden,
-                   "the retention audit is for auditors and the provincial center's supervisors"),
-        q.path));
+                   "the retention audit is for auditors and the provincial center's supervisors"));
   civil_date as_of = shanghai_date(s_.clock.now());
   if (const auto a = param(q, "as_of"); !a.empty()) {
     const auto d = civil_date::parse(a);
-    if (!d) return done(error_response(field_error("as_of", "must be YYYY-MM-DD"), q.path));
+    if (!d) return done.fail(field_error("as_of", "must be YYYY-MM-DD"));
     as_of = *d;
   }
   const auto format = param(q, "format");
   if (!format.empty() && format != "json" && format != "text")
-    return done(error_response(field_error("format", "json or text"), q.path));
-  if (auto w = await_all_writes(); !w) return done(error_response(w.error(), q.path));
+    return done.fail(field_error("format", "json or text"));
+  if (auto w = await_all_writes(); !w) return done.fail(w.error());
   auto audit = projections::audit_retention(s_.store, s_.retention, as_of, &s_.blobs, &s_.keys);
-  if (!audit) return done(error_response(audit.error(), q.path));
+  if (!audit) return done.fail(audit.error());
   if (format == "text") {
     http_response r;
     r.content_type = "text/plain; charset=utf-8";

@@ -34,21 +34,20 @@ result<core::scope> api::impl::worklist_scope(const principal& p, const std::str
 void api::impl::get_queue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
   if (auto k = known_params(q, {"center", "unit", "cursor", "limit"}); !k)
-    return done(error_response(k.error(), q.path));
+    return done.fail(k.error());
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
-  if (!scope) return done(error_response(scope.error(), q.path));
+  if (!scope) return done.fail(scope.error());
   if (scope.value().unbounded())
-    return done(error_response(field_error("center",
-                                           "a queue belongs to a center or a unit: "
-                                           "name one"),
-                               q.path));
+    return done.fail(field_error("center",
+                                 "a queue belongs to a center or a unit: "
+                                 "name one"));
   auto queue = parse_queue(sc->match.params.at("queue"));
-  if (!queue) return done(error_response(queue.error(), q.path));
+  if (!queue) return done.fail(queue.error());
   auto limit = parse_limit(param(q, "limit"), 50, 500);
-  if (!limit) return done(error_response(limit.error(), q.path));
+  if (!limit) return done.fail(limit.error());
   const projections::queue_query query{queue.value(), scope.value(), param(q, "cursor"),
                                        limit.value()};
-  answer_projection(sc, done, [&]() -> result<json::object> {
+  answer_projection(done, [&]() -> result<json::object> {
     auto page = projections::queue_reader(s_.store).page(query);
     if (!page) return page.error();
     return queue_page_json(query, page.value(), shanghai_date(s_.clock.now()));
@@ -57,11 +56,10 @@ void api::impl::get_queue(const scope_ptr& sc, answerer done) {
 
 void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {"center", "unit"}); !k)
-    return done(error_response(k.error(), q.path));
+  if (auto k = known_params(q, {"center", "unit"}); !k) return done.fail(k.error());
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
-  if (!scope) return done(error_response(scope.error(), q.path));
-  answer_projection(sc, done, [&]() -> result<json::object> {
+  if (!scope) return done.fail(scope.error());
+  answer_projection(done, [&]() -> result<json::object> {
     const civil_date today = shanghai_date(s_.clock.now());
     auto rows = projections::sla_reader(s_.store, *current_calendar())
                     .overdue(scope.value(), today, deadline_list_limit);
@@ -72,13 +70,12 @@ void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
 
 void api::impl::sla_due_soon(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {"within", "center", "unit"}); !k)
-    return done(error_response(k.error(), q.path));
+  if (auto k = known_params(q, {"within", "center", "unit"}); !k) return done.fail(k.error());
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
-  if (!scope) return done(error_response(scope.error(), q.path));
+  if (!scope) return done.fail(scope.error());
   auto within = parse_within(param(q, "within"));
-  if (!within) return done(error_response(within.error(), q.path));
-  answer_projection(sc, done, [&]() -> result<json::object> {
+  if (!within) return done.fail(within.error());
+  answer_projection(done, [&]() -> result<json::object> {
     const civil_date today = shanghai_date(s_.clock.now());
     auto rows = projections::sla_reader(s_.store, *current_calendar())
                     .due_soon(scope.value(), today, within.value(), deadline_list_limit);
