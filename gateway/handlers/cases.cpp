@@ -13,8 +13,10 @@
 #include "core/codec.h"
 #include "core/errc.h"
 #include "events/errc.h"
+#include "events/log_reader.h"
 #include "gateway/case_json.h"
 #include "gateway/command_json.h"
+#include "gateway/query.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
 
@@ -121,32 +123,32 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   json::array out;
   bool shredded = false;
-  std::optional<events::log_position> cached_pos;
-  events::record cached;
+  // Events of one command share a record: it is read and decoded once (events/log_reader.h).
+  std::optional<events::record_events> cached;
   for (const auto& loc : locations.value()) {
-    if (!cached_pos || *cached_pos != loc.position) {
+    if (!cached || cached->position() != loc.position) {
       auto recs =
           s_.log.read(loc.position.partition, loc.position.offset, 1, std::chrono::milliseconds(0));
       if (!recs) return done.fail(recs.error());
       if (recs.value().empty() || recs.value().front().position != loc.position)
         return done.fail(
             make_error(events::errc::corrupt_record, "an indexed record is missing from the log"));
-      auto rec = events::decode_record(recs.value().front().value);
-      if (!rec) return done.fail(rec.error());
-      cached = std::move(rec).value();
-      cached_pos = loc.position;
+      auto rec = events::record_events::decode(recs.value().front());
+      if (!rec) return done.fail(rec.error().to_error());
+      cached.emplace(std::move(rec).value());
     }
-    if (loc.index >= cached.events.size())
+    if (loc.index >= cached->size())
       return done.fail(
           make_error(events::errc::corrupt_record, "an indexed event is missing from its record"));
-    auto env = events::decode_envelope(cached.events[loc.index]);
-    if (!env) return done.fail(env.error());
-    auto ev = core::decode(env.value().type_id, env.value().version, env.value().body);
-    if (!ev) return done.fail(ev.error());
-    auto opened = open_personal(*sc, id, env.value().event_id, ev.value());
+    auto logged = cached->event(loc.index);
+    if (!logged) return done.fail(logged.error().to_error());
+    auto ev = events::decode_case_event(logged.value());
+    if (!ev) return done.fail(ev.error().to_error());
+    const events::envelope& env = logged.value().env;
+    auto opened = open_personal(*sc, id, env.event_id, ev.value());
     if (!opened) return done.fail(opened.error());
     shredded = shredded || !opened.value();
-    out.emplace_back(event_to_json(env.value(), ev.value(), view(*sc, opened.value())));
+    out.emplace_back(event_to_json(env, ev.value(), view(*sc, opened.value())));
   }
   done(json_response(200, {{"case_id", id},
                            {"personal_data", shredded ? "shredded" : "available"},
@@ -154,17 +156,11 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
 }
 
 void api::impl::list_cases(const scope_ptr& sc, answerer done) {
-  const auto& q = sc->req.query;
-  static constexpr std::string_view known[] = {"center",      "status", "unit",
-                                               "category",    "domain", "received_from",
-                                               "received_to", "cursor", "limit"};
-  for (const auto& [name, value] : q)
-    if (std::find(std::begin(known), std::end(known), name) == std::end(known))
-      return done.fail(field_error(name, "unknown query parameter"));
-  auto param = [&](std::string_view n) -> std::string {
-    auto v = sc->req.query_param(n);
-    return v ? std::string(*v) : std::string();
-  };
+  if (auto k = known_params(sc->req, {"center", "status", "unit", "category", "domain",
+                                      "received_from", "received_to", "cursor", "limit"});
+      !k)
+    return done.fail(k.error());
+  auto param = [&](std::string_view n) { return gateway::param(sc->req, n); };
   projections::list_query lq;
   lq.scope = list_scope(*sc->who);
   const std::string center = param("center"), unit = param("unit"), status = param("status"),
