@@ -79,8 +79,6 @@ std::span<const route> api::impl::routes() {
       {"GET", "/v1/cases/{id}/recording", "get_recording", read_recording,
        handled_by<&impl::get_recording>},
   });
-  static_assert(std::ranges::none_of(table, [](const route& r) { return r.handler == nullptr; }),
-                "every route names its handler");
   return table;
 }
 

@@ -26,11 +26,16 @@ using route_handler = void (*)(api_handlers& api, const std::shared_ptr<request_
 // a bearer token required exactly where `op` is set: tests/gateway/openapi_test.cpp derives
 // the document's paths from this table and holds the two equal.
 struct route {
+  // The handler is required: a route without one does not compile.
+  constexpr route(std::string_view m, std::string_view p, std::string_view n,
+                  std::optional<operation> o, route_handler h, std::size_t limit = 0)
+      : method(m), path(p), name(n), op(o), handler(h), body_limit(limit) {}
+
   std::string_view method;
   std::string_view path;        // template: "/v1/cases/{id}/answer"
   std::string_view name;        // the OpenAPI operationId
   std::optional<operation> op;  // what the token's role must be permitted; none: no token needed
-  route_handler handler{nullptr};
+  route_handler handler;
   std::size_t body_limit{0};  // bytes; 0: the server's default (server_options::body_limit)
 };
 
