@@ -11,7 +11,7 @@ namespace caseline::gateway {
 // The route table: method, path template, name (the OpenAPI operationId), the operation the
 // token's role must be permitted (none: no token), the handler, and a body limit of its own.
 std::span<const route> api::impl::routes() {
-  using enum operation;
+  using enum core::operation;
   static constexpr auto table = std::to_array<route>({
       {"GET", "/healthz", "healthz", std::nullopt, handled_by<&impl::healthz>},
       {"GET", "/readyz", "readyz", std::nullopt, handled_by<&impl::readyz>},
