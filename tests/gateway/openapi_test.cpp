@@ -78,7 +78,7 @@ TEST_CASE(
   CHECK(routed == documented);
 }
 
-TEST_CASE("the roles the document names for a route are permitted its operation") {
+TEST_CASE("the roles the document names for a route are exactly those permitted its operation") {
   const auto doc = json::parse(gateway::openapi_document()).as_object();
   for (const auto& r : gateway::route_table()) {
     CAPTURE(r.name);
@@ -90,20 +90,30 @@ TEST_CASE("the roles the document names for a route are permitted its operation"
     // A route without a token names no role.
     CHECK(roles.empty() == !r.op.has_value());
     if (!r.op) continue;
+    std::set<std::string> documented;
     for (const auto& v : roles) {
-      // "supervisor (own center)": the role; the scope is the handler's.
+      // "supervisor (own center)": the role; the scope is the handler's. "any": every role.
       std::string name(v.as_string());
       name = name.substr(0, name.find(' '));
-      CAPTURE(name);
       if (name == "any") {
-        for (const auto& each : gateway::role_names())
-          CHECK(gateway::permitted(*gateway::parse_role(each), *r.op));
+        for (const auto& each : gateway::role_names()) documented.emplace(each);
         continue;
       }
-      const auto role = gateway::parse_role(name);
-      REQUIRE(role.has_value());
-      CHECK(gateway::permitted(*role, *r.op));
+      CAPTURE(name);
+      REQUIRE(gateway::parse_role(name).has_value());
+      documented.insert(name);
     }
+    std::set<std::string> permitted;
+    for (const auto& each : gateway::role_names())
+      if (gateway::permitted(*gateway::parse_role(each), *r.op)) permitted.emplace(each);
+    std::string missing, extra;
+    for (const auto& p : permitted)
+      if (!documented.contains(p)) missing += p + " ";
+    for (const auto& d : documented)
+      if (!permitted.contains(d)) extra += d + " ";
+    CAPTURE(missing);
+    CAPTURE(extra);
+    CHECK(documented == permitted);
   }
 }
 
@@ -134,11 +144,21 @@ TEST_CASE("every documented operation names its errors as problem+json, and ever
 
 TEST_CASE("the documented enums of not-accept are the ones the gateway accepts") {
   const auto doc = json::parse(gateway::openapi_document()).as_object();
-  const auto& reasons = doc.at("components").as_object().at("schemas").as_object().at("NotAcceptBody")
-                            .as_object().at("properties").as_object().at("reason").as_object().at("enum")
+  const auto& reasons = doc.at("components")
+                            .as_object()
+                            .at("schemas")
+                            .as_object()
+                            .at("NotAcceptBody")
+                            .as_object()
+                            .at("properties")
+                            .as_object()
+                            .at("reason")
+                            .as_object()
+                            .at("enum")
                             .as_array();
   for (const auto& r : reasons) {
-    const std::string body = std::string(R"({"reason":")") + r.as_string().c_str() + R"(","explanation":"e"})";
+    const std::string body =
+        std::string(R"({"reason":")") + r.as_string().c_str() + R"(","explanation":"e"})";
     CAPTURE(body);
     CHECK(gateway::parse_case_command("not-accept", body).has_value());
   }
