@@ -63,7 +63,8 @@ void append_acknowledged(event_log& log, testing::ack_collector& acks, const std
                          int count) {
   const std::size_t before = acks.size();
   for (int i = 0; i < count; ++i) {
-    acks.append(log, "410100-20261201-" + std::to_string(100 + i % 7), phase + "-" + std::to_string(i));
+    acks.append(log, "410100-20261201-" + std::to_string(100 + i % 7),
+                phase + "-" + std::to_string(i));
   }
   const auto all = acks.wait_for(before + static_cast<std::size_t>(count), 60s);
   for (std::size_t i = before; i < all.size(); ++i) {
@@ -75,7 +76,8 @@ void append_acknowledged(event_log& log, testing::ack_collector& acks, const std
 
 }  // namespace
 
-TEST_CASE("on three brokers, appends acknowledged while one is stopped are in the log exactly once") {
+TEST_CASE(
+    "on three brokers, appends acknowledged while one is stopped are in the log exactly once") {
   test::temp_dir dir;
   const std::string state = dir.sub("kafka");
   test::child_process cluster({"/bin/bash", test::source_dir() + "/tools/kafka-local.sh", "start",
