@@ -18,7 +18,7 @@
 #                                           once its JVM is gone
 #   tools/kafka-local.sh start-broker I [--state DIR]
 #                                           start node I again on its ports and data; returns once
-#                                           the cluster's metadata lists it
+#                                           it answers on its own port and lists itself
 #
 # --state DIR is the folder of a running start (its KAFKA_STATE line); stop, stop-broker and
 # start-broker also take it from $KAFKA_STATE, which `run` exports to CMD. start and run never
@@ -130,12 +130,12 @@ kafka_fetch() {
 
 KAFKA_BROKERS=1   # nodes of the cluster; set by --brokers, or read from the state folder
 
-# Why a cluster's nodes are combined broker+controller JVMs: separate
-# controllers would be three more JVMs (six in all) on a 2-core machine: about twice the start
-# time and memory, and nothing more to test, since what the tests exercise is a broker going
-# away. A static quorum of the N combined nodes still survives one node down (2 of 3 voters are a
-# majority), which is exactly what stop-broker makes. A production cluster separates them so
-# that broker load cannot starve the quorum; this script is for development and tests.
+# Why a cluster's nodes are combined broker+controller JVMs: separate controllers would be three
+# more JVMs (six in all) on a 2-core machine, about twice the start time and memory, and nothing
+# more to test, since what the tests exercise is a broker going away. A static quorum of the N
+# combined nodes still survives one node down (2 of 3 voters are a majority), which is exactly
+# what stop-broker makes. A production cluster separates them so that broker load cannot starve
+# the quorum; this script is for development and tests.
 
 _kl_free_port() {   # the kernel picks; the tiny race with another process is handled by retries
   local p
