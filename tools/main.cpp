@@ -1,5 +1,6 @@
 // caseline: one executable, one subcommand per tool. Each subcommand is a thin adapter over a
 // library function in tools/ that tests call directly.
+#include <cstdint>
 #include <iostream>
 #include <string>
 
@@ -28,21 +29,33 @@ namespace {
 
 using namespace caseline;
 
-// --data, --kafka, --topic, --partitions, --calendar: shared by every subcommand that touches
-// the store; each also reads CASELINE_<NAME> from the environment.
+// --kafka, --topic, --partitions: the log, named the same way by every subcommand that reads or
+// writes it (through the store options, or directly like bench produce), each also read from
+// CASELINE_<NAME>. --kafka takes every broker of a cluster (host:port,host:port,...). Returns the
+// --kafka option, for a subcommand that needs it.
+CLI::Option* add_log_options(CLI::App& app, std::string& kafka, std::string& topic,
+                             std::int32_t& partitions) {
+  auto* k = app.add_option("--kafka", kafka,
+                           "Kafka bootstrap servers (host:port[,host:port...]); without it, the "
+                           "embedded log")
+                ->envname("CASELINE_KAFKA");
+  app.add_option("--topic", topic, "Kafka topic of case events")
+      ->envname("CASELINE_TOPIC")
+      ->capture_default_str();
+  app.add_option("--partitions", partitions, "partitions of the log (fixed at creation)")
+      ->envname("CASELINE_PARTITIONS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  return k;
+}
+
+// --data, the log options, --calendar, the master key and retention: shared by every subcommand
+// that touches the store; each also reads CASELINE_<NAME> from the environment.
 void add_store_options(CLI::App& app, tools::store_options& o) {
   app.add_option("--data", o.data_dir, "data folder (projection store, embedded log)")
       ->envname("CASELINE_DATA")
       ->capture_default_str();
-  app.add_option("--kafka", o.kafka, "Kafka bootstrap servers; without it, the embedded log")
-      ->envname("CASELINE_KAFKA");
-  app.add_option("--topic", o.topic, "Kafka topic of case events")
-      ->envname("CASELINE_TOPIC")
-      ->capture_default_str();
-  app.add_option("--partitions", o.partitions, "partitions of the log (fixed at creation)")
-      ->envname("CASELINE_PARTITIONS")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  add_log_options(app, o.kafka, o.topic, o.partitions);
   app.add_option("--calendar", o.calendar_file, "working-day calendar data file")
       ->envname("CASELINE_CALENDAR")
       ->capture_default_str();
@@ -200,11 +213,9 @@ int main(int argc, char** argv) {
   unsigned produce_seconds = 10;
   auto* produce_cmd =
       bench_cmd->add_subcommand("produce", "raw librdkafka produce rate, the log's settings");
-  produce_cmd->add_option("--kafka", produce.brokers, "bootstrap servers")
-      ->envname("CASELINE_KAFKA")
-      ->required();
-  produce_cmd->add_option("--topic", produce.topic)->capture_default_str();
-  produce_cmd->add_option("--partitions", produce.partitions)->capture_default_str();
+  add_log_options(*produce_cmd, produce.brokers, produce.topic, produce.partitions)
+      ->required()
+      ->description("Kafka bootstrap servers (host:port[,host:port...])");
   produce_cmd->add_option("--seconds", produce_seconds)->capture_default_str();
   produce_cmd->add_option("--records", produce.max_records, "stop after this many (0: no limit)")
       ->capture_default_str();

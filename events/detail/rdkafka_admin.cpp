@@ -17,7 +17,33 @@ std::chrono::milliseconds left(clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
 }
 
-// The topic as the cluster's metadata shows it.
+// The topic as the cluster's metadata shows it (no configs).
+result<topic_description> read_metadata(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                                        std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, to_ms(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return translate(err, "metadata request");
+  metadata_ptr owned{md};
+  topic_description d;
+  d.brokers = md->broker_cnt;
+  if (md->topic_cnt != 1) return d;
+  const rd_kafka_metadata_topic_t& t = md->topics[0];
+  if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return d;
+  d.exists = true;
+  d.topic_error = t.err != RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; i < t.partition_cnt; ++i) {
+    const rd_kafka_metadata_partition_t& p = t.partitions[i];
+    partition_replicas r;
+    r.id = p.id;
+    r.leader = p.err == RD_KAFKA_RESP_ERR_NO_ERROR ? p.leader : -1;
+    r.replicas.assign(p.replicas, p.replicas + p.replica_cnt);
+    r.in_sync.assign(p.isrs, p.isrs + p.isr_cnt);
+    d.partitions.push_back(std::move(r));
+  }
+  return d;
+}
+
+// What ensure_topic needs of the metadata.
 struct topic_state {
   int brokers{};
   bool exists{};
@@ -27,24 +53,13 @@ struct topic_state {
 
 result<topic_state> describe(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
                              std::chrono::milliseconds timeout) {
-  const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, to_ms(timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return translate(err, "metadata request");
-  metadata_ptr owned{md};
-  topic_state s;
-  s.brokers = md->broker_cnt;
-  if (md->topic_cnt != 1) return s;
-  const rd_kafka_metadata_topic_t& t = md->topics[0];
-  if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return s;
-  s.exists = true;
-  s.partitions = t.partition_cnt;
-  s.all_led = t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0;
-  for (int i = 0; i < t.partition_cnt; ++i) {
-    if (t.partitions[i].err != RD_KAFKA_RESP_ERR_NO_ERROR || t.partitions[i].leader < 0) {
-      s.all_led = false;
-    }
-  }
-  return s;
+  auto d = read_metadata(rk, rkt, timeout);
+  if (!d) return std::move(d).error();
+  const topic_description& t = d.value();
+  const bool led = std::all_of(t.partitions.begin(), t.partitions.end(),
+                               [](const partition_replicas& p) { return p.leader >= 0; });
+  return topic_state{t.brokers, t.exists, static_cast<int>(t.partitions.size()),
+                     t.exists && !t.topic_error && !t.partitions.empty() && led};
 }
 
 result<event_ptr> await_admin_result(rd_kafka_queue_t* q, std::chrono::milliseconds timeout,
@@ -203,6 +218,19 @@ result<void> ensure_topic(rd_kafka_t* admin, const topic_spec& spec,
   auto configs = topic_configs(admin, spec.name, left(deadline));
   if (!configs) return std::move(configs).error();
   return check_configs(spec.name, configs.value());
+}
+
+result<topic_description> describe_topic(rd_kafka_t* admin, const std::string& topic,
+                                         std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  topic_ptr rkt{rd_kafka_topic_new(admin, topic.c_str(), nullptr)};
+  if (!rkt) return translate(rd_kafka_last_error(), "topic handle " + topic);
+  auto d = read_metadata(admin, rkt.get(), left(deadline));
+  if (!d || !d.value().exists) return d;
+  auto configs = topic_configs(admin, topic, left(deadline));
+  if (!configs) return std::move(configs).error();
+  d.value().configs = std::move(configs).value();
+  return d;
 }
 
 }  // namespace caseline::events::detail

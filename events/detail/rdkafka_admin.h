@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "events/detail/rdkafka_handle.h"
@@ -24,5 +26,29 @@ struct topic_spec {
 // the setting. `admin` is any client handle, used from the calling thread only.
 result<void> ensure_topic(rd_kafka_t* admin, const topic_spec& spec,
                           std::chrono::milliseconds timeout);
+
+// One partition as the cluster's metadata shows it (broker ids).
+struct partition_replicas {
+  std::int32_t id{};
+  std::int32_t leader{-1};  // -1: none, or the partition reports an error
+  std::vector<std::int32_t> replicas;
+  std::vector<std::int32_t> in_sync;
+};
+
+// A topic as the cluster describes it: how many brokers the metadata lists, each partition's
+// leader, replicas and in-sync replicas (empty when the topic does not exist), and the topic's
+// configs with the cluster's defaults filled in (DescribeConfigs; only for an existing topic).
+struct topic_description {
+  int brokers{};
+  bool exists{};
+  bool topic_error{};  // the metadata names an error for the topic as a whole
+  std::vector<partition_replicas> partitions;
+  std::map<std::string, std::string> configs;
+};
+
+// Describes `topic` (metadata, then its configs when it exists) within `timeout`. For operators'
+// checks and the cluster tests: replication factor, in-sync replicas, min.insync.replicas.
+result<topic_description> describe_topic(rd_kafka_t* admin, const std::string& topic,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace caseline::events::detail
