@@ -103,6 +103,10 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
   if (!made) return 1;
   const fs::path& dir = *made;
   std::error_code ec;
+  // The commit of the tree when the run starts (the binary is assumed built from it).
+  std::string commit = first_line_of("git rev-parse --short HEAD");
+  if (!commit.empty() && !first_line_of("git status --porcelain --untracked-files=no").empty())
+    commit += " (with uncommitted changes)";
   const std::string load_before = load_average();
   const auto started = std::chrono::steady_clock::now();
   std::vector<table_row> rows;
@@ -248,9 +252,6 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
 
   utsname u{};
   const std::string kernel = uname(&u) == 0 ? fmt::format("{} {}", u.sysname, u.release) : "?";
-  std::string commit = first_line_of("git rev-parse --short HEAD");
-  if (!commit.empty() && !first_line_of("git status --porcelain --untracked-files=no").empty())
-    commit += " (with uncommitted changes)";
   std::ostringstream md;
   md << "# Benchmarks\n\n";
   if (!o.note.empty()) md << o.note << "\n\n";

@@ -20,9 +20,9 @@ struct bench_all_options {
   unsigned ingest_connections{32};
   std::chrono::seconds ingest_duration{20};
   std::chrono::seconds produce_duration{10};
-  std::uint64_t read_cases{20'000};
+  std::uint64_t read_cases{50'000};
   std::chrono::seconds read_duration{5};
-  std::uint64_t rebuild_events{300'000};
+  std::uint64_t rebuild_events{1'000'000};
   std::string dir;            // working folder; default a fresh one under the temp dir
   std::string program;        // the caseline executable; empty: this process's own
   std::string calendar_file;  // the working-day calendar data file

@@ -30,7 +30,7 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
         "POST", "/v1/cases",
         fmt::format(
             R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"benchmark case {} of connection {}: the bus did not stop at the station"}})",
-            o.center, (c * 7 + n) % 10000, n, c)};
+            o.center, (std::uint64_t{c} * 7 + n) % 10000, n, c)};
   };
   out << fmt::format("POST /v1/cases, {} connections, {} s each run, {} hardware threads\n",
                      o.connections, o.duration.count(), std::thread::hardware_concurrency());

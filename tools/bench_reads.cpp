@@ -24,7 +24,7 @@ constexpr const char* center = "410100";
 std::string seed_body(unsigned c, std::uint64_t n) {
   return fmt::format(
       R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"seeded case {} of connection {}: the bus did not stop at the station"}})",
-      center, (c * 7 + n) % 10000, n, c);
+      center, (std::uint64_t{c} * 7 + n) % 10000, n, c);
 }
 
 // RFC 3339 in UTC, `days` from now.
@@ -110,7 +110,8 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     lo.token = token.value();
     for (const auto& [name, target] : routes) {
       const auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
-        return load_request{"GET", target(c * 7919 + n * 104729), {}};  // spread over the cases
+        return load_request{
+            "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
       });
       print_load_row(out, fmt::format("{} {}, {} conn.", log, name, conns), r);
       f.rows.push_back({log, name, conns, r});

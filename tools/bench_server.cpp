@@ -81,6 +81,7 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
   if (!o.kafka.empty()) args.insert(args.end(), {"--kafka", o.kafka, "--topic", o.topic});
   if (!o.calendar_file.empty()) args.insert(args.end(), {"--calendar", o.calendar_file});
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string log_file = o.data_dir + ".log";

@@ -121,13 +121,14 @@ std::optional<load_result> drive_http_baseline(const load_options& o, const requ
   gateway::server_options so;
   so.port = 0;
   so.max_connections_per_address = 1024;  // every bench connection comes from one address
-  gateway::http_server bare(
-      so, [status, body = std::move(body)](gateway::http_request, gateway::responder respond) {
-        gateway::http_response r;
-        r.status = status;
-        r.body = body;
-        respond(std::move(r));
-      });
+  gateway::http_server bare(so,
+                            [status, body = std::move(body)](const gateway::http_request&,
+                                                             const gateway::responder& respond) {
+                              gateway::http_response r;
+                              r.status = status;
+                              r.body = body;
+                              respond(std::move(r));
+                            });
   if (auto r = bare.start(); !r) return std::nullopt;
   load_options bo = o;
   bo.expect_status = status;
