@@ -1,5 +1,13 @@
 #include "gateway/metrics.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
 #include <fmt/format.h>
 
 namespace caseline::gateway {
@@ -96,6 +104,67 @@ std::string metrics::render(const std::vector<gauge_sample>& gauges) const {
     out += fmt::format("{}{} {}\n", g.name, labels(g.labels), g.value);
   }
   return out;
+}
+
+std::vector<gauge_sample> process_gauges() {
+  std::vector<gauge_sample> g;
+  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  // /proc/self/stat: the command (field 2) may hold spaces and parentheses, so the fields are
+  // counted from its last ')': utime 14, stime 15, starttime 22, vsize 23, rss 24 (proc(5)).
+  std::ifstream stat_file("/proc/self/stat");
+  const std::string stat{std::istreambuf_iterator<char>(stat_file), {}};
+  if (const auto close = stat.rfind(')'); close != std::string::npos && ticks > 0) {
+    std::istringstream fields(stat.substr(close + 1));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+    if (f.size() >= 22) {  // f[0] is field 3 (state)
+      const auto field = [&](int n) { return std::stod(f[static_cast<std::size_t>(n - 3)]); };
+      g.push_back({"process_cpu_seconds_total",
+                   "Total user and system CPU time spent in seconds.",
+                   "counter",
+                   {},
+                   (field(14) + field(15)) / ticks});
+      g.push_back({"process_virtual_memory_bytes",
+                   "Virtual memory size in bytes.",
+                   "gauge",
+                   {},
+                   field(23)});
+      g.push_back({"process_resident_memory_bytes",
+                   "Resident memory size in bytes.",
+                   "gauge",
+                   {},
+                   field(24) * page});
+      // The start time is in ticks since boot; boot time is `btime` in /proc/stat.
+      std::ifstream boot_file("/proc/stat");
+      std::string key;
+      double btime = 0;
+      while (boot_file >> key)
+        if (key == "btime" && boot_file >> btime) break;
+      if (btime > 0)
+        g.push_back({"process_start_time_seconds",
+                     "Start time of the process since unix epoch in seconds.",
+                     "gauge",
+                     {},
+                     btime + field(22) / ticks});
+    }
+  }
+  std::error_code ec;
+  double fds = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec))
+    ++fds;
+  if (!ec) {
+    // The iterator's own descriptor is counted too, as the Go and Python clients count it.
+    g.push_back({"process_open_fds", "Number of open file descriptors.", "gauge", {}, fds});
+  }
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+    g.push_back({"process_max_fds",
+                 "Maximum number of open file descriptors.",
+                 "gauge",
+                 {},
+                 static_cast<double>(nofile.rlim_cur)});
+  return g;
 }
 
 }  // namespace caseline::gateway

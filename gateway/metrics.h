@@ -48,4 +48,10 @@ class metrics {
   std::map<std::string, histogram> append_latency_;  // by outcome (ok, refused, failed)
 };
 
+// The standard process metrics of the Prometheus client libraries, read from /proc/self when
+// called: process_cpu_seconds_total (user + system), process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_start_time_seconds (since the epoch), process_open_fds and
+// process_max_fds. A file of /proc that cannot be read leaves its metrics out (never made up).
+std::vector<gauge_sample> process_gauges();
+
 }  // namespace caseline::gateway

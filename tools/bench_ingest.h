@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <string>
+
+#include "tools/http_load.h"
 
 namespace caseline::tools {
 
@@ -12,14 +15,27 @@ struct bench_ingest_options {
   std::chrono::seconds duration{10};
   std::string center{"410100"};
   std::string token;  // bearer token of an agent of `center` (caseline token create)
+  // A token that may read /metrics (admin, analyst, auditor): with it, the server's
+  // process_cpu_seconds_total is read before and after the load, giving the server's CPU time
+  // per accepted command, and its resident memory after. Empty: not measured.
+  std::string metrics_token;
   // Also measure, with the same client in the same run, an in-process HTTP server of ours that
   // answers 201 at once: the HTTP layer alone, without the log and the projections.
   bool baseline{true};
 };
 
+// What a run measured, for `caseline bench all`.
+struct bench_ingest_figures {
+  load_result caseline;
+  std::optional<load_result> baseline;
+  std::optional<double> cpu_us_per_command;  // server CPU time ÷ accepted commands
+  std::optional<double> rss_bytes;           // the server's resident memory after the load
+};
+
 // Drives POST /v1/cases over keep-alive connections and prints throughput and latency
 // percentiles (and the baseline beside them). Returns the exit code: 0 even when requests
 // failed (a benchmark never fails CI); 2 for bad options.
-int run_bench_ingest(const bench_ingest_options& options, std::ostream& out, std::ostream& err);
+int run_bench_ingest(const bench_ingest_options& options, std::ostream& out, std::ostream& err,
+                     bench_ingest_figures* figures = nullptr);
 
 }  // namespace caseline::tools

@@ -66,7 +66,8 @@ std::string fixed(double v, int decimals) {
 
 }  // namespace
 
-int run_bench_produce(const bench_produce_options& o, std::ostream& out) {
+int run_bench_produce(const bench_produce_options& o, std::ostream& out,
+                      double* records_per_second) {
   if (o.brokers.empty() || o.record_size == 0 || o.keys == 0 || o.max_in_flight == 0 ||
       (o.duration.count() <= 0 && o.max_records == 0)) {
     out << "bench produce: needs brokers, a positive size, keys, in-flight limit, and seconds or "
@@ -162,6 +163,7 @@ int run_bench_produce(const bench_produce_options& o, std::ostream& out) {
   std::sort(t.latencies_ms.begin(), t.latencies_ms.end());
   const double rate = seconds > 0 ? static_cast<double>(t.acked) / seconds : 0;
   const double mbps = rate * static_cast<double>(o.record_size) / 1e6;
+  if (records_per_second) *records_per_second = rate;
   out << "bench produce: topic " << o.topic << " on " << o.brokers << ", " << o.partitions
       << " partitions, " << o.record_size << "-byte records, " << o.keys
       << " keys, idempotent acks=all, linger.ms=" << props.value().at("linger.ms") << "\n";

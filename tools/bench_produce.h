@@ -27,6 +27,8 @@ struct bench_produce_options {
 // delivery-latency percentiles (produce call to delivery report). Returns 0 when it ran, even
 // with failed records (a benchmark never fails CI); 1 when the topic could not be opened or the
 // producer not created; 2 for bad options.
-int run_bench_produce(const bench_produce_options& options, std::ostream& out);
+// `records_per_second`, when given, receives the acknowledged rate (for `caseline bench all`).
+int run_bench_produce(const bench_produce_options& options, std::ostream& out,
+                      double* records_per_second = nullptr);
 
 }  // namespace caseline::tools

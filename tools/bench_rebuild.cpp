@@ -20,6 +20,7 @@
 #include "events/record.h"
 #include "projections/case_row.h"
 #include "projections/rebuild.h"
+#include "tools/bench_server.h"
 
 namespace caseline::tools {
 
@@ -255,22 +256,17 @@ std::optional<double> db_bench_fillbatch(const std::string& program, const fs::p
 
 }  // namespace
 
-int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err) {
+int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err,
+                      bench_rebuild_figures* figures) {
   auto cal = core::calendar::load_file(o.calendar_file);
   if (!cal) {
     err << "caseline bench rebuild: " << cal.error().message() << "\n";
     return 2;
   }
-  const fs::path dir = o.dir.empty() ? fs::temp_directory_path() /
-                                           fmt::format("caseline-bench-rebuild-{}", o.seed)
-                                     : fs::path(o.dir);
+  const auto made = fresh_bench_dir(o.dir, fmt::format("caseline-bench-rebuild-{}", o.seed), err);
+  if (!made) return 1;
+  const fs::path& dir = *made;
   std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec) {
-    err << "caseline bench rebuild: cannot create " << dir.string() << "\n";
-    return 1;
-  }
   auto log = events::open_embedded_log({(dir / "log").string(), o.partitions});
   if (!log) {
     err << "caseline bench rebuild: " << log.error().message() << "\n";
@@ -321,6 +317,8 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
   else
     out << "db_bench fillbatch: not run or not understood" << (db_line.empty() ? "" : ": " + db_line) << "\n";
   fs::remove_all(dir, ec);  // best effort: a leftover temp folder is harmless
+  if (figures)
+    *figures = {rebuilt.value().events, rebuilt.value().events_per_second(), raw_rate, dbb};
   return 0;
 }
 

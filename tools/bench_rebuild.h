@@ -5,6 +5,7 @@
 // same machine in the same run. A benchmark: it never fails CI.
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -36,6 +37,15 @@ struct generated_log {
 result<generated_log> generate_log(events::event_log& log, const core::calendar& cal,
                                    std::uint64_t events, std::uint64_t seed);
 
-int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err);
+// What a run measured, for `caseline bench all`.
+struct bench_rebuild_figures {
+  std::uint64_t events{0};
+  double events_per_second{0};                    // the rebuild
+  double raw_consume_per_second{0};               // reading and decoding the same log
+  std::optional<double> db_bench_ops_per_second;  // db_bench fillbatch, when it ran
+};
+
+int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err,
+                      bench_rebuild_figures* figures = nullptr);
 
 }  // namespace caseline::tools

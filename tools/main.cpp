@@ -12,8 +12,10 @@
 #include "projections/clock.h"
 #include "tools/audit_cmd.h"
 #include "tools/backup_cmd.h"
+#include "tools/bench_all.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
+#include "tools/bench_reads.h"
 #include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
 #include "tools/calendar_publish.h"
@@ -206,8 +208,51 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--center", ingest.center)->capture_default_str();
   ingest_cmd->add_option("--token", ingest.token, "bearer token (caseline token create)")
       ->envname("CASELINE_TOKEN");
+  ingest_cmd->add_option("--metrics-token", ingest.metrics_token,
+                         "a token that reads /metrics (admin, analyst, auditor): server CPU per "
+                         "accepted command and RSS");
   bool no_baseline = false;
   ingest_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
+
+  tools::bench_reads_options reads;
+  unsigned reads_seconds = 5;
+  bool reads_no_embedded = false;
+  auto* reads_cmd = bench_cmd->add_subcommand(
+      "reads", "the read routes at 1 and 32 connections on a store seeded with N cases");
+  reads_cmd->add_option("--cases", reads.cases, "cases seeded before the reads")
+      ->capture_default_str();
+  reads_cmd->add_option("--seed-connections", reads.seed_connections)->capture_default_str();
+  reads_cmd->add_option("--connections", reads.connections, "connection counts")
+      ->delimiter(',')
+      ->capture_default_str();
+  reads_cmd->add_option("--seconds", reads_seconds, "per route and connection count")
+      ->capture_default_str();
+  reads_cmd->add_option("--kafka", reads.kafka, "bootstrap servers: also on Kafka");
+  reads_cmd->add_option("--topic", reads.topic, "default caseline-bench-reads-<time>");
+  reads_cmd->add_flag("--no-embedded", reads_no_embedded, "only on Kafka");
+  reads_cmd->add_option("--dir", reads.dir, "working folder");
+  reads_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
+
+  tools::bench_all_options all;
+  unsigned all_ingest_seconds = 20, all_read_seconds = 5, all_produce_seconds = 10;
+  auto* all_cmd = bench_cmd->add_subcommand(
+      "all", "every benchmark beside its baseline; a Markdown table with the machine's conditions");
+  all_cmd->add_option("--out", all.out_file, "the Markdown file")->capture_default_str();
+  all_cmd->add_option("--note", all.note, "a line under the title");
+  all_cmd->add_option("--kafka", all.kafka, "bootstrap servers: also the Kafka rows")
+      ->envname("CASELINE_KAFKA");
+  all_cmd->add_option("--connections", all.ingest_connections, "ingest connections")
+      ->capture_default_str();
+  all_cmd->add_option("--ingest-seconds", all_ingest_seconds)->capture_default_str();
+  all_cmd->add_option("--produce-seconds", all_produce_seconds)->capture_default_str();
+  all_cmd->add_option("--cases", all.read_cases, "cases in the store for the reads (10^5, 10^6)")
+      ->capture_default_str();
+  all_cmd->add_option("--read-seconds", all_read_seconds)->capture_default_str();
+  all_cmd->add_option("--events", all.rebuild_events, "events for the rebuild (10^6, 10^7)")
+      ->capture_default_str();
+  all_cmd->add_option("--dir", all.dir, "working folder");
+  all_cmd->add_option("--db-bench", all.db_bench, "db_bench program; empty to skip")
+      ->capture_default_str();
 
   tools::bench_produce_options produce;
   unsigned produce_seconds = 10;
@@ -428,6 +473,19 @@ int main(int argc, char** argv) {
   if (*produce_cmd) {
     produce.duration = std::chrono::seconds(produce_seconds);
     return tools::run_bench_produce(produce, std::cout);
+  }
+  if (*reads_cmd) {
+    reads.duration = std::chrono::seconds(reads_seconds);
+    reads.embedded = !reads_no_embedded;
+    reads.baseline = !no_baseline;
+    return tools::run_bench_reads(reads, std::cout, std::cerr);
+  }
+  if (*all_cmd) {
+    all.calendar_file = default_calendar;
+    all.ingest_duration = std::chrono::seconds(all_ingest_seconds);
+    all.read_duration = std::chrono::seconds(all_read_seconds);
+    all.produce_duration = std::chrono::seconds(all_produce_seconds);
+    return tools::run_bench_all(all, std::cout, std::cerr);
   }
   if (*ingest_cmd) {
     ingest.duration = std::chrono::seconds(ingest_seconds);

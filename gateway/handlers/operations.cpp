@@ -89,6 +89,7 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
                     static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
   if (s_.connection_metrics)
     for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
+  for (auto& g : process_gauges()) gauges.push_back(std::move(g));
   http_response r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = metrics_.render(gauges);

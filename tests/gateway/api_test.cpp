@@ -2,7 +2,11 @@
 // query, the calendar, the registry, the manual clock, masking, the access log and metrics.
 #include "gateway/api.h"
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <functional>
+#include <optional>
 
 #include "projections/access_log.h"
 #include "tests/gateway/gateway_test_support.h"
@@ -508,6 +512,69 @@ TEST_CASE("/metrics, /openapi.json, /healthz and /readyz") {
   CHECK(str(doc.json(), "openapi") == "3.1.0");
   CHECK(request(srv.port, "GET", "/healthz").status == 200);
   CHECK(request(srv.port, "GET", "/readyz").status == 200);
+}
+
+namespace {
+
+// The value of an unlabelled sample in the text exposition format; nullopt when it is missing.
+std::optional<double> sample(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+double cpu_seconds_of_this_process() {
+  rusage u{};
+  REQUIRE(getrusage(RUSAGE_SELF, &u) == 0);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+TEST_CASE("/metrics holds the standard process metrics of the server's process") {
+  test_server srv;  // the server runs in this process: its figures are this process's
+  const auto scrape = [&] {
+    auto m = srv.get("/metrics", srv.own.at("analyst"));
+    REQUIRE(m.status == 200);
+    return m.body;
+  };
+  const std::string first = scrape();
+  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_virtual_memory_bytes", "process_start_time_seconds",
+                           "process_open_fds", "process_max_fds"}) {
+    INFO(name);
+    CHECK(sample(first, name).has_value());
+  }
+  CHECK(first.find("# TYPE process_cpu_seconds_total counter\n") != std::string::npos);
+  CHECK(first.find("# TYPE process_resident_memory_bytes gauge\n") != std::string::npos);
+
+  const double cpu = sample(first, "process_cpu_seconds_total").value_or(-1);
+  CHECK(cpu > 0);
+  CHECK(std::abs(cpu - cpu_seconds_of_this_process()) < 0.5);  // the kernel's own account
+  const double rss = sample(first, "process_resident_memory_bytes").value_or(0);
+  rusage u{};
+  REQUIRE(getrusage(RUSAGE_SELF, &u) == 0);
+  CHECK(rss > 4 * 1024 * 1024);
+  CHECK(rss <= static_cast<double>(u.ru_maxrss) * 1024 + 1024 * 1024);  // ru_maxrss is in KiB
+  CHECK(sample(first, "process_virtual_memory_bytes").value_or(0) >= rss);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double started = sample(first, "process_start_time_seconds").value_or(0);
+  CHECK(started <= wall + 1);
+  CHECK(started > wall - 24 * 3600);  // a test process started less than a day ago
+  const double fds = sample(first, "process_open_fds").value_or(0);
+  CHECK(fds >= 3);
+  CHECK(fds <= sample(first, "process_max_fds").value_or(0));
+
+  // CPU time is a counter: it grows while the server works, never goes back.
+  double later = cpu;
+  CHECK(eventually([&] {
+    srv.receive();
+    later = sample(scrape(), "process_cpu_seconds_total").value_or(-1);
+    return later > cpu;
+  }));
+  CHECK(later > cpu);
 }
 
 TEST_CASE("bearer tokens are created, listed and revoked while the server runs; revoked and expired ones answer 401") {

@@ -1,0 +1,115 @@
+// The plumbing of `caseline bench reads`, `bench ingest`'s server CPU per command and
+// `bench all`, at a tiny size, against `caseline serve` processes on the embedded log and the
+// real broker. Figures are not judged (benchmarks never fail CI); that every route was driven
+// and answered, and that the table was written, is.
+#include "tools/bench_reads.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "tests/events/kafka_test_support.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include "tools/bench_all.h"
+#include "tools/bench_ingest.h"
+#include "tools/bench_server.h"
+
+using namespace caseline;
+using namespace caseline::events::testing;
+
+TEST_CASE("bench reads seeds each log's server and drives every read route beside the baseline") {
+  test::temp_dir dir;
+  tools::bench_reads_options o;
+  o.cases = 40;
+  o.seed_connections = 4;
+  o.connections = {1, 2};
+  o.duration = std::chrono::milliseconds(300);
+  o.kafka = kafka_bootstrap();
+  o.topic = unique_topic("bench-reads");
+  o.partitions = 2;
+  o.dir = dir.sub("reads");
+  o.program = test::caseline_binary();
+  std::ostringstream out, err;
+  tools::bench_reads_figures f;
+  REQUIRE(tools::run_bench_reads(o, out, err, &f) == 0);
+  INFO(out.str(), err.str());
+  REQUIRE(f.seeded.size() == 2);
+  for (const auto& s : f.seeded) CHECK(s.cases == 40);
+  REQUIRE(f.rows.size() == 2 * 2 * 4);  // logs × connection counts × routes
+  for (const auto& r : f.rows) {
+    INFO(r.log, " ", r.route, " ", r.connections);
+    CHECK(r.r.ok > 0);
+    CHECK(r.r.failed == 0);
+  }
+  REQUIRE(f.baselines.size() == 2);
+  for (const auto& b : f.baselines) CHECK(b.r.ok > 0);
+  CHECK(out.str().find("kafka history, 2 conn.") != std::string::npos);
+  CHECK(out.str().find("http layer only, 1 conn.") != std::string::npos);
+}
+
+TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics") {
+  test::temp_dir dir;
+  tools::bench_server_options so;
+  so.program = test::caseline_binary();
+  so.data_dir = dir.sub("data");
+  so.partitions = 2;
+  auto server = tools::bench_server::start(so);
+  REQUIRE_MESSAGE(server.has_value(), (server ? "" : server.error().message()));
+  tools::bench_ingest_options o;
+  o.url = server.value()->url();
+  o.connections = 2;
+  o.duration = std::chrono::seconds(1);
+  o.token = server.value()->token("agent", "410100").value();
+  o.metrics_token = server.value()->token("analyst", "410100").value();
+  o.baseline = false;
+  std::ostringstream out, err;
+  tools::bench_ingest_figures f;
+  REQUIRE(tools::run_bench_ingest(o, out, err, &f) == 0);
+  INFO(out.str(), err.str());
+  CHECK(f.caseline.ok > 0);
+  REQUIRE(f.cpu_us_per_command.has_value());
+  CHECK(*f.cpu_us_per_command > 0);  // the server received cases: it spent CPU time
+  REQUIRE(f.rss_bytes.has_value());
+  CHECK(*f.rss_bytes > 1024 * 1024);
+  CHECK(out.str().find("server CPU per accepted command: ") != std::string::npos);
+}
+
+TEST_CASE("bench all runs every benchmark and writes the table with the machine's conditions") {
+  test::temp_dir dir;
+  tools::bench_all_options o;
+  o.out_file = dir.sub("benchmarks.md");
+  o.note = "figures of a test";
+  o.kafka = kafka_bootstrap();
+  o.ingest_connections = 2;
+  o.ingest_duration = std::chrono::seconds(1);
+  o.produce_duration = std::chrono::seconds(1);
+  o.read_cases = 20;
+  o.read_duration = std::chrono::seconds(1);
+  o.rebuild_events = 500;
+  o.dir = dir.sub("work");
+  o.program = test::caseline_binary();
+  o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
+  o.db_bench = "";  // its own fixed size would dominate a smoke test
+  std::ostringstream out, err;
+  REQUIRE(tools::run_bench_all(o, out, err) == 0);
+  INFO(out.str(), err.str());
+  std::ifstream in(o.out_file);
+  const std::string md{std::istreambuf_iterator<char>(in), {}};
+  CHECK(md.starts_with("# Benchmarks\n\nfigures of a test\n"));
+  for (const char* row :
+       {"| `POST /v1/cases`, embedded log, 2 connections | ",
+        "| `POST /v1/cases`, Kafka, 2 connections | ", "| CPU per accepted command, embedded",
+        "| `GET /v1/cases/{id}/events`, kafka, 1 conn., 20 cases | ",
+        "| `GET /v1/sla/overdue`, embedded, 32 conn., 20 cases | ", "| rebuild, "}) {
+    INFO(row);
+    CHECK(md.find(row) != std::string::npos);
+  }
+  CHECK(md.find("not run") == std::string::npos);
+  for (const char* condition :
+       {"| date | ", "| git commit | ", "| build type | ", "| CPU | ", "| RAM | ", "| kernel | ",
+        "| load average (1, 5, 15 min) | before "})
+    CHECK(md.find(condition) != std::string::npos);
+}

@@ -1,0 +1,172 @@
+#include "tools/bench_reads.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <ostream>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "tools/bench_server.h"
+
+namespace caseline::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* center = "410100";
+
+std::string seed_body(unsigned c, std::uint64_t n) {
+  return fmt::format(
+      R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"seeded case {} of connection {}: the bus did not stop at the station"}})",
+      center, (std::uint64_t{c} * 7 + n) % 10000, n, c);
+}
+
+// RFC 3339 in UTC, `days` from now.
+std::string days_from_now(int days) {
+  const std::time_t t = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+// One log: start, seed, read; false when the server could not be started or seeded.
+bool run_on(const bench_reads_options& o, const std::string& log, const fs::path& data,
+            std::ostream& out, std::ostream& err, bench_reads_figures& f) {
+  bench_server_options so;
+  so.program = o.program;
+  so.data_dir = data.string();
+  so.partitions = o.partitions;
+  so.calendar_file = o.calendar_file;
+  if (log == "kafka") {
+    so.kafka = o.kafka;
+    so.topic =
+        o.topic.empty() ? fmt::format("caseline-bench-reads-{}", std::time(nullptr)) : o.topic;
+  }
+  auto server = bench_server::start(so);
+  if (!server) {
+    err << "caseline bench reads: " << server.error().message() << "\n";
+    return false;
+  }
+  auto& s = *server.value();
+  auto token = s.token("agent", center);
+  if (!token) {
+    err << "caseline bench reads: " << token.error().message() << "\n";
+    return false;
+  }
+  const auto to = parse_http_url(s.url());
+
+  std::vector<std::string> ids;
+  std::mutex mu;
+  load_options seed;
+  seed.connections = o.seed_connections;
+  seed.duration = std::chrono::hours(24);
+  seed.max_requests = o.cases;
+  seed.token = token.value();
+  seed.expect_status = 201;
+  const auto seeded = drive_http(
+      *to, seed,
+      [](unsigned c, std::uint64_t n) {
+        return load_request{"POST", "/v1/cases", seed_body(c, n)};
+      },
+      [&](unsigned, const std::string& body) {
+        boost::system::error_code ec;
+        const auto doc = boost::json::parse(body, ec);
+        if (ec || !doc.is_object() || !doc.as_object().contains("id")) return;
+        std::lock_guard lk(mu);
+        ids.emplace_back(doc.at("id").as_string().c_str());
+      });
+  f.seeded.push_back({log, seeded.ok, seeded.seconds});
+  out << fmt::format(
+      "{}: seeded {} cases through POST /v1/cases ({} connections) in {:.1f} s: {:.0f} cases/s "
+      "(10^6 at this rate: {:.0f} min); {} failed\n",
+      log, seeded.ok, o.seed_connections, seeded.seconds, seeded.per_second(),
+      seeded.per_second() > 0 ? 1e6 / seeded.per_second() / 60 : 0.0, seeded.failed);
+  if (ids.empty()) {
+    err << "caseline bench reads: no case was seeded on " << log << "\n";
+    return false;
+  }
+  // The seeded cases' transfer deadlines pass: the overdue list has rows to show.
+  if (auto c = admin_request(s.admin(), "POST", "/v1/admin/clock",
+                             R"({"now":")" + days_from_now(30) + R"("})");
+      !c || c.value().status != 200)
+    err << "caseline bench reads: could not move the clock; the overdue list may be empty\n";
+
+  const std::vector<std::pair<std::string, std::function<std::string(std::uint64_t)>>> routes{
+      {"case", [&](std::uint64_t k) { return "/v1/cases/" + ids[k % ids.size()]; }},
+      {"history", [&](std::uint64_t k) { return "/v1/cases/" + ids[k % ids.size()] + "/events"; }},
+      {"queue", [](std::uint64_t) { return std::string("/v1/queues/to_classify?limit=50"); }},
+      {"overdue", [](std::uint64_t) { return std::string("/v1/sla/overdue"); }}};
+  for (unsigned conns : o.connections) {
+    load_options lo;
+    lo.connections = conns;
+    lo.duration = o.duration;
+    lo.token = token.value();
+    for (const auto& [name, target] : routes) {
+      const auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
+        return load_request{
+            "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
+      });
+      print_load_row(out, fmt::format("{} {}, {} conn.", log, name, conns), r);
+      f.rows.push_back({log, name, conns, r});
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostream& err,
+                    bench_reads_figures* figures) {
+  if (o.cases == 0 || o.seed_connections == 0 || o.seed_connections > 1024 ||
+      o.connections.empty() || o.duration.count() <= 0 || (!o.embedded && o.kafka.empty())) {
+    err << "caseline bench reads: need cases > 0, 1-1024 seed connections, connection counts, a "
+           "positive duration and a log\n";
+    return 2;
+  }
+  for (unsigned c : o.connections)
+    if (c == 0 || c > 1024) {
+      err << "caseline bench reads: connection counts are 1-1024\n";
+      return 2;
+    }
+  const auto made = fresh_bench_dir(o.dir, fmt::format("caseline-bench-reads-{}", ::getpid()), err);
+  if (!made) return 1;
+  const fs::path& dir = *made;
+  std::error_code ec;
+  out << fmt::format("read routes, {} cases in the store, {} ms per route and connection count\n",
+                     o.cases, o.duration.count());
+  print_load_header(out);
+  bench_reads_figures f;
+  int rc = 0;
+  if (o.embedded && !run_on(o, "embedded", dir / "embedded", out, err, f)) rc = 1;
+  if (!o.kafka.empty() && !run_on(o, "kafka", dir / "kafka", out, err, f)) rc = 1;
+  if (o.baseline)
+    for (unsigned conns : o.connections) {
+      load_options lo;
+      lo.connections = conns;
+      lo.duration = o.duration;
+      const auto r = drive_http_baseline(
+          lo,
+          [](unsigned, std::uint64_t) {
+            return load_request{"GET", "/v1/cases/baseline", {}};
+          },
+          200, R"({"id":"baseline"})");
+      if (!r) {
+        err << "caseline bench reads: the baseline server did not start\n";
+        break;
+      }
+      print_load_row(out, fmt::format("http layer only, {} conn.", conns), *r);
+      f.baselines.push_back({"-", "http layer only", conns, *r});
+    }
+  if (rc == 0) fs::remove_all(dir, ec);  // best effort; kept on failure for the servers' logs
+  if (figures) *figures = std::move(f);
+  return rc;
+}
+
+}  // namespace caseline::tools

@@ -1,0 +1,58 @@
+#pragma once
+
+// `caseline bench reads`: the read routes of a server whose store holds N cases — a case
+// (GET /v1/cases/{id}), its history (GET /v1/cases/{id}/events), a work queue
+// (GET /v1/queues/to_classify?limit=50) and the overdue list (GET /v1/sla/overdue) — at each
+// connection count, on the embedded log and (with a broker) on Kafka, beside the HTTP layer
+// alone in the same run. A benchmark: it never fails CI.
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "tools/http_load.h"
+
+namespace caseline::tools {
+
+struct bench_reads_options {
+  std::uint64_t cases{2'000};  // seeded through POST /v1/cases before the reads
+  unsigned seed_connections{64};
+  std::vector<unsigned> connections{1, 32};
+  std::chrono::milliseconds duration{std::chrono::seconds(5)};  // per route and connection count
+  bool embedded{true};                                          // run on the embedded log
+  std::string kafka;  // bootstrap servers: also run on Kafka
+  std::string topic;  // default caseline-bench-reads-<time>
+  std::int32_t partitions{8};
+  std::string dir;            // working folder; default a fresh one under the temp dir
+  std::string program;        // the caseline executable; empty: this process's own
+  std::string calendar_file;  // empty: the server's default
+  bool baseline{true};
+};
+
+struct bench_reads_figures {
+  struct row {
+    std::string log;    // "embedded" or "kafka"
+    std::string route;  // "case", "history", "queue", "overdue"
+    unsigned connections{0};
+    load_result r;
+  };
+  struct seeding {
+    std::string log;
+    std::uint64_t cases{0};
+    double seconds{0};
+  };
+  std::vector<row> rows;
+  std::vector<row> baselines;  // log "-", route "http layer only"
+  std::vector<seeding> seeded;
+};
+
+// Starts one `caseline serve` per log (bench_server.h), seeds it with `cases` cases through the
+// API with many connections, moves its clock 30 days on so that their transfer deadlines have
+// passed, and drives each read route. Returns 0 when it ran (even with failed requests), 1 when
+// a server could not be started or seeded, 2 for bad options.
+int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostream& err,
+                    bench_reads_figures* figures = nullptr);
+
+}  // namespace caseline::tools

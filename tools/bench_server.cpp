@@ -1,0 +1,174 @@
+#include "tools/bench_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <ostream>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "events/errc.h"
+
+namespace caseline::tools {
+
+namespace {
+
+// The value of an unlabelled sample in the text exposition format.
+std::optional<double> sample(const std::string& text, std::string_view name) {
+  const std::string key = "\n" + std::string(name) + " ";
+  const auto at = text.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> fresh_bench_dir(const std::string& dir,
+                                                     const std::string& default_name,
+                                                     std::ostream& err) {
+  const std::filesystem::path path = dir.empty()
+                                         ? std::filesystem::temp_directory_path() / default_name
+                                         : std::filesystem::path(dir);
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    err << "caseline bench: cannot create " << path.string() << ": " << ec.message() << "\n";
+    return std::nullopt;
+  }
+  return path;
+}
+
+result<process_figures> scrape_process_figures(const admin_target& server) {
+  auto m = admin_request(server, "GET", "/metrics");
+  if (!m) return m.error();
+  if (m.value().status != 200)
+    return make_error(events::errc::unavailable,
+                      "GET /metrics answered " + std::to_string(m.value().status));
+  const auto cpu = sample(m.value().body, "process_cpu_seconds_total");
+  const auto rss = sample(m.value().body, "process_resident_memory_bytes");
+  if (!cpu || !rss) return make_error(events::errc::unavailable, "/metrics has no process metrics");
+  return process_figures{*cpu, *rss};
+}
+
+result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_options& o) {
+  const std::string program = o.program.empty() ? "/proc/self/exe" : o.program;
+  std::vector<std::string> args{program,
+                                "serve",
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--data",
+                                o.data_dir,
+                                "--partitions",
+                                std::to_string(o.partitions),
+                                "--clock",
+                                "manual",
+                                "--checkpoint-interval",
+                                "0",
+                                "--token-rate",
+                                "1000000000",
+                                "--token-burst",
+                                "1000000000",
+                                "--max-connections-per-address",
+                                "2048"};
+  if (!o.kafka.empty()) args.insert(args.end(), {"--kafka", o.kafka, "--topic", o.topic});
+  if (!o.calendar_file.empty()) args.insert(args.end(), {"--calendar", o.calendar_file});
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log_file = o.data_dir + ".log";
+
+  std::array<int, 2> pipe_fds{};
+  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0)
+    return make_error(events::errc::unavailable, "pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) return make_error(events::errc::unavailable, "fork failed");
+  if (pid == 0) {  // the child: only async-signal-safe calls until exec
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    const int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  const int fd = pipe_fds[0];
+  const auto fail = [&](const std::string& why) -> result<std::unique_ptr<bench_server>> {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(fd);
+    return make_error(events::errc::unavailable,
+                      "caseline serve " + why + " (its log: " + log_file + ")");
+  };
+  // Reads its stdout until the address and the bootstrap token are printed.
+  const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
+  std::string text;
+  constexpr std::string_view listening = "caseline listening on ";
+  constexpr std::string_view boot = "bootstrap admin token (shown once, expires in 24 hours): ";
+  while (true) {
+    const auto b = text.find(boot);
+    if (b != std::string::npos && text.find('\n', b) != std::string::npos) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return fail("did not start in time");
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    std::array<char, 4096> buf{};
+    const auto n = ::read(fd, buf.data(), buf.size());
+    if (n <= 0) return fail("exited before it served");
+    text.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  const auto l = text.find(listening);
+  const auto b = text.find(boot);
+  if (l == std::string::npos) return fail("printed no address");
+  std::string url = text.substr(l + listening.size());
+  url.resize(url.find(' '));
+  std::string token = text.substr(b + boot.size());
+  token.resize(token.find('\n'));
+  return std::unique_ptr<bench_server>(
+      new bench_server(pid, fd, std::move(url), std::move(token), log_file));
+}
+
+bench_server::bench_server(int pid, int out_fd, std::string url, std::string admin_token,
+                           const std::string& log_file)
+    : pid_(pid), out_fd_(out_fd), url_(std::move(url)), admin_token_(std::move(admin_token)) {
+  drain_ = std::thread([fd = out_fd_, log_file] {
+    std::ofstream log(log_file, std::ios::app);
+    std::array<char, 4096> buf{};
+    for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;)
+      log.write(buf.data(), n);  // a log that cannot be written is lost, the pipe still drained
+  });
+}
+
+bench_server::~bench_server() {
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  drain_.join();  // the pipe's end: the child has exited
+  ::close(out_fd_);
+}
+
+result<std::string> bench_server::token(const std::string& role, const std::string& center) {
+  auto r = admin_request(admin(), "POST", "/v1/admin/tokens",
+                         R"({"role":")" + role + R"(","center":")" + center + R"("})");
+  if (!r) return r.error();
+  if (r.value().status != 201)
+    return make_error(events::errc::unavailable, "POST /v1/admin/tokens answered " +
+                                                     std::to_string(r.value().status) + ": " +
+                                                     r.value().body);
+  boost::system::error_code ec;
+  const auto doc = boost::json::parse(r.value().body, ec);
+  if (ec || !doc.is_object() || !doc.as_object().contains("token") || !doc.at("token").is_string())
+    return make_error(events::errc::unavailable, "POST /v1/admin/tokens: no token in the answer");
+  return std::string(doc.at("token").as_string().c_str());
+}
+
+}  // namespace caseline::tools

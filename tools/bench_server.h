@@ -1,0 +1,73 @@
+#pragma once
+
+// A `caseline serve` started by a benchmark as a child process, so that the server's own
+// process metrics (CPU time, resident memory) count the server alone and not the load generator.
+
+#include <chrono>
+#include <filesystem>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "tools/admin_client.h"
+
+namespace caseline::tools {
+
+// A benchmark's working folder, emptied and created: `dir`, or when it is empty
+// <temp dir>/<default_name>. Nullopt, said on `err`, when it cannot be created.
+std::optional<std::filesystem::path> fresh_bench_dir(const std::string& dir,
+                                                     const std::string& default_name,
+                                                     std::ostream& err);
+
+// The standard process metrics a server shows in /metrics (gateway::process_gauges).
+struct process_figures {
+  double cpu_seconds{0};     // process_cpu_seconds_total
+  double resident_bytes{0};  // process_resident_memory_bytes
+};
+
+// GET /metrics with a token that may read it (admin, analyst, auditor).
+result<process_figures> scrape_process_figures(const admin_target& server);
+
+struct bench_server_options {
+  std::string program;   // the caseline executable; empty: this process's own (/proc/self/exe)
+  std::string data_dir;  // a folder that does not exist yet (the server's first start)
+  std::string kafka;     // bootstrap servers; empty: the embedded log
+  std::string topic{"cases.events"};
+  std::int32_t partitions{8};
+  std::string calendar_file;  // empty: the server's default
+  std::chrono::seconds start_timeout{180};
+};
+
+// Lifecycle: start() forks and execs `caseline serve` on 127.0.0.1:0 with a manual clock, the
+// per-token rate limit out of the way and room for 1,024 connections from the loopback, and
+// returns once it printed its address and bootstrap admin token; the destructor sends SIGTERM and
+// waits for the process (a graceful stop). Its log lines (stdout and stderr) go to
+// <data_dir>.log, stdout through a thread of this object that drains the pipe, so that the server
+// never blocks on a full pipe. Not thread-safe.
+class bench_server {
+ public:
+  static result<std::unique_ptr<bench_server>> start(const bench_server_options& o);
+  ~bench_server();
+  bench_server(const bench_server&) = delete;
+  bench_server& operator=(const bench_server&) = delete;
+
+  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  admin_target admin() const { return {url_, admin_token_}; }
+  // A new bearer token (POST /v1/admin/tokens).
+  result<std::string> token(const std::string& role, const std::string& center);
+
+ private:
+  bench_server(int pid, int out_fd, std::string url, std::string admin_token,
+               const std::string& log_file);
+  int pid_;
+  int out_fd_;  // the child's stdout
+  std::string url_;
+  std::string admin_token_;
+  std::thread drain_;  // copies the child's stdout to its log file until the child exits
+};
+
+}  // namespace caseline::tools

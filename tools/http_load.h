@@ -1,0 +1,69 @@
+#pragma once
+
+// The benchmarks' HTTP load generator: keep-alive connections, one thread each, every request
+// timed from its first byte written to its answer read. `caseline bench ingest` and
+// `caseline bench reads` drive a server with it, and drive the same way, in the same run, an
+// in-process server of ours that answers at once: the HTTP layer alone, their baseline.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace caseline::tools {
+
+struct http_endpoint {
+  std::string host;
+  std::string port;
+};
+
+// "http://HOST[:PORT][/...]"; nullopt for anything else.
+std::optional<http_endpoint> parse_http_url(std::string_view url);
+
+struct load_request {
+  std::string_view method{"GET"};
+  std::string target;
+  std::string body;  // sent as application/json when not empty
+};
+
+struct load_options {
+  unsigned connections{8};
+  std::chrono::milliseconds duration{std::chrono::seconds(10)};  // stop after this long ...
+  std::uint64_t max_requests{0};  // ... or once this many were sent in all (0: no limit)
+  std::string token;              // bearer token, when not empty
+  int expect_status{200};         // any other answer counts as failed
+};
+
+struct load_result {
+  std::vector<double> latencies_ms;  // of the requests answered with the expected status, sorted
+  std::uint64_t ok{0};
+  std::uint64_t failed{0};
+  double seconds{0};
+
+  double per_second() const;
+  double percentile(double p) const;  // p in [0, 1]; 0 without answers
+};
+
+// The n-th request (from 0) of connection c.
+using request_maker = std::function<load_request(unsigned c, std::uint64_t n)>;
+// Called with the body of each answer that had the expected status (from the connection's
+// thread: it must be thread-safe).
+using answer_sink = std::function<void(unsigned c, const std::string& body)>;
+
+load_result drive_http(const http_endpoint& to, const load_options& o, const request_maker& make,
+                       const answer_sink& sink = {});
+
+// The same load against an HTTP server of ours in this process that answers every request at
+// once with `status` and `body`; nullopt when it could not start.
+std::optional<load_result> drive_http_baseline(const load_options& o, const request_maker& make,
+                                               int status, std::string body);
+
+// A table of runs: the header once, then one row per run.
+void print_load_header(std::ostream& out);
+void print_load_row(std::ostream& out, std::string_view name, const load_result& r);
+
+}  // namespace caseline::tools
