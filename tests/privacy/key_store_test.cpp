@@ -64,6 +64,7 @@ struct stored_key {
 };
 std::vector<stored_key> store_at_once(projections::key_store& ks, std::size_t n) {
   std::vector<stored_key> keys;
+  keys.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
     keys.push_back(
         {case_id{"410100-20261129-" + std::to_string(100000 + i)}, events::secret_key::random()});
@@ -71,6 +72,7 @@ std::vector<stored_key> store_at_once(projections::key_store& ks, std::size_t n)
   std::condition_variable cv;
   std::size_t answered = 0;
   std::vector<std::thread> threads;
+  threads.reserve(n);
   for (auto& k : keys)
     threads.emplace_back([&] {
       ks.store(k.id, k.key, [&](result<void> r) {

@@ -93,6 +93,7 @@ std::vector<result<command_outcome>> receive_at_once(case_writer& writer, std::s
   std::condition_variable cv;
   std::vector<result<command_outcome>> outcomes;
   std::vector<std::thread> threads;
+  threads.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     threads.emplace_back([&] {
       command_request req;
@@ -134,6 +135,7 @@ TEST_CASE(
   const auto master = events::secret_key::random();
   const std::string keys_dir = s.dir().sub("keys");
   std::vector<command_outcome> cases;
+  cases.reserve(48);
   {
     auto keys = key_store::open(keys_dir, master);
     REQUIRE(keys);
