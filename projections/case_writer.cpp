@@ -263,17 +263,25 @@ void case_writer::run_next(const std::string& id) {
     return finish(id);
   }
   // Personal text leaves this process only encrypted: the log, the projections and every copy
-  // hold ciphertext bound to this case, event and field.
+  // hold ciphertext bound to this case, event and field. A new case's key is made here and
+  // stored below, before its record is appended.
+  std::optional<events::secret_key> new_key;
   if (personal_data_) {
-    if (auto sealed = personal_data_->seal(cid, cached->state.version + 1, decided.value(),
-                                           cached->state.version == 0);
-        !sealed)
+    if (cached->state.version == 0) {
+      new_key = personal_data_->seal_new_case(cid, decided.value());
+    } else if (auto sealed =
+                   personal_data_->seal(cid, cached->state.version + 1, decided.value(), false);
+               !sealed) {
       return fail(sealed.error());
+    }
   }
 
-  command_outcome outcome;
-  std::optional<core::sampled_closure> closure;  // the tally it joins, if a sample closure
-  case_row next = *cached;
+  auto c = std::make_shared<decided_command>();
+  c->id = id;
+  c->partition = partition;
+  c->gated = gated;
+  c->done = std::move(work.done);
+  c->row = *cached;
   events::record rec;
   rec.idempotency = req.idempotency;
   for (const auto& ev : decided.value()) {
@@ -283,40 +291,54 @@ void case_writer::run_next(const std::string& id) {
     env.by = events::actor{req.who.id(), std::string(core::to_string(req.who.role)),
                            req.who.center(), req.who.unit()};
     env.correlation_id = req.correlation_id;
-    std::string bytes = events::link_next(env, next.state.version, next.last_hash);
+    std::string bytes = events::link_next(env, c->row.state.version, c->row.last_hash);
     if (gated) {
-      if (auto c = core::sample_closure_of(next.state, ev)) closure = std::move(c);
+      if (auto closure = core::sample_closure_of(c->row.state, ev)) c->closure = std::move(closure);
     }
-    next.state = core::evolve(std::move(next.state), ev, env.recorded_at);
+    c->row.state = core::evolve(std::move(c->row.state), ev, env.recorded_at);
     rec.events.push_back(std::move(bytes));
-    outcome.events.push_back(std::move(env));
+    c->outcome.events.push_back(std::move(env));
   }
+  c->outcome.state = c->row.state;
+  std::string record = events::encode_record(rec);
+  if (!new_key) return append(std::move(c), std::move(record));
 
-  outcome.state = next.state;
+  // Group commit: the key store writes the keys of every new case queued meanwhile with one
+  // synced write, and this handler runs on its committer thread once the key is durable. The
+  // writer thread is free meanwhile, so concurrent new cases share that write.
+  personal_data_->store_key(
+      cid, *new_key,
+      [this, c = std::move(c), record = std::move(record)](result<void> stored) mutable {
+        if (stored) return append(std::move(c), std::move(record));
+        // Nothing of the case was appended: it certainly is not in the log. The handler runs on
+        // a writer thread, as every done handler does.
+        post([this, c = std::move(c), e = std::move(stored).error()] {
+          if (c->gated) leave_sample(c->partition, std::nullopt, true);
+          c->done(e);
+          finish(c->id);
+        });
+      });
+}
 
-  auto shared_done = std::make_shared<done_handler>(std::move(work.done));
-  auto shared_outcome = std::make_shared<command_outcome>(std::move(outcome));
-  auto shared_row = std::make_shared<case_row>(std::move(next));
-  log_.append(id, events::encode_record(rec),
-              [this, id, shared_done, shared_outcome, shared_row, gated, partition,
-               closure = std::move(closure)](result<events::log_position> r) mutable {
+void case_writer::append(std::shared_ptr<decided_command> c, std::string record) {
+  const std::string id = c->id;
+  log_.append(id, std::move(record),
+              [this, c = std::move(c)](result<events::log_position> r) mutable {
                 // The next closing command of the partition may be decided now.
-                if (gated) leave_sample(partition, closure, r.has_value());
-                // Runs on a log thread: hand over to a writer thread at once. The log destroys
-                // this callback when it likes (the embedded log: after its whole batch), which
-                // can be after the task answered, drain() returned and the api and the HTTP
-                // server are gone; the done handler holds the api's responder, and with it the
-                // server's connection. So what the callback holds moves into the task, which
-                // the writer's pool destroys before ~case_writer returns (it joins the pool):
-                // no done handler outlives the writer. `this` is not used after post().
-                post([this, id, shared_done = std::move(shared_done),
-                      shared_outcome = std::move(shared_outcome),
-                      shared_row = std::move(shared_row), r = std::move(r)] {
+                if (c->gated) leave_sample(c->partition, c->closure, r.has_value());
+                // Runs on a log thread: hand over to a writer thread at once. The log destroys this
+                // callback when it likes (the embedded log: after its whole batch), which can be
+                // after the task answered, drain() returned and the api and the HTTP server are
+                // gone; the done handler holds the api's responder, and with it the server's
+                // connection. So what the callback holds moves into the task, which the writer's
+                // pool destroys before ~case_writer returns (it joins the pool): no done handler
+                // outlives the writer. `this` is not used after post().
+                post([this, c = std::move(c), r = std::move(r)] {
                   {
                     std::lock_guard lk(mu_);
-                    slot& s = slots_.at(id);
+                    slot& s = slots_.at(c->id);
                     if (r) {
-                      s.cached = std::move(*shared_row);
+                      s.cached = std::move(c->row);
                       s.position = r.value();
                       auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
                       acked = std::max(acked, r.value().offset());
@@ -326,13 +348,13 @@ void case_writer::run_next(const std::string& id) {
                     }
                   }
                   if (r) {
-                    shared_outcome->position = r.value();
-                    if (appended_observer_) appended_observer_(*shared_outcome);
-                    (*shared_done)(std::move(*shared_outcome));
+                    c->outcome.position = r.value();
+                    if (appended_observer_) appended_observer_(c->outcome);
+                    c->done(std::move(c->outcome));
                   } else {
-                    (*shared_done)(r.error());
+                    c->done(r.error());
                   }
-                  finish(id);
+                  finish(c->id);
                 });
               });
 }

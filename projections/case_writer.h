@@ -121,7 +121,21 @@ class case_writer {
     std::map<std::string, core::revisit_tally> tallies;
   };
 
+  // A command decided and encoded, on its way into the log (shared by the handlers it passes
+  // through: the key store's for a new case, the log's, then a writer task).
+  struct decided_command {
+    std::string id;
+    events::partition_id partition{0};
+    bool gated{false};                             // holds the partition's sample gate
+    std::optional<core::sampled_closure> closure;  // the tally it joins, if a sample closure
+    done_handler done;
+    command_outcome outcome;
+    case_row row;  // the case after the command
+  };
+
   void post(std::function<void()> task);
+  // Appends the command's record; its handler runs on a writer thread once the log answered.
+  void append(std::shared_ptr<decided_command> c, std::string record);
   // Waits until no closing command of p is in flight, then takes p's gate and returns the tally
   // of the center's month. On error the gate is not taken.
   result<core::revisit_tally> enter_sample(events::partition_id p, const center_code& center,

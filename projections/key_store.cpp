@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include <fcntl.h>
@@ -72,11 +73,16 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
 }
 
 key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master)
-    : owned_(std::move(db)), db_(owned_.get()), master_(master) {}
+    : owned_(std::move(db)), db_(owned_.get()), master_(master) {
+  committer_ = std::thread([this] { commit_loop(); });
+}
 
+// A secondary has a committer too: its writes fail (read-only), each through its handler.
 key_store::key_store(std::unique_ptr<storage::secondary_db> secondary,
                      const events::secret_key& master)
-    : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {}
+    : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {
+  committer_ = std::thread([this] { commit_loop(); });
+}
 
 result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& dir,
                                                              const events::secret_key& master) {
@@ -85,7 +91,14 @@ result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& 
   return std::unique_ptr<key_store>(new key_store(std::move(db).value(), master));
 }
 
-key_store::~key_store() = default;
+key_store::~key_store() {
+  {
+    std::lock_guard lk(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  committer_.join();
+}
 
 result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
                                                    const events::secret_key& master) {
@@ -104,16 +117,64 @@ std::string key_store::wrap_aad(const case_id& id) const {
   return aad;
 }
 
+void key_store::store(const case_id& id, const events::secret_key& key, stored_handler done) {
+  queued_key q{id(), events::aes_gcm_seal(master_, key.view(), wrap_aad(id)), key, std::move(done)};
+  {
+    std::lock_guard lk(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(q));
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  q.done(make_error(events::errc::closed, "the key store is closing"));
+}
+
 result<events::secret_key> key_store::create(const case_id& id) {
   const auto key = events::secret_key::random();
+  std::promise<result<void>> stored;
+  store(id, key, [&stored](result<void> r) { stored.set_value(std::move(r)); });
+  if (auto r = stored.get_future().get(); !r) return r.error();
+  return key;
+}
+
+void key_store::commit_loop() {
+  std::vector<queued_key> group;
+  for (;;) {
+    {
+      std::unique_lock lk(queue_mu_);
+      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued key is written
+      group.swap(queue_);
+    }
+    commit(group);
+    group.clear();
+  }
+}
+
+// One WriteBatch and one synced write for the whole group; the handlers run after it. A key is
+// cached only once it is durable, so a reader never sees a key that a crash could lose.
+void key_store::commit(std::vector<queued_key>& group) {
+  rocksdb::WriteBatch batch;
+  for (const auto& q : group) batch.Put(q.id, q.wrapped);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  const auto s = db_->Put(wo, id(), events::aes_gcm_seal(master_, key.view(), wrap_aad(id)));
-  if (!s.ok()) return from_rocksdb(s, "store a case key");
-  std::lock_guard lk(mu_);
-  if (cache_.size() >= cache_limit) cache_.clear();
-  cache_.insert_or_assign(id(), key);
-  return key;
+  const auto s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    // A failed synced write may still have reached the WAL: such a key belongs to no event (none
+    // is appended without its handler's success) and is overwritten if its case id is used again.
+    const error e = from_rocksdb(s, "store case keys");
+    for (auto& q : group) q.done(e);
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& q : group) {
+      if (cache_.size() >= cache_limit) cache_.clear();
+      cache_.insert_or_assign(q.id, q.key);
+    }
+  }
+  for (auto& q : group) q.done(success());
 }
 
 result<std::optional<events::secret_key>> key_store::get(const case_id& id) {

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -29,7 +32,13 @@ result<events::secret_key> load_master_key(const master_key_source& source);
 // what shreds a case. A deleted key is flushed and compacted away at once, so no copy of it is
 // left in the database's files.
 //
-// Lifecycle: open(), then any thread. Thread-safe; unwrapped keys are cached in memory.
+// New keys are group-committed: `store` queues a key and returns; the store's committer thread
+// writes every key queued at that moment in one WriteBatch with one synced write, then runs the
+// handlers of that group, each with the group's outcome. A handler never runs before its key is
+// durable, and a failed write fails every handler of its group (none of those keys is cached).
+//
+// Lifecycle: open(), then any thread; the destructor writes what is queued, runs its handlers,
+// then joins the committer. Thread-safe; unwrapped keys are cached in memory.
 class key_store {
  public:
   static result<std::unique_ptr<key_store>> open(const std::string& dir,
@@ -40,7 +49,14 @@ class key_store {
                                                            const events::secret_key& master);
   ~key_store();
 
-  // A new random key for a new case, written (synced) before any event of the case is appended.
+  // Runs on the committer thread, once, after the key's group was written (synced) or failed.
+  // It must not block: the next group waits for it.
+  using stored_handler = std::function<void(result<void>)>;
+  // Stores a new case's key (made by the caller with secret_key::random()), group-committed with
+  // the other keys queued meanwhile. Nothing of the case may be appended before `done` reports
+  // success: a case's key precedes its events.
+  void store(const case_id& id, const events::secret_key& key, stored_handler done);
+  // A new random key for a new case, stored as `store` does; returns once it is durable.
   result<events::secret_key> create(const case_id& id);
   // The case's key; none when it was shredded (or never created).
   result<std::optional<events::secret_key>> get(const case_id& id);
@@ -51,6 +67,14 @@ class key_store {
   key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);
   key_store(std::unique_ptr<storage::secondary_db> secondary, const events::secret_key& master);
   std::string wrap_aad(const case_id& id) const;
+  struct queued_key {
+    std::string id;
+    std::string wrapped;
+    events::secret_key key;
+    stored_handler done;
+  };
+  void commit_loop();
+  void commit(std::vector<queued_key>& group);
 
   std::unique_ptr<storage::secondary_db> secondary_;  // owns *db_ when set
   std::unique_ptr<rocksdb::DB> owned_;
@@ -58,6 +82,12 @@ class key_store {
   events::secret_key master_;
   std::mutex mu_;
   std::unordered_map<std::string, events::secret_key> cache_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<queued_key> queue_;  // guarded by queue_mu_
+  bool stopping_{false};           // guarded by queue_mu_
+  std::thread committer_;          // last: started once everything above is constructed
 };
 
 }  // namespace caseline::projections

@@ -37,31 +37,54 @@ result<bool> open_fields(key_store& keys, const case_id& id, std::string_view ev
 
 }  // namespace
 
-result<void> personal_data::seal(const case_id& id, std::uint64_t first_sequence,
-                                 std::vector<core::event>& evs, bool new_case) {
-  // Nothing to seal (a legal hold, a purge): no key needed, so it also works once the case's
-  // text was shredded.
-  bool any = new_case;
-  for (auto& e : evs)
-    core::for_each_personal_field(e, [&](std::string_view, std::string& v) { any = any || !v.empty(); });
-  if (!any) return success();
-  auto key = [&]() -> result<events::secret_key> {
-    if (new_case) return keys_.create(id);
-    auto k = keys_.get(id);
-    if (!k) return k.error();
-    if (!k.value())
-      return make_error(events::errc::bad_config,
-                        "case " + id() + " has no data key (its text was shredded)");
-    return *k.value();
-  }();
-  if (!key) return key.error();
+namespace {
+
+// Seals every personal field of the events with the case's key; event i gets the event id of
+// sequence `first_sequence + i`.
+void seal_fields(const events::secret_key& key, const case_id& id, std::uint64_t first_sequence,
+                 std::vector<core::event>& evs) {
   for (std::size_t i = 0; i < evs.size(); ++i) {
     const std::string event_id = events::event_id_of(id, sequence_number{first_sequence + i});
     core::for_each_personal_field(evs[i], [&](std::string_view field, std::string& value) {
-      value = events::seal_field(key.value(), id(), event_id, field, value);
+      value = events::seal_field(key, id(), event_id, field, value);
     });
   }
+}
+
+}  // namespace
+
+result<void> personal_data::seal(const case_id& id, std::uint64_t first_sequence,
+                                 std::vector<core::event>& evs, bool new_case) {
+  if (new_case) {
+    auto key = keys_.create(id);
+    if (!key) return key.error();
+    seal_fields(key.value(), id, first_sequence, evs);
+    return success();
+  }
+  // Nothing to seal (a legal hold, a purge): no key needed, so it also works once the case's
+  // text was shredded.
+  bool any = false;
+  for (auto& e : evs)
+    core::for_each_personal_field(e, [&](std::string_view, std::string& v) { any = any || !v.empty(); });
+  if (!any) return success();
+  auto key = keys_.get(id);
+  if (!key) return key.error();
+  if (!key.value())
+    return make_error(events::errc::bad_config,
+                      "case " + id() + " has no data key (its text was shredded)");
+  seal_fields(*key.value(), id, first_sequence, evs);
   return success();
+}
+
+events::secret_key personal_data::seal_new_case(const case_id& id, std::vector<core::event>& evs) {
+  auto key = events::secret_key::random();
+  seal_fields(key, id, 1, evs);
+  return key;
+}
+
+void personal_data::store_key(const case_id& id, const events::secret_key& key,
+                              key_store::stored_handler done) {
+  keys_.store(id, key, std::move(done));
 }
 
 namespace {

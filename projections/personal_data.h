@@ -23,9 +23,16 @@ class personal_data {
   explicit personal_data(key_store& keys) : keys_(keys) {}
 
   // Seals the personal fields of a command's events; event i gets the event id of sequence
-  // `first_sequence + i`. A new case gets its key here, before anything is appended.
+  // `first_sequence + i`. A new case gets its key here, stored (synced) before this returns.
   result<void> seal(const case_id& id, std::uint64_t first_sequence,
                     std::vector<core::event>& events, bool new_case);
+  // The first command of a new case without waiting for its key: seals its events (from sequence
+  // 1) with a new key and returns the key, not yet stored. The caller stores it with `store_key`
+  // and appends the events only once that reports success (the write side does: its key
+  // writes are group-committed instead of one synced write per case on a writer thread).
+  events::secret_key seal_new_case(const case_id& id, std::vector<core::event>& events);
+  // key_store::store: `done` runs on the key store's committer thread once the key is durable.
+  void store_key(const case_id& id, const events::secret_key& key, key_store::stored_handler done);
   // Opens a state's personal fields in place. false when the case's text was shredded (the
   // fields are then emptied).
   result<bool> open(core::case_state& s);

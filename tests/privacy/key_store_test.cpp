@@ -1,8 +1,11 @@
 #include "projections/key_store.h"
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <ostream>
 
@@ -48,6 +51,89 @@ TEST_CASE("case keys are wrapped, survive a reopen, and are gone from every file
   auto again = projections::key_store::open(dir.path(), master);
   REQUIRE(again);
   CHECK_FALSE(again.value()->get(a).value().has_value());
+}
+
+namespace {
+
+// Stores `n` new keys from `n` threads at once (so that they share synced writes) and waits for
+// every handler; returns the ids, keys and outcomes.
+struct stored_key {
+  case_id id;
+  events::secret_key key;
+  result<void> outcome = success();
+};
+std::vector<stored_key> store_at_once(projections::key_store& ks, std::size_t n) {
+  std::vector<stored_key> keys;
+  keys.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    keys.push_back(
+        {case_id{"410100-20261129-" + std::to_string(100000 + i)}, events::secret_key::random()});
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t answered = 0;
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (auto& k : keys)
+    threads.emplace_back([&] {
+      ks.store(k.id, k.key, [&](result<void> r) {
+        std::lock_guard lk(mu);
+        k.outcome = std::move(r);
+        ++answered;
+        cv.notify_all();
+      });
+    });
+  for (auto& t : threads) t.join();
+  std::unique_lock lk(mu);
+  REQUIRE(cv.wait_for(lk, std::chrono::seconds(60), [&] { return answered == n; }));
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("keys stored at once are group-committed: each durable when its handler runs") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  std::vector<stored_key> keys;
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+    keys = store_at_once(*ks.value(), 64);
+    for (const auto& k : keys)
+      REQUIRE_MESSAGE(k.outcome, (k.outcome ? "" : k.outcome.error().message()));
+  }
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  for (const auto& k : keys) {
+    auto got = ks.value()->get(k.id);
+    REQUIRE(got);
+    REQUIRE_MESSAGE(got.value().has_value(), k.id());
+    CHECK(got.value()->view() == k.key.view());
+  }
+}
+
+TEST_CASE("a failed group write fails every key of the group, and none of them is kept") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+  }
+  std::vector<stored_key> keys;
+  {
+    // Read-only (a RocksDB secondary instance): every write fails.
+    auto ks = projections::key_store::open_secondary(dir.path(), master);
+    REQUIRE(ks);
+    keys = store_at_once(*ks.value(), 32);
+    for (const auto& k : keys) {
+      CHECK_FALSE(k.outcome);
+      auto got = ks.value()->get(k.id);  // not cached either
+      REQUIRE(got);
+      CHECK_FALSE(got.value().has_value());
+    }
+  }
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  for (const auto& k : keys) CHECK_FALSE(ks.value()->get(k.id).value().has_value());
 }
 
 TEST_CASE("a wrong master key is an error naming the case, never a wrong key") {

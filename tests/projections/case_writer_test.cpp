@@ -1,11 +1,18 @@
 // The case writer's lifetimes: what a command's done handler holds (in the server, the api's
 // responder and with it the HTTP server's connection) is gone once the writer is, however long
-// the log keeps the append callback it was given.
+// the log keeps the append callback it was given. And the group commit of new cases' keys: a
+// case is answered only once its key is durable, and a failed key write answers no case and
+// appends nothing.
 #include "projections/case_writer.h"
 
+#include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 
+#include "events/errc.h"
+#include "projections/key_store.h"
+#include "projections/personal_data.h"
 #include "tests/projections/projection_test_support.h"
 
 namespace caseline::projections::testing {
@@ -78,6 +85,105 @@ TEST_CASE("a done handler is gone with the writer, however long the log keeps it
   writer.reset();
   // The log still holds its callback; the server that the connection belongs to may go now.
   CHECK(connection.use_count() == 1);
+}
+
+// Submits `n` new cases at once from `n` threads and returns every outcome, once all arrived.
+std::vector<result<command_outcome>> receive_at_once(case_writer& writer, std::size_t n) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<command_outcome>> outcomes;
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      command_request req;
+      req.cmd = recv("410100");
+      req.who = world::agent("410100");
+      req.correlation_id = "test";
+      writer.submit(std::move(req), [&](result<command_outcome> r) {
+        std::lock_guard lk(mu);
+        outcomes.push_back(std::move(r));
+        cv.notify_all();
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::unique_lock lk(mu);
+  REQUIRE(cv.wait_for(lk, 60s, [&] { return outcomes.size() == n; }));
+  return outcomes;
+}
+
+core::context writer_context(stack& s) {
+  core::context base;
+  base.cal = &core::testing::repo_calendar();
+  base.reg = &s.world().reg;
+  base.sla = s.world().sla;
+  return base;
+}
+
+std::int64_t records_in_log(events::event_log& log) {
+  std::int64_t n = 0;
+  for (std::int32_t p = 0; p < log.partition_count(); ++p)
+    n += log.end_offset(events::partition_id{p}).value()();
+  return n;
+}
+
+TEST_CASE(
+    "concurrent new cases are answered once their keys are durable, and the keys survive a "
+    "reopen") {
+  stack s;
+  const auto master = events::secret_key::random();
+  const std::string keys_dir = s.dir().sub("keys");
+  std::vector<command_outcome> cases;
+  cases.reserve(48);
+  {
+    auto keys = key_store::open(keys_dir, master);
+    REQUIRE(keys);
+    personal_data privacy(*keys.value());
+    case_writer writer(s.log(), s.db(), s.runner(), &privacy, writer_context(s), s.clock());
+    for (auto& r : receive_at_once(writer, 48)) {
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+      cases.push_back(std::move(r).value());
+    }
+  }  // the key store closes: what follows reads only what it made durable
+  CHECK(records_in_log(s.log()) == 48);
+  auto keys = key_store::open(keys_dir, master);
+  REQUIRE(keys);
+  personal_data privacy(*keys.value());
+  for (const auto& c : cases) {
+    auto key = keys.value()->get(c.state.id);
+    REQUIRE(key);
+    REQUIRE_MESSAGE(key.value().has_value(), c.state.id());
+    core::case_state shown = c.state;
+    auto opened = privacy.open(shown);
+    REQUIRE_MESSAGE(opened, (opened ? "" : opened.error().message()));
+    CHECK(opened.value());
+    CHECK(shown.caller.name == "张三");
+  }
+}
+
+TEST_CASE("a failed key write fails every new case waiting on it, and appends none of them") {
+  stack s;
+  const auto master = events::secret_key::random();
+  const std::string keys_dir = s.dir().sub("keys");
+  {
+    auto primary = key_store::open(keys_dir, master);  // a key store on disk, then closed
+    REQUIRE(primary);
+  }
+  // The same key store opened read-only (a RocksDB secondary instance): its writes fail.
+  auto keys = key_store::open_secondary(keys_dir, master);
+  REQUIRE(keys);
+  personal_data privacy(*keys.value());
+  const std::int64_t before = records_in_log(s.log());
+  {
+    case_writer writer(s.log(), s.db(), s.runner(), &privacy, writer_context(s), s.clock());
+    for (const auto& r : receive_at_once(writer, 24)) {
+      REQUIRE_FALSE(r);
+      // Certainly not in the log (nothing was appended), so never "outcome unknown".
+      CHECK(r.error().code != events::errc::outcome_unknown);
+    }
+  }
+  CHECK(records_in_log(s.log()) == before);
 }
 
 }  // namespace
