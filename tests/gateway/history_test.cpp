@@ -91,6 +91,7 @@ std::string history_from_log(events::event_log& log, projections::personal_data&
 // Cases with histories of one command and of several (a command's events share one record).
 std::vector<std::string> cases_with_histories(test_server& s, int n) {
   std::vector<std::string> ids;
+  ids.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     ids.push_back(i % 2 == 0 ? s.transferred()
                              : s.receive(true, "1380000" + std::to_string(1000 + i)));
