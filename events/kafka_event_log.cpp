@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -257,6 +258,19 @@ result<log_offset> query_end_offset(rd_kafka_t* rk, const std::string& topic, pa
   }
 }
 
+// The end offset of `p` as the consumer's last fetch saw it, without a request; none when no
+// fetch has seen it yet. It only grows, so records below it are certainly there.
+std::optional<std::int64_t> fetched_end_offset(rd_kafka_t* rk, const std::string& topic,
+                                               partition_id p) {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), p(), &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0)
+    return std::nullopt;
+  return high;
+}
+
 // The reader consumer and the one thread that calls into it. Callers hand it a job and wait
 // for the answer only until their own deadline: whatever librdkafka or the broker does, no
 // caller (an API worker, the checkpoint task, a graceful stop) blocks beyond it. A job whose
@@ -450,8 +464,13 @@ class kafka_event_log final : public event_log {
     std::vector<log_record> out;
     const auto wait_deadline = clock::now() + wait;
     // The end offset tells whether records are there already (then they are fetched even when
-    // `wait` is 0, up to the request timeout) or must be waited for.
-    auto high = query_end_offset(st.rk.get(), topic, p, request);
+    // `wait` is 0, up to the request timeout) or must be waited for. When the last fetch saw
+    // records beyond `from` no request is needed: a read continuing a range takes what was
+    // fetched ahead, without a round trip per call.
+    const auto seen = fetched_end_offset(st.rk.get(), topic, p);
+    result<log_offset> high = seen && *seen > from()
+                                  ? result<log_offset>(log_offset{*seen})
+                                  : query_end_offset(st.rk.get(), topic, p, request);
     if (!high) return std::move(high).error();
     while (from() > high.value()()) {  // nothing can be fetched there yet
       if (clock::now() >= wait_deadline) return out;
@@ -494,6 +513,13 @@ class kafka_event_log final : public event_log {
       next = m->offset + 1;
     }
     st.at = log_position{p, log_offset{next}};
+    if (next >= high.value()()) {
+      // At the end: a fetch left there would wait fetch.wait.max.ms for records that may never
+      // come, and the connection's next request (an end offset, a fetch elsewhere) behind it.
+      // Its error is deliberately ignored: the next read assigns anew in any case.
+      (void)rd_kafka_assign(st.rk.get(), nullptr);
+      st.at.reset();
+    }
     if (available > 0 && out.empty()) {
       return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
                                              " offset " + std::to_string(from()) +
@@ -557,7 +583,13 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
   auto producer = detail::rdkafka_producer::open(options.topic, producer_properties(options),
                                                  options.timeouts.close);
   if (!producer) return std::move(producer).error();
-  auto reader = make_consumer(consumer_properties(options, "reader"));
+  // A read's requests wait behind the reader's fetch in flight on the same connection (a broker
+  // answers a connection's requests in order), which the broker holds up to fetch.wait.max.ms
+  // when there is nothing more to fetch: 10 ms, not librdkafka's 500 ms, so that a read at
+  // another offset or an end-offset request never waits a poll interval.
+  auto reader_props = consumer_properties(options, "reader");
+  reader_props.try_emplace("fetch.wait.max.ms", "10");
+  auto reader = make_consumer(reader_props);
   if (!reader) return std::move(reader).error();
   return std::unique_ptr<event_log>(std::make_unique<kafka_event_log>(
       options, std::move(producer).value(), std::move(reader).value()));

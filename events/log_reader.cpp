@@ -54,11 +54,15 @@ decode_result<record_events> record_events::decode(const log_record& r) {
 }
 
 decode_result<logged_event> record_events::event(std::uint32_t i) const {
-  const std::string& bytes = record_.events.at(i);
+  return decode_stored_event(record_.events.at(i), position_, i);
+}
+
+decode_result<logged_event> decode_stored_event(std::string_view bytes, log_position position,
+                                                std::uint32_t index) {
   auto env = decode_envelope(bytes);
   if (!env)
-    return decode_error{decode_stage::envelope, position_, i, {}, 0, std::move(env).error()};
-  return logged_event{std::move(env).value(), bytes, position_, i};
+    return decode_error{decode_stage::envelope, position, index, {}, 0, std::move(env).error()};
+  return logged_event{std::move(env).value(), bytes, position, index};
 }
 
 bool is_registry_type(std::uint16_t type_id) {

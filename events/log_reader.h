@@ -91,6 +91,11 @@ class record_events {
   record record_;
 };
 
+// Stage 2 on an event's stored bytes kept apart from its record (a projection's copy of the
+// log's bytes), with where the log holds it; `bytes` must outlive the event.
+decode_result<logged_event> decode_stored_event(std::string_view bytes, log_position position,
+                                                std::uint32_t index);
+
 // A body as core's typed event: a case event, or a registry (reference-data) event.
 using typed_event = std::variant<core::event, core::registry_event>;
 

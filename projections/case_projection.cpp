@@ -18,11 +18,16 @@ namespace caseline::projections {
 
 namespace {
 
-std::string encode_location(const event_location& l) {
+// case_events values: be32(partition) be64(offset) be32(index) stored bytes.
+constexpr std::size_t location_size = 16;
+
+std::string encode_history_event(const event_location& l, std::string_view stored_bytes) {
   std::string v;
+  v.reserve(location_size + stored_bytes.size());
   storage::put_be32(v, static_cast<std::uint32_t>(l.position.partition()));
   storage::put_be64(v, static_cast<std::uint64_t>(l.position.offset()));
   storage::put_be32(v, l.index);
+  v.append(stored_bytes);
   return v;
 }
 
@@ -100,7 +105,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
   row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
   row.last_hash = events::sha256(e.stored_bytes);
   batch.Put(store_.cf(family::case_events), keys::case_sequence{id, e.env.sequence()}.encode(),
-            encode_location({e.position, e.index}));
+            encode_history_event({e.position, e.index}, e.stored_bytes));
 
   if (std::holds_alternative<core::case_received>(e.event)) {
     if (auto parts = split_case_id(id)) {
@@ -151,17 +156,19 @@ result<void> case_reader::for_each(
                        });
 }
 
-result<std::vector<event_location>> case_reader::locations(const case_id& id) const {
-  std::vector<event_location> out;
+result<std::vector<history_event>> case_reader::history(const case_id& id) const {
+  std::vector<history_event> out;
   auto r = storage::scan(
       store_.db(), store_.cf(family::case_events), {keys::case_sequence::prefix(id()), {}, {}},
       "read case events", [&](std::string_view, std::string_view v) -> result<storage::scan_step> {
-        if (v.size() != 16)
-          return make_error(events::errc::corrupt_record, "stored event location");
-        out.push_back(event_location{
-            {events::partition_id{static_cast<std::int32_t>(storage::get_be32(v.substr(0, 4)))},
-             events::log_offset{static_cast<std::int64_t>(storage::get_be64(v.substr(4, 8)))}},
-            storage::get_be32(v.substr(12, 4))});
+        // A location alone is the layout before the events were kept: the store needs a rebuild.
+        if (v.size() <= location_size)
+          return make_error(events::errc::corrupt_record, "stored case event");
+        out.push_back(history_event{
+            {{events::partition_id{static_cast<std::int32_t>(storage::get_be32(v.substr(0, 4)))},
+              events::log_offset{static_cast<std::int64_t>(storage::get_be64(v.substr(4, 8)))}},
+             storage::get_be32(v.substr(12, 4))},
+            std::string(v.substr(location_size))});
         return storage::scan_step::next;
       });
   if (!r) return r.error();

@@ -14,10 +14,10 @@
 
 namespace caseline::projections {
 
-// The case projection: each case's current state (cases), the index of its events in the log
-// (case_events), the highest case-id sequence used per center and day (counters) and the revisit
-// sample's tally per partition, center and month (counters, "revisit/..."; core/sla.h). Used by
-// the runner's thread only.
+// The case projection: each case's current state (cases), its history (case_events: each event
+// where the log holds it and its stored bytes, byte for byte the log's), the highest case-id
+// sequence used per center and day (counters) and the revisit sample's tally per partition, center
+// and month (counters, "revisit/..."; core/sla.h). Used by the runner's thread only.
 class case_projection final : public projection {
  public:
   explicit case_projection(store& s) : store_(s) {}
@@ -40,7 +40,8 @@ class case_reader {
  public:
   explicit case_reader(store& s) : store_(s) {}
   result<std::optional<case_row>> get(const case_id& id) const;
-  result<std::vector<event_location>> locations(const case_id& id) const;
+  // A case's history in sequence order, from one prefix scan (never from the log).
+  result<std::vector<history_event>> history(const case_id& id) const;
   // Every stored case in id order, each row decoded (or the reason it does not decode).
   result<void> for_each(
       const std::function<void(const case_id& id, result<case_row> row)>& visit) const;

@@ -24,6 +24,15 @@ struct event_location {
   std::uint32_t index{0};
 };
 
+// One event of a case's history as the case projection keeps it (family case_events): where the
+// log holds it, and its stored bytes (events/record.h encode_envelope: envelope and body, personal
+// fields sealed as in the log), byte for byte the log's, so the hash chain and shredding apply to
+// them as to the log.
+struct history_event {
+  event_location location;
+  std::string stored_bytes;
+};
+
 std::string encode_case_row(const case_row& row);
 result<case_row> decode_case_row(std::string_view bytes);
 

@@ -25,7 +25,7 @@ struct offset {
   static std::optional<offset> decode(std::string_view key);
 };
 
-// case_events: case id\0 be64(sequence) -> event location (case_projection.cpp).
+// case_events: case id\0 be64(sequence) -> event location and stored bytes (case_projection.cpp).
 // retention:   case id\0 be64(sequence) -> retention entry (retention.cpp).
 struct case_sequence {
   std::string case_id;

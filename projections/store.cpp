@@ -1,9 +1,21 @@
 #include "projections/store.h"
 
-#include <rocksdb/db.h>
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <optional>
 
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "core/log_line.h"
+#include "events/errc.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "projections/rebuild.h"
 
 namespace caseline::projections {
 
@@ -15,6 +27,70 @@ constexpr const char* family_names[] = {"offsets",     "cases",      "case_event
                                         "report_cases", "report_counters", "retention",
                                         "server_state", "idempotency_index"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
+
+// The layout of the log-derived rows (the key layouts of row_keys.h and the values of store.h),
+// kept in the default column family, which no projection writes. 1: the stores from before it
+// was kept (case_events held an event's location only); 2: case_events hold each event's stored
+// bytes too (the case's history is read from them, not from the log).
+constexpr std::string_view layout_key = "layout";
+constexpr std::uint64_t layout_version = 2;
+
+// The stored layout: none in a new store (no offsets applied yet), 1 when it predates the row.
+result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,
+                                                   rocksdb::ColumnFamilyHandle* default_cf,
+                                                   rocksdb::ColumnFamilyHandle* offsets) {
+  auto stored = storage::get(db, default_cf, layout_key, "read the store layout");
+  if (!stored) return stored.error();
+  if (stored.value()) {
+    const auto v = storage::parse_be64_value(*stored.value());
+    if (!v) return make_error(events::errc::corrupt_record, "stored store layout");
+    return std::optional<std::uint64_t>{*v};
+  }
+  bool applied = false;
+  auto scanned = storage::scan(db, offsets, {}, "read offsets", [&](auto, auto) {
+    applied = true;
+    return storage::scan_step::stop;
+  });
+  if (!scanned) return scanned.error();
+  return applied ? std::optional<std::uint64_t>{1} : std::nullopt;
+}
+
+// A store of another layout is rebuilt: every log-derived family (rebuild.h), the offsets
+// included, is emptied in one synced WriteBatch with the new layout row, so the runner replays
+// the log into them from offset 0 (the server does at start: catch_up); the gateway's own
+// families (tokens, idempotency, access log, server state) are kept. A crash before the write
+// leaves the old store as it was, to be rebuilt at the next open.
+result<void> upgrade_layout(rocksdb::DB& db,
+                            const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                            const std::string& dir) {
+  auto* offsets = handles[static_cast<std::size_t>(family::offsets) + 1];
+  auto stored = stored_layout(db, handles[0], offsets);
+  if (!stored) return stored.error();
+  if (stored.value() == layout_version) return success();
+  rocksdb::WriteBatch batch;
+  if (stored.value()) {
+    for (const auto& name : log_derived_families()) {
+      const auto* f = std::find(std::begin(family_names), std::end(family_names), name);
+      auto* cf = handles[static_cast<std::size_t>(f - std::begin(family_names)) + 1];
+      std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+      it->SeekToLast();
+      if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read " + name);
+      if (!it->Valid()) continue;
+      const std::string last = it->key().ToString();
+      batch.DeleteRange(cf, "", last);
+      batch.Delete(cf, last);
+    }
+    spdlog::warn("{}",
+                 log_line("store_layout_rebuilt",
+                          {{"store", dir}, {"from", *stored.value()}, {"to", layout_version}}));
+  }
+  batch.Put(handles[0], layout_key, storage::be64_value(layout_version));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const rocksdb::Status s = db.Write(sync, &batch);
+  if (!s.ok()) return storage::from_rocksdb(s, "write the store layout");
+  return success();
+}
 }  // namespace
 
 store::store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
@@ -51,7 +127,9 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
   if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
-  return std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+  auto opened = std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+  if (auto r = upgrade_layout(*db, opened->handles_, dir); !r) return r.error();
+  return opened;
 }
 
 }  // namespace caseline::projections

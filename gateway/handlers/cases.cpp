@@ -118,29 +118,16 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   auto found = visible_case(*sc, id);
   if (!found) return done.fail(found.error());
   if (!found.value()) return done.fail(case_not_found(id));
-  auto locations = projections::case_reader(s_.store).locations(case_id{id});
-  if (!locations) return done.fail(locations.error());
+  // The history is the case projection's copy of the log's events (one prefix scan); the log
+  // itself is read only by replay and audit.
+  auto history = projections::case_reader(s_.store).history(case_id{id});
+  if (!history) return done.fail(history.error());
   if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   json::array out;
   bool shredded = false;
-  // Events of one command share a record: it is read and decoded once (events/log_reader.h).
-  std::optional<events::record_events> cached;
-  for (const auto& loc : locations.value()) {
-    if (!cached || cached->position() != loc.position) {
-      auto recs =
-          s_.log.read(loc.position.partition, loc.position.offset, 1, std::chrono::milliseconds(0));
-      if (!recs) return done.fail(recs.error());
-      if (recs.value().empty() || recs.value().front().position != loc.position)
-        return done.fail(
-            make_error(events::errc::corrupt_record, "an indexed record is missing from the log"));
-      auto rec = events::record_events::decode(recs.value().front());
-      if (!rec) return done.fail(rec.error().to_error());
-      cached.emplace(std::move(rec).value());
-    }
-    if (loc.index >= cached->size())
-      return done.fail(
-          make_error(events::errc::corrupt_record, "an indexed event is missing from its record"));
-    auto logged = cached->event(loc.index);
+  for (const auto& stored : history.value()) {
+    auto logged = events::decode_stored_event(stored.stored_bytes, stored.location.position,
+                                              stored.location.index);
     if (!logged) return done.fail(logged.error().to_error());
     auto ev = events::decode_case_event(logged.value());
     if (!ev) return done.fail(ev.error().to_error());

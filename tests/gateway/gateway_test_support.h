@@ -71,7 +71,14 @@ struct test_server {
   std::uint16_t port{0};
   std::map<std::string, std::string> own, other, provincial;  // role -> bearer secret
 
-  explicit test_server(std::function<void(tools::serve_options&)> tweak = {}) { start(tweak); }
+  // The server's log: open_log(options) unless a test opens its own (a log it observes).
+  std::function<std::unique_ptr<events::event_log>(const tools::serve_options&)> open_log;
+
+  explicit test_server(std::function<void(tools::serve_options&)> tweak = {},
+                       decltype(open_log) log = {})
+      : open_log(std::move(log)) {
+    start(tweak);
+  }
 
   void start(const std::function<void(tools::serve_options&)>& tweak = {}) {
     tools::serve_options o;
@@ -83,7 +90,7 @@ struct test_server {
     o.token_rate = {1000, 5000};
     if (tweak) tweak(o);
     const bool manual = o.clock == "manual";
-    auto s = tools::server_stack::open(o);
+    auto s = tools::server_stack::open(o, open_log ? open_log(o) : nullptr);
     if (!s) throw std::runtime_error(s.error().message());
     stack = std::move(s).value();
     const auto addr = stack->address();
