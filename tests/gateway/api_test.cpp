@@ -319,6 +319,18 @@ TEST_CASE("a rule of core that misses a field names it in the problem, as the de
       "invalid argument: reasons (Art. 32)");
 }
 
+TEST_CASE("the case list checks its limit like the other lists") {
+  test_server srv;
+  for (const char* bad : {"0", "201", "x", "-1", "1000"}) {
+    CAPTURE(bad);
+    const auto r = srv.get(std::string("/v1/cases?limit=") + bad, srv.own.at("agent"));
+    CHECK(r.status == 422);
+    CHECK(str(r.json(), "field") == "limit");
+    CHECK(str(r.json(), "detail") == "invalid argument: limit: from 1 to 200");
+  }
+  CHECK(srv.get("/v1/cases?limit=200", srv.own.at("agent")).status == 200);
+}
+
 TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enums, lengths") {
   test_server srv;
   const auto id = srv.receive();
