@@ -24,8 +24,9 @@ using route_handler = void (*)(api_handlers& api, const std::shared_ptr<request_
 // names its handler (the table is defined in gateway/routes.cpp, next to the handlers it points
 // to, and does not compile with a route whose handler is missing). The OpenAPI document
 // (gateway/openapi.json) lists exactly these routes, each with its name as its operationId and
-// a bearer token required exactly where `op` is set: tests/gateway/openapi_test.cpp derives
-// the document's paths from this table and holds the two equal.
+// a bearer token required exactly where `op` is set: its paths are produced from this table
+// (openapi_generator.h, `caseline openapi --write`), and tests/gateway/openapi_test.cpp holds
+// the file equal to what the generator writes.
 struct route {
   // Whether a route exists in every server or only in one serving a manual clock.
   enum class availability : std::uint8_t { always, manual_clock };
