@@ -148,9 +148,9 @@ result<calendar> calendar::parse_year(int year, std::string_view text) {
   if (!cal) return cal;
   const auto years = cal.value().years();
   if (years.size() != 1 || years.front() != year)
-    return make_error(errc::invalid_argument,
-                      "calendar: the text must have exactly one `year " + std::to_string(year) +
-                          " covered <source>` line (or `provisional`)");
+    return make_field_error(errc::invalid_argument, "calendar",
+                            "the text must have exactly one `year " + std::to_string(year) +
+                                " covered <source>` line (or `provisional`)");
   // Dates far from the year are a typo, not part of its notice.
   int line_no = 0;
   for (std::string_view rest_text = text; !rest_text.empty();) {

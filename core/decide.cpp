@@ -33,7 +33,14 @@ result<counted_due> due_after(const context& ctx, civil_date from, working_days 
                      deadline_basis{!ctx.cal->official_between(from, due.value()), ctx.cal->version()}};
 }
 
-error missing(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
+// A required field of the command missing or malformed: the error names the field typed
+// (error::field, the request's field as the gateway answers it) and reads "<field>: <reason>".
+error missing(std::string field, std::string_view reason = {}) {
+  return make_field_error(errc::invalid_argument, std::move(field), reason);
+}
+// A rule over several fields, or one whose problem has never named a field (its text has a '.'
+// or an article where the field would be): answers keep the fields they always had.
+error invalid(std::string what) { return make_error(errc::invalid_argument, std::move(what)); }
 
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
@@ -56,16 +63,16 @@ result<events> decide(const case_state& s, const receive& c, const context& ctx)
   if (auto ok = check_receiver(c, ctx.who); !ok) return ok.error();
   // Someone must be able to answer the caller: by phone, or through the channel's account.
   if (c.via == channel::phone && blank(c.caller.phone))
-    return missing("caller.phone: required for the phone channel");
+    return invalid("caller.phone: required for the phone channel");
   if (blank(c.caller.phone) && blank(c.caller.account))
-    return missing("caller: a phone or the channel's account, to answer the caller (Art. 23)");
+    return missing("caller", "a phone or the channel's account, to answer the caller (Art. 23)");
   if (ctx.who.center != c.center)
     return make_error(errc::not_the_owning_center, "received at " + c.center());
   // The id comes with the command, or the caller has named the (empty) stream's state.
   const case_id id = c.id().empty() ? s.id : c.id;
-  if (id().empty()) return missing("case id");
+  if (id().empty()) return invalid("case id");
   if (c.cat.has_value() != c.dom.has_value())
-    return missing("category and domain: both or neither at intake (Art. 39)");
+    return invalid("category and domain: both or neither at intake (Art. 39)");
   // Art. 27: the clock starts when the matter was received, not when it was keyed in.
   const timestamp received_at = c.occurred_at.value_or(ctx.now);
   if (received_at > ctx.now)
@@ -97,13 +104,15 @@ result<events> decide(const case_state& s, const answer_immediately& c, const co
 result<events> decide(const case_state& s, const not_accept& c, const context& ctx) {
   if (!is_one_of(s.status, {case_status::received, case_status::classified}))
     return status_error(errc::not_at_intake, s);
-  if (blank(c.explanation)) return missing("explanation: the reason is told to the caller (Art. 28)");
+  if (blank(c.explanation))
+    return missing("explanation", "the reason is told to the caller (Art. 28)");
   return one(not_accepted{c.reason, c.explanation, shanghai_date(ctx.now), ctx.who.id});
 }
 
 result<events> decide(const case_state& s, const redirect& c, const context& ctx) {
   if (s.status != case_status::received) return status_error(errc::not_at_intake, s);
-  if (blank(c.number_given)) return missing("number_given: the caller is told the number (Art. 29)");
+  if (blank(c.number_given))
+    return missing("number_given", "the caller is told the number (Art. 29)");
   return one(redirected{c.target, c.number_given, c.call_transferred, shanghai_date(ctx.now),
                         ctx.who.id});
 }
@@ -170,7 +179,7 @@ bool with_unit(const case_state& s) {
 
 result<events> decide(const case_state& s, const return_case& c, const context& ctx) {
   if (!with_unit(s)) return status_error(errc::not_transferred, s);
-  if (blank(c.reasons)) return missing("reasons (Art. 32)");
+  if (blank(c.reasons)) return invalid("reasons (Art. 32)");
   const civil_date today = shanghai_date(ctx.now);
   if (s.return_by && today > *s.return_by)
     return make_error(errc::return_window_passed, "the window closed on " + s.return_by->to_string());
@@ -181,7 +190,7 @@ result<events> decide(const case_state& s, const return_case& c, const context& 
 // lead, who is the event's actor.
 result<events> decide(const case_state& s, const accept_late_return& c, const context& ctx) {
   if (!with_unit(s)) return status_error(errc::not_transferred, s);
-  if (blank(c.reason)) return missing("reason: why the late return is accepted (Art. 32)");
+  if (blank(c.reason)) return missing("reason", "why the late return is accepted (Art. 32)");
   const civil_date today = shanghai_date(ctx.now);
   if (!s.return_by || today <= *s.return_by)
     return make_error(errc::return_window_open,
@@ -195,7 +204,7 @@ result<events> decide(const case_state& s, const accept_late_return& c, const co
 result<extended> extension(const case_state& s, extension_reason reason, working_days days,
                            const context& ctx) {
   if (!with_unit(s) || !s.reply_due) return status_error(errc::not_transferred, s);
-  if (days() < 1) return missing("days: at least 1");
+  if (days() < 1) return missing("days", "at least 1");
   if (ctx.now >= shanghai_end_of_day(*s.reply_due))
     return make_error(errc::extension_after_deadline, "the reply was due " + s.reply_due->to_string());
   if (s.extension_days + days() > ctx.sla.max_extension_days())
@@ -215,7 +224,7 @@ result<extended> extension(const case_state& s, extension_reason reason, working
 result<events> decide(const case_state& s, const extend& c, const context& ctx) {
   auto e = extension(s, c.reason, c.days, ctx);
   if (!e) return e.error();
-  if (blank(c.explanation)) return missing("explanation: the caller is told why (Art. 34)");
+  if (blank(c.explanation)) return missing("explanation", "the caller is told why (Art. 34)");
   if (ctx.who.role != role::unit_head)
     return one(extension_requested{c.reason, c.days, c.explanation, shanghai_date(ctx.now),
                                    ctx.who.id});
@@ -279,11 +288,13 @@ result<events> decide(const case_state& s, const revisit& c, const context& ctx)
   if (!is_one_of(s.status, {case_status::replied, case_status::answered}))
     return status_error(errc::not_replied, s);
   if (s.status == case_status::answered && c.further_handling)
-    return missing("further_handling: a matter answered at once has no unit to reopen it for; "
-                   "record the caller's new request as a new matter (Art. 23)");
-  if (c.reached && !c.result_view) return missing("result_view: the caller's satisfaction (Art. 23)");
+    return missing("further_handling",
+                   "a matter answered at once has no unit to reopen it for; record the caller's "
+                   "new request as a new matter (Art. 23)");
+  if (c.reached && !c.result_view)
+    return missing("result_view", "the caller's satisfaction (Art. 23)");
   if (!c.reached && (c.result_view || c.time_view))
-    return missing("a caller not reached gives no view (Art. 23)");
+    return invalid("a caller not reached gives no view (Art. 23)");
   const civil_date today = shanghai_date(ctx.now);
   std::optional<civil_date> reopened_due;
   working_days days{0};
@@ -321,7 +332,7 @@ result<events> decide(const case_state& s, const flag_major_urgent& c, const con
   if (!is_one_of(s.status, {case_status::received, case_status::classified, case_status::escalated,
                             case_status::transferred, case_status::returned, case_status::reopened}))
     return s.major_urgent ? make_error(errc::already_flagged) : status_error(errc::flag_too_late, s);
-  if (blank(c.reason)) return missing("reason (Art. 43)");
+  if (blank(c.reason)) return invalid("reason (Art. 43)");
   auto flag = make_flag(s, c.reason, ctx);
   if (!flag) return flag.error();
   return one(std::move(flag).value());

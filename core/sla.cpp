@@ -18,7 +18,8 @@ result<void> sla_policy::check() const {
     return make_error(errc::sample_rate_too_low, std::to_string(revisit_sample_percent) + "%");
   for (const working_days d : {transfer_days, return_days, inquiry_reply_days, suggestion_reply_days,
                                complaint_reply_days, max_extension_days})
-    if (d() < 1) return make_error(errc::invalid_argument, "sla_policy: a time limit below 1 wd");
+    if (d() < 1)
+      return make_field_error(errc::invalid_argument, "sla_policy", "a time limit below 1 wd");
   return success();
 }
 

@@ -103,7 +103,7 @@ void api::impl::handle(http_request req, responder respond) {
   sc->match = match_route(sc->req.method, sc->req.path);
   // Without `--clock manual` the clock routes do not exist.
   if (sc->match.matched && !s_.manual_clock &&
-      (sc->match.matched->name == "set_clock" || sc->match.matched->name == "get_clock"))
+      sc->match.matched->available == route::availability::manual_clock)
     sc->match = route_match{};
   sc->route_name = sc->match.matched ? std::string(sc->match.matched->path) : "unmatched";
   // Every answer carries the correlation id, is counted, and is logged once: route template,

@@ -49,7 +49,7 @@ struct services {
   const core::retention_policy& retention;
   projections::key_store& keys;
   // Called after POST /v1/admin/clock moved the manual clock, or a calendar year was published
-  // (the reminder thread looks again: deadline revision, then reminders).
+  // (the reminders' periodic task runs again at once: deadline revision, then reminders).
   std::function<void()> clock_moved;
   // POST /v1/admin/tokens: checks the order like `caseline token create` and stores the token.
   std::function<result<projections::created_token>(const token_order&)> create_token{};

@@ -46,7 +46,124 @@ void write(std::string& out, const json::value& v) {
   }
 }
 
+// --- the document form: Python's json.dump(indent=1, ensure_ascii=False) ------------------------
+
+void write_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += ch;  // UTF-8 as it is (ensure_ascii=False)
+    }
+  }
+  out += '"';
+}
+
+// Python's repr of a float: the shortest text that reads back, with a ".0" on a whole number.
+std::string python_float(double d) {
+  std::string s = fmt::format("{}", d);
+  if (s.find_first_of(".eni") == std::string::npos) s += ".0";
+  return s;
+}
+
+void write_value(std::string& out, const json::value& v, int depth) {
+  const auto newline = [&](int d) {
+    out += '\n';
+    out.append(static_cast<std::size_t>(d), ' ');
+  };
+  switch (v.kind()) {
+    case json::kind::object: {
+      const auto& o = v.get_object();
+      if (o.empty()) {
+        out += "{}";
+        return;
+      }
+      out += '{';
+      bool first = true;
+      for (const auto& [k, item] : o) {
+        if (!first) out += ',';
+        first = false;
+        newline(depth + 1);
+        write_string(out, k);
+        out += ": ";
+        write_value(out, item, depth + 1);
+      }
+      newline(depth);
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      const auto& a = v.get_array();
+      if (a.empty()) {
+        out += "[]";
+        return;
+      }
+      out += '[';
+      bool first = true;
+      for (const auto& item : a) {
+        if (!first) out += ',';
+        first = false;
+        newline(depth + 1);
+        write_value(out, item, depth + 1);
+      }
+      newline(depth);
+      out += ']';
+      return;
+    }
+    case json::kind::string:
+      write_string(out, v.get_string());
+      return;
+    case json::kind::int64:
+      out += std::to_string(v.get_int64());
+      return;
+    case json::kind::uint64:
+      out += std::to_string(v.get_uint64());
+      return;
+    case json::kind::double_:
+      out += python_float(v.get_double());
+      return;
+    case json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case json::kind::null:
+      out += "null";
+      return;
+  }
+}
+
 }  // namespace
+
+std::string json_document_text(const json::value& v) {
+  std::string out;
+  write_value(out, v, 0);
+  out += '\n';
+  return out;
+}
 
 std::string json_text(const json::value& v) {
   std::string out;

@@ -200,17 +200,9 @@ problem to_problem(const error& e) {
     if (e.code == core::errc::not_permitted)
       if (auto a = article_of(e.detail); !a.empty()) p.article = std::move(a);
   }
-  if (!e.field.empty()) {
-    p.field = e.field;
-  } else if (e.code == core::errc::invalid_argument) {
-    // core's rules name the field they miss first in their detail: "days: at least 1" names
-    // "days" (the gateway's and the projections' errors name it typed, above).
-    const auto colon = e.detail.find(':');
-    const std::string name = e.detail.substr(0, colon);
-    if (!name.empty() &&
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos)
-      p.field = name;
-  }
+  // The field comes typed with the error, from core's rules as from the gateway's and the
+  // projections' checks; the detail text is never read for it.
+  p.field = e.field;
   return p;
 }
 

@@ -9,7 +9,8 @@
 namespace caseline::gateway {
 
 // The route table: method, path template, name (the OpenAPI operationId), the operation the
-// token's role must be permitted (none: no token), the handler, and a body limit of its own.
+// token's role must be permitted (none: no token), the handler, a body limit of its own, and
+// whether the route exists only with a manual clock.
 std::span<const route> api::impl::routes() {
   using enum core::operation;
   static constexpr auto table = std::to_array<route>({
@@ -47,8 +48,10 @@ std::span<const route> api::impl::routes() {
       {"GET", "/v1/units/{id}", "get_unit", read_registry, handled_by<&impl::get_unit>},
       {"PUT", "/v1/units/{id}", "put_unit", write_registry, handled_by<&impl::put_unit>},
       {"GET", "/v1/centers", "list_centers", read_registry, handled_by<&impl::list_centers>},
-      {"GET", "/v1/admin/clock", "get_clock", admin_clock, handled_by<&impl::get_clock>},
-      {"POST", "/v1/admin/clock", "set_clock", admin_clock, handled_by<&impl::set_clock>},
+      {"GET", "/v1/admin/clock", "get_clock", admin_clock, handled_by<&impl::get_clock>, 0,
+       route::availability::manual_clock},
+      {"POST", "/v1/admin/clock", "set_clock", admin_clock, handled_by<&impl::set_clock>, 0,
+       route::availability::manual_clock},
       {"POST", "/v1/admin/tokens", "create_token", admin_tokens, handled_by<&impl::create_token>},
       {"GET", "/v1/admin/tokens", "list_tokens", admin_tokens, handled_by<&impl::list_tokens>},
       {"DELETE", "/v1/admin/tokens/{id}", "revoke_token", admin_tokens,

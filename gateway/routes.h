@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,13 +24,18 @@ using route_handler = void (*)(api_handlers& api, const std::shared_ptr<request_
 // names its handler (the table is defined in gateway/routes.cpp, next to the handlers it points
 // to, and does not compile with a route whose handler is missing). The OpenAPI document
 // (gateway/openapi.json) lists exactly these routes, each with its name as its operationId and
-// a bearer token required exactly where `op` is set: tests/gateway/openapi_test.cpp derives
-// the document's paths from this table and holds the two equal.
+// a bearer token required exactly where `op` is set: its paths are produced from this table
+// (openapi_generator.h, `caseline openapi --write`), and tests/gateway/openapi_test.cpp holds
+// the file equal to what the generator writes.
 struct route {
+  // Whether a route exists in every server or only in one serving a manual clock.
+  enum class availability : std::uint8_t { always, manual_clock };
+
   // The handler is required: a route without one does not compile.
   constexpr route(std::string_view m, std::string_view p, std::string_view n,
-                  std::optional<operation> o, route_handler h, std::size_t limit = 0)
-      : method(m), path(p), name(n), op(o), handler(h), body_limit(limit) {}
+                  std::optional<operation> o, route_handler h, std::size_t limit = 0,
+                  availability a = availability::always)
+      : method(m), path(p), name(n), op(o), handler(h), body_limit(limit), available(a) {}
 
   std::string_view method;
   std::string_view path;        // template: "/v1/cases/{id}/answer"
@@ -37,6 +43,8 @@ struct route {
   std::optional<operation> op;  // what the token's role must be permitted; none: no token needed
   route_handler handler;
   std::size_t body_limit{0};  // bytes; 0: the server's default (server_options::body_limit)
+  // manual_clock: without `serve --clock manual` the route does not exist (404, like any path).
+  availability available{availability::always};
 };
 
 // Every route, in the order the router tries them (the order of an Allow header).

@@ -106,7 +106,7 @@ result<list_page> case_index_reader::list(const list_query& q) const {
   if (!q.after.empty()) {
     auto after = events::from_hex(q.after);
     if (!after || !after->starts_with(prefix))
-      return make_error(core::errc::invalid_argument, "cursor: not a cursor of this list");
+      return make_field_error(core::errc::invalid_argument, "cursor", "not a cursor of this list");
     start = std::max(start, *after + '\x01');  // strictly after the last row returned
   }
   // received_to is inclusive: stop before the next day.

@@ -60,14 +60,6 @@ result<std::int64_t> decode_i64(std::string_view v) {
   return static_cast<std::int64_t>(*n);
 }
 
-// "o/<reported_on>/<center>/<unit>/<case id>/<due>": one matter reported overdue (Art. 35).
-// Dates sort as text, so a day's keys are contiguous; none of the parts holds a '/'.
-constexpr std::string_view overdue_tag = "o/";
-std::string overdue_key(const report_overdue& o, const case_id& id) {
-  return fmt::format("{}{}/{}/{}/{}/{}", overdue_tag, o.reported_on.to_string(), o.center(),
-                     o.unit(), id(), o.due.to_string());
-}
-
 bool affects_statistics(const core::event& e) {
   return !std::holds_alternative<core::reminded>(e) && !std::holds_alternative<core::archived>(e) &&
          !std::holds_alternative<core::escalated>(e);
@@ -80,6 +72,9 @@ std::optional<metric> parse_metric(std::string_view s) {
 }
 
 error bad(std::string what) { return make_error(core::errc::invalid_argument, std::move(what)); }
+
+// A counter's key that its codec cannot read: the store is damaged.
+error corrupt_key(const char* what) { return make_error(events::errc::corrupt_record, what); }
 
 }  // namespace
 
@@ -151,12 +146,14 @@ report_facts fold(report_facts f, const core::event& e) {
 std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   std::map<std::string, std::int64_t> out;
   if (!f.received) return out;
-  const std::string dims = fmt::format("{}/{}", f.dom ? core::to_string(*f.dom) : unclassified,
-                                       f.cat ? core::to_string(*f.cat) : unclassified);
+  const std::string dom(f.dom ? core::to_string(*f.dom) : unclassified);
+  const std::string cat(f.cat ? core::to_string(*f.cat) : unclassified);
+  // Every figure counts in its day and in its month.
+  constexpr keys::report_span spans[] = {keys::report_span::month, keys::report_span::day};
   const auto add = [&](civil_date d, const center_code& center, metric m) {
-    const std::string rest = fmt::format("/{}/{}/{}", center(), dims, to_string(m));
-    ++out["m/" + month_of(d) + rest];
-    ++out["d/" + d.to_string() + rest];
+    const std::string name(to_string(m));
+    for (const auto span : spans)
+      ++out[keys::report_figure{span, d, center(), dom, cat, name}.encode()];
   };
   add(f.received_on, f.center, metric::received);
   switch (f.outcome) {
@@ -185,9 +182,9 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   const auto add_unit = [&](civil_date d, const center_code& center, const unit_id& unit,
                             unit_metric m) {
     if (unit().empty()) return;
-    const std::string rest = fmt::format("/{}/{}/{}", center(), unit(), to_string(m));
-    ++out["um/" + month_of(d) + rest];
-    ++out["ud/" + d.to_string() + rest];
+    const std::string name(to_string(m));
+    for (const auto span : spans)
+      ++out[keys::report_unit_figure{span, d, center(), unit(), name}.encode()];
   };
   for (const auto& c : f.cycles) {
     add_unit(c.due, c.center, c.unit, unit_metric::reply_due);
@@ -201,15 +198,15 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   for (const auto& o : f.overdue) {
     add(o.reported_on, o.center, metric::overdue_reported);
     add_unit(o.reported_on, o.center, o.unit, unit_metric::overdue_reported);
-    out[overdue_key(o, f.id)] = 1;
+    out[keys::report_overdue{o.reported_on, o.center(), o.unit(), f.id(), o.due}.encode()] = 1;
   }
   const std::set<std::string> topics(f.topics.begin(), f.topics.end());
   for (const auto& t : topics) {
     if (t.empty()) continue;
-    ++out["tm/" + month_of(f.received_on) + "/" + f.center() + "/" + t];
-    ++out["td/" + f.received_on.to_string() + "/" + f.center() + "/" + t];
+    for (const auto span : spans)
+      ++out[keys::report_topic{span, f.received_on, f.center(), t}.encode()];
   }
-  if (f.flagged_on) out["u/" + f.flagged_on->to_string() + "/" + f.center() + "/" + f.id()] = 1;
+  if (f.flagged_on) out[keys::report_urgent{*f.flagged_on, f.center(), f.id()}.encode()] = 1;
   return out;
 }
 
@@ -355,12 +352,11 @@ std::optional<double> figures::satisfaction_rate() const {
 // --- the reader ---------------------------------------------------------------------------------
 
 template <class F>
-result<void> report_reader::scan_prefix(const std::string& from, const std::string& to_exclusive,
-                                        F&& f) const {
-  // Every key of a scan begins with its kind tag ("m/", "d/", "u/", ...) and so does `from`.
+result<void> report_reader::scan_prefix(std::string_view tag, const std::string& from,
+                                        const std::string& to_exclusive, F&& f) const {
   return storage::scan(
-      store_.db(), store_.cf(family::report_counters),
-      {std::string(from.substr(0, from.find('/') + 1)), from, to_exclusive}, "read report counters",
+      store_.db(), store_.cf(family::report_counters), {std::string(tag), from, to_exclusive},
+      "read report counters",
       [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
         auto v = decode_i64(value);
         if (!v) return v.error();
@@ -369,65 +365,36 @@ result<void> report_reader::scan_prefix(const std::string& from, const std::stri
       });
 }
 
-// Whole months read the monthly counters, the rest of the period the daily ones. f gets the key
-// after "<prefix>/<period>/" and the value.
+// Whole months read the monthly counters, the rest of the period the daily ones.
 template <class F>
-result<void> report_reader::scan(const period& p, F&& f) const {
-  // The first character of f's kind tag: "m"/"d" for figures, "tm"/"td" for topics.
+result<void> report_reader::scan(const period& p, keys::counter_kind kind, F&& f) const {
+  using keys::report_period;
+  using keys::report_span;
   civil_date d = p.from;
   while (d <= p.to) {
     const civil_date end = month_end(d.year, d.month);
-    auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
-      // skip "<prefix>/<period>/"
-      const auto first = key.find('/');
-      const auto second = key.find('/', first + 1);
-      return f(key.substr(0, first), key.substr(second + 1), v);
-    };
     if (d.day == 1 && end <= p.to) {
-      for (const char* prefix : {"m/", "tm/", "um/"}) {
-        const std::string k = prefix + month_of(d) + "/";
-        if (auto r = scan_prefix(k, k.substr(0, k.size() - 1) + "0", each); !r) return r;
-      }
-      d = end.plus_days(1);
+      const civil_date next_month = end.plus_days(1);
+      if (auto r = scan_prefix(keys::report_tag(kind, report_span::month),
+                               report_period(kind, report_span::month, d),
+                               report_period(kind, report_span::month, next_month), f);
+          !r)
+        return r;
+      d = next_month;
       continue;
     }
     const civil_date last = std::min(end, p.to);
-    for (const char* prefix : {"d/", "td/", "ud/"}) {
-      if (auto r = scan_prefix(prefix + d.to_string() + "/",
-                               prefix + last.plus_days(1).to_string() + "/", each);
-          !r)
-        return r;
-    }
+    if (auto r = scan_prefix(keys::report_tag(kind, report_span::day),
+                             report_period(kind, report_span::day, d),
+                             report_period(kind, report_span::day, last.plus_days(1)), f);
+        !r)
+      return r;
     d = last.plus_days(1);
   }
   return success();
 }
 
 namespace {
-
-// "<center>/<domain>/<category>/<metric>"
-struct figure_key {
-  std::string_view center, domain, category;
-  metric m{metric::received};
-};
-
-std::optional<figure_key> parse_figure_key(std::string_view rest) {
-  std::string_view parts[4];
-  for (int i = 0; i < 3; ++i) {
-    const auto slash = rest.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    parts[i] = rest.substr(0, slash);
-    rest.remove_prefix(slash + 1);
-  }
-  parts[3] = rest;
-  auto m = parse_metric(parts[3]);
-  if (!m) return std::nullopt;
-  return figure_key{parts[0], parts[1], parts[2], *m};
-}
-
-bool is_figure_tag(std::string_view tag) { return tag == "m" || tag == "d"; }
-bool is_topic_tag(std::string_view tag) { return tag == "tm" || tag == "td"; }
-bool is_unit_tag(std::string_view tag) { return tag == "um" || tag == "ud"; }
 
 std::optional<unit_metric> parse_unit_metric(std::string_view s) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(unit_metric::count_); ++i)
@@ -440,27 +407,29 @@ std::optional<unit_metric> parse_unit_metric(std::string_view s) {
 result<std::map<std::pair<std::string, std::string>, figures>> report_reader::by_dimension(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::pair<std::string, std::string>, figures> out;
-  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
-    if (!is_figure_tag(tag)) return success();
-    auto k = parse_figure_key(rest);
-    if (!k) return make_error(events::errc::corrupt_record, "report counter key");
+  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+    auto k = keys::report_figure::decode(key);
+    const auto m = k ? parse_metric(k->metric) : std::nullopt;
+    if (!m) return corrupt_key("report counter key");
     if (center && k->center != (*center)()) return success();
-    out[{std::string(k->domain), std::string(k->category)}][k->m] += v;
+    out[{k->domain, k->category}][*m] += v;
     return success();
-  });
+  };
+  auto r = scan(p, keys::counter_kind::figure, each);
   if (!r) return r.error();
   return out;
 }
 
 result<std::map<std::string, figures>> report_reader::by_center(const period& p) const {
   std::map<std::string, figures> out;
-  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
-    if (!is_figure_tag(tag)) return success();
-    auto k = parse_figure_key(rest);
-    if (!k) return make_error(events::errc::corrupt_record, "report counter key");
-    out[std::string(k->center)][k->m] += v;
+  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+    auto k = keys::report_figure::decode(key);
+    const auto m = k ? parse_metric(k->metric) : std::nullopt;
+    if (!m) return corrupt_key("report counter key");
+    out[k->center][*m] += v;
     return success();
-  });
+  };
+  auto r = scan(p, keys::counter_kind::figure, each);
   if (!r) return r.error();
   return out;
 }
@@ -468,15 +437,14 @@ result<std::map<std::string, figures>> report_reader::by_center(const period& p)
 result<std::map<std::string, std::int64_t>> report_reader::topics(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::string, std::int64_t> out;
-  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
-    if (!is_topic_tag(tag)) return success();
-    const auto slash = rest.find('/');
-    if (slash == std::string_view::npos)
-      return make_error(events::errc::corrupt_record, "topic counter key");
-    if (center && rest.substr(0, slash) != (*center)()) return success();
-    out[std::string(rest.substr(slash + 1))] += v;
+  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+    auto k = keys::report_topic::decode(key);
+    if (!k) return corrupt_key("topic counter key");
+    if (center && k->center != (*center)()) return success();
+    out[k->topic] += v;
     return success();
-  });
+  };
+  auto r = scan(p, keys::counter_kind::topic, each);
   if (!r) return r.error();
   return out;
 }
@@ -484,20 +452,15 @@ result<std::map<std::string, std::int64_t>> report_reader::topics(
 result<std::map<std::pair<std::string, std::string>, unit_figures>> report_reader::by_unit(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::pair<std::string, std::string>, unit_figures> out;
-  auto r = scan(p, [&](std::string_view tag, std::string_view rest, std::int64_t v) -> result<void> {
-    if (!is_unit_tag(tag)) return success();
-    // "<center>/<unit>/<metric>"
-    const auto first = rest.find('/');
-    const auto last = rest.rfind('/');
-    if (first == std::string_view::npos || last == first)
-      return make_error(events::errc::corrupt_record, "unit counter key");
-    auto m = parse_unit_metric(rest.substr(last + 1));
-    if (!m) return make_error(events::errc::corrupt_record, "unit counter key");
-    const auto c = rest.substr(0, first);
-    if (center && c != (*center)()) return success();
-    out[{std::string(c), std::string(rest.substr(first + 1, last - first - 1))}][*m] += v;
+  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+    auto k = keys::report_unit_figure::decode(key);
+    const auto m = k ? parse_unit_metric(k->metric) : std::nullopt;
+    if (!m) return corrupt_key("unit counter key");
+    if (center && k->center != (*center)()) return success();
+    out[{k->center, k->unit}][*m] += v;
     return success();
-  });
+  };
+  auto r = scan(p, keys::counter_kind::unit_figure, each);
   if (!r) return r.error();
   return out;
 }
@@ -505,16 +468,13 @@ result<std::map<std::pair<std::string, std::string>, unit_figures>> report_reade
 result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
     civil_date day, const std::optional<center_code>& center) const {
   std::vector<std::pair<std::string, std::string>> out;
-  const std::string from = "u/" + day.to_string() + "/";
-  auto r = scan_prefix(from, "u/" + day.plus_days(1).to_string() + "/",
+  auto r = scan_prefix(keys::report_urgent::tag, keys::report_urgent::prefix(day),
+                       keys::report_urgent::prefix(day.plus_days(1)),
                        [&](std::string_view key, std::int64_t) -> result<void> {
-                         std::string_view rest = key.substr(from.size());
-                         const auto slash = rest.find('/');
-                         if (slash == std::string_view::npos)
-                           return make_error(events::errc::corrupt_record, "urgent key");
-                         const auto c = rest.substr(0, slash);
-                         if ((!center || c == (*center)()) && out.size() < urgent_limit)
-                           out.emplace_back(std::string(c), std::string(rest.substr(slash + 1)));
+                         auto k = keys::report_urgent::decode(key);
+                         if (!k) return corrupt_key("urgent key");
+                         if ((!center || k->center == (*center)()) && out.size() < urgent_limit)
+                           out.emplace_back(std::move(k->center), std::move(k->case_id));
                          return success();
                        });
   if (!r) return r.error();
@@ -525,12 +485,13 @@ result<overdue_page> report_reader::overdue(const period& p,
                                             const std::optional<center_code>& center,
                                             const std::optional<unit_id>& unit,
                                             std::string_view cursor, std::size_t limit) const {
-  std::string from = std::string(overdue_tag) + p.from.to_string() + "/";
-  const std::string to = std::string(overdue_tag) + p.to.plus_days(1).to_string() + "/";
+  using keys::report_overdue;
+  std::string from = report_overdue::from_day(p.from);
+  const std::string to = report_overdue::from_day(p.to.plus_days(1));
   std::optional<std::string> after;
   if (!cursor.empty()) {
     after = events::from_hex(cursor);
-    if (!after || !after->starts_with(overdue_tag))
+    if (!after || !after->starts_with(report_overdue::tag))
       return make_field_error(core::errc::invalid_argument, "cursor", "not one this list gave");
     if (*after >= from) from = *after;
   }
@@ -538,28 +499,16 @@ result<overdue_page> report_reader::overdue(const period& p,
   std::string last;
   const auto visit = [&](std::string_view key, std::string_view) -> result<storage::scan_step> {
     if (after && key == *after) return storage::scan_step::next;
-    // "<reported_on>/<center>/<unit>/<case id>/<due>"
-    std::string_view parts[5];
-    std::string_view rest = key.substr(overdue_tag.size());
-    for (int i = 0; i < 5; ++i) {
-      const auto slash = rest.find('/');
-      if ((slash == std::string_view::npos) != (i == 4))
-        return make_error(events::errc::corrupt_record, "overdue report key");
-      parts[i] = rest.substr(0, slash);
-      if (i < 4) rest.remove_prefix(slash + 1);
-    }
-    if (center && parts[1] != (*center)()) return storage::scan_step::next;
-    if (unit && parts[2] != (*unit)()) return storage::scan_step::next;
+    auto k = report_overdue::decode(key);
+    if (!k) return corrupt_key("overdue report key");
+    if (center && k->center != (*center)()) return storage::scan_step::next;
+    if (unit && k->unit != (*unit)()) return storage::scan_step::next;
     if (out.items.size() == limit) {
       out.next_cursor = events::to_hex(last);
       return storage::scan_step::stop;
     }
-    const auto reported_on = civil_date::parse(parts[0]);
-    const auto due = civil_date::parse(parts[4]);
-    if (!reported_on || !due) return make_error(events::errc::corrupt_record, "overdue report key");
-    overdue_case c{
-        std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), *due,
-        *reported_on,          std::nullopt,          std::nullopt,          std::nullopt};
+    overdue_case c{std::move(k->center), std::move(k->unit), std::move(k->case_id), k->due,
+                   k->reported_on,       std::nullopt,       std::nullopt,          std::nullopt};
     auto facts =
         detail::read_row<report_facts>(store_, family::report_cases, c.case_id, "report facts");
     if (!facts) return facts.error();
@@ -576,19 +525,22 @@ result<overdue_page> report_reader::overdue(const period& p,
     out.items.push_back(std::move(c));
     return storage::scan_step::next;
   };
-  auto r = storage::scan(store_.db(), store_.cf(family::report_counters),
-                         {std::string(overdue_tag), from, to}, "read overdue reports", visit);
+  auto r =
+      storage::scan(store_.db(), store_.cf(family::report_counters),
+                    {std::string(report_overdue::tag), from, to}, "read overdue reports", visit);
   if (!r) return r.error();
   return out;
 }
 
 result<std::optional<std::string>> report_reader::first_month() const {
   std::optional<std::string> out;
-  auto r = storage::scan(store_.db(), store_.cf(family::report_counters), {"m/", {}, {}},
-                         "read report counters", [&](std::string_view key, std::string_view) {
-                           out = std::string(key.substr(2, 7));
-                           return storage::scan_step::stop;
-                         });
+  const auto tag = keys::report_tag(keys::counter_kind::figure, keys::report_span::month);
+  auto r =
+      storage::scan(store_.db(), store_.cf(family::report_counters), {std::string(tag), {}, {}},
+                    "read report counters", [&](std::string_view key, std::string_view) {
+                      out = std::string(key.substr(tag.size(), 7));  // YYYY-MM
+                      return storage::scan_step::stop;
+                    });
   if (!r) return r.error();
   return out;
 }

@@ -25,6 +25,7 @@
 #include "core/events.h"
 #include "core/registry.h"
 #include "projections/projection.h"
+#include "projections/row_keys.h"
 #include "projections/store.h"
 
 namespace caseline::projections {
@@ -250,11 +251,13 @@ class report_reader {
   result<std::optional<std::string>> first_month() const;
 
  private:
-  // Calls f(center, domain, category, metric, value) for every counter of the period.
+  // Calls f(key, value) for every counter of `kind` in the period (keys::report_period).
   template <class F>
-  result<void> scan(const period& p, F&& f) const;
+  result<void> scan(const period& p, keys::counter_kind kind, F&& f) const;
+  // f(key, value) for every counter from `from` up to `to_exclusive`, all beginning with `tag`.
   template <class F>
-  result<void> scan_prefix(const std::string& from, const std::string& to_exclusive, F&& f) const;
+  result<void> scan_prefix(std::string_view tag, const std::string& from,
+                           const std::string& to_exclusive, F&& f) const;
   store& store_;
 };
 

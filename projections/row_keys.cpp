@@ -218,4 +218,168 @@ std::optional<deadline> deadline::decode(std::string_view key) {
   return deadline{std::string(*scope), rest->due, rest->kind, rest->case_id};
 }
 
+// --- report_counters ------------------------------------------------------------------------
+
+namespace {
+
+std::string period_text(report_span span, civil_date on) {
+  return span == report_span::month ? fmt::format("{:04}-{:02}", on.year, on.month)
+                                    : on.to_string();
+}
+
+std::optional<civil_date> parse_period(report_span span, std::string_view text) {
+  if (span == report_span::day) return civil_date::parse(text);
+  if (text.size() != 7) return std::nullopt;
+  return civil_date::parse(std::string(text) + "-01");
+}
+
+// The tag of a key of `kind` ("m/" or "d/", ...), its span and its period.
+struct period_head {
+  report_span span;
+  civil_date on;
+};
+
+std::optional<period_head> parse_head(key_parser& p, counter_kind kind) {
+  for (const auto span : {report_span::month, report_span::day}) {
+    if (!p.literal(report_tag(kind, span))) continue;
+    const auto text = p.field('/');
+    const auto on = text ? parse_period(span, *text) : std::nullopt;
+    if (!on) return std::nullopt;
+    return period_head{span, *on};
+  }
+  return std::nullopt;
+}
+
+key_builder head(counter_kind kind, report_span span, civil_date on) {
+  key_builder b;
+  b.literal(report_tag(kind, span)).field(period_text(span, on), '/');
+  return b;
+}
+
+}  // namespace
+
+std::string_view report_tag(counter_kind kind, report_span span) {
+  const bool month = span == report_span::month;
+  switch (kind) {
+    case counter_kind::figure:
+      return month ? "m/" : "d/";
+    case counter_kind::unit_figure:
+      return month ? "um/" : "ud/";
+    case counter_kind::topic:
+      return month ? "tm/" : "td/";
+  }
+  return {};
+}
+
+std::string report_period(counter_kind kind, report_span span, civil_date on) {
+  return std::move(head(kind, span, on)).str();
+}
+
+std::string report_figure::encode() const {
+  return head(counter_kind::figure, span, on)
+      .field(center, '/')
+      .field(domain, '/')
+      .field(category, '/')
+      .literal(metric)
+      .str();
+}
+
+std::optional<report_figure> report_figure::decode(std::string_view key) {
+  key_parser p(key);
+  const auto h = parse_head(p, counter_kind::figure);
+  const auto center = h ? p.field('/') : std::nullopt;
+  const auto domain = center ? p.field('/') : std::nullopt;
+  const auto category = domain ? p.field('/') : std::nullopt;
+  if (!category) return std::nullopt;
+  return report_figure{h->span,
+                       h->on,
+                       std::string(*center),
+                       std::string(*domain),
+                       std::string(*category),
+                       std::string(p.rest())};
+}
+
+std::string report_unit_figure::encode() const {
+  return head(counter_kind::unit_figure, span, on)
+      .field(center, '/')
+      .field(unit, '/')
+      .literal(metric)
+      .str();
+}
+
+std::optional<report_unit_figure> report_unit_figure::decode(std::string_view key) {
+  key_parser p(key);
+  const auto h = parse_head(p, counter_kind::unit_figure);
+  const auto center = h ? p.field('/') : std::nullopt;
+  if (!center) return std::nullopt;
+  // The unit runs to the last '/': the metric's name holds none.
+  const std::string_view rest = p.rest();
+  const auto last = rest.rfind('/');
+  if (last == std::string_view::npos) return std::nullopt;
+  return report_unit_figure{h->span, h->on, std::string(*center), std::string(rest.substr(0, last)),
+                            std::string(rest.substr(last + 1))};
+}
+
+std::string report_topic::encode() const {
+  return head(counter_kind::topic, span, on).field(center, '/').literal(topic).str();
+}
+
+std::optional<report_topic> report_topic::decode(std::string_view key) {
+  key_parser p(key);
+  const auto h = parse_head(p, counter_kind::topic);
+  const auto center = h ? p.field('/') : std::nullopt;
+  if (!center) return std::nullopt;
+  return report_topic{h->span, h->on, std::string(*center), std::string(p.rest())};
+}
+
+std::string report_urgent::prefix(civil_date day) {
+  return key_builder().literal(tag).field(day.to_string(), '/').str();
+}
+
+std::string report_urgent::encode() const {
+  return key_builder()
+      .literal(tag)
+      .field(flagged_on.to_string(), '/')
+      .field(center, '/')
+      .literal(case_id)
+      .str();
+}
+
+std::optional<report_urgent> report_urgent::decode(std::string_view key) {
+  key_parser p(key);
+  if (!p.literal(tag)) return std::nullopt;
+  const auto on = parse_day(p.field('/'));
+  const auto center = on ? p.field('/') : std::nullopt;
+  if (!center) return std::nullopt;
+  return report_urgent{*on, std::string(*center), std::string(p.rest())};
+}
+
+std::string report_overdue::from_day(civil_date day) {
+  return key_builder().literal(tag).field(day.to_string(), '/').str();
+}
+
+std::string report_overdue::encode() const {
+  return key_builder()
+      .literal(tag)
+      .field(reported_on.to_string(), '/')
+      .field(center, '/')
+      .field(unit, '/')
+      .field(case_id, '/')
+      .literal(due.to_string())
+      .str();
+}
+
+std::optional<report_overdue> report_overdue::decode(std::string_view key) {
+  key_parser p(key);
+  if (!p.literal(tag)) return std::nullopt;
+  const auto reported_on = parse_day(p.field('/'));
+  const auto center = reported_on ? p.field('/') : std::nullopt;
+  const auto unit = center ? p.field('/') : std::nullopt;
+  const auto case_id = unit ? p.field('/') : std::nullopt;
+  const auto due = case_id ? civil_date::parse(p.rest()) : std::nullopt;
+  if (!due) return std::nullopt;
+  return report_overdue{*reported_on, std::string(*center), std::string(*unit),
+                        std::string(*case_id), *due};
+}
+
 }  // namespace caseline::projections::keys

@@ -145,4 +145,87 @@ struct deadline {
   static std::optional<deadline> decode(std::string_view key);
 };
 
+// report_counters (reports.cpp, contributions()): text keys, parts ended by '/', each beginning
+// with its kind's tag and the period it counts (a month YYYY-MM or a day YYYY-MM-DD: periods
+// sort as text, so a period's keys, and a range of days, are contiguous) -> be64 count:
+//   "m/" month/ center/ domain/ category/ metric     a center's figures (report_figure)
+//   "d/" day/   center/ domain/ category/ metric
+//   "um/" month/ center/ unit/ metric                a handling unit's figures (report_unit_figure)
+//   "ud/" day/   center/ unit/ metric
+//   "tm/" month/ center/ rest(topic)                 a topic's matters (report_topic)
+//   "td/" day/   center/ rest(topic)
+//   "u/" day/ center/ rest(case id) -> 1             flagged major-urgent that day (report_urgent)
+//   "o/" reported on/ center/ unit/ case id/ due -> 1    reported overdue, Art. 35 (report_overdue)
+// Domain, category and metric are their names ("unclassified" before classification). No part
+// holds a '/' but those read as the rest (a topic, an urgent matter's case id) or up to the last
+// '/' (a unit figure's unit).
+enum class report_span : std::uint8_t { month, day };
+enum class counter_kind : std::uint8_t { figure, unit_figure, topic };
+
+// The tag and period every counter of `kind` in `on`'s month (or on that day) begins with:
+// report_period(figure, month, 2026-11-03) is "m/2026-11/". A month's keys lie between its
+// prefix and the next month's; days' keys from a day's prefix to the next day's.
+std::string report_period(counter_kind kind, report_span span, civil_date on);
+// Only the tag: "m/", "td/", ...
+std::string_view report_tag(counter_kind kind, report_span span);
+
+struct report_figure {
+  report_span span{report_span::day};
+  civil_date on;  // a month span: decoded as the month's first day
+  std::string center;
+  std::string domain;
+  std::string category;
+  std::string metric;
+
+  std::string encode() const;
+  static std::optional<report_figure> decode(std::string_view key);
+};
+
+struct report_unit_figure {
+  report_span span{report_span::day};
+  civil_date on;
+  std::string center;
+  std::string unit;
+  std::string metric;
+
+  std::string encode() const;
+  static std::optional<report_unit_figure> decode(std::string_view key);
+};
+
+struct report_topic {
+  report_span span{report_span::day};
+  civil_date on;
+  std::string center;
+  std::string topic;
+
+  std::string encode() const;
+  static std::optional<report_topic> decode(std::string_view key);
+};
+
+struct report_urgent {
+  static constexpr std::string_view tag = "u/";
+  civil_date flagged_on;
+  std::string center;
+  std::string case_id;
+
+  // "u/" day/: the matters flagged that day; the next day's prefix ends them.
+  static std::string prefix(civil_date day);
+  std::string encode() const;
+  static std::optional<report_urgent> decode(std::string_view key);
+};
+
+struct report_overdue {
+  static constexpr std::string_view tag = "o/";
+  civil_date reported_on;
+  std::string center;
+  std::string unit;
+  std::string case_id;
+  civil_date due;
+
+  // "o/" day/: the matters reported that day; the next day's prefix ends them.
+  static std::string from_day(civil_date day);
+  std::string encode() const;
+  static std::optional<report_overdue> decode(std::string_view key);
+};
+
 }  // namespace caseline::projections::keys

@@ -30,7 +30,7 @@ enum class family : std::size_t {
   sla_deadlines,    // keys::deadline -> deadline_row (sla_index.h)
   sla_remind,       // keys::remind -> deadline_row, until reminded (sla_index.h)
   report_cases,     // case id -> report_facts (reports.h)
-  report_counters,  // "<kind>/<period>/<center>/..." -> be64 (reports.cpp, contributions())
+  report_counters,  // "<kind>/<period>/<center>/..." -> be64 (row_keys.h, keys::report_*)
   // retention (Art. 38): every purge, refusal and legal hold, in log order per case
   retention,  // keys::case_sequence -> retention_entry (retention.h)
   // the server's own state, not a function of the log (never compared by rebuild --verify)

@@ -20,6 +20,7 @@
 #include "tools/calendar_cmd.h"
 #include "tools/calendar_publish.h"
 #include "tools/install_paths.h"
+#include "tools/openapi_cmd.h"
 #include "tools/rebuild_cmd.h"
 #include "tools/replay_cmd.h"
 #include "tools/report_cmd.h"
@@ -270,6 +271,12 @@ int main(int argc, char** argv) {
   produce_cmd->add_option("--in-flight", produce.max_in_flight, "records awaiting delivery")
       ->capture_default_str();
 
+  std::string openapi_write;
+  auto* openapi_cmd = app.add_subcommand(
+      "openapi", "the OpenAPI document with its paths from the route table (prints it)");
+  openapi_cmd->add_option("--write", openapi_write,
+                          "rewrite this file (gateway/openapi.json) in place instead");
+
   // --- tamper evidence ---
   tools::replay_options replay;
   auto* replay_cmd =
@@ -435,6 +442,7 @@ int main(int argc, char** argv) {
   if (*ret_purge) return tools::run_retention_purge(retention, std::cout, std::cerr);
   if (*rec_put) return tools::run_recording_put(recording_store, recording_file, std::cout, std::cerr);
 
+  if (*openapi_cmd) return tools::run_openapi(openapi_write, std::cout, std::cerr);
   if (*replay_cmd) return tools::run_replay(replay, std::cout, std::cerr);
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
 

@@ -165,12 +165,9 @@ void api::impl::list_cases(const scope_ptr& sc, answerer done) {
     if (!d) return done.fail(field_error(n, "must be YYYY-MM-DD"));
     (std::string_view(n) == "received_from" ? lq.received_from : lq.received_to) = *d;
   }
-  if (const std::string l = param("limit"); !l.empty()) {
-    if (l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(l) < 1 || std::stoul(l) > 200)
-      return done.fail(field_error("limit", "must be 1 to 200"));
-    lq.limit = std::stoul(l);
-  }
+  auto limit = parse_limit(param("limit"), lq.limit, 200);
+  if (!limit) return done.fail(limit.error());
+  lq.limit = limit.value();
   lq.after = param("cursor");
   // Narrow the scanned range with the most selective index the caller's scope allows.
   if (lq.scope.unbounded() && !unit.empty())

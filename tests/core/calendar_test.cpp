@@ -353,10 +353,16 @@ TEST_CASE("the data file splits into its years, and a published year is checked 
   auto wrong_year = calendar::parse_year(2028, blocks.value().at(2027));
   REQUIRE_FALSE(wrong_year);
   CHECK(wrong_year.error().code == errc::invalid_argument);
+  // The request's field, typed: the text published for the year.
+  CHECK(wrong_year.error().field == "calendar");
+  CHECK(wrong_year.error().detail ==
+        "calendar: the text must have exactly one `year 2028 covered <source>` line (or "
+        "`provisional`)");
   CHECK(calendar::parse_year(2027, "2027-01-01 holiday x\n").error().code == errc::invalid_argument);
   auto far = calendar::parse_year(2027, "year 2027 covered a\n2029-01-01 holiday x\n");
   REQUIRE_FALSE(far);
   CHECK(far.error().detail == "calendar line 2: 2029-01-01 is not a date of 2027 or the years beside it");
+  CHECK(far.error().field.empty());
   auto bad_line = calendar::parse_year(2027, "year 2027 covered a\n2027-13-01 holiday x\n");
   REQUIRE_FALSE(bad_line);
   CHECK(bad_line.error().detail.find("calendar line 2:") == 0);

@@ -899,3 +899,59 @@ TEST_CASE("every rule error names its article") {
     CHECK(m.find("(Art. ") != std::string::npos);
   }
 }
+
+TEST_CASE("a command's missing field is named typed, as its detail reads") {
+  const civil_date mon{2026, 11, 2};
+  const case_state received = received_on(mon);
+  const case_state with_unit = transferred_as(category::complaint, mon);
+  world first_of_month;  // no closure yet this month: the first one is picked
+  first_of_month.revisit_so_far = {};
+  const case_state answered =
+      ok(step(received, answer_immediately{"已答复"}, first_of_month.at(mon, world::agent())));
+  receive no_phone = a_call();
+  no_phone.caller.phone = " ";
+  const struct {
+    const char* what;
+    case_state state;
+    command cmd;
+    actor who;
+    std::string field;
+    std::string detail;
+  } rows[] = {
+      {"an empty answer", received, answer_immediately{" "}, world::agent(), "answer", "answer"},
+      {"a refusal without its explanation", received,
+       not_accept{not_accepted_reason::outside_remit, " "}, world::agent(), "explanation",
+       "explanation: the reason is told to the caller (Art. 28)"},
+      {"a redirection without the number", received, redirect{redirect_target::rail, " ", false},
+       world::agent(), "number_given", "number_given: the caller is told the number (Art. 29)"},
+      {"an extension of no days", with_unit,
+       extend{extension_reason::complex, working_days{0}, "x"}, unit, "days", "days: at least 1"},
+      {"an extension without its explanation", with_unit,
+       extend{extension_reason::complex, working_days{2}, " "}, unit, "explanation",
+       "explanation: the caller is told why (Art. 34)"},
+      {"further handling of a matter answered at once", answered,
+       revisit{true, satisfaction::satisfied, std::nullopt, true, ""}, world::revisit_officer(),
+       "further_handling",
+       "further_handling: a matter answered at once has no unit to reopen it for; record the "
+       "caller's new request as a new matter (Art. 23)"},
+      {"a reached caller without a view", answered,
+       revisit{true, std::nullopt, std::nullopt, false, ""}, world::revisit_officer(),
+       "result_view", "result_view: the caller's satisfaction (Art. 23)"},
+      // These have never named a field in their problem, and still do not.
+      {"a phone call without a phone",
+       {},
+       no_phone,
+       world::agent(),
+       "",
+       "caller.phone: required for the phone channel"},
+      {"a return without reasons", with_unit, return_case{" "}, unit, "", "reasons (Art. 32)"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    const auto next = step(r.state, r.cmd, w.at(mon, r.who));
+    REQUIRE_FALSE(next);
+    CHECK(next.error().code == errc::invalid_argument);
+    CHECK(next.error().field == r.field);
+    CHECK(next.error().detail == r.detail);
+  }
+}

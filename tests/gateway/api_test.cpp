@@ -283,6 +283,58 @@ TEST_CASE("Art. 34 — the unit's head extends, or approves the unit's request; 
   }
 }
 
+TEST_CASE("a rule of core that misses a field names it in the problem, as the detail does") {
+  test_server srv;
+  const auto& agent = srv.own.at("agent");
+  const auto check_field = [](const gwtest::reply& r, const std::string& field,
+                              const std::string& detail) {
+    CHECK(r.status == 422);
+    CHECK(r.header("content-type") == "application/problem+json");
+    CHECK(str(r.json(), "type") == "/problems/invalid-field");
+    CHECK(str(r.json(), "detail") == detail);
+    if (field.empty())
+      CHECK(r.json().as_object().if_contains("field") == nullptr);
+    else
+      CHECK(str(r.json(), "field") == field);
+  };
+  const auto id = srv.receive();
+  // Blank text passes the body's length check and is refused by core's rule.
+  check_field(srv.post("/v1/cases/" + id + "/answer", R"({"answer":" "})", agent), "answer",
+              "invalid argument: answer");
+  check_field(srv.post("/v1/cases/" + id + "/redirect", R"({"to":"rail","number":" "})", agent),
+              "number_given",
+              "invalid argument: number_given: the caller is told the number (Art. 29)");
+  REQUIRE(srv.post("/v1/cases/" + id + "/answer", R"({"answer":"Tomorrow."})", agent).status ==
+          200);
+  check_field(srv.post("/v1/cases/" + id + "/revisit",
+                       R"({"reached":true,"satisfaction":"satisfied","further_handling":true})",
+                       srv.own.at("revisit_officer")),
+              "further_handling",
+              "invalid argument: further_handling: a matter answered at once has no unit to "
+              "reopen it for; record the caller's new request as a new matter (Art. 23)");
+  const auto with_unit = srv.transferred();
+  check_field(srv.post("/v1/cases/" + with_unit + "/extend",
+                       R"({"reason":"complex","working_days":2,"explanation":" "})",
+                       srv.own.at("unit_head")),
+              "explanation", "invalid argument: explanation: the caller is told why (Art. 34)");
+  // A rule whose problem has never named a field.
+  check_field(
+      srv.post("/v1/cases/" + with_unit + "/return", R"({"reasons":" "})", srv.own.at("unit")), "",
+      "invalid argument: reasons (Art. 32)");
+}
+
+TEST_CASE("the case list checks its limit like the other lists") {
+  test_server srv;
+  for (const char* bad : {"0", "201", "x", "-1", "1000"}) {
+    CAPTURE(bad);
+    const auto r = srv.get(std::string("/v1/cases?limit=") + bad, srv.own.at("agent"));
+    CHECK(r.status == 422);
+    CHECK(str(r.json(), "field") == "limit");
+    CHECK(str(r.json(), "detail") == "invalid argument: limit: from 1 to 200");
+  }
+  CHECK(srv.get("/v1/cases?limit=200", srv.own.at("agent")).status == 200);
+}
+
 TEST_CASE("bodies are validated field by field: unknown fields, wrong types, enums, lengths") {
   test_server srv;
   const auto id = srv.receive();

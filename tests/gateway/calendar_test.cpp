@@ -96,8 +96,13 @@ TEST_CASE("a year without its notice: provisional deadlines, then the published 
     r = put_calendar(s, "2027", "year 2027 covered x\n2027-02-30 holiday 春节\n", s.own["admin"]);
     CHECK(r.status == 422);
     CHECK(r.json().at("detail").as_string().find("calendar line 2") != std::string::npos);
+    CHECK(r.json().as_object().if_contains("field") == nullptr);
     r = put_calendar(s, "2028", notice_2027, s.own["admin"]);  // the lines are of another year
     CHECK(r.status == 422);
+    CHECK(r.json().at("field").as_string() == "calendar");
+    CHECK(r.json().at("detail").as_string() ==
+          "invalid argument: calendar: the text must have exactly one `year 2028 covered "
+          "<source>` line (or `provisional`)");
     r = put_calendar(s, "2027", notice_2027, s.own["admin"], "application/json");
     CHECK(r.status == 415);
     year = s.get("/v1/calendar/2027", s.own["agent"]);

@@ -1,7 +1,7 @@
-// The OpenAPI document (gateway/openapi.json, embedded) against the route table: the paths the
-// table gives (method, path, operationId, token or none) are exactly the document's, both ways,
-// and the roles the document names are permitted; an operation without its bodies and errors
-// fails too.
+// The OpenAPI document (gateway/openapi.json, embedded) against the route table: the document is
+// what the generator (gateway/openapi_generator.h) makes of it, so its paths (method, path,
+// operationId, token or none, the roles) are the table's and the policy's, both ways; an
+// operation without its bodies and errors fails too.
 #include "gateway/openapi.h"
 
 #include <set>
@@ -9,8 +9,10 @@
 #include <tuple>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "gateway/command_json.h"
+#include "gateway/openapi_generator.h"
 #include "gateway/routes.h"
 #include "tests/gateway/gateway_test_support.h"
 
@@ -54,6 +56,71 @@ std::string describe(const documented_route& r) {
 }
 
 }  // namespace
+
+TEST_CASE("the document is what the generator writes from the route table and the policy") {
+  const auto generated = gateway::generate_openapi(gateway::openapi_document());
+  REQUIRE(generated);
+  // A route added, removed or renamed, or a role's permissions changed, without the document.
+  CHECK_MESSAGE(generated.value() == gateway::openapi_document(),
+                "gateway/openapi.json is not what the route table gives: run "
+                "`build/tools/caseline openapi --write gateway/openapi.json`, then write the new "
+                "operation's summary, parameters and responses");
+}
+
+TEST_CASE("the generator writes each route's facts and keeps what is written by hand") {
+  const auto doc = [](std::string_view text) {
+    auto g = gateway::generate_openapi(text);
+    REQUIRE(g);
+    return json::parse(g.value()).as_object();
+  };
+  const auto& table = gateway::route_table();
+  SUBCASE("a route the document lacks is added; an operation no route serves goes") {
+    const auto out = doc(R"({"openapi":"3.1.0","paths":{"/v1/gone":{"get":{"operationId":"x"}},)"
+                         R"("/healthz":{"summary":"kept","post":{"operationId":"y"}}}})");
+    const auto& paths = out.at("paths").as_object();
+    CHECK_FALSE(paths.contains("/v1/gone"));
+    const auto& health = paths.at("/healthz").as_object();
+    CHECK(health.at("summary").as_string() == "kept");
+    CHECK_FALSE(health.contains("post"));
+    CHECK(health.at("get").at("operationId").as_string() == "healthz");
+    CHECK(health.at("get").at("security").as_array().empty());
+    CHECK(health.at("get").at("x-roles").as_array().empty());
+    std::size_t operations = 0;
+    for (const auto& [path, item] : paths)
+      for (const auto& [key, op] : item.as_object()) operations += key != "summary" ? 1 : 0;
+    CHECK(operations == table.size());
+    const auto& receive = paths.at("/v1/cases").as_object().at("post").as_object();
+    CHECK(receive.at("operationId").as_string() == "receive");
+    CHECK(receive.at("security").as_array().size() == 1);
+  }
+  SUBCASE("x-roles: kept with its order and notes when it names the permitted roles") {
+    const auto out =
+        doc(R"({"paths":{"/v1/units/{id}":{"put":{"operationId":"old","description":"by hand",)"
+            R"j("x-roles":["supervisor (own center)","admin"],"security":[]}},)j"
+            R"("/v1/cases/{id}/escalate":{"post":{"x-roles":["supervisor","agent"]}}}})");
+    const auto& paths = out.at("paths").as_object();
+    const auto& unit = paths.at("/v1/units/{id}").at("put").as_object();
+    CHECK(unit.at("operationId").as_string() == "put_unit");
+    CHECK(unit.at("description").as_string() == "by hand");
+    CHECK(json::serialize(unit.at("x-roles")) == R"j(["supervisor (own center)","admin"])j");
+    CHECK(unit.at("security").as_array().size() == 1);
+    // Wrong (an agent may not escalate): rewritten in the policy's order.
+    CHECK(json::serialize(paths.at("/v1/cases/{id}/escalate").at("post").at("x-roles")) ==
+          R"(["supervisor"])");
+    // Every role permitted: "any".
+    CHECK(json::serialize(paths.at("/v1/centers").at("get").at("x-roles")) == R"(["any"])");
+  }
+  SUBCASE("the format is Python's json.dump(indent=1, ensure_ascii=False) and a newline") {
+    const auto f = gateway::format_openapi(
+        R"({"a": [], "b": {}, "c": "\u00e9\"\\\n\t\u0001\u007f/", "d": [1, {"e": null, "f": true}], "g": -3})");
+    REQUIRE(f);
+    CHECK(f.value() ==
+          "{\n \"a\": [],\n \"b\": {},\n \"c\": \"\u00e9\\\"\\\\\\n\\t\\u0001\x7f/\",\n \"d\": "
+          "[\n  1,\n  {\n   \"e\": null,\n   \"f\": true\n  }\n ],\n \"g\": -3\n}\n");
+    CHECK_FALSE(gateway::format_openapi("{"));
+    CHECK_FALSE(gateway::generate_openapi(R"({"paths":[]})"));
+  }
+}
 
 TEST_CASE(
     "the route table gives the document's paths exactly: no route undocumented, none documented "

@@ -136,4 +136,92 @@ TEST_CASE("keys of a family sort in the order their readers page through") {
         case_index{"*", day(2024, 2, 1), "a"}.encode());
 }
 
+// The report counters' keys as reports.cpp wrote them with text concatenation before this
+// codec: the literals below are those bytes.
+TEST_CASE("the report counters' keys keep their stored bytes and read back what they encoded") {
+  const civil_date nov3 = day(2026, 11, 3);
+  SUBCASE("a center's figures, by month and by day") {
+    const report_figure m{report_span::month, nov3,        "410100",
+                          "road_transport",   "complaint", "received"};
+    CHECK(m.encode() == "m/2026-11/410100/road_transport/complaint/received");
+    const report_figure d{report_span::day, nov3,           "410100",
+                          "unclassified",   "unclassified", "replied_on_time"};
+    CHECK(d.encode() == "d/2026-11-03/410100/unclassified/unclassified/replied_on_time");
+    const auto dm = report_figure::decode(m.encode());
+    REQUIRE(dm);
+    CHECK(dm->span == report_span::month);
+    CHECK(dm->on == day(2026, 11, 1));  // a month reads back as its first day
+    CHECK(dm->center == "410100");
+    CHECK(dm->domain == "road_transport");
+    CHECK(dm->category == "complaint");
+    CHECK(dm->metric == "received");
+    const auto dd = report_figure::decode(d.encode());
+    REQUIRE(dd);
+    CHECK(dd->span == report_span::day);
+    CHECK(dd->on == nov3);
+    CHECK(dd->metric == "replied_on_time");
+    CHECK_FALSE(report_figure::decode("m/2026-11/410100/road_transport"));
+    CHECK_FALSE(report_figure::decode("m/2026-13/410100/a/b/received"));
+    CHECK_FALSE(report_figure::decode("um/2026-11/410100/u/received"));
+  }
+  SUBCASE("a unit's figures") {
+    const report_unit_figure k{report_span::day, nov3, "410100", "zz-transit", "late_returns"};
+    CHECK(k.encode() == "ud/2026-11-03/410100/zz-transit/late_returns");
+    CHECK(
+        report_unit_figure{report_span::month, nov3, "410100", "zz-transit", "returns"}.encode() ==
+        "um/2026-11/410100/zz-transit/returns");
+    const auto d = report_unit_figure::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->center == "410100");
+    CHECK(d->unit == "zz-transit");
+    CHECK(d->metric == "late_returns");
+    CHECK_FALSE(report_unit_figure::decode("ud/2026-11-03/410100/late_returns"));
+  }
+  SUBCASE("topics: the topic is the rest, '/' and all") {
+    const report_topic k{report_span::month, nov3, "410100", "bus/stop"};
+    CHECK(k.encode() == "tm/2026-11/410100/bus/stop");
+    CHECK(report_topic{report_span::day, nov3, "410100", "出租车"}.encode() ==
+          "td/2026-11-03/410100/出租车");
+    const auto d = report_topic::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->center == "410100");
+    CHECK(d->topic == "bus/stop");
+  }
+  SUBCASE("matters flagged major-urgent") {
+    const report_urgent k{nov3, "410100", "410100-20261103-000001"};
+    CHECK(k.encode() == "u/2026-11-03/410100/410100-20261103-000001");
+    CHECK(report_urgent::prefix(nov3) == "u/2026-11-03/");
+    const auto d = report_urgent::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->flagged_on == nov3);
+    CHECK(d->center == "410100");
+    CHECK(d->case_id == "410100-20261103-000001");
+  }
+  SUBCASE("matters reported overdue (Art. 35)") {
+    const report_overdue k{nov3, "410100", "zz-transit", "410100-20261020-000007",
+                           day(2026, 11, 2)};
+    CHECK(k.encode() == "o/2026-11-03/410100/zz-transit/410100-20261020-000007/2026-11-02");
+    CHECK(report_overdue::from_day(nov3) == "o/2026-11-03/");
+    const auto d = report_overdue::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->reported_on == nov3);
+    CHECK(d->center == "410100");
+    CHECK(d->unit == "zz-transit");
+    CHECK(d->case_id == "410100-20261020-000007");
+    CHECK(d->due == day(2026, 11, 2));
+    CHECK_FALSE(report_overdue::decode("o/2026-11-03/410100/zz-transit/410100-20261020-000007"));
+    CHECK_FALSE(report_overdue::decode("o/2026-11-03/410100/zz-transit/x/2026-11-02/extra"));
+  }
+  SUBCASE("a period's prefix bounds its keys") {
+    CHECK(report_period(counter_kind::figure, report_span::month, nov3) == "m/2026-11/");
+    CHECK(report_period(counter_kind::topic, report_span::day, nov3) == "td/2026-11-03/");
+    CHECK(report_period(counter_kind::unit_figure, report_span::month, nov3) == "um/2026-11/");
+    CHECK(report_tag(counter_kind::figure, report_span::day) == "d/");
+    const std::string key =
+        report_figure{report_span::day, nov3, "4", "a", "b", "received"}.encode();
+    CHECK(report_period(counter_kind::figure, report_span::day, nov3) <= key);
+    CHECK(key < report_period(counter_kind::figure, report_span::day, day(2026, 11, 4)));
+  }
+}
+
 }  // namespace caseline::projections::keys
