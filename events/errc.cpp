@@ -21,6 +21,8 @@ class category final : public std::error_category {
       case errc::timed_out: return "event log operation timed out";
       case errc::not_found: return "not found";
       case errc::outcome_unknown: return "the event log did not confirm the append";
+      case errc::not_owner: return "another server of the group writes this partition";
+      case errc::fenced: return "a newer owner of the partition fenced this writer";
     }
     return "unknown event log error";
   }
@@ -35,7 +37,7 @@ const std::error_category& error_category() noexcept {
 
 bool is_retriable(std::error_code ec) noexcept {
   return ec == errc::unavailable || ec == errc::timed_out || ec == errc::fatal ||
-         ec == errc::outcome_unknown;
+         ec == errc::outcome_unknown || ec == errc::not_owner || ec == errc::fenced;
 }
 
 }  // namespace caseline::events

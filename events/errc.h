@@ -18,6 +18,12 @@ enum class errc {
   // that may have reached the broker; embedded: a failed WAL sync). It may be in the log. Every
   // other error of an append means the record is certainly not written.
   outcome_unknown,
+  // retriable: this server does not write the partition (a Kafka group gave it to another
+  // member, or is moving it). Nothing was appended; the partition's owner takes the request.
+  not_owner,
+  // retriable: a newer owner of the partition fenced this server's writer (Kafka transactions):
+  // the append was not committed and never will be.
+  fenced,
 };
 
 const std::error_category& error_category() noexcept;

@@ -46,6 +46,24 @@ class subscription {
   virtual std::optional<error> failure() const = 0;
 };
 
+// Which partitions this server writes: decides commands for and appends to. A Kafka log with a
+// consumer group (events/kafka_event_log.h) owns those the group assigns it; every other log owns
+// every partition, always, and never calls a listener.
+class ownership_listener {
+ public:
+  virtual ~ownership_listener() = default;
+  // p is this server's from now on: the previous owner's writer is fenced (it can commit nothing
+  // more to p), end_offset(p) counts every record it committed, and this server's claim record
+  // (events/record.h) is in p. Called on the log's group thread; must not block long (start the
+  // catch-up elsewhere).
+  virtual void partition_assigned(partition_id p) = 0;
+  // p is being taken from this server (a rebalance, leaving the group, or the group lost it).
+  // Returns once this server has stopped deciding for p's cases: appends to p issued after it
+  // returns fail with errc::not_owner, and the log waits for those in flight before it hands p
+  // over. `lost`: the group already gave p to another member (this server may be fenced).
+  virtual void partition_revoked(partition_id p, bool lost) = 0;
+};
+
 // The case-event log: partitions of ordered records, records of one key always in one partition
 // (partition_for), offsets 0, 1, 2 ... per partition. Two backends implement it (Kafka and the
 // embedded RocksDB log) and one conformance suite tests both; nothing above events/ knows which
@@ -87,6 +105,30 @@ class event_log {
   virtual result<void> flush(std::chrono::milliseconds timeout) = 0;
   // Is the log reachable now (for /readyz)?
   virtual result<void> check() = 0;
+
+  // Group membership (Kafka with a consumer group only; see ownership_listener). join() starts
+  // it: the listener hears of each partition the group assigns or revokes, on the log's group
+  // thread; it must outlive the membership (leave() or the log's destruction). A log without a
+  // group owns every partition and returns at once without calling the listener.
+  virtual result<void> join(ownership_listener& listener) {
+    (void)listener;
+    return success();
+  }
+  // Leaves the group (a graceful stop): revokes every owned partition through the listener, then
+  // returns; the group gives them to the other members at once instead of after the session
+  // timeout. Idempotent; nothing without a group.
+  virtual void leave() {}
+  // Whether this server may append to p now (false while the group has not assigned it).
+  virtual bool owns(partition_id p) const {
+    return p() >= 0 && p() < partition_count();
+  }
+  // The partitions owned now, ascending.
+  std::vector<partition_id> owned() const {
+    std::vector<partition_id> out;
+    for (std::int32_t p = 0; p < partition_count(); ++p)
+      if (owns(partition_id{p})) out.push_back(partition_id{p});
+    return out;
+  }
 };
 
 // The partition of a key: Kafka's Java client default partitioner (murmur2, positive, modulo),

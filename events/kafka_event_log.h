@@ -34,6 +34,16 @@ struct kafka_log_options {
   // acknowledged events or make appends hang are refused at open with errc::bad_config.
   std::map<std::string, std::string> properties;
   kafka_log_timeouts timeouts;
+  // A consumer group: with one, several servers share the topic's partitions, each the only
+  // writer of those the group assigns it (event_log::join, ownership_listener). Empty: this
+  // server writes every partition (one server alone on the topic).
+  std::string group;
+  // With a group: the base URL other members forward this server's partitions' commands to,
+  // "http://host:port"; written in each partition claim (events/record.h).
+  std::string advertise;
+  // With a group: how long a member may be silent before the group gives its partitions to the
+  // others (librdkafka session.timeout.ms; a kill -9 is noticed after this).
+  std::chrono::milliseconds session_timeout{10'000};
 };
 
 // The log on an Apache Kafka topic through librdkafka.

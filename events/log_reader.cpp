@@ -207,7 +207,7 @@ result<void> scan_events(
     const std::function<bool(const logged_event&, const typed_event&)>& visit) {
   std::optional<error> failed;
   auto scanned = scan_partition(log, p, [&](const log_record& r) {
-    if (is_checkpoint(r.value)) return true;
+    if (!holds_events(r.value)) return true;
     auto events_of = record_events::decode(r);
     if (!events_of) {
       failed = events_of.error().to_error();
@@ -398,7 +398,7 @@ result<case_verification> verify_case(event_log& log, std::string_view case_key,
         checkpoint_problem = std::move(p);
       }
     }
-    if (is_checkpoint(rec.value)) return true;
+    if (!holds_events(rec.value)) return true;
     const bool keyed = rec.key == case_key;
     auto decoded = record_events::decode(rec);
     if (!decoded) {

@@ -50,12 +50,18 @@ void serialize(Archive& ar, checkpoint& c, std::uint32_t /*version*/) {
   ar(c.partition, c.last_offset, c.running_hash, c.written_at);
 }
 
+template <class Archive>
+void serialize(Archive& ar, partition_claim& c, std::uint32_t /*version*/) {
+  ar(c.partition, c.member, c.group, c.claimed_at);
+}
+
 }  // namespace caseline::events
 
 CEREAL_CLASS_VERSION(caseline::events::actor, 1);
 CEREAL_CLASS_VERSION(caseline::events::envelope, 1);
 CEREAL_CLASS_VERSION(caseline::events::record, 1);
 CEREAL_CLASS_VERSION(caseline::events::checkpoint, 1);
+CEREAL_CLASS_VERSION(caseline::events::partition_claim, 1);
 CEREAL_CLASS_VERSION(caseline::events::idempotency_mark, 1);
 CEREAL_CLASS_VERSION(caseline::events::keyed_record, 1);
 
@@ -69,6 +75,8 @@ constexpr std::string_view record_magic = "CL1";
 constexpr std::string_view keyed_record_magic = "CL2";
 // A checkpoint record: never a prefix of, nor prefixed by, either record magic.
 constexpr std::string_view checkpoint_magic = "CLC1";
+// A partition claim (partition_claim): neither a prefix of, nor prefixed by, any magic above.
+constexpr std::string_view claim_magic = "CLP1";
 
 template <class T>
 std::string to_bytes(const T& value) {
@@ -115,6 +123,9 @@ std::string encode_record(const record& r) {
 result<record> decode_record(std::string_view bytes) {
   if (is_checkpoint(bytes))
     return make_error(errc::corrupt_record, "a checkpoint record, not events");
+  if (is_partition_claim(bytes))
+    return make_error(errc::corrupt_record, "a partition claim, not events");
+  if (is_gap(bytes)) return make_error(errc::corrupt_record, "a gap, not a record");
   result<record> r = make_error(errc::corrupt_record, "not a caseline record (bad magic)");
   if (bytes.substr(0, record_magic.size()) == record_magic) {
     r = from_bytes<record>(bytes.substr(record_magic.size()), "record");
@@ -145,6 +156,26 @@ result<checkpoint> decode_checkpoint(std::string_view bytes) {
 
 bool is_checkpoint(std::string_view value) {
   return value.substr(0, checkpoint_magic.size()) == checkpoint_magic;
+}
+
+std::string encode_partition_claim(const partition_claim& c) {
+  std::string out(claim_magic);
+  out += to_bytes(c);
+  return out;
+}
+
+result<partition_claim> decode_partition_claim(std::string_view bytes) {
+  if (!is_partition_claim(bytes))
+    return make_error(errc::corrupt_record, "not a caseline partition claim (bad magic)");
+  return from_bytes<partition_claim>(bytes.substr(claim_magic.size()), "partition claim");
+}
+
+bool is_partition_claim(std::string_view value) {
+  return value.substr(0, claim_magic.size()) == claim_magic;
+}
+
+bool holds_events(std::string_view value) {
+  return !is_gap(value) && !is_checkpoint(value) && !is_partition_claim(value);
 }
 
 std::string sha256(std::string_view bytes) {

@@ -94,6 +94,35 @@ result<checkpoint> decode_checkpoint(std::string_view bytes);
 // Whether a record value is a checkpoint (by its magic alone; it may still not decode).
 bool is_checkpoint(std::string_view value);
 
+// The third kind: a partition claim. A member of a Kafka group (events/kafka_event_log.h) writes
+// one into a partition as its first record once the group gave it the partition and its writer
+// fenced the previous owner's: from that offset on, `member` decides the commands for the
+// partition's cases. Every server learns each partition's owner by applying claims; the gateway
+// forwards a command to it. Magic "CLP1"; no personal data. Consumers of events skip it.
+struct partition_claim {
+  partition_id partition;  // the partition it is written to
+  std::string member;      // the owner's advertised base URL, "http://host:port"
+  std::string group;       // the Kafka consumer group
+  timestamp claimed_at;
+
+  friend bool operator==(const partition_claim&, const partition_claim&) = default;
+};
+
+std::string encode_partition_claim(const partition_claim& c);
+// errc::corrupt_record when the bytes are not a claim of a known format version.
+result<partition_claim> decode_partition_claim(std::string_view bytes);
+bool is_partition_claim(std::string_view value);
+
+// A gap: an offset that holds no record a reader may see (on Kafka, a transaction's commit or
+// abort marker, or a record of an aborted transaction). The Kafka log delivers each such offset as
+// a record with an empty key and value, so that every reader sees offsets 0, 1, 2 ... with none
+// missing, and every reader sees the same gaps. No append ever has an empty value.
+inline bool is_gap(std::string_view value) { return value.empty(); }
+
+// Whether a record's value holds case events: not a checkpoint, a claim or a gap. Consumers of
+// events skip the others (each after handling the kinds it cares for).
+bool holds_events(std::string_view value);
+
 // SHA-256 of the bytes, as 32 raw bytes.
 std::string sha256(std::string_view bytes);
 std::string to_hex(std::string_view bytes);

@@ -155,7 +155,12 @@ mapping map_events(events::errc e) {
     case events::errc::timed_out:
     case events::errc::fatal:
     case events::errc::closed:
+    case events::errc::fenced:
       return {503, "log-unavailable", "The event log is unavailable; nothing was written"};
+    case events::errc::not_owner:
+      return {503, "partition-moving",
+              "No server of the group owns the case's partition right now (a rebalance is "
+              "moving it); nothing was written: retry"};
     // Only the errors above mean the append certainly did not happen.
     case events::errc::outcome_unknown:
       return {503, "log-outcome-unknown",

@@ -86,7 +86,8 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       return fail(make_error(events::errc::corrupt_record,
                              fmt::format("partition {}: expected offset {}, got {}", p, next,
                                          rec.position.offset())));
-    if (events::is_checkpoint(rec.value)) {  // tamper evidence (events/checkpoint.h): no events
+    // Tamper evidence (events/checkpoint.h), partition claims and gaps: no events.
+    if (!events::holds_events(rec.value)) {
       ++next;
       continue;
     }
