@@ -64,6 +64,13 @@ class ownership_listener {
   virtual void partition_revoked(partition_id p, bool lost) = 0;
 };
 
+// A group member's counters (/metrics).
+struct group_status {
+  std::string group;
+  std::uint64_t rebalances{0};   // assignments and revocations this member has seen
+  std::uint64_t fenced{0};       // appends refused because a newer owner fenced this writer
+};
+
 // The case-event log: partitions of ordered records, records of one key always in one partition
 // (partition_for), offsets 0, 1, 2 ... per partition. Two backends implement it (Kafka and the
 // embedded RocksDB log) and one conformance suite tests both; nothing above events/ knows which
@@ -122,6 +129,8 @@ class event_log {
   virtual bool owns(partition_id p) const {
     return p() >= 0 && p() < partition_count();
   }
+  // The member's counters; none without a group.
+  virtual std::optional<group_status> group() const { return std::nullopt; }
   // The partitions owned now, ascending.
   std::vector<partition_id> owned() const {
     std::vector<partition_id> out;

@@ -35,6 +35,10 @@ struct command_request {
   // The Idempotency-Key the command was sent with: its record carries it, and the key index
   // (idempotency_index.h) finds the write after any outcome, a crash included.
   std::optional<events::idempotency_mark> idempotency;
+  // For receive in a Kafka group: the partition the new case goes to, one this writer owns (the
+  // gateway picks it: partition_for(idempotency key hash) when keyed, so a retry on any server
+  // reaches the same writer). Absent: the writer picks among the partitions it owns.
+  std::optional<events::partition_id> partition;
 };
 
 struct command_outcome {
