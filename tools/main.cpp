@@ -102,6 +102,22 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free)")
       ->envname("CASELINE_LISTEN")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--group", serve.store.group,
+                   "Kafka consumer group: servers with the same group share the partitions, each "
+                   "the only writer of its own (needs --kafka)")
+      ->envname("CASELINE_GROUP");
+  serve_cmd
+      ->add_option("--advertise", serve.store.advertise,
+                   "with --group: the base URL the other servers forward commands to "
+                   "(default http://<--listen>)")
+      ->envname("CASELINE_ADVERTISE");
+  unsigned group_session_seconds = 10;
+  serve_cmd
+      ->add_option("--group-session-timeout", group_session_seconds,
+                   "with --group: seconds a silent server keeps its partitions")
+      ->check(CLI::Range(6, 300))
+      ->capture_default_str();
   serve_cmd->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -416,6 +432,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
+  serve.store.group_session_timeout = std::chrono::seconds(group_session_seconds);
   {
     auto w = projections::parse_assessment_weights(assessment_weights);
     if (!w) {

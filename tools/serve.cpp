@@ -77,6 +77,9 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
     k.brokers = options.kafka;
     k.topic = options.topic;
     k.partitions = options.partitions;
+    k.group = options.group;
+    k.advertise = options.advertise;
+    k.session_timeout = options.group_session_timeout;
     return events::open_kafka_log(k);
   }
   std::error_code ec;
@@ -193,6 +196,18 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (options.clock != "manual" && options.clock != "system")
     return make_error(events::errc::bad_config,
                       "--clock must be system or manual, not '" + options.clock + "'");
+  store_options log_options = options.store;
+  if (!log_options.group.empty()) {
+    if (log_options.kafka.empty())
+      return make_error(events::errc::bad_config,
+                        "--group needs --kafka: the servers of a group share a Kafka topic");
+    if (log_options.advertise.empty()) {
+      if (!options.http || listen.second == 0)
+        return make_error(events::errc::bad_config,
+                          "--group needs --advertise URL, or a --listen with a fixed port");
+      log_options.advertise = "http://" + options.listen;
+    }
+  }
   p->host = listen.first;
   const std::filesystem::path data(options.store.data_dir);
   std::error_code ec;
@@ -205,7 +220,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                               (data / "master.key").string()});
   if (!master) return master.error();
   if (!log) {
-    auto opened = open_log(options.store);
+    auto opened = open_log(log_options);
     if (!opened) return opened.error();
     log = std::move(opened).value();
   }

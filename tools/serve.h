@@ -40,6 +40,12 @@ struct store_options {
   std::string master_key_file;
   std::string master_key_hex;
   core::retention_policy retention;       // Art. 38: audio >= 1 year, text >= 5 years
+  // `serve` only: a Kafka consumer group of servers sharing the topic's partitions (each the
+  // only writer of its own), the base URL the others forward this one's commands to (default
+  // http://<--listen>), and how long a silent member keeps its partitions.
+  std::string group;
+  std::string advertise;
+  std::chrono::seconds group_session_timeout{10};
 };
 
 struct serve_options {
