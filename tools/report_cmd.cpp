@@ -299,13 +299,13 @@ events::periodic_task start_report_jobs(projections::store& s, const core::regis
                                         const core::calendar& cal, std::string outbox,
                                         const projections::clock& clk,
                                         std::chrono::milliseconds interval,
-                                        std::function<void()> before_run,
+                                        std::function<bool()> before_run,
                                         projections::assessment_weights weights) {
   return events::periodic_task(
       "report-jobs", {.interval = interval, .at_start = true},
       [&s, &reg, &cal, &clk, outbox = std::move(outbox), before_run = std::move(before_run),
        weights] {
-        if (before_run) before_run();
+        if (before_run && !before_run()) return;
         auto r = run_report_jobs(s, reg, cal, outbox, clk.now(),
                                  {report_format::json, report_format::html}, weights);
         if (!r)

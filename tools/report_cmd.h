@@ -76,13 +76,15 @@ int run_report_jobs_cmd(const report_jobs_options& o, std::ostream& out, std::os
 // Runs report jobs inside `serve` (`--report-outbox DIR`) as the periodic task "report-jobs": at
 // once, then every `interval` and whenever poked (a matter flagged major-urgent: its special
 // report is due that day, Art. 40(4); the task's poker() may be held by a writer's observer), at
-// the time of `clk`. `before_run` (optional) runs before each run: `serve` waits there for the
-// projections to apply what the log holds, so a run that was poked sees the event that poked it.
+// the time of `clk`. `before_run` (optional) runs before each run and says whether to run: `serve`
+// waits there for the projections to apply what the log holds, so a run that was poked sees the
+// event that poked it, and in a group only the owner of partition 0 runs the jobs (once per due
+// report, whichever server is up: the outbox then is that server's).
 // Failures are logged and retried at the next run. Borrows the store, registry, calendar and
 // clock; all must outlive the task.
 events::periodic_task start_report_jobs(
     projections::store& s, const core::registry& reg, const core::calendar& cal, std::string outbox,
     const projections::clock& clk, std::chrono::milliseconds interval = std::chrono::minutes(1),
-    std::function<void()> before_run = {}, projections::assessment_weights weights = {});
+    std::function<bool()> before_run = {}, projections::assessment_weights weights = {});
 
 }  // namespace caseline::tools

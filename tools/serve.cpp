@@ -317,10 +317,13 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     p->report_jobs = start_report_jobs(
         *p->store, p->registry, p->calendar, options.report_outbox, *p->clock,
         std::chrono::minutes(1),
-        [runner = p->runner.get()] {
+        [runner = p->runner.get(), log = p->log.get()] {
+          // In a group, the jobs run on the owner of partition 0 only: once per due report.
+          if (!log->owns(events::partition_id{0})) return false;
           // Deliberately not an error: a run on projections still behind writes what they
           // hold, and the next wake or interval writes the rest.
           (void)runner->catch_up(std::chrono::seconds(10));
+          return true;
         },
         options.assessment_weights);
     // A matter flagged major-urgent wakes the jobs: its special report is due that day.

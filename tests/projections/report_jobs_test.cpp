@@ -1,6 +1,7 @@
 #include "tools/report_cmd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -125,7 +126,10 @@ TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the 
   s.clock().set(at(day));
   auto jobs = tools::start_report_jobs(s.db(), reg, core::testing::repo_calendar(), outbox.string(),
                                        s.clock(), std::chrono::hours(1),
-                                       [&s] { (void)s.runner().catch_up(60s); });  // checked below
+                                       [&s] {
+                                         (void)s.runner().catch_up(60s);  // checked below
+                                         return true;
+                                       });
   s.writer().set_appended_observer([wake = jobs.poker()](const command_outcome& o) {
     for (const auto& e : o.events)
       if (e.type_id == core::flagged_major_urgent::type_id) return wake();
@@ -172,6 +176,30 @@ TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the 
     std::stringstream body;
     body << in.rdbuf();
     CHECK(body.str().find(id()) != std::string::npos);
+  }
+}
+
+TEST_CASE("report jobs a server must not run (another owns partition 0) write nothing") {
+  stack s;
+  play(s, october_scenario());
+  const auto outbox = s.dir().path() / "outbox";
+  s.clock().set(at(date("2026-11-02")));  // October's monthly reports (and others) are due
+  std::atomic<int> asked{0};
+  {
+    auto jobs = tools::start_report_jobs(s.db(), s.world().reg, core::testing::repo_calendar(),
+                                         outbox.string(), s.clock(), std::chrono::hours(1), [&] {
+                                           ++asked;
+                                           return false;
+                                         });
+    REQUIRE(test::eventually([&] { return asked.load() >= 1; }, 60s));  // the run at start
+  }  // stopped: no run is in progress any more
+  CHECK_FALSE(std::filesystem::exists(outbox / "manifest.jsonl"));
+  // The same jobs allowed to run write the due reports.
+  {
+    auto jobs = tools::start_report_jobs(s.db(), s.world().reg, core::testing::repo_calendar(),
+                                         outbox.string(), s.clock(), std::chrono::hours(1),
+                                         [] { return true; });
+    REQUIRE(test::eventually([&] { return !manifest(outbox).empty(); }, 60s));
   }
 }
 
