@@ -57,8 +57,8 @@ class sim_checker {
     auto& l = latest_init_[static_cast<std::size_t>(p)];
     if (epoch <= l.epoch)
       fail(step, "fenced-commit",
-           fmt::format("partition {}: init by instance {} got epoch {}, not above {}", p,
-                       instance, epoch, l.epoch));
+           fmt::format("partition {}: init by instance {} got epoch {}, not above {}", p, instance,
+                       epoch, l.epoch));
     l = {epoch, instance};
   }
 
@@ -105,8 +105,7 @@ class sim_checker {
       s_.max_unowned_after_fault = std::max(s_.max_unowned_after_fault, n);
       if (n == o_.ownership_bound() + 1)
         fail(step, "ownership-bound",
-             fmt::format("partition {}: no running owner for {} steps since the last fault", p,
-                         n));
+             fmt::format("partition {}: no running owner for {} steps since the last fault", p, n));
     }
   }
 
@@ -129,9 +128,9 @@ class sim_checker {
 };
 
 struct owned_partition {
-  std::uint32_t epoch = 0;      // what this owner's init got
-  std::vector<write_id> open;   // the open transaction
-  std::set<write_id> known;     // in the partition, as this owner knows it (caught up + own)
+  std::uint32_t epoch = 0;     // what this owner's init got
+  std::vector<write_id> open;  // the open transaction
+  std::set<write_id> known;    // in the partition, as this owner knows it (caught up + own)
 };
 
 enum class message_kind { assign, revoke };
@@ -197,9 +196,9 @@ class group_model {
     for (now_ = 0; now_ < o_.steps; ++now_) step(now_ + o_.quiet_tail >= o_.steps);
     for (const auto& [id, r] : requests_) {
       checker_.fail(o_.steps, "liveness",
-                      fmt::format("write {} (partition {}) not acknowledged at the end of the "
-                                  "quiet tail",
-                                  id, r.partition));
+                    fmt::format("write {} (partition {}) not acknowledged at the end of the "
+                                "quiet tail",
+                                id, r.partition));
     }
     s_.steps = o_.steps;
   }
@@ -333,15 +332,14 @@ class group_model {
         held[assignment_[idx(p)]].push_back(p);
     }
     std::vector<member_id> by_load;
+    by_load.reserve(held.size());
     for (const auto& [m, ps] : held) by_load.push_back(m);
-    std::stable_sort(by_load.begin(), by_load.end(), [&](member_id a, member_id b) {
-      return held[a].size() > held[b].size();
-    });
+    std::stable_sort(by_load.begin(), by_load.end(),
+                     [&](member_id a, member_id b) { return held[a].size() > held[b].size(); });
     const auto n = static_cast<std::size_t>(members_.size());
     const auto base = idx(o_.partitions) / n, extra = idx(o_.partitions) % n;
     std::map<member_id, std::size_t> quota;
-    for (std::size_t k = 0; k < by_load.size(); ++k)
-      quota[by_load[k]] = base + (k < extra ? 1 : 0);
+    for (std::size_t k = 0; k < by_load.size(); ++k) quota[by_load[k]] = base + (k < extra ? 1 : 0);
     for (auto& [m, ps] : held) {
       while (ps.size() > quota[m]) {
         const int p = ps.back();
@@ -570,9 +568,9 @@ class group_model {
   std::vector<member_id> assignment_;  // the coordinator's: partition -> member
   std::vector<bool> revoking_;         // revoked, not yet let go
   bool rebalance_needed_ = true;
-  std::vector<std::uint32_t> epoch_;                // the broker's, per partition
-  std::vector<std::uint32_t> claim_epoch_;          // of the latest claim record, per partition
-  std::vector<std::vector<committed_write>> log_;   // committed records, per partition
+  std::vector<std::uint32_t> epoch_;               // the broker's, per partition
+  std::vector<std::uint32_t> claim_epoch_;         // of the latest claim record, per partition
+  std::vector<std::vector<committed_write>> log_;  // committed records, per partition
   std::uint64_t broker_up_at_ = 0;
   std::map<write_id, request> requests_;  // not acknowledged yet
   write_id next_write_ = 1;

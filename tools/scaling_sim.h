@@ -59,8 +59,8 @@ struct sim_options {
   std::uint64_t seed = 1;
   std::uint64_t session_timeout = 10;  // steps without a heartbeat before a member is removed
   std::uint64_t broker_down_steps = 5;
-  std::uint64_t max_pause = 30;        // a pause lasts 1..max_pause steps
-  std::uint64_t request_timeout = 5;   // steps a client waits for an answer before sending again
+  std::uint64_t max_pause = 30;       // a pause lasts 1..max_pause steps
+  std::uint64_t request_timeout = 5;  // steps a client waits for an answer before sending again
   std::uint64_t quiet_tail = 200;
   int writes_per_step = 3;
   // Fault rates, per million steps.
@@ -70,11 +70,11 @@ struct sim_options {
   std::uint32_t restart_ppm = 30'000;  // for a dead instance, each step
   std::uint32_t broker_restart_ppm = 1'000;
   // The mechanisms; each off is a broken model the checker must catch.
-  bool model_fencing = true;          // commits need the partition's current epoch
-  bool model_session_timeouts = true; // the coordinator removes silent members
-  bool model_idempotency = true;      // an owner skips writes its partition already holds
-  bool model_claims = true;           // an init writes a claim record; an owner that reads a
-                                      // newer one hands the partition back
+  bool model_fencing = true;           // commits need the partition's current epoch
+  bool model_session_timeouts = true;  // the coordinator removes silent members
+  bool model_idempotency = true;       // an owner skips writes its partition already holds
+  bool model_claims = true;            // an init writes a claim record; an owner that reads a
+                                       // newer one hands the partition back
 
   // The checked bound of "ownership-bound": detection of a dead member (session_timeout + 1),
   // then a revocation round, an assignment round and the new owner's init.
@@ -89,20 +89,20 @@ struct sim_violation {
 
 struct sim_summary {
   std::uint64_t steps = 0;
-  std::uint64_t rebalances = 0;      // assignments the coordinator computed (generations)
-  std::uint64_t moves = 0;           // partitions assigned to a member (initial ones included)
-  std::uint64_t revocations = 0;     // partitions taken back from a running member
-  std::uint64_t inits = 0;           // transactional inits (epoch bumps)
-  std::uint64_t superseded = 0;      // partitions handed back on reading a newer claim
+  std::uint64_t rebalances = 0;   // assignments the coordinator computed (generations)
+  std::uint64_t moves = 0;        // partitions assigned to a member (initial ones included)
+  std::uint64_t revocations = 0;  // partitions taken back from a running member
+  std::uint64_t inits = 0;        // transactional inits (epoch bumps)
+  std::uint64_t superseded = 0;   // partitions handed back on reading a newer claim
   std::uint64_t kills = 0, pauses = 0, leaves = 0, restarts = 0, broker_restarts = 0;
-  std::uint64_t zombie_pauses = 0;   // pauses that outlived the session timeout
-  std::uint64_t writes = 0;          // distinct writes the clients sent
-  std::uint64_t acknowledged = 0;    // distinct writes acknowledged
-  std::uint64_t commits = 0;         // writes committed
-  std::uint64_t deduplicated = 0;    // retries answered from the log, not written again
-  std::uint64_t fenced_refused = 0;  // commit attempts the broker refused (stale epoch)
-  std::uint64_t max_unowned_steps = 0;       // longest a partition was without a running owner
-  std::uint64_t max_unowned_after_fault = 0; // the same, counted from the last fault (checked)
+  std::uint64_t zombie_pauses = 0;            // pauses that outlived the session timeout
+  std::uint64_t writes = 0;                   // distinct writes the clients sent
+  std::uint64_t acknowledged = 0;             // distinct writes acknowledged
+  std::uint64_t commits = 0;                  // writes committed
+  std::uint64_t deduplicated = 0;             // retries answered from the log, not written again
+  std::uint64_t fenced_refused = 0;           // commit attempts the broker refused (stale epoch)
+  std::uint64_t max_unowned_steps = 0;        // longest a partition was without a running owner
+  std::uint64_t max_unowned_after_fault = 0;  // the same, counted from the last fault (checked)
   std::uint64_t violation_count = 0;
   std::vector<sim_violation> violations;  // the first few
 };

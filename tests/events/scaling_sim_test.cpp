@@ -59,14 +59,14 @@ TEST_CASE("no partition is writable by two instances, whatever fails, over many 
   struct shape {
     int instances, partitions;
   };
-  for (auto [n, p] : {shape{3, 12}, shape{2, 4}, shape{5, 16}, shape{6, 48}}) {
-    CAPTURE(n);
-    CAPTURE(p);
+  for (const auto& sh : {shape{3, 12}, shape{2, 4}, shape{5, 16}, shape{6, 48}}) {
+    CAPTURE(sh.instances);
+    CAPTURE(sh.partitions);
     sim_options o;
-    o.instances = n;
-    o.partitions = p;
+    o.instances = sh.instances;
+    o.partitions = sh.partitions;
     o.steps = 4'000;
-    const auto r = run_seeds(o, p > 16 ? 20 : 50);
+    const auto r = run_seeds(o, sh.partitions > 16 ? 20 : 50);
     INFO(first_violations(r));
     CHECK(r.total.violation_count == 0);
     // Every write sent was acknowledged (liveness is checked per seed, this is its sum).
@@ -97,7 +97,8 @@ TEST_CASE("the checker catches each broken mechanism") {
     CHECK(r.failed_seeds > 0);
     CHECK((r.broke("ownership-bound") || r.broke("liveness")));
   }
-  SUBCASE("an owner that never reads the claims: a zombie's stale init leaves it fenced, unawares") {
+  SUBCASE(
+      "an owner that never reads the claims: a zombie's stale init leaves it fenced, unawares") {
     o.model_claims = false;
     const auto r = run_seeds(o, 25);
     CHECK(r.failed_seeds > 0);
