@@ -16,7 +16,11 @@
 //   transactional.id "caseline.<group>.<topic>.<p>"). An instance given a partition runs init
 //   (epoch + 1; the previous holder's open transaction is aborted), reads the partition's
 //   committed records (read_committed: the writes it must not repeat) and only then decides.
-//   A commit succeeds only with the current epoch; otherwise it is refused (fenced).
+//   A commit succeeds only with the current epoch; otherwise it is refused (fenced). Each init
+//   also writes a claim record; an owner that reads a newer claim in a partition it owns, or
+//   whose commit is refused, lets the partition go and hands it back to the coordinator (a
+//   zombie waking with an assignment it had not acted on inits it and fences the rightful
+//   owner, which would otherwise stay named the owner with no way to write).
 // - Clients send writes, each with an id (its idempotency key), to any instance; they reach the
 //   partition's owner as the coordinator knows it (forwarding), are written in the owner's open
 //   transaction and acknowledged one step after their commit. A refused or failed write, or one
@@ -26,7 +30,8 @@
 //   to commit), graceful leave (drain, then leave the group), restart as a new member, and a
 //   broker restart (coordinator failover: nothing commits while it is down, then every member
 //   rejoins and a rebalance runs). Each step the instances act in a random order, and each does
-//   its heartbeat, its coordinator messages and its commits in a random order.
+//   its heartbeat, its coordinator messages, its commits and its reading of claims in a random
+//   order.
 // - The last `quiet_tail` steps inject no fault and no new write: every dead instance restarts,
 //   and every write sent must be acknowledged by the end.
 //
@@ -41,9 +46,9 @@
 //   a running owner for more than `ownership_bound()` steps after the last fault;
 // - "liveness": at the end of the quiet tail every write has been acknowledged.
 //
-// `model_fencing`, `model_session_timeouts` and `model_idempotency` switch one mechanism off, to
-// prove the checker catches the broken model (the test requires it). Pure computation: no I/O,
-// no clock; one call is single-threaded and calls are independent.
+// `model_fencing`, `model_session_timeouts`, `model_idempotency` and `model_claims` each switch
+// one mechanism off, to prove the checker catches the broken model (the test requires it). Pure
+// computation: no I/O, no clock; one call is single-threaded and calls are independent.
 
 #include <cstdint>
 #include <ostream>
