@@ -25,6 +25,7 @@
 #include "tools/replay_cmd.h"
 #include "tools/report_cmd.h"
 #include "tools/retention_cmd.h"
+#include "tools/scaling_sim.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
 
@@ -430,6 +431,28 @@ int main(int argc, char** argv) {
   restore_cmd->add_option("--data", restore_into, "the new data folder (must not exist)")
       ->required();
 
+  // --- scale-out: the ownership protocol, simulated (tools/scaling_sim.h, docs/scaling.md) ---
+  tools::sim_options sim;
+  std::uint64_t sim_seeds = 1;
+  bool sim_no_fencing = false;
+  auto* simulate_cmd = app.add_subcommand("simulate", "models checked by simulation");
+  simulate_cmd->require_subcommand(1);
+  auto* sim_rebalance = simulate_cmd->add_subcommand(
+      "rebalance", "partitions moving between instances of a group, with faults and fencing");
+  sim_rebalance->add_option("--instances", sim.instances)->capture_default_str();
+  sim_rebalance->add_option("--partitions", sim.partitions)->capture_default_str();
+  sim_rebalance->add_option("--steps", sim.steps, "per seed, the quiet tail included")
+      ->capture_default_str();
+  sim_rebalance->add_option("--seed", sim.seed, "the first seed")->capture_default_str();
+  sim_rebalance->add_option("--seeds", sim_seeds, "seeds run, from --seed on")
+      ->capture_default_str();
+  sim_rebalance->add_option("--session-timeout", sim.session_timeout, "steps")
+      ->capture_default_str();
+  sim_rebalance->add_option("--max-pause", sim.max_pause, "steps")->capture_default_str();
+  sim_rebalance->add_option("--writes-per-step", sim.writes_per_step)->capture_default_str();
+  sim_rebalance->add_flag("--no-fencing", sim_no_fencing,
+                          "commits ignore the epoch (a broken model: the checker must object)");
+
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
   serve.store.group_session_timeout = std::chrono::seconds(group_session_seconds);
@@ -459,6 +482,10 @@ int main(int argc, char** argv) {
   if (*ret_purge) return tools::run_retention_purge(retention, std::cout, std::cerr);
   if (*rec_put) return tools::run_recording_put(recording_store, recording_file, std::cout, std::cerr);
 
+  if (*sim_rebalance) {
+    sim.model_fencing = !sim_no_fencing;
+    return tools::run_simulate_rebalance(sim, sim_seeds, std::cout, std::cerr);
+  }
   if (*openapi_cmd) return tools::run_openapi(openapi_write, std::cout, std::cerr);
   if (*replay_cmd) return tools::run_replay(replay, std::cout, std::cerr);
   if (*audit_verify) return tools::run_audit_verify(audit, std::cout, std::cerr);
