@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "events/detail/rdkafka_admin.h"
+#include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
 #include "events/errc.h"
@@ -55,7 +57,13 @@ result<void> refuse_unsafe(const properties& extra) {
     if (name == "auto.offset.reset" && value != "error") {
       return refuse("readers must stop at a missing offset, never jump over records");
     }
-    if (name == "transactional.id") return refuse("the case log does not use transactions");
+    if (name == "transactional.id") {
+      return refuse(
+          "the log names its transactional producers itself (one per partition, with a group)");
+    }
+    if (name == "isolation.level" && value != "read_committed") {
+      return refuse("readers must never see records of an aborted or open transaction");
+    }
     if (name == "allow.auto.create.topics" && value != "false") {
       return refuse("the log creates its topic itself, with unlimited retention");
     }
@@ -101,8 +109,49 @@ properties consumer_properties(const kafka_log_options& o, const std::string& ro
   p["enable.auto.commit"] = "false";
   p["enable.auto.offset.store"] = "false";
   p["auto.offset.reset"] = "error";
-  p["enable.partition.eof"] = "false";
+  // Only committed records (a fenced writer's never are); the offsets it skips (transaction
+  // markers, aborted records) are delivered as gaps, up to the end-of-partition offset.
+  p["isolation.level"] = "read_committed";
+  p["enable.partition.eof"] = "true";
   return with_extra(std::move(p), o);
+}
+
+// The group consumer of a member: it joins the group and holds its partitions paused (the log
+// reads through its own consumers), never commits.
+properties group_consumer_properties(const kafka_log_options& o) {
+  properties p = consumer_properties(o, "group");
+  p["group.id"] = o.group;
+  p["partition.assignment.strategy"] = "cooperative-sticky";
+  p["session.timeout.ms"] = std::to_string(o.session_timeout.count());
+  p["heartbeat.interval.ms"] =
+      std::to_string(std::clamp<std::int64_t>(o.session_timeout.count() / 3, 100, 3000));
+  p["enable.partition.eof"] = "false";
+  p["auto.offset.reset"] = "latest";  // paused: it never fetches, whatever its position
+  return p;
+}
+
+// The writers' base configuration with a group: the log's producer settings, transactional
+// (the transactional.id is per partition, added by the group). A transaction may stay open at
+// most this long before the coordinator aborts it; it must exceed the delivery timeout.
+properties transactional_producer_properties(const kafka_log_options& o) {
+  properties p = producer_properties(o);
+  p["transaction.timeout.ms"] =
+      std::to_string(std::max<std::int64_t>(60'000, 2 * o.timeouts.delivery.count()));
+  return p;
+}
+
+// A consumer skips the offsets that hold nothing visible (transaction markers, aborted records
+// under read_committed); readers get one gap record (events::is_gap) for each instead, so that
+// every reader sees offsets 0, 1, 2 ... with none missing. Adds gap records of `p` from `next`
+// up to `until` while `out` holds fewer than `limit`; `next` follows. True when it reached
+// `until`.
+bool add_gaps(partition_id p, std::int64_t& next, std::int64_t until, std::vector<log_record>& out,
+              std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  for (; next < until; ++next) {
+    if (out.size() >= limit) return false;
+    out.push_back(log_record{{p, log_offset{next}}, {}, {}});
+  }
+  return true;
 }
 
 result<detail::handle_ptr> make_consumer(const properties& props) {
@@ -205,6 +254,16 @@ class kafka_subscription final : public subscription {
       return true;
     };
     for (const auto& m : msgs) {
+      const partition_id p{m->partition};
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // The consumer stands at the partition's end (the last stable offset): what lies
+        // between the last record and it holds nothing visible.
+        auto& next = next_[m->partition];
+        if (m->offset <= next) continue;
+        if (!batch.empty() && batch.front().position.partition != p && !flush()) return false;
+        add_gaps(p, next, m->offset, batch);
+        continue;
+      }
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         error e = detail::translate(m->err, "subscription fetch");
         // Transport errors are informational: librdkafka reconnects and fetches on.
@@ -218,6 +277,7 @@ class kafka_subscription final : public subscription {
       if (!batch.empty() && batch.front().position.partition() != m->partition) {
         if (!flush()) return false;
       }
+      add_gaps(p, next, m->offset, batch);
       batch.push_back(to_record(*m));
       next = m->offset + 1;
     }
@@ -285,6 +345,8 @@ class reader_thread {
   struct state {
     detail::handle_ptr rk;
     std::optional<log_position> at;  // where the assignment continues
+    // The end-of-partition offset the consumer last reported on that assignment.
+    std::optional<std::int64_t> eof;
     ~state() {
       if (rk) close_consumer(rk.get());
     }
@@ -367,12 +429,24 @@ class kafka_event_log final : public event_log {
       : options_(std::move(options)),
         producer_(std::move(producer)),
         reader_(std::make_unique<reader_thread>(std::move(reader))) {
+    if (!options_.group.empty()) {
+      group_ = std::make_unique<detail::kafka_group>(
+          detail::kafka_group::config{.topic = options_.topic,
+                                      .partitions = options_.partitions,
+                                      .group = options_.group,
+                                      .advertise = options_.advertise,
+                                      .consumer = group_consumer_properties(options_),
+                                      .producer = transactional_producer_properties(options_),
+                                      .delivery = options_.timeouts.delivery,
+                                      .init = options_.timeouts.delivery});
+    }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
     prober_ = periodic_task("kafka-health", {.interval = probe_interval}, [this] { probe(); });
   }
 
   ~kafka_event_log() override {
+    group_.reset();  // leaves the group: every owned partition is revoked, its writer finished
     prober_.stop();  // its metadata request honours the request timeout
     reader_.reset();
     producer_.reset();
@@ -382,13 +456,32 @@ class kafka_event_log final : public event_log {
 
   void append(std::string key, std::string value, append_handler handler) override {
     const partition_id p = partition_for(key, options_.partitions);
-    producer_->produce(p, std::move(key), std::move(value), std::move(handler));
+    produce(p, std::move(key), std::move(value), std::move(handler));
   }
 
   void append_to(partition_id p, std::string key, std::string value,
                  append_handler handler) override {
     if (auto r = valid(p); !r) return handler(std::move(r).error());
-    producer_->produce(p, std::move(key), std::move(value), std::move(handler));
+    produce(p, std::move(key), std::move(value), std::move(handler));
+  }
+
+  result<void> join(ownership_listener& listener) override {
+    if (!group_) return success();
+    return group_->join(listener);
+  }
+
+  void leave() override {
+    if (group_) group_->leave();
+  }
+
+  bool owns(partition_id p) const override {
+    if (!group_) return event_log::owns(p);
+    return group_->owns(p);
+  }
+
+  std::optional<group_status> group() const override {
+    if (!group_) return std::nullopt;
+    return group_->status();
   }
 
   result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
@@ -432,6 +525,7 @@ class kafka_event_log final : public event_log {
   }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
+    if (group_) return group_->flush(timeout);
     return producer_->flush(timeout);
   }
 
@@ -446,6 +540,13 @@ class kafka_event_log final : public event_log {
 
  private:
   static constexpr std::chrono::milliseconds probe_interval{1000};
+
+  // With a group: through the partition's fenced writer (not_owner when there is none);
+  // without: the idempotent producer, which writes every partition.
+  void produce(partition_id p, std::string key, std::string value, append_handler handler) {
+    if (group_) return group_->append(p, std::move(key), std::move(value), std::move(handler));
+    producer_->produce(p, std::move(key), std::move(value), std::move(handler));
+  }
 
   // The health probe, every probe_interval: one metadata request (which honours its timeout).
   void probe() {
@@ -463,12 +564,15 @@ class kafka_event_log final : public event_log {
                                                         std::chrono::milliseconds wait) {
     std::vector<log_record> out;
     const auto wait_deadline = clock::now() + wait;
+    const bool continuing = st.at && *st.at == log_position{p, from};
     // The end offset tells whether records are there already (then they are fetched even when
     // `wait` is 0, up to the request timeout) or must be waited for. When the last fetch saw
     // records beyond `from` no request is needed: a read continuing a range takes what was
-    // fetched ahead, without a round trip per call.
+    // fetched ahead, without a round trip per call. That watermark counts the offsets of open
+    // transactions too, which read_committed cannot deliver yet: an end-of-partition report
+    // below it (st.eof) ends the read there, and once one came the broker is asked instead.
     const auto seen = fetched_end_offset(st.rk.get(), topic, p);
-    result<log_offset> high = seen && *seen > from()
+    result<log_offset> high = seen && *seen > from() && !(continuing && st.eof)
                                   ? result<log_offset>(log_offset{*seen})
                                   : query_end_offset(st.rk.get(), topic, p, request);
     if (!high) return std::move(high).error();
@@ -478,22 +582,25 @@ class kafka_event_log final : public event_log {
       high = query_end_offset(st.rk.get(), topic, p, request);
       if (!high) return std::move(high).error();
     }
-    const std::int64_t available = high.value()() - from();
-    const auto first_deadline = available > 0 ? clock::now() + request : wait_deadline;
-    const std::size_t want =
-        available > 0 ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
-                      : max_records;
+    std::int64_t end = high.value()();
+    const std::int64_t available = end - from();
+    auto first_deadline = available > 0 ? clock::now() + request : wait_deadline;
+    std::size_t want = available > 0
+                           ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
+                           : max_records;
 
-    if (!st.at || *st.at != log_position{p, from}) {
+    if (!continuing) {
       st.at.reset();
+      st.eof.reset();
       if (auto r = assign(st.rk.get(), topic, {{p(), from()}}); !r) return r.error();
     }
     // Records known to exist are waited for up to the request timeout; beyond them, only what
     // is already queued is taken.
     const auto known_deadline = clock::now() + request;
     std::int64_t next = from();
+    bool whole = true;  // nothing polled was left out: the assignment can continue at `next`
     while (out.size() < want) {
-      const bool known = static_cast<std::int64_t>(out.size()) < available;
+      const bool known = next < end;
       const auto until = out.empty() ? first_deadline : known ? known_deadline : clock::now();
       const auto remaining =
           std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
@@ -502,6 +609,21 @@ class kafka_event_log final : public event_log {
         if (clock::now() < until) continue;
         break;
       }
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->partition != p() || m->offset < next) continue;
+        st.eof = m->offset;
+        if (!add_gaps(p, next, m->offset, out, want)) {
+          whole = false;
+          break;
+        }
+        if (next < end) {  // the rest is an open transaction's: not readable yet
+          end = next;
+          if (!out.empty()) break;
+          want = max_records;  // as at the end: wait for what comes
+          first_deadline = wait_deadline;
+        }
+        continue;
+      }
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         error e = detail::translate(m->err, "read");
         if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
@@ -509,18 +631,23 @@ class kafka_event_log final : public event_log {
         return e;
       }
       if (m->partition != p() || m->offset < next) continue;  // left from an earlier assignment
+      if (!add_gaps(p, next, m->offset, out, want) || out.size() >= want) {
+        whole = false;  // this record did not fit: the next read assigns anew
+        break;
+      }
       out.push_back(to_record(*m));
       next = m->offset + 1;
     }
-    st.at = log_position{p, log_offset{next}};
-    if (next >= high.value()()) {
+    st.at.reset();
+    if (whole) st.at = log_position{p, log_offset{next}};
+    if (next >= end) {
       // At the end: a fetch left there would wait fetch.wait.max.ms for records that may never
       // come, and the connection's next request (an end offset, a fetch elsewhere) behind it.
       // Its error is deliberately ignored: the next read assigns anew in any case.
       (void)rd_kafka_assign(st.rk.get(), nullptr);
       st.at.reset();
     }
-    if (available > 0 && out.empty()) {
+    if (end > from() && out.empty()) {
       return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
                                              " offset " + std::to_string(from()) +
                                              " not fetched in time");
@@ -540,6 +667,7 @@ class kafka_event_log final : public event_log {
   const kafka_log_options options_;
   std::unique_ptr<detail::rdkafka_producer> producer_;
   std::unique_ptr<reader_thread> reader_;
+  std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
@@ -554,6 +682,12 @@ result<void> check_options(const kafka_log_options& o) {
   if (o.partitions <= 0) return make_error(errc::bad_config, "partitions must be positive");
   if (o.timeouts.delivery.count() <= 0) {
     return make_error(errc::bad_config, "delivery timeout must be positive");
+  }
+  if (!o.group.empty() && o.advertise.empty()) {
+    return make_error(errc::bad_config, "a group member needs its advertised URL (advertise)");
+  }
+  if (!o.group.empty() && o.session_timeout.count() <= 0) {
+    return make_error(errc::bad_config, "session timeout must be positive");
   }
   return refuse_unsafe(o.properties);
 }

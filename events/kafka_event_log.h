@@ -60,6 +60,18 @@ struct kafka_log_options {
 // recreated), closed. Reads use a dedicated consumer without a group; each subscription has its
 // own consumer assigned at the given offsets (no committed group offsets are ever used).
 //
+// Every consumer reads with isolation.level=read_committed; the offsets it skips (transaction
+// markers, aborted records) are delivered as gap records (events::is_gap), so offsets stay dense,
+// and end_offset() is the last stable offset.
+//
+// With a group (options.group, options.advertise): join() makes the log a member of the consumer
+// group (cooperative-sticky). It appends only to the partitions the group assigned it, each
+// through a transactional producer with transactional.id "caseline.<group>.<topic>.<p>", whose
+// init_transactions fences the previous owner and whose first transaction is the partition
+// claim; appends are batched into transactions and answered once committed (errc::not_owner for a
+// partition it does not own, errc::fenced once a newer owner fenced its writer). Before join() it
+// owns nothing. leave() or destruction leaves the group gracefully. See events/README.md.
+//
 // No call waits for the broker beyond a bound: read() returns within `wait` plus
 // timeouts.request and end_offset() within timeouts.request (timed_out beyond), whatever the
 // broker does, even frozen; check() never waits, it answers from a background health probe

@@ -7,6 +7,10 @@
 //   result<std::unique_ptr<event_log>> open()   a client of that location; called again, a new
 //                                         client that must see everything acknowledged before
 //   static constexpr std::int32_t partitions
+//   static constexpr bool transactional   (optional, false when absent) its own records beside the
+//                                         appends: a Kafka group member's partition claims, and
+//                                         its transactions' markers (gaps), so that the offsets
+//                                         of appends are increasing but not consecutive
 // A backend file includes this header and instantiates the suite with
 //   TEST_CASE_TEMPLATE_INVOKE(event_log_conformance, B);
 
@@ -22,6 +26,7 @@
 
 #include "events/errc.h"
 #include "events/event_log.h"
+#include "events/record.h"
 #include "tests/events/event_log_test_support.h"
 
 namespace caseline::events::testing {
@@ -34,6 +39,23 @@ std::unique_ptr<event_log> open_log(B& backend) {
 }
 
 inline std::string case_key(int i) { return "410100-20261129-" + std::to_string(100000 + i); }
+
+template <class B>
+constexpr bool transactional = requires {
+  requires B::transactional;
+};
+
+// The appended records among `records`: without the log's own (claims, gaps).
+inline std::vector<log_record> appended(std::vector<log_record> records) {
+  std::erase_if(records, [](const log_record& r) { return !holds_events(r.value); });
+  return records;
+}
+
+inline log_offset end_of(event_log& log, partition_id p) {
+  auto end = log.end_offset(p);
+  REQUIRE_MESSAGE(end.has_value(), (end ? std::string{} : end.error().message()));
+  return end.value();
+}
 
 inline void require_ok(const ack& a) {
   INFO("append of " << a.key << " failed: " << (a.outcome ? "" : a.outcome.error().message()));
@@ -54,19 +76,22 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
   REQUIRE(n == B::partitions);
 
   SUBCASE("an append is acknowledged with the position of the record") {
+    const log_offset base = end_of(*log, partition_for(case_key(1), n));
+    if (!transactional<B>) CHECK(base == log_offset{0});
     ack_collector acks;
     acks.append(*log, case_key(1), "first event");
     const auto got = acks.wait_for(1);
     require_ok(got[0]);
     const log_position pos = got[0].outcome.value();
     CHECK(pos.partition == partition_for(case_key(1), n));
-    CHECK(pos.offset == log_offset{0});
+    CHECK(pos.offset == base);
     auto read = log->read(pos.partition, pos.offset, 10, std::chrono::milliseconds{0});
     REQUIRE(read.has_value());
-    REQUIRE(read.value().size() == 1);
-    CHECK(read.value()[0].position == pos);
-    CHECK(read.value()[0].key == case_key(1));
-    CHECK(read.value()[0].value == "first event");
+    const auto records = appended(read.value());
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].position == pos);
+    CHECK(records[0].key == case_key(1));
+    CHECK(records[0].value == "first event");
   }
 
   SUBCASE("the records of one key keep their order in one partition") {
@@ -78,7 +103,7 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
       require_ok(a);
       CHECK(a.outcome.value().partition == p);
     }
-    const auto records = read_all(*log, p);
+    const auto records = appended(read_all(*log, p));
     REQUIRE(records.size() == 50);
     for (int i = 0; i < 50; ++i) {
       CHECK(records[i].key == case_key(7));
@@ -87,10 +112,10 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
   }
 
   SUBCASE("offsets are dense from 0 in every partition and end_offset follows them") {
+    std::map<std::int32_t, std::int64_t> base;
     for (std::int32_t p = 0; p < n; ++p) {
-      auto end = log->end_offset(partition_id{p});
-      REQUIRE_MESSAGE(end.has_value(), (end ? std::string{} : end.error().message()));
-      CHECK(end.value() == log_offset{0});
+      base[p] = end_of(*log, partition_id{p})();
+      if (!transactional<B>) CHECK(base[p] == 0);
     }
     ack_collector acks;
     for (int i = 0; i < 200; ++i) acks.append(*log, case_key(i % 23), std::to_string(i));
@@ -101,12 +126,22 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     }
     for (auto& [p, offs] : offsets) {
       std::sort(offs.begin(), offs.end());
-      for (std::size_t i = 0; i < offs.size(); ++i) CHECK(offs[i] == static_cast<std::int64_t>(i));
+      CHECK(std::adjacent_find(offs.begin(), offs.end()) == offs.end());  // no position twice
+      CHECK(offs.front() >= base[p]);
+      // Consecutive unless the backend writes records of its own between them.
+      if (!transactional<B>) {
+        for (std::size_t i = 0; i < offs.size(); ++i)
+          CHECK(offs[i] == static_cast<std::int64_t>(i));
+      }
     }
     for (std::int32_t p = 0; p < n; ++p) {
-      auto end = log->end_offset(partition_id{p});
-      REQUIRE(end.has_value());
-      CHECK(end.value()() == static_cast<std::int64_t>(offsets[p].size()));
+      // Every offset below the end is read back, in order, the log's own records included.
+      const auto records = read_all(*log, partition_id{p});
+      CHECK(end_of(*log, partition_id{p})() == static_cast<std::int64_t>(records.size()));
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        CHECK(records[i].position.offset() == static_cast<std::int64_t>(i));
+      }
+      CHECK(appended(records).size() == offsets[p].size());
     }
     CHECK(log->end_offset(partition_id{n}).error().code == errc::invalid_partition);
     CHECK(log->read(partition_id{-1}, log_offset{0}, 1, std::chrono::milliseconds{0})
@@ -126,16 +161,19 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
                    acks.handler(case_key(11), "pinned elsewhere"));
     for (const auto& a : acks.wait_for(5)) require_ok(a);
 
-    const auto records = read_all(*log, home);
+    const auto records = appended(read_all(*log, home));
     REQUIRE(records.size() == 4);
     CHECK(records[0].value == "event 0");
     CHECK(records[1].value == "event 1");
     CHECK(records[2].key == "pinned-home");
     CHECK(records[2].value == "pinned 2");
-    CHECK(records[2].position == log_position{home, log_offset{2}});
+    if (!transactional<B>) CHECK(records[2].position == log_position{home, log_offset{2}});
+    for (const auto& a : acks.wait_for(5)) {
+      if (a.value == "pinned 2") CHECK(records[2].position == a.outcome.value());
+    }
     CHECK(records[3].value == "event 3");
     if (other != home) {
-      const auto elsewhere = read_all(*log, other);
+      const auto elsewhere = appended(read_all(*log, other));
       REQUIRE(elsewhere.size() == 1);
       CHECK(elsewhere[0].key == case_key(11));
       CHECK(elsewhere[0].value == "pinned elsewhere");
@@ -153,26 +191,36 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
   SUBCASE("a read from the middle returns the records from there, at most max_records") {
     ack_collector acks;
     for (int i = 0; i < 10; ++i) acks.append(*log, case_key(3), std::to_string(i));
-    for (const auto& a : acks.wait_for(10)) require_ok(a);
-    const partition_id p = partition_for(case_key(3), n);
-    auto tail = log->read(p, log_offset{5}, 100, std::chrono::milliseconds{0});
-    REQUIRE(tail.has_value());
-    REQUIRE(tail.value().size() == 5);
-    for (int i = 0; i < 5; ++i) {
-      CHECK(tail.value()[i].position.offset == log_offset{5 + i});
-      CHECK(tail.value()[i].value == std::to_string(5 + i));
+    std::vector<std::int64_t> at(10);  // the offset of value i
+    for (const auto& a : acks.wait_for(10)) {
+      require_ok(a);
+      at[std::stoul(a.value)] = a.outcome.value().offset();
     }
-    auto two = log->read(p, log_offset{3}, 2, std::chrono::milliseconds{0});
+    if (!transactional<B>) {
+      for (int i = 0; i < 10; ++i) CHECK(at[i] == i);
+    }
+    const partition_id p = partition_for(case_key(3), n);
+    auto tail = log->read(p, log_offset{at[5]}, 100, std::chrono::milliseconds{0});
+    REQUIRE(tail.has_value());
+    const auto events_of_tail = appended(tail.value());
+    REQUIRE(events_of_tail.size() == 5);
+    for (int i = 0; i < 5; ++i) {
+      CHECK(events_of_tail[i].position.offset == log_offset{at[5 + i]});
+      CHECK(events_of_tail[i].value == std::to_string(5 + i));
+    }
+    auto two = log->read(p, log_offset{at[3]}, 2, std::chrono::milliseconds{0});
     REQUIRE(two.has_value());
     REQUIRE(two.value().size() == 2);
-    CHECK(two.value()[0].position.offset == log_offset{3});
-    CHECK(two.value()[1].position.offset == log_offset{4});
+    CHECK(two.value()[0].position.offset == log_offset{at[3]});
+    CHECK(two.value()[0].value == "3");
+    CHECK(two.value()[1].position.offset == log_offset{at[3] + 1});
   }
 
   SUBCASE("a read at the end waits up to `wait` and returns nothing, or the record appended") {
     const partition_id p = partition_for(case_key(5), n);
+    const log_offset end = end_of(*log, p);
     const auto start = std::chrono::steady_clock::now();
-    auto empty = log->read(p, log_offset{0}, 10, std::chrono::milliseconds{300});
+    auto empty = log->read(p, end, 10, std::chrono::milliseconds{300});
     const auto waited = std::chrono::steady_clock::now() - start;
     REQUIRE_MESSAGE(empty.has_value(), (empty ? std::string{} : empty.error().message()));
     CHECK(empty.value().empty());
@@ -185,7 +233,7 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     result<std::vector<log_record>> got = std::vector<log_record>{};
     std::thread reader([&] {
       read_started = true;
-      got = log->read(p, log_offset{0}, 10, std::chrono::seconds{30});
+      got = log->read(p, end, 10, std::chrono::seconds{30});
     });
     REQUIRE(eventually([&] { return read_started.load(); }, std::chrono::seconds{5}));
     const auto appended_at = std::chrono::steady_clock::now();
@@ -194,26 +242,35 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     CHECK(std::chrono::steady_clock::now() - appended_at < std::chrono::seconds{20});
     require_ok(acks.wait_for(1)[0]);
     REQUIRE(got.has_value());
-    REQUIRE(got.value().size() == 1);
-    CHECK(got.value()[0].value == "wakes the reader");
+    const auto woke = appended(got.value());
+    REQUIRE(woke.size() == 1);
+    CHECK(woke[0].value == "wakes the reader");
   }
 
   SUBCASE("a subscription delivers every record from the given offsets exactly once, in order") {
     ack_collector acks;
     for (int i = 0; i < 100; ++i) acks.append(*log, case_key(i % 11), std::to_string(i));
     std::map<std::int32_t, std::int64_t> count;
+    std::vector<log_position> acked;
     for (const auto& a : acks.wait_for(100)) {
       require_ok(a);
       ++count[a.outcome.value().partition()];
+      acked.push_back(a.outcome.value());
     }
     // Start every partition that has records at offset 1 (offset 0 is skipped on purpose), the
-    // others from the beginning (not named: offset 0).
+    // others from the beginning (not named: offset 0). Every offset from there to the end is
+    // delivered (the log's own records, if any, included).
     start_offsets from;
-    std::size_t expected = 0;
-    for (const auto& [p, c] : count) {
-      from[p] = 1;
-      expected += static_cast<std::size_t>(c - 1);
-    }
+    for (const auto& [p, c] : count) from[p] = 1;
+    auto records_to_end = [&] {
+      std::size_t total = 0;
+      for (std::int32_t p = 0; p < n; ++p) {
+        total += static_cast<std::size_t>(end_of(*log, partition_id{p})() -
+                                          (from.contains(p) ? from.at(p) : 0));
+      }
+      return total;
+    };
+    const std::size_t expected = records_to_end();
     batch_collector seen;
     auto sub = log->subscribe(from, seen.handler());
     REQUIRE(sub.has_value());
@@ -222,7 +279,8 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     ack_collector more;  // records appended while subscribed are delivered too
     for (int i = 0; i < 20; ++i) more.append(*log, case_key(i), "late " + std::to_string(i));
     for (const auto& a : more.wait_for(20)) require_ok(a);
-    const auto records = seen.wait_for(expected + 20);
+    const std::size_t expected_after = records_to_end();
+    const auto records = seen.wait_for(expected_after);
     CHECK_FALSE(seen.mixed_batch());
     CHECK_FALSE(sub.value()->failure().has_value());
     sub.value().reset();  // stops delivery and joins
@@ -237,7 +295,14 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
       }
       total += offs.size();
     }
-    CHECK(total == expected + 20);
+    CHECK(total == expected_after);
+    std::size_t events_before = 0;  // the appended records from the start offsets on
+    for (const auto& pos : acked) {
+      if (pos.offset() >= (from.contains(pos.partition()) ? from.at(pos.partition()) : 0))
+        ++events_before;
+    }
+    CHECK(appended(records).size() == events_before + 20);
+    if (!transactional<B>) CHECK(expected_after == expected + 20);
   }
 
   SUBCASE("a failing handler stops the subscription and failure() reports its error") {
@@ -275,7 +340,7 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     auto again = open_log(backend);
     std::size_t found = 0;
     for (std::int32_t p = 0; p < n; ++p) {
-      for (const auto& r : read_all(*again, partition_id{p})) {
+      for (const auto& r : appended(read_all(*again, partition_id{p}))) {
         REQUIRE(written.contains(r.position));
         CHECK(written.at(r.position) == r.value);
         ++found;
@@ -309,7 +374,7 @@ TEST_CASE_TEMPLATE_DEFINE("event log conformance", B, event_log_conformance) {
     std::map<std::string, std::vector<int>> per_key;  // key -> sequence numbers in log order
     std::size_t total = 0;
     for (std::int32_t p = 0; p < n; ++p) {
-      for (const auto& r : read_all(*log, partition_id{p})) {
+      for (const auto& r : appended(read_all(*log, partition_id{p}))) {
         per_key[r.key].push_back(std::stoi(r.value.substr(r.value.find(':') + 1)));
         ++total;
       }

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "core/result.h"
+#include "events/detail/rdkafka_handle.h"
+#include "events/detail/rdkafka_txn_producer.h"
+#include "events/event_log.h"
+#include "events/thread_pool.h"
+
+namespace caseline::events::detail {
+
+// The Kafka log's membership of a consumer group and the fenced writers of the partitions the
+// group gives it (events/kafka_event_log.h with a group).
+//
+// join() starts a group consumer (cooperative-sticky, no commits) on a group thread of its own. It
+// exists for the group protocol only: its partitions stay paused, the log reads through its own
+// consumers. On the assignment of p the group thread starts p's txn_writer (init_transactions
+// fences the previous owner; the partition_claim is its first transaction), then owns(p) turns
+// true and the listener hears partition_assigned(p); a writer that cannot start yet (the old
+// owner's transaction still being aborted, a broker away) is retried every second while p stays
+// assigned. On a revocation or loss: owns(p) turns false, the listener hears
+// partition_revoked(p, lost), then p's writer finishes (commits what was appended before, answers
+// every handler) and is destroyed, then the consumer gives p up.
+//
+// Lifecycle: leave() (or the destructor) closes the consumer gracefully: the revocations above run
+// for every owned partition and the group rebalances at once. Appends before join or to a
+// partition not owned get errc::not_owner on the refusal thread. Thread-safety: every member
+// from any thread; the listener is called on the group thread only.
+class kafka_group {
+ public:
+  struct config {
+    std::string topic;
+    std::int32_t partitions{0};
+    std::string group;
+    std::string advertise;
+    properties consumer;  // the group consumer's configuration, group.id included
+    properties producer;  // the writers' base configuration (without transactional.id)
+    std::chrono::milliseconds delivery{10'000};
+    std::chrono::milliseconds init{30'000};
+  };
+
+  explicit kafka_group(config cfg);
+  kafka_group(const kafka_group&) = delete;
+  kafka_group& operator=(const kafka_group&) = delete;
+  ~kafka_group();
+
+  result<void> join(ownership_listener& listener);
+  void leave();
+  bool owns(partition_id p) const;
+  group_status status() const;
+
+  // To p's writer, or errc::not_owner (on the refusal thread, never inline).
+  void append(partition_id p, std::string key, std::string value,
+              event_log::append_handler handler);
+  // Waits until every append issued before the call has been answered.
+  result<void> flush(std::chrono::milliseconds timeout);
+
+  // "caseline.<group>.<topic>.<p>": stable per partition, so the next owner fences this one.
+  static std::string transactional_id(const std::string& group, const std::string& topic,
+                                      partition_id p);
+
+ private:
+  void run();
+  void claim_pending();
+  void revoke(partition_id p, bool lost);
+  void refuse(event_log::append_handler handler, error e);
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                 rd_kafka_topic_partition_list_t* partitions);
+
+  const config cfg_;
+  std::unique_ptr<std::atomic<bool>[]> owned_;  // per partition: claim committed, not revoked
+
+  std::mutex membership_mu_;  // join and leave, one at a time
+  handle_ptr consumer_;       // the group thread's while it runs
+  ownership_listener* listener_{nullptr};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+
+  // Partitions assigned whose writer has not started yet, and when to try again: the group
+  // thread's only.
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> pending_;
+
+  mutable std::shared_mutex writers_mu_;  // appends shared, the group thread exclusive
+  std::map<std::int32_t, std::shared_ptr<txn_writer>> writers_;
+
+  std::atomic<std::uint64_t> rebalances_{0};
+  std::atomic<std::uint64_t> fenced_{0};
+
+  // Refused appends, answered on a thread of their own; counted for flush().
+  std::mutex refused_mu_;
+  std::condition_variable refused_cv_;
+  std::uint64_t refused_posted_{0};  // guarded by refused_mu_
+  std::uint64_t refused_done_{0};    // guarded by refused_mu_
+  thread_pool refusals_{1};          // last: its tasks use the members above
+};
+
+}  // namespace caseline::events::detail

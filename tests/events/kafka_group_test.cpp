@@ -1,0 +1,367 @@
+// The Kafka log as a member of a consumer group (events/kafka_event_log.h with a group), on the
+// real broker the test command starts: partitions split between members, claims, fencing by a
+// newer owner, read_committed reads with gap records, and the event-log conformance suite on a
+// member that owns every partition.
+#include "events/kafka_event_log.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "events/detail/rdkafka_group.h"
+#include "events/detail/rdkafka_handle.h"
+#include "events/errc.h"
+#include "events/record.h"
+#include "projections/runner.h"
+#include "projections/store.h"
+#include "tests/events/event_log_conformance.h"
+#include "tests/events/kafka_test_support.h"
+#include "tests/support/temp_dir.h"
+
+namespace caseline::events::testing {
+
+namespace {
+
+// What the log told a member, kept for the test to compare with owns().
+class recording_listener final : public ownership_listener {
+ public:
+  void partition_assigned(partition_id p) override {
+    std::lock_guard lk(mu_);
+    owned_.insert(p());
+    ++assigned_;
+  }
+  void partition_revoked(partition_id p, bool lost) override {
+    std::lock_guard lk(mu_);
+    owned_.erase(p());
+    revoked_.emplace_back(p(), lost);
+  }
+  std::set<std::int32_t> owned() const {
+    std::lock_guard lk(mu_);
+    return owned_;
+  }
+  std::vector<std::pair<std::int32_t, bool>> revoked() const {
+    std::lock_guard lk(mu_);
+    return revoked_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::int32_t> owned_;
+  std::size_t assigned_{0};
+  std::vector<std::pair<std::int32_t, bool>> revoked_;
+};
+
+kafka_log_options group_options(std::string topic, std::string group, std::string url) {
+  auto o = kafka_options(std::move(topic), 4);
+  o.group = std::move(group);
+  o.advertise = std::move(url);
+  o.session_timeout = std::chrono::milliseconds{6000};  // the broker's minimum
+  return o;
+}
+
+std::set<std::int32_t> owned_by(const event_log& log) {
+  std::set<std::int32_t> out;
+  for (const auto& p : log.owned()) out.insert(p());
+  return out;
+}
+
+std::set<std::int32_t> all_partitions(std::int32_t n) {
+  std::set<std::int32_t> out;
+  for (std::int32_t p = 0; p < n; ++p) out.insert(p);
+  return out;
+}
+
+std::unique_ptr<event_log> open_member(const kafka_log_options& o) {
+  auto log = open_kafka_log(o);
+  REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
+  return std::move(log).value();
+}
+
+// A member alone in its group, once it owns every partition.
+std::unique_ptr<event_log> member_alone(const kafka_log_options& o, recording_listener& l) {
+  auto log = open_member(o);
+  REQUIRE(log->join(l));
+  REQUIRE(eventually([&] { return owned_by(*log) == all_partitions(o.partitions); }, 60s));
+  return log;
+}
+
+// A raw librdkafka transactional producer, as another server (or a test) would run it.
+detail::handle_ptr raw_transactional_producer(const std::string& transactional_id) {
+  auto conf = detail::make_conf({{"bootstrap.servers", kafka_bootstrap()},
+                                 {"transactional.id", transactional_id},
+                                 {"enable.idempotence", "true"},
+                                 {"acks", "all"}});
+  REQUIRE(conf.has_value());
+  auto rk = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  REQUIRE(rk.has_value());
+  detail::rdkafka_ptr<rd_kafka_error_t> e{rd_kafka_init_transactions(rk.value().get(), 60000)};
+  INFO((e ? rd_kafka_error_string(e.get()) : ""));
+  REQUIRE_FALSE(e);
+  return std::move(rk).value();
+}
+
+// A record value the projections skip (a checkpoint), so that a runner can apply the partition.
+std::string not_an_event(partition_id p, int i) {
+  return encode_checkpoint(
+      checkpoint{p, log_offset{i}, std::string(32, 'h'), timestamp{1'780'000'000'000 + i}});
+}
+
+}  // namespace
+
+// A member alone in its group: it owns every partition once joined. Each open() is a new member
+// of the same group (the previous one left when destroyed).
+struct group_backend {
+  static constexpr std::int32_t partitions = 4;
+  static constexpr bool transactional = true;
+
+  group_backend()
+      : options(group_options(unique_topic("group-conformance"), unique_topic("group"),
+                              "http://127.0.0.1:8081")) {}
+
+  result<std::unique_ptr<event_log>> open() {
+    auto log = open_kafka_log(options);
+    if (!log) return log;
+    listeners.push_back(std::make_unique<recording_listener>());
+    if (auto r = log.value()->join(*listeners.back()); !r) return std::move(r).error();
+    if (!eventually([&] { return log.value()->owned().size() == partitions; }, 60s))
+      return make_error(errc::timed_out, "the member was not given every partition");
+    return log;
+  }
+
+  kafka_log_options options;
+  std::vector<std::unique_ptr<recording_listener>> listeners;  // outlive the logs
+};
+
+}  // namespace caseline::events::testing
+
+TEST_CASE_TEMPLATE_INVOKE(event_log_conformance, caseline::events::testing::group_backend);
+
+using namespace caseline;
+using namespace caseline::events;
+using namespace caseline::events::testing;
+
+TEST_CASE("two members split the partitions, claim them, and one leaving hands all to the other") {
+  const std::string topic = unique_topic("group-split");
+  const std::string group = unique_topic("group");
+  const std::string url_a = "http://10.0.0.1:8080";
+  const std::string url_b = "http://10.0.0.2:8080";
+  recording_listener la;  // outlive the members, which call them until they leave
+  recording_listener lb;
+  auto a = open_member(group_options(topic, group, url_a));
+  auto b = open_member(group_options(topic, group, url_b));
+  CHECK(a->owned().empty());  // nothing before joining
+  ack_collector refused;
+  a->append_to(partition_id{0}, "k", "before joining", refused.handler("k", "before joining"));
+  REQUIRE_FALSE(refused.wait_for(1)[0].outcome.has_value());
+  CHECK(refused.wait_for(1)[0].outcome.error().code == errc::not_owner);
+
+  REQUIRE(a->join(la));
+  // The listener hears of a partition right after owns() turns true.
+  REQUIRE(eventually(
+      [&] { return owned_by(*a) == all_partitions(4) && la.owned() == all_partitions(4); }, 60s));
+
+  REQUIRE(b->join(lb));
+  // Cooperative-sticky: b gets its share, a keeps the rest; never a partition in both.
+  REQUIRE(eventually(
+      [&] {
+        const auto oa = owned_by(*a);
+        const auto ob = owned_by(*b);
+        std::set<std::int32_t> both = oa;
+        both.insert(ob.begin(), ob.end());
+        return !oa.empty() && !ob.empty() && both == all_partitions(4) &&
+               oa.size() + ob.size() == 4 && la.owned() == oa && lb.owned() == ob;
+      },
+      60s));
+  const auto owned_b = owned_by(*b);
+  for (const auto& [p, lost] : la.revoked()) {
+    CHECK(owned_b.contains(p));  // a gave up exactly what b took
+    CHECK_FALSE(lost);
+  }
+
+  // Each partition's last claim names its owner; a claimed every partition first.
+  for (std::int32_t p = 0; p < 4; ++p) {
+    std::vector<partition_claim> claims;
+    for (const auto& r : read_all(*a, partition_id{p})) {
+      if (!is_partition_claim(r.value)) continue;
+      auto c = decode_partition_claim(r.value);
+      REQUIRE(c.has_value());
+      CHECK(c.value().partition == partition_id{p});
+      CHECK(c.value().group == group);
+      claims.push_back(c.value());
+    }
+    REQUIRE_FALSE(claims.empty());
+    CHECK(claims.front().member == url_a);
+    CHECK(claims.back().member == (owned_b.contains(p) ? url_b : url_a));
+  }
+
+  // An append to a partition of the other member is refused, to one of its own accepted.
+  const partition_id of_b{*owned_b.begin()};
+  ack_collector acks;
+  a->append_to(of_b, "k", "not mine", acks.handler("k", "not mine"));
+  b->append_to(of_b, "k", "mine", acks.handler("k", "mine"));
+  for (const auto& r : acks.wait_for(2)) {
+    if (r.value == "not mine") {
+      REQUIRE_FALSE(r.outcome.has_value());
+      CHECK(r.outcome.error().code == errc::not_owner);
+    } else {
+      require_ok(r);
+      CHECK(r.outcome.value().partition == of_b);
+    }
+  }
+
+  b->leave();
+  CHECK(b->owned().empty());
+  CHECK(lb.owned().empty());
+  for (const auto& [p, lost] : lb.revoked()) CHECK_FALSE(lost);
+  REQUIRE(eventually(
+      [&] { return owned_by(*a) == all_partitions(4) && la.owned() == all_partitions(4); }, 60s));
+  REQUIRE(a->group().has_value());
+  CHECK(a->group()->group == group);
+  CHECK(a->group()->rebalances >= 3);  // assigned, revoked for b, assigned back
+}
+
+TEST_CASE("a writer fenced by a newer owner of its partition never acknowledges an append") {
+  const auto o =
+      group_options(unique_topic("group-fence"), unique_topic("group"), "http://10.0.0.1:8080");
+  recording_listener l;
+  auto log = member_alone(o, l);
+  const partition_id p{2};
+
+  ack_collector before;
+  log->append_to(p, "k", "before the fence", before.handler("k", "before the fence"));
+  require_ok(before.wait_for(1)[0]);
+
+  // A "new owner": a producer with p's transactional.id fences the log's writer.
+  auto usurper =
+      raw_transactional_producer(detail::kafka_group::transactional_id(o.group, o.topic, p));
+
+  ack_collector after;
+  log->append_to(p, "k", "after the fence", after.handler("k", "after the fence"));
+  const auto first = after.wait_for(1)[0];
+  REQUIRE_FALSE(first.outcome.has_value());
+  INFO(first.outcome.error().message());
+  CHECK((first.outcome.error().code == errc::fenced ||
+         first.outcome.error().code == errc::outcome_unknown));
+  // The stopped writer refuses everything after.
+  log->append_to(p, "k", "later", after.handler("k", "later"));
+  const auto second = after.wait_for(2)[1];
+  REQUIRE_FALSE(second.outcome.has_value());
+  CHECK(second.outcome.error().code == errc::fenced);
+  CHECK(log->group()->fenced >= 1);
+
+  // Other partitions' writers are not affected.
+  ack_collector elsewhere;
+  log->append_to(partition_id{1}, "k", "elsewhere", elsewhere.handler("k", "elsewhere"));
+  require_ok(elsewhere.wait_for(1)[0]);
+
+  bool before_seen = false;
+  for (const auto& r : read_all(*log, p)) {
+    CHECK(r.value != "after the fence");
+    CHECK(r.value != "later");
+    before_seen = before_seen || r.value == "before the fence";
+  }
+  CHECK(before_seen);
+}
+
+TEST_CASE("transaction markers and aborted records are gaps: offsets stay dense for every reader") {
+  const auto o =
+      group_options(unique_topic("group-gaps"), unique_topic("group"), "http://10.0.0.1:8080");
+  recording_listener l;
+  auto log = member_alone(o, l);
+  const partition_id p{1};
+
+  std::map<std::int64_t, std::string> written;  // offset -> value, of acknowledged appends
+  auto append_some = [&](int from, int count) {
+    ack_collector acks;
+    for (int i = from; i < from + count; ++i) {
+      const std::string v = not_an_event(p, i);
+      log->append_to(p, "k" + std::to_string(i), v, acks.handler("k", v));
+    }
+    for (const auto& a : acks.wait_for(static_cast<std::size_t>(count))) {
+      require_ok(a);
+      written[a.outcome.value().offset()] = a.value;
+    }
+  };
+  append_some(0, 5);
+  {
+    // An aborted transaction of another producer: its records are never visible.
+    auto raw = raw_transactional_producer("caseline-test-abort." + o.topic);
+    detail::topic_ptr topic{rd_kafka_topic_new(raw.get(), o.topic.c_str(), nullptr)};
+    REQUIRE(topic);
+    detail::rdkafka_ptr<rd_kafka_error_t> e{rd_kafka_begin_transaction(raw.get())};
+    REQUIRE_FALSE(e);
+    for (int i = 0; i < 3; ++i) {
+      std::string v = "aborted " + std::to_string(i);
+      REQUIRE(rd_kafka_produce(topic.get(), p(), RD_KAFKA_MSG_F_COPY, v.data(), v.size(), nullptr,
+                               0, nullptr) == 0);
+    }
+    REQUIRE(rd_kafka_flush(raw.get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    e.reset(rd_kafka_abort_transaction(raw.get(), 30000));
+    REQUIRE_FALSE(e);
+  }
+  append_some(5, 5);
+
+  const std::int64_t end = end_of(*log, p)();
+  const auto records = read_all(*log, p);
+  REQUIRE(static_cast<std::int64_t>(records.size()) == end);
+  std::size_t gaps = 0;
+  std::size_t claims = 0;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    CHECK(r.position == log_position{p, log_offset{static_cast<std::int64_t>(i)}});
+    if (written.contains(r.position.offset())) {
+      CHECK(r.value == written.at(r.position.offset()));
+    } else if (is_partition_claim(r.value)) {
+      ++claims;
+    } else {
+      // Everything else is a gap, exactly: a marker or an aborted record.
+      CHECK(is_gap(r.value));
+      CHECK(r.key.empty());
+      ++gaps;
+    }
+  }
+  CHECK(claims == 1);
+  // The claim's commit marker, the aborted three and their marker, one marker per later
+  // transaction (at least two: the appends were waited for in two groups).
+  CHECK(gaps >= 1 + 3 + 1 + 2);
+  CHECK(records.size() == written.size() + claims + gaps);
+
+  // A subscription sees the same offsets, gaps included, up to the end.
+  batch_collector seen;
+  auto sub = log->subscribe({}, seen.handler());
+  REQUIRE(sub.has_value());
+  REQUIRE(eventually(
+      [&] {
+        const auto got = seen.wait_for(0);
+        return std::count_if(got.begin(), got.end(),
+                             [&](const log_record& r) { return r.position.partition == p; }) >= end;
+      },
+      60s));
+  std::vector<log_record> of_p;
+  for (const auto& r : seen.wait_for(0))
+    if (r.position.partition == p) of_p.push_back(r);
+  REQUIRE(static_cast<std::int64_t>(of_p.size()) == end);
+  for (std::size_t i = 0; i < of_p.size(); ++i) {
+    CHECK(of_p[i].position == records[i].position);
+    CHECK(of_p[i].value == records[i].value);
+  }
+  sub.value().reset();
+
+  // A projection runner over a real store catches up past the last marker.
+  test::temp_dir dir;
+  auto store = projections::store::open(dir.sub("store"));
+  REQUIRE(store.has_value());
+  projections::projection_runner runner(*log, *store.value(), {});
+  REQUIRE(runner.start());
+  auto caught = runner.catch_up(60s);
+  REQUIRE_MESSAGE(caught.has_value(), (caught ? std::string{} : caught.error().message()));
+  CHECK(runner.applied(p) == end);
+  for (std::int32_t q = 0; q < 4; ++q)
+    CHECK(runner.applied(partition_id{q}) == end_of(*log, partition_id{q})());
+}
