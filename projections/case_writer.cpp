@@ -310,35 +310,33 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
 
 void case_writer::submit(command_request request, done_handler done) {
   std::string id;
-  std::optional<error> refused;  // answered outside the lock: the handler may ask the writer
-  {
-    std::lock_guard lk(mu_);
-    if (draining_) {
-      refused = make_error(errc::shutting_down);
-    } else if (request.id) {
-      id = (*request.id)();
-      if (const auto p = partition_of(id); !owned_[static_cast<std::size_t>(p())].accepting)
-        refused = not_owner(p);
-    } else {
-      auto allocated = allocate_id(request);
-      if (allocated) {
-        id = std::move(allocated).value();
-        request.id = case_id{id};
-        std::get<core::receive>(request.cmd).id = case_id{id};
-      } else {
-        refused = std::move(allocated).error();
-      }
-    }
-    if (!refused) {
-      if (slots_.size() >= sweep_threshold) sweep_locked();
-      slot& s = slots_[id];
-      s.queue.push_back(pending{std::move(request), std::move(done)});
-      ++in_flight_;
-      if (s.busy) return;
-      s.busy = true;
-    }
+  std::optional<error> refused;
+  std::unique_lock lk(mu_);
+  if (draining_) {
+    refused = make_error(errc::shutting_down);
+  } else if (request.id) {
+    id = (*request.id)();
+    if (const auto p = partition_of(id); !owned_[static_cast<std::size_t>(p())].accepting)
+      refused = not_owner(p);
+  } else if (auto allocated = allocate_id(request); !allocated) {
+    refused = std::move(allocated).error();
+  } else {
+    id = std::move(allocated).value();
+    request.id = case_id{id};
+    std::get<core::receive>(request.cmd).id = case_id{id};
   }
-  if (refused) return done(std::move(*refused));
+  if (refused) {
+    lk.unlock();  // the handler may ask the writer (accepting(), ...)
+    done(std::move(*refused));
+    return;
+  }
+  if (slots_.size() >= sweep_threshold) sweep_locked();
+  slot& s = slots_[id];
+  s.queue.push_back(pending{std::move(request), std::move(done)});
+  ++in_flight_;
+  if (s.busy) return;
+  s.busy = true;
+  lk.unlock();
   post([this, id] { run_next(id); });
 }
 
