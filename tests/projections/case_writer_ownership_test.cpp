@@ -225,8 +225,8 @@ TEST_CASE("two writers that own half of the partitions each never give out the s
 
   std::set<std::string> ids;
   std::size_t total = 0;
-  const auto collect = [&](case_writer& w, std::vector<result<command_outcome>> outcomes,
-                           std::set<std::int32_t> partitions) {
+  const auto collect = [&](case_writer& w, const std::vector<result<command_outcome>>& outcomes,
+                           const std::set<std::int32_t>& partitions) {
     for (const auto& r : outcomes) {
       REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
       const std::string id = r.value().state.id();
@@ -270,9 +270,10 @@ TEST_CASE("two writers that own half of the partitions each never give out the s
     for (const auto& [p, sequences] : by_partition) {
       std::size_t expected = 0;
       for (std::uint64_t n = 1; n <= *sequences.rbegin(); ++n) {
-        std::string seq = std::to_string(n);
-        seq.insert(0, seq.size() < 6 ? 6 - seq.size() : 0, '0');
-        if (all->partition_of(day + "-" + seq)() == p) ++expected;
+        const std::string seq = std::to_string(n);
+        std::string id = day;
+        id.append(1, '-').append(seq.size() < 6 ? 6 - seq.size() : 0, '0').append(seq);
+        if (all->partition_of(id)() == p) ++expected;
       }
       CHECK(sequences.size() == expected);
     }
