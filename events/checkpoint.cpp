@@ -148,6 +148,12 @@ result<checkpoint_tick> checkpointer::tick() {
   checkpoint_tick report;
   std::optional<error> first;
   for (std::int32_t p = 0; p < log_.partition_count(); ++p) {
+    // Only the partition's writer checkpoints it (a Kafka group: its owner). Another owner may
+    // have written meanwhile: a partition taken back resumes from the log's last checkpoint.
+    if (!log_.owns(partition_id{p})) {
+      state_.erase(p);
+      continue;
+    }
     auto r = tick_partition(partition_id{p}, report);
     if (!r) {
       // The checkpoint may or may not be in the log: rebuild this partition's state from it.

@@ -72,8 +72,9 @@ struct checkpoint_tick {
   std::uint64_t records_hashed{0};  // records folded into running hashes
 };
 
-// Writes checkpoints: on each tick(), to every partition whose end moved since its last
-// checkpoint, a checkpoint covering every record before the current end.
+// Writes checkpoints: on each tick(), to every partition this server owns (event_log::owns)
+// whose end moved since its last checkpoint, a checkpoint covering every record before the
+// current end.
 //
 // It resumes from the last checkpoint of each partition found in the log (read backwards from
 // the end on the first tick), so after a restart only new records are hashed. One checkpointer

@@ -109,15 +109,17 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
 
   if (std::holds_alternative<core::case_received>(e.event)) {
     if (auto parts = split_case_id(id)) {
-      auto it = counters_.find(parts->first);
+      const keys::case_counter key{parts->first, e.position.partition()};
+      const std::string encoded = key.encode();
+      auto it = counters_.find(encoded);
       if (it == counters_.end()) {
-        auto stored = case_reader(store_).counter(parts->first);
+        auto stored = case_reader(store_).counter(parts->first, e.position.partition);
         if (!stored) return stored.error();
-        it = counters_.emplace(parts->first, stored.value()).first;
+        it = counters_.emplace(encoded, stored.value()).first;
       }
       if (parts->second > it->second) {
         it->second = parts->second;
-        batch.Put(store_.cf(family::counters), parts->first, storage::be64_value(parts->second));
+        batch.Put(store_.cf(family::counters), encoded, storage::be64_value(parts->second));
       }
     }
   }
@@ -175,9 +177,11 @@ result<std::vector<history_event>> case_reader::history(const case_id& id) const
   return out;
 }
 
-result<std::uint64_t> case_reader::counter(std::string_view center_and_day) const {
-  auto value =
-      storage::get(store_.db(), store_.cf(family::counters), center_and_day, "read case counter");
+result<std::uint64_t> case_reader::counter(std::string_view center_and_day,
+                                           events::partition_id p) const {
+  auto value = storage::get(store_.db(), store_.cf(family::counters),
+                            keys::case_counter{std::string(center_and_day), p()}.encode(),
+                            "read case counter");
   if (!value) return value.error();
   if (!value.value()) return std::uint64_t{0};
   const auto n = storage::parse_be64_value(*value.value());

@@ -16,8 +16,9 @@ namespace caseline::projections {
 
 // The case projection: each case's current state (cases), its history (case_events: each event
 // where the log holds it and its stored bytes, byte for byte the log's), the highest case-id
-// sequence used per center and day (counters) and the revisit sample's tally per partition, center
-// and month (counters, "revisit/..."; core/sla.h). Used by the runner's thread only.
+// sequence used per center, day and partition of the log (counters: the ids a partition's owner
+// gives out, case_writer.h) and the revisit sample's tally per partition, center and month
+// (counters, "revisit/..."; core/sla.h). Used by the runner's thread only.
 class case_projection final : public projection {
  public:
   explicit case_projection(store& s) : store_(s) {}
@@ -45,8 +46,8 @@ class case_reader {
   // Every stored case in id order, each row decoded (or the reason it does not decode).
   result<void> for_each(
       const std::function<void(const case_id& id, result<case_row> row)>& visit) const;
-  // The highest sequence used for case ids "<center>-<YYYYMMDD>-*"; 0 when none.
-  result<std::uint64_t> counter(std::string_view center_and_day) const;
+  // The highest sequence used for case ids "<center>-<YYYYMMDD>-*" of partition p; 0 when none.
+  result<std::uint64_t> counter(std::string_view center_and_day, events::partition_id p) const;
   // The revisit sample so far of a center's month ("YYYY-MM") in one partition of the log
   // (Art. 23, 46); zero when none of its matters closed there yet.
   result<core::revisit_tally> revisit_tally(events::partition_id p, const center_code& center,

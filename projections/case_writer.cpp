@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "core/codec.h"
 #include "core/decide.h"
 #include "core/errc.h"
+#include "core/log_line.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
 #include "projections/errc.h"
@@ -33,6 +37,13 @@ class category final : public std::error_category {
 constexpr std::chrono::seconds catch_up_timeout{10};
 // Idle slots are kept (cached state) until there are this many, then swept.
 constexpr std::size_t sweep_threshold = 4096;
+// How long one catch-up of an assigned partition waits before it is tried again.
+constexpr std::chrono::seconds handover_attempt{1};
+
+error not_owner(events::partition_id p) {
+  return make_error(events::errc::not_owner,
+                    fmt::format("partition {} is not this server's now", p()));
+}
 
 }  // namespace
 
@@ -51,10 +62,19 @@ case_writer::case_writer(events::event_log& log, store& s, projection_runner& ru
       clock_(clk),
       personal_data_(privacy),
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
+      owned_(static_cast<std::size_t>(log.partition_count())),
       gates_(static_cast<std::size_t>(log.partition_count())),
       pool_(threads) {}
 
-case_writer::~case_writer() { drain(std::chrono::seconds(30)); }
+case_writer::~case_writer() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  idle_cv_.notify_all();
+  handover_.shutdown();
+  drain(std::chrono::seconds(30));
+}
 
 void case_writer::post(std::function<void()> task) { pool_.post(std::move(task)); }
 
@@ -62,6 +82,125 @@ bool case_writer::drain(std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
   draining_ = true;
   return idle_cv_.wait_for(lk, timeout, [&] { return in_flight_ == 0; });
+}
+
+events::partition_id case_writer::partition_of(const std::string& id) const {
+  return events::partition_for(id, log_.partition_count());
+}
+
+void case_writer::enable_ownership() {
+  std::lock_guard lk(mu_);
+  for (auto& o : owned_) o.accepting = false;
+}
+
+bool case_writer::accepts(events::partition_id p) const {
+  std::lock_guard lk(mu_);
+  return p() >= 0 && p() < log_.partition_count() &&
+         owned_[static_cast<std::size_t>(p())].accepting;
+}
+
+std::vector<events::partition_id> case_writer::accepting() const {
+  std::lock_guard lk(mu_);
+  std::vector<events::partition_id> out;
+  for (std::size_t p = 0; p < owned_.size(); ++p)
+    if (owned_[p].accepting) out.push_back(events::partition_id{static_cast<std::int32_t>(p)});
+  return out;
+}
+
+bool case_writer::wait_accepts(events::partition_id p, std::chrono::milliseconds timeout) const {
+  std::unique_lock lk(mu_);
+  return idle_cv_.wait_for(lk, timeout,
+                           [&] { return owned_.at(static_cast<std::size_t>(p())).accepting; });
+}
+
+void case_writer::partition_assigned(events::partition_id p) {
+  std::uint64_t term = 0;
+  {
+    std::lock_guard lk(mu_);
+    ownership& o = owned_.at(static_cast<std::size_t>(p()));
+    o.accepting = false;
+    term = ++o.term;
+  }
+  spdlog::info("{}", log_line("partition_assigned", {{"partition", p()}}));
+  handover_.post([this, p, term] { take_over(p, term); });
+}
+
+void case_writer::take_over(events::partition_id p, std::uint64_t term) {
+  const auto current = [&] {
+    return !stopping_ && owned_[static_cast<std::size_t>(p())].term == term;
+  };
+  for (;;) {
+    {
+      std::lock_guard lk(mu_);
+      if (!current()) return;
+    }
+    // Everything p holds, the previous owner's last records included (the group fenced its
+    // writer before assigning p here), is in the store once this succeeds.
+    auto caught = runner_.catch_up(p, handover_attempt);
+    if (caught) break;
+    if (caught.error().code == events::errc::timed_out) continue;  // still replaying
+    spdlog::warn("{}", log_line("partition_catch_up_failed",
+                                {{"partition", p()}, {"error", caught.error().message()}}));
+    // Not a sleep: a revocation or the destructor ends the wait early.
+    std::unique_lock lk(mu_);
+    idle_cv_.wait_for(lk, handover_attempt, [&] { return !current(); });
+  }
+  {
+    std::lock_guard lk(mu_);
+    if (!current()) return;
+    forget_locked(p);
+    owned_[static_cast<std::size_t>(p())].accepting = true;
+  }
+  idle_cv_.notify_all();
+  spdlog::info("{}", log_line("partition_accepted", {{"partition", p()}}));
+}
+
+void case_writer::partition_revoked(events::partition_id p, bool lost) {
+  auto refused = std::make_shared<std::vector<pending>>();
+  {
+    std::unique_lock lk(mu_);
+    ownership& o = owned_.at(static_cast<std::size_t>(p()));
+    o.accepting = false;
+    ++o.term;
+    // Queued commands are not decided here any more; the one a writer thread runs now fails at
+    // its append (its term is over).
+    for (auto& [id, s] : slots_) {
+      if (s.queue.empty() || partition_of(id) != p) continue;
+      for (auto& w : s.queue) refused->push_back(std::move(w));
+      s.queue.clear();
+    }
+  }
+  if (!refused->empty()) {
+    post([this, p, refused] {
+      for (auto& w : *refused) w.done(not_owner(p));
+      std::lock_guard lk(mu_);
+      in_flight_ -= refused->size();
+      if (in_flight_ == 0) idle_cv_.notify_all();
+    });
+  }
+  std::unique_lock lk(mu_);
+  const bool settled = idle_cv_.wait_for(
+      lk, revoke_timeout, [&] { return owned_[static_cast<std::size_t>(p())].appending == 0; });
+  forget_locked(p);
+  lk.unlock();
+  spdlog::info("{}", log_line("partition_revoked",
+                              {{"partition", p()}, {"lost", lost}, {"settled", settled}}));
+}
+
+void case_writer::forget_locked(events::partition_id p) {
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    if (partition_of(it->first) != p) {
+      ++it;
+    } else if (!it->second.busy && it->second.queue.empty()) {
+      it = slots_.erase(it);
+    } else {
+      it->second.cached.reset();  // a command still runs: the next one reads the store
+      ++it;
+    }
+  }
+  std::erase_if(counters_, [&](const auto& c) { return c.first.second == p(); });
+  std::lock_guard lk(sample_mu_);
+  gates_.at(static_cast<std::size_t>(p())).tallies.clear();
 }
 
 std::int64_t case_writer::last_acked(events::partition_id p) const {
@@ -125,47 +264,79 @@ void case_writer::leave_sample(events::partition_id p,
   sample_cv_.notify_all();
 }
 
-result<std::string> case_writer::allocate_id(const core::command& cmd) {
-  const auto* rec = std::get_if<core::receive>(&cmd);
+result<std::string> case_writer::allocate_id(const command_request& request) {
+  const auto* rec = std::get_if<core::receive>(&request.cmd);
   if (!rec) return make_error(errc::case_not_found, "only receive creates a case");
+  const std::int32_t count = log_.partition_count();
+  if (request.partition) {
+    const std::int32_t p = (*request.partition)();
+    if (p < 0 || p >= count)
+      return make_error(events::errc::invalid_partition, fmt::format("partition {}", p));
+    if (!owned_[static_cast<std::size_t>(p)].accepting) return not_owner(*request.partition);
+  }
+  // The partitions this id may go to: the requested one, or any accepted.
+  const auto allowed = [&](std::int32_t p) {
+    return request.partition ? p == (*request.partition)()
+                             : owned_[static_cast<std::size_t>(p)].accepting;
+  };
   const civil_date day = shanghai_date(clock_.now());
   const std::string prefix = format_case_id(rec->center(), day, 0).substr(0, rec->center().size() + 9);
-  auto it = counters_.find(prefix);
-  if (it == counters_.end()) {
-    auto stored = reader_.counter(prefix);
-    if (!stored) return stored.error();
-    it = counters_.emplace(prefix, stored.value()).first;
+  std::vector<std::uint64_t> highest(static_cast<std::size_t>(count), 0);
+  std::optional<std::uint64_t> lowest;
+  for (std::int32_t p = 0; p < count; ++p) {
+    if (!allowed(p)) continue;
+    auto it = counters_.find({prefix, p});
+    if (it == counters_.end()) {
+      auto stored = reader_.counter(prefix, events::partition_id{p});
+      if (!stored) return stored.error();
+      it = counters_.emplace(std::pair{prefix, p}, stored.value()).first;
+    }
+    highest[static_cast<std::size_t>(p)] = it->second;
+    lowest = std::min(lowest.value_or(it->second), it->second);
   }
-  return format_case_id(rec->center(), day, ++it->second);
+  if (!lowest)
+    return make_error(events::errc::not_owner, "this server writes no partition of the log now");
+  // The smallest sequence above its partition's highest, in an allowed partition. Every sequence
+  // below a partition's highest that hashes to it is taken, so no id is given out twice.
+  for (std::uint64_t n = *lowest + 1;; ++n) {
+    std::string id = format_case_id(rec->center(), day, n);
+    const std::int32_t p = events::partition_for(id, count)();
+    if (allowed(p) && n > highest[static_cast<std::size_t>(p)]) {
+      counters_[{prefix, p}] = n;
+      return id;
+    }
+  }
 }
 
 void case_writer::submit(command_request request, done_handler done) {
   std::string id;
-  {
-    std::lock_guard lk(mu_);
-    if (draining_) {
-      done(make_error(errc::shutting_down));
-      return;
-    }
-    if (request.id) {
-      id = (*request.id)();
-    } else {
-      auto allocated = allocate_id(request.cmd);
-      if (!allocated) {
-        done(allocated.error());
-        return;
-      }
-      id = std::move(allocated).value();
-      request.id = case_id{id};
-      std::get<core::receive>(request.cmd).id = case_id{id};
-    }
-    if (slots_.size() >= sweep_threshold) sweep_locked();
-    slot& s = slots_[id];
-    s.queue.push_back(pending{std::move(request), std::move(done)});
-    ++in_flight_;
-    if (s.busy) return;
-    s.busy = true;
+  std::optional<error> refused;
+  std::unique_lock lk(mu_);
+  if (draining_) {
+    refused = make_error(errc::shutting_down);
+  } else if (request.id) {
+    id = (*request.id)();
+    if (const auto p = partition_of(id); !owned_[static_cast<std::size_t>(p())].accepting)
+      refused = not_owner(p);
+  } else if (auto allocated = allocate_id(request); !allocated) {
+    refused = std::move(allocated).error();
+  } else {
+    id = std::move(allocated).value();
+    request.id = case_id{id};
+    std::get<core::receive>(request.cmd).id = case_id{id};
   }
+  if (refused) {
+    lk.unlock();  // the handler may ask the writer (accepting(), ...)
+    done(std::move(*refused));
+    return;
+  }
+  if (slots_.size() >= sweep_threshold) sweep_locked();
+  slot& s = slots_[id];
+  s.queue.push_back(pending{std::move(request), std::move(done)});
+  ++in_flight_;
+  if (s.busy) return;
+  s.busy = true;
+  lk.unlock();
   post([this, id] { run_next(id); });
 }
 
@@ -185,16 +356,22 @@ void case_writer::run_next(const std::string& id) {
   pending work;
   std::optional<case_row> cached;
   bool uncertain = false;
+  const events::partition_id partition = partition_of(id);
+  std::uint64_t term = 0;
   {
     std::lock_guard lk(mu_);
     slot& s = slots_.at(id);
+    if (s.queue.empty()) {  // a revocation took the queued commands: they are answered
+      s.busy = false;
+      return;
+    }
     work = std::move(s.queue.front());
     s.queue.pop_front();
     cached = s.cached;
     uncertain = s.uncertain;
+    term = owned_[static_cast<std::size_t>(partition())].term;
   }
   const case_id cid{id};
-  const events::partition_id partition = events::partition_for(id, log_.partition_count());
   bool gated = false;  // holds the partition's sample gate (a closing command)
   auto fail = [&](error e) {
     if (gated) leave_sample(partition, std::nullopt, true);
@@ -279,6 +456,7 @@ void case_writer::run_next(const std::string& id) {
   auto c = std::make_shared<decided_command>();
   c->id = id;
   c->partition = partition;
+  c->term = term;
   c->gated = gated;
   c->done = std::move(work.done);
   c->row = *cached;
@@ -321,11 +499,32 @@ void case_writer::run_next(const std::string& id) {
 }
 
 void case_writer::append(std::shared_ptr<decided_command> c, std::string record) {
+  {
+    std::lock_guard lk(mu_);
+    ownership& o = owned_[static_cast<std::size_t>(c->partition())];
+    if (o.accepting && o.term == c->term) {
+      ++o.appending;  // a revocation waits for its outcome
+    } else {
+      // Decided for a partition that was revoked meanwhile: nothing is appended. The handler
+      // runs on a writer thread, as every done handler does.
+      post([this, c = std::move(c)] {
+        if (c->gated) leave_sample(c->partition, std::nullopt, true);
+        c->done(not_owner(c->partition));
+        finish(c->id);
+      });
+      return;
+    }
+  }
   const std::string id = c->id;
   log_.append(id, std::move(record),
               [this, c = std::move(c)](result<events::log_position> r) mutable {
                 // The next closing command of the partition may be decided now.
                 if (c->gated) leave_sample(c->partition, c->closure, r.has_value());
+                {
+                  std::lock_guard lk(mu_);
+                  --owned_[static_cast<std::size_t>(c->partition())].appending;
+                }
+                idle_cv_.notify_all();
                 // Runs on a log thread: hand over to a writer thread at once. The log destroys this
                 // callback when it likes (the embedded log: after its whole batch), which can be
                 // after the task answered, drain() returned and the api and the HTTP server are
@@ -338,7 +537,11 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record)
                     std::lock_guard lk(mu_);
                     slot& s = slots_.at(c->id);
                     if (r) {
-                      s.cached = std::move(c->row);
+                      // After a revocation the case may change elsewhere: not cached then.
+                      if (owned_[static_cast<std::size_t>(c->partition())].term == c->term)
+                        s.cached = std::move(c->row);
+                      else
+                        s.cached.reset();
                       s.position = r.value();
                       auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
                       acked = std::max(acked, r.value().offset());

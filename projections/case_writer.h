@@ -69,9 +69,27 @@ struct command_outcome {
 // an append whose outcome is unknown, the partition's tallies are read again from the store
 // once the projection has caught up with the log.
 //
+// Ownership (a Kafka consumer group, events::event_log::join). By default the writer decides for
+// every partition of the log. After enable_ownership() it decides for none until the log's group
+// assigns it one: pass the writer to `log.join` (it is the ownership_listener). An assigned
+// partition is taken once the projection has applied everything it holds (on the writer's own
+// handover thread; retried until it succeeds or the partition is revoked): the cached state of
+// its cases, its id counters and its revisit tallies are then dropped, so every decision reads
+// what the previous owner wrote. A revoked partition is refused at once: its queued commands
+// fail with events::errc::not_owner, and the revocation returns once the commands already
+// decided have their append's outcome (bounded: revoke_timeout). A command for a partition the
+// writer does not accept fails with not_owner before any decision.
+//
+// Case ids are unique across the group: the ids of partition p (those that partition_for puts in
+// p) are given out only by p's owner, each the smallest above the highest p holds for the center
+// and day (the case projection keeps it per partition). A receive without a partition takes the
+// smallest such id over the accepted partitions: with every partition accepted, that is the
+// dense sequence 1, 2, 3 ...
+//
 // Lifecycle: construct after the runner has caught up with the log; destroy after the gateway
-// stopped submitting (the destructor waits for commands in flight). Thread-safe.
-class case_writer {
+// stopped submitting (the destructor waits for commands in flight) and after leaving the group.
+// Thread-safe.
+class case_writer final : public events::ownership_listener {
  public:
   using done_handler = std::function<void(result<command_outcome>)>;
 
@@ -81,7 +99,7 @@ class case_writer {
   // never does: tools/serve.cpp).
   case_writer(events::event_log& log, store& s, projection_runner& runner, personal_data* privacy,
               core::context base, const clock& clk, unsigned threads = 2);
-  ~case_writer();
+  ~case_writer() override;
 
   // `done` runs exactly once, on a writer thread.
   void submit(command_request request, done_handler done);
@@ -103,6 +121,25 @@ class case_writer {
   void set_appended_observer(appended_observer o) { appended_observer_ = std::move(o); }
   // Stops taking commands and waits (up to timeout) for those in flight. True if all finished.
   bool drain(std::chrono::milliseconds timeout);
+
+  // Group mode: from now on the writer decides for no partition until partition_assigned. Call
+  // before the first submit (and before log.join).
+  void enable_ownership();
+  // Whether commands for p's cases are decided here now (false while p is caught up after its
+  // assignment). For the gateway (forwarding) and /readyz.
+  bool accepts(events::partition_id p) const;
+  // The partition of the log that holds a case's records.
+  events::partition_id partition_of(const std::string& id) const;
+  // The partitions accepted now, ascending.
+  std::vector<events::partition_id> accepting() const;
+  // Waits (up to timeout) until p is accepted. True if it is.
+  bool wait_accepts(events::partition_id p, std::chrono::milliseconds timeout) const;
+  // events::ownership_listener, called on the log's group thread. partition_assigned returns at
+  // once (the catch-up runs on the writer's handover thread); partition_revoked returns once no
+  // decided command of p awaits its append's outcome, or after revoke_timeout.
+  void partition_assigned(events::partition_id p) override;
+  void partition_revoked(events::partition_id p, bool lost) override;
+  static constexpr std::chrono::seconds revoke_timeout{30};
 
  private:
   struct pending {
@@ -130,11 +167,21 @@ class case_writer {
   struct decided_command {
     std::string id;
     events::partition_id partition{0};
+    std::uint64_t term{0};  // the partition's term it was decided in (ownership::term)
     bool gated{false};                             // holds the partition's sample gate
     std::optional<core::sampled_closure> closure;  // the tally it joins, if a sample closure
     done_handler done;
     command_outcome outcome;
     case_row row;  // the case after the command
+  };
+
+  // Whether this writer decides for a partition. Each assignment and each revocation starts a new
+  // term: a command decided in an earlier term is not appended (its partition may have moved to
+  // another writer and back meanwhile, so the state it was decided on may be stale).
+  struct ownership {
+    bool accepting{true};
+    std::uint64_t term{0};
+    std::size_t appending{0};  // decided commands whose append's outcome is not known yet
   };
 
   void post(std::function<void()> task);
@@ -149,8 +196,12 @@ class case_writer {
                     bool appended);
   void run_next(const std::string& id);
   void finish(const std::string& id);
-  result<std::string> allocate_id(const core::command& cmd);
+  result<std::string> allocate_id(const command_request& request);
   void sweep_locked();
+  // Catches p up and accepts it, unless the term moved on meanwhile (handover thread).
+  void take_over(events::partition_id p, std::uint64_t term);
+  // Forgets what this writer knew of p's cases: cached states, id counters, revisit tallies.
+  void forget_locked(events::partition_id p);
 
   events::event_log& log_;
   case_reader reader_;
@@ -163,17 +214,21 @@ class case_writer {
   appended_observer appended_observer_;
 
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
+  mutable std::condition_variable idle_cv_;  // in flight, appending, accepting: all on mu_
   std::unordered_map<std::string, slot> slots_;
-  std::map<std::string, std::uint64_t> counters_;  // "<center>-<YYYYMMDD>" -> last sequence
+  // ("<center>-<YYYYMMDD>", partition) -> the highest sequence given out in the partition
+  std::map<std::pair<std::string, std::int32_t>, std::uint64_t> counters_;
   std::vector<std::int64_t> last_acked_;
+  std::vector<ownership> owned_;  // by partition
+  bool stopping_{false};          // the destructor runs: handovers give up
   std::mutex sample_mu_;
   std::condition_variable sample_cv_;
   std::vector<sample_gate> gates_;  // by partition
   std::size_t in_flight_{0};
   bool draining_{false};
 
-  events::thread_pool pool_;  // last: destroyed (joined) first
+  events::thread_pool handover_{1};  // catches up assigned partitions
+  events::thread_pool pool_;         // last: destroyed (joined) first
 };
 
 }  // namespace caseline::projections

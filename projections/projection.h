@@ -52,6 +52,13 @@ class projection {
                                       rocksdb::WriteBatch& /*batch*/) {
     return success();
   }
+  // A partition claim (events/record.h): from `position` on, claim.member writes the partition.
+  // Only the owners view (partition_owners.h) keeps them.
+  virtual result<void> apply_claim(const events::partition_claim& /*claim*/,
+                                   events::log_position /*position*/,
+                                   rocksdb::WriteBatch& /*batch*/) {
+    return success();
+  }
   // After the last apply of a batch, before the runner writes it: a projection that folds many
   // events of a batch into one row (a case's row, a monthly counter) writes that row here, once,
   // instead of once per event (every Put of the same key is another memtable entry).

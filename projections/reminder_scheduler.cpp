@@ -27,6 +27,9 @@ result<std::size_t> reminder_scheduler::tick(timestamp now) {
     std::lock_guard lk(mu_);
     std::set<std::string> still_listed;
     for (const auto& d : due.value()) {
+      // Another server's partition: its owner reminds (the idempotency of the remind command
+      // makes a reminder once, whichever owner sends it).
+      if (!writer_.accepts(writer_.partition_of(d.id()))) continue;
       std::string k = key_of(d);
       if (settled_.contains(k)) {
         still_listed.insert(std::move(k));

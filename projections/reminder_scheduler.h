@@ -28,7 +28,9 @@ struct reminder_options {
 // per deadline: the reminded event removes the deadline from the list when the projection
 // applies it, and core::decide turns a second remind of the same (kind, due) into no event, so
 // a resubmission after a restart (or while the projection lags) writes nothing. A server that
-// was down when a deadline passed reminds at its first tick.
+// was down when a deadline passed reminds at its first tick. In a Kafka group only the cases of
+// the partitions the writer accepts (case_writer::accepts) are reminded: each by its owner, and a
+// new owner, caught up, sees the reminders the previous one wrote.
 //
 // Lifecycle: borrows the store and the writer, which must outlive it; wait_idle() before
 // destroying it when submissions may be in flight. Thread-safety: tick() from one thread at a

@@ -41,18 +41,27 @@ std::optional<civil_date> parse_day(std::optional<std::string_view> s) {
   return civil_date::parse(*s);
 }
 
-}  // namespace
-
-std::string offset::encode() const {
+// prefix be32(partition): the offsets' and the owners' keys.
+std::string partition_key(std::string_view prefix, std::int32_t partition) {
   return key_builder().literal(prefix).be32(static_cast<std::uint32_t>(partition)).str();
 }
 
-std::optional<offset> offset::decode(std::string_view key) {
+std::optional<std::int32_t> parse_partition_key(std::string_view key, std::string_view prefix) {
   key_parser p(key);
   if (!p.literal(prefix)) return std::nullopt;
   const auto partition = p.be32();
   if (!partition || !p.done()) return std::nullopt;
-  return offset{static_cast<std::int32_t>(*partition)};
+  return static_cast<std::int32_t>(*partition);
+}
+
+}  // namespace
+
+std::string offset::encode() const { return partition_key(prefix, partition); }
+
+std::optional<offset> offset::decode(std::string_view key) {
+  const auto partition = parse_partition_key(key, prefix);
+  if (!partition) return std::nullopt;
+  return offset{*partition};
 }
 
 std::string case_sequence::prefix(std::string_view case_id) {
@@ -89,6 +98,26 @@ std::optional<revisit_tally> revisit_tally::decode(std::string_view key) {
   const auto n = parse_decimal<std::int32_t>(*partition);
   if (!n) return std::nullopt;
   return revisit_tally{*n, std::string(*center), std::string(p.rest())};
+}
+
+std::string case_counter::encode() const {
+  return key_builder().field(center_and_day).be32(static_cast<std::uint32_t>(partition)).str();
+}
+
+std::optional<case_counter> case_counter::decode(std::string_view key) {
+  key_parser p(key);
+  const auto center_and_day = p.field();
+  const auto partition = center_and_day ? p.be32() : std::nullopt;
+  if (!partition || !p.done()) return std::nullopt;
+  return case_counter{std::string(*center_and_day), static_cast<std::int32_t>(*partition)};
+}
+
+std::string partition_owner::encode() const { return partition_key(prefix, partition); }
+
+std::optional<partition_owner> partition_owner::decode(std::string_view key) {
+  const auto partition = parse_partition_key(key, prefix);
+  if (!partition) return std::nullopt;
+  return partition_owner{*partition};
 }
 
 std::string idempotency::encode() const { return key_builder().field(token_id).literal(key).str(); }

@@ -49,6 +49,28 @@ struct revisit_tally {
   static std::optional<revisit_tally> decode(std::string_view key);
 };
 
+// counters, the case-id counters: center and day ("<center>-<YYYYMMDD>", a case id without its
+// "-<sequence>", split_case_id)\0 be32(partition) -> be64 the highest sequence used by a case of
+// that partition of the log (case_projection.cpp). Per partition, because only a partition's
+// owner gives out the ids that hash to it (case_writer.h).
+struct case_counter {
+  std::string center_and_day;
+  std::int32_t partition{0};
+
+  std::string encode() const;
+  static std::optional<case_counter> decode(std::string_view key);
+};
+
+// counters, the owners view: "owner/" be32(partition) -> the partition's last claim as its
+// record holds it (events/record.h, encode_partition_claim; partition_owners.cpp).
+struct partition_owner {
+  static constexpr std::string_view prefix = "owner/";
+  std::int32_t partition{0};
+
+  std::string encode() const;
+  static std::optional<partition_owner> decode(std::string_view key);
+};
+
 // idempotency: token id\0 Idempotency-Key -> the first answer (idempotency_store.cpp).
 struct idempotency {
   std::string token_id;

@@ -80,6 +80,10 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
     for (auto* proj : projections_) proj->end_batch(false);
     return e;
   };
+  // An error of one projection, named.
+  auto fail_in = [&](const projection* proj, const error& e) {
+    return fail(make_error(e.code, fmt::format("projection {}: {}", proj->name(), e.detail)));
+  };
   for (const auto& rec : batch) {
     if (rec.position.offset() < next) continue;  // applied before: offsets make it idempotent
     if (rec.position.offset() != next)
@@ -88,6 +92,14 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
                                          rec.position.offset())));
     // Tamper evidence (events/checkpoint.h), partition claims and gaps: no events.
     if (!events::holds_events(rec.value)) {
+      if (events::is_partition_claim(rec.value)) {
+        auto claim = events::decode_partition_claim(rec.value);
+        if (!claim) return fail(claim.error());
+        for (auto* proj : projections_) {
+          if (auto r = proj->apply_claim(claim.value(), rec.position, wb); !r)
+            return fail_in(proj, r.error());
+        }
+      }
       ++next;
       continue;
     }
@@ -103,9 +115,7 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       if (const auto* registry = std::get_if<core::registry_event>(&body.value())) {
         const decoded_registry_event dr{e.env, *registry, e.position, i, e.stored_bytes};
         for (auto* proj : projections_) {
-          if (auto r = proj->apply_registry(dr, wb); !r)
-            return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
-                                                               r.error().detail)));
+          if (auto r = proj->apply_registry(dr, wb); !r) return fail_in(proj, r.error());
         }
         ++count;
         continue;
@@ -115,18 +125,14 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
           e.position,     i,
           e.stored_bytes, events_of.idempotency() ? &*events_of.idempotency() : nullptr};
       for (auto* proj : projections_) {
-        if (auto r = proj->apply(de, wb); !r)
-          return fail(make_error(r.error().code, fmt::format("projection {}: {}", proj->name(),
-                                                             r.error().detail)));
+        if (auto r = proj->apply(de, wb); !r) return fail_in(proj, r.error());
       }
       ++count;
     }
     ++next;
   }
   for (auto* proj : projections_) {
-    if (auto r = proj->prepare_commit(wb); !r)
-      return fail(make_error(r.error().code,
-                             fmt::format("projection {}: {}", proj->name(), r.error().detail)));
+    if (auto r = proj->prepare_commit(wb); !r) return fail_in(proj, r.error());
   }
   wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
          storage::be64_value(static_cast<std::uint64_t>(next)));

@@ -31,9 +31,10 @@ static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_
 // The layout of the log-derived rows (the key layouts of row_keys.h and the values of store.h),
 // kept in the default column family, which no projection writes. 1: the stores from before it
 // was kept (case_events held an event's location only); 2: case_events hold each event's stored
-// bytes too (the case's history is read from them, not from the log).
+// bytes too (the case's history is read from them, not from the log); 3: the case-id counters
+// are kept per partition of the log (keys::case_counter), and the owners view (partition claims).
 constexpr std::string_view layout_key = "layout";
-constexpr std::uint64_t layout_version = 2;
+constexpr std::uint64_t layout_version = 3;
 
 // The stored layout: none in a new store (no offsets applied yet), 1 when it predates the row.
 result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,

@@ -17,7 +17,7 @@ enum class family : std::size_t {
   offsets = 0,  // keys::offset -> next offset to apply (be64)
   cases,        // case id -> case_row (cereal)
   case_events,  // keys::case_sequence -> be32 partition, be64 offset, be32 index, stored bytes
-  counters,     // "<center>-<YYYYMMDD>" -> highest case sequence (be64); keys::revisit_tally
+  counters,     // keys::case_counter, keys::revisit_tally, keys::partition_owner (row_keys.h)
   // the gateway's: tokens, idempotency, list index, registry, access log
   tokens,       // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
   idempotency,  // keys::idempotency -> the first answer (projections/idempotency_store.h)

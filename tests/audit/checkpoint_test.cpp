@@ -1,5 +1,6 @@
 #include "events/checkpoint.h"
 
+#include <set>
 
 #include <doctest/doctest.h>
 
@@ -7,6 +8,7 @@
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "tests/events/event_log_test_support.h"
+#include "tests/events/forwarding_log.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -171,6 +173,36 @@ TEST_CASE("tick writes a checkpoint to each partition whose end moved, covering 
     REQUIRE(cps.size() == 2);
     CHECK(cps[1].second.running_hash == recompute(*log, pa, cps[1].second.last_offset()));
   }
+}
+
+// The embedded log, owning only some partitions (as a member of a Kafka group does).
+class partly_owned_log final : public caseline::events::testing::forwarding_log {
+ public:
+  partly_owned_log(event_log& inner, std::set<std::int32_t> owned)
+      : forwarding_log(inner), owned_(std::move(owned)) {}
+  bool owns(partition_id p) const override { return owned_.contains(p()); }
+
+ private:
+  std::set<std::int32_t> owned_;
+};
+
+TEST_CASE("only the partitions the server owns are checkpointed") {
+  log_dir dir;
+  auto log = dir.open();
+  const partition_id pa = partition_for(key_a, 3);
+  std::string other = key_b;  // a key of another partition
+  for (int i = 3; partition_for(other, 3) == pa; ++i)
+    other = "410100-20250303-00000" + std::to_string(i);
+  const partition_id pb = partition_for(other, 3);
+  append(*log, key_a, 2);
+  append(*log, other, 2);
+  partly_owned_log owner_of_a(*log, {pa()});
+  checkpointer cp(owner_of_a);
+  auto ticked = cp.tick();
+  REQUIRE_MESSAGE(ticked.has_value(), (ticked ? std::string{} : ticked.error().message()));
+  CHECK(ticked.value().written == 1);
+  CHECK(checkpoints(*log, pa).size() == 1);
+  CHECK(checkpoints(*log, pb).empty());
 }
 
 TEST_CASE("the checkpoint task ticks once more when stopped") {

@@ -13,6 +13,7 @@
 #include "events/errc.h"
 #include "projections/key_store.h"
 #include "projections/personal_data.h"
+#include "tests/events/forwarding_log.h"
 #include "tests/projections/projection_test_support.h"
 
 namespace caseline::projections::testing {
@@ -21,32 +22,17 @@ namespace {
 // The real log underneath, but every append callback is kept until this is destroyed: the
 // interface lets a log destroy a callback whenever it likes after calling it (the embedded log
 // does so after its whole batch, on its own thread).
-class keeping_log final : public events::event_log {
+class keeping_log final : public events::testing::forwarding_log {
  public:
-  explicit keeping_log(events::event_log& inner) : inner_(inner) {}
+  explicit keeping_log(events::event_log& inner) : forwarding_log(inner) {}
 
-  std::int32_t partition_count() const override { return inner_.partition_count(); }
   void append(std::string key, std::string value, append_handler handler) override {
-    inner_.append(std::move(key), std::move(value), keep(std::move(handler)));
+    inner().append(std::move(key), std::move(value), keep(std::move(handler)));
   }
   void append_to(events::partition_id p, std::string key, std::string value,
                  append_handler handler) override {
-    inner_.append_to(p, std::move(key), std::move(value), keep(std::move(handler)));
+    inner().append_to(p, std::move(key), std::move(value), keep(std::move(handler)));
   }
-  result<std::vector<events::log_record>> read(events::partition_id p, events::log_offset from,
-                                               std::size_t max_records,
-                                               std::chrono::milliseconds wait) override {
-    return inner_.read(p, from, max_records, wait);
-  }
-  result<events::log_offset> end_offset(events::partition_id p) override {
-    return inner_.end_offset(p);
-  }
-  result<std::unique_ptr<events::subscription>> subscribe(events::start_offsets from,
-                                                          batch_handler handler) override {
-    return inner_.subscribe(std::move(from), std::move(handler));
-  }
-  result<void> flush(std::chrono::milliseconds timeout) override { return inner_.flush(timeout); }
-  result<void> check() override { return inner_.check(); }
 
  private:
   append_handler keep(append_handler handler) {
@@ -56,7 +42,6 @@ class keeping_log final : public events::event_log {
     return [kept](result<events::log_position> r) { (*kept)(std::move(r)); };
   }
 
-  events::event_log& inner_;
   std::mutex mu_;
   std::vector<std::shared_ptr<append_handler>> kept_;
 };
@@ -87,32 +72,6 @@ TEST_CASE("a done handler is gone with the writer, however long the log keeps it
   CHECK(connection.use_count() == 1);
 }
 
-// Submits `n` new cases at once from `n` threads and returns every outcome, once all arrived.
-std::vector<result<command_outcome>> receive_at_once(case_writer& writer, std::size_t n) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<result<command_outcome>> outcomes;
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    threads.emplace_back([&] {
-      command_request req;
-      req.cmd = recv("410100");
-      req.who = world::agent("410100");
-      req.correlation_id = "test";
-      writer.submit(std::move(req), [&](result<command_outcome> r) {
-        std::lock_guard lk(mu);
-        outcomes.push_back(std::move(r));
-        cv.notify_all();
-      });
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::unique_lock lk(mu);
-  REQUIRE(cv.wait_for(lk, 60s, [&] { return outcomes.size() == n; }));
-  return outcomes;
-}
-
 core::context writer_context(stack& s) {
   core::context base;
   base.cal = &core::testing::repo_calendar();
@@ -141,7 +100,7 @@ TEST_CASE(
     REQUIRE(keys);
     personal_data privacy(*keys.value());
     case_writer writer(s.log(), s.db(), s.runner(), &privacy, writer_context(s), s.clock());
-    for (auto& r : receive_at_once(writer, 48)) {
+    for (auto& r : receive_many(writer, 48, 1)) {
       REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
       cases.push_back(std::move(r).value());
     }
@@ -177,7 +136,7 @@ TEST_CASE("a failed key write fails every new case waiting on it, and appends no
   const std::int64_t before = records_in_log(s.log());
   {
     case_writer writer(s.log(), s.db(), s.runner(), &privacy, writer_context(s), s.clock());
-    for (const auto& r : receive_at_once(writer, 24)) {
+    for (const auto& r : receive_many(writer, 24, 1)) {
       REQUIRE_FALSE(r);
       // Certainly not in the log (nothing was appended), so never "outcome unknown".
       CHECK(r.error().code != events::errc::outcome_unknown);

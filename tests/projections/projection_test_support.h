@@ -5,14 +5,17 @@
 // manual clock; scenarios written as data (a command at a date, by whom, for which case).
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -88,11 +91,18 @@ class stack {
     REQUIRE(runner_->start());
     auto caught = runner_->catch_up(60s);
     REQUIRE_MESSAGE(caught, (caught ? "" : caught.error().message()));
+    writer_ = new_writer();
+  }
+
+  // Another writer over the same store and runner (as another server of a group would be), on
+  // the stack's log or on `log` (one over it).
+  std::unique_ptr<case_writer> new_writer(events::event_log* log = nullptr) {
     core::context base;
     base.cal = &core::testing::repo_calendar();
     base.reg = &world_.reg;
     base.sla = world_.sla;
-    writer_ = std::make_unique<case_writer>(*log_, *store_, *runner_, nullptr, base, clock_);
+    return std::make_unique<case_writer>(log ? *log : *log_, *store_, *runner_, nullptr, base,
+                                         clock_);
   }
 
   // A restart: everything but the log and the data folder goes away.
@@ -149,6 +159,7 @@ class stack {
   store& db() { return *store_; }
   projection_runner& runner() { return *runner_; }
   calendar_projection& calendar() { return projections_->calendar(); }
+  const partition_owners& owners() const { return projections_->owners(); }
   case_writer& writer() { return *writer_; }
   const temp_dir& dir() const { return dir_; }
 
@@ -209,6 +220,41 @@ inline core::command revisit(std::optional<core::satisfaction> view) {
   return core::revisit{view.has_value(), view, std::nullopt, false, "notes"};
 }
 inline core::command archive() { return core::archive{}; }
+
+// A command of an agent of center 410100.
+inline command_request request_for(std::optional<case_id> id, core::command cmd) {
+  command_request req;
+  req.id = std::move(id);
+  req.cmd = std::move(cmd);
+  req.who = world::agent("410100");
+  req.correlation_id = "test";
+  return req;
+}
+
+// Submits new cases at once from `threads` threads, `per_thread` each; returns every outcome,
+// once all arrived.
+inline std::vector<result<command_outcome>> receive_many(case_writer& writer, std::size_t threads,
+                                                         std::size_t per_thread) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<command_outcome>> outcomes;
+  std::vector<std::thread> submitters;
+  submitters.reserve(threads);
+  for (std::size_t t = 0; t < threads; ++t) {
+    submitters.emplace_back([&] {
+      for (std::size_t i = 0; i < per_thread; ++i)
+        writer.submit(request_for(std::nullopt, recv("410100")), [&](result<command_outcome> r) {
+          std::lock_guard lk(mu);
+          outcomes.push_back(std::move(r));
+          cv.notify_all();
+        });
+    });
+  }
+  for (auto& t : submitters) t.join();
+  std::unique_lock lk(mu);
+  REQUIRE(cv.wait_for(lk, 90s, [&] { return outcomes.size() == threads * per_thread; }));
+  return outcomes;
+}
 
 // Runs the steps in order; returns label -> case id. Every step must succeed.
 inline std::map<std::string, case_id> play(stack& s, const std::vector<step>& steps) {
