@@ -51,7 +51,8 @@ void write_cases(const std::string& dir, int n) {
   const core::actor agent{user_id{"a"}, core::role::agent, center_code{"410100"}, {}};
   for (int i = 0; i < n; ++i) {
     auto r = projections::submit_and_wait(
-        writer, projections::command_request{std::nullopt, a_call(i), agent, "t", {}, {}, {}}, 30s);
+        writer, projections::command_request{std::nullopt, a_call(i), agent, "t", {}, {}, {}, {}},
+        30s);
     REQUIRE(r);
   }
   REQUIRE(runner.catch_up(30s));
