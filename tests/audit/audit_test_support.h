@@ -108,7 +108,7 @@ class history {
     correlation =
         "corr-" + std::string(6 - std::min<std::size_t>(6, correlation.size()), '0') + correlation;
     projections::command_request req{
-        std::move(id), std::move(cmd), std::move(who), std::move(correlation), {}, {}, {}};
+        std::move(id), std::move(cmd), std::move(who), std::move(correlation), {}, {}, {}, {}};
     std::promise<result<projections::command_outcome>> done;
     auto f = done.get_future();
     writer_->submit(std::move(req), [&done](result<projections::command_outcome> r) {

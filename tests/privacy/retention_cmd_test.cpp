@@ -43,29 +43,45 @@ TEST_CASE("caseline recording put, retention audit and retention purge") {
     auto stack = tools::server_stack::open(so);
     REQUIRE_MESSAGE(stack, (stack ? "" : stack.error().message()));
     const core::actor agent{user_id{"a"}, core::role::agent, center_code{"410100"}, {}};
-    auto r = projections::submit_and_wait(
-        stack.value()->writer(),
-        {std::nullopt,
-         core::receive{core::channel::phone, center_code{"410100"}, {"13811112222", "某"}, "问询",
-                       core::recording_ref{"blob:" + sha, sha, 12}, {}, ""},
-         agent, "t", {}, {}, {}},
-        30s);
+    auto r =
+        projections::submit_and_wait(stack.value()->writer(),
+                                     {std::nullopt,
+                                      core::receive{core::channel::phone,
+                                                    center_code{"410100"},
+                                                    {"13811112222", "某"},
+                                                    "问询",
+                                                    core::recording_ref{"blob:" + sha, sha, 12},
+                                                    {},
+                                                    ""},
+                                      agent,
+                                      "t",
+                                      {},
+                                      {},
+                                      {},
+                                      {}},
+                                     30s);
     REQUIRE(r);
     id = r.value().state.id();
     auto answered = projections::submit_and_wait(
-        stack.value()->writer(), {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}, {}},
-        30s);
+        stack.value()->writer(),
+        {case_id{id}, core::answer_immediately{"x"}, agent, "t", {}, {}, {}, {}}, 30s);
     REQUIRE(answered);
     if (answered.value().state.revisit_required) {  // picked by the sample (Art. 23(1), 46)
       const core::actor supervisor{user_id{"s"}, core::role::supervisor, center_code{"410100"}, {}};
       REQUIRE(projections::submit_and_wait(
           stack.value()->writer(),
-          {case_id{id}, core::revisit{true, core::satisfaction::satisfied, std::nullopt, false, ""},
-           supervisor, "t", {}, {}, {}},
+          {case_id{id},
+           core::revisit{true, core::satisfaction::satisfied, std::nullopt, false, ""},
+           supervisor,
+           "t",
+           {},
+           {},
+           {},
+           {}},
           30s));
     }
-    REQUIRE(projections::submit_and_wait(stack.value()->writer(),
-                                         {case_id{id}, core::archive{}, agent, "t", {}, {}, {}}, 30s));
+    REQUIRE(projections::submit_and_wait(
+        stack.value()->writer(), {case_id{id}, core::archive{}, agent, "t", {}, {}, {}, {}}, 30s));
   }
 
   SUBCASE("the audit lists the items and its verdict") {

@@ -77,7 +77,8 @@ struct rig {
 
   projections::command_outcome run(const std::optional<case_id>& id, core::command cmd,
                                    const core::actor& who) {
-    projections::command_request req{id, std::move(cmd), who, "test", std::nullopt, std::nullopt, std::nullopt};
+    projections::command_request req{id,           std::move(cmd), who,          "test",
+                                     std::nullopt, std::nullopt,   std::nullopt, std::nullopt};
     auto r = projections::submit_and_wait(*writer, std::move(req), 30s);
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
     REQUIRE(r.value().position);
