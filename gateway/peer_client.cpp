@@ -21,7 +21,7 @@ namespace bhttp = beast::http;
 
 // What the answer of a write may weigh: far above any case (a case with its history is a few
 // KiB), so that only a broken peer hits it.
-constexpr std::uint64_t answer_limit = 8 * 1024 * 1024;
+constexpr std::uint64_t answer_limit = std::uint64_t{8} * 1024 * 1024;
 
 // Headers of the owner's answer that are not passed on: hop-by-hop ones, those the server
 // writes itself, and Content-Type (http_response::content_type).
