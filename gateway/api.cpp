@@ -17,6 +17,7 @@
 #include "events/field_crypto.h"
 #include "gateway/case_json.h"
 #include "gateway/detail/api_impl.h"
+#include "gateway/forwarding.h"
 #include "gateway/json_text.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
@@ -25,8 +26,6 @@ namespace caseline::gateway {
 
 namespace {
 
-// How long a read waits for the projection to show this server's own acknowledged writes.
-constexpr std::chrono::seconds read_your_writes_timeout{5};
 // How long a command with an Idempotency-Key waits for the key index to hold the log's end.
 constexpr std::chrono::seconds idempotency_catch_up_timeout{10};
 
@@ -188,6 +187,11 @@ void api::impl::dispatch(const scope_ptr& sc, responder done) {
           make_error(errc::forbidden, "role " + std::string(to_string(sc->who->role))),
           sc->req.path));
   }
+  // In a group, a write whose partition another server writes is that server's to answer.
+  if (routed_elsewhere(sc, done)) return;
+  // Health and readiness never wait.
+  if (rt.op || rt.name == "get_status")
+    if (auto w = await_positions(*sc); !w) return done(error_response(w.error(), sc->req.path));
   if (rt.method == "POST" && sc->req.header("idempotency-key"))
     return idempotent(sc, std::move(done), rt.handler);
   rt.handler(*this, sc, std::move(done));
@@ -293,6 +297,8 @@ void api::impl::idempotent(const scope_ptr& sc, responder done, route_handler fn
                       false, false);
       auto answer = case_answer(*sc, first.value()->id(), creates ? 201 : 200);
       if (!answer) return finish(error_response(answer.error(), sc->req.path), false, false);
+      answer.value().headers.emplace_back(position_header,
+                                          format_position(first.value()->position));
       return finish(std::move(answer).value(), true, true);
     }
   }
@@ -431,6 +437,7 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
   req.correlation_id = sc->correlation_id;
   req.who = to_actor(*sc->who);
   req.idempotency = sc->idempotency;
+  if (!req.id && sc->new_case_partition) req.partition = sc->new_case_partition;
   s_.writer.submit(
       std::move(req), [this, sc, status, submitted, done = std::move(done),
                        written = std::move(written)](result<projections::command_outcome> r) {
@@ -444,7 +451,12 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         metrics_.observe_append("ok", seconds);
         if (written) written(r.value().state);
         auto resp = render_case(*sc, r.value().state, status);
-        done(resp ? std::move(resp).value() : error_response(resp.error(), sc->req.path));
+        if (!resp) return done(error_response(resp.error(), sc->req.path));
+        // Where the write is in the log: a read on any server of the group may wait for it
+        // (Caseline-After).
+        if (const auto& at = r.value().position)
+          resp.value().headers.emplace_back(position_header, format_position(*at));
+        done(std::move(resp).value());
       });
 }
 

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,14 @@ struct services {
   std::function<result<projections::created_token>(const token_order&)> create_token{};
   // The HTTP server's connection counters (http_server::connection_metrics), for /metrics.
   std::function<std::vector<gauge_sample>()> connection_metrics{};
+  // In a Kafka group (gateway/forwarding.h): which partitions this server decides commands for
+  // now, which of them take new cases, and the advertised base URL of each partition's owner
+  // (from its claim record) and of this server. Empty: no group, this server writes everything.
+  // Called from the api's threads (writable() also by /readyz: it must not wait).
+  std::function<bool(events::partition_id)> writes{};
+  std::function<std::vector<events::partition_id>()> writable{};
+  std::function<std::optional<std::string>(events::partition_id)> owner_url{};
+  std::string self_url{};
 };
 
 struct api_options {

@@ -226,6 +226,8 @@ http_response problem_response(const problem& p, std::string_view instance) {
   r.status = p.status;
   r.content_type = "application/problem+json";
   r.body = json_text(o);
+  // A partition that moves between servers of the group has an owner again within seconds.
+  if (p.slug == "partition-moving") r.headers.emplace_back("Retry-After", "1");
   return r;
 }
 

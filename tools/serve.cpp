@@ -365,6 +365,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.connection_metrics = [raw = p.get()] {
     return raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
   };
+  if (options.adjust_services) options.adjust_services(services);
   p->api = std::make_unique<gateway::api>(std::move(services), ao);
   gateway::server_options so;
   so.host = listen.first;

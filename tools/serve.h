@@ -17,6 +17,9 @@
 namespace caseline::events {
 class event_log;
 }
+namespace caseline::gateway {
+struct services;
+}
 namespace caseline::projections {
 class store;
 class case_writer;
@@ -71,6 +74,10 @@ struct serve_options {
   projections::assessment_weights assessment_weights;
   std::chrono::minutes checkpoint_interval{5};       // tamper-evidence checkpoints; 0: none
   std::chrono::milliseconds reminder_interval{5000}; // how often passed deadlines are reminded
+  // Called with the api's services just before the api is made: where the group's hooks
+  // (services::writes, writable, owner_url, self_url) may be set, e.g. by tests that make a
+  // server which writes no partition and forwards to another.
+  std::function<void(gateway::services&)> adjust_services;
 };
 
 struct token_request;

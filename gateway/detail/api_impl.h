@@ -7,6 +7,7 @@
 // object does not pay for it.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -49,6 +50,10 @@ namespace json = boost::json;
 
 struct personal_view;  // gateway/case_json.h
 
+// How long a read waits for the projection to show this server's own acknowledged writes, or
+// the positions a Caseline-After names.
+inline constexpr std::chrono::seconds read_your_writes_timeout{5};
+
 struct request_scope {
   http_request req;
   std::string correlation_id;
@@ -60,6 +65,8 @@ struct request_scope {
   std::string sealed_for;
   // The Idempotency-Key of a command, as its record carries it into the log.
   std::optional<events::idempotency_mark> idempotency;
+  // In a group: the partition a new case goes to (forwarding.cpp, write_partition).
+  std::optional<events::partition_id> new_case_partition;
 };
 
 using scope_ptr = std::shared_ptr<request_scope>;
@@ -154,6 +161,16 @@ class api::impl : api_handlers {
   result<http_response> render_case(request_scope& sc, core::case_state st, int status);
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
+
+  // --- scale-out: where a write goes, forwarding, positions (gateway/forwarding.cpp) -------
+  std::optional<events::partition_id> write_partition(request_scope& sc);
+  // True when the request was answered here because another server writes its partition
+  // (forwarded there, or 503 partition-moving); false: this server handles it.
+  bool routed_elsewhere(const scope_ptr& sc, responder& done);
+  void forward(const scope_ptr& sc, events::partition_id p, const std::string& owner,
+               responder& done);
+  result<void> await_positions(const request_scope& sc);
+
   void answer_projection(const answerer& done, const std::function<result<json::object>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
@@ -229,6 +246,10 @@ class api::impl : api_handlers {
   std::mutex idem_mu_;
   std::map<std::string, in_flight> in_flight_;  // guarded by idem_mu_
   std::atomic<std::uint64_t> integrity_failures_{0};
+  std::atomic<std::size_t> next_writable_{0};  // round robin over writable() for new cases
+  std::atomic<std::uint64_t> forwarded_answered_{0};
+  std::atomic<std::uint64_t> forwarded_unreachable_{0};
+  std::atomic<std::uint64_t> forwarded_no_owner_{0};
   projections::recording_store recordings_{s_.blobs, s_.keys};
   std::atomic<bool> stopping_{false};  // stop(): requests are answered 503 from then on
   events::thread_pool pool_;           // last: joined first

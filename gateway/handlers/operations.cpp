@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "core/calendar.h"
@@ -43,7 +44,14 @@ void api::impl::readyz(const scope_ptr&, answerer done) {
   if (!ok)
     return done(problem_response(
         {503, "not-ready", "Service unavailable", "a dependency is not ready", "", ""}));
-  done(json_response(200, {{"status", "ready"}, {"checks", checks}}));
+  // The partitions this server writes (all of them without a group) and its group, if any.
+  json::array partitions;
+  for (const auto p : s_.writable ? s_.writable() : s_.log.owned()) partitions.emplace_back(p());
+  const auto group = s_.log.group();
+  done(json_response(200, {{"status", "ready"},
+                           {"checks", checks},
+                           {"group", group ? json::value(group->group) : json::value(nullptr)},
+                           {"partitions", std::move(partitions)}}));
 }
 
 void api::impl::openapi(const scope_ptr&, answerer done) {
@@ -87,6 +95,32 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
                     "counter",
                     {},
                     static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
+  if (const auto group = s_.log.group()) {
+    gauges.push_back({"caseline_group_partitions_owned",
+                      "Partitions of the log this member of the group owns now.",
+                      "gauge",
+                      {},
+                      static_cast<double>(s_.log.owned().size())});
+    gauges.push_back({"caseline_group_rebalances_total",
+                      "Partition assignments and revocations this member has seen.",
+                      "counter",
+                      {},
+                      static_cast<double>(group->rebalances)});
+    gauges.push_back({"caseline_group_fenced_total",
+                      "Appends refused because a newer owner of the partition fenced this writer.",
+                      "counter",
+                      {},
+                      static_cast<double>(group->fenced)});
+  }
+  for (const auto& [outcome, count] : {std::pair{"answered", &forwarded_answered_},
+                                       std::pair{"unreachable", &forwarded_unreachable_},
+                                       std::pair{"no_owner", &forwarded_no_owner_}})
+    gauges.push_back({"caseline_forwarded_requests_total",
+                      "Writes for a partition another server of the group writes: answered by "
+                      "its owner, its owner unreachable, or no owner known (both 503).",
+                      "counter",
+                      {{"outcome", outcome}},
+                      static_cast<double>(count->load(std::memory_order_relaxed))});
   if (s_.connection_metrics)
     for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
   for (auto& g : process_gauges()) gauges.push_back(std::move(g));
