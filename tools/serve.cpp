@@ -118,6 +118,7 @@ struct server_stack::parts {
   std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::deadline_reviser> reviser;
   civil_date calendar_warned_on;  // the reminder task's: one warning a day
+  bool calendar_seeded{false};    // the shipped calendar years are in the log (seed())
   std::unique_ptr<projections::reminder_scheduler> reminders;
   events::periodic_task reminder_ticker;
   events::periodic_task report_jobs;
@@ -157,6 +158,8 @@ void server_stack::stop(std::chrono::milliseconds grace) {
   parts_->reminder_ticker.stop();
   if (parts_->reminders) parts_->reminders->wait_idle(grace);
   parts_->writer->drain(grace);
+  // Hand the partitions to the other servers of the group now, not after the session timeout.
+  parts_->log->leave();
   // One last checkpoint over everything written, unless the log is down (it would only wait).
   if (parts_->log->check())
     parts_->checkpoints.stop();
@@ -267,6 +270,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   base.retention = p->retention;
   p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner,
                                                          p->privacy.get(), base, *p->clock);
+  const bool in_group = !log_options.group.empty();
+  // In a group the writer decides for no partition until the group assigns it some (join below).
+  if (in_group) p->writer->enable_ownership();
   p->writer->set_registry_source(
       [reg = &p->projections->registry()] { return reg->snapshot(); });
   p->writer->set_calendar_source([cal = &p->projections->calendar()] { return cal->snapshot(); });
@@ -285,16 +291,32 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
 
   // The first start publishes the shipped calendar years into the log; later years come by
   // publication (PUT /v1/calendar/{year}).
-  if (auto seeded = p->calendar_writer->seed(p->calendar_text,
-                                             events::actor{"caseline", "admin", "", ""});
-      !seeded)
-    return seeded.error();
+  // In a group only the owner of the calendar stream's partition may write it: the reminder task
+  // seeds it there once that partition is this server's (seed() writes nothing when the log
+  // already holds the years).
+  if (!in_group) {
+    if (auto seeded = p->calendar_writer->seed(p->calendar_text,
+                                               events::actor{"caseline", "admin", "", ""});
+        !seeded)
+      return seeded.error();
+    p->calendar_seeded = true;
+  }
   p->reviser = std::make_unique<projections::deadline_reviser>(*p->store, *p->writer,
                                                                p->projections->calendar());
   p->reminders =
       std::make_unique<projections::reminder_scheduler>(*p->store, *p->writer, p->calendar);
   p->reminder_ticker = projections::start_reminders(
       *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
+        if (!raw->calendar_seeded &&
+            raw->writer->accepts(events::partition_for(projections::calendar_writer::stream_key,
+                                                       raw->log->partition_count()))) {
+          if (auto seeded = raw->calendar_writer->seed(raw->calendar_text,
+                                                       events::actor{"caseline", "admin", "", ""});
+              seeded)
+            raw->calendar_seeded = true;
+          else
+            spdlog::warn("{}", log_line("calendar_seed_failed", {{"error", seeded.error().message()}}));
+        }
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
           spdlog::warn("{}", log_line("deadline_revision_failed", {{"error", r.error().message()}}));
@@ -365,6 +387,17 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.connection_metrics = [raw = p.get()] {
     return raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
   };
+  if (in_group) {
+    services.writes = [w = p->writer.get()](events::partition_id q) { return w->accepts(q); };
+    services.writable = [w = p->writer.get()] { return w->accepting(); };
+    services.owner_url = [o = &p->projections->owners()](
+                             events::partition_id q) -> std::optional<std::string> {
+      auto claim = o->owner(q);
+      if (!claim) return std::nullopt;
+      return claim->member;
+    };
+    services.self_url = log_options.advertise;
+  }
   if (options.adjust_services) options.adjust_services(services);
   p->api = std::make_unique<gateway::api>(std::move(services), ao);
   gateway::server_options so;
@@ -381,6 +414,10 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
         api->handle(std::move(req), std::move(respond));
       });
   if (auto r = p->server->start(); !r) return r.error();
+  // Everything that answers for a partition exists: ask the group for partitions. The writer
+  // takes each once the projections have applied what its previous owner wrote.
+  if (in_group)
+    if (auto r = p->log->join(*p->writer); !r) return r.error();
   return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
 }
 
