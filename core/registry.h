@@ -189,6 +189,7 @@ static_assert(caseline::core::unit_registered::type_id ==
               caseline::core::reserved_type_id::unit_registered);
 static_assert(caseline::core::calendar_year_published::type_id ==
               caseline::core::reserved_type_id::calendar_year_published);
-static_assert(caseline::core::token_issued::type_id == caseline::core::reserved_type_id::token_issued);
+static_assert(caseline::core::token_issued::type_id ==
+              caseline::core::reserved_type_id::token_issued);
 static_assert(caseline::core::token_revoked::type_id ==
               caseline::core::reserved_type_id::token_revoked);

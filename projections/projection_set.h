@@ -12,6 +12,7 @@
 #include "projections/reports.h"
 #include "projections/retention.h"
 #include "projections/store.h"
+#include "projections/token_store.h"
 
 namespace caseline::projections {
 
@@ -19,7 +20,7 @@ namespace caseline::projections {
 // applies them. The server, the offline tools and the rebuild all use this one set: the runner
 // keeps one offset per partition for all of them, so a tool that ran a subset would move the
 // offsets past events the others never saw. Owns them; borrows the store. Runner thread only,
-// except registry() and calendar() (thread-safe snapshots).
+// except registry(), calendar() and tokens() (thread-safe reads).
 class projection_set {
  public:
   explicit projection_set(store& s)
@@ -30,15 +31,19 @@ class projection_set {
         queues_(s),
         reports_(s),
         retention_(s),
-        keys_(s) {}
+        keys_(s),
+        tokens_(s) {}
   std::vector<projection*> all() {
-    return {&cases_, &index_, &registry_, &calendar_, &queues_, &reports_, &retention_, &keys_};
+    return {&cases_,   &index_,     &registry_, &calendar_, &queues_,
+            &reports_, &retention_, &keys_,     &tokens_};
   }
   registry_projection& registry() { return registry_; }
   calendar_projection& calendar() { return calendar_; }
+  tokens_projection& tokens() { return tokens_; }
   // Fails when a projection's stored rows cannot be loaded at start.
   const std::optional<error>& load_error() const {
-    return registry_.load_error() ? registry_.load_error() : calendar_.load_error();
+    if (registry_.load_error()) return registry_.load_error();
+    return calendar_.load_error() ? calendar_.load_error() : tokens_.load_error();
   }
 
  private:
@@ -50,6 +55,7 @@ class projection_set {
   report_projection reports_;
   retention_projection retention_;
   idempotency_projection keys_;
+  tokens_projection tokens_;
 };
 
 }  // namespace caseline::projections

@@ -16,6 +16,7 @@
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "projections/rebuild.h"
+#include "projections/token_store.h"
 
 namespace caseline::projections {
 
@@ -58,7 +59,7 @@ result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,
 // A store of another layout is rebuilt: every log-derived family (rebuild.h), the offsets
 // included, is emptied in one synced WriteBatch with the new layout row, so the runner replays
 // the log into them from offset 0 (the server does at start: catch_up); the gateway's own
-// families (tokens, idempotency, access log, server state) are kept. A crash before the write
+// families (idempotency, access log, server state) are kept. A crash before the write
 // leaves the old store as it was, to be rebuilt at the next open.
 result<void> upgrade_layout(rocksdb::DB& db,
                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
@@ -128,6 +129,12 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
   if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
   auto opened = std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+  // Before the tokens family is treated as log-derived (a layout change empties it): the tokens
+  // an older store kept without a log event wait aside to be published.
+  if (auto r = set_aside_unlogged_tokens(*db, opened->cf(family::tokens),
+                                         opened->cf(family::server_state));
+      !r)
+    return r.error();
   if (auto r = upgrade_layout(*db, opened->handles_, dir); !r) return r.error();
   return opened;
 }

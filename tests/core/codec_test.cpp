@@ -138,8 +138,8 @@ std::vector<registry_event> registry_samples() {
                                   "2027-02-06 makeup_workday 春节\n",
                                   civil_date{2026, 12, 8}, user_id{"u-admin"}},
           token_issued{"3f2a9c1b7d4e",
-                       "3f2a9c1b7d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
-                       "unit", center_code{"410100"}, "u-410100-yg", timestamp{1764806400000},
+                       "3f2a9c1b7d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8", "unit",
+                       center_code{"410100"}, "u-410100-yg", timestamp{1764806400000},
                        timestamp{1767398400000}},
           token_revoked{"3f2a9c1b7d4e", timestamp{1764892800000}}};
 }

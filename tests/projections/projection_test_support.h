@@ -149,6 +149,7 @@ class stack {
   store& db() { return *store_; }
   projection_runner& runner() { return *runner_; }
   calendar_projection& calendar() { return projections_->calendar(); }
+  tokens_projection& tokens() { return projections_->tokens(); }
   case_writer& writer() { return *writer_; }
   const temp_dir& dir() const { return dir_; }
 
