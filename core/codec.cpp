@@ -118,6 +118,10 @@ std::string_view event_name(std::uint16_t type_id) {
       return "extension_requested";
     case overdue_reported::type_id:
       return "overdue_reported";
+    case token_issued::type_id:
+      return "token_issued";
+    case token_revoked::type_id:
+      return "token_revoked";
   }
   return "";
 }

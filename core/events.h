@@ -540,6 +540,8 @@ inline constexpr std::uint16_t recording_purged = 15;
 inline constexpr std::uint16_t text_shredded = 16;
 inline constexpr std::uint16_t unit_registered = 17;          // core/registry.h
 inline constexpr std::uint16_t calendar_year_published = 22;  // core/registry.h
+inline constexpr std::uint16_t token_issued = 26;             // core/registry.h
+inline constexpr std::uint16_t token_revoked = 27;            // core/registry.h
 }  // namespace reserved_type_id
 
 // Every case event type, in type-id order. Appending a type is fine; removing or reordering is

@@ -16,6 +16,7 @@
 #include "core/events.h"
 #include "core/ids.h"
 #include "core/result.h"
+#include "core/time.h"
 
 namespace caseline::core {
 
@@ -86,9 +87,44 @@ struct calendar_year_published {
   }
 };
 
-// Reference-data events (the registry of units, the calendar), in type-id order (ids are shared
-// with case events and never reused).
-using registry_event = std::variant<unit_registered, calendar_year_published>;
+// id 26: a bearer token issued (or an older store's token published into the log once, with
+// its first id and hash). Only the SHA-256 of the secret (hex) is written: the secret is 256
+// random bits, so its hash reveals nothing. Written under the stream key "tokens", so a token
+// authenticates on every instance that reads the log.
+struct token_issued {
+  static constexpr std::uint16_t type_id = 26;
+  friend bool operator==(const token_issued&, const token_issued&) = default;
+  std::string id;           // the public id: the hash's first 12 hex digits
+  std::string secret_hash;  // hex SHA-256 of the secret
+  std::string role;         // the gateway's role name
+  center_code center;
+  std::string unit;  // for a handling unit's token; empty otherwise
+  timestamp created_at;
+  std::optional<timestamp> expires_at;  // none: never expires
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, secret_hash, role, center, unit, created_at, expires_at);
+  }
+};
+
+// id 27: a bearer token revoked: it answers 401 from then on.
+struct token_revoked {
+  static constexpr std::uint16_t type_id = 27;
+  friend bool operator==(const token_revoked&, const token_revoked&) = default;
+  std::string id;
+  timestamp revoked_at;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(id, revoked_at);
+  }
+};
+
+// Reference-data events (the registry of units, the calendar, the bearer tokens), in type-id
+// order (ids are shared with case events and never reused).
+using registry_event =
+    std::variant<unit_registered, calendar_year_published, token_issued, token_revoked>;
 
 struct unit_info {
   unit_id id;
@@ -145,9 +181,15 @@ CEREAL_CLASS_VERSION(caseline::core::unit_contact, 1);
 CEREAL_CLASS_VERSION(caseline::core::unit_registered, 2);
 CEREAL_CLASS_VERSION(caseline::core::unit_info, 2);
 CEREAL_CLASS_VERSION(caseline::core::calendar_year_published, 1);
+CEREAL_CLASS_VERSION(caseline::core::token_issued, 1);
+CEREAL_CLASS_VERSION(caseline::core::token_revoked, 1);
 CEREAL_CLASS_VERSION(caseline::core::registry, 1);
 
 static_assert(caseline::core::unit_registered::type_id ==
               caseline::core::reserved_type_id::unit_registered);
 static_assert(caseline::core::calendar_year_published::type_id ==
               caseline::core::reserved_type_id::calendar_year_published);
+static_assert(caseline::core::token_issued::type_id ==
+              caseline::core::reserved_type_id::token_issued);
+static_assert(caseline::core::token_revoked::type_id ==
+              caseline::core::reserved_type_id::token_revoked);

@@ -84,7 +84,7 @@ std::string etag(std::uint64_t version) { return fmt::format("\"{}\"", version);
 
 api::impl::impl(services s, api_options o)
     : s_(std::move(s)),
-      tokens_(s_.store),
+      tokens_(s_.store, s_.tokens),
       idempotency_(s_.store),
       access_(s_.store),
       token_limit_(o.token_rate),

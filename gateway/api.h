@@ -52,8 +52,13 @@ struct services {
   // Called after POST /v1/admin/clock moved the manual clock, or a calendar year was published
   // (the reminders' periodic task runs again at once: deadline revision, then reminders).
   std::function<void()> clock_moved;
-  // POST /v1/admin/tokens: checks the order like `caseline token create` and stores the token.
-  std::function<result<projections::created_token>(const token_order&)> create_token{};
+  // POST /v1/admin/tokens: checks the order like `caseline token create` and issues the token
+  // through the log (by the admin named).
+  std::function<result<projections::created_token>(const token_order&, const events::actor& by,
+                                                   const std::string& correlation_id)>
+      create_token{};
+  // The write side of the tokens (revocation through the log); null: tokens are read-only.
+  projections::token_writer* tokens{nullptr};
   // The HTTP server's connection counters (http_server::connection_metrics), for /metrics.
   std::function<std::vector<gauge_sample>()> connection_metrics{};
   // In a Kafka group (gateway/forwarding.h): which partitions this server decides commands for

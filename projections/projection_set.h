@@ -13,6 +13,7 @@
 #include "projections/reports.h"
 #include "projections/retention.h"
 #include "projections/store.h"
+#include "projections/token_store.h"
 
 namespace caseline::projections {
 
@@ -20,7 +21,7 @@ namespace caseline::projections {
 // applies them. The server, the offline tools and the rebuild all use this one set: the runner
 // keeps one offset per partition for all of them, so a tool that ran a subset would move the
 // offsets past events the others never saw. Owns them; borrows the store. Runner thread only,
-// except registry(), calendar() and owners() (thread-safe snapshots).
+// except registry(), calendar(), owners() and tokens() (thread-safe snapshots and reads).
 class projection_set {
  public:
   explicit projection_set(store& s)
@@ -32,18 +33,21 @@ class projection_set {
         reports_(s),
         retention_(s),
         keys_(s),
-        owners_(s) {}
+        owners_(s),
+        tokens_(s) {}
   std::vector<projection*> all() {
     return {&cases_,   &index_,     &registry_, &calendar_, &queues_,
-            &reports_, &retention_, &keys_,     &owners_};
+            &reports_, &retention_, &keys_,     &owners_,   &tokens_};
   }
   registry_projection& registry() { return registry_; }
   calendar_projection& calendar() { return calendar_; }
   const partition_owners& owners() const { return owners_; }
+  tokens_projection& tokens() { return tokens_; }
   // Fails when a projection's stored rows cannot be loaded at start.
   const std::optional<error>& load_error() const {
     if (registry_.load_error()) return registry_.load_error();
-    return calendar_.load_error() ? calendar_.load_error() : owners_.load_error();
+    if (calendar_.load_error()) return calendar_.load_error();
+    return owners_.load_error() ? owners_.load_error() : tokens_.load_error();
   }
 
  private:
@@ -56,6 +60,7 @@ class projection_set {
   retention_projection retention_;
   idempotency_projection keys_;
   partition_owners owners_;
+  tokens_projection tokens_;
 };
 
 }  // namespace caseline::projections

@@ -71,9 +71,9 @@ std::string printable(std::string_view key) {
 
 const std::vector<std::string>& log_derived_families() {
   static const std::vector<std::string> names{
-      "offsets",       "cases",      "case_events",  "counters",     "case_index",
-      "registry",      "queue_cases", "queues",      "sla_deadlines", "sla_remind",
-      "report_cases",  "report_counters", "retention",  "idempotency_index"};
+      "offsets",      "cases",           "case_events", "counters",          "case_index",
+      "registry",     "queue_cases",     "queues",      "sla_deadlines",     "sla_remind",
+      "report_cases", "report_counters", "retention",   "idempotency_index", "tokens"};
   return names;
 }
 

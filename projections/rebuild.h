@@ -20,8 +20,8 @@
 namespace caseline::projections {
 
 // The column families those projections write (names as the store opens them), the ones a
-// verify compares. Families written by the gateway itself (tokens, idempotency, access log) are
-// not a function of the log and are not compared.
+// verify compares. Families written by the gateway itself (idempotency, access log, server
+// state) are not a function of the log and are not compared.
 const std::vector<std::string>& log_derived_families();
 
 struct replay_progress {

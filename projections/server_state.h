@@ -16,6 +16,9 @@ namespace server_state_key {
 inline constexpr std::string_view manual_clock = "manual_clock";          // be64 ms
 inline constexpr std::string_view calendar_revised = "calendar_revised";  // calendar version
 inline constexpr std::string_view bootstrap_token = "bootstrap_token";    // token id, once issued
+// + the token's hash: a token an older store kept without a log event, until it is published
+// (token_writer::publish_unlogged); the value is its old row.
+inline constexpr std::string_view unlogged_token_prefix = "unlogged_token/";
 }  // namespace server_state_key
 
 result<std::optional<std::string>> read_server_state(store& s, std::string_view key);

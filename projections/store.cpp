@@ -16,6 +16,7 @@
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "projections/rebuild.h"
+#include "projections/token_store.h"
 
 namespace caseline::projections {
 
@@ -32,9 +33,10 @@ static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_
 // kept in the default column family, which no projection writes. 1: the stores from before it
 // was kept (case_events held an event's location only); 2: case_events hold each event's stored
 // bytes too (the case's history is read from them, not from the log); 3: the case-id counters
-// are kept per partition of the log (keys::case_counter), and the owners view (partition claims).
+// are kept per partition of the log (keys::case_counter), and the owners view (partition claims);
+// 4: the tokens family is log-derived too (token events, projections/token_store.h).
 constexpr std::string_view layout_key = "layout";
-constexpr std::uint64_t layout_version = 3;
+constexpr std::uint64_t layout_version = 4;
 
 // The stored layout: none in a new store (no offsets applied yet), 1 when it predates the row.
 result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,
@@ -59,7 +61,7 @@ result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,
 // A store of another layout is rebuilt: every log-derived family (rebuild.h), the offsets
 // included, is emptied in one synced WriteBatch with the new layout row, so the runner replays
 // the log into them from offset 0 (the server does at start: catch_up); the gateway's own
-// families (tokens, idempotency, access log, server state) are kept. A crash before the write
+// families (idempotency, access log, server state) are kept. A crash before the write
 // leaves the old store as it was, to be rebuilt at the next open.
 result<void> upgrade_layout(rocksdb::DB& db,
                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
@@ -129,6 +131,12 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
   if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
   auto opened = std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+  // Before the tokens family is treated as log-derived (a layout change empties it): the tokens
+  // an older store kept without a log event wait aside to be published.
+  if (auto r = set_aside_unlogged_tokens(*db, opened->cf(family::tokens),
+                                         opened->cf(family::server_state));
+      !r)
+    return r.error();
   if (auto r = upgrade_layout(*db, opened->handles_, dir); !r) return r.error();
   return opened;
 }

@@ -18,8 +18,8 @@ enum class family : std::size_t {
   cases,        // case id -> case_row (cereal)
   case_events,  // keys::case_sequence -> be32 partition, be64 offset, be32 index, stored bytes
   counters,     // keys::case_counter, keys::revisit_tally, keys::partition_owner (row_keys.h)
-  // the gateway's: tokens, idempotency, list index, registry, access log
-  tokens,       // hex SHA-256 of a bearer token -> token_info (projections/token_store.h)
+  // the gateway's: tokens (from the log), idempotency, list index, registry, access log
+  tokens,       // hex SHA-256 of a bearer token -> token_info; "meta" (projections/token_store.h)
   idempotency,  // keys::idempotency -> the first answer (projections/idempotency_store.h)
   case_index,   // keys::case_index -> case summary (projections/case_index.h)
   registry,     // keys::registry: units, calendar years, both streams' heads

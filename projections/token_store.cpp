@@ -2,8 +2,10 @@
 
 #include <memory>
 
+#include <fmt/format.h>
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <cereal/types/string.hpp>
 
 #include "core/binary.h"
@@ -11,22 +13,28 @@
 #include "events/record.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
+#include "projections/server_state.h"
 
 namespace caseline::projections {
 
 namespace {
 
 constexpr std::string_view secret_prefix = "clt_";
+constexpr std::chrono::seconds write_timeout{10};
+// The stream's head, in the tokens family beside the rows (no hex hash is "meta").
+constexpr std::string_view meta_key = "meta";
+// 1: no expiry; 2: expires_at (0: never), both written before tokens were in the log (rows of
+// those versions came from no event); 3: the same fields, applied from the log.
+constexpr std::uint32_t logged_row_version = 3;
 
 std::string hash_key(std::string_view secret) { return events::to_hex(events::sha256(secret)); }
 
 std::string encode(const token_info& t) {
-  const std::uint32_t version = 2;  // 2: expires_at (0: never)
-  return core::binary_encode(version, t.id, t.role, t.center, t.unit, t.created_at.ms,
+  return core::binary_encode(logged_row_version, t.id, t.role, t.center, t.unit, t.created_at.ms,
                              t.expires_at ? t.expires_at->ms : std::int64_t{0});
 }
 
-result<token_info> decode(const std::string& bytes) {
+result<token_info> decode(std::string_view bytes, std::uint32_t* version_out = nullptr) {
   try {
     core::binary_input ar(bytes);
     std::uint32_t version = 0;
@@ -37,10 +45,20 @@ result<token_info> decode(const std::string& bytes) {
       ar(expires);
       if (expires != 0) t.expires_at = timestamp{expires};
     }
+    if (version_out != nullptr) *version_out = version;
     return t;
   } catch (const std::exception& ex) {
     return make_error(events::errc::corrupt_record, std::string("stored token: ") + ex.what());
   }
+}
+
+std::string encode_head(const stream_head& h) {
+  const std::uint32_t version = 1;
+  return core::binary_encode(version, h.sequence, h.last_hash);
+}
+
+token_info from_event(const core::token_issued& e) {
+  return token_info{e.id, e.role, e.center(), e.unit, e.created_at, e.expires_at};
 }
 
 }  // namespace
@@ -49,8 +67,91 @@ bool expired(const token_info& t, timestamp now) {
   return t.expires_at && now.ms >= t.expires_at->ms;
 }
 
-result<created_token> token_store::create(std::string role, std::string center, std::string unit,
-                                          timestamp now, std::optional<timestamp> expires_at) {
+// --- the projection ------------------------------------------------------------------------------
+
+tokens_projection::tokens_projection(store& s) : store_(s) {
+  auto rows = storage::scan(
+      store_.db(), store_.cf(family::tokens), {}, "read tokens",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        if (key == meta_key) {
+          try {
+            core::binary_input ar(value);
+            std::uint32_t version = 0;
+            ar(version, current_.head.sequence, current_.head.last_hash);
+          } catch (const std::exception& ex) {
+            return make_error(events::errc::corrupt_record,
+                              std::string("tokens stream head: ") + ex.what());
+          }
+          return storage::scan_step::next;
+        }
+        auto t = decode(value);
+        if (!t) return t.error();
+        current_.live.emplace(t.value().id, std::string(key));
+        return storage::scan_step::next;
+      });
+  if (!rows) load_error_ = rows.error();
+}
+
+void tokens_projection::begin_batch() { pending_.reset(); }
+
+result<void> tokens_projection::apply_registry(const decoded_registry_event& e,
+                                               rocksdb::WriteBatch& batch) {
+  const auto* issued = std::get_if<core::token_issued>(&e.event);
+  const auto* revoked = std::get_if<core::token_revoked>(&e.event);
+  if (issued == nullptr && revoked == nullptr) return success();  // another stream's
+  if (!pending_) {
+    std::lock_guard lk(mu_);
+    pending_ = current_;
+  }
+  if (auto ok = check_follows(pending_->head, e, token_writer::stream_key); !ok) return ok;
+  auto* cf = store_.cf(family::tokens);
+  if (issued != nullptr) {
+    batch.Put(cf, issued->secret_hash, encode(from_event(*issued)));
+    pending_->live[issued->id] = issued->secret_hash;
+  } else if (const auto it = pending_->live.find(revoked->id); it != pending_->live.end()) {
+    batch.Delete(cf, it->second);
+    pending_->live.erase(it);
+  }
+  pending_->head = advance(e);
+  batch.Put(cf, std::string(meta_key), encode_head(pending_->head));
+  return success();
+}
+
+void tokens_projection::end_batch(bool committed) {
+  if (committed && pending_) {
+    std::lock_guard lk(mu_);
+    current_ = std::move(*pending_);
+  }
+  pending_.reset();
+}
+
+stream_head tokens_projection::head() const {
+  std::lock_guard lk(mu_);
+  return current_.head;
+}
+
+std::optional<std::string> tokens_projection::hash_of(std::string_view id) const {
+  std::lock_guard lk(mu_);
+  const auto it = current_.live.find(id);
+  if (it == current_.live.end()) return std::nullopt;
+  return it->second;
+}
+
+// --- the writer ----------------------------------------------------------------------------------
+
+result<void> token_writer::append(const core::registry_event& e, const events::actor& by,
+                                  const std::string& correlation_id) {
+  auto pos = append_reference_event(log_, runner_, stream_key, tokens_.head(), e, by,
+                                    correlation_id, clock_.now(), write_timeout);
+  if (!pos) return pos.error();
+  return success();
+}
+
+result<created_token> token_writer::issue_locked(std::string role, std::string center,
+                                                 std::string unit,
+                                                 std::optional<timestamp> expires_at,
+                                                 const events::actor& by,
+                                                 const std::string& correlation_id) {
   unsigned char random[32];
   if (RAND_bytes(random, sizeof random) != 1)
     return make_error(events::errc::fatal, "no random bytes for a token");
@@ -58,14 +159,91 @@ result<created_token> token_store::create(std::string role, std::string center, 
   out.secret =
       std::string(secret_prefix) +
       events::to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
-  const std::string key = hash_key(out.secret);
-  out.info = token_info{key.substr(0, 12), std::move(role), std::move(center), std::move(unit), now,
-                        expires_at};
-  rocksdb::WriteOptions wo;
-  wo.sync = true;  // a token handed out must survive a crash
-  const auto s = store_.db().Put(wo, store_.cf(family::tokens), key, encode(out.info));
-  if (!s.ok()) return storage::from_rocksdb(s, "store token");
+  const std::string hash = hash_key(out.secret);
+  out.info = token_info{hash.substr(0, 12), std::move(role), std::move(center),
+                        std::move(unit),    clock_.now(),    expires_at};
+  const core::token_issued e{out.info.id,        hash,
+                             out.info.role,      center_code{out.info.center},
+                             out.info.unit,      out.info.created_at,
+                             out.info.expires_at};
+  if (auto ok = append(core::registry_event{e}, by, correlation_id); !ok) return ok.error();
   return out;
+}
+
+result<created_token> token_writer::issue(std::string role, std::string center, std::string unit,
+                                          std::optional<timestamp> expires_at,
+                                          const events::actor& by,
+                                          const std::string& correlation_id) {
+  std::lock_guard lk(mu_);
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  return issue_locked(std::move(role), std::move(center), std::move(unit), expires_at, by,
+                      correlation_id);
+}
+
+result<std::optional<created_token>> token_writer::issue_first(std::string role, std::string center,
+                                                               std::optional<timestamp> expires_at,
+                                                               const events::actor& by) {
+  std::lock_guard lk(mu_);
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  if (tokens_.head().sequence != 0) return std::optional<created_token>{};
+  auto t = issue_locked(std::move(role), std::move(center), "", expires_at, by, "bootstrap");
+  if (!t) return t.error();
+  return std::optional<created_token>{std::move(t).value()};
+}
+
+result<bool> token_writer::revoke(std::string_view id, const events::actor& by,
+                                  const std::string& correlation_id) {
+  std::lock_guard lk(mu_);
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  if (!tokens_.hash_of(id)) return false;
+  if (auto ok = append(core::registry_event{core::token_revoked{std::string(id), clock_.now()}}, by,
+                       correlation_id);
+      !ok)
+    return ok.error();
+  return true;
+}
+
+result<std::size_t> token_writer::publish_unlogged(store& s, const events::actor& by) {
+  const std::string prefix(server_state_key::unlogged_token_prefix);
+  std::vector<std::pair<std::string, token_info>> aside;  // hash, token
+  auto scanned = storage::scan(
+      s.db(), s.cf(family::server_state), {prefix, {}, {}}, "read unlogged tokens",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        auto t = decode(value);
+        if (!t) return t.error();
+        aside.emplace_back(std::string(key.substr(prefix.size())), std::move(t).value());
+        return storage::scan_step::next;
+      });
+  if (!scanned) return scanned.error();
+  if (aside.empty()) return std::size_t{0};
+  std::lock_guard lk(mu_);
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  std::size_t published = 0;
+  for (const auto& [hash, t] : aside) {
+    // Published already when a start was cut short between the append and the delete below.
+    if (tokens_.hash_of(t.id) != hash) {
+      const core::token_issued e{t.id,   hash,         t.role,      center_code{t.center},
+                                 t.unit, t.created_at, t.expires_at};
+      if (auto ok = append(core::registry_event{e}, by, "unlogged-token"); !ok) return ok.error();
+      ++published;
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const auto st = s.db().Delete(wo, s.cf(family::server_state), prefix + hash);
+    if (!st.ok()) return storage::from_rocksdb(st, "delete an unlogged token");
+  }
+  return published;
+}
+
+// --- the read side -------------------------------------------------------------------------------
+
+result<created_token> token_store::create(std::string role, std::string center, std::string unit,
+                                          std::optional<timestamp> expires_at,
+                                          const events::actor& by,
+                                          const std::string& correlation_id) {
+  if (writer_ == nullptr) return make_error(events::errc::unavailable, "tokens are read-only here");
+  return writer_->issue(std::move(role), std::move(center), std::move(unit), expires_at, by,
+                        correlation_id);
 }
 
 result<std::optional<token_info>> token_store::find(std::string_view secret) const {
@@ -81,35 +259,51 @@ result<std::optional<token_info>> token_store::find(std::string_view secret) con
 
 result<std::vector<token_info>> token_store::list() const {
   std::vector<token_info> out;
-  auto r =
-      storage::scan(store_.db(), store_.cf(family::tokens), {}, "list tokens",
-                    [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
-                      auto t = decode(std::string(value));
-                      if (!t) return t.error();
-                      out.push_back(std::move(t).value());
-                      return storage::scan_step::next;
-                    });
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::tokens), {}, "list tokens",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        if (key == meta_key) return storage::scan_step::next;
+        auto t = decode(value);
+        if (!t) return t.error();
+        out.push_back(std::move(t).value());
+        return storage::scan_step::next;
+      });
   if (!r) return r.error();
   return out;
 }
 
-result<bool> token_store::revoke(std::string_view id) {
-  // The id is the first 12 hex digits of the key (the hash): one prefix seek finds it.
-  if (id.size() != 12 || id.find_first_not_of("0123456789abcdef") != std::string_view::npos)
-    return false;
-  std::string key;
-  auto found = storage::scan(store_.db(), store_.cf(family::tokens), {std::string(id), {}, {}},
-                             "find token", [&](std::string_view k, std::string_view) {
-                               key = k;
-                               return storage::scan_step::stop;
-                             });
-  if (!found) return found.error();
-  if (key.empty()) return false;
+result<bool> token_store::revoke(std::string_view id, const events::actor& by,
+                                 const std::string& correlation_id) {
+  if (writer_ == nullptr) return make_error(events::errc::unavailable, "tokens are read-only here");
+  return writer_->revoke(id, by, correlation_id);
+}
+
+// --- the upgrade ---------------------------------------------------------------------------------
+
+result<std::size_t> set_aside_unlogged_tokens(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* tokens,
+                                              rocksdb::ColumnFamilyHandle* server_state) {
+  rocksdb::WriteBatch batch;
+  std::size_t n = 0;
+  auto scanned = storage::scan(
+      db, tokens, {}, "read tokens",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        if (key == meta_key) return storage::scan_step::next;
+        std::uint32_t version = 0;
+        if (auto t = decode(value, &version); !t) return t.error();
+        if (version >= logged_row_version) return storage::scan_step::next;
+        batch.Put(server_state,
+                  std::string(server_state_key::unlogged_token_prefix) + std::string(key), value);
+        batch.Delete(tokens, key);
+        ++n;
+        return storage::scan_step::next;
+      });
+  if (!scanned) return scanned.error();
+  if (n == 0) return n;
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // a revocation must survive a crash
-  const auto s = store_.db().Delete(wo, store_.cf(family::tokens), key);
-  if (!s.ok()) return storage::from_rocksdb(s, "revoke token");
-  return true;
+  wo.sync = true;
+  const auto st = db.Write(wo, &batch);
+  if (!st.ok()) return storage::from_rocksdb(st, "set aside unlogged tokens");
+  return n;
 }
 
 }  // namespace caseline::projections

@@ -1,12 +1,23 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/registry.h"
 #include "core/result.h"
 #include "core/time.h"
+#include "events/event_log.h"
+#include "events/record.h"
+#include "projections/clock.h"
+#include "projections/projection.h"
+#include "projections/reference_stream.h"
+#include "projections/runner.h"
 #include "projections/store.h"
 
 namespace caseline::projections {
@@ -30,27 +41,116 @@ struct created_token {
   token_info info;
 };
 
-// Bearer tokens in the `tokens` family, stored only as the SHA-256 of the secret. Tokens are
-// credentials, not case events: they are not in the log and a rebuild keeps them. Every lookup
-// reads the store, so a revocation (the row deleted) or an expiry holds from the next request.
-// Thread-safe (RocksDB is); holds a reference to the store, which must outlive it.
+// The bearer tokens as a projection of the token events of the log (core::token_issued,
+// core::token_revoked, the stream "tokens"), so that a token issued through one instance
+// authenticates on every instance that reads the log. Rows (family tokens): hex SHA-256 of the
+// secret -> token_info; "meta" -> the stream's head. Log-derived: a rebuild replays them.
+//
+// Lifecycle: construct (loads the stored rows) before the runner starts. apply* run on the
+// runner's thread; head(), hash_of() and ever_issued() from any thread.
+class tokens_projection final : public projection {
+ public:
+  explicit tokens_projection(store& s);
+  std::string_view name() const override { return "tokens"; }
+  void begin_batch() override;
+  result<void> apply(const decoded_event&, rocksdb::WriteBatch&) override { return success(); }
+  result<void> apply_registry(const decoded_registry_event& e, rocksdb::WriteBatch& batch) override;
+  void end_batch(bool committed) override;
+
+  stream_head head() const;
+  // The hash of the live (issued, not revoked) token with this public id.
+  std::optional<std::string> hash_of(std::string_view id) const;
+  const std::optional<error>& load_error() const { return load_error_; }
+
+ private:
+  struct state {
+    stream_head head;
+    std::map<std::string, std::string, std::less<>> live;  // public id -> hash
+  };
+  store& store_;
+  mutable std::mutex mu_;
+  state current_;  // guarded by mu_
+  // The batch being applied (runner thread only).
+  std::optional<state> pending_;
+  std::optional<error> load_error_;
+};
+
+// The write side of the tokens: appends token_issued / token_revoked under the key "tokens" and
+// waits until the projection applied them, so that the answer, and every later request on this
+// instance, sees the change. On a Kafka group the append goes to the owner of the stream's
+// partition: elsewhere it fails with events::errc::not_owner. Writes are serialised.
+// Thread-safe; every reference must outlive it.
+class token_writer {
+ public:
+  token_writer(events::event_log& log, projection_runner& runner, tokens_projection& tokens,
+               const clock& clk)
+      : log_(log), runner_(runner), tokens_(tokens), clock_(clk) {}
+
+  // Issues a token with fresh random bytes (OpenSSL RAND_bytes); only its hash enters the log.
+  // The caller has checked the role and scope (tools::check_token_request).
+  result<created_token> issue(std::string role, std::string center, std::string unit,
+                              std::optional<timestamp> expires_at, const events::actor& by,
+                              const std::string& correlation_id);
+  // The same, only while the stream holds no event at all (the first start's admin token).
+  result<std::optional<created_token>> issue_first(std::string role, std::string center,
+                                                   std::optional<timestamp> expires_at,
+                                                   const events::actor& by);
+  // Revokes the live token with this public id; false when there is none.
+  result<bool> revoke(std::string_view id, const events::actor& by,
+                      const std::string& correlation_id);
+  // Publishes into the log, once, each token an older store kept only in its rows (set aside
+  // by set_aside_unlogged_tokens at the store's open), with its id, hash and times; returns how
+  // many were published.
+  result<std::size_t> publish_unlogged(store& s, const events::actor& by);
+
+  static constexpr const char* stream_key = "tokens";
+
+ private:
+  result<created_token> issue_locked(std::string role, std::string center, std::string unit,
+                                     std::optional<timestamp> expires_at, const events::actor& by,
+                                     const std::string& correlation_id);
+  result<void> append(const core::registry_event& e, const events::actor& by,
+                      const std::string& correlation_id);
+
+  events::event_log& log_;
+  projection_runner& runner_;
+  tokens_projection& tokens_;
+  const clock& clock_;
+  std::mutex mu_;
+};
+
+// Tokens as the gateway reads them: every lookup reads the store, so a revocation (the row
+// deleted when the runner applied it) or an expiry holds from the next request. Creation and
+// revocation go through the token writer (the log). Thread-safe (RocksDB is); holds references
+// to the store and the writer, which must outlive it.
 class token_store {
  public:
-  explicit token_store(store& s) : store_(s) {}
+  // Without a writer the store only reads: create and revoke fail (errc::unavailable).
+  explicit token_store(store& s, token_writer* w = nullptr) : store_(s), writer_(w) {}
 
-  // Creates a token with fresh random bytes (OpenSSL RAND_bytes) and stores its hash (synced).
   result<created_token> create(std::string role, std::string center, std::string unit,
-                               timestamp now, std::optional<timestamp> expires_at = {});
+                               std::optional<timestamp> expires_at = {},
+                               const events::actor& by = {},
+                               const std::string& correlation_id = {});
   // The token a secret stands for; nullopt when unknown (or revoked). Expiry is the caller's
   // check (expired()), against its own clock.
   result<std::optional<token_info>> find(std::string_view secret) const;
-  // Every stored token, in id order; secrets are never stored, so never listed.
+  // Every stored token, in hash order; secrets are never stored, so never listed.
   result<std::vector<token_info>> list() const;
-  // Deletes the token with this public id (synced); false when there is none.
-  result<bool> revoke(std::string_view id);
+  // Revokes the token with this public id through the log; false when there is none.
+  result<bool> revoke(std::string_view id, const events::actor& by = {},
+                      const std::string& correlation_id = {});
 
  private:
   store& store_;
+  token_writer* writer_;
 };
+
+// At a store's open, before the tokens family is treated as log-derived: moves the rows an older
+// store wrote without a log event (token_store before tokens were in the log) aside into the
+// server's own state, where a rebuild keeps them until token_writer::publish_unlogged has put
+// them into the log. Returns how many were set aside.
+result<std::size_t> set_aside_unlogged_tokens(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* tokens,
+                                              rocksdb::ColumnFamilyHandle* server_state);
 
 }  // namespace caseline::projections

@@ -69,6 +69,9 @@ result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& li
   return std::pair{host, static_cast<std::uint16_t>(p)};
 }
 
+// Who writes what the server itself writes into the tokens stream.
+const events::actor caseline_actor{"caseline", "admin", "", ""};
+
 }  // namespace
 
 result<std::unique_ptr<events::event_log>> open_log(const store_options& options) {
@@ -113,6 +116,7 @@ struct server_stack::parts {
   std::unique_ptr<events::checkpointer> checkpointer;
   std::unique_ptr<projections::registry_writer> registry_writer;
   std::unique_ptr<projections::calendar_writer> calendar_writer;
+  std::unique_ptr<projections::token_writer> token_writer;
   std::unique_ptr<gateway::http_server> server;
   std::unique_ptr<gateway::api> api;
   std::unique_ptr<projections::case_writer> writer;
@@ -141,10 +145,12 @@ projections::case_writer& server_stack::writer() { return *parts_->writer; }
 projections::key_store& server_stack::keys() { return *parts_->keys; }
 projections::blob_store& server_stack::blobs() { return *parts_->blobs; }
 projections::personal_data& server_stack::privacy() { return *parts_->privacy; }
+projections::token_writer& server_stack::tokens() { return *parts_->token_writer; }
 const core::retention_policy& server_stack::retention() const { return parts_->retention; }
 
 result<projections::created_token> server_stack::create_token(const token_request& r) {
-  return tools::create_token(*parts_->store, *parts_->projections->registry().snapshot(), r);
+  return tools::create_token(*parts_->token_writer, *parts_->projections->registry().snapshot(), r,
+                             caseline_actor);
 }
 
 void server_stack::stop(std::chrono::milliseconds grace) {
@@ -287,6 +293,15 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   }
   p->calendar_writer = std::make_unique<projections::calendar_writer>(
       *p->log, *p->runner, p->projections->calendar(), *p->clock);
+  p->token_writer = std::make_unique<projections::token_writer>(
+      *p->log, *p->runner, p->projections->tokens(), *p->clock);
+  // The tokens an older store kept without a log event go into the log once; elsewhere than on
+  // the owner of the tokens stream's partition (a Kafka group) they wait for a later start.
+  if (auto published = p->token_writer->publish_unlogged(*p->store, caseline_actor); !published)
+    spdlog::warn(
+        "{}", log_line("unlogged_tokens_not_published", {{"error", published.error().message()}}));
+  else if (published.value() > 0)
+    spdlog::info("{}", log_line("unlogged_tokens_published", {{"tokens", published.value()}}));
   if (!options.http) return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
 
   // The first start publishes the shipped calendar years into the log; later years come by
@@ -377,11 +392,14 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                              p->retention,
                              *p->keys,
                              p->reminder_ticker.poker()};
-  services.create_token = [st = p->store.get(),
-                           reg = &p->projections->registry()](const gateway::token_order& o) {
-    return tools::create_token(*st, *reg->snapshot(),
-                               token_request{o.role, o.center, o.unit, o.expires_at});
+  services.create_token = [w = p->token_writer.get(), reg = &p->projections->registry()](
+                              const gateway::token_order& o, const events::actor& by,
+                              const std::string& correlation_id) {
+    return tools::create_token(*w, *reg->snapshot(),
+                               token_request{o.role, o.center, o.unit, o.expires_at}, by,
+                               correlation_id);
   };
+  services.tokens = p->token_writer.get();
   // The server is made below, before any request can arrive; stop() ends the api's workers (the
   // only callers) before the server is destroyed.
   services.connection_metrics = [raw = p.get()] {
@@ -441,10 +459,11 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
                          : fmt::format("kafka {} topic {}", options.store.kafka,
                                        options.store.topic))
       << std::flush;
-  // The very first start hands out one admin token (stdout only, never the log), so that the
-  // first operator creates the others through the API without stopping the server.
-  auto boot = bootstrap_admin_token(stack.value()->store(), projections::system_clock{}.now(),
-                                    std::chrono::hours(24));
+  // The very first start hands out one admin token (the secret on stdout only; the log holds its
+  // hash), so that the first operator creates the others through the API without stopping the
+  // server.
+  auto boot = bootstrap_admin_token(stack.value()->store(), stack.value()->tokens(),
+                                    projections::system_clock{}.now(), std::chrono::hours(24));
   if (!boot) {
     err << "caseline serve: bootstrap token: " << boot.error().message() << "\n";
     return 1;

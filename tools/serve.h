@@ -26,6 +26,7 @@ class case_writer;
 class key_store;
 class blob_store;
 class personal_data;
+class token_writer;
 }  // namespace caseline::projections
 
 namespace caseline::tools {
@@ -103,9 +104,10 @@ class server_stack {
   projections::key_store& keys();
   projections::blob_store& blobs();
   projections::personal_data& privacy();
+  projections::token_writer& tokens();
   const core::retention_policy& retention() const;
-  // Creates a bearer token in the running stack's store (tests, demos). The secret is returned
-  // once; only its hash is stored. See tools/token_cmd.h for a store that is not open.
+  // Issues a bearer token through the running stack's log (tests, demos). The secret is returned
+  // once; only its hash is in the log. See tools/token_cmd.h for a stopped server.
   result<projections::created_token> create_token(const token_request& r);
   void stop(std::chrono::milliseconds grace);
 

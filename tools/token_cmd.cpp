@@ -1,7 +1,6 @@
 #include "tools/token_cmd.h"
 
 #include <charconv>
-#include <filesystem>
 #include <ostream>
 
 #include <boost/json.hpp>
@@ -13,10 +12,10 @@
 #include "gateway/json_text.h"
 #include "gateway/problem.h"
 #include "projections/clock.h"
-#include "projections/registry_projection.h"
 #include "projections/server_state.h"
 #include "projections/store.h"
 #include "tools/admin_client.h"
+#include "tools/install_paths.h"
 
 namespace caseline::tools {
 
@@ -30,36 +29,40 @@ result<void> check_token_request(const token_request& r, const core::registry& r
   return gateway::check_token_scope(*role, center_code{r.center}, unit_id{r.unit}, reg);
 }
 
-result<projections::created_token> create_token(projections::store& s, const core::registry& reg,
-                                                const token_request& r) {
+result<projections::created_token> create_token(projections::token_writer& w,
+                                                const core::registry& reg, const token_request& r,
+                                                const events::actor& by,
+                                                const std::string& correlation_id) {
   if (auto ok = check_token_request(r, reg); !ok) return ok.error();
-  return projections::token_store(s).create(r.role, r.center, r.unit,
-                                            projections::system_clock{}.now(), r.expires_at);
+  return w.issue(r.role, r.center, r.unit, r.expires_at, by, correlation_id);
 }
 
 namespace {
 
-result<std::unique_ptr<projections::store>> open_token_store(const store_options& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec)
-    return make_error(events::errc::bad_config,
-                      "cannot create " + options.data_dir + ": " + ec.message());
-  return projections::store::open((std::filesystem::path(options.data_dir) / "store").string());
+// The operator at the console of a stopped server, as the token events name them.
+const events::actor console{"caseline-token", "admin", "", ""};
+
+// The stopped server's stack without HTTP: its log, and its store caught up with the log.
+result<std::unique_ptr<server_stack>> open_token_stack(const store_options& options) {
+  serve_options o;
+  o.store = options;
+  // The stack loads the shipped calendar (it is not what a token needs, but it is checked).
+  if (o.store.calendar_file.empty()) o.store.calendar_file = default_calendar_file();
+  o.http = false;
+  o.checkpoint_interval = std::chrono::minutes(0);  // a token command writes nothing else
+  return server_stack::open(o);
 }
 
 }  // namespace
 
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r) {
-  // Only a unit's registration needs the store: refuse the rest before creating one for nothing.
+  // Only a unit's registration needs the log: refuse the rest before opening it for nothing.
   if (r.role != "unit" && r.role != "unit_head")
     if (auto ok = check_token_request(r, core::registry::henan()); !ok) return ok.error();
-  auto s = open_token_store(options);
-  if (!s) return s.error();
-  projections::registry_projection reg(*s.value());
-  if (const auto& e = reg.load_error()) return *e;
-  return create_token(*s.value(), *reg.snapshot(), r);
+  auto stack = open_token_stack(options);
+  if (!stack) return stack.error();
+  return stack.value()->create_token(r);
 }
 
 result<timestamp> parse_expires(std::string_view text, timestamp now) {
@@ -131,12 +134,12 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
     out << a.value().body << "\n";
     return 0;
   }
-  auto s = open_token_store(options);
+  auto s = open_token_stack(options);
   if (!s) {
     err << "caseline token list: " << s.error().message() << "\n";
     return 1;
   }
-  auto all = projections::token_store(*s.value()).list();
+  auto all = projections::token_store(s.value()->store()).list();
   if (!all) {
     err << "caseline token list: " << all.error().message() << "\n";
     return 1;
@@ -163,12 +166,12 @@ int run_token_revoke(const store_options& options, const token_admin& via, const
     out << "revoked " << id << "\n";
     return 0;
   }
-  auto s = open_token_store(options);
+  auto s = open_token_stack(options);
   if (!s) {
     err << "caseline token revoke: " << s.error().message() << "\n";
     return 1;
   }
-  auto revoked = projections::token_store(*s.value()).revoke(id);
+  auto revoked = s.value()->tokens().revoke(id, console, "token-revoke");
   if (!revoked || !revoked.value()) {
     err << "caseline token revoke: "
         << (revoked ? "no token with id " + id : revoked.error().message()) << "\n";
@@ -178,34 +181,29 @@ int run_token_revoke(const store_options& options, const token_admin& via, const
   return 0;
 }
 
-result<std::optional<projections::created_token>> bootstrap_admin_token(projections::store& s,
-                                                                        timestamp now,
-                                                                        std::chrono::hours valid_for) {
+result<std::optional<projections::created_token>> bootstrap_admin_token(
+    projections::store& s, projections::token_writer& w, timestamp now,
+    std::chrono::hours valid_for) {
   using none = std::optional<projections::created_token>;
+  // A store from before tokens were in the log may have handed one out already.
   auto issued = projections::read_server_state(s, projections::server_state_key::bootstrap_token);
   if (!issued) return issued.error();
   if (issued.value()) return none{};
-  projections::token_store tokens(s);
-  auto all = tokens.list();
-  if (!all) return all.error();
-  if (!all.value().empty()) {
-    // Tokens were made before the first start (token create on the stopped store): no need.
-    if (auto w = projections::write_server_state(s, projections::server_state_key::bootstrap_token,
-                                                 "none");
-        !w)
-      return w.error();
-    return none{};
+  auto t = w.issue_first(
+      "admin", std::string(core::registry::provincial_center),
+      timestamp{now.ms + std::chrono::duration_cast<std::chrono::milliseconds>(valid_for).count()},
+      events::actor{"caseline", "admin", "", ""});
+  if (!t) {
+    // Deliberately not an error: the owner of the tokens stream's partition issues it.
+    if (t.error().code == events::errc::not_owner) return none{};
+    return t.error();
   }
-  auto t = tokens.create("admin", std::string(core::registry::provincial_center), "", now,
-                         timestamp{now.ms + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                valid_for)
-                                                .count()});
-  if (!t) return t.error();
-  if (auto w = projections::write_server_state(s, projections::server_state_key::bootstrap_token,
-                                               t.value().info.id);
-      !w)
-    return w.error();
-  return none{std::move(t).value()};
+  if (!t.value()) return none{};  // the log holds tokens already
+  if (auto r = projections::write_server_state(s, projections::server_state_key::bootstrap_token,
+                                               t.value()->info.id);
+      !r)
+    return r.error();
+  return t;
 }
 
 }  // namespace caseline::tools

@@ -15,7 +15,8 @@ class registry;
 }
 namespace caseline::projections {
 class store;
-}
+class token_writer;
+}  // namespace caseline::projections
 
 namespace caseline::tools {
 
@@ -35,23 +36,27 @@ result<timestamp> parse_expires(std::string_view text, timestamp now);
 // that center in `reg` (gateway::check_token_scope).
 result<void> check_token_request(const token_request& r, const core::registry& reg);
 
-// Creates a token in an open store, checked against the registry `reg` (a running server_stack
-// passes its registry projection's snapshot).
-result<projections::created_token> create_token(projections::store& s, const core::registry& reg,
-                                                const token_request& r);
+// Issues a token through the log (the writer of a running stack), checked against the registry
+// `reg` (the stack's registry projection's snapshot), by `by`.
+result<projections::created_token> create_token(projections::token_writer& w,
+                                                const core::registry& reg, const token_request& r,
+                                                const events::actor& by,
+                                                const std::string& correlation_id = {});
 
-// Creates a token in the store under options.data_dir, checked against the registry of units as
-// that store has applied it (every PUT /v1/units answered before it is). The store must not be open in another
-// process (RocksDB locks it): run it before `caseline serve` starts, or use
-// server_stack::create_token on a running stack. On Kafka, the same --kafka/--topic flags are
-// accepted; tokens live in the local store either way.
+// Issues a token through the log of the stopped server under options.data_dir: the embedded log
+// there, or the Kafka topic of --kafka/--topic. Checked against the registry of units as the log
+// holds it (every PUT /v1/units answered before it is). The store must not be open in another
+// process (RocksDB locks it): run it before `caseline serve` starts, or use the API
+// (POST /v1/admin/tokens) or server_stack::create_token on a running stack. Every instance that
+// reads the log honours the token.
 result<projections::created_token> create_token(const store_options& options,
                                                 const token_request& r);
 
 // `caseline token create|list|revoke`. With an admin target (--url, --token) through the running
-// server (POST, GET /v1/admin/tokens, DELETE /v1/admin/tokens/{id}); without one, on the store
-// under options.data_dir, which must not be open in another process. create prints the secret
-// once (stdout, one line) and the token id (stderr); list prints one JSON object.
+// server (POST, GET /v1/admin/tokens, DELETE /v1/admin/tokens/{id}); without one, through the
+// log of the stopped server under options.data_dir (its store must not be open in another
+// process): create and revoke append to the log, list reads the store caught up with it. create
+// prints the secret once (stdout, one line) and the token id (stderr); list prints one JSON object.
 struct token_admin {
   std::string url;    // empty: the store directly
   std::string token;  // an admin token, for --url
@@ -63,11 +68,13 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
 int run_token_revoke(const store_options& options, const token_admin& via, const std::string& id,
                      std::ostream& out, std::ostream& err);
 
-// At the very first start of a store (no token yet, none handed out before): an admin token for
-// the provincial center that expires after `valid_for`, so the first operator can create the
-// others through the API without stopping the server. nullopt on any later start.
-result<std::optional<projections::created_token>> bootstrap_admin_token(projections::store& s,
-                                                                        timestamp now,
-                                                                        std::chrono::hours valid_for);
+// At the very first start (the log's tokens stream holds no event once caught up, and this store
+// never handed one out): an admin token for the provincial center that expires after
+// `valid_for`, issued through the log, so the first operator can create the others through the
+// API without stopping the server. nullopt on any later start, and on a group member that does
+// not own the tokens stream's partition (its owner issues it).
+result<std::optional<projections::created_token>> bootstrap_admin_token(
+    projections::store& s, projections::token_writer& w, timestamp now,
+    std::chrono::hours valid_for);
 
 }  // namespace caseline::tools

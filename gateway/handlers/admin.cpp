@@ -1,5 +1,6 @@
 // Admin: the manual clock (`serve --clock manual`) and bearer tokens, created, listed and revoked
-// while the server runs.
+// while the server runs. Tokens are issued and revoked through the log (the stream "tokens"), so
+// every instance that reads it honours them.
 
 #include "gateway/detail/api_impl.h"
 
@@ -27,6 +28,14 @@ void api::impl::set_clock(const scope_ptr& sc, answerer done) {
   done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
 }
 
+namespace {
+// The admin who issues or revokes a token, as the token event names them.
+events::actor admin_actor(const principal& who) {
+  const auto a = to_actor(who);
+  return events::actor{a.id(), std::string(to_string(who.role)), a.center(), a.unit()};
+}
+}  // namespace
+
 json::object api::impl::token_json(const projections::token_info& t) {
   return {{"id", t.id},
           {"role", t.role},
@@ -44,7 +53,7 @@ void api::impl::create_token(const scope_ptr& sc, answerer done) {
   if (order.value().expires_at && order.value().expires_at->ms <= s_.clock.now().ms)
     return done.fail(field_error("expires", "must be in the future"));
   if (!s_.create_token) return done(error_response(make_error(errc::internal)));
-  auto created = s_.create_token(order.value());
+  auto created = s_.create_token(order.value(), admin_actor(*sc->who), sc->correlation_id);
   if (!created) return done.fail(created.error());
   // The secret is in this answer only; the log line names the token id, never the secret.
   spdlog::info(R"({{"event":"token_created","id":"{}","role":"{}","by":"{}"}})",
@@ -71,7 +80,7 @@ void api::impl::list_tokens(const scope_ptr&, answerer done) {
 
 void api::impl::revoke_token(const scope_ptr& sc, answerer done) {
   const auto& id = sc->match.params.at("id");
-  auto revoked = tokens_.revoke(id);
+  auto revoked = tokens_.revoke(id, admin_actor(*sc->who), sc->correlation_id);
   if (!revoked) return done.fail(revoked.error());
   if (!revoked.value())
     return done(problem_response({404, "not-found", "Not found", "no token with this id", "", ""}));

@@ -136,7 +136,12 @@ std::vector<registry_event> registry_samples() {
                                   "year 2027 covered https://www.gov.cn/example\n"
                                   "2027-01-01 holiday 元旦\n"
                                   "2027-02-06 makeup_workday 春节\n",
-                                  civil_date{2026, 12, 8}, user_id{"u-admin"}}};
+                                  civil_date{2026, 12, 8}, user_id{"u-admin"}},
+          token_issued{"3f2a9c1b7d4e",
+                       "3f2a9c1b7d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8", "unit",
+                       center_code{"410100"}, "u-410100-yg", timestamp{1764806400000},
+                       timestamp{1767398400000}},
+          token_revoked{"3f2a9c1b7d4e", timestamp{1764892800000}}};
 }
 
 std::string golden_dir() { return core::testing::source_dir() + "/tests/core/golden"; }
@@ -372,7 +377,9 @@ TEST_CASE("every golden file in the folder is known and decodes") {
     CHECK(event_name(static_cast<std::uint16_t>(type_id)) == event_text);
     const auto bytes = read_golden(name);
     REQUIRE(bytes);
-    const bool ok = type_id == unit_registered::type_id || type_id == calendar_year_published::type_id
+    const bool ok = type_id == unit_registered::type_id ||
+                            type_id == calendar_year_published::type_id ||
+                            type_id == token_issued::type_id || type_id == token_revoked::type_id
                         ? bool(decode_registry_event(static_cast<std::uint16_t>(type_id),
                                                      static_cast<std::uint16_t>(version), *bytes))
                         : bool(decode(static_cast<std::uint16_t>(type_id),
@@ -382,8 +389,8 @@ TEST_CASE("every golden file in the folder is known and decodes") {
   }
   // 21 case event types and their older versions (case_received v1 to v5, answered_immediately
   // v1, transferred v1 and v2, returned v1, revisited v1, extended v1 to v3), unit_registered v1
-  // and v2, calendar_year_published.
-  CHECK(files == 38);
+  // and v2, calendar_year_published, token_issued, token_revoked.
+  CHECK(files == 40);
 }
 
 TEST_CASE("unknown types, unknown versions and garbage do not decode") {
@@ -402,6 +409,8 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(22) == "calendar_year_published");
   CHECK(event_name(23).empty());
   CHECK(event_name(24) == "extension_requested");
+  CHECK(event_name(26) == "token_issued");
+  CHECK(event_name(27) == "token_revoked");
 }
 
 TEST_CASE("a declared length beyond the bytes left is refused before anything is allocated") {

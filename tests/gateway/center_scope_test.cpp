@@ -74,6 +74,7 @@ TEST_CASE("a unit token names a unit registered with the token's center") {
     tools::store_options o;
     o.data_dir = data;
     o.partitions = 4;
+    o.calendar_file = source_dir() + "/core/data/cn-workdays.txt";
     std::ostringstream out, err;
     CHECK(tools::run_token_create(o, tools::token_admin{}, {"unit", other_center, own_unit}, out, err) != 0);
     CHECK(out.str().empty());
@@ -99,8 +100,8 @@ TEST_CASE("a unit token whose unit is not its center's is not honoured") {
   test_server srv;
   const auto id = srv.transferred(true);  // a 410100 case transferred to own_unit
   // As a token made before the check was: another center's token naming own_unit.
-  auto forged = projections::token_store(srv.stack->store())
-                    .create("unit", other_center, own_unit, projections::system_clock{}.now());
+  auto forged = projections::token_store(srv.stack->store(), &srv.stack->tokens())
+                    .create("unit", other_center, own_unit);
   REQUIRE(forged);
   const std::string t = forged.value().secret;
   auto read = srv.get("/v1/cases/" + id, t);

@@ -115,7 +115,9 @@ void check_cases(const std::string& address, const std::string& token,
 
 // The reference-data streams (the registry, the calendar the server seeds at its first start)
 // share the log with the cases.
-bool is_reference_stream(std::string_view key) { return key == "registry" || key == "calendar"; }
+bool is_reference_stream(std::string_view key) {
+  return key == "registry" || key == "calendar" || key == "tokens";
+}
 
 // Every case record's key in the topic, read by a plain librdkafka consumer of its own.
 std::multiset<std::string> topic_keys(const std::string& brokers, const std::string& topic) {

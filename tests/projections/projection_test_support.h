@@ -160,6 +160,7 @@ class stack {
   projection_runner& runner() { return *runner_; }
   calendar_projection& calendar() { return projections_->calendar(); }
   const partition_owners& owners() const { return projections_->owners(); }
+  tokens_projection& tokens() { return projections_->tokens(); }
   case_writer& writer() { return *writer_; }
   const temp_dir& dir() const { return dir_; }
 

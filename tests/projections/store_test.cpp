@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
+#include <cereal/types/string.hpp>
 
+#include "core/binary.h"
 #include "events/storage/scan.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,7 +31,7 @@ std::size_t rows(store& s, family f) {
 }
 
 // A store as the layout before the layout row was kept left it: applied offsets, a case's
-// event as a location alone, a token.
+// event as a location alone, a token as rows were before tokens were in the log (version 1).
 void write_first_layout(const std::string& dir) {
   auto s = store::open(dir);
   REQUIRE(s.has_value());
@@ -39,7 +41,9 @@ void write_first_layout(const std::string& dir) {
   put(st, st.cf(family::case_events), "a\0"s + std::string(8, '\0'), std::string(16, '\0'));
   put(st, st.cf(family::cases), "a", "row");
   put(st, st.cf(family::registry), "unit/x", "u");
-  put(st, st.cf(family::tokens), "hash", "token");
+  put(st, st.cf(family::tokens), "hash",
+      core::binary_encode(std::uint32_t{1}, "hashprefix"s, "agent"s, "410100"s, ""s,
+                          std::int64_t{1}));
   put(st, st.cf(family::server_state), "manual_clock", "t");
 }
 
@@ -54,8 +58,9 @@ TEST_CASE("a store of an older layout is emptied of its log-derived rows at open
   // Offsets gone: the runner replays the log from offset 0 into the emptied families.
   for (auto f : {family::offsets, family::case_events, family::cases, family::registry})
     CHECK(rows(st, f) == 0);
-  CHECK(rows(st, family::tokens) == 1);
-  CHECK(rows(st, family::server_state) == 1);
+  // The token, written without a log event, waits aside to be published (token_store.h).
+  CHECK(rows(st, family::tokens) == 0);
+  CHECK(rows(st, family::server_state) == 2);
 
   SUBCASE("and a store of the current layout is opened as it is") {
     put(st, st.cf(family::offsets), "log/\0\0\0\0"s, std::string(8, '\x01'));
@@ -65,7 +70,7 @@ TEST_CASE("a store of an older layout is emptied of its log-derived rows at open
     REQUIRE(again.has_value());
     CHECK(rows(*again.value(), family::offsets) == 1);
     CHECK(rows(*again.value(), family::cases) == 1);
-    CHECK(rows(*again.value(), family::tokens) == 1);
+    CHECK(rows(*again.value(), family::server_state) == 2);
   }
 }
 
