@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/errc.h"
 #include "core/log_line.h"
@@ -236,7 +237,15 @@ error field_error(std::string_view path, std::string_view reason) {
 }
 
 http_response error_response(const error& e, std::string_view instance) {
-  return problem_response(to_problem(e), instance);
+  problem p = to_problem(e);
+  // The answer says only that it has been logged: here it is (codes and system text, never a
+  // request's personal fields: those never reach an error's detail).
+  if (p.status == 500)
+    spdlog::error("{}", log_line("internal_error", {{"category", e.code.category().name()},
+                                                    {"code", e.code.value()},
+                                                    {"error", e.message()},
+                                                    {"instance", std::string(instance)}}));
+  return problem_response(p, instance);
 }
 
 }  // namespace caseline::gateway

@@ -105,9 +105,28 @@ class Member(chaos.Server):
                 "--token-rate", "100000", "--token-burst", "100000", "--clock", "manual",
                 "--group", self.group, "--group-session-timeout", "6"]
         self.proc = subprocess.Popen(args + self.log_args(), stdout=subprocess.PIPE,
-                                     stderr=open(self.log_path, "ab"), text=True,
+                                     stderr=subprocess.STDOUT, text=True,
                                      preexec_fn=chaos._die_with_parent)
         self.address = None
+
+    def wait_listening(self, timeout=180):
+        """Copies the server's output into its log file, and returns once it listens."""
+        listening = threading.Event()
+        proc, path = self.proc, self.log_path
+
+        def copy():
+            with open(path, "a") as out:
+                for line in proc.stdout:
+                    out.write(line)
+                    out.flush()
+                    if "listening on http://" in line:
+                        listening.set()
+
+        threading.Thread(target=copy, daemon=True).start()
+        if not listening.wait(timeout):
+            raise RuntimeError(f"server not listening after {timeout}s; see {path}")
+        self.address = f"127.0.0.1:{self.port}"
+        return self.address
 
     def tool(self, *args, timeout=600):
         r = subprocess.run([self.binary, *args, *self.log_args()], capture_output=True, text=True,
@@ -130,6 +149,7 @@ class Clients:
         self.acked = {}        # idempotency key -> (case id, command)
         self.cases = {}        # case id -> commands acknowledged, in order
         self.unanswered = []   # keys never answered 2xx by the final deadline
+        self.last = {}         # key -> the last failed outcome (for the report)
         self.refused = []      # keys answered 4xx (a defect here)
         self.forwarded_answers = 0
         self.threads = []
@@ -153,12 +173,14 @@ class Clients:
                 status, headers, raw = chaos.call(address, "POST", path, body,
                                                   {**auth(token), "Idempotency-Key": key},
                                                   timeout=30)
-            except Exception:  # a killed instance, a reset connection: another try
+            except Exception as e:  # a killed instance, a reset connection: another try
+                self.last[key] = f"{address}: {type(e).__name__}"
                 time.sleep(random.uniform(0.02, 0.1))
                 continue
             if status in (200, 201):
                 return json.loads(raw)
             if status >= 500 or status == 429:
+                self.last[key] = f"{address}: {status} {raw[:160]!r}"
                 time.sleep(random.uniform(0.05, 0.2))
                 continue
             with self.lock:
@@ -234,6 +256,23 @@ def wait_until(what, predicate, timeout):
     return False
 
 
+def admin_call(members, admin, method, path, body, timeout=120):
+    """One admin write through any member, retried while the group settles (503)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for m in members:
+            status, _, raw = chaos.call(m.address, method, path, json.dumps(body), auth(admin),
+                                        timeout=30)
+            if status in (200, 201):
+                return json.loads(raw)
+            last = (status, raw[:300])
+            if status < 500:
+                raise RuntimeError(f"{method} {path}: {status} {raw[:300]}")
+        time.sleep(0.5)  # the group is still assigning partitions: retry, bounded by the deadline
+    raise RuntimeError(f"{method} {path}: no member took it: {last}")
+
+
 def set_clocks(members, admin, at):
     body = json.dumps({"now": at.isoformat(timespec="seconds")})
     for m in members:
@@ -258,11 +297,6 @@ def run(binary, seconds, clients):
             members.append(Member(binary, data, bootstrap, topic, group))
         tokens = {"admin": members[0].token("admin"), "agent": members[0].token("agent"),
                   "supervisor": members[0].token("supervisor")}
-        rc, out, err = members[0].tool("token", "create", "--role", "unit", "--center", CENTER,
-                                       "--unit", UNIT)
-        if rc != 0:
-            raise RuntimeError("token create (unit): " + err)
-        tokens["unit"] = out.strip().splitlines()[-1]
         for m in members:
             m.spawn()
         for m in members:
@@ -270,6 +304,13 @@ def run(binary, seconds, clients):
         # Every instance starts at the same manual time.
         start = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
         set_clocks(members, tokens["admin"], start)
+        # The unit and its staff's token, through the API of any member: the writes go to the
+        # owners of the registry's and the tokens' partitions (503 while the group settles).
+        admin_call(members, tokens["admin"], "PUT", f"/v1/units/{UNIT}", {
+            "name": "Transit", "center": CENTER,
+            "contact": {"name": "Wang", "mobile": "13700000000", "email": "w@example.cn"}})
+        tokens["unit"] = admin_call(members, tokens["admin"], "POST", "/v1/admin/tokens", {
+            "role": "unit", "center": CENTER, "unit": UNIT})["token"]
 
         load = Clients(members, tokens, clients)
         load.start()
@@ -301,6 +342,8 @@ def run(binary, seconds, clients):
         result["refused"] = len(load.refused)
         for key, path, status, raw in load.refused[:3]:
             log(f"refused {key} {path}: {status} {raw!r}")
+        for key in load.unanswered[:5]:
+            log(f"unanswered {key}: last {load.last.get(key)}")
 
         supervisor = tokens["supervisor"]
         acked_ids = set(load.cases)
