@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -40,9 +41,24 @@ struct heard {
 class recording_listener final : public ownership_listener {
  public:
   void partition_assigned(partition_id p) override {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     owned_.insert(p());
     heard_.push_back({p(), true, false});
+    // Held: the member's group thread polls no more until released (bounded, so that a failed
+    // test still ends).
+    released_.wait_for(lk, 120s, [&] { return !held_; });
+  }
+  // From now on partition_assigned blocks until release().
+  void hold() {
+    std::lock_guard lk(mu_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lk(mu_);
+      held_ = false;
+    }
+    released_.notify_all();
   }
   void partition_revoked(partition_id p, bool lost) override {
     std::lock_guard lk(mu_);
@@ -72,6 +88,8 @@ class recording_listener final : public ownership_listener {
   std::set<std::int32_t> owned_;
   std::vector<std::pair<std::int32_t, bool>> revoked_;
   std::vector<heard> heard_;
+  bool held_{false};
+  std::condition_variable released_;
 };
 
 kafka_log_options group_options(std::string topic, std::string group, std::string url) {
@@ -328,6 +346,61 @@ TEST_CASE("a writer fenced while its partition stays assigned is replaced and wr
   CHECK(claims == 2);
   CHECK(values ==
         std::vector<std::string>{"claim", "before the fence", "claim", "after the reclaim"});
+}
+
+TEST_CASE("a member that stops polling loses its partitions and the zombie it was keeps none") {
+  const std::string topic = unique_topic("group-zombie");
+  const std::string group = unique_topic("group");
+  auto oa = group_options(topic, group, "http://10.0.0.1:8080");
+  // A member that has not polled for this long leaves the group (librdkafka's max poll interval;
+  // the session timeout is its minimum, in every consumer of the log).
+  oa.properties["max.poll.interval.ms"] = "6000";
+  oa.properties["session.timeout.ms"] = "6000";
+  auto ob = oa;
+  ob.advertise = "http://10.0.0.2:8080";
+  recording_listener la;
+  recording_listener lb;
+  auto a = open_member(oa);
+  auto b = open_member(ob);
+
+  // a's group thread blocks in its first partition_assigned: it polls no more.
+  la.hold();
+  REQUIRE(a->join(la));
+  REQUIRE(eventually([&] { return !la.owned().empty(); }, 60s));
+  REQUIRE(b->join(lb));
+  // The group gives every partition to b; b's claims fence a's writers.
+  REQUIRE(eventually([&] { return owned_by(*b) == all_partitions(4); }, 60s));
+
+  // a wakes with a stale assignment and claims the partitions it still had pending: a zombie
+  // fencing b's writers. Then it hears that its assignment was lost (and rejoins).
+  la.release();
+  REQUIRE(eventually(
+      [&] {
+        for (std::int32_t p = 0; p < 4; ++p)
+          for (const auto& h : la.heard_of(partition_id{p}))
+            if (!h.assigned && h.lost) return true;
+        return false;
+      },
+      60s));
+
+  // Every partition ends with one owner that writes it: b replaces the writers the zombie fenced
+  // of those it keeps (at least one: a rejoined, the group splits the partitions two and two).
+  REQUIRE(eventually(
+      [&] {
+        const auto owned_a = owned_by(*a);
+        const auto owned_b = owned_by(*b);
+        if (owned_a.size() != 2 || owned_b.size() != 2) return false;
+        for (std::int32_t p = 0; p < 4; ++p) {
+          const bool of_a = owned_a.contains(p);
+          if (of_a == owned_b.contains(p)) return false;
+          ack_collector acks;
+          (of_a ? *a : *b).append_to(partition_id{p}, "k", "after", acks.handler("k", "after"));
+          if (!acks.wait_for(1)[0].outcome.has_value()) return false;
+        }
+        return true;
+      },
+      60s));
+  CHECK(b->group()->reclaims >= 1);
 }
 
 TEST_CASE("transaction markers and aborted records are gaps: offsets stay dense for every reader") {
