@@ -69,6 +69,8 @@ struct group_status {
   std::string group;
   std::uint64_t rebalances{0};   // assignments and revocations this member has seen
   std::uint64_t fenced{0};       // appends refused because a newer owner fenced this writer
+  std::uint64_t reclaims{0};     // partitions claimed again after their writer stopped (fenced,
+                                 // failed or a commit timed out) while still assigned here
 };
 
 // The case-event log: partitions of ordered records, records of one key always in one partition

@@ -1,5 +1,6 @@
 #include "events/detail/rdkafka_group.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,10 @@ using clock = std::chrono::steady_clock;
 using error_ptr = rdkafka_ptr<rd_kafka_error_t>;
 
 constexpr std::chrono::milliseconds claim_retry{1000};
+// Between replacements of a stopped writer of the same partition: doubling from the first to the
+// last while they follow each other (a writer that lasted `reclaim_backoff_max` starts it again).
+constexpr std::chrono::milliseconds reclaim_backoff_min{1000};
+constexpr std::chrono::milliseconds reclaim_backoff_max{10'000};
 constexpr int poll_ms = 100;
 
 void log_error(const char* what, const rd_kafka_error_t* e) {
@@ -78,7 +83,7 @@ bool kafka_group::owns(partition_id p) const {
 }
 
 group_status kafka_group::status() const {
-  return group_status{cfg_.group, rebalances_.load(), fenced_.load()};
+  return group_status{cfg_.group, rebalances_.load(), fenced_.load(), reclaims_.load()};
 }
 
 void kafka_group::run() {
@@ -90,6 +95,7 @@ void kafka_group::run() {
       // away come as revocations (lost).
       spdlog::info("{}", log_line("kafka_group_event", {{"error", rd_kafka_err2name(m->err)}}));
     }
+    replace_stopped();
     claim_pending();
   }
   // Leaving: a graceful close revokes every partition through the rebalance callback and tells
@@ -98,10 +104,7 @@ void kafka_group::run() {
   if (const auto err = rd_kafka_consumer_close(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     spdlog::warn("{}", log_line("kafka_group_close", {{"error", rd_kafka_err2name(err)}}));
   }
-  pending_.clear();
-  for (std::int32_t p = 0; p < cfg_.partitions; ++p) {
-    if (owned_[p].load()) revoke(partition_id{p}, false);
-  }
+  for (std::int32_t p = 0; p < cfg_.partitions; ++p) revoke(partition_id{p}, false);
 }
 
 void kafka_group::claim_pending() {
@@ -136,15 +139,52 @@ void kafka_group::claim_pending() {
     }
     owned_[p()].store(true);
     it = pending_.erase(it);
-    spdlog::info("{}",
-                 log_line("kafka_partition_claimed",
-                          {{"partition", p()}, {"offset", at.offset()}, {"group", cfg_.group}}));
+    // Claimed before since the group assigned p: a stopped writer's replacement.
+    auto [history, first] = claims_.try_emplace(p());
+    history->second.claimed = clock::now();
+    if (!first) reclaims_.fetch_add(1);
+    spdlog::info("{}", log_line("kafka_partition_claimed", {{"partition", p()},
+                                                            {"offset", at.offset()},
+                                                            {"group", cfg_.group},
+                                                            {"reclaim", !first}}));
     listener_->partition_assigned(p);
   }
 }
 
+void kafka_group::replace_stopped() {
+  for (std::int32_t p = 0; p < cfg_.partitions && !stop_.load(); ++p) {
+    if (!owned_[p].load()) continue;
+    bool stopped = false;
+    {
+      std::shared_lock lk(writers_mu_);
+      auto it = writers_.find(p);
+      stopped = it != writers_.end() && it->second->stopped();
+    }
+    if (!stopped) continue;
+    // The group still names this member p's owner, but its writer commits nothing more: whoever
+    // fenced it (a zombie acting on a stale assignment, or a broker that failed a commit) would
+    // otherwise keep p unwritten until the next rebalance. Released as lost (this writer may
+    // have been fenced), then claimed again after the backoff.
+    auto& h = claims_[p];
+    const auto now = clock::now();
+    h.backoff = h.backoff.count() == 0 || now - h.claimed >= reclaim_backoff_max
+                    ? reclaim_backoff_min
+                    : std::min(2 * h.backoff, reclaim_backoff_max);
+    spdlog::warn("{}", log_line("kafka_writer_replaced", {{"partition", p},
+                                                          {"backoff_ms", h.backoff.count()},
+                                                          {"group", cfg_.group}}));
+    release(partition_id{p}, true);
+    pending_[p] = now + h.backoff;
+  }
+}
+
 void kafka_group::revoke(partition_id p, bool lost) {
-  if (pending_.erase(p()) > 0) return;  // never claimed: the listener never heard of it
+  claims_.erase(p());
+  if (pending_.erase(p()) > 0) return;  // not claimed now: the listener heard it is not ours
+  if (owned_[p()].load()) release(p, lost);
+}
+
+void kafka_group::release(partition_id p, bool lost) {
   if (!owned_[p()].exchange(false)) return;
   listener_->partition_revoked(p, lost);
   std::shared_ptr<txn_writer> w;

@@ -34,6 +34,15 @@ namespace caseline::events::detail {
 // partition_revoked(p, lost), then p's writer finishes (commits what was appended before, answers
 // every handler) and is destroyed, then the consumer gives p up.
 //
+// A writer that stops (fenced by another producer of p's transactional.id, a fatal error, a
+// commit that timed out) while the group still assigns p to this member is replaced: the listener
+// hears partition_revoked(p, /*lost=*/true), the stopped writer is destroyed, and after a backoff
+// (1 s, doubling up to 10 s while replacements follow each other, back to 1 s once a writer lasted
+// 10 s) p is claimed again as on an assignment, fencing whoever fenced it, and the listener hears
+// partition_assigned(p). The backoff keeps two members that both believe they own p (one of them
+// a zombie whose assignment the group has already taken away) from fencing each other in a tight
+// loop; the zombie stops when its consumer learns that its assignment is lost.
+//
 // Lifecycle: leave() (or the destructor) closes the consumer gracefully: the revocations above run
 // for every owned partition and the group rebalances at once. Appends before join or to a
 // partition not owned get errc::not_owner on the refusal thread. Thread-safety: every member
@@ -74,7 +83,12 @@ class kafka_group {
  private:
   void run();
   void claim_pending();
+  // Replaces every owned partition's stopped writer (see the class comment).
+  void replace_stopped();
+  // The group takes p away: forgets its claims and, if owned, releases it.
   void revoke(partition_id p, bool lost);
+  // owns(p) false, the listener hears of it, p's writer finishes and is destroyed.
+  void release(partition_id p, bool lost);
   void refuse(event_log::append_handler handler, error e);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
@@ -93,12 +107,20 @@ class kafka_group {
   // Partitions assigned whose writer has not started yet, and when to try again: the group
   // thread's only.
   std::map<std::int32_t, std::chrono::steady_clock::time_point> pending_;
+  // Per partition claimed since the group assigned it: when its writer was claimed and the
+  // backoff before the next replacement of a stopped writer. The group thread's only.
+  struct claim_history {
+    std::chrono::steady_clock::time_point claimed;
+    std::chrono::milliseconds backoff{0};  // of the last replacement; zero: none yet
+  };
+  std::map<std::int32_t, claim_history> claims_;
 
   mutable std::shared_mutex writers_mu_;  // appends shared, the group thread exclusive
   std::map<std::int32_t, std::shared_ptr<txn_writer>> writers_;
 
   std::atomic<std::uint64_t> rebalances_{0};
   std::atomic<std::uint64_t> fenced_{0};
+  std::atomic<std::uint64_t> reclaims_{0};
 
   // Refused appends, answered on a thread of their own; counted for flush().
   std::mutex refused_mu_;

@@ -40,6 +40,12 @@ result<std::unique_ptr<txn_writer>> txn_writer::start(config cfg, std::string cl
                           std::move(claim_value),
                           [&outcome](result<log_position> r) { outcome = std::move(r); },
                           {}});
+  {
+    // Counted as accepted, since transact() counts it answered: otherwise flush() would return
+    // with one append still unanswered.
+    std::lock_guard lk(w->mu_);
+    ++w->accepted_;
+  }
   w->transact(first);
   if (!outcome || !*outcome) {
     return outcome ? std::move(*outcome).error()

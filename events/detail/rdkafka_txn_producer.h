@@ -31,7 +31,8 @@ namespace caseline::events::detail {
 // errc::unavailable, certainly not written; fenced or fatal -> errc::fenced when the commit was
 // never requested, errc::outcome_unknown when it was; after that the writer is stopped and every
 // later append gets errc::fenced (a fenced writer must never init again: it would fence the
-// partition's rightful owner).
+// partition's rightful owner; only the group, which knows whether p is still assigned here,
+// replaces it with a new writer).
 //
 // Lifecycle: start() creates the producer, fences the previous owner and commits `claim` as the
 // first transaction, then starts the thread; finish() (or the destructor) stops taking appends

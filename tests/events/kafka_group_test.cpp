@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -28,18 +29,50 @@ namespace caseline::events::testing {
 
 namespace {
 
+// One thing the log told a listener.
+struct heard {
+  std::int32_t partition;
+  bool assigned;  // false: revoked
+  bool lost;
+  bool operator==(const heard&) const = default;
+};
+
 // What the log told a member, kept for the test to compare with owns().
 class recording_listener final : public ownership_listener {
  public:
   void partition_assigned(partition_id p) override {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     owned_.insert(p());
-    ++assigned_;
+    heard_.push_back({p(), true, false});
+    // Held: the member's group thread polls no more until released (bounded, so that a failed
+    // test still ends).
+    released_.wait_for(lk, 120s, [&] { return !held_; });
+  }
+  // From now on partition_assigned blocks until release().
+  void hold() {
+    std::lock_guard lk(mu_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lk(mu_);
+      held_ = false;
+    }
+    released_.notify_all();
   }
   void partition_revoked(partition_id p, bool lost) override {
     std::lock_guard lk(mu_);
     owned_.erase(p());
     revoked_.emplace_back(p(), lost);
+    heard_.push_back({p(), false, lost});
+  }
+  // Everything heard about p, in order.
+  std::vector<heard> heard_of(partition_id p) const {
+    std::lock_guard lk(mu_);
+    std::vector<heard> out;
+    for (const auto& h : heard_)
+      if (h.partition == p()) out.push_back(h);
+    return out;
   }
   std::set<std::int32_t> owned() const {
     std::lock_guard lk(mu_);
@@ -53,8 +86,10 @@ class recording_listener final : public ownership_listener {
  private:
   mutable std::mutex mu_;
   std::set<std::int32_t> owned_;
-  std::size_t assigned_{0};
   std::vector<std::pair<std::int32_t, bool>> revoked_;
+  std::vector<heard> heard_;
+  bool held_{false};
+  std::condition_variable released_;
 };
 
 kafka_log_options group_options(std::string topic, std::string group, std::string url) {
@@ -226,47 +261,146 @@ TEST_CASE("two members split the partitions, claim them, and one leaving hands a
   CHECK(a->group()->rebalances >= 3);  // assigned, revoked for b, assigned back
 }
 
-TEST_CASE("a writer fenced by a newer owner of its partition never acknowledges an append") {
+TEST_CASE("a writer fenced while its partition stays assigned is replaced and writes it again") {
   const auto o =
       group_options(unique_topic("group-fence"), unique_topic("group"), "http://10.0.0.1:8080");
   recording_listener l;
   auto log = member_alone(o, l);
   const partition_id p{2};
+  REQUIRE(l.heard_of(p) == std::vector<heard>{{p(), true, false}});
 
   ack_collector before;
   log->append_to(p, "k", "before the fence", before.handler("k", "before the fence"));
   require_ok(before.wait_for(1)[0]);
 
-  // A "new owner": a producer with p's transactional.id fences the log's writer.
-  auto usurper =
+  // A zombie acting on a stale assignment: a producer with p's transactional.id fences the
+  // member's writer, although the group still names the member p's owner.
+  auto zombie =
       raw_transactional_producer(detail::kafka_group::transactional_id(o.group, o.topic, p));
 
   ack_collector after;
   log->append_to(p, "k", "after the fence", after.handler("k", "after the fence"));
-  const auto first = after.wait_for(1)[0];
-  REQUIRE_FALSE(first.outcome.has_value());
-  INFO(first.outcome.error().message());
-  CHECK((first.outcome.error().code == errc::fenced ||
-         first.outcome.error().code == errc::outcome_unknown));
-  // The stopped writer refuses everything after.
-  log->append_to(p, "k", "later", after.handler("k", "later"));
-  const auto second = after.wait_for(2)[1];
-  REQUIRE_FALSE(second.outcome.has_value());
-  CHECK(second.outcome.error().code == errc::fenced);
-  CHECK(log->group()->fenced >= 1);
+  const auto fenced = after.wait_for(1)[0];
+  REQUIRE_FALSE(fenced.outcome.has_value());
+  INFO(fenced.outcome.error().message());
+  CHECK((fenced.outcome.error().code == errc::fenced ||
+         fenced.outcome.error().code == errc::outcome_unknown));
+  if (fenced.outcome.error().code == errc::fenced) CHECK(log->group()->fenced >= 1);
 
   // Other partitions' writers are not affected.
   ack_collector elsewhere;
   log->append_to(partition_id{1}, "k", "elsewhere", elsewhere.handler("k", "elsewhere"));
   require_ok(elsewhere.wait_for(1)[0]);
 
-  bool before_seen = false;
+  // p is still assigned here: its stopped writer is replaced by a new one, which fences the
+  // zombie in turn and claims p again, and the listener hears p lost and then assigned.
+  REQUIRE(eventually(
+      [&] {
+        return log->group()->reclaims == 1 && log->owns(p) && l.heard_of(p).size() == 3 &&
+               l.owned().contains(p());
+      },
+      60s));
+  CHECK(l.heard_of(p) ==
+        std::vector<heard>{{p(), true, false}, {p(), false, true}, {p(), true, false}});
+  ack_collector again;
+  log->append_to(p, "k", "after the reclaim", again.handler("k", "after the reclaim"));
+  const auto written = again.wait_for(1)[0];
+  require_ok(written);
+  CHECK(written.outcome.value().partition == p);
+  CHECK(log->group()->reclaims == 1);
+
+  // The zombie is fenced now: nothing it produces commits.
+  {
+    bool committed = false;
+    detail::rdkafka_ptr<rd_kafka_error_t> e{rd_kafka_begin_transaction(zombie.get())};
+    detail::topic_ptr topic{rd_kafka_topic_new(zombie.get(), o.topic.c_str(), nullptr)};
+    REQUIRE(topic);
+    std::string v = "the zombie's";
+    if (!e && rd_kafka_produce(topic.get(), p(), RD_KAFKA_MSG_F_COPY, v.data(), v.size(), nullptr,
+                               0, nullptr) == 0) {
+      (void)rd_kafka_flush(zombie.get(), 30000);  // its report fails: fenced
+      e.reset(rd_kafka_commit_transaction(zombie.get(), 30000));
+      committed = !e;
+    }
+    CHECK_FALSE(committed);
+  }
+
+  // The log holds the member's two claims of p, the records acknowledged, and never the fenced
+  // record nor the zombie's.
+  std::vector<std::string> values;
+  std::size_t claims = 0;
   for (const auto& r : read_all(*log, p)) {
     CHECK(r.value != "after the fence");
-    CHECK(r.value != "later");
-    before_seen = before_seen || r.value == "before the fence";
+    CHECK(r.value != "the zombie's");
+    if (is_partition_claim(r.value)) {
+      auto c = decode_partition_claim(r.value);
+      REQUIRE(c.has_value());
+      CHECK(c.value().member == o.advertise);
+      CHECK(c.value().partition == p);
+      values.push_back("claim");
+      ++claims;
+    } else if (!is_gap(r.value)) {
+      values.push_back(r.value);
+    }
   }
-  CHECK(before_seen);
+  CHECK(claims == 2);
+  CHECK(values ==
+        std::vector<std::string>{"claim", "before the fence", "claim", "after the reclaim"});
+}
+
+TEST_CASE("a member that stops polling loses its partitions and the zombie it was keeps none") {
+  const std::string topic = unique_topic("group-zombie");
+  const std::string group = unique_topic("group");
+  auto oa = group_options(topic, group, "http://10.0.0.1:8080");
+  // A member that has not polled for this long leaves the group (librdkafka's max poll interval;
+  // the session timeout is its minimum, in every consumer of the log).
+  oa.properties["max.poll.interval.ms"] = "6000";
+  oa.properties["session.timeout.ms"] = "6000";
+  auto ob = oa;
+  ob.advertise = "http://10.0.0.2:8080";
+  recording_listener la;
+  recording_listener lb;
+  auto a = open_member(oa);
+  auto b = open_member(ob);
+
+  // a's group thread blocks in its first partition_assigned: it polls no more.
+  la.hold();
+  REQUIRE(a->join(la));
+  REQUIRE(eventually([&] { return !la.owned().empty(); }, 60s));
+  REQUIRE(b->join(lb));
+  // The group gives every partition to b; b's claims fence a's writers.
+  REQUIRE(eventually([&] { return owned_by(*b) == all_partitions(4); }, 60s));
+
+  // a wakes with a stale assignment and claims the partitions it still had pending: a zombie
+  // fencing b's writers. Then it hears that its assignment was lost (and rejoins).
+  la.release();
+  REQUIRE(eventually(
+      [&] {
+        for (std::int32_t p = 0; p < 4; ++p)
+          for (const auto& h : la.heard_of(partition_id{p}))
+            if (!h.assigned && h.lost) return true;
+        return false;
+      },
+      60s));
+
+  // Every partition ends with one owner that writes it: b replaces the writers the zombie fenced
+  // of those it keeps (at least one: a rejoined, the group splits the partitions two and two).
+  REQUIRE(eventually(
+      [&] {
+        const auto owned_a = owned_by(*a);
+        const auto owned_b = owned_by(*b);
+        if (owned_a.size() != 2 || owned_b.size() != 2) return false;
+        for (std::int32_t p = 0; p < 4; ++p) {
+          const bool of_a = owned_a.contains(p);
+          if (of_a == owned_b.contains(p)) return false;
+          ack_collector acks;
+          (of_a ? *a : *b).append_to(partition_id{p}, "k", "after", acks.handler("k", "after"));
+          if (!acks.wait_for(1)[0].outcome.has_value()) return false;
+        }
+        return true;
+      },
+      60s));
+  CHECK(b->group()->reclaims >= 1);
 }
 
 TEST_CASE("transaction markers and aborted records are gaps: offsets stay dense for every reader") {
