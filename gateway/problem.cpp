@@ -1,8 +1,8 @@
 #include "gateway/problem.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/errc.h"
 #include "core/log_line.h"

@@ -310,8 +310,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   // seeds it there once that partition is this server's (seed() writes nothing when the log
   // already holds the years).
   if (!in_group) {
-    if (auto seeded = p->calendar_writer->seed(p->calendar_text,
-                                               events::actor{"caseline", "admin", "", ""});
+    if (auto seeded =
+            p->calendar_writer->seed(p->calendar_text, events::actor{"caseline", "admin", "", ""});
         !seeded)
       return seeded.error();
     p->calendar_seeded = true;
@@ -330,7 +330,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
               seeded)
             raw->calendar_seeded = true;
           else
-            spdlog::warn("{}", log_line("calendar_seed_failed", {{"error", seeded.error().message()}}));
+            spdlog::warn("{}",
+                         log_line("calendar_seed_failed", {{"error", seeded.error().message()}}));
         }
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
@@ -408,8 +409,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (in_group) {
     services.writes = [w = p->writer.get()](events::partition_id q) { return w->accepts(q); };
     services.writable = [w = p->writer.get()] { return w->accepting(); };
-    services.owner_url = [o = &p->projections->owners()](
-                             events::partition_id q) -> std::optional<std::string> {
+    services.owner_url =
+        [o = &p->projections->owners()](events::partition_id q) -> std::optional<std::string> {
       auto claim = o->owner(q);
       if (!claim) return std::nullopt;
       return claim->member;

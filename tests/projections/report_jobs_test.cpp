@@ -125,8 +125,7 @@ TEST_CASE("Art. 40(4) — a major-urgent matter's special report is written the 
   const civil_date day = date("2026-10-14");
   s.clock().set(at(day));
   auto jobs = tools::start_report_jobs(s.db(), reg, core::testing::repo_calendar(), outbox.string(),
-                                       s.clock(), std::chrono::hours(1),
-                                       [&s] {
+                                       s.clock(), std::chrono::hours(1), [&s] {
                                          (void)s.runner().catch_up(60s);  // checked below
                                          return true;
                                        });
