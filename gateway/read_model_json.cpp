@@ -121,13 +121,13 @@ json::object queue_page_json(const queue_query& q, const queue_page& page, civil
 }
 
 json::object deadlines_json(civil_date today, std::optional<working_days> within, const scope& sc,
-                            const std::vector<deadline_row>& rows) {
+                            const deadline_page& page) {
   json::object o;
   o["today"] = today.to_string();
   if (within) o["within_working_days"] = (*within)();
   add_scope(o, sc);
   json::array items;
-  for (const auto& r : rows) {
+  for (const auto& r : page.items) {
     json::object i;
     i["case_id"] = r.id();
     i["kind"] = core::to_string(r.kind);
@@ -142,6 +142,7 @@ json::object deadlines_json(civil_date today, std::optional<working_days> within
     items.emplace_back(std::move(i));
   }
   o["items"] = std::move(items);
+  o["next_cursor"] = cursor_or_null(page.next_cursor);
   return o;
 }
 

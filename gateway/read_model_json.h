@@ -29,10 +29,10 @@ boost::json::object queue_page_json(const projections::queue_query& q,
                                     const projections::queue_page& page, civil_date today);
 
 // GET /v1/sla/overdue and /v1/sla/due-soon (with `within`): {"today", "within_working_days"?,
-// "center"?, "unit"?, "items"}.
+// "center"?, "unit"?, "items", "next_cursor"}.
 boost::json::object deadlines_json(civil_date today, std::optional<working_days> within,
                                    const projections::scope& sc,
-                                   const std::vector<projections::deadline_row>& rows);
+                                   const projections::deadline_page& page);
 
 // GET /v1/reports/monthly, annual, period, urgent; the JSON report files.
 boost::json::object report_json(const projections::report& r);

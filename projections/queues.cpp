@@ -8,8 +8,7 @@
 
 #include "core/decide.h"
 #include "core/errc.h"
-#include "events/record.h"
-#include "events/storage/scan.h"
+#include "projections/paging.h"
 #include "projections/row_keys.h"
 
 namespace caseline::projections {
@@ -166,35 +165,21 @@ result<queue_page> queue_reader::page(const queue_query& q) const {
   if (sc.kind != core::scope_kind::center && sc.kind != core::scope_kind::unit)
     return make_field_error(core::errc::invalid_argument, "center",
                             "a queue belongs to a center or a unit");
-  const std::string prefix = queue_prefix(q.queue, keys::worklist_scope(sc));
-  std::string start = prefix;
-  std::optional<std::string> after;
-  if (!q.cursor.empty()) {
-    after = events::from_hex(q.cursor);
-    if (!after) return make_field_error(core::errc::invalid_argument, "cursor");
-    start += *after;
-  }
   queue_page out;
-  std::string last;
-  auto r = storage::scan(
-      store_.db(), store_.cf(family::queues), {prefix, start, {}}, "read queue",
-      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
-        if (after && key == start) return storage::scan_step::next;  // the cursor's own row
-        if (out.items.size() == limit) {
-          out.next_cursor = events::to_hex(last);
-          return storage::scan_step::stop;
-        }
+  auto next = scan_page(
+      store_, family::queues, {queue_prefix(q.queue, keys::worklist_scope(sc)), {}, {}}, q.cursor,
+      limit, "read queue", [&](std::string_view, std::string_view value) -> result<bool> {
         auto item = detail::decode_row<queue_item>(value, "queue item");
         if (!item) return item.error();
         // A unit's queue: only the center asked for, when both are given.
         if (const auto c = sc.named_center();
             sc.kind == core::scope_kind::unit && c && item.value().center != *c)
-          return storage::scan_step::next;
-        last = key.substr(prefix.size());
+          return false;
         out.items.push_back(std::move(item).value());
-        return storage::scan_step::next;
+        return true;
       });
-  if (!r) return r.error();
+  if (!next) return next.error();
+  out.next_cursor = std::move(next).value();
   return out;
 }
 

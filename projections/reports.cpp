@@ -15,6 +15,7 @@
 #include "events/record.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
+#include "projections/paging.h"
 #include "projections/report_render.h"
 #include "projections/sla_index.h"
 
@@ -486,27 +487,14 @@ result<overdue_page> report_reader::overdue(const period& p,
                                             const std::optional<unit_id>& unit,
                                             std::string_view cursor, std::size_t limit) const {
   using keys::report_overdue;
-  std::string from = report_overdue::from_day(p.from);
+  const std::string from = report_overdue::from_day(p.from);
   const std::string to = report_overdue::from_day(p.to.plus_days(1));
-  std::optional<std::string> after;
-  if (!cursor.empty()) {
-    after = events::from_hex(cursor);
-    if (!after || !after->starts_with(report_overdue::tag))
-      return make_field_error(core::errc::invalid_argument, "cursor", "not one this list gave");
-    if (*after >= from) from = *after;
-  }
   overdue_page out;
-  std::string last;
-  const auto visit = [&](std::string_view key, std::string_view) -> result<storage::scan_step> {
-    if (after && key == *after) return storage::scan_step::next;
+  const auto visit = [&](std::string_view key, std::string_view) -> result<bool> {
     auto k = report_overdue::decode(key);
     if (!k) return corrupt_key("overdue report key");
-    if (center && k->center != (*center)()) return storage::scan_step::next;
-    if (unit && k->unit != (*unit)()) return storage::scan_step::next;
-    if (out.items.size() == limit) {
-      out.next_cursor = events::to_hex(last);
-      return storage::scan_step::stop;
-    }
+    if (center && k->center != (*center)()) return false;
+    if (unit && k->unit != (*unit)()) return false;
     overdue_case c{std::move(k->center), std::move(k->unit), std::move(k->case_id), k->due,
                    k->reported_on,       std::nullopt,       std::nullopt,          std::nullopt};
     auto facts =
@@ -521,14 +509,14 @@ result<overdue_page> report_reader::overdue(const period& p,
       for (const auto& cy : f.cycles)
         if (cy.unit() == c.unit && cy.due == c.due && cy.replied_on) c.replied_on = cy.replied_on;
     }
-    last = std::string(key);
     out.items.push_back(std::move(c));
-    return storage::scan_step::next;
+    return true;
   };
-  auto r =
-      storage::scan(store_.db(), store_.cf(family::report_counters),
-                    {std::string(report_overdue::tag), from, to}, "read overdue reports", visit);
-  if (!r) return r.error();
+  auto next =
+      scan_page(store_, family::report_counters, {std::string(report_overdue::tag), from, to},
+                cursor, limit, "read overdue reports", visit);
+  if (!next) return next.error();
+  out.next_cursor = std::move(next).value();
   return out;
 }
 

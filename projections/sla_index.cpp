@@ -8,6 +8,7 @@
 #include "core/errc.h"
 #include "events/errc.h"
 #include "events/storage/scan.h"
+#include "projections/paging.h"
 #include "projections/row_keys.h"
 
 namespace caseline::projections {
@@ -84,34 +85,32 @@ std::string remind_key(const deadline_row& row) {
   return keys::remind{row.due, std::string(core::to_string(row.kind)), row.id()}.encode();
 }
 
-result<std::vector<deadline_row>> sla_reader::range(const std::string& prefix,
-                                                    const std::string& from,
-                                                    const std::string& to_exclusive,
-                                                    std::size_t limit) const {
+result<deadline_page> sla_reader::range(const std::string& prefix, const std::string& from,
+                                        const std::string& to_exclusive, std::string_view cursor,
+                                        std::size_t limit) const {
   const bool remind = prefix.empty();
-  auto* cf = store_.cf(remind ? family::sla_remind : family::sla_deadlines);
-  std::vector<deadline_row> out;
-  auto r = storage::scan(
-      store_.db(), cf, {prefix, prefix + from, prefix + to_exclusive}, "read deadline index",
-      [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
-        if (out.size() >= limit) return storage::scan_step::stop;
-        auto row = decode_deadline_row(value);
-        if (!row) return row.error();
-        out.push_back(std::move(row).value());
-        return storage::scan_step::next;
-      });
-  if (!r) return r.error();
+  deadline_page out;
+  auto next = scan_page(store_, remind ? family::sla_remind : family::sla_deadlines,
+                        {prefix, prefix + from, prefix + to_exclusive}, cursor, limit,
+                        "read deadline index",
+                        [&](std::string_view, std::string_view value) -> result<bool> {
+                          auto row = decode_deadline_row(value);
+                          if (!row) return row.error();
+                          out.items.push_back(std::move(row).value());
+                          return true;
+                        });
+  if (!next) return next.error();
+  out.next_cursor = std::move(next).value();
   return out;
 }
 
-result<std::vector<deadline_row>> sla_reader::overdue(const scope& sc, civil_date today,
-                                                      std::size_t limit) const {
-  return range(scope_prefix(keys::worklist_scope(sc)), "", today.to_string(), limit);
+result<deadline_page> sla_reader::overdue(const scope& sc, civil_date today,
+                                          std::string_view cursor, std::size_t limit) const {
+  return range(scope_prefix(keys::worklist_scope(sc)), "", today.to_string(), cursor, limit);
 }
 
-result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_date today,
-                                                       working_days within,
-                                                       std::size_t limit) const {
+result<deadline_page> sla_reader::due_soon(const scope& sc, civil_date today, working_days within,
+                                           std::string_view cursor, std::size_t limit) const {
   civil_date last = today;
   if (within() > 0) {
     auto d = cal_.add_working_days(today, within);
@@ -119,11 +118,13 @@ result<std::vector<deadline_row>> sla_reader::due_soon(const scope& sc, civil_da
     last = d.value();
   }
   return range(scope_prefix(keys::worklist_scope(sc)), today.to_string(),
-               last.plus_days(1).to_string(), limit);
+               last.plus_days(1).to_string(), cursor, limit);
 }
 
 result<std::vector<deadline_row>> sla_reader::to_remind(civil_date today, std::size_t limit) const {
-  return range("", "", today.to_string(), limit);
+  auto page = range("", "", today.to_string(), {}, limit);
+  if (!page) return page.error();
+  return std::move(page.value().items);
 }
 
 }  // namespace caseline::projections

@@ -100,23 +100,33 @@ std::vector<std::string> deadline_keys(const deadline_row& row);
 // Key of family::sla_remind (present only while not reminded): due, 0, kind, 0, case id.
 std::string remind_key(const deadline_row& row);
 
+// A page of a deadline list.
+struct deadline_page {
+  std::vector<deadline_row> items;
+  std::string next_cursor;  // empty on the last page
+};
+
 // Reads the deadline index. Thread-safe; borrows the store and the calendar.
 class sla_reader {
  public:
   sla_reader(store& s, const core::calendar& cal) : store_(s), cal_(cal) {}
 
-  // Deadlines of the scope that passed unmet before `today` (due < today), oldest first.
-  result<std::vector<deadline_row>> overdue(const scope& sc, civil_date today,
-                                            std::size_t limit) const;
-  // Deadlines of the scope due from `today` to the `within`-th working day after it, inclusive.
-  result<std::vector<deadline_row>> due_soon(const scope& sc, civil_date today, working_days within,
-                                             std::size_t limit) const;
+  // Deadlines of the scope that passed unmet before `today` (due < today), oldest first: at most
+  // `limit` after `cursor` (a next_cursor of this list; empty for the first page).
+  // core::errc::invalid_argument naming "cursor" for a cursor not of this list.
+  result<deadline_page> overdue(const scope& sc, civil_date today, std::string_view cursor,
+                                std::size_t limit) const;
+  // Deadlines of the scope due from `today` to the `within`-th working day after it, inclusive,
+  // paged as `overdue` is.
+  result<deadline_page> due_soon(const scope& sc, civil_date today, working_days within,
+                                 std::string_view cursor, std::size_t limit) const;
   // Every deadline that passed before `today` and has not been reminded (the scheduler's list).
   result<std::vector<deadline_row>> to_remind(civil_date today, std::size_t limit) const;
 
  private:
-  result<std::vector<deadline_row>> range(const std::string& prefix, const std::string& from,
-                                          const std::string& to_exclusive, std::size_t limit) const;
+  result<deadline_page> range(const std::string& prefix, const std::string& from,
+                              const std::string& to_exclusive, std::string_view cursor,
+                              std::size_t limit) const;
   store& store_;
   const core::calendar& cal_;
 };

@@ -11,11 +11,6 @@
 
 namespace caseline::gateway {
 
-namespace {
-// At most this many deadlines in an overdue or due-soon list.
-constexpr std::size_t deadline_list_limit = 200;
-}  // namespace
-
 // Every handler has the route table's signature (api_impl.h): it takes its answerer by
 // value, whether it hands it on or only answers through it.
 // NOLINTBEGIN(performance-unnecessary-value-param)
@@ -56,13 +51,16 @@ void api::impl::get_queue(const scope_ptr& sc, answerer done) {
 
 void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {"center", "unit"}); !k) return done.fail(k.error());
+  if (auto k = known_params(q, {"center", "unit", "cursor", "limit"}); !k)
+    return done.fail(k.error());
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
   if (!scope) return done.fail(scope.error());
+  auto limit = parse_limit(param(q, "limit"), 50, 500);
+  if (!limit) return done.fail(limit.error());
   answer_projection(done, [&]() -> result<json::object> {
     const civil_date today = shanghai_date(s_.clock.now());
     auto rows = projections::sla_reader(s_.store, *current_calendar())
-                    .overdue(scope.value(), today, deadline_list_limit);
+                    .overdue(scope.value(), today, param(q, "cursor"), limit.value());
     if (!rows) return rows.error();
     return deadlines_json(today, std::nullopt, scope.value(), rows.value());
   });
@@ -70,15 +68,19 @@ void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
 
 void api::impl::sla_due_soon(const scope_ptr& sc, answerer done) {
   const auto& q = sc->req;
-  if (auto k = known_params(q, {"within", "center", "unit"}); !k) return done.fail(k.error());
+  if (auto k = known_params(q, {"within", "center", "unit", "cursor", "limit"}); !k)
+    return done.fail(k.error());
   auto scope = worklist_scope(*sc->who, param(q, "center"), param(q, "unit"));
   if (!scope) return done.fail(scope.error());
   auto within = parse_within(param(q, "within"));
   if (!within) return done.fail(within.error());
+  auto limit = parse_limit(param(q, "limit"), 50, 500);
+  if (!limit) return done.fail(limit.error());
   answer_projection(done, [&]() -> result<json::object> {
     const civil_date today = shanghai_date(s_.clock.now());
-    auto rows = projections::sla_reader(s_.store, *current_calendar())
-                    .due_soon(scope.value(), today, within.value(), deadline_list_limit);
+    auto rows =
+        projections::sla_reader(s_.store, *current_calendar())
+            .due_soon(scope.value(), today, within.value(), param(q, "cursor"), limit.value());
     if (!rows) return rows.error();
     return deadlines_json(today, within.value(), scope.value(), rows.value());
   });

@@ -127,6 +127,32 @@ TEST_CASE("overdue and due-soon deadlines follow the service clock and the calle
   CHECK(std::set<std::string>(ids.begin(), ids.end()) == std::set<std::string>{s.a, s.c, s.d});
   // The unit's reply deadline is not due yet.
   CHECK(case_ids(srv.get("/v1/sla/overdue", srv.own.at("unit"))).empty());
+
+  // Paged: one deadline a page, each once, then null; a cursor of another list is 422.
+  std::vector<std::string> paged;
+  std::string next;
+  for (int pages = 0; pages < 4; ++pages) {
+    auto page = srv.get("/v1/sla/overdue?limit=1" + (next.empty() ? "" : "&cursor=" + next),
+                        srv.provincial.at("supervisor"));
+    REQUIRE(page.status == 200);
+    const auto got = case_ids(page);
+    CHECK(got.size() == 1);
+    paged.insert(paged.end(), got.begin(), got.end());
+    const auto& cursor = page.json().at("next_cursor");
+    if (cursor.is_null()) break;
+    next = std::string(cursor.as_string());
+  }
+  CHECK(paged == case_ids(all));
+  check_field_error(srv.get("/v1/sla/overdue?cursor=zz", srv.provincial.at("supervisor")),
+                    "cursor");
+  auto queue = srv.get("/v1/queues/to_classify?limit=1", srv.own.at("agent"));
+  REQUIRE(queue.status == 200);
+  REQUIRE(queue.json().at("next_cursor").is_string());
+  check_field_error(
+      srv.get("/v1/sla/overdue?cursor=" + std::string(queue.json().at("next_cursor").as_string()),
+              srv.provincial.at("supervisor")),
+      "cursor");
+  check_field_error(srv.get("/v1/sla/due-soon?within=3&limit=0", srv.own.at("agent")), "limit");
 }
 
 TEST_CASE("the statutory reports answer from the counters, per center or province-wide") {

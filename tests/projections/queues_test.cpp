@@ -80,22 +80,56 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
   SUBCASE("overdue and due-soon lists read the deadline index") {
     const sla_reader sla(s.db(), core::testing::repo_calendar());
     const civil_date today = date("2026-10-30");
-    auto overdue = sla.overdue(zz, today, 100);
+    auto overdue = sla.overdue(zz, today, "", 100);
     REQUIRE(overdue);
-    CHECK(labels(overdue.value(), ids) == strings{"I reply 2026-10-22"});
-    auto all = sla.overdue(scope::everything(), today, 100);
+    CHECK(labels(overdue.value().items, ids) == strings{"I reply 2026-10-22"});
+    auto all = sla.overdue(scope::everything(), today, "", 100);
     REQUIRE(all);
-    CHECK(labels(all.value(), ids) == strings{"I reply 2026-10-22"});
-    auto unit = sla.overdue(scope::of_unit(unit_id{"u-zz-gl"}), today, 100);
+    CHECK(labels(all.value().items, ids) == strings{"I reply 2026-10-22"});
+    auto unit = sla.overdue(scope::of_unit(unit_id{"u-zz-gl"}), today, "", 100);
     REQUIRE(unit);
-    CHECK(unit.value().empty());
+    CHECK(unit.value().items.empty());
     // K was received on Friday 10-30: its transfer is due on the 3rd working day, Wed 11-04.
-    auto soon2 = sla.due_soon(zz, today, working_days{2}, 100);
+    auto soon2 = sla.due_soon(zz, today, working_days{2}, "", 100);
     REQUIRE(soon2);
-    CHECK(soon2.value().empty());
-    auto soon3 = sla.due_soon(zz, today, working_days{3}, 100);
+    CHECK(soon2.value().items.empty());
+    auto soon3 = sla.due_soon(zz, today, working_days{3}, "", 100);
     REQUIRE(soon3);
-    CHECK(labels(soon3.value(), ids) == strings{"K transfer 2026-11-04"});
+    CHECK(labels(soon3.value().items, ids) == strings{"K transfer 2026-11-04"});
+    CHECK(soon3.value().next_cursor.empty());
+  }
+
+  SUBCASE("a deadline list is paged by key: each row once, a foreign cursor refused") {
+    const sla_reader sla(s.db(), core::testing::repo_calendar());
+    const civil_date later = date("2026-12-31");  // every deadline of the fixture has passed
+    auto whole = sla.overdue(zz, later, "", 100);
+    REQUIRE(whole);
+    REQUIRE(whole.value().items.size() >= 2);
+    CHECK(whole.value().next_cursor.empty());
+    std::vector<deadline_row> paged;
+    std::string cursor;
+    for (int pages = 0;; ++pages) {
+      REQUIRE(pages <= static_cast<int>(whole.value().items.size()));
+      auto p = sla.overdue(zz, later, cursor, 1);
+      REQUIRE(p);
+      paged.insert(paged.end(), p.value().items.begin(), p.value().items.end());
+      if (p.value().next_cursor.empty()) break;
+      CHECK(p.value().items.size() == 1);
+      cursor = p.value().next_cursor;
+    }
+    CHECK(labels(paged, ids) == labels(whole.value().items, ids));
+    // A cursor of another scope's list, or one past the list's end, is not this list's.
+    auto first = sla.overdue(scope::everything(), later, "", 1);
+    REQUIRE(first);
+    REQUIRE_FALSE(first.value().next_cursor.empty());
+    auto foreign = sla.overdue(zz, later, first.value().next_cursor, 1);
+    REQUIRE_FALSE(foreign);
+    CHECK(foreign.error().field == "cursor");
+    // The fixture's cases came in October 2026: nothing was due before 2026-01-01.
+    REQUIRE_FALSE(cursor.empty());
+    auto late = sla.overdue(zz, date("2026-01-01"), cursor, 1);
+    REQUIRE_FALSE(late);
+    CHECK(late.error().field == "cursor");
   }
 
   SUBCASE("a page as the route answers it: items, overdue against today, the next cursor") {
@@ -111,7 +145,7 @@ TEST_CASE("queues list each center's and unit's cases by deadline, major-urgent 
     REQUIRE_FALSE(bad);
     CHECK(bad.error().field == "cursor");
     const civil_date today = date("2026-10-30");
-    auto overdue = sla_reader(s.db(), core::testing::repo_calendar()).overdue(zz, today, 200);
+    auto overdue = sla_reader(s.db(), core::testing::repo_calendar()).overdue(zz, today, "", 200);
     REQUIRE(overdue);
     const auto listed =
         gateway::json_text(gateway::deadlines_json(today, std::nullopt, zz, overdue.value()));

@@ -76,21 +76,21 @@ inline void reminder_exactly_once(backend b) {
   CHECK(reminded() == 2);
   CHECK(s.count_in_log(core::overdue_reported::type_id) == 1);
   // The reminder carries the deadline it is about.
-  auto overdue = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), 10);
+  auto overdue = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), "", 10);
   REQUIRE(overdue);
-  REQUIRE(overdue.value().size() == 2);
-  CHECK(overdue.value()[0].id == ids.at("S"));
-  CHECK(overdue.value()[0].kind == core::deadline_kind::transfer);
-  CHECK(overdue.value()[0].due == date("2026-10-15"));
-  CHECK(overdue.value()[0].reminded);
-  CHECK(overdue.value()[1].id == ids.at("R"));
-  CHECK(overdue.value()[1].due == date("2026-10-19"));
-  CHECK(overdue.value()[1].reminded);
+  REQUIRE(overdue.value().items.size() == 2);
+  CHECK(overdue.value().items[0].id == ids.at("S"));
+  CHECK(overdue.value().items[0].kind == core::deadline_kind::transfer);
+  CHECK(overdue.value().items[0].due == date("2026-10-15"));
+  CHECK(overdue.value().items[0].reminded);
+  CHECK(overdue.value().items[1].id == ids.at("R"));
+  CHECK(overdue.value().items[1].due == date("2026-10-19"));
+  CHECK(overdue.value().items[1].reminded);
   // An extension cannot come after the deadline, but a late reply meets it: gone from the list.
   REQUIRE(s.run(ids.at("R"), reply(), world::unit_member("u-zz-yg"), at(date("2026-10-21"))));
-  auto after = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), 10);
+  auto after = sla_reader(s.db(), cal).overdue(scope::everything(), date("2026-10-21"), "", 10);
   REQUIRE(after);
-  CHECK(after.value().size() == 1);
+  CHECK(after.value().items.size() == 1);
 }
 
 // The October scenario, then a rebuild from offset 0 into a fresh store: the families are equal
