@@ -487,7 +487,7 @@ TEST_CASE("registry, calendar and token writes carry their position; reads elsew
   // Each write is sent to A, which writes nothing: B answers it, with the position of its record
   // in the log (the stream's key), and a read at A after that position shows it.
   auto written = [&](const reply& r, std::string_view stream) {
-    const auto position = r.header("caseline-position");
+    auto position = r.header("caseline-position");
     REQUIRE_FALSE(position.empty());
     CHECK(g.record_at(position).key == stream);
     return position;
