@@ -297,8 +297,7 @@ void api::impl::idempotent(const scope_ptr& sc, responder done, route_handler fn
                       false, false);
       auto answer = case_answer(*sc, first.value()->id(), creates ? 201 : 200);
       if (!answer) return finish(error_response(answer.error(), sc->req.path), false, false);
-      answer.value().headers.emplace_back(position_header,
-                                          format_position(first.value()->position));
+      with_position(answer.value(), first.value()->position);
       return finish(std::move(answer).value(), true, true);
     }
   }
@@ -454,8 +453,7 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         if (!resp) return done(error_response(resp.error(), sc->req.path));
         // Where the write is in the log: a read on any server of the group may wait for it
         // (Caseline-After).
-        if (const auto& at = r.value().position)
-          resp.value().headers.emplace_back(position_header, format_position(*at));
+        if (const auto& at = r.value().position) with_position(resp.value(), *at);
         done(std::move(resp).value());
       });
 }

@@ -13,6 +13,7 @@
 #include "gateway/command_json.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "gateway/peer_client.h"
 #include "gateway/rate_limit.h"
 #include "projections/assessment_weights.h"
 #include "projections/blob_store.h"
@@ -69,6 +70,8 @@ struct services {
   std::function<std::vector<events::partition_id>()> writable{};
   std::function<std::optional<std::string>(events::partition_id)> owner_url{};
   std::string self_url{};
+  // How long a forward may hold a worker, and the keep-alive pool per owner.
+  peer_options forwarding{};
 };
 
 struct api_options {

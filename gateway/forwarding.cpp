@@ -61,6 +61,10 @@ std::string format_position(events::log_position p) {
   return fmt::format("{}:{}", p.partition(), p.offset());
 }
 
+void with_position(http_response& r, events::log_position at) {
+  r.headers.emplace_back(position_header, format_position(at));
+}
+
 result<std::vector<events::log_position>> parse_positions(std::string_view value,
                                                           std::int32_t partitions) {
   auto bad = [](std::string_view why) {
@@ -150,13 +154,29 @@ void api::impl::forward(const scope_ptr& sc, events::partition_id p, const std::
   if (!sc->req.client.empty()) headers.emplace_back("x-forwarded-for", sc->req.client);
   headers.emplace_back(std::string(forwarded_by_header),
                        s_.self_url.empty() ? std::string("-") : s_.self_url);
-  auto answer = send_to_peer(owner, sc->req.method, sc->req.target, headers, sc->req.body);
+  // Sent again on a fresh connection (when a kept-alive one fails before any answer) only when
+  // the owner answers a second copy as it answered the first: a request with an
+  // Idempotency-Key (the owner's key store replays it), or a PUT (a unit or a calendar year put
+  // again changes nothing more). Anything else is answered 503 owner-unreachable instead.
+  const auto may_resend =
+      sc->req.header("idempotency-key") || sc->req.method == "PUT" ? resend::safe : resend::never;
+  auto answer =
+      peers_.send(owner, sc->req.method, sc->req.target, headers, sc->req.body, may_resend);
   if (!answer) {
-    forwarded_unreachable_.fetch_add(1, std::memory_order_relaxed);
+    const bool sent = answer.error().code == errc::owner_unreachable;
+    (sent ? forwarded_unanswered_ : forwarded_unreachable_).fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("{}", log_line("forward_failed", {{"partition", p()},
                                                    {"owner", owner},
                                                    {"correlation_id", sc->correlation_id},
                                                    {"error", answer.error().message()}}));
+    // Nothing sent: nothing written. Sent without an answer: the owner may have written it.
+    if (sent)
+      return done(error_response(
+          make_error(errc::owner_unreachable,
+                     fmt::format("partition {} of the log: its owner gave {} within {} ms; the "
+                                 "write may have been made: retry with the same Idempotency-Key",
+                                 p(), answer.error().detail, peers_.options().answer.count())),
+          sc->req.path));
     return done(
         error_response(partition_moving(p, "its owner could not be reached"), sc->req.path));
   }

@@ -38,6 +38,8 @@ class category final : public std::error_category {
         return "this Idempotency-Key was used for another request";
       case errc::bad_precondition: return "If-Match must be a quoted case version, e.g. \"3\"";
       case errc::gone: return "not stored (any more)";
+      case errc::owner_unreachable:
+        return "the partition's owner did not answer in time";
     }
     return "unknown gateway error";
   }
@@ -79,6 +81,10 @@ mapping map_gateway(errc e) {
       return {422, "idempotency-key-reused", "Idempotency-Key reused"};
     case errc::bad_precondition: return {400, "bad-precondition", "Bad precondition"};
     case errc::gone: return {410, "gone", "Gone"};
+    case errc::owner_unreachable:
+      return {503, "owner-unreachable",
+              "The server that owns the case's partition did not answer in time; the write may "
+              "have been made: retry with the same Idempotency-Key"};
     case errc::ok:
     case errc::internal: break;
   }
@@ -228,7 +234,9 @@ http_response problem_response(const problem& p, std::string_view instance) {
   r.content_type = "application/problem+json";
   r.body = json_text(o);
   // A partition that moves between servers of the group has an owner again within seconds.
-  if (p.slug == "partition-moving") r.headers.emplace_back("Retry-After", "1");
+  // An owner that did not answer is most often one the group is about to replace.
+  if (p.slug == "partition-moving" || p.slug == "owner-unreachable")
+    r.headers.emplace_back("Retry-After", "1");
   return r;
 }
 

@@ -14,23 +14,25 @@ namespace caseline::gateway {
 // The gateway's own failures.
 enum class errc {
   ok = 0,
-  malformed_json = 1,     // the body is not JSON
-  invalid_field,          // a field is missing, of the wrong type, unknown or out of range
-  not_found,              // no such route or resource
+  malformed_json = 1,  // the body is not JSON
+  invalid_field,       // a field is missing, of the wrong type, unknown or out of range
+  not_found,           // no such route or resource
   method_not_allowed,
   unsupported_media_type,
   payload_too_large,
   headers_too_large,
-  bad_request,            // malformed HTTP, request smuggling vectors
+  bad_request,  // malformed HTTP, request smuggling vectors
   request_timeout,
   too_many_requests,
-  not_ready,              // the log or the store cannot be reached
-  internal,               // a bug; the detail is logged, not shown
-  unauthorized,           // no bearer token, or one that is not known
-  forbidden,              // the token's role may never use this route
-  idempotency_key_reused, // the same Idempotency-Key with another request
-  bad_precondition,       // an If-Match that is not "<version>"
-  gone,                   // a case's resource that is not (or no longer) there: a purged recording
+  not_ready,               // the log or the store cannot be reached
+  internal,                // a bug; the detail is logged, not shown
+  unauthorized,            // no bearer token, or one that is not known
+  forbidden,               // the token's role may never use this route
+  idempotency_key_reused,  // the same Idempotency-Key with another request
+  bad_precondition,        // an If-Match that is not "<version>"
+  gone,                    // a case's resource that is not (or no longer) there: a purged recording
+  // A forwarded write whose owner gave no complete answer in time: it may have been made.
+  owner_unreachable,
 };
 
 const std::error_category& error_category() noexcept;

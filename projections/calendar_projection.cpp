@@ -117,11 +117,12 @@ result<publication> calendar_writer::publish(int year, const std::string& text,
   std::lock_guard lk(mu_);
   auto own = core::calendar::parse_year(year, text);
   if (!own) return own.error();
-  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
+  auto caught = catch_up_stream(log_, runner_, stream_key, write_timeout);
+  if (!caught) return caught.error();
   auto years = calendar_.years();
   if (const auto it = years.find(year); it != years.end() && it->second.text == text) {
     const auto cal = calendar_.snapshot();
-    return publication{it->second, cal ? cal->version() : std::string{}, false};
+    return publication{it->second, cal ? cal->version() : std::string{}, false, caught.value()};
   }
   auto blocks = blocks_of(years);
   blocks[year] = text;
@@ -137,7 +138,7 @@ result<publication> calendar_writer::publish(int year, const std::string& text,
   const auto it = years.find(year);
   if (!cal || it == years.end())
     return make_error(events::errc::fatal, "a published calendar year is missing");
-  return publication{it->second, cal->version(), true};
+  return publication{it->second, cal->version(), true, pos.value()};
 }
 
 result<int> calendar_writer::seed(std::string_view data_file_text, const events::actor& by) {

@@ -79,6 +79,8 @@ struct publication {
   published_year year;
   std::string calendar_version;  // of the whole calendar after it
   bool changed{false};           // false: the year was already published with these lines
+  // Where a read sees it: the event's record, or (unchanged) the stream's last one.
+  std::optional<events::log_position> position{};
 };
 
 // The write side of the calendar: checks a year's lines (core::calendar::parse_year, and that

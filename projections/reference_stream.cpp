@@ -24,16 +24,19 @@ stream_head advance(const decoded_registry_event& e) {
   return stream_head{e.env.sequence(), events::sha256(e.stored_bytes)};
 }
 
-result<void> catch_up_stream(events::event_log& log, const projection_runner& runner,
-                             std::string_view stream, std::chrono::milliseconds timeout) {
+result<std::optional<events::log_position>> catch_up_stream(events::event_log& log,
+                                                            const projection_runner& runner,
+                                                            std::string_view stream,
+                                                            std::chrono::milliseconds timeout) {
   const auto partition = events::partition_for(stream, log.partition_count());
   auto end = log.end_offset(partition);
   if (!end) return end.error();
-  if (end.value()() > 0 &&
-      !runner.wait_applied({partition, events::log_offset{end.value()() - 1}}, timeout))
+  if (end.value()() == 0) return std::optional<events::log_position>{};
+  const events::log_position last{partition, events::log_offset{end.value()() - 1}};
+  if (!runner.wait_applied(last, timeout))
     return make_error(events::errc::unavailable,
                       fmt::format("the {} projection is behind the log", stream));
-  return success();
+  return std::optional<events::log_position>{last};
 }
 
 result<events::log_position> append_reference_event(

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,9 +33,13 @@ result<void> check_follows(const stream_head& head, const decoded_registry_event
 stream_head advance(const decoded_registry_event& e);
 
 // Waits until the runner has applied everything the log holds for the stream's partition
-// (also writes whose outcome was unknown), so that a decision sees the whole stream.
-result<void> catch_up_stream(events::event_log& log, const projection_runner& runner,
-                             std::string_view stream, std::chrono::milliseconds timeout);
+// (also writes whose outcome was unknown), so that a decision sees the whole stream. Returns
+// the position of the partition's last record (nullopt: it has none): a read that waits for it
+// sees the stream as the decision saw it.
+result<std::optional<events::log_position>> catch_up_stream(events::event_log& log,
+                                                            const projection_runner& runner,
+                                                            std::string_view stream,
+                                                            std::chrono::milliseconds timeout);
 
 // Appends `e` as the event after `head` of the stream and waits until the log acknowledged it
 // and the runner applied it.

@@ -98,7 +98,7 @@ stream_head registry_projection::head() const {
   return head_;
 }
 
-result<core::unit_info> registry_writer::put(
+result<registration> registry_writer::put(
     const core::unit_registered& e, const events::actor& by, const std::string& correlation_id,
     const std::function<result<void>(const core::registry&)>& allowed) {
   std::lock_guard lk(mu_);
@@ -115,7 +115,7 @@ result<core::unit_info> registry_writer::put(
   if (!pos) return pos.error();
   const core::unit_info* u = registry_.snapshot()->unit(e.unit);
   if (u == nullptr) return make_error(events::errc::fatal, "a registered unit is missing");
-  return *u;
+  return registration{*u, pos.value()};
 }
 
 }  // namespace caseline::projections

@@ -51,6 +51,12 @@ class registry_projection final : public projection {
   std::optional<error> load_error_;
 };
 
+// A unit as registered, and where its event is in the log.
+struct registration {
+  core::unit_info unit;
+  events::log_position position;
+};
+
 // The write side of the registry: checks a registration against the current registry and
 // appends it to the log under the key "registry" (one ordered stream), then waits until the
 // projection has applied it, so the answer and every later decision see it. Registrations are
@@ -63,9 +69,9 @@ class registry_writer {
 
   // `allowed` (may be empty) is asked under the writer's lock against the registry the log
   // holds, so that the caller's permission cannot be checked against a unit that has moved.
-  result<core::unit_info> put(
-      const core::unit_registered& e, const events::actor& by, const std::string& correlation_id,
-      const std::function<result<void>(const core::registry&)>& allowed = {});
+  result<registration> put(const core::unit_registered& e, const events::actor& by,
+                           const std::string& correlation_id,
+                           const std::function<result<void>(const core::registry&)>& allowed = {});
 
   static constexpr const char* stream_key = "registry";
 

@@ -139,12 +139,11 @@ std::optional<std::string> tokens_projection::hash_of(std::string_view id) const
 
 // --- the writer ----------------------------------------------------------------------------------
 
-result<void> token_writer::append(const core::registry_event& e, const events::actor& by,
-                                  const std::string& correlation_id) {
-  auto pos = append_reference_event(log_, runner_, stream_key, tokens_.head(), e, by,
-                                    correlation_id, clock_.now(), write_timeout);
-  if (!pos) return pos.error();
-  return success();
+result<events::log_position> token_writer::append(const core::registry_event& e,
+                                                  const events::actor& by,
+                                                  const std::string& correlation_id) {
+  return append_reference_event(log_, runner_, stream_key, tokens_.head(), e, by, correlation_id,
+                                clock_.now(), write_timeout);
 }
 
 result<created_token> token_writer::issue_locked(std::string role, std::string center,
@@ -166,7 +165,9 @@ result<created_token> token_writer::issue_locked(std::string role, std::string c
                              out.info.role,      center_code{out.info.center},
                              out.info.unit,      out.info.created_at,
                              out.info.expires_at};
-  if (auto ok = append(core::registry_event{e}, by, correlation_id); !ok) return ok.error();
+  auto pos = append(core::registry_event{e}, by, correlation_id);
+  if (!pos) return pos.error();
+  out.position = pos.value();
   return out;
 }
 
@@ -191,16 +192,15 @@ result<std::optional<created_token>> token_writer::issue_first(std::string role,
   return std::optional<created_token>{std::move(t).value()};
 }
 
-result<bool> token_writer::revoke(std::string_view id, const events::actor& by,
-                                  const std::string& correlation_id) {
+result<std::optional<events::log_position>> token_writer::revoke(
+    std::string_view id, const events::actor& by, const std::string& correlation_id) {
   std::lock_guard lk(mu_);
   if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
-  if (!tokens_.hash_of(id)) return false;
-  if (auto ok = append(core::registry_event{core::token_revoked{std::string(id), clock_.now()}}, by,
-                       correlation_id);
-      !ok)
-    return ok.error();
-  return true;
+  if (!tokens_.hash_of(id)) return std::optional<events::log_position>{};
+  auto pos = append(core::registry_event{core::token_revoked{std::string(id), clock_.now()}}, by,
+                    correlation_id);
+  if (!pos) return pos.error();
+  return std::optional<events::log_position>{pos.value()};
 }
 
 result<std::size_t> token_writer::publish_unlogged(store& s, const events::actor& by) {
@@ -272,8 +272,9 @@ result<std::vector<token_info>> token_store::list() const {
   return out;
 }
 
-result<bool> token_store::revoke(std::string_view id, const events::actor& by,
-                                 const std::string& correlation_id) {
+result<std::optional<events::log_position>> token_store::revoke(std::string_view id,
+                                                                const events::actor& by,
+                                                                const std::string& correlation_id) {
   if (writer_ == nullptr) return make_error(events::errc::unavailable, "tokens are read-only here");
   return writer_->revoke(id, by, correlation_id);
 }

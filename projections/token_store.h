@@ -39,6 +39,7 @@ bool expired(const token_info& t, timestamp now);
 struct created_token {
   std::string secret;  // "clt_<64 hex>": shown once, never stored
   token_info info;
+  std::optional<events::log_position> position{};  // of its token_issued event
 };
 
 // The bearer tokens as a projection of the token events of the log (core::token_issued,
@@ -95,9 +96,10 @@ class token_writer {
   result<std::optional<created_token>> issue_first(std::string role, std::string center,
                                                    std::optional<timestamp> expires_at,
                                                    const events::actor& by);
-  // Revokes the live token with this public id; false when there is none.
-  result<bool> revoke(std::string_view id, const events::actor& by,
-                      const std::string& correlation_id);
+  // Revokes the live token with this public id: the position of its token_revoked event;
+  // nullopt when there is none.
+  result<std::optional<events::log_position>> revoke(std::string_view id, const events::actor& by,
+                                                     const std::string& correlation_id);
   // Publishes into the log, once, each token an older store kept only in its rows (set aside
   // by set_aside_unlogged_tokens at the store's open), with its id, hash and times; returns how
   // many were published.
@@ -109,8 +111,8 @@ class token_writer {
   result<created_token> issue_locked(std::string role, std::string center, std::string unit,
                                      std::optional<timestamp> expires_at, const events::actor& by,
                                      const std::string& correlation_id);
-  result<void> append(const core::registry_event& e, const events::actor& by,
-                      const std::string& correlation_id);
+  result<events::log_position> append(const core::registry_event& e, const events::actor& by,
+                                      const std::string& correlation_id);
 
   events::event_log& log_;
   projection_runner& runner_;
@@ -137,9 +139,10 @@ class token_store {
   result<std::optional<token_info>> find(std::string_view secret) const;
   // Every stored token, in hash order; secrets are never stored, so never listed.
   result<std::vector<token_info>> list() const;
-  // Revokes the token with this public id through the log; false when there is none.
-  result<bool> revoke(std::string_view id, const events::actor& by = {},
-                      const std::string& correlation_id = {});
+  // Revokes the token with this public id through the log (token_writer::revoke).
+  result<std::optional<events::log_position>> revoke(std::string_view id,
+                                                     const events::actor& by = {},
+                                                     const std::string& correlation_id = {});
 
  private:
   store& store_;

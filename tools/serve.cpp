@@ -69,8 +69,63 @@ result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& li
   return std::pair{host, static_cast<std::uint16_t>(p)};
 }
 
-// Who writes what the server itself writes into the tokens stream.
+// Who writes what the server itself writes into the reference streams (tokens, calendar).
 const events::actor caseline_actor{"caseline", "admin", "", ""};
+
+// A write the server makes once into a reference stream, which only the owner of the stream's
+// partition may write: the shipped calendar years, the tokens an older store kept without a log
+// event, the first start's admin token. Each is tried when added and then from the reminder
+// task's tick until it succeeded; on a server of a Kafka group that does not write the stream's
+// partition (yet), it waits for the first tick after the group gave it that partition.
+// Thread-safe: the start and the ticker's thread call it.
+class owner_writes {
+ public:
+  struct write {
+    std::string what;  // its log lines: "<what>_failed"
+    std::string_view stream;
+    std::function<result<void>()> run;
+  };
+
+  owner_writes(const projections::case_writer& writer, const events::event_log& log)
+      : writer_(writer), log_(log) {}
+
+  // Tries `w` now if this server writes its stream's partition; keeps it for the ticks unless
+  // it succeeded. The error of that first attempt, if it failed.
+  result<void> add(write w) {
+    std::lock_guard lk(mu_);
+    auto r = attempt(w);
+    if (!r || !done_) pending_.push_back(std::move(w));
+    return r;
+  }
+
+  // Tries each pending write whose partition this server writes now (the reminder task's tick).
+  void tick() {
+    std::lock_guard lk(mu_);
+    std::erase_if(pending_, [this](const write& w) {
+      if (auto r = attempt(w); !r) {
+        spdlog::warn("{}", log_line(w.what + "_failed", {{"error", r.error().message()}}));
+        return false;
+      }
+      return done_;
+    });
+  }
+
+ private:
+  // Runs `w` if this server writes its partition; done_ says whether it ran and succeeded.
+  result<void> attempt(const write& w) {
+    done_ = false;
+    if (!writer_.accepts(events::partition_for(w.stream, log_.partition_count()))) return success();
+    auto r = w.run();
+    done_ = r.has_value();
+    return r;
+  }
+
+  const projections::case_writer& writer_;
+  const events::event_log& log_;
+  std::mutex mu_;
+  std::vector<write> pending_;  // guarded by mu_
+  bool done_{false};            // guarded by mu_: the last attempt's outcome
+};
 
 }  // namespace
 
@@ -122,7 +177,8 @@ struct server_stack::parts {
   std::unique_ptr<projections::case_writer> writer;
   std::unique_ptr<projections::deadline_reviser> reviser;
   civil_date calendar_warned_on;  // the reminder task's: one warning a day
-  bool calendar_seeded{false};    // the shipped calendar years are in the log (seed())
+  // The calendar seed, unlogged tokens and the bootstrap token, on the streams' owner.
+  std::unique_ptr<owner_writes> once;
   std::unique_ptr<projections::reminder_scheduler> reminders;
   events::periodic_task reminder_ticker;
   events::periodic_task report_jobs;
@@ -151,6 +207,20 @@ const core::retention_policy& server_stack::retention() const { return parts_->r
 result<projections::created_token> server_stack::create_token(const token_request& r) {
   return tools::create_token(*parts_->token_writer, *parts_->projections->registry().snapshot(), r,
                              caseline_actor);
+}
+
+result<void> server_stack::issue_bootstrap_token(
+    std::function<void(const projections::created_token&)> shown) {
+  auto* raw = parts_.get();
+  return raw->once->add({"bootstrap_token", projections::token_writer::stream_key,
+                         [raw, shown = std::move(shown)]() -> result<void> {
+                           auto boot =
+                               bootstrap_admin_token(*raw->store, *raw->token_writer,
+                                                     raw->clock->now(), std::chrono::hours(24));
+                           if (!boot) return boot.error();
+                           if (boot.value()) shown(*boot.value());
+                           return success();
+                         }});
 }
 
 void server_stack::stop(std::chrono::milliseconds grace) {
@@ -295,44 +365,42 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
       *p->log, *p->runner, p->projections->calendar(), *p->clock);
   p->token_writer = std::make_unique<projections::token_writer>(
       *p->log, *p->runner, p->projections->tokens(), *p->clock);
-  // The tokens an older store kept without a log event go into the log once; elsewhere than on
-  // the owner of the tokens stream's partition (a Kafka group) they wait for a later start.
-  if (auto published = p->token_writer->publish_unlogged(*p->store, caseline_actor); !published)
-    spdlog::warn(
-        "{}", log_line("unlogged_tokens_not_published", {{"error", published.error().message()}}));
-  else if (published.value() > 0)
-    spdlog::info("{}", log_line("unlogged_tokens_published", {{"tokens", published.value()}}));
+  p->once = std::make_unique<owner_writes>(*p->writer, *p->log);
+  // The tokens an older store kept without a log event go into the log once (a tool's stack
+  // without HTTP, or a group member that does not write the tokens' partition, leaves them for
+  // a later start or tick).
+  if (auto r =
+          p->once->add({"unlogged_tokens_publication", projections::token_writer::stream_key,
+                        [tokens = p->token_writer.get(), store = p->store.get()]() -> result<void> {
+                          auto published = tokens->publish_unlogged(*store, caseline_actor);
+                          if (!published) return published.error();
+                          if (published.value() > 0)
+                            spdlog::info("{}", log_line("unlogged_tokens_published",
+                                                        {{"tokens", published.value()}}));
+                          return success();
+                        }});
+      !r)
+    spdlog::warn("{}", log_line("unlogged_tokens_not_published", {{"error", r.error().message()}}));
   if (!options.http) return std::unique_ptr<server_stack>(new server_stack(std::move(p)));
 
   // The first start publishes the shipped calendar years into the log; later years come by
-  // publication (PUT /v1/calendar/{year}).
-  // In a group only the owner of the calendar stream's partition may write it: the reminder task
-  // seeds it there once that partition is this server's (seed() writes nothing when the log
-  // already holds the years).
-  if (!in_group) {
-    if (auto seeded =
-            p->calendar_writer->seed(p->calendar_text, events::actor{"caseline", "admin", "", ""});
-        !seeded)
-      return seeded.error();
-    p->calendar_seeded = true;
-  }
+  // publication (PUT /v1/calendar/{year}). seed() writes nothing when the log holds the years.
+  if (auto r = p->once->add({"calendar_seed", projections::calendar_writer::stream_key,
+                             [raw = p.get()]() -> result<void> {
+                               auto seeded =
+                                   raw->calendar_writer->seed(raw->calendar_text, caseline_actor);
+                               if (!seeded) return seeded.error();
+                               return success();
+                             }});
+      !r)
+    return r.error();
   p->reviser = std::make_unique<projections::deadline_reviser>(*p->store, *p->writer,
                                                                p->projections->calendar());
   p->reminders =
       std::make_unique<projections::reminder_scheduler>(*p->store, *p->writer, p->calendar);
   p->reminder_ticker = projections::start_reminders(
       *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
-        if (!raw->calendar_seeded &&
-            raw->writer->accepts(events::partition_for(projections::calendar_writer::stream_key,
-                                                       raw->log->partition_count()))) {
-          if (auto seeded = raw->calendar_writer->seed(raw->calendar_text,
-                                                       events::actor{"caseline", "admin", "", ""});
-              seeded)
-            raw->calendar_seeded = true;
-          else
-            spdlog::warn("{}",
-                         log_line("calendar_seed_failed", {{"error", seeded.error().message()}}));
-        }
+        raw->once->tick();
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
           spdlog::warn("{}", log_line("deadline_revision_failed", {{"error", r.error().message()}}));
@@ -460,19 +528,18 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
                          : fmt::format("kafka {} topic {}", options.store.kafka,
                                        options.store.topic))
       << std::flush;
-  // The very first start hands out one admin token (the secret on stdout only; the log holds its
-  // hash), so that the first operator creates the others through the API without stopping the
-  // server.
-  auto boot = bootstrap_admin_token(stack.value()->store(), stack.value()->tokens(),
-                                    projections::system_clock{}.now(), std::chrono::hours(24));
-  if (!boot) {
+  // The very first start of a log hands out one admin token (the secret on stdout only; the log
+  // holds its hash), so that the first operator creates the others through the API without
+  // stopping the server. In a group the server that owns the tokens' partition issues it, when
+  // the group has given it that partition.
+  if (auto boot = stack.value()->issue_bootstrap_token([&out](const projections::created_token& t) {
+        out << "bootstrap admin token (shown once, expires in 24 hours): " << t.secret << "\n"
+            << std::flush;
+      });
+      !boot) {
     err << "caseline serve: bootstrap token: " << boot.error().message() << "\n";
     return 1;
   }
-  if (boot.value())
-    out << "bootstrap admin token (shown once, expires in 24 hours): " << boot.value()->secret
-        << "\n"
-        << std::flush;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));

@@ -109,6 +109,12 @@ class server_stack {
   // Issues a bearer token through the running stack's log (tests, demos). The secret is returned
   // once; only its hash is in the log. See tools/token_cmd.h for a stopped server.
   result<projections::created_token> create_token(const token_request& r);
+  // The first start's admin token (bootstrap_admin_token, tools/token_cmd.h), written once by
+  // the owner of the tokens' partition: now when this server writes it, otherwise from the
+  // reminder task's tick once the group gives it that partition (like the calendar seed).
+  // `shown` gets the token, whose secret is shown nowhere else, on the thread that issued it.
+  // The error of an attempt made now.
+  result<void> issue_bootstrap_token(std::function<void(const projections::created_token&)> shown);
   void stop(std::chrono::milliseconds grace);
 
   struct parts;

@@ -71,8 +71,9 @@ int run_token_revoke(const store_options& options, const token_admin& via, const
 // At the very first start (the log's tokens stream holds no event once caught up, and this store
 // never handed one out): an admin token for the provincial center that expires after
 // `valid_for`, issued through the log, so the first operator can create the others through the
-// API without stopping the server. nullopt on any later start, and on a group member that does
-// not own the tokens stream's partition (its owner issues it).
+// API without stopping the server. nullopt on any later start. On a group member that does not
+// own the tokens stream's partition, an error (not_owner): server_stack::issue_bootstrap_token
+// calls it on the owner.
 result<std::optional<projections::created_token>> bootstrap_admin_token(
     projections::store& s, projections::token_writer& w, timestamp now,
     std::chrono::hours valid_for);

@@ -31,6 +31,7 @@
 #include "gateway/auth.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "gateway/peer_client.h"
 #include "gateway/problem.h"
 #include "gateway/rate_limit.h"
 #include "gateway/routes.h"
@@ -109,6 +110,8 @@ bool valid_token_text(std::string_view s, std::size_t max);
 error case_not_found(const std::string& id);
 result<void> require_json(const http_request& req);
 std::string etag(std::uint64_t version);
+// Adds Caseline-Position: where the write an answer reports is in the log (forwarding.cpp).
+void with_position(http_response& r, events::log_position at);
 
 // The API's state and its handlers. Each handler is a member, named by its route in the route
 // table (gateway/routes.cpp) and defined in the handler file of its resource. Lifecycle and
@@ -249,8 +252,10 @@ class api::impl : api_handlers {
   std::atomic<std::size_t> next_writable_{0};  // round robin over writable() for new cases
   std::atomic<std::uint64_t> forwarded_answered_{0};
   std::atomic<std::uint64_t> forwarded_unreachable_{0};
+  std::atomic<std::uint64_t> forwarded_unanswered_{0};
   std::atomic<std::uint64_t> forwarded_no_owner_{0};
   projections::recording_store recordings_{s_.blobs, s_.keys};
+  peer_client peers_{s_.forwarding};   // the owners' connections (forwarding.cpp)
   std::atomic<bool> stopping_{false};  // stop(): requests are answered 503 from then on
   events::thread_pool pool_;           // last: joined first
 };

@@ -62,6 +62,7 @@ void api::impl::create_token(const scope_ptr& sc, answerer done) {
   body["token"] = created.value().secret;
   auto resp = json_response(201, body);
   resp.headers.emplace_back("Cache-Control", "no-store");
+  if (created.value().position) with_position(resp, *created.value().position);
   done(std::move(resp));
 }
 
@@ -85,7 +86,9 @@ void api::impl::revoke_token(const scope_ptr& sc, answerer done) {
   if (!revoked.value())
     return done(problem_response({404, "not-found", "Not found", "no token with this id", "", ""}));
   spdlog::info(R"({{"event":"token_revoked","id":"{}","by":"{}"}})", id, sc->who->token_id);
-  done(http_response{204, "", "", {}});
+  http_response r{204, "", "", {}};
+  with_position(r, *revoked.value());
+  done(std::move(r));
 }
 
 // NOLINTEND(performance-unnecessary-value-param)

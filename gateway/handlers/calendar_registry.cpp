@@ -88,12 +88,14 @@ void api::impl::publish_calendar(const scope_ptr& sc, answerer done) {
   if (!p) return done.fail(p.error());
   // Pending deadlines counted on the replaced year are revised in the background.
   if (p.value().changed && s_.clock_moved) s_.clock_moved();
-  done(json_response(p.value().changed ? 201 : 200,
-                     {{"year", year.value()},
-                      {"status", core::to_string(current_calendar()->status(year.value()))},
-                      {"calendar", p.value().calendar_version},
-                      {"published_on", p.value().year.published_on.to_string()},
-                      {"changed", p.value().changed}}));
+  auto r = json_response(p.value().changed ? 201 : 200,
+                         {{"year", year.value()},
+                          {"status", core::to_string(current_calendar()->status(year.value()))},
+                          {"calendar", p.value().calendar_version},
+                          {"published_on", p.value().year.published_on.to_string()},
+                          {"changed", p.value().changed}});
+  if (p.value().position) with_position(r, *p.value().position);
+  done(std::move(r));
 }
 
 void api::impl::get_unit(const scope_ptr& sc, answerer done) {
@@ -135,9 +137,11 @@ void api::impl::put_unit(const scope_ptr& sc, answerer done) {
       sc->correlation_id,
       [&](const core::registry& reg) { return may_register_unit(who, e.value(), reg); });
   if (!u) return done.fail(u.error());
-  auto shown = opened_unit(*sc, u.value());
+  auto shown = opened_unit(*sc, u.value().unit);
   if (!shown) return done.fail(shown.error());
-  done(json_response(200, unit_json(shown.value())));
+  auto r = json_response(200, unit_json(shown.value()));
+  with_position(r, u.value().position);
+  done(std::move(r));
 }
 
 void api::impl::list_centers(const scope_ptr&, answerer done) {

@@ -114,13 +114,25 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
   }
   for (const auto& [outcome, count] : {std::pair{"answered", &forwarded_answered_},
                                        std::pair{"unreachable", &forwarded_unreachable_},
+                                       std::pair{"unanswered", &forwarded_unanswered_},
                                        std::pair{"no_owner", &forwarded_no_owner_}})
     gauges.push_back({"caseline_forwarded_requests_total",
                       "Writes for a partition another server of the group writes: answered by "
-                      "its owner, its owner unreachable, or no owner known (both 503).",
+                      "its owner, its owner unreachable (503 partition-moving), sent but not "
+                      "answered in time (503 owner-unreachable), or no owner known (503).",
                       "counter",
                       {{"outcome", outcome}},
                       static_cast<double>(count->load(std::memory_order_relaxed))});
+  const auto connections = peers_.counters();
+  for (const auto& [kind, count] :
+       {std::pair{"opened", connections.opened}, std::pair{"reused", connections.reused},
+        std::pair{"resent", connections.resent}})
+    gauges.push_back({"caseline_forwarded_connections_total",
+                      "Forwarded writes by connection: a fresh one opened, a kept-alive one "
+                      "reused, or sent again on a fresh one after a kept-alive one failed.",
+                      "counter",
+                      {{"kind", kind}},
+                      static_cast<double>(count)});
   if (s_.connection_metrics)
     for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
   for (auto& g : process_gauges()) gauges.push_back(std::move(g));

@@ -6,11 +6,13 @@
 #include "gateway/forwarding.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include <rocksdb/db.h>
 
@@ -20,6 +22,8 @@
 #include "projections/case_writer.h"
 #include "projections/store.h"
 #include "tests/gateway/gateway_test_support.h"
+#include "tests/support/notice_2027.h"
+#include "tests/support/silent_listener.h"
 
 using namespace caseline;
 using namespace caseline::gwtest;
@@ -95,7 +99,7 @@ struct two_servers {
   std::unique_ptr<test_server> b;
   std::unique_ptr<test_server> a;
 
-  two_servers() {
+  explicit two_servers(gateway::peer_options forwarding = {}) {
     auto opened = events::open_embedded_log({(log_dir.path() / "log").string(), 4});
     REQUIRE(opened);
     log = std::move(opened).value();
@@ -104,8 +108,8 @@ struct two_servers {
     };
     b = std::make_unique<test_server>(std::function<void(tools::serve_options&)>{}, handle);
     a = std::make_unique<test_server>(
-        [v = view](tools::serve_options& o) {
-          o.adjust_services = [v](gateway::services& s) {
+        [v = view, forwarding](tools::serve_options& o) {
+          o.adjust_services = [v, forwarding](gateway::services& s) {
             s.writes = [v](events::partition_id) { return !v->on.load(); };
             s.writable = [v, n = s.log.partition_count()] {
               std::vector<events::partition_id> all;
@@ -118,6 +122,7 @@ struct two_servers {
               return v->owner;
             };
             s.self_url = "http://a.invalid:1";
+            s.forwarding = forwarding;
           };
         },
         handle);
@@ -153,6 +158,84 @@ struct two_servers {
     return got.value()[0];
   }
 };
+
+using test::silent_listener;
+
+// Fault injection the real server cannot time: an owner that answers the first request on its
+// first connection and keeps the connection alive, then reads the next request on it and
+// closes it unanswered (as an owner stopping right then, or a kept-alive connection it has
+// just dropped). Every request on a later connection is answered 200 `{}`.
+class dropping_owner {
+ public:
+  dropping_owner() : listener_(std::make_unique<silent_listener>()) {
+    port = listener_->port;
+    thread_ = std::thread([this] { run(); });
+  }
+  ~dropping_owner() {
+    stop_ = true;
+    thread_.join();
+  }
+  dropping_owner(const dropping_owner&) = delete;
+  dropping_owner& operator=(const dropping_owner&) = delete;
+
+  std::uint16_t port{0};
+  std::atomic<int> requests{0};     // read in full
+  std::atomic<int> connections{0};  // accepted
+
+ private:
+  // Waits (polling, so that stop_ ends it) until fd is readable; false once stopping.
+  bool readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  // Reads one request: its head and a Content-Length body. False at the end of the stream.
+  bool read_request(int fd) {
+    std::string in;
+    while (true) {
+      const auto head_end = in.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        std::size_t length = 0;
+        if (const auto cl = in.find("Content-Length: "); cl != std::string::npos && cl < head_end)
+          length = std::stoul(in.substr(cl + 16));
+        if (in.size() >= head_end + 4 + length) return true;
+      }
+      if (!readable(fd)) return false;
+      char buf[4096];
+      const auto n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  void run() {
+    while (readable(listener_->fd)) {
+      const int fd = ::accept(listener_->fd, nullptr, nullptr);
+      if (fd < 0) continue;
+      const bool first = connections.fetch_add(1) == 0;
+      for (int n = 0; read_request(fd); ++n) {
+        ++requests;
+        if (first && n == 1) break;  // closed unanswered
+        const std::string answer =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        if (::write(fd, answer.data(), answer.size()) != static_cast<ssize_t>(answer.size())) break;
+      }
+      ::close(fd);
+    }
+  }
+
+  std::unique_ptr<silent_listener> listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A counter of /metrics, by its whole name with labels.
+double metric(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  REQUIRE(at != std::string::npos);
+  return std::stod(text.substr(at + name.size() + 2));
+}
 
 const std::string receive_body =
     R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234","name":"张三"},"content":"The bus did not stop."})";
@@ -316,5 +399,151 @@ TEST_CASE("Caseline-After: a read waits until this server applied the positions 
       CHECK(refused.header("content-type") == "application/problem+json");
       CHECK(refused.json().at("detail").as_string().find("Caseline-After") != std::string::npos);
     }
+  }
+}
+
+TEST_CASE("forwards reuse a kept-alive connection to the owner") {
+  two_servers g;
+  const auto& agent = g.b->own.at("agent");
+  const auto& admin = g.b->own.at("admin");
+  auto accepted_by_b = [&] {
+    return metric(g.b->get("/metrics", admin).body, "caseline_connections_accepted_total");
+  };
+  const auto before = accepted_by_b();
+  for (int i = 0; i < 3; ++i) {
+    auto r = g.a->post("/v1/cases", receive_body, agent,
+                       {{"Idempotency-Key", "keep-" + std::to_string(i)}});
+    CHECK(r.status == 201);
+  }
+  // B accepted this scrape's connection and one from A, however many writes A forwarded.
+  CHECK(accepted_by_b() - before == 2);
+  const auto m = g.a->get("/metrics", admin).body;
+  CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="opened"})") == 1);
+  CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="reused"})") == 2);
+  CHECK(metric(m, R"(caseline_forwarded_requests_total{outcome="answered"})") == 3);
+}
+
+TEST_CASE("an owner that does not answer in time: 503 owner-unreachable within the bound") {
+  gateway::peer_options quick;
+  quick.answer = std::chrono::milliseconds(1500);
+  two_servers g(quick);
+  const auto& agent = g.b->own.at("agent");
+  const auto id = g.b->receive();
+  silent_listener hung;
+  g.view->set_owner("http://127.0.0.1:" + std::to_string(hung.port));
+  const auto start = std::chrono::steady_clock::now();
+  auto r = g.a->post("/v1/cases/" + id + "/transfer", R"({"unit":"zz-transit"})", agent,
+                     {{"Idempotency-Key", "hung-1"}});
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.status == 503);
+  CHECK(r.header("content-type") == "application/problem+json");
+  CHECK(r.json().at("type").as_string() == "/problems/owner-unreachable");
+  CHECK(r.header("retry-after") == "1");
+  // It says the write may have been made, and names no personal data (the body is not echoed).
+  const std::string detail(r.json().at("detail").as_string());
+  CHECK(detail.find("Idempotency-Key") != std::string::npos);
+  CHECK(detail.find("zz-transit") == std::string::npos);
+  CHECK(took >= std::chrono::milliseconds(1500));
+  CHECK(took < std::chrono::milliseconds(4000));
+  auto m = g.a->get("/metrics", g.b->own.at("admin")).body;
+  CHECK(metric(m, R"(caseline_forwarded_requests_total{outcome="unanswered"})") == 1);
+}
+
+TEST_CASE("a kept-alive connection that fails unanswered is resent only when that is safe") {
+  two_servers g;
+  const auto& agent = g.b->own.at("agent");
+  const auto& admin = g.b->own.at("admin");
+  dropping_owner owner;
+  g.view->set_owner("http://127.0.0.1:" + std::to_string(owner.port));
+  const std::string target = "/v1/cases/410100-20250926-000001/classify";
+  // The first forward opens the connection and it is kept.
+  REQUIRE(g.a->post(target, classify_body, agent, {{"Idempotency-Key", "k-1"}}).status == 200);
+  CHECK(owner.requests == 1);
+
+  SUBCASE("with an Idempotency-Key: sent again on a fresh connection, the owner's answer") {
+    auto r = g.a->post(target, classify_body, agent, {{"Idempotency-Key", "k-2"}});
+    CHECK(r.status == 200);
+    CHECK(owner.requests == 3);
+    CHECK(owner.connections == 2);
+    const auto m = g.a->get("/metrics", admin).body;
+    CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="resent"})") == 1);
+    CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="opened"})") == 2);
+    CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="reused"})") == 1);
+  }
+  SUBCASE("without one: never sent twice, 503 owner-unreachable") {
+    auto r = g.a->post(target, classify_body, agent);
+    CHECK(r.status == 503);
+    CHECK(r.json().at("type").as_string() == "/problems/owner-unreachable");
+    CHECK(owner.requests == 2);
+    CHECK(owner.connections == 1);
+    const auto m = g.a->get("/metrics", admin).body;
+    CHECK(metric(m, R"(caseline_forwarded_connections_total{kind="resent"})") == 0);
+  }
+}
+
+TEST_CASE("registry, calendar and token writes carry their position; reads elsewhere wait for it") {
+  two_servers g;
+  const auto& admin = g.b->own.at("admin");
+  // Each write is sent to A, which writes nothing: B answers it, with the position of its record
+  // in the log (the stream's key), and a read at A after that position shows it.
+  auto written = [&](const reply& r, std::string_view stream) {
+    auto position = r.header("caseline-position");
+    REQUIRE_FALSE(position.empty());
+    CHECK(g.record_at(position).key == stream);
+    return position;
+  };
+  SUBCASE("PUT /v1/units/{id}") {
+    auto r = test::request(
+        g.a->port, "PUT", "/v1/units/zz-ferry",
+        R"({"name":"Ferry","center":"410100","contact":{"name":"Li","mobile":"13700000001"}})",
+        test_server::auth(admin));
+    REQUIRE(r.status == 200);
+    const auto position = written(r, "registry");
+    // The centers list (A cannot open the contact, sealed under B's registry key until the data
+    // keys are shared).
+    auto read = read_after(*g.a, "/v1/centers", admin, position);
+    REQUIRE(read.status == 200);
+    bool listed = false;
+    for (const auto& c : read.json().at("centers").as_array())
+      for (const auto& u : c.as_object().at("units").as_array())
+        listed = listed || u.as_string() == "zz-ferry";
+    CHECK(listed);
+  }
+  SUBCASE("PUT /v1/calendar/{year}, and the same lines again") {
+    auto put = [&] {
+      return test::request(
+          g.a->port, "PUT", "/v1/calendar/2027", caseline::testing::notice_2027,
+          test_server::auth(admin, {{"Content-Type", "text/plain; charset=utf-8"}}));
+    };
+    auto r = put();
+    REQUIRE(r.status == 201);
+    const auto position = written(r, "calendar");
+    auto read = read_after(*g.a, "/v1/calendar/2027", admin, position);
+    REQUIRE(read.status == 200);
+    CHECK(read.json().at("text").as_string() == caseline::testing::notice_2027);
+    // Unchanged: nothing appended, and the position of the stream as the owner saw it.
+    auto again = put();
+    CHECK(again.status == 200);
+    CHECK(again.header("caseline-position") == position);
+  }
+  SUBCASE("POST and DELETE /v1/admin/tokens") {
+    auto r = g.a->post("/v1/admin/tokens", R"({"role":"analyst","center":"410100"})", admin);
+    REQUIRE(r.status == 201);
+    const std::string id(r.json().at("id").as_string());
+    const auto issued = written(r, "tokens");
+    auto listed = [&](const std::string& after) {
+      auto l = read_after(*g.a, "/v1/admin/tokens", admin, after);
+      REQUIRE(l.status == 200);
+      for (const auto& t : l.json().at("tokens").as_array())
+        if (t.as_object().at("id").as_string() == id) return true;
+      return false;
+    };
+    CHECK(listed(issued));
+    auto revoked =
+        test::request(g.a->port, "DELETE", "/v1/admin/tokens/" + id, {}, test_server::auth(admin));
+    REQUIRE(revoked.status == 204);
+    const auto position = written(revoked, "tokens");
+    CHECK(offset_of(position) > offset_of(issued));
+    CHECK_FALSE(listed(position));
   }
 }

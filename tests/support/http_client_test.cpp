@@ -10,32 +10,14 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/silent_listener.h"
+
 namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-// A server that hangs: the kernel completes the handshake on its backlog, nobody accepts or
-// answers.
-struct silent_listener {
-  int fd{-1};
-  std::uint16_t port{0};
-  silent_listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 8) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-  }
-  ~silent_listener() { ::close(fd); }
-  silent_listener(const silent_listener&) = delete;
-  silent_listener& operator=(const silent_listener&) = delete;
-};
+using caseline::test::silent_listener;
 
 TEST_CASE("a server that never answers fails the call at its deadline instead of hanging it") {
   silent_listener hung;
