@@ -17,6 +17,7 @@
 namespace caseline::events {
 
 using partition_id = named_type<std::int32_t, struct partition_id_tag>;
+class key_log;
 using log_offset = named_type<std::int64_t, struct log_offset_tag>;
 
 struct log_position {
@@ -133,6 +134,9 @@ class event_log {
   }
   // The member's counters; none without a group.
   virtual std::optional<group_status> group() const { return std::nullopt; }
+  // The data keys' replicated topic (events/key_log.h): the Kafka log with a group only; none
+  // elsewhere (the keys stay in the server's own key store). Lives as long as the log.
+  virtual key_log* keys() { return nullptr; }
   // The partitions owned now, ascending.
   std::vector<partition_id> owned() const {
     std::vector<partition_id> out;

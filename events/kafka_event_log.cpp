@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "events/detail/kafka_key_log.h"
 #include "events/detail/rdkafka_admin.h"
 #include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
@@ -438,7 +439,8 @@ class kafka_event_log final : public event_log {
                                       .consumer = group_consumer_properties(options_),
                                       .producer = transactional_producer_properties(options_),
                                       .delivery = options_.timeouts.delivery,
-                                      .init = options_.timeouts.delivery});
+                                      .init = options_.timeouts.delivery,
+                                      .keys_topic = keys_topic_of(options_.topic)});
     }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
@@ -447,6 +449,7 @@ class kafka_event_log final : public event_log {
 
   ~kafka_event_log() override {
     group_.reset();  // leaves the group: every owned partition is revoked, its writer finished
+    keys_.reset();
     prober_.stop();  // its metadata request honours the request timeout
     reader_.reset();
     producer_.reset();
@@ -482,6 +485,12 @@ class kafka_event_log final : public event_log {
   std::optional<group_status> group() const override {
     if (!group_) return std::nullopt;
     return group_->status();
+  }
+
+  key_log* keys() override { return keys_.get(); }
+  // With a group: the keys topic's own log (no group), written through this log's writers.
+  void attach_keys(std::unique_ptr<event_log> topic) {
+    keys_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic));
   }
 
   result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
@@ -668,6 +677,7 @@ class kafka_event_log final : public event_log {
   std::unique_ptr<detail::rdkafka_producer> producer_;
   std::unique_ptr<reader_thread> reader_;
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
+  std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
@@ -700,7 +710,10 @@ result<std::map<std::string, std::string>> kafka_producer_properties(
   return producer_properties(options);
 }
 
-result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
+namespace {
+
+// The log on options.topic; `keys`: that topic is a group's data keys' topic (compacted).
+result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& options, bool keys) {
   if (auto r = check_options(options); !r) return std::move(r).error();
   {
     // A short-lived admin client: topic setup happens once, before anything is produced.
@@ -708,8 +721,8 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
     if (!conf) return std::move(conf).error();
     auto admin = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
     if (!admin) return std::move(admin).error();
-    if (auto r = detail::ensure_topic(admin.value().get(), {options.topic, options.partitions},
-                                      options.timeouts.open);
+    if (auto r = detail::ensure_topic(
+            admin.value().get(), {options.topic, options.partitions, keys}, options.timeouts.open);
         !r) {
       return std::move(r).error();
     }
@@ -725,8 +738,25 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
   reader_props.try_emplace("fetch.wait.max.ms", "10");
   auto reader = make_consumer(reader_props);
   if (!reader) return std::move(reader).error();
-  return std::unique_ptr<event_log>(std::make_unique<kafka_event_log>(
-      options, std::move(producer).value(), std::move(reader).value()));
+  auto log = std::make_unique<kafka_event_log>(options, std::move(producer).value(),
+                                               std::move(reader).value());
+  if (!options.group.empty()) {
+    kafka_log_options k = options;
+    k.topic = keys_topic_of(options.topic);
+    k.group.clear();
+    auto topic = open_topic(k, true);
+    if (!topic) return std::move(topic).error();
+    log->attach_keys(std::move(topic).value());
+  }
+  return log;
+}
+
+}  // namespace
+
+result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
+  auto log = open_topic(options, false);
+  if (!log) return std::move(log).error();
+  return std::unique_ptr<event_log>(std::move(log).value());
 }
 
 }  // namespace caseline::events

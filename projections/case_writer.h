@@ -125,6 +125,12 @@ class case_writer final : public events::ownership_listener {
   // Group mode: from now on the writer decides for no partition until partition_assigned. Call
   // before the first submit (and before log.join).
   void enable_ownership();
+  // Group mode: after the projections, a partition assigned here also waits for `gate(p,
+  // timeout)` (the data keys' replica applying p's keys) before its commands are taken, retried
+  // like the catch-up. Call before log.join.
+  using handover_gate =
+      std::function<result<void>(events::partition_id, std::chrono::milliseconds)>;
+  void set_handover_gate(handover_gate gate) { handover_gate_ = std::move(gate); }
   // Whether commands for p's cases are decided here now (false while p is caught up after its
   // assignment). For the gateway (forwarding) and /readyz.
   bool accepts(events::partition_id p) const;
@@ -212,6 +218,7 @@ class case_writer final : public events::ownership_listener {
   calendar_source calendar_source_;
   personal_data* const personal_data_;
   appended_observer appended_observer_;
+  handover_gate handover_gate_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable idle_cv_;  // in flight, appending, accepting: all on mu_

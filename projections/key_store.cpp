@@ -13,6 +13,7 @@
 
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "events/storage/big_endian.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 
@@ -22,6 +23,15 @@ namespace {
 
 using storage::from_rocksdb;
 constexpr std::size_t cache_limit = 100'000;
+// In a group: how long a missing key waits for the keys topic, and a shred for its tombstones.
+constexpr std::chrono::seconds replicated_get_wait{5};
+constexpr std::chrono::seconds tombstone_wait{30};
+
+// Where apply() keeps the next offset of keys partition p: a name no key id has (they never
+// start with a NUL byte).
+std::string applied_offset_key(events::partition_id p) {
+  return std::string("\0keys.offset.", 13) + std::to_string(p());
+}
 
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -117,8 +127,27 @@ std::string key_store::wrap_aad(const case_id& id) const {
   return aad;
 }
 
+std::string key_store::wrap(const case_id& id, const events::secret_key& key) const {
+  return events::aes_gcm_seal(master_, key.view(), wrap_aad(id));
+}
+
 void key_store::store(const case_id& id, const events::secret_key& key, stored_handler done) {
-  queued_key q{id(), events::aes_gcm_seal(master_, key.view(), wrap_aad(id)), key, std::move(done)};
+  queued_key q{id(), wrap(id, key), key, std::move(done)};
+  if (replication_) {
+    // In the keys topic first (through the partition's fenced writer), then here: a key that
+    // only this server held would be lost with it, and a fenced writer's key is never committed.
+    auto shared = std::make_shared<queued_key>(std::move(q));
+    std::function<void(result<void>)> committed = [this, shared](result<void> r) {
+      if (!r) return shared->done(std::move(r).error());
+      enqueue(std::move(*shared));
+    };
+    if (replication_->commit(id, shared->wrapped, committed)) return;
+    q = std::move(*shared);  // a key this server keeps alone
+  }
+  enqueue(std::move(q));
+}
+
+void key_store::enqueue(queued_key q) {
   {
     std::lock_guard lk(queue_mu_);
     if (!stopping_) {
@@ -178,13 +207,29 @@ void key_store::commit(std::vector<queued_key>& group) {
 }
 
 result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
+  std::uint64_t generation = 0;
   {
     std::lock_guard lk(mu_);
     if (auto it = cache_.find(id()); it != cache_.end())
       return std::optional<events::secret_key>{it->second};
+    generation = applied_generation_;
   }
   std::string wrapped;
-  const auto s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
+  auto s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
+  if (s.IsNotFound() && replication_) {
+    // Another server may have committed it a moment ago: missing only once this server has
+    // applied the keys topic's partition up to its end.
+    if (auto r = replication_->await(id, std::chrono::steady_clock::now() + replicated_get_wait);
+        !r)
+      return make_error(
+          events::errc::unavailable,
+          "the key of case " + id() + " is not known here yet: " + r.error().message());
+    {
+      std::lock_guard lk(mu_);
+      generation = applied_generation_;
+    }
+    s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
+  }
   if (s.IsNotFound()) return std::optional<events::secret_key>{};
   if (!s.ok()) return from_rocksdb(s, "read a case key");
   auto raw = events::aes_gcm_open(master_, wrapped, wrap_aad(id));
@@ -193,6 +238,8 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
                       "the key of case " + id() + " does not unwrap (wrong master key?)");
   const events::secret_key key(raw.value());
   std::lock_guard lk(mu_);
+  // Not cached when the keys topic changed the store meanwhile: it may have deleted this one.
+  if (generation != applied_generation_) return std::optional<events::secret_key>{key};
   if (cache_.size() >= cache_limit) cache_.clear();
   cache_.insert_or_assign(id(), key);
   return std::optional<events::secret_key>{key};
@@ -209,17 +256,101 @@ result<void> key_store::shred(const std::vector<case_id>& ids) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  auto s = db_->Write(wo, &batch);
+  const auto s = db_->Write(wo, &batch);
   if (!s.ok()) return from_rocksdb(s, "delete case keys");
-  // Push the deletion through the memtable and every level, so that the wrapped key is in no
-  // file any more (the WAL that held it becomes obsolete and is removed at the flush).
-  s = db_->Flush(rocksdb::FlushOptions());
+  if (auto r = compact_deleted(); !r) return r;
+  if (!replication_) return success();
+  // The other servers delete theirs on the tombstones. Each is committed through the owner of
+  // its partition; one that fails is reported, and a retried shred commits it again.
+  struct outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left{0};
+    std::optional<error> first_error;
+  };
+  auto o = std::make_shared<outcome>();
+  for (const auto& id : ids) {
+    std::function<void(result<void>)> done = [o](result<void> r) {
+      std::lock_guard lk(o->mu);
+      if (!r && !o->first_error) o->first_error = std::move(r).error();
+      if (--o->left == 0) o->cv.notify_all();
+    };
+    {
+      std::lock_guard lk(o->mu);
+      ++o->left;
+    }
+    if (!replication_->commit(id, std::string{}, done)) {
+      std::lock_guard lk(o->mu);
+      --o->left;
+    }
+  }
+  std::unique_lock lk(o->mu);
+  if (!o->cv.wait_for(lk, tombstone_wait, [&] { return o->left == 0; }))
+    return make_error(events::errc::timed_out, "the keys' tombstones were not committed in time");
+  if (o->first_error) return *o->first_error;
+  return success();
+}
+
+// Pushes deletions through the memtable and every level, so that a deleted wrapped key is in no
+// file any more (the WAL that held it becomes obsolete and is removed at the flush).
+result<void> key_store::compact_deleted() {
+  auto s = db_->Flush(rocksdb::FlushOptions());
   if (!s.ok()) return from_rocksdb(s, "flush the key store");
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   s = db_->CompactRange(co, nullptr, nullptr);
   if (!s.ok()) return from_rocksdb(s, "compact the key store");
   return success();
+}
+
+result<void> key_store::apply(events::partition_id p, std::span<const events::log_record> records) {
+  if (records.empty()) return success();
+  rocksdb::WriteBatch batch;
+  bool deleted = false;
+  {
+    std::lock_guard lk(mu_);
+    ++applied_generation_;
+    for (const auto& r : records) {
+      if (r.key.empty()) continue;  // a gap: an offset without a committed record
+      cache_.erase(r.key);
+      if (r.value.empty()) {
+        batch.Delete(r.key);
+        deleted = true;
+      } else {
+        batch.Put(r.key, r.value);
+      }
+    }
+  }
+  std::string next;
+  storage::put_be64(next, static_cast<std::uint64_t>(records.back().position.offset() + 1));
+  batch.Put(applied_offset_key(p), next);
+  const auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return from_rocksdb(s, "apply the keys topic");
+  if (deleted) return compact_deleted();
+  return success();
+}
+
+result<events::start_offsets> key_store::applied_offsets(std::int32_t partitions) {
+  events::start_offsets out;
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    std::string v;
+    const auto s =
+        db_->Get(rocksdb::ReadOptions(), applied_offset_key(events::partition_id{p}), &v);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return from_rocksdb(s, "read the keys topic's offsets");
+    if (v.size() != 8)
+      return make_error(events::errc::corrupt_record, "a keys topic offset is not 8 bytes");
+    out[p] = static_cast<std::int64_t>(storage::get_be64(v));
+  }
+  return out;
+}
+
+result<std::optional<std::string>> key_store::stored_record(std::string_view name) {
+  std::string v;
+  const auto s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(name.data(), name.size()), &v);
+  if (s.IsNotFound()) return std::optional<std::string>{};
+  if (!s.ok()) return from_rocksdb(s, "read the key store");
+  return std::optional<std::string>{std::move(v)};
 }
 
 }  // namespace caseline::projections

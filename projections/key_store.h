@@ -1,17 +1,22 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "core/ids.h"
 #include "core/result.h"
+#include "events/event_log.h"
 #include "events/field_crypto.h"
 #include "events/storage/fwd.h"
 
@@ -27,6 +32,21 @@ struct master_key_source {
 };
 result<events::secret_key> load_master_key(const master_key_source& source);
 
+// How a group shares its data keys (projections/key_replica.h), as the key store sees it.
+class key_replication {
+ public:
+  virtual ~key_replication() = default;
+  // Commits `id`'s wrapped key (empty: a tombstone) to the group's keys topic; `done` runs once
+  // it is committed, or with the error. False (and `done` untouched): `id` is not replicated, its
+  // key stays in this server's store only.
+  virtual bool commit(const case_id& id, const std::string& wrapped,
+                      std::function<void(result<void>)>& done) = 0;
+  // Returns once this server has applied every committed record of `id`'s keys partition (now
+  // or before the deadline): a key missing then is missing in the group. Success at once for an
+  // id that is not replicated.
+  virtual result<void> await(const case_id& id, std::chrono::steady_clock::time_point deadline) = 0;
+};
+
 // The per-case data keys, wrapped (AES-256-GCM) by the master key, in their own RocksDB database
 // (<data>/keys): not a projection, so a rebuild never touches it, and deleting a key there is
 // what shreds a case. A deleted key is flushed and compacted away at once, so no copy of it is
@@ -36,6 +56,12 @@ result<events::secret_key> load_master_key(const master_key_source& source);
 // writes every key queued at that moment in one WriteBatch with one synced write, then runs the
 // handlers of that group, each with the group's outcome. A handler never runs before its key is
 // durable, and a failed write fails every handler of its group (none of those keys is cached).
+//
+// In a group (replicate()), a replicated key is committed to the group's keys topic before it is
+// written here, a shred commits a tombstone for each key after deleting it here, a miss in `get`
+// first waits until the keys topic is applied here, and `apply` writes what the keys topic holds
+// (values, tombstones, and the offsets consumed, in one WriteBatch), so that every server of the
+// group holds every key.
 //
 // Lifecycle: open(), then any thread; the destructor writes what is queued, runs its handlers,
 // then joins the committer. Thread-safe; unwrapped keys are cached in memory.
@@ -60,8 +86,24 @@ class key_store {
   result<events::secret_key> create(const case_id& id);
   // The case's key; none when it was shredded (or never created).
   result<std::optional<events::secret_key>> get(const case_id& id);
-  // Deletes the cases' keys for ever, then flushes and compacts once. Idempotent.
+  // Deletes the cases' keys for ever, then flushes and compacts once. Idempotent. In a group it
+  // then commits a tombstone for each replicated key (through the owner of its partition: an
+  // error for those it could not, to be retried).
   result<void> shred(const std::vector<case_id>& ids);
+
+  // Shares the keys through `r` from now on (a group); set before any other use, and `r`
+  // outlives the store's use (null: local only again).
+  void replicate(key_replication* r) { replication_ = r; }
+  // Writes records of the keys topic's partition p (events/key_log.h: a value is a wrapped key,
+  // an empty value a tombstone, an empty key a gap) and p's next offset in one WriteBatch; a
+  // batch with tombstones is then flushed and compacted, as a shred is.
+  result<void> apply(events::partition_id p, std::span<const events::log_record> records);
+  // The next offset of each keys partition below `partitions` that apply() stored.
+  result<events::start_offsets> applied_offsets(std::int32_t partitions);
+  // `key` wrapped by the master key for `id`, as the store and the keys topic hold it.
+  std::string wrap(const case_id& id, const events::secret_key& key) const;
+  // A record apply() stored that is not a case key (the group's master-key check), as stored.
+  result<std::optional<std::string>> stored_record(std::string_view name);
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);
@@ -75,13 +117,17 @@ class key_store {
   };
   void commit_loop();
   void commit(std::vector<queued_key>& group);
+  void enqueue(queued_key q);
+  result<void> compact_deleted();
 
   std::unique_ptr<storage::secondary_db> secondary_;  // owns *db_ when set
   std::unique_ptr<rocksdb::DB> owned_;
   rocksdb::DB* db_{nullptr};
   events::secret_key master_;
   std::mutex mu_;
-  std::unordered_map<std::string, events::secret_key> cache_;
+  std::unordered_map<std::string, events::secret_key> cache_;  // guarded by mu_
+  std::uint64_t applied_generation_{0};  // guarded by mu_: apply() batches, for get's cache
+  key_replication* replication_{nullptr};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

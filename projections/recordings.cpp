@@ -59,7 +59,9 @@ std::string aad(std::string_view sha, std::string_view owner) {
   return out;
 }
 
-case_id staging_key_id(std::string_view sha) { return case_id{"recording:" + std::string(sha)}; }
+case_id staging_key_id(std::string_view sha) {
+  return case_id{std::string(staging_key_prefix) + std::string(sha)};
+}
 
 error not_found(std::string_view sha, std::string_view why) {
   return make_error(events::errc::not_found, "recording " + std::string(sha) + ": " + std::string(why));

@@ -10,6 +10,10 @@
 
 namespace caseline::projections {
 
+// The key store ids of staging keys begin with this (then the audio's SHA-256). They stay in the
+// server's own key store, as the staged audio stays in its blob store.
+inline constexpr std::string_view staging_key_prefix = "recording:";
+
 // Call audio, sealed (AES-256-GCM) in the blob store, named by the SHA-256 of the audio.
 //
 // The audio is uploaded before its case exists, so it lives in two states:

@@ -10,21 +10,22 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "core/log_line.h"
 #include "core/calendar.h"
 #include "core/decide.h"
+#include "core/log_line.h"
 #include "core/registry.h"
+#include "events/checkpoint.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
-#include "events/checkpoint.h"
 #include "projections/blob_store.h"
 #include "projections/calendar_projection.h"
 #include "projections/calendar_revision.h"
 #include "projections/case_writer.h"
 #include "projections/clock.h"
+#include "projections/key_replica.h"
 #include "projections/key_store.h"
 #include "projections/personal_data.h"
 #include "projections/projection_set.h"
@@ -164,6 +165,7 @@ struct server_stack::parts {
   std::unique_ptr<events::event_log> log;
   std::unique_ptr<projections::store> store;
   std::unique_ptr<projections::key_store> keys;
+  std::unique_ptr<projections::key_replica> key_replica;  // a group's: shares the keys
   std::unique_ptr<projections::personal_data> privacy;
   std::unique_ptr<projections::blob_store> blobs;
   std::unique_ptr<projections::projection_set> projections;
@@ -330,6 +332,13 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto keys = projections::key_store::open((data / "keys").string(), master.value());
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
+  // A group shares its data keys through the keys topic; a server with another master key is
+  // refused here.
+  if (events::key_log* key_log = p->log->keys()) {
+    auto replica = projections::key_replica::start(*key_log, *p->keys, master.value());
+    if (!replica) return replica.error();
+    p->key_replica = std::move(replica).value();
+  }
   p->privacy = std::make_unique<projections::personal_data>(*p->keys);
   p->blobs = std::make_unique<projections::blob_store>((data / "blobs").string());
   p->projections = std::make_unique<projections::projection_set>(*p->store);
@@ -349,6 +358,11 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   const bool in_group = !log_options.group.empty();
   // In a group the writer decides for no partition until the group assigns it some (join below).
   if (in_group) p->writer->enable_ownership();
+  if (p->key_replica)
+    p->writer->set_handover_gate(
+        [r = p->key_replica.get()](events::partition_id q, std::chrono::milliseconds timeout) {
+          return r->catch_up(q, timeout);
+        });
   p->writer->set_registry_source(
       [reg = &p->projections->registry()] { return reg->snapshot(); });
   p->writer->set_calendar_source([cal = &p->projections->calendar()] { return cal->snapshot(); });

@@ -1,8 +1,10 @@
 #include "events/detail/rdkafka_admin.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "events/errc.h"
 
@@ -97,13 +99,18 @@ result<void> create(rd_kafka_t* rk, const topic_spec& spec, int replication_fact
       spec.name.c_str(), spec.partitions, replication_factor, errstr, sizeof errstr)};
   if (!nt) return make_error(errc::bad_config, "topic " + spec.name + ": " + errstr);
   const std::string min_isr = std::to_string(std::min(2, replication_factor));
-  const std::pair<const char*, const char*> configs[] = {
-      {"retention.ms", "-1"},
-      {"retention.bytes", "-1"},
-      {"cleanup.policy", "delete"},
+  std::vector<std::pair<const char*, const char*>> configs = {
       {"unclean.leader.election.enable", "false"},
       {"min.insync.replicas", min_isr.c_str()},
   };
+  if (spec.keys) {
+    configs.emplace_back("cleanup.policy", "compact");
+    configs.insert(configs.end(), std::begin(keys_topic_configs), std::end(keys_topic_configs));
+  } else {
+    configs.insert(
+        configs.end(),
+        {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"cleanup.policy", "delete"}});
+  }
   for (const auto& [name, value] : configs) {
     if (rd_kafka_NewTopic_set_config(nt.get(), name, value) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return make_error(errc::bad_config, std::string{"topic config "} + name);
@@ -160,19 +167,30 @@ result<std::map<std::string, std::string>> topic_configs(rd_kafka_t* rk, const s
   return out;
 }
 
-result<void> check_configs(const std::string& topic,
+result<void> check_configs(const topic_spec& spec,
                            const std::map<std::string, std::string>& configs) {
+  const std::string& topic = spec.name;
   auto refuse = [&](const std::string& name, const std::string& want) -> result<void> {
     auto it = configs.find(name);
     const std::string have = it == configs.end() ? "(absent)" : it->second;
-    return make_error(errc::bad_config, "topic " + topic + " has " + name + "=" + have +
-                                            ", the case log needs " + want +
-                                            " (acknowledged events would be lost)");
+    return make_error(
+        errc::bad_config,
+        "topic " + topic + " has " + name + "=" + have +
+            (spec.keys ? ", the data keys' topic needs " + want +
+                             " (a shredded key would stay, or a key be lost)"
+                       : ", the case log needs " + want + " (acknowledged events would be lost)"));
   };
   auto is = [&](const std::string& name, const std::string& value) {
     auto it = configs.find(name);
     return it != configs.end() && it->second == value;
   };
+  if (spec.keys) {
+    if (!is("cleanup.policy", "compact")) return refuse("cleanup.policy", "compact");
+    if (!is("unclean.leader.election.enable", "false")) {
+      return refuse("unclean.leader.election.enable", "false");
+    }
+    return success();
+  }
   if (!is("retention.ms", "-1")) return refuse("retention.ms", "-1");
   if (!is("retention.bytes", "-1")) return refuse("retention.bytes", "-1");
   if (!is("cleanup.policy", "delete")) return refuse("cleanup.policy", "delete");
@@ -217,7 +235,7 @@ result<void> ensure_topic(rd_kafka_t* admin, const topic_spec& spec,
   }
   auto configs = topic_configs(admin, spec.name, left(deadline));
   if (!configs) return std::move(configs).error();
-  return check_configs(spec.name, configs.value());
+  return check_configs(spec, configs.value());
 }
 
 result<topic_description> describe_topic(rd_kafka_t* admin, const std::string& topic,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -13,9 +14,25 @@ namespace caseline::events::detail {
 
 // What the case-event topic must look like. Only `name` and `partitions` vary; the rest is fixed
 // because the log is the system of record: kept forever, never compacted, no unclean election.
+// The data keys' topic of a group (events/key_log.h) is compacted instead: only each key id's
+// last record stays, and a shredded key's records go within a bound (keys_topic_configs).
 struct topic_spec {
   std::string name;
   std::int32_t partitions{};
+  bool keys{false};  // the data keys' topic
+};
+
+// The keys topic's settings besides cleanup.policy=compact. A tombstone's segment is rolled
+// within segment.ms and compacted at most max.compaction.lag.ms after that (a dirty ratio of
+// 0.01 never holds it back): a shredded key's wrapped value is gone from the brokers' segments
+// about segment.ms + max.compaction.lag.ms (2 hours) after its tombstone, plus one cleaner
+// pass. The tombstone itself (no key in it) stays delete.retention.ms (7 days), so that a server
+// away for less than that still applies it.
+inline constexpr std::pair<const char*, const char*> keys_topic_configs[] = {
+    {"segment.ms", "3600000"},
+    {"max.compaction.lag.ms", "3600000"},
+    {"min.cleanable.dirty.ratio", "0.01"},
+    {"delete.retention.ms", "604800000"},
 };
 
 // Creates the topic if it is missing (replication factor min(3, brokers), retention.ms and
@@ -23,7 +40,9 @@ struct topic_spec {
 // unclean.leader.election.enable false) and waits until every partition has a leader; then
 // checks the topic as it is on the cluster (also when it existed): a partition count other than
 // spec.partitions, a finite retention, compaction or unclean leader election is bad_config naming
-// the setting. `admin` is any client handle, used from the calling thread only.
+// the setting. A keys topic: cleanup.policy compact and keys_topic_configs instead of the
+// retention settings, and compaction is what is required. `admin` is any client handle, used from
+// the calling thread only.
 result<void> ensure_topic(rd_kafka_t* admin, const topic_spec& spec,
                           std::chrono::milliseconds timeout);
 

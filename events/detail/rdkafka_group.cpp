@@ -120,7 +120,8 @@ void kafka_group::claim_pending() {
                           .props = cfg_.producer,
                           .delivery = cfg_.delivery,
                           .init = cfg_.init,
-                          .fenced_count = &fenced_};
+                          .fenced_count = &fenced_,
+                          .keys_topic = cfg_.keys_topic};
     wc.props["transactional.id"] = transactional_id(cfg_.group, cfg_.topic, p);
     const partition_claim claim{p, cfg_.advertise, cfg_.group,
                                 from_chrono(std::chrono::system_clock::now())};
@@ -238,10 +239,22 @@ void kafka_group::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void kafka_group::append(partition_id p, std::string key, std::string value,
                          event_log::append_handler handler) {
+  to_writer(p, std::move(key), std::move(value), std::move(handler), false);
+}
+
+void kafka_group::append_key(partition_id p, std::string key, std::string value,
+                             event_log::append_handler handler) {
+  to_writer(p, std::move(key), std::move(value), std::move(handler), true);
+}
+
+void kafka_group::to_writer(partition_id p, std::string key, std::string value,
+                            event_log::append_handler handler, bool to_keys) {
   {
     std::shared_lock lk(writers_mu_);
     auto it = writers_.find(p());
-    if (it != writers_.end() && it->second->append(key, value, handler)) return;
+    if (it != writers_.end() && (to_keys ? it->second->append_key(key, value, handler)
+                                         : it->second->append(key, value, handler)))
+      return;
   }
   refuse(std::move(handler),
          make_error(errc::not_owner, "partition " + std::to_string(p()) +

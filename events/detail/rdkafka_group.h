@@ -58,6 +58,7 @@ class kafka_group {
     properties producer;  // the writers' base configuration (without transactional.id)
     std::chrono::milliseconds delivery{10'000};
     std::chrono::milliseconds init{30'000};
+    std::string keys_topic;  // the data keys' topic each writer also writes (empty: none)
   };
 
   explicit kafka_group(config cfg);
@@ -73,6 +74,9 @@ class kafka_group {
   // To p's writer, or errc::not_owner (on the refusal thread, never inline).
   void append(partition_id p, std::string key, std::string value,
               event_log::append_handler handler);
+  // To the keys topic through p's writer (txn_writer::append_key), or errc::not_owner as above.
+  void append_key(partition_id p, std::string key, std::string value,
+                  event_log::append_handler handler);
   // Waits until every append issued before the call has been answered.
   result<void> flush(std::chrono::milliseconds timeout);
 
@@ -89,6 +93,8 @@ class kafka_group {
   void revoke(partition_id p, bool lost);
   // owns(p) false, the listener hears of it, p's writer finishes and is destroyed.
   void release(partition_id p, bool lost);
+  void to_writer(partition_id p, std::string key, std::string value,
+                 event_log::append_handler handler, bool to_keys);
   void refuse(event_log::append_handler handler, error e);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);

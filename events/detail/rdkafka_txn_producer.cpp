@@ -39,7 +39,8 @@ result<std::unique_ptr<txn_writer>> txn_writer::start(config cfg, std::string cl
   first.push_back(pending{std::move(claim_key),
                           std::move(claim_value),
                           [&outcome](result<log_position> r) { outcome = std::move(r); },
-                          {}});
+                          {},
+                          false});
   {
     // Counted as accepted, since transact() counts it answered: otherwise flush() would return
     // with one append still unanswered.
@@ -66,6 +67,10 @@ result<void> txn_writer::init() {
   rk_ = std::move(rk).value();
   rkt_.reset(rd_kafka_topic_new(rk_.get(), cfg_.topic.c_str(), nullptr));
   if (!rkt_) return translate(rd_kafka_last_error(), "producer topic handle");
+  if (!cfg_.keys_topic.empty()) {
+    keys_rkt_.reset(rd_kafka_topic_new(rk_.get(), cfg_.keys_topic.c_str(), nullptr));
+    if (!keys_rkt_) return translate(rd_kafka_last_error(), "keys topic handle");
+  }
   // Fences every earlier producer of this transactional.id and aborts its open transaction;
   // retriable answers (the coordinator still finishing that transaction) are retried.
   const auto deadline = clock::now() + cfg_.init;
@@ -80,10 +85,19 @@ result<void> txn_writer::init() {
 txn_writer::~txn_writer() { finish(); }
 
 bool txn_writer::append(std::string& key, std::string& value, delivery_handler& handler) {
+  return enqueue(key, value, handler, false);
+}
+
+bool txn_writer::append_key(std::string& key, std::string& value, delivery_handler& handler) {
+  return keys_rkt_ && enqueue(key, value, handler, true);
+}
+
+bool txn_writer::enqueue(std::string& key, std::string& value, delivery_handler& handler,
+                         bool to_keys) {
   {
     std::lock_guard lk(mu_);
     if (finishing_) return false;
-    queue_.push_back(pending{std::move(key), std::move(value), std::move(handler), {}});
+    queue_.push_back(pending{std::move(key), std::move(value), std::move(handler), {}, to_keys});
     ++accepted_;
   }
   cv_.notify_all();
@@ -200,10 +214,14 @@ void txn_writer::transact(std::vector<pending>& batch) {
   }
   for (auto& p : batch) {
     p.rep = std::make_unique<report>();
-    // Flag F_COPY: librdkafka keeps its own copy, the batch may go before the reports.
+    // Flag F_COPY: librdkafka keeps its own copy, the batch may go before the reports. An empty
+    // key record is a tombstone: a null value, which compaction removes with its key's records.
+    const bool tombstone = p.to_keys && p.value.empty();
     const rd_kafka_resp_err_t err =
-        rd_kafka_produce(rkt_.get(), cfg_.partition(), RD_KAFKA_MSG_F_COPY, p.value.data(),
-                         p.value.size(), p.key.data(), p.key.size(), p.rep.get()) == -1
+        rd_kafka_produce(p.to_keys ? keys_rkt_.get() : rkt_.get(), cfg_.partition(),
+                         RD_KAFKA_MSG_F_COPY, tombstone ? nullptr : p.value.data(),
+                         tombstone ? 0 : p.value.size(), p.key.data(), p.key.size(),
+                         p.rep.get()) == -1
             ? rd_kafka_last_error()
             : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -240,8 +258,13 @@ void txn_writer::transact(std::vector<pending>& batch) {
   }
   retired_.clear();
   std::int64_t last = -1;
-  for (const auto& p : batch) last = std::max(last, p.rep->offset);
-  wait_visible(last);
+  std::int64_t last_key = -1;
+  for (const auto& p : batch) {
+    std::int64_t& l = p.to_keys ? last_key : last;
+    l = std::max(l, p.rep->offset);
+  }
+  if (last >= 0) wait_visible(cfg_.topic, last);
+  if (last_key >= 0) wait_visible(cfg_.keys_topic, last_key);
   for (auto& p : batch) {
     p.handler(log_position{cfg_.partition, log_offset{p.rep->offset}});
     {
@@ -252,7 +275,7 @@ void txn_writer::transact(std::vector<pending>& batch) {
   }
 }
 
-void txn_writer::wait_visible(std::int64_t last) {
+void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
   // The coordinator answers the commit once it is decided, and writes the partition's commit
   // marker right after: until then read_committed readers (and end_offset) stop below the
   // records. Answering only once the last stable offset has passed them keeps read-your-writes:
@@ -263,12 +286,13 @@ void txn_writer::wait_visible(std::int64_t last) {
     std::int64_t low = 0;
     std::int64_t stable = 0;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk_.get(), cfg_.topic.c_str(), cfg_.partition(), &low, &stable, ms_until(deadline));
+        rk_.get(), topic.c_str(), cfg_.partition(), &low, &stable, ms_until(deadline));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR && stable > last) return;
     if (clock::now() >= deadline) {
       // Committed all the same: the marker follows. Said, not hidden.
-      spdlog::warn("{}", log_line("kafka_commit_not_yet_visible",
-                                  {{"partition", cfg_.partition()}, {"offset", last}}));
+      spdlog::warn("{}",
+                   log_line("kafka_commit_not_yet_visible",
+                            {{"topic", topic}, {"partition", cfg_.partition()}, {"offset", last}}));
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{2});  // the marker is being written

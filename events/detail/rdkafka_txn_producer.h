@@ -26,7 +26,9 @@ namespace caseline::events::detail {
 // Appends are queued; the writer thread runs transactions back to back: begin, produce everything
 // queued, wait for the delivery reports, commit (bounded by `delivery`), and only then answers the
 // handlers with their positions, once the partition's last stable offset has passed them (readable
-// at once). While a transaction is in flight new appends queue for the next
+// at once). With a keys topic (config::keys_topic), append_key writes data keys to that topic's
+// partition of the same number in the same transactions, so fencing stops them with the
+// appends (events/key_log.h). While a transaction is in flight new appends queue for the next
 // one (the batching). Outcomes: a transaction aborted (an abortable error, a failed delivery) ->
 // errc::unavailable, certainly not written; fenced or fatal -> errc::fenced when the commit was
 // never requested, errc::outcome_unknown when it was; after that the writer is stopped and every
@@ -50,6 +52,9 @@ class txn_writer {
     std::chrono::milliseconds delivery{10'000};  // a transaction's reports and its commit
     std::chrono::milliseconds init{30'000};      // init_transactions (fencing the old owner)
     std::atomic<std::uint64_t>* fenced_count{};  // appends answered errc::fenced (optional)
+    // The data keys' topic (events/key_log.h), written by append_key in the same transactions;
+    // empty: none.
+    std::string keys_topic;
   };
 
   // The claim record's position in `claimed_at` on success.
@@ -64,6 +69,10 @@ class txn_writer {
   // Takes the arguments (moves from them) and returns true; false when the writer is finished,
   // leaving them to the caller, who answers the handler itself (not_owner).
   bool append(std::string& key, std::string& value, delivery_handler& handler);
+  // The same to the keys topic's partition of the same number (an empty value is written as a
+  // tombstone), in the writer's transactions: fenced with it. The handler gets the keys topic's
+  // position. Without a keys topic it is refused like an append after finish.
+  bool append_key(std::string& key, std::string& value, delivery_handler& handler);
   // Waits until every append accepted before the call has been answered.
   result<void> flush(std::chrono::steady_clock::time_point deadline);
   // Stops taking appends, commits what is queued, answers all, joins. Idempotent.
@@ -83,6 +92,7 @@ class txn_writer {
     std::string value;
     delivery_handler handler;
     std::unique_ptr<report> rep;
+    bool to_keys{false};  // to the keys topic (append_key)
   };
 
  private:
@@ -93,8 +103,10 @@ class txn_writer {
   // One transaction over `batch`; answers every handler in it.
   void transact(std::vector<pending>& batch);
   void answer(std::vector<pending>& batch, const error& e);
-  // Waits (bounded by `delivery`) until read_committed readers see the offsets up to `last`.
-  void wait_visible(std::int64_t last);
+  // Waits (bounded by `delivery`) until read_committed readers see the offsets of `topic` up to
+  // `last`.
+  void wait_visible(const std::string& topic, std::int64_t last);
+  bool enqueue(std::string& key, std::string& value, delivery_handler& handler, bool to_keys);
   void stop(const char* why);
 
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
@@ -105,6 +117,7 @@ class txn_writer {
   std::vector<std::unique_ptr<report>> retired_;
   handle_ptr rk_;
   topic_ptr rkt_;  // after rk_: destroyed first
+  topic_ptr keys_rkt_;  // the keys topic's, with one
 
   std::mutex mu_;
   std::condition_variable cv_;  // the queue or the answered count changed

@@ -43,6 +43,9 @@ import chaos  # noqa: E402  (the chaos suite's server and HTTP helpers)
 CENTER = chaos.CENTER
 UNIT = "zz-transit"
 PARTITIONS = 6
+# Every server of a group shares the master key that wraps the data keys (a server with another
+# one refuses to start).
+GROUP_ENV = dict(os.environ, CASELINE_MASTER_KEY="5e" * 32)
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 
 
@@ -105,7 +108,7 @@ class Member(chaos.Server):
                 "--token-rate", "100000", "--token-burst", "100000", "--clock", "manual",
                 "--group", self.group, "--group-session-timeout", "6"]
         self.proc = subprocess.Popen(args + self.log_args(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
+                                     stderr=subprocess.STDOUT, text=True, env=GROUP_ENV,
                                      preexec_fn=chaos._die_with_parent)
         self.address = None
 
@@ -130,7 +133,7 @@ class Member(chaos.Server):
 
     def tool(self, *args, timeout=600):
         r = subprocess.run([self.binary, *args, *self.log_args()], capture_output=True, text=True,
-                           timeout=timeout, preexec_fn=chaos._die_with_parent)
+                           timeout=timeout, env=GROUP_ENV, preexec_fn=chaos._die_with_parent)
         return r.returncode, r.stdout, r.stderr
 
 
