@@ -74,8 +74,11 @@ result<log_offset> query_end_offset(rd_kafka_t* rk, const std::string& topic, pa
              err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : rd_kafka_err2name(err));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return log_offset{high};
     error e = translate(err, "end offset");
-    if (e.code != errc::unavailable || clock::now() >= deadline) return e;
-    refresh_leaders(rk, topic, left(deadline));
+    if (e.code != errc::unavailable) return e;
+    // Also once the caller has given up (the answer came after its deadline): the partition's
+    // next call then asks the leader the cluster names now.
+    refresh_leaders(rk, topic, std::max(left(deadline), std::chrono::milliseconds{1000}));
+    if (clock::now() >= deadline) return e;
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // retry back-off
   }
 }
