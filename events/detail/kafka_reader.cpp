@@ -220,7 +220,10 @@ result<std::vector<log_record>> read_on_lane(lane_state& st, const std::string& 
 class kafka_reader::lane {
  public:
   using state = lane_state;
-  using job = std::function<void(state*)>;  // nullptr: cancelled, answer without the consumer
+  struct job {
+    clock::time_point deadline;        // its caller's
+    std::function<void(state*)> body;  // nullptr: cancelled, answer without the consumer
+  };
 
   explicit lane(handle_ptr rk) : shared_(std::make_shared<shared>()) {
     shared_->st.rk = std::move(rk);
@@ -235,8 +238,41 @@ class kafka_reader::lane {
       left.swap(shared_->jobs);
     }
     shared_->cv.notify_all();
-    for (auto& j : left) j(nullptr);
+    for (auto& j : left) j.body(nullptr);
   }
+
+  // True when the job running has outlived its caller's deadline by more than `grace`: its
+  // librdkafka call is stuck (a request queued for a leader that is down is retried until that
+  // broker is back, whatever the call's timeout).
+  bool stuck(clock::duration grace) const {
+    std::lock_guard lk(shared_->mu);
+    return shared_->running_until && clock::now() > *shared_->running_until + grace;
+  }
+
+  // Stops the thread, which ends once its stuck call does (closing the consumer then), and
+  // hands over the jobs queued behind that call.
+  std::deque<job> abandon() {
+    std::deque<job> left;
+    {
+      std::lock_guard lk(shared_->mu);
+      shared_->stop = true;
+      left.swap(shared_->jobs);
+    }
+    shared_->cv.notify_all();
+    return left;
+  }
+
+  // Takes over the jobs of an abandoned lane of the same partition, in their order.
+  void adopt(std::deque<job> jobs) {
+    {
+      std::lock_guard lk(shared_->mu);
+      for (auto& j : jobs) shared_->jobs.push_back(std::move(j));
+    }
+    shared_->cv.notify_one();
+  }
+
+  // Expires once the lane's thread has ended.
+  std::weak_ptr<const void> thread_token() const { return shared_; }
 
   // Runs `fn` on the reader thread; its answer, or timed_out at `deadline`.
   template <class T>
@@ -247,7 +283,8 @@ class kafka_reader::lane {
     {
       std::lock_guard lk(shared_->mu);
       if (shared_->stop) return make_error(errc::closed, "the log is closing");
-      shared_->jobs.push_back(
+      shared_->jobs.push_back(job{
+          deadline,
           [done, deadline, what, p, queued = clock::now(), fn = std::move(fn)](state* st) {
             if (st == nullptr)
               return done->set_value(make_error(errc::closed, "the log is closing"));
@@ -260,7 +297,7 @@ class kafka_reader::lane {
             auto r = fn(*st);
             log_slow(what, p, started, r ? "ok" : "error");
             done->set_value(std::move(r));
-          });
+          }});
     }
     shared_->cv.notify_one();
     if (answer.wait_until(deadline) != std::future_status::ready)
@@ -274,6 +311,7 @@ class kafka_reader::lane {
     std::condition_variable cv;
     std::deque<job> jobs;  // guarded by mu
     bool stop{false};      // guarded by mu
+    std::optional<clock::time_point> running_until;  // guarded by mu: the running job's deadline
     state st;              // the thread's only
   };
 
@@ -284,9 +322,11 @@ class kafka_reader::lane {
       if (sh->stop) return;
       job j = std::move(sh->jobs.front());
       sh->jobs.pop_front();
+      sh->running_until = j.deadline;
       lk.unlock();
-      j(&sh->st);
+      j.body(&sh->st);
       lk.lock();
+      sh->running_until.reset();
     }
   }
 
@@ -300,7 +340,9 @@ result<std::unique_ptr<kafka_reader>> kafka_reader::open(config cfg) {
 }
 
 kafka_reader::kafka_reader(config cfg, handle_ptr first)
-    : cfg_(std::move(cfg)), lanes_(static_cast<std::size_t>(std::max(0, cfg_.partitions))) {
+    : cfg_(std::move(cfg)),
+      lanes_(static_cast<std::size_t>(std::max(0, cfg_.partitions))),
+      stuck_(lanes_.size()) {
   if (!lanes_.empty()) lanes_[0] = std::make_shared<lane>(std::move(first));
 }
 
@@ -309,7 +351,25 @@ kafka_reader::~kafka_reader() = default;
 
 result<std::shared_ptr<kafka_reader::lane>> kafka_reader::lane_of(partition_id p) {
   std::lock_guard lk(mu_);
-  auto& l = lanes_.at(static_cast<std::size_t>(p()));
+  const auto i = static_cast<std::size_t>(p());
+  auto& l = lanes_.at(i);
+  if (l && l->stuck(cfg_.request)) {
+    // A new lane (consumer and thread) takes over the jobs queued behind the stuck call; its
+    // consumer learns the leaders afresh. At most max_stuck_lanes stuck ones per partition
+    // wait for their calls to end; beyond, callers time out as they would behind it.
+    auto& waiting = stuck_.at(i);
+    std::erase_if(waiting, [](const std::weak_ptr<const void>& w) { return w.expired(); });
+    if (waiting.size() < max_stuck_lanes) {
+      auto rk = make_consumer(cfg_.consumer);
+      if (!rk) return std::move(rk).error();
+      waiting.push_back(l->thread_token());
+      auto queued = l->abandon();
+      l = std::make_shared<lane>(std::move(rk).value());
+      l->adopt(std::move(queued));
+      spdlog::warn("{}", log_line("kafka_reader_lane_replaced",
+                                  {{"partition", p()}, {"stuck_lanes", waiting.size()}}));
+    }
+  }
   if (!l) {
     auto rk = make_consumer(cfg_.consumer);
     if (!rk) return std::move(rk).error();

@@ -21,7 +21,9 @@ namespace caseline::events::detail {
 // caller has given up is not started. A librdkafka call that outlives its caller's deadline
 // (`rd_kafka_query_watermark_offsets` waits for its answer whatever its timeout, e.g. from the
 // leader that was just killed) holds up only its own partition's lane: reads and end offsets of
-// the other partitions go on.
+// the other partitions go on. A lane whose call has outlived its caller's deadline by a request
+// timeout is replaced by a new one (a new consumer, which learns the leaders afresh), which takes
+// over the jobs queued behind it; the stuck thread ends when its call does.
 //
 // Lifecycle: open() makes partition 0's consumer (so that a bad property fails there); the
 // other lanes start on their partition's first call. The destructor stops every lane and
@@ -58,9 +60,14 @@ class kafka_reader {
   kafka_reader(config cfg, handle_ptr first);
   result<std::shared_ptr<lane>> lane_of(partition_id p);
 
+  // Stuck lanes (abandoned, their thread still in a librdkafka call) one partition may have.
+  static constexpr std::size_t max_stuck_lanes = 2;
+
   const config cfg_;
   std::mutex mu_;
   std::vector<std::shared_ptr<lane>> lanes_;  // guarded by mu_; one per partition, made on use
+  // Per partition, a token of each abandoned lane whose thread has not ended yet; guarded by mu_.
+  std::vector<std::vector<std::weak_ptr<const void>>> stuck_;
 };
 
 }  // namespace caseline::events::detail
