@@ -476,6 +476,9 @@ def run(binary, seconds, clients):
             problems.append(f"{len(load.refused)} commands refused")
         if not load.cases:
             problems.append("no case was acknowledged")
+        # A 500 says only "internal error"; the servers' logs say which (no personal data there).
+        result["logged_500_no_data_key"] = sum(
+            open(m.log_path, errors="replace").read().count("has no data key") for m in members)
     finally:
         for m in members:
             m.kill9()
