@@ -283,21 +283,21 @@ class kafka_reader::lane {
     {
       std::lock_guard lk(shared_->mu);
       if (shared_->stop) return make_error(errc::closed, "the log is closing");
-      shared_->jobs.push_back(job{
-          deadline,
-          [done, deadline, what, p, queued = clock::now(), fn = std::move(fn)](state* st) {
-            if (st == nullptr)
-              return done->set_value(make_error(errc::closed, "the log is closing"));
-            if (clock::now() >= deadline) {
-              log_slow(what, p, queued, "skipped: its caller gave up while it was queued");
-              return done->set_value(
-                  make_error(errc::timed_out, "the reader was busy until the deadline"));
-            }
-            const auto started = clock::now();
-            auto r = fn(*st);
-            log_slow(what, p, started, r ? "ok" : "error");
-            done->set_value(std::move(r));
-          }});
+      shared_->jobs.push_back(
+          job{deadline,
+              [done, deadline, what, p, queued = clock::now(), fn = std::move(fn)](state* st) {
+                if (st == nullptr)
+                  return done->set_value(make_error(errc::closed, "the log is closing"));
+                if (clock::now() >= deadline) {
+                  log_slow(what, p, queued, "skipped: its caller gave up while it was queued");
+                  return done->set_value(
+                      make_error(errc::timed_out, "the reader was busy until the deadline"));
+                }
+                const auto started = clock::now();
+                auto r = fn(*st);
+                log_slow(what, p, started, r ? "ok" : "error");
+                done->set_value(std::move(r));
+              }});
     }
     shared_->cv.notify_one();
     if (answer.wait_until(deadline) != std::future_status::ready)
@@ -311,8 +311,9 @@ class kafka_reader::lane {
     std::condition_variable cv;
     std::deque<job> jobs;  // guarded by mu
     bool stop{false};      // guarded by mu
-    std::optional<clock::time_point> running_until;  // guarded by mu: the running job's deadline
-    state st;              // the thread's only
+    // The deadline of the job running, if one is; guarded by mu.
+    std::optional<clock::time_point> running_until;
+    state st;  // the thread's only
   };
 
   static void run(std::shared_ptr<shared> sh) {
