@@ -2,11 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <future>
-#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -14,7 +10,9 @@
 #include <utility>
 
 #include "events/detail/kafka_key_log.h"
+#include "events/detail/kafka_reader.h"
 #include "events/detail/rdkafka_admin.h"
+#include "events/detail/rdkafka_consumer.h"
 #include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
@@ -26,7 +24,12 @@ namespace caseline::events {
 namespace {
 
 using clock = std::chrono::steady_clock;
+using detail::add_gaps;
+using detail::assign;
+using detail::close_consumer;
+using detail::make_consumer;
 using detail::properties;
+using detail::to_record;
 
 // ------------------------------------------------------------------------------ configuration
 
@@ -141,56 +144,6 @@ properties transactional_producer_properties(const kafka_log_options& o) {
   return p;
 }
 
-// A consumer skips the offsets that hold nothing visible (transaction markers, aborted records
-// under read_committed); readers get one gap record (events::is_gap) for each instead, so that
-// every reader sees offsets 0, 1, 2 ... with none missing. Adds gap records of `p` from `next`
-// up to `until` while `out` holds fewer than `limit`; `next` follows. True when it reached
-// `until`.
-bool add_gaps(partition_id p, std::int64_t& next, std::int64_t until, std::vector<log_record>& out,
-              std::size_t limit = std::numeric_limits<std::size_t>::max()) {
-  for (; next < until; ++next) {
-    if (out.size() >= limit) return false;
-    out.push_back(log_record{{p, log_offset{next}}, {}, {}});
-  }
-  return true;
-}
-
-result<detail::handle_ptr> make_consumer(const properties& props) {
-  auto conf = detail::make_conf(props);
-  if (!conf) return std::move(conf).error();
-  auto rk = detail::make_handle(RD_KAFKA_CONSUMER, std::move(conf).value());
-  if (!rk) return std::move(rk).error();
-  // Serve errors and logs from the consumer queue too, so that nothing piles up unpolled.
-  rd_kafka_poll_set_consumer(rk.value().get());
-  return rk;
-}
-
-result<void> assign(rd_kafka_t* rk, const std::string& topic,
-                    const std::map<std::int32_t, std::int64_t>& offsets) {
-  detail::partition_list_ptr list{
-      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()))};
-  for (const auto& [p, off] : offsets) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = off;
-  }
-  const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return detail::translate(err, "assign partitions");
-  return success();
-}
-
-void close_consumer(rd_kafka_t* rk) {
-  // No group membership and no commits: closing only stops the fetchers. Its error is
-  // deliberately ignored, the handle is destroyed right after.
-  (void)rd_kafka_consumer_close(rk);
-}
-
-log_record to_record(const rd_kafka_message_t& m) {
-  log_record r;
-  r.position = {partition_id{m.partition}, log_offset{m.offset}};
-  if (m.key) r.key.assign(static_cast<const char*>(m.key), m.key_len);
-  if (m.payload) r.value.assign(static_cast<const char*>(m.payload), m.len);
-  return r;
-}
-
 // --------------------------------------------------------------------------------- subscription
 
 // Delivers the topic from given offsets to a handler on its own thread, one batch of one
@@ -294,142 +247,19 @@ class kafka_subscription final : public subscription {
   std::thread thread_;
 };
 
-// -------------------------------------------------------------------------------------- reader
-
-// The offset the next record appended to `p` will get, asked of the partition's leader.
-// `rd_kafka_query_watermark_offsets` does not honour its timeout once its request is sent (it
-// waits for the answer, which a frozen broker never gives, for socket.timeout.ms times the
-// retries), so it is only ever called on the reader thread, whose callers wait for it only until
-// their own deadline.
-result<log_offset> query_end_offset(rd_kafka_t* rk, const std::string& topic, partition_id p,
-                                    std::chrono::milliseconds timeout) {
-  // A client that has just started may not know the partition leaders yet: retriable answers
-  // are retried until the timeout.
-  const auto deadline = clock::now() + timeout;
-  for (;;) {
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk, topic.c_str(), p(), &low, &high, std::max(1, detail::to_ms(left)));
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return log_offset{high};
-    error e = detail::translate(err, "end offset");
-    if (e.code != errc::unavailable || clock::now() >= deadline) return e;
-    std::this_thread::sleep_for(std::chrono::milliseconds{50});  // retry back-off
-  }
-}
-
-// The end offset of `p` as the consumer's last fetch saw it, without a request; none when no
-// fetch has seen it yet. It only grows, so records below it are certainly there.
-std::optional<std::int64_t> fetched_end_offset(rd_kafka_t* rk, const std::string& topic,
-                                               partition_id p) {
-  std::int64_t low = 0;
-  std::int64_t high = 0;
-  if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), p(), &low, &high) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR ||
-      high < 0)
-    return std::nullopt;
-  return high;
-}
-
-// The reader consumer and the one thread that calls into it. Callers hand it a job and wait
-// for the answer only until their own deadline: whatever librdkafka or the broker does, no
-// caller (an API worker, the checkpoint task, a graceful stop) blocks beyond it. A job whose
-// caller has given up is not started.
-//
-// Lifecycle: shared by the log and the thread. The log's destructor stops the thread and
-// detaches it instead of joining: a call stuck in librdkafka then ends on its own, and the last
-// owner closes the consumer. Thread-safety: submit() from any thread; the consumer and `at` are
-// used by the thread only.
-class reader_thread {
- public:
-  struct state {
-    detail::handle_ptr rk;
-    std::optional<log_position> at;  // where the assignment continues
-    // The end-of-partition offset the consumer last reported on that assignment.
-    std::optional<std::int64_t> eof;
-    ~state() {
-      if (rk) close_consumer(rk.get());
-    }
-  };
-  using job = std::function<void(state*)>;  // nullptr: cancelled, answer without the consumer
-
-  explicit reader_thread(detail::handle_ptr rk) : shared_(std::make_shared<shared>()) {
-    shared_->st.rk = std::move(rk);
-    std::thread([sh = shared_] { run(sh); }).detach();
-  }
-
-  ~reader_thread() {
-    std::deque<job> left;
-    {
-      std::lock_guard lk(shared_->mu);
-      shared_->stop = true;
-      left.swap(shared_->jobs);
-    }
-    shared_->cv.notify_all();
-    for (auto& j : left) j(nullptr);
-  }
-
-  // Runs `fn` on the reader thread; its answer, or timed_out at `deadline`.
-  template <class T>
-  result<T> call(clock::time_point deadline, std::function<result<T>(state&)> fn) {
-    auto done = std::make_shared<std::promise<result<T>>>();
-    auto answer = done->get_future();
-    {
-      std::lock_guard lk(shared_->mu);
-      if (shared_->stop) return make_error(errc::closed, "the log is closing");
-      shared_->jobs.push_back([done, deadline, fn = std::move(fn)](state* st) {
-        if (st == nullptr) return done->set_value(make_error(errc::closed, "the log is closing"));
-        if (clock::now() >= deadline)
-          return done->set_value(make_error(errc::timed_out, "the reader was busy until the deadline"));
-        done->set_value(fn(*st));
-      });
-    }
-    shared_->cv.notify_one();
-    if (answer.wait_until(deadline) != std::future_status::ready)
-      return make_error(errc::timed_out, "the broker did not answer the reader in time");
-    return answer.get();
-  }
-
- private:
-  struct shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<job> jobs;  // guarded by mu
-    bool stop{false};      // guarded by mu
-    state st;              // the thread's only
-  };
-
-  static void run(std::shared_ptr<shared> sh) {
-    std::unique_lock lk(sh->mu);
-    for (;;) {
-      sh->cv.wait(lk, [&] { return sh->stop || !sh->jobs.empty(); });
-      if (sh->stop) return;
-      job j = std::move(sh->jobs.front());
-      sh->jobs.pop_front();
-      lk.unlock();
-      j(&sh->st);
-      lk.lock();
-    }
-  }
-
-  std::shared_ptr<shared> shared_;
-};
-
 // ----------------------------------------------------------------------------------------- log
 
 // See open_kafka_log. Lifecycle: fully connected when open_kafka_log returns; the destructor
 // stops the health probe, drains the producer (up to timeouts.close) and lets the reader go.
 // Subscriptions own their consumers and may outlive the log. Thread-safety: every member from
-// any thread; reads run one at a time on the reader thread, each caller waiting at most its
-// deadline; check() never waits for the broker (it answers from the last health probe).
+// any thread; reads and end offsets go through the reader (detail/kafka_reader.h), one lane per
+// partition, each caller waiting at most its deadline; check() never waits for the broker (it
+// answers from the last health probe).
 class kafka_event_log final : public event_log {
  public:
   kafka_event_log(kafka_log_options options, std::unique_ptr<detail::rdkafka_producer> producer,
-                  detail::handle_ptr reader)
-      : options_(std::move(options)),
-        producer_(std::move(producer)),
-        reader_(std::make_unique<reader_thread>(std::move(reader))) {
+                  std::unique_ptr<detail::kafka_reader> reader)
+      : options_(std::move(options)), producer_(std::move(producer)), reader_(std::move(reader)) {
     if (!options_.group.empty()) {
       group_ = std::make_unique<detail::kafka_group>(
           detail::kafka_group::config{.topic = options_.topic,
@@ -498,23 +328,12 @@ class kafka_event_log final : public event_log {
     if (auto r = valid(p); !r) return std::move(r).error();
     if (from() < 0) return make_error(errc::invalid_partition, "negative offset");
     if (max_records == 0) return std::vector<log_record>{};
-    // Waiting for records that are not there yet, then fetching the ones that are: never more
-    // than `wait` plus one request timeout, whatever the broker does.
-    const auto deadline = clock::now() + wait + options_.timeouts.request;
-    return reader_->call<std::vector<log_record>>(
-        deadline, [p, from, max_records, wait, topic = options_.topic,
-                   request = options_.timeouts.request](reader_thread::state& st) {
-          return read_on_reader(st, topic, request, p, from, max_records, wait);
-        });
+    return reader_->read(p, from, max_records, wait);
   }
 
   result<log_offset> end_offset(partition_id p) override {
     if (auto r = valid(p); !r) return std::move(r).error();
-    const auto request = options_.timeouts.request;
-    return reader_->call<log_offset>(
-        clock::now() + request, [p, request, topic = options_.topic](reader_thread::state& st) {
-          return query_end_offset(st.rk.get(), topic, p, request);
-        });
+    return reader_->end_offset(p);
   }
 
   result<std::unique_ptr<subscription>> subscribe(start_offsets from,
@@ -565,105 +384,6 @@ class kafka_event_log final : public event_log {
     health_at_ = clock::now();
   }
 
-  static result<std::vector<log_record>> read_on_reader(reader_thread::state& st,
-                                                        const std::string& topic,
-                                                        std::chrono::milliseconds request,
-                                                        partition_id p, log_offset from,
-                                                        std::size_t max_records,
-                                                        std::chrono::milliseconds wait) {
-    std::vector<log_record> out;
-    const auto wait_deadline = clock::now() + wait;
-    const bool continuing = st.at && *st.at == log_position{p, from};
-    // The end offset tells whether records are there already (then they are fetched even when
-    // `wait` is 0, up to the request timeout) or must be waited for. When the last fetch saw
-    // records beyond `from` no request is needed: a read continuing a range takes what was
-    // fetched ahead, without a round trip per call. That watermark counts the offsets of open
-    // transactions too, which read_committed cannot deliver yet: an end-of-partition report
-    // below it (st.eof) ends the read there, and once one came the broker is asked instead.
-    const auto seen = fetched_end_offset(st.rk.get(), topic, p);
-    result<log_offset> high = seen && *seen > from() && !(continuing && st.eof)
-                                  ? result<log_offset>(log_offset{*seen})
-                                  : query_end_offset(st.rk.get(), topic, p, request);
-    if (!high) return std::move(high).error();
-    while (from() > high.value()()) {  // nothing can be fetched there yet
-      if (clock::now() >= wait_deadline) return out;
-      std::this_thread::sleep_for(std::chrono::milliseconds{20});
-      high = query_end_offset(st.rk.get(), topic, p, request);
-      if (!high) return std::move(high).error();
-    }
-    std::int64_t end = high.value()();
-    const std::int64_t available = end - from();
-    auto first_deadline = available > 0 ? clock::now() + request : wait_deadline;
-    std::size_t want = available > 0
-                           ? std::min<std::size_t>(max_records, static_cast<std::size_t>(available))
-                           : max_records;
-
-    if (!continuing) {
-      st.at.reset();
-      st.eof.reset();
-      if (auto r = assign(st.rk.get(), topic, {{p(), from()}}); !r) return r.error();
-    }
-    // Records known to exist are waited for up to the request timeout; beyond them, only what
-    // is already queued is taken.
-    const auto known_deadline = clock::now() + request;
-    std::int64_t next = from();
-    bool whole = true;  // nothing polled was left out: the assignment can continue at `next`
-    while (out.size() < want) {
-      const bool known = next < end;
-      const auto until = out.empty() ? first_deadline : known ? known_deadline : clock::now();
-      const auto remaining =
-          std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
-      detail::message_ptr m{rd_kafka_consumer_poll(st.rk.get(), detail::to_ms(remaining))};
-      if (!m) {
-        if (clock::now() < until) continue;
-        break;
-      }
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (m->partition != p() || m->offset < next) continue;
-        st.eof = m->offset;
-        if (!add_gaps(p, next, m->offset, out, want)) {
-          whole = false;
-          break;
-        }
-        if (next < end) {  // the rest is an open transaction's: not readable yet
-          end = next;
-          if (!out.empty()) break;
-          want = max_records;  // as at the end: wait for what comes
-          first_deadline = wait_deadline;
-        }
-        continue;
-      }
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        error e = detail::translate(m->err, "read");
-        if (e.code == errc::unavailable || e.code == errc::timed_out) continue;
-        st.at.reset();
-        return e;
-      }
-      if (m->partition != p() || m->offset < next) continue;  // left from an earlier assignment
-      if (!add_gaps(p, next, m->offset, out, want) || out.size() >= want) {
-        whole = false;  // this record did not fit: the next read assigns anew
-        break;
-      }
-      out.push_back(to_record(*m));
-      next = m->offset + 1;
-    }
-    st.at.reset();
-    if (whole) st.at = log_position{p, log_offset{next}};
-    if (next >= end) {
-      // At the end: a fetch left there would wait fetch.wait.max.ms for records that may never
-      // come, and the connection's next request (an end offset, a fetch elsewhere) behind it.
-      // Its error is deliberately ignored: the next read assigns anew in any case.
-      (void)rd_kafka_assign(st.rk.get(), nullptr);
-      st.at.reset();
-    }
-    if (end > from() && out.empty()) {
-      return make_error(errc::timed_out, "records at partition " + std::to_string(p()) +
-                                             " offset " + std::to_string(from()) +
-                                             " not fetched in time");
-    }
-    return out;
-  }
-
   result<void> valid(partition_id p) const {
     if (p() < 0 || p() >= options_.partitions) {
       return make_error(errc::invalid_partition,
@@ -675,7 +395,7 @@ class kafka_event_log final : public event_log {
 
   const kafka_log_options options_;
   std::unique_ptr<detail::rdkafka_producer> producer_;
-  std::unique_ptr<reader_thread> reader_;
+  std::unique_ptr<detail::kafka_reader> reader_;
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
   std::mutex health_mu_;
@@ -736,7 +456,10 @@ result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& opt
   // another offset or an end-offset request never waits a poll interval.
   auto reader_props = consumer_properties(options, "reader");
   reader_props.try_emplace("fetch.wait.max.ms", "10");
-  auto reader = make_consumer(reader_props);
+  auto reader = detail::kafka_reader::open({.topic = options.topic,
+                                            .partitions = options.partitions,
+                                            .consumer = std::move(reader_props),
+                                            .request = options.timeouts.request});
   if (!reader) return std::move(reader).error();
   auto log = std::make_unique<kafka_event_log>(options, std::move(producer).value(),
                                                std::move(reader).value());

@@ -57,8 +57,9 @@ struct kafka_log_options {
 // Appends use an idempotent producer (acks=all) to the partition partition_for(key) gives; the
 // handler runs on the producer's poll thread with the delivery report's position, or an error:
 // unavailable (not acknowledged in time, broker down), fatal (the producer broke and is
-// recreated), closed. Reads use a dedicated consumer without a group; each subscription has its
-// own consumer assigned at the given offsets (no committed group offsets are ever used).
+// recreated), closed. Reads and end offsets use dedicated consumers without a group, one per
+// partition, so that a slow partition holds up no other; each subscription has its own consumer
+// assigned at the given offsets (no committed group offsets are ever used).
 //
 // Every consumer reads with isolation.level=read_committed; the offsets it skips (transaction
 // markers, aborted records) are delivered as gap records (events::is_gap), so offsets stay dense,
