@@ -5,6 +5,7 @@
 #include "projections/rebuild.h"
 
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <numeric>
 
@@ -52,6 +53,7 @@ TEST_CASE("a rebuild killed mid-way leaves rows and offsets of one point; a repl
   test::temp_dir dir;
   const std::string data = dir.sub("data");
   const std::string log_dir = data + "/log";
+  std::filesystem::create_directories(data);
   const std::string calendar = test::source_dir() + "/core/data/cn-workdays.txt";
   std::map<std::int32_t, std::int64_t> ends;
   {
