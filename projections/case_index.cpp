@@ -70,7 +70,7 @@ case_summary summarize(const core::case_state& s) {
   return c;
 }
 
-result<void> case_index_projection::apply(const decoded_event& e, rocksdb::WriteBatch& batch) {
+result<void> case_index_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {
   const std::string& id = e.env.case_id();
   auto it = states_.find(id);
   if (it == states_.end()) {
@@ -82,19 +82,23 @@ result<void> case_index_projection::apply(const decoded_event& e, rocksdb::Write
     } else {
       st.id = e.env.case_id;
     }
-    it = states_.emplace(id, std::move(st)).first;
+    it = states_.emplace(id, touched{st, st}).first;
   }
-  const core::case_state before = it->second;
-  it->second = core::evolve(std::move(it->second), e.event, e.env.recorded_at);
-  const core::case_state& after = it->second;
-  const auto old_scopes = scopes_of(before);
-  const auto new_scopes = scopes_of(after);
-  for (const auto& sc : old_scopes)
-    if (!new_scopes.contains(sc) || before.received_on != after.received_on)
-      batch.Delete(store_.cf(family::case_index), row_key(sc, before.received_on, id));
-  const std::string value = encode(summarize(after));
-  for (const auto& sc : new_scopes)
-    batch.Put(store_.cf(family::case_index), row_key(sc, after.received_on, id), value);
+  it->second.now = core::evolve(std::move(it->second.now), e.event, e.env.recorded_at);
+  return success();
+}
+
+result<void> case_index_projection::prepare_commit(rocksdb::WriteBatch& batch) {
+  for (const auto& [id, t] : states_) {
+    const auto old_scopes = scopes_of(t.before);
+    const auto new_scopes = scopes_of(t.now);
+    for (const auto& sc : old_scopes)
+      if (!new_scopes.contains(sc) || t.before.received_on != t.now.received_on)
+        batch.Delete(store_.cf(family::case_index), row_key(sc, t.before.received_on, id));
+    const std::string value = encode(summarize(t.now));
+    for (const auto& sc : new_scopes)
+      batch.Put(store_.cf(family::case_index), row_key(sc, t.now.received_on, id), value);
+  }
   return success();
 }
 

@@ -38,21 +38,27 @@ case_summary summarize(const core::case_state& s);
 //   "c<center>"  the center it was received at, and the center it belongs to now;
 //   "u<unit>"    the unit handling it now;
 //   "*"          every case (the provincial center, auditors).
-// Key: scope, 0, YYYYMMDD received_on, 0, case id -> case_summary. When an event changes a
+// Key: scope, 0, YYYYMMDD received_on, 0, case id -> case_summary. When a batch changes a
 // case's scopes, the rows of scopes it left are deleted in the same batch.
 // apply() runs on the runner's thread only; it folds the state itself (core::evolve) from the
-// case rows stored before the batch.
+// case rows stored before the batch, and prepare_commit() replaces each touched case's rows once
+// per batch, from its rows when the batch began to its rows after the batch's last event.
 class case_index_projection final : public projection {
  public:
   explicit case_index_projection(store& s) : store_(s) {}
   std::string_view name() const override { return "case_index"; }
   void begin_batch() override { states_.clear(); }
   result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
   void end_batch(bool) override { states_.clear(); }
 
  private:
+  struct touched {
+    core::case_state before;  // as stored when the batch began (rows to replace)
+    core::case_state now;     // after the batch's events
+  };
   store& store_;
-  std::map<std::string, core::case_state> states_;  // cases touched by the current batch
+  std::map<std::string, touched> states_;  // cases touched by the current batch
 };
 
 struct list_query {

@@ -1,6 +1,7 @@
 #include "projections/rebuild.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -19,7 +20,7 @@ namespace {
 
 using storage::from_rocksdb;
 
-constexpr std::size_t replay_batch = 2048;
+constexpr std::size_t read_batch = 2048;
 
 // A store opened read-only with every family it has, by name. Closes in the destructor.
 class readonly_db {
@@ -81,10 +82,15 @@ double replay_stats::events_per_second() const {
   return elapsed.count() > 0 ? static_cast<double>(events) / elapsed.count() : 0.0;
 }
 
+double replay_stats::keys_per_event() const {
+  return events > 0 ? static_cast<double>(keys) / static_cast<double>(events) : 0.0;
+}
+
 result<replay_stats> replay(events::event_log& log, store& target,
                             std::vector<projection*> projections,
                             const std::map<std::int32_t, std::int64_t>& until,
-                            const std::function<void(const replay_progress&)>& progress) {
+                            const std::function<void(const replay_progress&)>& progress,
+                            std::uint64_t checkpoint_records) {
   const auto start = std::chrono::steady_clock::now();
   projection_runner runner(log, target, std::move(projections));
   std::vector<std::int64_t> from, to;
@@ -103,30 +109,50 @@ result<replay_stats> replay(events::event_log& log, store& target,
     p.total_records += static_cast<std::uint64_t>(std::max<std::int64_t>(0, end - from.back()));
   }
   const std::uint64_t events_before = runner.events_applied();
+  const std::uint64_t keys_before = runner.keys_written();
+  std::uint64_t since_checkpoint = 0;
+  std::vector<events::log_record> recs;
   for (std::int32_t part = 0; part < log.partition_count(); ++part) {
     const auto i = static_cast<std::size_t>(part);
     std::int64_t next = from[i];
     while (next < to[i]) {
-      const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
-          static_cast<std::int64_t>(replay_batch), to[i] - next));
-      auto batch = log.read(events::partition_id{part}, events::log_offset{next}, want,
-                            std::chrono::milliseconds(1000));
-      if (!batch) return batch.error();
-      if (batch.value().empty())
-        return make_error(events::errc::unavailable,
-                          fmt::format("partition {}: no record at offset {} (the log ends at {}?)",
-                                      part, next, to[i]));
-      auto& recs = batch.value();
-      while (!recs.empty() && recs.back().position.offset() >= to[i]) recs.pop_back();
+      // Up to replay_batch_records records of the partition, read read_batch at a time.
+      recs.clear();
+      std::int64_t read_to = next;
+      while (read_to < to[i] && recs.size() < replay_batch_records) {
+        const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
+            static_cast<std::int64_t>(std::min(read_batch, replay_batch_records - recs.size())),
+            to[i] - read_to));
+        auto batch = log.read(events::partition_id{part}, events::log_offset{read_to}, want,
+                              std::chrono::milliseconds(1000));
+        if (!batch) return batch.error();
+        auto& got = batch.value();
+        while (!got.empty() && got.back().position.offset() >= to[i]) got.pop_back();
+        if (got.empty())
+          return make_error(
+              events::errc::unavailable,
+              fmt::format("partition {}: no record at offset {} (the log ends at {}?)", part,
+                          read_to, to[i]));
+        read_to = got.back().position.offset() + 1;
+        std::move(got.begin(), got.end(), std::back_inserter(recs));
+      }
       if (auto r = runner.apply(recs); !r) return r.error();
       p.records += recs.size();
+      since_checkpoint += recs.size();
       next = runner.applied(events::partition_id{part});
+      if (target.bulk() && since_checkpoint >= checkpoint_records) {
+        if (auto r = target.flush(); !r) return r.error();
+        since_checkpoint = 0;
+      }
       p.events = runner.events_applied() - events_before;
       p.elapsed = std::chrono::steady_clock::now() - start;
       if (progress) progress(p);
     }
   }
+  if (target.bulk() && since_checkpoint > 0)
+    if (auto r = target.flush(); !r) return r.error();
   return replay_stats{p.records, runner.events_applied() - events_before,
+                      runner.keys_written() - keys_before,
                       std::chrono::steady_clock::now() - start};
 }
 

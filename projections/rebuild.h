@@ -34,17 +34,30 @@ struct replay_progress {
 struct replay_stats {
   std::uint64_t records{0};
   std::uint64_t events{0};
+  std::uint64_t keys{0};  // puts and deletes written, offsets included
   std::chrono::duration<double> elapsed{};
   double events_per_second() const;
+  double keys_per_event() const;
 };
+
+// Records a replay applies in one WriteBatch (per partition): the larger, the fewer rows are
+// read back and rewritten (a case's row, a day's counter) — each projection folds a batch's
+// events into one write per row.
+constexpr std::size_t replay_batch_records = 16384;
+// In a store opened for bulk loading (store::open_mode::bulk), records between two flushes: the
+// most a crash makes the replay do again.
+constexpr std::uint64_t replay_checkpoint_records = std::uint64_t{1} << 20;
 
 // Replays partitions [0, n) of the log from each partition's stored offset (0 in a fresh store)
 // up to `until` (partition -> end offset, exclusive; a partition not named: the log's end when
-// called) through a runner over `projections`. `progress` is called after each batch.
+// called) through a runner over `projections`. `progress` is called after each batch. Into a
+// store opened for bulk loading the batches are written without the WAL and flushed, rows and
+// offsets together, every `checkpoint_records` records and at the end.
 result<replay_stats> replay(events::event_log& log, store& target,
                             std::vector<projection*> projections,
                             const std::map<std::int32_t, std::int64_t>& until,
-                            const std::function<void(const replay_progress&)>& progress = {});
+                            const std::function<void(const replay_progress&)>& progress = {},
+                            std::uint64_t checkpoint_records = replay_checkpoint_records);
 
 // The next offset of every partition a store has applied (read-only: the store may be open in a
 // running server). A partition never applied is absent.

@@ -226,15 +226,29 @@ void report_projection::end_batch(bool /*committed*/) {
 }
 
 result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
+  for (const auto& [id, t] : facts_) {
+    std::map<std::string, std::int64_t> delta;
+    for (const auto& [k, n] : contributions(t.before)) delta[k] -= n;
+    for (const auto& [k, n] : contributions(t.now)) delta[k] += n;
+    for (const auto& [k, d] : delta) {
+      if (d == 0) continue;
+      auto c = counter(k);
+      if (!c) return c.error();
+      *c.value() += d;
+      dirty_counters_.insert(k);
+    }
+  }
   for (const auto& k : dirty_counters_) {
     const std::int64_t value = counters_.at(k);
+    if (value < 0)
+      return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
     if (value == 0)
       batch.Delete(store_.cf(family::report_counters), k);
     else
       batch.Put(store_.cf(family::report_counters), k, encode_i64(value));
   }
-  for (const auto& [id, f] : facts_)
-    batch.Put(store_.cf(family::report_cases), id, detail::encode_row(f));
+  for (const auto& [id, t] : facts_)
+    batch.Put(store_.cf(family::report_cases), id, detail::encode_row(t.now));
   return success();
 }
 
@@ -265,25 +279,9 @@ result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatc
     const bool first_seen = !stored.value().has_value();
     report_facts f = std::move(stored).value().value_or(report_facts{});
     if (first_seen) f.id = e.env.case_id;
-    found = facts_.emplace(id, std::move(f)).first;
+    found = facts_.emplace(id, touched{f, f}).first;
   }
-  const auto before = contributions(found->second);
-  found->second = fold(std::move(found->second), e.event);
-  const auto after = contributions(found->second);
-
-  std::map<std::string, std::int64_t> delta;
-  for (const auto& [k, n] : before) delta[k] -= n;
-  for (const auto& [k, n] : after) delta[k] += n;
-  for (const auto& [k, d] : delta) {
-    if (d == 0) continue;
-    auto c = counter(k);
-    if (!c) return c.error();
-    std::int64_t& value = *c.value();
-    value += d;
-    if (value < 0)
-      return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
-    dirty_counters_.insert(k);
-  }
+  found->second.now = fold(std::move(found->second.now), e.event);
   return success();
 }
 

@@ -120,8 +120,9 @@ report_facts fold(report_facts facts, const core::event& e);
 std::map<std::string, std::int64_t> contributions(const report_facts& facts);
 
 // Keeps family::report_cases and family::report_counters. For each event it folds the case's
-// facts, and adds the difference between the case's contributions after and before to the
-// counters (read-modify-write, with the batch's own pending values read first). A counter that
+// facts; once per batch it adds the difference between each touched case's contributions after
+// the batch and before it to the counters (read-modify-write: the sum of the events' own
+// differences, at the cost of two contributions per case and batch). A counter that
 // reaches zero is deleted, so the stored bytes equal those of a rebuild whatever the order of
 // reclassifications. Used by the runner's thread only.
 class report_projection final : public projection {
@@ -135,8 +136,14 @@ class report_projection final : public projection {
 
  private:
   result<std::int64_t*> counter(const std::string& key);
+  struct touched {
+    report_facts before;  // as stored when the batch began
+    report_facts now;     // after the batch's events
+  };
   store& store_;
-  std::map<std::string, report_facts> facts_;      // this batch's, uncommitted
+  // The cases this batch touched: their counters move once per batch, by contributions(now)
+  // minus contributions(before), in prepare_commit.
+  std::map<std::string, touched> facts_;          // this batch's, uncommitted
   std::map<std::string, std::int64_t> counters_;  // this batch's, uncommitted
   std::set<std::string> dirty_counters_;          // changed in this batch
 };

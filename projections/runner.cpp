@@ -137,13 +137,17 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
   wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
          storage::be64_value(static_cast<std::uint64_t>(next)));
   // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
-  const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
+  // A store opened for bulk loading has no WAL: its atomic flushes keep them together.
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = store_.bulk();
+  const auto s = store_.db().Write(wo, &wb);
   if (!s.ok()) return fail(storage::from_rocksdb(s, "write projection batch"));
   for (auto* proj : projections_) proj->end_batch(true);
   {
     std::lock_guard lk(mu_);
     applied_[static_cast<std::size_t>(p)] = next;
     events_applied_ += count;
+    keys_written_ += wb.Count();
   }
   cv_.notify_all();
   return success();
@@ -205,6 +209,11 @@ std::optional<error> projection_runner::failure() const {
 std::uint64_t projection_runner::events_applied() const {
   std::lock_guard lk(mu_);
   return events_applied_;
+}
+
+std::uint64_t projection_runner::keys_written() const {
+  std::lock_guard lk(mu_);
+  return keys_written_;
 }
 
 }  // namespace caseline::projections

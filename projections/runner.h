@@ -47,6 +47,9 @@ class projection_runner {
   std::optional<error> failure() const;
   // Total events applied since construction (metrics, progress).
   std::uint64_t events_applied() const;
+  // Total keys (puts and deletes, offsets included) the runner's WriteBatches wrote since
+  // construction: what the store's write rate is divided by (the rebuild bench's keys/event).
+  std::uint64_t keys_written() const;
 
  private:
   result<std::vector<std::int64_t>> load_offsets();
@@ -63,6 +66,7 @@ class projection_runner {
   std::vector<std::int64_t> applied_;  // guarded by mu_
   std::optional<error> failure_;       // guarded by mu_
   std::uint64_t events_applied_{0};    // guarded by mu_
+  std::uint64_t keys_written_{0};      // guarded by mu_
 };
 
 }  // namespace caseline::projections

@@ -119,18 +119,30 @@ result<std::unique_ptr<store>> store::open_secondary(const std::string& dir) {
   return std::unique_ptr<store>(new store(dir, std::move(db).value()));
 }
 
-result<std::unique_ptr<store>> store::open(const std::string& dir) {
+result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
+  rocksdb::ColumnFamilyOptions family_options;
+  if (mode == open_mode::bulk) {
+    // Writes without the WAL are consistent across families only if they are flushed together.
+    options.atomic_flush = true;
+    // The close after a replay's last flush has nothing left to write; after a crash or a
+    // failed replay, what was not flushed is replayed again from the stored offsets.
+    options.avoid_flush_during_shutdown = true;
+    options.db_write_buffer_size = std::size_t{512} << 20;
+    family_options.write_buffer_size = std::size_t{256} << 20;
+    family_options.max_write_buffer_number = 4;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-  for (const char* name : family_names) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      {rocksdb::kDefaultColumnFamilyName, family_options}};
+  for (const char* name : family_names) cfs.emplace_back(name, family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
   if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
   auto opened = std::unique_ptr<store>(new store(dir, db, std::move(handles)));
+  opened->bulk_ = mode == open_mode::bulk;
   // Before the tokens family is treated as log-derived (a layout change empties it): the tokens
   // an older store kept without a log event wait aside to be published.
   if (auto r = set_aside_unlogged_tokens(*db, opened->cf(family::tokens),
@@ -139,6 +151,15 @@ result<std::unique_ptr<store>> store::open(const std::string& dir) {
     return r.error();
   if (auto r = upgrade_layout(*db, opened->handles_, dir); !r) return r.error();
   return opened;
+}
+
+result<void> store::flush() {
+  rocksdb::FlushOptions wait;
+  wait.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  const rocksdb::Status s = db_->Flush(wait, all);
+  if (!s.ok()) return storage::from_rocksdb(s, "flush the projection store");
+  return success();
 }
 
 }  // namespace caseline::projections

@@ -44,7 +44,14 @@ enum class family : std::size_t {
 // creates or opens it; destroying it closes it. Thread-safe (RocksDB is).
 class store {
  public:
-  static result<std::unique_ptr<store>> open(const std::string& dir);
+  // How open() tunes the database. `bulk` is for replaying the log into a fresh store
+  // (rebuild.h): memtables of up to 256 MiB (512 MiB in all) and every flush atomic across all
+  // families (atomic_flush), so that the runner writes without the WAL: a crash then leaves
+  // every family and the offsets as of one flush, all together, and a replay resumes from those
+  // offsets (tests/integration/rebuild_crash_test.cpp).
+  enum class open_mode { normal, bulk };
+  static result<std::unique_ptr<store>> open(const std::string& dir,
+                                             open_mode mode = open_mode::normal);
   // The store as a running server has it, read-only (a RocksDB secondary instance, beside the
   // server that holds the lock): what the server had written at the open. Writes fail. For the
   // tools that only read (reports, retention audit, audit verify); errc::not_found when there
@@ -56,6 +63,10 @@ class store {
 
   rocksdb::DB& db() { return *db_; }
   bool read_only() const { return secondary_ != nullptr; }
+  // Opened with open_mode::bulk: the runner writes without the WAL, flush() makes it durable.
+  bool bulk() const { return bulk_; }
+  // Writes every family's memtable to disk (in bulk mode in one atomic flush) and waits.
+  result<void> flush();
   rocksdb::ColumnFamilyHandle* cf(family f) { return handles_[static_cast<std::size_t>(f) + 1]; }
   const std::string& dir() const { return dir_; }
 
@@ -67,6 +78,7 @@ class store {
   std::unique_ptr<storage::secondary_db> secondary_;  // owns db_ and handles_ when set
   rocksdb::DB* db_{nullptr};
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, families...]
+  bool bulk_{false};
 };
 
 }  // namespace caseline::projections

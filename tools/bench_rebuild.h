@@ -41,8 +41,11 @@ result<generated_log> generate_log(events::event_log& log, const core::calendar&
 struct bench_rebuild_figures {
   std::uint64_t events{0};
   double events_per_second{0};                    // the rebuild
+  double keys_per_event{0};                       // keys the rebuild wrote per event
   double raw_consume_per_second{0};               // reading and decoding the same log
   std::optional<double> db_bench_ops_per_second;  // db_bench fillbatch, when it ran
+  // The target's bound: min(raw consume, db_bench keys/s ÷ keys per event).
+  double bound_per_second() const;
 };
 
 int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err,

@@ -378,6 +378,10 @@ int main(int argc, char** argv) {
   add_store_options(*rebuild_cmd, rebuild.store);
   rebuild_cmd->add_option("--into", rebuild.into, "default <data>/rebuild");
   rebuild_cmd->add_flag("--verify", rebuild.verify, "compare with <data>/store key by key");
+  rebuild_cmd
+      ->add_option("--checkpoint-records", rebuild.checkpoint_records,
+                   "records between two flushes of the fresh store")
+      ->capture_default_str();
 
   tools::bench_rebuild_options brb;
   brb.calendar_file = default_calendar;

@@ -59,7 +59,8 @@ int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err) 
   }
   if (o.verify)  // partitions the live store never applied: nothing to replay there either
     for (std::int32_t p = 0; p < log.value()->partition_count(); ++p) until.try_emplace(p, 0);
-  auto fresh = projections::store::open(into.string());
+  // A fresh store, filled without the WAL: a crash leaves it consistent at its last flush.
+  auto fresh = projections::store::open(into.string(), projections::store::open_mode::bulk);
   if (!fresh) {
     err << "caseline rebuild: " << fresh.error().message() << "\n";
     return 1;
@@ -68,13 +69,15 @@ int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err) 
   {
     projections::projection_set set(*fresh.value());
     auto last = std::chrono::steady_clock::now();
-    stats = projections::replay(*log.value(), *fresh.value(), set.all(), until,
-                                [&](const projections::replay_progress& p) {
-                                  const auto now = std::chrono::steady_clock::now();
-                                  if (!o.progress || now - last < std::chrono::milliseconds(200)) return;
-                                  last = now;
-                                  draw(err, p);
-                                });
+    stats = projections::replay(
+        *log.value(), *fresh.value(), set.all(), until,
+        [&](const projections::replay_progress& p) {
+          const auto now = std::chrono::steady_clock::now();
+          if (!o.progress || now - last < std::chrono::milliseconds(200)) return;
+          last = now;
+          draw(err, p);
+        },
+        o.checkpoint_records);
   }
   fresh.value().reset();
   if (o.progress) err << "\n";

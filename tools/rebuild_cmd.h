@@ -4,9 +4,11 @@
 // it). Exit codes: 0 done (and, with --verify, identical), 1 a failure or a difference, 2 bad
 // arguments.
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 
+#include "projections/rebuild.h"
 #include "tools/serve.h"
 
 namespace caseline::tools {
@@ -16,6 +18,9 @@ struct rebuild_options {
   std::string into;     // the fresh store; default <data>/rebuild (replaced if it exists)
   bool verify{false};   // rebuild up to the live store's offsets, then compare key by key
   bool progress{true};  // a progress line on `err`
+  // Records between two flushes of the fresh store (written without the WAL): the most a crash
+  // loses, to be replayed again from the stored offsets.
+  std::uint64_t checkpoint_records{projections::replay_checkpoint_records};
 };
 
 // Replays the log from offset 0 into a fresh store with every log-derived projection
