@@ -19,10 +19,27 @@ constexpr char sealed_marker[2] = {'\0', '\x01'};
 
 using ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
-ctx_ptr new_ctx() {
-  ctx_ptr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  if (!ctx) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
-  return ctx;
+// AES-256-GCM, fetched from the provider once: EVP_aes_256_gcm() makes every init look it up
+// again (OpenSSL 3), a cost paid for each field sealed or opened on the write path.
+const EVP_CIPHER* aes_256_gcm() {
+  static EVP_CIPHER* const cipher = [] {
+    EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (!c) throw std::runtime_error("EVP_CIPHER_fetch(AES-256-GCM) failed");
+    return c;
+  }();
+  return cipher;
+}
+
+// One context per thread, reset before each use: a field is sealed or opened start to end on
+// one thread, and a reset context costs no allocation.
+EVP_CIPHER_CTX* thread_ctx() {
+  thread_local const ctx_ptr ctx = [] {
+    ctx_ptr c(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    if (!c) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
+    return c;
+  }();
+  if (EVP_CIPHER_CTX_reset(ctx.get()) != 1) throw std::runtime_error("EVP_CIPHER_CTX_reset failed");
+  return ctx.get();
 }
 
 std::string field_aad(std::string_view case_id, std::string_view event_id,
@@ -77,16 +94,16 @@ std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext,
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   if (RAND_bytes(nonce, static_cast<int>(nonce_size)) != 1)
     throw std::runtime_error("RAND_bytes failed");
-  auto ctx = new_ctx();
+  EVP_CIPHER_CTX* ctx = thread_ctx();
   int len = 0;
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+  if (EVP_EncryptInit_ex(ctx, aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + nonce_size, &len,
+      EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()) + nonce_size, &len,
                         reinterpret_cast<const unsigned char*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), nullptr, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+      EVP_EncryptFinal_ex(ctx, nullptr, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
                           out.data() + nonce_size + plaintext.size()) != 1)
     throw std::runtime_error("AES-256-GCM encryption failed");
   return out;
@@ -98,20 +115,19 @@ result<std::string> aes_gcm_open(const secret_key& key, std::string_view sealed,
     return make_error(errc::corrupt_record, "encrypted field too short");
   const std::size_t n = sealed.size() - nonce_size - tag_size;
   std::string out(n, '\0');
-  auto ctx = new_ctx();
+  EVP_CIPHER_CTX* ctx = thread_ctx();
   int len = 0;
   std::string tag(sealed.substr(nonce_size + n));
   const bool ok =
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+      EVP_DecryptInit_ex(ctx, aes_256_gcm(), nullptr, key.data(),
                          reinterpret_cast<const unsigned char*>(sealed.data())) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
                         reinterpret_cast<const unsigned char*>(sealed.data()) + nonce_size,
                         static_cast<int>(n)) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size),
-                          tag.data()) == 1 &&
-      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
   if (!ok) {
     OPENSSL_cleanse(out.data(), out.size());
     return make_error(errc::corrupt_record, "encrypted field does not verify (tag mismatch)");

@@ -1,5 +1,7 @@
 #include "events/record.h"
 
+#include <memory>
+
 #include <openssl/evp.h>
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
@@ -179,10 +181,21 @@ bool holds_events(std::string_view value) {
 }
 
 std::string sha256(std::string_view bytes) {
+  // Fetched once and one context per thread: EVP_Digest with EVP_sha256() looks the digest up
+  // and allocates a context on every call (OpenSSL 3), and every event's chain link hashes.
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!m) throw std::runtime_error("EVP_MD_fetch(SHA256) failed");
+    return m;
+  }();
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("EVP_Digest(sha256) failed");
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)
+    throw std::runtime_error("sha256 failed");
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 

@@ -129,26 +129,45 @@ void api::impl::handle(http_request req, responder respond) {
   if (sc->route_name == "/healthz" || sc->route_name == "/readyz")
     return dispatch(sc, std::move(done));
   if (stopping_.load()) return done(shutting_down());
+  // A new case that waits for nothing is handed to the writer from here: a hop to a worker
+  // would cost more than the handler does.
+  if (never_waits(*sc)) return dispatch_guarded(sc, std::move(done));
   // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
   auto task = std::make_shared<responder>(std::move(done));
   if (!pool_.post([this, sc, task] {
         if (stopping_.load()) return (*task)(shutting_down());
-        // A handler that throws is answered 500 here, unless it answered (or handed its
-        // responder on) before it threw: `once` lets only the first answer through, so that
-        // no connection is written twice.
-        auto answered = std::make_shared<std::atomic<bool>>(false);
-        responder once = [answered, task](http_response r) {
-          if (!answered->exchange(true)) (*task)(std::move(r));
-        };
-        try {
-          dispatch(sc, once);
-        } catch (const std::exception& ex) {
-          spdlog::error("{}", log_line("handler_exception", {{"correlation_id", sc->correlation_id},
-                                                             {"what", ex.what()}}));
-          once(error_response(make_error(errc::internal)));
-        }
+        dispatch_guarded(sc, [task](http_response r) { (*task)(std::move(r)); });
       }))
     (*task)(shutting_down());
+}
+
+// A handler that throws is answered 500 here, unless it answered (or handed its responder on)
+// before it threw: `once` lets only the first answer through, so that no connection is written
+// twice.
+void api::impl::dispatch_guarded(const scope_ptr& sc, responder done) {
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto shared = std::make_shared<responder>(std::move(done));
+  responder once = [answered, shared](http_response r) {
+    if (!answered->exchange(true)) (*shared)(std::move(r));
+  };
+  try {
+    dispatch(sc, once);
+  } catch (const std::exception& ex) {
+    spdlog::error("{}", log_line("handler_exception",
+                                 {{"correlation_id", sc->correlation_id}, {"what", ex.what()}}));
+    once(error_response(make_error(errc::internal)));
+  }
+}
+
+// Whether a request can be handled on the calling (I/O) thread: POST /v1/cases that waits for
+// nothing. Authentication, the rate limit, parsing and the writer's submit never wait; the
+// writer decides a new case without waiting too (case_writer::submit). With an Idempotency-Key
+// the request waits for the key index, with Caseline-After for the projection, and in a group
+// it may be forwarded to a peer: those go to a worker.
+bool api::impl::never_waits(const request_scope& sc) const {
+  constexpr route_handler receive_handler = handled_by<&impl::receive>;
+  return sc.match.matched && sc.match.matched->handler == receive_handler && !s_.writes &&
+         !sc.req.header("idempotency-key") && !sc.req.header("caseline-after");
 }
 
 void api::impl::stop() {

@@ -85,7 +85,9 @@ struct api_options {
 // The REST API: authenticates bearer tokens, checks role and scope, routes requests to the write
 // side and the projections, and renders answers. Handlers that may wait (for the log, for the
 // projection) run on the api's own threads, never on the server's I/O threads; /healthz and
-// /readyz never wait and are answered at once. Thread-safe.
+// /readyz never wait and are answered at once, and so is the hand-over of a new case to the
+// writer when it waits for nothing (no Idempotency-Key, no Caseline-After, no group).
+// Thread-safe.
 //
 // Lifecycle: stop() once the HTTP server stopped handing it requests; then the write side
 // (whose commands in flight answer through the api's responders), then the api, then the

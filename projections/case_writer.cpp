@@ -40,6 +40,12 @@ constexpr std::size_t sweep_threshold = 4096;
 // How long one catch-up of an assigned partition waits before it is tried again.
 constexpr std::chrono::seconds handover_attempt{1};
 
+// A closing command: decided under its partition's sample gate (enter_sample).
+bool closes(const core::command& cmd) {
+  return std::holds_alternative<core::reply>(cmd) ||
+         std::holds_alternative<core::answer_immediately>(cmd);
+}
+
 error not_owner(events::partition_id p) {
   return make_error(events::errc::not_owner,
                     fmt::format("partition {} is not this server's now", p()));
@@ -333,11 +339,16 @@ void case_writer::submit(command_request request, done_handler done) {
   }
   if (slots_.size() >= sweep_threshold) sweep_locked();
   slot& s = slots_[id];
+  // Decided here, without a hop to a writer thread, when deciding cannot wait: neither for the
+  // projection (the last append's outcome is unknown) nor for the partition's sample gate (a
+  // closing command).
+  const bool here = !s.uncertain && !closes(request.cmd);
   s.queue.push_back(pending{std::move(request), std::move(done)});
   ++in_flight_;
   if (s.busy) return;
   s.busy = true;
   lk.unlock();
+  if (here) return run_next(id);
   post([this, id] { run_next(id); });
 }
 
@@ -425,8 +436,7 @@ void case_writer::run_next(const std::string& id) {
   }
   std::shared_ptr<const core::calendar> cal;  // likewise
   if (calendar_source_ && (cal = calendar_source_())) ctx.cal = cal.get();
-  if (std::holds_alternative<core::reply>(req.cmd) ||
-      std::holds_alternative<core::answer_immediately>(req.cmd)) {
+  if (closes(req.cmd)) {
     const civil_date today = shanghai_date(ctx.now);
     auto tally = enter_sample(partition, cached->state.owner_center, today.to_string().substr(0, 7));
     if (!tally) return fail(tally.error());

@@ -101,7 +101,11 @@ class case_writer final : public events::ownership_listener {
               core::context base, const clock& clk, unsigned threads = 2);
   ~case_writer() override;
 
-  // `done` runs exactly once, on a writer thread.
+  // `done` runs exactly once: on a writer thread, or on the calling thread before submit
+  // returns when the command is refused before it reaches the log. A command that can be
+  // decided without waiting (no command of its case before it, the outcome of its case's last
+  // append known, not a closing command) is decided on the calling thread: submit never waits,
+  // and a new case costs no hop to a writer thread.
   void submit(command_request request, done_handler done);
   // The offset of the last record this writer appended to p and saw acknowledged (-1: none).
   std::int64_t last_acked(events::partition_id p) const;

@@ -138,6 +138,9 @@ class api::impl : api_handlers {
 
   // --- the pipeline and shared helpers (gateway/api.cpp) ---------------------------------
   void dispatch(const scope_ptr& sc, responder done);
+  // dispatch, answering 500 if the handler throws before it answered.
+  void dispatch_guarded(const scope_ptr& sc, responder done);
+  bool never_waits(const request_scope& sc) const;
   result<principal> authenticate(const http_request& req);
   void idempotent(const scope_ptr& sc, responder done, route_handler fn);
   result<std::optional<projections::keyed_write>> logged_write(const request_scope& sc,
