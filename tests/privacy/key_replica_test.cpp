@@ -165,11 +165,10 @@ TEST_CASE("a fenced writer's key is never applied and never replaces the live ow
   const auto live_key = events::secret_key::random();
   const std::string wrapped = a.keys->wrap(id, live_key);
   const std::string topic = events::keys_topic_of(g.options.topic);
-  REQUIRE(rd_kafka_producev(live.value().get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                            RD_KAFKA_V_PARTITION(p()), RD_KAFKA_V_KEY(id().data(), id().size()),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(wrapped.data()), wrapped.size()),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  events::detail::topic_ptr rkt{rd_kafka_topic_new(live.value().get(), topic.c_str(), nullptr)};
+  REQUIRE(rkt);
+  REQUIRE(rd_kafka_produce(rkt.get(), p(), RD_KAFKA_MSG_F_COPY, const_cast<char*>(wrapped.data()),
+                           wrapped.size(), id().data(), id().size(), nullptr) == 0);
   REQUIRE_FALSE(error_ptr{rd_kafka_commit_transaction(live.value().get(), 60000)});
 
   // The zombie allocates the same id: its key is refused, not committed, not stored.
