@@ -247,7 +247,9 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
          "≥ 50 % of min(consume, db_bench ÷ keys per event)",
          yes_no(f.events_per_second >= 0.5 * f.bound_per_second())});
     if (!f.db_bench_ops_per_second)
-      notes.push_back("Rebuild: db_bench did not run, so the bound is raw consume alone.");
+      notes.push_back(
+          "Rebuild: no db_bench figure (skipped, missing, or its output not understood), so the "
+          "bound is raw consume alone.");
   });
   const std::string load_after = load_average();
   const double minutes =
