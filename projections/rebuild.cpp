@@ -10,6 +10,7 @@
 #include "events/record.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
+#include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "projections/row_keys.h"
 #include "projections/runner.h"
@@ -22,40 +23,12 @@ using storage::from_rocksdb;
 
 constexpr std::size_t read_batch = 2048;
 
-// A store opened read-only with every family it has, by name. Closes in the destructor.
-class readonly_db {
- public:
-  static result<std::unique_ptr<readonly_db>> open(const std::string& dir) {
-    std::vector<std::string> names;
-    rocksdb::DBOptions options;
-    auto s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
-    if (!s.ok()) return from_rocksdb(s, "list the families of " + dir);
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    cfs.reserve(names.size());
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    auto out = std::unique_ptr<readonly_db>(new readonly_db);
-    rocksdb::DB* db = nullptr;
-    s = rocksdb::DB::OpenForReadOnly(options, dir, cfs, &out->handles_, &db);
-    if (!s.ok()) return from_rocksdb(s, "open " + dir + " read-only");
-    out->db_.reset(db);
-    for (std::size_t i = 0; i < names.size(); ++i) out->by_name_[names[i]] = out->handles_[i];
-    return out;
-  }
-  ~readonly_db() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-  }
-  rocksdb::DB& db() { return *db_; }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const {
-    const auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : it->second;
-  }
-
- private:
-  readonly_db() = default;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
+// A family of a secondary instance by name; null when the store has no such family.
+rocksdb::ColumnFamilyHandle* family_of(const storage::secondary_db& db, std::string_view name) {
+  const auto& names = db.names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? nullptr : db.handles()[static_cast<std::size_t>(it - names.begin())];
+}
 
 std::string printable(std::string_view key) {
   std::string out;
@@ -156,45 +129,55 @@ result<replay_stats> replay(events::event_log& log, store& target,
                       std::chrono::steady_clock::now() - start};
 }
 
-result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& store_dir) {
-  auto db = readonly_db::open(store_dir);
-  if (!db) return db.error();
-  auto* cf = db.value()->cf("offsets");
+result<std::map<std::int32_t, std::int64_t>> stored_offsets(storage::secondary_db& db) {
+  auto* cf = family_of(db, "offsets");
   std::map<std::int32_t, std::int64_t> out;
   if (cf == nullptr) return out;
-  auto r = storage::scan(
-      db.value()->db(), cf, {std::string(keys::offset::prefix), {}, {}}, "read offsets",
-      [&](std::string_view k, std::string_view v) -> result<storage::scan_step> {
-        const auto key = keys::offset::decode(k);
-        const auto next = storage::parse_be64_value(v);
-        if (!key || !next)
-          return make_error(events::errc::corrupt_record, "stored projection offset");
-        out[key->partition] = static_cast<std::int64_t>(*next);
-        return storage::scan_step::next;
-      });
+  auto r =
+      storage::scan(db.db(), cf, {std::string(keys::offset::prefix), {}, {}}, "read offsets",
+                    [&](std::string_view k, std::string_view v) -> result<storage::scan_step> {
+                      const auto key = keys::offset::decode(k);
+                      const auto next = storage::parse_be64_value(v);
+                      if (!key || !next)
+                        return make_error(events::errc::corrupt_record, "stored projection offset");
+                      out[key->partition] = static_cast<std::int64_t>(*next);
+                      return storage::scan_step::next;
+                    });
   if (!r) return r.error();
   return out;
+}
+
+result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& store_dir) {
+  auto db = storage::open_secondary(store_dir);
+  if (!db) return db.error();
+  return stored_offsets(*db.value());
 }
 
 result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
                                                      const std::string& b_dir,
                                                      const std::vector<std::string>& families,
                                                      std::size_t max) {
-  auto a = readonly_db::open(a_dir);
+  auto a = storage::open_secondary(a_dir);
   if (!a) return a.error();
-  auto b = readonly_db::open(b_dir);
+  auto b = storage::open_secondary(b_dir);
   if (!b) return b.error();
+  return compare_stores({*a.value(), a_dir}, {*b.value(), b_dir}, families, max);
+}
+
+result<std::vector<store_difference>> compare_stores(const named_store& a, const named_store& b,
+                                                     const std::vector<std::string>& families,
+                                                     std::size_t max) {
   std::vector<store_difference> out;
   for (const auto& fam : families) {
-    auto* ca = a.value()->cf(fam);
-    auto* cb = b.value()->cf(fam);
+    auto* ca = family_of(a.db, fam);
+    auto* cb = family_of(b.db, fam);
     if (ca == nullptr || cb == nullptr) {
-      out.push_back({fam, "", ca == nullptr ? "family missing in " + a_dir
-                                            : "family missing in " + b_dir});
+      out.push_back(
+          {fam, "", ca == nullptr ? "family missing in " + a.name : "family missing in " + b.name});
       continue;
     }
-    std::unique_ptr<rocksdb::Iterator> ia(a.value()->db().NewIterator(rocksdb::ReadOptions(), ca));
-    std::unique_ptr<rocksdb::Iterator> ib(b.value()->db().NewIterator(rocksdb::ReadOptions(), cb));
+    std::unique_ptr<rocksdb::Iterator> ia(a.db.db().NewIterator(rocksdb::ReadOptions(), ca));
+    std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(rocksdb::ReadOptions(), cb));
     ia->SeekToFirst();
     ib->SeekToFirst();
     while ((ia->Valid() || ib->Valid()) && out.size() < max) {
@@ -202,10 +185,10 @@ result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
                     : !ib->Valid() ? -1
                                    : ia->key().compare(ib->key());
       if (c < 0) {
-        out.push_back({fam, printable(ia->key().ToStringView()), "only in " + a_dir});
+        out.push_back({fam, printable(ia->key().ToStringView()), "only in " + a.name});
         ia->Next();
       } else if (c > 0) {
-        out.push_back({fam, printable(ib->key().ToStringView()), "only in " + b_dir});
+        out.push_back({fam, printable(ib->key().ToStringView()), "only in " + b.name});
         ib->Next();
       } else {
         if (ia->value() != ib->value())
@@ -214,8 +197,8 @@ result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
         ib->Next();
       }
     }
-    if (!ia->status().ok()) return from_rocksdb(ia->status(), "read " + a_dir);
-    if (!ib->status().ok()) return from_rocksdb(ib->status(), "read " + b_dir);
+    if (!ia->status().ok()) return from_rocksdb(ia->status(), "read " + a.name);
+    if (!ib->status().ok()) return from_rocksdb(ib->status(), "read " + b.name);
   }
   return out;
 }

@@ -17,6 +17,10 @@
 #include "projections/projection_set.h"
 #include "projections/store.h"
 
+namespace caseline::storage {
+class secondary_db;
+}  // namespace caseline::storage
+
 namespace caseline::projections {
 
 // The column families those projections write (names as the store opens them), the ones a
@@ -60,8 +64,11 @@ result<replay_stats> replay(events::event_log& log, store& target,
                             std::uint64_t checkpoint_records = replay_checkpoint_records);
 
 // The next offset of every partition a store has applied (read-only: the store may be open in a
-// running server). A partition never applied is absent.
+// running server). A partition never applied is absent. The second form reads a store already
+// opened as a secondary instance: with compare_stores on the same instance, the offsets and the
+// rows are of one moment, however far the running server has gone on since.
 result<std::map<std::int32_t, std::int64_t>> stored_offsets(const std::string& store_dir);
+result<std::map<std::int32_t, std::int64_t>> stored_offsets(storage::secondary_db& db);
 
 struct store_difference {
   std::string family;
@@ -69,10 +76,19 @@ struct store_difference {
   std::string what;  // "only in <a>", "only in <b>", "values differ"
 };
 
-// Compares the named families of two stores (both opened read-only) key by key and byte by
-// byte; at most `max` differences are returned.
+// Compares the named families of two stores (both opened read-only, as secondary instances, so
+// either may be open in a running server) key by key and byte by byte; at most `max` differences
+// are returned.
 result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
                                                      const std::string& b_dir,
+                                                     const std::vector<std::string>& families,
+                                                     std::size_t max = 50);
+// The same for stores already open; `name` is what a difference says ("only in <name>").
+struct named_store {
+  storage::secondary_db& db;
+  std::string name;
+};
+result<std::vector<store_difference>> compare_stores(const named_store& a, const named_store& b,
                                                      const std::vector<std::string>& families,
                                                      std::size_t max = 50);
 

@@ -16,7 +16,7 @@
 
 namespace caseline::tools {
 
-// ------------------------------------------------------------------ shared by audit and replay
+// ------------------------------------------------------- shared by audit, replay and rebuild
 
 // open_log for the tools that only read: an embedded log that is not there is an error
 // (bad_config), instead of a new empty log created under a mistyped --data. The embedded log is

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "events/storage/secondary.h"
 #include "projections/rebuild.h"
+#include "tools/audit_cmd.h"
 
 namespace caseline::tools {
 
@@ -43,16 +45,28 @@ int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err) 
       return 1;
     }
   }
+  // With --verify, the live store is opened once, as a secondary instance, before the log: its
+  // offsets and rows are of one moment (a running server goes on writing meanwhile), and every
+  // record it had applied is in the log as opened after it.
+  std::unique_ptr<storage::secondary_db> live_db;
   std::map<std::int32_t, std::int64_t> until;
   if (o.verify) {
-    auto offsets = projections::stored_offsets(live.string());
+    auto opened = storage::open_secondary(live.string());
+    if (!opened) {
+      err << "caseline rebuild --verify: " << opened.error().message() << "\n";
+      return 1;
+    }
+    live_db = std::move(opened).value();
+    auto offsets = projections::stored_offsets(*live_db);
     if (!offsets) {
       err << "caseline rebuild --verify: " << offsets.error().message() << "\n";
       return 1;
     }
     until = std::move(offsets).value();
   }
-  auto log = open_log(o.store);
+  // Read-only beside a running server (the embedded log as a secondary instance); a missing
+  // embedded log is an error, not a new empty one.
+  auto log = open_existing_log(o.store);
   if (!log) {
     err << "caseline rebuild: " << log.error().message() << "\n";
     return 1;
@@ -89,8 +103,14 @@ int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err) 
                      stats.value().events, stats.value().records, stats.value().elapsed.count(),
                      stats.value().events_per_second(), into.string());
   if (!o.verify) return 0;
-  auto diff = projections::compare_stores(live.string(), into.string(),
-                                          projections::log_derived_families(), 50);
+  auto fresh_db = storage::open_secondary(into.string());
+  if (!fresh_db) {
+    err << "caseline rebuild --verify: " << fresh_db.error().message() << "\n";
+    return 1;
+  }
+  auto diff =
+      projections::compare_stores({*live_db, live.string()}, {*fresh_db.value(), into.string()},
+                                  projections::log_derived_families(), 50);
   if (!diff) {
     err << "caseline rebuild --verify: " << diff.error().message() << "\n";
     return 1;

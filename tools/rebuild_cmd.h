@@ -26,8 +26,9 @@ struct rebuild_options {
 // Replays the log from offset 0 into a fresh store with every log-derived projection
 // (projections::projection_set), printing progress and events per second. With verify, the
 // replay stops at the offsets the live store (<data>/store, opened read-only) has applied, and
-// every log-derived family is compared key by key and byte by byte. The embedded log is locked
-// by a running server: stop it first (with Kafka, the server may keep running).
+// every log-derived family is compared key by key and byte by byte. Runs beside a running server:
+// the log and the live store are opened read-only (secondary instances), the live store once, so
+// that its offsets and rows are of one moment; only the fresh store is written.
 int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err);
 
 }  // namespace caseline::tools
