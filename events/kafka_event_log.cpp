@@ -11,6 +11,7 @@
 
 #include "events/detail/kafka_key_log.h"
 #include "events/detail/kafka_reader.h"
+#include "events/detail/kafka_transactions.h"
 #include "events/detail/rdkafka_admin.h"
 #include "events/detail/rdkafka_consumer.h"
 #include "events/detail/rdkafka_group.h"
@@ -135,12 +136,11 @@ properties group_consumer_properties(const kafka_log_options& o) {
 }
 
 // The writers' base configuration with a group: the log's producer settings, transactional
-// (the transactional.id is per partition, added by the group). A transaction may stay open at
-// most this long before the coordinator aborts it; it must exceed the delivery timeout.
+// (the transactional.id is per partition, added by the group), with the transaction timeout that
+// bounds how long a crashed writer holds back readers (detail/kafka_transactions.h).
 properties transactional_producer_properties(const kafka_log_options& o) {
   properties p = producer_properties(o);
-  p["transaction.timeout.ms"] =
-      std::to_string(std::max<std::int64_t>(60'000, 2 * o.timeouts.delivery.count()));
+  p["transaction.timeout.ms"] = std::to_string(detail::transaction_timeout(o.timeouts).count());
   return p;
 }
 

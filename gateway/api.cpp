@@ -189,6 +189,8 @@ void api::impl::dispatch(const scope_ptr& sc, responder done) {
   const route& rt = *m.matched;
   if (rt.op) {
     auto who = authenticate(sc->req);
+    // A token made on another server of the group moments ago (see await_token).
+    if (!who && await_token(*sc)) who = authenticate(sc->req);
     if (!who) {
       auto r = error_response(who.error(), sc->req.path);
       if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");

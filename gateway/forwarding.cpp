@@ -211,4 +211,37 @@ result<void> api::impl::await_positions(const request_scope& sc) {
   return success();
 }
 
+// A token made on another server of the group is answered with the position of its record, and
+// used here at once with Caseline-After that position: this server may not have applied it yet.
+// Sign-in is checked first (an unauthenticated client must not read the positions' effect), so
+// an unknown token waits here, bounded as Caseline-After always is, for the positions named in
+// the tokens' partition only, and only for those the log holds and this server has not applied:
+// the wait is never longer than this server's own lag. An unknown token without Caseline-After,
+// or naming a position beyond the log's end or one applied already, is 401 at once, so a client
+// without a token cannot make a server wait. A known token (expired, revoked, its unit moved)
+// waits for nothing: no record would change the answer.
+bool api::impl::await_token(const request_scope& sc) {
+  const auto after = sc.req.header("caseline-after");
+  const auto bearer = sc.req.header("authorization");
+  if (!after || !bearer || !bearer->starts_with("Bearer ")) return false;
+  const auto found = tokens_.find(bearer->substr(7));
+  if (!found || found.value()) return false;  // known, or unreadable: answered as it is
+  const auto n = s_.log.partition_count();
+  const auto positions = parse_positions(*after, n);
+  if (!positions) return false;  // sign-in first: 401, not a 400 about the header
+  const auto tokens = events::partition_for(tokens_stream, n);
+  const auto deadline = std::chrono::steady_clock::now() + read_your_writes_timeout;
+  bool waited = false;
+  for (const auto& pos : positions.value()) {
+    if (pos.partition() != tokens() || s_.runner.wait_applied(pos, std::chrono::milliseconds(0)))
+      continue;
+    // Deliberately ignored: a log that cannot say its end waits for nothing (401 as it is).
+    if (const auto end = s_.log.end_offset(tokens); !end || pos.offset() >= end.value()()) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    waited = s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0))) || waited;
+  }
+  return waited;
+}
+
 }  // namespace caseline::gateway

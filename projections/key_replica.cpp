@@ -1,5 +1,6 @@
 #include "projections/key_replica.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
@@ -7,6 +8,7 @@
 
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "events/record.h"
 #include "projections/personal_data.h"
 #include "projections/recordings.h"
 #include "projections/registry_projection.h"
@@ -23,11 +25,47 @@ constexpr std::string_view check_aad = "caseline.master-key-check.v1";
 // subscription that fails meanwhile is noticed.
 constexpr std::chrono::milliseconds wait_slice{200};
 
+// A check record: the first server's (check_id), or one published since under a key of its own
+// (check_id/<hash of its value>), so that compaction, which keeps the last record of each key,
+// never removes the first of two published at once.
+bool is_check_record(std::string_view key) {
+  const std::string_view id = key_replica::check_id;
+  return key.starts_with(id) && (key.size() == id.size() || key[id.size()] == '/');
+}
+
+// The records of a batch of keys partition 0 as the key store keeps them: the first check record
+// of the partition under check_id, every later one as a gap (a server at the same instant with
+// another master key must not replace the group's check).
+result<std::vector<events::log_record>> first_check_only(std::span<const events::log_record> in,
+                                                         key_store& keys) {
+  auto stored = keys.stored_record(key_replica::check_id);
+  if (!stored) return std::move(stored).error();
+  bool seen = stored.value().has_value();
+  std::vector<events::log_record> out(in.begin(), in.end());
+  for (auto& r : out) {
+    if (!is_check_record(r.key) || r.value.empty()) continue;
+    if (seen) {
+      r.key.clear();  // a gap: the offset is applied, the record kept nowhere
+      r.value.clear();
+    } else {
+      r.key = key_replica::check_id;
+      seen = true;
+    }
+  }
+  return out;
+}
+
 error wrong_master_key(const std::string& why) {
   return make_error(events::errc::bad_config,
                     "the master key is not the group's: " + why +
                         "; every server of a group needs the same master key "
                         "(--master-key-file or CASELINE_MASTER_KEY)");
+}
+
+// Whether `master` unwraps a check record.
+bool opens(const events::secret_key& master, const std::string& check) {
+  auto opened = events::aes_gcm_open(master, check, check_aad);
+  return opened && opened.value() == check_text;
 }
 
 }  // namespace
@@ -124,7 +162,14 @@ std::optional<error> key_replica::failure() const {
 result<void> key_replica::on_batch(std::span<const events::log_record> records) {
   if (records.empty()) return success();
   const events::partition_id p = records.front().position.partition;
-  auto r = keys_.apply(p, records);
+  auto r = [&]() -> result<void> {
+    if (p() != 0 || std::none_of(records.begin(), records.end(),
+                                 [](const auto& x) { return is_check_record(x.key); }))
+      return keys_.apply(p, records);
+    auto kept = first_check_only(records, keys_);
+    if (!kept) return std::move(kept).error();
+    return keys_.apply(p, kept.value());
+  }();
   std::lock_guard lk(mu_);
   if (!r) {
     failure_ = r.error();
@@ -145,19 +190,27 @@ result<void> key_replica::check_master(const events::secret_key& master,
   if (!stored) return std::move(stored).error();
   if (!stored.value()) {
     // The group's first server: its master key becomes the group's. Two first servers at once
-    // both publish; compaction keeps the last, and each checks what it applied.
-    auto at =
-        log_.publish(p0, check_id, events::aes_gcm_seal(master, check_text, check_aad), timeout);
+    // both publish, each under a record key of its own; the first check record of partition 0
+    // is the group's (on_batch keeps only that one), so each reads partition 0 back up to its
+    // own record and the one whose key does not unwrap the first refuses to start.
+    const std::string sealed = events::aes_gcm_seal(master, check_text, check_aad);
+    const std::string record_key =
+        std::string(check_id) + '/' + events::to_hex(events::sha256(sealed)).substr(0, 16);
+    auto at = log_.publish(p0, record_key, sealed, timeout);
     if (!at) return std::move(at).error();
     if (auto w = wait_applied(p0, at.value().offset() + 1, deadline); !w) return w;
-    spdlog::info("{}",
-                 log_line("keys_topic_master_check_published", {{"offset", at.value().offset()}}));
     stored = keys_.stored_record(check_id);
     if (!stored) return std::move(stored).error();
     if (!stored.value()) return wrong_master_key("the check record was not applied");
+    const bool first = *stored.value() == sealed;
+    spdlog::info("{}", log_line("keys_topic_master_check_published",
+                                {{"offset", at.value().offset()}, {"first", first}}));
+    if (!first && !opens(master, *stored.value()))
+      return wrong_master_key(
+          "another server with another master key published the group's check record first "
+          "(both started at the same moment)");
   }
-  auto opened = events::aes_gcm_open(master, *stored.value(), check_aad);
-  if (!opened || opened.value() != check_text)
+  if (!opens(master, *stored.value()))
     return wrong_master_key("it does not unwrap the check record of the keys topic");
   return success();
 }

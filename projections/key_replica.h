@@ -27,10 +27,12 @@ namespace caseline::projections {
 // partition's fenced writer, so only its owner commits them. A recording's staging key
 // (recordings.h) stays local, like the staged audio.
 //
-// The master key: the keys topic holds one check record (a known text wrapped by the master
-// key) in partition 0, published by the first server of the group; a server whose master key
-// does not unwrap it is refused at start (errc::bad_config naming --master-key-file and
-// CASELINE_MASTER_KEY), since it could read no key of the others and they none of its.
+// The master key: the first check record (a known text wrapped by the master key) in keys
+// partition 0, published by the first server of the group, is the group's; a server whose master
+// key does not unwrap it is refused at start (errc::bad_config naming --master-key-file and
+// CASELINE_MASTER_KEY), since it could read no key of the others and they none of its. Two
+// first servers at the same instant both publish, each under a record key of its own; the one
+// whose record came second is refused.
 //
 // Lifecycle: start() subscribes from the offsets the key store holds, applies every partition up
 // to its end, checks the master key, then makes the key store replicate through it; the
@@ -62,7 +64,8 @@ class key_replica final : public key_replication {
   // The error that stopped applying the keys topic, if any.
   std::optional<error> failure() const;
 
-  // The record id of the master-key check, and the text it wraps.
+  // The record id under which the key store keeps the group's master-key check (published ones
+  // are "<check_id>/<hash>", the first server's before this rule exactly check_id).
   static constexpr const char* check_id = "caseline.master-key-check";
 
  private:

@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "events/detail/kafka_transactions.h"
 #include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/errc.h"
@@ -498,4 +499,56 @@ TEST_CASE("transaction markers and aborted records are gaps: offsets stay dense 
   CHECK(runner.applied(p) == end);
   for (std::int32_t q = 0; q < 4; ++q)
     CHECK(runner.applied(partition_id{q}) == end_of(*log, partition_id{q})());
+}
+
+TEST_CASE("a crashed writer's open transaction holds readers back only until its timeout") {
+  // The writers' transaction timeout, for a delivery timeout short enough for a test.
+  kafka_log_timeouts t;
+  t.delivery = 2s;
+  const auto timeout = detail::transaction_timeout(t);
+  CHECK(timeout >= t.delivery);  // librdkafka refuses a message timeout above it
+  CHECK(detail::transaction_timeout(kafka_log_timeouts{}) <= 20s);
+
+  auto o = kafka_options(unique_topic("txn-timeout"), 2);
+  auto opened = open_kafka_log(o);
+  REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message()));
+  auto& log = *opened.value();
+  const partition_id p{1};
+
+  // A writer configured as the group's writers are, that dies mid-transaction: its record is
+  // delivered, then nothing more is heard from it (neither commit nor abort).
+  auto conf = detail::make_conf({{"bootstrap.servers", kafka_bootstrap()},
+                                 {"transactional.id", "caseline-test-crashed." + o.topic},
+                                 {"enable.idempotence", "true"},
+                                 {"acks", "all"},
+                                 {"message.timeout.ms", std::to_string(t.delivery.count())},
+                                 {"transaction.timeout.ms", std::to_string(timeout.count())}});
+  REQUIRE(conf.has_value());
+  auto crashed = detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  REQUIRE(crashed.has_value());
+  using error_ptr = detail::rdkafka_ptr<rd_kafka_error_t>;
+  REQUIRE_FALSE(error_ptr{rd_kafka_init_transactions(crashed.value().get(), 60000)});
+  REQUIRE_FALSE(error_ptr{rd_kafka_begin_transaction(crashed.value().get())});
+  detail::topic_ptr topic{rd_kafka_topic_new(crashed.value().get(), o.topic.c_str(), nullptr)};
+  REQUIRE(topic);
+  std::string v = "never committed";
+  REQUIRE(rd_kafka_produce(topic.get(), p(), RD_KAFKA_MSG_F_COPY, v.data(), v.size(), nullptr, 0,
+                           nullptr) == 0);
+  REQUIRE(rd_kafka_flush(crashed.value().get(), 30000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto died = std::chrono::steady_clock::now();
+
+  // Readers (read_committed: the log's end offset is the last stable offset) are held below it.
+  CHECK(end_of(log, p)() == 0);
+  // Until the coordinator aborts it: the transaction timeout (4 s here), plus up to the broker's
+  // check interval for timed-out transactions (10 s), plus slack for a loaded machine.
+  constexpr auto bound = 30s;
+  CHECK(eventually([&] { return end_of(log, p)() > 0; }, bound));
+  const auto held = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - died);
+  MESSAGE("readers held back " << held.count() << " ms (transaction timeout " << timeout.count()
+                               << " ms)");
+  // Aborted, never delivered: the record is a gap.
+  const auto records = read_all(log, p);
+  REQUIRE_FALSE(records.empty());
+  CHECK(is_gap(records.front().value));
 }

@@ -5,11 +5,17 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <chrono>
+#include <latch>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
@@ -206,4 +212,101 @@ TEST_CASE("a server whose master key is not the group's is refused, naming the s
   ks.value().reset();
   key_server second(*second_log, dir.sub("second-again"), master);
   CHECK(second.replica->failure() == std::nullopt);
+}
+
+namespace {
+
+// The check records keys partition 0 holds now, in order (the value of each).
+std::vector<std::string> check_records(events::event_log& log) {
+  auto* keys = log.keys();
+  auto end = keys->end_offset(events::partition_id{0});
+  REQUIRE(end.has_value());
+  std::mutex mu;
+  std::vector<std::string> found;
+  std::int64_t next = 0;
+  auto sub = keys->subscribe({}, [&](std::span<const events::log_record> batch) {
+    std::lock_guard lk(mu);
+    for (const auto& r : batch) {
+      if (r.position.partition() != 0) continue;
+      if (r.key.starts_with(projections::key_replica::check_id)) found.push_back(r.value);
+      next = r.position.offset() + 1;
+    }
+    return success();
+  });
+  REQUIRE(sub.has_value());
+  REQUIRE(test::eventually(
+      [&] {
+        std::lock_guard lk(mu);
+        return next >= end.value()();
+      },
+      30s));
+  sub.value().reset();
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("two first servers with different master keys at the same instant: one is refused") {
+  // A race: both must publish a check record for the test to say anything; a round in which one
+  // saw the other's record first is the ordinary case (tested above) and is run again.
+  test::temp_dir dir;
+  bool raced = false;
+  for (int round = 0; round < 6 && !raced; ++round) {
+    group_setup g;
+    auto a_log = g.open();
+    auto b_log = g.open();
+    const std::array masters{events::secret_key::random(), events::secret_key::random()};
+    std::array<std::unique_ptr<projections::key_store>, 2> stores;
+    for (std::size_t i = 0; i < 2; ++i) {
+      auto ks = projections::key_store::open(dir.sub(fmt::format("r{}-{}", round, i)), masters[i]);
+      REQUIRE(ks.has_value());
+      stores[i] = std::move(ks).value();
+    }
+    std::array<events::event_log*, 2> logs{a_log.get(), b_log.get()};
+    std::array<std::optional<result<std::unique_ptr<projections::key_replica>>>, 2> started;
+    std::latch go(2);
+    {
+      std::array<std::jthread, 2> servers;
+      for (std::size_t i = 0; i < 2; ++i)
+        servers[i] = std::jthread([&, i] {
+          go.arrive_and_wait();
+          started[i] = projections::key_replica::start(*logs[i]->keys(), *stores[i], masters[i]);
+        });
+    }
+    const auto checks = check_records(*a_log);
+    REQUIRE_FALSE(checks.empty());
+    raced = checks.size() >= 2;
+    MESSAGE("round " << round << ": " << checks.size() << " check record(s) in partition 0");
+    // Exactly one of the two starts; the other is refused, naming the setting.
+    REQUIRE(started[0].has_value());
+    REQUIRE(started[1].has_value());
+    const bool a_ok = started[0]->has_value();
+    const bool b_ok = started[1]->has_value();
+    CHECK(a_ok != b_ok);
+    for (auto& s : started)
+      if (!s->has_value()) {
+        CHECK(s->error().code == events::errc::bad_config);
+        CHECK(s->error().message().find("--master-key-file") != std::string::npos);
+        CHECK(s->error().message().find("CASELINE_MASTER_KEY") != std::string::npos);
+      }
+    // The one that started holds the first check record: a server started later with its master
+    // key joins, one with the other's is refused, whatever compaction keeps.
+    const std::size_t winner = a_ok ? 0 : 1;
+    // It is the first check record of partition 0 that counts, not the last.
+    auto kept = stores[winner]->stored_record(projections::key_replica::check_id);
+    REQUIRE(kept.has_value());
+    CHECK(kept.value() == checks.front());
+    started[0].reset();
+    started[1].reset();
+    auto c_log = g.open();
+    key_server later(*c_log, dir.sub(fmt::format("r{}-later", round)), masters[winner]);
+    CHECK(later.replica->failure() == std::nullopt);
+    auto ks =
+        projections::key_store::open(dir.sub(fmt::format("r{}-other", round)), masters[1 - winner]);
+    REQUIRE(ks.has_value());
+    auto refused =
+        projections::key_replica::start(*c_log->keys(), *ks.value(), masters[1 - winner]);
+    CHECK_FALSE(refused.has_value());
+  }
+  CHECK_MESSAGE(raced, "no round had both servers publish a check record");
 }
