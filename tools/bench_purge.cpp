@@ -66,6 +66,7 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
   seeded_cases seeded;
   const auto started = steady::now();
   std::vector<projections::command_request> receives;
+  receives.reserve(cases);
   for (std::uint64_t i = 0; i < cases; ++i)
     receives.push_back(request(std::nullopt,
                                core::receive{core::channel::phone,
@@ -79,8 +80,10 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
   auto received = run_phase(writer, std::move(receives));
   if (!received) return received.error();
   std::vector<case_id> ids;
+  ids.reserve(cases);
   for (const auto& o : received.value()) ids.push_back(o.state.id);
   std::vector<projections::command_request> answers;
+  answers.reserve(ids.size());
   for (const auto& id : ids)
     answers.push_back(request(id, core::answer_immediately{"已答复"}, agent));
   auto answered = run_phase(writer, std::move(answers));
@@ -94,6 +97,7 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
   const auto revisited = revisits.size();
   if (auto r = run_phase(writer, std::move(revisits)); !r) return r.error();
   std::vector<projections::command_request> archives;
+  archives.reserve(ids.size());
   for (const auto& id : ids) archives.push_back(request(id, core::archive{}, agent));
   if (auto r = run_phase(writer, std::move(archives)); !r) return r.error();
   seeded.cases = cases;
@@ -148,7 +152,7 @@ int run_bench_purge(const bench_purge_options& o, std::ostream& out, std::ostrea
     err << "caseline bench purge: the server's clock is not RFC 3339\n";
     return 1;
   }
-  const auto later = shanghai_date(*now).plus_days(6 * 366);
+  const auto later = shanghai_date(*now).plus_days(std::int64_t{6} * 366);
   const auto moved = admin_request(
       to, "POST", "/v1/admin/clock",
       gateway::json_text(boost::json::object{
