@@ -67,6 +67,7 @@ constexpr std::array<row, operation_count> table{{
   {O::remind,            "remind",             "Art. 35",    false, "--C-------", ""},
   {O::purge,             "purge",              "Art. 38",    false, "--C-------", ""},
   {O::revise_deadlines,  "revise_deadlines",   staff,        false, "--C-------", ""},
+  {O::retention_purge,   "retention_purge",    "Art. 38",    false, "---------A", ""},
 }};
 // clang-format on
 

@@ -75,8 +75,9 @@ enum class operation : std::uint8_t {
   remind,            // the reminder job: reminders and overdue reports (Art. 35)
   purge,             // the retention job: purges, shreds and refused purges (Art. 38)
   revise_deadlines,  // the deadline revision after a calendar is published
+  retention_purge,   // start and follow an Art. 38 purge through the API
 };
-inline constexpr std::size_t operation_count = 25;
+inline constexpr std::size_t operation_count = 26;
 std::string_view to_string(operation op);
 operation operation_of(const command& cmd);
 

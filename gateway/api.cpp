@@ -173,6 +173,7 @@ bool api::impl::never_waits(const request_scope& sc) const {
 void api::impl::stop() {
   stopping_.store(true);
   pool_.shutdown();
+  purges_.stop();
 }
 
 void api::impl::dispatch(const scope_ptr& sc, responder done) {

@@ -245,6 +245,18 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
   return std::optional<events::secret_key>{key};
 }
 
+result<std::vector<case_id>> key_store::held(const std::vector<case_id>& ids) {
+  std::vector<case_id> out;
+  std::string wrapped;
+  for (const auto& id : ids) {
+    const auto s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return from_rocksdb(s, "read a case key");
+    out.push_back(id);
+  }
+  return out;
+}
+
 result<void> key_store::shred(const std::vector<case_id>& ids) {
   rocksdb::WriteBatch batch;
   {

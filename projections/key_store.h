@@ -90,6 +90,9 @@ class key_store {
   // then commits a tombstone for each replicated key (through the owner of its partition: an
   // error for those it could not, to be retried).
   result<void> shred(const std::vector<case_id>& ids);
+  // Those of `ids` whose key this store holds now, in their order: what a shred recorded in the
+  // log but cut short by a crash left behind. Local only: never waits for the keys topic.
+  result<std::vector<case_id>> held(const std::vector<case_id>& ids);
 
   // Shares the keys through `r` from now on (a group); set before any other use, and `r`
   // outlives the store's use (null: local only again).

@@ -1,6 +1,10 @@
 #include "projections/retention.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <future>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -11,6 +15,7 @@
 #include "core/binary.h"
 #include "core/errc.h"
 #include "events/errc.h"
+#include "events/record.h"
 #include "events/storage/scan.h"
 #include "projections/case_row.h"
 #include "projections/row_keys.h"
@@ -190,87 +195,210 @@ result<std::vector<std::string>> purge_plan(store& s, const core::retention_poli
   return out;
 }
 
+namespace {
+
+// The commands of a purge in flight: at most `limit` submitted and not yet answered. Answers
+// arrive on writer threads (or on the submitting thread), each only noted here.
+class in_flight_window {
+ public:
+  explicit in_flight_window(std::size_t limit) : limit_(std::max<std::size_t>(limit, 1)) {}
+  // Waits for room, then counts one more in flight.
+  void enter() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return open_ < limit_; });
+    ++open_;
+  }
+  void leave() {
+    std::lock_guard lk(mu_);
+    --open_;
+    cv_.notify_all();
+  }
+  void drain() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return open_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t limit_;
+  std::size_t open_{0};  // guarded by mu_
+};
+
+bool wanted(const purge_options& o, const std::string& id) {
+  if (!o.partitions) return true;
+  const auto p = events::partition_for(id, o.partition_count);
+  return std::find(o.partitions->begin(), o.partitions->end(), p) != o.partitions->end();
+}
+
+}  // namespace
+
+void submit_windowed(case_writer& writer,
+                     std::vector<std::pair<std::size_t, command_request>>&& requests,
+                     const window_options& o,
+                     const std::function<void(std::vector<windowed_answer>&)>& settle) {
+  in_flight_window window(o.in_flight);
+  std::mutex mu;
+  std::vector<windowed_answer> answered;  // guarded by mu
+  const auto take = [&] {
+    std::vector<windowed_answer> batch;
+    std::lock_guard lk(mu);
+    batch.swap(answered);
+    return batch;
+  };
+  for (auto& [index, req] : requests) {
+    if (o.cancel && o.cancel->load()) break;
+    window.enter();
+    writer.submit(std::move(req), [&, index = index](result<command_outcome> r) {
+      {
+        std::lock_guard lk(mu);
+        answered.push_back({index, std::move(r)});
+      }
+      window.leave();
+    });
+    bool full = false;
+    {
+      std::lock_guard lk(mu);
+      full = answered.size() >= o.settle_every;
+    }
+    if (full) {
+      auto batch = take();
+      settle(batch);
+    }
+  }
+  window.drain();
+  auto rest = take();
+  settle(rest);
+}
+
+result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
+                                      blob_store& blobs, const core::retention_policy& policy,
+                                      const purge_options& o) {
+  auto audit = audit_retention(s, policy, o.as_of, nullptr, nullptr);
+  if (!audit) return audit.error();
+  purge_progress local_progress;
+  purge_progress& progress = o.progress ? *o.progress : local_progress;
+  purge_outcome out;
+  const auto label_of = [](const retained_status& item) {
+    return item.case_id + " " + std::string(core::to_string(item.item));
+  };
+  const auto failed = [&](std::string text) {
+    out.failed.push_back(std::move(text));
+    progress.failed.fetch_add(1);
+  };
+  std::vector<const retained_status*> plan;
+  std::vector<case_id> shredded_texts;  // purged before: their keys should be gone
+  for (const auto& item : audit.value().items) {
+    if (!wanted(o, item.case_id)) continue;
+    if (item.status == "eligible") {
+      plan.push_back(&item);
+      continue;
+    }
+    // Repairs: the event is in the log but the bytes or key were not deleted (a crash between).
+    if (item.status != "purged" || o.dry_run) continue;
+    if (item.item == core::retained_item::recording && blobs.exists(item.sha256)) {
+      if (auto r = blobs.remove(item.sha256); !r)
+        failed(label_of(item) + ": " + r.error().message());
+    }
+    if (item.item == core::retained_item::text) shredded_texts.push_back(case_id{item.case_id});
+  }
+  progress.planned.store(plan.size());
+  if (!shredded_texts.empty()) {
+    // Local only: a shred cut short here left the key here (and, in a group, commits its
+    // tombstone again).
+    auto remains = keys.held(shredded_texts);
+    if (!remains)
+      failed("keys of shredded texts: " + remains.error().message());
+    else if (!remains.value().empty())
+      if (auto sh = keys.shred(remains.value()); !sh)
+        for (const auto& id : remains.value()) failed(id() + " text: " + sh.error().message());
+  }
+  if (o.dry_run) {
+    for (const auto* item : plan) out.done.push_back(label_of(*item));
+    progress.done.store(plan.size());
+    return out;
+  }
+  const auto request_for = [&](const retained_status& item, core::command cmd) {
+    command_request req;
+    req.id = case_id{item.case_id};
+    req.cmd = std::move(cmd);
+    req.who = o.who;
+    req.who.center = center_code{item.owner_center};
+    req.correlation_id = "retention-purge";
+    return req;
+  };
+  std::vector<std::pair<std::size_t, command_request>> requests;
+  requests.reserve(plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    requests.emplace_back(i, request_for(*plan[i], plan[i]->item == core::retained_item::recording
+                                                       ? core::command{core::purge_recording{}}
+                                                       : core::command{core::shred_text{}}));
+  // A rule refused it (not yet past retain-until by the real clock, or held): recorded after.
+  std::vector<std::pair<std::size_t, std::string>> refusals;
+  const auto settle = [&](std::vector<windowed_answer>& answers) {
+    std::vector<case_id> to_shred;
+    std::vector<std::size_t> shred_items;
+    for (auto& a : answers) {
+      const auto& item = *plan[a.index];
+      const auto label = label_of(item);
+      if (!a.outcome) {
+        const auto& e = a.outcome.error();
+        if (e.code == core::errc::nothing_to_purge) continue;  // purged meanwhile: once only
+        if (e.code.category() == core::error_category())
+          refusals.emplace_back(a.index, e.message());
+        else
+          failed(label + ": " + e.message());
+        continue;
+      }
+      if (item.item == core::retained_item::recording) {
+        if (auto rm = blobs.remove(item.sha256); !rm) {
+          failed(label + ": " + rm.error().message());
+          continue;
+        }
+        out.done.push_back(label);
+        progress.done.fetch_add(1);
+      } else {
+        to_shred.push_back(case_id{item.case_id});
+        shred_items.push_back(a.index);
+      }
+    }
+    if (to_shred.empty()) return;
+    // The text_shredded events are in the log by now; a crash before the shred is repaired by
+    // the next run.
+    if (auto sh = keys.shred(to_shred); !sh) {
+      for (auto i : shred_items) failed(label_of(*plan[i]) + ": " + sh.error().message());
+      return;
+    }
+    for (auto i : shred_items) out.done.push_back(label_of(*plan[i]));
+    progress.done.fetch_add(shred_items.size());
+  };
+  const window_options window{o.in_flight, o.shred_batch, o.cancel};
+  submit_windowed(writer, std::move(requests), window, settle);
+  if (refusals.empty()) return out;
+  std::vector<std::pair<std::size_t, command_request>> records;
+  records.reserve(refusals.size());
+  for (const auto& [i, rule] : refusals)
+    records.emplace_back(i, request_for(*plan[i], core::record_refused_purge{plan[i]->item, rule}));
+  std::map<std::size_t, std::string> rule_of(refusals.begin(), refusals.end());
+  submit_windowed(writer, std::move(records), window, [&](std::vector<windowed_answer>& answers) {
+    for (auto& a : answers) {
+      const auto label = label_of(*plan[a.index]);
+      if (!a.outcome) failed(label + ": refusal not recorded: " + a.outcome.error().message());
+      out.refused.push_back(label + ": " + rule_of[a.index]);
+      progress.refused.fetch_add(1);
+    }
+  });
+  return out;
+}
+
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
                                       blob_store& blobs, const core::retention_policy& policy,
                                       civil_date as_of, bool dry_run, const core::actor& who) {
-  auto audit = audit_retention(s, policy, as_of, nullptr, nullptr);
-  if (!audit) return audit.error();
-  purge_outcome out;
-  // Keys are shredded together at the end: one flush and compaction of the key store for the
-  // whole run, not one per case. Their text_shredded events are already in the log by then; a
-  // crash before the shred is repaired by the next run.
-  std::vector<case_id> to_shred;
-  std::vector<std::string> shred_labels;
-  for (const auto& item : audit.value().items) {
-    const std::string label = item.case_id + " " + std::string(core::to_string(item.item));
-    // Repairs: the event is in the log but the bytes or key were not deleted (a crash between).
-    if (item.status == "purged") {
-      if (dry_run) continue;
-      if (item.item == core::retained_item::recording && blobs.exists(item.sha256)) {
-        if (auto r = blobs.remove(item.sha256); !r)
-          out.failed.push_back(label + ": " + r.error().message());
-      }
-      if (item.item == core::retained_item::text) {
-        auto key = keys.get(case_id{item.case_id});
-        if (!key)
-          out.failed.push_back(label + ": " + key.error().message());
-        else if (key.value())
-          to_shred.push_back(case_id{item.case_id});
-      }
-      continue;
-    }
-    if (item.status != "eligible") continue;
-    if (dry_run) {
-      out.done.push_back(label);
-      continue;
-    }
-    command_request req;
-    req.id = case_id{item.case_id};
-    if (item.item == core::retained_item::recording)
-      req.cmd = core::purge_recording{};
-    else
-      req.cmd = core::shred_text{};
-    req.who = who;
-    req.who.center = center_code{item.owner_center};
-    req.correlation_id = "retention-purge";
-    auto r = submit_and_wait(writer, req, std::chrono::seconds(60));
-    if (!r) {
-      if (r.error().code.category() != core::error_category()) {
-        out.failed.push_back(label + ": " + r.error().message());
-        continue;
-      }
-      // A rule refused it (not yet past retain-until by the real clock, or held): record it.
-      command_request refusal;
-      refusal.id = req.id;
-      refusal.cmd = core::record_refused_purge{item.item, r.error().message()};
-      refusal.who = req.who;
-      refusal.correlation_id = "retention-purge";
-      if (auto rr = submit_and_wait(writer, refusal, std::chrono::seconds(60)); !rr)
-        out.failed.push_back(label + ": refusal not recorded: " + rr.error().message());
-      out.refused.push_back(label + ": " + r.error().message());
-      continue;
-    }
-    if (item.item == core::retained_item::recording) {
-      if (auto rm = blobs.remove(item.sha256); !rm) {
-        out.failed.push_back(label + ": " + rm.error().message());
-        continue;
-      }
-    } else {
-      to_shred.push_back(case_id{item.case_id});
-      shred_labels.push_back(label);
-      continue;
-    }
-    out.done.push_back(label);
-  }
-  if (!to_shred.empty()) {
-    if (auto sh = keys.shred(to_shred); !sh) {
-      for (const auto& label : shred_labels)
-        out.failed.push_back(label + ": " + sh.error().message());
-    } else {
-      out.done.insert(out.done.end(), shred_labels.begin(), shred_labels.end());
-    }
-  }
-  return out;
+  purge_options o;
+  o.as_of = as_of;
+  o.dry_run = dry_run;
+  o.who = who;
+  return purge_retention(s, writer, keys, blobs, policy, o);
 }
 
 }  // namespace caseline::projections

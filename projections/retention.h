@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +78,32 @@ struct purge_outcome {
   std::vector<std::string> failed;   // errors other than rules
 };
 
+// How far a purge has come, readable from any thread while it runs (the purge job's status).
+struct purge_progress {
+  std::atomic<std::size_t> planned{0};  // eligible items found by the audit
+  std::atomic<std::size_t> done{0};
+  std::atomic<std::size_t> refused{0};
+  std::atomic<std::size_t> failed{0};
+};
+
+struct purge_options {
+  civil_date as_of;
+  bool dry_run{false};
+  core::actor who;  // acts for each case's owning center (its center is set per case)
+  // Only the cases of these partitions of the log (`partition_count` in all): in a group, the
+  // partitions this server writes. None: every case.
+  std::optional<std::vector<events::partition_id>> partitions;
+  std::int32_t partition_count{1};
+  // Commands submitted and not yet answered at any time: the writer decides them concurrently
+  // and the log group-commits their records.
+  std::size_t in_flight{512};
+  // Keys shredded together (one synced delete, one flush and compaction of the key store).
+  std::size_t shred_batch{2048};
+  purge_progress* progress{nullptr};
+  // Set by another thread: no further command is submitted; those in flight are awaited.
+  const std::atomic<bool>* cancel{nullptr};
+};
+
 // What a purge as of `as_of` would purge ("<case> recording|text"), in audit order; reads only.
 result<std::vector<std::string>> purge_plan(store& s, const core::retention_policy& policy,
                                             civil_date as_of);
@@ -86,9 +114,38 @@ result<std::vector<std::string>> purge_plan(store& s, const core::retention_poli
 // deletes the audio blob or the case's data key. A crash between the two is repaired by the
 // next run (the audit reports the remains). `dry_run` only lists what would be purged. `who`
 // acts for each case's owning center (its center is set per case).
+//
+// Batched: up to `in_flight` commands are in flight at once, and keys are shredded
+// `shred_batch` at a time once their events are acknowledged. Exactly once: an item already
+// purged is not eligible again (and a command that finds it purged meanwhile, rule
+// nothing_to_purge, is neither purged nor refused again), so a second run, or one after a crash,
+// purges only the rest and repairs what the crash left (audio or a key still stored).
+result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
+                                      blob_store& blobs, const core::retention_policy& policy,
+                                      const purge_options& o);
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
                                       blob_store& blobs, const core::retention_policy& policy,
                                       civil_date as_of, bool dry_run, const core::actor& who);
+
+// Many commands through the writer at once (the purge, and the benchmarks that seed cases).
+struct window_options {
+  std::size_t in_flight{512};                // submitted and not yet answered, at most
+  std::size_t settle_every{8192};            // answers handed to `settle` together while it goes on
+  const std::atomic<bool>* cancel{nullptr};  // set: nothing more is submitted
+};
+struct windowed_answer {
+  std::size_t index{0};  // as given with the request
+  result<command_outcome> outcome;
+};
+// Submits each (index, request) with at most o.in_flight in flight; the writer decides them
+// concurrently (one at a time per case) and the log group-commits their records. `settle` runs
+// on the calling thread with the answers that came in meanwhile, whenever o.settle_every have,
+// and once at the end; returns when every submitted command is answered. Never on a writer
+// thread.
+void submit_windowed(case_writer& writer,
+                     std::vector<std::pair<std::size_t, command_request>>&& requests,
+                     const window_options& o,
+                     const std::function<void(std::vector<windowed_answer>&)>& settle);
 
 // Submits one command and waits for its outcome (tools and jobs; never on a writer thread).
 result<command_outcome> submit_and_wait(case_writer& writer, command_request request,

@@ -21,6 +21,7 @@
 
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
+#include "tools/bench_purge.h"
 #include "tools/bench_reads.h"
 #include "tools/bench_rebuild.h"
 #include "tools/bench_server.h"
@@ -250,6 +251,24 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
       notes.push_back(
           "Rebuild: no db_bench figure (skipped, missing, or its output not understood), so the "
           "bound is raw consume alone.");
+  });
+  section(out, "purge", [&] {
+    bench_purge_options po;
+    po.cases = o.purge_cases;
+    po.dir = (dir / "purge").string();
+    po.calendar_file = o.calendar_file;
+    bench_purge_figures f;
+    if (run_bench_purge(po, out, err, &f) != 0) {
+      rows.push_back({"retention purge (Art. 38)", "not run", "", "", "", ""});
+      return;
+    }
+    rows.push_back(
+        {fmt::format("retention purge (Art. 38), {} cases, embedded log, through the API", f.cases),
+         fmt::format("{:.0f} cases/s ({:.1f} s)", f.purge_per_second, f.purge_seconds),
+         fmt::format("the write path {:.0f} commands/s (seeding the same server)",
+                     f.write_path_per_second),
+         percent(f.purge_per_second, f.write_path_per_second), "10⁵ cases < 60 s (≥ 1,667 cases/s)",
+         yes_no(f.purge_per_second >= 1e5 / 60)});
   });
   const std::string load_after = load_average();
   const double minutes =

@@ -23,6 +23,7 @@ struct bench_all_options {
   std::uint64_t read_cases{50'000};
   std::chrono::seconds read_duration{5};
   std::uint64_t rebuild_events{1'000'000};
+  std::uint64_t purge_cases{5'000};  // the Art. 38 purge (10⁵ for the target's size)
   std::string dir;            // working folder; default a fresh one under the temp dir
   std::string program;        // the caseline executable; empty: this process's own
   std::string calendar_file;  // the working-day calendar data file

@@ -15,6 +15,7 @@
 #include "tools/bench_all.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_produce.h"
+#include "tools/bench_purge.h"
 #include "tools/bench_reads.h"
 #include "tools/bench_rebuild.h"
 #include "tools/calendar_cmd.h"
@@ -268,6 +269,8 @@ int main(int argc, char** argv) {
   all_cmd->add_option("--read-seconds", all_read_seconds)->capture_default_str();
   all_cmd->add_option("--events", all.rebuild_events, "events for the rebuild (10^6, 10^7)")
       ->capture_default_str();
+  all_cmd->add_option("--purge-cases", all.purge_cases, "cases for the retention purge (10^5)")
+      ->capture_default_str();
   all_cmd->add_option("--dir", all.dir, "working folder");
   all_cmd->add_option("--db-bench", all.db_bench, "db_bench program; empty to skip")
       ->capture_default_str();
@@ -383,6 +386,15 @@ int main(int argc, char** argv) {
                    "records between two flushes of the fresh store")
       ->capture_default_str();
 
+  tools::bench_purge_options bpu;
+  bpu.calendar_file = default_calendar;
+  auto* bpu_cmd = bench_cmd->add_subcommand(
+      "purge", "the Art. 38 retention purge through the API beside the write path's rate");
+  bpu_cmd->add_option("--cases", bpu.cases, "eligible cases to purge")->capture_default_str();
+  bpu_cmd->add_option("--partitions", bpu.partitions, "partitions of the embedded log")
+      ->capture_default_str();
+  bpu_cmd->add_option("--dir", bpu.dir, "working folder (emptied); default under the temp dir");
+  bpu_cmd->add_option("--calendar", bpu.calendar_file)->capture_default_str();
   tools::bench_rebuild_options brb;
   brb.calendar_file = default_calendar;
   auto* brb_cmd =
@@ -410,6 +422,10 @@ int main(int argc, char** argv) {
   ret_purge->add_option("--as-of", retention.as_of, "YYYY-MM-DD")->required();
   ret_purge->add_flag("--dry-run", retention.dry_run, "only list what would be purged");
   ret_purge->add_option("--user", retention.user, "who purges (recorded)")->capture_default_str();
+  ret_purge->add_option("--url", retention.url,
+                        "a running server (http://HOST:PORT): the purge runs there, online");
+  ret_purge->add_option("--token", retention.token, "an admin bearer token, with --url")
+      ->envname("CASELINE_TOKEN");
   tools::store_options recording_store;
   recording_store.calendar_file = default_calendar;
   std::string recording_file;
@@ -481,6 +497,7 @@ int main(int argc, char** argv) {
     return tools::run_report(report, std::cout, std::cerr);
   }
   if (*rebuild_cmd) return tools::run_rebuild(rebuild, std::cout, std::cerr);
+  if (*bpu_cmd) return tools::run_bench_purge(bpu, std::cout, std::cerr);
   if (*brb_cmd) return tools::run_bench_rebuild(brb, std::cout, std::cerr);
   if (*ret_audit) return tools::run_retention_audit(retention, std::cout, std::cerr);
   if (*ret_purge) return tools::run_retention_purge(retention, std::cout, std::cerr);

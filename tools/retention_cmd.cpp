@@ -4,7 +4,11 @@
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
+#include <boost/json.hpp>
+
+#include "events/errc.h"
 #include "gateway/json_text.h"
 #include "gateway/read_model_json.h"
 #include "projections/blob_store.h"
@@ -13,6 +17,7 @@
 #include "projections/recordings.h"
 #include "projections/retention.h"
 #include "projections/store.h"
+#include "tools/admin_client.h"
 
 namespace caseline::tools {
 
@@ -95,6 +100,73 @@ int run_retention_audit(const retention_options& o, std::ostream& out, std::ostr
   return audit.value().ok() ? 0 : 1;
 }
 
+namespace {
+
+// The purge through the running server's API: starts the job, follows it until it ends.
+int purge_through_server(const retention_options& o, civil_date as_of, std::ostream& out,
+                         std::ostream& err) {
+  const admin_target to{o.url, o.token};
+  const auto body =
+      gateway::json_text(boost::json::object{{"as_of", as_of.to_string()}, {"dry_run", o.dry_run}});
+  auto started = admin_request(to, "POST", "/v1/admin/retention/purge", body);
+  if (!started) {
+    err << "caseline retention purge: " << started.error().message() << "\n";
+    return started.error().code == make_error_code(events::errc::bad_config) ? 2 : 1;
+  }
+  if (started.value().status != 202) {
+    err << "caseline retention purge: " << started.value().status << " " << started.value().body
+        << "\n";
+    return started.value().status == 422 ? 2 : 1;
+  }
+  std::error_code ec;
+  auto job = boost::json::parse(started.value().body, ec);
+  if (ec || !job.is_object() || !job.as_object().contains("id")) {
+    err << "caseline retention purge: the server's answer is not a purge job\n";
+    return 1;
+  }
+  const std::string path =
+      "/v1/admin/retention/purge/" + std::string(job.as_object().at("id").as_string());
+  // A job of 10⁵ cases takes under a minute; the server answers each poll at once.
+  while (job.as_object().at("status").as_string() == "running") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto now = admin_request(to, "GET", path);
+    if (!now || now.value().status != 200) {
+      err << "caseline retention purge: following " << path << ": "
+          << (now ? std::to_string(now.value().status) + " " + now.value().body
+                  : now.error().message())
+          << "\n";
+      return 1;
+    }
+    job = boost::json::parse(now.value().body, ec);
+    if (ec || !job.is_object()) {
+      err << "caseline retention purge: the server's answer is not a purge job\n";
+      return 1;
+    }
+  }
+  const auto& j = job.as_object();
+  const auto& items = j.at("items").as_object();
+  const std::string verb = o.dry_run ? "would purge " : "purged ";
+  for (const auto& i : items.at("purged").as_array()) out << verb << i.as_string().c_str() << "\n";
+  for (const auto& i : items.at("refused").as_array())
+    out << "refused " << i.as_string().c_str() << "\n";
+  for (const auto& i : items.at("failed").as_array())
+    err << "failed " << i.as_string().c_str() << "\n";
+  if (j.at("items_truncated").as_bool()) out << "(the lists above are the first items only)\n";
+  for (const auto& g : j.at("partitions_not_done").as_array())
+    err << "partition " << g.at("partition").as_int64()
+        << " not done: " << g.at("reason").as_string().c_str() << "\n";
+  out << j.at("purged").to_number<std::uint64_t>() << (o.dry_run ? " to purge, " : " purged, ")
+      << j.at("refused").to_number<std::uint64_t>() << " refused, "
+      << j.at("failed").to_number<std::uint64_t>() << " failed (job "
+      << j.at("id").as_string().c_str() << ", " << j.at("status").as_string().c_str() << ")\n";
+  return j.at("status").as_string() == "done" && j.at("refused").to_number<std::uint64_t>() == 0 &&
+                 j.at("failed").to_number<std::uint64_t>() == 0
+             ? 0
+             : 1;
+}
+
+}  // namespace
+
 int run_retention_purge(const retention_options& o, std::ostream& out, std::ostream& err) {
   if (o.as_of.empty()) {
     err << "caseline retention purge: --as-of DATE is required\n";
@@ -105,6 +177,7 @@ int run_retention_purge(const retention_options& o, std::ostream& out, std::ostr
     err << "caseline retention purge: " << as_of.error().detail << "\n";
     return 2;
   }
+  if (!o.url.empty()) return purge_through_server(o, as_of.value(), out, err);
   if (o.dry_run) {
     // Only reads: beside a running server.
     auto parts = open_read_only(o.store);

@@ -33,6 +33,7 @@
 #include "gateway/metrics.h"
 #include "gateway/peer_client.h"
 #include "gateway/problem.h"
+#include "gateway/purge_jobs.h"
 #include "gateway/rate_limit.h"
 #include "gateway/routes.h"
 #include "projections/access_log.h"
@@ -239,6 +240,11 @@ class api::impl : api_handlers {
   // --- the retention audit (handlers/retention.cpp) ---------------------------------------
   void retention_audit(const scope_ptr& sc, answerer done);
 
+  // --- the retention purge as a job, fanned out to the owners (handlers/retention_purge.cpp)
+  void start_purge(const scope_ptr& sc, answerer done);
+  void get_purge(const scope_ptr& sc, answerer done);
+  void run_purge(purge_job& job, const core::actor& purger, const std::string& authorization);
+
   // --- call recordings (handlers/recordings.cpp) ------------------------------------------
   void put_recording(const scope_ptr& sc, answerer done);
   void get_recording(const scope_ptr& sc, answerer done);
@@ -262,6 +268,7 @@ class api::impl : api_handlers {
   projections::recording_store recordings_{s_.blobs, s_.keys};
   peer_client peers_{s_.forwarding};   // the owners' connections (forwarding.cpp)
   std::atomic<bool> stopping_{false};  // stop(): requests are answered 503 from then on
+  purge_jobs purges_;                  // stop() joins the running one before the writer goes
   events::thread_pool pool_;           // last: joined first
 };
 

@@ -59,6 +59,8 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"create_token", {"admin"}},
       {"list_tokens", {"admin"}},
       {"revoke_token", {"admin"}},
+      {"start_retention_purge", {"admin"}},
+      {"get_retention_purge", {"admin"}},
       // Queues and deadlines for the center's staff, units and auditors; reports for
       // analysts, supervisors and auditors.
       {"get_queue", center_readers},
@@ -92,7 +94,8 @@ const std::map<std::string, std::set<std::string>>& provincial_only() {
 
 const std::map<std::string, std::string>& bodies() {
   static const std::map<std::string, std::string> m{
-      {"receive", R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c"})"},
+      {"receive",
+       R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c"})"},
       {"answer", R"({"answer":"a"})"},
       {"not_accept", R"({"reason":"outside_remit","explanation":"e"})"},
       {"redirect", R"({"to":"postal","number":"11185"})"},
@@ -107,19 +110,24 @@ const std::map<std::string, std::string>& bodies() {
       {"approve_extension", "{}"},
       {"reply", R"({"facts":"f","process":"p","basis":"b","caller_reached":false})"},
       {"revisit", R"({"reached":false})"},
-      {"put_unit", R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
+      {"put_unit",
+       R"({"name":"N","center":"410100","contact":{"name":"C","mobile":"13500000000"}})"},
       {"set_clock", R"({"now":"2025-09-26T10:00:00+08:00"})"},
       {"create_token", R"({"role":"agent","center":"410100"})"},
+      {"start_retention_purge", R"({"as_of":"2025-09-26","dry_run":true})"},
       {"place_legal_hold", R"({"reason":"court order"})"},
       {"lift_legal_hold", R"({"reason":"lifted"})"},
       {"put_recording", "RIFF....WAVEfmt "},
-      {"publish_calendar", "year 2025 covered https://www.gov.cn/example\n2025-01-01 holiday 元旦\n"},
+      {"publish_calendar",
+       "year 2025 covered https://www.gov.cn/example\n2025-01-01 holiday 元旦\n"},
   };
   return m;
 }
 
 // A token that only DELETE /v1/admin/tokens/{id} uses (the admin revokes it once).
 std::string spare_token_id;
+// A purge job that GET /v1/admin/retention/purge/{id} reads.
+std::string purge_job_id;
 
 std::string target_of(const gateway::route& r, const std::string& id) {
   std::string t(r.path);
@@ -130,9 +138,11 @@ std::string target_of(const gateway::route& r, const std::string& id) {
     if (auto p = t.find(name); p != std::string::npos) t.replace(p, std::string(name).size(), value);
   if (r.name == "report_period") t += "?from=2025-09-01&to=2025-09-30";
   if (auto p = t.find("{id}"); p != std::string::npos)
-    t.replace(p, 4, r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit)
-                    : r.name == "revoke_token"                   ? spare_token_id
-                                                                 : id);
+    t.replace(p, 4,
+              r.name == "get_unit" || r.name == "put_unit" ? std::string(own_unit)
+              : r.name == "revoke_token"                   ? spare_token_id
+              : r.name == "get_retention_purge"            ? purge_job_id
+                                                           : id);
   if (auto p = t.find("{year}"); p != std::string::npos) t.replace(p, 6, "2025");
   if (r.name == "get_status") t += "?phone_last4=1234";
   return t;
@@ -167,6 +177,10 @@ TEST_CASE("every role x every route x own and foreign case") {
   auto spare = srv.stack->create_token(tools::token_request{"agent", "410100", ""});
   REQUIRE(spare);
   spare_token_id = spare.value().info.id;
+  auto job = srv.post("/v1/admin/retention/purge", R"({"as_of":"2025-09-26","dry_run":true})",
+                      srv.own.at("admin"), {{"Content-Type", "application/json"}});
+  REQUIRE(job.status == 202);
+  purge_job_id = job.json().at("id").as_string().c_str();
   for (const auto& r : gateway::route_table()) {
     if (!r.op) continue;
     const std::string name(r.name);

@@ -75,20 +75,6 @@ struct group_view {
   }
 };
 
-// A port on 127.0.0.1 that nothing listens on (bound, then closed: connections are refused).
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // B writes every partition; A, once the view is on, none: it forwards every write to the owner
 // the view names. Tokens live in each server's store (until they are kept in the log), so A is
 // given B's.
@@ -338,7 +324,7 @@ TEST_CASE("a write sent to a server that does not write its partition is answere
     CHECK(g.b->stack->writer().last_acked(p) == offset_of(position));
   }
   SUBCASE("the owner unreachable: 503 partition-moving") {
-    g.view->set_owner("http://127.0.0.1:" + std::to_string(closed_port()));
+    g.view->set_owner("http://127.0.0.1:" + std::to_string(test::unused_port()));
     auto down = g.a->post("/v1/cases/" + id + "/transfer", R"({"unit":"zz-transit"})", agent);
     CHECK(partition_moving(down));
     CHECK(g.b->stack->writer().last_acked(p) == offset_of(position));

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/json/parse.hpp>
@@ -23,6 +24,9 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tools/bench_purge.h"
+#include "tools/retention_cmd.h"
+#include "tools/serve.h"
 
 namespace {
 
@@ -187,6 +191,14 @@ std::string today() {
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()),
                 static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
   return buf;
+}
+
+// The Art. 38 purge online (POST /v1/admin/retention/purge), killed mid-way.
+constexpr std::uint64_t purge_cases = 6000;
+constexpr const char* purge_later = "2033-01-05";  // past 5 years from archiving today
+
+boost::json::object purge_job_of(const test::http_reply& r) {
+  return boost::json::parse(r.body).as_object();
 }
 
 }  // namespace
@@ -431,4 +443,95 @@ TEST_CASE("a backup taken under load on Kafka restores and catches up from its s
   auto rebuilt =
       run({"rebuild", "--data", restored, "--partitions", "4", "--verify"}, on_kafka);
   CHECK_MESSAGE(rebuilt.code == 0, rebuilt.output);
+}
+
+TEST_CASE("a purge killed mid-way finishes after a restart, each case purged exactly once") {
+  test::temp_dir dir;
+  const std::string data = dir.path().string();
+  tools::store_options store;
+  store.data_dir = data;
+  store.partitions = 4;
+  store.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
+  {
+    // Archived cases, written through the write path of the stack the server runs.
+    tools::serve_options so;
+    so.store = store;
+    so.http = false;
+    so.checkpoint_interval = std::chrono::minutes(0);
+    auto stack = tools::server_stack::open(so);
+    REQUIRE_MESSAGE(stack, (stack ? "" : stack.error().message()));
+    auto seeded = tools::seed_archived_cases(stack.value()->writer(), purge_cases, "410100");
+    REQUIRE_MESSAGE(seeded, (seeded ? "" : seeded.error().message()));
+    stack.value()->stop(30s);
+  }
+
+  auto s = start_server(data, true, {"--clock", "manual"});
+  // An admin token without expiry: the bootstrap one expires in 24 hours of the moved clock.
+  auto made = test::http_call(s.address, "POST", "/v1/admin/tokens",
+                              R"({"role":"admin","center":"410000"})", bearer(s.bootstrap));
+  REQUIRE_MESSAGE(made.status == 201, made.body);
+  const std::string admin(purge_job_of(made)["token"].as_string());
+  REQUIRE(test::http_call(s.address, "POST", "/v1/admin/clock",
+                          std::string(R"({"now":")") + purge_later + R"(T10:00:00+08:00"})",
+                          bearer(admin))
+              .status == 200);
+  const std::string order = std::string(R"({"as_of":")") + purge_later + R"("})";
+  auto started =
+      test::http_call(s.address, "POST", "/v1/admin/retention/purge", order, bearer(admin));
+  REQUIRE_MESSAGE(started.status == 202, started.body);
+  const std::string path =
+      "/v1/admin/retention/purge/" + std::string(purge_job_of(started)["id"].as_string());
+  // Killed once the job has purged some and not all (a condition, not a sleep).
+  std::uint64_t purged_before_kill = 0;
+  REQUIRE(test::eventually(
+      [&] {
+        auto r = test::http_call(s.address, "GET", path, "", bearer(admin));
+        REQUIRE(r.status == 200);
+        auto j = purge_job_of(r);
+        purged_before_kill = j["purged"].to_number<std::uint64_t>();
+        return purged_before_kill > 0 || j["status"].as_string() != "running";
+      },
+      120s));
+  s.drain.reset();
+  s.proc->signal(SIGKILL);
+  REQUIRE(s.proc->wait(30s).has_value());
+  MESSAGE("killed after " << purged_before_kill << " of " << purge_cases << " purged");
+  CHECK(purged_before_kill < purge_cases);
+
+  s = start_server(data, false, {"--clock", "manual"});
+  // Restarted, the same purge again, through `caseline retention purge --url` (which follows the
+  // job to its end): the rest, and only the rest.
+  tools::retention_options po;
+  po.store = store;
+  po.as_of = purge_later;
+  po.url = "http://" + s.address;
+  po.token = admin;
+  std::ostringstream purge_out, purge_err;
+  CHECK_MESSAGE(tools::run_retention_purge(po, purge_out, purge_err) == 0,
+                purge_out.str().substr(0, 1000) << purge_err.str());
+  const auto printed = purge_out.str();
+  const auto last_line = printed.substr(printed.rfind('\n', printed.size() - 2) + 1);
+  MESSAGE(last_line);
+  CHECK(last_line.find("(job ") != std::string::npos);
+  CHECK(last_line.find(", done)") != std::string::npos);
+  CHECK(last_line.find(" 0 refused, 0 failed") != std::string::npos);
+  CHECK(std::stoull(last_line) + purged_before_kill <= purge_cases);
+  stop_server(s);
+
+  // The audit on the stopped folder: the verdict holds (nothing early, no key left behind), and
+  // the trail has one text_shredded per case.
+  tools::retention_options ro;
+  ro.store = store;
+  ro.as_of = purge_later;
+  ro.format = "json";
+  std::ostringstream out, err;
+  CHECK_MESSAGE(tools::run_retention_audit(ro, out, err) == 0, out.str().substr(0, 2000)
+                                                                   << err.str());
+  const auto audit = boost::json::parse(out.str()).as_object();
+  CHECK(audit.at("summary").at("purged").to_number<std::uint64_t>() == purge_cases);
+  CHECK(audit.at("summary").at("eligible").to_number<std::uint64_t>() == 0);
+  std::uint64_t shreds = 0;
+  for (const auto& h : audit.at("history").as_array())
+    shreds += h.at("kind").as_string() == "text_shredded" ? 1 : 0;
+  CHECK(shreds == purge_cases);
 }

@@ -10,10 +10,25 @@
 
 #include <strings.h>
 #include <cctype>
+#include <stdexcept>
 
 #include <boost/json/parse.hpp>
 
 namespace caseline::test {
+
+std::uint16_t unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("unused_port: no socket");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("unused_port: cannot bind 127.0.0.1:0");
+  return ntohs(a.sin_port);
+}
 
 namespace {
 

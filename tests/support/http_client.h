@@ -41,6 +41,10 @@ inline constexpr std::chrono::milliseconds process_deadline = std::chrono::secon
 // Connects to 127.0.0.1:port, from `from` when given (any 127.x address is the loopback on
 // Linux, so a test can be several clients); -1 on failure. Sends and the connect itself give up
 // after `deadline`.
+// A port on 127.0.0.1 that nothing listens on now (bound, then closed: connections are refused
+// until something binds it; a server of a group may be given it, its URL known before it starts).
+std::uint16_t unused_port();
+
 int connect_to(std::uint16_t port, const char* from = nullptr,
                std::chrono::milliseconds deadline = default_deadline);
 // Sends every byte, or stops at the first failure (a closed peer, the send deadline).
