@@ -19,9 +19,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::string_view check_text = "caseline master key check";
 constexpr std::string_view check_aad = "caseline.master-key-check.v1";
-// A catch-up asks the broker for the partition's end again this often while it waits, so that a
-// subscription that fails meanwhile is noticed.
-constexpr std::chrono::milliseconds wait_slice{200};
 
 error wrong_master_key(const std::string& why) {
   return make_error(events::errc::bad_config,
@@ -32,27 +29,21 @@ error wrong_master_key(const std::string& why) {
 
 }  // namespace
 
-key_replica::key_replica(events::key_log& log, key_store& keys)
-    : log_(log), keys_(keys), applied_(static_cast<std::size_t>(log.partition_count()), 0) {}
+key_replica::key_replica(events::key_log& log, key_store& keys, const events::start_offsets& from)
+    : log_(log), keys_(keys), progress_(log, "keys", from) {}
 
 result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, key_store& keys,
                                                         const events::secret_key& master,
                                                         options o) {
   const auto deadline = steady::now() + o.start;
-  std::unique_ptr<key_replica> r{new key_replica(log, keys)};
   auto from = keys.applied_offsets(log.partition_count());
   if (!from) return std::move(from).error();
-  for (const auto& [p, next] : from.value()) r->applied_[static_cast<std::size_t>(p)] = next;
-  auto sub = log.subscribe(from.value(), [raw = r.get()](std::span<const events::log_record> b) {
-    return raw->on_batch(b);
-  });
-  if (!sub) return std::move(sub).error();
-  r->subscription_ = std::move(sub).value();
-  for (std::int32_t p = 0; p < log.partition_count(); ++p) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (auto c = r->catch_up(events::partition_id{p}, left); !c) return std::move(c).error();
-  }
+  std::unique_ptr<key_replica> r{new key_replica(log, keys, from.value())};
+  if (auto f = r->progress_.follow(
+          [raw = r.get()](std::span<const events::log_record> b) { return raw->on_batch(b); });
+      !f)
+    return std::move(f).error();
+  if (auto c = r->progress_.catch_up_all(deadline); !c) return std::move(c).error();
   if (auto c = r->check_master(
           master, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
       !c)
@@ -63,7 +54,7 @@ result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, ke
 
 key_replica::~key_replica() {
   keys_.replicate(nullptr);
-  subscription_.reset();  // joins: on_batch runs no more
+  progress_.stop();  // joins: on_batch runs no more
 }
 
 std::optional<events::partition_id> key_replica::partition_of(const case_id& id) const {
@@ -93,47 +84,22 @@ result<void> key_replica::await(const case_id& id, steady::time_point deadline) 
 }
 
 result<void> key_replica::catch_up(events::partition_id p, std::chrono::milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  auto end = log_.end_offset(p);
-  if (!end) return std::move(end).error();
-  return wait_applied(p, end.value()(), deadline);
+  return progress_.catch_up(p, timeout);
 }
 
-result<void> key_replica::wait_applied(events::partition_id p, std::int64_t next,
-                                       steady::time_point deadline) {
-  std::unique_lock lk(mu_);
-  for (;;) {
-    if (applied_.at(static_cast<std::size_t>(p())) >= next) return success();
-    if (failure_) return *failure_;
-    if (auto f = subscription_ ? subscription_->failure() : std::nullopt) return *f;
-    const auto now = steady::now();
-    if (now >= deadline)
-      return make_error(events::errc::timed_out, "keys partition " + std::to_string(p()) +
-                                                     " not applied up to offset " +
-                                                     std::to_string(next) + " in time");
-    applied_cv_.wait_until(lk, std::min(deadline, now + wait_slice));
-  }
-}
-
-std::optional<error> key_replica::failure() const {
-  std::lock_guard lk(mu_);
-  if (failure_) return failure_;
-  return subscription_ ? subscription_->failure() : std::nullopt;
-}
+std::optional<error> key_replica::failure() const { return progress_.failure(); }
 
 result<void> key_replica::on_batch(std::span<const events::log_record> records) {
   if (records.empty()) return success();
   const events::partition_id p = records.front().position.partition;
   auto r = keys_.apply(p, records);
-  std::lock_guard lk(mu_);
   if (!r) {
-    failure_ = r.error();
     spdlog::error("{}", log_line("keys_topic_apply_failed",
                                  {{"partition", p()}, {"error", r.error().message()}}));
+    progress_.failed(r.error());
   } else {
-    applied_.at(static_cast<std::size_t>(p())) = records.back().position.offset() + 1;
+    progress_.applied(p, records.back().position.offset() + 1);
   }
-  applied_cv_.notify_all();
   return r;
 }
 
@@ -149,7 +115,7 @@ result<void> key_replica::check_master(const events::secret_key& master,
     auto at =
         log_.publish(p0, check_id, events::aes_gcm_seal(master, check_text, check_aad), timeout);
     if (!at) return std::move(at).error();
-    if (auto w = wait_applied(p0, at.value().offset() + 1, deadline); !w) return w;
+    if (auto w = progress_.wait_applied(p0, at.value().offset() + 1, deadline); !w) return w;
     spdlog::info("{}",
                  log_line("keys_topic_master_check_published", {{"offset", at.value().offset()}}));
     stored = keys_.stored_record(check_id);
