@@ -137,6 +137,8 @@ class event_log {
   // The data keys' replicated topic (events/key_log.h): the Kafka log with a group only; none
   // elsewhere (the keys stay in the server's own key store). Lives as long as the log.
   virtual key_log* keys() { return nullptr; }
+  // The call audio's replicated topic, the same way (projections/audio_replica.h).
+  virtual key_log* audio() { return nullptr; }
   // The partitions owned now, ascending.
   std::vector<partition_id> owned() const {
     std::vector<partition_id> out;

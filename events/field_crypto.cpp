@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "events/errc.h"
@@ -85,6 +86,24 @@ result<secret_key> secret_key::from_hex(std::string_view hex) {
     if (hi < 0 || lo < 0) return make_error(errc::bad_config, "a key is 64 hex digits");
     k.bytes_[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
+  return k;
+}
+
+secret_key derive_key(const secret_key& secret, std::string_view info) {
+  const std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr), &EVP_PKEY_CTX_free);
+  std::array<unsigned char, secret_key::size> out{};
+  std::size_t out_len = out.size();
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
+      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), secret.data(), static_cast<int>(secret_key::size)) !=
+          1 ||
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const unsigned char*>(info.data()),
+                                  static_cast<int>(info.size())) != 1 ||
+      EVP_PKEY_derive(ctx.get(), out.data(), &out_len) != 1 || out_len != out.size())
+    throw std::runtime_error("HKDF-SHA256 failed");
+  secret_key k(std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
+  OPENSSL_cleanse(out.data(), out.size());
   return k;
 }
 

@@ -40,6 +40,10 @@ std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext, std:
 result<std::string> aes_gcm_open(const secret_key& key, std::string_view sealed,
                                  std::string_view aad);
 
+// HKDF-SHA256 (RFC 5869, no salt): a key for `info` derived from `secret`. The same inputs give
+// the same key on every server that holds `secret`, so nothing derived needs publishing.
+secret_key derive_key(const secret_key& secret, std::string_view info);
+
 // A personal field as stored in an event or a state: "\0" "\x01", the event id that sealed it
 // (length-prefixed), then aes_gcm_seal(case key, plaintext, aad(case, event, field)). Empty text
 // stays empty (it says nothing). Plain text never starts with NUL (input refuses control

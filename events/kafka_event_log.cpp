@@ -270,7 +270,8 @@ class kafka_event_log final : public event_log {
                                       .producer = transactional_producer_properties(options_),
                                       .delivery = options_.timeouts.delivery,
                                       .init = options_.timeouts.delivery,
-                                      .keys_topic = keys_topic_of(options_.topic)});
+                                      .keys_topic = keys_topic_of(options_.topic),
+                                      .audio_topic = audio_topic_of(options_.topic)});
     }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
@@ -280,6 +281,7 @@ class kafka_event_log final : public event_log {
   ~kafka_event_log() override {
     group_.reset();  // leaves the group: every owned partition is revoked, its writer finished
     keys_.reset();
+    audio_.reset();
     prober_.stop();  // its metadata request honours the request timeout
     reader_.reset();
     producer_.reset();
@@ -319,6 +321,12 @@ class kafka_event_log final : public event_log {
 
   key_log* keys() override { return keys_.get(); }
   // With a group: the keys topic's own log (no group), written through this log's writers.
+  key_log* audio() override { return audio_.get(); }
+  // With a group: the call audio's topic's own log, the same way.
+  void attach_audio(std::unique_ptr<event_log> topic) {
+    audio_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic),
+                                                     detail::txn_writer::destination::audio);
+  }
   void attach_keys(std::unique_ptr<event_log> topic) {
     keys_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic));
   }
@@ -398,6 +406,7 @@ class kafka_event_log final : public event_log {
   std::unique_ptr<detail::kafka_reader> reader_;
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
+  std::unique_ptr<detail::kafka_key_log> audio_;  // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
@@ -464,12 +473,17 @@ result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& opt
   auto log = std::make_unique<kafka_event_log>(options, std::move(producer).value(),
                                                std::move(reader).value());
   if (!options.group.empty()) {
+    // The side topics (compacted) of a group: the data keys and the call audio.
     kafka_log_options k = options;
     k.topic = keys_topic_of(options.topic);
     k.group.clear();
     auto topic = open_topic(k, true);
     if (!topic) return std::move(topic).error();
     log->attach_keys(std::move(topic).value());
+    k.topic = audio_topic_of(options.topic);
+    auto audio = open_topic(k, true);
+    if (!audio) return std::move(audio).error();
+    log->attach_audio(std::move(audio).value());
   }
   return log;
 }

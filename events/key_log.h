@@ -19,6 +19,9 @@ namespace caseline::events {
 // case log (the same transactional producer), so a writer that a newer owner fenced can commit no
 // key any more, and a key committed before a case's first event is visible before that event.
 //
+// The call audio's topic ("<topic>.audio", projections/audio_replica.h) is a key_log too, with
+// the same guarantees: event_log::audio(). Its records are sealed recordings in chunks.
+//
 // Thread-safety: every member from any thread. Handlers run on a log thread and must not block.
 class key_log {
  public:
@@ -35,6 +38,9 @@ class key_log {
   // idempotently; returns once it is acknowledged.
   virtual result<log_position> publish(partition_id p, std::string key, std::string value,
                                        std::chrono::milliseconds timeout) = 0;
+  // The same without waiting: `handler` as for an append (an empty value is a tombstone).
+  virtual void publish_async(partition_id p, std::string key, std::string value,
+                             event_log::append_handler handler) = 0;
   // The last stable offset of partition p: every committed key record is below it.
   virtual result<log_offset> end_offset(partition_id p) = 0;
   // Committed records only (read_committed), with gap records for the offsets that hold none, as
@@ -45,5 +51,7 @@ class key_log {
 
 // The keys topic of a case-event topic.
 inline std::string keys_topic_of(const std::string& topic) { return topic + ".keys"; }
+// The call audio's topic of a case-event topic.
+inline std::string audio_topic_of(const std::string& topic) { return topic + ".audio"; }
 
 }  // namespace caseline::events

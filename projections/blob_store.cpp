@@ -1,6 +1,8 @@
 #include "projections/blob_store.h"
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -27,36 +29,17 @@ result<void> fsync_dir(const std::string& dir) {
   return success();
 }
 
-}  // namespace
-
-bool is_sha256_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
-std::string blob_store::path_of(std::string_view sha) const {
-  return dir_ + "/" + std::string(sha.substr(0, 2)) + "/" + std::string(sha);
-}
-
-result<std::string> blob_store::put(std::string_view bytes) {
-  const std::string sha = events::to_hex(events::sha256(bytes));
-  if (std::filesystem::exists(path_of(sha))) return sha;
-  if (auto w = write(sha, bytes); !w) return w.error();
-  return sha;
-}
-
-result<void> blob_store::write(std::string_view name, std::string_view bytes) {
-  if (!is_sha256_hex(name))
-    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(name));
-  const std::string sha(name);
-  const std::string path = path_of(sha);
-  const std::string folder = dir_ + "/" + sha.substr(0, 2);
+// Temporary file, fsync, rename, fsync of the folder: a crash leaves the whole file or none.
+result<void> write_atomically(const std::string& folder, const std::string& path,
+                              std::string_view bytes) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) return make_error(events::errc::unavailable, "create " + folder + ": " + ec.message());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // Unique per write: two threads may write the same blob at once (a claim here, its copy
+  // applied from a group's audio topic); the last rename wins, each file whole.
+  static std::atomic<std::uint64_t> writes{0};
+  const std::string tmp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes.fetch_add(1));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("create " + tmp);
   std::size_t done = 0;
@@ -86,21 +69,12 @@ result<void> blob_store::write(std::string_view name, std::string_view bytes) {
   return fsync_dir(folder);
 }
 
-result<std::string> blob_store::get(std::string_view sha) const {
-  auto out = read(sha);
-  if (!out) return out;
-  if (events::to_hex(events::sha256(out.value())) != sha)
-    return make_error(events::errc::corrupt_record,
-                      "recording " + std::string(sha) + " does not match its hash");
-  return out;
-}
-
-result<std::string> blob_store::read(std::string_view sha) const {
-  if (!is_sha256_hex(sha))
-    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(sha));
-  const std::string path = path_of(sha);
+result<std::string> read_whole(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(events::errc::not_found, "no recording " + std::string(sha));
+  if (fd < 0) {
+    if (errno == ENOENT) return make_error(events::errc::not_found, "no file " + path);
+    return io_error("open " + path);
+  }
   std::string out;
   char buf[1 << 16];
   for (;;) {
@@ -115,6 +89,73 @@ result<std::string> blob_store::read(std::string_view sha) const {
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+bool is_sha256_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string blob_store::path_of(std::string_view sha) const {
+  return dir_ + "/" + std::string(sha.substr(0, 2)) + "/" + std::string(sha);
+}
+
+result<std::string> blob_store::put(std::string_view bytes) {
+  const std::string sha = events::to_hex(events::sha256(bytes));
+  if (std::filesystem::exists(path_of(sha))) return sha;
+  if (auto w = write(sha, bytes); !w) return w.error();
+  return sha;
+}
+
+result<void> blob_store::write(std::string_view name, std::string_view bytes) {
+  if (!is_sha256_hex(name))
+    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(name));
+  return write_atomically(dir_ + "/" + std::string(name.substr(0, 2)), path_of(name), bytes);
+}
+
+result<void> blob_store::write_file(std::string_view relative, std::string_view bytes) {
+  const std::filesystem::path path = std::filesystem::path(dir_) / relative;
+  return write_atomically(path.parent_path().string(), path.string(), bytes);
+}
+
+result<std::string> blob_store::read_file(std::string_view relative) const {
+  return read_whole((std::filesystem::path(dir_) / relative).string());
+}
+
+bool blob_store::file_exists(std::string_view relative) const {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(dir_) / relative, ec);
+}
+
+result<void> blob_store::remove_all(std::string_view relative) {
+  const std::filesystem::path path = std::filesystem::path(dir_) / relative;
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec)
+    return make_error(events::errc::unavailable, "remove " + path.string() + ": " + ec.message());
+  return success();
+}
+
+result<std::string> blob_store::get(std::string_view sha) const {
+  auto out = read(sha);
+  if (!out) return out;
+  if (events::to_hex(events::sha256(out.value())) != sha)
+    return make_error(events::errc::corrupt_record,
+                      "recording " + std::string(sha) + " does not match its hash");
+  return out;
+}
+
+result<std::string> blob_store::read(std::string_view sha) const {
+  if (!is_sha256_hex(sha))
+    return make_error(events::errc::corrupt_record, "not a SHA-256: " + std::string(sha));
+  auto out = read_whole(path_of(sha));
+  if (!out && out.error().code == events::errc::not_found)
+    return make_error(events::errc::not_found, "no recording " + std::string(sha));
   return out;
 }
 

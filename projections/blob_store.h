@@ -7,6 +7,8 @@
 
 namespace caseline::projections {
 
+class audio_replication;  // projections/recordings.h
+
 // Call audio, content-addressed by SHA-256 under <data>/blobs/<first 2 hex>/<hex>. A blob is
 // written atomically (temporary file, fsync, rename, fsync of the folder), so a crash leaves
 // either the whole blob or none; a read checks the bytes against the name. Files only: safe to
@@ -31,8 +33,23 @@ class blob_store {
   result<void> remove(std::string_view sha256_hex);
   std::string path_of(std::string_view sha256_hex) const;
 
+  // Files beside the blobs that are not blobs (a group's audio replica: chunks still being
+  // assembled, its offsets), by a path relative to the store's folder ("parts/x/0"): written
+  // atomically like a blob, read whole (events::errc::not_found when missing), removed with
+  // everything under them.
+  result<void> write_file(std::string_view relative, std::string_view bytes);
+  result<std::string> read_file(std::string_view relative) const;
+  bool file_exists(std::string_view relative) const;
+  result<void> remove_all(std::string_view relative);
+
+  // In a group, the recordings (projections/recordings.h) share their copies through `r` from
+  // now on; set before any other use, and `r` outlives the store's use (null: local only).
+  void replicate(audio_replication* r) { replication_ = r; }
+  audio_replication* replication() const { return replication_; }
+
  private:
   std::string dir_;
+  audio_replication* replication_{nullptr};
 };
 
 // 64 lower-case hex digits?

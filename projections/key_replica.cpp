@@ -21,9 +21,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::string_view check_text = "caseline master key check";
 constexpr std::string_view check_aad = "caseline.master-key-check.v1";
-// A catch-up asks the broker for the partition's end again this often while it waits, so that a
-// subscription that fails meanwhile is noticed.
-constexpr std::chrono::milliseconds wait_slice{200};
 
 // A check record: the first server's (check_id), or one published since under a key of its own
 // (check_id/<hash of its value>), so that compaction, which keeps the last record of each key,
@@ -70,27 +67,21 @@ bool opens(const events::secret_key& master, const std::string& check) {
 
 }  // namespace
 
-key_replica::key_replica(events::key_log& log, key_store& keys)
-    : log_(log), keys_(keys), applied_(static_cast<std::size_t>(log.partition_count()), 0) {}
+key_replica::key_replica(events::key_log& log, key_store& keys, const events::start_offsets& from)
+    : log_(log), keys_(keys), progress_(log, "keys", from) {}
 
 result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, key_store& keys,
                                                         const events::secret_key& master,
                                                         options o) {
   const auto deadline = steady::now() + o.start;
-  std::unique_ptr<key_replica> r{new key_replica(log, keys)};
   auto from = keys.applied_offsets(log.partition_count());
   if (!from) return std::move(from).error();
-  for (const auto& [p, next] : from.value()) r->applied_[static_cast<std::size_t>(p)] = next;
-  auto sub = log.subscribe(from.value(), [raw = r.get()](std::span<const events::log_record> b) {
-    return raw->on_batch(b);
-  });
-  if (!sub) return std::move(sub).error();
-  r->subscription_ = std::move(sub).value();
-  for (std::int32_t p = 0; p < log.partition_count(); ++p) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (auto c = r->catch_up(events::partition_id{p}, left); !c) return std::move(c).error();
-  }
+  std::unique_ptr<key_replica> r{new key_replica(log, keys, from.value())};
+  if (auto f = r->progress_.follow(
+          [raw = r.get()](std::span<const events::log_record> b) { return raw->on_batch(b); });
+      !f)
+    return std::move(f).error();
+  if (auto c = r->progress_.catch_up_all(deadline); !c) return std::move(c).error();
   if (auto c = r->check_master(
           master, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
       !c)
@@ -101,7 +92,7 @@ result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, ke
 
 key_replica::~key_replica() {
   keys_.replicate(nullptr);
-  subscription_.reset();  // joins: on_batch runs no more
+  progress_.stop();  // joins: on_batch runs no more
 }
 
 std::optional<events::partition_id> key_replica::partition_of(const case_id& id) const {
@@ -131,33 +122,10 @@ result<void> key_replica::await(const case_id& id, steady::time_point deadline) 
 }
 
 result<void> key_replica::catch_up(events::partition_id p, std::chrono::milliseconds timeout) {
-  const auto deadline = steady::now() + timeout;
-  auto end = log_.end_offset(p);
-  if (!end) return std::move(end).error();
-  return wait_applied(p, end.value()(), deadline);
+  return progress_.catch_up(p, timeout);
 }
 
-result<void> key_replica::wait_applied(events::partition_id p, std::int64_t next,
-                                       steady::time_point deadline) {
-  std::unique_lock lk(mu_);
-  for (;;) {
-    if (applied_.at(static_cast<std::size_t>(p())) >= next) return success();
-    if (failure_) return *failure_;
-    if (auto f = subscription_ ? subscription_->failure() : std::nullopt) return *f;
-    const auto now = steady::now();
-    if (now >= deadline)
-      return make_error(events::errc::timed_out, "keys partition " + std::to_string(p()) +
-                                                     " not applied up to offset " +
-                                                     std::to_string(next) + " in time");
-    applied_cv_.wait_until(lk, std::min(deadline, now + wait_slice));
-  }
-}
-
-std::optional<error> key_replica::failure() const {
-  std::lock_guard lk(mu_);
-  if (failure_) return failure_;
-  return subscription_ ? subscription_->failure() : std::nullopt;
-}
+std::optional<error> key_replica::failure() const { return progress_.failure(); }
 
 result<void> key_replica::on_batch(std::span<const events::log_record> records) {
   if (records.empty()) return success();
@@ -170,15 +138,13 @@ result<void> key_replica::on_batch(std::span<const events::log_record> records) 
     if (!kept) return std::move(kept).error();
     return keys_.apply(p, kept.value());
   }();
-  std::lock_guard lk(mu_);
   if (!r) {
-    failure_ = r.error();
     spdlog::error("{}", log_line("keys_topic_apply_failed",
                                  {{"partition", p()}, {"error", r.error().message()}}));
+    progress_.failed(r.error());
   } else {
-    applied_.at(static_cast<std::size_t>(p())) = records.back().position.offset() + 1;
+    progress_.applied(p, records.back().position.offset() + 1);
   }
-  applied_cv_.notify_all();
   return r;
 }
 
@@ -198,7 +164,7 @@ result<void> key_replica::check_master(const events::secret_key& master,
         std::string(check_id) + '/' + events::to_hex(events::sha256(sealed)).substr(0, 16);
     auto at = log_.publish(p0, record_key, sealed, timeout);
     if (!at) return std::move(at).error();
-    if (auto w = wait_applied(p0, at.value().offset() + 1, deadline); !w) return w;
+    if (auto w = progress_.wait_applied(p0, at.value().offset() + 1, deadline); !w) return w;
     stored = keys_.stored_record(check_id);
     if (!stored) return std::move(stored).error();
     if (!stored.value()) return wrong_master_key("the check record was not applied");

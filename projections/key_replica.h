@@ -16,6 +16,7 @@
 #include "events/field_crypto.h"
 #include "events/key_log.h"
 #include "projections/key_store.h"
+#include "projections/replica_progress.h"
 
 namespace caseline::projections {
 
@@ -25,7 +26,7 @@ namespace caseline::projections {
 // Which partition a key belongs to: a case's key to its case's partition, the registry's key
 // (personal_data::registry_key) to the registry stream's; both are written through that
 // partition's fenced writer, so only its owner commits them. A recording's staging key
-// (recordings.h) stays local, like the staged audio.
+// (recordings.h) stays local: a group derives its staging keys from the master key instead.
 //
 // The master key: the first check record (a known text wrapped by the master key) in keys
 // partition 0, published by the first server of the group, is the group's; a server whose master
@@ -69,20 +70,14 @@ class key_replica final : public key_replication {
   static constexpr const char* check_id = "caseline.master-key-check";
 
  private:
-  key_replica(events::key_log& log, key_store& keys);
+  key_replica(events::key_log& log, key_store& keys, const events::start_offsets& from);
   std::optional<events::partition_id> partition_of(const case_id& id) const;
   result<void> on_batch(std::span<const events::log_record> records);
-  result<void> wait_applied(events::partition_id p, std::int64_t next,
-                            std::chrono::steady_clock::time_point deadline);
   result<void> check_master(const events::secret_key& master, std::chrono::milliseconds timeout);
 
   events::key_log& log_;
   key_store& keys_;
-  mutable std::mutex mu_;
-  std::condition_variable applied_cv_;
-  std::vector<std::int64_t> applied_;  // guarded by mu_: per partition, the next offset
-  std::optional<error> failure_;       // guarded by mu_
-  std::unique_ptr<events::subscription> subscription_;  // last: it calls on_batch
+  replica_progress progress_;  // last: its subscription calls on_batch
 };
 
 }  // namespace caseline::projections

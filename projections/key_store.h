@@ -103,6 +103,11 @@ class key_store {
   result<void> apply(events::partition_id p, std::span<const events::log_record> records);
   // The next offset of each keys partition below `partitions` that apply() stored.
   result<events::start_offsets> applied_offsets(std::int32_t partitions);
+  // A key derived from the master key for `purpose` (events::derive_key): the same on every
+  // server with the same master key, stored nowhere.
+  events::secret_key derive(std::string_view purpose) const {
+    return events::derive_key(master_, purpose);
+  }
   // `key` wrapped by the master key for `id`, as the store and the keys topic hold it.
   std::string wrap(const case_id& id, const events::secret_key& key) const;
   // A record apply() stored that is not a case key (the group's master-key check), as stored.

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -11,8 +14,37 @@
 namespace caseline::projections {
 
 // The key store ids of staging keys begin with this (then the audio's SHA-256). They stay in the
-// server's own key store, as the staged audio stays in its blob store.
+// server's own key store (a single server's staged audio; a group derives its staging keys).
 inline constexpr std::string_view staging_key_prefix = "recording:";
+
+// How a group shares its call audio (projections/audio_replica.h), as the recordings see it:
+// every copy of a recording file, sealed (never plain audio), goes to the group's audio topic and
+// every server applies it into its own blob store. Thread-safety: every member from any thread.
+class audio_replication {
+ public:
+  virtual ~audio_replication() = default;
+  // Publishes a staged file (sealed under its derived staging key); returns once acknowledged.
+  virtual result<void> publish_staged(std::string_view sha256_hex, std::string_view file) = 0;
+  // Commits the claimed file through the fenced writer of `owner`'s partition, then deletes the
+  // staged copy (`staged_size` bytes) from the topic. Returns at once; `done` runs on a log thread
+  // with the outcome (events::errc::not_owner, fenced, ... as for an append).
+  virtual void commit_claimed(const case_id& owner, std::string_view sha256_hex,
+                              std::string_view file, std::size_t staged_size,
+                              std::function<void(result<void>)> done) = 0;
+  // Deletes every copy from the topic (tombstones: the claimed one, `file_size` bytes or 0 when
+  // unknown, through `owner`'s partition's fenced writer; the staged one); returns once committed.
+  virtual result<void> purge(const case_id& owner, std::string_view sha256_hex,
+                             std::size_t file_size) = 0;
+  // Returns once this server has applied, up to their end now, the topic's partitions that hold
+  // the recording's copies (the staged one's, and `owner`'s when not empty), or the deadline
+  // passed: a recording missing then is missing in the group.
+  virtual result<void> await(std::string_view sha256_hex, const case_id& owner,
+                             std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+// Is this recording file (as the blob store holds it) a claimed copy? Staged and plain ones are
+// not.
+bool is_claimed_recording(std::string_view file);
 
 // Call audio, sealed (AES-256-GCM) in the blob store, named by the SHA-256 of the audio.
 //
@@ -24,6 +56,13 @@ inline constexpr std::string_view staging_key_prefix = "recording:";
 //   deletes the file.
 // A recording belongs to one case: a second case cannot claim it. Files written before audio
 // was sealed (plain audio whose SHA-256 is their name) are still read, and sealed when claimed.
+//
+// In a group (blob_store::replication() set) every server holds every recording: a staged file
+// is sealed under a key derived from the master key and the audio's SHA-256 (HKDF; the same on
+// every server, so nothing but the sealed audio is published) and published to the audio topic
+// before the upload is answered; the claim commits the claimed file through the case's partition's
+// fenced writer, then deletes the staged copy; a recording not here yet is waited for (up to 5 s)
+// before it is "not there"; purge deletes every server's copy.
 //
 // Thread-safe for different recordings (files are replaced atomically, keys are in RocksDB);
 // borrows the blob and key stores, which must outlive it.
@@ -44,8 +83,18 @@ class recording_store {
   // the case's append and its claim). events::errc::not_found when it was purged, shredded,
   // or belongs to another case; events::errc::corrupt_record when the bytes fail their tag.
   result<std::string> open(std::string_view sha256_hex, const case_id& owner);
+  // Art. 38: deletes the case's recording, here and (in a group, through the owner of the case's
+  // partition: events::errc::not_owner elsewhere) on every server. Idempotent. Its case's purge
+  // event is the caller's.
+  result<void> purge(std::string_view sha256_hex, const case_id& owner);
+
+  // How long a read or a claim waits for a group's audio topic before "not there".
+  static constexpr std::chrono::seconds replica_wait{5};
 
  private:
+  // The file, waiting for the group's audio topic when it is not here yet.
+  result<std::string> read(std::string_view sha256_hex, const case_id& owner);
+
   blob_store& blobs_;
   key_store& keys_;
 };

@@ -20,6 +20,7 @@
 #include "events/kafka_event_log.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
+#include "projections/audio_replica.h"
 #include "projections/blob_store.h"
 #include "projections/calendar_projection.h"
 #include "projections/calendar_revision.h"
@@ -168,6 +169,7 @@ struct server_stack::parts {
   std::unique_ptr<projections::key_replica> key_replica;  // a group's: shares the keys
   std::unique_ptr<projections::personal_data> privacy;
   std::unique_ptr<projections::blob_store> blobs;
+  std::unique_ptr<projections::audio_replica> audio_replica;  // a group's: shares the audio
   std::unique_ptr<projections::projection_set> projections;
   std::unique_ptr<projections::projection_runner> runner;
   std::unique_ptr<events::checkpointer> checkpointer;
@@ -341,6 +343,12 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   }
   p->privacy = std::make_unique<projections::personal_data>(*p->keys);
   p->blobs = std::make_unique<projections::blob_store>((data / "blobs").string());
+  // A group shares its call audio through the audio topic (projections/audio_replica.h).
+  if (events::key_log* audio_log = p->log->audio()) {
+    auto replica = projections::audio_replica::start(*audio_log, *p->blobs);
+    if (!replica) return replica.error();
+    p->audio_replica = std::move(replica).value();
+  }
   p->projections = std::make_unique<projections::projection_set>(*p->store);
   if (const auto& e = p->projections->load_error()) return *e;
   p->runner = std::make_unique<projections::projection_runner>(*p->log, *p->store,

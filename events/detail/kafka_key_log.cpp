@@ -14,7 +14,7 @@ void kafka_key_log::commit(partition_id p, std::string key, std::string value,
         errc::invalid_partition,
         "keys partition " + std::to_string(p()) + " of " + std::to_string(partition_count())));
   }
-  group_.append_key(p, std::move(key), std::move(value), std::move(handler));
+  group_.append_side(side_, p, std::move(key), std::move(value), std::move(handler));
 }
 
 result<log_position> kafka_key_log::publish(partition_id p, std::string key, std::string value,
@@ -22,8 +22,8 @@ result<log_position> kafka_key_log::publish(partition_id p, std::string key, std
   // The handler may run after a timeout here: it owns the promise.
   auto done = std::make_shared<std::promise<result<log_position>>>();
   auto outcome = done->get_future();
-  topic_->append_to(p, std::move(key), std::move(value),
-                    [done](result<log_position> r) { done->set_value(std::move(r)); });
+  publish_async(p, std::move(key), std::move(value),
+                [done](result<log_position> r) { done->set_value(std::move(r)); });
   if (outcome.wait_for(timeout) != std::future_status::ready)
     return make_error(errc::timed_out, "the keys topic did not acknowledge in time");
   return outcome.get();

@@ -154,6 +154,9 @@ result<std::map<std::string, std::string>> topic_configs(rd_kafka_t* rk, const s
   size_t n = 0;
   const rd_kafka_ConfigResource_t** described = rd_kafka_DescribeConfigs_result_resources(r, &n);
   if (n != 1) return make_error(errc::unavailable, "describe topic configs: no answer for " + topic);
+  // A broker that has not yet heard of a topic another client has just created: asked again.
+  if (rd_kafka_ConfigResource_error(described[0]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    return make_error(errc::unavailable, "describe configs of " + topic + ": not known yet");
   if (rd_kafka_ConfigResource_error(described[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return translate(rd_kafka_ConfigResource_error(described[0]), "describe configs of " + topic);
   }
@@ -233,9 +236,15 @@ result<void> ensure_topic(rd_kafka_t* admin, const topic_spec& spec,
                           std::to_string(spec.partitions) +
                           " (keys would map to other partitions)");
   }
-  auto configs = topic_configs(admin, spec.name, left(deadline));
-  if (!configs) return std::move(configs).error();
-  return check_configs(spec, configs.value());
+  // Several servers starting at once create the topic once; the others may ask a broker that
+  // has not heard of it yet (unavailable): asked again, until the deadline.
+  for (;;) {
+    auto configs = topic_configs(admin, spec.name, left(deadline));
+    if (configs) return check_configs(spec, configs.value());
+    if (configs.error().code != errc::unavailable || clock::now() >= deadline)
+      return std::move(configs).error();
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
 }
 
 result<topic_description> describe_topic(rd_kafka_t* admin, const std::string& topic,

@@ -121,7 +121,8 @@ void kafka_group::claim_pending() {
                           .delivery = cfg_.delivery,
                           .init = cfg_.init,
                           .fenced_count = &fenced_,
-                          .keys_topic = cfg_.keys_topic};
+                          .keys_topic = cfg_.keys_topic,
+                          .audio_topic = cfg_.audio_topic};
     wc.props["transactional.id"] = transactional_id(cfg_.group, cfg_.topic, p);
     const partition_claim claim{p, cfg_.advertise, cfg_.group,
                                 from_chrono(std::chrono::system_clock::now())};
@@ -239,21 +240,22 @@ void kafka_group::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void kafka_group::append(partition_id p, std::string key, std::string value,
                          event_log::append_handler handler) {
-  to_writer(p, std::move(key), std::move(value), std::move(handler), false);
+  to_writer(p, std::move(key), std::move(value), std::move(handler), txn_writer::destination::log);
 }
 
-void kafka_group::append_key(partition_id p, std::string key, std::string value,
-                             event_log::append_handler handler) {
-  to_writer(p, std::move(key), std::move(value), std::move(handler), true);
+void kafka_group::append_side(txn_writer::destination to, partition_id p, std::string key,
+                              std::string value, event_log::append_handler handler) {
+  to_writer(p, std::move(key), std::move(value), std::move(handler), to);
 }
 
 void kafka_group::to_writer(partition_id p, std::string key, std::string value,
-                            event_log::append_handler handler, bool to_keys) {
+                            event_log::append_handler handler, txn_writer::destination to) {
   {
     std::shared_lock lk(writers_mu_);
     auto it = writers_.find(p());
-    if (it != writers_.end() && (to_keys ? it->second->append_key(key, value, handler)
-                                         : it->second->append(key, value, handler)))
+    if (it != writers_.end() &&
+        (to == txn_writer::destination::log ? it->second->append(key, value, handler)
+                                            : it->second->append_side(to, key, value, handler)))
       return;
   }
   refuse(std::move(handler),

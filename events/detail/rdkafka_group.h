@@ -59,6 +59,7 @@ class kafka_group {
     std::chrono::milliseconds delivery{10'000};
     std::chrono::milliseconds init{30'000};
     std::string keys_topic;  // the data keys' topic each writer also writes (empty: none)
+    std::string audio_topic;  // the call audio's topic, the same way (empty: none)
   };
 
   explicit kafka_group(config cfg);
@@ -76,7 +77,13 @@ class kafka_group {
               event_log::append_handler handler);
   // To the keys topic through p's writer (txn_writer::append_key), or errc::not_owner as above.
   void append_key(partition_id p, std::string key, std::string value,
-                  event_log::append_handler handler);
+                  event_log::append_handler handler) {
+    append_side(txn_writer::destination::keys, p, std::move(key), std::move(value),
+                std::move(handler));
+  }
+  // To a side topic (keys or audio) through p's writer, or errc::not_owner as above.
+  void append_side(txn_writer::destination to, partition_id p, std::string key, std::string value,
+                   event_log::append_handler handler);
   // Waits until every append issued before the call has been answered.
   result<void> flush(std::chrono::milliseconds timeout);
 
@@ -94,7 +101,7 @@ class kafka_group {
   // owns(p) false, the listener hears of it, p's writer finishes and is destroyed.
   void release(partition_id p, bool lost);
   void to_writer(partition_id p, std::string key, std::string value,
-                 event_log::append_handler handler, bool to_keys);
+                 event_log::append_handler handler, txn_writer::destination to);
   void refuse(event_log::append_handler handler, error e);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);

@@ -1,6 +1,7 @@
 #include "events/detail/rdkafka_txn_producer.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -40,7 +41,7 @@ result<std::unique_ptr<txn_writer>> txn_writer::start(config cfg, std::string cl
                           std::move(claim_value),
                           [&outcome](result<log_position> r) { outcome = std::move(r); },
                           {},
-                          false});
+                          destination::log});
   {
     // Counted as accepted, since transact() counts it answered: otherwise flush() would return
     // with one append still unanswered.
@@ -71,6 +72,10 @@ result<void> txn_writer::init() {
     keys_rkt_.reset(rd_kafka_topic_new(rk_.get(), cfg_.keys_topic.c_str(), nullptr));
     if (!keys_rkt_) return translate(rd_kafka_last_error(), "keys topic handle");
   }
+  if (!cfg_.audio_topic.empty()) {
+    audio_rkt_.reset(rd_kafka_topic_new(rk_.get(), cfg_.audio_topic.c_str(), nullptr));
+    if (!audio_rkt_) return translate(rd_kafka_last_error(), "audio topic handle");
+  }
   // Fences every earlier producer of this transactional.id and aborts its open transaction;
   // retriable answers (the coordinator still finishing that transaction) are retried.
   const auto deadline = clock::now() + cfg_.init;
@@ -85,19 +90,44 @@ result<void> txn_writer::init() {
 txn_writer::~txn_writer() { finish(); }
 
 bool txn_writer::append(std::string& key, std::string& value, delivery_handler& handler) {
-  return enqueue(key, value, handler, false);
+  return enqueue(key, value, handler, destination::log);
 }
 
-bool txn_writer::append_key(std::string& key, std::string& value, delivery_handler& handler) {
-  return keys_rkt_ && enqueue(key, value, handler, true);
+bool txn_writer::append_side(destination to, std::string& key, std::string& value,
+                             delivery_handler& handler) {
+  return to != destination::log && handle_of(to) && enqueue(key, value, handler, to);
+}
+
+rd_kafka_topic_t* txn_writer::handle_of(destination to) const {
+  switch (to) {
+    case destination::keys:
+      return keys_rkt_.get();
+    case destination::audio:
+      return audio_rkt_.get();
+    case destination::log:
+      break;
+  }
+  return rkt_.get();
+}
+
+const std::string& txn_writer::topic_of(destination to) const {
+  switch (to) {
+    case destination::keys:
+      return cfg_.keys_topic;
+    case destination::audio:
+      return cfg_.audio_topic;
+    case destination::log:
+      break;
+  }
+  return cfg_.topic;
 }
 
 bool txn_writer::enqueue(std::string& key, std::string& value, delivery_handler& handler,
-                         bool to_keys) {
+                         destination to) {
   {
     std::lock_guard lk(mu_);
     if (finishing_) return false;
-    queue_.push_back(pending{std::move(key), std::move(value), std::move(handler), {}, to_keys});
+    queue_.push_back(pending{std::move(key), std::move(value), std::move(handler), {}, to});
     ++accepted_;
   }
   cv_.notify_all();
@@ -215,13 +245,13 @@ void txn_writer::transact(std::vector<pending>& batch) {
   for (auto& p : batch) {
     p.rep = std::make_unique<report>();
     // Flag F_COPY: librdkafka keeps its own copy, the batch may go before the reports. An empty
-    // key record is a tombstone: a null value, which compaction removes with its key's records.
-    const bool tombstone = p.to_keys && p.value.empty();
+    // side topic record is a tombstone: a null value, which compaction removes with its key's
+    // records.
+    const bool tombstone = p.to != destination::log && p.value.empty();
     const rd_kafka_resp_err_t err =
-        rd_kafka_produce(p.to_keys ? keys_rkt_.get() : rkt_.get(), cfg_.partition(),
-                         RD_KAFKA_MSG_F_COPY, tombstone ? nullptr : p.value.data(),
-                         tombstone ? 0 : p.value.size(), p.key.data(), p.key.size(),
-                         p.rep.get()) == -1
+        rd_kafka_produce(handle_of(p.to), cfg_.partition(), RD_KAFKA_MSG_F_COPY,
+                         tombstone ? nullptr : p.value.data(), tombstone ? 0 : p.value.size(),
+                         p.key.data(), p.key.size(), p.rep.get()) == -1
             ? rd_kafka_last_error()
             : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -257,14 +287,15 @@ void txn_writer::transact(std::vector<pending>& batch) {
                                                         cause.detail + "); the writer is stopped"));
   }
   retired_.clear();
-  std::int64_t last = -1;
-  std::int64_t last_key = -1;
+  // The last offset per target (log, keys, audio).
+  std::array<std::int64_t, 3> last{-1, -1, -1};
   for (const auto& p : batch) {
-    std::int64_t& l = p.to_keys ? last_key : last;
+    std::int64_t& l = last.at(static_cast<std::size_t>(p.to));
     l = std::max(l, p.rep->offset);
   }
-  if (last >= 0) wait_visible(cfg_.topic, last);
-  if (last_key >= 0) wait_visible(cfg_.keys_topic, last_key);
+  for (const destination t : {destination::log, destination::keys, destination::audio})
+    if (last.at(static_cast<std::size_t>(t)) >= 0)
+      wait_visible(topic_of(t), last.at(static_cast<std::size_t>(t)));
   for (auto& p : batch) {
     p.handler(log_position{cfg_.partition, log_offset{p.rep->offset}});
     {

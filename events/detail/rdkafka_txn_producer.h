@@ -34,7 +34,8 @@ namespace caseline::events::detail {
 // never requested, errc::outcome_unknown when it was; after that the writer is stopped and every
 // later append gets errc::fenced (a fenced writer must never init again: it would fence the
 // partition's rightful owner; only the group, which knows whether p is still assigned here,
-// replaces it with a new writer).
+// replaces it with a new writer). The call audio's topic (config::audio_topic) is written like the
+// keys topic (append_side).
 //
 // Lifecycle: start() creates the producer, fences the previous owner and commits `claim` as the
 // first transaction, then starts the thread; finish() (or the destructor) stops taking appends
@@ -44,6 +45,8 @@ namespace caseline::events::detail {
 class txn_writer {
  public:
   using delivery_handler = std::function<void(result<log_position>)>;
+  // The topic an append goes to: the case log, or a side topic's partition of the same number.
+  enum class destination : std::uint8_t { log, keys, audio };
 
   struct config {
     std::string topic;
@@ -55,6 +58,7 @@ class txn_writer {
     // The data keys' topic (events/key_log.h), written by append_key in the same transactions;
     // empty: none.
     std::string keys_topic;
+    std::string audio_topic;  // the call audio's (events/key_log.h), like keys_topic
   };
 
   // The claim record's position in `claimed_at` on success.
@@ -72,7 +76,11 @@ class txn_writer {
   // The same to the keys topic's partition of the same number (an empty value is written as a
   // tombstone), in the writer's transactions: fenced with it. The handler gets the keys topic's
   // position. Without a keys topic it is refused like an append after finish.
-  bool append_key(std::string& key, std::string& value, delivery_handler& handler);
+  bool append_key(std::string& key, std::string& value, delivery_handler& handler) {
+    return append_side(destination::keys, key, value, handler);
+  }
+  // The same for any side topic (destination::keys or destination::audio).
+  bool append_side(destination to, std::string& key, std::string& value, delivery_handler& handler);
   // Waits until every append accepted before the call has been answered.
   result<void> flush(std::chrono::steady_clock::time_point deadline);
   // Stops taking appends, commits what is queued, answers all, joins. Idempotent.
@@ -92,7 +100,7 @@ class txn_writer {
     std::string value;
     delivery_handler handler;
     std::unique_ptr<report> rep;
-    bool to_keys{false};  // to the keys topic (append_key)
+    destination to{destination::log};
   };
 
  private:
@@ -106,7 +114,10 @@ class txn_writer {
   // Waits (bounded by `delivery`) until read_committed readers see the offsets of `topic` up to
   // `last`.
   void wait_visible(const std::string& topic, std::int64_t last);
-  bool enqueue(std::string& key, std::string& value, delivery_handler& handler, bool to_keys);
+  bool enqueue(std::string& key, std::string& value, delivery_handler& handler, destination to);
+  // The topic handle and name of a target (null for a side topic this writer has not).
+  rd_kafka_topic_t* handle_of(destination to) const;
+  const std::string& topic_of(destination to) const;
   void stop(const char* why);
 
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
@@ -118,6 +129,7 @@ class txn_writer {
   handle_ptr rk_;
   topic_ptr rkt_;  // after rk_: destroyed first
   topic_ptr keys_rkt_;  // the keys topic's, with one
+  topic_ptr audio_rkt_;  // the audio topic's, with one
 
   std::mutex mu_;
   std::condition_variable cv_;  // the queue or the answered count changed

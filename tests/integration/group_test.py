@@ -301,6 +301,57 @@ def admin_call(members, admin, method, path, body, timeout=120):
     raise RuntimeError(f"{method} {path}: no member took it: {last}")
 
 
+def recording_across(members, tokens, timeout=120):
+    """A recording of several chunks uploaded on one member, named by a case received on a
+    second, read on the third. Returns what went wrong, or None."""
+    audio = random.Random(20261201).randbytes(1536 * 1024 + 77)
+    deadline = time.monotonic() + timeout
+    up = None
+    while time.monotonic() < deadline:
+        status, _, raw = chaos.call(members[0].address, "PUT", "/v1/recordings", audio,
+                                    {"Authorization": "Bearer " + tokens["agent"],
+                                     "Content-Type": "audio/wav"}, timeout=30)
+        if status == 201:
+            up = json.loads(raw)
+            break
+        if status < 500:
+            return f"recording upload: {status} {raw[:200]!r}"
+        time.sleep(0.5)  # the group is settling: retry, bounded by the deadline
+    if up is None:
+        return "recording upload: no 201"
+    body = json.dumps({"channel": "phone", "center": CENTER,
+                       "caller": {"phone": "13912345678", "name": "audio"},
+                       "content": "group test recording",
+                       "recording": {"uri": up["uri"], "sha256": up["sha256"],
+                                     "duration_s": 90}})
+    case, position = None, None
+    while time.monotonic() < deadline:
+        status, headers, raw = chaos.call(members[1].address, "POST", "/v1/cases", body,
+                                          {**auth(tokens["agent"]),
+                                           "Idempotency-Key": f"audio-{os.getpid()}"},
+                                          timeout=30)
+        if status == 201:
+            case, position = json.loads(raw)["id"], headers.get("caseline-position")
+            break
+        if status < 500:
+            return f"case with the recording: {status} {raw[:200]!r}"
+        time.sleep(0.5)  # retried with the same Idempotency-Key, bounded by the deadline
+    if case is None:
+        return "case with the recording: no 201"
+    last = None
+    while time.monotonic() < deadline:
+        headers = {"Authorization": "Bearer " + tokens["supervisor"]}
+        if position:
+            headers["Caseline-After"] = position
+        status, _, raw = chaos.call(members[2].address, "GET", f"/v1/cases/{case}/recording",
+                                    None, headers, timeout=30)
+        if status == 200:
+            return None if raw == audio else "the recording read on member 2 differs"
+        last = (status, raw[:200])
+        time.sleep(0.5)  # member 2 applies the case and the audio: bounded by the deadline
+    return f"the recording was not read on member 2: {last}"
+
+
 def set_clocks(members, admin, at):
     body = json.dumps({"now": at.isoformat(timespec="seconds")})
     for m in members:
@@ -419,6 +470,13 @@ def run(binary, seconds, clients):
             problems.append(f"{missing} acknowledged commands missing")
         if twice:
             problems.append(f"{twice} commands in the log twice")
+
+        # Call audio across the group: uploaded on member 0, named by a case received on member
+        # 1, read on member 2 (the audio topic, projections/audio_replica.h).
+        recording_problem = recording_across(members, tokens)
+        result["recording_across"] = recording_problem or "ok"
+        if recording_problem:
+            problems.append(recording_problem)
 
         # The reply deadlines pass (30 working days at most): the owners remind, once each, also
         # when every instance runs its reminders again.

@@ -26,6 +26,7 @@
 #include "projections/personal_data.h"
 #include "projections/registry_projection.h"
 #include "tests/events/kafka_test_support.h"
+#include "tests/privacy/group_support.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
@@ -34,30 +35,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int32_t partitions = 4;
-
-// A listener that takes what the group gives: the key stores are what these tests look at.
-class accepting_listener final : public events::ownership_listener {
- public:
-  void partition_assigned(events::partition_id) override {}
-  void partition_revoked(events::partition_id, bool) override {}
-};
-
-struct group_setup {
-  events::kafka_log_options options;
-  group_setup() {
-    options = events::testing::kafka_options(test::unique_topic("keys"), partitions);
-    options.group = test::unique_topic("keys-group");
-    options.advertise = "http://127.0.0.1:8081";
-    options.session_timeout = 6000ms;  // the broker's minimum
-  }
-  std::unique_ptr<events::event_log> open() const {
-    auto log = events::open_kafka_log(options);
-    REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
-    REQUIRE(log.value()->keys() != nullptr);
-    return std::move(log).value();
-  }
-};
+constexpr std::int32_t partitions = test::group_partitions;
+using test::accepting_listener;
+using test::own_everything;
 
 // One server's key store and its replica of the keys topic.
 struct key_server {
@@ -84,17 +64,12 @@ struct key_server {
   }
 };
 
-void own_everything(events::event_log& log, events::ownership_listener& l) {
-  REQUIRE(log.join(l));
-  REQUIRE(test::eventually([&] { return log.owned().size() == partitions; }, 60s));
-}
-
 }  // namespace
 
 TEST_CASE(
     "a key committed on one server of a group is read on another, and its shred deletes "
     "it there for good") {
-  group_setup g;
+  test::group_setup g("keys");
   accepting_listener listener;
   auto a_log = g.open();
   own_everything(*a_log, listener);
@@ -142,7 +117,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a fenced writer's key is never applied and never replaces the live owner's") {
-  group_setup g;
+  test::group_setup g("keys");
   accepting_listener listener;
   auto a_log = g.open();
   own_everything(*a_log, listener);
@@ -194,7 +169,7 @@ TEST_CASE("a fenced writer's key is never applied and never replaces the live ow
 }
 
 TEST_CASE("a server whose master key is not the group's is refused, naming the setting") {
-  group_setup g;
+  test::group_setup g("keys");
   auto first_log = g.open();
   auto second_log = g.open();
   test::temp_dir dir;

@@ -1,0 +1,207 @@
+// A group's call audio shared through the audio topic (projections/audio_replica.h), on the real
+// broker the test command starts, with real key stores and blob stores in temporary folders: a
+// recording staged on one server, claimed by a case on another and read on a third; a restart
+// from stored offsets; a purge reaching every server; a fenced writer's claimed copy.
+#include "projections/audio_replica.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "core/errc.h"
+#include "events/detail/rdkafka_group.h"
+#include "events/detail/rdkafka_handle.h"
+#include "events/errc.h"
+#include "events/kafka_event_log.h"
+#include "events/key_log.h"
+#include "events/record.h"
+#include "projections/blob_store.h"
+#include "projections/key_replica.h"
+#include "projections/key_store.h"
+#include "projections/recordings.h"
+#include "tests/events/kafka_test_support.h"
+#include "tests/privacy/group_support.h"
+#include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::int32_t partitions = test::group_partitions;
+using test::accepting_listener;
+using test::own_everything;
+
+// One server's key store, blob store and their replicas, as `serve` wires them.
+struct audio_server {
+  std::unique_ptr<projections::key_store> keys;
+  std::unique_ptr<projections::key_replica> key_replica;
+  std::unique_ptr<projections::blob_store> blobs;
+  std::unique_ptr<projections::audio_replica> replica;
+  std::unique_ptr<projections::recording_store> recordings;
+
+  audio_server(events::event_log& log, const std::string& dir, const events::secret_key& master) {
+    std::filesystem::create_directories(dir);
+    auto ks = projections::key_store::open(dir + "/keys", master);
+    REQUIRE_MESSAGE(ks.has_value(), (ks ? std::string{} : ks.error().message()));
+    keys = std::move(ks).value();
+    auto kr = projections::key_replica::start(*log.keys(), *keys, master);
+    REQUIRE_MESSAGE(kr.has_value(), (kr ? std::string{} : kr.error().message()));
+    key_replica = std::move(kr).value();
+    blobs = std::make_unique<projections::blob_store>(dir + "/blobs");
+    auto r = projections::audio_replica::start(*log.audio(), *blobs);
+    REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message()));
+    replica = std::move(r).value();
+    recordings = std::make_unique<projections::recording_store>(*blobs, *keys);
+  }
+  ~audio_server() {
+    recordings.reset();
+    replica.reset();  // before the blob store it writes to
+    key_replica.reset();
+    keys.reset();
+  }
+  // The blob file as this server holds it: none, "staged" or "claimed".
+  std::string copy_of(const std::string& sha) const {
+    auto bytes = blobs->read(sha);
+    if (!bytes) return "none";
+    return projections::is_claimed_recording(bytes.value()) ? "claimed" : "staged";
+  }
+};
+
+std::string random_audio(std::size_t bytes) {
+  std::mt19937 gen(20261201);
+  std::string out(bytes, '\0');
+  for (auto& c : out) c = static_cast<char>(gen() & 0xff);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a recording staged on one server is claimed by a case on another and read on every "
+    "server, in chunks, also after a restart, until a purge deletes it everywhere") {
+  test::group_setup g("audio");
+  accepting_listener listener;
+  auto a_log = g.open();  // the owner of every partition
+  own_everything(*a_log, listener);
+  auto b_log = g.open();  // not a member: it writes no partition
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  audio_server a(*a_log, dir.sub("a"), master);
+  audio_server b(*b_log, dir.sub("b"), master);
+
+  // Several MiB: several chunks of the audio topic, each under the broker's message limit.
+  const std::string audio = random_audio(3 * 1024 * 1024 + 1234);
+  auto staged = b.recordings->stage(audio);
+  REQUIRE_MESSAGE(staged.has_value(), (staged ? std::string{} : staged.error().message()));
+  const std::string sha = staged.value();
+  CHECK(sha == events::to_hex(events::sha256(audio)));
+  CHECK(b.copy_of(sha) == "staged");
+
+  // A takes the case: the staged copy is there for it (waited for, not "not there").
+  const case_id id{"410100-20261201-000001"};
+  REQUIRE(a.keys->create(id).has_value());
+  REQUIRE(a.recordings->claimable(sha, id).has_value());
+  REQUIRE(a.recordings->claim(sha, id).has_value());
+  CHECK(a.copy_of(sha) == "claimed");
+  // The claimed copy replaces B's staged one, from the topic.
+  CHECK(test::eventually([&] { return b.copy_of(sha) == "claimed"; }, 30s));
+  auto on_b = b.recordings->open(sha, id);
+  REQUIRE_MESSAGE(on_b.has_value(), (on_b ? std::string{} : on_b.error().message()));
+  CHECK(on_b.value() == audio);
+  // Another case cannot claim it, on either server.
+  CHECK(b.recordings->claimable(sha, case_id{"410100-20261201-000002"}).error().code ==
+        core::errc::invalid_argument);
+
+  // A third server, started afterwards, has it too; and again after a restart from its offsets.
+  auto c = std::make_unique<audio_server>(*b_log, dir.sub("c"), master);
+  CHECK(c->copy_of(sha) == "claimed");
+  CHECK(c->recordings->open(sha, id).value() == audio);
+  const auto offsets = c->blobs->read_file(projections::audio_replica::offsets_file);
+  REQUIRE(offsets.has_value());
+  CHECK_FALSE(offsets.value().empty());
+  c.reset();
+  c = std::make_unique<audio_server>(*b_log, dir.sub("c"), master);
+  CHECK(c->blobs->read_file(projections::audio_replica::offsets_file).value() == offsets.value());
+  CHECK(c->recordings->open(sha, id).value() == audio);
+
+  SUBCASE("a purge through the case's owner deletes every server's copy; elsewhere it is refused") {
+    auto refused = b.recordings->purge(sha, id);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == events::errc::not_owner);
+    CHECK(b.copy_of(sha) == "claimed");
+    REQUIRE(a.recordings->purge(sha, id).has_value());
+    CHECK(a.copy_of(sha) == "none");
+    CHECK(test::eventually([&] { return b.copy_of(sha) == "none"; }, 30s));
+    CHECK(test::eventually([&] { return c->copy_of(sha) == "none"; }, 30s));
+    CHECK(b.recordings->open(sha, id).error().code == events::errc::not_found);
+    // A server started later applies the topic from its start: nothing comes back.
+    audio_server d(*b_log, dir.sub("d"), master);
+    CHECK(d.copy_of(sha) == "none");
+    CHECK_FALSE(d.blobs->file_exists("parts/" + sha + ".c"));
+    CHECK_FALSE(b.blobs->file_exists("parts/" + sha + ".c"));
+  }
+}
+
+TEST_CASE("a fenced writer's claimed copy is never applied; the staged one keeps serving") {
+  test::group_setup g("audio");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  auto b_log = g.open();
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  audio_server a(*a_log, dir.sub("a"), master);
+  audio_server b(*b_log, dir.sub("b"), master);
+
+  const std::string audio = random_audio(2000);
+  auto staged = a.recordings->stage(audio);
+  REQUIRE(staged.has_value());
+  const std::string sha = staged.value();
+  const case_id id{"410100-20261201-000007"};
+  REQUIRE(a.keys->create(id).has_value());
+  CHECK(test::eventually([&] { return b.copy_of(sha) == "staged"; }, 30s));
+
+  // The live owner of the case's partition (a newer producer of its transactional.id, as a new
+  // owner's writer is) fences A's writer.
+  const auto p = events::partition_for(id(), partitions);
+  auto conf =
+      events::detail::make_conf({{"bootstrap.servers", events::testing::kafka_bootstrap()},
+                                 {"transactional.id", events::detail::kafka_group::transactional_id(
+                                                          g.options.group, g.options.topic, p)},
+                                 {"enable.idempotence", "true"},
+                                 {"acks", "all"}});
+  REQUIRE(conf.has_value());
+  auto live = events::detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  REQUIRE(live.has_value());
+  using error_ptr = events::detail::rdkafka_ptr<rd_kafka_error_t>;
+  REQUIRE_FALSE(error_ptr{rd_kafka_init_transactions(live.value().get(), 60000)});
+
+  // The zombie claims: its own file is re-sealed, but the group's copy is not committed.
+  REQUIRE(a.recordings->claim(sha, id).has_value());
+  auto file = a.blobs->read(sha);
+  REQUIRE(file.has_value());
+  std::promise<result<void>> committed;
+  a.replica->commit_claimed(id, sha, file.value(), 2000,
+                            [&](result<void> r) { committed.set_value(std::move(r)); });
+  auto outcome = committed.get_future();
+  REQUIRE(outcome.wait_for(60s) == std::future_status::ready);
+  const auto r = outcome.get();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(
+      (r.error().code == events::errc::fenced || r.error().code == events::errc::outcome_unknown));
+  // Everything the case's audio partition holds is applied on B: still the staged copy, which
+  // opens there (B holds the case's key) for the case that references it.
+  REQUIRE(b.replica->catch_up(p, 30s).has_value());
+  REQUIRE(b.replica->catch_up(events::partition_for(sha, partitions), 30s).has_value());
+  CHECK(b.copy_of(sha) == "staged");
+  CHECK(b.recordings->open(sha, id).value() == audio);
+}
