@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "events/errc.h"
+#include "events/key_journal.h"
 #include "events/storage/big_endian.h"
 #include "events/storage/key.h"
 #include "events/storage/secondary.h"
@@ -22,6 +23,7 @@ namespace {
 
 using storage::from_rocksdb;
 
+using embedded_layout::journal_family;
 using embedded_layout::partitions_key;
 using embedded_layout::records_family;
 
@@ -49,6 +51,9 @@ class log_store {
   std::int32_t partitions() const { return static_cast<std::int32_t>(end_.size()); }
   rocksdb::DB& db() { return secondary_ ? secondary_->db() : *db_; }
   rocksdb::ColumnFamilyHandle* records() { return handles_[1]; }
+  // The key journal's family; none when opened read-only.
+  rocksdb::ColumnFamilyHandle* journal() { return handles_.size() > 2 ? handles_[2] : nullptr; }
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles() const { return handles_; }
 
   std::int64_t end_of(std::int32_t p) {
     std::lock_guard lk(mu_);
@@ -112,7 +117,7 @@ class log_store {
  private:
   std::unique_ptr<storage::secondary_db> secondary_;  // read-only: owns the database and handles
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, records]
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, records, key journal]
   std::mutex mu_;
   std::condition_variable appended_;
   std::vector<std::int64_t> end_;  // next offset per partition, guarded by mu_
@@ -181,7 +186,7 @@ class embedded_subscription final : public subscription {
 
 // Lifecycle: opened by open_embedded_log; the destructor writes every queued append, then
 // stops the writer. Subscriptions keep the store alive but must be destroyed by their owner.
-class embedded_event_log final : public event_log {
+class embedded_event_log final : public event_log, public key_journal {
  public:
   embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch)
       : store_(std::move(store)), max_batch_(max_batch) {
@@ -255,14 +260,68 @@ class embedded_event_log final : public event_log {
 
   result<void> check() override { return success(); }
 
+  key_journal* journal() { return store_->read_only() ? nullptr : this; }
+
+  void append_with_key(std::string key, std::string value, journaled_key k,
+                       append_handler handler) override {
+    const partition_id p = partition_for(key, store_->partitions());
+    enqueue(p, std::move(key), std::move(value), std::move(handler), std::move(k));
+  }
+
+  void on_durable(durable_handler handler) override {
+    std::lock_guard lk(durable_mu_);
+    durable_ = std::move(handler);
+  }
+
+  result<std::vector<journaled_key>> pending() override {
+    std::vector<journaled_key> out;
+    if (!store_->journal()) return out;
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db().NewIterator(rocksdb::ReadOptions(), store_->journal()));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      out.push_back({it->key().ToString(), it->value().ToString()});
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read the key journal");
+    return out;
+  }
+
+  result<void> erase(std::span<const std::string> ids) override {
+    return delete_journaled(ids, false);
+  }
+
+  result<void> purge(std::span<const std::string> ids) override {
+    if (auto r = delete_journaled(ids, true); !r) return r;
+    // Every family, so that the WAL files that held the keys become obsolete and are deleted;
+    // then the journal's SST files are rewritten without them.
+    auto s = store_->db().Flush(rocksdb::FlushOptions(), store_->handles());
+    if (!s.ok()) return from_rocksdb(s, "flush the embedded log");
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = store_->db().CompactRange(co, store_->journal(), nullptr, nullptr);
+    if (!s.ok()) return from_rocksdb(s, "compact the key journal");
+    return success();
+  }
+
  private:
-  void enqueue(partition_id p, std::string key, std::string value, append_handler handler) {
+  result<void> delete_journaled(std::span<const std::string> ids, bool sync) {
+    if (!store_->journal()) return make_error(errc::closed, "the embedded log is open read-only");
+    rocksdb::WriteBatch wb;
+    for (const auto& id : ids) wb.Delete(store_->journal(), id);
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    const auto s = store_->db().Write(wo, &wb);
+    if (!s.ok()) return from_rocksdb(s, "erase from the key journal");
+    return success();
+  }
+
+  void enqueue(partition_id p, std::string key, std::string value, append_handler handler,
+               std::optional<journaled_key> journaled = std::nullopt) {
     if (store_->read_only())
       return handler(make_error(errc::closed, "the embedded log is open read-only"));
     {
       std::lock_guard lk(queue_mu_);
       if (!stopping_) {
-        queue_.push_back(pending{p, std::move(key), std::move(value), std::move(handler)});
+        queue_.push_back(queued_append{p, std::move(key), std::move(value), std::move(handler),
+                                       std::move(journaled)});
         ++issued_;
         queue_cv_.notify_one();
         return;
@@ -271,15 +330,16 @@ class embedded_event_log final : public event_log {
     handler(make_error(errc::closed, "append after shutdown began"));
   }
 
-  struct pending {
+  struct queued_append {
     partition_id partition;
     std::string key;
     std::string value;
     append_handler handler;
+    std::optional<journaled_key> journaled;  // written in the same WriteBatch
   };
 
   void write_loop() {
-    std::vector<pending> batch;
+    std::vector<queued_append> batch;
     std::vector<log_position> positions;
     for (;;) {
       {
@@ -302,16 +362,21 @@ class embedded_event_log final : public event_log {
   }
 
   // One WriteBatch and one WAL sync for the whole group; the handlers run after it.
-  void write_batch(std::vector<pending>& batch, std::vector<log_position>& positions) {
+  void write_batch(std::vector<queued_append>& batch, std::vector<log_position>& positions) {
     const auto before = next_;
     positions.clear();
     rocksdb::WriteBatch wb;
+    journaled_.clear();
     for (auto& item : batch) {
       const partition_id p = item.partition;
       const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
       wb.Put(store_->records(), record_key(p(), offset),
              embedded_layout::record_value{item.key, item.value}.encode());
       positions.push_back({p, log_offset{offset}});
+      if (item.journaled) {
+        wb.Put(store_->journal(), item.journaled->id, item.journaled->wrapped);
+        journaled_.push_back(std::move(*item.journaled));
+      }
     }
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -326,17 +391,24 @@ class embedded_event_log final : public event_log {
       return;
     }
     store_->publish(next_);
+    if (!journaled_.empty()) {
+      std::lock_guard lk(durable_mu_);
+      if (durable_) durable_(journaled_);
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].handler(positions[i]);
   }
 
   std::shared_ptr<log_store> store_;
   std::size_t max_batch_;
   std::vector<std::int64_t> next_;  // owned by the writer thread
+  std::vector<journaled_key> journaled_;  // the keys of the batch being written (writer thread)
+  std::mutex durable_mu_;
+  durable_handler durable_;  // guarded by durable_mu_
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::condition_variable flushed_cv_;
-  std::deque<pending> queue_;
+  std::deque<queued_append> queue_;
   std::uint64_t issued_{0};
   std::uint64_t completed_{0};
   bool stopping_{false};
@@ -363,6 +435,15 @@ result<std::vector<std::int64_t>> end_offsets(rocksdb::DB& db, rocksdb::ColumnFa
   return end;
 }
 
+// The key journal's entries live for milliseconds (erased once the key store synced them), so a
+// small memtable: flushed often (mostly tombstones), it never keeps the log's older WAL files,
+// which hold journaled keys, alive for long.
+rocksdb::ColumnFamilyOptions journal_options() {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 1 << 20;
+  return o;
+}
+
 result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& options) {
   auto db = storage::open_secondary(
       options.dir, {rocksdb::kDefaultColumnFamilyName, std::string(records_family)});
@@ -383,6 +464,11 @@ result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& op
 
 }  // namespace
 
+key_journal* journal_of(event_log& log) {
+  auto* embedded = dynamic_cast<embedded_event_log*>(&log);
+  return embedded ? embedded->journal() : nullptr;
+}
+
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {
   if (options.read_only) return open_read_only(options);
   if (options.partitions < 1 || options.partitions > 4096)
@@ -392,7 +478,8 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   db_options.create_missing_column_families = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {std::string(records_family), rocksdb::ColumnFamilyOptions()}};
+      {std::string(records_family), rocksdb::ColumnFamilyOptions()},
+      {std::string(journal_family), journal_options()}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);

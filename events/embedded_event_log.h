@@ -26,15 +26,25 @@ struct embedded_log_options {
 // The single-machine log: records in a RocksDB column family keyed by (partition, offset).
 // Appends are queued and group-committed by one writer thread: one WriteBatch and one WAL sync
 // per batch, then the handlers run. A record is acknowledged only once it would survive a
-// process crash or power loss.
+// process crash or power loss. It is also a key journal (event_log::journal): a new case's
+// wrapped key rides in its first record's WriteBatch.
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options);
+
+class key_journal;
+// The key journal (events/key_journal.h) of an embedded log opened for writing; null for a
+// read-only one and for any other log. It lives as long as the log.
+key_journal* journal_of(event_log& log);
 
 // The embedded log's stored layout (notation of events/storage/key.h), for the log itself and
 // for the tools and tests that open its RocksDB directly:
 //   column family "records": be32(partition) be64(offset) -> be32(key length), key, record bytes
 //   default column family:   "partitions" -> the partition count (decimal)
+//   column family "key_journal": case id -> its data key wrapped by the master key, written with
+//                                the case's first record, erased once the key store holds it
+//                                (events/key_journal.h)
 namespace embedded_layout {
 constexpr std::string_view records_family = "records";
+constexpr std::string_view journal_family = "key_journal";
 constexpr std::string_view partitions_key = "partitions";
 
 struct record_key {

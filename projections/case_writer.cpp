@@ -318,6 +318,7 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
 void case_writer::submit(command_request request, done_handler done) {
   std::string id;
   std::optional<error> refused;
+  bool given_out = false;  // a new case's id, allocated here
   std::unique_lock lk(mu_);
   if (draining_) {
     refused = make_error(errc::shutting_down);
@@ -329,6 +330,7 @@ void case_writer::submit(command_request request, done_handler done) {
     refused = std::move(allocated).error();
   } else {
     id = std::move(allocated).value();
+    given_out = true;
     request.id = case_id{id};
     std::get<core::receive>(request.cmd).id = case_id{id};
   }
@@ -337,8 +339,15 @@ void case_writer::submit(command_request request, done_handler done) {
     done(std::move(*refused));
     return;
   }
-  if (slots_.size() >= sweep_threshold) sweep_locked();
+  if (slots_.size() >= sweep_at_) sweep_locked();
+  const bool fresh = given_out && !slots_.contains(id);
   slot& s = slots_[id];
+  // An id just given out is free (above everything its partition holds, and not given out
+  // before): its case is known to be empty without reading the store.
+  if (fresh) {
+    s.cached = case_row{};
+    s.cached->state.id = case_id{id};
+  }
   // Decided here, without a hop to a writer thread, when deciding cannot wait: neither for the
   // projection (the last append's outcome is unknown) nor for the partition's sample gate (a
   // closing command).
@@ -362,6 +371,9 @@ void case_writer::sweep_locked() {
     else
       ++it;
   }
+  // Amortised: when the projection lags, most slots stay, and sweeping again at the next submit
+  // would walk them all for each command.
+  sweep_at_ = std::max(sweep_threshold, 2 * slots_.size());
 }
 
 void case_writer::run_next(const std::string& id) {
@@ -447,15 +459,17 @@ void case_writer::run_next(const std::string& id) {
   if (!decided) return fail(decided.error());
   if (decided.value().empty()) {  // nothing to do (e.g. a reminder already sent): append nothing
     if (gated) leave_sample(partition, std::nullopt, true);
-    work.done(command_outcome{cached->state, std::nullopt, {}});
+    work.done(command_outcome{cached->state, std::nullopt, {}, std::nullopt});
     return finish(id);
   }
   // Personal text leaves this process only encrypted: the log, the projections and every copy
   // hold ciphertext bound to this case, event and field. A new case's key is made here and
-  // stored below, before its record is appended.
+  // made durable below, before its record is appended or in the same synced write.
   std::optional<events::secret_key> new_key;
+  std::optional<std::vector<core::event>> plain;  // a new case's events before sealing
   if (personal_data_) {
     if (cached->state.version == 0) {
+      plain = decided.value();
       new_key = personal_data_->seal_new_case(cid, decided.value());
     } else if (auto sealed =
                    personal_data_->seal(cid, cached->state.version + 1, decided.value(), false);
@@ -489,8 +503,19 @@ void case_writer::run_next(const std::string& id) {
     c->outcome.events.push_back(std::move(env));
   }
   c->outcome.state = c->row.state;
+  if (plain) {
+    core::case_state shown = cached->state;
+    for (const auto& ev : *plain) shown = core::evolve(std::move(shown), ev, ctx.now);
+    c->outcome.shown = std::move(shown);
+  }
   std::string record = events::encode_record(rec);
   if (!new_key) return append(std::move(c), std::move(record));
+  // The embedded log: the key rides in the record's own synced write (one sync for both).
+  if (personal_data_->key_journal()) {
+    auto entry = personal_data_->journal_entry(cid, *new_key);
+    c->new_key = *new_key;
+    return append(std::move(c), std::move(record), std::move(entry));
+  }
 
   // Group commit: the key store writes the keys of every new case queued meanwhile with one
   // synced write, and this handler runs on its committer thread once the key is durable. The
@@ -509,7 +534,8 @@ void case_writer::run_next(const std::string& id) {
       });
 }
 
-void case_writer::append(std::shared_ptr<decided_command> c, std::string record) {
+void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
+                         std::optional<events::journaled_key> journaled) {
   {
     std::lock_guard lk(mu_);
     ownership& o = owned_[static_cast<std::size_t>(c->partition())];
@@ -526,51 +552,57 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record)
       return;
     }
   }
-  const std::string id = c->id;
-  log_.append(id, std::move(record),
-              [this, c = std::move(c)](result<events::log_position> r) mutable {
-                // The next closing command of the partition may be decided now.
-                if (c->gated) leave_sample(c->partition, c->closure, r.has_value());
-                {
-                  std::lock_guard lk(mu_);
-                  --owned_[static_cast<std::size_t>(c->partition())].appending;
-                }
-                idle_cv_.notify_all();
-                // Runs on a log thread: hand over to a writer thread at once. The log destroys this
-                // callback when it likes (the embedded log: after its whole batch), which can be
-                // after the task answered, drain() returned and the api and the HTTP server are
-                // gone; the done handler holds the api's responder, and with it the server's
-                // connection. So what the callback holds moves into the task, which the writer's
-                // pool destroys before ~case_writer returns (it joins the pool): no done handler
-                // outlives the writer. `this` is not used after post().
-                post([this, c = std::move(c), r = std::move(r)] {
-                  {
-                    std::lock_guard lk(mu_);
-                    slot& s = slots_.at(c->id);
-                    if (r) {
-                      // After a revocation the case may change elsewhere: not cached then.
-                      if (owned_[static_cast<std::size_t>(c->partition())].term == c->term)
-                        s.cached = std::move(c->row);
-                      else
-                        s.cached.reset();
-                      s.position = r.value();
-                      auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
-                      acked = std::max(acked, r.value().offset());
-                    } else {
-                      s.cached.reset();
-                      s.uncertain = true;
-                    }
-                  }
-                  if (r) {
-                    c->outcome.position = r.value();
-                    if (appended_observer_) appended_observer_(c->outcome);
-                    c->done(std::move(c->outcome));
-                  } else {
-                    c->done(r.error());
-                  }
-                  finish(c->id);
-                });
-              });
+  std::string id = c->id;
+  events::event_log::append_handler appended =
+      [this, c = std::move(c)](result<events::log_position> r) mutable {
+        // The next closing command of the partition may be decided now.
+        if (c->gated) leave_sample(c->partition, c->closure, r.has_value());
+        {
+          std::lock_guard lk(mu_);
+          --owned_[static_cast<std::size_t>(c->partition())].appending;
+        }
+        idle_cv_.notify_all();
+        // The journal made the key durable with the record: cached, so no read unwraps it.
+        if (r && c->new_key) personal_data_->remember_key(case_id{c->id}, *c->new_key);
+        // Runs on a log thread: hand over to a writer thread at once. The log destroys this
+        // callback when it likes (the embedded log: after its whole batch), which can be after the
+        // task answered, drain() returned and the api and the HTTP server are gone; the done
+        // handler holds the api's responder, and with it the server's connection. So what the
+        // callback holds moves into the task, which the writer's pool destroys before ~case_writer
+        // returns (it joins the pool): no done handler outlives the writer. `this` is not used
+        // after post().
+        post([this, c = std::move(c), r = std::move(r)] {
+          {
+            std::lock_guard lk(mu_);
+            slot& s = slots_.at(c->id);
+            if (r) {
+              // After a revocation the case may change elsewhere: not cached then.
+              if (owned_[static_cast<std::size_t>(c->partition())].term == c->term)
+                s.cached = std::move(c->row);
+              else
+                s.cached.reset();
+              s.position = r.value();
+              auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
+              acked = std::max(acked, r.value().offset());
+            } else {
+              s.cached.reset();
+              s.uncertain = true;
+            }
+          }
+          if (r) {
+            c->outcome.position = r.value();
+            if (appended_observer_) appended_observer_(c->outcome);
+            c->done(std::move(c->outcome));
+          } else {
+            c->done(r.error());
+          }
+          finish(c->id);
+        });
+      };
+  if (journaled)
+    return personal_data_->key_journal()->append_with_key(
+        std::move(id), std::move(record), std::move(*journaled), std::move(appended));
+  log_.append(std::move(id), std::move(record), std::move(appended));
 }
 
 void case_writer::finish(const std::string& id) {

@@ -16,6 +16,7 @@
 #include "core/decide.h"
 #include "core/result.h"
 #include "events/event_log.h"
+#include "events/key_journal.h"
 #include "events/record.h"
 #include "events/thread_pool.h"
 #include "projections/case_projection.h"
@@ -47,6 +48,9 @@ struct command_outcome {
   // that was already sent).
   std::optional<events::log_position> position;
   std::vector<events::envelope> events;
+  // `state` with its personal fields in the clear, when the writer had every one of them before
+  // sealing (a new case): its answer needs no decryption.
+  std::optional<core::case_state> shown;
 };
 
 // The write side: decides commands against each case's current state and appends their events,
@@ -183,6 +187,7 @@ class case_writer final : public events::ownership_listener {
     done_handler done;
     command_outcome outcome;
     case_row row;  // the case after the command
+    std::optional<events::secret_key> new_key;  // a new case's, appended in the key journal
   };
 
   // Whether this writer decides for a partition. Each assignment and each revocation starts a new
@@ -196,7 +201,10 @@ class case_writer final : public events::ownership_listener {
 
   void post(std::function<void()> task);
   // Appends the command's record; its handler runs on a writer thread once the log answered.
-  void append(std::shared_ptr<decided_command> c, std::string record);
+  // With `journaled`, a new case's wrapped key is written in the same durable write
+  // (events/key_journal.h).
+  void append(std::shared_ptr<decided_command> c, std::string record,
+              std::optional<events::journaled_key> journaled = std::nullopt);
   // Waits until no closing command of p is in flight, then takes p's gate and returns the tally
   // of the center's month. On error the gate is not taken.
   result<core::revisit_tally> enter_sample(events::partition_id p, const center_code& center,
@@ -227,6 +235,7 @@ class case_writer final : public events::ownership_listener {
   mutable std::mutex mu_;
   mutable std::condition_variable idle_cv_;  // in flight, appending, accepting: all on mu_
   std::unordered_map<std::string, slot> slots_;
+  std::size_t sweep_at_{4096};  // the next sweep, when slots_ reaches this size
   // ("<center>-<YYYYMMDD>", partition) -> the highest sequence given out in the partition
   std::map<std::pair<std::string, std::int32_t>, std::uint64_t> counters_;
   std::vector<std::int64_t> last_acked_;

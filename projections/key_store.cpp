@@ -102,6 +102,7 @@ result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& 
 }
 
 key_store::~key_store() {
+  if (journal_) journal_->on_durable({});  // waits for a running call
   {
     std::lock_guard lk(queue_mu_);
     stopping_ = true;
@@ -169,16 +170,75 @@ result<events::secret_key> key_store::create(const case_id& id) {
 
 void key_store::commit_loop() {
   std::vector<queued_key> group;
+  std::vector<std::string> journaled;
   for (;;) {
     {
       std::unique_lock lk(queue_mu_);
-      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and every queued key is written
+      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !unsynced_.empty(); });
+      // Stopping, and every queued key is written (journaled ones left unsynced stay in the
+      // journal: the next start copies them again).
+      if (queue_.empty() && unsynced_.empty()) return;
       group.swap(queue_);
+      journaled.swap(unsynced_);
     }
-    commit(group);
+    if (!group.empty()) commit(group);
+    if (!journaled.empty()) sync_journaled(journaled);
     group.clear();
+    journaled.clear();
   }
+}
+
+result<void> key_store::use_journal(events::key_journal& j) {
+  auto left = j.pending();
+  if (!left) return left.error();
+  if (!left.value().empty()) {
+    rocksdb::WriteBatch batch;
+    std::vector<std::string> ids;
+    for (const auto& k : left.value()) {
+      batch.Put(k.id, k.wrapped);
+      ids.push_back(k.id);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const auto s = db_->Write(wo, &batch);
+    if (!s.ok()) return from_rocksdb(s, "copy the key journal");
+    if (auto r = j.erase(ids); !r) return r;
+    spdlog::info("{}", log_line("key_journal_copied", {{"keys", ids.size()}}));
+  }
+  journal_ = &j;
+  j.on_durable([this](std::span<const events::journaled_key> keys) { journaled(keys); });
+  return success();
+}
+
+void key_store::remember(const case_id& id, const events::secret_key& key) {
+  std::lock_guard lk(mu_);
+  if (cache_.size() >= cache_limit) cache_.clear();
+  cache_.insert_or_assign(id(), key);
+}
+
+// On the log's writer thread, before the appends' handlers: a key is readable here (and by a
+// secondary opened later: the WAL is written, not synced) before its case is answered.
+void key_store::journaled(std::span<const events::journaled_key> keys) {
+  rocksdb::WriteBatch batch;
+  for (const auto& k : keys) batch.Put(k.id, k.wrapped);
+  if (const auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+    // The keys stay in the journal, which is durable: the next start copies them.
+    spdlog::error("{}", log_line("key_journal_copy_failed", {{"error", s.ToString()}}));
+    return;
+  }
+  std::lock_guard lk(queue_mu_);
+  for (const auto& k : keys) unsynced_.push_back(k.id);
+  queue_cv_.notify_one();
+}
+
+void key_store::sync_journaled(std::vector<std::string>& ids) {
+  // Written here before they were queued: this sync makes them durable.
+  if (const auto s = db_->SyncWAL(); !s.ok()) {
+    spdlog::error("{}", log_line("key_store_sync_failed", {{"error", s.ToString()}}));
+    return;  // they stay in the journal
+  }
+  if (auto r = journal_->erase(ids); !r)
+    spdlog::warn("{}", log_line("key_journal_erase_failed", {{"error", r.error().message()}}));
 }
 
 // One WriteBatch and one synced write for the whole group; the handlers run after it. A key is
@@ -271,6 +331,16 @@ result<void> key_store::shred(const std::vector<case_id>& ids) {
   const auto s = db_->Write(wo, &batch);
   if (!s.ok()) return from_rocksdb(s, "delete case keys");
   if (auto r = compact_deleted(); !r) return r;
+  if (journal_) {
+    // Only a new case's key is journaled (the case writer's); the store's other keys are named
+    // `<kind>:...` (the registry's, a recording's staging key) and never are, so their shred
+    // (one per claimed recording) costs no flush of the log.
+    std::vector<std::string> names;
+    for (const auto& id : ids)
+      if (id().find(':') == std::string::npos) names.push_back(id());
+    if (!names.empty())
+      if (auto r = journal_->purge(names); !r) return r;
+  }
   if (!replication_) return success();
   // The other servers delete theirs on the tombstones. Each is committed through the owner of
   // its partition; one that fails is reported, and a retried shred commits it again.

@@ -18,6 +18,7 @@
 #include "core/result.h"
 #include "events/event_log.h"
 #include "events/field_crypto.h"
+#include "events/key_journal.h"
 #include "events/storage/fwd.h"
 
 namespace caseline::projections {
@@ -57,6 +58,13 @@ class key_replication {
 // handlers of that group, each with the group's outcome. A handler never runs before its key is
 // durable, and a failed write fails every handler of its group (none of those keys is cached).
 //
+// With a key journal (use_journal: the embedded log), a new case's key is not written here
+// before its record: the case writer appends it with the record (one synced write for both, in
+// the log's database); the journal hands every such key here once durable (before its append's
+// handler runs), where it is written without a sync, and the committer then syncs this
+// database's WAL (one sync for many keys, off the answer's path) and erases those keys from the
+// journal. A shred deletes the key here and purges the journal's copy.
+//
 // In a group (replicate()), a replicated key is committed to the group's keys topic before it is
 // written here, a shred commits a tombstone for each key after deleting it here, a miss in `get`
 // first waits until the keys topic is applied here, and `apply` writes what the keys topic holds
@@ -94,6 +102,15 @@ class key_store {
   // log but cut short by a crash left behind. Local only: never waits for the keys topic.
   result<std::vector<case_id>> held(const std::vector<case_id>& ids);
 
+  // Takes the keys a crash left in `j` (synced here, then erased there), then copies here every
+  // key `j` makes durable from now on. Call once, before the first append, with the journal of
+  // the log the server appends to; `j` outlives the store.
+  result<void> use_journal(events::key_journal& j);
+  // The journal in use (use_journal), or null.
+  events::key_journal* journal() const { return journal_; }
+  // Caches a key the journal made durable (its writer has it unwrapped): no unwrap on its reads.
+  void remember(const case_id& id, const events::secret_key& key);
+
   // Shares the keys through `r` from now on (a group); set before any other use, and `r`
   // outlives the store's use (null: local only again).
   void replicate(key_replication* r) { replication_ = r; }
@@ -124,6 +141,10 @@ class key_store {
     stored_handler done;
   };
   void commit_loop();
+  // The journal's handler: writes its keys here (not synced) and queues them for sync_journaled.
+  void journaled(std::span<const events::journaled_key> keys);
+  // Syncs this database's WAL, then erases `ids` from the journal.
+  void sync_journaled(std::vector<std::string>& ids);
   void commit(std::vector<queued_key>& group);
   void enqueue(queued_key q);
   result<void> compact_deleted();
@@ -136,10 +157,12 @@ class key_store {
   std::unordered_map<std::string, events::secret_key> cache_;  // guarded by mu_
   std::uint64_t applied_generation_{0};  // guarded by mu_: apply() batches, for get's cache
   key_replication* replication_{nullptr};
+  events::key_journal* journal_{nullptr};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<queued_key> queue_;  // guarded by queue_mu_
+  std::vector<std::string> unsynced_;  // guarded by queue_mu_: journaled keys written, not synced
   bool stopping_{false};           // guarded by queue_mu_
   std::thread committer_;          // last: started once everything above is constructed
 };

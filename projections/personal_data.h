@@ -33,6 +33,14 @@ class personal_data {
   events::secret_key seal_new_case(const case_id& id, std::vector<core::event>& events);
   // key_store::store: `done` runs on the key store's committer thread once the key is durable.
   void store_key(const case_id& id, const events::secret_key& key, key_store::stored_handler done);
+  // With a key journal (key_store::use_journal), a new case's key is not stored before its
+  // record: it is appended with it (`key_journal()->append_with_key(..., journal_entry(...))`),
+  // and `remember_key` caches it once that append succeeded. Null: store_key as above.
+  events::key_journal* key_journal() const { return keys_.journal(); }
+  events::journaled_key journal_entry(const case_id& id, const events::secret_key& key) const {
+    return {id(), keys_.wrap(id, key)};
+  }
+  void remember_key(const case_id& id, const events::secret_key& key) { keys_.remember(id, key); }
   // Opens a state's personal fields in place. false when the case's text was shredded (the
   // fields are then emptied).
   result<bool> open(core::case_state& s);

@@ -18,6 +18,7 @@
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
+#include "events/key_journal.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
 #include "projections/audio_replica.h"
@@ -334,6 +335,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto keys = projections::key_store::open((data / "keys").string(), master.value());
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
+  // The embedded log makes a new case's key durable with its record (events/key_journal.h).
+  if (events::key_journal* journal = events::journal_of(*p->log))
+    if (auto r = p->keys->use_journal(*journal); !r) return r.error();
   // A group shares its data keys through the keys topic; a server with another master key is
   // refused here.
   if (events::key_log* key_log = p->log->keys()) {

@@ -165,7 +165,10 @@ class api::impl : api_handlers {
   result<void> await_all_writes();
   void submit(const scope_ptr& sc, projections::command_request req, int status, responder done,
               std::function<void(const core::case_state&)> written = {});
-  result<http_response> render_case(request_scope& sc, core::case_state st, int status);
+  // `in_clear`: st's personal fields are already in the clear (the writer's answer to a new
+  // case), not sealed.
+  result<http_response> render_case(request_scope& sc, core::case_state st, int status,
+                                    bool in_clear = false);
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
 

@@ -172,7 +172,8 @@ class raw_log {
     rocksdb::DBOptions o;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {std::string(events::embedded_layout::records_family), rocksdb::ColumnFamilyOptions()}};
+        {std::string(events::embedded_layout::records_family), rocksdb::ColumnFamilyOptions()},
+        {std::string(events::embedded_layout::journal_family), rocksdb::ColumnFamilyOptions()}};
     rocksdb::DB* raw = nullptr;
     const auto s = rocksdb::DB::Open(o, (dir / "log").string(), cfs, &handles_, &raw);
     REQUIRE_MESSAGE(s.ok(), s.ToString());

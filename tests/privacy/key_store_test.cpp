@@ -13,7 +13,9 @@
 
 #include "core/codec.h"
 #include "core/decide.h"
+#include "events/embedded_event_log.h"
 #include "events/errc.h"
+#include "events/key_journal.h"
 #include "projections/personal_data.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -207,4 +209,87 @@ TEST_CASE("personal fields are sealed per event and open again, until the case i
   CHECK(after.caller.phone.empty());
   std::vector<core::event> more{core::answered_immediately{"x", civil_date{}, user_id{"a"}}};
   CHECK_FALSE(pd.seal(id, 2, more, false));
+}
+
+namespace {
+
+// Appends a new case's record with its key journaled and waits for the log's answer.
+result<events::log_position> append_journaled(events::key_journal& j, const std::string& id,
+                                              std::string wrapped) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<result<events::log_position>> got;
+  j.append_with_key(id, "record of " + id, {id, std::move(wrapped)},
+                    [&](result<events::log_position> r) {
+                      std::lock_guard lk(mu);
+                      got = std::move(r);
+                      cv.notify_all();
+                    });
+  std::unique_lock lk(mu);
+  cv.wait_for(lk, std::chrono::seconds(10), [&] { return got.has_value(); });
+  if (!got) return make_error(events::errc::timed_out, "no answer from the log");
+  return std::move(*got);
+}
+
+// An embedded log and a key store that uses its journal, as serve opens them.
+struct journaled_stack {
+  std::unique_ptr<events::event_log> log;
+  events::key_journal* journal{nullptr};
+  std::unique_ptr<projections::key_store> keys;
+};
+
+journaled_stack open_journaled(const test::temp_dir& dir, const events::secret_key& master) {
+  journaled_stack s;
+  auto log = events::open_embedded_log({dir.sub("log"), 2});
+  REQUIRE(log);
+  s.log = std::move(log).value();
+  s.journal = events::journal_of(*s.log);
+  REQUIRE(s.journal != nullptr);
+  auto ks = projections::key_store::open(dir.sub("keys"), master);
+  REQUIRE(ks);
+  s.keys = std::move(ks).value();
+  REQUIRE(s.keys->use_journal(*s.journal));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a key journaled with its record is in the key store before the answer and after a crash") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const case_id a{"410100-20261129-000001"}, b{"410100-20261129-000002"};
+  const auto key_a = events::secret_key::random(), key_b = events::secret_key::random();
+  std::string wrapped_b;
+  {
+    auto s = open_journaled(dir, master);
+    // Attached: the key is readable from the store (not only cached) once the append answered.
+    REQUIRE(append_journaled(*s.journal, a(), s.keys->wrap(a, key_a)));
+    auto got = s.keys->get(a);
+    REQUIRE(got);
+    REQUIRE(got.value().has_value());
+    CHECK(got.value()->view() == key_a.view());
+    // A crash before the key store wrote the key: only the journal has it.
+    wrapped_b = s.keys->wrap(b, key_b);
+    s.keys.reset();
+    REQUIRE(append_journaled(*s.journal, b(), wrapped_b));
+    auto left = s.journal->pending();
+    REQUIRE(left);
+    REQUIRE(left.value().size() >= 1);
+  }
+  auto s = open_journaled(dir, master);
+  CHECK(s.journal->pending().value().empty());  // copied, synced, erased
+  for (const auto& [id, key] : {std::pair{a, key_a}, std::pair{b, key_b}}) {
+    auto got = s.keys->get(id);
+    REQUIRE(got);
+    REQUIRE(got.value().has_value());
+    CHECK(got.value()->view() == key.view());
+  }
+  // A shred leaves no copy of the wrapped key in the log's files either.
+  CHECK(test::all_bytes_under(dir.sub("log")).find(wrapped_b) != std::string::npos);
+  REQUIRE(s.keys->shred({b}));
+  CHECK_FALSE(s.keys->get(b).value().has_value());
+  CHECK(test::all_bytes_under(dir.sub("log")).find(wrapped_b) == std::string::npos);
+  CHECK(test::all_bytes_under(dir.sub("keys")).find(wrapped_b) == std::string::npos);
+  CHECK(s.keys->get(a).value().has_value());
 }
