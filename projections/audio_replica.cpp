@@ -199,7 +199,7 @@ result<void> audio_replica::publish_staged(std::string_view sha, std::string_vie
   auto waiter = std::make_shared<acks>(records.size());
   for (auto& r : records)
     log_.publish_async(p, std::move(r.key), std::move(r.value),
-                       [waiter](result<events::log_position> a) { waiter->answer(a); });
+                       [waiter](const result<events::log_position>& a) { waiter->answer(a); });
   return waiter->wait(steady::now() + options_.publish, "a staged recording");
 }
 
@@ -218,13 +218,13 @@ void audio_replica::commit_claimed(const case_id& owner, std::string_view sha,
     auto left = std::make_shared<countdown>(staged.size(), std::move(done));
     for (auto& t : staged)
       log.publish_async(staged_p, std::move(t.key), std::move(t.value),
-                        [left](result<events::log_position> a) { left->answer(a); });
+                        [left](const result<events::log_position>& a) { left->answer(a); });
   };
   auto left = std::make_shared<countdown>(records.size(), std::move(then));
   const auto p = events::partition_for(owner(), n);
   for (auto& r : records)
     log_.commit(p, std::move(r.key), std::move(r.value),
-                [left](result<events::log_position> a) { left->answer(a); });
+                [left](const result<events::log_position>& a) { left->answer(a); });
 }
 
 result<void> audio_replica::purge(const case_id& owner, std::string_view sha,
@@ -234,7 +234,7 @@ result<void> audio_replica::purge(const case_id& owner, std::string_view sha,
   auto claimed = tombstones(sha, 'c', size);
   auto staged = tombstones(sha, 's', size);
   auto waiter = std::make_shared<acks>(claimed.size() + staged.size());
-  auto answer = [waiter](result<events::log_position> a) { waiter->answer(a); };
+  auto answer = [waiter](const result<events::log_position>& a) { waiter->answer(a); };
   const auto p = events::partition_for(owner(), n);
   for (auto& t : claimed) log_.commit(p, std::move(t.key), std::move(t.value), answer);
   const auto staged_p = events::partition_for(sha, n);

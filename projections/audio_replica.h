@@ -53,10 +53,10 @@ class audio_replica final : public audio_replication {
     std::chrono::milliseconds start{60'000};    // catching up at start
     std::chrono::milliseconds publish{30'000};  // a staged copy's or a purge's acknowledgements
   };
-  static constexpr std::size_t chunk_size = 512 * 1024;
+  static constexpr std::size_t chunk_size = std::size_t{512} * 1024;
   // The largest recording file: the upload limit (32 MiB) and the file's header. A purge that does
   // not know a copy's size deletes this many chunks.
-  static constexpr std::size_t max_file_size = 32 * 1024 * 1024 + 4096;
+  static constexpr std::size_t max_file_size = std::size_t{32} * 1024 * 1024 + 4096;
   static constexpr std::string_view offsets_file = "audio-offsets";
 
   static result<std::unique_ptr<audio_replica>> start(events::key_log& log, blob_store& blobs,

@@ -71,7 +71,10 @@ case_id staging_key_id(std::string_view sha) {
 
 // A group's staging key: the same on every server that holds the master key.
 events::secret_key derived_staging_key(const key_store& keys, std::string_view sha) {
-  return keys.derive("caseline.recording.staging.v1\0" + std::string(sha));
+  std::string info = "caseline.recording.staging.v1";
+  info += '\0';
+  info += sha;
+  return keys.derive(info);
 }
 
 error not_found(std::string_view sha, std::string_view why) {

@@ -99,7 +99,7 @@ TEST_CASE(
   audio_server b(*b_log, dir.sub("b"), master);
 
   // Several MiB: several chunks of the audio topic, each under the broker's message limit.
-  const std::string audio = random_audio(3 * 1024 * 1024 + 1234);
+  const std::string audio = random_audio(std::size_t{3} * 1024 * 1024 + 1234);
   auto staged = b.recordings->stage(audio);
   REQUIRE_MESSAGE(staged.has_value(), (staged ? std::string{} : staged.error().message()));
   const std::string sha = staged.value();
