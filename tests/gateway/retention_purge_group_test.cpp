@@ -78,7 +78,8 @@ struct member {
     auto r = test::http_call(address, "GET", "/readyz", "", {});
     std::vector<std::int64_t> out;
     if (r.status != 200) return out;
-    for (const auto& p : boost::json::parse(r.body).at("partitions").as_array())
+    const auto ready = boost::json::parse(r.body);  // kept: the loop reads into it
+    for (const auto& p : ready.at("partitions").as_array())
       out.push_back(p.to_number<std::int64_t>());
     return out;
   }
