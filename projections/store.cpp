@@ -16,6 +16,7 @@
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "projections/rebuild.h"
+#include "projections/store_memory.h"
 #include "projections/token_store.h"
 
 namespace caseline::projections {
@@ -28,6 +29,25 @@ constexpr const char* family_names[] = {"offsets",     "cases",      "case_event
                                         "report_cases", "report_counters", "retention",
                                         "server_state", "idempotency_index"};
 static_assert(std::size(family_names) == static_cast<std::size_t>(family::count_));
+
+// The families whose rows are read a key at a time on the write path (the runner's projections
+// read each touched row before they fold a batch into it): a Bloom filter makes the read of a
+// row that is not there, a new case's, cheap.
+bool read_by_key(family f) {
+  switch (f) {
+    case family::cases:
+    case family::counters:
+    case family::tokens:
+    case family::idempotency:
+    case family::queue_cases:
+    case family::report_cases:
+    case family::report_counters:
+    case family::idempotency_index:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // The layout of the log-derived rows (the key layouts of row_keys.h and the values of store.h),
 // kept in the default column family, which no projection writes. 1: the stores from before it
@@ -124,19 +144,22 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   rocksdb::ColumnFamilyOptions family_options;
+  rocksdb::ColumnFamilyOptions point_read_options;
+  apply_store_memory(mode == open_mode::bulk ? bulk_store_memory : normal_store_memory, options,
+                     family_options, point_read_options);
   if (mode == open_mode::bulk) {
     // Writes without the WAL are consistent across families only if they are flushed together.
     options.atomic_flush = true;
     // The close after a replay's last flush has nothing left to write; after a crash or a
     // failed replay, what was not flushed is replayed again from the stored offsets.
     options.avoid_flush_during_shutdown = true;
-    options.db_write_buffer_size = std::size_t{512} << 20;
-    family_options.write_buffer_size = std::size_t{256} << 20;
-    family_options.max_write_buffer_number = 4;
+    for (auto* f : {&family_options, &point_read_options}) f->max_write_buffer_number = 4;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
       {rocksdb::kDefaultColumnFamilyName, family_options}};
-  for (const char* name : family_names) cfs.emplace_back(name, family_options);
+  for (std::size_t i = 0; i < std::size(family_names); ++i)
+    cfs.emplace_back(family_names[i],
+                     read_by_key(static_cast<family>(i)) ? point_read_options : family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);

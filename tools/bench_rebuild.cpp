@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <utility>
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include "core/codec.h"
 #include "core/decide.h"
@@ -19,6 +21,7 @@
 #include "events/errc.h"
 #include "events/log_reader.h"
 #include "events/record.h"
+#include "projections/case_projection.h"
 #include "projections/case_row.h"
 #include "projections/rebuild.h"
 #include "tools/bench_server.h"
@@ -208,6 +211,47 @@ double process_cpu_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
+// The process's resident memory now and at its peak (/proc/self/status), in bytes.
+struct resident_memory {
+  double now{0};
+  double peak{0};
+};
+resident_memory resident() {
+  std::ifstream status("/proc/self/status");
+  resident_memory r;
+  std::string line;
+  while (std::getline(status, line)) {
+    long kb = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %ld kB", &kb) == 1)
+      r.now = static_cast<double>(kb) * 1024;
+    if (std::sscanf(line.c_str(), "VmHWM: %ld kB", &kb) == 1)
+      r.peak = static_cast<double>(kb) * 1024;
+  }
+  return r;
+}
+
+// What the rebuilt store costs in memory opened as a server opens it (store::open_mode::normal,
+// store_memory.h): the process's resident memory before the open and after reading every case's
+// row and every 16th case's history through it.
+result<std::pair<resident_memory, std::uint64_t>> read_as_server(const fs::path& store_dir,
+                                                                 resident_memory& before) {
+  malloc_trim(0);  // what the rebuild freed goes back to the system first
+  before = resident();
+  auto st = projections::store::open(store_dir.string());
+  if (!st) return st.error();
+  projections::case_reader reader(*st.value());
+  std::uint64_t n = 0;
+  std::optional<error> failed;
+  auto scanned = reader.for_each([&](const case_id& id, const result<projections::case_row>& row) {
+    if (!row && !failed) failed = row.error();
+    if (n++ % 16 != 0 || failed) return;
+    if (auto h = reader.history(id); !h) failed = h.error();
+  });
+  if (!scanned) return scanned.error();
+  if (failed) return *failed;
+  return std::pair{resident(), n};
+}
+
 // Reads every record of the log and decodes it (records and envelopes): what any consumer pays
 // before a projection does anything.
 result<std::pair<std::uint64_t, double>> raw_consume(events::event_log& log) {
@@ -313,6 +357,13 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
     err << "caseline bench rebuild: " << rebuilt.error().message() << "\n";
     return 1;
   }
+  resident_memory before_open;
+  auto as_server = read_as_server(dir / "store", before_open);
+  if (!as_server) {
+    err << "caseline bench rebuild: reading the rebuilt store: " << as_server.error().message()
+        << "\n";
+    return 1;
+  }
   std::uintmax_t store_bytes = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir / "store", ec))
     if (e.is_regular_file(ec)) store_bytes += e.file_size(ec);
@@ -333,6 +384,12 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
       rebuilt.value().events > 0
           ? static_cast<double>(store_bytes) / static_cast<double>(rebuilt.value().events)
           : 0);
+  constexpr double mib = 1024.0 * 1024.0;
+  out << fmt::format(
+      "memory: peak RSS {:.0f} MiB (log, bulk store, rebuild); the store opened as a server's "
+      "with {} cases, every case and every 16th history read: RSS {:.0f} MiB ({:+.0f} MiB)\n",
+      as_server.value().first.peak / mib, as_server.value().second,
+      as_server.value().first.now / mib, (as_server.value().first.now - before_open.now) / mib);
   out << fmt::format("raw consume (read + decode, same log)      : {:>10.0f} events/s  ({} events in {:.2f} s)\n",
                      raw_rate, raw.value().first, raw.value().second);
   if (dbb)
