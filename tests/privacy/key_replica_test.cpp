@@ -227,7 +227,7 @@ TEST_CASE("two first servers with different master keys at the same instant: one
   test::temp_dir dir;
   bool raced = false;
   for (int round = 0; round < 6 && !raced; ++round) {
-    group_setup g;
+    test::group_setup g("keys");
     auto a_log = g.open();
     auto b_log = g.open();
     const std::array masters{events::secret_key::random(), events::secret_key::random()};
