@@ -316,6 +316,7 @@ result<std::size_t> key_replica::publish_local(events::partition_id p,
   if (auto m = keys_.mark_unpublished(known, false); !m) return std::move(m).error();
   if (missing.empty()) return std::size_t{0};
   std::vector<std::string> ids;
+  ids.reserve(missing.size());
   for (const auto& m : missing) ids.push_back(m.first);
   struct outcome {
     std::mutex mu;

@@ -334,7 +334,7 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   }
   std::promise<result<events::log_position>> tombstone;
   a_log->keys()->commit(events::partition_for(shredded(), partitions), shredded(), "",
-                        [&](result<events::log_position> r) { tombstone.set_value(r); });
+                        [&](const result<events::log_position>& r) { tombstone.set_value(r); });
   REQUIRE(tombstone.get_future().get().has_value());
 
   key_server a(*a_log, dir.sub("a"), master);
