@@ -1,6 +1,10 @@
 #include "projections/key_replica.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -77,6 +81,20 @@ result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, ke
   auto from = keys.applied_offsets(log.partition_count());
   if (!from) return std::move(from).error();
   std::unique_ptr<key_replica> r{new key_replica(log, keys, from.value())};
+  if (from.value().empty()) {
+    // This store's first start in a group: the keys it holds were made without the topic (a
+    // group before its keys were shared, a server alone on the topic). Marked once, now, so that
+    // their partitions' owners publish them (publish_local) and nothing else: a key held here
+    // that the topic no longer names later is one whose tombstone it never saw, not one to share.
+    std::vector<std::string> before;
+    auto scanned = keys.each_stored([&](std::string_view id, const std::string&) {
+      if (!is_check_record(id) && r->partition_of(case_id{std::string(id)}))
+        before.emplace_back(id);
+      return success();
+    });
+    if (!scanned) return std::move(scanned).error();
+    if (auto m = keys.mark_unpublished(before, true); !m) return std::move(m).error();
+  }
   if (auto f = r->progress_.follow(
           [raw = r.get()](std::span<const events::log_record> b) { return raw->on_batch(b); });
       !f)
@@ -179,6 +197,114 @@ result<void> key_replica::check_master(const events::secret_key& master,
   if (!opens(master, *stored.value()))
     return wrong_master_key("it does not unwrap the check record of the keys topic");
   return success();
+}
+
+result<void> key_replica::take_over(events::partition_id p, std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  if (auto c = catch_up(p, timeout); !c) return c;
+  auto published = publish_local(
+      p, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
+  if (!published) {
+    // Deliberately not failing the handover: the keys stay on this server alone until p's next
+    // handover publishes them (said here, not hidden).
+    spdlog::warn("{}", log_line("keys_topic_publish_local_failed",
+                                {{"partition", p()}, {"error", published.error().message()}}));
+  } else if (published.value() > 0) {
+    spdlog::info("{}", log_line("keys_topic_published_local",
+                                {{"partition", p()}, {"keys", published.value()}}));
+  }
+  return success();
+}
+
+result<std::set<std::string, std::less<>>> key_replica::ids_in_topic(events::partition_id p,
+                                                                     steady_time deadline) {
+  std::set<std::string, std::less<>> ids;
+  auto end = log_.end_offset(p);
+  if (!end) return std::move(end).error();
+  if (end.value()() == 0) return ids;
+  // Only p from its start: every other partition from its end.
+  events::start_offsets from;
+  for (std::int32_t q = 0; q < log_.partition_count(); ++q) {
+    if (q == p()) continue;
+    auto e = log_.end_offset(events::partition_id{q});
+    if (!e) return std::move(e).error();
+    from[q] = e.value()();
+  }
+  from[p()] = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::int64_t next = 0;
+  auto sub = log_.subscribe(from, [&](std::span<const events::log_record> batch) {
+    if (batch.empty() || batch.front().position.partition != p) return success();
+    std::lock_guard lk(mu);
+    for (const auto& r : batch)
+      if (!r.key.empty()) ids.insert(r.key);  // an empty key is a gap
+    next = batch.back().position.offset() + 1;
+    cv.notify_all();
+    return success();
+  });
+  if (!sub) return std::move(sub).error();
+  {
+    std::unique_lock lk(mu);
+    while (next < end.value()()) {
+      if (auto f = sub.value()->failure()) return *f;
+      if (steady::now() >= deadline)
+        return make_error(events::errc::timed_out,
+                          "keys partition " + std::to_string(p()) + " not read to its end in time");
+      cv.wait_until(lk, std::min(deadline, steady::now() + wait_slice));
+    }
+  }
+  sub.value().reset();  // joins: the handler runs no more
+  return ids;
+}
+
+result<std::size_t> key_replica::publish_local(events::partition_id p,
+                                               std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
+  auto in_topic = ids_in_topic(p, deadline);
+  if (!in_topic) return std::move(in_topic).error();
+  std::vector<std::pair<std::string, std::string>> missing;
+  std::vector<std::string> known;  // marked, and named by the topic: nothing to publish
+  auto scanned =
+      keys_.each_stored([&](std::string_view id, const std::string& wrapped) -> result<void> {
+        if (is_check_record(id) || partition_of(case_id{std::string(id)}) != p) return success();
+        auto marked = keys_.is_unpublished(id);
+        if (!marked) return std::move(marked).error();
+        if (!marked.value()) return success();
+        if (in_topic.value().contains(id)) {
+          known.emplace_back(id);
+        } else {
+          missing.emplace_back(id, wrapped);
+        }
+        return success();
+      });
+  if (!scanned) return std::move(scanned).error();
+  if (auto m = keys_.mark_unpublished(known, false); !m) return std::move(m).error();
+  if (missing.empty()) return std::size_t{0};
+  std::vector<std::string> ids;
+  ids.reserve(missing.size());
+  for (const auto& m : missing) ids.push_back(m.first);
+  struct outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t answered{0};
+    std::optional<error> failed;
+  };
+  auto o = std::make_shared<outcome>();  // the handlers may run after a timeout here
+  for (auto& [id, wrapped] : missing)
+    log_.commit(p, std::move(id), std::move(wrapped), [o](result<events::log_position> r) {
+      std::lock_guard lk(o->mu);
+      ++o->answered;
+      if (!r && !o->failed) o->failed = std::move(r).error();
+      o->cv.notify_all();
+    });
+  std::unique_lock lk(o->mu);
+  if (!o->cv.wait_until(lk, deadline, [&] { return o->answered == missing.size(); }))
+    return make_error(events::errc::timed_out, "keys partition " + std::to_string(p()) +
+                                                   ": not every local key committed in time");
+  if (o->failed) return *o->failed;
+  if (auto m = keys_.mark_unpublished(ids, false); !m) return std::move(m).error();
+  return missing.size();
 }
 
 }  // namespace caseline::projections

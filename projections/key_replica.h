@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ namespace caseline::projections {
 // key log must outlive it. Thread-safety: every member from any thread.
 class key_replica final : public key_replication {
  public:
+  using steady_time = std::chrono::steady_clock::time_point;
   struct options {
     std::chrono::milliseconds start{60'000};  // catching up and checking the master key
   };
@@ -62,6 +64,16 @@ class key_replica final : public key_replication {
   // Returns once keys partition p is applied here up to the end it has now (errc::timed_out after
   // `timeout`): a new owner of p waits for it before it takes p's commands.
   result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout);
+  // A new owner of p, before it takes p's commands (case_writer::set_handover_gate): catch_up,
+  // then publish_local. A failed publication is logged and retried at p's next handover; it
+  // does not hold up the handover.
+  result<void> take_over(events::partition_id p, std::chrono::milliseconds timeout);
+  // Commits, through p's fenced writer, every key of p this server held before its first start
+  // in a group (start() marks them in the key store) that the keys topic has neither a value nor
+  // a tombstone of. Reads keys partition p from its start to its end first (what compaction
+  // left: each key's last record). Idempotent: a key published is unmarked, and a key the topic
+  // holds or shredded (tombstoned) there is never published. Returns how many it committed.
+  result<std::size_t> publish_local(events::partition_id p, std::chrono::milliseconds timeout);
   // The error that stopped applying the keys topic, if any.
   std::optional<error> failure() const;
 
@@ -74,6 +86,9 @@ class key_replica final : public key_replication {
   std::optional<events::partition_id> partition_of(const case_id& id) const;
   result<void> on_batch(std::span<const events::log_record> records);
   result<void> check_master(const events::secret_key& master, std::chrono::milliseconds timeout);
+  // The ids keys partition p holds a record of (a value or a tombstone), read from its start.
+  result<std::set<std::string, std::less<>>> ids_in_topic(events::partition_id p,
+                                                          steady_time deadline);
 
   events::key_log& log_;
   key_store& keys_;

@@ -33,6 +33,11 @@ std::string applied_offset_key(events::partition_id p) {
   return std::string("\0keys.offset.", 13) + std::to_string(p());
 }
 
+// Beside the offsets (a leading NUL: never a key id, skipped by each_stored).
+std::string unpublished_key(std::string_view id) {
+  return std::string("\0keys.unpublished/", 18) + std::string(id);
+}
+
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(events::errc::bad_config, "cannot read the master key file " + path);
@@ -433,6 +438,42 @@ result<std::optional<std::string>> key_store::stored_record(std::string_view nam
   if (s.IsNotFound()) return std::optional<std::string>{};
   if (!s.ok()) return from_rocksdb(s, "read the key store");
   return std::optional<std::string>{std::move(v)};
+}
+
+result<void> key_store::mark_unpublished(const std::vector<std::string>& ids, bool unpublished) {
+  if (ids.empty()) return success();
+  rocksdb::WriteBatch batch;
+  for (const auto& id : ids) {
+    if (unpublished) {
+      batch.Put(unpublished_key(id), "");
+    } else {
+      batch.Delete(unpublished_key(id));
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const auto s = db_->Write(wo, &batch);
+  if (!s.ok()) return from_rocksdb(s, "mark the keys not yet published");
+  return success();
+}
+
+result<bool> key_store::is_unpublished(std::string_view id) {
+  std::string v;
+  const auto s = db_->Get(rocksdb::ReadOptions(), unpublished_key(id), &v);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return from_rocksdb(s, "read the keys not yet published");
+  return true;
+}
+
+result<void> key_store::each_stored(const stored_visitor& fn) {
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto k = it->key();
+    if (k.empty() || k[0] == '\0') continue;  // apply()'s offsets
+    if (auto r = fn(std::string_view(k.data(), k.size()), it->value().ToString()); !r) return r;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read the key store");
+  return success();
 }
 
 }  // namespace caseline::projections

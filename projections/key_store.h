@@ -129,6 +129,16 @@ class key_store {
   std::string wrap(const case_id& id, const events::secret_key& key) const;
   // A record apply() stored that is not a case key (the group's master-key check), as stored.
   result<std::optional<std::string>> stored_record(std::string_view name);
+  // Calls `fn(id, wrapped)` for every key the store holds (cases', the registry's, staged
+  // recordings', and the master-key check record), as stored, in id order; the offsets apply()
+  // stored are skipped. A snapshot: keys stored meanwhile may be missed.
+  using stored_visitor =
+      std::function<result<void>(std::string_view id, const std::string& wrapped)>;
+  result<void> each_stored(const stored_visitor& fn);
+  // Keys this store held before it first applied a group's keys topic, not yet published there
+  // (key_replica::publish_local): marked once, at that first start, and unmarked when published.
+  result<void> mark_unpublished(const std::vector<std::string>& ids, bool unpublished);
+  result<bool> is_unpublished(std::string_view id);
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);

@@ -373,7 +373,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (p->key_replica)
     p->writer->set_handover_gate(
         [r = p->key_replica.get()](events::partition_id q, std::chrono::milliseconds timeout) {
-          return r->catch_up(q, timeout);
+          return r->take_over(q, timeout);
         });
   p->writer->set_registry_source(
       [reg = &p->projections->registry()] { return reg->snapshot(); });

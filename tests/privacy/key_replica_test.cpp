@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <future>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -284,4 +285,78 @@ TEST_CASE("two first servers with different master keys at the same instant: one
     CHECK_FALSE(refused.has_value());
   }
   CHECK_MESSAGE(raced, "no round had both servers publish a check record");
+}
+
+TEST_CASE("a new owner publishes the keys it held before the group shared them, never a shred") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+
+  // Keys made while the server kept its keys to itself: a case's, the registry's, a staged
+  // recording's, and a case's that another server shredded meanwhile (a tombstone in the topic).
+  const case_id before{"410100-20261201-000011"};
+  const case_id registry{projections::personal_data::registry_key};
+  const case_id staging{"recording:00aa"};
+  const case_id shredded{"410100-20261201-000012"};
+  {
+    auto ks = projections::key_store::open(dir.sub("a"), master);
+    REQUIRE(ks.has_value());
+    for (const auto& id : {before, registry, staging, shredded})
+      REQUIRE(ks.value()->create(id).has_value());
+  }
+  std::promise<result<events::log_position>> tombstone;
+  a_log->keys()->commit(events::partition_for(shredded(), partitions), shredded(), "",
+                        [&](const result<events::log_position>& r) { tombstone.set_value(r); });
+  REQUIRE(tombstone.get_future().get().has_value());
+
+  key_server a(*a_log, dir.sub("a"), master);
+  const auto local = a.key_of(before);
+  REQUIRE(local.has_value());
+  CHECK_FALSE(a.key_of(shredded).has_value());  // the topic's tombstone applied
+  std::size_t published = 0;
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    auto n = a.replica->publish_local(events::partition_id{p}, 30s);
+    REQUIRE_MESSAGE(n.has_value(), (n ? std::string{} : n.error().message()));
+    published += n.value();
+  }
+  CHECK(published == 2);  // the case's and the registry's
+  // Idempotent: nothing more the second time.
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    auto n = a.replica->take_over(events::partition_id{p}, 30s);
+    REQUIRE(n.has_value());
+    auto again = a.replica->publish_local(events::partition_id{p}, 30s);
+    REQUIRE(again.has_value());
+    CHECK(again.value() == 0);
+  }
+
+  // Another server (a fresh store) reads them; the shredded key and the staged one it never has.
+  auto b_log = g.open();
+  auto b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+  CHECK(b->key_of(before) == local);
+  CHECK(b->key_of(registry) == a.key_of(registry));
+  CHECK_FALSE(b->key_of(shredded).has_value());
+  CHECK_FALSE(b->key_of(staging).has_value());
+
+  // A key B holds after its first start that the topic does not name (as a shredded key is when
+  // B was away past the tombstone's retention and compaction removed both records): B never
+  // publishes it.
+  b.reset();
+  const case_id gone{"410100-20261201-000013"};
+  {
+    auto ks = projections::key_store::open(dir.sub("b"), master);
+    REQUIRE(ks.has_value());
+    REQUIRE(ks.value()->create(gone).has_value());  // local only: no replica
+  }
+  b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+  for (std::int32_t p = 0; p < partitions; ++p) {
+    auto n = b->replica->publish_local(events::partition_id{p}, 30s);
+    REQUIRE(n.has_value());
+    CHECK(n.value() == 0);
+  }
+  auto c_log = g.open();
+  key_server c(*c_log, dir.sub("c"), master);
+  CHECK_FALSE(c.key_of(gone).has_value());
 }
