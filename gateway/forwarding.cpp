@@ -220,6 +220,11 @@ result<void> api::impl::await_positions(const request_scope& sc) {
 // or naming a position beyond the log's end or one applied already, is 401 at once, so a client
 // without a token cannot make a server wait. A known token (expired, revoked, its unit moved)
 // waits for nothing: no record would change the answer.
+// An unknown token's Caseline-After just past the log's end: how far past may still be a write
+// committed a moment ago, and how long it is waited for.
+constexpr std::int64_t just_committed_slack = 64;
+constexpr std::chrono::milliseconds just_committed_wait{1000};
+
 bool api::impl::await_token(const request_scope& sc) {
   const auto after = sc.req.header("caseline-after");
   const auto bearer = sc.req.header("authorization");
@@ -236,9 +241,18 @@ bool api::impl::await_token(const request_scope& sc) {
     if (pos.partition() != tokens() || s_.runner.wait_applied(pos, std::chrono::milliseconds(0)))
       continue;
     // Deliberately ignored: a log that cannot say its end waits for nothing (401 as it is).
-    if (const auto end = s_.log.end_offset(tokens); !end || pos.offset() >= end.value()()) continue;
+    const auto end = s_.log.end_offset(tokens);
+    if (!end) continue;
+    // Just past the end is a write committed a moment ago: on Kafka the commit is answered before
+    // the markers that make it readable (read_committed) are written, so the end a reader is told
+    // may lag it. Such a position waits a short while; one further away (made up) not at all.
+    auto until = deadline;
+    if (pos.offset() >= end.value()()) {
+      if (pos.offset() >= end.value()() + just_committed_slack) continue;
+      until = std::min(deadline, std::chrono::steady_clock::now() + just_committed_wait);
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+        until - std::chrono::steady_clock::now());
     waited = s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0))) || waited;
   }
   return waited;

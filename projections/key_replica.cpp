@@ -25,6 +25,8 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::string_view check_text = "caseline master key check";
 constexpr std::string_view check_aad = "caseline.master-key-check.v1";
+// Reading a partition back asks the subscription for its failure this often while it waits.
+constexpr std::chrono::milliseconds wait_slice{200};
 
 // A check record: the first server's (check_id), or one published since under a key of its own
 // (check_id/<hash of its value>), so that compaction, which keeps the last record of each key,

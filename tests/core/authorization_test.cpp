@@ -64,6 +64,7 @@ const std::map<operation, std::map<role, char>>& expected() {
       {operation::remind, {{supervisor, 'C'}}},
       {operation::purge, {{supervisor, 'C'}}},
       {operation::revise_deadlines, {{supervisor, 'C'}}},
+      {operation::retention_purge, {{admin, 'A'}}},  // Art. 38, the purge through the API
   };
   return m;
 }
