@@ -220,6 +220,9 @@ result<void> api::impl::await_positions(const request_scope& sc) {
 // or naming a position beyond the log's end or one applied already, is 401 at once, so a client
 // without a token cannot make a server wait. A known token (expired, revoked, its unit moved)
 // waits for nothing: no record would change the answer.
+// The runner may apply the token's record between the caller's lookup and this one: a token
+// known by now, or a named position applied by now (with or without a wait), is looked up
+// again. Only a position still not applied at the end leaves the first answer standing.
 // An unknown token's Caseline-After just past the log's end: how far past may still be a write
 // committed a moment ago, and how long it is waited for.
 constexpr std::int64_t just_committed_slack = 64;
@@ -230,16 +233,20 @@ bool api::impl::await_token(const request_scope& sc) {
   const auto bearer = sc.req.header("authorization");
   if (!after || !bearer || !bearer->starts_with("Bearer ")) return false;
   const auto found = tokens_.find(bearer->substr(7));
-  if (!found || found.value()) return false;  // known, or unreadable: answered as it is
+  if (!found) return false;        // unreadable: answered as it is
+  if (found.value()) return true;  // applied since the caller's lookup: look again
   const auto n = s_.log.partition_count();
   const auto positions = parse_positions(*after, n);
   if (!positions) return false;  // sign-in first: 401, not a 400 about the header
   const auto tokens = events::partition_for(tokens_stream, n);
   const auto deadline = std::chrono::steady_clock::now() + read_your_writes_timeout;
-  bool waited = false;
+  bool applied = false;
   for (const auto& pos : positions.value()) {
-    if (pos.partition() != tokens() || s_.runner.wait_applied(pos, std::chrono::milliseconds(0)))
+    if (pos.partition() != tokens()) continue;
+    if (s_.runner.wait_applied(pos, std::chrono::milliseconds(0))) {
+      applied = true;
       continue;
+    }
     // Deliberately ignored: a log that cannot say its end waits for nothing (401 as it is).
     const auto end = s_.log.end_offset(tokens);
     if (!end) continue;
@@ -253,9 +260,9 @@ bool api::impl::await_token(const request_scope& sc) {
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
-    waited = s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0))) || waited;
+    applied = s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0))) || applied;
   }
-  return waited;
+  return applied;
 }
 
 }  // namespace caseline::gateway

@@ -180,7 +180,8 @@ class api::impl : api_handlers {
   void forward(const scope_ptr& sc, events::partition_id p, const std::string& owner,
                responder& done);
   result<void> await_positions(const request_scope& sc);
-  // True when an unknown token's record may have been applied by the wait (look again).
+  // True when an unknown token's record may have been applied since the caller's lookup, with
+  // or without a wait here (look again).
   bool await_token(const request_scope& sc);
 
   void answer_projection(const answerer& done, const std::function<result<json::object>()>& read);

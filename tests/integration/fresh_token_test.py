@@ -20,7 +20,6 @@ Usage: tests/integration/fresh_token_test.py [--binary build/tools/caseline] [--
 Needs KAFKA_BOOTSTRAP (tools/kafka-local.sh run -- ...); exits 1 when a check fails.
 """
 
-import argparse
 import http.client
 import json
 import os
@@ -168,21 +167,15 @@ def run(binary, bootstrap, rounds):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "tools", "caseline"))
-    ap.add_argument("--rounds", type=int, default=20)
-    a = ap.parse_args()
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        print("fresh token test: FAILED: KAFKA_BOOTSTRAP is not set "
-              "(run it under tools/kafka-local.sh run -- ...)")
-        return 1
-    t0 = time.monotonic()
-    problems = run(a.binary, bootstrap, a.rounds)
-    print(f"fresh token test: {round(time.monotonic() - t0, 1)} s, " +
-          ("ok" if not problems else "FAILED: " + "; ".join(problems)))
-    return 0 if not problems else 1
+    def run_checks(a):
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            return ["KAFKA_BOOTSTRAP is not set (run it under tools/kafka-local.sh run -- ...)"]
+        return run(a.binary, bootstrap, a.rounds)
+
+    return group_test.script_main(
+        "fresh token test", __doc__, run_checks,
+        lambda ap: ap.add_argument("--rounds", type=int, default=20))
 
 
 if __name__ == "__main__":

@@ -551,6 +551,23 @@ def run(binary, seconds, clients):
     return result, problems
 
 
+def script_main(name, doc, run, add_arguments=None):
+    """The command line of a group script: `--binary` (and what `add_arguments(parser)` adds),
+    `run(args)` -> the failed checks, one summary line "<name>: <s> s, ok" (or FAILED: ...),
+    and the exit status (0 when nothing failed)."""
+    ap = argparse.ArgumentParser(description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "tools", "caseline"))
+    if add_arguments:
+        add_arguments(ap)
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    problems = run(a)
+    print(f"{name}: {round(time.monotonic() - t0, 1)} s, " +
+          ("ok" if not problems else "FAILED: " + "; ".join(problems)))
+    return 0 if not problems else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

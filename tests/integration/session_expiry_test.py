@@ -21,7 +21,6 @@ Usage: tests/integration/session_expiry_test.py [--binary build/tools/caseline]
 Starts its own broker (tools/kafka-local.sh start); exits 1 when a check fails.
 """
 
-import argparse
 import json
 import os
 import re
@@ -245,15 +244,7 @@ def run(binary):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "tools", "caseline"))
-    a = ap.parse_args()
-    t0 = time.monotonic()
-    problems = run(a.binary)
-    print(f"session expiry test: {round(time.monotonic() - t0, 1)} s, " +
-          ("ok" if not problems else "FAILED: " + "; ".join(problems)))
-    return 0 if not problems else 1
+    return group_test.script_main("session expiry test", __doc__, lambda a: run(a.binary))
 
 
 if __name__ == "__main__":
