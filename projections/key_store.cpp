@@ -323,6 +323,61 @@ result<std::vector<case_id>> key_store::held(const std::vector<case_id>& ids) {
 }
 
 result<void> key_store::shred(const std::vector<case_id>& ids) {
+  // In a group, the tombstones first, each through the owner of its key's partition, and only
+  // the keys whose tombstone is committed are deleted here: a crash in between leaves the
+  // tombstone, which every server (this one too, on restart) applies. A key whose tombstone
+  // failed stays here and on the others, and the next purge run, which finds it, shreds again.
+  std::vector<case_id> local = ids;
+  std::optional<error> failed;
+  if (replication_) local = commit_tombstones(ids, failed);
+  if (auto d = delete_here(local); !d) return d;
+  if (failed) return *failed;
+  return success();
+}
+
+std::vector<case_id> key_store::commit_tombstones(const std::vector<case_id>& ids,
+                                                  std::optional<error>& failed) {
+  struct outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left{0};
+    std::vector<char> committed;
+    std::optional<error> first_error;
+  };
+  auto o = std::make_shared<outcome>();  // the handlers may answer after a timeout here
+  o->committed.assign(ids.size(), 0);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::function<void(result<void>)> done = [o, i](result<void> r) {
+      std::lock_guard lk(o->mu);
+      if (r) {
+        o->committed[i] = 1;
+      } else if (!o->first_error) {
+        o->first_error = std::move(r).error();
+      }
+      if (--o->left == 0) o->cv.notify_all();
+    };
+    {
+      std::lock_guard lk(o->mu);
+      ++o->left;
+    }
+    if (!replication_->commit(ids[i], std::string{}, done)) {
+      std::lock_guard lk(o->mu);
+      --o->left;
+      o->committed[i] = 1;  // not replicated (a staging key): this server's alone
+    }
+  }
+  std::unique_lock lk(o->mu);
+  if (!o->cv.wait_for(lk, tombstone_wait, [&] { return o->left == 0; }))
+    failed = make_error(events::errc::timed_out, "the keys' tombstones were not committed in time");
+  if (o->first_error) failed = o->first_error;
+  std::vector<case_id> out;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (o->committed[i]) out.push_back(ids[i]);
+  return out;
+}
+
+result<void> key_store::delete_here(const std::vector<case_id>& ids) {
+  if (ids.empty()) return success();
   rocksdb::WriteBatch batch;
   {
     std::lock_guard lk(mu_);
@@ -346,35 +401,6 @@ result<void> key_store::shred(const std::vector<case_id>& ids) {
     if (!names.empty())
       if (auto r = journal_->purge(names); !r) return r;
   }
-  if (!replication_) return success();
-  // The other servers delete theirs on the tombstones. Each is committed through the owner of
-  // its partition; one that fails is reported, and a retried shred commits it again.
-  struct outcome {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t left{0};
-    std::optional<error> first_error;
-  };
-  auto o = std::make_shared<outcome>();
-  for (const auto& id : ids) {
-    std::function<void(result<void>)> done = [o](result<void> r) {
-      std::lock_guard lk(o->mu);
-      if (!r && !o->first_error) o->first_error = std::move(r).error();
-      if (--o->left == 0) o->cv.notify_all();
-    };
-    {
-      std::lock_guard lk(o->mu);
-      ++o->left;
-    }
-    if (!replication_->commit(id, std::string{}, done)) {
-      std::lock_guard lk(o->mu);
-      --o->left;
-    }
-  }
-  std::unique_lock lk(o->mu);
-  if (!o->cv.wait_for(lk, tombstone_wait, [&] { return o->left == 0; }))
-    return make_error(events::errc::timed_out, "the keys' tombstones were not committed in time");
-  if (o->first_error) return *o->first_error;
   return success();
 }
 

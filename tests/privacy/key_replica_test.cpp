@@ -360,3 +360,73 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   key_server c(*c_log, dir.sub("c"), master);
   CHECK_FALSE(c.key_of(gone).has_value());
 }
+
+namespace {
+
+// A key_replication that breaks a shred between its two steps: the tombstone is committed
+// through the real replica (or, `commit_it` false, not at all), then the shred is told it
+// failed, as a server that died there would never learn otherwise.
+class broken_after_tombstone final : public projections::key_replication {
+ public:
+  broken_after_tombstone(projections::key_replica& real, bool commit_it)
+      : real_(real), commit_it_(commit_it) {}
+  bool commit(const case_id& id, const std::string& wrapped,
+              std::function<void(result<void>)>& done) override {
+    std::function<void(result<void>)> then = [done = std::move(done)](result<void> r) {
+      if (!r) return done(std::move(r).error());
+      done(make_error(events::errc::outcome_unknown, "the server died after the tombstone"));
+    };
+    if (commit_it_) return real_.commit(id, wrapped, then);
+    then(make_error(events::errc::unavailable, "the server died before the tombstone"));
+    return true;
+  }
+  result<void> await(const case_id& id, std::chrono::steady_clock::time_point deadline) override {
+    return real_.await(id, deadline);
+  }
+
+ private:
+  projections::key_replica& real_;
+  bool commit_it_;
+};
+
+}  // namespace
+
+TEST_CASE("a shred broken between its tombstone and its local delete leaves the key on no server") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  auto b_log = g.open();
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  auto a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
+  key_server b(*b_log, dir.sub("b"), master);
+  const case_id id{"410100-20261201-000031"};
+  REQUIRE(a->keys->create(id).has_value());
+  REQUIRE(b.key_of(id).has_value());
+
+  SUBCASE("before the tombstone: the key stays on every server, and a retry shreds it") {
+    broken_after_tombstone broken(*a->replica, false);
+    a->keys->replicate(&broken);
+    CHECK_FALSE(a->keys->shred({id}).has_value());
+    a->keys->replicate(a->replica.get());
+    CHECK(a->key_of(id).has_value());  // not deleted here while the others keep it
+    REQUIRE(b.replica->catch_up(events::partition_for(id(), partitions), 30s).has_value());
+    CHECK(b.key_of(id).has_value());
+    REQUIRE(a->keys->shred({id}).has_value());
+    CHECK_FALSE(a->key_of(id).has_value());
+    CHECK(test::eventually([&] { return !b.key_of(id).has_value(); }, 30s));
+  }
+  SUBCASE("after the tombstone: every server applies it, the one that broke too") {
+    broken_after_tombstone broken(*a->replica, true);
+    a->keys->replicate(&broken);
+    CHECK_FALSE(a->keys->shred({id}).has_value());
+    a->keys->replicate(a->replica.get());
+    CHECK(test::eventually([&] { return !b.key_of(id).has_value(); }, 30s));
+    CHECK(test::eventually([&] { return !a->key_of(id).has_value(); }, 30s));
+    // And after a restart from its own offsets.
+    a.reset();
+    a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
+    CHECK_FALSE(a->key_of(id).has_value());
+  }
+}
