@@ -34,9 +34,9 @@ std::string applied_offset_key(events::partition_id p) {
 }
 
 // Beside the offsets (a leading NUL: never a key id, skipped by each_stored).
-std::string unpublished_key(std::string_view id) {
-  return std::string("\0keys.unpublished/", 18) + std::string(id);
-}
+const std::string unpublished_prefix("\0keys.unpublished/", 18);
+std::string unpublished_key(std::string_view id) { return unpublished_prefix + std::string(id); }
+const std::string seen_key("\0keys.seen", 10);
 
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -489,6 +489,36 @@ result<bool> key_store::is_unpublished(std::string_view id) {
   if (s.IsNotFound()) return false;
   if (!s.ok()) return from_rocksdb(s, "read the keys not yet published");
   return true;
+}
+
+result<void> key_store::each_unpublished(const std::function<bool(std::string_view id)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
+  for (it->Seek(unpublished_prefix); it->Valid() && it->key().starts_with(unpublished_prefix);
+       it->Next()) {
+    auto k = it->key();
+    k.remove_prefix(unpublished_prefix.size());
+    if (!fn(std::string_view(k.data(), k.size()))) return success();
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read the keys not yet published");
+  return success();
+}
+
+result<void> key_store::note_seen(timestamp t) {
+  std::string v;
+  storage::put_be64(v, static_cast<std::uint64_t>(t.ms));
+  const auto s = db_->Put(rocksdb::WriteOptions(), seen_key, v);
+  if (!s.ok()) return from_rocksdb(s, "record when the keys topic was last applied");
+  return success();
+}
+
+result<std::optional<timestamp>> key_store::seen() {
+  std::string v;
+  const auto s = db_->Get(rocksdb::ReadOptions(), seen_key, &v);
+  if (s.IsNotFound()) return std::optional<timestamp>{};
+  if (!s.ok()) return from_rocksdb(s, "read when the keys topic was last applied");
+  if (v.size() != 8)
+    return make_error(events::errc::corrupt_record, "the keys topic's seen time is not 8 bytes");
+  return std::optional<timestamp>{timestamp{static_cast<std::int64_t>(storage::get_be64(v))}};
 }
 
 result<void> key_store::each_stored(const stored_visitor& fn) {

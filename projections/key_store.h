@@ -16,6 +16,7 @@
 
 #include "core/ids.h"
 #include "core/result.h"
+#include "core/time.h"
 #include "events/event_log.h"
 #include "events/field_crypto.h"
 #include "events/key_journal.h"
@@ -141,6 +142,12 @@ class key_store {
   // (key_replica::publish_local): marked once, at that first start, and unmarked when published.
   result<void> mark_unpublished(const std::vector<std::string>& ids, bool unpublished);
   result<bool> is_unpublished(std::string_view id);
+  // Calls `fn(id)` for every key marked unpublished, in id order, until it returns false.
+  result<void> each_unpublished(const std::function<bool(std::string_view id)>& fn);
+  // When the keys topic was last applied here up to its end (replica_progress::keep_seen), beside
+  // the offsets; none before the first time.
+  result<void> note_seen(timestamp t);
+  result<std::optional<timestamp>> seen();
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);
