@@ -280,7 +280,7 @@ TEST_CASE("a backup copies the audio replica's seen time and offsets before the 
     std::ofstream(blobs / rel) << "x";
   };
   const std::string sha(64, 'a');
-  for (const std::string rel :
+  for (const std::string& rel :
        {"aa/" + sha, std::string("audio-local"), "parts/" + sha + ".c/0",
         std::string("audio-offsets"), std::string("audio-seen"), "zz/" + std::string(64, 'f')})
     write(rel);
