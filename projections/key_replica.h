@@ -82,8 +82,10 @@ class key_replica final : public key_replication {
   // Commits, through p's fenced writer, every key of p this server held before its first start
   // in a group (start() marks them in the key store) that the keys topic has neither a value nor
   // a tombstone of. Reads keys partition p from its start to its end first (what compaction
-  // left: each key's last record). Idempotent: a key published is unmarked, and a key the topic
-  // holds or shredded (tombstoned) there is never published. Returns how many it committed.
+  // left: each key's last record), but only when such a marked key of p is held here (a scan of
+  // the marks, none in the usual case): otherwise it returns 0 at once. Idempotent: a key published
+  // is unmarked, and a key the topic holds or shredded (tombstoned) there is never published.
+  // Returns how many it committed.
   result<std::size_t> publish_local(events::partition_id p, std::chrono::milliseconds timeout);
   // The error that stopped applying the keys topic, if any.
   std::optional<error> failure() const;
@@ -106,6 +108,8 @@ class key_replica final : public key_replication {
                                                           steady_time deadline);
   // After the read from the start: deletes here every key the topic did not name (see above).
   result<std::size_t> drop_unnamed();
+  // Whether this server holds a key of p marked unpublished.
+  result<bool> holds_unpublished(events::partition_id p);
 
   events::key_log& log_;
   key_store& keys_;

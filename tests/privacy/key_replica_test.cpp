@@ -509,3 +509,41 @@ TEST_CASE("a shred broken between its tombstone and its local delete leaves the 
     CHECK_FALSE(a->key_of(id).has_value());
   }
 }
+
+TEST_CASE("a handover reads the keys partition from its start only for a key marked unpublished") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const case_id marked{"410100-20261201-000041"};
+  key_the_topic_no_longer_names(dir.sub("a"), master, marked);  // from before the group
+  key_server a(*a_log, dir.sub("a"), master);
+  // A key in every partition: reading one from its start takes time.
+  std::set<std::int32_t> filled;
+  for (int n = 50; filled.size() < static_cast<std::size_t>(partitions); ++n) {
+    const case_id id{fmt::format("410100-20261201-{:06}", n)};
+    REQUIRE(a.keys->create(id).has_value());
+    filled.insert(events::partition_for(id(), partitions)());
+  }
+  const auto q = events::partition_for(marked(), partitions);
+  // With no time at all to read a partition: only one with a marked key needs to.
+  for (std::int32_t x = 0; x < partitions; ++x) {
+    const events::partition_id px{x};
+    auto n = a.replica->publish_local(px, 0ms);
+    if (px == q) {
+      REQUIRE_FALSE(n.has_value());
+      CHECK(n.error().code == events::errc::timed_out);
+    } else {
+      REQUIRE_MESSAGE(n.has_value(), (n ? std::string{} : n.error().message()));
+      CHECK(n.value() == 0);
+    }
+  }
+  auto published = a.replica->publish_local(q, 30s);
+  REQUIRE(published.has_value());
+  CHECK(published.value() == 1);
+  auto again = a.replica->publish_local(q, 0ms);  // unmarked now: no read
+  REQUIRE(again.has_value());
+  CHECK(again.value() == 0);
+}
