@@ -323,12 +323,15 @@ class kafka_event_log final : public event_log {
   // With a group: the keys topic's own log (no group), written through this log's writers.
   key_log* audio() override { return audio_.get(); }
   // With a group: the call audio's topic's own log, the same way.
-  void attach_audio(std::unique_ptr<event_log> topic) {
-    audio_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic),
+  // `admin`: the properties of a client that describes the side topic `name`.
+  void attach_audio(std::unique_ptr<event_log> topic, std::string name, properties admin) {
+    audio_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic), std::move(name),
+                                                     std::move(admin),
                                                      detail::txn_writer::destination::audio);
   }
-  void attach_keys(std::unique_ptr<event_log> topic) {
-    keys_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic));
+  void attach_keys(std::unique_ptr<event_log> topic, std::string name, properties admin) {
+    keys_ = std::make_unique<detail::kafka_key_log>(*group_, std::move(topic), std::move(name),
+                                                    std::move(admin));
   }
 
   result<std::vector<log_record>> read(partition_id p, log_offset from, std::size_t max_records,
@@ -479,11 +482,11 @@ result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& opt
     k.group.clear();
     auto topic = open_topic(k, true);
     if (!topic) return std::move(topic).error();
-    log->attach_keys(std::move(topic).value());
+    log->attach_keys(std::move(topic).value(), k.topic, with_extra(common_properties(k), k));
     k.topic = audio_topic_of(options.topic);
     auto audio = open_topic(k, true);
     if (!audio) return std::move(audio).error();
-    log->attach_audio(std::move(audio).value());
+    log->attach_audio(std::move(audio).value(), k.topic, with_extra(common_properties(k), k));
   }
   return log;
 }

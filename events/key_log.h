@@ -43,6 +43,10 @@ class key_log {
                              event_log::append_handler handler) = 0;
   // The last stable offset of partition p: every committed key record is below it.
   virtual result<log_offset> end_offset(partition_id p) = 0;
+  // How long the topic keeps a tombstone once its segment is compacted: its delete.retention.ms
+  // (the cluster's default when the topic sets none). A reader away longer may have missed one.
+  virtual result<std::chrono::milliseconds> tombstone_retention(
+      std::chrono::milliseconds timeout) = 0;
   // Committed records only (read_committed), with gap records for the offsets that hold none, as
   // event_log::subscribe delivers them; a tombstone has an empty value.
   virtual result<std::unique_ptr<subscription>> subscribe(start_offsets from,

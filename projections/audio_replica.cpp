@@ -156,17 +156,47 @@ result<events::start_offsets> read_offsets(const blob_store& blobs) {
   return out;
 }
 
+result<std::optional<timestamp>> read_seen(const blob_store& blobs) {
+  auto text = blobs.read_file(audio_replica::seen_file);
+  if (!text) {
+    if (text.error().code == events::errc::not_found) return std::optional<timestamp>{};
+    return text.error();
+  }
+  std::int64_t ms = 0;
+  const auto& t = text.value();
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
+  if (ec != std::errc{} || end != t.data() + t.size())
+    return make_error(events::errc::corrupt_record, "the audio topic's seen file is damaged");
+  return std::optional<timestamp>{timestamp{ms}};
+}
+
+// The recordings held before the group shared its audio, listed once (at the first start).
+result<std::set<std::string, std::less<>>> local_recordings(const blob_store& blobs) {
+  std::set<std::string, std::less<>> out;
+  auto text = blobs.read_file(audio_replica::local_file);
+  if (!text) {
+    if (text.error().code == events::errc::not_found) return out;
+    return text.error();
+  }
+  std::istringstream in(text.value());
+  for (std::string sha; in >> sha;) out.insert(sha);
+  return out;
+}
+
 }  // namespace
 
 audio_replica::audio_replica(events::key_log& log, blob_store& blobs, options o,
-                             const events::start_offsets& from)
+                             const events::start_offsets& from, const events::start_offsets& stored,
+                             bool reconcile)
     : log_(log),
       blobs_(blobs),
       options_(o),
       stored_(static_cast<std::size_t>(log.partition_count()), 0),
+      reconciling_(reconcile),
       progress_(log, "audio", from) {
-  for (const auto& [p, next] : from)
+  for (const auto& [p, next] : stored)
     if (p >= 0 && p < log.partition_count()) stored_[static_cast<std::size_t>(p)] = next;
+  resume_ = stored_;
 }
 
 result<std::unique_ptr<audio_replica>> audio_replica::start(events::key_log& log, blob_store& blobs,
@@ -174,18 +204,75 @@ result<std::unique_ptr<audio_replica>> audio_replica::start(events::key_log& log
   const auto deadline = steady::now() + o.start;
   auto from = read_offsets(blobs);
   if (!from) return std::move(from).error();
-  std::unique_ptr<audio_replica> r{new audio_replica(log, blobs, o, from.value())};
+  bool reconcile = false;
+  if (from.value().empty()) {
+    if (!blobs.file_exists(local_file)) {
+      // The first start in a group: what is here now was never in the topic, and stays.
+      auto held = blobs.list();
+      if (!held) return std::move(held).error();
+      std::string text;
+      for (const auto& sha : held.value()) text += sha + "\n";
+      if (auto w = blobs.write_file(local_file, text); !w) return std::move(w).error();
+    }
+  } else {
+    auto seen = read_seen(blobs);
+    if (!seen) return std::move(seen).error();
+    auto away = away_too_long(log, "audio", seen.value(), o.away, o.start);
+    if (!away) return std::move(away).error();
+    reconcile = away.value();
+  }
+  events::start_offsets read_from = from.value();
+  if (reconcile)
+    for (std::int32_t p = 0; p < log.partition_count(); ++p) read_from[p] = 0;
+  // Up to date at this time once the catch-up below reaches the topic's end.
+  const std::optional<timestamp> caught_up_at =
+      o.away.server_clock ? std::optional<timestamp>{o.away.server_clock->now()} : std::nullopt;
+  std::unique_ptr<audio_replica> r{
+      new audio_replica(log, blobs, o, read_from, from.value(), reconcile)};
+  const auto note_seen = [&blobs](timestamp t) {
+    return blobs.write_file(seen_file, std::to_string(t.ms));
+  };
+  bool up_to_date = true;
   if (auto f = r->progress_.follow(
           [raw = r.get()](std::span<const events::log_record> b) { return raw->on_batch(b); });
       !f)
     return std::move(f).error();
-  if (auto c = r->progress_.catch_up_all(deadline); !c) {
+  if (reconcile) {
+    // Before it serves: a purged recording must not be read meanwhile.
+    if (auto c = r->progress_.catch_up_all(steady::now() + o.reconcile); !c)
+      return std::move(c).error();
+    auto dropped = r->drop_unnamed();
+    if (!dropped) return std::move(dropped).error();
+    r->reconciled_ = dropped.value();
+    spdlog::info("{}", log_line("audio_topic_reconciled", {{"dropped", dropped.value()}}));
+  } else if (auto c = r->progress_.catch_up_all(deadline); !c) {
     if (c.error().code != events::errc::timed_out) return std::move(c).error();
     // Much audio to fetch (a new server): it serves meanwhile, each read waits for its own.
     spdlog::warn("{}", log_line("audio_topic_catching_up", {{"error", c.error().message()}}));
+    up_to_date = false;
   }
+  if (caught_up_at && up_to_date)
+    if (auto n = note_seen(*caught_up_at); !n) return std::move(n).error();
   blobs.replicate(r.get());
+  r->progress_.keep_seen(o.away, note_seen);
   return r;
+}
+
+result<std::size_t> audio_replica::drop_unnamed() {
+  auto local = local_recordings(blobs_);
+  if (!local) return std::move(local).error();
+  std::lock_guard lk(apply_mu_);
+  auto held = blobs_.list();
+  if (!held) return std::move(held).error();
+  std::size_t dropped = 0;
+  for (const auto& sha : held.value()) {
+    if (named_.contains(sha) || local.value().contains(sha)) continue;
+    if (auto rm = blobs_.remove(sha); !rm) return std::move(rm).error();
+    ++dropped;
+  }
+  reconciling_ = false;
+  named_.clear();
+  return dropped;
 }
 
 audio_replica::~audio_replica() {
@@ -259,11 +346,18 @@ result<void> audio_replica::on_batch(std::span<const events::log_record> records
   result<void> r = success();
   {
     std::lock_guard lk(apply_mu_);
+    // Read from the start (reconciling): every SHA-256 named, only what lies past the stored
+    // offset applied again.
+    const std::int64_t resume = reconciling_ ? resume_.at(static_cast<std::size_t>(p())) : 0;
     for (const auto& rec : records) {
+      if (reconciling_ && !rec.key.empty())
+        if (const auto k = parse_key(rec.key)) named_.insert(k->sha);
+      if (rec.position.offset() < resume) continue;
       r = apply(rec);
       if (!r) break;
     }
-    if (r) r = store_offsets(p, records.back().position.offset() + 1);
+    if (r && records.back().position.offset() >= resume)
+      r = store_offsets(p, records.back().position.offset() + 1);
   }
   if (!r) {
     spdlog::error("{}", log_line("audio_topic_apply_failed",

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +44,12 @@ namespace caseline::projections {
 //   one only a claimed file. The next offset of each partition is stored in `<blobs>/audio-offsets`
 //   after the batch's files are written, so a restart resumes there (applying again is harmless).
 //
+// Back after an absence longer than the topic keeps its tombstones (options::away, from the time
+// recorded in `seen_file`): start() reads the topic from its start (applying only what lies past
+// the stored offsets), then, before it serves, deletes every recording it holds that the topic
+// no longer names (a purged one whose tombstones compaction removed), except those it held
+// before the group shared its audio (`local_file`).
+//
 // Lifecycle: start() subscribes from the stored offsets, applies every partition up to its end
 // (for at most options::start: a new server with much audio to fetch goes on in the background,
 // and a read waits for its own recording), then makes the blob store replicate through it; the
@@ -52,12 +60,21 @@ class audio_replica final : public audio_replication {
   struct options {
     std::chrono::milliseconds start{60'000};    // catching up at start
     std::chrono::milliseconds publish{30'000};  // a staged copy's or a purge's acknowledgements
+    // Away longer than the topic's tombstones last (replica_progress.h): reading the topic from
+    // its start instead, for at most `reconcile`.
+    away_options away;
+    std::chrono::milliseconds reconcile{1'800'000};
   };
   static constexpr std::size_t chunk_size = std::size_t{512} * 1024;
   // The largest recording file: the upload limit (32 MiB) and the file's header. A purge that does
   // not know a copy's size deletes this many chunks.
   static constexpr std::size_t max_file_size = std::size_t{32} * 1024 * 1024 + 4096;
   static constexpr std::string_view offsets_file = "audio-offsets";
+  // When the topic was last applied here up to its end (milliseconds since the epoch, as text).
+  static constexpr std::string_view seen_file = "audio-seen";
+  // The recordings held at the first start in a group (one SHA-256 per line): never in the
+  // topic, never dropped by a reconcile.
+  static constexpr std::string_view local_file = "audio-local";
 
   static result<std::unique_ptr<audio_replica>> start(events::key_log& log, blob_store& blobs,
                                                       options o);
@@ -81,10 +98,14 @@ class audio_replica final : public audio_replication {
   }
   // The error that stopped applying the audio topic, if any.
   std::optional<error> failure() const { return progress_.failure(); }
+  // How many recordings start() deleted after an absence; none when there was no such read.
+  std::optional<std::size_t> reconciled() const { return reconciled_; }
 
  private:
   audio_replica(events::key_log& log, blob_store& blobs, options o,
-                const events::start_offsets& from);
+                const events::start_offsets& from, const events::start_offsets& stored,
+                bool reconcile);
+  result<std::size_t> drop_unnamed();
   result<void> on_batch(std::span<const events::log_record> records);
   result<void> apply(const events::log_record& r);
   result<void> store_offsets(events::partition_id p, std::int64_t next);
@@ -94,6 +115,10 @@ class audio_replica final : public audio_replication {
   const options options_;
   std::mutex apply_mu_;               // one record applied at a time: a check-then-write of a blob
   std::vector<std::int64_t> stored_;  // guarded by apply_mu_: the offsets file's content
+  std::vector<std::int64_t> resume_;  // the offsets file's content at start
+  bool reconciling_;                  // guarded by apply_mu_: a read from the start under way
+  std::set<std::string, std::less<>> named_;  // guarded by apply_mu_: the SHA-256s read so far
+  std::optional<std::size_t> reconciled_;
   replica_progress progress_;         // last: its subscription calls on_batch
 };
 

@@ -1,5 +1,6 @@
 #include "projections/blob_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -156,6 +157,26 @@ result<std::string> blob_store::read(std::string_view sha) const {
   auto out = read_whole(path_of(sha));
   if (!out && out.error().code == events::errc::not_found)
     return make_error(events::errc::not_found, "no recording " + std::string(sha));
+  return out;
+}
+
+result<std::vector<std::string>> blob_store::list() const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return out;
+  for (auto it = fs::directory_iterator(dir_, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string folder = it->path().filename().string();
+    if (folder.size() != 2 || !it->is_directory()) continue;
+    for (auto f = fs::directory_iterator(it->path(), ec); !ec && f != fs::directory_iterator();
+         f.increment(ec)) {
+      const std::string name = f->path().filename().string();
+      if (is_sha256_hex(name) && name.starts_with(folder)) out.push_back(name);
+    }
+  }
+  if (ec) return make_error(events::errc::unavailable, "list " + dir_ + ": " + ec.message());
+  std::sort(out.begin(), out.end());
   return out;
 }
 

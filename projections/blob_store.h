@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -32,6 +33,8 @@ class blob_store {
   // Deletes a blob (and syncs its folder). Deleting a missing blob is a no-op.
   result<void> remove(std::string_view sha256_hex);
   std::string path_of(std::string_view sha256_hex) const;
+  // The names (SHA-256 hex) of every blob held now, sorted; the files beside them are not blobs.
+  result<std::vector<std::string>> list() const;
 
   // Files beside the blobs that are not blobs (a group's audio replica: chunks still being
   // assembled, its offsets), by a path relative to the store's folder ("parts/x/0"): written

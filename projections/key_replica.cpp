@@ -73,16 +73,38 @@ bool opens(const events::secret_key& master, const std::string& check) {
 
 }  // namespace
 
-key_replica::key_replica(events::key_log& log, key_store& keys, const events::start_offsets& from)
-    : log_(log), keys_(keys), progress_(log, "keys", from) {}
+key_replica::key_replica(events::key_log& log, key_store& keys, const events::start_offsets& from,
+                         const events::start_offsets& stored, bool reconcile)
+    : log_(log),
+      keys_(keys),
+      stored_(stored),
+      reconciling_(reconcile),
+      progress_(log, "keys", from) {}
 
 result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, key_store& keys,
                                                         const events::secret_key& master,
                                                         options o) {
-  const auto deadline = steady::now() + o.start;
+  auto deadline = steady::now() + o.start;
   auto from = keys.applied_offsets(log.partition_count());
   if (!from) return std::move(from).error();
-  std::unique_ptr<key_replica> r{new key_replica(log, keys, from.value())};
+  // The first start reads the topic from its start anyway, and keeps what it held (marked).
+  bool reconcile = false;
+  if (!from.value().empty()) {
+    auto seen = keys.seen();
+    if (!seen) return std::move(seen).error();
+    auto away = away_too_long(log, "keys", seen.value(), o.away, o.start);
+    if (!away) return std::move(away).error();
+    reconcile = away.value();
+  }
+  events::start_offsets read_from = from.value();
+  if (reconcile) {
+    for (std::int32_t p = 0; p < log.partition_count(); ++p) read_from[p] = 0;
+    deadline = steady::now() + o.reconcile;
+  }
+  // Up to date at this time once the catch-up below reaches the topic's end.
+  const std::optional<timestamp> caught_up_at =
+      o.away.server_clock ? std::optional<timestamp>{o.away.server_clock->now()} : std::nullopt;
+  std::unique_ptr<key_replica> r{new key_replica(log, keys, read_from, from.value(), reconcile)};
   if (from.value().empty()) {
     // This store's first start in a group: the keys it holds were made without the topic (a
     // group before its keys were shared, a server alone on the topic). Marked once, now, so that
@@ -106,8 +128,36 @@ result<std::unique_ptr<key_replica>> key_replica::start(events::key_log& log, ke
           master, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
       !c)
     return std::move(c).error();
+  if (reconcile) {
+    auto dropped = r->drop_unnamed();
+    if (!dropped) return std::move(dropped).error();
+    r->reconciled_ = dropped.value();
+    spdlog::info("{}", log_line("keys_topic_reconciled", {{"dropped", dropped.value()}}));
+  }
+  if (caught_up_at)
+    if (auto n = keys.note_seen(*caught_up_at); !n) return std::move(n).error();
   keys.replicate(r.get());
+  r->progress_.keep_seen(o.away, [&keys](timestamp t) { return keys.note_seen(t); });
   return r;
+}
+
+result<std::size_t> key_replica::drop_unnamed() {
+  std::lock_guard lk(reconcile_mu_);
+  std::vector<case_id> gone;
+  auto scanned = keys_.each_stored([&](std::string_view id, const std::string&) -> result<void> {
+    if (is_check_record(id) || named_.contains(id) || !partition_of(case_id{std::string(id)}))
+      return success();
+    auto marked = keys_.is_unpublished(id);
+    if (!marked) return std::move(marked).error();
+    if (!marked.value()) gone.emplace_back(std::string(id));
+    return success();
+  });
+  if (!scanned) return std::move(scanned).error();
+  // Not replicating yet: deleted here only, as a tombstone applied would.
+  if (auto s = keys_.shred(gone); !s) return std::move(s).error();
+  reconciling_ = false;
+  named_.clear();
+  return gone.size();
 }
 
 key_replica::~key_replica() {
@@ -150,11 +200,24 @@ std::optional<error> key_replica::failure() const { return progress_.failure(); 
 result<void> key_replica::on_batch(std::span<const events::log_record> records) {
   if (records.empty()) return success();
   const events::partition_id p = records.front().position.partition;
+  std::lock_guard lk(reconcile_mu_);
+  std::span<const events::log_record> fresh = records;
+  if (reconciling_) {
+    // Read from the start: every id named, only what lies past the stored offset applied again.
+    for (const auto& x : records)
+      if (!x.key.empty()) named_.insert(x.key);
+    const auto stored = stored_.find(p());
+    const std::int64_t resume = stored == stored_.end() ? 0 : stored->second;
+    const auto first = std::find_if(records.begin(), records.end(),
+                                    [&](const auto& x) { return x.position.offset() >= resume; });
+    fresh = records.subspan(static_cast<std::size_t>(first - records.begin()));
+  }
   auto r = [&]() -> result<void> {
-    if (p() != 0 || std::none_of(records.begin(), records.end(),
+    if (fresh.empty()) return success();
+    if (p() != 0 || std::none_of(fresh.begin(), fresh.end(),
                                  [](const auto& x) { return is_check_record(x.key); }))
-      return keys_.apply(p, records);
-    auto kept = first_check_only(records, keys_);
+      return keys_.apply(p, fresh);
+    auto kept = first_check_only(fresh, keys_);
     if (!kept) return std::move(kept).error();
     return keys_.apply(p, kept.value());
   }();
@@ -260,9 +323,23 @@ result<std::set<std::string, std::less<>>> key_replica::ids_in_topic(events::par
   return ids;
 }
 
+result<bool> key_replica::holds_unpublished(events::partition_id p) {
+  bool found = false;
+  auto scanned = keys_.each_unpublished([&](std::string_view id) {
+    found = !is_check_record(id) && partition_of(case_id{std::string(id)}) == p;
+    return !found;
+  });
+  if (!scanned) return std::move(scanned).error();
+  return found;
+}
+
 result<std::size_t> key_replica::publish_local(events::partition_id p,
                                                std::chrono::milliseconds timeout) {
   const auto deadline = steady::now() + timeout;
+  // The usual case: nothing of p from before the group, so no read of p from its start.
+  auto any = holds_unpublished(p);
+  if (!any) return std::move(any).error();
+  if (!any.value()) return std::size_t{0};
   auto in_topic = ids_in_topic(p, deadline);
   if (!in_topic) return std::move(in_topic).error();
   std::vector<std::pair<std::string, std::string>> missing;

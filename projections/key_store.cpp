@@ -34,9 +34,9 @@ std::string applied_offset_key(events::partition_id p) {
 }
 
 // Beside the offsets (a leading NUL: never a key id, skipped by each_stored).
-std::string unpublished_key(std::string_view id) {
-  return std::string("\0keys.unpublished/", 18) + std::string(id);
-}
+const std::string unpublished_prefix("\0keys.unpublished/", 18);
+std::string unpublished_key(std::string_view id) { return unpublished_prefix + std::string(id); }
+const std::string seen_key("\0keys.seen", 10);
 
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -323,6 +323,61 @@ result<std::vector<case_id>> key_store::held(const std::vector<case_id>& ids) {
 }
 
 result<void> key_store::shred(const std::vector<case_id>& ids) {
+  // In a group, the tombstones first, each through the owner of its key's partition, and only
+  // the keys whose tombstone is committed are deleted here: a crash in between leaves the
+  // tombstone, which every server (this one too, on restart) applies. A key whose tombstone
+  // failed stays here and on the others, and the next purge run, which finds it, shreds again.
+  std::vector<case_id> local = ids;
+  std::optional<error> failed;
+  if (replication_) local = commit_tombstones(ids, failed);
+  if (auto d = delete_here(local); !d) return d;
+  if (failed) return *failed;
+  return success();
+}
+
+std::vector<case_id> key_store::commit_tombstones(const std::vector<case_id>& ids,
+                                                  std::optional<error>& failed) {
+  struct outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t left{0};
+    std::vector<char> committed;
+    std::optional<error> first_error;
+  };
+  auto o = std::make_shared<outcome>();  // the handlers may answer after a timeout here
+  o->committed.assign(ids.size(), 0);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::function<void(result<void>)> done = [o, i](result<void> r) {
+      std::lock_guard lk(o->mu);
+      if (r) {
+        o->committed[i] = 1;
+      } else if (!o->first_error) {
+        o->first_error = std::move(r).error();
+      }
+      if (--o->left == 0) o->cv.notify_all();
+    };
+    {
+      std::lock_guard lk(o->mu);
+      ++o->left;
+    }
+    if (!replication_->commit(ids[i], std::string{}, done)) {
+      std::lock_guard lk(o->mu);
+      --o->left;
+      o->committed[i] = 1;  // not replicated (a staging key): this server's alone
+    }
+  }
+  std::unique_lock lk(o->mu);
+  if (!o->cv.wait_for(lk, tombstone_wait, [&] { return o->left == 0; }))
+    failed = make_error(events::errc::timed_out, "the keys' tombstones were not committed in time");
+  if (o->first_error) failed = o->first_error;
+  std::vector<case_id> out;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (o->committed[i]) out.push_back(ids[i]);
+  return out;
+}
+
+result<void> key_store::delete_here(const std::vector<case_id>& ids) {
+  if (ids.empty()) return success();
   rocksdb::WriteBatch batch;
   {
     std::lock_guard lk(mu_);
@@ -346,35 +401,6 @@ result<void> key_store::shred(const std::vector<case_id>& ids) {
     if (!names.empty())
       if (auto r = journal_->purge(names); !r) return r;
   }
-  if (!replication_) return success();
-  // The other servers delete theirs on the tombstones. Each is committed through the owner of
-  // its partition; one that fails is reported, and a retried shred commits it again.
-  struct outcome {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t left{0};
-    std::optional<error> first_error;
-  };
-  auto o = std::make_shared<outcome>();
-  for (const auto& id : ids) {
-    std::function<void(result<void>)> done = [o](result<void> r) {
-      std::lock_guard lk(o->mu);
-      if (!r && !o->first_error) o->first_error = std::move(r).error();
-      if (--o->left == 0) o->cv.notify_all();
-    };
-    {
-      std::lock_guard lk(o->mu);
-      ++o->left;
-    }
-    if (!replication_->commit(id, std::string{}, done)) {
-      std::lock_guard lk(o->mu);
-      --o->left;
-    }
-  }
-  std::unique_lock lk(o->mu);
-  if (!o->cv.wait_for(lk, tombstone_wait, [&] { return o->left == 0; }))
-    return make_error(events::errc::timed_out, "the keys' tombstones were not committed in time");
-  if (o->first_error) return *o->first_error;
   return success();
 }
 
@@ -463,6 +489,36 @@ result<bool> key_store::is_unpublished(std::string_view id) {
   if (s.IsNotFound()) return false;
   if (!s.ok()) return from_rocksdb(s, "read the keys not yet published");
   return true;
+}
+
+result<void> key_store::each_unpublished(const std::function<bool(std::string_view id)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
+  for (it->Seek(unpublished_prefix); it->Valid() && it->key().starts_with(unpublished_prefix);
+       it->Next()) {
+    auto k = it->key();
+    k.remove_prefix(unpublished_prefix.size());
+    if (!fn(std::string_view(k.data(), k.size()))) return success();
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read the keys not yet published");
+  return success();
+}
+
+result<void> key_store::note_seen(timestamp t) {
+  std::string v;
+  storage::put_be64(v, static_cast<std::uint64_t>(t.ms));
+  const auto s = db_->Put(rocksdb::WriteOptions(), seen_key, v);
+  if (!s.ok()) return from_rocksdb(s, "record when the keys topic was last applied");
+  return success();
+}
+
+result<std::optional<timestamp>> key_store::seen() {
+  std::string v;
+  const auto s = db_->Get(rocksdb::ReadOptions(), seen_key, &v);
+  if (s.IsNotFound()) return std::optional<timestamp>{};
+  if (!s.ok()) return from_rocksdb(s, "read when the keys topic was last applied");
+  if (v.size() != 8)
+    return make_error(events::errc::corrupt_record, "the keys topic's seen time is not 8 bytes");
+  return std::optional<timestamp>{timestamp{static_cast<std::int64_t>(storage::get_be64(v))}};
 }
 
 result<void> key_store::each_stored(const stored_visitor& fn) {

@@ -16,6 +16,7 @@
 
 #include "core/ids.h"
 #include "core/result.h"
+#include "core/time.h"
 #include "events/event_log.h"
 #include "events/field_crypto.h"
 #include "events/key_journal.h"
@@ -66,7 +67,7 @@ class key_replication {
 // journal. A shred deletes the key here and purges the journal's copy.
 //
 // In a group (replicate()), a replicated key is committed to the group's keys topic before it is
-// written here, a shred commits a tombstone for each key after deleting it here, a miss in `get`
+// written here, a shred commits a tombstone for each key before deleting it here, a miss in `get`
 // first waits until the keys topic is applied here, and `apply` writes what the keys topic holds
 // (values, tombstones, and the offsets consumed, in one WriteBatch), so that every server of the
 // group holds every key.
@@ -95,8 +96,10 @@ class key_store {
   // The case's key; none when it was shredded (or never created).
   result<std::optional<events::secret_key>> get(const case_id& id);
   // Deletes the cases' keys for ever, then flushes and compacts once. Idempotent. In a group it
-  // then commits a tombstone for each replicated key (through the owner of its partition: an
-  // error for those it could not, to be retried).
+  // first commits a tombstone for each replicated key (through the owner of its partition) and
+  // deletes here only those whose tombstone is committed: an error names the others, which stay
+  // (on every server) until a retried shred. Crash-safe: a tombstone committed is applied by
+  // every server, this one included, whatever happens here after it.
   result<void> shred(const std::vector<case_id>& ids);
   // Those of `ids` whose key this store holds now, in their order: what a shred recorded in the
   // log but cut short by a crash left behind. Local only: never waits for the keys topic.
@@ -139,6 +142,12 @@ class key_store {
   // (key_replica::publish_local): marked once, at that first start, and unmarked when published.
   result<void> mark_unpublished(const std::vector<std::string>& ids, bool unpublished);
   result<bool> is_unpublished(std::string_view id);
+  // Calls `fn(id)` for every key marked unpublished, in id order, until it returns false.
+  result<void> each_unpublished(const std::function<bool(std::string_view id)>& fn);
+  // When the keys topic was last applied here up to its end (replica_progress::keep_seen), beside
+  // the offsets; none before the first time.
+  result<void> note_seen(timestamp t);
+  result<std::optional<timestamp>> seen();
 
  private:
   key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master);
@@ -158,6 +167,12 @@ class key_store {
   void commit(std::vector<queued_key>& group);
   void enqueue(queued_key q);
   result<void> compact_deleted();
+  // The ids whose tombstone the keys topic committed (or that are not replicated), in order;
+  // `failed` says why one was not.
+  std::vector<case_id> commit_tombstones(const std::vector<case_id>& ids,
+                                         std::optional<error>& failed);
+  // Deletes here (synced), flushes and compacts, and purges the journal's copies.
+  result<void> delete_here(const std::vector<case_id>& ids);
 
   std::unique_ptr<storage::secondary_db> secondary_;  // owns *db_ when set
   std::unique_ptr<rocksdb::DB> owned_;

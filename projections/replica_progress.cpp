@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "core/log_line.h"
 #include "events/errc.h"
 
 namespace caseline::projections {
@@ -14,6 +17,8 @@ using steady = std::chrono::steady_clock;
 // A wait asks the broker nothing more but looks at the subscription this often, so that one that
 // fails meanwhile is noticed.
 constexpr std::chrono::milliseconds wait_slice{200};
+// How long keep_seen's check waits for the topic's end before it records nothing this time.
+constexpr std::chrono::seconds seen_check{5};
 
 }  // namespace
 
@@ -34,7 +39,10 @@ result<void> replica_progress::follow(events::event_log::batch_handler handler) 
   return success();
 }
 
-void replica_progress::stop() { subscription_.reset(); }
+void replica_progress::stop() {
+  seen_task_.stop();
+  subscription_.reset();
+}
 
 void replica_progress::applied(events::partition_id p, std::int64_t next) {
   {
@@ -89,6 +97,44 @@ std::optional<error> replica_progress::failure() const {
   std::lock_guard lk(mu_);
   if (failure_) return failure_;
   return subscription_ ? subscription_->failure() : std::nullopt;
+}
+
+result<bool> away_too_long(events::key_log& log, std::string_view what,
+                           std::optional<timestamp> seen, const away_options& o,
+                           std::chrono::milliseconds timeout) {
+  if (o.server_clock == nullptr) return false;
+  std::chrono::milliseconds threshold{0};
+  if (o.away) {
+    threshold = *o.away;
+  } else {
+    auto retention = log.tombstone_retention(timeout);
+    if (!retention) return std::move(retention).error();
+    threshold = std::max(std::chrono::milliseconds{0}, retention.value() - away_margin);
+  }
+  const std::int64_t now = o.server_clock->now().ms;
+  // A store from before this rule has offsets but no time: how long it was away is not known.
+  const bool away = !seen || now - seen->ms > threshold.count();
+  spdlog::info("{}", log_line("side_topic_absence", {{"topic", what},
+                                                     {"away_ms", seen ? now - seen->ms : -1},
+                                                     {"threshold_ms", threshold.count()},
+                                                     {"reconcile", away}}));
+  return away;
+}
+
+void replica_progress::keep_seen(const away_options& o,
+                                 std::function<result<void>(timestamp)> store) {
+  if (o.server_clock == nullptr) return;
+  // Not at stop: with the broker down, the check would hold the stop up; the last time recorded
+  // is at most `refresh` old, which only makes an absence look longer.
+  seen_task_ = events::periodic_task(
+      what_ + " topic seen", {.interval = o.refresh},
+      [this, c = o.server_clock, store = std::move(store)] {
+        const timestamp t = c->now();
+        if (auto up = catch_up_all(steady::now() + seen_check); !up) return;  // not now: next run
+        if (auto w = store(t); !w)
+          spdlog::warn("{}", log_line("side_topic_seen_not_stored",
+                                      {{"topic", what_}, {"error", w.error().message()}}));
+      });
 }
 
 }  // namespace caseline::projections

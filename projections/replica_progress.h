@@ -3,24 +3,51 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "core/time.h"
 #include "events/event_log.h"
 #include "events/key_log.h"
+#include "events/periodic.h"
+#include "projections/clock.h"
 
 namespace caseline::projections {
+
+// A side topic's tombstones go delete.retention.ms after their segment is compacted: a replica
+// away longer may never see one and would keep (resurrect) a shredded key or a purged recording.
+// So each replica records when it was last up to date (the time, from `server_clock`, at which
+// it had applied every partition up to the end the topic had then), and at start, if that is
+// longer ago than the topic's tombstone retention less `away_margin` (or `away`, when given), it
+// reconciles: reads the topic from its start and drops what the topic no longer names.
+struct away_options {
+  const clock* server_clock{nullptr};  // "now"; null: no check, no time recorded (as before)
+  std::optional<std::chrono::milliseconds> away;  // the threshold; none: the topic's, less margin
+  std::chrono::milliseconds refresh{std::chrono::minutes(10)};  // recording it while running
+};
+// What an absence must stay under besides the tombstone retention: the lag between a
+// tombstone's commit and its apply here, and the clocks of the servers.
+inline constexpr std::chrono::milliseconds away_margin{std::chrono::hours(1)};
+
+// Whether a replica of `log` (`what` names it in the log) last up to date at `seen` (none: not
+// known) was away longer than the topic's tombstones last (away_options). False without a clock.
+result<bool> away_too_long(events::key_log& log, std::string_view what,
+                           std::optional<timestamp> seen, const away_options& o,
+                           std::chrono::milliseconds timeout);
 
 // How far this server has applied each partition of one of a group's side topics
 // (events/key_log.h), and waiting for it: what the keys' and the audio's replicas
 // (key_replica.h, audio_replica.h) share. `what` names the topic in errors ("keys", "audio").
 //
 // Lifecycle: made with the offsets the replica stored, then follow() subscribes; stop() (or the
-// destructor) destroys that subscription, after which applied() is never called again.
+// destructor) stops keep_seen's task, then destroys that subscription, after which applied() is
+// never called again.
 // Thread-safety: every member from any thread.
 class replica_progress {
  public:
@@ -46,6 +73,11 @@ class replica_progress {
   // The error that stopped applying the topic, if any.
   std::optional<error> failure() const;
 
+  // From now until stop(), every o.refresh: once every partition is applied up to its end,
+  // `store` records the time taken before that check. Nothing without a clock. (The replica
+  // records the first time itself, once its start has caught up.)
+  void keep_seen(const away_options& o, std::function<result<void>(timestamp)> store);
+
  private:
   events::key_log& log_;
   const std::string what_;
@@ -55,6 +87,7 @@ class replica_progress {
   std::vector<std::int64_t> applied_;  // guarded by mu_: per partition, the next offset
   std::optional<error> failure_;       // guarded by mu_
   std::unique_ptr<events::subscription> subscription_;
+  events::periodic_task seen_task_;  // stopped before the subscription it waits on
 };
 
 }  // namespace caseline::projections

@@ -172,31 +172,27 @@ result<void> copy_database(const fs::path& from, const fs::path& to) {
   return success();
 }
 
-// The blob store's files (not a blob still being written), copied as they are.
+// The blob store's files (not a blob still being written), copied as they are, in
+// blob_copy_order.
 result<void> copy_blobs(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   if (!fs::is_directory(from, ec)) return success();
+  auto order = blob_copy_order(from.string());
+  if (!order) return order.error();
   fs::create_directories(to, ec);
   if (ec) return io_error("create " + to.string(), ec);
-  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    const auto rel = fs::relative(it->path(), from);
-    if (it->is_directory()) {
-      fs::create_directories(to / rel, ec);
-      if (ec) return io_error("create " + (to / rel).string(), ec);
-      continue;
-    }
-    if (it->path().filename().string().find(".tmp.") != std::string::npos) continue;
-    fs::copy_file(it->path(), to / rel, ec);
+  for (const auto& rel : order.value()) {
+    fs::create_directories((to / rel).parent_path(), ec);
+    if (ec) return io_error("create " + (to / rel).parent_path().string(), ec);
+    fs::copy_file(from / rel, to / rel, ec);
     // A blob purged (Art. 38) while the backup runs is not copied; its purge event is in the
     // log or comes after the backup, and a purge run on the restored data removes it again.
     if (ec == std::errc::no_such_file_or_directory) {
       ec.clear();
       continue;
     }
-    if (ec) return io_error("copy " + it->path().string(), ec);
+    if (ec) return io_error("copy " + (from / rel).string(), ec);
   }
-  if (ec) return io_error("list " + from.string(), ec);
   return success();
 }
 
@@ -264,6 +260,33 @@ result<backup_manifest> parse_manifest(const fs::path& file) {
 }
 
 }  // namespace
+
+result<std::vector<std::string>> blob_copy_order(const std::string& blobs_dir) {
+  // 0: a replica's seen time, 1: its offsets, 2: everything else (the data they cover).
+  const auto rank = [](const fs::path& rel) {
+    if (rel.has_parent_path()) return 2;
+    const std::string name = rel.filename().string();
+    if (name.ends_with("-seen")) return 0;
+    if (name.ends_with("-offsets")) return 1;
+    return 2;
+  };
+  std::vector<std::pair<int, std::string>> files;
+  std::error_code ec;
+  const fs::path from(blobs_dir);
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_directory()) continue;
+    if (it->path().filename().string().find(".tmp.") != std::string::npos) continue;
+    const auto rel = fs::relative(it->path(), from);
+    files.emplace_back(rank(rel), rel.generic_string());
+  }
+  if (ec) return io_error("list " + from.string(), ec);
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> out;
+  out.reserve(files.size());
+  for (auto& f : files) out.push_back(std::move(f.second));
+  return out;
+}
 
 result<backup_manifest> create_backup(const store_options& options, const std::string& out,
                                       timestamp now) {

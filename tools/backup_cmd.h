@@ -26,7 +26,9 @@ namespace caseline::tools {
 //      the log's WAL, which a secondary instance reads);
 //   3. the keys, after the log: a case's key is written before its first event, so every case in
 //      the copied log has its key;
-//   4. the blobs, after the log: a recording is stored before the event that names it.
+//   4. the blobs, after the log: a recording is stored before the event that names it; in the
+//      blob folder, a group's audio replica's seen time and offsets before the blobs
+//      (blob_copy_order).
 // The restored server catches its projections up from the stored offsets over the copied log
 // (or, on Kafka, over the topic), exactly as after a restart.
 constexpr int backup_format_version = 1;
@@ -46,6 +48,13 @@ struct backup_manifest {
   std::map<std::int32_t, std::int64_t> offsets;  // partition -> next offset the store applies
   std::vector<backup_file> files;                // sorted by path
 };
+
+// The files of a blob store folder (paths relative to it, '/'-separated) in the order a backup
+// copies them: a side topic replica's seen time (`*-seen`), then its offsets (`*-offsets`, e.g.
+// audio-offsets), then the blobs and everything else. Each file a replica writes after the data
+// it covers, so a restored replica resumes from an offset no later than its data and re-applies
+// the rest (harmless), and never counts itself up to date later than its offsets say.
+result<std::vector<std::string>> blob_copy_order(const std::string& blobs_dir);
 
 // Writes a backup of options.data_dir into `out` (which must not exist), through a temporary
 // sibling folder renamed at the end: `out` exists only once it is complete.

@@ -341,7 +341,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   // A group shares its data keys through the keys topic; a server with another master key is
   // refused here.
   if (events::key_log* key_log = p->log->keys()) {
-    auto replica = projections::key_replica::start(*key_log, *p->keys, master.value());
+    projections::key_replica::options ko;
+    ko.away.server_clock = p->clock.get();  // back after the tombstones' retention: a reconcile
+    auto replica = projections::key_replica::start(*key_log, *p->keys, master.value(), ko);
     if (!replica) return replica.error();
     p->key_replica = std::move(replica).value();
   }
@@ -349,7 +351,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->blobs = std::make_unique<projections::blob_store>((data / "blobs").string());
   // A group shares its call audio through the audio topic (projections/audio_replica.h).
   if (events::key_log* audio_log = p->log->audio()) {
-    auto replica = projections::audio_replica::start(*audio_log, *p->blobs);
+    projections::audio_replica::options ao;
+    ao.away.server_clock = p->clock.get();
+    auto replica = projections::audio_replica::start(*audio_log, *p->blobs, ao);
     if (!replica) return replica.error();
     p->audio_replica = std::move(replica).value();
   }

@@ -24,6 +24,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tools/backup_cmd.h"
 #include "tools/bench_purge.h"
 #include "tools/retention_cmd.h"
 #include "tools/serve.h"
@@ -267,6 +268,30 @@ TEST_CASE(
   }
   writes.stop();
   stop_server(s);
+}
+
+// A restored replica must resume from an offset no later than its data: the audio replica writes
+// its offsets after the files they cover, so a backup copies them before those files.
+TEST_CASE("a backup copies the audio replica's seen time and offsets before the blobs") {
+  test::temp_dir dir;
+  const fs::path blobs = dir.sub("blobs");
+  const auto write = [&](const std::string& rel) {
+    fs::create_directories((blobs / rel).parent_path());
+    std::ofstream(blobs / rel) << "x";
+  };
+  const std::string sha(64, 'a');
+  for (const std::string& rel :
+       {"aa/" + sha, std::string("audio-local"), "parts/" + sha + ".c/0",
+        std::string("audio-offsets"), std::string("audio-seen"), "zz/" + std::string(64, 'f')})
+    write(rel);
+  auto order = tools::blob_copy_order(blobs.string());
+  REQUIRE(order.has_value());
+  REQUIRE(order.value().size() == 6);
+  CHECK(order.value()[0] == "audio-seen");
+  CHECK(order.value()[1] == "audio-offsets");
+  const std::set<std::string> rest(order.value().begin() + 2, order.value().end());
+  CHECK(rest == std::set<std::string>{"aa/" + sha, "audio-local", "parts/" + sha + ".c/0",
+                                      "zz/" + std::string(64, 'f')});
 }
 
 TEST_CASE("a backup taken under load restores into a new folder, equal and complete") {

@@ -23,6 +23,7 @@
 #include "events/key_log.h"
 #include "events/record.h"
 #include "projections/blob_store.h"
+#include "projections/clock.h"
 #include "projections/key_replica.h"
 #include "projections/key_store.h"
 #include "projections/recordings.h"
@@ -48,16 +49,21 @@ struct audio_server {
   std::unique_ptr<projections::audio_replica> replica;
   std::unique_ptr<projections::recording_store> recordings;
 
-  audio_server(events::event_log& log, const std::string& dir, const events::secret_key& master) {
+  audio_server(events::event_log& log, const std::string& dir, const events::secret_key& master,
+               const projections::away_options& away = {}) {
     std::filesystem::create_directories(dir);
     auto ks = projections::key_store::open(dir + "/keys", master);
     REQUIRE_MESSAGE(ks.has_value(), (ks ? std::string{} : ks.error().message()));
     keys = std::move(ks).value();
-    auto kr = projections::key_replica::start(*log.keys(), *keys, master);
+    projections::key_replica::options ko;
+    ko.away = away;
+    auto kr = projections::key_replica::start(*log.keys(), *keys, master, ko);
     REQUIRE_MESSAGE(kr.has_value(), (kr ? std::string{} : kr.error().message()));
     key_replica = std::move(kr).value();
     blobs = std::make_unique<projections::blob_store>(dir + "/blobs");
-    auto r = projections::audio_replica::start(*log.audio(), *blobs);
+    projections::audio_replica::options ao;
+    ao.away = away;
+    auto r = projections::audio_replica::start(*log.audio(), *blobs, ao);
     REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message()));
     replica = std::move(r).value();
     recordings = std::make_unique<projections::recording_store>(*blobs, *keys);
@@ -204,4 +210,50 @@ TEST_CASE("a fenced writer's claimed copy is never applied; the staged one keeps
   REQUIRE(b.replica->catch_up(events::partition_for(sha, partitions), 30s).has_value());
   CHECK(b.copy_of(sha) == "staged");
   CHECK(b.recordings->open(sha, id).value() == audio);
+}
+
+TEST_CASE(
+    "a server back after the tombstones' retention drops the recordings the topic no longer "
+    "names, not those it held before the group; after a short absence it reads nothing again") {
+  test::group_setup g("audio");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  auto b_log = g.open();
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  projections::manual_clock clock(timestamp{1'800'000'000'000});
+  projections::away_options away{.server_clock = &clock, .away = std::chrono::hours(1)};
+  const auto name_of = [](std::string_view bytes) { return events::to_hex(events::sha256(bytes)); };
+  // B held a recording before its group shared the audio: never in the topic, kept.
+  const std::string before = name_of("recorded before the group");
+  REQUIRE(projections::blob_store(dir.sub("b") + "/blobs").write(before, "sealed").has_value());
+
+  audio_server a(*a_log, dir.sub("a"), master);
+  auto b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+  CHECK(b->replica->reconciled() == std::nullopt);
+  auto staged = a.recordings->stage(random_audio(3000));
+  REQUIRE(staged.has_value());
+  const std::string live = staged.value();
+  CHECK(test::eventually([&] { return b->copy_of(live) == "staged"; }, 30s));
+  b.reset();  // records when it was last up to date
+  // What B finds after a long absence: a recording purged meanwhile, whose tombstones and copies
+  // compaction removed from the topic.
+  const std::string gone = name_of("purged while away");
+  REQUIRE(projections::blob_store(dir.sub("b") + "/blobs").write(gone, "sealed").has_value());
+
+  SUBCASE("a short absence: no read from the start, nothing dropped") {
+    clock.set(timestamp{clock.now().ms + 60'000});
+    b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::nullopt);
+    CHECK(b->blobs->exists(gone));
+  }
+  SUBCASE("longer: the purged recording is dropped, the others kept") {
+    clock.set(timestamp{clock.now().ms + 2 * 3'600'000});
+    b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::size_t{1});
+    CHECK_FALSE(b->blobs->exists(gone));
+    CHECK(b->copy_of(live) == "staged");
+    CHECK(b->blobs->exists(before));
+  }
 }

@@ -11,6 +11,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "events/key_log.h"
+#include "projections/clock.h"
 #include "projections/key_store.h"
 #include "projections/personal_data.h"
 #include "projections/registry_projection.h"
@@ -45,11 +47,14 @@ struct key_server {
   std::unique_ptr<projections::key_store> keys;
   std::unique_ptr<projections::key_replica> replica;
 
-  key_server(events::event_log& log, const std::string& dir, const events::secret_key& master) {
+  key_server(events::event_log& log, const std::string& dir, const events::secret_key& master,
+             const projections::away_options& away = {}) {
     auto ks = projections::key_store::open(dir, master);
     REQUIRE_MESSAGE(ks.has_value(), (ks ? std::string{} : ks.error().message()));
     keys = std::move(ks).value();
-    auto r = projections::key_replica::start(*log.keys(), *keys, master);
+    projections::key_replica::options o;
+    o.away = away;
+    auto r = projections::key_replica::start(*log.keys(), *keys, master, o);
     REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message()));
     replica = std::move(r).value();
   }
@@ -359,4 +364,186 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   auto c_log = g.open();
   key_server c(*c_log, dir.sub("c"), master);
   CHECK_FALSE(c.key_of(gone).has_value());
+}
+
+namespace {
+
+// A key made in `dir`'s store with no replica: what a server finds there after an absence when
+// the topic shredded that key and compaction removed both its records.
+void key_the_topic_no_longer_names(const std::string& dir, const events::secret_key& master,
+                                   const case_id& id) {
+  auto ks = projections::key_store::open(dir, master);
+  REQUIRE(ks.has_value());
+  REQUIRE(ks.value()->create(id).has_value());
+}
+
+// A key_replication that breaks a shred between its two steps: the tombstone is committed
+// through the real replica (or, `commit_it` false, not at all), then the shred is told it
+// failed, as a server that died there would never learn otherwise.
+class broken_after_tombstone final : public projections::key_replication {
+ public:
+  broken_after_tombstone(projections::key_replica& real, bool commit_it)
+      : real_(real), commit_it_(commit_it) {}
+  bool commit(const case_id& id, const std::string& wrapped,
+              std::function<void(result<void>)>& done) override {
+    std::function<void(result<void>)> then = [done = std::move(done)](result<void> r) {
+      if (!r) return done(std::move(r).error());
+      done(make_error(events::errc::outcome_unknown, "the server died after the tombstone"));
+    };
+    if (commit_it_) return real_.commit(id, wrapped, then);
+    then(make_error(events::errc::unavailable, "the server died before the tombstone"));
+    return true;
+  }
+  result<void> await(const case_id& id, std::chrono::steady_clock::time_point deadline) override {
+    return real_.await(id, deadline);
+  }
+
+ private:
+  projections::key_replica& real_;
+  bool commit_it_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a server back after the tombstones' retention drops the keys the topic no longer names; "
+    "after a short absence it reads nothing from the start") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  auto b_log = g.open();
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  // The topic's own setting: 7 days.
+  auto retention = b_log->keys()->tombstone_retention(30s);
+  REQUIRE_MESSAGE(retention.has_value(), (retention ? std::string{} : retention.error().message()));
+  CHECK(retention.value() == std::chrono::milliseconds{604'800'000});
+
+  projections::manual_clock clock(timestamp{1'800'000'000'000});
+  projections::away_options away{.server_clock = &clock, .away = std::chrono::hours(1)};
+  key_server a(*a_log, dir.sub("a"), master);
+  const case_id live{"410100-20261201-000021"};
+  REQUIRE(a.keys->create(live).has_value());
+  // B's first start: it holds a key from before the group (marked, to be published: kept).
+  const case_id before{"410100-20261201-000022"};
+  key_the_topic_no_longer_names(dir.sub("b"), master, before);
+  auto b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+  CHECK(b->replica->reconciled() == std::nullopt);
+  CHECK(b->key_of(live).has_value());
+  const case_id staging{"recording:00bb"};  // never in the topic: kept
+  REQUIRE(b->keys->create(staging).has_value());
+  b.reset();  // records when it was last up to date
+
+  const case_id gone{"410100-20261201-000023"};
+  key_the_topic_no_longer_names(dir.sub("b"), master, gone);
+
+  SUBCASE("a short absence: no read from the start, nothing dropped") {
+    clock.set(timestamp{clock.now().ms + 60'000});
+    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::nullopt);
+    CHECK(b->key_of(gone).has_value());
+  }
+  SUBCASE("longer than the threshold given: the shredded key is dropped, the others kept") {
+    clock.set(timestamp{clock.now().ms + 2 * 3'600'000});
+    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::size_t{1});
+    CHECK_FALSE(b->key_of(gone).has_value());
+    CHECK(b->key_of(live) == a.key_of(live));
+    CHECK(b->key_of(before).has_value());
+    CHECK(b->key_of(staging).has_value());
+    // Up to date again: the next start reads nothing from the start.
+    b.reset();
+    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::nullopt);
+  }
+  SUBCASE("with the topic's delete.retention.ms: 1 day is short, 8 days is too long") {
+    away.away.reset();
+    clock.set(timestamp{clock.now().ms + 24 * 3'600'000});
+    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::nullopt);
+    b.reset();
+    clock.set(timestamp{clock.now().ms + 8 * 24 * 3'600'000});
+    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    CHECK(b->replica->reconciled() == std::size_t{1});
+    CHECK_FALSE(b->key_of(gone).has_value());
+  }
+}
+
+TEST_CASE("a shred broken between its tombstone and its local delete leaves the key on no server") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  auto b_log = g.open();
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  auto a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
+  key_server b(*b_log, dir.sub("b"), master);
+  const case_id id{"410100-20261201-000031"};
+  REQUIRE(a->keys->create(id).has_value());
+  REQUIRE(b.key_of(id).has_value());
+
+  SUBCASE("before the tombstone: the key stays on every server, and a retry shreds it") {
+    broken_after_tombstone broken(*a->replica, false);
+    a->keys->replicate(&broken);
+    CHECK_FALSE(a->keys->shred({id}).has_value());
+    a->keys->replicate(a->replica.get());
+    CHECK(a->key_of(id).has_value());  // not deleted here while the others keep it
+    REQUIRE(b.replica->catch_up(events::partition_for(id(), partitions), 30s).has_value());
+    CHECK(b.key_of(id).has_value());
+    REQUIRE(a->keys->shred({id}).has_value());
+    CHECK_FALSE(a->key_of(id).has_value());
+    CHECK(test::eventually([&] { return !b.key_of(id).has_value(); }, 30s));
+  }
+  SUBCASE("after the tombstone: every server applies it, the one that broke too") {
+    broken_after_tombstone broken(*a->replica, true);
+    a->keys->replicate(&broken);
+    CHECK_FALSE(a->keys->shred({id}).has_value());
+    a->keys->replicate(a->replica.get());
+    CHECK(test::eventually([&] { return !b.key_of(id).has_value(); }, 30s));
+    CHECK(test::eventually([&] { return !a->key_of(id).has_value(); }, 30s));
+    // And after a restart from its own offsets.
+    a.reset();
+    a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
+    CHECK_FALSE(a->key_of(id).has_value());
+  }
+}
+
+TEST_CASE("a handover reads the keys partition from its start only for a key marked unpublished") {
+  test::group_setup g("keys");
+  accepting_listener listener;
+  auto a_log = g.open();
+  own_everything(*a_log, listener);
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const case_id marked{"410100-20261201-000041"};
+  key_the_topic_no_longer_names(dir.sub("a"), master, marked);  // from before the group
+  key_server a(*a_log, dir.sub("a"), master);
+  // A key in every partition: reading one from its start takes time.
+  std::set<std::int32_t> filled;
+  for (int n = 50; filled.size() < static_cast<std::size_t>(partitions); ++n) {
+    const case_id id{fmt::format("410100-20261201-{:06}", n)};
+    REQUIRE(a.keys->create(id).has_value());
+    filled.insert(events::partition_for(id(), partitions)());
+  }
+  const auto q = events::partition_for(marked(), partitions);
+  // With no time at all to read a partition: only one with a marked key needs to.
+  for (std::int32_t x = 0; x < partitions; ++x) {
+    const events::partition_id px{x};
+    auto n = a.replica->publish_local(px, 0ms);
+    if (px == q) {
+      REQUIRE_FALSE(n.has_value());
+      CHECK(n.error().code == events::errc::timed_out);
+    } else {
+      REQUIRE_MESSAGE(n.has_value(), (n ? std::string{} : n.error().message()));
+      CHECK(n.value() == 0);
+    }
+  }
+  auto published = a.replica->publish_local(q, 30s);
+  REQUIRE(published.has_value());
+  CHECK(published.value() == 1);
+  auto again = a.replica->publish_local(q, 0ms);  // unmarked now: no read
+  REQUIRE(again.has_value());
+  CHECK(again.value() == 0);
 }
