@@ -1,5 +1,7 @@
 #include "gateway/api.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -48,6 +50,25 @@ std::string answer_seal_id(std::string_view token, std::string_view key) {
          events::to_hex(events::sha256(std::string(token) + '\0' + std::string(key))).substr(0, 32);
 }
 constexpr std::string_view answer_field = "answer.body";
+
+// The reads of the projections that are answered on the calling (I/O) thread when they wait
+// for nothing (api::impl::handle): they read the store and render, and never wait on the log.
+bool projection_read(const route& r) {
+  static constexpr std::array<std::string_view, 5> names{"get_case", "get_case_events", "get_queue",
+                                                         "sla_overdue", "sla_due_soon"};
+  return r.method == "GET" && std::find(names.begin(), names.end(), r.name) != names.end();
+}
+
+// Whether the projections hold every write this server acknowledged: then read-your-writes asks
+// a read to wait for nothing. A write acknowledged after this look is concurrent with the read.
+bool own_writes_applied(const services& s) {
+  for (std::int32_t p = 0; p < s.log.partition_count(); ++p) {
+    const events::partition_id q{p};
+    const auto acked = s.writer.last_acked(q);
+    if (acked >= 0 && s.runner.applied(q) <= acked) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -132,6 +153,12 @@ void api::impl::handle(http_request req, responder respond) {
   // A new case that waits for nothing is handed to the writer from here: a hop to a worker
   // would cost more than the handler does.
   if (never_waits(*sc)) return dispatch_guarded(sc, std::move(done));
+  // So is a read of the projections that waits for nothing either: no Caseline-After, no group
+  // (no token or write of another server to wait for), this server's writes applied. On two
+  // cores the two thread hand-offs of a worker cost more than such a read.
+  if (sc->match.matched && projection_read(*sc->match.matched) && !s_.writes &&
+      !sc->req.header("caseline-after") && own_writes_applied(s_))
+    return dispatch_guarded(sc, std::move(done));
   // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
   auto task = std::make_shared<responder>(std::move(done));
   if (!pool_.post([this, sc, task] {

@@ -1,7 +1,6 @@
 #include "gateway/json_text.h"
 
 #include <fmt/format.h>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "projections/report_render.h"
@@ -12,6 +11,75 @@ namespace {
 
 namespace json = boost::json;
 
+// A JSON string as boost::json::serialize writes it, and Python's json.dump with
+// ensure_ascii=False, byte for byte, without an allocation of its own (this runs for every key
+// and value of every answer): '"' and '\\' escaped, the control characters as \b \t \n \f \r
+// or \u00xx, every other byte (UTF-8 included) as it is.
+void write_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\b':
+        out += 'b';
+        break;
+      case '\t':
+        out += 't';
+        break;
+      case '\n':
+        out += 'n';
+        break;
+      case '\f':
+        out += 'f';
+        break;
+      case '\r':
+        out += 'r';
+        break;
+      default:
+        out += "u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
+// A string, an integer, a boolean or null, the same in both forms; false for the others.
+bool write_plain(std::string& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string:
+      write_string(out, v.get_string());
+      return true;
+    case json::kind::int64:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_int64());
+      return true;
+    case json::kind::uint64:
+      fmt::format_to(std::back_inserter(out), "{}", v.get_uint64());
+      return true;
+    case json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return true;
+    case json::kind::null:
+      out += "null";
+      return true;
+    default:
+      return false;
+  }
+}
+
 void write(std::string& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::object: {
@@ -20,7 +88,7 @@ void write(std::string& out, const json::value& v) {
       for (const auto& member : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += json::serialize(member.key());
+        write_string(out, member.key());
         out += ':';
         write(out, member.value());
       }
@@ -42,47 +110,11 @@ void write(std::string& out, const json::value& v) {
       fmt::format_to(std::back_inserter(out), "{}", projections::round4(v.get_double()));
       return;
     default:
-      out += json::serialize(v);
+      write_plain(out, v);
   }
 }
 
 // --- the document form: Python's json.dump(indent=1, ensure_ascii=False) ------------------------
-
-void write_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += ch;  // UTF-8 as it is (ensure_ascii=False)
-    }
-  }
-  out += '"';
-}
 
 // Python's repr of a float: the shortest text that reads back, with a ".0" on a whole number.
 std::string python_float(double d) {
@@ -135,24 +167,11 @@ void write_value(std::string& out, const json::value& v, int depth) {
       out += ']';
       return;
     }
-    case json::kind::string:
-      write_string(out, v.get_string());
-      return;
-    case json::kind::int64:
-      out += std::to_string(v.get_int64());
-      return;
-    case json::kind::uint64:
-      out += std::to_string(v.get_uint64());
-      return;
     case json::kind::double_:
       out += python_float(v.get_double());
       return;
-    case json::kind::bool_:
-      out += v.get_bool() ? "true" : "false";
-      return;
-    case json::kind::null:
-      out += "null";
-      return;
+    default:
+      write_plain(out, v);
   }
 }
 
@@ -167,6 +186,7 @@ std::string json_document_text(const json::value& v) {
 
 std::string json_text(const json::value& v) {
   std::string out;
+  out.reserve(256);
   write(out, v);
   return out;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/registry.h"
@@ -91,12 +93,16 @@ json::object weights_json(const assessment_weights& a) {
 }  // namespace
 
 json::object queue_page_json(const queue_query& q, const queue_page& page, civil_date today) {
-  json::object o;
+  // A page's values in one arena that the answer owns: a few allocations instead of some
+  // twenty per row.
+  const json::storage_ptr arena = json::make_shared_resource<json::monotonic_resource>();
+  json::object o(arena);
   o["queue"] = to_string(q.queue);
   add_scope(o, q.sc);
-  json::array items;
+  json::array items(arena);
+  items.reserve(page.items.size());
   for (const auto& item : page.items) {
-    json::object i;
+    json::object i(arena);
     i["case_id"] = item.id();
     i["status"] = core::to_string(item.status);
     i["center"] = item.center();
@@ -122,13 +128,16 @@ json::object queue_page_json(const queue_query& q, const queue_page& page, civil
 
 json::object deadlines_json(civil_date today, std::optional<working_days> within, const scope& sc,
                             const deadline_page& page) {
-  json::object o;
+  const json::storage_ptr arena =
+      json::make_shared_resource<json::monotonic_resource>();  // as above
+  json::object o(arena);
   o["today"] = today.to_string();
   if (within) o["within_working_days"] = (*within)();
   add_scope(o, sc);
-  json::array items;
+  json::array items(arena);
+  items.reserve(page.items.size());
   for (const auto& r : page.items) {
-    json::object i;
+    json::object i(arena);
     i["case_id"] = r.id();
     i["kind"] = core::to_string(r.kind);
     i["due"] = r.due.to_string();

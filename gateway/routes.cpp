@@ -105,9 +105,8 @@ std::vector<std::string_view> split(std::string_view path) {
   return out;
 }
 
-bool match_path(std::string_view tmpl, const std::vector<std::string_view>& segs,
+bool match_path(const std::vector<std::string_view>& t, const std::vector<std::string_view>& segs,
                 std::map<std::string, std::string>& params) {
-  const auto t = split(tmpl);
   if (t.size() != segs.size()) return false;
   std::map<std::string, std::string> found;
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -132,10 +131,18 @@ route_match match_route(std::string_view method, std::string_view path) {
   if (path.empty() || path.front() != '/' || (path.size() > 1 && path.back() == '/') ||
       path.find("//") != std::string_view::npos)
     return m;
+  // The routes' templates, split once (every request is matched, some twice).
+  static const std::vector<std::vector<std::string_view>> templates = [] {
+    std::vector<std::vector<std::string_view>> out;
+    for (const auto& r : route_table()) out.push_back(split(r.path));
+    return out;
+  }();
   const auto segs = split(path);
-  for (const auto& r : route_table()) {
+  const auto table = route_table();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const route& r = table[i];
     std::map<std::string, std::string> params;
-    if (!match_path(r.path, segs, params)) continue;
+    if (!match_path(templates[i], segs, params)) continue;
     // A literal route wins over a template one ("/v1/cases/x/events" is never "{id}").
     if (r.method == method) {
       if (!m.matched || m.matched->path.find('{') != std::string_view::npos) {

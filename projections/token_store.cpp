@@ -121,6 +121,8 @@ void tokens_projection::end_batch(bool committed) {
   if (committed && pending_) {
     std::lock_guard lk(mu_);
     current_ = std::move(*pending_);
+    // After the batch is in the store (the runner calls this once its write succeeded).
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   pending_.reset();
 }
@@ -247,6 +249,26 @@ result<created_token> token_store::create(std::string role, std::string center, 
 }
 
 result<std::optional<token_info>> token_store::find(std::string_view secret) const {
+  if (writer_ == nullptr) return read(secret);
+  // Read before the row: a change applied after this read moves the generation past it, and
+  // the entry filled below is then never used.
+  const std::uint64_t generation = writer_->projection().generation();
+  {
+    std::lock_guard lk(cache_mu_);
+    if (const auto it = cache_.find(std::string(secret)); it != cache_.end()) {
+      if (it->second.generation == generation) return std::optional<token_info>{it->second.info};
+      cache_.erase(it);
+    }
+  }
+  auto found = read(secret);
+  if (!found || !found.value()) return found;
+  std::lock_guard lk(cache_mu_);
+  if (cache_.size() >= cache_capacity) cache_.erase(cache_.begin());
+  cache_.insert_or_assign(std::string(secret), cached{*found.value(), generation});
+  return found;
+}
+
+result<std::optional<token_info>> token_store::read(std::string_view secret) const {
   if (!secret.starts_with(secret_prefix) || secret.size() != secret_prefix.size() + 64)
     return std::optional<token_info>{};
   auto value = storage::get(store_.db(), store_.cf(family::tokens), hash_key(secret), "read token");

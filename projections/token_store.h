@@ -1,12 +1,15 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/registry.h"
@@ -62,6 +65,11 @@ class tokens_projection final : public projection {
   // The hash of the live (issued, not revoked) token with this public id.
   std::optional<std::string> hash_of(std::string_view id) const;
   const std::optional<error>& load_error() const { return load_error_; }
+  // Counts the committed batches that changed the tokens' rows (an issue or a revocation, from
+  // this server's writer or from another server's, applied from the log). It moves only after
+  // the rows are in the store, so a row read after an unchanged generation was read is current
+  // as of that generation (token_store's cache).
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   struct state {
@@ -74,6 +82,7 @@ class tokens_projection final : public projection {
   // The batch being applied (runner thread only).
   std::optional<state> pending_;
   std::optional<error> load_error_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 // The write side of the tokens: appends token_issued / token_revoked under the key "tokens" and
@@ -104,6 +113,8 @@ class token_writer {
   // by set_aside_unlogged_tokens at the store's open), with its id, hash and times; returns how
   // many were published.
   result<std::size_t> publish_unlogged(store& s, const events::actor& by);
+  // The projection whose rows the writer waits for.
+  const tokens_projection& projection() const { return tokens_; }
 
   static constexpr const char* stream_key = "tokens";
 
@@ -121,10 +132,21 @@ class token_writer {
   std::mutex mu_;
 };
 
-// Tokens as the gateway reads them: every lookup reads the store, so a revocation (the row
-// deleted when the runner applied it) or an expiry holds from the next request. Creation and
-// revocation go through the token writer (the log). Thread-safe (RocksDB is); holds references
-// to the store and the writer, which must outlive it.
+// Tokens as the gateway reads them. A revocation (the row deleted when the runner applied it) or
+// an expiry holds from the next request. Creation and revocation go through the token writer
+// (the log).
+//
+// With a writer, found tokens are kept in a bounded cache keyed by the secret, so that a request
+// with a known token costs neither a store read nor a SHA-256. The cache is exact: an entry is
+// used only while the tokens projection's generation() is the one read before its row was read,
+// and the generation moves with every committed batch that issues or revokes a token, here or on
+// another server of a group (the runner applies the tokens' stream from the log); unknown tokens
+// are never cached, so a token issued elsewhere is found as soon as its row is. Expiry stays the
+// caller's check against its clock, on the cached expires_at. Without a writer every lookup
+// reads the store.
+//
+// Thread-safe (RocksDB is; the cache has its own mutex); holds references to the store and the
+// writer, which must outlive it.
 class token_store {
  public:
   // Without a writer the store only reads: create and revoke fail (errc::unavailable).
@@ -144,9 +166,20 @@ class token_store {
                                                      const events::actor& by = {},
                                                      const std::string& correlation_id = {});
 
+  // At most this many tokens are cached; a new one beyond it evicts an arbitrary other.
+  static constexpr std::size_t cache_capacity = 4096;
+
  private:
+  result<std::optional<token_info>> read(std::string_view secret) const;
+
+  struct cached {
+    token_info info;
+    std::uint64_t generation{0};
+  };
   store& store_;
   token_writer* writer_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, cached> cache_;  // secret -> token; guarded by cache_mu_
 };
 
 // At a store's open, before the tokens family is treated as log-derived: moves the rows an older

@@ -1,7 +1,10 @@
 #include "gateway/query.h"
 
+#include <cstdint>
+
 #include <doctest/doctest.h>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/errc.h"
@@ -102,6 +105,25 @@ TEST_CASE("the one JSON encoder prints rates as the API always did") {
   CHECK(json_text(o) ==
         R"({"rate":0.25,"third":0.6667,"one":1,"none":null,"n":-3,"big":18446744073709551615,)"
         R"("list":[0.0001,12345.6789,"a\"b\\c\n"],"nested":{"ok":true}})");
+}
+
+TEST_CASE("the encoder writes strings, keys and integers byte for byte as boost::json does") {
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
+  boost::json::object o;
+  o["all"] = every_byte;
+  o[every_byte.substr(0, 40)] = "key with control characters";
+  o["utf8"] = "\u6cb3\u5357 12328";
+  o["ints"] = boost::json::array{std::int64_t{-9223372036854775807LL - 1},
+                                 std::int64_t{0},
+                                 std::uint64_t{42},
+                                 true,
+                                 false,
+                                 nullptr,
+                                 ""};
+  CHECK(json_text(o) == boost::json::serialize(o));
+  CHECK(json_text(boost::json::value(every_byte)) ==
+        boost::json::serialize(boost::json::value(every_byte)));
 }
 
 }  // namespace

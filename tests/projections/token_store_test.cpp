@@ -196,3 +196,63 @@ TEST_CASE("a store's tokens from before the log holds them are published once an
   CHECK(w2.revoke(id, admin, "c1").value());
   CHECK_FALSE(token_store(s.db()).find(secret).value());
 }
+
+TEST_CASE(
+    "a cached token is refused once its revocation is applied, here at once and on another "
+    "server as soon as its runner applied it; its expiry stays the caller's check") {
+  stack s;
+  token_writer w(s.log(), s.runner(), s.tokens(), s.clock());
+  token_store tokens(s.db(), &w);
+  // Another server of the group: its own store and runner over the same log, its own cache.
+  reader other(s.log(), s.dir().sub("other"));
+  token_writer other_writer(s.log(), *other.runner, other.set->tokens(), s.clock());
+  token_store there(*other.db, &other_writer);
+
+  const timestamp expires{s.clock().now().ms + 3'600'000};
+  auto t = tokens.create("agent", "410100", "", expires, admin, "c1");
+  REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
+  const std::string secret = t.value().secret;
+  const std::string hash = events::to_hex(events::sha256(secret));
+  REQUIRE(tokens.find(secret).value());
+  REQUIRE(test::eventually([&] { return there.find(secret).value().has_value(); }));
+
+  // Found once, the token is answered from the cache: its row, deleted behind the projection's
+  // back, is not read again.
+  for (auto* db : {&s.db(), other.db.get()})
+    REQUIRE(db->db().Delete(rocksdb::WriteOptions(), db->cf(family::tokens), hash).ok());
+  CHECK(tokens.find(secret).value());
+  CHECK(there.find(secret).value());
+  CHECK_FALSE(token_store(s.db()).find(secret).value());  // no cache: reads the store
+  // The cached expiry: the caller refuses the token from then on.
+  CHECK(expired(*tokens.find(secret).value(), expires));
+  CHECK_FALSE(expired(*tokens.find(secret).value(), s.clock().now()));
+
+  auto revoked = tokens.revoke(t.value().info.id, admin, "c2");
+  REQUIRE_MESSAGE(revoked, (revoked ? "" : revoked.error().message()));
+  REQUIRE(revoked.value());
+  // Here the writer waited for its own runner: refused from the next request on.
+  CHECK_FALSE(tokens.find(secret).value());
+  // There, from the moment its runner applied the revocation, without waiting for anything.
+  REQUIRE(other.runner->wait_applied(*revoked.value(), std::chrono::seconds(10)));
+  CHECK_FALSE(there.find(secret).value());
+
+  // Unknown tokens are not cached: one issued later is found as soon as its row is there.
+  auto later = tokens.create("agent", "410100", "", {}, admin, "c3");
+  REQUIRE(later);
+  CHECK(tokens.find(later.value().secret).value());
+  REQUIRE(other.runner->wait_applied(*later.value().position, std::chrono::seconds(10)));
+  CHECK(there.find(later.value().secret).value());
+  // A row that appears (here copied behind the projection's back) after a miss is found.
+  const std::string unknown = "clt_" + std::string(64, 'b');
+  CHECK_FALSE(there.find(unknown).value());
+  std::string row;
+  auto* cf = other.db->cf(family::tokens);
+  REQUIRE(other.db->db()
+              .Get(rocksdb::ReadOptions(), cf, events::to_hex(events::sha256(later.value().secret)),
+                   &row)
+              .ok());
+  REQUIRE(other.db->db()
+              .Put(rocksdb::WriteOptions(), cf, events::to_hex(events::sha256(unknown)), row)
+              .ok());
+  CHECK(there.find(unknown).value());
+}
