@@ -461,8 +461,9 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
   req.idempotency = sc->idempotency;
   if (!req.id && sc->new_case_partition) req.partition = sc->new_case_partition;
   s_.writer.submit(
-      std::move(req), [this, sc, status, submitted, done = std::move(done),
-                       written = std::move(written)](result<projections::command_outcome> r) mutable {
+      std::move(req),
+      [this, sc, status, submitted, done = std::move(done),
+       written = std::move(written)](result<projections::command_outcome> r) mutable {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
         if (!r) {
@@ -482,7 +483,8 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         // On a writer thread the answer waits for its access entry, written with those of the
         // other answers of its burst (projections::access_batch); elsewhere it goes at once.
         projections::access_batch::after_recorded(
-            [sc, done = std::move(done), resp = std::move(resp).value()](result<void> recorded) mutable {
+            [sc, done = std::move(done),
+             resp = std::move(resp).value()](result<void> recorded) mutable {
               if (!recorded) return done(error_response(recorded.error(), sc->req.path));
               done(std::move(resp));
             });

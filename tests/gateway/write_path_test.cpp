@@ -103,9 +103,10 @@ TEST_CASE("every answered command has its access entry when the answer arrives, 
     }
   // A command on an existing case is answered through the same bursts.
   const std::string id = results[0][0].id;
-  auto classified = srv.post("/v1/cases/" + id + "/classify",
-                             R"({"category":"complaint","domain":"road_transport","topics":["bus"]})",
-                             srv.own.at("agent"));
+  auto classified =
+      srv.post("/v1/cases/" + id + "/classify",
+               R"({"category":"complaint","domain":"road_transport","topics":["bus"]})",
+               srv.own.at("agent"));
   REQUIRE(classified.status == 200);
   auto entries = projections::access_log(srv.stack->store()).of_case(id);
   REQUIRE(entries);

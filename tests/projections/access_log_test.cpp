@@ -18,8 +18,7 @@ using test::temp_dir;
 namespace {
 
 access_entry read_of(const std::string& id, const std::string& correlation) {
-  return access_entry{timestamp{1'700'000'000'000}, "tok-1", "agent", id, "/v1/cases",
-                      correlation};
+  return access_entry{timestamp{1'700'000'000'000}, "tok-1", "agent", id, "/v1/cases", correlation};
 }
 
 std::size_t entries_of(const access_log& log, const std::string& id) {
