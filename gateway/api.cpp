@@ -21,6 +21,7 @@
 #include "gateway/detail/api_impl.h"
 #include "gateway/forwarding.h"
 #include "gateway/json_text.h"
+#include "projections/access_log.h"
 #include "projections/case_projection.h"
 #include "projections/errc.h"
 
@@ -487,8 +488,9 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
   req.idempotency = sc->idempotency;
   if (!req.id && sc->new_case_partition) req.partition = sc->new_case_partition;
   s_.writer.submit(
-      std::move(req), [this, sc, status, submitted, done = std::move(done),
-                       written = std::move(written)](result<projections::command_outcome> r) {
+      std::move(req),
+      [this, sc, status, submitted, done = std::move(done),
+       written = std::move(written)](result<projections::command_outcome> r) mutable {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
         if (!r) {
@@ -505,7 +507,14 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         // Where the write is in the log: a read on any server of the group may wait for it
         // (Caseline-After).
         if (const auto& at = r.value().position) with_position(resp.value(), *at);
-        done(std::move(resp).value());
+        // On a writer thread the answer waits for its access entry, written with those of the
+        // other answers of its burst (projections::access_batch); elsewhere it goes at once.
+        projections::access_batch::after_recorded(
+            [sc, done = std::move(done),
+             resp = std::move(resp).value()](result<void> recorded) mutable {
+              if (!recorded) return done(error_response(recorded.error(), sc->req.path));
+              done(std::move(resp));
+            });
       });
 }
 

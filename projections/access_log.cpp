@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <cereal/types/string.hpp>
 
 #include "core/binary.h"
@@ -17,7 +18,42 @@ namespace {
 
 std::atomic<std::uint64_t> sequence{0};
 
+thread_local access_batch* open_batch = nullptr;
+
 }  // namespace
+
+access_batch::access_batch(store& s) : store_(s), outer_(open_batch) { open_batch = this; }
+
+access_batch::~access_batch() { commit(); }
+
+access_batch* access_batch::open_for(const store& s) {
+  for (access_batch* b = open_batch; b; b = b->outer_)
+    if (&b->store_ == &s) return b;
+  return nullptr;
+}
+
+void access_batch::commit() {
+  if (committed_) return;
+  committed_ = true;
+  // Closed first: the answers below record their own reads (if any) at once.
+  if (open_batch == this) open_batch = outer_;
+  result<void> written = success();
+  if (!staged_.empty()) {
+    rocksdb::WriteBatch wb;
+    for (const auto& [key, value] : staged_) wb.Put(store_.cf(family::access_log), key, value);
+    const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) written = storage::from_rocksdb(s, "record access");
+    staged_.clear();
+  }
+  std::vector<answer> held = std::move(held_);
+  held_.clear();
+  for (auto& a : held) a(written);
+}
+
+void access_batch::after_recorded(answer a) {
+  if (open_batch) return open_batch->held_.push_back(std::move(a));
+  a(success());
+}
 
 result<void> access_log::record(const access_entry& e) {
   // Time first, so entries scan in order; a process-local sequence keeps reads of the same
@@ -27,6 +63,10 @@ result<void> access_log::record(const access_entry& e) {
   const std::uint32_t version = 1;
   const std::string bytes = core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id,
                                                 e.route, e.correlation_id);
+  if (access_batch* b = access_batch::open_for(store_)) {
+    b->staged_.emplace_back(key, bytes);
+    return success();
+  }
   const auto s =
       store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key, bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "record access");

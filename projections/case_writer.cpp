@@ -13,6 +13,7 @@
 #include "core/log_line.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
+#include "projections/access_log.h"
 #include "projections/errc.h"
 
 namespace caseline::projections {
@@ -62,6 +63,7 @@ case_writer::case_writer(events::event_log& log, store& s, projection_runner& ru
                          personal_data* privacy, core::context base, const clock& clk,
                          unsigned threads)
     : log_(log),
+      store_(s),
       reader_(s),
       runner_(runner),
       base_(std::move(base)),
@@ -564,45 +566,79 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
         idle_cv_.notify_all();
         // The journal made the key durable with the record: cached, so no read unwraps it.
         if (r && c->new_key) personal_data_->remember_key(case_id{c->id}, *c->new_key);
-        // Runs on a log thread: hand over to a writer thread at once. The log destroys this
-        // callback when it likes (the embedded log: after its whole batch), which can be after the
-        // task answered, drain() returned and the api and the HTTP server are gone; the done
+        // Runs on a log thread: hand over to a writer thread at once, one task per burst (the
+        // log acknowledges a group commit's records one after the other). The log destroys this
+        // callback when it likes (the embedded log: after its whole batch), which can be after
+        // the answer went, drain() returned and the api and the HTTP server are gone; the done
         // handler holds the api's responder, and with it the server's connection. So what the
-        // callback holds moves into the task, which the writer's pool destroys before ~case_writer
-        // returns (it joins the pool): no done handler outlives the writer. `this` is not used
-        // after post().
-        post([this, c = std::move(c), r = std::move(r)] {
-          {
-            std::lock_guard lk(mu_);
-            slot& s = slots_.at(c->id);
-            if (r) {
-              // After a revocation the case may change elsewhere: not cached then.
-              if (owned_[static_cast<std::size_t>(c->partition())].term == c->term)
-                s.cached = std::move(c->row);
-              else
-                s.cached.reset();
-              s.position = r.value();
-              auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
-              acked = std::max(acked, r.value().offset());
-            } else {
-              s.cached.reset();
-              s.uncertain = true;
-            }
-          }
-          if (r) {
-            c->outcome.position = r.value();
-            if (appended_observer_) appended_observer_(c->outcome);
-            c->done(std::move(c->outcome));
-          } else {
-            c->done(r.error());
-          }
-          finish(c->id);
-        });
+        // callback holds moves into the queue, which a writer task empties before
+        // ~case_writer returns (it drains, then joins the pool): no done handler outlives the
+        // writer. `this` is not used after post().
+        bool start = false;
+        {
+          std::lock_guard lk(mu_);
+          completions_.push_back(completion{std::move(c), std::move(r)});
+          start = !std::exchange(completing_, true);
+        }
+        if (start) post([this] { complete(); });
       };
   if (journaled)
     return personal_data_->key_journal()->append_with_key(
         std::move(id), std::move(record), std::move(*journaled), std::move(appended));
   log_.append(std::move(id), std::move(record), std::move(appended));
+}
+
+void case_writer::complete() {
+  std::vector<completion> burst;
+  for (;;) {
+    {
+      std::lock_guard lk(mu_);
+      if (completions_.empty()) {
+        completing_ = false;
+        return;
+      }
+      burst.swap(completions_);
+    }
+    std::vector<std::string> answered;
+    answered.reserve(burst.size());
+    {
+      access_batch reads(store_);  // the answers' access entries: one write, before any answer
+      for (auto& done : burst) answered.push_back(answer(done));
+      burst.clear();  // the done handlers the answers did not hold
+      reads.commit();
+    }
+    // Only now, with every answer of the burst sent, are they no longer in flight (drain()).
+    for (const auto& id : answered) finish(id);
+  }
+}
+
+std::string case_writer::answer(completion& done) {
+  auto& [c, r] = done;
+  {
+    std::lock_guard lk(mu_);
+    slot& s = slots_.at(c->id);
+    if (r) {
+      // After a revocation the case may change elsewhere: not cached then.
+      if (owned_[static_cast<std::size_t>(c->partition())].term == c->term)
+        s.cached = std::move(c->row);
+      else
+        s.cached.reset();
+      s.position = r.value();
+      auto& acked = last_acked_.at(static_cast<std::size_t>(r.value().partition()));
+      acked = std::max(acked, r.value().offset());
+    } else {
+      s.cached.reset();
+      s.uncertain = true;
+    }
+  }
+  if (r) {
+    c->outcome.position = r.value();
+    if (appended_observer_) appended_observer_(c->outcome);
+    c->done(std::move(c->outcome));
+  } else {
+    c->done(r.error());
+  }
+  return c->id;
 }
 
 void case_writer::finish(const std::string& id) {

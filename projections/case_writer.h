@@ -199,7 +199,20 @@ class case_writer final : public events::ownership_listener {
     std::size_t appending{0};  // decided commands whose append's outcome is not known yet
   };
 
+  // A command whose append's outcome is known, waiting for a writer thread to answer it.
+  struct completion {
+    std::shared_ptr<decided_command> c;
+    result<events::log_position> r;
+  };
+
   void post(std::function<void()> task);
+  // Answers the completions queued so far, and those queued meanwhile, on one writer thread:
+  // one task (one thread hop) per burst of acknowledgements instead of one per command, and
+  // the reads their answers record are written with one write per burst (access_batch).
+  void complete();
+  // Updates the case's slot and runs the done handler; returns the case id (finish() is the
+  // caller's, once the burst's answers are sent).
+  std::string answer(completion& done);
   // Appends the command's record; its handler runs on a writer thread once the log answered.
   // With `journaled`, a new case's wrapped key is written in the same durable write
   // (events/key_journal.h).
@@ -222,6 +235,7 @@ class case_writer final : public events::ownership_listener {
   void forget_locked(events::partition_id p);
 
   events::event_log& log_;
+  store& store_;
   case_reader reader_;
   projection_runner& runner_;
   core::context base_;  // calendar, registry, policy; `now` and the actor are set per command
@@ -246,6 +260,8 @@ class case_writer final : public events::ownership_listener {
   std::vector<sample_gate> gates_;  // by partition
   std::size_t in_flight_{0};
   bool draining_{false};
+  std::vector<completion> completions_;  // acknowledged, to be answered by complete()
+  bool completing_{false};               // a complete() task is posted or runs
 
   events::thread_pool handover_{1};  // catches up assigned partitions
   events::thread_pool pool_;         // last: destroyed (joined) first

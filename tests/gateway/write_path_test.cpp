@@ -3,9 +3,11 @@
 #include "gateway/api.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "projections/access_log.h"
 #include "tests/gateway/gateway_test_support.h"
 
 using namespace caseline;
@@ -56,4 +58,60 @@ TEST_CASE("a new case with an Idempotency-Key or Caseline-After still goes throu
   auto after = srv.post("/v1/cases", body, srv.own.at("agent"), {{"Caseline-After", position}});
   REQUIRE(after.status == 201);
   CHECK(after.json().at("id") != first.json().at("id"));
+}
+
+TEST_CASE("every answered command has its access entry when the answer arrives, under load") {
+  test_server srv;
+  // Concurrent new cases share the log's group commits, so their answers leave in bursts whose
+  // access entries are written together (projections::access_batch).
+  constexpr int clients = 8;
+  constexpr int per_client = 15;
+  struct seen {
+    int status{0};
+    std::string id;
+    std::string correlation;
+    bool recorded{false};
+  };
+  std::vector<std::vector<seen>> results(clients);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per_client; ++i) {
+        auto r = srv.post(
+            "/v1/cases",
+            R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234","name":"张三"},)"
+            R"("content":"The bus did not stop."})",
+            srv.own.at("agent"));
+        seen s{r.status, "", r.header("x-correlation-id"), false};
+        if (r.status == 201) {
+          s.id = r.json().at("id").as_string().c_str();
+          // Read as the answer arrives: the entry must already be in the store.
+          auto entries = projections::access_log(srv.stack->store()).of_case(s.id);
+          if (entries)
+            for (const auto& e : entries.value())
+              s.recorded = s.recorded || (e.correlation_id == s.correlation && e.role == "agent");
+        }
+        results[static_cast<std::size_t>(c)].push_back(std::move(s));
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& per : results)
+    for (const auto& s : per) {
+      CAPTURE(s.id);
+      CHECK(s.status == 201);
+      CHECK(s.recorded);
+    }
+  // A command on an existing case is answered through the same bursts.
+  const std::string id = results[0][0].id;
+  auto classified =
+      srv.post("/v1/cases/" + id + "/classify",
+               R"({"category":"complaint","domain":"road_transport","topics":["bus"]})",
+               srv.own.at("agent"));
+  REQUIRE(classified.status == 200);
+  auto entries = projections::access_log(srv.stack->store()).of_case(id);
+  REQUIRE(entries);
+  bool found = false;
+  for (const auto& e : entries.value())
+    found = found || e.correlation_id == classified.header("x-correlation-id");
+  CHECK(found);
 }
