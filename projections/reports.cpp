@@ -13,6 +13,7 @@
 #include "core/errc.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
 #include "projections/paging.h"
@@ -213,60 +214,48 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
 
 // --- the projection ---------------------------------------------------------------------------
 
-void report_projection::begin_batch() {
+void report_projection::clear_batch() {
   facts_.clear();
-  counters_.clear();
-  dirty_counters_.clear();
+  delta_.clear();
 }
 
-void report_projection::end_batch(bool /*committed*/) {
-  facts_.clear();
-  counters_.clear();
-  dirty_counters_.clear();
-}
+void report_projection::begin_batch() { clear_batch(); }
+
+void report_projection::end_batch(bool /*committed*/) { clear_batch(); }
 
 result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   for (const auto& [id, t] : facts_) {
-    std::map<std::string, std::int64_t> delta;
-    for (const auto& [k, n] : contributions(t.before)) delta[k] -= n;
-    for (const auto& [k, n] : contributions(t.now)) delta[k] += n;
-    for (const auto& [k, d] : delta) {
-      if (d == 0) continue;
-      auto c = counter(k);
-      if (!c) return c.error();
-      *c.value() += d;
-      dirty_counters_.insert(k);
-    }
+    for (const auto& [k, n] : contributions(t.before)) delta_[k] -= n;
+    for (const auto& [k, n] : contributions(t.now)) delta_[k] += n;
   }
-  for (const auto& k : dirty_counters_) {
-    const std::int64_t value = counters_.at(k);
+  auto* cf = store_.cf(family::report_counters);
+  for (const auto& [k, d] : delta_) {
+    if (d == 0) continue;
+    // A stored counter is positive: added to, it stays positive, and the merge needs no read.
+    if (d > 0) {
+      batch.Merge(cf, k, storage::be64_delta(d));
+      continue;
+    }
+    // Taken from, it may reach zero, and a zero counter is deleted (a rebuild that never counted
+    // it has no key): read it (through its merges) and write the result.
+    auto v = storage::get(store_.db(), cf, k, "read report counter");
+    if (!v) return v.error();
+    std::int64_t value = d;
+    if (v.value()) {
+      auto stored = decode_i64(*v.value());
+      if (!stored) return stored.error();
+      value += stored.value();
+    }
     if (value < 0)
       return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
     if (value == 0)
-      batch.Delete(store_.cf(family::report_counters), k);
+      batch.Delete(cf, k);
     else
-      batch.Put(store_.cf(family::report_counters), k, encode_i64(value));
+      batch.Put(cf, k, encode_i64(value));
   }
   for (const auto& [id, t] : facts_)
     batch.Put(store_.cf(family::report_cases), id, detail::encode_row(t.now));
   return success();
-}
-
-result<std::int64_t*> report_projection::counter(const std::string& key) {
-  auto it = counters_.find(key);
-  if (it == counters_.end()) {
-    auto v =
-        storage::get(store_.db(), store_.cf(family::report_counters), key, "read report counter");
-    if (!v) return v.error();
-    std::int64_t n = 0;
-    if (v.value()) {
-      auto d = decode_i64(*v.value());
-      if (!d) return d.error();
-      n = d.value();
-    }
-    it = counters_.emplace(key, n).first;
-  }
-  return &it->second;
 }
 
 result<void> report_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {

@@ -8,10 +8,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <cereal/cereal.hpp>
@@ -121,10 +122,12 @@ std::map<std::string, std::int64_t> contributions(const report_facts& facts);
 
 // Keeps family::report_cases and family::report_counters. For each event it folds the case's
 // facts; once per batch it adds the difference between each touched case's contributions after
-// the batch and before it to the counters (read-modify-write: the sum of the events' own
-// differences, at the cost of two contributions per case and batch). A counter that
-// reaches zero is deleted, so the stored bytes equal those of a rebuild whatever the order of
-// reclassifications. Used by the runner's thread only.
+// the batch and before it to the counters (the sum of the events' own differences, at the cost
+// of two contributions per case and batch). A counter that goes up is written as a merge
+// (storage::be64_add_operator: an add, no read of the counter); one that goes down is read and
+// rewritten, and deleted when it reaches zero, so the stored values equal those of a rebuild
+// whatever the order of reclassifications. The live runner and a rebuild write them alike. Used by
+// the runner's thread only.
 class report_projection final : public projection {
  public:
   explicit report_projection(store& s) : store_(s) {}
@@ -135,17 +138,17 @@ class report_projection final : public projection {
   void end_batch(bool committed) override;
 
  private:
-  result<std::int64_t*> counter(const std::string& key);
+  void clear_batch();
   struct touched {
     report_facts before;  // as stored when the batch began
     report_facts now;     // after the batch's events
   };
   store& store_;
   // The cases this batch touched: their counters move once per batch, by contributions(now)
-  // minus contributions(before), in prepare_commit.
-  std::map<std::string, touched> facts_;          // this batch's, uncommitted
-  std::map<std::string, std::int64_t> counters_;  // this batch's, uncommitted
-  std::set<std::string> dirty_counters_;          // changed in this batch
+  // minus contributions(before), in prepare_commit. Hashed, not ordered: the keys share long
+  // prefixes, and the order of a batch's distinct keys does not change what it stores.
+  std::unordered_map<std::string, touched> facts_;       // this batch's, uncommitted
+  std::unordered_map<std::string, std::int64_t> delta_;  // counter -> this batch's difference
 };
 
 // The counted quantities (see README-reports.md for what each counts and on which date).

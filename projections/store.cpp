@@ -11,6 +11,7 @@
 
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
 #include "events/storage/secondary.h"
@@ -157,9 +158,15 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
       {rocksdb::kDefaultColumnFamilyName, family_options}};
-  for (std::size_t i = 0; i < std::size(family_names); ++i)
-    cfs.emplace_back(family_names[i],
-                     read_by_key(static_cast<family>(i)) ? point_read_options : family_options);
+  // The report counters are added to by merges (reports.h): no read before the write.
+  rocksdb::ColumnFamilyOptions counter_options = point_read_options;
+  counter_options.merge_operator = storage::be64_add_operator();
+  for (std::size_t i = 0; i < std::size(family_names); ++i) {
+    const auto f = static_cast<family>(i);
+    cfs.emplace_back(family_names[i], f == family::report_counters ? counter_options
+                                      : read_by_key(f)             ? point_read_options
+                                                                   : family_options);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "events/errc.h"
+#include "events/storage/counter_merge.h"
 #include "events/storage/status.h"
 
 namespace caseline::storage {
@@ -46,7 +47,11 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
   out->private_dir_ = templ;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.reserve(families.size());
-  for (const auto& n : families) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  // Counters kept as merges (counter_merge.h) are read through their operator; a family without
+  // merges never calls it.
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.merge_operator = be64_add_operator();
+  for (const auto& n : families) cfs.emplace_back(n, family_options);
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), primary_dir,
                                               out->private_dir_, cfs, &out->handles_, &db);

@@ -4,8 +4,13 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
+#include "events/storage/key.h"
+#include "events/storage/scan.h"
+#include "projections/sla_index.h"
 
 #include "projections/report_render.h"
 #include "tests/projections/october_scenario.h"
@@ -439,6 +444,76 @@ TEST_CASE("reclassification moves a case's counts; the counters equal a recount"
   auto topics = report_reader(s.db()).topics({date("2026-10-01"), date("2026-10-31")}, std::nullopt);
   REQUIRE(topics);
   CHECK(topics.value() == std::map<std::string, std::int64_t>{{"b", 1}});
+}
+
+TEST_CASE("counters kept as merges give the reports that counters written as values give") {
+  stack s;
+  auto steps = october_scenario();
+  const auto agent = world::agent("410100");
+  steps.push_back({"2026-10-20", "X", recv("410100"), agent});
+  steps.push_back(
+      {"2026-10-20", "X", classify(core::category::inquiry, core::domain::highway, {"a"}), agent});
+  auto ids = play(s, steps);
+  // A reclassification takes from counters (read and rewritten, deleted at zero), the rest add.
+  REQUIRE(s.run(ids.at("X"), classify(core::category::complaint, core::domain::maritime, {"b"}),
+                agent, at(date("2026-10-21"))));
+  store& merged = s.db();
+
+  // The value-built counters: every case's contributions summed, written as Puts into a second
+  // store with the same facts.
+  std::map<std::string, std::int64_t> recount;
+  rocksdb::WriteBatch values;
+  test::temp_dir other;
+  auto built = store::open(other.sub("values"));
+  REQUIRE(built);
+  store& by_value = *built.value();
+  REQUIRE(storage::scan(merged.db(), merged.cf(family::report_cases), {}, "read facts",
+                        [&](std::string_view k, std::string_view v) -> result<storage::scan_step> {
+                          auto f = detail::decode_row<report_facts>(v, "report facts");
+                          REQUIRE(f);
+                          for (const auto& [key, n] : contributions(f.value())) recount[key] += n;
+                          values.Put(by_value.cf(family::report_cases), k, v);
+                          return storage::scan_step::next;
+                        }));
+  REQUIRE_FALSE(recount.empty());
+  for (const auto& [key, n] : recount)
+    values.Put(by_value.cf(family::report_counters), key,
+               storage::be64_value(static_cast<std::uint64_t>(n)));
+  REQUIRE(by_value.db().Write(rocksdb::WriteOptions(), &values).ok());
+
+  // The merged counters read back as the recount, key for key (no zero left behind).
+  std::map<std::string, std::int64_t> read;
+  REQUIRE(storage::scan(merged.db(), merged.cf(family::report_counters), {}, "read counters",
+                        [&](std::string_view k, std::string_view v) {
+                          const auto n = storage::parse_be64_value(v);
+                          REQUIRE(n);
+                          read[std::string(k)] = static_cast<std::int64_t>(*n);
+                          return storage::scan_step::next;
+                        }));
+  CHECK(read == recount);
+
+  const auto& reg = s.world().reg;
+  for (const auto& req :
+       {monthly_request(2026, 10, std::nullopt), monthly_request(2026, 10, center_code{"410100"}),
+        annual_request(2026, std::nullopt),
+        period_request({date("2026-10-01"), date("2026-10-07")}, std::nullopt)}) {
+    auto a = build_report(report_reader(merged), reg, req);
+    auto b = build_report(report_reader(by_value), reg, req);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a.value() == b.value());
+  }
+  // Compacted, the merges become values with the very bytes the Puts wrote.
+  REQUIRE(merged.db()
+              .CompactRange(rocksdb::CompactRangeOptions(), merged.cf(family::report_counters),
+                            nullptr, nullptr)
+              .ok());
+  REQUIRE(merged.flush());
+  REQUIRE(by_value.flush());
+  auto diff = compare_stores(merged.dir(), by_value.dir(), {"report_counters", "report_cases"});
+  REQUIRE(diff);
+  for (const auto& d : diff.value()) MESSAGE(d.family << " " << d.key << ": " << d.what);
+  CHECK(diff.value().empty());
 }
 
 TEST_CASE("holiday periods come from the calendar, for the special reports") {
