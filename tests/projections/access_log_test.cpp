@@ -107,7 +107,8 @@ TEST_CASE("a failed batch write fails every answer it held: none leaves unrecord
     REQUIRE(log.record(read_of("410100-20260101-4", "c1")));
     REQUIRE(log.record(read_of("410100-20260101-4", "c2")));
     for (int i = 0; i < 2; ++i)
-      access_batch::after_recorded([&](const result<void>& r) { outcomes.push_back(r.has_value()); });
+      access_batch::after_recorded(
+          [&](const result<void>& r) { outcomes.push_back(r.has_value()); });
     batch.commit();
   }
   CHECK(outcomes == std::vector<bool>{false, false});
