@@ -74,6 +74,7 @@ TEST_CASE("every answered command has its access entry when the answer arrives, 
   };
   std::vector<std::vector<seen>> results(clients);
   std::vector<std::thread> threads;
+  threads.reserve(clients);
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       for (int i = 0; i < per_client; ++i) {

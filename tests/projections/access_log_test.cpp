@@ -37,7 +37,7 @@ TEST_CASE("without a batch a read is written at once and its answer goes at once
   REQUIRE(log.record(read_of("410100-20260101-1", "c1")));
   CHECK(entries_of(log, "410100-20260101-1") == 1);
   bool answered = false;
-  access_batch::after_recorded([&](result<void> r) {
+  access_batch::after_recorded([&](const result<void>& r) {
     CHECK(r.has_value());
     answered = true;
   });
@@ -54,7 +54,7 @@ TEST_CASE("the reads of a batch are written together, and its answers only after
     access_batch batch(*s.value());
     for (int i = 0; i < 3; ++i) {
       REQUIRE(log.record(read_of("410100-20260101-7", "c" + std::to_string(i))));
-      access_batch::after_recorded([&, i](result<void> r) {
+      access_batch::after_recorded([&, i](const result<void>& r) {
         CHECK(r.has_value());
         // Its own entry, and those of the answers before it, are in the store when it goes.
         CHECK(entries_of(log, "410100-20260101-7") == 3);
@@ -86,7 +86,7 @@ TEST_CASE("a batch that is not committed is committed by its destructor") {
   {
     access_batch batch(*s.value());
     REQUIRE(log.record(read_of("410100-20260101-3", "c")));
-    access_batch::after_recorded([&](result<void> r) { answered = r.has_value(); });
+    access_batch::after_recorded([&](const result<void>& r) { answered = r.has_value(); });
     CHECK_FALSE(answered);
   }
   CHECK(answered);
@@ -107,7 +107,8 @@ TEST_CASE("a failed batch write fails every answer it held: none leaves unrecord
     REQUIRE(log.record(read_of("410100-20260101-4", "c1")));
     REQUIRE(log.record(read_of("410100-20260101-4", "c2")));
     for (int i = 0; i < 2; ++i)
-      access_batch::after_recorded([&](result<void> r) { outcomes.push_back(r.has_value()); });
+      access_batch::after_recorded(
+          [&](const result<void>& r) { outcomes.push_back(r.has_value()); });
     batch.commit();
   }
   CHECK(outcomes == std::vector<bool>{false, false});
