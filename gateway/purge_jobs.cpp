@@ -64,9 +64,18 @@ purge_report purge_job::snapshot() const {
 
 purge_jobs::~purge_jobs() { stop(); }
 
-std::shared_ptr<purge_job> purge_jobs::start(purge_order order, body run, std::string& running) {
-  std::lock_guard lk(mu_);
+std::shared_ptr<purge_job> purge_jobs::start(purge_order order, timestamp now, body run,
+                                             std::string& running) {
+  std::unique_lock lk(mu_);
   if (stopped_) return nullptr;
+  if (running_ && running_->snapshot().status != "running" && thread_.joinable()) {
+    // Its body has ended but for returning (it shows its end last): its thread ends at once.
+    auto t = std::move(thread_);
+    lk.unlock();
+    t.join();
+    lk.lock();
+    if (stopped_) return nullptr;
+  }
   if (running_) {
     running = running_->report.id;
     return nullptr;
@@ -76,6 +85,7 @@ std::shared_ptr<purge_job> purge_jobs::start(purge_order order, body run, std::s
   auto job = std::make_shared<purge_job>();
   job->report.id = new_job_id();
   job->report.order = std::move(order);
+  job->report.started = now;
   jobs_[job->report.id] = job;
   order_.push_back(job->report.id);
   while (order_.size() > kept_) {

@@ -43,16 +43,30 @@ inline constexpr std::size_t purge_items_shown = 1000;
 struct purge_report {
   std::string id;
   purge_order order;
-  std::string status{"running"};  // running | done | partial | failed
+  // running | done | partial | failed; interrupted: it was running when its server stopped
+  // without ending it (a kill, a crash), read back after the restart
+  std::string status{"running"};
   std::size_t planned{0}, purged{0}, refused{0}, failed{0};
+  int rounds{0};  // 1, and one more for each hand-over of partitions that moved
   std::vector<events::partition_id> partitions_done;
   std::vector<purge_gap> partitions_not_done;
   std::vector<std::string> purged_items, refused_items, failed_items;
   std::optional<std::string> error;  // why the job stopped before the end (status failed)
+  std::optional<timestamp> started, finished;  // by the server's clock
 
   // Adds another's lists and counts (a part done by another server of the group, or locally).
   void merge(const purge_report& part);
   void merge(const projections::purge_outcome& outcome);
+};
+
+// What one round of a job leaves to the next: the partitions it did, those it did not (each
+// with the owner that had it and why: moving, unreachable, stopped) and the items whose partition
+// moved before they were decided (projections::moved_item). A job re-routes the partitions not
+// done to their new owners, a few rounds within a deadline.
+struct purge_round {
+  std::vector<events::partition_id> done;
+  std::vector<purge_gap> gaps;
+  std::vector<projections::moved_item> moved;
 };
 
 // One job: run on a thread of its own. The body updates `report` under `mu` and reads `cancel`.
@@ -65,9 +79,10 @@ struct purge_job {
   purge_report snapshot() const;
 };
 
-// The jobs of one server: at most one runs at a time; the last few finished stay readable until
-// the server stops (after a restart a job is gone: its purges are in the log, and running the
-// purge again finishes what it left, purging nothing twice).
+// The jobs of one server: at most one runs at a time; the last few finished stay in memory. Each
+// job's status is also saved in the server's store (handlers/retention_purge.cpp), so that after
+// a restart it is read from there (a job that was running then is `interrupted`: its purges
+// are in the log, and running the purge again finishes what it left, purging nothing twice).
 //
 // Lifecycle: one per api; stop() cancels the running job and joins its thread before the write
 // side goes (api::stop). Thread-safe.
@@ -79,9 +94,10 @@ class purge_jobs {
   purge_jobs(const purge_jobs&) = delete;
   purge_jobs& operator=(const purge_jobs&) = delete;
 
-  // Starts `run` for `order` as a new job; when one runs already, returns nullptr and that
-  // one's id in `running`.
-  std::shared_ptr<purge_job> start(purge_order order, body run, std::string& running);
+  // Starts `run` for `order` as a new job, started at `now`; when one runs already, returns
+  // nullptr and that one's id in `running`.
+  std::shared_ptr<purge_job> start(purge_order order, timestamp now, body run,
+                                   std::string& running);
   std::shared_ptr<const purge_job> find(const std::string& id) const;
   void stop();
 

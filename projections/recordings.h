@@ -88,6 +88,9 @@ class recording_store {
   // event is the caller's.
   result<void> purge(std::string_view sha256_hex, const case_id& owner);
 
+  // The blob store the files are in (whether a recording is still stored here).
+  const blob_store& blobs() const { return blobs_; }
+
   // How long a read or a claim waits for a group's audio topic before "not there".
   static constexpr std::chrono::seconds replica_wait{5};
 

@@ -225,6 +225,12 @@ class in_flight_window {
   std::size_t open_{0};  // guarded by mu_
 };
 
+// The command's partition is no longer this server's to write (a rebalance moved it): its new
+// owner takes the item.
+bool partition_moved(const error& e) {
+  return e.code == events::errc::not_owner || e.code == events::errc::fenced;
+}
+
 bool wanted(const purge_options& o, const std::string& id) {
   if (!o.partitions) return true;
   const auto p = events::partition_for(id, o.partition_count);
@@ -272,7 +278,8 @@ void submit_windowed(case_writer& writer,
 }
 
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
-                                      blob_store& blobs, const core::retention_policy& policy,
+                                      recording_store& recordings,
+                                      const core::retention_policy& policy,
                                       const purge_options& o) {
   auto audit = audit_retention(s, policy, o.as_of, nullptr, nullptr);
   if (!audit) return audit.error();
@@ -286,6 +293,11 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
     out.failed.push_back(std::move(text));
     progress.failed.fetch_add(1);
   };
+  const auto moved = [&](const retained_status& item, const error& e, bool decided) {
+    out.moved.push_back({label_of(item), events::partition_for(item.case_id, o.partition_count),
+                         e.message(), decided});
+    if (!decided) progress.moved.fetch_add(1);
+  };
   std::vector<const retained_status*> plan;
   std::vector<case_id> shredded_texts;  // purged before: their keys should be gone
   for (const auto& item : audit.value().items) {
@@ -296,9 +308,13 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
     }
     // Repairs: the event is in the log but the bytes or key were not deleted (a crash between).
     if (item.status != "purged" || o.dry_run) continue;
-    if (item.item == core::retained_item::recording && blobs.exists(item.sha256)) {
-      if (auto r = blobs.remove(item.sha256); !r)
-        failed(label_of(item) + ": " + r.error().message());
+    if (item.item == core::retained_item::recording && recordings.blobs().exists(item.sha256)) {
+      if (auto r = recordings.purge(item.sha256, case_id{item.case_id}); !r) {
+        if (partition_moved(r.error()))
+          moved(item, r.error(), true);
+        else
+          failed(label_of(item) + ": " + r.error().message());
+      }
     }
     if (item.item == core::retained_item::text) shredded_texts.push_back(case_id{item.case_id});
   }
@@ -344,19 +360,25 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
       if (!a.outcome) {
         const auto& e = a.outcome.error();
         if (e.code == core::errc::nothing_to_purge) continue;  // purged meanwhile: once only
-        if (e.code.category() == core::error_category())
+        if (partition_moved(e))
+          moved(item, e, false);
+        else if (e.code.category() == core::error_category())
           refusals.emplace_back(a.index, e.message());
         else
           failed(label + ": " + e.message());
         continue;
       }
       if (item.item == core::retained_item::recording) {
-        if (auto rm = blobs.remove(item.sha256); !rm) {
+        // Here and, in a group, on every server and in the audio topic.
+        auto rm = recordings.purge(item.sha256, case_id{item.case_id});
+        if (!rm && !partition_moved(rm.error())) {
           failed(label + ": " + rm.error().message());
           continue;
         }
         out.done.push_back(label);
         progress.done.fetch_add(1);
+        // Its event is in the log; the new owner's purge deletes the audio (a repair).
+        if (!rm) moved(item, rm.error(), true);
       } else {
         to_shred.push_back(case_id{item.case_id});
         shred_items.push_back(a.index);
@@ -383,6 +405,10 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
   submit_windowed(writer, std::move(records), window, [&](std::vector<windowed_answer>& answers) {
     for (auto& a : answers) {
       const auto label = label_of(*plan[a.index]);
+      if (!a.outcome && partition_moved(a.outcome.error())) {
+        moved(*plan[a.index], a.outcome.error(), false);  // the new owner decides it again
+        continue;
+      }
       if (!a.outcome) failed(label + ": refusal not recorded: " + a.outcome.error().message());
       out.refused.push_back(label + ": " + rule_of[a.index]);
       progress.refused.fetch_add(1);
@@ -392,13 +418,14 @@ result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& 
 }
 
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
-                                      blob_store& blobs, const core::retention_policy& policy,
-                                      civil_date as_of, bool dry_run, const core::actor& who) {
+                                      recording_store& recordings,
+                                      const core::retention_policy& policy, civil_date as_of,
+                                      bool dry_run, const core::actor& who) {
   purge_options o;
   o.as_of = as_of;
   o.dry_run = dry_run;
   o.who = who;
-  return purge_retention(s, writer, keys, blobs, policy, o);
+  return purge_retention(s, writer, keys, recordings, policy, o);
 }
 
 }  // namespace caseline::projections

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "core/commands.h"
-#include "core/retention.h"
 #include "core/result.h"
+#include "core/retention.h"
 #include "projections/blob_store.h"
 #include "projections/case_writer.h"
 #include "projections/key_store.h"
 #include "projections/projection.h"
+#include "projections/recordings.h"
 #include "projections/store.h"
 
 namespace caseline::projections {
@@ -72,10 +73,22 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
 // The audit as plain text (GET /v1/retention/audit?format=text, `caseline retention audit`).
 std::string retention_audit_text(const retention_audit& a);
 
+// An item of a purge that this server could no longer write: its partition moved to another
+// owner during the purge (events::errc::not_owner, fenced). Nothing of it is lost or done twice:
+// the caller hands the partition to its new owner, whose purge finds it eligible still (or, when
+// `decided`, its purge event in the log and only its audio to delete).
+struct moved_item {
+  std::string item;  // "<case> recording|text"
+  events::partition_id partition;
+  std::string reason;
+  bool decided{false};  // its purge event is in the log (counted in `done`); the audio remains
+};
+
 struct purge_outcome {
   std::vector<std::string> done;     // "<case> recording|text"
   std::vector<std::string> refused;  // "<case> <item>: <rule>" (each recorded as an event)
   std::vector<std::string> failed;   // errors other than rules
+  std::vector<moved_item> moved;     // neither done nor failed here: for the partition's new owner
 };
 
 // How far a purge has come, readable from any thread while it runs (the purge job's status).
@@ -84,6 +97,7 @@ struct purge_progress {
   std::atomic<std::size_t> done{0};
   std::atomic<std::size_t> refused{0};
   std::atomic<std::size_t> failed{0};
+  std::atomic<std::size_t> moved{0};  // undecided: their partition moved (purge_outcome::moved)
 };
 
 struct purge_options {
@@ -111,7 +125,8 @@ result<std::vector<std::string>> purge_plan(store& s, const core::retention_poli
 // Purges what the audit as of `as_of` finds eligible: appends recording_purged / text_shredded
 // through the writer (which decides against the real clock: an item not yet past its
 // retain-until day is refused, and the refusal is recorded as a purge_refused event), then
-// deletes the audio blob or the case's data key. A crash between the two is repaired by the
+// deletes the audio (recording_store::purge: in a group, every server's copy and the audio
+// topic's records) or the case's data key. A crash between the two is repaired by the
 // next run (the audit reports the remains). `dry_run` only lists what would be purged. `who`
 // acts for each case's owning center (its center is set per case).
 //
@@ -120,12 +135,17 @@ result<std::vector<std::string>> purge_plan(store& s, const core::retention_poli
 // purged is not eligible again (and a command that finds it purged meanwhile, rule
 // nothing_to_purge, is neither purged nor refused again), so a second run, or one after a crash,
 // purges only the rest and repairs what the crash left (audio or a key still stored).
+//
+// In a group, a command answered "not the owner" (its partition moved to another server during
+// the purge) is neither purged nor failed: it is returned in `moved`, for the caller to hand the
+// partition to its new owner.
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
-                                      blob_store& blobs, const core::retention_policy& policy,
-                                      const purge_options& o);
+                                      recording_store& recordings,
+                                      const core::retention_policy& policy, const purge_options& o);
 result<purge_outcome> purge_retention(store& s, case_writer& writer, key_store& keys,
-                                      blob_store& blobs, const core::retention_policy& policy,
-                                      civil_date as_of, bool dry_run, const core::actor& who);
+                                      recording_store& recordings,
+                                      const core::retention_policy& policy, civil_date as_of,
+                                      bool dry_run, const core::actor& who);
 
 // Many commands through the writer at once (the purge, and the benchmarks that seed cases).
 struct window_options {

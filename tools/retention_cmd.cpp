@@ -202,7 +202,8 @@ int run_retention_purge(const retention_options& o, std::ostream& out, std::ostr
   }
   auto& s = *stack.value();
   const core::actor who{user_id{o.user}, core::role::supervisor, center_code{}, unit_id{}};
-  auto outcome = projections::purge_retention(s.store(), s.writer(), s.keys(), s.blobs(),
+  projections::recording_store recordings(s.blobs(), s.keys());
+  auto outcome = projections::purge_retention(s.store(), s.writer(), s.keys(), recordings,
                                               s.retention(), as_of.value(), false, who);
   if (!outcome) {
     err << "caseline retention purge: " << outcome.error().message() << "\n";

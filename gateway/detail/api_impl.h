@@ -248,6 +248,14 @@ class api::impl : api_handlers {
   void start_purge(const scope_ptr& sc, answerer done);
   void get_purge(const scope_ptr& sc, answerer done);
   void run_purge(purge_job& job, const core::actor& purger, const std::string& authorization);
+  purge_round purge_partitions(purge_job& job, const std::vector<events::partition_id>& asked,
+                               const core::actor& purger,
+                               const std::vector<std::pair<std::string, std::string>>& headers);
+  void await_new_owners(const std::vector<purge_gap>& gaps,
+                        std::chrono::steady_clock::time_point deadline,
+                        const std::atomic<bool>& cancel);
+  void save_purge(const purge_report& r);
+  void forget_old_purges();
 
   // --- call recordings (handlers/recordings.cpp) ------------------------------------------
   void put_recording(const scope_ptr& sc, answerer done);

@@ -8,88 +8,16 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "projections/retention.h"
-#include "tests/support/environment.h"
-#include "tests/support/eventually.h"
-#include "tests/support/http_client.h"
-#include "tests/support/temp_dir.h"
+#include "tests/gateway/retention_purge_support.h"
 #include "tools/bench_purge.h"
-#include "tools/serve.h"
 #include "tools/token_cmd.h"
 
 using namespace caseline;
-using namespace std::chrono_literals;
+using namespace caseline::test::purge;
 
 namespace {
 
-constexpr std::int32_t partitions = 4;
 constexpr std::uint64_t per_server = 60;
-constexpr const char* later = "2033-01-05";  // past 5 years from archiving today
-
-test::header_list bearer(const std::string& token) {
-  return {{"authorization", "Bearer " + token}};
-}
-
-// Starts a purge on the server at `address` and follows it until it is no longer running.
-boost::json::value purged_through(const std::string& address, const std::string& token) {
-  auto started = test::http_call(address, "POST", "/v1/admin/retention/purge",
-                                 std::string(R"({"as_of":")") + later + R"("})", bearer(token));
-  REQUIRE_MESSAGE(started.status == 202, started.body);
-  const auto id = std::string(boost::json::parse(started.body).at("id").as_string());
-  boost::json::value done;
-  REQUIRE(test::eventually(
-      [&] {
-        auto r =
-            test::http_call(address, "GET", "/v1/admin/retention/purge/" + id, "", bearer(token));
-        REQUIRE(r.status == 200);
-        done = boost::json::parse(r.body);
-        return done.at("status").as_string() != "running";
-      },
-      120s));
-  return done;
-}
-
-struct member {
-  test::temp_dir dir;
-  std::string address;
-  std::unique_ptr<tools::server_stack> stack;
-
-  member(const std::string& topic, const std::string& group) {
-    tools::serve_options o;
-    o.store.data_dir = dir.path().string();
-    o.store.kafka = test::kafka_bootstrap();
-    o.store.topic = topic;
-    o.store.partitions = partitions;
-    o.store.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
-    o.store.master_key_hex = std::string(64, 'a');  // one master key for the group
-    o.store.group = group;
-    o.store.group_session_timeout = std::chrono::seconds(6);
-    address = "127.0.0.1:" + std::to_string(test::unused_port());
-    o.listen = address;
-    o.store.advertise = "http://" + address;
-    o.clock = "manual";
-    o.token_rate = {1000, 5000};
-    o.checkpoint_interval = std::chrono::minutes(0);
-    auto s = tools::server_stack::open(o);
-    REQUIRE_MESSAGE(s, (s ? "" : s.error().message()));
-    stack = std::move(s).value();
-  }
-  std::vector<std::int64_t> writes() const {
-    auto r = test::http_call(address, "GET", "/readyz", "", {});
-    std::vector<std::int64_t> out;
-    if (r.status != 200) return out;
-    const auto ready = boost::json::parse(r.body);  // kept: the loop reads into it
-    for (const auto& p : ready.at("partitions").as_array())
-      out.push_back(p.to_number<std::int64_t>());
-    return out;
-  }
-  projections::retention_audit audit() {
-    auto a = projections::audit_retention(stack->store(), {}, *civil_date::parse(later),
-                                          &stack->blobs(), &stack->keys());
-    REQUIRE_MESSAGE(a, (a ? "" : a.error().message()));
-    return std::move(a).value();
-  }
-};
 
 }  // namespace
 
@@ -105,26 +33,13 @@ TEST_CASE(
   REQUIRE_MESSAGE(admin, (admin ? "" : admin.error().message()));
   const auto token = admin.value().secret;
   member b(topic, group);
-  REQUIRE(test::eventually(
-      [&] {
-        const auto wa = a.writes();
-        const auto wb = b.writes();
-        return !wa.empty() && !wb.empty() && wa.size() + wb.size() == partitions;
-      },
-      90s));
+  REQUIRE(test::eventually([&] { return split_between(a.address, b.address); }, 90s));
   // Each server receives and archives cases in its own partitions; both clocks move past the
   // text's retention (each owner decides by its own clock).
   for (auto* m : {&a, &b}) {
     auto seeded = tools::seed_archived_cases(m->stack->writer(), per_server, "410100");
     REQUIRE_MESSAGE(seeded, (seeded ? "" : seeded.error().message()));
-    REQUIRE(test::eventually(
-        [&] {
-          return test::http_call(m->address, "POST", "/v1/admin/clock",
-                                 std::string(R"({"now":")") + later + R"(T10:00:00+08:00"})",
-                                 bearer(token))
-                     .status == 200;
-        },
-        30s));
+    clock_to_later(m->address, token);
   }
   REQUIRE(test::eventually([&] { return a.audit().eligible == 2 * per_server; }, 30s));
   REQUIRE(test::eventually([&] { return b.audit().eligible == 2 * per_server; }, 30s));
@@ -153,5 +68,98 @@ TEST_CASE(
   CHECK(done.at("purged").to_number<std::uint64_t>() == 0);
   CHECK(done.at("partitions_done").as_array().size() == partitions);
   b.stack.reset();  // leaves the group first
+  a.stack.reset();
+}
+
+TEST_CASE(
+    "a recording purged in a group is gone from every server's blob store and reads as purged") {
+  const auto topic = test::unique_topic("purge-audio");
+  const auto group = test::unique_topic("purge-audio-group");
+  member a(topic, group);
+  REQUIRE(test::eventually([&] { return a.writes().size() == partitions; }, 60s));
+  const auto token_of = [&](const char* role, const char* center) {
+    auto t = a.stack->create_token({role, center, "", std::nullopt});
+    REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
+    return t.value().secret;
+  };
+  const auto admin = token_of("admin", "410000");
+  const auto agent = token_of("agent", "410100");
+  const auto supervisor = token_of("supervisor", "410100");
+  member b(topic, group);
+  REQUIRE(test::eventually([&] { return split_between(a.address, b.address); }, 90s));
+
+  // The audio is uploaded to the first server and named by a case it receives (in one of its
+  // own partitions); the case is answered and archived there.
+  std::string audio(std::size_t{300} * 1024, '\0');
+  for (std::size_t i = 0; i < audio.size(); ++i) audio[i] = static_cast<char>((i * 7919) >> 3);
+  test::http_reply up;
+  REQUIRE(test::eventually(
+      [&] {
+        up = test::http_call(a.address, "PUT", "/v1/recordings", audio,
+                             {{"authorization", "Bearer " + agent}, {"content-type", "audio/wav"}});
+        return up.status == 201;
+      },
+      60s));
+  const auto sha = std::string(up.json().at("sha256").as_string());
+  auto received = test::http_call(
+      a.address, "POST", "/v1/cases",
+      R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},"content":"c",)"
+      R"("recording":{"uri":"blob:)" +
+          sha + R"(","sha256":")" + sha + R"(","duration_s":60}})",
+      {{"authorization", "Bearer " + agent}, {"content-type", "application/json"}});
+  REQUIRE_MESSAGE(received.status == 201, received.body);
+  const case_id id{std::string(received.json().at("id").as_string())};
+  const auto command = [&](const std::string& what, const std::string& body,
+                           const std::string& token) {
+    auto r = test::http_call(
+        a.address, "POST", "/v1/cases/" + id() + "/" + what, body,
+        {{"authorization", "Bearer " + token}, {"content-type", "application/json"}});
+    REQUIRE_MESSAGE(r.status == 200, what << ": " << r.body);
+    return r;
+  };
+  // Revisited if the sample picked it (Art. 23(1), 46): then it may be archived.
+  command("answer", R"({"answer":"已答复"})", agent);
+  auto answered = test::http_call(a.address, "GET", "/v1/cases/" + id(), "", bearer(supervisor));
+  REQUIRE(answered.status == 200);
+  if (answered.json().at("revisit_required").as_bool())
+    command("revisit", R"({"reached":true,"satisfaction":"satisfied"})", supervisor);
+  command("archive", "{}", supervisor);
+
+  // The second server holds the claimed copy and reads the audio.
+  const auto read_on_b = [&] {
+    return test::http_call(b.address, "GET", "/v1/cases/" + id() + "/recording", "",
+                           bearer(supervisor));
+  };
+  REQUIRE(test::eventually([&] { return read_on_b().body == audio; }, 60s));
+  REQUIRE(b.stack->blobs().exists(sha));
+  REQUIRE(a.stack->blobs().exists(sha));
+
+  for (auto* m : {&a, &b}) clock_to_later(m->address, admin);
+  REQUIRE(test::eventually([&] { return b.audit().eligible == 2; }, 30s));  // audio and text
+
+  // Asked of the second server: the first, the case's partition's owner, purges it.
+  auto done = purged_through(b.address, admin);
+  CHECK_MESSAGE(done.at("status").as_string() == "done", boost::json::serialize(done));
+  CHECK(done.at("purged").to_number<std::uint64_t>() == 2);
+  CHECK(done.at("failed").to_number<std::uint64_t>() == 0);
+
+  // Every server's copy goes (the owner's tombstones in the audio topic), and the audit finds no
+  // audio left of a purged recording.
+  CHECK(test::eventually(
+      [&] { return !a.stack->blobs().exists(sha) && !b.stack->blobs().exists(sha); }, 60s));
+  for (auto* m : {&a, &b})
+    CHECK(test::eventually(
+        [&] {
+          const auto audit = m->audit();
+          return audit.purged == 2 && audit.ok();
+        },
+        60s));
+  // Read on the other server: the documented answer for purged audio, not the audio.
+  const auto gone = read_on_b();
+  CHECK(gone.status == 410);
+  CHECK(gone.header("content-type") == "application/problem+json");
+  CHECK(gone.body.find("purged") != std::string::npos);
+  CHECK(gone.body.find("Art. 38") != std::string::npos);
+  b.stack.reset();
   a.stack.reset();
 }

@@ -93,7 +93,8 @@ struct rig {
   }
 
   projections::purge_outcome purge(civil_date as_of) {
-    auto p = projections::purge_retention(*store, *writer, *keys, blobs, {}, as_of, false,
+    projections::recording_store recordings(blobs, *keys);
+    auto p = projections::purge_retention(*store, *writer, *keys, recordings, {}, as_of, false,
                                           supervisor);
     REQUIRE(p);
     runner->catch_up(30s).value();

@@ -70,6 +70,20 @@ std::optional<std::string> child_process::wait_for_line(const std::string& needl
   }
 }
 
+void child_process::drain() {
+  for (;;) {
+    pollfd p{out_fd_, POLLIN, 0};
+    const int r = poll(&p, 1, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    char buf[4096];
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) return;
+    output_.append(buf, static_cast<std::size_t>(n));
+    pending_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 void child_process::signal(int sig) {
   if (!reaped_) kill(pid_, sig);
 }

@@ -22,6 +22,9 @@ class child_process {
   // passes or the process closes its output (nullopt).
   std::optional<std::string> wait_for_line(const std::string& needle,
                                            std::chrono::milliseconds timeout);
+  // Reads what the process has written by now, without waiting (into output(), and for
+  // wait_for_line): a server that logs while a test polls it must not find its pipe full.
+  void drain();
   void signal(int sig);
   // Waits for the exit; the exit code (128 + signal when killed), or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
