@@ -249,7 +249,7 @@ TEST_CASE(
     CHECK(b->blobs->exists(gone));
   }
   SUBCASE("longer: the purged recording is dropped, the others kept") {
-    clock.set(timestamp{clock.now().ms + 2 * 3'600'000});
+    clock.set(timestamp{clock.now().ms + std::int64_t{2} * 3'600'000});
     b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->blobs->exists(gone));

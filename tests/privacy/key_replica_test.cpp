@@ -445,7 +445,7 @@ TEST_CASE(
     CHECK(b->key_of(gone).has_value());
   }
   SUBCASE("longer than the threshold given: the shredded key is dropped, the others kept") {
-    clock.set(timestamp{clock.now().ms + 2 * 3'600'000});
+    clock.set(timestamp{clock.now().ms + std::int64_t{2} * 3'600'000});
     b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->key_of(gone).has_value());
@@ -459,11 +459,11 @@ TEST_CASE(
   }
   SUBCASE("with the topic's delete.retention.ms: 1 day is short, 8 days is too long") {
     away.away.reset();
-    clock.set(timestamp{clock.now().ms + 24 * 3'600'000});
+    clock.set(timestamp{clock.now().ms + std::int64_t{24} * 3'600'000});
     b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
     CHECK(b->replica->reconciled() == std::nullopt);
     b.reset();
-    clock.set(timestamp{clock.now().ms + 8 * 24 * 3'600'000});
+    clock.set(timestamp{clock.now().ms + std::int64_t{8} * 24 * 3'600'000});
     b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->key_of(gone).has_value());
