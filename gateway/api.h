@@ -86,7 +86,10 @@ struct api_options {
 // side and the projections, and renders answers. Handlers that may wait (for the log, for the
 // projection) run on the api's own threads, never on the server's I/O threads; /healthz and
 // /readyz never wait and are answered at once, and so is the hand-over of a new case to the
-// writer when it waits for nothing (no Idempotency-Key, no Caseline-After, no group).
+// writer when it waits for nothing (no Idempotency-Key, no Caseline-After, no group). So are the
+// projection reads without Caseline-After outside a group once every write this server
+// acknowledged is applied; one that races a new acknowledgement waits at most the projection's
+// next batch on the I/O thread.
 // Thread-safe.
 //
 // Lifecycle: stop() once the HTTP server stopped handing it requests; then the write side
