@@ -209,6 +209,8 @@ class case_writer final : public events::ownership_listener {
   // Answers the completions queued so far, and those queued meanwhile, on one writer thread:
   // one task (one thread hop) per burst of acknowledgements instead of one per command, and
   // the reads their answers record are written with one write per burst (access_batch).
+  // The bursts' answers are sent one burst at a time: a done handler must not block on another
+  // command's answer, which would wait behind it for good.
   void complete();
   // Updates the case's slot and runs the done handler; returns the case id (finish() is the
   // caller's, once the burst's answers are sent).
