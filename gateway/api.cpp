@@ -158,8 +158,10 @@ void api::impl::handle(http_request req, responder respond) {
   // (no token or write of another server to wait for), this server's writes applied. On two
   // cores the two thread hand-offs of a worker cost more than such a read.
   if (sc->match.matched && projection_read(*sc->match.matched) && !s_.writes &&
-      !sc->req.header("caseline-after") && own_writes_applied(s_))
+      !sc->req.header("caseline-after") && own_writes_applied(s_)) {
+    sc->own_writes_applied_on_arrival = true;
     return dispatch_guarded(sc, std::move(done));
+  }
   // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
   auto task = std::make_shared<responder>(std::move(done));
   if (!pool_.post([this, sc, task] {
@@ -409,7 +411,8 @@ result<void> api::impl::record_read(const request_scope& sc, const std::string& 
 
 // Read-your-writes: wait until the projection holds this server's acknowledged writes to the
 // partition.
-result<void> api::impl::await_own_writes(events::partition_id p) {
+result<void> api::impl::await_own_writes(const request_scope& sc, events::partition_id p) {
+  if (sc.own_writes_applied_on_arrival) return success();
   const auto acked = s_.writer.last_acked(p);
   if (acked < 0) return success();
   if (!s_.runner.wait_applied({p, events::log_offset{acked}}, read_your_writes_timeout)) {
@@ -419,14 +422,14 @@ result<void> api::impl::await_own_writes(events::partition_id p) {
   return success();
 }
 
-result<void> api::impl::await_own_writes(const std::string& id) {
-  return await_own_writes(events::partition_for(id, s_.log.partition_count()));
+result<void> api::impl::await_own_writes(const request_scope& sc, const std::string& id) {
+  return await_own_writes(sc, events::partition_for(id, s_.log.partition_count()));
 }
 
 // The case, if it exists and is in the caller's scope; nullopt answers 404 either way.
 result<std::optional<core::case_state>> api::impl::visible_case(const request_scope& sc,
                                                                 const std::string& id) {
-  if (auto w = await_own_writes(id); !w) return w.error();
+  if (auto w = await_own_writes(sc, id); !w) return w.error();
   auto row = projections::case_reader(s_.store).get(case_id{id});
   if (!row) return row.error();
   if (!row.value() || !sc.who || !in_scope(*sc.who, row.value()->state))
@@ -472,9 +475,10 @@ void api::impl::log_unverified(const request_scope& sc, std::string_view id, con
 bool api::impl::integrity_failure(const error& e) { return e.code == events::errc::corrupt_record; }
 
 // Read-your-writes over every partition (lists and projections that span cases).
-result<void> api::impl::await_all_writes() {
+result<void> api::impl::await_all_writes(const request_scope& sc) {
+  if (sc.own_writes_applied_on_arrival) return success();
   for (std::int32_t p = 0; p < s_.log.partition_count(); ++p)
-    if (auto w = await_own_writes(events::partition_id{p}); !w) return w.error();
+    if (auto w = await_own_writes(sc, events::partition_id{p}); !w) return w.error();
   return success();
 }
 
@@ -548,9 +552,9 @@ std::shared_ptr<const core::calendar> api::impl::current_calendar() {
 
 // Answers what a projection read, as JSON (or its error), after this server's writes are
 // applied.
-void api::impl::answer_projection(const answerer& done,
+void api::impl::answer_projection(const request_scope& sc, const answerer& done,
                                   const std::function<result<json::object>()>& read) {
-  if (auto w = await_all_writes(); !w) return done.fail(w.error());
+  if (auto w = await_all_writes(sc); !w) return done.fail(w.error());
   auto body = read();
   if (!body) return done.fail(body.error());
   done(json_response(200, body.value()));

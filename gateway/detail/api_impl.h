@@ -69,6 +69,10 @@ struct request_scope {
   std::optional<events::idempotency_mark> idempotency;
   // In a group: the partition a new case goes to (forwarding.cpp, write_partition).
   std::optional<events::partition_id> new_case_partition;
+  // Every write this server acknowledged was applied when the request arrived (api::impl::handle
+  // checked): read-your-writes asks it to wait for nothing, and a read answered on the I/O thread
+  // must never wait there. A write acknowledged later is concurrent with the read.
+  bool own_writes_applied_on_arrival = false;
 };
 
 using scope_ptr = std::shared_ptr<request_scope>;
@@ -151,8 +155,8 @@ class api::impl : api_handlers {
   result<std::string> open_answer(const request_scope& sc, std::string_view token,
                                   std::string_view key, const projections::stored_answer& a);
   result<void> record_read(const request_scope& sc, const std::string& case_id);
-  result<void> await_own_writes(events::partition_id p);
-  result<void> await_own_writes(const std::string& id);
+  result<void> await_own_writes(const request_scope& sc, events::partition_id p);
+  result<void> await_own_writes(const request_scope& sc, const std::string& id);
   result<std::optional<core::case_state>> visible_case(const request_scope& sc,
                                                        const std::string& id);
   bool masked(const request_scope& sc) const;
@@ -162,7 +166,7 @@ class api::impl : api_handlers {
                              std::string_view event_id, core::event& e);
   void log_unverified(const request_scope& sc, std::string_view id, const error& e);
   static bool integrity_failure(const error& e);
-  result<void> await_all_writes();
+  result<void> await_all_writes(const request_scope& sc);
   void submit(const scope_ptr& sc, projections::command_request req, int status, responder done,
               std::function<void(const core::case_state&)> written = {});
   // `in_clear`: st's personal fields are already in the clear (the writer's answer to a new
@@ -184,7 +188,8 @@ class api::impl : api_handlers {
   // or without a wait here (look again).
   bool await_token(const request_scope& sc);
 
-  void answer_projection(const answerer& done, const std::function<result<json::object>()>& read);
+  void answer_projection(const request_scope& sc, const answerer& done,
+                         const std::function<result<json::object>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
   void healthz(const scope_ptr&, answerer done);

@@ -179,7 +179,7 @@ void api::impl::list_cases(const scope_ptr& sc, answerer done) {
            (unit.empty() || c.unit == unit) && (status.empty() || c.status == status) &&
            (category.empty() || c.category == category) && (domain.empty() || c.domain == domain);
   };
-  if (auto w = await_all_writes(); !w) return done.fail(w.error());
+  if (auto w = await_all_writes(*sc); !w) return done.fail(w.error());
   auto page = projections::case_index_reader(s_.store).list(lq);
   if (!page) {
     if (page.error().code == core::errc::invalid_argument)
@@ -207,7 +207,7 @@ void api::impl::get_status(const scope_ptr& sc, answerer done) {
   const auto last4 = sc->req.query_param("phone_last4");
   if (!last4 || last4->size() != 4 || digits_of(*last4).size() != 4)
     return done.fail(field_error("phone_last4", "must be 4 digits"));
-  if (auto w = await_own_writes(id); !w) return done.fail(w.error());
+  if (auto w = await_own_writes(*sc, id); !w) return done.fail(w.error());
   auto row = projections::case_reader(s_.store).get(case_id{id});
   if (!row && integrity_failure(row.error())) {
     log_unverified(*sc, id, row.error());

@@ -35,7 +35,7 @@ void api::impl::report(const scope_ptr& sc, const answerer& done,
   auto center = report_center(*sc->who, param(q, "center"));
   if (!center) return done.fail(center.error());
   const auto reg = s_.registry.snapshot();
-  answer_projection(done, [&] { return read(*reg, center.value()); });
+  answer_projection(*sc, done, [&] { return read(*reg, center.value()); });
 }
 
 // A statutory report as JSON, from its parsed request.
@@ -102,7 +102,7 @@ void api::impl::report_assessment(const scope_ptr& sc, answerer done) {
         make_error(errc::forbidden, "the assessment (Art. 45) is the provincial center's"));
   const auto reg = s_.registry.snapshot();
   const std::string& month = sc->match.params.at("month");
-  answer_projection(done, [&]() -> result<json::object> {
+  answer_projection(*sc, done, [&]() -> result<json::object> {
     auto req = parse_monthly(month, "");
     if (!req) return req.error();
     const civil_date first = req.value().current.from;

@@ -32,7 +32,7 @@ void api::impl::retention_audit(const scope_ptr& sc, answerer done) {
   const auto format = param(q, "format");
   if (!format.empty() && format != "json" && format != "text")
     return done.fail(field_error("format", "json or text"));
-  if (auto w = await_all_writes(); !w) return done.fail(w.error());
+  if (auto w = await_all_writes(*sc); !w) return done.fail(w.error());
   auto audit = projections::audit_retention(s_.store, s_.retention, as_of, &s_.blobs, &s_.keys);
   if (!audit) return done.fail(audit.error());
   if (format == "text") {
