@@ -15,8 +15,12 @@ struct kafka_log_timeouts {
   // A record not acknowledged by then fails with errc::unavailable (librdkafka
   // message.timeout.ms): a broker that is down makes appends fail in bounded time, never hang.
   std::chrono::milliseconds delivery{10'000};
-  // Producer batching: how long a record may wait for others (librdkafka linger.ms).
-  std::chrono::milliseconds linger{5};
+  // Producer batching: how long a record may wait for others (librdkafka linger.ms). Every
+  // append waits it before it is sent, so it is on every answer's path; 1 ms, not librdkafka's
+  // 5, because under load the batches form anyway: the records of a burst (the key store's group
+  // commit hands over many at once) are produced together, and the idempotent producer holds at
+  // most 5 requests in flight per broker, so records queue behind them and leave together.
+  std::chrono::milliseconds linger{1};
   // Creating or checking the topic at open, including waiting for its partition leaders.
   std::chrono::milliseconds open{30'000};
   // check() and end_offset(): one metadata or list-offsets request.
