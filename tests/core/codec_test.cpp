@@ -301,7 +301,8 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     CHECK(std::get<unit_registered>(decoded.value()) == sample_unit_registered_v1());
   }
   SUBCASE("answered_immediately v1: not picked for a revisit, as none was before v2 (Art. 23(1))") {
-    const event decoded = golden_event("02-answered_immediately.v1.bin", answered_immediately::type_id, 1);
+    const event decoded =
+        golden_event("02-answered_immediately.v1.bin", answered_immediately::type_id, 1);
     const auto& a = std::get<answered_immediately>(decoded);
     CHECK(a == answered_immediately{"12328 服务时间为全天", civil_date{2026, 10, 9}, agent, false});
     case_state s;
@@ -326,7 +327,7 @@ TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
   expected.cat.reset();
   expected.dom.reset();
   expected.received_at.reset();
-    expected.caller.account.clear();
+  expected.caller.account.clear();
   CHECK(std::get<case_received>(decoded) == expected);
   // Folding a v1 event keeps the id the stream gave the state.
   case_state s;
