@@ -1,5 +1,7 @@
 #include "projections/calendar_projection.h"
 
+#include <vector>
+
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -111,6 +113,18 @@ stream_head calendar_projection::head() const {
   return head_;
 }
 
+result<std::optional<provisional_year_warning>> provisional_next_year(
+    events::event_log& log, const projection_runner& runner, const calendar_projection& cal,
+    civil_date today, std::chrono::milliseconds timeout) {
+  if (auto caught = catch_up_stream(log, runner, calendar_writer::stream_key, timeout); !caught)
+    return caught.error();
+  const auto current = cal.snapshot();
+  if (!current || !core::next_year_provisional(*current, today))
+    return std::optional<provisional_year_warning>{};
+  return std::optional<provisional_year_warning>{
+      provisional_year_warning{today.year + 1, core::official_days_left(*current, today)}};
+}
+
 result<publication> calendar_writer::publish(int year, const std::string& text,
                                              const events::actor& by,
                                              const std::string& correlation_id) {
@@ -145,21 +159,28 @@ result<int> calendar_writer::seed(std::string_view data_file_text, const events:
   auto blocks = core::calendar::split_years(data_file_text);
   if (!blocks) return blocks.error();
   if (auto whole = core::calendar::compose(blocks.value()); !whole) return whole.error();
-  {
-    std::lock_guard lk(mu_);
-    if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
-  }
+  std::lock_guard lk(mu_);
+  if (auto ok = catch_up_stream(log_, runner_, stream_key, write_timeout); !ok) return ok.error();
   // Each year the log has never published: all of them at the first start, the rest of them
-  // after a start that was cut short while seeding. A year the log has is never replaced here.
-  const auto known = calendar_.years();
-  int published = 0;
+  // after a start that was cut short while seeding (an older seed wrote a record a year). A year
+  // the log has is never replaced here: that is publish()'s. All in one record, so that no
+  // server ever reads part of a seed: a calendar with this year missing would count deadlines
+  // on weekends alone, and warn of 0 official days left.
+  auto years = blocks_of(calendar_.years());
+  const timestamp now = clock_.now();
+  std::vector<core::registry_event> missing;
   for (const auto& [year, text] : blocks.value()) {
-    if (known.contains(year)) continue;
-    auto p = publish(year, text, by, "calendar-seed");
-    if (!p) return p.error();
-    ++published;
+    if (years.contains(year)) continue;
+    years[year] = text;
+    missing.emplace_back(
+        core::calendar_year_published{year, text, shanghai_date(now), user_id{by.user}});
   }
-  return published;
+  if (missing.empty()) return 0;
+  if (auto cal = core::calendar::compose(years); !cal) return cal.error();
+  auto pos = append_reference_events(log_, runner_, stream_key, calendar_.head(), missing, by,
+                                     "calendar-seed", now, write_timeout);
+  if (!pos) return pos.error();
+  return static_cast<int>(missing.size());
 }
 
 }  // namespace caseline::projections

@@ -74,6 +74,22 @@ class calendar_projection final : public projection {
   std::optional<error> load_error_;
 };
 
+// The early warning that next year is still provisional (core::next_year_provisional), told
+// on the calendar of everything the log holds for the calendar stream when called: for the
+// same log and the same day every server tells the same, whatever its projection had applied
+// before. An error when the projection did not catch up within `timeout` (warn at a later
+// call); nullopt when there is nothing to warn of (next year official, or no calendar in the
+// log yet).
+struct provisional_year_warning {
+  int year{0};                // the provisional one: today's year + 1
+  int official_days_left{0};  // core::official_days_left
+  friend bool operator==(const provisional_year_warning&,
+                         const provisional_year_warning&) = default;
+};
+result<std::optional<provisional_year_warning>> provisional_next_year(
+    events::event_log& log, const projection_runner& runner, const calendar_projection& cal,
+    civil_date today, std::chrono::milliseconds timeout);
+
 // What a publication changed.
 struct publication {
   published_year year;

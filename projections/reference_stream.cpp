@@ -43,14 +43,24 @@ result<events::log_position> append_reference_event(
     events::event_log& log, const projection_runner& runner, std::string_view stream,
     const stream_head& head, const core::registry_event& e, const events::actor& by,
     const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
-  events::envelope env = events::new_event(case_id{std::string(stream)}, core::encode(e));
-  env.recorded_at = now;
-  env.occurred_at = now;
-  env.by = by;
-  env.correlation_id = correlation_id;
+  return append_reference_events(log, runner, stream, head, std::span(&e, 1), by, correlation_id,
+                                 now, timeout);
+}
+
+result<events::log_position> append_reference_events(
+    events::event_log& log, const projection_runner& runner, std::string_view stream,
+    const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
+    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
   std::string last_hash = head.last_hash;
   events::record rec;
-  rec.events.push_back(events::link_next(env, head.sequence, last_hash));
+  for (const auto& e : es) {
+    events::envelope env = events::new_event(case_id{std::string(stream)}, core::encode(e));
+    env.recorded_at = now;
+    env.occurred_at = now;
+    env.by = by;
+    env.correlation_id = correlation_id;
+    rec.events.push_back(events::link_next(env, head.sequence + rec.events.size(), last_hash));
+  }
 
   auto acked = std::make_shared<std::promise<result<events::log_position>>>();
   auto future = acked->get_future();

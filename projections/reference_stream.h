@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,12 @@ result<std::optional<events::log_position>> catch_up_stream(events::event_log& l
 result<events::log_position> append_reference_event(
     events::event_log& log, const projection_runner& runner, std::string_view stream,
     const stream_head& head, const core::registry_event& e, const events::actor& by,
+    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout);
+// The same for several events, chained in order after `head`, in one record: a reader applies
+// all of them or none, never a part.
+result<events::log_position> append_reference_events(
+    events::event_log& log, const projection_runner& runner, std::string_view stream,
+    const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
     const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout);
 
 }  // namespace caseline::projections

@@ -438,15 +438,21 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
           spdlog::info("{}", log_line("deadlines_revised", {{"cases", r.value().cases},
                                                             {"revised", r.value().revised},
                                                             {"failed", r.value().failed}}));
+        // Told on the calendar the log holds, not on what this server's projection applied so
+        // far (at start, another server's seed may still be on its way): the same on every
+        // server. Deliberately silent when the projection is more than a second behind, or
+        // there is nothing to warn of yet: the next tick looks again.
         const civil_date today = shanghai_date(now);
-        const auto current = raw->projections->calendar().snapshot();
-        if (current && core::next_year_provisional(*current, today) &&
-            raw->calendar_warned_on != today) {
-          raw->calendar_warned_on = today;
-          spdlog::warn("{}", log_line("calendar_provisional_next_year",
-                                      {{"year", today.year + 1},
-                                       {"official_days_left",
-                                        core::official_days_left(*current, today)}}));
+        if (raw->calendar_warned_on != today) {
+          auto w = projections::provisional_next_year(*raw->log, *raw->runner,
+                                                      raw->projections->calendar(), today,
+                                                      std::chrono::seconds(1));
+          if (w && w.value()) {
+            raw->calendar_warned_on = today;
+            spdlog::warn("{}", log_line("calendar_provisional_next_year",
+                                        {{"year", w.value()->year},
+                                         {"official_days_left", w.value()->official_days_left}}));
+          }
         }
       });
   if (!options.report_outbox.empty()) {

@@ -161,6 +161,15 @@ std::optional<std::string> read_golden(const std::string& name) {
   return s.str();
 }
 
+// The golden file `name` decoded as version `version` of the case event type `type_id`.
+event golden_event(const std::string& name, std::uint16_t type_id, std::uint16_t version) {
+  auto bytes = read_golden(name);
+  REQUIRE_MESSAGE(bytes, "no golden file " << name);
+  auto decoded = decode(type_id, version, *bytes);
+  REQUIRE_MESSAGE(decoded, (decoded ? std::string{} : decoded.error().message()));
+  return std::move(decoded).value();
+}
+
 // Writes a missing golden file in generator mode; returns its bytes, or nullopt if it is missing
 // and may not be written.
 std::optional<std::string> golden_or_write(const encoded_event& enc) {
@@ -201,118 +210,88 @@ TEST_CASE("every event type's current version decodes from its golden file") {
 TEST_CASE("events written before deadlines kept their calendar decode as official with no version") {
   const deadline_basis none{};
   SUBCASE("case_received v2") {
-    auto bytes = read_golden("01-case_received.v2.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(case_received::type_id, 2, *bytes);
-    REQUIRE(decoded);
+    const event decoded = golden_event("01-case_received.v2.bin", case_received::type_id, 2);
     case_received expected = sample_received();
     expected.transfer_basis = none;
     expected.cat.reset();
     expected.dom.reset();
     expected.received_at.reset();
     expected.caller.account.clear();
-    CHECK(std::get<case_received>(decoded.value()) == expected);
+    CHECK(std::get<case_received>(decoded) == expected);
   }
   SUBCASE("case_received v5: a caller without a channel account (Art. 23)") {
-    auto bytes = read_golden("01-case_received.v5.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(case_received::type_id, 5, *bytes);
-    REQUIRE(decoded);
+    const event decoded = golden_event("01-case_received.v5.bin", case_received::type_id, 5);
     case_received expected = sample_received();
     expected.caller.account.clear();
-    CHECK(std::get<case_received>(decoded.value()) == expected);
+    CHECK(std::get<case_received>(decoded) == expected);
   }
   SUBCASE("case_received v4: received when recorded (Art. 27)") {
-    auto bytes = read_golden("01-case_received.v4.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(case_received::type_id, 4, *bytes);
-    REQUIRE(decoded);
+    const event decoded = golden_event("01-case_received.v4.bin", case_received::type_id, 4);
     case_received expected = sample_received();
     expected.received_at.reset();
     expected.caller.account.clear();
-    CHECK(std::get<case_received>(decoded.value()) == expected);
+    CHECK(std::get<case_received>(decoded) == expected);
     case_state s;
-    s = evolve(s, decoded.value(), timestamp{42});
+    s = evolve(s, decoded, timestamp{42});
     CHECK(s.received_at == timestamp{42});
     CHECK(s.recorded_at == timestamp{42});
   }
   SUBCASE("case_received v3: no category or domain named at intake (Art. 39)") {
-    auto bytes = read_golden("01-case_received.v3.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(case_received::type_id, 3, *bytes);
-    REQUIRE(decoded);
+    const event decoded = golden_event("01-case_received.v3.bin", case_received::type_id, 3);
     case_received expected = sample_received();
     expected.cat.reset();
     expected.dom.reset();
     expected.received_at.reset();
     expected.caller.account.clear();
-    CHECK(std::get<case_received>(decoded.value()) == expected);
+    CHECK(std::get<case_received>(decoded) == expected);
     case_state s;
-    s = evolve(s, decoded.value(), timestamp{0});
+    s = evolve(s, decoded, timestamp{0});
     CHECK_FALSE(s.cat);
     CHECK_FALSE(s.dom);
   }
   SUBCASE("transferred v1") {
-    auto bytes = read_golden("06-transferred.v1.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(transferred::type_id, 1, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<transferred>(decoded.value()) == sample_transferred_v1());
+    const event decoded = golden_event("06-transferred.v1.bin", transferred::type_id, 1);
+    CHECK(std::get<transferred>(decoded) == sample_transferred_v1());
     // Its reply deadline can still be recomputed: from the transfer, over its reply days.
     case_state s;
     s.status = case_status::classified;
-    s = evolve(s, decoded.value(), timestamp{0});
+    s = evolve(s, decoded, timestamp{0});
     CHECK(s.reply_from == civil_date{2026, 10, 9});
     CHECK(s.reply_days == 30);
     CHECK(s.reply_basis == none);
   }
   SUBCASE("transferred v2: the reply deadline counts from this transfer (Art. 32-33)") {
-    auto bytes = read_golden("06-transferred.v2.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(transferred::type_id, 2, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<transferred>(decoded.value()) == sample_transferred_v2());
-    CHECK_FALSE(std::get<transferred>(decoded.value()).reply_from);
+    const event decoded = golden_event("06-transferred.v2.bin", transferred::type_id, 2);
+    CHECK(std::get<transferred>(decoded) == sample_transferred_v2());
+    CHECK_FALSE(std::get<transferred>(decoded).reply_from);
     case_state s;
     s.status = case_status::classified;
-    s = evolve(s, decoded.value(), timestamp{0});
+    s = evolve(s, decoded, timestamp{0});
     CHECK(s.reply_from == civil_date{2026, 10, 9});
   }
   SUBCASE("returned v1: a late return accepted from the unit, marked late, without a reason") {
-    auto bytes = read_golden("08-returned.v1.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(returned::type_id, 1, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<returned>(decoded.value()) == sample_returned_v1());
+    const event decoded = golden_event("08-returned.v1.bin", returned::type_id, 1);
+    CHECK(std::get<returned>(decoded) == sample_returned_v1());
     case_state s;
     s.status = case_status::transferred;
-    s = evolve(s, decoded.value(), timestamp{0});
+    s = evolve(s, decoded, timestamp{0});
     CHECK(s.returns == 1);
     CHECK(s.late_returns == 1);
   }
   SUBCASE("extended v1") {
-    auto bytes = read_golden("09-extended.v1.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(extended::type_id, 1, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<extended>(decoded.value()) == sample_extended_v1());
+    const event decoded = golden_event("09-extended.v1.bin", extended::type_id, 1);
+    CHECK(std::get<extended>(decoded) == sample_extended_v1());
   }
   SUBCASE("extended v2: approved_by in plain text, as before it was sealed") {
-    auto bytes = read_golden("09-extended.v2.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(extended::type_id, 2, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<extended>(decoded.value()) == sample_extended_v2());
-    CHECK_FALSE(std::get<extended>(decoded.value()).approved_by_sealed);
+    const event decoded = golden_event("09-extended.v2.bin", extended::type_id, 2);
+    CHECK(std::get<extended>(decoded) == sample_extended_v2());
+    CHECK_FALSE(std::get<extended>(decoded).approved_by_sealed);
   }
   SUBCASE("extended v3: approved_by as the unit gave it, sealed; no requester (Art. 34)") {
-    auto bytes = read_golden("09-extended.v3.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(extended::type_id, 3, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<extended>(decoded.value()) == sample_extended_v3());
-    CHECK(std::get<extended>(decoded.value()).approved_by_sealed);
-    CHECK(std::get<extended>(decoded.value()).requested_by().empty());
+    const event decoded = golden_event("09-extended.v3.bin", extended::type_id, 3);
+    CHECK(std::get<extended>(decoded) == sample_extended_v3());
+    CHECK(std::get<extended>(decoded).approved_by_sealed);
+    CHECK(std::get<extended>(decoded).requested_by().empty());
   }
   SUBCASE("unit_registered v1: the contact in plain text, as before it was sealed") {
     auto bytes = read_golden("17-unit_registered.v1.bin");
@@ -322,33 +301,25 @@ TEST_CASE("events written before deadlines kept their calendar decode as officia
     CHECK(std::get<unit_registered>(decoded.value()) == sample_unit_registered_v1());
   }
   SUBCASE("answered_immediately v1: not picked for a revisit, as none was before v2 (Art. 23(1))") {
-    auto bytes = read_golden("02-answered_immediately.v1.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(answered_immediately::type_id, 1, *bytes);
-    REQUIRE(decoded);
-    const auto& a = std::get<answered_immediately>(decoded.value());
+    const event decoded =
+        golden_event("02-answered_immediately.v1.bin", answered_immediately::type_id, 1);
+    const auto& a = std::get<answered_immediately>(decoded);
     CHECK(a == answered_immediately{"12328 服务时间为全天", civil_date{2026, 10, 9}, agent, false});
     case_state s;
     s.status = case_status::received;
-    s = evolve(s, decoded.value(), timestamp{0});
+    s = evolve(s, decoded, timestamp{0});
     CHECK(s.status == case_status::answered);
     CHECK_FALSE(s.revisit_required);
   }
   SUBCASE("revisited v1") {
-    auto bytes = read_golden("12-revisited.v1.bin");
-    REQUIRE(bytes);
-    auto decoded = decode(revisited::type_id, 1, *bytes);
-    REQUIRE(decoded);
-    CHECK(std::get<revisited>(decoded.value()) == sample_revisited_v1());
-    CHECK(std::get<revisited>(decoded.value()).reopened_reply_days() == 0);
+    const event decoded = golden_event("12-revisited.v1.bin", revisited::type_id, 1);
+    CHECK(std::get<revisited>(decoded) == sample_revisited_v1());
+    CHECK(std::get<revisited>(decoded).reopened_reply_days() == 0);
   }
 }
 
 TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
-  auto bytes = read_golden("01-case_received.v1.bin");
-  REQUIRE(bytes);
-  auto decoded = decode(case_received::type_id, 1, *bytes);
-  REQUIRE(decoded);
+  const event decoded = golden_event("01-case_received.v1.bin", case_received::type_id, 1);
   case_received expected = sample_received();
   expected.id = case_id{};
   expected.received_by = user_id{};
@@ -356,12 +327,12 @@ TEST_CASE("case_received v1 is upcast to v2 with an empty id and agent") {
   expected.cat.reset();
   expected.dom.reset();
   expected.received_at.reset();
-    expected.caller.account.clear();
-  CHECK(std::get<case_received>(decoded.value()) == expected);
+  expected.caller.account.clear();
+  CHECK(std::get<case_received>(decoded) == expected);
   // Folding a v1 event keeps the id the stream gave the state.
   case_state s;
   s.id = case_id{"410100-20260930-000001"};
-  s = evolve(s, decoded.value(), timestamp{0});
+  s = evolve(s, decoded, timestamp{0});
   CHECK(s.id() == "410100-20260930-000001");
   CHECK(s.transfer_due == civil_date{2026, 10, 10});
 }

@@ -10,7 +10,6 @@
 
 #include "tests/gateway/retention_purge_support.h"
 #include "tools/bench_purge.h"
-#include "tools/token_cmd.h"
 
 using namespace caseline;
 using namespace caseline::test::purge;
@@ -24,15 +23,10 @@ constexpr std::uint64_t per_server = 60;
 TEST_CASE(
     "a purge asked of either server is done by each partition's owner, and every server "
     "drops the shredded keys") {
-  const auto topic = test::unique_topic("purge");
-  const auto group = test::unique_topic("purge-group");
-  member a(topic, group);
-  REQUIRE(test::eventually([&] { return a.writes().size() == partitions; }, 60s));
+  member a("purge");
   // Before the second server joins, the first writes the tokens' partition: the admin token.
-  auto admin = a.stack->create_token({"admin", "410000", "", std::nullopt});
-  REQUIRE_MESSAGE(admin, (admin ? "" : admin.error().message()));
-  const auto token = admin.value().secret;
-  member b(topic, group);
+  const auto token = a.token("admin", "410000");
+  member b(a.topic, a.group);
   REQUIRE(test::eventually([&] { return split_between(a.address, b.address); }, 90s));
   // Each server receives and archives cases in its own partitions; both clocks move past the
   // text's retention (each owner decides by its own clock).
@@ -73,19 +67,11 @@ TEST_CASE(
 
 TEST_CASE(
     "a recording purged in a group is gone from every server's blob store and reads as purged") {
-  const auto topic = test::unique_topic("purge-audio");
-  const auto group = test::unique_topic("purge-audio-group");
-  member a(topic, group);
-  REQUIRE(test::eventually([&] { return a.writes().size() == partitions; }, 60s));
-  const auto token_of = [&](const char* role, const char* center) {
-    auto t = a.stack->create_token({role, center, "", std::nullopt});
-    REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
-    return t.value().secret;
-  };
-  const auto admin = token_of("admin", "410000");
-  const auto agent = token_of("agent", "410100");
-  const auto supervisor = token_of("supervisor", "410100");
-  member b(topic, group);
+  member a("purge-audio");
+  const auto admin = a.token("admin", "410000");
+  const auto agent = a.token("agent", "410100");
+  const auto supervisor = a.token("supervisor", "410100");
+  member b(a.topic, a.group);
   REQUIRE(test::eventually([&] { return split_between(a.address, b.address); }, 90s));
 
   // The audio is uploaded to the first server and named by a case it receives (in one of its

@@ -15,7 +15,6 @@
 #include "tests/gateway/retention_purge_support.h"
 #include "tests/support/process.h"
 #include "tools/bench_purge.h"
-#include "tools/token_cmd.h"
 
 using namespace caseline;
 using namespace caseline::test::purge;
@@ -83,26 +82,16 @@ std::string field_of(const std::string& line, const std::string& name) {
 TEST_CASE(
     "a partition that moves during a purge goes to its new owner: the job ends done, every case "
     "purged once") {
-  const auto topic = test::unique_topic("purge-moves");
-  const auto group = test::unique_topic("purge-moves-group");
-  member a(topic, group);
-  REQUIRE(test::eventually([&] { return a.writes().size() == partitions; }, 60s));
-  auto admin = a.stack->create_token({"admin", "410000", "", std::nullopt});
-  REQUIRE_MESSAGE(admin, (admin ? "" : admin.error().message()));
-  const auto token = admin.value().secret;
+  member a("purge-moves");
+  const auto token = a.token("admin", "410000");
   // Alone, the first server receives and archives every case, in every partition.
   auto seeded = tools::seed_archived_cases(a.stack->writer(), cases, "410100");
   REQUIRE_MESSAGE(seeded, (seeded ? "" : seeded.error().message()));
 
   test::temp_dir b_dir;
   const auto b_address = "127.0.0.1:" + std::to_string(test::unused_port());
-  auto b = serve_process(b_dir, topic, group, b_address);
-  const auto split = test::eventually(
-      [&] {
-        b->drain();
-        return split_between(a.address, b_address);
-      },
-      180s);
+  auto b = serve_process(b_dir, a.topic, a.group, b_address);
+  const auto split = test::eventually([&] { return split_between(a.address, b_address); }, 180s);
   REQUIRE_MESSAGE(split, tail(b->output()));
   for (const auto& address : {a.address, b_address}) clock_to_later(address, token);
   REQUIRE(test::eventually([&] { return a.audit().eligible == cases; }, 60s));
@@ -117,7 +106,6 @@ TEST_CASE(
   bool mid_job = false;
   REQUIRE(test::eventually(
       [&] {
-        b->drain();
         auto r = test::http_call(b_address, "GET", "/v1/admin/retention/purge/" + part, "",
                                  bearer(token));
         REQUIRE_MESSAGE(r.status == 200, r.body);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -21,6 +22,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 #include "tools/serve.h"
+#include "tools/token_cmd.h"
 
 namespace caseline::test::purge {
 
@@ -112,11 +114,22 @@ inline shred_count shreds_of(const projections::retention_audit& a) {
 
 // One server of a group, in this process.
 struct member {
+  std::string topic;
+  std::string group;
   test::temp_dir dir;
   std::string address;
   std::unique_ptr<tools::server_stack> stack;
 
-  member(const std::string& topic, const std::string& group) {
+  // The first server of a new group, its topic and group named after `name`: once it writes
+  // every partition (it is alone).
+  explicit member(const std::string& name)
+      : member(test::unique_topic(name), test::unique_topic(name + "-group")) {
+    REQUIRE(test::eventually([&] { return writes().size() == partitions; }, 60s));
+  }
+  // A server of the group `group_name` on `topic_name`: another one is `member b(a.topic,
+  // a.group)`.
+  member(std::string topic_name, std::string group_name)
+      : topic(std::move(topic_name)), group(std::move(group_name)) {
     tools::serve_options o;
     o.store.data_dir = dir.path().string();
     o.store.kafka = test::kafka_bootstrap();
@@ -137,6 +150,12 @@ struct member {
     stack = std::move(s).value();
   }
   std::vector<std::int64_t> writes() const { return purge::writes(address); }
+  // A token made through this server, which must write the tokens' partition: its secret.
+  std::string token(const std::string& role, const std::string& center) {
+    auto t = stack->create_token({role, center, "", std::nullopt});
+    REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
+    return t.value().secret;
+  }
   projections::retention_audit audit() {
     auto a = projections::audit_retention(stack->store(), {}, *civil_date::parse(later),
                                           &stack->blobs(), &stack->keys());

@@ -4,7 +4,6 @@
 // within the delivery timeout, and a graceful stop ends in bounded time. Uses a second, private
 // broker (tools/kafka-local.sh start) so the shared one stays up.
 #include <csignal>
-#include <cstdlib>
 #include <future>
 #include <thread>
 #include <vector>
@@ -12,10 +11,8 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
-#include "tests/support/environment.h"
+#include "tests/integration/private_broker.h"
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
-#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -47,32 +44,11 @@ pid_t broker_pid(const std::string& output) {
 }  // namespace
 
 TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded time") {
-  const char* src = std::getenv("CASELINE_SOURCE_DIR");
-  REQUIRE(src != nullptr);
-  test::child_process broker({"/bin/bash", std::string(src) + "/tools/kafka-local.sh", "start"});
-  auto line = broker.wait_for_line("KAFKA_BOOTSTRAP=", 240s);
-  REQUIRE_MESSAGE(line.has_value(), "private broker did not start: " << broker.output());
-  const std::string bootstrap = line->substr(line->find('=') + 1);
-  const pid_t jvm = broker_pid(broker.output());
-
-  test::temp_dir dir;
-  const std::string topic = test::unique_topic("freeze");
-  std::string token;
-  {
-    test::child_process create({test::caseline_binary(), "token", "create", "--data", dir.path(),
-                                "--role", "agent", "--center", "410100", "--kafka", bootstrap,
-                                "--topic", topic, "--partitions", "2"});
-    REQUIRE_MESSAGE(create.wait(120s) == 0, create.output());
-    token = test::token_in(create.output());
-  }
-  const test::header_list auth{{"authorization", "Bearer " + token}};
-  test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
-                              "--data", dir.path(), "--kafka", bootstrap, "--topic", topic,
-                              "--partitions", "2", "--checkpoint-interval", "1"});
-  auto listening = server.wait_for_line("listening on http://", 120s);
-  REQUIRE_MESSAGE(listening.has_value(), server.output());
-  const auto at = listening->find("http://") + 7;
-  const std::string address = listening->substr(at, listening->find(' ', at) - at);
+  test::private_broker broker;
+  const pid_t jvm = broker_pid(broker.proc->output());
+  test::agent_server server(broker.bootstrap, "freeze");
+  const std::string& address = server.address;
+  const test::header_list auth{{"authorization", "Bearer " + server.token}};
 
   auto created = test::http_call(
       address, "POST", "/v1/cases",
@@ -133,9 +109,9 @@ TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded tim
   in_flight.reserve(4);
   for (int i = 0; i < 4; ++i) in_flight.push_back(std::async(std::launch::async, write));
   const auto stop_started = steady::now();
-  server.signal(SIGTERM);
-  const auto code = server.wait(30s);
-  CHECK_MESSAGE(code == 0, "the server did not stop within 30 s: " << server.output());
+  server.proc->signal(SIGTERM);
+  const auto code = server.proc->wait(30s);
+  CHECK_MESSAGE(code == 0, "the server did not stop within 30 s: " << server.proc->output());
   CHECK(steady::now() - stop_started < 30s);
   for (auto& f : in_flight) {
     auto r = f.get();  // answered 503 or closed by the stop; never left hanging

@@ -30,11 +30,8 @@ TEST_CASE("caseline calendar publish: an admin publishes a year through the runn
   const std::string supervisor = create_token(dir.path(), "supervisor");
   test::child_process server({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0",
                               "--data", dir.path()});
-  auto listening = server.wait_for_line("listening on http://", 120s);
-  REQUIRE_MESSAGE(listening.has_value(), server.output());
-  const auto at = listening->find("http://");
-  const std::string url = listening->substr(at, listening->find(' ', at) - at);
-  const std::string address = url.substr(7);
+  const std::string address = test::listening_address(server, 120s);
+  const std::string url = "http://" + address;
 
   const std::string file = dir.sub("notice-2027.txt");
   std::ofstream(file) << "# the 2027 notice\n" << caseline::testing::notice_2027;

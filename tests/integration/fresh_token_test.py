@@ -14,7 +14,9 @@ the same moment, which without the wait answers 401 every time. Checks:
   - an unknown token is still 401 at once (within 1 s) without Caseline-After, with a
     Caseline-After naming a position the log does not hold yet, and with one already applied:
     an unauthenticated client cannot make a server wait;
-  - a malformed Caseline-After with an unknown token is 401, not 400 (sign-in comes first).
+  - a malformed Caseline-After with an unknown token is 401, not 400 (sign-in comes first);
+  - the servers that warn of a provisional next year (from 1 October) tell the same official
+    days left: the warning is told on the calendar the log holds, never on a part of it.
 
 Usage: tests/integration/fresh_token_test.py [--binary build/tools/caseline] [--rounds 20]
 Needs KAFKA_BOOTSTRAP (tools/kafka-local.sh run -- ...); exits 1 when a check fails.
@@ -23,6 +25,7 @@ Needs KAFKA_BOOTSTRAP (tools/kafka-local.sh run -- ...); exits 1 when a check fa
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -152,6 +155,18 @@ def run(binary, bootstrap, rounds):
                   f"an unknown token {what}: {status} in {seconds:.2f} s (401 within 1 s)")
         status, _ = timed(probe, UNKNOWN, "not a position")
         check(status == 401, f"an unknown token with a malformed Caseline-After: {status} (401)")
+
+        # The early warning of a provisional next year (from 1 October) is told on the calendar
+        # the log holds: every server that gave it tells the same days left.
+        told = {}
+        for m in members:
+            with open(m.log_path, errors="replace") as f:
+                for line in f:
+                    found = re.search(r'calendar_provisional_next_year.*"official_days_left":(\d+)',
+                                      line)
+                    if found:
+                        told.setdefault(found.group(1), []).append(os.path.basename(m.data))
+        check(len(told) <= 1, f"the servers warned of different official days left: {told}")
     except Exception as e:  # noqa: BLE001  (reported as a failed check; the folder is kept)
         check(False, repr(e))
     finally:

@@ -74,6 +74,10 @@ class Cluster:
             m = re.match(r"KAFKA_BOOTSTRAP=(\S+)", line)
             if m:
                 self.bootstrap = m.group(1)
+                # What it prints afterwards is read too: it never blocks on a full pipe.
+                threading.Thread(target=shutil.copyfileobj,
+                                 args=(self.proc.stdout, open(self.state + ".out", "a")),
+                                 daemon=True).start()
                 return self.bootstrap
             if time.monotonic() > deadline:
                 break
@@ -114,10 +118,9 @@ class Member(chaos.Server):
                                      stderr=subprocess.STDOUT, text=True, env=GROUP_ENV,
                                      preexec_fn=chaos._die_with_parent)
         self.address = None
-
-    def wait_listening(self, timeout=180):
-        """Copies the server's output into its log file, and returns once it listens."""
-        listening = threading.Event()
+        # Its output goes into its log file from the start, whether or not anyone waits on it:
+        # a server never blocks on a full pipe.
+        listening = self.listening = threading.Event()
         proc, path = self.proc, self.log_path
 
         def copy():
@@ -129,8 +132,11 @@ class Member(chaos.Server):
                         listening.set()
 
         threading.Thread(target=copy, daemon=True).start()
-        if not listening.wait(timeout):
-            raise RuntimeError(f"server not listening after {timeout}s; see {path}")
+
+    def wait_listening(self, timeout=180):
+        """Returns once the server listens (its output is in its log file)."""
+        if not self.listening.wait(timeout):
+            raise RuntimeError(f"server not listening after {timeout}s; see {self.log_path}")
         self.address = f"127.0.0.1:{self.port}"
         return self.address
 

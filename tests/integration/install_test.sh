@@ -67,6 +67,10 @@ while ((SECONDS < deadline)) && IFS= read -r -t $((deadline - SECONDS)) line <&"
   if [[ $line =~ ^bootstrap\ admin\ token.*:\ (clt_[0-9a-f]{64})$ ]]; then boot=${BASH_REMATCH[1]}; break; fi
 done
 [[ -n $boot ]] || fail "the first start printed no bootstrap admin token"
+# The rest of its log (a line a request) is read as it comes: it never blocks on a full pipe.
+# (A coprocess's descriptors do not reach a subshell; a copy of one does.)
+exec {server_out}<&"${server[0]}"
+sed 's/^/server: /' <&"$server_out" &
 caseline=("$prefix/bin/caseline")
 agent=$("${caseline[@]}" token create --url "http://$address" --token "$boot" --role agent \
   --center 410100 --expires 1h 2>/dev/null) || fail "token create through the server"

@@ -37,30 +37,10 @@ namespace fs = std::filesystem;
 
 test::header_list bearer(const std::string& token) { return {{"authorization", "Bearer " + token}}; }
 
-// Reads a running server's output as it comes, so that its log (a line per request) never fills
-// the pipe and blocks the server mid-request. Destroyed before the test reads the output again
-// (a child_process is used by one thread at a time).
-class output_drain {
- public:
-  explicit output_drain(test::child_process& p)
-      : thread_([this, &p] {
-          while (!stop_.load()) (void)p.wait_for_line("\x01", 100ms);  // no line holds it
-        }) {}
-  ~output_drain() {
-    stop_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 struct server {
   std::unique_ptr<test::child_process> proc;
   std::string address;
   std::string bootstrap;  // the first start's admin token, when it printed one
-  std::unique_ptr<output_drain> drain;  // while it serves
 };
 
 // `log` names the log: empty for the embedded log, else --kafka BROKERS --topic TOPIC.
@@ -72,21 +52,16 @@ server start_server(const std::string& data, bool first_start = true,
                                 "--token-burst", "100000"};
   argv.insert(argv.end(), log.begin(), log.end());
   s.proc = std::make_unique<test::child_process>(argv);
-  auto line = s.proc->wait_for_line("listening on http://", 120s);
-  REQUIRE_MESSAGE(line.has_value(), "caseline serve did not start: " << s.proc->output());
-  const auto at = line->find("http://") + 7;
-  s.address = line->substr(at, line->find(' ', at) - at);
+  s.address = test::listening_address(*s.proc, 120s);
   if (first_start) {
     auto boot = s.proc->wait_for_line("bootstrap admin token", 30s);
     REQUIRE_MESSAGE(boot.has_value(), s.proc->output());
     s.bootstrap = test::token_in(*boot);
   }
-  s.drain = std::make_unique<output_drain>(*s.proc);
   return s;
 }
 
 void stop_server(server& s) {
-  s.drain.reset();
   s.proc->signal(SIGTERM);
   REQUIRE(s.proc->wait(60s) == 0);
 }
@@ -517,7 +492,6 @@ TEST_CASE("a purge killed mid-way finishes after a restart, each case purged exa
         return purged_before_kill > 0 || j["status"].as_string() != "running";
       },
       120s));
-  s.drain.reset();
   s.proc->signal(SIGKILL);
   REQUIRE(s.proc->wait(30s).has_value());
   MESSAGE("killed after " << purged_before_kill << " of " << purge_cases << " purged");

@@ -54,10 +54,7 @@ server start_server(const std::string& data, const std::string& kafka, const std
   }
   server s;
   s.proc = std::make_unique<test::child_process>(argv);
-  auto line = s.proc->wait_for_line("listening on http://", 120s);
-  REQUIRE_MESSAGE(line.has_value(), "caseline serve did not start: " << s.proc->output());
-  const auto at = line->find("http://") + 7;
-  s.address = line->substr(at, line->find(' ', at) - at);
+  s.address = test::listening_address(*s.proc, 120s);
   return s;
 }
 

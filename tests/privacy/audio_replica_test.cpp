@@ -4,8 +4,6 @@
 // from stored offsets; a purge reaching every server; a fenced writer's claimed copy.
 #include "projections/audio_replica.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -16,8 +14,6 @@
 #include <doctest/doctest.h>
 
 #include "core/errc.h"
-#include "events/detail/rdkafka_group.h"
-#include "events/detail/rdkafka_handle.h"
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "events/key_log.h"
@@ -27,10 +23,8 @@
 #include "projections/key_replica.h"
 #include "projections/key_store.h"
 #include "projections/recordings.h"
-#include "tests/events/kafka_test_support.h"
 #include "tests/privacy/group_support.h"
 #include "tests/support/eventually.h"
-#include "tests/support/temp_dir.h"
 
 using namespace caseline;
 using namespace std::chrono_literals;
@@ -38,8 +32,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::int32_t partitions = test::group_partitions;
-using test::accepting_listener;
-using test::own_everything;
 
 // One server's key store, blob store and their replicas, as `serve` wires them.
 struct audio_server {
@@ -94,15 +86,9 @@ std::string random_audio(std::size_t bytes) {
 TEST_CASE(
     "a recording staged on one server is claimed by a case on another and read on every "
     "server, in chunks, also after a restart, until a purge deletes it everywhere") {
-  test::group_setup g("audio");
-  accepting_listener listener;
-  auto a_log = g.open();  // the owner of every partition
-  own_everything(*a_log, listener);
-  auto b_log = g.open();  // not a member: it writes no partition
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
-  audio_server a(*a_log, dir.sub("a"), master);
-  audio_server b(*b_log, dir.sub("b"), master);
+  test::two_servers s("audio");  // A owns every partition; B is no member
+  audio_server a(*s.a_log, s.dir.sub("a"), s.master);
+  audio_server b(*s.b_log, s.dir.sub("b"), s.master);
 
   // Several MiB: several chunks of the audio topic, each under the broker's message limit.
   const std::string audio = random_audio(std::size_t{3} * 1024 * 1024 + 1234);
@@ -128,14 +114,14 @@ TEST_CASE(
         core::errc::invalid_argument);
 
   // A third server, started afterwards, has it too; and again after a restart from its offsets.
-  auto c = std::make_unique<audio_server>(*b_log, dir.sub("c"), master);
+  auto c = std::make_unique<audio_server>(*s.b_log, s.dir.sub("c"), s.master);
   CHECK(c->copy_of(sha) == "claimed");
   CHECK(c->recordings->open(sha, id).value() == audio);
   const auto offsets = c->blobs->read_file(projections::audio_replica::offsets_file);
   REQUIRE(offsets.has_value());
   CHECK_FALSE(offsets.value().empty());
   c.reset();
-  c = std::make_unique<audio_server>(*b_log, dir.sub("c"), master);
+  c = std::make_unique<audio_server>(*s.b_log, s.dir.sub("c"), s.master);
   CHECK(c->blobs->read_file(projections::audio_replica::offsets_file).value() == offsets.value());
   CHECK(c->recordings->open(sha, id).value() == audio);
 
@@ -150,7 +136,7 @@ TEST_CASE(
     CHECK(test::eventually([&] { return c->copy_of(sha) == "none"; }, 30s));
     CHECK(b.recordings->open(sha, id).error().code == events::errc::not_found);
     // A server started later applies the topic from its start: nothing comes back.
-    audio_server d(*b_log, dir.sub("d"), master);
+    audio_server d(*s.b_log, s.dir.sub("d"), s.master);
     CHECK(d.copy_of(sha) == "none");
     CHECK_FALSE(d.blobs->file_exists("parts/" + sha + ".c"));
     CHECK_FALSE(b.blobs->file_exists("parts/" + sha + ".c"));
@@ -158,15 +144,9 @@ TEST_CASE(
 }
 
 TEST_CASE("a fenced writer's claimed copy is never applied; the staged one keeps serving") {
-  test::group_setup g("audio");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
-  audio_server a(*a_log, dir.sub("a"), master);
-  audio_server b(*b_log, dir.sub("b"), master);
+  test::two_servers s("audio");  // A owns every partition; B is no member
+  audio_server a(*s.a_log, s.dir.sub("a"), s.master);
+  audio_server b(*s.b_log, s.dir.sub("b"), s.master);
 
   const std::string audio = random_audio(2000);
   auto staged = a.recordings->stage(audio);
@@ -179,17 +159,7 @@ TEST_CASE("a fenced writer's claimed copy is never applied; the staged one keeps
   // The live owner of the case's partition (a newer producer of its transactional.id, as a new
   // owner's writer is) fences A's writer.
   const auto p = events::partition_for(id(), partitions);
-  auto conf =
-      events::detail::make_conf({{"bootstrap.servers", events::testing::kafka_bootstrap()},
-                                 {"transactional.id", events::detail::kafka_group::transactional_id(
-                                                          g.options.group, g.options.topic, p)},
-                                 {"enable.idempotence", "true"},
-                                 {"acks", "all"}});
-  REQUIRE(conf.has_value());
-  auto live = events::detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
-  REQUIRE(live.has_value());
-  using error_ptr = events::detail::rdkafka_ptr<rd_kafka_error_t>;
-  REQUIRE_FALSE(error_ptr{rd_kafka_init_transactions(live.value().get(), 60000)});
+  const auto live = test::live_owner_of(s.group, p);
 
   // The zombie claims: its own file is re-sealed, but the group's copy is not committed.
   REQUIRE(a.recordings->claim(sha, id).has_value());
@@ -215,22 +185,16 @@ TEST_CASE("a fenced writer's claimed copy is never applied; the staged one keeps
 TEST_CASE(
     "a server back after the tombstones' retention drops the recordings the topic no longer "
     "names, not those it held before the group; after a short absence it reads nothing again") {
-  test::group_setup g("audio");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
+  test::two_servers s("audio");  // A owns every partition; B is no member
   projections::manual_clock clock(timestamp{1'800'000'000'000});
   projections::away_options away{.server_clock = &clock, .away = std::chrono::hours(1)};
   const auto name_of = [](std::string_view bytes) { return events::to_hex(events::sha256(bytes)); };
   // B held a recording before its group shared the audio: never in the topic, kept.
   const std::string before = name_of("recorded before the group");
-  REQUIRE(projections::blob_store(dir.sub("b") + "/blobs").write(before, "sealed").has_value());
+  REQUIRE(projections::blob_store(s.dir.sub("b") + "/blobs").write(before, "sealed").has_value());
 
-  audio_server a(*a_log, dir.sub("a"), master);
-  auto b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+  audio_server a(*s.a_log, s.dir.sub("a"), s.master);
+  auto b = std::make_unique<audio_server>(*s.b_log, s.dir.sub("b"), s.master, away);
   CHECK(b->replica->reconciled() == std::nullopt);
   auto staged = a.recordings->stage(random_audio(3000));
   REQUIRE(staged.has_value());
@@ -240,17 +204,17 @@ TEST_CASE(
   // What B finds after a long absence: a recording purged meanwhile, whose tombstones and copies
   // compaction removed from the topic.
   const std::string gone = name_of("purged while away");
-  REQUIRE(projections::blob_store(dir.sub("b") + "/blobs").write(gone, "sealed").has_value());
+  REQUIRE(projections::blob_store(s.dir.sub("b") + "/blobs").write(gone, "sealed").has_value());
 
   SUBCASE("a short absence: no read from the start, nothing dropped") {
     clock.set(timestamp{clock.now().ms + 60'000});
-    b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<audio_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::nullopt);
     CHECK(b->blobs->exists(gone));
   }
   SUBCASE("longer: the purged recording is dropped, the others kept") {
     clock.set(timestamp{clock.now().ms + std::int64_t{2} * 3'600'000});
-    b = std::make_unique<audio_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<audio_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->blobs->exists(gone));
     CHECK(b->copy_of(live) == "staged");

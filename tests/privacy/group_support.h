@@ -1,7 +1,10 @@
 #pragma once
 
 // What the tests of a group's side topics (the keys, the call audio) share: a Kafka log in a
-// consumer group on the broker the test command starts, and a member that takes every partition.
+// consumer group on the broker the test command starts, a member that takes every partition,
+// two servers' logs with their folder and master key, and the live owner that fences a writer.
+#include <librdkafka/rdkafka.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -9,10 +12,14 @@
 
 #include <doctest/doctest.h>
 
+#include "events/detail/rdkafka_group.h"
+#include "events/detail/rdkafka_handle.h"
 #include "events/event_log.h"
+#include "events/field_crypto.h"
 #include "events/kafka_event_log.h"
 #include "tests/events/kafka_test_support.h"
 #include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
 
 namespace caseline::test {
 
@@ -48,6 +55,41 @@ inline void own_everything(events::event_log& log, events::ownership_listener& l
   REQUIRE(log.join(l));
   REQUIRE(
       eventually([&] { return log.owned().size() == group_partitions; }, std::chrono::seconds(60)));
+}
+
+// Two servers' logs of one group: A's a member that owns every partition, B's open but not a
+// member (it writes nothing, it reads the side topics); a folder for their stores and the
+// group's master key. The servers a test makes over them are declared after it, so they go
+// first.
+struct two_servers {
+  group_setup group;
+  accepting_listener listener;  // outlives A's membership
+  std::unique_ptr<events::event_log> a_log;
+  std::unique_ptr<events::event_log> b_log;
+  temp_dir dir;
+  const events::secret_key master = events::secret_key::random();
+
+  explicit two_servers(const std::string& name) : group(name), a_log(group.open()) {
+    own_everything(*a_log, listener);
+    b_log = group.open();
+  }
+};
+
+// A newer producer of partition p's transactional.id, as a new owner's writer is: made, it has
+// fenced the group's writer of p.
+inline events::detail::handle_ptr live_owner_of(const group_setup& g, events::partition_id p) {
+  auto conf =
+      events::detail::make_conf({{"bootstrap.servers", events::testing::kafka_bootstrap()},
+                                 {"transactional.id", events::detail::kafka_group::transactional_id(
+                                                          g.options.group, g.options.topic, p)},
+                                 {"enable.idempotence", "true"},
+                                 {"acks", "all"}});
+  REQUIRE(conf.has_value());
+  auto live = events::detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
+  REQUIRE(live.has_value());
+  REQUIRE_FALSE(events::detail::rdkafka_ptr<rd_kafka_error_t>{
+      rd_kafka_init_transactions(live.value().get(), 60000)});
+  return std::move(live).value();
 }
 
 }  // namespace caseline::test

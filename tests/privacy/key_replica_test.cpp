@@ -19,7 +19,6 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
@@ -28,7 +27,6 @@
 #include "projections/key_store.h"
 #include "projections/personal_data.h"
 #include "projections/registry_projection.h"
-#include "tests/events/kafka_test_support.h"
 #include "tests/privacy/group_support.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
@@ -39,8 +37,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::int32_t partitions = test::group_partitions;
-using test::accepting_listener;
-using test::own_everything;
 
 // One server's key store and its replica of the keys topic.
 struct key_server {
@@ -75,15 +71,9 @@ struct key_server {
 TEST_CASE(
     "a key committed on one server of a group is read on another, and its shred deletes "
     "it there for good") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();  // not a member: it writes nothing, it reads the keys
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
-  key_server a(*a_log, dir.sub("a"), master);
-  auto b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+  test::two_servers s("keys");  // A owns every partition; B is no member
+  key_server a(*s.a_log, s.dir.sub("a"), s.master);
+  auto b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
 
   const case_id id{"410100-20261201-000001"};
   auto made = a.keys->create(id);
@@ -114,7 +104,7 @@ TEST_CASE(
     const auto p = events::partition_for(id(), partitions);
     CHECK(before.value().at(p()) >= 2);  // the value and its tombstone
     b.reset();
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
     CHECK(b->keys->applied_offsets(partitions).value() == before.value());
     CHECK_FALSE(b->key_of(id).has_value());
     // A retried shred is harmless.
@@ -123,40 +113,25 @@ TEST_CASE(
 }
 
 TEST_CASE("a fenced writer's key is never applied and never replaces the live owner's") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
-  key_server a(*a_log, dir.sub("a"), master);
-  key_server b(*b_log, dir.sub("b"), master);
+  test::two_servers s("keys");  // A owns every partition; B is no member
+  key_server a(*s.a_log, s.dir.sub("a"), s.master);
+  key_server b(*s.b_log, s.dir.sub("b"), s.master);
 
   const case_id id{"410100-20261201-000007"};
   const auto p = events::partition_for(id(), partitions);
   // The live owner of p (a newer producer of p's transactional.id, as a new owner's writer is)
   // fences A's writer, then commits its key for the case id it allocated.
-  auto conf =
-      events::detail::make_conf({{"bootstrap.servers", events::testing::kafka_bootstrap()},
-                                 {"transactional.id", events::detail::kafka_group::transactional_id(
-                                                          g.options.group, g.options.topic, p)},
-                                 {"enable.idempotence", "true"},
-                                 {"acks", "all"}});
-  REQUIRE(conf.has_value());
-  auto live = events::detail::make_handle(RD_KAFKA_PRODUCER, std::move(conf).value());
-  REQUIRE(live.has_value());
+  const auto live = test::live_owner_of(s.group, p);
   using error_ptr = events::detail::rdkafka_ptr<rd_kafka_error_t>;
-  REQUIRE_FALSE(error_ptr{rd_kafka_init_transactions(live.value().get(), 60000)});
-  REQUIRE_FALSE(error_ptr{rd_kafka_begin_transaction(live.value().get())});
+  REQUIRE_FALSE(error_ptr{rd_kafka_begin_transaction(live.get())});
   const auto live_key = events::secret_key::random();
   const std::string wrapped = a.keys->wrap(id, live_key);
-  const std::string topic = events::keys_topic_of(g.options.topic);
-  events::detail::topic_ptr rkt{rd_kafka_topic_new(live.value().get(), topic.c_str(), nullptr)};
+  const std::string topic = events::keys_topic_of(s.group.options.topic);
+  events::detail::topic_ptr rkt{rd_kafka_topic_new(live.get(), topic.c_str(), nullptr)};
   REQUIRE(rkt);
   REQUIRE(rd_kafka_produce(rkt.get(), p(), RD_KAFKA_MSG_F_COPY, const_cast<char*>(wrapped.data()),
                            wrapped.size(), id().data(), id().size(), nullptr) == 0);
-  REQUIRE_FALSE(error_ptr{rd_kafka_commit_transaction(live.value().get(), 60000)});
+  REQUIRE_FALSE(error_ptr{rd_kafka_commit_transaction(live.get(), 60000)});
 
   // The zombie allocates the same id: its key is refused, not committed, not stored.
   auto zombie = a.keys->create(id);
@@ -293,12 +268,7 @@ TEST_CASE("two first servers with different master keys at the same instant: one
 }
 
 TEST_CASE("a new owner publishes the keys it held before the group shared them, never a shred") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
+  test::two_servers s("keys");  // A owns every partition; B is no member
 
   // Keys made while the server kept its keys to itself: a case's, the registry's, a staged
   // recording's, and a case's that another server shredded meanwhile (a tombstone in the topic).
@@ -307,17 +277,17 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   const case_id staging{"recording:00aa"};
   const case_id shredded{"410100-20261201-000012"};
   {
-    auto ks = projections::key_store::open(dir.sub("a"), master);
+    auto ks = projections::key_store::open(s.dir.sub("a"), s.master);
     REQUIRE(ks.has_value());
     for (const auto& id : {before, registry, staging, shredded})
       REQUIRE(ks.value()->create(id).has_value());
   }
   std::promise<result<events::log_position>> tombstone;
-  a_log->keys()->commit(events::partition_for(shredded(), partitions), shredded(), "",
-                        [&](const result<events::log_position>& r) { tombstone.set_value(r); });
+  s.a_log->keys()->commit(events::partition_for(shredded(), partitions), shredded(), "",
+                          [&](const result<events::log_position>& r) { tombstone.set_value(r); });
   REQUIRE(tombstone.get_future().get().has_value());
 
-  key_server a(*a_log, dir.sub("a"), master);
+  key_server a(*s.a_log, s.dir.sub("a"), s.master);
   const auto local = a.key_of(before);
   REQUIRE(local.has_value());
   CHECK_FALSE(a.key_of(shredded).has_value());  // the topic's tombstone applied
@@ -338,8 +308,7 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   }
 
   // Another server (a fresh store) reads them; the shredded key and the staged one it never has.
-  auto b_log = g.open();
-  auto b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+  auto b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
   CHECK(b->key_of(before) == local);
   CHECK(b->key_of(registry) == a.key_of(registry));
   CHECK_FALSE(b->key_of(shredded).has_value());
@@ -351,18 +320,18 @@ TEST_CASE("a new owner publishes the keys it held before the group shared them, 
   b.reset();
   const case_id gone{"410100-20261201-000013"};
   {
-    auto ks = projections::key_store::open(dir.sub("b"), master);
+    auto ks = projections::key_store::open(s.dir.sub("b"), s.master);
     REQUIRE(ks.has_value());
     REQUIRE(ks.value()->create(gone).has_value());  // local only: no replica
   }
-  b = std::make_unique<key_server>(*b_log, dir.sub("b"), master);
+  b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
   for (std::int32_t p = 0; p < partitions; ++p) {
     auto n = b->replica->publish_local(events::partition_id{p}, 30s);
     REQUIRE(n.has_value());
     CHECK(n.value() == 0);
   }
-  auto c_log = g.open();
-  key_server c(*c_log, dir.sub("c"), master);
+  auto c_log = s.group.open();
+  key_server c(*c_log, s.dir.sub("c"), s.master);
   CHECK_FALSE(c.key_of(gone).has_value());
 }
 
@@ -408,27 +377,21 @@ class broken_after_tombstone final : public projections::key_replication {
 TEST_CASE(
     "a server back after the tombstones' retention drops the keys the topic no longer names; "
     "after a short absence it reads nothing from the start") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
+  test::two_servers s("keys");  // A owns every partition; B is no member
   // The topic's own setting: 7 days.
-  auto retention = b_log->keys()->tombstone_retention(30s);
+  auto retention = s.b_log->keys()->tombstone_retention(30s);
   REQUIRE_MESSAGE(retention.has_value(), (retention ? std::string{} : retention.error().message()));
   CHECK(retention.value() == std::chrono::milliseconds{604'800'000});
 
   projections::manual_clock clock(timestamp{1'800'000'000'000});
   projections::away_options away{.server_clock = &clock, .away = std::chrono::hours(1)};
-  key_server a(*a_log, dir.sub("a"), master);
+  key_server a(*s.a_log, s.dir.sub("a"), s.master);
   const case_id live{"410100-20261201-000021"};
   REQUIRE(a.keys->create(live).has_value());
   // B's first start: it holds a key from before the group (marked, to be published: kept).
   const case_id before{"410100-20261201-000022"};
-  key_the_topic_no_longer_names(dir.sub("b"), master, before);
-  auto b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+  key_the_topic_no_longer_names(s.dir.sub("b"), s.master, before);
+  auto b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
   CHECK(b->replica->reconciled() == std::nullopt);
   CHECK(b->key_of(live).has_value());
   const case_id staging{"recording:00bb"};  // never in the topic: kept
@@ -436,17 +399,17 @@ TEST_CASE(
   b.reset();  // records when it was last up to date
 
   const case_id gone{"410100-20261201-000023"};
-  key_the_topic_no_longer_names(dir.sub("b"), master, gone);
+  key_the_topic_no_longer_names(s.dir.sub("b"), s.master, gone);
 
   SUBCASE("a short absence: no read from the start, nothing dropped") {
     clock.set(timestamp{clock.now().ms + 60'000});
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::nullopt);
     CHECK(b->key_of(gone).has_value());
   }
   SUBCASE("longer than the threshold given: the shredded key is dropped, the others kept") {
     clock.set(timestamp{clock.now().ms + std::int64_t{2} * 3'600'000});
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->key_of(gone).has_value());
     CHECK(b->key_of(live) == a.key_of(live));
@@ -454,32 +417,26 @@ TEST_CASE(
     CHECK(b->key_of(staging).has_value());
     // Up to date again: the next start reads nothing from the start.
     b.reset();
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::nullopt);
   }
   SUBCASE("with the topic's delete.retention.ms: 1 day is short, 8 days is too long") {
     away.away.reset();
     clock.set(timestamp{clock.now().ms + std::int64_t{24} * 3'600'000});
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::nullopt);
     b.reset();
     clock.set(timestamp{clock.now().ms + std::int64_t{8} * 24 * 3'600'000});
-    b = std::make_unique<key_server>(*b_log, dir.sub("b"), master, away);
+    b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, away);
     CHECK(b->replica->reconciled() == std::size_t{1});
     CHECK_FALSE(b->key_of(gone).has_value());
   }
 }
 
 TEST_CASE("a shred broken between its tombstone and its local delete leaves the key on no server") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  auto b_log = g.open();
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
-  auto a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
-  key_server b(*b_log, dir.sub("b"), master);
+  test::two_servers s("keys");  // A owns every partition; B is no member
+  auto a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master);
+  key_server b(*s.b_log, s.dir.sub("b"), s.master);
   const case_id id{"410100-20261201-000031"};
   REQUIRE(a->keys->create(id).has_value());
   REQUIRE(b.key_of(id).has_value());
@@ -505,21 +462,16 @@ TEST_CASE("a shred broken between its tombstone and its local delete leaves the 
     CHECK(test::eventually([&] { return !a->key_of(id).has_value(); }, 30s));
     // And after a restart from its own offsets.
     a.reset();
-    a = std::make_unique<key_server>(*a_log, dir.sub("a"), master);
+    a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master);
     CHECK_FALSE(a->key_of(id).has_value());
   }
 }
 
 TEST_CASE("a handover reads the keys partition from its start only for a key marked unpublished") {
-  test::group_setup g("keys");
-  accepting_listener listener;
-  auto a_log = g.open();
-  own_everything(*a_log, listener);
-  test::temp_dir dir;
-  const auto master = events::secret_key::random();
+  test::two_servers s("keys");  // A owns every partition; B is no member
   const case_id marked{"410100-20261201-000041"};
-  key_the_topic_no_longer_names(dir.sub("a"), master, marked);  // from before the group
-  key_server a(*a_log, dir.sub("a"), master);
+  key_the_topic_no_longer_names(s.dir.sub("a"), s.master, marked);  // from before the group
+  key_server a(*s.a_log, s.dir.sub("a"), s.master);
   // A key in every partition: reading one from its start takes time.
   std::set<std::int32_t> filled;
   for (int n = 50; filled.size() < static_cast<std::size_t>(partitions); ++n) {

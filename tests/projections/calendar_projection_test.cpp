@@ -1,13 +1,20 @@
 // The working-day calendar as a projection of the log: seeding publishes only the years the log
 // has never had (so a start cut short while seeding completes it, and an admin's publication is
-// never overwritten); a publication replaces its year; a malformed or conflicting year appends
-// nothing; the rows reload to the same calendar after a restart.
+// never overwritten), all in one record; a publication replaces its year; a malformed or
+// conflicting year appends nothing; the rows reload to the same calendar after a restart; the
+// provisional-year warning is told on the calendar the log holds.
 
 #include "projections/calendar_projection.h"
+
+#include <span>
+#include <string>
 
 #include <doctest/doctest.h>
 
 #include "core/errc.h"
+#include "projections/projection_set.h"
+#include "projections/runner.h"
+#include "projections/store.h"
 #include "tests/projections/projection_test_support.h"
 
 using namespace caseline;
@@ -71,4 +78,48 @@ TEST_CASE("calendar years are events: seeded once per year, replaced by publicat
   CHECK(s.calendar().snapshot()->version() == version);
   CHECK(s.calendar().years().at(2027).text == notice);
   CHECK(s.calendar().head().sequence == 3);
+}
+
+TEST_CASE(
+    "a seed is one record: no server ever counts on part of it, and the provisional-year "
+    "warning is the same on every server for the same log and day") {
+  stack a;  // the server that seeds
+  calendar_writer w(a.log(), a.runner(), a.calendar(), a.clock());
+  const std::string shipped =
+      "year 2025 covered notice-2025\n2025-01-01 holiday 元旦\n"
+      "year 2026 covered notice-2026\n2026-01-01 holiday 元旦\n"
+      "year 2027 provisional law\n2027-01-01 holiday 元旦\n";
+  const civil_date today = date("2026-12-02");
+  auto before = provisional_next_year(a.log(), a.runner(), a.calendar(), today, 10s);
+  REQUIRE(before);
+  CHECK_FALSE(before.value());  // no calendar in the log yet: nothing to tell
+  REQUIRE(w.seed(shipped, admin).value() == 3);
+  const provisional_year_warning expected{2027, 29};  // 2 to 31 December 2026
+  auto on_a = provisional_next_year(a.log(), a.runner(), a.calendar(), today, 10s);
+  REQUIRE(on_a);
+  CHECK(on_a.value() == expected);
+  CHECK_FALSE(provisional_next_year(a.log(), a.runner(), a.calendar(), date("2026-09-30"), 10s)
+                  .value());  // from 1 October only
+
+  // Server B: its own store over the same log, its runner not started: behind the log. It
+  // tells nothing rather than what its projection holds.
+  auto b_store = store::open(a.dir().sub("store-b"));
+  REQUIRE(b_store);
+  projection_set b(*b_store.value());
+  projection_runner b_runner(a.log(), *b_store.value(), b.all());
+  CHECK_FALSE(provisional_next_year(a.log(), b_runner, b.calendar(), today, 0ms));
+  // B applies the calendar stream a record at a time: its calendar is none or the whole seed.
+  const auto p = events::partition_for(calendar_writer::stream_key, a.log().partition_count());
+  auto records = a.log().read(p, events::log_offset{0}, 1000, 0ms);
+  REQUIRE(records);
+  CHECK(records.value().size() == 1);
+  const std::string whole = a.calendar().snapshot()->version();
+  for (const auto& r : records.value()) {
+    REQUIRE(b_runner.apply(std::span(&r, 1)));
+    const auto cal = b.calendar().snapshot();
+    CHECK((cal == nullptr || cal->version() == whole));
+  }
+  auto on_b = provisional_next_year(a.log(), b_runner, b.calendar(), today, 0ms);
+  REQUIRE(on_b);
+  CHECK(on_b.value() == expected);
 }

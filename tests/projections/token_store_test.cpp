@@ -56,29 +56,39 @@ std::string log_bytes(events::event_log& log) {
   return all;
 }
 
-}  // namespace
-
-TEST_CASE(
-    "a token issued through one store's log authenticates in another, and its revocation "
-    "holds there once applied") {
-  stack s;
-  token_writer w(s.log(), s.runner(), s.tokens(), s.clock());
-  token_store tokens(s.db(), &w);
-  reader other(s.log(), s.dir().sub("other"));
-
-  const timestamp expires{s.clock().now().ms + 3'600'000};
+// An agent token of center 410100 until `expires`, issued through `tokens`' writer.
+created_token issue_agent(token_store& tokens, timestamp expires) {
   auto t = tokens.create("agent", "410100", "", expires, admin, "c1");
   REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
-  const std::string secret = t.value().secret;
+  return std::move(t).value();
+}
+
+// A store that issues tokens through the log, another server's store reading the same log, and
+// a token issued through the first, for an hour.
+struct issued_token {
+  stack s;
+  token_writer w{s.log(), s.runner(), s.tokens(), s.clock()};
+  token_store tokens{s.db(), &w};
+  reader other{s.log(), s.dir().sub("other")};
+  const timestamp expires{s.clock().now().ms + 3'600'000};
+  const created_token t = issue_agent(tokens, expires);
+  const std::string secret = t.secret;
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(issued_token,
+                  "a token issued through one store's log authenticates in another, and its "
+                  "revocation holds there once applied") {
   // The writer waited until its own store applied it: the next request here sees it.
   auto here = tokens.find(secret);
   REQUIRE(here);
   REQUIRE(here.value());
-  CHECK(here.value()->id == t.value().info.id);
+  CHECK(here.value()->id == t.info.id);
 
   REQUIRE(test::eventually([&] { return other.find(secret).has_value(); }));
   const auto there = other.find(secret);
-  CHECK(there->id == t.value().info.id);
+  CHECK(there->id == t.info.id);
   CHECK(there->role == "agent");
   CHECK(there->center == "410100");
   CHECK(there->expires_at == expires);
@@ -86,14 +96,14 @@ TEST_CASE(
   CHECK(expired(*there, expires));
   CHECK(s.count_in_log(core::token_issued::type_id) == 1);
 
-  auto revoked = tokens.revoke(t.value().info.id, admin, "c2");
+  auto revoked = tokens.revoke(t.info.id, admin, "c2");
   REQUIRE(revoked);
   CHECK(revoked.value());
   CHECK_FALSE(tokens.find(secret).value());  // here: from the next request on
   REQUIRE(test::eventually([&] { return !other.find(secret).has_value(); }));
   CHECK(token_store(*other.db).list().value().empty());
   // Revoking it again, or an unknown id, appends nothing.
-  CHECK_FALSE(tokens.revoke(t.value().info.id, admin, "c3").value());
+  CHECK_FALSE(tokens.revoke(t.info.id, admin, "c3").value());
   CHECK_FALSE(tokens.revoke("000000000000", admin, "c4").value());
   CHECK(s.count_in_log(core::token_revoked::type_id) == 1);
 
@@ -197,21 +207,14 @@ TEST_CASE("a store's tokens from before the log holds them are published once an
   CHECK_FALSE(token_store(s.db()).find(secret).value());
 }
 
-TEST_CASE(
-    "a cached token is refused once its revocation is applied, here at once and on another "
-    "server as soon as its runner applied it; its expiry stays the caller's check") {
-  stack s;
-  token_writer w(s.log(), s.runner(), s.tokens(), s.clock());
-  token_store tokens(s.db(), &w);
-  // Another server of the group: its own store and runner over the same log, its own cache.
-  reader other(s.log(), s.dir().sub("other"));
+TEST_CASE_FIXTURE(issued_token,
+                  "a cached token is refused once its revocation is applied, here at once and on "
+                  "another server as soon as its runner applied it; its expiry stays the "
+                  "caller's check") {
+  // Another server of the group (`other`: its own store and runner over the same log), with its
+  // own cache.
   token_writer other_writer(s.log(), *other.runner, other.set->tokens(), s.clock());
   token_store there(*other.db, &other_writer);
-
-  const timestamp expires{s.clock().now().ms + 3'600'000};
-  auto t = tokens.create("agent", "410100", "", expires, admin, "c1");
-  REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
-  const std::string secret = t.value().secret;
   const std::string hash = events::to_hex(events::sha256(secret));
   REQUIRE(tokens.find(secret).value());
   REQUIRE(test::eventually([&] { return there.find(secret).value().has_value(); }));
@@ -227,7 +230,7 @@ TEST_CASE(
   CHECK(expired(*tokens.find(secret).value(), expires));
   CHECK_FALSE(expired(*tokens.find(secret).value(), s.clock().now()));
 
-  auto revoked = tokens.revoke(t.value().info.id, admin, "c2");
+  auto revoked = tokens.revoke(t.info.id, admin, "c2");
   REQUIRE_MESSAGE(revoked, (revoked ? "" : revoked.error().message()));
   REQUIRE(revoked.value());
   // Here the writer waited for its own runner: refused from the next request on.
