@@ -290,15 +290,23 @@ def wait_until(what, predicate, timeout):
     return False
 
 
-def admin_call(members, admin, method, path, body, timeout=120):
-    """One admin write through any member, retried while the group settles (503)."""
+def admin_call(members, admin, method, path, body, timeout=120, after=None):
+    """One admin write through any member, retried while the group settles (503). `after` is a
+    list the write's Caseline-Position is appended to, and that a later call's Caseline-After is
+    made of: another member may not have applied the earlier write yet (read-your-writes across
+    servers is the client's to ask for)."""
     deadline = time.monotonic() + timeout
     last = None
+    headers = auth(admin)
+    if after:
+        headers["Caseline-After"] = ",".join(after)
     while time.monotonic() < deadline:
         for m in members:
-            status, _, raw = chaos.call(m.address, method, path, json.dumps(body), auth(admin),
-                                        timeout=30)
+            status, answer_headers, raw = chaos.call(m.address, method, path, json.dumps(body),
+                                                     headers, timeout=30)
             if status in (200, 201):
+                if after is not None and answer_headers.get("caseline-position"):
+                    after.append(answer_headers["caseline-position"])
                 return json.loads(raw)
             last = (status, raw[:300])
             if status < 500:
@@ -391,11 +399,17 @@ def run(binary, seconds, clients):
         set_clocks(members, tokens["admin"], start)
         # The unit and its staff's token, through the API of any member: the writes go to the
         # owners of the registry's and the tokens' partitions (503 while the group settles).
+        # The token is checked against the registry on whichever member takes it: it asks for
+        # the unit's registration with Caseline-After.
+        written = []
         admin_call(members, tokens["admin"], "PUT", f"/v1/units/{UNIT}", {
             "name": "Transit", "center": CENTER,
-            "contact": {"name": "Wang", "mobile": "13700000000", "email": "w@example.cn"}})
+            "contact": {"name": "Wang", "mobile": "13700000000", "email": "w@example.cn"}},
+            after=written)
+        if not written:
+            raise RuntimeError(f"PUT /v1/units/{UNIT}: the answer has no Caseline-Position")
         tokens["unit"] = admin_call(members, tokens["admin"], "POST", "/v1/admin/tokens", {
-            "role": "unit", "center": CENTER, "unit": UNIT})["token"]
+            "role": "unit", "center": CENTER, "unit": UNIT}, after=written)["token"]
 
         load = Clients(members, tokens, clients)
         load.start()
