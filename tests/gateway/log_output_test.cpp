@@ -52,6 +52,25 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// A log file in a fresh folder, open for an output to write; closed at the end.
+struct log_file {
+  test::temp_dir dir;
+  std::string path = dir.sub("log");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ~log_file() {
+    if (fd >= 0) ::close(fd);
+  }
+  // Writing to this file and gathering for an hour: nothing is written but by the stop, a
+  // flush or a warning.
+  gateway::log_output_options options() const {
+    gateway::log_output_options o;
+    o.fd = fd;
+    o.gather = 1h;
+    return o;
+  }
+  std::vector<std::string> lines() const { return lines_of(read_file(path)); }
+};
+
 std::string line(int i) {
   return R"({"level":"info","msg":{"event":"request","n":)" + std::to_string(i) + "}}";
 }
@@ -59,46 +78,34 @@ std::string line(int i) {
 }  // namespace
 
 TEST_CASE("every line logged before the output stops is written, whole and in order") {
-  test::temp_dir dir;
-  const auto path = dir.sub("log");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  REQUIRE(fd >= 0);
+  log_file file;
+  REQUIRE(file.fd >= 0);
   {
-    gateway::log_output_options o;
-    o.fd = fd;
-    o.gather = 1h;  // nothing is written before the stop but by it
-    installed log(o);
+    installed log(file.options());
     for (int i = 0; i < 5000; ++i) spdlog::info(R"({{"event":"request","n":{}}})", i);
-    CHECK(read_file(path).empty());
+    CHECK(file.lines().empty());
   }
-  const auto lines = lines_of(read_file(path));
+  const auto lines = file.lines();
   REQUIRE(lines.size() == 5000);
   for (int i = 0; i < 5000; ++i) CHECK(lines[static_cast<std::size_t>(i)] == line(i));
-  ::close(fd);
 }
 
 TEST_CASE("a warning is written without waiting for the gather; flush writes the info lines") {
-  test::temp_dir dir;
-  const auto path = dir.sub("log");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  REQUIRE(fd >= 0);
-  gateway::log_output_options o;
-  o.fd = fd;
-  o.gather = 1h;
-  installed log(o);
+  log_file file;
+  REQUIRE(file.fd >= 0);
+  installed log(file.options());
   spdlog::info(R"({{"event":"request","n":{}}})", 1);
   spdlog::warn(R"({{"event":"checkpoint_failed"}})");
-  CHECK(test::eventually([&] { return lines_of(read_file(path)).size() == 2; }, 10s));
+  CHECK(test::eventually([&] { return file.lines().size() == 2; }, 10s));
   spdlog::info(R"({{"event":"request","n":{}}})", 2);
   log.output->flush();
-  CHECK(lines_of(read_file(path)).size() == 3);
+  CHECK(file.lines().size() == 3);
   // After the stop, a line is written by its caller.
   log.output.reset();
   spdlog::info(R"({{"event":"request","n":{}}})", 3);
-  const auto lines = lines_of(read_file(path));
+  const auto lines = file.lines();
   REQUIRE(lines.size() == 4);
   CHECK(lines[3] == line(3));
-  ::close(fd);
 }
 
 TEST_CASE(
