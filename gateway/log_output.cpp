@@ -47,6 +47,10 @@ class log_output::sink final : public spdlog::sinks::base_sink<std::mutex> {
     thread_ = std::thread([this] { run(); });
   }
 
+  ~sink() override { stop(); }
+  sink(const sink&) = delete;
+  sink& operator=(const sink&) = delete;
+
   // Writes what is queued and stops the thread; later lines are written by their caller.
   void stop() {
     {
