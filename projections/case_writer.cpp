@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -289,7 +290,10 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
                              : owned_[static_cast<std::size_t>(p)].accepting;
   };
   const civil_date day = shanghai_date(clock_.now());
-  const std::string prefix = format_case_id(rec->center(), day, 0).substr(0, rec->center().size() + 9);
+  // "<center>-<YYYYMMDD>-": every id of the day is this and its sequence (format_case_id).
+  std::string head = format_case_id(rec->center(), day, 0);
+  head.resize(head.size() - 6);
+  const std::string prefix = head.substr(0, head.size() - 1);
   std::vector<std::uint64_t> highest(static_cast<std::size_t>(count), 0);
   std::optional<std::uint64_t> lowest;
   for (std::int32_t p = 0; p < count; ++p) {
@@ -307,8 +311,11 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
     return make_error(events::errc::not_owner, "this server writes no partition of the log now");
   // The smallest sequence above its partition's highest, in an allowed partition. Every sequence
   // below a partition's highest that hashes to it is taken, so no id is given out twice.
+  // The head is formatted once: the search may try several sequences.
+  std::string id = head;
   for (std::uint64_t n = *lowest + 1;; ++n) {
-    std::string id = format_case_id(rec->center(), day, n);
+    id.resize(head.size());
+    fmt::format_to(std::back_inserter(id), "{:06}", n);
     const std::int32_t p = events::partition_for(id, count)();
     if (allowed(p) && n > highest[static_cast<std::size_t>(p)]) {
       counters_[{prefix, p}] = n;
@@ -342,8 +349,9 @@ void case_writer::submit(command_request request, done_handler done) {
     return;
   }
   if (slots_.size() >= sweep_at_) sweep_locked();
-  const bool fresh = given_out && !slots_.contains(id);
-  slot& s = slots_[id];
+  const auto [at, inserted] = slots_.try_emplace(id);
+  const bool fresh = given_out && inserted;
+  slot& s = at->second;
   // An id just given out is free (above everything its partition holds, and not given out
   // before): its case is known to be empty without reading the store.
   if (fresh) {

@@ -9,6 +9,7 @@
 
 #include "core/calendar.h"
 #include "gateway/client_address.h"
+#include "gateway/log_output.h"
 #include "projections/clock.h"
 #include "tools/audit_cmd.h"
 #include "tools/backup_cmd.h"
@@ -91,7 +92,8 @@ int with_calendar(const std::string& path, const std::function<int(const core::c
 
 int main(int argc, char** argv) {
   // One JSON object per log line: every message is itself a JSON object (no personal data).
-  spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%v})");
+  constexpr const char* log_pattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%v})";
+  spdlog::set_pattern(log_pattern);
   CLI::App app{"caseline: event-sourced case management for the 12328 hotline"};
   const std::string default_calendar = tools::default_calendar_file();
   app.require_subcommand(1);
@@ -520,7 +522,14 @@ int main(int argc, char** argv) {
     return tools::run_backup(backup_store, backup_out, std::cout, std::cerr);
   }
   if (*restore_cmd) return tools::run_restore(restore_from, restore_into, std::cout, std::cerr);
-  if (*serve_cmd) return tools::run_serve(serve, std::cout, std::cerr);
+  if (*serve_cmd) {
+    // The server logs a line per request: written by a background thread, never by the thread
+    // that answers (gateway/log_output.h); every queued line is written before the process ends.
+    gateway::log_output_options lo;
+    lo.pattern = log_pattern;
+    const auto log = gateway::log_output::install(lo);
+    return tools::run_serve(serve, std::cout, std::cerr);
+  }
   if (*token_create) {
     if (!token_expires.empty()) {
       auto e = tools::parse_expires(token_expires, projections::system_clock{}.now());

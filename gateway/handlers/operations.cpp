@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/calendar.h"
+#include "gateway/log_output.h"
 #include "gateway/openapi.h"
 
 namespace caseline::gateway {
@@ -89,6 +90,12 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
          "gauge",
          {},
          static_cast<double>(core::official_days_left(*cal, shanghai_date(s_.clock.now())))});
+  gauges.push_back({"caseline_log_lines_dropped_total",
+                    "Log lines dropped because the log queue was full or its output failed "
+                    "(said in a later log line).",
+                    "counter",
+                    {},
+                    static_cast<double>(log_lines_dropped())});
   gauges.push_back({"caseline_integrity_failures_total",
                     "Sealed personal fields or recordings that failed their authentication tag "
                     "when read (altered or damaged data).",

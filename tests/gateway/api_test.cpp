@@ -599,6 +599,7 @@ TEST_CASE("/metrics holds the standard process metrics of the server's process")
     CHECK(sample(first, name).has_value());
   }
   CHECK(first.find("# TYPE process_cpu_seconds_total counter\n") != std::string::npos);
+  CHECK(first.find("# TYPE caseline_log_lines_dropped_total counter\n") != std::string::npos);
   CHECK(first.find("# TYPE process_resident_memory_bytes gauge\n") != std::string::npos);
 
   const double cpu = sample(first, "process_cpu_seconds_total").value_or(-1);
