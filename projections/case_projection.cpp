@@ -74,7 +74,8 @@ result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   for (const auto& [id, row] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(row));
   for (const auto& [key, c] : counters_)
     batch.Put(store_.cf(family::counters), key, storage::be64_value(c));
-  for (const auto& [key, t] : tallies_) batch.Put(store_.cf(family::counters), key, encode_tally(t));
+  for (const auto& [key, t] : tallies_)
+    batch.Put(store_.cf(family::counters), key, encode_tally(t));
   return success();
 }
 

@@ -74,13 +74,20 @@ bool key_ordered_batch::order(rocksdb::WriteBatch& batch,
     // which a default WriteBatch has none of.
     rocksdb::Status s;
     switch (e.kind) {
-      case entry_kind::put: s = out.Put(cf, e.key, e.value); break;
-      case entry_kind::del: s = out.Delete(cf, e.key); break;
-      case entry_kind::merge: s = out.Merge(cf, e.key, e.value); break;
+      case entry_kind::put:
+        s = out.Put(cf, e.key, e.value);
+        break;
+      case entry_kind::del:
+        s = out.Delete(cf, e.key);
+        break;
+      case entry_kind::merge:
+        s = out.Merge(cf, e.key, e.value);
+        break;
     }
     if (!s.ok()) return false;
   }
-  std::swap(batch, out);  // the caller's batch now holds the ordered entries; the old buffer is reused
+  // The caller's batch now holds the ordered entries; its old buffer is reused next time.
+  std::swap(batch, out);
   entries_.clear();
   return true;
 }

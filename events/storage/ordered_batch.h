@@ -20,10 +20,10 @@ namespace caseline::storage {
 // starts from where the last one was made (the list keeps that position), walking a few nodes.
 // Scattered keys (a rebuild's batch of thousands of cases, report counters of many days and
 // centers) make each insert search the list from its top instead, a cache miss per level: that
-// search was the largest single cost of a rebuild. order() rewrites a batch with its entries sorted by
-// column family and key. Entries of the same key keep their relative order, so the batch
-// stores exactly what it stored before: RocksDB applies a batch's entries in order, and only
-// the order of entries of the same key changes the result.
+// search was the largest single cost of a rebuild. order() rewrites a batch with its entries sorted
+// by column family and key. Entries of the same key keep their relative order, so the batch stores
+// exactly what it stored before: RocksDB applies a batch's entries in order, and only the order of
+// entries of the same key changes the result.
 //
 // Lifecycle: one per writer; its buffers are reused from one batch to the next. Not
 // thread-safe.

@@ -35,7 +35,8 @@ struct two_family_db {
     db.reset(raw);
   }
   ~two_family_db() {
-    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);  // closing: nothing to do on failure
+    // Closing: nothing to do about a failure.
+    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
   }
   // Every family's keys and values, in order.
   std::map<std::pair<std::size_t, std::string>, std::string> contents() {
@@ -56,7 +57,8 @@ struct two_family_db {
 std::vector<std::pair<std::uint32_t, std::string>> entries_of(rocksdb::WriteBatch& b) {
   struct lister final : rocksdb::WriteBatch::Handler {
     std::vector<std::pair<std::uint32_t, std::string>> out;
-    rocksdb::Status PutCF(std::uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice&) override {
+    rocksdb::Status PutCF(std::uint32_t cf, const rocksdb::Slice& k,
+                          const rocksdb::Slice&) override {
       out.emplace_back(cf, k.ToString());
       return rocksdb::Status::OK();
     }
@@ -64,7 +66,8 @@ std::vector<std::pair<std::uint32_t, std::string>> entries_of(rocksdb::WriteBatc
       out.emplace_back(cf, k.ToString());
       return rocksdb::Status::OK();
     }
-    rocksdb::Status MergeCF(std::uint32_t cf, const rocksdb::Slice& k, const rocksdb::Slice&) override {
+    rocksdb::Status MergeCF(std::uint32_t cf, const rocksdb::Slice& k,
+                            const rocksdb::Slice&) override {
       out.emplace_back(cf, k.ToString());
       return rocksdb::Status::OK();
     }
@@ -94,7 +97,8 @@ void fill(rocksdb::WriteBatch& b, const two_family_db& db) {
 
 }  // namespace
 
-TEST_CASE("an ordered batch comes in family and key order and stores what the batch as built stores") {
+TEST_CASE(
+    "an ordered batch comes in family and key order and stores what the batch as built stores") {
   test::temp_dir dir;
   two_family_db as_built(dir.sub("as_built"));
   two_family_db ordered(dir.sub("ordered"));
