@@ -1,5 +1,6 @@
 #include "projections/case_projection.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -65,8 +66,16 @@ void case_projection::begin_batch() {
   tallies_.clear();
 }
 
+// Each row the batch changed is written once, with its value after the batch's last event: a
+// case's row, a center's day counter (the highest sequence seen), a center's month tally (the
+// closures counted). One key per row and batch, however many of the batch's events moved it (a
+// counter the batch read but did not raise is written again with its stored value).
 result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   for (const auto& [id, row] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(row));
+  for (const auto& [key, c] : counters_)
+    batch.Put(store_.cf(family::counters), key, storage::be64_value(c));
+  for (const auto& [key, t] : tallies_)
+    batch.Put(store_.cf(family::counters), key, encode_tally(t));
   return success();
 }
 
@@ -117,10 +126,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
         if (!stored) return stored.error();
         it = counters_.emplace(encoded, stored.value()).first;
       }
-      if (parts->second > it->second) {
-        it->second = parts->second;
-        batch.Put(store_.cf(family::counters), encoded, storage::be64_value(parts->second));
-      }
+      it->second = std::max(it->second, parts->second);
     }
   }
   if (sample) {
@@ -135,7 +141,6 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
     }
     ++it->second.closed;
     if (sample->picked) ++it->second.picked;
-    batch.Put(store_.cf(family::counters), key, encode_tally(it->second));
   }
   return success();
 }

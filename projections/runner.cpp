@@ -1,5 +1,6 @@
 #include "projections/runner.h"
 
+#include <array>
 #include <utility>
 #include <variant>
 
@@ -10,6 +11,7 @@
 #include "events/errc.h"
 #include "events/log_reader.h"
 #include "events/storage/key.h"
+#include "events/storage/ordered_batch.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
 #include "projections/row_keys.h"
@@ -140,6 +142,15 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
   // A store opened for bulk loading has no WAL: its atomic flushes keep them together.
   rocksdb::WriteOptions wo;
   wo.disableWAL = store_.bulk();
+  // Into a store opened for bulk loading (a rebuild's large batches), ordered by family and key
+  // (events/storage/ordered_batch.h); left as built when it cannot be, which stores the same.
+  if (store_.bulk()) {
+    thread_local storage::key_ordered_batch ordered;  // its buffers reused by the next batch
+    std::array<rocksdb::ColumnFamilyHandle*, static_cast<std::size_t>(family::count_)> families{};
+    for (std::size_t f = 0; f < families.size(); ++f)
+      families[f] = store_.cf(static_cast<family>(f));
+    (void)ordered.order(wb, families);
+  }
   const auto s = store_.db().Write(wo, &wb);
   if (!s.ok()) return fail(storage::from_rocksdb(s, "write projection batch"));
   for (auto* proj : projections_) proj->end_batch(true);
