@@ -76,6 +76,12 @@ void add_store_options(CLI::App& app, tools::store_options& o) {
                  "years text is kept after archiving (at least 5, Art. 38)")
       ->envname("CASELINE_KEEP_TEXT_YEARS")
       ->capture_default_str();
+  app.add_option("--memory-mib", o.memory_mib,
+                 "MiB RocksDB may hold for the store, the embedded log and the key store together "
+                 "(one block cache, memtables charged to it)")
+      ->envname("CASELINE_MEMORY_MIB")
+      ->check(CLI::Range(16, 1 << 20))
+      ->capture_default_str();
 }
 
 int with_calendar(const std::string& path, const std::function<int(const core::calendar&)>& f) {
