@@ -121,23 +121,31 @@ void json_writer::separate() {
   first_ = false;
 }
 
-json_writer& json_writer::open(char bracket) {
+json_writer& json_writer::begin_object() {
   separate();
-  out_ += bracket;
+  out_ += '{';
   first_ = true;
   return *this;
 }
 
-json_writer& json_writer::close(char bracket) {
-  out_ += bracket;
+json_writer& json_writer::end_object() {
+  out_ += '}';
   first_ = false;
   return *this;
 }
 
-json_writer& json_writer::begin_object() { return open('{'); }
-json_writer& json_writer::end_object() { return close('}'); }
-json_writer& json_writer::begin_array() { return open('['); }
-json_writer& json_writer::end_array() { return close(']'); }
+json_writer& json_writer::begin_array() {
+  separate();
+  out_ += '[';
+  first_ = true;
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  first_ = false;
+  return *this;
+}
 
 json_writer& json_writer::key(std::string_view name) {
   separate();

@@ -42,8 +42,6 @@ class json_writer {
 
  private:
   void separate();  // a comma before an item that follows another in its object or array
-  json_writer& open(char bracket);
-  json_writer& close(char bracket);
   std::string out_;
   bool first_{true};  // nothing written yet in the current object or array, or a key just was
 };
