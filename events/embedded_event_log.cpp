@@ -14,6 +14,7 @@
 #include "events/key_journal.h"
 #include "events/storage/big_endian.h"
 #include "events/storage/key.h"
+#include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 
@@ -480,6 +481,15 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {std::string(records_family), rocksdb::ColumnFamilyOptions()},
       {std::string(journal_family), journal_options()}};
+  if (options.memory) {
+    // Records are appended in offset order and read back mostly while recent (the runner's
+    // tail): a modest memtable is enough. The default family holds the partition count only;
+    // the journal keeps its small one (journal_options).
+    options.memory->apply(db_options);
+    options.memory->apply(cfs[0].options, std::size_t{1} << 20, false);
+    options.memory->apply(cfs[1].options, std::size_t{16} << 20, false);
+    options.memory->apply(cfs[2].options, cfs[2].options.write_buffer_size, false);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);

@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "events/event_log.h"
+#include "events/storage/fwd.h"
 
 namespace caseline::events {
 
@@ -21,6 +22,9 @@ struct embedded_log_options {
   // partition count is the log's own (`partitions` is not checked). For the tools that only
   // read (replay, audit verify, backup).
   bool read_only{false};
+  // The memory budget a server shares among its databases (events/storage/memory_budget.h):
+  // the log's memtables and blocks are charged to it. Null: RocksDB's defaults.
+  const storage::memory_budget* memory{nullptr};
 };
 
 // The single-machine log: records in a RocksDB column family keyed by (partition, offset).

@@ -554,10 +554,21 @@ std::shared_ptr<const core::calendar> api::impl::current_calendar() {
 // applied.
 void api::impl::answer_projection(const request_scope& sc, const answerer& done,
                                   const std::function<result<json::object>()>& read) {
+  answer_projection_text(sc, done, [&]() -> result<std::string> {
+    auto body = read();
+    if (!body) return body.error();
+    return json_text(body.value());
+  });
+}
+
+void api::impl::answer_projection_text(const request_scope& sc, const answerer& done,
+                                       const std::function<result<std::string>()>& read) {
   if (auto w = await_all_writes(sc); !w) return done.fail(w.error());
   auto body = read();
   if (!body) return done.fail(body.error());
-  done(json_response(200, body.value()));
+  http_response r;
+  r.body = std::move(body).value();
+  done(std::move(r));
 }
 
 api::api(services s, api_options options) : impl_(std::make_unique<impl>(std::move(s), options)) {}

@@ -114,6 +114,73 @@ void write(std::string& out, const json::value& v) {
   }
 }
 
+}  // namespace
+
+void json_writer::separate() {
+  if (!first_) out_ += ',';
+  first_ = false;
+}
+
+json_writer& json_writer::begin_object() {
+  separate();
+  out_ += '{';
+  first_ = true;
+  return *this;
+}
+
+json_writer& json_writer::end_object() {
+  out_ += '}';
+  first_ = false;
+  return *this;
+}
+
+json_writer& json_writer::begin_array() {
+  separate();
+  out_ += '[';
+  first_ = true;
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  first_ = false;
+  return *this;
+}
+
+json_writer& json_writer::key(std::string_view name) {
+  separate();
+  write_string(out_, name);
+  out_ += ':';
+  first_ = true;  // the value that follows takes no comma
+  return *this;
+}
+
+json_writer& json_writer::str(std::string_view s) {
+  separate();
+  write_string(out_, s);
+  return *this;
+}
+
+json_writer& json_writer::num(std::int64_t n) {
+  separate();
+  fmt::format_to(std::back_inserter(out_), "{}", n);
+  return *this;
+}
+
+json_writer& json_writer::boolean(bool b) {
+  separate();
+  out_ += b ? "true" : "false";
+  return *this;
+}
+
+json_writer& json_writer::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+
+namespace {
+
 // --- the document form: Python's json.dump(indent=1, ensure_ascii=False) ------------------------
 
 // Python's repr of a float: the shortest text that reads back, with a ".0" on a whole number.

@@ -3,7 +3,9 @@
 // The one JSON encoder of caseline: every JSON body the API answers (and every JSON file the
 // tools write, the OpenAPI document included) is a boost::json::value serialized here.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <boost/json/fwd.hpp>
 
@@ -20,5 +22,28 @@ std::string json_text(const boost::json::value& v);
 // ": " after a key, "[]" and "{}" when empty, UTF-8 as it is (only '"', '\' and control
 // characters escaped), a double as Python's repr ("0.25", "1.0").
 std::string json_document_text(const boost::json::value& v);
+
+// JSON text written straight into a string, in json_text's form (members in the order written,
+// no spaces, strings escaped alike), for the bodies built on every request from typed rows (the
+// list pages): no boost::json value in between. The caller writes a well-formed document (a
+// `key` before each member's value). One per body; not thread-safe.
+class json_writer {
+ public:
+  json_writer& begin_object();
+  json_writer& end_object();
+  json_writer& begin_array();
+  json_writer& end_array();
+  json_writer& key(std::string_view name);  // the name of the member whose value comes next
+  json_writer& str(std::string_view s);
+  json_writer& num(std::int64_t n);
+  json_writer& boolean(bool b);
+  json_writer& null();
+  std::string take() { return std::move(out_); }
+
+ private:
+  void separate();  // a comma before an item that follows another in its object or array
+  std::string out_;
+  bool first_{true};  // nothing written yet in the current object or array, or a key just was
+};
 
 }  // namespace caseline::gateway

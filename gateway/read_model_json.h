@@ -2,9 +2,10 @@
 
 // The read models as JSON: the bodies of the queue, deadline, report and retention routes (and
 // of the report files the tools write), built from the projections' typed pages and reports.
-// Serialize them with json_text (json_text.h).
+// The list pages are JSON text (json_writer); serialize the others with json_text (json_text.h).
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,14 +26,13 @@ namespace caseline::gateway {
 
 // GET /v1/queues/{queue}: {"queue", "center"?, "unit"?, "items", "next_cursor"}; an item with a
 // deadline is overdue when it was due before `today` (Shanghai date of the server clock).
-boost::json::object queue_page_json(const projections::queue_query& q,
-                                    const projections::queue_page& page, civil_date today);
+std::string queue_page_json(const projections::queue_query& q, const projections::queue_page& page,
+                            civil_date today);
 
 // GET /v1/sla/overdue and /v1/sla/due-soon (with `within`): {"today", "within_working_days"?,
 // "center"?, "unit"?, "items", "next_cursor"}.
-boost::json::object deadlines_json(civil_date today, std::optional<working_days> within,
-                                   const projections::scope& sc,
-                                   const projections::deadline_page& page);
+std::string deadlines_json(civil_date today, std::optional<working_days> within,
+                           const projections::scope& sc, const projections::deadline_page& page);
 
 // GET /v1/reports/monthly, annual, period, urgent; the JSON report files.
 boost::json::object report_json(const projections::report& r);

@@ -14,6 +14,7 @@
 #include "core/log_line.h"
 #include "events/errc.h"
 #include "events/storage/big_endian.h"
+#include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 
@@ -117,9 +118,15 @@ key_store::~key_store() {
 }
 
 result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
-                                                   const events::secret_key& master) {
+                                                   const events::secret_key& master,
+                                                   const storage::memory_budget* budget) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  if (budget) {
+    // A key is read by case id: a Bloom filter spares the files for a case without a key.
+    budget->apply(static_cast<rocksdb::DBOptions&>(options));
+    budget->apply(static_cast<rocksdb::ColumnFamilyOptions&>(options), std::size_t{8} << 20, true);
+  }
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return from_rocksdb(s, "cannot open the key store at " + dir);

@@ -76,8 +76,10 @@ class key_replication {
 // then joins the committer. Thread-safe; unwrapped keys are cached in memory.
 class key_store {
  public:
+  // `budget`: the memory budget a server shares among its databases (null: RocksDB's defaults).
   static result<std::unique_ptr<key_store>> open(const std::string& dir,
-                                                 const events::secret_key& master);
+                                                 const events::secret_key& master,
+                                                 const storage::memory_budget* budget = nullptr);
   // Read-only, beside a running server that holds the lock (a RocksDB secondary instance): the
   // keys as they were at the open; create and shred fail. errc::not_found when there is none.
   static result<std::unique_ptr<key_store>> open_secondary(const std::string& dir,

@@ -140,14 +140,19 @@ result<std::unique_ptr<store>> store::open_secondary(const std::string& dir) {
   return std::unique_ptr<store>(new store(dir, std::move(db).value()));
 }
 
-result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode) {
+result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mode,
+                                           const storage::memory_budget* budget) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   rocksdb::ColumnFamilyOptions family_options;
   rocksdb::ColumnFamilyOptions point_read_options;
-  apply_store_memory(mode == open_mode::bulk ? bulk_store_memory : normal_store_memory, options,
-                     family_options, point_read_options);
+  if (budget && mode == open_mode::normal)
+    apply_store_memory(*budget, normal_store_memory.family_write_buffer, options, family_options,
+                       point_read_options);
+  else
+    apply_store_memory(mode == open_mode::bulk ? bulk_store_memory : normal_store_memory, options,
+                       family_options, point_read_options);
   if (mode == open_mode::bulk) {
     // Writes without the WAL are consistent across families only if they are flushed together.
     options.atomic_flush = true;

@@ -50,8 +50,11 @@ class store {
   // every family and the offsets as of one flush, all together, and a replay resumes from those
   // offsets (tests/integration/rebuild_crash_test.cpp).
   enum class open_mode { normal, bulk };
+  // `budget`: the memory budget a server shares among its databases (normal mode only;
+  // store_memory.h); without one the store has its own (normal_store_memory).
   static result<std::unique_ptr<store>> open(const std::string& dir,
-                                             open_mode mode = open_mode::normal);
+                                             open_mode mode = open_mode::normal,
+                                             const storage::memory_budget* budget = nullptr);
   // The store as a running server has it, read-only (a RocksDB secondary instance, beside the
   // server that holds the lock): what the server had written at the open. Writes fail. For the
   // tools that only read (reports, retention audit, audit verify); errc::not_found when there

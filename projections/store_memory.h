@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "events/storage/memory_budget.h"
+
 namespace rocksdb {
 struct DBOptions;
 struct ColumnFamilyOptions;
@@ -38,6 +40,11 @@ inline constexpr store_memory bulk_store_memory{std::size_t{768} << 20, std::siz
 // search of the store's files.
 void apply_store_memory(const store_memory& m, rocksdb::DBOptions& db,
                         rocksdb::ColumnFamilyOptions& scanned,
+                        rocksdb::ColumnFamilyOptions& point_reads);
+// The same within a budget shared with the process's other databases (a server's: serve.h,
+// store_options::memory_mib): the store's families flush at `family_write_buffer` bytes.
+void apply_store_memory(const storage::memory_budget& budget, std::size_t family_write_buffer,
+                        rocksdb::DBOptions& db, rocksdb::ColumnFamilyOptions& scanned,
                         rocksdb::ColumnFamilyOptions& point_reads);
 
 }  // namespace caseline::projections

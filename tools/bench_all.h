@@ -21,6 +21,7 @@ struct bench_all_options {
   std::chrono::seconds ingest_duration{20};
   std::chrono::seconds produce_duration{10};
   std::uint64_t read_cases{50'000};
+  std::string read_seed{"writer"};  // bench_reads_options::seed
   std::chrono::seconds read_duration{5};
   std::uint64_t rebuild_events{1'000'000};
   std::uint64_t purge_cases{5'000};  // the Art. 38 purge (10⁵ for the target's size)

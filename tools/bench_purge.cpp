@@ -12,6 +12,7 @@
 #include "gateway/json_text.h"
 #include "projections/retention.h"
 #include "tools/admin_client.h"
+#include "tools/bench_seed.h"
 #include "tools/bench_server.h"
 #include "tools/serve.h"
 #include "tools/token_cmd.h"
@@ -24,28 +25,6 @@ using steady = std::chrono::steady_clock;
 
 double seconds_since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
-}
-
-// One phase of the seed: a command for each case (or a new case each), many in flight.
-result<std::vector<projections::command_outcome>> run_phase(
-    projections::case_writer& writer, std::vector<projections::command_request> requests) {
-  std::vector<std::pair<std::size_t, projections::command_request>> indexed;
-  indexed.reserve(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) indexed.emplace_back(i, std::move(requests[i]));
-  std::vector<projections::command_outcome> outcomes(indexed.size());
-  std::optional<error> first;
-  projections::submit_windowed(writer, std::move(indexed), {},
-                               [&](std::vector<projections::windowed_answer>& answers) {
-                                 for (auto& a : answers) {
-                                   if (!a.outcome) {
-                                     if (!first) first = a.outcome.error();
-                                     continue;
-                                   }
-                                   outcomes[a.index] = std::move(a.outcome).value();
-                                 }
-                               });
-  if (first) return *first;
-  return outcomes;
 }
 
 }  // namespace
@@ -77,7 +56,7 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
                                              {},
                                              ""},
                                agent));
-  auto received = run_phase(writer, std::move(receives));
+  auto received = submit_all(writer, std::move(receives));
   if (!received) return received.error();
   std::vector<case_id> ids;
   ids.reserve(cases);
@@ -86,7 +65,7 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
   answers.reserve(ids.size());
   for (const auto& id : ids)
     answers.push_back(request(id, core::answer_immediately{"已答复"}, agent));
-  auto answered = run_phase(writer, std::move(answers));
+  auto answered = submit_all(writer, std::move(answers));
   if (!answered) return answered.error();
   std::vector<projections::command_request> revisits;
   for (std::size_t i = 0; i < ids.size(); ++i)
@@ -95,11 +74,11 @@ result<seeded_cases> seed_archived_cases(projections::case_writer& writer, std::
           ids[i], core::revisit{true, core::satisfaction::satisfied, std::nullopt, false, ""},
           officer));
   const auto revisited = revisits.size();
-  if (auto r = run_phase(writer, std::move(revisits)); !r) return r.error();
+  if (auto r = submit_all(writer, std::move(revisits)); !r) return r.error();
   std::vector<projections::command_request> archives;
   archives.reserve(ids.size());
   for (const auto& id : ids) archives.push_back(request(id, core::archive{}, agent));
-  if (auto r = run_phase(writer, std::move(archives)); !r) return r.error();
+  if (auto r = submit_all(writer, std::move(archives)); !r) return r.error();
   seeded.cases = cases;
   seeded.commands = 3 * cases + revisited;
   seeded.seconds = seconds_since(started);

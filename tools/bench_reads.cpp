@@ -11,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "tools/bench_seed.h"
 #include "tools/bench_server.h"
 
 namespace caseline::tools {
@@ -36,7 +37,15 @@ std::string days_from_now(int days) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-// One log: start, seed, read; false when the server could not be started or seeded.
+double per_second(std::uint64_t n, double seconds) {
+  return seconds > 0 ? static_cast<double>(n) / seconds : 0;
+}
+
+double minutes_for_a_million(std::uint64_t n, double seconds) {
+  return n > 0 ? 1e6 * seconds / static_cast<double>(n) / 60 : 0;
+}
+
+// One log: seed, start, read; false when the server could not be started or seeded.
 bool run_on(const bench_reads_options& o, const std::string& log, const fs::path& data,
             std::ostream& out, std::ostream& err, bench_reads_figures& f) {
   bench_server_options so;
@@ -49,6 +58,26 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     so.topic =
         o.topic.empty() ? fmt::format("caseline-bench-reads-{}", std::time(nullptr)) : o.topic;
   }
+  std::vector<std::string> ids;
+  bench_reads_figures::seeding seeding{log, o.seed, 0, 0, 0, 0};
+  if (o.seed == "writer") {
+    auto seeded = seed_received_cases(so, o.cases, center);
+    if (!seeded) {
+      err << "caseline bench reads: seeding on " << log << ": " << seeded.error().message() << "\n";
+      return false;
+    }
+    ids = std::move(seeded.value().ids);
+    so.admin_token = seeded.value().admin_token;
+    seeding.cases = ids.size();
+    seeding.seconds = seeded.value().seconds;
+    seeding.settle_seconds = seeded.value().settle_seconds;
+    out << fmt::format(
+        "{}: seeded {} cases through the server's writer (no HTTP) in {:.1f} s: {:.0f} cases/s "
+        "(10^6 at this rate: {:.1f} min); the store settled (flushes and compactions done) in "
+        "{:.1f} s\n",
+        log, seeding.cases, seeding.seconds, per_second(seeding.cases, seeding.seconds),
+        minutes_for_a_million(seeding.cases, seeding.seconds), seeding.settle_seconds);
+  }
   auto server = bench_server::start(so);
   if (!server) {
     err << "caseline bench reads: " << server.error().message() << "\n";
@@ -60,34 +89,42 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     err << "caseline bench reads: " << token.error().message() << "\n";
     return false;
   }
+  // /metrics with a token of its own: the bootstrap admin token expires once the clock moves on.
+  auto metrics_token = s.token("analyst", center);
+  if (!metrics_token) {
+    err << "caseline bench reads: " << metrics_token.error().message() << "\n";
+    return false;
+  }
   const auto to = parse_http_url(s.url());
 
-  std::vector<std::string> ids;
-  std::mutex mu;
-  load_options seed;
-  seed.connections = o.seed_connections;
-  seed.duration = std::chrono::hours(24);
-  seed.max_requests = o.cases;
-  seed.token = token.value();
-  seed.expect_status = 201;
-  const auto seeded = drive_http(
-      *to, seed,
-      [](unsigned c, std::uint64_t n) {
-        return load_request{"POST", "/v1/cases", seed_body(c, n)};
-      },
-      [&](unsigned, const std::string& body) {
-        boost::system::error_code ec;
-        const auto doc = boost::json::parse(body, ec);
-        if (ec || !doc.is_object() || !doc.as_object().contains("id")) return;
-        std::lock_guard lk(mu);
-        ids.emplace_back(doc.at("id").as_string().c_str());
-      });
-  f.seeded.push_back({log, seeded.ok, seeded.seconds});
-  out << fmt::format(
-      "{}: seeded {} cases through POST /v1/cases ({} connections) in {:.1f} s: {:.0f} cases/s "
-      "(10^6 at this rate: {:.0f} min); {} failed\n",
-      log, seeded.ok, o.seed_connections, seeded.seconds, seeded.per_second(),
-      seeded.per_second() > 0 ? 1e6 / seeded.per_second() / 60 : 0.0, seeded.failed);
+  if (o.seed == "post") {
+    std::mutex mu;
+    load_options seed;
+    seed.connections = o.seed_connections;
+    seed.duration = std::chrono::hours(24);
+    seed.max_requests = o.cases;
+    seed.token = token.value();
+    seed.expect_status = 201;
+    const auto seeded = drive_http(
+        *to, seed,
+        [](unsigned c, std::uint64_t n) {
+          return load_request{"POST", "/v1/cases", seed_body(c, n)};
+        },
+        [&](unsigned, const std::string& body) {
+          boost::system::error_code ec;
+          const auto doc = boost::json::parse(body, ec);
+          if (ec || !doc.is_object() || !doc.as_object().contains("id")) return;
+          std::lock_guard lk(mu);
+          ids.emplace_back(doc.at("id").as_string().c_str());
+        });
+    seeding.cases = seeded.ok;
+    seeding.seconds = seeded.seconds;
+    out << fmt::format(
+        "{}: seeded {} cases through POST /v1/cases ({} connections) in {:.1f} s: {:.0f} cases/s "
+        "(10^6 at this rate: {:.1f} min); {} failed\n",
+        log, seeded.ok, o.seed_connections, seeded.seconds, seeded.per_second(),
+        minutes_for_a_million(seeded.ok, seeded.seconds), seeded.failed);
+  }
   if (ids.empty()) {
     err << "caseline bench reads: no case was seeded on " << log << "\n";
     return false;
@@ -117,6 +154,15 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
       f.rows.push_back({log, name, conns, r});
     }
   }
+  // What the server holds after reading every route over the whole store.
+  if (auto m = scrape_process_figures({s.url(), metrics_token.value()}); m) {
+    seeding.resident_bytes = m.value().resident_bytes;
+    out << fmt::format("{}: server RSS after the reads: {:.0f} MiB ({} cases)\n", log,
+                       seeding.resident_bytes / (1 << 20), seeding.cases);
+  } else {
+    err << "caseline bench reads: /metrics: " << m.error().message() << "\n";
+  }
+  f.seeded.push_back(std::move(seeding));
   return true;
 }
 

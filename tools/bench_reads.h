@@ -17,7 +17,11 @@
 namespace caseline::tools {
 
 struct bench_reads_options {
-  std::uint64_t cases{2'000};  // seeded through POST /v1/cases before the reads
+  std::uint64_t cases{2'000};  // seeded before the reads
+  // How the cases are seeded: "writer", through the write path of the server itself before it
+  // serves (bench_seed.h: the same log and store, without HTTP, then the store settled), or
+  // "post", through POST /v1/cases on `seed_connections` connections of the serving server.
+  std::string seed{"writer"};
   unsigned seed_connections{64};
   std::vector<unsigned> connections{1, 32};
   std::chrono::milliseconds duration{std::chrono::seconds(5)};  // per route and connection count
@@ -40,18 +44,21 @@ struct bench_reads_figures {
   };
   struct seeding {
     std::string log;
+    std::string how;  // bench_reads_options::seed
     std::uint64_t cases{0};
     double seconds{0};
+    double settle_seconds{0};  // "writer": settle_store after the seeding
+    double resident_bytes{0};  // the server's RSS after the reads (/metrics); 0: not read
   };
   std::vector<row> rows;
   std::vector<row> baselines;  // log "-", route "http layer only"
   std::vector<seeding> seeded;
 };
 
-// Starts one `caseline serve` per log (bench_server.h), seeds it with `cases` cases through the
-// API with many connections, moves its clock 30 days on so that their transfer deadlines have
-// passed, and drives each read route. Returns 0 when it ran (even with failed requests), 1 when
-// a server could not be started or seeded, 2 for bad options.
+// Starts one `caseline serve` per log (bench_server.h) on `cases` cases (`seed`), moves its clock
+// 30 days on so that their transfer deadlines have passed, drives each read route and reads the
+// server's RSS. Returns 0 when it ran (even with failed requests), 1 when a server could not be
+// started or seeded, 2 for bad options.
 int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostream& err,
                     bench_reads_figures* figures = nullptr);
 

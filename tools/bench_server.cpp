@@ -114,7 +114,7 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
   constexpr std::string_view listening = "caseline listening on ";
   constexpr std::string_view boot = "bootstrap admin token (shown once, expires in 24 hours): ";
   while (true) {
-    const auto b = text.find(boot);
+    const auto b = text.find(o.admin_token.empty() ? boot : listening);
     if (b != std::string::npos && text.find('\n', b) != std::string::npos) break;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -127,12 +127,15 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
     text.append(buf.data(), static_cast<std::size_t>(n));
   }
   const auto l = text.find(listening);
-  const auto b = text.find(boot);
   if (l == std::string::npos) return fail("printed no address");
   std::string url = text.substr(l + listening.size());
   url.resize(url.find(' '));
-  std::string token = text.substr(b + boot.size());
-  token.resize(token.find('\n'));
+  std::string token = o.admin_token;
+  if (token.empty()) {
+    const auto b = text.find(boot);
+    token = text.substr(b + boot.size());
+    token.resize(token.find('\n'));
+  }
   return std::unique_ptr<bench_server>(
       new bench_server(pid, fd, std::move(url), std::move(token), log_file));
 }

@@ -34,17 +34,23 @@ result<process_figures> scrape_process_figures(const admin_target& server);
 
 struct bench_server_options {
   std::string program;   // the caseline executable; empty: this process's own (/proc/self/exe)
-  std::string data_dir;  // a folder that does not exist yet (the server's first start)
+  // A folder that does not exist yet (the server's first start), or one seeded before
+  // (bench_seed.h) with `admin_token`.
+  std::string data_dir;
   std::string kafka;     // bootstrap servers; empty: the embedded log
   std::string topic{"cases.events"};
   std::int32_t partitions{8};
   std::string calendar_file;  // empty: the server's default
   std::chrono::seconds start_timeout{180};
+  // The admin token of a folder seeded before: start() waits for the address only (the server
+  // issues no bootstrap token on a log that holds tokens).
+  std::string admin_token;
 };
 
 // Lifecycle: start() forks and execs `caseline serve` on 127.0.0.1:0 with a manual clock, the
 // per-token rate limit out of the way and room for 1,024 connections from the loopback, and
-// returns once it printed its address and bootstrap admin token; the destructor sends SIGTERM and
+// returns once it printed its address and bootstrap admin token (its address only, with
+// `admin_token`); the destructor sends SIGTERM and
 // waits for the process (a graceful stop). Its log lines (stdout and stderr) go to
 // <data_dir>.log, stdout through a thread of this object that drains the pipe, so that the server
 // never blocks on a full pipe. Not thread-safe.

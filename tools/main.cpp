@@ -77,6 +77,12 @@ void add_store_options(CLI::App& app, tools::store_options& o) {
                  "years text is kept after archiving (at least 5, Art. 38)")
       ->envname("CASELINE_KEEP_TEXT_YEARS")
       ->capture_default_str();
+  app.add_option("--memory-mib", o.memory_mib,
+                 "MiB RocksDB may hold for the store, the embedded log and the key store together "
+                 "(one block cache, memtables charged to it)")
+      ->envname("CASELINE_MEMORY_MIB")
+      ->check(CLI::Range(16, 1 << 20))
+      ->capture_default_str();
 }
 
 int with_calendar(const std::string& path, const std::function<int(const core::calendar&)>& f) {
@@ -242,7 +248,14 @@ int main(int argc, char** argv) {
       "reads", "the read routes at 1 and 32 connections on a store seeded with N cases");
   reads_cmd->add_option("--cases", reads.cases, "cases seeded before the reads")
       ->capture_default_str();
-  reads_cmd->add_option("--seed-connections", reads.seed_connections)->capture_default_str();
+  reads_cmd
+      ->add_option("--seed", reads.seed,
+                   "writer: through the server's own writer before it serves (fast, no HTTP); "
+                   "post: through POST /v1/cases")
+      ->check(CLI::IsMember({"writer", "post"}))
+      ->capture_default_str();
+  reads_cmd->add_option("--seed-connections", reads.seed_connections, "with --seed post")
+      ->capture_default_str();
   reads_cmd->add_option("--connections", reads.connections, "connection counts")
       ->delimiter(',')
       ->capture_default_str();
@@ -269,6 +282,9 @@ int main(int argc, char** argv) {
   all_cmd->add_option("--cases", all.read_cases, "cases in the store for the reads (10^5, 10^6)")
       ->capture_default_str();
   all_cmd->add_option("--read-seconds", all_read_seconds)->capture_default_str();
+  all_cmd->add_option("--read-seed", all.read_seed, "how the reads' cases are seeded (bench reads)")
+      ->check(CLI::IsMember({"writer", "post"}))
+      ->capture_default_str();
   all_cmd->add_option("--events", all.rebuild_events, "events for the rebuild (10^6, 10^7)")
       ->capture_default_str();
   all_cmd->add_option("--purge-cases", all.purge_cases, "cases for the retention purge (10^5)")

@@ -19,6 +19,7 @@
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "events/key_journal.h"
+#include "events/storage/memory_budget.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
 #include "projections/audio_replica.h"
@@ -132,7 +133,8 @@ class owner_writes {
 
 }  // namespace
 
-result<std::unique_ptr<events::event_log>> open_log(const store_options& options) {
+result<std::unique_ptr<events::event_log>> open_log(const store_options& options,
+                                                    const storage::memory_budget* budget) {
   if (!options.kafka.empty()) {
     events::kafka_log_options k;
     k.brokers = options.kafka;
@@ -148,8 +150,11 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
   if (ec)
     return make_error(events::errc::bad_config,
                       "cannot create " + options.data_dir + ": " + ec.message());
-  return events::open_embedded_log(
-      {(std::filesystem::path(options.data_dir) / "log").string(), options.partitions});
+  events::embedded_log_options e;
+  e.dir = (std::filesystem::path(options.data_dir) / "log").string();
+  e.partitions = options.partitions;
+  e.memory = budget;
+  return events::open_embedded_log(e);
 }
 
 // Members destroyed in reverse order, log last. The order that matters at the end: whatever
@@ -303,13 +308,17 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                               options.store.master_key_hex,
                                               (data / "master.key").string()});
   if (!master) return master.error();
+  // One memory budget for the server's databases (store_options::memory_mib).
+  const storage::memory_budget budget(options.store.memory_mib << 20,
+                                      (options.store.memory_mib << 20) / 3);
   if (!log) {
-    auto opened = open_log(log_options);
+    auto opened = open_log(log_options, &budget);
     if (!opened) return opened.error();
     log = std::move(opened).value();
   }
   p->log = std::move(log);
-  auto store = projections::store::open((data / "store").string());
+  auto store = projections::store::open((data / "store").string(),
+                                        projections::store::open_mode::normal, &budget);
   if (!store) return store.error();
   p->store = std::move(store).value();
   if (options.clock == "manual") {
@@ -332,7 +341,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   } else {
     p->clock = std::make_unique<projections::system_clock>();
   }
-  auto keys = projections::key_store::open((data / "keys").string(), master.value());
+  auto keys = projections::key_store::open((data / "keys").string(), master.value(), &budget);
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
   // The embedded log makes a new case's key durable with its record (events/key_journal.h).

@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "core/retention.h"
+#include "events/storage/fwd.h"
 #include "gateway/rate_limit.h"
 #include "projections/assessment_weights.h"
 #include "projections/token_store.h"
@@ -39,6 +40,10 @@ struct store_options {
   std::string topic{"cases.events"};
   std::int32_t partitions{8};
   std::string calendar_file;              // the working-day calendar data file
+  // What RocksDB may hold in memory, for the store, the embedded log and the key store
+  // together: one block cache of this many MiB (index and filter blocks in it), with every
+  // memtable charged to it, a third of it at most (events/storage/memory_budget.h).
+  std::size_t memory_mib{192};
   // The master key that wraps the per-case data keys: a file of 64 hex digits, or the hex itself
   // (CASELINE_MASTER_KEY). With neither, a development key is kept at <data>/master.key.
   std::string master_key_file;
@@ -84,8 +89,9 @@ struct serve_options {
 struct token_request;
 
 // Opens the log named by the options: Kafka when options.kafka is set, else the embedded log
-// under <data>/log.
-result<std::unique_ptr<events::event_log>> open_log(const store_options& options);
+// under <data>/log (within `budget` when one is given: a server's, shared with its store).
+result<std::unique_ptr<events::event_log>> open_log(const store_options& options,
+                                                    const storage::memory_budget* budget = nullptr);
 
 // The whole server in one object: log, projection store and runner, write side, API and HTTP
 // server. open() returns once the projections have caught up with the log and the server

@@ -8,5 +8,6 @@ class DB;
 }  // namespace rocksdb
 
 namespace caseline::storage {
+class memory_budget;
 class secondary_db;
 }  // namespace caseline::storage

@@ -190,6 +190,9 @@ class api::impl : api_handlers {
 
   void answer_projection(const request_scope& sc, const answerer& done,
                          const std::function<result<json::object>()>& read);
+  // The same for a body read as JSON text (json_writer: the list pages).
+  void answer_projection_text(const request_scope& sc, const answerer& done,
+                              const std::function<result<std::string>()>& read);
 
   // --- operations: health, readiness, the OpenAPI document, metrics (handlers/operations.cpp)
   void healthz(const scope_ptr&, answerer done);

@@ -42,7 +42,7 @@ void api::impl::get_queue(const scope_ptr& sc, answerer done) {
   if (!limit) return done.fail(limit.error());
   const projections::queue_query query{queue.value(), scope.value(), param(q, "cursor"),
                                        limit.value()};
-  answer_projection(*sc, done, [&]() -> result<json::object> {
+  answer_projection_text(*sc, done, [&]() -> result<std::string> {
     auto page = projections::queue_reader(s_.store).page(query);
     if (!page) return page.error();
     return queue_page_json(query, page.value(), shanghai_date(s_.clock.now()));
@@ -57,7 +57,7 @@ void api::impl::sla_overdue(const scope_ptr& sc, answerer done) {
   if (!scope) return done.fail(scope.error());
   auto limit = parse_limit(param(q, "limit"), 50, 500);
   if (!limit) return done.fail(limit.error());
-  answer_projection(*sc, done, [&]() -> result<json::object> {
+  answer_projection_text(*sc, done, [&]() -> result<std::string> {
     const civil_date today = shanghai_date(s_.clock.now());
     auto rows = projections::sla_reader(s_.store, *current_calendar())
                     .overdue(scope.value(), today, param(q, "cursor"), limit.value());
@@ -76,7 +76,7 @@ void api::impl::sla_due_soon(const scope_ptr& sc, answerer done) {
   if (!within) return done.fail(within.error());
   auto limit = parse_limit(param(q, "limit"), 50, 500);
   if (!limit) return done.fail(limit.error());
-  answer_projection(*sc, done, [&]() -> result<json::object> {
+  answer_projection_text(*sc, done, [&]() -> result<std::string> {
     const civil_date today = shanghai_date(s_.clock.now());
     auto rows =
         projections::sla_reader(s_.store, *current_calendar())

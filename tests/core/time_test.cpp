@@ -38,3 +38,19 @@ TEST_CASE("RFC 3339 parsing is strict and formatting is in +08:00") {
   CHECK(civil_date::parse("2026-13-01") == std::nullopt);
   CHECK(civil_date::parse("2026-01-01")->to_string() == "2026-01-01");
 }
+
+TEST_CASE("dates and times are written with every digit padded, as printf's %04d and %02u") {
+  CHECK(civil_date{987, 1, 9}.to_string() == "0987-01-09");
+  CHECK(civil_date{2026, 12, 31}.to_string() == "2026-12-31");
+  CHECK(civil_date{-1, 1, 1}.to_string() == "-001-01-01");  // outside 0-9999: printf's form
+  const auto last = caseline::parse_rfc3339("2026-12-31T23:59:59.999+08:00");
+  REQUIRE(last);
+  CHECK(caseline::to_rfc3339_shanghai(*last) == "2026-12-31T23:59:59.999+08:00");
+  CHECK(caseline::to_rfc3339_shanghai(timestamp{0}) == "1970-01-01T08:00:00.000+08:00");
+  CHECK(caseline::to_rfc3339_shanghai(timestamp{-28'800'000 + 7}) ==
+        "1970-01-01T00:00:00.007+08:00");
+  for (std::int64_t d = -1000; d < 30000; d += 13) {
+    const civil_date c = civil_date::from_days_since_epoch(d);
+    CHECK(civil_date::parse(c.to_string()) == c);
+  }
+}

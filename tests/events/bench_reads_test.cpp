@@ -20,7 +20,7 @@
 using namespace caseline;
 using namespace caseline::events::testing;
 
-TEST_CASE("bench reads seeds each log's server and drives every read route beside the baseline") {
+TEST_CASE("bench reads seeds each log's server through its writer and drives every read route") {
   test::temp_dir dir;
   tools::bench_reads_options o;
   o.cases = 40;
@@ -32,12 +32,19 @@ TEST_CASE("bench reads seeds each log's server and drives every read route besid
   o.partitions = 2;
   o.dir = dir.sub("reads");
   o.program = test::caseline_binary();
+  // The seeding stack runs in this process, whose own default calendar path is not the tree's.
+  o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
   std::ostringstream out, err;
   tools::bench_reads_figures f;
-  REQUIRE(tools::run_bench_reads(o, out, err, &f) == 0);
+  const int rc = tools::run_bench_reads(o, out, err, &f);
   INFO(out.str(), err.str());
+  REQUIRE(rc == 0);
   REQUIRE(f.seeded.size() == 2);
-  for (const auto& s : f.seeded) CHECK(s.cases == 40);
+  for (const auto& s : f.seeded) {
+    CHECK(s.how == "writer");
+    CHECK(s.cases == 40);
+    CHECK(s.resident_bytes > 1024 * 1024);  // the served server's RSS, after the reads
+  }
   REQUIRE(f.rows.size() == 2 * 2 * 4);  // logs × connection counts × routes
   for (const auto& r : f.rows) {
     INFO(r.log, " ", r.route, " ", r.connections);
@@ -48,6 +55,35 @@ TEST_CASE("bench reads seeds each log's server and drives every read route besid
   for (const auto& b : f.baselines) CHECK(b.r.ok > 0);
   CHECK(out.str().find("kafka history, 2 conn.") != std::string::npos);
   CHECK(out.str().find("http layer only, 1 conn.") != std::string::npos);
+}
+
+TEST_CASE("bench reads can seed through POST /v1/cases, the serving server's own API") {
+  test::temp_dir dir;
+  tools::bench_reads_options o;
+  o.cases = 30;
+  o.seed = "post";
+  o.seed_connections = 3;
+  o.connections = {2};
+  o.duration = std::chrono::milliseconds(200);
+  o.partitions = 2;
+  o.dir = dir.sub("reads");
+  o.program = test::caseline_binary();
+  o.baseline = false;
+  std::ostringstream out, err;
+  tools::bench_reads_figures f;
+  const int rc = tools::run_bench_reads(o, out, err, &f);
+  INFO(out.str(), err.str());
+  REQUIRE(rc == 0);
+  REQUIRE(f.seeded.size() == 1);
+  CHECK(f.seeded[0].how == "post");
+  CHECK(f.seeded[0].cases == 30);
+  REQUIRE(f.rows.size() == 4);
+  for (const auto& r : f.rows) {
+    INFO(r.route);
+    CHECK(r.r.ok > 0);
+    CHECK(r.r.failed == 0);
+  }
+  CHECK(out.str().find("through POST /v1/cases") != std::string::npos);
 }
 
 TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics") {
@@ -103,7 +139,9 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
        {"| `POST /v1/cases`, embedded log, 2 connections | ",
         "| `POST /v1/cases`, Kafka, 2 connections | ", "| CPU per accepted command, embedded",
         "| `GET /v1/cases/{id}/events`, kafka, 1 conn., 20 cases | ",
-        "| `GET /v1/sla/overdue`, embedded, 32 conn., 20 cases | ", "| rebuild, "}) {
+        "| `GET /v1/sla/overdue`, embedded, 32 conn., 20 cases | ",
+        "| server RSS after the reads, embedded, 20 cases | ",
+        "| server RSS after the reads, kafka, 20 cases | ", "| rebuild, "}) {
     INFO(row);
     CHECK(md.find(row) != std::string::npos);
   }

@@ -1,8 +1,10 @@
 #include "gateway/query.h"
 
 #include <cstdint>
+#include <limits>
 
 #include <doctest/doctest.h>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -124,6 +126,30 @@ TEST_CASE("the encoder writes strings, keys and integers byte for byte as boost:
   CHECK(json_text(o) == boost::json::serialize(o));
   CHECK(json_text(boost::json::value(every_byte)) ==
         boost::json::serialize(boost::json::value(every_byte)));
+}
+
+TEST_CASE("the writer writes what json_text writes for the same value, commas and nesting alike") {
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
+  json_writer w;
+  w.begin_object().key("all").str(every_byte).key(every_byte.substr(0, 40)).str("k");
+  w.key("empty").begin_array().end_array().key("none").begin_object().end_object();
+  w.key("items").begin_array();
+  for (int i = 0; i < 3; ++i)
+    w.begin_object().key("n").num(i - 1).key("ok").boolean(i == 1).key("x").null().end_object();
+  w.end_array().key("min").num(std::numeric_limits<std::int64_t>::min()).end_object();
+  const std::string text = w.take();
+  boost::json::object o;
+  o["all"] = every_byte;
+  o[every_byte.substr(0, 40)] = "k";
+  o["empty"] = boost::json::array{};
+  o["none"] = boost::json::object{};
+  boost::json::array items;
+  for (int i = 0; i < 3; ++i)
+    items.emplace_back(boost::json::object{{"n", i - 1}, {"ok", i == 1}, {"x", nullptr}});
+  o["items"] = std::move(items);
+  o["min"] = std::numeric_limits<std::int64_t>::min();
+  CHECK(text == json_text(o));
 }
 
 }  // namespace

@@ -1,0 +1,40 @@
+#include "events/storage/memory_budget.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+
+namespace caseline::storage {
+
+memory_budget::memory_budget(std::size_t cache_bytes, std::size_t write_buffer_bytes)
+    : cache_bytes_(cache_bytes),
+      cache_(rocksdb::NewLRUCache(cache_bytes)),
+      write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_)) {}
+
+void memory_budget::apply(rocksdb::DBOptions& db) const {
+  db.write_buffer_manager = write_buffers_;
+  db.db_write_buffer_size = 0;  // the manager's limit holds
+}
+
+void memory_budget::apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer,
+                          bool bloom) const {
+  family.write_buffer_size = write_buffer;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache_;
+  // Index and filter blocks count against the budget too, instead of growing with the database
+  // beside it; those of level 0 (the files a read always looks at) stay pinned.
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (bloom) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // The memtables too: a read that misses would otherwise walk a skip list of up to
+    // `write_buffer` bytes of keys before it looks at the files (2 % of it, in its arena).
+    family.memtable_prefix_bloom_size_ratio = 0.02;
+    family.memtable_whole_key_filtering = true;
+  }
+  family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+}
+
+}  // namespace caseline::storage

@@ -1,0 +1,48 @@
+#pragma once
+
+// One memory budget for the RocksDB databases of a process (the projection store, the embedded
+// log, the key store): a single LRU block cache they share — data, index and filter blocks — and
+// one WriteBufferManager that charges the memtables of every family of every database to that
+// same cache. So what RocksDB holds is about the cache's size, however many databases and
+// families there are and however large they grow (the cache is not strict: a read may pin a
+// block over it for a moment). Kept apart from RocksDB's option headers so that the headers that
+// name a budget need not include them.
+
+#include <cstddef>
+#include <memory>
+
+namespace rocksdb {
+class Cache;
+class WriteBufferManager;
+struct DBOptions;
+struct ColumnFamilyOptions;
+}  // namespace rocksdb
+
+namespace caseline::storage {
+
+// A value: copies share the one cache and write buffer manager. Thread-safe (RocksDB's cache and
+// manager are); the options it sets keep them alive as long as a database uses them.
+class memory_budget {
+ public:
+  // `cache_bytes` in all; the memtables of every database that uses it at most
+  // `write_buffer_bytes` of that (then RocksDB flushes the largest).
+  memory_budget(std::size_t cache_bytes, std::size_t write_buffer_bytes);
+
+  std::size_t cache_bytes() const { return cache_bytes_; }
+  const std::shared_ptr<rocksdb::Cache>& cache() const { return cache_; }
+
+  // A database under the budget: its memtables are charged to the shared cache.
+  void apply(rocksdb::DBOptions& db) const;
+  // A family under the budget: memtables of `write_buffer` bytes before a flush, its tables read
+  // through the shared cache with their index and filter blocks in it (those of level 0 pinned);
+  // with `bloom`, a Bloom filter (10 bits a key) in its tables and in its memtable, so that a
+  // read of a key that is not there costs no search of the files (families read a key at a time).
+  void apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer, bool bloom) const;
+
+ private:
+  std::size_t cache_bytes_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+};
+
+}  // namespace caseline::storage
