@@ -1,11 +1,13 @@
 #include "gateway/log_output.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -44,7 +46,16 @@ class log_output::sink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit sink(const log_output_options& o)
       : fd_(o.fd), gather_(o.gather), max_(std::max<std::size_t>(o.max_queued_bytes, 1)) {
+    // The writer thread never takes a signal: `caseline serve` blocks SIGTERM and SIGINT and
+    // waits for them on its main thread after this thread exists, and a process signal the
+    // kernel gave this thread would end the process at once, without its orderly stop. The
+    // thread inherits the mask it is created under, so it is blocked from its first instruction.
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
     thread_ = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
 
   ~sink() override { stop(); }

@@ -1,10 +1,12 @@
 #include "gateway/log_output.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -76,6 +78,24 @@ std::string line(int i) {
 }
 
 }  // namespace
+
+// `caseline serve` blocks SIGTERM after the output exists and waits for it on its main thread:
+// a SIGTERM sent to the process must reach that wait, not end the process through the output's
+// thread (which would not block it, and take the default action).
+TEST_CASE("the output's thread never takes a process signal") {
+  log_file file;
+  REQUIRE(file.fd >= 0);
+  installed log(file.options());
+  sigset_t term;
+  sigset_t previous;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  REQUIRE(pthread_sigmask(SIG_BLOCK, &term, &previous) == 0);
+  REQUIRE(::kill(::getpid(), SIGTERM) == 0);
+  const timespec deadline{10, 0};
+  CHECK(sigtimedwait(&term, nullptr, &deadline) == SIGTERM);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
 
 TEST_CASE("every line logged before the output stops is written, whole and in order") {
   log_file file;
