@@ -139,6 +139,7 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
     io.url = server.value()->url();
     io.connections = o.ingest_connections;
     io.duration = o.ingest_duration;
+    io.warmup = o.ingest_warmup;
     io.token = agent.value();
     io.metrics_token = analyst.value();
     bench_ingest_figures f;
@@ -324,10 +325,11 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
                         ? ""
                         : "; Kafka, a local broker (`tools/kafka-local.sh`) on the same machine");
   md << fmt::format(
-      "| sizes | ingest {} s at {} connections; reads: {} cases, {} s per route; "
+      "| sizes | ingest {} s at {} connections after {} s of warm-up; reads: {} cases, {} s per "
+      "route; "
       "rebuild {} events; whole run {:.1f} min |\n",
-      o.ingest_duration.count(), o.ingest_connections, o.read_cases, o.read_duration.count(),
-      o.rebuild_events, minutes);
+      o.ingest_duration.count(), o.ingest_connections, o.ingest_warmup.count(), o.read_cases,
+      o.read_duration.count(), o.rebuild_events, minutes);
   out << "\n" << md.str();
 
   std::ofstream file(o.out_file, std::ios::trunc);

@@ -19,6 +19,7 @@ struct bench_all_options {
   std::string kafka;  // bootstrap servers: also the Kafka rows; empty: embedded only
   unsigned ingest_connections{32};
   std::chrono::seconds ingest_duration{20};
+  std::chrono::seconds ingest_warmup{3};  // bench_ingest_options::warmup
   std::chrono::seconds produce_duration{10};
   std::uint64_t read_cases{50'000};
   std::string read_seed{"writer"};  // bench_reads_options::seed

@@ -16,8 +16,10 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
     err << "caseline bench ingest: --url must be http://HOST[:PORT]\n";
     return 2;
   }
-  if (o.connections == 0 || o.connections > 1024 || o.duration.count() <= 0) {
-    err << "caseline bench ingest: need 1-1024 connections and a positive duration\n";
+  if (o.connections == 0 || o.connections > 1024 || o.duration.count() <= 0 ||
+      o.warmup.count() < 0) {
+    err << "caseline bench ingest: need 1-1024 connections, a positive duration and a warm-up "
+           "of 0 s or more\n";
     return 2;
   }
   load_options lo;
@@ -32,8 +34,15 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
             R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"benchmark case {} of connection {}: the bus did not stop at the station"}})",
             o.center, (std::uint64_t{c} * 7 + n) % 10000, n, c)};
   };
-  out << fmt::format("POST /v1/cases, {} connections, {} s each run, {} hardware threads\n",
-                     o.connections, o.duration.count(), std::thread::hardware_concurrency());
+  out << fmt::format(
+      "POST /v1/cases, {} connections, {} s each run after {} s of warm-up, {} hardware threads\n",
+      o.connections, o.duration.count(), o.warmup.count(), std::thread::hardware_concurrency());
+  if (o.warmup.count() > 0) {
+    load_options wo = lo;
+    wo.duration = o.warmup;
+    const load_result warm = drive_http(*to, wo, make);
+    if (warm.ok == 0) err << "caseline bench ingest: no request succeeded during the warm-up\n";
+  }
   print_load_header(out);
   bench_ingest_figures f;
   const admin_target metrics_at{o.url, o.metrics_token};

@@ -13,6 +13,10 @@ struct bench_ingest_options {
   std::string url{"http://127.0.0.1:8080"};  // the server under test
   unsigned connections{8};
   std::chrono::seconds duration{10};
+  // The same load first, for this long, neither counted nor in the CPU figure: the server's
+  // caches, its threads' stacks and (on Kafka) the broker's JIT-compiled paths warm, so that the
+  // figures are of a running service and not of its first seconds. 0: none.
+  std::chrono::seconds warmup{3};
   std::string center{"410100"};
   std::string token;  // bearer token of an agent of `center` (caseline token create)
   // A token that may read /metrics (admin, analyst, auditor): with it, the server's

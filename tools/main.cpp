@@ -232,6 +232,9 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--url", ingest.url, "server base URL")->capture_default_str();
   ingest_cmd->add_option("--connections", ingest.connections)->capture_default_str();
   ingest_cmd->add_option("--seconds", ingest_seconds)->capture_default_str();
+  unsigned ingest_warmup = 3;
+  ingest_cmd->add_option("--warmup", ingest_warmup, "seconds of load before the measured run")
+      ->capture_default_str();
   ingest_cmd->add_option("--center", ingest.center)->capture_default_str();
   ingest_cmd->add_option("--token", ingest.token, "bearer token (caseline token create)")
       ->envname("CASELINE_TOKEN");
@@ -278,6 +281,9 @@ int main(int argc, char** argv) {
   all_cmd->add_option("--connections", all.ingest_connections, "ingest connections")
       ->capture_default_str();
   all_cmd->add_option("--ingest-seconds", all_ingest_seconds)->capture_default_str();
+  unsigned all_ingest_warmup = 3;
+  all_cmd->add_option("--ingest-warmup", all_ingest_warmup, "seconds of load before each ingest")
+      ->capture_default_str();
   all_cmd->add_option("--produce-seconds", all_produce_seconds)->capture_default_str();
   all_cmd->add_option("--cases", all.read_cases, "cases in the store for the reads (10^5, 10^6)")
       ->capture_default_str();
@@ -581,12 +587,14 @@ int main(int argc, char** argv) {
   if (*all_cmd) {
     all.calendar_file = default_calendar;
     all.ingest_duration = std::chrono::seconds(all_ingest_seconds);
+    all.ingest_warmup = std::chrono::seconds(all_ingest_warmup);
     all.read_duration = std::chrono::seconds(all_read_seconds);
     all.produce_duration = std::chrono::seconds(all_produce_seconds);
     return tools::run_bench_all(all, std::cout, std::cerr);
   }
   if (*ingest_cmd) {
     ingest.duration = std::chrono::seconds(ingest_seconds);
+    ingest.warmup = std::chrono::seconds(ingest_warmup);
     ingest.baseline = !no_baseline;
     return tools::run_bench_ingest(ingest, std::cout, std::cerr);
   }

@@ -13,6 +13,7 @@
 #include "tests/events/kafka_test_support.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tools/admin_client.h"
 #include "tools/bench_all.h"
 #include "tools/bench_ingest.h"
 #include "tools/bench_server.h"
@@ -101,11 +102,21 @@ TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics
   o.token = server.value()->token("agent", "410100").value();
   o.metrics_token = server.value()->token("analyst", "410100").value();
   o.baseline = false;
+  o.warmup = std::chrono::seconds(1);
   std::ostringstream out, err;
   tools::bench_ingest_figures f;
   REQUIRE(tools::run_bench_ingest(o, out, err, &f) == 0);
   INFO(out.str(), err.str());
   CHECK(f.caseline.ok > 0);
+  // The warm-up's cases reached the server, and the measured run counts only its own.
+  auto m = tools::admin_request({o.url, o.metrics_token}, "GET", "/metrics");
+  REQUIRE(m.has_value());
+  const std::string created =
+      R"(caseline_http_requests_total{route="/v1/cases",method="POST",status="201"} )";
+  const auto at = m.value().body.find(created);
+  REQUIRE(at != std::string::npos);
+  const auto served = std::stoull(m.value().body.substr(at + created.size()));
+  CHECK(served > f.caseline.ok);
   REQUIRE(f.cpu_us_per_command.has_value());
   CHECK(*f.cpu_us_per_command > 0);  // the server received cases: it spent CPU time
   REQUIRE(f.rss_bytes.has_value());
@@ -121,6 +132,7 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
   o.kafka = kafka_bootstrap();
   o.ingest_connections = 2;
   o.ingest_duration = std::chrono::seconds(1);
+  o.ingest_warmup = std::chrono::seconds(0);
   o.produce_duration = std::chrono::seconds(1);
   o.read_cases = 20;
   o.read_duration = std::chrono::seconds(1);
