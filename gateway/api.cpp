@@ -74,9 +74,13 @@ bool own_writes_applied(const services& s) {
 }  // namespace
 
 http_response json_response(int status, const json::object& body) {
+  return json_text_response(status, json_text(body));
+}
+
+http_response json_text_response(int status, std::string body) {
   http_response r;
   r.status = status;
-  r.body = json_text(body);
+  r.body = std::move(body);
   return r;
 }
 
@@ -530,7 +534,7 @@ result<http_response> api::impl::render_case(request_scope& sc, core::case_state
   if (!opened) return opened.error();
   if (auto rec = record_read(sc, st.id()); !rec) return rec.error();
   sc.sealed_for = st.id();
-  auto resp = json_response(status, case_to_json(st, s_.clock.now(), view(sc, opened.value())));
+  auto resp = json_text_response(status, case_json(st, s_.clock.now(), view(sc, opened.value())));
   if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
   resp.headers.emplace_back("ETag", etag(st.version));
   return resp;

@@ -111,6 +111,8 @@ struct in_flight {
 
 // Helpers the handlers share, defined (and explained) in gateway/api.cpp.
 http_response json_response(int status, const json::object& body);
+// A body already written as JSON text (json_writer).
+http_response json_text_response(int status, std::string body);
 bool valid_token_text(std::string_view s, std::size_t max);
 error case_not_found(const std::string& id);
 result<void> require_json(const http_request& req);
