@@ -108,10 +108,9 @@ void api::impl::get_case(const scope_ptr& sc, answerer done) {
   auto& st = *found.value();
   auto opened = open_personal(*sc, st);
   if (!opened) return done.fail(opened.error());
-  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   auto resp = json_text_response(200, case_json(st, s_.clock.now(), view(*sc, opened.value())));
   resp.headers.emplace_back("ETag", etag(found.value()->version));
-  done(std::move(resp));
+  answer_read(*sc, id, done, std::move(resp));
 }
 
 void api::impl::get_events(const scope_ptr& sc, answerer done) {
@@ -123,7 +122,6 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   // itself is read only by replay and audit.
   auto history = projections::case_reader(s_.store).history(case_id{id});
   if (!history) return done.fail(history.error());
-  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
   // Every event is opened before any is written: "personal_data" comes before the events.
   struct opened_event {
     events::logged_event logged;
@@ -150,7 +148,7 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   w.key("events").begin_array();
   for (const auto& e : opened_events) write_event(w, e.logged.env, e.event, view(*sc, e.available));
   w.end_array().end_object();
-  done(json_text_response(200, w.take()));
+  answer_read(*sc, id, done, json_text_response(200, w.take()));
 }
 
 void api::impl::list_cases(const scope_ptr& sc, answerer done) {
