@@ -422,8 +422,11 @@ result<std::string> api::impl::open_answer(const request_scope& sc, std::string_
 
 projections::access_entry api::impl::access_entry_of(const request_scope& sc,
                                                      const std::string& case_id) {
-  return {s_.clock.now(), sc.who ? sc.who->token_id : "",
-          sc.who ? std::string(to_string(sc.who->role)) : "", case_id, sc.route_name,
+  return {s_.clock.now(),
+          sc.who ? sc.who->token_id : "",
+          sc.who ? std::string(to_string(sc.who->role)) : "",
+          case_id,
+          sc.route_name,
           sc.correlation_id};
 }
 

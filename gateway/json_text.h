@@ -37,8 +37,8 @@ class json_writer {
   json_writer& key(std::string_view name);  // the name of the member whose value comes next
   json_writer& str(std::string_view s);
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
   json_writer& num(I n) {
+    static_assert(std::is_integral_v<I> && !std::is_same_v<I, bool>, "an integer");
     if constexpr (std::is_signed_v<I>)
       return signed_num(n);
     else

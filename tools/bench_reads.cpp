@@ -6,8 +6,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -132,8 +132,7 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     return false;
   }
   // /metrics with a token of its own: the bootstrap admin token expires once the clock moves on.
-  auto metrics_token =
-      kept ? result<std::string>(kept->metrics_token) : s.token("analyst", center);
+  auto metrics_token = kept ? result<std::string>(kept->metrics_token) : s.token("analyst", center);
   if (!metrics_token) {
     err << "caseline bench reads: " << metrics_token.error().message() << "\n";
     return false;

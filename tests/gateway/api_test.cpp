@@ -543,8 +543,8 @@ TEST_CASE("every read of a case has its access entry when its answer arrives, re
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       for (int i = 0; i < per_client; ++i) {
-        const auto r = srv.get("/v1/cases/" + id + ((c + i) % 2 == 0 ? "" : "/events"),
-                               srv.own.at("agent"));
+        const auto r =
+            srv.get("/v1/cases/" + id + ((c + i) % 2 == 0 ? "" : "/events"), srv.own.at("agent"));
         if (r.status != 200) continue;
         ++answered;
         // Read as the answer arrives: the entry must already be in the store.

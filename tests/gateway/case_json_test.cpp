@@ -29,9 +29,12 @@ json::value ref_date(const civil_date& d) { return json::value(d.to_string()); }
 
 std::string_view ref_deadline_name(core::deadline_kind k) {
   switch (k) {
-    case core::deadline_kind::transfer: return "transfer_by";
-    case core::deadline_kind::return_window: return "return_by";
-    case core::deadline_kind::reply: return "reply_by";
+    case core::deadline_kind::transfer:
+      return "transfer_by";
+    case core::deadline_kind::return_window:
+      return "return_by";
+    case core::deadline_kind::reply:
+      return "reply_by";
   }
   return "reply_by";
 }
@@ -80,14 +83,11 @@ struct ref_body {
   personal_view view;
   json::value text(const std::string& v) const { return ref_personal(v, view); }
   json::object operator()(const core::case_received& e) const {
-    json::object o{{"channel", core::to_string(e.via)},
-                   {"center", e.center()},
-                   {"caller", ref_caller(e.caller, view)},
-                   {"content", text(e.content)},
-                   {"received_on", ref_date(e.received_on)},
-                   {"transfer_due", ref_date(e.transfer_due)}};
-    o["recording"] =
-        e.recording ? json::value(ref_recording(*e.recording)) : json::value(nullptr);
+    json::object o{
+        {"channel", core::to_string(e.via)},      {"center", e.center()},
+        {"caller", ref_caller(e.caller, view)},   {"content", text(e.content)},
+        {"received_on", ref_date(e.received_on)}, {"transfer_due", ref_date(e.transfer_due)}};
+    o["recording"] = e.recording ? json::value(ref_recording(*e.recording)) : json::value(nullptr);
     o["category"] = ref_opt_enum(e.cat);
     o["domain"] = ref_opt_enum(e.dom);
     if (e.received_at) o["received_at"] = to_rfc3339_shanghai(*e.received_at);
@@ -111,8 +111,10 @@ struct ref_body {
             {"redirected_on", ref_date(e.redirected_on)}};
   }
   json::object operator()(const core::classified& e) const {
-    return {{"category", core::to_string(e.cat)}, {"domain", core::to_string(e.dom)},
-            {"topics", ref_strings(e.topics)},    {"expressway", e.expressway},
+    return {{"category", core::to_string(e.cat)},
+            {"domain", core::to_string(e.dom)},
+            {"topics", ref_strings(e.topics)},
+            {"expressway", e.expressway},
             {"owner_center", e.owner_center()}};
   }
   json::object operator()(const core::transferred& e) const {
@@ -129,8 +131,10 @@ struct ref_body {
     return o;
   }
   json::object operator()(const core::escalated& e) const {
-    return {{"to", core::to_string(e.target)}, {"reason", core::to_string(e.reason)},
-            {"from_center", e.from_center()},  {"to_center", e.to_center()},
+    return {{"to", core::to_string(e.target)},
+            {"reason", core::to_string(e.reason)},
+            {"from_center", e.from_center()},
+            {"to_center", e.to_center()},
             {"note", text(e.note)}};
   }
   json::object operator()(const core::returned& e) const {
@@ -344,9 +348,7 @@ struct draw {
     };
     return pool[static_cast<std::size_t>(below(static_cast<int>(pool.size())))];
   }
-  civil_date date() {
-    return civil_date::from_days_since_epoch(20'000 + below(600));
-  }
+  civil_date date() { return civil_date::from_days_since_epoch(20'000 + below(600)); }
   std::optional<civil_date> opt_date() { return coin() ? std::optional(date()) : std::nullopt; }
   template <class E>
   E enumerated(int n) {
@@ -357,8 +359,10 @@ struct draw {
     return coin() ? std::optional(enumerated<E>(n)) : std::nullopt;
   }
   core::deadline_basis basis() { return {coin(), coin() ? "2026.3" : text()}; }
-  core::caller_info caller() { return {coin() ? "" : "1380000" + std::to_string(below(9999)),
-                                       text(), coin() ? "" : "wx-" + text()}; }
+  core::caller_info caller() {
+    return {coin() ? "" : "1380000" + std::to_string(below(9999)), text(),
+            coin() ? "" : "wx-" + text()};
+  }
   std::optional<core::recording_ref> recording() {
     if (coin()) return std::nullopt;
     return core::recording_ref{"blob://" + text(), std::string(64, 'a'),
@@ -369,7 +373,9 @@ struct draw {
     for (int i = below(3); i > 0; --i) t.push_back(text());
     return t;
   }
-  timestamp instant() { return timestamp{1'700'000'000'000 + static_cast<std::int64_t>(rng() % 100'000'000'000)}; }
+  timestamp instant() {
+    return timestamp{1'700'000'000'000 + static_cast<std::int64_t>(rng() % 100'000'000'000)};
+  }
 };
 
 core::event event_of_type(std::size_t index, draw& d) {
@@ -390,16 +396,21 @@ core::event event_of_type(std::size_t index, draw& d) {
       if (d.coin()) e.received_at = d.instant();
       return e;
     }
-    case 1: return core::answered_immediately{d.text(), d.date(), user_id{"agent-1"}, d.coin()};
+    case 1:
+      return core::answered_immediately{d.text(), d.date(), user_id{"agent-1"}, d.coin()};
     case 2:
       return core::not_accepted{d.enumerated<core::not_accepted_reason>(5), d.text(), d.date(),
                                 user_id{"agent-1"}};
     case 3:
-      return core::redirected{d.enumerated<core::redirect_target>(5), d.text(), d.coin(),
-                              d.date(), user_id{"agent-1"}};
+      return core::redirected{d.enumerated<core::redirect_target>(5), d.text(), d.coin(), d.date(),
+                              user_id{"agent-1"}};
     case 4:
-      return core::classified{d.enumerated<core::category>(3), d.enumerated<core::domain>(6),
-                              d.topics(), d.coin(), center_code{"410000"}, user_id{"agent-1"}};
+      return core::classified{d.enumerated<core::category>(3),
+                              d.enumerated<core::domain>(6),
+                              d.topics(),
+                              d.coin(),
+                              center_code{"410000"},
+                              user_id{"agent-1"}};
     case 5: {
       core::transferred e;
       e.unit = unit_id{"U-" + d.text()};
@@ -416,8 +427,11 @@ core::event event_of_type(std::size_t index, draw& d) {
     }
     case 6:
       return core::escalated{d.enumerated<core::escalation_target>(2),
-                             d.enumerated<core::escalation_reason>(2), center_code{"410100"},
-                             center_code{d.coin() ? "" : "410000"}, d.text(), user_id{"lead"}};
+                             d.enumerated<core::escalation_reason>(2),
+                             center_code{"410100"},
+                             center_code{d.coin() ? "" : "410000"},
+                             d.text(),
+                             user_id{"lead"}};
     case 7: {
       core::returned e;
       e.unit = unit_id{"U-1"};
@@ -443,8 +457,8 @@ core::event event_of_type(std::size_t index, draw& d) {
       return core::reminded{d.enumerated<core::deadline_kind>(3), d.date(), d.date(),
                             unit_id{d.coin() ? "" : "U-1"}, user_id{"scheduler"}};
     case 10:
-      return core::replied{d.text(), d.text(), d.text(), d.coin(), d.date(), d.coin(), d.coin(),
-                           user_id{"unit-1"}};
+      return core::replied{d.text(), d.text(), d.text(), d.coin(),
+                           d.date(), d.coin(), d.coin(), user_id{"unit-1"}};
     case 11: {
       core::revisited e;
       e.reached = d.coin();
@@ -458,18 +472,28 @@ core::event event_of_type(std::size_t index, draw& d) {
       e.reopened_basis = d.basis();
       return e;
     }
-    case 12: return core::archived{d.date(), user_id{"lead"}};
-    case 13: return core::flagged_major_urgent{d.text(), d.date(), user_id{"agent-1"}};
-    case 14: return core::recording_purged{std::string(64, 'b'), d.date(), d.date(), user_id{"admin"}};
-    case 15: return core::text_shredded{d.date(), d.date(), user_id{"admin"}};
-    case 16: return core::legal_hold_placed{d.text(), d.date(), user_id{"supervisor"}};
-    case 17: return core::legal_hold_lifted{d.text(), d.date(), user_id{"supervisor"}};
+    case 12:
+      return core::archived{d.date(), user_id{"lead"}};
+    case 13:
+      return core::flagged_major_urgent{d.text(), d.date(), user_id{"agent-1"}};
+    case 14:
+      return core::recording_purged{std::string(64, 'b'), d.date(), d.date(), user_id{"admin"}};
+    case 15:
+      return core::text_shredded{d.date(), d.date(), user_id{"admin"}};
+    case 16:
+      return core::legal_hold_placed{d.text(), d.date(), user_id{"supervisor"}};
+    case 17:
+      return core::legal_hold_lifted{d.text(), d.date(), user_id{"supervisor"}};
     case 18:
       return core::purge_refused{d.enumerated<core::retained_item>(2), d.text(), d.opt_date(),
                                  d.date(), user_id{"admin"}};
     case 19:
-      return core::deadline_revised{d.enumerated<core::deadline_kind>(3), d.date(), d.date(),
-                                    d.basis(), d.date(), user_id{"scheduler"}};
+      return core::deadline_revised{d.enumerated<core::deadline_kind>(3),
+                                    d.date(),
+                                    d.date(),
+                                    d.basis(),
+                                    d.date(),
+                                    user_id{"scheduler"}};
     case 20:
       return core::extension_requested{d.enumerated<core::extension_reason>(4),
                                        working_days{d.below(30)}, d.text(), d.date(),
@@ -532,9 +556,9 @@ core::case_state case_of(draw& d) {
   s.reply_days = d.below(30);
   s.recorded_at = d.coin() ? timestamp{} : d.instant();
   if (d.coin())
-    s.extension_request = core::pending_extension{d.enumerated<core::extension_reason>(4),
-                                                  working_days{d.below(30)}, d.date(),
-                                                  user_id{"unit-member"}};
+    s.extension_request =
+        core::pending_extension{d.enumerated<core::extension_reason>(4), working_days{d.below(30)},
+                                d.date(), user_id{"unit-member"}};
   for (int i = d.below(3); i > 0; --i)
     s.overdue_reports.push_back({d.date(), d.date(), unit_id{"U-" + std::to_string(i)}});
   return s;
@@ -553,9 +577,8 @@ TEST_CASE("the case is written as the boost::json rendering it replaced wrote it
   for (int i = 0; i < 500; ++i) {
     const auto s = case_of(d);
     // Before, around and long after its deadlines: pending, met, missed and closed states.
-    for (const auto now :
-         {s.received_at, timestamp{s.received_at.ms + 6 * 86'400'000LL},
-          timestamp{s.received_at.ms + 90 * 86'400'000LL}})
+    for (const auto now : {s.received_at, timestamp{s.received_at.ms + 6 * 86'400'000LL},
+                           timestamp{s.received_at.ms + 90 * 86'400'000LL}})
       for (const auto& v : views) {
         CAPTURE(i);
         CAPTURE(v.mask_phone);

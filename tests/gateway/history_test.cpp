@@ -78,9 +78,10 @@ std::string history_from_log(events::event_log& log, projections::personal_data&
         REQUIRE(opened.has_value());
         shredded = shredded || !opened.value();
         gateway::json_writer w;
-        gateway::write_event(w, e.env, ev,
-                             gateway::personal_view{!gateway::sees_phone(*gateway::parse_role(role)),
-                                                    !opened.value()});
+        gateway::write_event(
+            w, e.env, ev,
+            gateway::personal_view{!gateway::sees_phone(*gateway::parse_role(role)),
+                                   !opened.value()});
         out.emplace_back(json::parse(w.take()));
         return true;
       });
