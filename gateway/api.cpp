@@ -19,6 +19,7 @@
 #include "events/field_crypto.h"
 #include "gateway/case_json.h"
 #include "gateway/detail/api_impl.h"
+#include "gateway/detail/io_thread.h"
 #include "gateway/forwarding.h"
 #include "gateway/json_text.h"
 #include "projections/access_log.h"
@@ -71,12 +72,27 @@ bool own_writes_applied(const services& s) {
   return true;
 }
 
+// Answers `resp` once the access entries recorded for it are written: at once when no batch is
+// open on this thread (projections::access_batch); when their write failed, its problem instead.
+void answer_when_recorded(responder done, http_response resp, std::string instance) {
+  projections::access_batch::after_recorded(
+      [done = std::move(done), resp = std::move(resp),
+       instance = std::move(instance)](result<void> recorded) mutable {
+        if (!recorded) return done(error_response(recorded.error(), instance));
+        done(std::move(resp));
+      });
+}
+
 }  // namespace
 
 http_response json_response(int status, const json::object& body) {
+  return json_text_response(status, json_text(body));
+}
+
+http_response json_text_response(int status, std::string body) {
   http_response r;
   r.status = status;
-  r.body = json_text(body);
+  r.body = std::move(body);
   return r;
 }
 
@@ -109,6 +125,7 @@ api::impl::impl(services s, api_options o)
       tokens_(s_.store, s_.tokens),
       idempotency_(s_.store),
       access_(s_.store),
+      reads_(s_.store),
       token_limit_(o.token_rate),
       status_limit_(o.status_rate),
       assessment_weights_(o.assessment_weights),
@@ -160,6 +177,7 @@ void api::impl::handle(http_request req, responder respond) {
   if (sc->match.matched && projection_read(*sc->match.matched) && !s_.writes &&
       !sc->req.header("caseline-after") && own_writes_applied(s_)) {
     sc->own_writes_applied_on_arrival = true;
+    sc->on_io_thread = true;
     return dispatch_guarded(sc, std::move(done));
   }
   // The task holds the only copy of `done`: a pool that no longer runs tasks answers here.
@@ -402,11 +420,41 @@ result<std::string> api::impl::open_answer(const request_scope& sc, std::string_
   return body;
 }
 
-// Every read of a case's personal data is recorded before it is shown.
+projections::access_entry api::impl::access_entry_of(const request_scope& sc,
+                                                     const std::string& case_id) {
+  return {s_.clock.now(),
+          sc.who ? sc.who->token_id : "",
+          sc.who ? std::string(to_string(sc.who->role)) : "",
+          case_id,
+          sc.route_name,
+          sc.correlation_id};
+}
+
+// Every read of a case's personal data is recorded before it is shown: its answer waits for
+// the record (answer_when_recorded, answer_read).
 result<void> api::impl::record_read(const request_scope& sc, const std::string& case_id) {
-  return access_.record({s_.clock.now(), sc.who ? sc.who->token_id : "",
-                         sc.who ? std::string(to_string(sc.who->role)) : "", case_id, sc.route_name,
-                         sc.correlation_id});
+  return access_.record(access_entry_of(sc, case_id));
+}
+
+// Records the read of case `id` and answers `resp` once the record is written. A read answered
+// on an I/O thread has its entry written with those of the other reads the server's loops have
+// ready (projections::access_gatherer): the first one staged defers the write behind them, so
+// under load the entries of a loop's turn take one write instead of one each, and a lone read
+// waits for nothing more than its own write. Elsewhere the entry is written at once.
+void api::impl::answer_read(const request_scope& sc, const std::string& id, const answerer& done,
+                            http_response resp) {
+  if (!sc.on_io_thread) {
+    if (auto rec = record_read(sc, id); !rec) return done.fail(rec.error());
+    return answer_when_recorded([done](http_response r) { done(std::move(r)); }, std::move(resp),
+                                sc.req.path);
+  }
+  auto answer = [done, resp = std::move(resp)](result<void> recorded) mutable {
+    if (!recorded) return done.fail(recorded.error());
+    done(std::move(resp));
+  };
+  if (reads_.stage(access_entry_of(sc, id), std::move(answer)) &&
+      !defer_on_io_thread([this] { reads_.write(); }))
+    reads_.write();
 }
 
 // Read-your-writes: wait until the projection holds this server's acknowledged writes to the
@@ -513,12 +561,7 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         if (const auto& at = r.value().position) with_position(resp.value(), *at);
         // On a writer thread the answer waits for its access entry, written with those of the
         // other answers of its burst (projections::access_batch); elsewhere it goes at once.
-        projections::access_batch::after_recorded(
-            [sc, done = std::move(done),
-             resp = std::move(resp).value()](result<void> recorded) mutable {
-              if (!recorded) return done(error_response(recorded.error(), sc->req.path));
-              done(std::move(resp));
-            });
+        answer_when_recorded(std::move(done), std::move(resp).value(), sc->req.path);
       });
 }
 
@@ -530,7 +573,7 @@ result<http_response> api::impl::render_case(request_scope& sc, core::case_state
   if (!opened) return opened.error();
   if (auto rec = record_read(sc, st.id()); !rec) return rec.error();
   sc.sealed_for = st.id();
-  auto resp = json_response(status, case_to_json(st, s_.clock.now(), view(sc, opened.value())));
+  auto resp = json_text_response(status, case_json(st, s_.clock.now(), view(sc, opened.value())));
   if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
   resp.headers.emplace_back("ETag", etag(st.version));
   return resp;

@@ -1,9 +1,10 @@
 #pragma once
 
-#include <boost/json/object.hpp>
+#include <string>
 
 #include "core/case_state.h"
 #include "events/record.h"
+#include "gateway/json_text.h"
 
 namespace caseline::gateway {
 
@@ -17,11 +18,18 @@ struct personal_view {
   bool shredded{false};
 };
 
+// The case and its events are written straight as JSON text (json_writer), as the list pages
+// are: GET /v1/cases/{id}, its history and every command's answer render them on each request,
+// and building a boost::json value of some forty members first cost more than the store's read.
+// The members and their order are the API's (gateway/openapi.json); tests/gateway/case_json_test
+// holds them against the boost::json rendering they replaced.
+
 // The case as the API shows it. `now` decides which deadlines are pending or missed.
-boost::json::object case_to_json(const core::case_state& s, timestamp now,
-                                 personal_view view = {});
+void write_case(json_writer& w, const core::case_state& s, timestamp now, personal_view view = {});
+std::string case_json(const core::case_state& s, timestamp now, personal_view view = {});
+
 // One event of a case's history: envelope and body.
-boost::json::object event_to_json(const events::envelope& env, const core::event& e,
-                                  personal_view view = {});
+void write_event(json_writer& w, const events::envelope& env, const core::event& e,
+                 personal_view view = {});
 
 }  // namespace caseline::gateway

@@ -161,7 +161,13 @@ json_writer& json_writer::str(std::string_view s) {
   return *this;
 }
 
-json_writer& json_writer::num(std::int64_t n) {
+json_writer& json_writer::signed_num(std::int64_t n) {
+  separate();
+  fmt::format_to(std::back_inserter(out_), "{}", n);
+  return *this;
+}
+
+json_writer& json_writer::unsigned_num(std::uint64_t n) {
   separate();
   fmt::format_to(std::back_inserter(out_), "{}", n);
   return *this;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/json/fwd.hpp>
 
@@ -35,12 +36,21 @@ class json_writer {
   json_writer& end_array();
   json_writer& key(std::string_view name);  // the name of the member whose value comes next
   json_writer& str(std::string_view s);
-  json_writer& num(std::int64_t n);
+  template <class I>
+  json_writer& num(I n) {
+    static_assert(std::is_integral_v<I> && !std::is_same_v<I, bool>, "an integer");
+    if constexpr (std::is_signed_v<I>)
+      return signed_num(n);
+    else
+      return unsigned_num(n);
+  }
   json_writer& boolean(bool b);
   json_writer& null();
   std::string take() { return std::move(out_); }
 
  private:
+  json_writer& signed_num(std::int64_t n);
+  json_writer& unsigned_num(std::uint64_t n);
   void separate();  // a comma before an item that follows another in its object or array
   std::string out_;
   bool first_{true};  // nothing written yet in the current object or array, or a key just was

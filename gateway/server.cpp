@@ -28,6 +28,7 @@
 #include "core/log_line.h"
 #include "gateway/client_address.h"
 #include "gateway/connection_limit.h"
+#include "gateway/detail/io_thread.h"
 #include "gateway/problem.h"
 #include "gateway/routes.h"
 
@@ -39,6 +40,9 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// The loop of the server whose I/O thread this is (defer_on_io_thread); null on other threads.
+thread_local asio::io_context* this_thread_loop = nullptr;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -163,7 +167,11 @@ class http_server::impl {
     port_ = acceptor_.local_endpoint().port();
     do_accept();
     for (unsigned i = 0; i < std::max(1u, options_.threads); ++i)
-      threads_.emplace_back([this] { ioc_.run(); });
+      threads_.emplace_back([this] {
+        this_thread_loop = &ioc_;
+        ioc_.run();
+        this_thread_loop = nullptr;
+      });
     return success();
   }
 
@@ -420,6 +428,12 @@ class session : public std::enable_shared_from_this<session> {
 };
 
 }  // namespace
+
+bool defer_on_io_thread(std::function<void()> f) {
+  if (!this_thread_loop) return false;
+  asio::post(*this_thread_loop, std::move(f));
+  return true;
+}
 
 // Never stops accepting and never spins: a connection over a limit is closed at once; when
 // descriptors run out, a waiting connection is accepted on the reserve descriptor and closed;

@@ -20,6 +20,25 @@ std::atomic<std::uint64_t> sequence{0};
 
 thread_local access_batch* open_batch = nullptr;
 
+// An entry's key and value. Time first, so entries scan in order; a process-local sequence
+// keeps reads of the same millisecond in order, and the token and correlation id keep keys
+// distinct across restarts.
+std::pair<std::string, std::string> encode(const access_entry& e) {
+  const std::uint32_t version = 1;
+  return {keys::access{e.at.ms, sequence.fetch_add(1), e.token_id, e.correlation_id}.encode(),
+          core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id, e.route,
+                              e.correlation_id)};
+}
+
+// The staged entries in one WriteBatch.
+result<void> write_entries(store& s, const std::vector<std::pair<std::string, std::string>>& kv) {
+  rocksdb::WriteBatch wb;
+  for (const auto& [key, value] : kv) wb.Put(s.cf(family::access_log), key, value);
+  const auto status = s.db().Write(rocksdb::WriteOptions(), &wb);
+  if (!status.ok()) return storage::from_rocksdb(status, "record access");
+  return success();
+}
+
 }  // namespace
 
 access_batch::access_batch(store& s) : store_(s), outer_(open_batch) { open_batch = this; }
@@ -39,10 +58,7 @@ void access_batch::commit() {
   if (open_batch == this) open_batch = outer_;
   result<void> written = success();
   if (!staged_.empty()) {
-    rocksdb::WriteBatch wb;
-    for (const auto& [key, value] : staged_) wb.Put(store_.cf(family::access_log), key, value);
-    const auto s = store_.db().Write(rocksdb::WriteOptions(), &wb);
-    if (!s.ok()) written = storage::from_rocksdb(s, "record access");
+    written = write_entries(store_, staged_);
     staged_.clear();
   }
   std::vector<answer> held = std::move(held_);
@@ -56,21 +72,36 @@ void access_batch::after_recorded(answer a) {
 }
 
 result<void> access_log::record(const access_entry& e) {
-  // Time first, so entries scan in order; a process-local sequence keeps reads of the same
-  // millisecond in order, and the token and correlation id keep keys distinct across restarts.
-  const std::string key =
-      keys::access{e.at.ms, sequence.fetch_add(1), e.token_id, e.correlation_id}.encode();
-  const std::uint32_t version = 1;
-  const std::string bytes = core::binary_encode(version, e.at.ms, e.token_id, e.role, e.case_id,
-                                                e.route, e.correlation_id);
+  auto [key, bytes] = encode(e);
   if (access_batch* b = access_batch::open_for(store_)) {
-    b->staged_.emplace_back(key, bytes);
+    b->staged_.emplace_back(std::move(key), std::move(bytes));
     return success();
   }
   const auto s =
       store_.db().Put(rocksdb::WriteOptions(), store_.cf(family::access_log), key, bytes);
   if (!s.ok()) return storage::from_rocksdb(s, "record access");
   return success();
+}
+
+bool access_gatherer::stage(const access_entry& e, answer a) {
+  auto kv = encode(e);
+  std::lock_guard lk(mu_);
+  staged_.push_back(std::move(kv));
+  held_.push_back(std::move(a));
+  return staged_.size() == 1;
+}
+
+void access_gatherer::write() {
+  std::vector<std::pair<std::string, std::string>> staged;
+  std::vector<answer> held;
+  {
+    std::lock_guard lk(mu_);
+    staged.swap(staged_);
+    held.swap(held_);
+  }
+  if (staged.empty()) return;
+  const result<void> written = write_entries(store_, staged);
+  for (auto& a : held) a(written);
 }
 
 result<std::vector<access_entry>> access_log::of_case(const std::string& case_id) const {

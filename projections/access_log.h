@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,35 @@ class access_batch {
   std::vector<answer> held_;
   access_batch* outer_;  // the batch that was open here before (one per thread at a time)
   bool committed_{false};
+};
+
+// Reads recorded from several threads and written together: the gateway's I/O threads stage
+// the entries of the reads their loops have ready, each with the answer that must wait for it,
+// and one write() — which the stager of the first entry arranges to run behind them — writes
+// every entry staged so far with one WriteBatch (in the store's WAL when it returns, as a single
+// Put is), then runs their answers with its outcome: no answer leaves before its entry is
+// written, and a failed write fails every answer it held.
+//
+// Lifecycle: made with the api, over its store (which must outlive it). Answers still held
+// when it is destroyed are dropped unanswered, their entries unwritten (the server stopped
+// first: its answers would be dropped too). Thread-safe: stage() and write() from any thread.
+class access_gatherer {
+ public:
+  using answer = std::function<void(result<void> recorded)>;
+
+  explicit access_gatherer(store& s) : store_(s) {}
+
+  // Queues `e` and holds `a` for the next write(). True when nothing was queued before: the
+  // caller arranges a write().
+  bool stage(const access_entry& e, answer a);
+  // Writes what is queued, then runs the answers it held. Nothing queued: nothing happens.
+  void write();
+
+ private:
+  store& store_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> staged_;  // key, value; guarded by mu_
+  std::vector<answer> held_;                                 // guarded by mu_
 };
 
 }  // namespace caseline::projections

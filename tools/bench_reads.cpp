@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -37,6 +40,36 @@ std::string days_from_now(int days) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+// What a kept seeded folder needs to be read again (bench_reads_options::reuse): the topic,
+// the tokens and the case ids, one per line, in <folder>.seeded beside it.
+struct kept_seed {
+  std::string topic;
+  std::string admin_token;
+  std::string token;
+  std::string metrics_token;
+  std::vector<std::string> ids;
+};
+
+fs::path kept_file(const fs::path& data) { return data.string() + ".seeded"; }
+
+std::optional<kept_seed> read_kept(const fs::path& data) {
+  std::ifstream in(kept_file(data));
+  kept_seed k;
+  if (!in || !std::getline(in, k.topic) || !std::getline(in, k.admin_token) ||
+      !std::getline(in, k.token) || !std::getline(in, k.metrics_token))
+    return std::nullopt;
+  for (std::string id; std::getline(in, id);) k.ids.push_back(std::move(id));
+  if (k.ids.empty()) return std::nullopt;
+  return k;
+}
+
+bool write_kept(const fs::path& data, const kept_seed& k) {
+  std::ofstream out(kept_file(data), std::ios::trunc);
+  out << k.topic << '\n' << k.admin_token << '\n' << k.token << '\n' << k.metrics_token << '\n';
+  for (const auto& id : k.ids) out << id << '\n';
+  return static_cast<bool>(out.flush());
+}
+
 double per_second(std::uint64_t n, double seconds) {
   return seconds > 0 ? static_cast<double>(n) / seconds : 0;
 }
@@ -60,7 +93,16 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
   }
   std::vector<std::string> ids;
   bench_reads_figures::seeding seeding{log, o.seed, 0, 0, 0, 0};
-  if (o.seed == "writer") {
+  std::optional<kept_seed> kept;
+  if (o.reuse) kept = read_kept(data);
+  if (kept) {
+    ids = std::move(kept->ids);
+    so.topic = kept->topic;
+    so.admin_token = kept->admin_token;
+    seeding.how = "kept";
+    seeding.cases = ids.size();
+    out << fmt::format("{}: reading the {} cases kept in {}\n", log, ids.size(), data.string());
+  } else if (o.seed == "writer") {
     auto seeded = seed_received_cases(so, o.cases, center);
     if (!seeded) {
       err << "caseline bench reads: seeding on " << log << ": " << seeded.error().message() << "\n";
@@ -84,13 +126,13 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     return false;
   }
   auto& s = *server.value();
-  auto token = s.token("agent", center);
+  auto token = kept ? result<std::string>(kept->token) : s.token("agent", center);
   if (!token) {
     err << "caseline bench reads: " << token.error().message() << "\n";
     return false;
   }
   // /metrics with a token of its own: the bootstrap admin token expires once the clock moves on.
-  auto metrics_token = s.token("analyst", center);
+  auto metrics_token = kept ? result<std::string>(kept->metrics_token) : s.token("analyst", center);
   if (!metrics_token) {
     err << "caseline bench reads: " << metrics_token.error().message() << "\n";
     return false;
@@ -129,11 +171,18 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     err << "caseline bench reads: no case was seeded on " << log << "\n";
     return false;
   }
-  // The seeded cases' transfer deadlines pass: the overdue list has rows to show.
-  if (auto c = admin_request(s.admin(), "POST", "/v1/admin/clock",
-                             R"({"now":")" + days_from_now(30) + R"("})");
-      !c || c.value().status != 200)
-    err << "caseline bench reads: could not move the clock; the overdue list may be empty\n";
+  // The seeded cases' transfer deadlines pass: the overdue list has rows to show. A kept
+  // folder's clock was moved when it was seeded (the manual clock resumes where it was).
+  if (!kept) {
+    if (auto c = admin_request(s.admin(), "POST", "/v1/admin/clock",
+                               R"({"now":")" + days_from_now(30) + R"("})");
+        !c || c.value().status != 200)
+      err << "caseline bench reads: could not move the clock; the overdue list may be empty\n";
+    if (o.reuse &&
+        !write_kept(data, {so.topic, so.admin_token.empty() ? s.admin().token : so.admin_token,
+                           token.value(), metrics_token.value(), ids}))
+      err << "caseline bench reads: could not keep the seeded folder's ids and tokens\n";
+  }
 
   const std::vector<std::pair<std::string, std::function<std::string(std::uint64_t)>>> routes{
       {"case", [&](std::uint64_t k) { return "/v1/cases/" + ids[k % ids.size()]; }},
@@ -146,6 +195,7 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     lo.duration = o.duration;
     lo.token = token.value();
     for (const auto& [name, target] : routes) {
+      if (std::find(o.routes.begin(), o.routes.end(), name) == o.routes.end()) continue;
       const auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
         return load_request{
             "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
@@ -181,10 +231,29 @@ int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostrea
       err << "caseline bench reads: connection counts are 1-1024\n";
       return 2;
     }
-  const auto made = fresh_bench_dir(o.dir, fmt::format("caseline-bench-reads-{}", ::getpid()), err);
+  for (const auto& r : o.routes)
+    if (r != "case" && r != "history" && r != "queue" && r != "overdue") {
+      err << "caseline bench reads: routes are case, history, queue and overdue\n";
+      return 2;
+    }
+  if (o.reuse && o.dir.empty()) {
+    err << "caseline bench reads: --reuse needs --dir\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::optional<fs::path> made;
+  if (o.reuse) {  // a kept folder is read again, not emptied
+    fs::create_directories(o.dir, ec);
+    if (ec) {
+      err << "caseline bench reads: cannot create " << o.dir << ": " << ec.message() << "\n";
+      return 1;
+    }
+    made = fs::path(o.dir);
+  } else {
+    made = fresh_bench_dir(o.dir, fmt::format("caseline-bench-reads-{}", ::getpid()), err);
+  }
   if (!made) return 1;
   const fs::path& dir = *made;
-  std::error_code ec;
   out << fmt::format("read routes, {} cases in the store, {} ms per route and connection count\n",
                      o.cases, o.duration.count());
   print_load_header(out);
@@ -210,7 +279,8 @@ int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostrea
       print_load_row(out, fmt::format("http layer only, {} conn.", conns), *r);
       f.baselines.push_back({"-", "http layer only", conns, *r});
     }
-  if (rc == 0) fs::remove_all(dir, ec);  // best effort; kept on failure for the servers' logs
+  // Best effort; kept on failure for the servers' logs, and with --reuse for the next run.
+  if (rc == 0 && !o.reuse) fs::remove_all(dir, ec);
   if (figures) *figures = std::move(f);
   return rc;
 }

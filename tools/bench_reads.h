@@ -30,7 +30,12 @@ struct bench_reads_options {
   std::string topic;  // default caseline-bench-reads-<time>
   std::int32_t partitions{8};
   std::string dir;            // working folder; default a fresh one under the temp dir
-  std::string program;        // the caseline executable; empty: this process's own
+  std::string program;        // the server's caseline executable; empty: this process's own
+  std::vector<std::string> routes{"case", "history", "queue", "overdue"};  // which to read
+  // Keep each log's seeded folder under `dir` (with its case ids and the reads' tokens beside
+  // it) and read a kept one again instead of seeding: old and new servers (`program`) read the
+  // same store, run after run. Needs `dir`; the seeding options must match the kept folder's.
+  bool reuse{false};
   std::string calendar_file;  // empty: the server's default
   bool baseline{true};
 };

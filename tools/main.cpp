@@ -268,6 +268,12 @@ int main(int argc, char** argv) {
   reads_cmd->add_option("--topic", reads.topic, "default caseline-bench-reads-<time>");
   reads_cmd->add_flag("--no-embedded", reads_no_embedded, "only on Kafka");
   reads_cmd->add_option("--dir", reads.dir, "working folder");
+  reads_cmd->add_option("--program", reads.program, "the server's caseline executable");
+  reads_cmd->add_option("--routes", reads.routes, "which routes: case, history, queue, overdue")
+      ->delimiter(',')
+      ->capture_default_str();
+  reads_cmd->add_flag("--reuse", reads.reuse,
+                      "keep the seeded folders in --dir and read kept ones again");
   reads_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 
   tools::bench_all_options all;

@@ -73,6 +73,9 @@ struct request_scope {
   // checked): read-your-writes asks it to wait for nothing, and a read answered on the I/O thread
   // must never wait there. A write acknowledged later is concurrent with the read.
   bool own_writes_applied_on_arrival = false;
+  // Answered on the HTTP I/O thread that read it (api::impl::handle): its access entry may be
+  // gathered with those of the other reads of the loop's turn (api::impl::answer_read).
+  bool on_io_thread = false;
 };
 
 using scope_ptr = std::shared_ptr<request_scope>;
@@ -111,6 +114,8 @@ struct in_flight {
 
 // Helpers the handlers share, defined (and explained) in gateway/api.cpp.
 http_response json_response(int status, const json::object& body);
+// A body already written as JSON text (json_writer).
+http_response json_text_response(int status, std::string body);
 bool valid_token_text(std::string_view s, std::size_t max);
 error case_not_found(const std::string& id);
 result<void> require_json(const http_request& req);
@@ -154,7 +159,10 @@ class api::impl : api_handlers {
                                   std::string_view key, const std::string& body);
   result<std::string> open_answer(const request_scope& sc, std::string_view token,
                                   std::string_view key, const projections::stored_answer& a);
+  projections::access_entry access_entry_of(const request_scope& sc, const std::string& case_id);
   result<void> record_read(const request_scope& sc, const std::string& case_id);
+  void answer_read(const request_scope& sc, const std::string& id, const answerer& done,
+                   http_response resp);
   result<void> await_own_writes(const request_scope& sc, events::partition_id p);
   result<void> await_own_writes(const request_scope& sc, const std::string& id);
   result<std::optional<core::case_state>> visible_case(const request_scope& sc,
@@ -273,6 +281,7 @@ class api::impl : api_handlers {
   projections::token_store tokens_;
   projections::idempotency_store idempotency_;
   projections::access_log access_;
+  projections::access_gatherer reads_;  // the access entries of reads answered on I/O threads
   rate_limiter token_limit_;
   rate_limiter status_limit_;
   const projections::assessment_weights assessment_weights_;

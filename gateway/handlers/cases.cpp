@@ -16,6 +16,7 @@
 #include "events/log_reader.h"
 #include "gateway/case_json.h"
 #include "gateway/command_json.h"
+#include "gateway/json_text.h"
 #include "gateway/query.h"
 #include "projections/case_index.h"
 #include "projections/case_projection.h"
@@ -107,10 +108,9 @@ void api::impl::get_case(const scope_ptr& sc, answerer done) {
   auto& st = *found.value();
   auto opened = open_personal(*sc, st);
   if (!opened) return done.fail(opened.error());
-  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
-  auto resp = json_response(200, case_to_json(st, s_.clock.now(), view(*sc, opened.value())));
+  auto resp = json_text_response(200, case_json(st, s_.clock.now(), view(*sc, opened.value())));
   resp.headers.emplace_back("ETag", etag(found.value()->version));
-  done(std::move(resp));
+  answer_read(*sc, id, done, std::move(resp));
 }
 
 void api::impl::get_events(const scope_ptr& sc, answerer done) {
@@ -122,8 +122,14 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   // itself is read only by replay and audit.
   auto history = projections::case_reader(s_.store).history(case_id{id});
   if (!history) return done.fail(history.error());
-  if (auto rec = record_read(*sc, id); !rec) return done.fail(rec.error());
-  json::array out;
+  // Every event is opened before any is written: "personal_data" comes before the events.
+  struct opened_event {
+    events::logged_event logged;
+    core::event event;
+    bool available;
+  };
+  std::vector<opened_event> opened_events;
+  opened_events.reserve(history.value().size());
   bool shredded = false;
   for (const auto& stored : history.value()) {
     auto logged = events::decode_stored_event(stored.stored_bytes, stored.location.position,
@@ -131,15 +137,18 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
     if (!logged) return done.fail(logged.error().to_error());
     auto ev = events::decode_case_event(logged.value());
     if (!ev) return done.fail(ev.error().to_error());
-    const events::envelope& env = logged.value().env;
-    auto opened = open_personal(*sc, id, env.event_id, ev.value());
+    auto opened = open_personal(*sc, id, logged.value().env.event_id, ev.value());
     if (!opened) return done.fail(opened.error());
     shredded = shredded || !opened.value();
-    out.emplace_back(event_to_json(env, ev.value(), view(*sc, opened.value())));
+    opened_events.push_back({std::move(logged.value()), std::move(ev.value()), opened.value()});
   }
-  done(json_response(200, {{"case_id", id},
-                           {"personal_data", shredded ? "shredded" : "available"},
-                           {"events", std::move(out)}}));
+  json_writer w;
+  w.begin_object().key("case_id").str(id);
+  w.key("personal_data").str(shredded ? "shredded" : "available");
+  w.key("events").begin_array();
+  for (const auto& e : opened_events) write_event(w, e.logged.env, e.event, view(*sc, e.available));
+  w.end_array().end_object();
+  answer_read(*sc, id, done, json_text_response(200, w.take()));
 }
 
 void api::impl::list_cases(const scope_ptr& sc, answerer done) {

@@ -4,9 +4,12 @@
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "projections/access_log.h"
 #include "tests/gateway/gateway_test_support.h"
@@ -523,6 +526,40 @@ TEST_CASE("phone numbers are masked for roles that do not need them, in the case
     CHECK(e.body.find("13800000000") == std::string::npos);
     CHECK(e.body.find("138****0000") != std::string::npos);
   }
+}
+
+TEST_CASE("every read of a case has its access entry when its answer arrives, reads in parallel") {
+  test_server srv;
+  const std::string id = srv.receive();
+  // Reads answered on the I/O threads have their entries written together, one write behind
+  // the requests a loop has ready (projections::access_gatherer): each answer still waits for
+  // its own entry.
+  constexpr int clients = 8;
+  constexpr int per_client = 20;
+  std::atomic<int> answered{0};
+  std::atomic<int> unrecorded{0};
+  std::vector<std::thread> threads;
+  threads.reserve(clients);
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per_client; ++i) {
+        const auto r =
+            srv.get("/v1/cases/" + id + ((c + i) % 2 == 0 ? "" : "/events"), srv.own.at("agent"));
+        if (r.status != 200) continue;
+        ++answered;
+        // Read as the answer arrives: the entry must already be in the store.
+        const auto correlation = r.header("x-correlation-id");
+        auto entries = projections::access_log(srv.stack->store()).of_case(id);
+        bool recorded = false;
+        if (entries)
+          for (const auto& e : entries.value())
+            recorded = recorded || e.correlation_id == correlation;
+        if (!recorded) ++unrecorded;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(answered.load() == clients * per_client);
+  CHECK(unrecorded.load() == 0);
 }
 
 TEST_CASE("every read of personal data is recorded: who, when, which case") {

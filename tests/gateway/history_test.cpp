@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <rocksdb/db.h>
@@ -76,10 +77,12 @@ std::string history_from_log(events::event_log& log, projections::personal_data&
         auto opened = privacy.open(case_id{id}, e.env.event_id, ev);
         REQUIRE(opened.has_value());
         shredded = shredded || !opened.value();
-        out.emplace_back(gateway::event_to_json(
-            e.env, ev,
+        gateway::json_writer w;
+        gateway::write_event(
+            w, e.env, ev,
             gateway::personal_view{!gateway::sees_phone(*gateway::parse_role(role)),
-                                   !opened.value()}));
+                                   !opened.value()});
+        out.emplace_back(json::parse(w.take()));
         return true;
       });
   REQUIRE_MESSAGE(scanned.has_value(), (scanned ? std::string{} : scanned.error().message()));

@@ -1,10 +1,12 @@
-// The access log's batched write (access_batch): the reads of a run of answers are written with one
-// write, no answer leaves before its entry is written, and a failed write fails every answer of
-// the batch instead of letting one out unrecorded. Real RocksDB in a temporary folder.
+// The access log's batched writes (access_batch on one thread, access_gatherer across threads):
+// the reads of a run of answers are written with one write, no answer leaves before its entry is
+// written, and a failed write fails every answer of the batch instead of letting one out
+// unrecorded. Real RocksDB in a temporary folder.
 #include "projections/access_log.h"
 
 #include <doctest/doctest.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,6 +113,60 @@ TEST_CASE("a failed batch write fails every answer it held: none leaves unrecord
           [&](const result<void>& r) { outcomes.push_back(r.has_value()); });
     batch.commit();
   }
+  CHECK(outcomes == std::vector<bool>{false, false});
+  CHECK(entries_of(access_log(*primary.value()), "410100-20260101-4") == 0);
+}
+
+TEST_CASE("reads staged from several threads are written by one write, their answers after it") {
+  temp_dir dir;
+  auto s = store::open(dir.sub("store"));
+  REQUIRE(s);
+  access_log log(*s.value());
+  access_gatherer gathered(*s.value());
+  std::vector<std::size_t> seen_when_answered;
+  std::mutex mu;
+  auto answer = [&](const result<void>& r) {
+    CHECK(r.has_value());
+    std::lock_guard lk(mu);
+    seen_when_answered.push_back(entries_of(log, "410100-20260101-5"));
+  };
+  // The first entry staged asks for a write; the others join it.
+  CHECK(gathered.stage(read_of("410100-20260101-5", "c0"), answer));
+  std::vector<std::thread> threads;
+  std::vector<int> first(3, -1);
+  for (int i = 1; i <= 3; ++i)
+    threads.emplace_back([&, i] {
+      first[static_cast<std::size_t>(i - 1)] =
+          gathered.stage(read_of("410100-20260101-5", "c" + std::to_string(i)), answer) ? 1 : 0;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(first == std::vector<int>{0, 0, 0});
+  // Staged, not written, and no answer out yet.
+  CHECK(entries_of(log, "410100-20260101-5") == 0);
+  CHECK(seen_when_answered.empty());
+  gathered.write();
+  // Every answer saw all four entries in the store.
+  CHECK(seen_when_answered == std::vector<std::size_t>{4, 4, 4, 4});
+  // Written and emptied: a write with nothing staged does nothing, the next entry asks again.
+  gathered.write();
+  CHECK(seen_when_answered.size() == 4);
+  CHECK(gathered.stage(read_of("410100-20260101-6", "later"), [](const result<void>&) {}));
+  gathered.write();
+  CHECK(entries_of(log, "410100-20260101-6") == 1);
+}
+
+TEST_CASE("a failed gathered write fails every answer it held: none leaves unrecorded") {
+  temp_dir dir;
+  auto primary = store::open(dir.sub("store"));
+  REQUIRE(primary);
+  auto secondary = store::open_secondary(dir.sub("store"));
+  REQUIRE_MESSAGE(secondary, (secondary ? "" : secondary.error().message()));
+  access_gatherer gathered(*secondary.value());
+  std::vector<bool> outcomes;
+  for (int i = 0; i < 2; ++i)
+    gathered.stage(read_of("410100-20260101-4", "c" + std::to_string(i)),
+                   [&](const result<void>& r) { outcomes.push_back(r.has_value()); });
+  gathered.write();
   CHECK(outcomes == std::vector<bool>{false, false});
   CHECK(entries_of(access_log(*primary.value()), "410100-20260101-4") == 0);
 }
