@@ -13,6 +13,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "events/acknowledgements.h"
 #include "events/burst_source.h"
 #include "events/errc.h"
 #include "events/key_journal.h"
@@ -484,7 +485,9 @@ class embedded_event_log final : public event_log, public key_journal, public bu
       // open): the records are not known to be written, nor known not to be.
       const error e =
           make_error(errc::outcome_unknown, from_rocksdb(s, "embedded log append").detail);
+      acknowledgement_scope burst;  // the handlers' work for the whole group, after them
       for (auto& item : batch) item.handler(e);
+      burst.run();
       return;
     }
     // The records as written, for the subscriptions that take them in memory: the WriteBatch
@@ -503,7 +506,9 @@ class embedded_event_log final : public event_log, public key_journal, public bu
       std::lock_guard lk(durable_mu_);
       if (durable_) durable_(journaled_);
     }
+    acknowledgement_scope burst;  // the handlers' work for the whole group, after them
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].handler(positions[i]);
+    burst.run();
   }
 
   std::shared_ptr<log_store> store_;

@@ -1,12 +1,16 @@
 #include "events/embedded_event_log.h"
 
+#include <future>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "events/acknowledgements.h"
 #include "events/burst_source.h"
 #include "events/errc.h"
 #include "tests/events/event_log_conformance.h"
@@ -106,4 +110,34 @@ TEST_CASE("a burst subscription gets each group commit of several partitions as 
     total += got.size();
   }
   CHECK(total == appended);
+}
+
+TEST_CASE("work an append handler keeps runs on the log's thread once its write's handlers ran") {
+  using namespace caseline::events;
+  caseline::test::temp_dir dir;
+  auto log = open_embedded_log({.dir = dir.sub("log"), .partitions = 2}).value();
+  CHECK_FALSE(after_acknowledgements([] {}));  // not the log's thread: nothing is kept
+  struct seen {
+    std::thread::id handler;
+    bool kept{false};
+    bool handler_returned{false};
+    bool appended{false};
+  };
+  auto state = std::make_shared<seen>();
+  std::promise<std::pair<std::thread::id, bool>> ran;
+  log->append("410100-20260101-000001", "r", [&, state](const caseline::result<log_position>& r) {
+    state->appended = r.has_value();
+    state->handler = std::this_thread::get_id();
+    state->kept = after_acknowledgements([&, state] {
+      ran.set_value({std::this_thread::get_id(), state->handler_returned});
+    });
+    state->handler_returned = true;
+  });
+  auto got = ran.get_future();
+  REQUIRE(got.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  const auto [thread, after_handler] = got.get();
+  CHECK(state->appended);
+  CHECK(state->kept);
+  CHECK(thread == state->handler);
+  CHECK(after_handler);
 }
