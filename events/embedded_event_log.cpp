@@ -179,7 +179,9 @@ class embedded_subscription final : public subscription {
  public:
   embedded_subscription(std::shared_ptr<log_store> store, const start_offsets& from,
                         event_log::batch_handler handler, std::size_t max_batch, bool bursts)
-      : store_(std::move(store)), handler_(std::move(handler)), max_batch_(max_batch),
+      : store_(std::move(store)),
+        handler_(std::move(handler)),
+        max_batch_(max_batch),
         bursts_(bursts) {
     pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);
     for (auto [p, off] : from) pos_[static_cast<std::size_t>(p)] = off;
@@ -255,7 +257,7 @@ class embedded_subscription final : public subscription {
   event_log::batch_handler handler_;
   std::size_t max_batch_;
   const bool bursts_;
-  log_store::inbox inbox_;               // guarded by the store's mutex
+  log_store::inbox inbox_;              // guarded by the store's mutex
   std::vector<std::int64_t> pos_;       // owned by the thread
   std::vector<std::int64_t> expected_;  // owned by the thread: pos_ after a burst
   std::atomic<bool> stop_{false};

@@ -108,8 +108,8 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
     if (rec.position.offset() < next_offset) continue;  // applied before: idempotent
     if (rec.position.offset() != next_offset)
       return fail(make_error(events::errc::corrupt_record,
-                             fmt::format("partition {}: expected offset {}, got {}", p,
-                                         next_offset, rec.position.offset())));
+                             fmt::format("partition {}: expected offset {}, got {}", p, next_offset,
+                                         rec.position.offset())));
     // Tamper evidence (events/checkpoint.h), partition claims and gaps: no events.
     if (!events::holds_events(rec.value)) {
       if (events::is_partition_claim(rec.value)) {
