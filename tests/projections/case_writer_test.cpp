@@ -73,6 +73,14 @@ TEST_CASE("a done handler is gone with the writer, however long the log keeps it
   CHECK(connection.use_count() == 1);
 }
 
+core::context writer_context(stack& s) {
+  core::context base;
+  base.cal = &core::testing::repo_calendar();
+  base.reg = &s.world().reg;
+  base.sla = s.world().sla;
+  return base;
+}
+
 // The real log underneath; notes the threads its append callbacks run on.
 class thread_noting_log final : public events::testing::forwarding_log {
  public:
@@ -102,11 +110,7 @@ class thread_noting_log final : public events::testing::forwarding_log {
 TEST_CASE("an acknowledged command is answered on the embedded log's thread, with no hop") {
   stack s;
   thread_noting_log log(s.log());
-  core::context base;
-  base.cal = &core::testing::repo_calendar();
-  base.reg = &s.world().reg;
-  base.sla = s.world().sla;
-  case_writer writer(log, s.db(), s.runner(), nullptr, base, s.clock());
+  case_writer writer(log, s.db(), s.runner(), nullptr, writer_context(s), s.clock());
   std::promise<std::pair<bool, std::thread::id>> answered;
   auto got = answered.get_future();
   command_request req;
@@ -123,14 +127,6 @@ TEST_CASE("an acknowledged command is answered on the embedded log's thread, wit
   REQUIRE(log_threads.size() == 1);
   CHECK(on == log_threads.front());  // not a writer thread's
   CHECK(on != std::this_thread::get_id());
-}
-
-core::context writer_context(stack& s) {
-  core::context base;
-  base.cal = &core::testing::repo_calendar();
-  base.reg = &s.world().reg;
-  base.sla = s.world().sla;
-  return base;
 }
 
 std::int64_t records_in_log(events::event_log& log) {
