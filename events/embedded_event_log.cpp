@@ -98,7 +98,7 @@ class log_store {
 
   // The new end offsets, and the records that moved them (null when no subscription takes
   // bursts): both at once, so that a subscription never sees records past the end it knows.
-  void publish(const std::vector<std::int64_t>& end, burst records = nullptr) {
+  void publish(const std::vector<std::int64_t>& end, const burst& records = nullptr) {
     {
       std::lock_guard lk(mu_);
       end_ = end;
@@ -503,7 +503,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
             log_record{positions[i], std::move(batch[i].key), std::move(batch[i].value)});
       records = std::move(written);
     }
-    store_->publish(next_, std::move(records));
+    store_->publish(next_, records);
     if (!journaled_.empty()) {
       std::lock_guard lk(durable_mu_);
       if (durable_) durable_(journaled_);
