@@ -1,15 +1,20 @@
 #include "events/embedded_event_log.h"
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "events/acknowledgements.h"
+#include "events/burst_source.h"
 #include "events/errc.h"
 #include "events/key_journal.h"
 #include "events/storage/big_endian.h"
@@ -61,10 +66,51 @@ class log_store {
     return end_[p];
   }
 
-  void publish(const std::vector<std::int64_t>& end) {
+  // The records of one group commit, as written, for the subscriptions that take bursts.
+  using burst = std::shared_ptr<const std::vector<log_record>>;
+  // What a burst subscription has not taken yet. Bounded: a subscription that lags (catching up
+  // at start) drops what it holds and reads the records back instead (`dropped`).
+  struct inbox {
+    std::vector<burst> bursts;
+    bool dropped{false};
+  };
+  static constexpr std::size_t inbox_limit = 256;
+
+  void add_inbox(inbox* in) {
+    std::lock_guard lk(mu_);
+    inboxes_.push_back(in);
+  }
+  void remove_inbox(inbox* in) {
+    std::lock_guard lk(mu_);
+    std::erase(inboxes_, in);
+  }
+  // Whether a burst is worth building: some subscription takes them.
+  bool takes_bursts() {
+    std::lock_guard lk(mu_);
+    return !inboxes_.empty();
+  }
+  // Takes what `in` holds, oldest first (what it dropped is read back).
+  void take(inbox& in, std::vector<burst>& out) {
+    std::lock_guard lk(mu_);
+    out.swap(in.bursts);
+    in.dropped = false;
+  }
+
+  // The new end offsets, and the records that moved them (null when no subscription takes
+  // bursts): both at once, so that a subscription never sees records past the end it knows.
+  void publish(const std::vector<std::int64_t>& end, const burst& records = nullptr) {
     {
       std::lock_guard lk(mu_);
       end_ = end;
+      if (records) {
+        for (auto* in : inboxes_) {
+          if (in->bursts.size() >= inbox_limit) {
+            in->bursts.clear();
+            in->dropped = true;
+          }
+          if (!in->dropped) in->bursts.push_back(records);
+        }
+      }
     }
     appended_.notify_all();
   }
@@ -122,16 +168,24 @@ class log_store {
   std::mutex mu_;
   std::condition_variable appended_;
   std::vector<std::int64_t> end_;  // next offset per partition, guarded by mu_
+  std::vector<inbox*> inboxes_;    // the burst subscriptions', guarded by mu_
 };
 
-// Delivers records to a handler on its own thread; see event_log::subscribe.
+// Delivers records to a handler on its own thread; see event_log::subscribe. With `bursts`
+// (burst_source.h), a group commit's records reach it in memory, all partitions in one batch,
+// when they follow on what it delivered; what does not (a start behind the log's end, an inbox
+// that overflowed) is read back from the database, one partition per batch, as without.
 class embedded_subscription final : public subscription {
  public:
   embedded_subscription(std::shared_ptr<log_store> store, const start_offsets& from,
-                        event_log::batch_handler handler, std::size_t max_batch)
-      : store_(std::move(store)), handler_(std::move(handler)), max_batch_(max_batch) {
+                        event_log::batch_handler handler, std::size_t max_batch, bool bursts)
+      : store_(std::move(store)),
+        handler_(std::move(handler)),
+        max_batch_(max_batch),
+        bursts_(bursts) {
     pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);
     for (auto [p, off] : from) pos_[static_cast<std::size_t>(p)] = off;
+    if (bursts_) store_->add_inbox(&inbox_);
     thread_ = std::thread([this] { run(); });
   }
 
@@ -139,6 +193,7 @@ class embedded_subscription final : public subscription {
     stop_.store(true);
     store_->wake_all();
     thread_.join();
+    if (bursts_) store_->remove_inbox(&inbox_);
   }
 
   std::optional<error> failure() const override {
@@ -152,9 +207,32 @@ class embedded_subscription final : public subscription {
     failure_ = std::move(e);
   }
 
+  // Whether every record of `b` is the next of its partition: then it is delivered as it is.
+  // (Records already delivered, or past a gap, leave it to the read-back below.)
+  bool follows(const std::vector<log_record>& b) {
+    expected_ = pos_;
+    for (const auto& r : b) {
+      auto& next = expected_[static_cast<std::size_t>(r.position.partition())];
+      if (r.position.offset() != next) return false;
+      ++next;
+    }
+    return true;
+  }
+
   void run() {
+    std::vector<log_store::burst> taken;
     while (!stop_.load()) {
       bool delivered = false;
+      if (bursts_) {
+        store_->take(inbox_, taken);
+        for (const auto& b : taken) {
+          if (stop_.load() || !follows(*b)) continue;
+          if (auto r = handler_(*b); !r) return fail(r.error());
+          pos_.swap(expected_);
+          delivered = true;
+        }
+        taken.clear();
+      }
       for (std::int32_t p = 0; p < store_->partitions() && !stop_.load(); ++p) {
         auto& pos = pos_[static_cast<std::size_t>(p)];
         auto batch = store_->read_range(p, pos, max_batch_);
@@ -178,7 +256,10 @@ class embedded_subscription final : public subscription {
   std::shared_ptr<log_store> store_;
   event_log::batch_handler handler_;
   std::size_t max_batch_;
-  std::vector<std::int64_t> pos_;  // owned by the thread
+  const bool bursts_;
+  log_store::inbox inbox_;              // guarded by the store's mutex
+  std::vector<std::int64_t> pos_;       // owned by the thread
+  std::vector<std::int64_t> expected_;  // owned by the thread: pos_ after a burst
   std::atomic<bool> stop_{false};
   mutable std::mutex failure_mu_;
   std::optional<error> failure_;
@@ -187,7 +268,7 @@ class embedded_subscription final : public subscription {
 
 // Lifecycle: opened by open_embedded_log; the destructor writes every queued append, then
 // stops the writer. Subscriptions keep the store alive but must be destroyed by their owner.
-class embedded_event_log final : public event_log, public key_journal {
+class embedded_event_log final : public event_log, public key_journal, public burst_source {
  public:
   embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch)
       : store_(std::move(store)), max_batch_(max_batch) {
@@ -242,13 +323,12 @@ class embedded_event_log final : public event_log, public key_journal {
 
   result<std::unique_ptr<subscription>> subscribe(start_offsets from,
                                                   batch_handler handler) override {
-    for (auto [p, off] : from) {
-      if (p < 0 || p >= store_->partitions())
-        return make_error(errc::invalid_partition, "partition " + std::to_string(p));
-      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
-    }
-    return std::unique_ptr<subscription>(
-        std::make_unique<embedded_subscription>(store_, std::move(from), std::move(handler), 1024));
+    return subscribe_with(from, std::move(handler), false);
+  }
+
+  result<std::unique_ptr<subscription>> subscribe_bursts(start_offsets from,
+                                                         batch_handler handler) override {
+    return subscribe_with(from, std::move(handler), true);
   }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
@@ -314,6 +394,17 @@ class embedded_event_log final : public event_log, public key_journal {
     return success();
   }
 
+  result<std::unique_ptr<subscription>> subscribe_with(const start_offsets& from,
+                                                       batch_handler handler, bool bursts) {
+    for (auto [p, off] : from) {
+      if (p < 0 || p >= store_->partitions())
+        return make_error(errc::invalid_partition, "partition " + std::to_string(p));
+      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
+    }
+    return std::unique_ptr<subscription>(
+        std::make_unique<embedded_subscription>(store_, from, std::move(handler), 1024, bursts));
+  }
+
   void enqueue(partition_id p, std::string key, std::string value, append_handler handler,
                std::optional<journaled_key> journaled = std::nullopt) {
     if (store_->read_only())
@@ -371,8 +462,16 @@ class embedded_event_log final : public event_log, public key_journal {
     for (auto& item : batch) {
       const partition_id p = item.partition;
       const std::int64_t offset = next_[static_cast<std::size_t>(p())]++;
-      wb.Put(store_->records(), record_key(p(), offset),
-             embedded_layout::record_value{item.key, item.value}.encode());
+      // The stored value (embedded_layout::record_value) in parts: no copy of the record but
+      // the batch's own.
+      const std::string length =
+          storage::key_builder().be32(static_cast<std::uint32_t>(item.key.size())).str();
+      const std::array<rocksdb::Slice, 3> value{rocksdb::Slice(length), rocksdb::Slice(item.key),
+                                                rocksdb::Slice(item.value)};
+      const std::string k = record_key(p(), offset);
+      const rocksdb::Slice key_slice(k);
+      wb.Put(store_->records(), rocksdb::SliceParts(&key_slice, 1),
+             rocksdb::SliceParts(value.data(), static_cast<int>(value.size())));
       positions.push_back({p, log_offset{offset}});
       if (item.journaled) {
         wb.Put(store_->journal(), item.journaled->id, item.journaled->wrapped);
@@ -388,15 +487,30 @@ class embedded_event_log final : public event_log, public key_journal {
       // open): the records are not known to be written, nor known not to be.
       const error e =
           make_error(errc::outcome_unknown, from_rocksdb(s, "embedded log append").detail);
+      acknowledgement_scope burst;  // the handlers' work for the whole group, after them
       for (auto& item : batch) item.handler(e);
+      burst.run();
       return;
     }
-    store_->publish(next_);
+    // The records as written, for the subscriptions that take them in memory: the WriteBatch
+    // holds copies, so the appends' own strings move.
+    log_store::burst records;
+    if (store_->takes_bursts()) {
+      auto written = std::make_shared<std::vector<log_record>>();
+      written->reserve(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        written->push_back(
+            log_record{positions[i], std::move(batch[i].key), std::move(batch[i].value)});
+      records = std::move(written);
+    }
+    store_->publish(next_, records);
     if (!journaled_.empty()) {
       std::lock_guard lk(durable_mu_);
       if (durable_) durable_(journaled_);
     }
+    acknowledgement_scope burst;  // the handlers' work for the whole group, after them
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].handler(positions[i]);
+    burst.run();
   }
 
   std::shared_ptr<log_store> store_;

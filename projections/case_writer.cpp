@@ -12,6 +12,7 @@
 #include "core/decide.h"
 #include "core/errc.h"
 #include "core/log_line.h"
+#include "events/acknowledgements.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
 #include "projections/access_log.h"
@@ -83,6 +84,9 @@ case_writer::~case_writer() {
   idle_cv_.notify_all();
   handover_.shutdown();
   drain(std::chrono::seconds(30));
+  // A burst answered on the log's thread (complete()) may still be leaving.
+  std::unique_lock lk(mu_);
+  idle_cv_.wait_for(lk, std::chrono::seconds(30), [&] { return !completing_; });
 }
 
 void case_writer::post(std::function<void()> task) { pool_.post(std::move(task)); }
@@ -574,21 +578,23 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
         idle_cv_.notify_all();
         // The journal made the key durable with the record: cached, so no read unwraps it.
         if (r && c->new_key) personal_data_->remember_key(case_id{c->id}, *c->new_key);
-        // Runs on a log thread: hand over to a writer thread at once, one task per burst (the
-        // log acknowledges a group commit's records one after the other). The log destroys this
-        // callback when it likes (the embedded log: after its whole batch), which can be after
-        // the answer went, drain() returned and the api and the HTTP server are gone; the done
-        // handler holds the api's responder, and with it the server's connection. So what the
-        // callback holds moves into the queue, which a writer task empties before
-        // ~case_writer returns (it drains, then joins the pool): no done handler outlives the
-        // writer. `this` is not used after post().
+        // Runs on a log thread, which acknowledges a group commit's records one after the
+        // other: the burst is answered once, after its last handler, on the log's thread where
+        // it can (events/acknowledgements.h: the embedded log), else by one writer task. The
+        // log destroys this callback when it likes (the embedded log: after its whole batch),
+        // which can be after the answer went, drain() returned and the api and the HTTP server
+        // are gone; the done handler holds the api's responder, and with it the server's
+        // connection. So what the callback holds moves into the queue, which complete() empties
+        // before ~case_writer returns (it waits for complete() to end, then joins the pool): no
+        // done handler outlives the writer. `this` is not used after the hand-over.
         bool start = false;
         {
           std::lock_guard lk(mu_);
           completions_.push_back(completion{std::move(c), std::move(r)});
           start = !std::exchange(completing_, true);
         }
-        if (start) post([this] { complete(); });
+        if (start && !events::after_acknowledgements([this] { complete(); }))
+          post([this] { complete(); });
       };
   if (journaled)
     return personal_data_->key_journal()->append_with_key(
@@ -603,6 +609,8 @@ void case_writer::complete() {
       std::lock_guard lk(mu_);
       if (completions_.empty()) {
         completing_ = false;
+        // Under the lock: ~case_writer waits for this, and `this` is not used after it.
+        idle_cv_.notify_all();
         return;
       }
       burst.swap(completions_);

@@ -105,8 +105,8 @@ class case_writer final : public events::ownership_listener {
               core::context base, const clock& clk, unsigned threads = 2);
   ~case_writer() override;
 
-  // `done` runs exactly once: on a writer thread, or on the calling thread before submit
-  // returns when the command is refused before it reaches the log. A command that can be
+  // `done` runs exactly once, and must not block: on a writer thread or the log's, or before
+  // submit returns on the calling thread when refused ahead of the log. A command that can be
   // decided without waiting (no command of its case before it, the outcome of its case's last
   // append known, not a closing command) is decided on the calling thread: submit never waits,
   // and a new case costs no hop to a writer thread.
@@ -122,7 +122,7 @@ class case_writer final : public events::ownership_listener {
   // returns null falls back to base.cal. Set before the first submit.
   using calendar_source = std::function<std::shared_ptr<const core::calendar>()>;
   void set_calendar_source(calendar_source source) { calendar_source_ = std::move(source); }
-  // Called on a writer thread with each command's outcome once the log has acknowledged its
+  // Called on the answering thread with each command's outcome once the log has acknowledged its
   // record, before the command's own handler: jobs that wake on an event (the same-day
   // major-urgent report, Art. 40(4)). It must not block. Set before the first submit.
   using appended_observer = std::function<void(const command_outcome&)>;
@@ -206,11 +206,11 @@ class case_writer final : public events::ownership_listener {
   };
 
   void post(std::function<void()> task);
-  // Answers the completions queued so far, and those queued meanwhile, on one writer thread:
-  // one task (one thread hop) per burst of acknowledgements instead of one per command, and
-  // the reads their answers record are written with one write per burst (access_batch).
-  // The bursts' answers are sent one burst at a time: a done handler must not block on another
-  // command's answer, which would wait behind it for good.
+  // Answers the completions queued so far, and those queued meanwhile, on the log's thread after
+  // a group commit's last handler (events/acknowledgements.h), else on one writer thread: once
+  // per burst of acknowledgements; the reads their answers record are written with one write per
+  // burst (access_batch). The bursts' answers are sent one burst at a time: a done handler must
+  // not block on another command's answer, which would wait behind it for good.
   void complete();
   // Updates the case's slot and runs the done handler; returns the case id (finish() is the
   // caller's, once the burst's answers are sent).

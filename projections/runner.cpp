@@ -8,6 +8,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "events/burst_source.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
 #include "events/storage/key.h"
@@ -49,7 +50,7 @@ result<void> projection_runner::start() {
     for (std::size_t p = 0; p < applied_.size(); ++p)
       from[static_cast<std::int32_t>(p)] = applied_[p];
   }
-  auto sub = log_.subscribe(std::move(from), [this](std::span<const events::log_record> batch) {
+  events::event_log::batch_handler handler = [this](std::span<const events::log_record> batch) {
     auto r = apply(batch);
     if (!r) {
       std::lock_guard lk(mu_);
@@ -57,7 +58,12 @@ result<void> projection_runner::start() {
       cv_.notify_all();
     }
     return r;
-  });
+  };
+  // In bursts where the log has them: a group commit of the embedded log, every partition of it,
+  // is then one store write, taken in memory instead of read back.
+  auto* bursts = events::bursts_of(log_);
+  auto sub = bursts ? bursts->subscribe_bursts(std::move(from), std::move(handler))
+                    : log_.subscribe(std::move(from), std::move(handler));
   if (!sub) return sub.error();
   subscription_ = std::move(sub).value();
   return success();
@@ -67,13 +73,23 @@ void projection_runner::stop() { subscription_.reset(); }
 
 result<void> projection_runner::apply(std::span<const events::log_record> batch) {
   if (batch.empty()) return success();
-  const std::int32_t p = batch.front().position.partition();
-  if (p < 0 || p >= static_cast<std::int32_t>(applied_.size()))
-    return make_error(events::errc::invalid_partition, fmt::format("partition {}", p));
-  std::int64_t next;
+  // The next offset of each partition of the batch, in the order they first appear: a burst of
+  // the embedded log holds several (events/burst_source.h), a batch read back one.
+  std::vector<std::pair<std::int32_t, std::int64_t>> next;
+  const auto next_of = [&next](std::int32_t p) -> std::int64_t* {
+    for (auto& [q, n] : next)
+      if (q == p) return &n;
+    return nullptr;
+  };
   {
     std::lock_guard lk(mu_);
-    next = applied_[static_cast<std::size_t>(p)];
+    for (const auto& rec : batch) {
+      const std::int32_t p = rec.position.partition();
+      if (next_of(p)) continue;
+      if (p < 0 || p >= static_cast<std::int32_t>(applied_.size()))
+        return make_error(events::errc::invalid_partition, fmt::format("partition {}", p));
+      next.emplace_back(p, applied_[static_cast<std::size_t>(p)]);
+    }
   }
   for (auto* proj : projections_) proj->begin_batch();
   rocksdb::WriteBatch wb;
@@ -87,10 +103,12 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
     return fail(make_error(e.code, fmt::format("projection {}: {}", proj->name(), e.detail)));
   };
   for (const auto& rec : batch) {
-    if (rec.position.offset() < next) continue;  // applied before: offsets make it idempotent
-    if (rec.position.offset() != next)
+    const std::int32_t p = rec.position.partition();
+    std::int64_t& next_offset = *next_of(p);
+    if (rec.position.offset() < next_offset) continue;  // applied before: idempotent
+    if (rec.position.offset() != next_offset)
       return fail(make_error(events::errc::corrupt_record,
-                             fmt::format("partition {}: expected offset {}, got {}", p, next,
+                             fmt::format("partition {}: expected offset {}, got {}", p, next_offset,
                                          rec.position.offset())));
     // Tamper evidence (events/checkpoint.h), partition claims and gaps: no events.
     if (!events::holds_events(rec.value)) {
@@ -102,7 +120,7 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
             return fail_in(proj, r.error());
         }
       }
-      ++next;
+      ++next_offset;
       continue;
     }
     auto decoded = events::record_events::decode(rec);
@@ -131,20 +149,22 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
       }
       ++count;
     }
-    ++next;
+    ++next_offset;
   }
   for (auto* proj : projections_) {
     if (auto r = proj->prepare_commit(wb); !r) return fail_in(proj, r.error());
   }
-  wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
-         storage::be64_value(static_cast<std::uint64_t>(next)));
+  for (const auto& [p, n] : next)
+    wb.Put(store_.cf(family::offsets), keys::offset{p}.encode(),
+           storage::be64_value(static_cast<std::uint64_t>(n)));
   // No sync: the projection is rebuilt from the log; the WAL keeps rows and offsets together.
   // A store opened for bulk loading has no WAL: its atomic flushes keep them together.
   rocksdb::WriteOptions wo;
   wo.disableWAL = store_.bulk();
-  // Into a store opened for bulk loading (a rebuild's large batches), ordered by family and key
-  // (events/storage/ordered_batch.h); left as built when it cannot be, which stores the same.
-  if (store_.bulk()) {
+  // Ordered by family and key (events/storage/ordered_batch.h): a rebuild's large batches, and a
+  // server's group commits of every partition; left as built when it cannot be, which stores the
+  // same.
+  {
     thread_local storage::key_ordered_batch ordered;  // its buffers reused by the next batch
     std::array<rocksdb::ColumnFamilyHandle*, static_cast<std::size_t>(family::count_)> families{};
     for (std::size_t f = 0; f < families.size(); ++f)
@@ -156,7 +176,7 @@ result<void> projection_runner::apply(std::span<const events::log_record> batch)
   for (auto* proj : projections_) proj->end_batch(true);
   {
     std::lock_guard lk(mu_);
-    applied_[static_cast<std::size_t>(p)] = next;
+    for (const auto& [p, n] : next) applied_[static_cast<std::size_t>(p)] = n;
     events_applied_ += count;
     keys_written_ += wb.Count();
   }

@@ -17,11 +17,11 @@
 
 namespace caseline::projections {
 
-// Feeds the log to a set of projections. Each batch (of one partition) is decoded once, applied
-// by every projection into one WriteBatch together with the partition's next offset, and written
-// atomically: after a crash the runner resumes from its stored offsets, so no event is applied
-// twice or skipped. A record that cannot be decoded or applied stops the runner with that error
-// (failure()); it is never skipped.
+// Feeds the log to a set of projections. Each batch (one or more partitions: the embedded log's
+// group commits arrive whole, events/burst_source.h) is decoded once, applied by every projection
+// into one WriteBatch with the next offset of each partition it holds, and written atomically:
+// after a crash the runner resumes from its stored offsets, so no event is applied twice or
+// skipped. A record that cannot be decoded or applied stops the runner (failure()), never skipped.
 //
 // Lifecycle: construct, start() (subscribes from the stored offsets), destroy (stops). apply()
 // may also be called directly (rebuild, tests) when not started. Thread-safety: applied(),

@@ -1,12 +1,20 @@
 #include "events/embedded_event_log.h"
 
+#include <future>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
+#include "events/acknowledgements.h"
+#include "events/burst_source.h"
 #include "events/errc.h"
 #include "tests/events/event_log_conformance.h"
+#include "tests/events/event_log_test_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace caseline::events::testing {
@@ -51,4 +59,85 @@ TEST_CASE("the embedded log's stored layout reads back what it writes and names 
   const auto truncated = record_value::decode(std::string("\0\0\0\11C-1", 7));
   REQUIRE_FALSE(truncated.has_value());
   CHECK(truncated.error().detail.find("truncated") != std::string::npos);
+}
+
+TEST_CASE("a burst subscription gets each group commit of several partitions as one batch") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  caseline::test::temp_dir dir;
+  auto log = open_embedded_log({.dir = dir.sub("log"), .partitions = 4}).value();
+  // Written before the subscription: read back from the database.
+  ack_collector acks;
+  std::size_t appended = 0;
+  const auto append_round = [&](std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i, ++appended)
+      acks.append(*log, "410100-20260101-" + std::to_string(100000 + appended),
+                  "record " + std::to_string(appended));
+    for (const auto& a : acks.wait_for(appended)) REQUIRE(a.outcome.has_value());
+  };
+  append_round(10);
+  batch_collector seen;
+  auto* source = bursts_of(*log);
+  REQUIRE(source != nullptr);
+  auto sub = source->subscribe_bursts({}, seen.handler());
+  REQUIRE(sub.has_value());
+  seen.wait_for(10);
+  // Appends queued together are group-committed together, across partitions: such a write
+  // reaches the subscription as one batch.
+  CHECK(eventually(
+      [&] {
+        append_round(64);
+        seen.wait_for(appended);
+        return seen.mixed_batch();
+      },
+      30s));
+  const auto records = seen.wait_for(appended);
+  CHECK_FALSE(sub.value()->failure().has_value());
+  sub.value().reset();
+  // Every record once, in offset order per partition, as the log holds it.
+  std::map<std::int32_t, std::vector<log_record>> delivered;
+  for (const auto& r : records) delivered[r.position.partition()].push_back(r);
+  std::size_t total = 0;
+  for (std::int32_t p = 0; p < 4; ++p) {
+    const auto stored = read_all(*log, partition_id{p});
+    const auto& got = delivered[p];
+    REQUIRE(got.size() == stored.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].position.offset() == static_cast<std::int64_t>(i));
+      CHECK(got[i].key == stored[i].key);
+      CHECK(got[i].value == stored[i].value);
+    }
+    total += got.size();
+  }
+  CHECK(total == appended);
+}
+
+TEST_CASE("work an append handler keeps runs on the log's thread once its write's handlers ran") {
+  using namespace caseline::events;
+  caseline::test::temp_dir dir;
+  auto log = open_embedded_log({.dir = dir.sub("log"), .partitions = 2}).value();
+  CHECK_FALSE(after_acknowledgements([] {}));  // not the log's thread: nothing is kept
+  struct seen {
+    std::thread::id handler;
+    bool kept{false};
+    bool handler_returned{false};
+    bool appended{false};
+  };
+  auto state = std::make_shared<seen>();
+  std::promise<std::pair<std::thread::id, bool>> ran;
+  log->append("410100-20260101-000001", "r", [&, state](const caseline::result<log_position>& r) {
+    state->appended = r.has_value();
+    state->handler = std::this_thread::get_id();
+    state->kept = after_acknowledgements([&, state] {
+      ran.set_value({std::this_thread::get_id(), state->handler_returned});
+    });
+    state->handler_returned = true;
+  });
+  auto got = ran.get_future();
+  REQUIRE(got.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  const auto [thread, after_handler] = got.get();
+  CHECK(state->appended);
+  CHECK(state->kept);
+  CHECK(thread == state->handler);
+  CHECK(after_handler);
 }

@@ -2,8 +2,10 @@
 // stored offsets, never applied twice, and stopped (never skipping) by a record it cannot decode.
 #include "projections/runner.h"
 
+#include <algorithm>
 #include <future>
 #include <ostream>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -88,6 +90,60 @@ TEST_CASE("a runner resumes from its stored offsets and never applies a record t
   std::vector<events::log_record> gap(later.begin() + 1, later.end());
   for (auto& r : gap) r.position.offset = events::log_offset{r.position.offset() + 1000};
   CHECK_FALSE(runner.apply(gap));
+}
+
+TEST_CASE("a batch of several partitions is applied once, with each partition's offset") {
+  test::temp_dir dir;
+  write_cases(dir.path(), 20);
+  auto log = events::open_embedded_log({dir.sub("log"), 2}).value();
+  auto first = log->read(events::partition_id{0}, events::log_offset{0}, 100, 0ms).value();
+  auto second = log->read(events::partition_id{1}, events::log_offset{0}, 100, 0ms).value();
+  REQUIRE(first.size() >= 2);
+  REQUIRE(second.size() >= 2);
+  REQUIRE(first.size() + second.size() == 20);
+  // The two partitions interleaved, as a group commit of the embedded log hands them over.
+  const auto interleave = [](const std::vector<events::log_record>& a,
+                             const std::vector<events::log_record>& b) {
+    std::vector<events::log_record> out;
+    for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+      if (i < a.size()) out.push_back(a[i]);
+      if (i < b.size()) out.push_back(b[i]);
+    }
+    return out;
+  };
+  const auto mixed = interleave(first, second);
+  {
+    auto store = projections::store::open(dir.sub("store-mixed")).value();
+    projections::case_projection cases(*store);
+    {
+      projections::projection_runner runner(*log, *store, {&cases});
+      REQUIRE(runner.apply(mixed));
+      CHECK(runner.applied(events::partition_id{0}) == static_cast<std::int64_t>(first.size()));
+      CHECK(runner.applied(events::partition_id{1}) == static_cast<std::int64_t>(second.size()));
+      CHECK(runner.events_applied() == 20);
+    }
+    // Both offsets were stored with the rows, and the same batch again changes nothing.
+    projections::projection_runner again(*log, *store, {&cases});
+    CHECK(applied_total(again) == 20);
+    REQUIRE(again.apply(mixed));
+    CHECK(again.events_applied() == 0);
+    for (const auto& rec : mixed) {
+      auto row = projections::case_reader(*store).get(case_id{rec.key}).value();
+      REQUIRE(row);
+      CHECK(row->state.version == 1);
+    }
+  }
+  // A gap in one partition refuses the whole batch: the other partition's records are not
+  // written either.
+  auto later = second;
+  for (auto& r : later) r.position.offset = events::log_offset{r.position.offset() + 1000};
+  auto store = projections::store::open(dir.sub("store-gap")).value();
+  projections::case_projection cases(*store);
+  projections::projection_runner runner(*log, *store, {&cases});
+  CHECK_FALSE(runner.apply(interleave(first, later)));
+  CHECK(applied_total(runner) == 0);
+  CHECK(runner.events_applied() == 0);
+  CHECK_FALSE(projections::case_reader(*store).get(case_id{first.front().key}).value());
 }
 
 TEST_CASE("a record that cannot be decoded stops the runner with its position, never skipped") {

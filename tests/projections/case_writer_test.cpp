@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "events/errc.h"
 #include "projections/key_store.h"
@@ -78,6 +79,54 @@ core::context writer_context(stack& s) {
   base.reg = &s.world().reg;
   base.sla = s.world().sla;
   return base;
+}
+
+// The real log underneath; notes the threads its append callbacks run on.
+class thread_noting_log final : public events::testing::forwarding_log {
+ public:
+  explicit thread_noting_log(events::event_log& inner) : forwarding_log(inner) {}
+
+  void append(std::string key, std::string value, append_handler handler) override {
+    inner().append(std::move(key), std::move(value),
+                   [this, handler = std::move(handler)](result<events::log_position> r) {
+                     {
+                       std::lock_guard lk(mu_);
+                       threads_.push_back(std::this_thread::get_id());
+                     }
+                     handler(std::move(r));
+                   });
+  }
+
+  std::vector<std::thread::id> threads() const {
+    std::lock_guard lk(mu_);
+    return threads_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::thread::id> threads_;
+};
+
+TEST_CASE("an acknowledged command is answered on the embedded log's thread, with no hop") {
+  stack s;
+  thread_noting_log log(s.log());
+  case_writer writer(log, s.db(), s.runner(), nullptr, writer_context(s), s.clock());
+  std::promise<std::pair<bool, std::thread::id>> answered;
+  auto got = answered.get_future();
+  command_request req;
+  req.cmd = recv("410100");
+  req.who = world::agent("410100");
+  req.correlation_id = "test";
+  writer.submit(std::move(req), [&answered](const result<command_outcome>& r) {
+    answered.set_value({r.has_value(), std::this_thread::get_id()});
+  });
+  REQUIRE(got.wait_for(60s) == std::future_status::ready);
+  const auto [written, on] = got.get();
+  CHECK(written);
+  const auto log_threads = log.threads();
+  REQUIRE(log_threads.size() == 1);
+  CHECK(on == log_threads.front());  // not a writer thread's
+  CHECK(on != std::this_thread::get_id());
 }
 
 std::int64_t records_in_log(events::event_log& log) {
