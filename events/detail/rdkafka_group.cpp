@@ -122,7 +122,8 @@ void kafka_group::claim_pending() {
                           .init = cfg_.init,
                           .fenced_count = &fenced_,
                           .keys_topic = cfg_.keys_topic,
-                          .audio_topic = cfg_.audio_topic};
+                          .audio_topic = cfg_.audio_topic,
+                          .board = cfg_.board};
     wc.props["transactional.id"] = transactional_id(cfg_.group, cfg_.topic, p);
     const partition_claim claim{p, cfg_.advertise, cfg_.group,
                                 from_chrono(std::chrono::system_clock::now())};

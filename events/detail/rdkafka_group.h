@@ -60,6 +60,7 @@ class kafka_group {
     std::chrono::milliseconds init{30'000};
     std::string keys_topic;  // the data keys' topic each writer also writes (empty: none)
     std::string audio_topic;  // the call audio's topic, the same way (empty: none)
+    visibility_board* board{};  // given to every writer (txn_writer::config::board)
   };
 
   explicit kafka_group(config cfg);

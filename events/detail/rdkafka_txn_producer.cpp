@@ -312,8 +312,19 @@ void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
   // records. Answering only once the last stable offset has passed them keeps read-your-writes:
   // an acknowledged record is readable at its position at once. The producer handle's list-offsets
   // requests use read_committed (librdkafka's default isolation level).
+  //
+  // In a server a subscription of this process reads every partition it writes (the projection
+  // runner the log, the key replica the keys topic, the audio replica the audio topic): the
+  // wait wakes as soon as one of them has read past `last` (config::board), with no request to
+  // the broker. The list-offsets request after each `recheck` covers a partition that nothing
+  // here reads, or reads far behind (a catch-up).
+  constexpr std::chrono::milliseconds recheck{2};
   const auto deadline = clock::now() + cfg_.delivery;
   for (;;) {
+    if (cfg_.board &&
+        cfg_.board->wait_past(topic, cfg_.partition(), last,
+                              std::min(deadline, clock::now() + recheck)))
+      return;
     std::int64_t low = 0;
     std::int64_t stable = 0;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
@@ -326,7 +337,8 @@ void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
                             {{"topic", topic}, {"partition", cfg_.partition()}, {"offset", last}}));
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds{2});  // the marker is being written
+    // The marker is being written.
+    if (!cfg_.board) std::this_thread::sleep_for(recheck);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "events/detail/kafka_visibility.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/event_log.h"
 
@@ -59,6 +60,9 @@ class txn_writer {
     // empty: none.
     std::string keys_topic;
     std::string audio_topic;  // the call audio's (events/key_log.h), like keys_topic
+    // What this process's subscriptions have read (optional): the visibility wait after a commit
+    // wakes on it (wait_visible).
+    visibility_board* board{};
   };
 
   // The claim record's position in `claimed_at` on success.
