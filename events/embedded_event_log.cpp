@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "events/errc.h"
+#include "events/kafka_event_log.h"
 #include "events/key_journal.h"
 #include "events/storage/big_endian.h"
 #include "events/storage/key.h"
@@ -467,7 +468,7 @@ result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& op
 
 key_journal* journal_of(event_log& log) {
   auto* embedded = dynamic_cast<embedded_event_log*>(&log);
-  return embedded ? embedded->journal() : nullptr;
+  return embedded ? embedded->journal() : kafka_journal_of(log);
 }
 
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {

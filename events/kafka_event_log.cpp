@@ -19,6 +19,7 @@
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
 #include "events/errc.h"
+#include "events/key_journal.h"
 #include "events/periodic.h"
 
 namespace caseline::events {
@@ -284,6 +285,56 @@ class kafka_subscription final : public subscription {
   std::thread thread_;
 };
 
+// ------------------------------------------------------------------------------- key journal
+
+// The Kafka log's key journal with a group (events/key_journal.h): the journal is the keys topic.
+// A new case's wrapped key is produced to keys partition p in the very transaction of the case's
+// record (p's fenced writer, txn_writer::append_with_key), so one commit makes both durable and a
+// fenced writer commits neither; once committed, the writer hands the keys to the key store
+// (on_durable) before the record's handler runs.
+//
+// Nothing is kept beside the topic, so there is nothing to copy at start, to erase or to purge
+// here: the keys topic is the group's replicated copy of its keys (events/key_log.h), which every
+// server's key replica applies from the offsets its key store holds (projections/key_replica.h);
+// a crash between a commit and the key store's copy leaves the key in the topic past those
+// offsets, and the replica applies it at start before the partition's commands are taken. A
+// shred commits the key's tombstone through the same writer (key_store::shred), which every
+// server applies and compaction removes from the topic: one design for a key committed alone
+// and a key committed with its record.
+//
+// Lifecycle: made and owned by the log with its group; outlives nothing of it. Thread-safety:
+// every member from any thread.
+class kafka_key_journal final : public key_journal {
+ public:
+  kafka_key_journal(detail::kafka_group& group, detail::journal_sink& sink,
+                    std::int32_t partitions)
+      : group_(group), sink_(sink), partitions_(partitions) {}
+
+  void append_with_key(std::string key, std::string value, journaled_key k,
+                       event_log::append_handler handler) override {
+    const partition_id p = partition_for(key, partitions_);
+    group_.append_with_key(p, std::move(key), std::move(value), std::move(k), std::move(handler));
+  }
+  void on_durable(durable_handler handler) override { sink_.set(std::move(handler)); }
+  // The keys topic past the key store's offsets is the key replica's to apply (above).
+  result<std::vector<journaled_key>> pending() override { return std::vector<journaled_key>{}; }
+  // The topic keeps the key: it is the group's copy of it.
+  result<void> erase(std::span<const std::string> ids) override {
+    (void)ids;
+    return success();
+  }
+  // The shred's tombstone, committed before this is called, removes the key from the topic.
+  result<void> purge(std::span<const std::string> ids) override {
+    (void)ids;
+    return success();
+  }
+
+ private:
+  detail::kafka_group& group_;
+  detail::journal_sink& sink_;
+  const std::int32_t partitions_;
+};
+
 // ----------------------------------------------------------------------------------------- log
 
 // See open_kafka_log. Lifecycle: fully connected when open_kafka_log returns; the destructor
@@ -310,7 +361,10 @@ class kafka_event_log final : public event_log {
                                       .init = options_.timeouts.delivery,
                                       .keys_topic = keys_topic_of(options_.topic),
                                       .audio_topic = audio_topic_of(options_.topic),
-                                      .board = board_.get()});
+                                      .board = board_.get(),
+                                      .journal = &journal_sink_});
+      journal_ =
+          std::make_unique<kafka_key_journal>(*group_, journal_sink_, options_.partitions);
     }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
@@ -359,6 +413,7 @@ class kafka_event_log final : public event_log {
   }
 
   key_log* keys() override { return keys_.get(); }
+  key_journal* journal() { return journal_.get(); }
   // The side topics' logs tell the main log's board what their subscriptions read, since the
   // main log's writers write those topics too.
   void use_board(std::shared_ptr<detail::visibility_board> board) { board_ = std::move(board); }
@@ -449,14 +504,16 @@ class kafka_event_log final : public event_log {
   }
 
   const kafka_log_options options_;
-  // Before the group, whose writers use it. The board only with a group (or a group's side
+  // Before the group, whose writers use them. The board only with a group (or a group's side
   // topic: use_board): without transactions nobody waits for visibility.
   std::shared_ptr<detail::visibility_board> board_;
+  detail::journal_sink journal_sink_;
   std::unique_ptr<detail::rdkafka_producer> producer_;
   std::unique_ptr<detail::kafka_reader> reader_;
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> audio_;  // with a group only
+  std::unique_ptr<kafka_key_journal> journal_;  // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
@@ -541,6 +598,11 @@ result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& opt
 }
 
 }  // namespace
+
+key_journal* kafka_journal_of(event_log& log) {
+  auto* kafka = dynamic_cast<kafka_event_log*>(&log);
+  return kafka ? kafka->journal() : nullptr;
+}
 
 result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
   auto log = open_topic(options, false);

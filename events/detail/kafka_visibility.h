@@ -3,11 +3,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
+#include <span>
 #include <string>
 #include <utility>
 
+#include "events/key_journal.h"
 
 namespace caseline::events::detail {
 
@@ -54,6 +58,29 @@ class visibility_board {
   std::mutex mu_;
   std::condition_variable cv_;  // next_ moved
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_;  // guarded by mu_
+};
+
+// Where a group's writers hand the keys they committed for the key journal (the Kafka log's
+// journal, events/key_journal.h): the key store's handler, set and cleared by
+// key_journal::on_durable.
+//
+// Lifecycle: owned by the Kafka log, outlives its group's writers. Thread-safety: every member
+// from any thread; clearing waits for a call in progress, calls from several writers may run at
+// once.
+class journal_sink {
+ public:
+  void set(key_journal::durable_handler handler) {
+    std::unique_lock lk(mu_);
+    handler_ = std::move(handler);
+  }
+  void deliver(std::span<const journaled_key> keys) {
+    std::shared_lock lk(mu_);
+    if (handler_) handler_(keys);
+  }
+
+ private:
+  std::shared_mutex mu_;
+  key_journal::durable_handler handler_;  // guarded by mu_
 };
 
 }  // namespace caseline::events::detail

@@ -98,6 +98,24 @@ bool txn_writer::append_side(destination to, std::string& key, std::string& valu
   return to != destination::log && handle_of(to) && enqueue(key, value, handler, to);
 }
 
+bool txn_writer::append_with_key(std::string& key, std::string& value, journaled_key& k,
+                                 delivery_handler& handler) {
+  if (!keys_rkt_) return false;
+  {
+    std::lock_guard lk(mu_);
+    if (finishing_) return false;
+    // Queued together, so one transaction takes both: the key is committed with its record or
+    // neither is. Its own handler has nothing to answer (the record's does).
+    queue_.push_back(pending{std::move(k.id), std::move(k.wrapped),
+                             [](const result<log_position>&) {}, {}, destination::keys, true});
+    queue_.push_back(
+        pending{std::move(key), std::move(value), std::move(handler), {}, destination::log});
+    accepted_ += 2;
+  }
+  cv_.notify_all();
+  return true;
+}
+
 rd_kafka_topic_t* txn_writer::handle_of(destination to) const {
   switch (to) {
     case destination::keys:
@@ -296,6 +314,7 @@ void txn_writer::transact(std::vector<pending>& batch) {
   for (const destination t : {destination::log, destination::keys, destination::audio})
     if (last.at(static_cast<std::size_t>(t)) >= 0)
       wait_visible(topic_of(t), last.at(static_cast<std::size_t>(t)));
+  hand_over_keys(batch);
   for (auto& p : batch) {
     p.handler(log_position{cfg_.partition, log_offset{p.rep->offset}});
     {
@@ -304,6 +323,14 @@ void txn_writer::transact(std::vector<pending>& batch) {
     }
     cv_.notify_all();
   }
+}
+
+void txn_writer::hand_over_keys(std::vector<pending>& batch) {
+  if (!cfg_.journal) return;
+  std::vector<journaled_key> keys;
+  for (auto& p : batch)
+    if (p.journaled) keys.push_back(journaled_key{std::move(p.key), std::move(p.value)});
+  if (!keys.empty()) cfg_.journal->deliver(keys);
 }
 
 void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
