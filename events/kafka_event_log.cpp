@@ -306,8 +306,7 @@ class kafka_subscription final : public subscription {
 // every member from any thread.
 class kafka_key_journal final : public key_journal {
  public:
-  kafka_key_journal(detail::kafka_group& group, detail::journal_sink& sink,
-                    std::int32_t partitions)
+  kafka_key_journal(detail::kafka_group& group, detail::journal_sink& sink, std::int32_t partitions)
       : group_(group), sink_(sink), partitions_(partitions) {}
 
   void append_with_key(std::string key, std::string value, journaled_key k,
@@ -363,8 +362,7 @@ class kafka_event_log final : public event_log {
                                       .audio_topic = audio_topic_of(options_.topic),
                                       .board = board_.get(),
                                       .journal = &journal_sink_});
-      journal_ =
-          std::make_unique<kafka_key_journal>(*group_, journal_sink_, options_.partitions);
+      journal_ = std::make_unique<kafka_key_journal>(*group_, journal_sink_, options_.partitions);
     }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
@@ -457,9 +455,8 @@ class kafka_event_log final : public event_log {
     auto rk = make_consumer(consumer_properties(options_, "subscription"));
     if (!rk) return std::move(rk).error();
     if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
-    return std::unique_ptr<subscription>(
-        std::make_unique<kafka_subscription>(std::move(rk).value(), std::move(offsets),
-                                             std::move(handler), board_, options_.topic));
+    return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
+        std::move(rk).value(), std::move(offsets), std::move(handler), board_, options_.topic));
   }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
@@ -513,7 +510,7 @@ class kafka_event_log final : public event_log {
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> audio_;  // with a group only
-  std::unique_ptr<kafka_key_journal> journal_;  // with a group only
+  std::unique_ptr<kafka_key_journal> journal_;    // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_

@@ -57,7 +57,8 @@ class visibility_board {
  private:
   std::mutex mu_;
   std::condition_variable cv_;  // next_ moved
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_;  // guarded by mu_
+  // Per topic and partition, the offset read up to; guarded by mu_.
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_;
 };
 
 // Where a group's writers hand the keys they committed for the key journal (the Kafka log's

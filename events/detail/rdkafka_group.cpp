@@ -265,8 +265,7 @@ void kafka_group::append_side(txn_writer::destination to, partition_id p, std::s
 
 void kafka_group::append_with_key(partition_id p, std::string key, std::string value,
                                   journaled_key k, event_log::append_handler handler) {
-  to_writer(p, handler,
-            [&](txn_writer& w) { return w.append_with_key(key, value, k, handler); });
+  to_writer(p, handler, [&](txn_writer& w) { return w.append_with_key(key, value, k, handler); });
 }
 
 void kafka_group::refuse(event_log::append_handler handler, error e) {

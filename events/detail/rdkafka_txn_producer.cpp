@@ -106,8 +106,12 @@ bool txn_writer::append_with_key(std::string& key, std::string& value, journaled
     if (finishing_) return false;
     // Queued together, so one transaction takes both: the key is committed with its record or
     // neither is. Its own handler has nothing to answer (the record's does).
-    queue_.push_back(pending{std::move(k.id), std::move(k.wrapped),
-                             [](const result<log_position>&) {}, {}, destination::keys, true});
+    queue_.push_back(pending{std::move(k.id),
+                             std::move(k.wrapped),
+                             [](const result<log_position>&) {},
+                             {},
+                             destination::keys,
+                             true});
     queue_.push_back(
         pending{std::move(key), std::move(value), std::move(handler), {}, destination::log});
     accepted_ += 2;
@@ -348,9 +352,8 @@ void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
   constexpr std::chrono::milliseconds recheck{2};
   const auto deadline = clock::now() + cfg_.delivery;
   for (;;) {
-    if (cfg_.board &&
-        cfg_.board->wait_past(topic, cfg_.partition(), last,
-                              std::min(deadline, clock::now() + recheck)))
+    if (cfg_.board && cfg_.board->wait_past(topic, cfg_.partition(), last,
+                                            std::min(deadline, clock::now() + recheck)))
       return;
     std::int64_t low = 0;
     std::int64_t stable = 0;

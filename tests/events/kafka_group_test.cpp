@@ -560,7 +560,8 @@ TEST_CASE("a commit is answered once readers see it, also when a subscription wa
   auto log = member_alone(o, l);
   // A subscription of the log itself, as a server's projection runner is: the writers' wait for
   // visibility wakes on what it reads (detail::visibility_board) instead of asking the broker.
-  auto sub = log->subscribe({}, [](std::span<const log_record>) -> result<void> { return success(); });
+  auto sub =
+      log->subscribe({}, [](std::span<const log_record>) -> result<void> { return success(); });
   REQUIRE(sub.has_value());
   for (int round = 0; round < 10; ++round) {
     ack_collector acks;
