@@ -24,6 +24,7 @@
 #include "projections/key_replica.h"
 #include "projections/key_store.h"
 #include "tests/privacy/group_support.h"
+#include "tests/privacy/key_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
@@ -34,36 +35,7 @@ namespace {
 
 constexpr std::int32_t partitions = test::group_partitions;
 
-// One server's key store and its replica of the keys topic; with `journal`, the store copies the
-// keys the log's journal commits (as serve attaches it).
-struct key_server {
-  std::unique_ptr<projections::key_store> keys;
-  std::unique_ptr<projections::key_replica> replica;
-
-  key_server(events::event_log& log, const std::string& dir, const events::secret_key& master,
-             bool journal) {
-    auto ks = projections::key_store::open(dir, master);
-    REQUIRE_MESSAGE(ks.has_value(), (ks ? std::string{} : ks.error().message()));
-    keys = std::move(ks).value();
-    if (journal) {
-      REQUIRE(events::journal_of(log) != nullptr);
-      REQUIRE(keys->use_journal(*events::journal_of(log)).has_value());
-    }
-    auto r = projections::key_replica::start(*log.keys(), *keys, master, {});
-    REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message()));
-    replica = std::move(r).value();
-  }
-  ~key_server() {
-    replica.reset();  // before the store it writes to
-    keys.reset();
-  }
-  std::optional<std::string> key_of(const case_id& id) {
-    auto k = keys->get(id);
-    REQUIRE_MESSAGE(k.has_value(), (k ? std::string{} : k.error().message()));
-    if (!k.value()) return std::nullopt;
-    return std::string(k.value()->view());
-  }
-};
+using test::key_server;
 
 // Appends `record` for `id` with its key through the log's journal and returns the outcome; the
 // handler also says whether `keys` held the key when it ran (the key before the answer).
@@ -93,8 +65,8 @@ journaled_append append_with_key(events::event_log& log, projections::key_store*
 
 TEST_CASE("a key committed with its record is in the key store at the answer and after a crash") {
   test::two_servers s("kjournal");  // A owns every partition; B is no member
-  auto a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master, true);
-  key_server b(*s.b_log, s.dir.sub("b"), s.master, false);
+  auto a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master, projections::away_options{}, true);
+  key_server b(*s.b_log, s.dir.sub("b"), s.master);
 
   const case_id first{"410100-20261202-000001"}, second{"410100-20261202-000002"};
   const auto key_1 = events::secret_key::random(), key_2 = events::secret_key::random();
@@ -133,7 +105,7 @@ TEST_CASE("a key committed with its record is in the key store at the answer and
     CHECK(held.value().empty());  // only the keys topic has it now
   }
   // At start the replica applies the keys topic from the store's offsets: the key is found.
-  a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master, true);
+  a = std::make_unique<key_server>(*s.a_log, s.dir.sub("a"), s.master, projections::away_options{}, true);
   auto held = a->keys->held({first, second});
   REQUIRE(held.has_value());
   CHECK(held.value().size() == 2);
@@ -143,8 +115,8 @@ TEST_CASE("a key committed with its record is in the key store at the answer and
 
 TEST_CASE("a fenced writer commits neither the key nor the record it journaled") {
   test::two_servers s("kjournal");
-  key_server a(*s.a_log, s.dir.sub("a"), s.master, true);
-  key_server b(*s.b_log, s.dir.sub("b"), s.master, false);
+  key_server a(*s.a_log, s.dir.sub("a"), s.master, projections::away_options{}, true);
+  key_server b(*s.b_log, s.dir.sub("b"), s.master);
 
   const case_id id{"410100-20261202-000007"};
   const auto p = events::partition_for(id(), partitions);
@@ -171,8 +143,8 @@ TEST_CASE("a fenced writer commits neither the key nor the record it journaled")
 
 TEST_CASE("a shred of a key committed with its record deletes it on every server for good") {
   test::two_servers s("kjournal");
-  key_server a(*s.a_log, s.dir.sub("a"), s.master, true);
-  auto b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, false);
+  key_server a(*s.a_log, s.dir.sub("a"), s.master, projections::away_options{}, true);
+  auto b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
 
   const case_id id{"410100-20261202-000011"}, kept{"410100-20261202-000012"};
   for (const auto& c : {id, kept}) {
@@ -191,7 +163,7 @@ TEST_CASE("a shred of a key committed with its record deletes it on every server
   CHECK_FALSE(stored.value().has_value());
   // B restarted from its own offsets: still gone; the other case's key stays everywhere.
   b.reset();
-  b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master, false);
+  b = std::make_unique<key_server>(*s.b_log, s.dir.sub("b"), s.master);
   CHECK_FALSE(b->key_of(id).has_value());
   CHECK(b->key_of(kept).has_value());
   CHECK(a.key_of(kept).has_value());
