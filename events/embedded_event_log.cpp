@@ -16,6 +16,7 @@
 #include "events/acknowledgements.h"
 #include "events/burst_source.h"
 #include "events/errc.h"
+#include "events/kafka_event_log.h"
 #include "events/key_journal.h"
 #include "events/storage/big_endian.h"
 #include "events/storage/key.h"
@@ -581,7 +582,7 @@ result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& op
 
 key_journal* journal_of(event_log& log) {
   auto* embedded = dynamic_cast<embedded_event_log*>(&log);
-  return embedded ? embedded->journal() : nullptr;
+  return embedded ? embedded->journal() : kafka_journal_of(log);
 }
 
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {

@@ -35,8 +35,9 @@ struct embedded_log_options {
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options);
 
 class key_journal;
-// The key journal (events/key_journal.h) of an embedded log opened for writing; null for a
-// read-only one and for any other log. It lives as long as the log.
+// The key journal (events/key_journal.h) of a log: an embedded log opened for writing, a Kafka
+// log with a group (kafka_journal_of); null for a read-only one and for any other log. It
+// lives as long as the log.
 key_journal* journal_of(event_log& log);
 
 // The embedded log's stored layout (notation of events/storage/key.h), for the log itself and

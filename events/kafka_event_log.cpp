@@ -12,12 +12,14 @@
 #include "events/detail/kafka_key_log.h"
 #include "events/detail/kafka_reader.h"
 #include "events/detail/kafka_transactions.h"
+#include "events/detail/kafka_visibility.h"
 #include "events/detail/rdkafka_admin.h"
 #include "events/detail/rdkafka_consumer.h"
 #include "events/detail/rdkafka_group.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
 #include "events/errc.h"
+#include "events/key_journal.h"
 #include "events/periodic.h"
 
 namespace caseline::events {
@@ -150,11 +152,19 @@ properties transactional_producer_properties(const kafka_log_options& o) {
 // partition at a time, in offset order. Lifecycle: starts in its constructor, stops on the
 // handler's first error, on a consumer error that retrying cannot fix, or in the destructor
 // (which joins the thread). Owns its consumer. Thread-safety: failure() from any thread.
+//
+// Before each batch reaches the handler it tells `board` how far it has read (the proof that a
+// committed transaction is visible, which a writer of this process waits for: txn_writer).
 class kafka_subscription final : public subscription {
  public:
   kafka_subscription(detail::handle_ptr rk, std::map<std::int32_t, std::int64_t> from,
-                     event_log::batch_handler handler)
-      : rk_(std::move(rk)), next_(std::move(from)), handler_(std::move(handler)) {
+                     event_log::batch_handler handler,
+                     std::shared_ptr<detail::visibility_board> board, std::string topic)
+      : rk_(std::move(rk)),
+        next_(std::move(from)),
+        handler_(std::move(handler)),
+        board_(std::move(board)),
+        topic_(std::move(topic)) {
     thread_ = std::thread([this] { run(); });
   }
 
@@ -189,8 +199,34 @@ class kafka_subscription final : public subscription {
         if (!m) break;
         msgs.push_back(std::move(m));
       }
+      tell_board(msgs);
       if (!deliver(msgs)) return;
     }
+  }
+
+  // How far each partition of `msgs` reaches: a record's next offset, or the end-of-partition
+  // offset (the last stable offset).
+  void tell_board(const std::vector<detail::message_ptr>& msgs) {
+    if (!board_) return;
+    std::vector<std::pair<std::int32_t, std::int64_t>> reach;
+    for (const auto& m : msgs) {
+      std::int64_t next = -1;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        next = m->offset;
+      } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        next = m->offset + 1;
+      } else {
+        continue;
+      }
+      auto it = std::find_if(reach.begin(), reach.end(),
+                             [&](const auto& r) { return r.first == m->partition; });
+      if (it == reach.end()) {
+        reach.emplace_back(m->partition, next);
+      } else {
+        it->second = std::max(it->second, next);
+      }
+    }
+    for (const auto& [p, next] : reach) board_->seen(topic_, p, next);
   }
 
   // Splits what was polled into runs of one partition (order within a partition is kept) and
@@ -241,10 +277,61 @@ class kafka_subscription final : public subscription {
   detail::handle_ptr rk_;
   std::map<std::int32_t, std::int64_t> next_;  // owned by the thread
   event_log::batch_handler handler_;
+  const std::shared_ptr<detail::visibility_board> board_;
+  const std::string topic_;
   mutable std::mutex mutex_;
   std::optional<error> failure_;  // guarded by mutex_
   std::atomic<bool> stop_{false};
   std::thread thread_;
+};
+
+// ------------------------------------------------------------------------------- key journal
+
+// The Kafka log's key journal with a group (events/key_journal.h): the journal is the keys topic.
+// A new case's wrapped key is produced to keys partition p in the very transaction of the case's
+// record (p's fenced writer, txn_writer::append_with_key), so one commit makes both durable and a
+// fenced writer commits neither; once committed, the writer hands the keys to the key store
+// (on_durable) before the record's handler runs.
+//
+// Nothing is kept beside the topic, so there is nothing to copy at start, to erase or to purge
+// here: the keys topic is the group's replicated copy of its keys (events/key_log.h), which every
+// server's key replica applies from the offsets its key store holds (projections/key_replica.h);
+// a crash between a commit and the key store's copy leaves the key in the topic past those
+// offsets, and the replica applies it at start before the partition's commands are taken. A
+// shred commits the key's tombstone through the same writer (key_store::shred), which every
+// server applies and compaction removes from the topic: one design for a key committed alone
+// and a key committed with its record.
+//
+// Lifecycle: made and owned by the log with its group; outlives nothing of it. Thread-safety:
+// every member from any thread.
+class kafka_key_journal final : public key_journal {
+ public:
+  kafka_key_journal(detail::kafka_group& group, detail::journal_sink& sink, std::int32_t partitions)
+      : group_(group), sink_(sink), partitions_(partitions) {}
+
+  void append_with_key(std::string key, std::string value, journaled_key k,
+                       event_log::append_handler handler) override {
+    const partition_id p = partition_for(key, partitions_);
+    group_.append_with_key(p, std::move(key), std::move(value), std::move(k), std::move(handler));
+  }
+  void on_durable(durable_handler handler) override { sink_.set(std::move(handler)); }
+  // The keys topic past the key store's offsets is the key replica's to apply (above).
+  result<std::vector<journaled_key>> pending() override { return std::vector<journaled_key>{}; }
+  // The topic keeps the key: it is the group's copy of it.
+  result<void> erase(std::span<const std::string> ids) override {
+    (void)ids;
+    return success();
+  }
+  // The shred's tombstone, committed before this is called, removes the key from the topic.
+  result<void> purge(std::span<const std::string> ids) override {
+    (void)ids;
+    return success();
+  }
+
+ private:
+  detail::kafka_group& group_;
+  detail::journal_sink& sink_;
+  const std::int32_t partitions_;
 };
 
 // ----------------------------------------------------------------------------------------- log
@@ -261,6 +348,7 @@ class kafka_event_log final : public event_log {
                   std::unique_ptr<detail::kafka_reader> reader)
       : options_(std::move(options)), producer_(std::move(producer)), reader_(std::move(reader)) {
     if (!options_.group.empty()) {
+      board_ = std::make_shared<detail::visibility_board>();
       group_ = std::make_unique<detail::kafka_group>(
           detail::kafka_group::config{.topic = options_.topic,
                                       .partitions = options_.partitions,
@@ -271,7 +359,10 @@ class kafka_event_log final : public event_log {
                                       .delivery = options_.timeouts.delivery,
                                       .init = options_.timeouts.delivery,
                                       .keys_topic = keys_topic_of(options_.topic),
-                                      .audio_topic = audio_topic_of(options_.topic)});
+                                      .audio_topic = audio_topic_of(options_.topic),
+                                      .board = board_.get(),
+                                      .journal = &journal_sink_});
+      journal_ = std::make_unique<kafka_key_journal>(*group_, journal_sink_, options_.partitions);
     }
     health_ = producer_->check(options_.timeouts.request);
     health_at_ = clock::now();
@@ -320,6 +411,11 @@ class kafka_event_log final : public event_log {
   }
 
   key_log* keys() override { return keys_.get(); }
+  key_journal* journal() { return journal_.get(); }
+  // The side topics' logs tell the main log's board what their subscriptions read, since the
+  // main log's writers write those topics too.
+  void use_board(std::shared_ptr<detail::visibility_board> board) { board_ = std::move(board); }
+  const std::shared_ptr<detail::visibility_board>& board() const { return board_; }
   // With a group: the keys topic's own log (no group), written through this log's writers.
   key_log* audio() override { return audio_.get(); }
   // With a group: the call audio's topic's own log, the same way.
@@ -360,7 +456,7 @@ class kafka_event_log final : public event_log {
     if (!rk) return std::move(rk).error();
     if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
     return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
-        std::move(rk).value(), std::move(offsets), std::move(handler)));
+        std::move(rk).value(), std::move(offsets), std::move(handler), board_, options_.topic));
   }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
@@ -405,11 +501,16 @@ class kafka_event_log final : public event_log {
   }
 
   const kafka_log_options options_;
+  // Before the group, whose writers use them. The board only with a group (or a group's side
+  // topic: use_board): without transactions nobody waits for visibility.
+  std::shared_ptr<detail::visibility_board> board_;
+  detail::journal_sink journal_sink_;
   std::unique_ptr<detail::rdkafka_producer> producer_;
   std::unique_ptr<detail::kafka_reader> reader_;
   std::unique_ptr<detail::kafka_group> group_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> keys_;  // with a group only
   std::unique_ptr<detail::kafka_key_log> audio_;  // with a group only
+  std::unique_ptr<kafka_key_journal> journal_;    // with a group only
   std::mutex health_mu_;
   result<void> health_{success()};  // guarded by health_mu_
   clock::time_point health_at_;     // guarded by health_mu_
@@ -482,16 +583,23 @@ result<std::unique_ptr<kafka_event_log>> open_topic(const kafka_log_options& opt
     k.group.clear();
     auto topic = open_topic(k, true);
     if (!topic) return std::move(topic).error();
+    topic.value()->use_board(log->board());
     log->attach_keys(std::move(topic).value(), k.topic, with_extra(common_properties(k), k));
     k.topic = audio_topic_of(options.topic);
     auto audio = open_topic(k, true);
     if (!audio) return std::move(audio).error();
+    audio.value()->use_board(log->board());
     log->attach_audio(std::move(audio).value(), k.topic, with_extra(common_properties(k), k));
   }
   return log;
 }
 
 }  // namespace
+
+key_journal* kafka_journal_of(event_log& log) {
+  auto* kafka = dynamic_cast<kafka_event_log*>(&log);
+  return kafka ? kafka->journal() : nullptr;
+}
 
 result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
   auto log = open_topic(options, false);

@@ -83,6 +83,12 @@ struct kafka_log_options {
 // (one metadata request a second).
 result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options);
 
+class key_journal;
+// The key journal (events/key_journal.h) of a Kafka log with a group: a new case's key in the
+// keys topic, in the very transaction of its record. Null for a log without a group and for any
+// other log; events::journal_of (events/embedded_event_log.h) asks here. Lives as long as the log.
+key_journal* kafka_journal_of(event_log& log);
+
 // The librdkafka producer properties the Kafka log uses for `options` (idempotent, acks=all,
 // bounded delivery timeout, linger, Nagle off, plus the extra properties), or bad_config for a
 // setting that would lose acknowledged events. For tools that produce with raw librdkafka (the

@@ -344,7 +344,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto keys = projections::key_store::open((data / "keys").string(), master.value(), &budget);
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
-  // The embedded log makes a new case's key durable with its record (events/key_journal.h).
+  // The embedded log and a Kafka group's log make a new case's key durable with its record
+  // (events/key_journal.h).
   if (events::key_journal* journal = events::journal_of(*p->log))
     if (auto r = p->keys->use_journal(*journal); !r) return r.error();
   // A group shares its data keys through the keys topic; a server with another master key is

@@ -122,7 +122,9 @@ void kafka_group::claim_pending() {
                           .init = cfg_.init,
                           .fenced_count = &fenced_,
                           .keys_topic = cfg_.keys_topic,
-                          .audio_topic = cfg_.audio_topic};
+                          .audio_topic = cfg_.audio_topic,
+                          .board = cfg_.board,
+                          .journal = cfg_.journal};
     wc.props["transactional.id"] = transactional_id(cfg_.group, cfg_.topic, p);
     const partition_claim claim{p, cfg_.advertise, cfg_.group,
                                 from_chrono(std::chrono::system_clock::now())};
@@ -238,29 +240,32 @@ void kafka_group::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   }
 }
 
-void kafka_group::append(partition_id p, std::string key, std::string value,
-                         event_log::append_handler handler) {
-  to_writer(p, std::move(key), std::move(value), std::move(handler), txn_writer::destination::log);
-}
-
-void kafka_group::append_side(txn_writer::destination to, partition_id p, std::string key,
-                              std::string value, event_log::append_handler handler) {
-  to_writer(p, std::move(key), std::move(value), std::move(handler), to);
-}
-
-void kafka_group::to_writer(partition_id p, std::string key, std::string value,
-                            event_log::append_handler handler, txn_writer::destination to) {
+template <typename Enqueue>
+void kafka_group::to_writer(partition_id p, event_log::append_handler& handler,
+                            const Enqueue& enqueue) {
   {
     std::shared_lock lk(writers_mu_);
     auto it = writers_.find(p());
-    if (it != writers_.end() &&
-        (to == txn_writer::destination::log ? it->second->append(key, value, handler)
-                                            : it->second->append_side(to, key, value, handler)))
-      return;
+    if (it != writers_.end() && enqueue(*it->second)) return;
   }
   refuse(std::move(handler),
          make_error(errc::not_owner, "partition " + std::to_string(p()) +
                                          " is not this server's (group " + cfg_.group + ")"));
+}
+
+void kafka_group::append(partition_id p, std::string key, std::string value,
+                         event_log::append_handler handler) {
+  to_writer(p, handler, [&](txn_writer& w) { return w.append(key, value, handler); });
+}
+
+void kafka_group::append_side(txn_writer::destination to, partition_id p, std::string key,
+                              std::string value, event_log::append_handler handler) {
+  to_writer(p, handler, [&](txn_writer& w) { return w.append_side(to, key, value, handler); });
+}
+
+void kafka_group::append_with_key(partition_id p, std::string key, std::string value,
+                                  journaled_key k, event_log::append_handler handler) {
+  to_writer(p, handler, [&](txn_writer& w) { return w.append_with_key(key, value, k, handler); });
 }
 
 void kafka_group::refuse(event_log::append_handler handler, error e) {

@@ -60,6 +60,8 @@ class kafka_group {
     std::chrono::milliseconds init{30'000};
     std::string keys_topic;  // the data keys' topic each writer also writes (empty: none)
     std::string audio_topic;  // the call audio's topic, the same way (empty: none)
+    visibility_board* board{};  // given to every writer (txn_writer::config::board)
+    journal_sink* journal{};    // given to every writer (txn_writer::config::journal)
   };
 
   explicit kafka_group(config cfg);
@@ -84,6 +86,10 @@ class kafka_group {
   // To a side topic (keys or audio) through p's writer, or errc::not_owner as above.
   void append_side(txn_writer::destination to, partition_id p, std::string key, std::string value,
                    event_log::append_handler handler);
+  // A record with a new case's key in the same transaction (txn_writer::append_with_key), or
+  // errc::not_owner as above.
+  void append_with_key(partition_id p, std::string key, std::string value, journaled_key k,
+                       event_log::append_handler handler);
   // Waits until every append issued before the call has been answered.
   result<void> flush(std::chrono::milliseconds timeout);
 
@@ -100,8 +106,10 @@ class kafka_group {
   void revoke(partition_id p, bool lost);
   // owns(p) false, the listener hears of it, p's writer finishes and is destroyed.
   void release(partition_id p, bool lost);
-  void to_writer(partition_id p, std::string key, std::string value,
-                 event_log::append_handler handler, txn_writer::destination to);
+  // Hands an append to p's writer: `enqueue(writer)` takes it (true) or leaves it (false); the
+  // handler of one left, or of one for a partition without a writer, gets not_owner.
+  template <typename Enqueue>
+  void to_writer(partition_id p, event_log::append_handler& handler, const Enqueue& enqueue);
   void refuse(event_log::append_handler handler, error e);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);

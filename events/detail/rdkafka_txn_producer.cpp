@@ -98,6 +98,28 @@ bool txn_writer::append_side(destination to, std::string& key, std::string& valu
   return to != destination::log && handle_of(to) && enqueue(key, value, handler, to);
 }
 
+bool txn_writer::append_with_key(std::string& key, std::string& value, journaled_key& k,
+                                 delivery_handler& handler) {
+  if (!keys_rkt_) return false;
+  {
+    std::lock_guard lk(mu_);
+    if (finishing_) return false;
+    // Queued together, so one transaction takes both: the key is committed with its record or
+    // neither is. Its own handler has nothing to answer (the record's does).
+    queue_.push_back(pending{std::move(k.id),
+                             std::move(k.wrapped),
+                             [](const result<log_position>&) {},
+                             {},
+                             destination::keys,
+                             true});
+    queue_.push_back(
+        pending{std::move(key), std::move(value), std::move(handler), {}, destination::log});
+    accepted_ += 2;
+  }
+  cv_.notify_all();
+  return true;
+}
+
 rd_kafka_topic_t* txn_writer::handle_of(destination to) const {
   switch (to) {
     case destination::keys:
@@ -296,6 +318,7 @@ void txn_writer::transact(std::vector<pending>& batch) {
   for (const destination t : {destination::log, destination::keys, destination::audio})
     if (last.at(static_cast<std::size_t>(t)) >= 0)
       wait_visible(topic_of(t), last.at(static_cast<std::size_t>(t)));
+  hand_over_keys(batch);
   for (auto& p : batch) {
     p.handler(log_position{cfg_.partition, log_offset{p.rep->offset}});
     {
@@ -306,14 +329,32 @@ void txn_writer::transact(std::vector<pending>& batch) {
   }
 }
 
+void txn_writer::hand_over_keys(std::vector<pending>& batch) {
+  if (!cfg_.journal) return;
+  std::vector<journaled_key> keys;
+  for (auto& p : batch)
+    if (p.journaled) keys.push_back(journaled_key{std::move(p.key), std::move(p.value)});
+  if (!keys.empty()) cfg_.journal->deliver(keys);
+}
+
 void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
   // The coordinator answers the commit once it is decided, and writes the partition's commit
   // marker right after: until then read_committed readers (and end_offset) stop below the
   // records. Answering only once the last stable offset has passed them keeps read-your-writes:
   // an acknowledged record is readable at its position at once. The producer handle's list-offsets
   // requests use read_committed (librdkafka's default isolation level).
+  //
+  // In a server a subscription of this process reads every partition it writes (the projection
+  // runner the log, the key replica the keys topic, the audio replica the audio topic): the
+  // wait wakes as soon as one of them has read past `last` (config::board), with no request to
+  // the broker. The list-offsets request after each `recheck` covers a partition that nothing
+  // here reads, or reads far behind (a catch-up).
+  constexpr std::chrono::milliseconds recheck{2};
   const auto deadline = clock::now() + cfg_.delivery;
   for (;;) {
+    if (cfg_.board && cfg_.board->wait_past(topic, cfg_.partition(), last,
+                                            std::min(deadline, clock::now() + recheck)))
+      return;
     std::int64_t low = 0;
     std::int64_t stable = 0;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
@@ -326,7 +367,8 @@ void txn_writer::wait_visible(const std::string& topic, std::int64_t last) {
                             {{"topic", topic}, {"partition", cfg_.partition()}, {"offset", last}}));
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds{2});  // the marker is being written
+    // The marker is being written.
+    if (!cfg_.board) std::this_thread::sleep_for(recheck);
   }
 }
 

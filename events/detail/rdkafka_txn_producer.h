@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "core/result.h"
+#include "events/detail/kafka_visibility.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/event_log.h"
+#include "events/key_journal.h"
 
 namespace caseline::events::detail {
 
@@ -28,8 +30,11 @@ namespace caseline::events::detail {
 // handlers with their positions, once the partition's last stable offset has passed them (readable
 // at once). With a keys topic (config::keys_topic), append_key writes data keys to that topic's
 // partition of the same number in the same transactions, so fencing stops them with the
-// appends (events/key_log.h). While a transaction is in flight new appends queue for the next
-// one (the batching). Outcomes: a transaction aborted (an abortable error, a failed delivery) ->
+// appends (events/key_log.h); append_with_key writes a new case's key there in the very
+// transaction of its record (the Kafka log's key journal, events/key_journal.h), so both commit
+// or neither does, and hands the committed keys to config::journal before the record's handler
+// runs. While a transaction is in flight new appends queue for the next one (the batching).
+// Outcomes: a transaction aborted (an abortable error, a failed delivery) ->
 // errc::unavailable, certainly not written; fenced or fatal -> errc::fenced when the commit was
 // never requested, errc::outcome_unknown when it was; after that the writer is stopped and every
 // later append gets errc::fenced (a fenced writer must never init again: it would fence the
@@ -59,6 +64,11 @@ class txn_writer {
     // empty: none.
     std::string keys_topic;
     std::string audio_topic;  // the call audio's (events/key_log.h), like keys_topic
+    // What this process's subscriptions have read (optional): the visibility wait after a commit
+    // wakes on it (wait_visible).
+    visibility_board* board{};
+    // Where keys appended with append_with_key go once committed (optional).
+    journal_sink* journal{};
   };
 
   // The claim record's position in `claimed_at` on success.
@@ -81,6 +91,11 @@ class txn_writer {
   }
   // The same for any side topic (destination::keys or destination::audio).
   bool append_side(destination to, std::string& key, std::string& value, delivery_handler& handler);
+  // An append with a new case's key `k` (the key journal): `k` goes to the keys topic in the same
+  // transaction as the record, and is handed to config::journal once committed, before `handler`
+  // runs. Refused like append_key without a keys topic.
+  bool append_with_key(std::string& key, std::string& value, journaled_key& k,
+                       delivery_handler& handler);
   // Waits until every append accepted before the call has been answered.
   result<void> flush(std::chrono::steady_clock::time_point deadline);
   // Stops taking appends, commits what is queued, answers all, joins. Idempotent.
@@ -101,6 +116,7 @@ class txn_writer {
     delivery_handler handler;
     std::unique_ptr<report> rep;
     destination to{destination::log};
+    bool journaled{false};  // a key of append_with_key: handed to config::journal once committed
   };
 
  private:
@@ -114,6 +130,8 @@ class txn_writer {
   // Waits (bounded by `delivery`) until read_committed readers see the offsets of `topic` up to
   // `last`.
   void wait_visible(const std::string& topic, std::int64_t last);
+  // Hands the batch's journaled keys (committed) to config::journal.
+  void hand_over_keys(std::vector<pending>& batch);
   bool enqueue(std::string& key, std::string& value, delivery_handler& handler, destination to);
   // The topic handle and name of a target (null for a side topic this writer has not).
   rd_kafka_topic_t* handle_of(destination to) const;

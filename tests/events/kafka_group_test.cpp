@@ -552,3 +552,30 @@ TEST_CASE("a crashed writer's open transaction holds readers back only until its
   REQUIRE_FALSE(records.empty());
   CHECK(is_gap(records.front().value));
 }
+
+TEST_CASE("a commit is answered once readers see it, also when a subscription wakes the wait") {
+  const auto o =
+      group_options(unique_topic("group-visible"), unique_topic("group"), "http://10.0.0.1:8080");
+  recording_listener l;
+  auto log = member_alone(o, l);
+  // A subscription of the log itself, as a server's projection runner is: the writers' wait for
+  // visibility wakes on what it reads (detail::visibility_board) instead of asking the broker.
+  auto sub =
+      log->subscribe({}, [](std::span<const log_record>) -> result<void> { return success(); });
+  REQUIRE(sub.has_value());
+  for (int round = 0; round < 10; ++round) {
+    ack_collector acks;
+    for (int i = 0; i < 8; ++i) acks.append(*log, case_key(round * 8 + i), "v");
+    for (const auto& a : acks.wait_for(8)) {
+      require_ok(a);
+      const log_position at = a.outcome.value();
+      // Answered only once the last stable offset passed it: readable at once, with no wait.
+      CHECK(end_of(*log, at.partition) > at.offset);
+      auto read = log->read(at.partition, at.offset, 1, std::chrono::milliseconds{0});
+      REQUIRE(read.has_value());
+      REQUIRE(read.value().size() == 1);
+      CHECK(read.value().front().key == a.key);
+    }
+  }
+  CHECK_FALSE(sub.value()->failure().has_value());
+}

@@ -28,6 +28,7 @@
 #include "projections/personal_data.h"
 #include "projections/registry_projection.h"
 #include "tests/privacy/group_support.h"
+#include "tests/privacy/key_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
@@ -38,33 +39,7 @@ namespace {
 
 constexpr std::int32_t partitions = test::group_partitions;
 
-// One server's key store and its replica of the keys topic.
-struct key_server {
-  std::unique_ptr<projections::key_store> keys;
-  std::unique_ptr<projections::key_replica> replica;
-
-  key_server(events::event_log& log, const std::string& dir, const events::secret_key& master,
-             const projections::away_options& away = {}) {
-    auto ks = projections::key_store::open(dir, master);
-    REQUIRE_MESSAGE(ks.has_value(), (ks ? std::string{} : ks.error().message()));
-    keys = std::move(ks).value();
-    projections::key_replica::options o;
-    o.away = away;
-    auto r = projections::key_replica::start(*log.keys(), *keys, master, o);
-    REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message()));
-    replica = std::move(r).value();
-  }
-  ~key_server() {
-    replica.reset();  // before the store it writes to
-    keys.reset();
-  }
-  std::optional<std::string> key_of(const case_id& id) {
-    auto k = keys->get(id);
-    REQUIRE_MESSAGE(k.has_value(), (k ? std::string{} : k.error().message()));
-    if (!k.value()) return std::nullopt;
-    return std::string(k.value()->view());
-  }
-};
+using test::key_server;
 
 }  // namespace
 
