@@ -70,34 +70,17 @@ case_summary summarize(const core::case_state& s) {
   return c;
 }
 
-result<void> case_index_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {
-  const std::string& id = e.env.case_id();
-  auto it = states_.find(id);
-  if (it == states_.end()) {
-    auto stored = case_reader(store_).get(e.env.case_id);
-    if (!stored) return stored.error();
-    core::case_state st;
-    if (stored.value()) {
-      st = std::move(stored.value()->state);
-    } else {
-      st.id = e.env.case_id;
-    }
-    it = states_.emplace(id, touched{st, st}).first;
-  }
-  it->second.now = core::evolve(std::move(it->second.now), e.event, e.env.recorded_at);
-  return success();
-}
-
 result<void> case_index_projection::prepare_commit(rocksdb::WriteBatch& batch) {
-  for (const auto& [id, t] : states_) {
+  for (const auto& [id, t] : cases_.touched()) {
+    const core::case_state& now = t.now.state;
     const auto old_scopes = scopes_of(t.before);
-    const auto new_scopes = scopes_of(t.now);
+    const auto new_scopes = scopes_of(now);
     for (const auto& sc : old_scopes)
-      if (!new_scopes.contains(sc) || t.before.received_on != t.now.received_on)
+      if (!new_scopes.contains(sc) || t.before.received_on != now.received_on)
         batch.Delete(store_.cf(family::case_index), row_key(sc, t.before.received_on, id));
-    const std::string value = encode(summarize(t.now));
+    const std::string value = encode(summarize(now));
     for (const auto& sc : new_scopes)
-      batch.Put(store_.cf(family::case_index), row_key(sc, t.now.received_on, id), value);
+      batch.Put(store_.cf(family::case_index), row_key(sc, now.received_on, id), value);
   }
   return success();
 }

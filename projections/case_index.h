@@ -10,6 +10,7 @@
 #include "core/authorization.h"
 #include "core/case_state.h"
 #include "core/result.h"
+#include "projections/case_projection.h"
 #include "projections/projection.h"
 #include "projections/store.h"
 
@@ -40,25 +41,22 @@ case_summary summarize(const core::case_state& s);
 //   "*"          every case (the provincial center, auditors).
 // Key: scope, 0, YYYYMMDD received_on, 0, case id -> case_summary. When a batch changes a
 // case's scopes, the rows of scopes it left are deleted in the same batch.
-// apply() runs on the runner's thread only; it folds the state itself (core::evolve) from the
-// case rows stored before the batch, and prepare_commit() replaces each touched case's rows once
-// per batch, from its rows when the batch began to its rows after the batch's last event.
+// Runner's thread only. It folds nothing itself: prepare_commit() replaces each case the batch
+// touched once, from its rows when the batch began to its rows after the batch's last event,
+// both derived from the states the case projection folded (case_projection::touched()), which
+// must come before it in the runner's order (projection_set does).
 class case_index_projection final : public projection {
  public:
-  explicit case_index_projection(store& s) : store_(s) {}
+  case_index_projection(store& s, const case_projection& cases) : store_(s), cases_(cases) {}
   std::string_view name() const override { return "case_index"; }
-  void begin_batch() override { states_.clear(); }
-  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> apply(const decoded_event& /*e*/, rocksdb::WriteBatch& /*batch*/) override {
+    return success();
+  }
   result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
-  void end_batch(bool) override { states_.clear(); }
 
  private:
-  struct touched {
-    core::case_state before;  // as stored when the batch began (rows to replace)
-    core::case_state now;     // after the batch's events
-  };
   store& store_;
-  std::map<std::string, touched> states_;  // cases touched by the current batch
+  const case_projection& cases_;
 };
 
 struct list_query {

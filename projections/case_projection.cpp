@@ -71,7 +71,7 @@ void case_projection::begin_batch() {
 // closures counted). One key per row and batch, however many of the batch's events moved it (a
 // counter the batch read but did not raise is written again with its stored value).
 result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
-  for (const auto& [id, row] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(row));
+  for (const auto& [id, t] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(t.now));
   for (const auto& [key, c] : counters_)
     batch.Put(store_.cf(family::counters), key, storage::be64_value(c));
   for (const auto& [key, t] : tallies_)
@@ -97,9 +97,10 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
     } else {
       row.state.id = e.env.case_id;
     }
-    found = rows_.emplace(id, std::move(row)).first;
+    core::case_state before = row.state;
+    found = rows_.emplace(id, touched_case{std::move(before), std::move(row)}).first;
   }
-  case_row& row = found->second;
+  case_row& row = found->second.now;
   const auto broken = events::follows(row.state.version, row.last_hash, e.env);
   if (broken && broken != events::chain_fault::hash)
     return make_error(events::errc::corrupt_record,

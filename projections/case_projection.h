@@ -18,20 +18,34 @@ namespace caseline::projections {
 // where the log holds it and its stored bytes, byte for byte the log's), the highest case-id
 // sequence used per center, day and partition of the log (counters: the ids a partition's owner
 // gives out, case_writer.h) and the revisit sample's tally per partition, center and month
-// (counters, "revisit/..."; core/sla.h). Used by the runner's thread only.
+// (counters, "revisit/..."; core/sla.h). It folds each event into its case's state once
+// (core::evolve); the case index and the queues derive their rows from the states it holds for
+// the batch (touched()), instead of folding the same events again from rows of their own. Used
+// by the runner's thread only.
 class case_projection final : public projection {
  public:
+  // A case the current batch touched: its state as stored when the batch began, and its row
+  // after the batch's events applied so far.
+  struct touched_case {
+    core::case_state before;
+    case_row now;
+  };
+
   explicit case_projection(store& s) : store_(s) {}
   std::string_view name() const override { return "cases"; }
   void begin_batch() override;
   result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
   result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
   void end_batch(bool committed) override;
+  // The cases the current batch touched, by case id: valid from the batch's applies until its
+  // end_batch, so the projections after this one in the runner's order read them in their
+  // prepare_commit.
+  const std::map<std::string, touched_case>& touched() const { return rows_; }
 
  private:
   store& store_;
   // Rows written in the current batch, read before the store (the batch is not committed yet).
-  std::map<std::string, case_row> rows_;
+  std::map<std::string, touched_case> rows_;
   std::map<std::string, std::uint64_t> counters_;
   std::map<std::string, core::revisit_tally> tallies_;
 };

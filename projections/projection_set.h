@@ -26,10 +26,10 @@ class projection_set {
  public:
   explicit projection_set(store& s)
       : cases_(s),
-        index_(s),
+        index_(s, cases_),
         registry_(s),
         calendar_(s),
-        queues_(s),
+        queues_(s, cases_),
         reports_(s),
         retention_(s),
         keys_(s),

@@ -121,32 +121,12 @@ std::optional<queue_item> queue_entry(const core::case_state& s) {
   return item;
 }
 
-result<void> queue_projection::apply(const decoded_event& e, rocksdb::WriteBatch& /*batch*/) {
-  const std::string& id = e.env.case_id();
-  auto found = states_.find(id);
-  if (found == states_.end()) {
-    auto stored = detail::read_row<core::case_state>(store_, family::queue_cases, id, "queue case state");
-    if (!stored) return stored.error();
-    const bool known = stored.value().has_value();
-    core::case_state state = std::move(stored).value().value_or(core::case_state{});
-    if (!known) state.id = e.env.case_id;
-    found = states_.emplace(id, touched{state, state}).first;
-  }
-  core::case_state& state = found->second.now;
-  state = core::evolve(std::move(state), e.event, e.env.recorded_at);
-  // Personal data never leaves the case projection: the queues need none of it.
-  state.caller = {};
-  state.content.clear();
-  state.recording.reset();
-  return success();
-}
-
 // Each touched case's rows are replaced once per batch: from its rows when the batch began to
 // its rows after the batch's last event.
 result<void> queue_projection::prepare_commit(rocksdb::WriteBatch& batch) {
-  for (const auto& [id, t] : states_) {
+  for (const auto& [id, t] : cases_.touched()) {
     const row_set before = rows_of(t.before);
-    const row_set after = rows_of(t.now);
+    const row_set after = rows_of(t.now.state);
     for (const auto& [key, value] : before)
       if (!after.contains(key)) batch.Delete(store_.cf(key.first), key.second);
     for (const auto& [key, value] : after) {
@@ -154,7 +134,6 @@ result<void> queue_projection::prepare_commit(rocksdb::WriteBatch& batch) {
       if (old == before.end() || old->second != value)
         batch.Put(store_.cf(key.first), key.second, value);
     }
-    batch.Put(store_.cf(family::queue_cases), id, detail::encode_row(t.now));
   }
   return success();
 }

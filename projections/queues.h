@@ -14,6 +14,7 @@
 #include <cereal/types/optional.hpp>
 
 #include "core/case_state.h"
+#include "projections/case_projection.h"
 #include "projections/projection.h"
 #include "projections/sla_index.h"
 #include "projections/store.h"
@@ -65,28 +66,25 @@ struct queue_item {
 // The queue entry of a case in a given state, if it waits for anything.
 std::optional<queue_item> queue_entry(const core::case_state& s);
 
-// Maintains family::queue_cases (each case's state with the personal fields cleared: caller,
-// content, recording), family::queues and the deadline index (family::sla_deadlines,
-// family::sla_remind). For each event it folds the case's state, derives its rows before and
-// after, and deletes or writes the difference, so the rows are a pure function of the log:
-// a rebuild writes the same bytes. Used by the runner's thread only.
+// Maintains family::queues and the deadline index (family::sla_deadlines, family::sla_remind).
+// It folds nothing itself: for each case the batch touched it derives the case's rows from its
+// state when the batch began and after the batch's last event, as the case projection folded
+// them (case_projection::touched(), which must come before it in the runner's order;
+// projection_set does), and deletes or writes the difference, so the rows are a pure function of
+// the log: a rebuild writes the same bytes. family::queue_cases (a copy of each case's state) is
+// no longer written. Used by the runner's thread only.
 class queue_projection final : public projection {
  public:
-  explicit queue_projection(store& s) : store_(s) {}
+  queue_projection(store& s, const case_projection& cases) : store_(s), cases_(cases) {}
   std::string_view name() const override { return "queues"; }
-  void begin_batch() override { states_.clear(); }
-  result<void> apply(const decoded_event& e, rocksdb::WriteBatch& batch) override;
+  result<void> apply(const decoded_event& /*e*/, rocksdb::WriteBatch& /*batch*/) override {
+    return success();
+  }
   result<void> prepare_commit(rocksdb::WriteBatch& batch) override;
-  void end_batch(bool /*committed*/) override { states_.clear(); }
 
  private:
-  struct touched {
-    core::case_state before;  // as stored when the batch began (rows to replace)
-    core::case_state now;     // after the batch's events
-  };
   store& store_;
-  // States of the cases the current (uncommitted) batch touched, read before the store.
-  std::map<std::string, touched> states_;
+  const case_projection& cases_;
 };
 
 // What a queue's page asks for (GET /v1/queues/{queue}?center=&unit=&cursor=&limit=, parsed by

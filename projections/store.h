@@ -25,7 +25,7 @@ enum class family : std::size_t {
   registry,     // keys::registry: units, calendar years, both streams' heads
   access_log,   // keys::access -> who read which case (access_log.h)
   // worklists and reports: work queues, deadline index, statutory report counters
-  queue_cases,      // case id -> the case's slim state (queues.h: personal fields cleared)
+  queue_cases,      // no longer written (layout 5); kept so that older stores open
   queues,           // keys::queue -> queue_item (queues.h)
   sla_deadlines,    // keys::deadline -> deadline_row (sla_index.h)
   sla_remind,       // keys::remind -> deadline_row, until reminded (sla_index.h)

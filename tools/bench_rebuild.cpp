@@ -1,5 +1,6 @@
 #include "tools/bench_rebuild.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -307,6 +308,49 @@ std::optional<double> db_bench_fillbatch(const std::string& program, const fs::p
   return ops;
 }
 
+// The generator's version, in the marker of a kept log: raise it when generate_log writes other
+// records for the same parameters, so a log generated before is not reused.
+constexpr int generator_version = 1;
+
+std::string log_marker(const bench_rebuild_options& o) {
+  return fmt::format("caseline bench rebuild log: generator {}, events {}, partitions {}, seed {}",
+                     generator_version, o.events, o.partitions, o.seed);
+}
+
+// What a kept log holds, from its marker (`<log_dir>/generated`: the parameters, then the
+// counts), when it was generated with these parameters. The marker is written only once the log
+// is flushed, so a generation that was interrupted is never reused.
+std::optional<generated_log> kept_log(const fs::path& log_dir, const bench_rebuild_options& o) {
+  std::ifstream in(log_dir / "generated");
+  std::string first;
+  generated_log g;
+  if (!std::getline(in, first) || first != log_marker(o)) return std::nullopt;
+  if (!(in >> g.cases >> g.records >> g.events)) return std::nullopt;
+  return g;
+}
+
+result<void> keep_marker(const fs::path& log_dir, const bench_rebuild_options& o,
+                         const generated_log& g) {
+  const fs::path tmp = log_dir / "generated.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << log_marker(o) << "\n" << g.cases << " " << g.records << " " << g.events << "\n";
+    if (!out.flush()) return make_error(events::errc::unavailable, "cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, log_dir / "generated", ec);
+  if (ec)
+    return make_error(events::errc::unavailable, "cannot write the log's marker: " + ec.message());
+  return success();
+}
+
+// Whether `inner` is `outer` or lies under it.
+bool within(const fs::path& outer, const fs::path& inner) {
+  const fs::path a = fs::weakly_canonical(outer);
+  const fs::path b = fs::weakly_canonical(inner);
+  return std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first == a.end();
+}
+
 }  // namespace
 
 int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::ostream& err,
@@ -316,24 +360,61 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
     err << "caseline bench rebuild: " << cal.error().message() << "\n";
     return 2;
   }
-  const auto made = fresh_bench_dir(o.dir, fmt::format("caseline-bench-rebuild-{}", o.seed), err);
+  const std::string work =
+      o.dir.empty()
+          ? (fs::temp_directory_path() / fmt::format("caseline-bench-rebuild-{}", o.seed)).string()
+          : o.dir;
+  const bool keep_log = !o.log_dir.empty();
+  if (keep_log && within(work, o.log_dir)) {
+    err << "caseline bench rebuild: --log-dir must lie outside the working folder " << work
+        << " (which is emptied)\n";
+    return 2;
+  }
+  const auto made = fresh_bench_dir(work, "", err);
   if (!made) return 1;
   const fs::path& dir = *made;
   std::error_code ec;
-  auto log = events::open_embedded_log({(dir / "log").string(), o.partitions});
+  const fs::path log_dir = keep_log ? fs::path(o.log_dir) : dir;
+  const std::optional<generated_log> kept = keep_log ? kept_log(log_dir, o) : std::nullopt;
+  if (keep_log && !kept) {
+    fs::remove_all(log_dir, ec);
+    fs::create_directories(log_dir, ec);
+    if (ec) {
+      err << "caseline bench rebuild: cannot create " << log_dir.string() << ": " << ec.message()
+          << "\n";
+      return 1;
+    }
+  }
+  auto log = events::open_embedded_log({(log_dir / "log").string(), o.partitions});
   if (!log) {
     err << "caseline bench rebuild: " << log.error().message() << "\n";
     return 1;
   }
-  const auto g0 = clock_type::now();
-  auto gen = generate_log(*log.value(), cal.value(), o.events, o.seed);
-  if (!gen) {
-    err << "caseline bench rebuild: generate: " << gen.error().message() << "\n";
-    return 1;
+  generated_log generated;
+  if (kept) {
+    generated = *kept;
+    out << fmt::format(
+        "log: {} events in {} records, {} cases, {} partitions (embedded, kept in {}"
+        " from an earlier run)\n",
+        generated.events, generated.records, generated.cases, o.partitions, log_dir.string());
+  } else {
+    const auto g0 = clock_type::now();
+    auto gen = generate_log(*log.value(), cal.value(), o.events, o.seed);
+    if (!gen) {
+      err << "caseline bench rebuild: generate: " << gen.error().message() << "\n";
+      return 1;
+    }
+    generated = gen.value();
+    if (keep_log)
+      if (auto r = keep_marker(log_dir, o, generated); !r) {
+        err << "caseline bench rebuild: " << r.error().message() << "\n";
+        return 1;
+      }
+    const double gen_s = std::chrono::duration<double>(clock_type::now() - g0).count();
+    out << fmt::format(
+        "log: {} events in {} records, {} cases, {} partitions (embedded, generated in {:.1f} s)\n",
+        generated.events, generated.records, generated.cases, o.partitions, gen_s);
   }
-  const double gen_s = std::chrono::duration<double>(clock_type::now() - g0).count();
-  out << fmt::format("log: {} events in {} records, {} cases, {} partitions (embedded, generated in {:.1f} s)\n",
-                     gen.value().events, gen.value().records, gen.value().cases, o.partitions, gen_s);
 
   auto raw = raw_consume(*log.value());
   if (!raw) {

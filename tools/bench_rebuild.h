@@ -19,6 +19,10 @@ struct bench_rebuild_options {
   std::uint64_t events{1'000'000};  // at least this many events are generated
   std::int32_t partitions{8};
   std::string dir;                  // working folder; default a fresh one under the temp dir
+  // Where the generated log is kept, outside `dir`: a run finding there the log of the same
+  // events, partitions and seed (and generator) reuses it instead of generating it again; empty:
+  // generated into `dir` and removed with it.
+  std::string log_dir;
   std::string calendar_file;
   std::uint64_t seed{12328};
   std::string db_bench{"db_bench"};  // empty: skip it

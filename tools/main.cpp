@@ -432,6 +432,8 @@ int main(int argc, char** argv) {
   brb_cmd->add_option("--events", brb.events)->capture_default_str();
   brb_cmd->add_option("--partitions", brb.partitions)->capture_default_str();
   brb_cmd->add_option("--dir", brb.dir);
+  brb_cmd->add_option("--log-dir", brb.log_dir,
+                      "keep the generated log here and reuse it (same events, partitions, seed)");
   brb_cmd->add_option("--seed", brb.seed)->capture_default_str();
   brb_cmd->add_option("--db-bench", brb.db_bench, "db_bench program; empty to skip")
       ->capture_default_str();

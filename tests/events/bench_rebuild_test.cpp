@@ -1,0 +1,83 @@
+// `caseline bench rebuild --log-dir`: the generated log is kept and reused by a later run of the
+// same events, partitions and seed, and generated again for other parameters. Figures are not
+// judged (benchmarks never fail CI); which log a run measured is.
+#include "tools/bench_rebuild.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "tests/support/environment.h"
+#include "tests/support/temp_dir.h"
+
+using namespace caseline;
+
+namespace {
+
+struct run_result {
+  int rc{0};
+  std::string out;
+  tools::bench_rebuild_figures figures;
+};
+
+run_result run(const tools::bench_rebuild_options& o) {
+  std::ostringstream out, err;
+  run_result r;
+  r.rc = tools::run_bench_rebuild(o, out, err, &r.figures);
+  r.out = out.str() + err.str();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for the same run") {
+  test::temp_dir dir;
+  tools::bench_rebuild_options o;
+  o.events = 3000;
+  o.partitions = 2;
+  o.dir = dir.sub("work");
+  o.log_dir = dir.sub("kept");
+  o.db_bench.clear();
+  o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
+
+  const run_result first = run(o);
+  INFO(first.out);
+  REQUIRE(first.rc == 0);
+  CHECK(first.out.find("generated in") != std::string::npos);
+  REQUIRE(std::filesystem::exists(std::filesystem::path(o.log_dir) / "generated"));
+
+  SUBCASE("the same parameters reuse the log: the same events are rebuilt, none generated") {
+    const run_result second = run(o);
+    INFO(second.out);
+    REQUIRE(second.rc == 0);
+    CHECK(second.out.find("from an earlier run") != std::string::npos);
+    CHECK(second.out.find("generated in") == std::string::npos);
+    CHECK(second.figures.events == first.figures.events);
+    CHECK(second.figures.keys_per_event == first.figures.keys_per_event);
+  }
+  SUBCASE("another seed generates the log again, in the same folder") {
+    o.seed = 7;
+    const run_result other = run(o);
+    INFO(other.out);
+    REQUIRE(other.rc == 0);
+    CHECK(other.out.find("generated in") != std::string::npos);
+    CHECK(other.out.find("from an earlier run") == std::string::npos);
+  }
+  SUBCASE("an interrupted generation (no marker) is not reused") {
+    std::filesystem::remove(std::filesystem::path(o.log_dir) / "generated");
+    const run_result again = run(o);
+    INFO(again.out);
+    REQUIRE(again.rc == 0);
+    CHECK(again.out.find("generated in") != std::string::npos);
+    CHECK(again.figures.events == first.figures.events);
+  }
+  SUBCASE("a log folder inside the working folder, which is emptied, is refused") {
+    o.log_dir = dir.sub("work") + "/kept";
+    const run_result refused = run(o);
+    CHECK(refused.rc == 2);
+    CHECK(refused.out.find("--log-dir") != std::string::npos);
+  }
+}
