@@ -55,3 +55,9 @@ class key_journal {
 };
 
 }  // namespace caseline::events
+
+// The Kafka log with a group is a key journal too: a new case's wrapped key goes to the group's
+// keys topic in the same transaction as the case's first record, and the key store takes it once
+// committed and visible. There pending() and erase() have nothing to do (the key replica applies
+// the keys topic from its stored offsets at start), and a shred is the keys topic's tombstone,
+// the group's one design for every key; purge() does nothing.

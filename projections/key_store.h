@@ -59,12 +59,12 @@ class key_replication {
 // handlers of that group, each with the group's outcome. A handler never runs before its key is
 // durable, and a failed write fails every handler of its group (none of those keys is cached).
 //
-// With a key journal (use_journal: the embedded log), a new case's key is not written here
-// before its record: the case writer appends it with the record (one synced write for both, in
-// the log's database); the journal hands every such key here once durable (before its append's
-// handler runs), where it is written without a sync, and the committer then syncs this
-// database's WAL (one sync for many keys, off the answer's path) and erases those keys from the
-// journal. A shred deletes the key here and purges the journal's copy.
+// With a key journal (use_journal: the embedded log; a Kafka group's log), a new case's key is
+// not written here before its record: the case writer appends it with the record (one synced
+// write, or one transaction with the keys topic); the journal hands every such key here once
+// durable (before its append's handler runs), where it is written without a sync, and the
+// committer then syncs this database's WAL (off the answer's path) and erases those keys from the
+// journal (nothing to erase on Kafka). A shred deletes the key here and purges the journal's copy.
 //
 // In a group (replicate()), a replicated key is committed to the group's keys topic before it is
 // written here, a shred commits a tombstone for each key before deleting it here, a miss in `get`
