@@ -60,8 +60,9 @@ struct services {
       create_token{};
   // The write side of the tokens (revocation through the log); null: tokens are read-only.
   projections::token_writer* tokens{nullptr};
-  // The HTTP server's connection counters (http_server::connection_metrics), for /metrics.
-  std::function<std::vector<gauge_sample>()> connection_metrics{};
+  // Gauges of the server's other parts, for /metrics: the HTTP server's connection counters
+  // (http_server::connection_metrics), the reminder task's counters.
+  std::function<std::vector<gauge_sample>()> server_metrics{};
   // In a Kafka group (gateway/forwarding.h): which partitions this server decides commands for
   // now, which of them take new cases, and the advertised base URL of each partition's owner
   // (from its claim record) and of this server. Empty: no group, this server writes everything.

@@ -52,6 +52,8 @@ result<std::size_t> reminder_scheduler::tick(timestamp now) {
       on_done(k, std::move(r));
     });
   }
+  std::lock_guard lk(mu_);
+  ++passes_;  // after the submissions: a reader that sees it sees them in flight or done
   return submit.size();
 }
 
@@ -109,6 +111,15 @@ std::uint64_t reminder_scheduler::refused() const {
 std::uint64_t reminder_scheduler::failed() const {
   std::lock_guard lk(mu_);
   return failed_;
+}
+std::size_t reminder_scheduler::in_flight() const {
+  std::lock_guard lk(mu_);
+  return in_flight_.size();
+}
+
+std::uint64_t reminder_scheduler::passes() const {
+  std::lock_guard lk(mu_);
+  return passes_;
 }
 
 events::periodic_task start_reminders(reminder_scheduler& scheduler, const clock& clk,

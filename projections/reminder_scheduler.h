@@ -50,6 +50,8 @@ class reminder_scheduler {
   std::uint64_t no_ops() const;    // reminders the write side found already sent
   std::uint64_t refused() const;   // rule errors (the deadline was met meanwhile, ...)
   std::uint64_t failed() const;    // transient errors: retried at a later tick
+  std::size_t in_flight() const;   // submitted, outcome pending
+  std::uint64_t passes() const;    // ticks that read the list and submitted what was due
   // The last refusal or failure ("" if none), for the health endpoint and logs.
   std::string last_error() const;
   void note_error(std::string e);
@@ -65,7 +67,7 @@ class reminder_scheduler {
   std::condition_variable idle_cv_;
   std::set<std::string> in_flight_;  // remind keys submitted, outcome pending
   std::set<std::string> settled_;    // keys with an outcome, until the index drops them
-  std::uint64_t written_{0}, no_ops_{0}, refused_{0}, failed_{0};
+  std::uint64_t written_{0}, no_ops_{0}, refused_{0}, failed_{0}, passes_{0};
   std::string last_error_;
 };
 

@@ -28,7 +28,37 @@ std::optional<double> sample(const std::string& text, std::string_view name) {
   return std::strtod(text.c_str() + at + key.size(), nullptr);
 }
 
+// The sum of every sample of `name`, whatever its labels.
+double sum_of(const std::string& text, std::string_view name) {
+  double sum = 0;
+  std::size_t line = 0;
+  while (line < text.size()) {
+    std::size_t end = text.find('\n', line);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view l(text.data() + line, end - line);
+    if (l.starts_with(name) && l.size() > name.size() &&
+        (l[name.size()] == ' ' || l[name.size()] == '{'))
+      if (const auto space = l.rfind(' '); space != std::string_view::npos)
+        sum += std::strtod(std::string(l.substr(space + 1)).c_str(), nullptr);
+    line = end + 1;
+  }
+  return sum;
+}
+
 }  // namespace
+
+result<std::vector<double>> scrape_sums(const admin_target& server,
+                                        const std::vector<std::string>& names) {
+  auto m = admin_request(server, "GET", "/metrics");
+  if (!m) return m.error();
+  if (m.value().status != 200)
+    return make_error(events::errc::unavailable,
+                      "GET /metrics answered " + std::to_string(m.value().status));
+  std::vector<double> sums;
+  sums.reserve(names.size());
+  for (const auto& n : names) sums.push_back(sum_of(m.value().body, n));
+  return sums;
+}
 
 std::optional<std::filesystem::path> fresh_bench_dir(const std::string& dir,
                                                      const std::string& default_name,
@@ -80,6 +110,8 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
                                 "2048"};
   if (!o.kafka.empty()) args.insert(args.end(), {"--kafka", o.kafka, "--topic", o.topic});
   if (!o.calendar_file.empty()) args.insert(args.end(), {"--calendar", o.calendar_file});
+  if (o.reminder_interval_seconds != 0)
+    args.insert(args.end(), {"--reminder-interval", std::to_string(o.reminder_interval_seconds)});
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());

@@ -32,6 +32,10 @@ struct process_figures {
 // GET /metrics with a token that may read it (admin, analyst, auditor).
 result<process_figures> scrape_process_figures(const admin_target& server);
 
+// GET /metrics: for each name, the sum of its samples over all their labels (0 when it has none).
+result<std::vector<double>> scrape_sums(const admin_target& server,
+                                        const std::vector<std::string>& names);
+
 struct bench_server_options {
   std::string program;   // the caseline executable; empty: this process's own (/proc/self/exe)
   // A folder that does not exist yet (the server's first start), or one seeded before
@@ -45,6 +49,8 @@ struct bench_server_options {
   // The admin token of a folder seeded before: start() waits for the address only (the server
   // issues no bootstrap token on a log that holds tokens).
   std::string admin_token;
+  // `serve --reminder-interval` in seconds; 0: the server's default.
+  unsigned reminder_interval_seconds{0};
 };
 
 // Lifecycle: start() forks and execs `caseline serve` on 127.0.0.1:0 with a manual clock, the

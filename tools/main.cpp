@@ -345,6 +345,15 @@ int main(int argc, char** argv) {
   add_store_options(*audit_verify, audit.store);
 
   unsigned checkpoint_minutes = 5;
+  unsigned reminder_seconds = 5;
+  serve_cmd
+      ->add_option("--reminder-interval", reminder_seconds,
+                   "seconds between the reminder task's passes over passed deadlines (Art. 35; "
+                   "each pass sends at most 1,000; a moved clock or a published year starts one "
+                   "at once)")
+      ->envname("CASELINE_REMINDER_INTERVAL")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
   serve_cmd
       ->add_option("--checkpoint-interval", checkpoint_minutes,
                    "minutes between tamper-evidence checkpoints (0: none)")
@@ -507,6 +516,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
+  serve.reminder_interval = std::chrono::seconds(reminder_seconds);
   serve.store.group_session_timeout = std::chrono::seconds(group_session_seconds);
   {
     auto w = projections::parse_assessment_weights(assessment_weights);

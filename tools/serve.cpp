@@ -517,8 +517,30 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.tokens = p->token_writer.get();
   // The server is made below, before any request can arrive; stop() ends the api's workers (the
   // only callers) before the server is destroyed.
-  services.connection_metrics = [raw = p.get()] {
-    return raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
+  services.server_metrics = [raw = p.get()] {
+    auto gauges =
+        raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
+    const auto& r = *raw->reminders;
+    const char* help = "Art. 35 reminders the reminder task submitted, by outcome";
+    for (const auto& [outcome, n] :
+         {std::pair{"written", r.written()}, std::pair{"already_sent", r.no_ops()},
+          std::pair{"refused", r.refused()}, std::pair{"failed", r.failed()}})
+      gauges.push_back({"caseline_reminders_total",
+                        help,
+                        "counter",
+                        {{"outcome", outcome}},
+                        static_cast<double>(n)});
+    gauges.push_back({"caseline_reminder_passes_total",
+                      "Passes of the reminder task over the passed deadlines",
+                      "counter",
+                      {},
+                      static_cast<double>(r.passes())});
+    gauges.push_back({"caseline_reminders_in_flight",
+                      "Art. 35 reminders submitted whose outcome is pending",
+                      "gauge",
+                      {},
+                      static_cast<double>(r.in_flight())});
+    return gauges;
   };
   if (in_group) {
     services.writes = [w = p->writer.get()](events::partition_id q) { return w->accepts(q); };

@@ -25,6 +25,8 @@ void api::impl::set_clock(const scope_ptr& sc, answerer done) {
   auto t = parse_clock(sc->req.body);
   if (!t) return done.fail(t.error());
   s_.manual_clock->set(t.value());
+  // Deadlines the move passed are reminded now, not at the reminder task's next interval.
+  if (s_.clock_moved) s_.clock_moved();
   done(json_response(200, {{"now", to_rfc3339_shanghai(s_.manual_clock->now())}}));
 }
 

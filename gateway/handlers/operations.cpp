@@ -140,8 +140,8 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
                       "counter",
                       {{"kind", kind}},
                       static_cast<double>(count)});
-  if (s_.connection_metrics)
-    for (auto& g : s_.connection_metrics()) gauges.push_back(std::move(g));
+  if (s_.server_metrics)
+    for (auto& g : s_.server_metrics()) gauges.push_back(std::move(g));
   for (auto& g : process_gauges()) gauges.push_back(std::move(g));
   http_response r;
   r.content_type = "text/plain; version=0.0.4";

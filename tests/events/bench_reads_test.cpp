@@ -55,6 +55,10 @@ TEST_CASE("bench reads seeds each log's server through its writer and drives eve
   REQUIRE(f.baselines.size() == 2);
   for (const auto& b : f.baselines) CHECK(b.r.ok > 0);
   CHECK(out.str().find("kafka history, 2 conn.") != std::string::npos);
+  // The reminder task's pass after the clock moved settled before the reads, none during them.
+  CHECK(out.str().find("embedded: reminders written during the reads: 0\n") != std::string::npos);
+  CHECK(out.str().find("kafka: reminders written during the reads: 0\n") != std::string::npos);
+  CHECK(err.str().find("did not settle") == std::string::npos);
   CHECK(out.str().find("http layer only, 1 conn.") != std::string::npos);
 }
 

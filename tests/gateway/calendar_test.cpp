@@ -182,11 +182,20 @@ TEST_CASE("a rule error names its rule and article, and is never 404") {
 }
 
 TEST_CASE("the manual clock survives a restart; no reminder is dated after it") {
-  test_server s;
+  // The reminder task's timer out of reach: the clock's move itself starts its pass.
+  test_server s([](tools::serve_options& o) { o.reminder_interval = std::chrono::hours(1); });
   set_clock(s, "2026-12-01T10:00:00+08:00");
   const std::string id = s.receive();  // transfer due 2026-12-04
   set_clock(s, "2026-12-07T10:00:00+08:00");
   REQUIRE(eventually([&] { return events_of(s, id, "reminded").size() == 1; }));
+  // The reminder task's counters in /metrics: one written, none pending.
+  const auto metrics = s.get("/metrics", s.own["admin"]);
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("caseline_reminders_total{outcome=\"written\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.body.find("caseline_reminders_total{outcome=\"failed\"} 0\n") != std::string::npos);
+  CHECK(metrics.body.find("caseline_reminders_in_flight 0\n") != std::string::npos);
+  CHECK(metrics.body.find("caseline_reminder_passes_total 0\n") == std::string::npos);
   s.restart();
   const auto clock = s.get("/v1/admin/clock", s.own["admin"]);
   REQUIRE(clock.status == 200);
