@@ -34,7 +34,8 @@ class memory_budget {
   // A database under the budget: its memtables are charged to the shared cache.
   void apply(rocksdb::DBOptions& db) const;
   // A family under the budget: memtables of `write_buffer` bytes before a flush, its tables read
-  // through the shared cache with their index and filter blocks in it (those of level 0 pinned);
+  // through the shared cache with their index and filter blocks in it (those of level 0 pinned),
+  // partitioned in blocks of 4 KiB under a pinned top level, so that a large table's are cached;
   // with `bloom`, a Bloom filter (10 bits a key) in its tables and in its memtable, so that a
   // read of a key that is not there costs no search of the files (families read a key at a time).
   void apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer, bool bloom) const;

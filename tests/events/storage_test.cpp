@@ -8,9 +8,12 @@
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/write_batch.h>
 
 #include "events/errc.h"
+#include "events/storage/memory_budget.h"
 #include "events/storage/scan.h"
 #include "events/storage/status.h"
 #include "tests/support/temp_dir.h"
@@ -47,6 +50,12 @@ std::vector<std::string> keys_of(rocksdb::DB& db, const key_range& range) {
   });
   REQUIRE(r);
   return out;
+}
+
+// "case-" and `n` in 8 digits, so that the keys sort by number.
+std::string numbered_key(int n) {
+  std::string digits = std::to_string(n);
+  return "case-" + std::string(8 - digits.size(), '0') + digits;
 }
 
 }  // namespace
@@ -194,6 +203,46 @@ TEST_CASE("RocksDB statuses translate into retriable and fatal errors") {
   CHECK(e.code == events::errc::fatal);
   CHECK(e.detail == "read rows: Corruption: bad block");
   CHECK(from_rocksdb(rocksdb::Status::IOError(), "read").code == events::errc::fatal);
+}
+
+TEST_CASE("under the memory budget a large table's index and filter stay cached between reads") {
+  // A cache of 4 MiB is 8 shards of 512 KiB; the table below has 600,000 keys, so its Bloom
+  // filter alone is some 730 KiB, more than a shard holds. Whole, it would be read from the file
+  // again at every read.
+  temp_dir dir;
+  const memory_budget budget(4 << 20, 256 << 10);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.statistics = rocksdb::CreateDBStatistics();
+  budget.apply(options);
+  budget.apply(options, 8 << 20, /*bloom=*/true);
+  rocksdb::DB* raw = nullptr;
+  const auto opened = rocksdb::DB::Open(options, dir.path().string(), &raw);
+  REQUIRE_MESSAGE(opened.ok(), opened.ToString());
+  const std::unique_ptr<rocksdb::DB> db(raw);
+  for (int batch = 0; batch < 60; ++batch) {
+    rocksdb::WriteBatch wb;
+    for (int i = 0; i < 10'000; ++i) REQUIRE(wb.Put(numbered_key(batch * 10'000 + i), "v").ok());
+    REQUIRE(db->Write(rocksdb::WriteOptions(), &wb).ok());
+  }
+  // One table below level 0 (whose metadata would be pinned).
+  rocksdb::CompactRangeOptions all;
+  all.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  REQUIRE(db->CompactRange(all, nullptr, nullptr).ok());
+  std::string files;
+  REQUIRE(db->GetProperty("rocksdb.num-files-at-level0", &files));
+  CHECK(files == "0");
+
+  const auto misses = [&] {
+    return options.statistics->getTickerCount(rocksdb::BLOCK_CACHE_INDEX_MISS) +
+           options.statistics->getTickerCount(rocksdb::BLOCK_CACHE_FILTER_MISS);
+  };
+  std::string value;
+  REQUIRE(db->Get(rocksdb::ReadOptions(), "case-00300000", &value).ok());
+  const auto after_first = misses();
+  REQUIRE(db->Get(rocksdb::ReadOptions(), "case-00300000", &value).ok());
+  CHECK(db->Get(rocksdb::ReadOptions(), "case-00300000x", &value).IsNotFound());
+  CHECK(misses() == after_first);  // the second read found the partitions it needs cached
 }
 
 }  // namespace caseline::storage
