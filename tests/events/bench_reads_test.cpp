@@ -145,6 +145,12 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
   o.program = test::caseline_binary();
   o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
   o.db_bench = "";  // its own fixed size would dominate a smoke test
+  // A table written before, with its hand-written profile: the figures are replaced, the profile
+  // is kept.
+  {
+    std::ofstream before(o.out_file);
+    before << "# Benchmarks\n\nan old figure\n\n## Where the time goes\n\nthe profile of a test\n";
+  }
   std::ostringstream out, err;
   REQUIRE(tools::run_bench_all(o, out, err) == 0);
   INFO(out.str(), err.str());
@@ -166,4 +172,7 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
        {"| date | ", "| git commit | ", "| build type | ", "| CPU | ", "| RAM | ", "| kernel | ",
         "| load average (1, 5, 15 min) | before "})
     CHECK(md.find(condition) != std::string::npos);
+  CHECK(md.find("an old figure") == std::string::npos);
+  CHECK(md.ends_with("\n\n## Where the time goes\n\nthe profile of a test\n"));
+  CHECK(md.find("## Where the time goes") > md.find("| load average"));
 }
