@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -132,7 +134,8 @@ class http_server::impl {
   impl(server_options options, request_handler handler)
       : options_(std::move(options)),
         handler_(std::move(handler)),
-        acceptor_(asio::make_strand(ioc_)),
+        loops_(make_loops(std::max(1u, options_.threads))),
+        acceptor_(asio::make_strand(*loops_.front())),
         backoff_(acceptor_.get_executor()) {}
 
   ~impl() {
@@ -166,12 +169,15 @@ class http_server::impl {
                                             std::to_string(options_.port) + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     do_accept();
-    for (unsigned i = 0; i < std::max(1u, options_.threads); ++i)
-      threads_.emplace_back([this] {
-        this_thread_loop = &ioc_;
-        ioc_.run();
+    for (auto& loop : loops_) {
+      // A loop without a connection yet has no work: the guard keeps it running until stop().
+      work_.push_back(asio::make_work_guard(*loop));
+      threads_.emplace_back([l = loop.get()] {
+        this_thread_loop = l;
+        l->run();
         this_thread_loop = nullptr;
       });
+    }
     return success();
   }
 
@@ -186,7 +192,8 @@ class http_server::impl {
       std::unique_lock lk(mu_);
       idle_cv_.wait_for(lk, grace, [&] { return active_requests_ == 0; });
     }
-    ioc_.stop();
+    work_.clear();
+    for (auto& loop : loops_) loop->stop();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
@@ -217,10 +224,19 @@ class http_server::impl {
   }
 
  private:
+  // One loop per I/O thread (io_context with concurrency hint 1): a connection lives on one
+  // loop, so its handlers, and the work its answers defer, run on one thread without waking
+  // another; the connections are dealt out to the loops in turn.
+  static std::vector<std::unique_ptr<asio::io_context>> make_loops(unsigned n) {
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    for (unsigned i = 0; i < n; ++i) loops.push_back(std::make_unique<asio::io_context>(1));
+    return loops;
+  }
+  asio::io_context& next_loop() { return *loops_[next_loop_++ % loops_.size()]; }
+
   void do_accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
-      on_accept(ec, std::move(s));
-    });
+    acceptor_.async_accept(
+        next_loop(), [this](beast::error_code ec, tcp::socket s) { on_accept(ec, std::move(s)); });
   }
   void on_accept(beast::error_code ec, tcp::socket socket);
   void on_no_descriptors();
@@ -235,7 +251,10 @@ class http_server::impl {
   // their count here.
   std::unique_ptr<connection_limiter> limiter_;
   std::array<std::string, refusal_kinds> refusal_bytes_;
-  asio::io_context ioc_;
+  // Declared before the acceptor and the sessions' sockets that run on them.
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::size_t next_loop_{0};  // the loop of the next accepted connection; on the acceptor's strand
   tcp::acceptor acceptor_;      // on a strand: accepting, stop() and the backoff never overlap
   asio::steady_timer backoff_;  // the pause before accepting again after a failed accept
   // A descriptor held back so that, when the process runs out, one can be freed to accept and
@@ -254,7 +273,7 @@ class http_server::impl {
 namespace {
 
 // One connection: read a header, check it, read the body, hand the request over, write the
-// answer, repeat while keep-alive. Runs on its own strand.
+// answer, repeat while keep-alive. Runs on the one thread of its loop.
 class session : public std::enable_shared_from_this<session> {
  public:
   // Admitted by the server's connection_limiter under `key`; released when the session ends.
@@ -374,10 +393,12 @@ class session : public std::enable_shared_from_this<session> {
     server_.request_started();
     answering_ = true;
     stream_.expires_never();  // the handler may wait for the log; the write has its own timeout
+    // Deferred, not posted: answered on the thread of the connection's own loop, the write
+    // waits in that thread's queue behind the handler running now, no other thread woken; from
+    // any other thread (the writer, a worker, another loop) defer is a post.
     server_.handler()(std::move(r), [self = shared_from_this()](http_response resp) {
-      asio::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
-        self->write(std::move(resp));
-      });
+      asio::defer(self->stream_.get_executor(),
+                  [self, resp = std::move(resp)]() mutable { self->write(std::move(resp)); });
     });
   }
 
@@ -431,7 +452,8 @@ class session : public std::enable_shared_from_this<session> {
 
 bool defer_on_io_thread(std::function<void()> f) {
   if (!this_thread_loop) return false;
-  asio::post(*this_thread_loop, std::move(f));
+  // A continuation of the running handler: queued on this thread, no other thread woken.
+  asio::defer(*this_thread_loop, std::move(f));
   return true;
 }
 

@@ -16,7 +16,7 @@ namespace caseline::gateway {
 struct server_options {
   std::string host{"127.0.0.1"};
   std::uint16_t port{8080};  // 0: any free port (see http_server::port())
-  unsigned threads{2};
+  unsigned threads{2};       // I/O threads, each with its own loop; connections dealt out in turn
   std::size_t body_limit{std::size_t{64} * 1024};
   std::size_t header_limit{std::size_t{8} * 1024};
   std::chrono::seconds read_timeout{15};   // a whole request must arrive within this

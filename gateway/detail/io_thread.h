@@ -8,10 +8,10 @@
 
 namespace caseline::gateway {
 
-// Queues `f` on the loop of the http_server whose I/O thread calls it, behind the handlers
+// Queues `f` on the loop of the http_server's I/O thread that calls it, behind the handlers
 // ready there now, and returns true; returns false (and drops `f`) on any other thread. `f` runs
-// on one of the server's I/O threads, unless the server stops first: then it is destroyed
-// without running.
+// on the same thread (each I/O thread has its own loop), unless the server stops first: then it
+// is destroyed without running.
 bool defer_on_io_thread(std::function<void()> f);
 
 }  // namespace caseline::gateway
