@@ -100,8 +100,10 @@ std::string percent(double part, double whole) {
   return whole > 0 ? fmt::format("{:.1f} %", 100 * part / whole) : "-";
 }
 std::string rate_p99(const load_result& r) {
-  return fmt::format("{:.0f} req/s, p50 {:.2f} ms, p99 {:.2f} ms", r.per_second(),
-                     r.percentile(0.5), r.percentile(0.99));
+  return fmt::format(
+      "{:.0f} req/s, p50 {:.2f} ms, p99 {:.2f} ms{}", r.per_second(), r.percentile(0.5),
+      r.percentile(0.99),
+      r.server_cpu_us ? fmt::format("; server CPU {:.0f} µs/req", *r.server_cpu_us) : "");
 }
 
 // Runs one benchmark, its output going to `out` under a heading.

@@ -55,7 +55,6 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
       err << "caseline bench ingest: /metrics before: " << b.error().message() << "\n";
   }
   f.caseline = drive_http(*to, lo, make);
-  print_load_row(out, "caseline " + to->host + ":" + to->port, f.caseline);
   if (before) {
     auto after = scrape_process_figures(metrics_at);
     if (!after) {
@@ -64,8 +63,10 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
       const double cpu = after.value().cpu_seconds - before->cpu_seconds;
       f.rss_bytes = after.value().resident_bytes;
       if (f.caseline.ok > 0) f.cpu_us_per_command = cpu * 1e6 / static_cast<double>(f.caseline.ok);
+      f.caseline.server_cpu_us = f.cpu_us_per_command;
     }
   }
+  print_load_row(out, "caseline " + to->host + ":" + to->port, f.caseline);
   if (o.baseline) {
     f.baseline = drive_http_baseline(lo, make, 201, R"({"id":"baseline"})");
     if (f.baseline)

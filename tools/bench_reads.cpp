@@ -231,10 +231,14 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     lo.token = token.value();
     for (const auto& [name, target] : routes) {
       if (std::find(o.routes.begin(), o.routes.end(), name) == o.routes.end()) continue;
-      const auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
+      const auto before = scrape_process_figures(metrics);
+      auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
         return load_request{
             "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
       });
+      if (const auto after = scrape_process_figures(metrics); before && after && r.ok > 0)
+        r.server_cpu_us = (after.value().cpu_seconds - before.value().cpu_seconds) * 1e6 /
+                          static_cast<double>(r.ok);
       print_load_row(out, fmt::format("{} {}, {} conn.", log, name, conns), r);
       f.rows.push_back({log, name, conns, r});
     }

@@ -138,14 +138,15 @@ std::optional<load_result> drive_http_baseline(const load_options& o, const requ
 }
 
 void print_load_header(std::ostream& out) {
-  out << fmt::format("{:<36} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}\n", "target", "req/s", "ok",
-                     "failed", "p50 ms", "p95 ms", "p99 ms", "max ms");
+  out << fmt::format("{:<36} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}\n", "target",
+                     "req/s", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms", "CPU µs/req");
 }
 
 void print_load_row(std::ostream& out, std::string_view name, const load_result& r) {
-  out << fmt::format("{:<36} {:>10.0f} {:>8} {:>8} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f}\n", name,
-                     r.per_second(), r.ok, r.failed, r.percentile(0.50), r.percentile(0.95),
-                     r.percentile(0.99), r.latencies_ms.empty() ? 0.0 : r.latencies_ms.back());
+  out << fmt::format("{:<36} {:>10.0f} {:>8} {:>8} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10}\n",
+                     name, r.per_second(), r.ok, r.failed, r.percentile(0.50), r.percentile(0.95),
+                     r.percentile(0.99), r.latencies_ms.empty() ? 0.0 : r.latencies_ms.back(),
+                     r.server_cpu_us ? fmt::format("{:.0f}", *r.server_cpu_us) : "-");
 }
 
 }  // namespace caseline::tools

@@ -43,6 +43,10 @@ struct load_result {
   std::uint64_t ok{0};
   std::uint64_t failed{0};
   double seconds{0};
+  // The server's CPU time (its `process_cpu_seconds_total`) per answered request, in µs, when
+  // the benchmark read it before and after the run; nullopt otherwise (the baseline runs in
+  // the load generator's own process).
+  std::optional<double> server_cpu_us;
 
   double per_second() const;
   double percentile(double p) const;  // p in [0, 1]; 0 without answers
@@ -62,7 +66,8 @@ load_result drive_http(const http_endpoint& to, const load_options& o, const req
 std::optional<load_result> drive_http_baseline(const load_options& o, const request_maker& make,
                                                int status, std::string body);
 
-// A table of runs: the header once, then one row per run.
+// A table of runs: the header once, then one row per run (its last column the server's CPU
+// per request, "-" when not read).
 void print_load_header(std::ostream& out);
 void print_load_row(std::ostream& out, std::string_view name, const load_result& r);
 

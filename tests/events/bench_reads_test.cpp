@@ -51,9 +51,15 @@ TEST_CASE("bench reads seeds each log's server through its writer and drives eve
     INFO(r.log, " ", r.route, " ", r.connections);
     CHECK(r.r.ok > 0);
     CHECK(r.r.failed == 0);
+    // The served server's own CPU time per read, from its /metrics before and after the run.
+    REQUIRE(r.r.server_cpu_us.has_value());
+    CHECK(*r.r.server_cpu_us > 0);
   }
   REQUIRE(f.baselines.size() == 2);
-  for (const auto& b : f.baselines) CHECK(b.r.ok > 0);
+  for (const auto& b : f.baselines) {
+    CHECK(b.r.ok > 0);
+    CHECK_FALSE(b.r.server_cpu_us.has_value());  // in this process: not the server's alone
+  }
   CHECK(out.str().find("kafka history, 2 conn.") != std::string::npos);
   // The reminder task's pass after the clock moved settled before the reads, none during them.
   CHECK(out.str().find("embedded: reminders written during the reads: 0\n") != std::string::npos);
@@ -123,6 +129,7 @@ TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics
   CHECK(served > f.caseline.ok);
   REQUIRE(f.cpu_us_per_command.has_value());
   CHECK(*f.cpu_us_per_command > 0);  // the server received cases: it spent CPU time
+  CHECK(f.caseline.server_cpu_us == f.cpu_us_per_command);  // the table's column shows it
   REQUIRE(f.rss_bytes.has_value());
   CHECK(*f.rss_bytes > 1024 * 1024);
   CHECK(out.str().find("server CPU per accepted command: ") != std::string::npos);
