@@ -3,8 +3,8 @@
 // SIGKILL and restarted; every acknowledged case must be there, once, and (on Kafka) its record
 // must be in the topic as an independent consumer reads it.
 #include <csignal>
+#include <cstdlib>
 #include <map>
-#include <mutex>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -285,4 +285,16 @@ TEST_CASE("rejected requests append nothing and answer problem+json") {
     REQUIRE(s.proc->wait(60s) == 0);
   }
   CHECK(embedded_case_keys(dir.path()).empty());
+}
+
+// The executable replaces malloc with jemalloc (tools/CMakeLists.txt), except in a sanitizer
+// build. jemalloc prints its statistics at exit when MALLOC_CONF asks: only the allocator that
+// serves this process's malloc reads that variable.
+TEST_CASE("the caseline executable allocates with jemalloc") {
+  ::setenv("MALLOC_CONF", "stats_print:true", 1);
+  test::child_process p({test::caseline_binary(), "--help"});
+  ::unsetenv("MALLOC_CONF");
+  REQUIRE(p.wait(60s) == 0);
+  const bool jemalloc = p.output().find("jemalloc statistics") != std::string::npos;
+  CHECK(jemalloc == CASELINE_EXPECT_JEMALLOC);
 }
