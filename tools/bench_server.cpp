@@ -20,17 +20,9 @@ namespace caseline::tools {
 
 namespace {
 
-// The value of an unlabelled sample in the text exposition format.
-std::optional<double> sample(const std::string& text, std::string_view name) {
-  const std::string key = "\n" + std::string(name) + " ";
-  const auto at = text.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtod(text.c_str() + at + key.size(), nullptr);
-}
-
-// The sum of every sample of `name`, whatever its labels.
-double sum_of(const std::string& text, std::string_view name) {
-  double sum = 0;
+// The sum of every sample of `name`, whatever its labels; nullopt when it has none.
+std::optional<double> sum_of(const std::string& text, std::string_view name) {
+  std::optional<double> sum;
   std::size_t line = 0;
   while (line < text.size()) {
     std::size_t end = text.find('\n', line);
@@ -39,24 +31,31 @@ double sum_of(const std::string& text, std::string_view name) {
     if (l.starts_with(name) && l.size() > name.size() &&
         (l[name.size()] == ' ' || l[name.size()] == '{'))
       if (const auto space = l.rfind(' '); space != std::string_view::npos)
-        sum += std::strtod(std::string(l.substr(space + 1)).c_str(), nullptr);
+        sum = sum.value_or(0) + std::strtod(std::string(l.substr(space + 1)).c_str(), nullptr);
     line = end + 1;
   }
   return sum;
+}
+
+// GET /metrics: its text, or why not.
+result<std::string> metrics_text(const admin_target& server) {
+  auto m = admin_request(server, "GET", "/metrics");
+  if (!m) return m.error();
+  if (m.value().status != 200)
+    return make_error(events::errc::unavailable,
+                      "GET /metrics answered " + std::to_string(m.value().status));
+  return std::move(m.value().body);
 }
 
 }  // namespace
 
 result<std::vector<double>> scrape_sums(const admin_target& server,
                                         const std::vector<std::string>& names) {
-  auto m = admin_request(server, "GET", "/metrics");
-  if (!m) return m.error();
-  if (m.value().status != 200)
-    return make_error(events::errc::unavailable,
-                      "GET /metrics answered " + std::to_string(m.value().status));
+  auto text = metrics_text(server);
+  if (!text) return text.error();
   std::vector<double> sums;
   sums.reserve(names.size());
-  for (const auto& n : names) sums.push_back(sum_of(m.value().body, n));
+  for (const auto& n : names) sums.push_back(sum_of(text.value(), n).value_or(0));
   return sums;
 }
 
@@ -77,13 +76,10 @@ std::optional<std::filesystem::path> fresh_bench_dir(const std::string& dir,
 }
 
 result<process_figures> scrape_process_figures(const admin_target& server) {
-  auto m = admin_request(server, "GET", "/metrics");
-  if (!m) return m.error();
-  if (m.value().status != 200)
-    return make_error(events::errc::unavailable,
-                      "GET /metrics answered " + std::to_string(m.value().status));
-  const auto cpu = sample(m.value().body, "process_cpu_seconds_total");
-  const auto rss = sample(m.value().body, "process_resident_memory_bytes");
+  auto text = metrics_text(server);
+  if (!text) return text.error();
+  const auto cpu = sum_of(text.value(), "process_cpu_seconds_total");
+  const auto rss = sum_of(text.value(), "process_resident_memory_bytes");
   if (!cpu || !rss) return make_error(events::errc::unavailable, "/metrics has no process metrics");
   return process_figures{*cpu, *rss};
 }
