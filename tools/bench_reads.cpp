@@ -236,7 +236,12 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
         return load_request{
             "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
       });
-      if (const auto after = scrape_process_figures(metrics); before && after && r.ok > 0)
+      const auto after = scrape_process_figures(metrics);
+      if (!before || !after)
+        err << "caseline bench reads: /metrics: "
+            << (before ? after.error() : before.error()).message() << "; no server CPU figure for "
+            << log << " " << name << "\n";
+      else if (r.ok > 0)
         r.server_cpu_us = (after.value().cpu_seconds - before.value().cpu_seconds) * 1e6 /
                           static_cast<double>(r.ok);
       print_load_row(out, fmt::format("{} {}, {} conn.", log, name, conns), r);
