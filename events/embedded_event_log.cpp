@@ -23,6 +23,7 @@
 #include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "events/thread_name.h"
 
 namespace caseline::events {
 
@@ -187,7 +188,10 @@ class embedded_subscription final : public subscription {
     pos_.assign(static_cast<std::size_t>(store_->partitions()), 0);
     for (auto [p, off] : from) pos_[static_cast<std::size_t>(p)] = off;
     if (bursts_) store_->add_inbox(&inbox_);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("log-subscr");
+      run();
+    });
   }
 
   ~embedded_subscription() override {
@@ -276,7 +280,10 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     next_.resize(static_cast<std::size_t>(store_->partitions()));
     for (std::int32_t p = 0; p < store_->partitions(); ++p)
       next_[static_cast<std::size_t>(p)] = store_->end_of(p);
-    writer_ = std::thread([this] { write_loop(); });
+    writer_ = std::thread([this] {
+      name_this_thread("log-commit");
+      write_loop();
+    });
   }
 
   ~embedded_event_log() override {

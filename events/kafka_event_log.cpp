@@ -21,6 +21,7 @@
 #include "events/errc.h"
 #include "events/key_journal.h"
 #include "events/periodic.h"
+#include "events/thread_name.h"
 
 namespace caseline::events {
 
@@ -165,7 +166,10 @@ class kafka_subscription final : public subscription {
         handler_(std::move(handler)),
         board_(std::move(board)),
         topic_(std::move(topic)) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("kafka-subscr");
+      run();
+    });
   }
 
   ~kafka_subscription() override {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log_line.h"
+#include "events/thread_name.h"
 
 namespace caseline::events {
 
@@ -78,7 +79,10 @@ periodic_task::periodic_task(std::string name, periodic_schedule schedule, body 
   state_->name = std::move(name);
   state_->schedule = schedule;
   state_->run = std::move(run);
-  thread_ = std::thread([s = state_] { s->loop(); });
+  thread_ = std::thread([s = state_] {
+    name_this_thread(s->name);
+    s->loop();
+  });
 }
 
 periodic_task::~periodic_task() { stop(); }

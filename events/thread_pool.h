@@ -4,18 +4,26 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "events/thread_name.h"
 
 namespace caseline::events {
 
 // A fixed set of threads running posted tasks in FIFO order. shutdown() (or the destructor) runs
-// every task already posted, then joins. Thread-safe.
+// every task already posted, then joins. Its threads are named `name`-0, `name`-1, ...
+// (thread_name.h). Thread-safe.
 class thread_pool {
  public:
-  explicit thread_pool(unsigned threads) {
+  thread_pool(unsigned threads, std::string_view name) {
     for (unsigned i = 0; i < (threads == 0 ? 1 : threads); ++i)
-      threads_.emplace_back([this] { work(); });
+      threads_.emplace_back([this, n = std::string(name) + "-" + std::to_string(i)] {
+        name_this_thread(n);
+        work();
+      });
   }
   ~thread_pool() { shutdown(); }
   thread_pool(const thread_pool&) = delete;

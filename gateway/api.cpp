@@ -129,7 +129,7 @@ api::impl::impl(services s, api_options o)
       token_limit_(o.token_rate),
       status_limit_(o.status_rate),
       assessment_weights_(o.assessment_weights),
-      pool_(o.threads) {}
+      pool_(o.threads, "api-work") {}
 
 void api::impl::handle(http_request req, responder respond) {
   const auto started = std::chrono::steady_clock::now();

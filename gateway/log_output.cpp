@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log_line.h"
+#include "events/thread_name.h"
 
 namespace caseline::gateway {
 
@@ -54,7 +55,10 @@ class log_output::sink final : public spdlog::sinks::base_sink<std::mutex> {
     sigset_t previous;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &previous);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      events::name_this_thread("log-output");
+      run();
+    });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
 

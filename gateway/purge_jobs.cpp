@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "events/thread_name.h"
+
 namespace caseline::gateway {
 
 namespace {
@@ -94,6 +96,7 @@ std::shared_ptr<purge_job> purge_jobs::start(purge_order order, timestamp now, b
   }
   running_ = job;
   thread_ = std::thread([this, job, run = std::move(run)] {
+    events::name_this_thread("purge-job");
     run(*job);
     std::lock_guard done(mu_);
     running_.reset();

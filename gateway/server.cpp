@@ -28,6 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/log_line.h"
+#include "events/thread_name.h"
 #include "gateway/client_address.h"
 #include "gateway/connection_limit.h"
 #include "gateway/detail/io_thread.h"
@@ -172,7 +173,8 @@ class http_server::impl {
     for (auto& loop : loops_) {
       // A loop without a connection yet has no work: the guard keeps it running until stop().
       work_.push_back(asio::make_work_guard(*loop));
-      threads_.emplace_back([l = loop.get()] {
+      threads_.emplace_back([l = loop.get(), name = "http-io-" + std::to_string(threads_.size())] {
+        events::name_this_thread(name);
         this_thread_loop = l;
         l->run();
         this_thread_loop = nullptr;

@@ -74,7 +74,7 @@ case_writer::case_writer(events::event_log& log, store& s, projection_runner& ru
       last_acked_(static_cast<std::size_t>(log.partition_count()), -1),
       owned_(static_cast<std::size_t>(log.partition_count())),
       gates_(static_cast<std::size_t>(log.partition_count())),
-      pool_(threads) {}
+      pool_(threads, "writer") {}
 
 case_writer::~case_writer() {
   {

@@ -265,7 +265,7 @@ class case_writer final : public events::ownership_listener {
   std::vector<completion> completions_;  // acknowledged, to be answered by complete()
   bool completing_{false};               // a complete() task is posted or runs
 
-  events::thread_pool handover_{1};  // catches up assigned partitions
+  events::thread_pool handover_{1, "handover"};  // catches up assigned partitions
   events::thread_pool pool_;         // last: destroyed (joined) first
 };
 

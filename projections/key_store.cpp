@@ -17,6 +17,7 @@
 #include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "events/thread_name.h"
 
 namespace caseline::projections {
 
@@ -90,14 +91,20 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
 
 key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master)
     : owned_(std::move(db)), db_(owned_.get()), master_(master) {
-  committer_ = std::thread([this] { commit_loop(); });
+  committer_ = std::thread([this] {
+    events::name_this_thread("key-commit");
+    commit_loop();
+  });
 }
 
 // A secondary has a committer too: its writes fail (read-only), each through its handler.
 key_store::key_store(std::unique_ptr<storage::secondary_db> secondary,
                      const events::secret_key& master)
     : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {
-  committer_ = std::thread([this] { commit_loop(); });
+  committer_ = std::thread([this] {
+    events::name_this_thread("key-commit");
+    commit_loop();
+  });
 }
 
 result<std::unique_ptr<key_store>> key_store::open_secondary(const std::string& dir,

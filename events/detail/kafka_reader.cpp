@@ -14,6 +14,7 @@
 #include "core/log_line.h"
 #include "events/detail/rdkafka_consumer.h"
 #include "events/errc.h"
+#include "events/thread_name.h"
 
 namespace caseline::events::detail {
 
@@ -227,7 +228,10 @@ class kafka_reader::lane {
 
   explicit lane(handle_ptr rk) : shared_(std::make_shared<shared>()) {
     shared_->st.rk = std::move(rk);
-    std::thread([sh = shared_] { run(sh); }).detach();
+    std::thread([sh = shared_] {
+      name_this_thread("kafka-reader");
+      run(sh);
+    }).detach();
   }
 
   ~lane() {

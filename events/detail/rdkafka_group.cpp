@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/thread_name.h"
 
 namespace caseline::events::detail {
 
@@ -65,7 +66,10 @@ result<void> kafka_group::join(ownership_listener& listener) {
   consumer_ = std::move(rk).value();
   listener_ = &listener;
   stop_.store(false);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("kafka-group");
+    run();
+  });
   return success();
 }
 

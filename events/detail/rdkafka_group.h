@@ -148,7 +148,7 @@ class kafka_group {
   std::condition_variable refused_cv_;
   std::uint64_t refused_posted_{0};  // guarded by refused_mu_
   std::uint64_t refused_done_{0};    // guarded by refused_mu_
-  thread_pool refusals_{1};          // last: its tasks use the members above
+  thread_pool refusals_{1, "kafka-refusal"};  // last: its tasks use the members above
 };
 
 }  // namespace caseline::events::detail

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "events/errc.h"
+#include "events/thread_name.h"
 
 namespace caseline::events::detail {
 
@@ -35,7 +36,10 @@ result<std::unique_ptr<rdkafka_producer>> rdkafka_producer::open(
   auto g = p->make_generation();
   if (!g) return std::move(g).error();
   p->current_ = std::move(g).value();
-  p->poller_ = std::thread([raw = p.get()] { raw->poll_loop(); });
+  p->poller_ = std::thread([raw = p.get()] {
+    name_this_thread("kafka-produce");
+    raw->poll_loop();
+  });
   return p;
 }
 

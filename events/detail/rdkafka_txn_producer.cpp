@@ -9,6 +9,7 @@
 
 #include "core/log_line.h"
 #include "events/errc.h"
+#include "events/thread_name.h"
 
 namespace caseline::events::detail {
 
@@ -54,7 +55,10 @@ result<std::unique_ptr<txn_writer>> txn_writer::start(config cfg, std::string cl
                    : make_error(errc::unavailable, "the claim was not answered");
   }
   if (claimed_at) *claimed_at = outcome->value();
-  w->thread_ = std::thread([raw = w.get()] { raw->run(); });
+  w->thread_ = std::thread([raw = w.get()] {
+    name_this_thread("kafka-txn");
+    raw->run();
+  });
   return w;
 }
 

@@ -2,8 +2,11 @@
 // Kafka broker that the test command started; cases posted concurrently, the server killed with
 // SIGKILL and restarted; every acknowledged case must be there, once, and (on Kafka) its record
 // must be in the topic as an independent consumer reads it.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -297,4 +300,39 @@ TEST_CASE("the caseline executable allocates with jemalloc") {
   REQUIRE(p.wait(60s) == 0);
   const bool jemalloc = p.output().find("jemalloc statistics") != std::string::npos;
   CHECK(jemalloc == CASELINE_EXPECT_JEMALLOC);
+}
+
+// Every thread of a serving process is named (events/thread_name.h), so that `top -H` and `perf`
+// show where its CPU goes: the HTTP loops, the log's group commit and delivery, the key store's
+// committer, the writer's and the API's pools. (RocksDB's and librdkafka's threads name
+// themselves, but for RocksDB's timer.)
+TEST_CASE("the server's threads carry their names") {
+  test::temp_dir dir;
+  auto s = start_server(dir.path(), "", "");
+  const auto names = [&] {
+    std::multiset<std::string> out;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(s.proc->pid()) + "/task";
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream comm(t.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name)) out.insert(name);
+    }
+    return out;
+  };
+  const std::vector<std::string> wanted{"http-io-0",  "http-io-1", "log-commit", "log-subscr",
+                                        "key-commit", "writer-0",  "api-work-0", "log-output"};
+  std::multiset<std::string> seen;
+  const bool all = test::eventually(
+      [&] {
+        seen = names();
+        return std::all_of(wanted.begin(), wanted.end(),
+                           [&](const std::string& w) { return seen.count(w) > 0; });
+      },
+      30s);
+  std::string listed;
+  for (const auto& n : seen) listed += n + " ";
+  CHECK_MESSAGE(all, "threads: " << listed);
+  s.proc->signal(SIGTERM);
+  REQUIRE(s.proc->wait(60s) == 0);
 }
