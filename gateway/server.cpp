@@ -278,10 +278,16 @@ namespace {
 // answer, repeat while keep-alive. Runs on the one thread of its loop.
 class session : public std::enable_shared_from_this<session> {
  public:
-  // Admitted by the server's connection_limiter under `key`; released when the session ends.
+  // Admitted by the server's connection_limiter under `key`; released when the session ends,
+  // after its descriptor is closed, so that the open-connections gauge never counts fewer
+  // descriptors than the server holds.
   session(tcp::socket socket, http_server::impl& server, ip_address peer, std::string key)
       : stream_(std::move(socket)), server_(server), peer_(peer), key_(std::move(key)) {}
-  ~session() { server_.limiter().release(key_); }
+  ~session() {
+    beast::error_code ignored;  // closing a socket the peer already reset has nothing to report
+    stream_.socket().close(ignored);
+    server_.limiter().release(key_);
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });

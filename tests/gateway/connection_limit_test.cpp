@@ -137,6 +137,9 @@ TEST_CASE("the last tenth of the total is kept for addresses that hold few conne
 TEST_CASE("out of descriptors, waiting connections are closed and accepting resumes") {
   bare_server srv(100, 50);
   CHECK(get_from(srv.port(), "127.0.0.1").status == 200);
+  // The server has closed that connection's descriptor: none frees up once they are all taken,
+  // which would let a waiting connection be accepted as an ordinary one.
+  REQUIRE(srv.open_is(0));
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   // Client sockets made now, connected once no descriptor is left for the server to accept on.
