@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -52,25 +53,41 @@ std::optional<double> growth(std::int64_t now, std::int64_t before) {
   return static_cast<double>(now - before) / static_cast<double>(before);
 }
 
-std::string encode_i64(std::int64_t v) {
-  return storage::be64_value(static_cast<std::uint64_t>(v));
-}
-
 result<std::int64_t> decode_i64(std::string_view v) {
   const auto n = storage::parse_be64_value(v);
   if (!n) return make_error(events::errc::corrupt_record, "stored report counter");
   return static_cast<std::int64_t>(*n);
 }
 
+// A counter as stored: its cells, or its one count.
+std::string encode_counter(const counter_delta& d) {
+  return d.cells ? storage::counter_cells_value(d.n)
+                 : storage::be64_value(static_cast<std::uint64_t>(d.n[0]));
+}
+
+// Adds a stored counter to `into`, in the shape `into` has.
+result<void> add_stored(std::string_view stored, counter_delta& into) {
+  if (into.cells) {
+    if (!storage::add_counter_cells(stored, into.n))
+      return make_error(events::errc::corrupt_record, "stored report figures");
+    return success();
+  }
+  auto n = decode_i64(stored);
+  if (!n) return n.error();
+  into.n[0] += n.value();
+  return success();
+}
+
+// A figure key's stored cells, added to `into` (cell i to into[i]).
+result<void> add_cells(std::string_view stored, std::span<std::int64_t> into) {
+  if (!storage::add_counter_cells(stored, into))
+    return make_error(events::errc::corrupt_record, "stored report figures");
+  return success();
+}
+
 bool affects_statistics(const core::event& e) {
   return !std::holds_alternative<core::reminded>(e) && !std::holds_alternative<core::archived>(e) &&
          !std::holds_alternative<core::escalated>(e);
-}
-
-std::optional<metric> parse_metric(std::string_view s) {
-  for (std::size_t i = 0; i < static_cast<std::size_t>(metric::count_); ++i)
-    if (to_string(static_cast<metric>(i)) == s) return static_cast<metric>(i);
-  return std::nullopt;
 }
 
 error bad(std::string what) { return make_error(core::errc::invalid_argument, std::move(what)); }
@@ -145,17 +162,38 @@ report_facts fold(report_facts f, const core::event& e) {
   return f;
 }
 
-std::map<std::string, std::int64_t> contributions(const report_facts& f) {
-  std::map<std::string, std::int64_t> out;
+bool counter_delta::zero() const {
+  return std::all_of(n.begin(), n.end(), [](std::int64_t v) { return v == 0; });
+}
+
+counter_delta& counter_delta::operator+=(const counter_delta& o) {
+  cells = cells || o.cells;
+  for (std::size_t i = 0; i < n.size(); ++i) n[i] += o.n[i];
+  return *this;
+}
+
+counter_delta& counter_delta::operator-=(const counter_delta& o) {
+  cells = cells || o.cells;
+  for (std::size_t i = 0; i < n.size(); ++i) n[i] -= o.n[i];
+  return *this;
+}
+
+std::map<std::string, counter_delta> contributions(const report_facts& f) {
+  std::map<std::string, counter_delta> out;
+  const auto count = [&](std::string key) { ++out[std::move(key)].n[0]; };
+  const auto cell = [&](std::string key, std::size_t i) {
+    auto& d = out[std::move(key)];
+    d.cells = true;
+    ++d.n[i];
+  };
   if (!f.received) return out;
   const std::string dom(f.dom ? core::to_string(*f.dom) : unclassified);
   const std::string cat(f.cat ? core::to_string(*f.cat) : unclassified);
   // Every figure counts in its day and in its month.
   constexpr keys::report_span spans[] = {keys::report_span::month, keys::report_span::day};
   const auto add = [&](civil_date d, const center_code& center, metric m) {
-    const std::string name(to_string(m));
     for (const auto span : spans)
-      ++out[keys::report_figure{span, d, center(), dom, cat, name}.encode()];
+      cell(keys::report_figure{span, d, center(), dom, cat}.encode(), static_cast<std::size_t>(m));
   };
   add(f.received_on, f.center, metric::received);
   switch (f.outcome) {
@@ -184,9 +222,9 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   const auto add_unit = [&](civil_date d, const center_code& center, const unit_id& unit,
                             unit_metric m) {
     if (unit().empty()) return;
-    const std::string name(to_string(m));
     for (const auto span : spans)
-      ++out[keys::report_unit_figure{span, d, center(), unit(), name}.encode()];
+      cell(keys::report_unit_figure{span, d, center(), unit()}.encode(),
+           static_cast<std::size_t>(m));
   };
   for (const auto& c : f.cycles) {
     add_unit(c.due, c.center, c.unit, unit_metric::reply_due);
@@ -200,15 +238,15 @@ std::map<std::string, std::int64_t> contributions(const report_facts& f) {
   for (const auto& o : f.overdue) {
     add(o.reported_on, o.center, metric::overdue_reported);
     add_unit(o.reported_on, o.center, o.unit, unit_metric::overdue_reported);
-    out[keys::report_overdue{o.reported_on, o.center(), o.unit(), f.id(), o.due}.encode()] = 1;
+    out[keys::report_overdue{o.reported_on, o.center(), o.unit(), f.id(), o.due}.encode()].n[0] = 1;
   }
   const std::set<std::string> topics(f.topics.begin(), f.topics.end());
   for (const auto& t : topics) {
     if (t.empty()) continue;
     for (const auto span : spans)
-      ++out[keys::report_topic{span, f.received_on, f.center(), t}.encode()];
+      count(keys::report_topic{span, f.received_on, f.center(), t}.encode());
   }
-  if (f.flagged_on) out[keys::report_urgent{*f.flagged_on, f.center(), f.id()}.encode()] = 1;
+  if (f.flagged_on) out[keys::report_urgent{*f.flagged_on, f.center(), f.id()}.encode()].n[0] = 1;
   return out;
 }
 
@@ -225,33 +263,33 @@ void report_projection::end_batch(bool /*committed*/) { clear_batch(); }
 
 result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   for (const auto& [id, t] : facts_) {
-    for (const auto& [k, n] : contributions(t.before)) delta_[k] -= n;
-    for (const auto& [k, n] : contributions(t.now)) delta_[k] += n;
+    for (const auto& [k, d] : contributions(t.before)) delta_[k] -= d;
+    for (const auto& [k, d] : contributions(t.now)) delta_[k] += d;
   }
   auto* cf = store_.cf(family::report_counters);
   for (const auto& [k, d] : delta_) {
-    if (d == 0) continue;
-    // A stored counter is positive: added to, it stays positive, and the merge needs no read.
-    if (d > 0) {
-      batch.Merge(cf, k, storage::be64_delta(d));
+    if (d.zero()) continue;
+    // A stored counter is positive in every cell: added to, it stays so, and the merge needs no
+    // read.
+    if (std::all_of(d.n.begin(), d.n.end(), [](std::int64_t v) { return v >= 0; })) {
+      batch.Merge(cf, k, encode_counter(d));
       continue;
     }
-    // Taken from, it may reach zero, and a zero counter is deleted (a rebuild that never counted
-    // it has no key): read it (through its merges) and write the result.
+    // Taken from, a cell may reach zero, and a counter whose cells are all zero is deleted (a
+    // rebuild that never counted it has no key): read it (through its merges) and write the
+    // result.
     auto v = storage::get(store_.db(), cf, k, "read report counter");
     if (!v) return v.error();
-    std::int64_t value = d;
+    counter_delta value = d;
     if (v.value()) {
-      auto stored = decode_i64(*v.value());
-      if (!stored) return stored.error();
-      value += stored.value();
+      if (auto r = add_stored(*v.value(), value); !r) return r.error();
     }
-    if (value < 0)
+    if (std::any_of(value.n.begin(), value.n.end(), [](std::int64_t n) { return n < 0; }))
       return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
-    if (value == 0)
+    if (value.zero())
       batch.Delete(cf, k);
     else
-      batch.Put(cf, k, encode_i64(value));
+      batch.Put(cf, k, encode_counter(value));
   }
   for (const auto& [id, t] : facts_)
     batch.Put(store_.cf(family::report_cases), id, detail::encode_row(t.now));
@@ -346,9 +384,7 @@ result<void> report_reader::scan_prefix(std::string_view tag, const std::string&
       store_.db(), store_.cf(family::report_counters), {std::string(tag), from, to_exclusive},
       "read report counters",
       [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
-        auto v = decode_i64(value);
-        if (!v) return v.error();
-        if (auto r = f(key, v.value()); !r) return r.error();
+        if (auto r = f(key, value); !r) return r.error();
         return storage::scan_step::next;
       });
 }
@@ -382,26 +418,14 @@ result<void> report_reader::scan(const period& p, keys::counter_kind kind, F&& f
   return success();
 }
 
-namespace {
-
-std::optional<unit_metric> parse_unit_metric(std::string_view s) {
-  for (std::size_t i = 0; i < static_cast<std::size_t>(unit_metric::count_); ++i)
-    if (to_string(static_cast<unit_metric>(i)) == s) return static_cast<unit_metric>(i);
-  return std::nullopt;
-}
-
-}  // namespace
-
 result<std::map<std::pair<std::string, std::string>, figures>> report_reader::by_dimension(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::pair<std::string, std::string>, figures> out;
-  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+  const auto each = [&](std::string_view key, std::string_view v) -> result<void> {
     auto k = keys::report_figure::decode(key);
-    const auto m = k ? parse_metric(k->metric) : std::nullopt;
-    if (!m) return corrupt_key("report counter key");
+    if (!k) return corrupt_key("report counter key");
     if (center && k->center != (*center)()) return success();
-    out[{k->domain, k->category}][*m] += v;
-    return success();
+    return add_cells(v, out[{k->domain, k->category}].n);
   };
   auto r = scan(p, keys::counter_kind::figure, each);
   if (!r) return r.error();
@@ -410,12 +434,10 @@ result<std::map<std::pair<std::string, std::string>, figures>> report_reader::by
 
 result<std::map<std::string, figures>> report_reader::by_center(const period& p) const {
   std::map<std::string, figures> out;
-  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+  const auto each = [&](std::string_view key, std::string_view v) -> result<void> {
     auto k = keys::report_figure::decode(key);
-    const auto m = k ? parse_metric(k->metric) : std::nullopt;
-    if (!m) return corrupt_key("report counter key");
-    out[k->center][*m] += v;
-    return success();
+    if (!k) return corrupt_key("report counter key");
+    return add_cells(v, out[k->center].n);
   };
   auto r = scan(p, keys::counter_kind::figure, each);
   if (!r) return r.error();
@@ -425,11 +447,13 @@ result<std::map<std::string, figures>> report_reader::by_center(const period& p)
 result<std::map<std::string, std::int64_t>> report_reader::topics(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::string, std::int64_t> out;
-  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+  const auto each = [&](std::string_view key, std::string_view v) -> result<void> {
     auto k = keys::report_topic::decode(key);
     if (!k) return corrupt_key("topic counter key");
     if (center && k->center != (*center)()) return success();
-    out[k->topic] += v;
+    auto n = decode_i64(v);
+    if (!n) return n.error();
+    out[k->topic] += n.value();
     return success();
   };
   auto r = scan(p, keys::counter_kind::topic, each);
@@ -440,13 +464,11 @@ result<std::map<std::string, std::int64_t>> report_reader::topics(
 result<std::map<std::pair<std::string, std::string>, unit_figures>> report_reader::by_unit(
     const period& p, const std::optional<center_code>& center) const {
   std::map<std::pair<std::string, std::string>, unit_figures> out;
-  const auto each = [&](std::string_view key, std::int64_t v) -> result<void> {
+  const auto each = [&](std::string_view key, std::string_view v) -> result<void> {
     auto k = keys::report_unit_figure::decode(key);
-    const auto m = k ? parse_unit_metric(k->metric) : std::nullopt;
-    if (!m) return corrupt_key("unit counter key");
+    if (!k) return corrupt_key("unit counter key");
     if (center && k->center != (*center)()) return success();
-    out[{k->center, k->unit}][*m] += v;
-    return success();
+    return add_cells(v, out[{k->center, k->unit}].n);
   };
   auto r = scan(p, keys::counter_kind::unit_figure, each);
   if (!r) return r.error();
@@ -458,7 +480,7 @@ result<std::vector<std::pair<std::string, std::string>>> report_reader::urgent(
   std::vector<std::pair<std::string, std::string>> out;
   auto r = scan_prefix(keys::report_urgent::tag, keys::report_urgent::prefix(day),
                        keys::report_urgent::prefix(day.plus_days(1)),
-                       [&](std::string_view key, std::int64_t) -> result<void> {
+                       [&](std::string_view key, std::string_view) -> result<void> {
                          auto k = keys::report_urgent::decode(key);
                          if (!k) return corrupt_key("urgent key");
                          if ((!center || k->center == (*center)()) && out.size() < urgent_limit)

@@ -31,6 +31,53 @@
 
 namespace caseline::projections {
 
+// The counted quantities (see README-reports.md for what each counts and on which date).
+enum class metric : std::uint8_t {
+  received,
+  answered,
+  not_accepted,
+  redirected,  // by received_on, receiving center
+  reply_due,
+  replied_on_time,  // by the cycle's reply deadline
+  replied,
+  replied_revisited,  // by replied_on
+  revisits,
+  revisits_reached,
+  satisfied,
+  basically_satisfied,
+  dissatisfied,      // by revisited_on
+  overdue_reported,  // by the day reported (Art. 35)
+  count_
+};
+std::string_view to_string(metric m);
+
+// Per handling unit (Art. 32-33): its reply deadlines falling in the period and those met (counted
+// from its first transfer of the matter), and its returns, late ones apart, by the return's day;
+// its deadlines reported to the department as passed unmet, by the day reported (Art. 35).
+enum class unit_metric : std::uint8_t {
+  reply_due,
+  replied_on_time,
+  returns,
+  late_returns,
+  overdue_reported,
+  count_
+};
+std::string_view to_string(unit_metric m);
+
+// A counter's share of one case, or of one batch's difference: a figure key's cells (cell i the
+// metric, or unit metric, numbered i), or the count of any other key in cell 0.
+struct counter_delta {
+  static constexpr std::size_t max_cells = static_cast<std::size_t>(metric::count_);
+  static_assert(static_cast<std::size_t>(unit_metric::count_) <= max_cells);
+  bool cells{false};  // a figure's (report_figure, report_unit_figure); else one count
+  std::array<std::int64_t, max_cells> n{};
+
+  bool zero() const;
+  counter_delta& operator+=(const counter_delta& o);
+  counter_delta& operator-=(const counter_delta& o);
+  friend bool operator==(const counter_delta&, const counter_delta&) = default;
+};
+
 // One handling cycle of a case: a transfer (or a reopening after a revisit) until the reply.
 // A cycle that ends with the unit returning the case is dropped: the case was not the unit's
 // (Art. 32). A unit that gets the matter back counts its deadline from its first transfer (the
@@ -111,23 +158,23 @@ struct report_facts {
 
 report_facts fold(report_facts facts, const core::event& e);
 
-// The counters a case adds to the totals: key -> count. Keys:
-//   "m/<YYYY-MM>/<center>/<domain>/<category>/<metric>" and the same with "d/<YYYY-MM-DD>",
-//   "tm/<YYYY-MM>/<center>/<topic>", "td/<YYYY-MM-DD>/<center>/<topic>",
+// The counters a case adds to the totals: key -> its share. Keys (row_keys.h, report_counters):
+//   "m/<YYYY-MM>/<center>/<domain>/<category>/" and the same with "d/<YYYY-MM-DD>" (cells by
+//   metric), "um/<YYYY-MM>/<center>/<unit>/" and the same with "ud/<YYYY-MM-DD>" (cells by unit
+//   metric), "tm/<YYYY-MM>/<center>/<topic>", "td/<YYYY-MM-DD>/<center>/<topic>",
 //   "u/<YYYY-MM-DD>/<center>/<case id>" (flagged major-urgent that day),
-//   "um/<YYYY-MM>/<center>/<unit>/<unit metric>" and the same with "ud/<YYYY-MM-DD>" (per unit),
 //   "o/<YYYY-MM-DD>/<center>/<unit>/<case id>/<due>" (reported overdue that day, Art. 35).
 // domain and category are "unclassified" until the case is classified.
-std::map<std::string, std::int64_t> contributions(const report_facts& facts);
+std::map<std::string, counter_delta> contributions(const report_facts& facts);
 
 // Keeps family::report_cases and family::report_counters. For each event it folds the case's
 // facts; once per batch it adds the difference between each touched case's contributions after
 // the batch and before it to the counters (the sum of the events' own differences, at the cost
 // of two contributions per case and batch). A counter that goes up is written as a merge
-// (storage::be64_add_operator: an add, no read of the counter); one that goes down is read and
-// rewritten, and deleted when it reaches zero, so the stored values equal those of a rebuild
-// whatever the order of reclassifications. The live runner and a rebuild write them alike. Used by
-// the runner's thread only.
+// (storage::counter_add_operator: an add, no read of the counter); one that goes down in any cell
+// is read and rewritten, and deleted when every cell reaches zero, so the stored values equal those
+// of a rebuild whatever the order of reclassifications. The live runner and a rebuild write them
+// alike. Used by the runner's thread only.
 class report_projection final : public projection {
  public:
   explicit report_projection(store& s) : store_(s) {}
@@ -148,28 +195,8 @@ class report_projection final : public projection {
   // minus contributions(before), in prepare_commit. Hashed, not ordered: the keys share long
   // prefixes, and the order of a batch's distinct keys does not change what it stores.
   std::unordered_map<std::string, touched> facts_;       // this batch's, uncommitted
-  std::unordered_map<std::string, std::int64_t> delta_;  // counter -> this batch's difference
+  std::unordered_map<std::string, counter_delta> delta_;  // counter -> this batch's difference
 };
-
-// The counted quantities (see README-reports.md for what each counts and on which date).
-enum class metric : std::uint8_t {
-  received,
-  answered,
-  not_accepted,
-  redirected,  // by received_on, receiving center
-  reply_due,
-  replied_on_time,  // by the cycle's reply deadline
-  replied,
-  replied_revisited,  // by replied_on
-  revisits,
-  revisits_reached,
-  satisfied,
-  basically_satisfied,
-  dissatisfied,      // by revisited_on
-  overdue_reported,  // by the day reported (Art. 35)
-  count_
-};
-std::string_view to_string(metric m);
 
 struct figures {
   std::array<std::int64_t, static_cast<std::size_t>(metric::count_)> n{};
@@ -185,19 +212,6 @@ struct figures {
   std::optional<double> satisfaction_rate() const;
   friend bool operator==(const figures&, const figures&) = default;
 };
-
-// Per handling unit (Art. 32-33): its reply deadlines falling in the period and those met (counted
-// from its first transfer of the matter), and its returns, late ones apart, by the return's day;
-// its deadlines reported to the department as passed unmet, by the day reported (Art. 35).
-enum class unit_metric : std::uint8_t {
-  reply_due,
-  replied_on_time,
-  returns,
-  late_returns,
-  overdue_reported,
-  count_
-};
-std::string_view to_string(unit_metric m);
 
 struct unit_figures {
   std::array<std::int64_t, static_cast<std::size_t>(unit_metric::count_)> n{};

@@ -309,7 +309,6 @@ std::string report_figure::encode() const {
       .field(center, '/')
       .field(domain, '/')
       .field(category, '/')
-      .literal(metric)
       .str();
 }
 
@@ -319,21 +318,13 @@ std::optional<report_figure> report_figure::decode(std::string_view key) {
   const auto center = h ? p.field('/') : std::nullopt;
   const auto domain = center ? p.field('/') : std::nullopt;
   const auto category = domain ? p.field('/') : std::nullopt;
-  if (!category) return std::nullopt;
-  return report_figure{h->span,
-                       h->on,
-                       std::string(*center),
-                       std::string(*domain),
-                       std::string(*category),
-                       std::string(p.rest())};
+  if (!category || !p.rest().empty()) return std::nullopt;
+  return report_figure{h->span, h->on, std::string(*center), std::string(*domain),
+                       std::string(*category)};
 }
 
 std::string report_unit_figure::encode() const {
-  return head(counter_kind::unit_figure, span, on)
-      .field(center, '/')
-      .field(unit, '/')
-      .literal(metric)
-      .str();
+  return head(counter_kind::unit_figure, span, on).field(center, '/').field(unit, '/').str();
 }
 
 std::optional<report_unit_figure> report_unit_figure::decode(std::string_view key) {
@@ -341,12 +332,11 @@ std::optional<report_unit_figure> report_unit_figure::decode(std::string_view ke
   const auto h = parse_head(p, counter_kind::unit_figure);
   const auto center = h ? p.field('/') : std::nullopt;
   if (!center) return std::nullopt;
-  // The unit runs to the last '/': the metric's name holds none.
+  // The unit runs to the key's last '/', which ends it.
   const std::string_view rest = p.rest();
-  const auto last = rest.rfind('/');
-  if (last == std::string_view::npos) return std::nullopt;
-  return report_unit_figure{h->span, h->on, std::string(*center), std::string(rest.substr(0, last)),
-                            std::string(rest.substr(last + 1))};
+  if (rest.size() < 2 || rest.back() != '/') return std::nullopt;
+  return report_unit_figure{h->span, h->on, std::string(*center),
+                            std::string(rest.substr(0, rest.size() - 1))};
 }
 
 std::string report_topic::encode() const {

@@ -169,18 +169,19 @@ struct deadline {
 
 // report_counters (reports.cpp, contributions()): text keys, parts ended by '/', each beginning
 // with its kind's tag and the period it counts (a month YYYY-MM or a day YYYY-MM-DD: periods
-// sort as text, so a period's keys, and a range of days, are contiguous) -> be64 count:
-//   "m/" month/ center/ domain/ category/ metric     a center's figures (report_figure)
-//   "d/" day/   center/ domain/ category/ metric
-//   "um/" month/ center/ unit/ metric                a handling unit's figures (report_unit_figure)
-//   "ud/" day/   center/ unit/ metric
-//   "tm/" month/ center/ rest(topic)                 a topic's matters (report_topic)
-//   "td/" day/   center/ rest(topic)
-//   "u/" day/ center/ rest(case id) -> 1             flagged major-urgent that day (report_urgent)
-//   "o/" reported on/ center/ unit/ case id/ due -> 1    reported overdue, Art. 35 (report_overdue)
-// Domain, category and metric are their names ("unclassified" before classification). No part
-// holds a '/' but those read as the rest (a topic, an urgent matter's case id) or up to the last
-// '/' (a unit figure's unit).
+// sort as text, so a period's keys, and a range of days, are contiguous):
+//   "m/" month/ center/ domain/ category/ -> cells    a center's figures (report_figure)
+//   "d/" day/   center/ domain/ category/ -> cells
+//   "um/" month/ center/ unit/ -> cells               a handling unit's figures
+//   (report_unit_figure) "ud/" day/   center/ unit/ -> cells "tm/" month/ center/ rest(topic) ->
+//   be64          a topic's matters (report_topic) "td/" day/   center/ rest(topic) -> be64 "u/"
+//   day/ center/ rest(case id) -> 1             flagged major-urgent that day (report_urgent) "o/"
+//   reported on/ center/ unit/ case id/ due -> 1    reported overdue, Art. 35 (report_overdue)
+// Cells (storage::counter_cells_value): a figure key's counts by metric (reports.h, cell i the
+// metric or unit metric numbered i), one key for all the figures of a period, center, domain and
+// category (or unit). Domain and category are their names ("unclassified" before
+// classification). No part holds a '/' but those read as the rest (a topic, an urgent matter's
+// case id) or up to the key's last '/' (a unit figure's unit).
 enum class report_span : std::uint8_t { month, day };
 enum class counter_kind : std::uint8_t { figure, unit_figure, topic };
 
@@ -197,7 +198,6 @@ struct report_figure {
   std::string center;
   std::string domain;
   std::string category;
-  std::string metric;
 
   std::string encode() const;
   static std::optional<report_figure> decode(std::string_view key);
@@ -208,7 +208,6 @@ struct report_unit_figure {
   civil_date on;
   std::string center;
   std::string unit;
-  std::string metric;
 
   std::string encode() const;
   static std::optional<report_unit_figure> decode(std::string_view key);

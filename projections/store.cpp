@@ -56,9 +56,10 @@ bool read_by_key(family f) {
 // are kept per partition of the log (keys::case_counter), and the owners view (partition claims);
 // 4: the tokens family is log-derived too (token events, projections/token_store.h); 5: the
 // queues fold no state of their own (queue_cases is no longer written, queues.h), so the
-// rows a store of 4 kept there are emptied with the rest.
+// rows a store of 4 kept there are emptied with the rest; 6: a report figure's counts by metric
+// are one key of cells (row_keys.h, report_counters), no longer one key per metric.
 constexpr std::string_view layout_key = "layout";
-constexpr std::uint64_t layout_version = 5;
+constexpr std::uint64_t layout_version = 6;
 
 // The stored layout: none in a new store (no offsets applied yet), 1 when it predates the row.
 result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,
@@ -166,7 +167,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
       {rocksdb::kDefaultColumnFamilyName, family_options}};
   // The report counters are added to by merges (reports.h): no read before the write.
   rocksdb::ColumnFamilyOptions counter_options = point_read_options;
-  counter_options.merge_operator = storage::be64_add_operator();
+  counter_options.merge_operator = storage::counter_add_operator();
   for (std::size_t i = 0; i < std::size(family_names); ++i) {
     const auto f = static_cast<family>(i);
     cfs.emplace_back(family_names[i], f == family::report_counters ? counter_options

@@ -50,7 +50,7 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
   // Counters kept as merges (counter_merge.h) are read through their operator; a family without
   // merges never calls it.
   rocksdb::ColumnFamilyOptions family_options;
-  family_options.merge_operator = be64_add_operator();
+  family_options.merge_operator = counter_add_operator();
   for (const auto& n : families) cfs.emplace_back(n, family_options);
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), primary_dir,

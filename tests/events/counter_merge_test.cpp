@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
@@ -20,7 +21,7 @@ struct counter_db {
   explicit counter_db(const std::string& dir) {
     rocksdb::Options options;
     options.create_if_missing = true;
-    options.merge_operator = be64_add_operator();
+    options.merge_operator = counter_add_operator();
     rocksdb::DB* raw = nullptr;
     const auto s = rocksdb::DB::Open(options, dir, &raw);
     REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -59,10 +60,74 @@ TEST_CASE(
     REQUIRE(c.db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr).ok());
   }
   CHECK(be64_delta(-1) == be64_value(~std::uint64_t{0}));
-  CHECK(std::string(be64_add_operator()->Name()) == "caseline.be64_add");
+  CHECK(std::string(counter_add_operator()->Name()) == "caseline.counter_add");
 }
 
-TEST_CASE("a counter or a difference that is not 8 bytes fails the read, never a made-up sum") {
+namespace {
+
+// Cells as literal bytes: (u8 cell, be64 count) pairs.
+std::string cell(std::uint8_t i, std::uint64_t n) {
+  std::string out(1, static_cast<char>(i));
+  return out + be64_value(n);
+}
+
+}  // namespace
+
+TEST_CASE("cells are stored as the non-zero cells in order, and read back what they encoded") {
+  const std::int64_t cells[] = {2, 0, 0, 5, 0, -1};
+  const std::string bytes = counter_cells_value(cells);
+  CHECK(bytes == cell(0, 2) + cell(3, 5) + cell(5, ~std::uint64_t{0}));
+  CHECK(counter_cells_value(std::vector<std::int64_t>(4, 0)).empty());
+  std::int64_t into[6] = {1, 1, 1, 1, 1, 1};
+  REQUIRE(add_counter_cells(bytes, into));
+  CHECK(std::vector<std::int64_t>(std::begin(into), std::end(into)) ==
+        std::vector<std::int64_t>{3, 1, 1, 6, 1, 0});
+  // A cell past the reader's, cells out of order or repeated, and a torn pair are refused.
+  std::int64_t four[4] = {};
+  CHECK_FALSE(add_counter_cells(bytes, four));
+  CHECK_FALSE(add_counter_cells(cell(3, 1) + cell(0, 1), into));
+  CHECK_FALSE(add_counter_cells(cell(3, 1) + cell(3, 1), into));
+  CHECK_FALSE(add_counter_cells(cell(0, 1).substr(0, 8), into));
+}
+
+TEST_CASE("merged cells store the bytes a Put of their sum stores, before and after a compaction") {
+  test::temp_dir dir;
+  counter_db c(dir.sub("db"));
+  const rocksdb::WriteOptions wo;
+  REQUIRE(c.db->Merge(wo, "fresh", cell(0, 1) + cell(1, 1)).ok());
+  REQUIRE(c.db->Merge(wo, "fresh", cell(1, 2) + cell(13, 4)).ok());
+  REQUIRE(c.db->Put(wo, "stored", cell(2, 10)).ok());
+  REQUIRE(c.db->Merge(wo, "stored", cell(0, 5)).ok());
+  // A difference that empties a cell: the cell is left out of the sum.
+  REQUIRE(c.db->Merge(wo, "stored", cell(2, static_cast<std::uint64_t>(-10))).ok());
+  REQUIRE(c.db->Put(wo, "deleted", cell(4, 9)).ok());
+  REQUIRE(c.db->Delete(wo, "deleted").ok());
+  REQUIRE(c.db->Merge(wo, "deleted", cell(7, 1)).ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    INFO("pass " << pass << (pass == 0 ? " (memtable)" : " (compacted)"));
+    CHECK(c.get("fresh") == cell(0, 1) + cell(1, 3) + cell(13, 4));
+    CHECK(c.get("stored") == cell(0, 5));
+    CHECK(c.get("deleted") == cell(7, 1));
+    REQUIRE(c.db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr).ok());
+  }
+}
+
+TEST_CASE("a count merged into cells, or cells into a count, fails the read") {
+  test::temp_dir dir;
+  counter_db c(dir.sub("db"));
+  const rocksdb::WriteOptions wo;
+  REQUIRE(c.db->Put(wo, "count", be64_value(3)).ok());
+  REQUIRE(c.db->Merge(wo, "count", cell(0, 1)).ok());
+  REQUIRE(c.db->Put(wo, "cells", cell(0, 1)).ok());
+  REQUIRE(c.db->Merge(wo, "cells", be64_delta(1)).ok());
+  REQUIRE(c.db->Merge(wo, "unordered", cell(2, 1) + cell(1, 1)).ok());
+  std::string v;
+  CHECK(c.db->Get(rocksdb::ReadOptions(), "count", &v).IsCorruption());
+  CHECK(c.db->Get(rocksdb::ReadOptions(), "cells", &v).IsCorruption());
+  CHECK(c.db->Get(rocksdb::ReadOptions(), "unordered", &v).IsCorruption());
+}
+
+TEST_CASE("a counter or a difference of neither shape fails the read, never a made-up sum") {
   test::temp_dir dir;
   counter_db c(dir.sub("db"));
   const rocksdb::WriteOptions wo;

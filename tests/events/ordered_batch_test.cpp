@@ -26,7 +26,7 @@ struct two_family_db {
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     rocksdb::ColumnFamilyOptions counters;
-    counters.merge_operator = be64_add_operator();
+    counters.merge_operator = counter_add_operator();
     const std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
         {rocksdb::kDefaultColumnFamilyName, {}}, {"rows", {}}, {"counters", counters}};
     rocksdb::DB* raw = nullptr;

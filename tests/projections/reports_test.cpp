@@ -8,6 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
+#include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
 #include "projections/sla_index.h"
@@ -446,6 +447,29 @@ TEST_CASE("reclassification moves a case's counts; the counters equal a recount"
   CHECK(topics.value() == std::map<std::string, std::int64_t>{{"b", 1}});
 }
 
+TEST_CASE("a day's figures of one center, domain and category are one key, its metrics cells") {
+  stack s;
+  const auto agent = world::agent("410100");
+  // Two matters answered at once the same day: received and answered, counted in one key for
+  // the day and one for the month.
+  play(s, {{"2026-10-12", "A", recv("410100"), agent},
+           {"2026-10-12", "A", answer(), agent},
+           {"2026-10-12", "B", recv("410100"), agent},
+           {"2026-10-12", "B", answer(), agent}});
+  std::map<std::string, std::string> stored;
+  REQUIRE(storage::scan(s.db().db(), s.db().cf(family::report_counters), {}, "read counters",
+                        [&](std::string_view k, std::string_view v) {
+                          stored.emplace(k, v);
+                          return storage::scan_step::next;
+                        }));
+  // Cell 0 (received) and cell 1 (answered), 2 each: (u8 cell, be64 count) pairs.
+  using namespace std::string_literals;
+  const std::string two_and_two = "\x00\0\0\0\0\0\0\0\x02\x01\0\0\0\0\0\0\0\x02"s;
+  CHECK(stored == std::map<std::string, std::string>{
+                      {"d/2026-10-12/410100/unclassified/unclassified/", two_and_two},
+                      {"m/2026-10/410100/unclassified/unclassified/", two_and_two}});
+}
+
 TEST_CASE("counters kept as merges give the reports that counters written as values give") {
   stack s;
   auto steps = october_scenario();
@@ -461,7 +485,7 @@ TEST_CASE("counters kept as merges give the reports that counters written as val
 
   // The value-built counters: every case's contributions summed, written as Puts into a second
   // store with the same facts.
-  std::map<std::string, std::int64_t> recount;
+  std::map<std::string, counter_delta> recount;
   rocksdb::WriteBatch values;
   test::temp_dir other;
   auto built = store::open(other.sub("values"));
@@ -471,23 +495,42 @@ TEST_CASE("counters kept as merges give the reports that counters written as val
                         [&](std::string_view k, std::string_view v) -> result<storage::scan_step> {
                           auto f = detail::decode_row<report_facts>(v, "report facts");
                           REQUIRE(f);
-                          for (const auto& [key, n] : contributions(f.value())) recount[key] += n;
+                          for (const auto& [key, d] : contributions(f.value())) recount[key] += d;
                           values.Put(by_value.cf(family::report_cases), k, v);
                           return storage::scan_step::next;
                         }));
   REQUIRE_FALSE(recount.empty());
-  for (const auto& [key, n] : recount)
+  // A figure key holds its counts by metric as cells; every other key one count.
+  std::size_t cell_keys = 0;
+  for (const auto& entry : recount) {
+    const std::string& key = entry.first;
+    const counter_delta& d = entry.second;
+    const bool figure = keys::report_figure::decode(key) || keys::report_unit_figure::decode(key);
+    CHECK_MESSAGE(d.cells == figure, key);
+    cell_keys += d.cells ? 1 : 0;
     values.Put(by_value.cf(family::report_counters), key,
-               storage::be64_value(static_cast<std::uint64_t>(n)));
+               d.cells ? storage::counter_cells_value(d.n)
+                       : storage::be64_value(static_cast<std::uint64_t>(d.n[0])));
+  }
+  CHECK(cell_keys > 0);
   REQUIRE(by_value.db().Write(rocksdb::WriteOptions(), &values).ok());
 
   // The merged counters read back as the recount, key for key (no zero left behind).
-  std::map<std::string, std::int64_t> read;
+  std::map<std::string, counter_delta> read;
   REQUIRE(storage::scan(merged.db(), merged.cf(family::report_counters), {}, "read counters",
                         [&](std::string_view k, std::string_view v) {
-                          const auto n = storage::parse_be64_value(v);
-                          REQUIRE(n);
-                          read[std::string(k)] = static_cast<std::int64_t>(*n);
+                          counter_delta d;
+                          const auto expected = recount.find(std::string(k));
+                          REQUIRE_MESSAGE(expected != recount.end(), k);
+                          d.cells = expected->second.cells;
+                          if (d.cells) {
+                            REQUIRE(storage::add_counter_cells(v, d.n));
+                          } else {
+                            const auto n = storage::parse_be64_value(v);
+                            REQUIRE(n);
+                            d.n[0] = static_cast<std::int64_t>(*n);
+                          }
+                          read[std::string(k)] = d;
                           return storage::scan_step::next;
                         }));
   CHECK(read == recount);

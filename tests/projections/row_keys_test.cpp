@@ -140,13 +140,11 @@ TEST_CASE("keys of a family sort in the order their readers page through") {
 // codec: the literals below are those bytes.
 TEST_CASE("the report counters' keys keep their stored bytes and read back what they encoded") {
   const civil_date nov3 = day(2026, 11, 3);
-  SUBCASE("a center's figures, by month and by day") {
-    const report_figure m{report_span::month, nov3,        "410100",
-                          "road_transport",   "complaint", "received"};
-    CHECK(m.encode() == "m/2026-11/410100/road_transport/complaint/received");
-    const report_figure d{report_span::day, nov3,           "410100",
-                          "unclassified",   "unclassified", "replied_on_time"};
-    CHECK(d.encode() == "d/2026-11-03/410100/unclassified/unclassified/replied_on_time");
+  SUBCASE("a center's figures, by month and by day: one key of cells for all its metrics") {
+    const report_figure m{report_span::month, nov3, "410100", "road_transport", "complaint"};
+    CHECK(m.encode() == "m/2026-11/410100/road_transport/complaint/");
+    const report_figure d{report_span::day, nov3, "410100", "unclassified", "unclassified"};
+    CHECK(d.encode() == "d/2026-11-03/410100/unclassified/unclassified/");
     const auto dm = report_figure::decode(m.encode());
     REQUIRE(dm);
     CHECK(dm->span == report_span::month);
@@ -154,28 +152,33 @@ TEST_CASE("the report counters' keys keep their stored bytes and read back what 
     CHECK(dm->center == "410100");
     CHECK(dm->domain == "road_transport");
     CHECK(dm->category == "complaint");
-    CHECK(dm->metric == "received");
     const auto dd = report_figure::decode(d.encode());
     REQUIRE(dd);
     CHECK(dd->span == report_span::day);
     CHECK(dd->on == nov3);
-    CHECK(dd->metric == "replied_on_time");
+    CHECK(dd->category == "unclassified");
     CHECK_FALSE(report_figure::decode("m/2026-11/410100/road_transport"));
-    CHECK_FALSE(report_figure::decode("m/2026-13/410100/a/b/received"));
-    CHECK_FALSE(report_figure::decode("um/2026-11/410100/u/received"));
+    CHECK_FALSE(report_figure::decode("m/2026-11/410100/road_transport/complaint"));
+    // A key of the layout before cells (one key per metric) is not a figure key.
+    CHECK_FALSE(report_figure::decode("m/2026-11/410100/road_transport/complaint/received"));
+    CHECK_FALSE(report_figure::decode("m/2026-13/410100/a/b/"));
+    CHECK_FALSE(report_figure::decode("um/2026-11/410100/u/"));
   }
-  SUBCASE("a unit's figures") {
-    const report_unit_figure k{report_span::day, nov3, "410100", "zz-transit", "late_returns"};
-    CHECK(k.encode() == "ud/2026-11-03/410100/zz-transit/late_returns");
-    CHECK(
-        report_unit_figure{report_span::month, nov3, "410100", "zz-transit", "returns"}.encode() ==
-        "um/2026-11/410100/zz-transit/returns");
+  SUBCASE("a unit's figures: the unit runs to the key's last '/'") {
+    const report_unit_figure k{report_span::day, nov3, "410100", "zz-transit"};
+    CHECK(k.encode() == "ud/2026-11-03/410100/zz-transit/");
+    CHECK(report_unit_figure{report_span::month, nov3, "410100", "zz-transit"}.encode() ==
+          "um/2026-11/410100/zz-transit/");
     const auto d = report_unit_figure::decode(k.encode());
     REQUIRE(d);
+    CHECK(d->span == report_span::day);
     CHECK(d->center == "410100");
     CHECK(d->unit == "zz-transit");
-    CHECK(d->metric == "late_returns");
-    CHECK_FALSE(report_unit_figure::decode("ud/2026-11-03/410100/late_returns"));
+    const auto slash = report_unit_figure::decode("um/2026-11/410100/port/east/");
+    REQUIRE(slash);
+    CHECK(slash->unit == "port/east");
+    CHECK_FALSE(report_unit_figure::decode("ud/2026-11-03/410100/"));
+    CHECK_FALSE(report_unit_figure::decode("ud/2026-11-03/410100/zz-transit"));
   }
   SUBCASE("topics: the topic is the rest, '/' and all") {
     const report_topic k{report_span::month, nov3, "410100", "bus/stop"};
@@ -217,8 +220,7 @@ TEST_CASE("the report counters' keys keep their stored bytes and read back what 
     CHECK(report_period(counter_kind::topic, report_span::day, nov3) == "td/2026-11-03/");
     CHECK(report_period(counter_kind::unit_figure, report_span::month, nov3) == "um/2026-11/");
     CHECK(report_tag(counter_kind::figure, report_span::day) == "d/");
-    const std::string key =
-        report_figure{report_span::day, nov3, "4", "a", "b", "received"}.encode();
+    const std::string key = report_figure{report_span::day, nov3, "4", "a", "b"}.encode();
     CHECK(report_period(counter_kind::figure, report_span::day, nov3) <= key);
     CHECK(key < report_period(counter_kind::figure, report_span::day, day(2026, 11, 4)));
   }
