@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <malloc.h>
+#include <rocksdb/db.h>
 
 #include "core/codec.h"
 #include "core/decide.h"
@@ -253,6 +254,41 @@ result<std::pair<resident_memory, std::uint64_t>> read_as_server(const fs::path&
   return std::pair{resident(), n};
 }
 
+// What RocksDB wrote to build the store (flushes and compactions, every level) and the CPU time
+// its compactions took, per family, from each family's compaction statistics ("rocksdb.cfstats").
+struct write_amplification {
+  struct family_figures {
+    std::string name;
+    double written_bytes{0};
+    double compaction_cpu_seconds{0};
+  };
+  std::vector<family_figures> families;  // most written first
+  double written_bytes{0};
+  double compaction_cpu_seconds{0};
+};
+
+write_amplification compaction_figures(projections::store& st) {
+  write_amplification w;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(projections::family::count_); ++i) {
+    auto* cf = st.cf(static_cast<projections::family>(i));
+    std::map<std::string, std::string> stats;
+    if (!st.db().GetMapProperty(cf, "rocksdb.cfstats", &stats)) continue;
+    auto number = [&](const char* key) {
+      const auto it = stats.find(key);
+      return it == stats.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
+    };
+    write_amplification::family_figures f{cf->GetName(),
+                                          number("compaction.Sum.WriteGB") * (1u << 30),
+                                          number("compaction.Sum.CompMergeCPU")};
+    w.written_bytes += f.written_bytes;
+    w.compaction_cpu_seconds += f.compaction_cpu_seconds;
+    if (f.written_bytes > 0) w.families.push_back(std::move(f));
+  }
+  std::sort(w.families.begin(), w.families.end(),
+            [](const auto& a, const auto& b) { return a.written_bytes > b.written_bytes; });
+  return w;
+}
+
 // Reads every record of the log and decodes it (records and envelopes): what any consumer pays
 // before a projection does anything.
 result<std::pair<std::uint64_t, double>> raw_consume(events::event_log& log) {
@@ -432,6 +468,7 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
     projections::projection_set set(*st.value());
     rebuilt = projections::replay(*log.value(), *st.value(), set.all(), {});
   }
+  const write_amplification written = compaction_figures(*st.value());
   st.value().reset();
   const double rebuild_cpu = process_cpu_seconds() - cpu0;
   if (!rebuilt) {
@@ -469,6 +506,19 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
       "rebuild CPU (the process's, all threads)   : {:.2f} s, {:.0f} events per CPU-second\n",
       rebuild_cpu, rebuild_cpu > 0 ? static_cast<double>(rebuilt.value().events) / rebuild_cpu : 0);
   constexpr double mib = 1024.0 * 1024.0;
+  std::string by_family;
+  for (std::size_t i = 0; i < std::min<std::size_t>(4, written.families.size()); ++i)
+    by_family += fmt::format("{}{} {:.0f} MiB", i ? ", " : "", written.families[i].name,
+                             written.families[i].written_bytes / mib);
+  out << fmt::format(
+      "RocksDB writes (flushes + compactions)     : {:.0f} MiB, {:.0f} bytes/event, {:.1f}x the "
+      "store; compactions {:.2f} CPU-s; most written: {}\n",
+      written.written_bytes / mib,
+      rebuilt.value().events > 0
+          ? written.written_bytes / static_cast<double>(rebuilt.value().events)
+          : 0,
+      store_bytes > 0 ? written.written_bytes / static_cast<double>(store_bytes) : 0,
+      written.compaction_cpu_seconds, by_family);
   out << fmt::format(
       "memory: peak RSS {:.0f} MiB (log, bulk store, rebuild); the store opened as a server's "
       "with {} cases, every case and every 16th history read: RSS {:.0f} MiB ({:+.0f} MiB)\n",

@@ -31,17 +31,23 @@ run_result run(const tools::bench_rebuild_options& o) {
   return r;
 }
 
-}  // namespace
-
-TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for the same run") {
-  test::temp_dir dir;
+// 3,000 events in 2 partitions, in `dir`, without db_bench.
+tools::bench_rebuild_options small_run(const test::temp_dir& dir) {
   tools::bench_rebuild_options o;
   o.events = 3000;
   o.partitions = 2;
   o.dir = dir.sub("work");
-  o.log_dir = dir.sub("kept");
   o.db_bench.clear();
   o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for the same run") {
+  test::temp_dir dir;
+  tools::bench_rebuild_options o = small_run(dir);
+  o.log_dir = dir.sub("kept");
 
   const run_result first = run(o);
   INFO(first.out);
@@ -80,4 +86,20 @@ TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for 
     CHECK(refused.rc == 2);
     CHECK(refused.out.find("--log-dir") != std::string::npos);
   }
+}
+
+TEST_CASE("bench rebuild prints what RocksDB wrote to build the store") {
+  test::temp_dir dir;
+  const run_result r = run(small_run(dir));
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  // At least the store itself, flushed once: a positive figure, in MiB, per event and as a
+  // multiple of the store.
+  const auto at = r.out.find("RocksDB writes (flushes + compactions)     : ");
+  REQUIRE(at != std::string::npos);
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  CHECK(line.find(" bytes/event, ") != std::string::npos);
+  CHECK(line.find("x the store; compactions ") != std::string::npos);
+  CHECK(line.find("; most written: ") != std::string::npos);
+  CHECK(line.find(" 0 bytes/event") == std::string::npos);
 }
