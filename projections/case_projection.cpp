@@ -114,7 +114,7 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
   const auto sample = core::sample_closure_of(row.state, e.event);
   row.state = core::evolve(std::move(row.state), e.event, e.env.recorded_at);
   row.last_hash = events::sha256(e.stored_bytes);
-  batch.Put(store_.cf(family::case_events), keys::case_sequence{id, e.env.sequence()}.encode(),
+  batch.Put(store_.cf(family::case_events), keys::case_history{id, e.env.sequence()}.encode(),
             encode_history_event({e.position, e.index}, e.stored_bytes));
 
   if (std::holds_alternative<core::case_received>(e.event)) {
@@ -167,7 +167,7 @@ result<void> case_reader::for_each(
 result<std::vector<history_event>> case_reader::history(const case_id& id) const {
   std::vector<history_event> out;
   auto r = storage::scan(
-      store_.db(), store_.cf(family::case_events), {keys::case_sequence::prefix(id()), {}, {}},
+      store_.db(), store_.cf(family::case_events), {keys::case_history::prefix(id()), {}, {}},
       "read case events", [&](std::string_view, std::string_view v) -> result<storage::scan_step> {
         // A location alone is the layout before the events were kept: the store needs a rebuild.
         if (v.size() <= location_size)

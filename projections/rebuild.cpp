@@ -85,34 +85,44 @@ result<replay_stats> replay(events::event_log& log, store& target,
   const std::uint64_t keys_before = runner.keys_written();
   std::uint64_t since_checkpoint = 0;
   std::vector<events::log_record> recs;
-  for (std::int32_t part = 0; part < log.partition_count(); ++part) {
+  // The partitions in turn, a batch of each, rather than one after the other: the log's
+  // partitions advance through the same days together, so the rows the replay writes between two
+  // flushes are those of a few days — the keys that begin with a day (keys::case_history) then
+  // fall in a narrow range, and the flushed files overlap little with what the store holds.
+  std::vector<std::int64_t> next = from;
+  // Up to replay_batch_records records of partition `part`, read read_batch at a time.
+  const auto read_batch_of = [&](std::int32_t part) -> result<void> {
     const auto i = static_cast<std::size_t>(part);
-    std::int64_t next = from[i];
-    while (next < to[i]) {
-      // Up to replay_batch_records records of the partition, read read_batch at a time.
-      recs.clear();
-      std::int64_t read_to = next;
-      while (read_to < to[i] && recs.size() < replay_batch_records) {
-        const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
-            static_cast<std::int64_t>(std::min(read_batch, replay_batch_records - recs.size())),
-            to[i] - read_to));
-        auto batch = log.read(events::partition_id{part}, events::log_offset{read_to}, want,
-                              std::chrono::milliseconds(1000));
-        if (!batch) return batch.error();
-        auto& got = batch.value();
-        while (!got.empty() && got.back().position.offset() >= to[i]) got.pop_back();
-        if (got.empty())
-          return make_error(
-              events::errc::unavailable,
-              fmt::format("partition {}: no record at offset {} (the log ends at {}?)", part,
-                          read_to, to[i]));
-        read_to = got.back().position.offset() + 1;
-        std::move(got.begin(), got.end(), std::back_inserter(recs));
-      }
+    recs.clear();
+    std::int64_t read_to = next[i];
+    while (read_to < to[i] && recs.size() < replay_batch_records) {
+      const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
+          static_cast<std::int64_t>(std::min(read_batch, replay_batch_records - recs.size())),
+          to[i] - read_to));
+      auto batch = log.read(events::partition_id{part}, events::log_offset{read_to}, want,
+                            std::chrono::milliseconds(1000));
+      if (!batch) return batch.error();
+      auto& got = batch.value();
+      while (!got.empty() && got.back().position.offset() >= to[i]) got.pop_back();
+      if (got.empty())
+        return make_error(events::errc::unavailable,
+                          fmt::format("partition {}: no record at offset {} (the log ends at {}?)",
+                                      part, read_to, to[i]));
+      read_to = got.back().position.offset() + 1;
+      std::move(got.begin(), got.end(), std::back_inserter(recs));
+    }
+    return success();
+  };
+  for (bool more = true; more;) {
+    more = false;
+    for (std::int32_t part = 0; part < log.partition_count(); ++part) {
+      const auto i = static_cast<std::size_t>(part);
+      if (next[i] >= to[i]) continue;
+      if (auto r = read_batch_of(part); !r) return r.error();
       if (auto r = runner.apply(recs); !r) return r.error();
       p.records += recs.size();
       since_checkpoint += recs.size();
-      next = runner.applied(events::partition_id{part});
+      next[i] = runner.applied(events::partition_id{part});
       if (target.bulk() && since_checkpoint >= checkpoint_records) {
         if (auto r = target.flush(); !r) return r.error();
         since_checkpoint = 0;
@@ -120,6 +130,7 @@ result<replay_stats> replay(events::event_log& log, store& target,
       p.events = runner.events_applied() - events_before;
       p.elapsed = std::chrono::steady_clock::now() - start;
       if (progress) progress(p);
+      more = more || next[i] < to[i];
     }
   }
   if (target.bulk() && since_checkpoint > 0)

@@ -64,6 +64,37 @@ std::optional<offset> offset::decode(std::string_view key) {
   return offset{*partition};
 }
 
+namespace {
+
+// The "YYYYMMDD" of a case id "<center>-<YYYYMMDD>-<sequence>", or empty for another form.
+std::string_view received_day(std::string_view case_id) {
+  const auto last = case_id.rfind('-');
+  if (last == std::string_view::npos || last < 9 || case_id[last - 9] != '-') return {};
+  const std::string_view day = case_id.substr(last - 8, 8);
+  for (const char c : day)
+    if (c < '0' || c > '9') return {};
+  return day;
+}
+
+}  // namespace
+
+std::string case_history::prefix(std::string_view case_id) {
+  return key_builder().field(received_day(case_id)).field(case_id).str();
+}
+
+std::string case_history::encode() const {
+  return key_builder().field(received_day(case_id)).field(case_id).be64(sequence).str();
+}
+
+std::optional<case_history> case_history::decode(std::string_view key) {
+  key_parser p(key);
+  const auto day = p.field();
+  const auto id = day ? p.field() : std::nullopt;
+  const auto seq = id ? p.be64() : std::nullopt;
+  if (!seq || !p.done() || *day != received_day(*id)) return std::nullopt;
+  return case_history{std::string(*id), *seq};
+}
+
 std::string case_sequence::prefix(std::string_view case_id) {
   return key_builder().field(case_id).str();
 }

@@ -25,8 +25,24 @@ struct offset {
   static std::optional<offset> decode(std::string_view key);
 };
 
-// case_events: case id\0 be64(sequence) -> event location and stored bytes (case_projection.cpp).
-// retention:   case id\0 be64(sequence) -> retention entry (retention.cpp).
+// case_events: the case's day of receipt\0 case id\0 be64(sequence) -> event location and
+// stored bytes (case_projection.cpp). The day ("YYYYMMDD", from a case id of the form
+// "<center>-<YYYYMMDD>-<sequence>"; empty for an id of another form) comes first so that the
+// histories lie in the order cases are received: a case's events are written while it is open,
+// weeks at most, so new rows land among the last weeks' keys and a compaction rewrites those
+// files only, where keys that begin with the center put them at the end of every center's range,
+// in every file of the family.
+struct case_history {
+  std::string case_id;
+  std::uint64_t sequence{0};
+
+  // day\0 case id\0: every row of one case.
+  static std::string prefix(std::string_view case_id);
+  std::string encode() const;
+  static std::optional<case_history> decode(std::string_view key);
+};
+
+// retention: case id\0 be64(sequence) -> retention entry (retention.cpp).
 struct case_sequence {
   std::string case_id;
   std::uint64_t sequence{0};

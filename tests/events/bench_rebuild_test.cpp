@@ -9,7 +9,14 @@
 #include <string>
 
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 
+#include "events/embedded_event_log.h"
+#include "events/storage/key.h"
+#include "projections/projection_set.h"
+#include "projections/rebuild.h"
+#include "projections/row_keys.h"
+#include "projections/store.h"
 #include "tests/support/environment.h"
 #include "tests/support/temp_dir.h"
 
@@ -86,6 +93,56 @@ TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for 
     CHECK(refused.rc == 2);
     CHECK(refused.out.find("--log-dir") != std::string::npos);
   }
+}
+
+// The replay takes the partitions in turn, a batch of each (replay_batch_records), not one
+// partition to its end before the next: the partitions advance through the same days together,
+// so the rows written between two flushes are those of a few days (rebuild.cpp). Seen from the
+// offsets the store holds after each batch. And the bench prints what RocksDB wrote.
+TEST_CASE("a replay takes the log's partitions in turn, a batch of each") {
+  test::temp_dir dir;
+  auto cal = core::calendar::load_file(test::source_dir() + "/core/data/cn-workdays.txt");
+  REQUIRE(cal.has_value());
+  auto log = events::open_embedded_log({dir.sub("log"), 2});
+  REQUIRE(log.has_value());
+  // Enough records that each partition takes two batches, not three.
+  auto generated =
+      tools::generate_log(*log.value(), cal.value(), 3 * projections::replay_batch_records, 12328);
+  REQUIRE(generated.has_value());
+  std::vector<std::int64_t> ends;
+  for (std::int32_t p = 0; p < 2; ++p) {
+    auto end = log.value()->end_offset(events::partition_id{p});
+    REQUIRE(end.has_value());
+    REQUIRE(end.value()() > static_cast<std::int64_t>(projections::replay_batch_records));
+    REQUIRE(end.value()() <= static_cast<std::int64_t>(2 * projections::replay_batch_records));
+    ends.push_back(end.value()());
+  }
+  auto st = projections::store::open(dir.sub("store"), projections::store::open_mode::bulk);
+  REQUIRE(st.has_value());
+  const auto stored = [&](std::int32_t p) -> std::int64_t {
+    std::string v;
+    const auto s =
+        st.value()->db().Get(rocksdb::ReadOptions(), st.value()->cf(projections::family::offsets),
+                             projections::keys::offset{p}.encode(), &v);
+    if (s.IsNotFound()) return 0;
+    REQUIRE(s.ok());
+    return static_cast<std::int64_t>(storage::parse_be64_value(v).value());
+  };
+  std::vector<std::pair<std::int64_t, std::int64_t>> after_each;
+  {
+    projections::projection_set set(*st.value());
+    auto replayed = projections::replay(*log.value(), *st.value(), set.all(), {},
+                                        [&](const projections::replay_progress&) {
+                                          after_each.emplace_back(stored(0), stored(1));
+                                        });
+    REQUIRE(replayed.has_value());
+  }
+  REQUIRE(after_each.size() == 4);
+  const auto batch = static_cast<std::int64_t>(projections::replay_batch_records);
+  CHECK(after_each[0] == std::pair<std::int64_t, std::int64_t>{batch, 0});
+  CHECK(after_each[1] == std::pair<std::int64_t, std::int64_t>{batch, batch});
+  CHECK(after_each[2] == std::pair<std::int64_t, std::int64_t>{ends[0], batch});
+  CHECK(after_each[3] == std::pair<std::int64_t, std::int64_t>{ends[0], ends[1]});
 }
 
 TEST_CASE("bench rebuild prints what RocksDB wrote to build the store") {

@@ -25,7 +25,32 @@ TEST_CASE("each key family keeps its stored bytes and reads back what it encoded
     CHECK_FALSE(offset::decode("log/\0\0\x01\x02\x03"s));
     CHECK_FALSE(offset::decode("off/\0\0\x01\x02"s));
   }
-  SUBCASE("case events and retention: case id, sequence") {
+  SUBCASE("case events: day of receipt, case id, sequence") {
+    const case_history k{"410100-20240105-000001", 256};
+    CHECK(k.encode() ==
+          "20240105\0"
+          "410100-20240105-000001\0\0\0\0\0\0\0\x01\x00"s);
+    CHECK(case_history::prefix("410100-20240105-000001") ==
+          "20240105\0"
+          "410100-20240105-000001\0"s);
+    const auto d = case_history::decode(k.encode());
+    REQUIRE(d);
+    CHECK(d->case_id == k.case_id);
+    CHECK(d->sequence == 256);
+    // An id of another form has no day: its rows begin with an empty field.
+    CHECK(case_history{"c-1", 2}.encode() == "\0c-1\0\0\0\0\0\0\0\0\x02"s);
+    CHECK(case_history{"ZZ-2024010X-000001", 1}.encode().starts_with("\0"s));
+    REQUIRE(case_history::decode(case_history{"c-1", 2}.encode()));
+    // A day that is not the id's is not a key of this family.
+    CHECK_FALSE(
+        case_history::decode("20240106\0"
+                             "410100-20240105-000001\0\0\0\0\0\0\0\0\x01"s));
+    CHECK_FALSE(
+        case_history::decode("20240105\0"
+                             "410100-20240105-000001\0\0\x01"s));
+    CHECK_FALSE(case_history::decode("no separator"));
+  }
+  SUBCASE("retention: case id, sequence") {
     const case_sequence k{"ZZ-20240105-000001", 256};
     CHECK(k.encode() == "ZZ-20240105-000001\0\0\0\0\0\0\0\x01\x00"s);
     CHECK(case_sequence::prefix("ZZ-20240105-000001") == "ZZ-20240105-000001\0"s);
@@ -128,6 +153,18 @@ TEST_CASE("keys of a family sort in the order their readers page through") {
   // Events of a case by sequence, whatever the number of digits.
   CHECK(case_sequence{"c", 9}.encode() < case_sequence{"c", 10}.encode());
   CHECK(case_sequence{"c", 255}.encode() < case_sequence{"c", 256}.encode());
+  CHECK(case_history{"c", 255}.encode() < case_history{"c", 256}.encode());
+  // Histories by day of receipt first, whatever the center: the keys a rebuild or a day's
+  // intake writes follow each other instead of landing in every center's range.
+  CHECK(case_history{"419900-20240105-000009", 7}.encode() <
+        case_history{"410100-20240106-000001", 1}.encode());
+  CHECK(case_history{"410100-20240105-000002", 1}.encode() <
+        case_history{"419900-20240105-000001", 1}.encode());
+  // One case's rows are all under its prefix, and no other case's are.
+  CHECK(case_history{"410100-20240105-000001", 9}.encode().starts_with(
+      case_history::prefix("410100-20240105-000001")));
+  CHECK_FALSE(case_history{"410100-20240105-0000011", 1}.encode().starts_with(
+      case_history::prefix("410100-20240105-000001")));
   // Offsets by partition; the access log by time.
   CHECK(offset{1}.encode() < offset{256}.encode());
   CHECK(access{255, 9, "z", ""}.encode() < access{256, 0, "a", ""}.encode());
