@@ -66,7 +66,9 @@ std::optional<offset> offset::decode(std::string_view key) {
 
 namespace {
 
-// The "YYYYMMDD" of a case id "<center>-<YYYYMMDD>-<sequence>", or empty for another form.
+// The "YYYYMMDD" of a case id "<center>-<YYYYMMDD>-<sequence>" (the writer's form,
+// format_case_id in case_projection.h), or empty for another form. No allocation: it runs for
+// every history row written.
 std::string_view received_day(std::string_view case_id) {
   const auto last = case_id.rfind('-');
   if (last == std::string_view::npos || last < 9 || case_id[last - 9] != '-') return {};
