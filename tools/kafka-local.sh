@@ -543,12 +543,18 @@ cmd_start() {
   # Until a trapped signal (the trap stops the brokers) or a broker that exits on its own; one
   # stopped by stop-broker leaves a `stopped` mark and may come back by start-broker. The wait
   # on a short sleep lets a signal's trap run at once.
-  local i pid rc
+  # The mark is read before the pid and again after a dead pid: stop-broker marks a node before
+  # its signal, start-broker writes the new pid before it removes the mark, so a node stopped or
+  # restarted between two of these reads is never taken for a crash (reading the pid first took
+  # a restart's old, dead pid with its mark already gone, and stopped the whole cluster).
+  local i pid rc stopped
   while :; do
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
+      stopped="$(_kl_node_dir "$i")/stopped"
+      [[ -e "$stopped" ]] && continue
       pid="$(_kl_node_pid "$i")"
-      [[ -e "$(_kl_node_dir "$i")/stopped" ]] && continue
       _kl_alive "$pid" && continue
+      [[ -e "$stopped" || "$(_kl_node_pid "$i")" != "$pid" ]] && continue
       rc=0
       wait "$pid" 2>/dev/null || rc=$?
       tail -n 40 "$(_kl_node_dir "$i")/logs/server.log" >&2 || true

@@ -84,6 +84,8 @@ TEST_CASE(
                                "--brokers", "3", "--state", state});
   auto line = cluster.wait_for_line("KAFKA_BOOTSTRAP=", 180s);
   REQUIRE_MESSAGE(line.has_value(), "the cluster did not start: " << cluster.output());
+  // Whatever fails below, the launcher's own account (a broker it saw exit) goes with it.
+  INFO("the cluster's launcher printed: " << cluster.output());
   const std::string bootstrap = line->substr(line->find('=') + 1);
   REQUIRE(std::count(bootstrap.begin(), bootstrap.end(), ',') == 2);
 
