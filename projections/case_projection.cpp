@@ -71,7 +71,8 @@ void case_projection::begin_batch() {
 // closures counted). One key per row and batch, however many of the batch's events moved it (a
 // counter the batch read but did not raise is written again with its stored value).
 result<void> case_projection::prepare_commit(rocksdb::WriteBatch& batch) {
-  for (const auto& [id, t] : rows_) batch.Put(store_.cf(family::cases), id, encode_case_row(t.now));
+  for (const auto& [id, t] : rows_)
+    batch.Put(store_.cf(family::cases), keys::case_row::encode(id), encode_case_row(t.now));
   for (const auto& [key, c] : counters_)
     batch.Put(store_.cf(family::counters), key, storage::be64_value(c));
   for (const auto& [key, t] : tallies_)
@@ -147,7 +148,8 @@ result<void> case_projection::apply(const decoded_event& e, rocksdb::WriteBatch&
 }
 
 result<std::optional<case_row>> case_reader::get(const case_id& id) const {
-  auto value = storage::get(store_.db(), store_.cf(family::cases), id(), "read case");
+  auto value = storage::get(store_.db(), store_.cf(family::cases), keys::case_row::encode(id()),
+                            "read case");
   if (!value) return value.error();
   if (!value.value()) return std::optional<case_row>{};
   auto row = decode_case_row(*value.value());
@@ -159,7 +161,12 @@ result<void> case_reader::for_each(
     const std::function<void(const case_id& id, result<case_row> row)>& visit) const {
   return storage::scan(store_.db(), store_.cf(family::cases), {}, "read cases",
                        [&](std::string_view key, std::string_view value) {
-                         visit(case_id{std::string(key)}, decode_case_row(value));
+                         auto k = keys::case_row::decode(key);
+                         if (!k)
+                           visit(case_id{std::string(key)},
+                                 make_error(events::errc::corrupt_record, "case row key"));
+                         else
+                           visit(case_id{std::move(k->case_id)}, decode_case_row(value));
                          return storage::scan_step::next;
                        });
 }

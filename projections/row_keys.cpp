@@ -80,9 +80,19 @@ std::string_view received_day(std::string_view case_id) {
 
 }  // namespace
 
-std::string case_history::prefix(std::string_view case_id) {
+std::string case_row::encode(std::string_view case_id) {
   return key_builder().field(received_day(case_id)).field(case_id).str();
 }
+
+std::optional<case_row> case_row::decode(std::string_view key) {
+  key_parser p(key);
+  const auto day = p.field();
+  const auto id = day ? p.field() : std::nullopt;
+  if (!id || !p.done() || *day != received_day(*id)) return std::nullopt;
+  return case_row{std::string(*id)};
+}
+
+std::string case_history::prefix(std::string_view case_id) { return case_row::encode(case_id); }
 
 std::string case_history::encode() const {
   return key_builder().field(received_day(case_id)).field(case_id).be64(sequence).str();

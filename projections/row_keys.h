@@ -25,6 +25,16 @@ struct offset {
   static std::optional<offset> decode(std::string_view key);
 };
 
+// cases: the case's day of receipt\0 case id\0 -> case_row (case_projection.cpp). The day as
+// in case_history below, and for the same reason: a case's row is rewritten while the case is
+// open, and new cases land after the others, not at the end of every center's range.
+struct case_row {
+  std::string case_id;
+
+  static std::string encode(std::string_view case_id);
+  static std::optional<case_row> decode(std::string_view key);
+};
+
 // case_events: the case's day of receipt\0 case id\0 be64(sequence) -> event location and
 // stored bytes (case_projection.cpp). The day ("YYYYMMDD", from a case id of the form
 // "<center>-<YYYYMMDD>-<sequence>"; empty for an id of another form) comes first so that the
@@ -36,7 +46,7 @@ struct case_history {
   std::string case_id;
   std::uint64_t sequence{0};
 
-  // day\0 case id\0: every row of one case.
+  // day\0 case id\0 (the case's key in `cases`): every row of one case.
   static std::string prefix(std::string_view case_id);
   std::string encode() const;
   static std::optional<case_history> decode(std::string_view key);

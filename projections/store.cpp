@@ -58,9 +58,10 @@ bool read_by_key(family f) {
 // queues fold no state of their own (queue_cases is no longer written, queues.h), so the
 // rows a store of 4 kept there are emptied with the rest; 6: a report figure's counts by metric
 // are one key of cells (row_keys.h, report_counters), no longer one key per metric; 7: a case's
-// history rows begin with its day of receipt (keys::case_history), no longer with its id.
+// history rows begin with its day of receipt (keys::case_history), no longer with its id; 8: so
+// do the case rows (keys::case_row), which were keyed by the id alone.
 constexpr std::string_view layout_key = "layout";
-constexpr std::uint64_t layout_version = 7;
+constexpr std::uint64_t layout_version = 8;
 
 // The stored layout: none in a new store (no offsets applied yet), 1 when it predates the row.
 result<std::optional<std::uint64_t>> stored_layout(rocksdb::DB& db,

@@ -15,7 +15,7 @@ namespace caseline::projections {
 // key layouts, each written once with its encoding and decoding: row_keys.h.
 enum class family : std::size_t {
   offsets = 0,  // keys::offset -> next offset to apply (be64)
-  cases,        // case id -> case_row (cereal)
+  cases,        // keys::case_row -> case_row (cereal)
   case_events,  // keys::case_history -> be32 partition, be64 offset, be32 index, stored bytes
   counters,     // keys::case_counter, keys::revisit_tally, keys::partition_owner (row_keys.h)
   // the gateway's: tokens (from the log), idempotency, list index, registry, access log

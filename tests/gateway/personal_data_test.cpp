@@ -12,6 +12,7 @@
 #include "projections/case_projection.h"
 #include "projections/case_row.h"
 #include "projections/key_store.h"
+#include "projections/row_keys.h"
 #include "projections/store.h"
 #include "tests/gateway/gateway_test_support.h"
 #include "tests/support/process.h"
@@ -159,8 +160,8 @@ TEST_CASE("a personal field that does not verify is a 500 problem to staff, neve
   auto tampered = *row.value();
   tampered.state.content.back() = static_cast<char>(tampered.state.content.back() ^ 0x01);
   REQUIRE(store.db()
-              .Put(rocksdb::WriteOptions(), store.cf(projections::family::cases), id,
-                   projections::encode_case_row(tampered))
+              .Put(rocksdb::WriteOptions(), store.cf(projections::family::cases),
+                   projections::keys::case_row::encode(id), projections::encode_case_row(tampered))
               .ok());
 
   auto c = srv.get("/v1/cases/" + id, srv.own.at("agent"));

@@ -23,6 +23,7 @@
 #include "projections/personal_data.h"
 #include "projections/projection_set.h"
 #include "projections/reports.h"
+#include "projections/row_keys.h"
 #include "projections/runner.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -257,7 +258,8 @@ TEST_CASE("the audit reports an item purged on or before its retain-until day") 
   row.state.text_shredded_on = civil_date{2026, 3, 3};
   REQUIRE(r.store->db()
               .Put(rocksdb::WriteOptions(), r.store->cf(projections::family::cases),
-                   rec.state.id(), projections::encode_case_row(row))
+                   projections::keys::case_row::encode(rec.state.id()),
+                   projections::encode_case_row(row))
               .ok());
   auto a = r.audit(civil_date{2026, 3, 4});
   CHECK_FALSE(a.ok());

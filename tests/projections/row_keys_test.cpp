@@ -25,6 +25,32 @@ TEST_CASE("each key family keeps its stored bytes and reads back what it encoded
     CHECK_FALSE(offset::decode("log/\0\0\x01\x02\x03"s));
     CHECK_FALSE(offset::decode("off/\0\0\x01\x02"s));
   }
+  SUBCASE("case rows: day of receipt, case id") {
+    CHECK(case_row::encode("410100-20240105-000001") ==
+          "20240105\0"
+          "410100-20240105-000001\0"s);
+    const auto d = case_row::decode(case_row::encode("410100-20240105-000001"));
+    REQUIRE(d);
+    CHECK(d->case_id == "410100-20240105-000001");
+    // An id of another form has no day; a day that is not the id's, a missing terminator or
+    // anything after it is not a key of this family (a raw id, as layouts before 8 kept it).
+    CHECK(case_row::encode("c-1") == "\0c-1\0"s);
+    REQUIRE(case_row::decode("\0c-1\0"s));
+    CHECK(case_row::decode("\0c-1\0"s)->case_id == "c-1");
+    CHECK_FALSE(
+        case_row::decode("20240106\0"
+                         "410100-20240105-000001\0"s));
+    CHECK_FALSE(
+        case_row::decode("20240105\0"
+                         "410100-20240105-000001"s));
+    CHECK_FALSE(
+        case_row::decode("20240105\0"
+                         "410100-20240105-000001\0x"s));
+    CHECK_FALSE(case_row::decode("410100-20240105-000001"));
+    // A case's history rows begin with its row's key.
+    CHECK(case_history::prefix("410100-20240105-000001") ==
+          case_row::encode("410100-20240105-000001"));
+  }
   SUBCASE("case events: day of receipt, case id, sequence") {
     const case_history k{"410100-20240105-000001", 256};
     CHECK(k.encode() ==
