@@ -1,17 +1,22 @@
 #include "projections/rebuild.h"
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 
 #include "events/errc.h"
 #include "events/record.h"
+#include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
+#include "events/thread_name.h"
 #include "projections/row_keys.h"
 #include "projections/runner.h"
 
@@ -41,6 +46,13 @@ std::string printable(std::string_view key) {
   return out;
 }
 
+// A report counter merged back to zero (reports.h) is no counter: a store whose batches summed
+// its differences away never wrote the key.
+bool no_row(std::string_view family, const rocksdb::Iterator& it) {
+  return family == "report_counters" &&
+         storage::classify_counter(it.value().ToStringView()) == storage::counter_value::zero;
+}
+
 }  // namespace
 
 const std::vector<std::string>& log_derived_families() {
@@ -64,10 +76,38 @@ result<replay_stats> replay(events::event_log& log, store& target,
                             const std::map<std::int32_t, std::int64_t>& until,
                             const std::function<void(const replay_progress&)>& progress,
                             std::uint64_t checkpoint_records) {
+  return replay(log, target, std::vector<std::vector<projection*>>{std::move(projections)}, until,
+                progress, checkpoint_records);
+}
+
+unsigned default_replay_lanes(std::int32_t partitions) {
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  return std::clamp(cores, 1U, static_cast<unsigned>(std::max(1, partitions)));
+}
+
+replay_sets::replay_sets(store& target, unsigned lanes) {
+  for (unsigned i = 0; i < std::max(1U, lanes); ++i) {
+    sets_.push_back(std::make_unique<projection_set>(target));
+    lanes_.push_back(sets_.back()->all());
+  }
+}
+
+std::optional<error> replay_sets::load_error() const { return sets_.front()->load_error(); }
+
+result<replay_stats> replay(events::event_log& log, store& target,
+                            const std::vector<std::vector<projection*>>& lanes,
+                            const std::map<std::int32_t, std::int64_t>& until,
+                            const std::function<void(const replay_progress&)>& progress,
+                            std::uint64_t checkpoint_records) {
+  if (lanes.empty())
+    return make_error(events::errc::bad_config, "a replay needs one lane at least");
   const auto start = std::chrono::steady_clock::now();
-  projection_runner runner(log, target, std::move(projections));
+  std::vector<std::unique_ptr<projection_runner>> runners;
+  runners.reserve(lanes.size());
+  for (const auto& projections : lanes)
+    runners.push_back(std::make_unique<projection_runner>(log, target, projections));
   std::vector<std::int64_t> from, to;
-  replay_progress p;
+  replay_progress shared;  // guarded by mu
   for (std::int32_t part = 0; part < log.partition_count(); ++part) {
     std::int64_t end = 0;
     if (auto it = until.find(part); it != until.end()) {
@@ -77,66 +117,118 @@ result<replay_stats> replay(events::event_log& log, store& target,
       if (!e) return e.error();
       end = e.value()();
     }
-    from.push_back(runner.applied(events::partition_id{part}));
+    // Every runner read the same stored offsets.
+    from.push_back(runners.front()->applied(events::partition_id{part}));
     to.push_back(end);
-    p.total_records += static_cast<std::uint64_t>(std::max<std::int64_t>(0, end - from.back()));
+    shared.total_records +=
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, end - from.back()));
   }
-  const std::uint64_t events_before = runner.events_applied();
-  const std::uint64_t keys_before = runner.keys_written();
-  std::uint64_t since_checkpoint = 0;
-  std::vector<events::log_record> recs;
-  // The partitions in turn, a batch of each, rather than one after the other: the log's
-  // partitions advance through the same days together, so the rows the replay writes between two
-  // flushes are those of a few days — the keys that begin with a day (keys::case_history) then
-  // fall in a narrow range, and the flushed files overlap little with what the store holds.
-  std::vector<std::int64_t> next = from;
-  // Up to replay_batch_records records of partition `part`, read read_batch at a time.
-  const auto read_batch_of = [&](std::int32_t part) -> result<void> {
-    const auto i = static_cast<std::size_t>(part);
-    recs.clear();
-    std::int64_t read_to = next[i];
-    while (read_to < to[i] && recs.size() < replay_batch_records) {
-      const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
-          static_cast<std::int64_t>(std::min(read_batch, replay_batch_records - recs.size())),
-          to[i] - read_to));
-      auto batch = log.read(events::partition_id{part}, events::log_offset{read_to}, want,
-                            std::chrono::milliseconds(1000));
-      if (!batch) return batch.error();
-      auto& got = batch.value();
-      while (!got.empty() && got.back().position.offset() >= to[i]) got.pop_back();
-      if (got.empty())
-        return make_error(events::errc::unavailable,
-                          fmt::format("partition {}: no record at offset {} (the log ends at {}?)",
-                                      part, read_to, to[i]));
-      read_to = got.back().position.offset() + 1;
-      std::move(got.begin(), got.end(), std::back_inserter(recs));
-    }
-    return success();
+  const auto events_of = [&runners] {
+    std::uint64_t n = 0;
+    for (const auto& r : runners) n += r->events_applied();
+    return n;
   };
-  for (bool more = true; more;) {
-    more = false;
-    for (std::int32_t part = 0; part < log.partition_count(); ++part) {
+  const auto keys_of = [&runners] {
+    std::uint64_t n = 0;
+    for (const auto& r : runners) n += r->keys_written();
+    return n;
+  };
+  const std::uint64_t events_before = events_of();
+  const std::uint64_t keys_before = keys_of();
+
+  std::mutex mu;
+  std::uint64_t since_checkpoint = 0;  // guarded by mu
+  std::optional<error> failed;         // guarded by mu: the first lane's error
+  std::atomic<bool> stop{false};
+  const auto fail = [&](const error& e) {
+    std::lock_guard lk(mu);
+    if (!failed) failed = e;
+    stop = true;
+  };
+
+  const auto lane_count = static_cast<std::int32_t>(
+      std::min<std::size_t>(lanes.size(), static_cast<std::size_t>(log.partition_count())));
+  const auto run_lane = [&](std::int32_t lane) {
+    projection_runner& runner = *runners[static_cast<std::size_t>(lane)];
+    std::vector<events::log_record> recs;
+    std::vector<std::int64_t> next = from;
+    // Up to replay_batch_records records of partition `part`, read read_batch at a time.
+    const auto read_batch_of = [&](std::int32_t part) -> result<void> {
       const auto i = static_cast<std::size_t>(part);
-      if (next[i] >= to[i]) continue;
-      if (auto r = read_batch_of(part); !r) return r.error();
-      if (auto r = runner.apply(recs); !r) return r.error();
-      p.records += recs.size();
-      since_checkpoint += recs.size();
-      next[i] = runner.applied(events::partition_id{part});
-      if (target.bulk() && since_checkpoint >= checkpoint_records) {
-        if (auto r = target.flush(); !r) return r.error();
-        since_checkpoint = 0;
+      recs.clear();
+      std::int64_t read_to = next[i];
+      while (read_to < to[i] && recs.size() < replay_batch_records) {
+        const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
+            static_cast<std::int64_t>(std::min(read_batch, replay_batch_records - recs.size())),
+            to[i] - read_to));
+        auto batch = log.read(events::partition_id{part}, events::log_offset{read_to}, want,
+                              std::chrono::milliseconds(1000));
+        if (!batch) return batch.error();
+        auto& got = batch.value();
+        while (!got.empty() && got.back().position.offset() >= to[i]) got.pop_back();
+        if (got.empty())
+          return make_error(
+              events::errc::unavailable,
+              fmt::format("partition {}: no record at offset {} (the log ends at {}?)", part,
+                          read_to, to[i]));
+        read_to = got.back().position.offset() + 1;
+        std::move(got.begin(), got.end(), std::back_inserter(recs));
       }
-      p.events = runner.events_applied() - events_before;
-      p.elapsed = std::chrono::steady_clock::now() - start;
-      if (progress) progress(p);
-      more = more || next[i] < to[i];
+      return success();
+    };
+    // The lane's partitions in turn, a batch of each, rather than one after the other: the log's
+    // partitions advance through the same days together, so the rows the replay writes between
+    // two flushes are those of a few days — the keys that begin with a day (keys::case_history)
+    // then fall in a narrow range, and the flushed files overlap little with what the store
+    // holds. The lanes go through the days at about the same pace.
+    for (bool more = true; more && !stop;) {
+      more = false;
+      for (std::int32_t part = lane; part < log.partition_count() && !stop; part += lane_count) {
+        const auto i = static_cast<std::size_t>(part);
+        if (next[i] >= to[i]) continue;
+        if (auto r = read_batch_of(part); !r) return fail(r.error());
+        if (auto r = runner.apply(recs); !r) return fail(r.error());
+        next[i] = runner.applied(events::partition_id{part});
+        bool checkpoint = false;
+        {
+          std::lock_guard lk(mu);
+          shared.records += recs.size();
+          since_checkpoint += recs.size();
+          if (target.bulk() && since_checkpoint >= checkpoint_records) {
+            since_checkpoint = 0;
+            checkpoint = true;
+          }
+        }
+        // Atomic across families (store::open_mode::bulk): every lane's batches written so far,
+        // each whole with its offset.
+        if (checkpoint)
+          if (auto r = target.flush(); !r) return fail(r.error());
+        if (progress) {
+          std::lock_guard lk(mu);
+          shared.events = events_of() - events_before;
+          shared.elapsed = std::chrono::steady_clock::now() - start;
+          progress(shared);
+        }
+        more = more || next[i] < to[i];
+      }
     }
+  };
+  if (lane_count <= 1) {
+    run_lane(0);
+  } else {
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(lane_count));
+    for (std::int32_t lane = 0; lane < lane_count; ++lane)
+      threads.emplace_back([&run_lane, lane] {
+        events::name_this_thread(fmt::format("replay-{}", lane));
+        run_lane(lane);
+      });
+    for (auto& t : threads) t.join();
   }
-  if (target.bulk() && since_checkpoint > 0)
+  if (failed) return *failed;
+  if (target.bulk())
     if (auto r = target.flush(); !r) return r.error();
-  return replay_stats{p.records, runner.events_applied() - events_before,
-                      runner.keys_written() - keys_before,
+  return replay_stats{shared.records, events_of() - events_before, keys_of() - keys_before,
                       std::chrono::steady_clock::now() - start};
 }
 
@@ -191,7 +283,11 @@ result<std::vector<store_difference>> compare_stores(const named_store& a, const
     std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(rocksdb::ReadOptions(), cb));
     ia->SeekToFirst();
     ib->SeekToFirst();
-    while ((ia->Valid() || ib->Valid()) && out.size() < max) {
+    const auto skip_no_rows = [&fam](rocksdb::Iterator& it) {
+      while (it.Valid() && no_row(fam, it)) it.Next();
+    };
+    for (skip_no_rows(*ia), skip_no_rows(*ib); (ia->Valid() || ib->Valid()) && out.size() < max;
+         skip_no_rows(*ia), skip_no_rows(*ib)) {
       const int c = !ia->Valid()   ? 1
                     : !ib->Valid() ? -1
                                    : ia->key().compare(ib->key());

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,38 @@ result<replay_stats> replay(events::event_log& log, store& target,
                             const std::function<void(const replay_progress&)>& progress = {},
                             std::uint64_t checkpoint_records = replay_checkpoint_records);
 
+// The same, in parallel: one thread per set of projections (a "lane", each its own instances over
+// the same store, e.g. projection_set::all() of one projection_set each), lane i replaying the
+// partitions p with p % lanes == i. Lanes never write the same row but for the report counters,
+// which are written as merges only (reports.h), so the store is the one a single lane writes.
+// Each batch holds its partition's offset; the flushes are atomic across families, so a crash
+// leaves every partition's rows and offset of one point. `progress` is called after each batch,
+// from the lane's thread, one call at a time. The first error stops every lane. One lane runs on
+// the calling thread.
+result<replay_stats> replay(events::event_log& log, store& target,
+                            const std::vector<std::vector<projection*>>& lanes,
+                            const std::map<std::int32_t, std::int64_t>& until,
+                            const std::function<void(const replay_progress&)>& progress = {},
+                            std::uint64_t checkpoint_records = replay_checkpoint_records);
+
+// The lanes a replay of `partitions` partitions uses by default: one per core, at most one per
+// partition, at least one.
+unsigned default_replay_lanes(std::int32_t partitions);
+
+// Every log-derived projection (projection_set), `lanes` sets of them over `target`: what a
+// rebuild replays. The sets load what they keep in memory at construction (load_error()).
+class replay_sets {
+ public:
+  replay_sets(store& target, unsigned lanes);
+  const std::vector<std::vector<projection*>>& lanes() const { return lanes_; }
+  // The first set's error loading its rows, if any.
+  std::optional<error> load_error() const;
+
+ private:
+  std::vector<std::unique_ptr<projection_set>> sets_;
+  std::vector<std::vector<projection*>> lanes_;
+};
+
 // The next offset of every partition a store has applied (read-only: the store may be open in a
 // running server). A partition never applied is absent. The second form reads a store already
 // opened as a secondary instance: with compare_stores on the same instance, the offsets and the
@@ -78,7 +111,8 @@ struct store_difference {
 
 // Compares the named families of two stores (both opened read-only, as secondary instances, so
 // either may be open in a running server) key by key and byte by byte; at most `max` differences
-// are returned.
+// are returned. A report counter merged back to zero counts as no key (reports.h): whether one is
+// left depends on where the batches of a replay began and ended, not on the log.
 result<std::vector<store_difference>> compare_stores(const std::string& a_dir,
                                                      const std::string& b_dir,
                                                      const std::vector<std::string>& families,

@@ -65,19 +65,6 @@ std::string encode_counter(const counter_delta& d) {
                  : storage::be64_value(static_cast<std::uint64_t>(d.n[0]));
 }
 
-// Adds a stored counter to `into`, in the shape `into` has.
-result<void> add_stored(std::string_view stored, counter_delta& into) {
-  if (into.cells) {
-    if (!storage::add_counter_cells(stored, into.n))
-      return make_error(events::errc::corrupt_record, "stored report figures");
-    return success();
-  }
-  auto n = decode_i64(stored);
-  if (!n) return n.error();
-  into.n[0] += n.value();
-  return success();
-}
-
 // A figure key's stored cells, added to `into` (cell i to into[i]).
 result<void> add_cells(std::string_view stored, std::span<std::int64_t> into) {
   if (!storage::add_counter_cells(stored, into))
@@ -91,6 +78,23 @@ bool affects_statistics(const core::event& e) {
 }
 
 error bad(std::string what) { return make_error(core::errc::invalid_argument, std::move(what)); }
+
+// Whether a stored counter counts: false for one merged back to zero (prepare_commit), which
+// is no counter; an error for one below zero in a cell, or of neither shape.
+result<bool> counter_present(std::string_view key, std::string_view value) {
+  switch (storage::classify_counter(value)) {
+    case storage::counter_value::zero:
+      return false;
+    case storage::counter_value::positive:
+      return true;
+    case storage::counter_value::negative:
+      return make_error(events::errc::corrupt_record,
+                        "report counter below zero: " + std::string(key));
+    case storage::counter_value::malformed:
+      break;
+  }
+  return make_error(events::errc::corrupt_record, "stored report counter: " + std::string(key));
+}
 
 // A counter's key that its codec cannot read: the store is damaged.
 error corrupt_key(const char* what) { return make_error(events::errc::corrupt_record, what); }
@@ -266,31 +270,13 @@ result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
     for (const auto& [k, d] : contributions(t.before)) delta_[k] -= d;
     for (const auto& [k, d] : contributions(t.now)) delta_[k] += d;
   }
+  // Every difference is a merge, whether it adds or takes away: no counter is read here, so the
+  // replays of different partitions may write the same counter at once (rebuild.h), and the sum
+  // is the same in any order. A counter taken back to zero stays as a key of zero, which every
+  // reader below skips.
   auto* cf = store_.cf(family::report_counters);
-  for (const auto& [k, d] : delta_) {
-    if (d.zero()) continue;
-    // A stored counter is positive in every cell: added to, it stays so, and the merge needs no
-    // read.
-    if (std::all_of(d.n.begin(), d.n.end(), [](std::int64_t v) { return v >= 0; })) {
-      batch.Merge(cf, k, encode_counter(d));
-      continue;
-    }
-    // Taken from, a cell may reach zero, and a counter whose cells are all zero is deleted (a
-    // rebuild that never counted it has no key): read it (through its merges) and write the
-    // result.
-    auto v = storage::get(store_.db(), cf, k, "read report counter");
-    if (!v) return v.error();
-    counter_delta value = d;
-    if (v.value()) {
-      if (auto r = add_stored(*v.value(), value); !r) return r.error();
-    }
-    if (std::any_of(value.n.begin(), value.n.end(), [](std::int64_t n) { return n < 0; }))
-      return make_error(events::errc::corrupt_record, "report counter below zero: " + k);
-    if (value.zero())
-      batch.Delete(cf, k);
-    else
-      batch.Put(cf, k, encode_counter(value));
-  }
+  for (const auto& [k, d] : delta_)
+    if (!d.zero()) batch.Merge(cf, k, encode_counter(d));
   for (const auto& [id, t] : facts_)
     batch.Put(store_.cf(family::report_cases), id, detail::encode_row(t.now));
   return success();
@@ -384,7 +370,10 @@ result<void> report_reader::scan_prefix(std::string_view tag, const std::string&
       store_.db(), store_.cf(family::report_counters), {std::string(tag), from, to_exclusive},
       "read report counters",
       [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
-        if (auto r = f(key, value); !r) return r.error();
+        auto present = counter_present(key, value);
+        if (!present) return present.error();
+        if (present.value())
+          if (auto r = f(key, value); !r) return r.error();
         return storage::scan_step::next;
       });
 }
@@ -499,7 +488,9 @@ result<overdue_page> report_reader::overdue(const period& p,
   const std::string from = report_overdue::from_day(p.from);
   const std::string to = report_overdue::from_day(p.to.plus_days(1));
   overdue_page out;
-  const auto visit = [&](std::string_view key, std::string_view) -> result<bool> {
+  const auto visit = [&](std::string_view key, std::string_view value) -> result<bool> {
+    auto present = counter_present(key, value);
+    if (!present || !present.value()) return present;
     auto k = report_overdue::decode(key);
     if (!k) return corrupt_key("overdue report key");
     if (center && k->center != (*center)()) return false;
@@ -532,12 +523,16 @@ result<overdue_page> report_reader::overdue(const period& p,
 result<std::optional<std::string>> report_reader::first_month() const {
   std::optional<std::string> out;
   const auto tag = keys::report_tag(keys::counter_kind::figure, keys::report_span::month);
-  auto r =
-      storage::scan(store_.db(), store_.cf(family::report_counters), {std::string(tag), {}, {}},
-                    "read report counters", [&](std::string_view key, std::string_view) {
-                      out = std::string(key.substr(tag.size(), 7));  // YYYY-MM
-                      return storage::scan_step::stop;
-                    });
+  auto r = storage::scan(
+      store_.db(), store_.cf(family::report_counters), {std::string(tag), {}, {}},
+      "read report counters",
+      [&](std::string_view key, std::string_view value) -> result<storage::scan_step> {
+        auto present = counter_present(key, value);
+        if (!present) return present.error();
+        if (!present.value()) return storage::scan_step::next;
+        out = std::string(key.substr(tag.size(), 7));  // YYYY-MM
+        return storage::scan_step::stop;
+      });
   if (!r) return r.error();
   return out;
 }

@@ -170,11 +170,13 @@ std::map<std::string, counter_delta> contributions(const report_facts& facts);
 // Keeps family::report_cases and family::report_counters. For each event it folds the case's
 // facts; once per batch it adds the difference between each touched case's contributions after
 // the batch and before it to the counters (the sum of the events' own differences, at the cost
-// of two contributions per case and batch). A counter that goes up is written as a merge
-// (storage::counter_add_operator: an add, no read of the counter); one that goes down in any cell
-// is read and rewritten, and deleted when every cell reaches zero, so the stored values equal those
-// of a rebuild whatever the order of reclassifications. The live runner and a rebuild write them
-// alike. Used by the runner's thread only.
+// of two contributions per case and batch). Every difference is written as a merge
+// (storage::counter_add_operator: cell by cell, an add, no read of the counter), a counter that
+// goes down included, so the stored sums are those of a rebuild whatever the order of the
+// events, and replays of different partitions may write one counter at once (rebuild.h). A
+// counter merged back to zero stays a key whose value is zero, which report_reader treats as no
+// counter (and compare_stores as no key); one below zero is a corrupt store to the reader. The
+// live runner and a rebuild write them alike. Used by the runner's thread only.
 class report_projection final : public projection {
  public:
   explicit report_projection(store& s) : store_(s) {}

@@ -464,9 +464,11 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
   }
   result<projections::replay_stats> rebuilt = make_error(std::error_code{}, "");
   const double cpu0 = process_cpu_seconds();
+  const unsigned lanes =
+      o.lanes > 0 ? o.lanes : projections::default_replay_lanes(log.value()->partition_count());
   {
-    projections::projection_set set(*st.value());
-    rebuilt = projections::replay(*log.value(), *st.value(), set.all(), {});
+    projections::replay_sets sets(*st.value(), lanes);
+    rebuilt = projections::replay(*log.value(), *st.value(), sets.lanes(), {});
   }
   const write_amplification written = compaction_figures(*st.value());
   st.value().reset();
@@ -497,10 +499,10 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
 
   const double raw_rate = raw.value().second > 0 ? static_cast<double>(raw.value().first) / raw.value().second : 0;
   out << fmt::format(
-      "rebuild (cases, queues+deadlines, reports) : {:>10.0f} events/s  ({} events in {:.2f} s; "
-      "{:.2f} keys/event; store {:.0f} bytes/event, {:.1f} MiB)\n",
+      "rebuild (cases, queues+deadlines, reports) : {:>10.0f} events/s  ({} events in {:.2f} s, "
+      "{} lane{}; {:.2f} keys/event; store {:.0f} bytes/event, {:.1f} MiB)\n",
       rebuilt.value().events_per_second(), rebuilt.value().events, rebuilt.value().elapsed.count(),
-      rebuilt.value().keys_per_event(), bytes_per_event,
+      lanes, lanes == 1 ? "" : "s", rebuilt.value().keys_per_event(), bytes_per_event,
       static_cast<double>(store_bytes) / (1024.0 * 1024.0));
   out << fmt::format(
       "rebuild CPU (the process's, all threads)   : {:.2f} s, {:.0f} events per CPU-second\n",
@@ -530,8 +532,9 @@ int run_bench_rebuild(const bench_rebuild_options& o, std::ostream& out, std::os
     out << fmt::format("db_bench fillbatch (RocksDB batched writes): {:>10.0f} ops/s\n", *dbb);
   else
     out << "db_bench fillbatch: not run or not understood" << (db_line.empty() ? "" : ": " + db_line) << "\n";
-  const bench_rebuild_figures f{rebuilt.value().events, rebuilt.value().events_per_second(),
-                                rebuilt.value().keys_per_event(), raw_rate, dbb};
+  const bench_rebuild_figures f{
+      rebuilt.value().events,           lanes,    rebuilt.value().events_per_second(),
+      rebuilt.value().keys_per_event(), raw_rate, dbb};
   out << fmt::format(
       "target bound min(raw consume{})       : {:>10.0f} events/s; the rebuild is {:.1f} % of it\n",
       dbb ? ", db_bench ÷ keys/event" : "", f.bound_per_second(),

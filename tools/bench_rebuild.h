@@ -26,6 +26,8 @@ struct bench_rebuild_options {
   std::string calendar_file;
   std::uint64_t seed{12328};
   std::string db_bench{"db_bench"};  // empty: skip it
+  unsigned lanes{
+      0};  // replay threads (projections::replay); 0: one per core, at most one per partition
 };
 
 struct generated_log {
@@ -44,6 +46,7 @@ result<generated_log> generate_log(events::event_log& log, const core::calendar&
 // What a run measured, for `caseline bench all`.
 struct bench_rebuild_figures {
   std::uint64_t events{0};
+  unsigned lanes{1};                              // the replay's threads
   double events_per_second{0};                    // the rebuild
   double keys_per_event{0};                       // keys the rebuild wrote per event
   double raw_consume_per_second{0};               // reading and decoding the same log

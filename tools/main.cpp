@@ -424,6 +424,9 @@ int main(int argc, char** argv) {
       ->add_option("--checkpoint-records", rebuild.checkpoint_records,
                    "records between two flushes of the fresh store")
       ->capture_default_str();
+  rebuild_cmd->add_option("--threads", rebuild.lanes,
+                          "replay threads; default one per core, at most one per partition "
+                          "(1 leaves the other cores to a running server)");
 
   tools::bench_purge_options bpu;
   bpu.calendar_file = default_calendar;
@@ -446,6 +449,8 @@ int main(int argc, char** argv) {
   brb_cmd->add_option("--seed", brb.seed)->capture_default_str();
   brb_cmd->add_option("--db-bench", brb.db_bench, "db_bench program; empty to skip")
       ->capture_default_str();
+  brb_cmd->add_option("--threads", brb.lanes,
+                      "replay threads; default one per core, at most one per partition");
 
   // --- retention (Art. 38) ---
   tools::retention_options retention;

@@ -81,10 +81,16 @@ int run_rebuild(const rebuild_options& o, std::ostream& out, std::ostream& err) 
   }
   result<projections::replay_stats> stats = make_error(std::error_code{}, "");
   {
-    projections::projection_set set(*fresh.value());
+    const unsigned lanes =
+        o.lanes > 0 ? o.lanes : projections::default_replay_lanes(log.value()->partition_count());
+    projections::replay_sets sets(*fresh.value(), lanes);
+    if (auto e = sets.load_error()) {
+      err << "caseline rebuild: " << e->message() << "\n";
+      return 1;
+    }
     auto last = std::chrono::steady_clock::now();
     stats = projections::replay(
-        *log.value(), *fresh.value(), set.all(), until,
+        *log.value(), *fresh.value(), sets.lanes(), until,
         [&](const projections::replay_progress& p) {
           const auto now = std::chrono::steady_clock::now();
           if (!o.progress || now - last < std::chrono::milliseconds(200)) return;

@@ -21,6 +21,9 @@ struct rebuild_options {
   // Records between two flushes of the fresh store (written without the WAL): the most a crash
   // loses, to be replayed again from the stored offsets.
   std::uint64_t checkpoint_records{projections::replay_checkpoint_records};
+  // Replay threads, each taking its share of the partitions (projections::replay); 0: one per
+  // core, at most one per partition.
+  unsigned lanes{0};
 };
 
 // Replays the log from offset 0 into a fresh store with every log-derived projection

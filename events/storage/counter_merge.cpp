@@ -81,4 +81,23 @@ bool add_counter_cells(std::string_view bytes, std::span<std::int64_t> into) {
   return true;
 }
 
+counter_value classify_counter(std::string_view bytes) {
+  const auto of = [](auto cells) {
+    bool any = false;
+    for (const std::int64_t n : cells) {
+      if (n < 0) return counter_value::negative;
+      any = any || n > 0;
+    }
+    return any ? counter_value::positive : counter_value::zero;
+  };
+  if (bytes.size() == 8) {
+    const auto n = parse_be64_value(bytes);
+    if (!n) return counter_value::malformed;
+    return of(std::array<std::int64_t, 1>{static_cast<std::int64_t>(*n)});
+  }
+  std::array<std::int64_t, max_counter_cells> cells{};
+  if (!add_counter_cells(bytes, cells)) return counter_value::malformed;
+  return of(cells);
+}
+
 }  // namespace caseline::storage

@@ -41,4 +41,15 @@ std::string counter_cells_value(std::span<const std::int64_t> cells);
 // are not cells in increasing order, or name a cell past into.size().
 bool add_counter_cells(std::string_view bytes, std::span<std::int64_t> into);
 
+// What a stored counter of either shape holds. A counter taken back to zero by merges of
+// differences stays a key, its value the bytes of zero (no cells, or a count of 0): its readers
+// treat it as no counter at all.
+enum class counter_value {
+  zero,
+  positive,   // no cell below zero, one at least above
+  negative,   // a cell below zero: taken from more than was ever added
+  malformed,  // bytes of neither shape
+};
+counter_value classify_counter(std::string_view bytes);
+
 }  // namespace caseline::storage

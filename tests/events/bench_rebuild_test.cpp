@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
@@ -47,6 +49,18 @@ tools::bench_rebuild_options small_run(const test::temp_dir& dir) {
   o.db_bench.clear();
   o.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
   return o;
+}
+
+// An embedded log of `partitions` partitions in `dir`/log with at least `at_least` generated
+// events.
+std::unique_ptr<events::event_log> generated_log(test::temp_dir& dir, std::int32_t partitions,
+                                                 std::uint64_t at_least) {
+  auto cal = core::calendar::load_file(test::source_dir() + "/core/data/cn-workdays.txt");
+  REQUIRE(cal.has_value());
+  auto log = events::open_embedded_log({dir.sub("log"), partitions});
+  REQUIRE(log.has_value());
+  REQUIRE(tools::generate_log(*log.value(), cal.value(), at_least, 12328));
+  return std::move(log).value();
 }
 
 }  // namespace
@@ -101,17 +115,11 @@ TEST_CASE("bench rebuild keeps its generated log in --log-dir and reuses it for 
 // offsets the store holds after each batch. And the bench prints what RocksDB wrote.
 TEST_CASE("a replay takes the log's partitions in turn, a batch of each") {
   test::temp_dir dir;
-  auto cal = core::calendar::load_file(test::source_dir() + "/core/data/cn-workdays.txt");
-  REQUIRE(cal.has_value());
-  auto log = events::open_embedded_log({dir.sub("log"), 2});
-  REQUIRE(log.has_value());
   // Enough records that each partition takes two batches, not three.
-  auto generated =
-      tools::generate_log(*log.value(), cal.value(), 3 * projections::replay_batch_records, 12328);
-  REQUIRE(generated.has_value());
+  auto log = generated_log(dir, 2, 3 * projections::replay_batch_records);
   std::vector<std::int64_t> ends;
   for (std::int32_t p = 0; p < 2; ++p) {
-    auto end = log.value()->end_offset(events::partition_id{p});
+    auto end = log->end_offset(events::partition_id{p});
     REQUIRE(end.has_value());
     REQUIRE(end.value()() > static_cast<std::int64_t>(projections::replay_batch_records));
     REQUIRE(end.value()() <= static_cast<std::int64_t>(2 * projections::replay_batch_records));
@@ -131,7 +139,7 @@ TEST_CASE("a replay takes the log's partitions in turn, a batch of each") {
   std::vector<std::pair<std::int64_t, std::int64_t>> after_each;
   {
     projections::projection_set set(*st.value());
-    auto replayed = projections::replay(*log.value(), *st.value(), set.all(), {},
+    auto replayed = projections::replay(*log, *st.value(), set.all(), {},
                                         [&](const projections::replay_progress&) {
                                           after_each.emplace_back(stored(0), stored(1));
                                         });
@@ -143,6 +151,48 @@ TEST_CASE("a replay takes the log's partitions in turn, a batch of each") {
   CHECK(after_each[1] == std::pair<std::int64_t, std::int64_t>{batch, batch});
   CHECK(after_each[2] == std::pair<std::int64_t, std::int64_t>{ends[0], batch});
   CHECK(after_each[3] == std::pair<std::int64_t, std::int64_t>{ends[0], ends[1]});
+}
+
+// Lanes (rebuild.h): a thread for each share of the partitions, all writing one store, the report
+// counters of every partition merged by each. The store is the one a single thread writes, key by
+// key and byte by byte.
+TEST_CASE("a replay in parallel lanes writes the store one lane writes") {
+  test::temp_dir dir;
+  auto log = generated_log(dir, 4, 2 * projections::replay_batch_records);
+  const auto rebuild = [&](const std::string& name, unsigned lanes) {
+    auto st = projections::store::open(dir.sub(name), projections::store::open_mode::bulk);
+    REQUIRE(st.has_value());
+    projections::replay_sets sets(*st.value(), lanes);
+    REQUIRE_FALSE(sets.load_error().has_value());
+    std::set<std::thread::id> threads;
+    std::uint64_t last = 0;
+    bool grew = true;
+    auto r = projections::replay(*log, *st.value(), sets.lanes(), {},
+                                 [&](const projections::replay_progress& p) {
+                                   threads.insert(std::this_thread::get_id());
+                                   grew = grew && p.records > last;
+                                   last = p.records;
+                                 });
+    REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message()));
+    CHECK(grew);
+    CHECK(r.value().records == last);
+    CHECK(threads.size() == lanes);
+    return r.value();
+  };
+  const auto one = rebuild("one", 1);
+  for (const unsigned lanes : {2U, 4U}) {
+    INFO(lanes << " lanes");
+    const std::string name = "lanes-" + std::to_string(lanes);
+    const auto many = rebuild(name, lanes);
+    CHECK(many.events == one.events);
+    CHECK(many.records == one.records);
+    CHECK(many.keys == one.keys);  // the same batches: a partition's records, at most a batch
+    auto diff = projections::compare_stores(dir.sub("one"), dir.sub(name),
+                                            projections::log_derived_families());
+    REQUIRE(diff.has_value());
+    for (const auto& d : diff.value()) MESSAGE(d.family << " " << d.key << ": " << d.what);
+    CHECK(diff.value().empty());
+  }
 }
 
 TEST_CASE("bench rebuild prints what RocksDB wrote to build the store") {

@@ -112,6 +112,39 @@ TEST_CASE("merged cells store the bytes a Put of their sum stores, before and af
   }
 }
 
+TEST_CASE("a counter merged back to zero stays a key of zero, in both shapes") {
+  test::temp_dir dir;
+  counter_db c(dir.sub("db"));
+  const rocksdb::WriteOptions wo;
+  REQUIRE(c.db->Merge(wo, "cells", cell(0, 1) + cell(3, 2)).ok());
+  REQUIRE(
+      c.db->Merge(wo, "cells",
+                  cell(0, static_cast<std::uint64_t>(-1)) + cell(3, static_cast<std::uint64_t>(-2)))
+          .ok());
+  REQUIRE(c.db->Merge(wo, "count", be64_delta(4)).ok());
+  REQUIRE(c.db->Merge(wo, "count", be64_delta(-4)).ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    INFO("pass " << pass << (pass == 0 ? " (memtable)" : " (compacted)"));
+    CHECK(c.get("cells").empty());
+    CHECK(c.get("count") == be64_delta(0));
+    CHECK(classify_counter(c.get("cells")) == counter_value::zero);
+    CHECK(classify_counter(c.get("count")) == counter_value::zero);
+    REQUIRE(c.db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr).ok());
+  }
+}
+
+TEST_CASE("a stored counter is told zero, positive, below zero or malformed") {
+  CHECK(classify_counter("") == counter_value::zero);
+  CHECK(classify_counter(be64_delta(0)) == counter_value::zero);
+  CHECK(classify_counter(be64_delta(3)) == counter_value::positive);
+  CHECK(classify_counter(be64_delta(-1)) == counter_value::negative);
+  CHECK(classify_counter(cell(0, 1) + cell(7, 2)) == counter_value::positive);
+  CHECK(classify_counter(cell(0, 1) + cell(7, static_cast<std::uint64_t>(-1))) ==
+        counter_value::negative);
+  CHECK(classify_counter(cell(7, 1) + cell(0, 1)) == counter_value::malformed);  // out of order
+  CHECK(classify_counter("abc") == counter_value::malformed);
+}
+
 TEST_CASE("a count merged into cells, or cells into a count, fails the read") {
   test::temp_dir dir;
   counter_db c(dir.sub("db"));

@@ -1,7 +1,8 @@
 // `caseline rebuild` writes its fresh store without the WAL (store::open_mode::bulk) and flushes
-// every family at once at each checkpoint. Killed (SIGKILL) in the middle, it must leave rows and
-// offsets of one and the same point of the log: exactly what a replay up to the stored offsets
-// writes, and a replay from there must end with the store a whole rebuild gives.
+// every family at once at each checkpoint, here in three threads, each replaying its share of the
+// partitions. Killed (SIGKILL) in the middle, it must leave rows and offsets of one and the same
+// point of the log: exactly what a replay up to the stored offsets writes, and a replay from there
+// must end with the store a whole rebuild gives.
 #include "projections/rebuild.h"
 
 #include <csignal>
@@ -73,7 +74,8 @@ TEST_CASE("a rebuild killed mid-way leaves rows and offsets of one point; a repl
   const std::string crashed = dir.sub("crashed");
   {
     test::child_process child({test::caseline_binary(), "rebuild", "--data", data, "--calendar",
-                               calendar, "--into", crashed, "--checkpoint-records", "1000"});
+                               calendar, "--into", crashed, "--checkpoint-records", "1000",
+                               "--threads", "3"});
     REQUIRE(test::eventually(
         [&] {
           auto o = stored_offsets(crashed);  // read-only, beside the writer; fails until it exists

@@ -1,13 +1,16 @@
 #include "projections/reports.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include "core/errc.h"
+#include "events/errc.h"
 #include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
@@ -478,7 +481,7 @@ TEST_CASE("counters kept as merges give the reports that counters written as val
   steps.push_back(
       {"2026-10-20", "X", classify(core::category::inquiry, core::domain::highway, {"a"}), agent});
   auto ids = play(s, steps);
-  // A reclassification takes from counters (read and rewritten, deleted at zero), the rest add.
+  // A reclassification takes from counters (a merge of a negative difference), the rest add.
   REQUIRE(s.run(ids.at("X"), classify(core::category::complaint, core::domain::maritime, {"b"}),
                 agent, at(date("2026-10-21"))));
   store& merged = s.db();
@@ -515,10 +518,16 @@ TEST_CASE("counters kept as merges give the reports that counters written as val
   CHECK(cell_keys > 0);
   REQUIRE(by_value.db().Write(rocksdb::WriteOptions(), &values).ok());
 
-  // The merged counters read back as the recount, key for key (no zero left behind).
+  // The merged counters read back as the recount, key for key, but for those the
+  // reclassification took back to zero: keys of zero, which no reader counts.
   std::map<std::string, counter_delta> read;
+  std::set<std::string> zeros;
   REQUIRE(storage::scan(merged.db(), merged.cf(family::report_counters), {}, "read counters",
                         [&](std::string_view k, std::string_view v) {
+                          if (storage::classify_counter(v) == storage::counter_value::zero) {
+                            zeros.emplace(k);
+                            return storage::scan_step::next;
+                          }
                           counter_delta d;
                           const auto expected = recount.find(std::string(k));
                           REQUIRE_MESSAGE(expected != recount.end(), k);
@@ -534,6 +543,9 @@ TEST_CASE("counters kept as merges give the reports that counters written as val
                           return storage::scan_step::next;
                         }));
   CHECK(read == recount);
+  // X's inquiry about a highway, the only one of its day: its day's keys went to zero.
+  CHECK(zeros.contains("d/2026-10-20/410100/highway/inquiry/"));
+  for (const auto& k : zeros) CHECK_MESSAGE(!recount.contains(k), k);
 
   const auto& reg = s.world().reg;
   for (const auto& req :
@@ -598,6 +610,24 @@ TEST_CASE("Art. 40(3) — a holiday period spanning the new year is one period a
     CHECK(covered[d] == (holiday ? 1 : 0));
   }
   CHECK(period_due(date("2024-01-01")) == date("2024-01-03"));
+}
+
+TEST_CASE("a report counter below zero in a cell is a damaged store to every reader") {
+  stack s;
+  const auto agent = world::agent("410100");
+  play(s, {{"2026-10-12", "A", recv("410100"), agent}});
+  // More taken from a day's figures than was ever added: no projection writes that.
+  std::array<std::int64_t, 2> minus_two{0, -2};
+  REQUIRE(s.db()
+              .db()
+              .Merge(rocksdb::WriteOptions(), s.db().cf(family::report_counters),
+                     "d/2026-10-12/410100/unclassified/unclassified/",
+                     storage::counter_cells_value(minus_two))
+              .ok());
+  auto r = report_reader(s.db()).by_center({date("2026-10-12"), date("2026-10-12")});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == events::errc::corrupt_record);
+  CHECK(r.error().message().find("report counter below zero") != std::string::npos);
 }
 
 }  // namespace
