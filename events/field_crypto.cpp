@@ -1,5 +1,10 @@
 #include "events/field_crypto.h"
 
+#include <pthread.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -43,6 +48,56 @@ EVP_CIPHER_CTX* thread_ctx() {
   return ctx.get();
 }
 
+// Random bytes for keys and nonces: OpenSSL's DRBG (RAND_bytes), drawn `pool_size` bytes at a
+// time per thread instead of a call per key and per nonce — each call takes the DRBG's lock and
+// its fork check (a getpid system call), which a new case, sealing several fields, paid several
+// times. Bytes handed out are wiped from the pool at once, the rest when the thread ends. A child
+// process never hands out its parent's bytes: fork bumps the generation (pthread_atfork) and a
+// pool of another generation is drawn again, from the child's DRBG, which reseeds after a fork.
+constexpr std::size_t pool_size = 1024;
+std::atomic<std::uint64_t> fork_generation{0};
+
+class random_pool {
+ public:
+  random_pool() {
+    static const int registered = pthread_atfork(nullptr, nullptr, [] { ++fork_generation; });
+    if (registered != 0) throw std::runtime_error("pthread_atfork failed");
+  }
+  ~random_pool() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+  random_pool(const random_pool&) = delete;
+  random_pool& operator=(const random_pool&) = delete;
+
+  void take(unsigned char* out, std::size_t n) {
+    if (n > bytes_.size()) {
+      if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+      return;
+    }
+    const std::uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (generation != generation_ || bytes_.size() - used_ < n) {
+      if (RAND_bytes(bytes_.data(), static_cast<int>(bytes_.size())) != 1) {
+        OPENSSL_cleanse(bytes_.data(), bytes_.size());
+        used_ = bytes_.size();
+        throw std::runtime_error("RAND_bytes failed");
+      }
+      used_ = 0;
+      generation_ = generation;
+    }
+    std::memcpy(out, bytes_.data() + used_, n);
+    OPENSSL_cleanse(bytes_.data() + used_, n);
+    used_ += n;
+  }
+
+ private:
+  std::array<unsigned char, pool_size> bytes_{};
+  std::size_t used_{pool_size};  // empty: drawn at the first take
+  std::uint64_t generation_{0};
+};
+
+void random_bytes(unsigned char* out, std::size_t n) {
+  thread_local random_pool pool;
+  pool.take(out, n);
+}
+
 std::string field_aad(std::string_view case_id, std::string_view event_id,
                       std::string_view field) {
   std::string aad = "caseline.field.v1";
@@ -71,8 +126,7 @@ secret_key::~secret_key() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
 secret_key secret_key::random() {
   secret_key k;
-  if (RAND_bytes(k.bytes_.data(), static_cast<int>(size)) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  random_bytes(k.bytes_.data(), size);
   return k;
 }
 
@@ -111,8 +165,7 @@ std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext,
                          std::string_view aad) {
   std::string out(nonce_size + plaintext.size() + tag_size, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
-  if (RAND_bytes(nonce, static_cast<int>(nonce_size)) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  random_bytes(nonce, nonce_size);
   EVP_CIPHER_CTX* ctx = thread_ctx();
   int len = 0;
   if (EVP_EncryptInit_ex(ctx, aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||

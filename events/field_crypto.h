@@ -20,6 +20,7 @@ class secret_key {
   secret_key(const secret_key&) = default;
   secret_key& operator=(const secret_key&) = default;
 
+  // From OpenSSL's DRBG, through the thread's pool of its output (field_crypto.cpp).
   static secret_key random();
   // 64 hex digits -> key; errc::bad_config otherwise.
   static result<secret_key> from_hex(std::string_view hex);

@@ -1,6 +1,14 @@
 #include "events/field_crypto.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
 #include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -61,4 +69,68 @@ TEST_CASE("empty text stays empty; keys parse from 64 hex digits only") {
   CHECK(secret_key::from_hex(std::string(64, 'a') + "\n"));
   CHECK_FALSE(secret_key::from_hex(std::string(63, 'a')));
   CHECK_FALSE(secret_key::from_hex(std::string(63, 'a') + "g"));
+}
+
+// Keys and nonces are drawn from a pool of DRBG output per thread (field_crypto.cpp): each byte
+// is handed out once, across threads and in a forked child, which would otherwise take the very
+// bytes its parent takes next.
+TEST_CASE("random keys are never handed out twice: many, on several threads, after a fork") {
+  std::set<std::string> seen;
+  std::size_t repeated = 0;
+  std::mutex mu;
+  const auto keep = [&](const secret_key& k) {
+    std::lock_guard lk(mu);
+    if (!seen.insert(std::string(k.view())).second) ++repeated;
+  };
+  // Past one pool's worth on each thread.
+  std::vector<std::thread> threads;
+  threads.reserve(3);
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) keep(secret_key::random());
+    });
+  for (auto& t : threads) t.join();
+  CHECK(repeated == 0);
+  CHECK(seen.size() == 600);
+
+  // A child's first key, read through a pipe.
+  const auto key_from_child = []() -> std::string {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // no doctest here: the child writes its key and leaves at once
+      const auto k = secret_key::random();
+      const auto written = write(fds[1], k.view().data(), k.view().size());
+      _exit(written == static_cast<ssize_t>(secret_key::size) ? 0 : 1);
+    }
+    close(fds[1]);
+    std::string out(secret_key::size, '\0');
+    std::size_t got = 0;
+    while (got < out.size()) {
+      const auto n = read(fds[0], out.data() + got, out.size() - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    close(fds[0]);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(got == out.size());
+    return out;
+  };
+  // Twice: one of the two forks finds this thread's pool with a key's worth left, which a child
+  // that kept its parent's pool would hand out again.
+  for (int round = 0; round < 2; ++round) {
+    INFO("fork " << round);
+    keep(secret_key::random());  // this thread's pool, partly used, is what the child inherits
+    const std::string theirs = key_from_child();
+    const auto mine = secret_key::random();  // the bytes the child would have reused
+    CHECK(std::string(mine.view()) != theirs);
+    keep(mine);
+    std::lock_guard lk(mu);
+    CHECK(seen.insert(theirs).second);
+  }
+  CHECK(repeated == 0);
 }
