@@ -277,7 +277,8 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
                       *f.db_bench_ops_per_second / f.keys_per_event);
     rows.push_back(
         {fmt::format("rebuild, {} events, embedded log", f.events),
-         fmt::format("{:.0f} events/s, {:.2f} keys/event", f.events_per_second, f.keys_per_event),
+         fmt::format("{:.0f} events/s, {:.2f} keys/event, {} replay thread{}", f.events_per_second,
+                     f.keys_per_event, f.lanes, f.lanes == 1 ? "" : "s"),
          engine, percent(f.events_per_second, f.bound_per_second()) + " of the bound",
          "≥ 50 % of min(consume, db_bench ÷ keys per event)",
          yes_no(f.events_per_second >= 0.5 * f.bound_per_second())});
