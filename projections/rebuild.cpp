@@ -102,10 +102,13 @@ result<replay_stats> replay(events::event_log& log, store& target,
   if (lanes.empty())
     return make_error(events::errc::bad_config, "a replay needs one lane at least");
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::unique_ptr<projection_runner>> runners;
-  runners.reserve(lanes.size());
-  for (const auto& projections : lanes)
-    runners.push_back(std::make_unique<projection_runner>(log, target, projections));
+  const auto lane_count = static_cast<std::int32_t>(
+      std::min<std::size_t>(lanes.size(), static_cast<std::size_t>(log.partition_count())));
+  std::vector<std::unique_ptr<projection_runner>> runners;  // one per lane, counting from 0
+  runners.reserve(static_cast<std::size_t>(std::max(1, lane_count)));
+  for (std::int32_t lane = 0; lane < std::max(1, lane_count); ++lane)
+    runners.push_back(
+        std::make_unique<projection_runner>(log, target, lanes[static_cast<std::size_t>(lane)]));
   std::vector<std::int64_t> from, to;
   replay_progress shared;  // guarded by mu
   for (std::int32_t part = 0; part < log.partition_count(); ++part) {
@@ -123,18 +126,12 @@ result<replay_stats> replay(events::event_log& log, store& target,
     shared.total_records +=
         static_cast<std::uint64_t>(std::max<std::int64_t>(0, end - from.back()));
   }
-  const auto events_of = [&runners] {
+  // The runners' totals (events, keys), which count from their construction above.
+  const auto total = [&runners](std::uint64_t (projection_runner::*of)() const) {
     std::uint64_t n = 0;
-    for (const auto& r : runners) n += r->events_applied();
+    for (const auto& r : runners) n += ((*r).*of)();
     return n;
   };
-  const auto keys_of = [&runners] {
-    std::uint64_t n = 0;
-    for (const auto& r : runners) n += r->keys_written();
-    return n;
-  };
-  const std::uint64_t events_before = events_of();
-  const std::uint64_t keys_before = keys_of();
 
   std::mutex mu;
   std::uint64_t since_checkpoint = 0;  // guarded by mu
@@ -146,8 +143,6 @@ result<replay_stats> replay(events::event_log& log, store& target,
     stop = true;
   };
 
-  const auto lane_count = static_cast<std::int32_t>(
-      std::min<std::size_t>(lanes.size(), static_cast<std::size_t>(log.partition_count())));
   const auto run_lane = [&](std::int32_t lane) {
     projection_runner& runner = *runners[static_cast<std::size_t>(lane)];
     std::vector<events::log_record> recs;
@@ -205,7 +200,7 @@ result<replay_stats> replay(events::event_log& log, store& target,
           if (auto r = target.flush(); !r) return fail(r.error());
         if (progress) {
           std::lock_guard lk(mu);
-          shared.events = events_of() - events_before;
+          shared.events = total(&projection_runner::events_applied);
           shared.elapsed = std::chrono::steady_clock::now() - start;
           progress(shared);
         }
@@ -228,7 +223,8 @@ result<replay_stats> replay(events::event_log& log, store& target,
   if (failed) return *failed;
   if (target.bulk())
     if (auto r = target.flush(); !r) return r.error();
-  return replay_stats{shared.records, events_of() - events_before, keys_of() - keys_before,
+  return replay_stats{shared.records, total(&projection_runner::events_applied),
+                      total(&projection_runner::keys_written),
                       std::chrono::steady_clock::now() - start};
 }
 
