@@ -19,6 +19,7 @@
 #include "events/kafka_event_log.h"
 #include "events/key_journal.h"
 #include "events/storage/big_endian.h"
+#include "events/storage/info_log.h"
 #include "events/storage/key.h"
 #include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
@@ -465,6 +466,18 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   void write_batch(std::vector<queued_append>& batch, std::vector<log_position>& positions) {
     const auto before = next_;
     positions.clear();
+    // After a failed write RocksDB refuses every write until it is resumed (a full disk: once
+    // there is room again). Until it resumes, nothing of this batch is written.
+    if (resume_needed_) {
+      if (const auto s = store_->db().Resume(); !s.ok()) {
+        const error e = from_rocksdb(s, "resume the embedded log after a failed write");
+        acknowledgement_scope burst;
+        for (auto& item : batch) item.handler(e);
+        burst.run();
+        return;
+      }
+      resume_needed_ = false;
+    }
     rocksdb::WriteBatch wb;
     journaled_.clear();
     for (auto& item : batch) {
@@ -491,6 +504,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     const rocksdb::Status s = store_->db().Write(wo, &wb);
     if (!s.ok()) {
       next_ = before;
+      resume_needed_ = true;
       // A failed synced write may still have reached the WAL (and be replayed at the next
       // open): the records are not known to be written, nor known not to be.
       const error e =
@@ -525,6 +539,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   std::size_t max_batch_;
   std::vector<std::int64_t> next_;  // owned by the writer thread
   std::vector<journaled_key> journaled_;  // the keys of the batch being written (writer thread)
+  bool resume_needed_{false};  // a write failed: resume the database first (writer thread)
   std::mutex durable_mu_;
   durable_handler durable_;  // guarded by durable_mu_
 
@@ -614,6 +629,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  storage::use_info_log(db_options, options.dir);
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);
   if (!s.ok()) return from_rocksdb(s, "cannot open the embedded log at " + options.dir);
   std::unique_ptr<rocksdb::DB> db(raw);

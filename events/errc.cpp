@@ -23,6 +23,8 @@ class category final : public std::error_category {
       case errc::outcome_unknown: return "the event log did not confirm the append";
       case errc::not_owner: return "another server of the group writes this partition";
       case errc::fenced: return "a newer owner of the partition fenced this writer";
+      case errc::disk_full:
+        return "the data disk is full";
     }
     return "unknown event log error";
   }
@@ -37,7 +39,8 @@ const std::error_category& error_category() noexcept {
 
 bool is_retriable(std::error_code ec) noexcept {
   return ec == errc::unavailable || ec == errc::timed_out || ec == errc::fatal ||
-         ec == errc::outcome_unknown || ec == errc::not_owner || ec == errc::fenced;
+         ec == errc::outcome_unknown || ec == errc::not_owner || ec == errc::fenced ||
+         ec == errc::disk_full;
 }
 
 }  // namespace caseline::events

@@ -14,6 +14,7 @@
 #include "core/log_line.h"
 #include "events/errc.h"
 #include "events/storage/big_endian.h"
+#include "events/storage/info_log.h"
 #include "events/storage/memory_budget.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
@@ -134,6 +135,7 @@ result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
     budget->apply(static_cast<rocksdb::DBOptions&>(options));
     budget->apply(static_cast<rocksdb::ColumnFamilyOptions&>(options), std::size_t{8} << 20, true);
   }
+  storage::use_info_log(options, dir);
   rocksdb::DB* db = nullptr;
   const auto s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return from_rocksdb(s, "cannot open the key store at " + dir);

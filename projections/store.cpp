@@ -12,6 +12,7 @@
 #include "core/log_line.h"
 #include "events/errc.h"
 #include "events/storage/counter_merge.h"
+#include "events/storage/info_log.h"
 #include "events/storage/key.h"
 #include "events/storage/scan.h"
 #include "events/storage/secondary.h"
@@ -178,6 +179,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
+  storage::use_info_log(options, dir);
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, cfs, &handles, &db);
   if (!s.ok()) return storage::from_rocksdb(s, "cannot open the projection store at " + dir);
   auto opened = std::unique_ptr<store>(new store(dir, db, std::move(handles)));

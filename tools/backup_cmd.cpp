@@ -19,6 +19,7 @@
 #include "core/errc.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
+#include "events/storage/info_log.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "gateway/json_text.h"
@@ -138,6 +139,7 @@ result<void> copy_database(const fs::path& from, const fs::path& to) {
   for (const auto& n : src.value()->names()) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  storage::use_info_log(options, to.string());
   auto s = rocksdb::DB::Open(options, to.string(), cfs, &handles, &raw);
   if (!s.ok()) return from_rocksdb(s, "create " + to.string());
   std::unique_ptr<rocksdb::DB> dst(raw);

@@ -5,6 +5,7 @@
 
 #include "events/errc.h"
 #include "events/storage/counter_merge.h"
+#include "events/storage/info_log.h"
 #include "events/storage/status.h"
 
 namespace caseline::storage {
@@ -53,8 +54,10 @@ result<std::unique_ptr<secondary_db>> open_secondary(const std::string& primary_
   family_options.merge_operator = counter_add_operator();
   for (const auto& n : families) cfs.emplace_back(n, family_options);
   rocksdb::DB* db = nullptr;
-  const auto s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), primary_dir,
-                                              out->private_dir_, cfs, &out->handles_, &db);
+  rocksdb::DBOptions db_options(options);
+  use_info_log(db_options, out->private_dir_);
+  const auto s = rocksdb::DB::OpenAsSecondary(db_options, primary_dir, out->private_dir_, cfs,
+                                              &out->handles_, &db);
   if (!s.ok()) return from_rocksdb(s, "open " + primary_dir + " as a secondary instance");
   out->db_.reset(db);
   out->names_ = std::move(families);
