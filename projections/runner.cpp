@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include "core/log_line.h"
 #include "events/burst_source.h"
 #include "events/errc.h"
 #include "events/log_reader.h"
@@ -51,13 +53,7 @@ result<void> projection_runner::start() {
       from[static_cast<std::int32_t>(p)] = applied_[p];
   }
   events::event_log::batch_handler handler = [this](std::span<const events::log_record> batch) {
-    auto r = apply(batch);
-    if (!r) {
-      std::lock_guard lk(mu_);
-      failure_ = r.error();
-      cv_.notify_all();
-    }
-    return r;
+    return apply_until_written(batch);
   };
   // In bursts where the log has them: a group commit of the embedded log, every partition of it,
   // is then one store write, taken in memory instead of read back.
@@ -69,7 +65,51 @@ result<void> projection_runner::start() {
   return success();
 }
 
-void projection_runner::stop() { subscription_.reset(); }
+void projection_runner::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  subscription_.reset();
+}
+
+result<void> projection_runner::apply_until_written(std::span<const events::log_record> batch) {
+  constexpr std::chrono::milliseconds first_pause{50}, longest_pause{2000};
+  for (auto pause = first_pause;; pause = std::min(pause * 2, longest_pause)) {
+    auto r = apply(batch);
+    std::unique_lock lk(mu_);
+    if (r) {
+      if (stalled_) {
+        spdlog::info("{}", log_line("projections_resumed", {{"after", stalled_->message()}}));
+        stalled_.reset();
+      }
+      return r;
+    }
+    if (!events::is_retriable(r.error().code) || stopping_) {
+      failure_ = r.error();
+      cv_.notify_all();
+      return r;
+    }
+    if (!stalled_)
+      spdlog::error("{}", log_line("projections_stalled",
+                                   {{"error", r.error().message()}, {"retry", "until written"}}));
+    stalled_ = r.error();
+    if (cv_.wait_for(lk, pause, [this] { return stopping_; })) continue;
+    lk.unlock();
+    // A write RocksDB refused (a full disk) leaves the store refusing every write until it
+    // resumes: it does when the cause is gone, and says so otherwise.
+    if (const auto s = store_.db().Resume(); !s.ok()) {
+      std::lock_guard again(mu_);
+      stalled_ = storage::from_rocksdb(s, "resume the projection store");
+    }
+  }
+}
+
+std::optional<error> projection_runner::stalled() const {
+  std::lock_guard lk(mu_);
+  return stalled_;
+}
 
 result<void> projection_runner::apply(std::span<const events::log_record> batch) {
   if (batch.empty()) return success();

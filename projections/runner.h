@@ -22,6 +22,11 @@ namespace caseline::projections {
 // into one WriteBatch with the next offset of each partition it holds, and written atomically:
 // after a crash the runner resumes from its stored offsets, so no event is applied twice or
 // skipped. A record that cannot be decoded or applied stops the runner (failure()), never skipped.
+// A batch that fails for a reason that passes (events::is_retriable: a full disk, a store write
+// refused until RocksDB resumes) is applied again, after a pause that grows to 2 s, until it is
+// written or the runner stops; nothing of a failed batch was written, so the retry neither skips
+// nor doubles an event. Meanwhile stalled() names the error, and the runner resumes by itself once
+// the cause is gone (an operator freed space): the server need not be restarted.
 //
 // Lifecycle: construct, start() (subscribes from the stored offsets), destroy (stops). apply()
 // may also be called directly (rebuild, tests) when not started. Thread-safety: applied(),
@@ -45,6 +50,8 @@ class projection_runner {
   // The same for one partition: everything p held when called.
   result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout) const;
   std::optional<error> failure() const;
+  // The error of the batch the started runner is applying again, while it retries (see above).
+  std::optional<error> stalled() const;
   // Total events applied since construction (metrics, progress).
   std::uint64_t events_applied() const;
   // Total keys (puts and deletes, offsets included) the runner's WriteBatches wrote since
@@ -53,6 +60,8 @@ class projection_runner {
 
  private:
   result<std::vector<std::int64_t>> load_offsets();
+  // apply(), again while it fails for a reason that passes (see the class comment).
+  result<void> apply_until_written(std::span<const events::log_record> batch);
   result<void> catch_up_until(events::partition_id p,
                               std::chrono::steady_clock::time_point deadline) const;
 
@@ -65,6 +74,8 @@ class projection_runner {
   mutable std::condition_variable cv_;
   std::vector<std::int64_t> applied_;  // guarded by mu_
   std::optional<error> failure_;       // guarded by mu_
+  std::optional<error> stalled_;       // guarded by mu_: the batch retried, its last error
+  bool stopping_{false};               // guarded by mu_: stop() ends the retries
   std::uint64_t events_applied_{0};    // guarded by mu_
   std::uint64_t keys_written_{0};      // guarded by mu_
 };
