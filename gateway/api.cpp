@@ -17,6 +17,7 @@
 #include "core/log_line.h"
 #include "events/errc.h"
 #include "events/field_crypto.h"
+#include "events/storage/disk_guard.h"
 #include "gateway/case_json.h"
 #include "gateway/detail/api_impl.h"
 #include "gateway/detail/io_thread.h"
@@ -259,6 +260,9 @@ void api::impl::dispatch(const scope_ptr& sc, responder done) {
   }
   // In a group, a write whose partition another server writes is that server's to answer.
   if (routed_elsewhere(sc, done)) return;
+  // Nothing is written while the data folder's disk is below its reserve; reads go on.
+  if (s_.disk && s_.disk->refusing() && rt.method != "GET" && rt.method != "HEAD")
+    return done(error_response(s_.disk->refusal(), sc->req.path));
   // Health and readiness never wait.
   if (rt.op || rt.name == "get_status")
     if (auto w = await_positions(*sc); !w) return done(error_response(w.error(), sc->req.path));
@@ -555,7 +559,10 @@ void api::impl::submit(const scope_ptr& sc, projections::command_request req, in
         auto& outcome = r.value();
         auto resp = outcome.shown ? render_case(*sc, std::move(*outcome.shown), status, true)
                                   : render_case(*sc, outcome.state, status);
-        if (!resp) return done(error_response(resp.error(), sc->req.path));
+        // The command is in the log: its answer says so even when its personal fields cannot
+        // be shown (their read not recorded, e.g. on a full disk) — never an error that a
+        // client would retry into a second case.
+        if (!resp) resp = written_answer(*sc, outcome.state, status, resp.error());
         // Where the write is in the log: a read on any server of the group may wait for it
         // (Caseline-After).
         if (const auto& at = r.value().position) with_position(resp.value(), *at);
@@ -574,6 +581,19 @@ result<http_response> api::impl::render_case(request_scope& sc, core::case_state
   if (auto rec = record_read(sc, st.id()); !rec) return rec.error();
   sc.sealed_for = st.id();
   auto resp = json_text_response(status, case_json(st, s_.clock.now(), view(sc, opened.value())));
+  if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
+  resp.headers.emplace_back("ETag", etag(st.version));
+  return resp;
+}
+
+result<http_response> api::impl::written_answer(const request_scope& sc, const core::case_state& st,
+                                                int status, const error& why) {
+  spdlog::warn("{}", log_line("answer_withheld", {{"correlation_id", sc.correlation_id},
+                                                  {"case", st.id()},
+                                                  {"error", why.message()}}));
+  personal_view v = view(sc, true);
+  v.withheld = true;
+  auto resp = json_text_response(status, case_json(st, s_.clock.now(), v));
   if (status == 201) resp.headers.emplace_back("Location", "/v1/cases/" + st.id());
   resp.headers.emplace_back("ETag", etag(st.version));
   return resp;

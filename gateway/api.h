@@ -27,6 +27,10 @@
 #include "projections/store.h"
 #include "projections/token_store.h"
 
+namespace caseline::storage {
+class disk_guard;
+}  // namespace caseline::storage
+
 namespace caseline::gateway {
 
 // What the API serves from. Borrowed: every one must outlive the api.
@@ -60,6 +64,9 @@ struct services {
       create_token{};
   // The write side of the tokens (revocation through the log); null: tokens are read-only.
   projections::token_writer* tokens{nullptr};
+  // The data folder's disk reserve (events/storage/disk_guard.h): while it refuses, every
+  // request that writes (any method but GET and HEAD) is answered 503 disk-full. Null: none.
+  const storage::disk_guard* disk{nullptr};
   // Gauges of the server's other parts, for /metrics: the HTTP server's connection counters
   // (http_server::connection_metrics), the reminder task's counters.
   std::function<std::vector<gauge_sample>()> server_metrics{};

@@ -43,9 +43,9 @@ void strings(json_writer& w, const std::vector<std::string>& v) {
   w.end_array();
 }
 
-// A personal field: null once the case's text is shredded.
+// A personal field: null once the case's text is shredded, or when it is withheld.
 void personal(json_writer& w, std::string_view v, const personal_view& view) {
-  if (view.shredded)
+  if (view.shredded || view.withheld)
     w.null();
   else
     w.str(v);
@@ -54,7 +54,7 @@ void personal(json_writer& w, std::string_view v, const personal_view& view) {
 // The caller's number or channel account, masked for the roles that do not need it; an empty one
 // is null.
 void phone(json_writer& w, const std::string& v, const personal_view& view) {
-  if (v.empty() || view.shredded)
+  if (v.empty() || view.shredded || view.withheld)
     w.null();
   else if (view.mask_phone)
     w.str(mask_phone(v));
@@ -363,7 +363,7 @@ void write_case(json_writer& w, const core::case_state& s, timestamp now, person
     w.null();
   opt_date(w.key("recording_purged_on"), s.recording_purged_on);
   opt_date(w.key("text_shredded_on"), s.text_shredded_on);
-  w.key("personal_data").str(view.shredded ? "shredded" : "available");
+  w.key("personal_data").str(view.shredded ? "shredded" : view.withheld ? "withheld" : "available");
   deadlines(w.key("deadlines"), s, now);
   w.end_object();
 }

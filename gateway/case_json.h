@@ -16,6 +16,10 @@ struct personal_view {
   // The case's text was crypto-shredded (Art. 38): every personal field is null, and the case
   // carries "personal_data": "shredded". The non-personal facts stay.
   bool shredded{false};
+  // A command's answer whose personal fields could not be shown (their read could not be
+  // recorded in the access log, e.g. on a full disk): they are null and the case carries
+  // "personal_data": "withheld"; the command was written, and a later read shows them.
+  bool withheld{false};
 };
 
 // The case and its events are written straight as JSON text (json_writer), as the list pages

@@ -173,6 +173,9 @@ mapping map_events(events::errc e) {
       return {503, "log-outcome-unknown",
               "The event log did not confirm the write; it may have been written: retry with "
               "the same Idempotency-Key"};
+    case events::errc::disk_full:
+      return {503, "disk-full",
+              "The server's data disk is full; nothing was written: retry once space is freed"};
     case events::errc::not_found: return {404, "not-found", "Not found"};
     default: break;
   }
@@ -237,6 +240,8 @@ http_response problem_response(const problem& p, std::string_view instance) {
   // An owner that did not answer is most often one the group is about to replace.
   if (p.slug == "partition-moving" || p.slug == "owner-unreachable")
     r.headers.emplace_back("Retry-After", "1");
+  // A full disk needs an operator: not sooner than the server reads the disk again.
+  if (p.slug == "disk-full") r.headers.emplace_back("Retry-After", "30");
   return r;
 }
 

@@ -359,6 +359,13 @@ int main(int argc, char** argv) {
                    "minutes between tamper-evidence checkpoints (0: none)")
       ->envname("CASELINE_CHECKPOINT_INTERVAL")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--min-free-disk-mib", serve.min_free_disk_mib,
+                   "MiB of free space the server keeps on the data folder's disk: below it, "
+                   "commands are answered 503 disk-full and nothing is written, reads go on "
+                   "(0: no reserve)")
+      ->envname("CASELINE_MIN_FREE_DISK_MIB")
+      ->capture_default_str();
   serve_cmd->add_option("--report-outbox", serve.report_outbox,
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");

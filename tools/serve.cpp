@@ -19,6 +19,7 @@
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
 #include "events/key_journal.h"
+#include "events/storage/disk_guard.h"
 #include "events/storage/memory_budget.h"
 #include "gateway/api.h"
 #include "gateway/server.h"
@@ -171,6 +172,7 @@ struct server_stack::parts {
   projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
   std::unique_ptr<projections::store> store;
+  std::unique_ptr<storage::disk_guard> disk;  // the data folder's reserve; the api reads it
   std::unique_ptr<projections::key_store> keys;
   std::unique_ptr<projections::key_replica> key_replica;  // a group's: shares the keys
   std::unique_ptr<projections::personal_data> privacy;
@@ -193,6 +195,7 @@ struct server_stack::parts {
   events::periodic_task reminder_ticker;
   events::periodic_task report_jobs;
   events::periodic_task checkpoints;
+  events::periodic_task disk_checks;  // first to stop: it refreshes `disk`
   std::string host;
   bool stopped{false};
 };
@@ -485,6 +488,33 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
             if (e.type_id == core::flagged_major_urgent::type_id) return wake();
         });
   }
+  // The disk's reserve, read once before the first request and then at every interval.
+  if (options.min_free_disk_mib > 0) {
+    p->disk = std::make_unique<storage::disk_guard>(options.store.data_dir,
+                                                    options.min_free_disk_mib * 1024 * 1024);
+    const auto check = [disk = p->disk.get()] {
+      auto changed = disk->refresh();
+      if (!changed) {
+        spdlog::warn("{}", log_line("disk_unreadable", {{"error", changed.error().message()}}));
+        return;
+      }
+      if (!changed.value()) return;
+      const auto free_mib = disk->free_bytes() / (std::uint64_t{1} << 20);
+      const auto reserve_mib = disk->reserve_bytes() / (std::uint64_t{1} << 20);
+      if (disk->refusing())
+        spdlog::error("{}", log_line("disk_below_reserve", {{"dir", disk->dir()},
+                                                            {"free_mib", free_mib},
+                                                            {"reserve_mib", reserve_mib},
+                                                            {"commands", "refused"}}));
+      else
+        spdlog::info("{}", log_line("disk_above_reserve", {{"dir", disk->dir()},
+                                                           {"free_mib", free_mib},
+                                                           {"reserve_mib", reserve_mib},
+                                                           {"commands", "accepted"}}));
+    };
+    check();
+    p->disk_checks = events::periodic_task("disk-check", {options.disk_check_interval}, check);
+  }
   std::vector<std::string> names;
   for (const auto* proj : p->projections->all()) names.emplace_back(proj->name());
   gateway::api_options ao;
@@ -515,6 +545,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                correlation_id);
   };
   services.tokens = p->token_writer.get();
+  services.disk = p->disk.get();
   // The server is made below, before any request can arrive; stop() ends the api's workers (the
   // only callers) before the server is destroyed.
   services.server_metrics = [raw = p.get()] {

@@ -80,6 +80,10 @@ struct serve_options {
   projections::assessment_weights assessment_weights;
   std::chrono::minutes checkpoint_interval{5};       // tamper-evidence checkpoints; 0: none
   std::chrono::milliseconds reminder_interval{5000}; // how often passed deadlines are reminded
+  // Free space kept on the data folder's disk (storage::disk_guard): below it commands are
+  // refused (503 disk-full); read again every disk_check_interval. 0: no reserve.
+  std::uint64_t min_free_disk_mib{1024};
+  std::chrono::milliseconds disk_check_interval{1000};
   // Called with the api's services just before the api is made: where the group's hooks
   // (services::writes, writable, owner_url, self_url) may be set, e.g. by tests that make a
   // server which writes no partition and forwards to another.

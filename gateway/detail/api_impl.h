@@ -181,6 +181,10 @@ class api::impl : api_handlers {
   // case), not sealed.
   result<http_response> render_case(request_scope& sc, core::case_state st, int status,
                                     bool in_clear = false);
+  // A written command's answer without its personal fields (personal_view::withheld), when
+  // render_case failed for `why` after the write.
+  result<http_response> written_answer(const request_scope& sc, const core::case_state& st,
+                                       int status, const error& why);
   result<http_response> case_answer(request_scope& sc, const std::string& id, int status);
   std::shared_ptr<const core::calendar> current_calendar();
 

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/calendar.h"
+#include "events/storage/disk_guard.h"
 #include "gateway/log_output.h"
 #include "gateway/openapi.h"
 
@@ -33,9 +34,15 @@ void api::impl::readyz(const scope_ptr&, answerer done) {
   if (auto f = s_.runner.failure()) {
     ok = false;
     checks["projections"] = f->message();
+  } else if (auto st = s_.runner.stalled()) {
+    ok = false;  // behind the log until the batch it retries is written
+    checks["projections"] = "retrying: " + st->message();
   } else {
     checks["projections"] = "ok";
   }
+  // A disk below its reserve refuses commands but serves reads: the server stays ready.
+  checks["disk"] = "ok";
+  if (s_.disk && s_.disk->refusing()) checks["disk"] = "below the reserve: commands refused";
   // A provisional year never makes the server unready: work goes on, deadlines are revised
   // when the notice is published.
   checks["calendar"] = "ok";
@@ -102,6 +109,24 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
                     "counter",
                     {},
                     static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});
+  if (s_.disk) {
+    gauges.push_back({"caseline_disk_free_bytes",
+                      "Free space on the data folder's disk at the last check.",
+                      "gauge",
+                      {},
+                      static_cast<double>(s_.disk->free_bytes())});
+    gauges.push_back({"caseline_disk_reserve_bytes",
+                      "Free space the server keeps on that disk (--min-free-disk-mib): below it, "
+                      "commands are refused.",
+                      "gauge",
+                      {},
+                      static_cast<double>(s_.disk->reserve_bytes())});
+    gauges.push_back({"caseline_disk_commands_refused",
+                      "1 while commands are refused for want of disk space, else 0.",
+                      "gauge",
+                      {},
+                      s_.disk->refusing() ? 1.0 : 0.0});
+  }
   if (const auto group = s_.log.group()) {
     gauges.push_back({"caseline_group_partitions_owned",
                       "Partitions of the log this member of the group owns now.",

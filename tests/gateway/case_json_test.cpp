@@ -56,11 +56,11 @@ json::array ref_strings(const std::vector<std::string>& v) {
 }
 
 json::value ref_personal(const std::string& v, const personal_view& view) {
-  return view.shredded ? json::value(nullptr) : json::value(v);
+  return view.shredded || view.withheld ? json::value(nullptr) : json::value(v);
 }
 
 json::value ref_phone(const std::string& v, const personal_view& view) {
-  if (view.shredded) return nullptr;
+  if (view.shredded || view.withheld) return nullptr;
   return json::value(view.mask_phone ? mask_phone(v) : v);
 }
 
@@ -287,7 +287,7 @@ json::object ref_case(const core::case_state& s, timestamp now, personal_view vi
   o["legal_hold_reason"] = s.legal_hold ? json::value(s.legal_hold_reason) : json::value(nullptr);
   o["recording_purged_on"] = ref_opt_date(s.recording_purged_on);
   o["text_shredded_on"] = ref_opt_date(s.text_shredded_on);
-  o["personal_data"] = view.shredded ? "shredded" : "available";
+  o["personal_data"] = view.shredded ? "shredded" : view.withheld ? "withheld" : "available";
   json::object deadlines;
   deadlines["transfer_by"] = nullptr;
   deadlines["return_by"] = nullptr;
@@ -564,7 +564,9 @@ core::case_state case_of(draw& d) {
   return s;
 }
 
-const personal_view views[] = {{false, false}, {true, false}, {false, true}, {true, true}};
+// The last two: a written command's answer whose personal fields could not be shown.
+const personal_view views[] = {{false, false, false}, {true, false, false}, {false, true, false},
+                               {true, true, false},   {false, false, true}, {true, false, true}};
 
 std::string text_of_event(const events::envelope& env, const core::event& e, personal_view v) {
   json_writer w;
@@ -583,6 +585,7 @@ TEST_CASE("the case is written as the boost::json rendering it replaced wrote it
         CAPTURE(i);
         CAPTURE(v.mask_phone);
         CAPTURE(v.shredded);
+        CAPTURE(v.withheld);
         REQUIRE(case_json(s, now, v) == json_text(ref_case(s, now, v)));
       }
   }
@@ -609,6 +612,7 @@ TEST_CASE("every event type is written as the boost::json rendering it replaced 
         CAPTURE(type);
         CAPTURE(i);
         CAPTURE(v.shredded);
+        CAPTURE(v.withheld);
         REQUIRE(text_of_event(env, e, v) == json_text(ref_event(env, e, v)));
       }
     }

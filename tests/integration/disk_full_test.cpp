@@ -1,0 +1,304 @@
+// A full data disk, for real: the server runs on a small tmpfs of its own (a private mount
+// namespace of this test process, so nothing outside it sees the mount), a ballast file fills
+// it, and deleting the ballast frees it again. With a reserve the server refuses commands before
+// the disk is full and keeps serving reads; without one it runs into the full disk itself, must
+// stay up (RocksDB's own diagnostic log once aborted the process there), and must take commands
+// and apply the log again once space is freed, with no acknowledged case lost or doubled.
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <string>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+#include <boost/json/parse.hpp>
+
+#include "events/embedded_event_log.h"
+
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using namespace caseline;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t mib = std::uint64_t{1024} * 1024;
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+}
+
+// This process (its calling thread, and the servers it starts from it) in a mount namespace of
+// its own, as root or, for a user who is not, as root of a user namespace of its own.
+void enter_private_mount_namespace() {
+  static bool entered = false;
+  if (entered) return;
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (::unshare(uid == 0 ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) != 0)
+    FAIL("a private mount namespace for a small tmpfs: unshare: " << std::strerror(errno)
+                                                                  << " (run as root, as .ci/run "
+                                                                     "does, or allow user "
+                                                                     "namespaces)");
+  if (uid != 0) {
+    write_file("/proc/self/setgroups", "deny");
+    write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1");
+    write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
+  }
+  REQUIRE_MESSAGE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
+                  "make the mounts private: " << std::strerror(errno));
+  entered = true;
+}
+
+// A tmpfs of `size_mib` at a new temporary folder, unmounted at the end.
+class small_disk {
+ public:
+  explicit small_disk(std::uint64_t size_mib) {
+    enter_private_mount_namespace();
+    const std::string opts = "size=" + std::to_string(size_mib) + "m";
+    REQUIRE_MESSAGE(::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, opts.c_str()) == 0,
+                    "mount a tmpfs: " << std::strerror(errno));
+  }
+  ~small_disk() { ::umount2(dir_.path().c_str(), MNT_DETACH); }
+  small_disk(const small_disk&) = delete;
+  small_disk& operator=(const small_disk&) = delete;
+
+  std::string sub(const std::string& name) const { return dir_.sub(name); }
+  std::uint64_t free_bytes() const {
+    struct statvfs st {};
+    REQUIRE(::statvfs(dir_.path().c_str(), &st) == 0);
+    return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+  // A ballast file that takes all but `leave` bytes of the free space (as much as fits).
+  void fill(std::uint64_t leave) {
+    const std::uint64_t now = free_bytes();
+    REQUIRE_MESSAGE(now > leave, "the small disk is already fuller than the test meant");
+    const int fd = ::open(sub("ballast").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(now - leave));
+    ::close(fd);
+    REQUIRE_MESSAGE((rc == 0 || rc == ENOSPC), "fallocate: " << std::strerror(rc));
+  }
+  void empty() { std::filesystem::remove(sub("ballast")); }
+
+ private:
+  test::temp_dir dir_;
+};
+
+test::header_list bearer(const std::string& token) {
+  return {{"authorization", "Bearer " + token}};
+}
+
+struct server {
+  std::unique_ptr<test::child_process> proc;
+  std::string address;
+  std::string admin;  // the bootstrap admin token
+  std::string agent;
+};
+
+server start_server(const std::string& data, std::uint64_t reserve_mib) {
+  server s;
+  s.proc = std::make_unique<test::child_process>(std::vector<std::string>{
+      test::caseline_binary(), "serve", "--listen", "127.0.0.1:0", "--data", data, "--partitions",
+      "2", "--memory-mib", "32", "--token-rate", "100000", "--token-burst", "100000",
+      "--min-free-disk-mib", std::to_string(reserve_mib)});
+  s.address = test::listening_address(*s.proc, 120s);
+  auto boot = s.proc->wait_for_line("bootstrap admin token", 30s);
+  REQUIRE(boot);
+  s.admin = test::token_in(*boot);
+  auto r = test::http_call(s.address, "POST", "/v1/admin/tokens",
+                           R"({"role":"agent","center":"410100"})", bearer(s.admin));
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  s.agent = std::string(boost::json::parse(r.body).as_object()["token"].as_string());
+  return s;
+}
+
+test::http_reply post_case(const server& s, int i) {
+  const std::string body = R"({"channel":"phone","center":"410100","caller":{"phone":"1380000)" +
+                           std::to_string(1000 + i) + R"(","name":"测试"},"content":"case )" +
+                           std::to_string(i) + R"("})";
+  // A command may wait for the stalled projections (up to 10 s each) before it is refused.
+  return test::http_call(s.address, "POST", "/v1/cases", body, bearer(s.agent), 90s);
+}
+
+// Every acknowledged case is there once: its content, version 1, one event in its history.
+void check_cases(const server& s, const std::map<std::string, std::string>& acked) {
+  for (const auto& [key, content] : acked) {
+    const std::string& id = key;
+    auto r = test::http_call(s.address, "GET", "/v1/cases/" + id, {}, bearer(s.agent));
+    REQUIRE_MESSAGE(r.status == 200, id << ": " << r.body);
+    CHECK(r.json().as_object().at("content").as_string() == content);
+    CHECK(r.json().as_object().at("version").as_int64() == 1);
+    auto h = test::http_call(s.address, "GET", "/v1/cases/" + id + "/events", {}, bearer(s.agent));
+    REQUIRE(h.status == 200);
+    CHECK(h.json().as_object().at("events").as_array().size() == 1);
+  }
+}
+
+// The case answered 201, with the content it was sent with (`i`: the answer may withhold it).
+void acknowledge(std::map<std::string, std::string>& acked, const test::http_reply& r, int i) {
+  acked[std::string(r.json().as_object().at("id").as_string())] = "case " + std::to_string(i);
+}
+
+}  // namespace
+
+TEST_CASE("below its disk reserve the server refuses commands, serves reads, and resumes") {
+  small_disk disk(160);
+  const std::uint64_t reserve_mib = 40;
+  server s = start_server(disk.sub("data"), reserve_mib);
+  std::map<std::string, std::string> acked;
+  for (int i = 0; i < 20; ++i) {
+    auto r = post_case(s, i);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    acknowledge(acked, r, i);
+  }
+
+  disk.fill((reserve_mib - 8) * mib);  // below the reserve, with room for what is in flight
+  test::http_reply refused;
+  REQUIRE_MESSAGE(test::eventually([&] {
+                    refused = post_case(s, 100);
+                    return refused.status == 503;
+                  }),
+                  "still " << refused.status << ": " << refused.body);
+  INFO(refused.body);
+  CHECK(refused.header("content-type") == "application/problem+json");
+  CHECK(refused.header("retry-after") == "30");
+  const auto& problem = refused.json().as_object();
+  CHECK(problem.at("type").as_string() == "/problems/disk-full");
+  const std::string detail(problem.at("detail").as_string());
+  CHECK(detail.find("below the 40 MiB") != std::string::npos);
+  CHECK(detail.find("nothing was written") != std::string::npos);
+  // Every write is refused, not only new cases: a token too.
+  auto token = test::http_call(s.address, "POST", "/v1/admin/tokens",
+                               R"({"role":"agent","center":"410100"})", bearer(s.admin));
+  CHECK(token.status == 503);
+  // Reads go on, and the server says why it refuses.
+  check_cases(s, acked);
+  auto ready = test::http_call(s.address, "GET", "/readyz");
+  REQUIRE(ready.status == 200);
+  CHECK(ready.json().as_object().at("checks").as_object().at("disk").as_string() ==
+        "below the reserve: commands refused");
+  auto metrics = test::http_call(s.address, "GET", "/metrics", {}, bearer(s.admin));
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("caseline_disk_commands_refused 1") != std::string::npos);
+  CHECK(s.proc->output().find("\"disk_below_reserve\"") != std::string::npos);
+
+  disk.empty();
+  test::http_reply accepted;
+  REQUIRE_MESSAGE(test::eventually([&] {
+                    accepted = post_case(s, 101);
+                    return accepted.status == 201;
+                  }),
+                  "still " << accepted.status << ": " << accepted.body);
+  acknowledge(acked, accepted, 101);
+  check_cases(s, acked);
+  CHECK(acked.size() == 21);
+  CHECK(s.proc->output().find("\"disk_above_reserve\"") != std::string::npos);
+}
+
+TEST_CASE("a server that runs into a full disk stays up and takes commands again once freed") {
+  small_disk disk(128);
+  server s = start_server(disk.sub("data"), 0);  // no reserve: the disk itself fills
+  std::map<std::string, std::string> acked;
+  for (int i = 0; i < 20; ++i) {
+    auto r = post_case(s, i);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    acknowledge(acked, r, i);
+  }
+  // The disk full but for a few KiB; cases until one is refused (a WAL write or a flush meets
+  // the full disk), the ones acknowledged meanwhile counted.
+  disk.fill(std::uint64_t{64} * 1024);
+  int refusals = 0;
+  for (int i = 20; i < 20'000 && refusals < 5; ++i) {
+    auto r = post_case(s, i);
+    REQUIRE_MESSAGE((r.status == 201 || r.status == 503), r.status << ": " << r.body);
+    if (r.status == 201)
+      acknowledge(acked, r, i);
+    else
+      ++refusals;
+    // A command written whose personal fields could not be shown is still acknowledged.
+    if (r.status == 201 && r.json().as_object().at("personal_data").as_string() == "withheld")
+      CHECK(r.json().as_object().at("content").is_null());
+  }
+  CHECK(refusals == 5);
+  REQUIRE_MESSAGE(!s.proc->wait(0ms), "the server stopped on the full disk: " << s.proc->output());
+
+  disk.empty();
+  test::http_reply accepted;
+  REQUIRE_MESSAGE(test::eventually(
+                      [&] {
+                        accepted = post_case(s, 30'000);
+                        return accepted.status == 201;
+                      },
+                      60s),
+                  "still " << accepted.status << ": " << accepted.body);
+  acknowledge(acked, accepted, 30'000);
+  // The projections applied the log again without a restart: ready, and every case readable.
+  REQUIRE(test::eventually(
+      [&] { return test::http_call(s.address, "GET", "/readyz").status == 200; }, 60s));
+  check_cases(s, acked);
+  // The work queue holds every acknowledged case once (and no case twice: a refusal whose
+  // record reached the log anyway may add one, never a second copy of one).
+  std::map<std::string, int> queued;
+  std::string cursor;
+  for (;;) {
+    auto q = test::http_call(
+        s.address, "GET",
+        "/v1/queues/to_classify?limit=500" + (cursor.empty() ? std::string() : "&cursor=" + cursor),
+        {}, bearer(s.agent));
+    REQUIRE_MESSAGE(q.status == 200, q.body);
+    for (const auto& item : q.json().as_object().at("items").as_array())
+      ++queued[std::string(item.as_object().at("case_id").as_string())];
+    const auto* next = q.json().as_object().if_contains("next_cursor");
+    if (!next || !next->is_string()) break;
+    cursor = std::string(next->as_string());
+  }
+  for (const auto& entry : queued) CHECK_MESSAGE(entry.second == 1, entry.first);
+  for (const auto& entry : acked) CHECK_MESSAGE(queued.count(entry.first) == 1, entry.first);
+  s.proc->signal(SIGTERM);
+  CHECK(s.proc->wait(60s).has_value());
+}
+
+TEST_CASE("the embedded log on a full disk fails appends with errors, and appends once freed") {
+  small_disk disk(160);  // RocksDB resumes once the free space holds a memtable (64 MiB)
+  auto log = events::open_embedded_log({disk.sub("log"), 2});
+  REQUIRE(log.has_value());
+  const auto append = [&](int i) {
+    std::promise<result<events::log_position>> done;
+    auto answer = done.get_future();
+    log.value()->append("case-" + std::to_string(i), std::string(std::size_t{64} * 1024, 'x'),
+                        [&done](result<events::log_position> r) { done.set_value(std::move(r)); });
+    return answer.get();
+  };
+  REQUIRE(append(0).has_value());
+  disk.fill(0);
+  // Every append from here on fails (RocksDB's own diagnostic log among what can no longer be
+  // written: its default logger stopped the process at its second failed line).
+  int failed = 0;
+  for (int i = 1; i <= 4000 && failed < 50; ++i)
+    if (!append(i)) ++failed;
+  CHECK(failed == 50);
+  disk.empty();
+  std::string last;
+  CHECK_MESSAGE(test::eventually(
+                    [&] {
+                      auto r = append(1000);
+                      if (!r) last = r.error().message();
+                      return r.has_value();
+                    },
+                    60s),
+                last);
+}
