@@ -184,6 +184,10 @@ fresh_check() {
     mounted=()
   }
   trap unmount_all EXIT INT TERM
+  # The root a mount point of its own, and private: inside the chroot "/" can then be made
+  # private in a new mount namespace (the full-disk test mounts a small tmpfs in one).
+  mount --bind "$dir" "$dir" && mount --make-private "$dir"
+  mounted+=("$dir")
   for f in proc dev sys; do
     mount --rbind "/$f" "$dir/$f" && mount --make-rslave "$dir/$f"
     mounted+=("$dir/$f")

@@ -59,7 +59,9 @@ void enter_private_mount_namespace() {
     write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
   }
   REQUIRE_MESSAGE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0,
-                  "make the mounts private: " << std::strerror(errno));
+                  "make the mounts private: " << std::strerror(errno)
+                                              << " (in a chroot, its root must be a mount point: "
+                                                 "tools/dev.sh fresh-check bind-mounts it)");
   entered = true;
 }
 
