@@ -20,14 +20,22 @@
 #include <unistd.h>
 
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 #include <boost/json/parse.hpp>
 
+#include "core/calendar.h"
 #include "events/embedded_event_log.h"
-
+#include "events/errc.h"
+#include "projections/projection_set.h"
+#include "projections/rebuild.h"
+#include "projections/runner.h"
+#include "projections/store.h"
+#include "tests/support/environment.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tools/bench_rebuild.h"
 
 namespace {
 
@@ -41,8 +49,9 @@ void write_file(const std::string& path, const std::string& text) {
   f << text;
 }
 
-// This process (its calling thread, and the servers it starts from it) in a mount namespace of
-// its own, as root or, for a user who is not, as root of a user namespace of its own.
+// This process (its calling thread, and the threads and servers it starts from then on) in a
+// mount namespace of its own, as root or, for a user who is not, as root of a user namespace of
+// its own. Threads started before keep the old view, where the small disk is an empty folder.
 void enter_private_mount_namespace() {
   static bool entered = false;
   if (entered) return;
@@ -303,4 +312,52 @@ TEST_CASE("the embedded log on a full disk fails appends with errors, and append
                     },
                     60s),
                 last);
+}
+
+TEST_CASE("the projections stall on a full disk and catch up by themselves once it is freed") {
+  // Before any thread starts: RocksDB's background threads must see the small disk's mount.
+  enter_private_mount_namespace();
+  // The log on the ordinary temporary disk, the store alone on the small one: the store's writes
+  // are the ones the full disk refuses.
+  test::temp_dir dir;
+  auto cal = core::calendar::load_file(test::source_dir() + "/core/data/cn-workdays.txt");
+  REQUIRE(cal.has_value());
+  auto log = events::open_embedded_log({dir.sub("log"), 2});
+  REQUIRE(log.has_value());
+  REQUIRE(tools::generate_log(*log.value(), cal.value(), 20'000, 12328));
+
+  small_disk disk(96);
+  auto st = projections::store::open(disk.sub("store"));
+  REQUIRE(st.has_value());
+  disk.fill(0);
+  // A flush needs a new file, which the full disk refuses; RocksDB then refuses every write until
+  // it resumes (the log's events alone would fit the WAL the store had already allocated).
+  REQUIRE(st.value()->db().Put({}, st.value()->db().DefaultColumnFamily(), "a", "b").ok());
+  CHECK_FALSE(st.value()->flush());
+  projections::projection_set set(*st.value());
+  projections::projection_runner runner(*log.value(), *st.value(), set.all());
+  REQUIRE(runner.start());
+  REQUIRE(test::eventually([&] { return runner.stalled().has_value(); }, 60s));
+  INFO(runner.stalled()->message());
+  CHECK(runner.stalled()->code == events::errc::disk_full);
+  CHECK_FALSE(runner.failure());
+
+  disk.empty();
+  REQUIRE(runner.catch_up(120s));
+  CHECK_FALSE(runner.stalled());
+  CHECK_FALSE(runner.failure());
+  runner.stop();
+
+  // Nothing skipped, nothing applied twice: the store is the one a replay on a roomy disk writes.
+  {
+    auto reference = projections::store::open(dir.sub("reference"));
+    REQUIRE(reference.has_value());
+    projections::projection_set ref_set(*reference.value());
+    REQUIRE(projections::replay(*log.value(), *reference.value(), ref_set.all(), {}));
+  }
+  st.value().reset();
+  auto differences = projections::compare_stores(disk.sub("store"), dir.sub("reference"),
+                                                 projections::log_derived_families());
+  REQUIRE(differences.has_value());
+  CHECK(differences.value().empty());
 }
