@@ -14,27 +14,27 @@ namespace {
 
 constexpr std::uint64_t mib = std::uint64_t{1024} * 1024;
 
-}  // namespace
-
-result<disk_space> read_disk_space(const std::string& dir) {
+// What an unprivileged writer may still use on the disk under `dir` (statvfs(3)'s f_bavail).
+result<std::uint64_t> free_bytes_under(const std::string& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) {
     const int err = errno;
     return make_error(events::errc::fatal,
                       "read the free space under " + dir + ": " + std::strerror(err));
   }
-  return disk_space{static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize,
-                    static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize};
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
+
+}  // namespace
 
 disk_guard::disk_guard(std::string dir, std::uint64_t reserve_bytes)
     : dir_(std::move(dir)), reserve_(reserve_bytes) {}
 
 result<bool> disk_guard::refresh() {
-  auto space = read_disk_space(dir_);
-  if (!space) return space.error();
-  free_.store(space.value().free_bytes, std::memory_order_relaxed);
-  const bool refuse = space.value().free_bytes < reserve_;
+  auto free = free_bytes_under(dir_);
+  if (!free) return free.error();
+  free_.store(free.value(), std::memory_order_relaxed);
+  const bool refuse = free.value() < reserve_;
   return refusing_.exchange(refuse, std::memory_order_relaxed) != refuse;
 }
 

@@ -19,14 +19,6 @@
 
 namespace caseline::storage {
 
-// The disk under `dir`, as statvfs(3) sees it: what an unprivileged writer may still use
-// (f_bavail), and the file system's size.
-struct disk_space {
-  std::uint64_t free_bytes{0};
-  std::uint64_t total_bytes{0};
-};
-result<disk_space> read_disk_space(const std::string& dir);
-
 // Whether writes under `dir` are refused: free space below `reserve_bytes` (0: never). refresh()
 // reads the disk (a periodic task of the server calls it); the rest read what it found last.
 // Thread-safe: refresh() from one thread at a time, the rest from any.
