@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -92,12 +93,19 @@ class log_store {
     std::lock_guard lk(mu_);
     return !inboxes_.empty();
   }
-  // Takes what `in` holds, oldest first (what it dropped is read back).
-  void take(inbox& in, std::vector<burst>& out) {
+  // Takes what `in` holds, oldest first, with the end offsets as they were then (`end`); false
+  // when the inbox dropped bursts since the last take (those records are read back). Every
+  // record past `end` reaches the inbox: publish moves the end and fills the inboxes at once.
+  bool take(inbox& in, std::vector<burst>& out, std::vector<std::int64_t>& end) {
     std::lock_guard lk(mu_);
     out.swap(in.bursts);
-    in.dropped = false;
+    end = end_;
+    return !std::exchange(in.dropped, false);
   }
+
+  // Records delivered by reading them back from the database rather than from a burst.
+  void count_read_back(std::size_t n) { read_back_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t read_back() const { return read_back_.load(std::memory_order_relaxed); }
 
   // The new end offsets, and the records that moved them (null when no subscription takes
   // bursts): both at once, so that a subscription never sees records past the end it knows.
@@ -172,6 +180,7 @@ class log_store {
   std::condition_variable appended_;
   std::vector<std::int64_t> end_;  // next offset per partition, guarded by mu_
   std::vector<inbox*> inboxes_;    // the burst subscriptions', guarded by mu_
+  std::atomic<std::uint64_t> read_back_{0};
 };
 
 // Delivers records to a handler on its own thread; see event_log::subscribe. With `bursts`
@@ -227,10 +236,11 @@ class embedded_subscription final : public subscription {
 
   void run() {
     std::vector<log_store::burst> taken;
+    std::vector<std::int64_t> end_at_take;
     while (!stop_.load()) {
       bool delivered = false;
       if (bursts_) {
-        store_->take(inbox_, taken);
+        const bool whole = store_->take(inbox_, taken, end_at_take);
         for (const auto& b : taken) {
           if (stop_.load() || !follows(*b)) continue;
           if (auto r = handler_(*b); !r) return fail(r.error());
@@ -238,6 +248,14 @@ class embedded_subscription final : public subscription {
           delivered = true;
         }
         taken.clear();
+        // Delivered up to the end as it was at the take, and nothing dropped since: whatever
+        // was written after is in the inbox, so nothing is read back (what was written while
+        // the handler ran would otherwise be read here and its burst skipped).
+        if (whole && pos_ == end_at_take) {
+          if (delivered) continue;
+          wait_for_records();
+          continue;
+        }
       }
       for (std::int32_t p = 0; p < store_->partitions() && !stop_.load(); ++p) {
         auto& pos = pos_[static_cast<std::size_t>(p)];
@@ -246,17 +264,23 @@ class embedded_subscription final : public subscription {
         if (batch.value().empty()) continue;
         if (auto r = handler_(batch.value()); !r) return fail(r.error());
         pos += static_cast<std::int64_t>(batch.value().size());
+        if (bursts_) store_->count_read_back(batch.value().size());
         delivered = true;
       }
       if (delivered) continue;
-      store_->wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(500),
-                         [this](const std::vector<std::int64_t>& end) {
-                           if (stop_.load()) return true;
-                           for (std::size_t i = 0; i < end.size(); ++i)
-                             if (end[i] > pos_[i]) return true;
-                           return false;
-                         });
+      wait_for_records();
     }
+  }
+
+  // Until some partition has records past what was delivered (or stop, or half a second).
+  void wait_for_records() {
+    store_->wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(500),
+                       [this](const std::vector<std::int64_t>& end) {
+                         if (stop_.load()) return true;
+                         for (std::size_t i = 0; i < end.size(); ++i)
+                           if (end[i] > pos_[i]) return true;
+                         return false;
+                       });
   }
 
   std::shared_ptr<log_store> store_;
@@ -339,6 +363,8 @@ class embedded_event_log final : public event_log, public key_journal, public bu
                                                          batch_handler handler) override {
     return subscribe_with(from, std::move(handler), true);
   }
+
+  std::uint64_t records_read_back() const override { return store_->read_back(); }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
     std::unique_lock lk(queue_mu_);

@@ -14,6 +14,7 @@
 #include "core/decide.h"
 #include "core/log_line.h"
 #include "core/registry.h"
+#include "events/burst_source.h"
 #include "events/checkpoint.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
@@ -571,6 +572,13 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                       "gauge",
                       {},
                       static_cast<double>(r.in_flight())});
+    if (const auto* bursts = events::bursts_of(*raw->log))
+      gauges.push_back({"caseline_log_records_read_back_total",
+                        "Records the projections read back from the embedded log rather than "
+                        "taking them as written (a start behind its end, or a lag)",
+                        "counter",
+                        {},
+                        static_cast<double>(bursts->records_read_back())});
     return gauges;
   };
   if (in_group) {

@@ -1,5 +1,6 @@
 #include "events/embedded_event_log.h"
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -110,6 +111,54 @@ TEST_CASE("a burst subscription gets each group commit of several partitions as 
     total += got.size();
   }
   CHECK(total == appended);
+}
+
+TEST_CASE(
+    "a burst subscription that keeps up reads nothing back, even what is written as it runs") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  caseline::test::temp_dir dir;
+  auto log = open_embedded_log({.dir = dir.sub("log"), .partitions = 4}).value();
+  auto* source = bursts_of(*log);
+  REQUIRE(source != nullptr);
+  ack_collector acks;
+  for (int i = 0; i < 10; ++i)
+    acks.append(*log, "410100-20260101-" + std::to_string(100000 + i), "before");
+  for (const auto& a : acks.wait_for(10)) REQUIRE(a.outcome.has_value());
+  CHECK(source->records_read_back() == 0);
+
+  // Each batch after the first ten records writes one more record and waits until it is
+  // durable before it returns: that record is past the end the subscription last saw, and
+  // the burst that holds it is already in the subscription's inbox when the handler returns.
+  constexpr std::size_t written_inside = 20;
+  batch_collector seen;
+  std::atomic<std::size_t> delivered{0};
+  std::atomic<std::size_t> inside{0};
+  auto collect = seen.handler();
+  auto sub = source->subscribe_bursts(
+      {}, [&](std::span<const log_record> batch) -> caseline::result<void> {
+        if (auto r = collect(batch); !r) return r;
+        if ((delivered += batch.size()) < 10 || inside.load() >= written_inside)
+          return caseline::success();
+        std::promise<bool> durable;
+        const std::size_t n = inside++;
+        log->append(
+            "410100-20260102-" + std::to_string(100000 + n), "inside",
+            [&](const caseline::result<log_position>& r) { durable.set_value(r.has_value()); });
+        auto f = durable.get_future();
+        if (f.wait_for(30s) != std::future_status::ready || !f.get())
+          return caseline::make_error(errc::timed_out, "the record written inside was not acked");
+        return caseline::success();
+      });
+  REQUIRE(sub.has_value());
+  const auto records = seen.wait_for(10 + written_inside);
+  CHECK_FALSE(sub.value()->failure().has_value());
+  // The ten written before it started were read back; none of the others.
+  CHECK(source->records_read_back() == 10);
+  sub.value().reset();
+  CHECK(records.size() == 10 + written_inside);
+  std::map<std::int32_t, std::int64_t> next;
+  for (const auto& r : records) CHECK(r.position.offset() == next[r.position.partition()]++);
 }
 
 TEST_CASE("work an append handler keeps runs on the log's thread once its write's handlers ran") {

@@ -665,6 +665,14 @@ TEST_CASE("/metrics holds the standard process metrics of the server's process")
     return later > cpu;
   }));
   CHECK(later > cpu);
+
+  // The projections take the embedded log's records as it wrote them: while they keep up,
+  // nothing more is read back from the log's database.
+  CHECK(first.find("# TYPE caseline_log_records_read_back_total counter\n") != std::string::npos);
+  const auto read_back = sample(scrape(), "caseline_log_records_read_back_total");
+  REQUIRE(read_back.has_value());
+  for (int i = 0; i < 5; ++i) srv.receive();
+  CHECK(sample(scrape(), "caseline_log_records_read_back_total") == read_back);
 }
 
 TEST_CASE("bearer tokens are created, listed and revoked while the server runs; revoked and expired ones answer 401") {
