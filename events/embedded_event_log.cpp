@@ -252,8 +252,7 @@ class embedded_subscription final : public subscription {
         // was written after is in the inbox, so nothing is read back (what was written while
         // the handler ran would otherwise be read here and its burst skipped).
         if (whole && pos_ == end_at_take) {
-          if (delivered) continue;
-          wait_for_records();
+          if (!delivered) wait_for_records();
           continue;
         }
       }
