@@ -467,10 +467,8 @@ result<void> api::impl::await_own_writes(const request_scope& sc, events::partit
   if (sc.own_writes_applied_on_arrival) return success();
   const auto acked = s_.writer.last_acked(p);
   if (acked < 0) return success();
-  if (!s_.runner.wait_applied({p, events::log_offset{acked}}, read_your_writes_timeout)) {
-    if (auto f = s_.runner.failure()) return *f;
-    return make_error(errc::not_ready, "the projection is behind the log");
-  }
+  if (!s_.runner.wait_applied({p, events::log_offset{acked}}, read_your_writes_timeout))
+    return s_.runner.not_applied(make_error(errc::not_ready, "the projection is behind the log"));
   return success();
 }
 

@@ -202,11 +202,10 @@ result<void> api::impl::await_positions(const request_scope& sc) {
   for (const auto& pos : positions.value()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (!s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0)))) {
-      if (auto f = s_.runner.failure()) return *f;
-      return make_error(errc::not_ready, fmt::format("{}: this server has not applied {} yet",
-                                                     after_header, format_position(pos)));
-    }
+    if (!s_.runner.wait_applied(pos, std::max(left, std::chrono::milliseconds(0))))
+      return s_.runner.not_applied(
+          make_error(errc::not_ready, fmt::format("{}: this server has not applied {} yet",
+                                                  after_header, format_position(pos))));
   }
   return success();
 }

@@ -38,6 +38,13 @@ class category final : public std::error_category {
 
 // How long a command waits for the projection before deciding against a possibly stale state.
 constexpr std::chrono::seconds catch_up_timeout{10};
+
+// Why the store does not hold what the log has: the runner's stall (a full disk), or a lag.
+error not_caught_up(const projection_runner& runner) {
+  return runner.not_applied(
+      make_error(events::errc::unavailable, "the projection has not caught up with the log"));
+}
+
 // Idle slots are kept (cached state) until there are this many, then swept.
 constexpr std::size_t sweep_threshold = 4096;
 // How long one catch-up of an assigned partition waits before it is tried again.
@@ -245,8 +252,7 @@ result<core::revisit_tally> case_writer::enter_sample(events::partition_id p,
     if (!end) return give_up(end.error());
     if (end.value()() > 0 &&
         !runner_.wait_applied({p, events::log_offset{end.value()() - 1}}, catch_up_timeout))
-      return give_up(make_error(events::errc::unavailable,
-                                "the projection has not caught up with the log"));
+      return give_up(not_caught_up(runner_));
     std::lock_guard lk(sample_mu_);
     g.tallies.clear();
     g.uncertain = false;
@@ -426,8 +432,7 @@ void case_writer::run_next(const std::string& id) {
       if (end.value()() > 0 &&
           !runner_.wait_applied({partition, events::log_offset{end.value()() - 1}},
                                 catch_up_timeout))
-        return fail(make_error(events::errc::unavailable,
-                               "the projection has not caught up with the log"));
+        return fail(not_caught_up(runner_));
     }
     auto stored = reader_.get(cid);
     if (!stored) return fail(stored.error());

@@ -34,8 +34,8 @@ result<std::optional<events::log_position>> catch_up_stream(events::event_log& l
   if (end.value()() == 0) return std::optional<events::log_position>{};
   const events::log_position last{partition, events::log_offset{end.value()() - 1}};
   if (!runner.wait_applied(last, timeout))
-    return make_error(events::errc::unavailable,
-                      fmt::format("the {} projection is behind the log", stream));
+    return runner.not_applied(make_error(
+        events::errc::unavailable, fmt::format("the {} projection is behind the log", stream)));
   return std::optional<events::log_position>{last};
 }
 
@@ -72,8 +72,8 @@ result<events::log_position> append_reference_events(
   auto pos = future.get();
   if (!pos) return pos.error();
   if (!runner.wait_applied(pos.value(), timeout))
-    return make_error(events::errc::unavailable,
-                      fmt::format("the {} projection is behind the log", stream));
+    return runner.not_applied(make_error(
+        events::errc::unavailable, fmt::format("the {} projection is behind the log", stream)));
   return pos;
 }
 

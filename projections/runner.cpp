@@ -95,6 +95,7 @@ result<void> projection_runner::apply_until_written(std::span<const events::log_
       spdlog::error("{}", log_line("projections_stalled",
                                    {{"error", r.error().message()}, {"retry", "until written"}}));
     stalled_ = r.error();
+    cv_.notify_all();  // the waiters answer now rather than at their deadline
     if (cv_.wait_for(lk, pause, [this] { return stopping_; })) continue;
     lk.unlock();
     // A write RocksDB refused (a full disk) leaves the store refusing every write until it
@@ -109,6 +110,12 @@ result<void> projection_runner::apply_until_written(std::span<const events::log_
 std::optional<error> projection_runner::stalled() const {
   std::lock_guard lk(mu_);
   return stalled_;
+}
+
+error projection_runner::not_applied(error otherwise) const {
+  if (auto f = failure()) return *std::move(f);
+  if (auto s = stalled()) return *std::move(s);
+  return otherwise;
 }
 
 result<void> projection_runner::apply(std::span<const events::log_record> batch) {
@@ -232,10 +239,12 @@ std::int64_t projection_runner::applied(events::partition_id p) const {
 bool projection_runner::wait_applied(events::log_position pos,
                                      std::chrono::milliseconds timeout) const {
   std::unique_lock lk(mu_);
-  return cv_.wait_for(lk, timeout, [&] {
-    return failure_.has_value() ||
-           applied_.at(static_cast<std::size_t>(pos.partition())) > pos.offset();
-  }) && !failure_;
+  const auto applied = [&] {
+    return applied_.at(static_cast<std::size_t>(pos.partition())) > pos.offset();
+  };
+  cv_.wait_for(lk, timeout,
+               [&] { return failure_.has_value() || stalled_.has_value() || applied(); });
+  return !failure_ && applied();
 }
 
 result<void> projection_runner::catch_up(std::chrono::milliseconds timeout) const {
@@ -258,14 +267,14 @@ result<void> projection_runner::catch_up_until(
   if (!end) return end.error();
   if (end.value()() == 0) return success();
   std::unique_lock lk(mu_);
-  const bool ok = cv_.wait_until(lk, deadline, [&] {
-    return failure_.has_value() || applied_[static_cast<std::size_t>(p())] >= end.value()();
-  });
+  const auto caught_up = [&] { return applied_[static_cast<std::size_t>(p())] >= end.value()(); };
+  cv_.wait_until(lk, deadline,
+                 [&] { return failure_.has_value() || stalled_.has_value() || caught_up(); });
   if (failure_) return *failure_;
-  if (!ok)
-    return make_error(events::errc::timed_out,
-                      fmt::format("projections did not catch up with partition {}", p()));
-  return success();
+  if (caught_up()) return success();
+  if (stalled_) return *stalled_;
+  return make_error(events::errc::timed_out,
+                    fmt::format("projections did not catch up with partition {}", p()));
 }
 
 std::optional<error> projection_runner::failure() const {

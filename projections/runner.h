@@ -43,15 +43,21 @@ class projection_runner {
 
   // The next offset to apply in partition p.
   std::int64_t applied(events::partition_id p) const;
-  // Waits until the record at `pos` has been applied (or the runner failed, or timeout).
+  // Waits until the record at `pos` has been applied (or the runner failed or is stalled, or
+  // timeout): a caller gets its answer at once while the runner retries a batch (a full disk),
+  // not after its whole timeout.
   bool wait_applied(events::log_position pos, std::chrono::milliseconds timeout) const;
-  // Waits until every partition has applied everything the log held when called.
+  // Waits until every partition has applied everything the log held when called; while the
+  // runner is stalled, the stall's error at once (the caller answers "retry" without waiting).
   result<void> catch_up(std::chrono::milliseconds timeout) const;
   // The same for one partition: everything p held when called.
   result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout) const;
   std::optional<error> failure() const;
   // The error of the batch the started runner is applying again, while it retries (see above).
   std::optional<error> stalled() const;
+  // Why a wait above came back without the record applied: the runner's failure, else its stall,
+  // else `otherwise` (the caller's "behind the log").
+  error not_applied(error otherwise) const;
   // Total events applied since construction (metrics, progress).
   std::uint64_t events_applied() const;
   // Total keys (puts and deletes, offsets included) the runner's WriteBatches wrote since

@@ -284,9 +284,19 @@ TEST_CASE("the projections stall on a full disk and catch up by themselves once 
   INFO(runner.stalled()->message());
   CHECK(runner.stalled()->code == events::errc::disk_full);
   CHECK_FALSE(runner.failure());
+  // A caller waiting for the projections gets the stall's error at once, not a timeout at its
+  // deadline: a command answers "retry" while the disk is full.
+  const auto waited = runner.catch_up(std::chrono::minutes(10));
+  REQUIRE_FALSE(waited);
+  CHECK(waited.error().code == events::errc::disk_full);
+  CHECK_FALSE(runner.wait_applied({events::partition_id{0}, events::log_offset{0}},
+                                  std::chrono::minutes(10)));
+  CHECK(runner.not_applied(make_error(events::errc::unavailable, "behind")).code ==
+        events::errc::disk_full);
 
   disk.empty();
-  REQUIRE(runner.catch_up(120s));
+  // The stall ends at the runner's next try (at most 2 s after the space is freed).
+  REQUIRE(test::eventually([&] { return runner.catch_up(120s).has_value(); }, 120s));
   CHECK_FALSE(runner.stalled());
   CHECK_FALSE(runner.failure());
   runner.stop();
