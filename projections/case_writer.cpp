@@ -156,7 +156,7 @@ void case_writer::take_over(events::partition_id p, std::uint64_t term) {
     }
     // Everything p holds, the previous owner's last records included (the group fenced its
     // writer before assigning p here), is in the store once this succeeds.
-    auto caught = runner_.catch_up(p, handover_attempt);
+    auto caught = runner_.catch_up(p, handover_attempt, projection_runner::on_stall::wait);
     if (caught && handover_gate_) caught = handover_gate_(p, handover_attempt);
     if (caught) break;
     if (caught.error().code == events::errc::timed_out) continue;  // still replaying

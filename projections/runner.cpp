@@ -247,20 +247,21 @@ bool projection_runner::wait_applied(events::log_position pos,
   return !failure_ && applied();
 }
 
-result<void> projection_runner::catch_up(std::chrono::milliseconds timeout) const {
+result<void> projection_runner::catch_up(std::chrono::milliseconds timeout, on_stall stall) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (std::int32_t p = 0; p < log_.partition_count(); ++p)
-    if (auto r = catch_up_until(events::partition_id{p}, deadline); !r) return r;
+    if (auto r = catch_up_until(events::partition_id{p}, deadline, stall); !r) return r;
   return success();
 }
 
-result<void> projection_runner::catch_up(events::partition_id p,
-                                         std::chrono::milliseconds timeout) const {
-  return catch_up_until(p, std::chrono::steady_clock::now() + timeout);
+result<void> projection_runner::catch_up(events::partition_id p, std::chrono::milliseconds timeout,
+                                         on_stall stall) const {
+  return catch_up_until(p, std::chrono::steady_clock::now() + timeout, stall);
 }
 
-result<void> projection_runner::catch_up_until(
-    events::partition_id p, std::chrono::steady_clock::time_point deadline) const {
+result<void> projection_runner::catch_up_until(events::partition_id p,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               on_stall stall) const {
   if (p() < 0 || p() >= static_cast<std::int32_t>(applied_.size()))
     return make_error(events::errc::invalid_partition, fmt::format("partition {}", p()));
   auto end = log_.end_offset(p);
@@ -268,11 +269,13 @@ result<void> projection_runner::catch_up_until(
   if (end.value()() == 0) return success();
   std::unique_lock lk(mu_);
   const auto caught_up = [&] { return applied_[static_cast<std::size_t>(p())] >= end.value()(); };
-  cv_.wait_until(lk, deadline,
-                 [&] { return failure_.has_value() || stalled_.has_value() || caught_up(); });
+  const bool answer_stall = stall == on_stall::answer;
+  cv_.wait_until(lk, deadline, [&] {
+    return failure_.has_value() || (answer_stall && stalled_.has_value()) || caught_up();
+  });
   if (failure_) return *failure_;
   if (caught_up()) return success();
-  if (stalled_) return *stalled_;
+  if (answer_stall && stalled_) return *stalled_;
   return make_error(events::errc::timed_out,
                     fmt::format("projections did not catch up with partition {}", p()));
 }

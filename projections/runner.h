@@ -47,11 +47,15 @@ class projection_runner {
   // timeout): a caller gets its answer at once while the runner retries a batch (a full disk),
   // not after its whole timeout.
   bool wait_applied(events::log_position pos, std::chrono::milliseconds timeout) const;
-  // Waits until every partition has applied everything the log held when called; while the
-  // runner is stalled, the stall's error at once (the caller answers "retry" without waiting).
-  result<void> catch_up(std::chrono::milliseconds timeout) const;
+  // What a catch-up does while the runner is stalled: answer with the stall's error at once (a
+  // caller that answers "retry" to a client), or wait through it until its deadline (the server's
+  // start, a partition's hand-over: nobody to answer, and the stall ends by itself).
+  enum class on_stall { answer, wait };
+  // Waits until every partition has applied everything the log held when called.
+  result<void> catch_up(std::chrono::milliseconds timeout, on_stall stall = on_stall::answer) const;
   // The same for one partition: everything p held when called.
-  result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout) const;
+  result<void> catch_up(events::partition_id p, std::chrono::milliseconds timeout,
+                        on_stall stall = on_stall::answer) const;
   std::optional<error> failure() const;
   // The error of the batch the started runner is applying again, while it retries (see above).
   std::optional<error> stalled() const;
@@ -69,7 +73,7 @@ class projection_runner {
   // apply(), again while it fails for a reason that passes (see the class comment).
   result<void> apply_until_written(std::span<const events::log_record> batch);
   result<void> catch_up_until(events::partition_id p,
-                              std::chrono::steady_clock::time_point deadline) const;
+                              std::chrono::steady_clock::time_point deadline, on_stall stall) const;
 
   events::event_log& log_;
   store& store_;

@@ -376,8 +376,12 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->runner = std::make_unique<projections::projection_runner>(*p->log, *p->store,
                                                                p->projections->all());
   if (auto r = p->runner->start(); !r) return r.error();
-  // Decisions need every acknowledged event: catch up before taking commands.
-  if (auto r = p->runner->catch_up(std::chrono::minutes(30)); !r) return r.error();
+  // Decisions need every acknowledged event: catch up before taking commands (through a stall:
+  // a server started on a full disk goes on once space is freed).
+  if (auto r = p->runner->catch_up(std::chrono::minutes(30),
+                                   projections::projection_runner::on_stall::wait);
+      !r)
+    return r.error();
 
   core::context base;
   base.cal = &p->calendar;
