@@ -25,6 +25,7 @@ namespace caseline::projections {
 namespace {
 
 using storage::from_rocksdb;
+// The unwrapped keys kept in memory (key_cache: the least recently used go first).
 constexpr std::size_t cache_limit = 100'000;
 // In a group: how long a missing key waits for the keys topic, and a shred for its tombstones.
 constexpr std::chrono::seconds replicated_get_wait{5};
@@ -91,7 +92,7 @@ result<events::secret_key> load_master_key(const master_key_source& source) {
 }
 
 key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& master)
-    : owned_(std::move(db)), db_(owned_.get()), master_(master) {
+    : owned_(std::move(db)), db_(owned_.get()), master_(master), cache_(cache_limit) {
   committer_ = std::thread([this] {
     events::name_this_thread("key-commit");
     commit_loop();
@@ -101,7 +102,10 @@ key_store::key_store(std::unique_ptr<rocksdb::DB> db, const events::secret_key& 
 // A secondary has a committer too: its writes fail (read-only), each through its handler.
 key_store::key_store(std::unique_ptr<storage::secondary_db> secondary,
                      const events::secret_key& master)
-    : secondary_(std::move(secondary)), db_(&secondary_->db()), master_(master) {
+    : secondary_(std::move(secondary)),
+      db_(&secondary_->db()),
+      master_(master),
+      cache_(cache_limit) {
   committer_ = std::thread([this] {
     events::name_this_thread("key-commit");
     commit_loop();
@@ -233,8 +237,7 @@ result<void> key_store::use_journal(events::key_journal& j) {
 
 void key_store::remember(const case_id& id, const events::secret_key& key) {
   std::lock_guard lk(mu_);
-  if (cache_.size() >= cache_limit) cache_.clear();
-  cache_.insert_or_assign(id(), key);
+  cache_.put(id(), key);
 }
 
 // On the log's writer thread, before the appends' handlers: a key is readable here (and by a
@@ -279,10 +282,7 @@ void key_store::commit(std::vector<queued_key>& group) {
   }
   {
     std::lock_guard lk(mu_);
-    for (const auto& q : group) {
-      if (cache_.size() >= cache_limit) cache_.clear();
-      cache_.insert_or_assign(q.id, q.key);
-    }
+    for (const auto& q : group) cache_.put(q.id, q.key);
   }
   for (auto& q : group) q.done(success());
 }
@@ -291,8 +291,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
   std::uint64_t generation = 0;
   {
     std::lock_guard lk(mu_);
-    if (auto it = cache_.find(id()); it != cache_.end())
-      return std::optional<events::secret_key>{it->second};
+    if (auto cached = cache_.find(id())) return cached;
     generation = applied_generation_;
   }
   std::string wrapped;
@@ -321,8 +320,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
   std::lock_guard lk(mu_);
   // Not cached when the keys topic changed the store meanwhile: it may have deleted this one.
   if (generation != applied_generation_) return std::optional<events::secret_key>{key};
-  if (cache_.size() >= cache_limit) cache_.clear();
-  cache_.insert_or_assign(id(), key);
+  cache_.put(id(), key);
   return std::optional<events::secret_key>{key};
 }
 

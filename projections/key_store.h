@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "core/ids.h"
@@ -21,6 +20,7 @@
 #include "events/field_crypto.h"
 #include "events/key_journal.h"
 #include "events/storage/fwd.h"
+#include "projections/key_cache.h"
 
 namespace caseline::projections {
 
@@ -73,7 +73,7 @@ class key_replication {
 // group holds every key.
 //
 // Lifecycle: open(), then any thread; the destructor writes what is queued, runs its handlers,
-// then joins the committer. Thread-safe; unwrapped keys are cached in memory.
+// then joins the committer. Thread-safe; the last 10^5 keys used are cached unwrapped (key_cache).
 class key_store {
  public:
   // `budget`: the memory budget a server shares among its databases (null: RocksDB's defaults).
@@ -181,7 +181,7 @@ class key_store {
   rocksdb::DB* db_{nullptr};
   events::secret_key master_;
   std::mutex mu_;
-  std::unordered_map<std::string, events::secret_key> cache_;  // guarded by mu_
+  key_cache cache_;                      // guarded by mu_
   std::uint64_t applied_generation_{0};  // guarded by mu_: apply() batches, for get's cache
   key_replication* replication_{nullptr};
   events::key_journal* journal_{nullptr};
