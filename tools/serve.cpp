@@ -449,6 +449,11 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->reminder_ticker = projections::start_reminders(
       *p->reminders, *p->clock, options.reminder_interval, [raw = p.get()](timestamp now) {
         raw->once->tick();
+        // A pass reads the projections: first they apply what the log holds now, so that a case
+        // answered just before a pass (or the clock's move that starts one) is seen by it, not by
+        // the next an interval later. Deliberately not an error: a pass on projections still
+        // behind (stalled) works on what they hold, and the next pass does the rest.
+        (void)raw->runner->catch_up(std::chrono::seconds(10));
         // Revise deadlines counted on a replaced calendar, then remind on the revised ones.
         if (auto r = raw->reviser->tick(now); !r)
           spdlog::warn("{}", log_line("deadline_revision_failed", {{"error", r.error().message()}}));
