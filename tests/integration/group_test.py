@@ -474,17 +474,29 @@ def run(binary, seconds, clients):
         if extra > unanswered_receives:
             problems.append(f"{extra} cases beyond the acknowledged ones")
 
-        # Each acknowledged command once in each case's history, read on every instance.
-        twice = missing = 0
-        for case_id, done in load.cases.items():
-            for m in members:
-                types = [e["type"] for e in events_of(m.address, supervisor, case_id)]
-                for event in done:
-                    n = types.count(event)
-                    if n == 0:
-                        missing += 1
-                    elif n > 1:
-                        twice += 1
+        # Each acknowledged command once in each case's history, read on every instance. Listing
+        # a case says an instance applied its receive, not its later commands: an instance
+        # applies what another acknowledged a moment later (these reads carry no Caseline-After),
+        # so the histories are read until none lacks a command, or the deadline; a command the
+        # log lost never appears, and one in it twice stays twice.
+        counts = {}
+
+        def histories_complete():
+            twice = missing = 0
+            for case_id, done in load.cases.items():
+                for m in members:
+                    types = [e["type"] for e in events_of(m.address, supervisor, case_id)]
+                    for event in done:
+                        n = types.count(event)
+                        if n == 0:
+                            missing += 1
+                        elif n > 1:
+                            twice += 1
+            counts.update(missing=missing, twice=twice)
+            return missing == 0
+
+        wait_until("every instance to hold every acknowledged command", histories_complete, 60)
+        missing, twice = counts["missing"], counts["twice"]
         result["missing"], result["doubled"] = missing, twice
         if missing:
             problems.append(f"{missing} acknowledged commands missing")
