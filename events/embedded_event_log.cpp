@@ -2,18 +2,23 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include "core/log_line.h"
 #include "events/acknowledgements.h"
 #include "events/burst_source.h"
 #include "events/errc.h"
@@ -376,6 +381,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   result<void> check() override { return success(); }
 
   key_journal* journal() { return store_->read_only() ? nullptr : this; }
+  std::uint64_t resume_attempts() const { return resume_attempts_.load(std::memory_order_relaxed); }
 
   void append_with_key(std::string key, std::string value, journaled_key k,
                        append_handler handler) override {
@@ -492,16 +498,34 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     const auto before = next_;
     positions.clear();
     // After a failed write RocksDB refuses every write until it is resumed (a full disk: once
-    // there is room again). Until it resumes, nothing of this batch is written.
+    // there is room again; RocksDB also retries by itself, and a resume meanwhile is "busy").
+    // Until it resumes, nothing of this batch is written. A resume is tried at once, then at
+    // most once per resume_interval, the batches in between refused at once with the last
+    // try's answer: a full disk is said as such (disk_full), whatever the try answered.
     if (resume_needed_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_resume_) return fail_batch(batch, *refusal_);
+      resume_attempts_.fetch_add(1, std::memory_order_relaxed);
       if (const auto s = store_->db().Resume(); !s.ok()) {
-        const error e = from_rocksdb(s, "resume the embedded log after a failed write");
-        acknowledgement_scope burst;
-        for (auto& item : batch) item.handler(e);
-        burst.run();
-        return;
+        const bool first = !refusal_;
+        const error tried = from_rocksdb(s, "resume");
+        refusal_ = make_error(
+            write_failure_.code == errc::disk_full ? write_failure_.code : tried.code,
+            fmt::format("nothing written: the embedded log writes again once it resumes after "
+                        "a failed write ({}); last try to resume: {}",
+                        write_failure_.detail, s.ToString()));
+        next_resume_ = now + resume_interval;
+        if (first)
+          spdlog::warn(
+              "{}", log_line("log_resume_failed",
+                             {{"error", s.ToString()},
+                              {"retry_ms", static_cast<std::int64_t>(resume_interval.count())}}));
+        return fail_batch(batch, *refusal_);
       }
+      if (refusal_) spdlog::info("{}", log_line("log_resumed", {}));
       resume_needed_ = false;
+      refusal_.reset();
+      next_resume_ = {};
     }
     rocksdb::WriteBatch wb;
     journaled_.clear();
@@ -530,14 +554,10 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     if (!s.ok()) {
       next_ = before;
       resume_needed_ = true;
+      write_failure_ = from_rocksdb(s, "embedded log append");
       // A failed synced write may still have reached the WAL (and be replayed at the next
       // open): the records are not known to be written, nor known not to be.
-      const error e =
-          make_error(errc::outcome_unknown, from_rocksdb(s, "embedded log append").detail);
-      acknowledgement_scope burst;  // the handlers' work for the whole group, after them
-      for (auto& item : batch) item.handler(e);
-      burst.run();
-      return;
+      return fail_batch(batch, make_error(errc::outcome_unknown, write_failure_.detail));
     }
     // The records as written, for the subscriptions that take them in memory: the WriteBatch
     // holds copies, so the appends' own strings move.
@@ -560,11 +580,26 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     burst.run();
   }
 
+  // Every handler of the batch with `e`, nothing written.
+  static void fail_batch(std::vector<queued_append>& batch, const error& e) {
+    acknowledgement_scope burst;  // the handlers' work for the whole group, after them
+    for (auto& item : batch) item.handler(e);
+    burst.run();
+  }
+
+  static constexpr std::chrono::milliseconds resume_interval{1000};
+
   std::shared_ptr<log_store> store_;
   std::size_t max_batch_;
   std::vector<std::int64_t> next_;  // owned by the writer thread
   std::vector<journaled_key> journaled_;  // the keys of the batch being written (writer thread)
   bool resume_needed_{false};  // a write failed: resume the database first (writer thread)
+  // Writer thread: the failed write that needs the resume; the answer to the batches while a
+  // resume fails, and when the next may be tried.
+  error write_failure_;
+  std::optional<error> refusal_;
+  std::chrono::steady_clock::time_point next_resume_{};
+  std::atomic<std::uint64_t> resume_attempts_{0};
   std::mutex durable_mu_;
   durable_handler durable_;  // guarded by durable_mu_
 
@@ -630,6 +665,12 @@ result<std::unique_ptr<event_log>> open_read_only(const embedded_log_options& op
 key_journal* journal_of(event_log& log) {
   auto* embedded = dynamic_cast<embedded_event_log*>(&log);
   return embedded ? embedded->journal() : kafka_journal_of(log);
+}
+
+std::optional<std::uint64_t> resume_attempts_of(const event_log& log) {
+  const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
+  if (!embedded) return std::nullopt;
+  return embedded->resume_attempts();
 }
 
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {

@@ -40,6 +40,11 @@ class key_journal;
 // lives as long as the log.
 key_journal* journal_of(event_log& log);
 
+// How often an embedded log has tried to resume its database after a failed write (a full
+// disk): at once after the failure, then at most once a second while it keeps failing; the
+// appends in between fail at once with the last try's error. Nullopt for any other log.
+std::optional<std::uint64_t> resume_attempts_of(const event_log& log);
+
 // The embedded log's stored layout (notation of events/storage/key.h), for the log itself and
 // for the tools and tests that open its RocksDB directly:
 //   column family "records": be32(partition) be64(offset) -> be32(key length), key, record bytes

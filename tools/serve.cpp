@@ -588,6 +588,13 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                         "counter",
                         {},
                         static_cast<double>(bursts->records_read_back())});
+    if (const auto attempts = events::resume_attempts_of(*raw->log))
+      gauges.push_back({"caseline_log_resume_attempts_total",
+                        "Tries to resume the embedded log after a failed write (a full disk): "
+                        "at once, then at most one a second while it fails",
+                        "counter",
+                        {},
+                        static_cast<double>(*attempts)});
     return gauges;
   };
   if (in_group) {

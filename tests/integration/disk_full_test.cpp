@@ -5,6 +5,7 @@
 // diagnostic log once aborted the process there) and the projections run into the full disk
 // themselves, and must write again once space is freed, nothing lost or doubled.
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -241,10 +242,31 @@ TEST_CASE("the embedded log on a full disk fails appends with errors, and append
   disk.fill(0);
   // Every append from here on fails (RocksDB's own diagnostic log among what can no longer be
   // written: its default logger stopped the process at its second failed line).
+  REQUIRE(events::resume_attempts_of(*log.value()) == std::uint64_t{0});
+  const auto started = std::chrono::steady_clock::now();
   int failed = 0;
-  for (int i = 1; i <= 4000 && failed < 50; ++i)
-    if (!append(i)) ++failed;
+  int unknown = 0, disk_full = 0;
+  for (int i = 1; i <= 4000 && failed < 50; ++i) {
+    auto r = append(i);
+    if (r) continue;
+    ++failed;
+    if (r.error().code == events::errc::outcome_unknown) ++unknown;
+    if (r.error().code == events::errc::disk_full) ++disk_full;
+  }
   CHECK(failed == 50);
+  // The write that failed: its outcome unknown (the WAL may hold it); the rest refused for the
+  // full disk, each told so, not each trying to resume the database again: one try at once,
+  // then at most one a second.
+  CHECK(unknown + disk_full == 50);
+  CHECK(disk_full >= 48);
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count();
+  const auto attempts = events::resume_attempts_of(*log.value());
+  REQUIRE(attempts.has_value());
+  CHECK(*attempts >= 1);
+  CHECK_MESSAGE(*attempts <= static_cast<std::uint64_t>(seconds) + 2,
+                *attempts << " resume tries in " << seconds << " s");
   disk.empty();
   std::string last;
   CHECK_MESSAGE(test::eventually(
