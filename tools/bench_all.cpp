@@ -101,9 +101,10 @@ std::string percent(double part, double whole) {
 }
 std::string rate_p99(const load_result& r) {
   return fmt::format(
-      "{:.0f} req/s, p50 {:.2f} ms, p99 {:.2f} ms{}", r.per_second(), r.percentile(0.5),
+      "{:.0f} req/s, p50 {:.2f} ms, p99 {:.2f} ms{}{}", r.per_second(), r.percentile(0.5),
       r.percentile(0.99),
-      r.server_cpu_us ? fmt::format("; server CPU {:.0f} µs/req", *r.server_cpu_us) : "");
+      r.server_cpu_us ? fmt::format("; server CPU {:.0f} µs/req", *r.server_cpu_us) : "",
+      r.server_disk_kib ? fmt::format("; storage reads {:.2f} KiB/req", *r.server_disk_kib) : "");
 }
 
 // Runs one benchmark, its output going to `out` under a heading.
@@ -217,6 +218,8 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
     ro.dir = (dir / "reads").string();
     ro.program = o.program;
     ro.calendar_file = o.calendar_file;
+    ro.hot_share = o.read_hot_share;
+    ro.hot_cases = o.read_hot_cases;
     run_bench_reads(ro, out, err, &reads);
   });
   const std::map<std::string, std::string> route_names{
@@ -224,12 +227,19 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
       {"history", "`GET /v1/cases/{id}/events`"},
       {"queue", "`GET /v1/queues/to_classify?limit=50`"},
       {"overdue", "`GET /v1/sla/overdue`"}};
+  const std::string working_set = fmt::format(", {:.0f} % of reads on the {} cases seeded last",
+                                              100 * o.read_hot_share, o.read_hot_cases);
+  const auto route_name = [&](const std::string& route) {
+    const auto hot = route.find(", hot");
+    if (hot == std::string::npos) return route_names.at(route);
+    return route_names.at(route.substr(0, hot)) + working_set;
+  };
   for (const auto& r : reads.rows) {
     const load_result* base = nullptr;
     for (const auto& b : reads.baselines)
       if (b.connections == r.connections) base = &b.r;
     const double target_ms = r.connections == 1 ? 1 : 3;
-    rows.push_back({fmt::format("{}, {}, {} conn., {} cases", route_names.at(r.route), r.log,
+    rows.push_back({fmt::format("{}, {}, {} conn., {} cases", route_name(r.route), r.log,
                                 r.connections, o.read_cases),
                     rate_p99(r.r), base ? fmt::format("HTTP layer only: {}", rate_p99(*base)) : "",
                     base ? percent(r.r.per_second(), base->per_second()) : "",

@@ -24,6 +24,9 @@ struct bench_all_options {
   std::uint64_t read_cases{50'000};
   std::string read_seed{"writer"};  // bench_reads_options::seed
   std::chrono::seconds read_duration{5};
+  // The reads' working-set rows (bench_reads_options::hot_share, hot_cases); 0: none.
+  double read_hot_share{0.9};
+  std::uint64_t read_hot_cases{20'000};
   std::uint64_t rebuild_events{1'000'000};
   std::uint64_t purge_cases{5'000};  // the Art. 38 purge (10⁵ for the target's size)
   std::string dir;            // working folder; default a fresh one under the temp dir

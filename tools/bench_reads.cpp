@@ -27,6 +27,14 @@ namespace fs = std::filesystem;
 
 constexpr const char* center = "410100";
 
+// SplitMix64's finalizer: a request's number to well-spread bits.
+std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 std::string seed_body(unsigned c, std::uint64_t n) {
   return fmt::format(
       R"({{"channel":"phone","center":"{}","caller":{{"phone":"1380000{:04}","name":"bench"}},"content":"seeded case {} of connection {}: the bus did not stop at the station"}})",
@@ -218,34 +226,55 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
       err << "caseline bench reads: could not keep the seeded folder's ids and tokens\n";
   }
 
-  const std::vector<std::pair<std::string, std::function<std::string(std::uint64_t)>>> routes{
-      {"case", [&](std::uint64_t k) { return "/v1/cases/" + ids[k % ids.size()]; }},
-      {"history", [&](std::uint64_t k) { return "/v1/cases/" + ids[k % ids.size()] + "/events"; }},
-      {"queue", [](std::uint64_t) { return std::string("/v1/queues/to_classify?limit=50"); }},
-      {"overdue", [](std::uint64_t) { return std::string("/v1/sla/overdue"); }}};
+  // The case a request reads: uniformly over all, or (`hot`) with the working set's share.
+  const auto id_of = [&](std::uint64_t k, bool hot) -> const std::string& {
+    return ids[pick_case(k, ids.size(), hot ? o.hot_share : 0, o.hot_cases)];
+  };
+  struct route {
+    std::string name;  // as in o.routes, ", hot" added for the working set's
+    std::string base;
+    std::function<std::string(std::uint64_t)> target;
+  };
+  std::vector<route> routes{
+      {"case", "case", [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, false); }},
+      {"history", "history",
+       [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, false) + "/events"; }},
+      {"queue", "queue",
+       [](std::uint64_t) { return std::string("/v1/queues/to_classify?limit=50"); }},
+      {"overdue", "overdue", [](std::uint64_t) { return std::string("/v1/sla/overdue"); }}};
+  if (o.hot_share > 0) {
+    routes.push_back(
+        {"case, hot", "case", [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, true); }});
+    routes.push_back({"history, hot", "history",
+                      [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, true) + "/events"; }});
+  }
   const auto reminders_before = scrape_sums(metrics, {"caseline_reminders_total"});
   for (unsigned conns : o.connections) {
     load_options lo;
     lo.connections = conns;
     lo.duration = o.duration;
     lo.token = token.value();
-    for (const auto& [name, target] : routes) {
-      if (std::find(o.routes.begin(), o.routes.end(), name) == o.routes.end()) continue;
+    for (const auto& rt : routes) {
+      if (std::find(o.routes.begin(), o.routes.end(), rt.base) == o.routes.end()) continue;
       const auto before = scrape_process_figures(metrics);
-      auto r = drive_http(*to, lo, [&target = target](unsigned c, std::uint64_t n) {
-        return load_request{
-            "GET", target(std::uint64_t{c} * 7919 + n * 104729), {}};  // spread over the cases
+      const auto read_before = s.storage_read_bytes();
+      auto r = drive_http(*to, lo, [&target = rt.target](unsigned c, std::uint64_t n) {
+        return load_request{"GET", target(std::uint64_t{c} << 40 | n), {}};
       });
+      const auto read_after = s.storage_read_bytes();
       const auto after = scrape_process_figures(metrics);
       if (!before || !after)
         err << "caseline bench reads: /metrics: "
             << (before ? after.error() : before.error()).message() << "; no server CPU figure for "
-            << log << " " << name << "\n";
+            << log << " " << rt.name << "\n";
       else if (r.ok > 0)
         r.server_cpu_us = (after.value().cpu_seconds - before.value().cpu_seconds) * 1e6 /
                           static_cast<double>(r.ok);
-      print_load_row(out, fmt::format("{} {}, {} conn.", log, name, conns), r);
-      f.rows.push_back({log, name, conns, r});
+      if (read_before && read_after && r.ok > 0)
+        r.server_disk_kib =
+            static_cast<double>(*read_after - *read_before) / 1024 / static_cast<double>(r.ok);
+      print_load_row(out, fmt::format("{} {}, {} conn.", log, rt.name, conns), r);
+      f.rows.push_back({log, rt.name, conns, r});
     }
   }
   if (const auto after = scrape_sums(metrics, {"caseline_reminders_total"});
@@ -266,6 +295,17 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
 
 }  // namespace
 
+std::size_t pick_case(std::uint64_t k, std::size_t n, double hot_share, std::uint64_t hot_cases) {
+  // A request's number is mixed first, so that the draws of neighbouring requests are
+  // independent; its top 53 bits make a uniform fraction for the share.
+  const std::uint64_t x = mix64(k);
+  if (hot_share > 0 && static_cast<double>(x >> 11) * 0x1.0p-53 < hot_share) {
+    const std::size_t hot = std::min<std::uint64_t>(std::max<std::uint64_t>(hot_cases, 1), n);
+    return n - hot + mix64(x) % hot;
+  }
+  return x % n;
+}
+
 int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostream& err,
                     bench_reads_figures* figures) {
   if (o.cases == 0 || o.seed_connections == 0 || o.seed_connections > 1024 ||
@@ -284,6 +324,10 @@ int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostrea
       err << "caseline bench reads: routes are case, history, queue and overdue\n";
       return 2;
     }
+  if (!(o.hot_share >= 0 && o.hot_share <= 1) || o.hot_cases == 0) {
+    err << "caseline bench reads: --hot-share is 0-1, --hot-cases at least 1\n";
+    return 2;
+  }
   if (o.reuse && o.dir.empty()) {
     err << "caseline bench reads: --reuse needs --dir\n";
     return 2;

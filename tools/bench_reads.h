@@ -38,12 +38,19 @@ struct bench_reads_options {
   bool reuse{false};
   std::string calendar_file;  // empty: the server's default
   bool baseline{true};
+  // A working set, besides the uniform reads: with `hot_share` > 0, the case and history routes
+  // are read again with that share of the reads on the `hot_cases` cases seeded last (the cases a
+  // center is working on: their number follows its daily intake, not the size of its archive),
+  // the rest spread over all of them; their rows are named "case, hot" and "history, hot".
+  // 0: uniform reads only.
+  double hot_share{0};
+  std::uint64_t hot_cases{20'000};
 };
 
 struct bench_reads_figures {
   struct row {
     std::string log;    // "embedded" or "kafka"
-    std::string route;  // "case", "history", "queue", "overdue"
+    std::string route;  // "case", "history", "queue", "overdue", "case, hot", "history, hot"
     unsigned connections{0};
     load_result r;
   };
@@ -59,6 +66,11 @@ struct bench_reads_figures {
   std::vector<row> baselines;  // log "-", route "http layer only"
   std::vector<seeding> seeded;
 };
+
+// Which of `n` seeded cases (by index, in seed order) the request numbered `k` reads: uniformly
+// over all of them, or with `hot_share` of the draws on the last `hot_cases` of them (all of
+// them when there are fewer). The same k gives the same case; distinct k are drawn independently.
+std::size_t pick_case(std::uint64_t k, std::size_t n, double hot_share, std::uint64_t hot_cases);
 
 // Starts one `caseline serve` per log (bench_server.h) on `cases` cases (`seed`), moves its clock
 // 30 days on so that their transfer deadlines have passed, drives each read route and reads the

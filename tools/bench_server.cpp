@@ -168,6 +168,15 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
       new bench_server(pid, fd, std::move(url), std::move(token), log_file));
 }
 
+std::optional<std::uint64_t> bench_server::storage_read_bytes() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+  std::string name;
+  std::uint64_t value = 0;
+  while (in >> name >> value)
+    if (name == "read_bytes:") return value;
+  return std::nullopt;
+}
+
 bench_server::bench_server(int pid, int out_fd, std::string url, std::string admin_token,
                            const std::string& log_file)
     : pid_(pid), out_fd_(out_fd), url_(std::move(url)), admin_token_(std::move(admin_token)) {

@@ -68,6 +68,9 @@ class bench_server {
   bench_server& operator=(const bench_server&) = delete;
 
   const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  // Bytes the server has read from storage so far (/proc/PID/io read_bytes: what the page cache
+  // did not answer); nullopt when it cannot be read.
+  std::optional<std::uint64_t> storage_read_bytes() const;
   admin_target admin() const { return {url_, admin_token_}; }
   // A new bearer token (POST /v1/admin/tokens).
   result<std::string> token(const std::string& role, const std::string& center);

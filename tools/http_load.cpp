@@ -138,15 +138,18 @@ std::optional<load_result> drive_http_baseline(const load_options& o, const requ
 }
 
 void print_load_header(std::ostream& out) {
-  out << fmt::format("{:<36} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}\n", "target",
-                     "req/s", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms", "CPU µs/req");
+  out << fmt::format("{:<36} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11} {:>13}\n", "target",
+                     "req/s", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms", "CPU µs/req",
+                     "disk KiB/req");
 }
 
 void print_load_row(std::ostream& out, std::string_view name, const load_result& r) {
-  out << fmt::format("{:<36} {:>10.0f} {:>8} {:>8} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10}\n",
-                     name, r.per_second(), r.ok, r.failed, r.percentile(0.50), r.percentile(0.95),
-                     r.percentile(0.99), r.latencies_ms.empty() ? 0.0 : r.latencies_ms.back(),
-                     r.server_cpu_us ? fmt::format("{:.0f}", *r.server_cpu_us) : "-");
+  out << fmt::format(
+      "{:<36} {:>10.0f} {:>8} {:>8} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10} {:>13}\n", name,
+      r.per_second(), r.ok, r.failed, r.percentile(0.50), r.percentile(0.95), r.percentile(0.99),
+      r.latencies_ms.empty() ? 0.0 : r.latencies_ms.back(),
+      r.server_cpu_us ? fmt::format("{:.0f}", *r.server_cpu_us) : "-",
+      r.server_disk_kib ? fmt::format("{:.2f}", *r.server_disk_kib) : "-");
 }
 
 }  // namespace caseline::tools

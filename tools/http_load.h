@@ -47,6 +47,9 @@ struct load_result {
   // the benchmark read it before and after the run; nullopt otherwise (the baseline runs in
   // the load generator's own process).
   std::optional<double> server_cpu_us;
+  // What the server read from storage (its /proc/PID/io read_bytes: reads the page cache did
+  // not answer) per answered request, in KiB, when the benchmark read it before and after.
+  std::optional<double> server_disk_kib;
 
   double per_second() const;
   double percentile(double p) const;  // p in [0, 1]; 0 without answers
@@ -66,8 +69,8 @@ load_result drive_http(const http_endpoint& to, const load_options& o, const req
 std::optional<load_result> drive_http_baseline(const load_options& o, const request_maker& make,
                                                int status, std::string body);
 
-// A table of runs: the header once, then one row per run (its last column the server's CPU
-// per request, "-" when not read).
+// A table of runs: the header once, then one row per run (its last columns the server's CPU
+// per request and its storage reads per request, "-" when not read).
 void print_load_header(std::ostream& out);
 void print_load_row(std::ostream& out, std::string_view name, const load_result& r);
 

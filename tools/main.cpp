@@ -274,6 +274,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   reads_cmd->add_flag("--reuse", reads.reuse,
                       "keep the seeded folders in --dir and read kept ones again");
+  reads_cmd
+      ->add_option("--hot-share", reads.hot_share,
+                   "also read the case and history routes with this share of the reads on a "
+                   "working set (0: uniform reads only)")
+      ->capture_default_str();
+  reads_cmd
+      ->add_option("--hot-cases", reads.hot_cases,
+                   "the working set: this many cases, those seeded last")
+      ->capture_default_str();
   reads_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 
   tools::bench_all_options all;
@@ -296,6 +305,14 @@ int main(int argc, char** argv) {
   all_cmd->add_option("--read-seconds", all_read_seconds)->capture_default_str();
   all_cmd->add_option("--read-seed", all.read_seed, "how the reads' cases are seeded (bench reads)")
       ->check(CLI::IsMember({"writer", "post"}))
+      ->capture_default_str();
+  all_cmd
+      ->add_option("--read-hot-share", all.read_hot_share,
+                   "the working-set reads' share (bench reads --hot-share; 0: none)")
+      ->capture_default_str();
+  all_cmd
+      ->add_option("--read-hot-cases", all.read_hot_cases,
+                   "the working set's cases (bench reads --hot-cases)")
       ->capture_default_str();
   all_cmd->add_option("--events", all.rebuild_events, "events for the rebuild (10^6, 10^7)")
       ->capture_default_str();

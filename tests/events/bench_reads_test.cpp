@@ -4,9 +4,11 @@
 // and answered, and that the table was written, is.
 #include "tools/bench_reads.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -54,6 +56,9 @@ TEST_CASE("bench reads seeds each log's server through its writer and drives eve
     // The served server's own CPU time per read, from its /metrics before and after the run.
     REQUIRE(r.r.server_cpu_us.has_value());
     CHECK(*r.r.server_cpu_us > 0);
+    // And what it read from storage, from its /proc/PID/io.
+    REQUIRE(r.r.server_disk_kib.has_value());
+    CHECK(*r.r.server_disk_kib >= 0);
   }
   REQUIRE(f.baselines.size() == 2);
   for (const auto& b : f.baselines) {
@@ -66,6 +71,39 @@ TEST_CASE("bench reads seeds each log's server through its writer and drives eve
   CHECK(out.str().find("kafka: reminders written during the reads: 0\n") != std::string::npos);
   CHECK(err.str().find("did not settle") == std::string::npos);
   CHECK(out.str().find("http layer only, 1 conn.") != std::string::npos);
+}
+
+TEST_CASE("bench reads draws its working set's reads from the cases seeded last") {
+  constexpr std::size_t n = 1000;
+  constexpr std::uint64_t draws = 100'000;
+  std::vector<std::uint64_t> uniform(n), hot(n), all_hot(n);
+  std::uint64_t unstable = 0;
+  for (std::uint64_t k = 0; k < draws; ++k) {
+    ++uniform.at(tools::pick_case(k, n, 0, 100));
+    ++hot.at(tools::pick_case(k, n, 0.9, 100));
+    ++all_hot.at(tools::pick_case(k, n, 1, 250));
+    if (tools::pick_case(k, n, 0.9, 100) != tools::pick_case(k, n, 0.9, 100)) ++unstable;
+  }
+  CHECK(unstable == 0);
+  const auto in_last = [](const std::vector<std::uint64_t>& counts, std::size_t last) {
+    std::uint64_t sum = 0;
+    for (std::size_t i = counts.size() - last; i < counts.size(); ++i) sum += counts[i];
+    return static_cast<double>(sum) / draws;
+  };
+  // Uniform: a tenth of the draws on the last tenth, every case drawn.
+  CHECK(in_last(uniform, 100) == doctest::Approx(0.1).epsilon(0.1));
+  CHECK(std::count(uniform.begin(), uniform.end(), 0) == 0);
+  // 90 % on the last 100, plus their share of the uniform rest.
+  CHECK(in_last(hot, 100) == doctest::Approx(0.9 + 0.1 * 0.1).epsilon(0.01));
+  CHECK(std::count(hot.begin(), hot.end() - 100, 0) < 20);  // the rest still read
+  CHECK(std::count(hot.end() - 100, hot.end(), 0) == 0);
+  // All of them on the last quarter.
+  CHECK(in_last(all_hot, 250) == 1.0);
+  // One case: always it; a working set larger than the store: the whole store.
+  CHECK(tools::pick_case(12345, 1, 0.5, 100) == 0);
+  std::vector<bool> seen(10);
+  for (std::uint64_t k = 0; k < 1000; ++k) seen.at(tools::pick_case(k, 10, 1, 100)) = true;
+  CHECK(std::count(seen.begin(), seen.end(), false) == 0);
 }
 
 TEST_CASE("bench reads can seed through POST /v1/cases, the serving server's own API") {
@@ -174,6 +212,12 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
     INFO(row);
     CHECK(md.find(row) != std::string::npos);
   }
+  // The working set's rows (bench_all_options::read_hot_share, read_hot_cases).
+  const std::string hot = ", 90 % of reads on the 20000 cases seeded last, ";
+  CHECK(md.find("| `GET /v1/cases/{id}`" + hot + "kafka, 32 conn., 20 cases | ") !=
+        std::string::npos);
+  CHECK(md.find("| `GET /v1/cases/{id}/events`" + hot + "embedded, 1 conn., 20 cases | ") !=
+        std::string::npos);
   CHECK(md.find("not run") == std::string::npos);
   for (const char* condition :
        {"| date | ", "| git commit | ", "| build type | ", "| CPU | ", "| RAM | ", "| kernel | ",
