@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/sst_partitioner.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -693,6 +694,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
     options.memory->apply(cfs[1].options, std::size_t{16} << 20, false);
     options.memory->apply(cfs[2].options, cfs[2].options.write_buffer_size, false);
   }
+  embedded_layout::tune_records_family(cfs[1].options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   storage::use_info_log(db_options, options.dir);
@@ -742,6 +744,20 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
 }  // namespace caseline::events
 
 namespace caseline::events::embedded_layout {
+
+// The records are appended at the tail of every partition at once, so each flushed file spans
+// all of them, and leveled compaction, which merges a file with every file its key range
+// overlaps, rewrote level 1 whole at each compaction of level 0. Compaction output is cut at
+// partition boundaries instead (the record key's first 4 bytes), and level 1 kept small: a file
+// of one partition's offsets overlaps nothing below it (that partition's older offsets sit in
+// other files), so it moves down without a rewrite, and a compaction of level 0 rewrites only
+// what level 0 and the little left in level 1 hold. Files written before are cut as they
+// are compacted again; nothing is stored differently.
+void tune_records_family(rocksdb::ColumnFamilyOptions& o) {
+  o.sst_partitioner_factory = rocksdb::NewSstPartitionerFixedPrefixFactory(sizeof(std::uint32_t));
+  o.max_bytes_for_level_base = std::uint64_t{8} << 20;
+  o.target_file_size_base = std::uint64_t{8} << 20;
+}
 
 std::string record_key::encode() const {
   return storage::key_builder()

@@ -65,6 +65,11 @@ struct record_key {
   static std::optional<record_key> decode(std::string_view key);
 };
 
+// The records family's compaction settings (open_embedded_log's): compaction output cut at
+// partition boundaries and a small level 1, so that the appends at every partition's tail are
+// written about twice (flush, one compaction) instead of rewriting level 1 at each compaction.
+void tune_records_family(rocksdb::ColumnFamilyOptions& o);
+
 // A record's stored value: its Kafka-style key and its bytes, views into `value`.
 struct record_value {
   std::string_view key;

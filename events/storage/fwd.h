@@ -4,6 +4,7 @@
 // that those headers need not include RocksDB's.
 namespace rocksdb {
 class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
 class DB;
 }  // namespace rocksdb
 
