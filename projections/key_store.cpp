@@ -203,11 +203,24 @@ void key_store::commit_loop() {
       // Stopping, and every queued key is written (journaled ones left unsynced stay in the
       // journal: the next start copies them again).
       if (queue_.empty() && unsynced_.empty()) return;
+      // Journaled keys are durable in the journal already: their sync here waits for the keys
+      // of the next group commits (one sync for them all), unless keys are queued to commit, the
+      // store stops, or enough of them wait.
+      const auto sync_at = last_journal_sync_ + journal_sync_interval;
+      queue_cv_.wait_until(lk, sync_at, [&] {
+        return stopping_ || !queue_.empty() || unsynced_.size() >= journal_sync_batch;
+      });
       group.swap(queue_);
-      journaled.swap(unsynced_);
+      if (stopping_ || std::chrono::steady_clock::now() >= sync_at ||
+          unsynced_.size() >= journal_sync_batch)
+        journaled.swap(unsynced_);
     }
     if (!group.empty()) commit(group);
-    if (!journaled.empty()) sync_journaled(journaled);
+    if (!journaled.empty()) {
+      sync_journaled(journaled);
+      last_journal_sync_ = std::chrono::steady_clock::now();
+      journal_syncs_.fetch_add(1, std::memory_order_relaxed);
+    }
     group.clear();
     journaled.clear();
   }

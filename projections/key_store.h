@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -64,7 +65,10 @@ class key_replication {
 // write, or one transaction with the keys topic); the journal hands every such key here once
 // durable (before its append's handler runs), where it is written without a sync, and the
 // committer then syncs this database's WAL (off the answer's path) and erases those keys from the
-// journal (nothing to erase on Kafka). A shred deletes the key here and purges the journal's copy.
+// journal (nothing to erase on Kafka): once per journal_sync_interval for all the keys journaled
+// meanwhile, not once per group commit of the log (one fsync of this database per command's
+// group was half the fsyncs of an intake). A shred deletes the key here and purges the journal's
+// copy.
 //
 // In a group (replicate()), a replicated key is committed to the group's keys topic before it is
 // written here, a shred commits a tombstone for each key before deleting it here, a miss in `get`
@@ -113,6 +117,13 @@ class key_store {
   result<void> use_journal(events::key_journal& j);
   // The journal in use (use_journal), or null.
   events::key_journal* journal() const { return journal_; }
+  // How often journaled keys were synced here (and erased from the journal) since the open: at
+  // most about once per journal_sync_interval, however many group commits journaled them.
+  std::uint64_t journal_syncs() const { return journal_syncs_.load(std::memory_order_relaxed); }
+  // The longest a journaled key waits for that sync while keys keep coming (it is durable in
+  // the journal meanwhile), and the count of waiting keys that syncs at once.
+  static constexpr std::chrono::milliseconds journal_sync_interval{200};
+  static constexpr std::size_t journal_sync_batch = 4096;
   // Caches a key the journal made durable (its writer has it unwrapped): no unwrap on its reads.
   void remember(const case_id& id, const events::secret_key& key);
 
@@ -191,6 +202,9 @@ class key_store {
   std::vector<queued_key> queue_;  // guarded by queue_mu_
   std::vector<std::string> unsynced_;  // guarded by queue_mu_: journaled keys written, not synced
   bool stopping_{false};           // guarded by queue_mu_
+  // The committer's: when it last synced journaled keys, and how many times.
+  std::chrono::steady_clock::time_point last_journal_sync_{};
+  std::atomic<std::uint64_t> journal_syncs_{0};
   std::thread committer_;          // last: started once everything above is constructed
 };
 

@@ -6,10 +6,12 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <ostream>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "core/codec.h"
 #include "core/decide.h"
@@ -17,6 +19,7 @@
 #include "events/errc.h"
 #include "events/key_journal.h"
 #include "projections/personal_data.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -253,6 +256,50 @@ journaled_stack open_journaled(const test::temp_dir& dir, const events::secret_k
 }
 
 }  // namespace
+
+TEST_CASE("journaled keys are synced into the key store for many group commits at once") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  std::vector<std::pair<case_id, events::secret_key>> keys;
+  keys.reserve(300);
+  for (int i = 0; i < 300; ++i)
+    keys.emplace_back(case_id{fmt::format("410100-20261204-{:06}", i + 1)},
+                      events::secret_key::random());
+  std::chrono::milliseconds took{};
+  std::uint64_t syncs = 0;
+  {
+    auto s = open_journaled(dir, master);
+    // One append at a time: each its own group commit of the log, each journaling one key.
+    const auto started = std::chrono::steady_clock::now();
+    for (const auto& [id, key] : keys)
+      REQUIRE(append_journaled(*s.journal, id(), s.keys->wrap(id, key)));
+    // The keys are synced here and erased from the journal within an interval of the last one.
+    REQUIRE(test::eventually([&] { return s.journal->pending().value().empty(); }));
+    took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started);
+    syncs = s.keys->journal_syncs();
+    for (const auto& [id, key] : keys) {
+      auto got = s.keys->get(id);
+      REQUIRE(got);
+      REQUIRE(got.value().has_value());
+      CHECK(got.value()->view() == key.view());
+    }
+  }
+  // Not a sync per group commit (300 of them), but about one per interval.
+  INFO(syncs, " syncs in ", took.count(), " ms");
+  CHECK(syncs >= 1);
+  CHECK(syncs <=
+        static_cast<std::uint64_t>(took / projections::key_store::journal_sync_interval) + 2);
+  // What was synced is durable here: reopened, the journal holds nothing and every key is there.
+  auto s = open_journaled(dir, master);
+  CHECK(s.journal->pending().value().empty());
+  for (const auto& [id, key] : keys) {
+    auto got = s.keys->get(id);
+    REQUIRE(got);
+    REQUIRE(got.value().has_value());
+    CHECK(got.value()->view() == key.view());
+  }
+}
 
 TEST_CASE(
     "a key journaled with its record is in the key store before the answer and after a crash") {
