@@ -229,17 +229,14 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
       {"overdue", "`GET /v1/sla/overdue`"}};
   const std::string working_set = fmt::format(", {:.0f} % of reads on the {} cases seeded last",
                                               100 * o.read_hot_share, o.read_hot_cases);
-  const auto route_name = [&](const std::string& route) {
-    const auto hot = route.find(", hot");
-    if (hot == std::string::npos) return route_names.at(route);
-    return route_names.at(route.substr(0, hot)) + working_set;
-  };
+
   for (const auto& r : reads.rows) {
     const load_result* base = nullptr;
     for (const auto& b : reads.baselines)
       if (b.connections == r.connections) base = &b.r;
     const double target_ms = r.connections == 1 ? 1 : 3;
-    rows.push_back({fmt::format("{}, {}, {} conn., {} cases", route_name(r.route), r.log,
+    rows.push_back({fmt::format("{}, {}, {} conn., {} cases",
+                                route_names.at(r.route) + (r.hot ? working_set : ""), r.log,
                                 r.connections, o.read_cases),
                     rate_p99(r.r), base ? fmt::format("HTTP layer only: {}", rate_p99(*base)) : "",
                     base ? percent(r.r.per_second(), base->per_second()) : "",

@@ -231,21 +231,21 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     return ids[pick_case(k, ids.size(), hot ? o.hot_share : 0, o.hot_cases)];
   };
   struct route {
-    std::string name;  // as in o.routes, ", hot" added for the working set's
-    std::string base;
+    std::string name;  // as in o.routes
+    bool hot;          // the working set's reads
     std::function<std::string(std::uint64_t)> target;
   };
   std::vector<route> routes{
-      {"case", "case", [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, false); }},
-      {"history", "history",
+      {"case", false, [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, false); }},
+      {"history", false,
        [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, false) + "/events"; }},
-      {"queue", "queue",
+      {"queue", false,
        [](std::uint64_t) { return std::string("/v1/queues/to_classify?limit=50"); }},
-      {"overdue", "overdue", [](std::uint64_t) { return std::string("/v1/sla/overdue"); }}};
+      {"overdue", false, [](std::uint64_t) { return std::string("/v1/sla/overdue"); }}};
   if (o.hot_share > 0) {
     routes.push_back(
-        {"case, hot", "case", [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, true); }});
-    routes.push_back({"history, hot", "history",
+        {"case", true, [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, true); }});
+    routes.push_back({"history", true,
                       [&](std::uint64_t k) { return "/v1/cases/" + id_of(k, true) + "/events"; }});
   }
   const auto reminders_before = scrape_sums(metrics, {"caseline_reminders_total"});
@@ -255,7 +255,8 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     lo.duration = o.duration;
     lo.token = token.value();
     for (const auto& rt : routes) {
-      if (std::find(o.routes.begin(), o.routes.end(), rt.base) == o.routes.end()) continue;
+      if (std::find(o.routes.begin(), o.routes.end(), rt.name) == o.routes.end()) continue;
+      const std::string shown = rt.hot ? rt.name + ", hot" : rt.name;
       const auto before = scrape_process_figures(metrics);
       const auto read_before = s.storage_read_bytes();
       auto r = drive_http(*to, lo, [&target = rt.target](unsigned c, std::uint64_t n) {
@@ -266,15 +267,15 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
       if (!before || !after)
         err << "caseline bench reads: /metrics: "
             << (before ? after.error() : before.error()).message() << "; no server CPU figure for "
-            << log << " " << rt.name << "\n";
+            << log << " " << shown << "\n";
       else if (r.ok > 0)
         r.server_cpu_us = (after.value().cpu_seconds - before.value().cpu_seconds) * 1e6 /
                           static_cast<double>(r.ok);
       if (read_before && read_after && r.ok > 0)
         r.server_disk_kib =
             static_cast<double>(*read_after - *read_before) / 1024 / static_cast<double>(r.ok);
-      print_load_row(out, fmt::format("{} {}, {} conn.", log, rt.name, conns), r);
-      f.rows.push_back({log, rt.name, conns, r});
+      print_load_row(out, fmt::format("{} {}, {} conn.", log, shown, conns), r);
+      f.rows.push_back({log, rt.name, conns, r, rt.hot});
     }
   }
   if (const auto after = scrape_sums(metrics, {"caseline_reminders_total"});

@@ -41,7 +41,7 @@ struct bench_reads_options {
   // A working set, besides the uniform reads: with `hot_share` > 0, the case and history routes
   // are read again with that share of the reads on the `hot_cases` cases seeded last (the cases a
   // center is working on: their number follows its daily intake, not the size of its archive),
-  // the rest spread over all of them; their rows are named "case, hot" and "history, hot".
+  // the rest spread over all of them; their rows are marked `hot` (printed "case, hot").
   // 0: uniform reads only.
   double hot_share{0};
   std::uint64_t hot_cases{20'000};
@@ -50,9 +50,10 @@ struct bench_reads_options {
 struct bench_reads_figures {
   struct row {
     std::string log;    // "embedded" or "kafka"
-    std::string route;  // "case", "history", "queue", "overdue", "case, hot", "history, hot"
+    std::string route;  // "case", "history", "queue", "overdue"
     unsigned connections{0};
     load_result r;
+    bool hot{false};  // the working set's reads (bench_reads_options::hot_share)
   };
   struct seeding {
     std::string log;
