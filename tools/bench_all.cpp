@@ -160,6 +160,7 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
     io.warmup = o.ingest_warmup;
     io.token = agent.value();
     io.metrics_token = analyst.value();
+    io.server_pid = server.value()->pid();
     bench_ingest_figures f;
     run_bench_ingest(io, out, err, &f);
     return f;
@@ -188,6 +189,12 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
                       fmt::format("{:.0f} µs; RSS after {:.0f} MiB", *f->cpu_us_per_command,
                                   *f->rss_bytes / (1024.0 * 1024.0)),
                       "", "", "≤ 40 µs", yes_no(*f->cpu_us_per_command <= 40)});
+    if (!f->cpu_by_thread.empty())
+      notes.push_back(fmt::format(
+          "Ingest, {}: the server's CPU per accepted command by thread, µs (its threads' user and "
+          "system time from /proc/PID/task over the measured run, the threads of a pool summed): "
+          "{}.",
+          log, format_cpu_split(f->cpu_by_thread)));
   };
 
   std::optional<bench_ingest_figures> ingest_embedded, ingest_kafka;

@@ -54,7 +54,22 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
     else
       err << "caseline bench ingest: /metrics before: " << b.error().message() << "\n";
   }
+  std::optional<thread_cpu_seconds> threads_before;
+  if (o.server_pid > 0) {
+    auto t = read_thread_cpu(o.server_pid);
+    if (t)
+      threads_before = std::move(t).value();
+    else
+      err << "caseline bench ingest: " << t.error().message() << "\n";
+  }
   f.caseline = drive_http(*to, lo, make);
+  if (threads_before) {
+    auto t = read_thread_cpu(o.server_pid);
+    if (t)
+      f.cpu_by_thread = cpu_per_unit(*threads_before, t.value(), f.caseline.ok);
+    else
+      err << "caseline bench ingest: " << t.error().message() << "\n";
+  }
   if (before) {
     auto after = scrape_process_figures(metrics_at);
     if (!after) {
@@ -81,6 +96,9 @@ int run_bench_ingest(const bench_ingest_options& o, std::ostream& out, std::ostr
         *f.cpu_us_per_command, f.caseline.ok, *f.rss_bytes / (1024.0 * 1024.0));
   else if (o.metrics_token.empty())
     out << "server CPU per accepted command: not measured (no --metrics-token)\n";
+  if (!f.cpu_by_thread.empty())
+    out << "server CPU per accepted command by thread (us): " << format_cpu_split(f.cpu_by_thread)
+        << "\n";
   if (figures) *figures = std::move(f);
   return 0;
 }

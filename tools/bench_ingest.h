@@ -4,6 +4,8 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/http_load.h"
 
@@ -23,6 +25,9 @@ struct bench_ingest_options {
   // process_cpu_seconds_total is read before and after the load, giving the server's CPU time
   // per accepted command, and its resident memory after. Empty: not measured.
   std::string metrics_token;
+  // The server's process id, when it runs on this machine: its CPU time per accepted command is
+  // also split by thread (/proc/PID/task), so that a run says where the time went. 0: not split.
+  int server_pid{0};
   // Also measure, with the same client in the same run, an in-process HTTP server of ours that
   // answers 201 at once: the HTTP layer alone, without the log and the projections.
   bool baseline{true};
@@ -34,6 +39,9 @@ struct bench_ingest_figures {
   std::optional<load_result> baseline;
   std::optional<double> cpu_us_per_command;  // server CPU time ÷ accepted commands
   std::optional<double> rss_bytes;           // the server's resident memory after the load
+  // With server_pid: µs of the server's CPU per accepted command by thread group, largest first
+  // (bench_server.h, cpu_per_unit).
+  std::vector<std::pair<std::string, double>> cpu_by_thread;
 };
 
 // Drives POST /v1/cases over keep-alive connections and prints throughput and latency

@@ -6,13 +6,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <sstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+
+#include <fmt/format.h>
 
 #include "events/errc.h"
 
@@ -166,6 +172,67 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
   }
   return std::unique_ptr<bench_server>(
       new bench_server(pid, fd, std::move(url), std::move(token), log_file));
+}
+
+std::string thread_group(std::string_view thread_name) {
+  std::string_view g = thread_name;
+  while (!g.empty() && std::isdigit(static_cast<unsigned char>(g.back())) != 0) g.remove_suffix(1);
+  if (g.size() < thread_name.size() && !g.empty() && g.back() == '-') g.remove_suffix(1);
+  return std::string(g.empty() ? thread_name : g);
+}
+
+result<thread_cpu_seconds> read_thread_cpu(int pid) {
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(tasks, ec);
+  if (ec)
+    return make_error(events::errc::unavailable,
+                      "the threads of process " + std::to_string(pid) + ": " + ec.message());
+  const double tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  thread_cpu_seconds out;
+  for (const auto& task : it) {
+    std::ifstream in(task.path() / "stat");
+    const std::string stat{std::istreambuf_iterator<char>(in), {}};
+    // "tid (name) state ppid ...": the name may hold spaces and parentheses, so the fields are
+    // read after its last ')'; utime and stime are the 14th and 15th fields (proc(5)).
+    const auto open = stat.find('(');
+    const auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+      continue;  // the thread ended while the folder was read
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i)
+      if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+    out[thread_group(std::string_view(stat).substr(open + 1, close - open - 1))] += ticks * tick;
+  }
+  if (out.empty())
+    return make_error(events::errc::unavailable,
+                      "no thread of process " + std::to_string(pid) + " could be read");
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> cpu_per_unit(const thread_cpu_seconds& before,
+                                                         const thread_cpu_seconds& after,
+                                                         std::uint64_t units) {
+  std::vector<std::pair<std::string, double>> out;
+  if (units == 0) return out;
+  for (const auto& [group, seconds] : after) {
+    const auto was = before.find(group);
+    const double spent = seconds - (was == before.end() ? 0.0 : was->second);
+    if (spent > 0) out.emplace_back(group, spent * 1e6 / static_cast<double>(units));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  return out;
+}
+
+std::string format_cpu_split(const std::vector<std::pair<std::string, double>>& split) {
+  std::string out;
+  for (const auto& [group, us] : split)
+    out += fmt::format("{}{} {:.1f}", out.empty() ? "" : ", ", group, us);
+  return out;
 }
 
 std::optional<std::uint64_t> bench_server::storage_read_bytes() const {

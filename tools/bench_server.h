@@ -6,10 +6,13 @@
 #include <chrono>
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -35,6 +38,22 @@ result<process_figures> scrape_process_figures(const admin_target& server);
 // GET /metrics: for each name, the sum of its samples over all their labels (0 when it has none).
 result<std::vector<double>> scrape_sums(const admin_target& server,
                                         const std::vector<std::string>& names);
+
+// Where a process's CPU time goes, by thread (/proc/PID/task/*/stat: user + system time), the
+// threads grouped by name without the number they end with: "http-io-0" and "http-io-1" are
+// "http-io", "rdk:broker1" is "rdk:broker", "rocksdb:high" stays. Seconds per group, summed over
+// the threads alive when read (a thread that ended between two readings takes its time with it).
+using thread_cpu_seconds = std::map<std::string, double, std::less<>>;
+std::string thread_group(std::string_view thread_name);
+// errc::unavailable when the process's threads cannot be read (it has exited, another user's).
+result<thread_cpu_seconds> read_thread_cpu(int pid);
+// Between two readings, each group's CPU time per unit of work (µs), largest first; groups that
+// took none left out; empty without units.
+std::vector<std::pair<std::string, double>> cpu_per_unit(const thread_cpu_seconds& before,
+                                                         const thread_cpu_seconds& after,
+                                                         std::uint64_t units);
+// "http-io 58.3, log-commit 36.7, …" (µs, one decimal).
+std::string format_cpu_split(const std::vector<std::pair<std::string, double>>& split);
 
 struct bench_server_options {
   std::string program;   // the caseline executable; empty: this process's own (/proc/self/exe)
@@ -68,6 +87,7 @@ class bench_server {
   bench_server& operator=(const bench_server&) = delete;
 
   const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  int pid() const { return pid_; }
   // Bytes the server has read from storage so far (/proc/PID/io read_bytes: what the page cache
   // did not answer); nullopt when it cannot be read.
   std::optional<std::uint64_t> storage_read_bytes() const;

@@ -241,6 +241,9 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--metrics-token", ingest.metrics_token,
                          "a token that reads /metrics (admin, analyst, auditor): server CPU per "
                          "accepted command and RSS");
+  ingest_cmd->add_option("--server-pid", ingest.server_pid,
+                         "the server's process id on this machine: its CPU per accepted command "
+                         "split by thread (/proc/PID/task)");
   bool no_baseline = false;
   ingest_cmd->add_flag("--no-baseline", no_baseline, "skip the HTTP-layer baseline run");
 

@@ -4,15 +4,22 @@
 // and answered, and that the table was written, is.
 #include "tools/bench_reads.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "tests/events/kafka_test_support.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tools/admin_client.h"
@@ -135,6 +142,58 @@ TEST_CASE("bench reads can seed through POST /v1/cases, the serving server's own
   CHECK(out.str().find("through POST /v1/cases") != std::string::npos);
 }
 
+TEST_CASE("a thread's group is its name without the number it ends with") {
+  CHECK(tools::thread_group("http-io-0") == "http-io");
+  CHECK(tools::thread_group("http-io-12") == "http-io");
+  CHECK(tools::thread_group("rdk:broker1") == "rdk:broker");
+  CHECK(tools::thread_group("rocksdb:high") == "rocksdb:high");
+  CHECK(tools::thread_group("log-commit") == "log-commit");
+  CHECK(tools::thread_group("42") == "42");  // nothing left: the name as it is
+  CHECK(tools::thread_group("") == "");
+}
+
+TEST_CASE("the CPU time of a process's threads is read by group, and split per unit of work") {
+  struct burner {
+    std::atomic<bool> stop{false};
+    std::uint64_t sink{0};  // what the loop computed, so that it is not optimised away
+    std::thread t{[this] {
+      pthread_setname_np(pthread_self(), "cpu-burn-7");
+      std::uint64_t x = 1;
+      while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ULL + 1;
+      sink = x;
+    }};
+    ~burner() {
+      stop = true;
+      t.join();
+    }
+  } burning;
+  const int self = static_cast<int>(::getpid());
+  // The thread's name is set by the thread itself: read once it shows.
+  std::optional<tools::thread_cpu_seconds> first, later;
+  REQUIRE(test::eventually([&] {
+    auto t = tools::read_thread_cpu(self);
+    if (t && t.value().contains("cpu-burn")) first = t.value();
+    return first.has_value();
+  }));
+  // Its time grows: wait for 50 ms of it, with a deadline.
+  REQUIRE(test::eventually([&] {
+    auto t = tools::read_thread_cpu(self);
+    if (!t || !t.value().contains("cpu-burn")) return false;
+    later = t.value();
+    return later->at("cpu-burn") - first->at("cpu-burn") >= 0.05;
+  }));
+  const auto split = tools::cpu_per_unit(*first, *later, 10);
+  REQUIRE(!split.empty());
+  CHECK(split.front().first == "cpu-burn");  // the busiest group first
+  CHECK(split.front().second >= 0.05e6 / 10);
+  CHECK(std::is_sorted(split.begin(), split.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; }));
+  CHECK(tools::format_cpu_split(split).starts_with("cpu-burn "));
+  CHECK(tools::cpu_per_unit(*first, *later, 0).empty());
+  // A process that is not there.
+  CHECK(!tools::read_thread_cpu(-1).has_value());
+}
+
 TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics") {
   test::temp_dir dir;
   tools::bench_server_options so;
@@ -151,6 +210,7 @@ TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics
   o.metrics_token = server.value()->token("analyst", "410100").value();
   o.baseline = false;
   o.warmup = std::chrono::seconds(1);
+  o.server_pid = server.value()->pid();
   std::ostringstream out, err;
   tools::bench_ingest_figures f;
   REQUIRE(tools::run_bench_ingest(o, out, err, &f) == 0);
@@ -171,6 +231,20 @@ TEST_CASE("bench ingest reads the server's CPU time and memory from its /metrics
   REQUIRE(f.rss_bytes.has_value());
   CHECK(*f.rss_bytes > 1024 * 1024);
   CHECK(out.str().find("server CPU per accepted command: ") != std::string::npos);
+  // The same CPU time by thread: the HTTP loops and the log's group commit took part, and the
+  // groups add up to about the process's figure (read a moment apart, in clock ticks).
+  const auto group = [&](std::string_view name) {
+    return std::find_if(f.cpu_by_thread.begin(), f.cpu_by_thread.end(),
+                        [&](const auto& g) { return g.first == name; });
+  };
+  CHECK(group("http-io") != f.cpu_by_thread.end());
+  CHECK(group("log-commit") != f.cpu_by_thread.end());
+  const double by_thread =
+      std::accumulate(f.cpu_by_thread.begin(), f.cpu_by_thread.end(), 0.0,
+                      [](double sum, const auto& g) { return sum + g.second; });
+  CHECK(by_thread > 0.5 * *f.cpu_us_per_command);
+  CHECK(by_thread < 2.0 * *f.cpu_us_per_command);
+  CHECK(out.str().find("server CPU per accepted command by thread (us): ") != std::string::npos);
 }
 
 TEST_CASE("bench all runs every benchmark and writes the table with the machine's conditions") {
@@ -219,6 +293,11 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
   CHECK(md.find("| `GET /v1/cases/{id}/events`" + hot + "embedded, 1 conn., 20 cases | ") !=
         std::string::npos);
   CHECK(md.find("not run") == std::string::npos);
+  // Where the ingest's time went, by thread, on both logs.
+  CHECK(md.find("- Ingest, embedded log: the server's CPU per accepted command by thread") !=
+        std::string::npos);
+  CHECK(md.find("- Ingest, Kafka: the server's CPU per accepted command by thread") !=
+        std::string::npos);
   for (const char* condition :
        {"| date | ", "| git commit | ", "| build type | ", "| CPU | ", "| RAM | ", "| kernel | ",
         "| load average (1, 5, 15 min) | before "})
