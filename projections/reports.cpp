@@ -1,11 +1,14 @@
 #include "projections/reports.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
+#include <utility>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -182,22 +185,35 @@ counter_delta& counter_delta::operator-=(const counter_delta& o) {
   return *this;
 }
 
-std::map<std::string, counter_delta> contributions(const report_facts& f) {
-  std::map<std::string, counter_delta> out;
-  const auto count = [&](std::string key) { ++out[std::move(key)].n[0]; };
-  const auto cell = [&](std::string key, std::size_t i) {
-    auto& d = out[std::move(key)];
+namespace {
+
+// contributions(), each share added into `out` times `sign`: prepare_commit adds a touched case's
+// shares after the batch and takes those before it away in one map, with no map per call.
+template <class Map>
+void add_shares(const report_facts& f, std::int64_t sign, Map& out) {
+  if (!f.received) return;
+  // Looked up by reference: a key is copied into the map only when it is new there.
+  const auto count = [&](const std::string& key) { out[key].n[0] += sign; };
+  const auto cell = [&](const std::string& key, std::size_t i) {
+    auto& d = out[key];
     d.cells = true;
-    ++d.n[i];
+    d.n[i] += sign;
   };
-  if (!f.received) return out;
   const std::string dom(f.dom ? core::to_string(*f.dom) : unclassified);
   const std::string cat(f.cat ? core::to_string(*f.cat) : unclassified);
-  // Every figure counts in its day and in its month.
+  // Every figure counts in its day and in its month. A case's figures mostly fall on a few
+  // days of one center (received and answered the same day, due and replied on time): the keys
+  // of the last day and center are kept rather than encoded again for each metric.
   constexpr keys::report_span spans[] = {keys::report_span::month, keys::report_span::day};
+  std::optional<std::pair<civil_date, std::string>> last;
+  std::array<std::string, 2> last_keys;
   const auto add = [&](civil_date d, const center_code& center, metric m) {
-    for (const auto span : spans)
-      cell(keys::report_figure{span, d, center(), dom, cat}.encode(), static_cast<std::size_t>(m));
+    if (!last || last->first != d || last->second != center()) {
+      for (std::size_t i = 0; i < last_keys.size(); ++i)
+        last_keys[i] = keys::report_figure{spans[i], d, center(), dom, cat}.encode();
+      last.emplace(d, center());
+    }
+    for (const auto& key : last_keys) cell(key, static_cast<std::size_t>(m));
   };
   add(f.received_on, f.center, metric::received);
   switch (f.outcome) {
@@ -239,19 +255,35 @@ std::map<std::string, counter_delta> contributions(const report_facts& f) {
     add_unit(r.returned_on, r.center, r.unit, unit_metric::returns);
     if (r.late) add_unit(r.returned_on, r.center, r.unit, unit_metric::late_returns);
   }
+  // A case's overdue report and its flag are a key each that counts it once, however often the
+  // facts name it.
+  std::set<std::string> once;
   for (const auto& o : f.overdue) {
     add(o.reported_on, o.center, metric::overdue_reported);
     add_unit(o.reported_on, o.center, o.unit, unit_metric::overdue_reported);
-    out[keys::report_overdue{o.reported_on, o.center(), o.unit(), f.id(), o.due}.encode()].n[0] = 1;
+    once.insert(keys::report_overdue{o.reported_on, o.center(), o.unit(), f.id(), o.due}.encode());
   }
+  if (f.flagged_on) once.insert(keys::report_urgent{*f.flagged_on, f.center(), f.id()}.encode());
+  for (const auto& key : once) count(key);
   const std::set<std::string> topics(f.topics.begin(), f.topics.end());
   for (const auto& t : topics) {
     if (t.empty()) continue;
     for (const auto span : spans)
       count(keys::report_topic{span, f.received_on, f.center(), t}.encode());
   }
-  if (f.flagged_on) out[keys::report_urgent{*f.flagged_on, f.center(), f.id()}.encode()].n[0] = 1;
+}
+
+}  // namespace
+
+std::map<std::string, counter_delta> contributions(const report_facts& f) {
+  std::map<std::string, counter_delta> out;
+  add_shares(f, 1, out);
   return out;
+}
+
+void add_contributions(const report_facts& f, std::int64_t sign,
+                       std::unordered_map<std::string, counter_delta>& into) {
+  add_shares(f, sign, into);
 }
 
 // --- the projection ---------------------------------------------------------------------------
@@ -267,8 +299,8 @@ void report_projection::end_batch(bool /*committed*/) { clear_batch(); }
 
 result<void> report_projection::prepare_commit(rocksdb::WriteBatch& batch) {
   for (const auto& [id, t] : facts_) {
-    for (const auto& [k, d] : contributions(t.before)) delta_[k] -= d;
-    for (const auto& [k, d] : contributions(t.now)) delta_[k] += d;
+    add_contributions(t.before, -1, delta_);
+    add_contributions(t.now, 1, delta_);
   }
   // Every difference is a merge, whether it adds or takes away: no counter is read here, so the
   // replays of different partitions may write the same counter at once (rebuild.h), and the sum

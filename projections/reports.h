@@ -166,6 +166,9 @@ report_facts fold(report_facts facts, const core::event& e);
 //   "o/<YYYY-MM-DD>/<center>/<unit>/<case id>/<due>" (reported overdue that day, Art. 35).
 // domain and category are "unclassified" until the case is classified.
 std::map<std::string, counter_delta> contributions(const report_facts& facts);
+// The same shares added into `into`, each times `sign` (1 adds the case, -1 takes it away).
+void add_contributions(const report_facts& facts, std::int64_t sign,
+                       std::unordered_map<std::string, counter_delta>& into);
 
 // Keeps family::report_cases and family::report_counters. For each event it folds the case's
 // facts; once per batch it adds the difference between each touched case's contributions after

@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -432,6 +433,56 @@ TEST_CASE(
     REQUIRE_FALSE(unknown);
     CHECK(unknown.error().field == "center");
   }
+}
+
+TEST_CASE("a case's shares added with a sign are its contributions, counted once per key") {
+  report_facts f;
+  f.id = case_id{"410100-20261005-000007"};
+  f.received = true;
+  f.center = center_code{"410100"};
+  f.received_on = civil_date{2026, 10, 5};
+  f.outcome = intake_outcome::none;
+  f.topics = {"bus stop", "bus stop", ""};
+  f.flagged_on = civil_date{2026, 10, 6};
+  // Two cycles on two days, the second replied on time and revisited.
+  f.cycles.push_back({center_code{"410100"}, civil_date{2026, 10, 12}, civil_date{2026, 10, 9},
+                      true, civil_date{2026, 10, 10}, true, core::satisfaction::satisfied,
+                      unit_id{"u-1"}});
+  f.cycles.push_back({center_code{"410100"}, civil_date{2026, 10, 30}, std::nullopt, false,
+                      std::nullopt, false, std::nullopt, unit_id{"u-2"}});
+  // The same overdue report named twice, and another one.
+  const report_overdue late{center_code{"410100"}, unit_id{"u-2"}, civil_date{2026, 10, 30},
+                            civil_date{2026, 11, 2}};
+  f.overdue = {
+      late,
+      late,
+      {center_code{"410100"}, unit_id{"u-2"}, civil_date{2026, 10, 30}, civil_date{2026, 11, 3}}};
+  const auto whole = contributions(f);
+  // Counted once each, however often the facts name them.
+  std::size_t once = 0;
+  for (const auto& entry : whole) {
+    const std::string& key = entry.first;
+    if (!key.starts_with("o/") && !key.starts_with("u/") && !key.starts_with("t")) continue;
+    INFO(key);
+    CHECK(entry.second.n[0] == 1);
+    ++once;
+  }
+  CHECK(once == 2 + 1 + 2);  // two overdue reports, the flag, the topic by month and by day
+  // A day's figure holds every metric of that day: received on the 5th.
+  const std::string received_day = keys::report_figure{keys::report_span::day, f.received_on,
+                                                       "410100", "unclassified", "unclassified"}
+                                       .encode();
+  REQUIRE(whole.contains(received_day));
+  CHECK(whole.at(received_day).n[static_cast<std::size_t>(metric::received)] == 1);
+  // Added with +1: the contributions, key for key; then taken away: nothing left.
+  std::unordered_map<std::string, counter_delta> shares;
+  add_contributions(f, 1, shares);
+  CHECK(std::map<std::string, counter_delta>(shares.begin(), shares.end()) == whole);
+  add_contributions(f, -1, shares);
+  CHECK(std::all_of(shares.begin(), shares.end(), [](const auto& s) { return s.second.zero(); }));
+  // A case not received yet has none.
+  report_facts unseen;
+  CHECK(contributions(unseen).empty());
 }
 
 TEST_CASE("reclassification moves a case's counts; the counters equal a recount") {
