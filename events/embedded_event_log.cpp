@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/sst_partitioner.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -301,12 +302,28 @@ class embedded_subscription final : public subscription {
   std::thread thread_;
 };
 
+// Counts RocksDB's recoveries from a background error (a full disk freed: its own recovery, or a
+// resume the log asked for), so that the log's writer resumes at the first batch after one
+// instead of waiting for its next try.
+class recovery_counter final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) recovered_.fetch_add(1, std::memory_order_release);
+  }
+  std::uint64_t recovered() const { return recovered_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<std::uint64_t> recovered_{0};
+};
+
 // Lifecycle: opened by open_embedded_log; the destructor writes every queued append, then
 // stops the writer. Subscriptions keep the store alive but must be destroyed by their owner.
 class embedded_event_log final : public event_log, public key_journal, public burst_source {
  public:
-  embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch)
-      : store_(std::move(store)), max_batch_(max_batch) {
+  // `recoveries`: the listener of the store's database (null for a read-only log).
+  embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch,
+                     std::shared_ptr<const recovery_counter> recoveries = nullptr)
+      : store_(std::move(store)), max_batch_(max_batch), recoveries_(std::move(recoveries)) {
     next_.resize(static_cast<std::size_t>(store_->partitions()));
     for (std::int32_t p = 0; p < store_->partitions(); ++p)
       next_[static_cast<std::size_t>(p)] = store_->end_of(p);
@@ -383,6 +400,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
 
   key_journal* journal() { return store_->read_only() ? nullptr : this; }
   std::uint64_t resume_attempts() const { return resume_attempts_.load(std::memory_order_relaxed); }
+  std::uint64_t error_recoveries() const { return recoveries_ ? recoveries_->recovered() : 0; }
 
   void append_with_key(std::string key, std::string value, journaled_key k,
                        append_handler handler) override {
@@ -499,19 +517,25 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     const auto before = next_;
     positions.clear();
     // After a failed write RocksDB refuses every write until it is resumed (a full disk: once
-    // there is room again; RocksDB also retries by itself, and a resume meanwhile is "busy").
+    // there is room again; RocksDB also recovers by itself, and a resume meanwhile is "busy").
     // Until it resumes, nothing of this batch is written. A resume is tried at once, then at
-    // most once per resume_interval, the batches in between refused at once with the last
-    // try's answer: a full disk is said as such (disk_full), whatever the try answered.
+    // most once per resume_interval — or at the first batch after RocksDB recovered — the
+    // batches in between refused at once with the last try's answer: a full disk is said as
+    // such (disk_full) while the try finds it full or still recovering, and what the try found
+    // otherwise (a database that cannot recover: freeing space would not help).
     if (resume_needed_) {
       const auto now = std::chrono::steady_clock::now();
-      if (now < next_resume_) return fail_batch(batch, *refusal_);
+      if (now < next_resume_ && error_recoveries() == recoveries_at_failure_)
+        return fail_batch(batch, *refusal_);
       resume_attempts_.fetch_add(1, std::memory_order_relaxed);
       if (const auto s = store_->db().Resume(); !s.ok()) {
         const bool first = !refusal_;
         const error tried = from_rocksdb(s, "resume");
+        const bool still_full =
+            write_failure_.code == errc::disk_full && (s.IsBusy() || tried.code == errc::disk_full);
+        recoveries_at_failure_ = error_recoveries();  // a recovery that did not last
         refusal_ = make_error(
-            write_failure_.code == errc::disk_full ? write_failure_.code : tried.code,
+            still_full ? errc::disk_full : tried.code,
             fmt::format("nothing written: the embedded log writes again once it resumes after "
                         "a failed write ({}); last try to resume: {}",
                         write_failure_.detail, s.ToString()));
@@ -555,6 +579,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     if (!s.ok()) {
       next_ = before;
       resume_needed_ = true;
+      recoveries_at_failure_ = error_recoveries();
       write_failure_ = from_rocksdb(s, "embedded log append");
       // A failed synced write may still have reached the WAL (and be replayed at the next
       // open): the records are not known to be written, nor known not to be.
@@ -601,6 +626,8 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   std::optional<error> refusal_;
   std::chrono::steady_clock::time_point next_resume_{};
   std::atomic<std::uint64_t> resume_attempts_{0};
+  std::shared_ptr<const recovery_counter> recoveries_;
+  std::uint64_t recoveries_at_failure_{0};  // writer thread: error_recoveries() then
   std::mutex durable_mu_;
   durable_handler durable_;  // guarded by durable_mu_
 
@@ -674,6 +701,12 @@ std::optional<std::uint64_t> resume_attempts_of(const event_log& log) {
   return embedded->resume_attempts();
 }
 
+std::optional<std::uint64_t> error_recoveries_of(const event_log& log) {
+  const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
+  if (!embedded) return std::nullopt;
+  return embedded->error_recoveries();
+}
+
 result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options& options) {
   if (options.read_only) return open_read_only(options);
   if (options.partitions < 1 || options.partitions > 4096)
@@ -697,6 +730,8 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   embedded_layout::tune_records_family(cfs[1].options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
+  auto recoveries = std::make_shared<recovery_counter>();
+  db_options.listeners.push_back(recoveries);
   storage::use_info_log(db_options, options.dir);
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, cfs, &handles, &raw);
   if (!s.ok()) return from_rocksdb(s, "cannot open the embedded log at " + options.dir);
@@ -737,8 +772,8 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   }
   auto store =
       std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end).value());
-  return std::unique_ptr<event_log>(
-      std::make_unique<embedded_event_log>(std::move(store), options.max_batch_records));
+  return std::unique_ptr<event_log>(std::make_unique<embedded_event_log>(
+      std::move(store), options.max_batch_records, std::move(recoveries)));
 }
 
 }  // namespace caseline::events

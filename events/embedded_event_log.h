@@ -41,9 +41,13 @@ class key_journal;
 key_journal* journal_of(event_log& log);
 
 // How often an embedded log has tried to resume its database after a failed write (a full
-// disk): at once after the failure, then at most once a second while it keeps failing; the
-// appends in between fail at once with the last try's error. Nullopt for any other log.
+// disk): at once after the failure, then at most once a second while it keeps failing, or at the
+// first append after RocksDB recovered by itself; the appends in between fail at once with the
+// last try's error. Nullopt for any other log.
 std::optional<std::uint64_t> resume_attempts_of(const event_log& log);
+// How often the embedded log's database recovered from a background error (a full disk freed),
+// by itself or resumed. Nullopt for any other log.
+std::optional<std::uint64_t> error_recoveries_of(const event_log& log);
 
 // The embedded log's stored layout (notation of events/storage/key.h), for the log itself and
 // for the tools and tests that open its RocksDB directly:
