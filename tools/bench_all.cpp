@@ -236,7 +236,6 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
       {"overdue", "`GET /v1/sla/overdue`"}};
   const std::string working_set = fmt::format(", {:.0f} % of reads on the {} cases seeded last",
                                               100 * o.read_hot_share, o.read_hot_cases);
-
   for (const auto& r : reads.rows) {
     const load_result* base = nullptr;
     for (const auto& b : reads.baselines)
