@@ -8,12 +8,13 @@
 
 namespace caseline::events {
 
-// A log that makes the records of several partitions durable in one write (the embedded log's
-// group commit) and hands each such write to a subscriber as it wrote it: one batch holding
-// every partition of it, each partition's records in offset order, without reading them back.
-// For a consumer that writes one batch at a time (the projection runner: one store write per
-// group commit). Records that do not follow on what the subscription delivered (it started
-// behind the log's end, or fell behind) are read back and delivered one partition per batch, as
+// A log that hands a subscriber several partitions' records in one batch, each partition's
+// records in offset order: the embedded log each group commit as it wrote it (the records of
+// several partitions made durable in one write), without reading them back; the Kafka log what
+// one poll of its consumer fetched. For a consumer that writes one batch at a time (the
+// projection runner: one store write per batch, not one per partition of it). On the embedded
+// log, records that do not follow on what the subscription delivered (it started behind the
+// log's end, or fell behind) are read back and delivered one partition per batch, as
 // event_log::subscribe does; the handler must take both.
 //
 // Thread-safety: as event_log. Lives as long as its log (bursts_of).
@@ -25,11 +26,11 @@ class burst_source {
       start_offsets from, event_log::batch_handler handler) = 0;
   // Records its burst subscriptions got by reading them back rather than in a burst, since the
   // log opened: those of a start behind the end, or of an inbox that overflowed; none while
-  // they keep up.
+  // they keep up (and none ever on Kafka, whose consumer fetches every record).
   virtual std::uint64_t records_read_back() const = 0;
 };
 
-// The log's burst source; null for a log without one (Kafka: subscribe instead).
+// The log's burst source; null for a log without one (subscribe instead).
 inline burst_source* bursts_of(event_log& log) { return dynamic_cast<burst_source*>(&log); }
 
 }  // namespace caseline::events

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "events/burst_source.h"
 #include "events/detail/kafka_key_log.h"
 #include "events/detail/kafka_reader.h"
 #include "events/detail/kafka_transactions.h"
@@ -149,10 +150,12 @@ properties transactional_producer_properties(const kafka_log_options& o) {
 
 // --------------------------------------------------------------------------------- subscription
 
-// Delivers the topic from given offsets to a handler on its own thread, one batch of one
-// partition at a time, in offset order. Lifecycle: starts in its constructor, stops on the
-// handler's first error, on a consumer error that retrying cannot fix, or in the destructor
-// (which joins the thread). Owns its consumer. Thread-safety: failure() from any thread.
+// Delivers the topic from given offsets to a handler on its own thread, in offset order per
+// partition: one batch of one partition at a time, or with `whole_polls` (burst_source) one batch
+// for what a poll returned, every partition of it (up to max_batch records). Lifecycle: starts in
+// its constructor, stops on the handler's first error, on a consumer error that retrying cannot
+// fix, or in the destructor (which joins the thread). Owns its consumer. Thread-safety: failure()
+// from any thread.
 //
 // Before each batch reaches the handler it tells `board` how far it has read (the proof that a
 // committed transaction is visible, which a writer of this process waits for: txn_writer).
@@ -160,12 +163,14 @@ class kafka_subscription final : public subscription {
  public:
   kafka_subscription(detail::handle_ptr rk, std::map<std::int32_t, std::int64_t> from,
                      event_log::batch_handler handler,
-                     std::shared_ptr<detail::visibility_board> board, std::string topic)
+                     std::shared_ptr<detail::visibility_board> board, std::string topic,
+                     bool whole_polls)
       : rk_(std::move(rk)),
         next_(std::move(from)),
         handler_(std::move(handler)),
         board_(std::move(board)),
-        topic_(std::move(topic)) {
+        topic_(std::move(topic)),
+        whole_polls_(whole_polls) {
     thread_ = std::thread([this] {
       name_this_thread("kafka-subscr");
       run();
@@ -233,8 +238,9 @@ class kafka_subscription final : public subscription {
     for (const auto& [p, next] : reach) board_->seen(topic_, p, next);
   }
 
-  // Splits what was polled into runs of one partition (order within a partition is kept) and
-  // hands each run to the handler. False once the subscription has stopped.
+  // Hands what was polled to the handler: in one batch with whole_polls_, else split into runs
+  // of one partition. A poll holds each partition's records in offset order, and so does every
+  // batch. False once the subscription has stopped.
   bool deliver(const std::vector<detail::message_ptr>& msgs) {
     std::vector<log_record> batch;
     auto flush = [&]() -> bool {
@@ -254,7 +260,8 @@ class kafka_subscription final : public subscription {
         // between the last record and it holds nothing visible.
         auto& next = next_[m->partition];
         if (m->offset <= next) continue;
-        if (!batch.empty() && batch.front().position.partition != p && !flush()) return false;
+        if (!whole_polls_ && !batch.empty() && batch.front().position.partition != p && !flush())
+          return false;
         add_gaps(p, next, m->offset, batch);
         continue;
       }
@@ -268,7 +275,7 @@ class kafka_subscription final : public subscription {
       }
       auto& next = next_[m->partition];
       if (m->offset < next) continue;  // already delivered (a refetch after a reconnect)
-      if (!batch.empty() && batch.front().position.partition() != m->partition) {
+      if (!whole_polls_ && !batch.empty() && batch.front().position.partition() != m->partition) {
         if (!flush()) return false;
       }
       add_gaps(p, next, m->offset, batch);
@@ -283,6 +290,7 @@ class kafka_subscription final : public subscription {
   event_log::batch_handler handler_;
   const std::shared_ptr<detail::visibility_board> board_;
   const std::string topic_;
+  const bool whole_polls_;
   mutable std::mutex mutex_;
   std::optional<error> failure_;  // guarded by mutex_
   std::atomic<bool> stop_{false};
@@ -346,7 +354,7 @@ class kafka_key_journal final : public key_journal {
 // any thread; reads and end offsets go through the reader (detail/kafka_reader.h), one lane per
 // partition, each caller waiting at most its deadline; check() never waits for the broker (it
 // answers from the last health probe).
-class kafka_event_log final : public event_log {
+class kafka_event_log final : public event_log, public burst_source {
  public:
   kafka_event_log(kafka_log_options options, std::unique_ptr<detail::rdkafka_producer> producer,
                   std::unique_ptr<detail::kafka_reader> reader)
@@ -449,19 +457,17 @@ class kafka_event_log final : public event_log {
 
   result<std::unique_ptr<subscription>> subscribe(start_offsets from,
                                                   batch_handler handler) override {
-    std::map<std::int32_t, std::int64_t> offsets;
-    for (std::int32_t p = 0; p < options_.partitions; ++p) offsets[p] = 0;
-    for (const auto& [p, off] : from) {
-      if (auto r = valid(partition_id{p}); !r) return std::move(r).error();
-      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
-      offsets[p] = off;
-    }
-    auto rk = make_consumer(consumer_properties(options_, "subscription"));
-    if (!rk) return std::move(rk).error();
-    if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
-    return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
-        std::move(rk).value(), std::move(offsets), std::move(handler), board_, options_.topic));
+    return start_subscription(from, std::move(handler), false);
   }
+
+  // Each poll's records in one batch, all its partitions: a consumer that writes once per batch
+  // (the projection runner) writes once per poll, not once per partition of it.
+  result<std::unique_ptr<subscription>> subscribe_bursts(start_offsets from,
+                                                         batch_handler handler) override {
+    return start_subscription(from, std::move(handler), true);
+  }
+  // Every record comes from the consumer's fetches: none is read back.
+  std::uint64_t records_read_back() const override { return 0; }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
     if (group_) return group_->flush(timeout);
@@ -479,6 +485,24 @@ class kafka_event_log final : public event_log {
 
  private:
   static constexpr std::chrono::milliseconds probe_interval{1000};
+
+  result<std::unique_ptr<subscription>> start_subscription(const start_offsets& from,
+                                                           batch_handler handler,
+                                                           bool whole_polls) {
+    std::map<std::int32_t, std::int64_t> offsets;
+    for (std::int32_t p = 0; p < options_.partitions; ++p) offsets[p] = 0;
+    for (const auto& [p, off] : from) {
+      if (auto r = valid(partition_id{p}); !r) return std::move(r).error();
+      if (off < 0) return make_error(errc::invalid_partition, "negative offset");
+      offsets[p] = off;
+    }
+    auto rk = make_consumer(consumer_properties(options_, "subscription"));
+    if (!rk) return std::move(rk).error();
+    if (auto r = assign(rk.value().get(), options_.topic, offsets); !r) return r.error();
+    return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(
+        std::move(rk).value(), std::move(offsets), std::move(handler), board_, options_.topic,
+        whole_polls));
+  }
 
   // With a group: through the partition's fenced writer (not_owner when there is none);
   // without: the idempotent producer, which writes every partition.

@@ -7,10 +7,13 @@
 
 #include <doctest/doctest.h>
 
+#include "events/burst_source.h"
 #include "events/detail/rdkafka_handle.h"
 #include "events/errc.h"
 #include "tests/events/event_log_conformance.h"
+#include "tests/events/event_log_test_support.h"
 #include "tests/events/kafka_test_support.h"
+#include "tests/support/eventually.h"
 
 namespace caseline::events::testing {
 
@@ -200,4 +203,60 @@ TEST_CASE("a range read does not wait a poll interval per record, nor a read els
     }
     CHECK(std::chrono::steady_clock::now() - start < 10s);
   }
+}
+
+TEST_CASE("a burst subscription gets what a poll fetched of several partitions as one batch") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  using namespace std::chrono_literals;
+  auto log = open_kafka_log(kafka_options(unique_topic("bursts"), 4));
+  REQUIRE(log.has_value());
+  ack_collector acks;
+  std::size_t appended = 0;
+  const auto append_round = [&](std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i, ++appended)
+      acks.append(*log.value(), "410100-20260101-" + std::to_string(100000 + appended),
+                  "record " + std::to_string(appended));
+    for (const auto& a : acks.wait_for(appended)) REQUIRE(a.outcome.has_value());
+  };
+  append_round(200);  // before either subscription: fetched together
+  auto* source = bursts_of(*log.value());
+  REQUIRE(source != nullptr);
+  batch_collector bursts;
+  batch_collector runs;
+  auto burst_sub = source->subscribe_bursts({}, bursts.handler());
+  REQUIRE(burst_sub.has_value());
+  auto run_sub = log.value()->subscribe({}, runs.handler());
+  REQUIRE(run_sub.has_value());
+  CHECK(caseline::test::eventually(
+      [&] {
+        bursts.wait_for(appended);
+        if (bursts.mixed_batch()) return true;
+        append_round(64);
+        return false;
+      },
+      30s));
+  const auto records = bursts.wait_for(appended);
+  runs.wait_for(appended);
+  CHECK_FALSE(burst_sub.value()->failure().has_value());
+  CHECK(source->records_read_back() == 0);
+  burst_sub.value().reset();
+  // The plain subscription still hands over one partition per batch.
+  CHECK_FALSE(runs.mixed_batch());
+  // Every record once, in offset order per partition, as the log holds it.
+  std::map<std::int32_t, std::vector<log_record>> delivered;
+  for (const auto& r : records) delivered[r.position.partition()].push_back(r);
+  std::size_t total = 0;
+  for (std::int32_t p = 0; p < 4; ++p) {
+    const auto stored = read_all(*log.value(), partition_id{p});
+    const auto& got = delivered[p];
+    REQUIRE(got.size() == stored.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].position.offset() == stored[i].position.offset());
+      CHECK(got[i].key == stored[i].key);
+      CHECK(got[i].value == stored[i].value);
+    }
+    total += got.size();
+  }
+  CHECK(total == appended);
 }
