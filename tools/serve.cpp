@@ -558,7 +558,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.disk = p->disk.get();
   // The server is made below, before any request can arrive; stop() ends the api's workers (the
   // only callers) before the server is destroyed.
-  services.server_metrics = [raw = p.get()] {
+  services.server_metrics = [raw = p.get(), embedded = options.store.kafka.empty()] {
     auto gauges =
         raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
     const auto& r = *raw->reminders;
@@ -581,7 +581,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                       "gauge",
                       {},
                       static_cast<double>(r.in_flight())});
-    if (const auto* bursts = events::bursts_of(*raw->log))
+    // Kafka's bursts are the consumer's fetches: nothing is ever read back there.
+    if (const auto* bursts = events::bursts_of(*raw->log); bursts && embedded)
       gauges.push_back({"caseline_log_records_read_back_total",
                         "Records the projections read back from the embedded log rather than "
                         "taking them as written (a start behind its end, or a lag)",
