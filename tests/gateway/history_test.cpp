@@ -186,4 +186,22 @@ TEST_CASE("on Kafka, twenty histories are answered without reading the log") {
   CHECK(log->reads() == before + 1);
 }
 
+TEST_CASE("on Kafka the projections take each poll whole, and nothing is counted as read back") {
+  // The server's own Kafka log (a burst source), not a counting wrapper: its projection runner
+  // takes each poll of every partition in one batch.
+  const std::string topic = test::unique_topic("history-bursts");
+  test_server s([&](tools::serve_options& o) { kafka_server(o, topic); });
+  const auto ids = cases_with_histories(s, 8);
+  for (const auto& id : ids) {
+    auto r = s.get("/v1/cases/" + id + "/events", s.own.at("agent"));
+    REQUIRE(r.status == 200);
+    CHECK(r.json().at("events").as_array().size() >= 1);
+  }
+  auto m = s.get("/metrics", s.own.at("analyst"));
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find("caseline_projection_events_applied_total") != std::string::npos);
+  // That counter is the embedded log's: a Kafka consumer reads nothing back.
+  CHECK(m.body.find("caseline_log_records_read_back_total") == std::string::npos);
+}
+
 }  // namespace caseline::gwtest
