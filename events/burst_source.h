@@ -24,10 +24,6 @@ class burst_source {
   // event_log::subscribe, with batches of one or more partitions.
   virtual result<std::unique_ptr<subscription>> subscribe_bursts(
       start_offsets from, event_log::batch_handler handler) = 0;
-  // Records its burst subscriptions got by reading them back rather than in a burst, since the
-  // log opened: those of a start behind the end, or of an inbox that overflowed; none while
-  // they keep up (and none ever on Kafka, whose consumer fetches every record).
-  virtual std::uint64_t records_read_back() const = 0;
 };
 
 // The log's burst source; null for a log without one (subscribe instead).

@@ -386,7 +386,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
     return subscribe_with(from, std::move(handler), true);
   }
 
-  std::uint64_t records_read_back() const override { return store_->read_back(); }
+  std::uint64_t records_read_back() const { return store_->read_back(); }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
     std::unique_lock lk(queue_mu_);
@@ -699,6 +699,12 @@ std::optional<std::uint64_t> resume_attempts_of(const event_log& log) {
   const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
   if (!embedded) return std::nullopt;
   return embedded->resume_attempts();
+}
+
+std::optional<std::uint64_t> records_read_back_of(const event_log& log) {
+  const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
+  if (!embedded) return std::nullopt;
+  return embedded->records_read_back();
 }
 
 std::optional<std::uint64_t> error_recoveries_of(const event_log& log) {

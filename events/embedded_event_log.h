@@ -45,6 +45,11 @@ key_journal* journal_of(event_log& log);
 // first append after RocksDB recovered by itself; the appends in between fail at once with the
 // last try's error. Nullopt for any other log.
 std::optional<std::uint64_t> resume_attempts_of(const event_log& log);
+// Records the embedded log's burst subscriptions got by reading them back from its database
+// rather than in a burst, since it opened: those of a start behind the end, or of an inbox that
+// overflowed; none while they keep up. Nullopt for any other log (a Kafka consumer fetches every
+// record: nothing is read back there).
+std::optional<std::uint64_t> records_read_back_of(const event_log& log);
 // How often the embedded log's database recovered from a background error (a full disk freed),
 // by itself or resumed. Nullopt for any other log.
 std::optional<std::uint64_t> error_recoveries_of(const event_log& log);

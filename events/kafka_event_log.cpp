@@ -466,8 +466,6 @@ class kafka_event_log final : public event_log, public burst_source {
                                                          batch_handler handler) override {
     return start_subscription(from, std::move(handler), true);
   }
-  // Every record comes from the consumer's fetches: none is read back.
-  std::uint64_t records_read_back() const override { return 0; }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
     if (group_) return group_->flush(timeout);

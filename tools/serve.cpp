@@ -14,7 +14,6 @@
 #include "core/decide.h"
 #include "core/log_line.h"
 #include "core/registry.h"
-#include "events/burst_source.h"
 #include "events/checkpoint.h"
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
@@ -558,7 +557,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.disk = p->disk.get();
   // The server is made below, before any request can arrive; stop() ends the api's workers (the
   // only callers) before the server is destroyed.
-  services.server_metrics = [raw = p.get(), embedded = options.store.kafka.empty()] {
+  services.server_metrics = [raw = p.get()] {
     auto gauges =
         raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
     const auto& r = *raw->reminders;
@@ -581,14 +580,13 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                       "gauge",
                       {},
                       static_cast<double>(r.in_flight())});
-    // Kafka's bursts are the consumer's fetches: nothing is ever read back there.
-    if (const auto* bursts = events::bursts_of(*raw->log); bursts && embedded)
+    if (const auto read_back = events::records_read_back_of(*raw->log))
       gauges.push_back({"caseline_log_records_read_back_total",
                         "Records the projections read back from the embedded log rather than "
                         "taking them as written (a start behind its end, or a lag)",
                         "counter",
                         {},
-                        static_cast<double>(bursts->records_read_back())});
+                        static_cast<double>(*read_back)});
     if (const auto attempts = events::resume_attempts_of(*raw->log))
       gauges.push_back({"caseline_log_resume_attempts_total",
                         "Tries to resume the embedded log after a failed write (a full disk): "

@@ -203,7 +203,7 @@ TEST_CASE(
   for (int i = 0; i < 10; ++i)
     acks.append(*log, "410100-20260101-" + std::to_string(100000 + i), "before");
   for (const auto& a : acks.wait_for(10)) REQUIRE(a.outcome.has_value());
-  CHECK(source->records_read_back() == 0);
+  CHECK(records_read_back_of(*log) == 0);
 
   // Each batch after the first ten records writes one more record and waits until it is
   // durable before it returns: that record is past the end the subscription last saw, and
@@ -232,7 +232,7 @@ TEST_CASE(
   const auto records = seen.wait_for(10 + written_inside);
   CHECK_FALSE(sub.value()->failure().has_value());
   // The ten written before it started were read back; none of the others.
-  CHECK(source->records_read_back() == 10);
+  CHECK(records_read_back_of(*log) == 10);
   sub.value().reset();
   CHECK(records.size() == 10 + written_inside);
   std::map<std::int32_t, std::int64_t> next;
