@@ -173,12 +173,19 @@ void key_store::store(const case_id& id, const events::secret_key& key, stored_h
   enqueue(std::move(q));
 }
 
+void key_store::set_commit_linger(const commit_linger& l) {
+  std::lock_guard lk(queue_mu_);
+  linger_ = l;
+  queue_cv_.notify_one();
+}
+
 void key_store::enqueue(queued_key q) {
   {
     std::lock_guard lk(queue_mu_);
     if (!stopping_) {
       queue_.push_back(std::move(q));
-      queue_cv_.notify_one();
+      // A lingering committer wakes only for a full group (or its deadline).
+      if (queue_.size() == 1 || queue_.size() >= linger_.keys) queue_cv_.notify_one();
       return;
     }
   }
@@ -210,12 +217,23 @@ void key_store::commit_loop() {
       queue_cv_.wait_until(lk, sync_at, [&] {
         return stopping_ || !queue_.empty() || unsynced_.size() >= journal_sync_batch;
       });
+      // Under load, more keys before the sync (key_store.h): the first key waits `linger` at
+      // most; a store that stops ends the wait.
+      if (!queue_.empty() && linger_.linger.count() > 0 && last_group_ >= linger_.after_group &&
+          queue_.size() < linger_.keys && !stopping_) {
+        commit_lingers_.fetch_add(1, std::memory_order_relaxed);
+        queue_cv_.wait_until(lk, std::chrono::steady_clock::now() + linger_.linger,
+                             [&] { return stopping_ || queue_.size() >= linger_.keys; });
+      }
       group.swap(queue_);
       if (stopping_ || std::chrono::steady_clock::now() >= sync_at ||
           unsynced_.size() >= journal_sync_batch)
         journaled.swap(unsynced_);
     }
-    if (!group.empty()) commit(group);
+    if (!group.empty()) {
+      commit(group);
+      last_group_ = group.size();
+    }
     if (!journaled.empty()) {
       sync_journaled(journaled);
       last_journal_sync_ = std::chrono::steady_clock::now();
@@ -286,6 +304,7 @@ void key_store::commit(std::vector<queued_key>& group) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   const auto s = db_->Write(wo, &batch);
+  commit_syncs_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
     // A failed synced write may still have reached the WAL: such a key belongs to no event (none
     // is appended without its handler's success) and is overwritten if its case id is used again.

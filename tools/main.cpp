@@ -386,6 +386,15 @@ int main(int argc, char** argv) {
                    "(0: no reserve)")
       ->envname("CASELINE_MIN_FREE_DISK_MIB")
       ->capture_default_str();
+  std::uint64_t key_commit_linger_us = 1000;
+  serve_cmd
+      ->add_option("--key-commit-linger-us", key_commit_linger_us,
+                   "microseconds the key store waits for more new cases' keys under load "
+                   "before one synced write for them all (0: never; a case that comes alone "
+                   "never waits)")
+      ->envname("CASELINE_KEY_COMMIT_LINGER_US")
+      ->check(CLI::Range(0, 100'000))
+      ->capture_default_str();
   serve_cmd->add_option("--report-outbox", serve.report_outbox,
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");
@@ -549,6 +558,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
   serve.reminder_interval = std::chrono::seconds(reminder_seconds);
+  serve.key_commit_linger = std::chrono::microseconds(key_commit_linger_us);
   serve.store.group_session_timeout = std::chrono::seconds(group_session_seconds);
   {
     auto w = projections::parse_assessment_weights(assessment_weights);

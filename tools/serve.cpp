@@ -347,6 +347,11 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto keys = projections::key_store::open((data / "keys").string(), master.value(), &budget);
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
+  {
+    projections::key_store::commit_linger linger;
+    linger.linger = options.key_commit_linger;
+    p->keys->set_commit_linger(linger);
+  }
   // The embedded log and a Kafka group's log make a new case's key durable with its record
   // (events/key_journal.h).
   if (events::key_journal* journal = events::journal_of(*p->log))
@@ -580,6 +585,21 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                       "gauge",
                       {},
                       static_cast<double>(r.in_flight())});
+    const auto& key_store = *raw->keys;
+    const char* syncs_help =
+        "Synced writes of the key store: new keys (group-committed) and keys the log journaled";
+    for (const auto& [of, n] : {std::pair{"new_keys", key_store.commit_syncs()},
+                                std::pair{"journaled_keys", key_store.journal_syncs()}})
+      gauges.push_back({"caseline_key_store_syncs_total",
+                        syncs_help,
+                        "counter",
+                        {{"of", of}},
+                        static_cast<double>(n)});
+    gauges.push_back({"caseline_key_store_commit_lingers_total",
+                      "Groups of new keys whose synced write waited for more keys (under load)",
+                      "counter",
+                      {},
+                      static_cast<double>(key_store.commit_lingers())});
     if (const auto read_back = events::records_read_back_of(*raw->log))
       gauges.push_back({"caseline_log_records_read_back_total",
                         "Records the projections read back from the embedded log rather than "

@@ -673,6 +673,19 @@ TEST_CASE("/metrics holds the standard process metrics of the server's process")
   REQUIRE(read_back.has_value());
   for (int i = 0; i < 5; ++i) srv.receive();
   CHECK(sample(scrape(), "caseline_log_records_read_back_total") == read_back);
+
+  // On the embedded log a new case's key is journaled with its record: the key store syncs the
+  // journaled keys later, many at once, and writes none of those cases' keys with a sync of its
+  // own (the registry's key, stored at start, is the one it did).
+  CHECK(eventually([&] {
+    return sample(scrape(), R"(caseline_key_store_syncs_total{of="journaled_keys"})").value_or(0) >=
+           1;
+  }));
+  const auto own_syncs = sample(scrape(), R"(caseline_key_store_syncs_total{of="new_keys"})");
+  REQUIRE(own_syncs.has_value());
+  for (int i = 0; i < 5; ++i) srv.receive();
+  CHECK(sample(scrape(), R"(caseline_key_store_syncs_total{of="new_keys"})") == own_syncs);
+  CHECK(sample(scrape(), "caseline_key_store_commit_lingers_total") == 0.0);
 }
 
 TEST_CASE("bearer tokens are created, listed and revoked while the server runs; revoked and expired ones answer 401") {

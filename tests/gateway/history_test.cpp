@@ -202,6 +202,15 @@ TEST_CASE("on Kafka the projections take each poll whole, and nothing is counted
   CHECK(m.body.find("caseline_projection_events_applied_total") != std::string::npos);
   // That counter is the embedded log's: a Kafka consumer reads nothing back.
   CHECK(m.body.find("caseline_log_records_read_back_total") == std::string::npos);
+  // Without a group, the key store syncs new cases' keys itself (before their records are
+  // produced); nothing is journaled.
+  const auto value_of = [&m](const std::string& name) -> std::optional<double> {
+    const auto at = m.body.find("\n" + name + " ");
+    if (at == std::string::npos) return std::nullopt;
+    return std::stod(m.body.substr(at + name.size() + 2));
+  };
+  CHECK(value_of(R"(caseline_key_store_syncs_total{of="new_keys"})").value_or(0) >= 8);
+  CHECK(value_of(R"(caseline_key_store_syncs_total{of="journaled_keys"})") == 0.0);
 }
 
 }  // namespace caseline::gwtest

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -139,6 +140,119 @@ TEST_CASE("a failed group write fails every key of the group, and none of them i
   auto ks = projections::key_store::open(dir.path(), master);
   REQUIRE(ks);
   for (const auto& k : keys) CHECK_FALSE(ks.value()->get(k.id).value().has_value());
+}
+
+namespace {
+
+// Handlers' outcomes of keys stored without waiting, counted under a lock.
+struct pending_stores {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<void>> outcomes;  // in the order the handlers ran
+  projections::key_store::stored_handler handler() {
+    return [this](result<void> r) {
+      std::lock_guard lk(mu);
+      outcomes.push_back(std::move(r));
+      cv.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n, std::chrono::seconds deadline = std::chrono::seconds(20)) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, deadline, [&] { return outcomes.size() >= n; });
+  }
+  std::size_t answered() {
+    std::lock_guard lk(mu);
+    return outcomes.size();
+  }
+};
+
+case_id numbered_case(int i) { return case_id{fmt::format("410100-20261204-{:06}", i)}; }
+
+// Lingers after any group, for as long as a test could take: only a full group or a close ends
+// the wait.
+projections::key_store::commit_linger long_linger(std::size_t keys) {
+  projections::key_store::commit_linger l;
+  l.linger = std::chrono::minutes(10);
+  l.keys = keys;
+  l.after_group = 1;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "under load the committer waits for more keys: those that come meanwhile share its sync") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  std::vector<events::secret_key> keys;
+  keys.reserve(4);
+  for (int i = 0; i < 4; ++i) keys.push_back(events::secret_key::random());
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+    auto& store = *ks.value();
+    store.set_commit_linger(long_linger(3));
+    pending_stores first;
+    store.store(numbered_case(0), keys[0], first.handler());
+    REQUIRE(first.wait_for(1));  // a group of one: the committer lingers after it from now on
+    REQUIRE(first.outcomes[0]);
+    const auto syncs = store.commit_syncs();
+    pending_stores p;
+    store.store(numbered_case(1), keys[1], p.handler());
+    REQUIRE(test::eventually([&] { return store.commit_lingers() == 1; }));
+    CHECK(p.answered() == 0);  // waiting for two more keys
+    store.store(numbered_case(2), keys[2], p.handler());
+    store.store(numbered_case(3), keys[3], p.handler());
+    REQUIRE(p.wait_for(3));
+    for (const auto& r : p.outcomes) CHECK(r);
+    CHECK(store.commit_syncs() == syncs + 1);  // the three in one synced write
+  }
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  for (int i = 0; i < 4; ++i) {
+    auto got = ks.value()->get(numbered_case(i));
+    REQUIRE(got);
+    REQUIRE_MESSAGE(got.value().has_value(), numbered_case(i)());
+    CHECK(got.value()->view() == keys[static_cast<std::size_t>(i)].view());
+  }
+}
+
+TEST_CASE("a key that comes alone never waits for others: one intake at a time, one write each") {
+  test::temp_dir dir;
+  auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
+  REQUIRE(ks);
+  auto& store = *ks.value();
+  store.set_commit_linger({});  // the server's default
+  for (int i = 0; i < 5; ++i) REQUIRE(store.create(numbered_case(i)));
+  CHECK(store.commit_syncs() == 5);
+  CHECK(store.commit_lingers() == 0);
+}
+
+TEST_CASE("a key store closed while its committer lingers writes the waiting keys at once") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const auto key = events::secret_key::random();
+  pending_stores p;
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+    auto store = std::move(ks).value();
+    store->set_commit_linger(long_linger(100));
+    REQUIRE(store->create(numbered_case(0)));
+    store->store(numbered_case(1), key, p.handler());
+    REQUIRE(test::eventually([&] { return store->commit_lingers() == 1; }));
+    // The close neither waits out the linger nor drops the key.
+    auto closed = std::async(std::launch::async, [s = std::move(store)]() mutable { s.reset(); });
+    REQUIRE(closed.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  }
+  REQUIRE(p.answered() == 1);
+  CHECK(p.outcomes[0]);
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  auto got = ks.value()->get(numbered_case(1));
+  REQUIRE(got);
+  REQUIRE(got.value().has_value());
+  CHECK(got.value()->view() == key.view());
 }
 
 TEST_CASE("a wrong master key is an error naming the case, never a wrong key") {
