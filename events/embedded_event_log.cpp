@@ -1,5 +1,6 @@
 #include "events/embedded_event_log.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -322,8 +323,13 @@ class embedded_event_log final : public event_log, public key_journal, public bu
  public:
   // `recoveries`: the listener of the store's database (null for a read-only log).
   embedded_event_log(std::shared_ptr<log_store> store, std::size_t max_batch,
-                     std::shared_ptr<const recovery_counter> recoveries = nullptr)
-      : store_(std::move(store)), max_batch_(max_batch), recoveries_(std::move(recoveries)) {
+                     std::shared_ptr<const recovery_counter> recoveries = nullptr,
+                     group_linger linger = {})
+      : store_(std::move(store)),
+        max_batch_(max_batch),
+        recoveries_(std::move(recoveries)),
+        linger_(linger) {
+    linger_.items = std::min(linger_.items, max_batch_);
     next_.resize(static_cast<std::size_t>(store_->partitions()));
     for (std::int32_t p = 0; p < store_->partitions(); ++p)
       next_[static_cast<std::size_t>(p)] = store_->end_of(p);
@@ -387,6 +393,9 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   }
 
   std::uint64_t records_read_back() const { return store_->read_back(); }
+  group_commit_counts group_commits() const {
+    return {groups_.load(std::memory_order_relaxed), lingers_.load(std::memory_order_relaxed)};
+  }
 
   result<void> flush(std::chrono::milliseconds timeout) override {
     std::unique_lock lk(queue_mu_);
@@ -474,7 +483,7 @@ class embedded_event_log final : public event_log, public key_journal, public bu
         queue_.push_back(queued_append{p, std::move(key), std::move(value), std::move(handler),
                                        std::move(journaled)});
         ++issued_;
-        queue_cv_.notify_one();
+        if (linger_.wakes(queue_.size())) queue_cv_.notify_one();
         return;
       }
     }
@@ -497,12 +506,20 @@ class embedded_event_log final : public event_log, public key_journal, public bu
         std::unique_lock lk(queue_mu_);
         queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything queued is written
+        // Under load, more appends for this group's sync (group_linger.h); a stop ends the wait.
+        if (!stopping_ && linger_.applies(last_group_, queue_.size())) {
+          lingers_.fetch_add(1, std::memory_order_relaxed);
+          queue_cv_.wait_until(lk, linger_.until(),
+                               [&] { return stopping_ || queue_.size() >= linger_.items; });
+        }
         while (!queue_.empty() && batch.size() < max_batch_) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
       }
       write_batch(batch, positions);
+      last_group_ = batch.size();
+      groups_.fetch_add(1, std::memory_order_relaxed);
       {
         std::lock_guard lk(queue_mu_);
         completed_ += batch.size();
@@ -638,6 +655,10 @@ class embedded_event_log final : public event_log, public key_journal, public bu
   std::uint64_t issued_{0};
   std::uint64_t completed_{0};
   bool stopping_{false};
+  group_linger linger_;        // its items at most max_batch_
+  std::size_t last_group_{0};  // writer thread: appends of the last group written
+  std::atomic<std::uint64_t> groups_{0};
+  std::atomic<std::uint64_t> lingers_{0};
   std::thread writer_;
 };
 
@@ -705,6 +726,12 @@ std::optional<std::uint64_t> records_read_back_of(const event_log& log) {
   const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
   if (!embedded) return std::nullopt;
   return embedded->records_read_back();
+}
+
+std::optional<group_commit_counts> group_commits_of(const event_log& log) {
+  const auto* embedded = dynamic_cast<const embedded_event_log*>(&log);
+  if (!embedded) return std::nullopt;
+  return embedded->group_commits();
 }
 
 std::optional<std::uint64_t> error_recoveries_of(const event_log& log) {
@@ -779,7 +806,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
   auto store =
       std::make_shared<log_store>(std::move(db), std::move(handles), std::move(end).value());
   return std::unique_ptr<event_log>(std::make_unique<embedded_event_log>(
-      std::move(store), options.max_batch_records, std::move(recoveries)));
+      std::move(store), options.max_batch_records, std::move(recoveries), options.commit_linger));
 }
 
 }  // namespace caseline::events

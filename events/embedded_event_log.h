@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "events/event_log.h"
+#include "events/group_linger.h"
 #include "events/storage/fwd.h"
 
 namespace caseline::events {
@@ -25,6 +26,9 @@ struct embedded_log_options {
   // The memory budget a server shares among its databases (events/storage/memory_budget.h):
   // the log's memtables and blocks are charged to it. Null: RocksDB's defaults.
   const storage::memory_budget* memory{nullptr};
+  // Under load, how the writer waits for more appends before a group's WAL sync
+  // (events/group_linger.h; its `items` at most max_batch_records). Default: never.
+  group_linger commit_linger{};
 };
 
 // The single-machine log: records in a RocksDB column family keyed by (partition, offset).
@@ -50,6 +54,14 @@ std::optional<std::uint64_t> resume_attempts_of(const event_log& log);
 // overflowed; none while they keep up. Nullopt for any other log (a Kafka consumer fetches every
 // record: nothing is read back there).
 std::optional<std::uint64_t> records_read_back_of(const event_log& log);
+// The embedded log's group commits (one WriteBatch and one WAL sync each) since it opened, and
+// how many of them its writer lingered for (embedded_log_options::commit_linger). Nullopt for
+// any other log.
+struct group_commit_counts {
+  std::uint64_t groups{0};
+  std::uint64_t lingers{0};
+};
+std::optional<group_commit_counts> group_commits_of(const event_log& log);
 // How often the embedded log's database recovered from a background error (a full disk freed),
 // by itself or resumed. Nullopt for any other log.
 std::optional<std::uint64_t> error_recoveries_of(const event_log& log);

@@ -173,7 +173,7 @@ void key_store::store(const case_id& id, const events::secret_key& key, stored_h
   enqueue(std::move(q));
 }
 
-void key_store::set_commit_linger(const commit_linger& l) {
+void key_store::set_commit_linger(const events::group_linger& l) {
   std::lock_guard lk(queue_mu_);
   linger_ = l;
   queue_cv_.notify_one();
@@ -184,8 +184,7 @@ void key_store::enqueue(queued_key q) {
     std::lock_guard lk(queue_mu_);
     if (!stopping_) {
       queue_.push_back(std::move(q));
-      // A lingering committer wakes only for a full group (or its deadline).
-      if (queue_.size() == 1 || queue_.size() >= linger_.keys) queue_cv_.notify_one();
+      if (linger_.wakes(queue_.size())) queue_cv_.notify_one();
       return;
     }
   }
@@ -219,11 +218,10 @@ void key_store::commit_loop() {
       });
       // Under load, more keys before the sync (key_store.h): the first key waits `linger` at
       // most; a store that stops ends the wait.
-      if (!queue_.empty() && linger_.linger.count() > 0 && last_group_ >= linger_.after_group &&
-          queue_.size() < linger_.keys && !stopping_) {
+      if (!queue_.empty() && !stopping_ && linger_.applies(last_group_, queue_.size())) {
         commit_lingers_.fetch_add(1, std::memory_order_relaxed);
-        queue_cv_.wait_until(lk, std::chrono::steady_clock::now() + linger_.linger,
-                             [&] { return stopping_ || queue_.size() >= linger_.keys; });
+        queue_cv_.wait_until(lk, linger_.until(),
+                             [&] { return stopping_ || queue_.size() >= linger_.items; });
       }
       group.swap(queue_);
       if (stopping_ || std::chrono::steady_clock::now() >= sync_at ||

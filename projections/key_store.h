@@ -19,6 +19,7 @@
 #include "core/time.h"
 #include "events/event_log.h"
 #include "events/field_crypto.h"
+#include "events/group_linger.h"
 #include "events/key_journal.h"
 #include "events/storage/fwd.h"
 #include "projections/key_cache.h"
@@ -59,11 +60,12 @@ class key_replication {
 // writes every key queued at that moment in one WriteBatch with one synced write, then runs the
 // handlers of that group, each with the group's outcome. A handler never runs before its key is
 // durable, and a failed write fails every handler of its group (none of those keys is cached).
-// Under load the committer lingers (commit_linger): when the group it wrote last held two keys or
-// more — keys come faster than a synced write completes — it waits up to `linger` after the
-// first key of the next group, or until `keys` are queued, so that one sync serves them all
-// (without it a Kafka server without a group synced once per three new cases at 32 connections,
-// an fsync's CPU each time); a key that comes alone, one intake at a time, never waits.
+// Under load the committer lingers (set_commit_linger, events/group_linger.h): when the group it
+// wrote last held two keys or more — keys come faster than a synced write completes — it waits up
+// to `linger` after the first key of the next group, or until `keys` are queued, so that one sync
+// serves them all (without it a Kafka server without a group synced once per three new cases at 32
+// connections, an fsync's CPU each time); a key that comes alone, one intake at a time, never
+// waits.
 //
 // With a key journal (use_journal: the embedded log; a Kafka group's log), a new case's key is
 // not written here before its record: the case writer appends it with the record (one synced
@@ -129,15 +131,9 @@ class key_store {
   // the journal meanwhile), and the count of waiting keys that syncs at once.
   static constexpr std::chrono::milliseconds journal_sync_interval{200};
   static constexpr std::size_t journal_sync_batch = 4096;
-  // How the committer waits for more keys under load (see above). Set before the first store()
-  // or at any time after; a zero `linger` never waits.
-  struct commit_linger {
-    std::chrono::microseconds linger{1000};
-    std::size_t keys{256};  // stop waiting once this many are queued
-    // Lingers only after a group of at least this many keys (1: after any group).
-    std::size_t after_group{2};
-  };
-  void set_commit_linger(const commit_linger& l);
+  // How the committer waits for more keys under load (see above; events/group_linger.h). Set
+  // at any time; by default it never waits (serve sets 1 ms).
+  void set_commit_linger(const events::group_linger& l);
   // Synced writes of new keys (store(), create()) since the open, and how many of them the
   // committer lingered for.
   std::uint64_t commit_syncs() const { return commit_syncs_.load(std::memory_order_relaxed); }
@@ -220,7 +216,7 @@ class key_store {
   std::vector<queued_key> queue_;  // guarded by queue_mu_
   std::vector<std::string> unsynced_;  // guarded by queue_mu_: journaled keys written, not synced
   bool stopping_{false};           // guarded by queue_mu_
-  commit_linger linger_;           // guarded by queue_mu_
+  events::group_linger linger_;    // guarded by queue_mu_
   std::size_t last_group_{0};      // the committer's: keys in the group it wrote last
   std::atomic<std::uint64_t> commit_syncs_{0};
   std::atomic<std::uint64_t> commit_lingers_{0};

@@ -386,6 +386,14 @@ int main(int argc, char** argv) {
                    "(0: no reserve)")
       ->envname("CASELINE_MIN_FREE_DISK_MIB")
       ->capture_default_str();
+  std::uint64_t log_commit_linger_us = 300;
+  serve_cmd
+      ->add_option("--log-commit-linger-us", log_commit_linger_us,
+                   "microseconds the embedded log waits for more appends under load before one "
+                   "WAL sync for them all (0: never; an append that comes alone never waits)")
+      ->envname("CASELINE_LOG_COMMIT_LINGER_US")
+      ->check(CLI::Range(0, 100'000))
+      ->capture_default_str();
   std::uint64_t key_commit_linger_us = 1000;
   serve_cmd
       ->add_option("--key-commit-linger-us", key_commit_linger_us,
@@ -559,6 +567,7 @@ int main(int argc, char** argv) {
   serve.checkpoint_interval = std::chrono::minutes(checkpoint_minutes);
   serve.reminder_interval = std::chrono::seconds(reminder_seconds);
   serve.key_commit_linger = std::chrono::microseconds(key_commit_linger_us);
+  serve.store.log_commit_linger = std::chrono::microseconds(log_commit_linger_us);
   serve.store.group_session_timeout = std::chrono::seconds(group_session_seconds);
   {
     auto w = projections::parse_assessment_weights(assessment_weights);

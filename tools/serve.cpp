@@ -155,6 +155,7 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
   e.dir = (std::filesystem::path(options.data_dir) / "log").string();
   e.partitions = options.partitions;
   e.memory = budget;
+  e.commit_linger.linger = options.log_commit_linger;
   return events::open_embedded_log(e);
 }
 
@@ -347,11 +348,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   auto keys = projections::key_store::open((data / "keys").string(), master.value(), &budget);
   if (!keys) return keys.error();
   p->keys = std::move(keys).value();
-  {
-    projections::key_store::commit_linger linger;
-    linger.linger = options.key_commit_linger;
-    p->keys->set_commit_linger(linger);
-  }
+  p->keys->set_commit_linger({.linger = options.key_commit_linger});
   // The embedded log and a Kafka group's log make a new case's key durable with its record
   // (events/key_journal.h).
   if (events::key_journal* journal = events::journal_of(*p->log))
@@ -600,6 +597,19 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                       "counter",
                       {},
                       static_cast<double>(key_store.commit_lingers())});
+    if (const auto commits = events::group_commits_of(*raw->log)) {
+      gauges.push_back({"caseline_log_group_commits_total",
+                        "Group commits of the embedded log: one WAL sync each",
+                        "counter",
+                        {},
+                        static_cast<double>(commits->groups)});
+      gauges.push_back({"caseline_log_commit_lingers_total",
+                        "Group commits of the embedded log whose sync waited for more appends "
+                        "(under load)",
+                        "counter",
+                        {},
+                        static_cast<double>(commits->lingers)});
+    }
     if (const auto read_back = events::records_read_back_of(*raw->log))
       gauges.push_back({"caseline_log_records_read_back_total",
                         "Records the projections read back from the embedded log rather than "

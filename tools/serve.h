@@ -55,6 +55,9 @@ struct store_options {
   std::string group;
   std::string advertise;
   std::chrono::seconds group_session_timeout{10};
+  // The embedded log's group commit under load: how long its writer waits for more appends
+  // before one WAL sync for them all (events/group_linger.h); 0: never.
+  std::chrono::microseconds log_commit_linger{300};
 };
 
 struct serve_options {

@@ -268,3 +268,84 @@ TEST_CASE("work an append handler keeps runs on the log's thread once its write'
   CHECK(thread == state->handler);
   CHECK(after_handler);
 }
+
+namespace {
+
+// Lingers after any group, for as long as a test could take: only a full group or a close ends
+// the wait.
+caseline::events::group_linger long_linger(std::size_t items) {
+  return {.linger = std::chrono::minutes(10), .items = items, .after_group = 1};
+}
+
+std::string numbered_case(int i) { return "410100-20261204-" + std::to_string(100000 + i); }
+
+}  // namespace
+
+TEST_CASE(
+    "under load the log's writer waits for more appends: those that come meanwhile share its "
+    "sync") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  caseline::test::temp_dir dir;
+  auto log =
+      open_embedded_log({.dir = dir.sub("log"), .partitions = 4, .commit_linger = long_linger(3)})
+          .value();
+  ack_collector acks;
+  acks.append(*log, numbered_case(0), "first");
+  REQUIRE(acks.wait_for(1)[0].outcome.has_value());  // a group of one: it lingers after it
+  const auto before = group_commits_of(*log).value();
+  CHECK(before.groups == 1);
+  CHECK(before.lingers == 0);
+  acks.append(*log, numbered_case(1), "second");
+  REQUIRE(eventually([&] { return group_commits_of(*log)->lingers == 1; }));
+  CHECK(acks.size() == 1);  // waiting for two more appends
+  acks.append(*log, numbered_case(2), "third");
+  acks.append(*log, numbered_case(3), "fourth");
+  for (const auto& a : acks.wait_for(4)) CHECK(a.outcome.has_value());
+  CHECK(group_commits_of(*log)->groups == 2);  // the three in one WriteBatch and one sync
+  std::size_t stored = 0;
+  for (std::int32_t p = 0; p < 4; ++p) stored += read_all(*log, partition_id{p}).size();
+  CHECK(stored == 4);
+}
+
+TEST_CASE("an append that comes alone never waits for others: one at a time, one sync each") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  caseline::test::temp_dir dir;
+  auto log = open_embedded_log({.dir = dir.sub("log"),
+                                .partitions = 4,
+                                .commit_linger = {.linger = std::chrono::microseconds(300)}})
+                 .value();
+  ack_collector acks;
+  for (int i = 0; i < 5; ++i) {
+    acks.append(*log, numbered_case(i), "alone");
+    REQUIRE(acks.wait_for(static_cast<std::size_t>(i) + 1).back().outcome.has_value());
+  }
+  CHECK(group_commits_of(*log)->groups == 5);
+  CHECK(group_commits_of(*log)->lingers == 0);
+}
+
+TEST_CASE("a log closed while its writer lingers writes the waiting appends at once") {
+  using namespace caseline::events;
+  using namespace caseline::events::testing;
+  caseline::test::temp_dir dir;
+  ack_collector acks;
+  {
+    auto log = open_embedded_log(
+                   {.dir = dir.sub("log"), .partitions = 4, .commit_linger = long_linger(100)})
+                   .value();
+    acks.append(*log, numbered_case(0), "first");
+    REQUIRE(acks.wait_for(1)[0].outcome.has_value());
+    acks.append(*log, numbered_case(1), "waiting");
+    REQUIRE(eventually([&] { return group_commits_of(*log)->lingers == 1; }));
+    // The close neither waits out the linger nor drops the append.
+    auto closed = std::async(std::launch::async, [l = std::move(log)]() mutable { l.reset(); });
+    REQUIRE(closed.wait_for(20s) == std::future_status::ready);
+  }
+  const auto outcomes = acks.wait_for(2);
+  CHECK(outcomes[1].outcome.has_value());
+  auto log = open_embedded_log({.dir = dir.sub("log"), .partitions = 4}).value();
+  std::size_t stored = 0;
+  for (std::int32_t p = 0; p < 4; ++p) stored += read_all(*log, partition_id{p}).size();
+  CHECK(stored == 2);
+}

@@ -671,8 +671,13 @@ TEST_CASE("/metrics holds the standard process metrics of the server's process")
   CHECK(first.find("# TYPE caseline_log_records_read_back_total counter\n") != std::string::npos);
   const auto read_back = sample(scrape(), "caseline_log_records_read_back_total");
   REQUIRE(read_back.has_value());
+  const auto groups = sample(scrape(), "caseline_log_group_commits_total");
+  REQUIRE(groups.has_value());
   for (int i = 0; i < 5; ++i) srv.receive();
   CHECK(sample(scrape(), "caseline_log_records_read_back_total") == read_back);
+  // One case at a time: a group commit each, and none lingered for more.
+  CHECK(sample(scrape(), "caseline_log_group_commits_total").value_or(0) >= *groups + 5);
+  CHECK(sample(scrape(), "caseline_log_commit_lingers_total") == 0.0);
 
   // On the embedded log a new case's key is journaled with its record: the key store syncs the
   // journaled keys later, many at once, and writes none of those cases' keys with a sync of its

@@ -170,12 +170,8 @@ case_id numbered_case(int i) { return case_id{fmt::format("410100-20261204-{:06}
 
 // Lingers after any group, for as long as a test could take: only a full group or a close ends
 // the wait.
-projections::key_store::commit_linger long_linger(std::size_t keys) {
-  projections::key_store::commit_linger l;
-  l.linger = std::chrono::minutes(10);
-  l.keys = keys;
-  l.after_group = 1;
-  return l;
+events::group_linger long_linger(std::size_t keys) {
+  return {.linger = std::chrono::minutes(10), .items = keys, .after_group = 1};
 }
 
 }  // namespace
@@ -222,7 +218,7 @@ TEST_CASE("a key that comes alone never waits for others: one intake at a time, 
   auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
   REQUIRE(ks);
   auto& store = *ks.value();
-  store.set_commit_linger({});  // the server's default
+  store.set_commit_linger({.linger = std::chrono::milliseconds(1)});  // the server's
   for (int i = 0; i < 5; ++i) REQUIRE(store.create(numbered_case(i)));
   CHECK(store.commit_syncs() == 5);
   CHECK(store.commit_lingers() == 0);
