@@ -62,7 +62,7 @@ class key_replication {
 // durable, and a failed write fails every handler of its group (none of those keys is cached).
 // Under load the committer lingers (set_commit_linger, events/group_linger.h): when the group it
 // wrote last held two keys or more — keys come faster than a synced write completes — it waits up
-// to `linger` after the first key of the next group, or until `keys` are queued, so that one sync
+// to `linger` after the first key of the next group, or until `items` are queued, so that one sync
 // serves them all (without it a Kafka server without a group synced once per three new cases at 32
 // connections, an fsync's CPU each time); a key that comes alone, one intake at a time, never
 // waits.
