@@ -517,9 +517,9 @@ class embedded_event_log final : public event_log, public key_journal, public bu
           queue_.pop_front();
         }
       }
+      groups_.fetch_add(1, std::memory_order_relaxed);  // before its handlers run
       write_batch(batch, positions);
       last_group_ = batch.size();
-      groups_.fetch_add(1, std::memory_order_relaxed);
       {
         std::lock_guard lk(queue_mu_);
         completed_ += batch.size();

@@ -54,9 +54,9 @@ std::optional<std::uint64_t> resume_attempts_of(const event_log& log);
 // overflowed; none while they keep up. Nullopt for any other log (a Kafka consumer fetches every
 // record: nothing is read back there).
 std::optional<std::uint64_t> records_read_back_of(const event_log& log);
-// The embedded log's group commits (one WriteBatch and one WAL sync each) since it opened, and
-// how many of them its writer lingered for (embedded_log_options::commit_linger). Nullopt for
-// any other log.
+// The embedded log's group commits (one WriteBatch and one WAL sync each) since it opened,
+// each counted before its appends' handlers run, and how many of them its writer lingered for
+// (embedded_log_options::commit_linger). Nullopt for any other log.
 struct group_commit_counts {
   std::uint64_t groups{0};
   std::uint64_t lingers{0};
