@@ -386,23 +386,24 @@ int main(int argc, char** argv) {
                    "(0: no reserve)")
       ->envname("CASELINE_MIN_FREE_DISK_MIB")
       ->capture_default_str();
+  // The group commits' wait for more work under load (events/group_linger.h), in microseconds.
+  const auto add_linger_option = [&serve_cmd](const char* name, std::uint64_t& us, const char* env,
+                                              const std::string& what) {
+    serve_cmd
+        ->add_option(name, us,
+                     "microseconds " + what +
+                         " under load before one synced write for them all (0: never; one that "
+                         "comes alone never waits)")
+        ->envname(env)
+        ->check(CLI::Range(0, 100'000))
+        ->capture_default_str();
+  };
   std::uint64_t log_commit_linger_us = 300;
-  serve_cmd
-      ->add_option("--log-commit-linger-us", log_commit_linger_us,
-                   "microseconds the embedded log waits for more appends under load before one "
-                   "WAL sync for them all (0: never; an append that comes alone never waits)")
-      ->envname("CASELINE_LOG_COMMIT_LINGER_US")
-      ->check(CLI::Range(0, 100'000))
-      ->capture_default_str();
+  add_linger_option("--log-commit-linger-us", log_commit_linger_us, "CASELINE_LOG_COMMIT_LINGER_US",
+                    "the embedded log waits for more appends");
   std::uint64_t key_commit_linger_us = 1000;
-  serve_cmd
-      ->add_option("--key-commit-linger-us", key_commit_linger_us,
-                   "microseconds the key store waits for more new cases' keys under load "
-                   "before one synced write for them all (0: never; a case that comes alone "
-                   "never waits)")
-      ->envname("CASELINE_KEY_COMMIT_LINGER_US")
-      ->check(CLI::Range(0, 100'000))
-      ->capture_default_str();
+  add_linger_option("--key-commit-linger-us", key_commit_linger_us, "CASELINE_KEY_COMMIT_LINGER_US",
+                    "the key store waits for more new cases' keys");
   serve_cmd->add_option("--report-outbox", serve.report_outbox,
                         "write each statutory report once when it falls due (Art. 41)")
       ->envname("CASELINE_REPORT_OUTBOX");

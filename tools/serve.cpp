@@ -562,68 +562,52 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   services.server_metrics = [raw = p.get()] {
     auto gauges =
         raw->server ? raw->server->connection_metrics() : std::vector<gateway::gauge_sample>{};
+    // A counter: its samples under one name and help, one per label set.
+    const auto counter = [&gauges](const char* name, const char* help, std::uint64_t n,
+                                   std::vector<std::pair<std::string, std::string>> labels = {}) {
+      gauges.push_back({name, help, "counter", std::move(labels), static_cast<double>(n)});
+    };
     const auto& r = *raw->reminders;
-    const char* help = "Art. 35 reminders the reminder task submitted, by outcome";
     for (const auto& [outcome, n] :
          {std::pair{"written", r.written()}, std::pair{"already_sent", r.no_ops()},
           std::pair{"refused", r.refused()}, std::pair{"failed", r.failed()}})
-      gauges.push_back({"caseline_reminders_total",
-                        help,
-                        "counter",
-                        {{"outcome", outcome}},
-                        static_cast<double>(n)});
-    gauges.push_back({"caseline_reminder_passes_total",
-                      "Passes of the reminder task over the passed deadlines",
-                      "counter",
-                      {},
-                      static_cast<double>(r.passes())});
+      counter("caseline_reminders_total",
+              "Art. 35 reminders the reminder task submitted, by outcome", n,
+              {{"outcome", outcome}});
+    counter("caseline_reminder_passes_total",
+            "Passes of the reminder task over the passed deadlines", r.passes());
     gauges.push_back({"caseline_reminders_in_flight",
                       "Art. 35 reminders submitted whose outcome is pending",
                       "gauge",
                       {},
                       static_cast<double>(r.in_flight())});
     const auto& key_store = *raw->keys;
-    const char* syncs_help =
-        "Synced writes of the key store: new keys (group-committed) and keys the log journaled";
     for (const auto& [of, n] : {std::pair{"new_keys", key_store.commit_syncs()},
                                 std::pair{"journaled_keys", key_store.journal_syncs()}})
-      gauges.push_back({"caseline_key_store_syncs_total",
-                        syncs_help,
-                        "counter",
-                        {{"of", of}},
-                        static_cast<double>(n)});
-    gauges.push_back({"caseline_key_store_commit_lingers_total",
-                      "Groups of new keys whose synced write waited for more keys (under load)",
-                      "counter",
-                      {},
-                      static_cast<double>(key_store.commit_lingers())});
+      counter("caseline_key_store_syncs_total",
+              "Synced writes of the key store: new keys (group-committed) and keys the log "
+              "journaled",
+              n, {{"of", of}});
+    counter("caseline_key_store_commit_lingers_total",
+            "Groups of new keys whose synced write waited for more keys (under load)",
+            key_store.commit_lingers());
     if (const auto commits = events::group_commits_of(*raw->log)) {
-      gauges.push_back({"caseline_log_group_commits_total",
-                        "Group commits of the embedded log: one WAL sync each",
-                        "counter",
-                        {},
-                        static_cast<double>(commits->groups)});
-      gauges.push_back({"caseline_log_commit_lingers_total",
-                        "Group commits of the embedded log whose sync waited for more appends "
-                        "(under load)",
-                        "counter",
-                        {},
-                        static_cast<double>(commits->lingers)});
+      counter("caseline_log_group_commits_total",
+              "Group commits of the embedded log: one WAL sync each", commits->groups);
+      counter("caseline_log_commit_lingers_total",
+              "Group commits of the embedded log whose sync waited for more appends (under load)",
+              commits->lingers);
     }
     if (const auto read_back = events::records_read_back_of(*raw->log))
-      gauges.push_back({"caseline_log_records_read_back_total",
-                        "Records the projections read back from the embedded log rather than "
-                        "taking them as written (a start behind its end, or a lag)",
-                        "counter",
-                        {},
-                        static_cast<double>(*read_back)});
+      counter("caseline_log_records_read_back_total",
+              "Records the projections read back from the embedded log rather than taking them "
+              "as written (a start behind its end, or a lag)",
+              *read_back);
     if (const auto attempts = events::resume_attempts_of(*raw->log))
-      gauges.push_back({"caseline_log_resume_attempts_total",
-                        "Tries to resume the embedded log after a failed write (a full disk): "
-                        "at once, then at most one a second while it fails",
-                        "counter",
-                        {},
-                        static_cast<double>(*attempts)});
+      counter("caseline_log_resume_attempts_total",
+              "Tries to resume the embedded log after a failed write (a full disk): at once, "
+              "then at most one a second while it fails",
+              *attempts);
     return gauges;
   };
   if (in_group) {

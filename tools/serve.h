@@ -87,7 +87,7 @@ struct serve_options {
   // refused (503 disk-full); read again every disk_check_interval. 0: no reserve.
   std::uint64_t min_free_disk_mib{1024};
   // How long the key store's committer waits for more new keys under load before their synced
-  // write (projections::key_store::commit_linger); 0: never.
+  // write (projections::key_store::set_commit_linger, events/group_linger.h); 0: never.
   std::chrono::microseconds key_commit_linger{1000};
   std::chrono::milliseconds disk_check_interval{1000};
   // Called with the api's services just before the api is made: where the group's hooks

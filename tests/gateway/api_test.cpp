@@ -681,7 +681,7 @@ TEST_CASE("/metrics holds the standard process metrics of the server's process")
 
   // On the embedded log a new case's key is journaled with its record: the key store syncs the
   // journaled keys later, many at once, and writes none of those cases' keys with a sync of its
-  // own (the registry's key, stored at start, is the one it did).
+  // own.
   CHECK(eventually([&] {
     return sample(scrape(), R"(caseline_key_store_syncs_total{of="journaled_keys"})").value_or(0) >=
            1;
