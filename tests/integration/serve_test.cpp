@@ -292,14 +292,17 @@ TEST_CASE("rejected requests append nothing and answer problem+json") {
 
 // The executable replaces malloc with jemalloc (tools/CMakeLists.txt), except in a sanitizer
 // build. jemalloc prints its statistics at exit when MALLOC_CONF asks: only the allocator that
-// serves this process's malloc reads that variable.
-TEST_CASE("the caseline executable allocates with jemalloc") {
+// serves this process's malloc reads that variable. Its statistics list the options in force,
+// which are the executable's own (tools/jemalloc_options.cpp) where MALLOC_CONF names no other.
+TEST_CASE("the caseline executable allocates with jemalloc, with its own options") {
   ::setenv("MALLOC_CONF", "stats_print:true", 1);
   test::child_process p({test::caseline_binary(), "--help"});
   ::unsetenv("MALLOC_CONF");
   REQUIRE(p.wait(60s) == 0);
-  const bool jemalloc = p.output().find("jemalloc statistics") != std::string::npos;
-  CHECK(jemalloc == CASELINE_EXPECT_JEMALLOC);
+  const auto has = [&](std::string_view s) { return p.output().find(s) != std::string::npos; };
+  CHECK(has("jemalloc statistics") == CASELINE_EXPECT_JEMALLOC);
+  CHECK(has("opt.background_thread: true") == CASELINE_EXPECT_JEMALLOC);
+  CHECK(has("opt.dirty_decay_ms: 1000 ") == CASELINE_EXPECT_JEMALLOC);
 }
 
 // Every thread of a serving process is named (events/thread_name.h), so that `top -H` and `perf`
