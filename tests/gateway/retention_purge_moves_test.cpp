@@ -21,8 +21,10 @@ using namespace caseline::test::purge;
 
 namespace {
 
-// Enough cases that the stopped server is in the middle of its part when the signal comes.
-constexpr std::uint64_t cases = 3000;
+// Enough cases that the stopped server is in the middle of its part when the signal comes: its
+// half takes about a second to purge here (3,000 cases, some 0.2 s, were sometimes done before
+// the test saw the part running).
+constexpr std::uint64_t cases = 12000;
 
 // A server of the group as its own process: `caseline serve` on a data folder of its own.
 std::unique_ptr<test::child_process> serve_process(const test::temp_dir& dir,
