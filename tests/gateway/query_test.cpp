@@ -128,6 +128,27 @@ TEST_CASE("the encoder writes strings, keys and integers byte for byte as boost:
         boost::json::serialize(boost::json::value(every_byte)));
 }
 
+TEST_CASE("the encoder finds every byte to escape wherever it falls in a word of eight") {
+  // The encoder looks at eight bytes at a time: each byte that must be escaped, and its plain
+  // neighbours (0x20, 0x7f, UTF-8 bytes), at every place in strings of 0 to 24 bytes.
+  std::string probes;
+  for (int c = 0; c < 0x21; ++c) probes += static_cast<char>(c);
+  probes += "\"\\\x7f\x80\xe6\xff!#[]";
+  for (std::size_t length = 0; length <= 24; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (const char probe : probes) {
+        std::string s(length, 'a');
+        s[at] = probe;
+        s[length - 1 - at] = probe;  // a second one, from the other end
+        const boost::json::value v(s);
+        REQUIRE(json_text(v) == boost::json::serialize(v));
+      }
+  std::string plain(1000, 'x');
+  plain[999] = '\n';
+  const boost::json::value long_run(plain);
+  CHECK(json_text(long_run) == boost::json::serialize(long_run));
+}
+
 TEST_CASE("the writer writes what json_text writes for the same value, commas and nesting alike") {
   std::string every_byte;
   for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
