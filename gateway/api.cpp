@@ -505,8 +505,9 @@ result<bool> api::impl::open_personal(const request_scope& sc, core::case_state&
 }
 
 result<bool> api::impl::open_personal(const request_scope& sc, const std::string& id,
+                                      const projections::personal_data::case_key& key,
                                       std::string_view event_id, core::event& e) {
-  auto r = s_.privacy.open(case_id{id}, event_id, e);
+  auto r = s_.privacy.open(case_id{id}, key, event_id, e);
   if (!r) log_unverified(sc, id, r.error());
   return r;
 }

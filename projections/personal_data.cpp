@@ -9,20 +9,19 @@ namespace caseline::projections {
 
 namespace {
 
-// Opens every personal field that `visit` names; a shredded case empties them instead.
+// Opens every personal field that `visit` names with the case's key (looked up by the caller);
+// a shredded case (no key) empties them instead.
 template <class Visit>
-result<bool> open_fields(key_store& keys, const case_id& id, std::string_view event_id,
-                         Visit visit) {
-  auto key = keys.get(id);
-  if (!key) return key.error();
+result<bool> open_fields(const personal_data::case_key& key, const case_id& id,
+                         std::string_view event_id, Visit visit) {
   std::optional<error> failure;
   visit([&](std::string_view field, std::string& value) {
     if (failure || value.empty()) return;
-    if (!key.value()) {
+    if (!key) {
       value.clear();
       return;
     }
-    auto plain = events::open_field(*key.value(), id(), field, value, event_id);
+    auto plain = events::open_field(*key, id(), field, value, event_id);
     if (!plain) {
       failure = make_error(plain.error().code,
                            "case " + id() + " field " + std::string(field) + ": " +
@@ -32,7 +31,7 @@ result<bool> open_fields(key_store& keys, const case_id& id, std::string_view ev
     value = std::move(plain).value();
   });
   if (failure) return *failure;
-  return key.value().has_value();
+  return key.has_value();
 }
 
 }  // namespace
@@ -141,11 +140,21 @@ result<bool> personal_data::open(core::unit_info& u) {
 }
 
 result<bool> personal_data::open(core::case_state& s) {
-  return open_fields(keys_, s.id, {}, [&](const auto& f) { core::for_each_personal_field(s, f); });
+  auto key = key_of(s.id);
+  if (!key) return key.error();
+  return open_fields(key.value(), s.id, {},
+                     [&](const auto& f) { core::for_each_personal_field(s, f); });
 }
 
 result<bool> personal_data::open(const case_id& id, std::string_view event_id, core::event& e) {
-  return open_fields(keys_, id, event_id,
+  auto key = key_of(id);
+  if (!key) return key.error();
+  return open(id, key.value(), event_id, e);
+}
+
+result<bool> personal_data::open(const case_id& id, const case_key& key, std::string_view event_id,
+                                 core::event& e) {
+  return open_fields(key, id, event_id,
                      [&](const auto& f) { core::for_each_personal_field(e, f); });
 }
 

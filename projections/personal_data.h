@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +47,13 @@ class personal_data {
   result<bool> open(core::case_state& s);
   // Opens one event's personal fields in place (they must have been sealed for `event_id`).
   result<bool> open(const case_id& id, std::string_view event_id, core::event& e);
+  // A case's data key as the opens above look it up; none once the case's text was shredded.
+  // For several events of one case (its history): looked up once, then passed to each open.
+  using case_key = std::optional<events::secret_key>;
+  result<case_key> key_of(const case_id& id) { return keys_.get(id); }
+  // As open(id, event_id, e), with the case's key already looked up by key_of(id).
+  result<bool> open(const case_id& id, const case_key& key, std::string_view event_id,
+                    core::event& e);
 
   // The registry's personal data: a unit's contact, sealed under the registry's data key (kept
   // in the key store under `registry_key`) and bound to the unit and the field, so the event

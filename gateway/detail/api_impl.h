@@ -170,7 +170,9 @@ class api::impl : api_handlers {
   bool masked(const request_scope& sc) const;
   personal_view view(const request_scope& sc, bool available) const;
   result<bool> open_personal(const request_scope& sc, core::case_state& s);
+  // One event of case `id`, with the case's key looked up once for all its events.
   result<bool> open_personal(const request_scope& sc, const std::string& id,
+                             const projections::personal_data::case_key& key,
                              std::string_view event_id, core::event& e);
   void log_unverified(const request_scope& sc, std::string_view id, const error& e);
   static bool integrity_failure(const error& e);

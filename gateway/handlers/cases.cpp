@@ -130,6 +130,12 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   };
   std::vector<opened_event> opened_events;
   opened_events.reserve(history.value().size());
+  // The case's key, looked up once for all its events (none once its text was shredded).
+  auto key = s_.privacy.key_of(case_id{id});
+  if (!key) {
+    log_unverified(*sc, id, key.error());
+    return done.fail(key.error());
+  }
   bool shredded = false;
   for (const auto& stored : history.value()) {
     auto logged = events::decode_stored_event(stored.stored_bytes, stored.location.position,
@@ -137,7 +143,7 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
     if (!logged) return done.fail(logged.error().to_error());
     auto ev = events::decode_case_event(logged.value());
     if (!ev) return done.fail(ev.error().to_error());
-    auto opened = open_personal(*sc, id, logged.value().env.event_id, ev.value());
+    auto opened = open_personal(*sc, id, key.value(), logged.value().env.event_id, ev.value());
     if (!opened) return done.fail(opened.error());
     shredded = shredded || !opened.value();
     opened_events.push_back({std::move(logged.value()), std::move(ev.value()), opened.value()});
