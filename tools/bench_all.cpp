@@ -220,6 +220,7 @@ int run_bench_all(const bench_all_options& o, std::ostream& out, std::ostream& e
     bench_reads_options ro;
     ro.cases = o.read_cases;
     ro.seed = o.read_seed;
+    ro.histories = o.read_histories;
     ro.duration = o.read_duration;
     ro.kafka = o.kafka;
     ro.dir = (dir / "reads").string();

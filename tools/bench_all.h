@@ -23,6 +23,7 @@ struct bench_all_options {
   std::chrono::seconds produce_duration{10};
   std::uint64_t read_cases{50'000};
   std::string read_seed{"writer"};  // bench_reads_options::seed
+  bool read_histories{false};       // bench_reads_options::histories
   std::chrono::seconds read_duration{5};
   // The reads' working-set rows (bench_reads_options::hot_share, hot_cases); 0: none.
   double read_hot_share{0.9};

@@ -140,7 +140,7 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     seeding.cases = ids.size();
     out << fmt::format("{}: reading the {} cases kept in {}\n", log, ids.size(), data.string());
   } else if (o.seed == "writer") {
-    auto seeded = seed_received_cases(so, o.cases, center);
+    auto seeded = seed_received_cases(so, o.cases, center, o.histories);
     if (!seeded) {
       err << "caseline bench reads: seeding on " << log << ": " << seeded.error().message() << "\n";
       return false;
@@ -148,13 +148,15 @@ bool run_on(const bench_reads_options& o, const std::string& log, const fs::path
     ids = std::move(seeded.value().ids);
     so.admin_token = seeded.value().admin_token;
     seeding.cases = ids.size();
+    seeding.commands = seeded.value().commands;
     seeding.seconds = seeded.value().seconds;
     seeding.settle_seconds = seeded.value().settle_seconds;
     out << fmt::format(
-        "{}: seeded {} cases through the server's writer (no HTTP) in {:.1f} s: {:.0f} cases/s "
-        "(10^6 at this rate: {:.1f} min); the store settled (flushes and compactions done) in "
-        "{:.1f} s\n",
-        log, seeding.cases, seeding.seconds, per_second(seeding.cases, seeding.seconds),
+        "{}: seeded {} cases ({} commands) through the server's writer (no HTTP) in {:.1f} s: "
+        "{:.0f} cases/s (10^6 at this rate: {:.1f} min); the store settled (flushes and "
+        "compactions done) in {:.1f} s\n",
+        log, seeding.cases, seeding.commands, seeding.seconds,
+        per_second(seeding.cases, seeding.seconds),
         minutes_for_a_million(seeding.cases, seeding.seconds), seeding.settle_seconds);
   }
   auto server = bench_server::start(so);

@@ -22,6 +22,9 @@ struct bench_reads_options {
   // serves (bench_seed.h: the same log and store, without HTTP, then the store settled), or
   // "post", through POST /v1/cases on `seed_connections` connections of the serving server.
   std::string seed{"writer"};
+  // With "writer": each case lives on after its receive as a center's archive holds it (about
+  // five events a case; bench_seed.h), instead of one event each.
+  bool histories{false};
   unsigned seed_connections{64};
   std::vector<unsigned> connections{1, 32};
   std::chrono::milliseconds duration{std::chrono::seconds(5)};  // per route and connection count
@@ -59,6 +62,7 @@ struct bench_reads_figures {
     std::string log;
     std::string how;  // bench_reads_options::seed
     std::uint64_t cases{0};
+    std::uint64_t commands{0};  // "writer": the commands submitted (histories: several a case)
     double seconds{0};
     double settle_seconds{0};  // "writer": settle_store after the seeding
     double resident_bytes{0};  // the server's RSS after the reads (/metrics); 0: not read

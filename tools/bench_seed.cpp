@@ -1,5 +1,7 @@
 #include "tools/bench_seed.h"
 
+#include <array>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -8,6 +10,8 @@
 #include <rocksdb/db.h>
 
 #include "events/errc.h"
+#include "projections/personal_data.h"
+#include "projections/registry_projection.h"
 #include "projections/retention.h"
 #include "projections/store.h"
 #include "tools/install_paths.h"
@@ -91,8 +95,143 @@ result<std::chrono::milliseconds> settle_store(projections::store& s,
   }
 }
 
+namespace {
+
+// What a seeded case's history is (seed_received_cases' `histories`), by its number n: the
+// shares a center's archive holds, its queues kept full enough to page through at any size.
+enum class shape { received, transferred, answered_at_once, closed };
+
+shape shape_of(std::uint64_t n) {
+  switch (n % 20) {
+    case 0:
+      return shape::received;  // 5 %: waiting to be classified (the to_classify queue)
+    case 1:
+      return shape::transferred;  // 5 %: at a unit, its reply due
+    case 2:
+    case 3:
+      return shape::answered_at_once;  // 10 %: answered on the call, archived (Art. 26)
+    default:
+      return shape::closed;  // 80 %: classified, transferred, replied, revisited, archived
+  }
+}
+
+constexpr std::array<const char*, 8> topics{"出租车", "网约车", "公交",     "长途客运",
+                                            "路面",   "收费",   "高速拥堵", "维修"};
+
+// Two handling units of `center`, registered through the registry's writer as PUT /v1/units does.
+result<std::vector<unit_id>> register_units(server_stack& s, const std::string& center) {
+  std::vector<unit_id> units;
+  for (const char* suffix : {"yg", "gl"}) {
+    core::unit_registered e{unit_id{center + "-bench-" + suffix},
+                            std::string("bench unit ") + suffix, center_code{center},
+                            core::unit_contact{"联系人", "13900000000", "", ""}};
+    if (auto sealed = s.privacy().seal(e); !sealed) return sealed.error();
+    auto put = s.registry().put(e, events::actor{"bench-admin", "admin", center, ""}, "bench-seed");
+    if (!put) return put.error();
+    units.push_back(e.unit);
+  }
+  return units;
+}
+
+// The commands that take the cases `ids` (numbered from `first`) from received to their shape,
+// one step of every case at a time, as a center's day would interleave them. Returns how many.
+result<std::uint64_t> live_histories(server_stack& s, const std::vector<std::string>& ids,
+                                     std::uint64_t first, const std::string& center,
+                                     const std::vector<unit_id>& units) {
+  const center_code c{center};
+  const core::actor agent{user_id{"bench-agent"}, core::role::agent, c, {}};
+  const core::actor visitor{user_id{"bench-revisit"}, core::role::revisit_officer, c, {}};
+  std::uint64_t commands = 0;
+  using maybe_request = std::optional<projections::command_request>;
+  // One step: the command for case n, or none when its history stops before it. The outcomes
+  // come back in the order of `ids`, an empty state for a case the step skipped.
+  const auto step = [&](const std::function<maybe_request(std::uint64_t n)>& command)
+      -> result<std::vector<projections::command_outcome>> {
+    std::vector<projections::command_request> requests;
+    std::vector<std::size_t> which;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto r = command(first + i);
+      if (!r) continue;
+      r->id = case_id{ids[i]};
+      r->correlation_id = "bench-seed";
+      requests.push_back(std::move(*r));
+      which.push_back(i);
+    }
+    commands += requests.size();
+    auto done = submit_all(s.writer(), std::move(requests));
+    if (!done) return done.error();
+    std::vector<projections::command_outcome> by_case(ids.size());
+    for (std::size_t k = 0; k < which.size(); ++k) by_case[which[k]] = std::move(done.value()[k]);
+    return by_case;
+  };
+  const auto unit_of = [&](std::uint64_t n) { return units[n / 20 % units.size()]; };
+  const auto as = [](core::command cmd, const core::actor& who) {
+    projections::command_request r;
+    r.cmd = std::move(cmd);
+    r.who = who;
+    return maybe_request(std::move(r));
+  };
+  auto answered = step([&](std::uint64_t n) {
+    switch (shape_of(n)) {
+      case shape::received:
+        return maybe_request();
+      case shape::answered_at_once:
+        return as(core::answer_immediately{"已答复来电人"}, agent);
+      default: {
+        const auto p = n % 100;
+        const auto cat = p < 40   ? core::category::complaint
+                         : p < 85 ? core::category::inquiry
+                                  : core::category::suggestion;
+        return as(
+            core::classify{
+                cat, static_cast<core::domain>(n % 6), {topics[n % topics.size()]}, false, ""},
+            agent);
+      }
+    }
+  });
+  if (!answered) return answered.error();
+  auto transferred = step([&](std::uint64_t n) {
+    const auto sh = shape_of(n);
+    return sh == shape::transferred || sh == shape::closed ? as(core::transfer{unit_of(n)}, agent)
+                                                           : maybe_request();
+  });
+  if (!transferred) return transferred.error();
+  auto replied = step([&](std::uint64_t n) {
+    if (shape_of(n) != shape::closed) return maybe_request();
+    const core::actor staff{user_id{"bench-staff"}, core::role::unit_staff, {}, unit_of(n)};
+    return as(
+        core::reply{"经核查，情况属实", "已约谈驾驶员并责令整改", "《道路运输条例》", n % 10 != 0},
+        staff);
+  });
+  if (!replied) return replied.error();
+  auto revisited = step([&](std::uint64_t n) {
+    // A complaint, and a matter the rules sample, is revisited after its reply or its immediate
+    // answer (Art. 23): the state after that step says which.
+    const auto sh = shape_of(n);
+    if (sh != shape::closed && sh != shape::answered_at_once) return maybe_request();
+    const auto& after = sh == shape::closed ? replied.value() : answered.value();
+    if (!after[n - first].state.revisit_required) return maybe_request();
+    const bool reached = n % 10 != 1;
+    return as(
+        core::revisit{
+            reached, reached ? std::optional(static_cast<core::satisfaction>(n % 3)) : std::nullopt,
+            std::nullopt, false, ""},
+        visitor);
+  });
+  if (!revisited) return revisited.error();
+  auto archived = step([&](std::uint64_t n) {
+    const auto sh = shape_of(n);
+    return sh == shape::closed || sh == shape::answered_at_once ? as(core::archive{}, agent)
+                                                                : maybe_request();
+  });
+  if (!archived) return archived.error();
+  return commands;
+}
+
+}  // namespace
+
 result<seeded_store> seed_received_cases(const bench_server_options& o, std::uint64_t cases,
-                                         const std::string& center) {
+                                         const std::string& center, bool histories) {
   auto stack = server_stack::open(bench_serve_options(o));
   if (!stack) return stack.error();
   auto& s = *stack.value();
@@ -104,6 +243,12 @@ result<seeded_store> seed_received_cases(const bench_server_options& o, std::uin
   if (seeded.admin_token.empty())
     return make_error(events::errc::unavailable, "the seeded server issued no bootstrap token");
   const core::actor agent{user_id{"bench-agent"}, core::role::agent, center_code{center}, {}};
+  std::vector<unit_id> units;
+  if (histories) {
+    auto registered = register_units(s, center);
+    if (!registered) return registered.error();
+    units = std::move(registered).value();
+  }
   seeded.ids.reserve(cases);
   const auto started = steady::now();
   // In chunks, so that the requests and their outcomes held at once stay small.
@@ -123,9 +268,17 @@ result<seeded_store> seed_received_cases(const bench_server_options& o, std::uin
       r.correlation_id = "bench-seed";
       receives.push_back(std::move(r));
     }
+    seeded.commands += receives.size();
     auto received = submit_all(s.writer(), std::move(receives));
     if (!received) return received.error();
     for (const auto& outcome : received.value()) seeded.ids.push_back(outcome.state.id());
+    if (histories) {
+      const std::vector<std::string> received_ids(
+          seeded.ids.begin() + static_cast<std::ptrdiff_t>(from), seeded.ids.end());
+      auto more = live_histories(s, received_ids, from, center, units);
+      if (!more) return more.error();
+      seeded.commands += more.value();
+    }
   }
   seeded.seconds = seconds_since(started);
   // stop() drains the writer and catches the projections up with the log; the store stays open

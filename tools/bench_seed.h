@@ -36,6 +36,7 @@ result<std::chrono::milliseconds> settle_store(projections::store& s,
 // What seed_received_cases did.
 struct seeded_store {
   std::vector<std::string> ids;  // the cases' ids, in the order they were received
+  std::uint64_t commands{0};     // the commands submitted, the receives included
   std::string admin_token;       // the bootstrap admin token, issued at the stack's first start
   double seconds{0};             // seeding, from the first command to the last answer
   double settle_seconds{0};      // settle_store after it
@@ -47,7 +48,14 @@ struct seeded_store {
 // through its writer (each with its own caller number and text), settles the store and stops the
 // server (a graceful stop: the store holds every acknowledged command). A bench_server started
 // on the same folder with `admin_token` serves them.
+//
+// With `histories`, each case then lives on as a center's archive holds it, by its number n
+// (20,000 at a time, each step for all of them before the next): 5 % stay received (the
+// to_classify queue), 5 % are classified and transferred to one of two units registered for the
+// purpose (their replies due), 10 % are answered on the call and archived, and 80 % are
+// classified, transferred, replied, revisited when the rules want it, and archived: about five
+// events a case. Without it, every case has its one receive event.
 result<seeded_store> seed_received_cases(const bench_server_options& o, std::uint64_t cases,
-                                         const std::string& center);
+                                         const std::string& center, bool histories = false);
 
 }  // namespace caseline::tools

@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   reads_cmd->add_option("--seed-connections", reads.seed_connections, "with --seed post")
       ->capture_default_str();
+  reads_cmd->add_flag("--histories", reads.histories,
+                      "with --seed writer: each case lives on after its receive as an archive "
+                      "holds it (about five events a case) instead of one event");
   reads_cmd->add_option("--connections", reads.connections, "connection counts")
       ->delimiter(',')
       ->capture_default_str();
@@ -306,6 +309,8 @@ int main(int argc, char** argv) {
   all_cmd->add_option("--cases", all.read_cases, "cases in the store for the reads (10^5, 10^6)")
       ->capture_default_str();
   all_cmd->add_option("--read-seconds", all_read_seconds)->capture_default_str();
+  all_cmd->add_flag("--read-histories", all.read_histories,
+                    "the reads' cases with their histories (bench reads --histories)");
   all_cmd->add_option("--read-seed", all.read_seed, "how the reads' cases are seeded (bench reads)")
       ->check(CLI::IsMember({"writer", "post"}))
       ->capture_default_str();

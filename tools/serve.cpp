@@ -215,6 +215,7 @@ projections::case_writer& server_stack::writer() { return *parts_->writer; }
 projections::key_store& server_stack::keys() { return *parts_->keys; }
 projections::blob_store& server_stack::blobs() { return *parts_->blobs; }
 projections::personal_data& server_stack::privacy() { return *parts_->privacy; }
+projections::registry_writer& server_stack::registry() { return *parts_->registry_writer; }
 projections::token_writer& server_stack::tokens() { return *parts_->token_writer; }
 const core::retention_policy& server_stack::retention() const { return parts_->retention; }
 

@@ -28,6 +28,7 @@ class key_store;
 class blob_store;
 class personal_data;
 class token_writer;
+class registry_writer;
 }  // namespace caseline::projections
 
 namespace caseline::tools {
@@ -120,6 +121,7 @@ class server_stack {
   projections::key_store& keys();
   projections::blob_store& blobs();
   projections::personal_data& privacy();
+  projections::registry_writer& registry();
   projections::token_writer& tokens();
   const core::retention_policy& retention() const;
   // Issues a bearer token through the running stack's log (tests, demos). The secret is returned

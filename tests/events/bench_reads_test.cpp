@@ -18,6 +18,8 @@
 
 #include <doctest/doctest.h>
 
+#include "projections/case_projection.h"
+#include "projections/store.h"
 #include "tests/events/kafka_test_support.h"
 #include "tests/support/eventually.h"
 #include "tests/support/process.h"
@@ -25,6 +27,7 @@
 #include "tools/admin_client.h"
 #include "tools/bench_all.h"
 #include "tools/bench_ingest.h"
+#include "tools/bench_seed.h"
 #include "tools/bench_server.h"
 
 using namespace caseline;
@@ -78,6 +81,57 @@ TEST_CASE("bench reads seeds each log's server through its writer and drives eve
   CHECK(out.str().find("kafka: reminders written during the reads: 0\n") != std::string::npos);
   CHECK(err.str().find("did not settle") == std::string::npos);
   CHECK(out.str().find("http layer only, 1 conn.") != std::string::npos);
+}
+
+TEST_CASE("the writer's seed gives each case the history of its share of the archive") {
+  test::temp_dir dir;
+  tools::bench_server_options so;
+  so.data_dir = dir.sub("seeded");
+  so.partitions = 2;
+  so.calendar_file = test::source_dir() + "/core/data/cn-workdays.txt";
+  constexpr std::uint64_t cases = 60;
+  auto seeded = tools::seed_received_cases(so, cases, "410100", true);
+  REQUIRE_MESSAGE(seeded, seeded.error().message());
+  REQUIRE(seeded.value().ids.size() == cases);
+  auto st = projections::store::open(so.data_dir + "/store");
+  REQUIRE_MESSAGE(st, st.error().message());
+  projections::case_reader reader(*st.value());
+  std::uint64_t events = 0;
+  for (std::uint64_t n = 0; n < cases; ++n) {
+    const case_id id{seeded.value().ids[n]};
+    auto row = reader.get(id);
+    REQUIRE(row);
+    REQUIRE(row.value().has_value());
+    auto history = reader.history(id);
+    REQUIRE(history);
+    const auto status = row.value()->state.status;
+    const auto size = history.value().size();
+    events += size;
+    INFO("case ", n, " ", core::to_string(status), " ", size, " events");
+    switch (n % 20) {
+      case 0:  // received only
+        CHECK(status == core::case_status::received);
+        CHECK(size == 1);
+        break;
+      case 1:  // classified and transferred, the reply due
+        CHECK(status == core::case_status::transferred);
+        CHECK(size == 3);
+        break;
+      case 2:
+      case 3:  // answered on the call, revisited when sampled, archived
+        CHECK(status == core::case_status::archived);
+        CHECK(size >= 3);
+        CHECK(size <= 4);
+        break;
+      default:  // classified, transferred, replied, revisited when the rules want it, archived
+        CHECK(status == core::case_status::archived);
+        CHECK(size >= 5);
+        CHECK(size <= 6);
+    }
+  }
+  // One command a step, each deciding one event: the commands are the events.
+  CHECK(seeded.value().commands == events);
+  CHECK(events > 4 * cases);
 }
 
 TEST_CASE("bench reads draws its working set's reads from the cases seeded last") {
