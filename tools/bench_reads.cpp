@@ -331,6 +331,11 @@ int run_bench_reads(const bench_reads_options& o, std::ostream& out, std::ostrea
     err << "caseline bench reads: --hot-share is 0-1, --hot-cases at least 1\n";
     return 2;
   }
+  if (o.histories && o.seed != "writer") {
+    err << "caseline bench reads: --histories seeds through the server's writer: it needs "
+           "--seed writer\n";
+    return 2;
+  }
   if (o.reuse && o.dir.empty()) {
     err << "caseline bench reads: --reuse needs --dir\n";
     return 2;

@@ -134,6 +134,18 @@ TEST_CASE("the writer's seed gives each case the history of its share of the arc
   CHECK(events > 4 * cases);
 }
 
+TEST_CASE("bench reads refuses histories it cannot seed, before it starts anything") {
+  tools::bench_reads_options o;
+  o.histories = true;
+  o.seed = "post";  // the histories go through the writer; POST /v1/cases seeds receives only
+  std::ostringstream out, err;
+  CHECK(tools::run_bench_reads(o, out, err, nullptr) == 2);
+  CHECK(err.str() ==
+        "caseline bench reads: --histories seeds through the server's writer: it needs --seed "
+        "writer\n");
+  CHECK(out.str().empty());
+}
+
 TEST_CASE("bench reads draws its working set's reads from the cases seeded last") {
   constexpr std::size_t n = 1000;
   constexpr std::uint64_t draws = 100'000;
