@@ -755,10 +755,11 @@ result<std::unique_ptr<event_log>> open_embedded_log(const embedded_log_options&
     // Records are appended in offset order and read back mostly while recent (the runner's
     // tail): a modest memtable is enough. The default family holds the partition count only;
     // the journal keeps its small one (journal_options).
+    constexpr auto none = storage::memory_budget::filter::none;
     options.memory->apply(db_options);
-    options.memory->apply(cfs[0].options, std::size_t{1} << 20, false);
-    options.memory->apply(cfs[1].options, std::size_t{16} << 20, false);
-    options.memory->apply(cfs[2].options, cfs[2].options.write_buffer_size, false);
+    options.memory->apply(cfs[0].options, std::size_t{1} << 20, none);
+    options.memory->apply(cfs[1].options, std::size_t{16} << 20, none);
+    options.memory->apply(cfs[2].options, cfs[2].options.write_buffer_size, none);
   }
   embedded_layout::tune_records_family(cfs[1].options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -174,7 +174,7 @@ result<void> case_reader::for_each(
 result<std::vector<history_event>> case_reader::history(const case_id& id) const {
   std::vector<history_event> out;
   auto r = storage::scan(
-      store_.db(), store_.cf(family::case_events), {keys::case_history::prefix(id()), {}, {}},
+      store_.db(), store_.cf(family::case_events), {keys::case_history::prefix(id()), {}, {}, true},
       "read case events", [&](std::string_view, std::string_view v) -> result<storage::scan_step> {
         // A location alone is the layout before the events were kept: the store needs a rebuild.
         if (v.size() <= location_size)
@@ -187,6 +187,23 @@ result<std::vector<history_event>> case_reader::history(const case_id& id) const
         return storage::scan_step::next;
       });
   if (!r) return r.error();
+  return out;
+}
+
+result<decoded_history> decode_history(const case_id& id,
+                                       const std::vector<history_event>& history) {
+  decoded_history out;
+  out.events.reserve(history.size());
+  out.folded.id = id;
+  for (const auto& stored : history) {
+    auto logged = events::decode_stored_event(stored.stored_bytes, stored.location.position,
+                                              stored.location.index);
+    if (!logged) return logged.error().to_error();
+    auto ev = events::decode_case_event(logged.value());
+    if (!ev) return ev.error().to_error();
+    out.folded = core::evolve(std::move(out.folded), ev.value(), logged.value().env.recorded_at);
+    out.events.push_back({std::move(logged.value().env), std::move(ev.value())});
+  }
   return out;
 }
 

@@ -71,6 +71,22 @@ class case_reader {
   store& store_;
 };
 
+// A case's history decoded: each event's envelope and body (its personal fields sealed, as
+// stored), and the case they fold to from an empty state by core::evolve, as
+// case_projection::apply folds the case's row from the same events in the same order: the row's
+// state, without reading the row.
+struct decoded_history {
+  struct item {
+    events::envelope env;
+    core::event event;
+  };
+  std::vector<item> events;
+  core::case_state folded;
+};
+// Fails with the first event that does not decode (events::errc::corrupt_record).
+result<decoded_history> decode_history(const case_id& id,
+                                       const std::vector<history_event>& history);
+
 // Case ids: "<center>-<YYYYMMDD>-<sequence, at least 6 digits>".
 std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence);
 // The "<center>-<YYYYMMDD>" prefix and the sequence of a case id, if it has that form.

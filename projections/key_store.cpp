@@ -137,7 +137,8 @@ result<std::unique_ptr<key_store>> key_store::open(const std::string& dir,
   if (budget) {
     // A key is read by case id: a Bloom filter spares the files for a case without a key.
     budget->apply(static_cast<rocksdb::DBOptions&>(options));
-    budget->apply(static_cast<rocksdb::ColumnFamilyOptions&>(options), std::size_t{8} << 20, true);
+    budget->apply(static_cast<rocksdb::ColumnFamilyOptions&>(options), std::size_t{8} << 20,
+                  storage::memory_budget::filter::whole_keys);
   }
   storage::use_info_log(options, dir);
   rocksdb::DB* db = nullptr;

@@ -275,8 +275,10 @@ result<std::vector<store_difference>> compare_stores(const named_store& a, const
           {fam, "", ca == nullptr ? "family missing in " + a.name : "family missing in " + b.name});
       continue;
     }
-    std::unique_ptr<rocksdb::Iterator> ia(a.db.db().NewIterator(rocksdb::ReadOptions(), ca));
-    std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(rocksdb::ReadOptions(), cb));
+    rocksdb::ReadOptions in_order;
+    in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
+    std::unique_ptr<rocksdb::Iterator> ia(a.db.db().NewIterator(in_order, ca));
+    std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(in_order, cb));
     ia->SeekToFirst();
     ib->SeekToFirst();
     const auto skip_no_rows = [&fam](rocksdb::Iterator& it) {

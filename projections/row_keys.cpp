@@ -94,6 +94,14 @@ std::optional<case_row> case_row::decode(std::string_view key) {
 
 std::string case_history::prefix(std::string_view case_id) { return case_row::encode(case_id); }
 
+std::optional<std::string_view> case_history::prefix_of(std::string_view key) {
+  const auto day_end = key.find('\0');
+  if (day_end == std::string_view::npos) return std::nullopt;
+  const auto id_end = key.find('\0', day_end + 1);
+  if (id_end == std::string_view::npos) return std::nullopt;
+  return key.substr(0, id_end + 1);
+}
+
 std::string case_history::encode() const {
   return key_builder().field(received_day(case_id)).field(case_id).be64(sequence).str();
 }

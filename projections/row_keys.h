@@ -48,6 +48,11 @@ struct case_history {
 
   // day\0 case id\0 (the case's key in `cases`): every row of one case.
   static std::string prefix(std::string_view case_id);
+  // The prefix of a key of the family: its bytes up to and including the second zero byte, the
+  // same as prefix(case id) for a row's key; none for a key without two. The family's prefix
+  // filters hold these (store.cpp), so that reading one case's rows searches only the files
+  // that hold some.
+  static std::optional<std::string_view> prefix_of(std::string_view key);
   std::string encode() const;
   static std::optional<case_history> decode(std::string_view key);
 };

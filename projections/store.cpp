@@ -6,6 +6,7 @@
 #include <optional>
 
 #include <rocksdb/db.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "projections/rebuild.h"
+#include "projections/row_keys.h"
 #include "projections/store_memory.h"
 #include "projections/token_store.h"
 
@@ -49,6 +51,22 @@ bool read_by_key(family f) {
       return false;
   }
 }
+
+// A case_events key's prefix for the family's prefix filters: the case's rows
+// (keys::case_history::prefix_of). The name is kept in every table written with it, and a table
+// whose name differs is read without its prefix filter: a change of what it extracts takes a
+// new name.
+class case_history_prefixes final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "caseline.case_history_prefix.1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const auto p = keys::case_history::prefix_of(key.ToStringView());
+    return p ? rocksdb::Slice(p->data(), p->size()) : key;
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return keys::case_history::prefix_of(key.ToStringView()).has_value();
+  }
+};
 
 // The layout of the log-derived rows (the key layouts of row_keys.h and the values of store.h),
 // kept in the default column family, which no projection writes. 1: the stores from before it
@@ -101,7 +119,9 @@ result<void> upgrade_layout(rocksdb::DB& db,
     for (const auto& name : log_derived_families()) {
       const auto* f = std::find(std::begin(family_names), std::end(family_names), name);
       auto* cf = handles[static_cast<std::size_t>(f - std::begin(family_names)) + 1];
-      std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+      rocksdb::ReadOptions in_order;
+      in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
+      std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(in_order, cf));
       it->SeekToLast();
       if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read " + name);
       if (!it->Valid()) continue;
@@ -152,19 +172,23 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   options.create_missing_column_families = true;
   rocksdb::ColumnFamilyOptions family_options;
   rocksdb::ColumnFamilyOptions point_read_options;
+  // A case's history is read as one prefix (case_reader::history).
+  rocksdb::ColumnFamilyOptions history_options;
+  history_options.prefix_extractor = std::make_shared<case_history_prefixes>();
+  const family_options_by_reads by_reads{family_options, point_read_options, history_options};
   if (budget && mode == open_mode::normal)
-    apply_store_memory(*budget, normal_store_memory.family_write_buffer, options, family_options,
-                       point_read_options);
+    apply_store_memory(*budget, normal_store_memory.family_write_buffer, options, by_reads);
   else
     apply_store_memory(mode == open_mode::bulk ? bulk_store_memory : normal_store_memory, options,
-                       family_options, point_read_options);
+                       by_reads);
   if (mode == open_mode::bulk) {
     // Writes without the WAL are consistent across families only if they are flushed together.
     options.atomic_flush = true;
     // The close after a replay's last flush has nothing left to write; after a crash or a
     // failed replay, what was not flushed is replayed again from the stored offsets.
     options.avoid_flush_during_shutdown = true;
-    for (auto* f : {&family_options, &point_read_options}) f->max_write_buffer_number = 4;
+    for (auto* f : {&family_options, &point_read_options, &history_options})
+      f->max_write_buffer_number = 4;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
       {rocksdb::kDefaultColumnFamilyName, family_options}};
@@ -174,6 +198,7 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   for (std::size_t i = 0; i < std::size(family_names); ++i) {
     const auto f = static_cast<family>(i);
     cfs.emplace_back(family_names[i], f == family::report_counters ? counter_options
+                                      : f == family::case_events   ? history_options
                                       : read_by_key(f)             ? point_read_options
                                                                    : family_options);
   }

@@ -34,17 +34,24 @@ inline constexpr store_memory normal_store_memory{std::size_t{192} << 20, std::s
 inline constexpr store_memory bulk_store_memory{std::size_t{768} << 20, std::size_t{512} << 20,
                                                 std::size_t{256} << 20};
 
+// The options of the store's families by how they are read.
+struct family_options_by_reads {
+  rocksdb::ColumnFamilyOptions& scanned;
+  // Read a key at a time: a Bloom filter of whole keys, so that a read of a row that is not
+  // there (every new case, in a rebuild) costs no search of the store's files.
+  rocksdb::ColumnFamilyOptions& point_reads;
+  // Read a prefix at a time (its `prefix_extractor` set by the caller): a Bloom filter of the
+  // prefixes, so that a scan of one searches only the files that hold it.
+  rocksdb::ColumnFamilyOptions& prefix_reads;
+};
+
 // Sets the options of the store's database and of its families to share one cache and one write
-// buffer manager sized by `m`. Families read a key at a time (`point_reads`) also get a Bloom
-// filter, so that a read of a row that is not there (every new case, in a rebuild) costs no
-// search of the store's files.
+// buffer manager sized by `m`.
 void apply_store_memory(const store_memory& m, rocksdb::DBOptions& db,
-                        rocksdb::ColumnFamilyOptions& scanned,
-                        rocksdb::ColumnFamilyOptions& point_reads);
+                        const family_options_by_reads& families);
 // The same within a budget shared with the process's other databases (a server's: serve.h,
 // store_options::memory_mib): the store's families flush at `family_write_buffer` bytes.
 void apply_store_memory(const storage::memory_budget& budget, std::size_t family_write_buffer,
-                        rocksdb::DBOptions& db, rocksdb::ColumnFamilyOptions& scanned,
-                        rocksdb::ColumnFamilyOptions& point_reads);
+                        rocksdb::DBOptions& db, const family_options_by_reads& families);
 
 }  // namespace caseline::projections

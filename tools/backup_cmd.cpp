@@ -148,9 +148,11 @@ result<void> copy_database(const fs::path& from, const fs::path& to) {
   };
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;  // flushed below, before the database is closed
+  rocksdb::ReadOptions in_order;
+  in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
   for (std::size_t i = 0; i < handles.size() && s.ok(); ++i) {
     std::unique_ptr<rocksdb::Iterator> it(
-        src.value()->db().NewIterator(rocksdb::ReadOptions(), src.value()->handles()[i]));
+        src.value()->db().NewIterator(in_order, src.value()->handles()[i]));
     rocksdb::WriteBatch batch;
     for (it->SeekToFirst(); it->Valid() && s.ok(); it->Next()) {
       batch.Put(handles[i], it->key(), it->value());

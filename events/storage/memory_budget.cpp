@@ -19,7 +19,7 @@ void memory_budget::apply(rocksdb::DBOptions& db) const {
 }
 
 void memory_budget::apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer,
-                          bool bloom) const {
+                          filter f) const {
   family.write_buffer_size = write_buffer;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache_;
@@ -35,13 +35,15 @@ void memory_budget::apply(rocksdb::ColumnFamilyOptions& family, std::size_t writ
   t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   t.metadata_block_size = 4096;
   t.pin_top_level_index_and_filter = true;
-  if (bloom) {
+  if (f != filter::none) {
     t.partition_filters = true;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Prefixes alone: no key of the family is read whole.
+    t.whole_key_filtering = f == filter::whole_keys;
     // The memtables too: a read that misses would otherwise walk a skip list of up to
     // `write_buffer` bytes of keys before it looks at the files (2 % of it, in its arena).
     family.memtable_prefix_bloom_size_ratio = 0.02;
-    family.memtable_whole_key_filtering = true;
+    family.memtable_whole_key_filtering = f == filter::whole_keys;
   }
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
 }

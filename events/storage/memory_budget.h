@@ -33,12 +33,18 @@ class memory_budget {
 
   // A database under the budget: its memtables are charged to the shared cache.
   void apply(rocksdb::DBOptions& db) const;
+  // What a family's Bloom filters (10 bits an entry, in its tables and in its memtable) hold:
+  // none; its whole keys, so that a read of a key that is not there costs no search of the files
+  // (families read a key at a time); or the prefixes of its keys by the family's
+  // `prefix_extractor`, which the caller sets, so that a scan of one prefix searches only the
+  // files that hold it (families read a prefix at a time).
+  enum class filter { none, whole_keys, prefixes };
+
   // A family under the budget: memtables of `write_buffer` bytes before a flush, its tables read
   // through the shared cache with their index and filter blocks in it (those of level 0 pinned),
   // partitioned in blocks of 4 KiB under a pinned top level, so that a large table's are cached;
-  // with `bloom`, a Bloom filter (10 bits a key) in its tables and in its memtable, so that a
-  // read of a key that is not there costs no search of the files (families read a key at a time).
-  void apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer, bool bloom) const;
+  // Bloom filters as `f` says.
+  void apply(rocksdb::ColumnFamilyOptions& family, std::size_t write_buffer, filter f) const;
 
  private:
   std::size_t cache_bytes_;

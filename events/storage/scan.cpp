@@ -1,6 +1,8 @@
 #include "events/storage/scan.h"
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include <rocksdb/db.h>
 
@@ -8,9 +10,31 @@
 
 namespace caseline::storage {
 
+namespace {
+
+// The least key above every key that starts with `prefix`, or empty when there is none (an
+// empty prefix, or one of 0xff bytes only).
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+}  // namespace
+
 result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_range& range,
                   const std::string& what, const row_visitor& visit) {
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  std::string upper = prefix_end(range.prefix);
+  if (!range.until.empty() && (upper.empty() || range.until < upper)) upper = range.until;
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
+  // A family with a prefix extractor is read in key order across prefixes, but for a scan of
+  // one extracted prefix, which may use the prefix filters.
+  options.total_order_seek = !range.extracted_prefix;
+  options.prefix_same_as_start = range.extracted_prefix;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options, cf));
   const rocksdb::Slice prefix(range.prefix);
   for (it->Seek(range.from.empty() ? range.prefix : range.from);
        it->Valid() && it->key().starts_with(prefix); it->Next()) {

@@ -17,6 +17,10 @@ struct key_range {
   std::string prefix;
   std::string from;
   std::string until;
+  // The prefix is one the family's prefix extractor gives (its keys' part that the family's
+  // prefix filters hold: store.cpp): the scan skips the files whose filter rules it out. Only
+  // for such a prefix: a shorter or longer one could miss rows.
+  bool extracted_prefix = false;
 };
 
 enum class scan_step { next, stop };
@@ -28,6 +32,7 @@ using row_visitor = std::function<result<scan_step>(std::string_view key, std::s
 // Visits the rows of `range` in `cf` until the range ends, `visit` stops or fails. Then the
 // iterator's own status is checked: a read error is returned (from_rocksdb(status, what)), never
 // taken for the end of the range. Thread-safe as RocksDB reads are; sees one implicit snapshot.
+// The range's end bounds RocksDB's iterator too, so that it reads no block and no file past it.
 result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_range& range,
                   const std::string& what, const row_visitor& visit);
 

@@ -128,6 +128,13 @@ TEST_CASE("a prefix scan visits its prefix's rows in order and stops at the pref
     CHECK(keys_of(*t.db, {p, seq_key(2), seq_key(300)}) ==
           std::vector<std::string>{seq_key(2), seq_key(256)});
   }
+  SUBCASE("a bound past the prefix's end is the prefix's end") {
+    CHECK(keys_of(*t.db, {p, seq_key(256), "case-2"}) ==
+          std::vector<std::string>{seq_key(256), seq_key(300)});
+  }
+  SUBCASE("a prefix that ends in 0xff bytes") {
+    CHECK(keys_of(*t.db, {"case-0\xff", {}, {}}) == std::vector<std::string>{"case-0\xff"});
+  }
   SUBCASE("an empty prefix is the whole family") { CHECK(keys_of(*t.db, {}).size() == 8); }
   SUBCASE("the visitor stops it") {
     std::vector<std::string> seen;
@@ -218,7 +225,7 @@ TEST_CASE("under the memory budget a large table's index and filter stay cached 
   budget.apply(options);
   // Memtables of 1 MiB: an empty one's arena is charged to the cache as one 256 KiB entry. Of
   // 8 MiB, it would be four, and two in one shard leave no room for any block there.
-  budget.apply(options, 1 << 20, /*bloom=*/true);
+  budget.apply(options, 1 << 20, memory_budget::filter::whole_keys);
   rocksdb::DB* raw = nullptr;
   const auto opened = rocksdb::DB::Open(options, dir.path().string(), &raw);
   REQUIRE_MESSAGE(opened.ok(), opened.ToString());

@@ -108,8 +108,9 @@ TEST_CASE("the intake commands: answer, not-accept (wire name already_in_proceed
   r = srv.post("/v1/cases/" + id + "/return", R"({"reasons":"not ours"})", own.at("unit"));
   REQUIRE(r.status == 200);
   CHECK(str(r.json(), "status") == "returned");
-  // The unit no longer sees a case it returned.
+  // The unit no longer sees a case it returned, nor its history.
   CHECK(srv.get("/v1/cases/" + id, own.at("unit")).status == 404);
+  CHECK(srv.get("/v1/cases/" + id + "/events", own.at("unit")).status == 404);
 }
 
 TEST_CASE("Art. 32 — a late return is refused to the unit and accepted by a shift lead with a reason") {

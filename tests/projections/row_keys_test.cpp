@@ -75,6 +75,19 @@ TEST_CASE("each key family keeps its stored bytes and reads back what it encoded
         case_history::decode("20240105\0"
                              "410100-20240105-000001\0\0\x01"s));
     CHECK_FALSE(case_history::decode("no separator"));
+    // The prefix the family's filters hold is the case's, whatever the sequence's bytes.
+    for (const std::uint64_t seq :
+         {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{256}, ~std::uint64_t{0}})
+      for (const std::string id : {"410100-20240105-000001", "c-1", ""}) {
+        const std::string key = case_history{id, seq}.encode();
+        const auto p = case_history::prefix_of(key);
+        REQUIRE(p);
+        CHECK(*p == case_history::prefix(id));
+      }
+    const std::string prefix = case_history::prefix("c-1");
+    CHECK(case_history::prefix_of(prefix) == prefix);
+    CHECK_FALSE(case_history::prefix_of("20240105\0no second zero"s));
+    CHECK_FALSE(case_history::prefix_of("no separator"));
   }
   SUBCASE("retention: case id, sequence") {
     const case_sequence k{"ZZ-20240105-000001", 256};
