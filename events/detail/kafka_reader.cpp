@@ -32,7 +32,9 @@ void log_slow(const char* what, partition_id p, clock::time_point started, const
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
   const auto lvl = took >= 1000 ? spdlog::level::warn : spdlog::level::debug;
-  if (!spdlog::should_log(lvl)) return;
+  // A lane's call may end while the process exits (its reader gone, the lane detached).
+  const exit_log_guard guard;
+  if (!guard || !spdlog::should_log(lvl)) return;
   spdlog::log(lvl, "{}",
               log_line(what, {{"partition", p()}, {"took_ms", took}, {"outcome", outcome}}));
 }

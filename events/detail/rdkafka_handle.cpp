@@ -1,6 +1,7 @@
 #include "events/detail/rdkafka_handle.h"
 
 #include <climits>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
@@ -58,7 +59,33 @@ std::string describe(std::string_view what, const char* name, const char* text) 
   return detail;
 }
 
+// The gate of exit_log_guard. Never destroyed: threads may pass it while static destruction
+// runs.
+struct exit_gate {
+  std::shared_mutex mu;
+  bool closed{false};  // guarded by mu
+};
+
+exit_gate& gate() {
+  static exit_gate* const g = [] {
+    // spdlog's registry is built first, so that it is destroyed after the handler has run
+    // (atexit handlers and static destructors run in the reverse order of their registration).
+    (void)spdlog::default_logger_raw();
+    auto* made = new exit_gate;  // NOLINT(cppcoreguidelines-owning-memory): never destroyed
+    std::atexit(&close_exit_log_guards);
+    return made;
+  }();
+  return *g;
+}
+
 }  // namespace
+
+exit_log_guard::exit_log_guard() : lock_(gate().mu), open_(!gate().closed) {}
+
+void close_exit_log_guards() {
+  std::unique_lock lk(gate().mu);
+  gate().closed = true;
+}
 
 void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   // syslog levels: 0-3 error, 4 warning, 5-6 notice and info, 7 debug.
@@ -66,6 +93,8 @@ void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const 
                    : level == 4 ? spdlog::level::warn
                    : level <= 6 ? spdlog::level::info
                                 : spdlog::level::debug;
+  const exit_log_guard guard;
+  if (!guard) return;
   // librdkafka's messages name brokers, topics and errors, never a record's key or value.
   spdlog::log(lvl, "{}",
               log_line("librdkafka", {{"client", rk ? rd_kafka_name(rk) : ""},
@@ -90,6 +119,7 @@ error translate(const rd_kafka_error_t* err, std::string_view what) {
 }
 
 result<conf_ptr> make_conf(const properties& props) {
+  (void)gate();  // its exit handler registered before any client can log
   conf_ptr conf{rd_kafka_conf_new()};
   rd_kafka_conf_set_log_cb(conf.get(), &log_to_spdlog);
   char errstr[512];

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -58,8 +60,30 @@ error translate(rd_kafka_resp_err_t err, std::string_view what);
 error translate(const rd_kafka_error_t* err, std::string_view what);
 
 // librdkafka's log callback: each line goes to spdlog as one JSON object (log_line), never to
-// stderr as librdkafka's own text. make_conf installs it on every client.
+// stderr as librdkafka's own text. make_conf installs it on every client. Written under an
+// exit_log_guard.
 void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message);
+
+// Held while a thread that may outlive main writes a log line: librdkafka's own threads, and a
+// reader lane whose call outlived its reader (kafka_reader.h), which closes its consumer when
+// that call ends, maybe while the process exits. Once exit begins, static destruction frees
+// spdlog's loggers: a line written then would use them freed. So the guard is false from the
+// moment the process exits (an atexit handler, registered after spdlog's registry is built, so
+// run before it is destroyed, closes it and waits for the lines being written); the line is
+// then dropped. Cheap: a shared lock.
+class exit_log_guard {
+ public:
+  exit_log_guard();
+  explicit operator bool() const { return open_; }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+  bool open_;
+};
+
+// What the atexit handler does: no line is written through an exit_log_guard after it returns.
+// For the exit handler and tests only.
+void close_exit_log_guards();
 
 // A configuration holding `props` in order (and logging through log_to_spdlog); a property librdkafka refuses is `bad_config`
 // naming it.

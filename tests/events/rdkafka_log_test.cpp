@@ -54,3 +54,24 @@ TEST_CASE("librdkafka's log lines reach the logger as JSON objects") {
   }
   CHECK(count > 0);
 }
+
+// Last in this file: no client of this process logs after it.
+TEST_CASE("once the process exits, no log line is written from a client's thread") {
+  // A Kafka reader's lane whose call outlived the reader closes its consumer when that call
+  // ends, maybe while the process exits and spdlog's loggers are being freed: an exit handler
+  // then closes the guards (close_exit_log_guards), and librdkafka's lines are dropped.
+  std::ostringstream captured;
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  detail::log_to_spdlog(nullptr, 3, "TEST", "while running");
+  CHECK(static_cast<bool>(detail::exit_log_guard{}));
+  detail::close_exit_log_guards();
+  detail::log_to_spdlog(nullptr, 3, "TEST", "while exiting");
+  CHECK_FALSE(static_cast<bool>(detail::exit_log_guard{}));
+  logger->flush();
+  spdlog::set_default_logger(previous);
+  CHECK(captured.str().find("while running") != std::string::npos);
+  CHECK(captured.str().find("while exiting") == std::string::npos);
+}
