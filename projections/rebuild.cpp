@@ -13,6 +13,7 @@
 #include "events/record.h"
 #include "events/storage/counter_merge.h"
 #include "events/storage/key.h"
+#include "events/storage/key_order.h"
 #include "events/storage/scan.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
@@ -275,10 +276,8 @@ result<std::vector<store_difference>> compare_stores(const named_store& a, const
           {fam, "", ca == nullptr ? "family missing in " + a.name : "family missing in " + b.name});
       continue;
     }
-    rocksdb::ReadOptions in_order;
-    in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
-    std::unique_ptr<rocksdb::Iterator> ia(a.db.db().NewIterator(in_order, ca));
-    std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(in_order, cb));
+    std::unique_ptr<rocksdb::Iterator> ia(a.db.db().NewIterator(storage::in_key_order(), ca));
+    std::unique_ptr<rocksdb::Iterator> ib(b.db.db().NewIterator(storage::in_key_order(), cb));
     ia->SeekToFirst();
     ib->SeekToFirst();
     const auto skip_no_rows = [&fam](rocksdb::Iterator& it) {

@@ -15,6 +15,7 @@
 #include "events/storage/counter_merge.h"
 #include "events/storage/info_log.h"
 #include "events/storage/key.h"
+#include "events/storage/key_order.h"
 #include "events/storage/scan.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
@@ -119,9 +120,7 @@ result<void> upgrade_layout(rocksdb::DB& db,
     for (const auto& name : log_derived_families()) {
       const auto* f = std::find(std::begin(family_names), std::end(family_names), name);
       auto* cf = handles[static_cast<std::size_t>(f - std::begin(family_names)) + 1];
-      rocksdb::ReadOptions in_order;
-      in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
-      std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(in_order, cf));
+      std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(storage::in_key_order(), cf));
       it->SeekToLast();
       if (!it->status().ok()) return storage::from_rocksdb(it->status(), "read " + name);
       if (!it->Valid()) continue;

@@ -20,6 +20,7 @@
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/storage/info_log.h"
+#include "events/storage/key_order.h"
 #include "events/storage/secondary.h"
 #include "events/storage/status.h"
 #include "gateway/json_text.h"
@@ -148,11 +149,9 @@ result<void> copy_database(const fs::path& from, const fs::path& to) {
   };
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;  // flushed below, before the database is closed
-  rocksdb::ReadOptions in_order;
-  in_order.total_order_seek = true;  // across prefixes, in a family with a prefix extractor
   for (std::size_t i = 0; i < handles.size() && s.ok(); ++i) {
     std::unique_ptr<rocksdb::Iterator> it(
-        src.value()->db().NewIterator(in_order, src.value()->handles()[i]));
+        src.value()->db().NewIterator(storage::in_key_order(), src.value()->handles()[i]));
     rocksdb::WriteBatch batch;
     for (it->SeekToFirst(); it->Valid() && s.ok(); it->Next()) {
       batch.Put(handles[i], it->key(), it->value());

@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 
+#include "events/storage/key_order.h"
 #include "events/storage/status.h"
 
 namespace caseline::storage {
@@ -28,12 +29,13 @@ result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_ra
   std::string upper = prefix_end(range.prefix);
   if (!range.until.empty() && (upper.empty() || range.until < upper)) upper = range.until;
   const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions options;
+  rocksdb::ReadOptions options = in_key_order();
   if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
-  // A family with a prefix extractor is read in key order across prefixes, but for a scan of
-  // one extracted prefix, which may use the prefix filters.
-  options.total_order_seek = !range.extracted_prefix;
-  options.prefix_same_as_start = range.extracted_prefix;
+  // A scan of one extracted prefix may use the family's prefix filters.
+  if (range.extracted_prefix) {
+    options.total_order_seek = false;
+    options.prefix_same_as_start = true;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options, cf));
   const rocksdb::Slice prefix(range.prefix);
   for (it->Seek(range.from.empty() ? range.prefix : range.from);
