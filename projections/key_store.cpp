@@ -323,7 +323,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
   {
     std::lock_guard lk(mu_);
     if (auto cached = cache_.find(id())) return cached;
-    generation = applied_generation_;
+    generation = changed_generation_;
   }
   std::string wrapped;
   auto s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
@@ -337,7 +337,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
           "the key of case " + id() + " is not known here yet: " + r.error().message());
     {
       std::lock_guard lk(mu_);
-      generation = applied_generation_;
+      generation = changed_generation_;
     }
     s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
   }
@@ -349,8 +349,9 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
                       "the key of case " + id() + " does not unwrap (wrong master key?)");
   const events::secret_key key(raw.value());
   std::lock_guard lk(mu_);
-  // Not cached when the keys topic changed the store meanwhile: it may have deleted this one.
-  if (generation != applied_generation_) return std::optional<events::secret_key>{key};
+  // Not cached when a shred or the keys topic changed the store meanwhile (forget): what was
+  // read may be a key deleted since.
+  if (generation != changed_generation_) return std::optional<events::secret_key>{key};
   cache_.put(id(), key);
   return std::optional<events::secret_key>{key};
 }
@@ -424,17 +425,17 @@ std::vector<case_id> key_store::commit_tombstones(const std::vector<case_id>& id
 result<void> key_store::delete_here(const std::vector<case_id>& ids) {
   if (ids.empty()) return success();
   rocksdb::WriteBatch batch;
-  {
-    std::lock_guard lk(mu_);
-    for (const auto& id : ids) {
-      cache_.erase(id());
-      batch.Delete(id());
-    }
+  std::vector<std::string_view> deleted;
+  deleted.reserve(ids.size());
+  for (const auto& id : ids) {
+    batch.Delete(id());
+    deleted.push_back(id());
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   const auto s = db_->Write(wo, &batch);
   if (!s.ok()) return from_rocksdb(s, "delete case keys");
+  forget(deleted);
   if (auto r = compact_deleted(); !r) return r;
   if (journal_) {
     // Only a new case's key is journaled (the case writer's); the store's other keys are named
@@ -447,6 +448,16 @@ result<void> key_store::delete_here(const std::vector<case_id>& ids) {
       if (auto r = journal_->purge(names); !r) return r;
   }
   return success();
+}
+
+// Once the write that deleted or replaced them is done, never before: a get() that missed the
+// cache meanwhile may have read the old key from the database, and caches it only if the
+// generation has not moved since its miss; one that reads the database after this reads the new
+// state. (Forgotten before the write, a key read during a shred's synced write stayed cached.)
+void key_store::forget(std::span<const std::string_view> ids) {
+  std::lock_guard lk(mu_);
+  ++changed_generation_;
+  for (const auto id : ids) cache_.erase(id);
 }
 
 // Pushes deletions through the memtable and every level, so that a deleted wrapped key is in no
@@ -465,18 +476,15 @@ result<void> key_store::apply(events::partition_id p, std::span<const events::lo
   if (records.empty()) return success();
   rocksdb::WriteBatch batch;
   bool deleted = false;
-  {
-    std::lock_guard lk(mu_);
-    ++applied_generation_;
-    for (const auto& r : records) {
-      if (r.key.empty()) continue;  // a gap: an offset without a committed record
-      cache_.erase(r.key);
-      if (r.value.empty()) {
-        batch.Delete(r.key);
-        deleted = true;
-      } else {
-        batch.Put(r.key, r.value);
-      }
+  std::vector<std::string_view> changed;
+  for (const auto& r : records) {
+    if (r.key.empty()) continue;  // a gap: an offset without a committed record
+    changed.push_back(r.key);
+    if (r.value.empty()) {
+      batch.Delete(r.key);
+      deleted = true;
+    } else {
+      batch.Put(r.key, r.value);
     }
   }
   std::string next;
@@ -484,6 +492,7 @@ result<void> key_store::apply(events::partition_id p, std::span<const events::lo
   batch.Put(applied_offset_key(p), next);
   const auto s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return from_rocksdb(s, "apply the keys topic");
+  forget(changed);
   if (deleted) return compact_deleted();
   return success();
 }

@@ -108,9 +108,10 @@ class key_store {
   result<events::secret_key> create(const case_id& id);
   // The case's key; none when it was shredded (or never created).
   result<std::optional<events::secret_key>> get(const case_id& id);
-  // Deletes the cases' keys for ever, then flushes and compacts once. Idempotent. In a group it
-  // first commits a tombstone for each replicated key (through the owner of its partition) and
-  // deletes here only those whose tombstone is committed: an error names the others, which stay
+  // Deletes the cases' keys for ever, then flushes and compacts once. Idempotent. Once it
+  // returns no copy is cached either, not even one a concurrent get() read during the shred. In a
+  // group it first commits a tombstone for each replicated key (through the owner of its partition)
+  // and deletes here only those whose tombstone is committed: an error names the others, which stay
   // (on every server) until a retried shred. Crash-safe: a tombstone committed is applied by
   // every server, this one included, whatever happens here after it.
   result<void> shred(const std::vector<case_id>& ids);
@@ -198,6 +199,8 @@ class key_store {
   // `failed` says why one was not.
   std::vector<case_id> commit_tombstones(const std::vector<case_id>& ids,
                                          std::optional<error>& failed);
+  // Forgets the cached copies of keys a write has just deleted or replaced.
+  void forget(std::span<const std::string_view> ids);
   // Deletes here (synced), flushes and compacts, and purges the journal's copies.
   result<void> delete_here(const std::vector<case_id>& ids);
 
@@ -207,7 +210,9 @@ class key_store {
   events::secret_key master_;
   std::mutex mu_;
   key_cache cache_;                      // guarded by mu_
-  std::uint64_t applied_generation_{0};  // guarded by mu_: apply() batches, for get's cache
+  // Guarded by mu_: writes that deleted or replaced keys (a shred, the keys topic), for get's
+  // cache: a key read from the database is cached only when none came meanwhile.
+  std::uint64_t changed_generation_{0};
   key_replication* replication_{nullptr};
   events::key_journal* journal_{nullptr};
 

@@ -450,3 +450,96 @@ TEST_CASE(
   CHECK(test::all_bytes_under(dir.sub("keys")).find(wrapped_b) == std::string::npos);
   CHECK(s.keys->get(a).value().has_value());
 }
+
+namespace {
+
+// Reads `id`'s key on a thread of its own, again and again, from its construction (which returns
+// once the first read is done) until stop() or its destruction.
+class reading_all_along {
+ public:
+  reading_all_along(projections::key_store& store, const case_id& id)
+      : thread_([this, &store, id] {
+          while (!stop_.load()) {
+            (void)store.get(id);
+            reads_.fetch_add(1);
+          }
+        }) {
+    REQUIRE(test::eventually([&] { return reads_.load() > 0; }));
+  }
+  ~reading_all_along() { stop(); }
+  reading_all_along(const reading_all_along&) = delete;
+  reading_all_along& operator=(const reading_all_along&) = delete;
+  // Stops and joins the thread; the reads it made.
+  std::uint64_t stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return reads_.load();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> reads_{0};
+  std::thread thread_;  // last: started once the counters above are
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a key read while its case is shredded is not cached: once the shred returns it is gone") {
+  // A read that misses the cache reads the database and caches what it read. One that ran while
+  // a shred deleted the key must not leave it cached after the shred returns: the synced delete
+  // and the compaction give a reader on another thread ample time to read the old key then.
+  test::temp_dir dir;
+  auto ks = projections::key_store::open(dir.path(), events::secret_key::random());
+  REQUIRE(ks);
+  auto& store = *ks.value();
+  constexpr int rounds = 20;
+  int left_cached = 0;
+  std::uint64_t reads_during = 0;
+  for (int i = 0; i < rounds; ++i) {
+    const case_id id{fmt::format("410100-20261129-{:06}", 500000 + i)};
+    REQUIRE(store.create(id));
+    reading_all_along reader(store, id);
+    REQUIRE(store.shred({id}));
+    reads_during += reader.stop();
+    const auto after = store.get(id);
+    REQUIRE(after);
+    if (after.value().has_value()) ++left_cached;
+  }
+  INFO("reads while shredding: " << reads_during);
+  CHECK(left_cached == 0);
+}
+
+TEST_CASE("a key read while the keys topic deletes it is not cached: once applied it is gone") {
+  // The same for a group's keys topic: apply() writes a tombstone (not synced, so the window is
+  // short) and then compacts; a read that ran meanwhile must not leave the key cached.
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  auto& store = *ks.value();
+  constexpr int rounds = 300;
+  int left_cached = 0;
+  std::int64_t offset = 0;
+  const auto record = [&](const case_id& id, std::string value) {
+    return events::log_record{
+        {events::partition_id{0}, events::log_offset{offset++}}, id(), std::move(value)};
+  };
+  for (int i = 0; i < rounds; ++i) {
+    const case_id id{fmt::format("410100-20261129-{:06}", 600000 + i)};
+    const std::vector<events::log_record> put{
+        record(id, store.wrap(id, events::secret_key::random()))};
+    REQUIRE(store.apply(events::partition_id{0}, put));
+    reading_all_along reader(store, id);
+    const std::vector<events::log_record> tombstone{record(id, "")};
+    REQUIRE(store.apply(events::partition_id{0}, tombstone));
+    reader.stop();
+    const auto after = store.get(id);
+    REQUIRE(after);
+    if (after.value().has_value()) ++left_cached;
+  }
+  CHECK(left_cached == 0);
+  const auto offsets = store.applied_offsets(1);
+  REQUIRE(offsets);
+  CHECK(offsets.value().at(0) == offset);
+}
