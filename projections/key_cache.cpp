@@ -1,6 +1,7 @@
 #include "projections/key_cache.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace caseline::projections {
 
@@ -35,6 +36,62 @@ void key_cache::erase(std::string_view id) {
   const auto node = it->second;
   index_.erase(it);
   order_.erase(node);
+}
+
+shared_key_cache::shared_key_cache(std::size_t capacity) {
+  const std::size_t each = (std::max<std::size_t>(capacity, 1) + shard_count - 1) / shard_count;
+  for (auto& s : shards_) s = std::make_unique<shard>(each);
+}
+
+shared_key_cache::shard& shared_key_cache::shard_of(std::string_view id) {
+  return *shards_[std::hash<std::string_view>{}(id) % shard_count];
+}
+
+shared_key_cache::lookup shared_key_cache::find(std::string_view id) {
+  auto& s = shard_of(id);
+  std::lock_guard lk(s.mu);
+  lookup out;
+  out.key = s.keys.find(id);
+  if (!out.key) out.generation = generation_.load();
+  return out;
+}
+
+void shared_key_cache::put(std::string_view id, const events::secret_key& key) {
+  auto& s = shard_of(id);
+  std::lock_guard lk(s.mu);
+  s.keys.put(id, key);
+}
+
+void shared_key_cache::put_unless_changed(std::string_view id, const events::secret_key& key,
+                                          std::uint64_t generation) {
+  auto& s = shard_of(id);
+  std::lock_guard lk(s.mu);
+  if (generation_.load() != generation) return;
+  s.keys.put(id, key);
+}
+
+void shared_key_cache::forget(std::span<const std::string_view> ids) {
+  generation_.fetch_add(1);
+  for (const auto id : ids) {
+    auto& s = shard_of(id);
+    std::lock_guard lk(s.mu);
+    s.keys.erase(id);
+  }
+}
+
+std::size_t shared_key_cache::size() {
+  std::size_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lk(s->mu);
+    n += s->keys.size();
+  }
+  return n;
+}
+
+std::size_t shared_key_cache::capacity() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s->keys.capacity();
+  return n;
 }
 
 }  // namespace caseline::projections

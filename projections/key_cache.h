@@ -6,9 +6,14 @@
 // the cases a center is working on stay cached while the store holds millions. Keys are wiped
 // when evicted or erased (events::secret_key). Not thread-safe: its owner guards it.
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <list>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,6 +51,56 @@ class key_cache {
   order order_;  // the most recently used first
   // Keyed by views of the entries' ids: a list's nodes never move.
   std::unordered_map<std::string_view, order::iterator> index_;
+};
+
+// A key_cache for many threads, in shards that each have their own lock: the HTTP loops read a
+// case's key on every request that shows personal data, and under one lock they waited for each
+// other (futex hand-offs were a quarter of the cache's cost at 32 connections). A case's shard is
+// chosen by a hash of its id, and each shard evicts its own least recently used key, so the
+// whole holds at most `capacity` keys (rounded up to the shards).
+//
+// The key store's reads fill it: find() misses, the key is read from the database and unwrapped,
+// then put_unless_changed() caches it, unless forget() ran since the miss — a shred or the keys
+// topic may have deleted that key after it was read. Thread-safe.
+class shared_key_cache {
+ public:
+  explicit shared_key_cache(std::size_t capacity);
+  shared_key_cache(const shared_key_cache&) = delete;
+  shared_key_cache& operator=(const shared_key_cache&) = delete;
+
+  // A key found, or none and the generation to hand put_unless_changed() after the read.
+  struct lookup {
+    std::optional<events::secret_key> key;
+    std::uint64_t generation = 0;
+  };
+  lookup find(std::string_view id);
+  // Caches a key known to be current (durable, just written by its owner).
+  void put(std::string_view id, const events::secret_key& key);
+  // Caches a key read after find() gave `generation`: nothing when forget() ran since.
+  void put_unless_changed(std::string_view id, const events::secret_key& key,
+                          std::uint64_t generation);
+  // Forgets `ids`' keys, deleted or replaced by a write that is done: a read that missed before
+  // caches nothing afterwards (put_unless_changed).
+  void forget(std::span<const std::string_view> ids);
+  // The generation now: what find() would give on a miss.
+  std::uint64_t generation() const { return generation_.load(); }
+
+  std::size_t size();
+  std::size_t capacity() const;
+
+ private:
+  static constexpr std::size_t shard_count = 16;
+  struct shard {
+    explicit shard(std::size_t capacity) : keys(capacity) {}
+    std::mutex mu;
+    key_cache keys;  // guarded by mu
+  };
+  shard& shard_of(std::string_view id);
+
+  std::unique_ptr<shard> shards_[shard_count];
+  // Moves before forget() takes a key from its shard; put_unless_changed() reads it under the
+  // shard's lock, so a put either sees it moved or comes before the key is taken.
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace caseline::projections

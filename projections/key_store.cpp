@@ -266,7 +266,6 @@ result<void> key_store::use_journal(events::key_journal& j) {
 }
 
 void key_store::remember(const case_id& id, const events::secret_key& key) {
-  std::lock_guard lk(mu_);
   cache_.put(id(), key);
 }
 
@@ -311,20 +310,14 @@ void key_store::commit(std::vector<queued_key>& group) {
     for (auto& q : group) q.done(e);
     return;
   }
-  {
-    std::lock_guard lk(mu_);
-    for (const auto& q : group) cache_.put(q.id, q.key);
-  }
+  for (const auto& q : group) cache_.put(q.id, q.key);
   for (auto& q : group) q.done(success());
 }
 
 result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
-  std::uint64_t generation = 0;
-  {
-    std::lock_guard lk(mu_);
-    if (auto cached = cache_.find(id())) return cached;
-    generation = changed_generation_;
-  }
+  auto cached = cache_.find(id());
+  if (cached.key) return std::move(cached.key);
+  std::uint64_t generation = cached.generation;
   std::string wrapped;
   auto s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
   if (s.IsNotFound() && replication_) {
@@ -335,10 +328,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
       return make_error(
           events::errc::unavailable,
           "the key of case " + id() + " is not known here yet: " + r.error().message());
-    {
-      std::lock_guard lk(mu_);
-      generation = changed_generation_;
-    }
+    generation = cache_.generation();
     s = db_->Get(rocksdb::ReadOptions(), id(), &wrapped);
   }
   if (s.IsNotFound()) return std::optional<events::secret_key>{};
@@ -348,11 +338,9 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
     return make_error(events::errc::corrupt_record,
                       "the key of case " + id() + " does not unwrap (wrong master key?)");
   const events::secret_key key(raw.value());
-  std::lock_guard lk(mu_);
   // Not cached when a shred or the keys topic changed the store meanwhile (forget): what was
   // read may be a key deleted since.
-  if (generation != changed_generation_) return std::optional<events::secret_key>{key};
-  cache_.put(id(), key);
+  cache_.put_unless_changed(id(), key, generation);
   return std::optional<events::secret_key>{key};
 }
 
@@ -454,11 +442,7 @@ result<void> key_store::delete_here(const std::vector<case_id>& ids) {
 // cache meanwhile may have read the old key from the database, and caches it only if the
 // generation has not moved since its miss; one that reads the database after this reads the new
 // state. (Forgotten before the write, a key read during a shred's synced write stayed cached.)
-void key_store::forget(std::span<const std::string_view> ids) {
-  std::lock_guard lk(mu_);
-  ++changed_generation_;
-  for (const auto id : ids) cache_.erase(id);
-}
+void key_store::forget(std::span<const std::string_view> ids) { cache_.forget(ids); }
 
 // Pushes deletions through the memtable and every level, so that a deleted wrapped key is in no
 // file any more (the WAL that held it becomes obsolete and is removed at the flush).

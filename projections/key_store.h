@@ -84,7 +84,8 @@ class key_replication {
 // group holds every key.
 //
 // Lifecycle: open(), then any thread; the destructor writes what is queued, runs its handlers,
-// then joins the committer. Thread-safe; the last 10^5 keys used are cached unwrapped (key_cache).
+// then joins the committer. Thread-safe; the last 10^5 keys used are cached unwrapped
+// (shared_key_cache).
 class key_store {
  public:
   // `budget`: the memory budget a server shares among its databases (null: RocksDB's defaults).
@@ -208,11 +209,9 @@ class key_store {
   std::unique_ptr<rocksdb::DB> owned_;
   rocksdb::DB* db_{nullptr};
   events::secret_key master_;
-  std::mutex mu_;
-  key_cache cache_;                      // guarded by mu_
-  // Guarded by mu_: writes that deleted or replaced keys (a shred, the keys topic), for get's
-  // cache: a key read from the database is cached only when none came meanwhile.
-  std::uint64_t changed_generation_{0};
+  // The unwrapped keys; a key read from the database is cached only when no write deleted or
+  // replaced keys (a shred, the keys topic) since the read missed the cache.
+  shared_key_cache cache_;
   key_replication* replication_{nullptr};
   events::key_journal* journal_{nullptr};
 

@@ -1,11 +1,14 @@
 #include "projections/key_cache.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
 using namespace caseline;
 using projections::key_cache;
+using projections::shared_key_cache;
 
 namespace {
 
@@ -89,4 +92,62 @@ TEST_CASE("ids are compared whole, not by their first bytes") {
   CHECK(holds(cache, "410100-20261129-000001", '1'));
   CHECK(holds(cache, "410100-20261129-000002", '2'));
   CHECK_FALSE(cache.find("410100-20261129-00000"));
+}
+
+TEST_CASE("the shared key cache holds at most its capacity, each shard its least recently used") {
+  shared_key_cache cache(64);
+  CHECK(cache.capacity() == 64);  // 16 shards of 4
+  for (int i = 0; i < 1000; ++i) {
+    const auto id = "410100-20261129-" + std::to_string(100000 + i);
+    cache.put(id, key_of(static_cast<char>('a' + i % 26)));
+    const auto found = cache.find(id).key;  // the one put last is always there
+    REQUIRE(found);
+    CHECK(found->view() == key_of(static_cast<char>('a' + i % 26)).view());
+  }
+  CHECK(cache.size() == 64);                    // every shard full: 1,000 ids hash into all 16
+  CHECK(shared_key_cache(0).capacity() == 16);  // one key a shard, at least
+}
+
+TEST_CASE("a key read before a forget is not cached after it; one read after it is") {
+  shared_key_cache cache(100);
+  cache.put("a", key_of('a'));
+  const auto miss = cache.find("b");
+  REQUIRE_FALSE(miss.key);
+  // A shred of another case ran between b's miss and its read from the store: b's read may be
+  // older than that write, so it is not cached (the cache does not know which keys a write took).
+  const std::string_view gone[] = {"a"};
+  cache.forget(gone);
+  CHECK_FALSE(cache.find("a").key);
+  cache.put_unless_changed("b", key_of('b'), miss.generation);
+  CHECK_FALSE(cache.find("b").key);
+  // A miss after the forget caches what it read.
+  const auto again = cache.find("b");
+  CHECK(again.generation == cache.generation());
+  cache.put_unless_changed("b", key_of('b'), again.generation);
+  const auto found = cache.find("b").key;
+  REQUIRE(found);
+  CHECK(found->view() == key_of('b').view());
+}
+
+TEST_CASE("threads reading and caching keys of different cases each find their own") {
+  shared_key_cache cache(100'000);
+  constexpr int threads = 4, rounds = 20'000;
+  std::vector<int> wrong(threads, 0);
+  std::vector<std::thread> running;
+  running.reserve(threads);
+  for (int t = 0; t < threads; ++t)
+    running.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        const auto id = std::to_string(t) + "-" + std::to_string(i);
+        const char c = static_cast<char>('a' + (t * rounds + i) % 26);
+        const auto miss = cache.find(id);
+        if (miss.key) ++wrong[t];
+        cache.put_unless_changed(id, key_of(c), miss.generation);
+        const auto found = cache.find(id).key;
+        if (!found || found->view() != key_of(c).view()) ++wrong[t];
+      }
+    });
+  for (auto& t : running) t.join();
+  for (int t = 0; t < threads; ++t) CHECK(wrong[t] == 0);
+  CHECK(cache.size() == threads * rounds);
 }
