@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/detail/api_impl.h"
@@ -105,20 +109,59 @@ std::vector<std::string_view> split(std::string_view path) {
   return out;
 }
 
-bool match_path(const std::vector<std::string_view>& t, const std::vector<std::string_view>& segs,
-                std::map<std::string, std::string>& params) {
+bool is_parameter(std::string_view t) {
+  return t.size() > 2 && t.front() == '{' && t.back() == '}';
+}
+
+// Whether a path's segments fit a template's: the same count, the literal ones equal, and none
+// empty where the template has a parameter. Allocates nothing: most templates a request is tried
+// against do not fit it.
+bool fits(const std::vector<std::string_view>& t, const std::vector<std::string_view>& segs) {
   if (t.size() != segs.size()) return false;
-  std::map<std::string, std::string> found;
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (t[i].size() > 2 && t[i].front() == '{' && t[i].back() == '}') {
-      if (segs[i].empty()) return false;
-      found.emplace(std::string(t[i].substr(1, t[i].size() - 2)), std::string(segs[i]));
-    } else if (t[i] != segs[i]) {
-      return false;
-    }
+    if (is_parameter(t[i]) ? segs[i].empty() : t[i] != segs[i]) return false;
   }
-  params = std::move(found);
   return true;
+}
+
+// The parameters of a path that fits template `t`.
+std::map<std::string, std::string> parameters(const std::vector<std::string_view>& t,
+                                              const std::vector<std::string_view>& segs) {
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (is_parameter(t[i]))
+      out.emplace(std::string(t[i].substr(1, t[i].size() - 2)), std::string(segs[i]));
+  return out;
+}
+
+// The routes' templates, split once (every request is matched, some twice).
+const std::vector<std::vector<std::string_view>>& templates() {
+  static const std::vector<std::vector<std::string_view>> split_once = [] {
+    std::vector<std::vector<std::string_view>> out;
+    for (const auto& r : route_table()) out.push_back(split(r.path));
+    return out;
+  }();
+  return split_once;
+}
+
+// A trailing slash or an empty segment is another path: "/v1/cases/" is not "/v1/cases".
+bool well_formed(std::string_view path) {
+  return !path.empty() && path.front() == '/' && (path.size() == 1 || path.back() != '/') &&
+         path.find("//") == std::string_view::npos;
+}
+
+// The index in route_table() of the route for `method` and a path's segments, or none. A literal
+// route wins over a template one ("/v1/cases/x/events" is never "{id}").
+std::optional<std::size_t> route_for(std::string_view method,
+                                     const std::vector<std::string_view>& segs) {
+  const auto table = route_table();
+  const auto& t = templates();
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (table[i].method != method || !fits(t[i], segs)) continue;
+    if (!found || table[*found].path.find('{') != std::string_view::npos) found = i;
+  }
+  return found;
 }
 
 }  // namespace
@@ -127,34 +170,20 @@ std::span<const route> route_table() { return api::impl::routes(); }
 
 route_match match_route(std::string_view method, std::string_view path) {
   route_match m;
-  // A trailing slash or an empty segment is another path: "/v1/cases/" is not "/v1/cases".
-  if (path.empty() || path.front() != '/' || (path.size() > 1 && path.back() == '/') ||
-      path.find("//") != std::string_view::npos)
-    return m;
-  // The routes' templates, split once (every request is matched, some twice).
-  static const std::vector<std::vector<std::string_view>> templates = [] {
-    std::vector<std::vector<std::string_view>> out;
-    for (const auto& r : route_table()) out.push_back(split(r.path));
-    return out;
-  }();
+  if (!well_formed(path)) return m;
   const auto segs = split(path);
+  if (const auto i = route_for(method, segs)) {
+    m.matched = &route_table()[*i];
+    m.params = parameters(templates()[*i], segs);
+    return m;
+  }
+  // None for this method: the methods the path has, for a 405's Allow.
   const auto table = route_table();
   for (std::size_t i = 0; i < table.size(); ++i) {
-    const route& r = table[i];
-    std::map<std::string, std::string> params;
-    if (!match_path(templates[i], segs, params)) continue;
-    // A literal route wins over a template one ("/v1/cases/x/events" is never "{id}").
-    if (r.method == method) {
-      if (!m.matched || m.matched->path.find('{') != std::string_view::npos) {
-        m.matched = &r;
-        m.params = std::move(params);
-      }
-    } else if (m.allow.find(r.method) == std::string::npos) {
-      m.allow += m.allow.empty() ? "" : ", ";
-      m.allow += r.method;
-    }
+    if (!fits(templates()[i], segs) || m.allow.find(table[i].method) != std::string::npos) continue;
+    m.allow += m.allow.empty() ? "" : ", ";
+    m.allow += table[i].method;
   }
-  if (m.matched) m.allow.clear();
   return m;
 }
 
@@ -166,8 +195,10 @@ std::size_t max_route_body_limit() {
 
 std::size_t route_body_limit(std::string_view method, std::string_view target) {
   // The raw path: a route with its own limit has no parameter that needs decoding to match.
-  const auto m = match_route(method, target.substr(0, target.find('?')));
-  return m.matched ? m.matched->body_limit : 0;
+  const auto path = target.substr(0, target.find('?'));
+  if (!well_formed(path)) return 0;
+  const auto i = route_for(method, split(path));
+  return i ? route_table()[*i].body_limit : 0;
 }
 
 }  // namespace caseline::gateway

@@ -243,4 +243,18 @@ TEST_CASE("match_route: templates, literal paths, 405 with Allow, trailing slash
   CHECK(gateway::match_route("GET", "/v1/cases/").allow.empty());
   CHECK_FALSE(gateway::match_route("GET", "/v1//cases").matched);
   CHECK_FALSE(gateway::match_route("GET", "/nope").matched);
+  // A literal path beside templates of the same length: "/v1/reports/period" is not a month.
+  m = gateway::match_route("GET", "/v1/reports/period");
+  REQUIRE(m.matched);
+  CHECK(m.matched->path == "/v1/reports/period");
+  CHECK(m.params.empty());
+  m = gateway::match_route("GET", "/v1/reports/monthly/2026-11");
+  REQUIRE(m.matched);
+  CHECK(m.params.at("month") == "2026-11");
+  CHECK(m.allow.empty());
+  // A body limit of its own for the route of a raw target, query and all; none for the others.
+  CHECK(gateway::route_body_limit("PUT", "/v1/recordings?case=1") == gateway::recording_body_limit);
+  CHECK(gateway::route_body_limit("PUT", "/v1/recordings/") == 0);
+  CHECK(gateway::route_body_limit("GET", "/v1/recordings") == 0);
+  CHECK(gateway::route_body_limit("GET", "/v1/cases/x") == 0);
 }
