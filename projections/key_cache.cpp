@@ -62,11 +62,30 @@ void shared_key_cache::put(std::string_view id, const events::secret_key& key) {
   s.keys.put(id, key);
 }
 
+bool shared_key_cache::read_before(shard& s, std::size_t hash) {
+  // The low bits chose the shard; two others pick the id's two bits.
+  const std::size_t bits[] = {(hash >> 4) % read_once_bits, (hash >> 28) % read_once_bits};
+  bool before = true;
+  for (const auto b : bits) {
+    auto& word = s.read_once[b / 64];
+    const std::uint64_t mask = std::uint64_t{1} << (b % 64);
+    if ((word & mask) == 0) before = false;
+    word |= mask;
+  }
+  if (before) return true;
+  if (++s.read_once_count > s.keys.capacity()) {
+    std::fill(s.read_once.begin(), s.read_once.end(), 0);
+    s.read_once_count = 0;
+  }
+  return false;
+}
+
 void shared_key_cache::put_unless_changed(std::string_view id, const events::secret_key& key,
                                           std::uint64_t generation) {
-  auto& s = shard_of(id);
+  const auto hash = std::hash<std::string_view>{}(id);
+  auto& s = *shards_[hash % shard_count];
   std::lock_guard lk(s.mu);
-  if (generation_.load() != generation) return;
+  if (generation_.load() != generation || !read_before(s, hash)) return;
   s.keys.put(id, key);
 }
 

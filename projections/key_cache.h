@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "events/field_crypto.h"
 
@@ -61,7 +62,8 @@ class key_cache {
 //
 // The key store's reads fill it: find() misses, the key is read from the database and unwrapped,
 // then put_unless_changed() caches it, unless forget() ran since the miss — a shred or the keys
-// topic may have deleted that key after it was read. Thread-safe.
+// topic may have deleted that key after it was read — or the key is read for the first time
+// lately. Thread-safe.
 class shared_key_cache {
  public:
   explicit shared_key_cache(std::size_t capacity);
@@ -76,7 +78,9 @@ class shared_key_cache {
   lookup find(std::string_view id);
   // Caches a key known to be current (durable, just written by its owner).
   void put(std::string_view id, const events::secret_key& key);
-  // Caches a key read after find() gave `generation`: nothing when forget() ran since.
+  // Caches a key read after find() gave `generation`: nothing when forget() ran since, nor the
+  // first time a case's key is read lately (admission on the second read: a key read once, as
+  // most are when reads are spread over millions of cases, would only push out one read again).
   void put_unless_changed(std::string_view id, const events::secret_key& key,
                           std::uint64_t generation);
   // Forgets `ids`' keys, deleted or replaced by a write that is done: a read that missed before
@@ -91,10 +95,17 @@ class shared_key_cache {
  private:
   static constexpr std::size_t shard_count = 16;
   struct shard {
-    explicit shard(std::size_t capacity) : keys(capacity) {}
+    explicit shard(std::size_t capacity) : keys(capacity), read_once(read_once_bits / 64) {}
     std::mutex mu;
     key_cache keys;  // guarded by mu
+    // Guarded by mu: the ids read once lately (a Bloom filter of two bits an id), cleared after
+    // as many ids as the shard holds keys, so that "lately" is about one cache's worth of reads.
+    std::vector<std::uint64_t> read_once;
+    std::size_t read_once_count = 0;
   };
+  static constexpr std::size_t read_once_bits = std::size_t{1} << 17;
+  // Notes `hash`'s id as read; whether it had been read before (since the last clearing).
+  static bool read_before(shard& s, std::size_t hash);
   shard& shard_of(std::string_view id);
 
   std::unique_ptr<shard> shards_[shard_count];

@@ -84,8 +84,8 @@ class key_replication {
 // group holds every key.
 //
 // Lifecycle: open(), then any thread; the destructor writes what is queued, runs its handlers,
-// then joins the committer. Thread-safe; the last 10^5 keys used are cached unwrapped
-// (shared_key_cache).
+// then joins the committer. Thread-safe; up to 10^5 keys are cached unwrapped (shared_key_cache:
+// new keys when written, keys read from the store from their second read lately on).
 class key_store {
  public:
   // `budget`: the memory budget a server shares among its databases (null: RocksDB's defaults).

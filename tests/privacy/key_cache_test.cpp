@@ -19,6 +19,11 @@ bool holds(key_cache& cache, std::string_view id, char c) {
   return k && k->view() == key_of(c).view();
 }
 
+bool holds_shared(shared_key_cache& cache, std::string_view id, char c) {
+  auto k = cache.find(id).key;
+  return k && k->view() == key_of(c).view();
+}
+
 }  // namespace
 
 TEST_CASE("the key cache evicts the least recently used key, one at a time") {
@@ -120,10 +125,12 @@ TEST_CASE("a key read before a forget is not cached after it; one read after it 
   CHECK_FALSE(cache.find("a").key);
   cache.put_unless_changed("b", key_of('b'), miss.generation);
   CHECK_FALSE(cache.find("b").key);
-  // A miss after the forget caches what it read.
+  // Misses after the forget cache what they read (from the second read on: admission).
   const auto again = cache.find("b");
   CHECK(again.generation == cache.generation());
   cache.put_unless_changed("b", key_of('b'), again.generation);
+  CHECK_FALSE(cache.find("b").key);
+  cache.put_unless_changed("b", key_of('b'), cache.find("b").generation);
   const auto found = cache.find("b").key;
   REQUIRE(found);
   CHECK(found->view() == key_of('b').view());
@@ -141,8 +148,11 @@ TEST_CASE("threads reading and caching keys of different cases each find their o
         const auto id = std::to_string(t) + "-" + std::to_string(i);
         const char c = static_cast<char>('a' + (t * rounds + i) % 26);
         const auto miss = cache.find(id);
-        if (miss.key) ++wrong[t];
+        if (miss.key) ++wrong[t];  // never cached yet
+        // A first read is cached only when the admission filter errs (a false positive).
         cache.put_unless_changed(id, key_of(c), miss.generation);
+        if (const auto k = cache.find(id).key; k && k->view() != key_of(c).view()) ++wrong[t];
+        cache.put(id, key_of(c));  // as its writer does
         const auto found = cache.find(id).key;
         if (!found || found->view() != key_of(c).view()) ++wrong[t];
       }
@@ -150,4 +160,25 @@ TEST_CASE("threads reading and caching keys of different cases each find their o
   for (auto& t : running) t.join();
   for (int t = 0; t < threads; ++t) CHECK(wrong[t] == 0);
   CHECK(cache.size() == threads * rounds);
+}
+
+TEST_CASE("a key read once is not cached; read again soon after, it is") {
+  shared_key_cache cache(1600);  // 100 keys a shard
+  const auto read = [&](const std::string& id, char c) {
+    const auto l = cache.find(id);
+    if (!l.key) cache.put_unless_changed(id, key_of(c), l.generation);
+    return l.key.has_value();
+  };
+  // 1,000 cases read once each: none of them takes a place.
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(read("once-" + std::to_string(i), 'o'));
+  CHECK(cache.size() == 0);
+  // Read a second time (each shard has noted at most 100 ids since its last clearing), the
+  // last 200 are cached: the first reads of the others were forgotten as more ids came.
+  int cached = 0;
+  for (int i = 800; i < 1000; ++i) read("once-" + std::to_string(i), 'o');
+  for (int i = 800; i < 1000; ++i) cached += read("once-" + std::to_string(i), 'o') ? 1 : 0;
+  CHECK(cached > 100);
+  // A key put by its writer (new, durable) is cached at once.
+  cache.put("new", key_of('n'));
+  CHECK(holds_shared(cache, "new", 'n'));
 }
