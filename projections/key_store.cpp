@@ -338,7 +338,7 @@ result<std::optional<events::secret_key>> key_store::get(const case_id& id) {
     return make_error(events::errc::corrupt_record,
                       "the key of case " + id() + " does not unwrap (wrong master key?)");
   const events::secret_key key(raw.value());
-  // Not cached when a shred or the keys topic changed the store meanwhile (forget): what was
+  // Not cached when a shred or the keys topic changed the store meanwhile: what was
   // read may be a key deleted since.
   cache_.put_unless_changed(id(), key, generation);
   return std::optional<events::secret_key>{key};
@@ -423,7 +423,11 @@ result<void> key_store::delete_here(const std::vector<case_id>& ids) {
   wo.sync = true;
   const auto s = db_->Write(wo, &batch);
   if (!s.ok()) return from_rocksdb(s, "delete case keys");
-  forget(deleted);
+  // Forgotten once the delete is written, never before: a get() that missed the cache meanwhile
+  // may have read the old key from the database, and caches it only if the cache's generation has
+  // not moved since its miss; one that reads the database after this reads the delete. (Forgotten
+  // before the write, a key read during the synced write stayed cached after the shred.)
+  cache_.forget(deleted);
   if (auto r = compact_deleted(); !r) return r;
   if (journal_) {
     // Only a new case's key is journaled (the case writer's); the store's other keys are named
@@ -437,12 +441,6 @@ result<void> key_store::delete_here(const std::vector<case_id>& ids) {
   }
   return success();
 }
-
-// Once the write that deleted or replaced them is done, never before: a get() that missed the
-// cache meanwhile may have read the old key from the database, and caches it only if the
-// generation has not moved since its miss; one that reads the database after this reads the new
-// state. (Forgotten before the write, a key read during a shred's synced write stayed cached.)
-void key_store::forget(std::span<const std::string_view> ids) { cache_.forget(ids); }
 
 // Pushes deletions through the memtable and every level, so that a deleted wrapped key is in no
 // file any more (the WAL that held it becomes obsolete and is removed at the flush).
@@ -476,7 +474,7 @@ result<void> key_store::apply(events::partition_id p, std::span<const events::lo
   batch.Put(applied_offset_key(p), next);
   const auto s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return from_rocksdb(s, "apply the keys topic");
-  forget(changed);
+  cache_.forget(changed);  // after the write, as a shred's (delete_here)
   if (deleted) return compact_deleted();
   return success();
 }

@@ -200,8 +200,6 @@ class key_store {
   // `failed` says why one was not.
   std::vector<case_id> commit_tombstones(const std::vector<case_id>& ids,
                                          std::optional<error>& failed);
-  // Forgets the cached copies of keys a write has just deleted or replaced.
-  void forget(std::span<const std::string_view> ids);
   // Deletes here (synced), flushes and compacts, and purges the journal's copies.
   result<void> delete_here(const std::vector<case_id>& ids);
 
