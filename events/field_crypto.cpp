@@ -36,16 +36,59 @@ const EVP_CIPHER* aes_256_gcm() {
   return cipher;
 }
 
-// One context per thread, reset before each use: a field is sealed or opened start to end on
-// one thread, and a reset context costs no allocation.
-EVP_CIPHER_CTX* thread_ctx() {
-  thread_local const ctx_ptr ctx = [] {
-    ctx_ptr c(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-    if (!c) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
-    return c;
-  }();
-  if (EVP_CIPHER_CTX_reset(ctx.get()) != 1) throw std::runtime_error("EVP_CIPHER_CTX_reset failed");
-  return ctx.get();
+// One AES-256-GCM context per thread, which keeps the last key it was given. A case's fields are
+// sealed or opened one after the other with the case's key, and setting a key (its AES round
+// keys and GHASH table) cost about as much as sealing a short field: with the same key, only the
+// nonce is set. A field is sealed or opened start to end on one thread. After an error the key is
+// set again. The key's copy and the context are wiped when the thread ends.
+class gcm_context {
+ public:
+  gcm_context() : ctx_(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free) {
+    if (!ctx_) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
+  }
+  ~gcm_context() { OPENSSL_cleanse(key_.data(), key_.size()); }
+  gcm_context(const gcm_context&) = delete;
+  gcm_context& operator=(const gcm_context&) = delete;
+
+  // The context, ready to encrypt (`encrypt`) or decrypt with `key` and the 12-byte `nonce`;
+  // nullptr when OpenSSL refuses.
+  EVP_CIPHER_CTX* begin(const secret_key& key, const unsigned char* nonce, bool encrypt) {
+    const int enc = encrypt ? 1 : 0;
+    EVP_CIPHER_CTX* ctx = ctx_.get();
+    const bool same_key = keyed_ && CRYPTO_memcmp(key_.data(), key.data(), key_.size()) == 0;
+    // The cipher is given once: giving it again would make OpenSSL build its context anew.
+    const int ok = EVP_CipherInit_ex(ctx, cipher_set_ ? nullptr : aes_256_gcm(), nullptr,
+                                     same_key ? nullptr : key.data(), nonce, enc);
+    if (ok != 1) {
+      forget();
+      return nullptr;
+    }
+    cipher_set_ = true;
+    if (!same_key) {
+      std::memcpy(key_.data(), key.data(), key_.size());
+      keyed_ = true;
+    }
+    return ctx;
+  }
+
+  // After an operation that failed part way: the next begin() starts from a clean context.
+  void forget() {
+    EVP_CIPHER_CTX_reset(ctx_.get());
+    OPENSSL_cleanse(key_.data(), key_.size());
+    keyed_ = false;
+    cipher_set_ = false;
+  }
+
+ private:
+  ctx_ptr ctx_;
+  std::array<unsigned char, secret_key::size> key_{};
+  bool keyed_{false};
+  bool cipher_set_{false};
+};
+
+gcm_context& thread_gcm() {
+  thread_local gcm_context ctx;
+  return ctx;
 }
 
 // Random bytes for keys and nonces: OpenSSL's DRBG (RAND_bytes), drawn `pool_size` bytes at a
@@ -166,9 +209,10 @@ std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext,
   std::string out(nonce_size + plaintext.size() + tag_size, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   random_bytes(nonce, nonce_size);
-  EVP_CIPHER_CTX* ctx = thread_ctx();
+  gcm_context& gcm = thread_gcm();
+  EVP_CIPHER_CTX* ctx = gcm.begin(key, nonce, true);
   int len = 0;
-  if (EVP_EncryptInit_ex(ctx, aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+  if (ctx == nullptr ||
       EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()) + nonce_size, &len,
@@ -176,8 +220,10 @@ std::string aes_gcm_seal(const secret_key& key, std::string_view plaintext,
                         static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx, nullptr, &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
-                          out.data() + nonce_size + plaintext.size()) != 1)
+                          out.data() + nonce_size + plaintext.size()) != 1) {
+    gcm.forget();
     throw std::runtime_error("AES-256-GCM encryption failed");
+  }
   return out;
 }
 
@@ -187,12 +233,13 @@ result<std::string> aes_gcm_open(const secret_key& key, std::string_view sealed,
     return make_error(errc::corrupt_record, "encrypted field too short");
   const std::size_t n = sealed.size() - nonce_size - tag_size;
   std::string out(n, '\0');
-  EVP_CIPHER_CTX* ctx = thread_ctx();
+  gcm_context& gcm = thread_gcm();
+  EVP_CIPHER_CTX* ctx =
+      gcm.begin(key, reinterpret_cast<const unsigned char*>(sealed.data()), false);
   int len = 0;
   std::string tag(sealed.substr(nonce_size + n));
   const bool ok =
-      EVP_DecryptInit_ex(ctx, aes_256_gcm(), nullptr, key.data(),
-                         reinterpret_cast<const unsigned char*>(sealed.data())) == 1 &&
+      ctx != nullptr &&
       EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) == 1 &&
       EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
@@ -201,6 +248,7 @@ result<std::string> aes_gcm_open(const secret_key& key, std::string_view sealed,
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size), tag.data()) == 1 &&
       EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
   if (!ok) {
+    gcm.forget();
     OPENSSL_cleanse(out.data(), out.size());
     return make_error(errc::corrupt_record, "encrypted field does not verify (tag mismatch)");
   }

@@ -61,6 +61,69 @@ TEST_CASE("a sealed field opens with its key at its place, and only there") {
   }
 }
 
+namespace {
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+}  // namespace
+
+// Each thread keeps its last key set in OpenSSL (field_crypto.cpp): a field sealed or opened
+// with another key, or after a failure, must use its own key all the same.
+TEST_CASE("a thread seals and opens with each call's own key, whatever it used before") {
+  // AES-256-GCM test case 16 of the GCM specification (McGrew and Viega): key, nonce, data,
+  // associated data, ciphertext and tag.
+  const secret_key known(
+      from_hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"));
+  const std::string known_plain = from_hex(
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
+      "49a6b525b16aedf5aa0de657ba637b39");
+  const std::string known_aad = from_hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+  const std::string known_sealed = from_hex(
+      "cafebabefacedbaddecaf888"
+      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
+      "56828838c5f61e6393ba7a0abcc9f662"
+      "76fc6ece0f4e1768cddf8853bb2d551b");
+  const auto opens_known = [&] {
+    auto r = aes_gcm_open(known, known_sealed, known_aad);
+    return r && r.value() == known_plain;
+  };
+  const auto a = secret_key::random();
+  const auto b = secret_key::random();
+  const std::string sa = seal_field(a, "c", "c#1", "content", "with a");
+  CHECK(opens_known());
+  const std::string sb = seal_field(b, "c", "c#1", "content", "with b");
+  const std::string sa2 = seal_field(a, "c", "c#2", "content", "with a again");
+  CHECK(open_field(b, "c", "content", sb).value() == "with b");
+  CHECK(open_field(a, "c", "content", sa).value() == "with a");
+  CHECK(open_field(a, "c", "content", sb).error().code == errc::corrupt_record);
+  CHECK(open_field(b, "c", "content", sa2).error().code == errc::corrupt_record);
+  // After a failure, with the key of the failure and with another.
+  CHECK(open_field(b, "c", "content", sb).value() == "with b");
+  CHECK(open_field(b, "c", "content", sa).error().code == errc::corrupt_record);
+  CHECK(opens_known());
+  CHECK(open_field(a, "c", "content", sa2).value() == "with a again");
+  CHECK(opens_known());
+  CHECK(opens_known());  // twice in a row: the key kept
+  std::string bad = known_sealed;
+  bad.back() = static_cast<char>(bad.back() ^ 0x01);
+  CHECK_FALSE(aes_gcm_open(known, bad, known_aad));
+  CHECK(opens_known());
+  // What this thread sealed opens on a thread that never used another key, and the reverse.
+  std::string from_other;
+  bool other_opened = false;
+  std::thread([&] {
+    other_opened = open_field(b, "c", "content", sb).value() == "with b" &&
+                   open_field(a, "c", "content", sa2).value() == "with a again";
+    from_other = seal_field(b, "c", "c#3", "content", "sealed elsewhere");
+  }).join();
+  CHECK(other_opened);
+  CHECK(open_field(b, "c", "content", from_other).value() == "sealed elsewhere");
+  CHECK(open_field(a, "c", "content", from_other).error().code == errc::corrupt_record);
+}
+
 TEST_CASE("empty text stays empty; keys parse from 64 hex digits only") {
   const auto key = secret_key::random();
   CHECK(seal_field(key, "c", "c#1", "content", "").empty());
