@@ -45,8 +45,38 @@ std::string encode_tally(const core::revisit_tally& t) {
 
 }  // namespace
 
+namespace {
+// `value` in decimal, zero-padded to at least `width` digits. By hand: a writer formats an id
+// for each sequence it tries.
+void append_padded(std::string& out, std::uint64_t value, std::size_t width) {
+  char digits[20];
+  std::size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  if (n < width) out.append(width - n, '0');
+  while (n != 0) out += digits[--n];
+}
+}  // namespace
+
 std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence) {
-  return fmt::format("{}-{:04}{:02}{:02}-{:06}", center, day.year, day.month, day.day, sequence);
+  if (day.year < 0)  // not from any clock this server runs on; written as it always was
+    return fmt::format("{}-{:04}{:02}{:02}-{:06}", center, day.year, day.month, day.day, sequence);
+  std::string id;
+  id.reserve(center.size() + 17);
+  id += center;
+  id += '-';
+  append_padded(id, static_cast<std::uint64_t>(day.year), 4);
+  append_padded(id, static_cast<std::uint64_t>(day.month), 2);
+  append_padded(id, static_cast<std::uint64_t>(day.day), 2);
+  id += '-';
+  append_case_sequence(id, sequence);
+  return id;
+}
+
+void append_case_sequence(std::string& id, std::uint64_t sequence) {
+  append_padded(id, sequence, 6);
 }
 
 std::optional<std::pair<std::string, std::uint64_t>> split_case_id(std::string_view id) {

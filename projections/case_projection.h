@@ -89,6 +89,8 @@ result<decoded_history> decode_history(const case_id& id,
 
 // Case ids: "<center>-<YYYYMMDD>-<sequence, at least 6 digits>".
 std::string format_case_id(std::string_view center, civil_date day, std::uint64_t sequence);
+// Appends a case id's sequence as format_case_id writes it: to "<center>-<YYYYMMDD>-", the id.
+void append_case_sequence(std::string& id, std::uint64_t sequence);
 // The "<center>-<YYYYMMDD>" prefix and the sequence of a case id, if it has that form.
 std::optional<std::pair<std::string, std::uint64_t>> split_case_id(std::string_view id);
 

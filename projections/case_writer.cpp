@@ -219,7 +219,7 @@ void case_writer::forget_locked(events::partition_id p) {
       ++it;
     }
   }
-  std::erase_if(counters_, [&](const auto& c) { return c.first.second == p(); });
+  for (auto& [prefix, highest] : counters_) highest.at(static_cast<std::size_t>(p())).reset();
   std::lock_guard lk(sample_mu_);
   gates_.at(static_cast<std::size_t>(p())).tallies.clear();
 }
@@ -303,19 +303,25 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
   // "<center>-<YYYYMMDD>-": every id of the day is this and its sequence (format_case_id).
   std::string head = format_case_id(rec->center(), day, 0);
   head.resize(head.size() - 6);
-  const std::string prefix = head.substr(0, head.size() - 1);
-  std::vector<std::uint64_t> highest(static_cast<std::size_t>(count), 0);
+  const std::string_view prefix = std::string_view(head).substr(0, head.size() - 1);
+  auto day_counters = counters_.find(prefix);
+  if (day_counters == counters_.end())
+    day_counters =
+        counters_
+            .emplace(std::string(prefix),
+                     std::vector<std::optional<std::uint64_t>>(static_cast<std::size_t>(count)))
+            .first;
+  std::vector<std::optional<std::uint64_t>>& highest = day_counters->second;
   std::optional<std::uint64_t> lowest;
   for (std::int32_t p = 0; p < count; ++p) {
     if (!allowed(p)) continue;
-    auto it = counters_.find({prefix, p});
-    if (it == counters_.end()) {
+    auto& h = highest[static_cast<std::size_t>(p)];
+    if (!h) {
       auto stored = reader_.counter(prefix, events::partition_id{p});
       if (!stored) return stored.error();
-      it = counters_.emplace(std::pair{prefix, p}, stored.value()).first;
+      h = stored.value();
     }
-    highest[static_cast<std::size_t>(p)] = it->second;
-    lowest = std::min(lowest.value_or(it->second), it->second);
+    lowest = std::min(lowest.value_or(*h), *h);
   }
   if (!lowest)
     return make_error(events::errc::not_owner, "this server writes no partition of the log now");
@@ -325,10 +331,10 @@ result<std::string> case_writer::allocate_id(const command_request& request) {
   std::string id = head;
   for (std::uint64_t n = *lowest + 1;; ++n) {
     id.resize(head.size());
-    fmt::format_to(std::back_inserter(id), "{:06}", n);
+    append_case_sequence(id, n);
     const std::int32_t p = events::partition_for(id, count)();
-    if (allowed(p) && n > highest[static_cast<std::size_t>(p)]) {
-      counters_[{prefix, p}] = n;
+    if (allowed(p) && n > *highest[static_cast<std::size_t>(p)]) {
+      highest[static_cast<std::size_t>(p)] = n;
       return id;
     }
   }

@@ -252,8 +252,9 @@ class case_writer final : public events::ownership_listener {
   mutable std::condition_variable idle_cv_;  // in flight, appending, accepting: all on mu_
   std::unordered_map<std::string, slot> slots_;
   std::size_t sweep_at_{4096};  // the next sweep, when slots_ reaches this size
-  // ("<center>-<YYYYMMDD>", partition) -> the highest sequence given out in the partition
-  std::map<std::pair<std::string, std::int32_t>, std::uint64_t> counters_;
+  // "<center>-<YYYYMMDD>" -> by partition, the highest sequence given out in it (none: not read
+  // from the store yet)
+  std::map<std::string, std::vector<std::optional<std::uint64_t>>, std::less<>> counters_;
   std::vector<std::int64_t> last_acked_;
   std::vector<ownership> owned_;  // by partition
   bool stopping_{false};          // the destructor runs: handovers give up

@@ -1,5 +1,7 @@
 #include "projections/row_keys.h"
 
+#include "projections/case_projection.h"
+
 #include <string>
 
 #include <doctest/doctest.h>
@@ -303,3 +305,25 @@ TEST_CASE("the report counters' keys keep their stored bytes and read back what 
 }
 
 }  // namespace caseline::projections::keys
+
+namespace caseline::projections {
+
+// Ids are part of stored keys and of what callers were told: their form is pinned.
+TEST_CASE("a case id is its center, its day and a sequence of six digits at least") {
+  CHECK(format_case_id("410100", civil_date{2026, 1, 5}, 1) == "410100-20260105-000001");
+  CHECK(format_case_id("410100", civil_date{2026, 12, 31}, 0) == "410100-20261231-000000");
+  CHECK(format_case_id("11", civil_date{999, 9, 9}, 999999) == "11-09990909-999999");
+  CHECK(format_case_id("410100", civil_date{12028, 10, 10}, 1234567) == "410100-120281010-1234567");
+  CHECK(format_case_id("410100", civil_date{2026, 1, 5}, 18446744073709551615ULL) ==
+        "410100-20260105-18446744073709551615");
+  CHECK(format_case_id("410100", civil_date{-1, 1, 1}, 7) == "410100--0010101-000007");
+  std::string id = "410100-20260105-";
+  append_case_sequence(id, 42);
+  CHECK(id == "410100-20260105-000042");
+  const auto split = split_case_id(format_case_id("410100", civil_date{2026, 1, 5}, 1000000));
+  REQUIRE(split);
+  CHECK(split->first == "410100-20260105");
+  CHECK(split->second == 1000000);
+}
+
+}  // namespace caseline::projections
