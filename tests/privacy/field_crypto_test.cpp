@@ -111,12 +111,18 @@ TEST_CASE("a thread seals and opens with each call's own key, whatever it used b
   bad.back() = static_cast<char>(bad.back() ^ 0x01);
   CHECK_FALSE(aes_gcm_open(known, bad, known_aad));
   CHECK(opens_known());
+  // The same key from opening to sealing and back (a command that reads a case's fields and
+  // seals new ones): what is sealed opens on another thread.
+  CHECK(open_field(a, "c", "content", sa).value() == "with a");
+  const std::string sa3 = seal_field(a, "c", "c#4", "content", "sealed after an open");
+  CHECK(open_field(a, "c", "content", sa3).value() == "sealed after an open");
   // What this thread sealed opens on a thread that never used another key, and the reverse.
   std::string from_other;
   bool other_opened = false;
   std::thread([&] {
     other_opened = open_field(b, "c", "content", sb).value() == "with b" &&
-                   open_field(a, "c", "content", sa2).value() == "with a again";
+                   open_field(a, "c", "content", sa2).value() == "with a again" &&
+                   open_field(a, "c", "content", sa3).value() == "sealed after an open";
     from_other = seal_field(b, "c", "c#3", "content", "sealed elsewhere");
   }).join();
   CHECK(other_opened);
