@@ -56,14 +56,14 @@ class gcm_context {
     const int enc = encrypt ? 1 : 0;
     EVP_CIPHER_CTX* ctx = ctx_.get();
     const bool same_key = keyed_ && CRYPTO_memcmp(key_.data(), key.data(), key_.size()) == 0;
-    // The cipher is given once: giving it again would make OpenSSL build its context anew.
-    const int ok = EVP_CipherInit_ex(ctx, cipher_set_ ? nullptr : aes_256_gcm(), nullptr,
+    // The cipher is given only to a context without a key: giving it again would make OpenSSL
+    // build its context anew.
+    const int ok = EVP_CipherInit_ex(ctx, keyed_ ? nullptr : aes_256_gcm(), nullptr,
                                      same_key ? nullptr : key.data(), nonce, enc);
     if (ok != 1) {
       forget();
       return nullptr;
     }
-    cipher_set_ = true;
     if (!same_key) {
       std::memcpy(key_.data(), key.data(), key_.size());
       keyed_ = true;
@@ -76,14 +76,12 @@ class gcm_context {
     EVP_CIPHER_CTX_reset(ctx_.get());
     OPENSSL_cleanse(key_.data(), key_.size());
     keyed_ = false;
-    cipher_set_ = false;
   }
 
  private:
   ctx_ptr ctx_;
   std::array<unsigned char, secret_key::size> key_{};
-  bool keyed_{false};
-  bool cipher_set_{false};
+  bool keyed_{false};  // the context has the cipher and key_ set
 };
 
 gcm_context& thread_gcm() {

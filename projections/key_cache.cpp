@@ -43,12 +43,16 @@ shared_key_cache::shared_key_cache(std::size_t capacity) {
   for (auto& s : shards_) s = std::make_unique<shard>(each);
 }
 
-shared_key_cache::shard& shared_key_cache::shard_of(std::string_view id) {
-  return *shards_[std::hash<std::string_view>{}(id) % shard_count];
+std::size_t shared_key_cache::hash_of(std::string_view id) {
+  return std::hash<std::string_view>{}(id);
+}
+
+shared_key_cache::shard& shared_key_cache::shard_of(std::size_t hash) {
+  return *shards_[hash % shard_count];
 }
 
 shared_key_cache::lookup shared_key_cache::find(std::string_view id) {
-  auto& s = shard_of(id);
+  auto& s = shard_of(hash_of(id));
   std::lock_guard lk(s.mu);
   lookup out;
   out.key = s.keys.find(id);
@@ -57,7 +61,7 @@ shared_key_cache::lookup shared_key_cache::find(std::string_view id) {
 }
 
 void shared_key_cache::put(std::string_view id, const events::secret_key& key) {
-  auto& s = shard_of(id);
+  auto& s = shard_of(hash_of(id));
   std::lock_guard lk(s.mu);
   s.keys.put(id, key);
 }
@@ -82,8 +86,8 @@ bool shared_key_cache::read_before(shard& s, std::size_t hash) {
 
 void shared_key_cache::put_unless_changed(std::string_view id, const events::secret_key& key,
                                           std::uint64_t generation) {
-  const auto hash = std::hash<std::string_view>{}(id);
-  auto& s = *shards_[hash % shard_count];
+  const auto hash = hash_of(id);
+  auto& s = shard_of(hash);
   std::lock_guard lk(s.mu);
   if (generation_.load() != generation || !read_before(s, hash)) return;
   s.keys.put(id, key);
@@ -92,7 +96,7 @@ void shared_key_cache::put_unless_changed(std::string_view id, const events::sec
 void shared_key_cache::forget(std::span<const std::string_view> ids) {
   generation_.fetch_add(1);
   for (const auto id : ids) {
-    auto& s = shard_of(id);
+    auto& s = shard_of(hash_of(id));
     std::lock_guard lk(s.mu);
     s.keys.erase(id);
   }

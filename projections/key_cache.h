@@ -106,7 +106,8 @@ class shared_key_cache {
   static constexpr std::size_t read_once_bits = std::size_t{1} << 17;
   // Notes `hash`'s id as read; whether it had been read before (since the last clearing).
   static bool read_before(shard& s, std::size_t hash);
-  shard& shard_of(std::string_view id);
+  static std::size_t hash_of(std::string_view id);
+  shard& shard_of(std::size_t hash);  // the low bits of an id's hash
 
   std::unique_ptr<shard> shards_[shard_count];
   // Moves before forget() takes a key from its shard; put_unless_changed() reads it under the
