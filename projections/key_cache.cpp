@@ -22,12 +22,22 @@ void key_cache::put(std::string_view id, const events::secret_key& key) {
     order_.splice(order_.begin(), order_, it->second);
     return;
   }
-  if (index_.size() >= capacity_) {
-    index_.erase(std::string_view(order_.back().id));  // before the id it views goes
-    order_.pop_back();
+  if (index_.size() < capacity_) {
+    order_.push_front(entry{std::string(id), key});
+    index_.emplace(std::string_view(order_.front().id), order_.begin());
+    return;
   }
-  order_.push_front(entry{std::string(id), key});
-  index_.emplace(std::string_view(order_.front().id), order_.begin());
+  // Full: the least recently used entry's list node and index node take the new key, with no
+  // allocation (a cache at its capacity evicts on every key it takes in). The index node is
+  // taken out before the id it views changes.
+  auto node = index_.extract(std::string_view(order_.back().id));
+  order_.splice(order_.begin(), order_, std::prev(order_.end()));
+  auto& e = order_.front();
+  e.id.assign(id);
+  e.key = key;  // over the evicted key's bytes
+  node.key() = std::string_view(e.id);
+  node.mapped() = order_.begin();
+  index_.insert(std::move(node));
 }
 
 void key_cache::erase(std::string_view id) {

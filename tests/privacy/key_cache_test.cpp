@@ -1,5 +1,6 @@
 #include "projections/key_cache.h"
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,33 @@ TEST_CASE("the key cache evicts the least recently used key, one at a time") {
   CHECK(holds(cache, "d", 'd'));
   CHECK(holds(cache, "e", 'e'));
   CHECK(holds(cache, "f", 'f'));
+}
+
+TEST_CASE("a full cache takes each new key in the evicted one's place, whatever the ids' lengths") {
+  key_cache cache(4);
+  // Ids of changing lengths, so that an evicted entry's id is both shorter and longer than the
+  // one that takes its place.
+  auto id = [](int i) {
+    return std::string(static_cast<std::size_t>(1 + (i * 7) % 40), 'x') + std::to_string(i);
+  };
+  auto key = [](int i) { return key_of(static_cast<char>('A' + i % 50)); };
+  for (int i = 0; i < 200; ++i) {
+    cache.put(id(i), key(i));
+    CHECK(cache.size() == std::min(i + 1, 4));
+    // The last four are held, each with its own key; the one before them is gone.
+    for (int j = std::max(0, i - 3); j <= i; ++j) {
+      auto k = cache.find(id(j));
+      REQUIRE(k);
+      CHECK(k->view() == key(j).view());
+    }
+    if (i >= 4) CHECK_FALSE(cache.find(id(i - 4)));
+  }
+  cache.erase(id(198));
+  CHECK(cache.size() == 3);
+  CHECK_FALSE(cache.find(id(198)));
+  cache.put("again", key_of('q'));
+  CHECK(holds(cache, "again", 'q'));
+  CHECK(cache.size() == 4);
 }
 
 TEST_CASE("a key put again replaces the cached one and counts as used, without evicting") {
