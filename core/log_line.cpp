@@ -1,5 +1,6 @@
 #include "core/log_line.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -54,44 +55,91 @@ std::string valid_utf8(std::string_view s) {
   return out;
 }
 
-std::string json_quoted(std::string_view raw) {
-  const std::string s = valid_utf8(raw);
-  std::string out;
-  out.reserve(s.size() + 2);
+namespace {
+
+// Appends `raw` to `out` as a JSON string literal, in one pass: what json_quoted(raw) returns.
+// Bytes below 0x80 are escaped as JSON needs (and DEL, as a control character); a valid UTF-8
+// sequence is copied; a byte that starts no valid sequence becomes U+FFFD (valid_utf8).
+void append_quoted(std::string& out, std::string_view s) {
   out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
+  while (!s.empty()) {
+    // A run of printable ASCII that needs no escape is copied whole.
+    std::size_t plain = 0;
+    while (plain < s.size()) {
+      const auto b = static_cast<unsigned char>(s[plain]);
+      if (b < 0x20 || b >= 0x7F || b == '"' || b == '\\') break;
+      ++plain;
+    }
+    if (plain > 0) {
+      out.append(s.data(), plain);
+      s.remove_prefix(plain);
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(s[0]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence(s);
+      out += n == 0 ? replacement : s.substr(0, n);
+      s.remove_prefix(n == 0 ? 1 : n);
+      continue;
+    }
+    switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
+      default: {
+        // The other control characters and DEL (a printable byte was copied above).
+        static constexpr char hex[] = "0123456789abcdef";
+        const char esc[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+        out.append(esc, sizeof esc);
+      }
     }
+    s.remove_prefix(1);
   }
   out += '"';
+}
+
+template <class I>
+void append_integer(std::string& out, I v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+std::string json_quoted(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + 2);
+  append_quoted(out, raw);
   return out;
 }
 
+// Built in one string, each value escaped straight into it: a request's line is written for
+// every answer the server gives.
 std::string log_line(std::string_view event, std::initializer_list<log_field> fields) {
-  std::string out = "{\"event\":" + json_quoted(event);
+  std::size_t size = event.size() + 16;
+  for (const auto& f : fields) {
+    size += f.name.size() + 8;
+    if (const auto* v = std::get_if<std::string_view>(&f.value))
+      size += v->size();
+    else
+      size += 24;
+  }
+  std::string out;
+  out.reserve(size);
+  out += "{\"event\":";
+  append_quoted(out, event);
   for (const auto& f : fields) {
     out += ',';
-    out += json_quoted(f.name);
+    append_quoted(out, f.name);
     out += ':';
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string_view>) {
-            out += json_quoted(v);
+            append_quoted(out, v);
           } else if constexpr (std::is_same_v<T, bool>) {
             out += v ? "true" : "false";
           } else if constexpr (std::is_same_v<T, double>) {
@@ -103,7 +151,7 @@ std::string log_line(std::string_view event, std::initializer_list<log_field> fi
               out += "null";  // JSON has no NaN or infinity
             }
           } else {
-            out += std::to_string(v);
+            append_integer(out, v);
           }
         },
         f.value);
