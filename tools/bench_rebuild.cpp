@@ -27,6 +27,7 @@
 #include "projections/case_row.h"
 #include "projections/rebuild.h"
 #include "tools/bench_server.h"
+#include "tools/bench_topics.h"
 
 namespace caseline::tools {
 
@@ -34,10 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
-
-constexpr std::array<const char*, 20> topics{
-    "出租车", "网约车", "公交", "长途客运", "超限",   "路面",     "收费",   "高速拥堵", "驾校", "维修",
-    "水运",   "海事",   "救助", "安全生产", "停车",   "共享单车", "地铁",   "货运",     "危险品", "其他"};
 
 // Bounds the appends in flight, so that generating a large log needs bounded memory.
 class throttle {
@@ -165,7 +162,12 @@ result<generated_log> generate_log(events::event_log& log, const core::calendar&
     }
     const auto c = pick(100);
     const auto cat = c < 40 ? core::category::complaint : c < 85 ? core::category::inquiry : core::category::suggestion;
-    g.run(id, core::classify{cat, static_cast<core::domain>(pick(6)), {topics[pick(topics.size())]}, false, ""},
+    g.run(id,
+          core::classify{cat,
+                         static_cast<core::domain>(pick(6)),
+                         {bench_topics[pick(bench_topics.size())]},
+                         false,
+                         ""},
           now(), agent);
     d = d.plus_days(static_cast<std::int64_t>(pick(4)));
     unit_id unit{center() + (pick(2) == 0 ? "-yg" : "-gl")};

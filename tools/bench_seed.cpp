@@ -1,6 +1,5 @@
 #include "tools/bench_seed.h"
 
-#include <array>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "projections/registry_projection.h"
 #include "projections/retention.h"
 #include "projections/store.h"
+#include "tools/bench_topics.h"
 #include "tools/install_paths.h"
 #include "tools/serve.h"
 
@@ -115,9 +115,6 @@ shape shape_of(std::uint64_t n) {
   }
 }
 
-constexpr std::array<const char*, 8> topics{"出租车", "网约车", "公交",     "长途客运",
-                                            "路面",   "收费",   "高速拥堵", "维修"};
-
 // Two handling units of `center`, registered through the registry's writer as PUT /v1/units does.
 result<std::vector<unit_id>> register_units(server_stack& s, const std::string& center) {
   std::vector<unit_id> units;
@@ -182,10 +179,12 @@ result<std::uint64_t> live_histories(server_stack& s, const std::vector<std::str
         const auto cat = p < 40   ? core::category::complaint
                          : p < 85 ? core::category::inquiry
                                   : core::category::suggestion;
-        return as(
-            core::classify{
-                cat, static_cast<core::domain>(n % 6), {topics[n % topics.size()]}, false, ""},
-            agent);
+        return as(core::classify{cat,
+                                 static_cast<core::domain>(n % 6),
+                                 {bench_topics[n % bench_topics.size()]},
+                                 false,
+                                 ""},
+                  agent);
       }
     }
   });
