@@ -30,14 +30,19 @@ void key_cache::put(std::string_view id, const events::secret_key& key) {
   // Full: the least recently used entry's list node and index node take the new key, with no
   // allocation (a cache at its capacity evicts on every key it takes in). The index node is
   // taken out before the id it views changes.
-  auto node = index_.extract(std::string_view(order_.back().id));
-  order_.splice(order_.begin(), order_, std::prev(order_.end()));
-  auto& e = order_.front();
-  e.id.assign(id);
-  e.key = key;  // over the evicted key's bytes
-  node.key() = std::string_view(e.id);
-  node.mapped() = order_.begin();
-  index_.insert(std::move(node));
+  const auto last = std::prev(order_.end());
+  auto node = index_.extract(std::string_view(last->id));
+  try {
+    last->id.assign(id);  // allocates only for an id longer than any this node held
+  } catch (...) {
+    order_.erase(last);  // evicted after all; its index node goes with `node`
+    throw;
+  }
+  last->key = key;  // over the evicted key's bytes
+  order_.splice(order_.begin(), order_, last);
+  node.key() = std::string_view(last->id);
+  node.mapped() = last;
+  index_.insert(std::move(node));  // no rehash: the index was sized for the capacity
 }
 
 void key_cache::erase(std::string_view id) {
