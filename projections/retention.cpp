@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/snapshot.h>
 #include <rocksdb/write_batch.h>
 #include <cereal/types/optional.hpp>
 #include <cereal/types/string.hpp>
@@ -87,21 +88,26 @@ result<void> retention_projection::apply(const decoded_event& e, rocksdb::WriteB
 }
 
 result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
-                                        civil_date as_of, const blob_store* blobs,
-                                        key_store* keys) {
+                                        civil_date as_of, const blob_store* blobs, key_store* keys,
+                                        const rocksdb::Snapshot* at) {
+  // A read-only store (a secondary instance: `caseline retention audit`) has no snapshots, and
+  // needs none: it moves only when its owner catches it up, which no audit does.
+  std::optional<rocksdb::ManagedSnapshot> taken;
+  if (!at && !s.read_only()) at = taken.emplace(&s.db()).snapshot();
   retention_audit a;
   a.as_of = as_of;
   a.policy = policy;
   // The trail first: purges are checked against the case's own dates below.
-  auto trail =
-      storage::scan(s.db(), s.cf(family::retention), {}, "read the retention trail",
-                    [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
-                      auto e = decode_entry(value);
-                      if (!e) return e.error();
-                      if (e.value().kind == "purge_refused") ++a.refused;
-                      a.history.push_back(std::move(e).value());
-                      return storage::scan_step::next;
-                    });
+  auto trail = storage::scan(
+      s.db(), s.cf(family::retention), {}, "read the retention trail",
+      [&](std::string_view, std::string_view value) -> result<storage::scan_step> {
+        auto e = decode_entry(value);
+        if (!e) return e.error();
+        if (e.value().kind == "purge_refused") ++a.refused;
+        a.history.push_back(std::move(e).value());
+        return storage::scan_step::next;
+      },
+      at);
   if (!trail) return trail.error();
   const auto audit_case = [&](std::string_view,
                               std::string_view value) -> result<storage::scan_step> {
@@ -143,7 +149,7 @@ result<retention_audit> audit_retention(store& s, const core::retention_policy& 
     }
     return storage::scan_step::next;
   };
-  auto cases = storage::scan(s.db(), s.cf(family::cases), {}, "read the cases", audit_case);
+  auto cases = storage::scan(s.db(), s.cf(family::cases), {}, "read the cases", audit_case, at);
   if (!cases) return cases.error();
   return a;
 }

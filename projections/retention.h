@@ -65,11 +65,16 @@ struct retention_audit {
   bool ok() const { return violations.empty(); }
 };
 
-// Reads the case projection and the trail. `blobs` and `keys` (optional) let it also check that
-// purged audio and shredded keys are really gone.
+// Reads the case projection and the trail, both as of one snapshot of the store: `at` when given
+// (a snapshot the caller holds of a store that is not read-only), else one taken when the audit
+// starts (a read-only store is one state until it is caught up). The runner writes a
+// purge's trail entry and its case's row in one batch, so the audit counts each purge in both or
+// in neither, however many batches the runner writes while it reads. `blobs` and `keys`
+// (optional) let it also check that purged audio and shredded keys are really gone (those are
+// read as they are when it checks them).
 result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
-                                        civil_date as_of, const blob_store* blobs,
-                                        key_store* keys);
+                                        civil_date as_of, const blob_store* blobs, key_store* keys,
+                                        const rocksdb::Snapshot* at = nullptr);
 // The audit as plain text (GET /v1/retention/audit?format=text, `caseline retention audit`).
 std::string retention_audit_text(const retention_audit& a);
 

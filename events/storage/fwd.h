@@ -6,6 +6,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 struct ColumnFamilyOptions;
 class DB;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace caseline::storage {

@@ -25,11 +25,12 @@ std::string prefix_end(std::string_view prefix) {
 }  // namespace
 
 result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_range& range,
-                  const std::string& what, const row_visitor& visit) {
+                  const std::string& what, const row_visitor& visit, const rocksdb::Snapshot* at) {
   std::string upper = prefix_end(range.prefix);
   if (!range.until.empty() && (upper.empty() || range.until < upper)) upper = range.until;
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions options = in_key_order();
+  options.snapshot = at;
   if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
   // A scan of one extracted prefix may use the family's prefix filters.
   if (range.extracted_prefix) {

@@ -31,10 +31,12 @@ using row_visitor = std::function<result<scan_step>(std::string_view key, std::s
 
 // Visits the rows of `range` in `cf` until the range ends, `visit` stops or fails. Then the
 // iterator's own status is checked: a read error is returned (from_rocksdb(status, what)), never
-// taken for the end of the range. Thread-safe as RocksDB reads are; sees one implicit snapshot.
+// taken for the end of the range. Thread-safe as RocksDB reads are; sees the database as of `at`
+// (a snapshot the caller holds, so that several scans see one state), else as of its start.
 // The range's end bounds RocksDB's iterator too, so that it reads no block and no file past it.
 result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_range& range,
-                  const std::string& what, const row_visitor& visit);
+                  const std::string& what, const row_visitor& visit,
+                  const rocksdb::Snapshot* at = nullptr);
 
 // The value stored at `key`, or nullopt when there is none; a read error as from_rocksdb(what).
 result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,

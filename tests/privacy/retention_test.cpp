@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/snapshot.h>
 
 #include "core/calendar.h"
 #include "core/registry.h"
@@ -284,4 +285,51 @@ TEST_CASE("the blob store writes atomically, checks bytes on read and deletes id
   CHECK(b.remove(sha));
   CHECK(b.get(sha).error().code == events::errc::not_found);
   CHECK(b.get("../../etc/passwd").error().code == events::errc::corrupt_record);
+}
+
+TEST_CASE("an audit reads the trail and the cases as of one snapshot") {
+  // The runner writes a purge's trail entry and its case's row in one batch; an audit that read
+  // the trail, then the cases, each as of its own moment, could count a shredded case whose
+  // trail entry it never saw (batches land between its two reads while a purge runs).
+  rig r;
+  constexpr std::size_t cases = 12;
+  for (std::size_t i = 0; i < cases; ++i) {
+    auto rec = r.run(std::nullopt,
+                     core::receive{core::channel::phone,
+                                   center_code{"410100"},
+                                   core::caller_info{secret_phone, "王某"},
+                                   secret_text,
+                                   std::nullopt,
+                                   {},
+                                   ""},
+                     r.agent);
+    answer_and_revisit(r, rec.state.id, "已告知");
+    r.run(rec.state.id, core::archive{}, r.agent);
+  }
+  const civil_date later{2031, 3, 4};  // every case's text past its five years
+  r.clock.set(at(2031, 3, 4));
+  const auto shreds = [](const projections::retention_audit& a) {
+    std::pair<std::size_t, std::size_t> n;  // in the trail, in the cases
+    for (const auto& h : a.history) n.first += h.kind == "text_shredded" ? 1 : 0;
+    for (const auto& i : a.items)
+      n.second += i.item == core::retained_item::text && i.status == "purged" ? 1 : 0;
+    return n;
+  };
+
+  // A snapshot before the purge: an audit as of it sees neither the trail entries nor the
+  // shredded rows written after it, though both are in the store when it reads.
+  rocksdb::ManagedSnapshot before(&r.store->db());
+  CHECK(r.purge(later).done.size() == cases);
+  auto then =
+      projections::audit_retention(*r.store, {}, later, &r.blobs, nullptr, before.snapshot());
+  REQUIRE(then);
+  CHECK(shreds(then.value()) == std::pair<std::size_t, std::size_t>{0, 0});
+  CHECK(then.value().eligible == cases);
+  CHECK(then.value().purged == 0);
+
+  // Without one, as of the audit's start: every shred in both.
+  const auto now = r.audit(later);
+  CHECK(shreds(now) == std::pair<std::size_t, std::size_t>{cases, cases});
+  CHECK(now.purged == cases);
+  CHECK(now.ok());
 }
