@@ -407,7 +407,8 @@ result<void> report_reader::scan_prefix(std::string_view tag, const std::string&
         if (present.value())
           if (auto r = f(key, value); !r) return r.error();
         return storage::scan_step::next;
-      });
+      },
+      at_.get());
 }
 
 // Whole months read the monthly counters, the rest of the period the daily ones.
@@ -564,7 +565,8 @@ result<std::optional<std::string>> report_reader::first_month() const {
         if (!present.value()) return storage::scan_step::next;
         out = std::string(key.substr(tag.size(), 7));  // YYYY-MM
         return storage::scan_step::stop;
-      });
+      },
+      at_.get());
   if (!r) return r.error();
   return out;
 }

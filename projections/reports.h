@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -255,7 +256,11 @@ struct period {
 // Reads the counters. Thread-safe.
 class report_reader {
  public:
-  explicit report_reader(store& s) : store_(s) {}
+  // The counters a reader scans (figures, topics, units, urgent cases) are read as of the
+  // reader's making (store::snapshot): the figures of one report or assessment all come from one
+  // state, whatever batches the runner writes while they are read. The overdue list is read a
+  // page at a time, each page as the store is then (overdue()).
+  explicit report_reader(store& s) : store_(s), at_(s.snapshot()) {}
   // (domain, category) -> figures over [from, to] of one center, or of all centers (province).
   result<std::map<std::pair<std::string, std::string>, figures>> by_dimension(
       const period& p, const std::optional<center_code>& center) const;
@@ -288,6 +293,7 @@ class report_reader {
   result<void> scan_prefix(std::string_view tag, const std::string& from,
                            const std::string& to_exclusive, F&& f) const;
   store& store_;
+  std::shared_ptr<const rocksdb::Snapshot> at_;  // none for a read-only store
 };
 
 enum class report_kind : std::uint8_t { monthly, annual, period, urgent_day };

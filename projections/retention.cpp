@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
-#include <rocksdb/snapshot.h>
 #include <rocksdb/write_batch.h>
 #include <cereal/types/optional.hpp>
 #include <cereal/types/string.hpp>
@@ -90,10 +89,8 @@ result<void> retention_projection::apply(const decoded_event& e, rocksdb::WriteB
 result<retention_audit> audit_retention(store& s, const core::retention_policy& policy,
                                         civil_date as_of, const blob_store* blobs, key_store* keys,
                                         const rocksdb::Snapshot* at) {
-  // A read-only store (a secondary instance: `caseline retention audit`) has no snapshots, and
-  // needs none: it moves only when its owner catches it up, which no audit does.
-  std::optional<rocksdb::ManagedSnapshot> taken;
-  if (!at && !s.read_only()) at = taken.emplace(&s.db()).snapshot();
+  const auto taken = at ? nullptr : s.snapshot();  // none for a read-only store (store.h)
+  if (!at) at = taken.get();
   retention_audit a;
   a.as_of = as_of;
   a.policy = policy;

@@ -218,6 +218,12 @@ result<std::unique_ptr<store>> store::open(const std::string& dir, open_mode mod
   return opened;
 }
 
+std::shared_ptr<const rocksdb::Snapshot> store::snapshot() {
+  if (read_only()) return nullptr;
+  rocksdb::DB* db = db_;
+  return {db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); }};
+}
+
 result<void> store::flush() {
   rocksdb::FlushOptions wait;
   wait.wait = true;

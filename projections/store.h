@@ -66,6 +66,10 @@ class store {
 
   rocksdb::DB& db() { return *db_; }
   bool read_only() const { return secondary_ != nullptr; }
+  // A snapshot for reads that must see one state of the store (the scans of one audit or one
+  // report, while the runner writes batches), released when its last holder lets it go; none
+  // for a read-only store, which has no snapshots and is one state until it is caught up.
+  std::shared_ptr<const rocksdb::Snapshot> snapshot();
   // Opened with open_mode::bulk: the runner writes without the WAL, flush() makes it durable.
   bool bulk() const { return bulk_; }
   // Writes every family's memtable to disk (in bulk mode in one atomic flush) and waits.

@@ -523,6 +523,30 @@ TEST_CASE("reclassification moves a case's counts; the counters equal a recount"
   CHECK(topics.value() == std::map<std::string, std::int64_t>{{"b", 1}});
 }
 
+TEST_CASE("a report reader reads the counters as of its making, whatever is written after") {
+  stack s;
+  const auto agent = world::agent("410100");
+  play(s, {{"2026-10-12", "X", recv("410100"), agent}});
+  const period october{date("2026-10-01"), date("2026-10-31")};
+  const auto received = [&](const report_reader& r) {
+    auto by_center = r.by_center(october);
+    REQUIRE(by_center);
+    auto by_dimension = r.by_dimension(october, std::nullopt);
+    REQUIRE(by_dimension);
+    std::int64_t sum = 0;
+    for (const auto& [dimension, f] : by_dimension.value()) sum += f[metric::received];
+    const auto it = by_center.value().find("410100");
+    return std::pair<std::int64_t, std::int64_t>{
+        it == by_center.value().end() ? 0 : it->second[metric::received], sum};
+  };
+
+  const report_reader before(s.db());
+  // Two more cases, applied by the runner while `before` is held.
+  play(s, {{"2026-10-13", "Y", recv("410100"), agent}, {"2026-10-14", "Z", recv("410100"), agent}});
+  CHECK(received(before) == std::pair<std::int64_t, std::int64_t>{1, 1});
+  CHECK(received(report_reader(s.db())) == std::pair<std::int64_t, std::int64_t>{3, 3});
+}
+
 TEST_CASE("a day's figures of one center, domain and category are one key, its metrics cells") {
   stack s;
   const auto agent = world::agent("410100");
