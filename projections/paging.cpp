@@ -9,7 +9,7 @@ namespace caseline::projections {
 
 result<std::string> scan_page(store& s, family f, const storage::key_range& range,
                               std::string_view cursor, std::size_t limit, const std::string& what,
-                              const page_row_visitor& visit) {
+                              const page_row_visitor& visit, const rocksdb::Snapshot* at) {
   storage::key_range from_cursor = range;
   if (!cursor.empty()) {
     auto after = events::from_hex(cursor);
@@ -37,7 +37,8 @@ result<std::string> scan_page(store& s, family f, const storage::key_range& rang
           last = key;
         }
         return storage::scan_step::next;
-      });
+      },
+      at);
   if (!r) return r.error();
   return next_cursor;
 }

@@ -25,9 +25,9 @@ using page_row_visitor = std::function<result<bool>(std::string_view key, std::s
 // before; empty for the first) until `limit` rows went on the page or the range ends. Returns the
 // page's next_cursor: empty when the range ended, so this page is the last.
 // core::errc::invalid_argument naming the field "cursor" for a cursor not of this range; a read
-// error as storage::scan reports it.
+// error as storage::scan reports it. With `at`, the rows as of that snapshot.
 result<std::string> scan_page(store& s, family f, const storage::key_range& range,
                               std::string_view cursor, std::size_t limit, const std::string& what,
-                              const page_row_visitor& visit);
+                              const page_row_visitor& visit, const rocksdb::Snapshot* at = nullptr);
 
 }  // namespace caseline::projections

@@ -530,8 +530,8 @@ result<overdue_page> report_reader::overdue(const period& p,
     if (unit && k->unit != (*unit)()) return false;
     overdue_case c{std::move(k->center), std::move(k->unit), std::move(k->case_id), k->due,
                    k->reported_on,       std::nullopt,       std::nullopt,          std::nullopt};
-    auto facts =
-        detail::read_row<report_facts>(store_, family::report_cases, c.case_id, "report facts");
+    auto facts = detail::read_row<report_facts>(store_, family::report_cases, c.case_id,
+                                                "report facts", at_.get());
     if (!facts) return facts.error();
     if (facts.value()) {
       const report_facts& f = *facts.value();
@@ -547,7 +547,7 @@ result<overdue_page> report_reader::overdue(const period& p,
   };
   auto next =
       scan_page(store_, family::report_counters, {std::string(report_overdue::tag), from, to},
-                cursor, limit, "read overdue reports", visit);
+                cursor, limit, "read overdue reports", visit, at_.get());
   if (!next) return next.error();
   out.next_cursor = std::move(next).value();
   return out;

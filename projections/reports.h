@@ -256,10 +256,11 @@ struct period {
 // Reads the counters. Thread-safe.
 class report_reader {
  public:
-  // The counters a reader scans (figures, topics, units, urgent cases) are read as of the
-  // reader's making (store::snapshot): the figures of one report or assessment all come from one
-  // state, whatever batches the runner writes while they are read. The overdue list is read a
-  // page at a time, each page as the store is then (overdue()).
+  // Everything a reader reads (figures, topics, units, urgent cases, the overdue list and its
+  // cases' facts) is read as of the reader's making (store::snapshot): the figures and the
+  // overdue list of one report or assessment all come from one state, whatever batches the
+  // runner writes while they are read. The overdue route makes a reader per page: a page is one
+  // state, and the next page starts after its cursor in the store as it is then.
   explicit report_reader(store& s) : store_(s), at_(s.snapshot()) {}
   // (domain, category) -> figures over [from, to] of one center, or of all centers (province).
   result<std::map<std::pair<std::string, std::string>, figures>> by_dimension(

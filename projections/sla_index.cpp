@@ -19,8 +19,8 @@ result<void> decode_failed(std::string_view what, const std::exception& ex) {
 }
 
 result<std::optional<std::string>> read_bytes(store& s, family f, const std::string& key,
-                                              std::string_view what) {
-  return storage::get(s.db(), s.cf(f), key, "read " + std::string(what));
+                                              std::string_view what, const rocksdb::Snapshot* at) {
+  return storage::get(s.db(), s.cf(f), key, "read " + std::string(what), at);
 }
 }  // namespace detail
 

@@ -36,9 +36,10 @@ std::string encode_row(const T& value) {
 
 // Decodes a stored row; errors are events::errc::corrupt_record naming `what` (see the .cpp).
 result<void> decode_failed(std::string_view what, const std::exception& ex);
-// The stored bytes of `key` in family `f`, or none.
+// The stored bytes of `key` in family `f`, or none; with `at`, as of that snapshot.
 result<std::optional<std::string>> read_bytes(store& s, family f, const std::string& key,
-                                              std::string_view what);
+                                              std::string_view what,
+                                              const rocksdb::Snapshot* at = nullptr);
 template <class T>
 result<T> decode_row(std::string_view bytes, std::string_view what) {
   try {
@@ -51,11 +52,11 @@ result<T> decode_row(std::string_view bytes, std::string_view what) {
   }
 }
 
-// The stored row of `key` in family `f` (none if absent), decoded.
+// The stored row of `key` in family `f` (none if absent), decoded; with `at`, as of that snapshot.
 template <class T>
-result<std::optional<T>> read_row(store& s, family f, const std::string& key,
-                                  std::string_view what) {
-  auto bytes = read_bytes(s, f, key, what);
+result<std::optional<T>> read_row(store& s, family f, const std::string& key, std::string_view what,
+                                  const rocksdb::Snapshot* at = nullptr) {
+  auto bytes = read_bytes(s, f, key, what, at);
   if (!bytes) return bytes.error();
   if (!bytes.value()) return std::optional<T>{};
   auto row = decode_row<T>(*bytes.value(), what);

@@ -52,9 +52,12 @@ result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_ra
 }
 
 result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
-                                       std::string_view key, const std::string& what) {
+                                       std::string_view key, const std::string& what,
+                                       const rocksdb::Snapshot* at) {
   std::string value;
-  const auto s = db.Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = at;
+  const auto s = db.Get(ro, cf, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>{};
   if (!s.ok()) return from_rocksdb(s, what);
   return std::optional<std::string>{std::move(value)};

@@ -39,7 +39,9 @@ result<void> scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const key_ra
                   const rocksdb::Snapshot* at = nullptr);
 
 // The value stored at `key`, or nullopt when there is none; a read error as from_rocksdb(what).
+// With `at`, as of that snapshot.
 result<std::optional<std::string>> get(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
-                                       std::string_view key, const std::string& what);
+                                       std::string_view key, const std::string& what,
+                                       const rocksdb::Snapshot* at = nullptr);
 
 }  // namespace caseline::storage

@@ -332,6 +332,8 @@ TEST_CASE(
   REQUIRE(s.run(ids.at("X"),
                 core::revisit{true, core::satisfaction::dissatisfied, std::nullopt, true, "again"},
                 world::revisit_officer("410100"), at(date("2026-11-12"))));
+  // A reader made now reads the store as of now, whatever is applied after it.
+  const report_reader before_second_report(s.db());
   auto reopened = s.run(ids.at("X"), core::remind{core::deadline_kind::reply, date("2026-11-19")},
                         sup, at(date("2026-11-20")));
   REQUIRE_MESSAGE(reopened, (reopened ? "" : reopened.error().message()));
@@ -368,6 +370,26 @@ TEST_CASE(
   CHECK(items[3].due == date("2026-11-19"));
   CHECK(items[3].reported_on == date("2026-11-20"));
   CHECK_FALSE(items[3].replied_on);
+
+  SUBCASE("a reader made before the second report of X: its list, facts and report of then") {
+    REQUIRE(s.run(ids.at("Y"), reply(), yg, at(date("2026-11-23"))));  // late, after both
+    auto now =
+        report_reader(s.db()).overdue(november, center_code{"410100"}, std::nullopt, "", 100);
+    REQUIRE(now);
+    REQUIRE(now.value().items.size() == 4);
+    CHECK(now.value().items[2].replied_on == date("2026-11-23"));
+    auto then =
+        before_second_report.overdue(november, center_code{"410100"}, std::nullopt, "", 100);
+    REQUIRE(then);
+    REQUIRE(then.value().items.size() == 3);
+    CHECK(then.value().items[2].case_id == ids.at("Y")());
+    CHECK_FALSE(then.value().items[2].replied_on);  // Y's facts as of then too
+    auto r = build_report(before_second_report, s.world().reg,
+                          monthly_request(2026, 11, center_code{"410100"}));
+    REQUIRE(r);
+    CHECK(r.value().total[metric::overdue_reported] == 3);
+    CHECK(r.value().overdue.size() == 3);
+  }
 
   SUBCASE("paged with a cursor, filtered by unit and center") {
     std::vector<std::string> seen;
