@@ -111,6 +111,10 @@ result<std::unique_ptr<bench_server>> bench_server::start(const bench_server_opt
                                 "--max-connections-per-address",
                                 "2048"};
   if (!o.kafka.empty()) args.insert(args.end(), {"--kafka", o.kafka, "--topic", o.topic});
+  // The URL a group's other servers would forward to: a group of one has none, and the port is
+  // the system's choice, so it is a placeholder here.
+  if (!o.group.empty())
+    args.insert(args.end(), {"--group", o.group, "--advertise", "http://127.0.0.1:1"});
   if (!o.calendar_file.empty()) args.insert(args.end(), {"--calendar", o.calendar_file});
   if (o.reminder_interval_seconds != 0)
     args.insert(args.end(), {"--reminder-interval", std::to_string(o.reminder_interval_seconds)});

@@ -70,6 +70,9 @@ struct bench_server_options {
   std::string admin_token;
   // `serve --reminder-interval` in seconds; 0: the server's default.
   unsigned reminder_interval_seconds{0};
+  // With `kafka`: `serve --group`, a group of one server that writes every partition through its
+  // fenced transactional writers (README "Several servers: a group"). Empty: no group.
+  std::string group;
 };
 
 // Lifecycle: start() forks and execs `caseline serve` on 127.0.0.1:0 with a manual clock, the

@@ -342,13 +342,14 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
   std::ifstream in(o.out_file);
   const std::string md{std::istreambuf_iterator<char>(in), {}};
   CHECK(md.starts_with("# Benchmarks\n\nfigures of a test\n"));
-  for (const char* row :
-       {"| `POST /v1/cases`, embedded log, 2 connections | ",
-        "| `POST /v1/cases`, Kafka, 2 connections | ", "| CPU per accepted command, embedded",
-        "| `GET /v1/cases/{id}/events`, kafka, 1 conn., 20 cases | ",
-        "| `GET /v1/sla/overdue`, embedded, 32 conn., 20 cases | ",
-        "| server RSS after the reads, embedded, 20 cases | ",
-        "| server RSS after the reads, kafka, 20 cases | ", "| rebuild, "}) {
+  for (const char* row : {"| `POST /v1/cases`, embedded log, 2 connections | ",
+                          "| `POST /v1/cases`, Kafka, 2 connections | ",
+                          "| `POST /v1/cases`, Kafka, a group of one server, 2 connections | ",
+                          "| CPU per accepted command, embedded",
+                          "| `GET /v1/cases/{id}/events`, kafka, 1 conn., 20 cases | ",
+                          "| `GET /v1/sla/overdue`, embedded, 32 conn., 20 cases | ",
+                          "| server RSS after the reads, embedded, 20 cases | ",
+                          "| server RSS after the reads, kafka, 20 cases | ", "| rebuild, "}) {
     INFO(row);
     CHECK(md.find(row) != std::string::npos);
   }
@@ -364,6 +365,8 @@ TEST_CASE("bench all runs every benchmark and writes the table with the machine'
         std::string::npos);
   CHECK(md.find("- Ingest, Kafka: the server's CPU per accepted command by thread") !=
         std::string::npos);
+  CHECK(md.find("- Ingest, Kafka, a group of one server: the server's CPU per accepted command "
+                "by thread") != std::string::npos);
   for (const char* condition :
        {"| date | ", "| git commit | ", "| build type | ", "| CPU | ", "| RAM | ", "| kernel | ",
         "| load average (1, 5, 15 min) | before "})
