@@ -525,6 +525,18 @@ void api::impl::log_unverified(const request_scope& sc, std::string_view id, con
 
 bool api::impl::integrity_failure(const error& e) { return e.code == events::errc::corrupt_record; }
 
+// A case whose row is in the store but none of its history's rows: an integrity failure of the
+// store (counted as a damaged field is), answered 500, never 404 (the case exists).
+error api::impl::history_missing(const request_scope& sc, std::string_view id) {
+  integrity_failures_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::error("{}",
+                log_line("case_history_missing", {{"case_id", valid_token_text(id, 64) ? id : "?"},
+                                                  {"correlation_id", sc.correlation_id}}));
+  return make_error(events::errc::corrupt_record,
+                    "the case's history is missing from the projection store; `caseline rebuild` "
+                    "restores it from the log");
+}
+
 // Read-your-writes over every partition (lists and projections that span cases).
 result<void> api::impl::await_all_writes(const request_scope& sc) {
   if (sc.own_writes_applied_on_arrival) return success();

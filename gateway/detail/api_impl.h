@@ -175,6 +175,7 @@ class api::impl : api_handlers {
                              const projections::personal_data::case_key& key,
                              std::string_view event_id, core::event& e);
   void log_unverified(const request_scope& sc, std::string_view id, const error& e);
+  error history_missing(const request_scope& sc, std::string_view id);
   static bool integrity_failure(const error& e);
   result<void> await_all_writes(const request_scope& sc);
   void submit(const scope_ptr& sc, projections::command_request req, int status, responder done,

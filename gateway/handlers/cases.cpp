@@ -123,10 +123,14 @@ void api::impl::get_events(const scope_ptr& sc, answerer done) {
   // second search of the store. An event that does not decode answers 500, but only to a
   // caller the case's row shows it to.
   auto decoded = projections::decode_history(case_id{id}, history.value());
-  if (!decoded) {
+  if (!decoded || decoded.value().events.empty()) {
+    // No history, or one that does not decode: the case's row says whether the case exists and
+    // is the caller's. 404 only when it does not; a case whose history rows are missing is a
+    // store that lost rows (a rebuild restores them), not a missing case.
     auto found = visible_case(*sc, id);
     if (!found) return done.fail(found.error());
     if (!found.value()) return done.fail(case_not_found(id));
+    if (decoded) return done.fail(history_missing(*sc, id));
     return done.fail(decoded.error());
   }
   if (!sc->who || !in_scope(*sc->who, decoded.value().folded)) return done.fail(case_not_found(id));

@@ -105,7 +105,8 @@ void api::impl::metrics_text(const scope_ptr&, answerer done) {
                     static_cast<double>(log_lines_dropped())});
   gauges.push_back({"caseline_integrity_failures_total",
                     "Sealed personal fields or recordings that failed their authentication tag "
-                    "when read (altered or damaged data).",
+                    "when read, and case histories missing from the store (altered or damaged "
+                    "data).",
                     "counter",
                     {},
                     static_cast<double>(integrity_failures_.load(std::memory_order_relaxed))});

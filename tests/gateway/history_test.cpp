@@ -19,6 +19,7 @@
 #include "gateway/auth.h"
 #include "gateway/case_json.h"
 #include "projections/personal_data.h"
+#include "projections/row_keys.h"
 #include "projections/store.h"
 #include "tests/gateway/gateway_test_support.h"
 
@@ -166,6 +167,43 @@ TEST_CASE("a case's history is the one decoded from the log, byte for byte") {
     const auto ids = cases_with_histories(s, 6);
     check_histories(s, *log, ids);
   }
+}
+
+TEST_CASE("a case whose history rows are missing from the store answers 500, never 404") {
+  test_server s;
+  const auto ids = cases_with_histories(s, 2);
+  const std::string& damaged = ids.front();
+  s.stack.reset();
+  {
+    auto st = projections::store::open(s.dir.sub("store"));
+    REQUIRE(st.has_value());
+    rocksdb::DB& db = st.value()->db();
+    auto* cf = st.value()->cf(projections::family::case_events);
+    std::vector<std::string> keys;
+    REQUIRE(storage::scan(db, cf, {projections::keys::case_history::prefix(damaged), {}, {}, true},
+                          "history rows",
+                          [&](auto k, auto) {
+                            keys.emplace_back(k);
+                            return storage::scan_step::next;
+                          })
+                .has_value());
+    REQUIRE_FALSE(keys.empty());
+    for (const auto& k : keys) REQUIRE(db.Delete(rocksdb::WriteOptions(), cf, k).ok());
+  }
+  s.restart();
+  auto r = s.get("/v1/cases/" + damaged + "/events", s.own.at("agent"));
+  CHECK(r.status == 500);
+  CHECK(r.header("content-type") == "application/problem+json");
+  CHECK(r.json().at("type").as_string().ends_with("/internal"));
+  // The case itself, the other case's history and a case that does not exist answer as before.
+  CHECK(s.get("/v1/cases/" + damaged, s.own.at("agent")).status == 200);
+  CHECK(s.get("/v1/cases/" + ids.back() + "/events", s.own.at("agent")).status == 200);
+  CHECK(s.get("/v1/cases/" + damaged + "/events", s.other.at("agent")).status == 404);
+  auto missing = s.get("/v1/cases/410100-20250926-999999/events", s.own.at("agent"));
+  CHECK(missing.status == 404);
+  auto m = s.get("/metrics", s.own.at("analyst"));
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find("caseline_integrity_failures_total 1\n") != std::string::npos);
 }
 
 TEST_CASE("on Kafka, twenty histories are answered without reading the log") {
