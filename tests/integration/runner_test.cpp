@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <ostream>
 #include <vector>
 
@@ -176,4 +177,44 @@ TEST_CASE("a record that cannot be decoded stops the runner with its position, n
   CHECK(failure->message().find("offset " + std::to_string(pos.offset())) != std::string::npos);
   CHECK(runner.applied(pos.partition) == pos.offset());  // stopped right before it
   CHECK_FALSE(runner.catch_up(1s));
+}
+
+TEST_CASE("a case received twice (a duplicated record) stops the runner, its row unchanged") {
+  // Each event is held against its case's stored row (its version and hash chain): a received
+  // event for a case that has a row is a duplicate, and must not overwrite it.
+  test::temp_dir dir;
+  write_cases(dir.path(), 3);
+  auto log = events::open_embedded_log({dir.sub("log"), 2}).value();
+  std::optional<events::log_record> first;
+  for (std::int32_t p = 0; p < 2 && !first; ++p) {
+    auto records = log->read(events::partition_id{p}, events::log_offset{0}, 1, 0ms);
+    REQUIRE(records);
+    if (!records.value().empty()) first = records.value().front();
+  }
+  REQUIRE(first);
+  std::promise<result<events::log_position>> appended;
+  log->append(first->key, first->value,
+              [&](result<events::log_position> r) { appended.set_value(std::move(r)); });
+  const auto pos = appended.get_future().get().value();
+  REQUIRE(pos.partition == first->position.partition);
+
+  auto store = projections::store::open(dir.sub("store")).value();
+  projections::case_projection cases(*store);
+  projections::projection_runner runner(*log, *store, {&cases});
+  REQUIRE(runner.start());
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  // Until the runner fails, or applies the duplicate (which the check below then reports).
+  while (!runner.failure() && runner.applied(pos.partition) <= pos.offset() &&
+         std::chrono::steady_clock::now() < deadline)
+    runner.wait_applied(events::log_position{pos.partition, events::log_offset(pos.offset() + 1)},
+                        100ms);
+  auto failure = runner.failure();
+  REQUIRE(failure);
+  CHECK(failure->code == events::errc::corrupt_record);
+  CHECK(failure->message().find("expected 2") != std::string::npos);
+  CHECK(runner.applied(pos.partition) == pos.offset());  // stopped right before it
+  auto row = projections::case_reader(*store).get(case_id{first->key});
+  REQUIRE(row);
+  REQUIRE(row.value());
+  CHECK(row.value()->state.version == 1);
 }
