@@ -294,4 +294,25 @@ json::object retention_audit_json(const retention_audit& a) {
   return o;
 }
 
+boost::json::object token_json(const projections::token_info& t) {
+  return {{"id", t.id},
+          {"role", t.role},
+          {"center", t.center},
+          {"unit", t.unit.empty() ? boost::json::value(nullptr) : boost::json::value(t.unit)},
+          {"created_at", to_rfc3339_shanghai(t.created_at)},
+          {"expires", t.expires_at ? boost::json::value(to_rfc3339_shanghai(*t.expires_at))
+                                   : boost::json::value(nullptr)}};
+}
+
+boost::json::object token_list_json(const std::vector<projections::token_info>& tokens,
+                                    timestamp now) {
+  boost::json::array items;
+  for (const auto& t : tokens) {
+    auto o = token_json(t);
+    o["expired"] = projections::expired(t, now);
+    items.emplace_back(std::move(o));
+  }
+  return {{"tokens", std::move(items)}};
+}
+
 }  // namespace caseline::gateway

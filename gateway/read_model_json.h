@@ -17,6 +17,7 @@
 #include "projections/reports.h"
 #include "projections/retention.h"
 #include "projections/sla_index.h"
+#include "projections/token_store.h"
 
 namespace caseline::core {
 class registry;
@@ -47,6 +48,14 @@ boost::json::object assessment_json(std::string_view month,
 boost::json::object overdue_page_json(const projections::overdue_query& q,
                                       const projections::overdue_page& page,
                                       const core::registry& reg);
+
+// A bearer token as the token routes and `caseline token` show it: {"id", "role", "center",
+// "unit", "created_at", "expires"}, never its secret or hash.
+boost::json::object token_json(const projections::token_info& t);
+
+// GET /v1/admin/tokens and `caseline token list`: {"tokens": [token_json + "expired" at `now`]}.
+boost::json::object token_list_json(const std::vector<projections::token_info>& tokens,
+                                    timestamp now);
 
 // GET /v1/retention/audit (Art. 38) and `caseline retention audit --format json`.
 boost::json::object retention_audit_json(const projections::retention_audit& a);

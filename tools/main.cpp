@@ -183,10 +183,13 @@ int main(int argc, char** argv) {
   token_create->add_option("--expires", token_expires,
                            "RFC 3339 date-time or a duration (90m, 12h, 30d); default never");
   tools::token_admin token_via;
-  // Through the running server (admin token) or, without --url, on the stopped store.
+  // Through the running server's API (admin token) or, without --url, through the admin socket
+  // of the server running on --data, or the stopped server's log.
   auto add_token_via = [&](CLI::App* c) {
     add_store_options(*c, token_store);
-    c->add_option("--url", token_via.url, "a running server (http://HOST:PORT): through its API");
+    c->add_option("--url", token_via.url,
+                  "a running server (http://HOST:PORT): through its API; without it, the server "
+                  "running on --data through its admin socket, or a stopped server's log");
     c->add_option("--token", token_via.token, "an admin bearer token, with --url")
         ->envname("CASELINE_TOKEN");
   };

@@ -37,6 +37,7 @@
 #include "projections/runner.h"
 #include "projections/server_state.h"
 #include "projections/store.h"
+#include "tools/local_admin.h"
 #include "tools/report_cmd.h"
 #include "tools/token_cmd.h"
 
@@ -198,6 +199,7 @@ struct server_stack::parts {
   events::periodic_task checkpoints;
   events::periodic_task disk_checks;  // first to stop: it refreshes `disk`
   std::string host;
+  bool in_group{false};
   bool stopped{false};
 };
 
@@ -220,8 +222,24 @@ projections::token_writer& server_stack::tokens() { return *parts_->token_writer
 const core::retention_policy& server_stack::retention() const { return parts_->retention; }
 
 result<projections::created_token> server_stack::create_token(const token_request& r) {
+  return create_token(r, caseline_actor, {});
+}
+
+result<projections::created_token> server_stack::create_token(const token_request& r,
+                                                              const events::actor& by,
+                                                              const std::string& correlation_id) {
   return tools::create_token(*parts_->token_writer, *parts_->projections->registry().snapshot(), r,
-                             caseline_actor);
+                             by, correlation_id);
+}
+
+timestamp server_stack::now() const { return parts_->clock->now(); }
+
+std::optional<std::string> server_stack::stream_owner(std::string_view key) const {
+  if (!parts_->in_group) return std::nullopt;
+  auto claim = parts_->projections->owners().owner(
+      events::partition_for(key, parts_->log->partition_count()));
+  if (!claim) return std::nullopt;
+  return claim->member;
 }
 
 result<void> server_stack::issue_bootstrap_token(
@@ -392,6 +410,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->writer = std::make_unique<projections::case_writer>(*p->log, *p->store, *p->runner,
                                                          p->privacy.get(), base, *p->clock);
   const bool in_group = !log_options.group.empty();
+  p->in_group = in_group;
   // In a group the writer decides for no partition until the group assigns it some (join below).
   if (in_group) p->writer->enable_ownership();
   if (p->key_replica)
@@ -677,9 +696,20 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
     err << "caseline serve: bootstrap token: " << boot.error().message() << "\n";
     return 1;
   }
+  // The machine's operator administers tokens through the data folder's socket (the way back
+  // for one who has lost every admin token). Without it the server still serves: the hotline
+  // does not stop for an admin channel.
+  auto local = local_admin_socket::open(
+      options.store.data_dir,
+      [s = stack.value().get()](const local_request& r, const local_peer& peer) {
+        return local_admin_answer(*s, r, peer);
+      });
+  if (!local)
+    spdlog::warn("{}", log_line("local_admin_unavailable", {{"error", local.error().message()}}));
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));
+  if (local) local.value().reset();
   stack.value()->stop(options.shutdown_grace);
   return 0;
 }

@@ -5,7 +5,9 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -17,6 +19,7 @@
 
 namespace caseline::events {
 class event_log;
+struct actor;
 }
 namespace caseline::gateway {
 struct services;
@@ -127,6 +130,13 @@ class server_stack {
   // Issues a bearer token through the running stack's log (tests, demos). The secret is returned
   // once; only its hash is in the log. See tools/token_cmd.h for a stopped server.
   result<projections::created_token> create_token(const token_request& r);
+  result<projections::created_token> create_token(const token_request& r, const events::actor& by,
+                                                  const std::string& correlation_id);
+  // The stack's clock (the manual one with --clock manual).
+  timestamp now() const;
+  // In a group, the advertised URL of the server that writes the partition of the stream `key`
+  // now (its last claim); nullopt without a group, or while none is known.
+  std::optional<std::string> stream_owner(std::string_view key) const;
   // The first start's admin token (bootstrap_admin_token, tools/token_cmd.h), written once by
   // the owner of the tokens' partition: now when this server writes it, otherwise from the
   // reminder task's tick once the group gives it that partition (like the calendar seed).

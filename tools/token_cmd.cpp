@@ -3,19 +3,24 @@
 #include <charconv>
 #include <ostream>
 
+#include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
+#include "core/log_line.h"
 #include "core/registry.h"
 #include "events/errc.h"
 #include "gateway/auth.h"
+#include "gateway/command_json.h"
 #include "gateway/json_input.h"
 #include "gateway/json_text.h"
 #include "gateway/problem.h"
+#include "gateway/read_model_json.h"
 #include "projections/clock.h"
 #include "projections/server_state.h"
 #include "projections/store.h"
 #include "tools/admin_client.h"
 #include "tools/install_paths.h"
+#include "tools/local_admin.h"
 
 namespace caseline::tools {
 
@@ -96,19 +101,30 @@ int report_answer(std::string_view what, const result<admin_answer>& a, int ok_s
   return 0;
 }
 
+// A token request to a running server: through its API with --url, otherwise through the admin
+// socket of the server running on the data folder (tools/local_admin.h). nullopt: no --url and
+// no server runs there, so the command works on the stopped server's log.
+std::optional<result<admin_answer>> to_running_server(const store_options& options,
+                                                      const token_admin& via,
+                                                      const local_request& r) {
+  if (!via.url.empty()) return admin_request({via.url, via.token}, r.method, r.path, r.body);
+  auto local = local_admin_request(options.data_dir, r);
+  if (!local) return result<admin_answer>(local.error());
+  if (!local.value()) return std::nullopt;
+  return result<admin_answer>(std::move(*local.value()));
+}
 
 }  // namespace
 
 int run_token_create(const store_options& options, const token_admin& via, const token_request& r,
                      std::ostream& out, std::ostream& err) {
-  if (!via.url.empty()) {
-    boost::json::object body{{"role", r.role}, {"center", r.center}};
-    if (!r.unit.empty()) body["unit"] = r.unit;
-    if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
-    auto a =
-        admin_request({via.url, via.token}, "POST", "/v1/admin/tokens", gateway::json_text(body));
-    if (int rc = report_answer("create", a, 201, err); rc != 0) return rc;
-    const auto answer = boost::json::parse(a.value().body).as_object();
+  boost::json::object body{{"role", r.role}, {"center", r.center}};
+  if (!r.unit.empty()) body["unit"] = r.unit;
+  if (r.expires_at) body["expires"] = to_rfc3339_shanghai(*r.expires_at);
+  if (auto a =
+          to_running_server(options, via, {"POST", "/v1/admin/tokens", gateway::json_text(body)})) {
+    if (int rc = report_answer("create", *a, 201, err); rc != 0) return rc;
+    const auto answer = boost::json::parse(a->value().body).as_object();
     out << answer.at("token").as_string().c_str() << "\n";
     err << "token " << answer.at("id").as_string().c_str()
         << ": shown once, stored only as its SHA-256\n";
@@ -128,10 +144,9 @@ int run_token_create(const store_options& options, const token_admin& via, const
 
 int run_token_list(const store_options& options, const token_admin& via, std::ostream& out,
                    std::ostream& err) {
-  if (!via.url.empty()) {
-    auto a = admin_request({via.url, via.token}, "GET", "/v1/admin/tokens");
-    if (int rc = report_answer("list", a, 200, err); rc != 0) return rc;
-    out << a.value().body << "\n";
+  if (auto a = to_running_server(options, via, {"GET", "/v1/admin/tokens", ""})) {
+    if (int rc = report_answer("list", *a, 200, err); rc != 0) return rc;
+    out << a->value().body << "\n";
     return 0;
   }
   auto s = open_token_stack(options);
@@ -144,25 +159,14 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
     err << "caseline token list: " << all.error().message() << "\n";
     return 1;
   }
-  const auto now = projections::system_clock{}.now();
-  boost::json::array items;
-  for (const auto& t : all.value())
-    items.emplace_back(boost::json::object{
-        {"id", t.id}, {"role", t.role}, {"center", t.center},
-        {"unit", t.unit.empty() ? boost::json::value(nullptr) : boost::json::value(t.unit)},
-        {"created_at", to_rfc3339_shanghai(t.created_at)},
-        {"expires", t.expires_at ? boost::json::value(to_rfc3339_shanghai(*t.expires_at))
-                                 : boost::json::value(nullptr)},
-        {"expired", projections::expired(t, now)}});
-  out << gateway::json_text(boost::json::object{{"tokens", std::move(items)}}) << "\n";
+  out << gateway::json_text(gateway::token_list_json(all.value(), s.value()->now())) << "\n";
   return 0;
 }
 
 int run_token_revoke(const store_options& options, const token_admin& via, const std::string& id,
                      std::ostream& out, std::ostream& err) {
-  if (!via.url.empty()) {
-    auto a = admin_request({via.url, via.token}, "DELETE", "/v1/admin/tokens/" + id);
-    if (int rc = report_answer("revoke", a, 204, err); rc != 0) return rc;
+  if (auto a = to_running_server(options, via, {"DELETE", "/v1/admin/tokens/" + id, ""})) {
+    if (int rc = report_answer("revoke", *a, 204, err); rc != 0) return rc;
     out << "revoked " << id << "\n";
     return 0;
   }
@@ -179,6 +183,82 @@ int run_token_revoke(const store_options& options, const token_admin& via, const
   }
   out << "revoked " << id << "\n";
   return 0;
+}
+
+namespace {
+
+admin_answer problem_answer(const error& e) {
+  auto r = gateway::error_response(e);
+  return {r.status, r.body};
+}
+
+admin_answer json_answer(int status, const boost::json::object& body) {
+  return {status, gateway::json_text(body)};
+}
+
+// An error of a write to the tokens' stream. In a group, on a server that does not write the
+// tokens' partition: 409 naming the server that does (the operator goes to its machine; a
+// retry here would not help), or 503 while a rebalance moves it.
+admin_answer write_problem(server_stack& stack, const error& e) {
+  if (e.code != events::errc::not_owner) return problem_answer(e);
+  const auto owner = stack.stream_owner(projections::token_writer::stream_key);
+  if (!owner) return problem_answer(e);
+  const auto p = gateway::problem_response(
+      {409, "tokens-written-elsewhere", "Another server of the group writes the tokens",
+       "this server does not write the tokens' partition; the server at " + *owner +
+           " does: run the command on that server's data folder",
+       "", ""});
+  return {p.status, p.body};
+}
+
+}  // namespace
+
+admin_answer local_admin_answer(server_stack& stack, const local_request& r,
+                                const local_peer& peer) {
+  static constexpr std::string_view tokens_path = "/v1/admin/tokens";
+  const events::actor by{"local-admin:uid=" + std::to_string(peer.uid), "admin", "", ""};
+  const std::string correlation_id = "local-admin-" + std::to_string(peer.pid);
+  if (r.path == tokens_path && r.method == "POST") {
+    auto order = gateway::parse_token_order(r.body);
+    if (!order) return problem_answer(order.error());
+    if (order.value().expires_at && order.value().expires_at->ms <= stack.now().ms)
+      return problem_answer(gateway::field_error("expires", "must be in the future"));
+    token_request t{std::move(order.value().role), std::move(order.value().center),
+                    std::move(order.value().unit), order.value().expires_at};
+    auto created = stack.create_token(t, by, correlation_id);
+    if (!created) {
+      if (created.error().code == events::errc::not_owner)
+        return write_problem(stack, created.error());
+      return problem_answer(created.error());
+    }
+    spdlog::info("{}", log_line("token_created", {{"id", created.value().info.id},
+                                                  {"role", created.value().info.role},
+                                                  {"by", by.user}}));
+    auto body = gateway::token_json(created.value().info);
+    body["token"] = created.value().secret;
+    return json_answer(201, body);
+  }
+  if (r.path == tokens_path && r.method == "GET") {
+    auto all = projections::token_store(stack.store()).list();
+    if (!all) return problem_answer(all.error());
+    return json_answer(200, gateway::token_list_json(all.value(), stack.now()));
+  }
+  if (r.path.starts_with(tokens_path) && r.path.size() > tokens_path.size() + 1 &&
+      r.path[tokens_path.size()] == '/' && r.method == "DELETE") {
+    const std::string id = r.path.substr(tokens_path.size() + 1);
+    auto revoked = stack.tokens().revoke(id, by, correlation_id);
+    if (!revoked) return write_problem(stack, revoked.error());
+    if (!revoked.value())
+      return problem_answer(make_error(gateway::errc::not_found, "no token with id " + id));
+    spdlog::info("{}", log_line("token_revoked", {{"id", id}, {"by", by.user}}));
+    return {204, ""};
+  }
+  if (r.path == tokens_path || r.path.starts_with(std::string(tokens_path) + "/"))
+    return problem_answer(make_error(gateway::errc::method_not_allowed, r.method + " " + r.path));
+  return problem_answer(
+      make_error(gateway::errc::not_found, "the local admin socket serves POST and GET " +
+                                               std::string(tokens_path) + " and DELETE " +
+                                               std::string(tokens_path) + "/{id}"));
 }
 
 result<std::optional<projections::created_token>> bootstrap_admin_token(

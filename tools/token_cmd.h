@@ -8,6 +8,8 @@
 
 #include "core/result.h"
 #include "projections/token_store.h"
+#include "tools/admin_client.h"
+#include "tools/local_admin.h"
 #include "tools/serve.h"
 
 namespace caseline::core {
@@ -67,6 +69,14 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
                    std::ostream& err);
 int run_token_revoke(const store_options& options, const token_admin& via, const std::string& id,
                      std::ostream& out, std::ostream& err);
+
+// The local admin socket's requests (tools/local_admin.h) on a running server, by the machine's
+// operator `peer`: POST /v1/admin/tokens (the API's body and checks), GET /v1/admin/tokens and
+// DELETE /v1/admin/tokens/{id}, answered with the API's status and body. The token events name
+// the actor "local-admin:uid=<uid>". In a group, a write on a server that does not write the
+// tokens' partition is a 409 naming the server that does (503 while none is known).
+admin_answer local_admin_answer(server_stack& stack, const local_request& r,
+                                const local_peer& peer);
 
 // At the very first start (the log's tokens stream holds no event once caught up, and this store
 // never handed one out): an admin token for the provincial center that expires after

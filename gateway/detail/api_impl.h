@@ -237,7 +237,6 @@ class api::impl : api_handlers {
   // --- admin: the manual clock, bearer tokens (handlers/admin.cpp) ------------------------
   void get_clock(const scope_ptr&, answerer done);
   void set_clock(const scope_ptr& sc, answerer done);
-  static json::object token_json(const projections::token_info& t);
   void create_token(const scope_ptr& sc, answerer done);
   void list_tokens(const scope_ptr&, answerer done);
   void revoke_token(const scope_ptr& sc, answerer done);

@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include "gateway/command_json.h"
+#include "gateway/read_model_json.h"
 
 namespace caseline::gateway {
 
@@ -38,16 +39,6 @@ events::actor admin_actor(const principal& who) {
 }
 }  // namespace
 
-json::object api::impl::token_json(const projections::token_info& t) {
-  return {{"id", t.id},
-          {"role", t.role},
-          {"center", t.center},
-          {"unit", t.unit.empty() ? json::value(nullptr) : json::value(t.unit)},
-          {"created_at", to_rfc3339_shanghai(t.created_at)},
-          {"expires",
-           t.expires_at ? json::value(to_rfc3339_shanghai(*t.expires_at)) : json::value(nullptr)}};
-}
-
 void api::impl::create_token(const scope_ptr& sc, answerer done) {
   if (auto r = require_json(sc->req); !r) return done.fail(r.error());
   auto order = parse_token_order(sc->req.body);
@@ -71,14 +62,7 @@ void api::impl::create_token(const scope_ptr& sc, answerer done) {
 void api::impl::list_tokens(const scope_ptr&, answerer done) {
   auto all = tokens_.list();
   if (!all) return done.fail(all.error());
-  const auto now = s_.clock.now();
-  json::array items;
-  for (const auto& t : all.value()) {
-    auto o = token_json(t);
-    o["expired"] = projections::expired(t, now);
-    items.emplace_back(std::move(o));
-  }
-  done(json_response(200, {{"tokens", std::move(items)}}));
+  done(json_response(200, token_list_json(all.value(), s_.clock.now())));
 }
 
 void api::impl::revoke_token(const scope_ptr& sc, answerer done) {

@@ -16,7 +16,10 @@ the same moment, which without the wait answers 401 every time. Checks:
     an unauthenticated client cannot make a server wait;
   - a malformed Caseline-After with an unknown token is 401, not 400 (sign-in comes first);
   - the servers that warn of a provisional next year (from 1 October) tell the same official
-    days left: the warning is told on the calendar the log holds, never on a part of it.
+    days left: the warning is told on the calendar the log holds, never on a part of it;
+  - through the local admin socket (`caseline token create --data DIR` on a running server), a
+    token is made on the server that writes the tokens' partition and honoured by the other;
+    the other's folder answers 409 naming that server, and lists the tokens.
 
 Usage: tests/integration/fresh_token_test.py [--binary build/tools/caseline] [--rounds 20]
 Needs KAFKA_BOOTSTRAP (tools/kafka-local.sh run -- ...); exits 1 when a check fails.
@@ -144,6 +147,29 @@ def run(binary, bootstrap, rounds):
             check(status == 200, f"round {n}: a fresh token used at once after {position} on the "
                                  f"server that does not write it: {status}")
         log(f"{rounds} fresh tokens used at once elsewhere: {unauthorized} answered 401")
+
+        # The local admin socket (an operator who lost every admin token): a token is made
+        # through the data folder of the server that writes the tokens' partition; another
+        # member's folder answers 409 naming that server, and lists the tokens.
+        tokens_partition = int(position.split(":")[0])
+        tokens_owner = next(m for m in members if tokens_partition in owned[m])
+        other = members[1 - members.index(tokens_owner)]
+        rc, out, err = other.tool("token", "create", "--role", "admin", "--center", "410000")
+        check(rc == 1 and "409" in err and f"http://{tokens_owner.address}" in err,
+              f"a token made through the folder of the server that does not write the tokens' "
+              f"partition: rc {rc}, {err.strip()[:300]} (409 naming http://{tokens_owner.address})")
+        check("clt_" not in out, "a refused local token create printed a token")
+        rc, out, err = tokens_owner.tool("token", "create", "--role", "agent", "--center", CENTER)
+        if check(rc == 0 and out.startswith("clt_"),
+                 f"a token made through the tokens' owner's folder: rc {rc}, {err.strip()[:300]}"):
+            local_token = out.strip()
+            check(group_test.wait_until(
+                "the locally made token on the other member",
+                lambda: timed(other, local_token, None)[0] == 200, 30),
+                "a token made through the owner's folder is not honoured by the other member")
+            rc, out, err = other.tool("token", "list")
+            check(rc == 0 and local_token not in out and '"tokens"' in out,
+                  f"token list through the other member's folder: rc {rc}, {err.strip()[:300]}")
 
         # An unknown token never makes a server wait.
         probe = members[0]

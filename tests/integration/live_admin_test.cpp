@@ -16,6 +16,9 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
@@ -26,6 +29,7 @@
 #include "tests/support/temp_dir.h"
 #include "tools/backup_cmd.h"
 #include "tools/bench_purge.h"
+#include "tools/local_admin.h"
 #include "tools/retention_cmd.h"
 #include "tools/serve.h"
 
@@ -240,6 +244,141 @@ TEST_CASE(
     const std::size_t during = writes.size();
     writes.wait_for(5);  // the server kept taking writes: the rebuild took no lock it needs
     CHECK(writes.size() > during);
+  }
+  writes.stop();
+  stop_server(s);
+}
+
+// The id `caseline token create` named on stderr ("token <id>: shown once ...").
+std::string token_id_in(const std::string& output) {
+  const auto at = output.find("token ");
+  REQUIRE_MESSAGE(at != std::string::npos, output);
+  return output.substr(at + 6, 12);
+}
+
+// An operator who has lost every admin token (here: the bootstrap token, the only one) makes a
+// new one through the data folder of the running server, its admin socket, while it takes
+// writes; a stopped server's folder still takes the same commands through its log.
+TEST_CASE(
+    "an admin token is made, listed and revoked through the data folder while the server "
+    "runs") {
+  test::temp_dir dir;
+  const std::string data = dir.sub("data");
+  server s = start_server(data);
+  const std::string agent = agent_token(s);
+  load writes(s, agent, 0);
+  writes.wait_for(5);
+
+  auto made = run({"token", "create", "--data", data, "--role", "admin", "--center", "410000"});
+  REQUIRE_MESSAGE(made.code == 0, made.output);
+  const std::string admin = test::token_in(made.output);
+  const std::string admin_id = token_id_in(made.output);
+  CHECK(admin != s.bootstrap);
+  // It is an admin token of the running server at once (the command waited for its event).
+  auto listed = test::http_call(s.address, "GET", "/v1/admin/tokens", {}, bearer(admin));
+  REQUIRE_MESSAGE(listed.status == 200, listed.body);
+  CHECK(listed.body.find(admin_id) != std::string::npos);
+  std::string bootstrap_id;
+  const auto tokens = boost::json::parse(listed.body);
+  for (const auto& t : tokens.at("tokens").as_array())
+    if (t.at("id").as_string() != admin_id.c_str() && t.at("role").as_string() == "admin")
+      bootstrap_id = t.at("id").as_string().c_str();
+  REQUIRE(!bootstrap_id.empty());
+
+  auto list = run({"token", "list", "--data", data});
+  CHECK_MESSAGE(list.code == 0, list.output);
+  CHECK(list.output.find(admin_id) != std::string::npos);
+  CHECK(list.output.find(bootstrap_id) != std::string::npos);
+
+  // The other admin token revoked the same way: 401 from the next request.
+  CHECK(test::http_call(s.address, "GET", "/v1/admin/tokens", {}, bearer(s.bootstrap)).status ==
+        200);
+  auto revoked = run({"token", "revoke", "--data", data, bootstrap_id});
+  CHECK_MESSAGE(revoked.code == 0, revoked.output);
+  CHECK(test::http_call(s.address, "GET", "/v1/admin/tokens", {}, bearer(s.bootstrap)).status ==
+        401);
+  auto again = run({"token", "revoke", "--data", data, bootstrap_id});
+  CHECK(again.code == 1);
+  CHECK_MESSAGE(again.output.find("404") != std::string::npos, again.output);
+
+  // Bad input is refused with the API's problems, and writes nothing.
+  auto bad_role = run({"token", "create", "--data", data, "--role", "root", "--center", "410000"});
+  CHECK(bad_role.code == 1);
+  CHECK_MESSAGE(bad_role.output.find("422") != std::string::npos, bad_role.output);
+  CHECK(bad_role.output.find("\"field\":\"role\"") != std::string::npos);
+  auto bad_unit = run({"token", "create", "--data", data, "--role", "unit", "--center", "410100",
+                       "--unit", "no-such-unit"});
+  CHECK(bad_unit.code == 1);
+  CHECK_MESSAGE(bad_unit.output.find("is not registered") != std::string::npos, bad_unit.output);
+
+  // The server's log names the operator's user, never the secret.
+  REQUIRE(s.proc->wait_for_line("\"event\":\"local_admin_request\",\"method\":\"POST\"", 10s));
+  CHECK(s.proc->output().find(admin) == std::string::npos);
+
+  SUBCASE("another user of the machine is refused, even when the socket file lets it connect") {
+    // As if the server ran with a lax umask: the peer's user is checked too. The request comes
+    // from a thread that has become nobody (setresuid as a raw system call changes only the
+    // calling thread's user), which needs root, as .ci/run runs the tests.
+    REQUIRE_MESSAGE(::geteuid() == 0, "run as root (as .ci/run does): the test changes user");
+    fs::permissions(dir.path(), fs::perms::others_exec, fs::perm_options::add);
+    fs::permissions(data, fs::perms::others_exec, fs::perm_options::add);
+    fs::permissions(fs::path(data) / "admin.sock", fs::perms::all, fs::perm_options::add);
+    constexpr long nobody = 65534;
+    std::optional<result<std::optional<tools::admin_answer>>> answer;
+    std::thread([&] {
+      if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+          ::syscall(SYS_setresgid, nobody, nobody, nobody) != 0 ||
+          ::syscall(SYS_setresuid, nobody, nobody, nobody) != 0)
+        return;
+      answer = tools::local_admin_request(
+          data, {"POST", "/v1/admin/tokens", R"({"role":"admin","center":"410000"})"});
+    }).join();
+    REQUIRE_MESSAGE(answer.has_value(), "the thread could not become nobody");
+    REQUIRE_MESSAGE(answer->has_value(), answer->error().message());
+    REQUIRE(answer->value().has_value());
+    CHECK(answer->value()->status == 403);
+    CHECK(answer->value()->body.find("clt_") == std::string::npos);
+    CHECK(s.proc->wait_for_line("\"event\":\"local_admin_refused\",\"uid\":65534", 10s));
+    // And with the socket file as the server made it, it cannot connect at all.
+    fs::permissions(fs::path(data) / "admin.sock", fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
+    answer.reset();
+    std::thread([&] {
+      if (::syscall(SYS_setresuid, nobody, nobody, nobody) != 0) return;
+      answer = tools::local_admin_request(data, {"GET", "/v1/admin/tokens", ""});
+    }).join();
+    REQUIRE(answer.has_value());
+    REQUIRE_FALSE(answer->has_value());
+    CHECK(answer->error().code == std::errc::permission_denied);
+  }
+  SUBCASE("stopped, the folder takes the commands through its log; killed, too") {
+    const std::size_t during = writes.size();
+    writes.wait_for(5);  // the server took writes all along
+    CHECK(writes.size() > during);
+    writes.stop();
+    stop_server(s);
+    CHECK_FALSE(fs::exists(fs::path(data) / "admin.sock"));
+    auto offline = run({"token", "create", "--data", data, "--role", "admin", "--center", "410000",
+                        "--partitions", "4"});
+    REQUIRE_MESSAGE(offline.code == 0, offline.output);
+    const std::string later = test::token_in(offline.output);
+    server t = start_server(data, false);
+    CHECK(test::http_call(t.address, "GET", "/v1/admin/tokens", {}, bearer(later)).status == 200);
+    CHECK(test::http_call(t.address, "GET", "/v1/admin/tokens", {}, bearer(admin)).status == 200);
+    // A killed server leaves its socket file; nothing answers it, so the log is used.
+    t.proc->signal(SIGKILL);
+    REQUIRE(t.proc->wait(60s).has_value());
+    CHECK(fs::exists(fs::path(data) / "admin.sock"));
+    auto after_kill = run({"token", "list", "--data", data, "--partitions", "4"});
+    CHECK_MESSAGE(after_kill.code == 0, after_kill.output);
+    CHECK(after_kill.output.find(admin_id) != std::string::npos);
+    // The next start replaces the left socket file and answers on it.
+    server u = start_server(data, false);
+    auto on_restart = run({"token", "list", "--data", data});
+    CHECK_MESSAGE(on_restart.code == 0, on_restart.output);
+    CHECK(u.proc->wait_for_line("\"event\":\"local_admin_request\",\"method\":\"GET\"", 10s));
+    stop_server(u);
+    return;  // the server `s` is stopped already
   }
   writes.stop();
   stop_server(s);
