@@ -677,6 +677,16 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
     err << "caseline serve: " << stack.error().message() << "\n";
     return 1;
   }
+  // The machine's operator administers tokens through the data folder's socket (the way back
+  // for one who has lost every admin token), open before the server says it listens. Without
+  // it the server still serves: the hotline does not stop for an admin channel.
+  auto local = local_admin_socket::open(
+      options.store.data_dir,
+      [s = stack.value().get()](const local_request& r, const local_peer& peer) {
+        return local_admin_answer(*s, r, peer);
+      });
+  if (!local)
+    spdlog::warn("{}", log_line("local_admin_unavailable", {{"error", local.error().message()}}));
   out << fmt::format("caseline listening on http://{} (data {}, log {})\n",
                      stack.value()->address(), options.store.data_dir,
                      options.store.kafka.empty()
@@ -696,16 +706,6 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
     err << "caseline serve: bootstrap token: " << boot.error().message() << "\n";
     return 1;
   }
-  // The machine's operator administers tokens through the data folder's socket (the way back
-  // for one who has lost every admin token). Without it the server still serves: the hotline
-  // does not stop for an admin channel.
-  auto local = local_admin_socket::open(
-      options.store.data_dir,
-      [s = stack.value().get()](const local_request& r, const local_peer& peer) {
-        return local_admin_answer(*s, r, peer);
-      });
-  if (!local)
-    spdlog::warn("{}", log_line("local_admin_unavailable", {{"error", local.error().message()}}));
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));

@@ -226,11 +226,7 @@ admin_answer local_admin_answer(server_stack& stack, const local_request& r,
     token_request t{std::move(order.value().role), std::move(order.value().center),
                     std::move(order.value().unit), order.value().expires_at};
     auto created = stack.create_token(t, by, correlation_id);
-    if (!created) {
-      if (created.error().code == events::errc::not_owner)
-        return write_problem(stack, created.error());
-      return problem_answer(created.error());
-    }
+    if (!created) return write_problem(stack, created.error());
     spdlog::info("{}", log_line("token_created", {{"id", created.value().info.id},
                                                   {"role", created.value().info.role},
                                                   {"by", by.user}}));
