@@ -4,7 +4,8 @@
 # outside the tree and the tree hidden under an empty tmpfs (a private mount namespace). It must
 # find its calendar, start, and answer /healthz; the unit and the example settings are installed.
 # Its first start prints the bootstrap admin token, with which `caseline token create|list|revoke
-# --url` administer tokens while it runs.
+# --url` administer tokens while it runs; `token create --data` makes one with no token at all,
+# through the running server's admin socket.
 #   install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build_dir=$1
@@ -82,6 +83,13 @@ listed=$("${caseline[@]}" token list --url "http://$address" --token "$boot") ||
 id=$(python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["tokens"] if t["role"]=="agent"][0])' <<<"$listed")
 "${caseline[@]}" token revoke --url "http://$address" --token "$boot" "$id" >/dev/null || fail "token revoke"
 [[ $(status "$agent") == 401 ]] || fail "a revoked token is still accepted"
+# Without a token at all: through the running server's admin socket in its data folder.
+admin=$(cd / && env -i PATH=/usr/bin:/bin "${caseline[@]}" token create --data "$prefix/data" \
+  --role admin --center 410000 2>/dev/null) || fail "token create through the data folder"
+[[ $admin =~ ^clt_[0-9a-f]{64}$ ]] || fail "token create through the data folder printed: $admin"
+admin_status=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $admin" \
+  "http://$address/v1/admin/tokens")
+[[ $admin_status == 200 ]] || fail "the admin token made through the data folder: $admin_status"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "the server did not stop cleanly (exit $?)"
