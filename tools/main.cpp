@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
   unsigned group_session_seconds = 10;
   serve_cmd
       ->add_option("--group-session-timeout", group_session_seconds,
-                   "with --group: seconds a silent server keeps its partitions")
+                   "with --group: seconds a silent server keeps its partitions; without: "
+                   "seconds a stopped server keeps the topic's single-writer claim")
       ->check(CLI::Range(6, 300))
       ->capture_default_str();
   serve_cmd->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")

@@ -1,5 +1,8 @@
 #include "tools/serve.h"
 
+#include <openssl/sha.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +21,9 @@
 #include "events/embedded_event_log.h"
 #include "events/errc.h"
 #include "events/kafka_event_log.h"
+#include "events/kafka_single_writer.h"
 #include "events/key_journal.h"
+#include "events/record.h"
 #include "events/storage/disk_guard.h"
 #include "events/storage/memory_budget.h"
 #include "gateway/api.h"
@@ -135,6 +140,24 @@ class owner_writes {
 
 }  // namespace
 
+namespace {
+
+// The topic's single-writer claim's static member id for the data folder `data` on this host:
+// the same across restarts of the folder, another for any other folder or host.
+std::string writer_instance(const std::filesystem::path& data) {
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(data), ec);
+  const std::string where = ec ? data.string() : canonical.string();
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(where.data()), where.size(), digest);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("caseline-{}-{}", host,
+                     events::to_hex(std::string_view(reinterpret_cast<const char*>(digest), 8)));
+}
+
+}  // namespace
+
 result<std::unique_ptr<events::event_log>> open_log(const store_options& options,
                                                     const storage::memory_budget* budget) {
   if (!options.kafka.empty()) {
@@ -173,6 +196,8 @@ struct server_stack::parts {
   std::unique_ptr<projections::clock> clock;
   projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
+  // Kafka without a group: this server is the topic's only writer while it holds this.
+  std::unique_ptr<events::single_writer_claim> topic_claim;
   std::unique_ptr<projections::store> store;
   std::unique_ptr<storage::disk_guard> disk;  // the data folder's reserve; the api reads it
   std::unique_ptr<projections::key_store> keys;
@@ -344,6 +369,15 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
                                         projections::store::open_mode::normal, &budget);
   if (!store) return store.error();
   p->store = std::move(store).value();
+  // Only now, with the store locked: no other process holds this folder's claim.
+  if (!log_options.kafka.empty() && log_options.group.empty() && log_options.claim_topic) {
+    auto claim = events::single_writer_claim::acquire(
+        {log_options.kafka, log_options.topic, log_options.partitions, "caseline",
+         writer_instance(data), log_options.group_session_timeout,
+         log_options.group_session_timeout + std::chrono::seconds(10)});
+    if (!claim) return claim.error();
+    p->topic_claim = std::move(claim).value();
+  }
   if (options.clock == "manual") {
     // Starts at the system time only the first time; afterwards where it was last set.
     auto stored = projections::read_server_state(*p->store, projections::server_state_key::manual_clock);

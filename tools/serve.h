@@ -62,6 +62,11 @@ struct store_options {
   // The embedded log's group commit under load: how long its writer waits for more appends
   // before one WAL sync for them all (events/group_linger.h); 0: never.
   std::chrono::microseconds log_commit_linger{300};
+  // On Kafka without a group, a server (and a tool that writes the log) holds the topic's
+  // single-writer claim while it writes (events/kafka_single_writer.h): a second writer is
+  // refused at its start. Off only in tests that run two servers on one topic without a group
+  // to show what each reads.
+  bool claim_topic{true};
 };
 
 struct serve_options {

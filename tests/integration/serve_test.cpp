@@ -242,6 +242,71 @@ TEST_CASE("acknowledged cases survive kill -9 of the server (Kafka), one record 
   survive_kill9(test::kafka_bootstrap());
 }
 
+// Two servers without a group on one topic would both hand out the same case ids: the second is
+// refused at its start (the topic's single-writer claim), and so is a tool that would write the
+// log from another folder; the first serves on, and once it is stopped another folder's server
+// takes the topic over.
+TEST_CASE("a second writer of a Kafka topic without --group is refused, and the first serves on") {
+  const std::string kafka = test::kafka_bootstrap();
+  const std::string topic = test::unique_topic("single");
+  test::temp_dir first_dir;
+  test::temp_dir second_dir;
+  const std::string token = make_token(first_dir.path(), kafka, topic);
+  auto first = start_server(first_dir.path(), kafka, topic);
+  acked_cases acked;
+  post_cases(first.address, token, 0, 5, 1, acked);
+  REQUIRE(acked.size() == 5);
+
+  const auto refused = [&](const std::vector<std::string>& argv, const char* what) {
+    test::child_process p(argv);
+    const auto code = p.wait(120s);
+    REQUIRE_MESSAGE(code.has_value(), what << " did not end: " << p.output());
+    CHECK_MESSAGE(*code == 1, what << ": " << p.output());
+    CHECK_MESSAGE(p.output().find("another caseline server writes topic " + topic +
+                                  " without --group") != std::string::npos,
+                  what << ": " << p.output());
+    CHECK(p.output().find("listening on") == std::string::npos);
+  };
+  refused({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0", "--data",
+           second_dir.path().string(), "--partitions", "4", "--kafka", kafka, "--topic", topic},
+          "a second serve");
+  refused(
+      {test::caseline_binary(), "token", "create", "--data", second_dir.path().string(), "--role",
+       "agent", "--center", "410100", "--partitions", "4", "--kafka", kafka, "--topic", topic},
+      "token create from another folder");
+
+  // The first wrote on all along, and its projections never stopped.
+  post_cases(first.address, token, 100, 5, 1, acked);
+  REQUIRE(acked.size() == 10);
+  CHECK(test::http_call(first.address, "GET", "/readyz", {}, {}).status == 200);
+  check_cases(first.address, token, acked.ids);
+  // A restart of the same folder, even after kill -9, takes its own claim back at once.
+  first.proc->signal(SIGKILL);
+  REQUIRE(first.proc->wait(30s).has_value());
+  first = start_server(first_dir.path(), kafka, topic);
+  post_cases(first.address, token, 200, 1, 1, acked);
+  REQUIRE(acked.size() == 11);
+  first.proc->signal(SIGTERM);
+  REQUIRE(first.proc->wait(60s) == 0);
+
+  // Stopped, its claim expires (the session timeout) and the other folder's server writes.
+  auto second = start_server(second_dir.path(), kafka, topic);
+  // It reads every case of the topic (their personal text opens only with the first folder's
+  // data keys: a server without a group keeps them in its own folder).
+  for (const auto& entry : acked.ids) {
+    const std::string& id = entry.first;
+    const auto r = test::http_call(second.address, "GET", "/v1/cases/" + id, {}, bearer(token));
+    CHECK_MESSAGE(r.status == 200, id << ": " << r.body);
+  }
+  acked_cases more;
+  post_cases(second.address, token, 300, 3, 1, more);
+  REQUIRE(more.size() == 3);
+  for (const auto& entry : more.ids)
+    CHECK_MESSAGE(!acked.ids.contains(entry.first), entry.first << " handed out twice");
+  second.proc->signal(SIGTERM);
+  CHECK(second.proc->wait(60s) == 0);
+}
+
 TEST_CASE("rejected requests append nothing and answer problem+json") {
   test::temp_dir dir;
   const std::string token = make_token(dir.path(), "", "");
