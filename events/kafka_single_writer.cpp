@@ -4,8 +4,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -26,27 +28,54 @@ namespace {
 
 constexpr int poll_ms = 200;
 
-// The other members of the group as the coordinator lists them ("client-id at /host"), for the
-// refusal's message; empty when the listing fails.
-std::string other_members(rd_kafka_t* rk, const std::string& group) {
+// The client ids the two kinds of member go by: the coordinator lists them to every member.
+constexpr const char* alone_client = "caseline-alone";
+constexpr const char* group_client = "caseline-group";
+
+struct member {
+  std::string id;
+  std::string client;
+  std::string host;
+};
+
+// The group's members as the coordinator lists them, this one included; nullopt when the
+// listing fails.
+std::optional<std::vector<member>> members_of(rd_kafka_t* rk, const std::string& group) {
   const rd_kafka_group_list* list = nullptr;
   if (rd_kafka_list_groups(rk, group.c_str(), &list, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
       list == nullptr)
-    return {};
-  char* mine_raw = rd_kafka_memberid(rk);
-  const std::string mine = mine_raw ? mine_raw : "";
-  if (mine_raw) rd_kafka_mem_free(rk, mine_raw);
-  std::string out;
+    return std::nullopt;
+  std::vector<member> out;
   for (int g = 0; g < list->group_cnt; ++g)
     for (int m = 0; m < list->groups[g].member_cnt; ++m) {
-      const auto& member = list->groups[g].members[m];
-      if (member.member_id && member.member_id == mine) continue;
-      out += fmt::format("{}{} at {}", out.empty() ? "" : ", ",
-                         member.client_id ? member.client_id : "?",
-                         member.client_host ? member.client_host : "?");
+      const auto& x = list->groups[g].members[m];
+      out.push_back({x.member_id ? x.member_id : "", x.client_id ? x.client_id : "",
+                     x.client_host ? x.client_host : ""});
     }
   rd_kafka_group_list_destroy(list);
   return out;
+}
+
+std::string member_id(rd_kafka_t* rk) {
+  char* raw = rd_kafka_memberid(rk);
+  std::string id = raw ? raw : "";
+  if (raw) rd_kafka_mem_free(rk, raw);
+  return id;
+}
+
+// The other members ("client-id at /host, ..."), for a refusal's message.
+std::string describe_others(rd_kafka_t* rk, const std::vector<member>& all) {
+  const std::string mine = member_id(rk);
+  std::string out;
+  for (const auto& m : all)
+    if (m.id != mine) out += fmt::format("{}{} at {}", out.empty() ? "" : ", ", m.client, m.host);
+  return out.empty() ? std::string("another member") : out;
+}
+
+bool any_of_client(const std::vector<member>& all, std::string_view client,
+                   std::string_view except_id) {
+  return std::any_of(all.begin(), all.end(),
+                     [&](const member& m) { return m.client == client && m.id != except_id; });
 }
 
 }  // namespace
@@ -90,6 +119,13 @@ class single_writer_claim::impl {
     std::unique_lock lk(mu_);
     return cv_.wait_for(
         lk, wait, [&] { return static_cast<std::int32_t>(assigned_.size()) == o_.partitions; });
+  }
+
+  // Waits up to `d` for the next rebalance.
+  void wait_for_rebalance(std::chrono::milliseconds d) {
+    std::unique_lock lk(mu_);
+    const auto seen = rebalances_;
+    cv_.wait_for(lk, d, [&] { return rebalances_ != seen; });
   }
 
   std::size_t assigned() const {
@@ -144,6 +180,7 @@ class single_writer_claim::impl {
           assigned_.erase(p);
       }
       now = assigned_.size();
+      ++rebalances_;
     }
     cv_.notify_all();
     if (was_all && !assign)
@@ -161,6 +198,7 @@ class single_writer_claim::impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::int32_t> assigned_;  // guarded by mu_
+  std::uint64_t rebalances_{0};      // guarded by mu_
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -173,9 +211,8 @@ result<std::unique_ptr<single_writer_claim>> single_writer_claim::acquire(
   const std::string group = single_writer_group(o.topic);
   detail::properties p{
       {"bootstrap.servers", o.brokers},
-      {"client.id", o.client_id},
+      {"client.id", o.group_member ? group_client : alone_client},
       {"group.id", group},
-      {"group.instance.id", o.instance},
       {"partition.assignment.strategy", "cooperative-sticky"},
       {"session.timeout.ms", std::to_string(o.session_timeout.count())},
       {"heartbeat.interval.ms",
@@ -187,24 +224,68 @@ result<std::unique_ptr<single_writer_claim>> single_writer_claim::acquire(
       {"socket.nagle.disable", "true"},
       {"reconnect.backoff.max.ms", "1000"},
   };
+  // A writer alone is a static member (its folder's restart takes its place at once); a group's
+  // server a dynamic one (gone from the group as soon as it stops).
+  if (!o.group_member) p["group.instance.id"] = o.instance;
   auto conf = detail::make_conf(p);
   if (!conf) return std::move(conf).error();
   auto claim = std::make_unique<impl>(o);
   if (auto r = claim->start(std::move(conf).value()); !r) return r.error();
-  if (!claim->wait_for_all(o.wait)) {
-    const auto others = other_members(claim->handle(), group);
+  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(o.wait).count();
+  if (o.group_member) {
+    // No writer alone among the members, and this one joined: from then on none can claim the
+    // topic. A join slower than `wait` (the group waiting out a killed member) with no writer
+    // alone listed is not a reason to refuse: the members already there keep one off.
+    const auto deadline = std::chrono::steady_clock::now() + o.wait;
+    std::vector<member> last;
+    std::optional<bool> alone_listed;  // as the last listing that answered showed
+    while (true) {
+      const std::string mine = member_id(claim->handle());
+      bool joined = false;
+      if (auto all = members_of(claim->handle(), group)) {
+        last = std::move(*all);
+        alone_listed = any_of_client(last, alone_client, mine);
+        joined = !mine.empty() &&
+                 std::any_of(last.begin(), last.end(), [&](auto& m) { return m.id == mine; });
+      }
+      if (alone_listed == false && joined) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        // Never listed (the coordinator away): the hotline is not stopped for it.
+        if (!alone_listed.value_or(false)) {
+          spdlog::warn(
+              "{}", log_line("kafka_single_writer_unchecked", {{"topic", o.topic},
+                                                               {"listed", alone_listed.has_value()},
+                                                               {"joined", joined}}));
+          break;
+        }
+        return make_error(
+            errc::bad_config,
+            fmt::format("a caseline server without --group writes topic {} (the members of its "
+                        "single-writer group {} after {} s: {}): the servers of a group cannot "
+                        "share a topic with it",
+                        o.topic, group, waited, describe_others(claim->handle(), last)));
+      }
+      claim->wait_for_rebalance(std::chrono::milliseconds(500));
+    }
+  } else if (!claim->wait_for_all(o.wait)) {
+    const auto all = members_of(claim->handle(), group).value_or(std::vector<member>{});
+    const std::string others = describe_others(claim->handle(), all);
+    if (any_of_client(all, group_client, member_id(claim->handle())))
+      return make_error(errc::bad_config,
+                        fmt::format("servers of a --group write topic {} ({}): a server without "
+                                    "--group cannot share it; run it with their --group",
+                                    o.topic, others));
     return make_error(
         errc::bad_config,
         fmt::format("another caseline server writes topic {} without --group: its single-writer "
                     "group {} gave this server {} of its {} partitions in {} s (the others are "
                     "held by {}). A topic has one server without --group, or servers that all "
                     "run with the same --group",
-                    o.topic, group, claim->assigned(), o.partitions,
-                    std::chrono::duration_cast<std::chrono::seconds>(o.wait).count(),
-                    others.empty() ? std::string("another member") : others));
+                    o.topic, group, claim->assigned(), o.partitions, waited, others));
   }
-  spdlog::info("{}", log_line("kafka_single_writer_claimed",
-                              {{"topic", o.topic}, {"group", group}, {"instance", o.instance}}));
+  spdlog::info("{}",
+               log_line("kafka_single_writer_claimed",
+                        {{"topic", o.topic}, {"group", group}, {"group_member", o.group_member}}));
   return std::unique_ptr<single_writer_claim>(new single_writer_claim(std::move(claim)));
 }
 

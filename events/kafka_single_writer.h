@@ -27,15 +27,22 @@ namespace caseline::events {
 // While it holds the claim, a newcomer that joins takes partitions from it until it gives up
 // (logged: kafka_single_writer_contested); the holder writes on.
 //
-// Servers of a group (kafka_log_options::group) are fenced by their transactions and do not
-// take this claim. Thread-safe; the destructor gives the claim up (the membership expires after
-// the session timeout; the same folder takes it back at once).
+// Servers of a group (kafka_log_options::group) are fenced by their transactions and claim
+// nothing, but they join the same group (group_member): a writer alone never gets every
+// partition while one of them is a member, and one of them is refused (after `wait`) while a
+// writer alone is a member. The members tell each other apart by their client ids
+// ("caseline-alone", "caseline-group"). Thread-safe; the destructor gives the claim up (a
+// static membership expires after the session timeout, the same folder takes it back at once;
+// a group's server's membership ends at once).
 struct single_writer_options {
   std::string brokers;
   std::string topic;
   std::int32_t partitions{8};
-  std::string client_id{"caseline"};
-  std::string instance;  // stable per data folder: the static membership's id
+  // A server of a --group: a (dynamic) member of the same group that claims nothing (its
+  // transactions fence it), refused while a writer without a group holds the claim, and whose
+  // membership keeps such a writer from ever getting every partition.
+  bool group_member{false};
+  std::string instance;  // a writer alone: stable per data folder, the static membership's id
   std::chrono::milliseconds session_timeout{10'000};
   std::chrono::milliseconds wait{20'000};
 };

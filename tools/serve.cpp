@@ -196,7 +196,8 @@ struct server_stack::parts {
   std::unique_ptr<projections::clock> clock;
   projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
-  // Kafka without a group: this server is the topic's only writer while it holds this.
+  // Kafka: without a group, this server is the topic's only writer while it holds this; with
+  // one, it keeps a writer without a group off the topic.
   std::unique_ptr<events::single_writer_claim> topic_claim;
   std::unique_ptr<projections::store> store;
   std::unique_ptr<storage::disk_guard> disk;  // the data folder's reserve; the api reads it
@@ -370,9 +371,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   if (!store) return store.error();
   p->store = std::move(store).value();
   // Only now, with the store locked: no other process holds this folder's claim.
-  if (!log_options.kafka.empty() && log_options.group.empty() && log_options.claim_topic) {
+  if (!log_options.kafka.empty() && log_options.claim_topic) {
     auto claim = events::single_writer_claim::acquire(
-        {log_options.kafka, log_options.topic, log_options.partitions, "caseline",
+        {log_options.kafka, log_options.topic, log_options.partitions, !log_options.group.empty(),
          writer_instance(data), log_options.group_session_timeout,
          log_options.group_session_timeout + std::chrono::seconds(10)});
     if (!claim) return claim.error();

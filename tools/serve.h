@@ -64,8 +64,9 @@ struct store_options {
   std::chrono::microseconds log_commit_linger{300};
   // On Kafka without a group, a server (and a tool that writes the log) holds the topic's
   // single-writer claim while it writes (events/kafka_single_writer.h): a second writer is
-  // refused at its start. Off only in tests that run two servers on one topic without a group
-  // to show what each reads.
+  // refused at its start; a group's server is a member that claims nothing and keeps a writer
+  // without a group off the topic. Off only in tests that run two servers on one topic without
+  // a group to show what each reads.
   bool claim_topic{true};
 };
 

@@ -307,6 +307,55 @@ TEST_CASE("a second writer of a Kafka topic without --group is refused, and the 
   CHECK(second.proc->wait(60s) == 0);
 }
 
+// A group's servers are fenced by their transactions, a server without a group by its claim:
+// the two never share a topic, whichever came first.
+TEST_CASE("a group's server and a server without --group never write one topic together") {
+  const std::string kafka = test::kafka_bootstrap();
+  const std::string topic = test::unique_topic("mixed");
+  test::temp_dir alone_dir;
+  test::temp_dir member_dir;
+  test::temp_dir late_dir;
+  const std::vector<std::string> member_argv{test::caseline_binary(),
+                                             "serve",
+                                             "--listen",
+                                             "127.0.0.1:0",
+                                             "--advertise",
+                                             "http://127.0.0.1:9",
+                                             "--group",
+                                             "mixed",
+                                             "--data",
+                                             member_dir.path().string(),
+                                             "--partitions",
+                                             "4",
+                                             "--kafka",
+                                             kafka,
+                                             "--topic",
+                                             topic};
+  const auto refused = [&](const std::vector<std::string>& argv, const std::string& why) {
+    test::child_process p(argv);
+    const auto code = p.wait(120s);
+    REQUIRE_MESSAGE(code.has_value(), "did not end: " << p.output());
+    CHECK_MESSAGE(*code == 1, p.output());
+    CHECK_MESSAGE(p.output().find(why) != std::string::npos, p.output());
+  };
+
+  auto alone = start_server(alone_dir.path(), kafka, topic);
+  refused(member_argv, "a caseline server without --group writes topic " + topic);
+  CHECK(test::http_call(alone.address, "GET", "/readyz", {}, {}).status == 200);
+  alone.proc->signal(SIGTERM);
+  REQUIRE(alone.proc->wait(60s) == 0);
+
+  // Once the stopped server's membership expired, the group's server starts; then a server
+  // without a group is refused.
+  test::child_process member(member_argv);
+  REQUIRE_MESSAGE(member.wait_for_line("listening on", 120s).has_value(), member.output());
+  refused({test::caseline_binary(), "serve", "--listen", "127.0.0.1:0", "--data",
+           late_dir.path().string(), "--partitions", "4", "--kafka", kafka, "--topic", topic},
+          "servers of a --group write topic " + topic);
+  member.signal(SIGTERM);
+  CHECK(member.wait(60s) == 0);
+}
+
 TEST_CASE("rejected requests append nothing and answer problem+json") {
   test::temp_dir dir;
   const std::string token = make_token(dir.path(), "", "");
