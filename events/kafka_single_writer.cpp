@@ -38,21 +38,29 @@ struct member {
   std::string host;
 };
 
-// The group's members as the coordinator lists them, this one included; nullopt when the
-// listing fails.
+// The group's members as its coordinator lists them, this one included; nullopt when the
+// coordinator did not answer. librdkafka asks every broker: with one of them down the answer
+// is partial (RD_KAFKA_RESP_ERR__PARTIAL), and still whole for the group when the coordinator
+// is among those that answered.
 std::optional<std::vector<member>> members_of(rd_kafka_t* rk, const std::string& group) {
   const rd_kafka_group_list* list = nullptr;
-  if (rd_kafka_list_groups(rk, group.c_str(), &list, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      list == nullptr)
-    return std::nullopt;
-  std::vector<member> out;
-  for (int g = 0; g < list->group_cnt; ++g)
-    for (int m = 0; m < list->groups[g].member_cnt; ++m) {
-      const auto& x = list->groups[g].members[m];
-      out.push_back({x.member_id ? x.member_id : "", x.client_id ? x.client_id : "",
-                     x.client_host ? x.client_host : ""});
+  const auto err = rd_kafka_list_groups(rk, group.c_str(), &list, 5000);
+  std::optional<std::vector<member>> out;
+  if (list != nullptr) {
+    for (int g = 0; g < list->group_cnt; ++g) {
+      const auto& listed = list->groups[g];
+      if (listed.group == nullptr || group != listed.group || listed.err != 0) continue;
+      out.emplace();
+      for (int m = 0; m < listed.member_cnt; ++m) {
+        const auto& x = listed.members[m];
+        out->push_back({x.member_id ? x.member_id : "", x.client_id ? x.client_id : "",
+                        x.client_host ? x.client_host : ""});
+      }
     }
-  rd_kafka_group_list_destroy(list);
+    rd_kafka_group_list_destroy(list);
+  }
+  // A whole answer without the group: no member yet.
+  if (!out && err == RD_KAFKA_RESP_ERR_NO_ERROR && list != nullptr) out.emplace();
   return out;
 }
 
@@ -109,6 +117,7 @@ class single_writer_claim::impl {
 
   ~impl() {
     stop_.store(true);
+    closing_.store(true);
     if (thread_.joinable()) thread_.join();
     // Static membership: the coordinator keeps it until the session timeout (no leave).
     if (rk_) (void)rd_kafka_consumer_close(rk_.get());
@@ -134,6 +143,7 @@ class single_writer_claim::impl {
   }
 
   rd_kafka_t* handle() { return rk_.get(); }
+  void mark_claimed() { claimed_.store(true); }
 
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
@@ -145,15 +155,73 @@ class single_writer_claim::impl {
     while (!stop_.load()) {
       // Rebalances run in here; the partitions are paused, so records come only by accident.
       detail::message_ptr m{rd_kafka_consumer_poll(rk_.get(), poll_ms)};
-      if (m && m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        spdlog::info("{}", log_line("kafka_single_writer_event",
-                                    {{"topic", o_.topic}, {"error", rd_kafka_err2name(m->err)}}));
+      if (regaining_.load()) check_regained();
+      if (!m || m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        continue;
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        // A static member fenced by another with its id: that one holds the claim now.
+        char why[512] = {};
+        const auto cause = rd_kafka_fatal_error(rk_.get(), why, sizeof why);
+        lose(
+            fmt::format("the consumer group {} fenced this server's membership ({}: {}): "
+                        "another process joined it with the same member id",
+                        single_writer_group(o_.topic), rd_kafka_err2name(cause), why));
+        continue;
+      }
+      spdlog::info("{}", log_line("kafka_single_writer_event",
+                                  {{"topic", o_.topic}, {"error", rd_kafka_err2name(m->err)}}));
     }
+  }
+
+  // After the membership ended under the holder (rebalance): librdkafka rejoins by itself. Once
+  // the group gives every partition back, nobody else holds the claim: the holder writes on
+  // (a broker or coordinator that was away). While another writer is a member (it joined in the
+  // meantime, and holds partitions), the claim is lost. With no answer from the coordinator it
+  // waits: a broker that is down stops no server.
+  void check_regained() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_check_) return;
+    next_check_ = now + std::chrono::seconds(1);
+    if (static_cast<std::int32_t>(assigned()) == o_.partitions) {
+      regaining_.store(false);
+      others_seen_ = 0;
+      spdlog::warn("{}", log_line("kafka_single_writer_regained",
+                                  {{"topic", o_.topic}, {"group", single_writer_group(o_.topic)}}));
+      return;
+    }
+    const auto all = members_of(rk_.get(), single_writer_group(o_.topic));
+    if (!all) return;
+    const std::string mine = member_id(rk_.get());
+    // Seen twice, a second apart, with this member's own id known: not this one's own join
+    // listed before librdkafka knew its id.
+    const bool other = !mine.empty() && (any_of_client(*all, alone_client, mine) ||
+                                         any_of_client(*all, group_client, mine));
+    others_seen_ = other ? others_seen_ + 1 : 0;
+    if (others_seen_ >= 2)
+      lose(
+          fmt::format("its membership of the consumer group {} ended (it was paused, or cut off "
+                      "from the group's coordinator, for longer than the session timeout) and "
+                      "another server took the topic meanwhile ({})",
+                      single_writer_group(o_.topic), describe_others(rk_.get(), *all)));
+  }
+
+  // Once: the claim is gone (the writer's on_lost).
+  void lose(const std::string& reason) {
+    if (o_.group_member || !claimed_.load() || closing_.load() || lost_.exchange(true)) return;
+    spdlog::error("{}",
+                  log_line("kafka_single_writer_lost", {{"topic", o_.topic},
+                                                        {"group", single_writer_group(o_.topic)},
+                                                        {"reason", reason}}));
+    if (o_.on_lost) o_.on_lost(reason);
   }
 
   void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                  rd_kafka_topic_partition_list_t* partitions) {
     const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    // Lost, not handed over: the membership ended (a session past its timeout, or an error of
+    // the protocol); another writer may hold every partition already.
+    const bool lost = !assign && (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ||
+                                  rd_kafka_assignment_lost(rk) != 0);
     if (assign) {
       if (detail::rdkafka_ptr<rd_kafka_error_t> e{rd_kafka_incremental_assign(rk, partitions)}; e)
         spdlog::warn("{}",
@@ -183,7 +251,20 @@ class single_writer_claim::impl {
       ++rebalances_;
     }
     cv_.notify_all();
-    if (was_all && !assign)
+    if (lost) {
+      if (o_.group_member || !claimed_.load() || closing_.load()) return;
+      spdlog::warn("{}", log_line("kafka_single_writer_membership_ended",
+                                  {{"topic", o_.topic},
+                                   {"group", single_writer_group(o_.topic)},
+                                   {"error", rd_kafka_err2name(err)},
+                                   {"hint",
+                                    "rejoining; the server stops if another took the "
+                                    "topic meanwhile"}}));
+      regaining_.store(true);
+      return;
+    }
+    // A group's servers come and go; a clean stop gives every partition up.
+    if (was_all && !assign && !o_.group_member && !closing_.load())
       spdlog::warn("{}", log_line("kafka_single_writer_contested",
                                   {{"topic", o_.topic},
                                    {"group", single_writer_group(o_.topic)},
@@ -200,6 +281,12 @@ class single_writer_claim::impl {
   std::set<std::int32_t> assigned_;  // guarded by mu_
   std::uint64_t rebalances_{0};      // guarded by mu_
   std::atomic<bool> stop_{false};
+  std::atomic<bool> closing_{false};  // the claim is given up: its revocations are not losses
+  std::atomic<bool> claimed_{false};  // acquire() returned it: a loss from then on is one
+  std::atomic<bool> lost_{false};
+  std::atomic<bool> regaining_{false};  // the membership ended: check_regained() decides
+  std::chrono::steady_clock::time_point next_check_{};  // the claim's thread only
+  int others_seen_{0};                                  // the claim's thread only
   std::thread thread_;
 };
 
@@ -283,6 +370,7 @@ result<std::unique_ptr<single_writer_claim>> single_writer_claim::acquire(
                     "run with the same --group",
                     o.topic, group, claim->assigned(), o.partitions, waited, others));
   }
+  claim->mark_claimed();
   spdlog::info("{}",
                log_line("kafka_single_writer_claimed",
                         {{"topic", o.topic}, {"group", group}, {"group_member", o.group_member}}));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,7 +26,16 @@ namespace caseline::events {
 // restart of the same folder, even after kill -9, takes its place at once; a writer of another
 // folder waits until a stopped one's membership expires (the session timeout), up to `wait`.
 // While it holds the claim, a newcomer that joins takes partitions from it until it gives up
-// (logged: kafka_single_writer_contested); the holder writes on.
+// (logged: kafka_single_writer_contested); the holder writes on. A holder whose membership
+// ends under it (it was paused, or cut off from the group's coordinator, past the session
+// timeout) rejoins: given every partition back, it writes on (the broker was away:
+// kafka_single_writer_regained); while another server is a member, that one took the topic
+// meanwhile, and the claim is lost for good, as it is when a process with the same member id
+// fences this one: `on_lost` runs once, on the claim's thread, and the writer must stop writing
+// (the server stops with an error: its restart takes the claim again, or is refused). Kafka does
+// not fence the lost holder's producer itself: records it produces between its return and its
+// stop (a second or two, the rejoin and a listing) are not refused, nor are those of a holder
+// whose replacement came and went while it was away.
 //
 // Servers of a group (kafka_log_options::group) are fenced by their transactions and claim
 // nothing, but they join the same group (group_member): a writer alone never gets every
@@ -45,6 +55,9 @@ struct single_writer_options {
   std::string instance;  // a writer alone: stable per data folder, the static membership's id
   std::chrono::milliseconds session_timeout{10'000};
   std::chrono::milliseconds wait{20'000};
+  // A writer alone: runs once, on the claim's thread, when the claim is lost (the reason, for
+  // the operator). Not called for a group's server, nor while the claim is given up.
+  std::function<void(const std::string& reason)> on_lost{};
 };
 
 class single_writer_claim {

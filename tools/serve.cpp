@@ -1,11 +1,14 @@
 #include "tools/serve.h"
 
 #include <openssl/sha.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <sstream>
@@ -142,12 +145,23 @@ class owner_writes {
 
 namespace {
 
-// The topic's single-writer claim's static member id for the data folder `data` on this host:
-// the same across restarts of the folder, another for any other folder or host.
+// The topic's single-writer claim's static member id for the data folder `data`: the same
+// across restarts of the folder's server while the machine runs (a restart, kill -9 included,
+// takes the membership back at once), another for any other folder, and for the same path on
+// another machine or container even when they share the host's name, the path and a cloned
+// image (the boot id, and the folder's device and inode, differ): two processes with one id
+// would fence each other's membership, and the newer would get every partition at once.
 std::string writer_instance(const std::filesystem::path& data) {
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(data), ec);
-  const std::string where = ec ? data.string() : canonical.string();
+  std::string where = ec ? data.string() : canonical.string();
+  struct stat st {};
+  if (::stat(where.c_str(), &st) == 0)
+    where += fmt::format("\n{}:{}", static_cast<unsigned long long>(st.st_dev),
+                         static_cast<unsigned long long>(st.st_ino));
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  if (std::getline(boot, boot_id)) where += "\n" + boot_id;
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(where.data()), where.size(), digest);
   char host[256] = {};
@@ -375,7 +389,7 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
     auto claim = events::single_writer_claim::acquire(
         {log_options.kafka, log_options.topic, log_options.partitions, !log_options.group.empty(),
          writer_instance(data), log_options.group_session_timeout,
-         log_options.group_session_timeout + std::chrono::seconds(10)});
+         log_options.group_session_timeout + std::chrono::seconds(10), log_options.on_claim_lost});
     if (!claim) return claim.error();
     p->topic_claim = std::move(claim).value();
   }
@@ -705,9 +719,27 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // SIGUSR1: the topic's single-writer claim is lost (below).
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto stack = server_stack::open(options);
+  // Without a group on Kafka, a server that loses its topic's claim stops writing at once: it
+  // stops, with an error, and its restart (the service manager's) takes the claim again once
+  // free, catching up with whatever another writer wrote meanwhile, or is refused.
+  struct lost_claim {
+    std::mutex mu;
+    std::string reason;  // guarded by mu
+  };
+  auto lost = std::make_shared<lost_claim>();
+  serve_options with_claim = options;
+  with_claim.store.on_claim_lost = [lost, main = pthread_self()](const std::string& reason) {
+    {
+      std::lock_guard lk(lost->mu);
+      lost->reason = reason;
+    }
+    pthread_kill(main, SIGUSR1);
+  };
+  auto stack = server_stack::open(with_claim);
   if (!stack) {
     err << "caseline serve: " << stack.error().message() << "\n";
     return 1;
@@ -743,8 +775,22 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));
   if (local) local.value().reset();
+  if (sig == SIGUSR1) {
+    std::string reason;
+    {
+      std::lock_guard lk(lost->mu);
+      reason = lost->reason;
+    }
+    spdlog::error("{}", log_line("shutdown", {{"cause", "single_writer_claim_lost"}}));
+    stack.value()->stop(options.shutdown_grace);
+    err << "caseline serve: stopped: this server lost topic " << options.store.topic
+        << "'s single-writer claim, " << reason
+        << ". Start it again: it takes the claim back once no other server without --group "
+           "holds it\n";
+    return 1;
+  }
+  spdlog::info("{}", log_line("shutdown", {{"signal", sig}}));
   stack.value()->stop(options.shutdown_grace);
   return 0;
 }

@@ -68,6 +68,9 @@ struct store_options {
   // without a group off the topic. Off only in tests that run two servers on one topic without
   // a group to show what each reads.
   bool claim_topic{true};
+  // The claim lost while the server runs (events/kafka_single_writer.h: another writer may
+  // hold the topic now): called once, on the claim's thread; `serve` stops with an error.
+  std::function<void(const std::string& reason)> on_claim_lost{};
 };
 
 struct serve_options {

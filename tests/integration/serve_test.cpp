@@ -242,20 +242,32 @@ TEST_CASE("acknowledged cases survive kill -9 of the server (Kafka), one record 
   survive_kill9(test::kafka_bootstrap());
 }
 
+// A server without a group on a fresh topic (the first data folder), `n` cases acknowledged by
+// it, and a second data folder for another server.
+struct first_writer {
+  first_writer(const char* topic_prefix, std::size_t n)
+      : kafka(test::kafka_bootstrap()), topic(test::unique_topic(topic_prefix)) {
+    token = make_token(first_dir.path(), kafka, topic);
+    first = start_server(first_dir.path(), kafka, topic);
+    post_cases(first.address, token, 0, static_cast<int>(n), 1, acked);
+    REQUIRE(acked.size() == n);
+  }
+  std::string kafka;
+  std::string topic;
+  test::temp_dir first_dir;
+  test::temp_dir second_dir;
+  std::string token;
+  server first;
+  acked_cases acked;
+};
+
 // Two servers without a group on one topic would both hand out the same case ids: the second is
 // refused at its start (the topic's single-writer claim), and so is a tool that would write the
 // log from another folder; the first serves on, and once it is stopped another folder's server
 // takes the topic over.
 TEST_CASE("a second writer of a Kafka topic without --group is refused, and the first serves on") {
-  const std::string kafka = test::kafka_bootstrap();
-  const std::string topic = test::unique_topic("single");
-  test::temp_dir first_dir;
-  test::temp_dir second_dir;
-  const std::string token = make_token(first_dir.path(), kafka, topic);
-  auto first = start_server(first_dir.path(), kafka, topic);
-  acked_cases acked;
-  post_cases(first.address, token, 0, 5, 1, acked);
-  REQUIRE(acked.size() == 5);
+  first_writer w("single", 5);
+  auto& [kafka, topic, first_dir, second_dir, token, first, acked] = w;
 
   const auto refused = [&](const std::vector<std::string>& argv, const char* what) {
     test::child_process p(argv);
@@ -309,6 +321,41 @@ TEST_CASE("a second writer of a Kafka topic without --group is refused, and the 
 
 // A group's servers are fenced by their transactions, a server without a group by its claim:
 // the two never share a topic, whichever came first.
+// A writer whose membership expires under it (paused past the session timeout) may have been
+// replaced by another folder's server: once it runs again, it stops with an error instead of
+// writing beside the new one, and the new one serves on.
+TEST_CASE(
+    "a server without --group that lost its claim while paused stops, the new writer serves") {
+  first_writer w("lost", 3);
+  auto& [kafka, topic, first_dir, second_dir, token, first, acked] = w;
+
+  first.proc->signal(SIGSTOP);
+  // Its membership expires (the session timeout) and the other folder's server gets the topic.
+  auto second = start_server(second_dir.path(), kafka, topic);
+  acked_cases more;
+  post_cases(second.address, token, 100, 3, 1, more);
+  REQUIRE(more.size() == 3);
+
+  first.proc->signal(SIGCONT);
+  const auto code = first.proc->wait(120s);
+  REQUIRE_MESSAGE(code.has_value(), "the paused server runs on: " << first.proc->output());
+  CHECK_MESSAGE(*code == 1, first.proc->output());
+  CHECK_MESSAGE(first.proc->output().find("lost topic " + topic + "'s single-writer claim") !=
+                    std::string::npos,
+                first.proc->output());
+  CHECK(first.proc->output().find("kafka_single_writer_lost") != std::string::npos);
+
+  // The new writer was never disturbed, and hands out no id twice.
+  CHECK(test::http_call(second.address, "GET", "/readyz", {}, {}).status == 200);
+  post_cases(second.address, token, 200, 2, 1, more);
+  REQUIRE(more.size() == 5);
+  for (const auto& entry : more.ids)
+    CHECK_MESSAGE(!acked.ids.contains(entry.first), entry.first << " handed out twice");
+  CHECK(second.proc->output().find("kafka_single_writer_lost") == std::string::npos);
+  second.proc->signal(SIGTERM);
+  CHECK(second.proc->wait(60s) == 0);
+}
+
 TEST_CASE("a group's server and a server without --group never write one topic together") {
   const std::string kafka = test::kafka_bootstrap();
   const std::string topic = test::unique_topic("mixed");
