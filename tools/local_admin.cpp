@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -167,7 +168,20 @@ class local_admin_socket::impl {
       }
       if (p[1].revents != 0) return;
       fd_guard c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (c.get() < 0) continue;  // the peer went away, or descriptors ran out: the next one
+      if (c.get() < 0) {
+        // Out of descriptors or memory: the connection stays queued and poll() wakes at once;
+        // wait a little (a stop still wakes it) instead of spinning.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          if (!starved_)
+            spdlog::error("{}",
+                          log_line("local_admin_accept_failed", {{"error", errno_text(errno)}}));
+          starved_ = true;
+          pollfd w{wake_.get(), POLLIN, 0};
+          if (::poll(&w, 1, 100) > 0) return;
+        }
+        continue;  // otherwise the peer went away before it was accepted: the next one
+      }
+      starved_ = false;
       serve(c.get());
     }
   }
@@ -228,6 +242,7 @@ class local_admin_socket::impl {
   ino_t inode_;
   handler handler_;
   std::thread thread_;
+  bool starved_{false};  // the last accept() ran out of descriptors (logged once)
 };
 
 local_admin_socket::local_admin_socket(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
@@ -256,13 +271,19 @@ result<std::unique_ptr<local_admin_socket>> local_admin_socket::open(const std::
   if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&address.value()), sizeof(sockaddr_un)) !=
       0)
     return fail("binding");
+  // From here a failure removes the file it bound, so that none is left behind.
+  const auto fail_bound = [&](std::string_view what) {
+    auto e = fail(what);
+    ::unlinkat(dir.value().get(), name.c_str(), 0);
+    return e;
+  };
   // Whatever the umask: only the owner connects (the peer's user is checked again).
   if (::fchmodat(dir.value().get(), name.c_str(), 0600, 0) != 0 ||
       ::fstatat(dir.value().get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return fail("making owner-only");
-  if (::listen(s.get(), 16) != 0) return fail("listening on");
+    return fail_bound("making owner-only");
+  if (::listen(s.get(), 16) != 0) return fail_bound("listening on");
   fd_guard wake(::eventfd(0, EFD_CLOEXEC));
-  if (wake.get() < 0) return fail("an eventfd for");
+  if (wake.get() < 0) return fail_bound("an eventfd for");
   return std::unique_ptr<local_admin_socket>(new local_admin_socket(std::make_unique<impl>(
       std::move(dir).value(), std::move(s), std::move(wake), st.st_ino, std::move(h))));
 }
@@ -280,10 +301,20 @@ result<std::optional<admin_answer>> local_admin_request(const std::string& data_
   if (!address) return address.error();
   fd_guard s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return system_error(errno, "a Unix socket");
+  // A connect waits while the server's queue is full (it serves one request at a time): at most
+  // `timeout` (a Unix socket's connect honours the send timeout).
+  const auto ms = timeout.count();
+  const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  if (::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+    return system_error(errno, "a send timeout on a Unix socket");
   if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&address.value()),
                 sizeof(sockaddr_un)) != 0) {
     // No socket file, or one whose server is gone: no server runs on this data folder.
     if (errno == ENOENT || errno == ECONNREFUSED) return none{};
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return system_error(ETIMEDOUT, "the admin socket of the server running on " + data_dir +
+                                         " is busy: no connection within " + std::to_string(ms) +
+                                         " ms");
     return system_error(
         errno, "the admin socket of the server running on " + data_dir +
                    (errno == EACCES ? " (only the server's user and root may use it)" : ""));

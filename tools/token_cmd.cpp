@@ -1,6 +1,7 @@
 #include "tools/token_cmd.h"
 
 #include <charconv>
+#include <filesystem>
 #include <ostream>
 
 #include <spdlog/spdlog.h>
@@ -47,10 +48,14 @@ namespace {
 // The operator at the console of a stopped server, as the token events name them.
 const events::actor console{"caseline-token", "admin", "", ""};
 
-// The stopped server's stack without HTTP: its log, and its store caught up with the log.
-result<std::unique_ptr<server_stack>> open_token_stack(const store_options& options) {
+// The stopped server's stack without HTTP: its log, and its store caught up with the log. On
+// Kafka without a group, a command that writes the log holds the topic's single-writer claim
+// meanwhile (tools/serve.h); `token list` only reads, and takes no partition from a server
+// writing the topic from another folder.
+result<std::unique_ptr<server_stack>> open_token_stack(const store_options& options, bool writes) {
   serve_options o;
   o.store = options;
+  if (!writes) o.store.claim_topic = false;
   // The stack loads the shipped calendar (it is not what a token needs, but it is checked).
   if (o.store.calendar_file.empty()) o.store.calendar_file = default_calendar_file();
   o.http = false;
@@ -65,7 +70,7 @@ result<projections::created_token> create_token(const store_options& options,
   // Only a unit's registration needs the log: refuse the rest before opening it for nothing.
   if (r.role != "unit" && r.role != "unit_head")
     if (auto ok = check_token_request(r, core::registry::henan()); !ok) return ok.error();
-  auto stack = open_token_stack(options);
+  auto stack = open_token_stack(options, true);
   if (!stack) return stack.error();
   return stack.value()->create_token(r);
 }
@@ -130,11 +135,21 @@ int run_token_create(const store_options& options, const token_admin& via, const
         << ": shown once, stored only as its SHA-256\n";
     return 0;
   }
+  // A mistyped --data makes a token for a log no server reads: say so.
+  std::error_code ec;
+  const bool fresh =
+      !std::filesystem::exists(std::filesystem::path(options.data_dir) / "store", ec);
   auto t = create_token(options, r);
   if (!t) {
     err << "caseline token create: " << t.error().message() << "\n";
     return 1;
   }
+  if (fresh)
+    err << "caseline token create: no server runs on " << options.data_dir
+        << " and it held no server's data: the token was written to a new "
+        << (options.kafka.empty() ? "log in that folder"
+                                  : "store in that folder, and topic " + options.topic)
+        << ", for a server started with --data " << options.data_dir << "\n";
   out << t.value().secret << "\n";
   err << "token " << t.value().info.id << " (" << r.role << ", center " << r.center
       << (r.unit.empty() ? "" : ", unit " + r.unit)
@@ -149,7 +164,7 @@ int run_token_list(const store_options& options, const token_admin& via, std::os
     out << a->value().body << "\n";
     return 0;
   }
-  auto s = open_token_stack(options);
+  auto s = open_token_stack(options, false);
   if (!s) {
     err << "caseline token list: " << s.error().message() << "\n";
     return 1;
@@ -170,7 +185,7 @@ int run_token_revoke(const store_options& options, const token_admin& via, const
     out << "revoked " << id << "\n";
     return 0;
   }
-  auto s = open_token_stack(options);
+  auto s = open_token_stack(options, true);
   if (!s) {
     err << "caseline token revoke: " << s.error().message() << "\n";
     return 1;
