@@ -361,7 +361,17 @@ TEST_CASE(
     auto offline = run({"token", "create", "--data", data, "--role", "admin", "--center", "410000",
                         "--partitions", "4"});
     REQUIRE_MESSAGE(offline.code == 0, offline.output);
+    CHECK_MESSAGE(offline.output.find("held no server's data") == std::string::npos,
+                  offline.output);
     const std::string later = test::token_in(offline.output);
+    // A mistyped folder makes a token for a new, empty log: the command says so.
+    const std::string typo = dir.sub("dat");
+    auto astray = run({"token", "create", "--data", typo, "--role", "admin", "--center", "410000",
+                       "--partitions", "4"});
+    REQUIRE_MESSAGE(astray.code == 0, astray.output);
+    CHECK_MESSAGE(astray.output.find("no server runs on " + typo +
+                                     " and it held no server's data") != std::string::npos,
+                  astray.output);
     server t = start_server(data, false);
     CHECK(test::http_call(t.address, "GET", "/v1/admin/tokens", {}, bearer(later)).status == 200);
     CHECK(test::http_call(t.address, "GET", "/v1/admin/tokens", {}, bearer(admin)).status == 200);
