@@ -46,10 +46,14 @@ std::optional<std::vector<member>> members_of(rd_kafka_t* rk, const std::string&
   const rd_kafka_group_list* list = nullptr;
   const auto err = rd_kafka_list_groups(rk, group.c_str(), &list, 5000);
   std::optional<std::vector<member>> out;
-  if (list != nullptr) {
+  const bool answered = list != nullptr;
+  bool named = false;  // the answer names the group, with its members or with an error
+  if (answered) {
     for (int g = 0; g < list->group_cnt; ++g) {
       const auto& listed = list->groups[g];
-      if (listed.group == nullptr || group != listed.group || listed.err != 0) continue;
+      if (listed.group == nullptr || group != listed.group) continue;
+      named = true;
+      if (listed.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       out.emplace();
       for (int m = 0; m < listed.member_cnt; ++m) {
         const auto& x = listed.members[m];
@@ -59,8 +63,8 @@ std::optional<std::vector<member>> members_of(rd_kafka_t* rk, const std::string&
     }
     rd_kafka_group_list_destroy(list);
   }
-  // A whole answer without the group: no member yet.
-  if (!out && err == RD_KAFKA_RESP_ERR_NO_ERROR && list != nullptr) out.emplace();
+  // A whole answer that does not name the group: no member yet.
+  if (!out && !named && answered && err == RD_KAFKA_RESP_ERR_NO_ERROR) out.emplace();
   return out;
 }
 
