@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/integration/private_broker.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 
 using namespace caseline;
@@ -117,4 +118,41 @@ TEST_CASE("a frozen broker never freezes the API, and a stop ends in bounded tim
     auto r = f.get();  // answered 503 or closed by the stop; never left hanging
     CHECK(r.reply.status != 201);
   }
+}
+
+// A broker frozen for longer than the session timeout ends the server's membership of its
+// topic's single-writer group (events/kafka_single_writer.h). That is no reason to stop: nobody
+// took the topic meanwhile, so once the broker answers the server takes its whole claim back
+// and writes on.
+TEST_CASE("a broker frozen past the claim's session timeout stops no server: it writes on") {
+  test::private_broker broker;
+  const pid_t jvm = broker_pid(broker.proc->output());
+  test::agent_server server(broker.bootstrap, "regain");
+  const test::header_list auth{{"authorization", "Bearer " + server.token}};
+  const std::string body =
+      R"({"channel":"wechat","center":"410100","caller":{"phone":"13900001102"},"content":"regain"})";
+  REQUIRE(test::http_call(server.address, "POST", "/v1/cases", body, auth).status == 201);
+
+  REQUIRE(::kill(jvm, SIGSTOP) == 0);
+  {
+    struct resume {
+      pid_t pid;
+      ~resume() { ::kill(pid, SIGCONT); }
+    } resume_broker{jvm};
+    // The session timeout (10 s) passes without a heartbeat answered.
+    REQUIRE_MESSAGE(
+        server.proc->wait_for_line("\"event\":\"kafka_single_writer_membership_ended\"", 60s),
+        server.proc->output());
+  }
+  REQUIRE_MESSAGE(server.proc->wait_for_line("\"event\":\"kafka_single_writer_regained\"", 60s),
+                  server.proc->output());
+  CHECK_FALSE(server.proc->wait(0ms).has_value());
+  CHECK(test::eventually(
+      [&] {
+        return test::http_call(server.address, "POST", "/v1/cases", body, auth).status == 201;
+      },
+      60s));
+  CHECK(server.proc->output().find("kafka_single_writer_lost") == std::string::npos);
+  server.proc->signal(SIGTERM);
+  CHECK(server.proc->wait(60s) == 0);
 }
