@@ -341,7 +341,7 @@ result<timestamp> parse_clock(std::string_view body) {
   return *t;
 }
 
-result<token_order> parse_token_order(std::string_view body) {
+result<token_order> parse_token_order(std::string_view body, timestamp now) {
   const json_limits limits;
   boost::json::object o;
   if (auto ok = require_json_object_body(body, o, limits); !ok) return ok.error();
@@ -356,6 +356,7 @@ result<token_order> parse_token_order(std::string_view body) {
   if (expires.value()) {
     out.expires_at = parse_rfc3339(*expires.value());
     if (!out.expires_at) return field_error("expires", "must be an RFC 3339 date-time");
+    if (out.expires_at->ms <= now.ms) return field_error("expires", "must be in the future");
   }
   return out;
 }

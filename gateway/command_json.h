@@ -27,15 +27,16 @@ result<core::unit_registered> parse_unit(const unit_id& id, std::string_view bod
 // POST /v1/admin/clock: {"now": RFC 3339}.
 result<timestamp> parse_clock(std::string_view body);
 
-// POST /v1/admin/tokens: {"role", "center", "unit"?, "expires"?: RFC 3339}. The role, center
-// and unit are checked by whoever creates the token (the same check as `caseline token create`).
+// POST /v1/admin/tokens: {"role", "center", "unit"?, "expires"?: RFC 3339, after `now`}. The
+// role, center and unit are checked by whoever creates the token (the same check as `caseline
+// token create`).
 struct token_order {
   std::string role;
   std::string center;
   std::string unit;
   std::optional<timestamp> expires_at;
 };
-result<token_order> parse_token_order(std::string_view body);
+result<token_order> parse_token_order(std::string_view body, timestamp now);
 
 // Six digits: the form of a GB/T 2260 center code.
 bool is_center_code(std::string_view s);

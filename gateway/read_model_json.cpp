@@ -304,6 +304,12 @@ boost::json::object token_json(const projections::token_info& t) {
                                    : boost::json::value(nullptr)}};
 }
 
+boost::json::object created_token_json(const projections::created_token& t) {
+  auto o = token_json(t.info);
+  o["token"] = t.secret;
+  return o;
+}
+
 boost::json::object token_list_json(const std::vector<projections::token_info>& tokens,
                                     timestamp now) {
   boost::json::array items;

@@ -53,6 +53,9 @@ boost::json::object overdue_page_json(const projections::overdue_query& q,
 // "unit", "created_at", "expires"}, never its secret or hash.
 boost::json::object token_json(const projections::token_info& t);
 
+// POST /v1/admin/tokens's answer: token_json and the secret ("token"), shown this once.
+boost::json::object created_token_json(const projections::created_token& t);
+
 // GET /v1/admin/tokens and `caseline token list`: {"tokens": [token_json + "expired" at `now`]}.
 boost::json::object token_list_json(const std::vector<projections::token_info>& tokens,
                                     timestamp now);

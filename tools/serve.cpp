@@ -723,9 +723,9 @@ int run_serve(const serve_options& options, std::ostream& out, std::ostream& err
   sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // Without a group on Kafka, a server that loses its topic's claim stops writing at once: it
-  // stops, with an error, and its restart (the service manager's) takes the claim again once
-  // free, catching up with whatever another writer wrote meanwhile, or is refused.
+  // Without a group on Kafka, a server whose topic another writer took while it was away
+  // (events/kafka_single_writer.h) stops, with an error: its restart (the service manager's) is
+  // refused while the other writes, and takes the claim back, reading what it wrote, after.
   struct lost_claim {
     std::mutex mu;
     std::string reason;  // guarded by mu

@@ -234,10 +234,8 @@ admin_answer local_admin_answer(server_stack& stack, const local_request& r,
   const events::actor by{"local-admin:uid=" + std::to_string(peer.uid), "admin", "", ""};
   const std::string correlation_id = "local-admin-" + std::to_string(peer.pid);
   if (r.path == tokens_path && r.method == "POST") {
-    auto order = gateway::parse_token_order(r.body);
+    auto order = gateway::parse_token_order(r.body, stack.now());
     if (!order) return problem_answer(order.error());
-    if (order.value().expires_at && order.value().expires_at->ms <= stack.now().ms)
-      return problem_answer(gateway::field_error("expires", "must be in the future"));
     token_request t{std::move(order.value().role), std::move(order.value().center),
                     std::move(order.value().unit), order.value().expires_at};
     auto created = stack.create_token(t, by, correlation_id);
@@ -245,9 +243,7 @@ admin_answer local_admin_answer(server_stack& stack, const local_request& r,
     spdlog::info("{}", log_line("token_created", {{"id", created.value().info.id},
                                                   {"role", created.value().info.role},
                                                   {"by", by.user}}));
-    auto body = gateway::token_json(created.value().info);
-    body["token"] = created.value().secret;
-    return json_answer(201, body);
+    return json_answer(201, gateway::created_token_json(created.value()));
   }
   if (r.path == tokens_path && r.method == "GET") {
     auto all = projections::token_store(stack.store()).list();
