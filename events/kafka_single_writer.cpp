@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <time.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +29,16 @@ std::string single_writer_group(std::string_view topic) {
 namespace {
 
 constexpr int poll_ms = 200;
+// How often the lease's thread looks at the clock.
+constexpr std::chrono::milliseconds lease_tick{100};
+
+// Nanoseconds on CLOCK_BOOTTIME: it goes on while the process is stopped and while the machine
+// is suspended, so a lease read after either is seen expired.
+std::int64_t boot_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 // The client ids the two kinds of member go by: the coordinator lists them to every member.
 constexpr const char* alone_client = "caseline-alone";
@@ -94,7 +106,11 @@ bool any_of_client(const std::vector<member>& all, std::string_view client,
 
 class single_writer_claim::impl {
  public:
-  explicit impl(single_writer_options o) : o_(std::move(o)) {}
+  explicit impl(single_writer_options o)
+      : o_(std::move(o)),
+        lease_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(o_.session_timeout).count() /
+                  3),
+        last_tick_ns_(now_ns()) {}
 
   // Joins the group with `conf` (this impl as the rebalance callback's opaque) and polls it on a
   // thread of its own.
@@ -116,12 +132,22 @@ class single_writer_claim::impl {
       name_this_thread("kafka-single");
       run();
     });
+    if (!o_.group_member)
+      lease_thread_ = std::thread([this] {
+        name_this_thread("kafka-lease");
+        keep_lease();
+      });
     return success();
   }
 
   ~impl() {
-    stop_.store(true);
+    {
+      std::lock_guard lk(lease_mu_);
+      stop_.store(true);
+    }
+    lease_cv_.notify_all();
     closing_.store(true);
+    if (lease_thread_.joinable()) lease_thread_.join();
     if (thread_.joinable()) thread_.join();
     // Static membership: the coordinator keeps it until the session timeout (no leave).
     if (rk_) (void)rd_kafka_consumer_close(rk_.get());
@@ -149,6 +175,23 @@ class single_writer_claim::impl {
   rd_kafka_t* handle() { return rk_.get(); }
   void mark_claimed() { claimed_.store(true); }
 
+  std::int64_t now_ns() const { return o_.boot_clock ? o_.boot_clock() : boot_ns(); }
+
+  bool current() const {
+    if (o_.group_member) return true;
+    // The tick first: a fresh one was stored after any doubt its thread found.
+    if (now_ns() - last_tick_ns_.load() >= lease_ns_) return false;
+    return !doubt_.load();
+  }
+
+  void attach(ownership_listener* writer) {
+    std::lock_guard lk(writer_mu_);
+    writer_ = writer;
+    if (writer_ && paused_)
+      for (std::int32_t p = 0; p < o_.partitions; ++p)
+        writer_->partition_revoked(partition_id{p}, true);
+  }
+
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     static_cast<impl*>(opaque)->rebalance(rk, err, partitions);
@@ -159,7 +202,10 @@ class single_writer_claim::impl {
     while (!stop_.load()) {
       // Rebalances run in here; the partitions are paused, so records come only by accident.
       detail::message_ptr m{rd_kafka_consumer_poll(rk_.get(), poll_ms)};
-      if (regaining_.load()) check_regained();
+      if (regaining_.load())
+        check_regained();
+      else if (doubt_.load() && !lost_.load())
+        confirm_membership();
       if (!m || m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         continue;
       if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -177,12 +223,79 @@ class single_writer_claim::impl {
     }
   }
 
+  // The lease's thread: a tick every lease_tick. A gap of a third of the session timeout between
+  // two ticks means the process did not run (stopped, suspended): the claim falls in doubt
+  // before the tick is stored, so current() is false from the gap's end on, whichever it reads.
+  void keep_lease() {
+    std::unique_lock lk(lease_mu_);
+    while (!stop_.load()) {
+      lease_cv_.wait_for(lk, lease_tick, [&] { return stop_.load(); });
+      const std::int64_t now = now_ns();
+      const std::int64_t gap = now - last_tick_ns_.load();
+      // Every gap is logged, even when the claim's thread found the membership ended first.
+      if (gap >= lease_ns_ && claimed_.load() && !closing_.load()) {
+        doubt_.store(true);
+        spdlog::warn("{}", log_line("kafka_single_writer_in_doubt",
+                                    {{"topic", o_.topic},
+                                     {"not_running_ms", gap / 1'000'000},
+                                     {"hint",
+                                      "this server did not run for a while (paused or "
+                                      "suspended); it writes again once the group confirms its "
+                                      "membership"}}));
+      }
+      last_tick_ns_.store(now);
+    }
+  }
+
+  // In doubt after a gap, the membership not known to have ended: the writer pauses, and the
+  // group's listing decides. This member listed with every partition: nobody else held the
+  // topic, the writer goes on. Not listed: its membership ended, and librdkafka hears so at its
+  // next heartbeat (membership_ended, then check_regained).
+  void confirm_membership() {
+    pause_writer();
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_check_) return;
+    next_check_ = now + std::chrono::seconds(1);
+    const auto all = members_of(rk_.get(), single_writer_group(o_.topic));
+    if (!all) return;
+    const std::string mine = member_id(rk_.get());
+    const bool listed = !mine.empty() && std::any_of(all->begin(), all->end(),
+                                                     [&](const member& m) { return m.id == mine; });
+    if (!listed || static_cast<std::int32_t>(assigned()) != o_.partitions || regaining_.load())
+      return;
+    spdlog::info("{}", log_line("kafka_single_writer_confirmed",
+                                {{"topic", o_.topic}, {"group", single_writer_group(o_.topic)}}));
+    end_doubt();
+  }
+
+  void end_doubt() {
+    doubt_.store(false);
+    resume_writer();
+  }
+
+  // The attached writer stops deciding (every partition revoked), or decides again (every
+  // partition assigned: it reads the log to its end first). On the claim's thread.
+  void pause_writer() {
+    std::lock_guard lk(writer_mu_);
+    if (std::exchange(paused_, true)) return;
+    if (writer_)
+      for (std::int32_t p = 0; p < o_.partitions; ++p)
+        writer_->partition_revoked(partition_id{p}, true);
+  }
+  void resume_writer() {
+    std::lock_guard lk(writer_mu_);
+    if (!std::exchange(paused_, false)) return;
+    if (writer_)
+      for (std::int32_t p = 0; p < o_.partitions; ++p) writer_->partition_assigned(partition_id{p});
+  }
+
   // After the membership ended under the holder (rebalance): librdkafka rejoins by itself. Once
   // the group gives every partition back, nobody else holds the claim: the holder writes on
   // (a broker or coordinator that was away). While another writer is a member (it joined in the
   // meantime, and holds partitions), the claim is lost. With no answer from the coordinator it
   // waits: a broker that is down stops no server.
   void check_regained() {
+    if (lost_.load()) return;
     const auto now = std::chrono::steady_clock::now();
     if (now < next_check_) return;
     next_check_ = now + std::chrono::seconds(1);
@@ -191,6 +304,7 @@ class single_writer_claim::impl {
       others_seen_ = 0;
       spdlog::warn("{}", log_line("kafka_single_writer_regained",
                                   {{"topic", o_.topic}, {"group", single_writer_group(o_.topic)}}));
+      end_doubt();
       return;
     }
     const auto all = members_of(rk_.get(), single_writer_group(o_.topic));
@@ -212,6 +326,8 @@ class single_writer_claim::impl {
   // Once: the claim is gone (the writer's on_lost).
   void lose(const std::string& reason) {
     if (o_.group_member || !claimed_.load() || closing_.load() || lost_.exchange(true)) return;
+    doubt_.store(true);  // for good
+    pause_writer();
     spdlog::error("{}",
                   log_line("kafka_single_writer_lost", {{"topic", o_.topic},
                                                         {"group", single_writer_group(o_.topic)},
@@ -264,7 +380,9 @@ class single_writer_claim::impl {
                                    {"hint",
                                     "rejoining; the server stops if another took the "
                                     "topic meanwhile"}}));
+      doubt_.store(true);
       regaining_.store(true);
+      pause_writer();
       return;
     }
     // A group's servers come and go; a clean stop gives every partition up.
@@ -291,11 +409,23 @@ class single_writer_claim::impl {
   std::atomic<bool> regaining_{false};  // the membership ended: check_regained() decides
   std::chrono::steady_clock::time_point next_check_{};  // the claim's thread only
   int others_seen_{0};                                  // the claim's thread only
+  // The doubt (a writer alone): current() is false while it lasts.
+  const std::int64_t lease_ns_;
+  std::atomic<std::int64_t> last_tick_ns_;  // the lease's thread's last tick (boot_ns)
+  std::atomic<bool> doubt_{false};
+  std::mutex lease_mu_;
+  std::condition_variable lease_cv_;
+  std::mutex writer_mu_;
+  ownership_listener* writer_{nullptr};  // guarded by writer_mu_
+  bool paused_{false};  // guarded by writer_mu_: writer_ has every partition revoked
   std::thread thread_;
+  std::thread lease_thread_;
 };
 
 single_writer_claim::single_writer_claim(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 single_writer_claim::~single_writer_claim() = default;
+void single_writer_claim::attach(ownership_listener* writer) { impl_->attach(writer); }
+bool single_writer_claim::current() const { return impl_->current(); }
 
 result<std::unique_ptr<single_writer_claim>> single_writer_claim::acquire(
     const single_writer_options& o) {

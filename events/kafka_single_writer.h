@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "events/event_log.h"
 
 namespace caseline::events {
 
@@ -32,10 +33,20 @@ namespace caseline::events {
 // kafka_single_writer_regained); while another server is a member, that one took the topic
 // meanwhile, and the claim is lost for good, as it is when a process with the same member id
 // fences this one: `on_lost` runs once, on the claim's thread, and the writer must stop writing
-// (the server stops with an error: its restart takes the claim again, or is refused). Kafka does
-// not fence the lost holder's producer itself: records it produces between its return and its
-// stop (a second or two, the rejoin and a listing) are not refused, nor are those of a holder
-// whose replacement came and went while it was away.
+// (the server stops with an error: its restart takes the claim again, or is refused).
+//
+// Kafka does not fence a writer alone's producer, so the claim keeps its writer (attach()) from
+// writing on what may be stale. The claim is in doubt from the moment its membership ends, and
+// from the moment the process is seen not to have run for a third of the session timeout (a
+// pause or a suspend: its membership may have ended meanwhile without it knowing yet); current()
+// turns false at once, before any thread of the process learns of it, so an append decided as
+// the process wakes is refused. In doubt, the writer has every partition revoked. A membership
+// the group still lists ends the doubt (nobody else could have held the topic); a membership
+// that ended ends it once regained, and the writer gets every partition back through
+// partition_assigned, which reads the log to its end before it decides again: what a
+// replacement wrote while this one was away (one that came and went) is applied first, and no
+// case id is handed out twice. What stays open: records already handed to the producer when the
+// process was paused are sent when it runs again.
 //
 // Servers of a group (kafka_log_options::group) are fenced by their transactions and claim
 // nothing, but they join the same group (group_member): a writer alone never gets every
@@ -58,12 +69,26 @@ struct single_writer_options {
   // A writer alone: runs once, on the claim's thread, when the claim is lost (the reason, for
   // the operator). Not called for a group's server, nor while the claim is given up.
   std::function<void(const std::string& reason)> on_lost{};
+  // The clock the doubt reads, in nanoseconds: CLOCK_BOOTTIME when empty (it runs on while the
+  // process is stopped or the machine suspended). Tests pass their own.
+  std::function<std::int64_t()> boot_clock{};
 };
 
 class single_writer_claim {
  public:
   static result<std::unique_ptr<single_writer_claim>> acquire(const single_writer_options& o);
   ~single_writer_claim();
+
+  // A writer alone: the writer that decides for the topic hears of the doubt (above) through
+  // `writer`, on the claim's thread: every partition revoked (lost) when the claim falls in
+  // doubt, or at once when it is in doubt already; every partition assigned when it is
+  // confirmed. Null detaches, after a call in progress returned: detach before the writer is
+  // destroyed.
+  void attach(ownership_listener* writer);
+  // Whether this server may append now: false while the claim is in doubt, lost, or not seen
+  // current for a third of the session timeout. A writer alone checks it before each append; an
+  // atomic load and a clock read. Always true for a group's server.
+  bool current() const;
   single_writer_claim(const single_writer_claim&) = delete;
   single_writer_claim& operator=(const single_writer_claim&) = delete;
 

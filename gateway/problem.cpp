@@ -166,8 +166,9 @@ mapping map_events(events::errc e) {
       return {503, "log-unavailable", "The event log is unavailable; nothing was written"};
     case events::errc::not_owner:
       return {503, "partition-moving",
-              "No server of the group owns the case's partition right now (a rebalance is "
-              "moving it); nothing was written: retry"};
+              "No server writes the case's partition right now (a rebalance of the group is "
+              "moving it, or a server without a group is confirming that it still is the log's "
+              "only writer); nothing was written: retry"};
     // Only the errors above mean the append certainly did not happen.
     case events::errc::outcome_unknown:
       return {503, "log-outcome-unknown",

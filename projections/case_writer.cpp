@@ -564,14 +564,19 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
   {
     std::lock_guard lk(mu_);
     ownership& o = owned_[static_cast<std::size_t>(c->partition())];
-    if (o.accepting && o.term == c->term) {
+    const bool leased = !write_lease_ || write_lease_();
+    if (o.accepting && o.term == c->term && leased) {
       ++o.appending;  // a revocation waits for its outcome
     } else {
-      // Decided for a partition that was revoked meanwhile: nothing is appended. The handler
-      // runs on a writer thread, as every done handler does.
-      post([this, c = std::move(c)] {
+      // Decided for a partition that was revoked meanwhile, or on what may be stale (the
+      // server's claim to write the topic is in doubt): nothing is appended. The handler runs
+      // on a writer thread, as every done handler does.
+      post([this, leased, c = std::move(c)] {
         if (c->gated) leave_sample(c->partition, std::nullopt, true);
-        c->done(not_owner(c->partition));
+        c->done(leased ? not_owner(c->partition)
+                       : make_error(events::errc::not_owner,
+                                    "this server's claim to be the log's only writer is being "
+                                    "confirmed (it did not run for a while)"));
         finish(c->id);
       });
       return;

@@ -139,6 +139,11 @@ class case_writer final : public events::ownership_listener {
   using handover_gate =
       std::function<result<void>(events::partition_id, std::chrono::milliseconds)>;
   void set_handover_gate(handover_gate gate) { handover_gate_ = std::move(gate); }
+  // A writer alone on Kafka: asked before every append whether this server may still write
+  // (events::single_writer_claim::current); false refuses the command with not_owner, nothing
+  // appended. Must not block. Set before the first submit.
+  using write_lease = std::function<bool()>;
+  void set_write_lease(write_lease lease) { write_lease_ = std::move(lease); }
   // Whether commands for p's cases are decided here now (false while p is caught up after its
   // assignment). For the gateway (forwarding) and /readyz.
   bool accepts(events::partition_id p) const;
@@ -247,6 +252,7 @@ class case_writer final : public events::ownership_listener {
   personal_data* const personal_data_;
   appended_observer appended_observer_;
   handover_gate handover_gate_;
+  write_lease write_lease_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable idle_cv_;  // in flight, appending, accepting: all on mu_

@@ -241,6 +241,10 @@ struct server_stack::parts {
   std::string host;
   bool in_group{false};
   bool stopped{false};
+
+  ~parts() {
+    if (topic_claim) topic_claim->attach(nullptr);  // before the writer goes
+  }
 };
 
 server_stack::server_stack(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
@@ -462,6 +466,12 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->in_group = in_group;
   // In a group the writer decides for no partition until the group assigns it some (join below).
   if (in_group) p->writer->enable_ownership();
+  // Alone on Kafka: the claim pauses the writer while it is in doubt, and hands it every
+  // partition back, caught up with the log, once confirmed (events/kafka_single_writer.h).
+  if (p->topic_claim && !in_group) {
+    p->writer->set_write_lease([c = p->topic_claim.get()] { return c->current(); });
+    p->topic_claim->attach(p->writer.get());
+  }
   if (p->key_replica)
     p->writer->set_handover_gate(
         [r = p->key_replica.get()](events::partition_id q, std::chrono::milliseconds timeout) {
@@ -679,9 +689,12 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
               *attempts);
     return gauges;
   };
+  // /readyz lists the partitions the writer takes now: alone on Kafka, none while its claim is
+  // in doubt.
+  if (in_group || p->topic_claim)
+    services.writable = [w = p->writer.get()] { return w->accepting(); };
   if (in_group) {
     services.writes = [w = p->writer.get()](events::partition_id q) { return w->accepts(q); };
-    services.writable = [w = p->writer.get()] { return w->accepting(); };
     services.owner_url =
         [o = &p->projections->owners()](events::partition_id q) -> std::optional<std::string> {
       auto claim = o->owner(q);

@@ -52,7 +52,8 @@ void api::impl::readyz(const scope_ptr&, answerer done) {
   if (!ok)
     return done(problem_response(
         {503, "not-ready", "Service unavailable", "a dependency is not ready", "", ""}));
-  // The partitions this server writes (all of them without a group) and its group, if any.
+  // The partitions this server writes (all of them without a group, unless a server alone on
+  // Kafka is confirming its claim) and its group, if any.
   json::array partitions;
   for (const auto p : s_.writable ? s_.writable() : s_.log.owned()) partitions.emplace_back(p());
   const auto group = s_.log.group();
