@@ -579,9 +579,14 @@ def main():
             for name, fn, limit in runs:
                 log(f"{name} ({lg}) ...")
                 t0 = time.monotonic()
-                result = fn()
+                try:
+                    result = fn()
+                    problems = broken(result, limit)
+                except (RuntimeError, OSError, http.client.HTTPException, ValueError) as e:
+                    # A server that broke (an answer the verifier cannot read, a start that never
+                    # came): this scenario failed, the others still run and the table is printed.
+                    result, problems = {}, [f"{type(e).__name__}: {e}"]
                 result["seconds"] = round(time.monotonic() - t0, 1)
-                problems = broken(result, limit)
                 rows.append((name, lg, result, problems))
                 if problems:
                     failed += 1
