@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/binary.h"
@@ -382,6 +384,45 @@ TEST_CASE("unknown types, unknown versions and garbage do not decode") {
   CHECK(event_name(24) == "extension_requested");
   CHECK(event_name(26) == "token_issued");
   CHECK(event_name(27) == "token_revoked");
+}
+
+namespace {
+// What cereal's own portable binary archive writes for `values` on this machine.
+template <class... T>
+std::string cereal_bytes(const T&... values) {
+  std::ostringstream out;
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(values...);
+  }
+  return std::move(out).str();
+}
+}  // namespace
+
+TEST_CASE("binary_encode writes the bytes of cereal's portable binary archive") {
+  static_assert(std::endian::native == std::endian::little,
+                "this test compares with cereal's archive, which writes the machine's order");
+  SUBCASE("values of every width, empty and long strings, containers, optionals") {
+    const std::vector<std::string> names{"", "a", std::string(300, 'x'), "中文"};
+    const std::optional<std::int64_t> some = -5;
+    const std::optional<std::int64_t> none;
+    const std::vector<std::uint16_t> widths{1, 0xfffe, 7};
+    CHECK(binary_encode(true, std::uint8_t{250}, std::int16_t{-2}, std::uint32_t{0xdeadbeef},
+                        std::int64_t{-1'234'567'890'123}, 2.5, names, some, none, widths) ==
+          cereal_bytes(true, std::uint8_t{250}, std::int16_t{-2}, std::uint32_t{0xdeadbeef},
+                       std::int64_t{-1'234'567'890'123}, 2.5, names, some, none, widths));
+  }
+  SUBCASE("every event type's sample, and the case folded from all of them") {
+    case_state folded;
+    for (const event& sample : current_samples()) {
+      CAPTURE(event_name(encode(sample).type_id));
+      std::visit([](const auto& e) { CHECK(binary_encode(e) == cereal_bytes(e)); }, sample);
+      folded = evolve(std::move(folded), sample, timestamp{1'759'190'400'000});
+    }
+    REQUIRE(folded.version > 0);
+    CHECK(binary_encode(folded, std::string(32, 'h')) ==
+          cereal_bytes(folded, std::string(32, 'h')));
+  }
 }
 
 TEST_CASE("a declared length beyond the bytes left is refused before anything is allocated") {
