@@ -74,6 +74,24 @@ TEST_CASE("a JSON body that repeats a key is refused naming the key, and nothing
     CHECK(std::string(r.json().at("detail").as_string()).find("caller.phone: duplicate key") !=
           std::string::npos);
   }
+  SUBCASE("at the top level again after a nested object closed") {
+    auto r = srv.post("/v1/cases",
+                      R"({"channel":"phone","caller":{"phone":"13800001234","name":"张三"},)"
+                      R"("center":"410100","content":"c","caller":{"phone":"13900001234"}})",
+                      agent);
+    CHECK(r.status == 422);
+    CHECK(r.json().at("field").as_string() == "caller");
+  }
+  SUBCASE("in an object inside an array, named by the array's key") {
+    auto r = srv.post("/v1/cases",
+                      R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234"},)"
+                      R"("content":"c","extra":[{"a":1},{"b":[1,{"a":2}],"a":3,"b":4}]})",
+                      agent);
+    CHECK(r.status == 422);
+    CHECK(r.json().at("field").as_string() == "extra.b");
+    CHECK(std::string(r.json().at("detail").as_string()).find("extra.b: duplicate key") !=
+          std::string::npos);
+  }
   SUBCASE("the same key in two different objects is fine") {
     auto r = srv.post("/v1/cases",
                       R"({"channel":"phone","center":"410100","caller":{"phone":"13800001234",)"
