@@ -20,6 +20,7 @@
 #include "events/detail/rdkafka_handle.h"
 #include "events/detail/rdkafka_producer.h"
 #include "events/errc.h"
+#include "events/kafka_single_writer.h"
 #include "events/key_journal.h"
 #include "events/periodic.h"
 #include "events/thread_name.h"
@@ -132,8 +133,7 @@ properties group_consumer_properties(const kafka_log_options& o) {
   p["group.id"] = o.group;
   p["partition.assignment.strategy"] = "cooperative-sticky";
   p["session.timeout.ms"] = std::to_string(o.session_timeout.count());
-  p["heartbeat.interval.ms"] =
-      std::to_string(std::clamp<std::int64_t>(o.session_timeout.count() / 3, 100, 3000));
+  p["heartbeat.interval.ms"] = std::to_string(heartbeat_interval(o.session_timeout).count());
   p["enable.partition.eof"] = "false";
   p["auto.offset.reset"] = "latest";  // paused: it never fetches, whatever its position
   return p;

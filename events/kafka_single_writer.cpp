@@ -26,6 +26,20 @@ std::string single_writer_group(std::string_view topic) {
   return "caseline." + std::string(topic) + ".single-writer";
 }
 
+std::chrono::milliseconds heartbeat_interval(std::chrono::milliseconds session_timeout) {
+  return std::chrono::milliseconds(
+      std::clamp<std::int64_t>(session_timeout.count() / 3, 100, 3000));
+}
+
+std::chrono::milliseconds single_writer_delivery_timeout(std::chrono::milliseconds session_timeout,
+                                                         std::chrono::milliseconds configured) {
+  using std::chrono::milliseconds;
+  const milliseconds bound =
+      std::max(milliseconds(1000),
+               session_timeout - heartbeat_interval(session_timeout) - milliseconds(1000));
+  return std::min(configured, bound);
+}
+
 namespace {
 
 constexpr int poll_ms = 200;
@@ -436,8 +450,7 @@ result<std::unique_ptr<single_writer_claim>> single_writer_claim::acquire(
       {"group.id", group},
       {"partition.assignment.strategy", "cooperative-sticky"},
       {"session.timeout.ms", std::to_string(o.session_timeout.count())},
-      {"heartbeat.interval.ms",
-       std::to_string(std::clamp<std::int64_t>(o.session_timeout.count() / 3, 100, 3000))},
+      {"heartbeat.interval.ms", std::to_string(heartbeat_interval(o.session_timeout).count())},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "latest"},

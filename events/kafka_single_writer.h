@@ -102,4 +102,19 @@ class single_writer_claim {
 // "caseline.<topic>.single-writer".
 std::string single_writer_group(std::string_view topic);
 
+// How often a member of a group with this session timeout heartbeats: a third of it, from 0.1 s
+// to 3 s (librdkafka heartbeat.interval.ms; the claim and a group's servers alike).
+std::chrono::milliseconds heartbeat_interval(std::chrono::milliseconds session_timeout);
+
+// The delivery timeout of a server alone on the topic (at most `configured`). Kafka does not
+// fence its producer: the claim does, and another server may take the topic once this one's
+// membership has expired, as soon as a session timeout less a heartbeat interval after this
+// process stopped. A record still queued in the producer when it stopped must fail before then
+// (librdkafka fails a record past its timeout before it sends it), or it would reach the log
+// behind the other server's records, with case ids that server has handed out too. So: the
+// session timeout less a heartbeat interval less 1 s, and at least 1 s (6 s with the default
+// 10-s session timeout, 3 s with the shortest, 6 s).
+std::chrono::milliseconds single_writer_delivery_timeout(std::chrono::milliseconds session_timeout,
+                                                         std::chrono::milliseconds configured);
+
 }  // namespace caseline::events

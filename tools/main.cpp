@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
   serve_cmd
       ->add_option("--group-session-timeout", group_session_seconds,
                    "with --group: seconds a silent server keeps its partitions; without: "
-                   "seconds a stopped server keeps the topic's single-writer claim")
+                   "seconds a stopped server keeps the topic's single-writer claim (its "
+                   "delivery timeout: this less a heartbeat interval less 1 s, at most 10 s)")
       ->check(CLI::Range(6, 300))
       ->capture_default_str();
   serve_cmd->add_option("--io-threads", serve.io_threads, "HTTP I/O threads")

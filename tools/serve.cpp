@@ -182,6 +182,11 @@ result<std::unique_ptr<events::event_log>> open_log(const store_options& options
     k.group = options.group;
     k.advertise = options.advertise;
     k.session_timeout = options.group_session_timeout;
+    // Alone on the topic, a record queued when the process stopped must fail before another
+    // server can have taken the topic (events/kafka_single_writer.h).
+    if (k.group.empty())
+      k.timeouts.delivery =
+          events::single_writer_delivery_timeout(k.session_timeout, k.timeouts.delivery);
     return events::open_kafka_log(k);
   }
   std::error_code ec;

@@ -128,3 +128,26 @@ TEST_CASE(
 }
 
 }  // namespace caseline::events::testing
+
+TEST_CASE("a writer alone gives up a queued record before another writer can take the topic") {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  const milliseconds configured = seconds(10);
+  // The earliest another writer may hold the topic after this process stopped: the coordinator
+  // expires the membership a session timeout after its last heartbeat, which may have been a
+  // heartbeat interval before the stop.
+  for (const auto session : {seconds(6), seconds(7), seconds(10), seconds(14), seconds(300)}) {
+    CAPTURE(session.count());
+    const milliseconds delivery =
+        caseline::events::single_writer_delivery_timeout(session, configured);
+    CHECK(delivery + caseline::events::heartbeat_interval(session) + seconds(1) <= session);
+    CHECK(delivery <= configured);
+    CHECK(delivery >= seconds(1));
+  }
+  CHECK(caseline::events::heartbeat_interval(seconds(6)) == seconds(2));
+  CHECK(caseline::events::heartbeat_interval(seconds(10)) == seconds(3));
+  CHECK(caseline::events::single_writer_delivery_timeout(seconds(6), configured) == seconds(3));
+  CHECK(caseline::events::single_writer_delivery_timeout(seconds(10), configured) == seconds(6));
+  CHECK(caseline::events::single_writer_delivery_timeout(seconds(300), configured) == configured);
+  CHECK(caseline::events::single_writer_delivery_timeout(seconds(10), seconds(2)) == seconds(2));
+}
