@@ -166,6 +166,7 @@ void case_writer::take_over(events::partition_id p, std::uint64_t term) {
     std::unique_lock lk(mu_);
     idle_cv_.wait_for(lk, handover_attempt, [&] { return !current(); });
   }
+  drop_foreign_keys(p);
   {
     std::lock_guard lk(mu_);
     if (!current()) return;
@@ -174,6 +175,48 @@ void case_writer::take_over(events::partition_id p, std::uint64_t term) {
   }
   idle_cv_.notify_all();
   spdlog::info("{}", log_line("partition_accepted", {{"partition", p()}}));
+}
+
+void case_writer::drop_foreign_keys(events::partition_id p) {
+  if (!personal_data_) return;
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lk(mu_);
+    std::erase_if(unwritten_keys_, [&](std::string& id) {
+      if (partition_of(id) != p) return false;
+      ids.push_back(std::move(id));
+      return true;
+    });
+  }
+  std::vector<std::string> keep;
+  for (auto& id : ids) {
+    // The log, applied to its end, decides: no case of that id (keep the key: this writer may
+    // give the id out again, and a new key replaces it), the case this writer wrote after all
+    // (its fields open with the key), or another writer's case, whose fields the key does not
+    // open: the key goes, and the case reads as one whose key this server does not hold.
+    auto row = reader_.get(case_id{id});
+    if (!row || !row.value()) {
+      keep.push_back(std::move(id));
+      continue;
+    }
+    core::case_state shown = row.value()->state;
+    auto opened = personal_data_->open(shown);
+    if (opened) continue;
+    if (opened.error().code != events::errc::corrupt_record) {  // not a wrong key: unknown
+      keep.push_back(std::move(id));
+      continue;
+    }
+    if (auto dropped = personal_data_->drop_unwritten_key(case_id{id}); !dropped) {
+      spdlog::warn("{}", log_line("unwritten_case_key_kept",
+                                  {{"case", id}, {"error", dropped.error().message()}}));
+      keep.push_back(std::move(id));
+      continue;
+    }
+    spdlog::info("{}", log_line("unwritten_case_key_dropped", {{"case", id}}));
+  }
+  if (keep.empty()) return;
+  std::lock_guard lk(mu_);
+  for (auto& id : keep) unwritten_keys_.push_back(std::move(id));
 }
 
 void case_writer::partition_revoked(events::partition_id p, bool lost) {
@@ -548,7 +591,10 @@ void case_writer::run_next(const std::string& id) {
   personal_data_->store_key(
       cid, *new_key,
       [this, c = std::move(c), record = std::move(record)](result<void> stored) mutable {
-        if (stored) return append(std::move(c), std::move(record));
+        if (stored) {
+          c->key_stored = true;
+          return append(std::move(c), std::move(record));
+        }
         // Nothing of the case was appended: it certainly is not in the log. The handler runs on
         // a writer thread, as every done handler does.
         post([this, c = std::move(c), e = std::move(stored).error()] {
@@ -571,6 +617,7 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
       // Decided for a partition that was revoked meanwhile, or on what may be stale (the
       // server's claim to write the topic is in doubt): nothing is appended. The handler runs
       // on a writer thread, as every done handler does.
+      if (c->key_stored) unwritten_keys_.push_back(c->id);
       post([this, leased, c = std::move(c)] {
         if (c->gated) leave_sample(c->partition, std::nullopt, true);
         c->done(leased ? not_owner(c->partition)
@@ -661,6 +708,7 @@ std::string case_writer::answer(completion& done) {
     } else {
       s.cached.reset();
       s.uncertain = true;
+      if (c->key_stored) unwritten_keys_.push_back(c->id);
     }
   }
   if (r) {

@@ -193,6 +193,7 @@ class case_writer final : public events::ownership_listener {
     command_outcome outcome;
     case_row row;  // the case after the command
     std::optional<events::secret_key> new_key;  // a new case's, appended in the key journal
+    bool key_stored{false};  // a new case's key is in the key store before its record
   };
 
   // Whether this writer decides for a partition. Each assignment and each revocation starts a new
@@ -238,6 +239,9 @@ class case_writer final : public events::ownership_listener {
   void sweep_locked();
   // Catches p up and accepts it, unless the term moved on meanwhile (handover thread).
   void take_over(events::partition_id p, std::uint64_t term);
+  // Before p accepts commands again: deletes the stored keys of p's unwritten new cases whose
+  // ids the log now gives to another writer's cases (unwritten_keys_).
+  void drop_foreign_keys(events::partition_id p);
   // Forgets what this writer knew of p's cases: cached states, id counters, revisit tallies.
   void forget_locked(events::partition_id p);
 
@@ -269,6 +273,10 @@ class case_writer final : public events::ownership_listener {
   std::vector<sample_gate> gates_;  // by partition
   std::size_t in_flight_{0};
   bool draining_{false};
+  // New cases whose key was stored but whose record was refused or failed (the append's outcome
+  // may be unknown): another writer may give their ids to cases of its own while this one is
+  // away, and this key store must not keep a key that is not theirs (take_over).
+  std::vector<std::string> unwritten_keys_;
   std::vector<completion> completions_;  // acknowledged, to be answered by complete()
   bool completing_{false};               // a complete() task is posted or runs
 

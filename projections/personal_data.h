@@ -42,6 +42,9 @@ class personal_data {
     return {id(), keys_.wrap(id, key)};
   }
   void remember_key(const case_id& id, const events::secret_key& key) { keys_.remember(id, key); }
+  // Deletes a new case's key whose record was never written (as a shred does): the id belongs
+  // to another writer's case.
+  result<void> drop_unwritten_key(const case_id& id) { return keys_.shred({id}); }
   // Opens a state's personal fields in place. false when the case's text was shredded (the
   // fields are then emptied).
   result<bool> open(core::case_state& s);

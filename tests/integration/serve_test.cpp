@@ -458,6 +458,14 @@ TEST_CASE(
     CHECK_MESSAGE(!theirs.ids.contains(entry.first), entry.first << " handed out twice");
     CHECK_MESSAGE(!w.acked.ids.contains(entry.first), entry.first << " handed out twice");
   }
+  // The request read on waking was refused after its new case's key was stored, under an id the
+  // replacement had given out: that key is not the replacement's case's. Every case the
+  // replacement wrote reads here (without the personal fields, whose key is in its folder).
+  for (const auto& entry : theirs.ids) {
+    const auto r =
+        test::http_call(first.address, "GET", "/v1/cases/" + entry.first, {}, bearer(token));
+    CHECK_MESSAGE(r.status == 200, entry.first << ": " << r.status << " " << r.body);
+  }
   CHECK(test::http_call(first.address, "GET", "/readyz", {}, {}).status == 200);
   first.proc->signal(SIGTERM);
   CHECK(first.proc->wait(60s) == 0);
