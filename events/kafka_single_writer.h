@@ -112,8 +112,8 @@ std::chrono::milliseconds heartbeat_interval(std::chrono::milliseconds session_t
 // process stopped. A record still queued in the producer when it stopped must fail before then
 // (librdkafka fails a record past its timeout before it sends it), or it would reach the log
 // behind the other server's records, with case ids that server has handed out too. So: the
-// session timeout less a heartbeat interval less 1 s, and at least 1 s (6 s with the default
-// 10-s session timeout, 3 s with the shortest, 6 s).
+// session timeout less a heartbeat interval less 1 s, and at least 1 s: 6 s with the default
+// 10-s session timeout, 3 s with the shortest one (6 s).
 std::chrono::milliseconds single_writer_delivery_timeout(std::chrono::milliseconds session_timeout,
                                                          std::chrono::milliseconds configured);
 
