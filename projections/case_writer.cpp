@@ -177,46 +177,45 @@ void case_writer::take_over(events::partition_id p, std::uint64_t term) {
   spdlog::info("{}", log_line("partition_accepted", {{"partition", p()}}));
 }
 
-void case_writer::drop_foreign_keys(events::partition_id p) {
+void case_writer::drop_foreign_keys() { drop_foreign_keys(std::nullopt); }
+
+void case_writer::drop_foreign_keys(std::optional<events::partition_id> only) {
   if (!personal_data_) return;
-  std::vector<std::string> ids;
-  {
-    std::lock_guard lk(mu_);
-    std::erase_if(unwritten_keys_, [&](std::string& id) {
-      if (partition_of(id) != p) return false;
-      ids.push_back(std::move(id));
-      return true;
-    });
+  const std::int32_t p = only ? (*only)() : -1;  // -1: every partition
+  // The key store's marks, not this process's memory: a key stored before a crash is checked
+  // after the restart too.
+  auto ahead = personal_data_->keys_ahead_of_record();
+  if (!ahead) {
+    spdlog::warn("{}", log_line("unwritten_case_keys_unread",
+                                {{"partition", p}, {"error", ahead.error().message()}}));
+    return;  // checked at the next handover or start
   }
-  std::vector<std::string> keep;
-  for (auto& id : ids) {
-    // The log, applied to its end, decides: no case of that id (keep the key: this writer may
-    // give the id out again, and a new key replaces it), the case this writer wrote after all
-    // (its fields open with the key), or another writer's case, whose fields the key does not
-    // open: the key goes, and the case reads as one whose key this server does not hold.
+  std::vector<std::string> settled;
+  for (auto& id : ahead.value()) {
+    if (only && partition_of(id) != *only) continue;
+    // The log, applied to its end, decides: no case of that id (the mark stays: this writer may
+    // give the id out again, and a new key replaces this one), the case this writer wrote after
+    // all (its fields open with the key), or another writer's case, whose fields the key does
+    // not open: the key goes, and the case reads as one whose key this server does not hold.
     auto row = reader_.get(case_id{id});
-    if (!row || !row.value()) {
-      keep.push_back(std::move(id));
-      continue;
-    }
+    if (!row || !row.value()) continue;
     core::case_state shown = row.value()->state;
     auto opened = personal_data_->open(shown);
-    if (opened) continue;
-    if (opened.error().code != events::errc::corrupt_record) {  // not a wrong key: unknown
-      keep.push_back(std::move(id));
+    if (opened) {
+      settled.push_back(std::move(id));
       continue;
     }
+    if (opened.error().code != events::errc::corrupt_record) continue;  // not a wrong key: unknown
     if (auto dropped = personal_data_->drop_unwritten_key(case_id{id}); !dropped) {
       spdlog::warn("{}", log_line("unwritten_case_key_kept",
                                   {{"case", id}, {"error", dropped.error().message()}}));
-      keep.push_back(std::move(id));
       continue;
     }
     spdlog::info("{}", log_line("unwritten_case_key_dropped", {{"case", id}}));
   }
-  if (keep.empty()) return;
-  std::lock_guard lk(mu_);
-  for (auto& id : keep) unwritten_keys_.push_back(std::move(id));
+  if (auto r = personal_data_->settle_keys(settled); !r)
+    spdlog::warn("{}", log_line("unwritten_case_keys_unsettled",
+                                {{"partition", p}, {"error", r.error().message()}}));
 }
 
 void case_writer::partition_revoked(events::partition_id p, bool lost) {
@@ -617,7 +616,6 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
       // Decided for a partition that was revoked meanwhile, or on what may be stale (the
       // server's claim to write the topic is in doubt): nothing is appended. The handler runs
       // on a writer thread, as every done handler does.
-      if (c->key_stored) unwritten_keys_.push_back(c->id);
       post([this, leased, c = std::move(c)] {
         if (c->gated) leave_sample(c->partition, std::nullopt, true);
         c->done(leased ? not_owner(c->partition)
@@ -680,12 +678,17 @@ void case_writer::complete() {
     }
     std::vector<std::string> answered;
     answered.reserve(burst.size());
+    std::vector<std::string> confirmed;  // new cases whose key was stored ahead of the record
     {
       access_batch reads(store_);  // the answers' access entries: one write, before any answer
-      for (auto& done : burst) answered.push_back(answer(done));
+      for (auto& done : burst) {
+        if (done.r && done.c->key_stored) confirmed.push_back(done.c->id);
+        answered.push_back(answer(done));
+      }
       burst.clear();  // the done handlers the answers did not hold
       reads.commit();
     }
+    if (!confirmed.empty()) personal_data_->confirm_keys(std::move(confirmed));
     // Only now, with every answer of the burst sent, are they no longer in flight (drain()).
     for (const auto& id : answered) finish(id);
   }
@@ -708,7 +711,6 @@ std::string case_writer::answer(completion& done) {
     } else {
       s.cached.reset();
       s.uncertain = true;
-      if (c->key_stored) unwritten_keys_.push_back(c->id);
     }
   }
   if (r) {

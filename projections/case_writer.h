@@ -133,6 +133,13 @@ class case_writer final : public events::ownership_listener {
   // Group mode: from now on the writer decides for no partition until partition_assigned. Call
   // before the first submit (and before log.join).
   void enable_ownership();
+  // Deletes the keys of new cases stored ahead of a record that was never written (the key
+  // store's marks: a refused or failed append, a crash before its outcome) whose ids the log now
+  // gives to another writer's cases, which another server may have written while this one was
+  // away: this key store must not keep a key that is not theirs. A partition's are checked
+  // before it accepts commands again (partition_assigned); call this at start, once the log is
+  // applied to its end and before the first submit, for what a crash left.
+  void drop_foreign_keys();
   // Group mode: after the projections, a partition assigned here also waits for `gate(p,
   // timeout)` (the data keys' replica applying p's keys) before its commands are taken, retried
   // like the catch-up. Call before log.join.
@@ -239,9 +246,8 @@ class case_writer final : public events::ownership_listener {
   void sweep_locked();
   // Catches p up and accepts it, unless the term moved on meanwhile (handover thread).
   void take_over(events::partition_id p, std::uint64_t term);
-  // Before p accepts commands again: deletes the stored keys of p's unwritten new cases whose
-  // ids the log now gives to another writer's cases (unwritten_keys_).
-  void drop_foreign_keys(events::partition_id p);
+  // drop_foreign_keys() for p alone (none: every partition).
+  void drop_foreign_keys(std::optional<events::partition_id> only);
   // Forgets what this writer knew of p's cases: cached states, id counters, revisit tallies.
   void forget_locked(events::partition_id p);
 
@@ -273,10 +279,6 @@ class case_writer final : public events::ownership_listener {
   std::vector<sample_gate> gates_;  // by partition
   std::size_t in_flight_{0};
   bool draining_{false};
-  // New cases whose key was stored but whose record was refused or failed (the append's outcome
-  // may be unknown): another writer may give their ids to cases of its own while this one is
-  // away, and this key store must not keep a key that is not theirs (take_over).
-  std::vector<std::string> unwritten_keys_;
   std::vector<completion> completions_;  // acknowledged, to be answered by complete()
   bool completing_{false};               // a complete() task is posted or runs
 

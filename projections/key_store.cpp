@@ -41,6 +41,9 @@ std::string applied_offset_key(events::partition_id p) {
 const std::string unpublished_prefix("\0keys.unpublished/", 18);
 std::string unpublished_key(std::string_view id) { return unpublished_prefix + std::string(id); }
 const std::string seen_key("\0keys.seen", 10);
+// The marks of keys stored ahead of their case's first record (store_ahead_of_record).
+const std::string ahead_prefix("\0keys.ahead/", 12);
+std::string ahead_key(std::string_view id) { return ahead_prefix + std::string(id); }
 
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -174,6 +177,42 @@ void key_store::store(const case_id& id, const events::secret_key& key, stored_h
   enqueue(std::move(q));
 }
 
+void key_store::store_ahead_of_record(const case_id& id, const events::secret_key& key,
+                                      stored_handler done) {
+  queued_key q{id(), wrap(id, key), key, std::move(done)};
+  q.ahead_of_record = true;
+  enqueue(std::move(q));
+}
+
+void key_store::confirm(std::vector<std::string> ids) {
+  std::lock_guard lk(queue_mu_);
+  if (confirmed_.empty()) {
+    confirmed_ = std::move(ids);
+  } else {
+    for (auto& id : ids) confirmed_.push_back(std::move(id));
+  }
+}
+
+result<void> key_store::each_ahead_of_record(const std::function<void(std::string_view id)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
+  for (it->Seek(ahead_prefix); it->Valid() && it->key().starts_with(ahead_prefix); it->Next()) {
+    auto k = it->key();
+    k.remove_prefix(ahead_prefix.size());
+    fn(std::string_view(k.data(), k.size()));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read the keys ahead of their record");
+  return success();
+}
+
+result<void> key_store::settle(std::span<const std::string> ids) {
+  if (ids.empty()) return success();
+  rocksdb::WriteBatch batch;
+  for (const auto& id : ids) batch.Delete(ahead_key(id));
+  const auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return from_rocksdb(s, "settle the keys ahead of their record");
+  return success();
+}
+
 void key_store::set_commit_linger(const events::group_linger& l) {
   std::lock_guard lk(queue_mu_);
   linger_ = l;
@@ -203,6 +242,7 @@ result<events::secret_key> key_store::create(const case_id& id) {
 void key_store::commit_loop() {
   std::vector<queued_key> group;
   std::vector<std::string> journaled;
+  std::vector<std::string> confirmed;
   for (;;) {
     {
       std::unique_lock lk(queue_mu_);
@@ -225,12 +265,13 @@ void key_store::commit_loop() {
                              [&] { return stopping_ || queue_.size() >= linger_.items; });
       }
       group.swap(queue_);
+      if (!group.empty()) confirmed.swap(confirmed_);
       if (stopping_ || std::chrono::steady_clock::now() >= sync_at ||
           unsynced_.size() >= journal_sync_batch)
         journaled.swap(unsynced_);
     }
     if (!group.empty()) {
-      commit(group);
+      commit(group, confirmed);
       last_group_ = group.size();
     }
     if (!journaled.empty()) {
@@ -240,6 +281,7 @@ void key_store::commit_loop() {
     }
     group.clear();
     journaled.clear();
+    confirmed.clear();
   }
 }
 
@@ -295,10 +337,15 @@ void key_store::sync_journaled(std::vector<std::string>& ids) {
 }
 
 // One WriteBatch and one synced write for the whole group; the handlers run after it. A key is
-// cached only once it is durable, so a reader never sees a key that a crash could lose.
-void key_store::commit(std::vector<queued_key>& group) {
+// cached only once it is durable, so a reader never sees a key that a crash could lose. The
+// marks of confirmed keys go in the same write; when it fails they stay, to be checked.
+void key_store::commit(std::vector<queued_key>& group, const std::vector<std::string>& confirmed) {
   rocksdb::WriteBatch batch;
-  for (const auto& q : group) batch.Put(q.id, q.wrapped);
+  for (const auto& id : confirmed) batch.Delete(ahead_key(id));
+  for (const auto& q : group) {
+    batch.Put(q.id, q.wrapped);
+    if (q.ahead_of_record) batch.Put(ahead_key(q.id), rocksdb::Slice());
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   const auto s = db_->Write(wo, &batch);
@@ -417,6 +464,7 @@ result<void> key_store::delete_here(const std::vector<case_id>& ids) {
   deleted.reserve(ids.size());
   for (const auto& id : ids) {
     batch.Delete(id());
+    batch.Delete(ahead_key(id()));
     deleted.push_back(id());
   }
   rocksdb::WriteOptions wo;

@@ -105,6 +105,23 @@ class key_store {
   // the other keys queued meanwhile. Nothing of the case may be appended before `done` reports
   // success: a case's key precedes its events.
   void store(const case_id& id, const events::secret_key& key, stored_handler done);
+  // As store, for a new case's key written before the case's first record is appended (a log
+  // without a key journal: a Kafka server without a group). The same synced write marks the key
+  // as ahead of its record, and the mark stays until confirm() says the record is in the log. A
+  // mark that stays (an append refused or failed, a crash before its outcome) names a key that
+  // may not be the key of the case the log gives that id, if another writer gave the id out
+  // meanwhile: the case writer checks each one (each_ahead_of_record) before it writes the
+  // id's partition again, across restarts.
+  void store_ahead_of_record(const case_id& id, const events::secret_key& key,
+                             stored_handler done);
+  // The first records of these cases are in the log: their marks go, deleted in the next synced
+  // write of new keys (no write of their own; a mark a crash keeps is checked again).
+  void confirm(std::vector<std::string> ids);
+  // Calls `fn(id)` for every key marked ahead of its record, in id order.
+  result<void> each_ahead_of_record(const std::function<void(std::string_view id)>& fn);
+  // Deletes the marks of `ids` now, the check done (not synced: a mark a crash brings back is
+  // checked again). A shred deletes its keys' marks too.
+  result<void> settle(std::span<const std::string> ids);
   // A new random key for a new case, stored as `store` does; returns once it is durable.
   result<events::secret_key> create(const case_id& id);
   // The case's key; none when it was shredded (or never created).
@@ -187,13 +204,15 @@ class key_store {
     std::string wrapped;
     events::secret_key key;
     stored_handler done;
+    bool ahead_of_record{false};  // store_ahead_of_record: marked in the same write
   };
   void commit_loop();
   // The journal's handler: writes its keys here (not synced) and queues them for sync_journaled.
   void journaled(std::span<const events::journaled_key> keys);
   // Syncs this database's WAL, then erases `ids` from the journal.
   void sync_journaled(std::vector<std::string>& ids);
-  void commit(std::vector<queued_key>& group);
+  // Writes `group` and deletes the marks of `confirmed` in one synced WriteBatch.
+  void commit(std::vector<queued_key>& group, const std::vector<std::string>& confirmed);
   void enqueue(queued_key q);
   result<void> compact_deleted();
   // The ids whose tombstone the keys topic committed (or that are not replicated), in order;
@@ -217,6 +236,7 @@ class key_store {
   std::condition_variable queue_cv_;
   std::vector<queued_key> queue_;  // guarded by queue_mu_
   std::vector<std::string> unsynced_;  // guarded by queue_mu_: journaled keys written, not synced
+  std::vector<std::string> confirmed_;  // guarded by queue_mu_: marks to delete with the next group
   bool stopping_{false};           // guarded by queue_mu_
   events::group_linger linger_;    // guarded by queue_mu_
   std::size_t last_group_{0};      // the committer's: keys in the group it wrote last

@@ -83,7 +83,14 @@ events::secret_key personal_data::seal_new_case(const case_id& id, std::vector<c
 
 void personal_data::store_key(const case_id& id, const events::secret_key& key,
                               key_store::stored_handler done) {
-  keys_.store(id, key, std::move(done));
+  keys_.store_ahead_of_record(id, key, std::move(done));
+}
+
+result<std::vector<std::string>> personal_data::keys_ahead_of_record() {
+  std::vector<std::string> ids;
+  if (auto r = keys_.each_ahead_of_record([&](std::string_view id) { ids.emplace_back(id); }); !r)
+    return r.error();
+  return ids;
 }
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,8 +34,16 @@ class personal_data {
   // and appends the events only once that reports success (the write side does: its key
   // writes are group-committed instead of one synced write per case on a writer thread).
   events::secret_key seal_new_case(const case_id& id, std::vector<core::event>& events);
-  // key_store::store: `done` runs on the key store's committer thread once the key is durable.
+  // key_store::store_ahead_of_record: `done` runs on the key store's committer thread once the
+  // key, marked as ahead of its record, is durable.
   void store_key(const case_id& id, const events::secret_key& key, key_store::stored_handler done);
+  // The first records of these new cases are in the log: their keys' marks go (key_store::confirm).
+  void confirm_keys(std::vector<std::string> ids) { keys_.confirm(std::move(ids)); }
+  // The ids whose key store_key stored and confirm_keys did not confirm (a refused or failed
+  // append, a crash before its outcome), in id order.
+  result<std::vector<std::string>> keys_ahead_of_record();
+  // Those keys checked: each is the key of its case after all, or of no case yet.
+  result<void> settle_keys(std::span<const std::string> ids) { return keys_.settle(ids); }
   // With a key journal (key_store::use_journal), a new case's key is not stored before its
   // record: it is appended with it (`key_journal()->append_with_key(..., journal_entry(...))`),
   // and `remember_key` caches it once that append succeeded. Null: store_key as above.
@@ -42,8 +52,8 @@ class personal_data {
     return {id(), keys_.wrap(id, key)};
   }
   void remember_key(const case_id& id, const events::secret_key& key) { keys_.remember(id, key); }
-  // Deletes a new case's key whose record was never written (as a shred does): the id belongs
-  // to another writer's case.
+  // Deletes a new case's key whose record was never written (as a shred does, its mark too):
+  // the id belongs to another writer's case.
   result<void> drop_unwritten_key(const case_id& id) { return keys_.shred({id}); }
   // Opens a state's personal fields in place. false when the case's text was shredded (the
   // fields are then emptied).

@@ -471,6 +471,9 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   p->in_group = in_group;
   // In a group the writer decides for no partition until the group assigns it some (join below).
   if (in_group) p->writer->enable_ownership();
+  // Keys a crash left ahead of records never written, once the log is applied (a server alone on
+  // Kafka: its keys precede their records).
+  p->writer->drop_foreign_keys();
   // Alone on Kafka: the claim pauses the writer while it is in doubt, and hands it every
   // partition back, caught up with the log, once confirmed (events/kafka_single_writer.h).
   if (p->topic_claim && !in_group) {

@@ -410,6 +410,26 @@ long bytes_waiting(const std::string& address) {
   return waiting;
 }
 
+// The first server's replacement came and went: the first paused (SIGSTOP), another folder's
+// server took the topic, acknowledged `n` cases (`theirs`) and stopped, and its static
+// membership expired. Then a new case's request waits in the paused server's socket, read the
+// moment it runs again (SIGCONT): its answer.
+test::http_reply wake_after_replacement(first_writer& w, int n, acked_cases& theirs) {
+  auto second = w.replace_paused(n, theirs);
+  second.proc->signal(SIGTERM);
+  REQUIRE(second.proc->wait(60s) == 0);
+  REQUIRE(test::eventually(
+      [&] { return group_members(w.kafka, "caseline." + w.topic + ".single-writer") == 0; }, 60s));
+  test::http_reply woke;
+  std::thread waiting([&] {
+    woke = test::http_call(w.first.address, "POST", "/v1/cases", case_body(200), bearer(w.token));
+  });
+  REQUIRE(test::eventually([&] { return bytes_waiting(w.first.address) > 0; }, 30s));
+  w.first.proc->signal(SIGCONT);
+  waiting.join();
+  return woke;
+}
+
 // A writer paused past its session timeout, while another folder's server took the topic,
 // wrote and stopped, gets every partition back when it runs again: it must not decide on what
 // it knew before the pause (its case-id counters are behind the log), not even for a request
@@ -424,29 +444,13 @@ TEST_CASE(
   const std::string& token = w.token;
   server& first = w.first;
   acked_cases theirs;
-  auto second = w.replace_paused(3, theirs);
-  second.proc->signal(SIGTERM);
-  REQUIRE(second.proc->wait(60s) == 0);
-  // The stopped server's static membership expires: the group is empty again.
-  REQUIRE(test::eventually(
-      [&] { return group_members(kafka, "caseline." + topic + ".single-writer") == 0; }, 60s));
-
-  // A request waits in the paused server's socket, and is read the moment it runs again.
+  const auto woken = wake_after_replacement(w, 3, theirs);
   acked_cases woke;
-  int woke_status = 0;
-  std::thread waiting([&] {
-    const auto r =
-        test::http_call(first.address, "POST", "/v1/cases", case_body(200), bearer(token));
-    woke_status = r.status;
-    if (r.status == 201) {
-      auto v = boost::json::parse(r.body).as_object();
-      woke.ids[std::string(v["id"].as_string())] = std::string(v["content"].as_string());
-    }
-  });
-  REQUIRE(test::eventually([&] { return bytes_waiting(first.address) > 0; }, 30s));
-  first.proc->signal(SIGCONT);
-  waiting.join();
-  CHECK_MESSAGE((woke_status == 201 || woke_status == 503), woke_status);
+  if (woken.status == 201) {
+    auto v = boost::json::parse(woken.body).as_object();
+    woke.ids[std::string(v["id"].as_string())] = std::string(v["content"].as_string());
+  }
+  CHECK_MESSAGE((woken.status == 201 || woken.status == 503), woken.status);
   REQUIRE(first.proc->wait_for_line("kafka_single_writer_regained", 60s).has_value());
   REQUIRE(test::eventually(
       [&] {
@@ -473,6 +477,49 @@ TEST_CASE(
   CHECK(first.proc->output().find("kafka_single_writer_in_doubt") != std::string::npos);
   const auto keys = topic_keys(kafka, topic);
   for (const auto& k : keys) CHECK_MESSAGE(keys.count(k) == 1, k << " written twice");
+}
+
+// As above, but the server is killed right after that refusal, before it has its claim back and
+// has read the log. The key it stored for the refused request is marked as ahead of its record
+// in its key store, durably: after the restart the server checks it against the log as it
+// would have, and every case of the replacement reads.
+TEST_CASE(
+    "a server without --group killed after refusing a new case it stored a key for reads its "
+    "replacement's cases after its restart") {
+  first_writer w("killed", 3);
+  const std::string& token = w.token;
+  acked_cases theirs;
+  const auto woke = wake_after_replacement(w, 3, theirs);
+  // Refused: its claim was in doubt on waking. Its key was stored first, under an id the
+  // replacement gave out (the first server's counters were behind the log).
+  // Killed at once, before its handover can check that key.
+  w.first.proc->signal(SIGKILL);
+  REQUIRE(woke.status == 503);
+  REQUIRE(w.first.proc->wait(60s).has_value());
+
+  // Checked at the start, before it listens.
+  server again = start_server(w.first_dir.path(), w.kafka, w.topic);
+  for (const auto& entry : theirs.ids) {
+    const auto r =
+        test::http_call(again.address, "GET", "/v1/cases/" + entry.first, {}, bearer(token));
+    CHECK_MESSAGE(r.status == 200, entry.first << ": " << r.status << " " << r.body);
+  }
+  // The restarted server dropped it (its log is written by a thread of its own: waited for).
+  // Had the killed one, no key and no mark would have been left to drop.
+  CHECK(test::eventually(
+      [&] {
+        return again.proc->output().find("\"unwritten_case_key_dropped\"") != std::string::npos;
+      },
+      30s));
+  // Its own cases still read with their personal fields.
+  for (const auto& entry : w.acked.ids) {
+    const auto r =
+        test::http_call(again.address, "GET", "/v1/cases/" + entry.first, {}, bearer(token));
+    REQUIRE(r.status == 200);
+    CHECK(r.body.find("1380000") != std::string::npos);
+  }
+  again.proc->signal(SIGTERM);
+  CHECK(again.proc->wait(60s) == 0);
 }
 
 TEST_CASE("a group's server and a server without --group never write one topic together") {

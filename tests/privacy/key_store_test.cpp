@@ -117,6 +117,68 @@ TEST_CASE("keys stored at once are group-committed: each durable when its handle
   }
 }
 
+namespace {
+// Stores `id`'s new key ahead of its record and waits until it is durable.
+void store_ahead(projections::key_store& ks, const case_id& id) {
+  std::promise<result<void>> stored;
+  ks.store_ahead_of_record(id, events::secret_key::random(),
+                           [&stored](result<void> r) { stored.set_value(std::move(r)); });
+  const auto r = stored.get_future().get();
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+}
+
+std::vector<std::string> ahead_of_record(projections::key_store& ks) {
+  std::vector<std::string> ids;
+  REQUIRE(ks.each_ahead_of_record([&](std::string_view id) { ids.emplace_back(id); }));
+  return ids;
+}
+}  // namespace
+
+// A Kafka server without a group stores a new case's key before it appends the case's record.
+// Until the record is known to be in the log the key is marked, durably, so that a key whose
+// record never came is found after a crash too (the case writer's check before a handover).
+TEST_CASE("a key stored ahead of its record stays marked until confirmed, across a reopen") {
+  test::temp_dir dir;
+  const auto master = events::secret_key::random();
+  const case_id a{"410100-20261206-000001"}, b{"410100-20261206-000002"},
+      c{"410100-20261206-000003"}, d{"410100-20261206-000004"}, plain{"410100-20261206-000005"};
+  {
+    auto ks = projections::key_store::open(dir.path(), master);
+    REQUIRE(ks);
+    store_ahead(*ks.value(), a);
+    store_ahead(*ks.value(), b);
+    store_ahead(*ks.value(), c);
+    REQUIRE(ks.value()->create(plain));  // not ahead of a record: never marked
+    CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{a(), b(), c()});
+    // A confirmation is written with the next keys, not on its own.
+    ks.value()->confirm({a()});
+    CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{a(), b(), c()});
+    store_ahead(*ks.value(), d);
+    CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{b(), c(), d()});
+    // The marks are not keys: the stored keys are the five cases' alone.
+    std::vector<std::string> stored;
+    REQUIRE(ks.value()->each_stored([&](std::string_view id, const std::string&) -> result<void> {
+      stored.emplace_back(id);
+      return success();
+    }));
+    CHECK(stored == std::vector<std::string>{a(), b(), c(), d(), plain()});
+  }
+  // Reopened (as after a crash): the marks are durable with their keys.
+  auto ks = projections::key_store::open(dir.path(), master);
+  REQUIRE(ks);
+  CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{b(), c(), d()});
+  // Checked: b's key is its case's after all; c's is shredded (another writer's case had the id).
+  const std::vector<std::string> settled{b()};
+  REQUIRE(ks.value()->settle(settled));
+  REQUIRE(ks.value()->shred({c}));
+  CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{d()});
+  CHECK(ks.value()->get(b).value().has_value());
+  CHECK_FALSE(ks.value()->get(c).value().has_value());
+  // A key stored again under a marked id (the writer gave the id out again) stays marked once.
+  store_ahead(*ks.value(), d);
+  CHECK(ahead_of_record(*ks.value()) == std::vector<std::string>{d()});
+}
+
 TEST_CASE("a failed group write fails every key of the group, and none of them is kept") {
   test::temp_dir dir;
   const auto master = events::secret_key::random();
