@@ -17,6 +17,7 @@
 #include "events/log_reader.h"
 #include "projections/access_log.h"
 #include "projections/errc.h"
+#include "projections/reference_stream.h"
 
 namespace caseline::projections {
 
@@ -618,10 +619,7 @@ void case_writer::append(std::shared_ptr<decided_command> c, std::string record,
       // on a writer thread, as every done handler does.
       post([this, leased, c = std::move(c)] {
         if (c->gated) leave_sample(c->partition, std::nullopt, true);
-        c->done(leased ? not_owner(c->partition)
-                       : make_error(events::errc::not_owner,
-                                    "this server's claim to be the log's only writer is being "
-                                    "confirmed (it did not run for a while)"));
+        c->done(leased ? not_owner(c->partition) : lease_refused());
         finish(c->id);
       });
       return;

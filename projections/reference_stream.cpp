@@ -39,17 +39,24 @@ result<std::optional<events::log_position>> catch_up_stream(events::event_log& l
   return std::optional<events::log_position>{last};
 }
 
+error lease_refused() {
+  return make_error(events::errc::not_owner,
+                    "this server's claim to be the log's only writer is being confirmed (it did "
+                    "not run for a while)");
+}
+
 result<events::log_position> append_reference_event(
-    events::event_log& log, const projection_runner& runner, std::string_view stream,
-    const stream_head& head, const core::registry_event& e, const events::actor& by,
-    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
-  return append_reference_events(log, runner, stream, head, std::span(&e, 1), by, correlation_id,
-                                 now, timeout);
+    events::event_log& log, const projection_runner& runner, const write_lease& lease,
+    std::string_view stream, const stream_head& head, const core::registry_event& e,
+    const events::actor& by, const std::string& correlation_id, timestamp now,
+    std::chrono::milliseconds timeout) {
+  return append_reference_events(log, runner, lease, stream, head, std::span(&e, 1), by,
+                                 correlation_id, now, timeout);
 }
 
 result<events::log_position> append_reference_events(
-    events::event_log& log, const projection_runner& runner, std::string_view stream,
-    const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
+    events::event_log& log, const projection_runner& runner, const write_lease& lease,
+    std::string_view stream, const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
     const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
   std::string last_hash = head.last_hash;
   events::record rec;
@@ -62,6 +69,7 @@ result<events::log_position> append_reference_events(
     rec.events.push_back(events::link_next(env, head.sequence + rec.events.size(), last_hash));
   }
 
+  if (lease && !lease()) return lease_refused();
   auto acked = std::make_shared<std::promise<result<events::log_position>>>();
   auto future = acked->get_future();
   log.append(std::string(stream), events::encode_record(rec),

@@ -75,11 +75,16 @@ class registry_writer {
 
   static constexpr const char* stream_key = "registry";
 
+  // Checked before each append (reference_stream.h): a server alone on Kafka passes its claim's.
+  // Set before the first write.
+  void set_write_lease(write_lease lease) { lease_ = std::move(lease); }
+
  private:
   events::event_log& log_;
   projection_runner& runner_;
   registry_projection& registry_;
   const clock& clock_;
+  write_lease lease_;
   std::mutex mu_;
 };
 

@@ -118,6 +118,10 @@ class token_writer {
 
   static constexpr const char* stream_key = "tokens";
 
+  // Checked before each append (reference_stream.h): a server alone on Kafka passes its claim's.
+  // Set before the first write.
+  void set_write_lease(write_lease lease) { lease_ = std::move(lease); }
+
  private:
   result<created_token> issue_locked(std::string role, std::string center, std::string unit,
                                      std::optional<timestamp> expires_at, const events::actor& by,
@@ -129,6 +133,7 @@ class token_writer {
   projection_runner& runner_;
   tokens_projection& tokens_;
   const clock& clock_;
+  write_lease lease_;
   std::mutex mu_;
 };
 

@@ -501,6 +501,14 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
       *p->log, *p->runner, p->projections->calendar(), *p->clock);
   p->token_writer = std::make_unique<projections::token_writer>(
       *p->log, *p->runner, p->projections->tokens(), *p->clock);
+  // The registry, the calendar and the tokens are written under the same claim as the cases:
+  // two writers of one stream would fork its chain (projections/reference_stream.h).
+  if (p->topic_claim && !in_group) {
+    const projections::write_lease lease = [c = p->topic_claim.get()] { return c->current(); };
+    p->registry_writer->set_write_lease(lease);
+    p->calendar_writer->set_write_lease(lease);
+    p->token_writer->set_write_lease(lease);
+  }
   p->once = std::make_unique<owner_writes>(*p->writer, *p->log);
   // The tokens an older store kept without a log event go into the log once (a tool's stack
   // without HTTP, or a group member that does not write the tokens' partition, leaves them for

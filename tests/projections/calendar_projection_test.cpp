@@ -6,12 +6,16 @@
 
 #include "projections/calendar_projection.h"
 
+#include <functional>
 #include <span>
 #include <string>
 
 #include <doctest/doctest.h>
 
 #include "core/errc.h"
+#include "events/errc.h"
+#include "projections/registry_projection.h"
+#include "projections/token_store.h"
 #include "projections/projection_set.h"
 #include "projections/runner.h"
 #include "projections/store.h"
@@ -122,4 +126,63 @@ TEST_CASE(
   auto on_b = provisional_next_year(a.log(), b_runner, b.calendar(), today, 0ms);
   REQUIRE(on_b);
   CHECK(on_b.value() == expected);
+}
+
+namespace {
+// Every record of the log, as a count per partition.
+std::vector<std::int64_t> log_ends(events::event_log& log) {
+  std::vector<std::int64_t> ends;
+  for (std::int32_t p = 0; p < log.partition_count(); ++p) {
+    auto end = log.end_offset(events::partition_id{p});
+    REQUIRE(end);
+    ends.push_back(end.value()());
+  }
+  return ends;
+}
+}  // namespace
+
+// A server alone on Kafka writes the reference streams under its single-writer claim, as it
+// writes cases: while the claim is in doubt another server may write the topic, and two writers
+// of one stream would fork its chain, which no server could apply. Each writer asks its lease
+// before it appends: refused, it answers not_owner (a 503 to the client) and writes nothing.
+TEST_CASE("the registry, calendar and token writers append nothing while their lease refuses") {
+  stack s;
+  bool current = false;
+  const write_lease lease = [&current] { return current; };
+  registry_writer registry(s.log(), s.runner(), s.registry(), s.clock());
+  calendar_writer calendar(s.log(), s.runner(), s.calendar(), s.clock());
+  token_writer tokens(s.log(), s.runner(), s.tokens(), s.clock());
+  registry.set_write_lease(lease);
+  calendar.set_write_lease(lease);
+  tokens.set_write_lease(lease);
+  const core::unit_registered unit{unit_id{"u-410100-yg"}, "郑州市运管处", center_code{"410100"},
+                                   core::unit_contact{"李四", "13900000000", "", ""}};
+  const std::string year = "year 2026 covered notice-2026\n2026-01-01 holiday 元旦\n";
+
+  const auto before = log_ends(s.log());
+  const auto refused = [](const auto& r, const std::string& what) {
+    REQUIRE_MESSAGE(!r, what);
+    CHECK_MESSAGE(r.error().code == events::errc::not_owner, what);
+    CHECK_MESSAGE(r.error().message().find("claim to be the log's only writer") != std::string::npos,
+                  what);
+  };
+  refused(registry.put(unit, admin, "r1"), "registry put");
+  refused(calendar.publish(2026, year, admin, "c1"), "calendar publish");
+  refused(calendar.seed(year, admin), "calendar seed");
+  refused(tokens.issue("agent", "410100", "", {}, admin, "t1"), "token issue");
+  CHECK(log_ends(s.log()) == before);
+  CHECK(s.calendar().snapshot() == nullptr);
+
+  current = true;  // the claim confirmed
+  auto put = registry.put(unit, admin, "r2");
+  REQUIRE_MESSAGE(put, (put ? "" : put.error().message()));
+  auto seeded = calendar.seed(year, admin);
+  REQUIRE_MESSAGE(seeded, (seeded ? "" : seeded.error().message()));
+  CHECK(seeded.value() == 1);
+  auto issued = tokens.issue("agent", "410100", "", {}, admin, "t2");
+  REQUIRE_MESSAGE(issued, (issued ? "" : issued.error().message()));
+  CHECK(s.registry().head().sequence == 1);
+  CHECK(s.calendar().head().sequence == 1);
+  CHECK(s.tokens().head().sequence == 1);
+  CHECK(log_ends(s.log()) != before);
 }

@@ -159,6 +159,7 @@ class stack {
   store& db() { return *store_; }
   projection_runner& runner() { return *runner_; }
   calendar_projection& calendar() { return projections_->calendar(); }
+  registry_projection& registry() { return projections_->registry(); }
   const partition_owners& owners() const { return projections_->owners(); }
   tokens_projection& tokens() { return projections_->tokens(); }
   case_writer& writer() { return *writer_; }
