@@ -11,7 +11,8 @@ killed, stopped or frozen; a verifier at the end. Loopback only, bounded in time
   R4  (Kafka) the server paused (SIGSTOP) under load past its session timeout; another data
       folder's server takes the topic, writes under load and stops; its membership expires and
       the first runs again: 0 acknowledged cases lost, 0 duplicates (no case id handed out twice),
-      no false "nothing was written", projections equal a fresh rebuild.
+      every case of both servers reads through the first, no false "nothing was written",
+      projections equal a fresh rebuild.
 
 Usage: tools/chaos.py [--short] [--logs embedded,kafka] [--scenarios R1,R2,R3,R4]
 Kafka runs need KAFKA_BOOTSTRAP (tools/kafka-local.sh run -- tools/chaos.py ...); R2 starts a
@@ -285,9 +286,41 @@ def list_cases(address, token):
             return ids
 
 
+def unreadable_cases(address, token, ids, workers=8):
+    """How many of `ids` do not read (GET /v1/cases/{id} other than 200). A case reads with its
+    personal fields when this data folder holds its key, without them when another folder's
+    server wrote it; a key held here for an id that is another server's case answers 500."""
+    todo = queue.Queue()
+    for case_id in ids:
+        todo.put(case_id)
+    bad, lock = [], threading.Lock()
+
+    def work():
+        while True:
+            try:
+                case_id = todo.get_nowait()
+            except queue.Empty:
+                return
+            status, _, raw = call(address, "GET", f"/v1/cases/{case_id}",
+                                  headers={"Authorization": "Bearer " + token}, timeout=60)
+            if status != 200:
+                with lock:
+                    bad.append((case_id, status, raw[:300]))
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for case_id, status, raw in bad[:3]:
+        log(f"unreadable {case_id}: {status} {raw!r}")
+    return len(bad)
+
+
 def verify(server, load, supervisor):
-    """Every acknowledged case present once, no duplicate, the key answers the same case; a 503
-    that said nothing was written never wrote; the projections equal a fresh rebuild."""
+    """Every acknowledged case present once and readable, no duplicate, the key answers the same
+    case; a 503 that said nothing was written never wrote; the projections equal a fresh
+    rebuild."""
     out = {}
     address = server.start() if server.address is None else server.address
     listed = list_cases(address, supervisor)
@@ -300,6 +333,7 @@ def verify(server, load, supervisor):
                          max(0, len(set(listed)) - len(acked_ids) - len(load.unanswered)))
     out["unanswered"] = len(load.unanswered)
     out["refused"] = len(load.refused)
+    out["unreadable"] = unreadable_cases(address, supervisor, sorted(acked_ids))
     for key, status, raw in load.refused[:3]:
         log(f"refused {key}: {status} {raw!r}")
     # A retry of every acknowledged key answers the same case (exactly once under retries).
@@ -341,7 +375,7 @@ def verify(server, load, supervisor):
 
 def broken(result, healthz_limit_ms=None):
     problems = []
-    for k in ("lost", "duplicates", "unanswered", "refused", "retry_mismatch",
+    for k in ("lost", "duplicates", "unanswered", "refused", "unreadable", "retry_mismatch",
               "false_nothing_written"):
         if result.get(k):
             problems.append(f"{k}={result[k]}")
