@@ -286,34 +286,64 @@ def list_cases(address, token):
             return ids
 
 
-def unreadable_cases(address, token, ids, workers=8):
-    """How many of `ids` do not read (GET /v1/cases/{id} other than 200). A case reads with its
-    personal fields when this data folder holds its key, without them when another folder's
-    server wrote it; a key held here for an id that is another server's case answers 500."""
+def in_parallel(items, check, workers=8):
+    """Runs `check(item)` for every item on `workers` threads; the items whose check returned a
+    problem (anything but None), with it."""
     todo = queue.Queue()
-    for case_id in ids:
-        todo.put(case_id)
+    for item in items:
+        todo.put(item)
     bad, lock = [], threading.Lock()
 
     def work():
         while True:
             try:
-                case_id = todo.get_nowait()
+                item = todo.get_nowait()
             except queue.Empty:
                 return
-            status, _, raw = call(address, "GET", f"/v1/cases/{case_id}",
-                                  headers={"Authorization": "Bearer " + token}, timeout=60)
-            if status != 200:
+            problem = check(item)
+            if problem is not None:
                 with lock:
-                    bad.append((case_id, status, raw[:300]))
+                    bad.append((item, problem))
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for case_id, status, raw in bad[:3]:
+    return bad
+
+
+def unreadable_cases(address, token, ids):
+    """How many of `ids` do not read (GET /v1/cases/{id} other than 200). A case reads with its
+    personal fields when this data folder holds its key, without them when another folder's
+    server wrote it; a key held here for an id that is another server's case answers 500."""
+    def read(case_id):
+        status, _, raw = call(address, "GET", f"/v1/cases/{case_id}",
+                              headers={"Authorization": "Bearer " + token}, timeout=60)
+        return None if status == 200 else (status, raw[:300])
+
+    bad = in_parallel(ids, read)
+    for case_id, (status, raw) in bad[:3]:
         log(f"unreadable {case_id}: {status} {raw!r}")
+    return len(bad)
+
+
+def retry_mismatches(address, load):
+    """How many acknowledged keys a retry (the same body and Idempotency-Key) does not answer with
+    the case it first answered: exactly once under retries."""
+    def retry(item):
+        key, case_id = item
+        status, _, raw = call(address, "POST", "/v1/cases", load.bodies[key],
+                              {"Content-Type": "application/json",
+                               "Authorization": "Bearer " + load.token, "Idempotency-Key": key},
+                              timeout=60)
+        if status in (200, 201) and json.loads(raw)["id"] == case_id:
+            return None
+        return (case_id, status, raw[:300])
+
+    bad = in_parallel(sorted(load.acked.items()), retry)
+    for key, (case_id, status, raw) in bad[:3]:
+        log(f"retry of {key} (first answered {case_id}): {status} {raw!r}")
     return len(bad)
 
 
@@ -337,18 +367,7 @@ def verify(server, load, supervisor):
     for key, status, raw in load.refused[:3]:
         log(f"refused {key}: {status} {raw!r}")
     # A retry of every acknowledged key answers the same case (exactly once under retries).
-    sample = list(load.acked.items())
-    random.shuffle(sample)
-    mismatched = 0
-    for key, case_id in sample[:200]:
-        status, _, raw = call(address, "POST", "/v1/cases", load.bodies[key],
-                              {"Content-Type": "application/json",
-                               "Authorization": "Bearer " + load.token, "Idempotency-Key": key})
-        if status not in (200, 201) or json.loads(raw)["id"] != case_id:
-            if mismatched < 3:
-                log(f"retry of {key} (first answered {case_id}): {status} {raw[:300]!r}")
-            mismatched += 1
-    out["retry_mismatch"] = mismatched
+    out["retry_mismatch"] = retry_mismatches(address, load)
     # "Nothing was written" must be true: the case of a key whose attempt got that answer was
     # written by another attempt.
     false_nothing = 0
