@@ -192,8 +192,10 @@ void case_writer::drop_foreign_keys(std::optional<events::partition_id> only) {
     return;  // checked at the next handover or start
   }
   std::vector<std::string> settled;
+  std::size_t marks = 0, foreign = 0;
   for (auto& id : ahead.value()) {
     if (only && partition_of(id) != *only) continue;
+    ++marks;
     // The log, applied to its end, decides: no case of that id (the mark stays: this writer may
     // give the id out again, and a new key replaces this one), the case this writer wrote after
     // all (its fields open with the key), or another writer's case, whose fields the key does
@@ -213,10 +215,21 @@ void case_writer::drop_foreign_keys(std::optional<events::partition_id> only) {
       continue;
     }
     spdlog::info("{}", log_line("unwritten_case_key_dropped", {{"case", id}}));
+    ++foreign;
   }
   if (auto r = personal_data_->settle_keys(settled); !r)
     spdlog::warn("{}", log_line("unwritten_case_keys_unsettled",
                                 {{"partition", p}, {"error", r.error().message()}}));
+  // At start always (what a stop or a crash left), at a handover when there was something.
+  if (only && marks == 0) return;
+  log_field where("partition", p);
+  if (!only) where = log_field("partition", "all");
+  spdlog::info("{}",
+               log_line("case_keys_ahead_checked", {where,
+                                                    {"marks", marks},
+                                                    {"settled", settled.size()},
+                                                    {"dropped", foreign},
+                                                    {"kept", marks - settled.size() - foreign}}));
 }
 
 void case_writer::partition_revoked(events::partition_id p, bool lost) {

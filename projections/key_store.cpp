@@ -248,8 +248,15 @@ void key_store::commit_loop() {
       std::unique_lock lk(queue_mu_);
       queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !unsynced_.empty(); });
       // Stopping, and every queued key is written (journaled ones left unsynced stay in the
-      // journal: the next start copies them again).
-      if (queue_.empty() && unsynced_.empty()) return;
+      // journal: the next start copies them again). The marks confirmed since the last group
+      // go now, so that a clean stop leaves none to check at the next start.
+      if (queue_.empty() && unsynced_.empty()) {
+        confirmed.swap(confirmed_);
+        lk.unlock();
+        if (auto r = settle(confirmed); !r)
+          spdlog::warn("{}", log_line("key_marks_unsettled", {{"error", r.error().message()}}));
+        return;
+      }
       // Journaled keys are durable in the journal already: their sync here waits for the keys
       // of the next group commits (one sync for them all), unless keys are queued to commit, the
       // store stops, or enough of them wait.

@@ -115,7 +115,8 @@ class key_store {
   void store_ahead_of_record(const case_id& id, const events::secret_key& key,
                              stored_handler done);
   // The first records of these cases are in the log: their marks go, deleted in the next synced
-  // write of new keys (no write of their own; a mark a crash keeps is checked again).
+  // write of new keys (no write of their own) or when the store closes; a mark a crash keeps is
+  // checked again.
   void confirm(std::vector<std::string> ids);
   // Calls `fn(id)` for every key marked ahead of its record, in id order.
   result<void> each_ahead_of_record(const std::function<void(std::string_view id)>& fn);

@@ -522,6 +522,26 @@ TEST_CASE(
   CHECK(again.proc->wait(60s) == 0);
 }
 
+// A server alone on Kafka marks each new case's key until its record is in the log, confirms it
+// then (with the next keys), and writes the last confirmations when it stops cleanly: its next
+// start finds no key to check. Unconfirmed marks would pile up, one per case, and each costs a
+// case read at every start.
+TEST_CASE("a server without --group leaves no key ahead of its record after a clean stop") {
+  first_writer w("confirmed", 12);
+  w.first.proc->signal(SIGTERM);
+  REQUIRE(w.first.proc->wait(60s) == 0);
+  server again = start_server(w.first_dir.path(), w.kafka, w.topic);
+  const std::string event = "\"case_keys_ahead_checked\"";
+  REQUIRE(
+      test::eventually([&] { return again.proc->output().find(event) != std::string::npos; }, 30s));
+  const std::string out = again.proc->output();
+  const auto at = out.find(event);
+  const std::string line = out.substr(at, out.find('\n', at) - at);
+  CHECK_MESSAGE(line.find("\"marks\":0,") != std::string::npos, line);
+  again.proc->signal(SIGTERM);
+  CHECK(again.proc->wait(60s) == 0);
+}
+
 TEST_CASE("a group's server and a server without --group never write one topic together") {
   const std::string kafka = test::kafka_bootstrap();
   const std::string topic = test::unique_topic("mixed");
