@@ -143,9 +143,9 @@ result<publication> calendar_writer::publish(int year, const std::string& text,
   if (auto cal = core::calendar::compose(blocks); !cal) return cal.error();
   const timestamp now = clock_.now();
   const core::calendar_year_published e{year, text, shanghai_date(now), user_id{by.user}};
-  auto pos = append_reference_event(log_, runner_, lease_, stream_key, calendar_.head(),
-                                    core::registry_event{e}, by, correlation_id, now,
-                                    write_timeout);
+  auto pos =
+      append_reference_event(log_, runner_, lease_, stream_key, calendar_.head(),
+                             core::registry_event{e}, by, correlation_id, now, write_timeout);
   if (!pos) return pos.error();
   const auto cal = calendar_.snapshot();
   years = calendar_.years();
@@ -177,8 +177,8 @@ result<int> calendar_writer::seed(std::string_view data_file_text, const events:
   }
   if (missing.empty()) return 0;
   if (auto cal = core::calendar::compose(years); !cal) return cal.error();
-  auto pos = append_reference_events(log_, runner_, lease_, stream_key, calendar_.head(), missing, by,
-                                     "calendar-seed", now, write_timeout);
+  auto pos = append_reference_events(log_, runner_, lease_, stream_key, calendar_.head(), missing,
+                                     by, "calendar-seed", now, write_timeout);
   if (!pos) return pos.error();
   return static_cast<int>(missing.size());
 }

@@ -201,7 +201,12 @@ void case_writer::drop_foreign_keys(std::optional<events::partition_id> only) {
     // all (its fields open with the key), or another writer's case, whose fields the key does
     // not open: the key goes, and the case reads as one whose key this server does not hold.
     auto row = reader_.get(case_id{id});
-    if (!row || !row.value()) continue;
+    if (!row) {
+      spdlog::warn("{}", log_line("unwritten_case_key_unchecked",
+                                  {{"case", id}, {"error", row.error().message()}}));
+      continue;  // kept, checked again at the next handover or start
+    }
+    if (!row.value()) continue;
     core::case_state shown = row.value()->state;
     auto opened = personal_data_->open(shown);
     if (opened) {

@@ -45,6 +45,20 @@ const std::string seen_key("\0keys.seen", 10);
 const std::string ahead_prefix("\0keys.ahead/", 12);
 std::string ahead_key(std::string_view id) { return ahead_prefix + std::string(id); }
 
+// Calls `fn(name)` for every key of `db` under `prefix`, the prefix taken off, in key order,
+// until it returns false; `what` names the read in an error.
+result<void> each_under(rocksdb::DB& db, const std::string& prefix,
+                        const std::function<bool(std::string_view name)>& fn, const char* what) {
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions())};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto k = it->key();
+    k.remove_prefix(prefix.size());
+    if (!fn(std::string_view(k.data(), k.size()))) return success();
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), what);
+  return success();
+}
+
 result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(events::errc::bad_config, "cannot read the master key file " + path);
@@ -194,14 +208,13 @@ void key_store::confirm(std::vector<std::string> ids) {
 }
 
 result<void> key_store::each_ahead_of_record(const std::function<void(std::string_view id)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
-  for (it->Seek(ahead_prefix); it->Valid() && it->key().starts_with(ahead_prefix); it->Next()) {
-    auto k = it->key();
-    k.remove_prefix(ahead_prefix.size());
-    fn(std::string_view(k.data(), k.size()));
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read the keys ahead of their record");
-  return success();
+  return each_under(
+      *db_, ahead_prefix,
+      [&](std::string_view id) {
+        fn(id);
+        return true;
+      },
+      "read the keys ahead of their record");
 }
 
 result<void> key_store::settle(std::span<const std::string> ids) {
@@ -583,15 +596,7 @@ result<bool> key_store::is_unpublished(std::string_view id) {
 }
 
 result<void> key_store::each_unpublished(const std::function<bool(std::string_view id)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions())};
-  for (it->Seek(unpublished_prefix); it->Valid() && it->key().starts_with(unpublished_prefix);
-       it->Next()) {
-    auto k = it->key();
-    k.remove_prefix(unpublished_prefix.size());
-    if (!fn(std::string_view(k.data(), k.size()))) return success();
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "read the keys not yet published");
-  return success();
+  return each_under(*db_, unpublished_prefix, fn, "read the keys not yet published");
 }
 
 result<void> key_store::note_seen(timestamp t) {

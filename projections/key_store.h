@@ -112,8 +112,7 @@ class key_store {
   // may not be the key of the case the log gives that id, if another writer gave the id out
   // meanwhile: the case writer checks each one (each_ahead_of_record) before it writes the
   // id's partition again, across restarts.
-  void store_ahead_of_record(const case_id& id, const events::secret_key& key,
-                             stored_handler done);
+  void store_ahead_of_record(const case_id& id, const events::secret_key& key, stored_handler done);
   // The first records of these cases are in the log: their marks go, deleted in the next synced
   // write of new keys (no write of their own) or when the store closes; a mark a crash keeps is
   // checked again.

@@ -56,8 +56,10 @@ result<events::log_position> append_reference_event(
 
 result<events::log_position> append_reference_events(
     events::event_log& log, const projection_runner& runner, const write_lease& lease,
-    std::string_view stream, const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
-    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout) {
+    std::string_view stream, const stream_head& head, std::span<const core::registry_event> es,
+    const events::actor& by, const std::string& correlation_id, timestamp now,
+    std::chrono::milliseconds timeout) {
+  if (lease && !lease()) return lease_refused();
   std::string last_hash = head.last_hash;
   events::record rec;
   for (const auto& e : es) {
@@ -69,7 +71,6 @@ result<events::log_position> append_reference_events(
     rec.events.push_back(events::link_next(env, head.sequence + rec.events.size(), last_hash));
   }
 
-  if (lease && !lease()) return lease_refused();
   auto acked = std::make_shared<std::promise<result<events::log_position>>>();
   auto future = acked->get_future();
   log.append(std::string(stream), events::encode_record(rec),

@@ -55,15 +55,15 @@ result<std::optional<events::log_position>> catch_up_stream(events::event_log& l
 // and the runner applied it; nothing when `lease` refuses.
 result<events::log_position> append_reference_event(
     events::event_log& log, const projection_runner& runner, const write_lease& lease,
-    std::string_view stream,
-    const stream_head& head, const core::registry_event& e, const events::actor& by,
-    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout);
+    std::string_view stream, const stream_head& head, const core::registry_event& e,
+    const events::actor& by, const std::string& correlation_id, timestamp now,
+    std::chrono::milliseconds timeout);
 // The same for several events, chained in order after `head`, in one record: a reader applies
 // all of them or none, never a part.
 result<events::log_position> append_reference_events(
     events::event_log& log, const projection_runner& runner, const write_lease& lease,
-    std::string_view stream,
-    const stream_head& head, std::span<const core::registry_event> es, const events::actor& by,
-    const std::string& correlation_id, timestamp now, std::chrono::milliseconds timeout);
+    std::string_view stream, const stream_head& head, std::span<const core::registry_event> es,
+    const events::actor& by, const std::string& correlation_id, timestamp now,
+    std::chrono::milliseconds timeout);
 
 }  // namespace caseline::projections

@@ -109,9 +109,9 @@ result<registration> registry_writer::put(
   if (allowed)
     if (auto ok = allowed(*current); !ok) return ok.error();
   if (auto ok = current->check(e); !ok) return ok.error();
-  auto pos =
-      append_reference_event(log_, runner_, lease_, stream_key, registry_.head(), core::registry_event{e},
-                             by, correlation_id, clock_.now(), write_timeout);
+  auto pos = append_reference_event(log_, runner_, lease_, stream_key, registry_.head(),
+                                    core::registry_event{e}, by, correlation_id, clock_.now(),
+                                    write_timeout);
   if (!pos) return pos.error();
   const core::unit_info* u = registry_.snapshot()->unit(e.unit);
   if (u == nullptr) return make_error(events::errc::fatal, "a registered unit is missing");

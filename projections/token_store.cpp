@@ -144,8 +144,8 @@ std::optional<std::string> tokens_projection::hash_of(std::string_view id) const
 result<events::log_position> token_writer::append(const core::registry_event& e,
                                                   const events::actor& by,
                                                   const std::string& correlation_id) {
-  return append_reference_event(log_, runner_, lease_, stream_key, tokens_.head(), e, by, correlation_id,
-                                clock_.now(), write_timeout);
+  return append_reference_event(log_, runner_, lease_, stream_key, tokens_.head(), e, by,
+                                correlation_id, clock_.now(), write_timeout);
 }
 
 result<created_token> token_writer::issue_locked(std::string role, std::string center,

@@ -14,11 +14,11 @@
 
 #include "core/errc.h"
 #include "events/errc.h"
-#include "projections/registry_projection.h"
-#include "projections/token_store.h"
 #include "projections/projection_set.h"
+#include "projections/registry_projection.h"
 #include "projections/runner.h"
 #include "projections/store.h"
+#include "projections/token_store.h"
 #include "tests/projections/projection_test_support.h"
 
 using namespace caseline;
@@ -163,8 +163,8 @@ TEST_CASE("the registry, calendar and token writers append nothing while their l
   const auto refused = [](const auto& r, const std::string& what) {
     REQUIRE_MESSAGE(!r, what);
     CHECK_MESSAGE(r.error().code == events::errc::not_owner, what);
-    CHECK_MESSAGE(r.error().message().find("claim to be the log's only writer") != std::string::npos,
-                  what);
+    CHECK_MESSAGE(
+        r.error().message().find("claim to be the log's only writer") != std::string::npos, what);
   };
   refused(registry.put(unit, admin, "r1"), "registry put");
   refused(calendar.publish(2026, year, admin, "c1"), "calendar publish");
