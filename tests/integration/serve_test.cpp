@@ -13,8 +13,6 @@
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
-
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <librdkafka/rdkafka.h>
@@ -393,6 +391,25 @@ int group_members(const std::string& brokers, const std::string& group) {
   return members;
 }
 
+// The bytes received on connections to `address` ("127.0.0.1:port") that its process has not
+// read yet (/proc/net/tcp: those still in its accept queue included).
+long bytes_waiting(const std::string& address) {
+  const auto port = std::stoul(address.substr(address.rfind(':') + 1));
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the heading
+  long waiting = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    if (state != "01" || local.size() < 5) continue;  // established only
+    if (std::stoul(local.substr(local.find(':') + 1), nullptr, 16) != port) continue;
+    waiting += std::stol(queues.substr(queues.find(':') + 1), nullptr, 16);
+  }
+  return waiting;
+}
+
 // The first server's replacement came and went: the first paused (SIGSTOP), another folder's
 // server took the topic, acknowledged `n` cases (`theirs`) and stopped, and its static
 // membership expired. Then a new case's request waits in the paused server's socket, read the
@@ -403,22 +420,14 @@ test::http_reply wake_after_replacement(first_writer& w, int n, acked_cases& the
   REQUIRE(second.proc->wait(60s) == 0);
   REQUIRE(test::eventually(
       [&] { return group_members(w.kafka, "caseline." + w.topic + ".single-writer") == 0; }, 60s));
-  // Connected and sent from here before the SIGCONT: the kernel holds the request in the paused
-  // server's socket, so the server reads it as it wakes.
-  const auto port = static_cast<std::uint16_t>(
-      std::stoul(w.first.address.substr(w.first.address.rfind(':') + 1)));
-  const int fd = test::connect_to(port, nullptr, 30s);
-  REQUIRE(fd >= 0);
-  const std::string body = case_body(200);
-  test::send_all(fd, "POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                         w.token +
-                         "\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                         "Content-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  test::http_reply woke;
+  std::thread waiting([&] {
+    woke = test::http_call(w.first.address, "POST", "/v1/cases", case_body(200), bearer(w.token));
+  });
+  REQUIRE(test::eventually([&] { return bytes_waiting(w.first.address) > 0; }, 30s));
   w.first.proc->signal(SIGCONT);
-  const std::string raw = test::read_until_close(fd, 60s);
-  ::close(fd);
-  return test::parse_reply(raw);
+  waiting.join();
+  return woke;
 }
 
 // A writer paused past its session timeout, while another folder's server took the topic,
