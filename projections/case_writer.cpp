@@ -167,6 +167,16 @@ void case_writer::take_over(events::partition_id p, std::uint64_t term) {
     std::unique_lock lk(mu_);
     idle_cv_.wait_for(lk, handover_attempt, [&] { return !current(); });
   }
+  {
+    // A new case decided under the previous term may still be storing its key: its mark would
+    // land after the check below, and its key, under an id another writer may have given out,
+    // would stay unchecked until the next start. Its append is refused (the term moved on); the
+    // check waits for its key to land.
+    std::unique_lock lk(mu_);
+    idle_cv_.wait(lk,
+                  [&] { return !current() || owned_[static_cast<std::size_t>(p())].storing == 0; });
+    if (!current()) return;
+  }
   drop_foreign_keys(p);
   {
     std::lock_guard lk(mu_);
@@ -603,12 +613,30 @@ void case_writer::run_next(const std::string& id) {
     return append(std::move(c), std::move(record), std::move(entry));
   }
 
+  // Refused here, before its key is stored, when the partition moved on since the decision;
+  // else counted until the key landed, so that a handover checks it (take_over).
+  {
+    std::unique_lock lk(mu_);
+    ownership& o = owned_[static_cast<std::size_t>(partition())];
+    if (!o.accepting || o.term != term) {
+      lk.unlock();
+      if (c->gated) leave_sample(partition, std::nullopt, true);
+      c->done(not_owner(partition));
+      return finish(id);
+    }
+    ++o.storing;
+  }
   // Group commit: the key store writes the keys of every new case queued meanwhile with one
   // synced write, and this handler runs on its committer thread once the key is durable. The
   // writer thread is free meanwhile, so concurrent new cases share that write.
   personal_data_->store_key(
       cid, *new_key,
       [this, c = std::move(c), record = std::move(record)](result<void> stored) mutable {
+        {
+          std::lock_guard lk(mu_);
+          --owned_[static_cast<std::size_t>(c->partition())].storing;
+        }
+        idle_cv_.notify_all();
         if (stored) {
           c->key_stored = true;
           return append(std::move(c), std::move(record));

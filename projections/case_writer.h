@@ -210,6 +210,9 @@ class case_writer final : public events::ownership_listener {
     bool accepting{true};
     std::uint64_t term{0};
     std::size_t appending{0};  // decided commands whose append's outcome is not known yet
+    // New cases of this term whose key is being stored ahead of its record (a server alone on
+    // Kafka): a handover checks the marked keys once these are stored (take_over).
+    std::size_t storing{0};
   };
 
   // A command whose append's outcome is known, waiting for a writer thread to answer it.

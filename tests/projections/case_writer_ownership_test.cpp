@@ -5,6 +5,7 @@
 // ownership calls are the writer's own listener API, driven by the test as the log's group would.
 #include "projections/case_writer.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -12,9 +13,13 @@
 #include <set>
 
 #include "events/errc.h"
+#include "projections/key_store.h"
+#include "projections/personal_data.h"
 #include "projections/reminder_scheduler.h"
 #include "tests/events/forwarding_log.h"
 #include "tests/projections/projection_test_support.h"
+#include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
 
 namespace caseline::projections::testing {
 namespace {
@@ -212,6 +217,81 @@ TEST_CASE("a partition taken back is decided on what its other owner wrote meanw
   CHECK(transferred.value().state.version == 3);
   s.catch_up();  // and the hash chain the projection checks holds
   CHECK_FALSE(s.runner().failure());
+}
+
+// A server alone on Kafka stores a new case's key, marked as ahead of its record, before it
+// appends the record. When the partition moves on while that key is being stored (the server
+// woke to find another writer had the topic), the record is refused, and the key may be under an
+// id the other writer gave out. The handover that gives the partition back checks the marked
+// keys against the log once that key landed, not before: else the key would stay, and the other
+// writer's case would not open here (a 500 for every read of it).
+TEST_CASE("a handover checks the key of a new case that was being stored as its partition moved") {
+  stack s;  // 4 partitions
+  caseline::test::temp_dir a_keys_dir;
+  caseline::test::temp_dir b_keys_dir;
+  auto a_keys = key_store::open(a_keys_dir.path().string(), events::secret_key::random());
+  auto b_keys = key_store::open(b_keys_dir.path().string(), events::secret_key::random());
+  REQUIRE(a_keys);
+  REQUIRE(b_keys);
+  personal_data a_privacy(*a_keys.value());
+  personal_data b_privacy(*b_keys.value());
+  auto a = s.new_writer(nullptr, &a_privacy);
+  auto b = s.new_writer(nullptr, &b_privacy);
+  a->enable_ownership();
+  b->enable_ownership();
+  assign(*a, {0, 1, 2, 3});
+  REQUIRE(run(*a, request_for(std::nullopt, recv("410100"))));
+
+  // From here a's key store holds a lone key until a second one is queued: its linger always
+  // applies, and ends at two keys.
+  a_keys.value()->set_commit_linger({std::chrono::seconds(60), 2, 0});
+  const auto lingered = a_keys.value()->commit_lingers();
+  auto to_one = request_for(std::nullopt, recv("410100"));
+  to_one.partition = partition_id{1};
+  auto held = submit(*a, to_one);
+  REQUIRE(
+      caseline::test::eventually([&] { return a_keys.value()->commit_lingers() > lingered; }, 60s));
+
+  // Partition 1 moves to b, which gives out the same id (nothing of a's case is in the log),
+  // then back to a.
+  a->partition_revoked(partition_id{1}, false);
+  assign(*b, {1});
+  auto theirs = run(*b, to_one);
+  REQUIRE_MESSAGE(theirs, (theirs ? "" : theirs.error().message()));
+  const case_id x = theirs.value().state.id;
+  b->partition_revoked(partition_id{1}, false);
+  a->partition_assigned(partition_id{1});
+  CHECK_FALSE(a->accepts(partition_id{1}));  // its handover waits for the key being stored
+
+  // A new case of another partition ends the linger: both keys are written, and the held case
+  // is refused (its partition moved on since it was decided).
+  auto to_zero = request_for(std::nullopt, recv("410100"));
+  to_zero.partition = partition_id{0};
+  auto other = submit(*a, to_zero);
+  REQUIRE(held.wait_for(60s) == std::future_status::ready);
+  CHECK(refused_as_not_owner(held.get()));
+  REQUIRE(other.wait_for(60s) == std::future_status::ready);
+  CHECK(other.get());
+  a_keys.value()->set_commit_linger({});
+  REQUIRE(a->wait_accepts(partition_id{1}, 60s));
+
+  // The key stored for the refused case was x's id, and did not open b's case x: dropped.
+  auto ahead = a_privacy.keys_ahead_of_record();
+  REQUIRE(ahead);
+  CHECK(std::find(ahead.value().begin(), ahead.value().end(), x()) == ahead.value().end());
+  auto key = a_privacy.key_of(x);
+  REQUIRE(key);
+  CHECK_FALSE(key.value().has_value());
+  s.catch_up();
+  auto row = case_reader(s.db()).get(x);
+  REQUIRE(row);
+  REQUIRE(row.value());
+  core::case_state shown = row.value()->state;
+  auto opened = a_privacy.open(shown);
+  CHECK_MESSAGE(opened, (opened ? "" : opened.error().message()));
+  auto by_b = b_privacy.open(row.value()->state);
+  REQUIRE(by_b);
+  CHECK(by_b.value());
 }
 
 TEST_CASE("two writers that own half of the partitions each never give out the same case id") {

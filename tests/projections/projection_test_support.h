@@ -95,13 +95,14 @@ class stack {
   }
 
   // Another writer over the same store and runner (as another server of a group would be), on
-  // the stack's log or on `log` (one over it).
-  std::unique_ptr<case_writer> new_writer(events::event_log* log = nullptr) {
+  // the stack's log or on `log` (one over it), sealing personal fields with `privacy` if given.
+  std::unique_ptr<case_writer> new_writer(events::event_log* log = nullptr,
+                                          personal_data* privacy = nullptr) {
     core::context base;
     base.cal = &core::testing::repo_calendar();
     base.reg = &world_.reg;
     base.sla = world_.sla;
-    return std::make_unique<case_writer>(log ? *log : *log_, *store_, *runner_, nullptr, base,
+    return std::make_unique<case_writer>(log ? *log : *log_, *store_, *runner_, privacy, base,
                                          clock_);
   }
 
