@@ -593,6 +593,21 @@ def r3_replay_crash(binary, work, kafka, events, kills, clients):
     return result
 
 
+def show_server_logs(work, since, lines=40):
+    """A failed scenario's evidence: the warnings and errors its servers logged (no personal
+    data: the server never logs any), the last `lines` of each log written since `since`."""
+    for name in sorted(os.listdir(work)):
+        path = os.path.join(work, name)
+        if not name.endswith(".server.log") or os.path.getmtime(path) < since:
+            continue
+        with open(path, errors="replace") as f:
+            picked = [ln.rstrip("\n") for ln in f
+                      if "[warning]" in ln or "[error]" in ln or "[critical]" in ln]
+        log(f"{name}: {len(picked)} warnings and errors, the last {min(lines, len(picked))}:")
+        for ln in picked[-lines:]:
+            print(f"  {ln[:600]}", file=sys.stderr, flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true", help="seconds, not minutes (CI)")
@@ -632,6 +647,7 @@ def main():
             for name, fn, limit in runs:
                 log(f"{name} ({lg}) ...")
                 t0 = time.monotonic()
+                started_wall = time.time()
                 try:
                     result = fn()
                     problems = broken(result, limit)
@@ -643,11 +659,14 @@ def main():
                 rows.append((name, lg, result, problems))
                 if problems:
                     failed += 1
+                    show_server_logs(work, started_wall)
                 else:
                     passed += 1
                 log(f"{name} ({lg}): {'ok' if not problems else '; '.join(problems)} {json.dumps(result)}")
     finally:
-        if os.environ.get("CHAOS_KEEP_WORK") != "1":
+        if failed:
+            log(f"the servers' logs are kept in {work}")
+        elif os.environ.get("CHAOS_KEEP_WORK") != "1":
             shutil.rmtree(work, ignore_errors=True)
     print("| scenario | log | acked | lost | duplicates | kills | healthz p99/max ms | rebuild | seconds | verdict |")
     print("|---|---|---|---|---|---|---|---|---|---|")
