@@ -90,9 +90,20 @@ class event_log {
   // subscription (see subscription::failure).
   using batch_handler = std::function<result<void>(std::span<const log_record>)>;
 
+  // Whether this server may write now: asked right before each record is queued.
+  using write_gate = std::function<bool()>;
+
   virtual ~event_log() = default;
 
   virtual std::int32_t partition_count() const = 0;
+  // Kafka without a group: the single-writer claim's lease (single_writer_claim::current),
+  // asked by the producer right before it queues each record, and once more after. A record
+  // refused before is not written (errc::not_owner). A writer paused between its own check and
+  // the queueing would send its record on waking, after a replacement's records: when the gate
+  // closed meanwhile, what is queued and not yet sent is purged (not written, each record told
+  // so). A record that left before the purge is in the log; only fencing by the broker closes
+  // that last gap. A no-op for the embedded log and a group's writers (fenced by transactions).
+  virtual void set_write_gate(write_gate gate) { (void)gate; }
   // Asynchronous: returns at once; appends from many threads are batched by the backend.
   virtual void append(std::string key, std::string value, append_handler handler) = 0;
   // The same, to partition `p` whatever the key: for records that belong to a partition rather

@@ -79,10 +79,15 @@ class Server:
     def wait_listening(self, timeout=180):
         lines = queue.Queue()
         proc = self.proc
+        log_path = self.log_path
 
         def read():
-            for line in proc.stdout:
-                lines.put(line)
+            # The server logs on its standard output: every line goes to its log file too.
+            with open(log_path, "a") as saved:
+                for line in proc.stdout:
+                    saved.write(line)
+                    saved.flush()
+                    lines.put(line)
             lines.put(None)
 
         threading.Thread(target=read, daemon=True).start()

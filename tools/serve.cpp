@@ -216,7 +216,8 @@ struct server_stack::parts {
   projections::manual_clock* manual_clock{nullptr};  // = clock, with --clock manual
   std::unique_ptr<events::event_log> log;
   // Kafka: without a group, this server is the topic's only writer while it holds this; with
-  // one, it keeps a writer without a group off the topic.
+  // one, it keeps a writer without a group off the topic. The log's write gate asks it: it goes
+  // after everything that appends (declared below) and before the log.
   std::unique_ptr<events::single_writer_claim> topic_claim;
   std::unique_ptr<projections::store> store;
   std::unique_ptr<storage::disk_guard> disk;  // the data folder's reserve; the api reads it
@@ -478,6 +479,8 @@ result<std::unique_ptr<server_stack>> server_stack::open(const serve_options& op
   // partition back, caught up with the log, once confirmed (events/kafka_single_writer.h).
   if (p->topic_claim && !in_group) {
     p->writer->set_write_lease([c = p->topic_claim.get()] { return c->current(); });
+    // And asked again by the producer right before each record is queued (event_log.h).
+    p->log->set_write_gate([c = p->topic_claim.get()] { return c->current(); });
     p->topic_claim->attach(p->writer.get());
   }
   if (p->key_replica)

@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "core/log_line.h"
 #include "events/errc.h"
 #include "events/thread_name.h"
 
@@ -84,13 +87,33 @@ void rdkafka_producer::produce(partition_id partition, std::string key, std::str
   if (g.fatal.load()) {
     return fail_later(r, make_error(errc::fatal, "producer failed and is being recreated"));
   }
+  // Asked last, with nothing between it and the queueing but the call itself.
+  if (gate_ && !gate_())
+    return fail_later(
+        r, make_error(errc::not_owner, "this server's claim to write topic " + topic_ +
+                                           " is in doubt (it did not run for a while); nothing "
+                                           "was written"));
   // Flags 0: librdkafka neither copies nor frees the bytes; `r` owns them until the report.
   if (rd_kafka_produce(g.rkt.get(), partition(), 0, r->value.data(), r->value.size(),
                        r->key.data(), r->key.size(), r) == -1) {
     const rd_kafka_resp_err_t err = rd_kafka_last_error();
     if (err == RD_KAFKA_RESP_ERR__FATAL) g.fatal.store(true);
-    fail_later(r, translate(err, "produce"));
+    return fail_later(r, translate(err, "produce"));
   }
+  // Closed meanwhile: the process may have stopped between the check and the queueing, and
+  // would send the record now, after another writer's. What is queued is purged before the
+  // broker's thread sends it (each record reported as not written); `r` among them, or sent.
+  if (gate_ && !gate_()) {
+    const rd_kafka_resp_err_t err =
+        rd_kafka_purge(g.rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    spdlog::warn("{}", log_line("kafka_queue_purged_in_doubt",
+                                {{"topic", topic_}, {"result", rd_kafka_err2name(err)}}));
+  }
+}
+
+void rdkafka_producer::set_gate(std::function<bool()> gate) {
+  std::unique_lock lk(client_mutex_);
+  gate_ = std::move(gate);
 }
 
 void rdkafka_producer::fail_later(record* r, error e) {

@@ -48,6 +48,10 @@ class rdkafka_producer {
   // Asynchronous; `handler` runs exactly once on the poll thread.
   void produce(partition_id partition, std::string key, std::string value,
                delivery_handler handler);
+  // Asked right before each record is queued and once after (event_log::set_write_gate): false
+  // before refuses the record (errc::not_owner, not written); false after purges every record
+  // queued and not yet sent. Null: none.
+  void set_gate(std::function<bool()> gate);
   // Waits until every record produced before the call has been reported.
   result<void> flush(std::chrono::milliseconds timeout);
   // Whether the current client answers a metadata request within `timeout`.
@@ -84,7 +88,8 @@ class rdkafka_producer {
   // exclusively to swap in a fresh client.
   std::shared_mutex client_mutex_;
   std::unique_ptr<generation> current_;
-  bool closing_{false};  // guarded by client_mutex_
+  bool closing_{false};         // guarded by client_mutex_
+  std::function<bool()> gate_;  // guarded by client_mutex_
 
   // Records that failed before reaching librdkafka; reported by the poll thread.
   std::mutex failed_mutex_;

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -158,6 +159,54 @@ TEST_CASE("a broker that cannot be reached fails open in bounded time") {
 // for 50 scattered reads (measured before the fix: 258 s and 49 s; after: 1.4 s for the three
 // subcases together). The bounds sit far below the first and far above the second, so a slow
 // shared machine does not fail them and a wait per call does.
+// Alone on Kafka the producer asks the claim's lease (the write gate) right before it queues a
+// record, and once more after. Closed before: the record is refused. Closed meanwhile (the
+// process may have stopped between the two asks, and would send the record on waking, after a
+// replacement's records): what is queued is purged. Neither is written, and each says so.
+TEST_CASE("a write gate refuses a record before it is queued and purges one queued as it closed") {
+  auto o = kafka_options(unique_topic("gate"), 1);
+  // A record waits a second for others before it is sent: the purge, a few microseconds after
+  // the queueing, comes first.
+  o.timeouts.linger = 1000ms;
+  auto log = open_kafka_log(o);
+  REQUIRE_MESSAGE(log.has_value(), (log ? std::string{} : log.error().message()));
+  event_log& l = *log.value();
+  std::atomic<int> asked{0};
+  std::atomic<int> open_asks{0};  // the asks answered true, then false
+  l.set_write_gate([&] { return asked.fetch_add(1) < open_asks.load(); });
+  const auto append_one = [&](const std::string& value) {
+    ack_collector acks;
+    acks.append(l, "case-1", value);
+    return acks.wait_for(1).front().outcome;
+  };
+
+  SUBCASE("closed before the queueing") {
+    const auto r = append_one("refused");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::not_owner);
+    CHECK(asked.load() == 1);
+  }
+  SUBCASE("closed between the two asks") {
+    open_asks = 1;
+    const auto r = append_one("purged");
+    REQUIRE_FALSE(r.has_value());
+    CHECK_MESSAGE(r.error().code != errc::outcome_unknown, r.error().message());
+    CHECK(asked.load() == 2);
+  }
+  REQUIRE(l.flush(30s).has_value());
+  auto end = l.end_offset(partition_id{0});
+  REQUIRE(end.has_value());
+  CHECK(end.value()() == 0);
+
+  // Open: written as without a gate.
+  asked = 0;
+  open_asks = 2;
+  const auto written = append_one("written");
+  REQUIRE_MESSAGE(written.has_value(), (written ? std::string{} : written.error().message()));
+  CHECK(written.value().offset() == 0);
+  CHECK(asked.load() == 2);
+}
+
 TEST_CASE("a range read does not wait a poll interval per record, nor a read elsewhere") {
   constexpr int records = 500;
   auto o = kafka_options(unique_topic("range-read"), 2);
