@@ -103,7 +103,7 @@ class event_log {
   // closed meanwhile, what is queued and not yet sent is purged (not written, each record told
   // so). A record that left before the purge is in the log; only fencing by the broker closes
   // that last gap. A no-op for the embedded log and a group's writers (fenced by transactions).
-  virtual void set_write_gate(write_gate gate) { (void)gate; }
+  virtual void set_write_gate(const write_gate& /*gate*/) {}
   // Asynchronous: returns at once; appends from many threads are batched by the backend.
   virtual void append(std::string key, std::string value, append_handler handler) = 0;
   // The same, to partition `p` whatever the key: for records that belong to a partition rather

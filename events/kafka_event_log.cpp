@@ -403,8 +403,8 @@ class kafka_event_log final : public event_log, public burst_source {
     produce(p, std::move(key), std::move(value), std::move(handler));
   }
 
-  void set_write_gate(write_gate gate) override {
-    if (!group_) producer_->set_gate(std::move(gate));
+  void set_write_gate(const write_gate& gate) override {
+    if (!group_) producer_->set_gate(gate);
   }
 
   result<void> join(ownership_listener& listener) override {

@@ -87,6 +87,13 @@ result<void> projection_runner::apply_until_written(std::span<const events::log_
       return r;
     }
     if (!events::is_retriable(r.error().code) || stopping_) {
+      // For good: every read that waits for the projections answers this error from now on.
+      if (!stopping_)
+        spdlog::critical("{}", log_line("projections_stopped",
+                                        {{"error", r.error().message()},
+                                         {"hint",
+                                          "a record of the log does not apply; `caseline audit "
+                                          "verify` names the first such record"}}));
       failure_ = r.error();
       cv_.notify_all();
       return r;

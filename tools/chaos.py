@@ -600,16 +600,18 @@ def r3_replay_crash(binary, work, kafka, events, kills, clients):
 
 def show_server_logs(work, since, lines=40):
     """A failed scenario's evidence: the warnings and errors its servers logged (no personal
-    data: the server never logs any), the last `lines` of each log written since `since`."""
+    data: the server never logs any), `lines` of them from each log written since `since`."""
     for name in sorted(os.listdir(work)):
         path = os.path.join(work, name)
         if not name.endswith(".server.log") or os.path.getmtime(path) < since:
             continue
         with open(path, errors="replace") as f:
             picked = [ln.rstrip("\n") for ln in f
-                      if "[warning]" in ln or "[error]" in ln or "[critical]" in ln]
-        log(f"{name}: {len(picked)} warnings and errors, the last {min(lines, len(picked))}:")
-        for ln in picked[-lines:]:
+                      if any(f'"level":"{lv}"' in ln for lv in ("warning", "error", "critical"))]
+        # The first ones say what went wrong, the last ones how it ended.
+        shown = picked if len(picked) <= lines else picked[:lines // 4] + ["..."] + picked[-(lines - lines // 4):]
+        log(f"{name}: {len(picked)} warnings and errors; the first and the last of them:")
+        for ln in shown:
             print(f"  {ln[:600]}", file=sys.stderr, flush=True)
 
 
